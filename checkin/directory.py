@@ -1,0 +1,127 @@
+"""Adding groups, members and staff, with the validation the CLI and the console share."""
+
+from __future__ import annotations
+
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from checkin.models import CHANNELS, LANGUAGES, STAFF_ROLES, ConsentEvent, Group, GroupStaff, Member, StaffUser
+from checkin.phones import InvalidPhone, normalize_phone
+
+
+class ValidationError(ValueError):
+    """Input a person typed is not acceptable; the message says why in one line."""
+
+
+def check_timezone(name: str) -> str:
+    if not name or name not in available_timezones():
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValidationError(f"unknown time zone {name!r} (use an IANA name such as America/New_York)") from None
+    return name
+
+
+def _phone(raw: str, what: str = "phone") -> str:
+    try:
+        return normalize_phone(raw)
+    except InvalidPhone as exc:
+        raise ValidationError(f"{what}: {exc}") from None
+
+
+def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:
+    if value not in allowed:
+        raise ValidationError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
+def find_group(session: Session, name: str) -> Group:
+    group = session.scalar(select(Group).where(Group.name == name))
+    if group is None:
+        raise ValidationError(f"no group named {name!r}")
+    return group
+
+
+def add_group(session: Session, name: str, timezone: str, phone_number: str | None = None) -> Group:
+    name = (name or "").strip()
+    if not name or len(name) > 120:
+        raise ValidationError("group name must be 1-120 characters")
+    check_timezone(timezone)
+    if session.scalar(select(Group.id).where(Group.name == name)):
+        raise ValidationError(f"a group named {name!r} already exists")
+    number = _phone(phone_number, "group phone") if phone_number else None
+    if number and session.scalar(select(Group.id).where(Group.phone_number == number)):
+        raise ValidationError("another group already uses that phone number")
+    group = Group(name=name, timezone=timezone, phone_number=number)
+    session.add(group)
+    session.flush()
+    return group
+
+
+def add_member(
+    session: Session,
+    group_name: str,
+    phone: str,
+    display_name: str,
+    language: str = "en",
+    timezone: str | None = None,
+    channel: str = "sms",
+    consent_source: str = "staff",
+) -> Member:
+    group = find_group(session, group_name)
+    number = _phone(phone)
+    display_name = (display_name or "").strip()
+    if not display_name or len(display_name) > 80:
+        raise ValidationError("name must be 1-80 characters")
+    _choice(language, LANGUAGES, "language")
+    _choice(channel, CHANNELS, "channel")
+    if timezone:
+        check_timezone(timezone)
+    if session.scalar(select(Member.id).where(Member.phone == number)):
+        raise ValidationError("a member with that phone number already exists")
+    member = Member(phone=number, display_name=display_name, language=language, timezone=timezone, channel=channel, status="active")
+    member.groups.append(group)
+    session.add(member)
+    session.flush()
+    # Adding someone is recorded as their opt-in, with who added them.
+    session.add(ConsentEvent(member_id=member.id, kind="opt_in", source=consent_source))
+    return member
+
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def add_staff(
+    session: Session,
+    name: str,
+    email: str,
+    role: str,
+    phone: str | None = None,
+    group_names: list[str] | tuple[str, ...] = (),
+    tier: str = "primary",
+    password_hash: str | None = None,
+) -> StaffUser:
+    name = (name or "").strip()
+    if not name or len(name) > 80:
+        raise ValidationError("name must be 1-80 characters")
+    email = (email or "").strip().lower()
+    if not EMAIL.match(email):
+        raise ValidationError(f"{email!r} is not an email address")
+    _choice(role, STAFF_ROLES, "role")
+    _choice(tier, ("primary", "backup"), "tier")
+    if session.scalar(select(StaffUser.id).where(StaffUser.email == email)):
+        raise ValidationError("a staff user with that email already exists")
+    number = _phone(phone) if phone else None
+    if number and session.scalar(select(StaffUser.id).where(StaffUser.phone == number)):
+        raise ValidationError("a staff user with that phone number already exists")
+    groups = [find_group(session, g) for g in group_names]
+    staff = StaffUser(name=name, email=email, role=role, phone=number, password_hash=password_hash)
+    session.add(staff)
+    session.flush()
+    for group in groups:
+        session.add(GroupStaff(group_id=group.id, staff_id=staff.id, tier=tier, on_call=True))
+    session.flush()
+    return staff

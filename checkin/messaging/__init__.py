@@ -1,0 +1,50 @@
+"""The messaging port: how the domain sends an SMS or places a call, whatever carries it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from checkin.messaging.errors import is_transient, meaning
+
+
+@dataclass(frozen=True)
+class OutboundSms:
+    to: str
+    body: str
+    from_: str | None
+    status_callback: str | None
+    outbox_id: int
+
+
+@dataclass(frozen=True)
+class SendResult:
+    sid: str
+    status: str
+
+
+class SendError(Exception):
+    """The provider refused or we could not reach it. `transient` says whether a retry may help."""
+
+    def __init__(self, code: int | None, message: str, http_status: int | None = None):
+        self.code = code
+        self.http_status = http_status
+        self.transient = is_transient(code, http_status)
+        self.reason = meaning(code, message)
+        super().__init__(f"{code or http_status or 'network'}: {self.reason}")
+
+
+class MessagingPort(Protocol):
+    name: str
+
+    def send_sms(self, sms: OutboundSms) -> SendResult: ...
+
+
+def build_port(settings) -> MessagingPort:
+    if settings.messaging_backend == "twilio":
+        from checkin.messaging.twilio_backend import TwilioPort
+
+        return TwilioPort(settings)
+    from checkin.messaging.console import ConsolePort
+
+    return ConsolePort()

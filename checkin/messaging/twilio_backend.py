@@ -1,0 +1,45 @@
+"""The Twilio backend: the real twilio Client, optionally rebased onto TWILIO_API_BASE_URL."""
+
+from __future__ import annotations
+
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.rest import Client
+
+from checkin.messaging import OutboundSms, SendError, SendResult
+from checkin.messaging.twilio_http import RebasedTwilioHttpClient
+from config.settings import TWILIO_API_DEFAULT
+
+
+class TwilioPort:
+    name = "twilio"
+
+    def __init__(self, settings, timeout: float = 10.0):
+        http_client = None
+        if settings.twilio_api_base_url != TWILIO_API_DEFAULT:
+            http_client = RebasedTwilioHttpClient(settings.twilio_api_base_url, timeout=timeout)
+        else:
+            from twilio.http.http_client import TwilioHttpClient
+
+            http_client = TwilioHttpClient(timeout=timeout)
+        self.client = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http_client)
+        self.from_number = settings.twilio_from_number
+        self.messaging_service_sid = settings.twilio_messaging_service_sid
+
+    def send_sms(self, sms: OutboundSms) -> SendResult:
+        params = {"to": sms.to, "body": sms.body}
+        if sms.from_:
+            params["from_"] = sms.from_
+        elif self.messaging_service_sid:
+            params["messaging_service_sid"] = self.messaging_service_sid
+        else:
+            params["from_"] = self.from_number
+        if sms.status_callback:
+            params["status_callback"] = sms.status_callback
+        try:
+            message = self.client.messages.create(**params)
+        except TwilioRestException as exc:
+            raise SendError(exc.code, exc.msg, http_status=exc.status) from None
+        except (TwilioException, OSError) as exc:
+            # Connection refused, timeout, TLS: we do not know whether Twilio has it.
+            raise SendError(None, type(exc).__name__) from None
+        return SendResult(sid=message.sid, status=message.status or "queued")

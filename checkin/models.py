@@ -1,0 +1,173 @@
+"""The stored state of the service. Times are UTC; message bodies are encrypted at rest."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from checkin.crypto import EncryptedText
+from checkin.db import Base, UTCDateTime, utcnow
+
+LANGUAGES = ("en", "es")
+CHANNELS = ("sms", "voice")
+MEMBER_STATUSES = ("active", "paused", "opted_out")
+STAFF_ROLES = ("facilitator", "coordinator")
+
+
+class Group(Base):
+    __tablename__ = "groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    phone_number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    members: Mapped[list[Member]] = relationship(secondary="group_members", back_populates="groups")
+    staff_links: Mapped[list[GroupStaff]] = relationship(back_populates="group", cascade="all, delete-orphan")
+
+
+class Member(Base):
+    __tablename__ = "members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    display_name: Mapped[str] = mapped_column(String(80))
+    language: Mapped[str] = mapped_column(String(2), default="en")
+    # None means "the group's time zone".
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(8), default="sms")
+    status: Mapped[str] = mapped_column(String(12), default="active")
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    groups: Mapped[list[Group]] = relationship(secondary="group_members", back_populates="members")
+    consent_events: Mapped[list[ConsentEvent]] = relationship(back_populates="member", order_by="ConsentEvent.id")
+
+    @property
+    def first_name(self) -> str:
+        return self.display_name.split()[0] if self.display_name.strip() else "member"
+
+    @property
+    def effective_timezone(self) -> str:
+        if self.timezone:
+            return self.timezone
+        return self.groups[0].timezone if self.groups else "UTC"
+
+    @property
+    def opted_out(self) -> bool:
+        return self.status == "opted_out"
+
+
+class GroupMember(Base):
+    __tablename__ = "group_members"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ConsentEvent(Base):
+    """Every opt-in and opt-out, with where it came from; the member's status is derived from the latest."""
+
+    __tablename__ = "consent_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # opt_in | opt_out
+    # keyword:STOP, phrase, staff:<id>, carrier:21610, import
+    source: Mapped[str] = mapped_column(String(40))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    member: Mapped[Member] = relationship(back_populates="consent_events")
+
+
+class StaffUser(Base):
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    role: Mapped[str] = mapped_column(String(12))  # facilitator | coordinator
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    group_links: Mapped[list[GroupStaff]] = relationship(back_populates="staff", cascade="all, delete-orphan")
+
+
+class GroupStaff(Base):
+    """A facilitator's place in a group: on call now or not, first or backup."""
+
+    __tablename__ = "group_staff"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True)
+    tier: Mapped[str] = mapped_column(String(12), default="primary")  # primary | backup
+    on_call: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    group: Mapped[Group] = relationship(back_populates="staff_links")
+    staff: Mapped[StaffUser] = relationship(back_populates="group_links")
+
+
+class Message(Base):
+    """One SMS or call leg in either direction, as the provider knows it."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    direction: Mapped[str] = mapped_column(String(8))  # inbound | outbound
+    channel: Mapped[str] = mapped_column(String(8), default="sms")
+    provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    from_number: Mapped[str] = mapped_column(String(20))
+    to_number: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str | None] = mapped_column(EncryptedText)
+    # For inbound messages: the answer we gave, so a retried webhook gets the same one.
+    reply_body: Mapped[str | None] = mapped_column(EncryptedText)
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    error_message: Mapped[str | None] = mapped_column(String(255))
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    member: Mapped[Member | None] = relationship()
+
+
+class OutboxItem(Base):
+    """An outbound effect decided by the domain, delivered by a worker, at most once per key."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(8), default="sms")
+    purpose: Mapped[str] = mapped_column(String(24), default="notice")
+    queue: Mapped[str] = mapped_column(String(16), default="outbox")
+    to_number: Mapped[str] = mapped_column(String(20))
+    from_number: Mapped[str | None] = mapped_column(String(20))
+    body: Mapped[str | None] = mapped_column(EncryptedText)
+    twiml_url: Mapped[str | None] = mapped_column(String(500))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    # pending -> sending -> sent | failed | cancelled
+    state: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    provider_sid: Mapped[str | None] = mapped_column(String(64))
+    last_error_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+

@@ -1,0 +1,223 @@
+"""The outbox: every outbound effect is a row first, delivered later, at most once per key.
+
+`add` is called inside the same transaction as the decision that wants the send. `deliver`
+is called by a worker: it claims the row, checks consent at send time, calls the messaging
+port outside any transaction, and records the outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from checkin.db import utcnow
+from checkin.messaging import MessagingPort, OutboundSms, SendError
+from checkin.models import Member, Message, OutboxItem
+from checkin import consent
+
+log = logging.getLogger("checkin.outbox")
+
+# Retry schedule for transient failures (seconds after each failed attempt).
+BACKOFF = (30, 120, 300, 600, 900, 900, 900)
+MAX_ATTEMPTS = len(BACKOFF) + 1
+ALERT_QUEUE, DEFAULT_QUEUE = "alerts", "outbox"
+
+
+def add(
+    session: Session,
+    key: str,
+    *,
+    to: str,
+    body: str | None = None,
+    twiml_url: str | None = None,
+    channel: str = "sms",
+    purpose: str = "notice",
+    queue: str = DEFAULT_QUEUE,
+    member_id: int | None = None,
+    staff_id: int | None = None,
+    from_number: str | None = None,
+    not_before: datetime | None = None,
+) -> tuple[OutboxItem, bool]:
+    """Write an outbox row unless one with this key exists. Returns (row, created)."""
+    existing = session.scalar(select(OutboxItem).where(OutboxItem.idempotency_key == key))
+    if existing is not None:
+        return existing, False
+    item = OutboxItem(
+        idempotency_key=key,
+        to_number=to,
+        body=body,
+        twiml_url=twiml_url,
+        channel=channel,
+        purpose=purpose,
+        queue=queue,
+        member_id=member_id,
+        staff_id=staff_id,
+        from_number=from_number,
+        next_attempt_at=not_before or utcnow(),
+    )
+    # A savepoint, so a concurrent writer of the same key costs us only this row.
+    try:
+        with session.begin_nested():
+            session.add(item)
+            session.flush()
+    except IntegrityError:
+        return session.scalars(select(OutboxItem).where(OutboxItem.idempotency_key == key)).one(), False
+    return item, True
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str  # sent | retry | failed | cancelled | skipped
+    reason: str | None = None
+
+
+def claim(session: Session, item_id: int, now: datetime, lease_seconds: int) -> str | None:
+    """Take the row for delivery. Only one worker wins; a row whose worker died is reclaimed after the lease."""
+    token = uuid.uuid4().hex
+    stale = now - timedelta(seconds=lease_seconds)
+    result = session.execute(
+        update(OutboxItem)
+        .where(
+            OutboxItem.id == item_id,
+            OutboxItem.next_attempt_at <= now,
+            or_(
+                OutboxItem.state == "pending",
+                (OutboxItem.state == "sending") & (OutboxItem.claimed_at < stale),
+            ),
+        )
+        .values(state="sending", claimed_at=now, claim_token=token, attempts=OutboxItem.attempts + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return token if result.rowcount == 1 else None
+
+
+def deliver(db, item_id: int, port: MessagingPort, *, status_callback_base: str | None, lease_seconds: int, now=None) -> Outcome:
+    """Deliver one outbox row through `port`. Safe to call twice, from two workers, or after a crash."""
+    now = now or utcnow()
+    with db.session() as session:
+        token = claim(session, item_id, now, lease_seconds)
+        if token is None:
+            return Outcome("skipped", "not due, already taken or already done")
+        item = session.get(OutboxItem, item_id)
+        # Consent is checked at send time, not when the row was written.
+        if consent.is_opted_out(session, item.to_number):
+            item.state = "cancelled"
+            item.last_error = "recipient has opted out"
+            log.info("outbox cancelled id=%s reason=opted_out", item.id)
+            return Outcome("cancelled", item.last_error)
+        sms = OutboundSms(
+            to=item.to_number,
+            body=item.body or "",
+            from_=item.from_number,
+            status_callback=f"{status_callback_base}?outbox={item.id}" if status_callback_base else None,
+            outbox_id=item.id,
+        )
+        attempts = item.attempts
+
+    try:
+        result = port.send_sms(sms)
+    except SendError as exc:
+        return _record_failure(db, item_id, token, exc, attempts)
+
+    with db.session() as session:
+        item = session.get(OutboxItem, item_id)
+        if item.claim_token != token:
+            # Reconciled by a status callback meanwhile, or reclaimed: the send stands, record the SID once.
+            log.warning("outbox id=%s finished after losing its claim sid=%s", item_id, result.sid)
+        item.state = "sent"
+        item.provider_sid = result.sid
+        item.sent_at = utcnow()
+        item.last_error = None
+        item.last_error_code = None
+        _record_message(session, item, result.sid, result.status)
+    log.info("outbox sent id=%s sid=%s attempt=%s", item_id, result.sid, attempts)
+    return Outcome("sent")
+
+
+def _record_message(session: Session, item: OutboxItem, sid: str, status: str) -> None:
+    message = session.scalar(select(Message).where(Message.provider_sid == sid))
+    if message is None:
+        message = session.scalar(select(Message).where(Message.outbox_id == item.id))
+    if message is None:
+        session.add(
+            Message(
+                direction="outbound",
+                channel=item.channel,
+                provider_sid=sid,
+                member_id=item.member_id,
+                staff_id=item.staff_id,
+                from_number=item.from_number or "",
+                to_number=item.to_number,
+                body=item.body,
+                status=status,
+                outbox_id=item.id,
+            )
+        )
+    elif message.provider_sid is None:
+        message.provider_sid = sid
+
+
+def _record_failure(db, item_id: int, token: str, exc: SendError, attempts: int) -> Outcome:
+    with db.session() as session:
+        item = session.get(OutboxItem, item_id)
+        if item.claim_token != token or item.state != "sending":
+            return Outcome("skipped", "claim lost")
+        item.last_error_code = exc.code
+        item.last_error = exc.reason[:255]
+        if exc.transient and attempts < MAX_ATTEMPTS:
+            delay = BACKOFF[min(attempts - 1, len(BACKOFF) - 1)]
+            item.state = "pending"
+            item.next_attempt_at = utcnow() + timedelta(seconds=delay)
+            item.claim_token = None
+            log.warning("outbox retry id=%s code=%s attempt=%s in=%ss", item_id, exc.code, attempts, delay)
+            return Outcome("retry", item.last_error)
+        item.state = "failed"
+        if exc.code == 21610:
+            member = session.scalar(select(Member).where(Member.phone == item.to_number))
+            if member is not None:
+                consent.opt_out(session, member, source="carrier:21610")
+        log.warning("outbox failed id=%s code=%s attempt=%s", item_id, exc.code, attempts)
+        return Outcome("failed", item.last_error)
+
+
+def due_ids(session: Session, now: datetime, lease_seconds: int, requeue_after: int, limit: int = 1000) -> list[tuple[int, str]]:
+    """Rows a sweeper should (re-)enqueue: due and pending but not recently enqueued, or stuck in sending."""
+    stale = now - timedelta(seconds=lease_seconds)
+    recent = now - timedelta(seconds=requeue_after)
+    rows = session.execute(
+        select(OutboxItem.id, OutboxItem.queue)
+        .where(
+            OutboxItem.next_attempt_at <= now,
+            or_(
+                (OutboxItem.state == "pending") & or_(OutboxItem.enqueued_at.is_(None), OutboxItem.enqueued_at < recent),
+                (OutboxItem.state == "sending") & (OutboxItem.claimed_at < stale),
+            ),
+        )
+        .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
+        .limit(limit)
+    ).all()
+    return [(row.id, row.queue) for row in rows]
+
+
+def mark_enqueued(session: Session, ids: list[int], now: datetime) -> None:
+    if ids:
+        session.execute(
+            update(OutboxItem).where(OutboxItem.id.in_(ids)).values(enqueued_at=now).execution_options(synchronize_session=False)
+        )
+
+
+def cancel_pending_for(session: Session, phone: str, reason: str) -> int:
+    """Cancel everything not yet sent to a number (after an opt-out)."""
+    result = session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.to_number == phone, OutboxItem.state == "pending")
+        .values(state="cancelled", last_error=reason)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount

@@ -1,0 +1,28 @@
+"""Demo data for `checkin dev` on an empty database."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from checkin.directory import add_group, add_member, add_staff
+from checkin.models import Group
+
+DEMO_GROUP = "Tuesday Evening Group"
+DEMO_GROUP_NUMBER = "+15005550006"  # Twilio's magic test number: never a real phone
+DEMO_MEMBERS = (("+12025550101", "Sam Rivera", "en"), ("+12025550102", "Rosa Medina", "es"))
+DEMO_FACILITATOR = ("Alex Chen", "alex@example.org", "+12025550199")
+DEMO_COORDINATOR = ("Jordan Lee", "jordan@example.org")
+
+
+def seed_if_empty(session: Session) -> bool:
+    if session.scalar(select(Group.id).limit(1)) is not None:
+        return False
+    add_group(session, DEMO_GROUP, "America/New_York", DEMO_GROUP_NUMBER)
+    for phone, name, lang in DEMO_MEMBERS:
+        add_member(session, DEMO_GROUP, phone, name, lang, consent_source="seed")
+    name, email, phone = DEMO_FACILITATOR
+    add_staff(session, name, email, "facilitator", phone, [DEMO_GROUP])
+    name, email = DEMO_COORDINATOR
+    add_staff(session, name, email, "coordinator")
+    return True

@@ -1,0 +1,67 @@
+"""Delivery status callbacks: keep each Message's status current, in order, and reconcile the outbox."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from checkin import consent
+from checkin.db import utcnow
+from checkin.messaging.errors import meaning
+from checkin.models import Member, Message, OutboxItem
+
+log = logging.getLogger("checkin.status")
+
+# Callbacks can arrive out of order; a later stage never goes back to an earlier one.
+RANK = {"accepted": 0, "queued": 1, "sending": 2, "sent": 3, "receiving": 3, "received": 4,
+        "delivered": 5, "undelivered": 5, "failed": 5, "read": 6, "canceled": 5}
+FAILED = ("failed", "undelivered")
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    sid: str
+    status: str
+    error_code: int | None = None
+    outbox_id: int | None = None
+    to_number: str | None = None
+    from_number: str | None = None
+
+
+def apply(db, update: StatusUpdate) -> bool:
+    """Apply one callback. Returns False when nothing we know has this SID (logged, ignored)."""
+    with db.session() as session:
+        message = session.scalar(select(Message).where(Message.provider_sid == update.sid))
+        item = session.get(OutboxItem, update.outbox_id) if update.outbox_id else None
+        if item is not None and item.provider_sid not in (None, update.sid):
+            item = None  # the callback's outbox id does not match the SID we recorded: trust the SID
+        if message is None and item is not None:
+            # The worker died after Twilio accepted the message but before it recorded the SID:
+            # the callback tells us it was sent, so the sweeper must not send it again.
+            if item.state in ("sending", "pending"):
+                item.state = "sent"
+                item.sent_at = utcnow()
+            item.provider_sid = update.sid
+            message = Message(
+                direction="outbound", channel=item.channel, provider_sid=update.sid, member_id=item.member_id,
+                staff_id=item.staff_id, from_number=update.from_number or item.from_number or "",
+                to_number=item.to_number, body=item.body, status="queued", outbox_id=item.id,
+            )
+            session.add(message)
+            log.warning("status reconciled outbox=%s sid=%s", item.id, update.sid)
+        if message is None:
+            log.info("status for unknown sid=%s ignored", update.sid)
+            return False
+        if RANK.get(update.status, 0) >= RANK.get(message.status, 0):
+            message.status = update.status
+        if update.status in FAILED and update.error_code:
+            message.error_code = update.error_code
+            message.error_message = meaning(update.error_code)[:255]
+            if update.error_code == 21610:
+                member = session.scalar(select(Member).where(Member.phone == message.to_number))
+                if member is not None and member.status != "opted_out":
+                    consent.opt_out(session, member, source="carrier:21610")
+        log.info("status sid=%s status=%s code=%s", update.sid, update.status, update.error_code)
+        return True

@@ -1,0 +1,36 @@
+"""The Flask app: Twilio webhooks in, staff console, health."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from config import Settings, load_settings
+from workers.runtime import Runtime
+
+MAX_REQUEST_BYTES = 64 * 1024  # Twilio's largest webhook is a few KB; anything bigger is not Twilio.
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
+    if runtime is None:
+        runtime = Runtime.from_settings(settings or load_settings())
+    settings = runtime.settings
+    app = Flask(__name__, instance_path=str(settings.instance_path), instance_relative_config=True)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        MAX_FORM_MEMORY_SIZE=MAX_REQUEST_BYTES,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
+    )
+    app.extensions["checkin"] = runtime
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    from webhooks import errors, health, twilio_sms
+
+    errors.register(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(twilio_sms.bp)
+    return app

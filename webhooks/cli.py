@@ -1,0 +1,209 @@
+"""The `checkin` command, built on Flask's CLI. Bad arguments get one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from config import ConfigError, load_settings
+
+
+def _create_app():
+    from webhooks import create_app
+
+    return create_app()
+
+
+def _runtime():
+    return current_app.extensions["checkin"]
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False,
+             load_dotenv=False, set_debug_flag=False)
+def cli():
+    """Checkin: SMS and voice check-ins for peer support groups."""
+
+
+def _domain_call(fn, *args, **kwargs):
+    """Run a directory function in one transaction; a validation error becomes a one-line CLI error."""
+    from checkin.directory import ValidationError
+
+    runtime = _runtime()
+    try:
+        with runtime.db.session() as session:
+            return fn(session, *args, **kwargs)
+    except ValidationError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+# --- database -------------------------------------------------------------------------------
+
+@cli.group("db")
+def db_group():
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+def db_upgrade():
+    """Apply every migration not yet applied."""
+    from migrations import upgrade
+
+    upgrade(load_settings().database_url)
+    click.echo("database is up to date")
+
+
+# --- directory ------------------------------------------------------------------------------
+
+@cli.group("groups")
+def groups_group():
+    """Support groups."""
+
+
+@groups_group.command("add")
+@click.argument("name")
+@click.option("--timezone", "tz", required=True, help="IANA time zone, e.g. America/New_York")
+@click.option("--phone", default=None, help="the group's own Twilio number, if it has one")
+@with_appcontext
+def groups_add(name, tz, phone):
+    from checkin.directory import add_group
+
+    group = _domain_call(add_group, name, tz, phone)
+    click.echo(f"group {group.id} added: {group.name} ({group.timezone})")
+
+
+@groups_group.command("list")
+@with_appcontext
+def groups_list():
+    from sqlalchemy import select
+
+    from checkin.models import Group
+
+    with _runtime().db.session() as session:
+        for group in session.scalars(select(Group).order_by(Group.name)):
+            click.echo(f"{group.id:>4}  {group.name}  {group.timezone}  members={len(group.members)}")
+
+
+@cli.group("members")
+def members_group():
+    """Members."""
+
+
+@members_group.command("add")
+@click.option("--group", "group_name", required=True)
+@click.option("--phone", required=True)
+@click.option("--name", "display_name", required=True)
+@click.option("--language", type=click.Choice(["en", "es"]), default="en", show_default=True)
+@click.option("--timezone", "tz", default=None, help="defaults to the group's")
+@click.option("--channel", type=click.Choice(["sms", "voice"]), default="sms", show_default=True)
+@with_appcontext
+def members_add(group_name, phone, display_name, language, tz, channel):
+    from checkin.directory import add_member
+
+    member = _domain_call(add_member, group_name, phone, display_name, language, tz, channel, consent_source="staff:cli")
+    click.echo(f"member {member.id} added to {group_name}")
+
+
+@cli.group("staff")
+def staff_group():
+    """Facilitators and coordinators."""
+
+
+@staff_group.command("add")
+@click.option("--name", required=True)
+@click.option("--email", required=True)
+@click.option("--role", type=click.Choice(["facilitator", "coordinator"]), required=True)
+@click.option("--phone", default=None)
+@click.option("--group", "groups", multiple=True, help="group to facilitate (repeatable)")
+@click.option("--backup", is_flag=True, help="a backup rather than first on call")
+@with_appcontext
+def staff_add(name, email, role, phone, groups, backup):
+    from checkin.directory import add_staff
+
+    staff = _domain_call(add_staff, name, email, role, phone, list(groups), "backup" if backup else "primary")
+    click.echo(f"staff {staff.id} added: {staff.name} ({staff.role})")
+
+
+# --- outbox ---------------------------------------------------------------------------------
+
+@cli.command("outbox")
+@click.option("--state", type=click.Choice(["pending", "sending", "sent", "failed", "cancelled"]), default=None)
+@click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
+@with_appcontext
+def outbox_cmd(state, limit):
+    """What is pending, sent, failed and why."""
+    from sqlalchemy import func, select
+
+    from checkin.models import OutboxItem
+
+    with _runtime().db.session() as session:
+        counts = dict(session.execute(select(OutboxItem.state, func.count()).group_by(OutboxItem.state)).all())
+        click.echo("  ".join(f"{k}={counts.get(k, 0)}" for k in ("pending", "sending", "sent", "failed", "cancelled")))
+        query = select(OutboxItem).order_by(OutboxItem.id.desc()).limit(limit)
+        if state:
+            query = query.where(OutboxItem.state == state)
+        for item in session.scalars(query):
+            why = f"  {item.last_error_code or ''} {item.last_error}".rstrip() if item.last_error else ""
+            click.echo(f"{item.id:>6}  {item.state:<9} {item.purpose:<10} {item.idempotency_key}  attempts={item.attempts}{why}")
+
+
+# --- simulate -------------------------------------------------------------------------------
+
+@cli.group("simulate")
+def simulate_group():
+    """Play Twilio against a running server: signed requests, as Twilio sends them."""
+
+
+@simulate_group.command("sms")
+@click.option("--from", "from_", required=True, help="the member's phone number")
+@click.option("--to", "to", default=None, help="the number texted (default: TWILIO_FROM_NUMBER or the demo number)")
+@click.option("--url", default=None, help="server address if not PUBLIC_BASE_URL (e.g. behind a proxy)")
+@click.argument("text", nargs=-1, required=True)
+def simulate_sms(from_, to, url, text):
+    """Text TEXT to the service from NUMBER and print the reply."""
+    from checkin.phones import InvalidPhone, normalize_phone
+    from webhooks.simulate import post_sms
+
+    settings = load_settings()
+    try:
+        from_ = normalize_phone(from_)
+    except InvalidPhone as exc:
+        raise click.BadParameter(str(exc), param_hint="--from") from None
+    try:
+        replies = post_sms(settings, from_, to or settings.twilio_from_number or "+15005550006", " ".join(text), url)
+    except OSError as exc:
+        raise click.ClickException(f"cannot reach the service at {url or settings.public_base_url}: {exc}") from None
+    for reply in replies:
+        click.echo(reply)
+    if not replies:
+        click.echo("(no reply)")
+
+
+# --- rules ----------------------------------------------------------------------------------
+
+try:
+    from checkin.rules.cli import assess_command
+
+    cli.add_command(assess_command, "assess")
+except ImportError:  # the rules engine is optional until it lands
+    pass
+
+
+# --- development ----------------------------------------------------------------------------
+
+@cli.command("dev")
+def dev_cmd():
+    """Run everything on embedded defaults: migrate, Valkey, demo data, web + worker + cron."""
+    from webhooks.dev import run_dev
+
+    sys.exit(run_dev())
+
+
+def main(argv=None):
+    try:
+        return cli.main(args=argv, prog_name="checkin")
+    except ConfigError as exc:
+        click.echo(f"checkin: {exc}", err=True)
+        sys.exit(2)

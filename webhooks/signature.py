@@ -1,0 +1,30 @@
+"""Twilio request signatures, checked against PUBLIC_BASE_URL so they hold behind a TLS-terminating proxy."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import abort, current_app, request
+from twilio.request_validator import RequestValidator
+
+
+def public_url() -> str:
+    """The URL Twilio called: our public base plus the path and query as received."""
+    settings = current_app.extensions["checkin"].settings
+    query = request.query_string.decode("latin-1")
+    return settings.public_base_url + request.path + (f"?{query}" if query else "")
+
+
+def twilio_signed(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        signature = request.headers.get("X-Twilio-Signature")
+        if not signature:
+            abort(403, "missing X-Twilio-Signature")
+        runtime = current_app.extensions["checkin"]
+        validator = RequestValidator(runtime.settings.twilio_auth_token)
+        if not validator.validate(public_url(), request.form, signature):
+            abort(403, "X-Twilio-Signature does not match this request")
+        return view(*args, **kwargs)
+
+    return wrapper

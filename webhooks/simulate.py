@@ -1,0 +1,52 @@
+"""Signed requests exactly as Twilio would send them, for `checkin simulate` and the benchmarks."""
+
+from __future__ import annotations
+
+import uuid
+import xml.etree.ElementTree as ET
+from urllib.parse import urlencode
+from urllib.request import Request, urlopen
+
+from twilio.request_validator import RequestValidator
+
+
+def sms_params(from_: str, to: str, body: str, sid: str | None = None, account_sid: str | None = None) -> dict[str, str]:
+    sid = sid or "SM" + uuid.uuid4().hex
+    return {
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "SmsMessageSid": sid,
+        "AccountSid": account_sid or "AC" + "0" * 32,
+        "From": from_,
+        "To": to,
+        "Body": body,
+        "NumMedia": "0",
+        "NumSegments": "1",
+        "SmsStatus": "received",
+        "ApiVersion": "2010-04-01",
+    }
+
+
+def sign(auth_token: str, url: str, params: dict[str, str]) -> str:
+    return RequestValidator(auth_token).compute_signature(url, params)
+
+
+def replies_from_twiml(xml: str) -> list[str]:
+    root = ET.fromstring(xml)
+    return [(el.findtext("Body") or el.text or "").strip() for el in root.iter("Message")]
+
+
+def post_sms(settings, from_: str, to: str, body: str, server_url: str | None = None, timeout: float = 15) -> list[str]:
+    """POST a signed inbound SMS to the running service and return the texts of its reply."""
+    path = "/twilio/sms"
+    public = settings.public_base_url + path
+    params = sms_params(from_, to, body, account_sid=settings.twilio_account_sid)
+    request = Request(
+        (server_url.rstrip("/") + path) if server_url else public,
+        data=urlencode(params).encode(),
+        headers={"X-Twilio-Signature": sign(settings.twilio_auth_token, public, params),
+                 "Content-Type": "application/x-www-form-urlencoded"},
+        method="POST",
+    )
+    with urlopen(request, timeout=timeout) as response:
+        return replies_from_twiml(response.read().decode())

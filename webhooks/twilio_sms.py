@@ -1,0 +1,92 @@
+"""POST /twilio/sms and /twilio/status: verify, parse, hand to the domain, answer with TwiML."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, abort, current_app, request
+from twilio.twiml.messaging_response import MessagingResponse
+
+from checkin import inbound, status
+from checkin.phones import InvalidPhone, normalize_phone
+from webhooks.signature import twilio_signed
+
+bp = Blueprint("twilio_sms", __name__, url_prefix="/twilio")
+
+SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+MAX_BODY = 1600  # Twilio's own limit for one inbound message
+
+
+def _field(name: str, *, required: bool = True, max_len: int = 64) -> str:
+    value = request.form.get(name)
+    if value is None:
+        if required:
+            abort(400, f"missing {name}")
+        return ""
+    if len(value) > max_len:
+        abort(400, f"{name} is longer than {max_len} characters")
+    return value
+
+
+def _sid(name: str) -> str:
+    value = _field(name)
+    if not SID.match(value):
+        abort(400, f"{name} is not a Twilio SID")
+    return value
+
+
+def _phone(name: str) -> str:
+    try:
+        return normalize_phone(_field(name, max_len=32))
+    except InvalidPhone:
+        abort(400, f"{name} is not a phone number")
+
+
+def twiml(reply: str | None):
+    response = MessagingResponse()
+    if reply:
+        response.message(reply)
+    return str(response), 200, {"Content-Type": "text/xml; charset=utf-8"}
+
+
+@bp.post("/sms")
+@twilio_signed
+def sms():
+    runtime = current_app.extensions["checkin"]
+    message = inbound.InboundSms(
+        sid=_sid("MessageSid"),
+        from_number=_phone("From"),
+        to_number=_field("To", max_len=32),
+        body=_field("Body", required=False, max_len=MAX_BODY),
+    )
+    answer = inbound.receive_sms(runtime.db, message)
+    return twiml(answer.reply)
+
+
+@bp.post("/status")
+@twilio_signed
+def status_callback():
+    runtime = current_app.extensions["checkin"]
+    sid = request.form.get("MessageSid") and _sid("MessageSid")
+    if not sid:
+        abort(400, "missing MessageSid")
+    state = _field("MessageStatus", max_len=16).lower()
+    if state not in status.RANK:
+        abort(400, f"MessageStatus {state!r} is not a Twilio message status")
+    code_raw = request.form.get("ErrorCode") or ""
+    if code_raw and not code_raw.isdigit():
+        abort(400, "ErrorCode is not a number")
+    outbox_raw = request.args.get("outbox", "")
+    if outbox_raw and not outbox_raw.isdigit():
+        abort(400, "outbox is not an id")
+    status.apply(
+        runtime.db,
+        status.StatusUpdate(
+            sid=sid,
+            status=state,
+            error_code=int(code_raw) if code_raw else None,
+            outbox_id=int(outbox_raw) if outbox_raw else None,
+            from_number=request.form.get("From"),
+        ),
+    )
+    return "", 204

@@ -1,0 +1,1 @@
+"""RQ adapters: jobs that deliver the outbox, and the cron registration."""

@@ -1,0 +1,54 @@
+"""RQ jobs. Thin: each one looks up the process runtime and calls the domain."""
+
+from __future__ import annotations
+
+import logging
+
+from checkin import outbox
+from checkin.db import utcnow
+from workers import runtime
+from workers.queues import enqueue_deliveries
+
+log = logging.getLogger("checkin.jobs")
+
+
+def deliver(item_id: int) -> str:
+    rt = runtime.current()
+    outcome = outbox.deliver(
+        rt.db,
+        item_id,
+        rt.port,
+        status_callback_base=rt.status_callback_url,
+        lease_seconds=rt.settings.outbox_lease_seconds,
+    )
+    if outcome.state == "retry":
+        _schedule_retry(rt, item_id)
+    return outcome.state
+
+
+def _schedule_retry(rt, item_id: int) -> None:
+    from rq import Queue
+
+    with rt.db.session() as session:
+        item = session.get(outbox.OutboxItem, item_id)
+        when, queue_name = item.next_attempt_at, item.queue
+    try:
+        Queue(queue_name, connection=rt.redis).enqueue_at(when, deliver, item_id, job_id=f"deliver-{item_id}-retry{item.attempts}")
+    except Exception as exc:  # the sweeper picks it up when it is due
+        log.warning("could not schedule retry for outbox=%s (%s)", item_id, type(exc).__name__)
+
+
+def sweep(limit: int = 1000) -> int:
+    """Re-enqueue outbox rows that are due but not on their way (Redis was down, a worker died)."""
+    rt = runtime.current()
+    now = utcnow()
+    with rt.db.session() as session:
+        due = outbox.due_ids(session, now, rt.settings.outbox_lease_seconds, requeue_after=max(60, rt.settings.sweep_interval_seconds * 4), limit=limit)
+    if not due:
+        return 0
+    enqueued = enqueue_deliveries(rt.redis, due)
+    if enqueued:
+        with rt.db.session() as session:
+            outbox.mark_enqueued(session, [i for i, _ in due], now)
+        log.info("sweeper enqueued %d outbox items", enqueued)
+    return enqueued

@@ -1,0 +1,40 @@
+"""Enqueueing delivery jobs. Redis being down delays a message; it never loses one."""
+
+from __future__ import annotations
+
+import logging
+from typing import Iterable
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue
+
+from checkin.outbox import ALERT_QUEUE, DEFAULT_QUEUE
+
+log = logging.getLogger("checkin.queues")
+QUEUES = (ALERT_QUEUE, DEFAULT_QUEUE)  # workers listen in this order: alerts first
+
+
+def enqueue_deliveries(redis: Redis, items: Iterable[tuple[int, str]]) -> int:
+    """Enqueue a delivery job per (outbox id, queue). Returns how many were enqueued.
+
+    Failure is logged, not raised: the row is already committed and the sweeper will find it.
+    """
+    from workers import jobs
+
+    items = list(items)
+    if not items:
+        return 0
+    try:
+        by_queue: dict[str, list[int]] = {}
+        for item_id, queue in items:
+            by_queue.setdefault(queue if queue in QUEUES else DEFAULT_QUEUE, []).append(item_id)
+        for name, ids in by_queue.items():
+            queue = Queue(name, connection=redis)
+            queue.enqueue_many(
+                [Queue.prepare_data(jobs.deliver, args=(i,), job_id=f"deliver-{i}", result_ttl=600, failure_ttl=86400) for i in ids]
+            )
+        return len(items)
+    except (RedisError, OSError) as exc:
+        log.warning("enqueue failed for %d outbox items (%s); the sweeper will retry", len(items), type(exc).__name__)
+        return 0
