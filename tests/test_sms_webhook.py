@@ -1,0 +1,198 @@
+"""Inbound SMS as Twilio sends it: signed, stored once, answered with TwiML."""
+
+import pytest
+from sqlalchemy import func, select
+
+from checkin.models import ConsentEvent, Member, Message
+from webhooks.simulate import replies_from_twiml, sign, sms_params
+
+
+def replies(response):
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.content_type.startswith("text/xml")
+    return replies_from_twiml(response.get_data(as_text=True))
+
+
+def count(db, model):
+    with db.session() as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+# --- signatures -----------------------------------------------------------------------------
+
+def test_signed_request_is_answered(twilio, member):
+    assert replies(twilio.sms(member.phone, "hello")) == ["Thanks, Sam, we got your message."]
+
+
+def test_missing_signature_is_refused(twilio, db, member):
+    response = twilio.sms(member.phone, "hello", signature="")
+    assert response.status_code == 403
+    assert "missing X-Twilio-Signature" in response.get_data(as_text=True)
+    assert count(db, Message) == 0
+
+
+def test_signature_with_wrong_token_is_refused(twilio, db, member):
+    response = twilio.sms(member.phone, "hello", token="not-the-token")
+    assert response.status_code == 403
+    assert count(db, Message) == 0
+
+
+def test_signature_over_other_params_is_refused(twilio, settings, member, db):
+    params = sms_params(member.phone, "+15005550006", "hello")
+    signature = sign(settings.twilio_auth_token, settings.public_base_url + "/twilio/sms", params)
+    tampered = dict(params, Body="something else")
+    response = twilio.client.post("/twilio/sms", data=tampered, headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 403
+    assert count(db, Message) == 0
+
+
+def test_signature_behind_tls_proxy_uses_public_url(twilio, member):
+    # Twilio signed https://checkin.example.org/...; the app sees plain http on localhost.
+    response = twilio.sms(member.phone, "hello", public_base="https://checkin.example.org")
+    assert response.status_code == 200
+    # A signature over the internal URL is not what Twilio would send, and is refused.
+    response = twilio.sms(member.phone, "hello", public_base="http://localhost")
+    assert response.status_code == 403
+
+
+def test_development_token_signs_when_no_twilio_token(database_url, redis_url, tmp_path):
+    from config import load_settings
+    from tests.conftest import make_env
+
+    env = make_env(database_url, redis_url, MESSAGING_BACKEND="console", CHECKIN_INSTANCE_PATH=str(tmp_path / "i"))
+    env.pop("TWILIO_AUTH_TOKEN")
+    first = load_settings(env)
+    again = load_settings(env)
+    assert first.twilio_auth_token and first.twilio_auth_token == again.twilio_auth_token
+    assert (tmp_path / "i" / "twilio_dev_token").read_text().strip() == first.twilio_auth_token
+
+
+# --- stored once ------------------------------------------------------------------------------
+
+def test_retried_webhook_creates_nothing_and_gets_same_answer(twilio, db, member):
+    sid = "SM" + "a" * 32
+    first = replies(twilio.sms(member.phone, "STOP", sid=sid))
+    second = replies(twilio.sms(member.phone, "STOP", sid=sid))
+    assert first == second and "no more texts" in first[0]
+    assert count(db, Message) == 1
+    assert count(db, ConsentEvent) == 2  # the opt-in when added, one opt-out: not two
+
+
+def test_body_is_encrypted_at_rest(twilio, db, member):
+    twilio.sms(member.phone, "my private words")
+    with db.engine.connect() as conn:
+        raw = conn.exec_driver_sql("SELECT body, reply_body FROM messages").one()
+    assert b"private" not in bytes(raw[0]) and b"Sam" not in bytes(raw[1])
+    with db.session() as s:
+        assert s.scalar(select(Message.body)) == "my private words"
+
+
+# --- keywords ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("word", ["STOP", "stop", "Stop.", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE",
+                                  "OPTOUT", "stop texting me", "Please stop texting me!", "don't text me anymore",
+                                  "unsubscribe me"])
+def test_opt_out_keywords(twilio, db, member, word):
+    answer = replies(twilio.sms(member.phone, word))
+    assert answer and "no more texts" in answer[0]
+    with db.session() as s:
+        assert s.get(Member, member.id).status == "opted_out"
+        event = s.scalars(select(ConsentEvent).order_by(ConsentEvent.id.desc())).first()
+        assert event.kind == "opt_out" and event.member_id == member.id
+
+
+@pytest.mark.parametrize("sentence", ["I want it all to stop", "stop by after group?", "the end of the week was hard"])
+def test_sentences_with_stop_words_are_not_opt_outs(twilio, db, member, sentence):
+    twilio.sms(member.phone, sentence)
+    with db.session() as s:
+        assert s.get(Member, member.id).status == "active"
+
+
+@pytest.mark.parametrize("word", ["START", "UNSTOP", "YES", "start"])
+def test_opt_in_keywords(twilio, db, member, word):
+    twilio.sms(member.phone, "STOP")
+    answer = replies(twilio.sms(member.phone, word))
+    assert "Welcome back, Sam" in answer[0]
+    with db.session() as s:
+        assert s.get(Member, member.id).status == "active"
+        kinds = [e.kind for e in s.scalars(select(ConsentEvent).where(ConsentEvent.member_id == member.id).order_by(ConsentEvent.id))]
+    assert kinds == ["opt_in", "opt_out", "opt_in"]
+
+
+def test_opted_out_member_is_not_texted_back(twilio, member):
+    twilio.sms(member.phone, "STOP")
+    assert replies(twilio.sms(member.phone, "hello?")) == []
+    assert replies(twilio.sms(member.phone, "STOP")) == []  # one confirmation only
+
+
+@pytest.mark.parametrize("word", ["HELP", "info", "Help"])
+def test_help(twilio, member, word):
+    answer = replies(twilio.sms(member.phone, word))[0]
+    assert "STOP" in answer and "988" in answer
+
+
+def test_spanish_member_is_answered_in_spanish(twilio, spanish_member):
+    assert replies(twilio.sms(spanish_member.phone, "AYUDA"))[0].startswith("Checkin: mensajes")
+    assert replies(twilio.sms(spanish_member.phone, "hola"))[0] == "Gracias, Rosa, recibimos tu mensaje."
+
+
+def test_unknown_number_learns_nothing(twilio, db, member, group):
+    answer = replies(twilio.sms("+12025550177", "is Sam in the Tuesday group?"))[0]
+    assert "Sam" not in answer and "Tuesday" not in answer and group.name not in answer
+    assert "988" in answer
+    with db.session() as s:
+        stored = s.scalar(select(Message).where(Message.from_number == "+12025550177"))
+        assert stored.member_id is None  # still stored: nothing lost
+
+
+# --- malformed ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ({"MessageSid": None}, "missing MessageSid"),
+        ({"MessageSid": "not-a-sid"}, "MessageSid is not a Twilio SID"),
+        ({"From": None}, "missing From"),
+        ({"From": "hello"}, "From is not a phone number"),
+        ({"Body": "x" * 1601}, "Body is longer than 1600"),
+    ],
+)
+def test_malformed_requests_get_400_with_reason(twilio, db, member, change, reason):
+    params = sms_params(member.phone, "+15005550006", "hi")
+    for key, value in change.items():
+        if value is None:
+            params.pop(key)
+        else:
+            params[key] = value
+    response = twilio.post("/twilio/sms", params)
+    assert response.status_code == 400
+    assert reason in response.get_data(as_text=True)
+    assert count(db, Message) == 0
+
+
+def test_oversized_request_is_413(twilio, member):
+    params = sms_params(member.phone, "+15005550006", "hi")
+    params["Padding"] = "x" * 100_000
+    response = twilio.post("/twilio/sms", params)
+    assert response.status_code == 413
+    assert "too large" in response.get_data(as_text=True).lower()
+
+
+def test_wrong_method_is_405(client):
+    assert client.get("/twilio/sms").status_code == 405
+
+
+# --- health -------------------------------------------------------------------------------
+
+def test_healthz_reports_database_and_redis(client):
+    body = client.get("/healthz").get_json()
+    assert body == {"status": "ok", "database": "ok", "redis": "ok"}
+
+
+def test_healthz_degraded_when_redis_unreachable(app, runtime):
+    from redis import Redis
+
+    runtime._redis = Redis.from_url("redis://127.0.0.1:9/0", socket_connect_timeout=0.5)
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json()["redis"].startswith("unreachable")
