@@ -1,0 +1,203 @@
+"""Configuration errors, the `checkin` CLI, and migrations on SQLite."""
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import create_engine, inspect, select
+
+from config import ConfigError, load_settings
+
+CHECKIN = str(Path(sys.executable).parent / "checkin")
+
+
+def problems(env):
+    with pytest.raises(ConfigError) as info:
+        load_settings(env, instance_path=Path("/nonexistent-never-written"))
+    return dict(info.value.problems), str(info.value)
+
+
+# --- configuration ----------------------------------------------------------------------------
+
+def test_development_defaults_need_nothing(tmp_path):
+    settings = load_settings({}, instance_path=tmp_path)
+    assert settings.database_url == f"sqlite:///{tmp_path / 'checkin.sqlite3'}"
+    assert settings.redis_is_embedded and settings.redis_url.startswith("unix://")
+    assert settings.public_base_url == "http://127.0.0.1:5000"
+    assert settings.messaging_backend == "console"
+    # Secrets are generated once into instance/ and reused.
+    assert load_settings({}, instance_path=tmp_path).encryption_keys == settings.encryption_keys
+    assert (tmp_path / "encryption.key").exists()
+
+
+def test_production_refuses_development_defaults():
+    found, text = problems({"CHECKIN_ENV": "production"})
+    for key in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "CHECKIN_ENCRYPTION_KEY", "PUBLIC_BASE_URL",
+                "MESSAGING_BACKEND", "TWILIO_AUTH_TOKEN"):
+        assert key in found, key
+    assert text.count("\n") >= 7  # one line per problem, all at once
+
+
+def test_malformed_values_each_named():
+    found, _ = problems({
+        "PORT": "eighty", "DATABASE_URL": "mysql://x/y", "REDIS_URL": "http://nope", "CHECKIN_ENCRYPTION_KEY": "short",
+        "PUBLIC_BASE_URL": "ftp://x", "MESSAGING_BACKEND": "carrier-pigeon", "TWILIO_ACCOUNT_SID": "XX123",
+        "TWILIO_FROM_NUMBER": "12", "CHECKIN_ENV": "staging", "CHECKIN_OUTBOX_LEASE_SECONDS": "-5",
+    })
+    assert set(found) >= {"PORT", "DATABASE_URL", "REDIS_URL", "CHECKIN_ENCRYPTION_KEY", "PUBLIC_BASE_URL",
+                          "MESSAGING_BACKEND", "TWILIO_ACCOUNT_SID", "TWILIO_FROM_NUMBER", "CHECKIN_ENV",
+                          "CHECKIN_OUTBOX_LEASE_SECONDS"}
+    assert "1-65535" in found["PORT"]
+
+
+def test_twilio_backend_needs_credentials_and_a_sender(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_settings({"MESSAGING_BACKEND": "twilio"}, instance_path=tmp_path)
+    found = dict(info.value.problems)
+    assert {"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER"} <= set(found)
+
+
+def test_a_complete_production_environment_loads():
+    key = Fernet.generate_key().decode()
+    old = Fernet.generate_key().decode()
+    settings = load_settings({
+        "CHECKIN_ENV": "production", "DATABASE_URL": "postgres://u:p@db/checkin", "REDIS_URL": "rediss://cache:6380/0",
+        "SECRET_KEY": "k" * 40, "CHECKIN_ENCRYPTION_KEY": f"{key},{old}", "PUBLIC_BASE_URL": "https://checkin.example.org/",
+        "MESSAGING_BACKEND": "twilio", "TWILIO_ACCOUNT_SID": "AC" + "a" * 32, "TWILIO_AUTH_TOKEN": "t" * 32,
+        "TWILIO_MESSAGING_SERVICE_SID": "MG" + "b" * 32,
+    }, instance_path=Path("/nonexistent-never-written"))
+    assert settings.database_url.startswith("postgresql+psycopg://")
+    assert settings.encryption_keys == (key, old)
+    assert settings.public_base_url == "https://checkin.example.org"
+
+
+def test_rotated_key_still_reads_old_bodies(db, member, twilio):
+    from checkin import crypto
+    from checkin.models import Message
+
+    twilio.sms(member.phone, "written under the old key")
+    current = list(crypto.cipher()._fernets)
+    new_key = Fernet.generate_key()
+    crypto._cipher = crypto.MultiFernet([Fernet(new_key), *current])
+    with db.session() as s:
+        assert s.scalar(select(Message.body)) == "written under the old key"
+
+
+# --- the CLI, as a process ----------------------------------------------------------------------
+
+@pytest.fixture
+def cli_env(env):
+    return {**os.environ, **env, "MESSAGING_BACKEND": "console"}
+
+
+def run(cli_env, *args, stdin=None):
+    return subprocess.run([CHECKIN, *args], env=cli_env, capture_output=True, text=True, input=stdin, timeout=60)
+
+
+def test_config_error_is_one_clear_message_not_a_traceback(cli_env):
+    result = run(dict(cli_env, PORT="eighty", CHECKIN_ENCRYPTION_KEY="nope"), "outbox")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "PORT: must be a port number" in result.stderr and "CHECKIN_ENCRYPTION_KEY" in result.stderr
+
+
+def test_cli_adds_group_member_staff_and_lists_outbox(runtime, cli_env):
+    assert run(cli_env, "groups", "add", "Thursday Group", "--timezone", "America/Chicago").returncode == 0
+    result = run(cli_env, "members", "add", "--group", "Thursday Group", "--phone", "(202) 555-0123", "--name", "Lee")
+    assert result.returncode == 0, result.stderr
+    result = run(cli_env, "staff", "add", "--name", "Kim", "--email", "Kim@Example.org", "--role", "facilitator",
+                 "--phone", "+12025550150", "--group", "Thursday Group")
+    assert result.returncode == 0, result.stderr
+    from checkin.models import Member, StaffUser
+
+    with runtime.db.session() as s:
+        member = s.scalar(select(Member))
+        assert member.phone == "+12025550123" and member.effective_timezone == "America/Chicago"
+        assert s.scalar(select(StaffUser.email)) == "kim@example.org"
+    result = run(cli_env, "outbox")
+    assert result.returncode == 0 and "pending=0" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["groups", "add", "X", "--timezone", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),
+        (["members", "add", "--group", "Nope", "--phone", "+12025550123", "--name", "A"], "no group named 'Nope'"),
+        (["staff", "add", "--name", "A", "--email", "not-an-email", "--role", "facilitator"], "is not an email address"),
+        (["staff", "add", "--name", "A", "--email", "a@b.org", "--role", "boss"], "Invalid value for '--role'"),
+        (["simulate", "sms", "--from", "hello", "hi"], "'hello' is not a phone number"),
+    ],
+)
+def test_bad_arguments_get_one_line_and_nonzero_exit(runtime, cli_env, args, message):
+    result = run(cli_env, *args)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_duplicate_member_phone_is_refused_and_nothing_changes(runtime, cli_env, group, member):
+    result = run(cli_env, "members", "add", "--group", group.name, "--phone", member.phone, "--name", "Other")
+    assert result.returncode == 1 and "already exists" in result.stderr
+    from checkin.models import Member
+
+    with runtime.db.session() as s:
+        assert [m.display_name for m in s.scalars(select(Member))] == ["Sam Rivera"]
+
+
+def test_simulate_sms_against_a_running_server(live_app, cli_env, member):
+    env = dict(cli_env, PUBLIC_BASE_URL=live_app.settings.public_base_url)
+    result = run(env, "simulate", "sms", "--from", member.phone, "hello", "there")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Thanks, Sam, we got your message."
+
+
+def test_simulate_sms_with_nothing_listening(cli_env):
+    result = run(dict(cli_env, PUBLIC_BASE_URL="http://127.0.0.1:9"), "simulate", "sms", "--from", "+12025550101", "hi")
+    assert result.returncode == 1 and "cannot reach the service" in result.stderr
+
+
+# --- migrations on SQLite -----------------------------------------------------------------------
+
+def test_migrations_run_on_sqlite_and_match_the_models(tmp_path):
+    from checkin.db import Base
+    from migrations import upgrade
+
+    url = f"sqlite:///{tmp_path / 'm.sqlite3'}"
+    upgrade(url)
+    tables = set(inspect(create_engine(url)).get_table_names())
+    assert set(Base.metadata.tables) <= tables
+
+
+def test_checkin_dev_serves_and_answers(tmp_path):
+    """`make run` runs `checkin dev`: on empty defaults it migrates, seeds, and answers a simulated SMS."""
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHECKIN_", "DATABASE_URL", "REDIS_URL", "TWILIO_", "PUBLIC_BASE_URL"))}
+    env.update(PORT=str(port), CHECKIN_INSTANCE_PATH=str(tmp_path / "instance"))
+    proc = subprocess.Popen([CHECKIN, "dev"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    lines = []
+    threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
+    try:
+        deadline = time.monotonic() + 60
+        result = None
+        while time.monotonic() < deadline:
+            result = subprocess.run([CHECKIN, "simulate", "sms", "--from", "+12025550101", "hi"], env=env,
+                                    capture_output=True, text=True, timeout=30)
+            if result.returncode == 0:
+                break
+            time.sleep(0.5)
+        assert result.returncode == 0, result.stderr + "".join(lines)
+        assert result.stdout.strip() == "Thanks, Sam, we got your message."
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert any("demo member: Sam Rivera" in line for line in lines)
