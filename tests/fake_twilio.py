@@ -67,9 +67,19 @@ __all__ = [
 ]
 
 API_VERSION = "2010-04-01"
-OAI_PATH = os.environ.get(
-    "CHECKIN_TWILIO_OAI", "/work/shared/twilio-oai/twilio_api_v2010.json"
-)
+
+
+def _find_oai() -> str:
+    """../shared/twilio-oai beside the repository (as CI lays it out), else the workspace copy."""
+    name = "twilio-oai/twilio_api_v2010.json"
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for candidate in (os.path.join(repo, "..", "shared", name), os.path.join("/work/shared", name)):
+        if os.path.exists(candidate):
+            return os.path.normpath(candidate)
+    return os.path.normpath(os.path.join(repo, "..", "shared", name))
+
+
+OAI_PATH = os.environ.get("CHECKIN_TWILIO_OAI") or _find_oai()
 DEFAULT_ACCOUNT_SID = "AC" + "0" * 31 + "1"
 DEFAULT_AUTH_TOKEN = "fake-auth-token"
 
