@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from checkin import consent, keywords, templates
-from checkin.models import Member, Message
+from checkin import consent, keywords, outbox, templates
+from checkin.db import utcnow
+from checkin.escalation import commands, service as escalation
+from checkin.models import Member, Message, OutboxItem, StaffUser
 
 log = logging.getLogger("checkin.inbound")
 
@@ -28,20 +31,30 @@ class Answer:
     reply: str | None  # None: answer with empty TwiML (nothing is texted back)
     message_id: int
     duplicate: bool = False
+    # Outbox rows this message created (alerts first): enqueue them once the transaction has committed.
+    outbox: tuple[OutboxItem, ...] = field(default=(), compare=False)
+    # (escalation id, when): next actions to schedule, also after the commit.
+    timers: tuple[tuple[int, datetime], ...] = ()
+    level: str | None = None  # the risk assessment, for members' messages
 
 
-def receive_sms(db, sms: InboundSms) -> Answer:
-    """Store the message exactly once, decide, and return the reply. A retried webhook gets the same reply."""
+def receive_sms(db, sms: InboundSms, *, context: escalation.Context | None = None, now: datetime | None = None) -> Answer:
+    """Store the message exactly once, decide, and return the reply. A retried webhook gets the same reply
+    (and creates nothing: its alerts were written with the first one)."""
     with db.session() as session:
         existing = _find(session, sms.sid)
         if existing is not None:
             return Answer(existing.reply_body, existing.id, duplicate=True)
         member = session.scalar(select(Member).where(Member.phone == sms.from_number))
+        staff = session.scalar(select(StaffUser).where(StaffUser.phone == sms.from_number, StaffUser.active.is_(True)))
+        if staff is not None and member is not None and not commands.is_command(sms.body):
+            staff = None  # a facilitator who is also a member, writing as a member
         message = Message(
             direction="inbound",
             channel="sms",
             provider_sid=sms.sid,
-            member_id=member.id if member else None,
+            member_id=member.id if member and staff is None else None,
+            staff_id=staff.id if staff else None,
             from_number=sms.from_number,
             to_number=sms.to_number,
             body=sms.body,
@@ -55,21 +68,43 @@ def receive_sms(db, sms: InboundSms) -> Answer:
             # The same MessageSid raced in on another request: theirs is the one.
             existing = _find(session, sms.sid)
             return Answer(existing.reply_body, existing.id, duplicate=True)
-        reply = decide(session, member, message)
+        now = now or utcnow()
+        level = None
+        if staff is not None:
+            reply = commands.handle(session, staff, message, now, context)
+            log.info("inbound staff sms message=%s staff=%s", message.id, staff.id)
+        else:
+            reply, level = decide(session, member, message, now=now, context=context, with_level=True)
+            log.info("inbound sms message=%s member=%s", message.id, member.id if member else None)
         message.reply_body = reply
-        log.info("inbound sms message=%s member=%s", message.id, member.id if member else None)
-        return Answer(reply, message.id)
+        created = sorted(outbox.created_in(session), key=lambda i: (i.queue != outbox.ALERT_QUEUE, i.id))
+        timers = tuple(escalation.timers_in(session))
+    return Answer(reply, message.id, outbox=tuple(created), timers=timers, level=level)
 
 
 def _find(session: Session, sid: str) -> Message | None:
     return session.scalar(select(Message).where(Message.provider_sid == sid))
 
 
-def decide(session: Session, member: Member | None, message: Message) -> str | None:
+def decide(session: Session, member: Member | None, message: Message, *, now: datetime | None = None,
+           context: escalation.Context | None = None, with_level: bool = False):
+    """The reply to a message (None: say nothing). Every member's message is assessed and, if it is
+    urgent or a crisis, escalated, whatever else it is, opted out or not."""
+    reply, level = _decide(session, member, message, now or utcnow(), context)
+    return (reply, level) if with_level else reply
+
+
+def _decide(session, member, message, now, context) -> tuple[str | None, str | None]:
     kind, word = keywords.classify(message.body)
     if member is None:
         # Say nothing about any group or member to a number we do not know.
-        return templates.render("help" if kind == "help" else "unknown", "es" if word in ("AYUDA", "PARAR", "BAJA") else "en")
+        return templates.render("help" if kind == "help" else "unknown", "es" if word in ("AYUDA", "PARAR", "BAJA") else "en"), None
+    verdict = escalation.assess_message(session, member, message)
+    escalation.handle_verdict(session, member, message, verdict, now, context)
+    return _member_reply(session, member, message, kind, word, verdict.level), verdict.level
+
+
+def _member_reply(session, member, message, kind, word, level) -> str | None:
     lang, name = member.language, member.first_name
     if kind == "opt_out":
         source = f"keyword:{word}" if word != "phrase" else "phrase"
@@ -84,4 +119,6 @@ def decide(session: Session, member: Member | None, message: Message) -> str | N
         return None
     if kind == "help":
         return templates.render("help", lang)
+    if level in ("crisis", "urgent"):
+        return templates.render(level, lang)
     return templates.render("received", lang, name=name)

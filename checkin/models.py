@@ -171,3 +171,7 @@ class OutboxItem(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+
+
+# Escalation tables (assessments, escalations, escalation_events) live beside their domain code.
+from checkin.escalation import models as _escalation_models  # noqa: E402,F401

@@ -11,13 +11,14 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Callable
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from checkin.db import utcnow
-from checkin.messaging import MessagingPort, OutboundSms, SendError
+from checkin.messaging import MessagingPort, OutboundCall, OutboundSms, SendError
 from checkin.models import Member, Message, OutboxItem
 from checkin import consent
 
@@ -27,6 +28,34 @@ log = logging.getLogger("checkin.outbox")
 BACKOFF = (30, 120, 300, 600, 900, 900, 900)
 MAX_ATTEMPTS = len(BACKOFF) + 1
 ALERT_QUEUE, DEFAULT_QUEUE = "alerts", "outbox"
+CREATED = "checkin.outbox.created"  # session.info key: rows `add` created in this unit of work
+
+# Outcome hooks, per purpose: fn(session, item, event) with event "sent" | "delivered" | "failed".
+# They run inside the transaction that records the outcome (in a savepoint: a failing hook is
+# logged and costs only its own writes). This is how escalation falls back to a call when an
+# alert SMS fails, without the outbox knowing what an escalation is.
+Hook = Callable[[Session, OutboxItem, str], None]
+_hooks: dict[str, list[Hook]] = {}
+
+
+def register_hook(purpose: str, hook: Hook) -> None:
+    hooks = _hooks.setdefault(purpose, [])
+    if hook not in hooks:
+        hooks.append(hook)
+
+
+def fire_hooks(session: Session, item: OutboxItem, event: str) -> None:
+    for hook in _hooks.get(item.purpose, ()):
+        try:
+            with session.begin_nested():
+                hook(session, item, event)
+        except Exception as exc:  # noqa: BLE001 - a hook must never undo the outcome it observes
+            log.error("outbox hook failed id=%s purpose=%s event=%s (%s)", item.id, item.purpose, event, type(exc).__name__)
+
+
+def created_in(session: Session) -> list[OutboxItem]:
+    """The outbox rows `add` created in this session so far (to enqueue once it commits)."""
+    return list(session.info.get(CREATED, ()))
 
 
 def add(
@@ -68,6 +97,7 @@ def add(
             session.flush()
     except IntegrityError:
         return session.scalars(select(OutboxItem).where(OutboxItem.idempotency_key == key)).one(), False
+    session.info.setdefault(CREATED, []).append(item)
     return item, True
 
 
@@ -75,6 +105,8 @@ def add(
 class Outcome:
     state: str  # sent | retry | failed | cancelled | skipped
     reason: str | None = None
+    # Rows the outcome hooks created (e.g. a fallback call): (id, queue), to enqueue now.
+    follow_up: tuple[tuple[int, str], ...] = ()
 
 
 def claim(session: Session, item_id: int, now: datetime, lease_seconds: int) -> str | None:
@@ -111,17 +143,17 @@ def deliver(db, item_id: int, port: MessagingPort, *, status_callback_base: str 
             item.last_error = "recipient has opted out"
             log.info("outbox cancelled id=%s reason=opted_out", item.id)
             return Outcome("cancelled", item.last_error)
-        sms = OutboundSms(
-            to=item.to_number,
-            body=item.body or "",
-            from_=item.from_number,
-            status_callback=f"{status_callback_base}?outbox={item.id}" if status_callback_base else None,
-            outbox_id=item.id,
-        )
+        callback = f"{status_callback_base}?outbox={item.id}" if status_callback_base else None
+        if item.channel == "voice":
+            request = OutboundCall(to=item.to_number, twiml_url=item.twiml_url or "", from_=item.from_number,
+                                   status_callback=callback, outbox_id=item.id)
+        else:
+            request = OutboundSms(to=item.to_number, body=item.body or "", from_=item.from_number,
+                                  status_callback=callback, outbox_id=item.id)
         attempts = item.attempts
 
     try:
-        result = port.send_sms(sms)
+        result = port.place_call(request) if isinstance(request, OutboundCall) else port.send_sms(request)
     except SendError as exc:
         return _record_failure(db, item_id, token, exc, attempts)
 
@@ -136,8 +168,10 @@ def deliver(db, item_id: int, port: MessagingPort, *, status_callback_base: str 
         item.last_error = None
         item.last_error_code = None
         _record_message(session, item, result.sid, result.status)
+        fire_hooks(session, item, "sent")
+        follow_up = tuple((i.id, i.queue) for i in created_in(session))
     log.info("outbox sent id=%s sid=%s attempt=%s", item_id, result.sid, attempts)
-    return Outcome("sent")
+    return Outcome("sent", follow_up=follow_up)
 
 
 def _record_message(session: Session, item: OutboxItem, sid: str, status: str) -> None:
@@ -183,7 +217,8 @@ def _record_failure(db, item_id: int, token: str, exc: SendError, attempts: int)
             if member is not None:
                 consent.opt_out(session, member, source="carrier:21610")
         log.warning("outbox failed id=%s code=%s attempt=%s", item_id, exc.code, attempts)
-        return Outcome("failed", item.last_error)
+        fire_hooks(session, item, "failed")
+        return Outcome("failed", item.last_error, follow_up=tuple((i.id, i.queue) for i in created_in(session)))
 
 
 def due_ids(session: Session, now: datetime, lease_seconds: int, requeue_after: int, limit: int = 1000) -> list[tuple[int, str]]:

@@ -30,8 +30,13 @@ class StatusUpdate:
     from_number: str | None = None
 
 
-def apply(db, update: StatusUpdate) -> bool:
-    """Apply one callback. Returns False when nothing we know has this SID (logged, ignored)."""
+def apply(db, update: StatusUpdate, created: list | None = None) -> bool:
+    """Apply one callback. Returns False when nothing we know has this SID (logged, ignored).
+
+    A final status (delivered, failed, undelivered) is passed to the outbox row's outcome hooks;
+    outbox rows they create are appended to `created`, for the caller to enqueue after the commit."""
+    from checkin import outbox
+
     with db.session() as session:
         message = session.scalar(select(Message).where(Message.provider_sid == update.sid))
         item = session.get(OutboxItem, update.outbox_id) if update.outbox_id else None
@@ -54,6 +59,7 @@ def apply(db, update: StatusUpdate) -> bool:
         if message is None:
             log.info("status for unknown sid=%s ignored", update.sid)
             return False
+        previous = message.status
         if RANK.get(update.status, 0) >= RANK.get(message.status, 0):
             message.status = update.status
         if update.status in FAILED and update.error_code:
@@ -63,5 +69,15 @@ def apply(db, update: StatusUpdate) -> bool:
                 member = session.scalar(select(Member).where(Member.phone == message.to_number))
                 if member is not None and member.status != "opted_out":
                     consent.opt_out(session, member, source="carrier:21610")
+        final = update.status == "delivered" or update.status in FAILED
+        if final and previous != update.status and message.outbox_id:
+            item = session.get(OutboxItem, message.outbox_id)
+            if item is not None:
+                if update.status in FAILED:
+                    item.last_error_code = update.error_code
+                    item.last_error = meaning(update.error_code, "not delivered")[:255]
+                outbox.fire_hooks(session, item, "delivered" if update.status == "delivered" else "failed")
+        if created is not None:
+            created.extend(outbox.created_in(session))
         log.info("status sid=%s status=%s code=%s", update.sid, update.status, update.error_code)
         return True

@@ -28,9 +28,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.extensions["checkin"] = runtime
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    from webhooks import errors, health, twilio_sms
+    from webhooks import errors, health, twilio_sms, twilio_voice_alerts
+    from workers import escalation_jobs
+
+    # Loads and validates config/escalation.toml now: a malformed policy stops the start, naming the key.
+    app.extensions["checkin.escalation"] = escalation_jobs.context(runtime)
 
     errors.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(twilio_sms.bp)
+    app.register_blueprint(twilio_voice_alerts.bp)
     return app

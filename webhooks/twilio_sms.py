@@ -10,6 +10,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from checkin import inbound, status
 from checkin.phones import InvalidPhone, normalize_phone
 from webhooks.signature import twilio_signed
+from workers import escalation_jobs
 
 bp = Blueprint("twilio_sms", __name__, url_prefix="/twilio")
 
@@ -59,26 +60,45 @@ def sms():
         to_number=_field("To", max_len=32),
         body=_field("Body", required=False, max_len=MAX_BODY),
     )
-    answer = inbound.receive_sms(runtime.db, message)
+    answer = inbound.receive_sms(runtime.db, message, context=current_app.extensions["checkin.escalation"])
+    if not answer.duplicate:
+        # Committed: alerts go out now. Redis down only delays them until the sweeper runs.
+        escalation_jobs.after_commit(runtime, answer.outbox, answer.timers)
     return twiml(answer.reply)
+
+
+# A call's progress, in the words a message's status uses (calls are Messages with channel "voice").
+CALL_STATUS = {"queued": "queued", "initiated": "queued", "ringing": "sending", "in-progress": "sent",
+               "completed": "delivered", "busy": "failed", "no-answer": "failed", "failed": "failed", "canceled": "failed"}
 
 
 @bp.post("/status")
 @twilio_signed
 def status_callback():
     runtime = current_app.extensions["checkin"]
-    sid = request.form.get("MessageSid") and _sid("MessageSid")
-    if not sid:
-        abort(400, "missing MessageSid")
-    state = _field("MessageStatus", max_len=16).lower()
-    if state not in status.RANK:
-        abort(400, f"MessageStatus {state!r} is not a Twilio message status")
+    if request.form.get("CallSid") and not request.form.get("MessageSid"):
+        sid = _sid("CallSid")
+        call_status = _field("CallStatus", max_len=16).lower()
+        if call_status not in CALL_STATUS:
+            abort(400, f"CallStatus {call_status!r} is not a Twilio call status")
+        state = CALL_STATUS[call_status]
+        answered_by = (request.form.get("AnsweredBy") or "").lower()
+        if state == "delivered" and (answered_by.startswith("machine") or answered_by == "fax"):
+            state = "failed"  # an answering machine took the alert: nobody has it
+    else:
+        sid = request.form.get("MessageSid") and _sid("MessageSid")
+        if not sid:
+            abort(400, "missing MessageSid")
+        state = _field("MessageStatus", max_len=16).lower()
+        if state not in status.RANK:
+            abort(400, f"MessageStatus {state!r} is not a Twilio message status")
     code_raw = request.form.get("ErrorCode") or ""
     if code_raw and not code_raw.isdigit():
         abort(400, "ErrorCode is not a number")
     outbox_raw = request.args.get("outbox", "")
     if outbox_raw and not outbox_raw.isdigit():
         abort(400, "outbox is not an id")
+    created: list = []
     status.apply(
         runtime.db,
         status.StatusUpdate(
@@ -88,5 +108,8 @@ def status_callback():
             outbox_id=int(outbox_raw) if outbox_raw else None,
             from_number=request.form.get("From"),
         ),
+        created,
     )
+    if created:
+        escalation_jobs.after_commit(runtime, created, ())
     return "", 204

@@ -8,6 +8,9 @@ import os
 
 from rq import cron
 
-from workers import jobs
+from workers import escalation_jobs, jobs
 
 cron.register(jobs.sweep, queue_name="outbox", interval=int(os.environ.get("CHECKIN_SWEEP_INTERVAL_SECONDS", "15")))
+# Escalation timers: wake every due escalation (re-notify, widen, re-alert). Also scheduled per
+# escalation with enqueue_at; this tick is the guarantee that survives losing Redis.
+cron.register(escalation_jobs.tick, queue_name="alerts", interval=int(os.environ.get("CHECKIN_ESCALATION_TICK_SECONDS", "15")))

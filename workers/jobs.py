@@ -14,6 +14,9 @@ log = logging.getLogger("checkin.jobs")
 
 def deliver(item_id: int) -> str:
     rt = runtime.current()
+    from workers.escalation_jobs import context  # registers the alert outcome hooks, links to this runtime
+
+    context(rt)
     outcome = outbox.deliver(
         rt.db,
         item_id,
@@ -23,6 +26,12 @@ def deliver(item_id: int) -> str:
     )
     if outcome.state == "retry":
         _schedule_retry(rt, item_id)
+    if outcome.follow_up:
+        # e.g. a failed alert SMS fell back to a call and to the next facilitator: send those now.
+        enqueued = enqueue_deliveries(rt.redis, outcome.follow_up)
+        if enqueued:
+            with rt.db.session() as session:
+                outbox.mark_enqueued(session, [i for i, _ in outcome.follow_up], utcnow())
     return outcome.state
 
 

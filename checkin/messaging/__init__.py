@@ -18,6 +18,18 @@ class OutboundSms:
 
 
 @dataclass(frozen=True)
+class OutboundCall:
+    """A phone call whose script is fetched from `twiml_url` when answered."""
+
+    to: str
+    twiml_url: str
+    from_: str | None
+    status_callback: str | None
+    outbox_id: int
+    machine_detection: bool = True
+
+
+@dataclass(frozen=True)
 class SendResult:
     sid: str
     status: str
@@ -38,6 +50,8 @@ class MessagingPort(Protocol):
     name: str
 
     def send_sms(self, sms: OutboundSms) -> SendResult: ...
+
+    def place_call(self, call: OutboundCall) -> SendResult: ...
 
 
 def build_port(settings) -> MessagingPort:

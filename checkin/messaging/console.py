@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import uuid
 
-from checkin.messaging import OutboundSms, SendResult
+from checkin.messaging import OutboundCall, OutboundSms, SendResult
 
 
 class ConsolePort:
@@ -22,3 +22,8 @@ class ConsolePort:
         sid = "SMconsole" + uuid.uuid4().hex[:23]
         print(f"[console sms outbox={sms.outbox_id} to={sms.to}] {sms.body}", file=self.stream, flush=True)
         return SendResult(sid=sid, status="sent")
+
+    def place_call(self, call: OutboundCall) -> SendResult:
+        sid = "CAconsole" + uuid.uuid4().hex[:23]
+        print(f"[console call outbox={call.outbox_id} to={call.to}] script at {call.twiml_url}", file=self.stream, flush=True)
+        return SendResult(sid=sid, status="queued")

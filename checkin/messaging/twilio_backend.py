@@ -5,7 +5,7 @@ from __future__ import annotations
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
-from checkin.messaging import OutboundSms, SendError, SendResult
+from checkin.messaging import OutboundCall, OutboundSms, SendError, SendResult
 from checkin.messaging.twilio_http import RebasedTwilioHttpClient
 from config.settings import TWILIO_API_DEFAULT
 
@@ -43,3 +43,18 @@ class TwilioPort:
             # Connection refused, timeout, TLS: we do not know whether Twilio has it.
             raise SendError(None, type(exc).__name__) from None
         return SendResult(sid=message.sid, status=message.status or "queued")
+
+    def place_call(self, call: OutboundCall) -> SendResult:
+        params = {"to": call.to, "from_": call.from_ or self.from_number, "url": call.twiml_url}
+        if call.status_callback:
+            params["status_callback"] = call.status_callback
+        if call.machine_detection:
+            # An answering machine must not "acknowledge" an alert; the script can tell who answered.
+            params["machine_detection"] = "Enable"
+        try:
+            created = self.client.calls.create(**params)
+        except TwilioRestException as exc:
+            raise SendError(exc.code, exc.msg, http_status=exc.status) from None
+        except (TwilioException, OSError) as exc:
+            raise SendError(None, type(exc).__name__) from None
+        return SendResult(sid=created.sid, status=created.status or "queued")

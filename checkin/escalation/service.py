@@ -1,0 +1,497 @@
+"""Escalation: assess each inbound message, open or update the member's one live case, page
+facilitators by policy until someone takes it, and keep an audit row for every step.
+
+Every outbound effect is an outbox row written in the caller's transaction, with the key
+`alert:{escalation}:{step}:{attempt}:{staff}:{channel}`, so running any of this twice (two
+webhooks, two timer ticks) never sends anything twice. Logs carry ids, never bodies or numbers.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from checkin import outbox
+from checkin.escalation import policy as policy_module
+from checkin.escalation.models import LIVE_STATES, AssessmentRecord, Escalation, EscalationEvent
+from checkin.escalation.policy import GroupPolicy, LevelPolicy, Policy
+from checkin.models import Group, GroupStaff, Member, Message, OutboxItem, StaffUser
+
+log = logging.getLogger("checkin.escalation")
+
+RANK = {"none": 0, "watch": 1, "urgent": 2, "crisis": 3}
+PAGED = ("urgent", "crisis")
+TIMERS = "checkin.escalation.timers"  # session.info key: (escalation id, when) to schedule after commit
+ALERT_PURPOSE, INFO_PURPOSE = "alert", "alert_info"
+_KEY = re.compile(r"^alert:(\d+):(\d+):(\d+):(\d+):(sms|voice)$")
+
+
+# --- context -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Context:
+    """What the domain needs from outside: where links point, and the policy."""
+
+    base_url: str
+    policy: Policy
+
+    def group_policy(self, session: Session, esc: Escalation) -> GroupPolicy:
+        group = session.get(Group, esc.group_id) if esc.group_id else None
+        return self.policy.for_group(group.name if group else None)
+
+    def level_policy(self, session: Session, esc: Escalation) -> LevelPolicy:
+        return self.group_policy(session, esc).for_level(esc.level)
+
+
+_context: Context | None = None
+
+
+def configure(base_url: str, policy: Policy | None = None) -> Context:
+    """Install the process's context (the app and the workers do this at start)."""
+    global _context
+    _context = Context(base_url.rstrip("/"), policy or policy_module.load())
+    return _context
+
+
+def current_context() -> Context:
+    global _context
+    if _context is None:
+        import os
+
+        _context = Context((os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"), policy_module.load())
+    return _context
+
+
+def timers_in(session: Session) -> list[tuple[int, datetime]]:
+    """Escalations whose next action this session set: schedule them once it commits."""
+    return list(session.info.get(TIMERS, ()))
+
+
+def _set_timer(session: Session, esc: Escalation, when: datetime | None) -> None:
+    esc.next_action_at = when
+    if when is not None:
+        session.info.setdefault(TIMERS, []).append((esc.id, when))
+
+
+def _event(session: Session, esc: Escalation, kind: str, now: datetime, **fields) -> EscalationEvent:
+    event = EscalationEvent(escalation_id=esc.id, kind=kind, at=now, level=fields.pop("level", esc.level), **fields)
+    session.add(event)
+    return event
+
+
+# --- assessing ---------------------------------------------------------------------------
+
+_SCORE = re.compile(r"^\s*([1-5])\s*(?:/\s*5)?\s*(?:[-.,:;!]\s*(?:\S.*)?)?$", re.S)
+
+
+def parse_score(body: str | None) -> int | None:
+    """A check-in answer's score: "1", "3/5", "2 - rough week". Anything else is not a score."""
+    match = _SCORE.match(body or "")
+    return int(match.group(1)) if match else None
+
+
+def _history(session: Session, member_id: int, before_message: int, limit: int = 5) -> tuple[int, ...]:
+    rows = session.scalars(
+        select(AssessmentRecord.score)
+        .where(AssessmentRecord.member_id == member_id, AssessmentRecord.score.is_not(None),
+               AssessmentRecord.message_id != before_message)
+        .order_by(AssessmentRecord.id.desc())
+        .limit(limit)
+    ).all()
+    return tuple(reversed(rows))  # oldest first, as the rules engine expects
+
+
+@dataclass(frozen=True)
+class Verdict:
+    level: str
+    rules: tuple[str, ...]
+    record: AssessmentRecord
+
+
+def assess_message(session: Session, member: Member, message: Message, *, source: str = "sms") -> Verdict:
+    """Assess an inbound message with the member's history, and record the verdict. Never raises:
+    if the rules engine fails in any way the message is treated as urgent."""
+    score = parse_score(message.body)
+    try:
+        from checkin.rules import AssessmentContext, assess
+
+        context = AssessmentContext(score=score, recent_scores=_history(session, member.id, message.id), source=source)
+        result = assess(message.body or "", language=member.language, context=context)
+        level, rules = result.level, tuple(result.rules)
+        if level not in RANK:
+            raise ValueError(f"unknown level {level!r}")
+    except Exception as exc:  # noqa: BLE001 - fail safe: escalate rather than drop
+        log.error("risk assessment failed for message=%s (%s); escalating as urgent", message.id, type(exc).__name__)
+        level, rules = "urgent", ("engine.error",)
+    record = AssessmentRecord(message_id=message.id, member_id=member.id, level=level, rules=list(rules), score=score, source=source)
+    session.add(record)
+    session.flush()
+    if level != "none":
+        log.info("assessed message=%s member=%s level=%s rules=%s", message.id, member.id, level, ",".join(rules))
+    return Verdict(level, rules, record)
+
+
+# --- who is told -------------------------------------------------------------------------
+
+def _tier(session: Session, esc: Escalation, tier: str) -> list[StaffUser]:
+    reachable = (StaffUser.active.is_(True), StaffUser.phone.is_not(None))
+    if tier in ("primary", "backup"):
+        if esc.group_id is None:
+            return []
+        return list(session.scalars(
+            select(StaffUser).join(GroupStaff, GroupStaff.staff_id == StaffUser.id)
+            .where(GroupStaff.group_id == esc.group_id, GroupStaff.tier == tier, GroupStaff.on_call.is_(True), *reachable)
+            .order_by(StaffUser.id)
+        ))
+    linked = []
+    if esc.group_id is not None:
+        linked = list(session.scalars(
+            select(StaffUser).join(GroupStaff, GroupStaff.staff_id == StaffUser.id)
+            .where(GroupStaff.group_id == esc.group_id, StaffUser.role == "coordinator", *reachable)
+            .order_by(StaffUser.id)
+        ))
+    return linked or list(session.scalars(select(StaffUser).where(StaffUser.role == "coordinator", *reachable).order_by(StaffUser.id)))
+
+
+def circles(session: Session, esc: Escalation, lp: LevelPolicy) -> list[list[StaffUser]]:
+    """For each policy step, everyone told at that step (each step includes the ones before)."""
+    out, seen, acc = [], set(), []
+    for tier in lp.levels:
+        for staff in _tier(session, esc, tier):
+            if staff.id not in seen:
+                seen.add(staff.id)
+                acc.append(staff)
+        out.append(list(acc))
+    return out
+
+
+def can_act(session: Session, staff: StaffUser, esc: Escalation) -> bool:
+    """Coordinators may take any escalation; facilitators only those of their own groups."""
+    if not staff.active:
+        return False
+    if staff.role == "coordinator":
+        return True
+    return esc.group_id is not None and session.get(GroupStaff, (esc.group_id, staff.id)) is not None
+
+
+# --- texts ---------------------------------------------------------------------------------
+
+def _names(session: Session, esc: Escalation) -> tuple[str, str]:
+    member = session.get(Member, esc.member_id) if esc.member_id else None
+    group = session.get(Group, esc.group_id) if esc.group_id else None
+    return (member.first_name if member else "a member"), (group.name if group else "no group")
+
+
+def link(ctx: Context, esc: Escalation) -> str:
+    return f"{ctx.base_url}/console/escalations/{esc.id}"
+
+
+def alert_text(session: Session, esc: Escalation, ctx: Context) -> str:
+    name, group = _names(session, esc)
+    return f"Checkin ALERT {esc.id} ({esc.level}): {name}, {group}. Reply ACK {esc.id} to take it. {link(ctx, esc)}"
+
+
+def voice_text(session: Session, esc: Escalation) -> str:
+    name, group = _names(session, esc)
+    return f"Checkin alert {esc.id}, {esc.level}, {name}, {group}. Press 1 to acknowledge."
+
+
+def _final_text(session, esc, ctx) -> str:
+    name, group = _names(session, esc)
+    return (f"Checkin ALERT {esc.id} ({esc.level}) UNACKNOWLEDGED: nobody has taken it. {name}, {group}. "
+            f"Reply ACK {esc.id} to take it. {link(ctx, esc)}")
+
+
+def _reminder_text(session, esc, ctx, raised: bool) -> str:
+    name, group = _names(session, esc)
+    what = f"is now {esc.level}" if raised else "is still open"
+    return f"Checkin ALERT {esc.id} ({esc.level}): {name}, {group} {what}. Reply RESOLVE {esc.id} <note> when done. {link(ctx, esc)}"
+
+
+# --- alerts ----------------------------------------------------------------------------------
+
+def _alert(session: Session, esc: Escalation, staff: StaffUser, channel: str, ctx: Context, now: datetime, *,
+           step: int | None = None, attempt: int | None = None, text: str | None = None, why: str = "") -> OutboxItem | None:
+    step = esc.step if step is None else step
+    attempt = esc.attempt if attempt is None else attempt
+    key = f"alert:{esc.id}:{step}:{attempt}:{staff.id}:{channel}"
+    group = session.get(Group, esc.group_id) if esc.group_id else None
+    item, created = outbox.add(
+        session, key, to=staff.phone, channel=channel, purpose=ALERT_PURPOSE, queue=outbox.ALERT_QUEUE,
+        body=(text or alert_text(session, esc, ctx)) if channel == "sms" else None,
+        twiml_url=f"{ctx.base_url}/twilio/voice/alert/{esc.id}" if channel == "voice" else None,
+        staff_id=staff.id, member_id=None, from_number=group.phone_number if group else None,
+    )
+    if created:
+        _event(session, esc, "notified", now, staff_id=staff.id, channel=channel, outbox_id=item.id,
+               detail=f"step {step} attempt {attempt}{' ' + why if why else ''}")
+    return item if created else None
+
+
+def _wave(session: Session, esc: Escalation, ctx: Context, now: datetime, recipients: list[StaffUser]) -> None:
+    lp = ctx.level_policy(session, esc)
+    esc.attempt += 1
+    esc.step_attempts += 1
+    for staff in recipients:
+        for channel in lp.channels:
+            _alert(session, esc, staff, channel, ctx, now)
+    _set_timer(session, esc, now + timedelta(minutes=lp.timeout_minutes))
+
+
+def _page(session: Session, esc: Escalation, ctx: Context, now: datetime, start: int, *, widen: bool) -> None:
+    """Notify the circle at the first step from `start` that has someone (that adds someone, when
+    widening). With nobody left to ask, give up loudly."""
+    lp = ctx.level_policy(session, esc)
+    steps = circles(session, esc, lp)
+    for s in range(start, len(steps)):
+        ids = {x.id for x in steps[s]}
+        before = {x.id for x in steps[s - 1]} if s > 0 else set()
+        if ids and (not widen or ids - before):
+            esc.step, esc.step_attempts = s, 0
+            _wave(session, esc, ctx, now, steps[s])
+            return
+    _give_up(session, esc, ctx, now)
+
+
+def _give_up(session: Session, esc: Escalation, ctx: Context, now: datetime) -> None:
+    lp = ctx.level_policy(session, esc)
+    esc.state = "unacknowledged"
+    esc.step = len(lp.levels)
+    esc.attempt += 1
+    _set_timer(session, esc, None)
+    coordinators = _tier(session, esc, "coordinator")
+    for staff in coordinators:
+        _alert(session, esc, staff, "sms", ctx, now, text=_final_text(session, esc, ctx), why="final")
+    _event(session, esc, "unacknowledged", now, detail=f"nobody acknowledged; final alert to {len(coordinators)} coordinator(s)")
+    log.error("escalation %s UNACKNOWLEDGED: nobody took it after the last policy level (level=%s group=%s coordinators=%d)",
+              esc.id, esc.level, esc.group_id, len(coordinators))
+
+
+def _realert(session: Session, esc: Escalation, ctx: Context, now: datetime, *, raised: bool = False) -> None:
+    gp = ctx.group_policy(session, esc)
+    esc.attempt += 1
+    staff = session.get(StaffUser, esc.acknowledged_by) if esc.acknowledged_by else None
+    if staff is not None and staff.phone and staff.active:
+        _alert(session, esc, staff, "sms", ctx, now, text=_reminder_text(session, esc, ctx, raised), why="re-alert")
+        _event(session, esc, "realerted", now, staff_id=staff.id, detail="raised" if raised else "acknowledged, not resolved")
+        _set_timer(session, esc, now + timedelta(minutes=gp.realert_after_ack_minutes))
+    else:
+        # Whoever took it can no longer be reached: back to the circle.
+        esc.state = "open"
+        _event(session, esc, "reassigned", now, detail="acknowledger unreachable; paging again")
+        _page(session, esc, ctx, now, 0, widen=False)
+
+
+# --- opening and attaching --------------------------------------------------------------------
+
+def live_for(session: Session, member_id: int) -> Escalation | None:
+    return session.scalar(select(Escalation).where(Escalation.member_id == member_id, Escalation.state.in_(LIVE_STATES)))
+
+
+def handle_verdict(session: Session, member: Member, message: Message, verdict: Verdict, now: datetime,
+                   ctx: Context | None = None) -> Escalation | None:
+    """Open an escalation for urgent/crisis, or attach to (and raise) the member's live one."""
+    ctx = ctx or current_context()
+    live = live_for(session, member.id)
+    if verdict.level not in PAGED:
+        if live is not None and verdict.level == "watch":
+            verdict.record.escalation_id = live.id
+            _event(session, live, "assessed", now, level="watch", message_id=message.id, detail=",".join(verdict.rules)[:255])
+        return live
+    if live is None:
+        group = member.groups[0] if member.groups else None
+        esc = Escalation(member_id=member.id, group_id=group.id if group else None, level=verdict.level, state="open",
+                         step=0, attempt=0, step_attempts=0, opened_at=now, updated_at=now)
+        try:
+            with session.begin_nested():
+                session.add(esc)
+                session.flush()
+        except IntegrityError:
+            # Another message from this member opened one a moment ago: attach to it.
+            live = live_for(session, member.id)
+        else:
+            verdict.record.escalation_id = esc.id
+            _event(session, esc, "assessed", now, message_id=message.id, detail=",".join(verdict.rules)[:255])
+            _event(session, esc, "opened", now, message_id=message.id)
+            log.warning("escalation %s opened level=%s member=%s message=%s", esc.id, esc.level, member.id, message.id)
+            _page(session, esc, ctx, now, 0, widen=False)
+            return esc
+    return _attach(session, live, message, verdict, now, ctx)
+
+
+def _attach(session, esc: Escalation, message: Message, verdict: Verdict, now: datetime, ctx: Context) -> Escalation:
+    verdict.record.escalation_id = esc.id
+    _event(session, esc, "assessed", now, level=verdict.level, message_id=message.id, detail=",".join(verdict.rules)[:255])
+    if RANK[verdict.level] > RANK[esc.level]:
+        old, esc.level = esc.level, verdict.level
+        _event(session, esc, "raised", now, message_id=message.id, detail=f"{old} -> {esc.level}")
+        log.warning("escalation %s raised %s -> %s message=%s", esc.id, old, esc.level, message.id)
+        if esc.state == "acknowledged":
+            _realert(session, esc, ctx, now, raised=True)
+        else:
+            start = esc.step if esc.state == "open" else 0
+            esc.state = "open"
+            _page(session, esc, ctx, now, min(start, len(ctx.level_policy(session, esc).levels) - 1), widen=False)
+    elif esc.state == "unacknowledged":
+        # Nobody took it and the member wrote again: go round the circle once more.
+        esc.state = "open"
+        _event(session, esc, "opened", now, message_id=message.id, detail="reopened: new message while unacknowledged")
+        _page(session, esc, ctx, now, 0, widen=False)
+    return esc
+
+
+# --- acknowledging and resolving ----------------------------------------------------------
+
+def _cancel_pending_alerts(session: Session, esc: Escalation) -> int:
+    return session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.idempotency_key.like(f"alert:{esc.id}:%"), OutboxItem.state == "pending")
+        .values(state="cancelled", last_error="escalation taken")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def notified_staff(session: Session, esc: Escalation) -> list[int]:
+    return list(session.scalars(
+        select(OutboxItem.staff_id).distinct().where(OutboxItem.idempotency_key.like(f"alert:{esc.id}:%"), OutboxItem.staff_id.is_not(None))
+    ))
+
+
+@dataclass(frozen=True)
+class Result:
+    ok: bool
+    reply: str
+
+
+def acknowledge(session: Session, esc: Escalation, staff: StaffUser, now: datetime, *, via: str = "sms",
+                ctx: Context | None = None) -> Result:
+    ctx = ctx or current_context()
+    if not can_act(session, staff, esc):
+        return Result(False, f"Escalation {esc.id} is not in one of your groups.")
+    if esc.state == "resolved":
+        return Result(False, f"Escalation {esc.id} is already resolved.")
+    if esc.state == "acknowledged":
+        if esc.acknowledged_by == staff.id:
+            return Result(True, f"You already have escalation {esc.id}. Reply RESOLVE {esc.id} <note> when done.")
+        taker = session.get(StaffUser, esc.acknowledged_by) if esc.acknowledged_by else None
+        return Result(False, f"Escalation {esc.id} was already taken by {taker.name if taker else 'someone'}.")
+    esc.state = "acknowledged"
+    esc.acknowledged_by, esc.acknowledged_at = staff.id, now
+    _set_timer(session, esc, now + timedelta(minutes=ctx.group_policy(session, esc).realert_after_ack_minutes))
+    cancelled = _cancel_pending_alerts(session, esc)
+    _event(session, esc, "acknowledged", now, staff_id=staff.id, channel=via, detail=f"cancelled {cancelled} pending alert(s)")
+    log.info("escalation %s acknowledged by staff=%s via=%s", esc.id, staff.id, via)
+    for other_id in notified_staff(session, esc):
+        other = session.get(StaffUser, other_id)
+        if other is None or other.id == staff.id or not other.phone:
+            continue
+        outbox.add(session, f"ack:{esc.id}:{staff.id}:{other.id}", to=other.phone, purpose=INFO_PURPOSE,
+                   queue=outbox.ALERT_QUEUE, staff_id=other.id,
+                   body=f"Checkin: ALERT {esc.id} was taken by {staff.name}. No action needed from you.")
+    name, group = _names(session, esc)
+    return Result(True, f"You have escalation {esc.id} ({esc.level}): {name}, {group}. Reply RESOLVE {esc.id} <note> when done. {link(ctx, esc)}")
+
+
+def resolve(session: Session, esc: Escalation, staff: StaffUser, now: datetime, note: str | None = None, *,
+            via: str = "sms") -> Result:
+    if not can_act(session, staff, esc):
+        return Result(False, f"Escalation {esc.id} is not in one of your groups.")
+    if esc.state == "resolved":
+        return Result(False, f"Escalation {esc.id} is already resolved.")
+    if esc.acknowledged_by is None:
+        esc.acknowledged_by, esc.acknowledged_at = staff.id, now
+    esc.state = "resolved"
+    esc.resolved_by, esc.resolved_at = staff.id, now
+    _set_timer(session, esc, None)
+    _cancel_pending_alerts(session, esc)
+    _event(session, esc, "resolved", now, staff_id=staff.id, channel=via, note=(note or "").strip() or None)
+    log.info("escalation %s resolved by staff=%s", esc.id, staff.id)
+    return Result(True, f"Escalation {esc.id} resolved. Thank you.")
+
+
+# --- timers ------------------------------------------------------------------------------------
+
+def advance(session: Session, now: datetime, ctx: Context | None = None, limit: int = 500) -> int:
+    """Act on every escalation whose next action is due: repeat, widen, give up, or re-alert the
+    acknowledger. Idempotent: a second run finds nothing due, and equal keys dedupe in the outbox."""
+    ctx = ctx or current_context()
+    due = session.scalars(
+        select(Escalation)
+        .where(Escalation.state.in_(("open", "acknowledged")), Escalation.next_action_at.is_not(None), Escalation.next_action_at <= now)
+        .order_by(Escalation.next_action_at, Escalation.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for esc in due:
+        if esc.state == "acknowledged":
+            _realert(session, esc, ctx, now)
+            continue
+        lp = ctx.level_policy(session, esc)
+        steps = circles(session, esc, lp)
+        here = steps[esc.step] if esc.step < len(steps) else []
+        if esc.step_attempts <= lp.repeats and here:
+            _wave(session, esc, ctx, now, here)
+        else:
+            _page(session, esc, ctx, now, esc.step + 1, widen=True)
+    return len(due)
+
+
+# --- the outbox hook: delivery outcomes of alerts ----------------------------------------------
+
+def parse_alert_key(key: str) -> tuple[int, int, int, int, str] | None:
+    match = _KEY.match(key or "")
+    if not match:
+        return None
+    esc_id, step, attempt, staff_id, channel = match.groups()
+    return int(esc_id), int(step), int(attempt), int(staff_id), channel
+
+
+def on_alert_outcome(session: Session, item: OutboxItem, event: str) -> None:
+    """Record sent/delivered/failed; when an alert fails, call the same facilitator and tell the next one."""
+    parsed = parse_alert_key(item.idempotency_key)
+    if parsed is None:
+        return
+    esc_id, step, attempt, staff_id, channel = parsed
+    esc = session.get(Escalation, esc_id)
+    if esc is None:
+        return
+    from checkin.db import utcnow
+
+    now = utcnow()
+    kind = {"sent": "sent", "delivered": "delivered"}.get(event, "failed")
+    if kind == "failed" and session.scalar(select(EscalationEvent.id).where(
+            EscalationEvent.outbox_id == item.id, EscalationEvent.kind == "failed").limit(1)) is not None:
+        return  # this failure was handled already (reported by the worker and again by a callback)
+    _event(session, esc, kind, now, staff_id=staff_id, channel=channel, outbox_id=item.id,
+           detail=(item.last_error or None) if kind == "failed" else None)
+    if kind != "failed" or esc.state not in ("open", "unacknowledged"):
+        return
+    ctx = current_context()
+    staff = session.get(StaffUser, staff_id)
+    if channel == "sms" and staff is not None and staff.phone and staff.active:
+        _alert(session, esc, staff, "voice", ctx, now, step=step, attempt=attempt, why="fallback: sms failed")
+    lp = ctx.level_policy(session, esc)
+    everyone = circles(session, esc, lp)
+    candidates = everyone[-1] if everyone else []
+    ids = [c.id for c in candidates]
+    start = ids.index(staff_id) + 1 if staff_id in ids else 0
+    for candidate in candidates[start:] + candidates[:start]:
+        if candidate.id == staff_id:
+            continue
+        already = session.scalar(select(OutboxItem.id).where(OutboxItem.idempotency_key.like(f"alert:{esc.id}:{step}:{attempt}:{candidate.id}:%")).limit(1))
+        if already is None:
+            for ch in lp.channels:
+                _alert(session, esc, candidate, ch, ctx, now, step=step, attempt=attempt, why=f"fallback: {channel} to staff {staff_id} failed")
+            log.warning("escalation %s alert outbox=%s failed; next facilitator staff=%s", esc.id, item.id, candidate.id)
+            break
+    else:
+        log.error("escalation %s alert outbox=%s failed and nobody else is left to tell", esc.id, item.id)
+
+
+outbox.register_hook(ALERT_PURPOSE, on_alert_outcome)

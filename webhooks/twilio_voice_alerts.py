@@ -1,0 +1,93 @@
+"""Phone-call alerts to facilitators: the script Twilio plays, and keypad 1 to acknowledge.
+
+POST /twilio/voice/alert/<id>      TwiML: "Checkin alert 12, crisis, Sam, Tuesday group. Press 1 to acknowledge."
+POST /twilio/voice/alert/<id>/ack  the <Gather> action: Digits=1 from a notified facilitator takes the escalation.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, request
+from sqlalchemy import select
+from twilio.twiml.voice_response import VoiceResponse
+
+from checkin.db import utcnow
+from checkin.escalation import service
+from checkin.escalation.models import Escalation
+from checkin.models import StaffUser
+from checkin.phones import InvalidPhone, normalize_phone
+from webhooks.signature import twilio_signed
+from workers import escalation_jobs
+
+bp = Blueprint("twilio_voice_alerts", __name__, url_prefix="/twilio/voice/alert")
+
+
+def _twiml(response: VoiceResponse):
+    return str(response), 200, {"Content-Type": "text/xml; charset=utf-8"}
+
+
+def _facilitator(session) -> StaffUser | None:
+    """The staff user on the call: we called them (To), or they called in (From)."""
+    for name in ("To", "Called", "From", "Caller"):
+        raw = request.form.get(name)
+        if not raw:
+            continue
+        try:
+            number = normalize_phone(raw)
+        except InvalidPhone:
+            continue
+        staff = session.scalar(select(StaffUser).where(StaffUser.phone == number, StaffUser.active.is_(True)))
+        if staff is not None:
+            return staff
+    return None
+
+
+@bp.post("/<int:escalation_id>")
+@twilio_signed
+def script(escalation_id: int):
+    runtime = current_app.extensions["checkin"]
+    ctx = current_app.extensions["checkin.escalation"]
+    response = VoiceResponse()
+    with runtime.db.session() as session:
+        esc = session.get(Escalation, escalation_id)
+        if esc is None:
+            abort(404, "no such escalation")
+        if esc.state == "resolved":
+            response.say(f"Checkin alert {esc.id} is already resolved. Thank you. Goodbye.")
+            return _twiml(response)
+        text = service.voice_text(session, esc)
+    gather = response.gather(num_digits=1, action=f"{ctx.base_url}/twilio/voice/alert/{escalation_id}/ack", method="POST", timeout=8)
+    gather.say(text)
+    gather.pause(length=1)
+    gather.say(text)
+    response.say("No key pressed. The alert stays open. Reply by text with ACK " + str(escalation_id) + ". Goodbye.")
+    return _twiml(response)
+
+
+@bp.post("/<int:escalation_id>/ack")
+@twilio_signed
+def ack(escalation_id: int):
+    runtime = current_app.extensions["checkin"]
+    ctx = current_app.extensions["checkin.escalation"]
+    digits = (request.form.get("Digits") or "").strip()
+    response = VoiceResponse()
+    with runtime.db.session() as session:
+        esc = session.get(Escalation, escalation_id)
+        if esc is None:
+            abort(404, "no such escalation")
+        staff = _facilitator(session)
+        notified = staff is not None and staff.id in service.notified_staff(session, esc)
+        if digits != "1":
+            response.say("Not acknowledged. The alert stays open. Goodbye.")
+            return _twiml(response)
+        if not notified:
+            response.say("This phone was not sent this alert, so it cannot take it. Goodbye.")
+            return _twiml(response)
+        result = service.acknowledge(session, esc, staff, utcnow(), via="voice", ctx=ctx)
+        items = service.outbox.created_in(session)
+        timers = service.timers_in(session)
+    escalation_jobs.after_commit(runtime, items, timers)
+    if result.ok:
+        response.say(f"You have taken alert {escalation_id}. The others are being told. Details are in the console. Thank you.")
+    else:
+        response.say(result.reply)
+    return _twiml(response)
