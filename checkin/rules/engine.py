@@ -1,0 +1,563 @@
+"""Risk rules engine: rule files -> compiled RuleSet -> Assessment.
+
+Rule files are TOML (see config/rules/en.toml for the documented format).
+Everything is compiled once at load; ``assess`` only runs compiled regexes
+over the normalised text and walks a few tokens around each match.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tomllib
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from .normalize import BASE_VOCABULARY, _strip_accents, normalize
+
+log = logging.getLogger("checkin.rules")
+
+LEVELS: tuple[str, ...] = ("none", "watch", "urgent", "crisis")
+_RANK = {name: i for i, name in enumerate(LEVELS)}
+SOURCES = ("sms", "voice_speech", "voice_keypad_help")
+CONTEXT_KINDS = ("negation", "third_party", "past", "hypothetical")
+
+DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "config" / "rules"
+DEFAULT_RULE_FILES = (DEFAULT_RULES_DIR / "en.toml", DEFAULT_RULES_DIR / "es.toml")
+
+
+def level_rank(level: str) -> int:
+    """0 for "none" ... 3 for "crisis"; raises ValueError for an unknown level."""
+    try:
+        return _RANK[level]
+    except KeyError:
+        raise ValueError(f"unknown level {level!r}; expected one of {', '.join(LEVELS)}") from None
+
+
+def _max_level(a: str, b: str) -> str:
+    return a if _RANK[a] >= _RANK[b] else b
+
+
+def _min_level(a: str, b: str) -> str:
+    return a if _RANK[a] <= _RANK[b] else b
+
+
+class RuleFileError(Exception):
+    """A rule file could not be loaded.  ``str(err)`` is ``"<file>:<line>: <reason>"``."""
+
+    def __init__(self, file: str | Path, line: int | None, reason: str):
+        self.file = str(file)
+        self.line = line
+        self.reason = reason
+        where = f"{self.file}:{line}" if line else self.file
+        super().__init__(f"{where}: {reason}")
+
+
+@dataclass(frozen=True)
+class Assessment:
+    level: str
+    rules: tuple[str, ...] = ()
+    matches: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AssessmentContext:
+    score: int | None = None
+    recent_scores: tuple[int, ...] = ()
+    missed_checkins_in_a_row: int = 0
+    source: str = "sms"
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    level: str
+    reason: str
+    regex: re.Pattern[str]
+    language: str = "any"
+    tags: frozenset[str] = frozenset()
+    mask: bool = False
+    context: frozenset[str] = frozenset(CONTEXT_KINDS)
+    negated_level: str = "none"
+    capped_level: str = "watch"  # level when third-party / past / hypothetical
+    file: str = ""
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Combine:
+    id: str
+    level: str
+    reason: str
+    requires: tuple[str, ...]
+    unless: tuple[str, ...] = ()
+    language: str = "any"
+    file: str = ""
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class ContextWords:
+    negation_cues: frozenset[str] = frozenset()
+    negation_fillers: frozenset[str] = frozenset()
+    hypothetical_cues: frozenset[str] = frozenset()
+    hypothetical_fillers: frozenset[str] = frozenset()
+    clause_breaks: frozenset[str] = frozenset({","})
+    first_person: frozenset[str] = frozenset()
+    third_person: frozenset[str] = frozenset()
+    past_markers: re.Pattern[str] | None = None
+    recent_markers: re.Pattern[str] | None = None
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    rules: tuple[Rule, ...]
+    combines: tuple[Combine, ...]
+    context: ContextWords
+    vocabulary: frozenset[str]
+    files: tuple[str, ...] = ()
+    _by_language: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def for_language(self, language: str | None) -> tuple[tuple[Rule, ...], tuple[Rule, ...], tuple[Combine, ...]]:
+        """(mask rules, risk rules, combines) that apply to ``language`` (None = all)."""
+        key = language or "*"
+        cached = self._by_language.get(key)
+        if cached is None:
+            ok = (lambda lang: True) if language is None else (lambda lang: lang in ("any", language))
+            masks = tuple(r for r in self.rules if r.mask and ok(r.language))
+            risks = tuple(r for r in self.rules if not r.mask and ok(r.language))
+            combos = tuple(c for c in self.combines if ok(c.language))
+            cached = (masks, risks, combos)
+            self._by_language[key] = cached
+        return cached
+
+    @property
+    def phrases(self) -> tuple[str, ...]:
+        """The literal phrases of all rules (used by the benchmark baseline)."""
+        return tuple(p for r in self.rules for p in getattr(r, "_phrases", ()))
+
+
+# --------------------------------------------------------------------------- loading
+
+_MACRO_RE = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
+_HEADER_RE = re.compile(r"^\s*\[\[\s*(rule|combine)\s*\]\]", re.M)
+_ID_LINE_RE = re.compile(r"^\s*id\s*=", re.M)
+_ALLOWED_RULE_KEYS = {
+    "id", "level", "reason", "pattern", "patterns", "phrases", "tags", "mask",
+    "context", "negated_level", "capped_level", "language", "note", "examples",
+}
+_ALLOWED_COMBINE_KEYS = {"id", "level", "reason", "requires", "unless", "language", "note", "examples"}
+_ALLOWED_TOP_KEYS = {"language", "macros", "context", "rule", "combine", "description", "version"}
+
+
+def _table_lines(text: str) -> dict[str, list[tuple[int, int | None]]]:
+    """For each [[rule]] / [[combine]] header, in order: (header line, id line)."""
+    out: dict[str, list[tuple[int, int | None]]] = {"rule": [], "combine": []}
+    headers = [(m.group(1), text.count("\n", 0, m.start()) + 1, m.end()) for m in _HEADER_RE.finditer(text)]
+    for i, (kind, line, end) in enumerate(headers):
+        stop = headers[i + 1][2] if i + 1 < len(headers) else len(text)
+        m = _ID_LINE_RE.search(text, end, stop)
+        id_line = text.count("\n", 0, m.start()) + 1 if m else None
+        out[kind].append((line, id_line))
+    return out
+
+
+def _expand_macros(pattern: str, macros: dict[str, str], file: str, line: int | None, seen=()) -> str:
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in macros:
+            raise RuleFileError(file, line, f"unknown macro {{{name}}} in pattern")
+        if name in seen:
+            raise RuleFileError(file, line, f"macro {{{name}}} refers to itself")
+        return "(?:" + _expand_macros(macros[name], macros, file, line, seen + (name,)) + ")"
+
+    return _MACRO_RE.sub(sub, pattern)
+
+
+def _fold(s: str) -> str:
+    return _strip_accents(s.lower()).strip()
+
+
+def _words_of(s: str) -> Iterable[str]:
+    return re.findall(r"[a-z]{2,}", s)
+
+
+def _str_list(value, what: str, file: str, line: int | None) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise RuleFileError(file, line, f"{what} must be a string or a list of strings")
+    return list(value)
+
+
+class _Loader:
+    def __init__(self) -> None:
+        self.rules: list[Rule] = []
+        self.combines: list[Combine] = []
+        self.ids: dict[str, str] = {}
+        self.macros: dict[str, str] = {}
+        self.ctx: dict[str, set[str]] = {}
+        self.past: list[str] = []
+        self.recent: list[str] = []
+        self.vocab: set[str] = set(BASE_VOCABULARY)
+        self.phrases: dict[str, tuple[str, ...]] = {}
+
+    def load(self, path: Path) -> None:
+        file = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RuleFileError(file, None, f"cannot read rule file: {exc.__class__.__name__}: {exc}") from exc
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            m = re.search(r"line (\d+)", str(exc))
+            raise RuleFileError(file, int(m.group(1)) if m else None, f"TOML syntax error: {exc}") from exc
+        lines = _table_lines(text)
+        unknown = set(data) - _ALLOWED_TOP_KEYS
+        if unknown:
+            raise RuleFileError(file, None, f"unknown top-level key(s): {', '.join(sorted(unknown))}")
+        file_lang = data.get("language", "any")
+        if file_lang not in ("any", "en", "es"):
+            raise RuleFileError(file, 1, f"unknown language {file_lang!r} (expected en, es or any)")
+        macros = data.get("macros", {})
+        if not isinstance(macros, dict) or not all(isinstance(v, str) for v in macros.values()):
+            raise RuleFileError(file, None, "[macros] must map NAME = \"regex\"")
+        self.macros.update(macros)
+        self._load_context(data.get("context", {}), file, text)
+
+        rules = data.get("rule", [])
+        if not isinstance(rules, list):
+            raise RuleFileError(file, None, "rules must be written as [[rule]] tables")
+        for i, raw in enumerate(rules):
+            header, id_line = lines["rule"][i] if i < len(lines["rule"]) else (None, None)
+            self._load_rule(raw, file, file_lang, id_line or header, text)
+        combines = data.get("combine", [])
+        if not isinstance(combines, list):
+            raise RuleFileError(file, None, "combinations must be written as [[combine]] tables")
+        for i, raw in enumerate(combines):
+            header, id_line = lines["combine"][i] if i < len(lines["combine"]) else (None, None)
+            self._load_combine(raw, file, file_lang, id_line or header, text)
+
+    def _line_of_id(self, rid: str, text: str, fallback: int | None, occurrence: int = 0) -> int | None:
+        hits = [m for m in re.finditer(r"^\s*id\s*=\s*[\"']" + re.escape(rid) + r"[\"']", text, re.M)]
+        if len(hits) > occurrence:
+            return text.count("\n", 0, hits[occurrence].start()) + 1
+        return fallback
+
+    def _check_id(self, raw: dict, file: str, line: int | None, text: str) -> str:
+        rid = raw.get("id")
+        if not isinstance(rid, str) or not rid.strip():
+            raise RuleFileError(file, line, "rule is missing an 'id' (a non-empty string)")
+        if rid in self.ids:
+            where = self.ids[rid]
+            occurrence = 1 if where == file else 0
+            raise RuleFileError(file, self._line_of_id(rid, text, line, occurrence), f"duplicate rule id {rid!r} (first defined in {where})")
+        return rid
+
+    def _check_level(self, raw: dict, key: str, file: str, line: int | None, rid: str, default: str | None = None) -> str:
+        level = raw.get(key, default)
+        if level is None:
+            raise RuleFileError(file, line, f"rule {rid!r} is missing '{key}'")
+        if level not in _RANK:
+            raise RuleFileError(file, line, f"rule {rid!r} has unknown {key} {level!r} (expected one of {', '.join(LEVELS)})")
+        return level
+
+    def _load_rule(self, raw, file: str, file_lang: str, line: int | None, text: str) -> None:
+        if not isinstance(raw, dict):
+            raise RuleFileError(file, line, "each [[rule]] must be a table")
+        rid = self._check_id(raw, file, line, text)
+        extra = set(raw) - _ALLOWED_RULE_KEYS
+        if extra:
+            raise RuleFileError(file, line, f"rule {rid!r} has unknown key(s): {', '.join(sorted(extra))}")
+        level = self._check_level(raw, "level", file, line, rid)
+        negated_level = self._check_level(raw, "negated_level", file, line, rid, "none")
+        capped_level = self._check_level(raw, "capped_level", file, line, rid, "watch")
+        patterns = []
+        for key in ("pattern", "patterns"):
+            if key in raw:
+                patterns += _str_list(raw[key], key, file, line)
+        phrases = _str_list(raw["phrases"], "phrases", file, line) if "phrases" in raw else []
+        if not any(p.strip() for p in patterns + phrases):
+            raise RuleFileError(file, line, f"rule {rid!r} has no 'pattern', 'patterns' or 'phrases'")
+        alternatives = []
+        norm_phrases = []
+        for ph in phrases:
+            norm = normalize(ph)
+            if not norm:
+                raise RuleFileError(file, line, f"rule {rid!r} has an empty phrase {ph!r}")
+            norm_phrases.append(norm)
+            alternatives.append(re.escape(norm).replace(r"\ ", " ").replace(" ", r"\s+"))
+        for pat in patterns:
+            expanded = _expand_macros(pat, self.macros, file, line)
+            try:
+                re.compile(expanded)
+            except re.error as exc:
+                raise RuleFileError(file, line, f"rule {rid!r} pattern does not compile: {exc} in {pat!r}") from exc
+            alternatives.append(expanded)
+        source = r"(?<![a-z0-9])(?:" + "|".join(f"(?:{a})" for a in alternatives) + r")(?![a-z0-9])"
+        try:
+            regex = re.compile(source)
+        except re.error as exc:  # pragma: no cover - each part compiled above
+            raise RuleFileError(file, line, f"rule {rid!r} does not compile: {exc}") from exc
+        lang = raw.get("language", file_lang)
+        if lang not in ("any", "en", "es"):
+            raise RuleFileError(file, line, f"rule {rid!r} has unknown language {lang!r}")
+        ctx = raw.get("context", list(CONTEXT_KINDS))
+        if isinstance(ctx, bool):
+            ctx = list(CONTEXT_KINDS) if ctx else []
+        ctx = _str_list(ctx, "context", file, line)
+        bad = set(ctx) - set(CONTEXT_KINDS)
+        if bad:
+            raise RuleFileError(file, line, f"rule {rid!r} has unknown context kind(s) {sorted(bad)} (expected {', '.join(CONTEXT_KINDS)})")
+        tags = _str_list(raw.get("tags", []), "tags", file, line)
+        mask = raw.get("mask", False)
+        if not isinstance(mask, bool):
+            raise RuleFileError(file, line, f"rule {rid!r}: 'mask' must be true or false")
+        reason = raw.get("reason", "")
+        if not isinstance(reason, str):
+            raise RuleFileError(file, line, f"rule {rid!r}: 'reason' must be a string")
+        rule = Rule(
+            id=rid, level=level, reason=reason, regex=regex, language=lang, tags=frozenset(tags),
+            mask=mask, context=frozenset(ctx), negated_level=negated_level, capped_level=capped_level,
+            file=file, line=line,
+        )
+        object.__setattr__(rule, "_phrases", tuple(norm_phrases))
+        self.ids[rid] = file
+        self.rules.append(rule)
+        for p in patterns + norm_phrases:
+            self.vocab.update(_words_of(p))
+
+    def _load_combine(self, raw, file: str, file_lang: str, line: int | None, text: str) -> None:
+        if not isinstance(raw, dict):
+            raise RuleFileError(file, line, "each [[combine]] must be a table")
+        rid = self._check_id(raw, file, line, text)
+        extra = set(raw) - _ALLOWED_COMBINE_KEYS
+        if extra:
+            raise RuleFileError(file, line, f"combine {rid!r} has unknown key(s): {', '.join(sorted(extra))}")
+        level = self._check_level(raw, "level", file, line, rid)
+        if "requires" not in raw:
+            raise RuleFileError(file, line, f"combine {rid!r} is missing 'requires' (a list of tags)")
+        requires = _str_list(raw["requires"], "requires", file, line)
+        if not requires:
+            raise RuleFileError(file, line, f"combine {rid!r} has an empty 'requires'")
+        unless = _str_list(raw.get("unless", []), "unless", file, line)
+        lang = raw.get("language", file_lang)
+        self.ids[rid] = file
+        self.combines.append(Combine(rid, level, raw.get("reason", ""), tuple(requires), tuple(unless), lang, file, line))
+
+    def _load_context(self, ctx, file: str, text: str) -> None:
+        if not isinstance(ctx, dict):
+            raise RuleFileError(file, None, "[context] must be a table of word lists")
+        for key, value in ctx.items():
+            line = None
+            m = re.search(r"^\s*" + re.escape(key) + r"\s*=", text, re.M)
+            if m:
+                line = text.count("\n", 0, m.start()) + 1
+            items = _str_list(value, f"context.{key}", file, line)
+            if key in ("past_markers", "recent_markers"):
+                for pat in items:
+                    try:
+                        re.compile(pat)
+                    except re.error as exc:
+                        raise RuleFileError(file, line, f"context.{key} pattern does not compile: {exc} in {pat!r}") from exc
+                (self.past if key == "past_markers" else self.recent).extend(items)
+            elif key in ContextWords.__dataclass_fields__:
+                words = set()
+                for w in items:
+                    # Plain folding only (no SMS expansion): "hes" must not add "is".
+                    words.update(_fold(w).split())
+                self.ctx.setdefault(key, set()).update(words)
+            else:
+                raise RuleFileError(file, line, f"unknown context list {key!r}")
+
+    def build(self, files: Sequence[str]) -> RuleSet:
+        def rx(pats: list[str]) -> re.Pattern[str] | None:
+            if not pats:
+                return None
+            return re.compile(r"(?<![a-z0-9])(?:" + "|".join(f"(?:{p})" for p in pats) + r")(?![a-z0-9])")
+
+        words = {k: frozenset(v) for k, v in self.ctx.items()}
+        words.setdefault("clause_breaks", frozenset())
+        words["clause_breaks"] = words["clause_breaks"] | {","}
+        ctx = ContextWords(past_markers=rx(self.past), recent_markers=rx(self.recent), **words)
+        return RuleSet(
+            rules=tuple(self.rules), combines=tuple(self.combines), context=ctx,
+            vocabulary=frozenset(self.vocab), files=tuple(files),
+        )
+
+
+def load_ruleset(paths: Sequence[str | Path]) -> RuleSet:
+    """Load and compile rule files in order; raises RuleFileError on any problem."""
+    loader = _Loader()
+    for p in paths:
+        loader.load(Path(p))
+    return loader.build([str(p) for p in paths])
+
+
+@lru_cache(maxsize=16)
+def _default_ruleset(extra: tuple[str, ...]) -> RuleSet:
+    return load_ruleset([*DEFAULT_RULE_FILES, *extra])
+
+
+def default_ruleset(extra_paths: Iterable[str | Path] = ()) -> RuleSet:
+    """The shipped English + Spanish rules, plus deployment rule files, compiled once."""
+    return _default_ruleset(tuple(str(p) for p in extra_paths))
+
+
+# --------------------------------------------------------------------------- evaluation
+
+_TOKEN_RE = re.compile(r"\S+")
+_SUBJECT_PRONOUNS = frozenset({"i", "yo"})
+
+
+@dataclass
+class _Hit:
+    rule_id: str
+    level: str
+    text: str
+    tags: frozenset[str]
+    listed: bool
+
+
+def _context_of(text: str, tokens: list[tuple[int, int, str]], starts: list[int], m_start: int, m_end: int,
+                rule: Rule, cw: ContextWords) -> str | None:
+    """Which context (if any) changes this match: 'negation', 'third_party', 'past', 'hypothetical'."""
+    if not rule.context:
+        return None
+    i = bisect_left(starts, m_start)  # first token of the match
+    j = bisect_left(starts, m_end)  # first token after the match
+    match_words = {w for _, _, w in tokens[i:j]}
+    # Clause before the match.
+    k = i - 1
+    while k >= 0 and tokens[k][2] not in cw.clause_breaks:
+        k -= 1
+    clause_start = k + 1
+    # Clause after the match.
+    e = j
+    while e < len(tokens) and tokens[e][2] not in cw.clause_breaks:
+        e += 1
+
+    # "no, I want to die" / "if I want to...": a cue before a subject pronoun does
+    # not negate the predicate that follows it.
+    starts_with_subject = i < len(tokens) and tokens[i][2] in _SUBJECT_PRONOUNS
+    if "negation" in rule.context and not starts_with_subject:
+        k = i - 1
+        while k >= clause_start and tokens[k][2] in cw.negation_fillers and tokens[k][2] not in cw.negation_cues:
+            k -= 1
+        if k >= clause_start and tokens[k][2] in cw.negation_cues:
+            return "negation"
+    if "hypothetical" in rule.context and not starts_with_subject:
+        k = i - 1
+        while k >= clause_start and tokens[k][2] in cw.hypothetical_fillers and tokens[k][2] not in cw.hypothetical_cues:
+            k -= 1
+        if k >= clause_start and tokens[k][2] in cw.hypothetical_cues:
+            return "hypothetical"
+    if "third_party" in rule.context and not (match_words & cw.first_person):
+        for k in range(i - 1, clause_start - 1, -1):
+            w = tokens[k][2]
+            if w in cw.first_person:
+                break
+            if w in cw.third_person:
+                return "third_party"
+    if "past" in rule.context and cw.past_markers is not None:
+        lo = tokens[clause_start][0] if clause_start < len(tokens) else m_start
+        hi = tokens[e - 1][1] if e - 1 >= 0 and e <= len(tokens) and e > clause_start else m_end
+        clause = text[lo:hi]
+        if cw.past_markers.search(clause) and not (cw.recent_markers and cw.recent_markers.search(clause)):
+            return "past"
+    return None
+
+
+def _evaluate(text: str, language: str | None, context: AssessmentContext | None, ruleset: RuleSet) -> Assessment:
+    if language not in (None, "en", "es"):
+        language = None
+    masks, risks, combos = ruleset.for_language(language)
+    cw = ruleset.context
+    norm = normalize(text or "", ruleset.vocabulary)
+    hits: list[_Hit] = []
+    notes: list[str] = []
+
+    # 1. Masks: figurative, media, third-party and logistics expressions are recorded
+    #    at their own level and blanked out so that risk rules cannot match inside them.
+    masked = norm
+    for rule in masks:
+        spans = [(m.start(), m.end()) for m in rule.regex.finditer(masked)]
+        if not spans:
+            continue
+        for s, e in spans:
+            hits.append(_Hit(rule.id, rule.level, norm[s:e], rule.tags, True))
+        chars = list(masked)
+        for s, e in spans:
+            chars[s:e] = list(" ," + " " * max(0, e - s - 2)) if e - s >= 2 else [" "] * (e - s)
+        masked = "".join(chars)
+
+    # 2. Risk rules with context (negation, third party, past, hypothetical).
+    tokens = [(m.start(), m.end(), m.group(0)) for m in _TOKEN_RE.finditer(masked)]
+    starts = [t[0] for t in tokens]
+    for rule in risks:
+        for m in rule.regex.finditer(masked):
+            kind = _context_of(masked, tokens, starts, m.start(), m.end(), rule, cw)
+            if kind is None:
+                hits.append(_Hit(rule.id, rule.level, m.group(0), rule.tags, rule.level != "none"))
+            else:
+                level = rule.negated_level if kind == "negation" else _min_level(rule.level, rule.capped_level)
+                hits.append(_Hit(rule.id, level, m.group(0), frozenset(), level != "none"))
+                note = f"context.{kind}"
+                if note not in notes:
+                    notes.append(note)
+
+    # 3. Combinations of tags (e.g. method + intent -> crisis).
+    tags = set()
+    for h in hits:
+        tags |= h.tags
+    for combo in combos:
+        if all(t in tags for t in combo.requires) and not any(t in tags for t in combo.unless):
+            frags = tuple(h.text for h in hits if h.tags & set(combo.requires))
+            hits.append(_Hit(combo.id, combo.level, " + ".join(dict.fromkeys(frags)), frozenset(), True))
+
+    # 4. Scores, history and help requests from the context.
+    ctx = context or AssessmentContext()
+    if ctx.source == "voice_keypad_help":
+        hits.append(_Hit("help.request", "urgent", "", frozenset(), True))
+    if any("help" in h.tags for h in hits) and not any(h.rule_id == "help.request" for h in hits):
+        hits.append(_Hit("help.request", "urgent", "", frozenset(), True))
+    score = ctx.score
+    recent = tuple(s for s in ctx.recent_scores if isinstance(s, int))
+    if score is not None:
+        if score <= 1:
+            hits.append(_Hit("history.score_1", "watch", "", frozenset(), True))
+            if recent and recent[-1] <= 1:
+                hits.append(_Hit("history.two_lowest", "urgent", "", frozenset(), True))
+        if recent:
+            window = recent[-4:]
+            if sum(window) / len(window) - score >= 2:
+                hits.append(_Hit("history.drop", "urgent", "", frozenset(), True))
+    if ctx.missed_checkins_in_a_row >= 3:
+        hits.append(_Hit("history.missed_3", "watch", "", frozenset(), True))
+
+    level = "none"
+    rules: list[str] = []
+    matches: list[str] = []
+    for h in hits:
+        level = _max_level(level, h.level)
+        if h.listed and h.rule_id not in rules:
+            rules.append(h.rule_id)
+        if h.listed and h.text and h.text not in matches:
+            matches.append(h.text)
+    rules.extend(notes)
+    return Assessment(level, tuple(rules), tuple(matches))
+
+
+def assess(text: str, language: str | None = None, context: AssessmentContext | None = None,
+           ruleset: RuleSet | None = None) -> Assessment:
+    """Assess one message.  Never raises: an internal error yields level "urgent"."""
+    try:
+        rs = ruleset if ruleset is not None else default_ruleset()
+        return _evaluate(text, language, context, rs)
+    except Exception as exc:  # fail safe: escalate rather than drop
+        log.error("risk rules engine failed (%s); escalating as urgent", type(exc).__name__)
+        return Assessment("urgent", ("engine.error",), ())
