@@ -1,0 +1,236 @@
+"""Inbound SMS webhook (POST /twilio/sms) under gunicorn on PostgreSQL, beside a bare Flask baseline.
+
+Both servers run with the same gunicorn settings and get the same load: signed, form-encoded
+requests as Twilio sends them, each with its own MessageSid (a repeated one would be answered from
+the dedupe path), from ~200 seeded members, so every request takes the real path: verify the
+signature, look the member up, store the message, decide, reply with TwiML.
+
+Set CHECKIN_BENCH_SWEEP=1 to first compare candidate gunicorn settings on the webhook (slower).
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import secrets
+import time
+from urllib.parse import urlencode
+
+from bench.common import (
+    ServerSettings,
+    backend_pids,
+    cpu_seconds,
+    format_result,
+    free_port,
+    gunicorn,
+    print_ratio,
+    print_result,
+    run_load,
+    scratch_dir,
+    temp_database,
+)
+
+PATH = "/twilio/sms"
+REDIS_URL = "redis://127.0.0.1:6379/15"
+REDIS_LOCK = "checkin:test-db-lock:15"  # the test suite's claim on a Redis database number; honour it
+AUTH_TOKEN = "bench-auth-token-" + "b" * 16
+GROUP_NUMBER = "+15005550006"
+MEMBERS = [f"+1202555{100 + i:04d}" for i in range(200)]
+BODIES = [
+    "doing ok today",
+    "Feeling pretty good, thanks for checking in",
+    "rough morning but hanging in there",
+    "better than yesterday",
+    "tired but fine",
+]
+TARGET = 0.60
+
+# Chosen with CHECKIN_BENCH_SWEEP=1 on a 2-core machine: gthread 2 x 4 gave the webhook the best throughput
+# (in paired runs 1.4-1.7x sync with 3 workers; sync 2 and 4 and gthread 4 x 2 were lower still): the
+# webhook spends much of each request waiting on PostgreSQL, which threads overlap.
+SERVER = ServerSettings(workers=2, worker_class="gthread", threads=4)
+CANDIDATES = [
+    ServerSettings(2, "sync"),
+    ServerSettings(3, "sync"),
+    ServerSettings(4, "sync"),
+    ServerSettings(2, "gthread", 4),
+    ServerSettings(4, "gthread", 2),
+]
+
+WARMUP = float(os.environ.get("CHECKIN_BENCH_WARMUP", "1"))
+DURATION = float(os.environ.get("CHECKIN_BENCH_DURATION", "5"))
+
+
+def app_env(database_url: str, port: int, instance: str, encryption_key: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "CHECKIN_", "DATABASE_", "REDIS_"))}
+    env.update(
+        CHECKIN_ENV="test",
+        DATABASE_URL=database_url,
+        REDIS_URL=REDIS_URL,
+        SECRET_KEY="bench-secret-key-" + "s" * 32,
+        CHECKIN_ENCRYPTION_KEY=encryption_key,
+        PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+        MESSAGING_BACKEND="console",
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        CHECKIN_INSTANCE_PATH=instance,
+    )
+    return env
+
+
+def seed(database_url: str, encryption_key: str) -> None:
+    from checkin import crypto
+    from checkin.db import Database
+    from checkin.directory import add_group, add_member
+
+    crypto.configure([encryption_key])
+    db = Database(database_url)
+    try:
+        with db.session() as s:
+            group = add_group(s, "Bench Group", "America/New_York", GROUP_NUMBER)
+            for i, phone in enumerate(MEMBERS):
+                add_member(s, group.name, phone, f"Member{i} Bench", "es" if i % 10 == 0 else "en")
+    finally:
+        db.dispose()
+
+
+def count_inbound(database_url: str) -> tuple[int, int]:
+    """(inbound messages stored, of which from a known member)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT count(*), count(member_id) FROM messages WHERE direction = 'inbound'")).one()
+            return int(row[0]), int(row[1])
+    finally:
+        engine.dispose()
+
+
+def request_builder(public_url: str):
+    """Builds, per load connection, requests with unique MessageSids signed for `public_url`."""
+    from webhooks.simulate import sign, sms_params
+
+    tag = secrets.randbits(32)
+
+    def build(proc: int, thread: int, count: int):
+        out = []
+        for k in range(count):
+            sid = f"SM{tag:08x}{proc:02x}{thread:02x}{k:020x}"
+            member = MEMBERS[(k * 7 + thread * 31 + proc * 101) % len(MEMBERS)]
+            params = sms_params(member, GROUP_NUMBER, BODIES[k % len(BODIES)], sid=sid, account_sid="AC" + "0" * 32)
+            headers = {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Twilio-Signature": sign(AUTH_TOKEN, public_url, params),
+            }
+            out.append((urlencode(params).encode(), headers))
+        return out
+
+    return build
+
+
+def check_once(port: int, public_url: str) -> str:
+    """One request before timing: the answer must be 200 TwiML with a reply. Returns the reply text."""
+    from webhooks.simulate import replies_from_twiml
+
+    body, headers = request_builder(public_url)(99, 99, 1)[0]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("POST", PATH, body=body, headers=headers)
+        resp = conn.getresponse()
+        text = resp.read().decode(errors="replace")
+    finally:
+        conn.close()
+    if resp.status != 200:
+        raise RuntimeError(f"sanity request to port {port} got HTTP {resp.status}: {text[:300]}")
+    replies = replies_from_twiml(text)
+    if not replies:
+        raise RuntimeError(f"sanity request to port {port} got no reply: {text[:300]}")
+    return " ".join(replies)
+
+
+def check_webhook(port: int, public_url: str) -> None:
+    """The webhook must take the everyday path: a known member, a plain acknowledgement."""
+    reply = check_once(port, public_url)
+    if "Member" not in reply:
+        print(f"WARNING: the webhook did not answer with the plain acknowledgement, so the figures measure another "
+              f"path (check the server log / rules config): {reply!r}", flush=True)
+
+
+def measure(label: str, port: int, public_url: str, database_url: str, server_pids: list[int],
+            duration: float = DURATION, warmup: float = WARMUP):
+    """Load one server; also account the CPU its gunicorn processes and database connections use while measured."""
+
+    def probe() -> dict[int, float]:
+        pids = server_pids + backend_pids(database_url)
+        return {pid: cpu_seconds([pid]) for pid in pids}
+
+    return run_load(label, port, PATH, request_builder(public_url), processes=2, threads=4,
+                    warmup=warmup, duration=duration, cpu_probe=probe)
+
+
+def sweep(database_url: str, tmp, key: str) -> ServerSettings:
+    print("sweep: webhook throughput per gunicorn setting (3 s each)")
+    best, best_rps = None, -1.0
+    for server in CANDIDATES:
+        port = free_port()
+        env = app_env(database_url, port, str(tmp / "instance"), key)
+        with gunicorn("webhooks:create_app()", server, env, tmp, port=port) as srv:
+            check_webhook(port, env["PUBLIC_BASE_URL"] + PATH)
+            r = measure(str(server), port, env["PUBLIC_BASE_URL"] + PATH, database_url, srv.pids(), duration=3.0)
+        print("  " + format_result(r).replace(f"{str(server):<22}", f"{str(server):<48}"), flush=True)
+        if r.valid and r.rps > best_rps:
+            best, best_rps = server, r.rps
+    if best is None:
+        raise RuntimeError("no gunicorn setting gave a valid webhook run")
+    print(f"sweep: best is {best}")
+    return best
+
+
+def main() -> None:
+    from cryptography.fernet import Fernet
+    from redis import Redis
+
+    key = Fernet.generate_key().decode()
+    control = Redis.from_url("redis://127.0.0.1:6379/0", socket_timeout=5)
+    token = secrets.token_hex(16)
+    if not control.set(REDIS_LOCK, token, nx=True, ex=600):
+        raise RuntimeError(f"Redis database 15 is in use ({REDIS_LOCK} is held, e.g. by a test run); try again later")
+    redis = Redis.from_url(REDIS_URL, socket_timeout=5)
+    started = time.monotonic()
+    try:
+        redis.flushdb()
+        with scratch_dir() as tmp, temp_database() as database_url:
+            seed(database_url, key)
+            server = sweep(database_url, tmp, key) if os.environ.get("CHECKIN_BENCH_SWEEP") == "1" else SERVER
+            print(f"server: {server}, bind 127.0.0.1; load: 2 processes x 4 keep-alive connections, "
+                  f"{WARMUP:g} s warm-up + {DURATION:g} s measured; database: PostgreSQL, {len(MEMBERS)} members; "
+                  f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} before start", flush=True)
+
+            bare_port, app_port = free_port(), free_port()
+            bare_env = app_env(database_url, bare_port, str(tmp / "instance"), key)
+            real_env = app_env(database_url, app_port, str(tmp / "instance"), key)
+            bare_url = bare_env["PUBLIC_BASE_URL"] + PATH
+            real_url = real_env["PUBLIC_BASE_URL"] + PATH
+            with gunicorn("bench.bare_app:create_app()", server, bare_env, tmp, port=bare_port) as bare_srv, \
+                    gunicorn("webhooks:create_app()", server, real_env, tmp, port=app_port) as real_srv:
+                check_once(bare_port, bare_url)
+                check_webhook(app_port, real_url)
+                # Baseline first, then the webhook, each with the other server idle.
+                bare = measure("bare flask twiml", bare_port, bare_url, database_url, bare_srv.pids())
+                real = measure("inbound sms webhook", app_port, real_url, database_url, real_srv.pids())
+            print_result(real)
+            print_result(bare)
+            ratio = print_ratio("webhook / bare", real, bare, TARGET)
+            stored, from_members = count_inbound(database_url)
+            print(f"stored {stored} inbound messages ({from_members} from known members); "
+                  f"section took {time.monotonic() - started:.0f} s", flush=True)
+            if not (real.valid and bare.valid):
+                raise RuntimeError("invalid run: errors or exhausted requests (see above)")
+            if ratio < TARGET:
+                print(f"note: ratio {ratio:.2f} is below the {TARGET:.2f} target", flush=True)
+    finally:
+        try:
+            redis.flushdb()
+        finally:
+            if control.get(REDIS_LOCK) == token.encode():
+                control.delete(REDIS_LOCK)

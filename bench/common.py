@@ -1,0 +1,401 @@
+"""Shared pieces of the benchmarks: servers, a throwaway database, a load generator, figures.
+
+Everything here talks to 127.0.0.1 only, is bounded in time, and cleans up after itself.
+"""
+
+from __future__ import annotations
+
+import http.client
+import math
+import multiprocessing
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+from array import array
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+REPO = Path(__file__).resolve().parent.parent
+PYTHON = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+# --- small helpers -------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(sorted_values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile of an already sorted sequence (0 for an empty one)."""
+    if not sorted_values:
+        return 0.0
+    rank = max(1, math.ceil(pct / 100.0 * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def section(title: str) -> None:
+    print(f"\n=== {title} " + "=" * max(3, 72 - len(title)), flush=True)
+
+
+# --- gunicorn ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """gunicorn settings; the benchmark and its baseline are always served with the same ones."""
+
+    workers: int = 2
+    worker_class: str = "sync"
+    threads: int = 1
+
+    def args(self) -> list[str]:
+        out = ["--workers", str(self.workers), "--worker-class", self.worker_class]
+        if self.worker_class == "gthread":
+            out += ["--threads", str(self.threads)]
+        return out
+
+    def __str__(self) -> str:
+        extra = f" x {self.threads} threads" if self.worker_class == "gthread" else ""
+        return f"gunicorn --worker-class {self.worker_class} --workers {self.workers}{extra}"
+
+
+class Gunicorn:
+    """One gunicorn master serving `app_spec` on 127.0.0.1:port; logs go to a file, shown on failure."""
+
+    def __init__(self, app_spec: str, port: int, server: ServerSettings, env: dict[str, str], log_dir: Path):
+        self.app_spec = app_spec
+        self.port = port
+        self.server = server
+        self.env = env
+        self.log_path = Path(log_dir) / f"gunicorn-{port}.log"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return [PYTHON, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", *self.server.args(),
+                "--log-level", "warning", self.app_spec]
+
+    def start(self, timeout: float = 30.0) -> "Gunicorn":
+        log = open(self.log_path, "ab")
+        try:
+            self.proc = subprocess.Popen(self.command(), cwd=REPO, env=self.env, stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        finally:
+            log.close()
+        self._wait_ready(timeout)
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        """Ready once a worker answers HTTP (any status): the master binds before workers boot."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with status {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", "/__bench_ready__")
+                conn.getresponse().read()
+                conn.close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"gunicorn did not answer on port {self.port} within {timeout:.0f}s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)  # graceful: the master stops its own workers
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # its own session: only this master and its workers
+            except ProcessLookupError:
+                pass
+            proc.wait(5)
+
+    def pids(self) -> list[int]:
+        """The master and its workers (for attaching a profiler)."""
+        if self.proc is None:
+            return []
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
+        return [self.proc.pid, *(int(p) for p in out.split())]
+
+
+@contextmanager
+def gunicorn(app_spec: str, server: ServerSettings, env: dict[str, str], log_dir: Path, port: int | None = None) -> Iterator[Gunicorn]:
+    port = port or free_port()
+    srv = Gunicorn(app_spec, port, server, dict(env), log_dir)
+    try:
+        yield srv.start()
+    finally:
+        srv.stop()
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU time used so far by these processes (Linux /proc; 0 where unreadable)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / tick
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------------
+
+@contextmanager
+def temp_database(prefix: str = "checkin_bench") -> Iterator[str]:
+    """A fresh PostgreSQL database with migrations applied; dropped afterwards whatever happens."""
+    from sqlalchemy import create_engine, text
+
+    from migrations import upgrade
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            url = admin.url.set(database=name).render_as_string(hide_password=False)
+            upgrade(url)
+            yield url
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def backend_pids(database_url: str) -> list[int]:
+    """PostgreSQL server processes connected to the database (for CPU accounting)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(PG_ADMIN_URL)
+    try:
+        with admin.connect() as conn:
+            rows = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d"),
+                                {"d": make_url(database_url).database})
+            return [int(r[0]) for r in rows]
+    finally:
+        admin.dispose()
+
+
+@contextmanager
+def scratch_dir(prefix: str = "checkin-bench-") -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix=prefix) as d:
+        yield Path(d)
+
+
+# --- load generator ------------------------------------------------------------------------------
+
+# (body, headers) for one POST; built before timing starts.
+Request = tuple[bytes, dict[str, str]]
+# build(process_index, thread_index, count) -> that many requests for one connection
+RequestBuilder = Callable[[int, int, int], list[Request]]
+
+
+@dataclass
+class LoadResult:
+    label: str
+    requests: int  # completed with 200 inside the measured window
+    seconds: float  # length of the measured window
+    latencies_ms: list[float] = field(repr=False)  # sorted, of those requests
+    errors: int  # non-200 or failed requests, warm-up included
+    first_error: str | None = None
+    exhausted: bool = False  # a connection ran out of pre-built requests before the end
+    cpu_ms_per_request: float | None = None  # server-side CPU (gunicorn + database), if measured
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def p(self, pct: float) -> float:
+        return percentile(self.latencies_ms, pct)
+
+    @property
+    def valid(self) -> bool:
+        return self.errors == 0 and not self.exhausted and self.requests > 0
+
+
+def _connection_loop(port, path, requests, warm_end, end, lat, stats, lock):
+    """One keep-alive connection sending its requests back to back until `end` (monotonic)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    ok = errors = 0
+    first_error = None
+    exhausted = True
+    for body, headers in requests:
+        start = time.monotonic()
+        if start >= end:
+            exhausted = False
+            break
+        try:
+            conn.request("POST", path, body=body, headers=headers)
+            resp = conn.getresponse()
+            resp.read()
+            status = resp.status
+        except (OSError, http.client.HTTPException) as exc:
+            status = None
+            conn.close()  # the next request reconnects
+            detail = f"{type(exc).__name__}: {exc}"
+        done = time.monotonic()
+        if status == 200:
+            if warm_end <= start and done <= end:
+                lat.append((done - start) * 1000.0)
+                ok += 1
+        else:
+            errors += 1
+            if first_error is None:
+                first_error = f"HTTP {status}" if status is not None else detail
+    conn.close()
+    with lock:
+        stats["ok"] += ok
+        stats["errors"] += errors
+        stats["exhausted"] = stats["exhausted"] or exhausted
+        if first_error and not stats["first_error"]:
+            stats["first_error"] = first_error
+
+
+def _load_process(index, port, path, build, threads, per_thread, ready, go, start_at, warmup, duration, results):
+    signalled = False
+    try:
+        batches = [build(index, t, per_thread) for t in range(threads)]
+        ready.release()
+        signalled = True
+        go.wait()
+        warm_end = start_at.value + warmup
+        end = warm_end + duration
+        stats = {"ok": 0, "errors": 0, "exhausted": False, "first_error": None}
+        lats = [array("d") for _ in range(threads)]
+        lock = threading.Lock()
+        workers = [threading.Thread(target=_connection_loop, args=(port, path, batches[t], warm_end, end, lats[t], stats, lock))
+                   for t in range(threads)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        all_lat = array("d")
+        for a in lats:
+            all_lat.extend(a)
+        results.put((stats, all_lat.tobytes()))
+    except BaseException:
+        if not signalled:
+            ready.release()
+        results.put(({"ok": 0, "errors": 1, "exhausted": False, "first_error": traceback.format_exc()}, b""))
+
+
+def run_load(label: str, port: int, path: str, build: RequestBuilder, *, processes: int = 2, threads: int = 4,
+             warmup: float = 1.0, duration: float = 5.0, max_rps: float = 6000.0,
+             cpu_probe: Callable[[], dict[int, float]] | None = None) -> LoadResult:
+    """Closed-loop load: processes x threads keep-alive connections, each sending pre-built POSTs.
+
+    Requests are built in the load processes before the clock starts (enough for `max_rps` over warm-up
+    plus the measured window); the run stops by itself at the deadline. `cpu_probe` ({pid: CPU seconds} of
+    the server side) is read at both ends of the measured window to give server CPU per request.
+    """
+    ctx = multiprocessing.get_context("fork")
+    per_thread = math.ceil(max_rps * (warmup + duration) / (processes * threads)) + 16
+    ready = ctx.Semaphore(0)
+    go = ctx.Event()
+    start_at = ctx.Value("d", 0.0)
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_load_process, daemon=True,
+                         args=(i, port, path, build, threads, per_thread, ready, go, start_at, warmup, duration, results))
+             for i in range(processes)]
+    for p in procs:
+        p.start()
+    try:
+        for _ in procs:
+            if not ready.acquire(timeout=60):
+                raise RuntimeError("load generator processes did not get ready within 60s")
+        start_at.value = time.monotonic() + 0.05
+        go.set()
+        cpu_used = None
+        if cpu_probe is not None:
+            time.sleep(max(0.0, start_at.value + warmup - time.monotonic()))
+            before = cpu_probe()
+            time.sleep(max(0.0, start_at.value + warmup + duration - time.monotonic()))
+            after = cpu_probe()
+            cpu_used = sum(max(0.0, t - before.get(pid, 0.0)) for pid, t in after.items())
+        collected = []
+        for _ in procs:
+            collected.append(results.get(timeout=warmup + duration + 60))
+    finally:
+        for p in procs:
+            p.join(5)
+            if p.is_alive():
+                p.kill()
+                p.join(5)
+    ok = errors = 0
+    exhausted = False
+    first_error = None
+    lat = array("d")
+    for stats, raw in collected:
+        ok += stats["ok"]
+        errors += stats["errors"]
+        exhausted = exhausted or stats["exhausted"]
+        first_error = first_error or stats["first_error"]
+        chunk = array("d")
+        chunk.frombytes(raw)
+        lat.extend(chunk)
+    result = LoadResult(label, ok, duration, sorted(lat), errors, first_error, exhausted)
+    if cpu_used is not None and ok:
+        result.cpu_ms_per_request = cpu_used * 1000.0 / ok
+    return result
+
+
+# --- printing ------------------------------------------------------------------------------------
+
+LABEL_WIDTH = 22
+
+
+def format_result(r: LoadResult) -> str:
+    line = (f"{r.label:<{LABEL_WIDTH}} {r.rps:7.0f} req/s  p50 {r.p(50):5.1f} ms  p99 {r.p(99):5.1f} ms"
+            f"  errors {r.errors}")
+    if r.cpu_ms_per_request is not None:
+        line += f"  server cpu {r.cpu_ms_per_request:.2f} ms/req"
+    if r.exhausted:
+        line += "  (RAN OUT OF PRE-BUILT REQUESTS: raise max_rps)"
+    return line
+
+
+def print_result(r: LoadResult) -> None:
+    print(format_result(r), flush=True)
+    if r.first_error:
+        print(f"{'':<{LABEL_WIDTH}} first error: {r.first_error.strip()}", flush=True)
+
+
+def print_ratio(what: str, measured: LoadResult, baseline: LoadResult, target: float | None = None) -> float:
+    ratio = measured.rps / baseline.rps if baseline.rps else 0.0
+    lat = measured.p(50) / baseline.p(50) if baseline.p(50) else 0.0
+    line = f"{'ratio (' + what + ')':<{LABEL_WIDTH}} {ratio:7.2f} req/s"
+    if target is not None:
+        line += f"   (target >= {target:.2f}: {'met' if ratio >= target else 'NOT met'})"
+    line += f"   p50 latency x{lat:.2f}"
+    print(line, flush=True)
+    return ratio
