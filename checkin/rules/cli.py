@@ -27,8 +27,7 @@ def assess_command(eval_file: str | None, language: str | None, show_errors: boo
             raise click.UsageError(str(exc)) from None
         click.echo(format_report(report, show_errors=show_errors))
         return
-    stream = click.get_text_stream("stdin")
-    for line in stream:
+    for line in sys.stdin:
         text = line.rstrip("\r\n")
         if not text.strip():
             continue

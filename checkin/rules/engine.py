@@ -143,8 +143,8 @@ class RuleSet:
 # --------------------------------------------------------------------------- loading
 
 _MACRO_RE = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
-_HEADER_RE = re.compile(r"^\s*\[\[\s*(rule|combine)\s*\]\]", re.M)
-_ID_LINE_RE = re.compile(r"^\s*id\s*=", re.M)
+_HEADER_RE = re.compile(r"^[ \t]*\[\[[ \t]*(rule|combine)[ \t]*\]\]", re.M)
+_ID_LINE_RE = re.compile(r"^[ \t]*id[ \t]*=", re.M)
 _ALLOWED_RULE_KEYS = {
     "id", "level", "reason", "pattern", "patterns", "phrases", "tags", "mask",
     "context", "negated_level", "capped_level", "language", "note", "examples",
@@ -243,7 +243,7 @@ class _Loader:
             self._load_combine(raw, file, file_lang, id_line or header, text)
 
     def _line_of_id(self, rid: str, text: str, fallback: int | None, occurrence: int = 0) -> int | None:
-        hits = [m for m in re.finditer(r"^\s*id\s*=\s*[\"']" + re.escape(rid) + r"[\"']", text, re.M)]
+        hits = [m for m in re.finditer(r"^[ \t]*id[ \t]*=[ \t]*[\"']" + re.escape(rid) + r"[\"']", text, re.M)]
         if len(hits) > occurrence:
             return text.count("\n", 0, hits[occurrence].start()) + 1
         return fallback
@@ -354,7 +354,7 @@ class _Loader:
             raise RuleFileError(file, None, "[context] must be a table of word lists")
         for key, value in ctx.items():
             line = None
-            m = re.search(r"^\s*" + re.escape(key) + r"\s*=", text, re.M)
+            m = re.search(r"^[ \t]*" + re.escape(key) + r"[ \t]*=", text, re.M)
             if m:
                 line = text.count("\n", 0, m.start()) + 1
             items = _str_list(value, f"context.{key}", file, line)

@@ -218,6 +218,9 @@ SLANG_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"self ?delete|self ?deleting", "kill myself"),
         (r"un ?alive", "kill"),
         (r"(?<![0-9] )(?<![0-9])kms", "kill myself"),
+        # "ill kill myself" / "ill be gone": apostrophe-less "I'll" before a verb
+        (r"^ill(?= (?:just |probably |never |prob |def |really )?(?:kill|hurt|do|be|go|end|take|jump|die|call|try|see|make|overdose|cut|shoot|hang|never|just|miss|leave|stop|text)(?![a-z]))", "i will"),
+        (r"(?<=[a-z] )ill(?= (?:just |probably |never |prob |def |really )?(?:kill|hurt|do|be|go|end|take|jump|die|call|try|see|make|overdose|cut|shoot|hang|never|just|miss|leave|stop|text)(?![a-z]))", "i will"),
         (r"s ?u ?i ?c ?i ?d ?e", "suicide"),
         (r"kill my ?self|kill me self", "kill myself"),
         (r"my ?self", "myself"),
@@ -285,8 +288,10 @@ def _leet(token: str) -> str:
         else:
             out.append(ch)
     word = "".join(out)
+    if word == token:
+        return word
     # "ki11" reads as "kiii" after the table; the intended letter is "l".
-    return word.replace("kiii", "kill").replace("ii", "i")
+    return word.replace("kiii", "kill")
 
 
 @lru_cache(maxsize=8192)
