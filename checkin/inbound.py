@@ -77,7 +77,8 @@ def receive_sms(db, sms: InboundSms, *, context: escalation.Context | None = Non
             reply, level = decide(session, member, message, now=now, context=context, with_level=True)
             log.info("inbound sms message=%s member=%s", message.id, member.id if member else None)
         message.reply_body = reply
-        created = sorted(outbox.created_in(session), key=lambda i: (i.queue != outbox.ALERT_QUEUE, i.id))
+        # Alerts first, and texts before calls: a text is the quickest way to reach a facilitator.
+        created = sorted(outbox.created_in(session), key=lambda i: (i.queue != outbox.ALERT_QUEUE, i.channel != "sms", i.id))
         timers = tuple(escalation.timers_in(session))
     return Answer(reply, message.id, outbox=tuple(created), timers=timers, level=level)
 
