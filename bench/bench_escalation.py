@@ -35,9 +35,8 @@ RATE = float(os.environ.get("CHECKIN_BENCH_BACKGROUND_RATE", "100"))  # backgrou
 CRISIS_INTERVAL = 0.2  # seconds between crisis messages: 50 of them over ~10 s
 SERVER = ServerSettings(workers=4, worker_class="sync")
 TARGET_P99 = 1.0
-# RQ's default forking worker spends ~0.3-0.7 s per job in each fresh fork (even with the app
-# preloaded by workers.worker.Worker), so alerts queue behind each other; the non-forking
-# SimpleWorker delivers in milliseconds. CHECKIN_BENCH_WORKER_CLASS=workers.worker.Worker to compare.
+# RQ's default forking worker spends ~0.3-0.7 s per job in each fresh fork, so alerts queue behind
+# each other; the Procfile runs SimpleWorker (no fork per job), as measured here.
 WORKER_CLASS = os.environ.get("CHECKIN_BENCH_WORKER_CLASS", "rq.worker.SimpleWorker")
 RQ = str(REPO / ".venv" / "bin" / "rq") if (REPO / ".venv" / "bin" / "rq").exists() else "rq"
 

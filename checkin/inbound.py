@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from checkin import consent, keywords, outbox, templates
 from checkin.db import utcnow
 from checkin.escalation import commands, service as escalation
-from checkin.models import Member, Message, OutboxItem, StaffUser
+from checkin.models import GroupMember, GroupStaff, Member, Message, OutboxItem, StaffUser
 
 log = logging.getLogger("checkin.inbound")
 
@@ -42,13 +42,11 @@ def receive_sms(db, sms: InboundSms, *, context: escalation.Context | None = Non
     """Store the message exactly once, decide, and return the reply. A retried webhook gets the same reply
     (and creates nothing: its alerts were written with the first one)."""
     with db.session() as session:
-        existing = _find(session, sms.sid)
-        if existing is not None:
-            return Answer(existing.reply_body, existing.id, duplicate=True)
         member = session.scalar(select(Member).where(Member.phone == sms.from_number))
-        staff = session.scalar(select(StaffUser).where(StaffUser.phone == sms.from_number, StaffUser.active.is_(True)))
-        if staff is not None and member is not None and not commands.is_command(sms.body):
-            staff = None  # a facilitator who is also a member, writing as a member
+        staff = None
+        # Only look for a facilitator when it can matter: the hot path is a member's ordinary reply.
+        if member is None or commands.is_command(sms.body):
+            staff = session.scalar(select(StaffUser).where(StaffUser.phone == sms.from_number, StaffUser.active.is_(True)))
         message = Message(
             direction="inbound",
             channel="sms",
@@ -65,17 +63,27 @@ def receive_sms(db, sms: InboundSms, *, context: escalation.Context | None = Non
                 session.add(message)
                 session.flush()
         except IntegrityError:
-            # The same MessageSid raced in on another request: theirs is the one.
+            # A retried webhook (or the same MessageSid racing in): the stored one and its answer stand.
             existing = _find(session, sms.sid)
             return Answer(existing.reply_body, existing.id, duplicate=True)
         now = now or utcnow()
         level = None
-        if staff is not None:
-            reply = commands.handle(session, staff, message, now, context)
-            log.info("inbound staff sms message=%s staff=%s", message.id, staff.id)
-        else:
-            reply, level = decide(session, member, message, now=now, context=context, with_level=True)
-            log.info("inbound sms message=%s member=%s", message.id, member.id if member else None)
+        try:
+            with session.begin_nested():
+                if staff is not None:
+                    reply = commands.handle(session, staff, message, now, context)
+                    log.info("inbound staff sms message=%s staff=%s", message.id, staff.id)
+                else:
+                    reply, level = decide(session, member, message, now=now, context=context, with_level=True)
+                    log.info("inbound sms message=%s member=%s", message.id, member.id if member else None)
+        except SQLAlchemyError:
+            raise  # the database itself is failing: nothing can be stored, Twilio sees the error
+        except Exception:
+            # A bug in deciding must not drop a cry for help: keep the message, answer with crisis
+            # resources, and page people directly.
+            log.exception("deciding failed for message=%s; treated as urgent", message.id)
+            outbox.forget_created(session)  # whatever it wrote was rolled back with the savepoint
+            reply, level = _fail_safe(session, member, staff, message)
         message.reply_body = reply
         # Alerts first, and texts before calls: a text is the quickest way to reach a facilitator.
         created = sorted(outbox.created_in(session), key=lambda i: (i.queue != outbox.ALERT_QUEUE, i.channel != "sms", i.id))
@@ -123,3 +131,24 @@ def _member_reply(session, member, message, kind, word, level) -> str | None:
     if level in ("crisis", "urgent"):
         return templates.render(level, lang)
     return templates.render("received", lang, name=name)
+
+
+def _fail_safe(session: Session, member: Member | None, staff: StaffUser | None, message: Message) -> tuple[str | None, str]:
+    """Urgent by default: a reply with 988/911 (unless opted out) and an alert to the member's group
+    facilitators and every coordinator, written straight to the outbox."""
+    if staff is not None:
+        return None, "none"
+    lang = member.language if member else "en"
+    reply = None if member is not None and member.opted_out else templates.render("urgent", lang)
+    group_ids = select(GroupMember.group_id).where(GroupMember.member_id == (member.id if member else -1))
+    facilitators = select(GroupStaff.staff_id).where(GroupStaff.group_id.in_(group_ids))
+    recipients = session.scalars(
+        select(StaffUser).where(StaffUser.active.is_(True), StaffUser.phone.is_not(None),
+                                (StaffUser.role == "coordinator") | StaffUser.id.in_(facilitators))
+    ).all()
+    who = member.first_name if member else "an unknown number"
+    for person in recipients:
+        outbox.add(session, f"alert:failsafe:{message.id}:{person.id}", to=person.phone, staff_id=person.id,
+                   purpose="alert", queue=outbox.ALERT_QUEUE,
+                   body=f"Checkin ALERT (urgent): a message from {who} could not be processed automatically. Please check the console, message {message.id}.")
+    return reply, "urgent"

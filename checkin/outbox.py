@@ -58,6 +58,10 @@ def created_in(session: Session) -> list[OutboxItem]:
     return list(session.info.get(CREATED, ()))
 
 
+def forget_created(session: Session) -> None:
+    session.info.pop(CREATED, None)
+
+
 def add(
     session: Session,
     key: str,

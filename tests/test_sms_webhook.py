@@ -196,3 +196,26 @@ def test_healthz_degraded_when_redis_unreachable(app, runtime):
     response = app.test_client().get("/healthz")
     assert response.status_code == 200
     assert response.get_json()["redis"].startswith("unreachable")
+
+
+# --- fail safe ------------------------------------------------------------------------------
+
+def test_a_bug_in_deciding_still_stores_answers_and_pages(twilio, db, member, group, monkeypatch):
+    from checkin.directory import add_staff
+    from checkin.escalation import service
+    from checkin.models import OutboxItem
+
+    with db.session() as s:
+        add_staff(s, "Dana Fox", "dana@example.org", "facilitator", "+12025550160", [group.name])
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("bug in escalation")
+
+    monkeypatch.setattr(service, "handle_verdict", broken)
+    answer = replies(twilio.sms(member.phone, "i took all my pills"))
+    assert answer and "988" in answer[0] and "911" in answer[0]
+    with db.session() as s:
+        assert s.scalar(select(Message.body).where(Message.direction == "inbound")) == "i took all my pills"
+        alerts = s.scalars(select(OutboxItem).where(OutboxItem.purpose == "alert")).all()
+    assert [a.to_number for a in alerts] == ["+12025550160"]
+    assert "Sam" in alerts[0].body and "pills" not in alerts[0].body

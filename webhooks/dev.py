@@ -48,7 +48,7 @@ def run_dev() -> int:
     commands = {
         "web": [sys.executable, "-m", "gunicorn", "--bind", f"{settings.host}:{settings.port}", "--workers", "2",
                 "--access-logfile", "-", "webhooks:create_app()"],
-        "worker": [str(bindir / "rq"), "worker", "--with-scheduler", "--url", settings.redis_url, "alerts", "outbox"],
+        "worker": [str(bindir / "rq"), "worker", "--worker-class", "rq.worker.SimpleWorker", "--with-scheduler", "--url", settings.redis_url, "alerts", "outbox"],
         "cron": [str(bindir / "rq"), "cron", "--url", settings.redis_url, "workers.cron_config"],
     }
     procs = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}

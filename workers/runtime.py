@@ -51,9 +51,14 @@ def current() -> Runtime:
     """The process's runtime, from the environment (worker and cron processes)."""
     global _current, _pid
     with _lock:
-        if _current is None or _pid != os.getpid():
+        if _current is None:
             _current = Runtime.from_settings(load_settings())
-            _pid = os.getpid()
+        elif _pid != os.getpid():
+            # A forked RQ work horse: keep what the parent built (settings, keys, port, policy),
+            # but never share its sockets. dispose(close=False) leaves the parent's pool alone.
+            _current.db.engine.dispose(close=False)
+            _current._redis = None
+        _pid = os.getpid()
         return _current
 
 
