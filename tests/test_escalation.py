@@ -485,3 +485,30 @@ def test_malformed_policy_file_is_refused_with_file_and_key(tmp_path):
     path.write_text("[default\n")
     with pytest.raises(policy.PolicyError, match="not valid TOML"):
         policy.load(str(path))
+
+
+# --- the daily watch digest -------------------------------------------------------------------
+
+def test_watch_messages_reach_on_call_facilitators_in_one_daily_digest(twilio, db, rules, staff, member, ctx):
+    from datetime import datetime, timezone
+
+    from checkin.escalation import digest
+
+    twilio.sms(member.phone, "WATCH feeling low")
+    twilio.sms(member.phone, "WATCH still low")
+    with db.session() as s:
+        when = s.scalar(select(AssessmentRecord.created_at))
+    # The group is in New York; the policy's digest hour is 9:00 there.
+    local = when.astimezone(digest.ZoneInfo("America/New_York"))
+    next_nine = local.replace(hour=9, minute=0, second=0, microsecond=0) + timedelta(days=1 if local.hour >= 9 else 0)
+    before = next_nine - timedelta(minutes=1)
+    at = before + timedelta(minutes=2)
+    with db.session() as s:
+        assert digest.send_due(s, before.astimezone(timezone.utc), ctx) == 0  # not yet 9:00
+    with db.session() as s:
+        assert digest.send_due(s, at.astimezone(timezone.utc), ctx) == 2
+    with db.session() as s:
+        assert digest.send_due(s, (at + timedelta(minutes=30)).astimezone(timezone.utc), ctx) == 0  # once a day
+    items = alerts(db, purpose="digest")
+    assert sent_to(items, PHONES) == [("dana", "sms"), ("eli", "sms")]  # on call, not backups or other groups
+    assert "1 member(s)" in items[0].body and "Sam" in items[0].body and "low" not in items[0].body

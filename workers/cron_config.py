@@ -14,3 +14,5 @@ cron.register(jobs.sweep, queue_name="outbox", interval=int(os.environ.get("CHEC
 # Escalation timers: wake every due escalation (re-notify, widen, re-alert). Also scheduled per
 # escalation with enqueue_at; this tick is the guarantee that survives losing Redis.
 cron.register(escalation_jobs.tick, queue_name="alerts", interval=int(os.environ.get("CHECKIN_ESCALATION_TICK_SECONDS", "15")))
+# The daily watch digest: checked every 5 minutes, written once per group, day and facilitator.
+cron.register(escalation_jobs.digest, queue_name="outbox", interval=300)

@@ -68,3 +68,15 @@ def after_commit(rt, items, timers) -> None:
     if items:
         dispatch(rt, items)
     schedule(rt, timers)
+
+
+def digest() -> int:
+    """Send each group's daily watch digest once its local hour has come (keys make reruns harmless)."""
+    from checkin.escalation import digest as digest_module
+
+    rt = runtime.current()
+    with rt.db.session() as session:
+        count = digest_module.send_due(session, utcnow(), context(rt))
+        items = created_in(session)
+    dispatch(rt, items)
+    return count

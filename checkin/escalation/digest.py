@@ -1,0 +1,56 @@
+"""The daily digest: watch-level messages are not paged; each group's on-call facilitators get one
+text a day, at the policy's local hour, naming who to look in on."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from checkin import outbox
+from checkin.escalation.models import AssessmentRecord
+from checkin.models import Group, GroupMember, GroupStaff, Member, StaffUser
+
+
+def _window(now: datetime, tz: str, hour: int) -> tuple[datetime, datetime, str] | None:
+    """The 24 hours ending at today's digest hour (local), once that hour has come."""
+    local = now.astimezone(ZoneInfo(tz))
+    if local.hour < hour:
+        return None
+    end = local.replace(hour=hour, minute=0, second=0, microsecond=0)
+    return (end - timedelta(days=1)), end, end.date().isoformat()
+
+
+def send_due(session: Session, now: datetime, ctx) -> int:
+    """Write today's digest for every group whose digest hour has come. Idempotent per group, day and person."""
+    written = 0
+    for group in session.scalars(select(Group)):
+        window = _window(now, group.timezone, ctx.policy.for_group(group.name).digest_hour)
+        if window is None:
+            continue
+        start, end, day = window
+        names = session.scalars(
+            select(Member.display_name).distinct()
+            .join(AssessmentRecord, AssessmentRecord.member_id == Member.id)
+            .join(GroupMember, GroupMember.member_id == Member.id)
+            .where(GroupMember.group_id == group.id, AssessmentRecord.level == "watch",
+                   AssessmentRecord.created_at >= start, AssessmentRecord.created_at < end)
+        ).all()
+        if not names:
+            continue
+        first_names = sorted({n.split()[0] for n in names})
+        body = (f"Checkin digest, {group.name}: {len(first_names)} member(s) may be struggling "
+                f"(watch): {', '.join(first_names)}. {ctx.base_url}/console")
+        staff = session.scalars(
+            select(StaffUser).join(GroupStaff, GroupStaff.staff_id == StaffUser.id)
+            .where(GroupStaff.group_id == group.id, GroupStaff.on_call.is_(True), GroupStaff.tier == "primary",
+                   StaffUser.active.is_(True),
+                   StaffUser.phone.is_not(None))
+        ).all()
+        for person in staff:
+            _, created = outbox.add(session, f"digest:{group.id}:{day}:{person.id}", to=person.phone, body=body,
+                                    staff_id=person.id, purpose="digest")
+            written += created
+    return written
