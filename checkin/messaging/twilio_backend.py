@@ -35,14 +35,7 @@ class TwilioPort:
             params["from_"] = self.from_number
         if sms.status_callback:
             params["status_callback"] = sms.status_callback
-        try:
-            message = self.client.messages.create(**params)
-        except TwilioRestException as exc:
-            raise SendError(exc.code, exc.msg, http_status=exc.status) from None
-        except (TwilioException, OSError) as exc:
-            # Connection refused, timeout, TLS: we do not know whether Twilio has it.
-            raise SendError(None, type(exc).__name__) from None
-        return SendResult(sid=message.sid, status=message.status or "queued")
+        return _create(self.client.messages, params)
 
     def place_call(self, call: OutboundCall) -> SendResult:
         params = {"to": call.to, "from_": call.from_ or self.from_number, "url": call.twiml_url}
@@ -51,10 +44,16 @@ class TwilioPort:
         if call.machine_detection:
             # An answering machine must not "acknowledge" an alert; the script can tell who answered.
             params["machine_detection"] = "Enable"
-        try:
-            created = self.client.calls.create(**params)
-        except TwilioRestException as exc:
-            raise SendError(exc.code, exc.msg, http_status=exc.status) from None
-        except (TwilioException, OSError) as exc:
-            raise SendError(None, type(exc).__name__) from None
-        return SendResult(sid=created.sid, status=created.status or "queued")
+        return _create(self.client.calls, params)
+
+
+def _create(resource, params) -> SendResult:
+    """Create a message or call; Twilio's refusals and network failures become SendError."""
+    try:
+        created = resource.create(**params)
+    except TwilioRestException as exc:
+        raise SendError(exc.code, exc.msg, http_status=exc.status) from None
+    except (TwilioException, OSError) as exc:
+        # Connection refused, timeout, TLS: we do not know whether Twilio has it.
+        raise SendError(None, type(exc).__name__) from None
+    return SendResult(sid=created.sid, status=created.status or "queued")
