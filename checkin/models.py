@@ -175,3 +175,7 @@ class OutboxItem(Base):
 
 # Escalation tables (assessments, escalations, escalation_events) live beside their domain code.
 from checkin.escalation import models as _escalation_models  # noqa: E402,F401
+from checkin import checkins as _checkins  # noqa: E402,F401
+from checkin.schedules import models as _schedule_models  # noqa: E402,F401
+from checkin.voice import models as _voice_models  # noqa: E402,F401
+from checkin.accounts import models as _account_models  # noqa: E402,F401

@@ -183,12 +183,17 @@ def simulate_sms(from_, to, url, text):
 
 # --- rules ----------------------------------------------------------------------------------
 
-try:
-    from checkin.rules.cli import assess_command
+from checkin.rules.cli import assess_command  # noqa: E402
 
-    cli.add_command(assess_command, "assess")
-except ImportError:  # the rules engine is optional until it lands
-    pass
+cli.add_command(assess_command, "assess")
+
+
+# --- schedules, voice, console: each part keeps its commands in its own module -------------
+
+from webhooks import cli_console, cli_schedules, cli_voice  # noqa: E402
+
+for _part in (cli_schedules, cli_voice, cli_console):
+    _part.register(cli)
 
 
 # --- development ----------------------------------------------------------------------------

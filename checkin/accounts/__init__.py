@@ -1,0 +1,1 @@
+"""Staff accounts for the console: passwords, sign-in throttling, audit."""

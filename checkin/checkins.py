@@ -1,0 +1,39 @@
+"""Check-ins: one prompt to a member and their answer (score 1-5, optional words), by SMS or voice.
+
+Shared by the reminder planner (which writes the prompt and nudges), the SMS path and the voice
+menu (which record answers), the rules engine (missed check-ins) and the console (mood chart).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from checkin.crypto import EncryptedText
+from checkin.db import Base, UTCDateTime, utcnow
+
+
+class CheckIn(Base):
+    __tablename__ = "checkins"
+    __table_args__ = (Index("ix_checkins_member_prompted", "member_id", "prompted_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="SET NULL"))
+    channel: Mapped[str] = mapped_column(String(8), default="sms")  # sms | voice
+    # The outbox idempotency key of the prompt that asked; None for an unprompted check-in.
+    prompt_key: Mapped[str | None] = mapped_column(String(160), unique=True)
+    prompted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    nudged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # open -> answered | missed
+    state: Mapped[str] = mapped_column(String(8), default="open")
+    score: Mapped[int | None] = mapped_column(Integer)
+    words: Mapped[str | None] = mapped_column(EncryptedText)
+    # Twilio's recording URL for a voice check-in's spoken message (fetching it needs our credentials).
+    recording_url: Mapped[str | None] = mapped_column(String(500))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    call_sid: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,7 @@
+"""`checkin` subcommands for console."""
+
+from __future__ import annotations
+
+
+def register(cli) -> None:
+    """Add this module's commands to the `checkin` group."""
