@@ -6,10 +6,10 @@ menu (which record answers), the rules engine (missed check-ins) and the console
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, Index, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, Index, Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from checkin.crypto import EncryptedText
 from checkin.db import Base, UTCDateTime, utcnow
@@ -37,3 +37,42 @@ class CheckIn(Base):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
     call_sid: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# An answer this long after its prompt is a fresh, unprompted check-in rather than a late answer.
+ANSWER_WINDOW = timedelta(days=7)
+
+
+def record_answer(
+    session: Session,
+    member_id: int,
+    *,
+    channel: str,
+    score: int | None,
+    words: str | None = None,
+    recording_url: str | None = None,
+    message_id: int | None = None,
+    call_sid: str | None = None,
+    now: datetime | None = None,
+) -> CheckIn:
+    """Record a member's check-in answer against their newest open prompt, or as an unprompted check-in."""
+    now = now or utcnow()
+    checkin = session.scalar(
+        select(CheckIn)
+        .where(CheckIn.member_id == member_id, CheckIn.state == "open", CheckIn.prompted_at >= now - ANSWER_WINDOW)
+        .order_by(CheckIn.prompted_at.desc())
+        .limit(1)
+    )
+    if checkin is None:
+        checkin = CheckIn(member_id=member_id, channel=channel)
+        session.add(checkin)
+    checkin.state = "answered"
+    checkin.answered_at = now
+    checkin.channel = channel
+    checkin.score = score
+    checkin.words = words
+    checkin.recording_url = recording_url or checkin.recording_url
+    checkin.message_id = message_id
+    checkin.call_sid = call_sid
+    session.flush()
+    return checkin

@@ -193,6 +193,9 @@ def test_history_of_scores_is_given_to_the_rules(twilio, db, rules, staff, membe
 def test_score_parsing():
     assert [service.parse_score(b) for b in ("1", " 5 ", "3/5", "2 - rough", "2.", "12", "1 more day", "one", "")] == \
         [1, 5, 3, 2, 2, None, None, None, None]
+    # "Reply 1-5 and add words if you like": words after the score, but not a count of something.
+    assert [service.parse_score(b) for b in ("4 good week", "1 muy mal", "2 pills left", "3 días", "4pm")] == \
+        [4, 1, None, None, None]
 
 
 def test_new_concerning_texts_attach_and_raise_instead_of_paging_again(twilio, db, rules, staff, member):

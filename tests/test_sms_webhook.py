@@ -219,3 +219,17 @@ def test_a_bug_in_deciding_still_stores_answers_and_pages(twilio, db, member, gr
         alerts = s.scalars(select(OutboxItem).where(OutboxItem.purpose == "alert")).all()
     assert [a.to_number for a in alerts] == ["+12025550160"]
     assert "Sam" in alerts[0].body and "pills" not in alerts[0].body
+
+
+def test_score_reply_answers_the_open_check_in_prompt(twilio, db, member):
+    from datetime import timedelta
+
+    from checkin.checkins import CheckIn
+    from checkin.db import utcnow
+
+    with db.session() as session:
+        session.add(CheckIn(member_id=member.id, prompt_key="prompt:test", prompted_at=utcnow() - timedelta(hours=3)))
+    replies(twilio.sms(member.phone, "4 good week"))
+    with db.session() as session:
+        checkin = session.query(CheckIn).filter_by(prompt_key="prompt:test").one()
+        assert (checkin.state, checkin.score, checkin.words) == ("answered", 4, "4 good week")

@@ -87,7 +87,12 @@ def _event(session: Session, esc: Escalation, kind: str, now: datetime, **fields
 
 # --- assessing ---------------------------------------------------------------------------
 
-_SCORE = re.compile(r"^\s*([1-5])\s*(?:/\s*5)?\s*(?:[-.,:;!]\s*(?:\S.*)?)?$", re.S)
+# The prompt says "Reply 1-5 ... and add words if you like": "4", "3/5", "2 - rough week", "4 good week".
+# A digit that counts something ("1 more day", "2 pills") is not a score.
+_COUNTED = r"(?:more|less|other|of|days?|weeks?|hours?|hrs?|mins?|minutes?|times?|pills?|people|things?|am|pm|" \
+    r"m[aá]s|menos|d[ií]as?|semanas?|horas?|minutos?|veces|vez|pastillas?|personas?|cosas?)\b"
+_SCORE = re.compile(r"^\s*([1-5])\s*(?:/\s*5)?(?:\s*[-.,:;!]\s*(?:\S.*)?|\s+(?!" + _COUNTED + r")[^\W\d_].*)?$",
+                    re.S | re.I)
 
 
 def parse_score(body: str | None) -> int | None:
@@ -132,6 +137,12 @@ def assess_message(session: Session, member: Member, message: Message, *, source
     record = AssessmentRecord(message_id=message.id, member_id=member.id, level=level, rules=list(rules), score=score, source=source)
     session.add(record)
     session.flush()
+    if score is not None:
+        from checkin.checkins import record_answer
+
+        words = (message.body or "").strip()
+        record_answer(session, member.id, channel=source, score=score, message_id=message.id,
+                      words=words if words != str(score) else None)
     if level != "none":
         log.info("assessed message=%s member=%s level=%s rules=%s", message.id, member.id, level, ",".join(rules))
     return Verdict(level, rules, record)

@@ -1,0 +1,25 @@
+from datetime import datetime, timezone
+
+from checkin.quiet_hours import allowed, next_allowed
+
+UTC = timezone.utc
+
+
+def test_evening_message_waits_for_the_members_morning_across_dst():
+    # 22:30 in New York on the evening before DST ends (2026-10-31 is a Saturday; DST ends 2026-11-01).
+    late = datetime(2026, 11, 1, 2, 30, tzinfo=UTC)
+    assert not allowed(late, "America/New_York")
+    morning = next_allowed(late, "America/New_York")
+    # 08:00 EST on 1 November is 13:00 UTC (it would be 12:00 UTC had the offset not changed).
+    assert morning == datetime(2026, 11, 1, 13, 0, tzinfo=UTC)
+
+
+def test_early_morning_waits_until_start_of_the_same_day():
+    early = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)  # 05:00 in New York
+    assert next_allowed(early, "America/New_York") == datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+
+
+def test_daytime_is_left_alone():
+    noon = datetime(2026, 7, 1, 16, 0, tzinfo=UTC)  # 12:00 in New York, 09:00 in Los Angeles
+    assert next_allowed(noon, "America/Los_Angeles") == noon
+    assert not allowed(datetime(2026, 7, 1, 14, 0, tzinfo=UTC), "America/Los_Angeles")  # 07:00
