@@ -179,3 +179,4 @@ from checkin import checkins as _checkins  # noqa: E402,F401
 from checkin.schedules import models as _schedule_models  # noqa: E402,F401
 from checkin.voice import models as _voice_models  # noqa: E402,F401
 from checkin.accounts import models as _account_models  # noqa: E402,F401
+from checkin.answers import models as _answer_models  # noqa: E402,F401

@@ -1,0 +1,1 @@
+"""Answers to reminders and prompts: RSVPs, WHEN, check-in scores in words."""
