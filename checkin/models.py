@@ -180,3 +180,4 @@ from checkin.schedules import models as _schedule_models  # noqa: E402,F401
 from checkin.voice import models as _voice_models  # noqa: E402,F401
 from checkin.accounts import models as _account_models  # noqa: E402,F401
 from checkin.answers import models as _answer_models  # noqa: E402,F401
+from checkin import calendar_feed as _calendar_feed_models  # noqa: E402,F401

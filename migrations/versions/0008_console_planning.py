@@ -16,8 +16,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "calendar_feeds",
+        sa.Column("group_id", sa.Integer(), nullable=False),
+        sa.Column("token", sa.String(length=64), nullable=False),
+        sa.Column("rotated_at", checkin.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["group_id"], ["groups.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("group_id"),
+        sa.UniqueConstraint("token"),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("calendar_feeds")

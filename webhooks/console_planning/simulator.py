@@ -1,0 +1,108 @@
+"""The simulator: what the service would answer a member, and whom it would alert, with nothing kept.
+
+Each text goes through the real inbound path (checkin.inbound.receive_sms: store, assess, escalate,
+reply) inside one database transaction that is rolled back at the end. So the coordinator sees the
+real reply and the real alert texts, but no message, escalation or outbox row survives: no worker,
+sweeper or escalation timer can ever deliver a simulated alert, whichever messaging backend is set,
+and the member's real record (consent, check-ins, timeline) is untouched.
+
+A conversation is replayed from its first text on every turn (the page posts the earlier texts
+back), so later answers see the earlier ones, e.g. START after STOP, within the same rollback.
+Simulated MessageSids start with "SMsim" as a second mark in case one is ever logged.
+"""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from checkin import inbound
+from checkin.db import utcnow
+from checkin.models import Group, Member, OutboxItem, StaffUser
+
+SID_PREFIX = "SMsim"
+MAX_TURNS = 12
+MAX_TEXT = 1600
+
+
+@dataclass(frozen=True)
+class Send:
+    """An outbox row the text caused: a reply to the member or an alert to a member of staff."""
+
+    to: str  # who, in words: a staff name or "the member"
+    channel: str
+    purpose: str
+    body: str | None
+
+
+@dataclass(frozen=True)
+class Turn:
+    text: str
+    reply: str | None
+    level: str | None
+    alerts: tuple[Send, ...] = ()
+    other: tuple[Send, ...] = field(default=())
+
+
+class _RolledBack:
+    """Looks like checkin.db.Database to the domain, but every unit of work is a savepoint on one
+    connection whose outer transaction the simulator rolls back."""
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    @contextmanager
+    def session(self):
+        session = Session(bind=self.connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+
+def sid() -> str:
+    return SID_PREFIX + uuid.uuid4().hex
+
+
+def run(db, member_id: int, group_id: int, texts: list[str], *, context, now: datetime | None = None) -> list[Turn]:
+    """Replay `texts` from the member to the group's number and return what each caused."""
+    texts = [t[:MAX_TEXT] for t in texts][-MAX_TURNS:]
+    now = now or utcnow()
+    turns: list[Turn] = []
+    with db.engine.connect() as connection:
+        outer = connection.begin()
+        try:
+            dry = _RolledBack(connection)
+            with dry.session() as session:
+                member = session.get(Member, member_id)
+                group = session.get(Group, group_id)
+                from_number, to_number = member.phone, group.phone_number or ""
+            for text in texts:
+                answer = inbound.receive_sms(dry, inbound.InboundSms(sid(), from_number, to_number, text), context=context, now=now)
+                turns.append(_turn(dry, text, answer))
+        finally:
+            outer.rollback()
+    return turns
+
+
+def _turn(dry: _RolledBack, text: str, answer: inbound.Answer) -> Turn:
+    ids = [item.id for item in answer.outbox]
+    alerts, other = [], []
+    with dry.session() as session:
+        rows = session.execute(
+            select(OutboxItem, StaffUser.name).outerjoin(StaffUser, StaffUser.id == OutboxItem.staff_id)
+            .where(OutboxItem.id.in_(ids)).order_by(OutboxItem.id)
+        ).all() if ids else []
+        for item, staff_name in rows:
+            send = Send(staff_name or "the member", item.channel, item.purpose, item.body)
+            (alerts if item.staff_id is not None else other).append(send)
+    return Turn(text, answer.reply, answer.level, tuple(alerts), tuple(other))

@@ -1,0 +1,51 @@
+/* Live character and SMS segment counter for template fields.
+   Mirrors checkin.templates.segments() on the server: text made only of GSM-7 characters fits 160
+   per message or 153 per part when split (extension characters such as { } [ ] ~ \ | ^ and the euro
+   sign take two); anything else is sent as UCS-2: 70, or 67 per part, counted in UTF-16 units. */
+(function () {
+  "use strict";
+  var BASIC = "@\u00a3$\u00a5\u00e8\u00e9\u00f9\u00ec\u00f2\u00c7\n\u00d8\u00f8\r\u00c5\u00e5\u0394_\u03a6\u0393\u039b\u03a9\u03a0\u03a8\u03a3\u0398\u039e" +
+    "\u00c6\u00e6\u00df\u00c9 !\"#\u00a4%&'()*+,-./0123456789:;<=>?\u00a1ABCDEFGHIJKLMNOPQRSTUVWXYZ\u00c4\u00d6\u00d1\u00dc\u00a7" +
+    "\u00bfabcdefghijklmnopqrstuvwxyz\u00e4\u00f6\u00f1\u00fc\u00e0";
+  var EXTENDED = "\f^{}\\[~]|\u20ac";
+
+  function segments(text) {
+    var septets = 0, gsm = true, i, ch;
+    for (i = 0; i < text.length; i++) {
+      ch = text.charAt(i);
+      if (BASIC.indexOf(ch) >= 0) { septets += 1; }
+      else if (EXTENDED.indexOf(ch) >= 0) { septets += 2; }
+      else { gsm = false; break; }
+    }
+    var units = gsm ? septets : text.length;  // JS strings are UTF-16: length counts code units
+    var single = gsm ? 160 : 70, part = gsm ? 153 : 67;
+    var count = units === 0 ? 0 : (units <= single ? 1 : Math.ceil(units / part));
+    return { encoding: gsm ? "GSM-7" : "UCS-2", units: units, segments: count,
+             limit: count <= 1 ? single : count * part };
+  }
+
+  function describe(info, max) {
+    var words = info.units + " characters (" + info.encoding + "), " + info.segments +
+      (info.segments === 1 ? " segment" : " segments");
+    if (max && info.segments > max) { words += " - over the limit of " + max; }
+    return words;
+  }
+
+  function attach(field) {
+    var out = document.getElementById(field.getAttribute("data-segments"));
+    var max = parseInt(field.getAttribute("data-max-segments") || "0", 10);
+    function update() {
+      var info = segments(field.value);
+      out.textContent = describe(info, max);
+      out.classList.toggle("over", !!max && info.segments > max);
+    }
+    field.addEventListener("input", update);
+    update();
+  }
+
+  window.checkinSegments = segments;
+  document.addEventListener("DOMContentLoaded", function () {
+    var fields = document.querySelectorAll("[data-segments]");
+    for (var i = 0; i < fields.length; i++) { attach(fields[i]); }
+  });
+})();
