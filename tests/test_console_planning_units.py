@@ -101,3 +101,26 @@ def test_a_conversation_is_replayed_so_later_texts_see_earlier_ones(app, db, gro
         from checkin.models import Member
 
         assert s.get(Member, member.id).status == "active"
+
+
+def test_on_sqlite_too_the_simulation_is_rolled_back(app, tmp_path):
+    """`make run` uses SQLite, whose driver would otherwise commit at the first savepoint release."""
+    from checkin.db import Database
+    from checkin.directory import add_group, add_member, add_staff
+    from migrations import upgrade
+
+    url = f"sqlite:///{tmp_path / 'sim.sqlite3'}"
+    upgrade(url)
+    lite = Database(url)
+    with lite.session() as s:
+        group = add_group(s, "Laptop Group", "Europe/London", "+15005550006")
+        member = add_member(s, group.name, "+12025550177", "Kit Jones")
+        add_staff(s, "Dana Ortiz", "dana@example.org", "facilitator", "+12025550201", [group.name])
+    turns = simulator.run(lite, member.id, group.id, ["STOP", CRISIS_TEXT], context=app.extensions["checkin.escalation"])
+    assert turns[1].level == "crisis" and turns[1].alerts
+    assert _counts(lite) == (0, 0, 0)
+    with lite.session() as s:
+        from checkin.models import Member
+
+        assert s.get(Member, member.id).status == "active"
+    lite.dispose()

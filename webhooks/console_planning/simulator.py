@@ -18,11 +18,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from checkin import inbound
-from checkin.db import utcnow
+from checkin.db import make_engine, utcnow
 from checkin.models import Group, Member, OutboxItem, StaffUser
 
 SID_PREFIX = "SMsim"
@@ -69,6 +69,31 @@ class _RolledBack:
             session.close()
 
 
+_sqlite_engines: dict[str, object] = {}
+
+
+def _engine(db):
+    """The engine to roll back on. pysqlite's own transaction handling would commit at the first
+    RELEASE SAVEPOINT, so on SQLite (the laptop default) the simulator uses an engine of its own
+    that issues BEGIN itself, the SQLAlchemy recipe for real SQLite savepoints."""
+    if db.engine.dialect.name != "sqlite":
+        return db.engine
+    engine = _sqlite_engines.get(db.url)
+    if engine is None:
+        engine = make_engine(db.url)
+
+        @event.listens_for(engine, "connect")
+        def _no_pysqlite_transactions(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):
+            conn.exec_driver_sql("BEGIN")
+
+        engine = _sqlite_engines.setdefault(db.url, engine)
+    return engine
+
+
 def sid() -> str:
     return SID_PREFIX + uuid.uuid4().hex
 
@@ -78,7 +103,7 @@ def run(db, member_id: int, group_id: int, texts: list[str], *, context, now: da
     texts = [t[:MAX_TEXT] for t in texts][-MAX_TURNS:]
     now = now or utcnow()
     turns: list[Turn] = []
-    with db.engine.connect() as connection:
+    with _engine(db).connect() as connection:
         outer = connection.begin()
         try:
             dry = _RolledBack(connection)
