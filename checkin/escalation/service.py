@@ -17,7 +17,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from checkin import outbox
+from checkin import answers, outbox
+from checkin.answers.parse import parse_score  # noqa: F401 - the one score parser, also used from here
 from checkin.escalation import policy as policy_module
 from checkin.escalation.models import LIVE_STATES, AssessmentRecord, Escalation, EscalationEvent
 from checkin.escalation.policy import GroupPolicy, LevelPolicy, Policy
@@ -87,20 +88,6 @@ def _event(session: Session, esc: Escalation, kind: str, now: datetime, **fields
 
 # --- assessing ---------------------------------------------------------------------------
 
-# The prompt says "Reply 1-5 ... and add words if you like": "4", "3/5", "2 - rough week", "4 good week".
-# A digit that counts something ("1 more day", "2 pills") is not a score.
-_COUNTED = r"(?:more|less|other|of|days?|weeks?|hours?|hrs?|mins?|minutes?|times?|pills?|people|things?|am|pm|" \
-    r"m[aá]s|menos|d[ií]as?|semanas?|horas?|minutos?|veces|vez|pastillas?|personas?|cosas?)\b"
-_SCORE = re.compile(r"^\s*([1-5])\s*(?:/\s*5)?(?:\s*[-.,:;!]\s*(?:\S.*)?|\s+(?!" + _COUNTED + r")[^\W\d_].*)?$",
-                    re.S | re.I)
-
-
-def parse_score(body: str | None) -> int | None:
-    """A check-in answer's score: "1", "3/5", "2 - rough week". Anything else is not a score."""
-    match = _SCORE.match(body or "")
-    return int(match.group(1)) if match else None
-
-
 def _history(session: Session, member_id: int, before_message: int, limit: int = 5) -> tuple[int, ...]:
     rows = session.scalars(
         select(AssessmentRecord.score)
@@ -122,7 +109,8 @@ class Verdict:
 def assess_message(session: Session, member: Member, message: Message, *, source: str = "sms") -> Verdict:
     """Assess an inbound message with the member's history, and record the verdict. Never raises:
     if the rules engine fails in any way the message is treated as urgent."""
-    score = parse_score(message.body)
+    # The one reading of a reply's score (checkin.answers): "3/5", "tres", but not an RSVP "1".
+    score = answers.score_of(session, member, message)
     try:
         from checkin.rules import AssessmentContext, assess
 
