@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from dateutil.rrule import rrulestr
@@ -124,3 +124,73 @@ def test_on_sqlite_too_the_simulation_is_rolled_back(app, tmp_path):
 
         assert s.get(Member, member.id).status == "active"
     lite.dispose()
+
+
+# --- calendar feed ----------------------------------------------------------------------------
+
+def _events(body: bytes):
+    from icalendar import Calendar
+
+    cal = Calendar.from_ical(body)
+    return cal, sorted(cal.walk("VEVENT"), key=lambda e: e.decoded("dtstart"))
+
+
+def _feed(db, group_id, start, end):
+    from checkin import calendar_feed, schedules
+    from checkin.models import Group
+
+    with db.session() as s:
+        group = s.get(Group, group_id)
+        return calendar_feed.build(group.name, group.timezone, schedules.occurrences(s, group_id, start, end), host="checkin.test")
+
+
+def test_feed_keeps_the_groups_wall_clock_time_across_both_dst_changes(db, group):
+    from datetime import timezone
+
+    from checkin import schedules
+
+    rec = Recurrence("weekly", "TU")
+    first = rec.first_on_or_after(date(2027, 3, 1), time(18))
+    with db.session() as s:
+        schedules.set_schedule(s, group.id, rrule=rec.rrule(), start_local=time(18), duration_minutes=90, starts_on=first.date(),
+                               location="Grace Church, Room 204", dial_in="+12025550123")
+    utc = timezone.utc
+    cal, spring = _events(_feed(db, group.id, datetime(2027, 3, 1, tzinfo=utc), datetime(2027, 3, 20, tzinfo=utc)))
+    assert [str(tz["tzid"]) for tz in cal.walk("VTIMEZONE")] == ["America/New_York"]
+    starts = [e.decoded("dtstart") for e in spring]
+    # 14 March 2027: clocks go forward. 18:00 local every week; 23:00 UTC before, 22:00 UTC after.
+    assert [(d.date(), d.hour, d.minute, str(d.tzinfo)) for d in starts] == [
+        (date(2027, 3, 2), 18, 0, "America/New_York"), (date(2027, 3, 9), 18, 0, "America/New_York"),
+        (date(2027, 3, 16), 18, 0, "America/New_York")]
+    assert [d.astimezone(utc).hour for d in starts] == [23, 23, 22]
+    assert all(e.decoded("dtend") - e.decoded("dtstart") == timedelta(minutes=90) for e in spring)
+    assert str(spring[0]["location"]) == "Grace Church, Room 204" and "+12025550123" in str(spring[0]["description"])
+    _, autumn = _events(_feed(db, group.id, datetime(2027, 10, 30, tzinfo=utc), datetime(2027, 11, 13, tzinfo=utc)))
+    # 7 November 2027: clocks go back.
+    assert [(e.decoded("dtstart").hour, e.decoded("dtstart").astimezone(utc).hour) for e in autumn] == [(18, 22), (18, 23)]
+
+
+def test_feed_marks_a_cancelled_meeting_and_moves_a_moved_one_under_the_same_uid(db, group):
+    from datetime import timezone
+
+    from checkin import schedules
+
+    utc = timezone.utc
+    with db.session() as s:
+        schedules.set_schedule(s, group.id, rrule="FREQ=WEEKLY;BYDAY=TU", start_local=time(18), duration_minutes=60,
+                               starts_on=date(2027, 3, 2))
+    window = (datetime(2027, 3, 1, tzinfo=utc), datetime(2027, 3, 20, tzinfo=utc))
+    _, before = _events(_feed(db, group.id, *window))
+    uids = [str(e["uid"]) for e in before]
+    with db.session() as s:
+        occ = schedules.occurrences(s, group.id, *window)
+        schedules.cancel_occurrence(s, group.id, occ[0].key)
+        schedules.move_occurrence(s, group.id, occ[1].key, datetime(2027, 3, 11, 19, 30))
+    _, after = _events(_feed(db, group.id, *window))
+    by_uid = {str(e["uid"]): e for e in after}
+    assert set(by_uid) == set(uids)  # calendar apps update the same events
+    cancelled, moved = by_uid[uids[0]], by_uid[uids[1]]
+    assert str(cancelled["status"]) == "CANCELLED" and str(cancelled["summary"]).startswith("Cancelled")
+    assert moved.decoded("dtstart").replace(tzinfo=None) == datetime(2027, 3, 11, 19, 30)
+    assert "Moved from Tuesday 09 March 18:00" in str(moved["description"])
+    assert str(by_uid[uids[2]]["status"]) == "CONFIRMED"
