@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 
-from checkin.schedules.occurrences import OverrideSpec, ScheduleSpec, expand, validate_rrule
+from checkin.schedules.recurrence import OverrideSpec, ScheduleSpec, expand, validate_rrule
 from checkin.schedules.plan import PlanError, load_config, parse_config, parse_plan
 from checkin.schedules.planning import GroupState, MemberState, OpenPrompt, plan_sends
 

@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from checkin import quiet_hours
-from checkin.schedules.occurrences import Occurrence, OverrideSpec, ScheduleSpec, expand, parse_key, to_utc
+from checkin.schedules.recurrence import Occurrence, OverrideSpec, ScheduleSpec, expand, parse_key, to_utc
 from checkin.schedules.plan import Plan, PlanConfig
 from checkin.schedules.texts import render
 
@@ -143,7 +143,7 @@ def _change_candidates(group: GroupState, start: datetime, end: datetime) -> lis
         occ = occs[0]
         nominal = max(override.updated_at, occ.original_start - notice)
         expires = min(occ.original_start, occ.starts_at)
-        if nominal < end and expires > start - timedelta(days=1):
+        if nominal < end and expires > start:
             out.append(_Candidate("change", occ, nominal, expires, f"{occ.key}:{override.version}", "meeting passed"))
     return out
 
@@ -157,8 +157,12 @@ def _around(override: OverrideSpec, zone: str) -> tuple[datetime, datetime]:
 
 
 def plan_sends(groups: list[GroupState], start: datetime, end: datetime, *, now: datetime, config: PlanConfig,
-               open_prompts: list[OpenPrompt] = (), base_url: str = "") -> list[PlannedSend]:
-    """Every send whose time (after quiet hours) falls in [start, end), sendable or held with a reason."""
+               open_prompts: list[OpenPrompt] = (), base_url: str = "", catch_up: bool = False) -> list[PlannedSend]:
+    """Every send whose time (after quiet hours) falls in [start, end), sendable or held with a reason.
+
+    With catch_up (the tick), a change notice due before `start` is included too while its meeting
+    is still ahead: a notice can be due days before the reminders are, and must not be lost.
+    """
     prompts_by_group: dict[int, list[OpenPrompt]] = {}
     for prompt in open_prompts:
         prompts_by_group.setdefault(prompt.group_id, []).append(prompt)
@@ -166,8 +170,11 @@ def plan_sends(groups: list[GroupState], start: datetime, end: datetime, *, now:
     for group in groups:
         if group.schedule is None:
             continue
-        candidates = _candidates(group, start, end) + _change_candidates(group, start, end)
-        sends.extend(_GroupPlanner(group, config, now, base_url).run(candidates, prompts_by_group.get(group.id, ()), start, end))
+        planner = _GroupPlanner(group, config, now, base_url)
+        sends.extend(planner.run(_candidates(group, start, end), prompts_by_group.get(group.id, ()), start, end))
+        if group.overrides:
+            changes = _change_candidates(group, start, end)
+            sends.extend(planner.run(changes, (), min([start, *(c.nominal for c in changes)]) if catch_up else start, end))
     sends.sort(key=lambda s: (s.send_at_utc, s.group_id, s.member_id, s.kind, s.key))
     return sends
 
@@ -208,7 +215,8 @@ class _GroupPlanner:
                                  f"{cand.kind}:{member.id}:{cand.key_middle}", start, end)
                 if send is not None:
                     out.append(send)
-        out.extend(self._nudges(prompts, start, end))
+        if prompts:
+            out.extend(self._nudges(prompts, start, end))
         return out
 
     def _prompt_time(self, occ: Occurrence, zone: str) -> datetime:

@@ -61,7 +61,7 @@ def write_due(session: Session, now: datetime, *, base_url: str = "") -> TickRes
         return result
     lookback = max(g.plan.lookback for g in groups)
     sends = plan_sends(groups, now - lookback, now + timedelta(microseconds=1), now=now, config=load_config(),
-                       open_prompts=prompts, base_url=base_url)
+                       open_prompts=prompts, base_url=base_url, catch_up=True)
     due = []
     for send in sends:
         if send.held_reason is None:
