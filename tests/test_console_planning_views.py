@@ -1,0 +1,258 @@
+"""The planning pages as staff use them: groups and meetings, plan and preview, calendar feed, simulator,
+and who may do what (coordinators edit; a facilitator sees only their own groups, 404 for others)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from icalendar import Calendar
+from sqlalchemy import func, select
+
+from checkin.models import Group, Message, OutboxItem  # first: importing checkin.directory first is circular on the console branch
+from checkin import schedules
+from checkin.db import utcnow
+from checkin.escalation.models import Escalation
+from tests.console_helpers import Console, make_staff
+
+CRISIS_TEXT = "I am going to kill myself tonight"
+
+
+@pytest.fixture(autouse=True)
+def _plain_http(app):
+    app.config["SESSION_COOKIE_SECURE"] = False
+
+
+@pytest.fixture
+def other_group(db):
+    from checkin.directory import add_group, add_member
+
+    with db.session() as s:
+        g = add_group(s, "Thursday Group", "America/Chicago", "+15005550009")
+        add_member(s, g.name, "+12025550150", "Omar Other")
+        return g
+
+
+@pytest.fixture
+def coordinator(app, client, db):
+    make_staff(db, "Casey", "casey@example.org", "coordinator")
+    return Console(client, "casey@example.org")
+
+
+@pytest.fixture
+def facilitator(app, client, db, group):
+    make_staff(db, "Frankie", "frankie@example.org", "facilitator", [group.name], phone="+12025550177")
+    return Console(client, "frankie@example.org")
+
+
+def weekly(db, group_id, day=date(2027, 3, 2), at=time(18)):
+    with db.session() as s:
+        schedules.set_schedule(s, group_id, rrule="FREQ=WEEKLY;BYDAY=TU", start_local=at, duration_minutes=90, starts_on=day)
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+# --- authorisation --------------------------------------------------------------------------
+
+def test_pages_need_sign_in(client, group):
+    for path in ("/console/groups", f"/console/groups/{group.id}", f"/console/groups/{group.id}/plan", "/console/simulator"):
+        response = client.get(path)
+        assert response.status_code == 302 and "/console/login" in response.headers["Location"], path
+
+
+def test_a_facilitator_sees_only_their_groups_and_cannot_edit(facilitator, group, other_group, member):
+    listing = text(facilitator.get("/console/groups"))
+    assert "Tuesday Group" in listing and "Thursday Group" not in listing and "New group" not in listing
+    own = facilitator.get(f"/console/groups/{group.id}")
+    assert own.status_code == 200 and "Save schedule" not in text(own) and "Cancel this meeting" not in text(own)
+    assert "Save plan" not in text(facilitator.get(f"/console/groups/{group.id}/plan"))
+    for path in (f"/console/groups/{other_group.id}", f"/console/groups/{other_group.id}/plan", "/console/groups/999999"):
+        assert facilitator.get(path).status_code == 404, path
+    writes = {
+        "/console/groups": {"name": "Mine", "timezone": "UTC"},
+        f"/console/groups/{group.id}": {"name": "Renamed", "timezone": "UTC"},
+        f"/console/groups/{group.id}/schedule": {"repeat": "weekly", "weekday": "MO", "time": "18:00", "duration": "60",
+                                                 "starts_on": "2027-03-01"},
+        f"/console/groups/{group.id}/plan": {"reminders": "1"},
+        f"/console/groups/{group.id}/calendar/rotate": {},
+    }
+    for path, data in writes.items():
+        assert facilitator.post(path, data=data).status_code == 403, path
+    # Nothing changed.
+    assert "Renamed" not in text(facilitator.get("/console/groups"))
+
+
+def test_a_facilitator_can_simulate_only_members_of_their_groups(facilitator, group, other_group, member, db):
+    page = text(facilitator.get("/console/simulator"))
+    assert "Sam Rivera" in page and "Omar Other" not in page
+    with db.session() as s:
+        omar = s.scalar(select(Group).where(Group.id == other_group.id)).members[0]
+    response = facilitator.post("/console/simulator", data={"who": f"{other_group.id}:{omar.id}", "text": "hello"})
+    assert response.status_code == 404
+    # Naming one's own group with another group's member does not work either.
+    assert facilitator.post("/console/simulator", data={"who": f"{group.id}:{omar.id}", "text": "hello"}).status_code == 404
+
+
+def test_forms_need_a_csrf_token(coordinator, group):
+    response = coordinator.client.post(f"/console/groups/{group.id}/plan", data={"reminders": "24"})
+    assert response.status_code == 400
+
+
+# --- groups and meetings --------------------------------------------------------------------
+
+def test_coordinator_creates_a_group_and_bad_input_is_refused_with_a_reason(coordinator, db):
+    bad = coordinator.post("/console/groups", data={"name": "Evening", "timezone": "Mars/Olympus", "phone_number": ""})
+    assert bad.status_code == 400 and "unknown time zone" in text(bad)
+    assert 'value="Evening"' in text(bad)  # what was typed is still there
+    ok = coordinator.post("/console/groups", data={"name": "Evening", "timezone": "Europe/London", "phone_number": "+15005550010"})
+    assert ok.status_code == 302
+    with db.session() as s:
+        g = s.scalar(select(Group).where(Group.name == "Evening"))
+        assert (g.timezone, g.phone_number) == ("Europe/London", "+15005550010")
+    duplicate = coordinator.post("/console/groups", data={"name": "Evening", "timezone": "UTC"})
+    assert duplicate.status_code == 400 and "already exists" in text(duplicate)
+
+
+def test_coordinator_edits_a_group(coordinator, group, other_group, db):
+    taken = coordinator.post(f"/console/groups/{group.id}", data={"name": "Tuesday Group", "timezone": "America/New_York",
+                                                                   "phone_number": other_group.phone_number})
+    assert taken.status_code == 400 and "another group already uses it" in text(taken)
+    ok = coordinator.post(f"/console/groups/{group.id}", data={"name": "Tuesday Night", "timezone": "America/Denver",
+                                                                "phone_number": "(500) 555-0011"})
+    assert ok.status_code == 302
+    with db.session() as s:
+        g = s.get(Group, group.id)
+        assert (g.name, g.timezone, g.phone_number) == ("Tuesday Night", "America/Denver", "+15005550011")
+
+
+@pytest.mark.parametrize("form, rule, first", [
+    ({"repeat": "weekly", "weekday": "TU"}, "FREQ=WEEKLY;BYDAY=TU", date(2027, 3, 2)),
+    ({"repeat": "biweekly", "weekday": "TH"}, "FREQ=WEEKLY;INTERVAL=2;BYDAY=TH", date(2027, 3, 4)),
+    ({"repeat": "monthly", "weekday": "TU", "nth": "2"}, "FREQ=MONTHLY;BYDAY=+2TU", date(2027, 3, 9)),
+])
+def test_schedule_builder_writes_the_rrule(coordinator, group, db, form, rule, first):
+    response = coordinator.post(f"/console/groups/{group.id}/schedule",
+                                data=dict(form, time="18:30", duration="90", starts_on="2027-03-01", location="12 Main St"))
+    assert response.status_code == 302
+    with db.session() as s:
+        schedule = schedules.get_schedule(s, group.id)
+        assert (schedule.rrule, schedule.starts_on, schedule.start_local, schedule.location) == (rule, first, time(18, 30), "12 Main St")
+    # The page reads the rule back into the builder for editing.
+    page = text(coordinator.get(f"/console/groups/{group.id}"))
+    assert f'<option value="{form["weekday"]}" selected>' in page and f'<option value="{form["repeat"]}" selected>' in page
+
+
+def test_schedule_builder_refuses_bad_input_naming_the_field(coordinator, group, db):
+    response = coordinator.post(f"/console/groups/{group.id}/schedule",
+                                data={"repeat": "weekly", "weekday": "TU", "time": "25:00", "duration": "90", "starts_on": "2027-03-01"})
+    assert response.status_code == 400 and "Time: a time of day" in text(response)
+    with db.session() as s:
+        assert schedules.get_schedule(s, group.id) is None
+
+
+def test_upcoming_meetings_can_be_cancelled_or_moved(coordinator, group, db):
+    now = utcnow()
+    weekly(db, group.id, day=now.date())
+    page = text(coordinator.get(f"/console/groups/{group.id}"))
+    keys = re.findall(rf"/console/groups/{group.id}/meetings/(\w+)/cancel", page)
+    assert len(keys) >= 4
+    assert coordinator.post(f"/console/groups/{group.id}/meetings/{keys[1]}/cancel").status_code == 302
+    with db.session() as s:
+        occ = {o.key: o for o in schedules.occurrences(s, group.id, now, now + timedelta(weeks=5))}
+    target = occ[keys[2]].local_start.replace(tzinfo=None) + timedelta(days=1, hours=1)
+    moved = coordinator.post(f"/console/groups/{group.id}/meetings/{keys[2]}/move", data={"new_start": target.strftime("%Y-%m-%dT%H:%M")})
+    assert moved.status_code == 302
+    with db.session() as s:
+        occ = {o.key: o for o in schedules.occurrences(s, group.id, now, now + timedelta(weeks=5))}
+    assert occ[keys[1]].status == "cancelled"
+    assert occ[keys[2]].status == "moved" and occ[keys[2]].local_start.replace(tzinfo=None) == target
+    past = coordinator.post(f"/console/groups/{group.id}/meetings/{keys[3]}/move", data={"new_start": "2020-01-01T10:00"})
+    assert past.status_code == 400 and "in the past" in text(past)
+    unknown = coordinator.post(f"/console/groups/{group.id}/meetings/20990101T0000Z/cancel")
+    assert unknown.status_code == 400 and "has no meeting" in text(unknown)
+
+
+# --- plan and preview -----------------------------------------------------------------------
+
+def test_plan_is_saved_and_the_preview_shows_each_send_in_the_members_local_time(coordinator, group, member, db):
+    now = utcnow()
+    weekly(db, group.id, day=now.date() + timedelta(days=1), at=time(18))
+    response = coordinator.post(f"/console/groups/{group.id}/plan", data={
+        "reminders": "24, 3", "prompt_days_after": "1", "prompt_time": "11:00", "nudge_after_hours": "0",
+        "quiet_start": "09:00", "quiet_end": "20:00", "prompt_stale_hours": "12"})
+    assert response.status_code == 302
+    with db.session() as s:
+        plan = schedules.get_plan(s, group.id)
+        assert plan.reminder_offsets_minutes == (1440, 180) and plan.prompt_time == time(11) and plan.quiet_start == time(9)
+        expected = schedules.preview(s, group.id, now, 14, now=now)
+    page = text(coordinator.get(f"/console/groups/{group.id}/plan"))
+    assert 'value="24, 3"' in page
+    # Every send the planner lists is on the page, at the member's local time.
+    assert expected and all(p.local_time.strftime("%a %d %b %H:%M %Z") in page for p in expected)
+    prompts = [p for p in expected if p.kind == "prompt"]
+    assert prompts and all(p.local_time.hour == 11 and p.local_time.tzinfo == ZoneInfo("America/New_York") for p in prompts)
+    assert "Reminder: Tuesday Group meets" in page and "segment" in page
+
+
+def test_bad_plan_values_are_refused_in_the_forms_words(coordinator, group, db):
+    response = coordinator.post(f"/console/groups/{group.id}/plan", data={
+        "reminders": "24", "prompt_days_after": "2", "prompt_time": "10:00", "nudge_after_hours": "24",
+        "quiet_start": "21:00", "quiet_end": "08:00", "prompt_stale_hours": "12"})
+    assert response.status_code == 400
+    assert "Sending window closes at: must be later" in text(response)
+    bad_hours = coordinator.post(f"/console/groups/{group.id}/plan", data={
+        "reminders": "a day", "prompt_days_after": "2", "prompt_time": "10:00", "nudge_after_hours": "24",
+        "quiet_start": "08:00", "quiet_end": "21:00", "prompt_stale_hours": "12"})
+    assert bad_hours.status_code == 400 and "Reminders before each meeting: hours" in text(bad_hours)
+    with db.session() as s:
+        assert schedules.get_plan(s, group.id) == schedules.load_config().defaults
+
+
+# --- calendar -------------------------------------------------------------------------------
+
+def test_calendar_feed_at_a_secret_url_and_rotation(coordinator, client, group, db):
+    weekly(db, group.id)
+    page = text(coordinator.get(f"/console/groups/{group.id}"))
+    url = re.search(r'id="feed-url" readonly value="([^"]+)"', page).group(1)
+    path = url.split("checkin.example.org", 1)[1]
+    coordinator.post("/console/logout")
+    feed = client.get(path)  # no sign-in: calendar apps cannot sign in
+    assert feed.status_code == 200 and feed.headers["Content-Type"].startswith("text/calendar")
+    events = list(Calendar.from_ical(feed.data).walk("VEVENT"))
+    assert events and all(str(e["summary"]) == "Tuesday Group" for e in events)
+    assert all(e.decoded("dtstart").astimezone(ZoneInfo("America/New_York")).time() == time(18) for e in events)
+    assert b"Sam" not in feed.data and b"+1202" not in feed.data  # no member detail
+    assert client.get("/console/calendar/not-a-token.ics").status_code == 404
+    again = Console(client, "casey@example.org")
+    assert again.post(f"/console/groups/{group.id}/calendar/rotate").status_code == 302
+    assert client.get(path).status_code == 404  # the old address stops working
+    new_url = re.search(r'id="feed-url" readonly value="([^"]+)"', text(again.get(f"/console/groups/{group.id}"))).group(1)
+    assert new_url != url and client.get(new_url.split("checkin.example.org", 1)[1]).status_code == 200
+
+
+# --- simulator ------------------------------------------------------------------------------
+
+def _counts(db):
+    with db.session() as s:
+        return tuple(s.scalar(select(func.count()).select_from(t)) for t in (Message, OutboxItem, Escalation))
+
+
+def test_simulator_shows_the_reply_and_the_alert_and_sends_nothing(coordinator, group, member, db, fake_twilio):
+    make_staff(db, "Dana Ortiz", "dana@example.org", "facilitator", [group.name], phone="+12025550201")
+    before = _counts(db)
+    response = coordinator.post("/console/simulator", data={"who": f"{group.id}:{member.id}", "text": CRISIS_TEXT})
+    page = text(response)
+    assert response.status_code == 200
+    assert "If you are in danger call 911" in page  # the crisis reply on the phone
+    assert "Dana Ortiz" in page and "ALERT" in page and "(crisis): Sam, Tuesday Group" in page
+    assert _counts(db) == before
+    assert fake_twilio.messages() == [] and fake_twilio.calls() == []
+    # The conversation goes on: the earlier text is posted back and replayed.
+    follow = coordinator.post("/console/simulator", data={"who": f"{group.id}:{member.id}", "history": [CRISIS_TEXT], "text": "STOP"})
+    assert "You will get no more texts" in text(follow) and "If you are in danger call 911" in text(follow)
+    empty = coordinator.post("/console/simulator", data={"who": f"{group.id}:{member.id}", "text": "  "})
+    assert empty.status_code == 400 and "type something" in text(empty)

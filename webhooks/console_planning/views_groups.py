@@ -1,0 +1,187 @@
+"""Groups and meetings: create and edit a group, build its schedule, cancel or move one meeting."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from checkin import calendar_feed, schedules
+from checkin.db import utcnow
+from checkin.directory import ValidationError, add_group, check_timezone
+from checkin.models import Group
+from checkin.phones import InvalidPhone, normalize_phone
+from webhooks.console import coordinator_required, db, group_visible, is_coordinator, login_required, visible_groups
+from webhooks.console_planning import bp, forms, recurrence
+
+UPCOMING_WEEKS = 12
+UPCOMING_MAX = 16
+
+
+@bp.get("/groups")
+@login_required
+def groups():
+    return _groups_page()
+
+
+def _groups_page(form=None, error=None, status=200):
+    now = utcnow()
+    rows = []
+    for group in visible_groups():
+        schedule = schedules.get_schedule(db(), group.id)
+        rec = recurrence.parse(schedule.rrule) if schedule else None
+        rows.append((group, schedule, rec, schedules.next_meeting(db(), group.id, now) if schedule else None))
+    return render_template("console_planning/groups.html", rows=rows, form=form or {}, error=error), status
+
+
+@bp.post("/groups")
+@coordinator_required
+def create_group():
+    form = request.form
+    try:
+        group = add_group(db(), form.get("name", ""), (form.get("timezone") or "").strip(), (form.get("phone_number") or "").strip() or None)
+        db().commit()
+    except ValidationError as exc:
+        db().rollback()
+        return _groups_page(form, str(exc), 400)
+    flash(f"Group {group.name} created. Now give it a meeting schedule.", "ok")
+    return redirect(url_for(".group", group_id=group.id))
+
+
+@bp.get("/groups/<int:group_id>")
+@login_required
+def group(group_id: int):
+    return _group_page(group_visible(group_id))
+
+
+def _group_page(group: Group, *, details=None, builder=None, error=None, error_in=None, status=200):
+    session = db()
+    zone = ZoneInfo(group.timezone)
+    schedule = schedules.get_schedule(session, group.id)
+    now = utcnow()
+    upcoming = schedules.occurrences(session, group.id, now, now + timedelta(weeks=UPCOMING_WEEKS))[:UPCOMING_MAX] if schedule else []
+    current = recurrence.parse(schedule.rrule) if schedule else None
+    if builder is None:
+        builder = {
+            "repeat": current.pattern if current else "weekly",
+            "weekday": current.weekday if current else "TU",
+            "nth": str(current.nth) if current and current.nth else "2",
+            "starts_on": (schedule.starts_on if schedule else now.astimezone(zone).date()).isoformat(),
+            "time": schedule.start_local.strftime("%H:%M") if schedule else "18:00",
+            "duration": str(schedule.duration_minutes) if schedule else "90",
+            "location": (schedule.location or "") if schedule else "",
+            "dial_in": (schedule.dial_in or "") if schedule else "",
+        }
+    token = calendar_feed.token_for(session, group.id)
+    session.commit()  # the token, made on first view
+    feed_url = current_app.extensions["checkin"].settings.public_base_url.rstrip("/") + url_for(".calendar", token=token)
+    return render_template(
+        "console_planning/group.html", group=group, schedule=schedule, current=current, upcoming=upcoming,
+        details=details or {"name": group.name, "timezone": group.timezone, "phone_number": group.phone_number or ""},
+        builder=builder, patterns=recurrence.PATTERNS, weekdays=list(zip(recurrence.WEEKDAYS, recurrence.WEEKDAY_NAMES)),
+        nths=recurrence.NTHS, error=error, error_in=error_in, feed_url=feed_url, editable=is_coordinator(),
+        today=now.astimezone(zone).date(),
+    ), status
+
+
+@bp.post("/groups/<int:group_id>")
+@coordinator_required
+def edit_group(group_id: int):
+    group = group_visible(group_id)
+    form = request.form
+    try:
+        _update_group(group, form)
+        db().commit()
+    except ValidationError as exc:
+        db().rollback()
+        return _group_page(db().get(Group, group_id), details=form, error=str(exc), error_in="details", status=400)
+    flash("Group saved.", "ok")
+    return redirect(url_for(".group", group_id=group_id))
+
+
+def _update_group(group: Group, form) -> None:
+    session = db()
+    name = forms.text(form, "name", "Name", max_len=120, required=True)
+    timezone = check_timezone((form.get("timezone") or "").strip())
+    raw_number = (form.get("phone_number") or "").strip()
+    try:
+        number = normalize_phone(raw_number) if raw_number else None
+    except InvalidPhone as exc:
+        raise ValidationError(f"Group phone number: {exc}") from None
+    if session.scalar(select(Group.id).where(Group.name == name, Group.id != group.id)):
+        raise ValidationError(f"Name: a group named {name!r} already exists")
+    if number and session.scalar(select(Group.id).where(Group.phone_number == number, Group.id != group.id)):
+        raise ValidationError("Group phone number: another group already uses it")
+    zone_changed = timezone != group.timezone
+    group.name, group.timezone, group.phone_number = name, timezone, number
+    session.flush()
+    schedule = schedules.get_schedule(session, group.id)
+    if zone_changed and schedule is not None:
+        # Same wall-clock meetings in the new zone: saving the schedule again re-plans what is not yet sent.
+        schedules.set_schedule(session, group.id, rrule=schedule.rrule, start_local=schedule.start_local,
+                               duration_minutes=schedule.duration_minutes, location=schedule.location,
+                               dial_in=schedule.dial_in, starts_on=schedule.starts_on)
+
+
+@bp.post("/groups/<int:group_id>/schedule")
+@coordinator_required
+def save_schedule(group_id: int):
+    group = group_visible(group_id)
+    form = request.form
+    try:
+        rec = recurrence.from_form(form)
+        starts_from = forms.day(form, "starts_on", "First meeting on or after")
+        at = forms.clock(form, "time", "Time")
+        duration = forms.whole(form, "duration", "Length in minutes", 5, 24 * 60)
+        first = rec.first_on_or_after(starts_from, at)
+        schedules.set_schedule(db(), group.id, rrule=rec.rrule(), start_local=at, duration_minutes=duration,
+                               location=forms.text(form, "location", "Address", max_len=200),
+                               dial_in=forms.text(form, "dial_in", "Dial-in number", max_len=40),
+                               starts_on=first.date())
+        db().commit()
+    except (ValidationError, recurrence.RecurrenceError) as exc:
+        db().rollback()
+        return _group_page(group, builder=form, error=str(exc), error_in="builder", status=400)
+    flash(f"Schedule saved: {rec.describe()} at {at:%H:%M}, from {first:%a %d %b %Y}.", "ok")
+    return redirect(url_for(".group", group_id=group_id) + "#meetings")
+
+
+@bp.post("/groups/<int:group_id>/meetings/<key>/cancel")
+@coordinator_required
+def cancel_meeting(group_id: int, key: str):
+    group = group_visible(group_id)
+    try:
+        schedules.cancel_occurrence(db(), group.id, key)
+        db().commit()
+    except ValidationError as exc:
+        db().rollback()
+        return _group_page(group, error=str(exc), error_in="meetings", status=400)
+    flash("Meeting cancelled. Members who would have been reminded are told once.", "ok")
+    return redirect(url_for(".group", group_id=group_id) + "#meetings")
+
+
+@bp.post("/groups/<int:group_id>/meetings/<key>/move")
+@coordinator_required
+def move_meeting(group_id: int, key: str):
+    group = group_visible(group_id)
+    try:
+        new_start = forms.local_datetime(request.form, "new_start", "New date and time")
+        schedules.move_occurrence(db(), group.id, key, new_start)
+        db().commit()
+    except ValidationError as exc:
+        db().rollback()
+        return _group_page(group, error=str(exc), error_in="meetings", status=400)
+    flash(f"Meeting moved to {new_start:%a %d %b %H:%M}. Members who would have been reminded are told once.", "ok")
+    return redirect(url_for(".group", group_id=group_id) + "#meetings")
+
+
+@bp.post("/groups/<int:group_id>/calendar/rotate")
+@coordinator_required
+def rotate_calendar(group_id: int):
+    group = group_visible(group_id)
+    calendar_feed.rotate(db(), group.id)
+    db().commit()
+    flash("New calendar address made; the old one no longer works.", "ok")
+    return redirect(url_for(".group", group_id=group_id) + "#calendar")

@@ -1,0 +1,120 @@
+"""Reminder plan and texts for a group, and a preview of the next two weeks of sends.
+
+The preview calls checkin.schedules.preview, the same planning function the cron tick uses, so what
+it lists (and what it marks as held back by quiet hours, pauses or opt-outs) is what will happen.
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import groupby
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+
+from checkin import schedules
+from checkin.db import utcnow
+from checkin.directory import ValidationError
+from checkin.models import Group
+from webhooks.console import coordinator_required, db, group_visible, is_coordinator, login_required
+from webhooks.console_planning import bp, forms, texts
+
+PREVIEW_DAYS = 14
+
+# Form field -> (plan key, label). Labels are what the page shows, so errors use them too.
+FIELDS = {
+    "reminders": ("reminder_offsets_minutes", "Reminders before each meeting"),
+    "prompt_days_after": ("prompt_days_after", "Check-in prompt, days after each meeting"),
+    "prompt_time": ("prompt_time", "Check-in prompt time"),
+    "nudge_after_hours": ("nudge_after_hours", "Nudge after (hours without an answer)"),
+    "quiet_start": ("quiet_start", "Sending window opens at"),
+    "quiet_end": ("quiet_end", "Sending window closes at"),
+    "prompt_stale_hours": ("prompt_stale_hours", "Drop a held prompt after (hours)"),
+}
+
+
+def _hours(minutes: int) -> str:
+    return f"{minutes / 60:g}"
+
+
+def plan_form(plan) -> dict[str, str]:
+    return {
+        "reminders": ", ".join(_hours(m) for m in plan.reminder_offsets_minutes),
+        "prompt_days_after": str(plan.prompt_days_after),
+        "prompt_time": plan.prompt_time.strftime("%H:%M"),
+        "nudge_after_hours": f"{plan.nudge_after_hours:g}",
+        "quiet_start": plan.quiet_start.strftime("%H:%M"),
+        "quiet_end": plan.quiet_end.strftime("%H:%M"),
+        "prompt_stale_hours": f"{plan.prompt_stale_hours:g}",
+    }
+
+
+def reminder_minutes(raw: str) -> list[int]:
+    """'24, 2' (hours) -> [1440, 120]. Blank means no reminders."""
+    label = FIELDS["reminders"][1]
+    parts = [p for p in re.split(r"[,\s]+", (raw or "").strip()) if p]
+    minutes = []
+    for part in parts:
+        try:
+            hours = float(part)
+        except ValueError:
+            raise ValidationError(f"{label}: hours before the meeting separated by commas, e.g. 24, 2") from None
+        if not 0 < hours <= 14 * 24 or hours * 60 != int(hours * 60):
+            raise ValidationError(f"{label}: each from 1 minute (0.0167) to 336 hours, in whole minutes")
+        minutes.append(int(hours * 60))
+    return minutes
+
+
+def _overrides(form) -> dict:
+    return {
+        "reminder_offsets_minutes": reminder_minutes(form.get("reminders", "")),
+        "prompt_days_after": forms.whole(form, "prompt_days_after", FIELDS["prompt_days_after"][1], 0, 6),
+        "prompt_time": forms.clock(form, "prompt_time", FIELDS["prompt_time"][1]).strftime("%H:%M"),
+        "nudge_after_hours": forms.number(form, "nudge_after_hours", FIELDS["nudge_after_hours"][1], 0, 144),
+        "quiet_start": forms.clock(form, "quiet_start", FIELDS["quiet_start"][1]).strftime("%H:%M"),
+        "quiet_end": forms.clock(form, "quiet_end", FIELDS["quiet_end"][1]).strftime("%H:%M"),
+        "prompt_stale_hours": forms.number(form, "prompt_stale_hours", FIELDS["prompt_stale_hours"][1], 0.5, 72),
+    }
+
+
+def _in_words(error: str) -> str:
+    """The planner names its config key ("quiet_end: ..."); say it with the form's label."""
+    for _field, (key, label) in FIELDS.items():
+        if error.startswith(key + ":"):
+            return label + error[len(key):]
+    return error
+
+
+@bp.get("/groups/<int:group_id>/plan")
+@login_required
+def plan(group_id: int):
+    return _plan_page(group_visible(group_id))
+
+
+def _plan_page(group: Group, form=None, error=None, status=200):
+    session = db()
+    now = utcnow()
+    settings = current_app.extensions["checkin"].settings
+    has_schedule = schedules.get_schedule(session, group.id) is not None
+    sends = schedules.preview(session, group.id, now, PREVIEW_DAYS, now=now, base_url=settings.public_base_url) if has_schedule else []
+    sends = sorted(sends, key=lambda s: (s.member_name, s.member_id, s.send_at_utc))
+    by_member = [(key, list(rows)) for key, rows in groupby(sends, key=lambda s: (s.member_id, s.member_name))]
+    return render_template(
+        "console_planning/plan.html", group=group, form=form or plan_form(schedules.get_plan(session, group.id)),
+        fields=FIELDS, error=error, editable=is_coordinator(), has_schedule=has_schedule, by_member=by_member,
+        days=PREVIEW_DAYS, count=len(sends), held=sum(1 for s in sends if s.held_reason),
+        template_sets=texts.template_sets(), segments=texts.segments,
+    ), status
+
+
+@bp.post("/groups/<int:group_id>/plan")
+@coordinator_required
+def save_plan(group_id: int):
+    group = group_visible(group_id)
+    try:
+        schedules.set_plan(db(), group.id, **_overrides(request.form))
+        db().commit()
+    except ValidationError as exc:
+        db().rollback()
+        return _plan_page(group, request.form, _in_words(str(exc)), 400)
+    flash("Plan saved. The preview below shows what it will send.", "ok")
+    return redirect(url_for(".plan", group_id=group_id) + "#preview")
