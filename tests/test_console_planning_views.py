@@ -252,7 +252,16 @@ def test_simulator_shows_the_reply_and_the_alert_and_sends_nothing(coordinator, 
     assert _counts(db) == before
     assert fake_twilio.messages() == [] and fake_twilio.calls() == []
     # The conversation goes on: the earlier text is posted back and replayed.
-    follow = coordinator.post("/console/simulator", data={"who": f"{group.id}:{member.id}", "history": [CRISIS_TEXT], "text": "STOP"})
+    who = f"{group.id}:{member.id}"
+    follow = coordinator.post("/console/simulator", data={"who": who, "history_for": who, "history": [CRISIS_TEXT], "text": "STOP"})
     assert "You will get no more texts" in text(follow) and "If you are in danger call 911" in text(follow)
+    # Switching to another member starts a new conversation: the first member's texts are not replayed as theirs.
+    from checkin.directory import add_member
+
+    with db.session() as s:
+        kim = add_member(s, group.name, "+12025550160", "Kim Lee")
+    other = coordinator.post("/console/simulator", data={"who": f"{group.id}:{kim.id}", "history_for": who,
+                                                         "history": [CRISIS_TEXT], "text": "hi"})
+    assert CRISIS_TEXT not in text(other) and "Thanks, Kim" in text(other)
     empty = coordinator.post("/console/simulator", data={"who": f"{group.id}:{member.id}", "text": "  "})
     assert empty.status_code == 400 and "type something" in text(empty)

@@ -10,11 +10,12 @@ import re
 from itertools import groupby
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
 
 from checkin import schedules
 from checkin.db import utcnow
 from checkin.directory import ValidationError
-from checkin.models import Group
+from checkin.models import Group, Member
 from webhooks.console import coordinator_required, db, group_visible, is_coordinator, login_required
 from webhooks.console_planning import bp, forms, texts
 
@@ -96,8 +97,10 @@ def _plan_page(group: Group, form=None, error=None, status=200):
     settings = current_app.extensions["checkin"].settings
     has_schedule = schedules.get_schedule(session, group.id) is not None
     sends = schedules.preview(session, group.id, now, PREVIEW_DAYS, now=now, base_url=settings.public_base_url) if has_schedule else []
-    sends = sorted(sends, key=lambda s: (s.member_name, s.member_id, s.send_at_utc))
-    by_member = [(key, list(rows)) for key, rows in groupby(sends, key=lambda s: (s.member_id, s.member_name))]
+    # The planner knows first names (what texts use); the coordinator needs to tell members apart.
+    names = dict(session.execute(select(Member.id, Member.display_name).where(Member.id.in_({s.member_id for s in sends}))).all())
+    sends = sorted(sends, key=lambda s: (names.get(s.member_id, s.member_name), s.member_id, s.send_at_utc))
+    by_member = [(key, list(rows)) for key, rows in groupby(sends, key=lambda s: (s.member_id, names.get(s.member_id, s.member_name)))]
     return render_template(
         "console_planning/plan.html", group=group, form=form or plan_form(schedules.get_plan(session, group.id)),
         fields=FIELDS, error=error, editable=is_coordinator(), has_schedule=has_schedule, by_member=by_member,

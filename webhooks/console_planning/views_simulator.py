@@ -48,7 +48,9 @@ def simulator():
 def simulate():
     choices = _choices()
     group, member = _pick(choices, request.form.get("who", ""))
-    history = [t for t in request.form.getlist("history") if t.strip()]
+    # The earlier texts are replayed only for the member they were typed as.
+    same_member = request.form.get("history_for") == request.form.get("who")
+    history = [t for t in request.form.getlist("history") if t.strip()] if same_member else []
     text = (request.form.get("text") or "").strip()
     error = None
     if not text:

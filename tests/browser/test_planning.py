@@ -1,0 +1,109 @@
+"""The planning pages in a real browser: build a schedule and see its preview, the live SMS counter,
+the simulator's crisis text and alert, and the calendar feed URL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from checkin.db import utcnow
+from checkin.templates import segments
+
+CRISIS_TEXT = "I am going to kill myself tonight"
+
+
+@pytest.fixture
+def page(browser_page, member, spanish_member):
+    """The coordinator's page, with two members (en, es) in the console server's group."""
+    return browser_page
+
+
+def test_build_a_weekly_schedule_and_see_its_preview(page, console_server, group, screenshot):
+    page.goto(console_server.url("/console/groups"))
+    screenshot(page, "planning-groups")
+    page.get_by_role("link", name="Tuesday Group").click()
+    assert page.get_by_role("heading", name="Tuesday Group").is_visible()
+    # "Which week of the month" only shows for monthly schedules.
+    assert not page.get_by_label("Which week of the month").is_visible()
+    page.get_by_label("Repeats").select_option(label="Once a month, on the nth weekday")
+    assert page.get_by_label("Which week of the month").is_visible()
+    page.get_by_label("Repeats").select_option(label="Every week")
+    tomorrow = (utcnow().astimezone(ZoneInfo(group.timezone)) + timedelta(days=1)).date()
+    page.get_by_label("Day").select_option(label=tomorrow.strftime("%A"))
+    page.get_by_label("Time (America/New_York)").fill("18:30")
+    page.get_by_label("First meeting on or after").fill(tomorrow.isoformat())
+    page.get_by_label("Address (optional)").fill("12 Main St")
+    page.get_by_role("button", name="Save schedule").click()
+    status = page.get_by_role("status").inner_text()
+    assert f"Schedule saved: Every {tomorrow:%A} at 18:30" in status
+    meetings = page.locator("#meetings li")
+    assert meetings.count() >= 8
+    assert meetings.first.inner_text().startswith(tomorrow.strftime("%a %d %b %Y, 18:30"))
+    screenshot(page, "planning-group")
+
+    page.get_by_role("link", name="Reminder plan, texts and preview").click()
+    preview = page.locator("#preview")
+    assert preview.get_by_role("heading", name="Sam Rivera").is_visible()
+    assert preview.get_by_role("heading", name="Rosa Medina").is_visible()
+    # The day-before reminder for tomorrow's meeting, in each member's language.
+    assert "Reminder: Tuesday Group meets tomorrow" in preview.inner_text()
+    assert "Recordatorio: Tuesday Group se reune" in preview.inner_text()
+    assert "How are you doing this week?" in preview.inner_text()
+    screenshot(page, "planning-plan")
+
+    # Change the plan: a single 3-hour reminder. The preview follows.
+    page.get_by_label("Reminders before each meeting (hours, separated by commas)").fill("3")
+    page.get_by_role("button", name="Save plan").click()
+    assert "Plan saved" in page.get_by_role("status").inner_text()
+    after = page.locator("#preview").inner_text()
+    assert "Reminder: Tuesday Group meets today" in after and "meets tomorrow" not in after
+
+
+def test_template_counter_counts_characters_and_segments_like_the_server(page, console_server, group):
+    page.goto(console_server.url(f"/console/groups/{group.id}/plan"))
+    field = page.get_by_label("Meeting reminder").first
+    counter = page.locator("#c-en-reminder")
+    field.fill("a" * 160)
+    assert counter.inner_text() == "160 characters (GSM-7), 1 segment"
+    field.fill("a" * 161)
+    assert counter.inner_text() == "161 characters (GSM-7), 2 segments - over the limit of 1"
+    field.fill("Hola {name} 😊")
+    assert counter.inner_text().startswith("14 characters (UCS-2), 1 segment")
+    # The page's counter and checkin.templates.segments agree on the edges of both encodings.
+    samples = ["", "a" * 160, "a" * 161, "a" * 306, "a" * 307, "{}" * 80, "[x]" * 40 + "€", "ñandú " * 12,
+               "é" * 70, "ç" * 71, "😊" * 35, "😊" * 36, "Recordatorio: mañana a las 18:30", "¿Como te va?"]
+    for text in samples:
+        got = page.evaluate("t => window.checkinSegments(t)", text)
+        encoding, chars, count = segments(text)
+        assert (got["encoding"], got["units"], got["segments"]) == (encoding, chars, count if text else 0), text
+
+
+def test_simulator_crisis_text_shows_the_reply_and_the_alert(page, console_server, group, member, screenshot):
+    page.goto(console_server.url("/console/simulator"))
+    assert "Nothing here is sent or kept" in page.locator("main").inner_text()
+    page.get_by_label("Text as").select_option(label="Sam Rivera")
+    page.get_by_label("Message").fill(CRISIS_TEXT)
+    page.get_by_role("button", name="Send").click()
+    thread = page.locator(".thread")
+    assert CRISIS_TEXT in thread.inner_text()
+    assert "A facilitator is being told" in thread.inner_text() and "988" in thread.inner_text()
+    alerts = page.locator(".alerts")
+    assert "crisis" in alerts.inner_text()
+    assert "Frankie Facilitator" in alerts.inner_text() and "(crisis): Sam, Tuesday Group" in alerts.inner_text()
+    screenshot(page, "planning-simulator")
+    # The conversation continues with the same member selected.
+    page.get_by_label("Message").fill("HELP")
+    page.get_by_role("button", name="Send").click()
+    assert page.locator(".thread .bubble.mine").count() == 2
+    assert "Reply STOP to stop" in thread.inner_text()
+
+
+def test_calendar_address_is_shown_and_serves_the_feed(page, console_server, group):
+    page.goto(console_server.url(f"/console/groups/{group.id}"))
+    url = page.get_by_label("Calendar address").input_value()
+    assert url.startswith(console_server.url("/console/calendar/")) and url.endswith(".ics")
+    response = page.request.get(url)
+    assert response.status == 200 and response.headers["content-type"].startswith("text/calendar")
+    assert response.text().startswith("BEGIN:VCALENDAR")
