@@ -69,6 +69,7 @@ def test_a_facilitator_sees_only_their_groups_and_cannot_edit(facilitator, group
     assert "Tuesday Group" in listing and "Thursday Group" not in listing and "New group" not in listing
     own = facilitator.get(f"/console/groups/{group.id}")
     assert own.status_code == 200 and "Save schedule" not in text(own) and "Cancel this meeting" not in text(own)
+    assert "/console/calendar/" in text(own) and "Make a new address" not in text(own)  # may subscribe, not rotate
     assert "Save plan" not in text(facilitator.get(f"/console/groups/{group.id}/plan"))
     for path in (f"/console/groups/{other_group.id}", f"/console/groups/{other_group.id}/plan", "/console/groups/999999"):
         assert facilitator.get(path).status_code == 404, path
@@ -127,6 +128,17 @@ def test_coordinator_edits_a_group(coordinator, group, other_group, db):
     with db.session() as s:
         g = s.get(Group, group.id)
         assert (g.name, g.timezone, g.phone_number) == ("Tuesday Night", "America/Denver", "+15005550011")
+
+
+def test_moving_a_group_to_another_zone_keeps_its_wall_clock_meetings(coordinator, group, db):
+    weekly(db, group.id, at=time(18))
+    response = coordinator.post(f"/console/groups/{group.id}", data={"name": group.name, "timezone": "America/Denver",
+                                                                      "phone_number": group.phone_number})
+    assert response.status_code == 302
+    with db.session() as s:
+        occ = schedules.occurrences(s, group.id, datetime(2027, 3, 1, tzinfo=timezone.utc), datetime(2027, 3, 11, tzinfo=timezone.utc))
+    assert [(o.local_start.hour, str(o.local_start.tzinfo)) for o in occ] == [(18, "America/Denver"), (18, "America/Denver")]
+    assert [o.starts_at.hour for o in occ] == [1, 1]  # 18:00 MST is 01:00 UTC the next day
 
 
 @pytest.mark.parametrize("form, rule, first", [
