@@ -8,13 +8,8 @@ from sqlalchemy import select
 from checkin.accounts import throttle
 from checkin.accounts.models import AuditEvent
 from checkin.models import StaffUser
+from tests.console_helpers import cheap_password_hashing, plain_http  # noqa: F401
 from tests.console_helpers import PASSWORD, Console, csrf_token, make_staff, sign_in
-
-
-@pytest.fixture(autouse=True)
-def _plain_http(app):
-    # The test client speaks http://; the session cookie is Secure only behind https (see create_app).
-    app.config["SESSION_COOKIE_SECURE"] = False
 
 
 @pytest.fixture
@@ -38,6 +33,24 @@ def test_password_is_stored_as_an_argon2_hash_and_sign_in_works(client, db, coor
     assert "Casey" in page and "Sign out" in page
     with db.session() as s:
         assert s.scalars(select(AuditEvent.action)).all() == ["signin"]
+
+
+def test_real_hashing_uses_argon2id_with_rfc9106_low_memory_parameters():
+    from checkin.accounts import passwords
+
+    passwords.use_cheap_hashing_for_tests(False)
+    stored = passwords.hash_password("a long enough password")
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert passwords.verify_password(stored, "a long enough password")
+    assert not passwords.verify_password(stored, "a long enough passworD")
+
+
+def test_short_passwords_are_refused():
+    from checkin.accounts import passwords
+    from checkin.directory import ValidationError
+
+    with pytest.raises(ValidationError, match="at least 10 characters"):
+        passwords.hash_password("short")
 
 
 def test_wrong_password_is_refused_with_a_reason(client, coordinator):

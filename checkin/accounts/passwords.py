@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from checkin.directory import ValidationError
@@ -12,7 +12,15 @@ from checkin.directory import ValidationError
 MIN_LENGTH = 10
 MAX_LENGTH = 256  # argon2 would take more; a cap stops a megabyte "password" costing CPU.
 
+# argon2-cffi's default is RFC 9106's low-memory profile (argon2id, t=3, m=64 MiB, p=4).
 _hasher = PasswordHasher()
+
+
+def use_cheap_hashing_for_tests(cheap: bool = True) -> None:
+    """Tests sign in hundreds of times; the real cost would take minutes there and prove nothing more."""
+    global _hasher, _DUMMY_HASH
+    _hasher = PasswordHasher.from_parameters(profiles.CHEAPEST) if cheap else PasswordHasher()
+    _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
 def check_password_rules(password: str) -> str:

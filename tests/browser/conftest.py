@@ -58,6 +58,15 @@ class ConsoleServer:
         page.wait_for_url(self.url("/console/"))
 
 
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing():
+    from checkin.accounts import passwords
+
+    passwords.use_cheap_hashing_for_tests()
+    yield
+    passwords.use_cheap_hashing_for_tests(False)
+
+
 @pytest.fixture(scope="session")
 def _browser():
     if not os.access(CHROMIUM, os.X_OK):

@@ -32,6 +32,10 @@ NAV: list[tuple[str, str, bool]] = [
 ]
 
 
+# Endpoints that take a file upload bigger than the app-wide limit (which is sized for Twilio's webhooks).
+UPLOAD_LIMITS: dict[str, int] = {"console.members_import": 5 * 1024 * 1024 + 64 * 1024}
+
+
 def add_nav(label: str, endpoint: str, coordinator_only: bool = False) -> None:
     if not any(item[1] == endpoint for item in NAV):
         NAV.append((label, endpoint, coordinator_only))
@@ -49,6 +53,8 @@ def _setup(state) -> None:
 
     @app.before_request
     def _csrf():
+        if request.endpoint in UPLOAD_LIMITS:
+            request.max_content_length = UPLOAD_LIMITS[request.endpoint]
         if not request.path.startswith("/twilio/"):
             csrf.protect()  # a no-op for GET/HEAD/OPTIONS
 

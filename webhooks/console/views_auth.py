@@ -63,3 +63,13 @@ def _csrf_error(exc: CSRFError):
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
     return render_template("console/error.html", code=exc.code, name=exc.name, reason=exc.description), exc.code
+
+
+@bp.after_request
+def _headers(response):
+    # Member data and one-time passwords must not linger in caches; no framing, nothing from elsewhere.
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'")
+    return response

@@ -1,0 +1,105 @@
+"""Staff and rota pages, and the home page's sends: what goes out today and how yesterday went."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from checkin import outbox
+from checkin.accounts.models import AuditEvent
+from checkin.db import utcnow
+from checkin.models import GroupStaff, Message, StaffUser
+from tests.console_helpers import cheap_password_hashing, plain_http  # noqa: F401
+from tests.console_helpers import Console, make_staff, sign_in
+
+
+@pytest.fixture
+def coordinator(client, db, group):
+    make_staff(db, "Casey", "casey@example.org", "coordinator")
+    return Console(client, "casey@example.org")
+
+
+def temp_password(response) -> str:
+    return re.search(r'<code id="temp-password">([^<]+)</code>', response.get_data(as_text=True)).group(1)
+
+
+def test_add_staff_shows_a_one_time_password_that_signs_in(app, coordinator, db, group):
+    response = coordinator.post("/console/staff/new", {"name": "Robin", "email": "Robin@Example.org", "role": "facilitator",
+                                                       "phone": "202-555-0188", "groups": str(group.id), "tier": "backup"})
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    password = temp_password(response)
+    with db.session() as s:
+        robin = s.scalar(select(StaffUser).where(StaffUser.email == "robin@example.org"))
+        link = s.get(GroupStaff, (group.id, robin.id))
+        assert (robin.role, robin.phone, link.tier, link.on_call) == ("facilitator", "+12025550188", "backup", True)
+    assert sign_in(app.test_client(), "robin@example.org", password).status_code == 302
+
+
+def test_add_staff_with_a_taken_email_says_so(coordinator, db):
+    response = coordinator.post("/console/staff/new", {"name": "Casey 2", "email": "casey@example.org", "role": "coordinator"})
+    assert response.status_code == 400
+    assert "a staff user with that email already exists" in response.get_data(as_text=True)
+
+
+def test_password_reset_replaces_the_password_and_ends_their_sessions(app, coordinator, db, group):
+    frankie = make_staff(db, "Frankie", "frankie@example.org", "facilitator", [group.name])
+    theirs = Console(app.test_client(), "frankie@example.org")
+    new_password = temp_password(coordinator.post(f"/console/staff/{frankie.id}/password"))
+    assert theirs.get("/console/").status_code == 302  # signed out by the reset
+    assert sign_in(app.test_client(), "frankie@example.org").status_code == 401  # the old password is gone
+    assert sign_in(app.test_client(), "frankie@example.org", new_password).status_code == 302
+    with db.session() as s:
+        assert s.scalar(select(AuditEvent.detail).where(AuditEvent.action == "password_reset")) == f"staff:{frankie.id}"
+
+
+def test_rota_shows_who_is_on_call_and_toggles(coordinator, db, group):
+    frankie = make_staff(db, "Frankie", "frankie@example.org", "facilitator", [group.name], "+12025550177")
+    page = coordinator.get("/console/staff").get_data(as_text=True)
+    assert "Take Frankie off call for Tuesday Group" in page
+    page = coordinator.post(f"/console/staff/rota/{group.id}/{frankie.id}", {"action": "on_call", "on_call": "no"},
+                            follow_redirects=True).get_data(as_text=True)
+    assert "nobody is on call as primary for this group now" in page
+    assert "Put Frankie on call for Tuesday Group" in page
+    with db.session() as s:
+        assert s.get(GroupStaff, (group.id, frankie.id)).on_call is False
+    coordinator.post(f"/console/staff/rota/{group.id}/{frankie.id}", {"action": "tier", "tier": "backup"})
+    with db.session() as s:
+        assert s.get(GroupStaff, (group.id, frankie.id)).tier == "backup"
+
+
+def test_add_someone_to_a_groups_rota(coordinator, db, group):
+    bo = make_staff(db, "Bo", "bo@example.org", "facilitator", [], "+12025550179")
+    coordinator.post(f"/console/staff/rota/{group.id}", {"staff_id": bo.id, "tier": "primary"})
+    with db.session() as s:
+        link = s.get(GroupStaff, (group.id, bo.id))
+        assert (link.tier, link.on_call) == ("primary", True)
+
+
+def test_home_lists_todays_sends_and_yesterdays_results_with_reasons(coordinator, db, group, member, spanish_member):
+    zone = ZoneInfo(group.timezone)
+    yesterday_noon = datetime.combine(utcnow().astimezone(zone).date() - timedelta(days=1), time(12), zone)
+    with db.session() as s:
+        outbox.add(s, "reminder:test:1", to=member.phone, body="Meeting tonight", member_id=member.id, purpose="reminder")
+        common = {"from_number": group.phone_number, "created_at": yesterday_noon}
+        s.add_all([
+            Message(direction="outbound", member_id=member.id, to_number=member.phone, status="delivered", **common),
+            Message(direction="outbound", member_id=spanish_member.id, to_number=spanish_member.phone, status="undelivered",
+                    error_code=30005, **common),
+            Message(direction="inbound", member_id=member.id, to_number=group.phone_number, status="received",
+                    body="4", **dict(common, from_number=member.phone)),
+            # Two days ago: not yesterday.
+            Message(direction="outbound", member_id=member.id, to_number=member.phone, status="failed",
+                    **dict(common, created_at=yesterday_noon - timedelta(days=1))),
+        ])
+    page = coordinator.get("/console/").get_data(as_text=True)
+    today = page[page.index("Still to send today"):page.index('id="y-h"')]
+    assert "Sam Rivera" in today and "reminder" in today and "queued" in today
+    yesterday = page[page.index('id="yesterday"'):]
+    facts = dict(re.findall(r"<dt>([^<]+)</dt><dd>(\d+)</dd>", yesterday))
+    assert facts == {"Sent": "2", "Delivered": "1", "Not confirmed yet": "0", "Failed": "1", "Replies": "1"}
+    assert "1 × the number is unknown or no longer in service" in yesterday
+    assert "Rosa Medina</a>: the number is unknown or no longer in service" in yesterday
