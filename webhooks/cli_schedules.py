@@ -66,11 +66,12 @@ def register(cli) -> None:
         first = _day(starts_on, "--from") if starts_on else None
 
         def run(session, group):
-            set_schedule(session, group.id, rrule=rrule, start_local=start_time, duration_minutes=duration,
-                         location=address, dial_in=dial_in, starts_on=first)
             from checkin.db import utcnow
 
-            return group, next_meeting(session, group.id, utcnow())
+            saved = set_schedule(session, group.id, rrule=rrule, start_local=start_time, duration_minutes=duration,
+                                 location=address, dial_in=dial_in, starts_on=first)
+            begin = max(utcnow(), datetime.combine(saved.starts_on, time(0), ZoneInfo(group.timezone)))
+            return group, next_meeting(session, group.id, begin)
 
         group, upcoming = _in_group(run)(group_name)
         nxt = f"; next {upcoming.local_start:%a %Y-%m-%d %H:%M %Z}" if upcoming else "; no upcoming meeting"
