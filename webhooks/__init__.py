@@ -33,6 +33,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     # Loads and validates config/escalation.toml now: a malformed policy stops the start, naming the key.
     app.extensions["checkin.escalation"] = escalation_jobs.context(runtime)
+    # Templates too long for two SMS segments stop the start too, naming the key and language.
+    from checkin import templates
+
+    templates.check_lengths()
 
     errors.register(app)
     app.register_blueprint(health.bp)
