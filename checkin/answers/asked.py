@@ -31,10 +31,14 @@ class Asked:
 
     @property
     def latest(self) -> str | None:
-        """"reminder" | "prompt" | None: which question a bare 1 or 2 answers."""
-        if self.reminder and (self.prompt is None or self.reminder.sent_at > self.prompt.prompted_at):
+        """"reminder" | "prompt" | None: which question a bare 1 or 2 answers. A nudge asks again."""
+        if self.reminder and (self.prompt is None or self.reminder.sent_at > _last_asked(self.prompt)):
             return "reminder"
         return "prompt" if self.prompt else None
+
+
+def _last_asked(prompt: CheckIn) -> datetime:
+    return max(prompt.prompted_at, prompt.nudged_at or prompt.prompted_at)
 
 
 def occurrence_key(idempotency_key: str, member_id: int) -> str | None:
