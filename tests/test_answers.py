@@ -19,7 +19,7 @@ from checkin.models import Message
 from webhooks.simulate import replies_from_twiml
 from workers import jobs
 
-OCCURRENCE = "2026-12-08T23:00:00+00:00"
+OCCURRENCE = "20261208T2300Z"  # as checkin.schedules keys an occurrence
 
 
 def reply(twilio, phone, body):
@@ -29,7 +29,7 @@ def reply(twilio, phone, body):
     return replies[0] if replies else None
 
 
-def send_reminder(db, member, occurrence=OCCURRENCE, offset="24h", sent_ago=None):
+def send_reminder(db, member, occurrence=OCCURRENCE, offset="1440", sent_ago=None):
     """A meeting reminder as the planner writes it, delivered by the worker job to the fake Twilio."""
     with db.session() as s:
         item, _ = outbox.add(s, f"reminder:{member.id}:{occurrence}:{offset}", to=member.phone, member_id=member.id,
@@ -86,8 +86,8 @@ def test_latest_rsvp_wins_one_row_per_member_and_meeting(twilio, db, fake_twilio
     assert reply(twilio, member.phone, "2").startswith("Thanks for letting us know, Sam")
     assert reply(twilio, member.phone, "yes, I'll be there").startswith("Thanks, Sam. We have you down as coming")
     assert rsvps(db) == [(member.id, OCCURRENCE, "yes")]
-    # The 2-hour reminder for the same meeting: the answer still lands on that meeting.
-    send_reminder(db, member, offset="2h")
+    # The 2-hour reminder for the same meeting, after it was moved: the answer still lands on that meeting.
+    send_reminder(db, member, offset="120:v1")
     reply(twilio, member.phone, "not coming")
     assert rsvps(db) == [(member.id, OCCURRENCE, "no")]
 
@@ -201,3 +201,65 @@ def test_crisis_reply_wins_over_a_score_and_an_rsvp(twilio, db, fake_twilio, mem
     assert checkin_row(db, prompt).score == 1  # the answer is still recorded
     send_reminder(db, member)
     assert "988" in reply(twilio, member.phone, "no, I want to die")
+
+
+# --- WHEN / CUANDO --------------------------------------------------------------------------
+
+def weekly_tuesday(db, group, **where):
+    from datetime import date, time
+
+    from checkin.schedules import set_schedule
+
+    with db.session() as s:
+        set_schedule(s, group.id, rrule="FREQ=WEEKLY;BYDAY=TU", start_local=time(18, 0), duration_minutes=90,
+                     starts_on=date(2026, 1, 6), **where)
+
+
+def when_at(db, member, now, to=None):
+    from checkin.answers import when
+    from checkin.models import Member
+
+    with db.session() as s:
+        return when.reply(s, s.get(Member, member.id), to, now)
+
+
+def test_when_over_sms_in_each_language(twilio, db, group, member, spanish_member):
+    weekly_tuesday(db, group, location="12 Main St")
+    assert reply(twilio, member.phone, "WHEN").startswith("Next meeting: Tue ")
+    assert reply(twilio, member.phone, "when is the meeting?").endswith(", at 12 Main St.")
+    assert reply(twilio, spanish_member.phone, "¿Cuándo?").startswith("Proxima reunion: mar ")
+    assert rsvps(db) == []
+
+
+def test_when_is_in_the_members_zone_across_dst(db, group, member):
+    from datetime import datetime, timezone
+
+    from checkin.models import Member
+
+    weekly_tuesday(db, group, location="12 Main St")
+    before_dst = datetime(2030, 3, 7, 12, 0, tzinfo=timezone.utc)  # US clocks go forward on Sunday 10 March 2030
+    assert when_at(db, member, before_dst) == "Next meeting: Tue 12 Mar at 6:00 PM EDT, at 12 Main St."
+    with db.session() as s:
+        s.get(Member, member.id).timezone = "America/Los_Angeles"
+    assert when_at(db, member, before_dst) == "Next meeting: Tue 12 Mar at 3:00 PM PDT, at 12 Main St."
+    with db.session() as s:
+        s.get(Member, member.id).timezone = "Europe/London"  # Britain changes on 31 March: still GMT
+    assert when_at(db, member, before_dst) == "Next meeting: Tue 12 Mar at 10:00 PM GMT, at 12 Main St."
+
+
+def test_when_skips_a_cancelled_meeting_and_says_a_moved_one(db, group, spanish_member):
+    from datetime import datetime, timezone
+
+    from checkin.schedules import cancel_occurrence, move_occurrence
+
+    weekly_tuesday(db, group, dial_in="+12025550199")
+    now = datetime(2030, 3, 7, 12, 0, tzinfo=timezone.utc)
+    with db.session() as s:
+        cancel_occurrence(s, group.id, "20300312T2200Z")
+        move_occurrence(s, group.id, "20300319T2200Z", datetime(2030, 3, 20, 19, 30))
+    assert when_at(db, spanish_member, now) == \
+        "Proxima reunion (cambio de fecha): mie 20 mar a las 19:30 EDT, por telefono +12025550199."
+
+
+def test_when_without_a_schedule(twilio, group, member):
+    assert reply(twilio, member.phone, "WHEN") == "No meeting is scheduled yet. Your facilitator will let you know."

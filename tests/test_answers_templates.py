@@ -56,9 +56,18 @@ def test_too_long_template_is_named_with_its_language(tmp_path):
 
 
 def test_one_segment_limit_for_reminders_where_they_can():
-    table = {"en": {"reminder": "Reminder, {name}: group {day} at {time}{place}. Reply 1 if you're coming, 2 if not."}}
+    table = {"en": {"reminder": "Reminder, {name}: {group} meets {day} at {time}{place}. Reply 1 if you're coming, 2 if not."}}
     assert check_table(table) == []
     assert "2 SMS segments" in check_table(table, max_segments=1)[0]
+
+
+def test_planner_texts_fit_two_segments_with_realistic_values():
+    from checkin.schedules import load_config
+
+    samples = dict(group=templates.SAMPLE_VALUES["group"], when="tomorrow, ", date="Wed 30 Dec", time="10:30 PM",
+                   weekday="Wednesday", where=", at Grace Community Church, 1250 Massachusetts Ave NW, Room 204",
+                   new_date="Thu 31 Dec", new_time="6:30 PM", address="1250 Massachusetts Ave NW", dial_in="+12025550123")
+    assert check_table(load_config().templates, source="plan.toml", samples=samples) == []
 
 
 @pytest.mark.parametrize("body", ["WHEN", "when?", "Cuándo", "CUANDO", "When is the meeting?", "when's group",
