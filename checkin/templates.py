@@ -28,9 +28,9 @@ MAX_SEGMENTS = 2
 SAMPLE_VALUES = {
     "name": "Maximiliano",
     "score": 5,
-    "day": "Wednesday, December 30",
+    "day": "Wed 30 Dec",
     "time": "10:30 PM EST",
-    "place": " at Grace Community Church, 1250 Massachusetts Ave NW, Room 204",
+    "place": ", at Grace Community Church, 1250 Massachusetts Ave NW, Room 204",
     "group": "Tuesday Evening Peer Support",
     "number": "+12025550123",
 }

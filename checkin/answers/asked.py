@@ -31,20 +31,23 @@ class Asked:
 
     @property
     def latest(self) -> str | None:
-        """"reminder" | "prompt" | None: which question a bare 1 or 2 answers."""
-        if self.reminder and (self.prompt is None or self.reminder.sent_at > self.prompt.prompted_at):
+        """"reminder" | "prompt" | None: which question a bare 1 or 2 answers. A nudge asks again."""
+        if self.reminder and (self.prompt is None or self.reminder.sent_at > _last_asked(self.prompt)):
             return "reminder"
         return "prompt" if self.prompt else None
 
 
+def _last_asked(prompt: CheckIn) -> datetime:
+    return max(prompt.prompted_at, prompt.nudged_at or prompt.prompted_at)
+
+
 def occurrence_key(idempotency_key: str, member_id: int) -> str | None:
-    """The occurrence in a reminder's key `reminder:{member}:{occurrence}:{offset}` (the occurrence
-    key itself may hold colons, an ISO time; the offset never does)."""
+    """The occurrence in a reminder's key `reminder:{member}:{occurrence}:{offset}[:v{version}]`
+    (occurrence keys hold no colon: checkin.schedules writes the UTC start as 20261208T2300Z)."""
     prefix = f"reminder:{member_id}:"
     if not idempotency_key.startswith(prefix):
         return None
-    occurrence, _, offset = idempotency_key[len(prefix):].rpartition(":")
-    return occurrence or None
+    return idempotency_key[len(prefix):].split(":", 1)[0] or None
 
 
 def last_reminder(session: Session, member_id: int, now: datetime) -> Reminder | None:

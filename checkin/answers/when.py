@@ -11,29 +11,12 @@ from sqlalchemy.orm import Session
 from checkin import templates
 from checkin.models import Group, GroupMember, Member
 
-# Written out rather than taken from the C locale, which is English only. Spanish without accents
-# (mie, sab) keeps the reply in GSM-7.
-DAYS = {"en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), "es": ("lun", "mar", "mie", "jue", "vie", "sab", "dom")}
-MONTHS = {
-    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
-    "es": ("ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic"),
-}
-PLACE = {"en": (" at {location}", ", dial in {dial_in}"), "es": (" en {location}", ", llama al {dial_in}")}
-
-
-def local_day_time(when: datetime, zone: str, language: str) -> tuple[str, str]:
-    """("Tue Dec 8", "6:00 PM EST") / ("mar 8 dic", "18:00 EST") in the member's zone."""
-    local = when.astimezone(ZoneInfo(zone))
-    lang = language if language in DAYS else "en"
-    day_name, month = DAYS[lang][local.weekday()], MONTHS[lang][local.month - 1]
-    if lang == "en":
-        hour = local.hour % 12 or 12
-        return f"{day_name} {month} {local.day}", f"{hour}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'} {local.tzname()}"
-    return f"{day_name} {local.day} {month}", f"{local.hour}:{local.minute:02d} {local.tzname()}"
-
 
 def reply(session: Session, member: Member, to_number: str | None, now: datetime) -> str:
-    from checkin.schedules import next_meeting
+    # Imported here: checkin.schedules imports the directory, which reaches the inbound path and us.
+    from checkin.schedules import load_config, next_meeting
+    # The same date and time words as the reminders (config/plan.toml), so WHEN and a reminder agree.
+    from checkin.schedules.texts import _date, _time
 
     groups = session.execute(
         select(Group.id, Group.phone_number).join(GroupMember, GroupMember.group_id == Group.id)
@@ -47,7 +30,13 @@ def reply(session: Session, member: Member, to_number: str | None, now: datetime
     # The group whose number they texted, else whichever of their groups meets first.
     texted = [occ for group, occ in found if to_number and group.phone_number == to_number]
     occ = texted[0] if texted else min((occ for _, occ in found), key=lambda o: o.starts_at)
-    day, time = local_day_time(occ.starts_at, member.effective_timezone, lang)
-    at_place, dial = PLACE.get(lang, PLACE["en"])
-    place = at_place.format(location=occ.location) if occ.location else dial.format(dial_in=occ.dial_in) if occ.dial_in else ""
-    return templates.render("when_moved" if occ.status == "moved" else "when_next", lang, day=day, time=time, place=place)
+    config = load_config()
+    fmt = config.format(lang)
+    local = occ.starts_at.astimezone(ZoneInfo(member.effective_timezone))
+    place = ""
+    if occ.location:
+        place = config.template(lang, "where_address").format(address=occ.location)
+    elif occ.dial_in:
+        place = config.template(lang, "where_dial_in").format(dial_in=occ.dial_in)
+    return templates.render("when_moved" if occ.status == "moved" else "when_next", lang,
+                            day=_date(fmt, local), time=f"{_time(fmt, local)} {local.tzname()}", place=place)
