@@ -98,6 +98,14 @@ def test_a_facilitator_can_simulate_only_members_of_their_groups(facilitator, gr
     assert facilitator.post("/console/simulator", data={"who": f"{group.id}:{omar.id}", "text": "hello"}).status_code == 404
 
 
+def test_pages_are_not_cached_or_framed_and_errors_use_the_console_page(facilitator, group, other_group, member):
+    page = facilitator.get(f"/console/groups/{group.id}/plan")
+    assert page.headers["Cache-Control"] == "no-store" and page.headers["X-Frame-Options"] == "DENY"
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    missing = facilitator.get(f"/console/groups/{other_group.id}")
+    assert missing.status_code == 404 and "Sign out" in text(missing)  # inside the console layout
+
+
 def test_forms_need_a_csrf_token(coordinator, group):
     response = coordinator.client.post(f"/console/groups/{group.id}/plan", data={"reminders": "24"})
     assert response.status_code == 400

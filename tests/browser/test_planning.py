@@ -43,6 +43,17 @@ def test_build_a_weekly_schedule_and_see_its_preview(page, console_server, group
     assert meetings.first.inner_text().startswith(tomorrow.strftime("%a %d %b %Y, 18:30"))
     screenshot(page, "planning-group")
 
+    # Cancelling a meeting texts members, so the page asks first; saying no changes nothing.
+    first = meetings.first
+    first.get_by_text("Cancel or move").click()
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    first.get_by_role("button", name="Cancel this meeting").click()
+    assert "cancelled" not in first.inner_text()
+    page.once("dialog", lambda dialog: dialog.accept())
+    first.get_by_role("button", name="Cancel this meeting").click()
+    assert "Meeting cancelled" in page.get_by_role("status").inner_text()
+    assert "cancelled" in page.locator("#meetings li").first.inner_text()
+
     page.get_by_role("link", name="Reminder plan, texts and preview").click()
     preview = page.locator("#preview")
     assert preview.get_by_role("heading", name="Sam Rivera").is_visible()
