@@ -82,6 +82,9 @@ def build(group_name: str, timezone: str, occurrences: Iterable, *, host: str, n
     cal.add("calscale", "GREGORIAN")
     cal.add("x-wr-calname", group_name)
     cal.add("x-wr-timezone", timezone)
+    # Ask subscribing apps to poll hourly (Outlook/Apple read X-PUBLISHED-TTL; RFC 7986 REFRESH-INTERVAL).
+    cal.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
+    cal.add("x-published-ttl", "PT1H")
     for occ in occurrences:
         event = Event()
         event.add("uid", f"{occ.group_id}-{occ.key}@{host}")

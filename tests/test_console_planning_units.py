@@ -157,6 +157,7 @@ def test_feed_keeps_the_groups_wall_clock_time_across_both_dst_changes(db, group
     utc = timezone.utc
     cal, spring = _events(_feed(db, group.id, datetime(2027, 3, 1, tzinfo=utc), datetime(2027, 3, 20, tzinfo=utc)))
     assert [str(tz["tzid"]) for tz in cal.walk("VTIMEZONE")] == ["America/New_York"]
+    assert cal.decoded("refresh-interval") == timedelta(hours=1)
     starts = [e.decoded("dtstart") for e in spring]
     # 14 March 2027: clocks go forward. 18:00 local every week; 23:00 UTC before, 22:00 UTC after.
     assert [(d.date(), d.hour, d.minute, str(d.tzinfo)) for d in starts] == [
