@@ -128,4 +128,4 @@ def test_home_puts_open_escalations_first_with_level_age_and_who_is_on_it(client
     page = console.get("/console/").get_data(as_text=True)
     row = page[page.index(f">#{world.escalation.id}</a>"):]
     row = row[:row.index("</tr>")]
-    assert "crisis" in row and "acknowledged" in row and "Casey" in row and "just now" in row
+    assert "crisis" in row and "acknowledged" in row and "Casey" in row and "under a minute" in row
