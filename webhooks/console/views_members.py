@@ -233,4 +233,4 @@ def member(member_id: int):
     staff_names = dict(db().execute(select(StaffUser.id, StaffUser.name)).all())
     return render_template("console/member.html", member=member, t=data, consent_events=consent_events,
                            staff_names=staff_names, languages=LANGUAGE_NAMES, channels=CHANNEL_NAMES,
-                           status_words=timeline.status_words, words=EVENT_WORDS)
+                           words=EVENT_WORDS)
