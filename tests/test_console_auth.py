@@ -60,10 +60,16 @@ def test_wrong_password_is_refused_with_a_reason(client, coordinator):
     assert client.get("/console/").status_code == 302
 
 
-def test_session_cookie_is_httponly_and_samesite(client, coordinator):
+def test_session_cookie_is_httponly_samesite_and_lasts_12_hours(client, coordinator):
+    from email.utils import parsedate_to_datetime
+
+    from checkin.db import utcnow
+
     response = sign_in(client, "casey@example.org")
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    expires = parsedate_to_datetime(cookie.split("Expires=")[1].split(";")[0])
+    assert 11.9 < (expires - utcnow()).total_seconds() / 3600 <= 12
 
 
 def test_session_cookie_is_secure_behind_https(app, settings):

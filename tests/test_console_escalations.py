@@ -105,6 +105,8 @@ def test_reassign_hands_it_over_and_texts_the_new_person(client, db, world):
     after, events = state(db, esc.id)
     assert (after.state, after.acknowledged_by) == ("acknowledged", backup.id)
     assert events[-1][:3] == ("reassigned", world.facilitator.id, "console")
+    page = console.get(f"/console/escalations/{esc.id}").get_data(as_text=True)
+    assert "Reassigned by Frankie" in page and "to Bo</small>" in page
     [text] = outbox_rows(db, f"reassign:{esc.id}:%")
     assert text.to_number == "+12025550179" and f"ALERT {esc.id} (crisis) was handed to you by Frankie" in text.body
 
@@ -128,4 +130,4 @@ def test_home_puts_open_escalations_first_with_level_age_and_who_is_on_it(client
     page = console.get("/console/").get_data(as_text=True)
     row = page[page.index(f">#{world.escalation.id}</a>"):]
     row = row[:row.index("</tr>")]
-    assert "crisis" in row and "acknowledged" in row and "Casey" in row and "just now" in row
+    assert "crisis" in row and "acknowledged" in row and "Casey" in row and "under a minute" in row

@@ -214,3 +214,19 @@ def test_every_view_of_a_members_messages_is_audited(db, client, twilio, group, 
         rows = s.execute(select(AuditEvent.member_id, AuditEvent.escalation_id)
                          .where(AuditEvent.action == "view_messages").order_by(AuditEvent.id)).all()
     assert rows == [(member.id, None), (member.id, None), (member.id, world.escalation.id)]
+
+
+def test_timeline_lists_calls_with_their_outcome(db, client, group, member):
+    voice_models = pytest.importorskip("checkin.voice.models")
+    if not hasattr(voice_models, "VoiceCall"):
+        pytest.skip("this build has no voice calls")
+    with db.session() as s:
+        s.add(voice_models.VoiceCall(call_sid="CA" + "1" * 32, direction="outbound", member_id=member.id, kind="reminder",
+                                     status="no-answer"))
+        s.add(voice_models.VoiceCall(call_sid="CA" + "2" * 32, direction="inbound", member_id=member.id, status="completed",
+                                     duration_seconds=75, recording_url="https://api.twilio.com/rec/RE1"))
+    make_staff(db, "Casey", "casey@example.org", "coordinator")
+    page = Console(client, "casey@example.org").get(f"/console/members/{member.id}").get_data(as_text=True)
+    assert "call · <span class=\"status\">no answer</span>" in page
+    assert "call · <span class=\"status\">answered and finished</span>" in page
+    assert "1 min 15 s, left a recorded message" in page

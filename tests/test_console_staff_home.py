@@ -103,3 +103,25 @@ def test_home_lists_todays_sends_and_yesterdays_results_with_reasons(coordinator
     assert facts == {"Sent": "2", "Delivered": "1", "Not confirmed yet": "0", "Failed": "1", "Replies": "1"}
     assert "1 × the number is unknown or no longer in service" in yesterday
     assert "Rosa Medina</a>: the number is unknown or no longer in service" in yesterday
+
+
+ZONES = ("Pacific/Honolulu", "America/Los_Angeles", "America/New_York", "Europe/London", "Europe/Berlin", "Asia/Dubai",
+         "Asia/Kolkata", "Asia/Shanghai", "Asia/Tokyo", "Australia/Sydney", "Pacific/Auckland")
+
+
+def test_home_shows_what_the_planner_will_send_later_today(client, db):
+    from checkin.directory import add_group, add_member
+    from checkin.schedules import set_schedule
+
+    # A zone where it is morning now, so a meeting at 20:00 has its 2-hour reminder later today, awake hours.
+    zone = next(z for z in ZONES if 7 <= utcnow().astimezone(ZoneInfo(z)).hour <= 13)
+    with db.session() as s:
+        morning = add_group(s, "Morning Group", zone, "+15005550006")
+        add_member(s, morning.name, "+12025550101", "Sam Rivera")
+        set_schedule(s, morning.id, rrule="FREQ=DAILY", start_local=time(20, 0), duration_minutes=60)
+    make_staff(db, "Casey", "casey@example.org", "coordinator")
+    page = Console(client, "casey@example.org").get("/console/").get_data(as_text=True)
+    today = page[page.index("Still to send today"):page.index('id="y-h"')]
+    assert re.search(r"18:00 <small class=\"muted\">" + re.escape(zone) + r"</small></td>\s*<td data-label=\"Member\">"
+                     r"<a href=\"/console/members/\d+\">Sam Rivera</a></td>\s*<td data-label=\"What\">reminder</td>", today)
+    assert "planned" in today

@@ -22,6 +22,7 @@ from webhooks.console.auth import (  # noqa: F401  (re-exported for other consol
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates", static_folder="static")
 csrf = CSRFProtect()
+SESSION_HOURS = timedelta(hours=12)
 
 # (label, endpoint, coordinator_only), in the order they appear in the top navigation.
 NAV: list[tuple[str, str, bool]] = [
@@ -44,10 +45,10 @@ def add_nav(label: str, endpoint: str, coordinator_only: bool = False) -> None:
 @bp.record_once
 def _setup(state) -> None:
     app = state.app
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=12))
+    app.config["PERMANENT_SESSION_LIFETIME"] = SESSION_HOURS  # Flask's default is 31 days
     # Checked in _csrf below rather than on every view by default, so Twilio's signed webhooks are left alone.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
-    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
+    app.config["WTF_CSRF_TIME_LIMIT"] = None  # the token lives as long as the session
     csrf.init_app(app)
     app.teardown_appcontext(close_db)
 

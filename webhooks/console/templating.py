@@ -13,12 +13,12 @@ from checkin.db import utcnow
 
 
 def ago(when: datetime | None, now: datetime | None = None) -> str:
-    """'5 min', '3 h 10 min', '2 days': how long ago, short enough for a phone."""
+    """'5 min', '3 h 10 min', '2 days': how long since, short enough for a phone."""
     if when is None:
         return "-"
     seconds = int(((now or utcnow()) - when).total_seconds())
     if seconds < 60:
-        return "just now" if seconds >= 0 else "in the future"
+        return "under a minute" if seconds >= 0 else "in the future"
     minutes = seconds // 60
     if minutes < 60:
         return f"{minutes} min"

@@ -32,9 +32,51 @@ def status_words(message: Message) -> str:
     return words
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One line of the messages-and-calls list: a text or a call, either way."""
+
+    at: datetime
+    inbound: bool
+    kind: str  # text | call
+    status: str  # in words
+    body: str | None = None
+    reply: str | None = None
+    detail: str | None = None
+
+
+def _text_entry(m: Message) -> Entry:
+    return Entry(m.created_at, m.direction == "inbound", "call" if m.channel == "voice" else "text", status_words(m),
+                 m.body, m.reply_body)
+
+
+def _calls(session: Session, member_id: int) -> list[Entry]:
+    """The member's phone calls (checkin.voice), when this build has them."""
+    try:
+        from checkin.voice.models import VoiceCall
+    except ImportError:
+        return []
+    entries = []
+    for call in session.scalars(select(VoiceCall).where(VoiceCall.member_id == member_id)
+                                .order_by(VoiceCall.created_at.desc()).limit(LIMIT)):
+        detail = []
+        if call.kind:
+            detail.append(call.kind)
+        if call.duration_seconds:
+            detail.append(f"{call.duration_seconds // 60} min {call.duration_seconds % 60} s")
+        if call.answered_by and call.answered_by.startswith("machine"):
+            detail.append("answered by a machine")
+        if call.recording_url:
+            detail.append("left a recorded message")
+        entries.append(Entry(call.created_at, call.direction == "inbound", "call", STATUS_WORDS.get(call.status, call.status),
+                             detail=", ".join(detail) or None))
+    return entries
+
+
 @dataclass
 class MemberTimeline:
     messages: list[Message]
+    entries: list[Entry]
     checkins: list[CheckIn]
     escalations: list[tuple[Escalation, list[EscalationEvent]]]
     chart: Markup
@@ -52,7 +94,8 @@ def for_member(session: Session, member: Member) -> MemberTimeline:
                                      .order_by(EscalationEvent.at, EscalationEvent.id)):
             events.setdefault(event.escalation_id, []).append(event)
     points = sorted((c.answered_at, c.score) for c in checkins if c.score is not None and c.answered_at is not None)
-    return MemberTimeline(messages, checkins, [(e, events.get(e.id, [])) for e in escalations], mood_chart(points))
+    entries = sorted([_text_entry(m) for m in messages] + _calls(session, member.id), key=lambda e: e.at, reverse=True)
+    return MemberTimeline(messages, entries, checkins, [(e, events.get(e.id, [])) for e in escalations], mood_chart(points))
 
 
 def mood_chart(points: list[tuple[datetime, int]], width: int = 640, height: int = 200) -> Markup:

@@ -96,7 +96,9 @@ def escalation(escalation_id: int):
     member = session.get(Member, esc.member_id) if esc.member_id else None
     group = session.get(Group, esc.group_id) if esc.group_id else None
     events = list(session.scalars(select(EscalationEvent).where(EscalationEvent.escalation_id == esc.id).order_by(EscalationEvent.at, EscalationEvent.id)))
-    staff_ids = {e.staff_id for e in events if e.staff_id} | {esc.acknowledged_by, esc.resolved_by} - {None}
+    handed_to = {e.id: int(e.detail.rsplit(":", 1)[1]) for e in events
+                 if e.kind == "reassigned" and (e.detail or "").startswith("to staff:")}
+    staff_ids = {e.staff_id for e in events if e.staff_id} | set(handed_to.values()) | {esc.acknowledged_by, esc.resolved_by} - {None}
     names = {s.id: s.name for s in session.scalars(select(StaffUser).where(StaffUser.id.in_(staff_ids or [-1])))}
     message_ids = {e.message_id for e in events if e.message_id and e.kind == "assessed"}
     messages = {m.id: m for m in session.scalars(select(Message).where(Message.id.in_(message_ids or [-1])))}
@@ -105,7 +107,7 @@ def escalation(escalation_id: int):
               detail=f"escalation page: {len(messages)} message(s)", ip=client_ip())
         session.commit()
     return render_template("console/escalation.html", esc=esc, member=member, group=group, events=events, names=names,
-                           messages=messages, words=EVENT_WORDS, candidates=_who_can_take(esc), now=utcnow())
+                           messages=messages, words=EVENT_WORDS, handed_to=handed_to, candidates=_who_can_take(esc), now=utcnow())
 
 
 def _act(escalation_id: int, action) -> object:

@@ -35,7 +35,7 @@ def _visible_members(query, column):
 
 
 def _planned_today(now: datetime, end: datetime) -> list[dict]:
-    """Sends still to come today: queued outbox rows, plus what the planner has not queued yet."""
+    """Sends still to come today: queued outbox rows, plus what the planner will queue later today."""
     rows = db().execute(_visible_members(
         select(OutboxItem, Member).join(Member, Member.id == OutboxItem.member_id)
         .where(OutboxItem.state.in_(("pending", "sending")), OutboxItem.next_attempt_at < end)
@@ -43,26 +43,30 @@ def _planned_today(now: datetime, end: datetime) -> list[dict]:
     planned = [{"at": item.next_attempt_at, "member": member, "kind": item.purpose, "channel": item.channel,
                 "state": "queued" if item.state == "pending" else "sending now", "tz": member.effective_timezone}
                for item, member in rows]
-    seen = {(p["member"].id, p["kind"], p["at"]) for p in planned}
-    for send in _preview_today(now, end):
-        if (send.member_id, send.kind, send.send_at_utc) not in seen and send.held_reason is None:
-            member = db().get(Member, send.member_id)
+    sends = [s for s in _preview_today(now, end) if s.held_reason is None]
+    keys = [s.key for s in sends if s.key]
+    queued = set(db().scalars(select(OutboxItem.idempotency_key).where(OutboxItem.idempotency_key.in_(keys)))) if keys else set()
+    members = {m.id: m for m in db().scalars(select(Member).where(Member.id.in_({s.member_id for s in sends} or {-1})))}
+    for send in sends:
+        if send.key not in queued and send.member_id in members:
+            member = members[send.member_id]
             planned.append({"at": send.send_at_utc, "member": member, "kind": send.kind, "channel": send.channel,
-                            "state": "planned", "tz": member.effective_timezone if member else "UTC"})
+                            "state": "planned", "tz": member.effective_timezone})
     return sorted(planned, key=lambda p: p["at"])
 
 
 def _preview_today(now: datetime, end: datetime) -> list:
+    """The planner's own preview (checkin.schedules), when this build has it."""
     try:
         from checkin import schedules
 
         preview = schedules.preview
     except (ImportError, AttributeError):
-        return []  # the planner is not part of this build
+        return []
     sends = []
     for group in visible_groups():
         try:
-            sends += [s for s in preview(db(), group.id, now, 1) if now <= s.send_at_utc < end]
+            sends += [s for s in preview(db(), group.id, now, 1, now=now) if now <= s.send_at_utc < end]
         except Exception:  # the home page must show even if one group's plan cannot be read
             log.exception("preview failed for group=%s", group.id)
     return sends

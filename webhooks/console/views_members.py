@@ -14,6 +14,7 @@ from checkin.accounts import audit
 from checkin.directory import ValidationError, add_member, check_timezone
 from checkin.models import CHANNELS, LANGUAGES, ConsentEvent, GroupMember, Member, StaffUser
 from webhooks.console import bp, imports
+from webhooks.console.views_escalations import EVENT_WORDS
 from webhooks.console.auth import (
     client_ip, coordinator_required, current_staff, db, group_visible, login_required, visible_group_ids, visible_groups,
 )
@@ -232,4 +233,4 @@ def member(member_id: int):
     staff_names = dict(db().execute(select(StaffUser.id, StaffUser.name)).all())
     return render_template("console/member.html", member=member, t=data, consent_events=consent_events,
                            staff_names=staff_names, languages=LANGUAGE_NAMES, channels=CHANNEL_NAMES,
-                           status_words=timeline.status_words)
+                           words=EVENT_WORDS)
