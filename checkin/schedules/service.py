@@ -198,6 +198,23 @@ def set_plan(session: Session, group_id: int, now: datetime | None = None, **ove
     return plan
 
 
+# --- members ------------------------------------------------------------------------------
+
+def pause_member(session: Session, phone: str, until: date | None) -> Member:
+    """Hold a member's automated sends until the start of `until` in their zone (None: resume now)."""
+    from checkin.phones import InvalidPhone, normalize_phone
+
+    try:
+        phone = normalize_phone(phone)
+    except InvalidPhone as exc:
+        raise ValidationError(f"phone: {exc}") from None
+    member = session.scalar(select(Member).where(Member.phone == phone))
+    if member is None:
+        raise ValidationError(f"no member with phone {phone}")
+    member.paused_until = None if until is None else datetime.combine(until, time(0), ZoneInfo(member.effective_timezone))
+    return member
+
+
 # --- state for the planner ----------------------------------------------------------------
 
 def load_state(session: Session, now: datetime, group_ids: list[int] | None = None) -> tuple[list[GroupState], list[OpenPrompt]]:
