@@ -274,3 +274,13 @@ def test_the_tick_on_sqlite_as_make_run_uses_it(tmp_path, runtime):
         assert row.idempotency_key.endswith(f":{KEY}:1440") and row.body.startswith("Reminder: Dev Group meets tomorrow")
     finally:
         db.dispose()
+
+
+def test_a_plan_edit_cancels_pending_reminders_at_an_offset_it_dropped(runtime, group, members):
+    schedule(runtime.db, group)
+    schedule_jobs.tick(DAY_BEFORE)  # written, not yet delivered
+    with runtime.db.session() as s:
+        set_plan(s, group.id, now=DAY_BEFORE + timedelta(minutes=1), reminder_offsets_minutes=[120])
+    assert {(r.state, r.last_error) for r in outbox_rows(runtime.db)} == {("cancelled", "schedule changed")}
+    assert schedule_jobs.tick(DAY_BEFORE + timedelta(minutes=2)) == 0
+    assert schedule_jobs.tick(TWO_HOURS) == 2
