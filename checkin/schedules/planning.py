@@ -187,6 +187,7 @@ class _GroupPlanner:
         self.plan = group.plan
         self._effective: dict[tuple, datetime] = {}
         self._bodies: dict[tuple, str] = {}
+        self._prompt_times: dict[tuple, datetime] = {}
 
     def effective(self, nominal: datetime, zone: str) -> datetime:
         """The send time after quiet hours in `zone`."""
@@ -220,9 +221,11 @@ class _GroupPlanner:
         return out
 
     def _prompt_time(self, occ: Occurrence, zone: str) -> datetime:
-        days, at = self.plan.prompt_days_after, self.plan.prompt_time
-        local_day = occ.starts_at.astimezone(ZoneInfo(zone)).date() + timedelta(days=days)
-        return to_utc(datetime.combine(local_day, at), zone)
+        key = (occ.key, occ.version, zone)
+        if key not in self._prompt_times:
+            local_day = occ.starts_at.astimezone(ZoneInfo(zone)).date() + timedelta(days=self.plan.prompt_days_after)
+            self._prompt_times[key] = to_utc(datetime.combine(local_day, self.plan.prompt_time), zone)
+        return self._prompt_times[key]
 
     def _nudges(self, prompts, start: datetime, end: datetime) -> list[PlannedSend]:
         if not self.plan.nudge_after_hours:
