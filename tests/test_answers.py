@@ -263,3 +263,24 @@ def test_when_skips_a_cancelled_meeting_and_says_a_moved_one(db, group, spanish_
 
 def test_when_without_a_schedule(twilio, group, member):
     assert reply(twilio, member.phone, "WHEN") == "No meeting is scheduled yet. Your facilitator will let you know."
+
+
+def test_rsvp_to_a_reminder_the_planner_wrote(twilio, db, runtime, fake_twilio, group, member):
+    """End to end: the cron tick writes the 24-hour reminder, a worker job sends it, the member answers 1."""
+    from datetime import datetime, timezone
+
+    from workers.schedule_jobs import tick
+
+    weekly_tuesday(db, group, location="12 Main St")
+    day_before = datetime(2030, 3, 11, 22, 0, 30, tzinfo=timezone.utc)  # 6 pm EDT the day before the meeting
+    assert tick(now=day_before) >= 1
+    with db.session() as s:
+        [reminder] = s.scalars(select(outbox.OutboxItem).where(outbox.OutboxItem.purpose == "reminder")).all()
+        assert reminder.idempotency_key.startswith(f"reminder:{member.id}:20300312T2200Z:")
+    outcome = outbox.deliver(db, reminder.id, runtime.port, status_callback_base=None, lease_seconds=120,
+                             now=day_before + timedelta(minutes=1))
+    assert outcome.state == "sent"
+    assert "Reply 1 if you're coming" in fake_twilio.messages()[0]["params"]["Body"]
+    assert reply(twilio, member.phone, "1").startswith("Thanks, Sam. We have you down as coming")
+    with db.session() as s:
+        assert rsvp_module.for_occurrence(s, group.id, "20300312T2200Z") == {"yes": ["Sam Rivera"], "no": []}

@@ -67,12 +67,14 @@ def pacer_for(runtime, default=10.0, **per_sender):
 
 def test_each_send_books_the_next_slot_on_its_number(runtime):
     pacer = pacer_for(runtime, 10.0, **{OTHER_NUMBER: 2.0})
+    step = pacer.interval(None)
+    assert 0.1 <= step <= 0.1 * (1 + pacing.HEADROOM)
     waits = [pacer.reserve(None) for _ in range(4)]
-    # One slot each, 0.1 s apart on Redis's clock (less the few microseconds between the calls).
+    # One slot each, a step apart on Redis's clock (less the few microseconds between the calls).
     assert waits[0] == 0
-    assert all(0.09 < b - a <= 0.1 for a, b in zip(waits, waits[1:])), waits
+    assert all(step - 0.01 < b - a <= step for a, b in zip(waits, waits[1:])), waits
     assert pacer.reserve(OTHER_NUMBER) == 0  # another number has its own pace ...
-    assert 0.49 < pacer.reserve(OTHER_NUMBER) <= 0.5  # ... and its own rate
+    assert 0.49 < pacer.reserve(OTHER_NUMBER) <= pacer.interval(OTHER_NUMBER)  # ... and its own rate
     assert pacer.reserve(None, "voice") == 0  # calls are a separate limit from texts
     assert Pacer(lambda: runtime.redis, Rates(0)).reserve(None) == 0  # unpaced
 
@@ -86,11 +88,12 @@ def test_an_alert_books_a_slot_but_never_waits(runtime):
 
 
 def test_a_429_holds_the_number_longer_each_time(runtime):
-    pacer = pacer_for(runtime, 10.0)
-    assert pacer.hold(None) == 0.5
-    assert 0.45 < pacer.reserve(None) <= 0.5
-    assert pacer.hold(None) == 1.0
-    assert pacer.hold(None) == 2.0
+    pacer = pacer_for(runtime, 1.0)
+    step = pacer.interval(None)
+    assert pacer.hold(None) == step
+    assert step - 0.05 < pacer.reserve(None) <= step  # held: the next slot is after the hold
+    assert pacer.hold(None) == 2 * step
+    assert pacer.hold(None) == 4 * step
     assert pacer.reserve(OTHER_NUMBER) == 0  # other numbers go on
 
 

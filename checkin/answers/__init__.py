@@ -87,7 +87,13 @@ def reply_for(session: Session, member: Member, message: Message, kind: str | No
 def _clarify_once(session: Session, member: Member, message: Message, reading: Reading, now: datetime) -> bool:
     """Free text, or a number outside 1-5, right after a check-in prompt: ask once for the number.
     The words themselves were assessed by the rules engine already, like every message."""
-    asked = reading.asked or asked_module.asked(session, member.id, now)
+    if reading.asked is not None:
+        asked = reading.asked
+    else:  # most texts: no open prompt, and then no need to look for a reminder
+        prompt = asked_module.open_prompt(session, member.id, now)
+        if prompt is None:
+            return False
+        asked = Asked(asked_module.last_reminder(session, member.id, now), prompt)
     if asked.latest != "prompt":
         return False
     try:
