@@ -79,6 +79,7 @@ def test_a_facilitator_sees_only_their_groups_and_cannot_edit(facilitator, group
         f"/console/groups/{group.id}/schedule": {"repeat": "weekly", "weekday": "MO", "time": "18:00", "duration": "60",
                                                  "starts_on": "2027-03-01"},
         f"/console/groups/{group.id}/plan": {"reminders": "1"},
+        f"/console/groups/{group.id}/plan/defaults": {},
         f"/console/groups/{group.id}/calendar/rotate": {},
     }
     for path, data in writes.items():
@@ -216,6 +217,9 @@ def test_plan_is_saved_and_the_preview_shows_each_send_in_the_members_local_time
     prompts = [p for p in expected if p.kind == "prompt"]
     assert prompts and all(p.local_time.hour == 11 and p.local_time.tzinfo == ZoneInfo("America/New_York") for p in prompts)
     assert "Reminder: Tuesday Group meets" in page and "segment" in page
+    assert coordinator.post(f"/console/groups/{group.id}/plan/defaults").status_code == 302
+    with db.session() as s:
+        assert schedules.get_plan(s, group.id) == schedules.load_config().defaults
 
 
 def test_bad_plan_values_are_refused_in_the_forms_words(coordinator, group, db):

@@ -121,3 +121,13 @@ def save_plan(group_id: int):
         return _plan_page(group, request.form, _in_words(str(exc)), 400)
     flash("Plan saved. The preview below shows what it will send.", "ok")
     return redirect(url_for(".plan", group_id=group_id) + "#preview")
+
+
+@bp.post("/groups/<int:group_id>/plan/defaults")
+@coordinator_required
+def reset_plan(group_id: int):
+    group = group_visible(group_id)
+    schedules.set_plan(db(), group.id, **{key: None for key, _label in FIELDS.values()})
+    db().commit()
+    flash("Plan back to the defaults in config/plan.toml.", "ok")
+    return redirect(url_for(".plan", group_id=group_id) + "#preview")
