@@ -36,6 +36,8 @@ def pages(w):
         (f"/console/escalations/{w.escalation.id}", "own"),
         (f"/console/escalations/{w.other_escalation.id}", "other"),
         ("/console/staff", "all"),
+        ("/console/audit", "coordinator"),
+        (f"/console/audit?member={w.member.id}", "coordinator"),
     ]
 
 

@@ -227,6 +227,10 @@ def test_timeline_shows_messages_status_in_words_checkins_chart_and_escalation(d
     assert audits == [(world.facilitator.id, member.id)]
 
 
+def app_client(client):
+    return client.application.test_client()
+
+
 def test_every_view_of_a_members_messages_is_audited(db, client, twilio, group, member):
     world = World(db, twilio, group, member)
     console = Console(client, "casey@example.org")
@@ -238,6 +242,9 @@ def test_every_view_of_a_members_messages_is_audited(db, client, twilio, group, 
         rows = s.execute(select(AuditEvent.member_id, AuditEvent.escalation_id)
                          .where(AuditEvent.action == "view_messages").order_by(AuditEvent.id)).all()
     assert rows == [(member.id, None), (member.id, None), (member.id, world.escalation.id)]
+    log = console.get(f"/console/audit?member={member.id}").get_data(as_text=True)
+    assert log.count("view messages") == 3 and "Casey" in log
+    assert "Audit" not in Console(app_client(client), "frankie@example.org").get("/console/").get_data(as_text=True)
 
 
 def test_timeline_lists_calls_with_their_outcome(db, client, group, member):

@@ -95,6 +95,9 @@ def test_staff_page_and_facilitator_view(anonymous_page, browser_page, console_s
     page.goto(console_server.url("/console/staff"))
     assert page.get_by_role("heading", name="Staff and rota").is_visible()
     screenshot(page, "staff")
+    page.get_by_role("link", name="Audit").click()
+    assert page.locator("#audit").get_by_text("signin").count() >= 1
+    screenshot(page, "audit")
     page.get_by_role("button", name="Sign out").click()
     console_server.sign_in(page, console_server.facilitator_email)
     page.goto(console_server.url("/console/staff"))

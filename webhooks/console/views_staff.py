@@ -69,6 +69,24 @@ def staff_reset_password(staff_id: int):
     return render_template("console/password_once.html", person=person, password=password, new=False)
 
 
+@bp.route("/staff/<int:staff_id>/active", methods=["POST"])
+@coordinator_required
+def staff_active(staff_id: int):
+    """Deactivate someone who left (no sign-in, no alerts) or bring them back; history keeps their name."""
+    person = db().get(StaffUser, staff_id)
+    if person is None:
+        abort(404, "no such staff user")
+    if person.id == current_staff().id:
+        abort(400, "you cannot deactivate yourself; ask another coordinator")
+    active = request.form.get("active") == "yes"
+    person.active = active
+    accounts.audit(db(), "staff_added" if active else "staff_removed", current_staff().id,
+                   detail=f"staff:{person.id} {'reactivated' if active else 'deactivated'}", ip=client_ip())
+    db().commit()
+    flash(f"{person.name} is {'active again' if active else 'deactivated: no sign-in, no alerts'}.", "ok")
+    return redirect(url_for("console.staff"))
+
+
 @bp.route("/staff/rota/<int:group_id>/<int:staff_id>", methods=["POST"])
 @coordinator_required
 def staff_rota(group_id: int, staff_id: int):
