@@ -145,7 +145,7 @@ def actions(w):
         (f"/console/members/{m}/consent", {"kind": "opt_out"}),
         ("/console/staff/new", {"name": "X", "email": "x@example.org", "role": "coordinator"}),
         (f"/console/staff/{w.facilitator.id}/password", {}),
-        (f"/console/staff/rota/{w.group.id}/{w.facilitator.id}", {"action": "on_call", "on_call": "no"}),
+        (f"/console/staff/rota/{w.group.id}/{w.facilitator.id}", {"action": "tier", "tier": "backup"}),
         (f"/console/staff/rota/{w.group.id}", {"staff_id": w.coordinator.id, "tier": "backup"}),
     ]
 
@@ -167,3 +167,22 @@ def test_coordinator_may_take_every_action(client, db, world):
         assert s.get(Escalation, world.escalation.id).state == "resolved"
         assert s.get(Member, world.member.id).status == "opted_out"
         assert s.scalar(select(Member.display_name).where(Member.phone == "+12025550144")) == "New"
+
+
+def test_facilitator_may_go_off_call_themselves_but_not_take_others_off(client, db, world):
+    from checkin.directory import add_staff
+    from checkin.models import GroupStaff
+
+    with db.session() as s:
+        bo = add_staff(s, "Bo", "bo@example.org", "facilitator", "+12025550179", [world.group.name])
+    console = Console(client, "frankie@example.org")
+    g = world.group.id
+    assert console.post(f"/console/staff/rota/{g}/{bo.id}", {"action": "on_call", "on_call": "no"}).status_code == 403
+    assert console.post(f"/console/staff/rota/{world.other_group.id}/{world.other_facilitator.id}",
+                        {"action": "on_call", "on_call": "no"}).status_code == 404
+    assert console.post(f"/console/staff/rota/{g}/{world.facilitator.id}", {"action": "on_call", "on_call": "no"}).status_code == 302
+    with db.session() as s:
+        assert s.get(GroupStaff, (g, world.facilitator.id)).on_call is False
+        assert s.get(GroupStaff, (g, bo.id)).on_call is True
+    page = console.get("/console/staff").get_data(as_text=True)
+    assert "Put Frankie on call for Tuesday Group" in page and "Take Bo off call" not in page

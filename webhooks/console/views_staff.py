@@ -88,12 +88,15 @@ def staff_active(staff_id: int):
 
 
 @bp.route("/staff/rota/<int:group_id>/<int:staff_id>", methods=["POST"])
-@coordinator_required
+@login_required
 def staff_rota(group_id: int, staff_id: int):
     link = db().get(GroupStaff, (group_visible(group_id).id, staff_id))
     if link is None:
         abort(404, "that person is not in that group's rota")
     action = request.form.get("action")
+    # A facilitator may go on or off call themselves; everything else in the rota is a coordinator's.
+    if not is_coordinator() and not (staff_id == current_staff().id and action == "on_call"):
+        abort(403, "only a coordinator can change someone else's place in the rota")
     if action == "on_call":
         link.on_call = request.form.get("on_call") == "yes"
     elif action == "tier" and request.form.get("tier") in TIERS:
