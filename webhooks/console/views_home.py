@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import render_template
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from checkin.db import utcnow
 from checkin.messaging.errors import meaning
