@@ -36,6 +36,8 @@ def pages(w):
         (f"/console/escalations/{w.escalation.id}", "own"),
         (f"/console/escalations/{w.other_escalation.id}", "other"),
         ("/console/staff", "all"),
+        ("/console/audit", "coordinator"),
+        (f"/console/audit?member={w.member.id}", "coordinator"),
     ]
 
 
@@ -87,16 +89,7 @@ def test_facilitator_can_take_and_resolve_own_groups_escalation_but_not_another_
 def test_facilitator_cannot_change_members_or_staff(client, db, world):
     console = Console(client, "frankie@example.org")
     m = world.member.id
-    forbidden = [
-        ("/console/members/new", {"group_id": world.group.id, "phone": "+12025550144", "name": "New"}),
-        (f"/console/members/{m}/edit", {"name": "Changed", "language": "en", "channel": "sms"}),
-        (f"/console/members/{m}/pause", {"action": "pause"}),
-        (f"/console/members/{m}/consent", {"kind": "opt_out"}),
-        ("/console/staff/new", {"name": "X", "email": "x@example.org", "role": "coordinator"}),
-        (f"/console/staff/{world.facilitator.id}/password", {}),
-        (f"/console/staff/rota/{world.group.id}/{world.facilitator.id}", {"action": "on_call", "on_call": "no"}),
-        (f"/console/staff/rota/{world.group.id}", {"staff_id": world.facilitator.id, "tier": "backup"}),
-    ]
+    forbidden = [a for a in actions(world) if not a[0].startswith("/console/escalations/")]
     for path, data in forbidden:
         assert console.post(path, data).status_code == 403, path
     with db.session() as s:
@@ -137,7 +130,59 @@ def test_a_token_from_another_session_is_refused(app, client, world):
     assert response.status_code == 400
 
 
-def test_signed_out_posts_are_refused(client, world):
+def actions(w):
+    """Every console form action, with a body that would succeed for someone allowed."""
+    esc, m = w.escalation.id, w.member.id
+    return [
+        (f"/console/escalations/{esc}/acknowledge", {}),
+        (f"/console/escalations/{esc}/resolve", {"note": "done"}),
+        (f"/console/escalations/{esc}/note", {"note": "x"}),
+        (f"/console/escalations/{esc}/reassign", {"staff_id": w.facilitator.id}),
+        ("/console/members/new", {"group_id": w.group.id, "phone": "+12025550144", "name": "New", "language": "en",
+                                   "channel": "sms"}),
+        (f"/console/members/{m}/edit", {"name": "Changed", "language": "en", "channel": "sms"}),
+        (f"/console/members/{m}/pause", {"action": "pause"}),
+        (f"/console/members/{m}/consent", {"kind": "opt_out"}),
+        ("/console/staff/new", {"name": "X", "email": "x@example.org", "role": "coordinator"}),
+        (f"/console/staff/{w.facilitator.id}/password", {}),
+        (f"/console/staff/rota/{w.group.id}/{w.facilitator.id}", {"action": "tier", "tier": "backup"}),
+        (f"/console/staff/rota/{w.group.id}", {"staff_id": w.coordinator.id, "tier": "backup"}),
+    ]
+
+
+def test_signed_out_posts_are_refused(client, db, world):
     token = csrf_token(client)
-    response = client.post(f"/console/escalations/{world.escalation.id}/acknowledge", data={"csrf_token": token})
-    assert response.status_code == 401
+    for path, data in actions(world):
+        assert client.post(path, data=dict(data, csrf_token=token)).status_code == 401, path
+    with db.session() as s:
+        assert s.get(Escalation, world.escalation.id).state == "open"
+        assert s.get(Member, world.member.id).status == "active"
+
+
+def test_coordinator_may_take_every_action(client, db, world):
+    console = Console(client, "casey@example.org")
+    for path, data in actions(world):
+        assert console.post(path, data).status_code in (200, 302), path
+    with db.session() as s:
+        assert s.get(Escalation, world.escalation.id).state == "resolved"
+        assert s.get(Member, world.member.id).status == "opted_out"
+        assert s.scalar(select(Member.display_name).where(Member.phone == "+12025550144")) == "New"
+
+
+def test_facilitator_may_go_off_call_themselves_but_not_take_others_off(client, db, world):
+    from checkin.directory import add_staff
+    from checkin.models import GroupStaff
+
+    with db.session() as s:
+        bo = add_staff(s, "Bo", "bo@example.org", "facilitator", "+12025550179", [world.group.name])
+    console = Console(client, "frankie@example.org")
+    g = world.group.id
+    assert console.post(f"/console/staff/rota/{g}/{bo.id}", {"action": "on_call", "on_call": "no"}).status_code == 403
+    assert console.post(f"/console/staff/rota/{world.other_group.id}/{world.other_facilitator.id}",
+                        {"action": "on_call", "on_call": "no"}).status_code == 404
+    assert console.post(f"/console/staff/rota/{g}/{world.facilitator.id}", {"action": "on_call", "on_call": "no"}).status_code == 302
+    with db.session() as s:
+        assert s.get(GroupStaff, (g, world.facilitator.id)).on_call is False
+        assert s.get(GroupStaff, (g, bo.id)).on_call is True
+    page = console.get("/console/staff").get_data(as_text=True)
+    assert "Put Frankie on call for Tuesday Group" in page and "Take Bo off call" not in page

@@ -146,3 +146,12 @@ def test_twilio_webhooks_need_no_csrf_token(twilio, member):
 
 def test_unsigned_twilio_request_is_still_refused(client):
     assert client.post("/twilio/sms", data={"From": "+12025550101", "Body": "hi"}).status_code == 403
+
+
+def test_console_pages_are_not_cached_framed_or_leaked_in_referrers(client, coordinator):
+    Console(client, "casey@example.org")
+    headers = client.get("/console/members").headers
+    assert headers["Cache-Control"] == "no-store"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert "default-src 'self'" in headers["Content-Security-Policy"]

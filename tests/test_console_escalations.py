@@ -125,7 +125,7 @@ def test_home_puts_open_escalations_first_with_level_age_and_who_is_on_it(client
     page = console.get("/console/").get_data(as_text=True)
     assert "Open escalations (2)" in page
     assert page.index("Open escalations") < page.index("Still to send today") < page.index("Yesterday")
-    assert "nobody yet" in page
+    assert "nobody yet <small class=\"muted\">(alerted: Frankie)</small>" in page
     console.post(f"/console/escalations/{world.escalation.id}/acknowledge")
     page = console.get("/console/").get_data(as_text=True)
     row = page[page.index(f">#{world.escalation.id}</a>"):]

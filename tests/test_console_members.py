@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import time
+from datetime import time as clock
 from datetime import timedelta
 
 import pytest
@@ -67,13 +68,36 @@ def test_edit_member_language_channel_and_zone(coordinator, db, member):
 def test_pause_until_a_date_and_resume(coordinator, db, member):
     assert coordinator.post(f"/console/members/{member.id}/pause", {"action": "pause", "until": "2030-03-31"}).status_code == 302
     sam = members(db)[member.phone]
-    assert sam.status == "paused"
-    # Through the end of that day in the member's zone (the group's: New York, EDT in March).
-    assert sam.paused_until.isoformat() == "2030-04-01T03:59:59+00:00"
-    assert "until Sun 31 Mar 2030" in coordinator.get(f"/console/members/{member.id}").get_data(as_text=True)
+    # As the planner reads it: still active, held through the end of that day in the member's zone
+    # (the group's: New York, EDT in March), then sends resume by themselves.
+    assert (sam.status, sam.paused_until.isoformat()) == ("active", "2030-04-01T03:59:59+00:00")
+    page = coordinator.get(f"/console/members/{member.id}").get_data(as_text=True)
+    assert "through Sun 31 Mar 2030" in page and '<span class="badge paused">paused</span>' in page
     assert coordinator.post(f"/console/members/{member.id}/pause", {"action": "resume"}).status_code == 302
-    assert members(db)[member.phone].status == "active"
+    sam = members(db)[member.phone]
+    assert (sam.status, sam.paused_until) == ("active", None)
     assert coordinator.post(f"/console/members/{member.id}/pause", {"action": "pause", "until": "31/03"}).status_code == 400
+    assert coordinator.post(f"/console/members/{member.id}/pause", {"action": "pause", "until": "2020-01-01"}).status_code == 400
+
+
+def test_pause_without_a_date_holds_until_resumed(coordinator, db, member):
+    coordinator.post(f"/console/members/{member.id}/pause", {"action": "pause", "until": ""})
+    sam = members(db)[member.phone]
+    assert (sam.status, sam.paused_until) == ("paused", None)
+    assert "until resumed" in coordinator.get(f"/console/members/{member.id}").get_data(as_text=True)
+    coordinator.post(f"/console/members/{member.id}/pause", {"action": "resume"})
+    assert members(db)[member.phone].status == "active"
+
+
+def test_a_paused_member_is_held_in_the_planners_preview(coordinator, db, group, member):
+    from checkin.schedules import preview, set_schedule
+
+    with db.session() as s:
+        set_schedule(s, group.id, rrule="FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR,SA,SU", start_local=clock(19, 0), duration_minutes=60)
+    coordinator.post(f"/console/members/{member.id}/pause", {"action": "pause", "until": "2099-12-31"})
+    with db.session() as s:
+        sends = [p for p in preview(s, group.id, utcnow(), 7) if p.member_id == member.id]
+    assert sends and all(p.held_reason == "paused until 2099-12-31" for p in sends)
 
 
 def test_staff_opt_out_cancels_pending_sends_and_opt_in_needs_confirmation(coordinator, db, member):
@@ -203,6 +227,10 @@ def test_timeline_shows_messages_status_in_words_checkins_chart_and_escalation(d
     assert audits == [(world.facilitator.id, member.id)]
 
 
+def app_client(client):
+    return client.application.test_client()
+
+
 def test_every_view_of_a_members_messages_is_audited(db, client, twilio, group, member):
     world = World(db, twilio, group, member)
     console = Console(client, "casey@example.org")
@@ -214,6 +242,9 @@ def test_every_view_of_a_members_messages_is_audited(db, client, twilio, group, 
         rows = s.execute(select(AuditEvent.member_id, AuditEvent.escalation_id)
                          .where(AuditEvent.action == "view_messages").order_by(AuditEvent.id)).all()
     assert rows == [(member.id, None), (member.id, None), (member.id, world.escalation.id)]
+    log = console.get(f"/console/audit?member={member.id}").get_data(as_text=True)
+    assert log.count("view messages") == 3 and "Casey" in log
+    assert "Audit" not in Console(app_client(client), "frankie@example.org").get("/console/").get_data(as_text=True)
 
 
 def test_timeline_lists_calls_with_their_outcome(db, client, group, member):

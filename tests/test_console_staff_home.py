@@ -125,3 +125,29 @@ def test_home_shows_what_the_planner_will_send_later_today(client, db):
     assert re.search(r"18:00 <small class=\"muted\">" + re.escape(zone) + r"</small></td>\s*<td data-label=\"Member\">"
                      r"<a href=\"/console/members/\d+\">Sam Rivera</a></td>\s*<td data-label=\"What\">reminder</td>", today)
     assert "planned" in today
+
+
+def test_deactivated_staff_are_signed_out_cannot_sign_in_and_get_no_alerts(app, coordinator, db, group, twilio, member):
+    from checkin.escalation.models import Escalation
+    from tests.console_helpers import CRISIS_TEXT
+
+    frankie = make_staff(db, "Frankie", "frankie@example.org", "facilitator", [group.name], "+12025550177")
+    theirs = Console(app.test_client(), "frankie@example.org")
+    assert coordinator.post(f"/console/staff/{frankie.id}/active", {"active": "no"}).status_code == 302
+    assert theirs.get("/console/").status_code == 302
+    assert sign_in(app.test_client(), "frankie@example.org").status_code == 401
+    twilio.sms(member.phone, CRISIS_TEXT)
+    with db.session() as s:
+        esc = s.scalar(select(Escalation))
+        alerted = set(s.scalars(select(outbox.OutboxItem.to_number).where(
+            outbox.OutboxItem.idempotency_key.like(f"alert:{esc.id}:%"))))
+    assert "+12025550177" not in alerted
+    coordinator.post(f"/console/staff/{frankie.id}/active", {"active": "yes"})
+    assert sign_in(app.test_client(), "frankie@example.org").status_code == 302
+
+
+def test_a_coordinator_cannot_deactivate_themselves(coordinator, db):
+    with db.session() as s:
+        me = s.scalar(select(StaffUser).where(StaffUser.email == "casey@example.org"))
+    assert coordinator.post(f"/console/staff/{me.id}/active", {"active": "no"}).status_code == 400
+    assert coordinator.get("/console/").status_code == 200

@@ -95,8 +95,24 @@ def test_staff_page_and_facilitator_view(anonymous_page, browser_page, console_s
     page.goto(console_server.url("/console/staff"))
     assert page.get_by_role("heading", name="Staff and rota").is_visible()
     screenshot(page, "staff")
+    page.get_by_role("link", name="Audit").click()
+    assert page.locator("#audit").get_by_text("signin").count() >= 1
+    screenshot(page, "audit")
     page.get_by_role("button", name="Sign out").click()
     console_server.sign_in(page, console_server.facilitator_email)
     page.goto(console_server.url("/console/staff"))
     assert page.get_by_role("button", name=re.compile("Reset password")).count() == 0
     screenshot(page, "staff-facilitator")
+
+
+def test_a_file_without_the_needed_columns_is_refused_on_the_same_page(browser_page, console_server, tmp_path):
+    page = browser_page
+    csv = tmp_path / "contacts.csv"
+    csv.write_text("first name,mobile\nAna,202-555-0161\n")
+    page.goto(console_server.url("/console/members/import"))
+    page.get_by_label("CSV file").set_input_files(str(csv))
+    page.get_by_role("button", name="Check and import").click()
+    error = page.get_by_role("alert")
+    error.wait_for()
+    assert "contacts.csv: the header row must name the columns group, phone, name" in error.inner_text()
+    assert page.url == console_server.url("/console/members/import")

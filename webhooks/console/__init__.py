@@ -30,6 +30,7 @@ NAV: list[tuple[str, str, bool]] = [
     ("Members", "console.members", False),
     ("Escalations", "console.escalations", False),
     ("Staff", "console.staff", False),
+    ("Audit", "console.audit_log", True),
 ]
 
 
@@ -64,4 +65,4 @@ def _setup(state) -> None:
     templating.register(app)
 
 
-from webhooks.console import views_auth, views_home, views_members, views_escalations, views_staff  # noqa: E402,F401
+from webhooks.console import views_audit, views_auth, views_escalations, views_home, views_members, views_staff  # noqa: E402,F401,I001

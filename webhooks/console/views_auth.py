@@ -70,6 +70,9 @@ def _headers(response):
     # Member data and one-time passwords must not linger in caches; no framing, nothing from elsewhere.
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    # Console URLs name members and escalations: never send them to another site.
+    response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("Content-Security-Policy",
                                 "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'")
     return response

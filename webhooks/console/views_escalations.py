@@ -52,6 +52,22 @@ def _query(states=None, level=None, group_id=None, limit=200) -> list:
     return db().execute(query).all()
 
 
+def alerted_names(rows) -> dict[int, list[str]]:
+    """For escalations nobody has taken yet: the names of everyone alerted so far."""
+    waiting = [esc.id for esc, _, _, taker in rows if taker is None and esc.state != "resolved"]
+    if not waiting:
+        return {}
+    names: dict[int, list[str]] = {}
+    for esc_id, name in db().execute(
+        select(EscalationEvent.escalation_id, StaffUser.name).distinct()
+        .join(StaffUser, StaffUser.id == EscalationEvent.staff_id)
+        .where(EscalationEvent.escalation_id.in_(waiting), EscalationEvent.kind.in_(("notified", "realerted")))
+        .order_by(EscalationEvent.escalation_id, StaffUser.name)
+    ):
+        names.setdefault(esc_id, []).append(name)
+    return names
+
+
 def escalation_visible(escalation_id: int) -> Escalation:
     """The escalation, or 404 when it does not exist or is outside the user's groups."""
     esc = db().get(Escalation, escalation_id)
@@ -74,7 +90,7 @@ def escalations():
         abort(400, "group must be a group id")
     states = {"live": LIVE_STATES, "all": None}.get(state, (state,))
     rows = _query(states=states, level=level or None, group_id=int(group) if group else None)
-    return render_template("console/escalations.html", rows=rows, state=state, level=level, group=group,
+    return render_template("console/escalations.html", rows=rows, alerted=alerted_names(rows), state=state, level=level, group=group,
                            states=STATE_FILTERS, levels=LEVELS, groups=visible_groups(), now=utcnow())
 
 

@@ -8,14 +8,14 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import render_template
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from checkin.db import utcnow
 from checkin.messaging.errors import meaning
 from checkin.models import GroupMember, Member, Message, OutboxItem
 from webhooks.console import bp
 from webhooks.console.auth import db, login_required, visible_group_ids, visible_groups
-from webhooks.console.views_escalations import live_escalations
+from webhooks.console.views_escalations import alerted_names, live_escalations
 
 log = logging.getLogger("checkin.console")
 FAILED = ("failed", "undelivered")
@@ -92,6 +92,7 @@ def home():
     zone = ZoneInfo(groups[0].timezone if groups else "UTC")
     today_start, today_end = _day(zone, now)
     y_start, y_end = _day(zone, now, -1)
-    return render_template("console/home.html", escalations=live_escalations(), now=now, zone=zone.key,
+    escalations = live_escalations()
+    return render_template("console/home.html", escalations=escalations, alerted=alerted_names(escalations), now=now, zone=zone.key,
                            planned=_planned_today(now, today_end), yesterday=_yesterday(y_start, y_end),
                            today=today_start, yesterday_date=y_start)

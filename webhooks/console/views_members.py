@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from checkin import consent, member_import
 from checkin.accounts import audit
+from checkin.db import utcnow
 from checkin.directory import ValidationError, add_member, check_timezone
 from checkin.models import CHANNELS, LANGUAGES, ConsentEvent, GroupMember, Member, StaffUser
 from webhooks.console import bp, imports
@@ -120,15 +121,17 @@ def member_edit(member_id: int):
 def member_pause(member_id: int):
     member = member_visible(member_id)
     action = request.form.get("action")
+    # As the planner reads it: status "paused" holds every send until resumed; paused_until alone
+    # (status still active) holds sends until that moment, after which they simply resume.
     if action == "resume":
         if member.status == "paused":
-            member.status, member.paused_until = "active", None
+            member.status = "active"
+        member.paused_until = None
         detail = "resumed"
     elif action == "pause":
         if member.opted_out:
             abort(400, "this member has opted out; nothing is sent to them, so there is nothing to pause")
         until = (request.form.get("until") or "").strip()
-        member.paused_until = None
         if until:
             try:
                 day = datetime.strptime(until, "%Y-%m-%d").date()
@@ -136,9 +139,13 @@ def member_pause(member_id: int):
                 abort(400, "pause until must be a date like 2026-03-31")
             # Paused through that day in the member's own time zone.
             end = datetime.combine(day, time(23, 59, 59), ZoneInfo(member.effective_timezone))
-            member.paused_until = end.astimezone(timezone.utc)
-        member.status = "paused"
-        detail = f"paused until {until}" if until else "paused"
+            if end <= utcnow():
+                abort(400, "pause until must be today or later")
+            member.status, member.paused_until = "active", end.astimezone(timezone.utc)
+            detail = f"paused until {until}"
+        else:
+            member.status, member.paused_until = "paused", None
+            detail = "paused"
     else:
         abort(400, "action must be pause or resume")
     audit(db(), "member_edited", current_staff().id, member_id=member.id, detail=detail, ip=client_ip())
@@ -231,6 +238,7 @@ def member(member_id: int):
     db().commit()
     consent_events = list(db().scalars(select(ConsentEvent).where(ConsentEvent.member_id == member.id).order_by(ConsentEvent.id)))
     staff_names = dict(db().execute(select(StaffUser.id, StaffUser.name)).all())
-    return render_template("console/member.html", member=member, t=data, consent_events=consent_events,
+    paused = member.status == "paused" or (member.paused_until is not None and member.paused_until > utcnow())
+    return render_template("console/member.html", member=member, t=data, consent_events=consent_events, paused=paused,
                            staff_names=staff_names, languages=LANGUAGE_NAMES, channels=CHANNEL_NAMES,
                            words=EVENT_WORDS)

@@ -69,13 +69,34 @@ def staff_reset_password(staff_id: int):
     return render_template("console/password_once.html", person=person, password=password, new=False)
 
 
-@bp.route("/staff/rota/<int:group_id>/<int:staff_id>", methods=["POST"])
+@bp.route("/staff/<int:staff_id>/active", methods=["POST"])
 @coordinator_required
+def staff_active(staff_id: int):
+    """Deactivate someone who left (no sign-in, no alerts) or bring them back; history keeps their name."""
+    person = db().get(StaffUser, staff_id)
+    if person is None:
+        abort(404, "no such staff user")
+    if person.id == current_staff().id:
+        abort(400, "you cannot deactivate yourself; ask another coordinator")
+    active = request.form.get("active") == "yes"
+    person.active = active
+    accounts.audit(db(), "staff_added" if active else "staff_removed", current_staff().id,
+                   detail=f"staff:{person.id} {'reactivated' if active else 'deactivated'}", ip=client_ip())
+    db().commit()
+    flash(f"{person.name} is {'active again' if active else 'deactivated: no sign-in, no alerts'}.", "ok")
+    return redirect(url_for("console.staff"))
+
+
+@bp.route("/staff/rota/<int:group_id>/<int:staff_id>", methods=["POST"])
+@login_required
 def staff_rota(group_id: int, staff_id: int):
     link = db().get(GroupStaff, (group_visible(group_id).id, staff_id))
     if link is None:
         abort(404, "that person is not in that group's rota")
     action = request.form.get("action")
+    # A facilitator may go on or off call themselves; everything else in the rota is a coordinator's.
+    if not is_coordinator() and not (staff_id == current_staff().id and action == "on_call"):
+        abort(403, "only a coordinator can change someone else's place in the rota")
     if action == "on_call":
         link.on_call = request.form.get("on_call") == "yes"
     elif action == "tier" and request.form.get("tier") in TIERS:

@@ -3,8 +3,18 @@
   "use strict";
   var form = document.getElementById("import-form");
   if (form && window.XMLHttpRequest && window.FormData) {
+    var showError = function (text) {
+      var p = document.getElementById("import-error");
+      if (!p) { p = document.createElement("p"); p.id = "import-error"; p.className = "flash error"; p.setAttribute("role", "alert"); form.parentNode.insertBefore(p, form); }
+      p.textContent = text;
+    };
     form.addEventListener("submit", function (event) {
       event.preventDefault();
+      var file = document.getElementById("file").files[0];
+      if (file && file.size > Number(form.dataset.maxBytes)) {
+        showError(file.name + " is too large: split it into files of at most " + Math.round(form.dataset.maxBytes / 1048576) + " MB.");
+        return;
+      }
       var box = document.getElementById("upload-progress"), bar = document.getElementById("upload-bar");
       var xhr = new XMLHttpRequest();
       xhr.open("POST", form.action || window.location.href);
@@ -15,11 +25,9 @@
         try { data = JSON.parse(xhr.responseText); } catch (err) { data = {error: "The server answered " + xhr.status + "."}; }
         if (xhr.status === 202 && data.page) { window.location.assign(data.page); return; }
         box.hidden = true;
-        var p = document.getElementById("import-error");
-        if (!p) { p = document.createElement("p"); p.id = "import-error"; p.className = "flash error"; p.setAttribute("role", "alert"); form.parentNode.insertBefore(p, form); }
-        p.textContent = data.error || data.reason || ("The server answered " + xhr.status + ".");
+        showError(data.error || data.reason || ("The server answered " + xhr.status + "."));
       };
-      xhr.onerror = function () { box.hidden = true; alert("The upload did not reach the server. Check the connection and try again."); };
+      xhr.onerror = function () { box.hidden = true; showError("The upload did not reach the server. Check the connection and try again."); };
       box.hidden = false;
       xhr.send(new FormData(form));
     });
