@@ -49,7 +49,18 @@ def _insert(session: Session, table, rows: list[dict], key: str, returning=None)
 
 
 def _existing(session: Session, keys: list[str]) -> set[str]:
-    return set(session.scalars(select(OutboxItem.idempotency_key).where(OutboxItem.idempotency_key.in_(keys))))
+    """Which of these outbox keys are already written (one array parameter on PostgreSQL, not thousands)."""
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy import String, any_, bindparam
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        param = bindparam("keys", value=keys, type_=ARRAY(String))
+        return set(session.scalars(select(OutboxItem.idempotency_key).where(OutboxItem.idempotency_key == any_(param))))
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        found.update(session.scalars(select(OutboxItem.idempotency_key).where(OutboxItem.idempotency_key.in_(chunk))))
+    return found
 
 
 _COLUMNS = ("idempotency_key", "channel", "purpose", "queue", "to_number", "from_number", "body", "twiml_url",
@@ -116,12 +127,9 @@ def write_due(session: Session, now: datetime, *, base_url: str = "") -> TickRes
     result.planned = len(due)
     by_key = {s.key: s for s in due}
     created_keys: list[str] = []
-    rows: list[dict] = []
-    for start in range(0, len(due), CHUNK):
-        # Most of a tick's window was written by earlier ticks: skip those before encrypting bodies.
-        chunk = due[start:start + CHUNK]
-        done = _existing(session, [s.key for s in chunk])
-        rows.extend(_outbox_row(s, now) for s in chunk if s.key not in done)
+    # Most of a tick's window was written by earlier ticks: skip those before encrypting bodies.
+    done = _existing(session, list(by_key))
+    rows = [_outbox_row(s, now) for s in due if s.key not in done]
     for row_id, key, queue in _insert_outbox(session, rows, now) if rows else ():
         result.created.append((row_id, queue))
         created_keys.append(key)
