@@ -48,6 +48,12 @@ def register(cli) -> None:
     @cli.group("schedule")
     def schedule_group():
         """Meetings, reminders and check-in prompts."""
+        from checkin.schedules import PlanError, load_config
+
+        try:
+            load_config()  # a malformed config/plan.toml is named before anything runs
+        except PlanError as exc:
+            raise click.ClickException(str(exc)) from None
 
     @schedule_group.command("set")
     @click.option("--group", "group_name", required=True)
