@@ -94,8 +94,7 @@ class _Candidate:
     nominal: datetime  # UTC, before quiet hours
     expires: datetime  # UTC: not sent at or after this instant
     key_middle: str  # the key without "{kind}:{member}:"
-    expired_reason: str
-    member_local_time: tuple | None = None  # prompts: (days after, time) computed per member zone
+    expired_reason: str  # why it is held once `expires` has passed
 
 
 def voice_url(base_url: str, kind: str, member_id: int, occurrence_key: str) -> str:
@@ -134,8 +133,8 @@ def _candidates(group: GroupState, start: datetime, end: datetime) -> list[_Cand
                                   f"{occ.key}:{int(offset.total_seconds() // 60)}{version}", reason))
         # A member's prompt time is within a day and a half of the meeting time + N days, whatever their zone.
         if plan.prompt_days_after and near(occ.starts_at + timedelta(days=plan.prompt_days_after), 1.5 * day):
-            out.append(_Candidate("prompt", occ, occ.starts_at, occ.starts_at, occ.key, "stale",
-                                  (plan.prompt_days_after, plan.prompt_time)))
+            # Nominal time and expiry depend on the member's zone: the member loop fills them in.
+            out.append(_Candidate("prompt", occ, occ.starts_at, occ.starts_at, occ.key, "stale"))
     return out
 
 
