@@ -205,7 +205,7 @@ def test_paused_and_opted_out_members_are_held_with_reasons():
         (1, "1440"): None, (1, "120"): None,
         (2, "1440"): "opted out", (2, "120"): "opted out",
         (3, "1440"): "paused", (3, "120"): "paused",
-        (4, "1440"): "paused until 2026-12-08", (4, "120"): None,  # the pause ended by then
+        (4, "1440"): "paused through 2026-12-08", (4, "120"): None,  # the pause ended by then
     }
 
 

@@ -289,7 +289,8 @@ class _GroupPlanner:
         if member.status == "paused":
             return "paused"
         if member.paused_until is not None and member.paused_until > send_at:
-            return f"paused until {member.paused_until.astimezone(ZoneInfo(member.zone or self.group.zone)):%Y-%m-%d}"
+            last_day = member.paused_until.astimezone(ZoneInfo(member.zone or self.group.zone)) - timedelta(microseconds=1)
+            return f"paused through {last_day:%Y-%m-%d}"
         if self.now >= expires:
             return expired_reason
         if kind in ("prompt", "nudge") and member.last_inbound_at is not None and self.plan.live_exchange_minutes:
