@@ -284,3 +284,30 @@ def test_a_plan_edit_cancels_pending_reminders_at_an_offset_it_dropped(runtime, 
     assert {(r.state, r.last_error) for r in outbox_rows(runtime.db)} == {("cancelled", "schedule changed")}
     assert schedule_jobs.tick(DAY_BEFORE + timedelta(minutes=2)) == 0
     assert schedule_jobs.tick(TWO_HOURS) == 2
+
+
+def test_a_send_not_delivered_in_time_waits_for_morning_or_is_dropped(runtime, group, members):
+    """Written when allowed, then stuck (no worker, Redis down): it must not go out at night or after the meeting."""
+    from checkin import outbox
+
+    schedule(runtime.db, group)
+    with runtime.db.session() as s:
+        # Reminders at 20:50 the evening before (21 h 10 min ahead) and 2 h before.
+        set_plan(s, group.id, now=EDITED, reminder_offsets_minutes=[1270, 120])
+    evening = MEETING - timedelta(minutes=1270)  # Mon 20:50 New York
+    assert schedule_jobs.tick(evening) == 2
+    schedule_jobs.tick(evening + timedelta(minutes=15))  # 21:05: quiet hours have begun, nothing was delivered
+    morning = datetime(2020, 1, 14, 13, 0, tzinfo=UTC)  # Tue 08:00 New York
+    assert {(r.state, r.next_attempt_at) for r in outbox_rows(runtime.db)} == {("pending", morning)}
+    # A worker (woken by the queued job or the sweeper) cannot take them overnight, and can in the morning.
+    s = runtime.db.sessions()
+    try:
+        ids = [r.id for r in outbox_rows(runtime.db)]
+        assert [outbox.claim(s, i, evening + timedelta(hours=5), 120) for i in ids] == [None, None]
+        assert all(outbox.claim(s, i, morning, 120) for i in ids)
+    finally:
+        s.rollback()
+        s.close()
+    # Still stuck when the meeting has started: never "meets today at 6 PM" at 7 PM.
+    schedule_jobs.tick(MEETING + timedelta(minutes=30))
+    assert {(r.state, r.last_error) for r in outbox_rows(runtime.db)} == {("cancelled", "not sent: meeting started")}
