@@ -94,8 +94,7 @@ class _Candidate:
     nominal: datetime  # UTC, before quiet hours
     expires: datetime  # UTC: not sent at or after this instant
     key_middle: str  # the key without "{kind}:{member}:"
-    expired_reason: str
-    member_local_time: tuple | None = None  # prompts: (days after, time) computed per member zone
+    expired_reason: str  # why it is held once `expires` has passed
 
 
 def voice_url(base_url: str, kind: str, member_id: int, occurrence_key: str) -> str:
@@ -111,6 +110,13 @@ def _candidates(group: GroupState, start: datetime, end: datetime) -> list[_Cand
     # Widest span whose meetings can have a send in [start, end): quiet hours delay a send < 1 day.
     lo = start - timedelta(days=plan.prompt_days_after + 2) - stale
     hi = end + longest + timedelta(days=1)
+    day = timedelta(days=1)
+
+    def near(nominal: datetime, slack: timedelta) -> bool:
+        # A send is shown at a time between its nominal time and a day after it (quiet hours), so one
+        # outside these bounds cannot land in the window for any member: skip it before the member loop.
+        return nominal - slack < end and nominal + day + slack >= start
+
     out: list[_Candidate] = []
     for occ in expand(group.schedule, group.overrides, lo, hi):
         if occ.status == "cancelled":
@@ -120,12 +126,15 @@ def _candidates(group: GroupState, start: datetime, end: datetime) -> list[_Cand
         # even when the clocks change in between.
         times = [_before(occ, offset, group.zone) for offset in offsets] + [occ.starts_at]
         for index, offset in enumerate(offsets):
+            if not near(times[index], timedelta(0)):
+                continue
             reason = "meeting started" if index + 1 == len(offsets) else "superseded by the next reminder"
             out.append(_Candidate("reminder", occ, times[index], times[index + 1],
                                   f"{occ.key}:{int(offset.total_seconds() // 60)}{version}", reason))
-        if plan.prompt_days_after:
-            out.append(_Candidate("prompt", occ, occ.starts_at, occ.starts_at, occ.key, "stale",
-                                  (plan.prompt_days_after, plan.prompt_time)))
+        # A member's prompt time is within a day and a half of the meeting time + N days, whatever their zone.
+        if plan.prompt_days_after and near(occ.starts_at + timedelta(days=plan.prompt_days_after), 1.5 * day):
+            # Nominal time and expiry depend on the member's zone: the member loop fills them in.
+            out.append(_Candidate("prompt", occ, occ.starts_at, occ.starts_at, occ.key, "stale"))
     return out
 
 
@@ -280,7 +289,8 @@ class _GroupPlanner:
         if member.status == "paused":
             return "paused"
         if member.paused_until is not None and member.paused_until > send_at:
-            return f"paused until {member.paused_until.astimezone(ZoneInfo(member.zone or self.group.zone)):%Y-%m-%d}"
+            last_day = member.paused_until.astimezone(ZoneInfo(member.zone or self.group.zone)) - timedelta(microseconds=1)
+            return f"paused through {last_day:%Y-%m-%d}"
         if self.now >= expires:
             return expired_reason
         if kind in ("prompt", "nudge") and member.last_inbound_at is not None and self.plan.live_exchange_minutes:

@@ -201,7 +201,10 @@ def set_plan(session: Session, group_id: int, now: datetime | None = None, **ove
 # --- members ------------------------------------------------------------------------------
 
 def pause_member(session: Session, phone: str, until: date | None) -> Member:
-    """Hold a member's automated sends until the start of `until` in their zone (None: resume now)."""
+    """Hold a member's automated sends through the day `until` in their zone (None: resume now).
+
+    The console's pause means the same: held through that day, resumed by itself the day after.
+    """
     from checkin.phones import InvalidPhone, normalize_phone
 
     try:
@@ -211,7 +214,13 @@ def pause_member(session: Session, phone: str, until: date | None) -> Member:
     member = session.scalar(select(Member).where(Member.phone == phone))
     if member is None:
         raise ValidationError(f"no member with phone {phone}")
-    member.paused_until = None if until is None else datetime.combine(until, time(0), ZoneInfo(member.effective_timezone))
+    if until is None:
+        member.paused_until = None
+        if member.status == "paused":
+            member.status = "active"
+    else:
+        next_day = datetime.combine(until + timedelta(days=1), time(0), ZoneInfo(member.effective_timezone))
+        member.paused_until = next_day.astimezone(ZoneInfo("UTC"))
     if member.paused_until is not None and member.paused_until > utcnow():
         # What the tick already wrote but no worker has sent yet waits for nobody: cancel it.
         session.execute(update(OutboxItem).where(OutboxItem.member_id == member.id, OutboxItem.state == "pending",
