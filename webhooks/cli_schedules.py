@@ -66,11 +66,12 @@ def register(cli) -> None:
         first = _day(starts_on, "--from") if starts_on else None
 
         def run(session, group):
-            set_schedule(session, group.id, rrule=rrule, start_local=start_time, duration_minutes=duration,
-                         location=address, dial_in=dial_in, starts_on=first)
             from checkin.db import utcnow
 
-            return group, next_meeting(session, group.id, utcnow())
+            saved = set_schedule(session, group.id, rrule=rrule, start_local=start_time, duration_minutes=duration,
+                                 location=address, dial_in=dial_in, starts_on=first)
+            begin = max(utcnow(), datetime.combine(saved.starts_on, time(0), ZoneInfo(group.timezone)))
+            return group, next_meeting(session, group.id, begin)
 
         group, upcoming = _in_group(run)(group_name)
         nxt = f"; next {upcoming.local_start:%a %Y-%m-%d %H:%M %Z}" if upcoming else "; no upcoming meeting"
@@ -134,6 +135,22 @@ def register(cli) -> None:
         plan = _in_group(run)(group_name)
         for key, value in plan.as_config().items():
             click.echo(f"{key} = {value}")
+
+    @schedule_group.command("pause")
+    @click.option("--phone", required=True, help="the member's phone number")
+    @click.option("--until", "until", default=None, help="first day sends resume, YYYY-MM-DD in the member's zone")
+    @click.option("--resume", is_flag=True, help="resume now")
+    @with_appcontext
+    def schedule_pause(phone, until, resume):
+        """Pause a member's reminders, prompts and nudges until a date (replies and crisis help never pause)."""
+        from checkin.schedules.service import pause_member
+        from webhooks.cli import _domain_call
+
+        if resume == bool(until):
+            raise click.ClickException("give either --until YYYY-MM-DD or --resume")
+        day = None if resume else _day(until, "--until")
+        member = _domain_call(pause_member, phone, day)
+        click.echo(f"member {member.id} " + ("resumed" if resume else f"paused until {day:%Y-%m-%d}"))
 
     @schedule_group.command("preview")
     @click.option("--group", "group_name", required=True)

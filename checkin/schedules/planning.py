@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from checkin import quiet_hours
-from checkin.schedules.occurrences import Occurrence, OverrideSpec, ScheduleSpec, expand, parse_key, to_utc
+from checkin.schedules.recurrence import Occurrence, OverrideSpec, ScheduleSpec, expand, parse_key, to_utc
 from checkin.schedules.plan import Plan, PlanConfig
 from checkin.schedules.texts import render
 
@@ -111,6 +111,13 @@ def _candidates(group: GroupState, start: datetime, end: datetime) -> list[_Cand
     # Widest span whose meetings can have a send in [start, end): quiet hours delay a send < 1 day.
     lo = start - timedelta(days=plan.prompt_days_after + 2) - stale
     hi = end + longest + timedelta(days=1)
+    day = timedelta(days=1)
+
+    def near(nominal: datetime, slack: timedelta) -> bool:
+        # A send is shown at a time between its nominal time and a day after it (quiet hours), so one
+        # outside these bounds cannot land in the window for any member: skip it before the member loop.
+        return nominal - slack < end and nominal + day + slack >= start
+
     out: list[_Candidate] = []
     for occ in expand(group.schedule, group.overrides, lo, hi):
         if occ.status == "cancelled":
@@ -120,10 +127,13 @@ def _candidates(group: GroupState, start: datetime, end: datetime) -> list[_Cand
         # even when the clocks change in between.
         times = [_before(occ, offset, group.zone) for offset in offsets] + [occ.starts_at]
         for index, offset in enumerate(offsets):
+            if not near(times[index], timedelta(0)):
+                continue
             reason = "meeting started" if index + 1 == len(offsets) else "superseded by the next reminder"
             out.append(_Candidate("reminder", occ, times[index], times[index + 1],
                                   f"{occ.key}:{int(offset.total_seconds() // 60)}{version}", reason))
-        if plan.prompt_days_after:
+        # A member's prompt time is within a day and a half of the meeting time + N days, whatever their zone.
+        if plan.prompt_days_after and near(occ.starts_at + timedelta(days=plan.prompt_days_after), 1.5 * day):
             out.append(_Candidate("prompt", occ, occ.starts_at, occ.starts_at, occ.key, "stale",
                                   (plan.prompt_days_after, plan.prompt_time)))
     return out
@@ -143,7 +153,7 @@ def _change_candidates(group: GroupState, start: datetime, end: datetime) -> lis
         occ = occs[0]
         nominal = max(override.updated_at, occ.original_start - notice)
         expires = min(occ.original_start, occ.starts_at)
-        if nominal < end and expires > start - timedelta(days=1):
+        if nominal < end and expires > start:
             out.append(_Candidate("change", occ, nominal, expires, f"{occ.key}:{override.version}", "meeting passed"))
     return out
 
@@ -157,8 +167,12 @@ def _around(override: OverrideSpec, zone: str) -> tuple[datetime, datetime]:
 
 
 def plan_sends(groups: list[GroupState], start: datetime, end: datetime, *, now: datetime, config: PlanConfig,
-               open_prompts: list[OpenPrompt] = (), base_url: str = "") -> list[PlannedSend]:
-    """Every send whose time (after quiet hours) falls in [start, end), sendable or held with a reason."""
+               open_prompts: list[OpenPrompt] = (), base_url: str = "", catch_up: bool = False) -> list[PlannedSend]:
+    """Every send whose time (after quiet hours) falls in [start, end), sendable or held with a reason.
+
+    With catch_up (the tick), a change notice due before `start` is included too while its meeting
+    is still ahead: a notice can be due days before the reminders are, and must not be lost.
+    """
     prompts_by_group: dict[int, list[OpenPrompt]] = {}
     for prompt in open_prompts:
         prompts_by_group.setdefault(prompt.group_id, []).append(prompt)
@@ -166,8 +180,11 @@ def plan_sends(groups: list[GroupState], start: datetime, end: datetime, *, now:
     for group in groups:
         if group.schedule is None:
             continue
-        candidates = _candidates(group, start, end) + _change_candidates(group, start, end)
-        sends.extend(_GroupPlanner(group, config, now, base_url).run(candidates, prompts_by_group.get(group.id, ()), start, end))
+        planner = _GroupPlanner(group, config, now, base_url)
+        sends.extend(planner.run(_candidates(group, start, end), prompts_by_group.get(group.id, ()), start, end))
+        if group.overrides:
+            changes = _change_candidates(group, start, end)
+            sends.extend(planner.run(changes, (), min([start, *(c.nominal for c in changes)]) if catch_up else start, end))
     sends.sort(key=lambda s: (s.send_at_utc, s.group_id, s.member_id, s.kind, s.key))
     return sends
 
@@ -180,6 +197,7 @@ class _GroupPlanner:
         self.plan = group.plan
         self._effective: dict[tuple, datetime] = {}
         self._bodies: dict[tuple, str] = {}
+        self._prompt_times: dict[tuple, datetime] = {}
 
     def effective(self, nominal: datetime, zone: str) -> datetime:
         """The send time after quiet hours in `zone`."""
@@ -208,13 +226,16 @@ class _GroupPlanner:
                                  f"{cand.kind}:{member.id}:{cand.key_middle}", start, end)
                 if send is not None:
                     out.append(send)
-        out.extend(self._nudges(prompts, start, end))
+        if prompts:
+            out.extend(self._nudges(prompts, start, end))
         return out
 
     def _prompt_time(self, occ: Occurrence, zone: str) -> datetime:
-        days, at = self.plan.prompt_days_after, self.plan.prompt_time
-        local_day = occ.starts_at.astimezone(ZoneInfo(zone)).date() + timedelta(days=days)
-        return to_utc(datetime.combine(local_day, at), zone)
+        key = (occ.key, occ.version, zone)
+        if key not in self._prompt_times:
+            local_day = occ.starts_at.astimezone(ZoneInfo(zone)).date() + timedelta(days=self.plan.prompt_days_after)
+            self._prompt_times[key] = to_utc(datetime.combine(local_day, self.plan.prompt_time), zone)
+        return self._prompt_times[key]
 
     def _nudges(self, prompts, start: datetime, end: datetime) -> list[PlannedSend]:
         if not self.plan.nudge_after_hours:

@@ -16,7 +16,7 @@ from checkin.db import utcnow
 from checkin.directory import ValidationError, check_timezone
 from checkin.models import Group, GroupMember, Member, Message, OutboxItem
 from checkin.schedules.models import OccurrenceOverride, ReminderPlan, Schedule
-from checkin.schedules.occurrences import (
+from checkin.schedules.recurrence import (
     Occurrence, OverrideSpec, ScheduleSpec, expand, is_rule_occurrence, occurrence_key, parse_key, validate_rrule,
 )
 from checkin.schedules.plan import Plan, PlanError, load_config, parse_plan
@@ -85,8 +85,10 @@ def find_occurrence(session: Session, group_id: int, local_day: date) -> Occurre
 # --- writing schedules and overrides ------------------------------------------------------
 
 def set_schedule(session: Session, group_id: int, *, rrule: str, start_local: time, duration_minutes: int,
-                 location: str | None = None, dial_in: str | None = None, starts_on: date | None = None) -> Schedule:
+                 location: str | None = None, dial_in: str | None = None, starts_on: date | None = None,
+                 now: datetime | None = None) -> Schedule:
     """Create or replace the group's schedule. Raises ValidationError with a one-line reason."""
+    now = now or utcnow()
     group = _group(session, group_id)
     check_timezone(group.timezone)
     if not isinstance(duration_minutes, int) or not 5 <= duration_minutes <= 24 * 60:
@@ -96,7 +98,7 @@ def set_schedule(session: Session, group_id: int, *, rrule: str, start_local: ti
     if dial_in and len(dial_in) > 40:
         raise ValidationError("dial-in must be at most 40 characters")
     schedule = get_schedule(session, group_id)
-    starts_on = starts_on or (schedule.starts_on if schedule else utcnow().astimezone(ZoneInfo(group.timezone)).date())
+    starts_on = starts_on or (schedule.starts_on if schedule else now.astimezone(ZoneInfo(group.timezone)).date())
     try:
         rrule = validate_rrule(rrule, starts_on, start_local)
     except ValueError as exc:
@@ -107,9 +109,9 @@ def set_schedule(session: Session, group_id: int, *, rrule: str, start_local: ti
     schedule.rrule, schedule.starts_on, schedule.start_local = rrule, starts_on, start_local
     schedule.duration_minutes = duration_minutes
     schedule.location, schedule.dial_in = (location or None), (dial_in or None)
-    schedule.updated_at = utcnow()
+    schedule.updated_at = now
     session.flush()
-    cancel_outdated(session, group_id)
+    cancel_outdated(session, group_id, now)
     return schedule
 
 
@@ -129,7 +131,8 @@ def _override_for(session: Session, group_id: int, occurrence_key_: str) -> tupl
     return group, schedule, row
 
 
-def _save_override(session: Session, group_id: int, key: str, row, status: str, new_start_local: datetime | None):
+def _save_override(session: Session, group_id: int, key: str, row, status: str, new_start_local: datetime | None,
+                   now: datetime):
     if row is None:
         row = OccurrenceOverride(group_id=group_id, occurrence_key=key, version=0)
         session.add(row)
@@ -137,25 +140,27 @@ def _save_override(session: Session, group_id: int, key: str, row, status: str, 
         return row  # the same change again: nothing new to announce
     row.status, row.new_start_local = status, new_start_local
     row.version += 1
-    row.updated_at = utcnow()
+    row.updated_at = now
     session.flush()
-    cancel_outdated(session, group_id)
+    cancel_outdated(session, group_id, now)
     return row
 
 
-def cancel_occurrence(session: Session, group_id: int, occurrence_key_: str) -> OccurrenceOverride:
+def cancel_occurrence(session: Session, group_id: int, occurrence_key_: str, now: datetime | None = None) -> OccurrenceOverride:
     """Cancel one meeting; its members who would be reminded are told once."""
     _, _, row = _override_for(session, group_id, occurrence_key_)
-    return _save_override(session, group_id, occurrence_key_, row, "cancelled", None)
+    return _save_override(session, group_id, occurrence_key_, row, "cancelled", None, now or utcnow())
 
 
-def move_occurrence(session: Session, group_id: int, occurrence_key_: str, new_start_local: datetime) -> OccurrenceOverride:
+def move_occurrence(session: Session, group_id: int, occurrence_key_: str, new_start_local: datetime,
+                    now: datetime | None = None) -> OccurrenceOverride:
     """Move one meeting to a new wall-clock start in the group's zone; members are told once."""
+    now = now or utcnow()
     group, _, row = _override_for(session, group_id, occurrence_key_)
     new_start_local = new_start_local.replace(tzinfo=None, second=0, microsecond=0)
-    if new_start_local.replace(tzinfo=ZoneInfo(group.timezone)) <= utcnow():
+    if new_start_local.replace(tzinfo=ZoneInfo(group.timezone)) <= now:
         raise ValidationError("the new start is in the past")
-    return _save_override(session, group_id, occurrence_key_, row, "moved", new_start_local)
+    return _save_override(session, group_id, occurrence_key_, row, "moved", new_start_local, now)
 
 
 # --- plans --------------------------------------------------------------------------------
@@ -166,7 +171,7 @@ def get_plan(session: Session, group_id: int) -> Plan:
     return parse_plan(row.overrides, base=defaults) if row and row.overrides else defaults
 
 
-def set_plan(session: Session, group_id: int, **overrides) -> Plan:
+def set_plan(session: Session, group_id: int, now: datetime | None = None, **overrides) -> Plan:
     """Override plan keys for one group (a value of None returns that key to the default)."""
     _group(session, group_id)
     row = session.get(ReminderPlan, group_id)
@@ -187,10 +192,32 @@ def set_plan(session: Session, group_id: int, **overrides) -> Plan:
         row = ReminderPlan(group_id=group_id)
         session.add(row)
     row.overrides = stored
-    row.updated_at = utcnow()
+    row.updated_at = now or utcnow()
     session.flush()
-    cancel_outdated(session, group_id)
+    cancel_outdated(session, group_id, now or utcnow())
     return plan
+
+
+# --- members ------------------------------------------------------------------------------
+
+def pause_member(session: Session, phone: str, until: date | None) -> Member:
+    """Hold a member's automated sends until the start of `until` in their zone (None: resume now)."""
+    from checkin.phones import InvalidPhone, normalize_phone
+
+    try:
+        phone = normalize_phone(phone)
+    except InvalidPhone as exc:
+        raise ValidationError(f"phone: {exc}") from None
+    member = session.scalar(select(Member).where(Member.phone == phone))
+    if member is None:
+        raise ValidationError(f"no member with phone {phone}")
+    member.paused_until = None if until is None else datetime.combine(until, time(0), ZoneInfo(member.effective_timezone))
+    if member.paused_until is not None and member.paused_until > utcnow():
+        # What the tick already wrote but no worker has sent yet waits for nobody: cancel it.
+        session.execute(update(OutboxItem).where(OutboxItem.member_id == member.id, OutboxItem.state == "pending",
+                                                 OutboxItem.purpose.in_(PLANNED_KINDS))
+                        .values(state="cancelled", last_error="member paused").execution_options(synchronize_session=False))
+    return member
 
 
 # --- state for the planner ----------------------------------------------------------------
@@ -247,7 +274,7 @@ def preview(session: Session, group_id: int, start: datetime, days: int, *, now:
 
 # --- keeping pending sends in line with edits ---------------------------------------------
 
-def cancel_outdated(session: Session, group_id: int) -> int:
+def cancel_outdated(session: Session, group_id: int, now: datetime) -> int:
     """Cancel pending planner sends to this group's members that their schedules no longer make.
 
     A member may be in several groups, and a key does not name its group: a row stays if any of
@@ -263,7 +290,7 @@ def cancel_outdated(session: Session, group_id: int) -> int:
     groups_of: dict[int, set[int]] = {}
     for mid, gid in links:
         groups_of.setdefault(mid, set()).add(gid)
-    groups, _ = load_state(session, utcnow(), sorted({gid for _, gid in links}))
+    groups, _ = load_state(session, now, sorted({gid for _, gid in links}))
     by_id = {g.id: g for g in groups}
     cancelled = 0
     for item in pending:
@@ -292,8 +319,14 @@ def _still_wanted(group: GroupState, key: str) -> bool:
     if override is not None and override.status == "cancelled":
         return False
     if kind == "reminder":
+        if not rest or rest[0] not in {str(m) for m in group.plan.reminder_offsets_minutes}:
+            return False  # the plan no longer reminds at this offset
         version = rest[1] if len(rest) > 1 else None
         if override is None:
             return version is None
         return version == f"v{override.version}"
+    if kind == "prompt":
+        return group.plan.prompt_days_after > 0
+    if kind == "nudge":
+        return group.plan.nudge_after_hours > 0
     return True

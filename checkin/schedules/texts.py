@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from checkin.schedules.occurrences import Occurrence
+from checkin.schedules.recurrence import Occurrence
 from checkin.schedules.plan import PlanConfig
 
 
