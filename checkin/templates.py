@@ -24,15 +24,25 @@ GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")
 LIMITS = {"GSM-7": (160, 153), "UCS-2": (70, 67)}
 MAX_SEGMENTS = 2
 
-# Realistic values for every placeholder a template may use: long-ish but ordinary.
+# Realistic values for every placeholder a template may use (here and in config/plan.toml): long-ish
+# but ordinary.
+_ADDRESS = "Grace Community Church, 1250 Massachusetts Ave NW, Room 204"
 SAMPLE_VALUES = {
     "name": "Maximiliano",
     "score": 5,
     "day": "Wed 30 Dec",
     "time": "10:30 PM EST",
-    "place": ", at Grace Community Church, 1250 Massachusetts Ave NW, Room 204",
+    "place": f", at {_ADDRESS}",
     "group": "Tuesday Evening Peer Support",
     "number": "+12025550123",
+    "when": "tomorrow, ",
+    "date": "Wed 30 Dec",
+    "weekday": "Wednesday",
+    "where": f", at {_ADDRESS}",
+    "new_date": "Thu 31 Dec",
+    "new_time": "6:30 PM",
+    "address": _ADDRESS,
+    "dial_in": "+12025550123",
 }
 
 
@@ -85,8 +95,11 @@ def check_table(table: dict[str, dict[str, str]], *, source: str = "messages.tom
     return problems
 
 
-def check_lengths(path: Path = CONFIG_DIR / "messages.toml") -> None:
-    """Start-up check: raise TemplateError naming every template (key and language) that does not fit."""
+def check_lengths(path: Path = CONFIG_DIR / "messages.toml", *, more: dict[str, dict] | None = None) -> None:
+    """Start-up check: raise TemplateError naming every template (key and language) that does not fit.
+    `more` adds other template tables by source name (the planner's, from config/plan.toml)."""
     problems = check_table(load(path), source=path.name)
+    for source, table in (more or {}).items():
+        problems += check_table(table, source=source)
     if problems:
         raise TemplateError("message templates too long or incomplete:\n  " + "\n  ".join(problems))

@@ -50,9 +50,10 @@ def _check_answers_and_pacing() -> None:
     import os
 
     from checkin import pacing, templates
+    from checkin.schedules import load_config
     from config import ConfigError
 
-    templates.check_lengths()
+    templates.check_lengths(more={"plan.toml": load_config().templates})
     try:
         pacing.load_rates(os.environ)
     except pacing.PacingConfigError as exc:

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from checkin import answers, outbox
-from checkin.answers.parse import parse_score  # noqa: F401 - the one score parser, also used from here
+from checkin.answers.parse import parse_score  # the one score parser
 from checkin.escalation import policy as policy_module
 from checkin.escalation.models import LIVE_STATES, AssessmentRecord, Escalation, EscalationEvent
 from checkin.escalation.policy import GroupPolicy, LevelPolicy, Policy
@@ -110,7 +110,13 @@ def assess_message(session: Session, member: Member, message: Message, *, source
     """Assess an inbound message with the member's history, and record the verdict. Never raises:
     if the rules engine fails in any way the message is treated as urgent."""
     # The one reading of a reply's score (checkin.answers): "3/5", "tres", but not an RSVP "1".
-    score = answers.score_of(session, member, message)
+    try:
+        score = answers.score_of(session, member, message)
+    except SQLAlchemyError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the text alone still gives the score; assessing goes on
+        log.error("reading the reply failed for message=%s (%s)", message.id, type(exc).__name__)
+        score = parse_score(message.body)
     try:
         from checkin.rules import AssessmentContext, assess
 
