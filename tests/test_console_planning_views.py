@@ -289,3 +289,18 @@ def test_simulator_shows_the_reply_and_the_alert_and_sends_nothing(coordinator, 
     assert CRISIS_TEXT not in text(other) and "Thanks, Kim" in text(other)
     empty = coordinator.post("/console/simulator", data={"who": f"{group.id}:{member.id}", "text": "  "})
     assert empty.status_code == 400 and "type something" in text(empty)
+
+
+def test_upcoming_meetings_show_who_said_they_are_coming(facilitator, group, member, spanish_member, db):
+    from checkin.answers.models import Rsvp
+
+    weekly(db, group.id, day=utcnow().date())
+    with db.session() as s:
+        first, second = schedules.occurrences(s, group.id, utcnow(), utcnow() + timedelta(weeks=3))[:2]
+        s.add_all([Rsvp(member_id=member.id, group_id=group.id, occurrence_key=first.key, answer="yes"),
+                   Rsvp(member_id=spanish_member.id, group_id=group.id, occurrence_key=first.key, answer="no")])
+    page = text(facilitator.get(f"/console/groups/{group.id}"))
+    meetings = page.split('id="meetings"', 1)[1].split("</section>", 1)[0]
+    items = meetings.split("<li")[1:]
+    assert "1 coming</span> Sam Rivera" in items[0] and "1 not coming</span> Rosa Medina" in items[0]
+    assert "coming" not in items[1]

@@ -9,6 +9,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from sqlalchemy import select
 
 from checkin import calendar_feed, schedules
+from checkin.answers import rsvp
 from checkin.db import utcnow
 from checkin.directory import ValidationError, add_group, check_timezone
 from checkin.models import Group
@@ -63,6 +64,8 @@ def _group_page(group: Group, *, details=None, builder=None, error=None, error_i
     now = utcnow()
     upcoming = schedules.occurrences(session, group.id, now, now + timedelta(weeks=UPCOMING_WEEKS))[:UPCOMING_MAX] if schedule else []
     current = recurrence.parse(schedule.rrule) if schedule else None
+    # Members' answers to the reminders' "Reply 1 if you're coming, 2 if not".
+    rsvps = {occ.key: rsvp.for_occurrence(session, group.id, occ.key) for occ in upcoming if occ.status != "cancelled"}
     if builder is None:
         builder = {
             "repeat": current.pattern if current else "weekly",
@@ -80,7 +83,7 @@ def _group_page(group: Group, *, details=None, builder=None, error=None, error_i
     return render_template(
         "console_planning/group.html", group=group, schedule=schedule, current=current, upcoming=upcoming,
         details=details or {"name": group.name, "timezone": group.timezone, "phone_number": group.phone_number or ""},
-        builder=builder, patterns=recurrence.PATTERNS, weekdays=list(zip(recurrence.WEEKDAYS, recurrence.WEEKDAY_NAMES)),
+        builder=builder, rsvps=rsvps, patterns=recurrence.PATTERNS, weekdays=list(zip(recurrence.WEEKDAYS, recurrence.WEEKDAY_NAMES)),
         nths=recurrence.NTHS, error=error, error_in=error_in, feed_url=feed_url, editable=is_coordinator(),
         today=now.astimezone(zone).date(),
     ), status
