@@ -17,6 +17,7 @@ Rules, in the order they apply:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
@@ -26,6 +27,8 @@ from checkin import quiet_hours
 from checkin.schedules.recurrence import Occurrence, OverrideSpec, ScheduleSpec, expand, parse_key, to_utc
 from checkin.schedules.plan import Plan, PlanConfig
 from checkin.schedules.texts import render
+
+log = logging.getLogger("checkin.schedules.planning")
 
 
 @dataclass(frozen=True)
@@ -94,8 +97,7 @@ class _Candidate:
     nominal: datetime  # UTC, before quiet hours
     expires: datetime  # UTC: not sent at or after this instant
     key_middle: str  # the key without "{kind}:{member}:"
-    expired_reason: str
-    member_local_time: tuple | None = None  # prompts: (days after, time) computed per member zone
+    expired_reason: str  # why it is held once `expires` has passed
 
 
 def voice_url(base_url: str, kind: str, member_id: int, occurrence_key: str) -> str:
@@ -111,6 +113,13 @@ def _candidates(group: GroupState, start: datetime, end: datetime) -> list[_Cand
     # Widest span whose meetings can have a send in [start, end): quiet hours delay a send < 1 day.
     lo = start - timedelta(days=plan.prompt_days_after + 2) - stale
     hi = end + longest + timedelta(days=1)
+    day = timedelta(days=1)
+
+    def near(nominal: datetime, slack: timedelta) -> bool:
+        # A send is shown at a time between its nominal time and a day after it (quiet hours), so one
+        # outside these bounds cannot land in the window for any member: skip it before the member loop.
+        return nominal - slack < end and nominal + day + slack >= start
+
     out: list[_Candidate] = []
     for occ in expand(group.schedule, group.overrides, lo, hi):
         if occ.status == "cancelled":
@@ -120,12 +129,15 @@ def _candidates(group: GroupState, start: datetime, end: datetime) -> list[_Cand
         # even when the clocks change in between.
         times = [_before(occ, offset, group.zone) for offset in offsets] + [occ.starts_at]
         for index, offset in enumerate(offsets):
+            if not near(times[index], timedelta(0)):
+                continue
             reason = "meeting started" if index + 1 == len(offsets) else "superseded by the next reminder"
             out.append(_Candidate("reminder", occ, times[index], times[index + 1],
                                   f"{occ.key}:{int(offset.total_seconds() // 60)}{version}", reason))
-        if plan.prompt_days_after:
-            out.append(_Candidate("prompt", occ, occ.starts_at, occ.starts_at, occ.key, "stale",
-                                  (plan.prompt_days_after, plan.prompt_time)))
+        # A member's prompt time is within a day and a half of the meeting time + N days, whatever their zone.
+        if plan.prompt_days_after and near(occ.starts_at + timedelta(days=plan.prompt_days_after), 1.5 * day):
+            # Nominal time and expiry depend on the member's zone: the member loop fills them in.
+            out.append(_Candidate("prompt", occ, occ.starts_at, occ.starts_at, occ.key, "stale"))
     return out
 
 
@@ -170,11 +182,17 @@ def plan_sends(groups: list[GroupState], start: datetime, end: datetime, *, now:
     for group in groups:
         if group.schedule is None:
             continue
-        planner = _GroupPlanner(group, config, now, base_url)
-        sends.extend(planner.run(_candidates(group, start, end), prompts_by_group.get(group.id, ()), start, end))
-        if group.overrides:
-            changes = _change_candidates(group, start, end)
-            sends.extend(planner.run(changes, (), min([start, *(c.nominal for c in changes)]) if catch_up else start, end))
+        try:
+            planner = _GroupPlanner(group, config, now, base_url)
+            found = planner.run(_candidates(group, start, end), prompts_by_group.get(group.id, ()), start, end)
+            if group.overrides:
+                changes = _change_candidates(group, start, end)
+                found += planner.run(changes, (), min([start, *(c.nominal for c in changes)]) if catch_up else start, end)
+        except (ValueError, TypeError, LookupError) as exc:
+            # One group's broken schedule (edited outside the app) must not stop every other group's sends.
+            log.error("planning skipped group=%s (%s: %s)", group.id, type(exc).__name__, exc)
+            continue
+        sends.extend(found)
     sends.sort(key=lambda s: (s.send_at_utc, s.group_id, s.member_id, s.kind, s.key))
     return sends
 
@@ -187,6 +205,7 @@ class _GroupPlanner:
         self.plan = group.plan
         self._effective: dict[tuple, datetime] = {}
         self._bodies: dict[tuple, str] = {}
+        self._prompt_times: dict[tuple, datetime] = {}
 
     def effective(self, nominal: datetime, zone: str) -> datetime:
         """The send time after quiet hours in `zone`."""
@@ -220,9 +239,11 @@ class _GroupPlanner:
         return out
 
     def _prompt_time(self, occ: Occurrence, zone: str) -> datetime:
-        days, at = self.plan.prompt_days_after, self.plan.prompt_time
-        local_day = occ.starts_at.astimezone(ZoneInfo(zone)).date() + timedelta(days=days)
-        return to_utc(datetime.combine(local_day, at), zone)
+        key = (occ.key, occ.version, zone)
+        if key not in self._prompt_times:
+            local_day = occ.starts_at.astimezone(ZoneInfo(zone)).date() + timedelta(days=self.plan.prompt_days_after)
+            self._prompt_times[key] = to_utc(datetime.combine(local_day, self.plan.prompt_time), zone)
+        return self._prompt_times[key]
 
     def _nudges(self, prompts, start: datetime, end: datetime) -> list[PlannedSend]:
         if not self.plan.nudge_after_hours:
@@ -277,7 +298,8 @@ class _GroupPlanner:
         if member.status == "paused":
             return "paused"
         if member.paused_until is not None and member.paused_until > send_at:
-            return f"paused until {member.paused_until.astimezone(ZoneInfo(member.zone or self.group.zone)):%Y-%m-%d}"
+            last_day = member.paused_until.astimezone(ZoneInfo(member.zone or self.group.zone)) - timedelta(microseconds=1)
+            return f"paused through {last_day:%Y-%m-%d}"
         if self.now >= expires:
             return expired_reason
         if kind in ("prompt", "nudge") and member.last_inbound_at is not None and self.plan.live_exchange_minutes:

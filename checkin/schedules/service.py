@@ -6,6 +6,7 @@ that moved, a notice superseded by a newer change), in the same transaction as t
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,7 @@ from checkin.schedules.plan import Plan, PlanError, load_config, parse_plan
 from checkin.schedules.planning import GroupState, MemberState, OpenPrompt, PlannedSend, plan_sends
 
 PLANNED_KINDS = ("reminder", "prompt", "nudge", "change")
+log = logging.getLogger("checkin.schedules")
 
 
 def _group(session: Session, group_id: int) -> Group:
@@ -198,6 +200,37 @@ def set_plan(session: Session, group_id: int, now: datetime | None = None, **ove
     return plan
 
 
+# --- members ------------------------------------------------------------------------------
+
+def pause_member(session: Session, phone: str, until: date | None) -> Member:
+    """Hold a member's automated sends through the day `until` in their zone (None: resume now).
+
+    The console's pause means the same: held through that day, resumed by itself the day after.
+    """
+    from checkin.phones import InvalidPhone, normalize_phone
+
+    try:
+        phone = normalize_phone(phone)
+    except InvalidPhone as exc:
+        raise ValidationError(f"phone: {exc}") from None
+    member = session.scalar(select(Member).where(Member.phone == phone))
+    if member is None:
+        raise ValidationError(f"no member with phone {phone}")
+    if until is None:
+        member.paused_until = None
+        if member.status == "paused":
+            member.status = "active"
+    else:
+        next_day = datetime.combine(until + timedelta(days=1), time(0), ZoneInfo(member.effective_timezone))
+        member.paused_until = next_day.astimezone(ZoneInfo("UTC"))
+    if member.paused_until is not None and member.paused_until > utcnow():
+        # What the tick already wrote but no worker has sent yet waits for nobody: cancel it.
+        session.execute(update(OutboxItem).where(OutboxItem.member_id == member.id, OutboxItem.state == "pending",
+                                                 OutboxItem.purpose.in_(PLANNED_KINDS))
+                        .values(state="cancelled", last_error="member paused").execution_options(synchronize_session=False))
+    return member
+
+
 # --- state for the planner ----------------------------------------------------------------
 
 def load_state(session: Session, now: datetime, group_ids: list[int] | None = None) -> tuple[list[GroupState], list[OpenPrompt]]:
@@ -230,7 +263,12 @@ def load_state(session: Session, now: datetime, group_ids: list[int] | None = No
         members.setdefault(gid, []).append(MemberState(mid, first, phone, lang, tz, channel, status, paused, recent.get(mid)))
     groups = []
     for group, schedule in pairs:
-        plan = parse_plan(plans[group.id], base=config.defaults) if plans.get(group.id) else config.defaults
+        try:
+            plan = parse_plan(plans[group.id], base=config.defaults) if plans.get(group.id) else config.defaults
+        except PlanError as exc:
+            # Stored before the defaults changed under it: plan this group by the defaults, and say so.
+            log.error("group=%s plan overrides no longer valid (%s); using the defaults", group.id, exc)
+            plan = config.defaults
         groups.append(GroupState(group.id, group.name, group.timezone, group.phone_number, _spec(schedule, group),
                                  overrides.get(group.id, {}), plan, tuple(members.get(group.id, ()))))
     from checkin.checkins import CheckIn
@@ -297,8 +335,14 @@ def _still_wanted(group: GroupState, key: str) -> bool:
     if override is not None and override.status == "cancelled":
         return False
     if kind == "reminder":
+        if not rest or rest[0] not in {str(m) for m in group.plan.reminder_offsets_minutes}:
+            return False  # the plan no longer reminds at this offset
         version = rest[1] if len(rest) > 1 else None
         if override is None:
             return version is None
         return version == f"v{override.version}"
+    if kind == "prompt":
+        return group.plan.prompt_days_after > 0
+    if kind == "nudge":
+        return group.plan.nudge_after_hours > 0
     return True
