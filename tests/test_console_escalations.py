@@ -131,3 +131,11 @@ def test_home_puts_open_escalations_first_with_level_age_and_who_is_on_it(client
     row = page[page.index(f">#{world.escalation.id}</a>"):]
     row = row[:row.index("</tr>")]
     assert "crisis" in row and "acknowledged" in row and "Casey" in row and "under a minute" in row
+
+
+def test_escalation_page_shows_the_members_latest_messages_for_context(client, db, twilio, world):
+    twilio.sms(world.member.phone, "still here, just tired")
+    page = Console(client, "frankie@example.org").get(f"/console/escalations/{world.escalation.id}").get_data(as_text=True)
+    recent = page[page.index("Sam's latest messages"):page.index("<h2>Timeline</h2>")]
+    assert recent.index("still here, just tired") < recent.index("I want to kill myself tonight")  # newest first
+    assert "Our reply: We hear you." in recent

@@ -70,7 +70,7 @@ def test_pause_until_a_date_and_resume(coordinator, db, member):
     sam = members(db)[member.phone]
     # As the planner reads it: still active, held through the end of that day in the member's zone
     # (the group's: New York, EDT in March), then sends resume by themselves.
-    assert (sam.status, sam.paused_until.isoformat()) == ("active", "2030-04-01T03:59:59+00:00")
+    assert (sam.status, sam.paused_until.isoformat()) == ("active", "2030-04-01T04:00:00+00:00")
     page = coordinator.get(f"/console/members/{member.id}").get_data(as_text=True)
     assert "through Sun 31 Mar 2030" in page and '<span class="badge paused">paused</span>' in page
     assert coordinator.post(f"/console/members/{member.id}/pause", {"action": "resume"}).status_code == 302
@@ -80,10 +80,18 @@ def test_pause_until_a_date_and_resume(coordinator, db, member):
     assert coordinator.post(f"/console/members/{member.id}/pause", {"action": "pause", "until": "2020-01-01"}).status_code == 400
 
 
-def test_pause_without_a_date_holds_until_resumed(coordinator, db, member):
+def test_pause_without_a_date_holds_until_resumed_and_cancels_queued_planned_sends(coordinator, db, member):
+    from checkin import outbox
+
+    with db.session() as s:
+        outbox.add(s, "reminder:queued", to=member.phone, body="Meeting tonight", member_id=member.id, purpose="reminder")
+        outbox.add(s, "notice:other", to=member.phone, body="Not planned", member_id=member.id, purpose="notice")
     coordinator.post(f"/console/members/{member.id}/pause", {"action": "pause", "until": ""})
     sam = members(db)[member.phone]
     assert (sam.status, sam.paused_until) == ("paused", None)
+    with db.session() as s:
+        states = dict(s.execute(select(OutboxItem.idempotency_key, OutboxItem.state)).all())
+    assert states == {"reminder:queued": "cancelled", "notice:other": "pending"}
     assert "until resumed" in coordinator.get(f"/console/members/{member.id}").get_data(as_text=True)
     coordinator.post(f"/console/members/{member.id}/pause", {"action": "resume"})
     assert members(db)[member.phone].status == "active"
@@ -97,7 +105,7 @@ def test_a_paused_member_is_held_in_the_planners_preview(coordinator, db, group,
     coordinator.post(f"/console/members/{member.id}/pause", {"action": "pause", "until": "2099-12-31"})
     with db.session() as s:
         sends = [p for p in preview(s, group.id, utcnow(), 7) if p.member_id == member.id]
-    assert sends and all(p.held_reason == "paused until 2099-12-31" for p in sends)
+    assert sends and all(p.held_reason == "paused through 2099-12-31" for p in sends)
 
 
 def test_staff_opt_out_cancels_pending_sends_and_opt_in_needs_confirmation(coordinator, db, member):

@@ -318,3 +318,20 @@ def test_a_send_not_delivered_in_time_waits_for_morning_or_is_dropped(runtime, g
     # Still stuck when the meeting has started: never "meets today at 6 PM" at 7 PM.
     schedule_jobs.tick(MEETING + timedelta(minutes=30))
     assert {(r.state, r.last_error) for r in outbox_rows(runtime.db)} == {("cancelled", "not sent: meeting started")}
+
+
+def test_one_groups_broken_schedule_does_not_stop_the_others(runtime, group, members):
+    from sqlalchemy import update
+
+    from checkin.directory import add_group
+    from checkin.schedules.models import Schedule
+
+    with runtime.db.session() as s:
+        other = add_group(s, "Other Group", "America/New_York", "+15005550007")
+        add_member(s, other.name, "+12025550109", "Kim Lee")
+    schedule(runtime.db, group)
+    schedule(runtime.db, other)
+    with runtime.db.session() as s:  # edited behind the app's back
+        s.execute(update(Schedule).where(Schedule.group_id == other.id).values(rrule="FREQ=WEEKLY;BYDAY=XX"))
+    assert schedule_jobs.tick(DAY_BEFORE) == 2
+    assert {r.member_id for r in outbox_rows(runtime.db)} == {m.id for m in members}

@@ -17,6 +17,7 @@ Rules, in the order they apply:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
@@ -26,6 +27,8 @@ from checkin import quiet_hours
 from checkin.schedules.recurrence import Occurrence, OverrideSpec, ScheduleSpec, expand, parse_key, to_utc
 from checkin.schedules.plan import Plan, PlanConfig
 from checkin.schedules.texts import render
+
+log = logging.getLogger("checkin.schedules.planning")
 
 
 @dataclass(frozen=True)
@@ -179,11 +182,17 @@ def plan_sends(groups: list[GroupState], start: datetime, end: datetime, *, now:
     for group in groups:
         if group.schedule is None:
             continue
-        planner = _GroupPlanner(group, config, now, base_url)
-        sends.extend(planner.run(_candidates(group, start, end), prompts_by_group.get(group.id, ()), start, end))
-        if group.overrides:
-            changes = _change_candidates(group, start, end)
-            sends.extend(planner.run(changes, (), min([start, *(c.nominal for c in changes)]) if catch_up else start, end))
+        try:
+            planner = _GroupPlanner(group, config, now, base_url)
+            found = planner.run(_candidates(group, start, end), prompts_by_group.get(group.id, ()), start, end)
+            if group.overrides:
+                changes = _change_candidates(group, start, end)
+                found += planner.run(changes, (), min([start, *(c.nominal for c in changes)]) if catch_up else start, end)
+        except (ValueError, TypeError, LookupError) as exc:
+            # One group's broken schedule (edited outside the app) must not stop every other group's sends.
+            log.error("planning skipped group=%s (%s: %s)", group.id, type(exc).__name__, exc)
+            continue
+        sends.extend(found)
     sends.sort(key=lambda s: (s.send_at_utc, s.group_id, s.member_id, s.kind, s.key))
     return sends
 

@@ -6,6 +6,7 @@ that moved, a notice superseded by a newer change), in the same transaction as t
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,7 @@ from checkin.schedules.plan import Plan, PlanError, load_config, parse_plan
 from checkin.schedules.planning import GroupState, MemberState, OpenPrompt, PlannedSend, plan_sends
 
 PLANNED_KINDS = ("reminder", "prompt", "nudge", "change")
+log = logging.getLogger("checkin.schedules")
 
 
 def _group(session: Session, group_id: int) -> Group:
@@ -261,7 +263,12 @@ def load_state(session: Session, now: datetime, group_ids: list[int] | None = No
         members.setdefault(gid, []).append(MemberState(mid, first, phone, lang, tz, channel, status, paused, recent.get(mid)))
     groups = []
     for group, schedule in pairs:
-        plan = parse_plan(plans[group.id], base=config.defaults) if plans.get(group.id) else config.defaults
+        try:
+            plan = parse_plan(plans[group.id], base=config.defaults) if plans.get(group.id) else config.defaults
+        except PlanError as exc:
+            # Stored before the defaults changed under it: plan this group by the defaults, and say so.
+            log.error("group=%s plan overrides no longer valid (%s); using the defaults", group.id, exc)
+            plan = config.defaults
         groups.append(GroupState(group.id, group.name, group.timezone, group.phone_number, _spec(schedule, group),
                                  overrides.get(group.id, {}), plan, tuple(members.get(group.id, ()))))
     from checkin.checkins import CheckIn

@@ -65,7 +65,8 @@ def test_acknowledge_and_resolve_an_escalation(browser_page, console_server, gro
     screenshot(page, "home")
     page.get_by_role("link", name=f"#{esc.id}").click()
     assert page.get_by_role("heading", name=re.compile(f"Escalation #{esc.id}")).is_visible()
-    assert page.get_by_text(CRISIS_TEXT).is_visible()
+    assert page.locator("#messages").get_by_text(CRISIS_TEXT).is_visible()  # the context, with our reply
+    assert page.locator("#messages").get_by_text("Our reply: We hear you.").is_visible()
     screenshot(page, "escalation-open")
 
     page.get_by_role("button", name="Acknowledge: I am on it").click()

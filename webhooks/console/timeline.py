@@ -43,11 +43,12 @@ class Entry:
     body: str | None = None
     reply: str | None = None
     detail: str | None = None
+    message_id: int | None = None
 
 
-def _text_entry(m: Message) -> Entry:
+def text_entry(m: Message) -> Entry:
     return Entry(m.created_at, m.direction == "inbound", "call" if m.channel == "voice" else "text", status_words(m),
-                 m.body, m.reply_body)
+                 m.body, m.reply_body, message_id=m.id)
 
 
 def _calls(session: Session, member_id: int) -> list[Entry]:
@@ -94,7 +95,7 @@ def for_member(session: Session, member: Member) -> MemberTimeline:
                                      .order_by(EscalationEvent.at, EscalationEvent.id)):
             events.setdefault(event.escalation_id, []).append(event)
     points = sorted((c.answered_at, c.score) for c in checkins if c.score is not None and c.answered_at is not None)
-    entries = sorted([_text_entry(m) for m in messages] + _calls(session, member.id), key=lambda e: e.at, reverse=True)
+    entries = sorted([text_entry(m) for m in messages] + _calls(session, member.id), key=lambda e: e.at, reverse=True)
     return MemberTimeline(messages, entries, checkins, [(e, events.get(e.id, [])) for e in escalations], mood_chart(points))
 
 

@@ -11,10 +11,11 @@ from checkin.db import utcnow
 from checkin.escalation import service, staff_actions
 from checkin.escalation.models import ESCALATION_STATES, LIVE_STATES, Escalation, EscalationEvent
 from checkin.models import Group, GroupStaff, Member, Message, StaffUser
-from webhooks.console import bp
+from webhooks.console import bp, timeline
 from webhooks.console.actions import commit_and_send
 from webhooks.console.auth import can_see_group, client_ip, current_staff, db, login_required, visible_group_ids, visible_groups
 
+RECENT = 10  # the member's latest messages shown on an escalation
 STATE_FILTERS = ("live",) + ESCALATION_STATES + ("all",)
 LEVELS = ("urgent", "crisis")
 EVENT_WORDS = {
@@ -118,12 +119,18 @@ def escalation(escalation_id: int):
     names = {s.id: s.name for s in session.scalars(select(StaffUser).where(StaffUser.id.in_(staff_ids or [-1])))}
     message_ids = {e.message_id for e in events if e.message_id and e.kind == "assessed"}
     messages = {m.id: m for m in session.scalars(select(Message).where(Message.id.in_(message_ids or [-1])))}
-    if messages and member is not None:
+    # The context a facilitator needs before calling: the member's latest texts both ways.
+    recent = []
+    if member is not None:
+        recent = [timeline.text_entry(m) for m in session.scalars(
+            select(Message).where(Message.member_id == member.id).order_by(Message.created_at.desc(), Message.id.desc())
+            .limit(RECENT))]
+    if (messages or recent) and member is not None:
         audit(session, "view_messages", current_staff().id, member_id=member.id, escalation_id=esc.id,
-              detail=f"escalation page: {len(messages)} message(s)", ip=client_ip())
+              detail=f"escalation page: {len(set(messages) | {e.message_id for e in recent})} message(s)", ip=client_ip())
         session.commit()
     return render_template("console/escalation.html", esc=esc, member=member, group=group, events=events, names=names,
-                           messages=messages, words=EVENT_WORDS, handed_to=handed_to, candidates=_who_can_take(esc), now=utcnow())
+                           messages=messages, recent=recent, words=EVENT_WORDS, handed_to=handed_to, candidates=_who_can_take(esc), now=utcnow())
 
 
 def _act(escalation_id: int, action) -> object:

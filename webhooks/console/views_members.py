@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timezone
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from checkin import consent, member_import
 from checkin.accounts import audit
 from checkin.db import utcnow
 from checkin.directory import ValidationError, add_member, check_timezone
-from checkin.models import CHANNELS, LANGUAGES, ConsentEvent, GroupMember, Member, StaffUser
+from checkin.models import CHANNELS, LANGUAGES, ConsentEvent, GroupMember, Member, OutboxItem, StaffUser
+from checkin.schedules.service import PLANNED_KINDS, pause_member
 from webhooks.console import bp, imports
 from webhooks.console.views_escalations import EVENT_WORDS
 from webhooks.console.auth import (
@@ -121,12 +122,11 @@ def member_edit(member_id: int):
 def member_pause(member_id: int):
     member = member_visible(member_id)
     action = request.form.get("action")
-    # As the planner reads it: status "paused" holds every send until resumed; paused_until alone
-    # (status still active) holds sends until that moment, after which they simply resume.
+    # As the planner reads it: a date holds sends through that day in the member's zone, then they
+    # resume by themselves (schedules.pause_member, as `checkin schedule pause` does); no date sets
+    # status "paused", which holds every send until resumed. Replies and crisis help never pause.
     if action == "resume":
-        if member.status == "paused":
-            member.status = "active"
-        member.paused_until = None
+        pause_member(db(), member.phone, None)
         detail = "resumed"
     elif action == "pause":
         if member.opted_out:
@@ -137,14 +137,16 @@ def member_pause(member_id: int):
                 day = datetime.strptime(until, "%Y-%m-%d").date()
             except ValueError:
                 abort(400, "pause until must be a date like 2026-03-31")
-            # Paused through that day in the member's own time zone.
-            end = datetime.combine(day, time(23, 59, 59), ZoneInfo(member.effective_timezone))
-            if end <= utcnow():
+            if day < utcnow().astimezone(ZoneInfo(member.effective_timezone)).date():
                 abort(400, "pause until must be today or later")
-            member.status, member.paused_until = "active", end.astimezone(timezone.utc)
-            detail = f"paused until {until}"
+            pause_member(db(), member.phone, day)
+            detail = f"paused through {until}"
         else:
             member.status, member.paused_until = "paused", None
+            # What the planner already queued waits for nobody (pause_member does the same for a date).
+            db().execute(update(OutboxItem).where(OutboxItem.member_id == member.id, OutboxItem.state == "pending",
+                                                  OutboxItem.purpose.in_(PLANNED_KINDS))
+                         .values(state="cancelled", last_error="member paused").execution_options(synchronize_session=False))
             detail = "paused"
     else:
         abort(400, "action must be pause or resume")
@@ -239,6 +241,8 @@ def member(member_id: int):
     consent_events = list(db().scalars(select(ConsentEvent).where(ConsentEvent.member_id == member.id).order_by(ConsentEvent.id)))
     staff_names = dict(db().execute(select(StaffUser.id, StaffUser.name)).all())
     paused = member.status == "paused" or (member.paused_until is not None and member.paused_until > utcnow())
-    return render_template("console/member.html", member=member, t=data, consent_events=consent_events, paused=paused,
+    # paused_until is the first moment sends resume; people think in the last paused day.
+    paused_through = (member.paused_until - timedelta(microseconds=1)) if member.paused_until else None
+    return render_template("console/member.html", member=member, t=data, consent_events=consent_events, paused=paused, paused_through=paused_through,
                            staff_names=staff_names, languages=LANGUAGE_NAMES, channels=CHANNEL_NAMES,
                            words=EVENT_WORDS)
