@@ -65,10 +65,12 @@ def test_known_caller_is_greeted_by_name_and_group_with_an_interruptible_menu(ca
     assert step.said[0] == "Hi Sam. This is Checkin for Tuesday Group."
     assert gather.get("input") == "dtmf speech" and gather.get("numDigits") == "1"
     assert gather.get("action") == f"{settings.public_base_url}/twilio/voice/menu?tries=0"
+    # Everything is said inside the Gather, so a key press interrupts it.
     said_inside = [s.text for s in gather.iter("Say")]
-    assert "To check in, press 1." in said_inside[0] and "press 3" in said_inside[0]
+    assert said_inside == step.said
+    assert "To check in, press 1." in said_inside[1] and "press 3" in said_inside[1]
     # The offer of Spanish is said by the Spanish voice.
-    switch = gather.findall("Say")[1]
+    switch = gather.findall("Say")[2]
     assert switch.text == "Para español, oprima 8." and switch.get("language") == "es-US"
 
 
@@ -76,7 +78,7 @@ def test_spanish_member_hears_spanish_and_can_switch_to_english(caller, spanish_
     call = caller(spanish_member.phone)
     step = call.start()
     assert step.said[0] == "Hola Rosa. Habla Checkin de Tuesday Group."
-    assert step.find("Say").get("language") == "es-US" and step.find("Gather").get("language") == "es-US"
+    assert step.find("Gather/Say").get("language") == "es-US" and step.find("Gather").get("language") == "es-US"
     step = call.press("8")
     assert step.said[0].startswith("To check in, press 1.")
     assert step.find("Gather").get("language") == "en-US"

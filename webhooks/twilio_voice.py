@@ -13,7 +13,7 @@ from checkin.db import utcnow
 from checkin.escalation import service as escalation
 from checkin.models import Group, Member
 from checkin.phones import InvalidPhone, normalize_phone
-from checkin.voice import calls, flow
+from checkin.voice import calls, flow, outbound as _outbound  # noqa: F401 - registers the call status hook
 from checkin.voice.config import load as load_config
 from webhooks.signature import twilio_signed
 from workers import escalation_jobs

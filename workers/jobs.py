@@ -14,6 +14,7 @@ log = logging.getLogger("checkin.jobs")
 
 def deliver(item_id: int) -> str:
     rt = runtime.current()
+    import checkin.voice.outbound  # noqa: F401 - registers the cap on member calls in progress
     from workers.escalation_jobs import context  # registers the alert outcome hooks, links to this runtime
 
     context(rt)

@@ -120,14 +120,17 @@ def heard(session: Session, call: VoiceCall, member: Member, step: str, body: st
     their words (keypad help, PHQ-9 item 9 >= 1, nobody answering): the verdict is raised to it.
     A retried webhook finds the stored message and gets the same level back."""
     sid = f"{call.call_sid}:{step}"[:64]
-    existing = session.scalar(select(Message).where(Message.provider_sid == sid))
-    if existing is not None:
-        record = session.scalar(select(AssessmentRecord).where(AssessmentRecord.message_id == existing.id))
-        return Heard(existing, record.level if record else "none")
     message = Message(direction="inbound", channel="voice", provider_sid=sid, member_id=member.id,
                       from_number=member.phone, to_number="", body=body, status="received")
-    session.add(message)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(message)
+            session.flush()
+    except IntegrityError:
+        # Twilio retried this webhook (or it raced in twice): the first one's verdict stands.
+        existing = session.scalar(select(Message).where(Message.provider_sid == sid))
+        record = session.scalar(select(AssessmentRecord).where(AssessmentRecord.message_id == existing.id))
+        return Heard(existing, record.level if record else "none")
     verdict = escalation.assess_message(session, member, message, source="voice")
     if raise_to is not None and escalation.RANK[raise_to[0]] > escalation.RANK[verdict.level]:
         rules = verdict.rules + (raise_to[1],)

@@ -51,6 +51,8 @@ class Turn:
     member: Member | None = None
     group: Group | None = None
     response: VoiceResponse = field(default_factory=VoiceResponse)
+    # Prompts that lead into the next question: said inside its <Gather>, so a key interrupts them.
+    preface: list[tuple[str, dict]] = field(default_factory=list)
     created: list[OutboxItem] = field(default_factory=list)  # outbox rows to enqueue after commit
 
     @property
@@ -69,6 +71,14 @@ class Turn:
             attrs["voice"] = self.cfg.voices[spoken]
         (into if into is not None else self.response).say(self.cfg.text(key, lang, **values), **attrs)
 
+    def lead(self, key: str, **values) -> None:
+        self.preface.append((key, values))
+
+    def flush(self, into=None) -> None:
+        for key, values in self.preface:
+            self.say(key, into=into, **values)
+        self.preface.clear()
+
     def gather(self, step: str, tries: int, *, speech_too: bool = True, **query):
         """A one-key (or short spoken) answer; silence comes back to the same step without input."""
         action = self.url(step, tries=tries, **query)
@@ -77,10 +87,12 @@ class Turn:
         if speech_too:
             options.update(language=self.cfg.languages[self.lang], speech_timeout="auto")
         gather = self.response.gather(**options)
+        self.flush(into=gather)
         self.response.redirect(action, method="POST")
         return gather
 
     def goodbye(self, key: str = "goodbye", **values) -> VoiceResponse:
+        self.flush()
         self.say(key, **values)
         self.response.hangup()
         return self.response
@@ -92,7 +104,7 @@ def _names(turn: Turn) -> dict[str, str]:
 
 def _retry(turn: Turn, tries: int, again) -> VoiceResponse:
     """An answer we could not use: say so and ask again, at most twice, then a polite goodbye."""
-    turn.say("not_understood")
+    turn.lead("not_understood")
     if tries >= MAX_TRIES:
         return turn.goodbye()
     return again(tries + 1)
@@ -103,7 +115,7 @@ def _retry(turn: Turn, tries: int, again) -> VoiceResponse:
 def start(turn: Turn) -> VoiceResponse:
     if turn.member is None:
         return unknown_start(turn)
-    turn.say("greeting", **_names(turn))
+    turn.lead("greeting", **_names(turn))
     return menu_prompt(turn, 0)
 
 
@@ -127,9 +139,9 @@ def menu(turn: Turn, tries: int) -> VoiceResponse:
     if choice == "2":
         meeting = meetings.next_for(turn.session, turn.group, turn.now)
         if meeting is None:
-            turn.say("no_meeting")
+            turn.lead("no_meeting")
         else:
-            turn.say("meeting", **meetings.words(turn.cfg, meeting, turn.lang))
+            turn.lead("meeting", **meetings.words(turn.cfg, meeting, turn.lang))
         return menu_prompt(turn, 0)
     if choice == "3":
         turn.say("connecting")
@@ -148,6 +160,7 @@ def menu(turn: Turn, tries: int) -> VoiceResponse:
 
 def concerning(turn: Turn, level: str) -> VoiceResponse:
     """The spoken crisis reply (988, 911), then straight to a facilitator."""
+    turn.preface.clear()  # nothing comes before the crisis reply
     turn.say("crisis" if level == "crisis" else "urgent")
     turn.say("connecting")
     return dial(turn, -1)
@@ -171,7 +184,7 @@ def score(turn: Turn, tries: int) -> VoiceResponse:
         body = str(value)
     else:
         body = f"{value}: {said_words}"  # the score first, so it is read as one, then their words
-    said = calls.heard(turn.session, turn.call, turn.member, "score", body, now=turn.now, ctx=turn.ctx)
+    said = calls.heard(turn.session, turn.call, turn.member, f"score{tries}", body, now=turn.now, ctx=turn.ctx)
     calls.link_checkin(turn.session, turn.call, said.message)
     if said.level in CONCERNING:
         return concerning(turn, said.level)
@@ -200,6 +213,7 @@ def phq9(turn: Turn, tries: int) -> VoiceResponse:
 
 
 def record_prompt(turn: Turn) -> VoiceResponse:
+    turn.flush()
     turn.say("record")
     turn.response.record(max_length=turn.cfg.record_max, finish_on_key="#", play_beep=True,
                          action=turn.url("recorded"), method="POST", trim="trim-silence")
@@ -222,6 +236,7 @@ def dial(turn: Turn, after: int) -> VoiceResponse:
         return turn.response
     people = calls.facilitators_on_call(turn.session, turn.call.group_id)
     following = after + 1
+    turn.flush()
     if following < len(people):
         group = turn.group
         caller_id = (group.phone_number if group else None) or turn.inp.to_number or None
@@ -284,12 +299,12 @@ def outbound(turn: Turn, kind: str, occurrence: str | None, number: str) -> Voic
     number that is no longer this member's) only hears who called and the number to call back."""
     if turn.member is None or turn.member.phone != turn.inp.to_number or is_machine(turn.inp.answered_by):
         return turn.goodbye("machine", number=speech.spoken_number(number))
-    turn.say("intro", **_names(turn))
+    turn.lead("intro", **_names(turn))
     if kind in ("prompt", "nudge"):
         return score_prompt(turn, 0)
     meeting = meetings.find(turn.session, turn.group, occurrence, turn.now)
     if meeting is None:
-        turn.say("reminder_plain")
+        turn.lead("reminder_plain")
     else:
-        turn.say("change" if kind == "change" else "reminder", **meetings.words(turn.cfg, meeting, turn.lang))
+        turn.lead("change" if kind == "change" else "reminder", **meetings.words(turn.cfg, meeting, turn.lang))
     return menu_prompt(turn, 0)
