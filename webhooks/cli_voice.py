@@ -77,6 +77,12 @@ class CallWalker:
         self.current = step
         return step
 
+    def resume(self, twiml: str, path: str = "") -> Step:
+        """Carry on from TwiML fetched some other way (e.g. the fake Twilio answering an outbound call)."""
+        self.current = Step(ET.fromstring(twiml), path)
+        self.heard.append(self.current)
+        return self.current
+
     def start(self, path: str = "/twilio/voice", **extra) -> Step:
         return self._go(self.public_base + path, **extra)
 

@@ -112,7 +112,11 @@ def load_file(path: Path = PATH, environ: Mapping[str, str] | None = None) -> Vo
     return parse(doc, environ)
 
 
-@lru_cache(maxsize=1)
 def load() -> VoiceConfig:
     """The process's voice configuration (config/voice.toml plus the environment override)."""
-    return load_file()
+    return _load(os.environ.get(MAX_CONCURRENT_ENV))
+
+
+@lru_cache(maxsize=4)
+def _load(max_concurrent: str | None) -> VoiceConfig:
+    return load_file(environ={MAX_CONCURRENT_ENV: max_concurrent} if max_concurrent else {})
