@@ -19,6 +19,8 @@ from webhooks.signature import twilio_signed
 from workers import escalation_jobs
 
 bp = Blueprint("twilio_voice", __name__, url_prefix="/twilio/voice")
+# Loads and validates config/voice.toml when the app is made: a bad prompt or number stops the start, naming the key.
+bp.record_once(lambda state: load_config())
 
 CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
 STATUSES = ("queued", "initiated", "ringing", "in-progress", *calls.FINAL_STATUSES)

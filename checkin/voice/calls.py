@@ -49,6 +49,8 @@ def open_call(session: Session, call_sid: str, *, direction: str, member: Member
     call = find(session, call_sid)
     if call is not None:
         return call
+    if direction == "outbound" and outbox_id is None:
+        outbox_id = session.scalar(select(OutboxItem.id).where(OutboxItem.provider_sid == call_sid))
     call = VoiceCall(call_sid=call_sid, direction=direction, member_id=member.id if member else None,
                      group_id=group.id if group else None, kind=kind, outbox_id=outbox_id,
                      language=member.language if member else "en", status="in-progress")

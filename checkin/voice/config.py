@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Mapping
 
-from config import CONFIG_DIR
+from config import CONFIG_DIR, ConfigError
 
 LANGUAGES = ("en", "es")
 PATH = CONFIG_DIR / "voice.toml"
@@ -27,8 +27,12 @@ PROMPTS = {
 }
 
 
-class VoiceConfigError(ValueError):
-    """config/voice.toml is wrong; the message names the key."""
+class VoiceConfigError(ConfigError):
+    """config/voice.toml is wrong; the message names the key (reported like a bad setting)."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__([("config/voice.toml", reason)])
 
 
 @dataclass(frozen=True)
