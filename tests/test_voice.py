@@ -334,3 +334,41 @@ def test_inbound_call_status_callbacks_are_recorded(caller, twilio, member, db):
     row = only(db, VoiceCall)
     assert row.status == "completed" and row.duration_seconds == 42 and row.ended_at is not None
     assert twilio.post("/twilio/voice/status", dict(params, CallStatus="exploded")).status_code == 400
+
+
+# --- the next meeting --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("spanish", [False, True])
+def test_next_meeting_is_read_in_local_time_with_the_place(caller, member, spanish_member, db, group, spanish):
+    from datetime import time
+
+    from checkin.schedules import next_meeting, set_schedule
+    from checkin.voice.speech import spoken_when
+
+    with db.session() as s:
+        set_schedule(s, group.id, rrule="FREQ=WEEKLY;BYDAY=TU", start_local=time(19, 0), duration_minutes=90,
+                     location="12 Main Street, room 4")
+        local = next_meeting(s, group.id, utcnow()).local_start
+    call = caller(spanish_member.phone if spanish else member.phone)
+    call.start()
+    step = call.press("2")
+    when = spoken_when(local, "es" if spanish else "en")
+    assert local.hour == 19 and ("a las 19:00" in when if spanish else "at 7 PM" in when)
+    assert step.said[0] == (f"Tu próxima reunión es {when}. Es en 12 Main Street, room 4." if spanish
+                            else f"Your next meeting is {when}. It meets at 12 Main Street, room 4.")
+    assert step.find("Gather") is not None  # then the menu again, interruptible
+
+
+def test_next_meeting_by_phone_reads_the_dial_in_number(caller, member, db, group):
+    from datetime import time
+
+    from checkin.schedules import set_schedule
+
+    with db.session() as s:
+        set_schedule(s, group.id, rrule="FREQ=WEEKLY;BYDAY=TH", start_local=time(18, 30), duration_minutes=60,
+                     dial_in="+1 202 555 0188")
+    call = caller(member.phone)
+    call.start()
+    step = call.press("2")
+    assert step.said[0].startswith("Your next meeting is Thursday, ")
+    assert " at 6:30 PM. To join by phone, dial 2 0 2, 5 5 5, 0 1 8 8." in step.said[0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import pytest
 from rq import SimpleWorker
@@ -23,7 +24,7 @@ from tests.conftest import ACCOUNT_SID, FROM_NUMBER
 from webhooks.cli_voice import CallWalker, http_post
 from workers.queues import dispatch
 
-OCCURRENCE = "2026-12-08T00:00:00+00:00"
+OCCURRENCE = "20261208T0000Z"  # the schedules part's occurrence key: the original UTC start
 
 
 def noon_zone(now: datetime) -> str:
@@ -218,3 +219,28 @@ def test_a_call_answered_at_a_number_that_is_no_longer_the_members_says_nothing_
                         "+12025550177", ACCOUNT_SID, direction="outbound-api")
     step = caller.start(f"/twilio/voice/outbound?kind=prompt&member={voice_member.id}&occurrence=x", AnsweredBy="human")
     assert "Lee" not in step.text and step.hung_up
+
+
+@pytest.mark.parametrize("kind", ["reminder", "change"])
+def test_spoken_reminder_and_change_notice_name_the_planned_meeting(twilio, settings, db, group, voice_member, kind):
+    from datetime import time
+
+    from checkin.schedules import cancel_occurrence, next_meeting, set_schedule
+    from checkin.voice.speech import spoken_when
+
+    with db.session() as s:
+        set_schedule(s, group.id, rrule="FREQ=WEEKLY;BYDAY=TU", start_local=time(19, 0), duration_minutes=90,
+                     location="12 Main Street")
+        occ = next_meeting(s, group.id, utcnow())
+        if kind == "change":
+            cancel_occurrence(s, group.id, occ.key)
+    caller = CallWalker(lambda p, d: twilio.post(p, d).get_data(as_text=True), settings.public_base_url, FROM_NUMBER,
+                        voice_member.phone, ACCOUNT_SID, direction="outbound-api")
+    step = caller.start(f"/twilio/voice/outbound?kind={kind}&member={voice_member.id}&occurrence={occ.key}", AnsweredBy="human")
+    # Read in the member's own zone (theirs differs from the group's here).
+    when = spoken_when(occ.starts_at.astimezone(ZoneInfo(voice_member.timezone)), "en")
+    assert voice_member.timezone != group.timezone
+    expected = (f"A reminder: your next meeting is {when}. It meets at 12 Main Street." if kind == "reminder"
+                else f"The meeting on {when} is cancelled.")
+    assert step.said[:2] == ["Hi Lee, this is Checkin for Tuesday Group.", expected]
+    assert step.find("Gather") is not None

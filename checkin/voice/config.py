@@ -23,7 +23,7 @@ PROMPTS = {
     "connecting": set(), "nobody": set(), "callback": set(), "meeting": {"when", "where"},
     "meeting_place": {"place"}, "meeting_dial_in": {"dial_in"}, "no_meeting": set(), "unknown": set(),
     "unknown_saved": set(), "machine": {"number"}, "intro": {"name", "group"}, "reminder": {"when", "where"},
-    "change": {"when", "where"}, "reminder_plain": set(),
+    "change": {"when", "where"}, "cancelled": {"when"}, "reminder_plain": set(),
 }
 
 

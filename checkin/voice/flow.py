@@ -141,7 +141,7 @@ def menu(turn: Turn, tries: int) -> VoiceResponse:
         if meeting is None:
             turn.lead("no_meeting")
         else:
-            turn.lead("meeting", **meetings.words(turn.cfg, meeting, turn.lang))
+            turn.lead("meeting", **meetings.words(turn.cfg, meeting, turn.lang, turn.member.effective_timezone))
         return menu_prompt(turn, 0)
     if choice == "3":
         turn.say("connecting")
@@ -306,5 +306,6 @@ def outbound(turn: Turn, kind: str, occurrence: str | None, number: str) -> Voic
     if meeting is None:
         turn.lead("reminder_plain")
     else:
-        turn.lead("change" if kind == "change" else "reminder", **meetings.words(turn.cfg, meeting, turn.lang))
+        key = "cancelled" if meeting.status == "cancelled" else "change" if kind == "change" else "reminder"
+        turn.lead(key, **meetings.words(turn.cfg, meeting, turn.lang, turn.member.effective_timezone))
     return menu_prompt(turn, 0)

@@ -65,7 +65,8 @@ def on_call_status(session: Session, item: OutboxItem, update: status.StatusUpda
                 log.info("member call outbox=%s %s; calling again at %s", item.id, update.call_status, when.isoformat())
             return
     if item.purpose in ("prompt", "nudge"):
-        missed(session, item.member_id, base, now)
+        # A nudge's check-in is its prompt's: same key after the kind.
+        missed(session, item.member_id, "prompt:" + base.split(":", 1)[1] if ":" in base else base, now)
     log.info("member call outbox=%s %s; no more tries", item.id, update.call_status)
 
 
