@@ -67,6 +67,8 @@ class CallWalker:
     direction: str = "inbound"
     heard: list[Step] = field(default_factory=list)
     current: Step | None = None
+    last_record: ET.Element | None = None
+    last_recording_url: str = ""
 
     def _go(self, url: str, **extra) -> Step:
         parts = urlsplit(url)
@@ -105,8 +107,21 @@ class CallWalker:
         return self._go(redirect.text.strip())
 
     def record(self, seconds: int = 8, recording_url: str | None = None) -> Step:
+        self.last_record = self.current.find("Record")
         url = recording_url or FAKE_RECORDING.format(account=self.account_sid or "AC" + "0" * 32, sid=uuid.uuid4().hex)
+        self.last_recording_url = url
         return self._go(self._action("Record"), RecordingUrl=url, RecordingDuration=str(seconds), Digits="#")
+
+    def transcription(self, text: str) -> str:
+        """Twilio's transcription callback for the last recording (after the call); returns the raw answer."""
+        callback = self.last_record.get("transcribeCallback") if self.last_record is not None else None
+        if not callback:
+            raise AssertionError("the last <Record> asked for no transcription")
+        parts = urlsplit(callback)
+        params = call_params(self.call_sid, self.from_, self.to, self.account_sid, self.direction,
+                             TranscriptionText=text, TranscriptionStatus="completed", RecordingUrl=self.last_recording_url,
+                             RecordingSid="RE" + uuid.uuid4().hex, TranscriptionSid="TR" + uuid.uuid4().hex)
+        return self.post(parts.path + f"?{parts.query}", params)
 
     def dial_result(self, status: str = "no-answer") -> Step:
         return self._go(self._action("Dial"), DialCallStatus=status)

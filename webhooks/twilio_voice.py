@@ -25,6 +25,7 @@ bp.record_once(lambda state: load_config())
 CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
 STATUSES = ("queued", "initiated", "ringing", "in-progress", *calls.FINAL_STATUSES)
 MAX_SPEECH = 1000
+MAX_TRANSCRIPT = 4000  # 60 seconds of speech is about 150 words
 
 
 def _twiml(response):
@@ -46,6 +47,9 @@ def _input() -> calls.CallInput:
     speech = request.form.get("SpeechResult") or ""
     if len(speech) > MAX_SPEECH:
         abort(400, f"SpeechResult is longer than {MAX_SPEECH} characters")
+    transcript = request.form.get("TranscriptionText") or ""
+    if len(transcript) > MAX_TRANSCRIPT:
+        abort(400, f"TranscriptionText is longer than {MAX_TRANSCRIPT} characters")
     recording = request.form.get("RecordingUrl") or ""
     if recording and not recording.startswith(("https://", "http://")):
         abort(400, "RecordingUrl is not a URL")
@@ -53,6 +57,7 @@ def _input() -> calls.CallInput:
         call_sid=sid, from_number=_phone("From"), to_number=_phone("To"),
         digits=(request.form.get("Digits") or "")[:8], speech=speech, recording_url=recording[:500],
         answered_by=(request.form.get("AnsweredBy") or "")[:24], dial_status=(request.form.get("DialCallStatus") or "").lower(),
+        transcript=transcript if request.form.get("TranscriptionStatus") == "completed" else "",
     )
 
 
@@ -92,7 +97,7 @@ def _run(step, *, outbound_call: dict | None = None):
         items = sorted(outbox.created_in(session), key=lambda i: (i.queue != outbox.ALERT_QUEUE, i.channel != "sms", i.id))
         timers = escalation.timers_in(session)
     escalation_jobs.after_commit(runtime, items, timers)
-    return _twiml(response)
+    return _twiml(response) if response is not None else ("", 204)
 
 
 def _member_step(fn):
@@ -119,6 +124,8 @@ def action(name: str):
         "recorded": lambda: _member_step(flow.recorded),
         "dial": lambda: _member_step(lambda t: flow.dial(t, _int_arg("n", 0, 50))),
         "message": lambda: _member_step(flow.message),
+        # Twilio's transcription callback: nothing is played, the answer is 204.
+        "transcribed": lambda: lambda t: flow.transcribed(t, request.args.get("of", "")),
         "unknown": lambda: lambda t: flow.unknown(t, choosing=request.args.get("choose") == "1"),
     }
     if name not in steps:

@@ -37,6 +37,7 @@ class CallInput:
     answered_by: str = ""
     recording_url: str = ""
     dial_status: str = ""
+    transcript: str = ""
 
 
 def find(session: Session, call_sid: str) -> VoiceCall | None:
@@ -159,6 +160,13 @@ def attach_recording(session: Session, call: VoiceCall, url: str) -> None:
         checkin = session.get(CheckIn, call.checkin_id)
         if checkin is not None:
             checkin.recording_url = url[:500]
+
+
+def transcript_words(session: Session, call: VoiceCall, text: str) -> None:
+    """A check-in's recorded message, transcribed: its words, unless it has some already."""
+    checkin = session.get(CheckIn, call.checkin_id) if call.checkin_id else None
+    if checkin is not None and not checkin.words:
+        checkin.words = text
 
 
 def note_voicemail(session: Session, call: VoiceCall, member: Member, url: str, now: datetime) -> None:

@@ -35,6 +35,7 @@ from checkin.voice.models import VoiceCall
 MAX_TRIES = 2
 OUTBOUND_KINDS = ("reminder", "prompt", "nudge", "change")
 CONCERNING = ("urgent", "crisis")
+HELP = ("urgent", "voice.help_request")  # an explicit request for help, by key or word
 
 
 @dataclass
@@ -91,6 +92,15 @@ class Turn:
         self.response.redirect(action, method="POST")
         return gather
 
+    def record(self, step: str) -> None:
+        """Up to record_max seconds, ended by #. A member's English message is also transcribed,
+        and the text assessed like a text (Twilio transcribes English only)."""
+        options = {"max_length": self.cfg.record_max, "finish_on_key": "#", "play_beep": True,
+                   "action": self.url(step), "method": "POST", "trim": "trim-silence"}
+        if self.member is not None and self.lang == "en":
+            options.update(transcribe=True, transcribe_callback=self.url("transcribed", of=step))
+        self.response.record(**options)
+
     def goodbye(self, key: str = "goodbye", **values) -> VoiceResponse:
         self.flush()
         self.say(key, **values)
@@ -129,9 +139,10 @@ def menu_prompt(turn: Turn, tries: int) -> VoiceResponse:
 
 def menu(turn: Turn, tries: int) -> VoiceResponse:
     choice = speech.menu_choice(turn.inp.digits, turn.inp.speech)
-    if turn.inp.speech and choice is None:
-        # Words that are not a menu choice are still what a member said: assess them like a text.
-        said = calls.heard(turn.session, turn.call, turn.member, f"menu{tries}", turn.inp.speech, now=turn.now, ctx=turn.ctx)
+    if turn.inp.speech:
+        # Whatever a member says is assessed like a text, menu word or not; "help" is urgent.
+        said = calls.heard(turn.session, turn.call, turn.member, f"menu{tries}", turn.inp.speech, now=turn.now,
+                           ctx=turn.ctx, raise_to=HELP if choice == "9" else None)
         if said.level in CONCERNING:
             return concerning(turn, said.level)
     if choice == "1":
@@ -150,8 +161,8 @@ def menu(turn: Turn, tries: int) -> VoiceResponse:
         turn.call.language = "es" if turn.lang == "en" else "en"
         return menu_prompt(turn, 0)
     if choice == "9":
-        said = calls.heard(turn.session, turn.call, turn.member, "help", "(pressed 9: help now)" if turn.inp.digits else turn.inp.speech,
-                           now=turn.now, ctx=turn.ctx, raise_to=("urgent", "voice.help_request"))
+        said = calls.heard(turn.session, turn.call, turn.member, "help", "(pressed 9: help now)", now=turn.now,
+                           ctx=turn.ctx, raise_to=HELP)
         return concerning(turn, said.level)
     if choice == "0":
         return menu_prompt(turn, 0)
@@ -215,8 +226,7 @@ def phq9(turn: Turn, tries: int) -> VoiceResponse:
 def record_prompt(turn: Turn) -> VoiceResponse:
     turn.flush()
     turn.say("record")
-    turn.response.record(max_length=turn.cfg.record_max, finish_on_key="#", play_beep=True,
-                         action=turn.url("recorded"), method="POST", trim="trim-silence")
+    turn.record("recorded")
     # No recording (silence, or nothing before the pound key): Twilio carries on here.
     return turn.goodbye("saved", name=turn.member.first_name)
 
@@ -250,9 +260,19 @@ def dial(turn: Turn, after: int) -> VoiceResponse:
                 "(asked to talk to a facilitator by phone; nobody answered)", now=turn.now, ctx=turn.ctx,
                 raise_to=("urgent", "voice.no_facilitator_answered"))
     turn.say("nobody")
-    turn.response.record(max_length=turn.cfg.record_max, finish_on_key="#", play_beep=True,
-                         action=turn.url("message"), method="POST", trim="trim-silence")
+    turn.record("message")
     return turn.goodbye("callback")
+
+
+def transcribed(turn: Turn, of: str) -> None:
+    """Twilio's transcript of a member's recorded message, after the call: assessed like a text,
+    so a crisis said into a recording is escalated too; a check-in's transcript is its words."""
+    text = turn.inp.transcript.strip()
+    if not text or turn.member is None:
+        return
+    said = calls.heard(turn.session, turn.call, turn.member, f"transcript-{of}", text, now=turn.now, ctx=turn.ctx)
+    if of == "recorded" and said.level not in CONCERNING:
+        calls.transcript_words(turn.session, turn.call, text)
 
 
 def message(turn: Turn) -> VoiceResponse:
@@ -282,8 +302,7 @@ def unknown(turn: Turn, choosing: bool) -> VoiceResponse:
 
 
 def _unknown_record(turn: Turn) -> VoiceResponse:
-    turn.response.record(max_length=turn.cfg.record_max, finish_on_key="#", play_beep=True,
-                         action=turn.url("unknown"), method="POST", trim="trim-silence")
+    turn.record("unknown")
     return turn.goodbye("unknown_saved")
 
 
