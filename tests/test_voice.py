@@ -201,12 +201,13 @@ def test_speech_at_the_menu_is_assessed_too(caller, member, staff, db):
     assert escalations(db)[0].level in ("urgent", "crisis")
 
 
-@pytest.mark.parametrize("how", ["key", "word"])
-def test_help_by_key_or_word_is_urgent(caller, member, staff, db, how):
-    call = caller(member.phone)
+@pytest.mark.parametrize("how, spanish", [("key", False), ("word", False), ("key", True), ("word", True)])
+def test_help_by_key_or_word_is_urgent(caller, member, spanish_member, staff, db, how, spanish):
+    call = caller(spanish_member.phone if spanish else member.phone)
     call.start()
-    step = call.press("9") if how == "key" else call.say("help")
-    assert step.said[0].startswith("Thank you for telling us.") and "988" in step.said[0]
+    step = call.press("9") if how == "key" else call.say("ayuda" if spanish else "help")
+    assert step.said[0].startswith("Gracias por contarnos." if spanish else "Thank you for telling us.")
+    assert "988" in step.said[0] and "911" in step.said[0] and call.dialled() == DANA
     [esc] = escalations(db)
     assert esc.level == "urgent"
     with db.session() as s:
@@ -214,26 +215,29 @@ def test_help_by_key_or_word_is_urgent(caller, member, staff, db, how):
         assert "voice.help_request" in record.rules and record.source == "voice"
 
 
-def test_phq9_question_when_the_group_asks_it(caller, member, staff, db, group):
+@pytest.mark.parametrize("spanish", [False, True])
+def test_phq9_question_when_the_group_asks_it(caller, member, spanish_member, staff, db, group, spanish):
     from checkin.voice.calls import set_phq9
 
+    who = spanish_member if spanish else member
     with db.session() as s:
         set_phq9(s, group.id, True)
-    call = caller(member.phone)
+    call = caller(who.phone)
     call.start()
     call.press("1")
     step = call.press("4")
-    assert step.said[0].startswith("Over the last two weeks")
+    assert step.said[0].startswith("En las últimas dos semanas" if spanish else "Over the last two weeks")
     assert step.find("Gather").get("input") == "dtmf"
     step = call.press("0")
     assert step.find("Record") is not None and escalations(db) == []
     # A second call, answering "several days": urgent.
-    call = caller(member.phone)
+    call = caller(who.phone)
     call.start()
     call.press("1")
     call.press("4")
     step = call.press("1")
-    assert step.said[0].startswith("Thank you for telling us.") and call.dialled() == DANA
+    assert step.said[0].startswith("Gracias por contarnos." if spanish else "Thank you for telling us.")
+    assert call.dialled() == DANA
     [esc] = escalations(db)
     assert esc.level == "urgent"
     with db.session() as s:

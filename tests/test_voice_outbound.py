@@ -244,3 +244,36 @@ def test_spoken_reminder_and_change_notice_name_the_planned_meeting(twilio, sett
                 else f"The meeting on {when} is cancelled.")
     assert step.said[:2] == ["Hi Lee, this is Checkin for Tuesday Group.", expected]
     assert step.find("Gather") is not None
+
+
+def _direct(twilio, settings, member):
+    return CallWalker(lambda p, d: twilio.post(p, d).get_data(as_text=True), settings.public_base_url, FROM_NUMBER,
+                      member.phone, ACCOUNT_SID, direction="outbound-api")
+
+
+def test_a_crisis_said_on_a_check_in_call_we_placed_is_escalated_and_connected(twilio, settings, db, group, voice_member):
+    from checkin.directory import add_staff
+
+    with db.session() as s:
+        add_staff(s, "Dana", "dana@example.org", "facilitator", "+12025550201", [group.name])
+    caller = _direct(twilio, settings, voice_member)
+    caller.start(f"/twilio/voice/outbound?kind=prompt&member={voice_member.id}&occurrence={OCCURRENCE}", AnsweredBy="human")
+    step = caller.say("one, I am going to kill myself tonight")
+    assert step.said[0].startswith("We hear you.") and "988" in step.said[0]
+    dial = step.find("Dial")
+    assert dial.findtext("Number") == "+12025550201" and dial.get("callerId") == FROM_NUMBER
+    from checkin.escalation.models import Escalation
+
+    [esc] = row(db, Escalation)
+    assert esc.level == "crisis" and esc.member_id == voice_member.id
+
+
+def test_a_spanish_answering_machine_hears_spanish(twilio, settings, db, group):
+    from checkin.directory import add_member
+
+    with db.session() as s:
+        rosa = add_member(s, group.name, "+12025550113", "Rosa Medina", "es", None, "voice")
+    step = _direct(twilio, settings, rosa).start(f"/twilio/voice/outbound?kind=reminder&member={rosa.id}&occurrence=x",
+                                                 AnsweredBy="machine_start")
+    assert step.said == ["Hola, habla Checkin con un aviso de tu grupo de apoyo. Llámanos al 5 0 0, 5 5 5, 0 0 0 6. Adiós."]
+    assert step.find("Say").get("language") == "es-US" and step.hung_up

@@ -249,7 +249,9 @@ def dial(turn: Turn, after: int) -> VoiceResponse:
     turn.flush()
     if following < len(people):
         group = turn.group
-        caller_id = (group.phone_number if group else None) or turn.inp.to_number or None
+        # The group's number, else the number this call is on (ours: To when they called, From when we did).
+        ours = turn.inp.from_number if turn.call.direction == "outbound" else turn.inp.to_number
+        caller_id = (group.phone_number if group else None) or ours or None
         options = {"action": turn.url("dial", n=following), "method": "POST", "timeout": turn.cfg.dial_timeout}
         if caller_id:
             options["caller_id"] = caller_id

@@ -49,9 +49,9 @@ def on_call_status(session: Session, item: OutboxItem, update: status.StatusUpda
     nobody answered; after the last try, a check-in prompt is missed."""
     call = calls.record_status(session, update.sid, update.call_status, answered_by=update.answered_by, direction="outbound")
     call.outbox_id = call.outbox_id or item.id
+    call.member_id, call.kind = call.member_id or item.member_id, call.kind or item.purpose[:16]
     if not is_member_call(item) or update.call_status not in UNANSWERED:
         return
-    call.member_id, call.kind = call.member_id or item.member_id, call.kind or item.purpose
     cfg, now = cfg or load_config(), now or utcnow()
     base, tried = split_key(item.idempotency_key)
     member = session.get(Member, item.member_id)
