@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from checkin import consent, keywords, outbox, templates
+from checkin import answers, consent, keywords, outbox, templates
 from checkin.db import utcnow
 from checkin.escalation import commands, service as escalation
 from checkin.models import GroupMember, GroupStaff, Member, Message, OutboxItem, StaffUser
@@ -130,7 +130,8 @@ def _member_reply(session, member, message, kind, word, level) -> str | None:
         return templates.render("help", lang)
     if level in ("crisis", "urgent"):
         return templates.render(level, lang)
-    return templates.render("received", lang, name=name)
+    # RSVPs, WHEN, check-in scores: only now, so a crisis reply always wins.
+    return answers.reply_for(session, member, message, kind, word, level) or templates.render("received", lang, name=name)
 
 
 def _fail_safe(session: Session, member: Member | None, staff: StaffUser | None, message: Message) -> tuple[str | None, str]:

@@ -156,3 +156,24 @@ def test_plan_shows_and_overrides_per_group(runtime, cli, group):
     assert "quiet_start = 09:00" in out and "reminder_offsets_minutes = [2880, 60]" in out
     out = cli("plan", "--group", group.name, "quiet_start=").output
     assert "quiet_start = 08:00" in out and "reminder_offsets_minutes = [2880, 60]" in out
+
+
+def test_pause_a_member_until_a_date_then_resume(runtime, cli, group, member):
+    from datetime import datetime, timezone
+
+    from checkin.schedules import preview, set_schedule
+
+    with runtime.db.session() as s:
+        set_schedule(s, group.id, rrule="FREQ=WEEKLY;BYDAY=TU", start_local=datetime(2030, 1, 1, 18).time(),
+                     duration_minutes=90, starts_on=datetime(2030, 1, 1).date())
+    result = cli("pause", "--phone", member.phone, "--until", "2030-01-10")
+    assert result.exit_code == 0 and result.output == f"member {member.id} paused until 2030-01-10\n"
+    start = datetime(2030, 1, 6, tzinfo=timezone.utc)
+    with runtime.db.session() as s:
+        held = [(p.kind, p.held_reason) for p in preview(s, group.id, start, 10, now=start)]
+    # Reminders for the 8th are held; the prompt on the 10th at 10:00 goes out, and so do the next reminders.
+    assert held == [("reminder", "paused until 2030-01-10"), ("reminder", "paused until 2030-01-10"),
+                    ("prompt", None), ("reminder", None), ("reminder", None)]
+    assert cli("pause", "--phone", member.phone, "--resume").output == f"member {member.id} resumed\n"
+    assert "give either --until" in cli("pause", "--phone", member.phone).output
+    assert "no member with phone +12025550199" in cli("pause", "--phone", "+12025550199", "--resume").output

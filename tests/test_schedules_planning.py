@@ -294,3 +294,12 @@ def test_a_bad_plan_file_names_the_key(change, named):
 def test_group_override_is_validated_naming_the_key():
     with pytest.raises(PlanError, match="prompt_days_after: must be a whole number from 0 to 6"):
         parse_plan({"prompt_days_after": 9}, base=CONFIG.defaults)
+
+
+def test_the_cron_process_refuses_a_bad_plan_file_naming_file_and_key(tmp_path):
+    from config import CONFIG_DIR
+
+    bad = tmp_path / "plan.toml"
+    bad.write_text((CONFIG_DIR / "plan.toml").read_text().replace('prompt_time = "10:00"', 'prompt_time = "ten"'))
+    with pytest.raises(PlanError, match=r"^plan.toml: defaults.prompt_time: must be a time of day as HH:MM"):
+        load_config(bad)

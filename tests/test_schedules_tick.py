@@ -248,3 +248,39 @@ def test_next_meeting_and_occurrences_per_contract(runtime, group):
     assert upcoming.local_start.isoformat() == "2020-01-21T18:00:00-05:00"
     assert upcoming.ends_at - upcoming.starts_at == timedelta(minutes=90) and upcoming.location == "12 Main St"
     assert [(o.key, o.status) for o in listed] == [(KEY, "cancelled"), ("20200121T2300Z", "scheduled")]
+
+
+def test_the_tick_on_sqlite_as_make_run_uses_it(tmp_path, runtime):
+    """`make run` keeps its data in SQLite: the tick's other write path, same outcome."""
+    from checkin.db import Database
+    from checkin.directory import add_group
+    from checkin.schedules.tick import write_due
+    from migrations import upgrade
+
+    url = f"sqlite:///{tmp_path / 'dev.sqlite3'}"
+    upgrade(url)
+    db = Database(url)
+    try:
+        with db.session() as s:
+            local_group = add_group(s, "Dev Group", "America/New_York", "+15005550006")
+            add_member(s, local_group.name, "+12025550101", "Sam Rivera")
+        schedule(db, local_group)
+        with db.session() as s:
+            first = write_due(s, DAY_BEFORE)
+        with db.session() as s:
+            again = write_due(s, DAY_BEFORE)
+        assert len(first.created) == 1 and again.created == []
+        [row] = outbox_rows(db)
+        assert row.idempotency_key.endswith(f":{KEY}:1440") and row.body.startswith("Reminder: Dev Group meets tomorrow")
+    finally:
+        db.dispose()
+
+
+def test_a_plan_edit_cancels_pending_reminders_at_an_offset_it_dropped(runtime, group, members):
+    schedule(runtime.db, group)
+    schedule_jobs.tick(DAY_BEFORE)  # written, not yet delivered
+    with runtime.db.session() as s:
+        set_plan(s, group.id, now=DAY_BEFORE + timedelta(minutes=1), reminder_offsets_minutes=[120])
+    assert {(r.state, r.last_error) for r in outbox_rows(runtime.db)} == {("cancelled", "schedule changed")}
+    assert schedule_jobs.tick(DAY_BEFORE + timedelta(minutes=2)) == 0
+    assert schedule_jobs.tick(TWO_HOURS) == 2

@@ -136,6 +136,22 @@ def register(cli) -> None:
         for key, value in plan.as_config().items():
             click.echo(f"{key} = {value}")
 
+    @schedule_group.command("pause")
+    @click.option("--phone", required=True, help="the member's phone number")
+    @click.option("--until", "until", default=None, help="first day sends resume, YYYY-MM-DD in the member's zone")
+    @click.option("--resume", is_flag=True, help="resume now")
+    @with_appcontext
+    def schedule_pause(phone, until, resume):
+        """Pause a member's reminders, prompts and nudges until a date (replies and crisis help never pause)."""
+        from checkin.schedules.service import pause_member
+        from webhooks.cli import _domain_call
+
+        if resume == bool(until):
+            raise click.ClickException("give either --until YYYY-MM-DD or --resume")
+        day = None if resume else _day(until, "--until")
+        member = _domain_call(pause_member, phone, day)
+        click.echo(f"member {member.id} " + ("resumed" if resume else f"paused until {day:%Y-%m-%d}"))
+
     @schedule_group.command("preview")
     @click.option("--group", "group_name", required=True)
     @click.option("--days", type=click.IntRange(1, 92), default=14, show_default=True)

@@ -111,6 +111,13 @@ def _candidates(group: GroupState, start: datetime, end: datetime) -> list[_Cand
     # Widest span whose meetings can have a send in [start, end): quiet hours delay a send < 1 day.
     lo = start - timedelta(days=plan.prompt_days_after + 2) - stale
     hi = end + longest + timedelta(days=1)
+    day = timedelta(days=1)
+
+    def near(nominal: datetime, slack: timedelta) -> bool:
+        # A send is shown at a time between its nominal time and a day after it (quiet hours), so one
+        # outside these bounds cannot land in the window for any member: skip it before the member loop.
+        return nominal - slack < end and nominal + day + slack >= start
+
     out: list[_Candidate] = []
     for occ in expand(group.schedule, group.overrides, lo, hi):
         if occ.status == "cancelled":
@@ -120,10 +127,13 @@ def _candidates(group: GroupState, start: datetime, end: datetime) -> list[_Cand
         # even when the clocks change in between.
         times = [_before(occ, offset, group.zone) for offset in offsets] + [occ.starts_at]
         for index, offset in enumerate(offsets):
+            if not near(times[index], timedelta(0)):
+                continue
             reason = "meeting started" if index + 1 == len(offsets) else "superseded by the next reminder"
             out.append(_Candidate("reminder", occ, times[index], times[index + 1],
                                   f"{occ.key}:{int(offset.total_seconds() // 60)}{version}", reason))
-        if plan.prompt_days_after:
+        # A member's prompt time is within a day and a half of the meeting time + N days, whatever their zone.
+        if plan.prompt_days_after and near(occ.starts_at + timedelta(days=plan.prompt_days_after), 1.5 * day):
             out.append(_Candidate("prompt", occ, occ.starts_at, occ.starts_at, occ.key, "stale",
                                   (plan.prompt_days_after, plan.prompt_time)))
     return out
@@ -187,6 +197,7 @@ class _GroupPlanner:
         self.plan = group.plan
         self._effective: dict[tuple, datetime] = {}
         self._bodies: dict[tuple, str] = {}
+        self._prompt_times: dict[tuple, datetime] = {}
 
     def effective(self, nominal: datetime, zone: str) -> datetime:
         """The send time after quiet hours in `zone`."""
@@ -220,9 +231,11 @@ class _GroupPlanner:
         return out
 
     def _prompt_time(self, occ: Occurrence, zone: str) -> datetime:
-        days, at = self.plan.prompt_days_after, self.plan.prompt_time
-        local_day = occ.starts_at.astimezone(ZoneInfo(zone)).date() + timedelta(days=days)
-        return to_utc(datetime.combine(local_day, at), zone)
+        key = (occ.key, occ.version, zone)
+        if key not in self._prompt_times:
+            local_day = occ.starts_at.astimezone(ZoneInfo(zone)).date() + timedelta(days=self.plan.prompt_days_after)
+            self._prompt_times[key] = to_utc(datetime.combine(local_day, self.plan.prompt_time), zone)
+        return self._prompt_times[key]
 
     def _nudges(self, prompts, start: datetime, end: datetime) -> list[PlannedSend]:
         if not self.plan.nudge_after_hours:

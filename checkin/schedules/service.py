@@ -198,6 +198,28 @@ def set_plan(session: Session, group_id: int, now: datetime | None = None, **ove
     return plan
 
 
+# --- members ------------------------------------------------------------------------------
+
+def pause_member(session: Session, phone: str, until: date | None) -> Member:
+    """Hold a member's automated sends until the start of `until` in their zone (None: resume now)."""
+    from checkin.phones import InvalidPhone, normalize_phone
+
+    try:
+        phone = normalize_phone(phone)
+    except InvalidPhone as exc:
+        raise ValidationError(f"phone: {exc}") from None
+    member = session.scalar(select(Member).where(Member.phone == phone))
+    if member is None:
+        raise ValidationError(f"no member with phone {phone}")
+    member.paused_until = None if until is None else datetime.combine(until, time(0), ZoneInfo(member.effective_timezone))
+    if member.paused_until is not None and member.paused_until > utcnow():
+        # What the tick already wrote but no worker has sent yet waits for nobody: cancel it.
+        session.execute(update(OutboxItem).where(OutboxItem.member_id == member.id, OutboxItem.state == "pending",
+                                                 OutboxItem.purpose.in_(PLANNED_KINDS))
+                        .values(state="cancelled", last_error="member paused").execution_options(synchronize_session=False))
+    return member
+
+
 # --- state for the planner ----------------------------------------------------------------
 
 def load_state(session: Session, now: datetime, group_ids: list[int] | None = None) -> tuple[list[GroupState], list[OpenPrompt]]:
@@ -297,8 +319,14 @@ def _still_wanted(group: GroupState, key: str) -> bool:
     if override is not None and override.status == "cancelled":
         return False
     if kind == "reminder":
+        if not rest or rest[0] not in {str(m) for m in group.plan.reminder_offsets_minutes}:
+            return False  # the plan no longer reminds at this offset
         version = rest[1] if len(rest) > 1 else None
         if override is None:
             return version is None
         return version == f"v{override.version}"
+    if kind == "prompt":
+        return group.plan.prompt_days_after > 0
+    if kind == "nudge":
+        return group.plan.nudge_after_hours > 0
     return True
