@@ -128,7 +128,7 @@ def add(
 
 @dataclass(frozen=True)
 class Outcome:
-    state: str  # sent | retry | held (rate-limited) | failed | cancelled | skipped
+    state: str  # sent | retry | held (rate-limited or gated) | failed | cancelled | skipped
     reason: str | None = None
     # Rows the outcome hooks created (e.g. a fallback call): (id, queue), to enqueue now.
     follow_up: tuple[tuple[int, str], ...] = ()
@@ -174,7 +174,7 @@ def deliver(db, item_id: int, port: MessagingPort, *, status_callback_base: str 
         if later is not None:
             item.state, item.next_attempt_at, item.claim_token = "pending", later, None
             item.attempts -= 1  # holding back is not a failed attempt
-            return Outcome("retry", "held")
+            return Outcome("held", "held by a send-time gate")
         callback = f"{status_callback_base}?outbox={item.id}" if status_callback_base else None
         if item.channel == "voice":
             request = OutboundCall(to=item.to_number, twiml_url=item.twiml_url or "", from_=item.from_number,
