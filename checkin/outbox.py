@@ -177,8 +177,10 @@ def deliver(db, item_id: int, port: MessagingPort, *, status_callback_base: str 
             return Outcome("held", "held by a send-time gate")
         callback = f"{status_callback_base}?outbox={item.id}" if status_callback_base else None
         if item.channel == "voice":
+            # A member's call may reach their answering machine: wait for the beep to leave the reminder.
             request = OutboundCall(to=item.to_number, twiml_url=item.twiml_url or "", from_=item.from_number,
-                                   status_callback=callback, outbox_id=item.id)
+                                   status_callback=callback, outbox_id=item.id,
+                                   machine_detection="DetectMessageEnd" if item.member_id else "Enable")
         else:
             request = OutboundSms(to=item.to_number, body=item.body or "", from_=item.from_number,
                                   status_callback=callback, outbox_id=item.id)

@@ -77,7 +77,8 @@ def test_a_person_answers_the_check_in_call(live_app, fake_twilio, db, voice_mem
     [call] = fake_twilio.wait_for_calls(1)
     params = call["params"]
     assert params["To"] == voice_member.phone and params["From"] == FROM_NUMBER
-    assert params["MachineDetection"] == "Enable" and "/twilio/status?outbox=" in params["StatusCallback"]
+    # A member's answering machine is waited out to its beep, so the reminder is recorded whole.
+    assert params["MachineDetection"] == "DetectMessageEnd" and "/twilio/status?outbox=" in params["StatusCallback"]
     assert "/twilio/voice/outbound?kind=prompt" in params["Url"]
     status, twiml = fake_twilio.answer_call(call["sid"], "human")
     assert status == 200
