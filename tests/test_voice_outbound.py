@@ -4,7 +4,7 @@ TwiML, signed, with AnsweredBy), signed status callbacks, retries and the cap on
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 

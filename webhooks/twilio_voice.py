@@ -100,11 +100,28 @@ def _run(step, *, outbound_call: dict | None = None):
     return _twiml(response) if response is not None else ("", 204)
 
 
-def _member_step(fn):
-    """Steps only a known member's call reaches; anyone else hears a goodbye."""
-    def step(turn):
-        return fn(turn) if turn.member is not None else turn.goodbye()
-    return step
+def _member_only(step):
+    """Steps past the menu belong to a known member's call; anyone else hears a goodbye."""
+    return lambda turn: step(turn) if turn.member is not None else turn.goodbye()
+
+
+def _step(name: str):
+    """The flow step an action URL names, its query arguments checked first (400 otherwise)."""
+    if name in ("menu", "score", "phq9"):
+        tries = _int_arg("tries", 0, flow.MAX_TRIES, default=0)
+        return _member_only(lambda turn: getattr(flow, name)(turn, tries))
+    if name == "dial":
+        after = _int_arg("n", 0, 50)
+        return _member_only(lambda turn: flow.dial(turn, after))
+    if name in ("recorded", "message"):
+        return _member_only(getattr(flow, name))
+    if name == "transcribed":  # Twilio's transcription callback: nothing is played, the answer is 204
+        of = request.args.get("of", "")
+        return lambda turn: flow.transcribed(turn, of)
+    if name == "unknown":
+        choosing = request.args.get("choose") == "1"
+        return lambda turn: flow.unknown(turn, choosing=choosing)
+    abort(404, "no such voice step")
 
 
 @bp.post("")
@@ -116,21 +133,7 @@ def incoming():
 @bp.post("/<name>")
 @twilio_signed
 def action(name: str):
-    tries = lambda: _int_arg("tries", 0, flow.MAX_TRIES, default=0)  # noqa: E731
-    steps = {
-        "menu": lambda: _member_step(lambda t: flow.menu(t, tries())),
-        "score": lambda: _member_step(lambda t: flow.score(t, tries())),
-        "phq9": lambda: _member_step(lambda t: flow.phq9(t, tries())),
-        "recorded": lambda: _member_step(flow.recorded),
-        "dial": lambda: _member_step(lambda t: flow.dial(t, _int_arg("n", 0, 50))),
-        "message": lambda: _member_step(flow.message),
-        # Twilio's transcription callback: nothing is played, the answer is 204.
-        "transcribed": lambda: lambda t: flow.transcribed(t, request.args.get("of", "")),
-        "unknown": lambda: lambda t: flow.unknown(t, choosing=request.args.get("choose") == "1"),
-    }
-    if name not in steps:
-        abort(404, "no such voice step")
-    return _run(steps[name]())
+    return _run(_step(name))
 
 
 @bp.post("/outbound")

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
 from checkin.escalation import service as escalation
-from checkin.models import Group, Member, OutboxItem
+from checkin.models import Group, Member
 from checkin.voice import calls, meetings, speech
 from checkin.voice.calls import CallInput
 from checkin.voice.config import VoiceConfig
@@ -54,7 +54,6 @@ class Turn:
     response: VoiceResponse = field(default_factory=VoiceResponse)
     # Prompts that lead into the next question: said inside its <Gather>, so a key interrupts them.
     preface: list[tuple[str, dict]] = field(default_factory=list)
-    created: list[OutboxItem] = field(default_factory=list)  # outbox rows to enqueue after commit
 
     @property
     def lang(self) -> str:
@@ -299,7 +298,7 @@ def unknown(turn: Turn, choosing: bool) -> VoiceResponse:
             turn.say("unknown")
         return _unknown_record(turn)
     if turn.inp.recording_url:
-        turn.created += calls.tell_coordinators(turn.session, turn.call, turn.inp.from_number, turn.inp.recording_url)
+        calls.tell_coordinators(turn.session, turn.call, turn.inp.from_number, turn.inp.recording_url)
     return turn.goodbye("unknown_saved")
 
 
