@@ -13,7 +13,7 @@ import logging
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from checkin import outbox, quiet_hours, status
@@ -31,6 +31,7 @@ _RETRY = re.compile(r"^(?P<base>.*):call(?P<n>\d)$")
 # A call still ringing or talking after this long lost its final callback: stop counting it.
 STALE_AFTER = timedelta(minutes=30)
 IN_PROGRESS = ("queued", "sending", "sent")  # a call's Message status before its final callback
+GATE_LOCK = 0x56_4F_49_43  # "VOIC": the PostgreSQL advisory lock around counting calls in progress
 
 
 def is_member_call(item: OutboxItem) -> bool:
@@ -99,6 +100,10 @@ def call_gate(session: Session, item: OutboxItem, now: datetime, cfg: VoiceConfi
     if not is_member_call(item):
         return None
     cfg = cfg or load_config()
+    if session.get_bind().dialect.name == "postgresql":
+        # One worker at a time counts and claims: the lock lasts until this send's claim commits,
+        # so the next worker's count includes it and the cap is exact.
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": GATE_LOCK})
     if calls_in_progress(session, now, excluding=item.id) >= cfg.max_concurrent:
         log.info("member call outbox=%s held: %d calls in progress", item.id, cfg.max_concurrent)
         return now + timedelta(seconds=60)
