@@ -43,6 +43,21 @@ class Step:
         return [(el.text or "").strip() for el in self.root.iter("Say")]
 
     @property
+    def heard_first(self) -> list[str]:
+        """What is said before the caller is asked for something: up to and inside the first
+        <Gather>, or up to a <Record>/<Dial> (what follows those plays only if nothing was given)."""
+        out = []
+        for el in self.root:
+            if el.tag == "Say":
+                out.append((el.text or "").strip())
+            elif el.tag == "Gather":
+                out += [(s.text or "").strip() for s in el.iter("Say")]
+                break
+            elif el.tag in ("Record", "Dial", "Redirect", "Hangup"):
+                break
+        return out
+
+    @property
     def text(self) -> str:
         return " ".join(self.said)
 
@@ -136,7 +151,7 @@ def walk(walker: CallWalker, inputs: list[str], dial_status: str, echo: Callable
     step = walker.start(start_path)
     pending = list(inputs)
     while True:
-        for line in step.said:
+        for line in step.heard_first:
             echo(f"  caller hears: {line}")
         if step.hung_up or not any(step.find(v) is not None for v in ("Gather", "Record", "Dial", "Redirect")):
             echo("  (call ends)")
