@@ -413,3 +413,22 @@ def test_spanish_recordings_are_not_sent_for_transcription(caller, spanish_membe
     call.start()
     call.press("1")
     assert call.press("4").find("Record").get("transcribe") is None
+
+
+@pytest.mark.parametrize("step", ["score", "phq9"])
+def test_every_question_reprompts_twice_then_says_goodbye(caller, member, db, group, step):
+    from checkin.voice.calls import set_phq9
+
+    with db.session() as s:
+        set_phq9(s, group.id, True)
+    call = caller(member.phone)
+    call.start()
+    call.press("1")
+    if step == "phq9":
+        call.press("3")
+    for tries in (1, 2):
+        again = call.silence() if tries == 1 else call.press("*")
+        assert again.said[0] == "Sorry, I did not get that." and again.find("Gather").get("action").endswith(f"tries={tries}")
+    goodbye = call.silence()
+    assert goodbye.hung_up and goodbye.said == ["Sorry, I did not get that.", "Thank you for calling Checkin. Goodbye."]
+    assert escalations(db) == []
