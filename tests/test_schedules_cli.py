@@ -166,13 +166,13 @@ def test_pause_a_member_until_a_date_then_resume(runtime, cli, group, member):
     with runtime.db.session() as s:
         set_schedule(s, group.id, rrule="FREQ=WEEKLY;BYDAY=TU", start_local=datetime(2030, 1, 1, 18).time(),
                      duration_minutes=90, starts_on=datetime(2030, 1, 1).date())
-    result = cli("pause", "--phone", member.phone, "--until", "2030-01-10")
-    assert result.exit_code == 0 and result.output == f"member {member.id} paused until 2030-01-10\n"
+    result = cli("pause", "--phone", member.phone, "--until", "2030-01-09")
+    assert result.exit_code == 0 and result.output == f"member {member.id} paused through 2030-01-09\n"
     start = datetime(2030, 1, 6, tzinfo=timezone.utc)
     with runtime.db.session() as s:
         held = [(p.kind, p.held_reason) for p in preview(s, group.id, start, 10, now=start)]
     # Reminders for the 8th are held; the prompt on the 10th at 10:00 goes out, and so do the next reminders.
-    assert held == [("reminder", "paused until 2030-01-10"), ("reminder", "paused until 2030-01-10"),
+    assert held == [("reminder", "paused through 2030-01-09"), ("reminder", "paused through 2030-01-09"),
                     ("prompt", None), ("reminder", None), ("reminder", None)]
     assert cli("pause", "--phone", member.phone, "--resume").output == f"member {member.id} resumed\n"
     assert "give either --until" in cli("pause", "--phone", member.phone).output

@@ -61,6 +61,16 @@ def test_meetings_stay_at_local_time_across_dst(zone, before, after, local_times
     assert tuple(found[d].starts_at.strftime("%Y-%m-%d %H:%M") for d in (before, after)) == local_times
 
 
+def test_a_meeting_time_the_clocks_skip_or_repeat_happens_once():
+    # 02:30 does not exist in New York on 8 March 2026 and 01:30 happens twice on 1 November.
+    spring = ScheduleSpec(1, "America/New_York", "FREQ=DAILY", date(2026, 3, 7), time(2, 30), 60)
+    occs = expand(spring, {}, utc(2026, 3, 7), utc(2026, 3, 10))
+    assert [o.local_start.strftime("%d %H:%M %Z") for o in occs] == ["07 02:30 EST", "08 03:30 EDT", "09 02:30 EDT"]
+    autumn = ScheduleSpec(1, "America/New_York", "FREQ=DAILY", date(2026, 10, 31), time(1, 30), 60)
+    occs = expand(autumn, {}, utc(2026, 10, 31), utc(2026, 11, 3))
+    assert [o.local_start.strftime("%d %H:%M %Z") for o in occs] == ["31 01:30 EDT", "01 01:30 EDT", "02 01:30 EST"]
+
+
 def test_a_reminder_the_day_before_a_dst_change_is_at_the_same_local_hour():
     # Sunday 8 March 2026 is spring-forward day in New York: 24 h before Sunday 18:00 is Saturday 18:00 local.
     g = group(rrule="FREQ=WEEKLY;BYDAY=SU")
@@ -205,7 +215,7 @@ def test_paused_and_opted_out_members_are_held_with_reasons():
         (1, "1440"): None, (1, "120"): None,
         (2, "1440"): "opted out", (2, "120"): "opted out",
         (3, "1440"): "paused", (3, "120"): "paused",
-        (4, "1440"): "paused until 2026-12-08", (4, "120"): None,  # the pause ended by then
+        (4, "1440"): "paused through 2026-12-08", (4, "120"): None,  # the pause ended by then
     }
 
 

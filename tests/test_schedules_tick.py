@@ -40,6 +40,13 @@ def run_worker(runtime):
     SimpleWorker(list(QUEUES), connection=runtime.redis).work(burst=True)
 
 
+def tick_and_send(runtime, now):
+    """A tick, then a worker delivering what it wrote (as the running service does within seconds)."""
+    written = schedule_jobs.tick(now)
+    run_worker(runtime)
+    return written
+
+
 def outbox_rows(db, **where):
     with db.session() as s:
         query = select(OutboxItem).order_by(OutboxItem.id)
@@ -136,10 +143,10 @@ def test_cancelled_meeting_notice_once_and_no_reminder(runtime, fake_twilio, gro
         cancel_occurrence(s, group.id, KEY, now=EDITED)
         cancel_occurrence(s, group.id, KEY, now=EDITED)  # the same change twice is one change
     notice_time = MEETING - timedelta(days=3)
-    assert schedule_jobs.tick(notice_time) == 2
-    assert schedule_jobs.tick(notice_time + timedelta(hours=1)) == 0
-    assert schedule_jobs.tick(DAY_BEFORE) == 0  # no reminder for a cancelled meeting
-    assert schedule_jobs.tick(MEETING + timedelta(days=2, hours=15)) == 0  # and no check-in prompt after it
+    assert tick_and_send(runtime, notice_time) == 2
+    assert tick_and_send(runtime, notice_time + timedelta(hours=1)) == 0
+    assert tick_and_send(runtime, DAY_BEFORE) == 0  # no reminder for a cancelled meeting
+    assert tick_and_send(runtime, MEETING + timedelta(days=2, hours=15)) == 0  # and no check-in prompt after it
     run_worker(runtime)
     assert texts_to(fake_twilio, "+12025550101") == ["Tuesday Group: Tuesday's meeting (Tue 14 Jan at 6:00 PM) is cancelled."]
     assert texts_to(fake_twilio, "+12025550102") == ["Tuesday Group: la reunion del martes (mar 14 ene a las 18:00) se cancela."]
@@ -150,15 +157,15 @@ def test_moved_meeting_notice_once_per_change_and_reminders_for_the_new_time(run
     sam = members[0]
     with runtime.db.session() as s:
         move_occurrence(s, group.id, KEY, datetime(2020, 1, 15, 18, 0), now=EDITED)
-    schedule_jobs.tick(MEETING - timedelta(days=3))
+    tick_and_send(runtime, MEETING - timedelta(days=3))
     run_worker(runtime)
     with runtime.db.session() as s:
         # Moved again: a second notice.
         move_occurrence(s, group.id, KEY, datetime(2020, 1, 16, 18, 30), now=MEETING - timedelta(days=2, minutes=5))
-    schedule_jobs.tick(MEETING - timedelta(days=2))
-    schedule_jobs.tick(DAY_BEFORE)  # the old time's reminder is not sent
-    schedule_jobs.tick(datetime(2020, 1, 15, 23, 30, tzinfo=UTC))  # 24 h before the new time
-    schedule_jobs.tick(datetime(2020, 1, 16, 21, 30, tzinfo=UTC))  # 2 h before the new time
+    tick_and_send(runtime, MEETING - timedelta(days=2))
+    tick_and_send(runtime, DAY_BEFORE)  # the old time's reminder is not sent
+    tick_and_send(runtime, datetime(2020, 1, 15, 23, 30, tzinfo=UTC))  # 24 h before the new time
+    tick_and_send(runtime, datetime(2020, 1, 16, 21, 30, tzinfo=UTC))  # 2 h before the new time
     run_worker(runtime)
     assert texts_to(fake_twilio, sam.phone) == [
         "Tuesday Group: Tuesday's meeting is moved to Wed 15 Jan at 6:00 PM, at 12 Main St.",
@@ -186,21 +193,21 @@ def test_prompt_opens_a_checkin_then_one_nudge_then_missed_at_the_next_prompt(ru
         set_plan(s, group.id, now=EDITED, reminder_offsets_minutes=[])
     sam, rosa = members
     prompt_time = datetime(2020, 1, 16, 15, 0, tzinfo=UTC)  # Thu 10:00 New York
-    assert schedule_jobs.tick(prompt_time) == 2
+    assert tick_and_send(runtime, prompt_time) == 2
     with runtime.db.session() as s:
         checkins = s.scalars(select(CheckIn).order_by(CheckIn.member_id)).all()
         assert [(c.member_id, c.prompt_key, c.state) for c in checkins] == [
             (sam.id, f"prompt:{sam.id}:{KEY}", "open"), (rosa.id, f"prompt:{rosa.id}:{KEY}", "open")]
         record_answer(s, rosa.id, channel="sms", score=4, now=prompt_time + timedelta(hours=2))
-    assert schedule_jobs.tick(prompt_time + timedelta(hours=23)) == 0
-    assert schedule_jobs.tick(prompt_time + timedelta(hours=24)) == 1  # Sam only: Rosa answered
-    assert schedule_jobs.tick(prompt_time + timedelta(hours=30)) == 0  # one nudge, never two
+    assert tick_and_send(runtime, prompt_time + timedelta(hours=23)) == 0
+    assert tick_and_send(runtime, prompt_time + timedelta(hours=24)) == 1  # Sam only: Rosa answered
+    assert tick_and_send(runtime, prompt_time + timedelta(hours=30)) == 0  # one nudge, never two
     run_worker(runtime)
     assert texts_to(fake_twilio, sam.phone) == [
         "How are you doing this week? Reply 1-5, 1 = very hard, 5 = very good, and add words if you like",
         "Just checking in. Reply 1-5 when you're ready (1 = very hard, 5 = very good).",
     ]
-    assert schedule_jobs.tick(prompt_time + timedelta(days=7)) == 2  # next week's prompt
+    assert tick_and_send(runtime, prompt_time + timedelta(days=7)) == 2  # next week's prompt
     with runtime.db.session() as s:
         states = s.execute(select(CheckIn.member_id, CheckIn.prompt_key, CheckIn.state).order_by(CheckIn.id)).all()
     assert [(m, st) for m, _, st in states] == [(sam.id, "missed"), (rosa.id, "answered"), (sam.id, "open"), (rosa.id, "open")]
@@ -284,3 +291,47 @@ def test_a_plan_edit_cancels_pending_reminders_at_an_offset_it_dropped(runtime, 
     assert {(r.state, r.last_error) for r in outbox_rows(runtime.db)} == {("cancelled", "schedule changed")}
     assert schedule_jobs.tick(DAY_BEFORE + timedelta(minutes=2)) == 0
     assert schedule_jobs.tick(TWO_HOURS) == 2
+
+
+def test_a_send_not_delivered_in_time_waits_for_morning_or_is_dropped(runtime, group, members):
+    """Written when allowed, then stuck (no worker, Redis down): it must not go out at night or after the meeting."""
+    from checkin import outbox
+
+    schedule(runtime.db, group)
+    with runtime.db.session() as s:
+        # Reminders at 20:50 the evening before (21 h 10 min ahead) and 2 h before.
+        set_plan(s, group.id, now=EDITED, reminder_offsets_minutes=[1270, 120])
+    evening = MEETING - timedelta(minutes=1270)  # Mon 20:50 New York
+    assert schedule_jobs.tick(evening) == 2
+    schedule_jobs.tick(evening + timedelta(minutes=15))  # 21:05: quiet hours have begun, nothing was delivered
+    morning = datetime(2020, 1, 14, 13, 0, tzinfo=UTC)  # Tue 08:00 New York
+    assert {(r.state, r.next_attempt_at) for r in outbox_rows(runtime.db)} == {("pending", morning)}
+    # A worker (woken by the queued job or the sweeper) cannot take them overnight, and can in the morning.
+    s = runtime.db.sessions()
+    try:
+        ids = [r.id for r in outbox_rows(runtime.db)]
+        assert [outbox.claim(s, i, evening + timedelta(hours=5), 120) for i in ids] == [None, None]
+        assert all(outbox.claim(s, i, morning, 120) for i in ids)
+    finally:
+        s.rollback()
+        s.close()
+    # Still stuck when the meeting has started: never "meets today at 6 PM" at 7 PM.
+    schedule_jobs.tick(MEETING + timedelta(minutes=30))
+    assert {(r.state, r.last_error) for r in outbox_rows(runtime.db)} == {("cancelled", "not sent: meeting started")}
+
+
+def test_one_groups_broken_schedule_does_not_stop_the_others(runtime, group, members):
+    from sqlalchemy import update
+
+    from checkin.directory import add_group
+    from checkin.schedules.models import Schedule
+
+    with runtime.db.session() as s:
+        other = add_group(s, "Other Group", "America/New_York", "+15005550007")
+        add_member(s, other.name, "+12025550109", "Kim Lee")
+    schedule(runtime.db, group)
+    schedule(runtime.db, other)
+    with runtime.db.session() as s:  # edited behind the app's back
+        s.execute(update(Schedule).where(Schedule.group_id == other.id).values(rrule="FREQ=WEEKLY;BYDAY=XX"))
+    assert schedule_jobs.tick(DAY_BEFORE) == 2
+    assert {r.member_id for r in outbox_rows(runtime.db)} == {m.id for m in members}

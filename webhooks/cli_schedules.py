@@ -48,6 +48,12 @@ def register(cli) -> None:
     @cli.group("schedule")
     def schedule_group():
         """Meetings, reminders and check-in prompts."""
+        from checkin.schedules import PlanError, load_config
+
+        try:
+            load_config()  # a malformed config/plan.toml is named before anything runs
+        except PlanError as exc:
+            raise click.ClickException(str(exc)) from None
 
     @schedule_group.command("set")
     @click.option("--group", "group_name", required=True)
@@ -138,11 +144,11 @@ def register(cli) -> None:
 
     @schedule_group.command("pause")
     @click.option("--phone", required=True, help="the member's phone number")
-    @click.option("--until", "until", default=None, help="first day sends resume, YYYY-MM-DD in the member's zone")
+    @click.option("--until", "until", default=None, help="last paused day, YYYY-MM-DD in the member's zone (sends resume the day after)")
     @click.option("--resume", is_flag=True, help="resume now")
     @with_appcontext
     def schedule_pause(phone, until, resume):
-        """Pause a member's reminders, prompts and nudges until a date (replies and crisis help never pause)."""
+        """Pause a member's reminders, prompts and nudges through a date (replies and crisis help never pause)."""
         from checkin.schedules.service import pause_member
         from webhooks.cli import _domain_call
 
@@ -150,7 +156,7 @@ def register(cli) -> None:
             raise click.ClickException("give either --until YYYY-MM-DD or --resume")
         day = None if resume else _day(until, "--until")
         member = _domain_call(pause_member, phone, day)
-        click.echo(f"member {member.id} " + ("resumed" if resume else f"paused until {day:%Y-%m-%d}"))
+        click.echo(f"member {member.id} " + ("resumed" if resume else f"paused through {day:%Y-%m-%d}"))
 
     @schedule_group.command("preview")
     @click.option("--group", "group_name", required=True)

@@ -17,6 +17,7 @@ Rules, in the order they apply:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
@@ -26,6 +27,8 @@ from checkin import quiet_hours
 from checkin.schedules.recurrence import Occurrence, OverrideSpec, ScheduleSpec, expand, parse_key, to_utc
 from checkin.schedules.plan import Plan, PlanConfig
 from checkin.schedules.texts import render
+
+log = logging.getLogger("checkin.schedules.planning")
 
 
 @dataclass(frozen=True)
@@ -94,8 +97,7 @@ class _Candidate:
     nominal: datetime  # UTC, before quiet hours
     expires: datetime  # UTC: not sent at or after this instant
     key_middle: str  # the key without "{kind}:{member}:"
-    expired_reason: str
-    member_local_time: tuple | None = None  # prompts: (days after, time) computed per member zone
+    expired_reason: str  # why it is held once `expires` has passed
 
 
 def voice_url(base_url: str, kind: str, member_id: int, occurrence_key: str) -> str:
@@ -134,8 +136,8 @@ def _candidates(group: GroupState, start: datetime, end: datetime) -> list[_Cand
                                   f"{occ.key}:{int(offset.total_seconds() // 60)}{version}", reason))
         # A member's prompt time is within a day and a half of the meeting time + N days, whatever their zone.
         if plan.prompt_days_after and near(occ.starts_at + timedelta(days=plan.prompt_days_after), 1.5 * day):
-            out.append(_Candidate("prompt", occ, occ.starts_at, occ.starts_at, occ.key, "stale",
-                                  (plan.prompt_days_after, plan.prompt_time)))
+            # Nominal time and expiry depend on the member's zone: the member loop fills them in.
+            out.append(_Candidate("prompt", occ, occ.starts_at, occ.starts_at, occ.key, "stale"))
     return out
 
 
@@ -180,11 +182,17 @@ def plan_sends(groups: list[GroupState], start: datetime, end: datetime, *, now:
     for group in groups:
         if group.schedule is None:
             continue
-        planner = _GroupPlanner(group, config, now, base_url)
-        sends.extend(planner.run(_candidates(group, start, end), prompts_by_group.get(group.id, ()), start, end))
-        if group.overrides:
-            changes = _change_candidates(group, start, end)
-            sends.extend(planner.run(changes, (), min([start, *(c.nominal for c in changes)]) if catch_up else start, end))
+        try:
+            planner = _GroupPlanner(group, config, now, base_url)
+            found = planner.run(_candidates(group, start, end), prompts_by_group.get(group.id, ()), start, end)
+            if group.overrides:
+                changes = _change_candidates(group, start, end)
+                found += planner.run(changes, (), min([start, *(c.nominal for c in changes)]) if catch_up else start, end)
+        except (ValueError, TypeError, LookupError) as exc:
+            # One group's broken schedule (edited outside the app) must not stop every other group's sends.
+            log.error("planning skipped group=%s (%s: %s)", group.id, type(exc).__name__, exc)
+            continue
+        sends.extend(found)
     sends.sort(key=lambda s: (s.send_at_utc, s.group_id, s.member_id, s.kind, s.key))
     return sends
 
@@ -290,7 +298,8 @@ class _GroupPlanner:
         if member.status == "paused":
             return "paused"
         if member.paused_until is not None and member.paused_until > send_at:
-            return f"paused until {member.paused_until.astimezone(ZoneInfo(member.zone or self.group.zone)):%Y-%m-%d}"
+            last_day = member.paused_until.astimezone(ZoneInfo(member.zone or self.group.zone)) - timedelta(microseconds=1)
+            return f"paused through {last_day:%Y-%m-%d}"
         if self.now >= expires:
             return expired_reason
         if kind in ("prompt", "nudge") and member.last_inbound_at is not None and self.plan.live_exchange_minutes:

@@ -6,6 +6,7 @@ that moved, a notice superseded by a newer change), in the same transaction as t
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,7 @@ from checkin.schedules.plan import Plan, PlanError, load_config, parse_plan
 from checkin.schedules.planning import GroupState, MemberState, OpenPrompt, PlannedSend, plan_sends
 
 PLANNED_KINDS = ("reminder", "prompt", "nudge", "change")
+log = logging.getLogger("checkin.schedules")
 
 
 def _group(session: Session, group_id: int) -> Group:
@@ -201,7 +203,10 @@ def set_plan(session: Session, group_id: int, now: datetime | None = None, **ove
 # --- members ------------------------------------------------------------------------------
 
 def pause_member(session: Session, phone: str, until: date | None) -> Member:
-    """Hold a member's automated sends until the start of `until` in their zone (None: resume now)."""
+    """Hold a member's automated sends through the day `until` in their zone (None: resume now).
+
+    The console's pause means the same: held through that day, resumed by itself the day after.
+    """
     from checkin.phones import InvalidPhone, normalize_phone
 
     try:
@@ -211,7 +216,13 @@ def pause_member(session: Session, phone: str, until: date | None) -> Member:
     member = session.scalar(select(Member).where(Member.phone == phone))
     if member is None:
         raise ValidationError(f"no member with phone {phone}")
-    member.paused_until = None if until is None else datetime.combine(until, time(0), ZoneInfo(member.effective_timezone))
+    if until is None:
+        member.paused_until = None
+        if member.status == "paused":
+            member.status = "active"
+    else:
+        next_day = datetime.combine(until + timedelta(days=1), time(0), ZoneInfo(member.effective_timezone))
+        member.paused_until = next_day.astimezone(ZoneInfo("UTC"))
     if member.paused_until is not None and member.paused_until > utcnow():
         # What the tick already wrote but no worker has sent yet waits for nobody: cancel it.
         session.execute(update(OutboxItem).where(OutboxItem.member_id == member.id, OutboxItem.state == "pending",
@@ -252,7 +263,12 @@ def load_state(session: Session, now: datetime, group_ids: list[int] | None = No
         members.setdefault(gid, []).append(MemberState(mid, first, phone, lang, tz, channel, status, paused, recent.get(mid)))
     groups = []
     for group, schedule in pairs:
-        plan = parse_plan(plans[group.id], base=config.defaults) if plans.get(group.id) else config.defaults
+        try:
+            plan = parse_plan(plans[group.id], base=config.defaults) if plans.get(group.id) else config.defaults
+        except PlanError as exc:
+            # Stored before the defaults changed under it: plan this group by the defaults, and say so.
+            log.error("group=%s plan overrides no longer valid (%s); using the defaults", group.id, exc)
+            plan = config.defaults
         groups.append(GroupState(group.id, group.name, group.timezone, group.phone_number, _spec(schedule, group),
                                  overrides.get(group.id, {}), plan, tuple(members.get(group.id, ()))))
     from checkin.checkins import CheckIn

@@ -13,12 +13,13 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from checkin.checkins import CheckIn
 from checkin.models import OutboxItem
 from checkin.outbox import DEFAULT_QUEUE
+from checkin.schedules.late import guard_late_sends
 from checkin.schedules.plan import load_config
 from checkin.schedules.planning import PlannedSend, plan_sends
 from checkin.schedules.service import load_state
@@ -32,6 +33,7 @@ class TickResult:
     planned: int = 0  # sends due now and not held
     held: dict[str, int] = field(default_factory=dict)  # reason -> count, of sends due now
     created: list[tuple[int, str]] = field(default_factory=list)  # (outbox id, queue) this tick inserted
+    late: dict[str, int] = field(default_factory=dict)  # earlier rows cancelled or held back (see late.py)
 
 
 def _insert(session: Session, table, rows: list[dict], key: str, returning=None):
@@ -115,6 +117,7 @@ def write_due(session: Session, now: datetime, *, base_url: str = "") -> TickRes
     groups, prompts = load_state(session, now)
     if not groups:
         return result
+    result.late = guard_late_sends(session, now, groups)
     lookback = max(g.plan.lookback for g in groups)
     sends = plan_sends(groups, now - lookback, now + timedelta(microseconds=1), now=now, config=load_config(),
                        open_prompts=prompts, base_url=base_url, catch_up=True)
@@ -134,8 +137,8 @@ def write_due(session: Session, now: datetime, *, base_url: str = "") -> TickRes
         result.created.append((row_id, queue))
         created_keys.append(key)
     _record_checkins(session, [by_key[k] for k in created_keys], now)
-    if result.created or result.held:
-        log.info("schedule tick due=%d written=%d held=%s", result.planned, len(result.created), result.held)
+    if result.created or result.late:
+        log.info("schedule tick due=%d written=%d held=%s late=%s", result.planned, len(result.created), result.held, result.late)
     return result
 
 
