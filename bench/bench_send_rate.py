@@ -133,6 +133,9 @@ def main() -> None:
             ratio = paced["rate"] / RATE
             print(f"{f'paced at CHECKIN_SEND_RATE={RATE:g} (Twilio limit {RATE:g}/s)':<44} {paced['rate']:7.2f} msg/s over {paced['span']:5.1f} s  "
                   f"duplicates {paced['duplicates']}  429s {paced['429s']}  busiest second {paced['max_per_second']}", flush=True)
+            load = os.getloadavg()[0]
+            print(f"load average {load:.1f} on {os.cpu_count()} CPUs during the runs"
+                  + (" (a busy machine: late wake-ups bunch sends, which Twilio may answer with 429)" if load > (os.cpu_count() or 1) else ""))
             ok = abs(1 - ratio) <= TARGET and paced["duplicates"] == 0 and paced["429s"] == 0 and paced["sent"] == MESSAGES
             print(f"achieved / configured = {ratio:.3f} (headroom {pacing.HEADROOM:.0%} below the limit); "
                   f"{'meets' if ok else 'MISSES'} the target: within {TARGET:.0%}, 0 duplicates, 0 429s")

@@ -5,7 +5,9 @@ toll-free number, 100 for a short code. Each send first reserves the next free s
 number's schedule (a GCRA / virtual-scheduling counter in one Lua script, on Redis's clock, so
 every worker agrees) and waits for it; then it goes. A reservation is taken only by a worker
 that is about to send, so at most one slot per worker is ever booked ahead: the backlog of a big
-fan-out waits in the queue, oldest first, not in the bucket.
+fan-out waits in the queue, oldest first, not in the bucket. A facilitator alert books its slot
+but never waits for it (see `Pacer.wait_turn`). Calls are paced apart from texts, at the same rate.
+A Twilio 429 holds the number for every worker (`Pacer.hold`).
 
 Configuration (environment):
   CHECKIN_SEND_RATE   messages per second for every number (default 1, a long code; 0 = unpaced)

@@ -284,3 +284,18 @@ def test_rsvp_to_a_reminder_the_planner_wrote(twilio, db, runtime, fake_twilio, 
     assert reply(twilio, member.phone, "1").startswith("Thanks, Sam. We have you down as coming")
     with db.session() as s:
         assert rsvp_module.for_occurrence(s, group.id, "20300312T2200Z") == {"yes": ["Sam Rivera"], "no": []}
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("1", ("yes", True)), ("2", ("no", True)), (" 1. ", ("yes", True)),
+    ("yes", ("yes", False)), ("Yes!", ("yes", False)), ("I'm coming", ("yes", False)), ("I'll be there", ("yes", False)),
+    ("sí", ("yes", False)), ("voy", ("yes", False)), ("Sí, voy", ("yes", False)),
+    ("no", ("no", False)), ("not coming", ("no", False)), ("can't make it", ("no", False)), ("No voy", ("no", False)),
+    ("no puedo ir", ("no", False)),
+    # Not RSVPs: acknowledgements, maybes, sentences.
+    ("ok", (None, False)), ("maybe", (None, False)), ("there", (None, False)), ("no one cares", (None, False)),
+])
+def test_rsvp_words(body, expected):
+    from checkin.answers.parse import parse_rsvp
+
+    assert parse_rsvp(body) == expected

@@ -43,8 +43,8 @@ def _fold(text: str) -> str:
 
 
 _YES = re.compile(
-    r"^(?:(?:yes|yeah|yep|yup|y|si|sure|ok|okay)(?: (?:i'?m |i am |i'?ll |i will )?(?:coming|be there|there|going|voy))?"
-    r"|(?:i'?m |i am |i'?ll be |i will be )?(?:coming|going|there|be there|in)"
+    r"^(?:(?:yes|yeah|yep|yup|y|si|sure)(?: (?:i'?m |i am |i'?ll |i will )?(?:coming|be there|going|voy))?"
+    r"|(?:i'?m |i am )?(?:coming|going)|i'?m in|(?:i'?ll|i will) be there|count me in"
     r"|(?:si )?(?:voy|ire|alli estare|ahi estare|asistire|cuenta conmigo)"
     r")(?: (?:thanks|thank you|gracias))?$"
 )
