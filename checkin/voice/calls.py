@@ -16,7 +16,7 @@ from checkin import outbox
 from checkin.checkins import CheckIn
 from checkin.db import utcnow
 from checkin.escalation import service as escalation
-from checkin.escalation.models import AssessmentRecord
+from checkin.escalation.models import AssessmentRecord, EscalationEvent
 from checkin.models import Group, GroupStaff, Member, Message, OutboxItem, StaffUser
 from checkin.voice.models import VoiceCall, VoiceGroupOptions
 
@@ -174,7 +174,8 @@ def note_voicemail(session: Session, call: VoiceCall, member: Member, url: str, 
     call.recording_url = url[:500]
     esc = escalation.live_for(session, member.id)
     if esc is not None:
-        escalation._event(session, esc, "note", now, channel="voice", detail=f"voice message from call {call.id}: {url}"[:255])
+        session.add(EscalationEvent(escalation_id=esc.id, kind="note", at=now, level=esc.level, channel="voice",
+                                    detail=f"voice message from call {call.id}: {url}"[:255]))
 
 
 # --- who to ring, who to tell ------------------------------------------------------------------
