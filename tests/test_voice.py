@@ -66,6 +66,7 @@ def test_known_caller_is_greeted_by_name_and_group_with_an_interruptible_menu(ca
     gather = step.find("Gather")
     assert step.said[0] == "Hi Sam. This is Checkin for Tuesday Group."
     assert gather.get("input") == "dtmf speech" and gather.get("numDigits") == "1"
+    assert gather.get("language") == "en-US" and "facilitator" in gather.get("hints")
     assert gather.get("action") == f"{settings.public_base_url}/twilio/voice/menu?tries=0"
     # Everything is said inside the Gather, so a key press interrupts it.
     said_inside = [s.text for s in gather.iter("Say")]

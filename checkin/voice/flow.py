@@ -85,7 +85,7 @@ class Turn:
         options = {"input": "dtmf speech" if speech_too else "dtmf", "num_digits": 1, "action": action,
                    "method": "POST", "timeout": self.cfg.gather_timeout}
         if speech_too:
-            options.update(language=self.cfg.languages[self.lang], speech_timeout="auto")
+            options.update(language=self.cfg.languages[self.lang], speech_timeout="auto", hints=speech.HINTS[self.lang])
         gather = self.response.gather(**options)
         self.flush(into=gather)
         self.response.redirect(action, method="POST")

@@ -21,6 +21,11 @@ MENU_WORDS = {
     "help": "9", "ayuda": "9",
 }
 MENU_KEYS = ("1", "2", "3", "8", "9", "0")
+# Words to listen for (Twilio's speech recognition weighs these): numbers and the menu's words.
+HINTS = {
+    "en": "one, two, three, four, five, check in, meeting, facilitator, help, Spanish, repeat",
+    "es": "uno, dos, tres, cuatro, cinco, registrar, reunión, facilitador, ayuda, inglés, repetir",
+}
 
 
 def fold(text: str | None) -> str:
