@@ -278,3 +278,16 @@ def test_a_spanish_answering_machine_hears_spanish(twilio, settings, db, group):
                                                  AnsweredBy="machine_start")
     assert step.said == ["Hola, habla Checkin con un aviso de tu grupo de apoyo. Llámanos al 5 0 0, 5 5 5, 0 0 0 6. Adiós."]
     assert step.find("Say").get("language") == "es-US" and step.hung_up
+
+
+def test_no_retry_once_the_check_in_is_answered(db, voice_member):
+    """Nobody picked up, but the member texted their score meanwhile: no second call."""
+    now = utcnow()
+    with db.session() as s:
+        item, _ = outbox.add(s, "prompt:answered", to=voice_member.phone, twiml_url="https://x/twilio/voice/outbound?kind=prompt",
+                             channel="voice", purpose="prompt", member_id=voice_member.id)
+        s.add(CheckIn(member_id=voice_member.id, prompt_key="prompt:answered", prompted_at=now, state="answered", score=3))
+        s.flush()
+        outbound.on_call_status(s, item, StatusUpdate(sid="CA" + "f" * 32, status="failed", call_status="busy"), now=now)
+        assert s.scalar(select(OutboxItem).where(OutboxItem.idempotency_key == "prompt:answered:call1")) is None
+        assert s.scalar(select(CheckIn)).state == "answered"

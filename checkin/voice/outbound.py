@@ -55,6 +55,12 @@ def on_call_status(session: Session, item: OutboxItem, update: status.StatusUpda
         return
     cfg, now = cfg or load_config(), now or utcnow()
     base, tried = split_key(item.idempotency_key)
+    checkin = None
+    if item.purpose in ("prompt", "nudge"):
+        # A nudge's check-in is its prompt's: same key after the kind.
+        checkin = _checkin_for(session, item.member_id, "prompt:" + base.split(":", 1)[1] if ":" in base else base, now)
+        if checkin is not None and checkin.state != "open":
+            return  # answered meanwhile (they called us, or texted): no need to ring again
     member = session.get(Member, item.member_id)
     if member is not None and tried < len(cfg.retry_minutes):
         when = now + timedelta(minutes=cfg.retry_minutes[tried])
@@ -65,24 +71,20 @@ def on_call_status(session: Session, item: OutboxItem, update: status.StatusUpda
             if created:
                 log.info("member call outbox=%s %s; calling again at %s", item.id, update.call_status, when.isoformat())
             return
-    if item.purpose in ("prompt", "nudge"):
-        # A nudge's check-in is its prompt's: same key after the kind.
-        missed(session, item.member_id, "prompt:" + base.split(":", 1)[1] if ":" in base else base, now)
+    if checkin is not None and checkin.state == "open":
+        checkin.state = "missed"
     log.info("member call outbox=%s %s; no more tries", item.id, update.call_status)
 
 
-def missed(session: Session, member_id: int, prompt_key: str, now: datetime) -> CheckIn | None:
-    """The prompt's check-in (by the prompt's outbox key, else the member's newest open one) is missed."""
+def _checkin_for(session: Session, member_id: int, prompt_key: str, now: datetime) -> CheckIn | None:
+    """The prompt's check-in: by the prompt's outbox key, else the member's newest open one."""
     checkin = session.scalar(select(CheckIn).where(CheckIn.prompt_key == prompt_key))
     if checkin is None:
         checkin = session.scalar(
             select(CheckIn).where(CheckIn.member_id == member_id, CheckIn.state == "open",
                                   CheckIn.prompted_at >= now - ANSWER_WINDOW)
             .order_by(CheckIn.prompted_at.desc()).limit(1))
-    if checkin is not None and checkin.state == "open":
-        checkin.state = "missed"
-        return checkin
-    return None
+    return checkin
 
 
 def calls_in_progress(session: Session, now: datetime, excluding: int | None = None) -> int:
