@@ -54,6 +54,26 @@ def fire_hooks(session: Session, item: OutboxItem, event: str) -> None:
             log.error("outbox hook failed id=%s purpose=%s event=%s (%s)", item.id, item.purpose, event, type(exc).__name__)
 
 
+# Send-time gates, per channel: fn(session, item, now) -> None to send now, or when to try again
+# (e.g. the voice part caps member calls in progress). A held row goes back to pending unchanged.
+Gate = Callable[[Session, OutboxItem, datetime], "datetime | None"]
+_gates: dict[str, list[Gate]] = {}
+
+
+def register_gate(channel: str, gate: Gate) -> None:
+    gates = _gates.setdefault(channel, [])
+    if gate not in gates:
+        gates.append(gate)
+
+
+def _held_until(session: Session, item: OutboxItem, now: datetime) -> datetime | None:
+    for gate in _gates.get(item.channel, ()):
+        later = gate(session, item, now)
+        if later is not None:
+            return later
+    return None
+
+
 def created_in(session: Session) -> list[OutboxItem]:
     """The outbox rows `add` created in this session so far (to enqueue once it commits)."""
     return list(session.info.get(CREATED, ()))
@@ -108,7 +128,7 @@ def add(
 
 @dataclass(frozen=True)
 class Outcome:
-    state: str  # sent | retry | held (rate-limited) | failed | cancelled | skipped
+    state: str  # sent | retry | held (rate-limited or gated) | failed | cancelled | skipped
     reason: str | None = None
     # Rows the outcome hooks created (e.g. a fallback call): (id, queue), to enqueue now.
     follow_up: tuple[tuple[int, str], ...] = ()
@@ -150,10 +170,17 @@ def deliver(db, item_id: int, port: MessagingPort, *, status_callback_base: str 
             item.last_error = "recipient has opted out"
             log.info("outbox cancelled id=%s reason=opted_out", item.id)
             return Outcome("cancelled", item.last_error)
+        later = _held_until(session, item, now)
+        if later is not None:
+            item.state, item.next_attempt_at, item.claim_token = "pending", later, None
+            item.attempts -= 1  # holding back is not a failed attempt
+            return Outcome("held", "held by a send-time gate")
         callback = f"{status_callback_base}?outbox={item.id}" if status_callback_base else None
         if item.channel == "voice":
+            # A member's call may reach their answering machine: wait for the beep to leave the reminder.
             request = OutboundCall(to=item.to_number, twiml_url=item.twiml_url or "", from_=item.from_number,
-                                   status_callback=callback, outbox_id=item.id)
+                                   status_callback=callback, outbox_id=item.id,
+                                   machine_detection="DetectMessageEnd" if item.member_id else "Enable")
         else:
             request = OutboundSms(to=item.to_number, body=item.body or "", from_=item.from_number,
                                   status_callback=callback, outbox_id=item.id)

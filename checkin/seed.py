@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from checkin.directory import add_group, add_member, add_staff
-from checkin.models import Group
+from checkin.models import Group, StaffUser
 from checkin.schedules import set_schedule
 
 DEMO_GROUP = "Tuesday Evening Group"
@@ -31,3 +31,13 @@ def seed_if_empty(session: Session) -> bool:
     name, email = DEMO_COORDINATOR
     add_staff(session, name, email, "coordinator")
     return True
+
+
+def set_demo_passwords(session: Session, password: str) -> None:
+    """Give the demo coordinator and facilitator a console password, unless they already have one."""
+    from checkin.accounts.passwords import hash_password
+
+    emails = (DEMO_COORDINATOR[1], DEMO_FACILITATOR[1])
+    for staff in session.scalars(select(StaffUser).where(StaffUser.email.in_(emails))):
+        if not staff.password_hash:
+            staff.password_hash = hash_password(password)

@@ -16,6 +16,7 @@ log = logging.getLogger("checkin.jobs")
 
 def deliver(item_id: int) -> str:
     rt = runtime.current()
+    import checkin.voice.outbound  # noqa: F401 - registers the cap on member calls in progress
     from workers.escalation_jobs import context  # registers the alert outcome hooks, links to this runtime
 
     context(rt)
@@ -29,7 +30,7 @@ def deliver(item_id: int) -> str:
     )
     if outcome.state == "retry":
         _schedule_retry(rt, item_id)
-    elif outcome.state == "held":  # a 429: not an attempt, so a job id of its own
+    elif outcome.state == "held":  # a 429 or a send-time gate: not an attempt, so a job id of its own
         _schedule_retry(rt, item_id, suffix=f"held-{uuid.uuid4().hex[:8]}")
     if outcome.follow_up:
         # e.g. a failed alert SMS fell back to a call and to the next facilitator: send those now.
