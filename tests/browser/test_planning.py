@@ -24,11 +24,12 @@ def test_build_a_weekly_schedule_and_see_its_preview(page, console_server, group
     page.goto(console_server.url("/console/groups"))
     screenshot(page, "planning-groups")
     page.get_by_role("link", name="Tuesday Group").click()
-    assert page.get_by_role("heading", name="Tuesday Group").is_visible()
+    expect = pytest.importorskip("playwright.sync_api").expect
+    expect(page.get_by_role("heading", name="Tuesday Group")).to_be_visible()
     # "Which week of the month" only shows for monthly schedules.
-    assert not page.get_by_label("Which week of the month").is_visible()
+    expect(page.get_by_label("Which week of the month")).to_be_hidden()  # (waits for the page's script)
     page.get_by_label("Repeats").select_option(label="Once a month, on the nth weekday")
-    assert page.get_by_label("Which week of the month").is_visible()
+    expect(page.get_by_label("Which week of the month")).to_be_visible()
     page.get_by_label("Repeats").select_option(label="Every week")
     tomorrow = (utcnow().astimezone(ZoneInfo(group.timezone)) + timedelta(days=1)).date()
     page.get_by_label("Day").select_option(label=tomorrow.strftime("%A"))
@@ -56,8 +57,8 @@ def test_build_a_weekly_schedule_and_see_its_preview(page, console_server, group
 
     page.get_by_role("link", name="Reminder plan, texts and preview").click()
     preview = page.locator("#preview")
-    assert preview.get_by_role("heading", name="Sam Rivera").is_visible()
-    assert preview.get_by_role("heading", name="Rosa Medina").is_visible()
+    expect(preview.get_by_role("heading", name="Sam Rivera")).to_be_visible()
+    expect(preview.get_by_role("heading", name="Rosa Medina")).to_be_visible()
     # The day-before reminder for tomorrow's meeting, in each member's language.
     assert "Reminder: Tuesday Group meets tomorrow" in preview.inner_text()
     assert "Recordatorio: Tuesday Group se reune" in preview.inner_text()
@@ -77,9 +78,10 @@ def test_template_counter_counts_characters_and_segments_like_the_server(page, c
     field = page.get_by_label("Meeting reminder").first
     counter = page.locator("#c-en-reminder")
     field.fill("a" * 160)
-    assert counter.inner_text() == "160 characters (GSM-7), 1 segment"
+    expect = pytest.importorskip("playwright.sync_api").expect
+    expect(counter).to_have_text("160 characters (GSM-7), 1 segment")
     field.fill("a" * 161)
-    assert counter.inner_text() == "161 characters (GSM-7), 2 segments - over the limit of 1"
+    expect(counter).to_have_text("161 characters (GSM-7), 2 segments - over the limit of 1")
     field.fill("Hola {name} 😊")
     assert counter.inner_text().startswith("14 characters (UCS-2), 1 segment")
     # The page's counter and checkin.templates.segments agree on the edges of both encodings.
