@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from checkin import consent, keywords, outbox, templates
-from checkin.db import utcnow
+from checkin.db import adopt, insert_returning_id, load_one, update_by_id, utcnow
 from checkin.escalation import commands, service as escalation
 from checkin.models import GroupMember, GroupStaff, Member, Message, OutboxItem, StaffUser
 
@@ -42,57 +43,73 @@ def receive_sms(db, sms: InboundSms, *, context: escalation.Context | None = Non
     """Store the message exactly once, decide, and return the reply. A retried webhook gets the same reply
     (and creates nothing: its alerts were written with the first one)."""
     with db.session() as session:
-        member = session.scalar(select(Member).where(Member.phone == sms.from_number))
+        member = load_one(session, Member, Member.phone, sms.from_number)
         staff = None
         # Only look for a facilitator when it can matter: the hot path is a member's ordinary reply.
         if member is None or commands.is_command(sms.body):
             staff = session.scalar(select(StaffUser).where(StaffUser.phone == sms.from_number, StaffUser.active.is_(True)))
-        message = Message(
-            direction="inbound",
-            channel="sms",
-            provider_sid=sms.sid,
-            member_id=member.id if member and staff is None else None,
-            staff_id=staff.id if staff else None,
-            from_number=sms.from_number,
-            to_number=sms.to_number,
-            body=sms.body,
-            status="received",
-        )
-        try:
-            with session.begin_nested():
-                session.add(message)
-                session.flush()
-        except IntegrityError:
-            # A retried webhook (or the same MessageSid racing in): the stored one and its answer stand.
-            existing = _find(session, sms.sid)
-            return Answer(existing.reply_body, existing.id, duplicate=True)
+        sender = dict(member_id=member.id if member and staff is None else None, staff_id=staff.id if staff else None)
+        message = _claim(session, sms, **sender)
+        if message is None:
+            return _duplicate(session, sms.sid)
         now = now or utcnow()
         level = None
         try:
-            with session.begin_nested():
-                if staff is not None:
-                    reply = commands.handle(session, staff, message, now, context)
-                    log.info("inbound staff sms message=%s staff=%s", message.id, staff.id)
-                else:
-                    reply, level = decide(session, member, message, now=now, context=context, with_level=True)
-                    log.info("inbound sms message=%s member=%s", message.id, member.id if member else None)
+            if staff is not None:
+                reply = commands.handle(session, staff, message, now, context)
+                log.info("inbound staff sms message=%s staff=%s", message.id, staff.id)
+            else:
+                reply, level = decide(session, member, message, now=now, context=context, with_level=True)
+                log.info("inbound sms message=%s member=%s", message.id, member.id if member else None)
         except SQLAlchemyError:
             raise  # the database itself is failing: nothing can be stored, Twilio sees the error
         except Exception:
             # A bug in deciding must not drop a cry for help: keep the message, answer with crisis
-            # resources, and page people directly.
+            # resources, and page people directly. Whatever deciding wrote is undone with the whole
+            # transaction (cheaper on every request than a savepoint), so the message is stored again.
             log.exception("deciding failed for message=%s; treated as urgent", message.id)
-            outbox.forget_created(session)  # whatever it wrote was rolled back with the savepoint
+            session.rollback()
+            outbox.forget_created(session)
+            escalation.forget_timers(session)
+            message = _claim(session, sms, **sender)
+            if message is None:  # a retry of this MessageSid was stored meanwhile: its answer stands
+                return _duplicate(session, sms.sid)
             reply, level = _fail_safe(session, member, staff, message)
-        message.reply_body = reply
+        _store_reply(session, message, reply)
         # Alerts first, and texts before calls: a text is the quickest way to reach a facilitator.
         created = sorted(outbox.created_in(session), key=lambda i: (i.queue != outbox.ALERT_QUEUE, i.channel != "sms", i.id))
         timers = tuple(escalation.timers_in(session))
     return Answer(reply, message.id, outbox=tuple(created), timers=timers, level=level)
 
 
-def _find(session: Session, sid: str) -> Message | None:
-    return session.scalar(select(Message).where(Message.provider_sid == sid))
+def _claim(session: Session, sms: InboundSms, *, member_id: int | None, staff_id: int | None) -> Message | None:
+    """Store the inbound message unless its MessageSid is stored already: one INSERT ... ON CONFLICT DO
+    NOTHING, which also waits out a concurrent insert of the same SID. Returns the stored message
+    (persistent in `session`, no reload) or None for a duplicate."""
+    now = utcnow()
+    values = dict(direction="inbound", channel="sms", provider_sid=sms.sid, member_id=member_id, staff_id=staff_id,
+                  from_number=sms.from_number, to_number=sms.to_number, body=sms.body, reply_body=None,
+                  status="received", error_code=None, error_message=None, outbox_id=None, created_at=now, updated_at=now)
+    message_id = insert_returning_id(session, Message, values, unless_exists="provider_sid")
+    if message_id is None:
+        return None
+    return adopt(session, Message(id=message_id, **values))  # the reply is added to it later, as an UPDATE
+
+
+def _store_reply(session: Session, message: Message, reply: str | None) -> None:
+    """Keep the answer with the message, for a retried webhook (one Core UPDATE; none when silent)."""
+    if reply is None:
+        return
+    now = utcnow()
+    update_by_id(session, Message, message.id, {"reply_body": reply, "updated_at": now})
+    set_committed_value(message, "reply_body", reply)
+    set_committed_value(message, "updated_at", now)
+
+
+def _duplicate(session: Session, sid: str) -> Answer:
+    """A retried webhook (or the same MessageSid racing in): the stored message and its answer stand."""
+    existing = session.execute(select(Message.id, Message.reply_body).where(Message.provider_sid == sid)).one()
+    return Answer(existing.reply_body, existing.id, duplicate=True)
 
 
 def decide(session: Session, member: Member | None, message: Message, *, now: datetime | None = None,

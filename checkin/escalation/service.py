@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from checkin import outbox
+from checkin.db import adopt, insert_returning_id, utcnow
 from checkin.escalation import policy as policy_module
 from checkin.escalation.models import LIVE_STATES, AssessmentRecord, Escalation, EscalationEvent
 from checkin.escalation.policy import GroupPolicy, LevelPolicy, Policy
@@ -73,6 +74,11 @@ def timers_in(session: Session) -> list[tuple[int, datetime]]:
     return list(session.info.get(TIMERS, ()))
 
 
+def forget_timers(session: Session) -> None:
+    """Drop the timers this session set (its transaction was rolled back)."""
+    session.info.pop(TIMERS, None)
+
+
 def _set_timer(session: Session, esc: Escalation, when: datetime | None) -> None:
     esc.next_action_at = when
     if when is not None:
@@ -112,6 +118,15 @@ def _history(session: Session, member_id: int, before_message: int, limit: int =
     return tuple(reversed(rows))  # oldest first, as the rules engine expects
 
 
+def _record(session: Session, **values) -> AssessmentRecord:
+    """Write the assessment with one Core INSERT (every member message passes here) and return it as
+    a persistent ORM object, so escalating can still link it to a case."""
+    session.flush()  # the message it belongs to may still be pending in the ORM
+    values.update(escalation_id=None, created_at=utcnow())
+    record_id = insert_returning_id(session, AssessmentRecord, values)
+    return adopt(session, AssessmentRecord(id=record_id, **values))
+
+
 @dataclass(frozen=True)
 class Verdict:
     level: str
@@ -126,7 +141,9 @@ def assess_message(session: Session, member: Member, message: Message, *, source
     try:
         from checkin.rules import AssessmentContext, assess
 
-        context = AssessmentContext(score=score, recent_scores=_history(session, member.id, message.id), source=source)
+        # The history only matters to a message that carries a score (see the rules engine's step 4).
+        history = _history(session, member.id, message.id) if score is not None else ()
+        context = AssessmentContext(score=score, recent_scores=history, source=source)
         result = assess(message.body or "", language=member.language, context=context)
         level, rules = result.level, tuple(result.rules)
         if level not in RANK:
@@ -134,9 +151,8 @@ def assess_message(session: Session, member: Member, message: Message, *, source
     except Exception as exc:  # noqa: BLE001 - fail safe: escalate rather than drop
         log.error("risk assessment failed for message=%s (%s); escalating as urgent", message.id, type(exc).__name__)
         level, rules = "urgent", ("engine.error",)
-    record = AssessmentRecord(message_id=message.id, member_id=member.id, level=level, rules=list(rules), score=score, source=source)
-    session.add(record)
-    session.flush()
+    record = _record(session, message_id=message.id, member_id=member.id, level=level, rules=list(rules), score=score,
+                     source=source)
     if score is not None:
         from checkin.checkins import record_answer
 
@@ -307,11 +323,14 @@ def live_for(session: Session, member_id: int) -> Escalation | None:
 
 def handle_verdict(session: Session, member: Member, message: Message, verdict: Verdict, now: datetime,
                    ctx: Context | None = None) -> Escalation | None:
-    """Open an escalation for urgent/crisis, or attach to (and raise) the member's live one."""
+    """Open an escalation for urgent/crisis, or attach to (and raise) the member's live one. Returns
+    the member's live escalation, or None for a "none" verdict (which never touches one)."""
+    if verdict.level == "none":
+        return None  # the everyday reply: no lookup
     ctx = ctx or current_context()
     live = live_for(session, member.id)
     if verdict.level not in PAGED:
-        if live is not None and verdict.level == "watch":
+        if live is not None:  # watch
             verdict.record.escalation_id = live.id
             _event(session, live, "assessed", now, level="watch", message_id=message.id, detail=",".join(verdict.rules)[:255])
         return live
@@ -472,7 +491,6 @@ def on_alert_outcome(session: Session, item: OutboxItem, event: str) -> None:
     esc = session.get(Escalation, esc_id)
     if esc is None:
         return
-    from checkin.db import utcnow
 
     now = utcnow()
     kind = {"sent": "sent", "delivered": "delivered"}.get(event, "failed")
