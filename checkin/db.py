@@ -6,9 +6,9 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Iterator
 
-from sqlalchemy import DateTime, bindparam, create_engine, event, insert, inspect, select, update
+from sqlalchemy import DateTime, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 
@@ -54,83 +54,37 @@ def make_engine(url: str, **kwargs) -> Engine:
             cur.close()
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_after_idle(engine)
+    return engine
 
 
-def adopt(session: Session, obj):
-    """Make `obj` persistent in `session` without a query: a row the caller has just written or read
-    with SQLAlchemy Core, every column set. Later changes to it are flushed as UPDATEs and its
-    relationships load as usual. (The hot paths use Core: an ORM load or flush costs several times
-    more CPU than the statement itself.)"""
-    make_transient_to_detached(obj)
-    session.add(obj)
-    return obj
+PING_AFTER_IDLE_SECONDS = 5.0
 
 
-# Hot-path statements are built once, with bound parameters: building one per request (and its
-# cache key, literal by literal) costs more CPU than executing it.
-_STATEMENTS: dict[tuple, object] = {}
+def _ping_after_idle(engine: Engine) -> None:
+    """Check a pooled connection before use only if it sat unused for a while (a restarted or
+    idle-timed-out server): `pool_pre_ping` pays a round trip on every checkout, which on the
+    webhook's hot path is one in seven. A connection that breaks between two close uses fails its
+    statement instead; the inbound webhook retries once on a fresh connection (see inbound)."""
+    import time
 
+    from sqlalchemy.exc import DisconnectionError
 
-def load_one(session: Session, model, column, value):
-    """The `model` row whose unique `column` equals `value`, read with Core and adopted into
-    `session` (or the instance already there), or None."""
-    session.flush()  # what Core reads must include what the ORM has pending, as autoflush would
-    key = ("load", model, column.key)
-    statement = _STATEMENTS.get(key)
-    if statement is None:
-        table = model.__table__
-        statement = _STATEMENTS[key] = select(table).where(table.c[column.key] == bindparam("value"))
-    row = session.connection().execute(statement, {"value": value}).first()
-    if row is None:
-        return None
-    mapper = inspect(model)
-    existing = session.identity_map.get(mapper.identity_key_from_primary_key([row._mapping[c] for c in mapper.primary_key]))
-    if existing is not None:
-        return existing  # already in the session: keep its state, as an ORM query would
-    return adopt(session, model(**{attr: row._mapping[col] for attr, col in _column_attrs(model)}))
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_conn, record):
+        record.info["returned_at"] = time.monotonic()
 
-
-def insert_returning_id(session: Session, model, values: dict, *, unless_exists: str | None = None) -> int | None:
-    """INSERT one `model` row with Core and return its id; with `unless_exists` (a unique column), ON
-    CONFLICT DO NOTHING, returning None if such a row exists (or was being written and committed)."""
-    dialect = session.get_bind().dialect.name
-    key = ("insert", model, unless_exists, dialect)
-    statement = _STATEMENTS.get(key)
-    if statement is None:
-        table = model.__table__
-        if unless_exists is None:
-            statement = insert(table)
-        else:
-            if dialect == "sqlite":
-                from sqlalchemy.dialects.sqlite import insert as dialect_insert
-            else:
-                from sqlalchemy.dialects.postgresql import insert as dialect_insert
-            statement = dialect_insert(table).on_conflict_do_nothing(index_elements=[unless_exists])
-        statement = _STATEMENTS[key] = statement.returning(table.c.id)
-    return session.connection().execute(statement, values).scalar()
-
-
-def update_by_id(session: Session, model, row_id: int, values: dict) -> None:
-    """UPDATE one `model` row by id with Core (the caller keeps any ORM instance in step)."""
-    key = ("update", model)
-    statement = _STATEMENTS.get(key)
-    if statement is None:
-        table = model.__table__
-        statement = _STATEMENTS[key] = update(table).where(table.c.id == bindparam("row_id"))
-    session.connection().execute(statement, {"row_id": row_id, **values})
-
-
-_COLUMN_ATTRS: dict[type, tuple[tuple[str, object], ...]] = {}
-
-
-def _column_attrs(model) -> tuple[tuple[str, object], ...]:
-    """(attribute name, table column) for each mapped column of `model`."""
-    attrs = _COLUMN_ATTRS.get(model)
-    if attrs is None:
-        attrs = _COLUMN_ATTRS[model] = tuple((prop.key, prop.columns[0]) for prop in inspect(model).column_attrs)
-    return attrs
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_conn, record, _proxy):
+        returned = record.info.get("returned_at")
+        if returned is not None and time.monotonic() - returned < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:  # noqa: BLE001 - any failure means: use a fresh connection
+            raise DisconnectionError(f"pooled connection failed its ping ({type(exc).__name__})") from exc
 
 
 class Database:

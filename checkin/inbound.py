@@ -7,12 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from checkin import consent, keywords, outbox, templates
-from checkin.db import adopt, insert_returning_id, load_one, update_by_id, utcnow
+from checkin.db import utcnow
+from checkin.rows import adopt, insert_returning_id, load_one, update_by_id
 from checkin.escalation import commands, service as escalation
 from checkin.models import GroupMember, GroupStaff, Member, Message, OutboxItem, StaffUser
 
@@ -42,6 +43,19 @@ class Answer:
 def receive_sms(db, sms: InboundSms, *, context: escalation.Context | None = None, now: datetime | None = None) -> Answer:
     """Store the message exactly once, decide, and return the reply. A retried webhook gets the same reply
     (and creates nothing: its alerts were written with the first one)."""
+    try:
+        return _receive(db, sms, context, now)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        # The pooled connection had died (a database restart): nothing was stored with it. Twilio
+        # does not retry an SMS webhook, so do it here, once, on a fresh connection; the MessageSid
+        # claim makes a second run safe even if the first one's commit did land.
+        log.warning("database connection lost while receiving; retrying once (sid=%s)", sms.sid)
+        return _receive(db, sms, context, now)
+
+
+def _receive(db, sms: InboundSms, context: escalation.Context | None, now: datetime | None) -> Answer:
     with db.session() as session:
         member = load_one(session, Member, Member.phone, sms.from_number)
         staff = None

@@ -122,3 +122,42 @@ def test_a_bug_after_escalating_undoes_it_and_pages_by_the_fail_safe(twilio, db,
     assert len(keys) == 1 and keys[0].startswith("alert:failsafe:")
     again = replies(twilio.sms(member.phone, "i am going to kill myself tonight", sid="SM" + "f" * 32))
     assert again == answer and count(db, OutboxItem) == 1
+
+
+# --- a database restart between two messages ------------------------------------------------------
+
+def _kill_pooled_connections(db):
+    """What a database restart does to the pool: every server process behind it is gone."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    admin = create_engine(db.engine.url, poolclass=NullPool)
+    try:
+        with admin.connect() as conn:
+            killed = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+    finally:
+        admin.dispose()
+    assert killed >= 1
+
+
+def test_a_message_right_after_a_database_restart_is_stored(postgres_only, twilio, db, member, caplog):
+    replies(twilio.sms(member.phone, "first"))  # the pooled connection was used a moment ago: no ping
+    _kill_pooled_connections(db)
+    with caplog.at_level("WARNING", logger="checkin.inbound"):
+        assert replies(twilio.sms(member.phone, "second")) == ["Thanks, Sam, we got your message."]
+    assert "retrying once" in caplog.text
+    with db.session() as s:
+        assert s.scalars(select(Message.body).order_by(Message.id)).all() == ["first", "second"]
+
+
+def test_a_connection_idle_in_the_pool_is_checked_before_use(postgres_only, twilio, db, member, caplog, monkeypatch):
+    from checkin import db as db_module
+
+    replies(twilio.sms(member.phone, "first"))
+    _kill_pooled_connections(db)
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 0.0)  # as if it had sat idle for a while
+    with caplog.at_level("WARNING", logger="checkin.inbound"):
+        assert replies(twilio.sms(member.phone, "second")) == ["Thanks, Sam, we got your message."]
+    assert "retrying once" not in caplog.text  # the ping found it dead and the pool replaced it
+    assert count(db, Message) == 2

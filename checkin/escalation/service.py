@@ -18,7 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from checkin import outbox
-from checkin.db import adopt, insert_returning_id, utcnow
+from checkin.db import utcnow
+from checkin.rows import adopt, insert_returning_id
 from checkin.escalation import policy as policy_module
 from checkin.escalation.models import LIVE_STATES, AssessmentRecord, Escalation, EscalationEvent
 from checkin.escalation.policy import GroupPolicy, LevelPolicy, Policy
