@@ -36,11 +36,17 @@ def load_one(session: Session, model, column, value):
     row = session.connection().execute(statement, {"value": value}).first()
     if row is None:
         return None
+    return from_row(session, model, {col.name: row._mapping[col] for _, col in _column_attrs(model)})
+
+
+def from_row(session: Session, model, values_by_column: dict):
+    """The `model` instance for a row read with Core ({column name: value}), adopted into `session`,
+    or the instance already there (whose state is kept, as an ORM query would)."""
     mapper = inspect(model)
-    existing = session.identity_map.get(mapper.identity_key_from_primary_key([row._mapping[c] for c in mapper.primary_key]))
+    existing = session.identity_map.get(mapper.identity_key_from_primary_key([values_by_column[c.name] for c in mapper.primary_key]))
     if existing is not None:
-        return existing  # already in the session: keep its state, as an ORM query would
-    return adopt(session, model(**{attr: row._mapping[col] for attr, col in _column_attrs(model)}))
+        return existing
+    return adopt(session, model(**{attr: values_by_column[col.name] for attr, col in _column_attrs(model)}))
 
 
 def insert_returning_id(session: Session, model, values: dict, *, unless_exists: str | None = None) -> int | None:

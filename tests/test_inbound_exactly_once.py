@@ -161,3 +161,31 @@ def test_a_connection_idle_in_the_pool_is_checked_before_use(postgres_only, twil
         assert replies(twilio.sms(member.phone, "second")) == ["Thanks, Sam, we got your message."]
     assert "retrying once" not in caplog.text  # the ping found it dead and the pool replaced it
     assert count(db, Message) == 2
+
+
+# --- who wrote it ------------------------------------------------------------------------------
+
+def test_a_facilitators_plain_text_is_stored_as_theirs(twilio, db, group):
+    from checkin.directory import add_staff
+    from checkin.escalation import commands
+
+    with db.session() as s:
+        dana = add_staff(s, "Dana Fox", "dana@example.org", "facilitator", "+12025550160", [group.name])
+    assert replies(twilio.sms("+12025550160", "hello")) == [commands.USAGE]
+    with db.session() as s:
+        stored = s.scalar(select(Message).where(Message.direction == "inbound"))
+        assert (stored.staff_id, stored.member_id, stored.body) == (dana.id, None, "hello")
+        assert s.scalar(select(func.count()).select_from(AssessmentRecord)) == 0  # staff texts are not assessed
+
+
+def test_a_facilitator_who_is_also_a_member_writes_as_a_member_unless_it_is_a_command(twilio, db, member, group):
+    from checkin.directory import add_staff
+
+    with db.session() as s:
+        add_staff(s, "Sam Rivera", "sam@example.org", "facilitator", member.phone, [group.name])
+    assert replies(twilio.sms(member.phone, "doing ok today")) == ["Thanks, Sam, we got your message."]
+    assert replies(twilio.sms(member.phone, "LIST"))[0] != "Thanks, Sam, we got your message."
+    with db.session() as s:
+        rows = s.execute(select(Message.body, Message.member_id, Message.staff_id).order_by(Message.id)).all()
+    assert [(r.body, r.member_id is not None, r.staff_id is not None) for r in rows] == [
+        ("doing ok today", True, False), ("LIST", False, True)]
