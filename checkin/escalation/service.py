@@ -18,12 +18,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from checkin import outbox
-from checkin.db import utcnow
-from checkin.rows import adopt, insert_returning_id
 from checkin.escalation import policy as policy_module
 from checkin.escalation.models import LIVE_STATES, AssessmentRecord, Escalation, EscalationEvent
 from checkin.escalation.policy import GroupPolicy, LevelPolicy, Policy
 from checkin.models import Group, GroupStaff, Member, Message, OutboxItem, StaffUser
+from checkin.rows import adopt, insert_returning_id
 
 log = logging.getLogger("checkin.escalation")
 
@@ -122,6 +121,8 @@ def _history(session: Session, member_id: int, before_message: int, limit: int =
 def _record(session: Session, **values) -> AssessmentRecord:
     """Write the assessment with one Core INSERT (every member message passes here) and return it as
     a persistent ORM object, so escalating can still link it to a case."""
+    from checkin.db import utcnow
+
     session.flush()  # the message it belongs to may still be pending in the ORM
     values.update(escalation_id=None, created_at=utcnow())
     record_id = insert_returning_id(session, AssessmentRecord, values)
@@ -492,6 +493,7 @@ def on_alert_outcome(session: Session, item: OutboxItem, event: str) -> None:
     esc = session.get(Escalation, esc_id)
     if esc is None:
         return
+    from checkin.db import utcnow
 
     now = utcnow()
     kind = {"sent": "sent", "delivered": "delivered"}.get(event, "failed")
