@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench install clean
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: run test bench install clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,10 +16,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The console's browser tests drive Debian's Chromium (Playwright's own browser downloads are not used).
+browser:
+	@test -x $(CHROMIUM) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+		|| echo "make: could not install chromium; the browser tests will skip (or fail with CHECKIN_REQUIRE_SERVICES=1)"
+
 run: $(STAMP)
 	$(BIN)/checkin dev
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: $(STAMP)

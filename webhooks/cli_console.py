@@ -1,7 +1,41 @@
-"""`checkin` subcommands for console."""
+"""`checkin` subcommands for the console: give a staff user a console password."""
 
 from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
 
 
 def register(cli) -> None:
     """Add this module's commands to the `checkin` group."""
+    from webhooks.cli import _domain_call
+
+    @cli.group("console")
+    def console_group():
+        """The staff console."""
+
+    @console_group.command("set-password")
+    @click.argument("email")
+    @click.option("--generate", is_flag=True, help="make a random password and print it, instead of asking for one")
+    @with_appcontext
+    def set_password(email, generate):
+        """Set EMAIL's console password (asked twice, not echoed), e.g. for the first coordinator."""
+        from sqlalchemy import func, select
+
+        from checkin import accounts
+        from checkin.accounts.passwords import generate_password
+        from checkin.directory import ValidationError
+        from checkin.models import StaffUser
+
+        password = generate_password() if generate else click.prompt("New password", hide_input=True,
+                                                                    confirmation_prompt=True)
+
+        def apply(session):
+            staff = session.scalar(select(StaffUser).where(func.lower(StaffUser.email) == email.strip().lower()))
+            if staff is None:
+                raise ValidationError(f"no staff user with email {email!r} (add one with `checkin staff add`)")
+            accounts.set_password(session, staff, password)
+            return staff
+
+        staff = _domain_call(apply)
+        click.echo(f"password set for staff {staff.id} ({staff.role})" + (f": {password}" if generate else ""))

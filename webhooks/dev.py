@@ -30,7 +30,9 @@ def _start_valkey(settings):
 def run_dev() -> int:
     from checkin import crypto
     from checkin.db import Database
-    from checkin.seed import DEMO_FACILITATOR, DEMO_GROUP_NUMBER, DEMO_MEMBERS, seed_if_empty
+    from checkin.accounts.passwords import generate_password
+    from checkin.seed import DEMO_COORDINATOR, DEMO_FACILITATOR, DEMO_GROUP_NUMBER, DEMO_MEMBERS, seed_if_empty, set_demo_passwords
+    from config.settings import _dev_secret
     from migrations import upgrade
 
     settings = load_settings()
@@ -39,6 +41,9 @@ def run_dev() -> int:
     db = Database(settings.database_url)
     with db.session() as session:
         seeded = seed_if_empty(session)
+        # Kept under instance/ (mode 0600) so it is the same at every start and can be printed again.
+        demo_password = _dev_secret(settings.instance_path, "demo_password", generate_password)
+        set_demo_passwords(session, demo_password)
     db.dispose()
 
     valkey = _start_valkey(settings) if settings.redis_is_embedded else None
@@ -62,6 +67,9 @@ def run_dev() -> int:
     for phone, name, lang in DEMO_MEMBERS:
         click.echo(f"  demo member: {name} {phone} ({lang})")
     click.echo(f"  demo facilitator: {DEMO_FACILITATOR[0]} {DEMO_FACILITATOR[2]}")
+    click.echo(f"Console: {settings.public_base_url}/console/  sign in as the demo coordinator")
+    click.echo(f"  email: {DEMO_COORDINATOR[1]}  password: {demo_password}")
+    click.echo(f"  (the demo facilitator {DEMO_FACILITATOR[1]} has the same password)")
     click.echo(f"Try: .venv/bin/checkin simulate sms --from {DEMO_MEMBERS[0][0]} \"hi\"")
     click.echo("Ctrl-C stops everything.\n")
 

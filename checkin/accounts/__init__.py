@@ -1,1 +1,60 @@
 """Staff accounts for the console: passwords, sign-in throttling, audit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from redis import Redis
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from checkin.accounts import passwords, throttle
+from checkin.accounts.models import AuditEvent
+from checkin.db import utcnow
+from checkin.models import StaffUser
+
+
+@dataclass(frozen=True)
+class SignIn:
+    staff: StaffUser | None
+    # None on success; otherwise why, in words a person can act on.
+    error: str | None = None
+    retry_after: int = 0
+
+
+def audit(session: Session, action: str, staff_id: int | None, *, member_id: int | None = None,
+          escalation_id: int | None = None, detail: str | None = None, ip: str | None = None,
+          now: datetime | None = None) -> AuditEvent:
+    event = AuditEvent(action=action, staff_id=staff_id, member_id=member_id, escalation_id=escalation_id,
+                       detail=detail, ip=ip, at=now or utcnow())
+    session.add(event)
+    return event
+
+
+def authenticate(session: Session, redis: Redis, email: str, password: str, ip: str) -> SignIn:
+    email = (email or "").strip().lower()
+    wait = throttle.blocked_for(redis, email, ip)
+    if wait:
+        minutes = (wait + 59) // 60
+        return SignIn(None, f"Too many failed sign-in attempts. Try again in {minutes} minute{'s' * (minutes != 1)}.", wait)
+    staff = session.scalar(select(StaffUser).where(func.lower(StaffUser.email) == email))
+    if staff is None or not staff.active or not staff.password_hash:
+        passwords.burn_time(password)
+        ok = False
+    else:
+        ok = passwords.verify_password(staff.password_hash, password)
+    if not ok:
+        throttle.record_failure(redis, email, ip)
+        audit(session, "signin_failed", staff.id if staff else None, ip=ip)
+        return SignIn(None, "Email or password is not right.")
+    throttle.record_success(redis, email, ip)
+    if passwords.needs_rehash(staff.password_hash):
+        staff.password_hash = passwords.hash_password(password)
+    audit(session, "signin", staff.id, ip=ip)
+    return SignIn(staff)
+
+
+def set_password(session: Session, staff: StaffUser, password: str, *, by: StaffUser | None = None) -> None:
+    staff.password_hash = passwords.hash_password(password)
+    audit(session, "password_reset", by.id if by else staff.id, detail=f"staff:{staff.id}")

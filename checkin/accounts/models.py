@@ -1,3 +1,34 @@
-"""Tables for this part of the domain. Imported by `checkin.models` so Alembic and the app see them."""
+"""Tables for staff accounts. Imported by `checkin.models` so Alembic and the app see them.
 
-from checkin.db import Base  # noqa: F401
+Staff passwords live in StaffUser.password_hash (argon2id, see checkin.accounts.passwords).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from checkin.db import Base, UTCDateTime, utcnow
+
+AUDIT_ACTIONS = (
+    "signin", "signin_failed", "signout", "password_reset", "view_messages",
+    "member_added", "member_edited", "consent", "import", "staff_added", "staff_removed", "on_call",
+)
+
+
+class AuditEvent(Base):
+    """Who did or saw what, when: every view of a member's messages and every staff change."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"), index=True)
+    action: Mapped[str] = mapped_column(String(24))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    escalation_id: Mapped[int | None] = mapped_column(Integer)
+    # Ids and reasons only: never a message body, a note or a phone number.
+    detail: Mapped[str | None] = mapped_column(String(255))
+    ip: Mapped[str | None] = mapped_column(String(64))

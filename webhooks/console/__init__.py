@@ -1,7 +1,68 @@
-"""The staff console under /console."""
+"""The staff console under /console: server-rendered pages for coordinators and facilitators.
+
+Other console blueprints (webhooks.console_planning) use what this module exports: the layout
+`console/base.html` (blocks title, content), `login_required`, `coordinator_required`,
+`current_staff()`, `group_visible(group_id)`, `db()` (the request's database session) and
+`add_nav(label, endpoint, coordinator_only=False)` for a link in the top navigation.
+CSRF: every POST/PUT/PATCH/DELETE outside /twilio/ needs Flask-WTF's token (form field
+`csrf_token`, rendered by `{{ csrf_field() }}`); Twilio's webhooks are signed instead.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import timedelta
+
+from flask import Blueprint, request
+from flask_wtf.csrf import CSRFProtect
+
+from webhooks.console.auth import (  # noqa: F401  (re-exported for other console blueprints)
+    can_see_group, client_ip, close_db, coordinator_required, current_staff, db, group_visible, is_coordinator,
+    login_required, visible_group_ids, visible_groups,
+)
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates", static_folder="static")
+csrf = CSRFProtect()
+SESSION_HOURS = timedelta(hours=12)
+
+# (label, endpoint, coordinator_only), in the order they appear in the top navigation.
+NAV: list[tuple[str, str, bool]] = [
+    ("Home", "console.home", False),
+    ("Members", "console.members", False),
+    ("Escalations", "console.escalations", False),
+    ("Staff", "console.staff", False),
+    ("Audit", "console.audit_log", True),
+]
+
+
+# Endpoints that take a file upload bigger than the app-wide limit (which is sized for Twilio's webhooks).
+UPLOAD_LIMITS: dict[str, int] = {"console.members_import": 5 * 1024 * 1024 + 64 * 1024}
+
+
+def add_nav(label: str, endpoint: str, coordinator_only: bool = False) -> None:
+    if not any(item[1] == endpoint for item in NAV):
+        NAV.append((label, endpoint, coordinator_only))
+
+
+@bp.record_once
+def _setup(state) -> None:
+    app = state.app
+    app.config["PERMANENT_SESSION_LIFETIME"] = SESSION_HOURS  # Flask's default is 31 days
+    # Checked in _csrf below rather than on every view by default, so Twilio's signed webhooks are left alone.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    app.config["WTF_CSRF_TIME_LIMIT"] = None  # the token lives as long as the session
+    csrf.init_app(app)
+    app.teardown_appcontext(close_db)
+
+    @app.before_request
+    def _csrf():
+        if request.endpoint in UPLOAD_LIMITS:
+            request.max_content_length = UPLOAD_LIMITS[request.endpoint]
+        if not request.path.startswith("/twilio/"):
+            csrf.protect()  # a no-op for GET/HEAD/OPTIONS
+
+    from webhooks.console import templating
+
+    templating.register(app)
+
+
+from webhooks.console import views_audit, views_auth, views_escalations, views_home, views_members, views_staff  # noqa: E402,F401,I001

@@ -1,0 +1,211 @@
+"""The reminder plan: defaults and texts from config/plan.toml, per-group overrides, validated.
+
+A malformed file is refused naming the file and the key, so an operator learns of a typo at
+start-up rather than from a member texted at 3 a.m.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import tomllib
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import time, timedelta
+from functools import lru_cache
+from pathlib import Path
+
+from config import CONFIG_DIR
+
+DEFAULT_PATH = CONFIG_DIR / "plan.toml"
+LANGUAGES = ("en", "es")
+KINDS = ("reminder", "prompt", "nudge", "change")
+TEMPLATE_FIELDS = {
+    "reminder": {"group", "when", "date", "time", "weekday", "where"},
+    "cancelled": {"group", "date", "time", "weekday"},
+    "moved": {"group", "date", "time", "weekday", "new_date", "new_time", "where"},
+    "prompt": {"name", "group"},
+    "nudge": {"name", "group"},
+    "where_address": {"address"},
+    "where_dial_in": {"dial_in"},
+}
+FORMAT_KEYS = {"weekdays": 7, "weekdays_short": 7, "months_short": 12, "clock": None, "today": None, "tomorrow": None}
+
+
+class PlanError(ValueError):
+    """A plan value is not acceptable; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    reminder_offsets_minutes: tuple[int, ...]
+    prompt_days_after: int
+    prompt_time: time
+    nudge_after_hours: float
+    quiet_start: time
+    quiet_end: time
+    prompt_stale_hours: float
+    live_exchange_minutes: int
+    change_notice_days: int
+
+    @property
+    def offsets(self) -> tuple[timedelta, ...]:
+        """Reminder offsets, largest first."""
+        return tuple(timedelta(minutes=m) for m in self.reminder_offsets_minutes)
+
+    @property
+    def lookback(self) -> timedelta:
+        """How far back a send can have been due and still be worth sending (the tick's window)."""
+        longest = max(self.reminder_offsets_minutes, default=0) / 60
+        return timedelta(hours=max(longest, self.prompt_stale_hours, self.nudge_after_hours) + 24)
+
+    def as_config(self) -> dict:
+        """The plan as config/plan.toml spells it (times as HH:MM, offsets as a list)."""
+        out = asdict(self)
+        for key, value in out.items():
+            if isinstance(value, time):
+                out[key] = value.strftime("%H:%M")
+            elif isinstance(value, tuple):
+                out[key] = list(value)
+        return out
+
+
+PLAN_KEYS = tuple(f.name for f in fields(Plan))
+
+
+def _hhmm(key: str, value) -> time:
+    if not isinstance(value, str) or not re.fullmatch(r"\d{1,2}:\d{2}", value.strip()):
+        raise PlanError(f"{key}: must be a time of day as HH:MM, e.g. 10:00")
+    hours, minutes = (int(p) for p in value.strip().split(":"))
+    if hours > 23 or minutes > 59:
+        raise PlanError(f"{key}: must be a time of day as HH:MM, e.g. 10:00")
+    return time(hours, minutes)
+
+
+def _number(key: str, value, low: float, high: float, whole: bool = False):
+    if isinstance(value, str):
+        try:
+            value = float(value) if "." in value else int(value)
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high or (whole and value != int(value)):
+        kind = "a whole number" if whole else "a number"
+        raise PlanError(f"{key}: must be {kind} from {low:g} to {high:g}")
+    return int(value) if whole else float(value)
+
+
+def _offsets(key: str, value) -> tuple[int, ...]:
+    if isinstance(value, str):
+        value = [v for v in re.split(r"[,\s]+", value.strip()) if v]
+    if not isinstance(value, list):
+        raise PlanError(f"{key}: must be a list of minutes before the meeting, e.g. [1440, 120]")
+    offsets = [_number(key, v, 1, 60 * 24 * 14, whole=True) for v in value]
+    if len(set(offsets)) != len(offsets):
+        raise PlanError(f"{key}: must not repeat an offset")
+    return tuple(sorted(offsets, reverse=True))
+
+
+_PARSERS = {
+    "reminder_offsets_minutes": _offsets,
+    "prompt_days_after": lambda k, v: _number(k, v, 0, 6, whole=True),
+    "prompt_time": _hhmm,
+    "nudge_after_hours": lambda k, v: _number(k, v, 0, 144),
+    "quiet_start": _hhmm,
+    "quiet_end": _hhmm,
+    "prompt_stale_hours": lambda k, v: _number(k, v, 0.5, 72),
+    "live_exchange_minutes": lambda k, v: _number(k, v, 0, 120, whole=True),
+    "change_notice_days": lambda k, v: _number(k, v, 1, 60, whole=True),
+}
+
+
+def parse_plan(raw: dict, base: Plan | None = None, prefix: str = "") -> Plan:
+    """A Plan from config-style values; keys absent from `raw` come from `base` (required if no base)."""
+    if not isinstance(raw, dict):
+        raise PlanError(f"{prefix.rstrip('.') or 'plan'}: must be a table")
+    unknown = sorted(set(raw) - set(PLAN_KEYS))
+    if unknown:
+        raise PlanError(f"{prefix}{unknown[0]}: unknown key (expected one of {', '.join(PLAN_KEYS)})")
+    values = {}
+    for key in PLAN_KEYS:
+        if key in raw:
+            values[key] = _PARSERS[key](prefix + key, raw[key])
+        elif base is None:
+            raise PlanError(f"{prefix}{key}: is required")
+    plan = replace(base, **values) if base else Plan(**values)
+    if plan.quiet_start >= plan.quiet_end:
+        raise PlanError(f"{prefix}quiet_end: must be later than quiet_start ({plan.quiet_start:%H:%M})")
+    return plan
+
+
+@dataclass(frozen=True)
+class PlanConfig:
+    defaults: Plan
+    formats: dict[str, dict]
+    templates: dict[str, dict[str, str]]
+
+    def template(self, language: str, key: str) -> str:
+        return self.templates.get(language, {}).get(key) or self.templates["en"][key]
+
+    def format(self, language: str) -> dict:
+        return self.formats.get(language) or self.formats["en"]
+
+
+def _check_template(key: str, text, allowed: set[str]) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise PlanError(f"{key}: must be a non-empty string")
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError as exc:
+        raise PlanError(f"{key}: {exc}") from None
+    bad = sorted(n for n in names if n not in allowed)
+    if bad:
+        raise PlanError(f"{key}: unknown placeholder {{{bad[0]}}} (allowed: {', '.join(sorted(allowed))})")
+    return text
+
+
+def parse_config(raw: dict) -> PlanConfig:
+    unknown = sorted(set(raw) - {"defaults", "format", "templates"})
+    if unknown:
+        raise PlanError(f"{unknown[0]}: unknown table (expected defaults, format, templates)")
+    defaults = parse_plan(raw.get("defaults", {}), prefix="defaults.")
+    formats, templates = {}, {}
+    for lang in LANGUAGES:
+        fmt = raw.get("format", {}).get(lang)
+        if fmt is None:
+            raise PlanError(f"format.{lang}: is required")
+        for key, length in FORMAT_KEYS.items():
+            value = fmt.get(key)
+            if length is not None and (not isinstance(value, list) or len(value) != length or not all(isinstance(v, str) for v in value)):
+                raise PlanError(f"format.{lang}.{key}: must be a list of {length} words")
+            if key == "clock" and value not in ("12h", "24h"):
+                raise PlanError(f"format.{lang}.clock: must be 12h or 24h")
+            if key in ("today", "tomorrow") and not isinstance(value, str):
+                raise PlanError(f"format.{lang}.{key}: must be a string")
+        formats[lang] = fmt
+        table = raw.get("templates", {}).get(lang)
+        if table is None:
+            raise PlanError(f"templates.{lang}: is required")
+        extra = sorted(set(table) - set(TEMPLATE_FIELDS))
+        if extra:
+            raise PlanError(f"templates.{lang}.{extra[0]}: unknown template (expected {', '.join(TEMPLATE_FIELDS)})")
+        templates[lang] = {}
+        for key, allowed in TEMPLATE_FIELDS.items():
+            if key not in table:
+                raise PlanError(f"templates.{lang}.{key}: is required")
+            templates[lang][key] = _check_template(f"templates.{lang}.{key}", table[key], allowed)
+    return PlanConfig(defaults, formats, templates)
+
+
+@lru_cache(maxsize=4)
+def load_config(path: Path = DEFAULT_PATH) -> PlanConfig:
+    """Read and validate the plan file. Raises PlanError naming the file and the key."""
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except OSError as exc:
+        raise PlanError(f"{path}: cannot be read ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PlanError(f"{path}: not valid TOML ({exc})") from None
+    try:
+        return parse_config(raw)
+    except PlanError as exc:
+        raise PlanError(f"{path.name}: {exc}") from None

@@ -1,0 +1,317 @@
+"""The planner: a pure function from groups, schedules, plans and members to every send that is due.
+
+The cron tick and the preview both call `plan_sends`, so the preview is what will happen. Nothing
+here reads the clock or the database: `now` and the state come in, PlannedSends go out, each
+either sendable (held_reason None, at send_at_utc) or held back with the reason a coordinator sees.
+
+Rules, in the order they apply:
+- reminders at each offset before a meeting that is not cancelled; never once it has started,
+  and a reminder whose next (closer) reminder is already due is superseded;
+- a prompt `prompt_days_after` the meeting's member-local date at `prompt_time` member-local;
+  one nudge `nudge_after_hours` after a prompt still open; prompts and nudges held more than
+  `prompt_stale_hours` are dropped; they also wait while the member is in a live exchange;
+- a notice per cancelled/moved occurrence version, once it is within `change_notice_days`;
+- every send waits for quiet hours to end in the member's zone; opted-out and paused members are
+  held; voice members get a call (a twiml_url) instead of a text.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from checkin import quiet_hours
+from checkin.schedules.recurrence import Occurrence, OverrideSpec, ScheduleSpec, expand, parse_key, to_utc
+from checkin.schedules.plan import Plan, PlanConfig
+from checkin.schedules.texts import render
+
+log = logging.getLogger("checkin.schedules.planning")
+
+
+@dataclass(frozen=True)
+class MemberState:
+    id: int
+    name: str
+    phone: str
+    language: str
+    zone: str | None  # None: the group's zone
+    channel: str  # sms | voice
+    status: str  # active | paused | opted_out
+    paused_until: datetime | None = None
+    last_inbound_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class GroupState:
+    id: int
+    name: str
+    zone: str
+    phone_number: str | None
+    schedule: ScheduleSpec | None
+    overrides: dict[str, OverrideSpec]
+    plan: Plan
+    members: tuple[MemberState, ...]
+
+
+@dataclass(frozen=True)
+class OpenPrompt:
+    member_id: int
+    group_id: int
+    prompt_key: str
+    prompted_at: datetime
+    nudged_at: datetime | None = None
+
+    @property
+    def occurrence_key(self) -> str:
+        return self.prompt_key.split(":")[2]
+
+
+@dataclass(frozen=True)
+class PlannedSend:
+    member_id: int
+    member_name: str
+    kind: str  # reminder | prompt | nudge | change
+    occurrence_key: str
+    send_at_utc: datetime
+    local_time: datetime  # send_at in the member's zone
+    channel: str
+    held_reason: str | None
+    body: str | None  # None for a voice call
+    key: str = ""  # the outbox idempotency key
+    group_id: int = 0
+    phone: str = ""
+    from_number: str | None = None
+    twiml_url: str | None = None
+    delayed_from: datetime | None = field(default=None, compare=False)  # local, when quiet hours moved it
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """One send for every member of a group, before the member's zone and state are applied."""
+
+    kind: str
+    occ: Occurrence
+    nominal: datetime  # UTC, before quiet hours
+    expires: datetime  # UTC: not sent at or after this instant
+    key_middle: str  # the key without "{kind}:{member}:"
+    expired_reason: str  # why it is held once `expires` has passed
+
+
+def voice_url(base_url: str, kind: str, member_id: int, occurrence_key: str) -> str:
+    query = urlencode({"kind": kind, "member": member_id, "occurrence": occurrence_key})
+    return f"{base_url.rstrip('/')}/twilio/voice/outbound?{query}"
+
+
+def _candidates(group: GroupState, start: datetime, end: datetime) -> list[_Candidate]:
+    plan = group.plan
+    offsets = plan.offsets
+    longest = offsets[0] if offsets else timedelta(0)
+    stale = timedelta(hours=plan.prompt_stale_hours)
+    # Widest span whose meetings can have a send in [start, end): quiet hours delay a send < 1 day.
+    lo = start - timedelta(days=plan.prompt_days_after + 2) - stale
+    hi = end + longest + timedelta(days=1)
+    day = timedelta(days=1)
+
+    def near(nominal: datetime, slack: timedelta) -> bool:
+        # A send is shown at a time between its nominal time and a day after it (quiet hours), so one
+        # outside these bounds cannot land in the window for any member: skip it before the member loop.
+        return nominal - slack < end and nominal + day + slack >= start
+
+    out: list[_Candidate] = []
+    for occ in expand(group.schedule, group.overrides, lo, hi):
+        if occ.status == "cancelled":
+            continue
+        version = f":v{occ.version}" if occ.status == "moved" else ""
+        # Offsets count back on the group's wall clock: "24 h before" Sunday 18:00 is Saturday 18:00,
+        # even when the clocks change in between.
+        times = [_before(occ, offset, group.zone) for offset in offsets] + [occ.starts_at]
+        for index, offset in enumerate(offsets):
+            if not near(times[index], timedelta(0)):
+                continue
+            reason = "meeting started" if index + 1 == len(offsets) else "superseded by the next reminder"
+            out.append(_Candidate("reminder", occ, times[index], times[index + 1],
+                                  f"{occ.key}:{int(offset.total_seconds() // 60)}{version}", reason))
+        # A member's prompt time is within a day and a half of the meeting time + N days, whatever their zone.
+        if plan.prompt_days_after and near(occ.starts_at + timedelta(days=plan.prompt_days_after), 1.5 * day):
+            # Nominal time and expiry depend on the member's zone: the member loop fills them in.
+            out.append(_Candidate("prompt", occ, occ.starts_at, occ.starts_at, occ.key, "stale"))
+    return out
+
+
+def _before(occ: Occurrence, offset: timedelta, zone: str) -> datetime:
+    return to_utc(occ.local_start.replace(tzinfo=None) - offset, zone)
+
+
+def _change_candidates(group: GroupState, start: datetime, end: datetime) -> list[_Candidate]:
+    out = []
+    notice = timedelta(days=group.plan.change_notice_days)
+    for override in group.overrides.values():
+        occs = [o for o in expand(group.schedule, group.overrides, *_around(override, group.zone)) if o.key == override.occurrence_key]
+        if not occs:
+            continue
+        occ = occs[0]
+        nominal = max(override.updated_at, occ.original_start - notice)
+        expires = min(occ.original_start, occ.starts_at)
+        if nominal < end and expires > start:
+            out.append(_Candidate("change", occ, nominal, expires, f"{occ.key}:{override.version}", "meeting passed"))
+    return out
+
+
+def _around(override: OverrideSpec, zone: str) -> tuple[datetime, datetime]:
+    """A span holding both the original and the new start of an overridden occurrence."""
+    times = [parse_key(override.occurrence_key)]
+    if override.new_start_local is not None:
+        times.append(to_utc(override.new_start_local, zone))
+    return min(times), max(times) + timedelta(minutes=1)
+
+
+def plan_sends(groups: list[GroupState], start: datetime, end: datetime, *, now: datetime, config: PlanConfig,
+               open_prompts: list[OpenPrompt] = (), base_url: str = "", catch_up: bool = False) -> list[PlannedSend]:
+    """Every send whose time (after quiet hours) falls in [start, end), sendable or held with a reason.
+
+    With catch_up (the tick), a change notice due before `start` is included too while its meeting
+    is still ahead: a notice can be due days before the reminders are, and must not be lost.
+    """
+    prompts_by_group: dict[int, list[OpenPrompt]] = {}
+    for prompt in open_prompts:
+        prompts_by_group.setdefault(prompt.group_id, []).append(prompt)
+    sends: list[PlannedSend] = []
+    for group in groups:
+        if group.schedule is None:
+            continue
+        try:
+            planner = _GroupPlanner(group, config, now, base_url)
+            found = planner.run(_candidates(group, start, end), prompts_by_group.get(group.id, ()), start, end)
+            if group.overrides:
+                changes = _change_candidates(group, start, end)
+                found += planner.run(changes, (), min([start, *(c.nominal for c in changes)]) if catch_up else start, end)
+        except (ValueError, TypeError, LookupError) as exc:
+            # One group's broken schedule (edited outside the app) must not stop every other group's sends.
+            log.error("planning skipped group=%s (%s: %s)", group.id, type(exc).__name__, exc)
+            continue
+        sends.extend(found)
+    sends.sort(key=lambda s: (s.send_at_utc, s.group_id, s.member_id, s.kind, s.key))
+    return sends
+
+
+class _GroupPlanner:
+    """Applies one group's candidates to each of its members; caches per zone, not per member."""
+
+    def __init__(self, group: GroupState, config: PlanConfig, now: datetime, base_url: str):
+        self.group, self.config, self.now, self.base_url = group, config, now, base_url
+        self.plan = group.plan
+        self._effective: dict[tuple, datetime] = {}
+        self._bodies: dict[tuple, str] = {}
+        self._prompt_times: dict[tuple, datetime] = {}
+
+    def effective(self, nominal: datetime, zone: str) -> datetime:
+        """The send time after quiet hours in `zone`."""
+        key = (nominal, zone)
+        if key not in self._effective:
+            self._effective[key] = quiet_hours.next_allowed(nominal, zone, self.plan.quiet_start, self.plan.quiet_end)
+        return self._effective[key]
+
+    def body(self, kind: str, member: MemberState, zone: str, occ: Occurrence, send_at: datetime) -> str:
+        local_day = send_at.astimezone(ZoneInfo(zone)).date() if kind == "reminder" else None
+        key = (kind, occ.key, occ.version, member.language, zone, local_day)
+        if key not in self._bodies:
+            self._bodies[key] = render(self.config, kind, member.language, zone, occ, self.group.name, send_at)
+        return self._bodies[key]
+
+    def run(self, candidates: list[_Candidate], prompts, start: datetime, end: datetime) -> list[PlannedSend]:
+        out: list[PlannedSend] = []
+        for member in self.group.members:
+            zone = member.zone or self.group.zone
+            for cand in candidates:
+                nominal, expires = cand.nominal, cand.expires
+                if cand.kind == "prompt":
+                    nominal = self._prompt_time(cand.occ, zone)
+                    expires = nominal + timedelta(hours=self.plan.prompt_stale_hours)
+                send = self._one(member, zone, cand.kind, cand.occ, nominal, expires, cand.expired_reason,
+                                 f"{cand.kind}:{member.id}:{cand.key_middle}", start, end)
+                if send is not None:
+                    out.append(send)
+        if prompts:
+            out.extend(self._nudges(prompts, start, end))
+        return out
+
+    def _prompt_time(self, occ: Occurrence, zone: str) -> datetime:
+        key = (occ.key, occ.version, zone)
+        if key not in self._prompt_times:
+            local_day = occ.starts_at.astimezone(ZoneInfo(zone)).date() + timedelta(days=self.plan.prompt_days_after)
+            self._prompt_times[key] = to_utc(datetime.combine(local_day, self.plan.prompt_time), zone)
+        return self._prompt_times[key]
+
+    def _nudges(self, prompts, start: datetime, end: datetime) -> list[PlannedSend]:
+        if not self.plan.nudge_after_hours:
+            return []
+        members = {m.id: m for m in self.group.members}
+        occs: dict[str, Occurrence] = {}
+        out = []
+        for prompt in prompts:
+            member = members.get(prompt.member_id)
+            if member is None or prompt.nudged_at is not None:
+                continue
+            occ_key = prompt.occurrence_key
+            if occ_key not in occs:
+                found = [o for o in expand(self.group.schedule, self.group.overrides, *_span(occ_key, self.group)) if o.key == occ_key]
+                occs[occ_key] = found[0] if found else None
+            occ = occs[occ_key]
+            if occ is None:
+                continue
+            zone = member.zone or self.group.zone
+            nominal = prompt.prompted_at + timedelta(hours=self.plan.nudge_after_hours)
+            expires = nominal + timedelta(hours=self.plan.prompt_stale_hours)
+            send = self._one(member, zone, "nudge", occ, nominal, expires, "stale", f"nudge:{member.id}:{occ_key}", start, end)
+            if send is not None:
+                out.append(send)
+        return out
+
+    def _one(self, member: MemberState, zone: str, kind: str, occ: Occurrence, nominal: datetime, expires: datetime,
+             expired_reason: str, key: str, start: datetime, end: datetime) -> PlannedSend | None:
+        send_at = self.effective(nominal, zone)
+        held = None
+        if send_at >= expires:
+            # Quiet hours last until it is too late: the send is dropped, and the preview says why.
+            held, send_at = ("quiet hours until the meeting" if kind == "reminder" else "quiet hours until stale"), nominal
+        if not start <= send_at < end:
+            return None
+        if held is None:
+            held = self._held(member, kind, send_at, expires, expired_reason)
+        tz = ZoneInfo(zone)
+        voice = member.channel == "voice"
+        return PlannedSend(
+            member_id=member.id, member_name=member.name, kind=kind, occurrence_key=occ.key, send_at_utc=send_at,
+            local_time=send_at.astimezone(tz), channel=member.channel, held_reason=held,
+            body=None if voice else self.body(kind, member, zone, occ, send_at), key=key, group_id=self.group.id,
+            phone=member.phone, from_number=self.group.phone_number,
+            twiml_url=voice_url(self.base_url, kind, member.id, occ.key) if voice else None,
+            delayed_from=nominal.astimezone(tz) if send_at != nominal else None,
+        )
+
+    def _held(self, member: MemberState, kind: str, send_at: datetime, expires: datetime, expired_reason: str) -> str | None:
+        if member.status == "opted_out":
+            return "opted out"
+        if member.status == "paused":
+            return "paused"
+        if member.paused_until is not None and member.paused_until > send_at:
+            last_day = member.paused_until.astimezone(ZoneInfo(member.zone or self.group.zone)) - timedelta(microseconds=1)
+            return f"paused through {last_day:%Y-%m-%d}"
+        if self.now >= expires:
+            return expired_reason
+        if kind in ("prompt", "nudge") and member.last_inbound_at is not None and self.plan.live_exchange_minutes:
+            # Only a send due now can be in a live exchange; the preview of next week is not.
+            if send_at <= self.now < member.last_inbound_at + timedelta(minutes=self.plan.live_exchange_minutes):
+                return "live exchange"
+        return None
+
+
+def _span(occ_key: str, group: GroupState) -> tuple[datetime, datetime]:
+    override = group.overrides.get(occ_key)
+    if override is not None:
+        return _around(override, group.zone)
+    when = parse_key(occ_key)
+    return when, when + timedelta(minutes=1)

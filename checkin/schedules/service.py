@@ -1,0 +1,348 @@
+"""Reading and writing schedules, overrides and plans; loading the planner's state from the database.
+
+Every edit cancels the outbox rows it makes wrong that are not yet sent (a reminder for a meeting
+that moved, a notice superseded by a newer change), in the same transaction as the edit.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from checkin.db import utcnow
+from checkin.directory import ValidationError, check_timezone
+from checkin.models import Group, GroupMember, Member, Message, OutboxItem
+from checkin.schedules.models import OccurrenceOverride, ReminderPlan, Schedule
+from checkin.schedules.recurrence import (
+    Occurrence, OverrideSpec, ScheduleSpec, expand, is_rule_occurrence, occurrence_key, parse_key, validate_rrule,
+)
+from checkin.schedules.plan import Plan, PlanError, load_config, parse_plan
+from checkin.schedules.planning import GroupState, MemberState, OpenPrompt, PlannedSend, plan_sends
+
+PLANNED_KINDS = ("reminder", "prompt", "nudge", "change")
+log = logging.getLogger("checkin.schedules")
+
+
+def _group(session: Session, group_id: int) -> Group:
+    group = session.get(Group, group_id)
+    if group is None:
+        raise ValidationError(f"no group with id {group_id}")
+    return group
+
+
+def _spec(schedule: Schedule, group: Group) -> ScheduleSpec:
+    return ScheduleSpec(group.id, group.timezone, schedule.rrule, schedule.starts_on, schedule.start_local,
+                        schedule.duration_minutes, schedule.location, schedule.dial_in)
+
+
+def _override_spec(row: OccurrenceOverride) -> OverrideSpec:
+    return OverrideSpec(row.occurrence_key, row.status, row.new_start_local, row.version, row.updated_at)
+
+
+def _overrides(session: Session, group_id: int) -> dict[str, OverrideSpec]:
+    rows = session.scalars(select(OccurrenceOverride).where(OccurrenceOverride.group_id == group_id))
+    return {row.occurrence_key: _override_spec(row) for row in rows}
+
+
+def get_schedule(session: Session, group_id: int) -> Schedule | None:
+    return session.scalar(select(Schedule).where(Schedule.group_id == group_id))
+
+
+# --- reading occurrences ------------------------------------------------------------------
+
+def occurrences(session: Session, group_id: int, start: datetime, end: datetime) -> list[Occurrence]:
+    """The group's meetings starting in [start, end), cancelled and moved ones marked, oldest first."""
+    group = _group(session, group_id)
+    schedule = get_schedule(session, group_id)
+    if schedule is None:
+        return []
+    return expand(_spec(schedule, group), _overrides(session, group_id), start, end)
+
+
+def next_meeting(session: Session, group_id: int, now: datetime) -> Occurrence | None:
+    """The next meeting that is not cancelled and has not started, looking up to a year ahead."""
+    for span in (timedelta(days=45), timedelta(days=366)):
+        for occ in occurrences(session, group_id, now, now + span):
+            if occ.status != "cancelled":
+                return occ
+    return None
+
+
+def find_occurrence(session: Session, group_id: int, local_day: date) -> Occurrence:
+    """The occurrence originally on this local date of the group's zone (for the CLI and console)."""
+    group = _group(session, group_id)
+    zone = ZoneInfo(group.timezone)
+    start = datetime.combine(local_day, time(0), zone)
+    found = [o for o in occurrences(session, group_id, start - timedelta(days=1), start + timedelta(days=2))
+             if o.original_start.astimezone(zone).date() == local_day]
+    if not found:
+        raise ValidationError(f"{group.name} has no meeting on {local_day:%Y-%m-%d}")
+    return found[0]
+
+
+# --- writing schedules and overrides ------------------------------------------------------
+
+def set_schedule(session: Session, group_id: int, *, rrule: str, start_local: time, duration_minutes: int,
+                 location: str | None = None, dial_in: str | None = None, starts_on: date | None = None,
+                 now: datetime | None = None) -> Schedule:
+    """Create or replace the group's schedule. Raises ValidationError with a one-line reason."""
+    now = now or utcnow()
+    group = _group(session, group_id)
+    check_timezone(group.timezone)
+    if not isinstance(duration_minutes, int) or not 5 <= duration_minutes <= 24 * 60:
+        raise ValidationError("duration must be 5 to 1440 minutes")
+    if location and len(location) > 200:
+        raise ValidationError("address must be at most 200 characters")
+    if dial_in and len(dial_in) > 40:
+        raise ValidationError("dial-in must be at most 40 characters")
+    schedule = get_schedule(session, group_id)
+    starts_on = starts_on or (schedule.starts_on if schedule else now.astimezone(ZoneInfo(group.timezone)).date())
+    try:
+        rrule = validate_rrule(rrule, starts_on, start_local)
+    except ValueError as exc:
+        raise ValidationError(f"rrule: {exc}") from None
+    if schedule is None:
+        schedule = Schedule(group_id=group_id)
+        session.add(schedule)
+    schedule.rrule, schedule.starts_on, schedule.start_local = rrule, starts_on, start_local
+    schedule.duration_minutes = duration_minutes
+    schedule.location, schedule.dial_in = (location or None), (dial_in or None)
+    schedule.updated_at = now
+    session.flush()
+    cancel_outdated(session, group_id, now)
+    return schedule
+
+
+def _override_for(session: Session, group_id: int, occurrence_key_: str) -> tuple[Group, Schedule, OccurrenceOverride | None]:
+    group = _group(session, group_id)
+    schedule = get_schedule(session, group_id)
+    if schedule is None:
+        raise ValidationError(f"{group.name} has no schedule yet")
+    try:
+        parse_key(occurrence_key_)
+    except ValueError:
+        raise ValidationError(f"not an occurrence key: {occurrence_key_!r} (e.g. 20261208T2300Z)") from None
+    if not is_rule_occurrence(_spec(schedule, group), occurrence_key_):
+        raise ValidationError(f"{group.name} has no meeting {occurrence_key_}")
+    row = session.scalar(select(OccurrenceOverride).where(OccurrenceOverride.group_id == group_id,
+                                                          OccurrenceOverride.occurrence_key == occurrence_key_))
+    return group, schedule, row
+
+
+def _save_override(session: Session, group_id: int, key: str, row, status: str, new_start_local: datetime | None,
+                   now: datetime):
+    if row is None:
+        row = OccurrenceOverride(group_id=group_id, occurrence_key=key, version=0)
+        session.add(row)
+    elif row.status == status and row.new_start_local == new_start_local:
+        return row  # the same change again: nothing new to announce
+    row.status, row.new_start_local = status, new_start_local
+    row.version += 1
+    row.updated_at = now
+    session.flush()
+    cancel_outdated(session, group_id, now)
+    return row
+
+
+def cancel_occurrence(session: Session, group_id: int, occurrence_key_: str, now: datetime | None = None) -> OccurrenceOverride:
+    """Cancel one meeting; its members who would be reminded are told once."""
+    _, _, row = _override_for(session, group_id, occurrence_key_)
+    return _save_override(session, group_id, occurrence_key_, row, "cancelled", None, now or utcnow())
+
+
+def move_occurrence(session: Session, group_id: int, occurrence_key_: str, new_start_local: datetime,
+                    now: datetime | None = None) -> OccurrenceOverride:
+    """Move one meeting to a new wall-clock start in the group's zone; members are told once."""
+    now = now or utcnow()
+    group, _, row = _override_for(session, group_id, occurrence_key_)
+    new_start_local = new_start_local.replace(tzinfo=None, second=0, microsecond=0)
+    if new_start_local.replace(tzinfo=ZoneInfo(group.timezone)) <= now:
+        raise ValidationError("the new start is in the past")
+    return _save_override(session, group_id, occurrence_key_, row, "moved", new_start_local, now)
+
+
+# --- plans --------------------------------------------------------------------------------
+
+def get_plan(session: Session, group_id: int) -> Plan:
+    row = session.get(ReminderPlan, group_id)
+    defaults = load_config().defaults
+    return parse_plan(row.overrides, base=defaults) if row and row.overrides else defaults
+
+
+def set_plan(session: Session, group_id: int, now: datetime | None = None, **overrides) -> Plan:
+    """Override plan keys for one group (a value of None returns that key to the default)."""
+    _group(session, group_id)
+    row = session.get(ReminderPlan, group_id)
+    merged = dict(row.overrides) if row and row.overrides else {}
+    for key, value in overrides.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    try:
+        plan = parse_plan(merged, base=load_config().defaults)
+    except PlanError as exc:
+        raise ValidationError(str(exc)) from None
+    # Store what the file would say, so a stored plan re-validates the same way.
+    defaults = load_config().defaults.as_config()
+    stored = {k: v for k, v in plan.as_config().items() if k in merged and v != defaults[k]}
+    if row is None:
+        row = ReminderPlan(group_id=group_id)
+        session.add(row)
+    row.overrides = stored
+    row.updated_at = now or utcnow()
+    session.flush()
+    cancel_outdated(session, group_id, now or utcnow())
+    return plan
+
+
+# --- members ------------------------------------------------------------------------------
+
+def pause_member(session: Session, phone: str, until: date | None) -> Member:
+    """Hold a member's automated sends through the day `until` in their zone (None: resume now).
+
+    The console's pause means the same: held through that day, resumed by itself the day after.
+    """
+    from checkin.phones import InvalidPhone, normalize_phone
+
+    try:
+        phone = normalize_phone(phone)
+    except InvalidPhone as exc:
+        raise ValidationError(f"phone: {exc}") from None
+    member = session.scalar(select(Member).where(Member.phone == phone))
+    if member is None:
+        raise ValidationError(f"no member with phone {phone}")
+    if until is None:
+        member.paused_until = None
+        if member.status == "paused":
+            member.status = "active"
+    else:
+        next_day = datetime.combine(until + timedelta(days=1), time(0), ZoneInfo(member.effective_timezone))
+        member.paused_until = next_day.astimezone(ZoneInfo("UTC"))
+    if member.paused_until is not None and member.paused_until > utcnow():
+        # What the tick already wrote but no worker has sent yet waits for nobody: cancel it.
+        session.execute(update(OutboxItem).where(OutboxItem.member_id == member.id, OutboxItem.state == "pending",
+                                                 OutboxItem.purpose.in_(PLANNED_KINDS))
+                        .values(state="cancelled", last_error="member paused").execution_options(synchronize_session=False))
+    return member
+
+
+# --- state for the planner ----------------------------------------------------------------
+
+def load_state(session: Session, now: datetime, group_ids: list[int] | None = None) -> tuple[list[GroupState], list[OpenPrompt]]:
+    """Everything `plan_sends` needs, in a handful of queries (no per-member round trips)."""
+    query = select(Group, Schedule).join(Schedule, Schedule.group_id == Group.id)
+    if group_ids is not None:
+        query = query.where(Group.id.in_(group_ids))
+    pairs = session.execute(query).all()
+    ids = [g.id for g, _ in pairs]
+    if not ids:
+        return [], []
+    config = load_config()
+    plans = {row.group_id: row.overrides for row in session.scalars(select(ReminderPlan).where(ReminderPlan.group_id.in_(ids)))}
+    oldest = occurrence_key(now - timedelta(days=70))
+    overrides: dict[int, dict[str, OverrideSpec]] = {}
+    for row in session.scalars(select(OccurrenceOverride).where(OccurrenceOverride.group_id.in_(ids),
+                                                                OccurrenceOverride.occurrence_key >= oldest)):
+        overrides.setdefault(row.group_id, {})[row.occurrence_key] = _override_spec(row)
+    recent = dict(session.execute(
+        select(Message.member_id, func.max(Message.created_at))
+        .where(Message.direction == "inbound", Message.member_id.is_not(None), Message.created_at >= now - timedelta(hours=2))
+        .group_by(Message.member_id)).all())
+    members: dict[int, list[MemberState]] = {}
+    rows = session.execute(
+        select(GroupMember.group_id, Member.id, Member.display_name, Member.phone, Member.language, Member.timezone,
+               Member.channel, Member.status, Member.paused_until)
+        .join(Member, Member.id == GroupMember.member_id).where(GroupMember.group_id.in_(ids)).order_by(Member.id))
+    for gid, mid, name, phone, lang, tz, channel, status, paused in rows:
+        first = name.split()[0] if name and name.strip() else "member"
+        members.setdefault(gid, []).append(MemberState(mid, first, phone, lang, tz, channel, status, paused, recent.get(mid)))
+    groups = []
+    for group, schedule in pairs:
+        try:
+            plan = parse_plan(plans[group.id], base=config.defaults) if plans.get(group.id) else config.defaults
+        except PlanError as exc:
+            # Stored before the defaults changed under it: plan this group by the defaults, and say so.
+            log.error("group=%s plan overrides no longer valid (%s); using the defaults", group.id, exc)
+            plan = config.defaults
+        groups.append(GroupState(group.id, group.name, group.timezone, group.phone_number, _spec(schedule, group),
+                                 overrides.get(group.id, {}), plan, tuple(members.get(group.id, ()))))
+    from checkin.checkins import CheckIn
+
+    prompts = [OpenPrompt(r.member_id, r.group_id, r.prompt_key, r.prompted_at, r.nudged_at) for r in session.execute(
+        select(CheckIn.member_id, CheckIn.group_id, CheckIn.prompt_key, CheckIn.prompted_at, CheckIn.nudged_at)
+        .where(CheckIn.state == "open", CheckIn.prompt_key.like("prompt:%"), CheckIn.group_id.in_(ids),
+               CheckIn.prompted_at >= now - timedelta(days=8)))]
+    return groups, prompts
+
+
+def preview(session: Session, group_id: int, start: datetime, days: int, *, now: datetime | None = None,
+            base_url: str = "") -> list[PlannedSend]:
+    """Every send the plan will make for the group in [start, start + days), held ones marked."""
+    groups, prompts = load_state(session, now or utcnow(), [group_id])
+    end = start + timedelta(days=days)
+    return plan_sends(groups, start, end, now=now or utcnow(), config=load_config(), open_prompts=prompts, base_url=base_url)
+
+
+# --- keeping pending sends in line with edits ---------------------------------------------
+
+def cancel_outdated(session: Session, group_id: int, now: datetime) -> int:
+    """Cancel pending planner sends to this group's members that their schedules no longer make.
+
+    A member may be in several groups, and a key does not name its group: a row stays if any of
+    the member's groups still makes it.
+    """
+    member_ids = select(GroupMember.member_id).where(GroupMember.group_id == group_id)
+    pending = session.scalars(select(OutboxItem).where(OutboxItem.state == "pending", OutboxItem.purpose.in_(PLANNED_KINDS),
+                                                       OutboxItem.member_id.in_(member_ids))).all()
+    if not pending:
+        return 0
+    links = session.execute(select(GroupMember.member_id, GroupMember.group_id)
+                            .where(GroupMember.member_id.in_({i.member_id for i in pending}))).all()
+    groups_of: dict[int, set[int]] = {}
+    for mid, gid in links:
+        groups_of.setdefault(mid, set()).add(gid)
+    groups, _ = load_state(session, now, sorted({gid for _, gid in links}))
+    by_id = {g.id: g for g in groups}
+    cancelled = 0
+    for item in pending:
+        mine = [by_id[g] for g in groups_of.get(item.member_id, ()) if g in by_id]
+        if any(_still_wanted(g, item.idempotency_key) for g in mine):
+            continue
+        item.state, item.last_error = "cancelled", "schedule changed"
+        cancelled += 1
+    return cancelled
+
+
+def _still_wanted(group: GroupState, key: str) -> bool:
+    parts = key.split(":")
+    if len(parts) < 3 or parts[0] not in PLANNED_KINDS:
+        return True
+    kind, occ_key, rest = parts[0], parts[2], parts[3:]
+    try:
+        parse_key(occ_key)
+    except ValueError:
+        return True
+    if not is_rule_occurrence(group.schedule, occ_key):
+        return False
+    override = group.overrides.get(occ_key)
+    if kind == "change":
+        return override is not None and rest == [str(override.version)]
+    if override is not None and override.status == "cancelled":
+        return False
+    if kind == "reminder":
+        if not rest or rest[0] not in {str(m) for m in group.plan.reminder_offsets_minutes}:
+            return False  # the plan no longer reminds at this offset
+        version = rest[1] if len(rest) > 1 else None
+        if override is None:
+            return version is None
+        return version == f"v{override.version}"
+    if kind == "prompt":
+        return group.plan.prompt_days_after > 0
+    if kind == "nudge":
+        return group.plan.nudge_after_hours > 0
+    return True

@@ -1,0 +1,166 @@
+"""One planner tick: load the state, plan what is due now, write it to the outbox exactly once.
+
+Exactly once comes from the outbox's unique idempotency key: rows are inserted with ON CONFLICT
+DO NOTHING, so a second tick, a second cron process or a restart inserts nothing already there
+(on PostgreSQL a concurrent insert of the same key waits for the first and then skips). Only
+rows this tick inserted get their CheckIn (prompts) or nudged_at (nudges), in the same
+transaction, and only they are returned for delivery.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from checkin.checkins import CheckIn
+from checkin.models import OutboxItem
+from checkin.outbox import DEFAULT_QUEUE
+from checkin.schedules.late import guard_late_sends
+from checkin.schedules.plan import load_config
+from checkin.schedules.planning import PlannedSend, plan_sends
+from checkin.schedules.service import load_state
+
+log = logging.getLogger("checkin.schedules.tick")
+CHUNK = 2000
+
+
+@dataclass
+class TickResult:
+    planned: int = 0  # sends due now and not held
+    held: dict[str, int] = field(default_factory=dict)  # reason -> count, of sends due now
+    created: list[tuple[int, str]] = field(default_factory=list)  # (outbox id, queue) this tick inserted
+    late: dict[str, int] = field(default_factory=dict)  # earlier rows cancelled or held back (see late.py)
+
+
+def _insert(session: Session, table, rows: list[dict], key: str, returning=None):
+    """INSERT ... ON CONFLICT (key) DO NOTHING [RETURNING ...], batched, on PostgreSQL and SQLite."""
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(table).on_conflict_do_nothing(index_elements=[key])
+    if returning is None:
+        session.execute(stmt, rows)
+        return []
+    # executemany with RETURNING: SQLAlchemy batches it into multi-row INSERTs with one cached compile.
+    return session.execute(stmt.returning(*returning), rows).all()
+
+
+def _existing(session: Session, keys: list[str]) -> set[str]:
+    """Which of these outbox keys are already written (one array parameter on PostgreSQL, not thousands)."""
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy import String, any_, bindparam
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        param = bindparam("keys", value=keys, type_=ARRAY(String))
+        return set(session.scalars(select(OutboxItem.idempotency_key).where(OutboxItem.idempotency_key == any_(param))))
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        found.update(session.scalars(select(OutboxItem.idempotency_key).where(OutboxItem.idempotency_key.in_(chunk))))
+    return found
+
+
+_COLUMNS = ("idempotency_key", "channel", "purpose", "queue", "to_number", "from_number", "body", "twiml_url",
+            "member_id", "next_attempt_at")
+
+
+def _outbox_row(send: PlannedSend, now: datetime) -> dict:
+    return dict(idempotency_key=send.key, channel=send.channel, purpose=send.kind, queue=DEFAULT_QUEUE,
+                to_number=send.phone, from_number=send.from_number, body=send.body, twiml_url=send.twiml_url,
+                member_id=send.member_id, next_attempt_at=now)
+
+
+def _insert_outbox(session: Session, rows: list[dict], now: datetime) -> list[tuple[int, str, str]]:
+    """Insert outbox rows whose key is new; returns (id, key, queue) of those this call inserted."""
+    if session.bind.dialect.name != "postgresql":
+        table = OutboxItem.__table__
+        extra = dict(state="pending", attempts=0, created_at=now, updated_at=now)
+        return _insert(session, table, [dict(r, **extra) for r in rows], "idempotency_key",
+                       (table.c.id, table.c.idempotency_key, table.c.queue))
+    # PostgreSQL: COPY into a scratch table, then one INSERT ... SELECT ... ON CONFLICT DO NOTHING, in key
+    # order so two ticks inserting the same keys queue behind each other instead of deadlocking. A
+    # hundred thousand rows this way take seconds; multi-row VALUES take minutes.
+    from checkin import crypto
+
+    tokens: dict[str, bytes] = {}  # one ciphertext per distinct text in a tick (most bodies repeat)
+    cols = ", ".join(_COLUMNS)
+    cursor = session.connection().connection.driver_connection.cursor()
+    try:
+        cursor.execute("CREATE TEMP TABLE tick_outbox (idempotency_key varchar(200), channel varchar(8), purpose varchar(24), "
+                       "queue varchar(16), to_number varchar(20), from_number varchar(20), body bytea, twiml_url varchar(500), "
+                       "member_id integer, next_attempt_at timestamptz) ON COMMIT DROP")
+        with cursor.copy(f"COPY tick_outbox ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                body = row["body"]
+                if body is not None:
+                    body = tokens.get(body) or tokens.setdefault(body, crypto.encrypt(body))
+                copy.write_row(tuple(body if c == "body" else row[c] for c in _COLUMNS))
+        cursor.execute(
+            f"INSERT INTO outbox ({cols}, state, attempts, created_at, updated_at) "
+            f"SELECT {cols}, 'pending', 0, %(now)s, %(now)s FROM tick_outbox ORDER BY idempotency_key "
+            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key, queue", {"now": now})
+        created = cursor.fetchall()
+        cursor.execute("DROP TABLE tick_outbox")
+        return [tuple(r) for r in created]
+    finally:
+        cursor.close()
+
+
+def write_due(session: Session, now: datetime, *, base_url: str = "") -> TickResult:
+    """Plan every send due at `now` and write the ones not yet written. Call inside one transaction."""
+    result = TickResult()
+    groups, prompts = load_state(session, now)
+    if not groups:
+        return result
+    result.late = guard_late_sends(session, now, groups)
+    lookback = max(g.plan.lookback for g in groups)
+    sends = plan_sends(groups, now - lookback, now + timedelta(microseconds=1), now=now, config=load_config(),
+                       open_prompts=prompts, base_url=base_url, catch_up=True)
+    due = []
+    for send in sends:
+        if send.held_reason is None:
+            due.append(send)
+        else:
+            result.held[send.held_reason] = result.held.get(send.held_reason, 0) + 1
+    result.planned = len(due)
+    by_key = {s.key: s for s in due}
+    created_keys: list[str] = []
+    # Most of a tick's window was written by earlier ticks: skip those before encrypting bodies.
+    done = _existing(session, list(by_key))
+    rows = [_outbox_row(s, now) for s in due if s.key not in done]
+    for row_id, key, queue in _insert_outbox(session, rows, now) if rows else ():
+        result.created.append((row_id, queue))
+        created_keys.append(key)
+    _record_checkins(session, [by_key[k] for k in created_keys], now)
+    if result.created or result.late:
+        log.info("schedule tick due=%d written=%d held=%s late=%s", result.planned, len(result.created), result.held, result.late)
+    return result
+
+
+def _record_checkins(session: Session, created: list[PlannedSend], now: datetime) -> None:
+    """A prompt opens a CheckIn (and closes the member's older open one as missed); a nudge marks it."""
+    prompts = [s for s in created if s.kind == "prompt"]
+    nudges = [s for s in created if s.kind == "nudge"]
+    for start in range(0, len(prompts), CHUNK):
+        chunk = prompts[start:start + CHUNK]
+        # Unanswered by the time the next prompt goes out: missed (the rules read "three in a row").
+        by_group: dict[int, list[int]] = {}
+        for send in chunk:
+            by_group.setdefault(send.group_id, []).append(send.member_id)
+        for group_id, member_ids in by_group.items():
+            session.execute(update(CheckIn).where(
+                CheckIn.group_id == group_id, CheckIn.member_id.in_(member_ids), CheckIn.state == "open",
+                CheckIn.prompt_key.like("prompt:%"), CheckIn.prompted_at < now,
+            ).values(state="missed").execution_options(synchronize_session=False))
+        _insert(session, CheckIn.__table__, [
+            dict(member_id=s.member_id, group_id=s.group_id, channel=s.channel, prompt_key=s.key, prompted_at=now,
+                 state="open", created_at=now) for s in chunk], "prompt_key", None)
+    for start in range(0, len(nudges), CHUNK):
+        keys = ["prompt:" + s.key.split(":", 1)[1] for s in nudges[start:start + CHUNK]]
+        session.execute(update(CheckIn).where(CheckIn.prompt_key.in_(keys), CheckIn.nudged_at.is_(None))
+                        .values(nudged_at=now).execution_options(synchronize_session=False))

@@ -1,0 +1,119 @@
+"""The console in a real browser: import a CSV with one bad row, take and resolve an escalation, every main page."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+from checkin.escalation.models import Escalation
+from checkin.models import Member
+from tests.console_helpers import CRISIS_TEXT
+
+
+def test_csv_import_with_one_bad_row_shows_the_report_and_imports_nothing(browser_page, console_server, group, tmp_path, screenshot):
+    page = browser_page
+    csv = tmp_path / "members.csv"
+    csv.write_text("group,phone,name,language\n"
+                   f"{group.name},202-555-0161,Ana Diaz,es\n"
+                   f"{group.name},555-CALL-ME-MAYBE,Ben Ode,en\n"
+                   f"{group.name},202-555-0163,Cy Young,en\n")
+    page.goto(console_server.url("/console/members"))
+    page.get_by_role("link", name="Import from CSV").click()
+    screenshot(page, "import")
+    page.get_by_label("CSV file").set_input_files(str(csv))
+    page.get_by_role("button", name="Check and import").click()
+    page.wait_for_url(re.compile(r".*/console/members/import/[0-9a-f]+$"))
+    report = page.locator("#report")
+    report.wait_for()
+    assert "Nothing was imported: 1 row of 3 need fixing." in page.locator("#result").inner_text()
+    assert report.locator("tbody tr").count() == 1
+    assert "3" == report.locator("tbody td").first.inner_text()
+    assert "is not a valid phone number" in report.inner_text()
+    screenshot(page, "import-report")
+    with console_server.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Member)) == 0
+
+    # Fixed, the same file goes in whole.
+    csv.write_text(csv.read_text().replace("555-CALL-ME-MAYBE", "202-555-0162"))
+    page.goto(console_server.url("/console/members/import"))
+    page.get_by_label("CSV file").set_input_files(str(csv))
+    page.get_by_role("button", name="Check and import").click()
+    page.get_by_text("Imported 3 members.").wait_for()
+    page.get_by_role("link", name="See the members").click()
+    assert page.get_by_role("link", name="Ben Ode").is_visible()
+    screenshot(page, "members")
+
+
+def test_acknowledge_and_resolve_an_escalation(browser_page, console_server, group, screenshot):
+    from checkin.directory import add_member
+    from tests.conftest import FROM_NUMBER, TwilioWebhook
+
+    with console_server.db.session() as s:
+        sam = add_member(s, group.name, "+12025550101", "Sam Rivera")
+    # The member's text arrives the real way: a signed webhook to the live server's app.
+    from webhooks import create_app
+
+    webhook = TwilioWebhook(create_app(runtime=console_server.runtime).test_client(), console_server.runtime.settings)
+    assert webhook.sms(sam.phone, CRISIS_TEXT, to=FROM_NUMBER).status_code == 200
+    with console_server.db.session() as s:
+        esc = s.scalar(select(Escalation).where(Escalation.member_id == sam.id))
+
+    page = browser_page
+    page.goto(console_server.url("/console/"))
+    assert page.get_by_role("heading", name="Open escalations (1)").is_visible()
+    screenshot(page, "home")
+    page.get_by_role("link", name=f"#{esc.id}").click()
+    assert page.get_by_role("heading", name=re.compile(f"Escalation #{esc.id}")).is_visible()
+    assert page.locator("#messages").get_by_text(CRISIS_TEXT).is_visible()  # the context, with our reply
+    assert page.locator("#messages").get_by_text("Our reply: We hear you.").is_visible()
+    screenshot(page, "escalation-open")
+
+    page.get_by_role("button", name="Acknowledge: I am on it").click()
+    assert page.get_by_role("status").filter(has_text=f"You have escalation {esc.id}").is_visible()
+    assert page.locator("dl.facts").get_by_text("Casey Coordinator").is_visible()
+
+    page.get_by_label("Resolution note").fill("Called Sam; he is safe with his sister tonight.")
+    # Keyboard only: the button is reached with Tab and pressed with Enter.
+    page.get_by_label("Resolution note").focus()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.get_by_text(f"Escalation {esc.id} resolved. Thank you.").wait_for()
+    assert page.get_by_text("Called Sam; he is safe with his sister tonight.").is_visible()
+    screenshot(page, "escalation-resolved")
+    with console_server.db.session() as s:
+        assert s.get(Escalation, esc.id).state == "resolved"
+
+    page.goto(console_server.url("/console/escalations?state=all"))
+    screenshot(page, "escalations")
+    page.goto(console_server.url(f"/console/members/{sam.id}"))
+    assert page.locator("svg.chart").count() == 0 and page.get_by_text("No check-in answers yet.").is_visible()
+    screenshot(page, "member")
+
+
+def test_staff_page_and_facilitator_view(anonymous_page, browser_page, console_server, screenshot):
+    page = browser_page
+    page.goto(console_server.url("/console/staff"))
+    assert page.get_by_role("heading", name="Staff and rota").is_visible()
+    screenshot(page, "staff")
+    page.get_by_role("link", name="Audit").click()
+    assert page.locator("#audit").get_by_text("signin").count() >= 1
+    screenshot(page, "audit")
+    page.get_by_role("button", name="Sign out").click()
+    console_server.sign_in(page, console_server.facilitator_email)
+    page.goto(console_server.url("/console/staff"))
+    assert page.get_by_role("button", name=re.compile("Reset password")).count() == 0
+    screenshot(page, "staff-facilitator")
+
+
+def test_a_file_without_the_needed_columns_is_refused_on_the_same_page(browser_page, console_server, tmp_path):
+    page = browser_page
+    csv = tmp_path / "contacts.csv"
+    csv.write_text("first name,mobile\nAna,202-555-0161\n")
+    page.goto(console_server.url("/console/members/import"))
+    page.get_by_label("CSV file").set_input_files(str(csv))
+    page.get_by_role("button", name="Check and import").click()
+    error = page.get_by_role("alert")
+    error.wait_for()
+    assert "contacts.csv: the header row must name the columns group, phone, name" in error.inner_text()
+    assert page.url == console_server.url("/console/members/import")

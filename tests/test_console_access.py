@@ -1,0 +1,188 @@
+"""Who may see and do what in the console: each role against each page and action.
+
+A facilitator sees only the groups they facilitate; another group's member or escalation is a
+404 (not a 403, which would confirm it exists). Coordinator-only actions are 403 for facilitators.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from checkin.escalation.models import Escalation
+from checkin.models import ConsentEvent, Member
+from tests.console_helpers import cheap_password_hashing, plain_http  # noqa: F401
+from tests.console_helpers import Console, World, csrf_token
+
+
+@pytest.fixture
+def world(db, twilio, group, member):
+    return World(db, twilio, group, member)
+
+
+def pages(w):
+    """(path, who may open it): 'all' = any signed-in staff, 'coordinator', or 'own' = staff of that group."""
+    return [
+        ("/console/", "all"),
+        ("/console/members", "all"),
+        (f"/console/members?group={w.group.id}", "own"),
+        (f"/console/members?group={w.other_group.id}", "other"),
+        ("/console/members/new", "coordinator"),
+        ("/console/members/import", "coordinator"),
+        (f"/console/members/{w.member.id}", "own"),
+        (f"/console/members/{w.other_member.id}", "other"),
+        (f"/console/members/{w.member.id}/edit", "coordinator"),
+        ("/console/escalations", "all"),
+        (f"/console/escalations/{w.escalation.id}", "own"),
+        (f"/console/escalations/{w.other_escalation.id}", "other"),
+        ("/console/staff", "all"),
+        ("/console/audit", "coordinator"),
+        (f"/console/audit?member={w.member.id}", "coordinator"),
+    ]
+
+
+def test_signed_out_every_page_sends_to_sign_in(client, world):
+    for path, _ in pages(world):
+        response = client.get(path)
+        assert response.status_code == 302 and "/console/login" in response.headers["Location"], path
+
+
+def test_coordinator_opens_every_page(client, world):
+    console = Console(client, "casey@example.org")
+    for path, _ in pages(world):
+        assert console.get(path).status_code == 200, path
+
+
+def test_facilitator_sees_own_group_only(client, world):
+    console = Console(client, "frankie@example.org")
+    expected = {"all": 200, "own": 200, "other": 404, "coordinator": 403}
+    for path, who in pages(world):
+        assert console.get(path).status_code == expected[who], path
+
+
+def test_facilitator_lists_hold_nothing_from_other_groups(client, world):
+    console = Console(client, "frankie@example.org")
+    members = console.get("/console/members").get_data(as_text=True)
+    assert "Sam Rivera" in members and "Olive Other" not in members
+    for path in ("/console/escalations?state=all", "/console/"):
+        page = console.get(path).get_data(as_text=True)
+        assert f"#{world.escalation.id}<" in page and f"#{world.other_escalation.id}<" not in page, path
+    staff = console.get("/console/staff").get_data(as_text=True)
+    assert "Tuesday Group" in staff and "Thursday Group" not in staff and "Reset password" not in staff
+
+
+def test_facilitator_can_take_and_resolve_own_groups_escalation_but_not_another_groups(client, db, world):
+    console = Console(client, "frankie@example.org")
+    other = world.other_escalation.id
+    for action, data in (("acknowledge", {}), ("resolve", {"note": "called"}), ("note", {"note": "x"}),
+                         ("reassign", {"staff_id": world.other_facilitator.id})):
+        assert console.post(f"/console/escalations/{other}/{action}", data).status_code == 404, action
+    own = world.escalation.id
+    assert console.post(f"/console/escalations/{own}/acknowledge").status_code == 302
+    assert console.post(f"/console/escalations/{own}/note", {"note": "Spoke with Sam"}).status_code == 302
+    assert console.post(f"/console/escalations/{own}/resolve", {"note": "Safe with family"}).status_code == 302
+    with db.session() as s:
+        assert s.get(Escalation, own).state == "resolved"
+        assert s.get(Escalation, other).state == "open"
+
+
+def test_facilitator_cannot_change_members_or_staff(client, db, world):
+    console = Console(client, "frankie@example.org")
+    m = world.member.id
+    forbidden = [a for a in actions(world) if not a[0].startswith("/console/escalations/")]
+    for path, data in forbidden:
+        assert console.post(path, data).status_code == 403, path
+    with db.session() as s:
+        member = s.get(Member, m)
+        assert (member.display_name, member.status) == ("Sam Rivera", "active")
+        assert s.scalar(select(Member).where(Member.phone == "+12025550144")) is None
+
+
+def test_coordinator_reaching_another_groups_member_edits_it(client, db, world):
+    console = Console(client, "casey@example.org")
+    response = console.post(f"/console/members/{world.other_member.id}/consent", {"kind": "opt_out"})
+    assert response.status_code == 302
+    with db.session() as s:
+        assert s.get(Member, world.other_member.id).status == "opted_out"
+        event = s.scalars(select(ConsentEvent).where(ConsentEvent.member_id == world.other_member.id)
+                          .order_by(ConsentEvent.id.desc())).first()
+        assert (event.kind, event.source) == ("opt_out", f"staff:{world.coordinator.id}")
+
+
+def test_posts_without_the_csrf_token_change_nothing(client, db, world):
+    Console(client, "casey@example.org")
+    esc = world.escalation.id
+    for path, data in ((f"/console/escalations/{esc}/acknowledge", {}),
+                       (f"/console/members/{world.member.id}/consent", {"kind": "opt_out"}),
+                       ("/console/staff/new", {"name": "X", "email": "x@example.org", "role": "coordinator"})):
+        assert client.post(path, data=data).status_code == 400, path
+        assert client.post(path, data=dict(data, csrf_token="forged")).status_code == 400, path
+    with db.session() as s:
+        assert s.get(Escalation, esc).state == "open"
+        assert s.get(Member, world.member.id).status == "active"
+
+
+def test_a_token_from_another_session_is_refused(app, client, world):
+    other = app.test_client()
+    token = csrf_token(other)
+    Console(client, "casey@example.org")
+    response = client.post(f"/console/escalations/{world.escalation.id}/acknowledge", data={"csrf_token": token})
+    assert response.status_code == 400
+
+
+def actions(w):
+    """Every console form action, with a body that would succeed for someone allowed."""
+    esc, m = w.escalation.id, w.member.id
+    return [
+        (f"/console/escalations/{esc}/acknowledge", {}),
+        (f"/console/escalations/{esc}/resolve", {"note": "done"}),
+        (f"/console/escalations/{esc}/note", {"note": "x"}),
+        (f"/console/escalations/{esc}/reassign", {"staff_id": w.facilitator.id}),
+        ("/console/members/new", {"group_id": w.group.id, "phone": "+12025550144", "name": "New", "language": "en",
+                                   "channel": "sms"}),
+        (f"/console/members/{m}/edit", {"name": "Changed", "language": "en", "channel": "sms"}),
+        (f"/console/members/{m}/pause", {"action": "pause"}),
+        (f"/console/members/{m}/consent", {"kind": "opt_out"}),
+        ("/console/staff/new", {"name": "X", "email": "x@example.org", "role": "coordinator"}),
+        (f"/console/staff/{w.facilitator.id}/password", {}),
+        (f"/console/staff/rota/{w.group.id}/{w.facilitator.id}", {"action": "tier", "tier": "backup"}),
+        (f"/console/staff/rota/{w.group.id}", {"staff_id": w.coordinator.id, "tier": "backup"}),
+    ]
+
+
+def test_signed_out_posts_are_refused(client, db, world):
+    token = csrf_token(client)
+    for path, data in actions(world):
+        assert client.post(path, data=dict(data, csrf_token=token)).status_code == 401, path
+    with db.session() as s:
+        assert s.get(Escalation, world.escalation.id).state == "open"
+        assert s.get(Member, world.member.id).status == "active"
+
+
+def test_coordinator_may_take_every_action(client, db, world):
+    console = Console(client, "casey@example.org")
+    for path, data in actions(world):
+        assert console.post(path, data).status_code in (200, 302), path
+    with db.session() as s:
+        assert s.get(Escalation, world.escalation.id).state == "resolved"
+        assert s.get(Member, world.member.id).status == "opted_out"
+        assert s.scalar(select(Member.display_name).where(Member.phone == "+12025550144")) == "New"
+
+
+def test_facilitator_may_go_off_call_themselves_but_not_take_others_off(client, db, world):
+    from checkin.directory import add_staff
+    from checkin.models import GroupStaff
+
+    with db.session() as s:
+        bo = add_staff(s, "Bo", "bo@example.org", "facilitator", "+12025550179", [world.group.name])
+    console = Console(client, "frankie@example.org")
+    g = world.group.id
+    assert console.post(f"/console/staff/rota/{g}/{bo.id}", {"action": "on_call", "on_call": "no"}).status_code == 403
+    assert console.post(f"/console/staff/rota/{world.other_group.id}/{world.other_facilitator.id}",
+                        {"action": "on_call", "on_call": "no"}).status_code == 404
+    assert console.post(f"/console/staff/rota/{g}/{world.facilitator.id}", {"action": "on_call", "on_call": "no"}).status_code == 302
+    with db.session() as s:
+        assert s.get(GroupStaff, (g, world.facilitator.id)).on_call is False
+        assert s.get(GroupStaff, (g, bo.id)).on_call is True
+    page = console.get("/console/staff").get_data(as_text=True)
+    assert "Put Frankie on call for Tuesday Group" in page and "Take Bo off call" not in page

@@ -1,0 +1,32 @@
+"""`checkin console set-password`: how the first coordinator gets into the console."""
+
+from __future__ import annotations
+
+from tests.console_helpers import cheap_password_hashing, plain_http  # noqa: F401
+from tests.console_helpers import make_staff, sign_in
+from webhooks.cli import cli
+
+
+def test_set_password_asks_twice_and_then_signs_in(app, client, db):
+    make_staff(db, "Casey", "casey@example.org", "coordinator")
+    result = app.test_cli_runner().invoke(cli, ["console", "set-password", "Casey@example.org"],
+                                          input="a new long password\na new long password\n")
+    assert result.exit_code == 0, result.output
+    assert "password set for staff" in result.output and "a new long password" not in result.output
+    assert sign_in(client, "casey@example.org", "a new long password").status_code == 302
+
+
+def test_set_password_generated_is_printed_once(app, client, db):
+    make_staff(db, "Casey", "casey@example.org", "coordinator")
+    result = app.test_cli_runner().invoke(cli, ["console", "set-password", "casey@example.org", "--generate"])
+    password = result.output.strip().rsplit(": ", 1)[1]
+    assert sign_in(client, "casey@example.org", password).status_code == 302
+
+
+def test_set_password_errors_are_one_line(app, db):
+    make_staff(db, "Casey", "casey@example.org", "coordinator")
+    runner = app.test_cli_runner()
+    result = runner.invoke(cli, ["console", "set-password", "nobody@example.org", "--generate"])
+    assert result.exit_code == 1 and "no staff user with email 'nobody@example.org'" in result.output
+    result = runner.invoke(cli, ["console", "set-password", "casey@example.org"], input="short\nshort\n")
+    assert result.exit_code == 1 and "password must be at least 10 characters" in result.output

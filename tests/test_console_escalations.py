@@ -1,0 +1,141 @@
+"""Escalations in the console: filters, the timeline, acknowledge, resolve with a note, reassign, notes."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from checkin.escalation.models import Escalation, EscalationEvent
+from checkin.models import OutboxItem
+from tests.console_helpers import cheap_password_hashing, plain_http  # noqa: F401
+from tests.console_helpers import Console, World, make_staff
+
+
+@pytest.fixture
+def world(db, twilio, group, member):
+    return World(db, twilio, group, member)
+
+
+def state(db, esc_id):
+    with db.session() as s:
+        esc = s.get(Escalation, esc_id)
+        events = s.execute(select(EscalationEvent.kind, EscalationEvent.staff_id, EscalationEvent.channel, EscalationEvent.note)
+                           .where(EscalationEvent.escalation_id == esc_id).order_by(EscalationEvent.id)).all()
+        return esc, events
+
+
+def outbox_rows(db, like):
+    with db.session() as s:
+        return s.scalars(select(OutboxItem).where(OutboxItem.idempotency_key.like(like)).order_by(OutboxItem.id)).all()
+
+
+def listed(page, esc):
+    return f">#{esc.id}</a>" in page
+
+
+def test_filters_by_state_level_and_group(client, db, world):
+    console = Console(client, "casey@example.org")
+    crisis, urgent = world.escalation, world.other_escalation
+    cases = {
+        "": (True, True),
+        "?level=crisis": (True, False),
+        "?level=urgent": (False, True),
+        f"?group={world.other_group.id}": (False, True),
+        "?state=resolved": (False, False),
+        "?state=open": (True, True),
+    }
+    for query, (want_crisis, want_urgent) in cases.items():
+        page = console.get("/console/escalations" + query).get_data(as_text=True)
+        assert (listed(page, crisis), listed(page, urgent)) == (want_crisis, want_urgent), query
+    assert console.get("/console/escalations?state=bogus").status_code == 400
+    assert console.get("/console/escalations?level=meh").status_code == 400
+
+
+def test_acknowledge_from_the_console_stops_alerts_and_tells_the_others(client, db, world):
+    esc = world.escalation
+    alerts = outbox_rows(db, f"alert:{esc.id}:%")
+    assert {a.to_number for a in alerts} == {"+12025550177"}  # Frankie is on call
+    console = Console(client, "casey@example.org")
+    response = console.post(f"/console/escalations/{esc.id}/acknowledge", follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert f"You have escalation {esc.id} (crisis)" in page
+    after, events = state(db, esc.id)
+    assert (after.state, after.acknowledged_by) == ("acknowledged", world.coordinator.id)
+    assert events[-1][:3] == ("acknowledged", world.coordinator.id, "console")
+    [info] = outbox_rows(db, f"ack:{esc.id}:%")
+    assert info.to_number == "+12025550177" and "was taken by Casey" in info.body
+    # Acknowledging twice is harmless and says so.
+    again = console.post(f"/console/escalations/{esc.id}/acknowledge", follow_redirects=True).get_data(as_text=True)
+    assert "You already have escalation" in again
+
+
+def test_resolve_needs_a_note_and_keeps_it_in_the_timeline(client, db, world):
+    esc = world.escalation
+    console = Console(client, "frankie@example.org")
+    page = console.post(f"/console/escalations/{esc.id}/resolve", {"note": "  "}, follow_redirects=True).get_data(as_text=True)
+    assert "Write a short note" in page
+    assert state(db, esc.id)[0].state == "open"
+    console.post(f"/console/escalations/{esc.id}/resolve", {"note": "Called Sam; safe with his sister tonight."})
+    after, events = state(db, esc.id)
+    assert (after.state, after.resolved_by) == ("resolved", world.facilitator.id)
+    assert events[-1] == ("resolved", world.facilitator.id, "console", "Called Sam; safe with his sister tonight.")
+    page = console.get(f"/console/escalations/{esc.id}").get_data(as_text=True)
+    assert "Called Sam; safe with his sister tonight." in page and "Resolved by Frankie" in page
+    assert "Acknowledge: I am on it" not in page  # no actions on a resolved case
+    again = console.post(f"/console/escalations/{esc.id}/resolve", {"note": "again"}, follow_redirects=True)
+    assert f"Escalation {esc.id} is already resolved." in again.get_data(as_text=True)
+
+
+def test_notes_are_added_to_the_trail(client, db, world):
+    esc = world.escalation
+    console = Console(client, "frankie@example.org")
+    console.post(f"/console/escalations/{esc.id}/note", {"note": "Left a voicemail"})
+    assert state(db, esc.id)[1][-1] == ("note", world.facilitator.id, "console", "Left a voicemail")
+    page = console.post(f"/console/escalations/{esc.id}/note", {"note": ""}, follow_redirects=True).get_data(as_text=True)
+    assert "A note cannot be empty." in page
+
+
+def test_reassign_hands_it_over_and_texts_the_new_person(client, db, world):
+    esc = world.escalation
+    backup = make_staff(db, "Bo", "bo@example.org", "facilitator", [world.group.name], "+12025550179")
+    console = Console(client, "frankie@example.org")
+    console.post(f"/console/escalations/{esc.id}/acknowledge")
+    page = console.post(f"/console/escalations/{esc.id}/reassign", {"staff_id": backup.id}, follow_redirects=True)
+    assert f"Escalation {esc.id} is now with Bo." in page.get_data(as_text=True)
+    after, events = state(db, esc.id)
+    assert (after.state, after.acknowledged_by) == ("acknowledged", backup.id)
+    assert events[-1][:3] == ("reassigned", world.facilitator.id, "console")
+    page = console.get(f"/console/escalations/{esc.id}").get_data(as_text=True)
+    assert "Reassigned by Frankie" in page and "to Bo</small>" in page
+    [text] = outbox_rows(db, f"reassign:{esc.id}:%")
+    assert text.to_number == "+12025550179" and f"ALERT {esc.id} (crisis) was handed to you by Frankie" in text.body
+
+
+def test_reassign_to_someone_outside_the_group_is_refused(client, db, world):
+    esc = world.escalation
+    console = Console(client, "casey@example.org")
+    page = console.post(f"/console/escalations/{esc.id}/reassign", {"staff_id": world.other_facilitator.id}, follow_redirects=True)
+    assert "Otto cannot take escalation" in page.get_data(as_text=True)
+    after, events = state(db, esc.id)
+    assert after.state == "open" and "reassigned" not in [e[0] for e in events]
+
+
+def test_home_puts_open_escalations_first_with_level_age_and_who_is_on_it(client, db, world):
+    console = Console(client, "casey@example.org")
+    page = console.get("/console/").get_data(as_text=True)
+    assert "Open escalations (2)" in page
+    assert page.index("Open escalations") < page.index("Still to send today") < page.index("Yesterday")
+    assert "nobody yet <small class=\"muted\">(alerted: Frankie)</small>" in page
+    console.post(f"/console/escalations/{world.escalation.id}/acknowledge")
+    page = console.get("/console/").get_data(as_text=True)
+    row = page[page.index(f">#{world.escalation.id}</a>"):]
+    row = row[:row.index("</tr>")]
+    assert "crisis" in row and "acknowledged" in row and "Casey" in row and "under a minute" in row
+
+
+def test_escalation_page_shows_the_members_latest_messages_for_context(client, db, twilio, world):
+    twilio.sms(world.member.phone, "still here, just tired")
+    page = Console(client, "frankie@example.org").get(f"/console/escalations/{world.escalation.id}").get_data(as_text=True)
+    recent = page[page.index("Sam's latest messages"):page.index("<h2>Timeline</h2>")]
+    assert recent.index("still here, just tired") < recent.index("I want to kill myself tonight")  # newest first
+    assert "Our reply: We hear you." in recent

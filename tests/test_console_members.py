@@ -1,0 +1,271 @@
+"""Members in the console: add, edit, pause, consent, CSV import (all or nothing), the timeline and its audit."""
+
+from __future__ import annotations
+
+import io
+import time
+from datetime import time as clock
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from checkin.accounts.models import AuditEvent
+from checkin.checkins import CheckIn
+from checkin.db import utcnow
+from checkin.models import ConsentEvent, Member, Message, OutboxItem
+from tests.console_helpers import cheap_password_hashing, plain_http  # noqa: F401
+from tests.console_helpers import Console, World, make_staff
+
+
+@pytest.fixture
+def coordinator(client, db, group):
+    make_staff(db, "Casey", "casey@example.org", "coordinator")
+    return Console(client, "casey@example.org")
+
+
+def members(db):
+    with db.session() as s:
+        return {m.phone: m for m in s.scalars(select(Member))}
+
+
+def test_add_member_records_staff_opt_in(coordinator, db, group):
+    response = coordinator.post("/console/members/new", {"group_id": group.id, "phone": "(202) 555-0144", "name": "Lee Park",
+                                                         "language": "es", "channel": "voice", "timezone": ""})
+    assert response.status_code == 302
+    lee = members(db)["+12025550144"]
+    assert (lee.display_name, lee.language, lee.channel, lee.status) == ("Lee Park", "es", "voice", "active")
+    with db.session() as s:
+        [event] = s.scalars(select(ConsentEvent).where(ConsentEvent.member_id == lee.id)).all()
+        assert (event.kind, event.source) == ("opt_in", f"staff:{coordinator_id(s)}")
+
+
+def coordinator_id(session):
+    from checkin.models import StaffUser
+
+    return session.scalar(select(StaffUser.id).where(StaffUser.email == "casey@example.org"))
+
+
+def test_add_member_with_a_bad_phone_says_why_and_keeps_what_was_typed(coordinator, db, group):
+    response = coordinator.post("/console/members/new", {"group_id": group.id, "phone": "12ab", "name": "Lee Park",
+                                                         "language": "en", "channel": "sms"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "is not a phone number" in page and 'value="Lee Park"' in page
+    assert len(members(db)) == 0
+
+
+def test_edit_member_language_channel_and_zone(coordinator, db, member):
+    response = coordinator.post(f"/console/members/{member.id}/edit", {"name": "Sam R.", "language": "es", "channel": "voice",
+                                                                      "timezone": "America/Denver"})
+    assert response.status_code == 302
+    sam = members(db)[member.phone]
+    assert (sam.display_name, sam.language, sam.channel, sam.timezone) == ("Sam R.", "es", "voice", "America/Denver")
+    bad = coordinator.post(f"/console/members/{member.id}/edit", {"name": "Sam", "language": "fr", "channel": "sms"})
+    assert bad.status_code == 400 and "language must be one of en, es" in bad.get_data(as_text=True)
+
+
+def test_pause_until_a_date_and_resume(coordinator, db, member):
+    assert coordinator.post(f"/console/members/{member.id}/pause", {"action": "pause", "until": "2030-03-31"}).status_code == 302
+    sam = members(db)[member.phone]
+    # As the planner reads it: still active, held through the end of that day in the member's zone
+    # (the group's: New York, EDT in March), then sends resume by themselves.
+    assert (sam.status, sam.paused_until.isoformat()) == ("active", "2030-04-01T04:00:00+00:00")
+    page = coordinator.get(f"/console/members/{member.id}").get_data(as_text=True)
+    assert "through Sun 31 Mar 2030" in page and '<span class="badge paused">paused</span>' in page
+    assert coordinator.post(f"/console/members/{member.id}/pause", {"action": "resume"}).status_code == 302
+    sam = members(db)[member.phone]
+    assert (sam.status, sam.paused_until) == ("active", None)
+    assert coordinator.post(f"/console/members/{member.id}/pause", {"action": "pause", "until": "31/03"}).status_code == 400
+    assert coordinator.post(f"/console/members/{member.id}/pause", {"action": "pause", "until": "2020-01-01"}).status_code == 400
+
+
+def test_pause_without_a_date_holds_until_resumed_and_cancels_queued_planned_sends(coordinator, db, member):
+    from checkin import outbox
+
+    with db.session() as s:
+        outbox.add(s, "reminder:queued", to=member.phone, body="Meeting tonight", member_id=member.id, purpose="reminder")
+        outbox.add(s, "notice:other", to=member.phone, body="Not planned", member_id=member.id, purpose="notice")
+    coordinator.post(f"/console/members/{member.id}/pause", {"action": "pause", "until": ""})
+    sam = members(db)[member.phone]
+    assert (sam.status, sam.paused_until) == ("paused", None)
+    with db.session() as s:
+        states = dict(s.execute(select(OutboxItem.idempotency_key, OutboxItem.state)).all())
+    assert states == {"reminder:queued": "cancelled", "notice:other": "pending"}
+    assert "until resumed" in coordinator.get(f"/console/members/{member.id}").get_data(as_text=True)
+    coordinator.post(f"/console/members/{member.id}/pause", {"action": "resume"})
+    assert members(db)[member.phone].status == "active"
+
+
+def test_a_paused_member_is_held_in_the_planners_preview(coordinator, db, group, member):
+    from checkin.schedules import preview, set_schedule
+
+    with db.session() as s:
+        set_schedule(s, group.id, rrule="FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR,SA,SU", start_local=clock(19, 0), duration_minutes=60)
+    coordinator.post(f"/console/members/{member.id}/pause", {"action": "pause", "until": "2099-12-31"})
+    with db.session() as s:
+        sends = [p for p in preview(s, group.id, utcnow(), 7) if p.member_id == member.id]
+    assert sends and all(p.held_reason == "paused through 2099-12-31" for p in sends)
+
+
+def test_staff_opt_out_cancels_pending_sends_and_opt_in_needs_confirmation(coordinator, db, member):
+    from checkin import outbox
+
+    with db.session() as s:
+        outbox.add(s, "reminder:test", to=member.phone, body="Meeting tomorrow", member_id=member.id, purpose="reminder",
+                   not_before=utcnow() + timedelta(hours=3))
+    assert coordinator.post(f"/console/members/{member.id}/consent", {"kind": "opt_out"}).status_code == 302
+    with db.session() as s:
+        assert s.get(Member, member.id).status == "opted_out"
+        assert s.scalar(select(OutboxItem.state).where(OutboxItem.idempotency_key == "reminder:test")) == "cancelled"
+    assert coordinator.post(f"/console/members/{member.id}/consent", {"kind": "opt_in"}).status_code == 400
+    assert members(db)[member.phone].status == "opted_out"
+    assert coordinator.post(f"/console/members/{member.id}/consent", {"kind": "opt_in", "confirm": "yes"}).status_code == 302
+    with db.session() as s:
+        kinds = s.execute(select(ConsentEvent.kind, ConsentEvent.source).where(ConsentEvent.member_id == member.id)
+                          .order_by(ConsentEvent.id)).all()
+    assert [k for k, _ in kinds] == ["opt_in", "opt_out", "opt_in"]
+    assert kinds[1][1].startswith("staff:") and kinds[2][1].startswith("staff:")
+    page = coordinator.get(f"/console/members/{member.id}").get_data(as_text=True)
+    assert page.count("by Casey in the console") == 2
+
+
+# --- CSV import -----------------------------------------------------------------------------------
+
+def upload(console, text, name="members.csv"):
+    return console.post("/console/members/import", {"file": (io.BytesIO(text.encode()), name)},
+                        content_type="multipart/form-data", headers={"Accept": "application/json"})
+
+
+def wait_for(console, status_url):
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        job = console.get(status_url).get_json()
+        if job["state"] != "checking":
+            return job
+        time.sleep(0.05)
+    raise AssertionError("import did not finish")
+
+
+def test_import_with_bad_rows_imports_nothing_and_reports_each_row(coordinator, db, group, member):
+    csv = ("group,phone,name,language\n"
+           f"{group.name},202-555-0161,Ana,es\n"
+           f"{group.name},12ab,Ben,en\n"
+           f"Nope Group,202-555-0163,Cy,en\n"
+           f"{group.name},(202) 555-0161,Ana again,en\n"
+           f"{group.name},{member.phone},Sam twice,en\n"
+           f"{group.name},202-555-0166,Dee,fr\n")
+    response = upload(coordinator, csv)
+    assert response.status_code == 202
+    job = wait_for(coordinator, response.get_json()["status_url"])
+    assert job["state"] == "rejected"
+    report = {row["line"]: row["reasons"] for row in job["report"]}
+    assert report == {
+        3: ["phone: '12ab' is not a phone number"],
+        4: ["unknown group: 'Nope Group'"],
+        5: ["phone: the same number as line 2"],
+        6: ["phone: already a member (duplicate)"],
+        7: ["language must be one of en, es, not 'fr'"],
+    }
+    assert set(members(db)) == {member.phone}  # nothing half-imported, not even the good row
+    page = coordinator.get(response.get_json()["page"]).get_data(as_text=True)
+    assert "Nothing was imported: 5 rows of 6 need fixing." in page
+
+
+def test_a_good_file_imports_every_row_with_an_import_opt_in(coordinator, db, group):
+    rows = "".join(f"{group.name},+1202555{1000 + n},Member {n},en,sms\n" for n in range(120))
+    response = upload(coordinator, "Group,Phone,Name,Language,Channel\n" + rows)
+    job = wait_for(coordinator, response.get_json()["status_url"])
+    assert (job["state"], job["imported"], job["processed"], job["total"]) == ("done", 120, 120, 120)
+    assert len(members(db)) == 120
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(ConsentEvent).where(ConsentEvent.source.like("import:staff:%"))) == 120
+        assert s.scalar(select(AuditEvent.detail).where(AuditEvent.action == "import")) == "120 member(s) from CSV"
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("phone,name\n+12025550161,Ana\n", "missing: group"),
+    ("group,phone,name,shoe size\nx,y,z,9\n", "unknown column(s): shoe size"),
+    ("group,phone,name\n", "no members"),
+    ("", "the file is empty"),
+])
+def test_a_file_that_is_not_a_member_csv_is_refused_at_once(coordinator, db, text, reason):
+    response = upload(coordinator, text)
+    assert response.status_code == 400
+    assert reason in response.get_json()["error"]
+    assert members(db) == {}
+
+
+def test_import_accepts_files_larger_than_the_webhook_limit(coordinator, db, group):
+    rows = "".join(f"{group.name},+1202555{2000 + n},Member number {n} with a long name,en,sms,America/New_York\n"
+                   for n in range(1200))
+    text = "group,phone,name,language,channel,timezone\n" + rows
+    assert len(text) > 64 * 1024
+    job = wait_for(coordinator, upload(coordinator, text).get_json()["status_url"])
+    assert job["state"] == "done" and job["imported"] == 1200
+
+
+def test_import_without_javascript_redirects_to_the_progress_page(coordinator, group):
+    response = coordinator.post("/console/members/import",
+                                {"file": (io.BytesIO(f"group,phone,name\n{group.name},+12025550190,Al\n".encode()), "a.csv")},
+                                content_type="multipart/form-data")
+    assert response.status_code == 302 and "/console/members/import/" in response.headers["Location"]
+
+
+# --- timeline ---------------------------------------------------------------------------------------
+
+def test_timeline_shows_messages_status_in_words_checkins_chart_and_escalation(db, client, twilio, group, member):
+    world = World(db, twilio, group, member)
+    with db.session() as s:
+        s.add(Message(direction="outbound", member_id=member.id, from_number="+15005550006", to_number=member.phone,
+                      body="How are you this week? Reply 1-5", status="undelivered", error_code=30003,
+                      error_message="the handset is unreachable (switched off or out of coverage)"))
+        now = utcnow()
+        for days, score in ((9, 4), (6, 2), (2, 3)):
+            s.add(CheckIn(member_id=member.id, channel="sms", state="answered", score=score, answered_at=now - timedelta(days=days),
+                          prompted_at=now - timedelta(days=days, hours=1)))
+    console = Console(client, "frankie@example.org")
+    page = console.get(f"/console/members/{member.id}").get_data(as_text=True)
+    assert "I want to kill myself tonight" in page  # the member's text, both directions
+    assert "not delivered: the handset is unreachable (switched off or out of coverage)" in page
+    assert '<svg class="chart"' in page and "3 check-in score(s)" in page and page.count("<circle") == 3
+    assert f"Escalation #{world.escalation.id}" in page
+    with db.session() as s:
+        audits = s.execute(select(AuditEvent.staff_id, AuditEvent.member_id).where(AuditEvent.action == "view_messages")).all()
+    assert audits == [(world.facilitator.id, member.id)]
+
+
+def app_client(client):
+    return client.application.test_client()
+
+
+def test_every_view_of_a_members_messages_is_audited(db, client, twilio, group, member):
+    world = World(db, twilio, group, member)
+    console = Console(client, "casey@example.org")
+    console.get(f"/console/members/{member.id}")
+    console.get(f"/console/members/{member.id}")
+    console.get(f"/console/escalations/{world.escalation.id}")  # shows the message that opened it
+    console.get("/console/members")  # a list shows no messages
+    with db.session() as s:
+        rows = s.execute(select(AuditEvent.member_id, AuditEvent.escalation_id)
+                         .where(AuditEvent.action == "view_messages").order_by(AuditEvent.id)).all()
+    assert rows == [(member.id, None), (member.id, None), (member.id, world.escalation.id)]
+    log = console.get(f"/console/audit?member={member.id}").get_data(as_text=True)
+    assert log.count("view messages") == 3 and "Casey" in log
+    assert "Audit" not in Console(app_client(client), "frankie@example.org").get("/console/").get_data(as_text=True)
+
+
+def test_timeline_lists_calls_with_their_outcome(db, client, group, member):
+    voice_models = pytest.importorskip("checkin.voice.models")
+    if not hasattr(voice_models, "VoiceCall"):
+        pytest.skip("this build has no voice calls")
+    with db.session() as s:
+        s.add(voice_models.VoiceCall(call_sid="CA" + "1" * 32, direction="outbound", member_id=member.id, kind="reminder",
+                                     status="no-answer"))
+        s.add(voice_models.VoiceCall(call_sid="CA" + "2" * 32, direction="inbound", member_id=member.id, status="completed",
+                                     duration_seconds=75, recording_url="https://api.twilio.com/rec/RE1"))
+    make_staff(db, "Casey", "casey@example.org", "coordinator")
+    page = Console(client, "casey@example.org").get(f"/console/members/{member.id}").get_data(as_text=True)
+    assert "call · <span class=\"status\">no answer</span>" in page
+    assert "call · <span class=\"status\">answered and finished</span>" in page
+    assert "1 min 15 s, left a recorded message" in page

@@ -1,0 +1,153 @@
+"""Staff and rota pages, and the home page's sends: what goes out today and how yesterday went."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from checkin import outbox
+from checkin.accounts.models import AuditEvent
+from checkin.db import utcnow
+from checkin.models import GroupStaff, Message, StaffUser
+from tests.console_helpers import cheap_password_hashing, plain_http  # noqa: F401
+from tests.console_helpers import Console, make_staff, sign_in
+
+
+@pytest.fixture
+def coordinator(client, db, group):
+    make_staff(db, "Casey", "casey@example.org", "coordinator")
+    return Console(client, "casey@example.org")
+
+
+def temp_password(response) -> str:
+    return re.search(r'<code id="temp-password">([^<]+)</code>', response.get_data(as_text=True)).group(1)
+
+
+def test_add_staff_shows_a_one_time_password_that_signs_in(app, coordinator, db, group):
+    response = coordinator.post("/console/staff/new", {"name": "Robin", "email": "Robin@Example.org", "role": "facilitator",
+                                                       "phone": "202-555-0188", "groups": str(group.id), "tier": "backup"})
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    password = temp_password(response)
+    with db.session() as s:
+        robin = s.scalar(select(StaffUser).where(StaffUser.email == "robin@example.org"))
+        link = s.get(GroupStaff, (group.id, robin.id))
+        assert (robin.role, robin.phone, link.tier, link.on_call) == ("facilitator", "+12025550188", "backup", True)
+    assert sign_in(app.test_client(), "robin@example.org", password).status_code == 302
+
+
+def test_add_staff_with_a_taken_email_says_so(coordinator, db):
+    response = coordinator.post("/console/staff/new", {"name": "Casey 2", "email": "casey@example.org", "role": "coordinator"})
+    assert response.status_code == 400
+    assert "a staff user with that email already exists" in response.get_data(as_text=True)
+
+
+def test_password_reset_replaces_the_password_and_ends_their_sessions(app, coordinator, db, group):
+    frankie = make_staff(db, "Frankie", "frankie@example.org", "facilitator", [group.name])
+    theirs = Console(app.test_client(), "frankie@example.org")
+    new_password = temp_password(coordinator.post(f"/console/staff/{frankie.id}/password"))
+    assert theirs.get("/console/").status_code == 302  # signed out by the reset
+    assert sign_in(app.test_client(), "frankie@example.org").status_code == 401  # the old password is gone
+    assert sign_in(app.test_client(), "frankie@example.org", new_password).status_code == 302
+    with db.session() as s:
+        assert s.scalar(select(AuditEvent.detail).where(AuditEvent.action == "password_reset")) == f"staff:{frankie.id}"
+
+
+def test_rota_shows_who_is_on_call_and_toggles(coordinator, db, group):
+    frankie = make_staff(db, "Frankie", "frankie@example.org", "facilitator", [group.name], "+12025550177")
+    page = coordinator.get("/console/staff").get_data(as_text=True)
+    assert "Take Frankie off call for Tuesday Group" in page
+    page = coordinator.post(f"/console/staff/rota/{group.id}/{frankie.id}", {"action": "on_call", "on_call": "no"},
+                            follow_redirects=True).get_data(as_text=True)
+    assert "nobody is on call as primary for this group now" in page
+    assert "Put Frankie on call for Tuesday Group" in page
+    with db.session() as s:
+        assert s.get(GroupStaff, (group.id, frankie.id)).on_call is False
+    coordinator.post(f"/console/staff/rota/{group.id}/{frankie.id}", {"action": "tier", "tier": "backup"})
+    with db.session() as s:
+        assert s.get(GroupStaff, (group.id, frankie.id)).tier == "backup"
+
+
+def test_add_someone_to_a_groups_rota(coordinator, db, group):
+    bo = make_staff(db, "Bo", "bo@example.org", "facilitator", [], "+12025550179")
+    coordinator.post(f"/console/staff/rota/{group.id}", {"staff_id": bo.id, "tier": "primary"})
+    with db.session() as s:
+        link = s.get(GroupStaff, (group.id, bo.id))
+        assert (link.tier, link.on_call) == ("primary", True)
+
+
+def test_home_lists_todays_sends_and_yesterdays_results_with_reasons(coordinator, db, group, member, spanish_member):
+    zone = ZoneInfo(group.timezone)
+    yesterday_noon = datetime.combine(utcnow().astimezone(zone).date() - timedelta(days=1), time(12), zone)
+    with db.session() as s:
+        outbox.add(s, "reminder:test:1", to=member.phone, body="Meeting tonight", member_id=member.id, purpose="reminder")
+        common = {"from_number": group.phone_number, "created_at": yesterday_noon}
+        s.add_all([
+            Message(direction="outbound", member_id=member.id, to_number=member.phone, status="delivered", **common),
+            Message(direction="outbound", member_id=spanish_member.id, to_number=spanish_member.phone, status="undelivered",
+                    error_code=30005, **common),
+            Message(direction="inbound", member_id=member.id, to_number=group.phone_number, status="received",
+                    body="4", **dict(common, from_number=member.phone)),
+            # Two days ago: not yesterday.
+            Message(direction="outbound", member_id=member.id, to_number=member.phone, status="failed",
+                    **dict(common, created_at=yesterday_noon - timedelta(days=1))),
+        ])
+    page = coordinator.get("/console/").get_data(as_text=True)
+    today = page[page.index("Still to send today"):page.index('id="y-h"')]
+    assert "Sam Rivera" in today and "reminder" in today and "queued" in today
+    yesterday = page[page.index('id="yesterday"'):]
+    facts = dict(re.findall(r"<dt>([^<]+)</dt><dd>(\d+)</dd>", yesterday))
+    assert facts == {"Sent": "2", "Delivered": "1", "Not confirmed yet": "0", "Failed": "1", "Replies": "1"}
+    assert "1 × the number is unknown or no longer in service" in yesterday
+    assert "Rosa Medina</a>: the number is unknown or no longer in service" in yesterday
+
+
+ZONES = ("Pacific/Honolulu", "America/Los_Angeles", "America/New_York", "Europe/London", "Europe/Berlin", "Asia/Dubai",
+         "Asia/Kolkata", "Asia/Shanghai", "Asia/Tokyo", "Australia/Sydney", "Pacific/Auckland")
+
+
+def test_home_shows_what_the_planner_will_send_later_today(client, db):
+    from checkin.directory import add_group, add_member
+    from checkin.schedules import set_schedule
+
+    # A zone where it is morning now, so a meeting at 20:00 has its 2-hour reminder later today, awake hours.
+    zone = next(z for z in ZONES if 7 <= utcnow().astimezone(ZoneInfo(z)).hour <= 13)
+    with db.session() as s:
+        morning = add_group(s, "Morning Group", zone, "+15005550006")
+        add_member(s, morning.name, "+12025550101", "Sam Rivera")
+        set_schedule(s, morning.id, rrule="FREQ=DAILY", start_local=time(20, 0), duration_minutes=60)
+    make_staff(db, "Casey", "casey@example.org", "coordinator")
+    page = Console(client, "casey@example.org").get("/console/").get_data(as_text=True)
+    today = page[page.index("Still to send today"):page.index('id="y-h"')]
+    assert re.search(r"18:00 <small class=\"muted\">" + re.escape(zone) + r"</small></td>\s*<td data-label=\"Member\">"
+                     r"<a href=\"/console/members/\d+\">Sam Rivera</a></td>\s*<td data-label=\"What\">reminder</td>", today)
+    assert "planned" in today
+
+
+def test_deactivated_staff_are_signed_out_cannot_sign_in_and_get_no_alerts(app, coordinator, db, group, twilio, member):
+    from checkin.escalation.models import Escalation
+    from tests.console_helpers import CRISIS_TEXT
+
+    frankie = make_staff(db, "Frankie", "frankie@example.org", "facilitator", [group.name], "+12025550177")
+    theirs = Console(app.test_client(), "frankie@example.org")
+    assert coordinator.post(f"/console/staff/{frankie.id}/active", {"active": "no"}).status_code == 302
+    assert theirs.get("/console/").status_code == 302
+    assert sign_in(app.test_client(), "frankie@example.org").status_code == 401
+    twilio.sms(member.phone, CRISIS_TEXT)
+    with db.session() as s:
+        esc = s.scalar(select(Escalation))
+        alerted = set(s.scalars(select(outbox.OutboxItem.to_number).where(
+            outbox.OutboxItem.idempotency_key.like(f"alert:{esc.id}:%"))))
+    assert "+12025550177" not in alerted
+    coordinator.post(f"/console/staff/{frankie.id}/active", {"active": "yes"})
+    assert sign_in(app.test_client(), "frankie@example.org").status_code == 302
+
+
+def test_a_coordinator_cannot_deactivate_themselves(coordinator, db):
+    with db.session() as s:
+        me = s.scalar(select(StaffUser).where(StaffUser.email == "casey@example.org"))
+    assert coordinator.post(f"/console/staff/{me.id}/active", {"active": "no"}).status_code == 400
+    assert coordinator.get("/console/").status_code == 200

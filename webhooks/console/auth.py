@@ -1,0 +1,121 @@
+"""Who is signed in, what they may see: the helpers every console page uses (console2's pages too)."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import abort, current_app, g, redirect, request, session, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from checkin.models import Group, GroupStaff, StaffUser
+
+
+def db() -> Session:
+    """This request's database session; closed (rolled back if not committed) when the request ends."""
+    if "console_db" not in g:
+        g.console_db = current_app.extensions["checkin"].db.sessions()
+    return g.console_db
+
+
+def close_db(_exc=None) -> None:
+    s = g.pop("console_db", None)
+    if s is not None:
+        s.close()
+
+
+def _session_tag(staff: StaffUser) -> str:
+    # Part of the password hash's salt+hash: a password reset ends every session signed in before it.
+    return (staff.password_hash or "")[-16:]
+
+
+def sign_in(staff: StaffUser) -> None:
+    session.clear()  # a fresh session: nothing from before sign-in carries over (fixation)
+    session.permanent = True
+    session["staff_id"] = staff.id
+    session["pw"] = _session_tag(staff)
+    g.pop("console_staff", None)
+
+
+def sign_out() -> None:
+    session.clear()
+    g.pop("console_staff", None)
+
+
+def current_staff() -> StaffUser | None:
+    """The signed-in staff user, or None."""
+    if "console_staff" not in g:
+        staff = None
+        staff_id = session.get("staff_id")
+        if isinstance(staff_id, int):
+            staff = db().get(StaffUser, staff_id)
+            if staff is None or not staff.active or session.get("pw") != _session_tag(staff):
+                staff = None
+        g.console_staff = staff
+    return g.console_staff
+
+
+def is_coordinator(staff: StaffUser | None = None) -> bool:
+    staff = staff or current_staff()
+    return bool(staff) and staff.role == "coordinator"
+
+
+def login_required(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if current_staff() is None:
+            if request.method == "GET":
+                return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
+            abort(401, "sign in first")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def coordinator_required(view):
+    @wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):
+        if not is_coordinator():
+            abort(403, "only a coordinator can do this")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def visible_group_ids() -> set[int] | None:
+    """Ids of the groups the signed-in staff user may see; None means all (a coordinator)."""
+    staff = current_staff()
+    if staff is None:
+        return set()
+    if staff.role == "coordinator":
+        return None
+    if "console_groups" not in g:
+        g.console_groups = set(db().scalars(select(GroupStaff.group_id).where(GroupStaff.staff_id == staff.id)))
+    return g.console_groups
+
+
+def can_see_group(group_id: int | None) -> bool:
+    ids = visible_group_ids()
+    return ids is None or (group_id is not None and group_id in ids)
+
+
+def group_visible(group_id: int) -> Group:
+    """The group, or 404 when it does not exist or a facilitator does not facilitate it."""
+    group = db().get(Group, group_id) if can_see_group(group_id) else None
+    if group is None:
+        abort(404, "no such group")
+    return group
+
+
+def visible_groups() -> list[Group]:
+    query = select(Group).order_by(Group.name)
+    ids = visible_group_ids()
+    if ids is not None:
+        query = query.where(Group.id.in_(ids or [-1]))
+    return list(db().scalars(query))
+
+
+def client_ip() -> str:
+    # remote_addr is the proxy's when behind one; deployments behind a proxy wrap the app in ProxyFix.
+    return request.remote_addr or "unknown"

@@ -1,0 +1,68 @@
+"""What every console template can use: the CSRF field, the navigation, the signed-in user, time filters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask, url_for
+from markupsafe import Markup, escape
+from werkzeug.routing import BuildError
+
+from checkin.db import utcnow
+
+
+def ago(when: datetime | None, now: datetime | None = None) -> str:
+    """'5 min', '3 h 10 min', '2 days': how long since, short enough for a phone."""
+    if when is None:
+        return "-"
+    seconds = int(((now or utcnow()) - when).total_seconds())
+    if seconds < 60:
+        return "under a minute" if seconds >= 0 else "in the future"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{hours // 24} days"
+
+
+def local(when: datetime | None, tz: str | None = None, fmt: str = "%a %d %b %H:%M") -> str:
+    if when is None:
+        return "-"
+    zone = ZoneInfo(tz or "UTC")
+    text = when.astimezone(zone).strftime(fmt)
+    return text if tz else text + " UTC"
+
+
+def _nav_links():
+    from webhooks.console import NAV
+    from webhooks.console.auth import current_staff
+
+    staff = current_staff()
+    links = []
+    for label, endpoint, coordinator_only in NAV:
+        if coordinator_only and (staff is None or staff.role != "coordinator"):
+            continue
+        try:
+            links.append((label, endpoint, url_for(endpoint)))
+        except BuildError:
+            continue  # a page whose blueprint is not registered in this app
+    return links
+
+
+def register(app: Flask) -> None:
+    from flask_wtf.csrf import generate_csrf
+
+    from webhooks.console.auth import current_staff
+
+    def csrf_field() -> Markup:
+        return Markup(f'<input type="hidden" name="csrf_token" value="{escape(generate_csrf())}">')
+
+    @app.context_processor
+    def _console_context():
+        return {"csrf_field": csrf_field, "current_staff": current_staff, "nav_links": _nav_links}
+
+    app.add_template_filter(ago, "ago")
+    app.add_template_filter(local, "local")

@@ -1,0 +1,186 @@
+"""Escalations: list with filters, one escalation's timeline, acknowledge, resolve, reassign, note."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import aliased
+
+from checkin.accounts import audit
+from checkin.db import utcnow
+from checkin.escalation import service, staff_actions
+from checkin.escalation.models import ESCALATION_STATES, LIVE_STATES, Escalation, EscalationEvent
+from checkin.models import Group, GroupStaff, Member, Message, StaffUser
+from webhooks.console import bp, timeline
+from webhooks.console.actions import commit_and_send
+from webhooks.console.auth import can_see_group, client_ip, current_staff, db, login_required, visible_group_ids, visible_groups
+
+RECENT = 10  # the member's latest messages shown on an escalation
+STATE_FILTERS = ("live",) + ESCALATION_STATES + ("all",)
+LEVELS = ("urgent", "crisis")
+EVENT_WORDS = {
+    "assessed": "Message assessed", "opened": "Escalation opened", "raised": "Level raised",
+    "notified": "Alert sent to", "sent": "Alert handed to Twilio", "delivered": "Alert delivered",
+    "failed": "Alert failed", "acknowledged": "Acknowledged by", "resolved": "Resolved by", "note": "Note by",
+    "reassigned": "Reassigned by", "unacknowledged": "Nobody acknowledged it", "realerted": "Reminder sent to",
+}
+
+
+def live_escalations(limit: int = 200) -> list:
+    """Rows (escalation, member, group, taker) of the live escalations the signed-in user may see."""
+    return _query(states=LIVE_STATES, limit=limit)
+
+
+def _query(states=None, level=None, group_id=None, limit=200) -> list:
+    taker = aliased(StaffUser)
+    query = (
+        select(Escalation, Member, Group, taker)
+        .outerjoin(Member, Member.id == Escalation.member_id)
+        .outerjoin(Group, Group.id == Escalation.group_id)
+        .outerjoin(taker, taker.id == Escalation.acknowledged_by)
+        .order_by(Escalation.state.in_(LIVE_STATES).desc(), (Escalation.level == "crisis").desc(), Escalation.opened_at)
+        .limit(limit)
+    )
+    ids = visible_group_ids()
+    if ids is not None:
+        query = query.where(Escalation.group_id.in_(ids or [-1]))
+    if states:
+        query = query.where(Escalation.state.in_(states))
+    if level:
+        query = query.where(Escalation.level == level)
+    if group_id:
+        query = query.where(Escalation.group_id == group_id)
+    return db().execute(query).all()
+
+
+def alerted_names(rows) -> dict[int, list[str]]:
+    """For escalations nobody has taken yet: the names of everyone alerted so far."""
+    waiting = [esc.id for esc, _, _, taker in rows if taker is None and esc.state != "resolved"]
+    if not waiting:
+        return {}
+    names: dict[int, list[str]] = {}
+    for esc_id, name in db().execute(
+        select(EscalationEvent.escalation_id, StaffUser.name).distinct()
+        .join(StaffUser, StaffUser.id == EscalationEvent.staff_id)
+        .where(EscalationEvent.escalation_id.in_(waiting), EscalationEvent.kind.in_(("notified", "realerted")))
+        .order_by(EscalationEvent.escalation_id, StaffUser.name)
+    ):
+        names.setdefault(esc_id, []).append(name)
+    return names
+
+
+def escalation_visible(escalation_id: int) -> Escalation:
+    """The escalation, or 404 when it does not exist or is outside the user's groups."""
+    esc = db().get(Escalation, escalation_id)
+    if esc is None or not can_see_group(esc.group_id):
+        abort(404, "no such escalation")
+    return esc
+
+
+@bp.route("/escalations")
+@login_required
+def escalations():
+    state = request.args.get("state") or "live"
+    level = request.args.get("level") or ""
+    group = request.args.get("group") or ""
+    if state not in STATE_FILTERS:
+        abort(400, f"state must be one of {', '.join(STATE_FILTERS)}")
+    if level and level not in LEVELS:
+        abort(400, f"level must be one of {', '.join(LEVELS)}")
+    if group and not group.isdigit():
+        abort(400, "group must be a group id")
+    states = {"live": LIVE_STATES, "all": None}.get(state, (state,))
+    rows = _query(states=states, level=level or None, group_id=int(group) if group else None)
+    return render_template("console/escalations.html", rows=rows, alerted=alerted_names(rows), state=state, level=level, group=group,
+                           states=STATE_FILTERS, levels=LEVELS, groups=visible_groups(), now=utcnow())
+
+
+def _who_can_take(esc: Escalation) -> list[StaffUser]:
+    """Active staff this escalation may be handed to: its group's facilitators, and coordinators."""
+    query = (
+        select(StaffUser).outerjoin(GroupStaff, (GroupStaff.staff_id == StaffUser.id) & (GroupStaff.group_id == esc.group_id))
+        .where(StaffUser.active.is_(True), (StaffUser.role == "coordinator") | GroupStaff.staff_id.is_not(None))
+        .order_by(StaffUser.name)
+    )
+    return list(db().scalars(query))
+
+
+@bp.route("/escalations/<int:escalation_id>")
+@login_required
+def escalation(escalation_id: int):
+    session = db()
+    esc = escalation_visible(escalation_id)
+    member = session.get(Member, esc.member_id) if esc.member_id else None
+    group = session.get(Group, esc.group_id) if esc.group_id else None
+    events = list(session.scalars(select(EscalationEvent).where(EscalationEvent.escalation_id == esc.id).order_by(EscalationEvent.at, EscalationEvent.id)))
+    handed_to = {e.id: int(e.detail.rsplit(":", 1)[1]) for e in events
+                 if e.kind == "reassigned" and (e.detail or "").startswith("to staff:")}
+    staff_ids = {e.staff_id for e in events if e.staff_id} | set(handed_to.values()) | {esc.acknowledged_by, esc.resolved_by} - {None}
+    names = {s.id: s.name for s in session.scalars(select(StaffUser).where(StaffUser.id.in_(staff_ids or [-1])))}
+    message_ids = {e.message_id for e in events if e.message_id and e.kind == "assessed"}
+    messages = {m.id: m for m in session.scalars(select(Message).where(Message.id.in_(message_ids or [-1])))}
+    # The context a facilitator needs before calling: the member's latest texts both ways.
+    recent = []
+    if member is not None:
+        recent = [timeline.text_entry(m) for m in session.scalars(
+            select(Message).where(Message.member_id == member.id).order_by(Message.created_at.desc(), Message.id.desc())
+            .limit(RECENT))]
+    if (messages or recent) and member is not None:
+        audit(session, "view_messages", current_staff().id, member_id=member.id, escalation_id=esc.id,
+              detail=f"escalation page: {len(set(messages) | {e.message_id for e in recent})} message(s)", ip=client_ip())
+        session.commit()
+    return render_template("console/escalation.html", esc=esc, member=member, group=group, events=events, names=names,
+                           messages=messages, recent=recent, words=EVENT_WORDS, handed_to=handed_to, candidates=_who_can_take(esc), now=utcnow())
+
+
+def _act(escalation_id: int, action) -> object:
+    esc = escalation_visible(escalation_id)
+    result = action(esc, current_staff(), utcnow())
+    if result.ok:
+        commit_and_send()
+        flash(result.reply if len(result.reply) < 160 else result.reply.split(". ")[0] + ".", "ok")
+    else:
+        db().rollback()
+        flash(result.reply, "error")
+    return redirect(url_for("console.escalation", escalation_id=escalation_id))
+
+
+def _ctx():
+    return current_app.extensions["checkin.escalation"]
+
+
+@bp.route("/escalations/<int:escalation_id>/acknowledge", methods=["POST"])
+@login_required
+def escalation_acknowledge(escalation_id: int):
+    return _act(escalation_id, lambda esc, staff, now: service.acknowledge(db(), esc, staff, now, via="console", ctx=_ctx()))
+
+
+@bp.route("/escalations/<int:escalation_id>/resolve", methods=["POST"])
+@login_required
+def escalation_resolve(escalation_id: int):
+    note = (request.form.get("note") or "").strip()
+    if not note:
+        escalation_visible(escalation_id)
+        flash("Write a short note saying how it was resolved.", "error")
+        return redirect(url_for("console.escalation", escalation_id=escalation_id))
+    if len(note) > staff_actions.NOTE_MAX:
+        abort(400, f"a note can be at most {staff_actions.NOTE_MAX} characters")
+    return _act(escalation_id, lambda esc, staff, now: service.resolve(db(), esc, staff, now, note, via="console"))
+
+
+@bp.route("/escalations/<int:escalation_id>/note", methods=["POST"])
+@login_required
+def escalation_note(escalation_id: int):
+    note = request.form.get("note") or ""
+    return _act(escalation_id, lambda esc, staff, now: staff_actions.add_note(db(), esc, staff, note, now))
+
+
+@bp.route("/escalations/<int:escalation_id>/reassign", methods=["POST"])
+@login_required
+def escalation_reassign(escalation_id: int):
+    raw = request.form.get("staff_id") or ""
+    target = db().get(StaffUser, int(raw)) if raw.isdigit() else None
+    if target is None or not target.active:
+        escalation_visible(escalation_id)
+        abort(400, "choose a staff member to hand this escalation to")
+    return _act(escalation_id, lambda esc, staff, now: staff_actions.reassign(db(), esc, staff, target, now, ctx=_ctx()))
