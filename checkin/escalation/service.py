@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,7 +22,7 @@ from checkin.escalation import policy as policy_module
 from checkin.escalation.models import LIVE_STATES, AssessmentRecord, Escalation, EscalationEvent
 from checkin.escalation.policy import GroupPolicy, LevelPolicy, Policy
 from checkin.models import Group, GroupStaff, Member, Message, OutboxItem, StaffUser
-from checkin.rows import adopt, insert_returning_id
+from checkin.rows import adopt, from_row, insert_returning_id
 
 log = logging.getLogger("checkin.escalation")
 
@@ -319,8 +319,19 @@ def _realert(session: Session, esc: Escalation, ctx: Context, now: datetime, *, 
 
 # --- opening and attaching --------------------------------------------------------------------
 
+_LIVE_FOR = None
+
+
 def live_for(session: Session, member_id: int) -> Escalation | None:
-    return session.scalar(select(Escalation).where(Escalation.member_id == member_id, Escalation.state.in_(LIVE_STATES)))
+    """The member's live escalation, read with one prebuilt Core statement (every watch, urgent and
+    crisis message asks) and adopted into the session."""
+    global _LIVE_FOR
+    if _LIVE_FOR is None:
+        table = Escalation.__table__
+        _LIVE_FOR = select(table).where(table.c.member_id == bindparam("member_id"), table.c.state.in_(LIVE_STATES))
+    session.flush()  # an escalation opened a moment ago in this session counts, as with autoflush
+    row = session.connection().execute(_LIVE_FOR, {"member_id": member_id}).first()
+    return from_row(session, Escalation, dict(row._mapping)) if row is not None else None
 
 
 def handle_verdict(session: Session, member: Member, message: Message, verdict: Verdict, now: datetime,
