@@ -151,7 +151,9 @@ def _claim_as_member_statement():
 
     members, messages = Member.__table__, Message.__table__
     sender = select(members).where(members.c.phone == bindparam("phone")).cte("sender")
-    columns = [c for c in messages.c if c.name not in ("id", "member_id")]
+    # The columns `_message_values` sets (any other column gets its default, as with `_claim`).
+    names = [k for k in _message_values(InboundSms("SM", "", "", ""), member_id=None, staff_id=None) if k != "member_id"]
+    columns = [messages.c[name] for name in names]
     row = select(*[bindparam(f"v_{c.name}", type_=c.type).label(c.name) for c in columns],
                  select(sender.c.id).scalar_subquery().label("member_id"))
     claimed = (pg_insert(messages).from_select([c.name for c in columns] + ["member_id"], row)
