@@ -175,7 +175,7 @@ def measure(label: str, port: int, public_url: str, database_url: str, server_pi
         pids = server_pids + backend_pids(database_url)
         return {pid: cpu_seconds([pid]) for pid in pids}
 
-    return run_load(label, port, PATH, request_builder(public_url), processes=2, threads=4,
+    return run_load(label, port, PATH, request_builder(public_url), processes=2, threads=4, max_rps=10000,
                     warmup=warmup, duration=duration, cpu_probe=probe)
 
 
