@@ -60,11 +60,13 @@ def make_engine(url: str, **kwargs) -> Engine:
     return engine
 
 
-PING_AFTER_IDLE_SECONDS = 5.0
+# Under load a connection is reused within milliseconds (no ping); a worker that sleeps between jobs
+# still pings. Short, so that little can die unnoticed in between.
+PING_AFTER_IDLE_SECONDS = 1.0
 
 
 def _ping_after_idle(engine: Engine) -> None:
-    """Check a pooled connection before use only if it sat unused for a while (a restarted or
+    """Check a pooled connection before use only if it sat unused for a moment (a restarted or
     idle-timed-out server): `pool_pre_ping` pays a round trip on every checkout, which on the
     webhook's hot path is one in seven. A connection that breaks between two close uses fails its
     statement instead; the inbound webhook retries once on a fresh connection (see inbound)."""

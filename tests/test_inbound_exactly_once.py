@@ -141,8 +141,11 @@ def _kill_pooled_connections(db):
     assert killed >= 1
 
 
-def test_a_message_right_after_a_database_restart_is_stored(postgres_only, twilio, db, member, caplog):
-    replies(twilio.sms(member.phone, "first"))  # the pooled connection was used a moment ago: no ping
+def test_a_message_right_after_a_database_restart_is_stored(postgres_only, twilio, db, member, caplog, monkeypatch):
+    from checkin import db as db_module
+
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 3600.0)  # used a moment ago: no ping
+    replies(twilio.sms(member.phone, "first"))
     _kill_pooled_connections(db)
     with caplog.at_level("WARNING", logger="checkin.inbound"):
         assert replies(twilio.sms(member.phone, "second")) == ["Thanks, Sam, we got your message."]
