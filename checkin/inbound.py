@@ -121,7 +121,7 @@ def _claim(session: Session, sms: InboundSms, *, member_id: int | None, staff_id
     message_id = insert_returning_id(session, Message, values, unless_exists="provider_sid")
     if message_id is None:
         return None
-    return adopt(session, Message(id=message_id, **values))  # the reply is added to it later, as an UPDATE
+    return adopt(session, Message, dict(values, id=message_id))  # the reply is added to it later, as an UPDATE
 
 
 _CLAIM_AS_MEMBER = None
@@ -142,7 +142,7 @@ def _claim_as_member(session: Session, sms: InboundSms) -> tuple[Member | None, 
     if row["message_id"] is None:
         return member, None
     values["member_id"] = member.id if member else None
-    return member, adopt(session, Message(id=row["message_id"], **values))
+    return member, adopt(session, Message, dict(values, id=row["message_id"]))
 
 
 def _claim_as_member_statement():

@@ -126,7 +126,7 @@ def _record(session: Session, **values) -> AssessmentRecord:
     session.flush()  # the message it belongs to may still be pending in the ORM
     values.update(escalation_id=None, created_at=utcnow())
     record_id = insert_returning_id(session, AssessmentRecord, values)
-    return adopt(session, AssessmentRecord(id=record_id, **values))
+    return adopt(session, AssessmentRecord, dict(values, id=record_id))
 
 
 @dataclass(frozen=True)
