@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from checkin import consent, keywords, outbox, templates
+from checkin import answers, consent, keywords, outbox, templates
 from checkin.db import utcnow
 from checkin.rows import adopt, from_row, insert_returning_id, load_one, update_by_id
 from checkin.escalation import commands, service as escalation
@@ -219,7 +219,8 @@ def _member_reply(session, member, message, kind, word, level) -> str | None:
         return templates.render("help", lang)
     if level in ("crisis", "urgent"):
         return templates.render(level, lang)
-    return templates.render("received", lang, name=name)
+    # RSVPs, WHEN, check-in scores: only now, so a crisis reply always wins.
+    return answers.reply_for(session, member, message, kind, word, level) or templates.render("received", lang, name=name)
 
 
 def _fail_safe(session: Session, member: Member | None, staff: StaffUser | None, message: Message) -> tuple[str | None, str]:

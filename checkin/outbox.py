@@ -21,6 +21,7 @@ from checkin.db import utcnow
 from checkin.messaging import MessagingPort, OutboundCall, OutboundSms, SendError
 from checkin.models import Member, Message, OutboxItem
 from checkin import consent
+from checkin.pacing import Pacer
 
 log = logging.getLogger("checkin.outbox")
 
@@ -51,6 +52,26 @@ def fire_hooks(session: Session, item: OutboxItem, event: str) -> None:
                 hook(session, item, event)
         except Exception as exc:  # noqa: BLE001 - a hook must never undo the outcome it observes
             log.error("outbox hook failed id=%s purpose=%s event=%s (%s)", item.id, item.purpose, event, type(exc).__name__)
+
+
+# Send-time gates, per channel: fn(session, item, now) -> None to send now, or when to try again
+# (e.g. the voice part caps member calls in progress). A held row goes back to pending unchanged.
+Gate = Callable[[Session, OutboxItem, datetime], "datetime | None"]
+_gates: dict[str, list[Gate]] = {}
+
+
+def register_gate(channel: str, gate: Gate) -> None:
+    gates = _gates.setdefault(channel, [])
+    if gate not in gates:
+        gates.append(gate)
+
+
+def _held_until(session: Session, item: OutboxItem, now: datetime) -> datetime | None:
+    for gate in _gates.get(item.channel, ()):
+        later = gate(session, item, now)
+        if later is not None:
+            return later
+    return None
 
 
 def created_in(session: Session) -> list[OutboxItem]:
@@ -107,7 +128,7 @@ def add(
 
 @dataclass(frozen=True)
 class Outcome:
-    state: str  # sent | retry | failed | cancelled | skipped
+    state: str  # sent | retry | held (rate-limited or gated) | failed | cancelled | skipped
     reason: str | None = None
     # Rows the outcome hooks created (e.g. a fallback call): (id, queue), to enqueue now.
     follow_up: tuple[tuple[int, str], ...] = ()
@@ -133,8 +154,10 @@ def claim(session: Session, item_id: int, now: datetime, lease_seconds: int) -> 
     return token if result.rowcount == 1 else None
 
 
-def deliver(db, item_id: int, port: MessagingPort, *, status_callback_base: str | None, lease_seconds: int, now=None) -> Outcome:
-    """Deliver one outbox row through `port`. Safe to call twice, from two workers, or after a crash."""
+def deliver(db, item_id: int, port: MessagingPort, *, status_callback_base: str | None, lease_seconds: int, now=None,
+            pacer: Pacer | None = None) -> Outcome:
+    """Deliver one outbox row through `port`, in its turn on its sending number when `pacer` is given.
+    Safe to call twice, from two workers, or after a crash."""
     now = now or utcnow()
     with db.session() as session:
         token = claim(session, item_id, now, lease_seconds)
@@ -147,18 +170,30 @@ def deliver(db, item_id: int, port: MessagingPort, *, status_callback_base: str 
             item.last_error = "recipient has opted out"
             log.info("outbox cancelled id=%s reason=opted_out", item.id)
             return Outcome("cancelled", item.last_error)
+        later = _held_until(session, item, now)
+        if later is not None:
+            item.state, item.next_attempt_at, item.claim_token = "pending", later, None
+            item.attempts -= 1  # holding back is not a failed attempt
+            return Outcome("held", "held by a send-time gate")
         callback = f"{status_callback_base}?outbox={item.id}" if status_callback_base else None
         if item.channel == "voice":
+            # A member's call may reach their answering machine: wait for the beep to leave the reminder.
             request = OutboundCall(to=item.to_number, twiml_url=item.twiml_url or "", from_=item.from_number,
-                                   status_callback=callback, outbox_id=item.id)
+                                   status_callback=callback, outbox_id=item.id,
+                                   machine_detection="DetectMessageEnd" if item.member_id else "Enable")
         else:
             request = OutboundSms(to=item.to_number, body=item.body or "", from_=item.from_number,
                                   status_callback=callback, outbox_id=item.id)
         attempts = item.attempts
+        sender, channel, urgent = item.from_number, item.channel, item.queue == ALERT_QUEUE
 
+    if pacer is not None:
+        pacer.wait_turn(sender, channel, urgent=urgent)
     try:
         result = port.place_call(request) if isinstance(request, OutboundCall) else port.send_sms(request)
     except SendError as exc:
+        if exc.code == 20429 or exc.http_status == 429:
+            return _record_rate_limited(db, item_id, token, exc, pacer.hold(sender, channel) if pacer else BACKOFF[0])
         return _record_failure(db, item_id, token, exc, attempts)
 
     with db.session() as session:
@@ -199,6 +234,23 @@ def _record_message(session: Session, item: OutboxItem, sid: str, status: str) -
         )
     elif message.provider_sid is None:
         message.provider_sid = sid
+
+
+def _record_rate_limited(db, item_id: int, token: str, exc: SendError, delay: float) -> Outcome:
+    """Twilio asked us to slow down: not the message's fault and not a failed attempt. Back to pending,
+    due again after the number's hold (the pacer holds every worker's sends on that number too)."""
+    with db.session() as session:
+        item = session.get(OutboxItem, item_id)
+        if item.claim_token != token or item.state != "sending":
+            return Outcome("skipped", "claim lost")
+        item.state = "pending"
+        item.attempts -= 1
+        item.claim_token = None
+        item.last_error_code = exc.code or 20429
+        item.last_error = exc.reason[:255]
+        item.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    log.warning("outbox rate-limited id=%s code=%s retry in=%.1fs", item_id, exc.code, delay)
+    return Outcome("held", item.last_error)
 
 
 def _record_failure(db, item_id: int, token: str, exc: SendError, attempts: int) -> Outcome:

@@ -28,6 +28,19 @@ class StatusUpdate:
     outbox_id: int | None = None
     to_number: str | None = None
     from_number: str | None = None
+    # For calls: Twilio's own CallStatus (busy and no-answer both read "failed" above) and AnsweredBy.
+    call_status: str | None = None
+    answered_by: str | None = None
+
+
+# Call progress hooks: fn(session, item, update) for every call status callback of an outbox call
+# (the voice part retries member calls nobody answered). Run like the outbox's outcome hooks.
+_call_hooks: list = []
+
+
+def register_call_hook(hook) -> None:
+    if hook not in _call_hooks:
+        _call_hooks.append(hook)
 
 
 def apply(db, update: StatusUpdate, created: list | None = None) -> bool:
@@ -77,7 +90,18 @@ def apply(db, update: StatusUpdate, created: list | None = None) -> bool:
                     item.last_error_code = update.error_code
                     item.last_error = meaning(update.error_code, "not delivered")[:255]
                 outbox.fire_hooks(session, item, "delivered" if update.status == "delivered" else "failed")
+        if update.call_status and message.outbox_id:
+            _fire_call_hooks(session, session.get(OutboxItem, message.outbox_id), update)
         if created is not None:
             created.extend(outbox.created_in(session))
         log.info("status sid=%s status=%s code=%s", update.sid, update.status, update.error_code)
         return True
+
+
+def _fire_call_hooks(session, item: OutboxItem | None, update: StatusUpdate) -> None:
+    for hook in _call_hooks if item is not None else ():
+        try:
+            with session.begin_nested():
+                hook(session, item, update)
+        except Exception as exc:  # noqa: BLE001 - a hook must never undo the status it observes
+            log.error("call hook failed outbox=%s status=%s (%s)", item.id, update.call_status, type(exc).__name__)

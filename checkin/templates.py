@@ -1,12 +1,53 @@
-"""Message templates from config/, rendered in the member's language."""
+"""Message templates from config/, rendered in the member's language, and checked for SMS length.
+
+An SMS is 160 GSM-7 characters (153 per part once split) or, as soon as one character is outside
+GSM-7, 70 UCS-2 characters (67 per part). A carrier bills and may deliver each part separately, so
+every template must fit two parts with realistic values, and a reminder one part where it can.
+"""
 
 from __future__ import annotations
 
+import math
+import string
 import tomllib
 from functools import lru_cache
 from pathlib import Path
 
 from config import CONFIG_DIR
+
+# GSM 03.38 default alphabet, and its extension table (each of those costs an escape + the char).
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")
+LIMITS = {"GSM-7": (160, 153), "UCS-2": (70, 67)}
+MAX_SEGMENTS = 2
+
+# Realistic values for every placeholder a template may use (here and in config/plan.toml): long-ish
+# but ordinary.
+_ADDRESS = "Grace Community Church, 1250 Massachusetts Ave NW, Room 204"
+SAMPLE_VALUES = {
+    "name": "Maximiliano",
+    "score": 5,
+    "day": "Wed 30 Dec",
+    "time": "10:30 PM EST",
+    "place": f", at {_ADDRESS}",
+    "group": "Tuesday Evening Peer Support",
+    "number": "+12025550123",
+    "when": "tomorrow, ",
+    "date": "Wed 30 Dec",
+    "weekday": "Wednesday",
+    "where": f", at {_ADDRESS}",
+    "new_date": "Thu 31 Dec",
+    "new_time": "6:30 PM",
+    "address": _ADDRESS,
+    "dial_in": "+12025550123",
+}
+
+
+class TemplateError(Exception):
+    """A template that is missing a value or too long; names the template key and language."""
 
 
 @lru_cache(maxsize=4)
@@ -19,3 +60,46 @@ def render(key: str, language: str = "en", **values) -> str:
     table = load()
     template = table.get(language, {}).get(key) or table["en"][key]
     return template.format(**values)
+
+
+def segments(text: str) -> tuple[str, int, int]:
+    """(encoding, characters as the network counts them, segments) for one SMS body."""
+    if all(c in GSM7_BASIC or c in GSM7_EXTENDED for c in text):
+        encoding, chars = "GSM-7", sum(2 if c in GSM7_EXTENDED else 1 for c in text)
+    else:
+        # UCS-2 is really UTF-16 on the wire: a character outside the BMP (an emoji) takes two units.
+        encoding, chars = "UCS-2", len(text.encode("utf-16-le")) // 2
+    single, part = LIMITS[encoding]
+    return encoding, chars, (1 if chars <= single else math.ceil(chars / part))
+
+
+def placeholders(template: str) -> set[str]:
+    return {field for _, field, _, _ in string.Formatter().parse(template) if field}
+
+
+def check_table(table: dict[str, dict[str, str]], *, source: str = "messages.toml", samples: dict | None = None,
+                max_segments: int = MAX_SEGMENTS) -> list[str]:
+    """Every template rendered with realistic values, as problems: "source [lang] key: why"."""
+    samples = {**SAMPLE_VALUES, **(samples or {})}
+    problems = []
+    for language, templates in table.items():
+        for key, template in templates.items():
+            missing = placeholders(template) - samples.keys()
+            if missing:
+                problems.append(f"{source} [{language}] {key}: no sample value for {{{', '.join(sorted(missing))}}}")
+                continue
+            encoding, chars, count = segments(template.format(**samples))
+            if count > max_segments:
+                problems.append(f"{source} [{language}] {key}: {count} SMS segments ({chars} {encoding} characters "
+                                f"with sample values); at most {max_segments} allowed")
+    return problems
+
+
+def check_lengths(path: Path = CONFIG_DIR / "messages.toml", *, more: dict[str, dict] | None = None) -> None:
+    """Start-up check: raise TemplateError naming every template (key and language) that does not fit.
+    `more` adds other template tables by source name (the planner's, from config/plan.toml)."""
+    problems = check_table(load(path), source=path.name)
+    for source, table in (more or {}).items():
+        problems += check_table(table, source=source)
+    if problems:
+        raise TemplateError("message templates too long or incomplete:\n  " + "\n  ".join(problems))

@@ -729,6 +729,47 @@ class FakeTwilio:
             return None
         return self._deliver(sid, url, method, params, raise_errors=True)
 
+    def answer_call(self, sid: str, answered_by: Optional[str] = "human", timeout: float = 10.0) -> Tuple[int, str]:
+        """The callee picks up: fetch the call's TwiML as Twilio does, a signed request to its ``Url``
+        (``Method``, POST by default) with the voice webhook parameters.  With ``MachineDetection``
+        the request carries ``AnsweredBy`` (``human``, ``machine_start``, ``machine_end_beep``,
+        ``fax``, ``unknown``).  Returns (HTTP status, body)."""
+        from twilio.request_validator import RequestValidator
+
+        with self._cond:
+            res = self._calls[sid]
+            data, p = res["data"], res["params"]
+            if not p.get("Url"):
+                raise ValueError("call was created with inline Twiml, nothing to fetch")
+            data["status"] = "in-progress"
+            data["start_time"] = data.get("start_time") or _now_rfc2822()
+            res.setdefault("answered_monotonic", time.monotonic())
+            params = {
+                "AccountSid": self.account_sid, "ApiVersion": API_VERSION, "CallSid": sid, "CallStatus": "in-progress",
+                "Called": data["to"], "Caller": data["from"], "To": data["to"], "From": data["from"],
+                "Direction": "outbound-api",
+            }
+            if p.get("MachineDetection") and answered_by:
+                data["answered_by"] = answered_by
+                params["AnsweredBy"] = answered_by
+                params["MachineDetectionDuration"] = "2100"
+            url, method = p["Url"], (p.get("Method") or "POST").upper()
+            self._cond.notify_all()
+        validator = RequestValidator(self.auth_token)
+        if method == "GET":
+            url = url + ("&" if "?" in url else "?") + urllib.parse.urlencode(params)
+            body, signature = None, validator.compute_signature(url, {})
+        else:
+            body, signature = urllib.parse.urlencode(params).encode(), validator.compute_signature(url, params)
+        request = urllib.request.Request(url, data=body, method=method, headers={
+            "X-Twilio-Signature": signature, "User-Agent": "TwilioProxy/1.1",
+            "Content-Type": "application/x-www-form-urlencoded"})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as resp:
+                return resp.status, resp.read().decode("utf-8")
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode("utf-8", "replace")
+
     def _prepare_status(self, sid, status, error_code, answered_by, duration):
         with self._cond:
             now_wall = time.time()

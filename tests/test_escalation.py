@@ -193,7 +193,7 @@ def test_history_of_scores_is_given_to_the_rules(twilio, db, rules, staff, membe
 
 def test_score_parsing():
     assert [service.parse_score(b) for b in ("1", " 5 ", "3/5", "2 - rough", "2.", "12", "1 more day", "one", "")] == \
-        [1, 5, 3, 2, 2, None, None, None, None]
+        [1, 5, 3, 2, 2, None, None, 1, None]  # number words count too (issue 3: "three", "tres")
     # "Reply 1-5 and add words if you like": words after the score, but not a count of something.
     assert [service.parse_score(b) for b in ("4 good week", "1 muy mal", "2 pills left", "3 días", "4pm")] == \
         [4, 1, None, None, None]

@@ -33,6 +33,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     # Loads and validates config/escalation.toml now: a malformed policy stops the start, naming the key.
     app.extensions["checkin.escalation"] = escalation_jobs.context(runtime)
+    # Templates too long for two SMS segments, or a malformed send rate, stop the start too, named.
+    _check_answers_and_pacing()
 
     errors.register(app)
     app.register_blueprint(health.bp)
@@ -42,3 +44,17 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.register_blueprint(console.bp)
     app.register_blueprint(console_planning.bp)
     return app
+
+
+def _check_answers_and_pacing() -> None:
+    import os
+
+    from checkin import pacing, templates
+    from checkin.schedules import load_config
+    from config import ConfigError
+
+    templates.check_lengths(more={"plan.toml": load_config().templates})
+    try:
+        pacing.load_rates(os.environ)
+    except pacing.PacingConfigError as exc:
+        raise ConfigError([(exc.key, exc.reason)]) from None

@@ -1,7 +1,257 @@
-"""`checkin` subcommands for voice."""
+"""`checkin simulate call` (walk a call against the running server and print what the caller
+hears) and `checkin voice phq9` (switch the PHQ-9 item 9 question per group).
+
+The walker plays Twilio: it posts signed webhooks, reads the TwiML back and follows it - a
+<Gather> gets the next key or words, <Record> a recording, <Dial> the ringing's outcome,
+<Redirect> is followed - until the call hangs up or the TwiML ends. Tests drive the same walker.
+"""
 
 from __future__ import annotations
+
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import Callable
+from urllib.parse import urlencode, urlsplit
+from urllib.request import Request, urlopen
+
+import click
+
+from webhooks.simulate import sign
+
+FAKE_RECORDING = "https://api.twilio.com/2010-04-01/Accounts/{account}/Recordings/RE{sid}"
+
+
+def call_params(call_sid: str, from_: str, to: str, account_sid: str | None, direction: str = "inbound",
+                **extra: str) -> dict[str, str]:
+    params = {"CallSid": call_sid, "AccountSid": account_sid or "AC" + "0" * 32, "From": from_, "To": to,
+              "Caller": from_, "Called": to, "CallStatus": "in-progress", "Direction": direction,
+              "ApiVersion": "2010-04-01"}
+    params.update({k: v for k, v in extra.items() if v is not None})
+    return params
+
+
+@dataclass
+class Step:
+    """One TwiML answer: what the caller hears, and the verbs to follow."""
+
+    root: ET.Element
+    path: str
+
+    @property
+    def said(self) -> list[str]:
+        return [(el.text or "").strip() for el in self.root.iter("Say")]
+
+    @property
+    def heard_first(self) -> list[str]:
+        """What is said before the caller is asked for something: up to and inside the first
+        <Gather>, or up to a <Record>/<Dial> (what follows those plays only if nothing was given)."""
+        out = []
+        for el in self.root:
+            if el.tag == "Say":
+                out.append((el.text or "").strip())
+            elif el.tag == "Gather":
+                out += [(s.text or "").strip() for s in el.iter("Say")]
+                break
+            elif el.tag in ("Record", "Dial", "Redirect", "Hangup"):
+                break
+        return out
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.said)
+
+    def find(self, verb: str) -> ET.Element | None:
+        return self.root.find(verb)
+
+    @property
+    def hung_up(self) -> bool:
+        return self.root.find("Hangup") is not None and not any(self.root.find(v) is not None for v in ("Gather", "Record", "Dial"))
+
+
+@dataclass
+class CallWalker:
+    """A caller on one call. `post(path, params)` returns the TwiML text the server answered."""
+
+    post: Callable[[str, dict], str]
+    public_base: str
+    from_: str
+    to: str
+    account_sid: str | None = None
+    call_sid: str = field(default_factory=lambda: "CA" + uuid.uuid4().hex)
+    direction: str = "inbound"
+    heard: list[Step] = field(default_factory=list)
+    current: Step | None = None
+    last_record: ET.Element | None = None
+    last_recording_url: str = ""
+
+    def _go(self, url: str, **extra) -> Step:
+        parts = urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        params = call_params(self.call_sid, self.from_, self.to, self.account_sid, self.direction, **extra)
+        step = Step(ET.fromstring(self.post(path, params)), path)
+        self.heard.append(step)
+        self.current = step
+        return step
+
+    def resume(self, twiml: str, path: str = "") -> Step:
+        """Carry on from TwiML fetched some other way (e.g. the fake Twilio answering an outbound call)."""
+        self.current = Step(ET.fromstring(twiml), path)
+        self.heard.append(self.current)
+        return self.current
+
+    def start(self, path: str = "/twilio/voice", **extra) -> Step:
+        return self._go(self.public_base + path, **extra)
+
+    def _action(self, verb: str) -> str:
+        el = self.current.find(verb) if self.current is not None else None
+        if el is None:
+            raise AssertionError(f"the caller is not at a <{verb}>: {self.current and ET.tostring(self.current.root)!r}")
+        return el.get("action")
+
+    def press(self, digits: str) -> Step:
+        return self._go(self._action("Gather"), Digits=digits)
+
+    def say(self, words: str) -> Step:
+        return self._go(self._action("Gather"), SpeechResult=words, Confidence="0.9")
+
+    def silence(self) -> Step:
+        """Nothing pressed: Twilio carries on after the Gather, to our Redirect."""
+        self._action("Gather")
+        redirect = self.current.find("Redirect")
+        return self._go(redirect.text.strip())
+
+    def record(self, seconds: int = 8, recording_url: str | None = None) -> Step:
+        self.last_record = self.current.find("Record")
+        url = recording_url or FAKE_RECORDING.format(account=self.account_sid or "AC" + "0" * 32, sid=uuid.uuid4().hex)
+        self.last_recording_url = url
+        return self._go(self._action("Record"), RecordingUrl=url, RecordingDuration=str(seconds), Digits="#")
+
+    def transcription(self, text: str) -> str:
+        """Twilio's transcription callback for the last recording (after the call); returns the raw answer."""
+        callback = self.last_record.get("transcribeCallback") if self.last_record is not None else None
+        if not callback:
+            raise AssertionError("the last <Record> asked for no transcription")
+        parts = urlsplit(callback)
+        params = call_params(self.call_sid, self.from_, self.to, self.account_sid, self.direction,
+                             TranscriptionText=text, TranscriptionStatus="completed", RecordingUrl=self.last_recording_url,
+                             RecordingSid="RE" + uuid.uuid4().hex, TranscriptionSid="TR" + uuid.uuid4().hex)
+        return self.post(parts.path + f"?{parts.query}", params)
+
+    def dial_result(self, status: str = "no-answer") -> Step:
+        return self._go(self._action("Dial"), DialCallStatus=status)
+
+    def dialled(self) -> str | None:
+        dial = self.current.find("Dial") if self.current is not None else None
+        return dial.findtext("Number") if dial is not None else None
+
+
+def walk(walker: CallWalker, inputs: list[str], dial_status: str, echo: Callable[[str], None], start_path: str = "/twilio/voice") -> None:
+    """Follow the call, answering each <Gather> with the next input, until it ends or inputs run out."""
+    step = walker.start(start_path)
+    pending = list(inputs)
+    while True:
+        for line in step.heard_first:
+            echo(f"  caller hears: {line}")
+        if step.hung_up or not any(step.find(v) is not None for v in ("Gather", "Record", "Dial", "Redirect")):
+            echo("  (call ends)")
+            return
+        if step.find("Dial") is not None:
+            echo(f"  (ringing a facilitator: {dial_status})")
+            step = walker.dial_result(dial_status)
+        elif step.find("Record") is not None:
+            token = pending.pop(0) if pending else None
+            if token is None:
+                echo("  (no inputs left: caller hangs up)")
+                return
+            echo("  > records a message, presses #")
+            step = walker.record()
+        elif step.find("Gather") is not None:
+            if not pending:
+                echo("  (no inputs left: caller hangs up)")
+                return
+            token = pending.pop(0)
+            if token.startswith("say:"):
+                echo(f"  > says: {token[4:]}")
+                step = walker.say(token[4:])
+            elif token in ("", "-"):
+                echo("  > (silence)")
+                step = walker.silence()
+            else:
+                echo(f"  > presses {token}")
+                step = walker.press(token)
+        else:
+            step = walker._go(step.find("Redirect").text.strip())
+
+
+def http_post(settings, server_url: str | None, timeout: float = 15) -> Callable[[str, dict], str]:
+    """Signed POSTs to the running service, addressed as Twilio would (PUBLIC_BASE_URL)."""
+    def post(path: str, params: dict) -> str:
+        public = settings.public_base_url + path
+        target = (server_url.rstrip("/") + path) if server_url else public
+        request = Request(target, data=urlencode(params).encode(), method="POST",
+                          headers={"X-Twilio-Signature": sign(settings.twilio_auth_token, public, params),
+                                   "Content-Type": "application/x-www-form-urlencoded"})
+        with urlopen(request, timeout=timeout) as response:
+            return response.read().decode()
+    return post
 
 
 def register(cli) -> None:
     """Add this module's commands to the `checkin` group."""
+    from flask.cli import with_appcontext
+
+    from config import load_settings
+
+    simulate = cli.commands["simulate"]
+
+    @simulate.command("call")
+    @click.option("--from", "from_", required=True, help="the caller's phone number")
+    @click.option("--to", "to", default=None, help="the number called (default: TWILIO_FROM_NUMBER or the demo number)")
+    @click.option("--digits", default="", help="keys for each prompt in turn, comma-separated, e.g. 1,4,#  "
+                  "(# at a recording leaves one; '-' is silence; say:WORDS speaks)")
+    @click.option("--say", "says", multiple=True, help="words spoken at the next prompt after the digits (repeatable)")
+    @click.option("--dial-status", type=click.Choice(["no-answer", "busy", "completed"]), default="no-answer",
+                  show_default=True, help="what happens when a facilitator is rung")
+    @click.option("--url", default=None, help="server address if not PUBLIC_BASE_URL (e.g. behind a proxy)")
+    def simulate_call(from_, to, digits, says, dial_status, url):
+        """Call the service from NUMBER, answer its prompts, and print what the caller hears."""
+        from checkin.phones import InvalidPhone, normalize_phone
+
+        settings = load_settings()
+        try:
+            from_ = normalize_phone(from_)
+        except InvalidPhone as exc:
+            raise click.BadParameter(str(exc), param_hint="--from") from None
+        inputs = [d.strip() for d in digits.split(",")] if digits.strip() else []
+        inputs += [f"say:{s}" for s in says]
+        walker = CallWalker(http_post(settings, url), settings.public_base_url, from_,
+                            to or settings.twilio_from_number or "+15005550006", settings.twilio_account_sid)
+        try:
+            walk(walker, inputs, dial_status, click.echo)
+        except OSError as exc:
+            raise click.ClickException(f"cannot reach the service at {url or settings.public_base_url}: {exc}") from None
+        except ET.ParseError:
+            raise click.ClickException("the service did not answer with TwiML") from None
+
+    @cli.group("voice")
+    def voice_group():
+        """Voice options."""
+
+    @voice_group.command("phq9")
+    @click.option("--group", "group_name", required=True)
+    @click.argument("state", type=click.Choice(["on", "off"]))
+    @with_appcontext
+    def voice_phq9(group_name, state):
+        """Ask (on) or stop asking (off) the PHQ-9 item 9 question after a voice check-in."""
+        from flask import current_app
+
+        from checkin.directory import ValidationError, find_group
+        from checkin.voice.calls import set_phq9
+
+        try:
+            with current_app.extensions["checkin"].db.session() as session:
+                set_phq9(session, find_group(session, group_name).id, state == "on")
+        except ValidationError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"PHQ-9 item 9 question {state} for {group_name}")

@@ -87,6 +87,7 @@ CALL_STATUS = {"queued": "queued", "initiated": "queued", "ringing": "sending", 
 @twilio_signed
 def status_callback():
     runtime = current_app.extensions["checkin"]
+    call_status = answered_by = None
     if request.form.get("CallSid") and not request.form.get("MessageSid"):
         sid = _sid("CallSid")
         call_status = _field("CallStatus", max_len=16).lower()
@@ -118,6 +119,8 @@ def status_callback():
             error_code=int(code_raw) if code_raw else None,
             outbox_id=int(outbox_raw) if outbox_raw else None,
             from_number=request.form.get("From"),
+            call_status=call_status,
+            answered_by=answered_by or None,
         ),
         created,
     )

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from checkin import outbox
+from checkin import answers, outbox
+from checkin.answers.parse import parse_score  # the one score parser
 from checkin.escalation import policy as policy_module
 from checkin.escalation.models import LIVE_STATES, AssessmentRecord, Escalation, EscalationEvent
 from checkin.escalation.policy import GroupPolicy, LevelPolicy, Policy
@@ -93,20 +94,6 @@ def _event(session: Session, esc: Escalation, kind: str, now: datetime, **fields
 
 # --- assessing ---------------------------------------------------------------------------
 
-# The prompt says "Reply 1-5 ... and add words if you like": "4", "3/5", "2 - rough week", "4 good week".
-# A digit that counts something ("1 more day", "2 pills") is not a score.
-_COUNTED = r"(?:more|less|other|of|days?|weeks?|hours?|hrs?|mins?|minutes?|times?|pills?|people|things?|am|pm|" \
-    r"m[aá]s|menos|d[ií]as?|semanas?|horas?|minutos?|veces|vez|pastillas?|personas?|cosas?)\b"
-_SCORE = re.compile(r"^\s*([1-5])\s*(?:/\s*5)?(?:\s*[-.,:;!]\s*(?:\S.*)?|\s+(?!" + _COUNTED + r")[^\W\d_].*)?$",
-                    re.S | re.I)
-
-
-def parse_score(body: str | None) -> int | None:
-    """A check-in answer's score: "1", "3/5", "2 - rough week". Anything else is not a score."""
-    match = _SCORE.match(body or "")
-    return int(match.group(1)) if match else None
-
-
 def _history(session: Session, member_id: int, before_message: int, limit: int = 5) -> tuple[int, ...]:
     rows = session.scalars(
         select(AssessmentRecord.score)
@@ -139,7 +126,14 @@ class Verdict:
 def assess_message(session: Session, member: Member, message: Message, *, source: str = "sms") -> Verdict:
     """Assess an inbound message with the member's history, and record the verdict. Never raises:
     if the rules engine fails in any way the message is treated as urgent."""
-    score = parse_score(message.body)
+    # The one reading of a reply's score (checkin.answers): "3/5", "tres", but not an RSVP "1".
+    try:
+        score = answers.score_of(session, member, message)
+    except SQLAlchemyError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the text alone still gives the score; assessing goes on
+        log.error("reading the reply failed for message=%s (%s)", message.id, type(exc).__name__)
+        score = parse_score(message.body)
     try:
         from checkin.rules import AssessmentContext, assess
 

@@ -26,7 +26,9 @@ class OutboundCall:
     from_: str | None
     status_callback: str | None
     outbox_id: int
-    machine_detection: bool = True
+    # Twilio MachineDetection: "Enable" answers at once with who picked up; "DetectMessageEnd"
+    # waits for a machine's beep, so a message left on it is heard whole. None: no detection.
+    machine_detection: str | None = "Enable"
 
 
 @dataclass(frozen=True)

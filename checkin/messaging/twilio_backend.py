@@ -43,7 +43,7 @@ class TwilioPort:
             params["status_callback"] = call.status_callback
         if call.machine_detection:
             # An answering machine must not "acknowledge" an alert; the script can tell who answered.
-            params["machine_detection"] = "Enable"
+            params["machine_detection"] = call.machine_detection
         return _create(self.client.calls, params)
 
 

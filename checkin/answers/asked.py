@@ -1,0 +1,79 @@
+"""What the service last asked a member: a meeting reminder ("Reply 1 if you're coming, 2 if not")
+or a check-in prompt ("Reply 1-5"). A bare "1" or "2" answers whichever came last."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from checkin.checkins import ANSWER_WINDOW, CheckIn
+from checkin.models import OutboxItem
+
+# A reminder goes out a day or a few hours before the meeting; an answer days later is not an RSVP.
+RSVP_WINDOW = timedelta(days=3)
+
+
+@dataclass(frozen=True)
+class Reminder:
+    outbox_id: int
+    occurrence_key: str
+    sent_at: datetime
+    from_number: str | None
+
+
+@dataclass(frozen=True)
+class Asked:
+    reminder: Reminder | None  # the newest reminder sent in RSVP_WINDOW
+    prompt: CheckIn | None  # the newest check-in prompt still open
+
+    @property
+    def latest(self) -> str | None:
+        """"reminder" | "prompt" | None: which question a bare 1 or 2 answers. A nudge asks again."""
+        if self.reminder and (self.prompt is None or self.reminder.sent_at > _last_asked(self.prompt)):
+            return "reminder"
+        return "prompt" if self.prompt else None
+
+
+def _last_asked(prompt: CheckIn) -> datetime:
+    return max(prompt.prompted_at, prompt.nudged_at or prompt.prompted_at)
+
+
+def occurrence_key(idempotency_key: str, member_id: int) -> str | None:
+    """The occurrence in a reminder's key `reminder:{member}:{occurrence}:{offset}[:v{version}]`
+    (occurrence keys hold no colon: checkin.schedules writes the UTC start as 20261208T2300Z)."""
+    prefix = f"reminder:{member_id}:"
+    if not idempotency_key.startswith(prefix):
+        return None
+    return idempotency_key[len(prefix):].split(":", 1)[0] or None
+
+
+def last_reminder(session: Session, member_id: int, now: datetime) -> Reminder | None:
+    row = session.execute(
+        select(OutboxItem.id, OutboxItem.idempotency_key, OutboxItem.sent_at, OutboxItem.from_number)
+        .where(OutboxItem.member_id == member_id, OutboxItem.purpose == "reminder",
+               OutboxItem.idempotency_key.like(f"reminder:{member_id}:%"),
+               OutboxItem.sent_at.is_not(None), OutboxItem.sent_at >= now - RSVP_WINDOW)
+        .order_by(OutboxItem.sent_at.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    key = occurrence_key(row.idempotency_key, member_id)
+    return Reminder(row.id, key, row.sent_at, row.from_number) if key else None
+
+
+def open_prompt(session: Session, member_id: int, now: datetime) -> CheckIn | None:
+    # The same choice as checkin.checkins.record_answer makes, so the answer lands where we think.
+    return session.scalar(
+        select(CheckIn)
+        .where(CheckIn.member_id == member_id, CheckIn.state == "open", CheckIn.prompted_at >= now - ANSWER_WINDOW)
+        .order_by(CheckIn.prompted_at.desc())
+        .limit(1)
+    )
+
+
+def asked(session: Session, member_id: int, now: datetime) -> Asked:
+    return Asked(last_reminder(session, member_id, now), open_prompt(session, member_id, now))

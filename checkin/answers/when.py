@@ -1,0 +1,42 @@
+"""WHEN / CUANDO: the member's next meeting, in their own time zone, and where to go."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from checkin import templates
+from checkin.models import Group, GroupMember, Member
+
+
+def reply(session: Session, member: Member, to_number: str | None, now: datetime) -> str:
+    # Imported here: checkin.schedules imports the directory, which reaches the inbound path and us.
+    from checkin.schedules import load_config, next_meeting
+    # The same date and time words as the reminders (config/plan.toml), so WHEN and a reminder agree.
+    from checkin.schedules.texts import _date, _time
+
+    groups = session.execute(
+        select(Group.id, Group.phone_number).join(GroupMember, GroupMember.group_id == Group.id)
+        .where(GroupMember.member_id == member.id).order_by(Group.id)
+    ).all()
+    found = [(group, next_meeting(session, group.id, now)) for group in groups]
+    found = [(group, occ) for group, occ in found if occ is not None]
+    lang = member.language
+    if not found:
+        return templates.render("when_none", lang)
+    # The group whose number they texted, else whichever of their groups meets first.
+    texted = [occ for group, occ in found if to_number and group.phone_number == to_number]
+    occ = texted[0] if texted else min((occ for _, occ in found), key=lambda o: o.starts_at)
+    config = load_config()
+    fmt = config.format(lang)
+    local = occ.starts_at.astimezone(ZoneInfo(member.effective_timezone))
+    place = ""
+    if occ.location:
+        place = config.template(lang, "where_address").format(address=occ.location)
+    elif occ.dial_in:
+        place = config.template(lang, "where_dial_in").format(dial_in=occ.dial_in)
+    return templates.render("when_moved" if occ.status == "moved" else "when_next", lang,
+                            day=_date(fmt, local), time=f"{_time(fmt, local)} {local.tzname()}", place=place)

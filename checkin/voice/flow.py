@@ -1,0 +1,331 @@
+"""The call flow: what the caller hears at each step and where their answer goes next.
+
+Each step takes the stored call and Twilio's input and returns TwiML (twilio's VoiceResponse).
+Paths are relative to /twilio/voice; `tries` counts the answers we could not use at a step: after
+two re-prompts the caller hears a polite goodbye.
+
+  start      known caller: greeting + menu (1 check in, 2 next meeting, 3 facilitator, 8 language,
+             9 help, 0 repeat); unknown caller: who we are, and a message for the coordinator
+  menu       the menu's answer
+  score      1-5 by key or voice; then PHQ-9 item 9 (if the group asks it) and a recorded message
+  phq9       0-3 by keypad; 1 or more is urgent
+  recorded   the check-in's recorded message
+  dial       after ringing facilitator n: the next one, or a voice message and an urgent escalation
+  message    the voice message left when nobody answered
+  unknown    an unknown caller's language choice / recorded message
+  outbound   a call we placed: a person, or an answering machine
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlencode
+
+from sqlalchemy.orm import Session
+from twilio.twiml.voice_response import VoiceResponse
+
+from checkin.escalation import service as escalation
+from checkin.models import Group, Member
+from checkin.voice import calls, meetings, speech
+from checkin.voice.calls import CallInput
+from checkin.voice.config import VoiceConfig
+from checkin.voice.models import VoiceCall
+
+MAX_TRIES = 2
+OUTBOUND_KINDS = ("reminder", "prompt", "nudge", "change")
+CONCERNING = ("urgent", "crisis")
+HELP = ("urgent", "voice.help_request")  # an explicit request for help, by key or word
+
+
+@dataclass
+class Turn:
+    """One webhook's work: the session, the call, what Twilio sent, and the script being written."""
+
+    session: Session
+    cfg: VoiceConfig
+    base: str  # public URL of /twilio/voice
+    ctx: escalation.Context
+    now: datetime
+    call: VoiceCall
+    inp: CallInput
+    member: Member | None = None
+    group: Group | None = None
+    response: VoiceResponse = field(default_factory=VoiceResponse)
+    # Prompts that lead into the next question: said inside its <Gather>, so a key interrupts them.
+    preface: list[tuple[str, dict]] = field(default_factory=list)
+
+    @property
+    def lang(self) -> str:
+        return self.call.language
+
+    def url(self, step: str, **query) -> str:
+        return f"{self.base}/{step}" + (f"?{urlencode(query)}" if query else "")
+
+    def say(self, key: str, into=None, language: str | None = None, voice_of: str | None = None, **values) -> None:
+        """Say a prompt in `language` (default: the call's), in the voice of `voice_of` (default: the same)."""
+        lang = language or self.lang
+        spoken = voice_of or lang
+        attrs = {"language": self.cfg.languages[spoken]}
+        if self.cfg.voices.get(spoken):
+            attrs["voice"] = self.cfg.voices[spoken]
+        (into if into is not None else self.response).say(self.cfg.text(key, lang, **values), **attrs)
+
+    def lead(self, key: str, **values) -> None:
+        self.preface.append((key, values))
+
+    def flush(self, into=None) -> None:
+        for key, values in self.preface:
+            self.say(key, into=into, **values)
+        self.preface.clear()
+
+    def gather(self, step: str, tries: int, *, speech_too: bool = True, **query):
+        """A one-key (or short spoken) answer; silence comes back to the same step without input."""
+        action = self.url(step, tries=tries, **query)
+        options = {"input": "dtmf speech" if speech_too else "dtmf", "num_digits": 1, "action": action,
+                   "method": "POST", "timeout": self.cfg.gather_timeout}
+        if speech_too:
+            options.update(language=self.cfg.languages[self.lang], speech_timeout="auto", hints=speech.HINTS[self.lang])
+        gather = self.response.gather(**options)
+        self.flush(into=gather)
+        self.response.redirect(action, method="POST")
+        return gather
+
+    def record(self, step: str) -> None:
+        """Up to record_max seconds, ended by #. A member's English message is also transcribed,
+        and the text assessed like a text (Twilio transcribes English only)."""
+        options = {"max_length": self.cfg.record_max, "finish_on_key": "#", "play_beep": True,
+                   "action": self.url(step), "method": "POST", "trim": "trim-silence"}
+        if self.member is not None and self.lang == "en":
+            options.update(transcribe=True, transcribe_callback=self.url("transcribed", of=step))
+        self.response.record(**options)
+
+    def goodbye(self, key: str = "goodbye", **values) -> VoiceResponse:
+        self.flush()
+        self.say(key, **values)
+        self.response.hangup()
+        return self.response
+
+
+def _names(turn: Turn) -> dict[str, str]:
+    return {"name": turn.member.first_name, "group": turn.group.name if turn.group else "Checkin"}
+
+
+def _retry(turn: Turn, tries: int, again) -> VoiceResponse:
+    """An answer we could not use: say so and ask again, at most twice, then a polite goodbye."""
+    turn.lead("not_understood")
+    if tries >= MAX_TRIES:
+        return turn.goodbye()
+    return again(tries + 1)
+
+
+# --- start and menu ------------------------------------------------------------------------------
+
+def start(turn: Turn) -> VoiceResponse:
+    if turn.member is None:
+        return unknown_start(turn)
+    turn.lead("greeting", **_names(turn))
+    return menu_prompt(turn, 0)
+
+
+def menu_prompt(turn: Turn, tries: int) -> VoiceResponse:
+    gather = turn.gather("menu", tries)
+    turn.say("menu", into=gather)
+    # The offer to switch is worded in the other language, so it is said by that language's voice.
+    turn.say("switch", into=gather, voice_of="es" if turn.lang == "en" else "en")
+    return turn.response
+
+
+def menu(turn: Turn, tries: int) -> VoiceResponse:
+    choice = speech.menu_choice(turn.inp.digits, turn.inp.speech)
+    if turn.inp.speech:
+        # Whatever a member says is assessed like a text, menu word or not; "help" is urgent.
+        said = calls.heard(turn.session, turn.call, turn.member, f"menu{tries}", turn.inp.speech, now=turn.now,
+                           ctx=turn.ctx, raise_to=HELP if choice == "9" else None)
+        if said.level in CONCERNING:
+            return concerning(turn, said.level)
+    if choice == "1":
+        return score_prompt(turn, 0)
+    if choice == "2":
+        meeting = meetings.next_for(turn.session, turn.group, turn.now)
+        if meeting is None:
+            turn.lead("no_meeting")
+        else:
+            turn.lead("meeting", **meetings.words(turn.cfg, meeting, turn.lang, turn.member.effective_timezone))
+        return menu_prompt(turn, 0)
+    if choice == "3":
+        turn.say("connecting")
+        return dial(turn, -1)
+    if choice == "8":
+        turn.call.language = "es" if turn.lang == "en" else "en"
+        return menu_prompt(turn, 0)
+    if choice == "9":
+        said = calls.heard(turn.session, turn.call, turn.member, "help", "(pressed 9: help now)", now=turn.now,
+                           ctx=turn.ctx, raise_to=HELP)
+        return concerning(turn, said.level)
+    if choice == "0":
+        return menu_prompt(turn, 0)
+    return _retry(turn, tries, lambda t: menu_prompt(turn, t))
+
+
+def concerning(turn: Turn, level: str) -> VoiceResponse:
+    """The spoken crisis reply (988, 911), then straight to a facilitator."""
+    turn.preface.clear()  # nothing comes before the crisis reply
+    turn.say("crisis" if level == "crisis" else "urgent")
+    turn.say("connecting")
+    return dial(turn, -1)
+
+
+# --- check in ------------------------------------------------------------------------------------
+
+def score_prompt(turn: Turn, tries: int) -> VoiceResponse:
+    turn.say("score", into=turn.gather("score", tries))
+    return turn.response
+
+
+def score(turn: Turn, tries: int) -> VoiceResponse:
+    value = speech.score(turn.inp.digits, turn.inp.speech)
+    said_words = turn.inp.speech.strip()
+    if value is None and not said_words:
+        return _retry(turn, tries, lambda t: score_prompt(turn, t))
+    if value is None:
+        body = said_words
+    elif not said_words or speech.is_only_a_number(said_words):
+        body = str(value)
+    else:
+        body = f"{value}: {said_words}"  # the score first, so it is read as one, then their words
+    said = calls.heard(turn.session, turn.call, turn.member, f"score{tries}", body, now=turn.now, ctx=turn.ctx)
+    calls.link_checkin(turn.session, turn.call, said.message)
+    if said.level in CONCERNING:
+        return concerning(turn, said.level)
+    if value is None:
+        return _retry(turn, tries, lambda t: score_prompt(turn, t))
+    if calls.asks_phq9(turn.session, turn.call.group_id):
+        return phq9_prompt(turn, 0)
+    return record_prompt(turn)
+
+
+def phq9_prompt(turn: Turn, tries: int) -> VoiceResponse:
+    turn.say("phq9", into=turn.gather("phq9", tries, speech_too=False))
+    return turn.response
+
+
+def phq9(turn: Turn, tries: int) -> VoiceResponse:
+    digits = turn.inp.digits.strip()
+    if digits not in ("0", "1", "2", "3"):
+        return _retry(turn, tries, lambda t: phq9_prompt(turn, t))
+    answer = int(digits)
+    said = calls.heard(turn.session, turn.call, turn.member, "phq9", f"(PHQ-9 item 9 answered {answer} of 3)",
+                       now=turn.now, ctx=turn.ctx, raise_to=("urgent", "voice.phq9_item9") if answer >= 1 else None)
+    if said.level in CONCERNING:
+        return concerning(turn, said.level)
+    return record_prompt(turn)
+
+
+def record_prompt(turn: Turn) -> VoiceResponse:
+    turn.flush()
+    turn.say("record")
+    turn.record("recorded")
+    # No recording (silence, or nothing before the pound key): Twilio carries on here.
+    return turn.goodbye("saved", name=turn.member.first_name)
+
+
+def recorded(turn: Turn) -> VoiceResponse:
+    if turn.inp.recording_url:
+        calls.attach_recording(turn.session, turn.call, turn.inp.recording_url)
+    return turn.goodbye("saved", name=turn.member.first_name)
+
+
+# --- a facilitator, now -------------------------------------------------------------------------
+
+def dial(turn: Turn, after: int) -> VoiceResponse:
+    """Ring the group's on-call facilitators one after another; `after` is the one who just rang."""
+    if turn.inp.dial_status == "completed" and after >= 0:
+        turn.response.hangup()  # they talked; the call is over
+        return turn.response
+    people = calls.facilitators_on_call(turn.session, turn.call.group_id)
+    following = after + 1
+    turn.flush()
+    if following < len(people):
+        group = turn.group
+        # The group's number, else the number this call is on (ours: To when they called, From when we did).
+        ours = turn.inp.from_number if turn.call.direction == "outbound" else turn.inp.to_number
+        caller_id = (group.phone_number if group else None) or ours or None
+        options = {"action": turn.url("dial", n=following), "method": "POST", "timeout": turn.cfg.dial_timeout}
+        if caller_id:
+            options["caller_id"] = caller_id
+        turn.response.dial(**options).number(people[following].phone)
+        return turn.response
+    # Nobody answered: the case opens now, before the caller records anything.
+    calls.heard(turn.session, turn.call, turn.member, "nobody",
+                "(asked to talk to a facilitator by phone; nobody answered)", now=turn.now, ctx=turn.ctx,
+                raise_to=("urgent", "voice.no_facilitator_answered"))
+    turn.say("nobody")
+    turn.record("message")
+    return turn.goodbye("callback")
+
+
+def transcribed(turn: Turn, of: str) -> None:
+    """Twilio's transcript of a member's recorded message, after the call: assessed like a text,
+    so a crisis said into a recording is escalated too; a check-in's transcript is its words."""
+    text = turn.inp.transcript.strip()
+    if not text or turn.member is None:
+        return
+    said = calls.heard(turn.session, turn.call, turn.member, f"transcript-{of}", text, now=turn.now, ctx=turn.ctx)
+    if of == "recorded" and said.level not in CONCERNING:
+        calls.transcript_words(turn.session, turn.call, text)
+
+
+def message(turn: Turn) -> VoiceResponse:
+    if turn.inp.recording_url:
+        calls.note_voicemail(turn.session, turn.call, turn.member, turn.inp.recording_url, turn.now)
+    return turn.goodbye("callback")
+
+
+# --- unknown callers: who we are, and a message for the coordinator -----------------------------
+
+def unknown_start(turn: Turn) -> VoiceResponse:
+    gather = turn.response.gather(input="dtmf", num_digits=1, timeout=2, action=turn.url("unknown", choose=1), method="POST")
+    turn.say("unknown", into=gather, language="en")
+    turn.say("switch", into=gather, language="en", voice_of="es")
+    return _unknown_record(turn)
+
+
+def unknown(turn: Turn, choosing: bool) -> VoiceResponse:
+    if choosing:
+        if turn.inp.digits.strip() == "8":
+            turn.call.language = "es"
+            turn.say("unknown")
+        return _unknown_record(turn)
+    if turn.inp.recording_url:
+        calls.tell_coordinators(turn.session, turn.call, turn.inp.from_number, turn.inp.recording_url)
+    return turn.goodbye("unknown_saved")
+
+
+def _unknown_record(turn: Turn) -> VoiceResponse:
+    turn.record("unknown")
+    return turn.goodbye("unknown_saved")
+
+
+# --- calls we placed ----------------------------------------------------------------------------
+
+def is_machine(answered_by: str) -> bool:
+    answered_by = (answered_by or "").lower()
+    return answered_by.startswith("machine") or answered_by == "fax"
+
+
+def outbound(turn: Turn, kind: str, occurrence: str | None, number: str) -> VoiceResponse:
+    """A person hears the interactive check-in or the spoken reminder; a machine (or anyone at a
+    number that is no longer this member's) only hears who called and the number to call back."""
+    if turn.member is None or turn.member.phone != turn.inp.to_number or is_machine(turn.inp.answered_by):
+        return turn.goodbye("machine", number=speech.spoken_number(number))
+    turn.lead("intro", **_names(turn))
+    if kind in ("prompt", "nudge"):
+        return score_prompt(turn, 0)
+    meeting = meetings.find(turn.session, turn.group, occurrence, turn.now)
+    if meeting is None:
+        turn.lead("reminder_plain")
+    else:
+        key = "cancelled" if meeting.status == "cancelled" else "change" if kind == "change" else "reminder"
+        turn.lead(key, **meetings.words(turn.cfg, meeting, turn.lang, turn.member.effective_timezone))
+    return menu_prompt(turn, 0)

@@ -1,0 +1,103 @@
+"""What a key press or a few spoken words mean, and how dates and numbers are read aloud (en/es)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+
+NUMBER_WORDS = {
+    "zero": 0, "cero": 0, "one": 1, "uno": 1, "una": 1, "two": 2, "dos": 2,
+    "three": 3, "tres": 3, "four": 4, "cuatro": 4, "five": 5, "cinco": 5, "eight": 8, "ocho": 8,
+    "nine": 9, "nueve": 9,
+}
+# Menu words a caller may say instead of pressing a key.
+MENU_WORDS = {
+    "check": "1", "checkin": "1", "registrar": "1", "registro": "1",
+    "meeting": "2", "reunion": "2", "next": "2", "proxima": "2",
+    "facilitator": "3", "facilitador": "3", "talk": "3", "hablar": "3", "person": "3", "persona": "3",
+    "spanish": "8", "espanol": "8", "english": "8", "ingles": "8",
+    "repeat": "0", "again": "0", "repetir": "0", "repite": "0",
+    "help": "9", "ayuda": "9",
+}
+MENU_KEYS = ("1", "2", "3", "8", "9", "0")
+# Words to listen for (Twilio's speech recognition weighs these): numbers and the menu's words.
+HINTS = {
+    "en": "one, two, three, four, five, check in, meeting, facilitator, help, Spanish, repeat",
+    "es": "uno, dos, tres, cuatro, cinco, registrar, reunión, facilitador, ayuda, inglés, repetir",
+}
+
+
+def fold(text: str | None) -> str:
+    text = unicodedata.normalize("NFKD", text or "")
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", text)).strip()
+
+
+def number_in(speech: str | None) -> int | None:
+    """The first number a caller said: "4.", "four", "I'm a three", "cuatro"."""
+    for word in fold(speech).split():
+        if word.isdigit():
+            return int(word) if len(word) == 1 else None
+        if word in NUMBER_WORDS:
+            return NUMBER_WORDS[word]
+    return None
+
+
+def menu_choice(digits: str | None, speech: str | None) -> str | None:
+    """'1', '2', '3', '8', '9' (help) or '0' from a key or a short spoken answer; None if unclear."""
+    digits = (digits or "").strip()
+    if digits:
+        return digits if digits in MENU_KEYS else None
+    words = fold(speech).split()
+    if not words or len(words) > 6:
+        return None  # a sentence is not a menu choice (it is still assessed)
+    for word in words:
+        if word in MENU_WORDS:
+            return MENU_WORDS[word]
+    number = number_in(speech)
+    return str(number) if number is not None and str(number) in MENU_KEYS else None
+
+
+def score(digits: str | None, speech: str | None) -> int | None:
+    digits = (digits or "").strip()
+    value = int(digits) if digits.isdigit() and len(digits) == 1 else number_in(speech) if not digits else None
+    return value if value is not None and 1 <= value <= 5 else None
+
+
+def is_only_a_number(speech: str | None) -> bool:
+    words = fold(speech).split()
+    return len(words) == 1 and number_in(speech) is not None
+
+
+# --- reading aloud -------------------------------------------------------------------------------
+
+_DAYS = {"en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+         "es": ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo")}
+_MONTHS = {"en": ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+                  "October", "November", "December"),
+           "es": ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
+                  "octubre", "noviembre", "diciembre")}
+
+
+def spoken_when(local: datetime, language: str) -> str:
+    """'Tuesday, December 8 at 7 PM' / 'el martes 8 de diciembre a las 19:00', in the meeting's zone."""
+    day, month = _DAYS[language if language in _DAYS else "en"][local.weekday()], local.month - 1
+    if language == "es":
+        hour = f"{local.hour}:{local.minute:02d}"
+        return f"el {day} {local.day} de {_MONTHS['es'][month]} a la{'' if local.hour == 1 else 's'} {hour}"
+    twelve = local.hour % 12 or 12
+    clock = f"{twelve}" if local.minute == 0 else f"{twelve}:{local.minute:02d}"
+    return f"{day}, {_MONTHS['en'][month]} {local.day} at {clock} {'AM' if local.hour < 12 else 'PM'}"
+
+
+def spoken_number(number: str | None) -> str:
+    """A phone number read digit by digit in groups: '+12025550101' -> '2 0 2, 5 5 5, 0 1 0 1'."""
+    digits = re.sub(r"\D", "", number or "")
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    if len(digits) == 10:
+        parts = (digits[:3], digits[3:6], digits[6:])
+    else:
+        parts = (digits,)
+    return ", ".join(" ".join(part) for part in parts)

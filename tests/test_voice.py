@@ -1,0 +1,435 @@
+"""Member calls walked as Twilio would: signed webhooks for the call, each Gather result, the
+recordings, the Dial outcomes and the status callbacks, TwiML parsed back, in English and Spanish."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from checkin.checkins import CheckIn
+from checkin.db import utcnow
+from checkin.escalation.models import AssessmentRecord, Escalation, EscalationEvent
+from checkin.models import Message, OutboxItem
+from checkin.voice.models import VoiceCall
+from tests.conftest import ACCOUNT_SID, FROM_NUMBER
+from webhooks.cli_voice import CallWalker
+
+DANA, ELI, FAY, CORA = "+12025550201", "+12025550202", "+12025550203", "+12025550209"
+STRANGER = "+12025550999"
+
+
+@pytest.fixture
+def staff(db, group):
+    from checkin.directory import add_staff
+
+    with db.session() as s:
+        return {
+            "dana": add_staff(s, "Dana", "dana@example.org", "facilitator", DANA, [group.name]),
+            "fay": add_staff(s, "Fay", "fay@example.org", "facilitator", FAY, [group.name], tier="backup"),
+            "cora": add_staff(s, "Cora", "cora@example.org", "coordinator", CORA),
+        }
+
+
+@pytest.fixture
+def caller(twilio, settings):
+    def make(from_, to=FROM_NUMBER, **kw):
+        post = lambda path, params: _ok(twilio.post(path, params))  # noqa: E731
+        return CallWalker(post, settings.public_base_url, from_, to, ACCOUNT_SID, **kw)
+    return make
+
+
+def _ok(response):
+    if response.status_code == 204:  # a callback Twilio expects no TwiML for
+        return ""
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.content_type.startswith("text/xml")
+    return response.get_data(as_text=True)
+
+
+def only(db, model):
+    with db.session() as s:
+        rows = s.scalars(select(model)).all()
+        assert len(rows) == 1, rows
+        return rows[0]
+
+
+def escalations(db):
+    with db.session() as s:
+        return s.scalars(select(Escalation)).all()
+
+
+# --- greeting and menu -----------------------------------------------------------------------------
+
+def test_known_caller_is_greeted_by_name_and_group_with_an_interruptible_menu(caller, member, settings):
+    call = caller(member.phone)
+    step = call.start()
+    gather = step.find("Gather")
+    assert step.said[0] == "Hi Sam. This is Checkin for Tuesday Group."
+    assert gather.get("input") == "dtmf speech" and gather.get("numDigits") == "1"
+    assert gather.get("language") == "en-US" and "facilitator" in gather.get("hints")
+    assert gather.get("action") == f"{settings.public_base_url}/twilio/voice/menu?tries=0"
+    # Everything is said inside the Gather, so a key press interrupts it.
+    said_inside = [s.text for s in gather.iter("Say")]
+    assert said_inside == step.said
+    assert "To check in, press 1." in said_inside[1] and "press 3" in said_inside[1]
+    # The offer of Spanish is said by the Spanish voice.
+    switch = gather.findall("Say")[2]
+    assert switch.text == "Para español, oprima 8." and switch.get("language") == "es-US"
+
+
+def test_spanish_member_hears_spanish_and_can_switch_to_english(caller, spanish_member):
+    call = caller(spanish_member.phone)
+    step = call.start()
+    assert step.said[0] == "Hola Rosa. Habla Checkin de Tuesday Group."
+    assert step.find("Gather/Say").get("language") == "es-US" and step.find("Gather").get("language") == "es-US"
+    step = call.press("8")
+    assert step.said[0].startswith("To check in, press 1.")
+    assert step.find("Gather").get("language") == "en-US"
+    step = call.press("8")
+    assert step.said[0].startswith("Para registrar cómo estás")
+
+
+def test_zero_repeats_the_menu_and_the_same_call_sid_is_stored_once(caller, member, db):
+    call = caller(member.phone)
+    first = call.start()
+    again = call.start()  # Twilio retried the first webhook
+    assert first.said == again.said
+    assert call.press("0").said == first.said[1:]
+    row = only(db, VoiceCall)
+    assert row.call_sid == call.call_sid and row.member_id == member.id and row.direction == "inbound"
+
+
+@pytest.mark.parametrize("spanish", [False, True])
+def test_silence_or_wrong_key_reprompts_twice_then_says_goodbye(caller, member, spanish_member, spanish):
+    call = caller(spanish_member.phone if spanish else member.phone)
+    call.start()
+    step = call.silence()
+    assert step.said[0] == ("Perdón, no entendí." if spanish else "Sorry, I did not get that.")
+    assert step.find("Gather").get("action").endswith("tries=1")
+    step = call.press("7")
+    assert step.find("Gather").get("action").endswith("tries=2")
+    step = call.silence()
+    assert step.hung_up
+    assert step.said[-1] == ("Gracias por llamar a Checkin. Adiós." if spanish else "Thank you for calling Checkin. Goodbye.")
+
+
+def test_next_meeting_without_a_schedule_says_so_and_returns_to_the_menu(caller, member):
+    call = caller(member.phone)
+    call.start()
+    step = call.press("2")
+    assert step.said[0] == "There is no meeting on the calendar right now."
+    assert step.find("Gather") is not None
+
+
+def test_a_signature_is_required(twilio, member):
+    from webhooks.cli_voice import call_params
+
+    params = call_params("CA" + "a" * 32, member.phone, FROM_NUMBER, ACCOUNT_SID)
+    assert twilio.post("/twilio/voice", params, signature="").status_code == 403
+    assert twilio.post("/twilio/voice", params, signature="bad").status_code == 403
+    assert twilio.post("/twilio/voice", dict(params, CallSid="nope")).status_code == 400
+    assert twilio.post("/twilio/voice/menu?tries=9", params).status_code == 400
+    assert twilio.post("/twilio/voice/nowhere", params).status_code == 404
+
+
+# --- check in ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("spanish", [False, True])
+def test_check_in_by_keypad_with_a_recorded_message(caller, member, spanish_member, db, spanish):
+    who = spanish_member if spanish else member
+    call = caller(who.phone)
+    call.start()
+    step = call.press("1")
+    assert step.said[0].startswith("Del 1 al 5" if spanish else "On a scale of 1 to 5")
+    step = call.press("4")
+    record = step.find("Record")
+    assert record.get("maxLength") == "60" and record.get("finishOnKey") == "#"
+    assert ("numeral" if spanish else "pound") in step.said[0]
+    step = call.record(recording_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1")
+    assert step.hung_up and step.said[-1] == ("Gracias, Rosa. Guardamos tu registro. Adiós." if spanish
+                                              else "Thank you, Sam. Your check-in is saved. Goodbye.")
+    checkin = only(db, CheckIn)
+    assert (checkin.state, checkin.score, checkin.channel) == ("answered", 4, "voice")
+    assert checkin.recording_url.endswith("/Recordings/RE1") and checkin.call_sid == call.call_sid
+    assert escalations(db) == []
+
+
+def test_check_in_answers_the_open_prompt(caller, member, db):
+    with db.session() as s:
+        s.add(CheckIn(member_id=member.id, prompt_key="prompt:1:x", prompted_at=utcnow(), state="open"))
+    call = caller(member.phone)
+    call.start()
+    call.press("1")
+    call.press("3")
+    checkin = only(db, CheckIn)
+    assert checkin.prompt_key == "prompt:1:x" and checkin.state == "answered" and checkin.score == 3
+
+
+def test_check_in_by_voice_goes_through_the_rules_engine(caller, member, db):
+    call = caller(member.phone)
+    call.start()
+    call.press("1")
+    step = call.say("four, it was a good week")
+    assert step.find("Record") is not None
+    with db.session() as s:
+        message = s.scalar(select(Message).where(Message.channel == "voice"))
+        assert message.body == "4: four, it was a good week" and message.direction == "inbound"
+        assert s.scalar(select(AssessmentRecord)).level == "none"
+    assert only(db, CheckIn).score == 4
+
+
+@pytest.mark.parametrize("spanish", [False, True])
+def test_a_crisis_said_at_check_in_gets_988_and_911_and_is_escalated(caller, member, spanish_member, staff, db, spanish):
+    call = caller(spanish_member.phone if spanish else member.phone)
+    call.start()
+    call.press("1")
+    step = call.say("dos, quiero matarme esta noche" if spanish else "two, I am going to kill myself tonight")
+    assert "988" in step.said[0] and "911" in step.said[0]
+    assert step.said[0].startswith("Te escuchamos" if spanish else "We hear you.")
+    assert call.dialled() == DANA  # straight to a facilitator
+    [esc] = escalations(db)
+    assert esc.level == "crisis" and esc.member_id == (spanish_member.id if spanish else member.id)
+    with db.session() as s:
+        alerts = s.scalars(select(OutboxItem).where(OutboxItem.purpose == "alert")).all()
+        assert {a.to_number for a in alerts} >= {DANA}
+
+
+def test_speech_at_the_menu_is_assessed_too(caller, member, staff, db):
+    call = caller(member.phone)
+    call.start()
+    step = call.say("I don't want to be alive anymore, I have pills")
+    assert "988" in step.text and call.dialled() == DANA
+    assert escalations(db)[0].level in ("urgent", "crisis")
+
+
+@pytest.mark.parametrize("how, spanish", [("key", False), ("word", False), ("key", True), ("word", True)])
+def test_help_by_key_or_word_is_urgent(caller, member, spanish_member, staff, db, how, spanish):
+    call = caller(spanish_member.phone if spanish else member.phone)
+    call.start()
+    step = call.press("9") if how == "key" else call.say("ayuda" if spanish else "help")
+    assert step.said[0].startswith("Gracias por contarnos." if spanish else "Thank you for telling us.")
+    assert "988" in step.said[0] and "911" in step.said[0] and call.dialled() == DANA
+    [esc] = escalations(db)
+    assert esc.level == "urgent"
+    with db.session() as s:
+        record = s.scalar(select(AssessmentRecord))
+        assert "voice.help_request" in record.rules and record.source == "voice"
+
+
+@pytest.mark.parametrize("spanish", [False, True])
+def test_phq9_question_when_the_group_asks_it(caller, member, spanish_member, staff, db, group, spanish):
+    from checkin.voice.calls import set_phq9
+
+    who = spanish_member if spanish else member
+    with db.session() as s:
+        set_phq9(s, group.id, True)
+    call = caller(who.phone)
+    call.start()
+    call.press("1")
+    step = call.press("4")
+    assert step.said[0].startswith("En las últimas dos semanas" if spanish else "Over the last two weeks")
+    assert step.find("Gather").get("input") == "dtmf"
+    step = call.press("0")
+    assert step.find("Record") is not None and escalations(db) == []
+    # A second call, answering "several days": urgent.
+    call = caller(who.phone)
+    call.start()
+    call.press("1")
+    call.press("4")
+    step = call.press("1")
+    assert step.said[0].startswith("Gracias por contarnos." if spanish else "Thank you for telling us.")
+    assert call.dialled() == DANA
+    [esc] = escalations(db)
+    assert esc.level == "urgent"
+    with db.session() as s:
+        assert s.scalar(select(EscalationEvent).where(EscalationEvent.kind == "assessed")).detail == "voice.phq9_item9"
+
+
+def test_phq9_is_not_asked_by_default(caller, member, db):
+    call = caller(member.phone)
+    call.start()
+    call.press("1")
+    assert call.press("2").find("Record") is not None
+
+
+def test_wrong_score_key_reprompts(caller, member, db):
+    call = caller(member.phone)
+    call.start()
+    call.press("1")
+    step = call.press("7")
+    assert step.said[0] == "Sorry, I did not get that." and step.said[1].startswith("On a scale")
+    assert call.press("5").find("Record") is not None
+
+
+# --- a facilitator, now -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("spanish", [False, True])
+def test_talk_to_a_facilitator_rings_each_in_order_then_takes_a_message(caller, member, spanish_member, staff, db, group, spanish):
+    who = spanish_member if spanish else member
+    call = caller(who.phone)
+    call.start()
+    step = call.press("3")
+    dial = step.find("Dial")
+    assert dial.get("timeout") == "20" and dial.get("callerId") == group.phone_number
+    assert call.dialled() == DANA and dial.get("action").endswith("/twilio/voice/dial?n=0")
+    step = call.dial_result("no-answer")
+    assert call.dialled() == FAY  # the backup, next
+    assert escalations(db) == []
+    step = call.dial_result("busy")
+    assert step.find("Record") is not None
+    assert step.said[0].startswith("Ningún facilitador" if spanish else "No facilitator could answer")
+    [esc] = escalations(db)
+    assert esc.level == "urgent"
+    with db.session() as s:
+        detail = s.scalar(select(EscalationEvent).where(EscalationEvent.kind == "assessed")).detail
+        assert detail == "voice.no_facilitator_answered"
+    step = call.record(recording_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE9")
+    assert step.hung_up and ("llamará" if spanish else "call you back") in step.said[0]
+    with db.session() as s:
+        note = s.scalar(select(EscalationEvent).where(EscalationEvent.kind == "note"))
+        assert note.detail.endswith("/Recordings/RE9")
+
+
+def test_a_facilitator_who_answers_ends_the_call_without_escalation(caller, member, staff, db):
+    call = caller(member.phone)
+    call.start()
+    call.press("3")
+    step = call.dial_result("completed")
+    assert step.hung_up and escalations(db) == []
+
+
+def test_no_facilitator_on_call_takes_a_message_at_once(caller, member, db):
+    call = caller(member.phone)
+    call.start()
+    step = call.press("3")
+    assert step.find("Dial") is None and step.find("Record") is not None
+    assert escalations(db)[0].level == "urgent"
+
+
+# --- unknown callers -----------------------------------------------------------------------------
+
+def test_unknown_caller_hears_who_we_are_and_the_message_reaches_the_coordinator(caller, member, staff, db):
+    call = caller(STRANGER)
+    step = call.start()
+    assert "Checkin" in step.text and "988" in step.text
+    assert "Sam" not in step.text and "Tuesday" not in step.text
+    step = call.silence() if step.find("Redirect") is not None else step
+    step = call.record(recording_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE7")
+    assert step.hung_up and step.said[0] == "Thank you. Your message will be passed on. Goodbye."
+    with db.session() as s:
+        [item] = s.scalars(select(OutboxItem)).all()
+        assert item.to_number == CORA and item.body.endswith("/Recordings/RE7")
+        assert s.scalars(select(Message).where(Message.channel == "voice")).all() == []
+
+
+def test_unknown_caller_can_hear_spanish(caller):
+    call = caller(STRANGER)
+    call.start()
+    step = call.press("8")
+    assert step.said[0].startswith("Llamaste a Checkin") and step.find("Record") is not None
+
+
+# --- status callbacks ----------------------------------------------------------------------------
+
+def test_inbound_call_status_callbacks_are_recorded(caller, twilio, member, db):
+    call = caller(member.phone)
+    call.start()
+    from webhooks.cli_voice import call_params
+
+    params = call_params(call.call_sid, member.phone, FROM_NUMBER, ACCOUNT_SID, CallStatus="completed", CallDuration="42")
+    assert twilio.post("/twilio/voice/status", params).status_code == 204
+    row = only(db, VoiceCall)
+    assert row.status == "completed" and row.duration_seconds == 42 and row.ended_at is not None
+    assert twilio.post("/twilio/voice/status", dict(params, CallStatus="exploded")).status_code == 400
+
+
+# --- the next meeting --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("spanish", [False, True])
+def test_next_meeting_is_read_in_local_time_with_the_place(caller, member, spanish_member, db, group, spanish):
+    from datetime import time
+
+    from checkin.schedules import next_meeting, set_schedule
+    from checkin.voice.speech import spoken_when
+
+    with db.session() as s:
+        set_schedule(s, group.id, rrule="FREQ=WEEKLY;BYDAY=TU", start_local=time(19, 0), duration_minutes=90,
+                     location="12 Main Street, room 4")
+        local = next_meeting(s, group.id, utcnow()).local_start
+    call = caller(spanish_member.phone if spanish else member.phone)
+    call.start()
+    step = call.press("2")
+    when = spoken_when(local, "es" if spanish else "en")
+    assert local.hour == 19 and ("a las 19:00" in when if spanish else "at 7 PM" in when)
+    assert step.said[0] == (f"Tu próxima reunión es {when}. Es en 12 Main Street, room 4." if spanish
+                            else f"Your next meeting is {when}. It meets at 12 Main Street, room 4.")
+    assert step.find("Gather") is not None  # then the menu again, interruptible
+
+
+def test_next_meeting_by_phone_reads_the_dial_in_number(caller, member, db, group):
+    from datetime import time
+
+    from checkin.schedules import set_schedule
+
+    with db.session() as s:
+        set_schedule(s, group.id, rrule="FREQ=WEEKLY;BYDAY=TH", start_local=time(18, 30), duration_minutes=60,
+                     dial_in="+1 202 555 0188")
+    call = caller(member.phone)
+    call.start()
+    step = call.press("2")
+    assert step.said[0].startswith("Your next meeting is Thursday, ")
+    assert " at 6:30 PM. To join by phone, dial 2 0 2, 5 5 5, 0 1 8 8." in step.said[0]
+
+
+# --- transcripts of recorded messages ----------------------------------------------------------
+
+def test_a_crisis_in_a_recorded_check_in_message_is_escalated_from_its_transcript(caller, member, staff, db):
+    call = caller(member.phone)
+    call.start()
+    call.press("1")
+    step = call.press("4")
+    assert step.find("Record").get("transcribe") == "true"
+    call.record()
+    assert escalations(db) == []
+    # After the call, Twilio posts the transcript (signed); the answer is empty.
+    assert call.transcription("I have the pills ready and I am going to take them all tonight") == ""
+    [esc] = escalations(db)
+    assert esc.level == "crisis"
+
+
+def test_a_benign_transcript_becomes_the_check_ins_words(caller, member, db):
+    call = caller(member.phone)
+    call.start()
+    call.press("1")
+    call.press("4")
+    call.record()
+    call.transcription("Good week, I went for walks every day.")
+    checkin = only(db, CheckIn)
+    assert checkin.score == 4 and checkin.words == "Good week, I went for walks every day."
+    assert escalations(db) == []
+
+
+def test_spanish_recordings_are_not_sent_for_transcription(caller, spanish_member):
+    call = caller(spanish_member.phone)
+    call.start()
+    call.press("1")
+    assert call.press("4").find("Record").get("transcribe") is None
+
+
+@pytest.mark.parametrize("step", ["score", "phq9"])
+def test_every_question_reprompts_twice_then_says_goodbye(caller, member, db, group, step):
+    from checkin.voice.calls import set_phq9
+
+    with db.session() as s:
+        set_phq9(s, group.id, True)
+    call = caller(member.phone)
+    call.start()
+    call.press("1")
+    if step == "phq9":
+        call.press("3")
+    for tries in (1, 2):
+        again = call.silence() if tries == 1 else call.press("*")
+        assert again.said[0] == "Sorry, I did not get that." and again.find("Gather").get("action").endswith(f"tries={tries}")
+    goodbye = call.silence()
+    assert goodbye.hung_up and goodbye.said == ["Sorry, I did not get that.", "Thank you for calling Checkin. Goodbye."]
+    assert escalations(db) == []

@@ -1,0 +1,293 @@
+"""Calls we place to members, end to end: the outbox row the planner writes, a real RQ worker, the
+real twilio library against the loopback Twilio server (which answers the call by fetching our
+TwiML, signed, with AnsweredBy), signed status callbacks, retries and the cap on calls at once."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import pytest
+from rq import SimpleWorker
+from sqlalchemy import select
+
+from checkin import outbox
+from checkin.checkins import CheckIn
+from checkin.db import utcnow
+from checkin.models import Member, OutboxItem
+from checkin.status import StatusUpdate
+from checkin.voice import outbound
+from checkin.voice.config import load as load_config
+from checkin.voice.models import VoiceCall
+from tests.conftest import ACCOUNT_SID, FROM_NUMBER
+from webhooks.cli_voice import CallWalker, http_post
+from workers.queues import dispatch
+
+OCCURRENCE = "20261208T0000Z"  # the schedules part's occurrence key: the original UTC start
+
+
+def noon_zone(now: datetime) -> str:
+    """A fixed-offset zone where it is about noon now, so retries fall inside quiet hours whenever the suite runs."""
+    shift = 12 - now.hour  # local = UTC + shift
+    return "Etc/GMT" if shift == 0 else f"Etc/GMT{-shift:+d}"
+
+
+@pytest.fixture
+def voice_member(db, group):
+    from checkin.directory import add_member
+
+    with db.session() as s:
+        member = add_member(s, group.name, "+12025550111", "Lee Park", "en", noon_zone(utcnow()), "voice")
+        return member
+
+
+def work(rt):
+    SimpleWorker(["alerts", "outbox"], connection=rt.redis).work(burst=True)
+
+
+def plan_call(rt, member, kind="prompt", key=None):
+    """Write the outbox row exactly as the planner does for a voice member (and the prompt's check-in)."""
+    key = key or f"{kind}:{member.id}:{OCCURRENCE}"
+    url = (f"{rt.settings.public_base_url}/twilio/voice/outbound?kind={kind}&member={member.id}"
+           f"&occurrence={quote(OCCURRENCE, safe='')}")
+    with rt.db.session() as s:
+        item, _ = outbox.add(s, key, to=member.phone, twiml_url=url, channel="voice", purpose=kind,
+                             member_id=member.id, from_number=FROM_NUMBER)
+        if kind in ("prompt", "nudge"):
+            s.add(CheckIn(member_id=member.id, prompt_key=key, prompted_at=utcnow(), state="open", channel="voice"))
+    dispatch(rt, [item])
+    return item
+
+
+def row(db, model, **where):
+    with db.session() as s:
+        return s.scalars(select(model).filter_by(**where)).all()
+
+
+def walker(rt, member, sid):
+    return CallWalker(http_post(rt.settings, None), rt.settings.public_base_url, FROM_NUMBER, member.phone,
+                      ACCOUNT_SID, call_sid=sid, direction="outbound-api")
+
+
+def test_a_person_answers_the_check_in_call(live_app, fake_twilio, db, voice_member):
+    rt = live_app
+    plan_call(rt, voice_member)
+    work(rt)
+    [call] = fake_twilio.wait_for_calls(1)
+    params = call["params"]
+    assert params["To"] == voice_member.phone and params["From"] == FROM_NUMBER
+    # A member's answering machine is waited out to its beep, so the reminder is recorded whole.
+    assert params["MachineDetection"] == "DetectMessageEnd" and "/twilio/status?outbox=" in params["StatusCallback"]
+    assert "/twilio/voice/outbound?kind=prompt" in params["Url"]
+    status, twiml = fake_twilio.answer_call(call["sid"], "human")
+    assert status == 200
+    caller = walker(rt, voice_member, call["sid"])
+    step = caller.resume(twiml)
+    assert step.said[0] == "Hi Lee, this is Checkin for Tuesday Group."
+    assert step.said[1].startswith("On a scale of 1 to 5")
+    step = caller.press("2")
+    step = caller.record(recording_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE3")
+    assert step.hung_up and "Your check-in is saved" in step.text
+    [checkin] = row(db, CheckIn)
+    assert (checkin.state, checkin.score, checkin.call_sid) == ("answered", 2, call["sid"])
+    assert checkin.recording_url.endswith("/RE3")
+    # The call ends: its status is recorded on the call, and nothing is retried.
+    assert fake_twilio.send_status(call["sid"], "completed", duration=75) == 204
+    [stored] = row(db, VoiceCall)
+    assert (stored.direction, stored.kind, stored.status, stored.answered_by) == ("outbound", "prompt", "completed", "human")
+    work(rt)
+    assert len(fake_twilio.calls()) == 1
+
+
+def test_spanish_person_gets_the_spoken_reminder_then_the_menu(live_app, fake_twilio, db, group):
+    from checkin.directory import add_member
+
+    with db.session() as s:
+        rosa = add_member(s, group.name, "+12025550112", "Rosa Medina", "es", None, "voice")
+    rt = live_app
+    plan_call(rt, rosa, kind="reminder")
+    work(rt)
+    [call] = fake_twilio.wait_for_calls(1)
+    status, twiml = fake_twilio.answer_call(call["sid"], "human")
+    step = walker(rt, rosa, call["sid"]).resume(twiml)
+    assert step.said[:2] == ["Hola Rosa, habla Checkin de Tuesday Group.", "Un aviso sobre la próxima reunión de tu grupo."]
+    assert step.find("Gather").get("language") == "es-US"
+
+
+@pytest.mark.parametrize("answered_by", ["machine_end_beep", "fax"])
+def test_an_answering_machine_gets_a_short_reminder_with_no_private_detail(live_app, fake_twilio, db, voice_member, answered_by):
+    rt = live_app
+    plan_call(rt, voice_member)
+    work(rt)
+    [call] = fake_twilio.wait_for_calls(1)
+    status, twiml = fake_twilio.answer_call(call["sid"], answered_by)
+    step = walker(rt, voice_member, call["sid"]).resume(twiml)
+    assert step.hung_up and step.find("Gather") is None
+    assert step.said == ["Hello, this is Checkin with a reminder from your support group. "
+                         "Please call us back at 5 0 0, 5 5 5, 0 0 0 6. Goodbye."]
+    assert "Lee" not in step.text and "Tuesday" not in step.text
+    # A machine took the message: no retry, and the check-in stays open for the member to call back.
+    fake_twilio.send_status(call["sid"], "completed", answered_by=answered_by)
+    work(rt)
+    assert len(fake_twilio.calls()) == 1
+    assert row(db, CheckIn)[0].state == "open"
+
+
+@pytest.mark.parametrize("outcome", ["no-answer", "busy"])
+def test_unanswered_calls_are_retried_twice_then_the_check_in_is_missed(live_app, fake_twilio, db, voice_member, outcome):
+    rt = live_app
+    first = plan_call(rt, voice_member)
+    work(rt)
+    waits = []
+    for n in range(3):
+        call = fake_twilio.wait_for_calls(n + 1)[n]
+        before = utcnow()
+        assert fake_twilio.send_status(call["sid"], outcome) == 204
+        retries = row(db, OutboxItem, idempotency_key=f"{first.idempotency_key}:call{n + 1}")
+        if n == 2:
+            assert retries == []  # at most two retries
+            break
+        [retry] = retries
+        waits.append(round((retry.next_attempt_at - before).total_seconds() / 60))
+        assert row(db, CheckIn)[0].state == "open"
+        with db.session() as s:  # the wait passes
+            s.get(OutboxItem, retry.id).next_attempt_at = utcnow()
+        dispatch(rt, [retry])
+        work(rt)
+    assert waits == [15, 60]
+    assert len(fake_twilio.calls()) == 3
+    assert all(c["params"]["To"] == voice_member.phone for c in fake_twilio.calls())
+    [checkin] = row(db, CheckIn)
+    assert checkin.state == "missed"
+    assert {c.status for c in row(db, VoiceCall)} == {outcome}
+
+
+def test_no_retry_into_the_members_night(db, voice_member):
+    """A retry that would ring after 21:00 member-local is not placed; the check-in is missed."""
+    tz_night = datetime(2026, 12, 1, 20, 50, tzinfo=timezone.utc)  # 20:50 in UTC+0 -> +15 min is 21:05
+    with db.session() as s:
+        member = s.get(Member, voice_member.id)
+        member.timezone = "Etc/GMT"
+        item, _ = outbox.add(s, "prompt:night", to=member.phone, twiml_url="https://x/twilio/voice/outbound?kind=prompt",
+                             channel="voice", purpose="prompt", member_id=member.id)
+        s.add(CheckIn(member_id=member.id, prompt_key="prompt:night", prompted_at=tz_night, state="open"))
+        s.flush()
+        outbound.on_call_status(s, item, StatusUpdate(sid="CA" + "e" * 32, status="failed", call_status="no-answer"),
+                                now=tz_night)
+        assert s.scalar(select(OutboxItem).where(OutboxItem.idempotency_key == "prompt:night:call1")) is None
+        assert s.scalar(select(CheckIn)).state == "missed"
+
+
+def test_calls_in_progress_are_capped(live_app, fake_twilio, db, group, monkeypatch):
+    from checkin.directory import add_member
+
+    monkeypatch.setenv("CHECKIN_MAX_CONCURRENT_CALLS", "1")
+    assert load_config().max_concurrent == 1
+    rt = live_app
+    with db.session() as s:
+        zone = noon_zone(utcnow())
+        one = add_member(s, group.name, "+12025550121", "Ana One", "en", zone, "voice")
+        two = add_member(s, group.name, "+12025550122", "Ben Two", "en", zone, "voice")
+    plan_call(rt, one)
+    held = plan_call(rt, two)
+    work(rt)
+    [call] = fake_twilio.wait_for_calls(1)
+    [waiting] = row(db, OutboxItem, id=held.id)
+    assert waiting.state == "pending" and waiting.attempts == 0 and waiting.next_attempt_at > utcnow()
+    # The first call ends; the held one goes out when it is due.
+    fake_twilio.send_status(call["sid"], "completed")
+    with db.session() as s:
+        s.get(OutboxItem, held.id).next_attempt_at = utcnow()
+    dispatch(rt, [waiting])
+    work(rt)
+    calls = fake_twilio.wait_for_calls(2)
+    assert calls[1]["params"]["To"] == two.phone
+
+
+def test_outbound_twiml_needs_a_signature_and_a_known_kind(twilio, voice_member):
+    from webhooks.cli_voice import call_params
+
+    params = call_params("CA" + "b" * 32, FROM_NUMBER, voice_member.phone, ACCOUNT_SID, direction="outbound-api")
+    path = f"/twilio/voice/outbound?kind=prompt&member={voice_member.id}&occurrence=x"
+    assert twilio.post(path, params, signature="").status_code == 403
+    assert twilio.post(f"/twilio/voice/outbound?kind=party&member={voice_member.id}", params).status_code == 400
+    assert twilio.post("/twilio/voice/outbound?kind=prompt&member=abc", params).status_code == 400
+
+
+def test_a_call_answered_at_a_number_that_is_no_longer_the_members_says_nothing_private(twilio, settings, voice_member):
+    caller = CallWalker(lambda p, d: twilio.post(p, d).get_data(as_text=True), settings.public_base_url, FROM_NUMBER,
+                        "+12025550177", ACCOUNT_SID, direction="outbound-api")
+    step = caller.start(f"/twilio/voice/outbound?kind=prompt&member={voice_member.id}&occurrence=x", AnsweredBy="human")
+    assert "Lee" not in step.text and step.hung_up
+
+
+@pytest.mark.parametrize("kind", ["reminder", "change"])
+def test_spoken_reminder_and_change_notice_name_the_planned_meeting(twilio, settings, db, group, voice_member, kind):
+    from datetime import time
+
+    from checkin.schedules import cancel_occurrence, next_meeting, set_schedule
+    from checkin.voice.speech import spoken_when
+
+    with db.session() as s:
+        set_schedule(s, group.id, rrule="FREQ=WEEKLY;BYDAY=TU", start_local=time(19, 0), duration_minutes=90,
+                     location="12 Main Street")
+        occ = next_meeting(s, group.id, utcnow())
+        if kind == "change":
+            cancel_occurrence(s, group.id, occ.key)
+    caller = CallWalker(lambda p, d: twilio.post(p, d).get_data(as_text=True), settings.public_base_url, FROM_NUMBER,
+                        voice_member.phone, ACCOUNT_SID, direction="outbound-api")
+    step = caller.start(f"/twilio/voice/outbound?kind={kind}&member={voice_member.id}&occurrence={occ.key}", AnsweredBy="human")
+    # Read in the member's own zone (theirs differs from the group's here).
+    when = spoken_when(occ.starts_at.astimezone(ZoneInfo(voice_member.timezone)), "en")
+    assert voice_member.timezone != group.timezone
+    expected = (f"A reminder: your next meeting is {when}. It meets at 12 Main Street." if kind == "reminder"
+                else f"The meeting on {when} is cancelled.")
+    assert step.said[:2] == ["Hi Lee, this is Checkin for Tuesday Group.", expected]
+    assert step.find("Gather") is not None
+
+
+def _direct(twilio, settings, member):
+    return CallWalker(lambda p, d: twilio.post(p, d).get_data(as_text=True), settings.public_base_url, FROM_NUMBER,
+                      member.phone, ACCOUNT_SID, direction="outbound-api")
+
+
+def test_a_crisis_said_on_a_check_in_call_we_placed_is_escalated_and_connected(twilio, settings, db, group, voice_member):
+    from checkin.directory import add_staff
+
+    with db.session() as s:
+        add_staff(s, "Dana", "dana@example.org", "facilitator", "+12025550201", [group.name])
+    caller = _direct(twilio, settings, voice_member)
+    caller.start(f"/twilio/voice/outbound?kind=prompt&member={voice_member.id}&occurrence={OCCURRENCE}", AnsweredBy="human")
+    step = caller.say("one, I am going to kill myself tonight")
+    assert step.said[0].startswith("We hear you.") and "988" in step.said[0]
+    dial = step.find("Dial")
+    assert dial.findtext("Number") == "+12025550201" and dial.get("callerId") == FROM_NUMBER
+    from checkin.escalation.models import Escalation
+
+    [esc] = row(db, Escalation)
+    assert esc.level == "crisis" and esc.member_id == voice_member.id
+
+
+def test_a_spanish_answering_machine_hears_spanish(twilio, settings, db, group):
+    from checkin.directory import add_member
+
+    with db.session() as s:
+        rosa = add_member(s, group.name, "+12025550113", "Rosa Medina", "es", None, "voice")
+    step = _direct(twilio, settings, rosa).start(f"/twilio/voice/outbound?kind=reminder&member={rosa.id}&occurrence=x",
+                                                 AnsweredBy="machine_start")
+    assert step.said == ["Hola, habla Checkin con un aviso de tu grupo de apoyo. Llámanos al 5 0 0, 5 5 5, 0 0 0 6. Adiós."]
+    assert step.find("Say").get("language") == "es-US" and step.hung_up
+
+
+def test_no_retry_once_the_check_in_is_answered(db, voice_member):
+    """Nobody picked up, but the member texted their score meanwhile: no second call."""
+    now = utcnow()
+    with db.session() as s:
+        item, _ = outbox.add(s, "prompt:answered", to=voice_member.phone, twiml_url="https://x/twilio/voice/outbound?kind=prompt",
+                             channel="voice", purpose="prompt", member_id=voice_member.id)
+        s.add(CheckIn(member_id=voice_member.id, prompt_key="prompt:answered", prompted_at=now, state="answered", score=3))
+        s.flush()
+        outbound.on_call_status(s, item, StatusUpdate(sid="CA" + "f" * 32, status="failed", call_status="busy"), now=now)
+        assert s.scalar(select(OutboxItem).where(OutboxItem.idempotency_key == "prompt:answered:call1")) is None
+        assert s.scalar(select(CheckIn)).state == "answered"
