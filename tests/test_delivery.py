@@ -254,7 +254,7 @@ def test_worker_killed_mid_delivery_sends_exactly_once(live_app, fake_twilio, me
     env = {**_env_of(runtime.settings), "TWILIO_API_BASE_URL": fake_twilio.base_url, "CHECKIN_OUTBOX_LEASE_SECONDS": str(lease)}
     black_hole = socket.socket()
     if accepted:
-        fake_twilio.delay(1.5)  # the request is in flight when the worker dies; Twilio still takes it
+        fake_twilio.delay(3)  # the request is in flight when the worker dies; Twilio still takes it
         fake_twilio.set_auto_status(("sent",), delay=0.05)  # ... and calls back with our outbox id
     else:
         # A server that takes the connection and never answers: Twilio never got the message.
@@ -266,6 +266,9 @@ def test_worker_killed_mid_delivery_sends_exactly_once(live_app, fake_twilio, me
     try:
         dispatch(runtime, [item])
         _wait(lambda: item_state(runtime.db, item.id).state == "sending")
+        if accepted:
+            # Kill only once Twilio holds the request, however slowly a loaded machine got there.
+            fake_twilio.wait_for(lambda: fake_twilio.requests(), timeout=10)
         time.sleep(0.3)
         os.killpg(worker.pid, signal.SIGKILL)  # as a killed container: no cleanup runs
         worker.wait(timeout=10)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from pathlib import Path
 
 import pytest
@@ -57,14 +56,9 @@ def test_routine_message_has_no_rules():
     assert a == Assessment("none", (), ())
 
 
-def test_default_ruleset_is_cached_and_fast():
+def test_default_ruleset_is_loaded_once():
+    # The rule files are parsed once per process, not per message (speed is measured in `make bench rules`).
     assert default_ruleset() is default_ruleset()
-    texts = [l.split("\t", 1)[1] for l in CORPUS.read_text(encoding="utf-8").splitlines()[1:]]
-    start = time.perf_counter()
-    for t in texts:
-        assess(t)
-    per_msg = (time.perf_counter() - start) / len(texts)
-    assert per_msg < 0.001, f"{per_msg * 1e6:.0f} us per message"
 
 
 def test_language_selects_rule_set():
