@@ -13,7 +13,7 @@ import time
 import traceback
 
 import bench
-from bench.common import section
+from bench.common import section, terminate_on_signals
 
 
 def discover() -> list[str]:
@@ -39,6 +39,7 @@ def main(argv: list[str]) -> int:
         print("\navailable:", ", ".join(n.removeprefix("bench_") for n in discover()))
         return 0
     modules = select(discover(), argv)
+    terminate_on_signals()  # a `timeout` or a closed terminal still stops servers and workers, drops databases
     failed: list[str] = []
     for name in modules:
         section(name.removeprefix("bench_"))

@@ -13,12 +13,12 @@ from __future__ import annotations
 import http.client
 import os
 import secrets
-import subprocess
 import threading
 import time
 from urllib.parse import urlencode
 
-from bench.common import PYTHON, REPO, ServerSettings, free_port, gunicorn, percentile, scratch_dir, temp_database
+from bench.common import (REPO, ServerSettings, foreign_redis_clients, free_port, gunicorn, percentile, scratch_dir, spawn,
+                          stop_process, temp_database)
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
 REDIS_LOCK = "checkin:test-db-lock:14"  # the test suite's claim on a Redis database number; honour it
@@ -205,6 +205,12 @@ def main() -> None:
     tmp_log: list = []
     try:
         redis.flushdb()
+        others = foreign_redis_clients(redis)
+        if others:
+            # e.g. an `rq worker` left by an interrupted run: it would take this run's alert jobs and look
+            # them up in its own (old) database, and no alert would ever reach this run's Twilio.
+            raise RuntimeError(f"{len(others)} other connection(s) to Redis database 14 that this run did not make, "
+                               f"e.g. {others[0]}; stop that process (a leftover worker?) and try again")
         fake.start()
         with scratch_dir() as tmp, temp_database("checkin_bench_esc") as database_url:
             seed(database_url, key)
@@ -212,23 +218,27 @@ def main() -> None:
             env = app_env(database_url, port, str(tmp / "instance"), key, fake.base_url)
             public_url = env["PUBLIC_BASE_URL"] + "/twilio/sms"
             tmp_log.append(tmp / "worker.log")
-            with open(tmp / "worker.log", "ab") as log:
-                worker = subprocess.Popen([RQ, "worker", "--url", REDIS_URL, "--quiet", "-w", WORKER_CLASS,
-                                           "alerts", "outbox"], cwd=REPO, env=env, stdin=subprocess.DEVNULL,
-                                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            worker = spawn([RQ, "worker", "--url", REDIS_URL, "--quiet", "-w", WORKER_CLASS, "alerts", "outbox"],
+                           env=env, log_path=tmp / "worker.log")
             with gunicorn("webhooks:create_app()", SERVER, env, tmp, port=port):
                 print(f"app: {SERVER} on PostgreSQL; one `rq worker -w {WORKER_CLASS} alerts outbox`; loopback Twilio in-process")
                 print(f"{CRISIS_PER_RUN} crisis SMS per run, {CRISIS_INTERVAL * 1000:.0f} ms apart; 2 on-call facilitators "
                       f"(each crisis: 2 SMS + 2 calls); latency to the first alert SMS request at Twilio")
                 # Warm up: one crisis and a few ordinary texts, not timed (imports, connections, rules load).
                 warm = Poster(port, public_url)
-                for phone in BACKGROUND[:5]:
-                    warm.post(*warm.build(phone, "warming up"))
-                for i in range(4):
-                    warm.post(*warm.build(f"+12025557{i:03d}", CRISIS_TEXT))
+                statuses = [warm.post(*warm.build(phone, "warming up")) for phone in BACKGROUND[:5]]
+                statuses += [warm.post(*warm.build(f"+12025557{i:03d}", CRISIS_TEXT)) for i in range(4)]
                 warm.close()
-                if not fake.wait_for(lambda: sum("ALERT" in str(m["params"].get("Body")) for m in fake.messages()) >= 8, 30):
-                    raise RuntimeError("the warm-up crises produced no alerts: is the worker running? see its log")
+                if any(s != 200 for s in statuses):
+                    raise RuntimeError(f"warm-up webhooks answered HTTP {statuses}")
+
+                def warm_alerts() -> int:
+                    return sum("ALERT" in str(m["params"].get("Body")) for m in fake.messages())
+
+                expected = 4 * len(FACILITATORS)
+                if not fake.wait_for(lambda: warm_alerts() >= expected, 30):
+                    raise RuntimeError(f"the warm-up crises produced {warm_alerts()} of {expected} alert SMS within 30 s: "
+                                       f"is the worker running (exit status {worker.poll()})? see its log below")
 
                 baseline = crisis_run(fake, port, public_url, 0)
                 print(describe("no background load (baseline)", baseline), flush=True)
@@ -260,13 +270,7 @@ def main() -> None:
             pass
         raise
     finally:
-        if worker is not None and worker.poll() is None:
-            worker.terminate()
-            try:
-                worker.wait(10)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait(5)
+        stop_process(worker)
         fake.stop()
         try:
             redis.flushdb()

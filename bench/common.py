@@ -49,6 +49,72 @@ def section(title: str) -> None:
     print(f"\n=== {title} " + "=" * max(3, 72 - len(title)), flush=True)
 
 
+# --- child processes -----------------------------------------------------------------------------
+
+try:  # Linux: prctl(PR_SET_PDEATHSIG) ties a child's life to the bench's
+    import ctypes
+
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):
+    _prctl = None
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent_pid: int) -> Callable[[], None]:
+    def preexec() -> None:  # in the child, between fork and exec: nothing here may import or allocate much
+        if _prctl is not None:
+            _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent_pid:  # the bench died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
+def spawn(cmd: Sequence[str], *, env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """Start a server or worker in its own session, logging to a file, that is sent SIGTERM when the
+    bench process dies, however it dies. A child left running by a killed run is not harmless: an
+    `rq worker` still attached to the bench's Redis database takes the next run's jobs and looks them
+    up in the old run's database, so the new run never sees its alerts."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(list(cmd), cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with(os.getpid()))
+
+
+def stop_process(proc: subprocess.Popen | None, timeout: float = 10.0) -> None:
+    """SIGTERM (graceful), then SIGKILL to the child's whole session if it does not exit in time."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # its own session: only this child and its children
+        except ProcessLookupError:
+            pass
+        proc.wait(5)
+
+
+def terminate_on_signals() -> None:
+    """Turn SIGTERM and SIGHUP (a `timeout`, a closed terminal) into KeyboardInterrupt, so that every
+    finally block runs: servers stopped, temporary databases dropped, Redis claims released."""
+    def interrupt(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupt)
+
+
+def foreign_redis_clients(redis) -> list[str]:
+    """Other connections to `redis`'s database (ours excluded), as short descriptions. Run after
+    claiming the database: anything left is a process the bench did not start, e.g. a worker from an
+    interrupted run, which would take this run's jobs."""
+    db = redis.connection_pool.connection_kwargs.get("db", 0)
+    mine = redis.client_id()
+    return [f"{c.get('addr')} (age {c.get('age')} s, last command {c.get('cmd')})"
+            for c in redis.client_list() if int(c.get("db", -1)) == db and int(c.get("id", -1)) != mine]
+
+
 # --- gunicorn ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -90,12 +156,7 @@ class Gunicorn:
                 "--log-level", "warning", self.app_spec]
 
     def start(self, timeout: float = 30.0) -> "Gunicorn":
-        log = open(self.log_path, "ab")
-        try:
-            self.proc = subprocess.Popen(self.command(), cwd=REPO, env=self.env, stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        finally:
-            log.close()
+        self.proc = spawn(self.command(), env=self.env, log_path=self.log_path)
         self._wait_ready(timeout)
         return self
 
@@ -123,17 +184,7 @@ class Gunicorn:
 
     def stop(self, timeout: float = 10.0) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)  # graceful: the master stops its own workers
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)  # its own session: only this master and its workers
-            except ProcessLookupError:
-                pass
-            proc.wait(5)
+        stop_process(proc, timeout)  # SIGTERM is graceful: the master stops its own workers
 
     def pids(self) -> list[int]:
         """The master and its workers (for attaching a profiler)."""

@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from checkin import answers, consent, keywords, outbox, templates
 from checkin.db import utcnow
+from checkin.rows import adopt, from_row, insert_returning_id, load_one, update_by_id
 from checkin.escalation import commands, service as escalation
 from checkin.models import GroupMember, GroupStaff, Member, Message, OutboxItem, StaffUser
 
@@ -41,58 +43,145 @@ class Answer:
 def receive_sms(db, sms: InboundSms, *, context: escalation.Context | None = None, now: datetime | None = None) -> Answer:
     """Store the message exactly once, decide, and return the reply. A retried webhook gets the same reply
     (and creates nothing: its alerts were written with the first one)."""
+    try:
+        return _receive(db, sms, context, now)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        # The pooled connection had died (a database restart): nothing was stored with it. Twilio
+        # does not retry an SMS webhook, so do it here, once, on a fresh connection; the MessageSid
+        # claim makes a second run safe even if the first one's commit did land.
+        log.warning("database connection lost while receiving; retrying once (sid=%s)", sms.sid)
+        return _receive(db, sms, context, now)
+
+
+def _receive(db, sms: InboundSms, context: escalation.Context | None, now: datetime | None) -> Answer:
     with db.session() as session:
-        member = session.scalar(select(Member).where(Member.phone == sms.from_number))
-        staff = None
-        # Only look for a facilitator when it can matter: the hot path is a member's ordinary reply.
-        if member is None or commands.is_command(sms.body):
-            staff = session.scalar(select(StaffUser).where(StaffUser.phone == sms.from_number, StaffUser.active.is_(True)))
-        message = Message(
-            direction="inbound",
-            channel="sms",
-            provider_sid=sms.sid,
-            member_id=member.id if member and staff is None else None,
-            staff_id=staff.id if staff else None,
-            from_number=sms.from_number,
-            to_number=sms.to_number,
-            body=sms.body,
-            status="received",
-        )
-        try:
-            with session.begin_nested():
-                session.add(message)
-                session.flush()
-        except IntegrityError:
-            # A retried webhook (or the same MessageSid racing in): the stored one and its answer stand.
-            existing = _find(session, sms.sid)
-            return Answer(existing.reply_body, existing.id, duplicate=True)
+        if session.get_bind().dialect.name == "postgresql" and not commands.is_command(sms.body):
+            # The hot path, a member's reply: look the member up and claim the MessageSid in one statement.
+            member, message = _claim_as_member(session, sms)
+            staff = _staff(session, sms.from_number) if member is None else None
+            if staff is not None and message is not None:
+                _set_sender(session, message, staff_id=staff.id)
+        else:
+            member = load_one(session, Member, Member.phone, sms.from_number)
+            # A facilitator who is also a member writes as a member, unless it is a command.
+            staff = _staff(session, sms.from_number) if member is None or commands.is_command(sms.body) else None
+            message = _claim(session, sms, member_id=member.id if member and staff is None else None,
+                             staff_id=staff.id if staff else None)
+        if message is None:
+            return _duplicate(session, sms.sid)
+        sender = dict(member_id=message.member_id, staff_id=message.staff_id)
         now = now or utcnow()
         level = None
         try:
-            with session.begin_nested():
-                if staff is not None:
-                    reply = commands.handle(session, staff, message, now, context)
-                    log.info("inbound staff sms message=%s staff=%s", message.id, staff.id)
-                else:
-                    reply, level = decide(session, member, message, now=now, context=context, with_level=True)
-                    log.info("inbound sms message=%s member=%s", message.id, member.id if member else None)
+            if staff is not None:
+                reply = commands.handle(session, staff, message, now, context)
+                log.info("inbound staff sms message=%s staff=%s", message.id, staff.id)
+            else:
+                reply, level = decide(session, member, message, now=now, context=context, with_level=True)
+                log.info("inbound sms message=%s member=%s", message.id, member.id if member else None)
         except SQLAlchemyError:
             raise  # the database itself is failing: nothing can be stored, Twilio sees the error
         except Exception:
             # A bug in deciding must not drop a cry for help: keep the message, answer with crisis
-            # resources, and page people directly.
+            # resources, and page people directly. Whatever deciding wrote is undone with the whole
+            # transaction (cheaper on every request than a savepoint), so the message is stored again.
             log.exception("deciding failed for message=%s; treated as urgent", message.id)
-            outbox.forget_created(session)  # whatever it wrote was rolled back with the savepoint
+            session.rollback()
+            outbox.forget_created(session)
+            escalation.forget_timers(session)
+            message = _claim(session, sms, **sender)
+            if message is None:  # a retry of this MessageSid was stored meanwhile: its answer stands
+                return _duplicate(session, sms.sid)
             reply, level = _fail_safe(session, member, staff, message)
-        message.reply_body = reply
+        _store_reply(session, message, reply)
         # Alerts first, and texts before calls: a text is the quickest way to reach a facilitator.
         created = sorted(outbox.created_in(session), key=lambda i: (i.queue != outbox.ALERT_QUEUE, i.channel != "sms", i.id))
         timers = tuple(escalation.timers_in(session))
     return Answer(reply, message.id, outbox=tuple(created), timers=timers, level=level)
 
 
-def _find(session: Session, sid: str) -> Message | None:
-    return session.scalar(select(Message).where(Message.provider_sid == sid))
+def _staff(session: Session, phone: str) -> StaffUser | None:
+    return session.scalar(select(StaffUser).where(StaffUser.phone == phone, StaffUser.active.is_(True)))
+
+
+def _message_values(sms: InboundSms, *, member_id: int | None, staff_id: int | None) -> dict:
+    now = utcnow()
+    return dict(direction="inbound", channel="sms", provider_sid=sms.sid, member_id=member_id, staff_id=staff_id,
+                from_number=sms.from_number, to_number=sms.to_number, body=sms.body, reply_body=None,
+                status="received", error_code=None, error_message=None, outbox_id=None, created_at=now, updated_at=now)
+
+
+def _claim(session: Session, sms: InboundSms, *, member_id: int | None, staff_id: int | None) -> Message | None:
+    """Store the inbound message unless its MessageSid is stored already: one INSERT ... ON CONFLICT DO
+    NOTHING, which also waits out a concurrent insert of the same SID. Returns the stored message
+    (persistent in `session`, no reload) or None for a duplicate."""
+    values = _message_values(sms, member_id=member_id, staff_id=staff_id)
+    message_id = insert_returning_id(session, Message, values, unless_exists="provider_sid")
+    if message_id is None:
+        return None
+    return adopt(session, Message, dict(values, id=message_id))  # the reply is added to it later, as an UPDATE
+
+
+_CLAIM_AS_MEMBER = None
+
+
+def _claim_as_member(session: Session, sms: InboundSms) -> tuple[Member | None, Message | None]:
+    """PostgreSQL: `_claim` with member_id from the sender's number, and the member's row, in one
+    statement (a data-modifying CTE): one round trip fewer on every member's message."""
+    global _CLAIM_AS_MEMBER
+    if _CLAIM_AS_MEMBER is None:
+        _CLAIM_AS_MEMBER = _claim_as_member_statement()
+    values = _message_values(sms, member_id=None, staff_id=None)
+    params = {f"v_{k}": v for k, v in values.items() if k != "member_id"}
+    row = session.connection().execute(_CLAIM_AS_MEMBER, {"phone": sms.from_number, **params}).one()._mapping
+    member = None
+    if row["id"] is not None:
+        member = from_row(session, Member, {c.name: row[c.name] for c in Member.__table__.c})
+    if row["message_id"] is None:
+        return member, None
+    values["member_id"] = member.id if member else None
+    return member, adopt(session, Message, dict(values, id=row["message_id"]))
+
+
+def _claim_as_member_statement():
+    from sqlalchemy import bindparam, literal, true
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    members, messages = Member.__table__, Message.__table__
+    sender = select(members).where(members.c.phone == bindparam("phone")).cte("sender")
+    # The columns `_message_values` sets (any other column gets its default, as with `_claim`).
+    names = [k for k in _message_values(InboundSms("SM", "", "", ""), member_id=None, staff_id=None) if k != "member_id"]
+    columns = [messages.c[name] for name in names]
+    row = select(*[bindparam(f"v_{c.name}", type_=c.type).label(c.name) for c in columns],
+                 select(sender.c.id).scalar_subquery().label("member_id"))
+    claimed = (pg_insert(messages).from_select([c.name for c in columns] + ["member_id"], row)
+               .on_conflict_do_nothing(index_elements=["provider_sid"]).returning(messages.c.id).cte("claimed"))
+    one = select(literal(1).label("one")).subquery("one")
+    return select(select(claimed.c.id).scalar_subquery().label("message_id"), *sender.c).select_from(one.outerjoin(sender, true()))
+
+
+def _set_sender(session: Session, message: Message, *, staff_id: int) -> None:
+    """A facilitator (not a member) wrote something other than a command: the message is theirs."""
+    update_by_id(session, Message, message.id, {"staff_id": staff_id})
+    set_committed_value(message, "staff_id", staff_id)
+
+
+def _store_reply(session: Session, message: Message, reply: str | None) -> None:
+    """Keep the answer with the message, for a retried webhook (one Core UPDATE; none when silent)."""
+    if reply is None:
+        return
+    now = utcnow()
+    update_by_id(session, Message, message.id, {"reply_body": reply, "updated_at": now})
+    set_committed_value(message, "reply_body", reply)
+    set_committed_value(message, "updated_at", now)
+
+
+def _duplicate(session: Session, sid: str) -> Answer:
+    """A retried webhook (or the same MessageSid racing in): the stored message and its answer stand."""
+    existing = session.execute(select(Message.id, Message.reply_body).where(Message.provider_sid == sid)).one()
+    return Answer(existing.reply_body, existing.id, duplicate=True)
 
 
 def decide(session: Session, member: Member | None, message: Message, *, now: datetime | None = None,

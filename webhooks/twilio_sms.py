@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from flask import Blueprint, abort, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
@@ -36,18 +37,28 @@ def _sid(name: str) -> str:
     return value
 
 
+# Members text from the same few numbers again and again, and replies repeat: both are pure
+# functions of their input, and parsing a number (or building TwiML) costs more than a lookup.
+_e164 = lru_cache(maxsize=4096)(normalize_phone)
+
+
 def _phone(name: str) -> str:
     try:
-        return normalize_phone(_field(name, max_len=32))
+        return _e164(_field(name, max_len=32))
     except InvalidPhone:
         abort(400, f"{name} is not a phone number")
 
 
-def twiml(reply: str | None):
+@lru_cache(maxsize=1024)
+def _twiml_text(reply: str | None) -> str:
     response = MessagingResponse()
     if reply:
         response.message(reply)
-    return str(response), 200, {"Content-Type": "text/xml; charset=utf-8"}
+    return str(response)
+
+
+def twiml(reply: str | None):
+    return _twiml_text(reply), 200, {"Content-Type": "text/xml; charset=utf-8"}
 
 
 @bp.post("/sms")

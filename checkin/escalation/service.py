@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,7 @@ from checkin.escalation import policy as policy_module
 from checkin.escalation.models import LIVE_STATES, AssessmentRecord, Escalation, EscalationEvent
 from checkin.escalation.policy import GroupPolicy, LevelPolicy, Policy
 from checkin.models import Group, GroupStaff, Member, Message, OutboxItem, StaffUser
+from checkin.rows import adopt, from_row, insert_returning_id
 
 log = logging.getLogger("checkin.escalation")
 
@@ -74,6 +75,11 @@ def timers_in(session: Session) -> list[tuple[int, datetime]]:
     return list(session.info.get(TIMERS, ()))
 
 
+def forget_timers(session: Session) -> None:
+    """Drop the timers this session set (its transaction was rolled back)."""
+    session.info.pop(TIMERS, None)
+
+
 def _set_timer(session: Session, esc: Escalation, when: datetime | None) -> None:
     esc.next_action_at = when
     if when is not None:
@@ -99,6 +105,17 @@ def _history(session: Session, member_id: int, before_message: int, limit: int =
     return tuple(reversed(rows))  # oldest first, as the rules engine expects
 
 
+def _record(session: Session, **values) -> AssessmentRecord:
+    """Write the assessment with one Core INSERT (every member message passes here) and return it as
+    a persistent ORM object, so escalating can still link it to a case."""
+    from checkin.db import utcnow
+
+    session.flush()  # the message it belongs to may still be pending in the ORM
+    values.update(escalation_id=None, created_at=utcnow())
+    record_id = insert_returning_id(session, AssessmentRecord, values)
+    return adopt(session, AssessmentRecord, dict(values, id=record_id))
+
+
 @dataclass(frozen=True)
 class Verdict:
     level: str
@@ -120,7 +137,9 @@ def assess_message(session: Session, member: Member, message: Message, *, source
     try:
         from checkin.rules import AssessmentContext, assess
 
-        context = AssessmentContext(score=score, recent_scores=_history(session, member.id, message.id), source=source)
+        # The history only matters to a message that carries a score (see the rules engine's step 4).
+        history = _history(session, member.id, message.id) if score is not None else ()
+        context = AssessmentContext(score=score, recent_scores=history, source=source)
         result = assess(message.body or "", language=member.language, context=context)
         level, rules = result.level, tuple(result.rules)
         if level not in RANK:
@@ -128,9 +147,8 @@ def assess_message(session: Session, member: Member, message: Message, *, source
     except Exception as exc:  # noqa: BLE001 - fail safe: escalate rather than drop
         log.error("risk assessment failed for message=%s (%s); escalating as urgent", message.id, type(exc).__name__)
         level, rules = "urgent", ("engine.error",)
-    record = AssessmentRecord(message_id=message.id, member_id=member.id, level=level, rules=list(rules), score=score, source=source)
-    session.add(record)
-    session.flush()
+    record = _record(session, message_id=message.id, member_id=member.id, level=level, rules=list(rules), score=score,
+                     source=source)
     if score is not None:
         from checkin.checkins import record_answer
 
@@ -295,17 +313,31 @@ def _realert(session: Session, esc: Escalation, ctx: Context, now: datetime, *, 
 
 # --- opening and attaching --------------------------------------------------------------------
 
+_LIVE_FOR = None
+
+
 def live_for(session: Session, member_id: int) -> Escalation | None:
-    return session.scalar(select(Escalation).where(Escalation.member_id == member_id, Escalation.state.in_(LIVE_STATES)))
+    """The member's live escalation, read with one prebuilt Core statement (every watch, urgent and
+    crisis message asks) and adopted into the session."""
+    global _LIVE_FOR
+    if _LIVE_FOR is None:
+        table = Escalation.__table__
+        _LIVE_FOR = select(table).where(table.c.member_id == bindparam("member_id"), table.c.state.in_(LIVE_STATES))
+    session.flush()  # an escalation opened a moment ago in this session counts, as with autoflush
+    row = session.connection().execute(_LIVE_FOR, {"member_id": member_id}).first()
+    return from_row(session, Escalation, dict(row._mapping)) if row is not None else None
 
 
 def handle_verdict(session: Session, member: Member, message: Message, verdict: Verdict, now: datetime,
                    ctx: Context | None = None) -> Escalation | None:
-    """Open an escalation for urgent/crisis, or attach to (and raise) the member's live one."""
+    """Open an escalation for urgent/crisis, or attach to (and raise) the member's live one. Returns
+    the member's live escalation, or None for a "none" verdict (which never touches one)."""
+    if verdict.level == "none":
+        return None  # the everyday reply: no lookup
     ctx = ctx or current_context()
     live = live_for(session, member.id)
     if verdict.level not in PAGED:
-        if live is not None and verdict.level == "watch":
+        if live is not None:  # watch
             verdict.record.escalation_id = live.id
             _event(session, live, "assessed", now, level="watch", message_id=message.id, detail=",".join(verdict.rules)[:255])
         return live
