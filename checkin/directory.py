@@ -8,12 +8,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from checkin.errors import ValidationError  # noqa: F401 - re-exported: callers catch it from here
 from checkin.models import CHANNELS, LANGUAGES, STAFF_ROLES, ConsentEvent, Group, GroupStaff, Member, StaffUser
 from checkin.phones import InvalidPhone, normalize_phone
-
-
-class ValidationError(ValueError):
-    """Input a person typed is not acceptable; the message says why in one line."""
 
 
 def check_timezone(name: str) -> str:

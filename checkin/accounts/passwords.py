@@ -7,7 +7,7 @@ import secrets
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from checkin.directory import ValidationError
+from checkin.errors import ValidationError
 
 MIN_LENGTH = 10
 MAX_LENGTH = 256  # argon2 would take more; a cap stops a megabyte "password" costing CPU.
