@@ -195,8 +195,7 @@ def decide(session: Session, member: Member | None, message: Message, *, now: da
 def _decide(session, member, message, now, context) -> tuple[str | None, str | None]:
     kind, word = keywords.classify(message.body)
     if member is None:
-        # Say nothing about any group or member to a number we do not know.
-        return templates.render("help" if kind == "help" else "unknown", "es" if word in ("AYUDA", "PARAR", "BAJA") else "en"), None
+        return _unknown_number(session, message, kind, word)
     verdict = escalation.assess_message(session, member, message)
     escalation.handle_verdict(session, member, message, verdict, now, context)
     return _member_reply(session, member, message, kind, word, verdict.level), verdict.level
@@ -237,8 +236,38 @@ def _fail_safe(session: Session, member: Member | None, staff: StaffUser | None,
                                 (StaffUser.role == "coordinator") | StaffUser.id.in_(facilitators))
     ).all()
     who = member.first_name if member else "an unknown number"
-    for person in recipients:
-        outbox.add(session, f"alert:failsafe:{message.id}:{person.id}", to=person.phone, staff_id=person.id,
-                   purpose="alert", queue=outbox.ALERT_QUEUE,
-                   body=f"Checkin ALERT (urgent): a message from {who} could not be processed automatically. Please check the console, message {message.id}.")
+    _alert_staff(session, recipients, f"alert:failsafe:{message.id}",
+                 f"Checkin ALERT (urgent): a message from {who} could not be processed automatically. Please check the console, message {message.id}.")
     return reply, "urgent"
+
+
+def _alert_staff(session: Session, recipients, key: str, body: str) -> None:
+    for person in recipients:
+        outbox.add(session, f"{key}:{person.id}", to=person.phone, staff_id=person.id,
+                   purpose="alert", queue=outbox.ALERT_QUEUE, body=body)
+
+
+def _unknown_number(session: Session, message: Message, kind: str, word: str | None) -> tuple[str, str | None]:
+    """Say nothing about any group or member to a number we do not know. But a text that sounds
+    like a crisis is answered with 988/911 and reaches the coordinators, with the number so they can
+    call back: it may be a member writing from a new phone."""
+    spanish = word in ("AYUDA", "PARAR", "BAJA")
+    try:
+        from checkin.rules import assess
+
+        result = assess(message.body or "")
+        level, spanish = result.level, spanish or any(rule.startswith("es.") for rule in result.rules)
+    except Exception as exc:  # noqa: BLE001 - fail safe: treat as urgent rather than drop
+        log.error("risk assessment failed for message=%s (%s); alerting coordinators", message.id, type(exc).__name__)
+        level = "urgent"
+    lang = "es" if spanish else "en"
+    if level not in ("crisis", "urgent"):
+        return templates.render("help" if kind == "help" else "unknown", lang), None
+    coordinators = session.scalars(
+        select(StaffUser).where(StaffUser.active.is_(True), StaffUser.phone.is_not(None), StaffUser.role == "coordinator")
+    ).all()
+    _alert_staff(session, coordinators, f"alert:unknown:{message.id}",
+                 f"Checkin ALERT ({level}): a text from an unknown number, {message.from_number}, sounds like {'a crisis' if level == 'crisis' else 'someone needs help'}. "
+                 f"Please call them back. Message {message.id} in the console.")
+    log.warning("unknown-number message=%s assessed %s; coordinators alerted", message.id, level)
+    return templates.render(level, lang), level

@@ -516,3 +516,30 @@ def test_watch_messages_reach_on_call_facilitators_in_one_daily_digest(twilio, d
     items = alerts(db, purpose="digest")
     assert sent_to(items, PHONES) == [("dana", "sms"), ("eli", "sms")]  # on call, not backups or other groups
     assert "1 member(s)" in items[0].body and "Sam" in items[0].body and "low" not in items[0].body
+
+
+# --- a number we do not know ---------------------------------------------------------------
+
+STRANGER = "+12025550177"
+
+
+def test_crisis_text_from_an_unknown_number_reaches_the_coordinator(twilio, db, staff, member):
+    # Perhaps a member writing from a new phone: answered with 988/911, and a coordinator can call back.
+    reply = replies_from_twiml(twilio.sms(STRANGER, "this is sam, new phone. i am going to kill myself tonight").get_data(as_text=True))
+    assert len(reply) == 1 and "988" in reply[0] and "911" in reply[0]
+    sent = alerts(db)
+    assert sent_to(sent, PHONES) == [("cory", "sms")]
+    assert STRANGER in sent[0].body and "crisis" in sent[0].body
+    assert "Sam" not in reply[0] and "Tuesday" not in reply[0]  # still nothing about any member or group
+
+
+def test_spanish_crisis_from_an_unknown_number_is_answered_in_spanish(twilio, db, staff):
+    reply = replies_from_twiml(twilio.sms(STRANGER, "ya no aguanto, me voy a suicidar").get_data(as_text=True))
+    assert "988" in reply[0] and "Te escuchamos" in reply[0]
+    assert sent_to(alerts(db), PHONES) == [("cory", "sms")]
+
+
+def test_ordinary_text_from_an_unknown_number_pages_nobody(twilio, db, staff):
+    reply = replies_from_twiml(twilio.sms(STRANGER, "who is this? this heat is killing me").get_data(as_text=True))
+    assert reply and "support service" in reply[0]
+    assert alerts(db) == []
