@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from playwright.sync_api import expect
+
 from checkin.db import utcnow
 from checkin.templates import segments
 
@@ -24,7 +26,6 @@ def test_build_a_weekly_schedule_and_see_its_preview(page, console_server, group
     page.goto(console_server.url("/console/groups"))
     screenshot(page, "planning-groups")
     page.get_by_role("link", name="Tuesday Group").click()
-    expect = pytest.importorskip("playwright.sync_api").expect
     expect(page.get_by_role("heading", name="Tuesday Group")).to_be_visible()
     # "Which week of the month" only shows for monthly schedules.
     expect(page.get_by_label("Which week of the month")).to_be_hidden()  # (waits for the page's script)
@@ -78,7 +79,6 @@ def test_template_counter_counts_characters_and_segments_like_the_server(page, c
     field = page.get_by_label("Meeting reminder").first
     counter = page.locator("#c-en-reminder")
     field.fill("a" * 160)
-    expect = pytest.importorskip("playwright.sync_api").expect
     expect(counter).to_have_text("160 characters (GSM-7), 1 segment")
     field.fill("a" * 161)
     expect(counter).to_have_text("161 characters (GSM-7), 2 segments - over the limit of 1")

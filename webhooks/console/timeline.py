@@ -13,6 +13,7 @@ from checkin.checkins import CheckIn
 from checkin.escalation.models import Escalation, EscalationEvent
 from checkin.messaging.errors import meaning
 from checkin.models import Member, Message
+from checkin.voice.models import VoiceCall
 
 STATUS_WORDS = {
     "received": "received", "accepted": "accepted by Twilio", "queued": "waiting at Twilio", "sending": "being sent",
@@ -52,11 +53,7 @@ def text_entry(m: Message) -> Entry:
 
 
 def _calls(session: Session, member_id: int) -> list[Entry]:
-    """The member's phone calls (checkin.voice), when this build has them."""
-    try:
-        from checkin.voice.models import VoiceCall
-    except ImportError:
-        return []
+    """The member's phone calls (checkin.voice)."""
     entries = []
     for call in session.scalars(select(VoiceCall).where(VoiceCall.member_id == member_id)
                                 .order_by(VoiceCall.created_at.desc()).limit(LIMIT)):

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from flask import render_template
 from sqlalchemy import select
 
+from checkin import schedules
 from checkin.db import utcnow
 from checkin.messaging.errors import meaning
 from checkin.models import GroupMember, Member, Message, OutboxItem
@@ -56,17 +57,11 @@ def _planned_today(now: datetime, end: datetime) -> list[dict]:
 
 
 def _preview_today(now: datetime, end: datetime) -> list:
-    """The planner's own preview (checkin.schedules), when this build has it."""
-    try:
-        from checkin import schedules
-
-        preview = schedules.preview
-    except (ImportError, AttributeError):
-        return []
+    """The planner's own preview (checkin.schedules)."""
     sends = []
     for group in visible_groups():
         try:
-            sends += [s for s in preview(db(), group.id, now, 1, now=now) if now <= s.send_at_utc < end]
+            sends += [s for s in schedules.preview(db(), group.id, now, 1, now=now) if now <= s.send_at_utc < end]
         except Exception:  # the home page must show even if one group's plan cannot be read
             log.exception("preview failed for group=%s", group.id)
     return sends
