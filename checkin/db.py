@@ -89,6 +89,19 @@ def _ping_after_idle(engine: Engine) -> None:
             raise DisconnectionError(f"pooled connection failed its ping ({type(exc).__name__})") from exc
 
 
+@contextmanager
+def unit_of_work(session: Session) -> Iterator[Session]:
+    """Commit `session` when the block ends, roll it back if the block raises, close it either way."""
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
 class Database:
     """An engine and its session factory."""
 
@@ -97,18 +110,9 @@ class Database:
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
-    @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self):
         """A unit of work: commits when the block ends, rolls back if it raises."""
-        session = self.sessions()
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        return unit_of_work(self.sessions())
 
     def ping(self) -> None:
         from sqlalchemy import text

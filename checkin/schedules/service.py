@@ -202,11 +202,7 @@ def set_plan(session: Session, group_id: int, now: datetime | None = None, **ove
 
 # --- members ------------------------------------------------------------------------------
 
-def pause_member(session: Session, phone: str, until: date | None) -> Member:
-    """Hold a member's automated sends through the day `until` in their zone (None: resume now).
-
-    The console's pause means the same: held through that day, resumed by itself the day after.
-    """
+def _member_by_phone(session: Session, phone: str) -> Member:
     from checkin.phones import InvalidPhone, normalize_phone
 
     try:
@@ -216,6 +212,22 @@ def pause_member(session: Session, phone: str, until: date | None) -> Member:
     member = session.scalar(select(Member).where(Member.phone == phone))
     if member is None:
         raise ValidationError(f"no member with phone {phone}")
+    return member
+
+
+def _cancel_planned_sends(session: Session, member_id: int) -> None:
+    # What the tick already wrote but no worker has sent yet waits for nobody: cancel it.
+    session.execute(update(OutboxItem).where(OutboxItem.member_id == member_id, OutboxItem.state == "pending",
+                                             OutboxItem.purpose.in_(PLANNED_KINDS))
+                    .values(state="cancelled", last_error="member paused").execution_options(synchronize_session=False))
+
+
+def pause_member(session: Session, phone: str, until: date | None) -> Member:
+    """Hold a member's automated sends through the day `until` in their zone (None: resume now).
+
+    The console's pause means the same: held through that day, resumed by itself the day after.
+    """
+    member = _member_by_phone(session, phone)
     if until is None:
         member.paused_until = None
         if member.status == "paused":
@@ -224,10 +236,15 @@ def pause_member(session: Session, phone: str, until: date | None) -> Member:
         next_day = datetime.combine(until + timedelta(days=1), time(0), ZoneInfo(member.effective_timezone))
         member.paused_until = next_day.astimezone(ZoneInfo("UTC"))
     if member.paused_until is not None and member.paused_until > utcnow():
-        # What the tick already wrote but no worker has sent yet waits for nobody: cancel it.
-        session.execute(update(OutboxItem).where(OutboxItem.member_id == member.id, OutboxItem.state == "pending",
-                                                 OutboxItem.purpose.in_(PLANNED_KINDS))
-                        .values(state="cancelled", last_error="member paused").execution_options(synchronize_session=False))
+        _cancel_planned_sends(session, member.id)
+    return member
+
+
+def pause_member_until_resumed(session: Session, phone: str) -> Member:
+    """Hold every automated send to a member until someone resumes them (status "paused")."""
+    member = _member_by_phone(session, phone)
+    member.status, member.paused_until = "paused", None
+    _cancel_planned_sends(session, member.id)
     return member
 
 

@@ -6,15 +6,15 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from checkin import consent, member_import
 from checkin.accounts import audit
 from checkin.db import utcnow
 from checkin.directory import ValidationError, add_member, check_timezone
-from checkin.models import CHANNELS, LANGUAGES, ConsentEvent, GroupMember, Member, OutboxItem, StaffUser
-from checkin.schedules.service import PLANNED_KINDS, pause_member
+from checkin.models import CHANNELS, LANGUAGES, ConsentEvent, GroupMember, Member, StaffUser
+from checkin.schedules.service import pause_member, pause_member_until_resumed
 from webhooks.console import bp, imports
 from webhooks.console.views_escalations import EVENT_WORDS
 from webhooks.console.auth import (
@@ -142,11 +142,7 @@ def member_pause(member_id: int):
             pause_member(db(), member.phone, day)
             detail = f"paused through {until}"
         else:
-            member.status, member.paused_until = "paused", None
-            # What the planner already queued waits for nobody (pause_member does the same for a date).
-            db().execute(update(OutboxItem).where(OutboxItem.member_id == member.id, OutboxItem.state == "pending",
-                                                  OutboxItem.purpose.in_(PLANNED_KINDS))
-                         .values(state="cancelled", last_error="member paused").execution_options(synchronize_session=False))
+            pause_member_until_resumed(db(), member.phone)
             detail = "paused"
     else:
         abort(400, "action must be pause or resume")

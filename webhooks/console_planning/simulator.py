@@ -14,7 +14,6 @@ Simulated MessageSids start with "SMsim" as a second mark in case one is ever lo
 from __future__ import annotations
 
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -22,7 +21,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from checkin import inbound
-from checkin.db import make_engine, utcnow
+from checkin.db import make_engine, unit_of_work, utcnow
 from checkin.models import Group, Member, OutboxItem, StaffUser
 
 SID_PREFIX = "SMsim"
@@ -56,17 +55,8 @@ class _RolledBack:
     def __init__(self, connection):
         self.connection = connection
 
-    @contextmanager
     def session(self):
-        session = Session(bind=self.connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        return unit_of_work(Session(bind=self.connection, join_transaction_mode="create_savepoint", expire_on_commit=False))
 
 
 _sqlite_engines: dict[str, object] = {}
