@@ -44,14 +44,18 @@ class Step:
 
     @property
     def heard_first(self) -> list[str]:
-        """What is said before the caller is asked for something: up to and inside the first
+        return [(el.text or "").strip() for el in self.says_first]
+
+    @property
+    def says_first(self) -> list[ET.Element]:
+        """The <Say>s heard before the caller is asked for something: up to and inside the first
         <Gather>, or up to a <Record>/<Dial> (what follows those plays only if nothing was given)."""
         out = []
         for el in self.root:
             if el.tag == "Say":
-                out.append((el.text or "").strip())
+                out.append(el)
             elif el.tag == "Gather":
-                out += [(s.text or "").strip() for s in el.iter("Say")]
+                out += list(el.iter("Say"))
                 break
             elif el.tag in ("Record", "Dial", "Redirect", "Hangup"):
                 break
@@ -118,11 +122,19 @@ class CallWalker:
     def silence(self) -> Step:
         """Nothing pressed: Twilio carries on after the Gather, to our Redirect."""
         self._action("Gather")
-        redirect = self.current.find("Redirect")
-        return self._go(redirect.text.strip())
+        return self.redirect()
 
-    def record(self, seconds: int = 8, recording_url: str | None = None) -> Step:
+    def redirect(self) -> Step:
+        """Follow the <Redirect> that ends the current TwiML."""
+        return self._go(self.current.find("Redirect").text.strip())
+
+    def record(self, seconds: int = 8, recording_url: str | None = None, audio: bool = True) -> Step:
+        """The caller records and presses #. Without `audio` (the console's simulator cannot record)
+        the action comes without a RecordingUrl: the step goes on as after a recording, keeping none."""
         self.last_record = self.current.find("Record")
+        if not audio:
+            self.last_recording_url = ""
+            return self._go(self._action("Record"), Digits="#")
         url = recording_url or FAKE_RECORDING.format(account=self.account_sid or "AC" + "0" * 32, sid=uuid.uuid4().hex)
         self.last_recording_url = url
         return self._go(self._action("Record"), RecordingUrl=url, RecordingDuration=str(seconds), Digits="#")
@@ -181,7 +193,7 @@ def walk(walker: CallWalker, inputs: list[str], dial_status: str, echo: Callable
                 echo(f"  > presses {token}")
                 step = walker.press(token)
         else:
-            step = walker._go(step.find("Redirect").text.strip())
+            step = walker.redirect()
 
 
 def http_post(settings, server_url: str | None, timeout: float = 15) -> Callable[[str, dict], str]:

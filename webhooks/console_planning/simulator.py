@@ -14,8 +14,10 @@ Simulated MessageSids start with "SMsim" as a second mark in case one is ever lo
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Iterator
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
@@ -88,36 +90,43 @@ def sid() -> str:
     return SID_PREFIX + uuid.uuid4().hex
 
 
+@contextmanager
+def rolled_back(db) -> Iterator[_RolledBack]:
+    """A stand-in for `db` on one connection: whatever is done through it is undone on exit."""
+    with _engine(db).connect() as connection:
+        outer = connection.begin()
+        try:
+            yield _RolledBack(connection)
+        finally:
+            outer.rollback()
+
+
 def run(db, member_id: int, group_id: int, texts: list[str], *, context, now: datetime | None = None) -> list[Turn]:
     """Replay `texts` from the member to the group's number and return what each caused."""
     texts = [t[:MAX_TEXT] for t in texts][-MAX_TURNS:]
     now = now or utcnow()
     turns: list[Turn] = []
-    with _engine(db).connect() as connection:
-        outer = connection.begin()
-        try:
-            dry = _RolledBack(connection)
+    with rolled_back(db) as dry:
+        with dry.session() as session:
+            member = session.get(Member, member_id)
+            group = session.get(Group, group_id)
+            from_number, to_number = member.phone, group.phone_number or ""
+        for text in texts:
+            answer = inbound.receive_sms(dry, inbound.InboundSms(sid(), from_number, to_number, text), context=context, now=now)
             with dry.session() as session:
-                member = session.get(Member, member_id)
-                group = session.get(Group, group_id)
-                from_number, to_number = member.phone, group.phone_number or ""
-            for text in texts:
-                answer = inbound.receive_sms(dry, inbound.InboundSms(sid(), from_number, to_number, text), context=context, now=now)
-                turns.append(_turn(dry, text, answer))
-        finally:
-            outer.rollback()
+                alerts, other = sends(session, [item.id for item in answer.outbox])
+            turns.append(Turn(text, answer.reply, answer.level, alerts, other))
     return turns
 
 
-def _turn(dry: _RolledBack, text: str, answer: inbound.Answer) -> Turn:
-    ids = [item.id for item in answer.outbox]
+def sends(session: Session, ids: list[int]) -> tuple[tuple[Send, ...], tuple[Send, ...]]:
+    """The outbox rows `ids` as (alerts to staff, everything else), in the order they were written."""
     alerts, other = [], []
-    with dry.session() as session:
-        rows = session.execute(
-            select(OutboxItem, StaffUser.name).outerjoin(StaffUser, StaffUser.id == OutboxItem.staff_id)
-            .where(OutboxItem.id.in_(ids)).order_by(OutboxItem.id)
-        ).all() if ids else []
-        for item, staff_name in rows:
-            send = Send(staff_name or "the member", item.channel, item.purpose, item.body)
-            (alerts if item.staff_id is not None else other).append(send)
-    return Turn(text, answer.reply, answer.level, tuple(alerts), tuple(other))
+    rows = session.execute(
+        select(OutboxItem, StaffUser.name).outerjoin(StaffUser, StaffUser.id == OutboxItem.staff_id)
+        .where(OutboxItem.id.in_(ids)).order_by(OutboxItem.id)
+    ).all() if ids else []
+    for item, staff_name in rows:
+        send = Send(staff_name or "the member", item.channel, item.purpose, item.body)
+        (alerts if item.staff_id is not None else other).append(send)
+    return tuple(alerts), tuple(other)
