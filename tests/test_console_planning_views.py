@@ -59,7 +59,8 @@ def text(response) -> str:
 # --- authorisation --------------------------------------------------------------------------
 
 def test_pages_need_sign_in(client, group):
-    for path in ("/console/groups", f"/console/groups/{group.id}", f"/console/groups/{group.id}/plan", "/console/simulator"):
+    for path in ("/console/groups", f"/console/groups/{group.id}", f"/console/groups/{group.id}/plan", "/console/simulator",
+                 "/console/simulator/call"):
         response = client.get(path)
         assert response.status_code == 302 and "/console/login" in response.headers["Location"], path
 
@@ -289,6 +290,91 @@ def test_simulator_shows_the_reply_and_the_alert_and_sends_nothing(coordinator, 
     assert CRISIS_TEXT not in text(other) and "Thanks, Kim" in text(other)
     empty = coordinator.post("/console/simulator", data={"who": f"{group.id}:{member.id}", "text": "  "})
     assert empty.status_code == 400 and "type something" in text(empty)
+
+
+# --- call simulator --------------------------------------------------------------------------
+
+def _call_counts(db):
+    from checkin.voice.models import VoiceCall
+
+    with db.session() as s:
+        return _counts(db) + (s.scalar(select(func.count()).select_from(VoiceCall)),)
+
+
+def _history(page: str) -> list[str]:
+    """The call so far as the keypad's form posts it back."""
+    return re.findall(r'name="history" value="([^"]*)"', page.split('id="call-form"', 1)[1])
+
+
+def test_call_simulator_presses_keys_and_shows_the_alert_and_keeps_nothing(coordinator, group, member, db, fake_twilio):
+    make_staff(db, "Dana Ortiz", "dana@example.org", "facilitator", [group.name], phone="+12025550201")
+    before = _call_counts(db)
+    page = text(coordinator.get("/console/simulator/call"))
+    assert "Call as" in page and "Sam Rivera" in page and 'aria-label="Press 1"' not in page  # no keypad before the call
+    who = f"{group.id}:{member.id}"
+    start = coordinator.post("/console/simulator/call", data={"who": who, "call": "1"})
+    page = text(start)
+    assert start.status_code == 200 and "Hi Sam. This is Checkin for Tuesday Group." in page
+    assert '<li class="bubble theirs" lang="es-US">Para español, oprima 8.</li>' in page
+    assert all(f'aria-label="Press {key}"' in page for key in "0123456789*#")
+    assert _history(page) == []
+    # 9: help now. The call so far (nothing yet) is posted back with the key.
+    helped = coordinator.post("/console/simulator/call", data={"who": who, "history_for": who, "key": "9"})
+    page = text(helped)
+    assert "Pressed 9" in page and "Thank you for telling us. A facilitator is being told now." in page
+    assert "Rings Dana Ortiz for up to 20 s (not placed here: no answer)." in page
+    assert "(the caller would now leave a recording of up to 60 s)" in page and "The call ends." in page
+    assert "After pressing 9: assessed" in page and "(urgent): Sam, Tuesday Group" in page
+    assert _history(page) == ["key:9"] and "Transcript of the recording" in page and 'aria-label="Press 1"' not in page
+    # After the call, Twilio's transcript is read like a text: a crisis in it is escalated too.
+    transcript = coordinator.post("/console/simulator/call", data={"who": who, "history_for": who, "history": ["key:9"],
+                                                                  "transcript": CRISIS_TEXT})
+    assert transcript.status_code == 200 and "(crisis): Sam, Tuesday Group" in text(transcript)
+    assert _call_counts(db) == before
+    assert fake_twilio.messages() == [] and fake_twilio.calls() == []
+
+
+def test_call_simulator_speech_and_a_new_call(coordinator, group, member, spanish_member):
+    who = f"{group.id}:{member.id}"
+    checked_in = coordinator.post("/console/simulator/call", data={"who": who, "history_for": who, "history": ["key:1"],
+                                                                  "speech": "four, a good week"})
+    page = text(checked_in)
+    assert "“four, a good week”" in page and "Thank you. If you like, leave a short message" in page
+    # Calling again (or as someone else) starts from the greeting, without the first call's keys.
+    rosa = f"{group.id}:{spanish_member.id}"
+    again = coordinator.post("/console/simulator/call", data={"who": rosa, "history_for": who, "history": ["key:1"], "key": "8"})
+    page = text(again)
+    assert "Hola Rosa." in page and _history(page) == ["key:8"] and "To check in, press 1." in page
+
+
+@pytest.mark.parametrize("data, reason", [
+    ({"key": "A"}, "not a key on a phone keypad"),
+    ({"key": "11"}, "not a key on a phone keypad"),
+    ({"speech": "x" * 1001}, "at most 1000 characters"),
+    ({"speech": "  "}, "type what the caller says"),
+    ({"history": ["key:0"] * 40, "key": "0"}, "at most 40"),
+    ({"transcript": "hello"}, "only after a recording"),
+    ({"history": ["key:1", "key:4"], "key": "1"}, "the call is over"),
+])
+def test_call_simulator_bad_input_is_a_400_with_the_reason(coordinator, group, member, db, data, reason):
+    before = _call_counts(db)
+    who = f"{group.id}:{member.id}"
+    response = coordinator.post("/console/simulator/call", data={"who": who, "history_for": who, **data})
+    page = text(response)
+    assert response.status_code == 400 and reason in page
+    assert "Hi Sam. This is Checkin" in page  # the call so far is still shown
+    assert _call_counts(db) == before
+
+
+def test_a_facilitator_can_call_only_as_members_of_their_groups(facilitator, group, other_group, member, db):
+    page = text(facilitator.get("/console/simulator/call"))
+    assert "Sam Rivera" in page and "Omar Other" not in page
+    with db.session() as s:
+        omar = s.scalar(select(Group).where(Group.id == other_group.id)).members[0]
+    for who in (f"{other_group.id}:{omar.id}", f"{group.id}:{omar.id}"):
+        response = facilitator.post("/console/simulator/call", data={"who": who, "call": "1"})
+        assert response.status_code == 404 and "no such member in your groups" in text(response)
+    assert facilitator.post("/console/simulator/call", data={"who": f"{group.id}:{member.id}", "call": "1"}).status_code == 200
 
 
 def test_upcoming_meetings_show_who_said_they_are_coming(facilitator, group, member, spanish_member, db):

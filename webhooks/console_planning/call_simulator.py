@@ -14,6 +14,7 @@ Simulated CallSids start with "CAsim".
 from __future__ import annotations
 
 import uuid
+from textwrap import shorten
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import parse_qsl, urlsplit
@@ -62,12 +63,19 @@ class CallTurn:
     other: tuple[Send, ...] = ()
 
     @property
-    def kind(self) -> str:
-        return self.given.partition(":")[0]
+    def label(self) -> str:
+        """The caller's input in words, after "After ..."."""
+        kind, _, value = self.given.partition(":")
+        words = f"“{shorten(value, 60, placeholder='…')}”"
+        return {"key": f"pressing {value}", "say": f"saying {words}", "transcript": f"the recording's transcript {words}",
+                "wait": "staying silent"}.get(kind, "the call coming in")
 
     @property
-    def value(self) -> str:
-        return self.given.partition(":")[2]
+    def shown(self) -> str:
+        """The caller's input as the phone shows it."""
+        kind, _, value = self.given.partition(":")
+        return {"key": f"Pressed {value}", "say": f"“{value}”", "transcript": f"Recording's transcript: “{value}”",
+                "wait": "(stays silent)"}.get(kind, "")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ Simulated MessageSids start with "SMsim" as a second mark in case one is ever lo
 from __future__ import annotations
 
 import uuid
+from textwrap import shorten
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,6 +49,10 @@ class Turn:
     level: str | None
     alerts: tuple[Send, ...] = ()
     other: tuple[Send, ...] = field(default=())
+
+    @property
+    def label(self) -> str:
+        return f"“{shorten(self.text, 40, placeholder='…')}”"
 
 
 class _RolledBack:

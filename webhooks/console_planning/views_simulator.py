@@ -1,5 +1,5 @@
-"""The simulator page: a phone on screen, texting as a member of a group you can see. Nothing is kept or sent
-(see simulator.py for how)."""
+"""The simulator pages: a phone on screen, texting or calling as a member of a group you can see. Nothing is
+kept or sent (see simulator.py and call_simulator.py for how)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from sqlalchemy import select
 from checkin.models import Group, GroupMember, Member
 from webhooks.console import db, login_required, visible_group_ids
 from webhooks.console_planning import bp
+from webhooks.console_planning.call_simulator import KEYS, MAX_SPEECH, MAX_TRANSCRIPT, CallInputError, run_call
 from webhooks.console_planning.simulator import MAX_TEXT, run
+from webhooks.twilio_voice import bp as voice_bp
 
 
 def _choices() -> list[tuple[Group, list[Member]]]:
@@ -39,8 +41,7 @@ def _pick(choices, raw: str) -> tuple[Group, Member]:
 @bp.get("/simulator")
 @login_required
 def simulator():
-    return render_template("console_planning/simulator.html", choices=_choices(), picked=None, turns=[],
-                           backend=current_app.extensions["checkin"].settings.messaging_backend)
+    return _page("simulator.html", choices=_choices(), picked=None, turns=[])
 
 
 @bp.post("/simulator")
@@ -62,5 +63,61 @@ def simulate():
         status = 200
     turns = run(current_app.extensions["checkin"].db, member.id, group.id, history,
                           context=current_app.extensions["checkin.escalation"]) if history else []
-    return render_template("console_planning/simulator.html", choices=choices, picked=(group, member), turns=turns,
-                           error=error, backend=current_app.extensions["checkin"].settings.messaging_backend), status
+    return _page("simulator.html", status, choices=choices, picked=(group, member), turns=turns, error=error)
+
+
+def _page(template: str, status: int = 200, **values):
+    return render_template(f"console_planning/{template}", backend=current_app.extensions["checkin"].settings.messaging_backend,
+                           **values), status
+
+
+def _call_page(status: int = 200, **values):
+    return _page("simulator_call.html", status, keys=KEYS, max_speech=MAX_SPEECH, max_transcript=MAX_TRANSCRIPT, **values)
+
+
+@bp.get("/simulator/call")
+@login_required
+def simulator_call():
+    return _call_page(choices=_choices(), picked=None, call=None)
+
+
+def _new_input() -> str | None:
+    """The caller's input this post carries, as call_simulator reads it (None: start a new call)."""
+    form = request.form
+    if "key" in form:
+        return "key:" + form["key"]
+    if "wait" in form:
+        return "wait"
+    if "speech" in form:
+        return "say:" + form["speech"]
+    if "transcript" in form:
+        return "transcript:" + form["transcript"]
+    return None
+
+
+@bp.post("/simulator/call")
+@login_required
+def simulate_call():
+    choices = _choices()
+    group, member = _pick(choices, request.form.get("who", ""))
+    token = _new_input()
+    # Pressing Call (or another member) starts a new call; otherwise the call so far is replayed.
+    same_call = token is not None and request.form.get("history_for") == request.form.get("who")
+    history = request.form.getlist("history") if same_call else []
+    runtime = current_app.extensions["checkin"]
+
+    def simulate(inputs: list[str]):
+        return run_call(runtime.db, member.id, group.id, inputs, context=current_app.extensions["checkin.escalation"],
+                        base=runtime.settings.public_base_url + voice_bp.url_prefix)
+
+    try:
+        call = simulate(history + [token] if token is not None else [])
+    except CallInputError as exc:
+        call = exc.call
+        if call is None and token is not None:
+            try:
+                call = simulate(history)  # the input itself was wrong: show the call as it was
+            except CallInputError:
+                call = None
+        return _call_page(400, choices=choices, picked=(group, member), call=call, error=str(exc))
+    return _call_page(choices=choices, picked=(group, member), call=call)
