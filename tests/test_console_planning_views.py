@@ -302,8 +302,9 @@ def _call_counts(db):
 
 
 def _history(page: str) -> list[str]:
-    """The call so far as the keypad's form posts it back."""
-    return re.findall(r'name="history" value="([^"]*)"', page.split('id="call-form"', 1)[1])
+    """The call so far as the first form after the phone's screen posts it back."""
+    first_form = page.split('class="thread"', 1)[1].split("</form>", 1)[0]
+    return re.findall(r'name="history" value="([^"]*)"', first_form)
 
 
 def test_call_simulator_presses_keys_and_shows_the_alert_and_keeps_nothing(coordinator, group, member, db, fake_twilio):

@@ -120,3 +120,41 @@ def test_calendar_address_is_shown_and_serves_the_feed(page, console_server, gro
     response = page.request.get(url)
     assert response.status == 200 and response.headers["content-type"].startswith("text/calendar")
     assert response.text().startswith("BEGIN:VCALENDAR")
+
+
+def test_simulator_call_presses_keys_and_a_crisis_said_shows_the_alert(page, console_server, group, member, screenshot):
+    from sqlalchemy import func, select
+
+    from checkin.models import Message, OutboxItem
+    from checkin.voice.models import VoiceCall
+
+    def rows():
+        with console_server.db.session() as s:
+            return [s.scalar(select(func.count()).select_from(t)) for t in (VoiceCall, Message, OutboxItem)]
+
+    before = rows()
+    page.goto(console_server.url("/console/simulator"))
+    page.get_by_role("navigation", name="Simulator mode").get_by_role("link", name="Call").click()
+    page.get_by_label("Call as").select_option(label="Sam Rivera")
+    page.get_by_role("button", name="Call", exact=True).click()
+    thread = page.locator(".thread")
+    expect(thread).to_contain_text("Hi Sam. This is Checkin for Tuesday Group.")
+    # A key on the computer's keyboard presses the same key on the phone's keypad.
+    page.keyboard.press("2")
+    expect(thread).to_contain_text("Pressed 2")
+    expect(thread).to_contain_text("There is no meeting on the calendar right now.")
+    page.get_by_role("button", name="Press 1", exact=True).click()
+    expect(thread).to_contain_text("On a scale of 1 to 5")
+    screenshot(page, "planning-simulator-keypad")
+    page.get_by_label("Say (the caller's words)").fill(f"2 {CRISIS_TEXT}")
+    page.get_by_role("button", name="Say it").click()
+    expect(thread).to_contain_text("If you are in danger, call 911. You can call or text 988 any time.")
+    expect(thread).to_contain_text("Rings Frankie Facilitator for up to 20 s (not placed here: no answer).")
+    expect(thread).to_contain_text("The call ends.")
+    alerts = page.locator(".alerts")
+    expect(alerts).to_contain_text("crisis")
+    expect(alerts).to_contain_text("Frankie Facilitator")
+    expect(alerts).to_contain_text("(crisis): Sam, Tuesday Group")
+    expect(page.get_by_role("button", name="Press 1", exact=True)).to_have_count(0)  # the call is over
+    screenshot(page, "planning-simulator-call")
+    assert rows() == before

@@ -214,9 +214,9 @@ def _follow(walker: CallWalker, step: Step, caller: _Caller) -> tuple[list[Line]
         elif record is not None:
             note = f"(the caller would now leave a recording of up to {record.get('maxLength', '60')} s)"
             if record.get("transcribeCallback"):
-                note += " Twilio would transcribe it after the call: type a transcript once the call ends to see how it is read."
+                note += " — Twilio transcribes it after the call: type a transcript below once the call ends to see how it is read."
             else:
-                note += " It is not transcribed: Twilio transcribes English only."
+                note += " — not transcribed: Twilio transcribes English only."
             lines.append(Line("note", note))
             step = walker.record(audio=False)
         elif step.find("Redirect") is not None and step.find("Hangup") is None:
