@@ -130,7 +130,7 @@ def run_call(db, member_id: int, group_id: int, inputs: list[str], *, context, b
         caller = _Caller(dry, base, context, cfg, now)
         walker = CallWalker(caller.post, "", from_number, to_number, call_sid=sid())
         caller.call_sid = walker.call_sid
-        turns, listening = [], ""
+        turns: list[CallTurn] = []
         transcribable = False
 
         def take(given: str, lines: list[Line]) -> None:
