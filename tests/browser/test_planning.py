@@ -139,7 +139,8 @@ def test_simulator_call_presses_keys_and_a_crisis_said_shows_the_alert(page, con
     page.get_by_role("button", name="Call", exact=True).click()
     thread = page.locator(".thread")
     expect(thread).to_contain_text("Hi Sam. This is Checkin for Tuesday Group.")
-    # A key on the computer's keyboard presses the same key on the phone's keypad.
+    # A key on the computer's keyboard presses the same key on the phone's keypad (once the page's script has run).
+    page.wait_for_load_state("load")
     page.keyboard.press("2")
     expect(thread).to_contain_text("Pressed 2")
     expect(thread).to_contain_text("There is no meeting on the calendar right now.")
