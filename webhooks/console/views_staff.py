@@ -18,7 +18,7 @@ from webhooks.console.auth import client_ip, coordinator_required, current_staff
 from webhooks.console_planning import forms
 
 TIERS = ("primary", "backup")
-ENDS = ("the same day (next morning if earlier)", "the next day") + tuple(f"{n} days later" for n in range(2, rota.MAX_SPAN_DAYS + 1))
+ENDS = ("the same day / overnight", "the next day") + tuple(f"{n} days later" for n in range(2, rota.MAX_SPAN_DAYS + 1))
 
 
 def _rota(groups: list[Group], now: datetime) -> dict[int, list[tuple[rota.Place, list[tuple[OnCallWindow, str]]]]]:
