@@ -153,3 +153,19 @@ def test_a_facilitator_reads_their_groups_rota_but_cannot_change_it(app, coordin
     assert theirs.post(f"/console/staff/rota/{group.id}/windows/{window.id}/remove").status_code == 403
     assert theirs.post(f"/console/staff/rota/{group.id}/windows", shift(frankie, days=["6"])).status_code == 403
     assert len(windows(db)) == 1
+
+
+def test_an_escalation_with_nobody_on_shift_says_so_in_its_history(coordinator, db, group, frankie, member, twilio):
+    from checkin.escalation.models import Escalation
+    from tests.console_helpers import CRISIS_TEXT
+
+    make_staff(db, "Cleo", "cleo@example.org", "coordinator", phone="+12025550190")
+    with db.session() as s:
+        off_shift_now(s, group.id, frankie.id)
+        s.commit()
+    twilio.sms(member.phone, CRISIS_TEXT)
+    with db.session() as s:
+        esc = s.scalar(select(Escalation))
+    page = coordinator.get(f"/console/escalations/{esc.id}").get_data(as_text=True)
+    assert "Nobody on call in the rota" in page and "alerting 1 coordinator(s) instead" in page
+    assert re.search(r"Alert sent to Cleo", page) and "Alert sent to Frankie" not in page
