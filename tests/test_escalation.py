@@ -581,10 +581,17 @@ def test_on_a_weekday_morning_the_shift_is_paged_then_the_evening_backup_is_not_
     assert "nobody_on_call" not in events(db, escalations(db)[0].id)
 
 
-def test_offcall_is_an_override_even_during_a_shift(twilio, db, rules, staff, member, ctx, office_hours):
+def test_offcall_is_an_override_even_during_a_shift(twilio, db, rules, staff, member, group, ctx, office_hours):
     assert replies(twilio.sms(DANA, "OFFCALL")) == ["You are now OFF call for Tuesday Group."]
     crisis_at(db, member, ctx, TUESDAY_10AM)
     assert sent_to(alerts(db), PHONES) == [("eli", "sms"), ("eli", "voice")]
+    # ONCALL lifts the override; it does not put Dana on call outside her shifts.
+    assert replies(twilio.sms(DANA, "ONCALL")) == ["You are now ON call for Tuesday Group, during your shifts."]
+    from checkin import rota
+
+    with db.session() as s:
+        assert staff["dana"].id in [p.id for p in rota.on_call(s, group.id, TUESDAY_10AM)]
+        assert staff["dana"].id not in [p.id for p in rota.on_call(s, group.id, SUNDAY_3AM)]
 
 
 def test_the_digest_goes_to_primaries_on_shift_at_the_digest_hour(twilio, db, rules, staff, member, group, ctx):
