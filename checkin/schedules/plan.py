@@ -227,19 +227,24 @@ def parse_group_templates(raw: dict, config: PlanConfig, group_name: str = "") -
             if problem:
                 raise TemplateTextError(lang, key, problem)
     effective = config.with_templates(raw)
-    group = max(SAMPLE_VALUES["group"], group_name, key=len)
     for lang, table in raw.items():
-        # {where} is whichever of the two place lines applies: a text must fit with the longer one.
-        wheres = [effective.template(lang, "where_address").format(address=SAMPLE_VALUES["address"]),
-                  effective.template(lang, "where_dial_in").format(dial_in=SAMPLE_VALUES["dial_in"])]
         # A new place line lengthens the texts that include it, even those left as the file has them.
         keys = set(table) | ({k for k, f in TEMPLATE_FIELDS.items() if "where" in f} if {"where_address", "where_dial_in"} & set(table) else set())
         for key in (k for k in TEMPLATE_FIELDS if k in keys):
-            for where in wheres:
-                problem = length_problem(effective.template(lang, key), {"group": group, "where": where})
+            for samples in sample_values(effective, lang, group_name):
+                problem = length_problem(effective.template(lang, key), samples)
                 if problem:
                     raise TemplateTextError(lang, key, problem)
     return {lang: dict(table) for lang, table in raw.items() if table}
+
+
+def sample_values(config: PlanConfig, language: str, group_name: str = "") -> list[dict]:
+    """Realistic values to measure a group's text with (the start-up check's, and the group's own name
+    when longer): one set per place line, since {where} is whichever applies; the longer first."""
+    group = max(SAMPLE_VALUES["group"], group_name, key=len)
+    wheres = [config.template(language, "where_address").format(address=SAMPLE_VALUES["address"]),
+              config.template(language, "where_dial_in").format(dial_in=SAMPLE_VALUES["dial_in"])]
+    return [{**SAMPLE_VALUES, "group": group, "where": where} for where in sorted(wheres, key=len, reverse=True)]
 
 
 def parse_config(raw: dict) -> PlanConfig:
