@@ -1,4 +1,4 @@
-"""The reminder plan: defaults and texts from config/plan.toml, per-group overrides, validated.
+"""The reminder plan: defaults and texts from config/plan.toml, per-group overrides and texts, validated.
 
 A malformed file is refused naming the file and the key, so an operator learns of a typo at
 start-up rather than from a member texted at 3 a.m.
