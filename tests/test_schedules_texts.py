@@ -40,6 +40,9 @@ def test_an_unknown_placeholder_is_named_in_words_with_what_is_allowed():
         parse_group_templates({"en": {"prompt": "How was {date}?"}}, CONFIG)
     with pytest.raises(TemplateTextError, match="^English nudge: Single '}' encountered"):
         parse_group_templates({"en": {"nudge": "Reply 1-5 }"}}, CONFIG)
+    # A format spec would fail only when rendered (and take the group's every send with it).
+    with pytest.raises(TemplateTextError, match=r"^English reminder: write \{time\} alone, not \{time:d\}"):
+        parse_group_templates({"en": {"reminder": "{group} at {time:d}"}}, CONFIG)
 
 
 def test_a_text_over_two_segments_with_realistic_values_is_refused():
@@ -224,3 +227,15 @@ def test_an_edit_rewords_what_is_planned_but_not_sent_and_sends_each_once(runtim
     assert len(fake_twilio.messages()) == 3
     with runtime.db.session() as s:
         assert {r.state for r in s.scalars(select(OutboxItem))} == {"sent"}
+
+
+def test_when_answers_with_the_groups_own_place_line(db, groups):
+    from checkin.answers import when
+    from checkin.models import Member
+
+    ours, _, (sam, _, omar) = groups
+    with db.session() as s:
+        set_templates(s, ours.id, {"en": {"where_address": ", at {address} (side door)"}}, now=EDITED)
+    with db.session() as s:
+        assert when.reply(s, s.get(Member, sam.id), ours.phone_number, EDITED).endswith(", at 12 Main St (side door).")
+        assert when.reply(s, s.get(Member, omar.id), None, EDITED).endswith(", at 12 Main St.")

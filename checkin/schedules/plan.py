@@ -179,9 +179,15 @@ def _template_problem(text, allowed: set[str]) -> str | None:
     if not isinstance(text, str) or not text.strip():
         return "must be a non-empty string"
     try:
-        names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(text) if name is not None]
     except ValueError as exc:
         return str(exc)
+    # "{time:d}" would fail only when rendered, skipping every send of the group: refuse it now.
+    shaped = [(name, spec, conv) for name, spec, conv in fields if spec or conv]
+    if shaped:
+        name, spec, conv = shaped[0]
+        return f"write {{{name}}} alone, not {{{name}{'!' + conv if conv else ''}{':' + spec if spec else ''}}}"
+    names = {name for name, _, _ in fields}
     bad = sorted(n for n in names if n not in allowed)
     if bad:
         return f"unknown placeholder {{{bad[0]}}} (allowed: {', '.join('{%s}' % a for a in sorted(allowed))})"
