@@ -131,6 +131,15 @@ def test_edit_the_english_reminder_watch_the_counter_and_see_it_in_the_preview(p
     assert "Recordatorio: Tuesday Group se reune" in preview  # Rosa's Spanish reminder is the file's still
     expect(page.get_by_text("changed from the default")).to_be_visible()
     screenshot(page, "planning-texts-saved")
+    # A mistake comes back in words, with the typing kept and the box marked; the saved text stands.
+    field = page.get_by_label("Meeting reminder").first
+    field.fill("Hi {nombre}, see you {date}")
+    page.get_by_role("button", name="Save texts").click()
+    expect(page.locator("#texts-error")).to_contain_text("English reminder: unknown placeholder {nombre}")
+    expect(page.locator("#t-en-reminder")).to_have_value("Hi {nombre}, see you {date}")
+    expect(page.locator("#t-en-reminder")).to_have_attribute("aria-invalid", "true")
+    assert "Hi Tuesday Group, see you tomorrow, " in page.locator("#preview").inner_text()
+    screenshot(page, "planning-texts-error")
 
 
 def test_simulator_crisis_text_shows_the_reply_and_the_alert(page, console_server, group, member, screenshot):
