@@ -13,7 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from checkin import answers, consent, keywords, outbox, templates
 from checkin.answers import asked
-from checkin.checkins import ANSWER_WINDOW, CheckIn
+from checkin.checkins import ANSWER_WINDOW, CheckIn, open_prompt_id
 from checkin.db import utcnow
 from checkin.rows import adopt, from_row, insert_returning_id, load_one, update_by_id
 from checkin.escalation import commands, service as escalation
@@ -163,7 +163,7 @@ def _claim_as_member_statement():
                  select(sender.c.id).scalar_subquery().label("member_id"))
     claimed = (pg_insert(messages).from_select([c.name for c in columns] + ["member_id"], row)
                .on_conflict_do_nothing(index_elements=["provider_sid"]).returning(messages.c.id).cte("claimed"))
-    open_prompt = asked.open_prompt_id_query(sender.c.id, bindparam("prompt_since", type_=CheckIn.prompted_at.type))
+    open_prompt = open_prompt_id(sender.c.id, bindparam("prompt_since", type_=CheckIn.prompted_at.type))
     one = select(literal(1).label("one")).subquery("one")
     return select(select(claimed.c.id).scalar_subquery().label("message_id"), open_prompt.label("open_checkin_id"),
                   *sender.c).select_from(one.outerjoin(sender, true()))

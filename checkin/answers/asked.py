@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from checkin.checkins import ANSWER_WINDOW, CheckIn
+from checkin.checkins import ANSWER_WINDOW, CheckIn, open_prompt_id
 from checkin.models import OutboxItem
 
 # A reminder goes out a day or a few hours before the meeting; an answer days later is not an RSVP.
@@ -65,17 +65,6 @@ def last_reminder(session: Session, member_id: int, now: datetime) -> Reminder |
     return Reminder(row.id, key, row.sent_at, row.from_number) if key else None
 
 
-def open_prompt_id_query(member_id, since):
-    """The id of the member's newest check-in prompt still open and asked since `since` (now less
-    ANSWER_WINDOW), as a scalar subquery. The same choice as
-    checkin.checkins.record_answer makes, so the answer lands where we think."""
-    return (select(CheckIn.id)
-            .where(CheckIn.member_id == member_id, CheckIn.state == "open", CheckIn.prompted_at >= since)
-            .order_by(CheckIn.prompted_at.desc())
-            .limit(1)
-            .scalar_subquery())
-
-
 _KNOWN = "checkin.answers.open_prompt"  # session.info: (member id, open prompt id or None)
 
 
@@ -92,7 +81,7 @@ def open_prompt(session: Session, member_id: int, now: datetime) -> CheckIn | No
             return None  # only the planner opens prompts, never a member's own text
         prompt = session.get(CheckIn, known[1])
         return prompt if prompt is not None and prompt.state == "open" else None
-    return session.scalar(select(CheckIn).where(CheckIn.id == open_prompt_id_query(member_id, now - ANSWER_WINDOW)))
+    return session.scalar(select(CheckIn).where(CheckIn.id == open_prompt_id(member_id, now - ANSWER_WINDOW)))
 
 
 def asked(session: Session, member_id: int, now: datetime) -> Asked:

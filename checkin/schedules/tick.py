@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from checkin.checkins import CheckIn
+from checkin.checkins import CheckIn, expire_unanswered
 from checkin.models import OutboxItem
 from checkin.outbox import DEFAULT_QUEUE
 from checkin.schedules.late import guard_late_sends
 from checkin.schedules.plan import load_config
-from checkin.schedules.planning import PlannedSend, plan_sends
+from checkin.schedules.planning import PlannedSend, due_sends
 from checkin.schedules.service import load_state
 
 log = logging.getLogger("checkin.schedules.tick")
@@ -34,6 +34,7 @@ class TickResult:
     held: dict[str, int] = field(default_factory=dict)  # reason -> count, of sends due now
     created: list[tuple[int, str]] = field(default_factory=list)  # (outbox id, queue) this tick inserted
     late: dict[str, int] = field(default_factory=dict)  # earlier rows cancelled or held back (see late.py)
+    expired: int = 0  # prompts left unanswered past the answer window, now missed
 
 
 def _insert(session: Session, table, rows: list[dict], key: str, returning=None):
@@ -114,13 +115,12 @@ def _insert_outbox(session: Session, rows: list[dict], now: datetime) -> list[tu
 def write_due(session: Session, now: datetime, *, base_url: str = "") -> TickResult:
     """Plan every send due at `now` and write the ones not yet written. Call inside one transaction."""
     result = TickResult()
+    result.expired = expire_unanswered(session, now)
     groups, prompts = load_state(session, now)
     if not groups:
         return result
     result.late = guard_late_sends(session, now, groups)
-    lookback = max(g.plan.lookback for g in groups)
-    sends = plan_sends(groups, now - lookback, now + timedelta(microseconds=1), now=now, config=load_config(),
-                       open_prompts=prompts, base_url=base_url, catch_up=True)
+    sends = due_sends(groups, now, config=load_config(), open_prompts=prompts, base_url=base_url)
     due = []
     for send in sends:
         if send.held_reason is None:
