@@ -157,22 +157,3 @@ def test_keys_only_question_refuses_words(call, member, group, db):
     # The call so far comes with the error, to show again.
     assert caught.value.call.listening == "dtmf" and len(caught.value.call.turns) == 3
 
-
-def test_on_sqlite_too_the_call_is_rolled_back(app, tmp_path, settings):
-    """`make run` uses SQLite: the call's nested savepoints (its row, each answer) are undone as well."""
-    from checkin.db import Database
-    from checkin.directory import add_group, add_member, add_staff
-    from migrations import upgrade
-
-    url = f"sqlite:///{tmp_path / 'call.sqlite3'}"
-    upgrade(url)
-    lite = Database(url)
-    with lite.session() as s:
-        group = add_group(s, "Laptop Group", "Europe/London", "+15005550006")
-        member = add_member(s, group.name, "+12025550177", "Kit Jones")
-        add_staff(s, "Dana Ortiz", "dana@example.org", "facilitator", DANA, [group.name])
-    sim = run_call(lite, member.id, group.id, ["key:1", "key:2", "transcript:" + CRISIS_WORDS],
-                   context=app.extensions["checkin.escalation"], base=settings.public_base_url + "/twilio/voice")
-    assert sim.turns[-1].level == "crisis" and sim.turns[-1].alerts
-    assert _counts(lite) == (0, 0, 0, 0, 0)
-    lite.dispose()

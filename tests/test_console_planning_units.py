@@ -103,8 +103,9 @@ def test_a_conversation_is_replayed_so_later_texts_see_earlier_ones(app, db, gro
         assert s.get(Member, member.id).status == "active"
 
 
-def test_on_sqlite_too_the_simulation_is_rolled_back(app, tmp_path):
-    """`make run` uses SQLite, whose driver would otherwise commit at the first savepoint release."""
+@pytest.fixture
+def laptop(tmp_path):
+    """A SQLite database as `make run` has it, with a group, a member and a facilitator: (db, group, member)."""
     from checkin.db import Database
     from checkin.directory import add_group, add_member, add_staff
     from migrations import upgrade
@@ -116,6 +117,13 @@ def test_on_sqlite_too_the_simulation_is_rolled_back(app, tmp_path):
         group = add_group(s, "Laptop Group", "Europe/London", "+15005550006")
         member = add_member(s, group.name, "+12025550177", "Kit Jones")
         add_staff(s, "Dana Ortiz", "dana@example.org", "facilitator", "+12025550201", [group.name])
+    yield lite, group, member
+    lite.dispose()
+
+
+def test_on_sqlite_too_the_simulation_is_rolled_back(app, laptop):
+    """`make run` uses SQLite, whose driver would otherwise commit at the first savepoint release."""
+    lite, group, member = laptop
     turns = simulator.run(lite, member.id, group.id, ["STOP", CRISIS_TEXT], context=app.extensions["checkin.escalation"])
     assert turns[1].level == "crisis" and turns[1].alerts
     assert _counts(lite) == (0, 0, 0)
@@ -123,7 +131,20 @@ def test_on_sqlite_too_the_simulation_is_rolled_back(app, tmp_path):
         from checkin.models import Member
 
         assert s.get(Member, member.id).status == "active"
-    lite.dispose()
+
+
+def test_on_sqlite_too_a_simulated_call_is_rolled_back(app, laptop, settings):
+    """The call's nested savepoints (its row, each answer) are undone as well."""
+    from checkin.voice.models import VoiceCall
+    from webhooks.console_planning.call_simulator import run_call
+
+    lite, group, member = laptop
+    call = run_call(lite, member.id, group.id, ["key:1", "key:2", "transcript:" + CRISIS_TEXT],
+                    context=app.extensions["checkin.escalation"], base=settings.public_base_url + "/twilio/voice")
+    assert call.turns[-1].level == "crisis" and call.turns[-1].alerts
+    assert _counts(lite) == (0, 0, 0)
+    with lite.session() as s:
+        assert s.scalar(select(func.count()).select_from(VoiceCall)) == 0
 
 
 # --- calendar feed ----------------------------------------------------------------------------
