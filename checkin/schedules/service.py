@@ -173,6 +173,19 @@ def get_plan(session: Session, group_id: int) -> Plan:
     return parse_plan(row.overrides, base=defaults) if row and row.overrides else defaults
 
 
+def plan_from(overrides: dict | None, group_id: int) -> Plan:
+    """The plan a group's stored overrides make, for planning and sending (never raises)."""
+    defaults = load_config().defaults
+    if not overrides:
+        return defaults
+    try:
+        return parse_plan(overrides, base=defaults)
+    except PlanError as exc:
+        # Stored before the defaults changed under it: plan this group by the defaults, and say so.
+        log.error("group=%s plan overrides no longer valid (%s); using the defaults", group_id, exc)
+        return defaults
+
+
 def set_plan(session: Session, group_id: int, now: datetime | None = None, **overrides) -> Plan:
     """Override plan keys for one group (a value of None returns that key to the default)."""
     _group(session, group_id)
@@ -259,7 +272,6 @@ def load_state(session: Session, now: datetime, group_ids: list[int] | None = No
     ids = [g.id for g, _ in pairs]
     if not ids:
         return [], []
-    config = load_config()
     plans = {row.group_id: row.overrides for row in session.scalars(select(ReminderPlan).where(ReminderPlan.group_id.in_(ids)))}
     oldest = occurrence_key(now - timedelta(days=70))
     overrides: dict[int, dict[str, OverrideSpec]] = {}
@@ -280,12 +292,7 @@ def load_state(session: Session, now: datetime, group_ids: list[int] | None = No
         members.setdefault(gid, []).append(MemberState(mid, first, phone, lang, tz, channel, status, paused, recent.get(mid)))
     groups = []
     for group, schedule in pairs:
-        try:
-            plan = parse_plan(plans[group.id], base=config.defaults) if plans.get(group.id) else config.defaults
-        except PlanError as exc:
-            # Stored before the defaults changed under it: plan this group by the defaults, and say so.
-            log.error("group=%s plan overrides no longer valid (%s); using the defaults", group.id, exc)
-            plan = config.defaults
+        plan = plan_from(plans.get(group.id), group.id)
         groups.append(GroupState(group.id, group.name, group.timezone, group.phone_number, _spec(schedule, group),
                                  overrides.get(group.id, {}), plan, tuple(members.get(group.id, ()))))
     from checkin.checkins import CheckIn
