@@ -12,6 +12,7 @@ import os
 import socket
 import threading
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -275,3 +276,11 @@ def live_app(runtime, env):
 
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def zone_where_it_is(hour: int, now: datetime) -> str:
+    """A fixed-offset zone whose local hour is `hour` at `now`. Workers run on the real clock, so this is
+    how a test puts a member in their day (or their night) whenever the suite runs. Etc/GMT signs are
+    inverted: Etc/GMT-3 is UTC+3."""
+    shift = (hour - now.hour + 12) % 24 - 12  # local = UTC + shift, from -12 to +11
+    return "Etc/GMT" if shift == 0 else f"Etc/GMT{-shift:+d}"

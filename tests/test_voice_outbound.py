@@ -4,7 +4,7 @@ TwiML, signed, with AnsweredBy), signed status callbacks, retries and the cap on
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -16,21 +16,23 @@ from checkin import outbox
 from checkin.checkins import CheckIn
 from checkin.db import utcnow
 from checkin.models import Member, OutboxItem
+from checkin.schedules.recurrence import occurrence_key
 from checkin.status import StatusUpdate
 from checkin.voice import outbound
 from checkin.voice.config import load as load_config
 from checkin.voice.models import VoiceCall
-from tests.conftest import ACCOUNT_SID, FROM_NUMBER
+from tests.conftest import ACCOUNT_SID, FROM_NUMBER, zone_where_it_is
 from webhooks.cli_voice import CallWalker, http_post
 from workers.queues import dispatch
 
-OCCURRENCE = "20261208T0000Z"  # the schedules part's occurrence key: the original UTC start
+# The schedules part's occurrence key (the original UTC start) of a meeting a week ahead, so a reminder
+# call is never for a meeting that has started (the send-time gate would cancel it).
+OCCURRENCE = occurrence_key((utcnow() + timedelta(days=7)).replace(minute=0, second=0, microsecond=0))
 
 
 def noon_zone(now: datetime) -> str:
-    """A fixed-offset zone where it is about noon now, so retries fall inside quiet hours whenever the suite runs."""
-    shift = 12 - now.hour  # local = UTC + shift
-    return "Etc/GMT" if shift == 0 else f"Etc/GMT{-shift:+d}"
+    """A zone where it is about noon now, so calls and retries fall inside quiet hours whenever the suite runs."""
+    return zone_where_it_is(12, now)
 
 
 @pytest.fixture
@@ -104,7 +106,7 @@ def test_spanish_person_gets_the_spoken_reminder_then_the_menu(live_app, fake_tw
     from checkin.directory import add_member
 
     with db.session() as s:
-        rosa = add_member(s, group.name, "+12025550112", "Rosa Medina", "es", None, "voice")
+        rosa = add_member(s, group.name, "+12025550112", "Rosa Medina", "es", noon_zone(utcnow()), "voice")
     rt = live_app
     plan_call(rt, rosa, kind="reminder")
     work(rt)
