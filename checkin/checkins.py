@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, Index, Integer, String, select
+from sqlalchemy import ForeignKey, Index, Integer, String, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from checkin.crypto import EncryptedText
@@ -17,7 +17,12 @@ from checkin.db import Base, UTCDateTime, utcnow
 
 class CheckIn(Base):
     __tablename__ = "checkins"
-    __table_args__ = (Index("ix_checkins_member_prompted", "member_id", "prompted_at"),)
+    __table_args__ = (
+        Index("ix_checkins_member_prompted", "member_id", "prompted_at"),
+        # Open prompts are few and each cron tick looks for the expired ones among them.
+        Index("ix_checkins_open_prompted", "prompted_at", postgresql_where=text("state = 'open'"),
+              sqlite_where=text("state = 'open'")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
@@ -43,6 +48,24 @@ class CheckIn(Base):
 ANSWER_WINDOW = timedelta(days=7)
 
 
+def open_prompt_id(member_id, since):
+    """The id of the member's newest check-in prompt still open and asked since `since` (now less
+    ANSWER_WINDOW), as a scalar subquery: the prompt an answer now belongs to."""
+    return (select(CheckIn.id)
+            .where(CheckIn.member_id == member_id, CheckIn.state == "open", CheckIn.prompted_at >= since)
+            .order_by(CheckIn.prompted_at.desc())
+            .limit(1)
+            .scalar_subquery())
+
+
+def expire_unanswered(session: Session, now: datetime) -> int:
+    """Prompts nobody can answer any more (older than ANSWER_WINDOW) become missed. The next prompt
+    closes most of them; this catches the last one of a schedule that ended or a paused member's."""
+    result = session.execute(update(CheckIn).where(CheckIn.state == "open", CheckIn.prompted_at < now - ANSWER_WINDOW)
+                             .values(state="missed").execution_options(synchronize_session=False))
+    return result.rowcount or 0
+
+
 def record_answer(
     session: Session,
     member_id: int,
@@ -57,12 +80,7 @@ def record_answer(
 ) -> CheckIn:
     """Record a member's check-in answer against their newest open prompt, or as an unprompted check-in."""
     now = now or utcnow()
-    checkin = session.scalar(
-        select(CheckIn)
-        .where(CheckIn.member_id == member_id, CheckIn.state == "open", CheckIn.prompted_at >= now - ANSWER_WINDOW)
-        .order_by(CheckIn.prompted_at.desc())
-        .limit(1)
-    )
+    checkin = session.scalar(select(CheckIn).where(CheckIn.id == open_prompt_id(member_id, now - ANSWER_WINDOW)))
     if checkin is None:
         checkin = CheckIn(member_id=member_id, channel=channel)
         session.add(checkin)

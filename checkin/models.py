@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, ForeignKey, ForeignKeyConstraint, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from checkin.crypto import EncryptedText
@@ -101,7 +101,8 @@ class StaffUser(Base):
 
 
 class GroupStaff(Base):
-    """A facilitator's place in a group: on call now or not, first or backup."""
+    """A facilitator's place in a group: first or backup, and a manual switch (ONCALL/OFFCALL) that
+    overrides the rota. When they are on call is in their OnCallWindows (none: always)."""
 
     __tablename__ = "group_staff"
 
@@ -112,6 +113,37 @@ class GroupStaff(Base):
 
     group: Mapped[Group] = relationship(back_populates="staff_links")
     staff: Mapped[StaffUser] = relationship(back_populates="group_links")
+    windows: Mapped[list[OnCallWindow]] = relationship(cascade="all, delete-orphan", passive_deletes=True,
+                                                       order_by="OnCallWindow.id")
+
+
+WINDOW_KINDS = ("weekly", "cover", "away")
+
+
+class OnCallWindow(Base):
+    """When a rota place is on call: a weekly shift in the group's zone (days it starts on, local
+    start and end, ending `span_days` later), or a dated cover (on call) or absence (away), in UTC.
+    The rule that reads these is checkin.rota."""
+
+    __tablename__ = "on_call_windows"
+    __table_args__ = (
+        ForeignKeyConstraint(["group_id", "staff_id"], ["group_staff.group_id", "group_staff.staff_id"], ondelete="CASCADE"),
+        Index("ix_on_call_windows_link", "group_id", "staff_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(Integer)
+    staff_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(8))  # weekly | cover | away
+    # weekly: ISO weekdays the shift starts on ("12345" = Monday to Friday); minutes after local midnight.
+    days: Mapped[str | None] = mapped_column(String(7))
+    start_minute: Mapped[int | None] = mapped_column(Integer)
+    end_minute: Mapped[int | None] = mapped_column(Integer)
+    span_days: Mapped[int | None] = mapped_column(Integer)  # 0: ends the day it starts; 1: the next day ...
+    # cover | away
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Message(Base):

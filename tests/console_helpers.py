@@ -89,3 +89,12 @@ class World:
             self.escalation = s.scalar(select(Escalation).where(Escalation.member_id == member.id))
             self.other_escalation = s.scalar(select(Escalation).where(Escalation.member_id == self.other_member.id))
         assert self.escalation.level == "crisis" and self.other_escalation.level == "urgent"
+        # A shift for Frankie (every day, all day: on call as before) that a coordinator may remove.
+        from datetime import time
+
+        from checkin import rota
+        from checkin.models import GroupStaff
+
+        with db.session() as s:
+            self.window = rota.add_weekly(s, s.get(GroupStaff, (group.id, self.facilitator.id)), list(range(1, 8)), time(0), time(0))
+            s.commit()

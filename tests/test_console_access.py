@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from checkin.escalation.models import Escalation
-from checkin.models import ConsentEvent, Member
+from checkin.models import ConsentEvent, Member, OnCallWindow
 from tests.console_helpers import cheap_password_hashing, plain_http  # noqa: F401
 from tests.console_helpers import Console, World, csrf_token
 
@@ -92,6 +92,8 @@ def test_facilitator_cannot_change_members_or_staff(client, db, world):
     forbidden = [a for a in actions(world) if not a[0].startswith("/console/escalations/")]
     for path, data in forbidden:
         assert console.post(path, data).status_code == 403, path
+    with db.session() as s:  # their own shifts too: the rota is a coordinator's to change
+        assert [w.id for w in s.scalars(select(OnCallWindow))] == [world.window.id]
     with db.session() as s:
         member = s.get(Member, m)
         assert (member.display_name, member.status) == ("Sam Rivera", "active")
@@ -147,6 +149,11 @@ def actions(w):
         (f"/console/staff/{w.facilitator.id}/password", {}),
         (f"/console/staff/rota/{w.group.id}/{w.facilitator.id}", {"action": "tier", "tier": "backup"}),
         (f"/console/staff/rota/{w.group.id}", {"staff_id": w.coordinator.id, "tier": "backup"}),
+        (f"/console/staff/rota/{w.group.id}/windows", {"form": "weekly", "staff_id": w.facilitator.id, "days": ["1", "2"],
+                                                       "start": "09:00", "end": "17:00", "ends": "0"}),
+        (f"/console/staff/rota/{w.group.id}/windows", {"form": "dated", "staff_id": w.facilitator.id, "kind": "away",
+                                                       "starts": "2030-01-01T09:00", "ends_at": "2030-01-02T09:00"}),
+        (f"/console/staff/rota/{w.group.id}/windows/{w.window.id}/remove", {}),
     ]
 
 
@@ -167,6 +174,7 @@ def test_coordinator_may_take_every_action(client, db, world):
         assert s.get(Escalation, world.escalation.id).state == "resolved"
         assert s.get(Member, world.member.id).status == "opted_out"
         assert s.scalar(select(Member.display_name).where(Member.phone == "+12025550144")) == "New"
+        assert sorted(w.kind for w in s.scalars(select(OnCallWindow))) == ["away", "weekly"]  # the first one removed
 
 
 def test_facilitator_may_go_off_call_themselves_but_not_take_others_off(client, db, world):

@@ -8,7 +8,9 @@ tests are about escalation, not about the rules; test_escalation_e2e.py uses the
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+from datetime import time as dtime
+from zoneinfo import ZoneInfo
 
 import pytest
 from rq import Queue
@@ -516,6 +518,95 @@ def test_watch_messages_reach_on_call_facilitators_in_one_daily_digest(twilio, d
     items = alerts(db, purpose="digest")
     assert sent_to(items, PHONES) == [("dana", "sms"), ("eli", "sms")]  # on call, not backups or other groups
     assert "1 member(s)" in items[0].body and "Sam" in items[0].body and "low" not in items[0].body
+
+
+# --- the rota: who is on call at the instant of the alert ---------------------------------------
+
+SUNDAY_3AM = datetime(2026, 12, 6, 3, 0, tzinfo=ZoneInfo("America/New_York"))
+TUESDAY_10AM = datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("America/New_York"))
+
+
+@pytest.fixture
+def office_hours(db, group, staff):
+    """Dana and Eli work weekdays 09:00-17:00, Fay (backup) weekday evenings: nobody has the weekend."""
+    from checkin import rota
+
+    with db.session() as s:
+        for name in ("dana", "eli"):
+            rota.add_weekly(s, s.get(GroupStaff, (group.id, staff[name].id)), [1, 2, 3, 4, 5], dtime(9), dtime(17))
+        rota.add_weekly(s, s.get(GroupStaff, (group.id, staff["fay"].id)), [1, 2, 3, 4, 5], dtime(17), dtime(22))
+        s.commit()
+
+
+def crisis_at(db, member, ctx, now, sid="SMrota1"):
+    from checkin.inbound import InboundSms, receive_sms
+
+    return receive_sms(db, InboundSms(sid, member.phone, "+15005550006", "CRISIS words"), context=ctx, now=now.astimezone(timezone.utc))
+
+
+def test_nobody_on_shift_at_3am_sunday_the_coordinators_still_get_the_crisis_alert(db, rules, staff, member, ctx, office_hours):
+    answer = crisis_at(db, member, ctx, SUNDAY_3AM)
+    assert "988" in answer.reply and "911" in answer.reply
+    [esc] = escalations(db)
+    assert sent_to(alerts(db), PHONES) == [("cory", "sms"), ("cory", "voice")]
+    assert esc.state == "open" and esc.next_action_at is not None  # and it goes on being chased
+    with db.session() as s:
+        note = s.scalar(select(EscalationEvent).where(EscalationEvent.kind == "nobody_on_call"))
+    assert note.detail == "nobody on call in the rota at Sun 03:00 EST; alerting 1 coordinator(s) instead"
+    assert events(db, esc.id)[:3] == ["assessed", "opened", "nobody_on_call"]
+
+
+def test_a_policy_without_coordinators_still_reaches_them_when_the_rota_is_empty(db, rules, staff, member, office_hours):
+    narrow = policy.parse({"default": {
+        "crisis": {"levels": ["primary", "backup"], "timeout_minutes": 5, "repeats": 0, "channels": ["sms"]},
+        "urgent": {"levels": ["primary"], "timeout_minutes": 60, "repeats": 0, "channels": ["sms"]},
+    }})
+    ctx = service.Context(BASE, narrow)
+    crisis_at(db, member, ctx, SUNDAY_3AM)
+    assert sent_to(alerts(db), PHONES) == [("cory", "sms")]
+    # Nobody takes it: the coordinators get the final, unacknowledged alert too.
+    advance(db, (SUNDAY_3AM + timedelta(minutes=6)).astimezone(timezone.utc), ctx)
+    [esc] = escalations(db)
+    assert esc.state == "unacknowledged"
+    assert sent_to(alerts(db), PHONES) == [("cory", "sms"), ("cory", "sms")]
+
+
+def test_on_a_weekday_morning_the_shift_is_paged_then_the_evening_backup_is_not_widened_to(db, rules, staff, member, ctx, office_hours):
+    crisis_at(db, member, ctx, TUESDAY_10AM)
+    assert sent_to(alerts(db), PHONES) == [("dana", "sms"), ("dana", "voice"), ("eli", "sms"), ("eli", "voice")]
+    # Five minutes on nobody has taken it: the backup step has nobody on shift, so it widens to the coordinator.
+    advance(db, (TUESDAY_10AM + timedelta(minutes=6)).astimezone(timezone.utc), ctx)
+    newly = [i for i in alerts(db) if i.idempotency_key.split(":")[2] != "0"]
+    assert {name for name, _ in sent_to(newly, PHONES)} == {"dana", "eli", "cory"}
+    assert "nobody_on_call" not in events(db, escalations(db)[0].id)
+
+
+def test_offcall_is_an_override_even_during_a_shift(twilio, db, rules, staff, member, group, ctx, office_hours):
+    assert replies(twilio.sms(DANA, "OFFCALL")) == ["You are now OFF call for Tuesday Group."]
+    crisis_at(db, member, ctx, TUESDAY_10AM)
+    assert sent_to(alerts(db), PHONES) == [("eli", "sms"), ("eli", "voice")]
+    # ONCALL lifts the override; it does not put Dana on call outside her shifts.
+    assert replies(twilio.sms(DANA, "ONCALL")) == ["You are now ON call for Tuesday Group, during your shifts."]
+    from checkin import rota
+
+    with db.session() as s:
+        assert staff["dana"].id in [p.id for p in rota.on_call(s, group.id, TUESDAY_10AM)]
+        assert staff["dana"].id not in [p.id for p in rota.on_call(s, group.id, SUNDAY_3AM)]
+
+
+def test_the_digest_goes_to_primaries_on_shift_at_the_digest_hour(twilio, db, rules, staff, member, group, ctx):
+    from checkin import rota
+    from checkin.escalation import digest
+
+    with db.session() as s:  # Eli works evenings only: not on call at 9:00
+        rota.add_weekly(s, s.get(GroupStaff, (group.id, staff["eli"].id)), [1, 2, 3, 4, 5, 6, 7], dtime(18), dtime(22))
+        s.commit()
+    twilio.sms(member.phone, "WATCH feeling low")
+    local = utcnow().astimezone(ZoneInfo("America/New_York"))
+    nine = local.replace(hour=9, minute=1, second=0, microsecond=0) + timedelta(days=1 if local.hour >= 9 else 0)
+    with db.session() as s:
+        assert digest.send_due(s, nine.astimezone(timezone.utc), ctx) == 1
+    assert sent_to(alerts(db, purpose="digest"), PHONES) == [("dana", "sms")]
 
 
 # --- a number we do not know ---------------------------------------------------------------

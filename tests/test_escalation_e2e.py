@@ -15,6 +15,7 @@ from checkin.escalation import service
 from checkin.escalation.models import Escalation, EscalationEvent
 from checkin.models import OutboxItem
 from tests.conftest import FROM_NUMBER
+from tests.rota_helpers import off_shift_now, on_shift_now
 from webhooks.simulate import post_sms
 
 DANA, ELI, FAY, OTTO = "+12025550201", "+12025550202", "+12025550203", "+12025550205"
@@ -86,6 +87,20 @@ def test_crisis_sms_to_facilitator_alert_to_ack_to_silence(live_app, fake_twilio
     assert kinds[:2] == ["assessed", "opened"]
     assert kinds.count("notified") == 4 and kinds.count("sent") == 4
     assert kinds[-2:] == ["acknowledged", "resolved"]
+
+
+def test_the_alert_reaches_the_facilitator_on_shift_not_the_one_off_shift(live_app, fake_twilio, db, staff, member, group):
+    rt = live_app
+    with db.session() as s:
+        on_shift_now(s, group.id, staff["dana"].id)
+        off_shift_now(s, group.id, staff["eli"].id)
+        s.commit()
+    post_sms(rt.settings, member.phone, FROM_NUMBER, CRISIS_TEXT)
+    work(rt)
+    [text] = fake_twilio.wait_for_messages(1)
+    [call] = fake_twilio.wait_for_calls(1)
+    assert text["params"]["To"] == DANA and call["params"]["To"] == DANA
+    assert ELI not in {m["params"]["To"] for m in fake_twilio.messages()} | {c["params"]["To"] for c in fake_twilio.calls()}
 
 
 def test_undelivered_alert_callback_falls_back_to_call_and_next_facilitator(live_app, fake_twilio, db, staff, member):

@@ -15,3 +15,12 @@ def test_migrated_schema_matches_models(tmp_path):
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     engine.dispose()
     assert diff == []
+
+
+def test_migrated_test_database_matches_models(database_url):
+    # The session's test database was built by the migrations: PostgreSQL wherever it is reachable.
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
+    assert diff == []

@@ -217,6 +217,25 @@ def test_prompt_opens_a_checkin_then_one_nudge_then_missed_at_the_next_prompt(ru
     assert [(m, st) for m, _, st in states] == [(sam.id, "missed"), (rosa.id, "answered"), (sam.id, "open"), (rosa.id, "open")]
 
 
+def test_the_last_prompt_of_a_schedule_that_ended_becomes_missed_after_the_answer_window(runtime, fake_twilio, group, members):
+    schedule(runtime.db, group, rrule="FREQ=WEEKLY;BYDAY=TU;COUNT=2")  # 7 and 14 January, then no more
+    with runtime.db.session() as s:
+        set_plan(s, group.id, now=EDITED, reminder_offsets_minutes=[], nudge_after_hours=0)
+    sam, rosa = members
+    prompt_time = datetime(2020, 1, 16, 15, 0, tzinfo=UTC)  # Thu 10:00 New York, after the last meeting
+    assert tick_and_send(runtime, prompt_time) == 2
+    with runtime.db.session() as s:
+        record_answer(s, rosa.id, channel="sms", score=4, now=prompt_time + timedelta(hours=2))
+    # No next prompt will ever close Sam's: it stays open while he can still answer it...
+    assert tick_and_send(runtime, prompt_time + timedelta(days=6, hours=23)) == 0
+    with runtime.db.session() as s:
+        assert dict(s.execute(select(CheckIn.member_id, CheckIn.state)).all()) == {sam.id: "open", rosa.id: "answered"}
+    # ...and is missed once an answer would no longer count as his answer to it.
+    assert tick_and_send(runtime, prompt_time + timedelta(days=7, minutes=1)) == 0
+    with runtime.db.session() as s:
+        assert dict(s.execute(select(CheckIn.member_id, CheckIn.state)).all()) == {sam.id: "missed", rosa.id: "answered"}
+
+
 def test_opted_out_paused_and_voice_members(runtime, group):
     with runtime.db.session() as s:
         active = add_member(s, group.name, "+12025550101", "Sam Rivera")

@@ -12,6 +12,7 @@ from checkin.escalation.models import AssessmentRecord, Escalation, EscalationEv
 from checkin.models import Message, OutboxItem
 from checkin.voice.models import VoiceCall
 from tests.conftest import ACCOUNT_SID, FROM_NUMBER
+from tests.rota_helpers import off_shift_now, on_shift_now
 from webhooks.cli_voice import CallWalker
 
 DANA, ELI, FAY, CORA = "+12025550201", "+12025550202", "+12025550203", "+12025550209"
@@ -288,6 +289,20 @@ def test_talk_to_a_facilitator_rings_each_in_order_then_takes_a_message(caller, 
     with db.session() as s:
         note = s.scalar(select(EscalationEvent).where(EscalationEvent.kind == "note"))
         assert note.detail.endswith("/Recordings/RE9")
+
+
+def test_talk_to_a_facilitator_rings_only_those_on_shift_now(caller, member, staff, db, group):
+    with db.session() as s:
+        off_shift_now(s, group.id, staff["dana"].id)  # the primary's shift is another day
+        on_shift_now(s, group.id, staff["fay"].id)
+        s.commit()
+    call = caller(member.phone)
+    call.start()
+    call.press("3")
+    assert call.dialled() == FAY
+    step = call.dial_result("no-answer")
+    assert step.find("Dial") is None and step.find("Record") is not None  # Dana is not rung
+    assert escalations(db)[0].level == "urgent"
 
 
 def test_a_facilitator_who_answers_ends_the_call_without_escalation(caller, member, staff, db):

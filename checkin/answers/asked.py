@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from checkin.checkins import ANSWER_WINDOW, CheckIn
+from checkin.checkins import ANSWER_WINDOW, CheckIn, open_prompt_id
 from checkin.models import OutboxItem
 
 # A reminder goes out a day or a few hours before the meeting; an answer days later is not an RSVP.
@@ -65,14 +65,23 @@ def last_reminder(session: Session, member_id: int, now: datetime) -> Reminder |
     return Reminder(row.id, key, row.sent_at, row.from_number) if key else None
 
 
+_KNOWN = "checkin.answers.open_prompt"  # session.info: (member id, open prompt id or None)
+
+
+def remember_open_prompt(session: Session, member_id: int, checkin_id: int | None) -> None:
+    """The inbound path read the open prompt's id with the message it stored (one round trip fewer
+    on every member's text): `open_prompt` uses it instead of asking again in this session."""
+    session.info[_KNOWN] = (member_id, checkin_id)
+
+
 def open_prompt(session: Session, member_id: int, now: datetime) -> CheckIn | None:
-    # The same choice as checkin.checkins.record_answer makes, so the answer lands where we think.
-    return session.scalar(
-        select(CheckIn)
-        .where(CheckIn.member_id == member_id, CheckIn.state == "open", CheckIn.prompted_at >= now - ANSWER_WINDOW)
-        .order_by(CheckIn.prompted_at.desc())
-        .limit(1)
-    )
+    known = session.info.get(_KNOWN)
+    if known is not None and known[0] == member_id:
+        if known[1] is None:
+            return None  # only the planner opens prompts, never a member's own text
+        prompt = session.get(CheckIn, known[1])
+        return prompt if prompt is not None and prompt.state == "open" else None
+    return session.scalar(select(CheckIn).where(CheckIn.id == open_prompt_id(member_id, now - ANSWER_WINDOW)))
 
 
 def asked(session: Session, member_id: int, now: datetime) -> Asked:

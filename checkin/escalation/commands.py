@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from checkin.escalation import service
 from checkin.escalation.models import LIVE_STATES, Escalation
-from checkin.models import Group, GroupStaff, Member, Message, StaffUser
+from checkin.models import Group, GroupStaff, Member, Message, OnCallWindow, StaffUser
 
 USAGE = "Checkin: reply ACK 12 to take alert 12, RESOLVE 12 <note> when done, LIST for open alerts, ONCALL or OFFCALL."
 _COMMAND = re.compile(r"^\s*(ack|resolve|list|on\s*call|off\s*call)(?![a-z])\s*#?\s*(\d+)?\s*[:.,-]?\s*(.*?)\s*$", re.I | re.S)
@@ -53,6 +53,9 @@ def handle(session: Session, staff: StaffUser, message: Message, now: datetime, 
     for gs in links:
         gs.on_call = word == "ONCALL"
     names = ", ".join(sorted(session.get(Group, gs.group_id).name for gs in links))
+    if word == "ONCALL" and session.scalar(select(OnCallWindow.id).where(
+            OnCallWindow.staff_id == staff.id, OnCallWindow.kind != "away").limit(1)) is not None:
+        return f"You are now ON call for {names}, during your shifts."  # OFFCALL overrides; ONCALL only lifts it
     return f"You are now {'ON' if word == 'ONCALL' else 'OFF'} call for {names}."
 
 

@@ -1,5 +1,5 @@
-"""The daily digest: watch-level messages are not paged; each group's on-call facilitators get one
-text a day, at the policy's local hour, naming who to look in on."""
+"""The daily digest: watch-level messages are not paged; each group's primaries on call at the
+policy's local hour (by the rota) get one text a day, naming who to look in on."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from checkin import outbox
+from checkin import outbox, rota
 from checkin.escalation.models import AssessmentRecord
-from checkin.models import Group, GroupMember, GroupStaff, Member, StaffUser
+from checkin.models import Group, GroupMember, Member
 
 
 def _window(now: datetime, tz: str, hour: int) -> tuple[datetime, datetime, str] | None:
@@ -43,13 +43,7 @@ def send_due(session: Session, now: datetime, ctx) -> int:
         first_names = sorted({n.split()[0] for n in names})
         body = (f"Checkin digest, {group.name}: {len(first_names)} member(s) may be struggling "
                 f"(watch): {', '.join(first_names)}. {ctx.base_url}/console")
-        staff = session.scalars(
-            select(StaffUser).join(GroupStaff, GroupStaff.staff_id == StaffUser.id)
-            .where(GroupStaff.group_id == group.id, GroupStaff.on_call.is_(True), GroupStaff.tier == "primary",
-                   StaffUser.active.is_(True),
-                   StaffUser.phone.is_not(None))
-        ).all()
-        for person in staff:
+        for person in rota.on_call(session, group.id, now, tier="primary"):
             _, created = outbox.add(session, f"digest:{group.id}:{day}:{person.id}", to=person.phone, body=body,
                                     staff_id=person.id, purpose="digest")
             written += created

@@ -12,12 +12,13 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from checkin import answers, outbox
+from checkin import answers, outbox, rota
 from checkin.answers.parse import parse_score  # the one score parser
 from checkin.escalation import policy as policy_module
 from checkin.escalation.models import LIVE_STATES, AssessmentRecord, Escalation, EscalationEvent
@@ -162,16 +163,9 @@ def assess_message(session: Session, member: Member, message: Message, *, source
 
 # --- who is told -------------------------------------------------------------------------
 
-def _tier(session: Session, esc: Escalation, tier: str) -> list[StaffUser]:
+def _coordinators(session: Session, esc: Escalation) -> list[StaffUser]:
+    """Coordinators linked to the group, or every coordinator if none is: on call whatever the rota says."""
     reachable = (StaffUser.active.is_(True), StaffUser.phone.is_not(None))
-    if tier in ("primary", "backup"):
-        if esc.group_id is None:
-            return []
-        return list(session.scalars(
-            select(StaffUser).join(GroupStaff, GroupStaff.staff_id == StaffUser.id)
-            .where(GroupStaff.group_id == esc.group_id, GroupStaff.tier == tier, GroupStaff.on_call.is_(True), *reachable)
-            .order_by(StaffUser.id)
-        ))
     linked = []
     if esc.group_id is not None:
         linked = list(session.scalars(
@@ -182,16 +176,34 @@ def _tier(session: Session, esc: Escalation, tier: str) -> list[StaffUser]:
     return linked or list(session.scalars(select(StaffUser).where(StaffUser.role == "coordinator", *reachable).order_by(StaffUser.id)))
 
 
-def circles(session: Session, esc: Escalation, lp: LevelPolicy) -> list[list[StaffUser]]:
-    """For each policy step, everyone told at that step (each step includes the ones before)."""
+def circles(session: Session, esc: Escalation, lp: LevelPolicy, now: datetime) -> list[list[StaffUser]]:
+    """For each policy step, everyone told at that step (each step includes the ones before): the
+    primaries and backups the rota has on call at `now`, then coordinators. An escalation never
+    reaches nobody: if the rota and the policy leave no one, every step is the coordinators."""
+    on_rota = rota.on_call_places(session, esc.group_id, now)
     out, seen, acc = [], set(), []
     for tier in lp.levels:
-        for staff in _tier(session, esc, tier):
+        people = _coordinators(session, esc) if tier == "coordinator" else [p.staff for p in on_rota if p.link.tier == tier]
+        for staff in people:
             if staff.id not in seen:
                 seen.add(staff.id)
                 acc.append(staff)
         out.append(list(acc))
+    if not acc:
+        out = [_coordinators(session, esc) for _ in lp.levels]
     return out
+
+
+def _note_empty_rota(session: Session, esc: Escalation, now: datetime) -> None:
+    """Say in the case's audit that the rota had nobody on call, so coordinators were alerted instead."""
+    if rota.on_call(session, esc.group_id, now):
+        return
+    group = session.get(Group, esc.group_id) if esc.group_id else None
+    local = now.astimezone(ZoneInfo(group.timezone)).strftime("%a %H:%M %Z") if group else now.strftime("%a %H:%M UTC")
+    told = len(_coordinators(session, esc))
+    _event(session, esc, "nobody_on_call", now,
+           detail=f"nobody on call in the rota at {local}; alerting {told} coordinator(s) instead")
+    log.warning("escalation %s: nobody on call for group=%s; coordinators=%d alerted", esc.id, esc.group_id, told)
 
 
 def can_act(session: Session, staff: StaffUser, esc: Escalation) -> bool:
@@ -271,11 +283,13 @@ def _page(session: Session, esc: Escalation, ctx: Context, now: datetime, start:
     """Notify the circle at the first step from `start` that has someone (that adds someone, when
     widening). With nobody left to ask, give up loudly."""
     lp = ctx.level_policy(session, esc)
-    steps = circles(session, esc, lp)
+    steps = circles(session, esc, lp, now)
     for s in range(start, len(steps)):
         ids = {x.id for x in steps[s]}
         before = {x.id for x in steps[s - 1]} if s > 0 else set()
         if ids and (not widen or ids - before):
+            if not widen:
+                _note_empty_rota(session, esc, now)
             esc.step, esc.step_attempts = s, 0
             _wave(session, esc, ctx, now, steps[s])
             return
@@ -288,7 +302,7 @@ def _give_up(session: Session, esc: Escalation, ctx: Context, now: datetime) -> 
     esc.step = len(lp.levels)
     esc.attempt += 1
     _set_timer(session, esc, None)
-    coordinators = _tier(session, esc, "coordinator")
+    coordinators = _coordinators(session, esc)
     for staff in coordinators:
         _alert(session, esc, staff, "sms", ctx, now, text=_final_text(session, esc, ctx), why="final")
     _event(session, esc, "unacknowledged", now, detail=f"nobody acknowledged; final alert to {len(coordinators)} coordinator(s)")
@@ -470,7 +484,7 @@ def advance(session: Session, now: datetime, ctx: Context | None = None, limit: 
             _realert(session, esc, ctx, now)
             continue
         lp = ctx.level_policy(session, esc)
-        steps = circles(session, esc, lp)
+        steps = circles(session, esc, lp, now)
         here = steps[esc.step] if esc.step < len(steps) else []
         if esc.step_attempts <= lp.repeats and here:
             _wave(session, esc, ctx, now, here)
@@ -514,7 +528,7 @@ def on_alert_outcome(session: Session, item: OutboxItem, event: str) -> None:
     if channel == "sms" and staff is not None and staff.phone and staff.active:
         _alert(session, esc, staff, "voice", ctx, now, step=step, attempt=attempt, why="fallback: sms failed")
     lp = ctx.level_policy(session, esc)
-    everyone = circles(session, esc, lp)
+    everyone = circles(session, esc, lp, now)
     candidates = everyone[-1] if everyone else []
     ids = [c.id for c in candidates]
     start = ids.index(staff_id) + 1 if staff_id in ids else 0

@@ -12,12 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from checkin import outbox
+from checkin import outbox, rota
 from checkin.checkins import CheckIn
 from checkin.db import utcnow
 from checkin.escalation import service as escalation
 from checkin.escalation.models import AssessmentRecord, EscalationEvent
-from checkin.models import Group, GroupStaff, Member, Message, OutboxItem, StaffUser
+from checkin.models import Group, Member, Message, OutboxItem, StaffUser
 from checkin.voice.models import VoiceCall, VoiceGroupOptions
 
 log = logging.getLogger("checkin.voice")
@@ -180,16 +180,9 @@ def note_voicemail(session: Session, call: VoiceCall, member: Member, url: str, 
 
 # --- who to ring, who to tell ------------------------------------------------------------------
 
-def facilitators_on_call(session: Session, group_id: int | None) -> list[StaffUser]:
-    """The group's on-call facilitators with a phone, primaries first, in a stable order."""
-    if group_id is None:
-        return []
-    return list(session.scalars(
-        select(StaffUser).join(GroupStaff, GroupStaff.staff_id == StaffUser.id)
-        .where(GroupStaff.group_id == group_id, GroupStaff.on_call.is_(True), StaffUser.active.is_(True),
-               StaffUser.phone.is_not(None))
-        .order_by((GroupStaff.tier != "primary"), StaffUser.id)
-    ))
+def facilitators_on_call(session: Session, group_id: int | None, at: datetime) -> list[StaffUser]:
+    """Whom "talk to a facilitator" rings, in order: the rota's on-call people at `at`, primaries first."""
+    return rota.on_call(session, group_id, at)
 
 
 def tell_coordinators(session: Session, call: VoiceCall, caller: str, url: str) -> list[OutboxItem]:

@@ -243,7 +243,7 @@ def dial(turn: Turn, after: int) -> VoiceResponse:
     if turn.inp.dial_status == "completed" and after >= 0:
         turn.response.hangup()  # they talked; the call is over
         return turn.response
-    people = calls.facilitators_on_call(turn.session, turn.call.group_id)
+    people = calls.facilitators_on_call(turn.session, turn.call.group_id, turn.now)
     following = after + 1
     turn.flush()
     if following < len(people):

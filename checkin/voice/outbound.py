@@ -17,7 +17,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from checkin import outbox, quiet_hours, status
-from checkin.checkins import ANSWER_WINDOW, CheckIn
+from checkin.checkins import ANSWER_WINDOW, CheckIn, open_prompt_id
 from checkin.db import utcnow
 from checkin.models import Member, Message, OutboxItem
 from checkin.voice import calls
@@ -80,10 +80,7 @@ def _checkin_for(session: Session, member_id: int, prompt_key: str, now: datetim
     """The prompt's check-in: by the prompt's outbox key, else the member's newest open one."""
     checkin = session.scalar(select(CheckIn).where(CheckIn.prompt_key == prompt_key))
     if checkin is None:
-        checkin = session.scalar(
-            select(CheckIn).where(CheckIn.member_id == member_id, CheckIn.state == "open",
-                                  CheckIn.prompted_at >= now - ANSWER_WINDOW)
-            .order_by(CheckIn.prompted_at.desc()).limit(1))
+        checkin = session.scalar(select(CheckIn).where(CheckIn.id == open_prompt_id(member_id, now - ANSWER_WINDOW)))
     return checkin
 
 

@@ -23,6 +23,7 @@ EVENT_WORDS = {
     "notified": "Alert sent to", "sent": "Alert handed to Twilio", "delivered": "Alert delivered",
     "failed": "Alert failed", "acknowledged": "Acknowledged by", "resolved": "Resolved by", "note": "Note by",
     "reassigned": "Reassigned by", "unacknowledged": "Nobody acknowledged it", "realerted": "Reminder sent to",
+    "nobody_on_call": "Nobody on call in the rota",
 }
 
 

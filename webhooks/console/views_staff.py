@@ -1,37 +1,50 @@
-"""Staff and rota: who works here, who is on call for which group; add staff, reset a password."""
+"""Staff and rota: who works here, who is on call for which group and when; add staff, reset a password."""
 
 from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from checkin import accounts
+from checkin import accounts, rota
 from checkin.accounts.passwords import generate_password, hash_password
+from checkin.db import utcnow
 from checkin.directory import ValidationError, add_staff
-from checkin.models import STAFF_ROLES, Group, GroupStaff, StaffUser
+from checkin.models import STAFF_ROLES, Group, GroupStaff, OnCallWindow, StaffUser
 from webhooks.console import bp
 from webhooks.console.auth import client_ip, coordinator_required, current_staff, db, group_visible, is_coordinator, login_required, visible_groups
+from webhooks.console_planning import forms
 
 TIERS = ("primary", "backup")
+ENDS = ("the same day / overnight", "the next day") + tuple(f"{n} days later" for n in range(2, rota.MAX_SPAN_DAYS + 1))
 
 
-def _rota(groups: list[Group]) -> dict[int, list[tuple[GroupStaff, StaffUser]]]:
-    rows = db().execute(select(GroupStaff, StaffUser).join(StaffUser, StaffUser.id == GroupStaff.staff_id)
-                        .where(GroupStaff.group_id.in_([g.id for g in groups] or [-1]))
-                        .order_by(GroupStaff.tier.desc(), StaffUser.name)).all()
-    rota = {g.id: [] for g in groups}
-    for link, staff in rows:
-        rota[link.group_id].append((link, staff))
-    return rota
+def _rota(groups: list[Group], now: datetime) -> dict[int, list[tuple[rota.Place, list[tuple[OnCallWindow, str]]]]]:
+    """Each group's rota at `now`, each place with its windows in words in the group's zone."""
+    out = {}
+    for group in groups:
+        zone = ZoneInfo(group.timezone)
+        out[group.id] = [(p, [(w, rota.describe(w, zone)) for w in p.windows]) for p in rota.places(db(), group, now)]
+    return out
+
+
+def _staff_page(*, values=None, error=None, window_form=None, window_error=None, status=200):
+    """The page; `window_form` = (group id, form, which form) re-fills a window form that was refused."""
+    groups = visible_groups()
+    now = utcnow()
+    people = list(db().scalars(select(StaffUser).order_by(StaffUser.role, StaffUser.name))) if is_coordinator() else []
+    local_now = {g.id: now.astimezone(ZoneInfo(g.timezone)) for g in groups}
+    return render_template("console/staff.html", groups=groups, rota=_rota(groups, now), people=people, roles=STAFF_ROLES,
+                           tiers=TIERS, values=values or {}, error=error, local_now=local_now, day_names=rota.DAY_NAMES,
+                           ends=ENDS, window_form=window_form, window_error=window_error), status
 
 
 @bp.route("/staff")
 @login_required
 def staff():
-    groups = visible_groups()
-    people = list(db().scalars(select(StaffUser).order_by(StaffUser.role, StaffUser.name))) if is_coordinator() else []
-    return render_template("console/staff.html", groups=groups, rota=_rota(groups), people=people, roles=STAFF_ROLES,
-                           tiers=TIERS, values={}, error=None)
+    return _staff_page()
 
 
 @bp.route("/staff/new", methods=["POST"])
@@ -48,10 +61,7 @@ def staff_new():
                            values["tier"] or "primary", password_hash=hash_password(password))
     except ValidationError as exc:
         session.rollback()
-        groups = visible_groups()
-        people = list(session.scalars(select(StaffUser).order_by(StaffUser.role, StaffUser.name)))
-        return render_template("console/staff.html", groups=groups, rota=_rota(groups), people=people, roles=STAFF_ROLES,
-                               tiers=TIERS, values=values, error=str(exc)), 400
+        return _staff_page(values=values, error=str(exc), status=400)
     accounts.audit(session, "staff_added", current_staff().id, detail=f"staff:{person.id} role={person.role}", ip=client_ip())
     session.commit()
     return render_template("console/password_once.html", person=person, password=password, new=True)
@@ -108,13 +118,15 @@ def staff_rota(group_id: int, staff_id: int):
     accounts.audit(db(), "on_call", current_staff().id,
                    detail=f"group:{group_id} staff:{staff_id} {action}={request.form.get(action, '')}"[:255], ip=client_ip())
     db().commit()
-    remaining = db().scalar(select(GroupStaff.staff_id).where(GroupStaff.group_id == group_id, GroupStaff.on_call.is_(True),
-                                                              GroupStaff.tier == "primary").limit(1))
-    if remaining is None:
+    _flash_rota_updated(group_id)
+    return redirect(url_for("console.staff") + f"#group-{group_id}")
+
+
+def _flash_rota_updated(group_id: int) -> None:
+    if not rota.on_call(db(), group_id, utcnow(), tier="primary"):
         flash("Warning: nobody is on call as primary for this group now; alerts go to backups or coordinators.", "error")
     else:
         flash("Rota updated.", "ok")
-    return redirect(url_for("console.staff") + f"#group-{group_id}")
 
 
 @bp.route("/staff/rota/<int:group_id>", methods=["POST"])
@@ -134,3 +146,58 @@ def staff_rota_add(group_id: int):
         db().commit()
         flash(f"{person.name} added to {group.name} as {tier}, on call.", "ok")
     return redirect(url_for("console.staff") + f"#group-{group_id}")
+
+
+# --- when: weekly shifts, cover and time away ---------------------------------------------------
+
+@bp.route("/staff/rota/<int:group_id>/windows", methods=["POST"])
+@coordinator_required
+def staff_window_add(group_id: int):
+    """Add a weekly shift (form=weekly) or a dated cover or absence (form=dated) to someone's place."""
+    group = group_visible(group_id)
+    form = request.form
+    which = "dated" if form.get("form") == "dated" else "weekly"
+    session = db()
+    try:
+        raw = form.get("staff_id") or ""
+        link = session.get(GroupStaff, (group.id, int(raw))) if raw.isdigit() else None
+        if link is None:
+            raise ValidationError(f"who: choose someone in {group.name}'s rota")
+        if which == "weekly":
+            days = [int(d) for d in form.getlist("days") if d.isdigit()]
+            start = forms.clock(form, "start", "from")
+            end = forms.clock(form, "end", "to")
+            window = rota.add_weekly(session, link, days, start, end, forms.whole(form, "ends", "ends", 0, rota.MAX_SPAN_DAYS))
+        else:
+            kind = form.get("kind")
+            if kind not in ("cover", "away"):
+                raise ValidationError("kind: choose cover (on call) or away (not on call)")
+            starts = forms.local_datetime(form, "starts", "from")
+            ends = forms.local_datetime(form, "ends_at", "to")
+            window = rota.add_dated(session, link, kind, starts, ends, ZoneInfo(group.timezone))
+        session.flush()
+    except ValidationError as exc:
+        session.rollback()
+        return _staff_page(window_form=(group.id, form, which), window_error=str(exc), status=400)
+    words = rota.describe(window, ZoneInfo(group.timezone))
+    accounts.audit(session, "on_call", current_staff().id,
+                   detail=f"group:{group.id} staff:{link.staff_id} window:{window.id} added: {words}"[:255], ip=client_ip())
+    session.commit()
+    _flash_rota_updated(group.id)
+    return redirect(url_for("console.staff") + f"#group-{group.id}")
+
+
+@bp.route("/staff/rota/<int:group_id>/windows/<int:window_id>/remove", methods=["POST"])
+@coordinator_required
+def staff_window_remove(group_id: int, window_id: int):
+    group = group_visible(group_id)
+    window = db().get(OnCallWindow, window_id)
+    if window is None or window.group_id != group.id:
+        abort(404, "no such window in that group's rota")
+    words = rota.describe(window, ZoneInfo(group.timezone))
+    db().delete(window)
+    accounts.audit(db(), "on_call", current_staff().id,
+                   detail=f"group:{group.id} staff:{window.staff_id} window:{window_id} removed: {words}"[:255], ip=client_ip())
+    db().commit()
+    _flash_rota_updated(group.id)
+    return redirect(url_for("console.staff") + f"#group-{group.id}")
