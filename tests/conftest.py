@@ -284,3 +284,20 @@ def zone_where_it_is(hour: int, now: datetime) -> str:
     inverted: Etc/GMT-3 is UTC+3."""
     shift = (hour - now.hour + 12) % 24 - 12  # local = UTC + shift, from -12 to +11
     return "Etc/GMT" if shift == 0 else f"Etc/GMT{-shift:+d}"
+
+
+def deliver_due(runtime, now):
+    """Deliver every outbox row due at `now` as a worker would at that moment, send-time gates included
+    (for scenarios set in the past, which a worker on the real clock would rightly find too late)."""
+    from sqlalchemy import select
+
+    from checkin import outbox
+    from checkin.models import OutboxItem
+
+    import checkin.schedules.late  # noqa: F401 - registers the quiet-hours gate, as the worker's job does
+
+    with runtime.db.session() as s:
+        ids = s.scalars(select(OutboxItem.id).where(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= now)
+                        .order_by(OutboxItem.id)).all()
+    for item_id in ids:
+        outbox.deliver(runtime.db, item_id, runtime.port, status_callback_base=None, lease_seconds=120, now=now)

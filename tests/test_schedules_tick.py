@@ -17,12 +17,11 @@ from rq import Queue
 from sqlalchemy import select
 
 from checkin import outbox
-
 from checkin.checkins import CheckIn, record_answer
 from checkin.directory import add_member
 from checkin.models import Member, Message, OutboxItem
 from checkin.schedules import cancel_occurrence, move_occurrence, set_plan, set_schedule
-from tests.conftest import REPO
+from tests.conftest import REPO, deliver_due
 from workers import schedule_jobs
 
 UTC = timezone.utc
@@ -39,15 +38,6 @@ def schedule(db, group, start=time(18, 0), rrule="FREQ=WEEKLY;BYDAY=TU", now=EDI
     with db.session() as s:
         set_schedule(s, group.id, rrule=rrule, start_local=start, duration_minutes=90, location="12 Main St",
                      starts_on=date(2020, 1, 7), now=now)
-
-
-def deliver_due(runtime, now):
-    """Deliver every row due at `now`, as a worker would at that moment (the send-time gate included)."""
-    with runtime.db.session() as s:
-        ids = s.scalars(select(OutboxItem.id).where(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= now)
-                        .order_by(OutboxItem.id)).all()
-    for item_id in ids:
-        outbox.deliver(runtime.db, item_id, runtime.port, status_callback_base=None, lease_seconds=120, now=now)
 
 
 def tick_and_send(runtime, now):
@@ -318,8 +308,7 @@ def test_a_plan_edit_cancels_pending_reminders_at_an_offset_it_dropped(runtime, 
 
 def test_a_send_not_delivered_in_time_waits_for_morning_or_is_dropped(runtime, group, members):
     """Written when allowed, then stuck (no worker, Redis down): it must not go out at night or after the meeting."""
-    from checkin import outbox
-
+    
     schedule(runtime.db, group)
     with runtime.db.session() as s:
         # Reminders at 20:50 the evening before (21 h 10 min ahead) and 2 h before.
