@@ -21,6 +21,7 @@ from checkin.checkins import CheckIn, record_answer
 from checkin.directory import add_member
 from checkin.models import Member, Message, OutboxItem
 from checkin.schedules import cancel_occurrence, move_occurrence, set_plan, set_schedule
+from checkin.schedules.service import pause_member_until_resumed
 from tests.conftest import REPO, deliver_due
 from workers import schedule_jobs
 
@@ -224,6 +225,25 @@ def test_the_last_prompt_of_a_schedule_that_ended_becomes_missed_after_the_answe
     assert tick_and_send(runtime, prompt_time + timedelta(days=7, minutes=1)) == 0
     with runtime.db.session() as s:
         assert dict(s.execute(select(CheckIn.member_id, CheckIn.state)).all()) == {sam.id: "missed", rosa.id: "answered"}
+
+
+def test_a_prompt_that_was_never_sent_is_not_counted_as_missed_nor_nudged(runtime, fake_twilio, group, members):
+    schedule(runtime.db, group)
+    with runtime.db.session() as s:
+        set_plan(s, group.id, now=EDITED, reminder_offsets_minutes=[])
+    sam, rosa = members
+    prompt_time = datetime(2020, 1, 16, 15, 0, tzinfo=UTC)  # Thu 10:00 New York
+    assert schedule_jobs.tick(prompt_time) == 2  # written, not yet delivered...
+    with runtime.db.session() as s:
+        pause_member_until_resumed(s, sam.phone)  # ...when Sam is paused: his prompt is cancelled
+    assert tick_and_send(runtime, prompt_time + timedelta(minutes=1)) == 0
+    with runtime.db.session() as s:
+        resume = s.get(Member, sam.id)
+        resume.status = "active"  # resumed before the nudge would be due: still nothing to nudge about
+    assert tick_and_send(runtime, prompt_time + timedelta(hours=24)) == 1  # Rosa's nudge; none for Sam
+    assert texts_to(fake_twilio, sam.phone) == []
+    with runtime.db.session() as s:
+        assert dict(s.execute(select(CheckIn.member_id, CheckIn.state)).all()) == {sam.id: "unsent", rosa.id: "open"}
 
 
 def test_opted_out_paused_and_voice_members(runtime, group):
