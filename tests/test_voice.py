@@ -17,6 +17,7 @@ from webhooks.cli_voice import CallWalker
 
 DANA, ELI, FAY, CORA = "+12025550201", "+12025550202", "+12025550203", "+12025550209"
 STRANGER = "+12025550999"
+VOICES = {"en": ["en-US", "Polly.Joanna"], "es": ["es-US", "Polly.Lupe"]}
 
 
 @pytest.fixture
@@ -52,6 +53,13 @@ def only(db, model):
         rows = s.scalars(select(model)).all()
         assert len(rows) == 1, rows
         return rows[0]
+
+
+def spoken_in(step, language):
+    """Every prompt of the step is said in `language` by its voice, but the offer to switch language."""
+    offers = {"Para español, oprima 8.", "For English, press 8."}
+    said = [(el.text, el.get("language"), el.get("voice")) for el in step.root.iter("Say") if el.text not in offers]
+    assert said and all(attrs == VOICES[language] for _, *attrs in said), said
 
 
 def escalations(db):
@@ -166,17 +174,32 @@ def test_check_in_answers_the_open_prompt(caller, member, db):
     assert checkin.prompt_key == "prompt:1:x" and checkin.state == "answered" and checkin.score == 3
 
 
-def test_check_in_by_voice_goes_through_the_rules_engine(caller, member, db):
-    call = caller(member.phone)
+@pytest.mark.parametrize("spanish, words, score, body", [
+    (False, "four, it was a good week", 4, "4: four, it was a good week"),
+    (True, "cuatro, bastante bien", 4, "4: cuatro, bastante bien"),
+    (True, "tres", 3, "3"),
+    # "una" is the article here: the score is the number said.
+    (True, "fue una semana difícil, dos", 2, "2: fue una semana difícil, dos"),
+])
+def test_check_in_by_voice_goes_through_the_rules_engine(caller, member, spanish_member, db, spanish, words, score, body):
+    call = caller(spanish_member.phone if spanish else member.phone)
     call.start()
     call.press("1")
-    step = call.say("four, it was a good week")
+    step = call.say(words)
     assert step.find("Record") is not None
+    assert step.said[0] == ("Gracias. Si quieres, deja un mensaje corto después del tono. Oprime numeral al terminar."
+                            if spanish else "Thank you. If you like, leave a short message after the tone. Press pound when done.")
+    step = call.record()
+    assert step.hung_up and step.said == (["Gracias, Rosa. Guardamos tu registro. Adiós."] if spanish
+                                          else ["Thank you, Sam. Your check-in is saved. Goodbye."])
+    spoken_in(step, "es" if spanish else "en")
     with db.session() as s:
         message = s.scalar(select(Message).where(Message.channel == "voice"))
-        assert message.body == "4: four, it was a good week" and message.direction == "inbound"
+        assert message.body == body and message.direction == "inbound"
         assert s.scalar(select(AssessmentRecord)).level == "none"
-    assert only(db, CheckIn).score == 4
+    checkin = only(db, CheckIn)
+    assert (checkin.state, checkin.score, checkin.call_sid) == ("answered", score, call.call_sid)
+    assert escalations(db) == []
 
 
 @pytest.mark.parametrize("spanish", [False, True])
