@@ -202,20 +202,37 @@ def test_check_in_by_voice_goes_through_the_rules_engine(caller, member, spanish
     assert escalations(db) == []
 
 
-@pytest.mark.parametrize("spanish", [False, True])
-def test_a_crisis_said_at_check_in_gets_988_and_911_and_is_escalated(caller, member, spanish_member, staff, db, spanish):
-    call = caller(spanish_member.phone if spanish else member.phone)
+CRISIS = {"en": ["We hear you. A facilitator is being told now. If you are in danger, call 911. "
+                  "You can call or text 988 any time.", "Please stay on the line. We are calling a facilitator for you."],
+          "es": ["Te escuchamos. Estamos avisando a un facilitador. Si estás en peligro, llama al 911. "
+                  "Puedes llamar o escribir al 988 a toda hora.", "Por favor no cuelgues. Estamos llamando a un facilitador."]}
+
+
+@pytest.mark.parametrize("spanish, words", [
+    (False, "two, I am going to kill myself tonight"),
+    (True, "dos, quiero matarme esta noche"),
+    (True, "ya no aguanto, me voy a quitar la vida"),  # no score said at all
+])
+def test_a_crisis_said_at_check_in_gets_988_and_911_and_is_escalated(caller, member, spanish_member, staff, db, spanish, words):
+    who = spanish_member if spanish else member
+    call = caller(who.phone)
     call.start()
     call.press("1")
-    step = call.say("dos, quiero matarme esta noche" if spanish else "two, I am going to kill myself tonight")
-    assert "988" in step.said[0] and "911" in step.said[0]
-    assert step.said[0].startswith("Te escuchamos" if spanish else "We hear you.")
+    step = call.say(words)
+    assert step.said == CRISIS["es" if spanish else "en"]
+    spoken_in(step, "es" if spanish else "en")
     assert call.dialled() == DANA  # straight to a facilitator
     [esc] = escalations(db)
-    assert esc.level == "crisis" and esc.member_id == (spanish_member.id if spanish else member.id)
+    assert esc.level == "crisis" and esc.member_id == who.id
     with db.session() as s:
         alerts = s.scalars(select(OutboxItem).where(OutboxItem.purpose == "alert")).all()
         assert {a.to_number for a in alerts} >= {DANA}
+        assert s.scalar(select(Message).where(Message.channel == "voice")).body.endswith(words)
+    # Nobody answers: the message is asked for in the caller's language too.
+    call.dial_result("no-answer")
+    step = call.dial_result("no-answer")
+    assert step.find("Record") is not None
+    spoken_in(step, "es" if spanish else "en")
 
 
 def test_speech_at_the_menu_is_assessed_too(caller, member, staff, db):
