@@ -415,13 +415,14 @@ def test_next_meeting_is_read_in_local_time_with_the_place(caller, member, spani
     call.start()
     step = call.press("2")
     when = spoken_when(local, "es" if spanish else "en")
-    assert local.hour == 19 and ("a las 19:00" in when if spanish else "at 7 PM" in when)
+    assert local.hour == 19 and ("a las 7 de la noche" in when if spanish else "at 7 PM" in when)
     assert step.said[0] == (f"Tu próxima reunión es {when}. Es en 12 Main Street, room 4." if spanish
                             else f"Your next meeting is {when}. It meets at 12 Main Street, room 4.")
     assert step.find("Gather") is not None  # then the menu again, interruptible
 
 
-def test_next_meeting_by_phone_reads_the_dial_in_number(caller, member, db, group):
+@pytest.mark.parametrize("spanish", [False, True])
+def test_next_meeting_by_phone_reads_the_dial_in_number(caller, member, spanish_member, db, group, spanish):
     from datetime import time
 
     from checkin.schedules import set_schedule
@@ -429,11 +430,18 @@ def test_next_meeting_by_phone_reads_the_dial_in_number(caller, member, db, grou
     with db.session() as s:
         set_schedule(s, group.id, rrule="FREQ=WEEKLY;BYDAY=TH", start_local=time(18, 30), duration_minutes=60,
                      dial_in="+1 202 555 0188")
-    call = caller(member.phone)
+    call = caller(spanish_member.phone if spanish else member.phone)
     call.start()
     step = call.press("2")
-    assert step.said[0].startswith("Your next meeting is Thursday, ")
-    assert " at 6:30 PM. To join by phone, dial 2 0 2, 5 5 5, 0 1 8 8." in step.said[0]
+    # The number digit by digit in groups, in either language.
+    if spanish:
+        assert step.said[0].startswith("Tu próxima reunión es el jueves ")
+        assert step.said[0].endswith(" a las 6:30 de la tarde. Para unirte por teléfono, marca 2 0 2, 5 5 5, 0 1 8 8.")
+    else:
+        assert step.said[0].startswith("Your next meeting is Thursday, ")
+        assert step.said[0].endswith(" at 6:30 PM. To join by phone, dial 2 0 2, 5 5 5, 0 1 8 8.")
+    spoken_in(step, "es" if spanish else "en")
+    assert step.find("Gather").get("language") == ("es-US" if spanish else "en-US")  # then the menu again
 
 
 # --- transcripts of recorded messages ----------------------------------------------------------
