@@ -373,15 +373,33 @@ def test_unknown_caller_hears_who_we_are_and_the_message_reaches_the_coordinator
     assert step.hung_up and step.said[0] == "Thank you. Your message will be passed on. Goodbye."
     with db.session() as s:
         [item] = s.scalars(select(OutboxItem)).all()
-        assert item.to_number == CORA and item.body.endswith("/Recordings/RE7")
+        assert item.to_number == CORA and item.body.endswith("/Recordings/RE7") and "Spanish" not in item.body
         assert s.scalars(select(Message).where(Message.channel == "voice")).all() == []
 
 
-def test_unknown_caller_can_hear_spanish(caller):
+def test_unknown_caller_is_offered_spanish_first_and_leaves_a_message_in_spanish(caller, staff, db):
     call = caller(STRANGER)
-    call.start()
+    step = call.start()
+    gather = step.find("Gather")
+    assert gather.get("action").endswith("/twilio/voice/unknown?choose=1") and gather.get("input") == "dtmf"
+    # A Spanish speaker hears the offer before the English, and may press 8 all through it.
+    offer, english = gather.findall("Say")
+    assert (offer.text, offer.get("language"), offer.get("voice")) == ("Para español, oprima 8.", "es-US", "Polly.Lupe")
+    assert english.text.startswith("You have reached Checkin") and english.get("language") == "en-US"
     step = call.press("8")
-    assert step.said[0].startswith("Llamaste a Checkin") and step.find("Record") is not None
+    assert step.said == ["Llamaste a Checkin, una línea de avisos para grupos de apoyo. Si estás en peligro, llama al 911. "
+                         "Puedes llamar o escribir al 988 a toda hora. Para dejar un mensaje al coordinador, "
+                         "habla después del tono y oprime numeral.", "Gracias. Pasaremos tu mensaje. Adiós."]
+    record = step.find("Record")
+    assert record.get("action").endswith("/twilio/voice/unknown") and record.get("transcribe") is None
+    spoken_in(step, "es")
+    step = call.record(recording_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE8")
+    assert step.hung_up and step.said == ["Gracias. Pasaremos tu mensaje. Adiós."]
+    spoken_in(step, "es")
+    with db.session() as s:
+        [item] = s.scalars(select(OutboxItem)).all()
+        # The coordinator knows to call back in Spanish.
+        assert item.to_number == CORA and " voice message in Spanish " in item.body and item.body.endswith("/RE8")
 
 
 # --- status callbacks ----------------------------------------------------------------------------
