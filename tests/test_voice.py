@@ -235,11 +235,13 @@ def test_a_crisis_said_at_check_in_gets_988_and_911_and_is_escalated(caller, mem
     spoken_in(step, "es" if spanish else "en")
 
 
-def test_speech_at_the_menu_is_assessed_too(caller, member, staff, db):
-    call = caller(member.phone)
+@pytest.mark.parametrize("spanish", [False, True])
+def test_speech_at_the_menu_is_assessed_too(caller, member, spanish_member, staff, db, spanish):
+    call = caller(spanish_member.phone if spanish else member.phone)
     call.start()
-    step = call.say("I don't want to be alive anymore, I have pills")
+    step = call.say("ya no quiero vivir, tengo las pastillas" if spanish else "I don't want to be alive anymore, I have pills")
     assert "988" in step.text and call.dialled() == DANA
+    spoken_in(step, "es" if spanish else "en")
     assert escalations(db)[0].level in ("urgent", "crisis")
 
 
