@@ -13,11 +13,11 @@ from checkin.models import Message, OutboxItem
 from checkin.voice.models import VoiceCall
 from tests.conftest import ACCOUNT_SID, FROM_NUMBER
 from tests.rota_helpers import off_shift_now, on_shift_now
+from tests.voice_helpers import spoken_in
 from webhooks.cli_voice import CallWalker
 
 DANA, ELI, FAY, CORA = "+12025550201", "+12025550202", "+12025550203", "+12025550209"
 STRANGER = "+12025550999"
-VOICES = {"en": ["en-US", "Polly.Joanna"], "es": ["es-US", "Polly.Lupe"]}
 
 
 @pytest.fixture
@@ -53,13 +53,6 @@ def only(db, model):
         rows = s.scalars(select(model)).all()
         assert len(rows) == 1, rows
         return rows[0]
-
-
-def spoken_in(step, language):
-    """Every prompt of the step is said in `language` by its voice, but the offer to switch language."""
-    offers = {"Para español, oprima 8.", "For English, press 8."}
-    said = [(el.text, el.get("language"), el.get("voice")) for el in step.root.iter("Say") if el.text not in offers]
-    assert said and all(attrs == VOICES[language] for _, *attrs in said), said
 
 
 def escalations(db):

@@ -21,6 +21,7 @@ from checkin.voice import outbound
 from checkin.voice.config import load as load_config
 from checkin.voice.models import VoiceCall
 from tests.conftest import ACCOUNT_SID, FROM_NUMBER
+from tests.voice_helpers import spoken_in
 from webhooks.cli_voice import CallWalker, http_post
 from workers.queues import dispatch
 
@@ -48,14 +49,6 @@ def spanish_voice_member(db, group):
 
     with db.session() as s:
         return add_member(s, group.name, "+12025550112", "Rosa Medina", "es", noon_zone(utcnow()), "voice")
-
-
-def speaks(step, language):
-    """Every <Say> in the step is in `language`, by its voice, but the offer to switch language."""
-    expected = {"en": ("en-US", "Polly.Joanna"), "es": ("es-US", "Polly.Lupe")}[language]
-    offers = {"Para español, oprima 8.", "For English, press 8."}
-    said = [(el.get("language"), el.get("voice")) for el in step.root.iter("Say") if el.text not in offers]
-    assert said and set(said) == {expected}, said
 
 
 def work(rt):
@@ -109,9 +102,9 @@ def test_a_person_answers_the_check_in_call(live_app, fake_twilio, db, voice_mem
     else:
         assert step.said[0] == "Hi Lee, this is Checkin for Tuesday Group."
         assert step.said[1].startswith("On a scale of 1 to 5")
-    speaks(step, "es" if spanish else "en")
+    spoken_in(step, "es" if spanish else "en")
     step = caller.say("dos, más o menos") if spanish else caller.press("2")
-    speaks(step, "es" if spanish else "en")
+    spoken_in(step, "es" if spanish else "en")
     step = caller.record(recording_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE3")
     assert step.hung_up and step.said == (["Gracias, Rosa. Guardamos tu registro. Adiós."] if spanish
                                           else ["Thank you, Lee. Your check-in is saved. Goodbye."])
@@ -139,7 +132,7 @@ def test_spanish_person_gets_the_spoken_reminder_then_the_menu(live_app, fake_tw
     assert step.said[2].startswith("Para registrar cómo estás, oprime 1.")
     assert step.said[3] == "For English, press 8."
     assert step.find("Gather").get("language") == "es-US"
-    speaks(step, "es")
+    spoken_in(step, "es")
 
 
 @pytest.mark.parametrize("answered_by", ["machine_end_beep", "fax"])
@@ -243,7 +236,7 @@ def test_calls_in_progress_are_capped(live_app, fake_twilio, db, group, monkeypa
     status, twiml = fake_twilio.answer_call(calls[1]["sid"], "human")
     step = walker(rt, two, calls[1]["sid"]).resume(twiml)
     assert step.said[0] == ("Hola Ben, habla Checkin de Tuesday Group." if spanish else "Hi Ben, this is Checkin for Tuesday Group.")
-    speaks(step, language)
+    spoken_in(step, language)
 
 
 def test_outbound_twiml_needs_a_signature_and_a_known_kind(twilio, voice_member):
@@ -292,7 +285,7 @@ def test_spoken_reminder_and_change_notice_name_the_planned_meeting(twilio, sett
         expected = (f"A reminder: your next meeting is {when}. It meets at 12 Main Street." if kind == "reminder"
                     else f"The meeting on {when} is cancelled.")
         assert step.said[:2] == ["Hi Lee, this is Checkin for Tuesday Group.", expected]
-    speaks(step, "es" if spanish else "en")
+    spoken_in(step, "es" if spanish else "en")
     assert step.find("Gather") is not None
 
 
