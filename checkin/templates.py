@@ -84,15 +84,22 @@ def check_table(table: dict[str, dict[str, str]], *, source: str = "messages.tom
     problems = []
     for language, templates in table.items():
         for key, template in templates.items():
-            missing = placeholders(template) - samples.keys()
-            if missing:
-                problems.append(f"{source} [{language}] {key}: no sample value for {{{', '.join(sorted(missing))}}}")
-                continue
-            encoding, chars, count = segments(template.format(**samples))
-            if count > max_segments:
-                problems.append(f"{source} [{language}] {key}: {count} SMS segments ({chars} {encoding} characters "
-                                f"with sample values); at most {max_segments} allowed")
+            problem = length_problem(template, samples, max_segments)
+            if problem:
+                problems.append(f"{source} [{language}] {key}: {problem}")
     return problems
+
+
+def length_problem(template: str, samples: dict | None = None, max_segments: int = MAX_SEGMENTS) -> str | None:
+    """Why one template does not fit `max_segments` rendered with realistic values, or None if it fits."""
+    samples = {**SAMPLE_VALUES, **(samples or {})}
+    missing = placeholders(template) - samples.keys()
+    if missing:
+        return f"no sample value for {{{', '.join(sorted(missing))}}}"
+    encoding, chars, count = segments(template.format(**samples))
+    if count > max_segments:
+        return f"{count} SMS segments ({chars} {encoding} characters with sample values); at most {max_segments} allowed"
+    return None
 
 
 def check_lengths(path: Path = CONFIG_DIR / "messages.toml", *, more: dict[str, dict] | None = None) -> None:

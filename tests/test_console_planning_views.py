@@ -80,6 +80,7 @@ def test_a_facilitator_sees_only_their_groups_and_cannot_edit(facilitator, group
                                                  "starts_on": "2027-03-01"},
         f"/console/groups/{group.id}/plan": {"reminders": "1"},
         f"/console/groups/{group.id}/plan/defaults": {},
+        f"/console/groups/{group.id}/plan/texts": {"en.reminder": "Hi {group}"},
         f"/console/groups/{group.id}/calendar/rotate": {},
     }
     for path, data in writes.items():
@@ -234,6 +235,66 @@ def test_bad_plan_values_are_refused_in_the_forms_words(coordinator, group, db):
     assert bad_hours.status_code == 400 and "Reminders before each meeting: hours" in text(bad_hours)
     with db.session() as s:
         assert schedules.get_plan(s, group.id) == schedules.load_config().defaults
+
+
+# --- texts ----------------------------------------------------------------------------------
+
+OUR_REMINDER = "Hi from {group}: we meet {when}{date} at {time}{where}. Text 1 if you come."
+
+
+def test_coordinator_saves_a_groups_texts_and_the_preview_uses_them(coordinator, group, other_group, member, spanish_member, db):
+    tomorrow = utcnow().astimezone(ZoneInfo(group.timezone)).date() + timedelta(days=1)
+    weekly(db, group.id, day=tomorrow, at=time(18))
+    weekly(db, other_group.id, day=tomorrow, at=time(18))
+    page = text(coordinator.get(f"/console/groups/{group.id}/plan"))
+    # Each text is a labelled box prefilled with the file's text, with its placeholders listed.
+    assert '<label for="t-en-reminder">Meeting reminder</label>' in page
+    assert 'name="en.reminder"' in page and "Reminder: {group} meets {when}{date}" in page
+    assert "Placeholders: <code>{date}</code> <code>{group}</code> <code>{time}</code> <code>{weekday}</code> <code>{when}</code> <code>{where}</code>" in page
+    assert "changed from the default" not in page
+    saved = coordinator.post(f"/console/groups/{group.id}/plan/texts", data={
+        "en.reminder": OUR_REMINDER, "es.reminder": schedules.load_config().templates["es"]["reminder"]})
+    assert saved.status_code == 302 and saved.headers["Location"].endswith("#preview")
+    page = text(coordinator.get(f"/console/groups/{group.id}/plan"))
+    assert "Texts saved" in page
+    assert "Hi from Tuesday Group: we meet tomorrow, " in page  # the English member's reminder in the preview
+    assert "Recordatorio: Tuesday Group se reune mañana" in page  # the Spanish one is the file's still
+    assert page.count("changed from the default") == 1 and "1 changed for this group" in page
+    assert "Reminder: Thursday Group meets tomorrow" in text(coordinator.get(f"/console/groups/{other_group.id}/plan"))
+    # "Back to the default" wins over the text in the box.
+    back = coordinator.post(f"/console/groups/{group.id}/plan/texts", data={"en.reminder": OUR_REMINDER, "default": "en.reminder"})
+    assert back.status_code == 302
+    with db.session() as s:
+        assert schedules.get_templates(s, group.id) == schedules.load_config().templates
+
+
+def test_a_refused_text_comes_back_as_typed_with_the_reason_and_nothing_is_saved(coordinator, group, member, db):
+    weekly(db, group.id)
+    with db.session() as s:
+        schedules.set_templates(s, group.id, {"en": {"nudge": "Still there, {name}? Reply 1-5."}})
+    typed = "Hola {nombre}, {group} se reune {date}"
+    response = coordinator.post(f"/console/groups/{group.id}/plan/texts", data={
+        "en.nudge": "Still there? Reply 1-5.", "es.reminder": typed})
+    assert response.status_code == 400
+    page = text(response)
+    assert "Spanish reminder: unknown placeholder {nombre} (allowed: {date}, {group}, {time}, {weekday}, {when}, {where})" in page
+    # The box that is wrong is marked and keeps what was typed; so does the other one.
+    assert re.search(r'<textarea id="t-es-reminder" name="es.reminder"[^>]*aria-invalid="true"[^>]*>' + re.escape(typed), page)
+    assert "Still there? Reply 1-5.</textarea>" in page
+    too_long = coordinator.post(f"/console/groups/{group.id}/plan/texts", data={"en.prompt": "How are you doing this week? " * 12})
+    assert too_long.status_code == 400 and "English check-in prompt: 3 SMS segments" in text(too_long)
+    with db.session() as s:
+        texts = schedules.get_templates(s, group.id)
+    assert texts["en"]["nudge"] == "Still there, {name}? Reply 1-5." and texts["es"] == schedules.load_config().templates["es"]
+
+
+def test_a_facilitator_sees_the_texts_but_cannot_save_them(facilitator, group, db):
+    page = text(facilitator.get(f"/console/groups/{group.id}/plan"))
+    assert 'name="en.reminder"' in page and "Save texts" not in page
+    assert re.search(r'action="/console/groups/\d+/plan/texts" class="stack">\s*<input[^>]*>\s*<fieldset disabled>', page)
+    assert facilitator.post(f"/console/groups/{group.id}/plan/texts", data={"en.reminder": "Hi {group}"}).status_code == 403
+    with db.session() as s:
+        assert schedules.get_templates(s, group.id) == schedules.load_config().templates
 
 
 # --- calendar -------------------------------------------------------------------------------

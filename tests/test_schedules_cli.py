@@ -135,6 +135,9 @@ def _keys(session, result):
     (["plan", "--group", "Tuesday Group", "quiet_end=07:00"], "quiet_end: must be later than quiet_start"),
     (["plan", "--group", "Tuesday Group", "nudge=3"], "nudge: unknown key"),
     (["preview", "--group", "Tuesday Group", "--days", "400"], "Invalid value for '--days'"),
+    (["plan", "--group", "Tuesday Group", "--template", "es.reminder=Hola {nombre}"], "Spanish reminder: unknown placeholder {nombre}"),
+    (["plan", "--group", "Tuesday Group", "--template", "reminder=Hi"], "--template: expected LANG.NAME=TEXT"),
+    (["plan", "--group", "Tuesday Group", "--template", "fr.reminder=Salut"], "unknown language 'fr'"),
 ])
 def test_bad_arguments_get_one_line_and_change_nothing(runtime, cli, group, args, message):
     assert cli("set", "--group", group.name, "--rrule", "FREQ=WEEKLY;BYDAY=TU", "--start", "18:00", "--duration", "90",
@@ -156,6 +159,26 @@ def test_plan_shows_and_overrides_per_group(runtime, cli, group):
     assert "quiet_start = 09:00" in out and "reminder_offsets_minutes = [2880, 60]" in out
     out = cli("plan", "--group", group.name, "quiet_start=").output
     assert "quiet_start = 08:00" in out and "reminder_offsets_minutes = [2880, 60]" in out
+
+
+def test_plan_sets_a_groups_own_text_and_a_blank_one_returns_to_the_file(runtime, cli, group):
+    from checkin.schedules import get_templates, load_config
+
+    result = cli("plan", "--group", group.name, "--template", "es.reminder=Hola: {group} se reune {when}{date} a las {time}{where}.",
+                 "quiet_start=09:00")
+    assert result.exit_code == 0
+    assert "quiet_start = 09:00" in result.output
+    assert "template es.reminder = Hola: {group} se reune {when}{date} a las {time}{where}." in result.output
+    with runtime.db.session() as s:
+        assert get_templates(s, group.id)["es"]["reminder"].startswith("Hola: {group}")
+    # A refused text saves nothing, not even the plan key given with it.
+    refused = cli("plan", "--group", group.name, "--template", "en.prompt=" + "How are you? " * 30, "quiet_start=10:00")
+    assert refused.exit_code != 0 and "English check-in prompt: 3 SMS segments" in refused.output
+    assert "template es.reminder" in cli("plan", "--group", group.name).output
+    out = cli("plan", "--group", group.name, "--template", "es.reminder=").output
+    assert "quiet_start = 09:00" in out and "template" not in out
+    with runtime.db.session() as s:
+        assert get_templates(s, group.id) == load_config().templates
 
 
 def test_pause_a_member_until_a_date_then_resume(runtime, cli, group, member):

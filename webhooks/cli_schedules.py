@@ -122,11 +122,13 @@ def register(cli) -> None:
 
     @schedule_group.command("plan")
     @click.option("--group", "group_name", required=True)
+    @click.option("--template", "texts", multiple=True, metavar="LANG.NAME=TEXT",
+                  help="the group's own text, e.g. es.reminder='...'; LANG.NAME= returns it to config/plan.toml's")
     @click.argument("settings", nargs=-1)
     @with_appcontext
-    def schedule_plan(group_name, settings):
-        """Show the group's reminder plan, or override keys: KEY=VALUE (KEY= returns it to the default)."""
-        from checkin.schedules import get_plan, set_plan
+    def schedule_plan(group_name, texts, settings):
+        """Show the group's reminder plan and own texts, or override keys: KEY=VALUE (KEY= returns it to the default)."""
+        from checkin.schedules import get_plan, get_templates, load_config, set_plan, set_templates
 
         overrides = {}
         for item in settings:
@@ -134,13 +136,29 @@ def register(cli) -> None:
             if not sep:
                 raise click.ClickException(f"expected KEY=VALUE, not {item!r}")
             overrides[key.strip()] = value.strip() or None
+        changes: dict[str, dict[str, str | None]] = {}
+        for item in texts:
+            name, sep, value = item.partition("=")
+            lang, dot, key = name.strip().partition(".")
+            if not sep or not dot:
+                raise click.ClickException(f"--template: expected LANG.NAME=TEXT, e.g. es.reminder='...', not {item!r}")
+            changes.setdefault(lang, {})[key] = value
 
         def run(session, group):
-            return set_plan(session, group.id, **overrides) if overrides else get_plan(session, group.id)
+            # One transaction: a refused text leaves the plan keys unsaved too.
+            if changes:
+                set_templates(session, group.id, changes)
+            plan = set_plan(session, group.id, **overrides) if overrides else get_plan(session, group.id)
+            return plan, get_templates(session, group.id)
 
-        plan = _in_group(run)(group_name)
+        plan, own = _in_group(run)(group_name)
         for key, value in plan.as_config().items():
             click.echo(f"{key} = {value}")
+        defaults = load_config().templates
+        for lang, table in own.items():
+            for key, text in table.items():
+                if text != defaults[lang][key]:
+                    click.echo(f"template {lang}.{key} = {text}")
 
     @schedule_group.command("pause")
     @click.option("--phone", required=True, help="the member's phone number")

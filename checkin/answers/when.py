@@ -14,7 +14,8 @@ from checkin.models import Group, GroupMember, Member
 
 def reply(session: Session, member: Member, to_number: str | None, now: datetime) -> str:
     # Imported here: checkin.schedules imports the directory, which reaches the inbound path and us.
-    from checkin.schedules import load_config, next_meeting
+    from checkin.schedules import next_meeting
+    from checkin.schedules.service import group_config
     # The same date and time words as the reminders (config/plan.toml), so WHEN and a reminder agree.
     from checkin.schedules.texts import _date, _time
 
@@ -28,9 +29,9 @@ def reply(session: Session, member: Member, to_number: str | None, now: datetime
     if not found:
         return templates.render("when_none", lang)
     # The group whose number they texted, else whichever of their groups meets first.
-    texted = [occ for group, occ in found if to_number and group.phone_number == to_number]
-    occ = texted[0] if texted else min((occ for _, occ in found), key=lambda o: o.starts_at)
-    config = load_config()
+    texted = [(group, occ) for group, occ in found if to_number and group.phone_number == to_number]
+    group, occ = texted[0] if texted else min(found, key=lambda pair: pair[1].starts_at)
+    config = group_config(session, group.id)  # the place line in the group's own words, as in its reminders
     fmt = config.format(lang)
     local = occ.starts_at.astimezone(ZoneInfo(member.effective_timezone))
     place = ""

@@ -2,7 +2,8 @@
 
 The public face of this part (other parts import only these names):
 occurrences / next_meeting read meetings; set_schedule, cancel_occurrence, move_occurrence,
-get_plan, set_plan write them; plan_sends is the pure planner; preview lists what it will send.
+get_plan, set_plan, get_templates, set_templates write them (a group's texts too); plan_sends is
+the pure planner; preview lists what it will send.
 
 Names resolve lazily: checkin.models imports this package's models while it is itself being
 imported, and the service layer needs checkin.models complete.
@@ -16,7 +17,8 @@ _EXPORTS = {
     "PlannedSend": "planning", "plan_sends": "planning",
     "cancel_occurrence": "service", "find_occurrence": "service", "get_plan": "service", "get_schedule": "service",
     "move_occurrence": "service", "next_meeting": "service", "occurrences": "service", "preview": "service",
-    "set_plan": "service", "set_schedule": "service",
+    "set_plan": "service", "set_schedule": "service", "get_templates": "service", "set_templates": "service",
+    "group_config": "service",
 }
 __all__ = sorted(_EXPORTS)
 

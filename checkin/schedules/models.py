@@ -51,7 +51,8 @@ class OccurrenceOverride(Base):
 
 
 class ReminderPlan(Base):
-    """A group's departures from the default plan in config/plan.toml (only the keys it overrides)."""
+    """A group's departures from the default plan in config/plan.toml (only the keys it overrides),
+    and its own texts under overrides["templates"] = {language: {template: text}}."""
 
     __tablename__ = "reminder_plans"
 

@@ -1,4 +1,4 @@
-"""The reminder plan: defaults and texts from config/plan.toml, per-group overrides, validated.
+"""The reminder plan: defaults and texts from config/plan.toml, per-group overrides and texts, validated.
 
 A malformed file is refused naming the file and the key, so an operator learns of a typo at
 start-up rather than from a member texted at 3 a.m.
@@ -14,6 +14,8 @@ from datetime import time, timedelta
 from functools import lru_cache
 from pathlib import Path
 
+from checkin.errors import ValidationError
+from checkin.templates import SAMPLE_VALUES, length_problem
 from config import CONFIG_DIR
 
 DEFAULT_PATH = CONFIG_DIR / "plan.toml"
@@ -28,11 +30,29 @@ TEMPLATE_FIELDS = {
     "where_address": {"address"},
     "where_dial_in": {"dial_in"},
 }
+# How a coordinator's error names a template: "Spanish reminder: ...".
+LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
+TEMPLATE_NAMES = {
+    "reminder": "reminder", "cancelled": "cancellation notice", "moved": "moved-meeting notice",
+    "prompt": "check-in prompt", "nudge": "nudge", "where_address": "address line", "where_dial_in": "dial-in line",
+}
 FORMAT_KEYS = {"weekdays": 7, "weekdays_short": 7, "months_short": 12, "clock": None, "today": None, "tomorrow": None}
 
 
 class PlanError(ValueError):
     """A plan value is not acceptable; the message names the key."""
+
+
+class TemplateTextError(PlanError, ValidationError):
+    """A group's own text is not acceptable; says which one in words, and keeps which (for the form)."""
+
+    def __init__(self, language: str, key: str, reason: str):
+        super().__init__(f"{template_name(language, key)}: {reason}")
+        self.language, self.key = language, key
+
+
+def template_name(language: str, key: str) -> str:
+    return f"{LANGUAGE_NAMES.get(language, language)} {TEMPLATE_NAMES.get(key, key)}"
 
 
 @dataclass(frozen=True)
@@ -148,18 +168,89 @@ class PlanConfig:
     def format(self, language: str) -> dict:
         return self.formats.get(language) or self.formats["en"]
 
+    def with_templates(self, overrides: dict[str, dict[str, str]] | None) -> PlanConfig:
+        """This config with a group's own texts laid over the file's (the same object if it has none)."""
+        if not overrides:
+            return self
+        return replace(self, templates={lang: {**table, **overrides.get(lang, {})} for lang, table in self.templates.items()})
 
-def _check_template(key: str, text, allowed: set[str]) -> str:
+
+def _template_problem(text, allowed: set[str]) -> str | None:
     if not isinstance(text, str) or not text.strip():
-        raise PlanError(f"{key}: must be a non-empty string")
+        return "must be a non-empty string"
     try:
-        names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(text) if name is not None]
     except ValueError as exc:
-        raise PlanError(f"{key}: {exc}") from None
+        return str(exc)
+    # "{time:d}" would fail only when rendered, skipping every send of the group: refuse it now.
+    shaped = [(name, spec, conv) for name, spec, conv in fields if spec or conv]
+    if shaped:
+        name, spec, conv = shaped[0]
+        return f"write {{{name}}} alone, not {{{name}{'!' + conv if conv else ''}{':' + spec if spec else ''}}}"
+    names = {name for name, _, _ in fields}
     bad = sorted(n for n in names if n not in allowed)
     if bad:
-        raise PlanError(f"{key}: unknown placeholder {{{bad[0]}}} (allowed: {', '.join(sorted(allowed))})")
+        return f"unknown placeholder {{{bad[0]}}} (allowed: {', '.join('{%s}' % a for a in sorted(allowed))})"
+    return None
+
+
+def _check_template(key: str, text, allowed: set[str]) -> str:
+    problem = _template_problem(text, allowed)
+    if problem:
+        raise PlanError(f"{key}: {problem}")
     return text
+
+
+def check_template_name(language, key) -> None:
+    """Refuse a language or template name the plan does not have, naming what it does."""
+    if language not in LANGUAGES:
+        raise PlanError(f"unknown language {language!r} (expected {', '.join(LANGUAGES)})")
+    if key not in TEMPLATE_FIELDS:
+        raise PlanError(f"{LANGUAGE_NAMES[language]} texts: unknown template {key!r} (expected {', '.join(TEMPLATE_FIELDS)})")
+
+
+def usable_templates(raw) -> dict[str, dict[str, str]]:
+    """The stored group texts the planner can render safely (placeholders only; see parse_group_templates)."""
+    if not isinstance(raw, dict):
+        return {}
+    return {lang: {key: text for key, text in table.items()
+                   if key in TEMPLATE_FIELDS and _template_problem(text, TEMPLATE_FIELDS[key]) is None}
+            for lang, table in raw.items() if lang in LANGUAGES and isinstance(table, dict)}
+
+
+def parse_group_templates(raw: dict, config: PlanConfig, group_name: str = "") -> dict[str, dict[str, str]]:
+    """A group's own texts, validated: known placeholders only, and at most two SMS segments once
+    rendered with the start-up check's realistic values (and the group's own name, if longer).
+    Raises TemplateTextError naming the language and template in words."""
+    if not isinstance(raw, dict):
+        raise PlanError("templates: must be a table of languages")
+    for lang, table in raw.items():
+        if not isinstance(table, dict):
+            raise PlanError(f"templates.{lang}: must be a table of texts")
+        for key, text in table.items():
+            check_template_name(lang, key)
+            problem = _template_problem(text, TEMPLATE_FIELDS[key])
+            if problem:
+                raise TemplateTextError(lang, key, problem)
+    effective = config.with_templates(raw)
+    for lang, table in raw.items():
+        # A new place line lengthens the texts that include it, even those left as the file has them.
+        keys = set(table) | ({k for k, f in TEMPLATE_FIELDS.items() if "where" in f} if {"where_address", "where_dial_in"} & set(table) else set())
+        for key in (k for k in TEMPLATE_FIELDS if k in keys):
+            for samples in sample_values(effective, lang, group_name):
+                problem = length_problem(effective.template(lang, key), samples)
+                if problem:
+                    raise TemplateTextError(lang, key, problem)
+    return {lang: dict(table) for lang, table in raw.items() if table}
+
+
+def sample_values(config: PlanConfig, language: str, group_name: str = "") -> list[dict]:
+    """Realistic values to measure a group's text with (the start-up check's, and the group's own name
+    when longer): one set per place line, since {where} is whichever applies; the longer first."""
+    group = max(SAMPLE_VALUES["group"], group_name, key=len)
+    wheres = [config.template(language, "where_address").format(address=SAMPLE_VALUES["address"]),
+              config.template(language, "where_dial_in").format(dial_in=SAMPLE_VALUES["dial_in"])]
+    return [{**SAMPLE_VALUES, "group": group, "where": where} for where in sorted(wheres, key=len, reverse=True)]
 
 
 def parse_config(raw: dict) -> PlanConfig:

@@ -54,6 +54,8 @@ class GroupState:
     overrides: dict[str, OverrideSpec]
     plan: Plan
     members: tuple[MemberState, ...]
+    # The group's own texts, {language: {template: text}}, laid over config/plan.toml's.
+    templates: dict[str, dict[str, str]] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -197,11 +199,20 @@ def plan_sends(groups: list[GroupState], start: datetime, end: datetime, *, now:
     return sends
 
 
+def due_sends(groups: list[GroupState], now: datetime, *, config: PlanConfig, open_prompts: list[OpenPrompt] = (),
+              base_url: str = "") -> list[PlannedSend]:
+    """What a tick at `now` plans: every send due within the plans' lookback, change notices caught up."""
+    lookback = max(g.plan.lookback for g in groups)
+    return plan_sends(groups, now - lookback, now + timedelta(microseconds=1), now=now, config=config,
+                      open_prompts=open_prompts, base_url=base_url, catch_up=True)
+
+
 class _GroupPlanner:
     """Applies one group's candidates to each of its members; caches per zone, not per member."""
 
     def __init__(self, group: GroupState, config: PlanConfig, now: datetime, base_url: str):
-        self.group, self.config, self.now, self.base_url = group, config, now, base_url
+        self.group, self.now, self.base_url = group, now, base_url
+        self.config = config.with_templates(group.templates)  # once per group, not per member
         self.plan = group.plan
         self._effective: dict[tuple, datetime] = {}
         self._bodies: dict[tuple, str] = {}

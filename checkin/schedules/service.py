@@ -20,10 +20,14 @@ from checkin.schedules.models import OccurrenceOverride, ReminderPlan, Schedule
 from checkin.schedules.recurrence import (
     Occurrence, OverrideSpec, ScheduleSpec, expand, is_rule_occurrence, occurrence_key, parse_key, validate_rrule,
 )
-from checkin.schedules.plan import Plan, PlanError, load_config, parse_plan
-from checkin.schedules.planning import GroupState, MemberState, OpenPrompt, PlannedSend, plan_sends
+from checkin.schedules.plan import (
+    Plan, PlanConfig, PlanError, check_template_name, load_config, parse_group_templates, parse_plan, usable_templates,
+)
+from checkin.schedules.planning import GroupState, MemberState, OpenPrompt, PlannedSend, due_sends, plan_sends
 
 PLANNED_KINDS = ("reminder", "prompt", "nudge", "change")
+# A group's own texts live in its ReminderPlan row beside the timing keys, under this key.
+TEMPLATES_KEY = "templates"
 log = logging.getLogger("checkin.schedules")
 
 
@@ -167,17 +171,27 @@ def move_occurrence(session: Session, group_id: int, occurrence_key_: str, new_s
 
 # --- plans --------------------------------------------------------------------------------
 
+def _timing(stored: dict | None) -> dict:
+    """The plan keys of a stored ReminderPlan.overrides (its texts are kept apart)."""
+    return {k: v for k, v in (stored or {}).items() if k != TEMPLATES_KEY}
+
+
+def _stored_texts(stored: dict | None) -> dict:
+    return (stored or {}).get(TEMPLATES_KEY) or {}
+
+
 def get_plan(session: Session, group_id: int) -> Plan:
     row = session.get(ReminderPlan, group_id)
     defaults = load_config().defaults
-    return parse_plan(row.overrides, base=defaults) if row and row.overrides else defaults
+    timing = _timing(row.overrides if row else None)
+    return parse_plan(timing, base=defaults) if timing else defaults
 
 
 def set_plan(session: Session, group_id: int, now: datetime | None = None, **overrides) -> Plan:
     """Override plan keys for one group (a value of None returns that key to the default)."""
     _group(session, group_id)
     row = session.get(ReminderPlan, group_id)
-    merged = dict(row.overrides) if row and row.overrides else {}
+    merged = _timing(row.overrides if row else None)
     for key, value in overrides.items():
         if value is None:
             merged.pop(key, None)
@@ -190,14 +204,103 @@ def set_plan(session: Session, group_id: int, now: datetime | None = None, **ove
     # Store what the file would say, so a stored plan re-validates the same way.
     defaults = load_config().defaults.as_config()
     stored = {k: v for k, v in plan.as_config().items() if k in merged and v != defaults[k]}
+    _save_plan_row(session, group_id, row, stored, _stored_texts(row.overrides if row else None), now or utcnow())
+    cancel_outdated(session, group_id, now or utcnow())
+    return plan
+
+
+def _save_plan_row(session: Session, group_id: int, row: ReminderPlan | None, timing: dict, texts: dict, now: datetime) -> None:
     if row is None:
         row = ReminderPlan(group_id=group_id)
         session.add(row)
-    row.overrides = stored
-    row.updated_at = now or utcnow()
+    # A new dict, not an edit in place: the JSON column only notices assignment.
+    row.overrides = {**timing, **({TEMPLATES_KEY: texts} if texts else {})}
+    row.updated_at = now
     session.flush()
-    cancel_outdated(session, group_id, now or utcnow())
-    return plan
+
+
+# --- texts --------------------------------------------------------------------------------
+
+def group_config(session: Session, group_id: int) -> PlanConfig:
+    """config/plan.toml with the group's own texts laid over the file's."""
+    _group(session, group_id)
+    row = session.get(ReminderPlan, group_id)
+    return load_config().with_templates(usable_templates(_stored_texts(row.overrides if row else None)))
+
+
+def get_templates(session: Session, group_id: int) -> dict[str, dict[str, str]]:
+    """The texts the group's members get, {language: {template: text}}."""
+    return group_config(session, group_id).templates
+
+
+def _tidy(text) -> str | None:
+    """A textarea's text as it will be sent: no CR from the browser, no stray outer space; blank is None."""
+    if text is None or not isinstance(text, str):
+        return text
+    return text.replace("\r\n", "\n").strip() or None
+
+
+def set_templates(session: Session, group_id: int, changes: dict[str, dict[str, str | None]],
+                  now: datetime | None = None) -> dict[str, dict[str, str]]:
+    """Set some of a group's texts, {language: {template: text}}; None, blank or the file's own text
+    returns a template to the file's. Nothing is stored unless every text is acceptable (a
+    ValidationError names the first that is not). Returns the texts now in effect.
+
+    Texts already planned and not yet sent are reworded in place (see _reword_pending)."""
+    now = now or utcnow()
+    group = _group(session, group_id)
+    config = load_config()
+    row = session.get(ReminderPlan, group_id)
+    merged = {lang: dict(table) for lang, table in _stored_texts(row.overrides if row else None).items()}
+    try:
+        if not isinstance(changes, dict) or not all(isinstance(t, dict) for t in changes.values()):
+            raise PlanError("templates: expected {language: {template: text}}")
+        for lang, table in changes.items():
+            for key, text in table.items():
+                check_template_name(lang, key)
+                text = _tidy(text)
+                if text is None or text == config.templates[lang][key]:
+                    merged.get(lang, {}).pop(key, None)
+                else:
+                    merged.setdefault(lang, {})[key] = text
+        texts = parse_group_templates({lang: t for lang, t in merged.items() if t}, config, group.name)
+    except PlanError as exc:
+        if isinstance(exc, ValidationError):
+            raise
+        raise ValidationError(str(exc)) from None
+    _save_plan_row(session, group_id, row, _timing(row.overrides if row else None), texts, now)
+    _reword_pending(session, group_id, now)
+    return config.with_templates(texts).templates
+
+
+def _reword_pending(session: Session, group_id: int, now: datetime) -> int:
+    """Give pending planned texts to the group's members the group's current wording.
+
+    Cancelling them would not do: the tick writes each idempotency key once (ON CONFLICT DO NOTHING),
+    so a cancelled key is never planned again, and a new key would text again a member who already
+    had the old one. So the body is rewritten in place, and only while the row is still pending: a
+    worker's claim (pending -> sending) and this update exclude each other, so a send goes out once,
+    with the old text or the new one."""
+    groups, prompts = load_state(session, now, [group_id])
+    if not groups:
+        return 0
+    wanted = {s.key: s.body for s in due_sends(groups, now, config=load_config(), open_prompts=prompts)
+              if s.body is not None}
+    member_ids = select(GroupMember.member_id).where(GroupMember.group_id == group_id)
+    rows = session.execute(select(OutboxItem.id, OutboxItem.idempotency_key, OutboxItem.body).where(
+        OutboxItem.state == "pending", OutboxItem.channel == "sms", OutboxItem.purpose.in_(PLANNED_KINDS),
+        OutboxItem.member_id.in_(member_ids))).all()
+    by_body: dict[str, list[int]] = {}
+    for row_id, key, body in rows:
+        if key in wanted and wanted[key] != body:
+            by_body.setdefault(wanted[key], []).append(row_id)
+    for body, ids in by_body.items():
+        session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids), OutboxItem.state == "pending")
+                        .values(body=body, updated_at=now).execution_options(synchronize_session=False))
+    reworded = sum(len(ids) for ids in by_body.values())
+    if reworded:
+        log.info("group=%s texts changed: %d pending sends reworded", group_id, reworded)
+    return reworded
 
 
 # --- members ------------------------------------------------------------------------------
@@ -280,14 +383,22 @@ def load_state(session: Session, now: datetime, group_ids: list[int] | None = No
         members.setdefault(gid, []).append(MemberState(mid, first, phone, lang, tz, channel, status, paused, recent.get(mid)))
     groups = []
     for group, schedule in pairs:
+        stored = plans.get(group.id) or {}
+        timing, texts = _timing(stored), _stored_texts(stored)
         try:
-            plan = parse_plan(plans[group.id], base=config.defaults) if plans.get(group.id) else config.defaults
+            plan = parse_plan(timing, base=config.defaults) if timing else config.defaults
         except PlanError as exc:
             # Stored before the defaults changed under it: plan this group by the defaults, and say so.
             log.error("group=%s plan overrides no longer valid (%s); using the defaults", group.id, exc)
             plan = config.defaults
+        if texts:
+            # A text edited outside the app that cannot be rendered falls back to the file's, not the group's sends.
+            usable = usable_templates(texts)
+            if usable != texts:
+                log.error("group=%s some stored texts are not usable; using the file's for those", group.id)
+            texts = usable
         groups.append(GroupState(group.id, group.name, group.timezone, group.phone_number, _spec(schedule, group),
-                                 overrides.get(group.id, {}), plan, tuple(members.get(group.id, ()))))
+                                 overrides.get(group.id, {}), plan, tuple(members.get(group.id, ())), texts))
     from checkin.checkins import CheckIn
 
     prompts = [OpenPrompt(r.member_id, r.group_id, r.prompt_key, r.prompted_at, r.nudged_at) for r in session.execute(

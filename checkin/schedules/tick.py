@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -21,7 +21,7 @@ from checkin.models import OutboxItem
 from checkin.outbox import DEFAULT_QUEUE
 from checkin.schedules.late import guard_late_sends
 from checkin.schedules.plan import load_config
-from checkin.schedules.planning import PlannedSend, plan_sends
+from checkin.schedules.planning import PlannedSend, due_sends
 from checkin.schedules.service import load_state
 
 log = logging.getLogger("checkin.schedules.tick")
@@ -120,9 +120,7 @@ def write_due(session: Session, now: datetime, *, base_url: str = "") -> TickRes
     if not groups:
         return result
     result.late = guard_late_sends(session, now, groups)
-    lookback = max(g.plan.lookback for g in groups)
-    sends = plan_sends(groups, now - lookback, now + timedelta(microseconds=1), now=now, config=load_config(),
-                       open_prompts=prompts, base_url=base_url, catch_up=True)
+    sends = due_sends(groups, now, config=load_config(), open_prompts=prompts, base_url=base_url)
     due = []
     for send in sends:
         if send.held_reason is None:

@@ -3,7 +3,7 @@ the simulator's crisis text and alert, and the calendar feed URL."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,6 +11,8 @@ import pytest
 from playwright.sync_api import expect
 
 from checkin.db import utcnow
+from checkin.schedules import load_config, set_schedule
+from checkin.schedules.plan import sample_values
 from checkin.templates import segments
 
 CRISIS_TEXT = "I am going to kill myself tonight"
@@ -79,11 +81,14 @@ def test_template_counter_counts_characters_and_segments_like_the_server(page, c
     field = page.get_by_label("Meeting reminder").first
     counter = page.locator("#c-en-reminder")
     field.fill("a" * 160)
-    expect(counter).to_have_text("160 characters (GSM-7), 1 segment")
+    expect(counter).to_have_text("160 characters · 1 SMS")
     field.fill("a" * 161)
-    expect(counter).to_have_text("161 characters (GSM-7), 2 segments - over the limit of 1")
+    expect(counter).to_have_text("161 characters · 2 SMS")
+    field.fill("a" * 307)
+    expect(counter).to_have_text("307 characters · 3 SMS · over the limit of 2")
+    # Placeholders count as sent, with the server's sample values: "Hola Maximiliano 😊".
     field.fill("Hola {name} 😊")
-    assert counter.inner_text().startswith("14 characters (UCS-2), 1 segment")
+    expect(counter).to_have_text("19 characters · 1 SMS (UCS-2: 70 per segment)")
     # The page's counter and checkin.templates.segments agree on the edges of both encodings.
     samples = ["", "a" * 160, "a" * 161, "a" * 306, "a" * 307, "{}" * 80, "[x]" * 40 + "€", "ñandú " * 12,
                "é" * 70, "ç" * 71, "😊" * 35, "😊" * 36, "Recordatorio: mañana a las 18:30", "¿Como te va?"]
@@ -91,6 +96,50 @@ def test_template_counter_counts_characters_and_segments_like_the_server(page, c
         got = page.evaluate("t => window.checkinSegments(t)", text)
         encoding, chars, count = segments(text)
         assert (got["encoding"], got["units"], got["segments"]) == (encoding, chars, count if text else 0), text
+    # And fill placeholders as str.format does, for every shipped text.
+    config = load_config()
+    for lang, table in config.templates.items():
+        values = sample_values(config, lang, group.name)[0]
+        for template in [*table.values(), "{{literal}} {group}"]:
+            assert page.evaluate("([t, v]) => window.checkinRender(t, v)", [template, values]) == template.format(**values)
+
+
+def test_edit_the_english_reminder_watch_the_counter_and_see_it_in_the_preview(page, console_server, group, screenshot):
+    tomorrow = (utcnow().astimezone(ZoneInfo(group.timezone)) + timedelta(days=1)).date()
+    with console_server.db.session() as s:
+        set_schedule(s, group.id, rrule="FREQ=WEEKLY", start_local=time(18, 30), duration_minutes=90,
+                     location="12 Main St", starts_on=tomorrow)
+    page.goto(console_server.url(f"/console/groups/{group.id}/plan"))
+    field = page.get_by_label("Meeting reminder").first
+    counter = page.locator("#c-en-reminder")
+    config = load_config()
+    shipped = config.templates["en"]["reminder"].format(**sample_values(config, "en", group.name)[0])
+    _, chars, count = segments(shipped)
+    expect(counter).to_have_text(f"{chars} characters · {count} SMS")
+    # As the coordinator types, the counter follows (placeholders as sent: "Hi Tuesday Evening Peer Support").
+    field.fill("Hi {group}")
+    expect(counter).to_have_text("31 characters · 1 SMS")
+    field.press_sequentially(", see you {when}{date}")
+    expect(counter).to_have_text("61 characters · 1 SMS")
+    field.press_sequentially(" at {time}{where}. Reply 1 if you come, 2 if not.")
+    expect(counter).to_have_text("173 characters · 2 SMS")
+    screenshot(page, "planning-texts-editing")
+    page.get_by_role("button", name="Save texts").click()
+    assert "Texts saved" in page.get_by_role("status").inner_text()
+    preview = page.locator("#preview").inner_text()
+    assert "Hi Tuesday Group, see you tomorrow, " in preview and "at 6:30 PM, at 12 Main St. Reply 1 if you come, 2 if not." in preview
+    assert "Recordatorio: Tuesday Group se reune" in preview  # Rosa's Spanish reminder is the file's still
+    expect(page.get_by_text("changed from the default")).to_be_visible()
+    screenshot(page, "planning-texts-saved")
+    # A mistake comes back in words, with the typing kept and the box marked; the saved text stands.
+    field = page.get_by_label("Meeting reminder").first
+    field.fill("Hi {nombre}, see you {date}")
+    page.get_by_role("button", name="Save texts").click()
+    expect(page.locator("#texts-error")).to_contain_text("English reminder: unknown placeholder {nombre}")
+    expect(page.locator("#t-en-reminder")).to_have_value("Hi {nombre}, see you {date}")
+    expect(page.locator("#t-en-reminder")).to_have_attribute("aria-invalid", "true")
+    assert "Hi Tuesday Group, see you tomorrow, " in page.locator("#preview").inner_text()
+    screenshot(page, "planning-texts-error")
 
 
 def test_simulator_crisis_text_shows_the_reply_and_the_alert(page, console_server, group, member, screenshot):

@@ -91,7 +91,7 @@ def plan(group_id: int):
     return _plan_page(group_visible(group_id))
 
 
-def _plan_page(group: Group, form=None, error=None, status=200):
+def _plan_page(group: Group, form=None, error=None, status=200, texts_form=None, texts_error=None):
     session = db()
     now = utcnow()
     settings = current_app.extensions["checkin"].settings
@@ -105,8 +105,16 @@ def _plan_page(group: Group, form=None, error=None, status=200):
         "console_planning/plan.html", group=group, form=form or plan_form(schedules.get_plan(session, group.id)),
         fields=FIELDS, error=error, editable=is_coordinator(), has_schedule=has_schedule, by_member=by_member,
         days=PREVIEW_DAYS, count=len(sends), held=sum(1 for s in sends if s.held_reason),
-        template_sets=texts.template_sets(), segments=texts.segments,
+        text_sets=texts.text_sets(schedules.group_config(session, group.id), schedules.load_config(), group.name, texts_form),
+        texts_error=texts_error, error_field=_error_field(texts_error), segments=texts.segments,
     ), status
+
+
+def _error_field(error) -> str | None:
+    """The form field a refused text names (the domain's error keeps which language and template)."""
+    if getattr(error, "language", None) and getattr(error, "key", None):
+        return texts.field_name(error.language, error.key)
+    return None
 
 
 @bp.post("/groups/<int:group_id>/plan")
@@ -130,4 +138,18 @@ def reset_plan(group_id: int):
     schedules.set_plan(db(), group.id, **{key: None for key, _label in FIELDS.values()})
     db().commit()
     flash("Plan back to the defaults in config/plan.toml.", "ok")
+    return redirect(url_for(".plan", group_id=group_id) + "#preview")
+
+
+@bp.post("/groups/<int:group_id>/plan/texts")
+@coordinator_required
+def save_texts(group_id: int):
+    group = group_visible(group_id)
+    try:
+        schedules.set_templates(db(), group.id, texts.changes(request.form))
+        db().commit()
+    except ValidationError as exc:
+        db().rollback()
+        return _plan_page(group, texts_form=request.form, texts_error=exc, status=400)
+    flash("Texts saved. The preview below uses them.", "ok")
     return redirect(url_for(".plan", group_id=group_id) + "#preview")

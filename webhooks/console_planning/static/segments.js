@@ -1,4 +1,4 @@
-/* Live character and SMS segment counter for template fields.
+/* Live character and SMS segment counter for template fields, measured as the text will be sent.
    Mirrors checkin.templates.segments() on the server: text made only of GSM-7 characters fits 160
    per message or 153 per part when split (extension characters such as { } [ ] ~ \ | ^ and the euro
    sign take two); anything else is sent as UCS-2: 70, or 67 per part, counted in UTF-16 units. */
@@ -24,18 +24,34 @@
              limit: count <= 1 ? single : count * part };
   }
 
+  /* The text as sent: placeholders filled with the sample values the server measures with (the
+     nearest element with data-samples), {{ and }} as single braces. An unknown placeholder is left
+     as typed: the server refuses it, naming it. */
+  function render(text, samples) {
+    if (!samples) { return text; }
+    return text.replace(/\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}/g, function (whole, name) {
+      if (whole === "{{") { return "{"; }
+      if (whole === "}}") { return "}"; }
+      return Object.prototype.hasOwnProperty.call(samples, name) ? String(samples[name]) : whole;
+    });
+  }
+
   function describe(info, max) {
-    var words = info.units + " characters (" + info.encoding + "), " + info.segments +
-      (info.segments === 1 ? " segment" : " segments");
-    if (max && info.segments > max) { words += " - over the limit of " + max; }
+    var words = info.units + " characters \u00b7 " + info.segments + " SMS";
+    if (info.encoding === "UCS-2") {
+      words += " (UCS-2: " + (info.segments > 1 ? 67 : 70) + " per segment)";
+    }
+    if (max && info.segments > max) { words += " \u00b7 over the limit of " + max; }
     return words;
   }
 
   function attach(field) {
     var out = document.getElementById(field.getAttribute("data-segments"));
     var max = parseInt(field.getAttribute("data-max-segments") || "0", 10);
+    var holder = field.closest("[data-samples]");
+    var samples = holder ? JSON.parse(holder.getAttribute("data-samples")) : null;
     function update() {
-      var info = segments(field.value);
+      var info = segments(render(field.value.trim(), samples));  // the server keeps no outer space either
       out.textContent = describe(info, max);
       out.classList.toggle("over", !!max && info.segments > max);
     }
@@ -44,6 +60,7 @@
   }
 
   window.checkinSegments = segments;
+  window.checkinRender = render;
   document.addEventListener("DOMContentLoaded", function () {
     var fields = document.querySelectorAll("[data-segments]");
     for (var i = 0; i < fields.length; i++) { attach(fields[i]); }
