@@ -33,7 +33,7 @@ class CheckIn(Base):
     prompted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     nudged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # open -> answered | missed
+    # open -> answered | missed | unsent (its prompt was never sent)
     state: Mapped[str] = mapped_column(String(8), default="open")
     score: Mapped[int | None] = mapped_column(Integer)
     words: Mapped[str | None] = mapped_column(EncryptedText)
@@ -58,12 +58,24 @@ def open_prompt_id(member_id, since):
             .scalar_subquery())
 
 
-def expire_unanswered(session: Session, now: datetime) -> int:
-    """Prompts nobody can answer any more (older than ANSWER_WINDOW) become missed. The next prompt
-    closes most of them; this catches the last one of a schedule that ended or a paused member's."""
-    result = session.execute(update(CheckIn).where(CheckIn.state == "open", CheckIn.prompted_at < now - ANSWER_WINDOW)
-                             .values(state="missed").execution_options(synchronize_session=False))
-    return result.rowcount or 0
+def close_stale_prompts(session: Session, now: datetime) -> dict[str, int]:
+    """Close the open prompts that can no longer be answered as such. Counts by new state.
+
+    - A prompt whose text was never sent (the member paused or opted out, or it went stale while
+      held for the night) is 'unsent': nobody asked them, and the rules read missed ones as a signal.
+    - A prompt older than ANSWER_WINDOW is 'missed'. The next prompt closes most of them; this
+      catches the last one of a schedule that ended, or a member's whose prompts stopped.
+    """
+    from checkin.models import OutboxItem  # models imports this module
+
+    never_sent = (select(OutboxItem.id)
+                  .where(OutboxItem.idempotency_key == CheckIn.prompt_key, OutboxItem.state == "cancelled").exists())
+    counts = {}
+    for state, condition in (("unsent", never_sent), ("missed", CheckIn.prompted_at < now - ANSWER_WINDOW)):
+        result = session.execute(update(CheckIn).where(CheckIn.state == "open", condition)
+                                 .values(state=state).execution_options(synchronize_session=False))
+        counts[state] = result.rowcount or 0
+    return counts
 
 
 def record_answer(

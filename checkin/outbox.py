@@ -54,9 +54,16 @@ def fire_hooks(session: Session, item: OutboxItem, event: str) -> None:
             log.error("outbox hook failed id=%s purpose=%s event=%s (%s)", item.id, item.purpose, event, type(exc).__name__)
 
 
-# Send-time gates, per channel: fn(session, item, now) -> None to send now, or when to try again
-# (e.g. the voice part caps member calls in progress). A held row goes back to pending unchanged.
-Gate = Callable[[Session, OutboxItem, datetime], "datetime | None"]
+@dataclass(frozen=True)
+class Cancel:
+    """A gate's verdict that a row must not go out at all (e.g. a reminder for a meeting that has started)."""
+
+    reason: str
+
+
+# Send-time gates, per channel: fn(session, item, now) -> None to send now, when to try again (e.g. the
+# voice part caps member calls in progress), or a Cancel. A held row goes back to pending unchanged.
+Gate = Callable[[Session, OutboxItem, datetime], "datetime | Cancel | None"]
 _gates: dict[str, list[Gate]] = {}
 
 
@@ -66,7 +73,7 @@ def register_gate(channel: str, gate: Gate) -> None:
         gates.append(gate)
 
 
-def _held_until(session: Session, item: OutboxItem, now: datetime) -> datetime | None:
+def _held_until(session: Session, item: OutboxItem, now: datetime) -> datetime | Cancel | None:
     for gate in _gates.get(item.channel, ()):
         later = gate(session, item, now)
         if later is not None:
@@ -171,6 +178,10 @@ def deliver(db, item_id: int, port: MessagingPort, *, status_callback_base: str 
             log.info("outbox cancelled id=%s reason=opted_out", item.id)
             return Outcome("cancelled", item.last_error)
         later = _held_until(session, item, now)
+        if isinstance(later, Cancel):
+            item.state, item.last_error, item.claim_token = "cancelled", later.reason, None
+            log.info("outbox cancelled id=%s reason=%s", item.id, later.reason)
+            return Outcome("cancelled", later.reason)
         if later is not None:
             item.state, item.next_attempt_at, item.claim_token = "pending", later, None
             item.attempts -= 1  # holding back is not a failed attempt

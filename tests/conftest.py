@@ -12,6 +12,7 @@ import os
 import socket
 import threading
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -275,3 +276,28 @@ def live_app(runtime, env):
 
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def zone_where_it_is(hour: int, now: datetime) -> str:
+    """A fixed-offset zone whose local hour is `hour` at `now`. Workers run on the real clock, so this is
+    how a test puts a member in their day (or their night) whenever the suite runs. Etc/GMT signs are
+    inverted: Etc/GMT-3 is UTC+3."""
+    shift = (hour - now.hour + 12) % 24 - 12  # local = UTC + shift, from -12 to +11
+    return "Etc/GMT" if shift == 0 else f"Etc/GMT{-shift:+d}"
+
+
+def deliver_due(runtime, now):
+    """Deliver every outbox row due at `now` as a worker would at that moment, send-time gates included
+    (for scenarios set in the past, which a worker on the real clock would rightly find too late)."""
+    from sqlalchemy import select
+
+    from checkin import outbox
+    from checkin.models import OutboxItem
+
+    import checkin.schedules.late  # noqa: F401 - registers the quiet-hours gate, as the worker's job does
+
+    with runtime.db.session() as s:
+        ids = s.scalars(select(OutboxItem.id).where(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= now)
+                        .order_by(OutboxItem.id)).all()
+    for item_id in ids:
+        outbox.deliver(runtime.db, item_id, runtime.port, status_callback_base=None, lease_seconds=120, now=now)

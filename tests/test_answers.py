@@ -15,11 +15,14 @@ from checkin.answers import rsvp as rsvp_module
 from checkin.checkins import CheckIn
 from checkin.db import utcnow
 from checkin.escalation.models import AssessmentRecord
-from checkin.models import Message
+from checkin.models import Member, Message
+from checkin.schedules.recurrence import occurrence_key
+from tests.conftest import zone_where_it_is
 from webhooks.simulate import replies_from_twiml
 from workers import jobs
 
-OCCURRENCE = "20261208T2300Z"  # as checkin.schedules keys an occurrence
+# As checkin.schedules keys an occurrence: a meeting a week ahead, so its reminder is never for one that started.
+OCCURRENCE = occurrence_key((utcnow() + timedelta(days=7)).replace(minute=0, second=0, microsecond=0))
 
 
 def reply(twilio, phone, body):
@@ -30,8 +33,11 @@ def reply(twilio, phone, body):
 
 
 def send_reminder(db, member, occurrence=OCCURRENCE, offset="1440", sent_ago=None):
-    """A meeting reminder as the planner writes it, delivered by the worker job to the fake Twilio."""
+    """A meeting reminder as the planner writes it, delivered by the worker job to the fake Twilio.
+
+    The job runs on the real clock and holds a reminder in the member's night: they live where it is day now."""
     with db.session() as s:
+        s.get(Member, member.id).timezone = zone_where_it_is(12, utcnow())
         item, _ = outbox.add(s, f"reminder:{member.id}:{occurrence}:{offset}", to=member.phone, member_id=member.id,
                              purpose="reminder", body="Group tomorrow 6pm. Reply 1 if you're coming, 2 if not.")
     assert jobs.deliver(item.id) == "sent"

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
-from rq import SimpleWorker
 from sqlalchemy import select
 
 from checkin.directory import ValidationError, add_group, add_member
@@ -16,14 +15,15 @@ from checkin.schedules.models import ReminderPlan
 from checkin.schedules.plan import PlanError, TemplateTextError, parse_group_templates
 from checkin.schedules.planning import GroupState, MemberState, plan_sends
 from checkin.schedules.recurrence import ScheduleSpec
+from tests.conftest import deliver_due
 from workers import schedule_jobs
-from workers.queues import QUEUES
 
 UTC = timezone.utc
 CONFIG = load_config()
 OURS = "Hi from {group}: we meet {when}{date} at {time}{where}. Text 1 if you come."
 NUESTRO = "Hola de {group}: nos vemos {when}{date} a las {time}{where}. Responde 1 si vienes."
-# Tuesdays 18:00 New York; the tick at the day-before reminder, as in test_schedules_tick.
+# Tuesdays 18:00 New York; the tick at the day-before reminder, and delivery at the scenario's time,
+# as in test_schedules_tick.
 MEETING = datetime(2020, 1, 14, 23, 0, tzinfo=UTC)
 DAY_BEFORE = MEETING - timedelta(hours=24)
 EDITED = MEETING - timedelta(days=6)
@@ -183,10 +183,6 @@ def test_a_stored_text_that_cannot_be_rendered_falls_back_to_the_files(db, group
         assert get_templates(s, ours.id)["en"]["nudge"] == "Hey"
 
 
-def run_worker(runtime):
-    SimpleWorker(list(QUEUES), connection=runtime.redis).work(burst=True)
-
-
 def texts_to(fake_twilio, phone):
     return [m["params"]["Body"] for m in fake_twilio.messages() if m["params"]["To"] == phone]
 
@@ -196,7 +192,7 @@ def test_the_tick_sends_the_groups_texts(runtime, fake_twilio, groups):
     with runtime.db.session() as s:
         set_templates(s, ours.id, {"es": {"reminder": NUESTRO}}, now=EDITED)
     assert schedule_jobs.tick(DAY_BEFORE) == 3
-    run_worker(runtime)
+    deliver_due(runtime, DAY_BEFORE)
     assert texts_to(fake_twilio, rosa.phone) == [
         "Hola de Tuesday Group: nos vemos mañana, mar 14 ene a las 18:00, en 12 Main St. Responde 1 si vienes."]
     assert texts_to(fake_twilio, sam.phone)[0].startswith("Reminder: Tuesday Group meets tomorrow")
@@ -215,7 +211,7 @@ def test_an_edit_rewords_what_is_planned_but_not_sent_and_sends_each_once(runtim
     assert states[rosa.phone][1].startswith("Recordatorio:") and states[omar.phone][1].startswith("Reminder: Thursday")
     # The next tick writes nothing again; the worker sends each member one text, Sam's in the new words.
     assert schedule_jobs.tick(DAY_BEFORE + timedelta(minutes=2)) == 0
-    run_worker(runtime)
+    deliver_due(runtime, DAY_BEFORE + timedelta(minutes=2))
     assert texts_to(fake_twilio, sam.phone) == [
         "Hi from Tuesday Group: we meet tomorrow, Tue 14 Jan at 6:00 PM, at 12 Main St. Text 1 if you come."]
     assert len(fake_twilio.messages()) == 3
@@ -223,7 +219,7 @@ def test_an_edit_rewords_what_is_planned_but_not_sent_and_sends_each_once(runtim
     with runtime.db.session() as s:
         set_templates(s, ours.id, {"en": {"reminder": None}}, now=DAY_BEFORE + timedelta(minutes=3))
     assert schedule_jobs.tick(DAY_BEFORE + timedelta(minutes=4)) == 0
-    run_worker(runtime)
+    deliver_due(runtime, DAY_BEFORE + timedelta(minutes=4))
     assert len(fake_twilio.messages()) == 3
     with runtime.db.session() as s:
         assert {r.state for r in s.scalars(select(OutboxItem))} == {"sent"}

@@ -1,6 +1,10 @@
-"""The cron tick against real PostgreSQL and Redis, delivered by a real RQ worker to the loopback
-Twilio: each send exactly once (two cron processes at once, restarts), edits that change only what
-is not yet sent, change notices once, prompts that open check-ins, nudges, missed check-ins."""
+"""The cron tick against real PostgreSQL and Redis, delivered through the outbox and the twilio library
+to the loopback Twilio: each send exactly once (two cron processes at once, restarts), edits that change
+only what is not yet sent, change notices once, prompts that open check-ins, nudges, missed check-ins.
+
+The scenario is in January 2020, so delivery runs at the scenario's time too: a worker judges by
+today's clock, and would rightly cancel a reminder for a meeting in 2020 (test_night_gate.py runs
+planned sends through a real worker)."""
 
 import os
 import subprocess
@@ -9,20 +13,21 @@ import time as time_module
 from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
-from rq import Queue, SimpleWorker
+from rq import Queue
 from sqlalchemy import select
 
+from checkin import outbox
 from checkin.checkins import CheckIn, record_answer
 from checkin.directory import add_member
 from checkin.models import Member, Message, OutboxItem
 from checkin.schedules import cancel_occurrence, move_occurrence, set_plan, set_schedule
-from tests.conftest import REPO
+from checkin.schedules.service import pause_member_until_resumed
+from tests.conftest import REPO, deliver_due
 from workers import schedule_jobs
-from workers.queues import QUEUES
 
 UTC = timezone.utc
-# Tuesdays at 18:00 New York from Tue 7 January 2020 (EST, UTC-5). The tick and the edits are given
-# their `now`; a date in the past keeps what they write deliverable by the worker's real clock.
+# Tuesdays at 18:00 New York from Tue 7 January 2020 (EST, UTC-5). The tick, the edits and delivery are
+# given their `now`.
 MEETING = datetime(2020, 1, 14, 23, 0, tzinfo=UTC)
 KEY = "20200114T2300Z"
 EDITED = MEETING - timedelta(days=6)
@@ -36,14 +41,10 @@ def schedule(db, group, start=time(18, 0), rrule="FREQ=WEEKLY;BYDAY=TU", now=EDI
                      starts_on=date(2020, 1, 7), now=now)
 
 
-def run_worker(runtime):
-    SimpleWorker(list(QUEUES), connection=runtime.redis).work(burst=True)
-
-
 def tick_and_send(runtime, now):
-    """A tick, then a worker delivering what it wrote (as the running service does within seconds)."""
+    """A tick, then delivery of what it wrote (as the running service does within seconds)."""
     written = schedule_jobs.tick(now)
-    run_worker(runtime)
+    deliver_due(runtime, now)
     return written
 
 
@@ -70,7 +71,7 @@ def test_reminders_go_out_once_and_a_restart_sends_nothing_again(runtime, fake_t
     schedule(runtime.db, group)
     assert schedule_jobs.tick(DAY_BEFORE) == 2
     assert schedule_jobs.tick(DAY_BEFORE + timedelta(minutes=1)) == 0  # the next tick
-    run_worker(runtime)
+    deliver_due(runtime, DAY_BEFORE + timedelta(minutes=1))
     assert texts_to(fake_twilio, "+12025550101") == [
         "Reminder: Tuesday Group meets tomorrow, Tue 14 Jan at 6:00 PM, at 12 Main St. Reply 1 if you're coming, 2 if not."]
     assert texts_to(fake_twilio, "+12025550102") == [
@@ -80,7 +81,7 @@ def test_reminders_go_out_once_and_a_restart_sends_nothing_again(runtime, fake_t
 
     load_config.cache_clear()
     assert schedule_jobs.tick(DAY_BEFORE + timedelta(minutes=5)) == 0
-    run_worker(runtime)
+    deliver_due(runtime, DAY_BEFORE + timedelta(minutes=5))
     assert len(fake_twilio.messages()) == 2
     assert [r.idempotency_key for r in outbox_rows(runtime.db)] == [f"reminder:{members[0].id}:{KEY}:1440",
                                                                    f"reminder:{members[1].id}:{KEY}:1440"]
@@ -112,15 +113,14 @@ def test_two_cron_processes_ticking_at_once_send_each_reminder_once(runtime, env
     assert sum(written) == 60  # split between them somehow, never doubled
     # One delivery job per row in Redis, and one text per member at the loopback Twilio.
     assert len(Queue("outbox", connection=runtime.redis)) == 60
-    run_worker(runtime)
+    deliver_due(runtime, DAY_BEFORE)
     sent = sorted(m["params"]["To"] for m in fake_twilio.messages())
     assert sent == sorted(phones)
 
 
 def test_an_edit_after_some_sends_changes_only_what_is_not_yet_sent(runtime, fake_twilio, group, members):
     schedule(runtime.db, group)
-    schedule_jobs.tick(DAY_BEFORE)
-    run_worker(runtime)  # the day-before reminders went out
+    tick_and_send(runtime, DAY_BEFORE)  # the day-before reminders went out
     schedule_jobs.tick(TWO_HOURS)  # the 2 h reminders are written, not yet delivered
     pending = outbox_rows(runtime.db, state="pending")
     assert len(pending) == 2
@@ -129,8 +129,7 @@ def test_an_edit_after_some_sends_changes_only_what_is_not_yet_sent(runtime, fak
     assert {r.state for r in outbox_rows(runtime.db, purpose="reminder") if r.idempotency_key.endswith(":120")} == {"cancelled"}
     assert [r.state for r in outbox_rows(runtime.db) if r.idempotency_key.endswith(":1440")] == ["sent", "sent"]
     # The next tick reminds of 19:00 at 17:00 local (the new day-before reminder is superseded, not sent late).
-    assert schedule_jobs.tick(MEETING - timedelta(hours=1)) == 2
-    run_worker(runtime)
+    assert tick_and_send(runtime, MEETING - timedelta(hours=1)) == 2
     assert texts_to(fake_twilio, "+12025550101") == [
         "Reminder: Tuesday Group meets tomorrow, Tue 14 Jan at 6:00 PM, at 12 Main St. Reply 1 if you're coming, 2 if not.",
         "Reminder: Tuesday Group meets today, Tue 14 Jan at 7:00 PM, at 12 Main St. Reply 1 if you're coming, 2 if not.",
@@ -147,7 +146,6 @@ def test_cancelled_meeting_notice_once_and_no_reminder(runtime, fake_twilio, gro
     assert tick_and_send(runtime, notice_time + timedelta(hours=1)) == 0
     assert tick_and_send(runtime, DAY_BEFORE) == 0  # no reminder for a cancelled meeting
     assert tick_and_send(runtime, MEETING + timedelta(days=2, hours=15)) == 0  # and no check-in prompt after it
-    run_worker(runtime)
     assert texts_to(fake_twilio, "+12025550101") == ["Tuesday Group: Tuesday's meeting (Tue 14 Jan at 6:00 PM) is cancelled."]
     assert texts_to(fake_twilio, "+12025550102") == ["Tuesday Group: la reunion del martes (mar 14 ene a las 18:00) se cancela."]
 
@@ -158,7 +156,6 @@ def test_moved_meeting_notice_once_per_change_and_reminders_for_the_new_time(run
     with runtime.db.session() as s:
         move_occurrence(s, group.id, KEY, datetime(2020, 1, 15, 18, 0), now=EDITED)
     tick_and_send(runtime, MEETING - timedelta(days=3))
-    run_worker(runtime)
     with runtime.db.session() as s:
         # Moved again: a second notice.
         move_occurrence(s, group.id, KEY, datetime(2020, 1, 16, 18, 30), now=MEETING - timedelta(days=2, minutes=5))
@@ -166,7 +163,6 @@ def test_moved_meeting_notice_once_per_change_and_reminders_for_the_new_time(run
     tick_and_send(runtime, DAY_BEFORE)  # the old time's reminder is not sent
     tick_and_send(runtime, datetime(2020, 1, 15, 23, 30, tzinfo=UTC))  # 24 h before the new time
     tick_and_send(runtime, datetime(2020, 1, 16, 21, 30, tzinfo=UTC))  # 2 h before the new time
-    run_worker(runtime)
     assert texts_to(fake_twilio, sam.phone) == [
         "Tuesday Group: Tuesday's meeting is moved to Wed 15 Jan at 6:00 PM, at 12 Main St.",
         "Tuesday Group: Tuesday's meeting is moved to Thu 16 Jan at 6:30 PM, at 12 Main St.",
@@ -202,7 +198,6 @@ def test_prompt_opens_a_checkin_then_one_nudge_then_missed_at_the_next_prompt(ru
     assert tick_and_send(runtime, prompt_time + timedelta(hours=23)) == 0
     assert tick_and_send(runtime, prompt_time + timedelta(hours=24)) == 1  # Sam only: Rosa answered
     assert tick_and_send(runtime, prompt_time + timedelta(hours=30)) == 0  # one nudge, never two
-    run_worker(runtime)
     assert texts_to(fake_twilio, sam.phone) == [
         "How are you doing this week? Reply 1-5, 1 = very hard, 5 = very good, and add words if you like",
         "Just checking in. Reply 1-5 when you're ready (1 = very hard, 5 = very good).",
@@ -230,6 +225,25 @@ def test_the_last_prompt_of_a_schedule_that_ended_becomes_missed_after_the_answe
     assert tick_and_send(runtime, prompt_time + timedelta(days=7, minutes=1)) == 0
     with runtime.db.session() as s:
         assert dict(s.execute(select(CheckIn.member_id, CheckIn.state)).all()) == {sam.id: "missed", rosa.id: "answered"}
+
+
+def test_a_prompt_that_was_never_sent_is_not_counted_as_missed_nor_nudged(runtime, fake_twilio, group, members):
+    schedule(runtime.db, group)
+    with runtime.db.session() as s:
+        set_plan(s, group.id, now=EDITED, reminder_offsets_minutes=[])
+    sam, rosa = members
+    prompt_time = datetime(2020, 1, 16, 15, 0, tzinfo=UTC)  # Thu 10:00 New York
+    assert schedule_jobs.tick(prompt_time) == 2  # written, not yet delivered...
+    with runtime.db.session() as s:
+        pause_member_until_resumed(s, sam.phone)  # ...when Sam is paused: his prompt is cancelled
+    assert tick_and_send(runtime, prompt_time + timedelta(minutes=1)) == 0
+    with runtime.db.session() as s:
+        resume = s.get(Member, sam.id)
+        resume.status = "active"  # resumed before the nudge would be due: still nothing to nudge about
+    assert tick_and_send(runtime, prompt_time + timedelta(hours=24)) == 1  # Rosa's nudge; none for Sam
+    assert texts_to(fake_twilio, sam.phone) == []
+    with runtime.db.session() as s:
+        assert dict(s.execute(select(CheckIn.member_id, CheckIn.state)).all()) == {sam.id: "unsent", rosa.id: "open"}
 
 
 def test_opted_out_paused_and_voice_members(runtime, group):
@@ -314,8 +328,7 @@ def test_a_plan_edit_cancels_pending_reminders_at_an_offset_it_dropped(runtime, 
 
 def test_a_send_not_delivered_in_time_waits_for_morning_or_is_dropped(runtime, group, members):
     """Written when allowed, then stuck (no worker, Redis down): it must not go out at night or after the meeting."""
-    from checkin import outbox
-
+    
     schedule(runtime.db, group)
     with runtime.db.session() as s:
         # Reminders at 20:50 the evening before (21 h 10 min ahead) and 2 h before.

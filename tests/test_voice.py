@@ -13,6 +13,7 @@ from checkin.models import Message, OutboxItem
 from checkin.voice.models import VoiceCall
 from tests.conftest import ACCOUNT_SID, FROM_NUMBER
 from tests.rota_helpers import off_shift_now, on_shift_now
+from tests.voice_helpers import spoken_in
 from webhooks.cli_voice import CallWalker
 
 DANA, ELI, FAY, CORA = "+12025550201", "+12025550202", "+12025550203", "+12025550209"
@@ -166,40 +167,74 @@ def test_check_in_answers_the_open_prompt(caller, member, db):
     assert checkin.prompt_key == "prompt:1:x" and checkin.state == "answered" and checkin.score == 3
 
 
-def test_check_in_by_voice_goes_through_the_rules_engine(caller, member, db):
-    call = caller(member.phone)
-    call.start()
-    call.press("1")
-    step = call.say("four, it was a good week")
-    assert step.find("Record") is not None
-    with db.session() as s:
-        message = s.scalar(select(Message).where(Message.channel == "voice"))
-        assert message.body == "4: four, it was a good week" and message.direction == "inbound"
-        assert s.scalar(select(AssessmentRecord)).level == "none"
-    assert only(db, CheckIn).score == 4
-
-
-@pytest.mark.parametrize("spanish", [False, True])
-def test_a_crisis_said_at_check_in_gets_988_and_911_and_is_escalated(caller, member, spanish_member, staff, db, spanish):
+@pytest.mark.parametrize("spanish, words, score, body", [
+    (False, "four, it was a good week", 4, "4: four, it was a good week"),
+    (True, "cuatro, bastante bien", 4, "4: cuatro, bastante bien"),
+    (True, "tres", 3, "3"),
+    # "una" is the article here: the score is the number said.
+    (True, "fue una semana difícil, dos", 2, "2: fue una semana difícil, dos"),
+])
+def test_check_in_by_voice_goes_through_the_rules_engine(caller, member, spanish_member, db, spanish, words, score, body):
     call = caller(spanish_member.phone if spanish else member.phone)
     call.start()
     call.press("1")
-    step = call.say("dos, quiero matarme esta noche" if spanish else "two, I am going to kill myself tonight")
-    assert "988" in step.said[0] and "911" in step.said[0]
-    assert step.said[0].startswith("Te escuchamos" if spanish else "We hear you.")
+    step = call.say(words)
+    assert step.find("Record") is not None
+    assert step.said[0] == ("Gracias. Si quieres, deja un mensaje corto después del tono. Oprime numeral al terminar."
+                            if spanish else "Thank you. If you like, leave a short message after the tone. Press pound when done.")
+    step = call.record()
+    assert step.hung_up and step.said == (["Gracias, Rosa. Guardamos tu registro. Adiós."] if spanish
+                                          else ["Thank you, Sam. Your check-in is saved. Goodbye."])
+    spoken_in(step, "es" if spanish else "en")
+    with db.session() as s:
+        message = s.scalar(select(Message).where(Message.channel == "voice"))
+        assert message.body == body and message.direction == "inbound"
+        assert s.scalar(select(AssessmentRecord)).level == "none"
+    checkin = only(db, CheckIn)
+    assert (checkin.state, checkin.score, checkin.call_sid) == ("answered", score, call.call_sid)
+    assert escalations(db) == []
+
+
+CRISIS = {"en": ["We hear you. A facilitator is being told now. If you are in danger, call 911. "
+                  "You can call or text 988 any time.", "Please stay on the line. We are calling a facilitator for you."],
+          "es": ["Te escuchamos. Estamos avisando a un facilitador. Si estás en peligro, llama al 911. "
+                  "Puedes llamar o escribir al 988 a toda hora.", "Por favor no cuelgues. Estamos llamando a un facilitador."]}
+
+
+@pytest.mark.parametrize("spanish, words", [
+    (False, "two, I am going to kill myself tonight"),
+    (True, "dos, quiero matarme esta noche"),
+    (True, "ya no aguanto, me voy a quitar la vida"),  # no score said at all
+])
+def test_a_crisis_said_at_check_in_gets_988_and_911_and_is_escalated(caller, member, spanish_member, staff, db, spanish, words):
+    who = spanish_member if spanish else member
+    call = caller(who.phone)
+    call.start()
+    call.press("1")
+    step = call.say(words)
+    assert step.said == CRISIS["es" if spanish else "en"]
+    spoken_in(step, "es" if spanish else "en")
     assert call.dialled() == DANA  # straight to a facilitator
     [esc] = escalations(db)
-    assert esc.level == "crisis" and esc.member_id == (spanish_member.id if spanish else member.id)
+    assert esc.level == "crisis" and esc.member_id == who.id
     with db.session() as s:
         alerts = s.scalars(select(OutboxItem).where(OutboxItem.purpose == "alert")).all()
         assert {a.to_number for a in alerts} >= {DANA}
+        assert s.scalar(select(Message).where(Message.channel == "voice")).body.endswith(words)
+    # Nobody answers: the message is asked for in the caller's language too.
+    call.dial_result("no-answer")
+    step = call.dial_result("no-answer")
+    assert step.find("Record") is not None
+    spoken_in(step, "es" if spanish else "en")
 
 
-def test_speech_at_the_menu_is_assessed_too(caller, member, staff, db):
-    call = caller(member.phone)
+@pytest.mark.parametrize("spanish", [False, True])
+def test_speech_at_the_menu_is_assessed_too(caller, member, spanish_member, staff, db, spanish):
+    call = caller(spanish_member.phone if spanish else member.phone)
     call.start()
-    step = call.say("I don't want to be alive anymore, I have pills")
+    step = call.say("ya no quiero vivir, tengo las pastillas" if spanish else "I don't want to be alive anymore, I have pills")
     assert "988" in step.text and call.dialled() == DANA
+    spoken_in(step, "es" if spanish else "en")
     assert escalations(db)[0].level in ("urgent", "crisis")
 
 
@@ -333,15 +368,33 @@ def test_unknown_caller_hears_who_we_are_and_the_message_reaches_the_coordinator
     assert step.hung_up and step.said[0] == "Thank you. Your message will be passed on. Goodbye."
     with db.session() as s:
         [item] = s.scalars(select(OutboxItem)).all()
-        assert item.to_number == CORA and item.body.endswith("/Recordings/RE7")
+        assert item.to_number == CORA and item.body.endswith("/Recordings/RE7") and "Spanish" not in item.body
         assert s.scalars(select(Message).where(Message.channel == "voice")).all() == []
 
 
-def test_unknown_caller_can_hear_spanish(caller):
+def test_unknown_caller_is_offered_spanish_first_and_leaves_a_message_in_spanish(caller, staff, db):
     call = caller(STRANGER)
-    call.start()
+    step = call.start()
+    gather = step.find("Gather")
+    assert gather.get("action").endswith("/twilio/voice/unknown?choose=1") and gather.get("input") == "dtmf"
+    # A Spanish speaker hears the offer before the English, and may press 8 all through it.
+    offer, english = gather.findall("Say")
+    assert (offer.text, offer.get("language"), offer.get("voice")) == ("Para español, oprima 8.", "es-US", "Polly.Lupe")
+    assert english.text.startswith("You have reached Checkin") and english.get("language") == "en-US"
     step = call.press("8")
-    assert step.said[0].startswith("Llamaste a Checkin") and step.find("Record") is not None
+    assert step.said == ["Llamaste a Checkin, una línea de avisos para grupos de apoyo. Si estás en peligro, llama al 911. "
+                         "Puedes llamar o escribir al 988 a toda hora. Para dejar un mensaje al coordinador, "
+                         "habla después del tono y oprime numeral.", "Gracias. Pasaremos tu mensaje. Adiós."]
+    record = step.find("Record")
+    assert record.get("action").endswith("/twilio/voice/unknown") and record.get("transcribe") is None
+    spoken_in(step, "es")
+    step = call.record(recording_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE8")
+    assert step.hung_up and step.said == ["Gracias. Pasaremos tu mensaje. Adiós."]
+    spoken_in(step, "es")
+    with db.session() as s:
+        [item] = s.scalars(select(OutboxItem)).all()
+        # The coordinator knows to call back in Spanish.
+        assert item.to_number == CORA and " voice message in Spanish " in item.body and item.body.endswith("/RE8")
 
 
 # --- status callbacks ----------------------------------------------------------------------------
@@ -375,13 +428,14 @@ def test_next_meeting_is_read_in_local_time_with_the_place(caller, member, spani
     call.start()
     step = call.press("2")
     when = spoken_when(local, "es" if spanish else "en")
-    assert local.hour == 19 and ("a las 19:00" in when if spanish else "at 7 PM" in when)
+    assert local.hour == 19 and ("a las 7 de la noche" in when if spanish else "at 7 PM" in when)
     assert step.said[0] == (f"Tu próxima reunión es {when}. Es en 12 Main Street, room 4." if spanish
                             else f"Your next meeting is {when}. It meets at 12 Main Street, room 4.")
     assert step.find("Gather") is not None  # then the menu again, interruptible
 
 
-def test_next_meeting_by_phone_reads_the_dial_in_number(caller, member, db, group):
+@pytest.mark.parametrize("spanish", [False, True])
+def test_next_meeting_by_phone_reads_the_dial_in_number(caller, member, spanish_member, db, group, spanish):
     from datetime import time
 
     from checkin.schedules import set_schedule
@@ -389,11 +443,18 @@ def test_next_meeting_by_phone_reads_the_dial_in_number(caller, member, db, grou
     with db.session() as s:
         set_schedule(s, group.id, rrule="FREQ=WEEKLY;BYDAY=TH", start_local=time(18, 30), duration_minutes=60,
                      dial_in="+1 202 555 0188")
-    call = caller(member.phone)
+    call = caller(spanish_member.phone if spanish else member.phone)
     call.start()
     step = call.press("2")
-    assert step.said[0].startswith("Your next meeting is Thursday, ")
-    assert " at 6:30 PM. To join by phone, dial 2 0 2, 5 5 5, 0 1 8 8." in step.said[0]
+    # The number digit by digit in groups, in either language.
+    if spanish:
+        assert step.said[0].startswith("Tu próxima reunión es el jueves ")
+        assert step.said[0].endswith(" a las 6:30 de la tarde. Para unirte por teléfono, marca 2 0 2, 5 5 5, 0 1 8 8.")
+    else:
+        assert step.said[0].startswith("Your next meeting is Thursday, ")
+        assert step.said[0].endswith(" at 6:30 PM. To join by phone, dial 2 0 2, 5 5 5, 0 1 8 8.")
+    spoken_in(step, "es" if spanish else "en")
+    assert step.find("Gather").get("language") == ("es-US" if spanish else "en-US")  # then the menu again
 
 
 # --- transcripts of recorded messages ----------------------------------------------------------

@@ -4,7 +4,7 @@ TwiML, signed, with AnsweredBy), signed status callbacks, retries and the cap on
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -16,21 +16,24 @@ from checkin import outbox
 from checkin.checkins import CheckIn
 from checkin.db import utcnow
 from checkin.models import Member, OutboxItem
+from checkin.schedules.recurrence import occurrence_key
 from checkin.status import StatusUpdate
 from checkin.voice import outbound
 from checkin.voice.config import load as load_config
 from checkin.voice.models import VoiceCall
-from tests.conftest import ACCOUNT_SID, FROM_NUMBER
+from tests.conftest import ACCOUNT_SID, FROM_NUMBER, zone_where_it_is
+from tests.voice_helpers import spoken_in
 from webhooks.cli_voice import CallWalker, http_post
 from workers.queues import dispatch
 
-OCCURRENCE = "20261208T0000Z"  # the schedules part's occurrence key: the original UTC start
+# The schedules part's occurrence key (the original UTC start) of a meeting a week ahead, so a reminder
+# call is never for a meeting that has started (the send-time gate would cancel it).
+OCCURRENCE = occurrence_key((utcnow() + timedelta(days=7)).replace(minute=0, second=0, microsecond=0))
 
 
 def noon_zone(now: datetime) -> str:
-    """A fixed-offset zone where it is about noon now, so retries fall inside quiet hours whenever the suite runs."""
-    shift = 12 - now.hour  # local = UTC + shift
-    return "Etc/GMT" if shift == 0 else f"Etc/GMT{-shift:+d}"
+    """A zone where it is about noon now, so calls and retries fall inside quiet hours whenever the suite runs."""
+    return zone_where_it_is(12, now)
 
 
 @pytest.fixture
@@ -40,6 +43,14 @@ def voice_member(db, group):
     with db.session() as s:
         member = add_member(s, group.name, "+12025550111", "Lee Park", "en", noon_zone(utcnow()), "voice")
         return member
+
+
+@pytest.fixture
+def spanish_voice_member(db, group):
+    from checkin.directory import add_member
+
+    with db.session() as s:
+        return add_member(s, group.name, "+12025550112", "Rosa Medina", "es", noon_zone(utcnow()), "voice")
 
 
 def work(rt):
@@ -70,25 +81,35 @@ def walker(rt, member, sid):
                       ACCOUNT_SID, call_sid=sid, direction="outbound-api")
 
 
-def test_a_person_answers_the_check_in_call(live_app, fake_twilio, db, voice_member):
+@pytest.mark.parametrize("spanish", [False, True])
+def test_a_person_answers_the_check_in_call(live_app, fake_twilio, db, voice_member, spanish_voice_member, spanish):
+    who = spanish_voice_member if spanish else voice_member
     rt = live_app
-    plan_call(rt, voice_member)
+    plan_call(rt, who)
     work(rt)
     [call] = fake_twilio.wait_for_calls(1)
     params = call["params"]
-    assert params["To"] == voice_member.phone and params["From"] == FROM_NUMBER
+    assert params["To"] == who.phone and params["From"] == FROM_NUMBER
     # A member's answering machine is waited out to its beep, so the reminder is recorded whole.
     assert params["MachineDetection"] == "DetectMessageEnd" and "/twilio/status?outbox=" in params["StatusCallback"]
     assert "/twilio/voice/outbound?kind=prompt" in params["Url"]
     status, twiml = fake_twilio.answer_call(call["sid"], "human")
     assert status == 200
-    caller = walker(rt, voice_member, call["sid"])
+    caller = walker(rt, who, call["sid"])
     step = caller.resume(twiml)
-    assert step.said[0] == "Hi Lee, this is Checkin for Tuesday Group."
-    assert step.said[1].startswith("On a scale of 1 to 5")
-    step = caller.press("2")
+    if spanish:
+        assert step.said == ["Hola Rosa, habla Checkin de Tuesday Group.",
+                             "Del 1 al 5, donde 5 es muy bien, ¿cómo estás? Oprime un número o dilo."]
+        assert step.find("Gather").get("language") == "es-US" and "cuatro" in step.find("Gather").get("hints")
+    else:
+        assert step.said[0] == "Hi Lee, this is Checkin for Tuesday Group."
+        assert step.said[1].startswith("On a scale of 1 to 5")
+    spoken_in(step, "es" if spanish else "en")
+    step = caller.say("dos, más o menos") if spanish else caller.press("2")
+    spoken_in(step, "es" if spanish else "en")
     step = caller.record(recording_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE3")
-    assert step.hung_up and "Your check-in is saved" in step.text
+    assert step.hung_up and step.said == (["Gracias, Rosa. Guardamos tu registro. Adiós."] if spanish
+                                          else ["Thank you, Lee. Your check-in is saved. Goodbye."])
     [checkin] = row(db, CheckIn)
     assert (checkin.state, checkin.score, checkin.call_sid) == ("answered", 2, call["sid"])
     assert checkin.recording_url.endswith("/RE3")
@@ -96,15 +117,13 @@ def test_a_person_answers_the_check_in_call(live_app, fake_twilio, db, voice_mem
     assert fake_twilio.send_status(call["sid"], "completed", duration=75) == 204
     [stored] = row(db, VoiceCall)
     assert (stored.direction, stored.kind, stored.status, stored.answered_by) == ("outbound", "prompt", "completed", "human")
+    assert stored.language == ("es" if spanish else "en")
     work(rt)
     assert len(fake_twilio.calls()) == 1
 
 
-def test_spanish_person_gets_the_spoken_reminder_then_the_menu(live_app, fake_twilio, db, group):
-    from checkin.directory import add_member
-
-    with db.session() as s:
-        rosa = add_member(s, group.name, "+12025550112", "Rosa Medina", "es", None, "voice")
+def test_spanish_person_gets_the_spoken_reminder_then_the_menu(live_app, fake_twilio, db, spanish_voice_member):
+    rosa = spanish_voice_member
     rt = live_app
     plan_call(rt, rosa, kind="reminder")
     work(rt)
@@ -112,7 +131,10 @@ def test_spanish_person_gets_the_spoken_reminder_then_the_menu(live_app, fake_tw
     status, twiml = fake_twilio.answer_call(call["sid"], "human")
     step = walker(rt, rosa, call["sid"]).resume(twiml)
     assert step.said[:2] == ["Hola Rosa, habla Checkin de Tuesday Group.", "Un aviso sobre la próxima reunión de tu grupo."]
+    assert step.said[2].startswith("Para registrar cómo estás, oprime 1.")
+    assert step.said[3] == "For English, press 8."
     assert step.find("Gather").get("language") == "es-US"
+    spoken_in(step, "es")
 
 
 @pytest.mark.parametrize("answered_by", ["machine_end_beep", "fax"])
@@ -134,13 +156,16 @@ def test_an_answering_machine_gets_a_short_reminder_with_no_private_detail(live_
     assert row(db, CheckIn)[0].state == "open"
 
 
-@pytest.mark.parametrize("outcome", ["no-answer", "busy"])
-def test_unanswered_calls_are_retried_twice_then_the_check_in_is_missed(live_app, fake_twilio, db, voice_member, outcome):
+@pytest.mark.parametrize("outcomes, spanish", [
+    (("no-answer",) * 3, False), (("busy",) * 3, False), (("no-answer", "busy", "no-answer"), True)])
+def test_unanswered_calls_are_retried_twice_then_the_check_in_is_missed(live_app, fake_twilio, db, voice_member,
+                                                                       spanish_voice_member, outcomes, spanish):
+    who = spanish_voice_member if spanish else voice_member
     rt = live_app
-    first = plan_call(rt, voice_member)
+    first = plan_call(rt, who)
     work(rt)
     waits = []
-    for n in range(3):
+    for n, outcome in enumerate(outcomes):
         call = fake_twilio.wait_for_calls(n + 1)[n]
         before = utcnow()
         assert fake_twilio.send_status(call["sid"], outcome) == 204
@@ -157,10 +182,14 @@ def test_unanswered_calls_are_retried_twice_then_the_check_in_is_missed(live_app
         work(rt)
     assert waits == [15, 60]
     assert len(fake_twilio.calls()) == 3
-    assert all(c["params"]["To"] == voice_member.phone for c in fake_twilio.calls())
+    # Every try rings the member with the same spoken check-in (its language is the member's, at pickup).
+    assert {(c["params"]["To"], c["params"]["Url"]) for c in fake_twilio.calls()} == {(who.phone, first.twiml_url)}
     [checkin] = row(db, CheckIn)
     assert checkin.state == "missed"
-    assert {c.status for c in row(db, VoiceCall)} == {outcome}
+    assert sorted(c.status for c in row(db, VoiceCall)) == sorted(outcomes)
+    # Nothing else goes to the member: no text about the missed calls, in any language.
+    assert sorted(i.idempotency_key for i in row(db, OutboxItem)) == [first.idempotency_key] + [
+        f"{first.idempotency_key}:call{n}" for n in (1, 2)]
 
 
 def test_no_retry_into_the_members_night(db, voice_member):
@@ -179,16 +208,18 @@ def test_no_retry_into_the_members_night(db, voice_member):
         assert s.scalar(select(CheckIn)).state == "missed"
 
 
-def test_calls_in_progress_are_capped(live_app, fake_twilio, db, group, monkeypatch):
+@pytest.mark.parametrize("spanish", [False, True])
+def test_calls_in_progress_are_capped(live_app, fake_twilio, db, group, monkeypatch, spanish):
     from checkin.directory import add_member
 
     monkeypatch.setenv("CHECKIN_MAX_CONCURRENT_CALLS", "1")
     assert load_config().max_concurrent == 1
     rt = live_app
+    language = "es" if spanish else "en"
     with db.session() as s:
         zone = noon_zone(utcnow())
-        one = add_member(s, group.name, "+12025550121", "Ana One", "en", zone, "voice")
-        two = add_member(s, group.name, "+12025550122", "Ben Two", "en", zone, "voice")
+        one = add_member(s, group.name, "+12025550121", "Ana One", language, zone, "voice")
+        two = add_member(s, group.name, "+12025550122", "Ben Two", language, zone, "voice")
     plan_call(rt, one)
     held = plan_call(rt, two)
     work(rt)
@@ -203,6 +234,11 @@ def test_calls_in_progress_are_capped(live_app, fake_twilio, db, group, monkeypa
     work(rt)
     calls = fake_twilio.wait_for_calls(2)
     assert calls[1]["params"]["To"] == two.phone
+    # The held call, once placed, is the member's own: their name, in their language.
+    status, twiml = fake_twilio.answer_call(calls[1]["sid"], "human")
+    step = walker(rt, two, calls[1]["sid"]).resume(twiml)
+    assert step.said[0] == ("Hola Ben, habla Checkin de Tuesday Group." if spanish else "Hi Ben, this is Checkin for Tuesday Group.")
+    spoken_in(step, language)
 
 
 def test_outbound_twiml_needs_a_signature_and_a_known_kind(twilio, voice_member):
@@ -222,13 +258,15 @@ def test_a_call_answered_at_a_number_that_is_no_longer_the_members_says_nothing_
     assert "Lee" not in step.text and step.hung_up
 
 
-@pytest.mark.parametrize("kind", ["reminder", "change"])
-def test_spoken_reminder_and_change_notice_name_the_planned_meeting(twilio, settings, db, group, voice_member, kind):
+@pytest.mark.parametrize("kind, spanish", [("reminder", False), ("change", False), ("reminder", True), ("change", True)])
+def test_spoken_reminder_and_change_notice_name_the_planned_meeting(twilio, settings, db, group, voice_member,
+                                                                    spanish_voice_member, kind, spanish):
     from datetime import time
 
     from checkin.schedules import cancel_occurrence, next_meeting, set_schedule
     from checkin.voice.speech import spoken_when
 
+    who = spanish_voice_member if spanish else voice_member
     with db.session() as s:
         set_schedule(s, group.id, rrule="FREQ=WEEKLY;BYDAY=TU", start_local=time(19, 0), duration_minutes=90,
                      location="12 Main Street")
@@ -236,14 +274,20 @@ def test_spoken_reminder_and_change_notice_name_the_planned_meeting(twilio, sett
         if kind == "change":
             cancel_occurrence(s, group.id, occ.key)
     caller = CallWalker(lambda p, d: twilio.post(p, d).get_data(as_text=True), settings.public_base_url, FROM_NUMBER,
-                        voice_member.phone, ACCOUNT_SID, direction="outbound-api")
-    step = caller.start(f"/twilio/voice/outbound?kind={kind}&member={voice_member.id}&occurrence={occ.key}", AnsweredBy="human")
+                        who.phone, ACCOUNT_SID, direction="outbound-api")
+    step = caller.start(f"/twilio/voice/outbound?kind={kind}&member={who.id}&occurrence={occ.key}", AnsweredBy="human")
     # Read in the member's own zone (theirs differs from the group's here).
-    when = spoken_when(occ.starts_at.astimezone(ZoneInfo(voice_member.timezone)), "en")
-    assert voice_member.timezone != group.timezone
-    expected = (f"A reminder: your next meeting is {when}. It meets at 12 Main Street." if kind == "reminder"
-                else f"The meeting on {when} is cancelled.")
-    assert step.said[:2] == ["Hi Lee, this is Checkin for Tuesday Group.", expected]
+    when = spoken_when(occ.starts_at.astimezone(ZoneInfo(who.timezone)), "es" if spanish else "en")
+    assert who.timezone != group.timezone
+    if spanish:
+        expected = (f"Un aviso: tu próxima reunión es {when}. Es en 12 Main Street." if kind == "reminder"
+                    else f"Se canceló la reunión programada para {when}.")
+        assert step.said[:2] == ["Hola Rosa, habla Checkin de Tuesday Group.", expected]
+    else:
+        expected = (f"A reminder: your next meeting is {when}. It meets at 12 Main Street." if kind == "reminder"
+                    else f"The meeting on {when} is cancelled.")
+        assert step.said[:2] == ["Hi Lee, this is Checkin for Tuesday Group.", expected]
+    spoken_in(step, "es" if spanish else "en")
     assert step.find("Gather") is not None
 
 

@@ -97,7 +97,17 @@ def test_menu_choice_by_key_or_word(digits, words, choice):
 def test_meeting_dates_are_read_in_the_callers_language():
     local = datetime(2026, 12, 8, 19, 0, tzinfo=ZoneInfo("America/New_York"))
     assert speech.spoken_when(local, "en") == "Tuesday, December 8 at 7 PM"
-    assert speech.spoken_when(local, "es") == "el martes 8 de diciembre a las 19:00"
+    assert speech.spoken_when(local, "es") == "el martes 8 de diciembre a las 7 de la noche"
+
+
+@pytest.mark.parametrize("hour, minute, said", [
+    (1, 0, "a la 1 de la madrugada"), (9, 15, "a las 9:15 de la mañana"), (12, 0, "a las 12 del mediodía"),
+    (13, 0, "a la 1 de la tarde"), (18, 30, "a las 6:30 de la tarde"), (19, 0, "a las 7 de la noche"),
+    (0, 0, "a las 12 de la noche"),
+])
+def test_spanish_times_are_said_on_the_twelve_hour_clock_with_the_part_of_the_day(hour, minute, said):
+    local = datetime(2026, 12, 8, hour, minute, tzinfo=ZoneInfo("America/Bogota"))
+    assert speech.spoken_when(local, "es") == f"el martes 8 de diciembre {said}"
 
 
 # --- the CLI -------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ log = logging.getLogger("checkin.jobs")
 
 def deliver(item_id: int) -> str:
     rt = runtime.current()
+    import checkin.schedules.late  # noqa: F401 - registers the hold on planned sends in a member's night
     import checkin.voice.outbound  # noqa: F401 - registers the cap on member calls in progress
     from workers.escalation_jobs import context  # registers the alert outcome hooks, links to this runtime
 

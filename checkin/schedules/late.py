@@ -1,34 +1,74 @@
-"""Planned sends that were written but not delivered in time (Redis down, workers stopped, a backlog).
+"""Planned sends that would now go out wrong: late (Redis down, workers stopped, a backlog, a retry's
+backoff) or in the member's night.
 
-The planner only writes a send when it is allowed, but delivery can lag. Each tick looks at the
-planner's rows that are due and still pending, and before a worker can send them late:
-- a reminder or change notice whose meeting has started is cancelled;
+The planner only writes a send when it is allowed, but delivery can lag. One rule, `judge`, says
+what to do with a reminder, prompt, nudge or change notice (text or call) about to go out:
+- a reminder or change notice whose meeting has started by the time it may go is cancelled;
 - a prompt or nudge older than the plan's staleness limit is cancelled;
-- anything else that would now land in the member's quiet hours waits for them to end (its
-  next_attempt_at moves to the morning, so neither a worker's claim nor the sweeper takes it).
-A worker that already claimed a row is not affected: only rows still 'pending' are touched.
+- anything else that would land in the member's quiet hours waits for their window to open.
+It is applied twice: each tick to the due rows still pending (`guard_late_sends`: their
+next_attempt_at moves to the morning, so neither the sweeper nor a worker's claim takes them
+overnight), and by the outbox at the moment of sending (`send_gate`), for what would otherwise slip
+out between ticks. Only the planner's kinds are judged: replies to a member, crisis resources,
+opt-out confirmations and every staff alert never wait here.
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, case, select, update
 from sqlalchemy.orm import Session
 
-from checkin import quiet_hours
-from checkin.models import Member, OutboxItem
+from checkin import outbox, quiet_hours
+from checkin.models import Group, GroupMember, Member, OutboxItem
+from checkin.schedules.models import OccurrenceOverride, ReminderPlan
+from checkin.schedules.plan import KINDS as PLANNED_KINDS, Plan
 from checkin.schedules.planning import GroupState
 from checkin.schedules.recurrence import parse_key, to_utc
+from checkin.schedules.service import plan_from
 
-PLANNED_KINDS = ("reminder", "prompt", "nudge", "change")
+log = logging.getLogger("checkin.schedules.late")
 
 
-def _meeting_start(group: GroupState, occ_key: str) -> datetime:
-    override = group.overrides.get(occ_key)
+@dataclass(frozen=True)
+class Verdict:
+    cancel: str | None = None  # why it must not go at all
+    hold_until: datetime | None = None  # when it may go, if not now
+
+
+def judge(kind: str, meeting: datetime | None, written_at: datetime, zone: str, plan: Plan, now: datetime) -> Verdict:
+    """The rule for a planned send of `kind`, written at `written_at`, to a member in `zone`, at `now`."""
+    resume = quiet_hours.next_allowed(now, zone, plan.quiet_start, plan.quiet_end)
+    if kind in ("reminder", "change"):
+        if meeting is not None and resume >= meeting:
+            return Verdict(cancel="meeting started")
+    elif resume > written_at + timedelta(hours=plan.prompt_stale_hours):
+        return Verdict(cancel="stale")
+    return Verdict(hold_until=resume if resume > now else None)
+
+
+def occurrence_of(key: str) -> str | None:
+    """The occurrence a planner key names (`{kind}:{member}:{occurrence}:...`), or None for any other key."""
+    parts = key.split(":")
+    try:
+        return parts[2] if parse_key(parts[2]) else None
+    except (IndexError, ValueError):
+        return None
+
+
+def meeting_start(kind: str, occ_key: str | None, override, zone: str) -> datetime | None:
+    """When the meeting a send is about starts. `override` (status, new_start_local) is its occurrence's, if any."""
+    if occ_key is None:
+        return None
+    start = parse_key(occ_key)
     if override is not None and override.status == "moved" and override.new_start_local is not None:
-        return min(parse_key(occ_key), to_utc(override.new_start_local, group.zone))
-    return parse_key(occ_key)
+        moved = to_utc(override.new_start_local, zone)
+        # A change notice is moot once either time has passed; a reminder is for the new time.
+        return min(start, moved) if kind == "change" else moved
+    return start
 
 
 def guard_late_sends(session: Session, now: datetime, groups: list[GroupState]) -> dict[str, int]:
@@ -36,7 +76,7 @@ def guard_late_sends(session: Session, now: datetime, groups: list[GroupState]) 
     by_number = {g.phone_number: g for g in groups if g.phone_number}
     rows = session.execute(
         select(OutboxItem.id, OutboxItem.purpose, OutboxItem.idempotency_key, OutboxItem.from_number,
-               OutboxItem.next_attempt_at, Member.timezone)
+               OutboxItem.created_at, Member.timezone)
         .join(Member, Member.id == OutboxItem.member_id)
         .where(OutboxItem.state == "pending", OutboxItem.purpose.in_(PLANNED_KINDS), OutboxItem.next_attempt_at <= now)
     ).all()
@@ -46,23 +86,13 @@ def guard_late_sends(session: Session, now: datetime, groups: list[GroupState]) 
         group = by_number.get(row.from_number)
         if group is None:
             continue
-        try:
-            occ_key = row.idempotency_key.split(":")[2]
-            meeting = _meeting_start(group, occ_key)
-        except (IndexError, ValueError):
-            continue
-        zone = row.timezone or group.zone
-        plan = group.plan
-        resume = quiet_hours.next_allowed(now, zone, plan.quiet_start, plan.quiet_end)
-        if row.purpose in ("reminder", "change"):
-            if resume >= meeting:
-                cancel.setdefault("meeting started", []).append(row.id)
-                continue
-        elif resume > row.next_attempt_at + timedelta(hours=plan.prompt_stale_hours):
-            cancel.setdefault("stale", []).append(row.id)
-            continue
-        if resume > now:
-            hold.setdefault(resume, []).append(row.id)
+        occ_key = occurrence_of(row.idempotency_key)
+        meeting = meeting_start(row.purpose, occ_key, group.overrides.get(occ_key), group.zone)
+        verdict = judge(row.purpose, meeting, row.created_at, row.timezone or group.zone, group.plan, now)
+        if verdict.cancel:
+            cancel.setdefault(verdict.cancel, []).append(row.id)
+        elif verdict.hold_until:
+            hold.setdefault(verdict.hold_until, []).append(row.id)
     for reason, ids in cancel.items():
         session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids), OutboxItem.state == "pending")
                         .values(state="cancelled", last_error=f"not sent: {reason}")
@@ -74,3 +104,40 @@ def guard_late_sends(session: Session, now: datetime, groups: list[GroupState]) 
     if hold:
         counts["held for quiet hours"] = sum(len(ids) for ids in hold.values())
     return counts
+
+
+def send_gate(session: Session, item: OutboxItem, now: datetime) -> datetime | outbox.Cancel | None:
+    """Outbox gate: the same rule at the moment a planned send would go out (one query, for planned sends only)."""
+    if item.member_id is None or item.purpose not in PLANNED_KINDS:
+        return None
+    occ_key = occurrence_of(item.idempotency_key)
+    # The member's zone and the group the send comes from (its number; else the member's first group),
+    # with that group's plan overrides and the occurrence's override, in one round trip.
+    row = session.execute(
+        select(Member.timezone.label("member_zone"), Group.id.label("group_id"), Group.timezone.label("group_zone"),
+               ReminderPlan.overrides, OccurrenceOverride.status, OccurrenceOverride.new_start_local)
+        .select_from(Member)
+        .outerjoin(GroupMember, GroupMember.member_id == Member.id)
+        .outerjoin(Group, Group.id == GroupMember.group_id)
+        .outerjoin(ReminderPlan, ReminderPlan.group_id == Group.id)
+        .outerjoin(OccurrenceOverride, and_(OccurrenceOverride.group_id == Group.id, OccurrenceOverride.occurrence_key == occ_key))
+        .where(Member.id == item.member_id)
+        .order_by(case((Group.phone_number == item.from_number, 0), else_=1), Group.id)
+        .limit(1)
+    ).first()
+    if row is None:
+        return None  # no such member any more: nobody's night to keep
+    group_zone = row.group_zone or "UTC"
+    override = row if row.status is not None else None
+    meeting = meeting_start(item.purpose, occ_key, override, group_zone)
+    verdict = judge(item.purpose, meeting, item.created_at, row.member_zone or group_zone,
+                    plan_from(row.overrides, row.group_id), now)
+    if verdict.cancel:
+        return outbox.Cancel(f"not sent: {verdict.cancel}")
+    if verdict.hold_until:
+        log.info("outbox id=%s member=%s held for quiet hours until %s", item.id, item.member_id, verdict.hold_until.isoformat())
+    return verdict.hold_until
+
+
+outbox.register_gate("sms", send_gate)
+outbox.register_gate("voice", send_gate)

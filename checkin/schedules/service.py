@@ -187,6 +187,20 @@ def get_plan(session: Session, group_id: int) -> Plan:
     return parse_plan(timing, base=defaults) if timing else defaults
 
 
+def plan_from(stored: dict | None, group_id: int) -> Plan:
+    """The plan a group's stored ReminderPlan.overrides make, for planning and sending (never raises)."""
+    defaults = load_config().defaults
+    timing = _timing(stored)
+    if not timing:
+        return defaults
+    try:
+        return parse_plan(timing, base=defaults)
+    except PlanError as exc:
+        # Stored before the defaults changed under it: plan this group by the defaults, and say so.
+        log.error("group=%s plan overrides no longer valid (%s); using the defaults", group_id, exc)
+        return defaults
+
+
 def set_plan(session: Session, group_id: int, now: datetime | None = None, **overrides) -> Plan:
     """Override plan keys for one group (a value of None returns that key to the default)."""
     _group(session, group_id)
@@ -362,7 +376,6 @@ def load_state(session: Session, now: datetime, group_ids: list[int] | None = No
     ids = [g.id for g, _ in pairs]
     if not ids:
         return [], []
-    config = load_config()
     plans = {row.group_id: row.overrides for row in session.scalars(select(ReminderPlan).where(ReminderPlan.group_id.in_(ids)))}
     oldest = occurrence_key(now - timedelta(days=70))
     overrides: dict[int, dict[str, OverrideSpec]] = {}
@@ -384,13 +397,7 @@ def load_state(session: Session, now: datetime, group_ids: list[int] | None = No
     groups = []
     for group, schedule in pairs:
         stored = plans.get(group.id) or {}
-        timing, texts = _timing(stored), _stored_texts(stored)
-        try:
-            plan = parse_plan(timing, base=config.defaults) if timing else config.defaults
-        except PlanError as exc:
-            # Stored before the defaults changed under it: plan this group by the defaults, and say so.
-            log.error("group=%s plan overrides no longer valid (%s); using the defaults", group.id, exc)
-            plan = config.defaults
+        plan, texts = plan_from(stored, group.id), _stored_texts(stored)
         if texts:
             # A text edited outside the app that cannot be rendered falls back to the file's, not the group's sends.
             usable = usable_templates(texts)

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from checkin.checkins import CheckIn, expire_unanswered
+from checkin.checkins import CheckIn, close_stale_prompts
 from checkin.models import OutboxItem
 from checkin.outbox import DEFAULT_QUEUE
 from checkin.schedules.late import guard_late_sends
@@ -34,7 +34,7 @@ class TickResult:
     held: dict[str, int] = field(default_factory=dict)  # reason -> count, of sends due now
     created: list[tuple[int, str]] = field(default_factory=list)  # (outbox id, queue) this tick inserted
     late: dict[str, int] = field(default_factory=dict)  # earlier rows cancelled or held back (see late.py)
-    expired: int = 0  # prompts left unanswered past the answer window, now missed
+    closed: dict[str, int] = field(default_factory=dict)  # open prompts closed: unsent | missed -> count
 
 
 def _insert(session: Session, table, rows: list[dict], key: str, returning=None):
@@ -115,7 +115,7 @@ def _insert_outbox(session: Session, rows: list[dict], now: datetime) -> list[tu
 def write_due(session: Session, now: datetime, *, base_url: str = "") -> TickResult:
     """Plan every send due at `now` and write the ones not yet written. Call inside one transaction."""
     result = TickResult()
-    result.expired = expire_unanswered(session, now)
+    result.closed = close_stale_prompts(session, now)
     groups, prompts = load_state(session, now)
     if not groups:
         return result

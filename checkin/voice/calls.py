@@ -191,11 +191,13 @@ def tell_coordinators(session: Session, call: VoiceCall, caller: str, url: str) 
         select(StaffUser).where(StaffUser.role == "coordinator", StaffUser.active.is_(True), StaffUser.phone.is_not(None))
         .order_by(StaffUser.id)
     ).all()
+    # They chose Spanish: whoever calls back should speak it.
+    in_spanish = " in Spanish" if call.language == "es" else ""
     created = []
     for staff in coordinators:
         item, new = outbox.add(
             session, f"voice-message:{call.id}:{staff.id}", to=staff.phone, staff_id=staff.id, purpose="voice_message",
-            body=f"Checkin: a caller who is not a member left a voice message ({caller}): {url}",
+            body=f"Checkin: a caller who is not a member left a voice message{in_spanish} ({caller}): {url}",
         )
         if new:
             created.append(item)

@@ -286,8 +286,10 @@ def message(turn: Turn) -> VoiceResponse:
 
 def unknown_start(turn: Turn) -> VoiceResponse:
     gather = turn.response.gather(input="dtmf", num_digits=1, timeout=2, action=turn.url("unknown", choose=1), method="POST")
-    turn.say("unknown", into=gather, language="en")
+    # The offer of Spanish comes first: a Spanish speaker on a phone we do not know can press 8
+    # at once, rather than only in the two seconds after the English prompt.
     turn.say("switch", into=gather, language="en", voice_of="es")
+    turn.say("unknown", into=gather, language="en")
     return _unknown_record(turn)
 
 

@@ -6,8 +6,10 @@ import re
 import unicodedata
 from datetime import datetime
 
+# "una" is left out, as for texts (checkin.answers.parse): said in a sentence it is the article, and
+# "fue una semana difícil, dos" is a 2, not a 1.
 NUMBER_WORDS = {
-    "zero": 0, "cero": 0, "one": 1, "uno": 1, "una": 1, "two": 2, "dos": 2,
+    "zero": 0, "cero": 0, "one": 1, "uno": 1, "two": 2, "dos": 2,
     "three": 3, "tres": 3, "four": 4, "cuatro": 4, "five": 5, "cinco": 5, "eight": 8, "ocho": 8,
     "nine": 9, "nueve": 9,
 }
@@ -81,14 +83,25 @@ _MONTHS = {"en": ("January", "February", "March", "April", "May", "June", "July"
 
 
 def spoken_when(local: datetime, language: str) -> str:
-    """'Tuesday, December 8 at 7 PM' / 'el martes 8 de diciembre a las 19:00', in the meeting's zone."""
+    """'Tuesday, December 8 at 7 PM' / 'el martes 8 de diciembre a las 7 de la noche', in the meeting's zone."""
     day, month = _DAYS[language if language in _DAYS else "en"][local.weekday()], local.month - 1
-    if language == "es":
-        hour = f"{local.hour}:{local.minute:02d}"
-        return f"el {day} {local.day} de {_MONTHS['es'][month]} a la{'' if local.hour == 1 else 's'} {hour}"
     twelve = local.hour % 12 or 12
     clock = f"{twelve}" if local.minute == 0 else f"{twelve}:{local.minute:02d}"
+    if language == "es":
+        # Spoken Spanish tells the time on the twelve-hour clock with the part of the day
+        # ("a las 6:30 de la tarde"); "a las 18:30" is how it is written, not said.
+        return f"el {day} {local.day} de {_MONTHS['es'][month]} a la{'' if twelve == 1 else 's'} {clock} {_part_of_day(local.hour)}"
     return f"{day}, {_MONTHS['en'][month]} {local.day} at {clock} {'AM' if local.hour < 12 else 'PM'}"
+
+
+def _part_of_day(hour: int) -> str:
+    if 1 <= hour < 6:
+        return "de la madrugada"
+    if 6 <= hour < 12:
+        return "de la mañana"
+    if hour == 12:
+        return "del mediodía"
+    return "de la tarde" if 13 <= hour < 19 else "de la noche"
 
 
 def spoken_number(number: str | None) -> str:
