@@ -162,9 +162,13 @@ def test_concern_replies_fit_one_segment_and_name_988_and_911(level, language):
     assert "988" in text and "911" in text
 
 
-def test_spanish_member_gets_the_reply_in_spanish(twilio, db, rules, staff, spanish_member):
+def test_spanish_member_gets_the_reply_in_spanish_and_the_alert_says_to_call_back_in_spanish(twilio, db, rules, staff, spanish_member):
     [answer] = replies(twilio.sms(spanish_member.phone, "CRISIS"))
     assert answer.startswith("Te escuchamos") and segments_for(answer) == 1
+    [esc] = escalations(db)
+    dana_sms = next(i for i in alerts(db) if i.to_number == DANA and i.channel == "sms")
+    first = spanish_member.display_name.split()[0]
+    assert dana_sms.body.startswith(f"Checkin ALERT {esc.id} (crisis): {first} (speaks Spanish), Tuesday Group. Reply ACK")
 
 
 def test_watch_is_recorded_for_the_digest_not_paged(twilio, db, rules, staff, member):
