@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, Index, Integer, String, select, text, update
+from sqlalchemy import ForeignKey, Index, Integer, String, func, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from checkin.crypto import EncryptedText
@@ -33,6 +33,8 @@ class CheckIn(Base):
     prompted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     nudged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When it stopped being open (answered, missed or unsent): when a run of missed prompts grew.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # open -> answered | missed | unsent (its prompt was never sent)
     state: Mapped[str] = mapped_column(String(8), default="open")
     score: Mapped[int | None] = mapped_column(Integer)
@@ -73,9 +75,30 @@ def close_stale_prompts(session: Session, now: datetime) -> dict[str, int]:
     counts = {}
     for state, condition in (("unsent", never_sent), ("missed", CheckIn.prompted_at < now - ANSWER_WINDOW)):
         result = session.execute(update(CheckIn).where(CheckIn.state == "open", condition)
-                                 .values(state=state).execution_options(synchronize_session=False))
+                                 .values(state=state, closed_at=now).execution_options(synchronize_session=False))
         counts[state] = result.rowcount or 0
     return counts
+
+
+def missed_in_a_row(session: Session, member_ids: list[int], limit: int = 10) -> dict[int, int]:
+    """For each member, how many of their latest prompts in a row were missed (at most `limit`).
+    Prompts still open or never sent don't break a run, and don't count in it."""
+    if not member_ids:
+        return {}
+    ranked = (select(CheckIn.member_id, CheckIn.state,
+                     func.row_number().over(partition_by=CheckIn.member_id, order_by=CheckIn.prompted_at.desc()).label("n"))
+              .where(CheckIn.member_id.in_(member_ids), CheckIn.prompt_key.is_not(None),
+                     CheckIn.state.in_(("answered", "missed")))
+              .subquery())
+    runs = {member_id: 0 for member_id in member_ids}
+    broken = set()
+    for member_id, state in session.execute(select(ranked.c.member_id, ranked.c.state).where(ranked.c.n <= limit)
+                                            .order_by(ranked.c.member_id, ranked.c.n)):
+        if member_id in broken or state != "missed":
+            broken.add(member_id)
+        else:
+            runs[member_id] += 1
+    return runs
 
 
 def record_answer(
@@ -97,7 +120,7 @@ def record_answer(
         checkin = CheckIn(member_id=member_id, channel=channel)
         session.add(checkin)
     checkin.state = "answered"
-    checkin.answered_at = now
+    checkin.answered_at = checkin.closed_at = now
     checkin.channel = channel
     checkin.score = score
     checkin.words = words

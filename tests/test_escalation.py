@@ -162,9 +162,13 @@ def test_concern_replies_fit_one_segment_and_name_988_and_911(level, language):
     assert "988" in text and "911" in text
 
 
-def test_spanish_member_gets_the_reply_in_spanish(twilio, db, rules, staff, spanish_member):
+def test_spanish_member_gets_the_reply_in_spanish_and_the_alert_says_to_call_back_in_spanish(twilio, db, rules, staff, spanish_member):
     [answer] = replies(twilio.sms(spanish_member.phone, "CRISIS"))
     assert answer.startswith("Te escuchamos") and segments_for(answer) == 1
+    [esc] = escalations(db)
+    dana_sms = next(i for i in alerts(db) if i.to_number == DANA and i.channel == "sms")
+    first = spanish_member.display_name.split()[0]
+    assert dana_sms.body.startswith(f"Checkin ALERT {esc.id} (crisis): {first} (speaks Spanish), Tuesday Group. Reply ACK")
 
 
 def test_watch_is_recorded_for_the_digest_not_paged(twilio, db, rules, staff, member):
@@ -518,6 +522,47 @@ def test_watch_messages_reach_on_call_facilitators_in_one_daily_digest(twilio, d
     items = alerts(db, purpose="digest")
     assert sent_to(items, PHONES) == [("dana", "sms"), ("eli", "sms")]  # on call, not backups or other groups
     assert "1 member(s)" in items[0].body and "Sam" in items[0].body and "low" not in items[0].body
+
+
+def _prompts(db, member, states, now):
+    """Weekly prompts to `member` ending three weeks ago, oldest first, in `states` (open ones get closed)."""
+    from checkin.checkins import CheckIn, close_stale_prompts
+
+    with db.session() as s:
+        for weeks_ago, state in zip(range(len(states) + 2, 2, -1), states):
+            asked = now - timedelta(weeks=weeks_ago)
+            s.add(CheckIn(member_id=member.id, group_id=None, prompt_key=f"prompt:{member.id}:{weeks_ago}", prompted_at=asked,
+                          state=state, answered_at=asked if state == "answered" else None, created_at=asked))
+        s.flush()
+        close_stale_prompts(s, now)
+
+
+def _digest_at_nine(db, ctx, after):
+    from datetime import timezone
+
+    from checkin.escalation import digest
+
+    local = after.astimezone(digest.ZoneInfo("America/New_York"))
+    nine = local.replace(hour=9, minute=0, second=0, microsecond=0) + timedelta(days=1 if local.hour >= 9 else 0)
+    with db.session() as s:
+        digest.send_due(s, (nine + timedelta(minutes=1)).astimezone(timezone.utc), ctx)
+    return [i.body for i in alerts(db, purpose="digest")]
+
+
+@pytest.mark.parametrize("states, named", [
+    (["open", "open", "open"], True),  # three prompts in a row nobody answered
+    (["open", "open"], False),  # two is not yet a pattern
+    (["open", "answered", "open", "open"], False),  # an answer broke the run
+])
+def test_the_digest_names_members_who_stopped_answering_their_check_ins(db, staff, member, ctx, states, named):
+    # The real rules engine decides (history.missed_3), not the stub the other tests use.
+    now = utcnow()
+    _prompts(db, member, states, now)
+    bodies = _digest_at_nine(db, ctx, now)
+    if named:
+        assert bodies and all("Not answering check-ins: Sam." in b for b in bodies)
+    else:
+        assert bodies == []
 
 
 # --- the rota: who is on call at the instant of the alert ---------------------------------------

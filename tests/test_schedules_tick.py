@@ -206,6 +206,9 @@ def test_prompt_opens_a_checkin_then_one_nudge_then_missed_at_the_next_prompt(ru
     with runtime.db.session() as s:
         states = s.execute(select(CheckIn.member_id, CheckIn.prompt_key, CheckIn.state).order_by(CheckIn.id)).all()
     assert [(m, st) for m, _, st in states] == [(sam.id, "missed"), (rosa.id, "answered"), (sam.id, "open"), (rosa.id, "open")]
+    with runtime.db.session() as s:  # when each closed: what the digest reads as a run of misses growing
+        closed = s.execute(select(CheckIn.state, CheckIn.closed_at).where(CheckIn.state != "open").order_by(CheckIn.id)).all()
+    assert closed == [("missed", prompt_time + timedelta(days=7)), ("answered", prompt_time + timedelta(hours=2))]
 
 
 def test_the_last_prompt_of_a_schedule_that_ended_becomes_missed_after_the_answer_window(runtime, fake_twilio, group, members):

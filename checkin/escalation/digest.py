@@ -1,5 +1,6 @@
 """The daily digest: watch-level messages are not paged; each group's primaries on call at the
-policy's local hour (by the rota) get one text a day, naming who to look in on."""
+policy's local hour (by the rota) get one text a day, naming who to look in on: members whose
+messages were assessed watch, and members who have stopped answering their check-in prompts."""
 
 from __future__ import annotations
 
@@ -23,6 +24,24 @@ def _window(now: datetime, tz: str, hour: int) -> tuple[datetime, datetime, str]
     return (end - timedelta(days=1)), end, end.date().isoformat()
 
 
+def _gone_silent(session: Session, group_id: int, start: datetime, end: datetime) -> list[str]:
+    """Members of the group whose run of missed check-in prompts grew in the window and is long
+    enough for the rules engine to call it watch (history.missed_3): silence can be the signal."""
+    from checkin.checkins import CheckIn, missed_in_a_row
+    from checkin.rules import AssessmentContext, assess
+
+    missed_now = session.execute(
+        select(Member.id, Member.display_name).distinct()
+        .join(CheckIn, CheckIn.member_id == Member.id)
+        .join(GroupMember, GroupMember.member_id == Member.id)
+        .where(GroupMember.group_id == group_id, CheckIn.state == "missed",
+               CheckIn.closed_at >= start, CheckIn.closed_at < end)
+    ).all()
+    runs = missed_in_a_row(session, [member_id for member_id, _ in missed_now])
+    return [name for member_id, name in missed_now
+            if assess("", context=AssessmentContext(missed_checkins_in_a_row=runs[member_id])).level != "none"]
+
+
 def send_due(session: Session, now: datetime, ctx) -> int:
     """Write today's digest for every group whose digest hour has come. Idempotent per group, day and person."""
     written = 0
@@ -38,11 +57,16 @@ def send_due(session: Session, now: datetime, ctx) -> int:
             .where(GroupMember.group_id == group.id, AssessmentRecord.level == "watch",
                    AssessmentRecord.created_at >= start, AssessmentRecord.created_at < end)
         ).all()
-        if not names:
+        silent = _gone_silent(session, group.id, start, end)
+        if not names and not silent:
             continue
-        first_names = sorted({n.split()[0] for n in names})
-        body = (f"Checkin digest, {group.name}: {len(first_names)} member(s) may be struggling "
-                f"(watch): {', '.join(first_names)}. {ctx.base_url}/console")
+        parts = []
+        if names:
+            first_names = sorted({n.split()[0] for n in names})
+            parts.append(f"{len(first_names)} member(s) may be struggling (watch): {', '.join(first_names)}.")
+        if silent:
+            parts.append(f"Not answering check-ins: {', '.join(sorted({n.split()[0] for n in silent}))}.")
+        body = f"Checkin digest, {group.name}: {' '.join(parts)} {ctx.base_url}/console"
         for person in rota.on_call(session, group.id, now, tier="primary"):
             _, created = outbox.add(session, f"digest:{group.id}:{day}:{person.id}", to=person.phone, body=body,
                                     staff_id=person.id, purpose="digest")

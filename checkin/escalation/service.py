@@ -217,10 +217,17 @@ def can_act(session: Session, staff: StaffUser, esc: Escalation) -> bool:
 
 # --- texts ---------------------------------------------------------------------------------
 
+# Whoever calls the member back must know to speak their language (first name only otherwise).
+SPEAKS = {"es": "speaks Spanish"}
+
+
 def _names(session: Session, esc: Escalation) -> tuple[str, str]:
     member = session.get(Member, esc.member_id) if esc.member_id else None
     group = session.get(Group, esc.group_id) if esc.group_id else None
-    return (member.first_name if member else "a member"), (group.name if group else "no group")
+    name = member.first_name if member else "a member"
+    if member is not None and member.language in SPEAKS:
+        name = f"{name} ({SPEAKS[member.language]})"
+    return name, (group.name if group else "no group")
 
 
 def link(ctx: Context, esc: Escalation) -> str:

@@ -156,7 +156,7 @@ def _record_checkins(session: Session, created: list[PlannedSend], now: datetime
             session.execute(update(CheckIn).where(
                 CheckIn.group_id == group_id, CheckIn.member_id.in_(member_ids), CheckIn.state == "open",
                 CheckIn.prompt_key.like("prompt:%"), CheckIn.prompted_at < now,
-            ).values(state="missed").execution_options(synchronize_session=False))
+            ).values(state="missed", closed_at=now).execution_options(synchronize_session=False))
         _insert(session, CheckIn.__table__, [
             dict(member_id=s.member_id, group_id=s.group_id, channel=s.channel, prompt_key=s.key, prompted_at=now,
                  state="open", created_at=now) for s in chunk], "prompt_key", None)

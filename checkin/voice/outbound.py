@@ -72,7 +72,7 @@ def on_call_status(session: Session, item: OutboxItem, update: status.StatusUpda
                 log.info("member call outbox=%s %s; calling again at %s", item.id, update.call_status, when.isoformat())
             return
     if checkin is not None and checkin.state == "open":
-        checkin.state = "missed"
+        checkin.state, checkin.closed_at = "missed", now
     log.info("member call outbox=%s %s; no more tries", item.id, update.call_status)
 
 
