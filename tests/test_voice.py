@@ -4,7 +4,7 @@ recordings, the Dial outcomes and the status callbacks, TwiML parsed back, in En
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from checkin.checkins import CheckIn
 from checkin.db import utcnow
@@ -421,7 +421,9 @@ def test_a_crisis_in_a_spanish_message_left_when_nobody_answered_raises_the_case
     listens_in_spanish(step, "message")
     [esc] = escalations(db)
     assert esc.level == "urgent"
-    step = call.say("no contestó nadie y esta noche me voy a quitar la vida")
+    words = "no contestó nadie y esta noche me voy a quitar la vida"
+    action = step.find("Gather").get("action")
+    step = call.say(words)
     assert step.hung_up and step.said == [CRISIS["es"][0], "Gracias. Avisamos a un facilitador y te llamará. "
                                           "Puedes llamar o escribir al 988 a toda hora. Adiós."]
     [esc] = escalations(db)
@@ -432,6 +434,13 @@ def test_a_crisis_in_a_spanish_message_left_when_nobody_answered_raises_the_case
         # Crisis widens the alerts: the facilitator is now rung too, not only texted.
         channels = {a.channel for a in s.scalars(select(OutboxItem).where(OutboxItem.purpose == "alert"))}
         assert "voice" in channels
+        alerts = s.scalar(select(func.count()).select_from(OutboxItem))
+    # Twilio retries the webhook: the same words are not stored, alerted or noted twice.
+    assert call._go(action, SpeechResult=words, Confidence="0.9").said == step.said
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(OutboxItem)) == alerts
+        assert len(s.scalars(select(EscalationEvent).where(EscalationEvent.kind == "note")).all()) == 1
+        assert s.scalars(select(Message.body).where(Message.channel == "voice")).all().count(words) == 1
 
 
 def test_talk_to_a_facilitator_rings_only_those_on_shift_now(caller, member, staff, db, group):

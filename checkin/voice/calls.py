@@ -177,7 +177,9 @@ def note_voicemail(session: Session, call: VoiceCall, member: Member, now: datet
     if url:
         call.recording_url = url[:500]
     esc = escalation.live_for(session, member.id)
-    if esc is not None:
+    noted = message is not None and session.scalar(
+        select(EscalationEvent.id).where(EscalationEvent.kind == "note", EscalationEvent.message_id == message.id))
+    if esc is not None and not noted:  # a retried webhook notes it once
         left = url or f"spoken, message {message.id}"
         session.add(EscalationEvent(escalation_id=esc.id, kind="note", at=now, level=esc.level, channel="voice",
                                     message_id=message.id if message is not None else None,

@@ -295,10 +295,10 @@ def dial(turn: Turn, after: int) -> VoiceResponse:
     calls.heard(turn.session, turn.call, turn.member, "nobody",
                 "(asked to talk to a facilitator by phone; nobody answered)", now=turn.now, ctx=turn.ctx,
                 raise_to=("urgent", "voice.no_facilitator_answered"))
-    # The case is open (urgent) and the facilitator who calls back would rather hear the audio, but a
-    # Spanish recording is never transcribed: a crisis said into it could not raise the case to crisis
-    # (a wider circle, alert calls). So a Spanish speaker's message is heard as words instead (see
-    # take_message), which the facilitator reads in the case.
+    # The case is open (urgent) and the facilitator who calls back would rather hear the audio. An
+    # English recording's transcript is assessed after the call and can raise the case to crisis (a
+    # wider circle, alert calls); a Spanish recording is never transcribed, so it could not. A Spanish
+    # speaker's message is therefore heard as words (see take_message), which the facilitator reads in the case.
     if turn.take_message("message", "nobody"):
         return turn.response
     return turn.goodbye("callback")
