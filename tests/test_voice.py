@@ -164,7 +164,8 @@ def listens_in_spanish(step, action: str) -> None:
     gather = step.find("Gather")
     assert step.find("Record") is None and gather is not None
     assert "speech" in gather.get("input").split() and gather.get("language") == "es-US"
-    assert gather.get("speechTimeout") == "auto" and gather.get("action").endswith(f"/twilio/voice/{action}")
+    # Not "auto", which ends at the first pause: people pause to think mid-message.
+    assert gather.get("speechTimeout") == "3" and gather.get("action").endswith(f"/twilio/voice/{action}")
     spoken_in(step, "es")
 
 

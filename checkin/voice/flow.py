@@ -33,6 +33,7 @@ from checkin.voice.config import VoiceConfig
 from checkin.voice.models import VoiceCall
 
 MAX_TRIES = 2
+MESSAGE_PAUSE = 3  # seconds of silence that end a spoken message
 OUTBOUND_KINDS = ("reminder", "prompt", "nudge", "change")
 CONCERNING = ("urgent", "crisis")
 HELP = ("urgent", "voice.help_request")  # an explicit request for help, by key or word
@@ -88,7 +89,8 @@ class Turn:
         options.update(input="dtmf speech" if speech_too else "dtmf", num_digits=1, action=action, method="POST",
                        timeout=self.cfg.gather_timeout)
         if speech_too:
-            options.update(language=self.cfg.languages[self.lang], speech_timeout="auto")
+            options.setdefault("speech_timeout", "auto")
+            options.update(language=self.cfg.languages[self.lang])
         gather = self.response.gather(**options)
         self.flush(into=gather)
         self.response.redirect(action, method="POST")
@@ -109,7 +111,9 @@ class Turn:
             self.record(step)
             return False
         self.lead(prompt)
-        self._gather(self.url(step), speech_too=True)
+        # "auto" ends at the first pause, which suits a menu word; someone talking about their week
+        # pauses to think, so a message ends only after MESSAGE_PAUSE seconds of silence.
+        self._gather(self.url(step), speech_too=True, speech_timeout=MESSAGE_PAUSE)
         return True
 
     def record(self, step: str) -> None:
