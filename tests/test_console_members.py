@@ -6,6 +6,7 @@ import io
 import time
 from datetime import time as clock
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -78,6 +79,24 @@ def test_pause_until_a_date_and_resume(coordinator, db, member):
     assert (sam.status, sam.paused_until) == ("active", None)
     assert coordinator.post(f"/console/members/{member.id}/pause", {"action": "pause", "until": "31/03"}).status_code == 400
     assert coordinator.post(f"/console/members/{member.id}/pause", {"action": "pause", "until": "2020-01-01"}).status_code == 400
+
+
+def test_a_pause_date_in_the_past_is_refused_with_the_fields_label_and_a_way_back_to_the_form(coordinator, db, member):
+    page_url = f"http://localhost/console/members/{member.id}"
+    page = coordinator.get(page_url).get_data(as_text=True)
+    # The date picker starts at the member's today, so the browser refuses an earlier day before sending.
+    today = utcnow().astimezone(ZoneInfo("America/New_York")).date()
+    assert f'id="pause-until" name="until" type="date" min="{today.isoformat()}"' in page
+    refused = coordinator.post(f"/console/members/{member.id}/pause", {"action": "pause", "until": "2020-01-01"},
+                               headers={"Referer": page_url})
+    body = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "Pause messages until: must be today or later" in body
+    assert f'<a href="{page_url}">Back to the form</a>' in body
+    assert members(db)[member.phone].paused_until is None
+    # A page elsewhere is never offered as the way back.
+    elsewhere = coordinator.post(f"/console/members/{member.id}/pause", {"action": "pause", "until": "2020-01-01"},
+                                 headers={"Referer": "https://example.com/console/members/1"})
+    assert "Back to the form" not in elsewhere.get_data(as_text=True)
 
 
 def test_pause_without_a_date_holds_until_resumed_and_cancels_queued_planned_sends(coordinator, db, member):
