@@ -271,6 +271,7 @@ def test_timeline_shows_messages_status_in_words_checkins_chart_and_escalation(d
     assert "not delivered: the handset is unreachable (switched off or out of coverage)" in page
     assert '<svg class="chart"' in page and "3 check-in score(s)" in page and page.count("<circle") == 3
     assert f"Escalation #{world.escalation.id}" in page
+    assert "active suicidal ideation: killing oneself" in page and "si.kill_self" not in page  # why, in words
     with db.session() as s:
         audits = s.execute(select(AuditEvent.staff_id, AuditEvent.member_id).where(AuditEvent.action == "view_messages")).all()
     assert audits == [(world.facilitator.id, member.id)]
