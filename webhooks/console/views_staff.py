@@ -68,12 +68,17 @@ def staff_new():
     return render_template("console/password_once.html", person=person, password=password, new=True)
 
 
-@bp.route("/staff/<int:staff_id>/password", methods=["POST"])
-@coordinator_required
-def staff_reset_password(staff_id: int):
+def _staff_member(staff_id: int) -> StaffUser:
     person = db().get(StaffUser, staff_id)
     if person is None:
         abort(404, "no such staff user")
+    return person
+
+
+@bp.route("/staff/<int:staff_id>/password", methods=["POST"])
+@coordinator_required
+def staff_reset_password(staff_id: int):
+    person = _staff_member(staff_id)
     password = generate_password()
     accounts.set_password(db(), person, password, by=current_staff())
     db().commit()
@@ -84,9 +89,7 @@ def staff_reset_password(staff_id: int):
 @coordinator_required
 def staff_phone(staff_id: int):
     """Change the number someone is alerted on (a new phone), or give a coordinator one for the last alerts."""
-    person = db().get(StaffUser, staff_id)
-    if person is None:
-        abort(404, "no such staff user")
+    person = _staff_member(staff_id)
     try:
         set_staff_phone(db(), person, (request.form.get("phone") or "").strip())
     except ValidationError as exc:
@@ -102,9 +105,7 @@ def staff_phone(staff_id: int):
 @coordinator_required
 def staff_active(staff_id: int):
     """Deactivate someone who left (no sign-in, no alerts) or bring them back; history keeps their name."""
-    person = db().get(StaffUser, staff_id)
-    if person is None:
-        abort(404, "no such staff user")
+    person = _staff_member(staff_id)
     if person.id == current_staff().id:
         abort(400, "you cannot deactivate yourself; ask another coordinator")
     active = request.form.get("active") == "yes"
