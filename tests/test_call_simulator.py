@@ -116,10 +116,26 @@ def test_spanish_by_8_and_a_spanish_members_call(call, member, spanish_member, g
     assert switched.turns[1].lines[0].language == "es-US"
     rosa = call(spanish_member, group, ["key:1", "key:3"])
     assert said(rosa.turns[0])[0] == "Hola Rosa. Habla Checkin de Tuesday Group."
-    # Twilio transcribes English only: no transcript to type after a Spanish recording.
-    assert said(rosa.turns[-1]) == ["Gracias. Si quieres, deja un mensaje corto después del tono. Oprime numeral al terminar.",
-                                     "Gracias, Rosa. Guardamos tu registro. Adiós."]
-    assert "Twilio transcribes English only" in rosa.turns[-1].lines[1].text and not rosa.transcribable
+    # A Spanish message is heard by speech recognition, not recorded: it is typed like other speech.
+    assert said(rosa.turns[-1]) == ["Gracias. Si quieres, cuéntanos ahora con tus palabras cómo estás. "
+                                     "Cuando termines, guarda silencio. Para no dejar mensaje, oprime numeral."]
+    assert rosa.listening == "dtmf speech" and not rosa.transcribable
+    calm = call(spanish_member, group, ["key:1", "key:3", "say:Fue una semana tranquila"])
+    assert said(calm.turns[-1]) == ["Gracias, Rosa. Guardamos tu registro. Adiós."] and calm.listening == ""
+    assert calm.turns[-1].level == "none" and calm.turns[-1].alerts == ()
+    silent = call(spanish_member, group, ["key:1", "key:3", "wait"])
+    assert said(silent.turns[-1]) == ["Gracias, Rosa. Guardamos tu registro. Adiós."] and silent.listening == ""
+
+
+def test_a_crisis_in_a_spanish_message_is_answered_and_alerts(call, spanish_member, group, db, facilitators):
+    before = _counts(db)
+    sim = call(spanish_member, group, ["key:1", "key:3", "say:esta noche me voy a quitar la vida"])
+    crisis = sim.turns[-1]
+    assert crisis.level == "crisis" and said(crisis)[0].startswith("Te escuchamos.") and "988" in said(crisis)[0]
+    assert [(a.to, a.channel) for a in crisis.alerts] == [("Dana Ortiz", "sms"), ("Dana Ortiz", "voice")]
+    # Nobody is rung here: the message left for the facilitator is heard as words too.
+    assert said(crisis)[-1].startswith("Ningún facilitador pudo contestar ahora.") and sim.listening == "dtmf speech"
+    assert _counts(db) == before
 
 
 def test_waiting_and_wrong_keys_reprompt_as_on_a_real_call(call, member, group):

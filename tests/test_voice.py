@@ -4,7 +4,7 @@ recordings, the Dial outcomes and the status callbacks, TwiML parsed back, in En
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from checkin.checkins import CheckIn
 from checkin.db import utcnow
@@ -136,24 +136,91 @@ def test_a_signature_is_required(twilio, member):
 
 # --- check in ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("spanish", [False, True])
-def test_check_in_by_keypad_with_a_recorded_message(caller, member, spanish_member, db, spanish):
-    who = spanish_member if spanish else member
-    call = caller(who.phone)
+def test_check_in_by_keypad_with_a_recorded_message(caller, member, db):
+    call = caller(member.phone)
     call.start()
     step = call.press("1")
-    assert step.said[0].startswith("Del 1 al 5" if spanish else "On a scale of 1 to 5")
+    assert step.said[0].startswith("On a scale of 1 to 5")
     step = call.press("4")
     record = step.find("Record")
     assert record.get("maxLength") == "60" and record.get("finishOnKey") == "#"
-    assert ("numeral" if spanish else "pound") in step.said[0]
+    assert "pound" in step.said[0] and step.find("Gather") is None
     step = call.record(recording_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1")
-    assert step.hung_up and step.said[-1] == ("Gracias, Rosa. Guardamos tu registro. Adiós." if spanish
-                                              else "Thank you, Sam. Your check-in is saved. Goodbye.")
+    assert step.hung_up and step.said[-1] == "Thank you, Sam. Your check-in is saved. Goodbye."
     checkin = only(db, CheckIn)
     assert (checkin.state, checkin.score, checkin.channel) == ("answered", 4, "voice")
     assert checkin.recording_url.endswith("/Recordings/RE1") and checkin.call_sid == call.call_sid
     assert escalations(db) == []
+
+
+# A Spanish speaker's message is heard by speech recognition (Twilio transcribes recordings in English only).
+ES_MESSAGE = ("Gracias. Si quieres, cuéntanos ahora con tus palabras cómo estás. Cuando termines, guarda silencio. "
+              "Para no dejar mensaje, oprime numeral.")
+ES_SAVED = "Gracias, Rosa. Guardamos tu registro. Adiós."
+
+
+def listens_in_spanish(step, action: str) -> None:
+    """The step asks for a spoken message in Spanish: a speech Gather, nothing recorded."""
+    gather = step.find("Gather")
+    assert step.find("Record") is None and gather is not None
+    assert "speech" in gather.get("input").split() and gather.get("language") == "es-US"
+    assert gather.get("speechTimeout") == "auto" and gather.get("action").endswith(f"/twilio/voice/{action}")
+    spoken_in(step, "es")
+
+
+@pytest.mark.parametrize("switched", [False, True])
+def test_a_spanish_check_in_message_is_heard_and_a_crisis_in_it_gets_988_911_and_an_alert(
+        caller, member, spanish_member, staff, db, switched):
+    who = member if switched else spanish_member
+    call = caller(who.phone)
+    call.start()
+    if switched:
+        call.press("8")  # Sam chose Spanish for this call
+    call.press("1")
+    step = call.press("2")
+    listens_in_spanish(step, "recorded")
+    assert step.said == [ES_MESSAGE]
+    assert escalations(db) == []
+    step = call.say("ya no puedo más, esta noche me voy a quitar la vida")
+    assert step.said == CRISIS["es"]
+    spoken_in(step, "es")
+    assert call.dialled() == DANA  # straight to a facilitator, as for a crisis said at the menu
+    [esc] = escalations(db)
+    assert esc.level == "crisis" and esc.member_id == who.id
+    with db.session() as s:
+        alerts = s.scalars(select(OutboxItem).where(OutboxItem.purpose == "alert")).all()
+        assert DANA in {a.to_number for a in alerts}
+        assert s.scalar(select(AssessmentRecord.source).where(AssessmentRecord.level == "crisis")) == "voice"
+    checkin = only(db, CheckIn)
+    assert checkin.score == 2 and checkin.words is None  # a crisis is the case's, as with a transcript
+
+
+def test_a_calm_spanish_message_becomes_the_check_ins_words_encrypted(caller, spanish_member, db):
+    call = caller(spanish_member.phone)
+    call.start()
+    call.press("1")
+    call.press("4")
+    step = call.say("Fue una buena semana, salí a caminar todos los días")
+    assert step.hung_up and step.said == [ES_SAVED]
+    spoken_in(step, "es")
+    checkin = only(db, CheckIn)
+    assert checkin.score == 4 and checkin.words == "Fue una buena semana, salí a caminar todos los días"
+    assert checkin.recording_url is None and escalations(db) == []
+    with db.engine.connect() as conn:
+        raw = conn.exec_driver_sql("SELECT words FROM checkins").scalar_one()
+    assert b"caminar" not in bytes(raw)
+
+
+@pytest.mark.parametrize("how", ["silence", "pound"])
+def test_no_spanish_message_ends_the_call_politely(caller, spanish_member, db, how):
+    call = caller(spanish_member.phone)
+    call.start()
+    call.press("1")
+    call.press("4")
+    step = call.silence() if how == "silence" else call.press("#")
+    assert step.hung_up and step.said == [ES_SAVED]
+    checkin = only(db, CheckIn)
+    assert checkin.score == 4 and checkin.words is None and escalations(db) == []
 
 
 def test_check_in_answers_the_open_prompt(caller, member, db):
@@ -179,10 +246,14 @@ def test_check_in_by_voice_goes_through_the_rules_engine(caller, member, spanish
     call.start()
     call.press("1")
     step = call.say(words)
-    assert step.find("Record") is not None
-    assert step.said[0] == ("Gracias. Si quieres, deja un mensaje corto después del tono. Oprime numeral al terminar."
-                            if spanish else "Thank you. If you like, leave a short message after the tone. Press pound when done.")
-    step = call.record()
+    if spanish:
+        listens_in_spanish(step, "recorded")
+        assert step.said == [ES_MESSAGE]
+        step = call.silence()
+    else:
+        assert step.find("Record") is not None
+        assert step.said[0] == "Thank you. If you like, leave a short message after the tone. Press pound when done."
+        step = call.record()
     assert step.hung_up and step.said == (["Gracias, Rosa. Guardamos tu registro. Adiós."] if spanish
                                           else ["Thank you, Sam. Your check-in is saved. Goodbye."])
     spoken_in(step, "es" if spanish else "en")
@@ -224,8 +295,11 @@ def test_a_crisis_said_at_check_in_gets_988_and_911_and_is_escalated(caller, mem
     # Nobody answers: the message is asked for in the caller's language too.
     call.dial_result("no-answer")
     step = call.dial_result("no-answer")
-    assert step.find("Record") is not None
-    spoken_in(step, "es" if spanish else "en")
+    if spanish:
+        listens_in_spanish(step, "message")
+    else:
+        assert step.find("Record") is not None
+        spoken_in(step, "en")
 
 
 @pytest.mark.parametrize("spanish", [False, True])
@@ -266,7 +340,8 @@ def test_phq9_question_when_the_group_asks_it(caller, member, spanish_member, st
     assert step.said[0].startswith("En las últimas dos semanas" if spanish else "Over the last two weeks")
     assert step.find("Gather").get("input") == "dtmf"
     step = call.press("0")
-    assert step.find("Record") is not None and escalations(db) == []
+    assert step.find("Gather" if spanish else "Record").get("action").endswith("/twilio/voice/recorded")
+    assert escalations(db) == []
     # A second call, answering "several days": urgent.
     call = caller(who.phone)
     call.start()
@@ -312,18 +387,60 @@ def test_talk_to_a_facilitator_rings_each_in_order_then_takes_a_message(caller, 
     assert call.dialled() == FAY  # the backup, next
     assert escalations(db) == []
     step = call.dial_result("busy")
-    assert step.find("Record") is not None
+    if spanish:
+        listens_in_spanish(step, "message")
+    else:
+        assert step.find("Record") is not None
     assert step.said[0].startswith("Ningún facilitador" if spanish else "No facilitator could answer")
     [esc] = escalations(db)
     assert esc.level == "urgent"
     with db.session() as s:
         detail = s.scalar(select(EscalationEvent).where(EscalationEvent.kind == "assessed")).detail
         assert detail == "voice.no_facilitator_answered"
-    step = call.record(recording_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE9")
+    if spanish:
+        step = call.say("Necesito hablar con alguien sobre mi semana")
+    else:
+        step = call.record(recording_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE9")
     assert step.hung_up and ("llamará" if spanish else "call you back") in step.said[0]
     with db.session() as s:
         note = s.scalar(select(EscalationEvent).where(EscalationEvent.kind == "note"))
-        assert note.detail.endswith("/Recordings/RE9")
+        if spanish:  # the case names the message heard, whose words the facilitator reads (never in the note)
+            words = s.get(Message, note.message_id).body
+            assert words == "Necesito hablar con alguien sobre mi semana" and "semana" not in note.detail
+            assert note.detail.endswith(f"spoken, message {note.message_id}")
+        else:
+            assert note.detail.endswith("/Recordings/RE9")
+
+
+def test_a_crisis_in_a_spanish_message_left_when_nobody_answered_raises_the_case(caller, spanish_member, staff, db):
+    call = caller(spanish_member.phone)
+    call.start()
+    call.press("3")
+    call.dial_result("no-answer")
+    step = call.dial_result("no-answer")
+    listens_in_spanish(step, "message")
+    [esc] = escalations(db)
+    assert esc.level == "urgent"
+    words = "no contestó nadie y esta noche me voy a quitar la vida"
+    action = step.find("Gather").get("action")
+    step = call.say(words)
+    assert step.hung_up and step.said == [CRISIS["es"][0], "Gracias. Avisamos a un facilitador y te llamará. "
+                                          "Puedes llamar o escribir al 988 a toda hora. Adiós."]
+    [esc] = escalations(db)
+    assert esc.level == "crisis"
+    with db.session() as s:
+        raised = s.scalar(select(EscalationEvent).where(EscalationEvent.kind == "raised"))
+        assert raised.detail == "urgent -> crisis"
+        # Crisis widens the alerts: the facilitator is now rung too, not only texted.
+        channels = {a.channel for a in s.scalars(select(OutboxItem).where(OutboxItem.purpose == "alert"))}
+        assert "voice" in channels
+        alerts = s.scalar(select(func.count()).select_from(OutboxItem))
+    # Twilio retries the webhook: the same words are not stored, alerted or noted twice.
+    assert call._go(action, SpeechResult=words, Confidence="0.9").said == step.said
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(OutboxItem)) == alerts
+        assert len(s.scalars(select(EscalationEvent).where(EscalationEvent.kind == "note")).all()) == 1
+        assert s.scalars(select(Message.body).where(Message.channel == "voice")).all().count(words) == 1
 
 
 def test_talk_to_a_facilitator_rings_only_those_on_shift_now(caller, member, staff, db, group):
@@ -483,13 +600,6 @@ def test_a_benign_transcript_becomes_the_check_ins_words(caller, member, db):
     checkin = only(db, CheckIn)
     assert checkin.score == 4 and checkin.words == "Good week, I went for walks every day."
     assert escalations(db) == []
-
-
-def test_spanish_recordings_are_not_sent_for_transcription(caller, spanish_member):
-    call = caller(spanish_member.phone)
-    call.start()
-    call.press("1")
-    assert call.press("4").find("Record").get("transcribe") is None
 
 
 @pytest.mark.parametrize("step", ["score", "phq9"])

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from checkin import outbox
 from checkin.checkins import CheckIn
 from checkin.db import utcnow
-from checkin.models import Member, OutboxItem
+from checkin.models import Member, Message, OutboxItem
 from checkin.schedules.recurrence import occurrence_key
 from checkin.status import StatusUpdate
 from checkin.voice import outbound
@@ -107,12 +107,22 @@ def test_a_person_answers_the_check_in_call(live_app, fake_twilio, db, voice_mem
     spoken_in(step, "es" if spanish else "en")
     step = caller.say("dos, más o menos") if spanish else caller.press("2")
     spoken_in(step, "es" if spanish else "en")
-    step = caller.record(recording_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE3")
+    # The message: recorded in English; in Spanish heard by speech recognition and kept as words.
+    if spanish:
+        step = caller.say("estuve cansada, pero bien")
+    else:
+        step = caller.record(recording_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE3")
     assert step.hung_up and step.said == (["Gracias, Rosa. Guardamos tu registro. Adiós."] if spanish
                                           else ["Thank you, Lee. Your check-in is saved. Goodbye."])
     [checkin] = row(db, CheckIn)
     assert (checkin.state, checkin.score, checkin.call_sid) == ("answered", 2, call["sid"])
-    assert checkin.recording_url.endswith("/RE3")
+    if spanish:
+        # The words said with the score stay the check-in's (as with a transcript); the message is kept too.
+        assert checkin.words == "2: dos, más o menos" and checkin.recording_url is None
+        with db.session() as s:
+            assert "estuve cansada, pero bien" in s.scalars(select(Message.body).where(Message.channel == "voice")).all()
+    else:
+        assert checkin.recording_url.endswith("/RE3")
     # The call ends: its status is recorded on the call, and nothing is retried.
     assert fake_twilio.send_status(call["sid"], "completed", duration=75) == 204
     [stored] = row(db, VoiceCall)

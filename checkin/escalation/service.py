@@ -124,9 +124,11 @@ class Verdict:
     record: AssessmentRecord
 
 
-def assess_message(session: Session, member: Member, message: Message, *, source: str = "sms") -> Verdict:
+def assess_message(session: Session, member: Member, message: Message, *, source: str = "sms",
+                   language: str | None = None) -> Verdict:
     """Assess an inbound message with the member's history, and record the verdict. Never raises:
-    if the rules engine fails in any way the message is treated as urgent."""
+    if the rules engine fails in any way the message is treated as urgent. `language` is the one the
+    words are in when it is known to differ from the member's (a call switched to Spanish with 8)."""
     # The one reading of a reply's score (checkin.answers): "3/5", "tres", but not an RSVP "1".
     try:
         score = answers.score_of(session, member, message)
@@ -141,7 +143,7 @@ def assess_message(session: Session, member: Member, message: Message, *, source
         # The history only matters to a message that carries a score (see the rules engine's step 4).
         history = _history(session, member.id, message.id) if score is not None else ()
         context = AssessmentContext(score=score, recent_scores=history, source=source)
-        result = assess(message.body or "", language=member.language, context=context)
+        result = assess(message.body or "", language=language or member.language, context=context)
         level, rules = result.level, tuple(result.rules)
         if level not in RANK:
             raise ValueError(f"unknown level {level!r}")

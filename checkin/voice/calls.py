@@ -134,7 +134,8 @@ def heard(session: Session, call: VoiceCall, member: Member, step: str, body: st
         existing = session.scalar(select(Message).where(Message.provider_sid == sid))
         record = session.scalar(select(AssessmentRecord).where(AssessmentRecord.message_id == existing.id))
         return Heard(existing, record.level if record else "none")
-    verdict = escalation.assess_message(session, member, message, source="voice")
+    # Speech is recognised in the call's language (8 switches it), so the words are read in that one.
+    verdict = escalation.assess_message(session, member, message, source="voice", language=call.language)
     if raise_to is not None and escalation.RANK[raise_to[0]] > escalation.RANK[verdict.level]:
         rules = verdict.rules + (raise_to[1],)
         verdict.record.level, verdict.record.rules = raise_to[0], list(rules)
@@ -169,13 +170,20 @@ def transcript_words(session: Session, call: VoiceCall, text: str) -> None:
         checkin.words = text
 
 
-def note_voicemail(session: Session, call: VoiceCall, member: Member, url: str, now: datetime) -> None:
-    """A message left after no facilitator answered: on the call and in the member's live case."""
-    call.recording_url = url[:500]
+def note_voicemail(session: Session, call: VoiceCall, member: Member, now: datetime, *, url: str = "",
+                   message: Message | None = None) -> None:
+    """A message left after no facilitator answered, recorded (`url`) or heard as words (the stored
+    `message`, so the case names it, never its words): on the call and in the member's live case."""
+    if url:
+        call.recording_url = url[:500]
     esc = escalation.live_for(session, member.id)
-    if esc is not None:
+    noted = message is not None and session.scalar(
+        select(EscalationEvent.id).where(EscalationEvent.kind == "note", EscalationEvent.message_id == message.id))
+    if esc is not None and not noted:  # a retried webhook notes it once
+        left = url or f"spoken, message {message.id}"
         session.add(EscalationEvent(escalation_id=esc.id, kind="note", at=now, level=esc.level, channel="voice",
-                                    detail=f"voice message from call {call.id}: {url}"[:255]))
+                                    message_id=message.id if message is not None else None,
+                                    detail=f"voice message from call {call.id}: {left}"[:255]))
 
 
 # --- who to ring, who to tell ------------------------------------------------------------------

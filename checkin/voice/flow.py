@@ -7,11 +7,11 @@ two re-prompts the caller hears a polite goodbye.
   start      known caller: greeting + menu (1 check in, 2 next meeting, 3 facilitator, 8 language,
              9 help, 0 repeat); unknown caller: who we are, and a message for the coordinator
   menu       the menu's answer
-  score      1-5 by key or voice; then PHQ-9 item 9 (if the group asks it) and a recorded message
+  score      1-5 by key or voice; then PHQ-9 item 9 (if the group asks it) and a message
   phq9       0-3 by keypad; 1 or more is urgent
-  recorded   the check-in's recorded message
+  recorded   the check-in's message: recorded (English) or heard by speech recognition (Spanish)
   dial       after ringing facilitator n: the next one, or a voice message and an urgent escalation
-  message    the voice message left when nobody answered
+  message    the voice message left when nobody answered (recorded, or heard in Spanish)
   unknown    an unknown caller's language choice / recorded message
   outbound   a call we placed: a person, or an answering machine
 """
@@ -81,19 +81,40 @@ class Turn:
 
     def gather(self, step: str, tries: int, *, speech_too: bool = True, **query):
         """A one-key (or short spoken) answer; silence comes back to the same step without input."""
-        action = self.url(step, tries=tries, **query)
-        options = {"input": "dtmf speech" if speech_too else "dtmf", "num_digits": 1, "action": action,
-                   "method": "POST", "timeout": self.cfg.gather_timeout}
+        hints = {"hints": speech.HINTS[self.lang]} if speech_too else {}
+        return self._gather(self.url(step, tries=tries, **query), speech_too=speech_too, **hints)
+
+    def _gather(self, action: str, *, speech_too: bool, **options):
+        options.update(input="dtmf speech" if speech_too else "dtmf", num_digits=1, action=action, method="POST",
+                       timeout=self.cfg.gather_timeout)
         if speech_too:
-            options.update(language=self.cfg.languages[self.lang], speech_timeout="auto", hints=speech.HINTS[self.lang])
+            options.update(language=self.cfg.languages[self.lang], speech_timeout="auto")
         gather = self.response.gather(**options)
         self.flush(into=gather)
         self.response.redirect(action, method="POST")
         return gather
 
+    def take_message(self, step: str, prompt: str) -> bool:
+        """Say `prompt` and take a member's message for `step`: True if it is heard by speech
+        recognition (a Gather: silence comes back to `step` without input), False if recorded
+        (what follows plays when nothing was recorded).
+
+        Twilio transcribes recordings in English only, and words nobody can read are words nobody
+        assesses: so a message said in Spanish is heard by speech recognition instead, assessed at
+        once like speech at the menu (no audio is kept). No hints: it is free speech, not a menu
+        word. Once speech is heard Twilio ignores keys, so # only ends a message not yet begun."""
+        if self.member is None or self.lang != "es":
+            self.flush()
+            self.say(prompt)
+            self.record(step)
+            return False
+        self.lead(prompt)
+        self._gather(self.url(step), speech_too=True)
+        return True
+
     def record(self, step: str) -> None:
-        """Up to record_max seconds, ended by #. A member's English message is also transcribed,
-        and the text assessed like a text (Twilio transcribes English only)."""
+        """Up to record_max seconds, ended by #. A member's (English) message is also transcribed, and
+        the text assessed like a text; an unknown caller's goes to the coordinators as audio."""
         options = {"max_length": self.cfg.record_max, "finish_on_key": "#", "play_beep": True,
                    "action": self.url(step), "method": "POST", "trim": "trim-silence"}
         if self.member is not None and self.lang == "en":
@@ -223,17 +244,31 @@ def phq9(turn: Turn, tries: int) -> VoiceResponse:
 
 
 def record_prompt(turn: Turn) -> VoiceResponse:
-    turn.flush()
-    turn.say("record")
-    turn.record("recorded")
+    if turn.take_message("recorded", "record"):
+        return turn.response
     # No recording (silence, or nothing before the pound key): Twilio carries on here.
     return turn.goodbye("saved", name=turn.member.first_name)
 
 
 def recorded(turn: Turn) -> VoiceResponse:
+    """The check-in's message: a recording (English), or the words heard (Spanish); nothing is fine too."""
     if turn.inp.recording_url:
         calls.attach_recording(turn.session, turn.call, turn.inp.recording_url)
+    words = turn.inp.speech.strip()
+    if words:
+        said = _message_words(turn, "spoken-recorded", words, of="recorded")
+        if said.level in CONCERNING:
+            return concerning(turn, said.level)
     return turn.goodbye("saved", name=turn.member.first_name)
+
+
+def _message_words(turn: Turn, step: str, text: str, *, of: str) -> calls.Heard:
+    """A member's message in words (Twilio's transcript, or Spanish speech heard at once): assessed
+    like a text, so a crisis in it is escalated too; a check-in's message becomes its words."""
+    said = calls.heard(turn.session, turn.call, turn.member, step, text, now=turn.now, ctx=turn.ctx)
+    if of == "recorded" and said.level not in CONCERNING:
+        calls.transcript_words(turn.session, turn.call, text)
+    return said
 
 
 # --- a facilitator, now -------------------------------------------------------------------------
@@ -260,25 +295,32 @@ def dial(turn: Turn, after: int) -> VoiceResponse:
     calls.heard(turn.session, turn.call, turn.member, "nobody",
                 "(asked to talk to a facilitator by phone; nobody answered)", now=turn.now, ctx=turn.ctx,
                 raise_to=("urgent", "voice.no_facilitator_answered"))
-    turn.say("nobody")
-    turn.record("message")
+    # The case is open (urgent) and the facilitator who calls back would rather hear the audio. An
+    # English recording's transcript is assessed after the call and can raise the case to crisis (a
+    # wider circle, alert calls); a Spanish recording is never transcribed, so it could not. A Spanish
+    # speaker's message is therefore heard as words (see take_message), which the facilitator reads in the case.
+    if turn.take_message("message", "nobody"):
+        return turn.response
     return turn.goodbye("callback")
 
 
 def transcribed(turn: Turn, of: str) -> None:
-    """Twilio's transcript of a member's recorded message, after the call: assessed like a text,
-    so a crisis said into a recording is escalated too; a check-in's transcript is its words."""
+    """Twilio's transcript of a member's recorded message, after the call."""
     text = turn.inp.transcript.strip()
-    if not text or turn.member is None:
-        return
-    said = calls.heard(turn.session, turn.call, turn.member, f"transcript-{of}", text, now=turn.now, ctx=turn.ctx)
-    if of == "recorded" and said.level not in CONCERNING:
-        calls.transcript_words(turn.session, turn.call, text)
+    if text and turn.member is not None:
+        _message_words(turn, f"transcript-{of}", text, of=of)
 
 
 def message(turn: Turn) -> VoiceResponse:
+    """The message left when nobody answered: a recording, or the words heard (Spanish)."""
     if turn.inp.recording_url:
-        calls.note_voicemail(turn.session, turn.call, turn.member, turn.inp.recording_url, turn.now)
+        calls.note_voicemail(turn.session, turn.call, turn.member, turn.now, url=turn.inp.recording_url)
+    words = turn.inp.speech.strip()
+    if words:
+        said = _message_words(turn, "spoken-message", words, of="message")
+        calls.note_voicemail(turn.session, turn.call, turn.member, turn.now, message=said.message)
+        if said.level == "crisis":  # the case is raised to crisis (heard() did it); the caller hears where to turn
+            turn.say("crisis")
     return turn.goodbye("callback")
 
 
@@ -305,6 +347,8 @@ def unknown(turn: Turn, choosing: bool) -> VoiceResponse:
 
 
 def _unknown_record(turn: Turn) -> VoiceResponse:
+    # Recorded in either language: a caller who is not a member has nobody to escalate for (only
+    # members' words are assessed), and the coordinators are texted the audio to listen to.
     turn.record("unknown")
     return turn.goodbye("unknown_saved")
 

@@ -7,7 +7,8 @@ follows its Gather, Record, Dial and Redirect), but each "webhook" runs the real
 (simulator.rolled_back), so no call, message, escalation or outbox row survives. Like the texts,
 the whole call is replayed from its start on every turn. What cannot be simulated is described:
 a recording is not made (a transcript may be typed, read as Twilio's transcription callback
-would be), and facilitators are not rung (each would-be ring counts as no answer).
+would be), and facilitators are not rung (each would-be ring counts as no answer). A Spanish
+caller's message is not recorded but heard by speech recognition, so it is typed like any speech.
 Simulated CallSids start with "CAsim".
 """
 
@@ -215,8 +216,6 @@ def _follow(walker: CallWalker, step: Step, caller: _Caller) -> tuple[list[Line]
             note = f"(the caller would now leave a recording of up to {record.get('maxLength', '60')} s)"
             if record.get("transcribeCallback"):
                 note += " — Twilio transcribes it after the call: type a transcript below once the call ends to see how it is read."
-            else:
-                note += " — not transcribed: Twilio transcribes English only."
             lines.append(Line("note", note))
             step = walker.record(audio=False)
         elif step.find("Redirect") is not None and step.find("Hangup") is None:
