@@ -91,6 +91,14 @@ def add_member(
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+def set_staff_phone(session: Session, staff: StaffUser, phone: str | None) -> None:
+    """The number a staff member is alerted on; none means they get no alerts (the console says so)."""
+    number = _phone(phone, "phone for alerts") if phone else None
+    if number and session.scalar(select(StaffUser.id).where(StaffUser.phone == number, StaffUser.id != staff.id)):
+        raise ValidationError("phone for alerts: another staff user has that number")
+    staff.phone = number
+
+
 def add_staff(
     session: Session,
     name: str,

@@ -153,7 +153,7 @@ def add_weekly(session: Session, link: GroupStaff, days: list[int], start: time,
     """A weekly shift starting on each of `days` (ISO 1-7) at `start`, ending `span_days` later at
     `end` (0: the same day, or the next morning when `end` is not after `start`)."""
     if not days or any(d not in range(1, 8) for d in days):
-        raise ValidationError("days: tick at least one day the shift starts on")
+        raise ValidationError("starts on: tick at least one day")  # named as the form's "Starts on"
     if span_days not in range(0, MAX_SPAN_DAYS + 1):
         raise ValidationError(f"ends: the same day up to {MAX_SPAN_DAYS} days later")
     first, last = start.hour * 60 + start.minute, end.hour * 60 + end.minute

@@ -58,7 +58,8 @@ def test_acknowledge_from_the_console_stops_alerts_and_tells_the_others(client, 
     console = Console(client, "casey@example.org")
     response = console.post(f"/console/escalations/{esc.id}/acknowledge", follow_redirects=True)
     page = response.get_data(as_text=True)
-    assert f"You have escalation {esc.id} (crisis)" in page
+    assert f"You have escalation {esc.id} (crisis): Sam, Tuesday Group. Resolve it below with a note when it is over." in page
+    assert "Reply RESOLVE" not in page  # the texting instructions are for SMS; here the button is on the page
     after, events = state(db, esc.id)
     assert (after.state, after.acknowledged_by) == ("acknowledged", world.coordinator.id)
     assert events[-1][:3] == ("acknowledged", world.coordinator.id, "console")
@@ -66,7 +67,7 @@ def test_acknowledge_from_the_console_stops_alerts_and_tells_the_others(client, 
     assert info.to_number == "+12025550177" and "was taken by Casey" in info.body
     # Acknowledging twice is harmless and says so.
     again = console.post(f"/console/escalations/{esc.id}/acknowledge", follow_redirects=True).get_data(as_text=True)
-    assert "You already have escalation" in again
+    assert f"You already have escalation {esc.id}. Resolve it below with a note when it is over." in again
 
 
 def test_resolve_needs_a_note_and_keeps_it_in_the_timeline(client, db, world):
@@ -139,3 +140,6 @@ def test_escalation_page_shows_the_members_latest_messages_for_context(client, d
     recent = page[page.index("Sam's latest messages"):page.index("<h2>Timeline</h2>")]
     assert recent.index("still here, just tired") < recent.index("I want to kill myself tonight")  # newest first
     assert "Our reply: We hear you." in recent
+    # Why the text was escalated, in the rules' words rather than their ids.
+    timeline = page[page.index("<h2>Timeline</h2>"):]
+    assert "active suicidal ideation: killing oneself" in timeline and "si.kill_self" not in timeline

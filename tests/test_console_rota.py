@@ -78,7 +78,7 @@ def test_the_weekend_overnight_shift(coordinator, db, group, frankie):
 
 
 @pytest.mark.parametrize("change, error", [
-    ({"days": []}, "days: tick at least one day the shift starts on"),
+    ({"days": []}, "starts on: tick at least one day"),
     ({"start": "25:00"}, "from: a time of day as HH:MM"),
     ({"end": ""}, "to: a time of day as HH:MM"),
     ({"ends": "9"}, "ends: a whole number from 0 to 6"),

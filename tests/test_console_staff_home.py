@@ -151,3 +151,31 @@ def test_a_coordinator_cannot_deactivate_themselves(coordinator, db):
         me = s.scalar(select(StaffUser).where(StaffUser.email == "casey@example.org"))
     assert coordinator.post(f"/console/staff/{me.id}/active", {"active": "no"}).status_code == 400
     assert coordinator.get("/console/").status_code == 200
+
+
+def test_a_coordinator_changes_a_facilitators_alert_phone_and_alerts_go_to_the_new_number(app, coordinator, db, group, twilio, member):
+    from checkin.escalation.models import Escalation
+    from tests.console_helpers import CRISIS_TEXT
+
+    frankie = make_staff(db, "Frankie", "frankie@example.org", "facilitator", [group.name], "+12025550177")
+    page = coordinator.get("/console/staff").get_data(as_text=True)
+    assert f'<label for="phone-{frankie.id}" class="sr-only">Phone for alerts of Frankie</label>' in page
+    # Casey, the only coordinator, has no phone: the last alerts of a policy would reach nobody.
+    assert 'id="no-coordinator-phone"' in page
+    bad = coordinator.post(f"/console/staff/{frankie.id}/phone", {"phone": "202-555-01"})
+    assert bad.status_code == 400 and "Frankie: phone for alerts: &#39;202-555-01&#39; is not" in bad.get_data(as_text=True)
+    robin = make_staff(db, "Robin", "robin@example.org", "coordinator", [], "+12025550166")
+    taken = coordinator.post(f"/console/staff/{frankie.id}/phone", {"phone": "(202) 555-0166"})
+    assert taken.status_code == 400 and "another staff user has that number" in taken.get_data(as_text=True)
+    with db.session() as s:
+        assert s.get(StaffUser, frankie.id).phone == "+12025550177"  # refused changes change nothing
+    assert coordinator.post(f"/console/staff/{frankie.id}/phone", {"phone": "202-555-0155"}).status_code == 302
+    assert 'id="no-coordinator-phone"' not in coordinator.get("/console/staff").get_data(as_text=True)  # Robin has one
+    # A facilitator cannot change anyone's alert phone.
+    assert Console(app.test_client(), "frankie@example.org").post(f"/console/staff/{robin.id}/phone", {"phone": ""}).status_code == 403
+    twilio.sms(member.phone, CRISIS_TEXT)
+    with db.session() as s:
+        esc = s.scalar(select(Escalation))
+        alerted = set(s.scalars(select(outbox.OutboxItem.to_number).where(outbox.OutboxItem.idempotency_key.like(f"alert:{esc.id}:%"))))
+        assert s.scalar(select(AuditEvent.detail).where(AuditEvent.action == "staff_edited")) == f"staff:{frankie.id} phone for alerts changed"
+    assert "+12025550155" in alerted and "+12025550177" not in alerted

@@ -110,9 +110,9 @@ def test_cover_adds_time_and_absence_takes_it_away():
 def test_bad_windows_are_refused_naming_the_field(db, group):
     with db.session() as s:
         link = GroupStaff(group_id=group.id, staff_id=1)
-        with pytest.raises(ValidationError, match="^days: "):
+        with pytest.raises(ValidationError, match="^starts on: "):
             rota.add_weekly(s, link, [], time(9), time(17))
-        with pytest.raises(ValidationError, match="^days: "):
+        with pytest.raises(ValidationError, match="^starts on: "):
             rota.add_weekly(s, link, [8], time(9), time(17))
         with pytest.raises(ValidationError, match="^ends: "):
             rota.add_weekly(s, link, [1], time(9), time(17), span_days=7)

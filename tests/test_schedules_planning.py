@@ -204,6 +204,19 @@ def test_a_tick_after_an_outage_sends_no_stale_prompt_and_no_started_meeting_rem
         ("reminder", "superseded by the next reminder"), ("reminder", "meeting started"), ("prompt", "stale")}
 
 
+def test_a_day_before_reminder_sent_late_on_the_meeting_day_says_today_not_tomorrow():
+    # `make run` on a meeting day (or a tick after an outage) still sends the day-before reminder, which
+    # stays good until the next one is due; its text must read from the day it goes out.
+    g = group()
+    now = utc(2026, 12, 8, 17)  # Tue 8 Dec 12:00 in New York; the meeting is at 18:00, the reminder was due Monday
+    [late] = [s for s in plan(g, now - timedelta(days=1), now + timedelta(seconds=1), now=now) if s.kind == "reminder"]
+    assert late.held_reason is None and late.key.endswith(":1440")
+    assert late.body.startswith("Reminder: Tuesday Evening Group meets today, Tue 8 Dec at 6:00 PM")
+    # Planned ahead of time, the same reminder still says tomorrow.
+    [on_time] = [s for s in plan(g, utc(2026, 12, 7, 12), utc(2026, 12, 8), now=utc(2026, 12, 7, 12)) if s.key.endswith(":1440")]
+    assert on_time.body.startswith("Reminder: Tuesday Evening Group meets tomorrow, Tue 8 Dec")
+
+
 # --- pauses, opt-outs, live exchanges -----------------------------------------------------
 
 def test_paused_and_opted_out_members_are_held_with_reasons():

@@ -134,8 +134,13 @@ def test_simulate_call_walks_a_check_in_against_the_running_server(live_app, cli
     from checkin.checkins import CheckIn
     from sqlalchemy import select
 
+    from checkin.voice.models import VoiceCall
+
     with db.session() as s:
         assert s.scalar(select(CheckIn)).score == 4
+        # The call ends as Twilio would end it: the final status, so no call is left "in progress".
+        call = s.scalar(select(VoiceCall))
+        assert call.status == "completed" and call.ended_at is not None
 
 
 def test_simulate_call_with_words(live_app, cli_env, member):

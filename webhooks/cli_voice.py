@@ -150,6 +150,11 @@ class CallWalker:
                              RecordingSid="RE" + uuid.uuid4().hex, TranscriptionSid="TR" + uuid.uuid4().hex)
         return self.post(parts.path + f"?{parts.query}", params)
 
+    def hang_up(self) -> None:
+        """The call is over: Twilio posts the final status to the number's status callback."""
+        params = call_params(self.call_sid, self.from_, self.to, self.account_sid, self.direction, CallStatus="completed")
+        self.post("/twilio/voice/status", params)
+
     def dial_result(self, status: str = "no-answer") -> Step:
         return self._go(self._action("Dial"), DialCallStatus=status)
 
@@ -241,6 +246,7 @@ def register(cli) -> None:
                             to or settings.twilio_from_number or "+15005550006", settings.twilio_account_sid)
         try:
             walk(walker, inputs, dial_status, click.echo)
+            walker.hang_up()  # else the member's timeline shows the call as still in progress
         except OSError as exc:
             raise click.ClickException(f"cannot reach the service at {url or settings.public_base_url}: {exc}") from None
         except ET.ParseError:

@@ -14,7 +14,7 @@ from checkin.db import Base, UTCDateTime, utcnow
 
 AUDIT_ACTIONS = (
     "signin", "signin_failed", "signout", "password_reset", "view_messages",
-    "member_added", "member_edited", "consent", "import", "staff_added", "staff_removed", "on_call",
+    "member_added", "member_edited", "consent", "import", "staff_added", "staff_removed", "staff_edited", "on_call",
 )
 
 

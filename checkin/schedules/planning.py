@@ -297,7 +297,8 @@ class _GroupPlanner:
         return PlannedSend(
             member_id=member.id, member_name=member.name, kind=kind, occurrence_key=occ.key, send_at_utc=send_at,
             local_time=send_at.astimezone(tz), channel=member.channel, held_reason=held,
-            body=None if voice else self.body(kind, member, zone, occ, send_at), key=key, group_id=self.group.id,
+            # A late send (first start, or after an outage) goes out now: "today"/"tomorrow" count from now.
+            body=None if voice else self.body(kind, member, zone, occ, max(send_at, self.now)), key=key, group_id=self.group.id,
             phone=member.phone, from_number=self.group.phone_number,
             twiml_url=voice_url(self.base_url, kind, member.id, occ.key) if voice else None,
             delayed_from=nominal.astimezone(tz) if send_at != nominal else None,

@@ -117,3 +117,25 @@ def test_a_file_without_the_needed_columns_is_refused_on_the_same_page(browser_p
     error.wait_for()
     assert "contacts.csv: the header row must name the columns group, phone, name" in error.inner_text()
     assert page.url == console_server.url("/console/members/import")
+
+
+def test_resetting_a_password_asks_first_and_no_changes_nothing(browser_page, console_server, screenshot):
+    from checkin.models import StaffUser
+
+    def password_hash():
+        with console_server.db.session() as s:
+            return s.scalar(select(StaffUser.password_hash).where(StaffUser.email == console_server.facilitator_email))
+
+    page = browser_page
+    before = password_hash()
+    page.goto(console_server.url("/console/staff"))
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="Reset the password of Frankie Facilitator").click()
+    assert asked == ["Reset Frankie Facilitator's password? Their current password stops working and they are signed out everywhere."]
+    assert page.url == console_server.url("/console/staff") and password_hash() == before
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Reset the password of Frankie Facilitator").click()
+    page.wait_for_url(re.compile(r".*/console/staff/\d+/password$"))
+    assert page.get_by_role("heading", name="New password for Frankie Facilitator").is_visible() and password_hash() != before
+    screenshot(page, "staff-password-reset")

@@ -36,6 +36,7 @@ NAV: list[tuple[str, str, bool]] = [
 
 # Endpoints that take a file upload bigger than the app-wide limit (which is sized for Twilio's webhooks).
 UPLOAD_LIMITS: dict[str, int] = {"console.members_import": 5 * 1024 * 1024 + 64 * 1024}
+UPLOAD_FORM_MEMORY = 2 * 64 * 1024  # two of Werkzeug's 64 KiB reads; text fields stay small
 
 
 def add_nav(label: str, endpoint: str, coordinator_only: bool = False) -> None:
@@ -57,6 +58,10 @@ def _setup(state) -> None:
     def _csrf():
         if request.endpoint in UPLOAD_LIMITS:
             request.max_content_length = UPLOAD_LIMITS[request.endpoint]
+            # Werkzeug's multipart decoder checks this limit against its buffer, file data included: a
+            # 64 KiB read on top of the few bytes it holds back (a possible boundary) must fit, or an
+            # upload over 64 KiB fails with 413 whenever a line break falls at the end of a read.
+            request.max_form_memory_size = UPLOAD_FORM_MEMORY
         if not request.path.startswith("/twilio/"):
             csrf.protect()  # a no-op for GET/HEAD/OPTIONS
 

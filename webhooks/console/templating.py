@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from flask import Flask, url_for
@@ -36,6 +37,20 @@ def local(when: datetime | None, tz: str | None = None, fmt: str = "%a %d %b %H:
     return text if tz else text + " UTC"
 
 
+@lru_cache(maxsize=1)
+def _rule_reasons() -> dict[str, str]:
+    from checkin.rules import default_ruleset
+
+    rules = default_ruleset()
+    return {r.id: r.reason for r in rules.rules} | {c.id: c.reason for c in rules.combines}
+
+
+def rule_reasons(ids: str | None) -> str:
+    """'si.kill_self,combo.si_soon' (what an assessment stores) as the rules' reasons, for people who
+    do not read rule files; an id the rules no longer have is shown as it is."""
+    return "; ".join(_rule_reasons().get(rule_id, rule_id) for rule_id in (ids or "").split(",") if rule_id)
+
+
 def _nav_links():
     from webhooks.console import NAV
     from webhooks.console.auth import current_staff
@@ -66,3 +81,4 @@ def register(app: Flask) -> None:
 
     app.add_template_filter(ago, "ago")
     app.add_template_filter(local, "local")
+    app.add_template_filter(rule_reasons, "rule_reasons")

@@ -62,7 +62,16 @@ def _csrf_error(exc: CSRFError):
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
-    return render_template("console/error.html", code=exc.code, name=exc.name, reason=exc.description), exc.code
+    return render_template("console/error.html", code=exc.code, name=exc.name, reason=exc.description,
+                           back=_form_page()), exc.code
+
+
+def _form_page() -> str | None:
+    """The console page a refused form was sent from, so the coordinator can go back and correct it."""
+    referrer = request.referrer or ""
+    if request.method == "POST" and referrer.startswith(request.host_url + "console/"):
+        return referrer
+    return None
 
 
 @bp.after_request

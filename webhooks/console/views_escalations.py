@@ -134,12 +134,14 @@ def escalation(escalation_id: int):
                            messages=messages, recent=recent, words=EVENT_WORDS, handed_to=handed_to, candidates=_who_can_take(esc), now=utcnow())
 
 
-def _act(escalation_id: int, action) -> object:
+def _act(escalation_id: int, action, in_words=None) -> object:
+    """Run a staff action; `in_words(reply)` says it in the console's words where the SMS reply would not fit."""
     esc = escalation_visible(escalation_id)
     result = action(esc, current_staff(), utcnow())
     if result.ok:
         commit_and_send()
-        flash(result.reply if len(result.reply) < 160 else result.reply.split(". ")[0] + ".", "ok")
+        reply = in_words(result.reply) if in_words else result.reply
+        flash(reply if len(reply) < 160 else reply.split(". ")[0] + ".", "ok")
     else:
         db().rollback()
         flash(result.reply, "error")
@@ -153,7 +155,13 @@ def _ctx():
 @bp.route("/escalations/<int:escalation_id>/acknowledge", methods=["POST"])
 @login_required
 def escalation_acknowledge(escalation_id: int):
-    return _act(escalation_id, lambda esc, staff, now: service.acknowledge(db(), esc, staff, now, via="console", ctx=_ctx()))
+    return _act(escalation_id, lambda esc, staff, now: service.acknowledge(db(), esc, staff, now, via="console", ctx=_ctx()),
+                _without_sms_instructions)
+
+
+def _without_sms_instructions(reply: str) -> str:
+    """The SMS reply ends "Reply RESOLVE 12 <note> when done. <link>"; in the console the Resolve button is on the page."""
+    return reply.split(" Reply RESOLVE")[0] + " Resolve it below with a note when it is over."
 
 
 @bp.route("/escalations/<int:escalation_id>/resolve", methods=["POST"])

@@ -136,9 +136,9 @@ def member_pause(member_id: int):
             try:
                 day = datetime.strptime(until, "%Y-%m-%d").date()
             except ValueError:
-                abort(400, "pause until must be a date like 2026-03-31")
+                abort(400, "Pause messages until: must be a date like 2026-03-31")
             if day < utcnow().astimezone(ZoneInfo(member.effective_timezone)).date():
-                abort(400, "pause until must be today or later")
+                abort(400, "Pause messages until: must be today or later")
             pause_member(db(), member.phone, day)
             detail = f"paused through {until}"
         else:
@@ -239,6 +239,8 @@ def member(member_id: int):
     paused = member.status == "paused" or (member.paused_until is not None and member.paused_until > utcnow())
     # paused_until is the first moment sends resume; people think in the last paused day.
     paused_through = (member.paused_until - timedelta(microseconds=1)) if member.paused_until else None
-    return render_template("console/member.html", member=member, t=data, consent_events=consent_events, paused=paused, paused_through=paused_through,
+    today = utcnow().astimezone(ZoneInfo(member.effective_timezone)).date()  # the earliest day a pause can run to
+    return render_template("console/member.html", member=member, t=data, consent_events=consent_events, paused=paused,
+                           paused_through=paused_through, today=today,
                            staff_names=staff_names, languages=LANGUAGE_NAMES, channels=CHANNEL_NAMES,
                            words=EVENT_WORDS)

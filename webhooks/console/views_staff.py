@@ -11,7 +11,7 @@ from sqlalchemy import select
 from checkin import accounts, rota
 from checkin.accounts.passwords import generate_password, hash_password
 from checkin.db import utcnow
-from checkin.directory import ValidationError, add_staff
+from checkin.directory import ValidationError, add_staff, set_staff_phone
 from checkin.models import STAFF_ROLES, Group, GroupStaff, OnCallWindow, StaffUser
 from webhooks.console import bp
 from webhooks.console.auth import client_ip, coordinator_required, current_staff, db, group_visible, is_coordinator, login_required, visible_groups
@@ -38,7 +38,8 @@ def _staff_page(*, values=None, error=None, window_form=None, window_error=None,
     local_now = {g.id: now.astimezone(ZoneInfo(g.timezone)) for g in groups}
     return render_template("console/staff.html", groups=groups, rota=_rota(groups, now), people=people, roles=STAFF_ROLES,
                            tiers=TIERS, values=values or {}, error=error, local_now=local_now, day_names=rota.DAY_NAMES,
-                           ends=ENDS, window_form=window_form, window_error=window_error), status
+                           ends=ENDS, window_form=window_form, window_error=window_error,
+                           no_coordinator_phone=bool(people) and not any(p.role == "coordinator" and p.active and p.phone for p in people)), status
 
 
 @bp.route("/staff")
@@ -67,25 +68,44 @@ def staff_new():
     return render_template("console/password_once.html", person=person, password=password, new=True)
 
 
-@bp.route("/staff/<int:staff_id>/password", methods=["POST"])
-@coordinator_required
-def staff_reset_password(staff_id: int):
+def _staff_member(staff_id: int) -> StaffUser:
     person = db().get(StaffUser, staff_id)
     if person is None:
         abort(404, "no such staff user")
+    return person
+
+
+@bp.route("/staff/<int:staff_id>/password", methods=["POST"])
+@coordinator_required
+def staff_reset_password(staff_id: int):
+    person = _staff_member(staff_id)
     password = generate_password()
     accounts.set_password(db(), person, password, by=current_staff())
     db().commit()
     return render_template("console/password_once.html", person=person, password=password, new=False)
 
 
+@bp.route("/staff/<int:staff_id>/phone", methods=["POST"])
+@coordinator_required
+def staff_phone(staff_id: int):
+    """Change the number someone is alerted on (a new phone), or give a coordinator one for the last alerts."""
+    person = _staff_member(staff_id)
+    try:
+        set_staff_phone(db(), person, (request.form.get("phone") or "").strip())
+    except ValidationError as exc:
+        db().rollback()
+        return _staff_page(error=f"{person.name}: {exc}", status=400)
+    accounts.audit(db(), "staff_edited", current_staff().id, detail=f"staff:{person.id} phone for alerts changed", ip=client_ip())
+    db().commit()
+    flash(f"{person.name} is alerted on {person.phone}." if person.phone else f"{person.name} has no phone now: no alerts.", "ok")
+    return redirect(url_for("console.staff"))
+
+
 @bp.route("/staff/<int:staff_id>/active", methods=["POST"])
 @coordinator_required
 def staff_active(staff_id: int):
     """Deactivate someone who left (no sign-in, no alerts) or bring them back; history keeps their name."""
-    person = db().get(StaffUser, staff_id)
-    if person is None:
-        abort(404, "no such staff user")
+    person = _staff_member(staff_id)
     if person.id == current_staff().id:
         abort(400, "you cannot deactivate yourself; ask another coordinator")
     active = request.form.get("active") == "yes"

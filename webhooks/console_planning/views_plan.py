@@ -78,10 +78,11 @@ def _overrides(form) -> dict:
 
 
 def _in_words(error: str) -> str:
-    """The planner names its config key ("quiet_end: ..."); say it with the form's label."""
+    """The planner names its config keys ("quiet_end: must be later than quiet_start"); say them with the form's labels."""
     for _field, (key, label) in FIELDS.items():
         if error.startswith(key + ":"):
-            return label + error[len(key):]
+            error = label + error[len(key):]
+        error = re.sub(rf"\b{key}\b", f'"{label}"', error)
     return error
 
 

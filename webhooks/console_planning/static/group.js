@@ -1,5 +1,5 @@
-/* Group page: the week-of-the-month choice only matters for "once a month"; forms that tell members
-   something (cancel a meeting) ask first. */
+/* Group page: the week-of-the-month choice only matters for "once a month". (Cancelling a meeting asks
+   first through the console's confirm.js.) */
 (function () {
   "use strict";
   document.addEventListener("DOMContentLoaded", function () {
@@ -8,12 +8,6 @@
       var update = function () { nth.hidden = repeat.value !== "monthly"; };
       repeat.addEventListener("change", update);
       update();
-    }
-    var forms = document.querySelectorAll("form[data-confirm]");
-    for (var i = 0; i < forms.length; i++) {
-      forms[i].addEventListener("submit", function (event) {
-        if (!window.confirm(this.getAttribute("data-confirm"))) { event.preventDefault(); }
-      });
     }
   });
 })();
