@@ -272,6 +272,9 @@ def test_timeline_shows_messages_status_in_words_checkins_chart_and_escalation(d
     assert '<svg class="chart"' in page and "3 check-in score(s)" in page and page.count("<circle") == 3
     assert f"Escalation #{world.escalation.id}" in page
     assert "active suicidal ideation: killing oneself" in page and "si.kill_self" not in page  # why, in words
+    zone = ZoneInfo(member.effective_timezone)
+    asked = (now - timedelta(days=2, hours=1)).astimezone(zone)
+    assert asked.strftime("%a %d %b %H:%M %Z") in page  # times on the member's clock, and it says which
     with db.session() as s:
         audits = s.execute(select(AuditEvent.staff_id, AuditEvent.member_id).where(AuditEvent.action == "view_messages")).all()
     assert audits == [(world.facilitator.id, member.id)]

@@ -29,12 +29,13 @@ def ago(when: datetime | None, now: datetime | None = None) -> str:
     return f"{hours // 24} days"
 
 
-def local(when: datetime | None, tz: str | None = None, fmt: str = "%a %d %b %H:%M") -> str:
+WHEN = "%a %d %b %H:%M %Z"  # the clock is named (EST, CET, UTC): a member may live in another zone than the reader
+
+
+def local(when: datetime | None, tz: str | None = None, fmt: str = WHEN) -> str:
     if when is None:
         return "-"
-    zone = ZoneInfo(tz or "UTC")
-    text = when.astimezone(zone).strftime(fmt)
-    return text if tz else text + " UTC"
+    return when.astimezone(ZoneInfo(tz or "UTC")).strftime(fmt)
 
 
 @lru_cache(maxsize=1)
