@@ -280,7 +280,7 @@ def test_a_refused_text_comes_back_as_typed_with_the_reason_and_nothing_is_saved
         "en.nudge": "Still there? Reply 1-5.", "es.reminder": typed})
     assert response.status_code == 400
     page = text(response)
-    assert "Spanish reminder: unknown placeholder {nombre} (allowed: {date}, {group}, {time}, {weekday}, {when}, {where})" in page
+    assert "Spanish meeting reminder: unknown placeholder {nombre} (allowed: {date}, {group}, {time}, {weekday}, {when}, {where})" in page
     # The box that is wrong is marked and keeps what was typed; so does the other one.
     assert re.search(r'<textarea id="t-es-reminder" name="es.reminder"[^>]*aria-invalid="true"[^>]*>' + re.escape(typed), page)
     assert "Still there? Reply 1-5.</textarea>" in page

@@ -135,7 +135,7 @@ def _keys(session, result):
     (["plan", "--group", "Tuesday Group", "quiet_end=07:00"], "quiet_end: must be later than quiet_start"),
     (["plan", "--group", "Tuesday Group", "nudge=3"], "nudge: unknown key"),
     (["preview", "--group", "Tuesday Group", "--days", "400"], "Invalid value for '--days'"),
-    (["plan", "--group", "Tuesday Group", "--template", "es.reminder=Hola {nombre}"], "Spanish reminder: unknown placeholder {nombre}"),
+    (["plan", "--group", "Tuesday Group", "--template", "es.reminder=Hola {nombre}"], "Spanish meeting reminder: unknown placeholder {nombre}"),
     (["plan", "--group", "Tuesday Group", "--template", "reminder=Hi"], "--template: expected LANG.NAME=TEXT"),
     (["plan", "--group", "Tuesday Group", "--template", "fr.reminder=Salut"], "unknown language 'fr'"),
 ])

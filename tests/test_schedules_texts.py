@@ -34,14 +34,14 @@ EDITED = MEETING - timedelta(days=6)
 def test_an_unknown_placeholder_is_named_in_words_with_what_is_allowed():
     with pytest.raises(TemplateTextError) as error:
         parse_group_templates({"es": {"reminder": "Hola {nombre}, {group} se reune {date}"}}, CONFIG, "Tuesday Group")
-    assert str(error.value).startswith("Spanish reminder: unknown placeholder {nombre} (allowed: {date}, {group},")
+    assert str(error.value).startswith("Spanish meeting reminder: unknown placeholder {nombre} (allowed: {date}, {group},")
     assert (error.value.language, error.value.key) == ("es", "reminder")
     with pytest.raises(TemplateTextError, match=r"^English check-in prompt: unknown placeholder \{date\}"):
         parse_group_templates({"en": {"prompt": "How was {date}?"}}, CONFIG)
     with pytest.raises(TemplateTextError, match="^English nudge: Single '}' encountered"):
         parse_group_templates({"en": {"nudge": "Reply 1-5 }"}}, CONFIG)
     # A format spec would fail only when rendered (and take the group's every send with it).
-    with pytest.raises(TemplateTextError, match=r"^English reminder: write \{time\} alone, not \{time:d\}"):
+    with pytest.raises(TemplateTextError, match=r"^English meeting reminder: write \{time\} alone, not \{time:d\}"):
         parse_group_templates({"en": {"reminder": "{group} at {time:d}"}}, CONFIG)
 
 
@@ -49,7 +49,7 @@ def test_a_text_over_two_segments_with_realistic_values_is_refused():
     # 217 characters as typed (two segments); with a long group name and an address filled in, three.
     long = "Reminder: {group} meets {when}{date} at {time}{where}. Please reply 1 if you are coming and 2 if you " \
            "cannot make it this time. We look forward to seeing you there, and remember that you can always text HELP to us all."
-    with pytest.raises(TemplateTextError, match=r"^English reminder: 3 SMS segments \(\d+ GSM-7 characters with sample values\); at most 2"):
+    with pytest.raises(TemplateTextError, match=r"^English meeting reminder: 3 SMS segments \(\d+ GSM-7 characters with sample values\); at most 2"):
         parse_group_templates({"en": {"reminder": long}}, CONFIG)
     # One emoji makes it UCS-2: 67 characters a segment.
     with pytest.raises(TemplateTextError, match=r"^Spanish nudge: 3 SMS segments \(\d+ UCS-2 characters"):
@@ -66,7 +66,7 @@ def test_a_long_place_line_is_refused_through_the_reminder_that_includes_it():
     where = ", at our usual place: {address}; ring the bell marked PEER SUPPORT, take the stairs to the second floor on " \
             "the left and someone will let you in"
     assert parse_group_templates({"en": {"where_address": ", at {address}, side door"}}, CONFIG)
-    with pytest.raises(TemplateTextError, match="^English reminder: 3 SMS segments"):
+    with pytest.raises(TemplateTextError, match="^English meeting reminder: 3 SMS segments"):
         parse_group_templates({"en": {"where_address": where}}, CONFIG)
 
 
@@ -165,7 +165,7 @@ def test_a_refused_text_stores_nothing(db, groups):
         with pytest.raises(ValidationError, match=r"^Spanish check-in prompt: 4 SMS segments \(259 UCS-2 characters"):
             # The first change is fine, the second is not: neither is kept.
             set_templates(s, ours.id, {"en": {"reminder": None}, "es": {"prompt": "¿Cómo estás? " * 20}}, now=EDITED)
-        with pytest.raises(ValidationError, match=r"^English reminder: unknown placeholder \{place\}"):
+        with pytest.raises(ValidationError, match=r"^English meeting reminder: unknown placeholder \{place\}"):
             set_templates(s, ours.id, {"en": {"reminder": "See you {place}"}}, now=EDITED)
         with pytest.raises(ValidationError, match="unknown language 'de'"):
             set_templates(s, ours.id, {"de": {"reminder": "Hallo"}}, now=EDITED)

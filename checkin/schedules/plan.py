@@ -30,10 +30,10 @@ TEMPLATE_FIELDS = {
     "where_address": {"address"},
     "where_dial_in": {"dial_in"},
 }
-# How a coordinator's error names a template: "Spanish reminder: ...".
+# How a coordinator's error names a template: "Spanish meeting reminder: ...".
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
-TEMPLATE_NAMES = {
-    "reminder": "reminder", "cancelled": "cancellation notice", "moved": "moved-meeting notice",
+TEMPLATE_NAMES = {  # as the console's plan page labels them
+    "reminder": "meeting reminder", "cancelled": "meeting cancelled", "moved": "meeting moved",
     "prompt": "check-in prompt", "nudge": "nudge", "where_address": "address line", "where_dial_in": "dial-in line",
 }
 FORMAT_KEYS = {"weekdays": 7, "weekdays_short": 7, "months_short": 12, "clock": None, "today": None, "tomorrow": None}
