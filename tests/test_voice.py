@@ -383,7 +383,7 @@ def test_talk_to_a_facilitator_rings_each_in_order_then_takes_a_message(caller, 
     step = call.press("3")
     dial = step.find("Dial")
     assert dial.get("timeout") == "20" and dial.get("callerId") == group.phone_number
-    assert call.dialled() == DANA and dial.get("action").endswith("/twilio/voice/dial?n=0")
+    assert call.dialled() == DANA and "/twilio/voice/dial?n=0&at=" in dial.get("action")
     step = call.dial_result("no-answer")
     assert call.dialled() == FAY  # the backup, next
     assert escalations(db) == []
@@ -456,6 +456,30 @@ def test_talk_to_a_facilitator_rings_only_those_on_shift_now(caller, member, sta
     step = call.dial_result("no-answer")
     assert step.find("Dial") is None and step.find("Record") is not None  # Dana is not rung
     assert escalations(db)[0].level == "urgent"
+
+
+def test_a_shift_ending_while_the_primary_rings_does_not_skip_the_backup(caller, member, staff, db, group, monkeypatch):
+    # Dana's weekday shift ends at 17:00 while she rings (20 s): the list asked for when the member
+    # pressed 3 stands, so Fay, the backup, is still rung before the member is sent to a message.
+    from datetime import datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from checkin import rota
+    from checkin.models import GroupStaff
+
+    pressed = datetime(2026, 12, 2, 16, 59, 50, tzinfo=ZoneInfo("America/New_York"))  # a Wednesday
+    clock = [pressed]
+    monkeypatch.setattr("webhooks.twilio_voice.utcnow", lambda: clock[0])
+    with db.session() as s:
+        rota.add_weekly(s, s.get(GroupStaff, (group.id, staff["dana"].id)), [1, 2, 3, 4, 5], time(9), time(17))
+    call = caller(member.phone)
+    call.start()
+    call.press("3")
+    assert call.dialled() == DANA
+    clock[0] = pressed + timedelta(seconds=21)  # 17:00:11: Dana's shift is over, she did not answer
+    call.dial_result("no-answer")
+    assert call.dialled() == FAY
+    assert escalations(db) == []
 
 
 def test_a_facilitator_who_answers_ends_the_call_without_escalation(caller, member, staff, db):

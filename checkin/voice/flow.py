@@ -19,7 +19,7 @@ two re-prompts the caller hears a polite goodbye.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
@@ -277,12 +277,16 @@ def _message_words(turn: Turn, step: str, text: str, *, of: str) -> calls.Heard:
 
 # --- a facilitator, now -------------------------------------------------------------------------
 
-def dial(turn: Turn, after: int) -> VoiceResponse:
-    """Ring the group's on-call facilitators one after another; `after` is the one who just rang."""
+def dial(turn: Turn, after: int, asked: int | None = None) -> VoiceResponse:
+    """Ring the group's on-call facilitators one after another; `after` is the one who just rang.
+    `asked` (epoch seconds, carried in the action URL) is when the member asked: the list is the
+    rota's at that instant on every step, so a shift ending mid-ring neither skips nor repeats anyone."""
     if turn.inp.dial_status == "completed" and after >= 0:
         turn.response.hangup()  # they talked; the call is over
         return turn.response
-    people = calls.facilitators_on_call(turn.session, turn.call.group_id, turn.now)
+    if asked is None:
+        asked = int(turn.now.timestamp())
+    people = calls.facilitators_on_call(turn.session, turn.call.group_id, datetime.fromtimestamp(asked, timezone.utc))
     following = after + 1
     turn.flush()
     if following < len(people):
@@ -290,7 +294,7 @@ def dial(turn: Turn, after: int) -> VoiceResponse:
         # The group's number, else the number this call is on (ours: To when they called, From when we did).
         ours = turn.inp.from_number if turn.call.direction == "outbound" else turn.inp.to_number
         caller_id = (group.phone_number if group else None) or ours or None
-        options = {"action": turn.url("dial", n=following), "method": "POST", "timeout": turn.cfg.dial_timeout}
+        options = {"action": turn.url("dial", n=following, at=asked), "method": "POST", "timeout": turn.cfg.dial_timeout}
         if caller_id:
             options["caller_id"] = caller_id
         turn.response.dial(**options).number(people[following].phone)

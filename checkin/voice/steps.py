@@ -79,7 +79,8 @@ def named(name: str, args: Mapping[str, str]) -> Step:
         return _member_only(lambda turn: getattr(flow, name)(turn, tries))
     if name == "dial":
         after = int_arg(args, "n", 0, 50)
-        return _member_only(lambda turn: flow.dial(turn, after))
+        asked = int_arg(args, "at", 0, 2**40) if "at" in args else None  # absent in calls begun before it was added
+        return _member_only(lambda turn: flow.dial(turn, after, asked))
     if name in ("recorded", "message"):
         return _member_only(getattr(flow, name))
     if name == "transcribed":  # Twilio's transcription callback: nothing is played
