@@ -652,6 +652,10 @@ def test_the_digest_goes_to_primaries_on_shift_at_the_digest_hour(twilio, db, ru
     with db.session() as s:
         assert digest.send_due(s, nine.astimezone(timezone.utc), ctx) == 1
     assert sent_to(alerts(db, purpose="digest"), PHONES) == [("dana", "sms")]
+    # Eli's shift starts at 18:00: the day's digest, about the 24 hours before 9:00, is not sent again to him.
+    with db.session() as s:
+        assert digest.send_due(s, nine.replace(hour=18).astimezone(timezone.utc), ctx) == 0
+    assert sent_to(alerts(db, purpose="digest"), PHONES) == [("dana", "sms")]
 
 
 # --- a number we do not know ---------------------------------------------------------------

@@ -67,7 +67,8 @@ def send_due(session: Session, now: datetime, ctx) -> int:
         if silent:
             parts.append(f"Not answering check-ins: {', '.join(sorted({n.split()[0] for n in silent}))}.")
         body = f"Checkin digest, {group.name}: {' '.join(parts)} {ctx.base_url}/console"
-        for person in rota.on_call(session, group.id, now, tier="primary"):
+        # Those on call at the digest hour: asking at `now` would text it again to each shift starting later that day.
+        for person in rota.on_call(session, group.id, end, tier="primary"):
             _, created = outbox.add(session, f"digest:{group.id}:{day}:{person.id}", to=person.phone, body=body,
                                     staff_id=person.id, purpose="digest")
             written += created
