@@ -235,3 +235,18 @@ def test_when_answers_with_the_groups_own_place_line(db, groups):
     with db.session() as s:
         assert when.reply(s, s.get(Member, sam.id), ours.phone_number, EDITED).endswith(", at 12 Main St (side door).")
         assert when.reply(s, s.get(Member, omar.id), None, EDITED).endswith(", at 12 Main St.")
+
+
+def test_a_day_before_reminder_held_overnight_says_today_when_it_goes_out(runtime, fake_twilio, groups):
+    # Written at 18:00 the day before ("tomorrow"), but no worker sent it before the members' night
+    # began: it waits until 08:00 on the meeting day, and then "tomorrow" would be a day wrong.
+    _, _, (sam, rosa, _) = groups
+    assert schedule_jobs.tick(DAY_BEFORE) == 3
+    late_evening = DAY_BEFORE + timedelta(hours=3, minutes=30)  # 21:30 New York
+    deliver_due(runtime, late_evening)
+    assert fake_twilio.messages() == []  # held for the night
+    morning = datetime(2020, 1, 14, 13, 0, tzinfo=UTC)  # 08:00 New York, the meeting day
+    deliver_due(runtime, morning)
+    assert texts_to(fake_twilio, sam.phone) == [
+        "Reminder: Tuesday Group meets today, Tue 14 Jan at 6:00 PM, at 12 Main St. Reply 1 if you're coming, 2 if not."]
+    assert texts_to(fake_twilio, rosa.phone)[0].startswith("Recordatorio: Tuesday Group se reune hoy, mar 14 ene")

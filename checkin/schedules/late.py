@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, select, update
 from sqlalchemy.orm import Session
@@ -28,7 +29,7 @@ from checkin.schedules.models import OccurrenceOverride, ReminderPlan
 from checkin.schedules.plan import KINDS as PLANNED_KINDS, Plan
 from checkin.schedules.planning import GroupState
 from checkin.schedules.recurrence import parse_key, to_utc
-from checkin.schedules.service import plan_from
+from checkin.schedules.service import plan_from, planned_bodies
 
 log = logging.getLogger("checkin.schedules.late")
 
@@ -136,7 +137,22 @@ def send_gate(session: Session, item: OutboxItem, now: datetime) -> datetime | o
         return outbox.Cancel(f"not sent: {verdict.cancel}")
     if verdict.hold_until:
         log.info("outbox id=%s member=%s held for quiet hours until %s", item.id, item.member_id, verdict.hold_until.isoformat())
-    return verdict.hold_until
+        return verdict.hold_until
+    _reword_for_today(session, item, row.group_id, ZoneInfo(row.member_zone or group_zone), now)
+    return None
+
+
+def _reword_for_today(session: Session, item: OutboxItem, group_id: int | None, zone: ZoneInfo, now: datetime) -> None:
+    """A reminder text says "today" or "tomorrow" as of when it was written; one going out on a later
+    local day (held overnight, or a long backlog) would be a day wrong, so it is worded afresh."""
+    if item.purpose != "reminder" or item.channel != "sms" or group_id is None:
+        return
+    if now.astimezone(zone).date() == item.created_at.astimezone(zone).date():
+        return
+    body = planned_bodies(session, group_id, now).get(item.idempotency_key)
+    if body is not None and body != item.body:
+        item.body = body
+        log.info("outbox id=%s member=%s reminder reworded for the day it goes out", item.id, item.member_id)
 
 
 outbox.register_gate("sms", send_gate)

@@ -287,6 +287,14 @@ def set_templates(session: Session, group_id: int, changes: dict[str, dict[str, 
     return config.with_templates(texts).templates
 
 
+def planned_bodies(session: Session, group_id: int, now: datetime) -> dict[str, str]:
+    """{idempotency key: text} of the group's planned texts due by `now`, worded as they would go out now."""
+    groups, prompts = load_state(session, now, [group_id])
+    if not groups:
+        return {}
+    return {s.key: s.body for s in due_sends(groups, now, config=load_config(), open_prompts=prompts) if s.body is not None}
+
+
 def _reword_pending(session: Session, group_id: int, now: datetime) -> int:
     """Give pending planned texts to the group's members the group's current wording.
 
@@ -295,11 +303,9 @@ def _reword_pending(session: Session, group_id: int, now: datetime) -> int:
     had the old one. So the body is rewritten in place, and only while the row is still pending: a
     worker's claim (pending -> sending) and this update exclude each other, so a send goes out once,
     with the old text or the new one."""
-    groups, prompts = load_state(session, now, [group_id])
-    if not groups:
+    wanted = planned_bodies(session, group_id, now)
+    if not wanted:
         return 0
-    wanted = {s.key: s.body for s in due_sends(groups, now, config=load_config(), open_prompts=prompts)
-              if s.body is not None}
     member_ids = select(GroupMember.member_id).where(GroupMember.group_id == group_id)
     rows = session.execute(select(OutboxItem.id, OutboxItem.idempotency_key, OutboxItem.body).where(
         OutboxItem.state == "pending", OutboxItem.channel == "sms", OutboxItem.purpose.in_(PLANNED_KINDS),
