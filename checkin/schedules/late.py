@@ -149,7 +149,7 @@ def _reword_for_today(session: Session, item: OutboxItem, group_id: int | None, 
         return
     if now.astimezone(zone).date() == item.created_at.astimezone(zone).date():
         return
-    body = planned_bodies(session, group_id, now).get(item.idempotency_key)
+    body = planned_bodies(session, group_id, now, item.member_id).get(item.idempotency_key)
     if body is not None and body != item.body:
         item.body = body
         log.info("outbox id=%s member=%s reminder reworded for the day it goes out", item.id, item.member_id)

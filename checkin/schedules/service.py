@@ -7,6 +7,7 @@ that moved, a notice superseded by a newer change), in the same transaction as t
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -287,11 +288,15 @@ def set_templates(session: Session, group_id: int, changes: dict[str, dict[str, 
     return config.with_templates(texts).templates
 
 
-def planned_bodies(session: Session, group_id: int, now: datetime) -> dict[str, str]:
-    """{idempotency key: text} of the group's planned texts due by `now`, worded as they would go out now."""
+def planned_bodies(session: Session, group_id: int, now: datetime, member_id: int | None = None) -> dict[str, str]:
+    """{idempotency key: text} of the group's planned texts due by `now`, worded as they would go out now
+    (only `member_id`'s, if given: one send's worth of planning, not the whole group's)."""
     groups, prompts = load_state(session, now, [group_id])
     if not groups:
         return {}
+    if member_id is not None:
+        groups = [replace(g, members=tuple(m for m in g.members if m.id == member_id)) for g in groups]
+        prompts = [p for p in prompts if p.member_id == member_id]
     return {s.key: s.body for s in due_sends(groups, now, config=load_config(), open_prompts=prompts) if s.body is not None}
 
 
