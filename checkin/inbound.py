@@ -16,8 +16,8 @@ from checkin.answers import asked
 from checkin.checkins import ANSWER_WINDOW, CheckIn, open_prompt_id
 from checkin.db import utcnow
 from checkin.rows import adopt, from_row, insert_returning_id, load_one, update_by_id
-from checkin.escalation import commands, service as escalation
-from checkin.models import GroupMember, GroupStaff, Member, Message, OutboxItem, StaffUser
+from checkin.escalation import commands, failsafe, service as escalation
+from checkin.models import Member, Message, OutboxItem, StaffUser
 
 log = logging.getLogger("checkin.inbound")
 
@@ -236,22 +236,10 @@ def _fail_safe(session: Session, member: Member | None, staff: StaffUser | None,
         return None, "none"
     lang = member.language if member else "en"
     reply = None if member is not None and member.opted_out else templates.render("urgent", lang)
-    group_ids = select(GroupMember.group_id).where(GroupMember.member_id == (member.id if member else -1))
-    facilitators = select(GroupStaff.staff_id).where(GroupStaff.group_id.in_(group_ids))
-    recipients = session.scalars(
-        select(StaffUser).where(StaffUser.active.is_(True), StaffUser.phone.is_not(None),
-                                (StaffUser.role == "coordinator") | StaffUser.id.in_(facilitators))
-    ).all()
     who = member.first_name if member else "an unknown number"
-    _alert_staff(session, recipients, f"alert:failsafe:{message.id}",
-                 f"Checkin ALERT (urgent): a message from {who} could not be processed automatically. Please check the console, message {message.id}.")
+    failsafe.alert(session, failsafe.recipients(session, member), f"alert:failsafe:{message.id}",
+                   f"Checkin ALERT (urgent): a message from {who} could not be processed automatically. Please check the console, message {message.id}.")
     return reply, "urgent"
-
-
-def _alert_staff(session: Session, recipients, key: str, body: str) -> None:
-    for person in recipients:
-        outbox.add(session, f"{key}:{person.id}", to=person.phone, staff_id=person.id,
-                   purpose="alert", queue=outbox.ALERT_QUEUE, body=body)
 
 
 def _unknown_number(session: Session, message: Message, kind: str, word: str | None) -> tuple[str, str | None]:
@@ -273,7 +261,7 @@ def _unknown_number(session: Session, message: Message, kind: str, word: str | N
     coordinators = session.scalars(
         select(StaffUser).where(StaffUser.active.is_(True), StaffUser.phone.is_not(None), StaffUser.role == "coordinator")
     ).all()
-    _alert_staff(session, coordinators, f"alert:unknown:{message.id}",
+    failsafe.alert(session, coordinators, f"alert:unknown:{message.id}",
                  f"Checkin ALERT ({level}): a text from an unknown number, {message.from_number}, sounds like {'a crisis' if level == 'crisis' else 'someone needs help'}. "
                  f"Please call them back. Message {message.id} in the console.")
     log.warning("unknown-number message=%s assessed %s; coordinators alerted", message.id, level)

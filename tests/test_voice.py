@@ -304,6 +304,31 @@ def test_a_crisis_said_at_check_in_gets_988_and_911_and_is_escalated(caller, mem
 
 
 @pytest.mark.parametrize("spanish", [False, True])
+def test_a_bug_in_a_call_step_still_gives_988_911_and_alerts_directly(caller, member, spanish_member, staff, db, monkeypatch, spanish):
+    from checkin.escalation import service as escalation_service
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("bug while escalating")
+
+    monkeypatch.setattr(escalation_service, "handle_verdict", broken)
+    who = spanish_member if spanish else member
+    call = caller(who.phone)
+    call.start()
+    call.press("1")
+    step = call.say("dos, quiero matarme esta noche" if spanish else "two, I am going to kill myself tonight")
+    assert any("988" in said and "911" in said for said in step.said)
+    spoken_in(step, "es" if spanish else "en")
+    assert step.find("Hangup") is not None
+    with db.session() as s:
+        # Whatever the failed step wrote is gone; the facilitator and the coordinator are paged directly.
+        assert s.scalar(select(func.count()).select_from(Escalation)) == 0
+        alerts = s.scalars(select(OutboxItem).where(OutboxItem.purpose == "alert")).all()
+    assert {a.to_number for a in alerts} == {DANA, CORA, FAY}
+    assert all(a.idempotency_key.startswith(f"alert:failsafe:call:{call.call_sid}:") for a in alerts)
+    assert all(who.phone not in a.body and "could not be processed" in a.body for a in alerts)
+
+
+@pytest.mark.parametrize("spanish", [False, True])
 def test_speech_at_the_menu_is_assessed_too(caller, member, spanish_member, staff, db, spanish):
     call = caller(spanish_member.phone if spanish else member.phone)
     call.start()

@@ -43,8 +43,8 @@ def _run(step, *, outbound_call: dict | None = None):
         abort(400, "CallSid is missing or not a Twilio call SID")
     inp = _checked(steps.call_input, request.form)
     with runtime.db.session() as session:
-        response = steps.run(session, inp, step, cfg=load_config(), base=runtime.settings.public_base_url + bp.url_prefix,
-                             ctx=current_app.extensions["checkin.escalation"], now=utcnow(), outbound_call=outbound_call)
+        response = steps.run_or_fail_safe(session, inp, step, cfg=load_config(), base=runtime.settings.public_base_url + bp.url_prefix,
+                                          ctx=current_app.extensions["checkin.escalation"], now=utcnow(), outbound_call=outbound_call)
         # Alerts first, texts before calls, as for SMS.
         items = sorted(outbox.created_in(session), key=lambda i: (i.queue != outbox.ALERT_QUEUE, i.channel != "sms", i.id))
         timers = escalation.timers_in(session)

@@ -6,19 +6,23 @@ the simulator shows is what a caller would hear."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Callable, Mapping
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
-from checkin.escalation import service as escalation
+from checkin import outbox, templates
+from checkin.escalation import failsafe, service as escalation
 from checkin.models import Group, Member
 from checkin.phones import InvalidPhone, normalize_phone
 from checkin.voice import calls, flow
 from checkin.voice.config import VoiceConfig
 
 Step = Callable[[flow.Turn], "VoiceResponse | None"]
+log = logging.getLogger("checkin.voice")
 
 MAX_SPEECH = 1000
 MAX_TRANSCRIPT = 4000  # 60 seconds of speech is about 150 words
@@ -114,3 +118,35 @@ def run(session: Session, inp: calls.CallInput, step: Step, *, cfg: VoiceConfig,
                      member=session.get(Member, call.member_id) if call.member_id else None,
                      group=session.get(Group, call.group_id) if call.group_id else None)
     return step(turn)
+
+
+def run_or_fail_safe(session: Session, inp: calls.CallInput, step: Step, **kwargs) -> VoiceResponse | None:
+    """`run`, but a bug in the step (not the database) must not drop a caller who may be in crisis:
+    whatever it wrote is undone and the call gets `fail_safe`, as a text gets inbound's."""
+    try:
+        return run(session, inp, step, **kwargs)
+    except SQLAlchemyError:
+        raise  # the database itself is failing: nothing can be stored, Twilio hears the error
+    except Exception:
+        log.exception("voice step failed call=%s; answering with 988/911 and alerting directly", inp.call_sid)
+        session.rollback()
+        outbox.forget_created(session)
+        escalation.forget_timers(session)
+        return fail_safe(session, inp, kwargs["cfg"])
+
+
+def fail_safe(session: Session, inp: calls.CallInput, cfg: VoiceConfig) -> VoiceResponse:
+    """A step failed (a bug, not the database): the caller still hears 988/911 and the people who
+    would be alerted are, directly (checkin.escalation.failsafe), once per call. Call it on a clean
+    session: whatever the failed step wrote has been rolled back."""
+    member = calls.member_for(session, inp.from_number)
+    lang = member.language if member is not None and member.language in cfg.languages else "en"
+    who = member.first_name if member is not None else f"an unknown number, {inp.from_number or 'withheld'},"
+    failsafe.alert(session, failsafe.recipients(session, member), f"alert:failsafe:call:{inp.call_sid}",
+                   f"Checkin ALERT (urgent): a phone call from {who} could not be processed automatically. "
+                   "Please call them back; the console has the number.")
+    response = VoiceResponse()
+    response.say(templates.render("urgent", lang), language=cfg.languages[lang], **({"voice": cfg.voices[lang]} if cfg.voices.get(lang) else {}))
+    response.hangup()
+    return response
+
