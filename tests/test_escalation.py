@@ -389,6 +389,30 @@ def test_repeats_resend_a_step_before_widening(app, twilio, db, rules, staff, me
     assert keys == [f"alert:{esc.id}:0:1:{staff['dana'].id}:sms", f"alert:{esc.id}:0:2:{staff['dana'].id}:sms", f"alert:{esc.id}:1:3:{staff['dana'].id}:sms"]
 
 
+def test_a_bug_in_one_case_does_not_stall_the_others_and_its_people_are_paged_directly(twilio, db, ctx, rules, staff, member, spanish_member, monkeypatch):
+    first = open_crisis(twilio, db, member)
+    second = open_crisis(twilio, db, spanish_member)
+    due = max(e.next_action_at for e in escalations(db))
+    real_wave = service._wave
+
+    def wave(session, esc, *args, **kwargs):
+        if esc.id == first.id:
+            raise RuntimeError("bug in this case only")
+        return real_wave(session, esc, *args, **kwargs)
+
+    monkeypatch.setattr(service, "_wave", wave)
+    count, created = advance(db, due, ctx)
+    assert count == 2
+    assert any(i.idempotency_key.startswith(f"alert:{second.id}:") for i in created)  # the healthy case went on
+    direct = [i for i in created if i.idempotency_key.startswith(f"alert:failsafe:escalation:{first.id}:")]
+    assert {i.to_number for i in direct} == {DANA, ELI, FAY, CORY}  # its people, by text, at once
+    assert all(f"ACK {first.id}" in i.body for i in direct)
+    with db.session() as s:
+        assert s.get(Escalation, first.id).next_action_at == due + timedelta(minutes=5)  # tried again, never dropped
+    _, again = advance(db, due, ctx)
+    assert not [i for i in again if "failsafe" in i.idempotency_key]  # once per case
+
+
 def test_acknowledgement_stops_renotification_and_realerts_the_acknowledger(twilio, db, ctx, rules, staff, member):
     esc = open_crisis(twilio, db, member)
     t0 = escalations(db)[0].next_action_at - timedelta(minutes=5)

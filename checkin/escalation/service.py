@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from checkin import answers, outbox, rota
 from checkin.answers.parse import parse_score  # the one score parser
-from checkin.escalation import policy as policy_module
+from checkin.escalation import failsafe, policy as policy_module
 from checkin.escalation.models import LIVE_STATES, AssessmentRecord, Escalation, EscalationEvent
 from checkin.escalation.policy import GroupPolicy, LevelPolicy, Policy
 from checkin.models import Group, GroupStaff, Member, Message, OutboxItem, StaffUser
@@ -492,17 +492,43 @@ def advance(session: Session, now: datetime, ctx: Context | None = None, limit: 
         .with_for_update(skip_locked=True)
     ).all()
     for esc in due:
-        if esc.state == "acknowledged":
-            _realert(session, esc, ctx, now)
-            continue
-        lp = ctx.level_policy(session, esc)
-        steps = circles(session, esc, lp, now)
-        here = steps[esc.step] if esc.step < len(steps) else []
-        if esc.step_attempts <= lp.repeats and here:
-            _wave(session, esc, ctx, now, here)
-        else:
-            _page(session, esc, ctx, now, esc.step + 1, widen=True)
+        # One case's failure must not stall the others due in this tick (each has its own savepoint).
+        try:
+            with session.begin_nested():
+                _advance_one(session, esc, ctx, now)
+        except SQLAlchemyError:
+            raise
+        except Exception:
+            log.exception("advancing escalation=%s failed; paging its people directly", esc.id)
+            _advance_failed(session, esc, now)
     return len(due)
+
+
+def _advance_one(session: Session, esc: Escalation, ctx: Context, now: datetime) -> None:
+    if esc.state == "acknowledged":
+        _realert(session, esc, ctx, now)
+        return
+    lp = ctx.level_policy(session, esc)
+    steps = circles(session, esc, lp, now)
+    here = steps[esc.step] if esc.step < len(steps) else []
+    if esc.step_attempts <= lp.repeats and here:
+        _wave(session, esc, ctx, now, here)
+    else:
+        _page(session, esc, ctx, now, esc.step + 1, widen=True)
+
+
+RETRY_FAILED_AFTER = timedelta(minutes=5)
+
+
+def _advance_failed(session: Session, esc: Escalation, now: datetime) -> None:
+    """A bug while advancing a case: its member's facilitators and the coordinators are texted
+    directly (once per case), and the case is tried again in a few minutes, never dropped."""
+    with session.begin_nested():
+        member = session.get(Member, esc.member_id) if esc.member_id else None
+        failsafe.alert(session, failsafe.recipients(session, member), f"alert:failsafe:escalation:{esc.id}",
+                       f"Checkin ALERT {esc.id} ({esc.level}): this case could not be followed up automatically. "
+                       f"Please open it in the console and take it. Reply ACK {esc.id} to take it.")
+        esc.next_action_at = now + RETRY_FAILED_AFTER
 
 
 # --- the outbox hook: delivery outcomes of alerts ----------------------------------------------
