@@ -131,7 +131,7 @@ def escalation(escalation_id: int):
               detail=f"escalation page: {len(set(messages) | {e.message_id for e in recent})} message(s)", ip=client_ip())
         session.commit()
     return render_template("console/escalation.html", esc=esc, member=member, group=group, events=events, names=names,
-                           messages=messages, recent=recent, words=EVENT_WORDS, handed_to=handed_to, candidates=_who_can_take(esc), now=utcnow())
+                           messages=messages, recent=recent, words=EVENT_WORDS, handed_to=handed_to, candidates=[s for s in _who_can_take(esc) if s.id != esc.acknowledged_by], now=utcnow())
 
 
 def _act(escalation_id: int, action, in_words=None) -> object:
@@ -187,9 +187,12 @@ def escalation_note(escalation_id: int):
 @bp.route("/escalations/<int:escalation_id>/reassign", methods=["POST"])
 @login_required
 def escalation_reassign(escalation_id: int):
+    esc = escalation_visible(escalation_id)
     raw = request.form.get("staff_id") or ""
-    target = db().get(StaffUser, int(raw)) if raw.isdigit() else None
-    if target is None or not target.active:
-        escalation_visible(escalation_id)
-        abort(400, "choose a staff member to hand this escalation to")
+    # Only someone the page offers: any other id is refused alike, so a facilitator cannot learn
+    # another group's staff (their names, that an id exists) by trying ids.
+    target = next((s for s in _who_can_take(esc) if str(s.id) == raw), None)
+    if target is None:
+        flash("Hand over to: choose someone from the list.", "error")
+        return redirect(url_for("console.escalation", escalation_id=escalation_id))
     return _act(escalation_id, lambda esc, staff, now: staff_actions.reassign(db(), esc, staff, target, now, ctx=_ctx()))
