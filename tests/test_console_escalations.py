@@ -108,6 +108,8 @@ def test_reassign_hands_it_over_and_texts_the_new_person(client, db, world):
     assert events[-1][:3] == ("reassigned", world.facilitator.id, "console")
     page = console.get(f"/console/escalations/{esc.id}").get_data(as_text=True)
     assert "Reassigned by Frankie" in page and "to Bo</small>" in page
+    page = console.get(f"/console/members/{world.member.id}").get_data(as_text=True)  # the member's timeline says it alike
+    assert "Reassigned by Frankie" in page and "to Bo</small>" in page and "staff:" not in page
     [text] = outbox_rows(db, f"reassign:{esc.id}:%")
     assert text.to_number == "+12025550179" and f"ALERT {esc.id} (crisis) was handed to you by Frankie" in text.body
 
