@@ -160,3 +160,9 @@ def test_escalation_page_shows_the_members_latest_messages_for_context(client, d
     # Why the text was escalated, in the rules' words rather than their ids.
     timeline = page[page.index("<h2>Timeline</h2>"):]
     assert "active suicidal ideation: killing oneself" in timeline and "si.kill_self" not in timeline
+
+
+def test_escalation_page_lets_the_facilitator_call_the_member_with_one_tap(client, world):
+    page = Console(client, "frankie@example.org").get(f"/console/escalations/{world.escalation.id}").get_data(as_text=True)
+    facts = page[page.index('<dl class="facts card">'):page.index("</dl>")]
+    assert f'<a href="tel:{world.member.phone}">{world.member.phone}</a>' in facts
