@@ -193,7 +193,7 @@ def test_facilitator_may_go_off_call_themselves_but_not_take_others_off(client, 
         assert s.get(GroupStaff, (g, world.facilitator.id)).on_call is False
         assert s.get(GroupStaff, (g, bo.id)).on_call is True
     page = console.get("/console/staff").get_data(as_text=True)
-    assert "Put Frankie on call for Tuesday Group" in page and "Take Bo off call" not in page
+    assert "Put on call: Frankie, Tuesday Group" in page and "Take off call: Bo" not in page
 
 
 def test_a_console_address_no_page_answers_gets_the_console_error_page(client, world):

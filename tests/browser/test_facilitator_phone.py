@@ -51,3 +51,18 @@ def test_a_facilitator_acknowledges_from_home_by_keyboard_at_phone_width(anonymo
         assert taken.state == "acknowledged" and taken.acknowledged_by is not None
     page.goto(console_server.url("/console/"))
     assert page.get_by_role("button", name=re.compile("Acknowledge")).count() == 0  # taken: nothing left to take
+
+
+def test_a_facilitator_goes_off_call_and_back_on_at_phone_width(anonymous_page, console_server, group, screenshot):
+    page = anonymous_page
+    page.set_viewport_size(PHONE)
+    console_server.sign_in(page, console_server.facilitator_email)
+    page.get_by_role("link", name="Staff").click()
+    # The button is found by the words on it (as a voice-control user says them), then the group's row changes.
+    page.get_by_role("button", name="Take off call").click()
+    row = page.locator(f"#group-{group.id} tbody tr")
+    assert row.get_by_text("off call (switched off)").is_visible()
+    screenshot(page, "facilitator-off-call")
+    page.get_by_role("button", name="Put on call").click()
+    assert row.get_by_text("on call now").is_visible()
+    assert page.get_by_role("button", name=re.compile("Make (backup|primary)")).count() == 0  # the rota itself is read-only
