@@ -138,6 +138,10 @@ def test_crisis_text_is_answered_with_resources_and_pages_on_call_facilitators(t
     assert Queue("alerts", connection=runtime.redis).count == 4
     assert all(i.enqueued_at is not None for i in items)
     assert events(db, esc.id) == ["assessed", "opened", "notified", "notified", "notified", "notified"]
+    with db.session() as s:  # the case's history says whom, in words
+        details = s.scalars(select(EscalationEvent.detail).where(EscalationEvent.escalation_id == esc.id,
+                                                                 EscalationEvent.kind == "notified")).all()
+    assert set(details) == {"primary tier, round 1"}
     with db.session() as s:
         record = s.scalar(select(AssessmentRecord))
         assert (record.level, record.rules, record.escalation_id) == ("crisis", ["stub.crisis"], esc.id)

@@ -273,8 +273,11 @@ def _alert(session: Session, esc: Escalation, staff: StaffUser, channel: str, ct
         staff_id=staff.id, member_id=None, from_number=group.phone_number if group else None,
     )
     if created:
+        # In the console's words: which tier of the policy was paged, and the how-many-th time.
+        tiers = ctx.policy.for_group(group.name if group else None).for_level(esc.level).levels
+        tier = tiers[step] if 0 <= step < len(tiers) else f"step {step + 1}"
         _event(session, esc, "notified", now, staff_id=staff.id, channel=channel, outbox_id=item.id,
-               detail=f"step {step} attempt {attempt}{' ' + why if why else ''}")
+               detail=f"{tier} tier, round {attempt}{' (' + why + ')' if why else ''}")
     return item if created else None
 
 
