@@ -17,7 +17,8 @@ from checkin.db import utcnow
 from checkin.escalation.models import AssessmentRecord
 from checkin.models import Member, Message
 from checkin.schedules.recurrence import occurrence_key
-from tests.conftest import zone_where_it_is
+from tests.conftest import ACCOUNT_SID, FROM_NUMBER, zone_where_it_is
+from webhooks.cli_voice import CallWalker
 from webhooks.simulate import replies_from_twiml
 from workers import jobs
 
@@ -126,6 +127,20 @@ def test_bare_digit_answers_the_reminder_when_the_reminder_came_after_the_prompt
     assert checkin_row(db, prompt).state == "open"  # still waiting for its own answer
     assert reply(twilio, member.phone, "4 good week") == "Thanks, Sam. We saved your check-in: 4 of 5."
     assert checkin_row(db, prompt).score == 4
+
+
+def test_a_keypad_score_on_a_call_is_a_check_in_even_after_a_reminder(twilio, db, fake_twilio, settings, member):
+    """The call asks "on a scale of 1 to 5"; pressing 2 there is a low score, not "not coming" to the reminder."""
+    send_reminder(db, member)
+    call = CallWalker(lambda path, params: twilio.post(path, params).get_data(as_text=True),
+                      settings.public_base_url, member.phone, FROM_NUMBER, ACCOUNT_SID)
+    call.start()
+    assert call.press("1").said[0].startswith("On a scale of 1 to 5")
+    call.press("2")
+    with db.session() as s:
+        [checkin] = s.scalars(select(CheckIn)).all()
+        assert (checkin.state, checkin.score, checkin.channel) == ("answered", 2, "voice")
+    assert rsvps(db) == []
 
 
 def test_no_recent_reminder_means_no_rsvp(twilio, db, fake_twilio, member):

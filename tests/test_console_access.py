@@ -193,4 +193,19 @@ def test_facilitator_may_go_off_call_themselves_but_not_take_others_off(client, 
         assert s.get(GroupStaff, (g, world.facilitator.id)).on_call is False
         assert s.get(GroupStaff, (g, bo.id)).on_call is True
     page = console.get("/console/staff").get_data(as_text=True)
-    assert "Put Frankie on call for Tuesday Group" in page and "Take Bo off call" not in page
+    assert "Put on call: Frankie, Tuesday Group" in page and "Take off call: Bo" not in page
+
+
+def test_a_console_address_no_page_answers_gets_the_console_error_page(client, world):
+    """A link cut short in an alert SMS, a typo, a GET on a form's address: a page in words, not JSON."""
+    console = Console(client, "frankie@example.org")
+    for path, code, words in (("/console/escalations/12x", 404, "Not Found"), ("/console/nothing-here", 404, "Not Found"),
+                              (f"/console/escalations/{world.escalation.id}/acknowledge", 405, "Method Not Allowed")):
+        response = console.get(path)
+        page = response.get_data(as_text=True)
+        assert response.status_code == code and response.content_type.startswith("text/html"), path
+        assert f"<h1>{words}</h1>" in page and "Back to the console home" in page, path
+        assert "Frankie" in page and response.headers["Cache-Control"] == "no-store", path  # the console's layout and headers
+    signed_out = client.application.test_client().get("/console/nothing-here")
+    assert signed_out.status_code == 404 and "Back to the console home" in signed_out.get_data(as_text=True)
+    assert client.get("/healthz/nothing").is_json  # outside the console errors stay JSON

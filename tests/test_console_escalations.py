@@ -108,17 +108,34 @@ def test_reassign_hands_it_over_and_texts_the_new_person(client, db, world):
     assert events[-1][:3] == ("reassigned", world.facilitator.id, "console")
     page = console.get(f"/console/escalations/{esc.id}").get_data(as_text=True)
     assert "Reassigned by Frankie" in page and "to Bo</small>" in page
+    page = console.get(f"/console/members/{world.member.id}").get_data(as_text=True)  # the member's timeline says it alike
+    assert "Reassigned by Frankie" in page and "to Bo</small>" in page and "staff:" not in page
     [text] = outbox_rows(db, f"reassign:{esc.id}:%")
     assert text.to_number == "+12025550179" and f"ALERT {esc.id} (crisis) was handed to you by Frankie" in text.body
 
 
-def test_reassign_to_someone_outside_the_group_is_refused(client, db, world):
+@pytest.mark.parametrize("email", ["casey@example.org", "frankie@example.org"])
+def test_reassign_to_someone_outside_the_group_is_refused_without_naming_them(client, db, world, email):
     esc = world.escalation
-    console = Console(client, "casey@example.org")
-    page = console.post(f"/console/escalations/{esc.id}/reassign", {"staff_id": world.other_facilitator.id}, follow_redirects=True)
-    assert "Otto cannot take escalation" in page.get_data(as_text=True)
+    console = Console(client, email)
+    for staff_id in (world.other_facilitator.id, 999, ""):
+        page = console.post(f"/console/escalations/{esc.id}/reassign", {"staff_id": staff_id}, follow_redirects=True)
+        text = page.get_data(as_text=True)
+        # The same words whoever the id names: a facilitator learns nothing about another group's staff.
+        assert "Hand over to: choose someone from the list." in text and "Otto" not in text, staff_id
     after, events = state(db, esc.id)
     assert after.state == "open" and "reassigned" not in [e[0] for e in events]
+
+
+def test_hand_over_asks_who_rather_than_defaulting_to_yourself(client, db, world):
+    esc = world.escalation
+    console = Console(client, "frankie@example.org")
+    page = console.get(f"/console/escalations/{esc.id}").get_data(as_text=True)
+    first = page.index('<option value="" selected disabled>Choose who takes it</option>')
+    assert first < page.index("Frankie (facilitator, you)") and "Otto" not in page
+    console.post(f"/console/escalations/{esc.id}/acknowledge")
+    page = console.get(f"/console/escalations/{esc.id}").get_data(as_text=True)
+    assert "Frankie (facilitator" not in page  # it is Frankie's already: not offered to Frankie again
 
 
 def test_home_puts_open_escalations_first_with_level_age_and_who_is_on_it(client, db, world):
@@ -143,3 +160,9 @@ def test_escalation_page_shows_the_members_latest_messages_for_context(client, d
     # Why the text was escalated, in the rules' words rather than their ids.
     timeline = page[page.index("<h2>Timeline</h2>"):]
     assert "active suicidal ideation: killing oneself" in timeline and "si.kill_self" not in timeline
+
+
+def test_escalation_page_lets_the_facilitator_call_the_member_with_one_tap(client, world):
+    page = Console(client, "frankie@example.org").get(f"/console/escalations/{world.escalation.id}").get_data(as_text=True)
+    facts = page[page.index('<dl class="facts card">'):page.index("</dl>")]
+    assert f'<a href="tel:{world.member.phone}">{world.member.phone}</a>' in facts

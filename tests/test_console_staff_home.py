@@ -59,11 +59,11 @@ def test_password_reset_replaces_the_password_and_ends_their_sessions(app, coord
 def test_rota_shows_who_is_on_call_and_toggles(coordinator, db, group):
     frankie = make_staff(db, "Frankie", "frankie@example.org", "facilitator", [group.name], "+12025550177")
     page = coordinator.get("/console/staff").get_data(as_text=True)
-    assert "Take Frankie off call for Tuesday Group" in page
+    assert "Take off call: Frankie, Tuesday Group" in page
     page = coordinator.post(f"/console/staff/rota/{group.id}/{frankie.id}", {"action": "on_call", "on_call": "no"},
                             follow_redirects=True).get_data(as_text=True)
     assert "nobody is on call as primary for this group now" in page
-    assert "Put Frankie on call for Tuesday Group" in page
+    assert "Put on call: Frankie, Tuesday Group" in page
     with db.session() as s:
         assert s.get(GroupStaff, (group.id, frankie.id)).on_call is False
     coordinator.post(f"/console/staff/rota/{group.id}/{frankie.id}", {"action": "tier", "tier": "backup"})

@@ -40,6 +40,10 @@ def read(session: Session, member: Member, message: Message, now: datetime | Non
     now = now or utcnow()
     body = message.body
     answer, bare_digit = parse_rsvp(body)
+    if message.channel == "voice":
+        # A call asks its own question ("on a scale of 1 to 5") and never asks for an RSVP: a 2 pressed
+        # there is a low score, whatever reminder went out today.
+        answer = None
     score = parse_score(body)
     if answer is None:
         # Most messages: a score or free text; the text says which, no lookup needed.

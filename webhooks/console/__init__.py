@@ -65,9 +65,11 @@ def _setup(state) -> None:
         if not request.path.startswith("/twilio/"):
             csrf.protect()  # a no-op for GET/HEAD/OPTIONS
 
-    from webhooks.console import templating
+    from webhooks import errors
+    from webhooks.console import templating, views_auth
 
     templating.register(app)
+    errors.page_for(app, bp.url_prefix + "/", views_auth.error_page)
 
 
 from webhooks.console import views_audit, views_auth, views_escalations, views_home, views_members, views_staff  # noqa: E402,F401,I001

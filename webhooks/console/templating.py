@@ -52,6 +52,14 @@ def rule_reasons(ids: str | None) -> str:
     return "; ".join(_rule_reasons().get(rule_id, rule_id) for rule_id in (ids or "").split(",") if rule_id)
 
 
+def handed_to(event) -> int | None:
+    """The staff id a "reassigned" escalation event hands the case to (its detail reads "to staff:12")."""
+    detail = event.detail or ""
+    if event.kind == "reassigned" and detail.startswith("to staff:") and detail[9:].isdigit():
+        return int(detail[9:])
+    return None
+
+
 def _nav_links():
     from webhooks.console import NAV
     from webhooks.console.auth import current_staff
@@ -83,3 +91,4 @@ def register(app: Flask) -> None:
     app.add_template_filter(ago, "ago")
     app.add_template_filter(local, "local")
     app.add_template_filter(rule_reasons, "rule_reasons")
+    app.add_template_filter(handed_to, "handed_to")

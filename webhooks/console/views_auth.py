@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
@@ -64,6 +64,12 @@ def _csrf_error(exc: CSRFError):
 def _http_error(exc: HTTPException):
     return render_template("console/error.html", code=exc.code, name=exc.name, reason=exc.description,
                            back=_form_page()), exc.code
+
+
+def error_page(exc: HTTPException):
+    """The console's error page for a URL under /console/ that no view matched (a mistyped or cut-off
+    link, a GET on a form's address), with the console's headers: not the API's JSON."""
+    return _headers(make_response(_http_error(exc)))
 
 
 def _form_page() -> str | None:

@@ -11,7 +11,7 @@ from checkin.db import utcnow
 from checkin.escalation import service, staff_actions
 from checkin.escalation.models import ESCALATION_STATES, LIVE_STATES, Escalation, EscalationEvent
 from checkin.models import Group, GroupStaff, Member, Message, StaffUser
-from webhooks.console import bp, timeline
+from webhooks.console import bp, templating, timeline
 from webhooks.console.actions import commit_and_send
 from webhooks.console.auth import can_see_group, client_ip, current_staff, db, login_required, visible_group_ids, visible_groups
 
@@ -114,9 +114,8 @@ def escalation(escalation_id: int):
     member = session.get(Member, esc.member_id) if esc.member_id else None
     group = session.get(Group, esc.group_id) if esc.group_id else None
     events = list(session.scalars(select(EscalationEvent).where(EscalationEvent.escalation_id == esc.id).order_by(EscalationEvent.at, EscalationEvent.id)))
-    handed_to = {e.id: int(e.detail.rsplit(":", 1)[1]) for e in events
-                 if e.kind == "reassigned" and (e.detail or "").startswith("to staff:")}
-    staff_ids = {e.staff_id for e in events if e.staff_id} | set(handed_to.values()) | {esc.acknowledged_by, esc.resolved_by} - {None}
+    handed = {templating.handed_to(e) for e in events}
+    staff_ids = {e.staff_id for e in events if e.staff_id} | handed | {esc.acknowledged_by, esc.resolved_by} - {None}
     names = {s.id: s.name for s in session.scalars(select(StaffUser).where(StaffUser.id.in_(staff_ids or [-1])))}
     message_ids = {e.message_id for e in events if e.message_id and e.kind == "assessed"}
     messages = {m.id: m for m in session.scalars(select(Message).where(Message.id.in_(message_ids or [-1])))}
@@ -131,7 +130,7 @@ def escalation(escalation_id: int):
               detail=f"escalation page: {len(set(messages) | {e.message_id for e in recent})} message(s)", ip=client_ip())
         session.commit()
     return render_template("console/escalation.html", esc=esc, member=member, group=group, events=events, names=names,
-                           messages=messages, recent=recent, words=EVENT_WORDS, handed_to=handed_to, candidates=_who_can_take(esc), now=utcnow())
+                           messages=messages, recent=recent, words=EVENT_WORDS, candidates=[s for s in _who_can_take(esc) if s.id != esc.acknowledged_by], now=utcnow())
 
 
 def _act(escalation_id: int, action, in_words=None) -> object:
@@ -187,9 +186,12 @@ def escalation_note(escalation_id: int):
 @bp.route("/escalations/<int:escalation_id>/reassign", methods=["POST"])
 @login_required
 def escalation_reassign(escalation_id: int):
+    esc = escalation_visible(escalation_id)
     raw = request.form.get("staff_id") or ""
-    target = db().get(StaffUser, int(raw)) if raw.isdigit() else None
-    if target is None or not target.active:
-        escalation_visible(escalation_id)
-        abort(400, "choose a staff member to hand this escalation to")
+    # Only someone the page offers: any other id is refused alike, so a facilitator cannot learn
+    # another group's staff (their names, that an id exists) by trying ids.
+    target = next((s for s in _who_can_take(esc) if str(s.id) == raw), None)
+    if target is None:
+        flash("Hand over to: choose someone from the list.", "error")
+        return redirect(url_for("console.escalation", escalation_id=escalation_id))
     return _act(escalation_id, lambda esc, staff, now: staff_actions.reassign(db(), esc, staff, target, now, ctx=_ctx()))

@@ -1,0 +1,68 @@
+"""A facilitator on a phone, paged for a crisis, takes it from the console's home page."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from checkin.escalation.models import Escalation
+from tests.browser.conftest import PHONE
+from tests.console_helpers import CRISIS_TEXT
+
+
+def crisis_text_from_a_member(console_server, group):
+    from checkin.directory import add_member
+    from tests.conftest import FROM_NUMBER, TwilioWebhook
+    from webhooks import create_app
+
+    with console_server.db.session() as s:
+        sam = add_member(s, group.name, "+12025550101", "Sam Rivera")
+    webhook = TwilioWebhook(create_app(runtime=console_server.runtime).test_client(), console_server.runtime.settings)
+    assert webhook.sms(sam.phone, CRISIS_TEXT, to=FROM_NUMBER).status_code == 200
+    with console_server.db.session() as s:
+        return s.scalar(select(Escalation).where(Escalation.member_id == sam.id))
+
+
+def test_a_facilitator_acknowledges_from_home_by_keyboard_at_phone_width(anonymous_page, console_server, group, screenshot):
+    esc = crisis_text_from_a_member(console_server, group)
+    page = anonymous_page
+    page.set_viewport_size(PHONE)
+    console_server.sign_in(page, console_server.facilitator_email)
+    take = page.get_by_role("button", name=f"Acknowledge: I am on it, escalation #{esc.id}, Sam Rivera")
+    box = take.bounding_box()
+    assert box["height"] >= 44 and box["x"] + box["width"] <= PHONE["width"]  # a thumb-sized target, on screen
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # no sideways scrolling
+    screenshot(page, "facilitator-home-alert")
+    for _ in range(30):  # Tab from the top of the page to the button, then Enter: no mouse
+        page.keyboard.press("Tab")
+        if take.evaluate("b => b === document.activeElement"):
+            break
+    else:
+        raise AssertionError("the home page's Acknowledge button is not reachable with Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(rf".*/console/escalations/{esc.id}$"))
+    assert page.get_by_role("status").filter(has_text=f"You have escalation {esc.id}").is_visible()
+    assert page.locator("dl.facts").get_by_text("Frankie Facilitator").is_visible()
+    assert page.locator("#messages").get_by_text(CRISIS_TEXT).is_visible()  # the context comes with it
+    screenshot(page, "facilitator-acknowledged")
+    with console_server.db.session() as s:
+        taken = s.get(Escalation, esc.id)
+        assert taken.state == "acknowledged" and taken.acknowledged_by is not None
+    page.goto(console_server.url("/console/"))
+    assert page.get_by_role("button", name=re.compile("Acknowledge")).count() == 0  # taken: nothing left to take
+
+
+def test_a_facilitator_goes_off_call_and_back_on_at_phone_width(anonymous_page, console_server, group, screenshot):
+    page = anonymous_page
+    page.set_viewport_size(PHONE)
+    console_server.sign_in(page, console_server.facilitator_email)
+    page.get_by_role("link", name="Staff").click()
+    # The button is found by the words on it (as a voice-control user says them), then the group's row changes.
+    page.get_by_role("button", name="Take off call").click()
+    row = page.locator(f"#group-{group.id} tbody tr")
+    assert row.get_by_text("off call (switched off)").is_visible()
+    screenshot(page, "facilitator-off-call")
+    page.get_by_role("button", name="Put on call").click()
+    assert row.get_by_text("on call now").is_visible()
+    assert page.get_by_role("button", name=re.compile("Make (backup|primary)")).count() == 0  # the rota itself is read-only
