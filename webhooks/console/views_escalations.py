@@ -20,7 +20,7 @@ STATE_FILTERS = ("live",) + ESCALATION_STATES + ("all",)
 LEVELS = ("urgent", "crisis")
 EVENT_WORDS = {
     "assessed": "Message assessed", "opened": "Escalation opened", "raised": "Level raised",
-    "notified": "Alert sent to", "sent": "Alert handed to Twilio", "delivered": "Alert delivered",
+    "notified": "Alert sent to", "sent": "Alert sent out", "delivered": "Alert delivered",
     "failed": "Alert failed", "acknowledged": "Acknowledged by", "resolved": "Resolved by", "note": "Note by",
     "reassigned": "Reassigned by", "unacknowledged": "Nobody acknowledged it", "realerted": "Reminder sent to",
     "nobody_on_call": "Nobody on call in the rota",
