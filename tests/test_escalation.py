@@ -686,6 +686,24 @@ def test_the_digest_goes_to_primaries_on_shift_at_the_digest_hour(twilio, db, ru
     assert sent_to(alerts(db, purpose="digest"), PHONES) == [("dana", "sms")]
 
 
+@pytest.mark.parametrize("evenings_only, reader", [(("dana", "eli"), "fay"), (("dana", "eli", "fay"), "cory")])
+def test_with_no_primary_on_shift_at_the_digest_hour_the_digest_still_reaches_someone(twilio, db, rules, staff, member, group, ctx,
+                                                                                      evenings_only, reader):
+    from checkin import rota
+    from checkin.escalation import digest
+
+    with db.session() as s:  # off shift at 9:00: the primaries, then the backup too
+        for who in evenings_only:
+            rota.add_weekly(s, s.get(GroupStaff, (group.id, staff[who].id)), [1, 2, 3, 4, 5, 6, 7], dtime(18), dtime(22))
+        s.commit()
+    twilio.sms(member.phone, "WATCH feeling low")
+    local = utcnow().astimezone(ZoneInfo("America/New_York"))
+    nine = local.replace(hour=9, minute=1, second=0, microsecond=0) + timedelta(days=1 if local.hour >= 9 else 0)
+    with db.session() as s:
+        assert digest.send_due(s, nine.astimezone(timezone.utc), ctx) >= 1
+    assert sent_to(alerts(db, purpose="digest"), PHONES) == [(reader, "sms")]  # the backup on call then, else a coordinator
+
+
 # --- a number we do not know ---------------------------------------------------------------
 
 STRANGER = "+12025550177"

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from checkin import outbox, rota
 from checkin.escalation.models import AssessmentRecord
-from checkin.models import Group, GroupMember, Member
+from checkin.models import Group, GroupMember, Member, StaffUser
 
 
 def _window(now: datetime, tz: str, hour: int) -> tuple[datetime, datetime, str] | None:
@@ -42,6 +42,15 @@ def _gone_silent(session: Session, group_id: int, start: datetime, end: datetime
             if assess("", context=AssessmentContext(missed_checkins_in_a_row=runs[member_id])).level != "none"]
 
 
+def _readers(session: Session, group_id: int, at: datetime) -> list[StaffUser]:
+    """Who gets the group's digest: the primaries on call at the digest hour (asking at `now` would
+    text it again to each shift starting later that day); with none on shift then, whoever is on
+    call; with nobody, the coordinators, so that no one who may be struggling goes unnamed."""
+    return (rota.on_call(session, group_id, at, tier="primary") or rota.on_call(session, group_id, at)
+            or list(session.scalars(select(StaffUser).where(StaffUser.role == "coordinator", StaffUser.active.is_(True),
+                                                             StaffUser.phone.is_not(None)))))
+
+
 def send_due(session: Session, now: datetime, ctx) -> int:
     """Write today's digest for every group whose digest hour has come. Idempotent per group, day and person."""
     written = 0
@@ -67,8 +76,7 @@ def send_due(session: Session, now: datetime, ctx) -> int:
         if silent:
             parts.append(f"Not answering check-ins: {', '.join(sorted({n.split()[0] for n in silent}))}.")
         body = f"Checkin digest, {group.name}: {' '.join(parts)} {ctx.base_url}/console"
-        # Those on call at the digest hour: asking at `now` would text it again to each shift starting later that day.
-        for person in rota.on_call(session, group.id, end, tier="primary"):
+        for person in _readers(session, group.id, end):
             _, created = outbox.add(session, f"digest:{group.id}:{day}:{person.id}", to=person.phone, body=body,
                                     staff_id=person.id, purpose="digest")
             written += created
