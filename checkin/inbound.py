@@ -90,9 +90,7 @@ def _receive(db, sms: InboundSms, context: escalation.Context | None, now: datet
             # resources, and page people directly. Whatever deciding wrote is undone with the whole
             # transaction (cheaper on every request than a savepoint), so the message is stored again.
             log.exception("deciding failed for message=%s; treated as urgent", message.id)
-            session.rollback()
-            outbox.forget_created(session)
-            escalation.forget_timers(session)
+            failsafe.discard(session)
             message = _claim(session, sms, **sender)
             if message is None:  # a retry of this MessageSid was stored meanwhile: its answer stands
                 return _duplicate(session, sms.sid)

@@ -41,6 +41,16 @@ def schedule(db, group, start=time(18, 0), rrule="FREQ=WEEKLY;BYDAY=TU", now=EDI
                      starts_on=date(2020, 1, 7), now=now)
 
 
+PROMPT_TIME = datetime(2020, 1, 16, 15, 0, tzinfo=UTC)  # Thu 10:00 New York: the prompt after the 14 January meeting
+
+
+def prompts_only(db, group, rrule="FREQ=WEEKLY;BYDAY=TU", **plan):
+    """The weekly schedule with check-in prompts only (no reminders), plus any other `plan` keys."""
+    schedule(db, group, rrule=rrule)
+    with db.session() as s:
+        set_plan(s, group.id, now=EDITED, reminder_offsets_minutes=[], **plan)
+
+
 def tick_and_send(runtime, now):
     """A tick, then delivery of what it wrote (as the running service does within seconds)."""
     written = schedule_jobs.tick(now)
@@ -184,11 +194,9 @@ def test_a_newer_change_cancels_the_unsent_notice_of_the_older_one(runtime, grou
 
 
 def test_prompt_opens_a_checkin_then_one_nudge_then_missed_at_the_next_prompt(runtime, fake_twilio, group, members):
-    schedule(runtime.db, group)
-    with runtime.db.session() as s:
-        set_plan(s, group.id, now=EDITED, reminder_offsets_minutes=[])
+    prompts_only(runtime.db, group)
     sam, rosa = members
-    prompt_time = datetime(2020, 1, 16, 15, 0, tzinfo=UTC)  # Thu 10:00 New York
+    prompt_time = PROMPT_TIME
     assert tick_and_send(runtime, prompt_time) == 2
     with runtime.db.session() as s:
         checkins = s.scalars(select(CheckIn).order_by(CheckIn.member_id)).all()
@@ -212,11 +220,9 @@ def test_prompt_opens_a_checkin_then_one_nudge_then_missed_at_the_next_prompt(ru
 
 
 def test_the_last_prompt_of_a_schedule_that_ended_becomes_missed_after_the_answer_window(runtime, fake_twilio, group, members):
-    schedule(runtime.db, group, rrule="FREQ=WEEKLY;BYDAY=TU;COUNT=2")  # 7 and 14 January, then no more
-    with runtime.db.session() as s:
-        set_plan(s, group.id, now=EDITED, reminder_offsets_minutes=[], nudge_after_hours=0)
+    prompts_only(runtime.db, group, rrule="FREQ=WEEKLY;BYDAY=TU;COUNT=2", nudge_after_hours=0)  # 7 and 14 January, then no more
     sam, rosa = members
-    prompt_time = datetime(2020, 1, 16, 15, 0, tzinfo=UTC)  # Thu 10:00 New York, after the last meeting
+    prompt_time = PROMPT_TIME  # after the last meeting
     assert tick_and_send(runtime, prompt_time) == 2
     with runtime.db.session() as s:
         record_answer(s, rosa.id, channel="sms", score=4, now=prompt_time + timedelta(hours=2))
@@ -231,11 +237,9 @@ def test_the_last_prompt_of_a_schedule_that_ended_becomes_missed_after_the_answe
 
 
 def test_a_prompt_that_was_never_sent_is_not_counted_as_missed_nor_nudged(runtime, fake_twilio, group, members):
-    schedule(runtime.db, group)
-    with runtime.db.session() as s:
-        set_plan(s, group.id, now=EDITED, reminder_offsets_minutes=[])
+    prompts_only(runtime.db, group)
     sam, rosa = members
-    prompt_time = datetime(2020, 1, 16, 15, 0, tzinfo=UTC)  # Thu 10:00 New York
+    prompt_time = PROMPT_TIME
     assert schedule_jobs.tick(prompt_time) == 2  # written, not yet delivered...
     with runtime.db.session() as s:
         pause_member_until_resumed(s, sam.phone)  # ...when Sam is paused: his prompt is cancelled

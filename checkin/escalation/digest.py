@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from checkin import outbox, rota
+from checkin.checkins import CheckIn, missed_in_a_row
 from checkin.escalation.models import AssessmentRecord
 from checkin.models import Group, GroupMember, Member, StaffUser
 
@@ -27,7 +28,6 @@ def _window(now: datetime, tz: str, hour: int) -> tuple[datetime, datetime, str]
 def _gone_silent(session: Session, group_id: int, start: datetime, end: datetime) -> list[str]:
     """Members of the group whose run of missed check-in prompts grew in the window and is long
     enough for the rules engine to call it watch (history.missed_3): silence can be the signal."""
-    from checkin.checkins import CheckIn, missed_in_a_row
     from checkin.rules import AssessmentContext, assess
 
     missed_now = session.execute(
@@ -46,7 +46,8 @@ def _readers(session: Session, group_id: int, at: datetime) -> list[StaffUser]:
     """Who gets the group's digest: the primaries on call at the digest hour (asking at `now` would
     text it again to each shift starting later that day); with none on shift then, whoever is on
     call; with nobody, the coordinators, so that no one who may be struggling goes unnamed."""
-    return (rota.on_call(session, group_id, at, tier="primary") or rota.on_call(session, group_id, at)
+    on_call = rota.on_call_places(session, group_id, at)
+    return ([p.staff for p in on_call if p.link.tier == "primary"] or [p.staff for p in on_call]
             or list(session.scalars(select(StaffUser).where(StaffUser.role == "coordinator", StaffUser.active.is_(True),
                                                              StaffUser.phone.is_not(None)))))
 

@@ -49,6 +49,13 @@ class VoiceConfig:
     def text(self, key: str, language: str, **values) -> str:
         return self.prompts[language if language in LANGUAGES else "en"][key].format(**values)
 
+    def say_attrs(self, language: str) -> dict[str, str]:
+        """<Say> attributes for `language`: its language tag, and its voice when one is set."""
+        attrs = {"language": self.languages[language]}
+        if self.voices.get(language):
+            attrs["voice"] = self.voices[language]
+        return attrs
+
 
 def _placeholders(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}

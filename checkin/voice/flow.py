@@ -66,11 +66,7 @@ class Turn:
     def say(self, key: str, into=None, language: str | None = None, voice_of: str | None = None, **values) -> None:
         """Say a prompt in `language` (default: the call's), in the voice of `voice_of` (default: the same)."""
         lang = language or self.lang
-        spoken = voice_of or lang
-        attrs = {"language": self.cfg.languages[spoken]}
-        if self.cfg.voices.get(spoken):
-            attrs["voice"] = self.cfg.voices[spoken]
-        (into if into is not None else self.response).say(self.cfg.text(key, lang, **values), **attrs)
+        (into if into is not None else self.response).say(self.cfg.text(key, lang, **values), **self.cfg.say_attrs(voice_of or lang))
 
     def lead(self, key: str, **values) -> None:
         self.preface.append((key, values))

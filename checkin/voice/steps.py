@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
-from checkin import outbox, templates
+from checkin import templates
 from checkin.escalation import failsafe, service as escalation
 from checkin.models import Group, Member
 from checkin.phones import InvalidPhone, normalize_phone
@@ -129,9 +129,7 @@ def run_or_fail_safe(session: Session, inp: calls.CallInput, step: Step, **kwarg
         raise  # the database itself is failing: nothing can be stored, Twilio hears the error
     except Exception:
         log.exception("voice step failed call=%s; answering with 988/911 and alerting directly", inp.call_sid)
-        session.rollback()
-        outbox.forget_created(session)
-        escalation.forget_timers(session)
+        failsafe.discard(session)
         return fail_safe(session, inp, kwargs["cfg"])
 
 
@@ -146,7 +144,7 @@ def fail_safe(session: Session, inp: calls.CallInput, cfg: VoiceConfig) -> Voice
                    f"Checkin ALERT (urgent): a phone call from {who} could not be processed automatically. "
                    "Please call them back; the console has the number.")
     response = VoiceResponse()
-    response.say(templates.render("urgent", lang), language=cfg.languages[lang], **({"voice": cfg.voices[lang]} if cfg.voices.get(lang) else {}))
+    response.say(templates.render("urgent", lang), **cfg.say_attrs(lang))
     response.hangup()
     return response
 

@@ -15,7 +15,7 @@ def commit_and_send() -> None:
     timers = service.timers_in(session)
     session.commit()
     outbox.forget_created(session)
-    session.info.pop(service.TIMERS, None)
+    service.forget_timers(session)
     from workers import escalation_jobs
 
     escalation_jobs.after_commit(current_app.extensions["checkin"], items, timers)
