@@ -1,20 +1,37 @@
 # Two commands on a fresh machine: `make run` and `make test`.
+#
+# Installs come from uv.lock (every package pinned with its hashes); pyproject.toml keeps the
+# honest ranges for anyone installing the package as a library. uv itself is pinned by hash in
+# .ci/uv-requirements.txt and lives in its own venv (.tools), so `uv sync` can make .venv exact.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+
+# uv uses the machine's Python and never downloads one of its own.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test bench install clean browser
+.PHONY: run test lint format bench flakes lock install clean browser
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+$(UV): .ci/uv-requirements.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --require-hashes --no-deps -r .ci/uv-requirements.txt
+	touch $(UV)
+
+$(STAMP): uv.lock pyproject.toml $(UV)
+	$(UV) sync --frozen --extra test --python $(PYTHON) --quiet
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Upgrade the pinned versions on purpose (then run `make test` and commit uv.lock).
+lock: $(UV)
+	$(UV) lock --upgrade --python $(PYTHON)
 
 # The console's browser tests drive Debian's Chromium (Playwright's own browser downloads are not used).
 browser:
@@ -24,11 +41,27 @@ browser:
 run: $(STAMP)
 	$(BIN)/checkin dev
 
-test: $(STAMP) browser
+# Lint, format and the import contract are part of the suite: a change that breaks them fails `make test`.
+lint: $(STAMP)
+	$(UV) lock --check --offline --python $(PYTHON) --quiet
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: $(STAMP) browser lint
 	$(BIN)/python -m pytest -n 2 -q
+
+# The whole suite three times in a row with the other core busy: every test must pass every time.
+flakes: $(STAMP) browser
+	@$(PYTHON) -c "while True: pass" & busy=$$!; trap "kill $$busy" EXIT; \
+	for run in 1 2 3; do echo "flakes: run $$run of 3, one core loaded"; \
+		$(BIN)/python -m pytest -n 2 -q -p no:randomly || exit 1; done
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) instance
+	rm -rf $(VENV) $(TOOLS) instance
