@@ -17,7 +17,9 @@ from bench.common import section, terminate_on_signals
 
 
 def discover() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_") and not m.ispkg)
+    return sorted(
+        m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_") and not m.ispkg
+    )
 
 
 def select(available: list[str], wanted: list[str]) -> list[str]:

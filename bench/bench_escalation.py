@@ -17,8 +17,18 @@ import threading
 import time
 from urllib.parse import urlencode
 
-from bench.common import (REPO, ServerSettings, foreign_redis_clients, free_port, gunicorn, percentile, scratch_dir, spawn,
-                          stop_process, temp_database)
+from bench.common import (
+    REPO,
+    ServerSettings,
+    foreign_redis_clients,
+    free_port,
+    gunicorn,
+    percentile,
+    scratch_dir,
+    spawn,
+    stop_process,
+    temp_database,
+)
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
 REDIS_LOCK = "checkin:test-db-lock:14"  # the test suite's claim on a Redis database number; honour it
@@ -42,12 +52,24 @@ RQ = str(REPO / ".venv" / "bin" / "rq") if (REPO / ".venv" / "bin" / "rq").exist
 
 
 def app_env(database_url: str, port: int, instance: str, key: str, twilio_base: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "CHECKIN_", "DATABASE_", "REDIS_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TWILIO_", "CHECKIN_", "DATABASE_", "REDIS_"))
+    }
     env.update(
-        CHECKIN_ENV="test", DATABASE_URL=database_url, REDIS_URL=REDIS_URL, SECRET_KEY="bench-secret-key-" + "s" * 32,
-        CHECKIN_ENCRYPTION_KEY=key, PUBLIC_BASE_URL=f"http://127.0.0.1:{port}", MESSAGING_BACKEND="twilio",
-        TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN, TWILIO_FROM_NUMBER=GROUP_NUMBER,
-        TWILIO_API_BASE_URL=twilio_base, CHECKIN_INSTANCE_PATH=instance,
+        CHECKIN_ENV="test",
+        DATABASE_URL=database_url,
+        REDIS_URL=REDIS_URL,
+        SECRET_KEY="bench-secret-key-" + "s" * 32,
+        CHECKIN_ENCRYPTION_KEY=key,
+        PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+        MESSAGING_BACKEND="twilio",
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        TWILIO_FROM_NUMBER=GROUP_NUMBER,
+        TWILIO_API_BASE_URL=twilio_base,
+        CHECKIN_INSTANCE_PATH=instance,
     )
     return env
 
@@ -85,9 +107,13 @@ class Poster:
     def build(self, from_: str, body: str) -> tuple[bytes, dict[str, str]]:
         from webhooks.simulate import sign, sms_params
 
-        params = sms_params(from_, GROUP_NUMBER, body, sid="SM" + secrets.token_hex(16), account_sid=ACCOUNT_SID)
-        return urlencode(params).encode(), {"Content-Type": "application/x-www-form-urlencoded",
-                                            "X-Twilio-Signature": sign(AUTH_TOKEN, self.public_url, params)}
+        params = sms_params(
+            from_, GROUP_NUMBER, body, sid="SM" + secrets.token_hex(16), account_sid=ACCOUNT_SID
+        )
+        return urlencode(params).encode(), {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": sign(AUTH_TOKEN, self.public_url, params),
+        }
 
     def post(self, body: bytes, headers: dict[str, str]) -> int:
         for attempt in (0, 1):
@@ -107,7 +133,9 @@ class Poster:
         self.conn.close()
 
 
-def background_load(port: int, public_url: str, stop: threading.Event, stats: dict, threads: int = 10) -> list[threading.Thread]:
+def background_load(
+    port: int, public_url: str, stop: threading.Event, stats: dict, threads: int = 10
+) -> list[threading.Thread]:
     """`RATE` messages per second in total, paced (not as fast as possible), from the 100 members."""
     interval = threads / RATE
     lock = threading.Lock()
@@ -126,7 +154,7 @@ def background_load(port: int, public_url: str, stop: threading.Event, stats: di
                 body, headers = poster.build(member, BACKGROUND_BODIES[k % len(BACKGROUND_BODIES)])
                 try:
                     ok = poster.post(body, headers) == 200
-                except Exception:  # noqa: BLE001 - counted, the run goes on
+                except Exception:
                     ok = False
                 with lock:
                     stats["sent"] += 1
@@ -179,7 +207,9 @@ def crisis_run(fake, port: int, public_url: str, run: int, timeout: float = 60.0
     seen = first_alerts()
     missing = sorted(set(sent_at) - set(seen))
     if missing:
-        raise RuntimeError(f"{len(missing)} crisis message(s) never produced an alert within {timeout:.0f}s (e.g. {missing[:3]})")
+        raise RuntimeError(
+            f"{len(missing)} crisis message(s) never produced an alert within {timeout:.0f}s (e.g. {missing[:3]})"
+        )
     return sorted(seen[name] - sent_at[name] for name in sent_at)
 
 
@@ -198,7 +228,9 @@ def main() -> None:
     control = Redis.from_url("redis://127.0.0.1:6379/0", socket_timeout=5)
     token = secrets.token_hex(16)
     if not control.set(REDIS_LOCK, token, nx=True, ex=600):
-        raise RuntimeError(f"Redis database 14 is in use ({REDIS_LOCK} is held, e.g. by a test run); try again later")
+        raise RuntimeError(
+            f"Redis database 14 is in use ({REDIS_LOCK} is held, e.g. by a test run); try again later"
+        )
     redis = Redis.from_url(REDIS_URL, socket_timeout=5)
     fake = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN)
     worker = None
@@ -209,8 +241,10 @@ def main() -> None:
         if others:
             # e.g. an `rq worker` left by an interrupted run: it would take this run's alert jobs and look
             # them up in its own (old) database, and no alert would ever reach this run's Twilio.
-            raise RuntimeError(f"{len(others)} other connection(s) to Redis database 14 that this run did not make, "
-                               f"e.g. {others[0]}; stop that process (a leftover worker?) and try again")
+            raise RuntimeError(
+                f"{len(others)} other connection(s) to Redis database 14 that this run did not make, "
+                f"e.g. {others[0]}; stop that process (a leftover worker?) and try again"
+            )
         fake.start()
         with scratch_dir() as tmp, temp_database("checkin_bench_esc") as database_url:
             seed(database_url, key)
@@ -218,12 +252,19 @@ def main() -> None:
             env = app_env(database_url, port, str(tmp / "instance"), key, fake.base_url)
             public_url = env["PUBLIC_BASE_URL"] + "/twilio/sms"
             tmp_log.append(tmp / "worker.log")
-            worker = spawn([RQ, "worker", "--url", REDIS_URL, "--quiet", "-w", WORKER_CLASS, "alerts", "outbox"],
-                           env=env, log_path=tmp / "worker.log")
+            worker = spawn(
+                [RQ, "worker", "--url", REDIS_URL, "--quiet", "-w", WORKER_CLASS, "alerts", "outbox"],
+                env=env,
+                log_path=tmp / "worker.log",
+            )
             with gunicorn("webhooks:create_app()", SERVER, env, tmp, port=port):
-                print(f"app: {SERVER} on PostgreSQL; one `rq worker -w {WORKER_CLASS} alerts outbox`; loopback Twilio in-process")
-                print(f"{CRISIS_PER_RUN} crisis SMS per run, {CRISIS_INTERVAL * 1000:.0f} ms apart; 2 on-call facilitators "
-                      f"(each crisis: 2 SMS + 2 calls); latency to the first alert SMS request at Twilio")
+                print(
+                    f"app: {SERVER} on PostgreSQL; one `rq worker -w {WORKER_CLASS} alerts outbox`; loopback Twilio in-process"
+                )
+                print(
+                    f"{CRISIS_PER_RUN} crisis SMS per run, {CRISIS_INTERVAL * 1000:.0f} ms apart; 2 on-call facilitators "
+                    f"(each crisis: 2 SMS + 2 calls); latency to the first alert SMS request at Twilio"
+                )
                 # Warm up: one crisis and a few ordinary texts, not timed (imports, connections, rules load).
                 warm = Poster(port, public_url)
                 statuses = [warm.post(*warm.build(phone, "warming up")) for phone in BACKGROUND[:5]]
@@ -237,8 +278,10 @@ def main() -> None:
 
                 expected = 4 * len(FACILITATORS)
                 if not fake.wait_for(lambda: warm_alerts() >= expected, 30):
-                    raise RuntimeError(f"the warm-up crises produced {warm_alerts()} of {expected} alert SMS within 30 s: "
-                                       f"is the worker running (exit status {worker.poll()})? see its log below")
+                    raise RuntimeError(
+                        f"the warm-up crises produced {warm_alerts()} of {expected} alert SMS within 30 s: "
+                        f"is the worker running (exit status {worker.poll()})? see its log below"
+                    )
 
                 baseline = crisis_run(fake, port, public_url, 0)
                 print(describe("no background load (baseline)", baseline), flush=True)
@@ -256,13 +299,19 @@ def main() -> None:
                 elapsed = time.monotonic() - started
                 print(describe(f"with {RATE:.0f} member SMS/s in the background", loaded), flush=True)
                 rate = stats["sent"] / elapsed if elapsed else 0.0
-                print(f"background achieved {rate:.0f} SMS/s over {elapsed:.1f} s, {stats['errors']} error(s)")
+                print(
+                    f"background achieved {rate:.0f} SMS/s over {elapsed:.1f} s, {stats['errors']} error(s)"
+                )
                 p99_b, p99_l = percentile(baseline, 99), percentile(loaded, 99)
                 ratio = p99_l / p99_b if p99_b else float("inf")
                 verdict = "meets" if p99_l < TARGET_P99 else "MISSES"
-                print(f"p99 under load / baseline p99 = {ratio:.2f}x; p99 {p99_l * 1000:.0f} ms {verdict} the {TARGET_P99 * 1000:.0f} ms target")
+                print(
+                    f"p99 under load / baseline p99 = {ratio:.2f}x; p99 {p99_l * 1000:.0f} ms {verdict} the {TARGET_P99 * 1000:.0f} ms target"
+                )
                 if rate < RATE * 0.9:
-                    print(f"WARNING: the background load fell short of {RATE:.0f}/s: the figures understate the load")
+                    print(
+                        f"WARNING: the background load fell short of {RATE:.0f}/s: the figures understate the load"
+                    )
     except BaseException:
         try:
             print("worker log tail:\n" + (tmp_log[0].read_text(errors="replace")[-3000:] if tmp_log else ""))

@@ -69,11 +69,19 @@ WARMUP = float(os.environ.get("CHECKIN_BENCH_WARMUP", "1"))
 DURATION = float(os.environ.get("CHECKIN_BENCH_DURATION", "3"))  # per server per round
 ROUNDS = int(os.environ.get("CHECKIN_BENCH_ROUNDS", "3"))
 WEBHOOK, BARE, FLOOR = "inbound sms webhook", "bare flask twiml", "floor: 1 insert"
-APPS = {BARE: "bench.bare_app:create_app()", FLOOR: "bench.bare_app:create_floor_app()", WEBHOOK: "webhooks:create_app()"}
+APPS = {
+    BARE: "bench.bare_app:create_app()",
+    FLOOR: "bench.bare_app:create_floor_app()",
+    WEBHOOK: "webhooks:create_app()",
+}
 
 
 def app_env(database_url: str, port: int, instance: str, encryption_key: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "CHECKIN_", "DATABASE_", "REDIS_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TWILIO_", "CHECKIN_", "DATABASE_", "REDIS_"))
+    }
     env.update(
         CHECKIN_ENV="test",
         DATABASE_URL=database_url,
@@ -111,7 +119,9 @@ def count_inbound(database_url: str) -> tuple[int, int]:
     engine = create_engine(database_url)
     try:
         with engine.connect() as conn:
-            row = conn.execute(text("SELECT count(*), count(member_id) FROM messages WHERE direction = 'inbound'")).one()
+            row = conn.execute(
+                text("SELECT count(*), count(member_id) FROM messages WHERE direction = 'inbound'")
+            ).one()
             return int(row[0]), int(row[1])
     finally:
         engine.dispose()
@@ -128,7 +138,9 @@ def request_builder(public_url: str):
         for k in range(count):
             sid = f"SM{tag:08x}{proc:02x}{thread:02x}{k:020x}"
             member = MEMBERS[(k * 7 + thread * 31 + proc * 101) % len(MEMBERS)]
-            params = sms_params(member, GROUP_NUMBER, BODIES[k % len(BODIES)], sid=sid, account_sid="AC" + "0" * 32)
+            params = sms_params(
+                member, GROUP_NUMBER, BODIES[k % len(BODIES)], sid=sid, account_sid="AC" + "0" * 32
+            )
             headers = {
                 "Content-Type": "application/x-www-form-urlencoded",
                 "X-Twilio-Signature": sign(AUTH_TOKEN, public_url, params),
@@ -163,20 +175,40 @@ def check_webhook(port: int, public_url: str) -> None:
     """The webhook must take the everyday path: a known member, a plain acknowledgement."""
     reply = check_once(port, public_url)
     if "Member" not in reply:
-        print(f"WARNING: the webhook did not answer with the plain acknowledgement, so the figures measure another "
-              f"path (check the server log / rules config): {reply!r}", flush=True)
+        print(
+            f"WARNING: the webhook did not answer with the plain acknowledgement, so the figures measure another "
+            f"path (check the server log / rules config): {reply!r}",
+            flush=True,
+        )
 
 
-def measure(label: str, port: int, public_url: str, database_url: str, server_pids: list[int],
-            duration: float = DURATION, warmup: float = WARMUP):
+def measure(
+    label: str,
+    port: int,
+    public_url: str,
+    database_url: str,
+    server_pids: list[int],
+    duration: float = DURATION,
+    warmup: float = WARMUP,
+):
     """Load one server; also account the CPU its gunicorn processes and database connections use while measured."""
 
     def probe() -> dict[int, float]:
         pids = server_pids + backend_pids(database_url)
         return {pid: cpu_seconds([pid]) for pid in pids}
 
-    return run_load(label, port, PATH, request_builder(public_url), processes=2, threads=4, max_rps=10000,
-                    warmup=warmup, duration=duration, cpu_probe=probe)
+    return run_load(
+        label,
+        port,
+        PATH,
+        request_builder(public_url),
+        processes=2,
+        threads=4,
+        max_rps=10000,
+        warmup=warmup,
+        duration=duration,
+        cpu_probe=probe,
+    )
 
 
 def sweep(database_url: str, tmp, key: str) -> ServerSettings:
@@ -187,8 +219,10 @@ def sweep(database_url: str, tmp, key: str) -> ServerSettings:
         env = app_env(database_url, port, str(tmp / "instance"), key)
         with gunicorn("webhooks:create_app()", server, env, tmp, port=port) as srv:
             check_webhook(port, env["PUBLIC_BASE_URL"] + PATH)
-            r = measure(str(server), port, env["PUBLIC_BASE_URL"] + PATH, database_url, srv.pids(), duration=3.0)
-        print("  " + format_result(r).replace(f"{str(server):<22}", f"{str(server):<48}"), flush=True)
+            r = measure(
+                str(server), port, env["PUBLIC_BASE_URL"] + PATH, database_url, srv.pids(), duration=3.0
+            )
+        print("  " + format_result(r).replace(f"{server!s:<22}", f"{server!s:<48}"), flush=True)
         if r.valid and r.rps > best_rps:
             best, best_rps = server, r.rps
     if best is None:
@@ -201,9 +235,16 @@ def combine(label: str, runs: list[LoadResult]) -> LoadResult:
     """One result from several rounds: all requests over all measured seconds, latencies merged."""
     cpu = [r.cpu_ms_per_request * r.requests for r in runs if r.cpu_ms_per_request is not None]
     total = sum(r.requests for r in runs)
-    return LoadResult(label, total, sum(r.seconds for r in runs), sorted(x for r in runs for x in r.latencies_ms),
-                      sum(r.errors for r in runs), next((r.first_error for r in runs if r.first_error), None),
-                      any(r.exhausted for r in runs), (sum(cpu) / total) if cpu and total else None)
+    return LoadResult(
+        label,
+        total,
+        sum(r.seconds for r in runs),
+        sorted(x for r in runs for x in r.latencies_ms),
+        sum(r.errors for r in runs),
+        next((r.first_error for r in runs if r.first_error), None),
+        any(r.exhausted for r in runs),
+        (sum(cpu) / total) if cpu and total else None,
+    )
 
 
 def main() -> None:
@@ -214,7 +255,9 @@ def main() -> None:
     control = Redis.from_url("redis://127.0.0.1:6379/0", socket_timeout=5)
     token = secrets.token_hex(16)
     if not control.set(REDIS_LOCK, token, nx=True, ex=600):
-        raise RuntimeError(f"Redis database 15 is in use ({REDIS_LOCK} is held, e.g. by a test run); try again later")
+        raise RuntimeError(
+            f"Redis database 15 is in use ({REDIS_LOCK} is held, e.g. by a test run); try again later"
+        )
     redis = Redis.from_url(REDIS_URL, socket_timeout=5)
     started = time.monotonic()
     try:
@@ -222,9 +265,12 @@ def main() -> None:
         with scratch_dir() as tmp, temp_database() as database_url:
             seed(database_url, key)
             server = sweep(database_url, tmp, key) if os.environ.get("CHECKIN_BENCH_SWEEP") == "1" else SERVER
-            print(f"server: {server}, bind 127.0.0.1; load: 2 processes x 4 keep-alive connections, {ROUNDS} rounds of "
-                  f"{WARMUP:g} s warm-up + {DURATION:g} s measured per server; database: PostgreSQL, {len(MEMBERS)} members; "
-                  f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} before start", flush=True)
+            print(
+                f"server: {server}, bind 127.0.0.1; load: 2 processes x 4 keep-alive connections, {ROUNDS} rounds of "
+                f"{WARMUP:g} s warm-up + {DURATION:g} s measured per server; database: PostgreSQL, {len(MEMBERS)} members; "
+                f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} before start",
+                flush=True,
+            )
             with ExitStack() as stack:
                 urls, pids = {}, {}
                 for label, spec in APPS.items():
@@ -237,28 +283,43 @@ def main() -> None:
                 ratios: dict[str, list[float]] = {WEBHOOK: [], FLOOR: []}
                 labels = list(APPS)
                 for n in range(ROUNDS):
-                    order = labels[n % len(labels):] + labels[:n % len(labels)]  # each server goes first once
+                    order = (
+                        labels[n % len(labels) :] + labels[: n % len(labels)]
+                    )  # each server goes first once
                     this = {label: measure(label, *urls[label], database_url, pids[label]) for label in order}
                     for label, r in this.items():
                         runs[label].append(r)
                     for label in ratios:
                         ratios[label].append(this[label].rps / this[BARE].rps if this[BARE].rps else 0.0)
-                    print(f"round {n + 1}: " + ", ".join(f"{label} {this[label].rps:.0f} req/s" for label in labels)
-                          + f"; webhook / bare {ratios[WEBHOOK][-1]:.3f}, floor / bare {ratios[FLOOR][-1]:.3f}"
-                          + f" (load average {os.getloadavg()[0]:.1f})", flush=True)
+                    print(
+                        f"round {n + 1}: "
+                        + ", ".join(f"{label} {this[label].rps:.0f} req/s" for label in labels)
+                        + f"; webhook / bare {ratios[WEBHOOK][-1]:.3f}, floor / bare {ratios[FLOOR][-1]:.3f}"
+                        + f" (load average {os.getloadavg()[0]:.1f})",
+                        flush=True,
+                    )
             real, bare, floor = (combine(label, runs[label]) for label in (WEBHOOK, BARE, FLOOR))
             for r in (real, floor, bare):
                 print_result(r)
             ratio = statistics.median(ratios[WEBHOOK])
             floor_ratio = statistics.median(ratios[FLOOR])
             slower = real.p(50) / bare.p(50) if bare.p(50) else 0.0
-            print(f"{'ratio (webhook / bare)':<22} {ratio:7.3f} req/s, median of {ROUNDS} rounds "
-                  f"(target >= {TARGET:.2f}: {'met' if ratio >= TARGET else 'NOT met'}); p50 latency x{slower:.1f}", flush=True)
-            print(f"{'ratio (floor / bare)':<22} {floor_ratio:7.3f} req/s: the ceiling for any webhook that stores before it "
-                  f"answers, on this machine now; webhook / floor {ratio / floor_ratio if floor_ratio else 0:.2f}", flush=True)
+            print(
+                f"{'ratio (webhook / bare)':<22} {ratio:7.3f} req/s, median of {ROUNDS} rounds "
+                f"(target >= {TARGET:.2f}: {'met' if ratio >= TARGET else 'NOT met'}); p50 latency x{slower:.1f}",
+                flush=True,
+            )
+            print(
+                f"{'ratio (floor / bare)':<22} {floor_ratio:7.3f} req/s: the ceiling for any webhook that stores before it "
+                f"answers, on this machine now; webhook / floor {ratio / floor_ratio if floor_ratio else 0:.2f}",
+                flush=True,
+            )
             stored, from_members = count_inbound(database_url)
-            print(f"stored {stored} inbound messages ({from_members} from known members); "
-                  f"section took {time.monotonic() - started:.0f} s", flush=True)
+            print(
+                f"stored {stored} inbound messages ({from_members} from known members); "
+                f"section took {time.monotonic() - started:.0f} s",
+                flush=True,
+            )
             if not all(r.valid for r in (real, bare, floor)):
                 raise RuntimeError("invalid run: errors or exhausted requests (see above)")
             if ratio < TARGET:

@@ -16,6 +16,7 @@ import secrets
 import subprocess
 import time
 from collections import Counter
+from datetime import UTC
 
 from bench.common import REPO, scratch_dir, temp_database
 
@@ -24,7 +25,9 @@ REDIS_LOCK = "checkin:test-db-lock:13"  # the test suite's claim on a Redis data
 ACCOUNT_SID = "AC" + "3" * 32
 AUTH_TOKEN = "bench-auth-token-" + "r" * 16
 FROM_NUMBER = "+15005550006"
-WARM_UP_NUMBER = "+15005550009"  # its own pace and Twilio window: warming up costs the measured number nothing
+WARM_UP_NUMBER = (
+    "+15005550009"  # its own pace and Twilio window: warming up costs the measured number nothing
+)
 RATE = float(os.environ.get("CHECKIN_BENCH_SEND_RATE", "10"))
 MESSAGES = int(os.environ.get("CHECKIN_BENCH_SEND_MESSAGES", "300"))
 WORKERS = 2
@@ -33,12 +36,25 @@ RQ = str(REPO / ".venv" / "bin" / "rq") if (REPO / ".venv" / "bin" / "rq").exist
 
 
 def worker_env(database_url: str, instance: str, key: str, twilio_base: str, rate: float) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "CHECKIN_", "DATABASE_", "REDIS_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TWILIO_", "CHECKIN_", "DATABASE_", "REDIS_"))
+    }
     env.update(
-        CHECKIN_ENV="test", DATABASE_URL=database_url, REDIS_URL=REDIS_URL, SECRET_KEY="bench-secret-key-" + "s" * 32,
-        CHECKIN_ENCRYPTION_KEY=key, PUBLIC_BASE_URL="http://127.0.0.1:9", MESSAGING_BACKEND="twilio",
-        TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN, TWILIO_FROM_NUMBER=FROM_NUMBER,
-        TWILIO_API_BASE_URL=twilio_base, CHECKIN_INSTANCE_PATH=instance, CHECKIN_SEND_RATE=f"{rate:g}",
+        CHECKIN_ENV="test",
+        DATABASE_URL=database_url,
+        REDIS_URL=REDIS_URL,
+        SECRET_KEY="bench-secret-key-" + "s" * 32,
+        CHECKIN_ENCRYPTION_KEY=key,
+        PUBLIC_BASE_URL="http://127.0.0.1:9",
+        MESSAGING_BACKEND="twilio",
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        TWILIO_FROM_NUMBER=FROM_NUMBER,
+        TWILIO_API_BASE_URL=twilio_base,
+        CHECKIN_INSTANCE_PATH=instance,
+        CHECKIN_SEND_RATE=f"{rate:g}",
     )
     return env
 
@@ -46,7 +62,7 @@ def worker_env(database_url: str, instance: str, key: str, twilio_base: str, rat
 def write_fan_out(db, run: str, count: int = MESSAGES, from_number: str | None = None) -> list:
     """A reminder to each of `count` group members. They live where it is midday now, so the send-time
     quiet-hours gate looks each one up (its query is part of the figure) and lets it go."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from sqlalchemy import select
 
@@ -57,14 +73,27 @@ def write_fan_out(db, run: str, count: int = MESSAGES, from_number: str | None =
     with db.session() as s:
         members = dict(s.execute(select(Member.phone, Member.id)).all())
         if not members:
-            shift = (12 - datetime.now(timezone.utc).hour + 12) % 24 - 12  # UTC+shift is midday; Etc/GMT signs are inverted
-            group = add_group(s, "Bench Group", "Etc/GMT" if shift == 0 else f"Etc/GMT{-shift:+d}", FROM_NUMBER)
+            shift = (
+                12 - datetime.now(UTC).hour + 12
+            ) % 24 - 12  # UTC+shift is midday; Etc/GMT signs are inverted
+            group = add_group(
+                s, "Bench Group", "Etc/GMT" if shift == 0 else f"Etc/GMT{-shift:+d}", FROM_NUMBER
+            )
             for i in range(MESSAGES):
                 member = add_member(s, group.name, f"+1202555{i:04d}", f"Member {i}")
                 members[member.phone] = member.id
-        return [outbox.add(s, f"reminder:bench:{run}:{i}", to=f"+1202555{i:04d}", body=f"{run} reminder {i}",
-                           purpose="reminder", member_id=members[f"+1202555{i:04d}"], from_number=from_number)[0]
-                for i in range(count)]
+        return [
+            outbox.add(
+                s,
+                f"reminder:bench:{run}:{i}",
+                to=f"+1202555{i:04d}",
+                body=f"{run} reminder {i}",
+                purpose="reminder",
+                member_id=members[f"+1202555{i:04d}"],
+                from_number=from_number,
+            )[0]
+            for i in range(count)
+        ]
 
 
 def run_once(label: str, runtime, fake, env: dict[str, str], log_path, rate_limit: float | None) -> dict:
@@ -79,12 +108,33 @@ def run_once(label: str, runtime, fake, env: dict[str, str], log_path, rate_limi
     workers = []
     with open(log_path, "ab") as log:
         for _ in range(WORKERS):
-            workers.append(subprocess.Popen([RQ, "worker", "--url", REDIS_URL, "-w", "rq.worker.SimpleWorker", "--with-scheduler",
-                                             "--quiet", "alerts", "outbox"], cwd=REPO, env=env, stdin=subprocess.DEVNULL,
-                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+            workers.append(
+                subprocess.Popen(
+                    [
+                        RQ,
+                        "worker",
+                        "--url",
+                        REDIS_URL,
+                        "-w",
+                        "rq.worker.SimpleWorker",
+                        "--with-scheduler",
+                        "--quiet",
+                        "alerts",
+                        "outbox",
+                    ],
+                    cwd=REPO,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
     try:
         deadline = time.monotonic() + 60
-        while len(Worker.all(connection=runtime.redis)) < WORKERS:  # started and listening: not part of the figure
+        while (
+            len(Worker.all(connection=runtime.redis)) < WORKERS
+        ):  # started and listening: not part of the figure
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the rq workers did not start; see {log_path}")
             time.sleep(0.1)
@@ -97,7 +147,9 @@ def run_once(label: str, runtime, fake, env: dict[str, str], log_path, rate_limi
         dispatch(runtime, items)
         timeout = MESSAGES / (rate_limit or 50) * 2 + 30
         if not fake.wait_for(lambda: len(fake.messages()) >= MESSAGES, timeout):
-            raise RuntimeError(f"{label}: only {len(fake.messages())} of {MESSAGES} messages reached Twilio in {timeout:.0f} s")
+            raise RuntimeError(
+                f"{label}: only {len(fake.messages())} of {MESSAGES} messages reached Twilio in {timeout:.0f} s"
+            )
         time.sleep(1.0)  # a duplicate would arrive now
         sent = fake.messages()
         count_429 = fake.count_429()
@@ -114,8 +166,14 @@ def run_once(label: str, runtime, fake, env: dict[str, str], log_path, rate_limi
     span = arrivals[-1] - arrivals[0]
     bodies = Counter(m["params"]["Body"] for m in sent)
     worst = max(sum(1 for b in arrivals[i:] if b - a < 1.0) for i, a in enumerate(arrivals))
-    return {"sent": len(sent), "rate": (len(sent) - 1) / span if span else float("inf"), "span": span,
-            "duplicates": sum(n - 1 for n in bodies.values()), "429s": count_429, "max_per_second": worst}
+    return {
+        "sent": len(sent),
+        "rate": (len(sent) - 1) / span if span else float("inf"),
+        "span": span,
+        "duplicates": sum(n - 1 for n in bodies.values()),
+        "429s": count_429,
+        "max_per_second": worst,
+    }
 
 
 def main() -> None:
@@ -131,7 +189,9 @@ def main() -> None:
     control = Redis.from_url("redis://127.0.0.1:6379/0", socket_timeout=5)
     token = secrets.token_hex(16)
     if not control.set(REDIS_LOCK, token, nx=True, ex=900):
-        raise RuntimeError(f"Redis database 13 is in use ({REDIS_LOCK} is held, e.g. by a test run); try again later")
+        raise RuntimeError(
+            f"Redis database 13 is in use ({REDIS_LOCK} is held, e.g. by a test run); try again later"
+        )
     fake = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN)
     runtime = None
     try:
@@ -140,21 +200,42 @@ def main() -> None:
             paced_env = worker_env(database_url, str(tmp / "instance"), key, fake.base_url, RATE)
             unpaced_env = dict(paced_env, CHECKIN_SEND_RATE="0")
             runtime = Runtime.from_settings(load_settings(paced_env))
-            print(f"{MESSAGES} reminders from one number, {WORKERS} `rq worker -w SimpleWorker --with-scheduler` processes, "
-                  f"PostgreSQL + Redis, loopback Twilio in-process")
+            print(
+                f"{MESSAGES} reminders from one number, {WORKERS} `rq worker -w SimpleWorker --with-scheduler` processes, "
+                f"PostgreSQL + Redis, loopback Twilio in-process"
+            )
             baseline = run_once("unpaced", runtime, fake, unpaced_env, tmp / "workers.log", None)
-            print(f"{'unpaced (CHECKIN_SEND_RATE=0), baseline':<44} {baseline['rate']:7.1f} msg/s over {baseline['span']:5.1f} s  "
-                  f"duplicates {baseline['duplicates']}  busiest second {baseline['max_per_second']}", flush=True)
+            print(
+                f"{'unpaced (CHECKIN_SEND_RATE=0), baseline':<44} {baseline['rate']:7.1f} msg/s over {baseline['span']:5.1f} s  "
+                f"duplicates {baseline['duplicates']}  busiest second {baseline['max_per_second']}",
+                flush=True,
+            )
             paced = run_once("paced", runtime, fake, paced_env, tmp / "workers.log", RATE)
             ratio = paced["rate"] / RATE
-            print(f"{f'paced at CHECKIN_SEND_RATE={RATE:g} (Twilio limit {RATE:g}/s)':<44} {paced['rate']:7.2f} msg/s over {paced['span']:5.1f} s  "
-                  f"duplicates {paced['duplicates']}  429s {paced['429s']}  busiest second {paced['max_per_second']}", flush=True)
+            print(
+                f"{f'paced at CHECKIN_SEND_RATE={RATE:g} (Twilio limit {RATE:g}/s)':<44} {paced['rate']:7.2f} msg/s over {paced['span']:5.1f} s  "
+                f"duplicates {paced['duplicates']}  429s {paced['429s']}  busiest second {paced['max_per_second']}",
+                flush=True,
+            )
             load = os.getloadavg()[0]
-            print(f"load average {load:.1f} on {os.cpu_count()} CPUs during the runs"
-                  + (" (a busy machine: late wake-ups bunch sends, which Twilio may answer with 429)" if load > (os.cpu_count() or 1) else ""))
-            ok = abs(1 - ratio) <= TARGET and paced["duplicates"] == 0 and paced["429s"] == 0 and paced["sent"] == MESSAGES
-            print(f"achieved / configured = {ratio:.3f} (headroom {pacing.HEADROOM:.0%} below the limit); "
-                  f"{'meets' if ok else 'MISSES'} the target: within {TARGET:.0%}, 0 duplicates, 0 429s")
+            print(
+                f"load average {load:.1f} on {os.cpu_count()} CPUs during the runs"
+                + (
+                    " (a busy machine: late wake-ups bunch sends, which Twilio may answer with 429)"
+                    if load > (os.cpu_count() or 1)
+                    else ""
+                )
+            )
+            ok = (
+                abs(1 - ratio) <= TARGET
+                and paced["duplicates"] == 0
+                and paced["429s"] == 0
+                and paced["sent"] == MESSAGES
+            )
+            print(
+                f"achieved / configured = {ratio:.3f} (headroom {pacing.HEADROOM:.0%} below the limit); "
+                f"{'meets' if ok else 'MISSES'} the target: within {TARGET:.0%}, 0 duplicates, 0 429s"
+            )
     finally:
         if runtime is not None:
             runtime.db.dispose()

@@ -19,17 +19,20 @@ import time
 import traceback
 import uuid
 from array import array
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 REPO = Path(__file__).resolve().parent.parent
-PYTHON = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
+PYTHON = (
+    str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
+)
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
 # --- small helpers -------------------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -76,8 +79,16 @@ def spawn(cmd: Sequence[str], *, env: dict[str, str], log_path: Path) -> subproc
     `rq worker` still attached to the bench's Redis database takes the next run's jobs and looks them
     up in the old run's database, so the new run never sees its alerts."""
     with open(log_path, "ab") as log:
-        return subprocess.Popen(list(cmd), cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with(os.getpid()))
+        return subprocess.Popen(
+            list(cmd),
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with(os.getpid()),
+        )
 
 
 def stop_process(proc: subprocess.Popen | None, timeout: float = 10.0) -> None:
@@ -98,6 +109,7 @@ def stop_process(proc: subprocess.Popen | None, timeout: float = 10.0) -> None:
 def terminate_on_signals() -> None:
     """Turn SIGTERM and SIGHUP (a `timeout`, a closed terminal) into KeyboardInterrupt, so that every
     finally block runs: servers stopped, temporary databases dropped, Redis claims released."""
+
     def interrupt(signum, _frame):
         raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
@@ -111,11 +123,15 @@ def foreign_redis_clients(redis) -> list[str]:
     interrupted run, which would take this run's jobs."""
     db = redis.connection_pool.connection_kwargs.get("db", 0)
     mine = redis.client_id()
-    return [f"{c.get('addr')} (age {c.get('age')} s, last command {c.get('cmd')})"
-            for c in redis.client_list() if int(c.get("db", -1)) == db and int(c.get("id", -1)) != mine]
+    return [
+        f"{c.get('addr')} (age {c.get('age')} s, last command {c.get('cmd')})"
+        for c in redis.client_list()
+        if int(c.get("db", -1)) == db and int(c.get("id", -1)) != mine
+    ]
 
 
 # --- gunicorn ------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ServerSettings:
@@ -152,10 +168,19 @@ class Gunicorn:
         return f"http://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
-        return [PYTHON, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", *self.server.args(),
-                "--log-level", "warning", self.app_spec]
+        return [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            *self.server.args(),
+            "--log-level",
+            "warning",
+            self.app_spec,
+        ]
 
-    def start(self, timeout: float = 30.0) -> "Gunicorn":
+    def start(self, timeout: float = 30.0) -> Gunicorn:
         self.proc = spawn(self.command(), env=self.env, log_path=self.log_path)
         self._wait_ready(timeout)
         return self
@@ -174,7 +199,9 @@ class Gunicorn:
                 return
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError(f"gunicorn did not answer on port {self.port} within {timeout:.0f}s:\n{self.log_tail()}")
+        raise RuntimeError(
+            f"gunicorn did not answer on port {self.port} within {timeout:.0f}s:\n{self.log_tail()}"
+        )
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -195,7 +222,9 @@ class Gunicorn:
 
 
 @contextmanager
-def gunicorn(app_spec: str, server: ServerSettings, env: dict[str, str], log_dir: Path, port: int | None = None) -> Iterator[Gunicorn]:
+def gunicorn(
+    app_spec: str, server: ServerSettings, env: dict[str, str], log_dir: Path, port: int | None = None
+) -> Iterator[Gunicorn]:
     port = port or free_port()
     srv = Gunicorn(app_spec, port, server, dict(env), log_dir)
     try:
@@ -218,6 +247,7 @@ def cpu_seconds(pids: Sequence[int]) -> float:
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------------
+
 
 @contextmanager
 def temp_database(prefix: str = "checkin_bench") -> Iterator[str]:
@@ -250,8 +280,10 @@ def backend_pids(database_url: str) -> list[int]:
     admin = create_engine(PG_ADMIN_URL)
     try:
         with admin.connect() as conn:
-            rows = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d"),
-                                {"d": make_url(database_url).database})
+            rows = conn.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = :d"),
+                {"d": make_url(database_url).database},
+            )
             return [int(r[0]) for r in rows]
     finally:
         admin.dispose()
@@ -332,7 +364,9 @@ def _connection_loop(port, path, requests, warm_end, end, lat, stats, lock):
             stats["first_error"] = first_error
 
 
-def _load_process(index, port, path, build, threads, per_thread, ready, go, start_at, warmup, duration, results):
+def _load_process(
+    index, port, path, build, threads, per_thread, ready, go, start_at, warmup, duration, results
+):
     signalled = False
     try:
         batches = [build(index, t, per_thread) for t in range(threads)]
@@ -344,8 +378,12 @@ def _load_process(index, port, path, build, threads, per_thread, ready, go, star
         stats = {"ok": 0, "errors": 0, "exhausted": False, "first_error": None}
         lats = [array("d") for _ in range(threads)]
         lock = threading.Lock()
-        workers = [threading.Thread(target=_connection_loop, args=(port, path, batches[t], warm_end, end, lats[t], stats, lock))
-                   for t in range(threads)]
+        workers = [
+            threading.Thread(
+                target=_connection_loop, args=(port, path, batches[t], warm_end, end, lats[t], stats, lock)
+            )
+            for t in range(threads)
+        ]
         for w in workers:
             w.start()
         for w in workers:
@@ -360,9 +398,19 @@ def _load_process(index, port, path, build, threads, per_thread, ready, go, star
         results.put(({"ok": 0, "errors": 1, "exhausted": False, "first_error": traceback.format_exc()}, b""))
 
 
-def run_load(label: str, port: int, path: str, build: RequestBuilder, *, processes: int = 2, threads: int = 4,
-             warmup: float = 1.0, duration: float = 5.0, max_rps: float = 6000.0,
-             cpu_probe: Callable[[], dict[int, float]] | None = None) -> LoadResult:
+def run_load(
+    label: str,
+    port: int,
+    path: str,
+    build: RequestBuilder,
+    *,
+    processes: int = 2,
+    threads: int = 4,
+    warmup: float = 1.0,
+    duration: float = 5.0,
+    max_rps: float = 6000.0,
+    cpu_probe: Callable[[], dict[int, float]] | None = None,
+) -> LoadResult:
     """Closed-loop load: processes x threads keep-alive connections, each sending pre-built POSTs.
 
     Requests are built in the load processes before the clock starts (enough for `max_rps` over warm-up
@@ -375,9 +423,14 @@ def run_load(label: str, port: int, path: str, build: RequestBuilder, *, process
     go = ctx.Event()
     start_at = ctx.Value("d", 0.0)
     results = ctx.Queue()
-    procs = [ctx.Process(target=_load_process, daemon=True,
-                         args=(i, port, path, build, threads, per_thread, ready, go, start_at, warmup, duration, results))
-             for i in range(processes)]
+    procs = [
+        ctx.Process(
+            target=_load_process,
+            daemon=True,
+            args=(i, port, path, build, threads, per_thread, ready, go, start_at, warmup, duration, results),
+        )
+        for i in range(processes)
+    ]
     for p in procs:
         p.start()
     try:
@@ -426,8 +479,10 @@ LABEL_WIDTH = 22
 
 
 def format_result(r: LoadResult) -> str:
-    line = (f"{r.label:<{LABEL_WIDTH}} {r.rps:7.0f} req/s  p50 {r.p(50):5.1f} ms  p99 {r.p(99):5.1f} ms"
-            f"  errors {r.errors}")
+    line = (
+        f"{r.label:<{LABEL_WIDTH}} {r.rps:7.0f} req/s  p50 {r.p(50):5.1f} ms  p99 {r.p(99):5.1f} ms"
+        f"  errors {r.errors}"
+    )
     if r.cpu_ms_per_request is not None:
         line += f"  server cpu {r.cpu_ms_per_request:.2f} ms/req"
     if r.exhausted:

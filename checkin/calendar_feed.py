@@ -13,8 +13,8 @@ The feed names the group and where it meets; it never carries a member's name or
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Iterable
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
@@ -72,7 +72,9 @@ def window(now: datetime) -> tuple[datetime, datetime]:
     return now - WINDOW_BACK, now + WINDOW_AHEAD
 
 
-def build(group_name: str, timezone: str, occurrences: Iterable, *, host: str, now: datetime | None = None) -> bytes:
+def build(
+    group_name: str, timezone: str, occurrences: Iterable, *, host: str, now: datetime | None = None
+) -> bytes:
     """The feed's bytes for `occurrences` (checkin.schedules.Occurrence-like objects)."""
     zone = ZoneInfo(timezone)
     stamp = now or utcnow()

@@ -20,8 +20,12 @@ class CheckIn(Base):
     __table_args__ = (
         Index("ix_checkins_member_prompted", "member_id", "prompted_at"),
         # Open prompts are few and each cron tick looks for the expired ones among them.
-        Index("ix_checkins_open_prompted", "prompted_at", postgresql_where=text("state = 'open'"),
-              sqlite_where=text("state = 'open'")),
+        Index(
+            "ix_checkins_open_prompted",
+            "prompted_at",
+            postgresql_where=text("state = 'open'"),
+            sqlite_where=text("state = 'open'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -53,11 +57,13 @@ ANSWER_WINDOW = timedelta(days=7)
 def open_prompt_id(member_id, since):
     """The id of the member's newest check-in prompt still open and asked since `since` (now less
     ANSWER_WINDOW), as a scalar subquery: the prompt an answer now belongs to."""
-    return (select(CheckIn.id)
-            .where(CheckIn.member_id == member_id, CheckIn.state == "open", CheckIn.prompted_at >= since)
-            .order_by(CheckIn.prompted_at.desc())
-            .limit(1)
-            .scalar_subquery())
+    return (
+        select(CheckIn.id)
+        .where(CheckIn.member_id == member_id, CheckIn.state == "open", CheckIn.prompted_at >= since)
+        .order_by(CheckIn.prompted_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def close_stale_prompts(session: Session, now: datetime) -> dict[str, int]:
@@ -70,12 +76,19 @@ def close_stale_prompts(session: Session, now: datetime) -> dict[str, int]:
     """
     from checkin.models import OutboxItem  # models imports this module
 
-    never_sent = (select(OutboxItem.id)
-                  .where(OutboxItem.idempotency_key == CheckIn.prompt_key, OutboxItem.state == "cancelled").exists())
+    never_sent = (
+        select(OutboxItem.id)
+        .where(OutboxItem.idempotency_key == CheckIn.prompt_key, OutboxItem.state == "cancelled")
+        .exists()
+    )
     counts = {}
     for state, condition in (("unsent", never_sent), ("missed", CheckIn.prompted_at < now - ANSWER_WINDOW)):
-        result = session.execute(update(CheckIn).where(CheckIn.state == "open", condition)
-                                 .values(state=state, closed_at=now).execution_options(synchronize_session=False))
+        result = session.execute(
+            update(CheckIn)
+            .where(CheckIn.state == "open", condition)
+            .values(state=state, closed_at=now)
+            .execution_options(synchronize_session=False)
+        )
         counts[state] = result.rowcount or 0
     return counts
 
@@ -85,15 +98,28 @@ def missed_in_a_row(session: Session, member_ids: list[int], limit: int = 10) ->
     Prompts still open or never sent don't break a run, and don't count in it."""
     if not member_ids:
         return {}
-    ranked = (select(CheckIn.member_id, CheckIn.state,
-                     func.row_number().over(partition_by=CheckIn.member_id, order_by=CheckIn.prompted_at.desc()).label("n"))
-              .where(CheckIn.member_id.in_(member_ids), CheckIn.prompt_key.is_not(None),
-                     CheckIn.state.in_(("answered", "missed")))
-              .subquery())
-    runs = {member_id: 0 for member_id in member_ids}
+    ranked = (
+        select(
+            CheckIn.member_id,
+            CheckIn.state,
+            func.row_number()
+            .over(partition_by=CheckIn.member_id, order_by=CheckIn.prompted_at.desc())
+            .label("n"),
+        )
+        .where(
+            CheckIn.member_id.in_(member_ids),
+            CheckIn.prompt_key.is_not(None),
+            CheckIn.state.in_(("answered", "missed")),
+        )
+        .subquery()
+    )
+    runs = dict.fromkeys(member_ids, 0)
     broken = set()
-    for member_id, state in session.execute(select(ranked.c.member_id, ranked.c.state).where(ranked.c.n <= limit)
-                                            .order_by(ranked.c.member_id, ranked.c.n)):
+    for member_id, state in session.execute(
+        select(ranked.c.member_id, ranked.c.state)
+        .where(ranked.c.n <= limit)
+        .order_by(ranked.c.member_id, ranked.c.n)
+    ):
         if member_id in broken or state != "missed":
             broken.add(member_id)
         else:
@@ -115,7 +141,9 @@ def record_answer(
 ) -> CheckIn:
     """Record a member's check-in answer against their newest open prompt, or as an unprompted check-in."""
     now = now or utcnow()
-    checkin = session.scalar(select(CheckIn).where(CheckIn.id == open_prompt_id(member_id, now - ANSWER_WINDOW)))
+    checkin = session.scalar(
+        select(CheckIn).where(CheckIn.id == open_prompt_id(member_id, now - ANSWER_WINDOW))
+    )
     if checkin is None:
         checkin = CheckIn(member_id=member_id, channel=channel)
         session.add(checkin)

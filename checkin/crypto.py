@@ -29,7 +29,9 @@ def decrypt(token: bytes) -> str:
     try:
         return cipher().decrypt(bytes(token)).decode("utf-8")
     except InvalidToken:
-        raise RuntimeError("cannot decrypt a stored value: is CHECKIN_ENCRYPTION_KEY missing an old key?") from None
+        raise RuntimeError(
+            "cannot decrypt a stored value: is CHECKIN_ENCRYPTION_KEY missing an old key?"
+        ) from None
 
 
 class EncryptedText(TypeDecorator):

@@ -8,8 +8,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from checkin.errors import ValidationError  # noqa: F401 - re-exported: callers catch it from here
-from checkin.models import CHANNELS, LANGUAGES, STAFF_ROLES, ConsentEvent, Group, GroupStaff, Member, StaffUser
+from checkin.errors import ValidationError
+from checkin.models import (
+    CHANNELS,
+    LANGUAGES,
+    STAFF_ROLES,
+    ConsentEvent,
+    Group,
+    GroupStaff,
+    Member,
+    StaffUser,
+)
 from checkin.phones import InvalidPhone, normalize_phone
 
 
@@ -18,7 +27,9 @@ def check_timezone(name: str) -> str:
         try:
             ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValidationError(f"unknown time zone {name!r} (use an IANA name such as America/New_York)") from None
+            raise ValidationError(
+                f"unknown time zone {name!r} (use an IANA name such as America/New_York)"
+            ) from None
     return name
 
 
@@ -79,7 +90,14 @@ def add_member(
         check_timezone(timezone)
     if session.scalar(select(Member.id).where(Member.phone == number)):
         raise ValidationError("a member with that phone number already exists")
-    member = Member(phone=number, display_name=display_name, language=language, timezone=timezone, channel=channel, status="active")
+    member = Member(
+        phone=number,
+        display_name=display_name,
+        language=language,
+        timezone=timezone,
+        channel=channel,
+        status="active",
+    )
     member.groups.append(group)
     session.add(member)
     session.flush()
@@ -94,7 +112,9 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 def set_staff_phone(session: Session, staff: StaffUser, phone: str | None) -> None:
     """The number a staff member is alerted on; none means they get no alerts (the console says so)."""
     number = _phone(phone, "phone for alerts") if phone else None
-    if number and session.scalar(select(StaffUser.id).where(StaffUser.phone == number, StaffUser.id != staff.id)):
+    if number and session.scalar(
+        select(StaffUser.id).where(StaffUser.phone == number, StaffUser.id != staff.id)
+    ):
         raise ValidationError("phone for alerts: another staff user has that number")
     staff.phone = number
 

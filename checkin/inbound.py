@@ -15,9 +15,10 @@ from checkin import answers, consent, keywords, outbox, templates
 from checkin.answers import asked
 from checkin.checkins import ANSWER_WINDOW, CheckIn, open_prompt_id
 from checkin.db import utcnow
-from checkin.rows import adopt, from_row, insert_returning_id, load_one, update_by_id
-from checkin.escalation import commands, failsafe, service as escalation
+from checkin.escalation import commands, failsafe
+from checkin.escalation import service as escalation
 from checkin.models import Member, Message, OutboxItem, StaffUser
+from checkin.rows import adopt, from_row, insert_returning_id, load_one, update_by_id
 
 log = logging.getLogger("checkin.inbound")
 
@@ -42,7 +43,9 @@ class Answer:
     level: str | None = None  # the risk assessment, for members' messages
 
 
-def receive_sms(db, sms: InboundSms, *, context: escalation.Context | None = None, now: datetime | None = None) -> Answer:
+def receive_sms(
+    db, sms: InboundSms, *, context: escalation.Context | None = None, now: datetime | None = None
+) -> Answer:
     """Store the message exactly once, decide, and return the reply. A retried webhook gets the same reply
     (and creates nothing: its alerts were written with the first one)."""
     try:
@@ -69,9 +72,15 @@ def _receive(db, sms: InboundSms, context: escalation.Context | None, now: datet
         else:
             member = load_one(session, Member, Member.phone, sms.from_number)
             # A facilitator who is also a member writes as a member, unless it is a command.
-            staff = _staff(session, sms.from_number) if member is None or commands.is_command(sms.body) else None
-            message = _claim(session, sms, member_id=member.id if member and staff is None else None,
-                             staff_id=staff.id if staff else None)
+            staff = (
+                _staff(session, sms.from_number) if member is None or commands.is_command(sms.body) else None
+            )
+            message = _claim(
+                session,
+                sms,
+                member_id=member.id if member and staff is None else None,
+                staff_id=staff.id if staff else None,
+            )
         if message is None:
             return _duplicate(session, sms.sid)
         sender = dict(member_id=message.member_id, staff_id=message.staff_id)
@@ -97,7 +106,10 @@ def _receive(db, sms: InboundSms, context: escalation.Context | None, now: datet
             reply, level = _fail_safe(session, member, staff, message)
         _store_reply(session, message, reply)
         # Alerts first, and texts before calls: a text is the quickest way to reach a facilitator.
-        created = sorted(outbox.created_in(session), key=lambda i: (i.queue != outbox.ALERT_QUEUE, i.channel != "sms", i.id))
+        created = sorted(
+            outbox.created_in(session),
+            key=lambda i: (i.queue != outbox.ALERT_QUEUE, i.channel != "sms", i.id),
+        )
         timers = tuple(escalation.timers_in(session))
     return Answer(reply, message.id, outbox=tuple(created), timers=timers, level=level)
 
@@ -108,12 +120,28 @@ def _staff(session: Session, phone: str) -> StaffUser | None:
 
 def _message_values(sms: InboundSms, *, member_id: int | None, staff_id: int | None) -> dict:
     now = utcnow()
-    return dict(direction="inbound", channel="sms", provider_sid=sms.sid, member_id=member_id, staff_id=staff_id,
-                from_number=sms.from_number, to_number=sms.to_number, body=sms.body, reply_body=None,
-                status="received", error_code=None, error_message=None, outbox_id=None, created_at=now, updated_at=now)
+    return dict(
+        direction="inbound",
+        channel="sms",
+        provider_sid=sms.sid,
+        member_id=member_id,
+        staff_id=staff_id,
+        from_number=sms.from_number,
+        to_number=sms.to_number,
+        body=sms.body,
+        reply_body=None,
+        status="received",
+        error_code=None,
+        error_message=None,
+        outbox_id=None,
+        created_at=now,
+        updated_at=now,
+    )
 
 
-def _claim(session: Session, sms: InboundSms, *, member_id: int | None, staff_id: int | None) -> Message | None:
+def _claim(
+    session: Session, sms: InboundSms, *, member_id: int | None, staff_id: int | None
+) -> Message | None:
     """Store the inbound message unless its MessageSid is stored already: one INSERT ... ON CONFLICT DO
     NOTHING, which also waits out a concurrent insert of the same SID. Returns the stored message
     (persistent in `session`, no reload) or None for a duplicate."""
@@ -121,13 +149,17 @@ def _claim(session: Session, sms: InboundSms, *, member_id: int | None, staff_id
     message_id = insert_returning_id(session, Message, values, unless_exists="provider_sid")
     if message_id is None:
         return None
-    return adopt(session, Message, dict(values, id=message_id))  # the reply is added to it later, as an UPDATE
+    return adopt(
+        session, Message, dict(values, id=message_id)
+    )  # the reply is added to it later, as an UPDATE
 
 
 _CLAIM_AS_MEMBER = None
 
 
-def _claim_as_member(session: Session, sms: InboundSms, now: datetime) -> tuple[Member | None, Message | None]:
+def _claim_as_member(
+    session: Session, sms: InboundSms, now: datetime
+) -> tuple[Member | None, Message | None]:
     """PostgreSQL: `_claim` with member_id from the sender's number, the member's row and the id of
     their open check-in prompt, in one statement (a data-modifying CTE): two round trips fewer on
     every member's message."""
@@ -136,8 +168,12 @@ def _claim_as_member(session: Session, sms: InboundSms, now: datetime) -> tuple[
         _CLAIM_AS_MEMBER = _claim_as_member_statement()
     values = _message_values(sms, member_id=None, staff_id=None)
     params = {f"v_{k}": v for k, v in values.items() if k != "member_id"}
-    row = session.connection().execute(
-        _CLAIM_AS_MEMBER, {"phone": sms.from_number, "prompt_since": now - ANSWER_WINDOW, **params}).one()._mapping
+    row = (
+        session.connection()
+        .execute(_CLAIM_AS_MEMBER, {"phone": sms.from_number, "prompt_since": now - ANSWER_WINDOW, **params})
+        .one()
+        ._mapping
+    )
     member = None
     if row["id"] is not None:
         member = from_row(session, Member, {c.name: row[c.name] for c in Member.__table__.c})
@@ -155,16 +191,30 @@ def _claim_as_member_statement():
     members, messages = Member.__table__, Message.__table__
     sender = select(members).where(members.c.phone == bindparam("phone")).cte("sender")
     # The columns `_message_values` sets (any other column gets its default, as with `_claim`).
-    names = [k for k in _message_values(InboundSms("SM", "", "", ""), member_id=None, staff_id=None) if k != "member_id"]
+    names = [
+        k
+        for k in _message_values(InboundSms("SM", "", "", ""), member_id=None, staff_id=None)
+        if k != "member_id"
+    ]
     columns = [messages.c[name] for name in names]
-    row = select(*[bindparam(f"v_{c.name}", type_=c.type).label(c.name) for c in columns],
-                 select(sender.c.id).scalar_subquery().label("member_id"))
-    claimed = (pg_insert(messages).from_select([c.name for c in columns] + ["member_id"], row)
-               .on_conflict_do_nothing(index_elements=["provider_sid"]).returning(messages.c.id).cte("claimed"))
+    row = select(
+        *[bindparam(f"v_{c.name}", type_=c.type).label(c.name) for c in columns],
+        select(sender.c.id).scalar_subquery().label("member_id"),
+    )
+    claimed = (
+        pg_insert(messages)
+        .from_select([c.name for c in columns] + ["member_id"], row)
+        .on_conflict_do_nothing(index_elements=["provider_sid"])
+        .returning(messages.c.id)
+        .cte("claimed")
+    )
     open_prompt = open_prompt_id(sender.c.id, bindparam("prompt_since", type_=CheckIn.prompted_at.type))
     one = select(literal(1).label("one")).subquery("one")
-    return select(select(claimed.c.id).scalar_subquery().label("message_id"), open_prompt.label("open_checkin_id"),
-                  *sender.c).select_from(one.outerjoin(sender, true()))
+    return select(
+        select(claimed.c.id).scalar_subquery().label("message_id"),
+        open_prompt.label("open_checkin_id"),
+        *sender.c,
+    ).select_from(one.outerjoin(sender, true()))
 
 
 def _set_sender(session: Session, message: Message, *, staff_id: int) -> None:
@@ -185,12 +235,21 @@ def _store_reply(session: Session, message: Message, reply: str | None) -> None:
 
 def _duplicate(session: Session, sid: str) -> Answer:
     """A retried webhook (or the same MessageSid racing in): the stored message and its answer stand."""
-    existing = session.execute(select(Message.id, Message.reply_body).where(Message.provider_sid == sid)).one()
+    existing = session.execute(
+        select(Message.id, Message.reply_body).where(Message.provider_sid == sid)
+    ).one()
     return Answer(existing.reply_body, existing.id, duplicate=True)
 
 
-def decide(session: Session, member: Member | None, message: Message, *, now: datetime | None = None,
-           context: escalation.Context | None = None, with_level: bool = False):
+def decide(
+    session: Session,
+    member: Member | None,
+    message: Message,
+    *,
+    now: datetime | None = None,
+    context: escalation.Context | None = None,
+    with_level: bool = False,
+):
     """The reply to a message (None: say nothing). Every member's message is assessed and, if it is
     urgent or a crisis, escalated, whatever else it is, opted out or not."""
     reply, level = _decide(session, member, message, now or utcnow(), context)
@@ -224,10 +283,14 @@ def _member_reply(session, member, message, kind, word, level, now) -> str | Non
     if level in ("crisis", "urgent"):
         return templates.render(level, lang)
     # RSVPs, WHEN, check-in scores: only now, so a crisis reply always wins.
-    return answers.reply_for(session, member, message, kind, word, level, now) or templates.render("received", lang, name=name)
+    return answers.reply_for(session, member, message, kind, word, level, now) or templates.render(
+        "received", lang, name=name
+    )
 
 
-def _fail_safe(session: Session, member: Member | None, staff: StaffUser | None, message: Message) -> tuple[str | None, str]:
+def _fail_safe(
+    session: Session, member: Member | None, staff: StaffUser | None, message: Message
+) -> tuple[str | None, str]:
     """Urgent by default: a reply with 988/911 (unless opted out) and an alert to the member's group
     facilitators and every coordinator, written straight to the outbox."""
     if staff is not None:
@@ -235,12 +298,18 @@ def _fail_safe(session: Session, member: Member | None, staff: StaffUser | None,
     lang = member.language if member else "en"
     reply = None if member is not None and member.opted_out else templates.render("urgent", lang)
     who = member.first_name if member else "an unknown number"
-    failsafe.alert(session, failsafe.recipients(session, member), f"alert:failsafe:{message.id}",
-                   f"Checkin ALERT (urgent): a message from {who} could not be processed automatically. Please check the console, message {message.id}.")
+    failsafe.alert(
+        session,
+        failsafe.recipients(session, member),
+        f"alert:failsafe:{message.id}",
+        f"Checkin ALERT (urgent): a message from {who} could not be processed automatically. Please check the console, message {message.id}.",
+    )
     return reply, "urgent"
 
 
-def _unknown_number(session: Session, message: Message, kind: str, word: str | None) -> tuple[str, str | None]:
+def _unknown_number(
+    session: Session, message: Message, kind: str, word: str | None
+) -> tuple[str, str | None]:
     """Say nothing about any group or member to a number we do not know. But a text that sounds
     like a crisis is answered with 988/911 and reaches the coordinators, with the number so they can
     call back: it may be a member writing from a new phone."""
@@ -250,17 +319,27 @@ def _unknown_number(session: Session, message: Message, kind: str, word: str | N
 
         result = assess(message.body or "")
         level, spanish = result.level, spanish or any(rule.startswith("es.") for rule in result.rules)
-    except Exception as exc:  # noqa: BLE001 - fail safe: treat as urgent rather than drop
-        log.error("risk assessment failed for message=%s (%s); alerting coordinators", message.id, type(exc).__name__)
+    except Exception as exc:
+        log.error(
+            "risk assessment failed for message=%s (%s); alerting coordinators",
+            message.id,
+            type(exc).__name__,
+        )
         level = "urgent"
     lang = "es" if spanish else "en"
     if level not in ("crisis", "urgent"):
         return templates.render("help" if kind == "help" else "unknown", lang), None
     coordinators = session.scalars(
-        select(StaffUser).where(StaffUser.active.is_(True), StaffUser.phone.is_not(None), StaffUser.role == "coordinator")
+        select(StaffUser).where(
+            StaffUser.active.is_(True), StaffUser.phone.is_not(None), StaffUser.role == "coordinator"
+        )
     ).all()
-    failsafe.alert(session, coordinators, f"alert:unknown:{message.id}",
-                 f"Checkin ALERT ({level}): a text from an unknown number, {message.from_number}, sounds like {'a crisis' if level == 'crisis' else 'someone needs help'}. "
-                 f"Please call them back. Message {message.id} in the console.")
+    failsafe.alert(
+        session,
+        coordinators,
+        f"alert:unknown:{message.id}",
+        f"Checkin ALERT ({level}): a text from an unknown number, {message.from_number}, sounds like {'a crisis' if level == 'crisis' else 'someone needs help'}. "
+        f"Please call them back. Message {message.id} in the console.",
+    )
     log.warning("unknown-number message=%s assessed %s; coordinators alerted", message.id, level)
     return templates.render(level, lang), level

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,7 +36,9 @@ def parse(data: bytes) -> list[dict[str, str]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ValidationError("the file is not UTF-8 text (save it from your spreadsheet as 'CSV UTF-8')") from None
+        raise ValidationError(
+            "the file is not UTF-8 text (save it from your spreadsheet as 'CSV UTF-8')"
+        ) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [h.strip().lower() for h in next(reader)]
@@ -46,18 +48,28 @@ def parse(data: bytes) -> list[dict[str, str]]:
         raise ValidationError(f"the file is not a CSV file ({exc})") from None
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise ValidationError(f"the header row must name the columns {', '.join(REQUIRED)} "
-                              f"(missing: {', '.join(missing)}); optional: {', '.join(OPTIONAL)}")
+        raise ValidationError(
+            f"the header row must name the columns {', '.join(REQUIRED)} "
+            f"(missing: {', '.join(missing)}); optional: {', '.join(OPTIONAL)}"
+        )
     unknown = [h for h in header if h and h not in REQUIRED + OPTIONAL]
     if unknown:
-        raise ValidationError(f"unknown column(s): {', '.join(unknown)} (known: {', '.join(REQUIRED + OPTIONAL)})")
+        raise ValidationError(
+            f"unknown column(s): {', '.join(unknown)} (known: {', '.join(REQUIRED + OPTIONAL)})"
+        )
     rows = []
     try:
         for values in reader:
             if not any(v.strip() for v in values):
                 rows.append({})  # a blank line: kept so line numbers stay right, skipped on import
                 continue
-            rows.append({name: (values[i].strip() if i < len(values) else "") for i, name in enumerate(header) if name})
+            rows.append(
+                {
+                    name: (values[i].strip() if i < len(values) else "")
+                    for i, name in enumerate(header)
+                    if name
+                }
+            )
             if len(rows) > MAX_ROWS:
                 raise ValidationError(f"the file has more than {MAX_ROWS} rows; split it")
     except csv.Error as exc:
@@ -67,8 +79,13 @@ def parse(data: bytes) -> list[dict[str, str]]:
     return rows
 
 
-def import_rows(session: Session, rows: list[dict[str, str]], *, consent_source: str,
-                progress: Callable[[int], None] | None = None) -> tuple[int, list[RowProblem]]:
+def import_rows(
+    session: Session,
+    rows: list[dict[str, str]],
+    *,
+    consent_source: str,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[int, list[RowProblem]]:
     """Check every row, then add them all in `session`; returns (members added, problems).
 
     Nothing is added when any row has a problem. The caller commits only when there are none and
@@ -85,7 +102,7 @@ def import_rows(session: Session, rows: list[dict[str, str]], *, consent_source:
     known = set()
     wanted = sorted({p for p in phones if p})
     for i in range(0, len(wanted), 1000):
-        known.update(session.scalars(select(Member.phone).where(Member.phone.in_(wanted[i:i + 1000]))))
+        known.update(session.scalars(select(Member.phone).where(Member.phone.in_(wanted[i : i + 1000]))))
 
     zones: dict[str, str | None] = {}
     problems: list[RowProblem] = []
@@ -121,8 +138,14 @@ def import_rows(session: Session, rows: list[dict[str, str]], *, consent_source:
     if problems:
         return 0, problems
     for row, phone, group in valid:
-        member = Member(phone=phone, display_name=row["name"], language=row.get("language") or "en",
-                        timezone=row.get("timezone") or None, channel=row.get("channel") or "sms", status="active")
+        member = Member(
+            phone=phone,
+            display_name=row["name"],
+            language=row.get("language") or "en",
+            timezone=row.get("timezone") or None,
+            channel=row.get("channel") or "sms",
+            status="active",
+        )
         member.groups.append(group)
         # Being imported is recorded as the member's opt-in, with who imported them.
         member.consent_events.append(ConsentEvent(kind="opt_in", source=consent_source))

@@ -44,7 +44,9 @@ class Member(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     groups: Mapped[list[Group]] = relationship(secondary="group_members", back_populates="members")
-    consent_events: Mapped[list[ConsentEvent]] = relationship(back_populates="member", order_by="ConsentEvent.id")
+    consent_events: Mapped[list[ConsentEvent]] = relationship(
+        back_populates="member", order_by="ConsentEvent.id"
+    )
 
     @property
     def first_name(self) -> str:
@@ -113,8 +115,9 @@ class GroupStaff(Base):
 
     group: Mapped[Group] = relationship(back_populates="staff_links")
     staff: Mapped[StaffUser] = relationship(back_populates="group_links")
-    windows: Mapped[list[OnCallWindow]] = relationship(cascade="all, delete-orphan", passive_deletes=True,
-                                                       order_by="OnCallWindow.id")
+    windows: Mapped[list[OnCallWindow]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="OnCallWindow.id"
+    )
 
 
 WINDOW_KINDS = ("weekly", "cover", "away")
@@ -127,7 +130,9 @@ class OnCallWindow(Base):
 
     __tablename__ = "on_call_windows"
     __table_args__ = (
-        ForeignKeyConstraint(["group_id", "staff_id"], ["group_staff.group_id", "group_staff.staff_id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["group_id", "staff_id"], ["group_staff.group_id", "group_staff.staff_id"], ondelete="CASCADE"
+        ),
         Index("ix_on_call_windows_link", "group_id", "staff_id"),
     )
 
@@ -204,12 +209,11 @@ class OutboxItem(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-
 # Escalation tables (assessments, escalations, escalation_events) live beside their domain code.
-from checkin.escalation import models as _escalation_models  # noqa: E402,F401
+from checkin import calendar_feed as _calendar_feed_models  # noqa: E402,F401
 from checkin import checkins as _checkins  # noqa: E402,F401
-from checkin.schedules import models as _schedule_models  # noqa: E402,F401
-from checkin.voice import models as _voice_models  # noqa: E402,F401
 from checkin.accounts import models as _account_models  # noqa: E402,F401
 from checkin.answers import models as _answer_models  # noqa: E402,F401
-from checkin import calendar_feed as _calendar_feed_models  # noqa: E402,F401
+from checkin.escalation import models as _escalation_models  # noqa: E402,F401
+from checkin.schedules import models as _schedule_models  # noqa: E402,F401
+from checkin.voice import models as _voice_models  # noqa: E402,F401

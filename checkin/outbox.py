@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from checkin import consent
 from checkin.db import utcnow
 from checkin.messaging import MessagingPort, OutboundCall, OutboundSms, SendError
 from checkin.models import Member, Message, OutboxItem
-from checkin import consent
 from checkin.pacing import Pacer
 
 log = logging.getLogger("checkin.outbox")
@@ -50,8 +50,14 @@ def fire_hooks(session: Session, item: OutboxItem, event: str) -> None:
         try:
             with session.begin_nested():
                 hook(session, item, event)
-        except Exception as exc:  # noqa: BLE001 - a hook must never undo the outcome it observes
-            log.error("outbox hook failed id=%s purpose=%s event=%s (%s)", item.id, item.purpose, event, type(exc).__name__)
+        except Exception as exc:
+            log.error(
+                "outbox hook failed id=%s purpose=%s event=%s (%s)",
+                item.id,
+                item.purpose,
+                event,
+                type(exc).__name__,
+            )
 
 
 @dataclass(frozen=True)
@@ -155,14 +161,28 @@ def claim(session: Session, item_id: int, now: datetime, lease_seconds: int) -> 
                 (OutboxItem.state == "sending") & (OutboxItem.claimed_at < stale),
             ),
         )
-        .values(state="sending", claimed_at=now, claim_token=token, attempts=OutboxItem.attempts + 1, updated_at=now)
+        .values(
+            state="sending",
+            claimed_at=now,
+            claim_token=token,
+            attempts=OutboxItem.attempts + 1,
+            updated_at=now,
+        )
         .execution_options(synchronize_session=False)
     )
     return token if result.rowcount == 1 else None
 
 
-def deliver(db, item_id: int, port: MessagingPort, *, status_callback_base: str | None, lease_seconds: int, now=None,
-            pacer: Pacer | None = None) -> Outcome:
+def deliver(
+    db,
+    item_id: int,
+    port: MessagingPort,
+    *,
+    status_callback_base: str | None,
+    lease_seconds: int,
+    now=None,
+    pacer: Pacer | None = None,
+) -> Outcome:
     """Deliver one outbox row through `port`, in its turn on its sending number when `pacer` is given.
     Safe to call twice, from two workers, or after a crash."""
     now = now or utcnow()
@@ -189,12 +209,22 @@ def deliver(db, item_id: int, port: MessagingPort, *, status_callback_base: str 
         callback = f"{status_callback_base}?outbox={item.id}" if status_callback_base else None
         if item.channel == "voice":
             # A member's call may reach their answering machine: wait for the beep to leave the reminder.
-            request = OutboundCall(to=item.to_number, twiml_url=item.twiml_url or "", from_=item.from_number,
-                                   status_callback=callback, outbox_id=item.id,
-                                   machine_detection="DetectMessageEnd" if item.member_id else "Enable")
+            request = OutboundCall(
+                to=item.to_number,
+                twiml_url=item.twiml_url or "",
+                from_=item.from_number,
+                status_callback=callback,
+                outbox_id=item.id,
+                machine_detection="DetectMessageEnd" if item.member_id else "Enable",
+            )
         else:
-            request = OutboundSms(to=item.to_number, body=item.body or "", from_=item.from_number,
-                                  status_callback=callback, outbox_id=item.id)
+            request = OutboundSms(
+                to=item.to_number,
+                body=item.body or "",
+                from_=item.from_number,
+                status_callback=callback,
+                outbox_id=item.id,
+            )
         attempts = item.attempts
         sender, channel, urgent = item.from_number, item.channel, item.queue == ALERT_QUEUE
 
@@ -204,7 +234,9 @@ def deliver(db, item_id: int, port: MessagingPort, *, status_callback_base: str 
         result = port.place_call(request) if isinstance(request, OutboundCall) else port.send_sms(request)
     except SendError as exc:
         if exc.code == 20429 or exc.http_status == 429:
-            return _record_rate_limited(db, item_id, token, exc, pacer.hold(sender, channel) if pacer else BACKOFF[0])
+            return _record_rate_limited(
+                db, item_id, token, exc, pacer.hold(sender, channel) if pacer else BACKOFF[0]
+            )
         return _record_failure(db, item_id, token, exc, attempts)
 
     with db.session() as session:
@@ -285,10 +317,14 @@ def _record_failure(db, item_id: int, token: str, exc: SendError, attempts: int)
                 consent.opt_out(session, member, source="carrier:21610")
         log.warning("outbox failed id=%s code=%s attempt=%s", item_id, exc.code, attempts)
         fire_hooks(session, item, "failed")
-        return Outcome("failed", item.last_error, follow_up=tuple((i.id, i.queue) for i in created_in(session)))
+        return Outcome(
+            "failed", item.last_error, follow_up=tuple((i.id, i.queue) for i in created_in(session))
+        )
 
 
-def due_ids(session: Session, now: datetime, lease_seconds: int, requeue_after: int, limit: int = 1000) -> list[tuple[int, str]]:
+def due_ids(
+    session: Session, now: datetime, lease_seconds: int, requeue_after: int, limit: int = 1000
+) -> list[tuple[int, str]]:
     """Rows a sweeper should (re-)enqueue: due and pending but not recently enqueued, or stuck in sending."""
     stale = now - timedelta(seconds=lease_seconds)
     recent = now - timedelta(seconds=requeue_after)
@@ -297,7 +333,8 @@ def due_ids(session: Session, now: datetime, lease_seconds: int, requeue_after: 
         .where(
             OutboxItem.next_attempt_at <= now,
             or_(
-                (OutboxItem.state == "pending") & or_(OutboxItem.enqueued_at.is_(None), OutboxItem.enqueued_at < recent),
+                (OutboxItem.state == "pending")
+                & or_(OutboxItem.enqueued_at.is_(None), OutboxItem.enqueued_at < recent),
                 (OutboxItem.state == "sending") & (OutboxItem.claimed_at < stale),
             ),
         )
@@ -310,7 +347,10 @@ def due_ids(session: Session, now: datetime, lease_seconds: int, requeue_after: 
 def mark_enqueued(session: Session, ids: list[int], now: datetime) -> None:
     if ids:
         session.execute(
-            update(OutboxItem).where(OutboxItem.id.in_(ids)).values(enqueued_at=now).execution_options(synchronize_session=False)
+            update(OutboxItem)
+            .where(OutboxItem.id.in_(ids))
+            .values(enqueued_at=now)
+            .execution_options(synchronize_session=False)
         )
 
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -96,7 +96,9 @@ def load_rates(environ: Mapping[str, str]) -> Rates:
     for part in filter(None, (p.strip() for p in (environ.get("CHECKIN_SEND_RATES") or "").split(","))):
         sender, sep, value = part.partition("=")
         if not sep or not sender.strip():
-            raise PacingConfigError("CHECKIN_SEND_RATES", f"expected NUMBER=RATE pairs separated by commas, not {part!r}")
+            raise PacingConfigError(
+                "CHECKIN_SEND_RATES", f"expected NUMBER=RATE pairs separated by commas, not {part!r}"
+            )
         per_sender[sender.strip()] = _rate("CHECKIN_SEND_RATES", value.strip())
     return Rates(default, per_sender)
 
@@ -104,8 +106,13 @@ def load_rates(environ: Mapping[str, str]) -> Rates:
 class Pacer:
     """Waits for each send's turn on its number. `redis` is a callable so a forked worker gets its own socket."""
 
-    def __init__(self, redis: Callable[[], Redis], rates: Rates, default_sender: str = "default",
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        redis: Callable[[], Redis],
+        rates: Rates,
+        default_sender: str = "default",
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self._redis = redis
         self.rates = rates
         self.default_sender = default_sender
@@ -125,7 +132,9 @@ class Pacer:
         if not interval:
             return 0.0
         try:
-            wait_us = self._redis().eval(_RESERVE, 1, KEY_PREFIX + self.key(sender, channel), int(interval * 1_000_000))
+            wait_us = self._redis().eval(
+                _RESERVE, 1, KEY_PREFIX + self.key(sender, channel), int(interval * 1_000_000)
+            )
         except (RedisError, OSError) as exc:
             # Without Redis nothing is queued anyway; a send in hand goes, and Twilio's 429 still slows us.
             log.warning("pacing unavailable for %s (%s); sending unpaced", channel, type(exc).__name__)
@@ -148,6 +157,9 @@ class Pacer:
         base = max(self.interval(sender), 0.05)
         key = KEY_PREFIX + self.key(sender, channel)
         try:
-            return int(self._redis().eval(_HOLD, 2, key, key + ":429", int(base * 1e6), int(MAX_BACKOFF * 1e6))) / 1e6
+            return (
+                int(self._redis().eval(_HOLD, 2, key, key + ":429", int(base * 1e6), int(MAX_BACKOFF * 1e6)))
+                / 1e6
+            )
         except (RedisError, OSError):
             return base

@@ -17,7 +17,7 @@ before the change (02:30 becomes 03:30); one in the autumn's repeated hour is it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from checkin.errors import ValidationError
 from checkin.models import Group, GroupStaff, OnCallWindow, StaffUser
 
-UTC = timezone.utc
+UTC = UTC
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # ISO weekday 1..7
 TIER_ORDER = {"primary": 0, "backup": 1}
 MAX_SPAN_DAYS = 6  # a weekly shift ends at most 6 days after the day it starts (under a week long)
@@ -34,6 +34,7 @@ MINUTES_PER_DAY = 24 * 60
 
 
 # --- the rule ----------------------------------------------------------------------------------
+
 
 def _instant(day: date, minute: int, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(minute // 60, minute % 60), tzinfo=zone).astimezone(UTC)
@@ -88,13 +89,20 @@ class Place:
 def places(session: Session, group: Group, at: datetime) -> list[Place]:
     """Everyone in the group's rota, primaries first, then backups, then by id."""
     zone = ZoneInfo(group.timezone)
-    rows = session.execute(select(GroupStaff, StaffUser).join(StaffUser, StaffUser.id == GroupStaff.staff_id)
-                           .where(GroupStaff.group_id == group.id)).all()
+    rows = session.execute(
+        select(GroupStaff, StaffUser)
+        .join(StaffUser, StaffUser.id == GroupStaff.staff_id)
+        .where(GroupStaff.group_id == group.id)
+    ).all()
     windows: dict[int, list[OnCallWindow]] = {}
-    for window in session.scalars(select(OnCallWindow).where(OnCallWindow.group_id == group.id).order_by(OnCallWindow.id)):
+    for window in session.scalars(
+        select(OnCallWindow).where(OnCallWindow.group_id == group.id).order_by(OnCallWindow.id)
+    ):
         windows.setdefault(window.staff_id, []).append(window)
-    out = [Place(link, staff, windows.get(staff.id, []), is_on_call(link, windows.get(staff.id, []), zone, at))
-           for link, staff in rows]
+    out = [
+        Place(link, staff, windows.get(staff.id, []), is_on_call(link, windows.get(staff.id, []), zone, at))
+        for link, staff in rows
+    ]
     return sorted(out, key=lambda p: (TIER_ORDER.get(p.link.tier, len(TIER_ORDER)), p.staff.id))
 
 
@@ -106,19 +114,22 @@ def on_call_places(session: Session, group_id: int | None, at: datetime) -> list
     return [p for p in places(session, group, at) if p.on_call and p.reachable]
 
 
-def on_call(session: Session, group_id: int | None, at: datetime, *, tier: str | None = None) -> list[StaffUser]:
+def on_call(
+    session: Session, group_id: int | None, at: datetime, *, tier: str | None = None
+) -> list[StaffUser]:
     """The staff who can be reached on call for the group at `at`: primaries first, then backups."""
     return [p.staff for p in on_call_places(session, group_id, at) if tier is None or p.link.tier == tier]
 
 
 # --- in words ------------------------------------------------------------------------------------
 
+
 def _clock(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
 def days_in_words(days: str) -> str:
-    """"12345" -> "Mon–Fri"; "135" -> "Mon, Wed, Fri"; all seven -> "Every day"."""
+    """ "12345" -> "Mon–Fri"; "135" -> "Mon, Wed, Fri"; all seven -> "Every day"."""
     numbers = sorted({int(d) for d in days})
     if len(numbers) == 7:
         return "Every day"
@@ -128,7 +139,9 @@ def days_in_words(days: str) -> str:
             runs[-1].append(n)
         else:
             runs.append([n])
-    return ", ".join(DAY_NAMES[r[0] - 1] if len(r) < 3 else f"{DAY_NAMES[r[0] - 1]}–{DAY_NAMES[r[-1] - 1]}" for r in runs)
+    return ", ".join(
+        DAY_NAMES[r[0] - 1] if len(r) < 3 else f"{DAY_NAMES[r[0] - 1]}–{DAY_NAMES[r[-1] - 1]}" for r in runs
+    )
 
 
 def describe(window: OnCallWindow, zone: ZoneInfo) -> str:
@@ -149,24 +162,35 @@ def describe(window: OnCallWindow, zone: ZoneInfo) -> str:
 
 # --- changing it ----------------------------------------------------------------------------------
 
-def add_weekly(session: Session, link: GroupStaff, days: list[int], start: time, end: time, span_days: int = 0) -> OnCallWindow:
+
+def add_weekly(
+    session: Session, link: GroupStaff, days: list[int], start: time, end: time, span_days: int = 0
+) -> OnCallWindow:
     """A weekly shift starting on each of `days` (ISO 1-7) at `start`, ending `span_days` later at
     `end` (0: the same day, or the next morning when `end` is not after `start`)."""
     if not days or any(d not in range(1, 8) for d in days):
         raise ValidationError("starts on: tick at least one day")  # named as the form's "Starts on"
-    if span_days not in range(0, MAX_SPAN_DAYS + 1):
+    if span_days not in range(MAX_SPAN_DAYS + 1):
         raise ValidationError(f"ends: the same day up to {MAX_SPAN_DAYS} days later")
     first, last = start.hour * 60 + start.minute, end.hour * 60 + end.minute
     if span_days == 0 and last <= first:
         span_days = 1  # 22:00-06:00: overnight
-    window = OnCallWindow(group_id=link.group_id, staff_id=link.staff_id, kind="weekly",
-                          days="".join(str(d) for d in sorted(set(days))), start_minute=first, end_minute=last,
-                          span_days=span_days)
+    window = OnCallWindow(
+        group_id=link.group_id,
+        staff_id=link.staff_id,
+        kind="weekly",
+        days="".join(str(d) for d in sorted(set(days))),
+        start_minute=first,
+        end_minute=last,
+        span_days=span_days,
+    )
     session.add(window)
     return window
 
 
-def add_dated(session: Session, link: GroupStaff, kind: str, starts: datetime, ends: datetime, zone: ZoneInfo) -> OnCallWindow:
+def add_dated(
+    session: Session, link: GroupStaff, kind: str, starts: datetime, ends: datetime, zone: ZoneInfo
+) -> OnCallWindow:
     """A one-off cover (on call) or absence (away) between two wall-clock times in the group's zone."""
     if kind not in ("cover", "away"):
         raise ValidationError("kind: cover or away")
@@ -174,6 +198,8 @@ def add_dated(session: Session, link: GroupStaff, kind: str, starts: datetime, e
     ends_at = ends.replace(tzinfo=zone).astimezone(UTC)
     if ends_at <= starts_at:
         raise ValidationError("to: must be after from")
-    window = OnCallWindow(group_id=link.group_id, staff_id=link.staff_id, kind=kind, starts_at=starts_at, ends_at=ends_at)
+    window = OnCallWindow(
+        group_id=link.group_id, staff_id=link.staff_id, kind=kind, starts_at=starts_at, ends_at=ends_at
+    )
     session.add(window)
     return window

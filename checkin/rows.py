@@ -47,13 +47,17 @@ def from_row(session: Session, model, values_by_column: dict):
     """The `model` instance for a row read with Core ({column name: value}), adopted into `session`,
     or the instance already there (whose state is kept, as an ORM query would)."""
     mapper = inspect(model)
-    existing = session.identity_map.get(mapper.identity_key_from_primary_key([values_by_column[c.name] for c in mapper.primary_key]))
+    existing = session.identity_map.get(
+        mapper.identity_key_from_primary_key([values_by_column[c.name] for c in mapper.primary_key])
+    )
     if existing is not None:
         return existing
     return adopt(session, model, {attr: values_by_column[col.name] for attr, col in _column_attrs(model)})
 
 
-def insert_returning_id(session: Session, model, values: dict, *, unless_exists: str | None = None) -> int | None:
+def insert_returning_id(
+    session: Session, model, values: dict, *, unless_exists: str | None = None
+) -> int | None:
     """INSERT one `model` row with Core and return its id; with `unless_exists` (a unique column), ON
     CONFLICT DO NOTHING, returning None if such a row exists (or was being written and committed)."""
     dialect = session.get_bind().dialect.name
@@ -90,5 +94,7 @@ def _column_attrs(model) -> tuple[tuple[str, object], ...]:
     """(attribute name, table column) for each mapped column of `model`."""
     attrs = _COLUMN_ATTRS.get(model)
     if attrs is None:
-        attrs = _COLUMN_ATTRS[model] = tuple((prop.key, prop.columns[0]) for prop in inspect(model).column_attrs)
+        attrs = _COLUMN_ATTRS[model] = tuple(
+            (prop.key, prop.columns[0]) for prop in inspect(model).column_attrs
+        )
     return attrs

@@ -22,8 +22,14 @@ def seed_if_empty(session: Session) -> bool:
     if session.scalar(select(Group.id).limit(1)) is not None:
         return False
     group = add_group(session, DEMO_GROUP, "America/New_York", DEMO_GROUP_NUMBER)
-    set_schedule(session, group.id, rrule="FREQ=WEEKLY;BYDAY=TU", start_local=time(18, 0), duration_minutes=90,
-                 location="12 Main St")
+    set_schedule(
+        session,
+        group.id,
+        rrule="FREQ=WEEKLY;BYDAY=TU",
+        start_local=time(18, 0),
+        duration_minutes=90,
+        location="12 Main St",
+    )
     for phone, name, lang in DEMO_MEMBERS:
         add_member(session, DEMO_GROUP, phone, name, lang, consent_source="seed")
     name, email, phone = DEMO_FACILITATOR

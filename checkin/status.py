@@ -15,8 +15,19 @@ from checkin.models import Member, Message, OutboxItem
 log = logging.getLogger("checkin.status")
 
 # Callbacks can arrive out of order; a later stage never goes back to an earlier one.
-RANK = {"accepted": 0, "queued": 1, "sending": 2, "sent": 3, "receiving": 3, "received": 4,
-        "delivered": 5, "undelivered": 5, "failed": 5, "read": 6, "canceled": 5}
+RANK = {
+    "accepted": 0,
+    "queued": 1,
+    "sending": 2,
+    "sent": 3,
+    "receiving": 3,
+    "received": 4,
+    "delivered": 5,
+    "undelivered": 5,
+    "failed": 5,
+    "read": 6,
+    "canceled": 5,
+}
 FAILED = ("failed", "undelivered")
 
 
@@ -63,9 +74,16 @@ def apply(db, update: StatusUpdate, created: list | None = None) -> bool:
                 item.sent_at = utcnow()
             item.provider_sid = update.sid
             message = Message(
-                direction="outbound", channel=item.channel, provider_sid=update.sid, member_id=item.member_id,
-                staff_id=item.staff_id, from_number=update.from_number or item.from_number or "",
-                to_number=item.to_number, body=item.body, status="queued", outbox_id=item.id,
+                direction="outbound",
+                channel=item.channel,
+                provider_sid=update.sid,
+                member_id=item.member_id,
+                staff_id=item.staff_id,
+                from_number=update.from_number or item.from_number or "",
+                to_number=item.to_number,
+                body=item.body,
+                status="queued",
+                outbox_id=item.id,
             )
             session.add(message)
             log.warning("status reconciled outbox=%s sid=%s", item.id, update.sid)
@@ -103,5 +121,7 @@ def _fire_call_hooks(session, item: OutboxItem | None, update: StatusUpdate) -> 
         try:
             with session.begin_nested():
                 hook(session, item, update)
-        except Exception as exc:  # noqa: BLE001 - a hook must never undo the status it observes
-            log.error("call hook failed outbox=%s status=%s (%s)", item.id, update.call_status, type(exc).__name__)
+        except Exception as exc:
+            log.error(
+                "call hook failed outbox=%s status=%s (%s)", item.id, update.call_status, type(exc).__name__
+            )

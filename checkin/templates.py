@@ -77,8 +77,13 @@ def placeholders(template: str) -> set[str]:
     return {field for _, field, _, _ in string.Formatter().parse(template) if field}
 
 
-def check_table(table: dict[str, dict[str, str]], *, source: str = "messages.toml", samples: dict | None = None,
-                max_segments: int = MAX_SEGMENTS) -> list[str]:
+def check_table(
+    table: dict[str, dict[str, str]],
+    *,
+    source: str = "messages.toml",
+    samples: dict | None = None,
+    max_segments: int = MAX_SEGMENTS,
+) -> list[str]:
     """Every template rendered with realistic values, as problems: "source [lang] key: why"."""
     samples = {**SAMPLE_VALUES, **(samples or {})}
     problems = []
@@ -90,7 +95,9 @@ def check_table(table: dict[str, dict[str, str]], *, source: str = "messages.tom
     return problems
 
 
-def length_problem(template: str, samples: dict | None = None, max_segments: int = MAX_SEGMENTS) -> str | None:
+def length_problem(
+    template: str, samples: dict | None = None, max_segments: int = MAX_SEGMENTS
+) -> str | None:
     """Why one template does not fit `max_segments` rendered with realistic values, or None if it fits."""
     samples = {**SAMPLE_VALUES, **(samples or {})}
     missing = placeholders(template) - samples.keys()

@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
@@ -111,9 +111,9 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: Path 
     database_url = required_in_prod("DATABASE_URL", lambda: f"sqlite:///{instance / 'checkin.sqlite3'}")
     if database_url:
         if database_url.startswith("postgres://"):  # Heroku-style URLs
-            database_url = "postgresql+psycopg://" + database_url[len("postgres://"):]
+            database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
         elif database_url.startswith("postgresql://"):
-            database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+            database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
         try:
             from sqlalchemy.engine import make_url
 
@@ -132,7 +132,9 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: Path 
     else:
         _check_url(problems, "REDIS_URL", redis_url, ("redis", "rediss", "unix"))
 
-    secret_key = required_in_prod("SECRET_KEY", lambda: _dev_secret(instance, "secret_key", lambda: secrets.token_urlsafe(32)))
+    secret_key = required_in_prod(
+        "SECRET_KEY", lambda: _dev_secret(instance, "secret_key", lambda: secrets.token_urlsafe(32))
+    )
     if secret_key and prod and len(secret_key) < 32:
         problems.append(("SECRET_KEY", "must be at least 32 characters in production"))
 
@@ -148,7 +150,12 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: Path 
             try:
                 Fernet(key)
             except Exception:
-                problems.append(("CHECKIN_ENCRYPTION_KEY", f"key #{index + 1} is not a Fernet key (32 url-safe base64 bytes)"))
+                problems.append(
+                    (
+                        "CHECKIN_ENCRYPTION_KEY",
+                        f"key #{index + 1} is not a Fernet key (32 url-safe base64 bytes)",
+                    )
+                )
 
     host = get("HOST") or "127.0.0.1"
     port_raw = get("PORT") or "5000"
@@ -163,13 +170,17 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: Path 
         _check_url(problems, "PUBLIC_BASE_URL", public_base_url, ("http", "https"))
         public_base_url = public_base_url.rstrip("/")
         if prod and public_base_url.startswith("http://"):
-            problems.append(("PUBLIC_BASE_URL", "must be https:// in production (Twilio signs the URL it calls)"))
+            problems.append(
+                ("PUBLIC_BASE_URL", "must be https:// in production (Twilio signs the URL it calls)")
+            )
 
     backend = get("MESSAGING_BACKEND") or "console"
     if backend not in BACKENDS:
         problems.append(("MESSAGING_BACKEND", f"must be one of {', '.join(BACKENDS)}, not {backend!r}"))
     elif prod and backend == "console":
-        problems.append(("MESSAGING_BACKEND", "is 'console' (the development default); production needs 'twilio'"))
+        problems.append(
+            ("MESSAGING_BACKEND", "is 'console' (the development default); production needs 'twilio'")
+        )
 
     account_sid = get("TWILIO_ACCOUNT_SID")
     auth_token = get("TWILIO_AUTH_TOKEN")
@@ -192,7 +203,12 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: Path 
         if not auth_token:
             problems.append(("TWILIO_AUTH_TOKEN", "is required when MESSAGING_BACKEND=twilio"))
         if not (from_number or service_sid):
-            problems.append(("TWILIO_FROM_NUMBER", "or TWILIO_MESSAGING_SERVICE_SID is required when MESSAGING_BACKEND=twilio"))
+            problems.append(
+                (
+                    "TWILIO_FROM_NUMBER",
+                    "or TWILIO_MESSAGING_SERVICE_SID is required when MESSAGING_BACKEND=twilio",
+                )
+            )
     if not auth_token:
         if prod:
             problems.append(("TWILIO_AUTH_TOKEN", "is required in production (webhooks are always signed)"))

@@ -47,6 +47,7 @@ def _unavailable(what: str):
 
 # --- PostgreSQL / SQLite ----------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
     from migrations import upgrade
@@ -58,7 +59,11 @@ def database_url(tmp_path_factory):
         upgrade(url)
         yield url
         return
-    admin_url = admin_url.replace("postgresql://", "postgresql+psycopg://", 1) if admin_url.startswith("postgresql://") else admin_url
+    admin_url = (
+        admin_url.replace("postgresql://", "postgresql+psycopg://", 1)
+        if admin_url.startswith("postgresql://")
+        else admin_url
+    )
     name = f"checkin_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -75,9 +80,12 @@ def database_url(tmp_path_factory):
 
 # --- Redis / Valkey -------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
-    base = os.environ.get("REDIS_URL") or ("redis://127.0.0.1:6379" if _port_open("127.0.0.1", 6379) else None)
+    base = os.environ.get("REDIS_URL") or (
+        "redis://127.0.0.1:6379" if _port_open("127.0.0.1", 6379) else None
+    )
     server = None
     if base is None:
         _unavailable("Redis (127.0.0.1:6379 or REDIS_URL)")
@@ -107,6 +115,7 @@ def redis_url(tmp_path_factory):
 
 
 # --- Twilio ---------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def _fake_twilio_server():
@@ -175,7 +184,9 @@ def _clean(runtime):
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with runtime.db.engine.begin() as conn:
         if runtime.db.engine.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            conn.execute(
+                text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+            )
         else:
             for table in tables:
                 conn.execute(text(f'DELETE FROM "{table}"'))
@@ -202,6 +213,7 @@ def db(runtime):
 
 
 # --- domain helpers -------------------------------------------------------------------------
+
 
 @pytest.fixture
 def group(db):
@@ -236,7 +248,11 @@ class TwilioWebhook:
 
     def post(self, path, params, *, token=None, public_base=None, signature=None, headers=None):
         url = (public_base or self.settings.public_base_url) + path
-        sig = signature if signature is not None else sign(token or self.settings.twilio_auth_token, url, params)
+        sig = (
+            signature
+            if signature is not None
+            else sign(token or self.settings.twilio_auth_token, url, params)
+        )
         all_headers = {"X-Twilio-Signature": sig} if sig else {}
         all_headers.update(headers or {})
         return self.client.post(path, data=params, headers=all_headers)
@@ -251,6 +267,7 @@ def twilio(client, settings):
 
 
 # --- a live server (for callbacks from the fake Twilio) --------------------------------------
+
 
 @pytest.fixture
 def live_app(runtime, env):
@@ -291,13 +308,17 @@ def deliver_due(runtime, now):
     (for scenarios set in the past, which a worker on the real clock would rightly find too late)."""
     from sqlalchemy import select
 
+    import checkin.schedules.late  # noqa: F401 - registers the quiet-hours gate, as the worker's job does
     from checkin import outbox
     from checkin.models import OutboxItem
 
-    import checkin.schedules.late  # noqa: F401 - registers the quiet-hours gate, as the worker's job does
-
     with runtime.db.session() as s:
-        ids = s.scalars(select(OutboxItem.id).where(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= now)
-                        .order_by(OutboxItem.id)).all()
+        ids = s.scalars(
+            select(OutboxItem.id)
+            .where(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= now)
+            .order_by(OutboxItem.id)
+        ).all()
     for item_id in ids:
-        outbox.deliver(runtime.db, item_id, runtime.port, status_callback_base=None, lease_seconds=120, now=now)
+        outbox.deliver(
+            runtime.db, item_id, runtime.port, status_callback_base=None, lease_seconds=120, now=now
+        )

@@ -27,6 +27,8 @@ def cheap_password_hashing():
 def plain_http(app):
     """The test client speaks http://; the session cookie is Secure only behind https (see create_app)."""
     app.config["SESSION_COOKIE_SECURE"] = False
+
+
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -44,7 +46,9 @@ def csrf_token(client, path="/console/login") -> str:
 
 def sign_in(client, email, password=PASSWORD, **kw):
     token = csrf_token(client)
-    return client.post("/console/login", data={"email": email, "password": password, "csrf_token": token}, **kw)
+    return client.post(
+        "/console/login", data={"email": email, "password": password, "csrf_token": token}, **kw
+    )
 
 
 class Console:
@@ -80,14 +84,20 @@ class World:
             self.other_group = add_group(s, "Thursday Group", "America/Chicago", OTHER_GROUP_NUMBER)
             self.other_member = add_member(s, "Thursday Group", "+12025550133", "Olive Other")
         self.coordinator = make_staff(db, "Casey", "casey@example.org", "coordinator")
-        self.facilitator = make_staff(db, "Frankie", "frankie@example.org", "facilitator", [group.name], "+12025550177")
-        self.other_facilitator = make_staff(db, "Otto", "otto@example.org", "facilitator", ["Thursday Group"], "+12025550178")
+        self.facilitator = make_staff(
+            db, "Frankie", "frankie@example.org", "facilitator", [group.name], "+12025550177"
+        )
+        self.other_facilitator = make_staff(
+            db, "Otto", "otto@example.org", "facilitator", ["Thursday Group"], "+12025550178"
+        )
         # Escalations opened the real way: a member's text through the signed webhook.
         assert twilio.sms(member.phone, CRISIS_TEXT).status_code == 200
         assert twilio.sms(self.other_member.phone, URGENT_TEXT, to=OTHER_GROUP_NUMBER).status_code == 200
         with db.session() as s:
             self.escalation = s.scalar(select(Escalation).where(Escalation.member_id == member.id))
-            self.other_escalation = s.scalar(select(Escalation).where(Escalation.member_id == self.other_member.id))
+            self.other_escalation = s.scalar(
+                select(Escalation).where(Escalation.member_id == self.other_member.id)
+            )
         assert self.escalation.level == "crisis" and self.other_escalation.level == "urgent"
         # A shift for Frankie (every day, all day: on call as before) that a coordinator may remove.
         from datetime import time
@@ -96,5 +106,7 @@ class World:
         from checkin.models import GroupStaff
 
         with db.session() as s:
-            self.window = rota.add_weekly(s, s.get(GroupStaff, (group.id, self.facilitator.id)), list(range(1, 8)), time(0), time(0))
+            self.window = rota.add_weekly(
+                s, s.get(GroupStaff, (group.id, self.facilitator.id)), list(range(1, 8)), time(0), time(0)
+            )
             s.commit()

@@ -47,23 +47,24 @@ import socket
 import sys
 import threading
 import time
-import urllib.parse
 import urllib.error
+import urllib.parse
 import urllib.request
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
 __all__ = [
-    "FakeTwilio",
-    "RemoteFakeTwilio",
-    "TwilioApiError",
     "DEFAULT_ACCOUNT_SID",
     "DEFAULT_AUTH_TOKEN",
     "OAI_PATH",
-    "segments_for",
+    "FakeTwilio",
+    "RemoteFakeTwilio",
+    "TwilioApiError",
     "main",
+    "segments_for",
 ]
 
 API_VERSION = "2010-04-01"
@@ -98,7 +99,7 @@ _ALPHA_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
 _TRUE_FALSE = {"true", "false"}
 
 # Messages for error codes we hand out by default.  ``{to}``/``{from_}`` are filled in.
-ERROR_MESSAGES: Dict[int, str] = {
+ERROR_MESSAGES: dict[int, str] = {
     20001: "Unknown parameters",
     20003: "Authenticate",
     20404: "The requested resource {path} was not found",
@@ -136,7 +137,7 @@ _UNSET = object()
 # --------------------------------------------------------------------------- helpers
 
 
-def _now_rfc2822(ts: Optional[float] = None) -> str:
+def _now_rfc2822(ts: float | None = None) -> str:
     return email.utils.formatdate(ts if ts is not None else time.time(), usegmt=False).replace(
         "-0000", "+0000"
     )
@@ -146,7 +147,7 @@ def _sid(prefix: str) -> str:
     return prefix + secrets.token_hex(16)
 
 
-def _error_body(status: int, code: int, message: str, **extra: Any) -> Dict[str, Any]:
+def _error_body(status: int, code: int, message: str, **extra: Any) -> dict[str, Any]:
     body = {
         "code": code,
         "message": message,
@@ -157,7 +158,7 @@ def _error_body(status: int, code: int, message: str, **extra: Any) -> Dict[str,
     return body
 
 
-def _format_message(code: int, message: Optional[str], to: Any = None, from_: Any = None, path: str = "") -> str:
+def _format_message(code: int, message: str | None, to: Any = None, from_: Any = None, path: str = "") -> str:
     if message is not None:
         return message
     template = ERROR_MESSAGES.get(code, "Error {code}")
@@ -174,7 +175,7 @@ class TwilioApiError(Exception):
         self.message = message
         self.extra = extra
 
-    def body(self) -> Dict[str, Any]:
+    def body(self) -> dict[str, Any]:
         return _error_body(self.status, self.code, self.message, **self.extra)
 
 
@@ -198,7 +199,7 @@ def segments_for(body: str) -> int:
     return 1 if units <= single else math.ceil(units / multi)
 
 
-def _format_number(number: Optional[str]) -> Optional[str]:
+def _format_number(number: str | None) -> str | None:
     if number and re.fullmatch(r"\+1\d{10}", number):
         return f"({number[2:5]}) {number[5:8]}-{number[8:]}"
     return number
@@ -208,7 +209,7 @@ def _format_number(number: Optional[str]) -> Optional[str]:
 
 
 @functools.lru_cache(maxsize=4)
-def _load_oai(path: str) -> Dict[str, Any]:
+def _load_oai(path: str) -> dict[str, Any]:
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
 
@@ -216,17 +217,17 @@ def _load_oai(path: str) -> Dict[str, Any]:
 class _FormSchema:
     """Form-parameter schema of one operation, with ``$ref`` resolved."""
 
-    def __init__(self, doc: Dict[str, Any], path: str, method: str):
+    def __init__(self, doc: dict[str, Any], path: str, method: str):
         op = doc["paths"][path][method]
         schema = op["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
         self.path = path
-        self.required: List[str] = list(schema.get("required", []))
-        self.properties: Dict[str, Dict[str, Any]] = {
+        self.required: list[str] = list(schema.get("required", []))
+        self.properties: dict[str, dict[str, Any]] = {
             name: self._resolve(doc, prop) for name, prop in schema.get("properties", {}).items()
         }
 
     @staticmethod
-    def _resolve(doc: Dict[str, Any], prop: Dict[str, Any]) -> Dict[str, Any]:
+    def _resolve(doc: dict[str, Any], prop: dict[str, Any]) -> dict[str, Any]:
         seen = 0
         while "$ref" in prop and seen < 10:
             ref = prop["$ref"]
@@ -246,9 +247,9 @@ class _FormSchema:
     def is_array(self, name: str) -> bool:
         return self.properties.get(name, {}).get("type") == "array"
 
-    def validate(self, pairs: Sequence[Tuple[str, str]]) -> Dict[str, Any]:
+    def validate(self, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
         """Check names, multiplicity, types, enums, patterns.  Returns the params dict."""
-        params: Dict[str, Any] = {}
+        params: dict[str, Any] = {}
         for name, value in pairs:
             if name not in self.properties:
                 raise TwilioApiError(400, 20001, f"Unknown parameter {name}")
@@ -268,7 +269,7 @@ class _FormSchema:
         return params
 
     @staticmethod
-    def _check_value(name: str, value: str, prop: Dict[str, Any]) -> None:
+    def _check_value(name: str, value: str, prop: dict[str, Any]) -> None:
         def bad(why: str) -> TwilioApiError:
             return TwilioApiError(400, 20001, f"Invalid value for parameter {name}: {value!r} ({why})")
 
@@ -363,7 +364,7 @@ class _Server(ThreadedWSGIServer):
 
 
 class _Rule:
-    __slots__ = ("remaining", "status", "code", "message", "to", "resource")
+    __slots__ = ("code", "message", "remaining", "resource", "status", "to")
 
     def __init__(self, remaining, status, code, message, to, resource):
         self.remaining = remaining  # None = forever
@@ -373,14 +374,14 @@ class _Rule:
         self.to = to
         self.resource = resource
 
-    def matches(self, resource: str, to: Optional[str]) -> bool:
+    def matches(self, resource: str, to: str | None) -> bool:
         if self.remaining is not None and self.remaining <= 0:
             return False
         if self.resource is not None and self.resource != resource:
             return False
         return self.to is None or self.to == to
 
-    def as_dict(self) -> Dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}
 
 
@@ -424,13 +425,13 @@ class FakeTwilio:
         account_sid: str = DEFAULT_ACCOUNT_SID,
         auth_token: str = DEFAULT_AUTH_TOKEN,
         *,
-        api_keys: Optional[Dict[str, str]] = None,
+        api_keys: dict[str, str] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
-        auto_status: Optional[Iterable[str]] = None,
-        auto_call_status: Optional[Iterable[str]] = None,
+        auto_status: Iterable[str] | None = None,
+        auto_call_status: Iterable[str] | None = None,
         auto_status_delay: float = 0.05,
-        rate_limit: Optional[float] = None,
+        rate_limit: float | None = None,
         delay: float = 0.0,
         callback_timeout: float = 10.0,
         callback_workers: int = 8,
@@ -456,16 +457,16 @@ class FakeTwilio:
         }
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
-        self._server: Optional[_Server] = None
-        self._thread: Optional[threading.Thread] = None
-        self._executor: Optional[concurrent.futures.ThreadPoolExecutor] = None
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._stopping = threading.Event()
         self._clear_state()
         self._apply_initial_config()
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> "FakeTwilio":
+    def start(self) -> FakeTwilio:
         if self._server is not None:
             return self
         self._stopping.clear()
@@ -478,8 +479,10 @@ class FakeTwilio:
             max_workers=self._callback_workers, thread_name_prefix="fake-twilio-callback"
         )
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.1},
-            name=f"fake-twilio:{self.port}", daemon=True,
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"fake-twilio:{self.port}",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -505,7 +508,7 @@ class FakeTwilio:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
 
-    def __enter__(self) -> "FakeTwilio":
+    def __enter__(self) -> FakeTwilio:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -529,12 +532,12 @@ class FakeTwilio:
         self._delay = self._initial["delay"]
 
     def _clear_state(self) -> None:
-        self._requests: List[Dict[str, Any]] = []
-        self._messages: Dict[str, Dict[str, Any]] = {}
-        self._calls: Dict[str, Dict[str, Any]] = {}
-        self._callbacks: List[Dict[str, Any]] = []
-        self._rules: List[_Rule] = []
-        self._windows: Dict[str, collections.deque] = {}
+        self._requests: list[dict[str, Any]] = []
+        self._messages: dict[str, dict[str, Any]] = {}
+        self._calls: dict[str, dict[str, Any]] = {}
+        self._callbacks: list[dict[str, Any]] = []
+        self._rules: list[_Rule] = []
+        self._windows: dict[str, collections.deque] = {}
         self._count_429 = 0
         self._status_counts: collections.Counter = collections.Counter()
         self._pending_callbacks = 0
@@ -552,9 +555,9 @@ class FakeTwilio:
         n: int = 1,
         status: int = 400,
         code: Any = _UNSET,
-        message: Optional[str] = None,
-        to: Optional[str] = None,
-        resource: Optional[str] = None,
+        message: str | None = None,
+        to: str | None = None,
+        resource: str | None = None,
     ) -> None:
         """Make the next ``n`` (valid) create requests fail with a Twilio error.
 
@@ -570,11 +573,11 @@ class FakeTwilio:
 
     def fail_always(
         self,
-        to: Optional[str] = None,
+        to: str | None = None,
         status: int = 400,
         code: Any = _UNSET,
-        message: Optional[str] = None,
-        resource: Optional[str] = None,
+        message: str | None = None,
+        resource: str | None = None,
     ) -> None:
         """Make every (valid) create request for ``to`` (all if None) fail."""
         if code is _UNSET:
@@ -586,11 +589,11 @@ class FakeTwilio:
         with self._lock:
             self._rules = []
 
-    def failure_rules(self) -> List[Dict[str, Any]]:
+    def failure_rules(self) -> list[dict[str, Any]]:
         with self._lock:
             return [r.as_dict() for r in self._rules]
 
-    def rate_limit(self, per_second: Optional[float]) -> None:
+    def rate_limit(self, per_second: float | None) -> None:
         """Allow at most ``per_second`` creates per sender (From or
         MessagingServiceSid) in any sliding one-second window; excess requests get
         429 / 20429.  ``None`` or 0 disables."""
@@ -605,9 +608,9 @@ class FakeTwilio:
 
     def set_auto_status(
         self,
-        statuses: Optional[Iterable[str]] = _UNSET,  # type: ignore[assignment]
-        call_statuses: Optional[Iterable[str]] = _UNSET,  # type: ignore[assignment]
-        delay: Optional[float] = None,
+        statuses: Iterable[str] | None = _UNSET,  # type: ignore[assignment]
+        call_statuses: Iterable[str] | None = _UNSET,  # type: ignore[assignment]
+        delay: float | None = None,
     ) -> None:
         with self._lock:
             if statuses is not _UNSET:
@@ -619,7 +622,7 @@ class FakeTwilio:
 
     # ------------------------------------------------------------------ accessors
 
-    def _resource_view(self, res: Dict[str, Any]) -> Dict[str, Any]:
+    def _resource_view(self, res: dict[str, Any]) -> dict[str, Any]:
         view = dict(res["data"])
         view["params"] = _copy_params(res["params"])
         view["created_monotonic"] = res["created_monotonic"]
@@ -627,31 +630,33 @@ class FakeTwilio:
         view["updates"] = [_copy_params(u) for u in res.get("updates", [])]
         return view
 
-    def messages(self) -> List[Dict[str, Any]]:
+    def messages(self) -> list[dict[str, Any]]:
         """Created messages in creation order: the resource JSON plus ``params``
         (the create form), ``created_monotonic``, ``created_wall``, ``updates``."""
         with self._lock:
             return [self._resource_view(r) for r in self._messages.values()]
 
-    def calls(self) -> List[Dict[str, Any]]:
+    def calls(self) -> list[dict[str, Any]]:
         with self._lock:
             return [self._resource_view(r) for r in self._calls.values()]
 
-    def message(self, sid: str) -> Dict[str, Any]:
+    def message(self, sid: str) -> dict[str, Any]:
         with self._lock:
             return self._resource_view(self._messages[sid])
 
-    def call(self, sid: str) -> Dict[str, Any]:
+    def call(self, sid: str) -> dict[str, Any]:
         with self._lock:
             return self._resource_view(self._calls[sid])
 
-    def requests(self) -> List[Dict[str, Any]]:
+    def requests(self) -> list[dict[str, Any]]:
         """Every REST request: method, path, query_string, params, headers, auth_user,
         received_monotonic, received_wall, status (response code), response (JSON)."""
         with self._lock:
-            return [dict(r, params=_copy_params(r["params"]), headers=dict(r["headers"])) for r in self._requests]
+            return [
+                dict(r, params=_copy_params(r["params"]), headers=dict(r["headers"])) for r in self._requests
+            ]
 
-    def callbacks(self) -> List[Dict[str, Any]]:
+    def callbacks(self) -> list[dict[str, Any]]:
         """Status callbacks sent: sid, url, method, params, signature, status_code
         (None if the POST failed), error, sent_monotonic."""
         with self._lock:
@@ -661,7 +666,7 @@ class FakeTwilio:
         with self._lock:
             return self._count_429
 
-    def stats(self) -> Dict[str, Any]:
+    def stats(self) -> dict[str, Any]:
         with self._lock:
             return {
                 "requests": len(self._requests),
@@ -685,18 +690,18 @@ class FakeTwilio:
                     return value
                 self._cond.wait(min(remaining, 0.25))
 
-    def wait_for_messages(self, n: int, timeout: float = 5.0) -> List[Dict[str, Any]]:
+    def wait_for_messages(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
         """Wait until at least ``n`` messages exist; returns them or raises TimeoutError."""
         if not self.wait_for(lambda: len(self._messages) >= n, timeout):
             raise TimeoutError(f"expected {n} messages, have {len(self._messages)} after {timeout}s")
         return self.messages()
 
-    def wait_for_calls(self, n: int, timeout: float = 5.0) -> List[Dict[str, Any]]:
+    def wait_for_calls(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
         if not self.wait_for(lambda: len(self._calls) >= n, timeout):
             raise TimeoutError(f"expected {n} calls, have {len(self._calls)} after {timeout}s")
         return self.calls()
 
-    def wait_for_callbacks(self, n: int, timeout: float = 5.0) -> List[Dict[str, Any]]:
+    def wait_for_callbacks(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
         """Wait until at least ``n`` status callbacks were sent (answered or failed)."""
         if not self.wait_for(lambda: len(self._callbacks) >= n, timeout):
             raise TimeoutError(f"expected {n} callbacks, have {len(self._callbacks)} after {timeout}s")
@@ -712,12 +717,12 @@ class FakeTwilio:
         self,
         sid: str,
         status: str,
-        error_code: Optional[int] = None,
+        error_code: int | None = None,
         *,
-        answered_by: Optional[str] = None,
-        duration: Optional[int] = None,
-        extra: Optional[Dict[str, str]] = None,
-    ) -> Optional[int]:
+        answered_by: str | None = None,
+        duration: int | None = None,
+        extra: dict[str, str] | None = None,
+    ) -> int | None:
         """Set the status of a message (SM/MM) or call (CA) and POST the status
         callback Twilio would send, synchronously.  Returns the HTTP status the
         webhook answered, or None if the resource has no StatusCallback.
@@ -729,7 +734,9 @@ class FakeTwilio:
             return None
         return self._deliver(sid, url, method, params, raise_errors=True)
 
-    def answer_call(self, sid: str, answered_by: Optional[str] = "human", timeout: float = 10.0) -> Tuple[int, str]:
+    def answer_call(
+        self, sid: str, answered_by: str | None = "human", timeout: float = 10.0
+    ) -> tuple[int, str]:
         """The callee picks up: fetch the call's TwiML as Twilio does, a signed request to its ``Url``
         (``Method``, POST by default) with the voice webhook parameters.  With ``MachineDetection``
         the request carries ``AnsweredBy`` (``human``, ``machine_start``, ``machine_end_beep``,
@@ -745,8 +752,14 @@ class FakeTwilio:
             data["start_time"] = data.get("start_time") or _now_rfc2822()
             res.setdefault("answered_monotonic", time.monotonic())
             params = {
-                "AccountSid": self.account_sid, "ApiVersion": API_VERSION, "CallSid": sid, "CallStatus": "in-progress",
-                "Called": data["to"], "Caller": data["from"], "To": data["to"], "From": data["from"],
+                "AccountSid": self.account_sid,
+                "ApiVersion": API_VERSION,
+                "CallSid": sid,
+                "CallStatus": "in-progress",
+                "Called": data["to"],
+                "Caller": data["from"],
+                "To": data["to"],
+                "From": data["from"],
                 "Direction": "outbound-api",
             }
             if p.get("MachineDetection") and answered_by:
@@ -760,10 +773,20 @@ class FakeTwilio:
             url = url + ("&" if "?" in url else "?") + urllib.parse.urlencode(params)
             body, signature = None, validator.compute_signature(url, {})
         else:
-            body, signature = urllib.parse.urlencode(params).encode(), validator.compute_signature(url, params)
-        request = urllib.request.Request(url, data=body, method=method, headers={
-            "X-Twilio-Signature": signature, "User-Agent": "TwilioProxy/1.1",
-            "Content-Type": "application/x-www-form-urlencoded"})
+            body, signature = (
+                urllib.parse.urlencode(params).encode(),
+                validator.compute_signature(url, params),
+            )
+        request = urllib.request.Request(
+            url,
+            data=body,
+            method=method,
+            headers={
+                "X-Twilio-Signature": signature,
+                "User-Agent": "TwilioProxy/1.1",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as resp:
                 return resp.status, resp.read().decode("utf-8")
@@ -852,10 +875,12 @@ class FakeTwilio:
             self._cond.notify_all()
         return url, method, params
 
-    def _deliver(self, sid: str, url: str, method: str, params: Dict[str, str], raise_errors: bool) -> Optional[int]:
+    def _deliver(
+        self, sid: str, url: str, method: str, params: dict[str, str], raise_errors: bool
+    ) -> int | None:
         from twilio.request_validator import RequestValidator
 
-        body: Optional[bytes] = None
+        body: bytes | None = None
         if method == "GET":
             sep = "&" if "?" in url else "?"
             full_url = url + sep + urllib.parse.urlencode(params)
@@ -880,7 +905,7 @@ class FakeTwilio:
             cred = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
             headers["Authorization"] = "Basic " + base64.b64encode(cred.encode()).decode()
         host = parts.hostname or "127.0.0.1"
-        record: Dict[str, Any] = {
+        record: dict[str, Any] = {
             "sid": sid,
             "url": full_url,
             "method": method,
@@ -900,7 +925,7 @@ class FakeTwilio:
                 record["status_code"] = resp.status
             finally:
                 conn.close()
-        except Exception as exc:  # noqa: BLE001 - record and maybe re-raise
+        except Exception as exc:
             record["error"] = f"{type(exc).__name__}: {exc}"
             with self._cond:
                 self._callbacks.append(record)
@@ -913,7 +938,7 @@ class FakeTwilio:
             self._cond.notify_all()
         return record["status_code"]
 
-    def _schedule_auto(self, sid: str, statuses: Tuple[str, ...], delay: float) -> None:
+    def _schedule_auto(self, sid: str, statuses: tuple[str, ...], delay: float) -> None:
         executor = self._executor
         if executor is None or not statuses:
             return
@@ -944,7 +969,7 @@ class FakeTwilio:
 
     # ------------------------------------------------------------------ WSGI
 
-    def _wsgi(self, environ: Dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+    def _wsgi(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         request = Request(environ)
         if request.path.startswith("/_fake/"):
             response = self._control(request)
@@ -960,7 +985,7 @@ class FakeTwilio:
             pairs = urllib.parse.parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
         except UnicodeDecodeError:
             pairs = []
-        record: Dict[str, Any] = {
+        record: dict[str, Any] = {
             "method": request.method,
             "path": request.path,
             "query_string": request.query_string.decode("latin-1"),
@@ -979,12 +1004,12 @@ class FakeTwilio:
         if delay:
             time.sleep(delay)
 
-        after: List[Callable[[], None]] = []
+        after: list[Callable[[], None]] = []
         try:
             status, body = self._dispatch(request, pairs, after)
         except TwilioApiError as err:
             status, body = err.status, err.body()
-        except Exception as exc:  # noqa: BLE001 - a bug in the fake must still answer
+        except Exception as exc:
             status, body = 500, _error_body(500, 20500, f"fake_twilio internal error: {exc!r}")
 
         with self._cond:
@@ -1018,9 +1043,11 @@ class FakeTwilio:
             elif user in self.api_keys:
                 ok = secrets.compare_digest(password, self.api_keys[user])
         if not ok:
-            raise TwilioApiError(401, 20003, "Authenticate", detail="Your AccountSid or AuthToken was incorrect.")
+            raise TwilioApiError(
+                401, 20003, "Authenticate", detail="Your AccountSid or AuthToken was incorrect."
+            )
 
-    def _dispatch(self, request: Request, pairs: List[Tuple[str, str]], after: List[Callable[[], None]]):
+    def _dispatch(self, request: Request, pairs: list[tuple[str, str]], after: list[Callable[[], None]]):
         self._check_auth(request)
         match = _ROUTE.match(request.path)
         not_found = TwilioApiError(404, 20404, _format_message(20404, None, path=request.path))
@@ -1047,13 +1074,13 @@ class FakeTwilio:
                 return self._update_call(sid, pairs, not_found, after)
         raise TwilioApiError(405, 20004, "Method not allowed")
 
-    def _fetch(self, store: Dict[str, Dict[str, Any]], sid: str, not_found: TwilioApiError) -> Dict[str, Any]:
+    def _fetch(self, store: dict[str, dict[str, Any]], sid: str, not_found: TwilioApiError) -> dict[str, Any]:
         with self._lock:
             if sid not in store:
                 raise not_found
             return json.loads(json.dumps(store[sid]["data"]))
 
-    def _list(self, store: Dict[str, Dict[str, Any]], key: str, request: Request):
+    def _list(self, store: dict[str, dict[str, Any]], key: str, request: Request):
         args = request.args
         page_size = int(args.get("PageSize", 50))
         with self._lock:
@@ -1077,7 +1104,7 @@ class FakeTwilio:
 
     # --- failure injection / rate limiting (shared by both creates)
 
-    def _gate(self, resource: str, to: Optional[str], sender: Optional[str], from_: Optional[str]) -> None:
+    def _gate(self, resource: str, to: str | None, sender: str | None, from_: str | None) -> None:
         with self._lock:
             for rule in self._rules:
                 if rule.matches(resource, to):
@@ -1113,7 +1140,9 @@ class FakeTwilio:
             raise TwilioApiError(400, 21211, _format_message(21211, None, to=to))
         if not from_ and not mss:
             raise TwilioApiError(400, 21603, ERROR_MESSAGES[21603])
-        if from_ and not (_valid_address(from_, allow_e164=True) or _SHORT_CODE.match(from_) or _ALPHA_SENDER.match(from_)):
+        if from_ and not (
+            _valid_address(from_, allow_e164=True) or _SHORT_CODE.match(from_) or _ALPHA_SENDER.match(from_)
+        ):
             raise TwilioApiError(400, 21212, _format_message(21212, None, from_=from_))
         if not body and not media and not content_sid:
             raise TwilioApiError(400, 21602, ERROR_MESSAGES[21602])
@@ -1205,13 +1234,17 @@ class FakeTwilio:
             raise TwilioApiError(400, 21205, ERROR_MESSAGES[21205])
         if len(handlers) > 1:
             raise TwilioApiError(
-                400, 21205, f"Only one of Url, Twiml or ApplicationSid may be given (got {', '.join(handlers)})"
+                400,
+                21205,
+                f"Only one of Url, Twiml or ApplicationSid may be given (got {', '.join(handlers)})",
             )
         events = params.get("StatusCallbackEvent", [])
         for ev in events:
             for e in ev.split():  # Twilio also accepts space separated events
                 if e not in ("initiated", "ringing", "answered", "completed"):
-                    raise TwilioApiError(400, 20001, f"Invalid value for parameter StatusCallbackEvent: {e!r}")
+                    raise TwilioApiError(
+                        400, 20001, f"Invalid value for parameter StatusCallbackEvent: {e!r}"
+                    )
 
         self._gate("calls", to, from_, from_)
 
@@ -1276,7 +1309,7 @@ class FakeTwilio:
 
     def _update_call(self, sid, pairs, not_found, after):
         params = self._schemas.call_update.validate(pairs)
-        send_final: Optional[str] = None
+        send_final: str | None = None
         with self._cond:
             if sid not in self._calls:
                 raise not_found
@@ -1289,9 +1322,8 @@ class FakeTwilio:
                     new = data["status"]  # Twilio ignores cancel of an answered call
                 if new != data["status"]:
                     send_final = new
-            if params.get("Twiml") or params.get("Url"):
-                if data["status"] in final:
-                    raise TwilioApiError(400, 21220, "Call is not in-progress. Cannot redirect.")
+            if (params.get("Twiml") or params.get("Url")) and data["status"] in final:
+                raise TwilioApiError(400, 21220, "Call is not in-progress. Cannot redirect.")
             for key in ("StatusCallback", "StatusCallbackMethod"):
                 if params.get(key):
                     res["params"][key] = params[key]
@@ -1302,14 +1334,18 @@ class FakeTwilio:
         if send_final is not None:
             url, method, cb_params = self._prepare_status(sid, send_final, None, None, None)
             if url and auto:
-                after.append(lambda: self._executor and self._executor.submit(
-                    self._deliver, sid, url, method, cb_params, False))
+                after.append(
+                    lambda: (
+                        self._executor
+                        and self._executor.submit(self._deliver, sid, url, method, cb_params, False)
+                    )
+                )
         return 200, self._fetch(self._calls, sid, not_found)
 
     # ------------------------------------------------------------------ control API (standalone use)
 
     def _control(self, request: Request) -> Response:
-        name = request.path[len("/_fake/"):].strip("/")
+        name = request.path[len("/_fake/") :].strip("/")
         try:
             args = request.get_json(silent=True) or {}
             if request.method == "GET":
@@ -1347,28 +1383,31 @@ class FakeTwilio:
             else:
                 return _json_response(404, {"error": f"unknown control {name}"})
             return _json_response(200, {"ok": True})
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             return _json_response(400, {"error": f"{type(exc).__name__}: {exc}"})
 
 
 def _call_event(status: str) -> str:
-    return {"initiated": "initiated", "queued": "initiated", "ringing": "ringing", "in-progress": "answered"}.get(
-        status, "completed"
-    )
+    return {
+        "initiated": "initiated",
+        "queued": "initiated",
+        "ringing": "ringing",
+        "in-progress": "answered",
+    }.get(status, "completed")
 
 
 def _valid_address(value: str, allow_e164: bool, voice: bool = False) -> bool:
-    if voice and (value.startswith("client:") or value.startswith("sip:")):
+    if voice and (value.startswith(("client:", "sip:"))):
         return len(value.split(":", 1)[1]) > 0
     for prefix in ("whatsapp:", "messenger:", "rcs:"):
         if not voice and value.startswith(prefix):
-            value = value[len(prefix):]
+            value = value[len(prefix) :]
             return bool(value)
     return bool(allow_e164 and E164.match(value))
 
 
-def _pairs_to_params(pairs: Sequence[Tuple[str, str]]) -> Dict[str, Any]:
-    params: Dict[str, Any] = {}
+def _pairs_to_params(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
     for name, value in pairs:
         if name in params:
             if not isinstance(params[name], list):
@@ -1379,7 +1418,7 @@ def _pairs_to_params(pairs: Sequence[Tuple[str, str]]) -> Dict[str, Any]:
     return params
 
 
-def _copy_params(params: Dict[str, Any]) -> Dict[str, Any]:
+def _copy_params(params: dict[str, Any]) -> dict[str, Any]:
     return {k: (list(v) if isinstance(v, list) else v) for k, v in params.items()}
 
 
@@ -1397,10 +1436,12 @@ class RemoteFakeTwilio:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
 
-    def _call(self, method: str, name: str, payload: Optional[Dict[str, Any]] = None) -> Any:
+    def _call(self, method: str, name: str, payload: dict[str, Any] | None = None) -> Any:
         data = json.dumps(payload or {}).encode() if method == "POST" else None
         req = urllib.request.Request(
-            f"{self.base_url}/_fake/{name}", data=data, method=method,
+            f"{self.base_url}/_fake/{name}",
+            data=data,
+            method=method,
             headers={"Content-Type": "application/json"},
         )
         try:
@@ -1409,19 +1450,19 @@ class RemoteFakeTwilio:
         except urllib.error.HTTPError as err:
             raise RuntimeError(f"/_fake/{name}: {err.code} {err.read().decode(errors='replace')}") from None
 
-    def stats(self) -> Dict[str, Any]:
+    def stats(self) -> dict[str, Any]:
         return self._call("GET", "stats")
 
-    def messages(self) -> List[Dict[str, Any]]:
+    def messages(self) -> list[dict[str, Any]]:
         return self._call("GET", "messages")
 
-    def calls(self) -> List[Dict[str, Any]]:
+    def calls(self) -> list[dict[str, Any]]:
         return self._call("GET", "calls")
 
-    def requests(self) -> List[Dict[str, Any]]:
+    def requests(self) -> list[dict[str, Any]]:
         return self._call("GET", "requests")
 
-    def callbacks(self) -> List[Dict[str, Any]]:
+    def callbacks(self) -> list[dict[str, Any]]:
         return self._call("GET", "callbacks")
 
     def count_429(self) -> int:
@@ -1433,26 +1474,28 @@ class RemoteFakeTwilio:
     def clear_failures(self) -> None:
         self._call("POST", "clear_failures")
 
-    def fail_next(self, n: int = 1, status: int = 400, code: Optional[int] = None, **kw: Any) -> None:
+    def fail_next(self, n: int = 1, status: int = 400, code: int | None = None, **kw: Any) -> None:
         payload = dict(kw, n=n, status=status)
         if code is not None:
             payload["code"] = code
         self._call("POST", "fail_next", payload)
 
-    def fail_always(self, to: Optional[str] = None, status: int = 400, code: Optional[int] = None, **kw: Any) -> None:
+    def fail_always(
+        self, to: str | None = None, status: int = 400, code: int | None = None, **kw: Any
+    ) -> None:
         payload = dict(kw, to=to, status=status)
         if code is not None:
             payload["code"] = code
         self._call("POST", "fail_always", payload)
 
-    def rate_limit(self, per_second: Optional[float]) -> None:
+    def rate_limit(self, per_second: float | None) -> None:
         self._call("POST", "rate_limit", {"per_second": per_second})
 
     def delay(self, seconds: float) -> None:
         self._call("POST", "delay", {"seconds": seconds})
 
     def set_auto_status(self, statuses=None, call_statuses=None, delay=None) -> None:
-        payload: Dict[str, Any] = {}
+        payload: dict[str, Any] = {}
         if statuses is not None:
             payload["statuses"] = list(statuses)
         if call_statuses is not None:
@@ -1461,10 +1504,12 @@ class RemoteFakeTwilio:
             payload["delay"] = delay
         self._call("POST", "auto_status", payload)
 
-    def send_status(self, sid: str, status: str, error_code: Optional[int] = None) -> Optional[int]:
-        return self._call("POST", "send_status", {"sid": sid, "status": status, "error_code": error_code})["status_code"]
+    def send_status(self, sid: str, status: str, error_code: int | None = None) -> int | None:
+        return self._call("POST", "send_status", {"sid": sid, "status": status, "error_code": error_code})[
+            "status_code"
+        ]
 
-    def wait_for_messages(self, n: int, timeout: float = 5.0) -> List[Dict[str, Any]]:
+    def wait_for_messages(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while self.stats()["messages"] < n:
             if time.monotonic() > deadline:
@@ -1476,7 +1521,7 @@ class RemoteFakeTwilio:
 # --------------------------------------------------------------------------- CLI
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.fake_twilio", description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)

@@ -18,7 +18,14 @@ def on_shift_now(session, group_id: int, staff_id: int) -> None:
     """A weekly shift for today that covers the next hour or so, and nothing else."""
     link, zone = _link(session, group_id, staff_id)
     local = utcnow().astimezone(zone) - timedelta(hours=1)
-    rota.add_weekly(session, link, [local.isoweekday()], time(local.hour, local.minute), time(local.hour, local.minute), span_days=1)
+    rota.add_weekly(
+        session,
+        link,
+        [local.isoweekday()],
+        time(local.hour, local.minute),
+        time(local.hour, local.minute),
+        span_days=1,
+    )
 
 
 def off_shift_now(session, group_id: int, staff_id: int) -> None:

@@ -4,14 +4,14 @@ reminders are real outbox rows delivered to the loopback Twilio server."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from checkin import outbox
-from checkin.answers.models import Clarification, Rsvp
 from checkin.answers import rsvp as rsvp_module
+from checkin.answers.models import Clarification, Rsvp
 from checkin.checkins import CheckIn
 from checkin.db import utcnow
 from checkin.escalation.models import AssessmentRecord
@@ -39,8 +39,14 @@ def send_reminder(db, member, occurrence=OCCURRENCE, offset="1440", sent_ago=Non
     The job runs on the real clock and holds a reminder in the member's night: they live where it is day now."""
     with db.session() as s:
         s.get(Member, member.id).timezone = zone_where_it_is(12, utcnow())
-        item, _ = outbox.add(s, f"reminder:{member.id}:{occurrence}:{offset}", to=member.phone, member_id=member.id,
-                             purpose="reminder", body="Group tomorrow 6pm. Reply 1 if you're coming, 2 if not.")
+        item, _ = outbox.add(
+            s,
+            f"reminder:{member.id}:{occurrence}:{offset}",
+            to=member.phone,
+            member_id=member.id,
+            purpose="reminder",
+            body="Group tomorrow 6pm. Reply 1 if you're coming, 2 if not.",
+        )
     assert jobs.deliver(item.id) == "sent"
     if sent_ago is not None:  # as if it went out earlier
         with db.session() as s:
@@ -50,8 +56,12 @@ def send_reminder(db, member, occurrence=OCCURRENCE, offset="1440", sent_ago=Non
 
 def open_prompt(db, member, ago=timedelta(hours=1), key=None):
     with db.session() as s:
-        checkin = CheckIn(member_id=member.id, prompt_key=key or f"prompt:{member.id}:{OCCURRENCE}",
-                          prompted_at=utcnow() - ago, state="open")
+        checkin = CheckIn(
+            member_id=member.id,
+            prompt_key=key or f"prompt:{member.id}:{OCCURRENCE}",
+            prompted_at=utcnow() - ago,
+            state="open",
+        )
         s.add(checkin)
         s.flush()
         return checkin.id
@@ -74,9 +84,13 @@ def assessed_scores(db):
 
 # --- RSVP -----------------------------------------------------------------------------------
 
+
 def test_reply_1_to_a_reminder_is_an_rsvp_and_is_acknowledged(twilio, db, fake_twilio, member, group):
     send_reminder(db, member)
-    assert reply(twilio, member.phone, "1") == "Thanks, Sam. We have you down as coming. Reply WHEN for the time and place."
+    assert (
+        reply(twilio, member.phone, "1")
+        == "Thanks, Sam. We have you down as coming. Reply WHEN for the time and place."
+    )
     assert rsvps(db) == [(member.id, OCCURRENCE, "yes")]
     with db.session() as s:
         stored = s.scalar(select(Rsvp))
@@ -91,7 +105,9 @@ def test_reply_1_to_a_reminder_is_an_rsvp_and_is_acknowledged(twilio, db, fake_t
 def test_latest_rsvp_wins_one_row_per_member_and_meeting(twilio, db, fake_twilio, member):
     send_reminder(db, member)
     assert reply(twilio, member.phone, "2").startswith("Thanks for letting us know, Sam")
-    assert reply(twilio, member.phone, "yes, I'll be there").startswith("Thanks, Sam. We have you down as coming")
+    assert reply(twilio, member.phone, "yes, I'll be there").startswith(
+        "Thanks, Sam. We have you down as coming"
+    )
     assert rsvps(db) == [(member.id, OCCURRENCE, "yes")]
     # The 2-hour reminder for the same meeting, after it was moved: the answer still lands on that meeting.
     send_reminder(db, member, offset="120:v1")
@@ -107,7 +123,9 @@ def test_spanish_rsvp_acknowledged_in_spanish(twilio, db, fake_twilio, spanish_m
     assert rsvps(db) == [(spanish_member.id, OCCURRENCE, answer)]
 
 
-def test_bare_digit_answers_the_prompt_when_the_prompt_came_after_the_reminder(twilio, db, fake_twilio, member):
+def test_bare_digit_answers_the_prompt_when_the_prompt_came_after_the_reminder(
+    twilio, db, fake_twilio, member
+):
     send_reminder(db, member, sent_ago=timedelta(hours=5))
     prompt = open_prompt(db, member, ago=timedelta(hours=1))
     assert reply(twilio, member.phone, "2") == "Thanks, Sam. We saved your check-in: 2 of 5."
@@ -119,7 +137,9 @@ def test_bare_digit_answers_the_prompt_when_the_prompt_came_after_the_reminder(t
     assert rsvps(db) == [(member.id, OCCURRENCE, "yes")]
 
 
-def test_bare_digit_answers_the_reminder_when_the_reminder_came_after_the_prompt(twilio, db, fake_twilio, member):
+def test_bare_digit_answers_the_reminder_when_the_reminder_came_after_the_prompt(
+    twilio, db, fake_twilio, member
+):
     prompt = open_prompt(db, member, ago=timedelta(hours=3))
     send_reminder(db, member)
     assert reply(twilio, member.phone, "1").startswith("Thanks, Sam. We have you down as coming")
@@ -129,11 +149,18 @@ def test_bare_digit_answers_the_reminder_when_the_reminder_came_after_the_prompt
     assert checkin_row(db, prompt).score == 4
 
 
-def test_a_keypad_score_on_a_call_is_a_check_in_even_after_a_reminder(twilio, db, fake_twilio, settings, member):
+def test_a_keypad_score_on_a_call_is_a_check_in_even_after_a_reminder(
+    twilio, db, fake_twilio, settings, member
+):
     """The call asks "on a scale of 1 to 5"; pressing 2 there is a low score, not "not coming" to the reminder."""
     send_reminder(db, member)
-    call = CallWalker(lambda path, params: twilio.post(path, params).get_data(as_text=True),
-                      settings.public_base_url, member.phone, FROM_NUMBER, ACCOUNT_SID)
+    call = CallWalker(
+        lambda path, params: twilio.post(path, params).get_data(as_text=True),
+        settings.public_base_url,
+        member.phone,
+        FROM_NUMBER,
+        ACCOUNT_SID,
+    )
     call.start()
     assert call.press("1").said[0].startswith("On a scale of 1 to 5")
     call.press("2")
@@ -146,7 +173,9 @@ def test_a_keypad_score_on_a_call_is_a_check_in_even_after_a_reminder(twilio, db
 def test_no_recent_reminder_means_no_rsvp(twilio, db, fake_twilio, member):
     send_reminder(db, member, sent_ago=timedelta(days=4))  # too old to be answered
     assert reply(twilio, member.phone, "yes") == "Thanks, Sam, we got your message."
-    assert reply(twilio, member.phone, "1") == "Thanks, Sam. We saved your check-in: 1 of 5."  # an unprompted score
+    assert (
+        reply(twilio, member.phone, "1") == "Thanks, Sam. We saved your check-in: 1 of 5."
+    )  # an unprompted score
     assert rsvps(db) == []
 
 
@@ -159,10 +188,22 @@ def test_opted_out_member_rsvp_gets_no_text(twilio, db, fake_twilio, member):
 
 # --- check-in scores ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("body, score", [
-    ("3", 3), ("3/5", 3), ("3 - tired", 3), ("three", 3), ("Three, tired", 3), ("4 good week", 4),
-    ("5!", 5), ("two - rough week", 2), ("1 of 5", 1), ("4 out of 5", 4),
-])
+
+@pytest.mark.parametrize(
+    "body, score",
+    [
+        ("3", 3),
+        ("3/5", 3),
+        ("3 - tired", 3),
+        ("three", 3),
+        ("Three, tired", 3),
+        ("4 good week", 4),
+        ("5!", 5),
+        ("two - rough week", 2),
+        ("1 of 5", 1),
+        ("4 out of 5", 4),
+    ],
+)
 def test_english_score_formats_answer_the_prompt(twilio, db, member, body, score):
     prompt = open_prompt(db, member, ago=timedelta(hours=2))
     assert reply(twilio, member.phone, body) == f"Thanks, Sam. We saved your check-in: {score} of 5."
@@ -172,24 +213,40 @@ def test_english_score_formats_answer_the_prompt(twilio, db, member, body, score
     took = stored.answered_at - stored.prompted_at
     assert timedelta(hours=2) <= took < timedelta(hours=2, minutes=1)
     with db.session() as s:
-        assert s.scalar(select(CheckIn.message_id)) == s.scalar(select(Message.id).where(Message.direction == "inbound"))
+        assert s.scalar(select(CheckIn.message_id)) == s.scalar(
+            select(Message.id).where(Message.direction == "inbound")
+        )
 
 
-@pytest.mark.parametrize("body, score", [
-    ("tres", 3), ("Tres, cansada", 3), ("4 buena semana", 4), ("cuatro - bien", 4), ("1 muy mal", 1),
-    ("dos", 2), ("5 de 5", 5), ("cinco", 5), ("uno", 1),
-])
+@pytest.mark.parametrize(
+    "body, score",
+    [
+        ("tres", 3),
+        ("Tres, cansada", 3),
+        ("4 buena semana", 4),
+        ("cuatro - bien", 4),
+        ("1 muy mal", 1),
+        ("dos", 2),
+        ("5 de 5", 5),
+        ("cinco", 5),
+        ("uno", 1),
+    ],
+)
 def test_spanish_score_formats_answer_the_prompt(twilio, db, spanish_member, body, score):
     prompt = open_prompt(db, spanish_member)
-    assert reply(twilio, spanish_member.phone, body) == f"Gracias, Rosa. Guardamos tu respuesta: {score} de 5."
+    assert (
+        reply(twilio, spanish_member.phone, body) == f"Gracias, Rosa. Guardamos tu respuesta: {score} de 5."
+    )
     assert checkin_row(db, prompt).score == score
 
 
 @pytest.mark.parametrize("body", ["7", "0", "10/10", "feeling kind of flat", "2 pills left"])
 def test_unclear_answer_gets_one_clarifying_reply_and_is_still_assessed(twilio, db, member, body):
     prompt = open_prompt(db, member)
-    assert reply(twilio, member.phone, body) == \
-        "Please reply with a number from 1 to 5 (1 = very hard, 5 = very good). You can add words too."
+    assert (
+        reply(twilio, member.phone, body)
+        == "Please reply with a number from 1 to 5 (1 = very hard, 5 = very good). You can add words too."
+    )
     assert reply(twilio, member.phone, "not sure") == "Thanks, Sam, we got your message."  # never twice
     assert len(assessed_scores(db)) == 2  # both went to the rules engine
     assert checkin_row(db, prompt).state == "open"
@@ -200,7 +257,9 @@ def test_unclear_answer_gets_one_clarifying_reply_and_is_still_assessed(twilio, 
 
 def test_spanish_clarifying_reply(twilio, db, spanish_member):
     open_prompt(db, spanish_member)
-    assert reply(twilio, spanish_member.phone, "más o menos").startswith("Por favor responde con un numero del 1 al 5")
+    assert reply(twilio, spanish_member.phone, "más o menos").startswith(
+        "Por favor responde con un numero del 1 al 5"
+    )
 
 
 def test_free_text_without_an_open_prompt_gets_the_usual_reply(twilio, db, member):
@@ -226,14 +285,22 @@ def test_crisis_reply_wins_over_a_score_and_an_rsvp(twilio, db, fake_twilio, mem
 
 # --- WHEN / CUANDO --------------------------------------------------------------------------
 
+
 def weekly_tuesday(db, group, **where):
     from datetime import date, time
 
     from checkin.schedules import set_schedule
 
     with db.session() as s:
-        set_schedule(s, group.id, rrule="FREQ=WEEKLY;BYDAY=TU", start_local=time(18, 0), duration_minutes=90,
-                     starts_on=date(2026, 1, 6), **where)
+        set_schedule(
+            s,
+            group.id,
+            rrule="FREQ=WEEKLY;BYDAY=TU",
+            start_local=time(18, 0),
+            duration_minutes=90,
+            starts_on=date(2026, 1, 6),
+            **where,
+        )
 
 
 def when_at(db, member, now, to=None):
@@ -253,12 +320,12 @@ def test_when_over_sms_in_each_language(twilio, db, group, member, spanish_membe
 
 
 def test_when_is_in_the_members_zone_across_dst(db, group, member):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from checkin.models import Member
 
     weekly_tuesday(db, group, location="12 Main St")
-    before_dst = datetime(2030, 3, 7, 12, 0, tzinfo=timezone.utc)  # US clocks go forward on Sunday 10 March 2030
+    before_dst = datetime(2030, 3, 7, 12, 0, tzinfo=UTC)  # US clocks go forward on Sunday 10 March 2030
     assert when_at(db, member, before_dst) == "Next meeting: Tue 12 Mar at 6:00 PM EDT, at 12 Main St."
     with db.session() as s:
         s.get(Member, member.id).timezone = "America/Los_Angeles"
@@ -269,37 +336,48 @@ def test_when_is_in_the_members_zone_across_dst(db, group, member):
 
 
 def test_when_skips_a_cancelled_meeting_and_says_a_moved_one(db, group, spanish_member):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from checkin.schedules import cancel_occurrence, move_occurrence
 
     weekly_tuesday(db, group, dial_in="+12025550199")
-    now = datetime(2030, 3, 7, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2030, 3, 7, 12, 0, tzinfo=UTC)
     with db.session() as s:
         cancel_occurrence(s, group.id, "20300312T2200Z")
         move_occurrence(s, group.id, "20300319T2200Z", datetime(2030, 3, 20, 19, 30))
-    assert when_at(db, spanish_member, now) == \
-        "Proxima reunion (cambio de fecha): mie 20 mar a las 19:30 EDT, por telefono +12025550199."
+    assert (
+        when_at(db, spanish_member, now)
+        == "Proxima reunion (cambio de fecha): mie 20 mar a las 19:30 EDT, por telefono +12025550199."
+    )
 
 
 def test_when_without_a_schedule(twilio, group, member):
-    assert reply(twilio, member.phone, "WHEN") == "No meeting is scheduled yet. Your facilitator will let you know."
+    assert (
+        reply(twilio, member.phone, "WHEN")
+        == "No meeting is scheduled yet. Your facilitator will let you know."
+    )
 
 
 def test_rsvp_to_a_reminder_the_planner_wrote(twilio, db, runtime, fake_twilio, group, member):
     """End to end: the cron tick writes the 24-hour reminder, a worker job sends it, the member answers 1."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from workers.schedule_jobs import tick
 
     weekly_tuesday(db, group, location="12 Main St")
-    day_before = datetime(2030, 3, 11, 22, 0, 30, tzinfo=timezone.utc)  # 6 pm EDT the day before the meeting
+    day_before = datetime(2030, 3, 11, 22, 0, 30, tzinfo=UTC)  # 6 pm EDT the day before the meeting
     assert tick(now=day_before) >= 1
     with db.session() as s:
         [reminder] = s.scalars(select(outbox.OutboxItem).where(outbox.OutboxItem.purpose == "reminder")).all()
         assert reminder.idempotency_key.startswith(f"reminder:{member.id}:20300312T2200Z:")
-    outcome = outbox.deliver(db, reminder.id, runtime.port, status_callback_base=None, lease_seconds=120,
-                             now=day_before + timedelta(minutes=1))
+    outcome = outbox.deliver(
+        db,
+        reminder.id,
+        runtime.port,
+        status_callback_base=None,
+        lease_seconds=120,
+        now=day_before + timedelta(minutes=1),
+    )
     assert outcome.state == "sent"
     assert "Reply 1 if you're coming" in fake_twilio.messages()[0]["params"]["Body"]
     assert reply(twilio, member.phone, "1").startswith("Thanks, Sam. We have you down as coming")
@@ -307,15 +385,31 @@ def test_rsvp_to_a_reminder_the_planner_wrote(twilio, db, runtime, fake_twilio, 
         assert rsvp_module.for_occurrence(s, group.id, "20300312T2200Z") == {"yes": ["Sam Rivera"], "no": []}
 
 
-@pytest.mark.parametrize("body, expected", [
-    ("1", ("yes", True)), ("2", ("no", True)), (" 1. ", ("yes", True)),
-    ("yes", ("yes", False)), ("Yes!", ("yes", False)), ("I'm coming", ("yes", False)), ("I'll be there", ("yes", False)),
-    ("sí", ("yes", False)), ("voy", ("yes", False)), ("Sí, voy", ("yes", False)),
-    ("no", ("no", False)), ("not coming", ("no", False)), ("can't make it", ("no", False)), ("No voy", ("no", False)),
-    ("no puedo ir", ("no", False)),
-    # Not RSVPs: acknowledgements, maybes, sentences.
-    ("ok", (None, False)), ("maybe", (None, False)), ("there", (None, False)), ("no one cares", (None, False)),
-])
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ("1", ("yes", True)),
+        ("2", ("no", True)),
+        (" 1. ", ("yes", True)),
+        ("yes", ("yes", False)),
+        ("Yes!", ("yes", False)),
+        ("I'm coming", ("yes", False)),
+        ("I'll be there", ("yes", False)),
+        ("sí", ("yes", False)),
+        ("voy", ("yes", False)),
+        ("Sí, voy", ("yes", False)),
+        ("no", ("no", False)),
+        ("not coming", ("no", False)),
+        ("can't make it", ("no", False)),
+        ("No voy", ("no", False)),
+        ("no puedo ir", ("no", False)),
+        # Not RSVPs: acknowledgements, maybes, sentences.
+        ("ok", (None, False)),
+        ("maybe", (None, False)),
+        ("there", (None, False)),
+        ("no one cares", (None, False)),
+    ],
+)
 def test_rsvp_words(body, expected):
     from checkin.answers.parse import parse_rsvp
 

@@ -29,14 +29,24 @@ def facilitators(db, group):
 @pytest.fixture
 def call(app, db, settings):
     def run(who, group, inputs):
-        return run_call(db, who.id, group.id, inputs, context=app.extensions["checkin.escalation"],
-                        base=settings.public_base_url + "/twilio/voice")
+        return run_call(
+            db,
+            who.id,
+            group.id,
+            inputs,
+            context=app.extensions["checkin.escalation"],
+            base=settings.public_base_url + "/twilio/voice",
+        )
+
     return run
 
 
 def _counts(db):
     with db.session() as s:
-        return tuple(s.scalar(select(func.count()).select_from(t)) for t in (VoiceCall, Message, Escalation, OutboxItem, CheckIn))
+        return tuple(
+            s.scalar(select(func.count()).select_from(t))
+            for t in (VoiceCall, Message, Escalation, OutboxItem, CheckIn)
+        )
 
 
 def said(turn) -> list[str]:
@@ -57,8 +67,14 @@ def test_menu_2_reads_the_next_meeting_then_the_menu_again(call, member, group, 
     from checkin.schedules import set_schedule
 
     with db.session() as s:
-        set_schedule(s, group.id, rrule="FREQ=WEEKLY;BYDAY=TH", start_local=time(18, 30), duration_minutes=60,
-                     location="12 Main Street")
+        set_schedule(
+            s,
+            group.id,
+            rrule="FREQ=WEEKLY;BYDAY=TH",
+            start_local=time(18, 30),
+            duration_minutes=60,
+            location="12 Main Street",
+        )
     sim = call(member, group, ["key:2"])
     meeting = sim.turns[1]
     assert meeting.given == "key:2"
@@ -67,17 +83,23 @@ def test_menu_2_reads_the_next_meeting_then_the_menu_again(call, member, group, 
     assert said(meeting)[1].startswith("To check in, press 1.") and sim.listening == "dtmf speech"
 
 
-def test_a_check_in_with_a_crisis_said_shows_the_alert_and_keeps_nothing(call, member, group, db, facilitators):
+def test_a_check_in_with_a_crisis_said_shows_the_alert_and_keeps_nothing(
+    call, member, group, db, facilitators
+):
     before = _counts(db)
     sim = call(member, group, ["key:1", f"say:4 {CRISIS_WORDS}"])
     score_prompt, crisis = sim.turns[1], sim.turns[2]
-    assert said(score_prompt) == ["On a scale of 1 to 5, where 5 is very good, how are you doing? Press a number or say it."]
+    assert said(score_prompt) == [
+        "On a scale of 1 to 5, where 5 is very good, how are you doing? Press a number or say it."
+    ]
     assert crisis.level == "crisis"
     assert "988" in said(crisis)[0] and "911" in said(crisis)[0]
     # Each on-call facilitator would be rung in turn (primary first); then a message and a goodbye.
     notes = [line.text for line in crisis.lines if line.kind == "note"]
-    assert notes[:2] == ["Rings Dana Ortiz for up to 20 s (not placed here: no answer).",
-                         "Rings Fay Backup for up to 20 s (not placed here: no answer)."]
+    assert notes[:2] == [
+        "Rings Dana Ortiz for up to 20 s (not placed here: no answer).",
+        "Rings Fay Backup for up to 20 s (not placed here: no answer).",
+    ]
     assert said(crisis)[2].startswith("No facilitator could answer right now. Please leave a message")
     assert notes[2].startswith("(the caller would now leave a recording of up to 60 s)")
     assert crisis.lines[-1].kind == "end" and sim.listening == ""
@@ -94,7 +116,9 @@ def test_a_crisis_in_the_recordings_transcript_is_read_like_a_text(call, member,
     before = _counts(db)
     sim = call(member, group, ["key:1", "key:4"])
     assert sim.transcribable and sim.listening == ""
-    assert sim.turns[-1].alerts == () and "Thank you, Sam. Your check-in is saved. Goodbye." in said(sim.turns[-1])
+    assert sim.turns[-1].alerts == () and "Thank you, Sam. Your check-in is saved. Goodbye." in said(
+        sim.turns[-1]
+    )
     after = call(member, group, ["key:1", "key:4", f"transcript:{CRISIS_WORDS}"])
     transcript = after.turns[-1]
     assert transcript.level == "crisis" and any(a.to == "Dana Ortiz" for a in transcript.alerts)
@@ -117,45 +141,60 @@ def test_spanish_by_8_and_a_spanish_members_call(call, member, spanish_member, g
     rosa = call(spanish_member, group, ["key:1", "key:3"])
     assert said(rosa.turns[0])[0] == "Hola Rosa. Habla Checkin de Tuesday Group."
     # A Spanish message is heard by speech recognition, not recorded: it is typed like other speech.
-    assert said(rosa.turns[-1]) == ["Gracias. Si quieres, cuéntanos ahora con tus palabras cómo estás. "
-                                     "Cuando termines, guarda silencio. Para no dejar mensaje, oprime numeral."]
+    assert said(rosa.turns[-1]) == [
+        "Gracias. Si quieres, cuéntanos ahora con tus palabras cómo estás. "
+        "Cuando termines, guarda silencio. Para no dejar mensaje, oprime numeral."
+    ]
     assert rosa.listening == "dtmf speech" and not rosa.transcribable
     calm = call(spanish_member, group, ["key:1", "key:3", "say:Fue una semana tranquila"])
     assert said(calm.turns[-1]) == ["Gracias, Rosa. Guardamos tu registro. Adiós."] and calm.listening == ""
     assert calm.turns[-1].level == "none" and calm.turns[-1].alerts == ()
     silent = call(spanish_member, group, ["key:1", "key:3", "wait"])
-    assert said(silent.turns[-1]) == ["Gracias, Rosa. Guardamos tu registro. Adiós."] and silent.listening == ""
+    assert (
+        said(silent.turns[-1]) == ["Gracias, Rosa. Guardamos tu registro. Adiós."] and silent.listening == ""
+    )
 
 
 def test_a_crisis_in_a_spanish_message_is_answered_and_alerts(call, spanish_member, group, db, facilitators):
     before = _counts(db)
     sim = call(spanish_member, group, ["key:1", "key:3", "say:esta noche me voy a quitar la vida"])
     crisis = sim.turns[-1]
-    assert crisis.level == "crisis" and said(crisis)[0].startswith("Te escuchamos.") and "988" in said(crisis)[0]
+    assert (
+        crisis.level == "crisis" and said(crisis)[0].startswith("Te escuchamos.") and "988" in said(crisis)[0]
+    )
     assert [(a.to, a.channel) for a in crisis.alerts] == [("Dana Ortiz", "sms"), ("Dana Ortiz", "voice")]
     # Nobody is rung here: the message left for the facilitator is heard as words too.
-    assert said(crisis)[-1].startswith("Ningún facilitador pudo contestar ahora.") and sim.listening == "dtmf speech"
+    assert (
+        said(crisis)[-1].startswith("Ningún facilitador pudo contestar ahora.")
+        and sim.listening == "dtmf speech"
+    )
     assert _counts(db) == before
 
 
 def test_waiting_and_wrong_keys_reprompt_as_on_a_real_call(call, member, group):
     sim = call(member, group, ["wait", "key:*", "key:#"])
-    assert said(sim.turns[1])[:2] == ["Sorry, I did not get that.", said(sim.turns[0])[1]]  # and the menu again
+    assert said(sim.turns[1])[:2] == [
+        "Sorry, I did not get that.",
+        said(sim.turns[0])[1],
+    ]  # and the menu again
     assert said(sim.turns[2])[0] == "Sorry, I did not get that."
     assert said(sim.turns[3])[-1] == "Thank you for calling Checkin. Goodbye." and sim.listening == ""
 
 
-@pytest.mark.parametrize("inputs, reason", [
-    (["key:A"], "not a key on a phone keypad"),
-    (["key:12"], "not a key on a phone keypad"),
-    (["say:   "], "type what the caller says"),
-    (["say:" + "x" * 1001], "at most 1000 characters"),
-    (["key:1"] * 41, "at most 40"),
-    (["press 1"], "not a caller's input"),
-    (["transcript:hello"], "only after a recording"),
-    (["key:1", "key:4", "key:1"], "the call is over"),
-    (["key:1", "key:4", "transcript:fine", "transcript:again"], "only after a recording"),
-])
+@pytest.mark.parametrize(
+    "inputs, reason",
+    [
+        (["key:A"], "not a key on a phone keypad"),
+        (["key:12"], "not a key on a phone keypad"),
+        (["say:   "], "type what the caller says"),
+        (["say:" + "x" * 1001], "at most 1000 characters"),
+        (["key:1"] * 41, "at most 40"),
+        (["press 1"], "not a caller's input"),
+        (["transcript:hello"], "only after a recording"),
+        (["key:1", "key:4", "key:1"], "the call is over"),
+        (["key:1", "key:4", "transcript:fine", "transcript:again"], "only after a recording"),
+    ],
+)
 def test_bad_input_says_why(call, member, group, db, inputs, reason):
     before = _counts(db)
     with pytest.raises(CallInputError, match=reason):
@@ -172,4 +211,3 @@ def test_keys_only_question_refuses_words(call, member, group, db):
         call(member, group, ["key:1", "key:3", "say:two"])
     # The call so far comes with the error, to show again.
     assert caught.value.call.listening == "dtmf" and len(caught.value.call.turns) == 3
-

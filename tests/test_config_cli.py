@@ -23,6 +23,7 @@ def problems(env):
 
 # --- configuration ----------------------------------------------------------------------------
 
+
 def test_development_defaults_need_nothing(tmp_path):
     settings = load_settings({}, instance_path=tmp_path)
     assert settings.database_url == f"sqlite:///{tmp_path / 'checkin.sqlite3'}"
@@ -36,21 +37,46 @@ def test_development_defaults_need_nothing(tmp_path):
 
 def test_production_refuses_development_defaults():
     found, text = problems({"CHECKIN_ENV": "production"})
-    for key in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "CHECKIN_ENCRYPTION_KEY", "PUBLIC_BASE_URL",
-                "MESSAGING_BACKEND", "TWILIO_AUTH_TOKEN"):
+    for key in (
+        "DATABASE_URL",
+        "REDIS_URL",
+        "SECRET_KEY",
+        "CHECKIN_ENCRYPTION_KEY",
+        "PUBLIC_BASE_URL",
+        "MESSAGING_BACKEND",
+        "TWILIO_AUTH_TOKEN",
+    ):
         assert key in found, key
     assert text.count("\n") >= 7  # one line per problem, all at once
 
 
 def test_malformed_values_each_named():
-    found, _ = problems({
-        "PORT": "eighty", "DATABASE_URL": "mysql://x/y", "REDIS_URL": "http://nope", "CHECKIN_ENCRYPTION_KEY": "short",
-        "PUBLIC_BASE_URL": "ftp://x", "MESSAGING_BACKEND": "carrier-pigeon", "TWILIO_ACCOUNT_SID": "XX123",
-        "TWILIO_FROM_NUMBER": "12", "CHECKIN_ENV": "staging", "CHECKIN_OUTBOX_LEASE_SECONDS": "-5",
-    })
-    assert set(found) >= {"PORT", "DATABASE_URL", "REDIS_URL", "CHECKIN_ENCRYPTION_KEY", "PUBLIC_BASE_URL",
-                          "MESSAGING_BACKEND", "TWILIO_ACCOUNT_SID", "TWILIO_FROM_NUMBER", "CHECKIN_ENV",
-                          "CHECKIN_OUTBOX_LEASE_SECONDS"}
+    found, _ = problems(
+        {
+            "PORT": "eighty",
+            "DATABASE_URL": "mysql://x/y",
+            "REDIS_URL": "http://nope",
+            "CHECKIN_ENCRYPTION_KEY": "short",
+            "PUBLIC_BASE_URL": "ftp://x",
+            "MESSAGING_BACKEND": "carrier-pigeon",
+            "TWILIO_ACCOUNT_SID": "XX123",
+            "TWILIO_FROM_NUMBER": "12",
+            "CHECKIN_ENV": "staging",
+            "CHECKIN_OUTBOX_LEASE_SECONDS": "-5",
+        }
+    )
+    assert set(found) >= {
+        "PORT",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "CHECKIN_ENCRYPTION_KEY",
+        "PUBLIC_BASE_URL",
+        "MESSAGING_BACKEND",
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_FROM_NUMBER",
+        "CHECKIN_ENV",
+        "CHECKIN_OUTBOX_LEASE_SECONDS",
+    }
     assert "1-65535" in found["PORT"]
 
 
@@ -64,30 +90,59 @@ def test_twilio_backend_needs_credentials_and_a_sender(tmp_path):
 def test_a_complete_production_environment_loads():
     key = Fernet.generate_key().decode()
     old = Fernet.generate_key().decode()
-    settings = load_settings({
-        "CHECKIN_ENV": "production", "DATABASE_URL": "postgres://u:p@db/checkin", "REDIS_URL": "rediss://cache:6380/0",
-        "SECRET_KEY": "k" * 40, "CHECKIN_ENCRYPTION_KEY": f"{key},{old}", "PUBLIC_BASE_URL": "https://checkin.example.org/",
-        "MESSAGING_BACKEND": "twilio", "TWILIO_ACCOUNT_SID": "AC" + "a" * 32, "TWILIO_AUTH_TOKEN": "t" * 32,
-        "TWILIO_MESSAGING_SERVICE_SID": "MG" + "b" * 32,
-    }, instance_path=Path("/nonexistent-never-written"))
+    settings = load_settings(
+        {
+            "CHECKIN_ENV": "production",
+            "DATABASE_URL": "postgres://u:p@db/checkin",
+            "REDIS_URL": "rediss://cache:6380/0",
+            "SECRET_KEY": "k" * 40,
+            "CHECKIN_ENCRYPTION_KEY": f"{key},{old}",
+            "PUBLIC_BASE_URL": "https://checkin.example.org/",
+            "MESSAGING_BACKEND": "twilio",
+            "TWILIO_ACCOUNT_SID": "AC" + "a" * 32,
+            "TWILIO_AUTH_TOKEN": "t" * 32,
+            "TWILIO_MESSAGING_SERVICE_SID": "MG" + "b" * 32,
+        },
+        instance_path=Path("/nonexistent-never-written"),
+    )
     assert settings.database_url.startswith("postgresql+psycopg://")
     assert settings.encryption_keys == (key, old)
     assert settings.public_base_url == "https://checkin.example.org"
 
 
-def test_rotated_key_still_reads_old_bodies(db, member, twilio):
+def test_rotated_key_still_reads_old_bodies_and_writes_new_ones_under_the_new_key(db, member, twilio):
+    from sqlalchemy import text
+
     from checkin import crypto
     from checkin.models import Message
+    from tests.conftest import ENCRYPTION_KEY as old_key
 
     twilio.sms(member.phone, "written under the old key")
-    current = list(crypto.cipher()._fernets)
-    new_key = Fernet.generate_key()
-    crypto._cipher = crypto.MultiFernet([Fernet(new_key), *current])
-    with db.session() as s:
-        assert s.scalar(select(Message.body)) == "written under the old key"
+    new_key = Fernet.generate_key().decode()
+    crypto.configure([new_key, old_key])  # what CHECKIN_ENCRYPTION_KEY="new,old" installs
+    try:
+        twilio.sms(member.phone, "written under the new key")
+        with db.session() as s:
+            assert s.scalars(
+                select(Message.body).where(Message.direction == "inbound").order_by(Message.id)
+            ).all() == [
+                "written under the old key",
+                "written under the new key",
+            ]
+            raw = (
+                s.execute(text("SELECT body FROM messages WHERE direction = 'inbound' ORDER BY id"))
+                .scalars()
+                .all()
+            )
+        # The new body opens with the new key alone: the old key can be retired once all are rotated.
+        assert Fernet(new_key).decrypt(bytes(raw[1])) == b"written under the new key"
+        assert Fernet(old_key).decrypt(bytes(raw[0])) == b"written under the old key"
+    finally:
+        crypto.configure([old_key])
 
 
 # --- the CLI, as a process ----------------------------------------------------------------------
+
 
 @pytest.fixture
 def cli_env(env):
@@ -95,7 +150,9 @@ def cli_env(env):
 
 
 def run(cli_env, *args, stdin=None):
-    return subprocess.run([CHECKIN, *args], env=cli_env, capture_output=True, text=True, input=stdin, timeout=60)
+    return subprocess.run(
+        [CHECKIN, *args], env=cli_env, capture_output=True, text=True, input=stdin, timeout=60
+    )
 
 
 def test_config_error_is_one_clear_message_not_a_traceback(cli_env):
@@ -107,10 +164,25 @@ def test_config_error_is_one_clear_message_not_a_traceback(cli_env):
 
 def test_cli_adds_group_member_staff_and_lists_outbox(runtime, cli_env):
     assert run(cli_env, "groups", "add", "Thursday Group", "--timezone", "America/Chicago").returncode == 0
-    result = run(cli_env, "members", "add", "--group", "Thursday Group", "--phone", "(202) 555-0123", "--name", "Lee")
+    result = run(
+        cli_env, "members", "add", "--group", "Thursday Group", "--phone", "(202) 555-0123", "--name", "Lee"
+    )
     assert result.returncode == 0, result.stderr
-    result = run(cli_env, "staff", "add", "--name", "Kim", "--email", "Kim@Example.org", "--role", "facilitator",
-                 "--phone", "+12025550150", "--group", "Thursday Group")
+    result = run(
+        cli_env,
+        "staff",
+        "add",
+        "--name",
+        "Kim",
+        "--email",
+        "Kim@Example.org",
+        "--role",
+        "facilitator",
+        "--phone",
+        "+12025550150",
+        "--group",
+        "Thursday Group",
+    )
     assert result.returncode == 0, result.stderr
     from checkin.models import Member, StaffUser
 
@@ -126,9 +198,18 @@ def test_cli_adds_group_member_staff_and_lists_outbox(runtime, cli_env):
     "args, message",
     [
         (["groups", "add", "X", "--timezone", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),
-        (["members", "add", "--group", "Nope", "--phone", "+12025550123", "--name", "A"], "no group named 'Nope'"),
-        (["staff", "add", "--name", "A", "--email", "not-an-email", "--role", "facilitator"], "is not an email address"),
-        (["staff", "add", "--name", "A", "--email", "a@b.org", "--role", "boss"], "Invalid value for '--role'"),
+        (
+            ["members", "add", "--group", "Nope", "--phone", "+12025550123", "--name", "A"],
+            "no group named 'Nope'",
+        ),
+        (
+            ["staff", "add", "--name", "A", "--email", "not-an-email", "--role", "facilitator"],
+            "is not an email address",
+        ),
+        (
+            ["staff", "add", "--name", "A", "--email", "a@b.org", "--role", "boss"],
+            "Invalid value for '--role'",
+        ),
         (["simulate", "sms", "--from", "hello", "hi"], "'hello' is not a phone number"),
     ],
 )
@@ -156,11 +237,14 @@ def test_simulate_sms_against_a_running_server(live_app, cli_env, member):
 
 
 def test_simulate_sms_with_nothing_listening(cli_env):
-    result = run(dict(cli_env, PUBLIC_BASE_URL="http://127.0.0.1:9"), "simulate", "sms", "--from", "+12025550101", "hi")
+    result = run(
+        dict(cli_env, PUBLIC_BASE_URL="http://127.0.0.1:9"), "simulate", "sms", "--from", "+12025550101", "hi"
+    )
     assert result.returncode == 1 and "cannot reach the service" in result.stderr
 
 
 # --- migrations on SQLite -----------------------------------------------------------------------
+
 
 def test_migrations_run_on_sqlite_and_match_the_models(tmp_path):
     from checkin.db import Base
@@ -180,18 +264,33 @@ def test_checkin_dev_serves_and_answers(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHECKIN_", "DATABASE_URL", "REDIS_URL", "TWILIO_", "PUBLIC_BASE_URL"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CHECKIN_", "DATABASE_URL", "REDIS_URL", "TWILIO_", "PUBLIC_BASE_URL"))
+    }
     env.update(PORT=str(port), CHECKIN_INSTANCE_PATH=str(tmp_path / "instance"))
-    proc = subprocess.Popen([CHECKIN, "dev"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [CHECKIN, "dev"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     lines = []
     threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
     try:
         deadline = time.monotonic() + 60
         result = None
         while time.monotonic() < deadline:
-            result = subprocess.run([CHECKIN, "simulate", "sms", "--from", "+12025550101", "hi"], env=env,
-                                    capture_output=True, text=True, timeout=30)
+            result = subprocess.run(
+                [CHECKIN, "simulate", "sms", "--from", "+12025550101", "hi"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
             if result.returncode == 0:
                 break
             time.sleep(0.5)

@@ -11,8 +11,7 @@ from sqlalchemy import select
 
 from checkin.escalation.models import Escalation
 from checkin.models import ConsentEvent, Member, OnCallWindow
-from tests.console_helpers import cheap_password_hashing, plain_http  # noqa: F401
-from tests.console_helpers import Console, World, csrf_token
+from tests.console_helpers import Console, World, cheap_password_hashing, csrf_token, plain_http  # noqa: F401
 
 
 @pytest.fixture
@@ -74,13 +73,19 @@ def test_facilitator_lists_hold_nothing_from_other_groups(client, world):
 def test_facilitator_can_take_and_resolve_own_groups_escalation_but_not_another_groups(client, db, world):
     console = Console(client, "frankie@example.org")
     other = world.other_escalation.id
-    for action, data in (("acknowledge", {}), ("resolve", {"note": "called"}), ("note", {"note": "x"}),
-                         ("reassign", {"staff_id": world.other_facilitator.id})):
+    for action, data in (
+        ("acknowledge", {}),
+        ("resolve", {"note": "called"}),
+        ("note", {"note": "x"}),
+        ("reassign", {"staff_id": world.other_facilitator.id}),
+    ):
         assert console.post(f"/console/escalations/{other}/{action}", data).status_code == 404, action
     own = world.escalation.id
     assert console.post(f"/console/escalations/{own}/acknowledge").status_code == 302
     assert console.post(f"/console/escalations/{own}/note", {"note": "Spoke with Sam"}).status_code == 302
-    assert console.post(f"/console/escalations/{own}/resolve", {"note": "Safe with family"}).status_code == 302
+    assert (
+        console.post(f"/console/escalations/{own}/resolve", {"note": "Safe with family"}).status_code == 302
+    )
     with db.session() as s:
         assert s.get(Escalation, own).state == "resolved"
         assert s.get(Escalation, other).state == "open"
@@ -106,17 +111,22 @@ def test_coordinator_reaching_another_groups_member_edits_it(client, db, world):
     assert response.status_code == 302
     with db.session() as s:
         assert s.get(Member, world.other_member.id).status == "opted_out"
-        event = s.scalars(select(ConsentEvent).where(ConsentEvent.member_id == world.other_member.id)
-                          .order_by(ConsentEvent.id.desc())).first()
+        event = s.scalars(
+            select(ConsentEvent)
+            .where(ConsentEvent.member_id == world.other_member.id)
+            .order_by(ConsentEvent.id.desc())
+        ).first()
         assert (event.kind, event.source) == ("opt_out", f"staff:{world.coordinator.id}")
 
 
 def test_posts_without_the_csrf_token_change_nothing(client, db, world):
     Console(client, "casey@example.org")
     esc = world.escalation.id
-    for path, data in ((f"/console/escalations/{esc}/acknowledge", {}),
-                       (f"/console/members/{world.member.id}/consent", {"kind": "opt_out"}),
-                       ("/console/staff/new", {"name": "X", "email": "x@example.org", "role": "coordinator"})):
+    for path, data in (
+        (f"/console/escalations/{esc}/acknowledge", {}),
+        (f"/console/members/{world.member.id}/consent", {"kind": "opt_out"}),
+        ("/console/staff/new", {"name": "X", "email": "x@example.org", "role": "coordinator"}),
+    ):
         assert client.post(path, data=data).status_code == 400, path
         assert client.post(path, data=dict(data, csrf_token="forged")).status_code == 400, path
     with db.session() as s:
@@ -128,7 +138,9 @@ def test_a_token_from_another_session_is_refused(app, client, world):
     other = app.test_client()
     token = csrf_token(other)
     Console(client, "casey@example.org")
-    response = client.post(f"/console/escalations/{world.escalation.id}/acknowledge", data={"csrf_token": token})
+    response = client.post(
+        f"/console/escalations/{world.escalation.id}/acknowledge", data={"csrf_token": token}
+    )
     assert response.status_code == 400
 
 
@@ -140,8 +152,16 @@ def actions(w):
         (f"/console/escalations/{esc}/resolve", {"note": "done"}),
         (f"/console/escalations/{esc}/note", {"note": "x"}),
         (f"/console/escalations/{esc}/reassign", {"staff_id": w.facilitator.id}),
-        ("/console/members/new", {"group_id": w.group.id, "phone": "+12025550144", "name": "New", "language": "en",
-                                   "channel": "sms"}),
+        (
+            "/console/members/new",
+            {
+                "group_id": w.group.id,
+                "phone": "+12025550144",
+                "name": "New",
+                "language": "en",
+                "channel": "sms",
+            },
+        ),
         (f"/console/members/{m}/edit", {"name": "Changed", "language": "en", "channel": "sms"}),
         (f"/console/members/{m}/pause", {"action": "pause"}),
         (f"/console/members/{m}/consent", {"kind": "opt_out"}),
@@ -149,10 +169,27 @@ def actions(w):
         (f"/console/staff/{w.facilitator.id}/password", {}),
         (f"/console/staff/rota/{w.group.id}/{w.facilitator.id}", {"action": "tier", "tier": "backup"}),
         (f"/console/staff/rota/{w.group.id}", {"staff_id": w.coordinator.id, "tier": "backup"}),
-        (f"/console/staff/rota/{w.group.id}/windows", {"form": "weekly", "staff_id": w.facilitator.id, "days": ["1", "2"],
-                                                       "start": "09:00", "end": "17:00", "ends": "0"}),
-        (f"/console/staff/rota/{w.group.id}/windows", {"form": "dated", "staff_id": w.facilitator.id, "kind": "away",
-                                                       "starts": "2030-01-01T09:00", "ends_at": "2030-01-02T09:00"}),
+        (
+            f"/console/staff/rota/{w.group.id}/windows",
+            {
+                "form": "weekly",
+                "staff_id": w.facilitator.id,
+                "days": ["1", "2"],
+                "start": "09:00",
+                "end": "17:00",
+                "ends": "0",
+            },
+        ),
+        (
+            f"/console/staff/rota/{w.group.id}/windows",
+            {
+                "form": "dated",
+                "staff_id": w.facilitator.id,
+                "kind": "away",
+                "starts": "2030-01-01T09:00",
+                "ends_at": "2030-01-02T09:00",
+            },
+        ),
         (f"/console/staff/rota/{w.group.id}/windows/{w.window.id}/remove", {}),
     ]
 
@@ -174,7 +211,10 @@ def test_coordinator_may_take_every_action(client, db, world):
         assert s.get(Escalation, world.escalation.id).state == "resolved"
         assert s.get(Member, world.member.id).status == "opted_out"
         assert s.scalar(select(Member.display_name).where(Member.phone == "+12025550144")) == "New"
-        assert sorted(w.kind for w in s.scalars(select(OnCallWindow))) == ["away", "weekly"]  # the first one removed
+        assert sorted(w.kind for w in s.scalars(select(OnCallWindow))) == [
+            "away",
+            "weekly",
+        ]  # the first one removed
 
 
 def test_facilitator_may_go_off_call_themselves_but_not_take_others_off(client, db, world):
@@ -185,10 +225,23 @@ def test_facilitator_may_go_off_call_themselves_but_not_take_others_off(client, 
         bo = add_staff(s, "Bo", "bo@example.org", "facilitator", "+12025550179", [world.group.name])
     console = Console(client, "frankie@example.org")
     g = world.group.id
-    assert console.post(f"/console/staff/rota/{g}/{bo.id}", {"action": "on_call", "on_call": "no"}).status_code == 403
-    assert console.post(f"/console/staff/rota/{world.other_group.id}/{world.other_facilitator.id}",
-                        {"action": "on_call", "on_call": "no"}).status_code == 404
-    assert console.post(f"/console/staff/rota/{g}/{world.facilitator.id}", {"action": "on_call", "on_call": "no"}).status_code == 302
+    assert (
+        console.post(f"/console/staff/rota/{g}/{bo.id}", {"action": "on_call", "on_call": "no"}).status_code
+        == 403
+    )
+    assert (
+        console.post(
+            f"/console/staff/rota/{world.other_group.id}/{world.other_facilitator.id}",
+            {"action": "on_call", "on_call": "no"},
+        ).status_code
+        == 404
+    )
+    assert (
+        console.post(
+            f"/console/staff/rota/{g}/{world.facilitator.id}", {"action": "on_call", "on_call": "no"}
+        ).status_code
+        == 302
+    )
     with db.session() as s:
         assert s.get(GroupStaff, (g, world.facilitator.id)).on_call is False
         assert s.get(GroupStaff, (g, bo.id)).on_call is True
@@ -199,13 +252,18 @@ def test_facilitator_may_go_off_call_themselves_but_not_take_others_off(client, 
 def test_a_console_address_no_page_answers_gets_the_console_error_page(client, world):
     """A link cut short in an alert SMS, a typo, a GET on a form's address: a page in words, not JSON."""
     console = Console(client, "frankie@example.org")
-    for path, code, words in (("/console/escalations/12x", 404, "Not Found"), ("/console/nothing-here", 404, "Not Found"),
-                              (f"/console/escalations/{world.escalation.id}/acknowledge", 405, "Method Not Allowed")):
+    for path, code, words in (
+        ("/console/escalations/12x", 404, "Not Found"),
+        ("/console/nothing-here", 404, "Not Found"),
+        (f"/console/escalations/{world.escalation.id}/acknowledge", 405, "Method Not Allowed"),
+    ):
         response = console.get(path)
         page = response.get_data(as_text=True)
         assert response.status_code == code and response.content_type.startswith("text/html"), path
         assert f"<h1>{words}</h1>" in page and "Back to the console home" in page, path
-        assert "Frankie" in page and response.headers["Cache-Control"] == "no-store", path  # the console's layout and headers
+        assert "Frankie" in page and response.headers["Cache-Control"] == "no-store", (
+            path
+        )  # the console's layout and headers
     signed_out = client.application.test_client().get("/console/nothing-here")
     assert signed_out.status_code == 404 and "Back to the console home" in signed_out.get_data(as_text=True)
     assert client.get("/healthz/nothing").is_json  # outside the console errors stay JSON

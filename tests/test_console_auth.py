@@ -8,8 +8,15 @@ from sqlalchemy import select
 from checkin.accounts import throttle
 from checkin.accounts.models import AuditEvent
 from checkin.models import StaffUser
-from tests.console_helpers import cheap_password_hashing, plain_http  # noqa: F401
-from tests.console_helpers import PASSWORD, Console, csrf_token, make_staff, sign_in
+from tests.console_helpers import (  # noqa: F401
+    PASSWORD,
+    Console,
+    cheap_password_hashing,
+    csrf_token,
+    make_staff,
+    plain_http,
+    sign_in,
+)
 
 
 @pytest.fixture
@@ -132,8 +139,10 @@ def test_forms_without_a_csrf_token_are_rejected(client, coordinator):
 
 def test_next_never_leads_off_site(client, coordinator):
     token = csrf_token(client)
-    response = client.post("/console/login?next=//evil.example/x",
-                           data={"email": "casey@example.org", "password": PASSWORD, "csrf_token": token})
+    response = client.post(
+        "/console/login?next=//evil.example/x",
+        data={"email": "casey@example.org", "password": PASSWORD, "csrf_token": token},
+    )
     assert response.headers["Location"] == "/console/"
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from tests.console_helpers import cheap_password_hashing, plain_http  # noqa: F401
-from tests.console_helpers import make_staff, sign_in
+from tests.console_helpers import cheap_password_hashing, make_staff, plain_http, sign_in  # noqa: F401
 from webhooks.cli import cli
 
 
 def test_set_password_asks_twice_and_then_signs_in(app, client, db):
     make_staff(db, "Casey", "casey@example.org", "coordinator")
-    result = app.test_cli_runner().invoke(cli, ["console", "set-password", "Casey@example.org"],
-                                          input="a new long password\na new long password\n")
+    result = app.test_cli_runner().invoke(
+        cli,
+        ["console", "set-password", "Casey@example.org"],
+        input="a new long password\na new long password\n",
+    )
     assert result.exit_code == 0, result.output
     assert "password set for staff" in result.output and "a new long password" not in result.output
     assert sign_in(client, "casey@example.org", "a new long password").status_code == 302

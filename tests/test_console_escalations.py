@@ -7,8 +7,7 @@ from sqlalchemy import select
 
 from checkin.escalation.models import Escalation, EscalationEvent
 from checkin.models import OutboxItem
-from tests.console_helpers import cheap_password_hashing, plain_http  # noqa: F401
-from tests.console_helpers import Console, World, make_staff
+from tests.console_helpers import Console, World, cheap_password_hashing, make_staff, plain_http  # noqa: F401
 
 
 @pytest.fixture
@@ -19,14 +18,21 @@ def world(db, twilio, group, member):
 def state(db, esc_id):
     with db.session() as s:
         esc = s.get(Escalation, esc_id)
-        events = s.execute(select(EscalationEvent.kind, EscalationEvent.staff_id, EscalationEvent.channel, EscalationEvent.note)
-                           .where(EscalationEvent.escalation_id == esc_id).order_by(EscalationEvent.id)).all()
+        events = s.execute(
+            select(
+                EscalationEvent.kind, EscalationEvent.staff_id, EscalationEvent.channel, EscalationEvent.note
+            )
+            .where(EscalationEvent.escalation_id == esc_id)
+            .order_by(EscalationEvent.id)
+        ).all()
         return esc, events
 
 
 def outbox_rows(db, like):
     with db.session() as s:
-        return s.scalars(select(OutboxItem).where(OutboxItem.idempotency_key.like(like)).order_by(OutboxItem.id)).all()
+        return s.scalars(
+            select(OutboxItem).where(OutboxItem.idempotency_key.like(like)).order_by(OutboxItem.id)
+        ).all()
 
 
 def listed(page, esc):
@@ -58,7 +64,10 @@ def test_acknowledge_from_the_console_stops_alerts_and_tells_the_others(client, 
     console = Console(client, "casey@example.org")
     response = console.post(f"/console/escalations/{esc.id}/acknowledge", follow_redirects=True)
     page = response.get_data(as_text=True)
-    assert f"You have escalation {esc.id} (crisis): Sam, Tuesday Group. Resolve it below with a note when it is over." in page
+    assert (
+        f"You have escalation {esc.id} (crisis): Sam, Tuesday Group. Resolve it below with a note when it is over."
+        in page
+    )
     assert "Reply RESOLVE" not in page  # the texting instructions are for SMS; here the button is on the page
     after, events = state(db, esc.id)
     assert (after.state, after.acknowledged_by) == ("acknowledged", world.coordinator.id)
@@ -66,20 +75,31 @@ def test_acknowledge_from_the_console_stops_alerts_and_tells_the_others(client, 
     [info] = outbox_rows(db, f"ack:{esc.id}:%")
     assert info.to_number == "+12025550177" and "was taken by Casey" in info.body
     # Acknowledging twice is harmless and says so.
-    again = console.post(f"/console/escalations/{esc.id}/acknowledge", follow_redirects=True).get_data(as_text=True)
+    again = console.post(f"/console/escalations/{esc.id}/acknowledge", follow_redirects=True).get_data(
+        as_text=True
+    )
     assert f"You already have escalation {esc.id}. Resolve it below with a note when it is over." in again
 
 
 def test_resolve_needs_a_note_and_keeps_it_in_the_timeline(client, db, world):
     esc = world.escalation
     console = Console(client, "frankie@example.org")
-    page = console.post(f"/console/escalations/{esc.id}/resolve", {"note": "  "}, follow_redirects=True).get_data(as_text=True)
+    page = console.post(
+        f"/console/escalations/{esc.id}/resolve", {"note": "  "}, follow_redirects=True
+    ).get_data(as_text=True)
     assert "Write a short note" in page
     assert state(db, esc.id)[0].state == "open"
-    console.post(f"/console/escalations/{esc.id}/resolve", {"note": "Called Sam; safe with his sister tonight."})
+    console.post(
+        f"/console/escalations/{esc.id}/resolve", {"note": "Called Sam; safe with his sister tonight."}
+    )
     after, events = state(db, esc.id)
     assert (after.state, after.resolved_by) == ("resolved", world.facilitator.id)
-    assert events[-1] == ("resolved", world.facilitator.id, "console", "Called Sam; safe with his sister tonight.")
+    assert events[-1] == (
+        "resolved",
+        world.facilitator.id,
+        "console",
+        "Called Sam; safe with his sister tonight.",
+    )
     page = console.get(f"/console/escalations/{esc.id}").get_data(as_text=True)
     assert "Called Sam; safe with his sister tonight." in page and "Resolved by Frankie" in page
     assert "Acknowledge: I am on it" not in page  # no actions on a resolved case
@@ -92,7 +112,9 @@ def test_notes_are_added_to_the_trail(client, db, world):
     console = Console(client, "frankie@example.org")
     console.post(f"/console/escalations/{esc.id}/note", {"note": "Left a voicemail"})
     assert state(db, esc.id)[1][-1] == ("note", world.facilitator.id, "console", "Left a voicemail")
-    page = console.post(f"/console/escalations/{esc.id}/note", {"note": ""}, follow_redirects=True).get_data(as_text=True)
+    page = console.post(f"/console/escalations/{esc.id}/note", {"note": ""}, follow_redirects=True).get_data(
+        as_text=True
+    )
     assert "A note cannot be empty." in page
 
 
@@ -101,17 +123,24 @@ def test_reassign_hands_it_over_and_texts_the_new_person(client, db, world):
     backup = make_staff(db, "Bo", "bo@example.org", "facilitator", [world.group.name], "+12025550179")
     console = Console(client, "frankie@example.org")
     console.post(f"/console/escalations/{esc.id}/acknowledge")
-    page = console.post(f"/console/escalations/{esc.id}/reassign", {"staff_id": backup.id}, follow_redirects=True)
+    page = console.post(
+        f"/console/escalations/{esc.id}/reassign", {"staff_id": backup.id}, follow_redirects=True
+    )
     assert f"Escalation {esc.id} is now with Bo." in page.get_data(as_text=True)
     after, events = state(db, esc.id)
     assert (after.state, after.acknowledged_by) == ("acknowledged", backup.id)
     assert events[-1][:3] == ("reassigned", world.facilitator.id, "console")
     page = console.get(f"/console/escalations/{esc.id}").get_data(as_text=True)
     assert "Reassigned by Frankie" in page and "to Bo</small>" in page
-    page = console.get(f"/console/members/{world.member.id}").get_data(as_text=True)  # the member's timeline says it alike
+    page = console.get(f"/console/members/{world.member.id}").get_data(
+        as_text=True
+    )  # the member's timeline says it alike
     assert "Reassigned by Frankie" in page and "to Bo</small>" in page and "staff:" not in page
     [text] = outbox_rows(db, f"reassign:{esc.id}:%")
-    assert text.to_number == "+12025550179" and f"ALERT {esc.id} (crisis) was handed to you by Frankie" in text.body
+    assert (
+        text.to_number == "+12025550179"
+        and f"ALERT {esc.id} (crisis) was handed to you by Frankie" in text.body
+    )
 
 
 @pytest.mark.parametrize("email", ["casey@example.org", "frankie@example.org"])
@@ -119,7 +148,9 @@ def test_reassign_to_someone_outside_the_group_is_refused_without_naming_them(cl
     esc = world.escalation
     console = Console(client, email)
     for staff_id in (world.other_facilitator.id, 999, ""):
-        page = console.post(f"/console/escalations/{esc.id}/reassign", {"staff_id": staff_id}, follow_redirects=True)
+        page = console.post(
+            f"/console/escalations/{esc.id}/reassign", {"staff_id": staff_id}, follow_redirects=True
+        )
         text = page.get_data(as_text=True)
         # The same words whoever the id names: a facilitator learns nothing about another group's staff.
         assert "Hand over to: choose someone from the list." in text and "Otto" not in text, staff_id
@@ -143,26 +174,36 @@ def test_home_puts_open_escalations_first_with_level_age_and_who_is_on_it(client
     page = console.get("/console/").get_data(as_text=True)
     assert "Open escalations (2)" in page
     assert page.index("Open escalations") < page.index("Still to send today") < page.index("Yesterday")
-    assert "nobody yet <small class=\"muted\">(alerted: Frankie)</small>" in page
+    assert 'nobody yet <small class="muted">(alerted: Frankie)</small>' in page
     console.post(f"/console/escalations/{world.escalation.id}/acknowledge")
     page = console.get("/console/").get_data(as_text=True)
-    row = page[page.index(f">#{world.escalation.id}</a>"):]
-    row = row[:row.index("</tr>")]
+    row = page[page.index(f">#{world.escalation.id}</a>") :]
+    row = row[: row.index("</tr>")]
     assert "crisis" in row and "acknowledged" in row and "Casey" in row and "under a minute" in row
 
 
 def test_escalation_page_shows_the_members_latest_messages_for_context(client, db, twilio, world):
     twilio.sms(world.member.phone, "still here, just tired")
-    page = Console(client, "frankie@example.org").get(f"/console/escalations/{world.escalation.id}").get_data(as_text=True)
-    recent = page[page.index("Sam's latest messages"):page.index("<h2>Timeline</h2>")]
-    assert recent.index("still here, just tired") < recent.index("I want to kill myself tonight")  # newest first
+    page = (
+        Console(client, "frankie@example.org")
+        .get(f"/console/escalations/{world.escalation.id}")
+        .get_data(as_text=True)
+    )
+    recent = page[page.index("Sam's latest messages") : page.index("<h2>Timeline</h2>")]
+    assert recent.index("still here, just tired") < recent.index(
+        "I want to kill myself tonight"
+    )  # newest first
     assert "Our reply: We hear you." in recent
     # Why the text was escalated, in the rules' words rather than their ids.
-    timeline = page[page.index("<h2>Timeline</h2>"):]
+    timeline = page[page.index("<h2>Timeline</h2>") :]
     assert "active suicidal ideation: killing oneself" in timeline and "si.kill_self" not in timeline
 
 
 def test_escalation_page_lets_the_facilitator_call_the_member_with_one_tap(client, world):
-    page = Console(client, "frankie@example.org").get(f"/console/escalations/{world.escalation.id}").get_data(as_text=True)
-    facts = page[page.index('<dl class="facts card">'):page.index("</dl>")]
+    page = (
+        Console(client, "frankie@example.org")
+        .get(f"/console/escalations/{world.escalation.id}")
+        .get_data(as_text=True)
+    )
+    facts = page[page.index('<dl class="facts card">') : page.index("</dl>")]
     assert f'<a href="tel:{world.member.phone}">{world.member.phone}</a>' in facts

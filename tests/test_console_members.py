@@ -15,8 +15,7 @@ from checkin.accounts.models import AuditEvent
 from checkin.checkins import CheckIn
 from checkin.db import utcnow
 from checkin.models import ConsentEvent, Member, Message, OutboxItem
-from tests.console_helpers import cheap_password_hashing, plain_http  # noqa: F401
-from tests.console_helpers import Console, World, make_staff
+from tests.console_helpers import Console, World, cheap_password_hashing, make_staff, plain_http  # noqa: F401
 
 
 @pytest.fixture
@@ -31,8 +30,17 @@ def members(db):
 
 
 def test_add_member_records_staff_opt_in(coordinator, db, group):
-    response = coordinator.post("/console/members/new", {"group_id": group.id, "phone": "(202) 555-0144", "name": "Lee Park",
-                                                         "language": "es", "channel": "voice", "timezone": ""})
+    response = coordinator.post(
+        "/console/members/new",
+        {
+            "group_id": group.id,
+            "phone": "(202) 555-0144",
+            "name": "Lee Park",
+            "language": "es",
+            "channel": "voice",
+            "timezone": "",
+        },
+    )
     assert response.status_code == 302
     lee = members(db)["+12025550144"]
     assert (lee.display_name, lee.language, lee.channel, lee.status) == ("Lee Park", "es", "voice", "active")
@@ -48,8 +56,10 @@ def coordinator_id(session):
 
 
 def test_add_member_with_a_bad_phone_says_why_and_keeps_what_was_typed(coordinator, db, group):
-    response = coordinator.post("/console/members/new", {"group_id": group.id, "phone": "12ab", "name": "Lee Park",
-                                                         "language": "en", "channel": "sms"})
+    response = coordinator.post(
+        "/console/members/new",
+        {"group_id": group.id, "phone": "12ab", "name": "Lee Park", "language": "en", "channel": "sms"},
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 400
     assert "is not a phone number" in page and 'value="Lee Park"' in page
@@ -57,17 +67,31 @@ def test_add_member_with_a_bad_phone_says_why_and_keeps_what_was_typed(coordinat
 
 
 def test_edit_member_language_channel_and_zone(coordinator, db, member):
-    response = coordinator.post(f"/console/members/{member.id}/edit", {"name": "Sam R.", "language": "es", "channel": "voice",
-                                                                      "timezone": "America/Denver"})
+    response = coordinator.post(
+        f"/console/members/{member.id}/edit",
+        {"name": "Sam R.", "language": "es", "channel": "voice", "timezone": "America/Denver"},
+    )
     assert response.status_code == 302
     sam = members(db)[member.phone]
-    assert (sam.display_name, sam.language, sam.channel, sam.timezone) == ("Sam R.", "es", "voice", "America/Denver")
-    bad = coordinator.post(f"/console/members/{member.id}/edit", {"name": "Sam", "language": "fr", "channel": "sms"})
+    assert (sam.display_name, sam.language, sam.channel, sam.timezone) == (
+        "Sam R.",
+        "es",
+        "voice",
+        "America/Denver",
+    )
+    bad = coordinator.post(
+        f"/console/members/{member.id}/edit", {"name": "Sam", "language": "fr", "channel": "sms"}
+    )
     assert bad.status_code == 400 and "language must be one of en, es" in bad.get_data(as_text=True)
 
 
 def test_pause_until_a_date_and_resume(coordinator, db, member):
-    assert coordinator.post(f"/console/members/{member.id}/pause", {"action": "pause", "until": "2030-03-31"}).status_code == 302
+    assert (
+        coordinator.post(
+            f"/console/members/{member.id}/pause", {"action": "pause", "until": "2030-03-31"}
+        ).status_code
+        == 302
+    )
     sam = members(db)[member.phone]
     # As the planner reads it: still active, held through the end of that day in the member's zone
     # (the group's: New York, EDT in March), then sends resume by themselves.
@@ -77,25 +101,43 @@ def test_pause_until_a_date_and_resume(coordinator, db, member):
     assert coordinator.post(f"/console/members/{member.id}/pause", {"action": "resume"}).status_code == 302
     sam = members(db)[member.phone]
     assert (sam.status, sam.paused_until) == ("active", None)
-    assert coordinator.post(f"/console/members/{member.id}/pause", {"action": "pause", "until": "31/03"}).status_code == 400
-    assert coordinator.post(f"/console/members/{member.id}/pause", {"action": "pause", "until": "2020-01-01"}).status_code == 400
+    assert (
+        coordinator.post(
+            f"/console/members/{member.id}/pause", {"action": "pause", "until": "31/03"}
+        ).status_code
+        == 400
+    )
+    assert (
+        coordinator.post(
+            f"/console/members/{member.id}/pause", {"action": "pause", "until": "2020-01-01"}
+        ).status_code
+        == 400
+    )
 
 
-def test_a_pause_date_in_the_past_is_refused_with_the_fields_label_and_a_way_back_to_the_form(coordinator, db, member):
+def test_a_pause_date_in_the_past_is_refused_with_the_fields_label_and_a_way_back_to_the_form(
+    coordinator, db, member
+):
     page_url = f"http://localhost/console/members/{member.id}"
     page = coordinator.get(page_url).get_data(as_text=True)
     # The date picker starts at the member's today, so the browser refuses an earlier day before sending.
     today = utcnow().astimezone(ZoneInfo("America/New_York")).date()
     assert f'id="pause-until" name="until" type="date" min="{today.isoformat()}"' in page
-    refused = coordinator.post(f"/console/members/{member.id}/pause", {"action": "pause", "until": "2020-01-01"},
-                               headers={"Referer": page_url})
+    refused = coordinator.post(
+        f"/console/members/{member.id}/pause",
+        {"action": "pause", "until": "2020-01-01"},
+        headers={"Referer": page_url},
+    )
     body = refused.get_data(as_text=True)
     assert refused.status_code == 400 and "Pause messages until: must be today or later" in body
     assert f'<a href="{page_url}">Back to the form</a>' in body
     assert members(db)[member.phone].paused_until is None
     # A page elsewhere is never offered as the way back.
-    elsewhere = coordinator.post(f"/console/members/{member.id}/pause", {"action": "pause", "until": "2020-01-01"},
-                                 headers={"Referer": "https://example.com/console/members/1"})
+    elsewhere = coordinator.post(
+        f"/console/members/{member.id}/pause",
+        {"action": "pause", "until": "2020-01-01"},
+        headers={"Referer": "https://example.com/console/members/1"},
+    )
     assert "Back to the form" not in elsewhere.get_data(as_text=True)
 
 
@@ -103,8 +145,17 @@ def test_pause_without_a_date_holds_until_resumed_and_cancels_queued_planned_sen
     from checkin import outbox
 
     with db.session() as s:
-        outbox.add(s, "reminder:queued", to=member.phone, body="Meeting tonight", member_id=member.id, purpose="reminder")
-        outbox.add(s, "notice:other", to=member.phone, body="Not planned", member_id=member.id, purpose="notice")
+        outbox.add(
+            s,
+            "reminder:queued",
+            to=member.phone,
+            body="Meeting tonight",
+            member_id=member.id,
+            purpose="reminder",
+        )
+        outbox.add(
+            s, "notice:other", to=member.phone, body="Not planned", member_id=member.id, purpose="notice"
+        )
     coordinator.post(f"/console/members/{member.id}/pause", {"action": "pause", "until": ""})
     sam = members(db)[member.phone]
     assert (sam.status, sam.paused_until) == ("paused", None)
@@ -120,7 +171,13 @@ def test_a_paused_member_is_held_in_the_planners_preview(coordinator, db, group,
     from checkin.schedules import preview, set_schedule
 
     with db.session() as s:
-        set_schedule(s, group.id, rrule="FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR,SA,SU", start_local=clock(19, 0), duration_minutes=60)
+        set_schedule(
+            s,
+            group.id,
+            rrule="FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR,SA,SU",
+            start_local=clock(19, 0),
+            duration_minutes=60,
+        )
     coordinator.post(f"/console/members/{member.id}/pause", {"action": "pause", "until": "2099-12-31"})
     with db.session() as s:
         sends = [p for p in preview(s, group.id, utcnow(), 7) if p.member_id == member.id]
@@ -131,18 +188,36 @@ def test_staff_opt_out_cancels_pending_sends_and_opt_in_needs_confirmation(coord
     from checkin import outbox
 
     with db.session() as s:
-        outbox.add(s, "reminder:test", to=member.phone, body="Meeting tomorrow", member_id=member.id, purpose="reminder",
-                   not_before=utcnow() + timedelta(hours=3))
+        outbox.add(
+            s,
+            "reminder:test",
+            to=member.phone,
+            body="Meeting tomorrow",
+            member_id=member.id,
+            purpose="reminder",
+            not_before=utcnow() + timedelta(hours=3),
+        )
     assert coordinator.post(f"/console/members/{member.id}/consent", {"kind": "opt_out"}).status_code == 302
     with db.session() as s:
         assert s.get(Member, member.id).status == "opted_out"
-        assert s.scalar(select(OutboxItem.state).where(OutboxItem.idempotency_key == "reminder:test")) == "cancelled"
+        assert (
+            s.scalar(select(OutboxItem.state).where(OutboxItem.idempotency_key == "reminder:test"))
+            == "cancelled"
+        )
     assert coordinator.post(f"/console/members/{member.id}/consent", {"kind": "opt_in"}).status_code == 400
     assert members(db)[member.phone].status == "opted_out"
-    assert coordinator.post(f"/console/members/{member.id}/consent", {"kind": "opt_in", "confirm": "yes"}).status_code == 302
+    assert (
+        coordinator.post(
+            f"/console/members/{member.id}/consent", {"kind": "opt_in", "confirm": "yes"}
+        ).status_code
+        == 302
+    )
     with db.session() as s:
-        kinds = s.execute(select(ConsentEvent.kind, ConsentEvent.source).where(ConsentEvent.member_id == member.id)
-                          .order_by(ConsentEvent.id)).all()
+        kinds = s.execute(
+            select(ConsentEvent.kind, ConsentEvent.source)
+            .where(ConsentEvent.member_id == member.id)
+            .order_by(ConsentEvent.id)
+        ).all()
     assert [k for k, _ in kinds] == ["opt_in", "opt_out", "opt_in"]
     assert kinds[1][1].startswith("staff:") and kinds[2][1].startswith("staff:")
     page = coordinator.get(f"/console/members/{member.id}").get_data(as_text=True)
@@ -151,9 +226,14 @@ def test_staff_opt_out_cancels_pending_sends_and_opt_in_needs_confirmation(coord
 
 # --- CSV import -----------------------------------------------------------------------------------
 
+
 def upload(console, text, name="members.csv"):
-    return console.post("/console/members/import", {"file": (io.BytesIO(text.encode()), name)},
-                        content_type="multipart/form-data", headers={"Accept": "application/json"})
+    return console.post(
+        "/console/members/import",
+        {"file": (io.BytesIO(text.encode()), name)},
+        content_type="multipart/form-data",
+        headers={"Accept": "application/json"},
+    )
 
 
 def wait_for(console, status_url):
@@ -167,13 +247,15 @@ def wait_for(console, status_url):
 
 
 def test_import_with_bad_rows_imports_nothing_and_reports_each_row(coordinator, db, group, member):
-    csv = ("group,phone,name,language\n"
-           f"{group.name},202-555-0161,Ana,es\n"
-           f"{group.name},12ab,Ben,en\n"
-           f"Nope Group,202-555-0163,Cy,en\n"
-           f"{group.name},(202) 555-0161,Ana again,en\n"
-           f"{group.name},{member.phone},Sam twice,en\n"
-           f"{group.name},202-555-0166,Dee,fr\n")
+    csv = (
+        "group,phone,name,language\n"
+        f"{group.name},202-555-0161,Ana,es\n"
+        f"{group.name},12ab,Ben,en\n"
+        f"Nope Group,202-555-0163,Cy,en\n"
+        f"{group.name},(202) 555-0161,Ana again,en\n"
+        f"{group.name},{member.phone},Sam twice,en\n"
+        f"{group.name},202-555-0166,Dee,fr\n"
+    )
     response = upload(coordinator, csv)
     assert response.status_code == 202
     job = wait_for(coordinator, response.get_json()["status_url"])
@@ -198,16 +280,29 @@ def test_a_good_file_imports_every_row_with_an_import_opt_in(coordinator, db, gr
     assert (job["state"], job["imported"], job["processed"], job["total"]) == ("done", 120, 120, 120)
     assert len(members(db)) == 120
     with db.session() as s:
-        assert s.scalar(select(func.count()).select_from(ConsentEvent).where(ConsentEvent.source.like("import:staff:%"))) == 120
-        assert s.scalar(select(AuditEvent.detail).where(AuditEvent.action == "import")) == "120 member(s) from CSV"
+        assert (
+            s.scalar(
+                select(func.count())
+                .select_from(ConsentEvent)
+                .where(ConsentEvent.source.like("import:staff:%"))
+            )
+            == 120
+        )
+        assert (
+            s.scalar(select(AuditEvent.detail).where(AuditEvent.action == "import"))
+            == "120 member(s) from CSV"
+        )
 
 
-@pytest.mark.parametrize("text, reason", [
-    ("phone,name\n+12025550161,Ana\n", "missing: group"),
-    ("group,phone,name,shoe size\nx,y,z,9\n", "unknown column(s): shoe size"),
-    ("group,phone,name\n", "no members"),
-    ("", "the file is empty"),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("phone,name\n+12025550161,Ana\n", "missing: group"),
+        ("group,phone,name,shoe size\nx,y,z,9\n", "unknown column(s): shoe size"),
+        ("group,phone,name\n", "no members"),
+        ("", "the file is empty"),
+    ],
+)
 def test_a_file_that_is_not_a_member_csv_is_refused_at_once(coordinator, db, text, reason):
     response = upload(coordinator, text)
     assert response.status_code == 400
@@ -216,8 +311,10 @@ def test_a_file_that_is_not_a_member_csv_is_refused_at_once(coordinator, db, tex
 
 
 def test_import_accepts_files_larger_than_the_webhook_limit(coordinator, db, group):
-    rows = "".join(f"{group.name},+1202555{2000 + n},Member number {n} with a long name,en,sms,America/New_York\n"
-                   for n in range(1200))
+    rows = "".join(
+        f"{group.name},+1202555{2000 + n},Member number {n} with a long name,en,sms,America/New_York\n"
+        for n in range(1200)
+    )
     text = "group,phone,name,language,channel,timezone\n" + rows
     assert len(text) > 64 * 1024
     job = wait_for(coordinator, upload(coordinator, text).get_json()["status_url"])
@@ -232,39 +329,69 @@ def test_a_file_of_3000_rows_is_accepted_wherever_its_line_breaks_fall(coordinat
     boundary = "----WebKitFormBoundaryDIHhtJNV4EUaGqvD"
     rows = "".join(f"{group.name},+1202555{3000 + n},Member {n},en,sms\n" for n in range(3000))
     for pad in range(80):
-        csv = "group,phone,name,language,channel\n" + rows.replace("Member 0,", "Member 0" + "o" * pad + ",", 1)
-        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{coordinator.token}\r\n"
-                f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.csv\"\r\n"
-                f"Content-Type: text/csv\r\n\r\n{csv}\r\n--{boundary}--\r\n").encode()
+        csv = "group,phone,name,language,channel\n" + rows.replace(
+            "Member 0,", "Member 0" + "o" * pad + ",", 1
+        )
+        body = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{coordinator.token}\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n'
+            f"Content-Type: text/csv\r\n\r\n{csv}\r\n--{boundary}--\r\n"
+        ).encode()
         if body.rfind(b"\n", 0, 64 * 1024) == 64 * 1024 - 3:
             break
     assert body.rfind(b"\n", 0, 64 * 1024) == 64 * 1024 - 3 and len(body) > 2 * 64 * 1024
-    response = coordinator.client.post("/console/members/import", data=body, headers={"Accept": "application/json"},
-                                       content_type=f"multipart/form-data; boundary={boundary}")
+    response = coordinator.client.post(
+        "/console/members/import",
+        data=body,
+        headers={"Accept": "application/json"},
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
     assert response.status_code == 202, response.get_data(as_text=True)[:200]
     job = wait_for(coordinator, response.get_json()["status_url"])
     assert (job["state"], job["imported"]) == ("done", 3000)
 
 
 def test_import_without_javascript_redirects_to_the_progress_page(coordinator, group):
-    response = coordinator.post("/console/members/import",
-                                {"file": (io.BytesIO(f"group,phone,name\n{group.name},+12025550190,Al\n".encode()), "a.csv")},
-                                content_type="multipart/form-data")
+    response = coordinator.post(
+        "/console/members/import",
+        {"file": (io.BytesIO(f"group,phone,name\n{group.name},+12025550190,Al\n".encode()), "a.csv")},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 302 and "/console/members/import/" in response.headers["Location"]
 
 
 # --- timeline ---------------------------------------------------------------------------------------
 
-def test_timeline_shows_messages_status_in_words_checkins_chart_and_escalation(db, client, twilio, group, member):
+
+def test_timeline_shows_messages_status_in_words_checkins_chart_and_escalation(
+    db, client, twilio, group, member
+):
     world = World(db, twilio, group, member)
     with db.session() as s:
-        s.add(Message(direction="outbound", member_id=member.id, from_number="+15005550006", to_number=member.phone,
-                      body="How are you this week? Reply 1-5", status="undelivered", error_code=30003,
-                      error_message="the handset is unreachable (switched off or out of coverage)"))
+        s.add(
+            Message(
+                direction="outbound",
+                member_id=member.id,
+                from_number="+15005550006",
+                to_number=member.phone,
+                body="How are you this week? Reply 1-5",
+                status="undelivered",
+                error_code=30003,
+                error_message="the handset is unreachable (switched off or out of coverage)",
+            )
+        )
         now = utcnow()
         for days, score in ((9, 4), (6, 2), (2, 3)):
-            s.add(CheckIn(member_id=member.id, channel="sms", state="answered", score=score, answered_at=now - timedelta(days=days),
-                          prompted_at=now - timedelta(days=days, hours=1)))
+            s.add(
+                CheckIn(
+                    member_id=member.id,
+                    channel="sms",
+                    state="answered",
+                    score=score,
+                    answered_at=now - timedelta(days=days),
+                    prompted_at=now - timedelta(days=days, hours=1),
+                )
+            )
     console = Console(client, "frankie@example.org")
     page = console.get(f"/console/members/{member.id}").get_data(as_text=True)
     assert "I want to kill myself tonight" in page  # the member's text, both directions
@@ -276,7 +403,9 @@ def test_timeline_shows_messages_status_in_words_checkins_chart_and_escalation(d
     asked = (now - timedelta(days=2, hours=1)).astimezone(zone)
     assert asked.strftime("%a %d %b %H:%M %Z") in page  # times on the member's clock, and it says which
     with db.session() as s:
-        audits = s.execute(select(AuditEvent.staff_id, AuditEvent.member_id).where(AuditEvent.action == "view_messages")).all()
+        audits = s.execute(
+            select(AuditEvent.staff_id, AuditEvent.member_id).where(AuditEvent.action == "view_messages")
+        ).all()
     assert audits == [(world.facilitator.id, member.id)]
 
 
@@ -292,24 +421,44 @@ def test_every_view_of_a_members_messages_is_audited(db, client, twilio, group, 
     console.get(f"/console/escalations/{world.escalation.id}")  # shows the message that opened it
     console.get("/console/members")  # a list shows no messages
     with db.session() as s:
-        rows = s.execute(select(AuditEvent.member_id, AuditEvent.escalation_id)
-                         .where(AuditEvent.action == "view_messages").order_by(AuditEvent.id)).all()
+        rows = s.execute(
+            select(AuditEvent.member_id, AuditEvent.escalation_id)
+            .where(AuditEvent.action == "view_messages")
+            .order_by(AuditEvent.id)
+        ).all()
     assert rows == [(member.id, None), (member.id, None), (member.id, world.escalation.id)]
     log = console.get(f"/console/audit?member={member.id}").get_data(as_text=True)
     assert log.count("view messages") == 3 and "Casey" in log
-    assert "Audit" not in Console(app_client(client), "frankie@example.org").get("/console/").get_data(as_text=True)
+    assert "Audit" not in Console(app_client(client), "frankie@example.org").get("/console/").get_data(
+        as_text=True
+    )
 
 
 def test_timeline_lists_calls_with_their_outcome(db, client, group, member):
     from checkin.voice import models as voice_models
 
     with db.session() as s:
-        s.add(voice_models.VoiceCall(call_sid="CA" + "1" * 32, direction="outbound", member_id=member.id, kind="reminder",
-                                     status="no-answer"))
-        s.add(voice_models.VoiceCall(call_sid="CA" + "2" * 32, direction="inbound", member_id=member.id, status="completed",
-                                     duration_seconds=75, recording_url="https://api.twilio.com/rec/RE1"))
+        s.add(
+            voice_models.VoiceCall(
+                call_sid="CA" + "1" * 32,
+                direction="outbound",
+                member_id=member.id,
+                kind="reminder",
+                status="no-answer",
+            )
+        )
+        s.add(
+            voice_models.VoiceCall(
+                call_sid="CA" + "2" * 32,
+                direction="inbound",
+                member_id=member.id,
+                status="completed",
+                duration_seconds=75,
+                recording_url="https://api.twilio.com/rec/RE1",
+            )
+        )
     make_staff(db, "Casey", "casey@example.org", "coordinator")
     page = Console(client, "casey@example.org").get(f"/console/members/{member.id}").get_data(as_text=True)
-    assert "call · <span class=\"status\">no answer</span>" in page
-    assert "call · <span class=\"status\">answered and finished</span>" in page
+    assert 'call · <span class="status">no answer</span>' in page
+    assert 'call · <span class="status">answered and finished</span>' in page
     assert "1 min 15 s, left a recorded message" in page

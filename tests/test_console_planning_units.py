@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from dateutil.rrule import rrulestr
@@ -18,12 +18,16 @@ CRISIS_TEXT = "I am going to kill myself tonight"
 
 # --- schedule builder -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("rec, rule, words", [
-    (Recurrence("weekly", "TU"), "FREQ=WEEKLY;BYDAY=TU", "Every Tuesday"),
-    (Recurrence("biweekly", "TH"), "FREQ=WEEKLY;INTERVAL=2;BYDAY=TH", "Every other Thursday"),
-    (Recurrence("monthly", "TU", 2), "FREQ=MONTHLY;BYDAY=+2TU", "The 2nd Tuesday of each month"),
-    (Recurrence("monthly", "FR", -1), "FREQ=MONTHLY;BYDAY=-1FR", "The last Friday of each month"),
-])
+
+@pytest.mark.parametrize(
+    "rec, rule, words",
+    [
+        (Recurrence("weekly", "TU"), "FREQ=WEEKLY;BYDAY=TU", "Every Tuesday"),
+        (Recurrence("biweekly", "TH"), "FREQ=WEEKLY;INTERVAL=2;BYDAY=TH", "Every other Thursday"),
+        (Recurrence("monthly", "TU", 2), "FREQ=MONTHLY;BYDAY=+2TU", "The 2nd Tuesday of each month"),
+        (Recurrence("monthly", "FR", -1), "FREQ=MONTHLY;BYDAY=-1FR", "The last Friday of each month"),
+    ],
+)
 def test_builder_writes_the_rule_and_reads_it_back(rec, rule, words):
     assert rec.rrule() == rule
     assert recurrence.parse(rule) == rec
@@ -33,8 +37,12 @@ def test_builder_writes_the_rule_and_reads_it_back(rec, rule, words):
 
 def test_first_meeting_is_the_first_matching_day_on_or_after_the_chosen_date():
     # 1 January 2026 is a Thursday; the 2nd Tuesday of January 2026 is the 13th.
-    assert Recurrence("weekly", "TU").first_on_or_after(date(2026, 1, 1), time(18)) == datetime(2026, 1, 6, 18)
-    assert Recurrence("weekly", "TH").first_on_or_after(date(2026, 1, 1), time(18)) == datetime(2026, 1, 1, 18)
+    assert Recurrence("weekly", "TU").first_on_or_after(date(2026, 1, 1), time(18)) == datetime(
+        2026, 1, 6, 18
+    )
+    assert Recurrence("weekly", "TH").first_on_or_after(date(2026, 1, 1), time(18)) == datetime(
+        2026, 1, 1, 18
+    )
     second_tuesday = Recurrence("monthly", "TU", 2)
     assert second_tuesday.first_on_or_after(date(2026, 1, 1), time(18, 30)) == datetime(2026, 1, 13, 18, 30)
     assert second_tuesday.first_on_or_after(date(2026, 1, 14), time(18, 30)) == datetime(2026, 2, 10, 18, 30)
@@ -47,24 +55,38 @@ def test_every_other_week_skips_a_week_when_expanded_by_dateutil():
     assert dates == [date(2026, 3, 2), date(2026, 3, 16), date(2026, 3, 30)]
 
 
-@pytest.mark.parametrize("rule", ["FREQ=DAILY", "FREQ=WEEKLY;BYDAY=MO,TH", "FREQ=WEEKLY;BYDAY=MO;COUNT=4",
-                                  "FREQ=MONTHLY;BYMONTHDAY=15", "FREQ=WEEKLY;INTERVAL=3;BYDAY=MO", "not a rule", ""])
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "FREQ=DAILY",
+        "FREQ=WEEKLY;BYDAY=MO,TH",
+        "FREQ=WEEKLY;BYDAY=MO;COUNT=4",
+        "FREQ=MONTHLY;BYMONTHDAY=15",
+        "FREQ=WEEKLY;INTERVAL=3;BYDAY=MO",
+        "not a rule",
+        "",
+    ],
+)
 def test_rules_the_builder_cannot_express_are_not_forced_into_it(rule):
     assert recurrence.parse(rule) is None
 
 
-@pytest.mark.parametrize("form, field", [
-    ({"repeat": "daily", "weekday": "TU"}, "repeat"),
-    ({"repeat": "weekly", "weekday": "XX"}, "weekday"),
-    ({"repeat": "monthly", "weekday": "TU", "nth": "5"}, "week of the month"),
-    ({"repeat": "monthly", "weekday": "TU", "nth": ""}, "week of the month"),
-])
+@pytest.mark.parametrize(
+    "form, field",
+    [
+        ({"repeat": "daily", "weekday": "TU"}, "repeat"),
+        ({"repeat": "weekly", "weekday": "XX"}, "weekday"),
+        ({"repeat": "monthly", "weekday": "TU", "nth": "5"}, "week of the month"),
+        ({"repeat": "monthly", "weekday": "TU", "nth": ""}, "week of the month"),
+    ],
+)
 def test_bad_builder_input_names_the_field(form, field):
     with pytest.raises(RecurrenceError, match=field):
         recurrence.from_form(form)
 
 
 # --- simulator --------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def facilitator(db, group):
@@ -79,9 +101,13 @@ def _counts(db):
         return tuple(s.scalar(select(func.count()).select_from(t)) for t in (Message, OutboxItem, Escalation))
 
 
-def test_simulated_crisis_shows_the_reply_and_the_alerts_and_keeps_nothing(app, db, group, member, facilitator):
+def test_simulated_crisis_shows_the_reply_and_the_alerts_and_keeps_nothing(
+    app, db, group, member, facilitator
+):
     before = _counts(db)
-    [turn] = simulator.run(db, member.id, group.id, [CRISIS_TEXT], context=app.extensions["checkin.escalation"])
+    [turn] = simulator.run(
+        db, member.id, group.id, [CRISIS_TEXT], context=app.extensions["checkin.escalation"]
+    )
     assert turn.level == "crisis"
     assert "988" in turn.reply and "911" in turn.reply
     texts = [a for a in turn.alerts if a.channel == "sms"]
@@ -93,7 +119,9 @@ def test_simulated_crisis_shows_the_reply_and_the_alerts_and_keeps_nothing(app, 
 
 
 def test_a_conversation_is_replayed_so_later_texts_see_earlier_ones(app, db, group, member):
-    turns = simulator.run(db, member.id, group.id, ["STOP", "START"], context=app.extensions["checkin.escalation"])
+    turns = simulator.run(
+        db, member.id, group.id, ["STOP", "START"], context=app.extensions["checkin.escalation"]
+    )
     assert "no more texts" in turns[0].reply
     assert turns[1].reply.startswith("Welcome back, Sam")
     # The real member was never opted out.
@@ -124,7 +152,9 @@ def laptop(tmp_path):
 def test_on_sqlite_too_the_simulation_is_rolled_back(app, laptop):
     """`make run` uses SQLite, whose driver would otherwise commit at the first savepoint release."""
     lite, group, member = laptop
-    turns = simulator.run(lite, member.id, group.id, ["STOP", CRISIS_TEXT], context=app.extensions["checkin.escalation"])
+    turns = simulator.run(
+        lite, member.id, group.id, ["STOP", CRISIS_TEXT], context=app.extensions["checkin.escalation"]
+    )
     assert turns[1].level == "crisis" and turns[1].alerts
     assert _counts(lite) == (0, 0, 0)
     with lite.session() as s:
@@ -139,8 +169,14 @@ def test_on_sqlite_too_a_simulated_call_is_rolled_back(app, laptop, settings):
     from webhooks.console_planning.call_simulator import run_call
 
     lite, group, member = laptop
-    call = run_call(lite, member.id, group.id, ["key:1", "key:2", "transcript:" + CRISIS_TEXT],
-                    context=app.extensions["checkin.escalation"], base=settings.public_base_url + "/twilio/voice")
+    call = run_call(
+        lite,
+        member.id,
+        group.id,
+        ["key:1", "key:2", "transcript:" + CRISIS_TEXT],
+        context=app.extensions["checkin.escalation"],
+        base=settings.public_base_url + "/twilio/voice",
+    )
     assert call.turns[-1].level == "crisis" and call.turns[-1].alerts
     assert _counts(lite) == (0, 0, 0)
     with lite.session() as s:
@@ -148,6 +184,7 @@ def test_on_sqlite_too_a_simulated_call_is_rolled_back(app, laptop, settings):
 
 
 # --- calendar feed ----------------------------------------------------------------------------
+
 
 def _events(body: bytes):
     from icalendar import Calendar
@@ -162,45 +199,70 @@ def _feed(db, group_id, start, end):
 
     with db.session() as s:
         group = s.get(Group, group_id)
-        return calendar_feed.build(group.name, group.timezone, schedules.occurrences(s, group_id, start, end), host="checkin.test")
+        return calendar_feed.build(
+            group.name, group.timezone, schedules.occurrences(s, group_id, start, end), host="checkin.test"
+        )
 
 
 def test_feed_keeps_the_groups_wall_clock_time_across_both_dst_changes(db, group):
-    from datetime import timezone
 
     from checkin import schedules
 
     rec = Recurrence("weekly", "TU")
     first = rec.first_on_or_after(date(2027, 3, 1), time(18))
     with db.session() as s:
-        schedules.set_schedule(s, group.id, rrule=rec.rrule(), start_local=time(18), duration_minutes=90, starts_on=first.date(),
-                               location="Grace Church, Room 204", dial_in="+12025550123")
-    utc = timezone.utc
-    cal, spring = _events(_feed(db, group.id, datetime(2027, 3, 1, tzinfo=utc), datetime(2027, 3, 20, tzinfo=utc)))
+        schedules.set_schedule(
+            s,
+            group.id,
+            rrule=rec.rrule(),
+            start_local=time(18),
+            duration_minutes=90,
+            starts_on=first.date(),
+            location="Grace Church, Room 204",
+            dial_in="+12025550123",
+        )
+    utc = UTC
+    cal, spring = _events(
+        _feed(db, group.id, datetime(2027, 3, 1, tzinfo=utc), datetime(2027, 3, 20, tzinfo=utc))
+    )
     assert [str(tz["tzid"]) for tz in cal.walk("VTIMEZONE")] == ["America/New_York"]
     assert cal.decoded("refresh-interval") == timedelta(hours=1)
     starts = [e.decoded("dtstart") for e in spring]
     # 14 March 2027: clocks go forward. 18:00 local every week; 23:00 UTC before, 22:00 UTC after.
     assert [(d.date(), d.hour, d.minute, str(d.tzinfo)) for d in starts] == [
-        (date(2027, 3, 2), 18, 0, "America/New_York"), (date(2027, 3, 9), 18, 0, "America/New_York"),
-        (date(2027, 3, 16), 18, 0, "America/New_York")]
+        (date(2027, 3, 2), 18, 0, "America/New_York"),
+        (date(2027, 3, 9), 18, 0, "America/New_York"),
+        (date(2027, 3, 16), 18, 0, "America/New_York"),
+    ]
     assert [d.astimezone(utc).hour for d in starts] == [23, 23, 22]
     assert all(e.decoded("dtend") - e.decoded("dtstart") == timedelta(minutes=90) for e in spring)
-    assert str(spring[0]["location"]) == "Grace Church, Room 204" and "+12025550123" in str(spring[0]["description"])
-    _, autumn = _events(_feed(db, group.id, datetime(2027, 10, 30, tzinfo=utc), datetime(2027, 11, 13, tzinfo=utc)))
+    assert str(spring[0]["location"]) == "Grace Church, Room 204" and "+12025550123" in str(
+        spring[0]["description"]
+    )
+    _, autumn = _events(
+        _feed(db, group.id, datetime(2027, 10, 30, tzinfo=utc), datetime(2027, 11, 13, tzinfo=utc))
+    )
     # 7 November 2027: clocks go back.
-    assert [(e.decoded("dtstart").hour, e.decoded("dtstart").astimezone(utc).hour) for e in autumn] == [(18, 22), (18, 23)]
+    assert [(e.decoded("dtstart").hour, e.decoded("dtstart").astimezone(utc).hour) for e in autumn] == [
+        (18, 22),
+        (18, 23),
+    ]
 
 
 def test_feed_marks_a_cancelled_meeting_and_moves_a_moved_one_under_the_same_uid(db, group):
-    from datetime import timezone
 
     from checkin import schedules
 
-    utc = timezone.utc
+    utc = UTC
     with db.session() as s:
-        schedules.set_schedule(s, group.id, rrule="FREQ=WEEKLY;BYDAY=TU", start_local=time(18), duration_minutes=60,
-                               starts_on=date(2027, 3, 2))
+        schedules.set_schedule(
+            s,
+            group.id,
+            rrule="FREQ=WEEKLY;BYDAY=TU",
+            start_local=time(18),
+            duration_minutes=60,
+            starts_on=date(2027, 3, 2),
+        )
     window = (datetime(2027, 3, 1, tzinfo=utc), datetime(2027, 3, 20, tzinfo=utc))
     _, before = _events(_feed(db, group.id, *window))
     uids = [str(e["uid"]) for e in before]

@@ -4,17 +4,21 @@ and who may do what (coordinators edit; a facilitator sees only their own groups
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from icalendar import Calendar
 from sqlalchemy import func, select
 
-from checkin.models import Group, Message, OutboxItem  # first: importing checkin.directory first is circular on the console branch
 from checkin import schedules
 from checkin.db import utcnow
 from checkin.escalation.models import Escalation
+from checkin.models import (  # first: importing checkin.directory first is circular on the console branch
+    Group,
+    Message,
+    OutboxItem,
+)
 from tests.console_helpers import Console, make_staff
 
 CRISIS_TEXT = "I am going to kill myself tonight"
@@ -49,7 +53,9 @@ def facilitator(app, client, db, group):
 
 def weekly(db, group_id, day=date(2027, 3, 2), at=time(18)):
     with db.session() as s:
-        schedules.set_schedule(s, group_id, rrule="FREQ=WEEKLY;BYDAY=TU", start_local=at, duration_minutes=90, starts_on=day)
+        schedules.set_schedule(
+            s, group_id, rrule="FREQ=WEEKLY;BYDAY=TU", start_local=at, duration_minutes=90, starts_on=day
+        )
 
 
 def text(response) -> str:
@@ -58,9 +64,15 @@ def text(response) -> str:
 
 # --- authorisation --------------------------------------------------------------------------
 
+
 def test_pages_need_sign_in(client, group):
-    for path in ("/console/groups", f"/console/groups/{group.id}", f"/console/groups/{group.id}/plan", "/console/simulator",
-                 "/console/simulator/call"):
+    for path in (
+        "/console/groups",
+        f"/console/groups/{group.id}",
+        f"/console/groups/{group.id}/plan",
+        "/console/simulator",
+        "/console/simulator/call",
+    ):
         response = client.get(path)
         assert response.status_code == 302 and "/console/login" in response.headers["Location"], path
 
@@ -69,16 +81,29 @@ def test_a_facilitator_sees_only_their_groups_and_cannot_edit(facilitator, group
     listing = text(facilitator.get("/console/groups"))
     assert "Tuesday Group" in listing and "Thursday Group" not in listing and "New group" not in listing
     own = facilitator.get(f"/console/groups/{group.id}")
-    assert own.status_code == 200 and "Save schedule" not in text(own) and "Cancel this meeting" not in text(own)
-    assert "/console/calendar/" in text(own) and "Make a new address" not in text(own)  # may subscribe, not rotate
+    assert (
+        own.status_code == 200 and "Save schedule" not in text(own) and "Cancel this meeting" not in text(own)
+    )
+    assert "/console/calendar/" in text(own) and "Make a new address" not in text(
+        own
+    )  # may subscribe, not rotate
     assert "Save plan" not in text(facilitator.get(f"/console/groups/{group.id}/plan"))
-    for path in (f"/console/groups/{other_group.id}", f"/console/groups/{other_group.id}/plan", "/console/groups/999999"):
+    for path in (
+        f"/console/groups/{other_group.id}",
+        f"/console/groups/{other_group.id}/plan",
+        "/console/groups/999999",
+    ):
         assert facilitator.get(path).status_code == 404, path
     writes = {
         "/console/groups": {"name": "Mine", "timezone": "UTC"},
         f"/console/groups/{group.id}": {"name": "Renamed", "timezone": "UTC"},
-        f"/console/groups/{group.id}/schedule": {"repeat": "weekly", "weekday": "MO", "time": "18:00", "duration": "60",
-                                                 "starts_on": "2027-03-01"},
+        f"/console/groups/{group.id}/schedule": {
+            "repeat": "weekly",
+            "weekday": "MO",
+            "time": "18:00",
+            "duration": "60",
+            "starts_on": "2027-03-01",
+        },
         f"/console/groups/{group.id}/plan": {"reminders": "1"},
         f"/console/groups/{group.id}/plan/defaults": {},
         f"/console/groups/{group.id}/plan/texts": {"en.reminder": "Hi {group}"},
@@ -95,13 +120,22 @@ def test_a_facilitator_can_simulate_only_members_of_their_groups(facilitator, gr
     assert "Sam Rivera" in page and "Omar Other" not in page
     with db.session() as s:
         omar = s.scalar(select(Group).where(Group.id == other_group.id)).members[0]
-    response = facilitator.post("/console/simulator", data={"who": f"{other_group.id}:{omar.id}", "text": "hello"})
+    response = facilitator.post(
+        "/console/simulator", data={"who": f"{other_group.id}:{omar.id}", "text": "hello"}
+    )
     assert response.status_code == 404
     # Naming one's own group with another group's member does not work either.
-    assert facilitator.post("/console/simulator", data={"who": f"{group.id}:{omar.id}", "text": "hello"}).status_code == 404
+    assert (
+        facilitator.post(
+            "/console/simulator", data={"who": f"{group.id}:{omar.id}", "text": "hello"}
+        ).status_code
+        == 404
+    )
 
 
-def test_pages_are_not_cached_or_framed_and_errors_use_the_console_page(facilitator, group, other_group, member):
+def test_pages_are_not_cached_or_framed_and_errors_use_the_console_page(
+    facilitator, group, other_group, member
+):
     page = facilitator.get(f"/console/groups/{group.id}/plan")
     assert page.headers["Cache-Control"] == "no-store" and page.headers["X-Frame-Options"] == "DENY"
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
@@ -116,11 +150,17 @@ def test_forms_need_a_csrf_token(coordinator, group):
 
 # --- groups and meetings --------------------------------------------------------------------
 
+
 def test_coordinator_creates_a_group_and_bad_input_is_refused_with_a_reason(coordinator, db):
-    bad = coordinator.post("/console/groups", data={"name": "Evening", "timezone": "Mars/Olympus", "phone_number": ""})
+    bad = coordinator.post(
+        "/console/groups", data={"name": "Evening", "timezone": "Mars/Olympus", "phone_number": ""}
+    )
     assert bad.status_code == 400 and "unknown time zone" in text(bad)
     assert 'value="Evening"' in text(bad)  # what was typed is still there
-    ok = coordinator.post("/console/groups", data={"name": "Evening", "timezone": "Europe/London", "phone_number": "+15005550010"})
+    ok = coordinator.post(
+        "/console/groups",
+        data={"name": "Evening", "timezone": "Europe/London", "phone_number": "+15005550010"},
+    )
     assert ok.status_code == 302
     with db.session() as s:
         g = s.scalar(select(Group).where(Group.name == "Evening"))
@@ -130,11 +170,19 @@ def test_coordinator_creates_a_group_and_bad_input_is_refused_with_a_reason(coor
 
 
 def test_coordinator_edits_a_group(coordinator, group, other_group, db):
-    taken = coordinator.post(f"/console/groups/{group.id}", data={"name": "Tuesday Group", "timezone": "America/New_York",
-                                                                   "phone_number": other_group.phone_number})
+    taken = coordinator.post(
+        f"/console/groups/{group.id}",
+        data={
+            "name": "Tuesday Group",
+            "timezone": "America/New_York",
+            "phone_number": other_group.phone_number,
+        },
+    )
     assert taken.status_code == 400 and "another group already uses it" in text(taken)
-    ok = coordinator.post(f"/console/groups/{group.id}", data={"name": "Tuesday Night", "timezone": "America/Denver",
-                                                                "phone_number": "(500) 555-0011"})
+    ok = coordinator.post(
+        f"/console/groups/{group.id}",
+        data={"name": "Tuesday Night", "timezone": "America/Denver", "phone_number": "(500) 555-0011"},
+    )
     assert ok.status_code == 302
     with db.session() as s:
         g = s.get(Group, group.id)
@@ -143,35 +191,63 @@ def test_coordinator_edits_a_group(coordinator, group, other_group, db):
 
 def test_moving_a_group_to_another_zone_keeps_its_wall_clock_meetings(coordinator, group, db):
     weekly(db, group.id, at=time(18))
-    response = coordinator.post(f"/console/groups/{group.id}", data={"name": group.name, "timezone": "America/Denver",
-                                                                      "phone_number": group.phone_number})
+    response = coordinator.post(
+        f"/console/groups/{group.id}",
+        data={"name": group.name, "timezone": "America/Denver", "phone_number": group.phone_number},
+    )
     assert response.status_code == 302
     with db.session() as s:
-        occ = schedules.occurrences(s, group.id, datetime(2027, 3, 1, tzinfo=timezone.utc), datetime(2027, 3, 11, tzinfo=timezone.utc))
-    assert [(o.local_start.hour, str(o.local_start.tzinfo)) for o in occ] == [(18, "America/Denver"), (18, "America/Denver")]
+        occ = schedules.occurrences(
+            s, group.id, datetime(2027, 3, 1, tzinfo=UTC), datetime(2027, 3, 11, tzinfo=UTC)
+        )
+    assert [(o.local_start.hour, str(o.local_start.tzinfo)) for o in occ] == [
+        (18, "America/Denver"),
+        (18, "America/Denver"),
+    ]
     assert [o.starts_at.hour for o in occ] == [1, 1]  # 18:00 MST is 01:00 UTC the next day
 
 
-@pytest.mark.parametrize("form, rule, first", [
-    ({"repeat": "weekly", "weekday": "TU"}, "FREQ=WEEKLY;BYDAY=TU", date(2027, 3, 2)),
-    ({"repeat": "biweekly", "weekday": "TH"}, "FREQ=WEEKLY;INTERVAL=2;BYDAY=TH", date(2027, 3, 4)),
-    ({"repeat": "monthly", "weekday": "TU", "nth": "2"}, "FREQ=MONTHLY;BYDAY=+2TU", date(2027, 3, 9)),
-])
+@pytest.mark.parametrize(
+    "form, rule, first",
+    [
+        ({"repeat": "weekly", "weekday": "TU"}, "FREQ=WEEKLY;BYDAY=TU", date(2027, 3, 2)),
+        ({"repeat": "biweekly", "weekday": "TH"}, "FREQ=WEEKLY;INTERVAL=2;BYDAY=TH", date(2027, 3, 4)),
+        ({"repeat": "monthly", "weekday": "TU", "nth": "2"}, "FREQ=MONTHLY;BYDAY=+2TU", date(2027, 3, 9)),
+    ],
+)
 def test_schedule_builder_writes_the_rrule(coordinator, group, db, form, rule, first):
-    response = coordinator.post(f"/console/groups/{group.id}/schedule",
-                                data=dict(form, time="18:30", duration="90", starts_on="2027-03-01", location="12 Main St"))
+    response = coordinator.post(
+        f"/console/groups/{group.id}/schedule",
+        data=dict(form, time="18:30", duration="90", starts_on="2027-03-01", location="12 Main St"),
+    )
     assert response.status_code == 302
     with db.session() as s:
         schedule = schedules.get_schedule(s, group.id)
-        assert (schedule.rrule, schedule.starts_on, schedule.start_local, schedule.location) == (rule, first, time(18, 30), "12 Main St")
+        assert (schedule.rrule, schedule.starts_on, schedule.start_local, schedule.location) == (
+            rule,
+            first,
+            time(18, 30),
+            "12 Main St",
+        )
     # The page reads the rule back into the builder for editing.
     page = text(coordinator.get(f"/console/groups/{group.id}"))
-    assert f'<option value="{form["weekday"]}" selected>' in page and f'<option value="{form["repeat"]}" selected>' in page
+    assert (
+        f'<option value="{form["weekday"]}" selected>' in page
+        and f'<option value="{form["repeat"]}" selected>' in page
+    )
 
 
 def test_schedule_builder_refuses_bad_input_naming_the_field(coordinator, group, db):
-    response = coordinator.post(f"/console/groups/{group.id}/schedule",
-                                data={"repeat": "weekly", "weekday": "TU", "time": "25:00", "duration": "90", "starts_on": "2027-03-01"})
+    response = coordinator.post(
+        f"/console/groups/{group.id}/schedule",
+        data={
+            "repeat": "weekly",
+            "weekday": "TU",
+            "time": "25:00",
+            "duration": "90",
+            "starts_on": "2027-03-01",
+        },
+    )
     assert response.status_code == 400 and "Time: a time of day" in text(response)
     with db.session() as s:
         assert schedules.get_schedule(s, group.id) is None
@@ -187,13 +263,18 @@ def test_upcoming_meetings_can_be_cancelled_or_moved(coordinator, group, db):
     with db.session() as s:
         occ = {o.key: o for o in schedules.occurrences(s, group.id, now, now + timedelta(weeks=5))}
     target = occ[keys[2]].local_start.replace(tzinfo=None) + timedelta(days=1, hours=1)
-    moved = coordinator.post(f"/console/groups/{group.id}/meetings/{keys[2]}/move", data={"new_start": target.strftime("%Y-%m-%dT%H:%M")})
+    moved = coordinator.post(
+        f"/console/groups/{group.id}/meetings/{keys[2]}/move",
+        data={"new_start": target.strftime("%Y-%m-%dT%H:%M")},
+    )
     assert moved.status_code == 302
     with db.session() as s:
         occ = {o.key: o for o in schedules.occurrences(s, group.id, now, now + timedelta(weeks=5))}
     assert occ[keys[1]].status == "cancelled"
     assert occ[keys[2]].status == "moved" and occ[keys[2]].local_start.replace(tzinfo=None) == target
-    past = coordinator.post(f"/console/groups/{group.id}/meetings/{keys[3]}/move", data={"new_start": "2020-01-01T10:00"})
+    past = coordinator.post(
+        f"/console/groups/{group.id}/meetings/{keys[3]}/move", data={"new_start": "2020-01-01T10:00"}
+    )
     assert past.status_code == 400 and "in the past" in text(past)
     unknown = coordinator.post(f"/console/groups/{group.id}/meetings/20990101T0000Z/cancel")
     assert unknown.status_code == 400 and "has no meeting" in text(unknown)
@@ -201,23 +282,41 @@ def test_upcoming_meetings_can_be_cancelled_or_moved(coordinator, group, db):
 
 # --- plan and preview -----------------------------------------------------------------------
 
-def test_plan_is_saved_and_the_preview_shows_each_send_in_the_members_local_time(coordinator, group, member, db):
+
+def test_plan_is_saved_and_the_preview_shows_each_send_in_the_members_local_time(
+    coordinator, group, member, db
+):
     now = utcnow()
     weekly(db, group.id, day=now.date() + timedelta(days=1), at=time(18))
-    response = coordinator.post(f"/console/groups/{group.id}/plan", data={
-        "reminders": "24, 3", "prompt_days_after": "1", "prompt_time": "11:00", "nudge_after_hours": "0",
-        "quiet_start": "09:00", "quiet_end": "20:00", "prompt_stale_hours": "12"})
+    response = coordinator.post(
+        f"/console/groups/{group.id}/plan",
+        data={
+            "reminders": "24, 3",
+            "prompt_days_after": "1",
+            "prompt_time": "11:00",
+            "nudge_after_hours": "0",
+            "quiet_start": "09:00",
+            "quiet_end": "20:00",
+            "prompt_stale_hours": "12",
+        },
+    )
     assert response.status_code == 302
     with db.session() as s:
         plan = schedules.get_plan(s, group.id)
-        assert plan.reminder_offsets_minutes == (1440, 180) and plan.prompt_time == time(11) and plan.quiet_start == time(9)
+        assert (
+            plan.reminder_offsets_minutes == (1440, 180)
+            and plan.prompt_time == time(11)
+            and plan.quiet_start == time(9)
+        )
         expected = schedules.preview(s, group.id, now, 14, now=now)
     page = text(coordinator.get(f"/console/groups/{group.id}/plan"))
     assert 'value="24, 3"' in page
     # Every send the planner lists is on the page, at the member's local time.
     assert expected and all(p.local_time.strftime("%a %d %b %H:%M %Z") in page for p in expected)
     prompts = [p for p in expected if p.kind == "prompt"]
-    assert prompts and all(p.local_time.hour == 11 and p.local_time.tzinfo == ZoneInfo("America/New_York") for p in prompts)
+    assert prompts and all(
+        p.local_time.hour == 11 and p.local_time.tzinfo == ZoneInfo("America/New_York") for p in prompts
+    )
     assert "Reminder: Tuesday Group meets" in page and "segment" in page
     assert coordinator.post(f"/console/groups/{group.id}/plan/defaults").status_code == 302
     with db.session() as s:
@@ -225,16 +324,34 @@ def test_plan_is_saved_and_the_preview_shows_each_send_in_the_members_local_time
 
 
 def test_bad_plan_values_are_refused_in_the_forms_words(coordinator, group, db):
-    response = coordinator.post(f"/console/groups/{group.id}/plan", data={
-        "reminders": "24", "prompt_days_after": "2", "prompt_time": "10:00", "nudge_after_hours": "24",
-        "quiet_start": "21:00", "quiet_end": "08:00", "prompt_stale_hours": "12"})
+    response = coordinator.post(
+        f"/console/groups/{group.id}/plan",
+        data={
+            "reminders": "24",
+            "prompt_days_after": "2",
+            "prompt_time": "10:00",
+            "nudge_after_hours": "24",
+            "quiet_start": "21:00",
+            "quiet_end": "08:00",
+            "prompt_stale_hours": "12",
+        },
+    )
     assert response.status_code == 400
     error = re.search(r'<p class="flash error" role="alert">(.*?)</p>', text(response)).group(1)
     # Both fields in the form's words: the coordinator never sees a config key such as quiet_start.
     assert error == "Sending window closes at: must be later than &#34;Sending window opens at&#34; (21:00)"
-    bad_hours = coordinator.post(f"/console/groups/{group.id}/plan", data={
-        "reminders": "a day", "prompt_days_after": "2", "prompt_time": "10:00", "nudge_after_hours": "24",
-        "quiet_start": "08:00", "quiet_end": "21:00", "prompt_stale_hours": "12"})
+    bad_hours = coordinator.post(
+        f"/console/groups/{group.id}/plan",
+        data={
+            "reminders": "a day",
+            "prompt_days_after": "2",
+            "prompt_time": "10:00",
+            "nudge_after_hours": "24",
+            "quiet_start": "08:00",
+            "quiet_end": "21:00",
+            "prompt_stale_hours": "12",
+        },
+    )
     assert bad_hours.status_code == 400 and "Reminders before each meeting: hours" in text(bad_hours)
     with db.session() as s:
         assert schedules.get_plan(s, group.id) == schedules.load_config().defaults
@@ -245,7 +362,9 @@ def test_bad_plan_values_are_refused_in_the_forms_words(coordinator, group, db):
 OUR_REMINDER = "Hi from {group}: we meet {when}{date} at {time}{where}. Text 1 if you come."
 
 
-def test_coordinator_saves_a_groups_texts_and_the_preview_uses_them(coordinator, group, other_group, member, spanish_member, db):
+def test_coordinator_saves_a_groups_texts_and_the_preview_uses_them(
+    coordinator, group, other_group, member, spanish_member, db
+):
     tomorrow = utcnow().astimezone(ZoneInfo(group.timezone)).date() + timedelta(days=1)
     weekly(db, group.id, day=tomorrow, at=time(18))
     weekly(db, other_group.id, day=tomorrow, at=time(18))
@@ -253,54 +372,89 @@ def test_coordinator_saves_a_groups_texts_and_the_preview_uses_them(coordinator,
     # Each text is a labelled box prefilled with the file's text, with its placeholders listed.
     assert '<label for="t-en-reminder">Meeting reminder</label>' in page
     assert 'name="en.reminder"' in page and "Reminder: {group} meets {when}{date}" in page
-    assert "Placeholders: <code>{date}</code> <code>{group}</code> <code>{time}</code> <code>{weekday}</code> <code>{when}</code> <code>{where}</code>" in page
+    assert (
+        "Placeholders: <code>{date}</code> <code>{group}</code> <code>{time}</code> <code>{weekday}</code> <code>{when}</code> <code>{where}</code>"
+        in page
+    )
     assert "changed from the default" not in page
-    saved = coordinator.post(f"/console/groups/{group.id}/plan/texts", data={
-        "en.reminder": OUR_REMINDER, "es.reminder": schedules.load_config().templates["es"]["reminder"]})
+    saved = coordinator.post(
+        f"/console/groups/{group.id}/plan/texts",
+        data={
+            "en.reminder": OUR_REMINDER,
+            "es.reminder": schedules.load_config().templates["es"]["reminder"],
+        },
+    )
     assert saved.status_code == 302 and saved.headers["Location"].endswith("#preview")
     page = text(coordinator.get(f"/console/groups/{group.id}/plan"))
     assert "Texts saved" in page
     assert "Hi from Tuesday Group: we meet tomorrow, " in page  # the English member's reminder in the preview
     assert "Recordatorio: Tuesday Group se reune mañana" in page  # the Spanish one is the file's still
     assert page.count("changed from the default") == 1 and "1 changed for this group" in page
-    assert "Reminder: Thursday Group meets tomorrow" in text(coordinator.get(f"/console/groups/{other_group.id}/plan"))
+    assert "Reminder: Thursday Group meets tomorrow" in text(
+        coordinator.get(f"/console/groups/{other_group.id}/plan")
+    )
     # "Back to the default" wins over the text in the box.
-    back = coordinator.post(f"/console/groups/{group.id}/plan/texts", data={"en.reminder": OUR_REMINDER, "default": "en.reminder"})
+    back = coordinator.post(
+        f"/console/groups/{group.id}/plan/texts", data={"en.reminder": OUR_REMINDER, "default": "en.reminder"}
+    )
     assert back.status_code == 302
     with db.session() as s:
         assert schedules.get_templates(s, group.id) == schedules.load_config().templates
 
 
-def test_a_refused_text_comes_back_as_typed_with_the_reason_and_nothing_is_saved(coordinator, group, member, db):
+def test_a_refused_text_comes_back_as_typed_with_the_reason_and_nothing_is_saved(
+    coordinator, group, member, db
+):
     weekly(db, group.id)
     with db.session() as s:
         schedules.set_templates(s, group.id, {"en": {"nudge": "Still there, {name}? Reply 1-5."}})
     typed = "Hola {nombre}, {group} se reune {date}"
-    response = coordinator.post(f"/console/groups/{group.id}/plan/texts", data={
-        "en.nudge": "Still there? Reply 1-5.", "es.reminder": typed})
+    response = coordinator.post(
+        f"/console/groups/{group.id}/plan/texts",
+        data={"en.nudge": "Still there? Reply 1-5.", "es.reminder": typed},
+    )
     assert response.status_code == 400
     page = text(response)
-    assert "Spanish meeting reminder: unknown placeholder {nombre} (allowed: {date}, {group}, {time}, {weekday}, {when}, {where})" in page
+    assert (
+        "Spanish meeting reminder: unknown placeholder {nombre} (allowed: {date}, {group}, {time}, {weekday}, {when}, {where})"
+        in page
+    )
     # The box that is wrong is marked and keeps what was typed; so does the other one.
-    assert re.search(r'<textarea id="t-es-reminder" name="es.reminder"[^>]*aria-invalid="true"[^>]*>' + re.escape(typed), page)
+    assert re.search(
+        r'<textarea id="t-es-reminder" name="es.reminder"[^>]*aria-invalid="true"[^>]*>' + re.escape(typed),
+        page,
+    )
     assert "Still there? Reply 1-5.</textarea>" in page
-    too_long = coordinator.post(f"/console/groups/{group.id}/plan/texts", data={"en.prompt": "How are you doing this week? " * 12})
+    too_long = coordinator.post(
+        f"/console/groups/{group.id}/plan/texts", data={"en.prompt": "How are you doing this week? " * 12}
+    )
     assert too_long.status_code == 400 and "English check-in prompt: 3 SMS segments" in text(too_long)
     with db.session() as s:
         texts = schedules.get_templates(s, group.id)
-    assert texts["en"]["nudge"] == "Still there, {name}? Reply 1-5." and texts["es"] == schedules.load_config().templates["es"]
+    assert (
+        texts["en"]["nudge"] == "Still there, {name}? Reply 1-5."
+        and texts["es"] == schedules.load_config().templates["es"]
+    )
 
 
 def test_a_facilitator_sees_the_texts_but_cannot_save_them(facilitator, group, db):
     page = text(facilitator.get(f"/console/groups/{group.id}/plan"))
     assert 'name="en.reminder"' in page and "Save texts" not in page
-    assert re.search(r'action="/console/groups/\d+/plan/texts" class="stack">\s*<input[^>]*>\s*<fieldset disabled>', page)
-    assert facilitator.post(f"/console/groups/{group.id}/plan/texts", data={"en.reminder": "Hi {group}"}).status_code == 403
+    assert re.search(
+        r'action="/console/groups/\d+/plan/texts" class="stack">\s*<input[^>]*>\s*<fieldset disabled>', page
+    )
+    assert (
+        facilitator.post(
+            f"/console/groups/{group.id}/plan/texts", data={"en.reminder": "Hi {group}"}
+        ).status_code
+        == 403
+    )
     with db.session() as s:
         assert schedules.get_templates(s, group.id) == schedules.load_config().templates
 
 
 # --- calendar -------------------------------------------------------------------------------
+
 
 def test_calendar_feed_at_a_secret_url_and_rotation(coordinator, client, group, db):
     weekly(db, group.id)
@@ -312,27 +466,36 @@ def test_calendar_feed_at_a_secret_url_and_rotation(coordinator, client, group, 
     assert feed.status_code == 200 and feed.headers["Content-Type"].startswith("text/calendar")
     events = list(Calendar.from_ical(feed.data).walk("VEVENT"))
     assert events and all(str(e["summary"]) == "Tuesday Group" for e in events)
-    assert all(e.decoded("dtstart").astimezone(ZoneInfo("America/New_York")).time() == time(18) for e in events)
+    assert all(
+        e.decoded("dtstart").astimezone(ZoneInfo("America/New_York")).time() == time(18) for e in events
+    )
     assert b"Sam" not in feed.data and b"+1202" not in feed.data  # no member detail
     assert client.get("/console/calendar/not-a-token.ics").status_code == 404
     again = Console(client, "casey@example.org")
     assert again.post(f"/console/groups/{group.id}/calendar/rotate").status_code == 302
     assert client.get(path).status_code == 404  # the old address stops working
-    new_url = re.search(r'id="feed-url" readonly value="([^"]+)"', text(again.get(f"/console/groups/{group.id}"))).group(1)
+    new_url = re.search(
+        r'id="feed-url" readonly value="([^"]+)"', text(again.get(f"/console/groups/{group.id}"))
+    ).group(1)
     assert new_url != url and client.get(new_url.split("checkin.example.org", 1)[1]).status_code == 200
 
 
 # --- simulator ------------------------------------------------------------------------------
+
 
 def _counts(db):
     with db.session() as s:
         return tuple(s.scalar(select(func.count()).select_from(t)) for t in (Message, OutboxItem, Escalation))
 
 
-def test_simulator_shows_the_reply_and_the_alert_and_sends_nothing(coordinator, group, member, db, fake_twilio):
+def test_simulator_shows_the_reply_and_the_alert_and_sends_nothing(
+    coordinator, group, member, db, fake_twilio
+):
     make_staff(db, "Dana Ortiz", "dana@example.org", "facilitator", [group.name], phone="+12025550201")
     before = _counts(db)
-    response = coordinator.post("/console/simulator", data={"who": f"{group.id}:{member.id}", "text": CRISIS_TEXT})
+    response = coordinator.post(
+        "/console/simulator", data={"who": f"{group.id}:{member.id}", "text": CRISIS_TEXT}
+    )
     page = text(response)
     assert response.status_code == 200
     assert "If you are in danger call 911" in page  # the crisis reply on the phone
@@ -341,21 +504,26 @@ def test_simulator_shows_the_reply_and_the_alert_and_sends_nothing(coordinator, 
     assert fake_twilio.messages() == [] and fake_twilio.calls() == []
     # The conversation goes on: the earlier text is posted back and replayed.
     who = f"{group.id}:{member.id}"
-    follow = coordinator.post("/console/simulator", data={"who": who, "history_for": who, "history": [CRISIS_TEXT], "text": "STOP"})
+    follow = coordinator.post(
+        "/console/simulator", data={"who": who, "history_for": who, "history": [CRISIS_TEXT], "text": "STOP"}
+    )
     assert "You will get no more texts" in text(follow) and "If you are in danger call 911" in text(follow)
     # Switching to another member starts a new conversation: the first member's texts are not replayed as theirs.
     from checkin.directory import add_member
 
     with db.session() as s:
         kim = add_member(s, group.name, "+12025550160", "Kim Lee")
-    other = coordinator.post("/console/simulator", data={"who": f"{group.id}:{kim.id}", "history_for": who,
-                                                         "history": [CRISIS_TEXT], "text": "hi"})
+    other = coordinator.post(
+        "/console/simulator",
+        data={"who": f"{group.id}:{kim.id}", "history_for": who, "history": [CRISIS_TEXT], "text": "hi"},
+    )
     assert CRISIS_TEXT not in text(other) and "Thanks, Kim" in text(other)
     empty = coordinator.post("/console/simulator", data={"who": f"{group.id}:{member.id}", "text": "  "})
     assert empty.status_code == 400 and "type something" in text(empty)
 
 
 # --- call simulator --------------------------------------------------------------------------
+
 
 def _call_counts(db):
     from checkin.voice.models import VoiceCall
@@ -370,11 +538,15 @@ def _history(page: str) -> list[str]:
     return re.findall(r'name="history" value="([^"]*)"', first_form)
 
 
-def test_call_simulator_presses_keys_and_shows_the_alert_and_keeps_nothing(coordinator, group, member, db, fake_twilio):
+def test_call_simulator_presses_keys_and_shows_the_alert_and_keeps_nothing(
+    coordinator, group, member, db, fake_twilio
+):
     make_staff(db, "Dana Ortiz", "dana@example.org", "facilitator", [group.name], phone="+12025550201")
     before = _call_counts(db)
     page = text(coordinator.get("/console/simulator/call"))
-    assert "Call as" in page and "Sam Rivera" in page and 'aria-label="Press 1"' not in page  # no keypad before the call
+    assert (
+        "Call as" in page and "Sam Rivera" in page and 'aria-label="Press 1"' not in page
+    )  # no keypad before the call
     who = f"{group.id}:{member.id}"
     start = coordinator.post("/console/simulator/call", data={"who": who, "call": "1"})
     page = text(start)
@@ -389,10 +561,16 @@ def test_call_simulator_presses_keys_and_shows_the_alert_and_keeps_nothing(coord
     assert "Rings Dana Ortiz for up to 20 s (not placed here: no answer)." in page
     assert "(the caller would now leave a recording of up to 60 s)" in page and "The call ends." in page
     assert "After pressing 9: assessed" in page and "(urgent): Sam, Tuesday Group" in page
-    assert _history(page) == ["key:9"] and "Transcript of the recording" in page and 'aria-label="Press 1"' not in page
+    assert (
+        _history(page) == ["key:9"]
+        and "Transcript of the recording" in page
+        and 'aria-label="Press 1"' not in page
+    )
     # After the call, Twilio's transcript is read like a text: a crisis in it is escalated too.
-    transcript = coordinator.post("/console/simulator/call", data={"who": who, "history_for": who, "history": ["key:9"],
-                                                                  "transcript": CRISIS_TEXT})
+    transcript = coordinator.post(
+        "/console/simulator/call",
+        data={"who": who, "history_for": who, "history": ["key:9"], "transcript": CRISIS_TEXT},
+    )
     assert transcript.status_code == 200 and "(crisis): Sam, Tuesday Group" in text(transcript)
     assert _call_counts(db) == before
     assert fake_twilio.messages() == [] and fake_twilio.calls() == []
@@ -400,26 +578,33 @@ def test_call_simulator_presses_keys_and_shows_the_alert_and_keeps_nothing(coord
 
 def test_call_simulator_speech_and_a_new_call(coordinator, group, member, spanish_member):
     who = f"{group.id}:{member.id}"
-    checked_in = coordinator.post("/console/simulator/call", data={"who": who, "history_for": who, "history": ["key:1"],
-                                                                  "speech": "four, a good week"})
+    checked_in = coordinator.post(
+        "/console/simulator/call",
+        data={"who": who, "history_for": who, "history": ["key:1"], "speech": "four, a good week"},
+    )
     page = text(checked_in)
     assert "“four, a good week”" in page and "Thank you. If you like, leave a short message" in page
     # Calling again (or as someone else) starts from the greeting, without the first call's keys.
     rosa = f"{group.id}:{spanish_member.id}"
-    again = coordinator.post("/console/simulator/call", data={"who": rosa, "history_for": who, "history": ["key:1"], "key": "8"})
+    again = coordinator.post(
+        "/console/simulator/call", data={"who": rosa, "history_for": who, "history": ["key:1"], "key": "8"}
+    )
     page = text(again)
     assert "Hola Rosa." in page and _history(page) == ["key:8"] and "To check in, press 1." in page
 
 
-@pytest.mark.parametrize("data, reason", [
-    ({"key": "A"}, "not a key on a phone keypad"),
-    ({"key": "11"}, "not a key on a phone keypad"),
-    ({"speech": "x" * 1001}, "at most 1000 characters"),
-    ({"speech": "  "}, "type what the caller says"),
-    ({"history": ["key:0"] * 40, "key": "0"}, "at most 40"),
-    ({"transcript": "hello"}, "only after a recording"),
-    ({"history": ["key:1", "key:4"], "key": "1"}, "the call is over"),
-])
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        ({"key": "A"}, "not a key on a phone keypad"),
+        ({"key": "11"}, "not a key on a phone keypad"),
+        ({"speech": "x" * 1001}, "at most 1000 characters"),
+        ({"speech": "  "}, "type what the caller says"),
+        ({"history": ["key:0"] * 40, "key": "0"}, "at most 40"),
+        ({"transcript": "hello"}, "only after a recording"),
+        ({"history": ["key:1", "key:4"], "key": "1"}, "the call is over"),
+    ],
+)
 def test_call_simulator_bad_input_is_a_400_with_the_reason(coordinator, group, member, db, data, reason):
     before = _call_counts(db)
     who = f"{group.id}:{member.id}"
@@ -438,7 +623,12 @@ def test_a_facilitator_can_call_only_as_members_of_their_groups(facilitator, gro
     for who in (f"{other_group.id}:{omar.id}", f"{group.id}:{omar.id}"):
         response = facilitator.post("/console/simulator/call", data={"who": who, "call": "1"})
         assert response.status_code == 404 and "no such member in your groups" in text(response)
-    assert facilitator.post("/console/simulator/call", data={"who": f"{group.id}:{member.id}", "call": "1"}).status_code == 200
+    assert (
+        facilitator.post(
+            "/console/simulator/call", data={"who": f"{group.id}:{member.id}", "call": "1"}
+        ).status_code
+        == 200
+    )
 
 
 def test_upcoming_meetings_show_who_said_they_are_coming(facilitator, group, member, spanish_member, db):
@@ -447,8 +637,12 @@ def test_upcoming_meetings_show_who_said_they_are_coming(facilitator, group, mem
     weekly(db, group.id, day=utcnow().date())
     with db.session() as s:
         first, second = schedules.occurrences(s, group.id, utcnow(), utcnow() + timedelta(weeks=3))[:2]
-        s.add_all([Rsvp(member_id=member.id, group_id=group.id, occurrence_key=first.key, answer="yes"),
-                   Rsvp(member_id=spanish_member.id, group_id=group.id, occurrence_key=first.key, answer="no")])
+        s.add_all(
+            [
+                Rsvp(member_id=member.id, group_id=group.id, occurrence_key=first.key, answer="yes"),
+                Rsvp(member_id=spanish_member.id, group_id=group.id, occurrence_key=first.key, answer="no"),
+            ]
+        )
     page = text(facilitator.get(f"/console/groups/{group.id}"))
     meetings = page.split('id="meetings"', 1)[1].split("</section>", 1)[0]
     items = meetings.split("<li")[1:]

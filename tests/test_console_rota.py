@@ -13,8 +13,7 @@ from sqlalchemy import select
 from checkin.accounts.models import AuditEvent
 from checkin.db import utcnow
 from checkin.models import GroupStaff, OnCallWindow
-from tests.console_helpers import cheap_password_hashing, plain_http  # noqa: F401
-from tests.console_helpers import Console, make_staff
+from tests.console_helpers import Console, cheap_password_hashing, make_staff, plain_http  # noqa: F401
 from tests.rota_helpers import off_shift_now
 
 
@@ -43,12 +42,23 @@ def windows(db):
 
 def audits(db):
     with db.session() as s:
-        return s.scalars(select(AuditEvent.detail).where(AuditEvent.action == "on_call").order_by(AuditEvent.id)).all()
+        return s.scalars(
+            select(AuditEvent.detail).where(AuditEvent.action == "on_call").order_by(AuditEvent.id)
+        ).all()
 
 
 def shift(frankie, **over):
-    return dict({"form": "weekly", "staff_id": frankie.id, "days": ["1", "2", "3", "4", "5"], "start": "09:00",
-                 "end": "17:00", "ends": "0"}, **over)
+    return dict(
+        {
+            "form": "weekly",
+            "staff_id": frankie.id,
+            "days": ["1", "2", "3", "4", "5"],
+            "start": "09:00",
+            "end": "17:00",
+            "ends": "0",
+        },
+        **over,
+    )
 
 
 def test_a_new_place_is_on_call_at_all_times(coordinator, frankie):
@@ -57,7 +67,9 @@ def test_a_new_place_is_on_call_at_all_times(coordinator, frankie):
 
 
 def test_coordinator_adds_an_office_hours_shift_and_reads_it_in_words(coordinator, db, group, frankie):
-    response = coordinator.post(f"/console/staff/rota/{group.id}/windows", shift(frankie), follow_redirects=True)
+    response = coordinator.post(
+        f"/console/staff/rota/{group.id}/windows", shift(frankie), follow_redirects=True
+    )
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert "Times in America/New_York" in page
@@ -68,26 +80,45 @@ def test_coordinator_adds_an_office_hours_shift_and_reads_it_in_words(coordinato
     assert ("on call now" in row) is on_now and ("off shift" in row) is not on_now
     [window] = windows(db)
     assert (window.days, window.start_minute, window.end_minute, window.span_days) == ("12345", 540, 1020, 0)
-    assert audits(db) == [f"group:{group.id} staff:{frankie.id} window:{window.id} added: Mon–Fri 09:00–17:00"]
+    assert audits(db) == [
+        f"group:{group.id} staff:{frankie.id} window:{window.id} added: Mon–Fri 09:00–17:00"
+    ]
 
 
 def test_the_weekend_overnight_shift(coordinator, db, group, frankie):
-    coordinator.post(f"/console/staff/rota/{group.id}/windows", shift(frankie, days="5", start="18:00", end="09:00", ends="3"))
+    coordinator.post(
+        f"/console/staff/rota/{group.id}/windows",
+        shift(frankie, days="5", start="18:00", end="09:00", ends="3"),
+    )
     row = row_of(coordinator.get("/console/staff").get_data(as_text=True), "Frankie")
     assert "Fri 18:00 to Mon 09:00" in row
 
 
-@pytest.mark.parametrize("change, error", [
-    ({"days": []}, "starts on: tick at least one day"),
-    ({"start": "25:00"}, "from: a time of day as HH:MM"),
-    ({"end": ""}, "to: a time of day as HH:MM"),
-    ({"ends": "9"}, "ends: a whole number from 0 to 6"),
-    ({"staff_id": "99999"}, "who: choose someone in Tuesday Group&#39;s rota"),
-    ({"form": "dated", "kind": "away", "starts": "2030-01-02T09:00", "ends_at": "2030-01-01T09:00"}, "to: must be after from"),
-    ({"form": "dated", "kind": "away", "starts": "tomorrow", "ends_at": "2030-01-01T09:00"}, "from: a date and time"),
-    ({"form": "dated", "kind": "holiday", "starts": "2030-01-01T09:00", "ends_at": "2030-01-02T09:00"}, "kind: choose cover"),
-])
-def test_a_bad_window_is_refused_naming_the_field_and_nothing_is_saved(coordinator, db, group, frankie, change, error):
+@pytest.mark.parametrize(
+    "change, error",
+    [
+        ({"days": []}, "starts on: tick at least one day"),
+        ({"start": "25:00"}, "from: a time of day as HH:MM"),
+        ({"end": ""}, "to: a time of day as HH:MM"),
+        ({"ends": "9"}, "ends: a whole number from 0 to 6"),
+        ({"staff_id": "99999"}, "who: choose someone in Tuesday Group&#39;s rota"),
+        (
+            {"form": "dated", "kind": "away", "starts": "2030-01-02T09:00", "ends_at": "2030-01-01T09:00"},
+            "to: must be after from",
+        ),
+        (
+            {"form": "dated", "kind": "away", "starts": "tomorrow", "ends_at": "2030-01-01T09:00"},
+            "from: a date and time",
+        ),
+        (
+            {"form": "dated", "kind": "holiday", "starts": "2030-01-01T09:00", "ends_at": "2030-01-02T09:00"},
+            "kind: choose cover",
+        ),
+    ],
+)
+def test_a_bad_window_is_refused_naming_the_field_and_nothing_is_saved(
+    coordinator, db, group, frankie, change, error
+):
     response = coordinator.post(f"/console/staff/rota/{group.id}/windows", shift(frankie, **change))
     assert response.status_code == 400
     page = response.get_data(as_text=True)
@@ -105,12 +136,19 @@ def test_on_call_now_follows_cover_absence_and_the_switch(coordinator, db, group
         s.commit()
     local = utcnow().astimezone(ZoneInfo(group.timezone)).replace(second=0, microsecond=0)
     fmt = "%Y-%m-%dT%H:%M"
-    around_now = {"form": "dated", "starts": (local - timedelta(hours=1)).strftime(fmt),
-                  "ends_at": (local + timedelta(hours=1)).strftime(fmt)}
+    around_now = {
+        "form": "dated",
+        "starts": (local - timedelta(hours=1)).strftime(fmt),
+        "ends_at": (local + timedelta(hours=1)).strftime(fmt),
+    }
     page = coordinator.get("/console/staff").get_data(as_text=True)
     assert "off shift" in row_of(page, "Bo") and "on call now" in row_of(page, "Frankie")
-    coordinator.post(f"/console/staff/rota/{group.id}/windows", dict(around_now, staff_id=bo.id, kind="cover"))
-    coordinator.post(f"/console/staff/rota/{group.id}/windows", dict(around_now, staff_id=frankie.id, kind="away"))
+    coordinator.post(
+        f"/console/staff/rota/{group.id}/windows", dict(around_now, staff_id=bo.id, kind="cover")
+    )
+    coordinator.post(
+        f"/console/staff/rota/{group.id}/windows", dict(around_now, staff_id=frankie.id, kind="away")
+    )
     page = coordinator.get("/console/staff").get_data(as_text=True)
     bo_row, frankie_row = row_of(page, "Bo"), row_of(page, "Frankie")
     assert "on call now" in bo_row and "Cover: " in bo_row
@@ -122,11 +160,15 @@ def test_on_call_now_follows_cover_absence_and_the_switch(coordinator, db, group
 def test_removing_a_window_puts_it_back_to_always_and_is_audited(coordinator, db, group, frankie):
     coordinator.post(f"/console/staff/rota/{group.id}/windows", shift(frankie, days=["6"]))
     [window] = windows(db)
-    response = coordinator.post(f"/console/staff/rota/{group.id}/windows/{window.id}/remove", follow_redirects=True)
+    response = coordinator.post(
+        f"/console/staff/rota/{group.id}/windows/{window.id}/remove", follow_redirects=True
+    )
     row = row_of(response.get_data(as_text=True), "Frankie")
     assert "at all times" in row and "on call now" in row
     assert windows(db) == []
-    assert audits(db)[-1] == f"group:{group.id} staff:{frankie.id} window:{window.id} removed: Sat 09:00–17:00"
+    assert (
+        audits(db)[-1] == f"group:{group.id} staff:{frankie.id} window:{window.id} removed: Sat 09:00–17:00"
+    )
     assert coordinator.post(f"/console/staff/rota/{group.id}/windows/{window.id}/remove").status_code == 404
 
 
@@ -148,14 +190,20 @@ def test_a_facilitator_reads_their_groups_rota_but_cannot_change_it(app, coordin
     page = theirs.get("/console/staff").get_data(as_text=True)
     assert "Mon–Fri 09:00–17:00" in row_of(page, "Frankie")
     assert "Thursday Group" not in page
-    assert "Add a weekly shift" not in page and "Add cover or time away" not in page and ">Remove<" not in page
+    assert (
+        "Add a weekly shift" not in page and "Add cover or time away" not in page and ">Remove<" not in page
+    )
     [window] = windows(db)
     assert theirs.post(f"/console/staff/rota/{group.id}/windows/{window.id}/remove").status_code == 403
-    assert theirs.post(f"/console/staff/rota/{group.id}/windows", shift(frankie, days=["6"])).status_code == 403
+    assert (
+        theirs.post(f"/console/staff/rota/{group.id}/windows", shift(frankie, days=["6"])).status_code == 403
+    )
     assert len(windows(db)) == 1
 
 
-def test_an_escalation_with_nobody_on_shift_says_so_in_its_history(coordinator, db, group, frankie, member, twilio):
+def test_an_escalation_with_nobody_on_shift_says_so_in_its_history(
+    coordinator, db, group, frankie, member, twilio
+):
     from checkin.escalation.models import Escalation
     from tests.console_helpers import CRISIS_TEXT
 

@@ -13,8 +13,7 @@ from checkin import outbox
 from checkin.accounts.models import AuditEvent
 from checkin.db import utcnow
 from checkin.models import GroupStaff, Message, StaffUser
-from tests.console_helpers import cheap_password_hashing, plain_http  # noqa: F401
-from tests.console_helpers import Console, make_staff, sign_in
+from tests.console_helpers import Console, cheap_password_hashing, make_staff, plain_http, sign_in  # noqa: F401
 
 
 @pytest.fixture
@@ -28,19 +27,35 @@ def temp_password(response) -> str:
 
 
 def test_add_staff_shows_a_one_time_password_that_signs_in(app, coordinator, db, group):
-    response = coordinator.post("/console/staff/new", {"name": "Robin", "email": "Robin@Example.org", "role": "facilitator",
-                                                       "phone": "202-555-0188", "groups": str(group.id), "tier": "backup"})
+    response = coordinator.post(
+        "/console/staff/new",
+        {
+            "name": "Robin",
+            "email": "Robin@Example.org",
+            "role": "facilitator",
+            "phone": "202-555-0188",
+            "groups": str(group.id),
+            "tier": "backup",
+        },
+    )
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
     password = temp_password(response)
     with db.session() as s:
         robin = s.scalar(select(StaffUser).where(StaffUser.email == "robin@example.org"))
         link = s.get(GroupStaff, (group.id, robin.id))
-        assert (robin.role, robin.phone, link.tier, link.on_call) == ("facilitator", "+12025550188", "backup", True)
+        assert (robin.role, robin.phone, link.tier, link.on_call) == (
+            "facilitator",
+            "+12025550188",
+            "backup",
+            True,
+        )
     assert sign_in(app.test_client(), "robin@example.org", password).status_code == 302
 
 
 def test_add_staff_with_a_taken_email_says_so(coordinator, db):
-    response = coordinator.post("/console/staff/new", {"name": "Casey 2", "email": "casey@example.org", "role": "coordinator"})
+    response = coordinator.post(
+        "/console/staff/new", {"name": "Casey 2", "email": "casey@example.org", "role": "coordinator"}
+    )
     assert response.status_code == 400
     assert "a staff user with that email already exists" in response.get_data(as_text=True)
 
@@ -53,15 +68,21 @@ def test_password_reset_replaces_the_password_and_ends_their_sessions(app, coord
     assert sign_in(app.test_client(), "frankie@example.org").status_code == 401  # the old password is gone
     assert sign_in(app.test_client(), "frankie@example.org", new_password).status_code == 302
     with db.session() as s:
-        assert s.scalar(select(AuditEvent.detail).where(AuditEvent.action == "password_reset")) == f"staff:{frankie.id}"
+        assert (
+            s.scalar(select(AuditEvent.detail).where(AuditEvent.action == "password_reset"))
+            == f"staff:{frankie.id}"
+        )
 
 
 def test_rota_shows_who_is_on_call_and_toggles(coordinator, db, group):
     frankie = make_staff(db, "Frankie", "frankie@example.org", "facilitator", [group.name], "+12025550177")
     page = coordinator.get("/console/staff").get_data(as_text=True)
     assert "Take off call: Frankie, Tuesday Group" in page
-    page = coordinator.post(f"/console/staff/rota/{group.id}/{frankie.id}", {"action": "on_call", "on_call": "no"},
-                            follow_redirects=True).get_data(as_text=True)
+    page = coordinator.post(
+        f"/console/staff/rota/{group.id}/{frankie.id}",
+        {"action": "on_call", "on_call": "no"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
     assert "nobody is on call as primary for this group now" in page
     assert "Put on call: Frankie, Tuesday Group" in page
     with db.session() as s:
@@ -79,34 +100,79 @@ def test_add_someone_to_a_groups_rota(coordinator, db, group):
         assert (link.tier, link.on_call) == ("primary", True)
 
 
-def test_home_lists_todays_sends_and_yesterdays_results_with_reasons(coordinator, db, group, member, spanish_member):
+def test_home_lists_todays_sends_and_yesterdays_results_with_reasons(
+    coordinator, db, group, member, spanish_member
+):
     zone = ZoneInfo(group.timezone)
     yesterday_noon = datetime.combine(utcnow().astimezone(zone).date() - timedelta(days=1), time(12), zone)
     with db.session() as s:
-        outbox.add(s, "reminder:test:1", to=member.phone, body="Meeting tonight", member_id=member.id, purpose="reminder")
+        outbox.add(
+            s,
+            "reminder:test:1",
+            to=member.phone,
+            body="Meeting tonight",
+            member_id=member.id,
+            purpose="reminder",
+        )
         common = {"from_number": group.phone_number, "created_at": yesterday_noon}
-        s.add_all([
-            Message(direction="outbound", member_id=member.id, to_number=member.phone, status="delivered", **common),
-            Message(direction="outbound", member_id=spanish_member.id, to_number=spanish_member.phone, status="undelivered",
-                    error_code=30005, **common),
-            Message(direction="inbound", member_id=member.id, to_number=group.phone_number, status="received",
-                    body="4", **dict(common, from_number=member.phone)),
-            # Two days ago: not yesterday.
-            Message(direction="outbound", member_id=member.id, to_number=member.phone, status="failed",
-                    **dict(common, created_at=yesterday_noon - timedelta(days=1))),
-        ])
+        s.add_all(
+            [
+                Message(
+                    direction="outbound",
+                    member_id=member.id,
+                    to_number=member.phone,
+                    status="delivered",
+                    **common,
+                ),
+                Message(
+                    direction="outbound",
+                    member_id=spanish_member.id,
+                    to_number=spanish_member.phone,
+                    status="undelivered",
+                    error_code=30005,
+                    **common,
+                ),
+                Message(
+                    direction="inbound",
+                    member_id=member.id,
+                    to_number=group.phone_number,
+                    status="received",
+                    body="4",
+                    **dict(common, from_number=member.phone),
+                ),
+                # Two days ago: not yesterday.
+                Message(
+                    direction="outbound",
+                    member_id=member.id,
+                    to_number=member.phone,
+                    status="failed",
+                    **dict(common, created_at=yesterday_noon - timedelta(days=1)),
+                ),
+            ]
+        )
     page = coordinator.get("/console/").get_data(as_text=True)
-    today = page[page.index("Still to send today"):page.index('id="y-h"')]
+    today = page[page.index("Still to send today") : page.index('id="y-h"')]
     assert "Sam Rivera" in today and "reminder" in today and "queued" in today
-    yesterday = page[page.index('id="yesterday"'):]
+    yesterday = page[page.index('id="yesterday"') :]
     facts = dict(re.findall(r"<dt>([^<]+)</dt><dd>(\d+)</dd>", yesterday))
     assert facts == {"Sent": "2", "Delivered": "1", "Not confirmed yet": "0", "Failed": "1", "Replies": "1"}
     assert "1 × the number is unknown or no longer in service" in yesterday
     assert "Rosa Medina</a>: the number is unknown or no longer in service" in yesterday
 
 
-ZONES = ("Pacific/Honolulu", "America/Los_Angeles", "America/New_York", "Europe/London", "Europe/Berlin", "Asia/Dubai",
-         "Asia/Kolkata", "Asia/Shanghai", "Asia/Tokyo", "Australia/Sydney", "Pacific/Auckland")
+ZONES = (
+    "Pacific/Honolulu",
+    "America/Los_Angeles",
+    "America/New_York",
+    "Europe/London",
+    "Europe/Berlin",
+    "Asia/Dubai",
+    "Asia/Kolkata",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+)
 
 
 def test_home_shows_what_the_planner_will_send_later_today(client, db):
@@ -121,13 +187,18 @@ def test_home_shows_what_the_planner_will_send_later_today(client, db):
         set_schedule(s, morning.id, rrule="FREQ=DAILY", start_local=time(20, 0), duration_minutes=60)
     make_staff(db, "Casey", "casey@example.org", "coordinator")
     page = Console(client, "casey@example.org").get("/console/").get_data(as_text=True)
-    today = page[page.index("Still to send today"):page.index('id="y-h"')]
-    assert re.search(r"18:00 <small class=\"muted\">" + re.escape(zone) + r"</small></td>\s*<td data-label=\"Member\">"
-                     r"<a href=\"/console/members/\d+\">Sam Rivera</a></td>\s*<td data-label=\"What\">reminder</td>", today)
+    today = page[page.index("Still to send today") : page.index('id="y-h"')]
+    assert re.search(
+        r"18:00 <small class=\"muted\">" + re.escape(zone) + r"</small></td>\s*<td data-label=\"Member\">"
+        r"<a href=\"/console/members/\d+\">Sam Rivera</a></td>\s*<td data-label=\"What\">reminder</td>",
+        today,
+    )
     assert "planned" in today
 
 
-def test_deactivated_staff_are_signed_out_cannot_sign_in_and_get_no_alerts(app, coordinator, db, group, twilio, member):
+def test_deactivated_staff_are_signed_out_cannot_sign_in_and_get_no_alerts(
+    app, coordinator, db, group, twilio, member
+):
     from checkin.escalation.models import Escalation
     from tests.console_helpers import CRISIS_TEXT
 
@@ -139,8 +210,13 @@ def test_deactivated_staff_are_signed_out_cannot_sign_in_and_get_no_alerts(app, 
     twilio.sms(member.phone, CRISIS_TEXT)
     with db.session() as s:
         esc = s.scalar(select(Escalation))
-        alerted = set(s.scalars(select(outbox.OutboxItem.to_number).where(
-            outbox.OutboxItem.idempotency_key.like(f"alert:{esc.id}:%"))))
+        alerted = set(
+            s.scalars(
+                select(outbox.OutboxItem.to_number).where(
+                    outbox.OutboxItem.idempotency_key.like(f"alert:{esc.id}:%")
+                )
+            )
+        )
     assert "+12025550177" not in alerted
     coordinator.post(f"/console/staff/{frankie.id}/active", {"active": "yes"})
     assert sign_in(app.test_client(), "frankie@example.org").status_code == 302
@@ -153,7 +229,9 @@ def test_a_coordinator_cannot_deactivate_themselves(coordinator, db):
     assert coordinator.get("/console/").status_code == 200
 
 
-def test_a_coordinator_changes_a_facilitators_alert_phone_and_alerts_go_to_the_new_number(app, coordinator, db, group, twilio, member):
+def test_a_coordinator_changes_a_facilitators_alert_phone_and_alerts_go_to_the_new_number(
+    app, coordinator, db, group, twilio, member
+):
     from checkin.escalation.models import Escalation
     from tests.console_helpers import CRISIS_TEXT
 
@@ -163,19 +241,40 @@ def test_a_coordinator_changes_a_facilitators_alert_phone_and_alerts_go_to_the_n
     # Casey, the only coordinator, has no phone: the last alerts of a policy would reach nobody.
     assert 'id="no-coordinator-phone"' in page
     bad = coordinator.post(f"/console/staff/{frankie.id}/phone", {"phone": "202-555-01"})
-    assert bad.status_code == 400 and "Frankie: phone for alerts: &#39;202-555-01&#39; is not" in bad.get_data(as_text=True)
+    assert (
+        bad.status_code == 400
+        and "Frankie: phone for alerts: &#39;202-555-01&#39; is not" in bad.get_data(as_text=True)
+    )
     robin = make_staff(db, "Robin", "robin@example.org", "coordinator", [], "+12025550166")
     taken = coordinator.post(f"/console/staff/{frankie.id}/phone", {"phone": "(202) 555-0166"})
     assert taken.status_code == 400 and "another staff user has that number" in taken.get_data(as_text=True)
     with db.session() as s:
         assert s.get(StaffUser, frankie.id).phone == "+12025550177"  # refused changes change nothing
-    assert coordinator.post(f"/console/staff/{frankie.id}/phone", {"phone": "202-555-0155"}).status_code == 302
-    assert 'id="no-coordinator-phone"' not in coordinator.get("/console/staff").get_data(as_text=True)  # Robin has one
+    assert (
+        coordinator.post(f"/console/staff/{frankie.id}/phone", {"phone": "202-555-0155"}).status_code == 302
+    )
+    assert 'id="no-coordinator-phone"' not in coordinator.get("/console/staff").get_data(
+        as_text=True
+    )  # Robin has one
     # A facilitator cannot change anyone's alert phone.
-    assert Console(app.test_client(), "frankie@example.org").post(f"/console/staff/{robin.id}/phone", {"phone": ""}).status_code == 403
+    assert (
+        Console(app.test_client(), "frankie@example.org")
+        .post(f"/console/staff/{robin.id}/phone", {"phone": ""})
+        .status_code
+        == 403
+    )
     twilio.sms(member.phone, CRISIS_TEXT)
     with db.session() as s:
         esc = s.scalar(select(Escalation))
-        alerted = set(s.scalars(select(outbox.OutboxItem.to_number).where(outbox.OutboxItem.idempotency_key.like(f"alert:{esc.id}:%"))))
-        assert s.scalar(select(AuditEvent.detail).where(AuditEvent.action == "staff_edited")) == f"staff:{frankie.id} phone for alerts changed"
+        alerted = set(
+            s.scalars(
+                select(outbox.OutboxItem.to_number).where(
+                    outbox.OutboxItem.idempotency_key.like(f"alert:{esc.id}:%")
+                )
+            )
+        )
+        assert (
+            s.scalar(select(AuditEvent.detail).where(AuditEvent.action == "staff_edited"))
+            == f"staff:{frankie.id} phone for alerts changed"
+        )
     assert "+12025550155" in alerted and "+12025550177" not in alerted

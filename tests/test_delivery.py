@@ -20,7 +20,9 @@ from workers import jobs
 from workers.queues import QUEUES, dispatch
 
 
-def write(db, key="notice:1", to="+12025550101", body="Group is on Tuesday at 6pm.", member_id=None, queue="outbox"):
+def write(
+    db, key="notice:1", to="+12025550101", body="Group is on Tuesday at 6pm.", member_id=None, queue="outbox"
+):
     with db.session() as s:
         item, created = outbox.add(s, key, to=to, body=body, member_id=member_id, queue=queue)
         assert created
@@ -94,7 +96,9 @@ def test_transient_errors_are_retried_with_backoff(runtime, fake_twilio, status,
     assert stored.next_attempt_at > utcnow() + timedelta(seconds=20)
     assert jobs.deliver(item.id) == "skipped"  # not due yet
     later = stored.next_attempt_at + timedelta(seconds=1)
-    outcome = outbox.deliver(runtime.db, item.id, runtime.port, status_callback_base=None, lease_seconds=120, now=later)
+    outcome = outbox.deliver(
+        runtime.db, item.id, runtime.port, status_callback_base=None, lease_seconds=120, now=later
+    )
     assert outcome.state == "sent"
     assert len(fake_twilio.messages()) == 1
 
@@ -104,7 +108,9 @@ def test_network_failure_is_transient(runtime, settings):
     from config import load_settings
 
     item = write(runtime.db)
-    unreachable = TwilioPort(load_settings({**os.environ, **_env_of(settings), "TWILIO_API_BASE_URL": "http://127.0.0.1:9"}))
+    unreachable = TwilioPort(
+        load_settings({**os.environ, **_env_of(settings), "TWILIO_API_BASE_URL": "http://127.0.0.1:9"})
+    )
     outcome = outbox.deliver(runtime.db, item.id, unreachable, status_callback_base=None, lease_seconds=120)
     assert outcome.state == "retry"
     assert item_state(runtime.db, item.id).state == "pending"
@@ -112,11 +118,17 @@ def test_network_failure_is_transient(runtime, settings):
 
 def _env_of(settings):
     return {
-        "CHECKIN_ENV": "test", "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
-        "SECRET_KEY": settings.secret_key, "CHECKIN_ENCRYPTION_KEY": ",".join(settings.encryption_keys),
-        "PUBLIC_BASE_URL": settings.public_base_url, "MESSAGING_BACKEND": "twilio",
-        "TWILIO_ACCOUNT_SID": settings.twilio_account_sid, "TWILIO_AUTH_TOKEN": settings.twilio_auth_token,
-        "TWILIO_FROM_NUMBER": settings.twilio_from_number, "CHECKIN_INSTANCE_PATH": str(settings.instance_path),
+        "CHECKIN_ENV": "test",
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "SECRET_KEY": settings.secret_key,
+        "CHECKIN_ENCRYPTION_KEY": ",".join(settings.encryption_keys),
+        "PUBLIC_BASE_URL": settings.public_base_url,
+        "MESSAGING_BACKEND": "twilio",
+        "TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
+        "TWILIO_AUTH_TOKEN": settings.twilio_auth_token,
+        "TWILIO_FROM_NUMBER": settings.twilio_from_number,
+        "CHECKIN_INSTANCE_PATH": str(settings.instance_path),
     }
 
 
@@ -138,9 +150,18 @@ def test_permanent_errors_fail_with_reason(runtime, fake_twilio, member, code, w
 
 # --- status callbacks -------------------------------------------------------------------------
 
+
 def status_params(sid, status, code=None):
-    params = {"MessageSid": sid, "SmsSid": sid, "MessageStatus": status, "SmsStatus": status,
-              "AccountSid": "AC" + "1" * 32, "From": "+15005550006", "To": "+12025550101", "ApiVersion": "2010-04-01"}
+    params = {
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "MessageStatus": status,
+        "SmsStatus": status,
+        "AccountSid": "AC" + "1" * 32,
+        "From": "+15005550006",
+        "To": "+12025550101",
+        "ApiVersion": "2010-04-01",
+    }
     if code:
         params["ErrorCode"] = str(code)
     return params
@@ -178,7 +199,9 @@ def test_callback_21610_opts_the_member_out(runtime, twilio, fake_twilio, member
     twilio.post(f"/twilio/status?outbox={item.id}", status_params(sid, "failed", 21610))
     with runtime.db.session() as s:
         assert s.get(Member, member.id).status == "opted_out"
-        assert s.scalars(select(ConsentEvent.source).where(ConsentEvent.kind == "opt_out")).all() == ["carrier:21610"]
+        assert s.scalars(select(ConsentEvent.source).where(ConsentEvent.kind == "opt_out")).all() == [
+            "carrier:21610"
+        ]
 
 
 def test_unknown_sid_is_ignored(twilio, db):
@@ -212,6 +235,7 @@ def test_callback_with_outbox_id_reconciles_an_unrecorded_send(runtime, twilio, 
 
 # --- Redis outage and killed workers ----------------------------------------------------------
 
+
 def test_written_while_redis_is_down_then_delivered_when_it_returns(runtime, fake_twilio, member):
     real_redis = runtime.redis
     runtime._redis = Redis.from_url("redis://127.0.0.1:9/0", socket_connect_timeout=0.3)
@@ -231,8 +255,19 @@ def test_written_while_redis_is_down_then_delivered_when_it_returns(runtime, fak
 def _worker_process(settings_env, redis_url):
     env = dict(os.environ, **settings_env)
     return subprocess.Popen(
-        [os.path.join(os.path.dirname(sys.executable), "rq"), "worker", "--worker-class", "rq.SimpleWorker", "--url", redis_url, *QUEUES],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            os.path.join(os.path.dirname(sys.executable), "rq"),
+            "worker",
+            "--worker-class",
+            "rq.SimpleWorker",
+            "--url",
+            redis_url,
+            *QUEUES,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
 
 
@@ -246,12 +281,20 @@ def _wait(predicate, timeout=15.0):
     raise AssertionError("timed out")
 
 
-@pytest.mark.parametrize("accepted", [False, True], ids=["killed-before-twilio-accepted", "killed-after-twilio-accepted"])
+@pytest.mark.parametrize(
+    "accepted", [False, True], ids=["killed-before-twilio-accepted", "killed-after-twilio-accepted"]
+)
 def test_worker_killed_mid_delivery_sends_exactly_once(live_app, fake_twilio, member, accepted):
     runtime = live_app
     lease = 2
-    runtime.settings = runtime.settings.__class__(**{**runtime.settings.__dict__, "outbox_lease_seconds": lease})
-    env = {**_env_of(runtime.settings), "TWILIO_API_BASE_URL": fake_twilio.base_url, "CHECKIN_OUTBOX_LEASE_SECONDS": str(lease)}
+    runtime.settings = runtime.settings.__class__(
+        **{**runtime.settings.__dict__, "outbox_lease_seconds": lease}
+    )
+    env = {
+        **_env_of(runtime.settings),
+        "TWILIO_API_BASE_URL": fake_twilio.base_url,
+        "CHECKIN_OUTBOX_LEASE_SECONDS": str(lease),
+    }
     black_hole = socket.socket()
     if accepted:
         fake_twilio.delay(3)  # the request is in flight when the worker dies; Twilio still takes it
@@ -260,7 +303,7 @@ def test_worker_killed_mid_delivery_sends_exactly_once(live_app, fake_twilio, me
         # A server that takes the connection and never answers: Twilio never got the message.
         black_hole.bind(("127.0.0.1", 0))
         black_hole.listen(8)
-        env["TWILIO_API_BASE_URL"] = "http://127.0.0.1:%d" % black_hole.getsockname()[1]
+        env["TWILIO_API_BASE_URL"] = f"http://127.0.0.1:{black_hole.getsockname()[1]}"
     item = write(runtime.db, member_id=member.id)
     worker = _worker_process(env, runtime.settings.redis_url)
     try:

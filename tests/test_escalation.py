@@ -8,7 +8,7 @@ tests are about escalation, not about the rules; test_escalation_e2e.py uses the
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from zoneinfo import ZoneInfo
 
@@ -20,7 +20,7 @@ import checkin.rules
 from checkin.db import utcnow
 from checkin.escalation import commands, policy, service
 from checkin.escalation.models import AssessmentRecord, Escalation, EscalationEvent
-from checkin.models import GroupStaff, Member, OutboxItem, StaffUser
+from checkin.models import GroupStaff, OutboxItem
 from tests.fake_twilio import segments_for
 from webhooks.simulate import replies_from_twiml
 from workers import jobs
@@ -30,6 +30,7 @@ DANA, ELI, FAY, CORY, OTTO = "+12025550201", "+12025550202", "+12025550203", "+1
 
 
 # --- fixtures -----------------------------------------------------------------------------
+
 
 class StubRules:
     """Deterministic levels from marker words; records the context each call was given."""
@@ -89,7 +90,9 @@ def replies(response):
 
 def alerts(db, purpose="alert"):
     with db.session() as s:
-        return s.scalars(select(OutboxItem).where(OutboxItem.purpose == purpose).order_by(OutboxItem.id)).all()
+        return s.scalars(
+            select(OutboxItem).where(OutboxItem.purpose == purpose).order_by(OutboxItem.id)
+        ).all()
 
 
 def sent_to(items, phone_of):
@@ -108,7 +111,14 @@ def escalations(db):
 
 def events(db, esc_id):
     with db.session() as s:
-        return [e.kind for e in s.scalars(select(EscalationEvent).where(EscalationEvent.escalation_id == esc_id).order_by(EscalationEvent.id))]
+        return [
+            e.kind
+            for e in s.scalars(
+                select(EscalationEvent)
+                .where(EscalationEvent.escalation_id == esc_id)
+                .order_by(EscalationEvent.id)
+            )
+        ]
 
 
 def advance(db, now, ctx):
@@ -120,16 +130,26 @@ def advance(db, now, ctx):
 
 # --- assessing every member text ------------------------------------------------------------
 
-def test_crisis_text_is_answered_with_resources_and_pages_on_call_facilitators(twilio, db, runtime, rules, staff, member):
+
+def test_crisis_text_is_answered_with_resources_and_pages_on_call_facilitators(
+    twilio, db, runtime, rules, staff, member
+):
     answer = replies(twilio.sms(member.phone, "CRISIS words"))
-    assert answer == ["We hear you. A facilitator is being told. If you are in danger call 911. You can call or text 988 any time."]
+    assert answer == [
+        "We hear you. A facilitator is being told. If you are in danger call 911. You can call or text 988 any time."
+    ]
     [esc] = escalations(db)
     assert (esc.level, esc.state, esc.step, esc.attempt) == ("crisis", "open", 0, 1)
-    assert esc.next_action_at is not None and timedelta(minutes=4) < esc.next_action_at - utcnow() <= timedelta(minutes=5)
+    assert esc.next_action_at is not None and timedelta(
+        minutes=4
+    ) < esc.next_action_at - utcnow() <= timedelta(minutes=5)
     items = alerts(db)
     assert sent_to(items, PHONES) == [("dana", "sms"), ("dana", "voice"), ("eli", "sms"), ("eli", "voice")]
     dana_sms = next(i for i in items if i.to_number == DANA and i.channel == "sms")
-    assert dana_sms.body == f"Checkin ALERT {esc.id} (crisis): Sam, Tuesday Group. Reply ACK {esc.id} to take it. {BASE}/console/escalations/{esc.id}"
+    assert (
+        dana_sms.body
+        == f"Checkin ALERT {esc.id} (crisis): Sam, Tuesday Group. Reply ACK {esc.id} to take it. {BASE}/console/escalations/{esc.id}"
+    )
     assert dana_sms.idempotency_key == f"alert:{esc.id}:0:1:{staff['dana'].id}:sms"
     assert dana_sms.queue == "alerts" and dana_sms.from_number == "+15005550006"
     dana_call = next(i for i in items if i.to_number == DANA and i.channel == "voice")
@@ -139,8 +159,11 @@ def test_crisis_text_is_answered_with_resources_and_pages_on_call_facilitators(t
     assert all(i.enqueued_at is not None for i in items)
     assert events(db, esc.id) == ["assessed", "opened", "notified", "notified", "notified", "notified"]
     with db.session() as s:  # the case's history says whom, in words
-        details = s.scalars(select(EscalationEvent.detail).where(EscalationEvent.escalation_id == esc.id,
-                                                                 EscalationEvent.kind == "notified")).all()
+        details = s.scalars(
+            select(EscalationEvent.detail).where(
+                EscalationEvent.escalation_id == esc.id, EscalationEvent.kind == "notified"
+            )
+        ).all()
     assert set(details) == {"primary tier, round 1"}
     with db.session() as s:
         record = s.scalar(select(AssessmentRecord))
@@ -166,13 +189,17 @@ def test_concern_replies_fit_one_segment_and_name_988_and_911(level, language):
     assert "988" in text and "911" in text
 
 
-def test_spanish_member_gets_the_reply_in_spanish_and_the_alert_says_to_call_back_in_spanish(twilio, db, rules, staff, spanish_member):
+def test_spanish_member_gets_the_reply_in_spanish_and_the_alert_says_to_call_back_in_spanish(
+    twilio, db, rules, staff, spanish_member
+):
     [answer] = replies(twilio.sms(spanish_member.phone, "CRISIS"))
     assert answer.startswith("Te escuchamos") and segments_for(answer) == 1
     [esc] = escalations(db)
     dana_sms = next(i for i in alerts(db) if i.to_number == DANA and i.channel == "sms")
     first = spanish_member.display_name.split()[0]
-    assert dana_sms.body.startswith(f"Checkin ALERT {esc.id} (crisis): {first} (speaks Spanish), Tuesday Group. Reply ACK")
+    assert dana_sms.body.startswith(
+        f"Checkin ALERT {esc.id} (crisis): {first} (speaks Spanish), Tuesday Group. Reply ACK"
+    )
 
 
 def test_watch_is_recorded_for_the_digest_not_paged(twilio, db, rules, staff, member):
@@ -202,11 +229,13 @@ def test_history_of_scores_is_given_to_the_rules(twilio, db, rules, staff, membe
 
 
 def test_score_parsing():
-    assert [service.parse_score(b) for b in ("1", " 5 ", "3/5", "2 - rough", "2.", "12", "1 more day", "one", "")] == \
-        [1, 5, 3, 2, 2, None, None, 1, None]  # number words count too (issue 3: "three", "tres")
+    assert [
+        service.parse_score(b) for b in ("1", " 5 ", "3/5", "2 - rough", "2.", "12", "1 more day", "one", "")
+    ] == [1, 5, 3, 2, 2, None, None, 1, None]  # number words count too (issue 3: "three", "tres")
     # "Reply 1-5 and add words if you like": words after the score, but not a count of something.
-    assert [service.parse_score(b) for b in ("4 good week", "1 muy mal", "2 pills left", "3 días", "4pm")] == \
-        [4, 1, None, None, None]
+    assert [
+        service.parse_score(b) for b in ("4 good week", "1 muy mal", "2 pills left", "3 días", "4pm")
+    ] == [4, 1, None, None, None]
 
 
 def test_new_concerning_texts_attach_and_raise_instead_of_paging_again(twilio, db, rules, staff, member):
@@ -217,7 +246,12 @@ def test_new_concerning_texts_attach_and_raise_instead_of_paging_again(twilio, d
     twilio.sms(member.phone, "CRISIS now")
     [esc] = escalations(db)
     assert esc.level == "crisis" and esc.attempt == 2
-    assert sent_to(alerts(db)[2:], PHONES) == [("dana", "sms"), ("dana", "voice"), ("eli", "sms"), ("eli", "voice")]
+    assert sent_to(alerts(db)[2:], PHONES) == [
+        ("dana", "sms"),
+        ("dana", "voice"),
+        ("eli", "sms"),
+        ("eli", "voice"),
+    ]
     twilio.sms(member.phone, "CRISIS still")
     twilio.sms(member.phone, "WATCH")
     assert len(alerts(db)) == 6
@@ -239,7 +273,10 @@ def test_opted_out_member_is_escalated_but_never_texted(twilio, db, rules, staff
     [esc] = escalations(db)
     assert esc.level == "crisis" and len(alerts(db)) == 4
     with db.session() as s:
-        assert s.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.to_number == member.phone)) == 0
+        assert (
+            s.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.to_number == member.phone))
+            == 0
+        )
 
 
 def test_rules_engine_raising_escalates_as_urgent_and_logs_only_ids(twilio, db, rules, staff, member, caplog):
@@ -269,6 +306,7 @@ def test_nobody_on_call_goes_straight_to_backups(twilio, db, rules, staff, membe
 
 # --- facilitators' SMS commands -------------------------------------------------------------
 
+
 def open_crisis(twilio, db, member):
     twilio.sms(member.phone, "CRISIS")
     return escalations(db)[-1]
@@ -282,7 +320,10 @@ def test_ack_takes_it_tells_the_others_and_cancels_pending_alerts(twilio, db, ru
     assert esc.state == "acknowledged" and esc.acknowledged_by == staff["dana"].id
     assert all(i.state == "cancelled" for i in alerts(db))  # not yet sent: not sent at all
     [told] = alerts(db, "alert_info")
-    assert told.to_number == ELI and told.body == f"Checkin: ALERT {esc.id} was taken by Dana. No action needed from you."
+    assert (
+        told.to_number == ELI
+        and told.body == f"Checkin: ALERT {esc.id} was taken by Dana. No action needed from you."
+    )
     assert "acknowledged" in events(db, esc.id)
     # A second ACK, by someone else, learns who has it.
     assert replies(twilio.sms(ELI, f"ack {esc.id}")) == [f"Escalation {esc.id} was already taken by Dana."]
@@ -290,9 +331,13 @@ def test_ack_takes_it_tells_the_others_and_cancels_pending_alerts(twilio, db, ru
 
 def test_facilitator_of_another_group_cannot_ack(twilio, db, rules, staff, member):
     esc = open_crisis(twilio, db, member)
-    assert replies(twilio.sms(OTTO, f"ACK {esc.id}")) == [f"There is no alert {esc.id} in your groups. Reply LIST for yours."]
+    assert replies(twilio.sms(OTTO, f"ACK {esc.id}")) == [
+        f"There is no alert {esc.id} in your groups. Reply LIST for yours."
+    ]
     assert escalations(db)[0].state == "open"
-    assert replies(twilio.sms(OTTO, "ACK 999")) == ["There is no alert 999 in your groups. Reply LIST for yours."]
+    assert replies(twilio.sms(OTTO, "ACK 999")) == [
+        "There is no alert 999 in your groups. Reply LIST for yours."
+    ]
 
 
 def test_coordinator_can_ack_any_group(twilio, db, rules, staff, member):
@@ -303,7 +348,9 @@ def test_coordinator_can_ack_any_group(twilio, db, rules, staff, member):
 def test_resolve_with_note_encrypted_at_rest(twilio, db, rules, staff, member):
     esc = open_crisis(twilio, db, member)
     twilio.sms(DANA, f"ACK {esc.id}")
-    assert replies(twilio.sms(DANA, f"RESOLVE {esc.id} spoke with her, safe with family tonight")) == [f"Escalation {esc.id} resolved. Thank you."]
+    assert replies(twilio.sms(DANA, f"RESOLVE {esc.id} spoke with her, safe with family tonight")) == [
+        f"Escalation {esc.id} resolved. Thank you."
+    ]
     [esc] = escalations(db)
     assert esc.state == "resolved" and esc.resolved_by == staff["dana"].id and esc.next_action_at is None
     with db.session() as s:
@@ -321,7 +368,10 @@ def test_list_shows_open_escalations_of_my_groups(twilio, db, rules, staff, memb
     twilio.sms(spanish_member.phone, "URGENT")
     twilio.sms(DANA, f"ACK {first.id}")
     [reply] = replies(twilio.sms(DANA, "list"))
-    assert reply == f"Open: {first.id} crisis Sam (taken by you); {first.id + 1} urgent Rosa (open). Reply ACK <n> or RESOLVE <n> <note>."
+    assert (
+        reply
+        == f"Open: {first.id} crisis Sam (taken by you); {first.id + 1} urgent Rosa (open). Reply ACK <n> or RESOLVE <n> <note>."
+    )
     assert replies(twilio.sms(OTTO, "LIST")) == ["No open alerts in your groups."]
 
 
@@ -332,7 +382,9 @@ def test_oncall_and_offcall(twilio, db, rules, staff, member, group):
     twilio.sms(member.phone, "URGENT")
     assert sent_to(alerts(db), PHONES) == [("eli", "sms")]
     assert replies(twilio.sms(DANA, "on call")) == ["You are now ON call for Tuesday Group."]
-    assert replies(twilio.sms(CORY, "ONCALL")) == ["You are not on any group's rota. Ask a coordinator to add you."]
+    assert replies(twilio.sms(CORY, "ONCALL")) == [
+        "You are not on any group's rota. Ask a coordinator to add you."
+    ]
 
 
 @pytest.mark.parametrize("body", ["hello", "ACKNOWLEDGE", "LIST 3", "OFFCALL now"])
@@ -351,6 +403,7 @@ def test_staff_texts_are_not_assessed_as_members(twilio, db, rules, staff):
 
 # --- timers, with a fake clock ------------------------------------------------------------
 
+
 def test_widens_each_timeout_then_gives_up_loudly(twilio, db, ctx, rules, staff, member, caplog):
     esc = open_crisis(twilio, db, member)
     t0 = escalations(db)[0].next_action_at - timedelta(minutes=5)
@@ -358,7 +411,14 @@ def test_widens_each_timeout_then_gives_up_loudly(twilio, db, ctx, rules, staff,
     count, created = advance(db, t0 + timedelta(minutes=5, seconds=1), ctx)
     assert count == 1
     # Widened: backups join, primaries are told again.
-    assert sent_to(created, PHONES) == [("dana", "sms"), ("dana", "voice"), ("eli", "sms"), ("eli", "voice"), ("fay", "sms"), ("fay", "voice")]
+    assert sent_to(created, PHONES) == [
+        ("dana", "sms"),
+        ("dana", "voice"),
+        ("eli", "sms"),
+        ("eli", "voice"),
+        ("fay", "sms"),
+        ("fay", "voice"),
+    ]
     assert advance(db, t0 + timedelta(minutes=5, seconds=2), ctx) == (0, [])  # a second run is harmless
     _, created = advance(db, t0 + timedelta(minutes=10, seconds=2), ctx)
     assert ("cory", "sms") in sent_to(created, PHONES) and len(created) == 8
@@ -368,7 +428,10 @@ def test_widens_each_timeout_then_gives_up_loudly(twilio, db, ctx, rules, staff,
     assert "UNACKNOWLEDGED: nobody has taken it" in created[0].body
     [esc] = escalations(db)
     assert esc.state == "unacknowledged" and esc.next_action_at is None
-    assert any(r.levelname == "ERROR" and f"escalation {esc.id} UNACKNOWLEDGED" in r.getMessage() for r in caplog.records)
+    assert any(
+        r.levelname == "ERROR" and f"escalation {esc.id} UNACKNOWLEDGED" in r.getMessage()
+        for r in caplog.records
+    )
     assert advance(db, t0 + timedelta(hours=5), ctx) == (0, [])
     # The member writes again while nobody has it: round the circle once more.
     twilio.sms(member.phone, "CRISIS")
@@ -376,8 +439,17 @@ def test_widens_each_timeout_then_gives_up_loudly(twilio, db, ctx, rules, staff,
 
 
 def test_repeats_resend_a_step_before_widening(app, twilio, db, rules, staff, member, runtime):
-    data = {"default": {"crisis": {"levels": ["primary", "backup"], "timeout_minutes": 2, "repeats": 1, "channels": ["sms"]},
-                        "urgent": {"levels": ["primary"], "timeout_minutes": 60, "repeats": 0, "channels": ["sms"]}}}
+    data = {
+        "default": {
+            "crisis": {
+                "levels": ["primary", "backup"],
+                "timeout_minutes": 2,
+                "repeats": 1,
+                "channels": ["sms"],
+            },
+            "urgent": {"levels": ["primary"], "timeout_minutes": 60, "repeats": 0, "channels": ["sms"]},
+        }
+    }
     ctx = app.extensions["checkin.escalation"] = service.configure(BASE, policy.parse(data))
     esc = open_crisis(twilio, db, member)
     t0 = escalations(db)[0].next_action_at - timedelta(minutes=2)
@@ -386,10 +458,16 @@ def test_repeats_resend_a_step_before_widening(app, twilio, db, rules, staff, me
     _, created = advance(db, t0 + timedelta(minutes=4), ctx)
     assert sent_to(created, PHONES) == [("dana", "sms"), ("eli", "sms"), ("fay", "sms")]
     keys = sorted(i.idempotency_key for i in alerts(db) if i.to_number == DANA)
-    assert keys == [f"alert:{esc.id}:0:1:{staff['dana'].id}:sms", f"alert:{esc.id}:0:2:{staff['dana'].id}:sms", f"alert:{esc.id}:1:3:{staff['dana'].id}:sms"]
+    assert keys == [
+        f"alert:{esc.id}:0:1:{staff['dana'].id}:sms",
+        f"alert:{esc.id}:0:2:{staff['dana'].id}:sms",
+        f"alert:{esc.id}:1:3:{staff['dana'].id}:sms",
+    ]
 
 
-def test_a_bug_in_one_case_does_not_stall_the_others_and_its_people_are_paged_directly(twilio, db, ctx, rules, staff, member, spanish_member, monkeypatch):
+def test_a_bug_in_one_case_does_not_stall_the_others_and_its_people_are_paged_directly(
+    twilio, db, ctx, rules, staff, member, spanish_member, monkeypatch
+):
     first = open_crisis(twilio, db, member)
     second = open_crisis(twilio, db, spanish_member)
     due = max(e.next_action_at for e in escalations(db))
@@ -403,17 +481,23 @@ def test_a_bug_in_one_case_does_not_stall_the_others_and_its_people_are_paged_di
     monkeypatch.setattr(service, "_wave", wave)
     count, created = advance(db, due, ctx)
     assert count == 2
-    assert any(i.idempotency_key.startswith(f"alert:{second.id}:") for i in created)  # the healthy case went on
+    assert any(
+        i.idempotency_key.startswith(f"alert:{second.id}:") for i in created
+    )  # the healthy case went on
     direct = [i for i in created if i.idempotency_key.startswith(f"alert:failsafe:escalation:{first.id}:")]
     assert {i.to_number for i in direct} == {DANA, ELI, FAY, CORY}  # its people, by text, at once
     assert all(f"ACK {first.id}" in i.body for i in direct)
     with db.session() as s:
-        assert s.get(Escalation, first.id).next_action_at == due + timedelta(minutes=5)  # tried again, never dropped
+        assert s.get(Escalation, first.id).next_action_at == due + timedelta(
+            minutes=5
+        )  # tried again, never dropped
     _, again = advance(db, due, ctx)
     assert not [i for i in again if "failsafe" in i.idempotency_key]  # once per case
 
 
-def test_acknowledgement_stops_renotification_and_realerts_the_acknowledger(twilio, db, ctx, rules, staff, member):
+def test_acknowledgement_stops_renotification_and_realerts_the_acknowledger(
+    twilio, db, ctx, rules, staff, member
+):
     esc = open_crisis(twilio, db, member)
     t0 = escalations(db)[0].next_action_at - timedelta(minutes=5)
     twilio.sms(ELI, f"ACK {esc.id}")
@@ -423,7 +507,9 @@ def test_acknowledgement_stops_renotification_and_realerts_the_acknowledger(twil
     assert advance(db, t0 + timedelta(minutes=11), ctx) == (0, [])
     _, created = advance(db, acked_at + timedelta(minutes=30, seconds=1), ctx)
     assert sent_to(created, PHONES) == [("eli", "sms")]
-    assert created[0].body.startswith(f"Checkin ALERT {esc.id} (crisis): Sam, Tuesday Group is still open. Reply RESOLVE {esc.id}")
+    assert created[0].body.startswith(
+        f"Checkin ALERT {esc.id} (crisis): Sam, Tuesday Group is still open. Reply RESOLVE {esc.id}"
+    )
     twilio.sms(ELI, f"RESOLVE {esc.id}")
     assert advance(db, acked_at + timedelta(hours=3), ctx) == (0, [])
     assert len(alerts(db)) == before + 1
@@ -440,7 +526,10 @@ def test_tick_job_advances_and_schedules(runtime, twilio, db, rules, staff, memb
 
 # --- failed alerts fall back ------------------------------------------------------------------
 
-def test_failed_sms_alert_falls_back_to_a_call_and_to_the_next_facilitator(runtime, twilio, db, rules, staff, member, fake_twilio):
+
+def test_failed_sms_alert_falls_back_to_a_call_and_to_the_next_facilitator(
+    runtime, twilio, db, rules, staff, member, fake_twilio
+):
     service.configure(BASE)
     twilio.sms(member.phone, "URGENT")
     fake_twilio.fail_always(to=DANA, status=400, code=21614, resource="messages")  # not a mobile: permanent
@@ -473,6 +562,7 @@ def test_failed_alert_after_ack_does_not_page(runtime, twilio, db, rules, staff,
 
 # --- policy --------------------------------------------------------------------------------
 
+
 def test_default_policy_matches_the_issue():
     p = policy.load()
     assert p.default.crisis.timeout_minutes == 5 and p.default.crisis.channels == ("sms", "voice")
@@ -482,8 +572,9 @@ def test_default_policy_matches_the_issue():
 
 
 def test_group_override_replaces_only_what_it_names():
-    p = policy.parse({"default": _raw_default(),
-                      "groups": {"Tuesday Group": {"crisis": {"timeout_minutes": 3}}}})
+    p = policy.parse(
+        {"default": _raw_default(), "groups": {"Tuesday Group": {"crisis": {"timeout_minutes": 3}}}}
+    )
     assert p.for_group("Tuesday Group").crisis.timeout_minutes == 3
     assert p.for_group("Tuesday Group").crisis.channels == ("sms", "voice")
     assert p.for_group("Other").crisis.timeout_minutes == 5
@@ -496,14 +587,17 @@ def _raw_default():
         return tomllib.load(fh)["default"]
 
 
-@pytest.mark.parametrize("change, key", [
-    ({"crisis": {"timeout_minutes": 0}}, "default.crisis.timeout_minutes"),
-    ({"crisis": {"channels": ["pager"]}}, "default.crisis.channels"),
-    ({"urgent": {"levels": ["primary", "boss"]}}, "default.urgent.levels"),
-    ({"urgent": {"repeats": "two"}}, "default.urgent.repeats"),
-    ({"crisis": {"timeout": 5}}, "default.crisis.timeout"),
-    ({"realert_after_ack_minutes": -1}, "default.realert_after_ack_minutes"),
-])
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        ({"crisis": {"timeout_minutes": 0}}, "default.crisis.timeout_minutes"),
+        ({"crisis": {"channels": ["pager"]}}, "default.crisis.channels"),
+        ({"urgent": {"levels": ["primary", "boss"]}}, "default.urgent.levels"),
+        ({"urgent": {"repeats": "two"}}, "default.urgent.repeats"),
+        ({"crisis": {"timeout": 5}}, "default.crisis.timeout"),
+        ({"realert_after_ack_minutes": -1}, "default.realert_after_ack_minutes"),
+    ],
+)
 def test_malformed_policy_names_the_key(change, key):
     raw = _raw_default()
     for section, values in change.items():
@@ -517,7 +611,9 @@ def test_malformed_policy_names_the_key(change, key):
 
 def test_malformed_policy_file_is_refused_with_file_and_key(tmp_path):
     path = tmp_path / "escalation.toml"
-    path.write_text('[default.crisis]\nlevels = ["primary"]\ntimeout_minutes = 5\nrepeats = 0\nchannels = ["sms"]\n')
+    path.write_text(
+        '[default.crisis]\nlevels = ["primary"]\ntimeout_minutes = 5\nrepeats = 0\nchannels = ["sms"]\n'
+    )
     with pytest.raises(policy.PolicyError, match=r"escalation.toml: default\.urgent: is required"):
         policy.load(path)
     path.write_text("[default\n")
@@ -527,8 +623,8 @@ def test_malformed_policy_file_is_refused_with_file_and_key(tmp_path):
 
 # --- the daily watch digest -------------------------------------------------------------------
 
+
 def test_watch_messages_reach_on_call_facilitators_in_one_daily_digest(twilio, db, rules, staff, member, ctx):
-    from datetime import datetime, timezone
 
     from checkin.escalation import digest
 
@@ -538,15 +634,17 @@ def test_watch_messages_reach_on_call_facilitators_in_one_daily_digest(twilio, d
         when = s.scalar(select(AssessmentRecord.created_at))
     # The group is in New York; the policy's digest hour is 9:00 there.
     local = when.astimezone(digest.ZoneInfo("America/New_York"))
-    next_nine = local.replace(hour=9, minute=0, second=0, microsecond=0) + timedelta(days=1 if local.hour >= 9 else 0)
+    next_nine = local.replace(hour=9, minute=0, second=0, microsecond=0) + timedelta(
+        days=1 if local.hour >= 9 else 0
+    )
     before = next_nine - timedelta(minutes=1)
     at = before + timedelta(minutes=2)
     with db.session() as s:
-        assert digest.send_due(s, before.astimezone(timezone.utc), ctx) == 0  # not yet 9:00
+        assert digest.send_due(s, before.astimezone(UTC), ctx) == 0  # not yet 9:00
     with db.session() as s:
-        assert digest.send_due(s, at.astimezone(timezone.utc), ctx) == 2
+        assert digest.send_due(s, at.astimezone(UTC), ctx) == 2
     with db.session() as s:
-        assert digest.send_due(s, (at + timedelta(minutes=30)).astimezone(timezone.utc), ctx) == 0  # once a day
+        assert digest.send_due(s, (at + timedelta(minutes=30)).astimezone(UTC), ctx) == 0  # once a day
     items = alerts(db, purpose="digest")
     assert sent_to(items, PHONES) == [("dana", "sms"), ("eli", "sms")]  # on call, not backups or other groups
     assert "1 member(s)" in items[0].body and "Sam" in items[0].body and "low" not in items[0].body
@@ -559,30 +657,45 @@ def _prompts(db, member, states, now):
     with db.session() as s:
         for weeks_ago, state in zip(range(len(states) + 2, 2, -1), states):
             asked = now - timedelta(weeks=weeks_ago)
-            s.add(CheckIn(member_id=member.id, group_id=None, prompt_key=f"prompt:{member.id}:{weeks_ago}", prompted_at=asked,
-                          state=state, answered_at=asked if state == "answered" else None, created_at=asked))
+            s.add(
+                CheckIn(
+                    member_id=member.id,
+                    group_id=None,
+                    prompt_key=f"prompt:{member.id}:{weeks_ago}",
+                    prompted_at=asked,
+                    state=state,
+                    answered_at=asked if state == "answered" else None,
+                    created_at=asked,
+                )
+            )
         s.flush()
         close_stale_prompts(s, now)
 
 
 def _digest_at_nine(db, ctx, after):
-    from datetime import timezone
 
     from checkin.escalation import digest
 
     local = after.astimezone(digest.ZoneInfo("America/New_York"))
-    nine = local.replace(hour=9, minute=0, second=0, microsecond=0) + timedelta(days=1 if local.hour >= 9 else 0)
+    nine = local.replace(hour=9, minute=0, second=0, microsecond=0) + timedelta(
+        days=1 if local.hour >= 9 else 0
+    )
     with db.session() as s:
-        digest.send_due(s, (nine + timedelta(minutes=1)).astimezone(timezone.utc), ctx)
+        digest.send_due(s, (nine + timedelta(minutes=1)).astimezone(UTC), ctx)
     return [i.body for i in alerts(db, purpose="digest")]
 
 
-@pytest.mark.parametrize("states, named", [
-    (["open", "open", "open"], True),  # three prompts in a row nobody answered
-    (["open", "open"], False),  # two is not yet a pattern
-    (["open", "answered", "open", "open"], False),  # an answer broke the run
-])
-def test_the_digest_names_members_who_stopped_answering_their_check_ins(db, staff, member, ctx, states, named):
+@pytest.mark.parametrize(
+    "states, named",
+    [
+        (["open", "open", "open"], True),  # three prompts in a row nobody answered
+        (["open", "open"], False),  # two is not yet a pattern
+        (["open", "answered", "open", "open"], False),  # an answer broke the run
+    ],
+)
+def test_the_digest_names_members_who_stopped_answering_their_check_ins(
+    db, staff, member, ctx, states, named
+):
     # The real rules engine decides (history.missed_3), not the stub the other tests use.
     now = utcnow()
     _prompts(db, member, states, now)
@@ -606,18 +719,29 @@ def office_hours(db, group, staff):
 
     with db.session() as s:
         for name in ("dana", "eli"):
-            rota.add_weekly(s, s.get(GroupStaff, (group.id, staff[name].id)), [1, 2, 3, 4, 5], dtime(9), dtime(17))
-        rota.add_weekly(s, s.get(GroupStaff, (group.id, staff["fay"].id)), [1, 2, 3, 4, 5], dtime(17), dtime(22))
+            rota.add_weekly(
+                s, s.get(GroupStaff, (group.id, staff[name].id)), [1, 2, 3, 4, 5], dtime(9), dtime(17)
+            )
+        rota.add_weekly(
+            s, s.get(GroupStaff, (group.id, staff["fay"].id)), [1, 2, 3, 4, 5], dtime(17), dtime(22)
+        )
         s.commit()
 
 
 def crisis_at(db, member, ctx, now, sid="SMrota1"):
     from checkin.inbound import InboundSms, receive_sms
 
-    return receive_sms(db, InboundSms(sid, member.phone, "+15005550006", "CRISIS words"), context=ctx, now=now.astimezone(timezone.utc))
+    return receive_sms(
+        db,
+        InboundSms(sid, member.phone, "+15005550006", "CRISIS words"),
+        context=ctx,
+        now=now.astimezone(UTC),
+    )
 
 
-def test_nobody_on_shift_at_3am_sunday_the_coordinators_still_get_the_crisis_alert(db, rules, staff, member, ctx, office_hours):
+def test_nobody_on_shift_at_3am_sunday_the_coordinators_still_get_the_crisis_alert(
+    db, rules, staff, member, ctx, office_hours
+):
     answer = crisis_at(db, member, ctx, SUNDAY_3AM)
     assert "988" in answer.reply and "911" in answer.reply
     [esc] = escalations(db)
@@ -629,37 +753,59 @@ def test_nobody_on_shift_at_3am_sunday_the_coordinators_still_get_the_crisis_ale
     assert events(db, esc.id)[:3] == ["assessed", "opened", "nobody_on_call"]
 
 
-def test_a_policy_without_coordinators_still_reaches_them_when_the_rota_is_empty(db, rules, staff, member, office_hours):
-    narrow = policy.parse({"default": {
-        "crisis": {"levels": ["primary", "backup"], "timeout_minutes": 5, "repeats": 0, "channels": ["sms"]},
-        "urgent": {"levels": ["primary"], "timeout_minutes": 60, "repeats": 0, "channels": ["sms"]},
-    }})
+def test_a_policy_without_coordinators_still_reaches_them_when_the_rota_is_empty(
+    db, rules, staff, member, office_hours
+):
+    narrow = policy.parse(
+        {
+            "default": {
+                "crisis": {
+                    "levels": ["primary", "backup"],
+                    "timeout_minutes": 5,
+                    "repeats": 0,
+                    "channels": ["sms"],
+                },
+                "urgent": {"levels": ["primary"], "timeout_minutes": 60, "repeats": 0, "channels": ["sms"]},
+            }
+        }
+    )
     ctx = service.Context(BASE, narrow)
     crisis_at(db, member, ctx, SUNDAY_3AM)
     assert sent_to(alerts(db), PHONES) == [("cory", "sms")]
     # Nobody takes it: the coordinators get the final, unacknowledged alert too.
-    advance(db, (SUNDAY_3AM + timedelta(minutes=6)).astimezone(timezone.utc), ctx)
+    advance(db, (SUNDAY_3AM + timedelta(minutes=6)).astimezone(UTC), ctx)
     [esc] = escalations(db)
     assert esc.state == "unacknowledged"
     assert sent_to(alerts(db), PHONES) == [("cory", "sms"), ("cory", "sms")]
 
 
-def test_on_a_weekday_morning_the_shift_is_paged_then_the_evening_backup_is_not_widened_to(db, rules, staff, member, ctx, office_hours):
+def test_on_a_weekday_morning_the_shift_is_paged_then_the_evening_backup_is_not_widened_to(
+    db, rules, staff, member, ctx, office_hours
+):
     crisis_at(db, member, ctx, TUESDAY_10AM)
-    assert sent_to(alerts(db), PHONES) == [("dana", "sms"), ("dana", "voice"), ("eli", "sms"), ("eli", "voice")]
+    assert sent_to(alerts(db), PHONES) == [
+        ("dana", "sms"),
+        ("dana", "voice"),
+        ("eli", "sms"),
+        ("eli", "voice"),
+    ]
     # Five minutes on nobody has taken it: the backup step has nobody on shift, so it widens to the coordinator.
-    advance(db, (TUESDAY_10AM + timedelta(minutes=6)).astimezone(timezone.utc), ctx)
+    advance(db, (TUESDAY_10AM + timedelta(minutes=6)).astimezone(UTC), ctx)
     newly = [i for i in alerts(db) if i.idempotency_key.split(":")[2] != "0"]
     assert {name for name, _ in sent_to(newly, PHONES)} == {"dana", "eli", "cory"}
     assert "nobody_on_call" not in events(db, escalations(db)[0].id)
 
 
-def test_offcall_is_an_override_even_during_a_shift(twilio, db, rules, staff, member, group, ctx, office_hours):
+def test_offcall_is_an_override_even_during_a_shift(
+    twilio, db, rules, staff, member, group, ctx, office_hours
+):
     assert replies(twilio.sms(DANA, "OFFCALL")) == ["You are now OFF call for Tuesday Group."]
     crisis_at(db, member, ctx, TUESDAY_10AM)
     assert sent_to(alerts(db), PHONES) == [("eli", "sms"), ("eli", "voice")]
     # ONCALL lifts the override; it does not put Dana on call outside her shifts.
-    assert replies(twilio.sms(DANA, "ONCALL")) == ["You are now ON call for Tuesday Group, during your shifts."]
+    assert replies(twilio.sms(DANA, "ONCALL")) == [
+        "You are now ON call for Tuesday Group, during your shifts."
+    ]
     from checkin import rota
 
     with db.session() as s:
@@ -667,41 +813,56 @@ def test_offcall_is_an_override_even_during_a_shift(twilio, db, rules, staff, me
         assert staff["dana"].id not in [p.id for p in rota.on_call(s, group.id, SUNDAY_3AM)]
 
 
-def test_the_digest_goes_to_primaries_on_shift_at_the_digest_hour(twilio, db, rules, staff, member, group, ctx):
+def test_the_digest_goes_to_primaries_on_shift_at_the_digest_hour(
+    twilio, db, rules, staff, member, group, ctx
+):
     from checkin import rota
     from checkin.escalation import digest
 
     with db.session() as s:  # Eli works evenings only: not on call at 9:00
-        rota.add_weekly(s, s.get(GroupStaff, (group.id, staff["eli"].id)), [1, 2, 3, 4, 5, 6, 7], dtime(18), dtime(22))
+        rota.add_weekly(
+            s, s.get(GroupStaff, (group.id, staff["eli"].id)), [1, 2, 3, 4, 5, 6, 7], dtime(18), dtime(22)
+        )
         s.commit()
     twilio.sms(member.phone, "WATCH feeling low")
     local = utcnow().astimezone(ZoneInfo("America/New_York"))
-    nine = local.replace(hour=9, minute=1, second=0, microsecond=0) + timedelta(days=1 if local.hour >= 9 else 0)
+    nine = local.replace(hour=9, minute=1, second=0, microsecond=0) + timedelta(
+        days=1 if local.hour >= 9 else 0
+    )
     with db.session() as s:
-        assert digest.send_due(s, nine.astimezone(timezone.utc), ctx) == 1
+        assert digest.send_due(s, nine.astimezone(UTC), ctx) == 1
     assert sent_to(alerts(db, purpose="digest"), PHONES) == [("dana", "sms")]
     # Eli's shift starts at 18:00: the day's digest, about the 24 hours before 9:00, is not sent again to him.
     with db.session() as s:
-        assert digest.send_due(s, nine.replace(hour=18).astimezone(timezone.utc), ctx) == 0
+        assert digest.send_due(s, nine.replace(hour=18).astimezone(UTC), ctx) == 0
     assert sent_to(alerts(db, purpose="digest"), PHONES) == [("dana", "sms")]
 
 
-@pytest.mark.parametrize("evenings_only, reader", [(("dana", "eli"), "fay"), (("dana", "eli", "fay"), "cory")])
-def test_with_no_primary_on_shift_at_the_digest_hour_the_digest_still_reaches_someone(twilio, db, rules, staff, member, group, ctx,
-                                                                                      evenings_only, reader):
+@pytest.mark.parametrize(
+    "evenings_only, reader", [(("dana", "eli"), "fay"), (("dana", "eli", "fay"), "cory")]
+)
+def test_with_no_primary_on_shift_at_the_digest_hour_the_digest_still_reaches_someone(
+    twilio, db, rules, staff, member, group, ctx, evenings_only, reader
+):
     from checkin import rota
     from checkin.escalation import digest
 
     with db.session() as s:  # off shift at 9:00: the primaries, then the backup too
         for who in evenings_only:
-            rota.add_weekly(s, s.get(GroupStaff, (group.id, staff[who].id)), [1, 2, 3, 4, 5, 6, 7], dtime(18), dtime(22))
+            rota.add_weekly(
+                s, s.get(GroupStaff, (group.id, staff[who].id)), [1, 2, 3, 4, 5, 6, 7], dtime(18), dtime(22)
+            )
         s.commit()
     twilio.sms(member.phone, "WATCH feeling low")
     local = utcnow().astimezone(ZoneInfo("America/New_York"))
-    nine = local.replace(hour=9, minute=1, second=0, microsecond=0) + timedelta(days=1 if local.hour >= 9 else 0)
+    nine = local.replace(hour=9, minute=1, second=0, microsecond=0) + timedelta(
+        days=1 if local.hour >= 9 else 0
+    )
     with db.session() as s:
-        assert digest.send_due(s, nine.astimezone(timezone.utc), ctx) >= 1
-    assert sent_to(alerts(db, purpose="digest"), PHONES) == [(reader, "sms")]  # the backup on call then, else a coordinator
+        assert digest.send_due(s, nine.astimezone(UTC), ctx) >= 1
+    assert sent_to(alerts(db, purpose="digest"), PHONES) == [
+        (reader, "sms")
+    ]  # the backup on call then, else a coordinator
 
 
 # --- a number we do not know ---------------------------------------------------------------
@@ -711,7 +872,11 @@ STRANGER = "+12025550177"
 
 def test_crisis_text_from_an_unknown_number_reaches_the_coordinator(twilio, db, staff, member):
     # Perhaps a member writing from a new phone: answered with 988/911, and a coordinator can call back.
-    reply = replies_from_twiml(twilio.sms(STRANGER, "this is sam, new phone. i am going to kill myself tonight").get_data(as_text=True))
+    reply = replies_from_twiml(
+        twilio.sms(STRANGER, "this is sam, new phone. i am going to kill myself tonight").get_data(
+            as_text=True
+        )
+    )
     assert len(reply) == 1 and "988" in reply[0] and "911" in reply[0]
     sent = alerts(db)
     assert sent_to(sent, PHONES) == [("cory", "sms")]
@@ -720,12 +885,16 @@ def test_crisis_text_from_an_unknown_number_reaches_the_coordinator(twilio, db, 
 
 
 def test_spanish_crisis_from_an_unknown_number_is_answered_in_spanish(twilio, db, staff):
-    reply = replies_from_twiml(twilio.sms(STRANGER, "ya no aguanto, me voy a suicidar").get_data(as_text=True))
+    reply = replies_from_twiml(
+        twilio.sms(STRANGER, "ya no aguanto, me voy a suicidar").get_data(as_text=True)
+    )
     assert "988" in reply[0] and "Te escuchamos" in reply[0]
     assert sent_to(alerts(db), PHONES) == [("cory", "sms")]
 
 
 def test_ordinary_text_from_an_unknown_number_pages_nobody(twilio, db, staff):
-    reply = replies_from_twiml(twilio.sms(STRANGER, "who is this? this heat is killing me").get_data(as_text=True))
+    reply = replies_from_twiml(
+        twilio.sms(STRANGER, "who is this? this heat is killing me").get_data(as_text=True)
+    )
     assert reply and "support service" in reply[0]
     assert alerts(db) == []

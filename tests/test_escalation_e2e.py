@@ -59,7 +59,10 @@ def test_crisis_sms_to_facilitator_alert_to_ack_to_silence(live_app, fake_twilio
     calls = fake_twilio.wait_for_calls(2)
     to_dana = next(m for m in messages if m["params"]["To"] == DANA)
     link = f"{rt.settings.public_base_url}/console/escalations/{esc.id}"
-    assert to_dana["params"]["Body"] == f"Checkin ALERT {esc.id} (crisis): Sam, Tuesday Group. Reply ACK {esc.id} to take it. {link}"
+    assert (
+        to_dana["params"]["Body"]
+        == f"Checkin ALERT {esc.id} (crisis): Sam, Tuesday Group. Reply ACK {esc.id} to take it. {link}"
+    )
     assert sorted(m["params"]["To"] for m in messages) == [DANA, ELI]
     call = next(c for c in calls if c["params"]["To"] == DANA)
     assert call["params"]["Url"].endswith(f"/twilio/voice/alert/{esc.id}")
@@ -89,7 +92,9 @@ def test_crisis_sms_to_facilitator_alert_to_ack_to_silence(live_app, fake_twilio
     assert kinds[-2:] == ["acknowledged", "resolved"]
 
 
-def test_the_alert_reaches_the_facilitator_on_shift_not_the_one_off_shift(live_app, fake_twilio, db, staff, member, group):
+def test_the_alert_reaches_the_facilitator_on_shift_not_the_one_off_shift(
+    live_app, fake_twilio, db, staff, member, group
+):
     rt = live_app
     with db.session() as s:
         on_shift_now(s, group.id, staff["dana"].id)
@@ -100,10 +105,14 @@ def test_the_alert_reaches_the_facilitator_on_shift_not_the_one_off_shift(live_a
     [text] = fake_twilio.wait_for_messages(1)
     [call] = fake_twilio.wait_for_calls(1)
     assert text["params"]["To"] == DANA and call["params"]["To"] == DANA
-    assert ELI not in {m["params"]["To"] for m in fake_twilio.messages()} | {c["params"]["To"] for c in fake_twilio.calls()}
+    assert ELI not in {m["params"]["To"] for m in fake_twilio.messages()} | {
+        c["params"]["To"] for c in fake_twilio.calls()
+    }
 
 
-def test_undelivered_alert_callback_falls_back_to_call_and_next_facilitator(live_app, fake_twilio, db, staff, member):
+def test_undelivered_alert_callback_falls_back_to_call_and_next_facilitator(
+    live_app, fake_twilio, db, staff, member
+):
     rt = live_app
     post_sms(rt.settings, member.phone, FROM_NUMBER, "please call me, I need to talk to someone")
     esc = only_escalation(db)
@@ -139,9 +148,17 @@ def test_call_that_reaches_a_machine_counts_as_failed(live_app, fake_twilio, db,
 
 # --- the call script and keypad acknowledgement ------------------------------------------------
 
+
 def call_params(to, digits=None):
-    params = {"CallSid": "CA" + "d" * 32, "AccountSid": "AC" + "1" * 32, "From": FROM_NUMBER, "To": to,
-              "CallStatus": "in-progress", "Direction": "outbound-api", "ApiVersion": "2010-04-01"}
+    params = {
+        "CallSid": "CA" + "d" * 32,
+        "AccountSid": "AC" + "1" * 32,
+        "From": FROM_NUMBER,
+        "To": to,
+        "CallStatus": "in-progress",
+        "Direction": "outbound-api",
+        "ApiVersion": "2010-04-01",
+    }
     if digits is not None:
         params["Digits"] = digits
     return params
@@ -160,7 +177,10 @@ def test_call_script_says_the_alert_and_gathers_one_digit(twilio, db, staff, mem
     gather = root.find("Gather")
     assert gather.get("numDigits") == "1"
     assert gather.get("action") == f"{settings.public_base_url}/twilio/voice/alert/{esc.id}/ack"
-    assert gather.find("Say").text == f"Checkin alert {esc.id}, crisis, Sam, Tuesday Group. Press 1 to acknowledge."
+    assert (
+        gather.find("Say").text
+        == f"Checkin alert {esc.id}, crisis, Sam, Tuesday Group. Press 1 to acknowledge."
+    )
 
 
 def test_call_script_needs_a_signature(twilio, db, staff, member):
@@ -193,5 +213,7 @@ def test_console_backend_prints_calls():
     from checkin.messaging.console import ConsolePort
 
     out = io.StringIO()
-    result = ConsolePort(out).place_call(OutboundCall("+12025550201", "http://x/twilio/voice/alert/1", None, None, 7))
+    result = ConsolePort(out).place_call(
+        OutboundCall("+12025550201", "http://x/twilio/voice/alert/1", None, None, 7)
+    )
     assert result.sid.startswith("CA") and "outbox=7" in out.getvalue()

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Dict, List
+from typing import Any
 
 import pytest
 import requests
@@ -62,7 +62,7 @@ class Webhook:
     def __init__(self, token: str = AUTH_TOKEN, answer: int = 200):
         self.validator = RequestValidator(token)
         self.answer = answer
-        self.received: List[Dict[str, Any]] = []
+        self.received: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
         self.base_url = f"http://127.0.0.1:{self.server.server_port}"
@@ -94,7 +94,7 @@ class Webhook:
         self.server.shutdown()
         self.server.server_close()
 
-    def wait(self, n: int, timeout: float = 5.0) -> List[Dict[str, Any]]:
+    def wait(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self.lock:
@@ -105,7 +105,9 @@ class Webhook:
 
 
 def post_raw(fake: FakeTwilio, path: str, data, auth=(ACCOUNT_SID, AUTH_TOKEN)):
-    return requests.post(f"{fake.base_url}/2010-04-01/Accounts/{ACCOUNT_SID}/{path}", data=data, auth=auth, timeout=10)
+    return requests.post(
+        f"{fake.base_url}/2010-04-01/Accounts/{ACCOUNT_SID}/{path}", data=data, auth=auth, timeout=10
+    )
 
 
 # ------------------------------------------------------------------ messages
@@ -145,9 +147,14 @@ def test_messaging_service_media_and_segments(fake, client):
     assert msg.status == "accepted"  # as Twilio answers for a service without From
     assert msg.from_ is None
     assert msg.num_segments == "2"
-    mms = client.messages.create(to=TO, from_=FROM, media_url=["https://example.com/a.png", "https://example.com/b.png"])
+    mms = client.messages.create(
+        to=TO, from_=FROM, media_url=["https://example.com/a.png", "https://example.com/b.png"]
+    )
     assert re.fullmatch(r"MM[0-9a-f]{32}", mms.sid) and mms.num_media == "2"
-    assert fake.messages()[1]["params"]["MediaUrl"] == ["https://example.com/a.png", "https://example.com/b.png"]
+    assert fake.messages()[1]["params"]["MediaUrl"] == [
+        "https://example.com/a.png",
+        "https://example.com/b.png",
+    ]
     assert segments_for("é" * 160) == 1 and segments_for("€" * 81) == 2 and segments_for("😀" * 36) == 2
 
 
@@ -172,7 +179,10 @@ def test_wrong_credentials_get_401_20003(fake):
     assert exc.value.status == 401 and exc.value.code == 20003
     resp = post_raw(fake, "Messages.json", {"To": TO, "From": FROM, "Body": "x"}, auth=None)
     assert resp.status_code == 401
-    assert resp.json()["code"] == 20003 and resp.json()["more_info"] == "https://www.twilio.com/docs/errors/20003"
+    assert (
+        resp.json()["code"] == 20003
+        and resp.json()["more_info"] == "https://www.twilio.com/docs/errors/20003"
+    )
     assert not fake.messages()
 
 
@@ -363,8 +373,11 @@ def test_stop_is_prompt_with_idle_keepalive_connections():
     fake = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN).start()
     session = requests.Session()
     for _ in range(3):
-        r = session.post(f"{fake.base_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json",
-                         data={"To": TO, "From": FROM, "Body": "x"}, auth=(ACCOUNT_SID, AUTH_TOKEN))
+        r = session.post(
+            f"{fake.base_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json",
+            data={"To": TO, "From": FROM, "Body": "x"},
+            auth=(ACCOUNT_SID, AUTH_TOKEN),
+        )
         assert r.status_code == 201
     started = time.monotonic()
     fake.stop()
@@ -391,8 +404,12 @@ def test_many_concurrent_clients(fake):
 
 def test_create_call_with_url_and_machine_detection(fake, client):
     call = client.calls.create(
-        to=TO, from_=FROM, url="https://example.com/voice?x=1", machine_detection="DetectMessageEnd",
-        status_callback_event=["initiated", "completed"], timeout=20,
+        to=TO,
+        from_=FROM,
+        url="https://example.com/voice?x=1",
+        machine_detection="DetectMessageEnd",
+        status_callback_event=["initiated", "completed"],
+        timeout=20,
     )
     assert re.fullmatch(r"CA[0-9a-f]{32}", call.sid)
     assert call.status == "queued" and call.direction == "outbound-api"
@@ -436,7 +453,10 @@ def test_call_validation_errors(fake, data, code):
 
 
 def test_call_client_address_is_accepted(client):
-    assert client.calls.create(to="client:alice", from_=FROM, application_sid="AP" + "e5" * 16).status == "queued"
+    assert (
+        client.calls.create(to="client:alice", from_=FROM, application_sid="AP" + "e5" * 16).status
+        == "queued"
+    )
 
 
 # ------------------------------------------------------------------ status callbacks
@@ -454,15 +474,23 @@ def test_message_status_callbacks_are_signed(fake, client):
     assert first["valid"] and second["valid"]
     assert first["content_type"] == "application/x-www-form-urlencoded"
     assert first["params"] == {
-        "AccountSid": ACCOUNT_SID, "ApiVersion": "2010-04-01", "MessageSid": msg.sid, "SmsSid": msg.sid,
-        "MessageStatus": "sent", "SmsStatus": "sent", "To": TO, "From": FROM,
+        "AccountSid": ACCOUNT_SID,
+        "ApiVersion": "2010-04-01",
+        "MessageSid": msg.sid,
+        "SmsSid": msg.sid,
+        "MessageStatus": "sent",
+        "SmsStatus": "sent",
+        "To": TO,
+        "From": FROM,
     }
     assert second["params"]["MessageStatus"] == "undelivered" and second["params"]["ErrorCode"] == "30003"
     fetched = client.messages(msg.sid).fetch()
     assert fetched.status == "undelivered" and fetched.error_code == 30003
     assert [c["status_code"] for c in fake.callbacks()] == [200, 200]
     # the signature really covers the URL: a different token does not validate
-    assert not RequestValidator("other").validate(first["url"], first["params"], fake.callbacks()[0]["signature"])
+    assert not RequestValidator("other").validate(
+        first["url"], first["params"], fake.callbacks()[0]["signature"]
+    )
 
 
 def test_send_status_without_callback_returns_none(fake, client):
@@ -480,7 +508,12 @@ def test_send_status_reports_webhook_answer(fake, client):
 
 
 def test_auto_status_callbacks(client):
-    with FakeTwilio(ACCOUNT_SID, AUTH_TOKEN, auto_status=("sent", "delivered"), auto_status_delay=0.01) as fake, Webhook() as hook:
+    with (
+        FakeTwilio(
+            ACCOUNT_SID, AUTH_TOKEN, auto_status=("sent", "delivered"), auto_status_delay=0.01
+        ) as fake,
+        Webhook() as hook,
+    ):
         c = Client(ACCOUNT_SID, AUTH_TOKEN, http_client=LoopbackHttpClient(fake.base_url))
         sids = [
             c.messages.create(to=TO, from_=FROM, body=str(i), status_callback=f"{hook.base_url}/s?n={i}").sid
@@ -501,7 +534,10 @@ def test_auto_status_callbacks(client):
 def test_call_status_callbacks(client, fake):
     with Webhook() as hook:
         call = client.calls.create(
-            to=TO, from_=FROM, url="https://example.com/voice", machine_detection="Enable",
+            to=TO,
+            from_=FROM,
+            url="https://example.com/voice",
+            machine_detection="Enable",
             status_callback=f"{hook.base_url}/calls/status?call=7",
         )
         assert fake.send_status(call.sid, "in-progress", answered_by="machine_start") == 200
@@ -516,24 +552,34 @@ def test_call_status_callbacks(client, fake):
     assert p["AccountSid"] == ACCOUNT_SID and p["ApiVersion"] == "2010-04-01"
     assert answered["params"]["SequenceNumber"] == "0" and p["SequenceNumber"] == "1"
     fetched = client.calls(call.sid).fetch()
-    assert fetched.status == "completed" and fetched.duration == "17" and fetched.answered_by == "machine_start"
+    assert (
+        fetched.status == "completed" and fetched.duration == "17" and fetched.answered_by == "machine_start"
+    )
 
 
 def test_auto_call_status_respects_status_callback_event(client):
-    with FakeTwilio(
-        ACCOUNT_SID, AUTH_TOKEN, auto_call_status=("initiated", "ringing", "in-progress", "completed"),
-        auto_status_delay=0.01,
-    ) as fake, Webhook() as hook:
+    with (
+        FakeTwilio(
+            ACCOUNT_SID,
+            AUTH_TOKEN,
+            auto_call_status=("initiated", "ringing", "in-progress", "completed"),
+            auto_status_delay=0.01,
+        ) as fake,
+        Webhook() as hook,
+    ):
         c = Client(ACCOUNT_SID, AUTH_TOKEN, http_client=LoopbackHttpClient(fake.base_url))
         c.calls.create(to=TO, from_=FROM, url="https://e.com/v", status_callback=f"{hook.base_url}/a")
         c.calls.create(
-            to=TO, from_=FROM, url="https://e.com/v", status_callback=f"{hook.base_url}/b",
+            to=TO,
+            from_=FROM,
+            url="https://e.com/v",
+            status_callback=f"{hook.base_url}/b",
             status_callback_event=["ringing", "answered", "completed"],
         )
         hook.wait(4)
         assert fake.wait_idle(5)
         time.sleep(0.1)
-        by_path: Dict[str, List[str]] = {}
+        by_path: dict[str, list[str]] = {}
         for g in hook.received:
             by_path.setdefault(g["raw_uri"], []).append(g["params"]["CallStatus"])
         assert by_path == {"/a": ["completed"], "/b": ["ringing", "in-progress", "completed"]}
@@ -544,9 +590,21 @@ def test_auto_call_status_respects_status_callback_event(client):
 
 def test_standalone_process_and_remote_control():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_twilio", "--port", "0", "--auth-token", AUTH_TOKEN,
-         "--account-sid", ACCOUNT_SID],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tests.fake_twilio",
+            "--port",
+            "0",
+            "--auth-token",
+            AUTH_TOKEN,
+            "--account-sid",
+            ACCOUNT_SID,
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         line = proc.stdout.readline()

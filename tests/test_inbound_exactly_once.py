@@ -59,8 +59,19 @@ def _post_in_thread(twilio, phone, body, sid):
 def _hold_sid(db, member, sid, reply):
     """Insert the message with this SID in a transaction left open, as a concurrent request would."""
     session = db.sessions()
-    session.add(Message(direction="inbound", channel="sms", provider_sid=sid, member_id=member.id, from_number=member.phone,
-                        to_number="+15005550006", body="same text", reply_body=reply, status="received"))
+    session.add(
+        Message(
+            direction="inbound",
+            channel="sms",
+            provider_sid=sid,
+            member_id=member.id,
+            from_number=member.phone,
+            to_number="+15005550006",
+            body="same text",
+            reply_body=reply,
+            status="received",
+        )
+    )
     session.flush()
     return session
 
@@ -69,7 +80,9 @@ def _hold_sid(db, member, sid, reply):
 def postgres_only(db):
     # These tests are about PostgreSQL's own behaviour (row-level waits, terminated backends):
     # on the SQLite fallback they fail and say why rather than pass vacuously.
-    assert db.engine.dialect.name == "postgresql", "this test needs PostgreSQL (127.0.0.1:5432 or TEST_DATABASE_URL)"
+    assert db.engine.dialect.name == "postgresql", (
+        "this test needs PostgreSQL (127.0.0.1:5432 or TEST_DATABASE_URL)"
+    )
 
 
 def test_same_sid_racing_in_waits_for_the_first_and_gets_its_reply(postgres_only, twilio, db, member):
@@ -127,6 +140,7 @@ def test_a_bug_after_escalating_undoes_it_and_pages_by_the_fail_safe(twilio, db,
 
 # --- a database restart between two messages ------------------------------------------------------
 
+
 def _kill_pooled_connections(db):
     """What a database restart does to the pool: every server process behind it is gone."""
     from sqlalchemy import create_engine, text
@@ -135,14 +149,20 @@ def _kill_pooled_connections(db):
     admin = create_engine(db.engine.url, poolclass=NullPool)
     try:
         with admin.connect() as conn:
-            killed = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+            killed = conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar()
     finally:
         admin.dispose()
     assert killed >= 1
 
 
-def test_a_message_right_after_a_database_restart_is_stored(postgres_only, twilio, db, member, caplog, monkeypatch):
+def test_a_message_right_after_a_database_restart_is_stored(
+    postgres_only, twilio, db, member, caplog, monkeypatch
+):
     from checkin import db as db_module
 
     monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 3600.0)  # used a moment ago: no ping
@@ -155,7 +175,9 @@ def test_a_message_right_after_a_database_restart_is_stored(postgres_only, twili
         assert s.scalars(select(Message.body).order_by(Message.id)).all() == ["first", "second"]
 
 
-def test_a_connection_idle_in_the_pool_is_checked_before_use(postgres_only, twilio, db, member, caplog, monkeypatch):
+def test_a_connection_idle_in_the_pool_is_checked_before_use(
+    postgres_only, twilio, db, member, caplog, monkeypatch
+):
     from checkin import db as db_module
 
     replies(twilio.sms(member.phone, "first"))
@@ -169,6 +191,7 @@ def test_a_connection_idle_in_the_pool_is_checked_before_use(postgres_only, twil
 
 # --- who wrote it ------------------------------------------------------------------------------
 
+
 def test_a_facilitators_plain_text_is_stored_as_theirs(twilio, db, group):
     from checkin.directory import add_staff
     from checkin.escalation import commands
@@ -179,10 +202,14 @@ def test_a_facilitators_plain_text_is_stored_as_theirs(twilio, db, group):
     with db.session() as s:
         stored = s.scalar(select(Message).where(Message.direction == "inbound"))
         assert (stored.staff_id, stored.member_id, stored.body) == (dana.id, None, "hello")
-        assert s.scalar(select(func.count()).select_from(AssessmentRecord)) == 0  # staff texts are not assessed
+        assert (
+            s.scalar(select(func.count()).select_from(AssessmentRecord)) == 0
+        )  # staff texts are not assessed
 
 
-def test_a_facilitator_who_is_also_a_member_writes_as_a_member_unless_it_is_a_command(twilio, db, member, group):
+def test_a_facilitator_who_is_also_a_member_writes_as_a_member_unless_it_is_a_command(
+    twilio, db, member, group
+):
     from checkin.directory import add_staff
 
     with db.session() as s:
@@ -192,4 +219,6 @@ def test_a_facilitator_who_is_also_a_member_writes_as_a_member_unless_it_is_a_co
     with db.session() as s:
         rows = s.execute(select(Message.body, Message.member_id, Message.staff_id).order_by(Message.id)).all()
     assert [(r.body, r.member_id is not None, r.staff_id is not None) for r in rows] == [
-        ("doing ok today", True, False), ("LIST", False, True)]
+        ("doing ok today", True, False),
+        ("LIST", False, True),
+    ]

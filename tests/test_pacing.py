@@ -7,6 +7,7 @@ number's pace allows), never about how fast anything ran.
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -29,20 +30,30 @@ OTHER_NUMBER = "+15005550007"
 
 # --- configuration --------------------------------------------------------------------------
 
+
 def test_rates_from_the_environment():
     assert load_rates({}) == Rates(1.0, {})
-    rates = load_rates({"CHECKIN_SEND_RATE": "10", "CHECKIN_SEND_RATES": "+18005550100=3, 12345=100 ,MGabc=0.5"})
+    rates = load_rates(
+        {"CHECKIN_SEND_RATE": "10", "CHECKIN_SEND_RATES": "+18005550100=3, 12345=100 ,MGabc=0.5"}
+    )
     assert rates.for_sender("+15005550006") == 10
-    assert (rates.for_sender("+18005550100"), rates.for_sender("12345"), rates.for_sender("MGabc")) == (3, 100, 0.5)
+    assert (rates.for_sender("+18005550100"), rates.for_sender("12345"), rates.for_sender("MGabc")) == (
+        3,
+        100,
+        0.5,
+    )
     assert load_rates({"CHECKIN_SEND_RATE": "0"}).for_sender("x") == 0  # unpaced
 
 
-@pytest.mark.parametrize("env, key", [
-    ({"CHECKIN_SEND_RATE": "fast"}, "CHECKIN_SEND_RATE"),
-    ({"CHECKIN_SEND_RATE": "-1"}, "CHECKIN_SEND_RATE"),
-    ({"CHECKIN_SEND_RATES": "+18005550100:3"}, "CHECKIN_SEND_RATES"),
-    ({"CHECKIN_SEND_RATES": "+18005550100=lots"}, "CHECKIN_SEND_RATES"),
-])
+@pytest.mark.parametrize(
+    "env, key",
+    [
+        ({"CHECKIN_SEND_RATE": "fast"}, "CHECKIN_SEND_RATE"),
+        ({"CHECKIN_SEND_RATE": "-1"}, "CHECKIN_SEND_RATE"),
+        ({"CHECKIN_SEND_RATES": "+18005550100:3"}, "CHECKIN_SEND_RATES"),
+        ({"CHECKIN_SEND_RATES": "+18005550100=lots"}, "CHECKIN_SEND_RATES"),
+    ],
+)
 def test_bad_rate_is_refused_naming_the_key(env, key):
     with pytest.raises(PacingConfigError) as error:
         load_rates(env)
@@ -61,6 +72,7 @@ def test_app_does_not_start_with_a_bad_rate(runtime, monkeypatch):
 
 # --- reservations on real Redis -------------------------------------------------------------
 
+
 def pacer_for(runtime, default=10.0, **per_sender):
     return Pacer(lambda: runtime.redis, Rates(default, per_sender), default_sender="+15005550006")
 
@@ -72,7 +84,7 @@ def test_each_send_books_the_next_slot_on_its_number(runtime):
     waits = [pacer.reserve(None) for _ in range(4)]
     # One slot each, a step apart on Redis's clock (less the few microseconds between the calls).
     assert waits[0] == 0
-    assert all(step - 0.01 < b - a <= step for a, b in zip(waits, waits[1:])), waits
+    assert all(step - 0.01 < b - a <= step for a, b in itertools.pairwise(waits)), waits
     assert pacer.reserve(OTHER_NUMBER) == 0  # another number has its own pace ...
     assert 0.49 < pacer.reserve(OTHER_NUMBER) <= pacer.interval(OTHER_NUMBER)  # ... and its own rate
     assert pacer.reserve(None, "voice") == 0  # calls are a separate limit from texts
@@ -106,12 +118,19 @@ def test_redis_down_sends_unpaced(runtime):
 
 # --- the delivery job ------------------------------------------------------------------------
 
+
 def write(db, count, *, prefix="notice", queue="outbox", start=0, from_number=None):
     items = []
     with db.session() as s:
         for i in range(start, start + count):
-            item, _ = outbox.add(s, f"{prefix}:{i}", to=f"+1202555{i:04d}", body=f"{prefix} {i}", queue=queue,
-                                 from_number=from_number)
+            item, _ = outbox.add(
+                s,
+                f"{prefix}:{i}",
+                to=f"+1202555{i:04d}",
+                body=f"{prefix} {i}",
+                queue=queue,
+                from_number=from_number,
+            )
             items.append(item)
     return items
 
@@ -130,8 +149,15 @@ def test_429_is_held_not_failed_and_not_counted_as_an_attempt(runtime, fake_twil
     from rq import Queue
 
     assert len(Queue("outbox", connection=runtime.redis).scheduled_job_registry) == 1
-    outcome = outbox.deliver(runtime.db, item.id, runtime.port, status_callback_base=None, lease_seconds=120,
-                             now=due, pacer=jobs.pacer(runtime))
+    outcome = outbox.deliver(
+        runtime.db,
+        item.id,
+        runtime.port,
+        status_callback_base=None,
+        lease_seconds=120,
+        now=due,
+        pacer=jobs.pacer(runtime),
+    )
     assert outcome.state == "sent"
     assert len(fake_twilio.messages()) == 1
 
@@ -142,7 +168,9 @@ def test_many_429s_never_fail_a_message(runtime, fake_twilio):
         fake_twilio.fail_next(1, status=429)
         with runtime.db.session() as s:
             due = s.get(OutboxItem, item.id).next_attempt_at
-        outcome = outbox.deliver(runtime.db, item.id, runtime.port, status_callback_base=None, lease_seconds=120, now=due)
+        outcome = outbox.deliver(
+            runtime.db, item.id, runtime.port, status_callback_base=None, lease_seconds=120, now=due
+        )
         assert outcome.state == "held"
     with runtime.db.session() as s:
         assert s.get(OutboxItem, item.id).state == "pending"
@@ -150,12 +178,34 @@ def test_many_429s_never_fail_a_message(runtime, fake_twilio):
 
 # --- two real workers ------------------------------------------------------------------------
 
+
 def start_workers(runtime, fake_twilio, rate, count=2):
-    env = dict(os.environ, **_env_of(runtime.settings), TWILIO_API_BASE_URL=fake_twilio.base_url, CHECKIN_SEND_RATE=str(rate))
+    env = dict(
+        os.environ,
+        **_env_of(runtime.settings),
+        TWILIO_API_BASE_URL=fake_twilio.base_url,
+        CHECKIN_SEND_RATE=str(rate),
+    )
     rq = os.path.join(os.path.dirname(sys.executable), "rq")
-    return [subprocess.Popen([rq, "worker", "--worker-class", "rq.SimpleWorker", "--with-scheduler", "--url",
-                              runtime.settings.redis_url, *QUEUES], env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True) for _ in range(count)]
+    return [
+        subprocess.Popen(
+            [
+                rq,
+                "worker",
+                "--worker-class",
+                "rq.SimpleWorker",
+                "--with-scheduler",
+                "--url",
+                runtime.settings.redis_url,
+                *QUEUES,
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for _ in range(count)
+    ]
 
 
 def stop(workers):

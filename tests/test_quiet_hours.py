@@ -1,8 +1,8 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from checkin.quiet_hours import allowed, next_allowed
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_evening_message_waits_for_the_members_morning_across_dst():

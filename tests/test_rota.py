@@ -3,7 +3,7 @@ cover and absence, no windows meaning always, and the OFFCALL switch overriding 
 
 from __future__ import annotations
 
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,13 +13,15 @@ from checkin.errors import ValidationError
 from checkin.models import GroupStaff, OnCallWindow
 
 NY = ZoneInfo("America/New_York")
-UTC = timezone.utc
+UTC = UTC
 
 
 def weekly(days: str, start: str, end: str, span: int = 0) -> OnCallWindow:
     h1, m1 = map(int, start.split(":"))
     h2, m2 = map(int, end.split(":"))
-    return OnCallWindow(kind="weekly", days=days, start_minute=h1 * 60 + m1, end_minute=h2 * 60 + m2, span_days=span)
+    return OnCallWindow(
+        kind="weekly", days=days, start_minute=h1 * 60 + m1, end_minute=h2 * 60 + m2, span_days=span
+    )
 
 
 def ny(*args) -> datetime:
@@ -126,7 +128,9 @@ def test_on_call_asks_the_database_by_tier_and_instant(db, group):
 
     with db.session() as s:
         dana = add_staff(s, "Dana", "dana@example.org", "facilitator", "+12025550201", [group.name])
-        fay = add_staff(s, "Fay", "fay@example.org", "facilitator", "+12025550203", [group.name], tier="backup")
+        fay = add_staff(
+            s, "Fay", "fay@example.org", "facilitator", "+12025550203", [group.name], tier="backup"
+        )
         nat = add_staff(s, "Nat", "nat@example.org", "facilitator", None, [group.name])  # no phone
         rota.add_weekly(s, s.get(GroupStaff, (group.id, dana.id)), [1, 2, 3, 4, 5], time(9), time(17))
         s.commit()
@@ -135,7 +139,10 @@ def test_on_call_asks_the_database_by_tier_and_instant(db, group):
         assert [p.id for p in rota.on_call(s, group.id, sunday)] == [fay.id]
         assert [p.id for p in rota.on_call(s, group.id, weekday, tier="primary")] == [dana.id]
         # The console sees Nat's place on call too, though Nat cannot be rung.
-        assert [(p.staff.id, p.on_call) for p in rota.places(s, s.get(type(group), group.id), sunday)] == \
-            [(dana.id, False), (nat.id, True), (fay.id, True)]
+        assert [(p.staff.id, p.on_call) for p in rota.places(s, s.get(type(group), group.id), sunday)] == [
+            (dana.id, False),
+            (nat.id, True),
+            (fay.id, True),
+        ]
         s.get(GroupStaff, (group.id, fay.id)).on_call = False  # OFFCALL
         assert rota.on_call(s, group.id, sunday) == []

@@ -85,8 +85,25 @@ def test_corpus_composition():
     assert len(rows) >= 450
     none = sum(1 for lvl, _ in rows if lvl == "none")
     assert none >= len(rows) / 3
-    spanish_words = ("quiero", "estoy", "me ", "mi ", "no tengo", "voy", "muy", "adios", "gracias", "todo", "nos vemos")
-    spanish = sum(1 for _, t in rows if any(w in t.lower() for w in spanish_words) and not any(w in t.lower() for w in (" i ", "i'm", "im ", "my ")))
+    spanish_words = (
+        "quiero",
+        "estoy",
+        "me ",
+        "mi ",
+        "no tengo",
+        "voy",
+        "muy",
+        "adios",
+        "gracias",
+        "todo",
+        "nos vemos",
+    )
+    spanish = sum(
+        1
+        for _, t in rows
+        if any(w in t.lower() for w in spanish_words)
+        and not any(w in t.lower() for w in (" i ", "i'm", "im ", "my "))
+    )
     assert spanish >= 0.25 * len(rows) * 0.9
     dev = Path("/work/shared/corpus/risk_levels_dev.tsv")
     if dev.exists():
@@ -126,7 +143,7 @@ def test_holdout_looser_targets():
         ("sewer slide", "suicide"),
         ("suicídarme", "suicidarme"),
         ("ya no quiero vivir", "ya no quiero vivir"),
-        ("\U0001F48A\U0001F52B\U0001F52A\U0001FAA2\u26B0\ufe0f", "pills gun knife rope coffin"),
+        ("\U0001f48a\U0001f52b\U0001f52a\U0001faa2\u26b0\ufe0f", "pills gun knife rope coffin"),
         ("took 30 pills", "took 30 pills"),
         ("5am 30mg 2nd", "5am 30mg 2nd"),
         ("ran 5 kms", "ran 5 kms"),
@@ -289,7 +306,9 @@ def test_escalators_are_crisis(text):
     assert level(text) == "crisis", assess(text)
 
 
-@pytest.mark.parametrize("text", ["took 2 advil for my back", "took my meds this morning", "took 100 mg of zoloft"])
+@pytest.mark.parametrize(
+    "text", ["took 2 advil for my back", "took my meds this morning", "took 100 mg of zoloft"]
+)
 def test_normal_doses_are_not_overdoses(text):
     assert level(text) == "none", assess(text)
 
@@ -337,7 +356,14 @@ def test_history_never_lowers_text_level():
 
 @pytest.mark.parametrize(
     "text",
-    ["call me", "can someone call me", "need to talk to someone", "llámame", "necesito hablar con alguien", "please help"],
+    [
+        "call me",
+        "can someone call me",
+        "need to talk to someone",
+        "llámame",
+        "necesito hablar con alguien",
+        "please help",
+    ],
 )
 def test_help_requests_are_urgent(text):
     a = assess(text)
@@ -377,5 +403,14 @@ def test_fail_safe_on_bad_input_type():
 
 
 def test_package_exports():
-    for name in ("assess", "Assessment", "AssessmentContext", "LEVELS", "level_rank", "RuleFileError", "load_ruleset", "default_ruleset"):
+    for name in (
+        "assess",
+        "Assessment",
+        "AssessmentContext",
+        "LEVELS",
+        "level_rank",
+        "RuleFileError",
+        "load_ruleset",
+        "default_ruleset",
+    ):
         assert hasattr(rules, name)

@@ -14,14 +14,14 @@ from checkin.rules.engine import DEFAULT_RULE_FILES
 
 CORPUS = Path(__file__).parent / "corpus" / "risk_corpus.tsv"
 
-GOOD = '''language = "en"
+GOOD = """language = "en"
 
 [[rule]]
 id = "local.fire_drill"
 level = "urgent"
 reason = "deployment-specific phrase"
 phrases = ["red balloon"]
-'''
+"""
 
 
 def write(tmp_path: Path, text: str, name: str = "rules.toml") -> Path:
@@ -42,7 +42,9 @@ def test_extra_rule_file_extends_defaults(tmp_path):
 
 
 def test_extra_rule_file_can_use_default_macros(tmp_path):
-    extra = write(tmp_path, GOOD.replace('phrases = ["red balloon"]', "patterns = ['swallow \\w+ (?:{PILLS})']"))
+    extra = write(
+        tmp_path, GOOD.replace('phrases = ["red balloon"]', "patterns = ['swallow \\w+ (?:{PILLS})']")
+    )
     rs = load_ruleset([*DEFAULT_RULE_FILES, extra])
     assert "local.fire_drill" in assess("i might swallow some pills", ruleset=rs).rules
 
@@ -57,12 +59,36 @@ def line_of(text: str, needle: str) -> int:
 BAD = {
     "toml_syntax": (GOOD + '\n[[rule]]\nid = "x"\nlevel = "urgent\n', 'level = "urgent', "TOML"),
     "missing_id": (GOOD + '\n[[rule]]\nlevel = "urgent"\nphrases = ["x"]\n', "[[rule]]", "missing an 'id'"),
-    "missing_level": (GOOD + '\n[[rule]]\nid = "local.nolevel"\nphrases = ["x"]\n', 'id = "local.nolevel"', "missing 'level'"),
-    "missing_pattern": (GOOD + '\n[[rule]]\nid = "local.nopattern"\nlevel = "watch"\n', 'id = "local.nopattern"', "no 'pattern'"),
-    "unknown_level": (GOOD + '\n[[rule]]\nid = "local.badlevel"\nlevel = "severe"\nphrases = ["x"]\n', 'id = "local.badlevel"', "unknown level 'severe'"),
-    "bad_regex": (GOOD + "\n[[rule]]\nid = \"local.badregex\"\nlevel = \"watch\"\npattern = '(unclosed'\n", 'id = "local.badregex"', "does not compile"),
-    "duplicate_id": (GOOD + '\n[[rule]]\nid = "local.fire_drill"\nlevel = "watch"\nphrases = ["y"]\n', None, "duplicate rule id 'local.fire_drill'"),
-    "unknown_macro": (GOOD + "\n[[rule]]\nid = \"local.macro\"\nlevel = \"watch\"\npattern = '{NOPE} x'\n", 'id = "local.macro"', "unknown macro"),
+    "missing_level": (
+        GOOD + '\n[[rule]]\nid = "local.nolevel"\nphrases = ["x"]\n',
+        'id = "local.nolevel"',
+        "missing 'level'",
+    ),
+    "missing_pattern": (
+        GOOD + '\n[[rule]]\nid = "local.nopattern"\nlevel = "watch"\n',
+        'id = "local.nopattern"',
+        "no 'pattern'",
+    ),
+    "unknown_level": (
+        GOOD + '\n[[rule]]\nid = "local.badlevel"\nlevel = "severe"\nphrases = ["x"]\n',
+        'id = "local.badlevel"',
+        "unknown level 'severe'",
+    ),
+    "bad_regex": (
+        GOOD + '\n[[rule]]\nid = "local.badregex"\nlevel = "watch"\npattern = \'(unclosed\'\n',
+        'id = "local.badregex"',
+        "does not compile",
+    ),
+    "duplicate_id": (
+        GOOD + '\n[[rule]]\nid = "local.fire_drill"\nlevel = "watch"\nphrases = ["y"]\n',
+        None,
+        "duplicate rule id 'local.fire_drill'",
+    ),
+    "unknown_macro": (
+        GOOD + '\n[[rule]]\nid = "local.macro"\nlevel = "watch"\npattern = \'{NOPE} x\'\n',
+        'id = "local.macro"',
+        "unknown macro",
+    ),
 }
 
 
@@ -110,7 +136,9 @@ def test_default_rule_files_load():
 
 
 def test_cli_reads_stdin_and_prints_json_lines():
-    result = CliRunner().invoke(assess_command, [], input="im gonna kms tonight\n\nthis heat is killing me\nllámame\n")
+    result = CliRunner().invoke(
+        assess_command, [], input="im gonna kms tonight\n\nthis heat is killing me\nllámame\n"
+    )
     assert result.exit_code == 0, result.output
     lines = [json.loads(l) for l in result.output.splitlines()]
     assert [l["level"] for l in lines] == ["crisis", "none", "urgent"]
@@ -137,7 +165,13 @@ def test_cli_eval_prints_report():
 
 @pytest.mark.parametrize(
     "content",
-    [None, "", "level\ttext\nsevere\ti am sad\n", "lvl,text\ncrisis,x\n", "level\ttext\ncrisis no tab here\n"],
+    [
+        None,
+        "",
+        "level\ttext\nsevere\ti am sad\n",
+        "lvl,text\ncrisis,x\n",
+        "level\ttext\ncrisis no tab here\n",
+    ],
 )
 def test_cli_eval_bad_file_is_one_line_error(tmp_path, content):
     p = tmp_path / "eval.tsv"

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,9 @@ def cli_env(env):
 
 def run(cli_env, *args):
     """The installed `checkin` command in its own process, as a coordinator runs it."""
-    return subprocess.run([CHECKIN, "schedule", *args], env=cli_env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [CHECKIN, "schedule", *args], env=cli_env, capture_output=True, text=True, timeout=60
+    )
 
 
 @pytest.fixture
@@ -51,16 +54,33 @@ def test_set_cancel_move_and_preview(runtime, cli_env, group):
         add_member(s, group.name, "+12025550103", "Olu Ade", timezone="Europe/London")
         gone = add_member(s, group.name, "+12025550104", "Ana Ruiz")
         s.get(Member, gone.id).status = "opted_out"
-    out = ok(cli_env, "set", "--group", group.name, "--rrule", "FREQ=WEEKLY;BYDAY=TU", "--start", "18:00",
-             "--duration", "90", "--address", "12 Main St", "--from", "2030-01-01")
+    out = ok(
+        cli_env,
+        "set",
+        "--group",
+        group.name,
+        "--rrule",
+        "FREQ=WEEKLY;BYDAY=TU",
+        "--start",
+        "18:00",
+        "--duration",
+        "90",
+        "--address",
+        "12 Main St",
+        "--from",
+        "2030-01-01",
+    )
     assert out.startswith("schedule set for Tuesday Group; next Tue 2030-01-01 18:00 EST")
-    assert ok(cli_env, "cancel", "--group", group.name, "--date", "2030-01-15") == "cancelled Tuesday Group on Tue 2030-01-15 18:00\n"
+    assert (
+        ok(cli_env, "cancel", "--group", group.name, "--date", "2030-01-15")
+        == "cancelled Tuesday Group on Tue 2030-01-15 18:00\n"
+    )
     ok(cli_env, "move", "--group", group.name, "--date", "2030-01-22", "--to", "2030-01-23 18:30")
 
     out = ok(cli_env, "preview", "--group", group.name, "--days", "14", "--from", "2029-12-31")
     lines = out.splitlines()
     assert lines[0] == "Tuesday Group: 32 send(s) from 2029-12-31 for 14 day(s)"
-    sam = lines[lines.index(next(line for line in lines if line.startswith("Sam ("))):]
+    sam = lines[lines.index(next(line for line in lines if line.startswith("Sam ("))) :]
     assert sam[0].startswith("Sam (member ") and sam[0].endswith(", America/New_York, sms)")
     # Per member, in local time: reminders 24 h and 2 h before, the prompt two days after, each change once
     # when its meeting comes within 14 days; nothing for the cancelled meeting itself.
@@ -78,17 +98,17 @@ def test_set_cancel_move_and_preview(runtime, cli_env, group):
     assert "Tuesday Group: Tuesday's meeting is moved to Wed 23 Jan at 6:30 PM, at 12 Main St." in out
     # Held back, and why: the London member's 2 h reminder falls in their night until the meeting;
     # the opted-out member gets nothing.
-    olu = out[out.index("Olu ("):out.index("Rosa (")]
+    olu = out[out.index("Olu (") : out.index("Rosa (")]
     assert "Tue 2030-01-08 21:00 GMT  reminder HELD: quiet hours until the meeting" in olu
     assert "Tue 2030-01-08 08:00 GMT  reminder send (quiet hours: due 23:00)" in olu
-    ana = out[out.index("Ana ("):out.index("Olu (")]
+    ana = out[out.index("Ana (") : out.index("Olu (")]
     assert ana.count("HELD: opted out") == ana.count("\n  ") and "send " not in ana
     assert "Recordatorio: Tuesday Group se reune mañana, mar 8 ene a las 18:00" in out
 
 
 def test_preview_is_what_the_tick_sends(runtime, cli_env, group):
     """The preview and the tick call the same planner: the preview's sendable lines are the tick's rows."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from checkin.schedules import preview, set_schedule
     from checkin.schedules.tick import write_due
@@ -96,17 +116,30 @@ def test_preview_is_what_the_tick_sends(runtime, cli_env, group):
     with runtime.db.session() as s:
         add_member(s, group.name, "+12025550101", "Sam Rivera")
         add_member(s, group.name, "+12025550103", "Olu Ade", timezone="Asia/Kolkata")
-        set_schedule(s, group.id, rrule="FREQ=MONTHLY;BYDAY=+2TU", start_local=datetime(2020, 1, 1, 18).time(),
-                     duration_minutes=60, starts_on=datetime(2030, 1, 1).date())
-    start = datetime(2030, 1, 1, tzinfo=timezone.utc)
+        set_schedule(
+            s,
+            group.id,
+            rrule="FREQ=MONTHLY;BYDAY=+2TU",
+            start_local=datetime(2020, 1, 1, 18).time(),
+            duration_minutes=60,
+            starts_on=datetime(2030, 1, 1).date(),
+        )
+    start = datetime(2030, 1, 1, tzinfo=UTC)
     with runtime.db.session() as s:
         planned = [p for p in preview(s, group.id, start, 30, now=start) if p.held_reason is None]
     # Sam: two reminders and a prompt; Olu in Kolkata (04:30 there): the day-before reminder at 08:00,
     # the 2 h one held by his night, and a prompt.
-    assert sorted((p.member_id, p.kind) for p in planned) == [(1, "prompt"), (1, "reminder"), (1, "reminder"),
-                                                              (2, "prompt"), (2, "reminder")]
+    assert sorted((p.member_id, p.kind) for p in planned) == [
+        (1, "prompt"),
+        (1, "reminder"),
+        (1, "reminder"),
+        (2, "prompt"),
+        (2, "reminder"),
+    ]
     # Tick every 6 hours and at each planned moment: each send is written at its planned tick, not before.
-    moments = sorted({p.send_at_utc for p in planned} | {start + timedelta(hours=6 * i) for i in range(4 * 30)})
+    moments = sorted(
+        {p.send_at_utc for p in planned} | {start + timedelta(hours=6 * i) for i in range(4 * 30)}
+    )
     written = {}
     for now in moments:
         with runtime.db.session() as s:
@@ -119,36 +152,113 @@ def _keys(session, result):
     from checkin.models import OutboxItem
 
     ids = [i for i, _ in result.created]
-    return session.scalars(select(OutboxItem.idempotency_key).where(OutboxItem.id.in_(ids))).all() if ids else []
+    return (
+        session.scalars(select(OutboxItem.idempotency_key).where(OutboxItem.id.in_(ids))).all() if ids else []
+    )
 
 
-@pytest.mark.parametrize("args, message", [
-    (["set", "--group", "Tuesday Group", "--rrule", "every tuesday", "--start", "18:00", "--duration", "90"],
-     "rrule: not a valid RRULE"),
-    (["set", "--group", "Tuesday Group", "--rrule", "FREQ=WEEKLY;BYDAY=TU", "--start", "6pm", "--duration", "90"],
-     "--start: expected a time as HH:MM"),
-    (["set", "--group", "Tuesday Group", "--rrule", "FREQ=WEEKLY;BYDAY=TU", "--start", "18:00", "--duration", "0"],
-     "duration must be 5 to 1440 minutes"),
-    (["set", "--group", "Nope", "--rrule", "FREQ=WEEKLY", "--start", "18:00", "--duration", "90"], "no group named 'Nope'"),
-    (["cancel", "--group", "Tuesday Group", "--date", "2030-01-16"], "Tuesday Group has no meeting on 2030-01-16"),
-    (["move", "--group", "Tuesday Group", "--date", "2030-01-15", "--to", "tomorrow"], "--to: expected a local date and time"),
-    (["plan", "--group", "Tuesday Group", "quiet_end=07:00"], "quiet_end: must be later than quiet_start"),
-    (["plan", "--group", "Tuesday Group", "nudge=3"], "nudge: unknown key"),
-    (["preview", "--group", "Tuesday Group", "--days", "400"], "Invalid value for '--days'"),
-    (["plan", "--group", "Tuesday Group", "--template", "es.reminder=Hola {nombre}"], "Spanish meeting reminder: unknown placeholder {nombre}"),
-    (["plan", "--group", "Tuesday Group", "--template", "reminder=Hi"], "--template: expected LANG.NAME=TEXT"),
-    (["plan", "--group", "Tuesday Group", "--template", "fr.reminder=Salut"], "unknown language 'fr'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            [
+                "set",
+                "--group",
+                "Tuesday Group",
+                "--rrule",
+                "every tuesday",
+                "--start",
+                "18:00",
+                "--duration",
+                "90",
+            ],
+            "rrule: not a valid RRULE",
+        ),
+        (
+            [
+                "set",
+                "--group",
+                "Tuesday Group",
+                "--rrule",
+                "FREQ=WEEKLY;BYDAY=TU",
+                "--start",
+                "6pm",
+                "--duration",
+                "90",
+            ],
+            "--start: expected a time as HH:MM",
+        ),
+        (
+            [
+                "set",
+                "--group",
+                "Tuesday Group",
+                "--rrule",
+                "FREQ=WEEKLY;BYDAY=TU",
+                "--start",
+                "18:00",
+                "--duration",
+                "0",
+            ],
+            "duration must be 5 to 1440 minutes",
+        ),
+        (
+            ["set", "--group", "Nope", "--rrule", "FREQ=WEEKLY", "--start", "18:00", "--duration", "90"],
+            "no group named 'Nope'",
+        ),
+        (
+            ["cancel", "--group", "Tuesday Group", "--date", "2030-01-16"],
+            "Tuesday Group has no meeting on 2030-01-16",
+        ),
+        (
+            ["move", "--group", "Tuesday Group", "--date", "2030-01-15", "--to", "tomorrow"],
+            "--to: expected a local date and time",
+        ),
+        (
+            ["plan", "--group", "Tuesday Group", "quiet_end=07:00"],
+            "quiet_end: must be later than quiet_start",
+        ),
+        (["plan", "--group", "Tuesday Group", "nudge=3"], "nudge: unknown key"),
+        (["preview", "--group", "Tuesday Group", "--days", "400"], "Invalid value for '--days'"),
+        (
+            ["plan", "--group", "Tuesday Group", "--template", "es.reminder=Hola {nombre}"],
+            "Spanish meeting reminder: unknown placeholder {nombre}",
+        ),
+        (
+            ["plan", "--group", "Tuesday Group", "--template", "reminder=Hi"],
+            "--template: expected LANG.NAME=TEXT",
+        ),
+        (["plan", "--group", "Tuesday Group", "--template", "fr.reminder=Salut"], "unknown language 'fr'"),
+    ],
+)
 def test_bad_arguments_get_one_line_and_change_nothing(runtime, cli, group, args, message):
-    assert cli("set", "--group", group.name, "--rrule", "FREQ=WEEKLY;BYDAY=TU", "--start", "18:00", "--duration", "90",
-               "--from", "2030-01-01").exit_code == 0
+    assert (
+        cli(
+            "set",
+            "--group",
+            group.name,
+            "--rrule",
+            "FREQ=WEEKLY;BYDAY=TU",
+            "--start",
+            "18:00",
+            "--duration",
+            "90",
+            "--from",
+            "2030-01-01",
+        ).exit_code
+        == 0
+    )
     result = cli(*args)
     assert result.exit_code != 0 and "Traceback" not in result.output
     [line] = [line for line in result.output.splitlines() if message in line]  # the reason, on one line
     assert line.startswith("Error: ")
     with runtime.db.session() as s:
         [schedule] = s.scalars(select(Schedule)).all()
-        assert (schedule.rrule, schedule.duration_minutes, str(schedule.start_local)) == ("FREQ=WEEKLY;BYDAY=TU", 90, "18:00:00")
+        assert (schedule.rrule, schedule.duration_minutes, str(schedule.start_local)) == (
+            "FREQ=WEEKLY;BYDAY=TU",
+            90,
+            "18:00:00",
+        )
         assert s.scalars(select(OccurrenceOverride)).all() == []
 
 
@@ -164,15 +274,23 @@ def test_plan_shows_and_overrides_per_group(runtime, cli, group):
 def test_plan_sets_a_groups_own_text_and_a_blank_one_returns_to_the_file(runtime, cli, group):
     from checkin.schedules import get_templates, load_config
 
-    result = cli("plan", "--group", group.name, "--template", "es.reminder=Hola: {group} se reune {when}{date} a las {time}{where}.",
-                 "quiet_start=09:00")
+    result = cli(
+        "plan",
+        "--group",
+        group.name,
+        "--template",
+        "es.reminder=Hola: {group} se reune {when}{date} a las {time}{where}.",
+        "quiet_start=09:00",
+    )
     assert result.exit_code == 0
     assert "quiet_start = 09:00" in result.output
     assert "template es.reminder = Hola: {group} se reune {when}{date} a las {time}{where}." in result.output
     with runtime.db.session() as s:
         assert get_templates(s, group.id)["es"]["reminder"].startswith("Hola: {group}")
     # A refused text saves nothing, not even the plan key given with it.
-    refused = cli("plan", "--group", group.name, "--template", "en.prompt=" + "How are you? " * 30, "quiet_start=10:00")
+    refused = cli(
+        "plan", "--group", group.name, "--template", "en.prompt=" + "How are you? " * 30, "quiet_start=10:00"
+    )
     assert refused.exit_code != 0 and "English check-in prompt: 3 SMS segments" in refused.output
     assert "template es.reminder" in cli("plan", "--group", group.name).output
     out = cli("plan", "--group", group.name, "--template", "es.reminder=").output
@@ -182,21 +300,32 @@ def test_plan_sets_a_groups_own_text_and_a_blank_one_returns_to_the_file(runtime
 
 
 def test_pause_a_member_until_a_date_then_resume(runtime, cli, group, member):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from checkin.schedules import preview, set_schedule
 
     with runtime.db.session() as s:
-        set_schedule(s, group.id, rrule="FREQ=WEEKLY;BYDAY=TU", start_local=datetime(2030, 1, 1, 18).time(),
-                     duration_minutes=90, starts_on=datetime(2030, 1, 1).date())
+        set_schedule(
+            s,
+            group.id,
+            rrule="FREQ=WEEKLY;BYDAY=TU",
+            start_local=datetime(2030, 1, 1, 18).time(),
+            duration_minutes=90,
+            starts_on=datetime(2030, 1, 1).date(),
+        )
     result = cli("pause", "--phone", member.phone, "--until", "2030-01-09")
     assert result.exit_code == 0 and result.output == f"member {member.id} paused through 2030-01-09\n"
-    start = datetime(2030, 1, 6, tzinfo=timezone.utc)
+    start = datetime(2030, 1, 6, tzinfo=UTC)
     with runtime.db.session() as s:
         held = [(p.kind, p.held_reason) for p in preview(s, group.id, start, 10, now=start)]
     # Reminders for the 8th are held; the prompt on the 10th at 10:00 goes out, and so do the next reminders.
-    assert held == [("reminder", "paused through 2030-01-09"), ("reminder", "paused through 2030-01-09"),
-                    ("prompt", None), ("reminder", None), ("reminder", None)]
+    assert held == [
+        ("reminder", "paused through 2030-01-09"),
+        ("reminder", "paused through 2030-01-09"),
+        ("prompt", None),
+        ("reminder", None),
+        ("reminder", None),
+    ]
     assert cli("pause", "--phone", member.phone, "--resume").output == f"member {member.id} resumed\n"
     assert "give either --until" in cli("pause", "--phone", member.phone).output
     assert "no member with phone +12025550199" in cli("pause", "--phone", "+12025550199", "--resume").output

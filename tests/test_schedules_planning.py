@@ -2,15 +2,15 @@
 hours at both edges, pauses, opt-outs, live exchanges, staleness, and the texts they get."""
 
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from checkin.schedules.recurrence import OverrideSpec, ScheduleSpec, expand, validate_rrule
 from checkin.schedules.plan import PlanError, load_config, parse_config, parse_plan
 from checkin.schedules.planning import GroupState, MemberState, OpenPrompt, plan_sends
+from checkin.schedules.recurrence import OverrideSpec, ScheduleSpec, expand, validate_rrule
 
-UTC = timezone.utc
+UTC = UTC
 CONFIG = load_config()
 
 
@@ -18,20 +18,46 @@ def utc(*args):
     return datetime(*args, tzinfo=UTC)
 
 
-def group(zone="America/New_York", rrule="FREQ=WEEKLY;BYDAY=TU", start=time(18, 0), members=None, overrides=None,
-          location="12 Main St", **plan):
+def group(
+    zone="America/New_York",
+    rrule="FREQ=WEEKLY;BYDAY=TU",
+    start=time(18, 0),
+    members=None,
+    overrides=None,
+    location="12 Main St",
+    **plan,
+):
     spec = ScheduleSpec(1, zone, rrule, date(2026, 1, 1), start, 90, location, None)
-    return GroupState(1, "Tuesday Evening Group", zone, "+15005550006", spec, overrides or {},
-                      replace(CONFIG.defaults, **plan), tuple(members or [person()]))
+    return GroupState(
+        1,
+        "Tuesday Evening Group",
+        zone,
+        "+15005550006",
+        spec,
+        overrides or {},
+        replace(CONFIG.defaults, **plan),
+        tuple(members or [person()]),
+    )
 
 
-def person(id=7, zone=None, language="en", channel="sms", status="active", paused_until=None, last_inbound_at=None):
-    return MemberState(id, "Sam", f"+1202555{id:04d}", language, zone, channel, status, paused_until, last_inbound_at)
+def person(
+    id=7, zone=None, language="en", channel="sms", status="active", paused_until=None, last_inbound_at=None
+):
+    return MemberState(
+        id, "Sam", f"+1202555{id:04d}", language, zone, channel, status, paused_until, last_inbound_at
+    )
 
 
 def plan(g, start, end, now=None, prompts=()):
-    return plan_sends([g], start, end, now=now or start, config=CONFIG, open_prompts=list(prompts),
-                      base_url="https://checkin.example.org")
+    return plan_sends(
+        [g],
+        start,
+        end,
+        now=now or start,
+        config=CONFIG,
+        open_prompts=list(prompts),
+        base_url="https://checkin.example.org",
+    )
 
 
 def local(send, fmt="%a %Y-%m-%d %H:%M %Z"):
@@ -40,16 +66,20 @@ def local(send, fmt="%a %Y-%m-%d %H:%M %Z"):
 
 # --- meetings in wall-clock time ----------------------------------------------------------
 
-@pytest.mark.parametrize("zone, before, after, local_times", [
-    # New York springs forward on Sun 8 March 2026 and falls back on Sun 1 November.
-    ("America/New_York", date(2026, 3, 3), date(2026, 3, 10), ("2026-03-03 23:00", "2026-03-10 22:00")),
-    ("America/New_York", date(2026, 10, 27), date(2026, 11, 3), ("2026-10-27 22:00", "2026-11-03 23:00")),
-    # London: BST from Sun 29 March, GMT again from Sun 25 October.
-    ("Europe/London", date(2026, 3, 24), date(2026, 3, 31), ("2026-03-24 18:00", "2026-03-31 17:00")),
-    ("Europe/London", date(2026, 10, 20), date(2026, 10, 27), ("2026-10-20 17:00", "2026-10-27 18:00")),
-    # Kolkata has no DST: the same UTC instant all year.
-    ("Asia/Kolkata", date(2026, 3, 3), date(2026, 11, 3), ("2026-03-03 12:30", "2026-11-03 12:30")),
-])
+
+@pytest.mark.parametrize(
+    "zone, before, after, local_times",
+    [
+        # New York springs forward on Sun 8 March 2026 and falls back on Sun 1 November.
+        ("America/New_York", date(2026, 3, 3), date(2026, 3, 10), ("2026-03-03 23:00", "2026-03-10 22:00")),
+        ("America/New_York", date(2026, 10, 27), date(2026, 11, 3), ("2026-10-27 22:00", "2026-11-03 23:00")),
+        # London: BST from Sun 29 March, GMT again from Sun 25 October.
+        ("Europe/London", date(2026, 3, 24), date(2026, 3, 31), ("2026-03-24 18:00", "2026-03-31 17:00")),
+        ("Europe/London", date(2026, 10, 20), date(2026, 10, 27), ("2026-10-20 17:00", "2026-10-27 18:00")),
+        # Kolkata has no DST: the same UTC instant all year.
+        ("Asia/Kolkata", date(2026, 3, 3), date(2026, 11, 3), ("2026-03-03 12:30", "2026-11-03 12:30")),
+    ],
+)
 def test_meetings_stay_at_local_time_across_dst(zone, before, after, local_times):
     g = group(zone=zone)
     found = {}
@@ -65,10 +95,18 @@ def test_a_meeting_time_the_clocks_skip_or_repeat_happens_once():
     # 02:30 does not exist in New York on 8 March 2026 and 01:30 happens twice on 1 November.
     spring = ScheduleSpec(1, "America/New_York", "FREQ=DAILY", date(2026, 3, 7), time(2, 30), 60)
     occs = expand(spring, {}, utc(2026, 3, 7), utc(2026, 3, 10))
-    assert [o.local_start.strftime("%d %H:%M %Z") for o in occs] == ["07 02:30 EST", "08 03:30 EDT", "09 02:30 EDT"]
+    assert [o.local_start.strftime("%d %H:%M %Z") for o in occs] == [
+        "07 02:30 EST",
+        "08 03:30 EDT",
+        "09 02:30 EDT",
+    ]
     autumn = ScheduleSpec(1, "America/New_York", "FREQ=DAILY", date(2026, 10, 31), time(1, 30), 60)
     occs = expand(autumn, {}, utc(2026, 10, 31), utc(2026, 11, 3))
-    assert [o.local_start.strftime("%d %H:%M %Z") for o in occs] == ["31 01:30 EDT", "01 01:30 EDT", "02 01:30 EST"]
+    assert [o.local_start.strftime("%d %H:%M %Z") for o in occs] == [
+        "31 01:30 EDT",
+        "01 01:30 EDT",
+        "02 01:30 EST",
+    ]
 
 
 def test_a_reminder_the_day_before_a_dst_change_is_at_the_same_local_hour():
@@ -76,8 +114,10 @@ def test_a_reminder_the_day_before_a_dst_change_is_at_the_same_local_hour():
     g = group(rrule="FREQ=WEEKLY;BYDAY=SU")
     sends = [s for s in plan(g, utc(2026, 3, 7), utc(2026, 3, 9)) if s.kind == "reminder"]
     assert [local(s) for s in sends] == ["Sat 2026-03-07 18:00 EST", "Sun 2026-03-08 16:00 EDT"]
-    assert sends[0].body == ("Reminder: Tuesday Evening Group meets tomorrow, Sun 8 Mar at 6:00 PM, at 12 Main St. "
-                             "Reply 1 if you're coming, 2 if not.")
+    assert sends[0].body == (
+        "Reminder: Tuesday Evening Group meets tomorrow, Sun 8 Mar at 6:00 PM, at 12 Main St. "
+        "Reply 1 if you're coming, 2 if not."
+    )
 
 
 def test_november_fall_back_prompt_and_reminders_in_local_time():
@@ -94,28 +134,40 @@ def test_monthly_second_tuesday():
     g = group(rrule="FREQ=MONTHLY;BYDAY=+2TU")
     occs = expand(g.schedule, {}, utc(2026, 1, 1), utc(2026, 7, 1))
     assert [o.local_start.date().isoformat() for o in occs] == [
-        "2026-01-13", "2026-02-10", "2026-03-10", "2026-04-14", "2026-05-12", "2026-06-09"]
+        "2026-01-13",
+        "2026-02-10",
+        "2026-03-10",
+        "2026-04-14",
+        "2026-05-12",
+        "2026-06-09",
+    ]
 
 
 def test_every_other_week_counts_from_the_first_day():
-    spec = ScheduleSpec(1, "America/New_York", "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU", date(2026, 12, 1), time(18), 90)
+    spec = ScheduleSpec(
+        1, "America/New_York", "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU", date(2026, 12, 1), time(18), 90
+    )
     occs = expand(spec, {}, utc(2026, 12, 1), utc(2027, 1, 1))
     assert [o.local_start.day for o in occs] == [1, 15, 29]
 
 
-@pytest.mark.parametrize("rule, words", [
-    ("FREQ=HOURLY", "FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY"),
-    ("FREQ=WEEKLY;BYHOUR=9", "BYHOUR is not allowed"),
-    ("weekly on tuesdays", "not a valid RRULE"),
-    ("FREQ=WEEKLY;UNTIL=20200101T000000Z", "produces no meeting"),
-    ("", "empty"),
-])
+@pytest.mark.parametrize(
+    "rule, words",
+    [
+        ("FREQ=HOURLY", "FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY"),
+        ("FREQ=WEEKLY;BYHOUR=9", "BYHOUR is not allowed"),
+        ("weekly on tuesdays", "not a valid RRULE"),
+        ("FREQ=WEEKLY;UNTIL=20200101T000000Z", "produces no meeting"),
+        ("", "empty"),
+    ],
+)
 def test_bad_rules_are_refused_saying_why(rule, words):
     with pytest.raises(ValueError, match=words):
         validate_rrule(rule, date(2026, 1, 1), time(18))
 
 
 # --- members in other zones, languages, channels ------------------------------------------
+
 
 def test_member_in_another_zone_gets_their_own_local_time():
     g = group(members=[person(zone="America/Los_Angeles")])
@@ -143,15 +195,20 @@ def test_member_far_east_is_not_reminded_in_their_night():
 def test_spanish_member_gets_spanish_texts_in_24h_clock():
     g = group(members=[person(language="es")])
     sends = plan(g, utc(2026, 12, 7, 12), utc(2026, 12, 11))
-    assert sends[0].body == ("Recordatorio: Tuesday Evening Group se reune mañana, mar 8 dic a las 18:00, en 12 Main St. "
-                             "Responde 1 si vienes, 2 si no.")
+    assert sends[0].body == (
+        "Recordatorio: Tuesday Evening Group se reune mañana, mar 8 dic a las 18:00, en 12 Main St. "
+        "Responde 1 si vienes, 2 si no."
+    )
     assert sends[-1].kind == "prompt" and sends[-1].body.startswith("¿Como te va esta semana? Responde 1-5")
 
 
 def test_english_prompt_is_the_issue_text():
     g = group()
     [prompt] = [s for s in plan(g, utc(2026, 12, 9), utc(2026, 12, 11)) if s.kind == "prompt"]
-    assert prompt.body == "How are you doing this week? Reply 1-5, 1 = very hard, 5 = very good, and add words if you like"
+    assert (
+        prompt.body
+        == "How are you doing this week? Reply 1-5, 1 = very hard, 5 = very good, and add words if you like"
+    )
     assert prompt.key == "prompt:7:20261208T2300Z"
 
 
@@ -159,8 +216,9 @@ def test_voice_member_gets_a_call_not_a_text():
     g = group(members=[person(channel="voice")])
     [reminder] = [s for s in plan(g, utc(2026, 12, 7, 12), utc(2026, 12, 8)) if s.kind == "reminder"]
     assert reminder.channel == "voice" and reminder.body is None
-    assert reminder.twiml_url == ("https://checkin.example.org/twilio/voice/outbound?kind=reminder&member=7"
-                                  "&occurrence=20261208T2300Z")
+    assert reminder.twiml_url == (
+        "https://checkin.example.org/twilio/voice/outbound?kind=reminder&member=7&occurrence=20261208T2300Z"
+    )
 
 
 def test_reminder_keys_name_member_occurrence_and_offset():
@@ -170,12 +228,16 @@ def test_reminder_keys_name_member_occurrence_and_offset():
 
 # --- quiet hours at both edges ------------------------------------------------------------
 
-@pytest.mark.parametrize("prompt_time, expected", [
-    (time(7, 59), "Thu 08:00"),  # a minute early: waits for the window to open
-    (time(8, 0), "Thu 08:00"),  # the first allowed minute
-    (time(20, 59), "Thu 20:59"),  # the last allowed minute
-    (time(21, 0), "Fri 08:00"),  # the window has closed: next morning
-])
+
+@pytest.mark.parametrize(
+    "prompt_time, expected",
+    [
+        (time(7, 59), "Thu 08:00"),  # a minute early: waits for the window to open
+        (time(8, 0), "Thu 08:00"),  # the first allowed minute
+        (time(20, 59), "Thu 20:59"),  # the last allowed minute
+        (time(21, 0), "Fri 08:00"),  # the window has closed: next morning
+    ],
+)
 def test_quiet_hours_edges(prompt_time, expected):
     g = group(prompt_time=prompt_time, prompt_stale_hours=12, reminder_offsets_minutes=())
     [prompt] = plan(g, utc(2026, 12, 9), utc(2026, 12, 13))
@@ -183,7 +245,9 @@ def test_quiet_hours_edges(prompt_time, expected):
 
 
 def test_group_with_a_stricter_window():
-    g = group(quiet_start=time(9, 0), quiet_end=time(20, 0), reminder_offsets_minutes=(), prompt_time=time(8, 30))
+    g = group(
+        quiet_start=time(9, 0), quiet_end=time(20, 0), reminder_offsets_minutes=(), prompt_time=time(8, 30)
+    )
     [prompt] = plan(g, utc(2026, 12, 9), utc(2026, 12, 13))
     assert local(prompt, "%a %H:%M") == "Thu 09:00"
 
@@ -201,34 +265,56 @@ def test_a_tick_after_an_outage_sends_no_stale_prompt_and_no_started_meeting_rem
     now = utc(2026, 12, 11, 4)
     sends = plan(g, now - timedelta(days=4), now + timedelta(seconds=1), now=now)
     assert {(s.kind, s.held_reason) for s in sends} == {
-        ("reminder", "superseded by the next reminder"), ("reminder", "meeting started"), ("prompt", "stale")}
+        ("reminder", "superseded by the next reminder"),
+        ("reminder", "meeting started"),
+        ("prompt", "stale"),
+    }
 
 
 def test_a_day_before_reminder_sent_late_on_the_meeting_day_says_today_not_tomorrow():
     # `make run` on a meeting day (or a tick after an outage) still sends the day-before reminder, which
     # stays good until the next one is due; its text must read from the day it goes out.
     g = group()
-    now = utc(2026, 12, 8, 17)  # Tue 8 Dec 12:00 in New York; the meeting is at 18:00, the reminder was due Monday
-    [late] = [s for s in plan(g, now - timedelta(days=1), now + timedelta(seconds=1), now=now) if s.kind == "reminder"]
+    now = utc(
+        2026, 12, 8, 17
+    )  # Tue 8 Dec 12:00 in New York; the meeting is at 18:00, the reminder was due Monday
+    [late] = [
+        s
+        for s in plan(g, now - timedelta(days=1), now + timedelta(seconds=1), now=now)
+        if s.kind == "reminder"
+    ]
     assert late.held_reason is None and late.key.endswith(":1440")
     assert late.body.startswith("Reminder: Tuesday Evening Group meets today, Tue 8 Dec at 6:00 PM")
     # Planned ahead of time, the same reminder still says tomorrow.
-    [on_time] = [s for s in plan(g, utc(2026, 12, 7, 12), utc(2026, 12, 8), now=utc(2026, 12, 7, 12)) if s.key.endswith(":1440")]
+    [on_time] = [
+        s
+        for s in plan(g, utc(2026, 12, 7, 12), utc(2026, 12, 8), now=utc(2026, 12, 7, 12))
+        if s.key.endswith(":1440")
+    ]
     assert on_time.body.startswith("Reminder: Tuesday Evening Group meets tomorrow, Tue 8 Dec")
 
 
 # --- pauses, opt-outs, live exchanges -----------------------------------------------------
 
+
 def test_paused_and_opted_out_members_are_held_with_reasons():
-    members = [person(1), person(2, status="opted_out"), person(3, status="paused"),
-               person(4, paused_until=utc(2026, 12, 8, 12))]
+    members = [
+        person(1),
+        person(2, status="opted_out"),
+        person(3, status="paused"),
+        person(4, paused_until=utc(2026, 12, 8, 12)),
+    ]
     sends = plan(group(members=members), utc(2026, 12, 7), utc(2026, 12, 9))
     reasons = {(s.member_id, s.key.split(":")[-1]): s.held_reason for s in sends}
     assert reasons == {
-        (1, "1440"): None, (1, "120"): None,
-        (2, "1440"): "opted out", (2, "120"): "opted out",
-        (3, "1440"): "paused", (3, "120"): "paused",
-        (4, "1440"): "paused through 2026-12-08", (4, "120"): None,  # the pause ended by then
+        (1, "1440"): None,
+        (1, "120"): None,
+        (2, "1440"): "opted out",
+        (2, "120"): "opted out",
+        (3, "1440"): "paused",
+        (3, "120"): "paused",
+        (4, "1440"): "paused through 2026-12-08",
+        (4, "120"): None,  # the pause ended by then
     }
 
 
@@ -236,7 +322,11 @@ def test_live_exchange_holds_a_prompt_but_not_a_reminder():
     due = utc(2026, 12, 10, 15)  # Thursday 10:00 New York
     texting = person(last_inbound_at=due - timedelta(minutes=3))
     g = group(members=[texting], reminder_offsets_minutes=(1440, 120, 3 * 1440 - 16 * 60))
-    [prompt] = [s for s in plan(g, due - timedelta(hours=1), due + timedelta(minutes=1), now=due) if s.kind == "prompt"]
+    [prompt] = [
+        s
+        for s in plan(g, due - timedelta(hours=1), due + timedelta(minutes=1), now=due)
+        if s.kind == "prompt"
+    ]
     assert prompt.held_reason == "live exchange"
     later = due + timedelta(minutes=8)
     [prompt] = [s for s in plan(g, due - timedelta(hours=1), later, now=later) if s.kind == "prompt"]
@@ -257,6 +347,7 @@ def test_nudge_once_after_the_delay_for_an_open_prompt():
 
 # --- cancelled and moved occurrences ------------------------------------------------------
 
+
 def test_cancelled_meeting_gets_a_notice_and_no_reminders_or_prompt():
     updated = utc(2026, 12, 2, 15)
     cancelled = {"20261208T2300Z": OverrideSpec("20261208T2300Z", "cancelled", None, 1, updated)}
@@ -268,7 +359,9 @@ def test_cancelled_meeting_gets_a_notice_and_no_reminders_or_prompt():
 
 def test_moved_meeting_gets_a_notice_and_reminders_for_the_new_time():
     updated = utc(2026, 12, 4, 15)
-    moved = {"20261208T2300Z": OverrideSpec("20261208T2300Z", "moved", datetime(2026, 12, 9, 18, 0), 2, updated)}
+    moved = {
+        "20261208T2300Z": OverrideSpec("20261208T2300Z", "moved", datetime(2026, 12, 9, 18, 0), 2, updated)
+    }
     sends = plan(group(overrides=moved), updated, utc(2026, 12, 12))
     assert [(s.kind, s.key, local(s, "%a %H:%M")) for s in sends] == [
         ("change", "change:7:20261208T2300Z:2", "Fri 10:00"),
@@ -276,7 +369,10 @@ def test_moved_meeting_gets_a_notice_and_reminders_for_the_new_time():
         ("reminder", "reminder:7:20261208T2300Z:120:v2", "Wed 16:00"),
         ("prompt", "prompt:7:20261208T2300Z", "Fri 10:00"),  # two days after the meeting's new day
     ]
-    assert sends[0].body == "Tuesday Evening Group: Tuesday's meeting is moved to Wed 9 Dec at 6:00 PM, at 12 Main St."
+    assert (
+        sends[0].body
+        == "Tuesday Evening Group: Tuesday's meeting is moved to Wed 9 Dec at 6:00 PM, at 12 Main St."
+    )
 
 
 def test_change_notice_waits_until_the_meeting_is_near():
@@ -289,19 +385,28 @@ def test_change_notice_waits_until_the_meeting_is_near():
 
 # --- the plan file ------------------------------------------------------------------------
 
+
 def test_plan_defaults_are_the_issues():
     d = CONFIG.defaults
-    assert d.reminder_offsets_minutes == (1440, 120) and d.prompt_days_after == 2 and d.prompt_time == time(10)
+    assert (
+        d.reminder_offsets_minutes == (1440, 120) and d.prompt_days_after == 2 and d.prompt_time == time(10)
+    )
     assert d.nudge_after_hours == 24 and (d.quiet_start, d.quiet_end) == (time(8), time(21))
 
 
-@pytest.mark.parametrize("change, named", [
-    (("defaults", "prompt_time", "25:00"), "defaults.prompt_time: must be a time of day"),
-    (("defaults", "reminder_offsets_minutes", [1440, -5]), "defaults.reminder_offsets_minutes: must be a whole number"),
-    (("defaults", "quiet_end", "07:00"), "defaults.quiet_end: must be later than quiet_start"),
-    (("defaults", "nudge_after", 24), "defaults.nudge_after: unknown key"),
-    (("templates", "reminder", "Meet {place}"), "templates.en.reminder: unknown placeholder {place}"),
-])
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        (("defaults", "prompt_time", "25:00"), "defaults.prompt_time: must be a time of day"),
+        (
+            ("defaults", "reminder_offsets_minutes", [1440, -5]),
+            "defaults.reminder_offsets_minutes: must be a whole number",
+        ),
+        (("defaults", "quiet_end", "07:00"), "defaults.quiet_end: must be later than quiet_start"),
+        (("defaults", "nudge_after", 24), "defaults.nudge_after: unknown key"),
+        (("templates", "reminder", "Meet {place}"), "templates.en.reminder: unknown placeholder {place}"),
+    ],
+)
 def test_a_bad_plan_file_names_the_key(change, named):
     import tomllib
 
@@ -323,6 +428,8 @@ def test_the_cron_process_refuses_a_bad_plan_file_naming_file_and_key(tmp_path):
     from config import CONFIG_DIR
 
     bad = tmp_path / "plan.toml"
-    bad.write_text((CONFIG_DIR / "plan.toml").read_text().replace('prompt_time = "10:00"', 'prompt_time = "ten"'))
+    bad.write_text(
+        (CONFIG_DIR / "plan.toml").read_text().replace('prompt_time = "10:00"', 'prompt_time = "ten"')
+    )
     with pytest.raises(PlanError, match=r"^plan.toml: defaults.prompt_time: must be a time of day as HH:MM"):
         load_config(bad)

@@ -3,14 +3,22 @@ each member's language, and rewording what is planned but not yet sent, without 
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from checkin.directory import ValidationError, add_group, add_member
 from checkin.models import OutboxItem
-from checkin.schedules import get_plan, get_templates, load_config, preview, set_plan, set_schedule, set_templates
+from checkin.schedules import (
+    get_plan,
+    get_templates,
+    load_config,
+    preview,
+    set_plan,
+    set_schedule,
+    set_templates,
+)
 from checkin.schedules.models import ReminderPlan
 from checkin.schedules.plan import PlanError, TemplateTextError, parse_group_templates
 from checkin.schedules.planning import GroupState, MemberState, plan_sends
@@ -18,7 +26,7 @@ from checkin.schedules.recurrence import ScheduleSpec
 from tests.conftest import deliver_due
 from workers import schedule_jobs
 
-UTC = timezone.utc
+UTC = UTC
 CONFIG = load_config()
 OURS = "Hi from {group}: we meet {when}{date} at {time}{where}. Text 1 if you come."
 NUESTRO = "Hola de {group}: nos vemos {when}{date} a las {time}{where}. Responde 1 si vienes."
@@ -31,40 +39,61 @@ EDITED = MEETING - timedelta(days=6)
 
 # --- validation -----------------------------------------------------------------------------
 
+
 def test_an_unknown_placeholder_is_named_in_words_with_what_is_allowed():
     with pytest.raises(TemplateTextError) as error:
-        parse_group_templates({"es": {"reminder": "Hola {nombre}, {group} se reune {date}"}}, CONFIG, "Tuesday Group")
-    assert str(error.value).startswith("Spanish meeting reminder: unknown placeholder {nombre} (allowed: {date}, {group},")
+        parse_group_templates(
+            {"es": {"reminder": "Hola {nombre}, {group} se reune {date}"}}, CONFIG, "Tuesday Group"
+        )
+    assert str(error.value).startswith(
+        "Spanish meeting reminder: unknown placeholder {nombre} (allowed: {date}, {group},"
+    )
     assert (error.value.language, error.value.key) == ("es", "reminder")
     with pytest.raises(TemplateTextError, match=r"^English check-in prompt: unknown placeholder \{date\}"):
         parse_group_templates({"en": {"prompt": "How was {date}?"}}, CONFIG)
     with pytest.raises(TemplateTextError, match="^English nudge: Single '}' encountered"):
         parse_group_templates({"en": {"nudge": "Reply 1-5 }"}}, CONFIG)
     # A format spec would fail only when rendered (and take the group's every send with it).
-    with pytest.raises(TemplateTextError, match=r"^English meeting reminder: write \{time\} alone, not \{time:d\}"):
+    with pytest.raises(
+        TemplateTextError, match=r"^English meeting reminder: write \{time\} alone, not \{time:d\}"
+    ):
         parse_group_templates({"en": {"reminder": "{group} at {time:d}"}}, CONFIG)
 
 
 def test_a_text_over_two_segments_with_realistic_values_is_refused():
     # 217 characters as typed (two segments); with a long group name and an address filled in, three.
-    long = "Reminder: {group} meets {when}{date} at {time}{where}. Please reply 1 if you are coming and 2 if you " \
-           "cannot make it this time. We look forward to seeing you there, and remember that you can always text HELP to us all."
-    with pytest.raises(TemplateTextError, match=r"^English meeting reminder: 3 SMS segments \(\d+ GSM-7 characters with sample values\); at most 2"):
+    long = (
+        "Reminder: {group} meets {when}{date} at {time}{where}. Please reply 1 if you are coming and 2 if you "
+        "cannot make it this time. We look forward to seeing you there, and remember that you can always text HELP to us all."
+    )
+    with pytest.raises(
+        TemplateTextError,
+        match=r"^English meeting reminder: 3 SMS segments \(\d+ GSM-7 characters with sample values\); at most 2",
+    ):
         parse_group_templates({"en": {"reminder": long}}, CONFIG)
     # One emoji makes it UCS-2: 67 characters a segment.
     with pytest.raises(TemplateTextError, match=r"^Spanish nudge: 3 SMS segments \(\d+ UCS-2 characters"):
         parse_group_templates({"es": {"nudge": "🙂 " + "Solo queremos saber de ti, {name}. " * 4}}, CONFIG)
     # The group's own name counts when it is longer than the sample's.
-    fits = "{group}: how are you this week? Reply 1-5 (1 = very hard, 5 = very good)." + " Words are welcome too." * 8
+    fits = (
+        "{group}: how are you this week? Reply 1-5 (1 = very hard, 5 = very good)."
+        + " Words are welcome too." * 8
+    )
     assert parse_group_templates({"en": {"prompt": fits}}, CONFIG, "Tuesday Group")
     with pytest.raises(TemplateTextError, match="^English check-in prompt: 3 SMS segments"):
-        parse_group_templates({"en": {"prompt": fits}}, CONFIG, "The Greater Springfield Area Tuesday Evening Peer Support Circle")
+        parse_group_templates(
+            {"en": {"prompt": fits}},
+            CONFIG,
+            "The Greater Springfield Area Tuesday Evening Peer Support Circle",
+        )
 
 
 def test_a_long_place_line_is_refused_through_the_reminder_that_includes_it():
     # The line fits on its own (193 characters with an address), not inside the reminder.
-    where = ", at our usual place: {address}; ring the bell marked PEER SUPPORT, take the stairs to the second floor on " \
-            "the left and someone will let you in"
+    where = (
+        ", at our usual place: {address}; ring the bell marked PEER SUPPORT, take the stairs to the second floor on "
+        "the left and someone will let you in"
+    )
     assert parse_group_templates({"en": {"where_address": ", at {address}, side door"}}, CONFIG)
     with pytest.raises(TemplateTextError, match="^English meeting reminder: 3 SMS segments"):
         parse_group_templates({"en": {"where_address": where}}, CONFIG)
@@ -79,10 +108,22 @@ def test_unknown_language_or_template_is_refused():
 
 # --- the planner ----------------------------------------------------------------------------
 
+
 def _group(id, name, members, templates=None):
-    spec = ScheduleSpec(id, "America/New_York", "FREQ=WEEKLY;BYDAY=TU", date(2026, 1, 1), time(18), 90, "12 Main St", None)
-    return GroupState(id, name, "America/New_York", f"+1500555000{id}", spec, {}, CONFIG.defaults, tuple(members),
-                      templates or {})
+    spec = ScheduleSpec(
+        id, "America/New_York", "FREQ=WEEKLY;BYDAY=TU", date(2026, 1, 1), time(18), 90, "12 Main St", None
+    )
+    return GroupState(
+        id,
+        name,
+        "America/New_York",
+        f"+1500555000{id}",
+        spec,
+        {},
+        CONFIG.defaults,
+        tuple(members),
+        templates or {},
+    )
 
 
 def _member(id, language="en"):
@@ -92,40 +133,69 @@ def _member(id, language="en"):
 def test_the_planner_uses_a_groups_own_texts_for_that_group_only():
     ours = _group(1, "Tuesday Group", [_member(7), _member(8, "es")], {"en": {"reminder": OURS}})
     theirs = _group(2, "Other Group", [_member(9)])
-    sends = plan_sends([ours, theirs], datetime(2026, 12, 7, 12, tzinfo=UTC), datetime(2026, 12, 8, tzinfo=UTC),
-                       now=datetime(2026, 12, 7, 12, tzinfo=UTC), config=CONFIG)
+    sends = plan_sends(
+        [ours, theirs],
+        datetime(2026, 12, 7, 12, tzinfo=UTC),
+        datetime(2026, 12, 8, tzinfo=UTC),
+        now=datetime(2026, 12, 7, 12, tzinfo=UTC),
+        config=CONFIG,
+    )
     bodies = {s.member_id: s.body for s in sends if s.kind == "reminder"}
-    assert bodies[7] == "Hi from Tuesday Group: we meet tomorrow, Tue 8 Dec at 6:00 PM, at 12 Main St. Text 1 if you come."
-    assert bodies[8].startswith("Recordatorio: Tuesday Group se reune mañana")  # no Spanish override: the file's
+    assert (
+        bodies[7]
+        == "Hi from Tuesday Group: we meet tomorrow, Tue 8 Dec at 6:00 PM, at 12 Main St. Text 1 if you come."
+    )
+    assert bodies[8].startswith(
+        "Recordatorio: Tuesday Group se reune mañana"
+    )  # no Spanish override: the file's
     assert bodies[9].startswith("Reminder: Other Group meets tomorrow")
 
 
 # --- stored, previewed, ticked --------------------------------------------------------------
+
 
 @pytest.fixture
 def groups(db):
     with db.session() as s:
         ours = add_group(s, "Tuesday Group", "America/New_York", "+15005550006")
         theirs = add_group(s, "Thursday Group", "America/New_York", "+15005550009")
-        people = [add_member(s, ours.name, "+12025550101", "Sam Rivera"),
-                  add_member(s, ours.name, "+12025550102", "Rosa Medina", "es"),
-                  add_member(s, theirs.name, "+12025550150", "Omar Other")]
+        people = [
+            add_member(s, ours.name, "+12025550101", "Sam Rivera"),
+            add_member(s, ours.name, "+12025550102", "Rosa Medina", "es"),
+            add_member(s, theirs.name, "+12025550150", "Omar Other"),
+        ]
         for g in (ours, theirs):
-            set_schedule(s, g.id, rrule="FREQ=WEEKLY;BYDAY=TU", start_local=time(18), duration_minutes=90,
-                         location="12 Main St", starts_on=date(2020, 1, 7), now=EDITED)
+            set_schedule(
+                s,
+                g.id,
+                rrule="FREQ=WEEKLY;BYDAY=TU",
+                start_local=time(18),
+                duration_minutes=90,
+                location="12 Main St",
+                starts_on=date(2020, 1, 7),
+                now=EDITED,
+            )
         return ours, theirs, people
 
 
 def reminders(db, group_id, now=DAY_BEFORE - timedelta(hours=1)):
     with db.session() as s:
-        return {p.member_name: p.body for p in preview(s, group_id, now, 2, now=now) if p.kind == "reminder" and ":1440" in p.key}
+        return {
+            p.member_name: p.body
+            for p in preview(s, group_id, now, 2, now=now)
+            if p.kind == "reminder" and ":1440" in p.key
+        }
 
 
 def test_group_texts_show_in_the_preview_and_blank_returns_to_the_file(db, groups):
     ours, theirs, _ = groups
     with db.session() as s:
-        effective = set_templates(s, ours.id, {"en": {"reminder": OURS}, "es": {"reminder": NUESTRO}}, now=EDITED)
-    assert effective["en"]["reminder"] == OURS and effective["en"]["prompt"] == CONFIG.templates["en"]["prompt"]
+        effective = set_templates(
+            s, ours.id, {"en": {"reminder": OURS}, "es": {"reminder": NUESTRO}}, now=EDITED
+        )
+    assert (
+        effective["en"]["reminder"] == OURS and effective["en"]["prompt"] == CONFIG.templates["en"]["prompt"]
+    )
     assert reminders(db, ours.id) == {
         "Sam": "Hi from Tuesday Group: we meet tomorrow, Tue 14 Jan at 6:00 PM, at 12 Main St. Text 1 if you come.",
         "Rosa": "Hola de Tuesday Group: nos vemos mañana, mar 14 ene a las 18:00, en 12 Main St. Responde 1 si vienes.",
@@ -154,7 +224,9 @@ def test_texts_and_plan_keys_are_kept_apart(db, groups):
         assert get_templates(s, ours.id)["en"]["nudge"] == "Still there, {name}? Reply 1-5."
         # The file's own text (after tidying) is not stored as an override.
         set_templates(s, ours.id, {"en": {"prompt": CONFIG.templates["en"]["prompt"] + "\r\n"}}, now=EDITED)
-        assert s.get(ReminderPlan, ours.id).overrides["templates"] == {"en": {"nudge": "Still there, {name}? Reply 1-5."}}
+        assert s.get(ReminderPlan, ours.id).overrides["templates"] == {
+            "en": {"nudge": "Still there, {name}? Reply 1-5."}
+        }
 
 
 def test_a_refused_text_stores_nothing(db, groups):
@@ -162,10 +234,16 @@ def test_a_refused_text_stores_nothing(db, groups):
     with db.session() as s:
         set_templates(s, ours.id, {"en": {"reminder": OURS}}, now=EDITED)
     with db.session() as s:
-        with pytest.raises(ValidationError, match=r"^Spanish check-in prompt: 4 SMS segments \(259 UCS-2 characters"):
+        with pytest.raises(
+            ValidationError, match=r"^Spanish check-in prompt: 4 SMS segments \(259 UCS-2 characters"
+        ):
             # The first change is fine, the second is not: neither is kept.
-            set_templates(s, ours.id, {"en": {"reminder": None}, "es": {"prompt": "¿Cómo estás? " * 20}}, now=EDITED)
-        with pytest.raises(ValidationError, match=r"^English meeting reminder: unknown placeholder \{place\}"):
+            set_templates(
+                s, ours.id, {"en": {"reminder": None}, "es": {"prompt": "¿Cómo estás? " * 20}}, now=EDITED
+            )
+        with pytest.raises(
+            ValidationError, match=r"^English meeting reminder: unknown placeholder \{place\}"
+        ):
             set_templates(s, ours.id, {"en": {"reminder": "See you {place}"}}, now=EDITED)
         with pytest.raises(ValidationError, match="unknown language 'de'"):
             set_templates(s, ours.id, {"de": {"reminder": "Hallo"}}, now=EDITED)
@@ -177,7 +255,11 @@ def test_a_stored_text_that_cannot_be_rendered_falls_back_to_the_files(db, group
     ours, _, _ = groups
     with db.session() as s:
         # As if edited in the database by hand: the group keeps getting reminders, in the file's words.
-        s.add(ReminderPlan(group_id=ours.id, overrides={"templates": {"en": {"reminder": "Hi {nobody}", "nudge": "Hey"}}}))
+        s.add(
+            ReminderPlan(
+                group_id=ours.id, overrides={"templates": {"en": {"reminder": "Hi {nobody}", "nudge": "Hey"}}}
+            )
+        )
     assert reminders(db, ours.id)["Sam"].startswith("Reminder: Tuesday Group meets tomorrow")
     with db.session() as s:
         assert get_templates(s, ours.id)["en"]["nudge"] == "Hey"
@@ -194,7 +276,8 @@ def test_the_tick_sends_the_groups_texts(runtime, fake_twilio, groups):
     assert schedule_jobs.tick(DAY_BEFORE) == 3
     deliver_due(runtime, DAY_BEFORE)
     assert texts_to(fake_twilio, rosa.phone) == [
-        "Hola de Tuesday Group: nos vemos mañana, mar 14 ene a las 18:00, en 12 Main St. Responde 1 si vienes."]
+        "Hola de Tuesday Group: nos vemos mañana, mar 14 ene a las 18:00, en 12 Main St. Responde 1 si vienes."
+    ]
     assert texts_to(fake_twilio, sam.phone)[0].startswith("Reminder: Tuesday Group meets tomorrow")
     assert texts_to(fake_twilio, omar.phone)[0].startswith("Reminder: Thursday Group meets tomorrow")
 
@@ -206,14 +289,19 @@ def test_an_edit_rewords_what_is_planned_but_not_sent_and_sends_each_once(runtim
         set_templates(s, ours.id, {"en": {"reminder": OURS}}, now=DAY_BEFORE + timedelta(minutes=1))
     with runtime.db.session() as s:
         states = {r.to_number: (r.state, r.body) for r in s.scalars(select(OutboxItem))}
-    assert states[sam.phone] == ("pending", "Hi from Tuesday Group: we meet tomorrow, Tue 14 Jan at 6:00 PM, at 12 Main St. "
-                                            "Text 1 if you come.")
-    assert states[rosa.phone][1].startswith("Recordatorio:") and states[omar.phone][1].startswith("Reminder: Thursday")
+    assert states[sam.phone] == (
+        "pending",
+        "Hi from Tuesday Group: we meet tomorrow, Tue 14 Jan at 6:00 PM, at 12 Main St. Text 1 if you come.",
+    )
+    assert states[rosa.phone][1].startswith("Recordatorio:") and states[omar.phone][1].startswith(
+        "Reminder: Thursday"
+    )
     # The next tick writes nothing again; the worker sends each member one text, Sam's in the new words.
     assert schedule_jobs.tick(DAY_BEFORE + timedelta(minutes=2)) == 0
     deliver_due(runtime, DAY_BEFORE + timedelta(minutes=2))
     assert texts_to(fake_twilio, sam.phone) == [
-        "Hi from Tuesday Group: we meet tomorrow, Tue 14 Jan at 6:00 PM, at 12 Main St. Text 1 if you come."]
+        "Hi from Tuesday Group: we meet tomorrow, Tue 14 Jan at 6:00 PM, at 12 Main St. Text 1 if you come."
+    ]
     assert len(fake_twilio.messages()) == 3
     # What is already sent stays sent: another edit neither rewrites nor resends it.
     with runtime.db.session() as s:
@@ -233,7 +321,9 @@ def test_when_answers_with_the_groups_own_place_line(db, groups):
     with db.session() as s:
         set_templates(s, ours.id, {"en": {"where_address": ", at {address} (side door)"}}, now=EDITED)
     with db.session() as s:
-        assert when.reply(s, s.get(Member, sam.id), ours.phone_number, EDITED).endswith(", at 12 Main St (side door).")
+        assert when.reply(s, s.get(Member, sam.id), ours.phone_number, EDITED).endswith(
+            ", at 12 Main St (side door)."
+        )
         assert when.reply(s, s.get(Member, omar.id), None, EDITED).endswith(", at 12 Main St.")
 
 
@@ -248,5 +338,8 @@ def test_a_day_before_reminder_held_overnight_says_today_when_it_goes_out(runtim
     morning = datetime(2020, 1, 14, 13, 0, tzinfo=UTC)  # 08:00 New York, the meeting day
     deliver_due(runtime, morning)
     assert texts_to(fake_twilio, sam.phone) == [
-        "Reminder: Tuesday Group meets today, Tue 14 Jan at 6:00 PM, at 12 Main St. Reply 1 if you're coming, 2 if not."]
-    assert texts_to(fake_twilio, rosa.phone)[0].startswith("Recordatorio: Tuesday Group se reune hoy, mar 14 ene")
+        "Reminder: Tuesday Group meets today, Tue 14 Jan at 6:00 PM, at 12 Main St. Reply 1 if you're coming, 2 if not."
+    ]
+    assert texts_to(fake_twilio, rosa.phone)[0].startswith(
+        "Recordatorio: Tuesday Group se reune hoy, mar 14 ene"
+    )

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 import time as time_module
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from rq import Queue
@@ -25,7 +25,7 @@ from checkin.schedules.service import pause_member_until_resumed
 from tests.conftest import REPO, deliver_due
 from workers import schedule_jobs
 
-UTC = timezone.utc
+UTC = UTC
 # Tuesdays at 18:00 New York from Tue 7 January 2020 (EST, UTC-5). The tick, the edits and delivery are
 # given their `now`.
 MEETING = datetime(2020, 1, 14, 23, 0, tzinfo=UTC)
@@ -37,11 +37,21 @@ TWO_HOURS = MEETING - timedelta(hours=2)
 
 def schedule(db, group, start=time(18, 0), rrule="FREQ=WEEKLY;BYDAY=TU", now=EDITED):
     with db.session() as s:
-        set_schedule(s, group.id, rrule=rrule, start_local=start, duration_minutes=90, location="12 Main St",
-                     starts_on=date(2020, 1, 7), now=now)
+        set_schedule(
+            s,
+            group.id,
+            rrule=rrule,
+            start_local=start,
+            duration_minutes=90,
+            location="12 Main St",
+            starts_on=date(2020, 1, 7),
+            now=now,
+        )
 
 
-PROMPT_TIME = datetime(2020, 1, 16, 15, 0, tzinfo=UTC)  # Thu 10:00 New York: the prompt after the 14 January meeting
+PROMPT_TIME = datetime(
+    2020, 1, 16, 15, 0, tzinfo=UTC
+)  # Thu 10:00 New York: the prompt after the 14 January meeting
 
 
 def prompts_only(db, group, rrule="FREQ=WEEKLY;BYDAY=TU", **plan):
@@ -73,8 +83,10 @@ def texts_to(fake_twilio, phone):
 @pytest.fixture
 def members(db, group):
     with db.session() as s:
-        return [add_member(s, group.name, "+12025550101", "Sam Rivera"),
-                add_member(s, group.name, "+12025550102", "Rosa Medina", "es")]
+        return [
+            add_member(s, group.name, "+12025550101", "Sam Rivera"),
+            add_member(s, group.name, "+12025550102", "Rosa Medina", "es"),
+        ]
 
 
 def test_reminders_go_out_once_and_a_restart_sends_nothing_again(runtime, fake_twilio, group, members):
@@ -83,9 +95,11 @@ def test_reminders_go_out_once_and_a_restart_sends_nothing_again(runtime, fake_t
     assert schedule_jobs.tick(DAY_BEFORE + timedelta(minutes=1)) == 0  # the next tick
     deliver_due(runtime, DAY_BEFORE + timedelta(minutes=1))
     assert texts_to(fake_twilio, "+12025550101") == [
-        "Reminder: Tuesday Group meets tomorrow, Tue 14 Jan at 6:00 PM, at 12 Main St. Reply 1 if you're coming, 2 if not."]
+        "Reminder: Tuesday Group meets tomorrow, Tue 14 Jan at 6:00 PM, at 12 Main St. Reply 1 if you're coming, 2 if not."
+    ]
     assert texts_to(fake_twilio, "+12025550102") == [
-        "Recordatorio: Tuesday Group se reune mañana, mar 14 ene a las 18:00, en 12 Main St. Responde 1 si vienes, 2 si no."]
+        "Recordatorio: Tuesday Group se reune mañana, mar 14 ene a las 18:00, en 12 Main St. Responde 1 si vienes, 2 si no."
+    ]
     # A restarted cron process (fresh module state) plans the same sends and writes none of them again.
     from checkin.schedules.plan import load_config
 
@@ -93,8 +107,10 @@ def test_reminders_go_out_once_and_a_restart_sends_nothing_again(runtime, fake_t
     assert schedule_jobs.tick(DAY_BEFORE + timedelta(minutes=5)) == 0
     deliver_due(runtime, DAY_BEFORE + timedelta(minutes=5))
     assert len(fake_twilio.messages()) == 2
-    assert [r.idempotency_key for r in outbox_rows(runtime.db)] == [f"reminder:{members[0].id}:{KEY}:1440",
-                                                                   f"reminder:{members[1].id}:{KEY}:1440"]
+    assert [r.idempotency_key for r in outbox_rows(runtime.db)] == [
+        f"reminder:{members[0].id}:{KEY}:1440",
+        f"reminder:{members[1].id}:{KEY}:1440",
+    ]
 
 
 TICK_SCRIPT = """
@@ -114,9 +130,17 @@ def test_two_cron_processes_ticking_at_once_send_each_reminder_once(runtime, env
             add_member(s, group.name, phone, f"Member {i}")
     schedule(runtime.db, group)
     start_at = time_module.time() + 4  # both processes import first, then tick at the same moment
-    procs = [subprocess.Popen([sys.executable, "-c", TICK_SCRIPT, str(start_at), DAY_BEFORE.isoformat()],
-                              env={**os.environ, **env}, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", TICK_SCRIPT, str(start_at), DAY_BEFORE.isoformat()],
+            env={**os.environ, **env},
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outputs = [p.communicate(timeout=60) for p in procs]
     assert all(p.returncode == 0 for p in procs), [err for _, err in outputs]
     written = sorted(int(out.strip().splitlines()[-1]) for out, _ in outputs)
@@ -136,8 +160,13 @@ def test_an_edit_after_some_sends_changes_only_what_is_not_yet_sent(runtime, fak
     assert len(pending) == 2
     # The coordinator moves the whole schedule to 19:00: the pending 2 h reminders for 18:00 are cancelled.
     schedule(runtime.db, group, start=time(19, 0), now=TWO_HOURS + timedelta(minutes=5))
-    assert {r.state for r in outbox_rows(runtime.db, purpose="reminder") if r.idempotency_key.endswith(":120")} == {"cancelled"}
-    assert [r.state for r in outbox_rows(runtime.db) if r.idempotency_key.endswith(":1440")] == ["sent", "sent"]
+    assert {
+        r.state for r in outbox_rows(runtime.db, purpose="reminder") if r.idempotency_key.endswith(":120")
+    } == {"cancelled"}
+    assert [r.state for r in outbox_rows(runtime.db) if r.idempotency_key.endswith(":1440")] == [
+        "sent",
+        "sent",
+    ]
     # The next tick reminds of 19:00 at 17:00 local (the new day-before reminder is superseded, not sent late).
     assert tick_and_send(runtime, MEETING - timedelta(hours=1)) == 2
     assert texts_to(fake_twilio, "+12025550101") == [
@@ -155,12 +184,20 @@ def test_cancelled_meeting_notice_once_and_no_reminder(runtime, fake_twilio, gro
     assert tick_and_send(runtime, notice_time) == 2
     assert tick_and_send(runtime, notice_time + timedelta(hours=1)) == 0
     assert tick_and_send(runtime, DAY_BEFORE) == 0  # no reminder for a cancelled meeting
-    assert tick_and_send(runtime, MEETING + timedelta(days=2, hours=15)) == 0  # and no check-in prompt after it
-    assert texts_to(fake_twilio, "+12025550101") == ["Tuesday Group: Tuesday's meeting (Tue 14 Jan at 6:00 PM) is cancelled."]
-    assert texts_to(fake_twilio, "+12025550102") == ["Tuesday Group: la reunion del martes (mar 14 ene a las 18:00) se cancela."]
+    assert (
+        tick_and_send(runtime, MEETING + timedelta(days=2, hours=15)) == 0
+    )  # and no check-in prompt after it
+    assert texts_to(fake_twilio, "+12025550101") == [
+        "Tuesday Group: Tuesday's meeting (Tue 14 Jan at 6:00 PM) is cancelled."
+    ]
+    assert texts_to(fake_twilio, "+12025550102") == [
+        "Tuesday Group: la reunion del martes (mar 14 ene a las 18:00) se cancela."
+    ]
 
 
-def test_moved_meeting_notice_once_per_change_and_reminders_for_the_new_time(runtime, fake_twilio, group, members):
+def test_moved_meeting_notice_once_per_change_and_reminders_for_the_new_time(
+    runtime, fake_twilio, group, members
+):
     schedule(runtime.db, group)
     sam = members[0]
     with runtime.db.session() as s:
@@ -168,7 +205,9 @@ def test_moved_meeting_notice_once_per_change_and_reminders_for_the_new_time(run
     tick_and_send(runtime, MEETING - timedelta(days=3))
     with runtime.db.session() as s:
         # Moved again: a second notice.
-        move_occurrence(s, group.id, KEY, datetime(2020, 1, 16, 18, 30), now=MEETING - timedelta(days=2, minutes=5))
+        move_occurrence(
+            s, group.id, KEY, datetime(2020, 1, 16, 18, 30), now=MEETING - timedelta(days=2, minutes=5)
+        )
     tick_and_send(runtime, MEETING - timedelta(days=2))
     tick_and_send(runtime, DAY_BEFORE)  # the old time's reminder is not sent
     tick_and_send(runtime, datetime(2020, 1, 15, 23, 30, tzinfo=UTC))  # 24 h before the new time
@@ -190,10 +229,15 @@ def test_a_newer_change_cancels_the_unsent_notice_of_the_older_one(runtime, grou
         cancel_occurrence(s, group.id, KEY, now=MEETING - timedelta(days=3))
     assert {r.state for r in outbox_rows(runtime.db, purpose="change")} == {"cancelled"}
     assert schedule_jobs.tick(MEETING - timedelta(days=3, minutes=-1)) == 2
-    assert [r.idempotency_key.rsplit(":", 1)[1] for r in outbox_rows(runtime.db, state="pending")] == ["2", "2"]
+    assert [r.idempotency_key.rsplit(":", 1)[1] for r in outbox_rows(runtime.db, state="pending")] == [
+        "2",
+        "2",
+    ]
 
 
-def test_prompt_opens_a_checkin_then_one_nudge_then_missed_at_the_next_prompt(runtime, fake_twilio, group, members):
+def test_prompt_opens_a_checkin_then_one_nudge_then_missed_at_the_next_prompt(
+    runtime, fake_twilio, group, members
+):
     prompts_only(runtime.db, group)
     sam, rosa = members
     prompt_time = PROMPT_TIME
@@ -201,7 +245,9 @@ def test_prompt_opens_a_checkin_then_one_nudge_then_missed_at_the_next_prompt(ru
     with runtime.db.session() as s:
         checkins = s.scalars(select(CheckIn).order_by(CheckIn.member_id)).all()
         assert [(c.member_id, c.prompt_key, c.state) for c in checkins] == [
-            (sam.id, f"prompt:{sam.id}:{KEY}", "open"), (rosa.id, f"prompt:{rosa.id}:{KEY}", "open")]
+            (sam.id, f"prompt:{sam.id}:{KEY}", "open"),
+            (rosa.id, f"prompt:{rosa.id}:{KEY}", "open"),
+        ]
         record_answer(s, rosa.id, channel="sms", score=4, now=prompt_time + timedelta(hours=2))
     assert tick_and_send(runtime, prompt_time + timedelta(hours=23)) == 0
     assert tick_and_send(runtime, prompt_time + timedelta(hours=24)) == 1  # Sam only: Rosa answered
@@ -212,15 +258,31 @@ def test_prompt_opens_a_checkin_then_one_nudge_then_missed_at_the_next_prompt(ru
     ]
     assert tick_and_send(runtime, prompt_time + timedelta(days=7)) == 2  # next week's prompt
     with runtime.db.session() as s:
-        states = s.execute(select(CheckIn.member_id, CheckIn.prompt_key, CheckIn.state).order_by(CheckIn.id)).all()
-    assert [(m, st) for m, _, st in states] == [(sam.id, "missed"), (rosa.id, "answered"), (sam.id, "open"), (rosa.id, "open")]
+        states = s.execute(
+            select(CheckIn.member_id, CheckIn.prompt_key, CheckIn.state).order_by(CheckIn.id)
+        ).all()
+    assert [(m, st) for m, _, st in states] == [
+        (sam.id, "missed"),
+        (rosa.id, "answered"),
+        (sam.id, "open"),
+        (rosa.id, "open"),
+    ]
     with runtime.db.session() as s:  # when each closed: what the digest reads as a run of misses growing
-        closed = s.execute(select(CheckIn.state, CheckIn.closed_at).where(CheckIn.state != "open").order_by(CheckIn.id)).all()
-    assert closed == [("missed", prompt_time + timedelta(days=7)), ("answered", prompt_time + timedelta(hours=2))]
+        closed = s.execute(
+            select(CheckIn.state, CheckIn.closed_at).where(CheckIn.state != "open").order_by(CheckIn.id)
+        ).all()
+    assert closed == [
+        ("missed", prompt_time + timedelta(days=7)),
+        ("answered", prompt_time + timedelta(hours=2)),
+    ]
 
 
-def test_the_last_prompt_of_a_schedule_that_ended_becomes_missed_after_the_answer_window(runtime, fake_twilio, group, members):
-    prompts_only(runtime.db, group, rrule="FREQ=WEEKLY;BYDAY=TU;COUNT=2", nudge_after_hours=0)  # 7 and 14 January, then no more
+def test_the_last_prompt_of_a_schedule_that_ended_becomes_missed_after_the_answer_window(
+    runtime, fake_twilio, group, members
+):
+    prompts_only(
+        runtime.db, group, rrule="FREQ=WEEKLY;BYDAY=TU;COUNT=2", nudge_after_hours=0
+    )  # 7 and 14 January, then no more
     sam, rosa = members
     prompt_time = PROMPT_TIME  # after the last meeting
     assert tick_and_send(runtime, prompt_time) == 2
@@ -229,14 +291,22 @@ def test_the_last_prompt_of_a_schedule_that_ended_becomes_missed_after_the_answe
     # No next prompt will ever close Sam's: it stays open while he can still answer it...
     assert tick_and_send(runtime, prompt_time + timedelta(days=6, hours=23)) == 0
     with runtime.db.session() as s:
-        assert dict(s.execute(select(CheckIn.member_id, CheckIn.state)).all()) == {sam.id: "open", rosa.id: "answered"}
+        assert dict(s.execute(select(CheckIn.member_id, CheckIn.state)).all()) == {
+            sam.id: "open",
+            rosa.id: "answered",
+        }
     # ...and is missed once an answer would no longer count as his answer to it.
     assert tick_and_send(runtime, prompt_time + timedelta(days=7, minutes=1)) == 0
     with runtime.db.session() as s:
-        assert dict(s.execute(select(CheckIn.member_id, CheckIn.state)).all()) == {sam.id: "missed", rosa.id: "answered"}
+        assert dict(s.execute(select(CheckIn.member_id, CheckIn.state)).all()) == {
+            sam.id: "missed",
+            rosa.id: "answered",
+        }
 
 
-def test_a_prompt_that_was_never_sent_is_not_counted_as_missed_nor_nudged(runtime, fake_twilio, group, members):
+def test_a_prompt_that_was_never_sent_is_not_counted_as_missed_nor_nudged(
+    runtime, fake_twilio, group, members
+):
     prompts_only(runtime.db, group)
     sam, rosa = members
     prompt_time = PROMPT_TIME
@@ -250,7 +320,10 @@ def test_a_prompt_that_was_never_sent_is_not_counted_as_missed_nor_nudged(runtim
     assert tick_and_send(runtime, prompt_time + timedelta(hours=24)) == 1  # Rosa's nudge; none for Sam
     assert texts_to(fake_twilio, sam.phone) == []
     with runtime.db.session() as s:
-        assert dict(s.execute(select(CheckIn.member_id, CheckIn.state)).all()) == {sam.id: "unsent", rosa.id: "open"}
+        assert dict(s.execute(select(CheckIn.member_id, CheckIn.state)).all()) == {
+            sam.id: "unsent",
+            rosa.id: "open",
+        }
 
 
 def test_opted_out_paused_and_voice_members(runtime, group):
@@ -264,9 +337,13 @@ def test_opted_out_paused_and_voice_members(runtime, group):
     schedule(runtime.db, group)
     schedule_jobs.tick(DAY_BEFORE)
     rows = outbox_rows(runtime.db)
-    assert [(r.member_id, r.channel, r.purpose) for r in rows] == [(active.id, "sms", "reminder"), (voice.id, "voice", "reminder")]
+    assert [(r.member_id, r.channel, r.purpose) for r in rows] == [
+        (active.id, "sms", "reminder"),
+        (voice.id, "voice", "reminder"),
+    ]
     assert rows[1].body is None and rows[1].twiml_url == (
-        f"https://checkin.example.org/twilio/voice/outbound?kind=reminder&member={voice.id}&occurrence={KEY}")
+        f"https://checkin.example.org/twilio/voice/outbound?kind=reminder&member={voice.id}&occurrence={KEY}"
+    )
 
 
 def test_a_member_texting_right_now_gets_the_prompt_when_the_exchange_is_over(runtime, group, members):
@@ -276,8 +353,17 @@ def test_a_member_texting_right_now_gets_the_prompt_when_the_exchange_is_over(ru
     sam = members[0]
     prompt_time = datetime(2020, 1, 16, 15, 0, tzinfo=UTC)
     with runtime.db.session() as s:
-        s.add(Message(direction="inbound", member_id=sam.id, from_number=sam.phone, to_number=group.phone_number,
-                      body="rough day", status="received", created_at=prompt_time - timedelta(minutes=4)))
+        s.add(
+            Message(
+                direction="inbound",
+                member_id=sam.id,
+                from_number=sam.phone,
+                to_number=group.phone_number,
+                body="rough day",
+                status="received",
+                created_at=prompt_time - timedelta(minutes=4),
+            )
+        )
     assert schedule_jobs.tick(prompt_time) == 1  # Rosa only
     assert schedule_jobs.tick(prompt_time + timedelta(minutes=7)) == 1  # Sam, ten minutes after his message
     assert {r.member_id for r in outbox_rows(runtime.db, purpose="prompt")} == {m.id for m in members}
@@ -293,7 +379,9 @@ def test_next_meeting_and_occurrences_per_contract(runtime, group):
         listed = occurrences(s, group.id, MEETING - timedelta(hours=1), MEETING + timedelta(days=8))
     assert upcoming.key == "20200121T2300Z" and upcoming.status == "scheduled"
     assert upcoming.local_start.isoformat() == "2020-01-21T18:00:00-05:00"
-    assert upcoming.ends_at - upcoming.starts_at == timedelta(minutes=90) and upcoming.location == "12 Main St"
+    assert (
+        upcoming.ends_at - upcoming.starts_at == timedelta(minutes=90) and upcoming.location == "12 Main St"
+    )
     assert [(o.key, o.status) for o in listed] == [(KEY, "cancelled"), ("20200121T2300Z", "scheduled")]
 
 
@@ -318,7 +406,9 @@ def test_the_tick_on_sqlite_as_make_run_uses_it(tmp_path, runtime):
             again = write_due(s, DAY_BEFORE)
         assert len(first.created) == 1 and again.created == []
         [row] = outbox_rows(db)
-        assert row.idempotency_key.endswith(f":{KEY}:1440") and row.body.startswith("Reminder: Dev Group meets tomorrow")
+        assert row.idempotency_key.endswith(f":{KEY}:1440") and row.body.startswith(
+            "Reminder: Dev Group meets tomorrow"
+        )
     finally:
         db.dispose()
 
@@ -335,14 +425,16 @@ def test_a_plan_edit_cancels_pending_reminders_at_an_offset_it_dropped(runtime, 
 
 def test_a_send_not_delivered_in_time_waits_for_morning_or_is_dropped(runtime, group, members):
     """Written when allowed, then stuck (no worker, Redis down): it must not go out at night or after the meeting."""
-    
+
     schedule(runtime.db, group)
     with runtime.db.session() as s:
         # Reminders at 20:50 the evening before (21 h 10 min ahead) and 2 h before.
         set_plan(s, group.id, now=EDITED, reminder_offsets_minutes=[1270, 120])
     evening = MEETING - timedelta(minutes=1270)  # Mon 20:50 New York
     assert schedule_jobs.tick(evening) == 2
-    schedule_jobs.tick(evening + timedelta(minutes=15))  # 21:05: quiet hours have begun, nothing was delivered
+    schedule_jobs.tick(
+        evening + timedelta(minutes=15)
+    )  # 21:05: quiet hours have begun, nothing was delivered
     morning = datetime(2020, 1, 14, 13, 0, tzinfo=UTC)  # Tue 08:00 New York
     assert {(r.state, r.next_attempt_at) for r in outbox_rows(runtime.db)} == {("pending", morning)}
     # A worker (woken by the queued job or the sweeper) cannot take them overnight, and can in the morning.
@@ -356,7 +448,9 @@ def test_a_send_not_delivered_in_time_waits_for_morning_or_is_dropped(runtime, g
         s.close()
     # Still stuck when the meeting has started: never "meets today at 6 PM" at 7 PM.
     schedule_jobs.tick(MEETING + timedelta(minutes=30))
-    assert {(r.state, r.last_error) for r in outbox_rows(runtime.db)} == {("cancelled", "not sent: meeting started")}
+    assert {(r.state, r.last_error) for r in outbox_rows(runtime.db)} == {
+        ("cancelled", "not sent: meeting started")
+    }
 
 
 def test_one_groups_broken_schedule_does_not_stop_the_others(runtime, group, members):

@@ -20,6 +20,7 @@ def count(db, model):
 
 # --- signatures -----------------------------------------------------------------------------
 
+
 def test_signed_request_is_answered(twilio, member):
     assert replies(twilio.sms(member.phone, "hello")) == ["Thanks, Sam, we got your message."]
 
@@ -59,7 +60,9 @@ def test_development_token_signs_when_no_twilio_token(database_url, redis_url, t
     from config import load_settings
     from tests.conftest import make_env
 
-    env = make_env(database_url, redis_url, MESSAGING_BACKEND="console", CHECKIN_INSTANCE_PATH=str(tmp_path / "i"))
+    env = make_env(
+        database_url, redis_url, MESSAGING_BACKEND="console", CHECKIN_INSTANCE_PATH=str(tmp_path / "i")
+    )
     env.pop("TWILIO_AUTH_TOKEN")
     first = load_settings(env)
     again = load_settings(env)
@@ -68,6 +71,7 @@ def test_development_token_signs_when_no_twilio_token(database_url, redis_url, t
 
 
 # --- stored once ------------------------------------------------------------------------------
+
 
 def test_retried_webhook_creates_nothing_and_gets_same_answer(twilio, db, member):
     sid = "SM" + "a" * 32
@@ -89,9 +93,26 @@ def test_body_is_encrypted_at_rest(twilio, db, member):
 
 # --- keywords ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("word", ["STOP", "stop", "Stop.", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE",
-                                  "OPTOUT", "stop texting me", "Please stop texting me!", "don't text me anymore",
-                                  "unsubscribe me"])
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        "STOP",
+        "stop",
+        "Stop.",
+        "STOPALL",
+        "UNSUBSCRIBE",
+        "CANCEL",
+        "END",
+        "QUIT",
+        "REVOKE",
+        "OPTOUT",
+        "stop texting me",
+        "Please stop texting me!",
+        "don't text me anymore",
+        "unsubscribe me",
+    ],
+)
 def test_opt_out_keywords(twilio, db, member, word):
     answer = replies(twilio.sms(member.phone, word))
     assert answer and "no more texts" in answer[0]
@@ -101,7 +122,9 @@ def test_opt_out_keywords(twilio, db, member, word):
         assert event.kind == "opt_out" and event.member_id == member.id
 
 
-@pytest.mark.parametrize("sentence", ["I want it all to stop", "stop by after group?", "the end of the week was hard"])
+@pytest.mark.parametrize(
+    "sentence", ["I want it all to stop", "stop by after group?", "the end of the week was hard"]
+)
 def test_sentences_with_stop_words_are_not_opt_outs(twilio, db, member, sentence):
     twilio.sms(member.phone, sentence)
     with db.session() as s:
@@ -115,7 +138,12 @@ def test_opt_in_keywords(twilio, db, member, word):
     assert "Welcome back, Sam" in answer[0]
     with db.session() as s:
         assert s.get(Member, member.id).status == "active"
-        kinds = [e.kind for e in s.scalars(select(ConsentEvent).where(ConsentEvent.member_id == member.id).order_by(ConsentEvent.id))]
+        kinds = [
+            e.kind
+            for e in s.scalars(
+                select(ConsentEvent).where(ConsentEvent.member_id == member.id).order_by(ConsentEvent.id)
+            )
+        ]
     assert kinds == ["opt_in", "opt_out", "opt_in"]
 
 
@@ -146,6 +174,7 @@ def test_unknown_number_learns_nothing(twilio, db, member, group):
 
 
 # --- malformed ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "change, reason",
@@ -184,6 +213,7 @@ def test_wrong_method_is_405(client):
 
 # --- health -------------------------------------------------------------------------------
 
+
 def test_healthz_reports_database_and_redis(client):
     body = client.get("/healthz").get_json()
     assert body == {"status": "ok", "database": "ok", "redis": "ok"}
@@ -199,6 +229,7 @@ def test_healthz_degraded_when_redis_unreachable(app, runtime):
 
 
 # --- fail safe ------------------------------------------------------------------------------
+
 
 def test_a_bug_in_deciding_still_stores_answers_and_pages(twilio, db, member, group, monkeypatch):
     from checkin.directory import add_staff
@@ -228,7 +259,9 @@ def test_score_reply_answers_the_open_check_in_prompt(twilio, db, member):
     from checkin.db import utcnow
 
     with db.session() as session:
-        session.add(CheckIn(member_id=member.id, prompt_key="prompt:test", prompted_at=utcnow() - timedelta(hours=3)))
+        session.add(
+            CheckIn(member_id=member.id, prompt_key="prompt:test", prompted_at=utcnow() - timedelta(hours=3))
+        )
     replies(twilio.sms(member.phone, "4 good week"))
     with db.session() as session:
         checkin = session.query(CheckIn).filter_by(prompt_key="prompt:test").one()

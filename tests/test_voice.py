@@ -37,6 +37,7 @@ def caller(twilio, settings):
     def make(from_, to=FROM_NUMBER, **kw):
         post = lambda path, params: _ok(twilio.post(path, params))  # noqa: E731
         return CallWalker(post, settings.public_base_url, from_, to, ACCOUNT_SID, **kw)
+
     return make
 
 
@@ -62,6 +63,7 @@ def escalations(db):
 
 # --- greeting and menu -----------------------------------------------------------------------------
 
+
 def test_known_caller_is_greeted_by_name_and_group_with_an_interruptible_menu(caller, member, settings):
     call = caller(member.phone)
     step = call.start()
@@ -83,7 +85,9 @@ def test_spanish_member_hears_spanish_and_can_switch_to_english(caller, spanish_
     call = caller(spanish_member.phone)
     step = call.start()
     assert step.said[0] == "Hola Rosa. Habla Checkin de Tuesday Group."
-    assert step.find("Gather/Say").get("language") == "es-US" and step.find("Gather").get("language") == "es-US"
+    assert (
+        step.find("Gather/Say").get("language") == "es-US" and step.find("Gather").get("language") == "es-US"
+    )
     step = call.press("8")
     assert step.said[0].startswith("To check in, press 1.")
     assert step.find("Gather").get("language") == "en-US"
@@ -112,7 +116,9 @@ def test_silence_or_wrong_key_reprompts_twice_then_says_goodbye(caller, member, 
     assert step.find("Gather").get("action").endswith("tries=2")
     step = call.silence()
     assert step.hung_up
-    assert step.said[-1] == ("Gracias por llamar a Checkin. Adiós." if spanish else "Thank you for calling Checkin. Goodbye.")
+    assert step.said[-1] == (
+        "Gracias por llamar a Checkin. Adiós." if spanish else "Thank you for calling Checkin. Goodbye."
+    )
 
 
 def test_next_meeting_without_a_schedule_says_so_and_returns_to_the_menu(caller, member):
@@ -136,6 +142,7 @@ def test_a_signature_is_required(twilio, member):
 
 # --- check in ----------------------------------------------------------------------------------
 
+
 def test_check_in_by_keypad_with_a_recorded_message(caller, member, db):
     call = caller(member.phone)
     call.start()
@@ -154,8 +161,10 @@ def test_check_in_by_keypad_with_a_recorded_message(caller, member, db):
 
 
 # A Spanish speaker's message is heard by speech recognition (Twilio transcribes recordings in English only).
-ES_MESSAGE = ("Gracias. Si quieres, cuéntanos ahora con tus palabras cómo estás. Cuando termines, guarda silencio. "
-              "Para no dejar mensaje, oprime numeral.")
+ES_MESSAGE = (
+    "Gracias. Si quieres, cuéntanos ahora con tus palabras cómo estás. Cuando termines, guarda silencio. "
+    "Para no dejar mensaje, oprime numeral."
+)
 ES_SAVED = "Gracias, Rosa. Guardamos tu registro. Adiós."
 
 
@@ -171,7 +180,8 @@ def listens_in_spanish(step, action: str) -> None:
 
 @pytest.mark.parametrize("switched", [False, True])
 def test_a_spanish_check_in_message_is_heard_and_a_crisis_in_it_gets_988_911_and_an_alert(
-        caller, member, spanish_member, staff, db, switched):
+    caller, member, spanish_member, staff, db, switched
+):
     who = member if switched else spanish_member
     call = caller(who.phone)
     call.start()
@@ -235,14 +245,19 @@ def test_check_in_answers_the_open_prompt(caller, member, db):
     assert checkin.prompt_key == "prompt:1:x" and checkin.state == "answered" and checkin.score == 3
 
 
-@pytest.mark.parametrize("spanish, words, score, body", [
-    (False, "four, it was a good week", 4, "4: four, it was a good week"),
-    (True, "cuatro, bastante bien", 4, "4: cuatro, bastante bien"),
-    (True, "tres", 3, "3"),
-    # "una" is the article here: the score is the number said.
-    (True, "fue una semana difícil, dos", 2, "2: fue una semana difícil, dos"),
-])
-def test_check_in_by_voice_goes_through_the_rules_engine(caller, member, spanish_member, db, spanish, words, score, body):
+@pytest.mark.parametrize(
+    "spanish, words, score, body",
+    [
+        (False, "four, it was a good week", 4, "4: four, it was a good week"),
+        (True, "cuatro, bastante bien", 4, "4: cuatro, bastante bien"),
+        (True, "tres", 3, "3"),
+        # "una" is the article here: the score is the number said.
+        (True, "fue una semana difícil, dos", 2, "2: fue una semana difícil, dos"),
+    ],
+)
+def test_check_in_by_voice_goes_through_the_rules_engine(
+    caller, member, spanish_member, db, spanish, words, score, body
+):
     call = caller(spanish_member.phone if spanish else member.phone)
     call.start()
     call.press("1")
@@ -253,10 +268,16 @@ def test_check_in_by_voice_goes_through_the_rules_engine(caller, member, spanish
         step = call.silence()
     else:
         assert step.find("Record") is not None
-        assert step.said[0] == "Thank you. If you like, leave a short message after the tone. Press pound when done."
+        assert (
+            step.said[0]
+            == "Thank you. If you like, leave a short message after the tone. Press pound when done."
+        )
         step = call.record()
-    assert step.hung_up and step.said == (["Gracias, Rosa. Guardamos tu registro. Adiós."] if spanish
-                                          else ["Thank you, Sam. Your check-in is saved. Goodbye."])
+    assert step.hung_up and step.said == (
+        ["Gracias, Rosa. Guardamos tu registro. Adiós."]
+        if spanish
+        else ["Thank you, Sam. Your check-in is saved. Goodbye."]
+    )
     spoken_in(step, "es" if spanish else "en")
     with db.session() as s:
         message = s.scalar(select(Message).where(Message.channel == "voice"))
@@ -267,18 +288,31 @@ def test_check_in_by_voice_goes_through_the_rules_engine(caller, member, spanish
     assert escalations(db) == []
 
 
-CRISIS = {"en": ["We hear you. A facilitator is being told now. If you are in danger, call 911. "
-                  "You can call or text 988 any time.", "Please stay on the line. We are calling a facilitator for you."],
-          "es": ["Te escuchamos. Estamos avisando a un facilitador. Si estás en peligro, llama al 911. "
-                  "Puedes llamar o escribir al 988 a toda hora.", "Por favor no cuelgues. Estamos llamando a un facilitador."]}
+CRISIS = {
+    "en": [
+        "We hear you. A facilitator is being told now. If you are in danger, call 911. "
+        "You can call or text 988 any time.",
+        "Please stay on the line. We are calling a facilitator for you.",
+    ],
+    "es": [
+        "Te escuchamos. Estamos avisando a un facilitador. Si estás en peligro, llama al 911. "
+        "Puedes llamar o escribir al 988 a toda hora.",
+        "Por favor no cuelgues. Estamos llamando a un facilitador.",
+    ],
+}
 
 
-@pytest.mark.parametrize("spanish, words", [
-    (False, "two, I am going to kill myself tonight"),
-    (True, "dos, quiero matarme esta noche"),
-    (True, "ya no aguanto, me voy a quitar la vida"),  # no score said at all
-])
-def test_a_crisis_said_at_check_in_gets_988_and_911_and_is_escalated(caller, member, spanish_member, staff, db, spanish, words):
+@pytest.mark.parametrize(
+    "spanish, words",
+    [
+        (False, "two, I am going to kill myself tonight"),
+        (True, "dos, quiero matarme esta noche"),
+        (True, "ya no aguanto, me voy a quitar la vida"),  # no score said at all
+    ],
+)
+def test_a_crisis_said_at_check_in_gets_988_and_911_and_is_escalated(
+    caller, member, spanish_member, staff, db, spanish, words
+):
     who = spanish_member if spanish else member
     call = caller(who.phone)
     call.start()
@@ -304,7 +338,9 @@ def test_a_crisis_said_at_check_in_gets_988_and_911_and_is_escalated(caller, mem
 
 
 @pytest.mark.parametrize("spanish", [False, True])
-def test_a_bug_in_a_call_step_still_gives_988_911_and_alerts_directly(caller, member, spanish_member, staff, db, monkeypatch, spanish):
+def test_a_bug_in_a_call_step_still_gives_988_911_and_alerts_directly(
+    caller, member, spanish_member, staff, db, monkeypatch, spanish
+):
     from checkin.escalation import service as escalation_service
 
     def broken(*args, **kwargs):
@@ -332,7 +368,11 @@ def test_a_bug_in_a_call_step_still_gives_988_911_and_alerts_directly(caller, me
 def test_speech_at_the_menu_is_assessed_too(caller, member, spanish_member, staff, db, spanish):
     call = caller(spanish_member.phone if spanish else member.phone)
     call.start()
-    step = call.say("ya no quiero vivir, tengo las pastillas" if spanish else "I don't want to be alive anymore, I have pills")
+    step = call.say(
+        "ya no quiero vivir, tengo las pastillas"
+        if spanish
+        else "I don't want to be alive anymore, I have pills"
+    )
     assert "988" in step.text and call.dialled() == DANA
     spoken_in(step, "es" if spanish else "en")
     assert escalations(db)[0].level in ("urgent", "crisis")
@@ -379,7 +419,10 @@ def test_phq9_question_when_the_group_asks_it(caller, member, spanish_member, st
     [esc] = escalations(db)
     assert esc.level == "urgent"
     with db.session() as s:
-        assert s.scalar(select(EscalationEvent).where(EscalationEvent.kind == "assessed")).detail == "voice.phq9_item9"
+        assert (
+            s.scalar(select(EscalationEvent).where(EscalationEvent.kind == "assessed")).detail
+            == "voice.phq9_item9"
+        )
 
 
 def test_phq9_is_not_asked_by_default(caller, member, db):
@@ -400,8 +443,11 @@ def test_wrong_score_key_reprompts(caller, member, db):
 
 # --- a facilitator, now -------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("spanish", [False, True])
-def test_talk_to_a_facilitator_rings_each_in_order_then_takes_a_message(caller, member, spanish_member, staff, db, group, spanish):
+def test_talk_to_a_facilitator_rings_each_in_order_then_takes_a_message(
+    caller, member, spanish_member, staff, db, group, spanish
+):
     who = spanish_member if spanish else member
     call = caller(who.phone)
     call.start()
@@ -438,7 +484,9 @@ def test_talk_to_a_facilitator_rings_each_in_order_then_takes_a_message(caller, 
             assert note.detail.endswith("/Recordings/RE9")
 
 
-def test_a_crisis_in_a_spanish_message_left_when_nobody_answered_raises_the_case(caller, spanish_member, staff, db):
+def test_a_crisis_in_a_spanish_message_left_when_nobody_answered_raises_the_case(
+    caller, spanish_member, staff, db
+):
     call = caller(spanish_member.phone)
     call.start()
     call.press("3")
@@ -450,8 +498,11 @@ def test_a_crisis_in_a_spanish_message_left_when_nobody_answered_raises_the_case
     words = "no contestó nadie y esta noche me voy a quitar la vida"
     action = step.find("Gather").get("action")
     step = call.say(words)
-    assert step.hung_up and step.said == [CRISIS["es"][0], "Gracias. Avisamos a un facilitador y te llamará. "
-                                          "Puedes llamar o escribir al 988 a toda hora. Adiós."]
+    assert step.hung_up and step.said == [
+        CRISIS["es"][0],
+        "Gracias. Avisamos a un facilitador y te llamará. "
+        "Puedes llamar o escribir al 988 a toda hora. Adiós.",
+    ]
     [esc] = escalations(db)
     assert esc.level == "crisis"
     with db.session() as s:
@@ -483,7 +534,9 @@ def test_talk_to_a_facilitator_rings_only_those_on_shift_now(caller, member, sta
     assert escalations(db)[0].level == "urgent"
 
 
-def test_a_shift_ending_while_the_primary_rings_does_not_skip_the_backup(caller, member, staff, db, group, monkeypatch):
+def test_a_shift_ending_while_the_primary_rings_does_not_skip_the_backup(
+    caller, member, staff, db, group, monkeypatch
+):
     # Dana's weekday shift ends at 17:00 while she rings (20 s): the list asked for when the member
     # pressed 3 stands, so Fay, the backup, is still rung before the member is sent to a message.
     from datetime import datetime, time, timedelta
@@ -496,7 +549,9 @@ def test_a_shift_ending_while_the_primary_rings_does_not_skip_the_backup(caller,
     clock = [pressed]
     monkeypatch.setattr("webhooks.twilio_voice.utcnow", lambda: clock[0])
     with db.session() as s:
-        rota.add_weekly(s, s.get(GroupStaff, (group.id, staff["dana"].id)), [1, 2, 3, 4, 5], time(9), time(17))
+        rota.add_weekly(
+            s, s.get(GroupStaff, (group.id, staff["dana"].id)), [1, 2, 3, 4, 5], time(9), time(17)
+        )
     call = caller(member.phone)
     call.start()
     call.press("3")
@@ -525,6 +580,7 @@ def test_no_facilitator_on_call_takes_a_message_at_once(caller, member, db):
 
 # --- unknown callers -----------------------------------------------------------------------------
 
+
 def test_unknown_caller_hears_who_we_are_and_the_message_reaches_the_coordinator(caller, member, staff, db):
     call = caller(STRANGER)
     step = call.start()
@@ -546,12 +602,19 @@ def test_unknown_caller_is_offered_spanish_first_and_leaves_a_message_in_spanish
     assert gather.get("action").endswith("/twilio/voice/unknown?choose=1") and gather.get("input") == "dtmf"
     # A Spanish speaker hears the offer before the English, and may press 8 all through it.
     offer, english = gather.findall("Say")
-    assert (offer.text, offer.get("language"), offer.get("voice")) == ("Para español, oprima 8.", "es-US", "Polly.Lupe")
+    assert (offer.text, offer.get("language"), offer.get("voice")) == (
+        "Para español, oprima 8.",
+        "es-US",
+        "Polly.Lupe",
+    )
     assert english.text.startswith("You have reached Checkin") and english.get("language") == "en-US"
     step = call.press("8")
-    assert step.said == ["Llamaste a Checkin, una línea de avisos para grupos de apoyo. Si estás en peligro, llama al 911. "
-                         "Puedes llamar o escribir al 988 a toda hora. Para dejar un mensaje al coordinador, "
-                         "habla después del tono y oprime numeral.", "Gracias. Pasaremos tu mensaje. Adiós."]
+    assert step.said == [
+        "Llamaste a Checkin, una línea de avisos para grupos de apoyo. Si estás en peligro, llama al 911. "
+        "Puedes llamar o escribir al 988 a toda hora. Para dejar un mensaje al coordinador, "
+        "habla después del tono y oprime numeral.",
+        "Gracias. Pasaremos tu mensaje. Adiós.",
+    ]
     record = step.find("Record")
     assert record.get("action").endswith("/twilio/voice/unknown") and record.get("transcribe") is None
     spoken_in(step, "es")
@@ -561,17 +624,24 @@ def test_unknown_caller_is_offered_spanish_first_and_leaves_a_message_in_spanish
     with db.session() as s:
         [item] = s.scalars(select(OutboxItem)).all()
         # The coordinator knows to call back in Spanish.
-        assert item.to_number == CORA and " voice message in Spanish " in item.body and item.body.endswith("/RE8")
+        assert (
+            item.to_number == CORA
+            and " voice message in Spanish " in item.body
+            and item.body.endswith("/RE8")
+        )
 
 
 # --- status callbacks ----------------------------------------------------------------------------
+
 
 def test_inbound_call_status_callbacks_are_recorded(caller, twilio, member, db):
     call = caller(member.phone)
     call.start()
     from webhooks.cli_voice import call_params
 
-    params = call_params(call.call_sid, member.phone, FROM_NUMBER, ACCOUNT_SID, CallStatus="completed", CallDuration="42")
+    params = call_params(
+        call.call_sid, member.phone, FROM_NUMBER, ACCOUNT_SID, CallStatus="completed", CallDuration="42"
+    )
     assert twilio.post("/twilio/voice/status", params).status_code == 204
     row = only(db, VoiceCall)
     assert row.status == "completed" and row.duration_seconds == 42 and row.ended_at is not None
@@ -580,24 +650,36 @@ def test_inbound_call_status_callbacks_are_recorded(caller, twilio, member, db):
 
 # --- the next meeting --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("spanish", [False, True])
-def test_next_meeting_is_read_in_local_time_with_the_place(caller, member, spanish_member, db, group, spanish):
+def test_next_meeting_is_read_in_local_time_with_the_place(
+    caller, member, spanish_member, db, group, spanish
+):
     from datetime import time
 
     from checkin.schedules import next_meeting, set_schedule
     from checkin.voice.speech import spoken_when
 
     with db.session() as s:
-        set_schedule(s, group.id, rrule="FREQ=WEEKLY;BYDAY=TU", start_local=time(19, 0), duration_minutes=90,
-                     location="12 Main Street, room 4")
+        set_schedule(
+            s,
+            group.id,
+            rrule="FREQ=WEEKLY;BYDAY=TU",
+            start_local=time(19, 0),
+            duration_minutes=90,
+            location="12 Main Street, room 4",
+        )
         local = next_meeting(s, group.id, utcnow()).local_start
     call = caller(spanish_member.phone if spanish else member.phone)
     call.start()
     step = call.press("2")
     when = spoken_when(local, "es" if spanish else "en")
     assert local.hour == 19 and ("a las 7 de la noche" in when if spanish else "at 7 PM" in when)
-    assert step.said[0] == (f"Tu próxima reunión es {when}. Es en 12 Main Street, room 4." if spanish
-                            else f"Your next meeting is {when}. It meets at 12 Main Street, room 4.")
+    assert step.said[0] == (
+        f"Tu próxima reunión es {when}. Es en 12 Main Street, room 4."
+        if spanish
+        else f"Your next meeting is {when}. It meets at 12 Main Street, room 4."
+    )
     assert step.find("Gather") is not None  # then the menu again, interruptible
 
 
@@ -608,15 +690,23 @@ def test_next_meeting_by_phone_reads_the_dial_in_number(caller, member, spanish_
     from checkin.schedules import set_schedule
 
     with db.session() as s:
-        set_schedule(s, group.id, rrule="FREQ=WEEKLY;BYDAY=TH", start_local=time(18, 30), duration_minutes=60,
-                     dial_in="+1 202 555 0188")
+        set_schedule(
+            s,
+            group.id,
+            rrule="FREQ=WEEKLY;BYDAY=TH",
+            start_local=time(18, 30),
+            duration_minutes=60,
+            dial_in="+1 202 555 0188",
+        )
     call = caller(spanish_member.phone if spanish else member.phone)
     call.start()
     step = call.press("2")
     # The number digit by digit in groups, in either language.
     if spanish:
         assert step.said[0].startswith("Tu próxima reunión es el jueves ")
-        assert step.said[0].endswith(" a las 6:30 de la tarde. Para unirte por teléfono, marca 2 0 2, 5 5 5, 0 1 8 8.")
+        assert step.said[0].endswith(
+            " a las 6:30 de la tarde. Para unirte por teléfono, marca 2 0 2, 5 5 5, 0 1 8 8."
+        )
     else:
         assert step.said[0].startswith("Your next meeting is Thursday, ")
         assert step.said[0].endswith(" at 6:30 PM. To join by phone, dial 2 0 2, 5 5 5, 0 1 8 8.")
@@ -625,6 +715,7 @@ def test_next_meeting_by_phone_reads_the_dial_in_number(caller, member, spanish_
 
 
 # --- transcripts of recorded messages ----------------------------------------------------------
+
 
 def test_a_crisis_in_a_recorded_check_in_message_is_escalated_from_its_transcript(caller, member, staff, db):
     call = caller(member.phone)
@@ -665,7 +756,12 @@ def test_every_question_reprompts_twice_then_says_goodbye(caller, member, db, gr
         call.press("3")
     for tries in (1, 2):
         again = call.silence() if tries == 1 else call.press("*")
-        assert again.said[0] == "Sorry, I did not get that." and again.find("Gather").get("action").endswith(f"tries={tries}")
+        assert again.said[0] == "Sorry, I did not get that." and again.find("Gather").get("action").endswith(
+            f"tries={tries}"
+        )
     goodbye = call.silence()
-    assert goodbye.hung_up and goodbye.said == ["Sorry, I did not get that.", "Thank you for calling Checkin. Goodbye."]
+    assert goodbye.hung_up and goodbye.said == [
+        "Sorry, I did not get that.",
+        "Thank you for calling Checkin. Goodbye.",
+    ]
     assert escalations(db) == []

@@ -4,7 +4,7 @@ TwiML, signed, with AnsweredBy), signed status callbacks, retries and the cap on
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -60,13 +60,27 @@ def work(rt):
 def plan_call(rt, member, kind="prompt", key=None):
     """Write the outbox row exactly as the planner does for a voice member (and the prompt's check-in)."""
     key = key or f"{kind}:{member.id}:{OCCURRENCE}"
-    url = (f"{rt.settings.public_base_url}/twilio/voice/outbound?kind={kind}&member={member.id}"
-           f"&occurrence={quote(OCCURRENCE, safe='')}")
+    url = (
+        f"{rt.settings.public_base_url}/twilio/voice/outbound?kind={kind}&member={member.id}"
+        f"&occurrence={quote(OCCURRENCE, safe='')}"
+    )
     with rt.db.session() as s:
-        item, _ = outbox.add(s, key, to=member.phone, twiml_url=url, channel="voice", purpose=kind,
-                             member_id=member.id, from_number=FROM_NUMBER)
+        item, _ = outbox.add(
+            s,
+            key,
+            to=member.phone,
+            twiml_url=url,
+            channel="voice",
+            purpose=kind,
+            member_id=member.id,
+            from_number=FROM_NUMBER,
+        )
         if kind in ("prompt", "nudge"):
-            s.add(CheckIn(member_id=member.id, prompt_key=key, prompted_at=utcnow(), state="open", channel="voice"))
+            s.add(
+                CheckIn(
+                    member_id=member.id, prompt_key=key, prompted_at=utcnow(), state="open", channel="voice"
+                )
+            )
     dispatch(rt, [item])
     return item
 
@@ -77,12 +91,21 @@ def row(db, model, **where):
 
 
 def walker(rt, member, sid):
-    return CallWalker(http_post(rt.settings, None), rt.settings.public_base_url, FROM_NUMBER, member.phone,
-                      ACCOUNT_SID, call_sid=sid, direction="outbound-api")
+    return CallWalker(
+        http_post(rt.settings, None),
+        rt.settings.public_base_url,
+        FROM_NUMBER,
+        member.phone,
+        ACCOUNT_SID,
+        call_sid=sid,
+        direction="outbound-api",
+    )
 
 
 @pytest.mark.parametrize("spanish", [False, True])
-def test_a_person_answers_the_check_in_call(live_app, fake_twilio, db, voice_member, spanish_voice_member, spanish):
+def test_a_person_answers_the_check_in_call(
+    live_app, fake_twilio, db, voice_member, spanish_voice_member, spanish
+):
     who = spanish_voice_member if spanish else voice_member
     rt = live_app
     plan_call(rt, who)
@@ -91,15 +114,20 @@ def test_a_person_answers_the_check_in_call(live_app, fake_twilio, db, voice_mem
     params = call["params"]
     assert params["To"] == who.phone and params["From"] == FROM_NUMBER
     # A member's answering machine is waited out to its beep, so the reminder is recorded whole.
-    assert params["MachineDetection"] == "DetectMessageEnd" and "/twilio/status?outbox=" in params["StatusCallback"]
+    assert (
+        params["MachineDetection"] == "DetectMessageEnd"
+        and "/twilio/status?outbox=" in params["StatusCallback"]
+    )
     assert "/twilio/voice/outbound?kind=prompt" in params["Url"]
     status, twiml = fake_twilio.answer_call(call["sid"], "human")
     assert status == 200
     caller = walker(rt, who, call["sid"])
     step = caller.resume(twiml)
     if spanish:
-        assert step.said == ["Hola Rosa, habla Checkin de Tuesday Group.",
-                             "Del 1 al 5, donde 5 es muy bien, ¿cómo estás? Oprime un número o dilo."]
+        assert step.said == [
+            "Hola Rosa, habla Checkin de Tuesday Group.",
+            "Del 1 al 5, donde 5 es muy bien, ¿cómo estás? Oprime un número o dilo.",
+        ]
         assert step.find("Gather").get("language") == "es-US" and "cuatro" in step.find("Gather").get("hints")
     else:
         assert step.said[0] == "Hi Lee, this is Checkin for Tuesday Group."
@@ -112,27 +140,40 @@ def test_a_person_answers_the_check_in_call(live_app, fake_twilio, db, voice_mem
         step = caller.say("estuve cansada, pero bien")
     else:
         step = caller.record(recording_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE3")
-    assert step.hung_up and step.said == (["Gracias, Rosa. Guardamos tu registro. Adiós."] if spanish
-                                          else ["Thank you, Lee. Your check-in is saved. Goodbye."])
+    assert step.hung_up and step.said == (
+        ["Gracias, Rosa. Guardamos tu registro. Adiós."]
+        if spanish
+        else ["Thank you, Lee. Your check-in is saved. Goodbye."]
+    )
     [checkin] = row(db, CheckIn)
     assert (checkin.state, checkin.score, checkin.call_sid) == ("answered", 2, call["sid"])
     if spanish:
         # The words said with the score stay the check-in's (as with a transcript); the message is kept too.
         assert checkin.words == "2: dos, más o menos" and checkin.recording_url is None
         with db.session() as s:
-            assert "estuve cansada, pero bien" in s.scalars(select(Message.body).where(Message.channel == "voice")).all()
+            assert (
+                "estuve cansada, pero bien"
+                in s.scalars(select(Message.body).where(Message.channel == "voice")).all()
+            )
     else:
         assert checkin.recording_url.endswith("/RE3")
     # The call ends: its status is recorded on the call, and nothing is retried.
     assert fake_twilio.send_status(call["sid"], "completed", duration=75) == 204
     [stored] = row(db, VoiceCall)
-    assert (stored.direction, stored.kind, stored.status, stored.answered_by) == ("outbound", "prompt", "completed", "human")
+    assert (stored.direction, stored.kind, stored.status, stored.answered_by) == (
+        "outbound",
+        "prompt",
+        "completed",
+        "human",
+    )
     assert stored.language == ("es" if spanish else "en")
     work(rt)
     assert len(fake_twilio.calls()) == 1
 
 
-def test_spanish_person_gets_the_spoken_reminder_then_the_menu(live_app, fake_twilio, db, spanish_voice_member):
+def test_spanish_person_gets_the_spoken_reminder_then_the_menu(
+    live_app, fake_twilio, db, spanish_voice_member
+):
     rosa = spanish_voice_member
     rt = live_app
     plan_call(rt, rosa, kind="reminder")
@@ -140,7 +181,10 @@ def test_spanish_person_gets_the_spoken_reminder_then_the_menu(live_app, fake_tw
     [call] = fake_twilio.wait_for_calls(1)
     status, twiml = fake_twilio.answer_call(call["sid"], "human")
     step = walker(rt, rosa, call["sid"]).resume(twiml)
-    assert step.said[:2] == ["Hola Rosa, habla Checkin de Tuesday Group.", "Un aviso sobre la próxima reunión de tu grupo."]
+    assert step.said[:2] == [
+        "Hola Rosa, habla Checkin de Tuesday Group.",
+        "Un aviso sobre la próxima reunión de tu grupo.",
+    ]
     assert step.said[2].startswith("Para registrar cómo estás, oprime 1.")
     assert step.said[3] == "For English, press 8."
     assert step.find("Gather").get("language") == "es-US"
@@ -148,7 +192,9 @@ def test_spanish_person_gets_the_spoken_reminder_then_the_menu(live_app, fake_tw
 
 
 @pytest.mark.parametrize("answered_by", ["machine_end_beep", "fax"])
-def test_an_answering_machine_gets_a_short_reminder_with_no_private_detail(live_app, fake_twilio, db, voice_member, answered_by):
+def test_an_answering_machine_gets_a_short_reminder_with_no_private_detail(
+    live_app, fake_twilio, db, voice_member, answered_by
+):
     rt = live_app
     plan_call(rt, voice_member)
     work(rt)
@@ -156,8 +202,10 @@ def test_an_answering_machine_gets_a_short_reminder_with_no_private_detail(live_
     status, twiml = fake_twilio.answer_call(call["sid"], answered_by)
     step = walker(rt, voice_member, call["sid"]).resume(twiml)
     assert step.hung_up and step.find("Gather") is None
-    assert step.said == ["Hello, this is Checkin with a reminder from your support group. "
-                         "Please call us back at 5 0 0, 5 5 5, 0 0 0 6. Goodbye."]
+    assert step.said == [
+        "Hello, this is Checkin with a reminder from your support group. "
+        "Please call us back at 5 0 0, 5 5 5, 0 0 0 6. Goodbye."
+    ]
     assert "Lee" not in step.text and "Tuesday" not in step.text
     # A machine took the message: no retry, and the check-in stays open for the member to call back.
     fake_twilio.send_status(call["sid"], "completed", answered_by=answered_by)
@@ -166,10 +214,13 @@ def test_an_answering_machine_gets_a_short_reminder_with_no_private_detail(live_
     assert row(db, CheckIn)[0].state == "open"
 
 
-@pytest.mark.parametrize("outcomes, spanish", [
-    (("no-answer",) * 3, False), (("busy",) * 3, False), (("no-answer", "busy", "no-answer"), True)])
-def test_unanswered_calls_are_retried_twice_then_the_check_in_is_missed(live_app, fake_twilio, db, voice_member,
-                                                                       spanish_voice_member, outcomes, spanish):
+@pytest.mark.parametrize(
+    "outcomes, spanish",
+    [(("no-answer",) * 3, False), (("busy",) * 3, False), (("no-answer", "busy", "no-answer"), True)],
+)
+def test_unanswered_calls_are_retried_twice_then_the_check_in_is_missed(
+    live_app, fake_twilio, db, voice_member, spanish_voice_member, outcomes, spanish
+):
     who = spanish_voice_member if spanish else voice_member
     rt = live_app
     first = plan_call(rt, who)
@@ -193,27 +244,38 @@ def test_unanswered_calls_are_retried_twice_then_the_check_in_is_missed(live_app
     assert waits == [15, 60]
     assert len(fake_twilio.calls()) == 3
     # Every try rings the member with the same spoken check-in (its language is the member's, at pickup).
-    assert {(c["params"]["To"], c["params"]["Url"]) for c in fake_twilio.calls()} == {(who.phone, first.twiml_url)}
+    assert {(c["params"]["To"], c["params"]["Url"]) for c in fake_twilio.calls()} == {
+        (who.phone, first.twiml_url)
+    }
     [checkin] = row(db, CheckIn)
     assert checkin.state == "missed"
     assert sorted(c.status for c in row(db, VoiceCall)) == sorted(outcomes)
     # Nothing else goes to the member: no text about the missed calls, in any language.
     assert sorted(i.idempotency_key for i in row(db, OutboxItem)) == [first.idempotency_key] + [
-        f"{first.idempotency_key}:call{n}" for n in (1, 2)]
+        f"{first.idempotency_key}:call{n}" for n in (1, 2)
+    ]
 
 
 def test_no_retry_into_the_members_night(db, voice_member):
     """A retry that would ring after 21:00 member-local is not placed; the check-in is missed."""
-    tz_night = datetime(2026, 12, 1, 20, 50, tzinfo=timezone.utc)  # 20:50 in UTC+0 -> +15 min is 21:05
+    tz_night = datetime(2026, 12, 1, 20, 50, tzinfo=UTC)  # 20:50 in UTC+0 -> +15 min is 21:05
     with db.session() as s:
         member = s.get(Member, voice_member.id)
         member.timezone = "Etc/GMT"
-        item, _ = outbox.add(s, "prompt:night", to=member.phone, twiml_url="https://x/twilio/voice/outbound?kind=prompt",
-                             channel="voice", purpose="prompt", member_id=member.id)
+        item, _ = outbox.add(
+            s,
+            "prompt:night",
+            to=member.phone,
+            twiml_url="https://x/twilio/voice/outbound?kind=prompt",
+            channel="voice",
+            purpose="prompt",
+            member_id=member.id,
+        )
         s.add(CheckIn(member_id=member.id, prompt_key="prompt:night", prompted_at=tz_night, state="open"))
         s.flush()
-        outbound.on_call_status(s, item, StatusUpdate(sid="CA" + "e" * 32, status="failed", call_status="no-answer"),
-                                now=tz_night)
+        outbound.on_call_status(
+            s, item, StatusUpdate(sid="CA" + "e" * 32, status="failed", call_status="no-answer"), now=tz_night
+        )
         assert s.scalar(select(OutboxItem).where(OutboxItem.idempotency_key == "prompt:night:call1")) is None
         assert s.scalar(select(CheckIn)).state == "missed"
 
@@ -247,30 +309,51 @@ def test_calls_in_progress_are_capped(live_app, fake_twilio, db, group, monkeypa
     # The held call, once placed, is the member's own: their name, in their language.
     status, twiml = fake_twilio.answer_call(calls[1]["sid"], "human")
     step = walker(rt, two, calls[1]["sid"]).resume(twiml)
-    assert step.said[0] == ("Hola Ben, habla Checkin de Tuesday Group." if spanish else "Hi Ben, this is Checkin for Tuesday Group.")
+    assert step.said[0] == (
+        "Hola Ben, habla Checkin de Tuesday Group."
+        if spanish
+        else "Hi Ben, this is Checkin for Tuesday Group."
+    )
     spoken_in(step, language)
 
 
 def test_outbound_twiml_needs_a_signature_and_a_known_kind(twilio, voice_member):
     from webhooks.cli_voice import call_params
 
-    params = call_params("CA" + "b" * 32, FROM_NUMBER, voice_member.phone, ACCOUNT_SID, direction="outbound-api")
+    params = call_params(
+        "CA" + "b" * 32, FROM_NUMBER, voice_member.phone, ACCOUNT_SID, direction="outbound-api"
+    )
     path = f"/twilio/voice/outbound?kind=prompt&member={voice_member.id}&occurrence=x"
     assert twilio.post(path, params, signature="").status_code == 403
-    assert twilio.post(f"/twilio/voice/outbound?kind=party&member={voice_member.id}", params).status_code == 400
+    assert (
+        twilio.post(f"/twilio/voice/outbound?kind=party&member={voice_member.id}", params).status_code == 400
+    )
     assert twilio.post("/twilio/voice/outbound?kind=prompt&member=abc", params).status_code == 400
 
 
-def test_a_call_answered_at_a_number_that_is_no_longer_the_members_says_nothing_private(twilio, settings, voice_member):
-    caller = CallWalker(lambda p, d: twilio.post(p, d).get_data(as_text=True), settings.public_base_url, FROM_NUMBER,
-                        "+12025550177", ACCOUNT_SID, direction="outbound-api")
-    step = caller.start(f"/twilio/voice/outbound?kind=prompt&member={voice_member.id}&occurrence=x", AnsweredBy="human")
+def test_a_call_answered_at_a_number_that_is_no_longer_the_members_says_nothing_private(
+    twilio, settings, voice_member
+):
+    caller = CallWalker(
+        lambda p, d: twilio.post(p, d).get_data(as_text=True),
+        settings.public_base_url,
+        FROM_NUMBER,
+        "+12025550177",
+        ACCOUNT_SID,
+        direction="outbound-api",
+    )
+    step = caller.start(
+        f"/twilio/voice/outbound?kind=prompt&member={voice_member.id}&occurrence=x", AnsweredBy="human"
+    )
     assert "Lee" not in step.text and step.hung_up
 
 
-@pytest.mark.parametrize("kind, spanish", [("reminder", False), ("change", False), ("reminder", True), ("change", True)])
-def test_spoken_reminder_and_change_notice_name_the_planned_meeting(twilio, settings, db, group, voice_member,
-                                                                    spanish_voice_member, kind, spanish):
+@pytest.mark.parametrize(
+    "kind, spanish", [("reminder", False), ("change", False), ("reminder", True), ("change", True)]
+)
+def test_spoken_reminder_and_change_notice_name_the_planned_meeting(
+    twilio, settings, db, group, voice_member, spanish_voice_member, kind, spanish
+):
     from datetime import time
 
     from checkin.schedules import cancel_occurrence, next_meeting, set_schedule
@@ -278,41 +361,72 @@ def test_spoken_reminder_and_change_notice_name_the_planned_meeting(twilio, sett
 
     who = spanish_voice_member if spanish else voice_member
     with db.session() as s:
-        set_schedule(s, group.id, rrule="FREQ=WEEKLY;BYDAY=TU", start_local=time(19, 0), duration_minutes=90,
-                     location="12 Main Street")
+        set_schedule(
+            s,
+            group.id,
+            rrule="FREQ=WEEKLY;BYDAY=TU",
+            start_local=time(19, 0),
+            duration_minutes=90,
+            location="12 Main Street",
+        )
         occ = next_meeting(s, group.id, utcnow())
         if kind == "change":
             cancel_occurrence(s, group.id, occ.key)
-    caller = CallWalker(lambda p, d: twilio.post(p, d).get_data(as_text=True), settings.public_base_url, FROM_NUMBER,
-                        who.phone, ACCOUNT_SID, direction="outbound-api")
-    step = caller.start(f"/twilio/voice/outbound?kind={kind}&member={who.id}&occurrence={occ.key}", AnsweredBy="human")
+    caller = CallWalker(
+        lambda p, d: twilio.post(p, d).get_data(as_text=True),
+        settings.public_base_url,
+        FROM_NUMBER,
+        who.phone,
+        ACCOUNT_SID,
+        direction="outbound-api",
+    )
+    step = caller.start(
+        f"/twilio/voice/outbound?kind={kind}&member={who.id}&occurrence={occ.key}", AnsweredBy="human"
+    )
     # Read in the member's own zone (theirs differs from the group's here).
     when = spoken_when(occ.starts_at.astimezone(ZoneInfo(who.timezone)), "es" if spanish else "en")
     assert who.timezone != group.timezone
     if spanish:
-        expected = (f"Un aviso: tu próxima reunión es {when}. Es en 12 Main Street." if kind == "reminder"
-                    else f"Se canceló la reunión programada para {when}.")
+        expected = (
+            f"Un aviso: tu próxima reunión es {when}. Es en 12 Main Street."
+            if kind == "reminder"
+            else f"Se canceló la reunión programada para {when}."
+        )
         assert step.said[:2] == ["Hola Rosa, habla Checkin de Tuesday Group.", expected]
     else:
-        expected = (f"A reminder: your next meeting is {when}. It meets at 12 Main Street." if kind == "reminder"
-                    else f"The meeting on {when} is cancelled.")
+        expected = (
+            f"A reminder: your next meeting is {when}. It meets at 12 Main Street."
+            if kind == "reminder"
+            else f"The meeting on {when} is cancelled."
+        )
         assert step.said[:2] == ["Hi Lee, this is Checkin for Tuesday Group.", expected]
     spoken_in(step, "es" if spanish else "en")
     assert step.find("Gather") is not None
 
 
 def _direct(twilio, settings, member):
-    return CallWalker(lambda p, d: twilio.post(p, d).get_data(as_text=True), settings.public_base_url, FROM_NUMBER,
-                      member.phone, ACCOUNT_SID, direction="outbound-api")
+    return CallWalker(
+        lambda p, d: twilio.post(p, d).get_data(as_text=True),
+        settings.public_base_url,
+        FROM_NUMBER,
+        member.phone,
+        ACCOUNT_SID,
+        direction="outbound-api",
+    )
 
 
-def test_a_crisis_said_on_a_check_in_call_we_placed_is_escalated_and_connected(twilio, settings, db, group, voice_member):
+def test_a_crisis_said_on_a_check_in_call_we_placed_is_escalated_and_connected(
+    twilio, settings, db, group, voice_member
+):
     from checkin.directory import add_staff
 
     with db.session() as s:
         add_staff(s, "Dana", "dana@example.org", "facilitator", "+12025550201", [group.name])
     caller = _direct(twilio, settings, voice_member)
-    caller.start(f"/twilio/voice/outbound?kind=prompt&member={voice_member.id}&occurrence={OCCURRENCE}", AnsweredBy="human")
+    caller.start(
+        f"/twilio/voice/outbound?kind=prompt&member={voice_member.id}&occurrence={OCCURRENCE}",
+        AnsweredBy="human",
+    )
     step = caller.say("one, I am going to kill myself tonight")
     assert step.said[0].startswith("We hear you.") and "988" in step.said[0]
     dial = step.find("Dial")
@@ -328,9 +442,12 @@ def test_a_spanish_answering_machine_hears_spanish(twilio, settings, db, group):
 
     with db.session() as s:
         rosa = add_member(s, group.name, "+12025550113", "Rosa Medina", "es", None, "voice")
-    step = _direct(twilio, settings, rosa).start(f"/twilio/voice/outbound?kind=reminder&member={rosa.id}&occurrence=x",
-                                                 AnsweredBy="machine_start")
-    assert step.said == ["Hola, habla Checkin con un aviso de tu grupo de apoyo. Llámanos al 5 0 0, 5 5 5, 0 0 0 6. Adiós."]
+    step = _direct(twilio, settings, rosa).start(
+        f"/twilio/voice/outbound?kind=reminder&member={rosa.id}&occurrence=x", AnsweredBy="machine_start"
+    )
+    assert step.said == [
+        "Hola, habla Checkin con un aviso de tu grupo de apoyo. Llámanos al 5 0 0, 5 5 5, 0 0 0 6. Adiós."
+    ]
     assert step.find("Say").get("language") == "es-US" and step.hung_up
 
 
@@ -338,10 +455,29 @@ def test_no_retry_once_the_check_in_is_answered(db, voice_member):
     """Nobody picked up, but the member texted their score meanwhile: no second call."""
     now = utcnow()
     with db.session() as s:
-        item, _ = outbox.add(s, "prompt:answered", to=voice_member.phone, twiml_url="https://x/twilio/voice/outbound?kind=prompt",
-                             channel="voice", purpose="prompt", member_id=voice_member.id)
-        s.add(CheckIn(member_id=voice_member.id, prompt_key="prompt:answered", prompted_at=now, state="answered", score=3))
+        item, _ = outbox.add(
+            s,
+            "prompt:answered",
+            to=voice_member.phone,
+            twiml_url="https://x/twilio/voice/outbound?kind=prompt",
+            channel="voice",
+            purpose="prompt",
+            member_id=voice_member.id,
+        )
+        s.add(
+            CheckIn(
+                member_id=voice_member.id,
+                prompt_key="prompt:answered",
+                prompted_at=now,
+                state="answered",
+                score=3,
+            )
+        )
         s.flush()
-        outbound.on_call_status(s, item, StatusUpdate(sid="CA" + "f" * 32, status="failed", call_status="busy"), now=now)
-        assert s.scalar(select(OutboxItem).where(OutboxItem.idempotency_key == "prompt:answered:call1")) is None
+        outbound.on_call_status(
+            s, item, StatusUpdate(sid="CA" + "f" * 32, status="failed", call_status="busy"), now=now
+        )
+        assert (
+            s.scalar(select(OutboxItem).where(OutboxItem.idempotency_key == "prompt:answered:call1")) is None
+        )
         assert s.scalar(select(CheckIn)).state == "answered"

@@ -20,8 +20,13 @@ from checkin.voice.config import LANGUAGES, PATH, PROMPTS, VoiceConfigError, loa
 CHECKIN = str(Path(sys.executable).parent / "checkin")
 WORDS_PER_MINUTE = 150  # a calm speaking pace; slower than most text-to-speech voices
 # Long but plausible values for the placeholders, so the longest real prompt is what is timed.
-LONGEST = {"name": "Maximiliano", "group": "Tuesday Evening Peer Support Group", "place": "the community room at 1200 Main Street",
-           "dial_in": "5 5 5, 2 0 2, 0 1 0 1", "number": "2 0 2, 5 5 5, 0 1 0 1"}
+LONGEST = {
+    "name": "Maximiliano",
+    "group": "Tuesday Evening Peer Support Group",
+    "place": "the community room at 1200 Main Street",
+    "dial_in": "5 5 5, 2 0 2, 0 1 0 1",
+    "number": "2 0 2, 5 5 5, 0 1 0 1",
+}
 
 
 def seconds_aloud(text: str) -> float:
@@ -61,16 +66,31 @@ def test_crisis_prompts_name_988_and_911_in_both_languages():
             assert "988" in text and "911" in text, (language, key)
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda d: d["prompts"]["es"].pop("menu"), "prompts.es.menu: missing"),
-    (lambda d: d["prompts"]["en"].update(menu="Hi {nickname}"), "prompts.en.menu: unknown placeholder {nickname}"),
-    (lambda d: d["prompts"]["en"].update(jingle="la la"), "prompts.en.jingle: unknown prompt"),
-    (lambda d: d["languages"].update(es="en-US"), "languages.es: must be a es language tag"),
-    (lambda d: d["voices"].pop("en"), "voices.en: missing"),
-    (lambda d: d["calls"].update(max_concurrent=0), "calls.max_concurrent: must be a positive whole number"),
-    (lambda d: d["calls"].update(retry_minutes=[15, 60, 240]), "calls.retry_minutes: must be a list of at most two"),
-    (lambda d: d["calls"].update(dial_timeout_seconds="20"), "calls.dial_timeout_seconds: must be a positive whole number"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d["prompts"]["es"].pop("menu"), "prompts.es.menu: missing"),
+        (
+            lambda d: d["prompts"]["en"].update(menu="Hi {nickname}"),
+            "prompts.en.menu: unknown placeholder {nickname}",
+        ),
+        (lambda d: d["prompts"]["en"].update(jingle="la la"), "prompts.en.jingle: unknown prompt"),
+        (lambda d: d["languages"].update(es="en-US"), "languages.es: must be a es language tag"),
+        (lambda d: d["voices"].pop("en"), "voices.en: missing"),
+        (
+            lambda d: d["calls"].update(max_concurrent=0),
+            "calls.max_concurrent: must be a positive whole number",
+        ),
+        (
+            lambda d: d["calls"].update(retry_minutes=[15, 60, 240]),
+            "calls.retry_minutes: must be a list of at most two",
+        ),
+        (
+            lambda d: d["calls"].update(dial_timeout_seconds="20"),
+            "calls.dial_timeout_seconds: must be a positive whole number",
+        ),
+    ],
+)
 def test_a_bad_voice_config_names_the_key(change, message):
     doc = copy.deepcopy(_doc())
     change(doc)
@@ -81,15 +101,26 @@ def test_a_bad_voice_config_names_the_key(change, message):
 
 def test_max_concurrent_calls_from_the_environment():
     assert parse(_doc(), environ={"CHECKIN_MAX_CONCURRENT_CALLS": "7"}).max_concurrent == 7
-    with pytest.raises(VoiceConfigError, match="CHECKIN_MAX_CONCURRENT_CALLS: must be a positive whole number"):
+    with pytest.raises(
+        VoiceConfigError, match="CHECKIN_MAX_CONCURRENT_CALLS: must be a positive whole number"
+    ):
         parse(_doc(), environ={"CHECKIN_MAX_CONCURRENT_CALLS": "lots"})
 
 
-@pytest.mark.parametrize("digits, words, choice", [
-    ("1", "", "1"), ("7", "", None), ("", "Two.", "2"), ("", "I want to talk to someone", "3"),
-    ("", "español", "8"), ("", "ayuda", "9"), ("", "repeat that", "0"), ("", "", None),
-    ("", "I keep thinking about the pills in the cabinet tonight", None),
-])
+@pytest.mark.parametrize(
+    "digits, words, choice",
+    [
+        ("1", "", "1"),
+        ("7", "", None),
+        ("", "Two.", "2"),
+        ("", "I want to talk to someone", "3"),
+        ("", "español", "8"),
+        ("", "ayuda", "9"),
+        ("", "repeat that", "0"),
+        ("", "", None),
+        ("", "I keep thinking about the pills in the cabinet tonight", None),
+    ],
+)
 def test_menu_choice_by_key_or_word(digits, words, choice):
     assert speech.menu_choice(digits, words) == choice
 
@@ -100,17 +131,25 @@ def test_meeting_dates_are_read_in_the_callers_language():
     assert speech.spoken_when(local, "es") == "el martes 8 de diciembre a las 7 de la noche"
 
 
-@pytest.mark.parametrize("hour, minute, said", [
-    (1, 0, "a la 1 de la madrugada"), (9, 15, "a las 9:15 de la mañana"), (12, 0, "a las 12 del mediodía"),
-    (13, 0, "a la 1 de la tarde"), (18, 30, "a las 6:30 de la tarde"), (19, 0, "a las 7 de la noche"),
-    (0, 0, "a las 12 de la noche"),
-])
+@pytest.mark.parametrize(
+    "hour, minute, said",
+    [
+        (1, 0, "a la 1 de la madrugada"),
+        (9, 15, "a las 9:15 de la mañana"),
+        (12, 0, "a las 12 del mediodía"),
+        (13, 0, "a la 1 de la tarde"),
+        (18, 30, "a las 6:30 de la tarde"),
+        (19, 0, "a las 7 de la noche"),
+        (0, 0, "a las 12 de la noche"),
+    ],
+)
 def test_spanish_times_are_said_on_the_twelve_hour_clock_with_the_part_of_the_day(hour, minute, said):
     local = datetime(2026, 12, 8, hour, minute, tzinfo=ZoneInfo("America/Bogota"))
     assert speech.spoken_when(local, "es") == f"el martes 8 de diciembre {said}"
 
 
 # --- the CLI -------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def cli_env(env):
@@ -131,9 +170,9 @@ def test_simulate_call_walks_a_check_in_against_the_running_server(live_app, cli
     assert lines[-2:] == ["  caller hears: Thank you, Sam. Your check-in is saved. Goodbye.", "  (call ends)"]
     # Only what is heard: the goodbye after <Record> (played when nothing is recorded) is not printed early.
     assert result.stdout.count("Your check-in is saved") == 1
-    from checkin.checkins import CheckIn
     from sqlalchemy import select
 
+    from checkin.checkins import CheckIn
     from checkin.voice.models import VoiceCall
 
     with db.session() as s:
@@ -145,15 +184,23 @@ def test_simulate_call_walks_a_check_in_against_the_running_server(live_app, cli
 
 def test_simulate_call_with_words(live_app, cli_env, member):
     env = dict(cli_env, PUBLIC_BASE_URL=live_app.settings.public_base_url)
-    result = run(env, "simulate", "call", "--from", member.phone, "--say", "I am going to kill myself tonight")
+    result = run(
+        env, "simulate", "call", "--from", member.phone, "--say", "I am going to kill myself tonight"
+    )
     assert result.returncode == 0, result.stderr
     assert "caller hears: We hear you." in result.stdout and "988" in result.stdout
 
 
 def test_simulate_call_bad_number_and_nothing_listening(cli_env):
     result = run(cli_env, "simulate", "call", "--from", "hello")
-    assert result.returncode != 0 and "'hello' is not a phone number" in result.stderr and "Traceback" not in result.stderr
-    result = run(dict(cli_env, PUBLIC_BASE_URL="http://127.0.0.1:9"), "simulate", "call", "--from", "+12025550101")
+    assert (
+        result.returncode != 0
+        and "'hello' is not a phone number" in result.stderr
+        and "Traceback" not in result.stderr
+    )
+    result = run(
+        dict(cli_env, PUBLIC_BASE_URL="http://127.0.0.1:9"), "simulate", "call", "--from", "+12025550101"
+    )
     assert result.returncode == 1 and "cannot reach the service" in result.stderr
 
 

@@ -8,5 +8,9 @@ OFFERS = {"Para español, oprima 8.", "For English, press 8."}  # said by the ot
 
 def spoken_in(step, language: str) -> None:
     """Every <Say> of the step is in `language`, by its voice, but the offer to switch language."""
-    said = [(el.text, (el.get("language"), el.get("voice"))) for el in step.root.iter("Say") if el.text not in OFFERS]
+    said = [
+        (el.text, (el.get("language"), el.get("voice")))
+        for el in step.root.iter("Say")
+        if el.text not in OFFERS
+    ]
     assert said and all(attrs == VOICES[language] for _, attrs in said), said

@@ -28,7 +28,15 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.extensions["checkin"] = runtime
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    from webhooks import console, console_planning, errors, health, twilio_sms, twilio_voice, twilio_voice_alerts
+    from webhooks import (
+        console,
+        console_planning,
+        errors,
+        health,
+        twilio_sms,
+        twilio_voice,
+        twilio_voice_alerts,
+    )
     from workers import escalation_jobs
 
     # Loads and validates config/escalation.toml now: a malformed policy stops the start, naming the key.

@@ -21,8 +21,14 @@ def _runtime():
     return current_app.extensions["checkin"]
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False,
-             load_dotenv=False, set_debug_flag=False)
+@click.group(
+    cls=FlaskGroup,
+    create_app=_create_app,
+    add_default_commands=False,
+    add_version_option=False,
+    load_dotenv=False,
+    set_debug_flag=False,
+)
 def cli():
     """Checkin: SMS and voice check-ins for peer support groups."""
 
@@ -41,6 +47,7 @@ def _domain_call(fn, *args, **kwargs):
 
 # --- database -------------------------------------------------------------------------------
 
+
 @cli.group("db")
 def db_group():
     """Database schema."""
@@ -56,6 +63,7 @@ def db_upgrade():
 
 
 # --- directory ------------------------------------------------------------------------------
+
 
 @cli.group("groups")
 def groups_group():
@@ -102,7 +110,9 @@ def members_group():
 def members_add(group_name, phone, display_name, language, tz, channel):
     from checkin.directory import add_member
 
-    member = _domain_call(add_member, group_name, phone, display_name, language, tz, channel, consent_source="staff:cli")
+    member = _domain_call(
+        add_member, group_name, phone, display_name, language, tz, channel, consent_source="staff:cli"
+    )
     click.echo(f"member {member.id} added to {group_name}")
 
 
@@ -128,8 +138,11 @@ def staff_add(name, email, role, phone, groups, backup):
 
 # --- outbox ---------------------------------------------------------------------------------
 
+
 @cli.command("outbox")
-@click.option("--state", type=click.Choice(["pending", "sending", "sent", "failed", "cancelled"]), default=None)
+@click.option(
+    "--state", type=click.Choice(["pending", "sending", "sent", "failed", "cancelled"]), default=None
+)
 @click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
 @with_appcontext
 def outbox_cmd(state, limit):
@@ -139,17 +152,26 @@ def outbox_cmd(state, limit):
     from checkin.models import OutboxItem
 
     with _runtime().db.session() as session:
-        counts = dict(session.execute(select(OutboxItem.state, func.count()).group_by(OutboxItem.state)).all())
-        click.echo("  ".join(f"{k}={counts.get(k, 0)}" for k in ("pending", "sending", "sent", "failed", "cancelled")))
+        counts = dict(
+            session.execute(select(OutboxItem.state, func.count()).group_by(OutboxItem.state)).all()
+        )
+        click.echo(
+            "  ".join(
+                f"{k}={counts.get(k, 0)}" for k in ("pending", "sending", "sent", "failed", "cancelled")
+            )
+        )
         query = select(OutboxItem).order_by(OutboxItem.id.desc()).limit(limit)
         if state:
             query = query.where(OutboxItem.state == state)
         for item in session.scalars(query):
             why = f"  {item.last_error_code or ''} {item.last_error}".rstrip() if item.last_error else ""
-            click.echo(f"{item.id:>6}  {item.state:<9} {item.purpose:<10} {item.idempotency_key}  attempts={item.attempts}{why}")
+            click.echo(
+                f"{item.id:>6}  {item.state:<9} {item.purpose:<10} {item.idempotency_key}  attempts={item.attempts}{why}"
+            )
 
 
 # --- simulate -------------------------------------------------------------------------------
+
 
 @cli.group("simulate")
 def simulate_group():
@@ -158,7 +180,9 @@ def simulate_group():
 
 @simulate_group.command("sms")
 @click.option("--from", "from_", required=True, help="the member's phone number")
-@click.option("--to", "to", default=None, help="the number texted (default: TWILIO_FROM_NUMBER or the demo number)")
+@click.option(
+    "--to", "to", default=None, help="the number texted (default: TWILIO_FROM_NUMBER or the demo number)"
+)
 @click.option("--url", default=None, help="server address if not PUBLIC_BASE_URL (e.g. behind a proxy)")
 @click.argument("text", nargs=-1, required=True)
 def simulate_sms(from_, to, url, text):
@@ -172,9 +196,13 @@ def simulate_sms(from_, to, url, text):
     except InvalidPhone as exc:
         raise click.BadParameter(str(exc), param_hint="--from") from None
     try:
-        replies = post_sms(settings, from_, to or settings.twilio_from_number or "+15005550006", " ".join(text), url)
+        replies = post_sms(
+            settings, from_, to or settings.twilio_from_number or "+15005550006", " ".join(text), url
+        )
     except OSError as exc:
-        raise click.ClickException(f"cannot reach the service at {url or settings.public_base_url}: {exc}") from None
+        raise click.ClickException(
+            f"cannot reach the service at {url or settings.public_base_url}: {exc}"
+        ) from None
     for reply in replies:
         click.echo(reply)
     if not replies:
@@ -197,6 +225,7 @@ for _part in (cli_schedules, cli_voice, cli_console):
 
 
 # --- development ----------------------------------------------------------------------------
+
 
 @cli.command("dev")
 def dev_cmd():

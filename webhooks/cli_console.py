@@ -16,7 +16,9 @@ def register(cli) -> None:
 
     @console_group.command("set-password")
     @click.argument("email")
-    @click.option("--generate", is_flag=True, help="make a random password and print it, instead of asking for one")
+    @click.option(
+        "--generate", is_flag=True, help="make a random password and print it, instead of asking for one"
+    )
     @with_appcontext
     def set_password(email, generate):
         """Set EMAIL's console password (asked twice, not echoed), e.g. for the first coordinator."""
@@ -27,15 +29,24 @@ def register(cli) -> None:
         from checkin.directory import ValidationError
         from checkin.models import StaffUser
 
-        password = generate_password() if generate else click.prompt("New password", hide_input=True,
-                                                                    confirmation_prompt=True)
+        password = (
+            generate_password()
+            if generate
+            else click.prompt("New password", hide_input=True, confirmation_prompt=True)
+        )
 
         def apply(session):
-            staff = session.scalar(select(StaffUser).where(func.lower(StaffUser.email) == email.strip().lower()))
+            staff = session.scalar(
+                select(StaffUser).where(func.lower(StaffUser.email) == email.strip().lower())
+            )
             if staff is None:
-                raise ValidationError(f"no staff user with email {email!r} (add one with `checkin staff add`)")
+                raise ValidationError(
+                    f"no staff user with email {email!r} (add one with `checkin staff add`)"
+                )
             accounts.set_password(session, staff, password)
             return staff
 
         staff = _domain_call(apply)
-        click.echo(f"password set for staff {staff.id} ({staff.role})" + (f": {password}" if generate else ""))
+        click.echo(
+            f"password set for staff {staff.id} ({staff.role})" + (f": {password}" if generate else "")
+        )

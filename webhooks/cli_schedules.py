@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 
 def _hhmm(value: str, what: str) -> time:
     try:
-        return datetime.strptime(value.strip(), "%H:%M").time()
+        return datetime.strptime(value.strip(), "%H:%M").time()  # noqa: DTZ007 - a wall-clock time, zoned by the caller
     except ValueError:
         raise click.ClickException(f"{what}: expected a time as HH:MM, e.g. 18:00, not {value!r}") from None
 
@@ -25,9 +25,11 @@ def _day(value: str, what: str) -> date:
 
 def _local(value: str, what: str) -> datetime:
     try:
-        return datetime.strptime(value.strip(), "%Y-%m-%d %H:%M")
+        return datetime.strptime(value.strip(), "%Y-%m-%d %H:%M")  # noqa: DTZ007 - local time in the group's zone, zoned by the caller
     except ValueError:
-        raise click.ClickException(f"{what}: expected a local date and time as 'YYYY-MM-DD HH:MM', not {value!r}") from None
+        raise click.ClickException(
+            f"{what}: expected a local date and time as 'YYYY-MM-DD HH:MM', not {value!r}"
+        ) from None
 
 
 def _in_group(fn):
@@ -57,12 +59,16 @@ def register(cli) -> None:
 
     @schedule_group.command("set")
     @click.option("--group", "group_name", required=True)
-    @click.option("--rrule", required=True, help="RFC 5545 rule, e.g. FREQ=WEEKLY;BYDAY=TU or FREQ=MONTHLY;BYDAY=+2TU")
+    @click.option(
+        "--rrule", required=True, help="RFC 5545 rule, e.g. FREQ=WEEKLY;BYDAY=TU or FREQ=MONTHLY;BYDAY=+2TU"
+    )
     @click.option("--start", required=True, help="local start time in the group's zone, HH:MM")
     @click.option("--duration", type=int, required=True, help="minutes")
     @click.option("--address", default=None)
     @click.option("--dial-in", "dial_in", default=None)
-    @click.option("--from", "starts_on", default=None, help="first day of the rule, YYYY-MM-DD (default today)")
+    @click.option(
+        "--from", "starts_on", default=None, help="first day of the rule, YYYY-MM-DD (default today)"
+    )
     @with_appcontext
     def schedule_set(group_name, rrule, start, duration, address, dial_in, starts_on):
         """Set (or replace) a group's recurring meeting."""
@@ -74,8 +80,16 @@ def register(cli) -> None:
         def run(session, group):
             from checkin.db import utcnow
 
-            saved = set_schedule(session, group.id, rrule=rrule, start_local=start_time, duration_minutes=duration,
-                                 location=address, dial_in=dial_in, starts_on=first)
+            saved = set_schedule(
+                session,
+                group.id,
+                rrule=rrule,
+                start_local=start_time,
+                duration_minutes=duration,
+                location=address,
+                dial_in=dial_in,
+                starts_on=first,
+            )
             begin = max(utcnow(), datetime.combine(saved.starts_on, time(0), ZoneInfo(group.timezone)))
             return group, next_meeting(session, group.id, begin)
 
@@ -99,7 +113,9 @@ def register(cli) -> None:
             return occ
 
         occ = _in_group(run)(group_name)
-        click.echo(f"cancelled {group_name} on {occ.original_start.astimezone(occ.local_start.tzinfo):%a %Y-%m-%d %H:%M}")
+        click.echo(
+            f"cancelled {group_name} on {occ.original_start.astimezone(occ.local_start.tzinfo):%a %Y-%m-%d %H:%M}"
+        )
 
     @schedule_group.command("move")
     @click.option("--group", "group_name", required=True)
@@ -122,8 +138,13 @@ def register(cli) -> None:
 
     @schedule_group.command("plan")
     @click.option("--group", "group_name", required=True)
-    @click.option("--template", "texts", multiple=True, metavar="LANG.NAME=TEXT",
-                  help="the group's own text, e.g. es.reminder='...'; LANG.NAME= returns it to config/plan.toml's")
+    @click.option(
+        "--template",
+        "texts",
+        multiple=True,
+        metavar="LANG.NAME=TEXT",
+        help="the group's own text, e.g. es.reminder='...'; LANG.NAME= returns it to config/plan.toml's",
+    )
     @click.argument("settings", nargs=-1)
     @with_appcontext
     def schedule_plan(group_name, texts, settings):
@@ -141,7 +162,9 @@ def register(cli) -> None:
             name, sep, value = item.partition("=")
             lang, dot, key = name.strip().partition(".")
             if not sep or not dot:
-                raise click.ClickException(f"--template: expected LANG.NAME=TEXT, e.g. es.reminder='...', not {item!r}")
+                raise click.ClickException(
+                    f"--template: expected LANG.NAME=TEXT, e.g. es.reminder='...', not {item!r}"
+                )
             changes.setdefault(lang, {})[key] = value
 
         def run(session, group):
@@ -162,7 +185,12 @@ def register(cli) -> None:
 
     @schedule_group.command("pause")
     @click.option("--phone", required=True, help="the member's phone number")
-    @click.option("--until", "until", default=None, help="last paused day, YYYY-MM-DD in the member's zone (sends resume the day after)")
+    @click.option(
+        "--until",
+        "until",
+        default=None,
+        help="last paused day, YYYY-MM-DD in the member's zone (sends resume the day after)",
+    )
     @click.option("--resume", is_flag=True, help="resume now")
     @with_appcontext
     def schedule_pause(phone, until, resume):
@@ -179,7 +207,9 @@ def register(cli) -> None:
     @schedule_group.command("preview")
     @click.option("--group", "group_name", required=True)
     @click.option("--days", type=click.IntRange(1, 92), default=14, show_default=True)
-    @click.option("--from", "start", default=None, help="first day, YYYY-MM-DD in the group's zone (default now)")
+    @click.option(
+        "--from", "start", default=None, help="first day, YYYY-MM-DD in the group's zone (default now)"
+    )
     @with_appcontext
     def schedule_preview(group_name, days, start):
         """Every send the plan will make, per member in local time; what is held back and why."""
@@ -217,4 +247,4 @@ def format_preview(group_name: str, start: datetime, days: int, sends) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["register", "format_preview"]
+__all__ = ["format_preview", "register"]

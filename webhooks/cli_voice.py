@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 from urllib.parse import urlencode, urlsplit
 from urllib.request import Request, urlopen
 
@@ -22,11 +22,20 @@ from webhooks.simulate import sign
 FAKE_RECORDING = "https://api.twilio.com/2010-04-01/Accounts/{account}/Recordings/RE{sid}"
 
 
-def call_params(call_sid: str, from_: str, to: str, account_sid: str | None, direction: str = "inbound",
-                **extra: str) -> dict[str, str]:
-    params = {"CallSid": call_sid, "AccountSid": account_sid or "AC" + "0" * 32, "From": from_, "To": to,
-              "Caller": from_, "Called": to, "CallStatus": "in-progress", "Direction": direction,
-              "ApiVersion": "2010-04-01"}
+def call_params(
+    call_sid: str, from_: str, to: str, account_sid: str | None, direction: str = "inbound", **extra: str
+) -> dict[str, str]:
+    params = {
+        "CallSid": call_sid,
+        "AccountSid": account_sid or "AC" + "0" * 32,
+        "From": from_,
+        "To": to,
+        "Caller": from_,
+        "Called": to,
+        "CallStatus": "in-progress",
+        "Direction": direction,
+        "ApiVersion": "2010-04-01",
+    }
     params.update({k: v for k, v in extra.items() if v is not None})
     return params
 
@@ -70,7 +79,9 @@ class Step:
 
     @property
     def hung_up(self) -> bool:
-        return self.root.find("Hangup") is not None and not any(self.root.find(v) is not None for v in ("Gather", "Record", "Dial"))
+        return self.root.find("Hangup") is not None and not any(
+            self.root.find(v) is not None for v in ("Gather", "Record", "Dial")
+        )
 
 
 @dataclass
@@ -110,7 +121,9 @@ class CallWalker:
     def _action(self, verb: str) -> str:
         el = self.current.find(verb) if self.current is not None else None
         if el is None:
-            raise AssertionError(f"the caller is not at a <{verb}>: {self.current and ET.tostring(self.current.root)!r}")
+            raise AssertionError(
+                f"the caller is not at a <{verb}>: {self.current and ET.tostring(self.current.root)!r}"
+            )
         return el.get("action")
 
     def press(self, digits: str) -> Step:
@@ -135,7 +148,9 @@ class CallWalker:
         if not audio:
             self.last_recording_url = ""
             return self._go(self._action("Record"), Digits="#")
-        url = recording_url or FAKE_RECORDING.format(account=self.account_sid or "AC" + "0" * 32, sid=uuid.uuid4().hex)
+        url = recording_url or FAKE_RECORDING.format(
+            account=self.account_sid or "AC" + "0" * 32, sid=uuid.uuid4().hex
+        )
         self.last_recording_url = url
         return self._go(self._action("Record"), RecordingUrl=url, RecordingDuration=str(seconds), Digits="#")
 
@@ -145,14 +160,25 @@ class CallWalker:
         if not callback:
             raise AssertionError("the last <Record> asked for no transcription")
         parts = urlsplit(callback)
-        params = call_params(self.call_sid, self.from_, self.to, self.account_sid, self.direction,
-                             TranscriptionText=text, TranscriptionStatus="completed", RecordingUrl=self.last_recording_url,
-                             RecordingSid="RE" + uuid.uuid4().hex, TranscriptionSid="TR" + uuid.uuid4().hex)
+        params = call_params(
+            self.call_sid,
+            self.from_,
+            self.to,
+            self.account_sid,
+            self.direction,
+            TranscriptionText=text,
+            TranscriptionStatus="completed",
+            RecordingUrl=self.last_recording_url,
+            RecordingSid="RE" + uuid.uuid4().hex,
+            TranscriptionSid="TR" + uuid.uuid4().hex,
+        )
         return self.post(parts.path + f"?{parts.query}", params)
 
     def hang_up(self) -> None:
         """The call is over: Twilio posts the final status to the number's status callback."""
-        params = call_params(self.call_sid, self.from_, self.to, self.account_sid, self.direction, CallStatus="completed")
+        params = call_params(
+            self.call_sid, self.from_, self.to, self.account_sid, self.direction, CallStatus="completed"
+        )
         self.post("/twilio/voice/status", params)
 
     def dial_result(self, status: str = "no-answer") -> Step:
@@ -163,14 +189,22 @@ class CallWalker:
         return dial.findtext("Number") if dial is not None else None
 
 
-def walk(walker: CallWalker, inputs: list[str], dial_status: str, echo: Callable[[str], None], start_path: str = "/twilio/voice") -> None:
+def walk(
+    walker: CallWalker,
+    inputs: list[str],
+    dial_status: str,
+    echo: Callable[[str], None],
+    start_path: str = "/twilio/voice",
+) -> None:
     """Follow the call, answering each <Gather> with the next input, until it ends or inputs run out."""
     step = walker.start(start_path)
     pending = list(inputs)
     while True:
         for line in step.heard_first:
             echo(f"  caller hears: {line}")
-        if step.hung_up or not any(step.find(v) is not None for v in ("Gather", "Record", "Dial", "Redirect")):
+        if step.hung_up or not any(
+            step.find(v) is not None for v in ("Gather", "Record", "Dial", "Redirect")
+        ):
             echo("  (call ends)")
             return
         if step.find("Dial") is not None:
@@ -203,14 +237,22 @@ def walk(walker: CallWalker, inputs: list[str], dial_status: str, echo: Callable
 
 def http_post(settings, server_url: str | None, timeout: float = 15) -> Callable[[str, dict], str]:
     """Signed POSTs to the running service, addressed as Twilio would (PUBLIC_BASE_URL)."""
+
     def post(path: str, params: dict) -> str:
         public = settings.public_base_url + path
         target = (server_url.rstrip("/") + path) if server_url else public
-        request = Request(target, data=urlencode(params).encode(), method="POST",
-                          headers={"X-Twilio-Signature": sign(settings.twilio_auth_token, public, params),
-                                   "Content-Type": "application/x-www-form-urlencoded"})
+        request = Request(
+            target,
+            data=urlencode(params).encode(),
+            method="POST",
+            headers={
+                "X-Twilio-Signature": sign(settings.twilio_auth_token, public, params),
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
         with urlopen(request, timeout=timeout) as response:
             return response.read().decode()
+
     return post
 
 
@@ -224,12 +266,25 @@ def register(cli) -> None:
 
     @simulate.command("call")
     @click.option("--from", "from_", required=True, help="the caller's phone number")
-    @click.option("--to", "to", default=None, help="the number called (default: TWILIO_FROM_NUMBER or the demo number)")
-    @click.option("--digits", default="", help="keys for each prompt in turn, comma-separated, e.g. 1,4,#  "
-                  "(# at a recording leaves one; '-' is silence; say:WORDS speaks)")
-    @click.option("--say", "says", multiple=True, help="words spoken at the next prompt after the digits (repeatable)")
-    @click.option("--dial-status", type=click.Choice(["no-answer", "busy", "completed"]), default="no-answer",
-                  show_default=True, help="what happens when a facilitator is rung")
+    @click.option(
+        "--to", "to", default=None, help="the number called (default: TWILIO_FROM_NUMBER or the demo number)"
+    )
+    @click.option(
+        "--digits",
+        default="",
+        help="keys for each prompt in turn, comma-separated, e.g. 1,4,#  "
+        "(# at a recording leaves one; '-' is silence; say:WORDS speaks)",
+    )
+    @click.option(
+        "--say", "says", multiple=True, help="words spoken at the next prompt after the digits (repeatable)"
+    )
+    @click.option(
+        "--dial-status",
+        type=click.Choice(["no-answer", "busy", "completed"]),
+        default="no-answer",
+        show_default=True,
+        help="what happens when a facilitator is rung",
+    )
     @click.option("--url", default=None, help="server address if not PUBLIC_BASE_URL (e.g. behind a proxy)")
     def simulate_call(from_, to, digits, says, dial_status, url):
         """Call the service from NUMBER, answer its prompts, and print what the caller hears."""
@@ -242,13 +297,20 @@ def register(cli) -> None:
             raise click.BadParameter(str(exc), param_hint="--from") from None
         inputs = [d.strip() for d in digits.split(",")] if digits.strip() else []
         inputs += [f"say:{s}" for s in says]
-        walker = CallWalker(http_post(settings, url), settings.public_base_url, from_,
-                            to or settings.twilio_from_number or "+15005550006", settings.twilio_account_sid)
+        walker = CallWalker(
+            http_post(settings, url),
+            settings.public_base_url,
+            from_,
+            to or settings.twilio_from_number or "+15005550006",
+            settings.twilio_account_sid,
+        )
         try:
             walk(walker, inputs, dial_status, click.echo)
             walker.hang_up()  # else the member's timeline shows the call as still in progress
         except OSError as exc:
-            raise click.ClickException(f"cannot reach the service at {url or settings.public_base_url}: {exc}") from None
+            raise click.ClickException(
+                f"cannot reach the service at {url or settings.public_base_url}: {exc}"
+            ) from None
         except ET.ParseError:
             raise click.ClickException("the service did not answer with TwiML") from None
 

@@ -29,9 +29,16 @@ def _start_valkey(settings):
 
 def run_dev() -> int:
     from checkin import crypto
-    from checkin.db import Database
     from checkin.accounts.passwords import generate_password
-    from checkin.seed import DEMO_COORDINATOR, DEMO_FACILITATOR, DEMO_GROUP_NUMBER, DEMO_MEMBERS, seed_if_empty, set_demo_passwords
+    from checkin.db import Database
+    from checkin.seed import (
+        DEMO_COORDINATOR,
+        DEMO_FACILITATOR,
+        DEMO_GROUP_NUMBER,
+        DEMO_MEMBERS,
+        seed_if_empty,
+        set_demo_passwords,
+    )
     from config.settings import _dev_secret
     from migrations import upgrade
 
@@ -47,19 +54,45 @@ def run_dev() -> int:
     db.dispose()
 
     valkey = _start_valkey(settings) if settings.redis_is_embedded else None
-    env = dict(os.environ, CHECKIN_INSTANCE_PATH=str(settings.instance_path), REDIS_URL=settings.redis_url,
-               PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ,
+        CHECKIN_INSTANCE_PATH=str(settings.instance_path),
+        REDIS_URL=settings.redis_url,
+        PYTHONUNBUFFERED="1",
+    )
     bindir = Path(sys.executable).parent
     commands = {
-        "web": [sys.executable, "-m", "gunicorn", "--bind", f"{settings.host}:{settings.port}", "--workers", "2",
-                "--access-logfile", "-", "webhooks:create_app()"],
-        "worker": [str(bindir / "rq"), "worker", "--worker-class", "rq.worker.SimpleWorker", "--with-scheduler", "--url", settings.redis_url, "alerts", "outbox"],
+        "web": [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"{settings.host}:{settings.port}",
+            "--workers",
+            "2",
+            "--access-logfile",
+            "-",
+            "webhooks:create_app()",
+        ],
+        "worker": [
+            str(bindir / "rq"),
+            "worker",
+            "--worker-class",
+            "rq.worker.SimpleWorker",
+            "--with-scheduler",
+            "--url",
+            settings.redis_url,
+            "alerts",
+            "outbox",
+        ],
         "cron": [str(bindir / "rq"), "cron", "--url", settings.redis_url, "workers.cron_config"],
     }
     procs = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
 
     click.echo("")
-    click.echo(f"Checkin is running at {settings.public_base_url}  (health: {settings.public_base_url}/healthz)")
+    click.echo(
+        f"Checkin is running at {settings.public_base_url}  (health: {settings.public_base_url}/healthz)"
+    )
     click.echo(f"  database: {settings.database_url}")
     click.echo(f"  redis:    {settings.redis_url}{' (embedded Valkey)' if valkey else ''}")
     click.echo(f"  messaging backend: {settings.messaging_backend}")
@@ -70,7 +103,7 @@ def run_dev() -> int:
     click.echo(f"Console: {settings.public_base_url}/console/  sign in as the demo coordinator")
     click.echo(f"  email: {DEMO_COORDINATOR[1]}  password: {demo_password}")
     click.echo(f"  (the demo facilitator {DEMO_FACILITATOR[1]} has the same password)")
-    click.echo(f"Try: .venv/bin/checkin simulate sms --from {DEMO_MEMBERS[0][0]} \"hi\"")
+    click.echo(f'Try: .venv/bin/checkin simulate sms --from {DEMO_MEMBERS[0][0]} "hi"')
     click.echo("Ctrl-C stops everything.\n")
 
     stopping = False

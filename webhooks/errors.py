@@ -1,6 +1,6 @@
 """Every client error gets a status and a reason in plain words; nothing a client sends causes a 500."""
 
-from typing import Callable
+from collections.abc import Callable
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException

@@ -10,7 +10,9 @@ from urllib.request import Request, urlopen
 from twilio.request_validator import RequestValidator
 
 
-def sms_params(from_: str, to: str, body: str, sid: str | None = None, account_sid: str | None = None) -> dict[str, str]:
+def sms_params(
+    from_: str, to: str, body: str, sid: str | None = None, account_sid: str | None = None
+) -> dict[str, str]:
     sid = sid or "SM" + uuid.uuid4().hex
     return {
         "MessageSid": sid,
@@ -36,7 +38,9 @@ def replies_from_twiml(xml: str) -> list[str]:
     return [(el.findtext("Body") or el.text or "").strip() for el in root.iter("Message")]
 
 
-def post_sms(settings, from_: str, to: str, body: str, server_url: str | None = None, timeout: float = 15) -> list[str]:
+def post_sms(
+    settings, from_: str, to: str, body: str, server_url: str | None = None, timeout: float = 15
+) -> list[str]:
     """POST a signed inbound SMS to the running service and return the texts of its reply."""
     path = "/twilio/sms"
     public = settings.public_base_url + path
@@ -44,8 +48,10 @@ def post_sms(settings, from_: str, to: str, body: str, server_url: str | None = 
     request = Request(
         (server_url.rstrip("/") + path) if server_url else public,
         data=urlencode(params).encode(),
-        headers={"X-Twilio-Signature": sign(settings.twilio_auth_token, public, params),
-                 "Content-Type": "application/x-www-form-urlencoded"},
+        headers={
+            "X-Twilio-Signature": sign(settings.twilio_auth_token, public, params),
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
         method="POST",
     )
     with urlopen(request, timeout=timeout) as response:

@@ -79,8 +79,17 @@ def sms():
 
 
 # A call's progress, in the words a message's status uses (calls are Messages with channel "voice").
-CALL_STATUS = {"queued": "queued", "initiated": "queued", "ringing": "sending", "in-progress": "sent",
-               "completed": "delivered", "busy": "failed", "no-answer": "failed", "failed": "failed", "canceled": "failed"}
+CALL_STATUS = {
+    "queued": "queued",
+    "initiated": "queued",
+    "ringing": "sending",
+    "in-progress": "sent",
+    "completed": "delivered",
+    "busy": "failed",
+    "no-answer": "failed",
+    "failed": "failed",
+    "canceled": "failed",
+}
 
 
 @bp.post("/status")

@@ -11,7 +11,7 @@ from flask import Blueprint, abort, current_app, request
 from checkin import outbox
 from checkin.db import utcnow
 from checkin.escalation import service as escalation
-from checkin.voice import calls, flow, steps, outbound as _outbound  # noqa: F401 - registers the call status hook
+from checkin.voice import calls, flow, steps
 from checkin.voice.config import load as load_config
 from webhooks.signature import twilio_signed
 from workers import escalation_jobs
@@ -43,10 +43,21 @@ def _run(step, *, outbound_call: dict | None = None):
         abort(400, "CallSid is missing or not a Twilio call SID")
     inp = _checked(steps.call_input, request.form)
     with runtime.db.session() as session:
-        response = steps.run_or_fail_safe(session, inp, step, cfg=load_config(), base=runtime.settings.public_base_url + bp.url_prefix,
-                                          ctx=current_app.extensions["checkin.escalation"], now=utcnow(), outbound_call=outbound_call)
+        response = steps.run_or_fail_safe(
+            session,
+            inp,
+            step,
+            cfg=load_config(),
+            base=runtime.settings.public_base_url + bp.url_prefix,
+            ctx=current_app.extensions["checkin.escalation"],
+            now=utcnow(),
+            outbound_call=outbound_call,
+        )
         # Alerts first, texts before calls, as for SMS.
-        items = sorted(outbox.created_in(session), key=lambda i: (i.queue != outbox.ALERT_QUEUE, i.channel != "sms", i.id))
+        items = sorted(
+            outbox.created_in(session),
+            key=lambda i: (i.queue != outbox.ALERT_QUEUE, i.channel != "sms", i.id),
+        )
         timers = escalation.timers_in(session)
     escalation_jobs.after_commit(runtime, items, timers)
     return _twiml(response) if response is not None else ("", 204)
@@ -77,8 +88,12 @@ def outbound():
     member_id = _checked(steps.int_arg, request.args, "member", 1, 2**31)
     occurrence = request.args.get("occurrence") or None
     our_number = _checked(steps.call_input, request.form).from_number
-    return _run(lambda t: flow.outbound(t, kind, occurrence, (t.group.phone_number if t.group else None) or our_number),
-                outbound_call={"member": member_id, "kind": kind})
+    return _run(
+        lambda t: flow.outbound(
+            t, kind, occurrence, (t.group.phone_number if t.group else None) or our_number
+        ),
+        outbound_call={"member": member_id, "kind": kind},
+    )
 
 
 @bp.post("/status")
@@ -96,6 +111,11 @@ def status():
     if duration and not duration.isdigit():
         abort(400, "CallDuration is not a number")
     with runtime.db.session() as session:
-        calls.record_status(session, sid, call_status, answered_by=request.form.get("AnsweredBy"),
-                            duration=int(duration) if duration else None)
+        calls.record_status(
+            session,
+            sid,
+            call_status,
+            answered_by=request.form.get("AnsweredBy"),
+            duration=int(duration) if duration else None,
+        )
     return "", 204

@@ -55,11 +55,18 @@ def script(escalation_id: int):
             response.say(f"Checkin alert {esc.id} is already resolved. Thank you. Goodbye.")
             return _twiml(response)
         text = service.voice_text(session, esc)
-    gather = response.gather(num_digits=1, action=f"{ctx.base_url}/twilio/voice/alert/{escalation_id}/ack", method="POST", timeout=8)
+    gather = response.gather(
+        num_digits=1,
+        action=f"{ctx.base_url}/twilio/voice/alert/{escalation_id}/ack",
+        method="POST",
+        timeout=8,
+    )
     gather.say(text)
     gather.pause(length=1)
     gather.say(text)
-    response.say("No key pressed. The alert stays open. Reply by text with ACK " + str(escalation_id) + ". Goodbye.")
+    response.say(
+        "No key pressed. The alert stays open. Reply by text with ACK " + str(escalation_id) + ". Goodbye."
+    )
     return _twiml(response)
 
 
@@ -87,7 +94,9 @@ def ack(escalation_id: int):
         timers = service.timers_in(session)
     escalation_jobs.after_commit(runtime, items, timers)
     if result.ok:
-        response.say(f"You have taken alert {escalation_id}. The others are being told. Details are in the console. Thank you.")
+        response.say(
+            f"You have taken alert {escalation_id}. The others are being told. Details are in the console. Thank you."
+        )
     else:
         response.say(result.reply)
     return _twiml(response)

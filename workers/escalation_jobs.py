@@ -56,10 +56,20 @@ def schedule(rt, timers: list[tuple[int, datetime]] | tuple) -> int:
     try:
         queue = Queue(ALERT_QUEUE, connection=rt.redis)
         for esc_id, when in timers:
-            queue.enqueue_at(when, tick, job_id=f"escalation-{esc_id}-{int(when.timestamp())}", result_ttl=600, failure_ttl=86400)
+            queue.enqueue_at(
+                when,
+                tick,
+                job_id=f"escalation-{esc_id}-{int(when.timestamp())}",
+                result_ttl=600,
+                failure_ttl=86400,
+            )
             done += 1
     except (RedisError, OSError) as exc:
-        log.warning("could not schedule %d escalation timer(s) (%s); the cron tick will catch them", len(timers), type(exc).__name__)
+        log.warning(
+            "could not schedule %d escalation timer(s) (%s); the cron tick will catch them",
+            len(timers),
+            type(exc).__name__,
+        )
     return done
 
 

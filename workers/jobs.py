@@ -16,7 +16,7 @@ log = logging.getLogger("checkin.jobs")
 
 def deliver(item_id: int) -> str:
     rt = runtime.current()
-    import checkin.schedules.late  # noqa: F401 - registers the hold on planned sends in a member's night
+    import checkin.schedules.late
     import checkin.voice.outbound  # noqa: F401 - registers the cap on member calls in progress
     from workers.escalation_jobs import context  # registers the alert outcome hooks, links to this runtime
 
@@ -82,7 +82,13 @@ def sweep(limit: int = 1000) -> int:
     rt = runtime.current()
     now = utcnow()
     with rt.db.session() as session:
-        due = outbox.due_ids(session, now, rt.settings.outbox_lease_seconds, requeue_after=max(60, rt.settings.sweep_interval_seconds * 4), limit=limit)
+        due = outbox.due_ids(
+            session,
+            now,
+            rt.settings.outbox_lease_seconds,
+            requeue_after=max(60, rt.settings.sweep_interval_seconds * 4),
+            limit=limit,
+        )
     if not due:
         return 0
     enqueued = enqueue_deliveries(rt.redis, due)

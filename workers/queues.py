@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -32,11 +32,18 @@ def enqueue_deliveries(redis: Redis, items: Iterable[tuple[int, str]]) -> int:
         for name, ids in by_queue.items():
             queue = Queue(name, connection=redis)
             queue.enqueue_many(
-                [Queue.prepare_data(jobs.deliver, args=(i,), job_id=f"deliver-{i}", result_ttl=600, failure_ttl=86400) for i in ids]
+                [
+                    Queue.prepare_data(
+                        jobs.deliver, args=(i,), job_id=f"deliver-{i}", result_ttl=600, failure_ttl=86400
+                    )
+                    for i in ids
+                ]
             )
         return len(items)
     except (RedisError, OSError) as exc:
-        log.warning("enqueue failed for %d outbox items (%s); the sweeper will retry", len(items), type(exc).__name__)
+        log.warning(
+            "enqueue failed for %d outbox items (%s); the sweeper will retry", len(items), type(exc).__name__
+        )
         return 0
 
 

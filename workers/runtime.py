@@ -26,7 +26,7 @@ class Runtime:
     _redis: Redis | None = field(default=None, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings, port: MessagingPort | None = None) -> "Runtime":
+    def from_settings(cls, settings: Settings, port: MessagingPort | None = None) -> Runtime:
         crypto.configure(settings.encryption_keys)
         return cls(settings=settings, db=Database(settings.database_url), port=port or build_port(settings))
 

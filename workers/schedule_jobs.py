@@ -27,7 +27,7 @@ def tick(now=None) -> int:
         result = write_due(session, now, base_url=rt.settings.public_base_url)
     # After the commit, in chunks: a failed enqueue only delays, the sweeper finds the rows.
     for start in range(0, len(result.created), CHUNK):
-        chunk = result.created[start:start + CHUNK]
+        chunk = result.created[start : start + CHUNK]
         if enqueue_deliveries(rt.redis, chunk):
             with rt.db.session() as session:
                 outbox.mark_enqueued(session, [i for i, _ in chunk], utcnow())

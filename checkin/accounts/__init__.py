@@ -23,11 +23,26 @@ class SignIn:
     retry_after: int = 0
 
 
-def audit(session: Session, action: str, staff_id: int | None, *, member_id: int | None = None,
-          escalation_id: int | None = None, detail: str | None = None, ip: str | None = None,
-          now: datetime | None = None) -> AuditEvent:
-    event = AuditEvent(action=action, staff_id=staff_id, member_id=member_id, escalation_id=escalation_id,
-                       detail=detail, ip=ip, at=now or utcnow())
+def audit(
+    session: Session,
+    action: str,
+    staff_id: int | None,
+    *,
+    member_id: int | None = None,
+    escalation_id: int | None = None,
+    detail: str | None = None,
+    ip: str | None = None,
+    now: datetime | None = None,
+) -> AuditEvent:
+    event = AuditEvent(
+        action=action,
+        staff_id=staff_id,
+        member_id=member_id,
+        escalation_id=escalation_id,
+        detail=detail,
+        ip=ip,
+        at=now or utcnow(),
+    )
     session.add(event)
     return event
 
@@ -37,7 +52,11 @@ def authenticate(session: Session, redis: Redis, email: str, password: str, ip: 
     wait = throttle.blocked_for(redis, email, ip)
     if wait:
         minutes = (wait + 59) // 60
-        return SignIn(None, f"Too many failed sign-in attempts. Try again in {minutes} minute{'s' * (minutes != 1)}.", wait)
+        return SignIn(
+            None,
+            f"Too many failed sign-in attempts. Try again in {minutes} minute{'s' * (minutes != 1)}.",
+            wait,
+        )
     staff = session.scalar(select(StaffUser).where(func.lower(StaffUser.email) == email))
     if staff is None or not staff.active or not staff.password_hash:
         passwords.burn_time(password)

@@ -13,8 +13,19 @@ from sqlalchemy.orm import Mapped, mapped_column
 from checkin.db import Base, UTCDateTime, utcnow
 
 AUDIT_ACTIONS = (
-    "signin", "signin_failed", "signout", "password_reset", "view_messages",
-    "member_added", "member_edited", "consent", "import", "staff_added", "staff_removed", "staff_edited", "on_call",
+    "signin",
+    "signin_failed",
+    "signout",
+    "password_reset",
+    "view_messages",
+    "member_added",
+    "member_edited",
+    "consent",
+    "import",
+    "staff_added",
+    "staff_removed",
+    "staff_edited",
+    "on_call",
 )
 
 
@@ -25,7 +36,9 @@ class AuditEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL"), index=True
+    )
     action: Mapped[str] = mapped_column(String(24))
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
     escalation_id: Mapped[int | None] = mapped_column(Integer)

@@ -14,14 +14,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from checkin import templates
-from checkin.answers import asked as asked_module, rsvp, when
+from checkin.answers import asked as asked_module
+from checkin.answers import rsvp, when
 from checkin.answers.asked import Asked
 from checkin.answers.models import Clarification
 from checkin.answers.parse import parse_rsvp, parse_score
 from checkin.db import utcnow
 from checkin.models import Member, Message
 
-__all__ = ["reply_for", "score_of", "read", "parse_score", "Reading"]
+__all__ = ["Reading", "parse_score", "read", "reply_for", "score_of"]
 _READINGS = "checkin.answers.readings"  # session.info: message id -> Reading, so a message is read once
 
 
@@ -69,8 +70,15 @@ def score_of(session: Session, member: Member, message: Message) -> int | None:
     return read(session, member, message).score
 
 
-def reply_for(session: Session, member: Member, message: Message, kind: str | None, word: str | None,
-              level: str | None, now: datetime | None = None) -> str | None:
+def reply_for(
+    session: Session,
+    member: Member,
+    message: Message,
+    kind: str | None,
+    word: str | None,
+    level: str | None,
+    now: datetime | None = None,
+) -> str | None:
     """The special answer to a member's message, or None for the usual reply."""
     now = now or utcnow()
     lang = member.language
@@ -78,8 +86,15 @@ def reply_for(session: Session, member: Member, message: Message, kind: str | No
         return when.reply(session, member, message.to_number, now)
     reading = read(session, member, message, now)
     if reading.kind == "rsvp":
-        rsvp.record(session, member, reading.asked.reminder, reading.rsvp, message_id=message.id,
-                    to_number=message.to_number, now=now)
+        rsvp.record(
+            session,
+            member,
+            reading.asked.reminder,
+            reading.rsvp,
+            message_id=message.id,
+            to_number=message.to_number,
+            now=now,
+        )
         return templates.render(f"rsvp_{reading.rsvp}", lang, name=member.first_name)
     if reading.kind == "score":
         return templates.render("checkin_thanks", lang, name=member.first_name, score=reading.score)
@@ -88,7 +103,9 @@ def reply_for(session: Session, member: Member, message: Message, kind: str | No
     return None
 
 
-def _clarify_once(session: Session, member: Member, message: Message, reading: Reading, now: datetime) -> bool:
+def _clarify_once(
+    session: Session, member: Member, message: Message, reading: Reading, now: datetime
+) -> bool:
     """Free text, or a number outside 1-5, right after a check-in prompt: ask once for the number.
     The words themselves were assessed by the rules engine already, like every message."""
     if reading.asked is not None:

@@ -31,7 +31,7 @@ class Asked:
 
     @property
     def latest(self) -> str | None:
-        """"reminder" | "prompt" | None: which question a bare 1 or 2 answers. A nudge asks again."""
+        """ "reminder" | "prompt" | None: which question a bare 1 or 2 answers. A nudge asks again."""
         if self.reminder and (self.prompt is None or self.reminder.sent_at > _last_asked(self.prompt)):
             return "reminder"
         return "prompt" if self.prompt else None
@@ -47,15 +47,19 @@ def occurrence_key(idempotency_key: str, member_id: int) -> str | None:
     prefix = f"reminder:{member_id}:"
     if not idempotency_key.startswith(prefix):
         return None
-    return idempotency_key[len(prefix):].split(":", 1)[0] or None
+    return idempotency_key[len(prefix) :].split(":", 1)[0] or None
 
 
 def last_reminder(session: Session, member_id: int, now: datetime) -> Reminder | None:
     row = session.execute(
         select(OutboxItem.id, OutboxItem.idempotency_key, OutboxItem.sent_at, OutboxItem.from_number)
-        .where(OutboxItem.member_id == member_id, OutboxItem.purpose == "reminder",
-               OutboxItem.idempotency_key.like(f"reminder:{member_id}:%"),
-               OutboxItem.sent_at.is_not(None), OutboxItem.sent_at >= now - RSVP_WINDOW)
+        .where(
+            OutboxItem.member_id == member_id,
+            OutboxItem.purpose == "reminder",
+            OutboxItem.idempotency_key.like(f"reminder:{member_id}:%"),
+            OutboxItem.sent_at.is_not(None),
+            OutboxItem.sent_at >= now - RSVP_WINDOW,
+        )
         .order_by(OutboxItem.sent_at.desc())
         .limit(1)
     ).first()

@@ -12,15 +12,27 @@ import re
 import unicodedata
 
 NUMBER_WORDS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
     # "una" is left out on purpose: "una pregunta" is far more often an article than a score.
-    "uno": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5,
+    "uno": 1,
+    "dos": 2,
+    "tres": 3,
+    "cuatro": 4,
+    "cinco": 5,
 }
-_COUNTED = r"(?:more|less|other|of|days?|weeks?|hours?|hrs?|mins?|minutes?|times?|pills?|people|things?|am|pm|" \
+_COUNTED = (
+    r"(?:more|less|other|of|days?|weeks?|hours?|hrs?|mins?|minutes?|times?|pills?|people|things?|am|pm|"
     r"m[aá]s|menos|d[ií]as?|semanas?|horas?|minutos?|veces|vez|pastillas?|personas?|cosas?|de)\b"
+)
 _NUMBER = r"([1-5]|" + "|".join(NUMBER_WORDS) + r")"
 # What may follow the number: nothing, "/5", a separator and anything, or words that do not count something.
-_TAIL = r"\s*(?:/\s*5|(?:de|of|out\s+of)\s+5)?(?:\s*[-.,:;!]\s*(?:\S.*)?|\s+(?!" + _COUNTED + r")[^\W\d_].*)?$"
+_TAIL = (
+    r"\s*(?:/\s*5|(?:de|of|out\s+of)\s+5)?(?:\s*[-.,:;!]\s*(?:\S.*)?|\s+(?!" + _COUNTED + r")[^\W\d_].*)?$"
+)
 _SCORE = re.compile(r"^\s*" + _NUMBER + r"\b" + _TAIL, re.S | re.I)
 
 
@@ -34,6 +46,7 @@ def parse_score(body: str | None) -> int | None:
 
 
 # --- RSVPs ----------------------------------------------------------------------------------------
+
 
 def _fold(text: str) -> str:
     text = unicodedata.normalize("NFKD", text or "")

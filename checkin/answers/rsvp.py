@@ -17,8 +17,10 @@ def _group_id(session: Session, member: Member, numbers: tuple[str | None, ...])
     """The member's group the reminder came from: the one whose number sent it (or was texted), else
     their only (or first) group."""
     groups = session.execute(
-        select(Group.id, Group.phone_number).join(GroupMember, GroupMember.group_id == Group.id)
-        .where(GroupMember.member_id == member.id).order_by(Group.id)
+        select(Group.id, Group.phone_number)
+        .join(GroupMember, GroupMember.group_id == Group.id)
+        .where(GroupMember.member_id == member.id)
+        .order_by(Group.id)
     ).all()
     for number in numbers:
         for group in groups:
@@ -27,13 +29,25 @@ def _group_id(session: Session, member: Member, numbers: tuple[str | None, ...])
     return groups[0].id if groups else None
 
 
-def record(session: Session, member: Member, reminder: Reminder, answer: str, *, message_id: int | None,
-           to_number: str | None, now: datetime) -> Rsvp:
+def record(
+    session: Session,
+    member: Member,
+    reminder: Reminder,
+    answer: str,
+    *,
+    message_id: int | None,
+    to_number: str | None,
+    now: datetime,
+) -> Rsvp:
     values = dict(answer=answer, message_id=message_id, answered_at=now)
     existing = _find(session, member.id, reminder.occurrence_key)
     if existing is None:
-        rsvp = Rsvp(member_id=member.id, occurrence_key=reminder.occurrence_key,
-                    group_id=_group_id(session, member, (reminder.from_number, to_number)), **values)
+        rsvp = Rsvp(
+            member_id=member.id,
+            occurrence_key=reminder.occurrence_key,
+            group_id=_group_id(session, member, (reminder.from_number, to_number)),
+            **values,
+        )
         try:
             with session.begin_nested():
                 session.add(rsvp)
@@ -48,13 +62,16 @@ def record(session: Session, member: Member, reminder: Reminder, answer: str, *,
 
 
 def _find(session: Session, member_id: int, occurrence_key: str) -> Rsvp | None:
-    return session.scalar(select(Rsvp).where(Rsvp.member_id == member_id, Rsvp.occurrence_key == occurrence_key))
+    return session.scalar(
+        select(Rsvp).where(Rsvp.member_id == member_id, Rsvp.occurrence_key == occurrence_key)
+    )
 
 
 def for_occurrence(session: Session, group_id: int, occurrence_key: str) -> dict[str, list[str]]:
     """Who said they are coming and who is not, by display name: what a facilitator sees."""
     rows = session.execute(
-        select(Rsvp.answer, Member.display_name).join(Member, Member.id == Rsvp.member_id)
+        select(Rsvp.answer, Member.display_name)
+        .join(Member, Member.id == Rsvp.member_id)
         .where(Rsvp.group_id == group_id, Rsvp.occurrence_key == occurrence_key)
         .order_by(Member.display_name)
     ).all()

@@ -16,12 +16,15 @@ def reply(session: Session, member: Member, to_number: str | None, now: datetime
     # Imported here: checkin.schedules imports the directory, which reaches the inbound path and us.
     from checkin.schedules import next_meeting
     from checkin.schedules.service import group_config
+
     # The same date and time words as the reminders (config/plan.toml), so WHEN and a reminder agree.
     from checkin.schedules.texts import _date, _time
 
     groups = session.execute(
-        select(Group.id, Group.phone_number).join(GroupMember, GroupMember.group_id == Group.id)
-        .where(GroupMember.member_id == member.id).order_by(Group.id)
+        select(Group.id, Group.phone_number)
+        .join(GroupMember, GroupMember.group_id == Group.id)
+        .where(GroupMember.member_id == member.id)
+        .order_by(Group.id)
     ).all()
     found = [(group, next_meeting(session, group.id, now)) for group in groups]
     found = [(group, occ) for group, occ in found if occ is not None]
@@ -39,5 +42,10 @@ def reply(session: Session, member: Member, to_number: str | None, now: datetime
         place = config.template(lang, "where_address").format(address=occ.location)
     elif occ.dial_in:
         place = config.template(lang, "where_dial_in").format(dial_in=occ.dial_in)
-    return templates.render("when_moved" if occ.status == "moved" else "when_next", lang,
-                            day=_date(fmt, local), time=f"{_time(fmt, local)} {local.tzname()}", place=place)
+    return templates.render(
+        "when_moved" if occ.status == "moved" else "when_next",
+        lang,
+        day=_date(fmt, local),
+        time=f"{_time(fmt, local)} {local.tzname()}",
+        place=place,
+    )

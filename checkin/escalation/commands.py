@@ -13,7 +13,9 @@ from checkin.escalation.models import LIVE_STATES, Escalation
 from checkin.models import Group, GroupStaff, Member, Message, OnCallWindow, StaffUser
 
 USAGE = "Checkin: reply ACK 12 to take alert 12, RESOLVE 12 <note> when done, LIST for open alerts, ONCALL or OFFCALL."
-_COMMAND = re.compile(r"^\s*(ack|resolve|list|on\s*call|off\s*call)(?![a-z])\s*#?\s*(\d+)?\s*[:.,-]?\s*(.*?)\s*$", re.I | re.S)
+_COMMAND = re.compile(
+    r"^\s*(ack|resolve|list|on\s*call|off\s*call)(?![a-z])\s*#?\s*(\d+)?\s*[:.,-]?\s*(.*?)\s*$", re.I | re.S
+)
 
 
 def parse(body: str | None) -> tuple[str, int | None, str] | None:
@@ -28,7 +30,9 @@ def is_command(body: str | None) -> bool:
     return parse(body) is not None
 
 
-def handle(session: Session, staff: StaffUser, message: Message, now: datetime, ctx: service.Context | None = None) -> str:
+def handle(
+    session: Session, staff: StaffUser, message: Message, now: datetime, ctx: service.Context | None = None
+) -> str:
     parsed = parse(message.body)
     if parsed is None:
         return USAGE
@@ -53,9 +57,18 @@ def handle(session: Session, staff: StaffUser, message: Message, now: datetime, 
     for gs in links:
         gs.on_call = word == "ONCALL"
     names = ", ".join(sorted(session.get(Group, gs.group_id).name for gs in links))
-    if word == "ONCALL" and session.scalar(select(OnCallWindow.id).where(
-            OnCallWindow.staff_id == staff.id, OnCallWindow.kind != "away").limit(1)) is not None:
-        return f"You are now ON call for {names}, during your shifts."  # OFFCALL overrides; ONCALL only lifts it
+    if (
+        word == "ONCALL"
+        and session.scalar(
+            select(OnCallWindow.id)
+            .where(OnCallWindow.staff_id == staff.id, OnCallWindow.kind != "away")
+            .limit(1)
+        )
+        is not None
+    ):
+        return (
+            f"You are now ON call for {names}, during your shifts."  # OFFCALL overrides; ONCALL only lifts it
+        )
     return f"You are now {'ON' if word == 'ONCALL' else 'OFF'} call for {names}."
 
 

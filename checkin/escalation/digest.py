@@ -31,15 +31,23 @@ def _gone_silent(session: Session, group_id: int, start: datetime, end: datetime
     from checkin.rules import AssessmentContext, assess
 
     missed_now = session.execute(
-        select(Member.id, Member.display_name).distinct()
+        select(Member.id, Member.display_name)
+        .distinct()
         .join(CheckIn, CheckIn.member_id == Member.id)
         .join(GroupMember, GroupMember.member_id == Member.id)
-        .where(GroupMember.group_id == group_id, CheckIn.state == "missed",
-               CheckIn.closed_at >= start, CheckIn.closed_at < end)
+        .where(
+            GroupMember.group_id == group_id,
+            CheckIn.state == "missed",
+            CheckIn.closed_at >= start,
+            CheckIn.closed_at < end,
+        )
     ).all()
     runs = missed_in_a_row(session, [member_id for member_id, _ in missed_now])
-    return [name for member_id, name in missed_now
-            if assess("", context=AssessmentContext(missed_checkins_in_a_row=runs[member_id])).level != "none"]
+    return [
+        name
+        for member_id, name in missed_now
+        if assess("", context=AssessmentContext(missed_checkins_in_a_row=runs[member_id])).level != "none"
+    ]
 
 
 def _readers(session: Session, group_id: int, at: datetime) -> list[StaffUser]:
@@ -47,9 +55,17 @@ def _readers(session: Session, group_id: int, at: datetime) -> list[StaffUser]:
     text it again to each shift starting later that day); with none on shift then, whoever is on
     call; with nobody, the coordinators, so that no one who may be struggling goes unnamed."""
     on_call = rota.on_call_places(session, group_id, at)
-    return ([p.staff for p in on_call if p.link.tier == "primary"] or [p.staff for p in on_call]
-            or list(session.scalars(select(StaffUser).where(StaffUser.role == "coordinator", StaffUser.active.is_(True),
-                                                             StaffUser.phone.is_not(None)))))
+    return (
+        [p.staff for p in on_call if p.link.tier == "primary"]
+        or [p.staff for p in on_call]
+        or list(
+            session.scalars(
+                select(StaffUser).where(
+                    StaffUser.role == "coordinator", StaffUser.active.is_(True), StaffUser.phone.is_not(None)
+                )
+            )
+        )
+    )
 
 
 def send_due(session: Session, now: datetime, ctx) -> int:
@@ -61,11 +77,16 @@ def send_due(session: Session, now: datetime, ctx) -> int:
             continue
         start, end, day = window
         names = session.scalars(
-            select(Member.display_name).distinct()
+            select(Member.display_name)
+            .distinct()
             .join(AssessmentRecord, AssessmentRecord.member_id == Member.id)
             .join(GroupMember, GroupMember.member_id == Member.id)
-            .where(GroupMember.group_id == group.id, AssessmentRecord.level == "watch",
-                   AssessmentRecord.created_at >= start, AssessmentRecord.created_at < end)
+            .where(
+                GroupMember.group_id == group.id,
+                AssessmentRecord.level == "watch",
+                AssessmentRecord.created_at >= start,
+                AssessmentRecord.created_at < end,
+            )
         ).all()
         silent = _gone_silent(session, group.id, start, end)
         if not names and not silent:
@@ -78,7 +99,13 @@ def send_due(session: Session, now: datetime, ctx) -> int:
             parts.append(f"Not answering check-ins: {', '.join(sorted({n.split()[0] for n in silent}))}.")
         body = f"Checkin digest, {group.name}: {' '.join(parts)} {ctx.base_url}/console"
         for person in _readers(session, group.id, end):
-            _, created = outbox.add(session, f"digest:{group.id}:{day}:{person.id}", to=person.phone, body=body,
-                                    staff_id=person.id, purpose="digest")
+            _, created = outbox.add(
+                session,
+                f"digest:{group.id}:{day}:{person.id}",
+                to=person.phone,
+                body=body,
+                staff_id=person.id,
+                purpose="digest",
+            )
             written += created
     return written

@@ -27,14 +27,26 @@ def recipients(session: Session, member: Member | None) -> list[StaffUser]:
     """The member's groups' facilitators and every coordinator (only coordinators for an unknown caller)."""
     group_ids = select(GroupMember.group_id).where(GroupMember.member_id == (member.id if member else -1))
     facilitators = select(GroupStaff.staff_id).where(GroupStaff.group_id.in_(group_ids))
-    return list(session.scalars(
-        select(StaffUser).where(StaffUser.active.is_(True), StaffUser.phone.is_not(None),
-                                (StaffUser.role == "coordinator") | StaffUser.id.in_(facilitators))
-    ).all())
+    return list(
+        session.scalars(
+            select(StaffUser).where(
+                StaffUser.active.is_(True),
+                StaffUser.phone.is_not(None),
+                (StaffUser.role == "coordinator") | StaffUser.id.in_(facilitators),
+            )
+        ).all()
+    )
 
 
 def alert(session: Session, people, key: str, body: str) -> None:
     """One urgent text per person, once per `key` (a retried webhook writes nothing new)."""
     for person in people:
-        outbox.add(session, f"{key}:{person.id}", to=person.phone, staff_id=person.id,
-                   purpose="alert", queue=outbox.ALERT_QUEUE, body=body)
+        outbox.add(
+            session,
+            f"{key}:{person.id}",
+            to=person.phone,
+            staff_id=person.id,
+            purpose="alert",
+            queue=outbox.ALERT_QUEUE,
+            body=body,
+        )

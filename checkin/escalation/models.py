@@ -14,8 +14,19 @@ ESCALATION_STATES = ("open", "acknowledged", "resolved", "unacknowledged")
 # States in which an escalation is still a live case: a member has at most one of these.
 LIVE_STATES = ("open", "acknowledged", "unacknowledged")
 EVENT_KINDS = (
-    "assessed", "opened", "raised", "notified", "sent", "delivered", "failed",
-    "acknowledged", "resolved", "note", "reassigned", "unacknowledged", "realerted",
+    "assessed",
+    "opened",
+    "raised",
+    "notified",
+    "sent",
+    "delivered",
+    "failed",
+    "acknowledged",
+    "resolved",
+    "note",
+    "reassigned",
+    "unacknowledged",
+    "realerted",
 )
 
 _LIVE_SQL = text("state IN ('open', 'acknowledged', 'unacknowledged')")
@@ -34,7 +45,9 @@ class AssessmentRecord(Base):
     # A check-in score (1-5) read from the message, when it was one: the history for later assessments.
     score: Mapped[int | None] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(8), default="sms")
-    escalation_id: Mapped[int | None] = mapped_column(ForeignKey("escalations.id", ondelete="SET NULL"), index=True)
+    escalation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("escalations.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -43,7 +56,13 @@ class Escalation(Base):
     __table_args__ = (
         Index("ix_escalations_due", "state", "next_action_at"),
         # One live escalation per member: new concerning messages attach to it.
-        Index("uq_escalations_live_member", "member_id", unique=True, postgresql_where=_LIVE_SQL, sqlite_where=_LIVE_SQL),
+        Index(
+            "uq_escalations_live_member",
+            "member_id",
+            unique=True,
+            postgresql_where=_LIVE_SQL,
+            sqlite_where=_LIVE_SQL,
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

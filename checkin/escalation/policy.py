@@ -56,15 +56,26 @@ def _level(raw, key: str, base: LevelPolicy | None) -> LevelPolicy:
         raise PolicyError(f"{key}: must be a table")
     unknown = set(raw) - {"levels", "timeout_minutes", "repeats", "channels"}
     if unknown:
-        raise PolicyError(f"{key}.{sorted(unknown)[0]}: unknown key (expected levels, timeout_minutes, repeats, channels)")
-    missing = [k for k in ("levels", "timeout_minutes", "repeats", "channels") if k not in raw and base is None]
+        raise PolicyError(
+            f"{key}.{sorted(unknown)[0]}: unknown key (expected levels, timeout_minutes, repeats, channels)"
+        )
+    missing = [
+        k for k in ("levels", "timeout_minutes", "repeats", "channels") if k not in raw and base is None
+    ]
     if missing:
         raise PolicyError(f"{key}.{missing[0]}: is required")
     out = base or LevelPolicy((), 0, 0, ())
     if "levels" in raw:
         levels = raw["levels"]
-        if not isinstance(levels, list) or not levels or any(t not in TIERS for t in levels) or len(set(levels)) != len(levels):
-            raise PolicyError(f"{key}.levels: must be a non-empty list of distinct values from {', '.join(TIERS)}")
+        if (
+            not isinstance(levels, list)
+            or not levels
+            or any(t not in TIERS for t in levels)
+            or len(set(levels)) != len(levels)
+        ):
+            raise PolicyError(
+                f"{key}.levels: must be a non-empty list of distinct values from {', '.join(TIERS)}"
+            )
         out = replace(out, levels=tuple(levels))
     if "timeout_minutes" in raw:
         value = raw["timeout_minutes"]
@@ -89,13 +100,23 @@ def _group(raw, key: str, base: GroupPolicy | None) -> GroupPolicy:
         raise PolicyError(f"{key}: must be a table")
     unknown = set(raw) - {"crisis", "urgent", "watch", "realert_after_ack_minutes"}
     if unknown:
-        raise PolicyError(f"{key}.{sorted(unknown)[0]}: unknown key (expected crisis, urgent, watch, realert_after_ack_minutes)")
+        raise PolicyError(
+            f"{key}.{sorted(unknown)[0]}: unknown key (expected crisis, urgent, watch, realert_after_ack_minutes)"
+        )
     if base is None:
         for needed in ("crisis", "urgent"):
             if needed not in raw:
                 raise PolicyError(f"{key}.{needed}: is required")
-    crisis = _level(raw["crisis"], f"{key}.crisis", base.crisis if base else None) if "crisis" in raw else base.crisis
-    urgent = _level(raw["urgent"], f"{key}.urgent", base.urgent if base else None) if "urgent" in raw else base.urgent
+    crisis = (
+        _level(raw["crisis"], f"{key}.crisis", base.crisis if base else None)
+        if "crisis" in raw
+        else base.crisis
+    )
+    urgent = (
+        _level(raw["urgent"], f"{key}.urgent", base.urgent if base else None)
+        if "urgent" in raw
+        else base.urgent
+    )
     realert = base.realert_after_ack_minutes if base else 30.0
     if "realert_after_ack_minutes" in raw:
         value = raw["realert_after_ack_minutes"]
@@ -109,9 +130,13 @@ def _group(raw, key: str, base: GroupPolicy | None) -> GroupPolicy:
             raise PolicyError(f"{key}.watch: must be a table")
         unknown = set(watch) - {"channels", "digest_hour"}
         if unknown:
-            raise PolicyError(f"{key}.watch.{sorted(unknown)[0]}: unknown key (expected channels, digest_hour)")
+            raise PolicyError(
+                f"{key}.watch.{sorted(unknown)[0]}: unknown key (expected channels, digest_hour)"
+            )
         if "channels" in watch and watch["channels"] != ["digest"]:
-            raise PolicyError(f"{key}.watch.channels: watch-level messages only go in the daily digest: [\"digest\"]")
+            raise PolicyError(
+                f'{key}.watch.channels: watch-level messages only go in the daily digest: ["digest"]'
+            )
         if "digest_hour" in watch:
             value = watch["digest_hour"]
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 23:

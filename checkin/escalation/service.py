@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from checkin import answers, outbox, rota
 from checkin.answers.parse import parse_score  # the one score parser
-from checkin.escalation import failsafe, policy as policy_module
+from checkin.escalation import failsafe
+from checkin.escalation import policy as policy_module
 from checkin.escalation.models import LIVE_STATES, AssessmentRecord, Escalation, EscalationEvent
 from checkin.escalation.policy import GroupPolicy, LevelPolicy, Policy
 from checkin.models import Group, GroupStaff, Member, Message, OutboxItem, StaffUser
@@ -36,6 +37,7 @@ _KEY = re.compile(r"^alert:(\d+):(\d+):(\d+):(\d+):(sms|voice)$")
 
 
 # --- context -----------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Context:
@@ -67,7 +69,9 @@ def current_context() -> Context:
     if _context is None:
         import os
 
-        _context = Context((os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"), policy_module.load())
+        _context = Context(
+            (os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"), policy_module.load()
+        )
     return _context
 
 
@@ -88,18 +92,24 @@ def _set_timer(session: Session, esc: Escalation, when: datetime | None) -> None
 
 
 def _event(session: Session, esc: Escalation, kind: str, now: datetime, **fields) -> EscalationEvent:
-    event = EscalationEvent(escalation_id=esc.id, kind=kind, at=now, level=fields.pop("level", esc.level), **fields)
+    event = EscalationEvent(
+        escalation_id=esc.id, kind=kind, at=now, level=fields.pop("level", esc.level), **fields
+    )
     session.add(event)
     return event
 
 
 # --- assessing ---------------------------------------------------------------------------
 
+
 def _history(session: Session, member_id: int, before_message: int, limit: int = 5) -> tuple[int, ...]:
     rows = session.scalars(
         select(AssessmentRecord.score)
-        .where(AssessmentRecord.member_id == member_id, AssessmentRecord.score.is_not(None),
-               AssessmentRecord.message_id != before_message)
+        .where(
+            AssessmentRecord.member_id == member_id,
+            AssessmentRecord.score.is_not(None),
+            AssessmentRecord.message_id != before_message,
+        )
         .order_by(AssessmentRecord.id.desc())
         .limit(limit)
     ).all()
@@ -124,8 +134,9 @@ class Verdict:
     record: AssessmentRecord
 
 
-def assess_message(session: Session, member: Member, message: Message, *, source: str = "sms",
-                   language: str | None = None) -> Verdict:
+def assess_message(
+    session: Session, member: Member, message: Message, *, source: str = "sms", language: str | None = None
+) -> Verdict:
     """Assess an inbound message with the member's history, and record the verdict. Never raises:
     if the rules engine fails in any way the message is treated as urgent. `language` is the one the
     words are in when it is known to differ from the member's (a call switched to Spanish with 8)."""
@@ -134,7 +145,7 @@ def assess_message(session: Session, member: Member, message: Message, *, source
         score = answers.score_of(session, member, message)
     except SQLAlchemyError:
         raise
-    except Exception as exc:  # noqa: BLE001 - the text alone still gives the score; assessing goes on
+    except Exception as exc:
         log.error("reading the reply failed for message=%s (%s)", message.id, type(exc).__name__)
         score = parse_score(message.body)
     try:
@@ -147,35 +158,60 @@ def assess_message(session: Session, member: Member, message: Message, *, source
         level, rules = result.level, tuple(result.rules)
         if level not in RANK:
             raise ValueError(f"unknown level {level!r}")
-    except Exception as exc:  # noqa: BLE001 - fail safe: escalate rather than drop
-        log.error("risk assessment failed for message=%s (%s); escalating as urgent", message.id, type(exc).__name__)
+    except Exception as exc:
+        log.error(
+            "risk assessment failed for message=%s (%s); escalating as urgent", message.id, type(exc).__name__
+        )
         level, rules = "urgent", ("engine.error",)
-    record = _record(session, message_id=message.id, member_id=member.id, level=level, rules=list(rules), score=score,
-                     source=source)
+    record = _record(
+        session,
+        message_id=message.id,
+        member_id=member.id,
+        level=level,
+        rules=list(rules),
+        score=score,
+        source=source,
+    )
     if score is not None:
         from checkin.checkins import record_answer
 
         words = (message.body or "").strip()
-        record_answer(session, member.id, channel=source, score=score, message_id=message.id,
-                      words=words if words != str(score) else None)
+        record_answer(
+            session,
+            member.id,
+            channel=source,
+            score=score,
+            message_id=message.id,
+            words=words if words != str(score) else None,
+        )
     if level != "none":
-        log.info("assessed message=%s member=%s level=%s rules=%s", message.id, member.id, level, ",".join(rules))
+        log.info(
+            "assessed message=%s member=%s level=%s rules=%s", message.id, member.id, level, ",".join(rules)
+        )
     return Verdict(level, rules, record)
 
 
 # --- who is told -------------------------------------------------------------------------
+
 
 def _coordinators(session: Session, esc: Escalation) -> list[StaffUser]:
     """Coordinators linked to the group, or every coordinator if none is: on call whatever the rota says."""
     reachable = (StaffUser.active.is_(True), StaffUser.phone.is_not(None))
     linked = []
     if esc.group_id is not None:
-        linked = list(session.scalars(
-            select(StaffUser).join(GroupStaff, GroupStaff.staff_id == StaffUser.id)
-            .where(GroupStaff.group_id == esc.group_id, StaffUser.role == "coordinator", *reachable)
-            .order_by(StaffUser.id)
-        ))
-    return linked or list(session.scalars(select(StaffUser).where(StaffUser.role == "coordinator", *reachable).order_by(StaffUser.id)))
+        linked = list(
+            session.scalars(
+                select(StaffUser)
+                .join(GroupStaff, GroupStaff.staff_id == StaffUser.id)
+                .where(GroupStaff.group_id == esc.group_id, StaffUser.role == "coordinator", *reachable)
+                .order_by(StaffUser.id)
+            )
+        )
+    return linked or list(
+        session.scalars(
+            select(StaffUser).where(StaffUser.role == "coordinator", *reachable).order_by(StaffUser.id)
+        )
+    )
 
 
 def circles(session: Session, esc: Escalation, lp: LevelPolicy, now: datetime) -> list[list[StaffUser]]:
@@ -185,7 +221,11 @@ def circles(session: Session, esc: Escalation, lp: LevelPolicy, now: datetime) -
     on_rota = rota.on_call_places(session, esc.group_id, now)
     out, seen, acc = [], set(), []
     for tier in lp.levels:
-        people = _coordinators(session, esc) if tier == "coordinator" else [p.staff for p in on_rota if p.link.tier == tier]
+        people = (
+            _coordinators(session, esc)
+            if tier == "coordinator"
+            else [p.staff for p in on_rota if p.link.tier == tier]
+        )
         for staff in people:
             if staff.id not in seen:
                 seen.add(staff.id)
@@ -201,11 +241,22 @@ def _note_empty_rota(session: Session, esc: Escalation, now: datetime) -> None:
     if rota.on_call(session, esc.group_id, now):
         return
     group = session.get(Group, esc.group_id) if esc.group_id else None
-    local = now.astimezone(ZoneInfo(group.timezone)).strftime("%a %H:%M %Z") if group else now.strftime("%a %H:%M UTC")
+    local = (
+        now.astimezone(ZoneInfo(group.timezone)).strftime("%a %H:%M %Z")
+        if group
+        else now.strftime("%a %H:%M UTC")
+    )
     told = len(_coordinators(session, esc))
-    _event(session, esc, "nobody_on_call", now,
-           detail=f"nobody on call in the rota at {local}; alerting {told} coordinator(s) instead")
-    log.warning("escalation %s: nobody on call for group=%s; coordinators=%d alerted", esc.id, esc.group_id, told)
+    _event(
+        session,
+        esc,
+        "nobody_on_call",
+        now,
+        detail=f"nobody on call in the rota at {local}; alerting {told} coordinator(s) instead",
+    )
+    log.warning(
+        "escalation %s: nobody on call for group=%s; coordinators=%d alerted", esc.id, esc.group_id, told
+    )
 
 
 def can_act(session: Session, staff: StaffUser, esc: Escalation) -> bool:
@@ -248,8 +299,10 @@ def voice_text(session: Session, esc: Escalation) -> str:
 
 def _final_text(session, esc, ctx) -> str:
     name, group = _names(session, esc)
-    return (f"Checkin ALERT {esc.id} ({esc.level}) UNACKNOWLEDGED: nobody has taken it. {name}, {group}. "
-            f"Reply ACK {esc.id} to take it. {link(ctx, esc)}")
+    return (
+        f"Checkin ALERT {esc.id} ({esc.level}) UNACKNOWLEDGED: nobody has taken it. {name}, {group}. "
+        f"Reply ACK {esc.id} to take it. {link(ctx, esc)}"
+    )
 
 
 def _reminder_text(session, esc, ctx, raised: bool) -> str:
@@ -260,28 +313,57 @@ def _reminder_text(session, esc, ctx, raised: bool) -> str:
 
 # --- alerts ----------------------------------------------------------------------------------
 
-def _alert(session: Session, esc: Escalation, staff: StaffUser, channel: str, ctx: Context, now: datetime, *,
-           step: int | None = None, attempt: int | None = None, text: str | None = None, why: str = "") -> OutboxItem | None:
+
+def _alert(
+    session: Session,
+    esc: Escalation,
+    staff: StaffUser,
+    channel: str,
+    ctx: Context,
+    now: datetime,
+    *,
+    step: int | None = None,
+    attempt: int | None = None,
+    text: str | None = None,
+    why: str = "",
+) -> OutboxItem | None:
     step = esc.step if step is None else step
     attempt = esc.attempt if attempt is None else attempt
     key = f"alert:{esc.id}:{step}:{attempt}:{staff.id}:{channel}"
     group = session.get(Group, esc.group_id) if esc.group_id else None
     item, created = outbox.add(
-        session, key, to=staff.phone, channel=channel, purpose=ALERT_PURPOSE, queue=outbox.ALERT_QUEUE,
+        session,
+        key,
+        to=staff.phone,
+        channel=channel,
+        purpose=ALERT_PURPOSE,
+        queue=outbox.ALERT_QUEUE,
         body=(text or alert_text(session, esc, ctx)) if channel == "sms" else None,
         twiml_url=f"{ctx.base_url}/twilio/voice/alert/{esc.id}" if channel == "voice" else None,
-        staff_id=staff.id, member_id=None, from_number=group.phone_number if group else None,
+        staff_id=staff.id,
+        member_id=None,
+        from_number=group.phone_number if group else None,
     )
     if created:
         # In the console's words: which tier of the policy was paged, and the how-many-th time.
         tiers = ctx.policy.for_group(group.name if group else None).for_level(esc.level).levels
         tier = tiers[step] if 0 <= step < len(tiers) else f"step {step + 1}"
-        _event(session, esc, "notified", now, staff_id=staff.id, channel=channel, outbox_id=item.id,
-               detail=f"{tier} tier, round {attempt}{' (' + why + ')' if why else ''}")
+        _event(
+            session,
+            esc,
+            "notified",
+            now,
+            staff_id=staff.id,
+            channel=channel,
+            outbox_id=item.id,
+            detail=f"{tier} tier, round {attempt}{' (' + why + ')' if why else ''}",
+        )
     return item if created else None
 
 
-def _wave(session: Session, esc: Escalation, ctx: Context, now: datetime, recipients: list[StaffUser]) -> None:
+def _wave(
+    session: Session, esc: Escalation, ctx: Context, now: datetime, recipients: list[StaffUser]
+) -> None:
     lp = ctx.level_policy(session, esc)
     esc.attempt += 1
     esc.step_attempts += 1
@@ -317,9 +399,20 @@ def _give_up(session: Session, esc: Escalation, ctx: Context, now: datetime) -> 
     coordinators = _coordinators(session, esc)
     for staff in coordinators:
         _alert(session, esc, staff, "sms", ctx, now, text=_final_text(session, esc, ctx), why="final")
-    _event(session, esc, "unacknowledged", now, detail=f"nobody acknowledged; final alert to {len(coordinators)} coordinator(s)")
-    log.error("escalation %s UNACKNOWLEDGED: nobody took it after the last policy level (level=%s group=%s coordinators=%d)",
-              esc.id, esc.level, esc.group_id, len(coordinators))
+    _event(
+        session,
+        esc,
+        "unacknowledged",
+        now,
+        detail=f"nobody acknowledged; final alert to {len(coordinators)} coordinator(s)",
+    )
+    log.error(
+        "escalation %s UNACKNOWLEDGED: nobody took it after the last policy level (level=%s group=%s coordinators=%d)",
+        esc.id,
+        esc.level,
+        esc.group_id,
+        len(coordinators),
+    )
 
 
 def _realert(session: Session, esc: Escalation, ctx: Context, now: datetime, *, raised: bool = False) -> None:
@@ -327,8 +420,24 @@ def _realert(session: Session, esc: Escalation, ctx: Context, now: datetime, *, 
     esc.attempt += 1
     staff = session.get(StaffUser, esc.acknowledged_by) if esc.acknowledged_by else None
     if staff is not None and staff.phone and staff.active:
-        _alert(session, esc, staff, "sms", ctx, now, text=_reminder_text(session, esc, ctx, raised), why="re-alert")
-        _event(session, esc, "realerted", now, staff_id=staff.id, detail="raised" if raised else "acknowledged, not resolved")
+        _alert(
+            session,
+            esc,
+            staff,
+            "sms",
+            ctx,
+            now,
+            text=_reminder_text(session, esc, ctx, raised),
+            why="re-alert",
+        )
+        _event(
+            session,
+            esc,
+            "realerted",
+            now,
+            staff_id=staff.id,
+            detail="raised" if raised else "acknowledged, not resolved",
+        )
         _set_timer(session, esc, now + timedelta(minutes=gp.realert_after_ack_minutes))
     else:
         # Whoever took it can no longer be reached: back to the circle.
@@ -348,14 +457,22 @@ def live_for(session: Session, member_id: int) -> Escalation | None:
     global _LIVE_FOR
     if _LIVE_FOR is None:
         table = Escalation.__table__
-        _LIVE_FOR = select(table).where(table.c.member_id == bindparam("member_id"), table.c.state.in_(LIVE_STATES))
+        _LIVE_FOR = select(table).where(
+            table.c.member_id == bindparam("member_id"), table.c.state.in_(LIVE_STATES)
+        )
     session.flush()  # an escalation opened a moment ago in this session counts, as with autoflush
     row = session.connection().execute(_LIVE_FOR, {"member_id": member_id}).first()
     return from_row(session, Escalation, dict(row._mapping)) if row is not None else None
 
 
-def handle_verdict(session: Session, member: Member, message: Message, verdict: Verdict, now: datetime,
-                   ctx: Context | None = None) -> Escalation | None:
+def handle_verdict(
+    session: Session,
+    member: Member,
+    message: Message,
+    verdict: Verdict,
+    now: datetime,
+    ctx: Context | None = None,
+) -> Escalation | None:
     """Open an escalation for urgent/crisis, or attach to (and raise) the member's live one. Returns
     the member's live escalation, or None for a "none" verdict (which never touches one)."""
     if verdict.level == "none":
@@ -365,12 +482,29 @@ def handle_verdict(session: Session, member: Member, message: Message, verdict: 
     if verdict.level not in PAGED:
         if live is not None:  # watch
             verdict.record.escalation_id = live.id
-            _event(session, live, "assessed", now, level="watch", message_id=message.id, detail=",".join(verdict.rules)[:255])
+            _event(
+                session,
+                live,
+                "assessed",
+                now,
+                level="watch",
+                message_id=message.id,
+                detail=",".join(verdict.rules)[:255],
+            )
         return live
     if live is None:
         group = member.groups[0] if member.groups else None
-        esc = Escalation(member_id=member.id, group_id=group.id if group else None, level=verdict.level, state="open",
-                         step=0, attempt=0, step_attempts=0, opened_at=now, updated_at=now)
+        esc = Escalation(
+            member_id=member.id,
+            group_id=group.id if group else None,
+            level=verdict.level,
+            state="open",
+            step=0,
+            attempt=0,
+            step_attempts=0,
+            opened_at=now,
+            updated_at=now,
+        )
         try:
             with session.begin_nested():
                 session.add(esc)
@@ -382,15 +516,27 @@ def handle_verdict(session: Session, member: Member, message: Message, verdict: 
             verdict.record.escalation_id = esc.id
             _event(session, esc, "assessed", now, message_id=message.id, detail=",".join(verdict.rules)[:255])
             _event(session, esc, "opened", now, message_id=message.id)
-            log.warning("escalation %s opened level=%s member=%s message=%s", esc.id, esc.level, member.id, message.id)
+            log.warning(
+                "escalation %s opened level=%s member=%s message=%s", esc.id, esc.level, member.id, message.id
+            )
             _page(session, esc, ctx, now, 0, widen=False)
             return esc
     return _attach(session, live, message, verdict, now, ctx)
 
 
-def _attach(session, esc: Escalation, message: Message, verdict: Verdict, now: datetime, ctx: Context) -> Escalation:
+def _attach(
+    session, esc: Escalation, message: Message, verdict: Verdict, now: datetime, ctx: Context
+) -> Escalation:
     verdict.record.escalation_id = esc.id
-    _event(session, esc, "assessed", now, level=verdict.level, message_id=message.id, detail=",".join(verdict.rules)[:255])
+    _event(
+        session,
+        esc,
+        "assessed",
+        now,
+        level=verdict.level,
+        message_id=message.id,
+        detail=",".join(verdict.rules)[:255],
+    )
     if RANK[verdict.level] > RANK[esc.level]:
         old, esc.level = esc.level, verdict.level
         _event(session, esc, "raised", now, message_id=message.id, detail=f"{old} -> {esc.level}")
@@ -400,16 +546,31 @@ def _attach(session, esc: Escalation, message: Message, verdict: Verdict, now: d
         else:
             start = esc.step if esc.state == "open" else 0
             esc.state = "open"
-            _page(session, esc, ctx, now, min(start, len(ctx.level_policy(session, esc).levels) - 1), widen=False)
+            _page(
+                session,
+                esc,
+                ctx,
+                now,
+                min(start, len(ctx.level_policy(session, esc).levels) - 1),
+                widen=False,
+            )
     elif esc.state == "unacknowledged":
         # Nobody took it and the member wrote again: go round the circle once more.
         esc.state = "open"
-        _event(session, esc, "opened", now, message_id=message.id, detail="reopened: new message while unacknowledged")
+        _event(
+            session,
+            esc,
+            "opened",
+            now,
+            message_id=message.id,
+            detail="reopened: new message while unacknowledged",
+        )
         _page(session, esc, ctx, now, 0, widen=False)
     return esc
 
 
 # --- acknowledging and resolving ----------------------------------------------------------
+
 
 def _cancel_pending_alerts(session: Session, esc: Escalation) -> int:
     return session.execute(
@@ -421,9 +582,13 @@ def _cancel_pending_alerts(session: Session, esc: Escalation) -> int:
 
 
 def notified_staff(session: Session, esc: Escalation) -> list[int]:
-    return list(session.scalars(
-        select(OutboxItem.staff_id).distinct().where(OutboxItem.idempotency_key.like(f"alert:{esc.id}:%"), OutboxItem.staff_id.is_not(None))
-    ))
+    return list(
+        session.scalars(
+            select(OutboxItem.staff_id)
+            .distinct()
+            .where(OutboxItem.idempotency_key.like(f"alert:{esc.id}:%"), OutboxItem.staff_id.is_not(None))
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -432,8 +597,15 @@ class Result:
     reply: str
 
 
-def acknowledge(session: Session, esc: Escalation, staff: StaffUser, now: datetime, *, via: str = "sms",
-                ctx: Context | None = None) -> Result:
+def acknowledge(
+    session: Session,
+    esc: Escalation,
+    staff: StaffUser,
+    now: datetime,
+    *,
+    via: str = "sms",
+    ctx: Context | None = None,
+) -> Result:
     ctx = ctx or current_context()
     if not can_act(session, staff, esc):
         return Result(False, f"Escalation {esc.id} is not in one of your groups.")
@@ -441,28 +613,58 @@ def acknowledge(session: Session, esc: Escalation, staff: StaffUser, now: dateti
         return Result(False, f"Escalation {esc.id} is already resolved.")
     if esc.state == "acknowledged":
         if esc.acknowledged_by == staff.id:
-            return Result(True, f"You already have escalation {esc.id}. Reply RESOLVE {esc.id} <note> when done.")
+            return Result(
+                True, f"You already have escalation {esc.id}. Reply RESOLVE {esc.id} <note> when done."
+            )
         taker = session.get(StaffUser, esc.acknowledged_by) if esc.acknowledged_by else None
-        return Result(False, f"Escalation {esc.id} was already taken by {taker.name if taker else 'someone'}.")
+        return Result(
+            False, f"Escalation {esc.id} was already taken by {taker.name if taker else 'someone'}."
+        )
     esc.state = "acknowledged"
     esc.acknowledged_by, esc.acknowledged_at = staff.id, now
-    _set_timer(session, esc, now + timedelta(minutes=ctx.group_policy(session, esc).realert_after_ack_minutes))
+    _set_timer(
+        session, esc, now + timedelta(minutes=ctx.group_policy(session, esc).realert_after_ack_minutes)
+    )
     cancelled = _cancel_pending_alerts(session, esc)
-    _event(session, esc, "acknowledged", now, staff_id=staff.id, channel=via, detail=f"cancelled {cancelled} pending alert(s)")
+    _event(
+        session,
+        esc,
+        "acknowledged",
+        now,
+        staff_id=staff.id,
+        channel=via,
+        detail=f"cancelled {cancelled} pending alert(s)",
+    )
     log.info("escalation %s acknowledged by staff=%s via=%s", esc.id, staff.id, via)
     for other_id in notified_staff(session, esc):
         other = session.get(StaffUser, other_id)
         if other is None or other.id == staff.id or not other.phone:
             continue
-        outbox.add(session, f"ack:{esc.id}:{staff.id}:{other.id}", to=other.phone, purpose=INFO_PURPOSE,
-                   queue=outbox.ALERT_QUEUE, staff_id=other.id,
-                   body=f"Checkin: ALERT {esc.id} was taken by {staff.name}. No action needed from you.")
+        outbox.add(
+            session,
+            f"ack:{esc.id}:{staff.id}:{other.id}",
+            to=other.phone,
+            purpose=INFO_PURPOSE,
+            queue=outbox.ALERT_QUEUE,
+            staff_id=other.id,
+            body=f"Checkin: ALERT {esc.id} was taken by {staff.name}. No action needed from you.",
+        )
     name, group = _names(session, esc)
-    return Result(True, f"You have escalation {esc.id} ({esc.level}): {name}, {group}. Reply RESOLVE {esc.id} <note> when done. {link(ctx, esc)}")
+    return Result(
+        True,
+        f"You have escalation {esc.id} ({esc.level}): {name}, {group}. Reply RESOLVE {esc.id} <note> when done. {link(ctx, esc)}",
+    )
 
 
-def resolve(session: Session, esc: Escalation, staff: StaffUser, now: datetime, note: str | None = None, *,
-            via: str = "sms") -> Result:
+def resolve(
+    session: Session,
+    esc: Escalation,
+    staff: StaffUser,
+    now: datetime,
+    note: str | None = None,
+    *,
+    via: str = "sms",
+) -> Result:
     if not can_act(session, staff, esc):
         return Result(False, f"Escalation {esc.id} is not in one of your groups.")
     if esc.state == "resolved":
@@ -480,13 +682,18 @@ def resolve(session: Session, esc: Escalation, staff: StaffUser, now: datetime, 
 
 # --- timers ------------------------------------------------------------------------------------
 
+
 def advance(session: Session, now: datetime, ctx: Context | None = None, limit: int = 500) -> int:
     """Act on every escalation whose next action is due: repeat, widen, give up, or re-alert the
     acknowledger. Idempotent: a second run finds nothing due, and equal keys dedupe in the outbox."""
     ctx = ctx or current_context()
     due = session.scalars(
         select(Escalation)
-        .where(Escalation.state.in_(("open", "acknowledged")), Escalation.next_action_at.is_not(None), Escalation.next_action_at <= now)
+        .where(
+            Escalation.state.in_(("open", "acknowledged")),
+            Escalation.next_action_at.is_not(None),
+            Escalation.next_action_at <= now,
+        )
         .order_by(Escalation.next_action_at, Escalation.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -525,13 +732,18 @@ def _advance_failed(session: Session, esc: Escalation, now: datetime) -> None:
     directly (once per case), and the case is tried again in a few minutes, never dropped."""
     with session.begin_nested():
         member = session.get(Member, esc.member_id) if esc.member_id else None
-        failsafe.alert(session, failsafe.recipients(session, member), f"alert:failsafe:escalation:{esc.id}",
-                       f"Checkin ALERT {esc.id} ({esc.level}): this case could not be followed up automatically. "
-                       f"Please open it in the console and take it. Reply ACK {esc.id} to take it.")
+        failsafe.alert(
+            session,
+            failsafe.recipients(session, member),
+            f"alert:failsafe:escalation:{esc.id}",
+            f"Checkin ALERT {esc.id} ({esc.level}): this case could not be followed up automatically. "
+            f"Please open it in the console and take it. Reply ACK {esc.id} to take it.",
+        )
         esc.next_action_at = now + RETRY_FAILED_AFTER
 
 
 # --- the outbox hook: delivery outcomes of alerts ----------------------------------------------
+
 
 def parse_alert_key(key: str) -> tuple[int, int, int, int, str] | None:
     match = _KEY.match(key or "")
@@ -554,11 +766,26 @@ def on_alert_outcome(session: Session, item: OutboxItem, event: str) -> None:
 
     now = utcnow()
     kind = {"sent": "sent", "delivered": "delivered"}.get(event, "failed")
-    if kind == "failed" and session.scalar(select(EscalationEvent.id).where(
-            EscalationEvent.outbox_id == item.id, EscalationEvent.kind == "failed").limit(1)) is not None:
+    if (
+        kind == "failed"
+        and session.scalar(
+            select(EscalationEvent.id)
+            .where(EscalationEvent.outbox_id == item.id, EscalationEvent.kind == "failed")
+            .limit(1)
+        )
+        is not None
+    ):
         return  # this failure was handled already (reported by the worker and again by a callback)
-    _event(session, esc, kind, now, staff_id=staff_id, channel=channel, outbox_id=item.id,
-           detail=(item.last_error or None) if kind == "failed" else None)
+    _event(
+        session,
+        esc,
+        kind,
+        now,
+        staff_id=staff_id,
+        channel=channel,
+        outbox_id=item.id,
+        detail=(item.last_error or None) if kind == "failed" else None,
+    )
     if kind != "failed" or esc.state not in ("open", "unacknowledged"):
         return
     ctx = current_context()
@@ -573,11 +800,30 @@ def on_alert_outcome(session: Session, item: OutboxItem, event: str) -> None:
     for candidate in candidates[start:] + candidates[:start]:
         if candidate.id == staff_id:
             continue
-        already = session.scalar(select(OutboxItem.id).where(OutboxItem.idempotency_key.like(f"alert:{esc.id}:{step}:{attempt}:{candidate.id}:%")).limit(1))
+        already = session.scalar(
+            select(OutboxItem.id)
+            .where(OutboxItem.idempotency_key.like(f"alert:{esc.id}:{step}:{attempt}:{candidate.id}:%"))
+            .limit(1)
+        )
         if already is None:
             for ch in lp.channels:
-                _alert(session, esc, candidate, ch, ctx, now, step=step, attempt=attempt, why=f"fallback: {channel} to staff {staff_id} failed")
-            log.warning("escalation %s alert outbox=%s failed; next facilitator staff=%s", esc.id, item.id, candidate.id)
+                _alert(
+                    session,
+                    esc,
+                    candidate,
+                    ch,
+                    ctx,
+                    now,
+                    step=step,
+                    attempt=attempt,
+                    why=f"fallback: {channel} to staff {staff_id} failed",
+                )
+            log.warning(
+                "escalation %s alert outbox=%s failed; next facilitator staff=%s",
+                esc.id,
+                item.id,
+                candidate.id,
+            )
             break
     else:
         log.error("escalation %s alert outbox=%s failed and nobody else is left to tell", esc.id, item.id)

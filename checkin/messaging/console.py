@@ -25,5 +25,9 @@ class ConsolePort:
 
     def place_call(self, call: OutboundCall) -> SendResult:
         sid = "CAconsole" + uuid.uuid4().hex[:23]
-        print(f"[console call outbox={call.outbox_id} to={call.to}] script at {call.twiml_url}", file=self.stream, flush=True)
+        print(
+            f"[console call outbox={call.outbox_id} to={call.to}] script at {call.twiml_url}",
+            file=self.stream,
+            flush=True,
+        )
         return SendResult(sid=sid, status="queued")

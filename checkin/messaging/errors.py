@@ -39,6 +39,6 @@ def is_transient(code: int | None, http_status: int | None) -> bool:
         return True
     if http_status is not None and (http_status == 429 or http_status >= 500):
         return True
-    if code is None and http_status is None:
+    if code is None and http_status is None:  # noqa: SIM103 - each retryable case is its own line on purpose
         return True  # the network failed: we never heard back
     return False

@@ -19,5 +19,7 @@ class RebasedTwilioHttpClient(TwilioHttpClient):
     def request(self, method, url, *args, **kwargs):
         parts = urlsplit(url)
         if parts.hostname and parts.hostname.endswith("twilio.com"):
-            url = urlunsplit((self._scheme, self._netloc, self._prefix + parts.path, parts.query, parts.fragment))
+            url = urlunsplit(
+                (self._scheme, self._netloc, self._prefix + parts.path, parts.query, parts.fragment)
+            )
         return super().request(method, url, *args, **kwargs)

@@ -12,12 +12,25 @@ from .evaluate import EvalFileError, evaluate, format_report
 
 
 @click.command("assess")
-@click.option("--eval", "eval_file", metavar="FILE.tsv", default=None,
-              help="Evaluate a labelled TSV file (header 'level<TAB>text') and print the report.")
-@click.option("--language", type=click.Choice(["en", "es"]), default=None,
-              help="Only run this language's rules (default: English and Spanish).")
-@click.option("--errors/--no-errors", "show_errors", default=False,
-              help="With --eval, also list the lines that were assessed differently.")
+@click.option(
+    "--eval",
+    "eval_file",
+    metavar="FILE.tsv",
+    default=None,
+    help="Evaluate a labelled TSV file (header 'level<TAB>text') and print the report.",
+)
+@click.option(
+    "--language",
+    type=click.Choice(["en", "es"]),
+    default=None,
+    help="Only run this language's rules (default: English and Spanish).",
+)
+@click.option(
+    "--errors/--no-errors",
+    "show_errors",
+    default=False,
+    help="With --eval, also list the lines that were assessed differently.",
+)
 def assess_command(eval_file: str | None, language: str | None, show_errors: bool) -> None:
     """Assess risk in messages read one per line from stdin (JSON lines out)."""
     if eval_file is not None:
@@ -32,7 +45,11 @@ def assess_command(eval_file: str | None, language: str | None, show_errors: boo
         if not text.strip():
             continue
         a = assess(text, language=language)
-        click.echo(json.dumps({"level": a.level, "rules": list(a.rules), "matches": list(a.matches)}, ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                {"level": a.level, "rules": list(a.rules), "matches": list(a.matches)}, ensure_ascii=False
+            )
+        )
         sys.stdout.flush()
 
 

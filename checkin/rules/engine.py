@@ -11,10 +11,10 @@ import logging
 import re
 import tomllib
 from bisect import bisect_left
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from .normalize import BASE_VOCABULARY, _strip_accents, normalize
 
@@ -121,7 +121,9 @@ class RuleSet:
     files: tuple[str, ...] = ()
     _by_language: dict = field(default_factory=dict, compare=False, repr=False)
 
-    def for_language(self, language: str | None) -> tuple[tuple[Rule, ...], tuple[Rule, ...], tuple[Combine, ...]]:
+    def for_language(
+        self, language: str | None
+    ) -> tuple[tuple[Rule, ...], tuple[Rule, ...], tuple[Combine, ...]]:
         """(mask rules, risk rules, combines) that apply to ``language`` (None = all)."""
         key = language or "*"
         cached = self._by_language.get(key)
@@ -146,8 +148,20 @@ _MACRO_RE = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
 _HEADER_RE = re.compile(r"^[ \t]*\[\[[ \t]*(rule|combine)[ \t]*\]\]", re.M)
 _ID_LINE_RE = re.compile(r"^[ \t]*id[ \t]*=", re.M)
 _ALLOWED_RULE_KEYS = {
-    "id", "level", "reason", "pattern", "patterns", "phrases", "tags", "mask",
-    "context", "negated_level", "capped_level", "language", "note", "examples",
+    "id",
+    "level",
+    "reason",
+    "pattern",
+    "patterns",
+    "phrases",
+    "tags",
+    "mask",
+    "context",
+    "negated_level",
+    "capped_level",
+    "language",
+    "note",
+    "examples",
 }
 _ALLOWED_COMBINE_KEYS = {"id", "level", "reason", "requires", "unless", "language", "note", "examples"}
 _ALLOWED_TOP_KEYS = {"language", "macros", "context", "rule", "combine", "description", "version"}
@@ -210,7 +224,9 @@ class _Loader:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise RuleFileError(file, None, f"cannot read rule file: {exc.__class__.__name__}: {exc}") from exc
+            raise RuleFileError(
+                file, None, f"cannot read rule file: {exc.__class__.__name__}: {exc}"
+            ) from exc
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -225,7 +241,7 @@ class _Loader:
             raise RuleFileError(file, 1, f"unknown language {file_lang!r} (expected en, es or any)")
         macros = data.get("macros", {})
         if not isinstance(macros, dict) or not all(isinstance(v, str) for v in macros.values()):
-            raise RuleFileError(file, None, "[macros] must map NAME = \"regex\"")
+            raise RuleFileError(file, None, '[macros] must map NAME = "regex"')
         self.macros.update(macros)
         self._load_context(data.get("context", {}), file, text)
 
@@ -243,7 +259,7 @@ class _Loader:
             self._load_combine(raw, file, file_lang, id_line or header, text)
 
     def _line_of_id(self, rid: str, text: str, fallback: int | None, occurrence: int = 0) -> int | None:
-        hits = [m for m in re.finditer(r"^[ \t]*id[ \t]*=[ \t]*[\"']" + re.escape(rid) + r"[\"']", text, re.M)]
+        hits = list(re.finditer(r"^[ \t]*id[ \t]*=[ \t]*[\"']" + re.escape(rid) + r"[\"']", text, re.M))
         if len(hits) > occurrence:
             return text.count("\n", 0, hits[occurrence].start()) + 1
         return fallback
@@ -255,15 +271,23 @@ class _Loader:
         if rid in self.ids:
             where = self.ids[rid]
             occurrence = 1 if where == file else 0
-            raise RuleFileError(file, self._line_of_id(rid, text, line, occurrence), f"duplicate rule id {rid!r} (first defined in {where})")
+            raise RuleFileError(
+                file,
+                self._line_of_id(rid, text, line, occurrence),
+                f"duplicate rule id {rid!r} (first defined in {where})",
+            )
         return rid
 
-    def _check_level(self, raw: dict, key: str, file: str, line: int | None, rid: str, default: str | None = None) -> str:
+    def _check_level(
+        self, raw: dict, key: str, file: str, line: int | None, rid: str, default: str | None = None
+    ) -> str:
         level = raw.get(key, default)
         if level is None:
             raise RuleFileError(file, line, f"rule {rid!r} is missing '{key}'")
         if level not in _RANK:
-            raise RuleFileError(file, line, f"rule {rid!r} has unknown {key} {level!r} (expected one of {', '.join(LEVELS)})")
+            raise RuleFileError(
+                file, line, f"rule {rid!r} has unknown {key} {level!r} (expected one of {', '.join(LEVELS)})"
+            )
         return level
 
     def _load_rule(self, raw, file: str, file_lang: str, line: int | None, text: str) -> None:
@@ -296,7 +320,9 @@ class _Loader:
             try:
                 re.compile(expanded)
             except re.error as exc:
-                raise RuleFileError(file, line, f"rule {rid!r} pattern does not compile: {exc} in {pat!r}") from exc
+                raise RuleFileError(
+                    file, line, f"rule {rid!r} pattern does not compile: {exc} in {pat!r}"
+                ) from exc
             alternatives.append(expanded)
         source = r"(?<![a-z0-9])(?:" + "|".join(f"(?:{a})" for a in alternatives) + r")(?![a-z0-9])"
         try:
@@ -312,7 +338,11 @@ class _Loader:
         ctx = _str_list(ctx, "context", file, line)
         bad = set(ctx) - set(CONTEXT_KINDS)
         if bad:
-            raise RuleFileError(file, line, f"rule {rid!r} has unknown context kind(s) {sorted(bad)} (expected {', '.join(CONTEXT_KINDS)})")
+            raise RuleFileError(
+                file,
+                line,
+                f"rule {rid!r} has unknown context kind(s) {sorted(bad)} (expected {', '.join(CONTEXT_KINDS)})",
+            )
         tags = _str_list(raw.get("tags", []), "tags", file, line)
         mask = raw.get("mask", False)
         if not isinstance(mask, bool):
@@ -321,9 +351,18 @@ class _Loader:
         if not isinstance(reason, str):
             raise RuleFileError(file, line, f"rule {rid!r}: 'reason' must be a string")
         rule = Rule(
-            id=rid, level=level, reason=reason, regex=regex, language=lang, tags=frozenset(tags),
-            mask=mask, context=frozenset(ctx), negated_level=negated_level, capped_level=capped_level,
-            file=file, line=line,
+            id=rid,
+            level=level,
+            reason=reason,
+            regex=regex,
+            language=lang,
+            tags=frozenset(tags),
+            mask=mask,
+            context=frozenset(ctx),
+            negated_level=negated_level,
+            capped_level=capped_level,
+            file=file,
+            line=line,
         )
         object.__setattr__(rule, "_phrases", tuple(norm_phrases))
         self.ids[rid] = file
@@ -347,7 +386,9 @@ class _Loader:
         unless = _str_list(raw.get("unless", []), "unless", file, line)
         lang = raw.get("language", file_lang)
         self.ids[rid] = file
-        self.combines.append(Combine(rid, level, raw.get("reason", ""), tuple(requires), tuple(unless), lang, file, line))
+        self.combines.append(
+            Combine(rid, level, raw.get("reason", ""), tuple(requires), tuple(unless), lang, file, line)
+        )
 
     def _load_context(self, ctx, file: str, text: str) -> None:
         if not isinstance(ctx, dict):
@@ -363,7 +404,9 @@ class _Loader:
                     try:
                         re.compile(pat)
                     except re.error as exc:
-                        raise RuleFileError(file, line, f"context.{key} pattern does not compile: {exc} in {pat!r}") from exc
+                        raise RuleFileError(
+                            file, line, f"context.{key} pattern does not compile: {exc} in {pat!r}"
+                        ) from exc
                 (self.past if key == "past_markers" else self.recent).extend(items)
             elif key in ContextWords.__dataclass_fields__:
                 words = set()
@@ -385,8 +428,11 @@ class _Loader:
         words["clause_breaks"] = words["clause_breaks"] | {","}
         ctx = ContextWords(past_markers=rx(self.past), recent_markers=rx(self.recent), **words)
         return RuleSet(
-            rules=tuple(self.rules), combines=tuple(self.combines), context=ctx,
-            vocabulary=frozenset(self.vocab), files=tuple(files),
+            rules=tuple(self.rules),
+            combines=tuple(self.combines),
+            context=ctx,
+            vocabulary=frozenset(self.vocab),
+            files=tuple(files),
         )
 
 
@@ -423,8 +469,15 @@ class _Hit:
     listed: bool
 
 
-def _context_of(text: str, tokens: list[tuple[int, int, str]], starts: list[int], m_start: int, m_end: int,
-                rule: Rule, cw: ContextWords) -> str | None:
+def _context_of(
+    text: str,
+    tokens: list[tuple[int, int, str]],
+    starts: list[int],
+    m_start: int,
+    m_end: int,
+    rule: Rule,
+    cw: ContextWords,
+) -> str | None:
     """Which context (if any) changes this match: 'negation', 'third_party', 'past', 'hypothetical'."""
     if not rule.context:
         return None
@@ -446,13 +499,19 @@ def _context_of(text: str, tokens: list[tuple[int, int, str]], starts: list[int]
     starts_with_subject = i < len(tokens) and tokens[i][2] in _SUBJECT_PRONOUNS
     if "negation" in rule.context and not starts_with_subject:
         k = i - 1
-        while k >= clause_start and tokens[k][2] in cw.negation_fillers and tokens[k][2] not in cw.negation_cues:
+        while (
+            k >= clause_start and tokens[k][2] in cw.negation_fillers and tokens[k][2] not in cw.negation_cues
+        ):
             k -= 1
         if k >= clause_start and tokens[k][2] in cw.negation_cues:
             return "negation"
     if "hypothetical" in rule.context and not starts_with_subject:
         k = i - 1
-        while k >= clause_start and tokens[k][2] in cw.hypothetical_fillers and tokens[k][2] not in cw.hypothetical_cues:
+        while (
+            k >= clause_start
+            and tokens[k][2] in cw.hypothetical_fillers
+            and tokens[k][2] not in cw.hypothetical_cues
+        ):
             k -= 1
         if k >= clause_start and tokens[k][2] in cw.hypothetical_cues:
             return "hypothetical"
@@ -472,7 +531,9 @@ def _context_of(text: str, tokens: list[tuple[int, int, str]], starts: list[int]
     return None
 
 
-def _evaluate(text: str, language: str | None, context: AssessmentContext | None, ruleset: RuleSet) -> Assessment:
+def _evaluate(
+    text: str, language: str | None, context: AssessmentContext | None, ruleset: RuleSet
+) -> Assessment:
     if language not in (None, "en", "es"):
         language = None
     masks, risks, combos = ruleset.for_language(language)
@@ -504,7 +565,9 @@ def _evaluate(text: str, language: str | None, context: AssessmentContext | None
             if kind is None:
                 hits.append(_Hit(rule.id, rule.level, m.group(0), rule.tags, rule.level != "none"))
             else:
-                level = rule.negated_level if kind == "negation" else _min_level(rule.level, rule.capped_level)
+                level = (
+                    rule.negated_level if kind == "negation" else _min_level(rule.level, rule.capped_level)
+                )
                 hits.append(_Hit(rule.id, level, m.group(0), frozenset(), level != "none"))
                 note = f"context.{kind}"
                 if note not in notes:
@@ -552,8 +615,12 @@ def _evaluate(text: str, language: str | None, context: AssessmentContext | None
     return Assessment(level, tuple(rules), tuple(matches))
 
 
-def assess(text: str, language: str | None = None, context: AssessmentContext | None = None,
-           ruleset: RuleSet | None = None) -> Assessment:
+def assess(
+    text: str,
+    language: str | None = None,
+    context: AssessmentContext | None = None,
+    ruleset: RuleSet | None = None,
+) -> Assessment:
     """Assess one message.  Never raises: an internal error yields level "urgent"."""
     try:
         rs = ruleset if ruleset is not None else default_ruleset()

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import csv
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from .engine import LEVELS, RuleSet, assess, level_rank
 
@@ -97,7 +96,7 @@ def read_labelled(path: str | Path) -> list[tuple[str, str]]:
 
 def evaluate(path: str | Path, language: str | None = None, ruleset: RuleSet | None = None) -> EvalReport:
     rows = read_labelled(path)
-    confusion = {g: {p: 0 for p in LEVELS} for g in LEVELS}
+    confusion = {g: dict.fromkeys(LEVELS, 0) for g in LEVELS}
     errors = []
     for gold, text in rows:
         pred = assess(text, language=language, ruleset=ruleset).level

@@ -26,41 +26,41 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 from itertools import product
-from typing import Iterable
 
-__all__ = ["normalize", "BASE_VOCABULARY", "squeeze_word"]
+__all__ = ["BASE_VOCABULARY", "normalize", "squeeze_word"]
 
 # 1. Emoji -> words.  Variation selectors / ZWJ are removed first.
 EMOJI_WORDS: dict[str, str] = {
-    "\U0001F48A": " pills ",  # 💊
-    "\U0001F489": " needle ",  # 💉
-    "\U0001F52B": " gun ",  # 🔫
-    "\U0001F52A": " knife ",  # 🔪
-    "\U0001F5E1": " knife ",  # 🗡
+    "\U0001f48a": " pills ",  # 💊
+    "\U0001f489": " needle ",  # 💉
+    "\U0001f52b": " gun ",  # 🔫
+    "\U0001f52a": " knife ",  # 🔪
+    "\U0001f5e1": " knife ",  # 🗡
     "\u2694": " knife ",  # ⚔
-    "\U0001FA92": " razor ",  # 🪒
-    "\U0001FAA2": " rope ",  # 🪢
-    "\u26B0": " coffin ",  # ⚰
-    "\U0001FAA6": " grave ",  # 🪦
-    "\u26B1": " urn ",  # ⚱
-    "\U0001FA78": " blood ",  # 🩸
-    "\U0001F309": " bridge ",  # 🌉
-    "\U0001F6E4": " train tracks ",  # 🛤
-    "\U0001F682": " train ",  # 🚂
-    "\U0001F686": " train ",  # 🚆
-    "\U0001F687": " train ",  # 🚇
-    "\U0001F3E2": " building ",  # 🏢
-    "\U0001F480": " skull ",  # 💀 (usually "I'm dead" = laughing: keep it neutral)
+    "\U0001fa92": " razor ",  # 🪒
+    "\U0001faa2": " rope ",  # 🪢
+    "\u26b0": " coffin ",  # ⚰
+    "\U0001faa6": " grave ",  # 🪦
+    "\u26b1": " urn ",  # ⚱
+    "\U0001fa78": " blood ",  # 🩸
+    "\U0001f309": " bridge ",  # 🌉
+    "\U0001f6e4": " train tracks ",  # 🛤
+    "\U0001f682": " train ",  # 🚂
+    "\U0001f686": " train ",  # 🚆
+    "\U0001f687": " train ",  # 🚇
+    "\U0001f3e2": " building ",  # 🏢
+    "\U0001f480": " skull ",  # 💀 (usually "I'm dead" = laughing: keep it neutral)
     "\u2620": " skull ",  # ☠
-    "\U0001F602": " laughing ",  # 😂
-    "\U0001F923": " laughing ",  # 🤣
-    "\U0001F606": " laughing ",  # 😆
-    "\U0001F62D": " crying ",  # 😭
-    "\U0001F622": " crying ",  # 😢
-    "\U0001F494": " heartbroken ",  # 💔
-    "\U0001F44B": " bye ",  # 👋
+    "\U0001f602": " laughing ",  # 😂
+    "\U0001f923": " laughing ",  # 🤣
+    "\U0001f606": " laughing ",  # 😆
+    "\U0001f62d": " crying ",  # 😭
+    "\U0001f622": " crying ",  # 😢
+    "\U0001f494": " heartbroken ",  # 💔
+    "\U0001f44b": " bye ",  # 👋
 }
 _EMOJI_RE = re.compile("|".join(re.escape(k) for k in sorted(EMOJI_WORDS, key=len, reverse=True)))
 _INVISIBLE_RE = re.compile("[\ufe0e\ufe0f\u200b\u200c\u200d\u2060\ufeff]")
@@ -145,68 +145,257 @@ _NEVER_DOUBLE = set("aiuhjkqvwxy")
 # 7. Word and phrase substitutions (applied to whole words of the squeezed text).
 SMS_WORDS: dict[str, str] = {
     # English apostrophe-less forms and SMS spellings
-    "dont": "do not", "doesnt": "does not", "didnt": "did not", "cant": "can not",
-    "cannot": "can not", "couldnt": "could not", "wouldnt": "would not",
-    "shouldnt": "should not", "wont": "will not", "isnt": "is not", "arent": "are not",
-    "wasnt": "was not", "werent": "were not", "havent": "have not", "hasnt": "has not",
-    "hadnt": "had not", "aint": "am not", "dnt": "do not", "dont't": "do not",
-    "im": "i am", "iam": "i am", "ima": "i am going to", "imma": "i am going to",
-    "ive": "i have", "youre": "you are", "theyre": "they are", "thats": "that is",
-    "whats": "what is", "theres": "there is", "hes": "he is", "shes": "she is",
-    "itll": "it will", "youll": "you will", "theyll": "they will", "itd": "it would",
-    "wanna": "want to", "wana": "want to", "wanan": "want to", "gonna": "going to",
-    "gona": "going to", "gunna": "going to", "finna": "going to", "gotta": "got to",
-    "hafta": "have to", "tryna": "trying to", "outta": "out of", "kinda": "kind of",
-    "sorta": "sort of", "lemme": "let me", "gimme": "give me", "dunno": "do not know",
-    "u": "you", "yu": "you", "ur": "your", "urself": "yourself", "r": "are",
-    "n": "and", "rn": "right now", "atm": "right now", "tn": "tonight", "tnite": "tonight",
-    "tonite": "tonight", "2nite": "tonight", "tmrw": "tomorrow", "tmr": "tomorrow",
-    "tmw": "tomorrow", "tomoro": "tomorrow", "2moro": "tomorrow", "tmrrw": "tomorrow",
-    "yday": "yesterday", "ystd": "yesterday", "pls": "please", "plz": "please",
-    "plez": "please", "ppl": "people", "bc": "because", "cuz": "because", "cos": "because",
-    "coz": "because", "becuz": "because", "bcuz": "because", "abt": "about", "smth": "something",
-    "sth": "something", "sumthin": "something", "nothin": "nothing", "nuthin": "nothing",
-    "everythin": "everything", "nite": "night", "thx": "thanks", "thnx": "thanks", "ty": "thanks",
-    "idk": "i do not know", "idc": "i do not care", "idgaf": "i do not care", "dk": "do not know",
-    "ik": "i know", "tbh": "to be honest", "ngl": "not going to lie", "istg": "i swear",
-    "omw": "on my way", "b": "be", "c": "see", "luv": "love", "wat": "what",
-    "wut": "what", "prolly": "probably", "def": "definitely", "rly": "really", "realy": "really",
-    "srsly": "seriously", "evry": "every", "every1": "everyone", "evryone": "everyone",
-    "anymor": "anymore", "any more": "anymore", "thru": "through", "tho": "though",
-    "cya": "see you", "ttyl": "talk to you later", "gn": "good night", "nvm": "never mind",
-    "mins": "minutes", "meds": "meds", "hrs": "hours", "yrs": "years", "bf": "boyfriend",
-    "gf": "girlfriend", "bro": "brother", "sis": "sister", "mom": "mom", "mum": "mom",
-    "mommy": "mom", "dad": "dad", "sry": "sorry", "srry": "sorry", "soz": "sorry",
-    "ok": "ok", "okay": "ok", "okey": "ok", "kk": "ok", "k": "ok", "alr": "alright",
-    "myslef": "myself", "mysef": "myself", "myselfe": "myself", "meself": "myself",
-    "self harm": "self harm", "selfharm": "self harm", "sh": "self harm",
-    "od": "overdose", "oding": "overdosing", "oded": "overdosed", "ods": "overdoses",
-    "suicde": "suicide", "sucide": "suicide", "suiside": "suicide", "suicid": "suicide",
-    "suiscide": "suicide", "sucicide": "suicide", "suicie": "suicide", "suicidial": "suicidal",
-    "sucidal": "suicidal", "suisidal": "suicidal", "suicdal": "suicidal", "suicida": "suicida",
-    "kil": "kill", "kiil": "kill", "kll": "kill", "kilm": "kill", "myslf": "myself",
-    "ded": "dead", "deth": "death", "wanted": "wanted",
-    "goodbey": "goodbye", "gbye": "goodbye", "goodby": "goodbye", "gudbye": "goodbye",
-    "byee": "bye", "byeee": "bye",
+    "dont": "do not",
+    "doesnt": "does not",
+    "didnt": "did not",
+    "cant": "can not",
+    "cannot": "can not",
+    "couldnt": "could not",
+    "wouldnt": "would not",
+    "shouldnt": "should not",
+    "wont": "will not",
+    "isnt": "is not",
+    "arent": "are not",
+    "wasnt": "was not",
+    "werent": "were not",
+    "havent": "have not",
+    "hasnt": "has not",
+    "hadnt": "had not",
+    "aint": "am not",
+    "dnt": "do not",
+    "dont't": "do not",
+    "im": "i am",
+    "iam": "i am",
+    "ima": "i am going to",
+    "imma": "i am going to",
+    "ive": "i have",
+    "youre": "you are",
+    "theyre": "they are",
+    "thats": "that is",
+    "whats": "what is",
+    "theres": "there is",
+    "hes": "he is",
+    "shes": "she is",
+    "itll": "it will",
+    "youll": "you will",
+    "theyll": "they will",
+    "itd": "it would",
+    "wanna": "want to",
+    "wana": "want to",
+    "wanan": "want to",
+    "gonna": "going to",
+    "gona": "going to",
+    "gunna": "going to",
+    "finna": "going to",
+    "gotta": "got to",
+    "hafta": "have to",
+    "tryna": "trying to",
+    "outta": "out of",
+    "kinda": "kind of",
+    "sorta": "sort of",
+    "lemme": "let me",
+    "gimme": "give me",
+    "dunno": "do not know",
+    "u": "you",
+    "yu": "you",
+    "ur": "your",
+    "urself": "yourself",
+    "r": "are",
+    "n": "and",
+    "rn": "right now",
+    "atm": "right now",
+    "tn": "tonight",
+    "tnite": "tonight",
+    "tonite": "tonight",
+    "2nite": "tonight",
+    "tmrw": "tomorrow",
+    "tmr": "tomorrow",
+    "tmw": "tomorrow",
+    "tomoro": "tomorrow",
+    "2moro": "tomorrow",
+    "tmrrw": "tomorrow",
+    "yday": "yesterday",
+    "ystd": "yesterday",
+    "pls": "please",
+    "plz": "please",
+    "plez": "please",
+    "ppl": "people",
+    "bc": "because",
+    "cuz": "because",
+    "cos": "because",
+    "coz": "because",
+    "becuz": "because",
+    "bcuz": "because",
+    "abt": "about",
+    "smth": "something",
+    "sth": "something",
+    "sumthin": "something",
+    "nothin": "nothing",
+    "nuthin": "nothing",
+    "everythin": "everything",
+    "nite": "night",
+    "thx": "thanks",
+    "thnx": "thanks",
+    "ty": "thanks",
+    "idk": "i do not know",
+    "idc": "i do not care",
+    "idgaf": "i do not care",
+    "dk": "do not know",
+    "ik": "i know",
+    "tbh": "to be honest",
+    "ngl": "not going to lie",
+    "istg": "i swear",
+    "omw": "on my way",
+    "b": "be",
+    "c": "see",
+    "luv": "love",
+    "wat": "what",
+    "wut": "what",
+    "prolly": "probably",
+    "def": "definitely",
+    "rly": "really",
+    "realy": "really",
+    "srsly": "seriously",
+    "evry": "every",
+    "every1": "everyone",
+    "evryone": "everyone",
+    "anymor": "anymore",
+    "any more": "anymore",
+    "thru": "through",
+    "tho": "though",
+    "cya": "see you",
+    "ttyl": "talk to you later",
+    "gn": "good night",
+    "nvm": "never mind",
+    "mins": "minutes",
+    "meds": "meds",
+    "hrs": "hours",
+    "yrs": "years",
+    "bf": "boyfriend",
+    "gf": "girlfriend",
+    "bro": "brother",
+    "sis": "sister",
+    "mom": "mom",
+    "mum": "mom",
+    "mommy": "mom",
+    "dad": "dad",
+    "sry": "sorry",
+    "srry": "sorry",
+    "soz": "sorry",
+    "ok": "ok",
+    "okay": "ok",
+    "okey": "ok",
+    "kk": "ok",
+    "k": "ok",
+    "alr": "alright",
+    "myslef": "myself",
+    "mysef": "myself",
+    "myselfe": "myself",
+    "meself": "myself",
+    "self harm": "self harm",
+    "selfharm": "self harm",
+    "sh": "self harm",
+    "od": "overdose",
+    "oding": "overdosing",
+    "oded": "overdosed",
+    "ods": "overdoses",
+    "suicde": "suicide",
+    "sucide": "suicide",
+    "suiside": "suicide",
+    "suicid": "suicide",
+    "suiscide": "suicide",
+    "sucicide": "suicide",
+    "suicie": "suicide",
+    "suicidial": "suicidal",
+    "sucidal": "suicidal",
+    "suisidal": "suicidal",
+    "suicdal": "suicidal",
+    "suicida": "suicida",
+    "kil": "kill",
+    "kiil": "kill",
+    "kll": "kill",
+    "kilm": "kill",
+    "myslf": "myself",
+    "ded": "dead",
+    "deth": "death",
+    "wanted": "wanted",
+    "goodbey": "goodbye",
+    "gbye": "goodbye",
+    "goodby": "goodbye",
+    "gudbye": "goodbye",
+    "byee": "bye",
+    "byeee": "bye",
     # algospeak and slang for suicide / self-harm
-    "kmsl": "kill myself", "kys": "kill yourself",
-    "unalive": "kill", "unalived": "killed", "unaliving": "killing", "unalives": "kills",
-    "sewerslide": "suicide", "sewerslided": "suicided",
-    "ctb": "catchthebus", "oofed": "killed", "s3lf": "self",
-    "sui": "suicide", "suii": "suicide", "seggs": "sex",
+    "kmsl": "kill myself",
+    "kys": "kill yourself",
+    "unalive": "kill",
+    "unalived": "killed",
+    "unaliving": "killing",
+    "unalives": "kills",
+    "sewerslide": "suicide",
+    "sewerslided": "suicided",
+    "ctb": "catchthebus",
+    "oofed": "killed",
+    "s3lf": "self",
+    "sui": "suicide",
+    "suii": "suicide",
+    "seggs": "sex",
     # Spanish SMS spellings
-    "q": "que", "k": "ok", "xq": "porque", "pq": "porque", "porq": "porque", "xk": "porque",
-    "tb": "tambien", "tmb": "tambien", "tbn": "tambien", "x": "por", "d": "de",
-    "stoy": "estoy", "ta": "esta", "sta": "esta", "tas": "estas",
-    "kiero": "quiero", "qiero": "quiero", "kero": "quiero", "qero": "quiero",
-    "nd": "nada", "nda": "nada", "mxo": "mucho", "mxa": "mucha", "bn": "bien", "dsd": "desde",
-    "xfa": "por favor", "xfavor": "por favor", "porfa": "por favor", "aki": "aqui",
-    "ns": "no se", "msj": "mensaje", "salu2": "saludos", "tqm": "te quiero mucho",
-    "nadie": "nadie", "aora": "ahora", "ahorita": "ahora", "oy": "hoy", "ke": "que",
-    "kien": "quien", "qien": "quien", "ps": "pues", "pa": "para", "pal": "para el",
-    "toi": "estoy", "voi": "voy", "matarm": "matarme", "morirm": "morirme",
-    "llamame": "llamame", "yamame": "llamame", "jaja": "jaja", "jajaja": "jaja",
-    "ajaja": "jaja", "haha": "haha", "hahaha": "haha", "lmao": "lol", "lmfao": "lol",
+    "q": "que",
+    "xq": "porque",
+    "pq": "porque",
+    "porq": "porque",
+    "xk": "porque",
+    "tb": "tambien",
+    "tmb": "tambien",
+    "tbn": "tambien",
+    "x": "por",
+    "d": "de",
+    "stoy": "estoy",
+    "ta": "esta",
+    "sta": "esta",
+    "tas": "estas",
+    "kiero": "quiero",
+    "qiero": "quiero",
+    "kero": "quiero",
+    "qero": "quiero",
+    "nd": "nada",
+    "nda": "nada",
+    "mxo": "mucho",
+    "mxa": "mucha",
+    "bn": "bien",
+    "dsd": "desde",
+    "xfa": "por favor",
+    "xfavor": "por favor",
+    "porfa": "por favor",
+    "aki": "aqui",
+    "ns": "no se",
+    "msj": "mensaje",
+    "salu2": "saludos",
+    "tqm": "te quiero mucho",
+    "nadie": "nadie",
+    "aora": "ahora",
+    "ahorita": "ahora",
+    "oy": "hoy",
+    "ke": "que",
+    "kien": "quien",
+    "qien": "quien",
+    "ps": "pues",
+    "pa": "para",
+    "pal": "para el",
+    "toi": "estoy",
+    "voi": "voy",
+    "matarm": "matarme",
+    "morirm": "morirme",
+    "llamame": "llamame",
+    "yamame": "llamame",
+    "jaja": "jaja",
+    "jajaja": "jaja",
+    "ajaja": "jaja",
+    "haha": "haha",
+    "hahaha": "haha",
+    "lmao": "lol",
+    "lmfao": "lol",
     "rofl": "lol",
 }
 
@@ -219,8 +408,14 @@ SLANG_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"un ?alive", "kill"),
         (r"(?<![0-9] )(?<![0-9])kms", "kill myself"),
         # "ill kill myself" / "ill be gone": apostrophe-less "I'll" before a verb
-        (r"^ill(?= (?:just |probably |never |prob |def |really )?(?:kill|hurt|do|be|go|end|take|jump|die|call|try|see|make|overdose|cut|shoot|hang|never|just|miss|leave|stop|text)(?![a-z]))", "i will"),
-        (r"(?<=[a-z] )ill(?= (?:just |probably |never |prob |def |really )?(?:kill|hurt|do|be|go|end|take|jump|die|call|try|see|make|overdose|cut|shoot|hang|never|just|miss|leave|stop|text)(?![a-z]))", "i will"),
+        (
+            r"^ill(?= (?:just |probably |never |prob |def |really )?(?:kill|hurt|do|be|go|end|take|jump|die|call|try|see|make|overdose|cut|shoot|hang|never|just|miss|leave|stop|text)(?![a-z]))",
+            "i will",
+        ),
+        (
+            r"(?<=[a-z] )ill(?= (?:just |probably |never |prob |def |really )?(?:kill|hurt|do|be|go|end|take|jump|die|call|try|see|make|overdose|cut|shoot|hang|never|just|miss|leave|stop|text)(?![a-z]))",
+            "i will",
+        ),
         (r"s ?u ?i ?c ?i ?d ?e", "suicide"),
         (r"kill my ?self|kill me self", "kill myself"),
         (r"my ?self", "myself"),
@@ -237,23 +432,231 @@ SLANG_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 
 # Known words used to decide how to squeeze letter runs ("diieee" -> "die").
 BASE_VOCABULARY: frozenset[str] = frozenset(
-    """
-    a about after again all alone always am an and anymore anyone anything are at
-    away back bad be bed been before being best better bottle bridge bus but by bye call
-    can cant care cry crying cut cutting dead death die died dies dying do done dont
-    down else end ending everyone everything feel feeling fine for free gas gone good
-    goodbye great gun hang happy harm hate have help here hope hopeless hurt i im in is
-    it just kill killed killing knife last leave life like live living lonely look lost
-    love me meeting miss more much my myself need needed needs never night no none not
-    nothing now of off ok okay on one out over pain pills please rope run sad safe scared
-    see sleep so sooo soon sorry still stop suicide suicidal take talk tell than thanks that
-    the them then there they this tired to today tomorrow tonight too tracks tried try
-    up us very wanna want was we well what when will wish with without world worse
-    worthless yeah yes you your yall hello hi hey
-    muy mucho bien mal triste sola solo ayuda ayudame llamame quiero morir morirme
-    matarme suicidarme vida vivir nadie nada todo todos adios hoy noche ya no si
-    estoy estar siento gracias tengo miedo llorar sueno hambre risa calor frio
-    """.split()
+    [
+        "a",
+        "about",
+        "after",
+        "again",
+        "all",
+        "alone",
+        "always",
+        "am",
+        "an",
+        "and",
+        "anymore",
+        "anyone",
+        "anything",
+        "are",
+        "at",
+        "away",
+        "back",
+        "bad",
+        "be",
+        "bed",
+        "been",
+        "before",
+        "being",
+        "best",
+        "better",
+        "bottle",
+        "bridge",
+        "bus",
+        "but",
+        "by",
+        "bye",
+        "call",
+        "can",
+        "cant",
+        "care",
+        "cry",
+        "crying",
+        "cut",
+        "cutting",
+        "dead",
+        "death",
+        "die",
+        "died",
+        "dies",
+        "dying",
+        "do",
+        "done",
+        "dont",
+        "down",
+        "else",
+        "end",
+        "ending",
+        "everyone",
+        "everything",
+        "feel",
+        "feeling",
+        "fine",
+        "for",
+        "free",
+        "gas",
+        "gone",
+        "good",
+        "goodbye",
+        "great",
+        "gun",
+        "hang",
+        "happy",
+        "harm",
+        "hate",
+        "have",
+        "help",
+        "here",
+        "hope",
+        "hopeless",
+        "hurt",
+        "i",
+        "im",
+        "in",
+        "is",
+        "it",
+        "just",
+        "kill",
+        "killed",
+        "killing",
+        "knife",
+        "last",
+        "leave",
+        "life",
+        "like",
+        "live",
+        "living",
+        "lonely",
+        "look",
+        "lost",
+        "love",
+        "me",
+        "meeting",
+        "miss",
+        "more",
+        "much",
+        "my",
+        "myself",
+        "need",
+        "needed",
+        "needs",
+        "never",
+        "night",
+        "no",
+        "none",
+        "not",
+        "nothing",
+        "now",
+        "of",
+        "off",
+        "ok",
+        "okay",
+        "on",
+        "one",
+        "out",
+        "over",
+        "pain",
+        "pills",
+        "please",
+        "rope",
+        "run",
+        "sad",
+        "safe",
+        "scared",
+        "see",
+        "sleep",
+        "so",
+        "sooo",
+        "soon",
+        "sorry",
+        "still",
+        "stop",
+        "suicide",
+        "suicidal",
+        "take",
+        "talk",
+        "tell",
+        "than",
+        "thanks",
+        "that",
+        "the",
+        "them",
+        "then",
+        "there",
+        "they",
+        "this",
+        "tired",
+        "to",
+        "today",
+        "tomorrow",
+        "tonight",
+        "too",
+        "tracks",
+        "tried",
+        "try",
+        "up",
+        "us",
+        "very",
+        "wanna",
+        "want",
+        "was",
+        "we",
+        "well",
+        "what",
+        "when",
+        "will",
+        "wish",
+        "with",
+        "without",
+        "world",
+        "worse",
+        "worthless",
+        "yeah",
+        "yes",
+        "you",
+        "your",
+        "yall",
+        "hello",
+        "hi",
+        "hey",
+        "muy",
+        "mucho",
+        "bien",
+        "mal",
+        "triste",
+        "sola",
+        "solo",
+        "ayuda",
+        "ayudame",
+        "llamame",
+        "quiero",
+        "morir",
+        "morirme",
+        "matarme",
+        "suicidarme",
+        "vida",
+        "vivir",
+        "nadie",
+        "nada",
+        "todo",
+        "todos",
+        "adios",
+        "hoy",
+        "noche",
+        "ya",
+        "no",
+        "si",
+        "estoy",
+        "estar",
+        "siento",
+        "gracias",
+        "tengo",
+        "miedo",
+        "llorar",
+        "sueno",
+        "hambre",
+        "risa",
+        "calor",
+        "frio",
+    ]
 )
 
 
@@ -277,7 +680,9 @@ def _leet(token: str) -> str:
     n = len(token)
     for i, ch in enumerate(token):
         if ch in _LEET_DIGITS:
-            prev_alpha = i > 0 and (token[i - 1].isalpha() or token[i - 1] in _LEET_SYMBOLS or token[i - 1] in _LEET_DIGITS)
+            prev_alpha = i > 0 and (
+                token[i - 1].isalpha() or token[i - 1] in _LEET_SYMBOLS or token[i - 1] in _LEET_DIGITS
+            )
             next_alpha = i + 1 < n and (token[i + 1].isalpha() or token[i + 1] in _LEET_DIGITS)
             out.append(_LEET_DIGITS[ch] if (prev_alpha or next_alpha) else ch)
         elif ch in _LEET_SYMBOLS:
@@ -303,7 +708,7 @@ def squeeze_word(word: str, vocab: frozenset[str] = BASE_VOCABULARY) -> str:
     if all(e - s == 2 and c not in _NEVER_DOUBLE for s, e, c in runs):
         return word  # ordinary doubles: "kill", "need", "good", "llamame"
     options: list[tuple[str, ...]] = []
-    for s, e, c in runs:
+    for _s, _e, c in runs:
         if c in _NEVER_DOUBLE:
             options.append((c,))
         else:
@@ -323,6 +728,7 @@ def squeeze_word(word: str, vocab: frozenset[str] = BASE_VOCABULARY) -> str:
     for cand in candidates:
         if cand in SMS_WORDS:
             return cand
+
     # Unknown word: keep legitimate doubles, squeeze longer runs to two letters
     # and never-doubled letters to one.
     def fallback(m: re.Match[str]) -> str:
@@ -338,7 +744,9 @@ def normalize(text: str, vocab: Iterable[str] | None = None) -> str:
     """Return the canonical form of ``text`` that rules are matched against."""
     if not text:
         return ""
-    vocab_set = BASE_VOCABULARY if vocab is None else (vocab if isinstance(vocab, frozenset) else frozenset(vocab))
+    vocab_set = (
+        BASE_VOCABULARY if vocab is None else (vocab if isinstance(vocab, frozenset) else frozenset(vocab))
+    )
     s = _INVISIBLE_RE.sub("", text)
     s = _EMOJI_RE.sub(lambda m: EMOJI_WORDS[m.group(0)], s)
     s = unicodedata.normalize("NFKC", s)

@@ -13,11 +13,23 @@ from importlib import import_module
 
 _EXPORTS = {
     "Occurrence": "recurrence",
-    "Plan": "plan", "PlanError": "plan", "load_config": "plan",
-    "PlannedSend": "planning", "plan_sends": "planning",
-    "cancel_occurrence": "service", "find_occurrence": "service", "get_plan": "service", "get_schedule": "service",
-    "move_occurrence": "service", "next_meeting": "service", "occurrences": "service", "preview": "service",
-    "set_plan": "service", "set_schedule": "service", "get_templates": "service", "set_templates": "service",
+    "Plan": "plan",
+    "PlanError": "plan",
+    "load_config": "plan",
+    "PlannedSend": "planning",
+    "plan_sends": "planning",
+    "cancel_occurrence": "service",
+    "find_occurrence": "service",
+    "get_plan": "service",
+    "get_schedule": "service",
+    "move_occurrence": "service",
+    "next_meeting": "service",
+    "occurrences": "service",
+    "preview": "service",
+    "set_plan": "service",
+    "set_schedule": "service",
+    "get_templates": "service",
+    "set_templates": "service",
     "group_config": "service",
 }
 __all__ = sorted(_EXPORTS)

@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 from checkin import outbox, quiet_hours
 from checkin.models import Group, GroupMember, Member, OutboxItem
 from checkin.schedules.models import OccurrenceOverride, ReminderPlan
-from checkin.schedules.plan import KINDS as PLANNED_KINDS, Plan
+from checkin.schedules.plan import KINDS as PLANNED_KINDS
+from checkin.schedules.plan import Plan
 from checkin.schedules.planning import GroupState
 from checkin.schedules.recurrence import parse_key, to_utc
 from checkin.schedules.service import plan_from, planned_bodies
@@ -40,7 +41,9 @@ class Verdict:
     hold_until: datetime | None = None  # when it may go, if not now
 
 
-def judge(kind: str, meeting: datetime | None, written_at: datetime, zone: str, plan: Plan, now: datetime) -> Verdict:
+def judge(
+    kind: str, meeting: datetime | None, written_at: datetime, zone: str, plan: Plan, now: datetime
+) -> Verdict:
     """The rule for a planned send of `kind`, written at `written_at`, to a member in `zone`, at `now`."""
     resume = quiet_hours.next_allowed(now, zone, plan.quiet_start, plan.quiet_end)
     if kind in ("reminder", "change"):
@@ -76,10 +79,20 @@ def guard_late_sends(session: Session, now: datetime, groups: list[GroupState]) 
     """Cancel or hold the planner's due-but-undelivered rows that would now go out wrong. Returns counts."""
     by_number = {g.phone_number: g for g in groups if g.phone_number}
     rows = session.execute(
-        select(OutboxItem.id, OutboxItem.purpose, OutboxItem.idempotency_key, OutboxItem.from_number,
-               OutboxItem.created_at, Member.timezone)
+        select(
+            OutboxItem.id,
+            OutboxItem.purpose,
+            OutboxItem.idempotency_key,
+            OutboxItem.from_number,
+            OutboxItem.created_at,
+            Member.timezone,
+        )
         .join(Member, Member.id == OutboxItem.member_id)
-        .where(OutboxItem.state == "pending", OutboxItem.purpose.in_(PLANNED_KINDS), OutboxItem.next_attempt_at <= now)
+        .where(
+            OutboxItem.state == "pending",
+            OutboxItem.purpose.in_(PLANNED_KINDS),
+            OutboxItem.next_attempt_at <= now,
+        )
     ).all()
     cancel: dict[str, list[int]] = {}
     hold: dict[datetime, list[int]] = {}
@@ -95,12 +108,19 @@ def guard_late_sends(session: Session, now: datetime, groups: list[GroupState]) 
         elif verdict.hold_until:
             hold.setdefault(verdict.hold_until, []).append(row.id)
     for reason, ids in cancel.items():
-        session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids), OutboxItem.state == "pending")
-                        .values(state="cancelled", last_error=f"not sent: {reason}")
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id.in_(ids), OutboxItem.state == "pending")
+            .values(state="cancelled", last_error=f"not sent: {reason}")
+            .execution_options(synchronize_session=False)
+        )
     for resume, ids in hold.items():
-        session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids), OutboxItem.state == "pending")
-                        .values(next_attempt_at=resume).execution_options(synchronize_session=False))
+        session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id.in_(ids), OutboxItem.state == "pending")
+            .values(next_attempt_at=resume)
+            .execution_options(synchronize_session=False)
+        )
     counts = {f"cancelled: {reason}": len(ids) for reason, ids in cancel.items()}
     if hold:
         counts["held for quiet hours"] = sum(len(ids) for ids in hold.values())
@@ -115,13 +135,22 @@ def send_gate(session: Session, item: OutboxItem, now: datetime) -> datetime | o
     # The member's zone and the group the send comes from (its number; else the member's first group),
     # with that group's plan overrides and the occurrence's override, in one round trip.
     row = session.execute(
-        select(Member.timezone.label("member_zone"), Group.id.label("group_id"), Group.timezone.label("group_zone"),
-               ReminderPlan.overrides, OccurrenceOverride.status, OccurrenceOverride.new_start_local)
+        select(
+            Member.timezone.label("member_zone"),
+            Group.id.label("group_id"),
+            Group.timezone.label("group_zone"),
+            ReminderPlan.overrides,
+            OccurrenceOverride.status,
+            OccurrenceOverride.new_start_local,
+        )
         .select_from(Member)
         .outerjoin(GroupMember, GroupMember.member_id == Member.id)
         .outerjoin(Group, Group.id == GroupMember.group_id)
         .outerjoin(ReminderPlan, ReminderPlan.group_id == Group.id)
-        .outerjoin(OccurrenceOverride, and_(OccurrenceOverride.group_id == Group.id, OccurrenceOverride.occurrence_key == occ_key))
+        .outerjoin(
+            OccurrenceOverride,
+            and_(OccurrenceOverride.group_id == Group.id, OccurrenceOverride.occurrence_key == occ_key),
+        )
         .where(Member.id == item.member_id)
         .order_by(case((Group.phone_number == item.from_number, 0), else_=1), Group.id)
         .limit(1)
@@ -131,18 +160,31 @@ def send_gate(session: Session, item: OutboxItem, now: datetime) -> datetime | o
     group_zone = row.group_zone or "UTC"
     override = row if row.status is not None else None
     meeting = meeting_start(item.purpose, occ_key, override, group_zone)
-    verdict = judge(item.purpose, meeting, item.created_at, row.member_zone or group_zone,
-                    plan_from(row.overrides, row.group_id), now)
+    verdict = judge(
+        item.purpose,
+        meeting,
+        item.created_at,
+        row.member_zone or group_zone,
+        plan_from(row.overrides, row.group_id),
+        now,
+    )
     if verdict.cancel:
         return outbox.Cancel(f"not sent: {verdict.cancel}")
     if verdict.hold_until:
-        log.info("outbox id=%s member=%s held for quiet hours until %s", item.id, item.member_id, verdict.hold_until.isoformat())
+        log.info(
+            "outbox id=%s member=%s held for quiet hours until %s",
+            item.id,
+            item.member_id,
+            verdict.hold_until.isoformat(),
+        )
         return verdict.hold_until
     _reword_for_today(session, item, row.group_id, ZoneInfo(row.member_zone or group_zone), now)
     return None
 
 
-def _reword_for_today(session: Session, item: OutboxItem, group_id: int | None, zone: ZoneInfo, now: datetime) -> None:
+def _reword_for_today(
+    session: Session, item: OutboxItem, group_id: int | None, zone: ZoneInfo, now: datetime
+) -> None:
     """A reminder text says "today" or "tomorrow" as of when it was written; one going out on a later
     local day (held overnight, or a long backlog) would be a day wrong, so it is worded afresh."""
     if item.purpose != "reminder" or item.channel != "sms" or group_id is None:

@@ -33,10 +33,22 @@ TEMPLATE_FIELDS = {
 # How a coordinator's error names a template: "Spanish meeting reminder: ...".
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
 TEMPLATE_NAMES = {  # as the console's plan page labels them
-    "reminder": "meeting reminder", "cancelled": "meeting cancelled", "moved": "meeting moved",
-    "prompt": "check-in prompt", "nudge": "nudge", "where_address": "address line", "where_dial_in": "dial-in line",
+    "reminder": "meeting reminder",
+    "cancelled": "meeting cancelled",
+    "moved": "meeting moved",
+    "prompt": "check-in prompt",
+    "nudge": "nudge",
+    "where_address": "address line",
+    "where_dial_in": "dial-in line",
 }
-FORMAT_KEYS = {"weekdays": 7, "weekdays_short": 7, "months_short": 12, "clock": None, "today": None, "tomorrow": None}
+FORMAT_KEYS = {
+    "weekdays": 7,
+    "weekdays_short": 7,
+    "months_short": 12,
+    "clock": None,
+    "today": None,
+    "tomorrow": None,
+}
 
 
 class PlanError(ValueError):
@@ -107,7 +119,12 @@ def _number(key: str, value, low: float, high: float, whole: bool = False):
             value = float(value) if "." in value else int(value)
         except ValueError:
             pass
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high or (whole and value != int(value)):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not low <= value <= high
+        or (whole and value != int(value))
+    ):
         kind = "a whole number" if whole else "a number"
         raise PlanError(f"{key}: must be {kind} from {low:g} to {high:g}")
     return int(value) if whole else float(value)
@@ -172,25 +189,34 @@ class PlanConfig:
         """This config with a group's own texts laid over the file's (the same object if it has none)."""
         if not overrides:
             return self
-        return replace(self, templates={lang: {**table, **overrides.get(lang, {})} for lang, table in self.templates.items()})
+        return replace(
+            self,
+            templates={lang: {**table, **overrides.get(lang, {})} for lang, table in self.templates.items()},
+        )
 
 
 def _template_problem(text, allowed: set[str]) -> str | None:
     if not isinstance(text, str) or not text.strip():
         return "must be a non-empty string"
     try:
-        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(text) if name is not None]
+        fields = [
+            (name, spec, conversion)
+            for _, name, spec, conversion in string.Formatter().parse(text)
+            if name is not None
+        ]
     except ValueError as exc:
         return str(exc)
     # "{time:d}" would fail only when rendered, skipping every send of the group: refuse it now.
     shaped = [(name, spec, conv) for name, spec, conv in fields if spec or conv]
     if shaped:
         name, spec, conv = shaped[0]
-        return f"write {{{name}}} alone, not {{{name}{'!' + conv if conv else ''}{':' + spec if spec else ''}}}"
+        return (
+            f"write {{{name}}} alone, not {{{name}{'!' + conv if conv else ''}{':' + spec if spec else ''}}}"
+        )
     names = {name for name, _, _ in fields}
     bad = sorted(n for n in names if n not in allowed)
     if bad:
-        return f"unknown placeholder {{{bad[0]}}} (allowed: {', '.join('{%s}' % a for a in sorted(allowed))})"
+        return f"unknown placeholder {{{bad[0]}}} (allowed: {', '.join(f'{{{a}}}' for a in sorted(allowed))})"
     return None
 
 
@@ -206,16 +232,24 @@ def check_template_name(language, key) -> None:
     if language not in LANGUAGES:
         raise PlanError(f"unknown language {language!r} (expected {', '.join(LANGUAGES)})")
     if key not in TEMPLATE_FIELDS:
-        raise PlanError(f"{LANGUAGE_NAMES[language]} texts: unknown template {key!r} (expected {', '.join(TEMPLATE_FIELDS)})")
+        raise PlanError(
+            f"{LANGUAGE_NAMES[language]} texts: unknown template {key!r} (expected {', '.join(TEMPLATE_FIELDS)})"
+        )
 
 
 def usable_templates(raw) -> dict[str, dict[str, str]]:
     """The stored group texts the planner can render safely (placeholders only; see parse_group_templates)."""
     if not isinstance(raw, dict):
         return {}
-    return {lang: {key: text for key, text in table.items()
-                   if key in TEMPLATE_FIELDS and _template_problem(text, TEMPLATE_FIELDS[key]) is None}
-            for lang, table in raw.items() if lang in LANGUAGES and isinstance(table, dict)}
+    return {
+        lang: {
+            key: text
+            for key, text in table.items()
+            if key in TEMPLATE_FIELDS and _template_problem(text, TEMPLATE_FIELDS[key]) is None
+        }
+        for lang, table in raw.items()
+        if lang in LANGUAGES and isinstance(table, dict)
+    }
 
 
 def parse_group_templates(raw: dict, config: PlanConfig, group_name: str = "") -> dict[str, dict[str, str]]:
@@ -235,7 +269,11 @@ def parse_group_templates(raw: dict, config: PlanConfig, group_name: str = "") -
     effective = config.with_templates(raw)
     for lang, table in raw.items():
         # A new place line lengthens the texts that include it, even those left as the file has them.
-        keys = set(table) | ({k for k, f in TEMPLATE_FIELDS.items() if "where" in f} if {"where_address", "where_dial_in"} & set(table) else set())
+        keys = set(table) | (
+            {k for k, f in TEMPLATE_FIELDS.items() if "where" in f}
+            if {"where_address", "where_dial_in"} & set(table)
+            else set()
+        )
         for key in (k for k in TEMPLATE_FIELDS if k in keys):
             for samples in sample_values(effective, lang, group_name):
                 problem = length_problem(effective.template(lang, key), samples)
@@ -248,9 +286,13 @@ def sample_values(config: PlanConfig, language: str, group_name: str = "") -> li
     """Realistic values to measure a group's text with (the start-up check's, and the group's own name
     when longer): one set per place line, since {where} is whichever applies; the longer first."""
     group = max(SAMPLE_VALUES["group"], group_name, key=len)
-    wheres = [config.template(language, "where_address").format(address=SAMPLE_VALUES["address"]),
-              config.template(language, "where_dial_in").format(dial_in=SAMPLE_VALUES["dial_in"])]
-    return [{**SAMPLE_VALUES, "group": group, "where": where} for where in sorted(wheres, key=len, reverse=True)]
+    wheres = [
+        config.template(language, "where_address").format(address=SAMPLE_VALUES["address"]),
+        config.template(language, "where_dial_in").format(dial_in=SAMPLE_VALUES["dial_in"]),
+    ]
+    return [
+        {**SAMPLE_VALUES, "group": group, "where": where} for where in sorted(wheres, key=len, reverse=True)
+    ]
 
 
 def parse_config(raw: dict) -> PlanConfig:
@@ -265,7 +307,11 @@ def parse_config(raw: dict) -> PlanConfig:
             raise PlanError(f"format.{lang}: is required")
         for key, length in FORMAT_KEYS.items():
             value = fmt.get(key)
-            if length is not None and (not isinstance(value, list) or len(value) != length or not all(isinstance(v, str) for v in value)):
+            if length is not None and (
+                not isinstance(value, list)
+                or len(value) != length
+                or not all(isinstance(v, str) for v in value)
+            ):
                 raise PlanError(f"format.{lang}.{key}: must be a list of {length} words")
             if key == "clock" and value not in ("12h", "24h"):
                 raise PlanError(f"format.{lang}.clock: must be 12h or 24h")
@@ -277,7 +323,9 @@ def parse_config(raw: dict) -> PlanConfig:
             raise PlanError(f"templates.{lang}: is required")
         extra = sorted(set(table) - set(TEMPLATE_FIELDS))
         if extra:
-            raise PlanError(f"templates.{lang}.{extra[0]}: unknown template (expected {', '.join(TEMPLATE_FIELDS)})")
+            raise PlanError(
+                f"templates.{lang}.{extra[0]}: unknown template (expected {', '.join(TEMPLATE_FIELDS)})"
+            )
         templates[lang] = {}
         for key, allowed in TEMPLATE_FIELDS.items():
             if key not in table:

@@ -24,8 +24,8 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from checkin import quiet_hours
-from checkin.schedules.recurrence import Occurrence, OverrideSpec, ScheduleSpec, expand, parse_key, to_utc
 from checkin.schedules.plan import Plan, PlanConfig
+from checkin.schedules.recurrence import Occurrence, OverrideSpec, ScheduleSpec, expand, parse_key, to_utc
 from checkin.schedules.texts import render
 
 log = logging.getLogger("checkin.schedules.planning")
@@ -134,8 +134,16 @@ def _candidates(group: GroupState, start: datetime, end: datetime) -> list[_Cand
             if not near(times[index], timedelta(0)):
                 continue
             reason = "meeting started" if index + 1 == len(offsets) else "superseded by the next reminder"
-            out.append(_Candidate("reminder", occ, times[index], times[index + 1],
-                                  f"{occ.key}:{int(offset.total_seconds() // 60)}{version}", reason))
+            out.append(
+                _Candidate(
+                    "reminder",
+                    occ,
+                    times[index],
+                    times[index + 1],
+                    f"{occ.key}:{int(offset.total_seconds() // 60)}{version}",
+                    reason,
+                )
+            )
         # A member's prompt time is within a day and a half of the meeting time + N days, whatever their zone.
         if plan.prompt_days_after and near(occ.starts_at + timedelta(days=plan.prompt_days_after), 1.5 * day):
             # Nominal time and expiry depend on the member's zone: the member loop fills them in.
@@ -151,14 +159,20 @@ def _change_candidates(group: GroupState, start: datetime, end: datetime) -> lis
     out = []
     notice = timedelta(days=group.plan.change_notice_days)
     for override in group.overrides.values():
-        occs = [o for o in expand(group.schedule, group.overrides, *_around(override, group.zone)) if o.key == override.occurrence_key]
+        occs = [
+            o
+            for o in expand(group.schedule, group.overrides, *_around(override, group.zone))
+            if o.key == override.occurrence_key
+        ]
         if not occs:
             continue
         occ = occs[0]
         nominal = max(override.updated_at, occ.original_start - notice)
         expires = min(occ.original_start, occ.starts_at)
         if nominal < end and expires > start:
-            out.append(_Candidate("change", occ, nominal, expires, f"{occ.key}:{override.version}", "meeting passed"))
+            out.append(
+                _Candidate("change", occ, nominal, expires, f"{occ.key}:{override.version}", "meeting passed")
+            )
     return out
 
 
@@ -170,8 +184,17 @@ def _around(override: OverrideSpec, zone: str) -> tuple[datetime, datetime]:
     return min(times), max(times) + timedelta(minutes=1)
 
 
-def plan_sends(groups: list[GroupState], start: datetime, end: datetime, *, now: datetime, config: PlanConfig,
-               open_prompts: list[OpenPrompt] = (), base_url: str = "", catch_up: bool = False) -> list[PlannedSend]:
+def plan_sends(
+    groups: list[GroupState],
+    start: datetime,
+    end: datetime,
+    *,
+    now: datetime,
+    config: PlanConfig,
+    open_prompts: list[OpenPrompt] = (),
+    base_url: str = "",
+    catch_up: bool = False,
+) -> list[PlannedSend]:
     """Every send whose time (after quiet hours) falls in [start, end), sendable or held with a reason.
 
     With catch_up (the tick), a change notice due before `start` is included too while its meeting
@@ -186,10 +209,14 @@ def plan_sends(groups: list[GroupState], start: datetime, end: datetime, *, now:
             continue
         try:
             planner = _GroupPlanner(group, config, now, base_url)
-            found = planner.run(_candidates(group, start, end), prompts_by_group.get(group.id, ()), start, end)
+            found = planner.run(
+                _candidates(group, start, end), prompts_by_group.get(group.id, ()), start, end
+            )
             if group.overrides:
                 changes = _change_candidates(group, start, end)
-                found += planner.run(changes, (), min([start, *(c.nominal for c in changes)]) if catch_up else start, end)
+                found += planner.run(
+                    changes, (), min([start, *(c.nominal for c in changes)]) if catch_up else start, end
+                )
         except (ValueError, TypeError, LookupError) as exc:
             # One group's broken schedule (edited outside the app) must not stop every other group's sends.
             log.error("planning skipped group=%s (%s: %s)", group.id, type(exc).__name__, exc)
@@ -199,12 +226,26 @@ def plan_sends(groups: list[GroupState], start: datetime, end: datetime, *, now:
     return sends
 
 
-def due_sends(groups: list[GroupState], now: datetime, *, config: PlanConfig, open_prompts: list[OpenPrompt] = (),
-              base_url: str = "") -> list[PlannedSend]:
+def due_sends(
+    groups: list[GroupState],
+    now: datetime,
+    *,
+    config: PlanConfig,
+    open_prompts: list[OpenPrompt] = (),
+    base_url: str = "",
+) -> list[PlannedSend]:
     """What a tick at `now` plans: every send due within the plans' lookback, change notices caught up."""
     lookback = max(g.plan.lookback for g in groups)
-    return plan_sends(groups, now - lookback, now + timedelta(microseconds=1), now=now, config=config,
-                      open_prompts=open_prompts, base_url=base_url, catch_up=True)
+    return plan_sends(
+        groups,
+        now - lookback,
+        now + timedelta(microseconds=1),
+        now=now,
+        config=config,
+        open_prompts=open_prompts,
+        base_url=base_url,
+        catch_up=True,
+    )
 
 
 class _GroupPlanner:
@@ -222,14 +263,18 @@ class _GroupPlanner:
         """The send time after quiet hours in `zone`."""
         key = (nominal, zone)
         if key not in self._effective:
-            self._effective[key] = quiet_hours.next_allowed(nominal, zone, self.plan.quiet_start, self.plan.quiet_end)
+            self._effective[key] = quiet_hours.next_allowed(
+                nominal, zone, self.plan.quiet_start, self.plan.quiet_end
+            )
         return self._effective[key]
 
     def body(self, kind: str, member: MemberState, zone: str, occ: Occurrence, send_at: datetime) -> str:
         local_day = send_at.astimezone(ZoneInfo(zone)).date() if kind == "reminder" else None
         key = (kind, occ.key, occ.version, member.language, zone, local_day)
         if key not in self._bodies:
-            self._bodies[key] = render(self.config, kind, member.language, zone, occ, self.group.name, send_at)
+            self._bodies[key] = render(
+                self.config, kind, member.language, zone, occ, self.group.name, send_at
+            )
         return self._bodies[key]
 
     def run(self, candidates: list[_Candidate], prompts, start: datetime, end: datetime) -> list[PlannedSend]:
@@ -241,8 +286,18 @@ class _GroupPlanner:
                 if cand.kind == "prompt":
                     nominal = self._prompt_time(cand.occ, zone)
                     expires = nominal + timedelta(hours=self.plan.prompt_stale_hours)
-                send = self._one(member, zone, cand.kind, cand.occ, nominal, expires, cand.expired_reason,
-                                 f"{cand.kind}:{member.id}:{cand.key_middle}", start, end)
+                send = self._one(
+                    member,
+                    zone,
+                    cand.kind,
+                    cand.occ,
+                    nominal,
+                    expires,
+                    cand.expired_reason,
+                    f"{cand.kind}:{member.id}:{cand.key_middle}",
+                    start,
+                    end,
+                )
                 if send is not None:
                     out.append(send)
         if prompts:
@@ -252,7 +307,9 @@ class _GroupPlanner:
     def _prompt_time(self, occ: Occurrence, zone: str) -> datetime:
         key = (occ.key, occ.version, zone)
         if key not in self._prompt_times:
-            local_day = occ.starts_at.astimezone(ZoneInfo(zone)).date() + timedelta(days=self.plan.prompt_days_after)
+            local_day = occ.starts_at.astimezone(ZoneInfo(zone)).date() + timedelta(
+                days=self.plan.prompt_days_after
+            )
             self._prompt_times[key] = to_utc(datetime.combine(local_day, self.plan.prompt_time), zone)
         return self._prompt_times[key]
 
@@ -268,7 +325,11 @@ class _GroupPlanner:
                 continue
             occ_key = prompt.occurrence_key
             if occ_key not in occs:
-                found = [o for o in expand(self.group.schedule, self.group.overrides, *_span(occ_key, self.group)) if o.key == occ_key]
+                found = [
+                    o
+                    for o in expand(self.group.schedule, self.group.overrides, *_span(occ_key, self.group))
+                    if o.key == occ_key
+                ]
                 occs[occ_key] = found[0] if found else None
             occ = occs[occ_key]
             if occ is None:
@@ -276,18 +337,43 @@ class _GroupPlanner:
             zone = member.zone or self.group.zone
             nominal = prompt.prompted_at + timedelta(hours=self.plan.nudge_after_hours)
             expires = nominal + timedelta(hours=self.plan.prompt_stale_hours)
-            send = self._one(member, zone, "nudge", occ, nominal, expires, "stale", f"nudge:{member.id}:{occ_key}", start, end)
+            send = self._one(
+                member,
+                zone,
+                "nudge",
+                occ,
+                nominal,
+                expires,
+                "stale",
+                f"nudge:{member.id}:{occ_key}",
+                start,
+                end,
+            )
             if send is not None:
                 out.append(send)
         return out
 
-    def _one(self, member: MemberState, zone: str, kind: str, occ: Occurrence, nominal: datetime, expires: datetime,
-             expired_reason: str, key: str, start: datetime, end: datetime) -> PlannedSend | None:
+    def _one(
+        self,
+        member: MemberState,
+        zone: str,
+        kind: str,
+        occ: Occurrence,
+        nominal: datetime,
+        expires: datetime,
+        expired_reason: str,
+        key: str,
+        start: datetime,
+        end: datetime,
+    ) -> PlannedSend | None:
         send_at = self.effective(nominal, zone)
         held = None
         if send_at >= expires:
             # Quiet hours last until it is too late: the send is dropped, and the preview says why.
-            held, send_at = ("quiet hours until the meeting" if kind == "reminder" else "quiet hours until stale"), nominal
+            held, send_at = (
+                ("quiet hours until the meeting" if kind == "reminder" else "quiet hours until stale"),
+                nominal,
+            )
         if not start <= send_at < end:
             return None
         if held is None:
@@ -295,28 +381,49 @@ class _GroupPlanner:
         tz = ZoneInfo(zone)
         voice = member.channel == "voice"
         return PlannedSend(
-            member_id=member.id, member_name=member.name, kind=kind, occurrence_key=occ.key, send_at_utc=send_at,
-            local_time=send_at.astimezone(tz), channel=member.channel, held_reason=held,
+            member_id=member.id,
+            member_name=member.name,
+            kind=kind,
+            occurrence_key=occ.key,
+            send_at_utc=send_at,
+            local_time=send_at.astimezone(tz),
+            channel=member.channel,
+            held_reason=held,
             # A late send (first start, or after an outage) goes out now: "today"/"tomorrow" count from now.
-            body=None if voice else self.body(kind, member, zone, occ, max(send_at, self.now)), key=key, group_id=self.group.id,
-            phone=member.phone, from_number=self.group.phone_number,
+            body=None if voice else self.body(kind, member, zone, occ, max(send_at, self.now)),
+            key=key,
+            group_id=self.group.id,
+            phone=member.phone,
+            from_number=self.group.phone_number,
             twiml_url=voice_url(self.base_url, kind, member.id, occ.key) if voice else None,
             delayed_from=nominal.astimezone(tz) if send_at != nominal else None,
         )
 
-    def _held(self, member: MemberState, kind: str, send_at: datetime, expires: datetime, expired_reason: str) -> str | None:
+    def _held(
+        self, member: MemberState, kind: str, send_at: datetime, expires: datetime, expired_reason: str
+    ) -> str | None:
         if member.status == "opted_out":
             return "opted out"
         if member.status == "paused":
             return "paused"
         if member.paused_until is not None and member.paused_until > send_at:
-            last_day = member.paused_until.astimezone(ZoneInfo(member.zone or self.group.zone)) - timedelta(microseconds=1)
+            last_day = member.paused_until.astimezone(ZoneInfo(member.zone or self.group.zone)) - timedelta(
+                microseconds=1
+            )
             return f"paused through {last_day:%Y-%m-%d}"
         if self.now >= expires:
             return expired_reason
-        if kind in ("prompt", "nudge") and member.last_inbound_at is not None and self.plan.live_exchange_minutes:
+        if (  # noqa: SIM102 - the comment below explains the second test
+            kind in ("prompt", "nudge")
+            and member.last_inbound_at is not None
+            and self.plan.live_exchange_minutes
+        ):
             # Only a send due now can be in a live exchange; the preview of next week is not.
-            if send_at <= self.now < member.last_inbound_at + timedelta(minutes=self.plan.live_exchange_minutes):
+            if (
+                send_at
+                <= self.now
+                < member.last_inbound_at + timedelta(minutes=self.plan.live_exchange_minutes)
+            ):
                 return "live exchange"
         return None
 

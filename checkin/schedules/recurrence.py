@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrulestr
 
-UTC = timezone.utc
+UTC = UTC
 KEY_FORMAT = "%Y%m%dT%H%MZ"  # ISO 8601 basic form: no ':' so keys split cleanly on ':'
 ALLOWED_FREQ = {DAILY: "DAILY", WEEKLY: "WEEKLY", MONTHLY: "MONTHLY", YEARLY: "YEARLY"}
 
@@ -86,7 +86,9 @@ def validate_rrule(text: str, starts_on: date, start_local: time) -> str:
     if not text:
         raise ValueError("the RRULE is empty (e.g. FREQ=WEEKLY;BYDAY=TU)")
     if "DTSTART" in text or "\n" in text:
-        raise ValueError("give only the RRULE (e.g. FREQ=WEEKLY;BYDAY=TU); the first day and time are separate options")
+        raise ValueError(
+            "give only the RRULE (e.g. FREQ=WEEKLY;BYDAY=TU); the first day and time are separate options"
+        )
     for part in ("BYHOUR", "BYMINUTE", "BYSECOND"):
         if part in text:
             raise ValueError(f"{part} is not allowed: the meeting's time is its start time")
@@ -102,7 +104,9 @@ def validate_rrule(text: str, starts_on: date, start_local: time) -> str:
     return text
 
 
-def expand(spec: ScheduleSpec, overrides: dict[str, OverrideSpec], start: datetime, end: datetime) -> list[Occurrence]:
+def expand(
+    spec: ScheduleSpec, overrides: dict[str, OverrideSpec], start: datetime, end: datetime
+) -> list[Occurrence]:
     """Every occurrence whose (possibly moved) start is in [start, end), cancelled ones included."""
     zone = ZoneInfo(spec.zone)
     duration = timedelta(minutes=spec.duration_minutes)
@@ -113,8 +117,18 @@ def expand(spec: ScheduleSpec, overrides: dict[str, OverrideSpec], start: dateti
 
     def make(original: datetime, local_naive: datetime, status: str, version: int) -> Occurrence:
         starts = to_utc(local_naive, spec.zone)
-        return Occurrence(spec.group_id, starts, starts + duration, starts.astimezone(zone), status, original,
-                          spec.location, spec.dial_in, occurrence_key(original), version)
+        return Occurrence(
+            spec.group_id,
+            starts,
+            starts + duration,
+            starts.astimezone(zone),
+            status,
+            original,
+            spec.location,
+            spec.dial_in,
+            occurrence_key(original),
+            version,
+        )
 
     found: list[Occurrence] = []
     for local in rule.between(lo, hi, inc=True):
@@ -128,7 +142,9 @@ def expand(spec: ScheduleSpec, overrides: dict[str, OverrideSpec], start: dateti
             found.append(make(original, local, "cancelled", override.version))
     for override in overrides.values():
         if override.status == "moved" and override.new_start_local is not None:
-            occ = make(parse_key(override.occurrence_key), override.new_start_local, "moved", override.version)
+            occ = make(
+                parse_key(override.occurrence_key), override.new_start_local, "moved", override.version
+            )
             if start <= occ.starts_at < end:
                 found.append(occ)
     found.sort(key=lambda o: (o.starts_at, o.key))

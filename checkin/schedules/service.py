@@ -18,13 +18,27 @@ from checkin.db import utcnow
 from checkin.directory import ValidationError, check_timezone
 from checkin.models import Group, GroupMember, Member, Message, OutboxItem
 from checkin.schedules.models import OccurrenceOverride, ReminderPlan, Schedule
-from checkin.schedules.recurrence import (
-    Occurrence, OverrideSpec, ScheduleSpec, expand, is_rule_occurrence, occurrence_key, parse_key, validate_rrule,
-)
 from checkin.schedules.plan import (
-    Plan, PlanConfig, PlanError, check_template_name, load_config, parse_group_templates, parse_plan, usable_templates,
+    Plan,
+    PlanConfig,
+    PlanError,
+    check_template_name,
+    load_config,
+    parse_group_templates,
+    parse_plan,
+    usable_templates,
 )
 from checkin.schedules.planning import GroupState, MemberState, OpenPrompt, PlannedSend, due_sends, plan_sends
+from checkin.schedules.recurrence import (
+    Occurrence,
+    OverrideSpec,
+    ScheduleSpec,
+    expand,
+    is_rule_occurrence,
+    occurrence_key,
+    parse_key,
+    validate_rrule,
+)
 
 PLANNED_KINDS = ("reminder", "prompt", "nudge", "change")
 # A group's own texts live in its ReminderPlan row beside the timing keys, under this key.
@@ -40,8 +54,16 @@ def _group(session: Session, group_id: int) -> Group:
 
 
 def _spec(schedule: Schedule, group: Group) -> ScheduleSpec:
-    return ScheduleSpec(group.id, group.timezone, schedule.rrule, schedule.starts_on, schedule.start_local,
-                        schedule.duration_minutes, schedule.location, schedule.dial_in)
+    return ScheduleSpec(
+        group.id,
+        group.timezone,
+        schedule.rrule,
+        schedule.starts_on,
+        schedule.start_local,
+        schedule.duration_minutes,
+        schedule.location,
+        schedule.dial_in,
+    )
 
 
 def _override_spec(row: OccurrenceOverride) -> OverrideSpec:
@@ -58,6 +80,7 @@ def get_schedule(session: Session, group_id: int) -> Schedule | None:
 
 
 # --- reading occurrences ------------------------------------------------------------------
+
 
 def occurrences(session: Session, group_id: int, start: datetime, end: datetime) -> list[Occurrence]:
     """The group's meetings starting in [start, end), cancelled and moved ones marked, oldest first."""
@@ -82,8 +105,11 @@ def find_occurrence(session: Session, group_id: int, local_day: date) -> Occurre
     group = _group(session, group_id)
     zone = ZoneInfo(group.timezone)
     start = datetime.combine(local_day, time(0), zone)
-    found = [o for o in occurrences(session, group_id, start - timedelta(days=1), start + timedelta(days=2))
-             if o.original_start.astimezone(zone).date() == local_day]
+    found = [
+        o
+        for o in occurrences(session, group_id, start - timedelta(days=1), start + timedelta(days=2))
+        if o.original_start.astimezone(zone).date() == local_day
+    ]
     if not found:
         raise ValidationError(f"{group.name} has no meeting on {local_day:%Y-%m-%d}")
     return found[0]
@@ -91,9 +117,19 @@ def find_occurrence(session: Session, group_id: int, local_day: date) -> Occurre
 
 # --- writing schedules and overrides ------------------------------------------------------
 
-def set_schedule(session: Session, group_id: int, *, rrule: str, start_local: time, duration_minutes: int,
-                 location: str | None = None, dial_in: str | None = None, starts_on: date | None = None,
-                 now: datetime | None = None) -> Schedule:
+
+def set_schedule(
+    session: Session,
+    group_id: int,
+    *,
+    rrule: str,
+    start_local: time,
+    duration_minutes: int,
+    location: str | None = None,
+    dial_in: str | None = None,
+    starts_on: date | None = None,
+    now: datetime | None = None,
+) -> Schedule:
     """Create or replace the group's schedule. Raises ValidationError with a one-line reason."""
     now = now or utcnow()
     group = _group(session, group_id)
@@ -105,7 +141,9 @@ def set_schedule(session: Session, group_id: int, *, rrule: str, start_local: ti
     if dial_in and len(dial_in) > 40:
         raise ValidationError("dial-in must be at most 40 characters")
     schedule = get_schedule(session, group_id)
-    starts_on = starts_on or (schedule.starts_on if schedule else now.astimezone(ZoneInfo(group.timezone)).date())
+    starts_on = starts_on or (
+        schedule.starts_on if schedule else now.astimezone(ZoneInfo(group.timezone)).date()
+    )
     try:
         rrule = validate_rrule(rrule, starts_on, start_local)
     except ValueError as exc:
@@ -122,7 +160,9 @@ def set_schedule(session: Session, group_id: int, *, rrule: str, start_local: ti
     return schedule
 
 
-def _override_for(session: Session, group_id: int, occurrence_key_: str) -> tuple[Group, Schedule, OccurrenceOverride | None]:
+def _override_for(
+    session: Session, group_id: int, occurrence_key_: str
+) -> tuple[Group, Schedule, OccurrenceOverride | None]:
     group = _group(session, group_id)
     schedule = get_schedule(session, group_id)
     if schedule is None:
@@ -133,13 +173,23 @@ def _override_for(session: Session, group_id: int, occurrence_key_: str) -> tupl
         raise ValidationError(f"not an occurrence key: {occurrence_key_!r} (e.g. 20261208T2300Z)") from None
     if not is_rule_occurrence(_spec(schedule, group), occurrence_key_):
         raise ValidationError(f"{group.name} has no meeting {occurrence_key_}")
-    row = session.scalar(select(OccurrenceOverride).where(OccurrenceOverride.group_id == group_id,
-                                                          OccurrenceOverride.occurrence_key == occurrence_key_))
+    row = session.scalar(
+        select(OccurrenceOverride).where(
+            OccurrenceOverride.group_id == group_id, OccurrenceOverride.occurrence_key == occurrence_key_
+        )
+    )
     return group, schedule, row
 
 
-def _save_override(session: Session, group_id: int, key: str, row, status: str, new_start_local: datetime | None,
-                   now: datetime):
+def _save_override(
+    session: Session,
+    group_id: int,
+    key: str,
+    row,
+    status: str,
+    new_start_local: datetime | None,
+    now: datetime,
+):
     if row is None:
         row = OccurrenceOverride(group_id=group_id, occurrence_key=key, version=0)
         session.add(row)
@@ -153,14 +203,21 @@ def _save_override(session: Session, group_id: int, key: str, row, status: str, 
     return row
 
 
-def cancel_occurrence(session: Session, group_id: int, occurrence_key_: str, now: datetime | None = None) -> OccurrenceOverride:
+def cancel_occurrence(
+    session: Session, group_id: int, occurrence_key_: str, now: datetime | None = None
+) -> OccurrenceOverride:
     """Cancel one meeting; its members who would be reminded are told once."""
     _, _, row = _override_for(session, group_id, occurrence_key_)
     return _save_override(session, group_id, occurrence_key_, row, "cancelled", None, now or utcnow())
 
 
-def move_occurrence(session: Session, group_id: int, occurrence_key_: str, new_start_local: datetime,
-                    now: datetime | None = None) -> OccurrenceOverride:
+def move_occurrence(
+    session: Session,
+    group_id: int,
+    occurrence_key_: str,
+    new_start_local: datetime,
+    now: datetime | None = None,
+) -> OccurrenceOverride:
     """Move one meeting to a new wall-clock start in the group's zone; members are told once."""
     now = now or utcnow()
     group, _, row = _override_for(session, group_id, occurrence_key_)
@@ -171,6 +228,7 @@ def move_occurrence(session: Session, group_id: int, occurrence_key_: str, new_s
 
 
 # --- plans --------------------------------------------------------------------------------
+
 
 def _timing(stored: dict | None) -> dict:
     """The plan keys of a stored ReminderPlan.overrides (its texts are kept apart)."""
@@ -219,12 +277,16 @@ def set_plan(session: Session, group_id: int, now: datetime | None = None, **ove
     # Store what the file would say, so a stored plan re-validates the same way.
     defaults = load_config().defaults.as_config()
     stored = {k: v for k, v in plan.as_config().items() if k in merged and v != defaults[k]}
-    _save_plan_row(session, group_id, row, stored, _stored_texts(row.overrides if row else None), now or utcnow())
+    _save_plan_row(
+        session, group_id, row, stored, _stored_texts(row.overrides if row else None), now or utcnow()
+    )
     cancel_outdated(session, group_id, now or utcnow())
     return plan
 
 
-def _save_plan_row(session: Session, group_id: int, row: ReminderPlan | None, timing: dict, texts: dict, now: datetime) -> None:
+def _save_plan_row(
+    session: Session, group_id: int, row: ReminderPlan | None, timing: dict, texts: dict, now: datetime
+) -> None:
     if row is None:
         row = ReminderPlan(group_id=group_id)
         session.add(row)
@@ -235,6 +297,7 @@ def _save_plan_row(session: Session, group_id: int, row: ReminderPlan | None, ti
 
 
 # --- texts --------------------------------------------------------------------------------
+
 
 def group_config(session: Session, group_id: int) -> PlanConfig:
     """config/plan.toml with the group's own texts laid over the file's."""
@@ -255,8 +318,9 @@ def _tidy(text) -> str | None:
     return text.replace("\r\n", "\n").strip() or None
 
 
-def set_templates(session: Session, group_id: int, changes: dict[str, dict[str, str | None]],
-                  now: datetime | None = None) -> dict[str, dict[str, str]]:
+def set_templates(
+    session: Session, group_id: int, changes: dict[str, dict[str, str | None]], now: datetime | None = None
+) -> dict[str, dict[str, str]]:
     """Set some of a group's texts, {language: {template: text}}; None, blank or the file's own text
     returns a template to the file's. Nothing is stored unless every text is acceptable (a
     ValidationError names the first that is not). Returns the texts now in effect.
@@ -288,7 +352,9 @@ def set_templates(session: Session, group_id: int, changes: dict[str, dict[str, 
     return config.with_templates(texts).templates
 
 
-def planned_bodies(session: Session, group_id: int, now: datetime, member_id: int | None = None) -> dict[str, str]:
+def planned_bodies(
+    session: Session, group_id: int, now: datetime, member_id: int | None = None
+) -> dict[str, str]:
     """{idempotency key: text} of the group's planned texts due by `now`, worded as they would go out now
     (only `member_id`'s, if given: one send's worth of planning, not the whole group's)."""
     groups, prompts = load_state(session, now, [group_id])
@@ -297,7 +363,11 @@ def planned_bodies(session: Session, group_id: int, now: datetime, member_id: in
     if member_id is not None:
         groups = [replace(g, members=tuple(m for m in g.members if m.id == member_id)) for g in groups]
         prompts = [p for p in prompts if p.member_id == member_id]
-    return {s.key: s.body for s in due_sends(groups, now, config=load_config(), open_prompts=prompts) if s.body is not None}
+    return {
+        s.key: s.body
+        for s in due_sends(groups, now, config=load_config(), open_prompts=prompts)
+        if s.body is not None
+    }
 
 
 def _reword_pending(session: Session, group_id: int, now: datetime) -> int:
@@ -312,16 +382,25 @@ def _reword_pending(session: Session, group_id: int, now: datetime) -> int:
     if not wanted:
         return 0
     member_ids = select(GroupMember.member_id).where(GroupMember.group_id == group_id)
-    rows = session.execute(select(OutboxItem.id, OutboxItem.idempotency_key, OutboxItem.body).where(
-        OutboxItem.state == "pending", OutboxItem.channel == "sms", OutboxItem.purpose.in_(PLANNED_KINDS),
-        OutboxItem.member_id.in_(member_ids))).all()
+    rows = session.execute(
+        select(OutboxItem.id, OutboxItem.idempotency_key, OutboxItem.body).where(
+            OutboxItem.state == "pending",
+            OutboxItem.channel == "sms",
+            OutboxItem.purpose.in_(PLANNED_KINDS),
+            OutboxItem.member_id.in_(member_ids),
+        )
+    ).all()
     by_body: dict[str, list[int]] = {}
     for row_id, key, body in rows:
         if key in wanted and wanted[key] != body:
             by_body.setdefault(wanted[key], []).append(row_id)
     for body, ids in by_body.items():
-        session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids), OutboxItem.state == "pending")
-                        .values(body=body, updated_at=now).execution_options(synchronize_session=False))
+        session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id.in_(ids), OutboxItem.state == "pending")
+            .values(body=body, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
     reworded = sum(len(ids) for ids in by_body.values())
     if reworded:
         log.info("group=%s texts changed: %d pending sends reworded", group_id, reworded)
@@ -329,6 +408,7 @@ def _reword_pending(session: Session, group_id: int, now: datetime) -> int:
 
 
 # --- members ------------------------------------------------------------------------------
+
 
 def _member_by_phone(session: Session, phone: str) -> Member:
     from checkin.phones import InvalidPhone, normalize_phone
@@ -345,9 +425,16 @@ def _member_by_phone(session: Session, phone: str) -> Member:
 
 def _cancel_planned_sends(session: Session, member_id: int) -> None:
     # What the tick already wrote but no worker has sent yet waits for nobody: cancel it.
-    session.execute(update(OutboxItem).where(OutboxItem.member_id == member_id, OutboxItem.state == "pending",
-                                             OutboxItem.purpose.in_(PLANNED_KINDS))
-                    .values(state="cancelled", last_error="member paused").execution_options(synchronize_session=False))
+    session.execute(
+        update(OutboxItem)
+        .where(
+            OutboxItem.member_id == member_id,
+            OutboxItem.state == "pending",
+            OutboxItem.purpose.in_(PLANNED_KINDS),
+        )
+        .values(state="cancelled", last_error="member paused")
+        .execution_options(synchronize_session=False)
+    )
 
 
 def pause_member(session: Session, phone: str, until: date | None) -> Member:
@@ -378,7 +465,10 @@ def pause_member_until_resumed(session: Session, phone: str) -> Member:
 
 # --- state for the planner ----------------------------------------------------------------
 
-def load_state(session: Session, now: datetime, group_ids: list[int] | None = None) -> tuple[list[GroupState], list[OpenPrompt]]:
+
+def load_state(
+    session: Session, now: datetime, group_ids: list[int] | None = None
+) -> tuple[list[GroupState], list[OpenPrompt]]:
     """Everything `plan_sends` needs, in a handful of queries (no per-member round trips)."""
     query = select(Group, Schedule).join(Schedule, Schedule.group_id == Group.id)
     if group_ids is not None:
@@ -387,24 +477,51 @@ def load_state(session: Session, now: datetime, group_ids: list[int] | None = No
     ids = [g.id for g, _ in pairs]
     if not ids:
         return [], []
-    plans = {row.group_id: row.overrides for row in session.scalars(select(ReminderPlan).where(ReminderPlan.group_id.in_(ids)))}
+    plans = {
+        row.group_id: row.overrides
+        for row in session.scalars(select(ReminderPlan).where(ReminderPlan.group_id.in_(ids)))
+    }
     oldest = occurrence_key(now - timedelta(days=70))
     overrides: dict[int, dict[str, OverrideSpec]] = {}
-    for row in session.scalars(select(OccurrenceOverride).where(OccurrenceOverride.group_id.in_(ids),
-                                                                OccurrenceOverride.occurrence_key >= oldest)):
+    for row in session.scalars(
+        select(OccurrenceOverride).where(
+            OccurrenceOverride.group_id.in_(ids), OccurrenceOverride.occurrence_key >= oldest
+        )
+    ):
         overrides.setdefault(row.group_id, {})[row.occurrence_key] = _override_spec(row)
-    recent = dict(session.execute(
-        select(Message.member_id, func.max(Message.created_at))
-        .where(Message.direction == "inbound", Message.member_id.is_not(None), Message.created_at >= now - timedelta(hours=2))
-        .group_by(Message.member_id)).all())
+    recent = dict(
+        session.execute(
+            select(Message.member_id, func.max(Message.created_at))
+            .where(
+                Message.direction == "inbound",
+                Message.member_id.is_not(None),
+                Message.created_at >= now - timedelta(hours=2),
+            )
+            .group_by(Message.member_id)
+        ).all()
+    )
     members: dict[int, list[MemberState]] = {}
     rows = session.execute(
-        select(GroupMember.group_id, Member.id, Member.display_name, Member.phone, Member.language, Member.timezone,
-               Member.channel, Member.status, Member.paused_until)
-        .join(Member, Member.id == GroupMember.member_id).where(GroupMember.group_id.in_(ids)).order_by(Member.id))
+        select(
+            GroupMember.group_id,
+            Member.id,
+            Member.display_name,
+            Member.phone,
+            Member.language,
+            Member.timezone,
+            Member.channel,
+            Member.status,
+            Member.paused_until,
+        )
+        .join(Member, Member.id == GroupMember.member_id)
+        .where(GroupMember.group_id.in_(ids))
+        .order_by(Member.id)
+    )
     for gid, mid, name, phone, lang, tz, channel, status, paused in rows:
         first = name.split()[0] if name and name.strip() else "member"
-        members.setdefault(gid, []).append(MemberState(mid, first, phone, lang, tz, channel, status, paused, recent.get(mid)))
+        members.setdefault(gid, []).append(
+            MemberState(mid, first, phone, lang, tz, channel, status, paused, recent.get(mid))
+        )
     groups = []
     for group, schedule in pairs:
         stored = plans.get(group.id) or {}
@@ -415,26 +532,60 @@ def load_state(session: Session, now: datetime, group_ids: list[int] | None = No
             if usable != texts:
                 log.error("group=%s some stored texts are not usable; using the file's for those", group.id)
             texts = usable
-        groups.append(GroupState(group.id, group.name, group.timezone, group.phone_number, _spec(schedule, group),
-                                 overrides.get(group.id, {}), plan, tuple(members.get(group.id, ())), texts))
+        groups.append(
+            GroupState(
+                group.id,
+                group.name,
+                group.timezone,
+                group.phone_number,
+                _spec(schedule, group),
+                overrides.get(group.id, {}),
+                plan,
+                tuple(members.get(group.id, ())),
+                texts,
+            )
+        )
     from checkin.checkins import CheckIn
 
-    prompts = [OpenPrompt(r.member_id, r.group_id, r.prompt_key, r.prompted_at, r.nudged_at) for r in session.execute(
-        select(CheckIn.member_id, CheckIn.group_id, CheckIn.prompt_key, CheckIn.prompted_at, CheckIn.nudged_at)
-        .where(CheckIn.state == "open", CheckIn.prompt_key.like("prompt:%"), CheckIn.group_id.in_(ids),
-               CheckIn.prompted_at >= now - timedelta(days=8)))]
+    prompts = [
+        OpenPrompt(r.member_id, r.group_id, r.prompt_key, r.prompted_at, r.nudged_at)
+        for r in session.execute(
+            select(
+                CheckIn.member_id,
+                CheckIn.group_id,
+                CheckIn.prompt_key,
+                CheckIn.prompted_at,
+                CheckIn.nudged_at,
+            ).where(
+                CheckIn.state == "open",
+                CheckIn.prompt_key.like("prompt:%"),
+                CheckIn.group_id.in_(ids),
+                CheckIn.prompted_at >= now - timedelta(days=8),
+            )
+        )
+    ]
     return groups, prompts
 
 
-def preview(session: Session, group_id: int, start: datetime, days: int, *, now: datetime | None = None,
-            base_url: str = "") -> list[PlannedSend]:
+def preview(
+    session: Session,
+    group_id: int,
+    start: datetime,
+    days: int,
+    *,
+    now: datetime | None = None,
+    base_url: str = "",
+) -> list[PlannedSend]:
     """Every send the plan will make for the group in [start, start + days), held ones marked."""
     groups, prompts = load_state(session, now or utcnow(), [group_id])
     end = start + timedelta(days=days)
-    return plan_sends(groups, start, end, now=now or utcnow(), config=load_config(), open_prompts=prompts, base_url=base_url)
+    return plan_sends(
+        groups, start, end, now=now or utcnow(), config=load_config(), open_prompts=prompts, base_url=base_url
+    )
 
 
 # --- keeping pending sends in line with edits ---------------------------------------------
+
 
 def cancel_outdated(session: Session, group_id: int, now: datetime) -> int:
     """Cancel pending planner sends to this group's members that their schedules no longer make.
@@ -443,12 +594,20 @@ def cancel_outdated(session: Session, group_id: int, now: datetime) -> int:
     the member's groups still makes it.
     """
     member_ids = select(GroupMember.member_id).where(GroupMember.group_id == group_id)
-    pending = session.scalars(select(OutboxItem).where(OutboxItem.state == "pending", OutboxItem.purpose.in_(PLANNED_KINDS),
-                                                       OutboxItem.member_id.in_(member_ids))).all()
+    pending = session.scalars(
+        select(OutboxItem).where(
+            OutboxItem.state == "pending",
+            OutboxItem.purpose.in_(PLANNED_KINDS),
+            OutboxItem.member_id.in_(member_ids),
+        )
+    ).all()
     if not pending:
         return 0
-    links = session.execute(select(GroupMember.member_id, GroupMember.group_id)
-                            .where(GroupMember.member_id.in_({i.member_id for i in pending}))).all()
+    links = session.execute(
+        select(GroupMember.member_id, GroupMember.group_id).where(
+            GroupMember.member_id.in_({i.member_id for i in pending})
+        )
+    ).all()
     groups_of: dict[int, set[int]] = {}
     for mid, gid in links:
         groups_of.setdefault(mid, set()).add(gid)

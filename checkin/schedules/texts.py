@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from checkin.schedules.recurrence import Occurrence
 from checkin.schedules.plan import PlanConfig
+from checkin.schedules.recurrence import Occurrence
 
 
 def _date(fmt: dict, local: datetime) -> str:
@@ -28,8 +28,16 @@ def _where(config: PlanConfig, language: str, occ: Occurrence) -> str:
     return ""
 
 
-def render(config: PlanConfig, kind: str, language: str, zone: str, occ: Occurrence, group_name: str,
-           send_at: datetime, member_name: str = "") -> str:
+def render(
+    config: PlanConfig,
+    kind: str,
+    language: str,
+    zone: str,
+    occ: Occurrence,
+    group_name: str,
+    send_at: datetime,
+    member_name: str = "",
+) -> str:
     """The text for one send. `kind` is reminder | prompt | nudge | change (cancelled or moved by occ.status)."""
     fmt = config.format(language)
     tz = ZoneInfo(zone)
@@ -40,12 +48,23 @@ def render(config: PlanConfig, kind: str, language: str, zone: str, occ: Occurre
         days = (local.date() - send_at.astimezone(tz).date()).days
         when = fmt["today"] if days == 0 else fmt["tomorrow"] if days == 1 else ""
         return config.template(language, "reminder").format(
-            group=group_name, when=when, date=_date(fmt, local), time=_time(fmt, local),
-            weekday=fmt["weekdays"][local.weekday()], where=_where(config, language, occ))
+            group=group_name,
+            when=when,
+            date=_date(fmt, local),
+            time=_time(fmt, local),
+            weekday=fmt["weekdays"][local.weekday()],
+            where=_where(config, language, occ),
+        )
     original = occ.original_start.astimezone(tz)
-    values = dict(group=group_name, date=_date(fmt, original), time=_time(fmt, original), weekday=fmt["weekdays"][original.weekday()])
+    values = dict(
+        group=group_name,
+        date=_date(fmt, original),
+        time=_time(fmt, original),
+        weekday=fmt["weekdays"][original.weekday()],
+    )
     if occ.status == "cancelled":
         return config.template(language, "cancelled").format(**values)
     new = occ.starts_at.astimezone(tz)
-    return config.template(language, "moved").format(**values, new_date=_date(fmt, new), new_time=_time(fmt, new),
-                                                     where=_where(config, language, occ))
+    return config.template(language, "moved").format(
+        **values, new_date=_date(fmt, new), new_time=_time(fmt, new), where=_where(config, language, occ)
+    )

@@ -58,22 +58,47 @@ def _existing(session: Session, keys: list[str]) -> set[str]:
         from sqlalchemy.dialects.postgresql import ARRAY
 
         param = bindparam("keys", value=keys, type_=ARRAY(String))
-        return set(session.scalars(select(OutboxItem.idempotency_key).where(OutboxItem.idempotency_key == any_(param))))
+        return set(
+            session.scalars(
+                select(OutboxItem.idempotency_key).where(OutboxItem.idempotency_key == any_(param))
+            )
+        )
     found: set[str] = set()
     for start in range(0, len(keys), 500):
-        chunk = keys[start:start + 500]
-        found.update(session.scalars(select(OutboxItem.idempotency_key).where(OutboxItem.idempotency_key.in_(chunk))))
+        chunk = keys[start : start + 500]
+        found.update(
+            session.scalars(select(OutboxItem.idempotency_key).where(OutboxItem.idempotency_key.in_(chunk)))
+        )
     return found
 
 
-_COLUMNS = ("idempotency_key", "channel", "purpose", "queue", "to_number", "from_number", "body", "twiml_url",
-            "member_id", "next_attempt_at")
+_COLUMNS = (
+    "idempotency_key",
+    "channel",
+    "purpose",
+    "queue",
+    "to_number",
+    "from_number",
+    "body",
+    "twiml_url",
+    "member_id",
+    "next_attempt_at",
+)
 
 
 def _outbox_row(send: PlannedSend, now: datetime) -> dict:
-    return dict(idempotency_key=send.key, channel=send.channel, purpose=send.kind, queue=DEFAULT_QUEUE,
-                to_number=send.phone, from_number=send.from_number, body=send.body, twiml_url=send.twiml_url,
-                member_id=send.member_id, next_attempt_at=now)
+    return dict(
+        idempotency_key=send.key,
+        channel=send.channel,
+        purpose=send.kind,
+        queue=DEFAULT_QUEUE,
+        to_number=send.phone,
+        from_number=send.from_number,
+        body=send.body,
+        twiml_url=send.twiml_url,
+        member_id=send.member_id,
+        next_attempt_at=now,
+    )
 
 
 def _insert_outbox(session: Session, rows: list[dict], now: datetime) -> list[tuple[int, str, str]]:
@@ -81,8 +106,13 @@ def _insert_outbox(session: Session, rows: list[dict], now: datetime) -> list[tu
     if session.bind.dialect.name != "postgresql":
         table = OutboxItem.__table__
         extra = dict(state="pending", attempts=0, created_at=now, updated_at=now)
-        return _insert(session, table, [dict(r, **extra) for r in rows], "idempotency_key",
-                       (table.c.id, table.c.idempotency_key, table.c.queue))
+        return _insert(
+            session,
+            table,
+            [dict(r, **extra) for r in rows],
+            "idempotency_key",
+            (table.c.id, table.c.idempotency_key, table.c.queue),
+        )
     # PostgreSQL: COPY into a scratch table, then one INSERT ... SELECT ... ON CONFLICT DO NOTHING, in key
     # order so two ticks inserting the same keys queue behind each other instead of deadlocking. A
     # hundred thousand rows this way take seconds; multi-row VALUES take minutes.
@@ -92,9 +122,11 @@ def _insert_outbox(session: Session, rows: list[dict], now: datetime) -> list[tu
     cols = ", ".join(_COLUMNS)
     cursor = session.connection().connection.driver_connection.cursor()
     try:
-        cursor.execute("CREATE TEMP TABLE tick_outbox (idempotency_key varchar(200), channel varchar(8), purpose varchar(24), "
-                       "queue varchar(16), to_number varchar(20), from_number varchar(20), body bytea, twiml_url varchar(500), "
-                       "member_id integer, next_attempt_at timestamptz) ON COMMIT DROP")
+        cursor.execute(
+            "CREATE TEMP TABLE tick_outbox (idempotency_key varchar(200), channel varchar(8), purpose varchar(24), "
+            "queue varchar(16), to_number varchar(20), from_number varchar(20), body bytea, twiml_url varchar(500), "
+            "member_id integer, next_attempt_at timestamptz) ON COMMIT DROP"
+        )
         with cursor.copy(f"COPY tick_outbox ({cols}) FROM STDIN") as copy:
             for row in rows:
                 body = row["body"]
@@ -102,9 +134,11 @@ def _insert_outbox(session: Session, rows: list[dict], now: datetime) -> list[tu
                     body = tokens.get(body) or tokens.setdefault(body, crypto.encrypt(body))
                 copy.write_row(tuple(body if c == "body" else row[c] for c in _COLUMNS))
         cursor.execute(
-            f"INSERT INTO outbox ({cols}, state, attempts, created_at, updated_at) "
+            f"INSERT INTO outbox ({cols}, state, attempts, created_at, updated_at) "  # noqa: S608 - cols is our own column list, values are bound
             f"SELECT {cols}, 'pending', 0, %(now)s, %(now)s FROM tick_outbox ORDER BY idempotency_key "
-            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key, queue", {"now": now})
+            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key, queue",
+            {"now": now},
+        )
         created = cursor.fetchall()
         cursor.execute("DROP TABLE tick_outbox")
         return [tuple(r) for r in created]
@@ -138,7 +172,13 @@ def write_due(session: Session, now: datetime, *, base_url: str = "") -> TickRes
         created_keys.append(key)
     _record_checkins(session, [by_key[k] for k in created_keys], now)
     if result.created or result.late:
-        log.info("schedule tick due=%d written=%d held=%s late=%s", result.planned, len(result.created), result.held, result.late)
+        log.info(
+            "schedule tick due=%d written=%d held=%s late=%s",
+            result.planned,
+            len(result.created),
+            result.held,
+            result.late,
+        )
     return result
 
 
@@ -147,20 +187,47 @@ def _record_checkins(session: Session, created: list[PlannedSend], now: datetime
     prompts = [s for s in created if s.kind == "prompt"]
     nudges = [s for s in created if s.kind == "nudge"]
     for start in range(0, len(prompts), CHUNK):
-        chunk = prompts[start:start + CHUNK]
+        chunk = prompts[start : start + CHUNK]
         # Unanswered by the time the next prompt goes out: missed (the rules read "three in a row").
         by_group: dict[int, list[int]] = {}
         for send in chunk:
             by_group.setdefault(send.group_id, []).append(send.member_id)
         for group_id, member_ids in by_group.items():
-            session.execute(update(CheckIn).where(
-                CheckIn.group_id == group_id, CheckIn.member_id.in_(member_ids), CheckIn.state == "open",
-                CheckIn.prompt_key.like("prompt:%"), CheckIn.prompted_at < now,
-            ).values(state="missed", closed_at=now).execution_options(synchronize_session=False))
-        _insert(session, CheckIn.__table__, [
-            dict(member_id=s.member_id, group_id=s.group_id, channel=s.channel, prompt_key=s.key, prompted_at=now,
-                 state="open", created_at=now) for s in chunk], "prompt_key", None)
+            session.execute(
+                update(CheckIn)
+                .where(
+                    CheckIn.group_id == group_id,
+                    CheckIn.member_id.in_(member_ids),
+                    CheckIn.state == "open",
+                    CheckIn.prompt_key.like("prompt:%"),
+                    CheckIn.prompted_at < now,
+                )
+                .values(state="missed", closed_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        _insert(
+            session,
+            CheckIn.__table__,
+            [
+                dict(
+                    member_id=s.member_id,
+                    group_id=s.group_id,
+                    channel=s.channel,
+                    prompt_key=s.key,
+                    prompted_at=now,
+                    state="open",
+                    created_at=now,
+                )
+                for s in chunk
+            ],
+            "prompt_key",
+            None,
+        )
     for start in range(0, len(nudges), CHUNK):
-        keys = ["prompt:" + s.key.split(":", 1)[1] for s in nudges[start:start + CHUNK]]
-        session.execute(update(CheckIn).where(CheckIn.prompt_key.in_(keys), CheckIn.nudged_at.is_(None))
-                        .values(nudged_at=now).execution_options(synchronize_session=False))
+        keys = ["prompt:" + s.key.split(":", 1)[1] for s in nudges[start : start + CHUNK]]
+        session.execute(
+            update(CheckIn)
+            .where(CheckIn.prompt_key.in_(keys), CheckIn.nudged_at.is_(None))
+            .values(nudged_at=now)
+            .execution_options(synchronize_session=False)
+        )

@@ -44,17 +44,32 @@ def find(session: Session, call_sid: str) -> VoiceCall | None:
     return session.scalar(select(VoiceCall).where(VoiceCall.call_sid == call_sid))
 
 
-def open_call(session: Session, call_sid: str, *, direction: str, member: Member | None, group: Group | None,
-              kind: str | None = None, outbox_id: int | None = None) -> VoiceCall:
+def open_call(
+    session: Session,
+    call_sid: str,
+    *,
+    direction: str,
+    member: Member | None,
+    group: Group | None,
+    kind: str | None = None,
+    outbox_id: int | None = None,
+) -> VoiceCall:
     """The call's row, created on its first webhook; a retried webhook finds the same row."""
     call = find(session, call_sid)
     if call is not None:
         return call
     if direction == "outbound" and outbox_id is None:
         outbox_id = session.scalar(select(OutboxItem.id).where(OutboxItem.provider_sid == call_sid))
-    call = VoiceCall(call_sid=call_sid, direction=direction, member_id=member.id if member else None,
-                     group_id=group.id if group else None, kind=kind, outbox_id=outbox_id,
-                     language=member.language if member else "en", status="in-progress")
+    call = VoiceCall(
+        call_sid=call_sid,
+        direction=direction,
+        member_id=member.id if member else None,
+        group_id=group.id if group else None,
+        kind=kind,
+        outbox_id=outbox_id,
+        language=member.language if member else "en",
+        status="in-progress",
+    )
     try:
         with session.begin_nested():
             session.add(call)
@@ -66,10 +81,19 @@ def open_call(session: Session, call_sid: str, *, direction: str, member: Member
     return call
 
 
-def record_status(session: Session, call_sid: str, status: str, *, answered_by: str | None = None,
-                  duration: int | None = None, direction: str = "inbound") -> VoiceCall:
+def record_status(
+    session: Session,
+    call_sid: str,
+    status: str,
+    *,
+    answered_by: str | None = None,
+    duration: int | None = None,
+    direction: str = "inbound",
+) -> VoiceCall:
     """A call status callback. A call we never answered (busy, no answer) gets its row here."""
-    call = find(session, call_sid) or open_call(session, call_sid, direction=direction, member=None, group=None)
+    call = find(session, call_sid) or open_call(
+        session, call_sid, direction=direction, member=None, group=None
+    )
     call.status = status
     if answered_by:
         call.answered_by = answered_by[:24]
@@ -109,22 +133,40 @@ def set_phq9(session: Session, group_id: int, on: bool) -> None:
 
 # --- what the caller said or pressed --------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Heard:
     message: Message
     level: str  # the rules engine's verdict (raised by `raise_to`, if given)
 
 
-def heard(session: Session, call: VoiceCall, member: Member, step: str, body: str, *, now: datetime,
-          ctx: escalation.Context, raise_to: tuple[str, str] | None = None) -> Heard:
+def heard(
+    session: Session,
+    call: VoiceCall,
+    member: Member,
+    step: str,
+    body: str,
+    *,
+    now: datetime,
+    ctx: escalation.Context,
+    raise_to: tuple[str, str] | None = None,
+) -> Heard:
     """Store what the member said or pressed at `step` once, assess it like a text, and escalate.
 
     `raise_to` = (level, rule) for answers that are concerning by what they mean rather than by
     their words (keypad help, PHQ-9 item 9 >= 1, nobody answering): the verdict is raised to it.
     A retried webhook finds the stored message and gets the same level back."""
     sid = f"{call.call_sid}:{step}"[:64]
-    message = Message(direction="inbound", channel="voice", provider_sid=sid, member_id=member.id,
-                      from_number=member.phone, to_number="", body=body, status="received")
+    message = Message(
+        direction="inbound",
+        channel="voice",
+        provider_sid=sid,
+        member_id=member.id,
+        from_number=member.phone,
+        to_number="",
+        body=body,
+        status="received",
+    )
     try:
         with session.begin_nested():
             session.add(message)
@@ -170,23 +212,42 @@ def transcript_words(session: Session, call: VoiceCall, text: str) -> None:
         checkin.words = text
 
 
-def note_voicemail(session: Session, call: VoiceCall, member: Member, now: datetime, *, url: str = "",
-                   message: Message | None = None) -> None:
+def note_voicemail(
+    session: Session,
+    call: VoiceCall,
+    member: Member,
+    now: datetime,
+    *,
+    url: str = "",
+    message: Message | None = None,
+) -> None:
     """A message left after no facilitator answered, recorded (`url`) or heard as words (the stored
     `message`, so the case names it, never its words): on the call and in the member's live case."""
     if url:
         call.recording_url = url[:500]
     esc = escalation.live_for(session, member.id)
     noted = message is not None and session.scalar(
-        select(EscalationEvent.id).where(EscalationEvent.kind == "note", EscalationEvent.message_id == message.id))
+        select(EscalationEvent.id).where(
+            EscalationEvent.kind == "note", EscalationEvent.message_id == message.id
+        )
+    )
     if esc is not None and not noted:  # a retried webhook notes it once
         left = url or f"spoken, message {message.id}"
-        session.add(EscalationEvent(escalation_id=esc.id, kind="note", at=now, level=esc.level, channel="voice",
-                                    message_id=message.id if message is not None else None,
-                                    detail=f"voice message from call {call.id}: {left}"[:255]))
+        session.add(
+            EscalationEvent(
+                escalation_id=esc.id,
+                kind="note",
+                at=now,
+                level=esc.level,
+                channel="voice",
+                message_id=message.id if message is not None else None,
+                detail=f"voice message from call {call.id}: {left}"[:255],
+            )
+        )
 
 
 # --- who to ring, who to tell ------------------------------------------------------------------
+
 
 def facilitators_on_call(session: Session, group_id: int | None, at: datetime) -> list[StaffUser]:
     """Whom "talk to a facilitator" rings, in order: the rota's on-call people at `at`, primaries first."""
@@ -196,7 +257,8 @@ def facilitators_on_call(session: Session, group_id: int | None, at: datetime) -
 def tell_coordinators(session: Session, call: VoiceCall, caller: str, url: str) -> list[OutboxItem]:
     """An unknown caller's message reaches every coordinator by text (once per call and coordinator)."""
     coordinators = session.scalars(
-        select(StaffUser).where(StaffUser.role == "coordinator", StaffUser.active.is_(True), StaffUser.phone.is_not(None))
+        select(StaffUser)
+        .where(StaffUser.role == "coordinator", StaffUser.active.is_(True), StaffUser.phone.is_not(None))
         .order_by(StaffUser.id)
     ).all()
     # They chose Spanish: whoever calls back should speak it.
@@ -204,7 +266,11 @@ def tell_coordinators(session: Session, call: VoiceCall, caller: str, url: str) 
     created = []
     for staff in coordinators:
         item, new = outbox.add(
-            session, f"voice-message:{call.id}:{staff.id}", to=staff.phone, staff_id=staff.id, purpose="voice_message",
+            session,
+            f"voice-message:{call.id}:{staff.id}",
+            to=staff.phone,
+            staff_id=staff.id,
+            purpose="voice_message",
             body=f"Checkin: a caller who is not a member left a voice message{in_spanish} ({caller}): {url}",
         )
         if new:

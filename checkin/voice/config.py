@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import string
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping
 
 from config import CONFIG_DIR, ConfigError
 
@@ -18,12 +18,32 @@ MAX_CONCURRENT_ENV = "CHECKIN_MAX_CONCURRENT_CALLS"
 
 # Every prompt the call flow says, with the placeholders it may use.
 PROMPTS = {
-    "greeting": {"name", "group"}, "menu": set(), "switch": set(), "not_understood": set(), "goodbye": set(),
-    "score": set(), "phq9": set(), "record": set(), "saved": {"name"}, "crisis": set(), "urgent": set(),
-    "connecting": set(), "nobody": set(), "callback": set(), "meeting": {"when", "where"},
-    "meeting_place": {"place"}, "meeting_dial_in": {"dial_in"}, "no_meeting": set(), "unknown": set(),
-    "unknown_saved": set(), "machine": {"number"}, "intro": {"name", "group"}, "reminder": {"when", "where"},
-    "change": {"when", "where"}, "cancelled": {"when"}, "reminder_plain": set(),
+    "greeting": {"name", "group"},
+    "menu": set(),
+    "switch": set(),
+    "not_understood": set(),
+    "goodbye": set(),
+    "score": set(),
+    "phq9": set(),
+    "record": set(),
+    "saved": {"name"},
+    "crisis": set(),
+    "urgent": set(),
+    "connecting": set(),
+    "nobody": set(),
+    "callback": set(),
+    "meeting": {"when", "where"},
+    "meeting_place": {"place"},
+    "meeting_dial_in": {"dial_in"},
+    "no_meeting": set(),
+    "unknown": set(),
+    "unknown_saved": set(),
+    "machine": {"number"},
+    "intro": {"name", "group"},
+    "reminder": {"when", "where"},
+    "change": {"when", "where"},
+    "cancelled": {"when"},
+    "reminder_plain": set(),
 }
 
 
@@ -90,7 +110,7 @@ def parse(doc: dict, environ: Mapping[str, str] | None = None) -> VoiceConfig:
     voices, languages = doc.get("voices") or {}, doc.get("languages") or {}
     for lang in LANGUAGES:
         if not isinstance(voices.get(lang), str):
-            raise VoiceConfigError(f"voices.{lang}: missing (a Twilio voice name, or \"\" for the default)")
+            raise VoiceConfigError(f'voices.{lang}: missing (a Twilio voice name, or "" for the default)')
         if not isinstance(languages.get(lang), str) or not languages[lang].lower().startswith(lang):
             raise VoiceConfigError(f"languages.{lang}: must be a {lang} language tag such as {lang}-US")
     calls = doc.get("calls") or {}
@@ -106,7 +126,10 @@ def parse(doc: dict, environ: Mapping[str, str] | None = None) -> VoiceConfig:
     if not isinstance(retries, list) or len(retries) > 2:
         raise VoiceConfigError("calls.retry_minutes: must be a list of at most two numbers of minutes")
     return VoiceConfig(
-        prompts=prompts, voices=dict(voices), languages=dict(languages), max_concurrent=max_concurrent,
+        prompts=prompts,
+        voices=dict(voices),
+        languages=dict(languages),
+        max_concurrent=max_concurrent,
         retry_minutes=tuple(_positive(m, "calls.retry_minutes") for m in retries),
         dial_timeout=_positive(calls.get("dial_timeout_seconds", 20), "calls.dial_timeout_seconds"),
         gather_timeout=_positive(calls.get("gather_timeout_seconds", 6), "calls.gather_timeout_seconds"),

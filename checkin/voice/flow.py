@@ -19,7 +19,7 @@ two re-prompts the caller hears a polite goodbye.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
@@ -63,10 +63,14 @@ class Turn:
     def url(self, step: str, **query) -> str:
         return f"{self.base}/{step}" + (f"?{urlencode(query)}" if query else "")
 
-    def say(self, key: str, into=None, language: str | None = None, voice_of: str | None = None, **values) -> None:
+    def say(
+        self, key: str, into=None, language: str | None = None, voice_of: str | None = None, **values
+    ) -> None:
         """Say a prompt in `language` (default: the call's), in the voice of `voice_of` (default: the same)."""
         lang = language or self.lang
-        (into if into is not None else self.response).say(self.cfg.text(key, lang, **values), **self.cfg.say_attrs(voice_of or lang))
+        (into if into is not None else self.response).say(
+            self.cfg.text(key, lang, **values), **self.cfg.say_attrs(voice_of or lang)
+        )
 
     def lead(self, key: str, **values) -> None:
         self.preface.append((key, values))
@@ -82,8 +86,13 @@ class Turn:
         return self._gather(self.url(step, tries=tries, **query), speech_too=speech_too, **hints)
 
     def _gather(self, action: str, *, speech_too: bool, **options):
-        options.update(input="dtmf speech" if speech_too else "dtmf", num_digits=1, action=action, method="POST",
-                       timeout=self.cfg.gather_timeout)
+        options.update(
+            input="dtmf speech" if speech_too else "dtmf",
+            num_digits=1,
+            action=action,
+            method="POST",
+            timeout=self.cfg.gather_timeout,
+        )
         if speech_too:
             options.setdefault("speech_timeout", "auto")
             options.update(language=self.cfg.languages[self.lang])
@@ -115,8 +124,14 @@ class Turn:
     def record(self, step: str) -> None:
         """Up to record_max seconds, ended by #. A member's (English) message is also transcribed, and
         the text assessed like a text; an unknown caller's goes to the coordinators as audio."""
-        options = {"max_length": self.cfg.record_max, "finish_on_key": "#", "play_beep": True,
-                   "action": self.url(step), "method": "POST", "trim": "trim-silence"}
+        options = {
+            "max_length": self.cfg.record_max,
+            "finish_on_key": "#",
+            "play_beep": True,
+            "action": self.url(step),
+            "method": "POST",
+            "trim": "trim-silence",
+        }
         if self.member is not None and self.lang == "en":
             options.update(transcribe=True, transcribe_callback=self.url("transcribed", of=step))
         self.response.record(**options)
@@ -142,6 +157,7 @@ def _retry(turn: Turn, tries: int, again) -> VoiceResponse:
 
 # --- start and menu ------------------------------------------------------------------------------
 
+
 def start(turn: Turn) -> VoiceResponse:
     if turn.member is None:
         return unknown_start(turn)
@@ -161,8 +177,16 @@ def menu(turn: Turn, tries: int) -> VoiceResponse:
     choice = speech.menu_choice(turn.inp.digits, turn.inp.speech)
     if turn.inp.speech:
         # Whatever a member says is assessed like a text, menu word or not; "help" is urgent.
-        said = calls.heard(turn.session, turn.call, turn.member, f"menu{tries}", turn.inp.speech, now=turn.now,
-                           ctx=turn.ctx, raise_to=HELP if choice == "9" else None)
+        said = calls.heard(
+            turn.session,
+            turn.call,
+            turn.member,
+            f"menu{tries}",
+            turn.inp.speech,
+            now=turn.now,
+            ctx=turn.ctx,
+            raise_to=HELP if choice == "9" else None,
+        )
         if said.level in CONCERNING:
             return concerning(turn, said.level)
     if choice == "1":
@@ -172,7 +196,9 @@ def menu(turn: Turn, tries: int) -> VoiceResponse:
         if meeting is None:
             turn.lead("no_meeting")
         else:
-            turn.lead("meeting", **meetings.words(turn.cfg, meeting, turn.lang, turn.member.effective_timezone))
+            turn.lead(
+                "meeting", **meetings.words(turn.cfg, meeting, turn.lang, turn.member.effective_timezone)
+            )
         return menu_prompt(turn, 0)
     if choice == "3":
         turn.say("connecting")
@@ -181,8 +207,16 @@ def menu(turn: Turn, tries: int) -> VoiceResponse:
         turn.call.language = "es" if turn.lang == "en" else "en"
         return menu_prompt(turn, 0)
     if choice == "9":
-        said = calls.heard(turn.session, turn.call, turn.member, "help", "(pressed 9: help now)", now=turn.now,
-                           ctx=turn.ctx, raise_to=HELP)
+        said = calls.heard(
+            turn.session,
+            turn.call,
+            turn.member,
+            "help",
+            "(pressed 9: help now)",
+            now=turn.now,
+            ctx=turn.ctx,
+            raise_to=HELP,
+        )
         return concerning(turn, said.level)
     if choice == "0":
         return menu_prompt(turn, 0)
@@ -198,6 +232,7 @@ def concerning(turn: Turn, level: str) -> VoiceResponse:
 
 
 # --- check in ------------------------------------------------------------------------------------
+
 
 def score_prompt(turn: Turn, tries: int) -> VoiceResponse:
     turn.say("score", into=turn.gather("score", tries))
@@ -215,7 +250,9 @@ def score(turn: Turn, tries: int) -> VoiceResponse:
         body = str(value)
     else:
         body = f"{value}: {said_words}"  # the score first, so it is read as one, then their words
-    said = calls.heard(turn.session, turn.call, turn.member, f"score{tries}", body, now=turn.now, ctx=turn.ctx)
+    said = calls.heard(
+        turn.session, turn.call, turn.member, f"score{tries}", body, now=turn.now, ctx=turn.ctx
+    )
     calls.link_checkin(turn.session, turn.call, said.message)
     if said.level in CONCERNING:
         return concerning(turn, said.level)
@@ -236,8 +273,16 @@ def phq9(turn: Turn, tries: int) -> VoiceResponse:
     if digits not in ("0", "1", "2", "3"):
         return _retry(turn, tries, lambda t: phq9_prompt(turn, t))
     answer = int(digits)
-    said = calls.heard(turn.session, turn.call, turn.member, "phq9", f"(PHQ-9 item 9 answered {answer} of 3)",
-                       now=turn.now, ctx=turn.ctx, raise_to=("urgent", "voice.phq9_item9") if answer >= 1 else None)
+    said = calls.heard(
+        turn.session,
+        turn.call,
+        turn.member,
+        "phq9",
+        f"(PHQ-9 item 9 answered {answer} of 3)",
+        now=turn.now,
+        ctx=turn.ctx,
+        raise_to=("urgent", "voice.phq9_item9") if answer >= 1 else None,
+    )
     if said.level in CONCERNING:
         return concerning(turn, said.level)
     return record_prompt(turn)
@@ -273,6 +318,7 @@ def _message_words(turn: Turn, step: str, text: str, *, of: str) -> calls.Heard:
 
 # --- a facilitator, now -------------------------------------------------------------------------
 
+
 def dial(turn: Turn, after: int, asked: int | None = None) -> VoiceResponse:
     """Ring the group's on-call facilitators one after another; `after` is the one who just rang.
     `asked` (epoch seconds, carried in the action URL) is when the member asked: the list is the
@@ -282,7 +328,7 @@ def dial(turn: Turn, after: int, asked: int | None = None) -> VoiceResponse:
         return turn.response
     if asked is None:
         asked = int(turn.now.timestamp())
-    people = calls.facilitators_on_call(turn.session, turn.call.group_id, datetime.fromtimestamp(asked, timezone.utc))
+    people = calls.facilitators_on_call(turn.session, turn.call.group_id, datetime.fromtimestamp(asked, UTC))
     following = after + 1
     turn.flush()
     if following < len(people):
@@ -290,15 +336,26 @@ def dial(turn: Turn, after: int, asked: int | None = None) -> VoiceResponse:
         # The group's number, else the number this call is on (ours: To when they called, From when we did).
         ours = turn.inp.from_number if turn.call.direction == "outbound" else turn.inp.to_number
         caller_id = (group.phone_number if group else None) or ours or None
-        options = {"action": turn.url("dial", n=following, at=asked), "method": "POST", "timeout": turn.cfg.dial_timeout}
+        options = {
+            "action": turn.url("dial", n=following, at=asked),
+            "method": "POST",
+            "timeout": turn.cfg.dial_timeout,
+        }
         if caller_id:
             options["caller_id"] = caller_id
         turn.response.dial(**options).number(people[following].phone)
         return turn.response
     # Nobody answered: the case opens now, before the caller records anything.
-    calls.heard(turn.session, turn.call, turn.member, "nobody",
-                "(asked to talk to a facilitator by phone; nobody answered)", now=turn.now, ctx=turn.ctx,
-                raise_to=("urgent", "voice.no_facilitator_answered"))
+    calls.heard(
+        turn.session,
+        turn.call,
+        turn.member,
+        "nobody",
+        "(asked to talk to a facilitator by phone; nobody answered)",
+        now=turn.now,
+        ctx=turn.ctx,
+        raise_to=("urgent", "voice.no_facilitator_answered"),
+    )
     # The case is open (urgent) and the facilitator who calls back would rather hear the audio. An
     # English recording's transcript is assessed after the call and can raise the case to crisis (a
     # wider circle, alert calls); a Spanish recording is never transcribed, so it could not. A Spanish
@@ -323,15 +380,20 @@ def message(turn: Turn) -> VoiceResponse:
     if words:
         said = _message_words(turn, "spoken-message", words, of="message")
         calls.note_voicemail(turn.session, turn.call, turn.member, turn.now, message=said.message)
-        if said.level == "crisis":  # the case is raised to crisis (heard() did it); the caller hears where to turn
+        if (
+            said.level == "crisis"
+        ):  # the case is raised to crisis (heard() did it); the caller hears where to turn
             turn.say("crisis")
     return turn.goodbye("callback")
 
 
 # --- unknown callers: who we are, and a message for the coordinator -----------------------------
 
+
 def unknown_start(turn: Turn) -> VoiceResponse:
-    gather = turn.response.gather(input="dtmf", num_digits=1, timeout=2, action=turn.url("unknown", choose=1), method="POST")
+    gather = turn.response.gather(
+        input="dtmf", num_digits=1, timeout=2, action=turn.url("unknown", choose=1), method="POST"
+    )
     # The offer of Spanish comes first: a Spanish speaker on a phone we do not know can press 8
     # at once, rather than only in the two seconds after the English prompt.
     turn.say("switch", into=gather, language="en", voice_of="es")
@@ -358,6 +420,7 @@ def _unknown_record(turn: Turn) -> VoiceResponse:
 
 
 # --- calls we placed ----------------------------------------------------------------------------
+
 
 def is_machine(answered_by: str) -> bool:
     answered_by = (answered_by or "").lower()

@@ -25,7 +25,9 @@ def find(session: Session, group: Group | None, occurrence_key: str | None, now:
     """The occurrence a reminder was planned for (by its key), else the next one."""
     if group is not None and occurrence_key:
         # Reminders and change notices go out before the meeting: look from yesterday on.
-        for occ in schedules.occurrences(session, group.id, now - timedelta(days=1), now + timedelta(days=90)):
+        for occ in schedules.occurrences(
+            session, group.id, now - timedelta(days=1), now + timedelta(days=90)
+        ):
             if occ.key == occurrence_key:
                 return occ
     return next_for(session, group, now)

@@ -21,7 +21,8 @@ from checkin.checkins import ANSWER_WINDOW, CheckIn, open_prompt_id
 from checkin.db import utcnow
 from checkin.models import Member, Message, OutboxItem
 from checkin.voice import calls
-from checkin.voice.config import VoiceConfig, load as load_config
+from checkin.voice.config import VoiceConfig
+from checkin.voice.config import load as load_config
 
 log = logging.getLogger("checkin.voice")
 
@@ -44,11 +45,18 @@ def split_key(key: str) -> tuple[str, int]:
     return (match["base"], int(match["n"])) if match else (key, 0)
 
 
-def on_call_status(session: Session, item: OutboxItem, update: status.StatusUpdate, cfg: VoiceConfig | None = None,
-                   now: datetime | None = None) -> None:
+def on_call_status(
+    session: Session,
+    item: OutboxItem,
+    update: status.StatusUpdate,
+    cfg: VoiceConfig | None = None,
+    now: datetime | None = None,
+) -> None:
     """Every status callback of a call placed through the outbox: record it; retry a member call
     nobody answered; after the last try, a check-in prompt is missed."""
-    call = calls.record_status(session, update.sid, update.call_status, answered_by=update.answered_by, direction="outbound")
+    call = calls.record_status(
+        session, update.sid, update.call_status, answered_by=update.answered_by, direction="outbound"
+    )
     call.outbox_id = call.outbox_id or item.id
     call.member_id, call.kind = call.member_id or item.member_id, call.kind or item.purpose[:16]
     if not is_member_call(item) or update.call_status not in UNANSWERED:
@@ -58,18 +66,33 @@ def on_call_status(session: Session, item: OutboxItem, update: status.StatusUpda
     checkin = None
     if item.purpose in ("prompt", "nudge"):
         # A nudge's check-in is its prompt's: same key after the kind.
-        checkin = _checkin_for(session, item.member_id, "prompt:" + base.split(":", 1)[1] if ":" in base else base, now)
+        checkin = _checkin_for(
+            session, item.member_id, "prompt:" + base.split(":", 1)[1] if ":" in base else base, now
+        )
         if checkin is not None and checkin.state != "open":
             return  # answered meanwhile (they called us, or texted): no need to ring again
     member = session.get(Member, item.member_id)
     if member is not None and tried < len(cfg.retry_minutes):
         when = now + timedelta(minutes=cfg.retry_minutes[tried])
         if quiet_hours.allowed(when, member.effective_timezone):
-            _, created = outbox.add(session, f"{base}:call{tried + 1}", to=item.to_number, twiml_url=item.twiml_url,
-                                    channel="voice", purpose=item.purpose, member_id=item.member_id,
-                                    from_number=item.from_number, not_before=when)
+            _, created = outbox.add(
+                session,
+                f"{base}:call{tried + 1}",
+                to=item.to_number,
+                twiml_url=item.twiml_url,
+                channel="voice",
+                purpose=item.purpose,
+                member_id=item.member_id,
+                from_number=item.from_number,
+                not_before=when,
+            )
             if created:
-                log.info("member call outbox=%s %s; calling again at %s", item.id, update.call_status, when.isoformat())
+                log.info(
+                    "member call outbox=%s %s; calling again at %s",
+                    item.id,
+                    update.call_status,
+                    when.isoformat(),
+                )
             return
     if checkin is not None and checkin.state == "open":
         checkin.state, checkin.closed_at = "missed", now
@@ -80,21 +103,41 @@ def _checkin_for(session: Session, member_id: int, prompt_key: str, now: datetim
     """The prompt's check-in: by the prompt's outbox key, else the member's newest open one."""
     checkin = session.scalar(select(CheckIn).where(CheckIn.prompt_key == prompt_key))
     if checkin is None:
-        checkin = session.scalar(select(CheckIn).where(CheckIn.id == open_prompt_id(member_id, now - ANSWER_WINDOW)))
+        checkin = session.scalar(
+            select(CheckIn).where(CheckIn.id == open_prompt_id(member_id, now - ANSWER_WINDOW))
+        )
     return checkin
 
 
 def calls_in_progress(session: Session, now: datetime, excluding: int | None = None) -> int:
     """Member calls being placed or not yet finished (their Message has no final status yet)."""
-    member_voice = (OutboxItem.channel == "voice", OutboxItem.member_id.is_not(None), OutboxItem.purpose.in_(MEMBER_KINDS))
-    placing = session.scalar(select(func.count()).select_from(OutboxItem).where(
-        *member_voice, OutboxItem.state == "sending", OutboxItem.id != (excluding or -1)))
-    live = session.scalar(select(func.count()).select_from(OutboxItem).join(Message, Message.outbox_id == OutboxItem.id).where(
-        *member_voice, OutboxItem.state == "sent", OutboxItem.sent_at >= now - STALE_AFTER, Message.status.in_(IN_PROGRESS)))
+    member_voice = (
+        OutboxItem.channel == "voice",
+        OutboxItem.member_id.is_not(None),
+        OutboxItem.purpose.in_(MEMBER_KINDS),
+    )
+    placing = session.scalar(
+        select(func.count())
+        .select_from(OutboxItem)
+        .where(*member_voice, OutboxItem.state == "sending", OutboxItem.id != (excluding or -1))
+    )
+    live = session.scalar(
+        select(func.count())
+        .select_from(OutboxItem)
+        .join(Message, Message.outbox_id == OutboxItem.id)
+        .where(
+            *member_voice,
+            OutboxItem.state == "sent",
+            OutboxItem.sent_at >= now - STALE_AFTER,
+            Message.status.in_(IN_PROGRESS),
+        )
+    )
     return (placing or 0) + (live or 0)
 
 
-def call_gate(session: Session, item: OutboxItem, now: datetime, cfg: VoiceConfig | None = None) -> datetime | None:
+def call_gate(
+    session: Session, item: OutboxItem, now: datetime, cfg: VoiceConfig | None = None
+) -> datetime | None:
     """Outbox gate: hold a member call while `max_concurrent` are in progress (try again in a minute)."""
     if not is_member_call(item):
         return None

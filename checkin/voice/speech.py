@@ -9,18 +9,49 @@ from datetime import datetime
 # "una" is left out, as for texts (checkin.answers.parse): said in a sentence it is the article, and
 # "fue una semana difícil, dos" is a 2, not a 1.
 NUMBER_WORDS = {
-    "zero": 0, "cero": 0, "one": 1, "uno": 1, "two": 2, "dos": 2,
-    "three": 3, "tres": 3, "four": 4, "cuatro": 4, "five": 5, "cinco": 5, "eight": 8, "ocho": 8,
-    "nine": 9, "nueve": 9,
+    "zero": 0,
+    "cero": 0,
+    "one": 1,
+    "uno": 1,
+    "two": 2,
+    "dos": 2,
+    "three": 3,
+    "tres": 3,
+    "four": 4,
+    "cuatro": 4,
+    "five": 5,
+    "cinco": 5,
+    "eight": 8,
+    "ocho": 8,
+    "nine": 9,
+    "nueve": 9,
 }
 # Menu words a caller may say instead of pressing a key.
 MENU_WORDS = {
-    "check": "1", "checkin": "1", "registrar": "1", "registro": "1",
-    "meeting": "2", "reunion": "2", "next": "2", "proxima": "2",
-    "facilitator": "3", "facilitador": "3", "talk": "3", "hablar": "3", "person": "3", "persona": "3",
-    "spanish": "8", "espanol": "8", "english": "8", "ingles": "8",
-    "repeat": "0", "again": "0", "repetir": "0", "repite": "0",
-    "help": "9", "ayuda": "9",
+    "check": "1",
+    "checkin": "1",
+    "registrar": "1",
+    "registro": "1",
+    "meeting": "2",
+    "reunion": "2",
+    "next": "2",
+    "proxima": "2",
+    "facilitator": "3",
+    "facilitador": "3",
+    "talk": "3",
+    "hablar": "3",
+    "person": "3",
+    "persona": "3",
+    "spanish": "8",
+    "espanol": "8",
+    "english": "8",
+    "ingles": "8",
+    "repeat": "0",
+    "again": "0",
+    "repetir": "0",
+    "repite": "0",
+    "help": "9",
+    "ayuda": "9",
 }
 MENU_KEYS = ("1", "2", "3", "8", "9", "0")
 # Words to listen for (Twilio's speech recognition weighs these): numbers and the menu's words.
@@ -63,7 +94,9 @@ def menu_choice(digits: str | None, speech: str | None) -> str | None:
 
 def score(digits: str | None, speech: str | None) -> int | None:
     digits = (digits or "").strip()
-    value = int(digits) if digits.isdigit() and len(digits) == 1 else number_in(speech) if not digits else None
+    value = (
+        int(digits) if digits.isdigit() and len(digits) == 1 else number_in(speech) if not digits else None
+    )
     return value if value is not None and 1 <= value <= 5 else None
 
 
@@ -74,12 +107,40 @@ def is_only_a_number(speech: str | None) -> bool:
 
 # --- reading aloud -------------------------------------------------------------------------------
 
-_DAYS = {"en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-         "es": ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo")}
-_MONTHS = {"en": ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-                  "October", "November", "December"),
-           "es": ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
-                  "octubre", "noviembre", "diciembre")}
+_DAYS = {
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    "es": ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"),
+}
+_MONTHS = {
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+    "es": (
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ),
+}
 
 
 def spoken_when(local: datetime, language: str) -> str:

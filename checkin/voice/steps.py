@@ -7,15 +7,16 @@ the simulator shows is what a caller would hear."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Callable, Mapping
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
 from checkin import templates
-from checkin.escalation import failsafe, service as escalation
+from checkin.escalation import failsafe
+from checkin.escalation import service as escalation
 from checkin.models import Group, Member
 from checkin.phones import InvalidPhone, normalize_phone
 from checkin.voice import calls, flow
@@ -64,9 +65,14 @@ def call_input(params: Mapping[str, str]) -> calls.CallInput:
     if recording and not recording.startswith(("https://", "http://")):
         raise ValueError("RecordingUrl is not a URL")
     return calls.CallInput(
-        call_sid=sid, from_number=_phone(params, "From"), to_number=_phone(params, "To"),
-        digits=(params.get("Digits") or "")[:8], speech=speech, recording_url=recording[:500],
-        answered_by=(params.get("AnsweredBy") or "")[:24], dial_status=(params.get("DialCallStatus") or "").lower(),
+        call_sid=sid,
+        from_number=_phone(params, "From"),
+        to_number=_phone(params, "To"),
+        digits=(params.get("Digits") or "")[:8],
+        speech=speech,
+        recording_url=recording[:500],
+        answered_by=(params.get("AnsweredBy") or "")[:24],
+        dial_status=(params.get("DialCallStatus") or "").lower(),
         transcript=transcript if params.get("TranscriptionStatus") == "completed" else "",
     )
 
@@ -83,7 +89,9 @@ def named(name: str, args: Mapping[str, str]) -> Step:
         return _member_only(lambda turn: getattr(flow, name)(turn, tries))
     if name == "dial":
         after = int_arg(args, "n", 0, 50)
-        asked = int_arg(args, "at", 0, 2**40) if "at" in args else None  # absent in calls begun before it was added
+        asked = (
+            int_arg(args, "at", 0, 2**40) if "at" in args else None
+        )  # absent in calls begun before it was added
         return _member_only(lambda turn: flow.dial(turn, after, asked))
     if name in ("recorded", "message"):
         return _member_only(getattr(flow, name))
@@ -96,8 +104,17 @@ def named(name: str, args: Mapping[str, str]) -> Step:
     raise NoSuchStep(name)
 
 
-def run(session: Session, inp: calls.CallInput, step: Step, *, cfg: VoiceConfig, base: str, ctx: escalation.Context,
-        now: datetime, outbound_call: Mapping | None = None) -> VoiceResponse | None:
+def run(
+    session: Session,
+    inp: calls.CallInput,
+    step: Step,
+    *,
+    cfg: VoiceConfig,
+    base: str,
+    ctx: escalation.Context,
+    now: datetime,
+    outbound_call: Mapping | None = None,
+) -> VoiceResponse | None:
     """Open the call's row (once per CallSid) and run one flow step on it, in `session`.
 
     `outbound_call` ({"member", "kind", "outbox"}) opens a call we placed; otherwise an unopened
@@ -106,17 +123,37 @@ def run(session: Session, inp: calls.CallInput, step: Step, *, cfg: VoiceConfig,
     if call is None and outbound_call is not None:
         member = session.get(Member, outbound_call["member"])
         group = calls.group_for(session, member, inp.from_number)
-        call = calls.open_call(session, inp.call_sid, direction="outbound", member=member, group=group,
-                               kind=outbound_call["kind"], outbox_id=outbound_call.get("outbox"))
+        call = calls.open_call(
+            session,
+            inp.call_sid,
+            direction="outbound",
+            member=member,
+            group=group,
+            kind=outbound_call["kind"],
+            outbox_id=outbound_call.get("outbox"),
+        )
     elif call is None:
         member = calls.member_for(session, inp.from_number)
-        call = calls.open_call(session, inp.call_sid, direction="inbound", member=member,
-                               group=calls.group_for(session, member, inp.to_number))
+        call = calls.open_call(
+            session,
+            inp.call_sid,
+            direction="inbound",
+            member=member,
+            group=calls.group_for(session, member, inp.to_number),
+        )
     if inp.answered_by:
         call.answered_by = inp.answered_by
-    turn = flow.Turn(session=session, cfg=cfg, base=base, ctx=ctx, now=now, call=call, inp=inp,
-                     member=session.get(Member, call.member_id) if call.member_id else None,
-                     group=session.get(Group, call.group_id) if call.group_id else None)
+    turn = flow.Turn(
+        session=session,
+        cfg=cfg,
+        base=base,
+        ctx=ctx,
+        now=now,
+        call=call,
+        inp=inp,
+        member=session.get(Member, call.member_id) if call.member_id else None,
+        group=session.get(Group, call.group_id) if call.group_id else None,
+    )
     return step(turn)
 
 
@@ -140,11 +177,14 @@ def fail_safe(session: Session, inp: calls.CallInput, cfg: VoiceConfig) -> Voice
     member = calls.member_for(session, inp.from_number)
     lang = member.language if member is not None and member.language in cfg.languages else "en"
     who = member.first_name if member is not None else f"an unknown number, {inp.from_number or 'withheld'},"
-    failsafe.alert(session, failsafe.recipients(session, member), f"alert:failsafe:call:{inp.call_sid}",
-                   f"Checkin ALERT (urgent): a phone call from {who} could not be processed automatically. "
-                   "Please call them back; the console has the number.")
+    failsafe.alert(
+        session,
+        failsafe.recipients(session, member),
+        f"alert:failsafe:call:{inp.call_sid}",
+        f"Checkin ALERT (urgent): a phone call from {who} could not be processed automatically. "
+        "Please call them back; the console has the number.",
+    )
     response = VoiceResponse()
     response.say(templates.render("urgent", lang), **cfg.say_attrs(lang))
     response.hangup()
     return response
-

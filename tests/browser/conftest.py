@@ -20,8 +20,14 @@ CHROMIUM = os.environ.get("CHECKIN_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 COORDINATOR = ("Casey Coordinator", "casey@example.org", "coordinator-pass-1")
 FACILITATOR = ("Frankie Facilitator", "frankie@example.org", "facilitator-pass-1", "+12025550177")
@@ -88,9 +94,12 @@ def console_server(live_app, group):
         name, email, password = COORDINATOR
         add_staff(s, name, email, "coordinator", password_hash=hash_password(password))
         name, f_email, f_password, phone = FACILITATOR
-        add_staff(s, name, f_email, "facilitator", phone, [group.name], password_hash=hash_password(f_password))
-    return ConsoleServer(live_app.settings.public_base_url, live_app, email, f_email,
-                         {email: password, f_email: f_password})
+        add_staff(
+            s, name, f_email, "facilitator", phone, [group.name], password_hash=hash_password(f_password)
+        )
+    return ConsoleServer(
+        live_app.settings.public_base_url, live_app, email, f_email, {email: password, f_email: f_password}
+    )
 
 
 @pytest.fixture

@@ -11,13 +11,17 @@ from checkin.models import Member
 from tests.console_helpers import CRISIS_TEXT
 
 
-def test_csv_import_with_one_bad_row_shows_the_report_and_imports_nothing(browser_page, console_server, group, tmp_path, screenshot):
+def test_csv_import_with_one_bad_row_shows_the_report_and_imports_nothing(
+    browser_page, console_server, group, tmp_path, screenshot
+):
     page = browser_page
     csv = tmp_path / "members.csv"
-    csv.write_text("group,phone,name,language\n"
-                   f"{group.name},202-555-0161,Ana Diaz,es\n"
-                   f"{group.name},555-CALL-ME-MAYBE,Ben Ode,en\n"
-                   f"{group.name},202-555-0163,Cy Young,en\n")
+    csv.write_text(
+        "group,phone,name,language\n"
+        f"{group.name},202-555-0161,Ana Diaz,es\n"
+        f"{group.name},555-CALL-ME-MAYBE,Ben Ode,en\n"
+        f"{group.name},202-555-0163,Cy Young,en\n"
+    )
     page.goto(console_server.url("/console/members"))
     page.get_by_role("link", name="Import from CSV").click()
     screenshot(page, "import")
@@ -28,7 +32,7 @@ def test_csv_import_with_one_bad_row_shows_the_report_and_imports_nothing(browse
     report.wait_for()
     assert "Nothing was imported: 1 row of 3 need fixing." in page.locator("#result").inner_text()
     assert report.locator("tbody tr").count() == 1
-    assert "3" == report.locator("tbody td").first.inner_text()
+    assert report.locator("tbody td").first.inner_text() == "3"
     assert "is not a valid phone number" in report.inner_text()
     screenshot(page, "import-report")
     with console_server.db.session() as s:
@@ -54,7 +58,9 @@ def test_acknowledge_and_resolve_an_escalation(browser_page, console_server, gro
     # The member's text arrives the real way: a signed webhook to the live server's app.
     from webhooks import create_app
 
-    webhook = TwilioWebhook(create_app(runtime=console_server.runtime).test_client(), console_server.runtime.settings)
+    webhook = TwilioWebhook(
+        create_app(runtime=console_server.runtime).test_client(), console_server.runtime.settings
+    )
     assert webhook.sms(sam.phone, CRISIS_TEXT, to=FROM_NUMBER).status_code == 200
     with console_server.db.session() as s:
         esc = s.scalar(select(Escalation).where(Escalation.member_id == sam.id))
@@ -87,7 +93,9 @@ def test_acknowledge_and_resolve_an_escalation(browser_page, console_server, gro
     page.goto(console_server.url("/console/escalations?state=all"))
     screenshot(page, "escalations")
     page.goto(console_server.url(f"/console/members/{sam.id}"))
-    assert page.locator("svg.chart").count() == 0 and page.get_by_text("No check-in answers yet.").is_visible()
+    assert (
+        page.locator("svg.chart").count() == 0 and page.get_by_text("No check-in answers yet.").is_visible()
+    )
     screenshot(page, "member")
 
 
@@ -106,7 +114,9 @@ def test_staff_page_and_facilitator_view(anonymous_page, browser_page, console_s
     screenshot(page, "staff-facilitator")
 
 
-def test_a_file_without_the_needed_columns_is_refused_on_the_same_page(browser_page, console_server, tmp_path):
+def test_a_file_without_the_needed_columns_is_refused_on_the_same_page(
+    browser_page, console_server, tmp_path
+):
     page = browser_page
     csv = tmp_path / "contacts.csv"
     csv.write_text("first name,mobile\nAna,202-555-0161\n")
@@ -124,7 +134,9 @@ def test_resetting_a_password_asks_first_and_no_changes_nothing(browser_page, co
 
     def password_hash():
         with console_server.db.session() as s:
-            return s.scalar(select(StaffUser.password_hash).where(StaffUser.email == console_server.facilitator_email))
+            return s.scalar(
+                select(StaffUser.password_hash).where(StaffUser.email == console_server.facilitator_email)
+            )
 
     page = browser_page
     before = password_hash()
@@ -132,10 +144,15 @@ def test_resetting_a_password_asks_first_and_no_changes_nothing(browser_page, co
     asked = []
     page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
     page.get_by_role("button", name="Reset the password of Frankie Facilitator").click()
-    assert asked == ["Reset Frankie Facilitator's password? Their current password stops working and they are signed out everywhere."]
+    assert asked == [
+        "Reset Frankie Facilitator's password? Their current password stops working and they are signed out everywhere."
+    ]
     assert page.url == console_server.url("/console/staff") and password_hash() == before
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Reset the password of Frankie Facilitator").click()
     page.wait_for_url(re.compile(r".*/console/staff/\d+/password$"))
-    assert page.get_by_role("heading", name="New password for Frankie Facilitator").is_visible() and password_hash() != before
+    assert (
+        page.get_by_role("heading", name="New password for Frankie Facilitator").is_visible()
+        and password_hash() != before
+    )
     screenshot(page, "staff-password-reset")

@@ -18,20 +18,26 @@ def crisis_text_from_a_member(console_server, group):
 
     with console_server.db.session() as s:
         sam = add_member(s, group.name, "+12025550101", "Sam Rivera")
-    webhook = TwilioWebhook(create_app(runtime=console_server.runtime).test_client(), console_server.runtime.settings)
+    webhook = TwilioWebhook(
+        create_app(runtime=console_server.runtime).test_client(), console_server.runtime.settings
+    )
     assert webhook.sms(sam.phone, CRISIS_TEXT, to=FROM_NUMBER).status_code == 200
     with console_server.db.session() as s:
         return s.scalar(select(Escalation).where(Escalation.member_id == sam.id))
 
 
-def test_a_facilitator_acknowledges_from_home_by_keyboard_at_phone_width(anonymous_page, console_server, group, screenshot):
+def test_a_facilitator_acknowledges_from_home_by_keyboard_at_phone_width(
+    anonymous_page, console_server, group, screenshot
+):
     esc = crisis_text_from_a_member(console_server, group)
     page = anonymous_page
     page.set_viewport_size(PHONE)
     console_server.sign_in(page, console_server.facilitator_email)
     take = page.get_by_role("button", name=f"Acknowledge: I am on it, escalation #{esc.id}, Sam Rivera")
     box = take.bounding_box()
-    assert box["height"] >= 44 and box["x"] + box["width"] <= PHONE["width"]  # a thumb-sized target, on screen
+    assert (
+        box["height"] >= 44 and box["x"] + box["width"] <= PHONE["width"]
+    )  # a thumb-sized target, on screen
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # no sideways scrolling
     screenshot(page, "facilitator-home-alert")
     for _ in range(30):  # Tab from the top of the page to the button, then Enter: no mouse
@@ -50,10 +56,14 @@ def test_a_facilitator_acknowledges_from_home_by_keyboard_at_phone_width(anonymo
         taken = s.get(Escalation, esc.id)
         assert taken.state == "acknowledged" and taken.acknowledged_by is not None
     page.goto(console_server.url("/console/"))
-    assert page.get_by_role("button", name=re.compile("Acknowledge")).count() == 0  # taken: nothing left to take
+    assert (
+        page.get_by_role("button", name=re.compile("Acknowledge")).count() == 0
+    )  # taken: nothing left to take
 
 
-def test_a_facilitator_goes_off_call_and_back_on_at_phone_width(anonymous_page, console_server, group, screenshot):
+def test_a_facilitator_goes_off_call_and_back_on_at_phone_width(
+    anonymous_page, console_server, group, screenshot
+):
     page = anonymous_page
     page.set_viewport_size(PHONE)
     console_server.sign_in(page, console_server.facilitator_email)
@@ -65,4 +75,6 @@ def test_a_facilitator_goes_off_call_and_back_on_at_phone_width(anonymous_page, 
     screenshot(page, "facilitator-off-call")
     page.get_by_role("button", name="Put on call").click()
     assert row.get_by_text("on call now").is_visible()
-    assert page.get_by_role("button", name=re.compile("Make (backup|primary)")).count() == 0  # the rota itself is read-only
+    assert (
+        page.get_by_role("button", name=re.compile("Make (backup|primary)")).count() == 0
+    )  # the rota itself is read-only

@@ -7,7 +7,6 @@ from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from playwright.sync_api import expect
 
 from checkin.db import utcnow
@@ -90,25 +89,52 @@ def test_template_counter_counts_characters_and_segments_like_the_server(page, c
     field.fill("Hola {name} 😊")
     expect(counter).to_have_text("19 characters · 1 SMS (UCS-2: 70 per segment)")
     # The page's counter and checkin.templates.segments agree on the edges of both encodings.
-    samples = ["", "a" * 160, "a" * 161, "a" * 306, "a" * 307, "{}" * 80, "[x]" * 40 + "€", "ñandú " * 12,
-               "é" * 70, "ç" * 71, "😊" * 35, "😊" * 36, "Recordatorio: mañana a las 18:30", "¿Como te va?"]
+    samples = [
+        "",
+        "a" * 160,
+        "a" * 161,
+        "a" * 306,
+        "a" * 307,
+        "{}" * 80,
+        "[x]" * 40 + "€",
+        "ñandú " * 12,
+        "é" * 70,
+        "ç" * 71,
+        "😊" * 35,
+        "😊" * 36,
+        "Recordatorio: mañana a las 18:30",
+        "¿Como te va?",
+    ]
     for text in samples:
         got = page.evaluate("t => window.checkinSegments(t)", text)
         encoding, chars, count = segments(text)
-        assert (got["encoding"], got["units"], got["segments"]) == (encoding, chars, count if text else 0), text
+        assert (got["encoding"], got["units"], got["segments"]) == (encoding, chars, count if text else 0), (
+            text
+        )
     # And fill placeholders as str.format does, for every shipped text.
     config = load_config()
     for lang, table in config.templates.items():
         values = sample_values(config, lang, group.name)[0]
         for template in [*table.values(), "{{literal}} {group}"]:
-            assert page.evaluate("([t, v]) => window.checkinRender(t, v)", [template, values]) == template.format(**values)
+            assert page.evaluate(
+                "([t, v]) => window.checkinRender(t, v)", [template, values]
+            ) == template.format(**values)
 
 
-def test_edit_the_english_reminder_watch_the_counter_and_see_it_in_the_preview(page, console_server, group, screenshot):
+def test_edit_the_english_reminder_watch_the_counter_and_see_it_in_the_preview(
+    page, console_server, group, screenshot
+):
     tomorrow = (utcnow().astimezone(ZoneInfo(group.timezone)) + timedelta(days=1)).date()
     with console_server.db.session() as s:
-        set_schedule(s, group.id, rrule="FREQ=WEEKLY", start_local=time(18, 30), duration_minutes=90,
-                     location="12 Main St", starts_on=tomorrow)
+        set_schedule(
+            s,
+            group.id,
+            rrule="FREQ=WEEKLY",
+            start_local=time(18, 30),
+            duration_minutes=90,
+            location="12 Main St",
+            starts_on=tomorrow,
+        )
     page.goto(console_server.url(f"/console/groups/{group.id}/plan"))
     field = page.get_by_label("Meeting reminder").first
     counter = page.locator("#c-en-reminder")
@@ -127,7 +153,10 @@ def test_edit_the_english_reminder_watch_the_counter_and_see_it_in_the_preview(p
     page.get_by_role("button", name="Save texts").click()
     assert "Texts saved" in page.get_by_role("status").inner_text()
     preview = page.locator("#preview").inner_text()
-    assert "Hi Tuesday Group, see you tomorrow, " in preview and "at 6:30 PM, at 12 Main St. Reply 1 if you come, 2 if not." in preview
+    assert (
+        "Hi Tuesday Group, see you tomorrow, " in preview
+        and "at 6:30 PM, at 12 Main St. Reply 1 if you come, 2 if not." in preview
+    )
     assert "Recordatorio: Tuesday Group se reune" in preview  # Rosa's Spanish reminder is the file's still
     expect(page.get_by_text("changed from the default")).to_be_visible()
     screenshot(page, "planning-texts-saved")
@@ -135,7 +164,9 @@ def test_edit_the_english_reminder_watch_the_counter_and_see_it_in_the_preview(p
     field = page.get_by_label("Meeting reminder").first
     field.fill("Hi {nombre}, see you {date}")
     page.get_by_role("button", name="Save texts").click()
-    expect(page.locator("#texts-error")).to_contain_text("English meeting reminder: unknown placeholder {nombre}")
+    expect(page.locator("#texts-error")).to_contain_text(
+        "English meeting reminder: unknown placeholder {nombre}"
+    )
     expect(page.locator("#t-en-reminder")).to_have_value("Hi {nombre}, see you {date}")
     expect(page.locator("#t-en-reminder")).to_have_attribute("aria-invalid", "true")
     assert "Hi Tuesday Group, see you tomorrow, " in page.locator("#preview").inner_text()
@@ -153,7 +184,9 @@ def test_simulator_crisis_text_shows_the_reply_and_the_alert(page, console_serve
     assert "A facilitator is being told" in thread.inner_text() and "988" in thread.inner_text()
     alerts = page.locator(".alerts")
     assert "crisis" in alerts.inner_text()
-    assert "Frankie Facilitator" in alerts.inner_text() and "(crisis): Sam, Tuesday Group" in alerts.inner_text()
+    assert (
+        "Frankie Facilitator" in alerts.inner_text() and "(crisis): Sam, Tuesday Group" in alerts.inner_text()
+    )
     screenshot(page, "planning-simulator")
     # The conversation continues with the same member selected.
     page.get_by_label("Message").fill("HELP")
@@ -171,7 +204,9 @@ def test_calendar_address_is_shown_and_serves_the_feed(page, console_server, gro
     assert response.text().startswith("BEGIN:VCALENDAR")
 
 
-def test_simulator_call_presses_keys_and_a_crisis_said_shows_the_alert(page, console_server, group, member, screenshot):
+def test_simulator_call_presses_keys_and_a_crisis_said_shows_the_alert(
+    page, console_server, group, member, screenshot
+):
     from sqlalchemy import func, select
 
     from checkin.models import Message, OutboxItem

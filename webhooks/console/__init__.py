@@ -16,11 +16,22 @@ from flask import Blueprint, request
 from flask_wtf.csrf import CSRFProtect
 
 from webhooks.console.auth import (  # noqa: F401  (re-exported for other console blueprints)
-    can_see_group, client_ip, close_db, coordinator_required, current_staff, db, group_visible, is_coordinator,
-    login_required, visible_group_ids, visible_groups,
+    can_see_group,
+    client_ip,
+    close_db,
+    coordinator_required,
+    current_staff,
+    db,
+    group_visible,
+    is_coordinator,
+    login_required,
+    visible_group_ids,
+    visible_groups,
 )
 
-bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates", static_folder="static")
+bp = Blueprint(
+    "console", __name__, url_prefix="/console", template_folder="templates", static_folder="static"
+)
 csrf = CSRFProtect()
 SESSION_HOURS = timedelta(hours=12)
 
@@ -66,10 +77,18 @@ def _setup(state) -> None:
             csrf.protect()  # a no-op for GET/HEAD/OPTIONS
 
     from webhooks import errors
-    from webhooks.console import templating, views_auth
+    from webhooks.console import templating
 
     templating.register(app)
     errors.page_for(app, bp.url_prefix + "/", views_auth.error_page)
 
 
-from webhooks.console import views_audit, views_auth, views_escalations, views_home, views_members, views_staff  # noqa: E402,F401,I001
+# The views register their routes on `bp` when imported, so they come after it is defined.
+from webhooks.console import (  # noqa: E402, F401
+    views_audit,
+    views_auth,
+    views_escalations,
+    views_home,
+    views_members,
+    views_staff,
+)

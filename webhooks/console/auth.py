@@ -91,7 +91,9 @@ def visible_group_ids() -> set[int] | None:
     if staff.role == "coordinator":
         return None
     if "console_groups" not in g:
-        g.console_groups = set(db().scalars(select(GroupStaff.group_id).where(GroupStaff.staff_id == staff.id)))
+        g.console_groups = set(
+            db().scalars(select(GroupStaff.group_id).where(GroupStaff.staff_id == staff.id))
+        )
     return g.console_groups
 
 

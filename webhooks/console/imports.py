@@ -25,10 +25,20 @@ def _key(job_id: str) -> str:
 
 def start(runtime, rows: list[dict], staff_id: int, filename: str) -> str:
     job_id = uuid.uuid4().hex
-    runtime.redis.hset(_key(job_id), mapping={"state": "checking", "total": len(rows), "processed": 0,
-                                               "staff_id": staff_id, "filename": filename[:120]})
+    runtime.redis.hset(
+        _key(job_id),
+        mapping={
+            "state": "checking",
+            "total": len(rows),
+            "processed": 0,
+            "staff_id": staff_id,
+            "filename": filename[:120],
+        },
+    )
     runtime.redis.expire(_key(job_id), TTL)
-    threading.Thread(target=run, args=(runtime, job_id, rows, staff_id), name=f"import-{job_id[:8]}", daemon=True).start()
+    threading.Thread(
+        target=run, args=(runtime, job_id, rows, staff_id), name=f"import-{job_id[:8]}", daemon=True
+    ).start()
     return job_id
 
 
@@ -38,8 +48,11 @@ def run(runtime, job_id: str, rows: list[dict], staff_id: int) -> None:
     session = runtime.db.sessions()
     try:
         added, problems = member_import.import_rows(
-            session, rows, consent_source=f"import:staff:{staff_id}"[:40],
-            progress=lambda n: redis.hset(key, "processed", n))
+            session,
+            rows,
+            consent_source=f"import:staff:{staff_id}"[:40],
+            progress=lambda n: redis.hset(key, "processed", n),
+        )
         if problems:
             session.rollback()
             report = [{"line": p.line, "reasons": p.reasons} for p in problems]
@@ -63,8 +76,13 @@ def status(runtime, job_id: str) -> dict | None:
     if not raw:
         return None
     data = {k.decode(): v.decode() for k, v in raw.items()}
-    out = {"state": data["state"], "total": int(data.get("total", 0)), "processed": int(data.get("processed", 0)),
-           "filename": data.get("filename", ""), "staff_id": int(data.get("staff_id", 0))}
+    out = {
+        "state": data["state"],
+        "total": int(data.get("total", 0)),
+        "processed": int(data.get("processed", 0)),
+        "filename": data.get("filename", ""),
+        "staff_id": int(data.get("staff_id", 0)),
+    }
     if "imported" in data:
         out["imported"] = int(data["imported"])
     if "report" in data:

@@ -16,19 +16,33 @@ from checkin.models import Member, Message
 from checkin.voice.models import VoiceCall
 
 STATUS_WORDS = {
-    "received": "received", "accepted": "accepted by Twilio", "queued": "waiting at Twilio", "sending": "being sent",
-    "sent": "sent to the carrier", "delivered": "delivered to the phone", "undelivered": "not delivered",
-    "failed": "failed", "read": "read", "receiving": "arriving",
+    "received": "received",
+    "accepted": "accepted by Twilio",
+    "queued": "waiting at Twilio",
+    "sending": "being sent",
+    "sent": "sent to the carrier",
+    "delivered": "delivered to the phone",
+    "undelivered": "not delivered",
+    "failed": "failed",
+    "read": "read",
+    "receiving": "arriving",
     # calls
-    "initiated": "dialling", "ringing": "ringing", "in-progress": "in progress", "completed": "answered and finished",
-    "busy": "busy", "no-answer": "no answer", "canceled": "cancelled",
+    "initiated": "dialling",
+    "ringing": "ringing",
+    "in-progress": "in progress",
+    "completed": "answered and finished",
+    "busy": "busy",
+    "no-answer": "no answer",
+    "canceled": "cancelled",
 }
 LIMIT = 300
 
 
 def status_words(message: Message) -> str:
     words = STATUS_WORDS.get(message.status, message.status)
-    if message.status in ("failed", "undelivered", "busy", "no-answer") and (message.error_code or message.error_message):
+    if message.status in ("failed", "undelivered", "busy", "no-answer") and (
+        message.error_code or message.error_message
+    ):
         words += ": " + (message.error_message or meaning(message.error_code))
     return words
 
@@ -48,15 +62,26 @@ class Entry:
 
 
 def text_entry(m: Message) -> Entry:
-    return Entry(m.created_at, m.direction == "inbound", "call" if m.channel == "voice" else "text", status_words(m),
-                 m.body, m.reply_body, message_id=m.id)
+    return Entry(
+        m.created_at,
+        m.direction == "inbound",
+        "call" if m.channel == "voice" else "text",
+        status_words(m),
+        m.body,
+        m.reply_body,
+        message_id=m.id,
+    )
 
 
 def _calls(session: Session, member_id: int) -> list[Entry]:
     """The member's phone calls (checkin.voice)."""
     entries = []
-    for call in session.scalars(select(VoiceCall).where(VoiceCall.member_id == member_id)
-                                .order_by(VoiceCall.created_at.desc()).limit(LIMIT)):
+    for call in session.scalars(
+        select(VoiceCall)
+        .where(VoiceCall.member_id == member_id)
+        .order_by(VoiceCall.created_at.desc())
+        .limit(LIMIT)
+    ):
         detail = []
         if call.kind:
             detail.append(call.kind)
@@ -66,8 +91,15 @@ def _calls(session: Session, member_id: int) -> list[Entry]:
             detail.append("answered by a machine")
         if call.recording_url:
             detail.append("left a recorded message")
-        entries.append(Entry(call.created_at, call.direction == "inbound", "call", STATUS_WORDS.get(call.status, call.status),
-                             detail=", ".join(detail) or None))
+        entries.append(
+            Entry(
+                call.created_at,
+                call.direction == "inbound",
+                "call",
+                STATUS_WORDS.get(call.status, call.status),
+                detail=", ".join(detail) or None,
+            )
+        )
     return entries
 
 
@@ -81,19 +113,44 @@ class MemberTimeline:
 
 
 def for_member(session: Session, member: Member) -> MemberTimeline:
-    messages = list(session.scalars(select(Message).where(Message.member_id == member.id)
-                                    .order_by(Message.created_at.desc(), Message.id.desc()).limit(LIMIT)))
-    checkins = list(session.scalars(select(CheckIn).where(CheckIn.member_id == member.id)
-                                    .order_by(CheckIn.created_at.desc(), CheckIn.id.desc()).limit(LIMIT)))
-    escalations = list(session.scalars(select(Escalation).where(Escalation.member_id == member.id).order_by(Escalation.id.desc())))
+    messages = list(
+        session.scalars(
+            select(Message)
+            .where(Message.member_id == member.id)
+            .order_by(Message.created_at.desc(), Message.id.desc())
+            .limit(LIMIT)
+        )
+    )
+    checkins = list(
+        session.scalars(
+            select(CheckIn)
+            .where(CheckIn.member_id == member.id)
+            .order_by(CheckIn.created_at.desc(), CheckIn.id.desc())
+            .limit(LIMIT)
+        )
+    )
+    escalations = list(
+        session.scalars(
+            select(Escalation).where(Escalation.member_id == member.id).order_by(Escalation.id.desc())
+        )
+    )
     events = {}
     if escalations:
-        for event in session.scalars(select(EscalationEvent).where(EscalationEvent.escalation_id.in_([e.id for e in escalations]))
-                                     .order_by(EscalationEvent.at, EscalationEvent.id)):
+        for event in session.scalars(
+            select(EscalationEvent)
+            .where(EscalationEvent.escalation_id.in_([e.id for e in escalations]))
+            .order_by(EscalationEvent.at, EscalationEvent.id)
+        ):
             events.setdefault(event.escalation_id, []).append(event)
-    points = sorted((c.answered_at, c.score) for c in checkins if c.score is not None and c.answered_at is not None)
-    entries = sorted([text_entry(m) for m in messages] + _calls(session, member.id), key=lambda e: e.at, reverse=True)
-    return MemberTimeline(messages, entries, checkins, [(e, events.get(e.id, [])) for e in escalations], mood_chart(points))
+    points = sorted(
+        (c.answered_at, c.score) for c in checkins if c.score is not None and c.answered_at is not None
+    )
+    entries = sorted(
+        [text_entry(m) for m in messages] + _calls(session, member.id), key=lambda e: e.at, reverse=True
+    )
+    return MemberTimeline(
+        messages, entries, checkins, [(e, events.get(e.id, [])) for e in escalations], mood_chart(points)
+    )
 
 
 def mood_chart(points: list[tuple[datetime, int]], width: int = 640, height: int = 200) -> Markup:
@@ -111,22 +168,32 @@ def mood_chart(points: list[tuple[datetime, int]], width: int = 640, height: int
     def y(score: int) -> float:
         return top + (5 - score) / 4 * plot_h
 
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-labelledby="mood-title mood-desc" '
-             f'xmlns="http://www.w3.org/2000/svg">',
-             '<title id="mood-title">Mood over time</title>',
-             f'<desc id="mood-desc">{len(points)} check-in score(s) from 1 (very low) to 5 (very good), '
-             f'latest {points[-1][1]}.</desc>']
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-labelledby="mood-title mood-desc" '
+        f'xmlns="http://www.w3.org/2000/svg">',
+        '<title id="mood-title">Mood over time</title>',
+        f'<desc id="mood-desc">{len(points)} check-in score(s) from 1 (very low) to 5 (very good), '
+        f"latest {points[-1][1]}.</desc>",
+    ]
     for score in range(1, 6):
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(score):.1f}" y2="{y(score):.1f}" stroke="#e3e7ee"/>'
-                     f'<text x="{left - 8}" y="{y(score) + 4:.1f}" text-anchor="end" font-size="12" fill="#5b6474">{score}</text>')
+        parts.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{y(score):.1f}" y2="{y(score):.1f}" stroke="#e3e7ee"/>'
+            f'<text x="{left - 8}" y="{y(score) + 4:.1f}" text-anchor="end" font-size="12" fill="#5b6474">{score}</text>'
+        )
     line = " ".join(f"{x(t):.1f},{y(s):.1f}" for t, s in points)
     parts.append(f'<polyline points="{line}" fill="none" stroke="#1f5fbf" stroke-width="2"/>')
     for t, s in points:
         label = escape(f"{t:%d %b %Y}: {s}")
-        parts.append(f'<circle cx="{x(t):.1f}" cy="{y(s):.1f}" r="4" fill="{"#b00020" if s <= 2 else "#1f5fbf"}">'
-                     f'<title>{label}</title></circle>')
-    parts.append(f'<text x="{left}" y="{height - 8}" font-size="12" fill="#5b6474">{points[0][0]:%d %b}</text>')
+        parts.append(
+            f'<circle cx="{x(t):.1f}" cy="{y(s):.1f}" r="4" fill="{"#b00020" if s <= 2 else "#1f5fbf"}">'
+            f"<title>{label}</title></circle>"
+        )
+    parts.append(
+        f'<text x="{left}" y="{height - 8}" font-size="12" fill="#5b6474">{points[0][0]:%d %b}</text>'
+    )
     if t1 != t0:
-        parts.append(f'<text x="{width - right}" y="{height - 8}" text-anchor="end" font-size="12" fill="#5b6474">{points[-1][0]:%d %b}</text>')
+        parts.append(
+            f'<text x="{width - right}" y="{height - 8}" text-anchor="end" font-size="12" fill="#5b6474">{points[-1][0]:%d %b}</text>'
+        )
     parts.append("</svg>")
-    return Markup("".join(parts))
+    return Markup("".join(parts))  # noqa: S704 - every value in the SVG is a number or escaped

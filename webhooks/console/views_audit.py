@@ -19,10 +19,13 @@ def audit_log():
     member_id = request.args.get("member", "")
     if member_id and not member_id.isdigit():
         abort(400, "member must be a member id")
-    query = (select(AuditEvent, StaffUser.name, Member.display_name)
-             .outerjoin(StaffUser, StaffUser.id == AuditEvent.staff_id)
-             .outerjoin(Member, Member.id == AuditEvent.member_id)
-             .order_by(AuditEvent.id.desc()).limit(LIMIT))
+    query = (
+        select(AuditEvent, StaffUser.name, Member.display_name)
+        .outerjoin(StaffUser, StaffUser.id == AuditEvent.staff_id)
+        .outerjoin(Member, Member.id == AuditEvent.member_id)
+        .order_by(AuditEvent.id.desc())
+        .limit(LIMIT)
+    )
     member = None
     if member_id:
         member = db().get(Member, int(member_id))

@@ -33,12 +33,19 @@ def login():
     try:
         result = accounts.authenticate(session, redis, email, password, client_ip())
     except RedisError:
-        abort(503, "sign-in is unavailable for a moment (the attempt counter cannot be reached); try again shortly")
+        abort(
+            503,
+            "sign-in is unavailable for a moment (the attempt counter cannot be reached); try again shortly",
+        )
     session.commit()
     if result.staff is None:
         status = 429 if result.retry_after else 401
         headers = {"Retry-After": str(result.retry_after)} if result.retry_after else {}
-        return render_template("console/login.html", error=result.error, email=email, next=next_url), status, headers
+        return (
+            render_template("console/login.html", error=result.error, email=email, next=next_url),
+            status,
+            headers,
+        )
     sign_in(result.staff)
     return redirect(_safe_next(next_url))
 
@@ -62,8 +69,9 @@ def _csrf_error(exc: CSRFError):
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
-    return render_template("console/error.html", code=exc.code, name=exc.name, reason=exc.description,
-                           back=_form_page()), exc.code
+    return render_template(
+        "console/error.html", code=exc.code, name=exc.name, reason=exc.description, back=_form_page()
+    ), exc.code
 
 
 def error_page(exc: HTTPException):
@@ -88,6 +96,8 @@ def _headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     # Console URLs name members and escalations: never send them to another site.
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("Content-Security-Policy",
-                                "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+    )
     return response

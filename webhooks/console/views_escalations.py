@@ -13,16 +13,33 @@ from checkin.escalation.models import ESCALATION_STATES, LIVE_STATES, Escalation
 from checkin.models import Group, GroupStaff, Member, Message, StaffUser
 from webhooks.console import bp, templating, timeline
 from webhooks.console.actions import commit_and_send
-from webhooks.console.auth import can_see_group, client_ip, current_staff, db, login_required, visible_group_ids, visible_groups
+from webhooks.console.auth import (
+    can_see_group,
+    client_ip,
+    current_staff,
+    db,
+    login_required,
+    visible_group_ids,
+    visible_groups,
+)
 
 RECENT = 10  # the member's latest messages shown on an escalation
 STATE_FILTERS = ("live",) + ESCALATION_STATES + ("all",)
 LEVELS = ("urgent", "crisis")
 EVENT_WORDS = {
-    "assessed": "Message assessed", "opened": "Escalation opened", "raised": "Level raised",
-    "notified": "Alert sent to", "sent": "Alert sent out", "delivered": "Alert delivered",
-    "failed": "Alert failed", "acknowledged": "Acknowledged by", "resolved": "Resolved by", "note": "Note by",
-    "reassigned": "Reassigned by", "unacknowledged": "Nobody acknowledged it", "realerted": "Reminder sent to",
+    "assessed": "Message assessed",
+    "opened": "Escalation opened",
+    "raised": "Level raised",
+    "notified": "Alert sent to",
+    "sent": "Alert sent out",
+    "delivered": "Alert delivered",
+    "failed": "Alert failed",
+    "acknowledged": "Acknowledged by",
+    "resolved": "Resolved by",
+    "note": "Note by",
+    "reassigned": "Reassigned by",
+    "unacknowledged": "Nobody acknowledged it",
+    "realerted": "Reminder sent to",
     "nobody_on_call": "Nobody on call in the rota",
 }
 
@@ -39,7 +56,11 @@ def _query(states=None, level=None, group_id=None, limit=200) -> list:
         .outerjoin(Member, Member.id == Escalation.member_id)
         .outerjoin(Group, Group.id == Escalation.group_id)
         .outerjoin(taker, taker.id == Escalation.acknowledged_by)
-        .order_by(Escalation.state.in_(LIVE_STATES).desc(), (Escalation.level == "crisis").desc(), Escalation.opened_at)
+        .order_by(
+            Escalation.state.in_(LIVE_STATES).desc(),
+            (Escalation.level == "crisis").desc(),
+            Escalation.opened_at,
+        )
         .limit(limit)
     )
     ids = visible_group_ids()
@@ -61,9 +82,12 @@ def alerted_names(rows) -> dict[int, list[str]]:
         return {}
     names: dict[int, list[str]] = {}
     for esc_id, name in db().execute(
-        select(EscalationEvent.escalation_id, StaffUser.name).distinct()
+        select(EscalationEvent.escalation_id, StaffUser.name)
+        .distinct()
         .join(StaffUser, StaffUser.id == EscalationEvent.staff_id)
-        .where(EscalationEvent.escalation_id.in_(waiting), EscalationEvent.kind.in_(("notified", "realerted")))
+        .where(
+            EscalationEvent.escalation_id.in_(waiting), EscalationEvent.kind.in_(("notified", "realerted"))
+        )
         .order_by(EscalationEvent.escalation_id, StaffUser.name)
     ):
         names.setdefault(esc_id, []).append(name)
@@ -92,15 +116,28 @@ def escalations():
         abort(400, "group must be a group id")
     states = {"live": LIVE_STATES, "all": None}.get(state, (state,))
     rows = _query(states=states, level=level or None, group_id=int(group) if group else None)
-    return render_template("console/escalations.html", rows=rows, alerted=alerted_names(rows), state=state, level=level, group=group,
-                           states=STATE_FILTERS, levels=LEVELS, groups=visible_groups(), now=utcnow())
+    return render_template(
+        "console/escalations.html",
+        rows=rows,
+        alerted=alerted_names(rows),
+        state=state,
+        level=level,
+        group=group,
+        states=STATE_FILTERS,
+        levels=LEVELS,
+        groups=visible_groups(),
+        now=utcnow(),
+    )
 
 
 def _who_can_take(esc: Escalation) -> list[StaffUser]:
     """Active staff this escalation may be handed to: its group's facilitators, and coordinators."""
     query = (
-        select(StaffUser).outerjoin(GroupStaff, (GroupStaff.staff_id == StaffUser.id) & (GroupStaff.group_id == esc.group_id))
-        .where(StaffUser.active.is_(True), (StaffUser.role == "coordinator") | GroupStaff.staff_id.is_not(None))
+        select(StaffUser)
+        .outerjoin(GroupStaff, (GroupStaff.staff_id == StaffUser.id) & (GroupStaff.group_id == esc.group_id))
+        .where(
+            StaffUser.active.is_(True), (StaffUser.role == "coordinator") | GroupStaff.staff_id.is_not(None)
+        )
         .order_by(StaffUser.name)
     )
     return list(db().scalars(query))
@@ -113,24 +150,58 @@ def escalation(escalation_id: int):
     esc = escalation_visible(escalation_id)
     member = session.get(Member, esc.member_id) if esc.member_id else None
     group = session.get(Group, esc.group_id) if esc.group_id else None
-    events = list(session.scalars(select(EscalationEvent).where(EscalationEvent.escalation_id == esc.id).order_by(EscalationEvent.at, EscalationEvent.id)))
+    events = list(
+        session.scalars(
+            select(EscalationEvent)
+            .where(EscalationEvent.escalation_id == esc.id)
+            .order_by(EscalationEvent.at, EscalationEvent.id)
+        )
+    )
     handed = {templating.handed_to(e) for e in events}
-    staff_ids = {e.staff_id for e in events if e.staff_id} | handed | {esc.acknowledged_by, esc.resolved_by} - {None}
-    names = {s.id: s.name for s in session.scalars(select(StaffUser).where(StaffUser.id.in_(staff_ids or [-1])))}
+    staff_ids = (
+        {e.staff_id for e in events if e.staff_id} | handed | {esc.acknowledged_by, esc.resolved_by} - {None}
+    )
+    names = {
+        s.id: s.name for s in session.scalars(select(StaffUser).where(StaffUser.id.in_(staff_ids or [-1])))
+    }
     message_ids = {e.message_id for e in events if e.message_id and e.kind == "assessed"}
     messages = {m.id: m for m in session.scalars(select(Message).where(Message.id.in_(message_ids or [-1])))}
     # The context a facilitator needs before calling: the member's latest texts both ways.
     recent = []
     if member is not None:
-        recent = [timeline.text_entry(m) for m in session.scalars(
-            select(Message).where(Message.member_id == member.id).order_by(Message.created_at.desc(), Message.id.desc())
-            .limit(RECENT))]
+        recent = [
+            timeline.text_entry(m)
+            for m in session.scalars(
+                select(Message)
+                .where(Message.member_id == member.id)
+                .order_by(Message.created_at.desc(), Message.id.desc())
+                .limit(RECENT)
+            )
+        ]
     if (messages or recent) and member is not None:
-        audit(session, "view_messages", current_staff().id, member_id=member.id, escalation_id=esc.id,
-              detail=f"escalation page: {len(set(messages) | {e.message_id for e in recent})} message(s)", ip=client_ip())
+        audit(
+            session,
+            "view_messages",
+            current_staff().id,
+            member_id=member.id,
+            escalation_id=esc.id,
+            detail=f"escalation page: {len(set(messages) | {e.message_id for e in recent})} message(s)",
+            ip=client_ip(),
+        )
         session.commit()
-    return render_template("console/escalation.html", esc=esc, member=member, group=group, events=events, names=names,
-                           messages=messages, recent=recent, words=EVENT_WORDS, candidates=[s for s in _who_can_take(esc) if s.id != esc.acknowledged_by], now=utcnow())
+    return render_template(
+        "console/escalation.html",
+        esc=esc,
+        member=member,
+        group=group,
+        events=events,
+        names=names,
+        messages=messages,
+        recent=recent,
+        words=EVENT_WORDS,
+        candidates=[s for s in _who_can_take(esc) if s.id != esc.acknowledged_by],
+        now=utcnow(),
+    )
 
 
 def _act(escalation_id: int, action, in_words=None) -> object:
@@ -154,8 +225,11 @@ def _ctx():
 @bp.route("/escalations/<int:escalation_id>/acknowledge", methods=["POST"])
 @login_required
 def escalation_acknowledge(escalation_id: int):
-    return _act(escalation_id, lambda esc, staff, now: service.acknowledge(db(), esc, staff, now, via="console", ctx=_ctx()),
-                _without_sms_instructions)
+    return _act(
+        escalation_id,
+        lambda esc, staff, now: service.acknowledge(db(), esc, staff, now, via="console", ctx=_ctx()),
+        _without_sms_instructions,
+    )
 
 
 def _without_sms_instructions(reply: str) -> str:
@@ -173,7 +247,9 @@ def escalation_resolve(escalation_id: int):
         return redirect(url_for("console.escalation", escalation_id=escalation_id))
     if len(note) > staff_actions.NOTE_MAX:
         abort(400, f"a note can be at most {staff_actions.NOTE_MAX} characters")
-    return _act(escalation_id, lambda esc, staff, now: service.resolve(db(), esc, staff, now, note, via="console"))
+    return _act(
+        escalation_id, lambda esc, staff, now: service.resolve(db(), esc, staff, now, note, via="console")
+    )
 
 
 @bp.route("/escalations/<int:escalation_id>/note", methods=["POST"])
@@ -194,4 +270,7 @@ def escalation_reassign(escalation_id: int):
     if target is None:
         flash("Hand over to: choose someone from the list.", "error")
         return redirect(url_for("console.escalation", escalation_id=escalation_id))
-    return _act(escalation_id, lambda esc, staff, now: staff_actions.reassign(db(), esc, staff, target, now, ctx=_ctx()))
+    return _act(
+        escalation_id,
+        lambda esc, staff, now: staff_actions.reassign(db(), esc, staff, target, now, ctx=_ctx()),
+    )

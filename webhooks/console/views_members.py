@@ -16,10 +16,17 @@ from checkin.directory import ValidationError, add_member, check_timezone
 from checkin.models import CHANNELS, LANGUAGES, ConsentEvent, GroupMember, Member, StaffUser
 from checkin.schedules.service import pause_member, pause_member_until_resumed
 from webhooks.console import bp, imports
-from webhooks.console.views_escalations import EVENT_WORDS
 from webhooks.console.auth import (
-    client_ip, coordinator_required, current_staff, db, group_visible, login_required, visible_group_ids, visible_groups,
+    client_ip,
+    coordinator_required,
+    current_staff,
+    db,
+    group_visible,
+    login_required,
+    visible_group_ids,
+    visible_groups,
 )
+from webhooks.console.views_escalations import EVENT_WORDS
 
 IMPORT_MAX_BYTES = 5 * 1024 * 1024
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
@@ -44,19 +51,35 @@ def members():
         if not chosen.isdigit():
             abort(400, "group must be a group id")
         groups = [group_visible(int(chosen))]
-    rows = db().execute(
-        select(GroupMember.group_id, Member).join(Member, Member.id == GroupMember.member_id)
-        .where(GroupMember.group_id.in_([g.id for g in groups] or [-1])).order_by(Member.display_name)
-    ).all()
+    rows = (
+        db()
+        .execute(
+            select(GroupMember.group_id, Member)
+            .join(Member, Member.id == GroupMember.member_id)
+            .where(GroupMember.group_id.in_([g.id for g in groups] or [-1]))
+            .order_by(Member.display_name)
+        )
+        .all()
+    )
     by_group = {g.id: [] for g in groups}
     for group_id, member in rows:
         by_group[group_id].append(member)
-    return render_template("console/members.html", groups=groups, by_group=by_group, chosen=chosen,
-                           all_groups=visible_groups(), languages=LANGUAGE_NAMES, channels=CHANNEL_NAMES)
+    return render_template(
+        "console/members.html",
+        groups=groups,
+        by_group=by_group,
+        chosen=chosen,
+        all_groups=visible_groups(),
+        languages=LANGUAGE_NAMES,
+        channels=CHANNEL_NAMES,
+    )
 
 
 def _form_values(form) -> dict:
-    return {k: (form.get(k) or "").strip() for k in ("group_id", "phone", "name", "language", "channel", "timezone")}
+    return {
+        k: (form.get(k) or "").strip()
+        for k in ("group_id", "phone", "name", "language", "channel", "timezone")
+    }
 
 
 @bp.route("/members/new", methods=["GET", "POST"])
@@ -69,18 +92,40 @@ def member_new():
             if not values["group_id"].isdigit():
                 raise ValidationError("choose a group")
             group = group_visible(int(values["group_id"]))
-            member = add_member(session, group.name, values["phone"], values["name"], values["language"],
-                                values["timezone"] or None, values["channel"], consent_source=f"staff:{current_staff().id}")
+            member = add_member(
+                session,
+                group.name,
+                values["phone"],
+                values["name"],
+                values["language"],
+                values["timezone"] or None,
+                values["channel"],
+                consent_source=f"staff:{current_staff().id}",
+            )
         except ValidationError as exc:
             session.rollback()
-            return render_template("console/member_form.html", values=values, error=str(exc), groups=visible_groups(),
-                                   languages=LANGUAGE_NAMES, channels=CHANNEL_NAMES, member=None), 400
+            return render_template(
+                "console/member_form.html",
+                values=values,
+                error=str(exc),
+                groups=visible_groups(),
+                languages=LANGUAGE_NAMES,
+                channels=CHANNEL_NAMES,
+                member=None,
+            ), 400
         audit(session, "member_added", current_staff().id, member_id=member.id, ip=client_ip())
         session.commit()
         flash(f"{member.display_name} added.", "ok")
         return redirect(url_for("console.member", member_id=member.id))
-    return render_template("console/member_form.html", values=values, error=None, groups=visible_groups(),
-                           languages=LANGUAGE_NAMES, channels=CHANNEL_NAMES, member=None)
+    return render_template(
+        "console/member_form.html",
+        values=values,
+        error=None,
+        groups=visible_groups(),
+        languages=LANGUAGE_NAMES,
+        channels=CHANNEL_NAMES,
+        member=None,
+    )
 
 
 @bp.route("/members/<int:member_id>/edit", methods=["GET", "POST"])
@@ -88,10 +133,21 @@ def member_new():
 def member_edit(member_id: int):
     member = member_visible(member_id)
     if request.method == "GET":
-        values = {"name": member.display_name, "language": member.language, "channel": member.channel,
-                  "timezone": member.timezone or ""}
-        return render_template("console/member_form.html", values=values, error=None, member=member,
-                               languages=LANGUAGE_NAMES, channels=CHANNEL_NAMES, groups=[])
+        values = {
+            "name": member.display_name,
+            "language": member.language,
+            "channel": member.channel,
+            "timezone": member.timezone or "",
+        }
+        return render_template(
+            "console/member_form.html",
+            values=values,
+            error=None,
+            member=member,
+            languages=LANGUAGE_NAMES,
+            channels=CHANNEL_NAMES,
+            groups=[],
+        )
     values = _form_values(request.form)
     try:
         name = values["name"]
@@ -104,14 +160,35 @@ def member_edit(member_id: int):
         if values["timezone"]:
             check_timezone(values["timezone"])
     except ValidationError as exc:
-        return render_template("console/member_form.html", values=values, error=str(exc), member=member,
-                               languages=LANGUAGE_NAMES, channels=CHANNEL_NAMES, groups=[]), 400
-    changed = [f for f, old, new in (("name", member.display_name, name), ("language", member.language, values["language"]),
-                                     ("channel", member.channel, values["channel"]),
-                                     ("timezone", member.timezone or "", values["timezone"])) if old != new]
+        return render_template(
+            "console/member_form.html",
+            values=values,
+            error=str(exc),
+            member=member,
+            languages=LANGUAGE_NAMES,
+            channels=CHANNEL_NAMES,
+            groups=[],
+        ), 400
+    changed = [
+        f
+        for f, old, new in (
+            ("name", member.display_name, name),
+            ("language", member.language, values["language"]),
+            ("channel", member.channel, values["channel"]),
+            ("timezone", member.timezone or "", values["timezone"]),
+        )
+        if old != new
+    ]
     member.display_name, member.language, member.channel = name, values["language"], values["channel"]
     member.timezone = values["timezone"] or None
-    audit(db(), "member_edited", current_staff().id, member_id=member.id, detail=",".join(changed) or "no change", ip=client_ip())
+    audit(
+        db(),
+        "member_edited",
+        current_staff().id,
+        member_id=member.id,
+        detail=",".join(changed) or "no change",
+        ip=client_ip(),
+    )
     db().commit()
     flash("Saved.", "ok")
     return redirect(url_for("console.member", member_id=member.id))
@@ -134,7 +211,7 @@ def member_pause(member_id: int):
         until = (request.form.get("until") or "").strip()
         if until:
             try:
-                day = datetime.strptime(until, "%Y-%m-%d").date()
+                day = datetime.strptime(until, "%Y-%m-%d").date()  # noqa: DTZ007 - only the date is kept
             except ValueError:
                 abort(400, "Pause messages until: must be a date like 2026-03-31")
             if day < utcnow().astimezone(ZoneInfo(member.effective_timezone)).date():
@@ -177,6 +254,7 @@ def member_consent(member_id: int):
 
 # --- CSV import ----------------------------------------------------------------------------------
 
+
 @bp.route("/members/import", methods=["GET", "POST"])
 @coordinator_required
 def members_import():
@@ -195,11 +273,15 @@ def members_import():
         wants_json = request.accept_mimetypes.best == "application/json"
         if wants_json:
             return jsonify(error=error), 400
-        return render_template("console/import.html", error=error, max_mb=IMPORT_MAX_BYTES // (1024 * 1024)), 400
+        return render_template(
+            "console/import.html", error=error, max_mb=IMPORT_MAX_BYTES // (1024 * 1024)
+        ), 400
     job_id = imports.start(current_app.extensions["checkin"], rows, current_staff().id, upload.filename)
     status_url = url_for("console.members_import_status", job_id=job_id)
     if request.accept_mimetypes.best == "application/json":
-        return jsonify(job=job_id, status_url=status_url, page=url_for("console.members_import_job", job_id=job_id)), 202
+        return jsonify(
+            job=job_id, status_url=status_url, page=url_for("console.members_import_job", job_id=job_id)
+        ), 202
     return redirect(url_for("console.members_import_job", job_id=job_id))
 
 
@@ -224,6 +306,7 @@ def members_import_status(job_id: str):
 
 # --- one member ----------------------------------------------------------------------------------
 
+
 @bp.route("/members/<int:member_id>")
 @login_required
 def member(member_id: int):
@@ -231,16 +314,37 @@ def member(member_id: int):
 
     member = member_visible(member_id)
     data = timeline.for_member(db(), member)
-    audit(db(), "view_messages", current_staff().id, member_id=member.id,
-          detail=f"timeline: {len(data.messages)} message(s)", ip=client_ip())
+    audit(
+        db(),
+        "view_messages",
+        current_staff().id,
+        member_id=member.id,
+        detail=f"timeline: {len(data.messages)} message(s)",
+        ip=client_ip(),
+    )
     db().commit()
-    consent_events = list(db().scalars(select(ConsentEvent).where(ConsentEvent.member_id == member.id).order_by(ConsentEvent.id)))
+    consent_events = list(
+        db().scalars(
+            select(ConsentEvent).where(ConsentEvent.member_id == member.id).order_by(ConsentEvent.id)
+        )
+    )
     staff_names = dict(db().execute(select(StaffUser.id, StaffUser.name)).all())
     paused = member.status == "paused" or (member.paused_until is not None and member.paused_until > utcnow())
     # paused_until is the first moment sends resume; people think in the last paused day.
     paused_through = (member.paused_until - timedelta(microseconds=1)) if member.paused_until else None
-    today = utcnow().astimezone(ZoneInfo(member.effective_timezone)).date()  # the earliest day a pause can run to
-    return render_template("console/member.html", member=member, t=data, consent_events=consent_events, paused=paused,
-                           paused_through=paused_through, today=today,
-                           staff_names=staff_names, languages=LANGUAGE_NAMES, channels=CHANNEL_NAMES,
-                           words=EVENT_WORDS)
+    today = (
+        utcnow().astimezone(ZoneInfo(member.effective_timezone)).date()
+    )  # the earliest day a pause can run to
+    return render_template(
+        "console/member.html",
+        member=member,
+        t=data,
+        consent_events=consent_events,
+        paused=paused,
+        paused_through=paused_through,
+        today=today,
+        staff_names=staff_names,
+        languages=LANGUAGE_NAMES,
+        channels=CHANNEL_NAMES,
+        words=EVENT_WORDS,
+    )

@@ -14,19 +14,34 @@ from checkin.db import utcnow
 from checkin.directory import ValidationError, add_staff, set_staff_phone
 from checkin.models import STAFF_ROLES, Group, GroupStaff, OnCallWindow, StaffUser
 from webhooks.console import bp
-from webhooks.console.auth import client_ip, coordinator_required, current_staff, db, group_visible, is_coordinator, login_required, visible_groups
+from webhooks.console.auth import (
+    client_ip,
+    coordinator_required,
+    current_staff,
+    db,
+    group_visible,
+    is_coordinator,
+    login_required,
+    visible_groups,
+)
 from webhooks.console_planning import forms
 
 TIERS = ("primary", "backup")
-ENDS = ("the same day / overnight", "the next day") + tuple(f"{n} days later" for n in range(2, rota.MAX_SPAN_DAYS + 1))
+ENDS = ("the same day / overnight", "the next day") + tuple(
+    f"{n} days later" for n in range(2, rota.MAX_SPAN_DAYS + 1)
+)
 
 
-def _rota(groups: list[Group], now: datetime) -> dict[int, list[tuple[rota.Place, list[tuple[OnCallWindow, str]]]]]:
+def _rota(
+    groups: list[Group], now: datetime
+) -> dict[int, list[tuple[rota.Place, list[tuple[OnCallWindow, str]]]]]:
     """Each group's rota at `now`, each place with its windows in words in the group's zone."""
     out = {}
     for group in groups:
         zone = ZoneInfo(group.timezone)
-        out[group.id] = [(p, [(w, rota.describe(w, zone)) for w in p.windows]) for p in rota.places(db(), group, now)]
+        out[group.id] = [
+            (p, [(w, rota.describe(w, zone)) for w in p.windows]) for p in rota.places(db(), group, now)
+        ]
     return out
 
 
@@ -34,12 +49,29 @@ def _staff_page(*, values=None, error=None, window_form=None, window_error=None,
     """The page; `window_form` = (group id, form, which form) re-fills a window form that was refused."""
     groups = visible_groups()
     now = utcnow()
-    people = list(db().scalars(select(StaffUser).order_by(StaffUser.role, StaffUser.name))) if is_coordinator() else []
+    people = (
+        list(db().scalars(select(StaffUser).order_by(StaffUser.role, StaffUser.name)))
+        if is_coordinator()
+        else []
+    )
     local_now = {g.id: now.astimezone(ZoneInfo(g.timezone)) for g in groups}
-    return render_template("console/staff.html", groups=groups, rota=_rota(groups, now), people=people, roles=STAFF_ROLES,
-                           tiers=TIERS, values=values or {}, error=error, local_now=local_now, day_names=rota.DAY_NAMES,
-                           ends=ENDS, window_form=window_form, window_error=window_error,
-                           no_coordinator_phone=bool(people) and not any(p.role == "coordinator" and p.active and p.phone for p in people)), status
+    return render_template(
+        "console/staff.html",
+        groups=groups,
+        rota=_rota(groups, now),
+        people=people,
+        roles=STAFF_ROLES,
+        tiers=TIERS,
+        values=values or {},
+        error=error,
+        local_now=local_now,
+        day_names=rota.DAY_NAMES,
+        ends=ENDS,
+        window_form=window_form,
+        window_error=window_error,
+        no_coordinator_phone=bool(people)
+        and not any(p.role == "coordinator" and p.active and p.phone for p in people),
+    ), status
 
 
 @bp.route("/staff")
@@ -58,12 +90,26 @@ def staff_new():
     password = generate_password()
     try:
         names = [group_visible(g).name for g in group_ids]
-        person = add_staff(session, values["name"], values["email"], values["role"], values["phone"] or None, names,
-                           values["tier"] or "primary", password_hash=hash_password(password))
+        person = add_staff(
+            session,
+            values["name"],
+            values["email"],
+            values["role"],
+            values["phone"] or None,
+            names,
+            values["tier"] or "primary",
+            password_hash=hash_password(password),
+        )
     except ValidationError as exc:
         session.rollback()
         return _staff_page(values=values, error=str(exc), status=400)
-    accounts.audit(session, "staff_added", current_staff().id, detail=f"staff:{person.id} role={person.role}", ip=client_ip())
+    accounts.audit(
+        session,
+        "staff_added",
+        current_staff().id,
+        detail=f"staff:{person.id} role={person.role}",
+        ip=client_ip(),
+    )
     session.commit()
     return render_template("console/password_once.html", person=person, password=password, new=True)
 
@@ -95,9 +141,20 @@ def staff_phone(staff_id: int):
     except ValidationError as exc:
         db().rollback()
         return _staff_page(error=f"{person.name}: {exc}", status=400)
-    accounts.audit(db(), "staff_edited", current_staff().id, detail=f"staff:{person.id} phone for alerts changed", ip=client_ip())
+    accounts.audit(
+        db(),
+        "staff_edited",
+        current_staff().id,
+        detail=f"staff:{person.id} phone for alerts changed",
+        ip=client_ip(),
+    )
     db().commit()
-    flash(f"{person.name} is alerted on {person.phone}." if person.phone else f"{person.name} has no phone now: no alerts.", "ok")
+    flash(
+        f"{person.name} is alerted on {person.phone}."
+        if person.phone
+        else f"{person.name} has no phone now: no alerts.",
+        "ok",
+    )
     return redirect(url_for("console.staff"))
 
 
@@ -110,8 +167,13 @@ def staff_active(staff_id: int):
         abort(400, "you cannot deactivate yourself; ask another coordinator")
     active = request.form.get("active") == "yes"
     person.active = active
-    accounts.audit(db(), "staff_added" if active else "staff_removed", current_staff().id,
-                   detail=f"staff:{person.id} {'reactivated' if active else 'deactivated'}", ip=client_ip())
+    accounts.audit(
+        db(),
+        "staff_added" if active else "staff_removed",
+        current_staff().id,
+        detail=f"staff:{person.id} {'reactivated' if active else 'deactivated'}",
+        ip=client_ip(),
+    )
     db().commit()
     flash(f"{person.name} is {'active again' if active else 'deactivated: no sign-in, no alerts'}.", "ok")
     return redirect(url_for("console.staff"))
@@ -135,8 +197,13 @@ def staff_rota(group_id: int, staff_id: int):
         db().delete(link)
     else:
         abort(400, "action must be on_call, tier (primary or backup) or remove")
-    accounts.audit(db(), "on_call", current_staff().id,
-                   detail=f"group:{group_id} staff:{staff_id} {action}={request.form.get(action, '')}"[:255], ip=client_ip())
+    accounts.audit(
+        db(),
+        "on_call",
+        current_staff().id,
+        detail=f"group:{group_id} staff:{staff_id} {action}={request.form.get(action, '')}"[:255],
+        ip=client_ip(),
+    )
     db().commit()
     _flash_rota_updated(group_id)
     return redirect(url_for("console.staff") + f"#group-{group_id}")
@@ -144,7 +211,10 @@ def staff_rota(group_id: int, staff_id: int):
 
 def _flash_rota_updated(group_id: int) -> None:
     if not rota.on_call(db(), group_id, utcnow(), tier="primary"):
-        flash("Warning: nobody is on call as primary for this group now; alerts go to backups or coordinators.", "error")
+        flash(
+            "Warning: nobody is on call as primary for this group now; alerts go to backups or coordinators.",
+            "error",
+        )
     else:
         flash("Rota updated.", "ok")
 
@@ -162,13 +232,20 @@ def staff_rota_add(group_id: int):
         flash(f"{person.name} is already in {group.name}'s rota.", "error")
     else:
         db().add(GroupStaff(group_id=group.id, staff_id=person.id, tier=tier, on_call=True))
-        accounts.audit(db(), "on_call", current_staff().id, detail=f"group:{group.id} staff:{person.id} added as {tier}", ip=client_ip())
+        accounts.audit(
+            db(),
+            "on_call",
+            current_staff().id,
+            detail=f"group:{group.id} staff:{person.id} added as {tier}",
+            ip=client_ip(),
+        )
         db().commit()
         flash(f"{person.name} added to {group.name} as {tier}, on call.", "ok")
     return redirect(url_for("console.staff") + f"#group-{group_id}")
 
 
 # --- when: weekly shifts, cover and time away ---------------------------------------------------
+
 
 @bp.route("/staff/rota/<int:group_id>/windows", methods=["POST"])
 @coordinator_required
@@ -187,7 +264,9 @@ def staff_window_add(group_id: int):
             days = [int(d) for d in form.getlist("days") if d.isdigit()]
             start = forms.clock(form, "start", "from")
             end = forms.clock(form, "end", "to")
-            window = rota.add_weekly(session, link, days, start, end, forms.whole(form, "ends", "ends", 0, rota.MAX_SPAN_DAYS))
+            window = rota.add_weekly(
+                session, link, days, start, end, forms.whole(form, "ends", "ends", 0, rota.MAX_SPAN_DAYS)
+            )
         else:
             kind = form.get("kind")
             if kind not in ("cover", "away"):
@@ -200,8 +279,13 @@ def staff_window_add(group_id: int):
         session.rollback()
         return _staff_page(window_form=(group.id, form, which), window_error=str(exc), status=400)
     words = rota.describe(window, ZoneInfo(group.timezone))
-    accounts.audit(session, "on_call", current_staff().id,
-                   detail=f"group:{group.id} staff:{link.staff_id} window:{window.id} added: {words}"[:255], ip=client_ip())
+    accounts.audit(
+        session,
+        "on_call",
+        current_staff().id,
+        detail=f"group:{group.id} staff:{link.staff_id} window:{window.id} added: {words}"[:255],
+        ip=client_ip(),
+    )
     session.commit()
     _flash_rota_updated(group.id)
     return redirect(url_for("console.staff") + f"#group-{group.id}")
@@ -216,8 +300,13 @@ def staff_window_remove(group_id: int, window_id: int):
         abort(404, "no such window in that group's rota")
     words = rota.describe(window, ZoneInfo(group.timezone))
     db().delete(window)
-    accounts.audit(db(), "on_call", current_staff().id,
-                   detail=f"group:{group.id} staff:{window.staff_id} window:{window_id} removed: {words}"[:255], ip=client_ip())
+    accounts.audit(
+        db(),
+        "on_call",
+        current_staff().id,
+        detail=f"group:{group.id} staff:{window.staff_id} window:{window_id} removed: {words}"[:255],
+        ip=client_ip(),
+    )
     db().commit()
     _flash_rota_updated(group.id)
     return redirect(url_for("console.staff") + f"#group-{group.id}")

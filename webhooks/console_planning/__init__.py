@@ -9,11 +9,17 @@ from __future__ import annotations
 from flask import Blueprint
 from werkzeug.exceptions import HTTPException
 
-bp = Blueprint("console_planning", __name__, url_prefix="/console", template_folder="templates",
-               static_folder="static", static_url_path="/planning-static")
+bp = Blueprint(
+    "console_planning",
+    __name__,
+    url_prefix="/console",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/planning-static",
+)
 
-from webhooks.console_planning import views_calendar, views_groups, views_plan, views_simulator  # noqa: E402,F401
 from webhooks.console import add_nav, views_auth  # noqa: E402
+from webhooks.console_planning import views_calendar, views_groups, views_plan, views_simulator  # noqa: E402,F401
 
 # The console's response headers (no-store, no framing, CSP) and error pages apply here too.
 bp.after_request(views_auth._headers)

@@ -15,9 +15,9 @@ Simulated CallSids start with "CAsim".
 from __future__ import annotations
 
 import uuid
-from textwrap import shorten
 from dataclasses import dataclass
 from datetime import datetime
+from textwrap import shorten
 from urllib.parse import parse_qsl, urlsplit
 
 from sqlalchemy import select
@@ -43,7 +43,7 @@ WAIT = "wait"
 class CallInputError(ValueError):
     """An input the call cannot take (the reason says why), with the call as it was before it."""
 
-    def __init__(self, reason: str, call: "SimulatedCall | None" = None):
+    def __init__(self, reason: str, call: SimulatedCall | None = None):
         super().__init__(reason)
         self.call = call
 
@@ -68,22 +68,32 @@ class CallTurn:
         """The caller's input in words, after "After ..."."""
         kind, _, value = self.given.partition(":")
         words = f"“{shorten(value, 60, placeholder='…')}”"
-        return {"key": f"pressing {value}", "say": f"saying {words}", "transcript": f"the recording's transcript {words}",
-                "wait": "staying silent"}.get(kind, "the call coming in")
+        return {
+            "key": f"pressing {value}",
+            "say": f"saying {words}",
+            "transcript": f"the recording's transcript {words}",
+            "wait": "staying silent",
+        }.get(kind, "the call coming in")
 
     @property
     def shown(self) -> str:
         """The caller's input as the phone shows it."""
         kind, _, value = self.given.partition(":")
-        return {"key": f"Pressed {value}", "say": f"“{value}”", "transcript": f"Recording's transcript: “{value}”",
-                "wait": "(stays silent)"}.get(kind, "")
+        return {
+            "key": f"Pressed {value}",
+            "say": f"“{value}”",
+            "transcript": f"Recording's transcript: “{value}”",
+            "wait": "(stays silent)",
+        }.get(kind, "")
 
 
 @dataclass(frozen=True)
 class SimulatedCall:
     turns: tuple[CallTurn, ...]
     listening: str  # what the service waits for: "dtmf speech", "dtmf" (keys only), or "" (the call is over)
-    transcribable: bool = False  # over, after a recording Twilio would transcribe, and no transcript given yet
+    transcribable: bool = (
+        False  # over, after a recording Twilio would transcribe, and no transcript given yet
+    )
 
     @property
     def inputs(self) -> list[str]:
@@ -106,21 +116,28 @@ def check(token: str) -> str:
     if kind in ("say", "transcript"):
         words, limit = value.strip(), MAX_SPEECH if kind == "say" else MAX_TRANSCRIPT
         if not words:
-            raise CallInputError("Say: type what the caller says" if kind == "say" else "Transcript: type what the recording says")
+            raise CallInputError(
+                "Say: type what the caller says"
+                if kind == "say"
+                else "Transcript: type what the recording says"
+            )
         if len(words) > limit:
             raise CallInputError(f"{kind.capitalize()}: at most {limit} characters, as Twilio passes on")
         return f"{kind}:{words}"
     raise CallInputError(f"not a caller's input: {token[:20]!r}")
 
 
-def run_call(db, member_id: int, group_id: int, inputs: list[str], *, context, base: str,
-             now: datetime | None = None) -> SimulatedCall:
+def run_call(
+    db, member_id: int, group_id: int, inputs: list[str], *, context, base: str, now: datetime | None = None
+) -> SimulatedCall:
     """The member calls the group's number and gives `inputs` in turn; what each caused.
 
     `base` is the public URL of /twilio/voice, as the webhook builds it. An input the call cannot
     take raises CallInputError carrying the call up to that point."""
     if len(inputs) > MAX_INPUTS:
-        raise CallInputError(f"at most {MAX_INPUTS} key presses or answers in one simulated call; start a new call")
+        raise CallInputError(
+            f"at most {MAX_INPUTS} key presses or answers in one simulated call; start a new call"
+        )
     inputs = [check(token) for token in inputs]
     now = now or utcnow()
     cfg = load_config()
@@ -145,18 +162,32 @@ def run_call(db, member_id: int, group_id: int, inputs: list[str], *, context, b
             kind, _, value = token.partition(":")
             if kind == "transcript":
                 if not transcribable:
-                    raise CallInputError("Transcript: only after a recording that Twilio transcribes (English, after the call)", so_far)
+                    raise CallInputError(
+                        "Transcript: only after a recording that Twilio transcribes (English, after the call)",
+                        so_far,
+                    )
                 walker.transcription(value)
                 transcribable = False
-                take(token, [Line("note", "Twilio's transcript arrives after the call and is read like a text.")])
+                take(
+                    token,
+                    [Line("note", "Twilio's transcript arrives after the call and is read like a text.")],
+                )
                 continue
             if not listening:
                 raise CallInputError("the call is over: start a new call", so_far)
             if kind == "say" and "speech" not in listening:
                 raise CallInputError("Say: this question takes keys only", so_far)
-            step = walker.silence() if token == WAIT else walker.say(value) if kind == "say" else walker.press(value)
+            step = (
+                walker.silence()
+                if token == WAIT
+                else walker.say(value)
+                if kind == "say"
+                else walker.press(value)
+            )
             lines, listening = _follow(walker, step, caller)
-            transcribable = not listening and bool(walker.last_record is not None and walker.last_record.get("transcribeCallback"))
+            transcribable = not listening and bool(
+                walker.last_record is not None and walker.last_record.get("transcribeCallback")
+            )
             take(token, lines)
         return SimulatedCall(tuple(turns), listening, transcribable)
 
@@ -174,11 +205,18 @@ class _Caller:
     def post(self, path: str, params: dict) -> str:
         parts = urlsplit(path)
         prefix = urlsplit(self.base).path
-        name = parts.path[len(prefix):].strip("/")
+        name = parts.path[len(prefix) :].strip("/")
         step = steps.named(name, dict(parse_qsl(parts.query))) if name else flow.start
         with self.dry.session() as session:
-            response = steps.run(session, steps.call_input(params), step, cfg=self.cfg, base=self.base,
-                                 ctx=self.context, now=self.now)
+            response = steps.run(
+                session,
+                steps.call_input(params),
+                step,
+                cfg=self.cfg,
+                base=self.base,
+                ctx=self.context,
+                now=self.now,
+            )
             self.outbox_ids += [item.id for item in outbox.created_in(session)]
         return str(response) if response is not None else ""
 
@@ -187,11 +225,13 @@ class _Caller:
         with self.dry.session() as session:
             alerts, other = sends(session, self.outbox_ids)
             levels = session.scalars(
-                select(AssessmentRecord.level).join(Message, Message.id == AssessmentRecord.message_id)
-                .where(Message.provider_sid.like(f"{self.call_sid}:%")).order_by(AssessmentRecord.id)
+                select(AssessmentRecord.level)
+                .join(Message, Message.id == AssessmentRecord.message_id)
+                .where(Message.provider_sid.like(f"{self.call_sid}:%"))
+                .order_by(AssessmentRecord.id)
             ).all()
         self.outbox_ids = []
-        new, self.levels_seen = levels[self.levels_seen:], len(levels)
+        new, self.levels_seen = levels[self.levels_seen :], len(levels)
         return alerts, other, max(new, key=RANK.__getitem__) if new else None
 
     def staff_name(self, phone: str) -> str:
@@ -210,7 +250,12 @@ def _follow(walker: CallWalker, step: Step, caller: _Caller) -> tuple[list[Line]
             return lines, gather.get("input", "dtmf")
         if dial is not None:
             who = caller.staff_name(dial.findtext("Number") or "")
-            lines.append(Line("note", f"Rings {who} for up to {dial.get('timeout', '30')} s (not placed here: no answer)."))
+            lines.append(
+                Line(
+                    "note",
+                    f"Rings {who} for up to {dial.get('timeout', '30')} s (not placed here: no answer).",
+                )
+            )
             step = walker.dial_result("no-answer")
         elif record is not None:
             note = f"(the caller would now leave a recording of up to {record.get('maxLength', '60')} s)"
@@ -223,4 +268,3 @@ def _follow(walker: CallWalker, step: Step, caller: _Caller) -> tuple[list[Line]
         else:
             lines.append(Line("end", "The call ends."))
             return lines, ""
-

@@ -14,7 +14,11 @@ from datetime import date, datetime, time
 from dateutil import rrule as du
 from icalendar import vRecur
 
-PATTERNS = {"weekly": "Every week", "biweekly": "Every other week", "monthly": "Once a month, on the nth weekday"}
+PATTERNS = {
+    "weekly": "Every week",
+    "biweekly": "Every other week",
+    "monthly": "Once a month, on the nth weekday",
+}
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 NTHS = {1: "1st", 2: "2nd", 3: "3rd", 4: "4th", -1: "last"}
@@ -50,8 +54,8 @@ class Recurrence:
 
     def rrule(self) -> str:
         """The RRULE value (no "RRULE:" prefix, no DTSTART: the start is stored beside it)."""
-        text = str(self._rule(datetime(2000, 1, 1)))
-        return next(line for line in text.splitlines() if line.startswith("RRULE:"))[len("RRULE:"):]
+        text = str(self._rule(datetime(2000, 1, 1)))  # noqa: DTZ001 - a placeholder start; only the RRULE line is kept
+        return next(line for line in text.splitlines() if line.startswith("RRULE:"))[len("RRULE:") :]
 
     def first_on_or_after(self, day: date, at: time) -> datetime:
         """The first meeting (naive, group-local) on or after `day`, at `at`. It becomes the rule's
@@ -74,7 +78,7 @@ def parse(rrule_text: str | None) -> Recurrence | None:
         return None
     text = rrule_text.strip()
     if text.upper().startswith("RRULE:"):
-        text = text[len("RRULE:"):]
+        text = text[len("RRULE:") :]
     try:
         parts = vRecur.from_ical(text)
     except ValueError:

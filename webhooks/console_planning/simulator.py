@@ -14,11 +14,11 @@ Simulated MessageSids start with "SMsim" as a second mark in case one is ever lo
 from __future__ import annotations
 
 import uuid
-from textwrap import shorten
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterator
+from textwrap import shorten
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
@@ -63,7 +63,9 @@ class _RolledBack:
         self.connection = connection
 
     def session(self):
-        return unit_of_work(Session(bind=self.connection, join_transaction_mode="create_savepoint", expire_on_commit=False))
+        return unit_of_work(
+            Session(bind=self.connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        )
 
 
 _sqlite_engines: dict[str, object] = {}
@@ -106,7 +108,9 @@ def rolled_back(db) -> Iterator[_RolledBack]:
             outer.rollback()
 
 
-def run(db, member_id: int, group_id: int, texts: list[str], *, context, now: datetime | None = None) -> list[Turn]:
+def run(
+    db, member_id: int, group_id: int, texts: list[str], *, context, now: datetime | None = None
+) -> list[Turn]:
     """Replay `texts` from the member to the group's number and return what each caused."""
     texts = [t[:MAX_TEXT] for t in texts][-MAX_TURNS:]
     now = now or utcnow()
@@ -117,7 +121,9 @@ def run(db, member_id: int, group_id: int, texts: list[str], *, context, now: da
             group = session.get(Group, group_id)
             from_number, to_number = member.phone, group.phone_number or ""
         for text in texts:
-            answer = inbound.receive_sms(dry, inbound.InboundSms(sid(), from_number, to_number, text), context=context, now=now)
+            answer = inbound.receive_sms(
+                dry, inbound.InboundSms(sid(), from_number, to_number, text), context=context, now=now
+            )
             with dry.session() as session:
                 alerts, other = sends(session, [item.id for item in answer.outbox])
             turns.append(Turn(text, answer.reply, answer.level, alerts, other))
@@ -127,10 +133,16 @@ def run(db, member_id: int, group_id: int, texts: list[str], *, context, now: da
 def sends(session: Session, ids: list[int]) -> tuple[tuple[Send, ...], tuple[Send, ...]]:
     """The outbox rows `ids` as (alerts to staff, everything else), in the order they were written."""
     alerts, other = [], []
-    rows = session.execute(
-        select(OutboxItem, StaffUser.name).outerjoin(StaffUser, StaffUser.id == OutboxItem.staff_id)
-        .where(OutboxItem.id.in_(ids)).order_by(OutboxItem.id)
-    ).all() if ids else []
+    rows = (
+        session.execute(
+            select(OutboxItem, StaffUser.name)
+            .outerjoin(StaffUser, StaffUser.id == OutboxItem.staff_id)
+            .where(OutboxItem.id.in_(ids))
+            .order_by(OutboxItem.id)
+        ).all()
+        if ids
+        else []
+    )
     for item, staff_name in rows:
         send = Send(staff_name or "the member", item.channel, item.purpose, item.body)
         (alerts if item.staff_id is not None else other).append(send)

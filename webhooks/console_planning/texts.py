@@ -54,10 +54,24 @@ def text_sets(effective: PlanConfig, defaults: PlanConfig, group_name: str, form
         for key, label in LABELS.items():
             name = field_name(lang, key)
             text = form.get(name, table[key]) if form is not None else table[key]
-            fields.append(TextField(name, f"{lang}-{key}", key, label, text, defaults.templates[lang][key],
-                                    table[key] != defaults.templates[lang][key], name in reset,
-                                    [f"{{{p}}}" for p in sorted(TEMPLATE_FIELDS[key])]))
-        out.append(LanguageTexts(lang, LANGUAGE_NAMES.get(lang, lang), sample_values(effective, lang, group_name)[0], fields))
+            fields.append(
+                TextField(
+                    name,
+                    f"{lang}-{key}",
+                    key,
+                    label,
+                    text,
+                    defaults.templates[lang][key],
+                    table[key] != defaults.templates[lang][key],
+                    name in reset,
+                    [f"{{{p}}}" for p in sorted(TEMPLATE_FIELDS[key])],
+                )
+            )
+        out.append(
+            LanguageTexts(
+                lang, LANGUAGE_NAMES.get(lang, lang), sample_values(effective, lang, group_name)[0], fields
+            )
+        )
     return out
 
 

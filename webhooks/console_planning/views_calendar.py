@@ -23,11 +23,17 @@ def calendar(token: str):
     now = utcnow()
     start, end = calendar_feed.window(now)
     host = urlsplit(current_app.extensions["checkin"].settings.public_base_url).hostname or "checkin"
-    body = calendar_feed.build(group.name, group.timezone, schedules.occurrences(session, group.id, start, end), host=host, now=now)
-    return body, 200, {
-        "Content-Type": "text/calendar; charset=utf-8",
-        "Content-Disposition": 'inline; filename="meetings.ics"',
-        # Calendar apps poll; the URL is a secret, so no shared cache may keep a copy.
-        "Cache-Control": "private, max-age=300",
-        "X-Robots-Tag": "noindex",
-    }
+    body = calendar_feed.build(
+        group.name, group.timezone, schedules.occurrences(session, group.id, start, end), host=host, now=now
+    )
+    return (
+        body,
+        200,
+        {
+            "Content-Type": "text/calendar; charset=utf-8",
+            "Content-Disposition": 'inline; filename="meetings.ics"',
+            # Calendar apps poll; the URL is a secret, so no shared cache may keep a copy.
+            "Cache-Control": "private, max-age=300",
+            "X-Robots-Tag": "noindex",
+        },
+    )

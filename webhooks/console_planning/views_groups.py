@@ -14,7 +14,14 @@ from checkin.db import utcnow
 from checkin.directory import ValidationError, add_group, check_timezone
 from checkin.models import Group
 from checkin.phones import InvalidPhone, normalize_phone
-from webhooks.console import coordinator_required, db, group_visible, is_coordinator, login_required, visible_groups
+from webhooks.console import (
+    coordinator_required,
+    db,
+    group_visible,
+    is_coordinator,
+    login_required,
+    visible_groups,
+)
 from webhooks.console_planning import bp, forms, recurrence
 
 UPCOMING_WEEKS = 12
@@ -42,7 +49,12 @@ def _groups_page(form=None, error=None, status=200):
 def create_group():
     form = request.form
     try:
-        group = add_group(db(), form.get("name", ""), (form.get("timezone") or "").strip(), (form.get("phone_number") or "").strip() or None)
+        group = add_group(
+            db(),
+            form.get("name", ""),
+            (form.get("timezone") or "").strip(),
+            (form.get("phone_number") or "").strip() or None,
+        )
         db().commit()
     except ValidationError as exc:
         db().rollback()
@@ -62,10 +74,18 @@ def _group_page(group: Group, *, details=None, builder=None, error=None, error_i
     zone = ZoneInfo(group.timezone)
     schedule = schedules.get_schedule(session, group.id)
     now = utcnow()
-    upcoming = schedules.occurrences(session, group.id, now, now + timedelta(weeks=UPCOMING_WEEKS))[:UPCOMING_MAX] if schedule else []
+    upcoming = (
+        schedules.occurrences(session, group.id, now, now + timedelta(weeks=UPCOMING_WEEKS))[:UPCOMING_MAX]
+        if schedule
+        else []
+    )
     current = recurrence.parse(schedule.rrule) if schedule else None
     # Members' answers to the reminders' "Reply 1 if you're coming, 2 if not".
-    rsvps = {occ.key: rsvp.for_occurrence(session, group.id, occ.key) for occ in upcoming if occ.status != "cancelled"}
+    rsvps = {
+        occ.key: rsvp.for_occurrence(session, group.id, occ.key)
+        for occ in upcoming
+        if occ.status != "cancelled"
+    }
     if builder is None:
         builder = {
             "repeat": current.pattern if current else "weekly",
@@ -79,12 +99,26 @@ def _group_page(group: Group, *, details=None, builder=None, error=None, error_i
         }
     token = calendar_feed.token_for(session, group.id)
     session.commit()  # the token, made on first view
-    feed_url = current_app.extensions["checkin"].settings.public_base_url.rstrip("/") + url_for(".calendar", token=token)
+    feed_url = current_app.extensions["checkin"].settings.public_base_url.rstrip("/") + url_for(
+        ".calendar", token=token
+    )
     return render_template(
-        "console_planning/group.html", group=group, schedule=schedule, current=current, upcoming=upcoming,
-        details=details or {"name": group.name, "timezone": group.timezone, "phone_number": group.phone_number or ""},
-        builder=builder, rsvps=rsvps, patterns=recurrence.PATTERNS, weekdays=list(zip(recurrence.WEEKDAYS, recurrence.WEEKDAY_NAMES)),
-        nths=recurrence.NTHS, error=error, error_in=error_in, feed_url=feed_url, editable=is_coordinator(),
+        "console_planning/group.html",
+        group=group,
+        schedule=schedule,
+        current=current,
+        upcoming=upcoming,
+        details=details
+        or {"name": group.name, "timezone": group.timezone, "phone_number": group.phone_number or ""},
+        builder=builder,
+        rsvps=rsvps,
+        patterns=recurrence.PATTERNS,
+        weekdays=list(zip(recurrence.WEEKDAYS, recurrence.WEEKDAY_NAMES)),
+        nths=recurrence.NTHS,
+        error=error,
+        error_in=error_in,
+        feed_url=feed_url,
+        editable=is_coordinator(),
         today=now.astimezone(zone).date(),
     ), status
 
@@ -99,7 +133,9 @@ def edit_group(group_id: int):
         db().commit()
     except ValidationError as exc:
         db().rollback()
-        return _group_page(db().get(Group, group_id), details=form, error=str(exc), error_in="details", status=400)
+        return _group_page(
+            db().get(Group, group_id), details=form, error=str(exc), error_in="details", status=400
+        )
     flash("Group saved.", "ok")
     return redirect(url_for(".group", group_id=group_id))
 
@@ -123,9 +159,16 @@ def _update_group(group: Group, form) -> None:
     schedule = schedules.get_schedule(session, group.id)
     if zone_changed and schedule is not None:
         # Same wall-clock meetings in the new zone: saving the schedule again re-plans what is not yet sent.
-        schedules.set_schedule(session, group.id, rrule=schedule.rrule, start_local=schedule.start_local,
-                               duration_minutes=schedule.duration_minutes, location=schedule.location,
-                               dial_in=schedule.dial_in, starts_on=schedule.starts_on)
+        schedules.set_schedule(
+            session,
+            group.id,
+            rrule=schedule.rrule,
+            start_local=schedule.start_local,
+            duration_minutes=schedule.duration_minutes,
+            location=schedule.location,
+            dial_in=schedule.dial_in,
+            starts_on=schedule.starts_on,
+        )
 
 
 @bp.post("/groups/<int:group_id>/schedule")
@@ -139,10 +182,16 @@ def save_schedule(group_id: int):
         at = forms.clock(form, "time", "Time")
         duration = forms.whole(form, "duration", "Length in minutes", 5, 24 * 60)
         first = rec.first_on_or_after(starts_from, at)
-        schedules.set_schedule(db(), group.id, rrule=rec.rrule(), start_local=at, duration_minutes=duration,
-                               location=forms.text(form, "location", "Address", max_len=200),
-                               dial_in=forms.text(form, "dial_in", "Dial-in number", max_len=40),
-                               starts_on=first.date())
+        schedules.set_schedule(
+            db(),
+            group.id,
+            rrule=rec.rrule(),
+            start_local=at,
+            duration_minutes=duration,
+            location=forms.text(form, "location", "Address", max_len=200),
+            dial_in=forms.text(form, "dial_in", "Dial-in number", max_len=40),
+            starts_on=first.date(),
+        )
         db().commit()
     except (ValidationError, recurrence.RecurrenceError) as exc:
         db().rollback()
@@ -176,7 +225,10 @@ def move_meeting(group_id: int, key: str):
     except ValidationError as exc:
         db().rollback()
         return _group_page(group, error=str(exc), error_in="meetings", status=400)
-    flash(f"Meeting moved to {new_start:%a %d %b %H:%M}. Members who would have been reminded are told once.", "ok")
+    flash(
+        f"Meeting moved to {new_start:%a %d %b %H:%M}. Members who would have been reminded are told once.",
+        "ok",
+    )
     return redirect(url_for(".group", group_id=group_id) + "#meetings")
 
 

@@ -58,7 +58,9 @@ def reminder_minutes(raw: str) -> list[int]:
         try:
             hours = float(part)
         except ValueError:
-            raise ValidationError(f"{label}: hours before the meeting separated by commas, e.g. 24, 2") from None
+            raise ValidationError(
+                f"{label}: hours before the meeting separated by commas, e.g. 24, 2"
+            ) from None
         if not 0 < hours <= 14 * 24 or hours * 60 != int(hours * 60):
             raise ValidationError(f"{label}: each from 1 minute (0.0167) to 336 hours, in whole minutes")
         minutes.append(int(hours * 60))
@@ -73,7 +75,9 @@ def _overrides(form) -> dict:
         "nudge_after_hours": forms.number(form, "nudge_after_hours", FIELDS["nudge_after_hours"][1], 0, 144),
         "quiet_start": forms.clock(form, "quiet_start", FIELDS["quiet_start"][1]).strftime("%H:%M"),
         "quiet_end": forms.clock(form, "quiet_end", FIELDS["quiet_end"][1]).strftime("%H:%M"),
-        "prompt_stale_hours": forms.number(form, "prompt_stale_hours", FIELDS["prompt_stale_hours"][1], 0.5, 72),
+        "prompt_stale_hours": forms.number(
+            form, "prompt_stale_hours", FIELDS["prompt_stale_hours"][1], 0.5, 72
+        ),
     }
 
 
@@ -81,7 +85,7 @@ def _in_words(error: str) -> str:
     """The planner names its config keys ("quiet_end: must be later than quiet_start"); say them with the form's labels."""
     for _field, (key, label) in FIELDS.items():
         if error.startswith(key + ":"):
-            error = label + error[len(key):]
+            error = label + error[len(key) :]
         error = re.sub(rf"\b{key}\b", f'"{label}"', error)
     return error
 
@@ -97,17 +101,40 @@ def _plan_page(group: Group, form=None, error=None, status=200, texts_form=None,
     now = utcnow()
     settings = current_app.extensions["checkin"].settings
     has_schedule = schedules.get_schedule(session, group.id) is not None
-    sends = schedules.preview(session, group.id, now, PREVIEW_DAYS, now=now, base_url=settings.public_base_url) if has_schedule else []
+    sends = (
+        schedules.preview(session, group.id, now, PREVIEW_DAYS, now=now, base_url=settings.public_base_url)
+        if has_schedule
+        else []
+    )
     # The planner knows first names (what texts use); the coordinator needs to tell members apart.
-    names = dict(session.execute(select(Member.id, Member.display_name).where(Member.id.in_({s.member_id for s in sends}))).all())
+    names = dict(
+        session.execute(
+            select(Member.id, Member.display_name).where(Member.id.in_({s.member_id for s in sends}))
+        ).all()
+    )
     sends = sorted(sends, key=lambda s: (names.get(s.member_id, s.member_name), s.member_id, s.send_at_utc))
-    by_member = [(key, list(rows)) for key, rows in groupby(sends, key=lambda s: (s.member_id, names.get(s.member_id, s.member_name)))]
+    by_member = [
+        (key, list(rows))
+        for key, rows in groupby(sends, key=lambda s: (s.member_id, names.get(s.member_id, s.member_name)))
+    ]
     return render_template(
-        "console_planning/plan.html", group=group, form=form or plan_form(schedules.get_plan(session, group.id)),
-        fields=FIELDS, error=error, editable=is_coordinator(), has_schedule=has_schedule, by_member=by_member,
-        days=PREVIEW_DAYS, count=len(sends), held=sum(1 for s in sends if s.held_reason),
-        text_sets=texts.text_sets(schedules.group_config(session, group.id), schedules.load_config(), group.name, texts_form),
-        texts_error=texts_error, error_field=_error_field(texts_error), segments=texts.segments,
+        "console_planning/plan.html",
+        group=group,
+        form=form or plan_form(schedules.get_plan(session, group.id)),
+        fields=FIELDS,
+        error=error,
+        editable=is_coordinator(),
+        has_schedule=has_schedule,
+        by_member=by_member,
+        days=PREVIEW_DAYS,
+        count=len(sends),
+        held=sum(1 for s in sends if s.held_reason),
+        text_sets=texts.text_sets(
+            schedules.group_config(session, group.id), schedules.load_config(), group.name, texts_form
+        ),
+        texts_error=texts_error,
+        error_field=_error_field(texts_error),
+        segments=texts.segments,
     ), status
 
 

@@ -9,7 +9,13 @@ from sqlalchemy import select
 from checkin.models import Group, GroupMember, Member
 from webhooks.console import db, login_required, visible_group_ids
 from webhooks.console_planning import bp
-from webhooks.console_planning.call_simulator import KEYS, MAX_SPEECH, MAX_TRANSCRIPT, CallInputError, run_call
+from webhooks.console_planning.call_simulator import (
+    KEYS,
+    MAX_SPEECH,
+    MAX_TRANSCRIPT,
+    CallInputError,
+    run_call,
+)
 from webhooks.console_planning.simulator import MAX_TEXT, run
 from webhooks.twilio_voice import bp as voice_bp
 
@@ -17,8 +23,12 @@ from webhooks.twilio_voice import bp as voice_bp
 def _choices() -> list[tuple[Group, list[Member]]]:
     """Members of the groups the signed-in staff user can see, by group."""
     ids = visible_group_ids()
-    query = (select(Group, Member).join(GroupMember, GroupMember.group_id == Group.id)
-             .join(Member, Member.id == GroupMember.member_id).order_by(Group.name, Member.display_name))
+    query = (
+        select(Group, Member)
+        .join(GroupMember, GroupMember.group_id == Group.id)
+        .join(Member, Member.id == GroupMember.member_id)
+        .order_by(Group.name, Member.display_name)
+    )
     if ids is not None:
         query = query.where(Group.id.in_(ids or [-1]))
     out: dict[int, tuple[Group, list[Member]]] = {}
@@ -36,6 +46,7 @@ def _pick(choices, raw: str) -> tuple[Group, Member]:
                 if str(member.id) == member_raw:
                     return group, member
     abort(404, "no such member in your groups")
+    return None
 
 
 @bp.get("/simulator")
@@ -61,18 +72,37 @@ def simulate():
     else:
         history.append(text)
         status = 200
-    turns = run(current_app.extensions["checkin"].db, member.id, group.id, history,
-                          context=current_app.extensions["checkin.escalation"]) if history else []
+    turns = (
+        run(
+            current_app.extensions["checkin"].db,
+            member.id,
+            group.id,
+            history,
+            context=current_app.extensions["checkin.escalation"],
+        )
+        if history
+        else []
+    )
     return _page("simulator.html", status, choices=choices, picked=(group, member), turns=turns, error=error)
 
 
 def _page(template: str, status: int = 200, **values):
-    return render_template(f"console_planning/{template}", backend=current_app.extensions["checkin"].settings.messaging_backend,
-                           **values), status
+    return render_template(
+        f"console_planning/{template}",
+        backend=current_app.extensions["checkin"].settings.messaging_backend,
+        **values,
+    ), status
 
 
 def _call_page(status: int = 200, **values):
-    return _page("simulator_call.html", status, keys=KEYS, max_speech=MAX_SPEECH, max_transcript=MAX_TRANSCRIPT, **values)
+    return _page(
+        "simulator_call.html",
+        status,
+        keys=KEYS,
+        max_speech=MAX_SPEECH,
+        max_transcript=MAX_TRANSCRIPT,
+        **values,
+    )
 
 
 @bp.get("/simulator/call")
@@ -107,8 +137,14 @@ def simulate_call():
     runtime = current_app.extensions["checkin"]
 
     def simulate(inputs: list[str]):
-        return run_call(runtime.db, member.id, group.id, inputs, context=current_app.extensions["checkin.escalation"],
-                        base=runtime.settings.public_base_url + voice_bp.url_prefix)
+        return run_call(
+            runtime.db,
+            member.id,
+            group.id,
+            inputs,
+            context=current_app.extensions["checkin.escalation"],
+            base=runtime.settings.public_base_url + voice_bp.url_prefix,
+        )
 
     try:
         call = simulate(history + [token] if token is not None else [])
