@@ -90,3 +90,9 @@ def test_a_facilitator_cannot_sign_someone_else_out(app, people):
     # ... but may sign themselves out everywhere (a lost phone).
     assert frankie.post(f"/console/staff/{people[1].id}/sign-out-everywhere").status_code == 302
     assert not signed_in(frankie.client)
+
+
+def test_https_deployments_tell_browsers_to_stay_on_https(client):
+    # The test settings' PUBLIC_BASE_URL is https://checkin.example.org.
+    response = client.get("/console/login")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")

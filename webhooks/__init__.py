@@ -59,7 +59,18 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.register_blueprint(console.bp)
     app.register_blueprint(console_planning.bp)
     params.refuse_control_bytes(app, free_text=TWILIO_FREE_TEXT)
+    if settings.public_base_url.startswith("https://"):
+        _strict_transport(app)
     return app
+
+
+def _strict_transport(app: Flask) -> None:
+    """Served over https: browsers must never fall back to http, where the session cookie could leak."""
+
+    @app.after_request
+    def _hsts(response):
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        return response
 
 
 def _check_answers_and_pacing() -> None:
