@@ -41,6 +41,8 @@ EVENT_WORDS = {
     "unacknowledged": "Nobody acknowledged it",
     "realerted": "Reminder sent to",
     "nobody_on_call": "Nobody on call in the rota",
+    "unreachable": "The policy reaches nobody",
+    "repeated": "Paging again from the first step",
 }
 
 
