@@ -321,11 +321,18 @@ def _fail_safe(
     if staff is not None:
         return None, "none"
     lang = member.language if member else "en"
-    reply = None if member is not None and member.opted_out else templates.render("urgent", lang)
+    people = failsafe.recipients(session, member)
+    reply = (
+        None
+        if member is not None and member.opted_out
+        else templates.render("urgent" if people else "urgent_unheard", lang)
+    )
     who = member.first_name if member else "an unknown number"
+    if not people:
+        log.error("deciding failed for message=%s and NOBODY CAN BE PAGED (no staff phone)", message.id)
     failsafe.alert(
         session,
-        failsafe.recipients(session, member),
+        people,
         f"alert:failsafe:{message.id}",
         f"Checkin ALERT (urgent): a message from {who} could not be processed automatically. Please check the console, message {message.id}.",
     )

@@ -109,6 +109,8 @@ def test_unknown_number_crisis_pages_the_coordinator_shows_in_the_console_and_st
     console = Console(client, "cory@example.org")
     page = console.get("/console/escalations").get_data(as_text=True)
     assert f"#{esc.id}" in page
+    page = console.get(f"/console/escalations/{esc.id}").get_data(as_text=True)
+    assert "an unknown number" in page and f'href="tel:{STRANGER}"' in page  # to call them back
     [ack] = post_sms(rt.settings, CORY, FROM_NUMBER, f"ACK {esc.id}")
     assert ack.startswith(f"You have escalation {esc.id}")
     # Past every step of the policy (short of the 30-minute reminder to whoever took it): silence.
