@@ -160,7 +160,8 @@ def test_help(twilio, member, word):
 
 
 def test_spanish_member_is_answered_in_spanish(twilio, spanish_member):
-    assert replies(twilio.sms(spanish_member.phone, "AYUDA"))[0].startswith("Checkin: mensajes")
+    # A member's AYUDA asks for help: a facilitator is told, and the carrier's HELP details are kept.
+    assert replies(twilio.sms(spanish_member.phone, "AYUDA"))[0].startswith("Checkin: avisamos")
     assert replies(twilio.sms(spanish_member.phone, "hola"))[0] == "Gracias, Rosa, recibimos tu mensaje."
 
 

@@ -27,6 +27,9 @@ EVENT_KINDS = (
     "reassigned",
     "unacknowledged",
     "realerted",
+    "nobody_on_call",
+    "unreachable",
+    "repeated",
 )
 
 _LIVE_SQL = text("state IN ('open', 'acknowledged', 'unacknowledged')")
