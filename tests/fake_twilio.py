@@ -793,6 +793,119 @@ class FakeTwilio:
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode("utf-8", "replace")
 
+    def follow_dial(
+        self,
+        sid: str,
+        twiml: str,
+        outcome: str = "completed",
+        *,
+        duration: int = 60,
+        timeout: float = 10.0,
+    ) -> tuple[int, str, str]:
+        """The call ``sid`` (placed through this fake and answered) reached the ``<Dial>`` in
+        ``twiml``, the TwiML our server answered: place the child leg to its ``<Number>`` as Twilio
+        does (a call with ``parent_call_sid``, direction ``outbound-dial``, from the Dial's
+        ``callerId`` or else the parent's ``From``), let it end with ``outcome`` (``completed``: the
+        callee answered and talked ``duration`` seconds; ``busy``, ``no-answer``, ``failed``), then
+        request the Dial's ``action`` (signed, with ``DialCallStatus``, ``DialCallSid`` and, if
+        answered, ``DialCallDuration``) and return (HTTP status, body, child call SID).
+
+        Like Twilio, a Dial's ``timeout`` and ``timeLimit`` are honoured by the outcome given, not
+        waited out, and a Dial without ``action`` carries on with the next verb (nothing is requested:
+        the status and body are 0 and "")."""
+        import xml.etree.ElementTree as ET
+
+        from twilio.request_validator import RequestValidator
+
+        root = ET.fromstring(twiml)
+        dial = root.find("Dial")
+        if dial is None:
+            raise ValueError("the TwiML has no <Dial>")
+        number = (dial.findtext("Number") or dial.text or "").strip()
+        if outcome not in ("completed", "busy", "no-answer", "failed", "canceled"):
+            raise ValueError(f"{outcome!r} is not a DialCallStatus")
+        with self._cond:
+            parent = self._calls[sid]
+            pdata = parent["data"]
+            if pdata["status"] != "in-progress":
+                raise ValueError(f"call {sid} is {pdata['status']}, not in progress: nothing to dial from")
+            from_ = dial.get("callerId") or pdata["from"]
+            if not _valid_address(number, allow_e164=True, voice=True):
+                raise TwilioApiError(400, 21211, _format_message(21211, None, to=number))
+            now = time.time()
+            child = _sid("CA")
+            talked = outcome == "completed"
+            data = {
+                "account_sid": self.account_sid,
+                "answered_by": None,
+                "api_version": API_VERSION,
+                "date_created": _now_rfc2822(now),
+                "date_updated": _now_rfc2822(now),
+                "direction": "outbound-dial",
+                "duration": str(duration if talked else 0),
+                "end_time": _now_rfc2822(now),
+                "from": from_,
+                "from_formatted": _format_number(from_),
+                "parent_call_sid": sid,
+                "sid": child,
+                "start_time": _now_rfc2822(now) if talked else None,
+                "status": outcome,
+                "to": number,
+                "to_formatted": _format_number(number),
+                "uri": f"/2010-04-01/Accounts/{self.account_sid}/Calls/{child}.json",
+            }
+            self._calls[child] = {
+                "data": data,
+                "params": {"To": number, "From": from_, "Timeout": dial.get("timeout", "30")},
+                "created_monotonic": time.monotonic(),
+                "created_wall": now,
+                "updates": [],
+            }
+            params = {
+                "AccountSid": self.account_sid,
+                "ApiVersion": API_VERSION,
+                "CallSid": sid,
+                "CallStatus": "in-progress",
+                "Called": pdata["to"],
+                "Caller": pdata["from"],
+                "To": pdata["to"],
+                "From": pdata["from"],
+                "Direction": pdata["direction"],
+                "DialCallSid": child,
+                "DialCallStatus": outcome,
+            }
+            if talked:
+                params["DialCallDuration"] = str(duration)
+            self._cond.notify_all()
+        url = dial.get("action")
+        if not url:
+            return 0, "", child
+        method = (dial.get("method") or "POST").upper()
+        validator = RequestValidator(self.auth_token)
+        if method == "GET":
+            url = url + ("&" if "?" in url else "?") + urllib.parse.urlencode(params)
+            body, signature = None, validator.compute_signature(url, {})
+        else:
+            body, signature = (
+                urllib.parse.urlencode(params).encode(),
+                validator.compute_signature(url, params),
+            )
+        request = urllib.request.Request(
+            url,
+            data=body,
+            method=method,
+            headers={
+                "X-Twilio-Signature": signature,
+                "User-Agent": "TwilioProxy/1.1",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as resp:
+                return resp.status, resp.read().decode("utf-8"), child
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode("utf-8", "replace"), child
+
     def _prepare_status(self, sid, status, error_code, answered_by, duration):
         with self._cond:
             now_wall = time.time()
