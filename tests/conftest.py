@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -106,24 +107,51 @@ def redis_url(tmp_path_factory):
         server = ValkeyServer(data_dir=tmp_path_factory.mktemp("valkey"))
         server.start()
         base = server.connection_url
-    # Claim a database number of our own so parallel runs on one server never share keys.
+    # Claim a database number of our own so parallel runs (and xdist workers) on one server never
+    # share keys. The claim is short and renewed while the run lasts, so a run that was killed frees
+    # its number within two minutes; when all 15 are taken, wait a while for one.
     control = Redis.from_url(base, db=0)
     token = uuid.uuid4().hex
-    for number in range(1, 16):
-        if control.set(f"checkin:test-db-lock:{number}", token, nx=True, ex=3600):
-            break
-    else:
-        pytest.fail("no free Redis database number (1-15) for this test run", pytrace=False)
+    number, deadline = None, time.monotonic() + REDIS_CLAIM_WAIT_SECONDS
+    while number is None:
+        number = next(
+            (n for n in range(1, 16) if control.set(_redis_lock(n), token, nx=True, ex=REDIS_LOCK_SECONDS)),
+            None,
+        )
+        if number is None:
+            if time.monotonic() > deadline:
+                pytest.fail("no free Redis database number (1-15) for this test run", pytrace=False)
+            time.sleep(1)
+    done = threading.Event()
+
+    def renew():
+        while not done.wait(REDIS_LOCK_SECONDS / 4):
+            try:
+                if control.get(_redis_lock(number)) == token.encode():
+                    control.expire(_redis_lock(number), REDIS_LOCK_SECONDS)
+            except Exception:
+                pass
+
+    threading.Thread(target=renew, daemon=True, name="redis-db-claim").start()
     url = f"{base.rstrip('/')}/{number}"
     Redis.from_url(url).flushdb()
     try:
         yield url
     finally:
+        done.set()
         Redis.from_url(url).flushdb()
-        if control.get(f"checkin:test-db-lock:{number}") == token.encode():
-            control.delete(f"checkin:test-db-lock:{number}")
+        if control.get(_redis_lock(number)) == token.encode():
+            control.delete(_redis_lock(number))
         if server is not None:
             server.stop()
+
+
+REDIS_LOCK_SECONDS = 120
+REDIS_CLAIM_WAIT_SECONDS = 300
+
+
+def _redis_lock(number: int) -> str:
+    return f"checkin:test-db-lock:{number}"
 
 
 # --- Twilio ---------------------------------------------------------------------------------
