@@ -68,6 +68,9 @@ __all__ = [
 ]
 
 API_VERSION = "2010-04-01"
+# How long a wait_for* waits by default. A wait returns as soon as its condition holds, so this only
+# bounds a hang; on a busy machine a worker process can take tens of seconds to start.
+WAIT_SECONDS = 60.0
 
 
 def _find_oai() -> str:
@@ -461,6 +464,8 @@ class FakeTwilio:
         self._thread: threading.Thread | None = None
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._stopping = threading.Event()
+        # The clock of the rate limit's sliding window; a test may set its own to slide it at will.
+        self.clock: Callable[[], float] = time.monotonic
         self._clear_state()
         self._apply_initial_config()
 
@@ -678,7 +683,7 @@ class FakeTwilio:
                 "responses_by_status": {str(k): v for k, v in sorted(self._status_counts.items())},
             }
 
-    def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
         """Block until ``predicate()`` is truthy (re-evaluated on every change);
         returns its last value, which is falsy on timeout."""
         deadline = time.monotonic() + timeout
@@ -690,24 +695,24 @@ class FakeTwilio:
                     return value
                 self._cond.wait(min(remaining, 0.25))
 
-    def wait_for_messages(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+    def wait_for_messages(self, n: int, timeout: float = WAIT_SECONDS) -> list[dict[str, Any]]:
         """Wait until at least ``n`` messages exist; returns them or raises TimeoutError."""
         if not self.wait_for(lambda: len(self._messages) >= n, timeout):
             raise TimeoutError(f"expected {n} messages, have {len(self._messages)} after {timeout}s")
         return self.messages()
 
-    def wait_for_calls(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+    def wait_for_calls(self, n: int, timeout: float = WAIT_SECONDS) -> list[dict[str, Any]]:
         if not self.wait_for(lambda: len(self._calls) >= n, timeout):
             raise TimeoutError(f"expected {n} calls, have {len(self._calls)} after {timeout}s")
         return self.calls()
 
-    def wait_for_callbacks(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+    def wait_for_callbacks(self, n: int, timeout: float = WAIT_SECONDS) -> list[dict[str, Any]]:
         """Wait until at least ``n`` status callbacks were sent (answered or failed)."""
         if not self.wait_for(lambda: len(self._callbacks) >= n, timeout):
             raise TimeoutError(f"expected {n} callbacks, have {len(self._callbacks)} after {timeout}s")
         return self.callbacks()
 
-    def wait_idle(self, timeout: float = 5.0) -> bool:
+    def wait_idle(self, timeout: float = WAIT_SECONDS) -> bool:
         """Wait until no automatic callbacks are pending."""
         return bool(self.wait_for(lambda: self._pending_callbacks == 0, timeout))
 
@@ -1228,7 +1233,7 @@ class FakeTwilio:
                         rule.status, rule.code, _format_message(rule.code, rule.message, to=to, from_=from_)
                     )
             if self._rate and sender:
-                now = time.monotonic()
+                now = self.clock()
                 window = self._windows.setdefault(sender, collections.deque())
                 while window and window[0] <= now - 1.0:
                     window.popleft()
@@ -1622,7 +1627,7 @@ class RemoteFakeTwilio:
             "status_code"
         ]
 
-    def wait_for_messages(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+    def wait_for_messages(self, n: int, timeout: float = WAIT_SECONDS) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while self.stats()["messages"] < n:
             if time.monotonic() > deadline:

@@ -134,15 +134,16 @@ def advance(db, now, ctx):
 def test_crisis_text_is_answered_with_resources_and_pages_on_call_facilitators(
     twilio, db, runtime, rules, staff, member
 ):
+    before = utcnow()  # the case opens between `before` and `after`: its next step is 4-5 minutes on
     answer = replies(twilio.sms(member.phone, "CRISIS words"))
+    after = utcnow()
     assert answer == [
         "We hear you. A facilitator is being told. If you are in danger call 911. You can call or text 988 any time."
     ]
     [esc] = escalations(db)
     assert (esc.level, esc.state, esc.step, esc.attempt) == ("crisis", "open", 0, 1)
-    assert esc.next_action_at is not None and timedelta(
-        minutes=4
-    ) < esc.next_action_at - utcnow() <= timedelta(minutes=5)
+    assert esc.next_action_at is not None
+    assert before + timedelta(minutes=4) < esc.next_action_at <= after + timedelta(minutes=5)
     items = alerts(db)
     assert sent_to(items, PHONES) == [("dana", "sms"), ("dana", "voice"), ("eli", "sms"), ("eli", "voice")]
     dana_sms = next(i for i in items if i.to_number == DANA and i.channel == "sms")
@@ -171,11 +172,12 @@ def test_crisis_text_is_answered_with_resources_and_pages_on_call_facilitators(
 
 
 def test_urgent_opens_at_urgent_level_with_sms_only(twilio, db, rules, staff, member):
+    before = utcnow()  # the case opens after this
     answer = replies(twilio.sms(member.phone, "URGENT"))[0]
     assert "facilitator is being told" in answer and "988" in answer and "911" in answer
     [esc] = escalations(db)
     assert esc.level == "urgent"
-    assert esc.next_action_at - utcnow() > timedelta(minutes=59)
+    assert esc.next_action_at - before > timedelta(minutes=59)
     assert sent_to(alerts(db), PHONES) == [("dana", "sms"), ("eli", "sms")]
 
 

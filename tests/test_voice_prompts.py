@@ -215,7 +215,7 @@ def cli_env(env):
 
 
 def run(env, *args):
-    return subprocess.run([CHECKIN, *args], env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run([CHECKIN, *args], env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_simulate_call_walks_a_check_in_against_the_running_server(live_app, cli_env, member, db):
