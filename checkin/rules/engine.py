@@ -12,7 +12,7 @@ import re
 import tomllib
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,7 +26,11 @@ SOURCES = ("sms", "voice_speech", "voice_keypad_help")
 CONTEXT_KINDS = ("negation", "third_party", "past", "hypothetical")
 
 DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "config" / "rules"
-DEFAULT_RULE_FILES = (DEFAULT_RULES_DIR / "en.toml", DEFAULT_RULES_DIR / "es.toml")
+DEFAULT_RULE_FILES = (
+    DEFAULT_RULES_DIR / "en.toml",
+    DEFAULT_RULES_DIR / "es.toml",
+    DEFAULT_RULES_DIR / "families.toml",  # constructs composed from parts, both languages
+)
 
 
 def level_rank(level: str) -> int:
@@ -85,6 +89,7 @@ class Rule:
     capped_level: str = "watch"  # level when third-party / past / hypothetical
     file: str = ""
     line: int | None = None
+    unless: frozenset[str] = frozenset()  # tags that explain the match away (cap it, drop its tags)
 
 
 @dataclass(frozen=True)
@@ -162,9 +167,10 @@ _ALLOWED_RULE_KEYS = {
     "language",
     "note",
     "examples",
+    "unless",
 }
 _ALLOWED_COMBINE_KEYS = {"id", "level", "reason", "requires", "unless", "language", "note", "examples"}
-_ALLOWED_TOP_KEYS = {"language", "macros", "context", "rule", "combine", "description", "version"}
+_ALLOWED_TOP_KEYS = {"language", "macros", "context", "rule", "combine", "description", "version", "unless"}
 
 
 def _table_lines(text: str) -> dict[str, list[tuple[int, int | None]]]:
@@ -218,6 +224,7 @@ class _Loader:
         self.recent: list[str] = []
         self.vocab: set[str] = set(BASE_VOCABULARY)
         self.phrases: dict[str, tuple[str, ...]] = {}
+        self.unless: dict[str, tuple[set[str], str]] = {}  # rule id -> (tags, file): [unless] tables
 
     def load(self, path: Path) -> None:
         file = str(path)
@@ -244,6 +251,12 @@ class _Loader:
             raise RuleFileError(file, None, '[macros] must map NAME = "regex"')
         self.macros.update(macros)
         self._load_context(data.get("context", {}), file, text)
+        extra_unless = data.get("unless", {})
+        if not isinstance(extra_unless, dict):
+            raise RuleFileError(file, None, '[unless] must map "rule id" = [tags...]')
+        for rid, tags in extra_unless.items():
+            words = _str_list(tags, f"unless.{rid}", file, None)
+            self.unless.setdefault(rid, (set(), file))[0].update(words)
 
         rules = data.get("rule", [])
         if not isinstance(rules, list):
@@ -344,6 +357,7 @@ class _Loader:
                 f"rule {rid!r} has unknown context kind(s) {sorted(bad)} (expected {', '.join(CONTEXT_KINDS)})",
             )
         tags = _str_list(raw.get("tags", []), "tags", file, line)
+        unless = _str_list(raw.get("unless", []), "unless", file, line)
         mask = raw.get("mask", False)
         if not isinstance(mask, bool):
             raise RuleFileError(file, line, f"rule {rid!r}: 'mask' must be true or false")
@@ -363,6 +377,7 @@ class _Loader:
             capped_level=capped_level,
             file=file,
             line=line,
+            unless=frozenset(unless),
         )
         object.__setattr__(rule, "_phrases", tuple(norm_phrases))
         self.ids[rid] = file
@@ -381,7 +396,7 @@ class _Loader:
         if "requires" not in raw:
             raise RuleFileError(file, line, f"combine {rid!r} is missing 'requires' (a list of tags)")
         requires = _str_list(raw["requires"], "requires", file, line)
-        if not requires:
+        if not requires or not all(t.strip() for r in requires for t in r.split("|")):
             raise RuleFileError(file, line, f"combine {rid!r} has an empty 'requires'")
         unless = _str_list(raw.get("unless", []), "unless", file, line)
         lang = raw.get("language", file_lang)
@@ -418,6 +433,23 @@ class _Loader:
                 raise RuleFileError(file, line, f"unknown context list {key!r}")
 
     def build(self, files: Sequence[str]) -> RuleSet:
+        # [unless] tables: another file (e.g. families.toml) may give an existing rule the tags
+        # that explain it away, without editing that rule's own file.
+        for rid, (tags, file) in self.unless.items():
+            for n, rule in enumerate(self.rules):
+                if rule.id == rid:
+                    new = replace(rule, unless=rule.unless | frozenset(tags))
+                    object.__setattr__(new, "_phrases", getattr(rule, "_phrases", ()))
+                    self.rules[n] = new
+                    break
+            else:
+                for n, combo in enumerate(self.combines):
+                    if combo.id == rid:
+                        self.combines[n] = replace(combo, unless=tuple(dict.fromkeys((*combo.unless, *tags))))
+                        break
+                else:
+                    raise RuleFileError(file, None, f"[unless] names unknown rule {rid!r}")
+
         def rx(pats: list[str]) -> re.Pattern[str] | None:
             if not pats:
                 return None
@@ -559,10 +591,13 @@ def _evaluate(
     # 2. Risk rules with context (negation, third party, past, hypothetical).
     tokens = [(m.start(), m.end(), m.group(0)) for m in _TOKEN_RE.finditer(masked)]
     starts = [t[0] for t in tokens]
+    guarded: list[tuple[int, Rule]] = []  # hits of rules with `unless`, settled once all tags are known
     for rule in risks:
         for m in rule.regex.finditer(masked):
             kind = _context_of(masked, tokens, starts, m.start(), m.end(), rule, cw)
             if kind is None:
+                if rule.unless:
+                    guarded.append((len(hits), rule))
                 hits.append(_Hit(rule.id, rule.level, m.group(0), rule.tags, rule.level != "none"))
             else:
                 level = (
@@ -573,13 +608,31 @@ def _evaluate(
                 if note not in notes:
                     notes.append(note)
 
-    # 3. Combinations of tags (e.g. method + intent -> crisis).
+    # 2b. An explanation elsewhere in the message ("for deer season", "lol", "on vacation") caps a
+    #     rule that lists its tag under `unless`, and withdraws the rule's tags from combinations.
+    if guarded:
+        own = {g for g, _ in guarded}
+        present = set()
+        for n, h in enumerate(hits):
+            if n not in own:
+                present |= h.tags
+        for n, rule in guarded:
+            if rule.unless & present:
+                level = _min_level(rule.level, rule.capped_level)
+                hits[n] = _Hit(rule.id, level, hits[n].text, frozenset(), level != "none")
+                if "context.explained" not in notes:
+                    notes.append("context.explained")
+
+    # 3. Combinations of tags (e.g. method + intent -> crisis); "a|b" in `requires` means either.
     tags = set()
     for h in hits:
         tags |= h.tags
     for combo in combos:
-        if all(t in tags for t in combo.requires) and not any(t in tags for t in combo.unless):
-            frags = tuple(h.text for h in hits if h.tags & set(combo.requires))
+        if all(any(t in tags for t in req.split("|")) for req in combo.requires) and not any(
+            t in tags for t in combo.unless
+        ):
+            wanted = {t for req in combo.requires for t in req.split("|")}
+            frags = tuple(h.text for h in hits if h.tags & wanted)
             hits.append(_Hit(combo.id, combo.level, " + ".join(dict.fromkeys(frags)), frozenset(), True))
 
     # 4. Scores, history and help requests from the context.
@@ -625,6 +678,34 @@ def assess(
     try:
         rs = ruleset if ruleset is not None else default_ruleset()
         return _evaluate(text, language, context, rs)
+    except Exception as exc:  # fail safe: escalate rather than drop
+        log.error("risk rules engine failed (%s); escalating as urgent", type(exc).__name__)
+        return Assessment("urgent", ("engine.error",), ())
+
+
+def assess_all_languages(
+    text: str,
+    preferred: str | None = None,
+    context: AssessmentContext | None = None,
+    ruleset: RuleSet | None = None,
+) -> Assessment:
+    """Assess a live message in every configured language and keep the highest verdict.
+
+    Members write in the language they are in at that moment, not the one on their record, and
+    often mix two.  The text is read with all rules together, then with each language's rules
+    alone (so that a figure of speech in one language can never hide a cry for help in the
+    other); the highest level wins (ties keep the reading with all rules).  Never raises.
+    """
+    try:
+        rs = ruleset if ruleset is not None else default_ruleset()
+        langs = [None, preferred] + [lang for lang in ("en", "es") if lang != preferred]
+        best: Assessment | None = None
+        for lang in dict.fromkeys(langs):
+            a = _evaluate(text, lang, context, rs)
+            if best is None or _RANK[a.level] > _RANK[best.level]:
+                best = a
+        assert best is not None
+        return best
     except Exception as exc:  # fail safe: escalate rather than drop
         log.error("risk rules engine failed (%s); escalating as urgent", type(exc).__name__)
         return Assessment("urgent", ("engine.error",), ())
