@@ -558,8 +558,11 @@ def _context_of(
         lo = tokens[clause_start][0] if clause_start < len(tokens) else m_start
         hi = tokens[e - 1][1] if e - 1 >= 0 and e <= len(tokens) and e > clause_start else m_end
         clause = text[lo:hi]
-        if cw.past_markers.search(clause) and not (cw.recent_markers and cw.recent_markers.search(clause)):
-            return "past"
+        if cw.past_markers.search(clause):
+            # A recent marker inside the past marker itself ("5 years ago today") does not count.
+            rest = cw.past_markers.sub(" ", clause) if cw.recent_markers else clause
+            if not (cw.recent_markers and cw.recent_markers.search(rest)):
+                return "past"
     return None
 
 
