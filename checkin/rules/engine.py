@@ -147,6 +147,92 @@ class RuleSet:
         return tuple(p for r in self.rules for p in getattr(r, "_phrases", ()))
 
 
+# --------------------------------------------------------------------------- prefilter
+
+_MIN_LITERAL = 3
+
+
+def _required_literals(pattern: str) -> frozenset[str] | None:
+    """Literal strings of which every match of ``pattern`` contains at least one, or None.
+
+    Worked out once at load from the parsed regex: a literal run is required by the sequence it is
+    in; an alternation requires the union of what each branch requires; a repeat that must occur at
+    least once requires what its body requires.  ``assess`` skips a rule when none of its literals
+    is in the message - a substring test, much cheaper than running the regex - and gets exactly
+    the same matches, since a rule cannot match a text that lacks all of them.
+    """
+    try:
+        from re import _parser as sre_parse  # Python 3.11+
+    except ImportError:  # pragma: no cover
+        import sre_parse  # type: ignore[no-redef]
+    from re._constants import BRANCH, IN, LITERAL, MAX_REPEAT, MIN_REPEAT, SUBPATTERN
+
+    def best(cands: list[frozenset[str]]) -> frozenset[str] | None:
+        cands = [c for c in cands if c and min(map(len, c)) >= _MIN_LITERAL]
+        if not cands:
+            return None
+        return max(cands, key=lambda c: (min(map(len, c)), -len(c)))
+
+    def seq(items) -> frozenset[str] | None:
+        cands: list[frozenset[str]] = []
+        run: list[str] = []
+
+        def flush() -> None:
+            if run:
+                cands.append(frozenset(["".join(run)]))
+                run.clear()
+
+        for op, av in items:
+            if op is LITERAL:
+                run.append(chr(av))
+                continue
+            if op is IN and len(av) == 1 and av[0][0] is LITERAL:
+                run.append(chr(av[0][1]))
+                continue
+            flush()
+            if op is SUBPATTERN:
+                r = seq(av[-1])
+            elif op is BRANCH:
+                parts = [seq(b) for b in av[1]]
+                r = None if any(x is None for x in parts) else frozenset().union(*parts)
+            elif op in (MAX_REPEAT, MIN_REPEAT) and av[0] >= 1:
+                r = seq(av[2])
+            else:
+                r = None
+            if r is not None:
+                cands.append(r)
+        flush()
+        return best(cands)
+
+    try:
+        return seq(sre_parse.parse(pattern))
+    except Exception:  # pragma: no cover - unusual syntax: no prefilter, the regex alone decides
+        return None
+
+
+def _literal_finder(literals: frozenset[str] | None):
+    """``search`` of one regex over the literals (None: the rule always runs)."""
+    if not literals:
+        return None
+    # Any one literal will do, so a literal that contains another is redundant; the rest are
+    # written as a trie ("kill(?:ing|s)?") so that the regex engine tries few branches per position.
+    kept = [x for x in literals if not any(y != x and y in x for y in literals)]
+    trie: dict = {}
+    for word in kept:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def pattern(node: dict) -> str:
+        if "" in node:  # a shorter literal ends here: it is enough
+            return ""
+        alts = [re.escape(ch) + pattern(child) for ch, child in sorted(node.items())]
+        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+
+    return re.compile(pattern(trie)).search
+
+
 # --------------------------------------------------------------------------- loading
 
 _MACRO_RE = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
@@ -380,6 +466,7 @@ class _Loader:
             unless=frozenset(unless),
         )
         object.__setattr__(rule, "_phrases", tuple(norm_phrases))
+        object.__setattr__(rule, "_literals", _literal_finder(_required_literals(source)))
         self.ids[rid] = file
         self.rules.append(rule)
         for p in patterns + norm_phrases:
@@ -440,6 +527,7 @@ class _Loader:
                 if rule.id == rid:
                     new = replace(rule, unless=rule.unless | frozenset(tags))
                     object.__setattr__(new, "_phrases", getattr(rule, "_phrases", ()))
+                    object.__setattr__(new, "_literals", getattr(rule, "_literals", None))
                     self.rules[n] = new
                     break
             else:
@@ -581,6 +669,9 @@ def _evaluate(
     #    at their own level and blanked out so that risk rules cannot match inside them.
     masked = norm
     for rule in masks:
+        lits = rule.__dict__.get("_literals")
+        if lits is not None and lits(masked) is None:
+            continue
         spans = [(m.start(), m.end()) for m in rule.regex.finditer(masked)]
         if not spans:
             continue
@@ -596,6 +687,9 @@ def _evaluate(
     starts = [t[0] for t in tokens]
     guarded: list[tuple[int, Rule]] = []  # hits of rules with `unless`, settled once all tags are known
     for rule in risks:
+        lits = rule.__dict__.get("_literals")
+        if lits is not None and lits(masked) is None:
+            continue  # none of the words this rule needs is in the message
         for m in rule.regex.finditer(masked):
             kind = _context_of(masked, tokens, starts, m.start(), m.end(), rule, cw)
             if kind is None:
