@@ -646,10 +646,12 @@ def _context_of(
         lo = tokens[clause_start][0] if clause_start < len(tokens) else m_start
         hi = tokens[e - 1][1] if e - 1 >= 0 and e <= len(tokens) and e > clause_start else m_end
         clause = text[lo:hi]
-        if cw.past_markers.search(clause):
-            # A recent marker inside the past marker itself ("5 years ago today") does not count.
-            rest = cw.past_markers.sub(" ", clause) if cw.recent_markers else clause
-            if not (cw.recent_markers and cw.recent_markers.search(rest)):
+        past = [(p.start(), p.end()) for p in cw.past_markers.finditer(clause)]
+        if past:
+            # A recent marker inside or right after a past marker ("5 years ago today": an
+            # anniversary) does not make the clause recent.
+            recent = cw.recent_markers.finditer(clause) if cw.recent_markers else ()
+            if not any(not any(ps <= r.start() <= pe + 1 for ps, pe in past) for r in recent):
                 return "past"
     return None
 
