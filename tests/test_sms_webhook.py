@@ -280,7 +280,7 @@ def test_spanish_crisis_from_english_member_is_escalated(twilio, db, member, gro
     with db.session() as s:
         assert s.get(Member, member.id).language == "en"
         add_staff(s, "Dana Fox", "dana@example.org", "facilitator", "+12025550160", [group.name])
-    text = "ya compré la soga, mañana cuando mi mamá se vaya al trabajo lo hago"
+    text = "adiós a todos, perdónenme por todo"  # only the Spanish rules see this farewell
     from checkin.rules import assess
 
     assert assess(text, language="en").level != "crisis"  # what the live path used to see
@@ -291,4 +291,4 @@ def test_spanish_crisis_from_english_member_is_escalated(twilio, db, member, gro
         alerts = s.scalars(select(OutboxItem).where(OutboxItem.purpose == "alert")).all()
     assert esc.level == "crisis"
     assert [a.to_number for a in alerts] == ["+12025550160"]
-    assert "soga" not in alerts[0].body
+    assert "perdónenme" not in alerts[0].body
