@@ -267,3 +267,29 @@ def test_score_reply_answers_the_open_check_in_prompt(twilio, db, member):
     with db.session() as session:
         checkin = session.query(CheckIn).filter_by(prompt_key="prompt:test").one()
         assert (checkin.state, checkin.score, checkin.words) == ("answered", 4, "4 good week")
+
+
+# --- every language, every live text -------------------------------------------------------
+
+
+def test_spanish_crisis_from_english_member_is_escalated(twilio, db, member, group):
+    """Sam's language is English; a cry for help in Spanish (or mixed) must still open a crisis."""
+    from checkin.directory import add_staff
+    from checkin.escalation.models import Escalation
+    from checkin.models import OutboxItem
+
+    with db.session() as s:
+        assert s.get(Member, member.id).language == "en"
+        add_staff(s, "Dana Fox", "dana@example.org", "facilitator", "+12025550160", [group.name])
+    text = "adiós a todos, perdónenme por todo"  # only the Spanish rules see this farewell
+    from checkin.rules import assess
+
+    assert assess(text, language="en").level != "crisis"  # what the live path used to see
+    answer = replies(twilio.sms(member.phone, text))
+    assert answer and "988" in answer[0] and "911" in answer[0]
+    with db.session() as s:
+        esc = s.scalars(select(Escalation)).one()
+        alerts = s.scalars(select(OutboxItem).where(OutboxItem.purpose == "alert")).all()
+    assert esc.level == "crisis"
+    assert [a.to_number for a in alerts] == ["+12025550160"]
+    assert "perdónenme" not in alerts[0].body

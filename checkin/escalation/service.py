@@ -165,12 +165,16 @@ def assess_message(
         )
         return Verdict("none", (), record)
     try:
-        from checkin.rules import AssessmentContext, assess
+        from checkin.rules import AssessmentContext, assess_all_languages
 
         # The history only matters to a message that carries a score (see the rules engine's step 4).
         history = _history(session, member.id, message.id) if score is not None else ()
         context = AssessmentContext(score=score, recent_scores=history, source=source)
-        result = assess(message.body or "", language=language or member.language, context=context)
+        # Every live text is read in every configured language and the highest verdict wins: a member
+        # registered as English may write to us in Spanish (or mix both) when it matters most.
+        result = assess_all_languages(
+            message.body or "", preferred=language or member.language, context=context
+        )
         level, rules = result.level, tuple(result.rules)
         if level not in RANK:
             raise ValueError(f"unknown level {level!r}")
