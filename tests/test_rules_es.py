@@ -222,3 +222,39 @@ def test_reasons_are_words_a_facilitator_reads():
     for rule in default_ruleset().rules:
         if rule.id.startswith("es."):
             assert rule.reason and not any(c in rule.reason for c in "\\[]{}|"), rule.id
+
+
+def test_spanish_he_is_i_have_not_english_he():
+    # "he pensado" = "I have thought": the English third-person "he" must not cap it.
+    assert rank("he pensado en matarme") >= URGENT
+    assert rank("me he estado cortando") >= URGENT
+    assert rank("he is thinking about killing himself") <= WATCH
+
+
+MORE_MIXED_AND_VOICE = [
+    ("ya no kiero vivir mñn me tomo todas las pastiyas", CRISIS),
+    ("tengo el rope en el closet y tonight lo hago", CRISIS),
+    ("estoy on the bridge y no voy a bajar", CRISIS),
+    ("i already wrote the letters para mis hijos, adios", CRISIS),
+    ("voy a manejar contra un trailer esta noche", CRISIS),
+    ("me queme el brazo con la plancha a propósito", URGENT),
+    ("llevo 3 semanas sin mis pastillas del bipolar", URGENT),
+    ("no me siento segura conmigo misma", URGENT),
+]
+
+
+@pytest.mark.parametrize("text, minimum", MORE_MIXED_AND_VOICE, ids=lambda x: str(x)[:40])
+def test_spanish_sms_spellings_and_code_switching(text, minimum):
+    assert rank(text) >= minimum, assess(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "estoy en el puente esperando el camion",
+        "tengo pastillas para el dolor por si acaso",
+        "me corté el pelo",
+    ],
+)
+def test_spanish_everyday_means_and_places(text):
+    assert rank(text) <= WATCH, assess(text)
