@@ -578,6 +578,7 @@ def default_ruleset(extra_paths: Iterable[str | Path] = ()) -> RuleSet:
 
 _TOKEN_RE = re.compile(r"\S+")
 _SUBJECT_PRONOUNS = frozenset({"i", "yo"})
+_SPANISH_PARTICIPLE = re.compile(r"[a-z]+(?:ado|ido|echo|icho|isto|ierto|uelto|into)$")
 
 
 @dataclass
@@ -638,8 +639,8 @@ def _context_of(
     if "third_party" in rule.context and not (match_words & cw.first_person):
         for k in range(i - 1, clause_start - 1, -1):
             w = tokens[k][2]
-            if w in cw.first_person:
-                break
+            if w in cw.first_person or (w == "he" and _SPANISH_PARTICIPLE.match(tokens[k + 1][2])):
+                break  # Spanish "he pensado" is "I have thought", not English "he"
             if w in cw.third_person:
                 return "third_party"
     if "past" in rule.context and cw.past_markers is not None:
