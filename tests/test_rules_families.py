@@ -129,6 +129,10 @@ def test_eval_header_needs_level_and_text(tmp_path, header):
         "ya regalé mis cosas y le dejé el gato a mi vecina, gracias por todo",
         # command voices toward a child, code-switched
         "las voces me dicen que hurt the baby",
+        "abrí el gas de la estufa y cerré las ventanas",
+        "sold my car and gave my cat to my neighbor. wont be needing anything soon",
+        "tengo las pastillas guardadas desde hace meses, el sábado me las tomo",
+        "ya tengo la pistola, nomás espero que mi familia se duerma",
     ],
 )
 def test_family_constructs_in_new_words_are_crisis(text):
@@ -162,6 +166,14 @@ def test_family_urgent_constructs(text):
         "wont be here next week, on vacation!",
         "5 years ago today i overdosed. grateful to be alive, doing well",
         "my partner took my phone to get the screen fixed",
+        "picked up rope lights for the porch, they look amazing",
+        "left the car running for a sec to grab my coffee",
+        "estoy en el techo de mi casa viendo las estrellas con mi hija",
+        "wrote letters to my pen pal in mexico today",
+        "deleted instagram for a month, detox",
+        "bought a new belt for my interview tomorrow",
+        "took my insulin and had breakfast",
+        "my sister is taking the kids to disney this weekend!",
     ],
 )
 def test_everyday_explanations_do_not_alarm(text):
