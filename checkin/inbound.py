@@ -315,9 +315,9 @@ def _unknown_number(
     call back: it may be a member writing from a new phone."""
     spanish = word in ("AYUDA", "PARAR", "BAJA")
     try:
-        from checkin.rules import assess_all_languages
+        from checkin.rules import ALL_LANGUAGES, assess
 
-        result = assess_all_languages(message.body or "")
+        result = assess(message.body or "", language=ALL_LANGUAGES)
         level, spanish = result.level, spanish or any(rule.startswith("es.") for rule in result.rules)
     except Exception as exc:
         log.error(

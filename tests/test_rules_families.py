@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from checkin.rules import assess, assess_all_languages, default_ruleset, level_rank, load_ruleset
+from checkin.rules import (
+    ALL_LANGUAGES,
+    assess,
+    assess_all_languages,
+    default_ruleset,
+    level_rank,
+    load_ruleset,
+)
 from checkin.rules.engine import DEFAULT_RULE_FILES, _evaluate
 from checkin.rules.evaluate import EvalFileError, evaluate, read_labelled, read_labelled_rows
 
@@ -246,4 +253,5 @@ def test_every_language_is_read_for_live_texts():
     text = "adiós a todos, perdónenme por todo"  # only the Spanish rules see this farewell
     assert assess(text, language="en").level != "crisis"
     assert assess_all_languages(text, preferred="en").level == "crisis"
+    assert assess(text, language=ALL_LANGUAGES).level == "crisis"  # what the live path calls
     assert assess_all_languages("see you thursday", preferred="es").level == "none"
