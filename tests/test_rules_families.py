@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from checkin.rules import assess, assess_all_languages, default_ruleset, level_rank, load_ruleset
+from checkin.rules import (
+    ALL_LANGUAGES,
+    assess,
+    assess_all_languages,
+    default_ruleset,
+    level_rank,
+    load_ruleset,
+)
 from checkin.rules.engine import DEFAULT_RULE_FILES, _evaluate
 from checkin.rules.evaluate import EvalFileError, evaluate, read_labelled, read_labelled_rows
 
@@ -129,6 +136,10 @@ def test_eval_header_needs_level_and_text(tmp_path, header):
         "ya regalé mis cosas y le dejé el gato a mi vecina, gracias por todo",
         # command voices toward a child, code-switched
         "las voces me dicen que hurt the baby",
+        "abrí el gas de la estufa y cerré las ventanas",
+        "sold my car and gave my cat to my neighbor. wont be needing anything soon",
+        "tengo las pastillas guardadas desde hace meses, el sábado me las tomo",
+        "ya tengo la pistola, nomás espero que mi familia se duerma",
     ],
 )
 def test_family_constructs_in_new_words_are_crisis(text):
@@ -162,6 +173,14 @@ def test_family_urgent_constructs(text):
         "wont be here next week, on vacation!",
         "5 years ago today i overdosed. grateful to be alive, doing well",
         "my partner took my phone to get the screen fixed",
+        "picked up rope lights for the porch, they look amazing",
+        "left the car running for a sec to grab my coffee",
+        "estoy en el techo de mi casa viendo las estrellas con mi hija",
+        "wrote letters to my pen pal in mexico today",
+        "deleted instagram for a month, detox",
+        "bought a new belt for my interview tomorrow",
+        "took my insulin and had breakfast",
+        "my sister is taking the kids to disney this weekend!",
     ],
 )
 def test_everyday_explanations_do_not_alarm(text):
@@ -234,4 +253,5 @@ def test_every_language_is_read_for_live_texts():
     text = "adiós a todos, perdónenme por todo"  # only the Spanish rules see this farewell
     assert assess(text, language="en").level != "crisis"
     assert assess_all_languages(text, preferred="en").level == "crisis"
+    assert assess(text, language=ALL_LANGUAGES).level == "crisis"  # what the live path calls
     assert assess_all_languages("see you thursday", preferred="es").level == "none"

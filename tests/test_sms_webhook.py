@@ -291,5 +291,5 @@ def test_spanish_crisis_from_english_member_is_escalated(twilio, db, member, gro
         esc = s.scalars(select(Escalation)).one()
         alerts = s.scalars(select(OutboxItem).where(OutboxItem.purpose == "alert")).all()
     assert esc.level == "crisis"
-    assert [a.to_number for a in alerts] == ["+12025550160"]
-    assert "perdónenme" not in alerts[0].body
+    assert alerts and {a.to_number for a in alerts} == {"+12025550160"}  # the on-call facilitator
+    assert all("perdónenme" not in (a.body or "") for a in alerts)

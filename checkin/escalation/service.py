@@ -139,7 +139,9 @@ def assess_message(
 ) -> Verdict:
     """Assess an inbound message with the member's history, and record the verdict. Never raises:
     if the rules engine fails in any way the message is treated as urgent. `language` is the one the
-    words are in when it is known to differ from the member's (a call switched to Spanish with 8)."""
+    words are in when it is known to differ from the member's (a call switched to Spanish with 8).
+    Every text is read in all configured languages whatever `language` says (the highest verdict
+    wins): a member may cry for help in the other language, or in both at once."""
     # The one reading of a reply's score (checkin.answers): "3/5", "tres", but not an RSVP "1".
     try:
         reading = answers.read(session, member, message)
@@ -165,16 +167,14 @@ def assess_message(
         )
         return Verdict("none", (), record)
     try:
-        from checkin.rules import AssessmentContext, assess_all_languages
+        from checkin.rules import ALL_LANGUAGES, AssessmentContext, assess
 
         # The history only matters to a message that carries a score (see the rules engine's step 4).
         history = _history(session, member.id, message.id) if score is not None else ()
         context = AssessmentContext(score=score, recent_scores=history, source=source)
         # Every live text is read in every configured language and the highest verdict wins: a member
         # registered as English may write to us in Spanish (or mix both) when it matters most.
-        result = assess_all_languages(
-            message.body or "", preferred=language or member.language, context=context
-        )
+        result = assess(message.body or "", language=ALL_LANGUAGES, context=context)
         level, rules = result.level, tuple(result.rules)
         if level not in RANK:
             raise ValueError(f"unknown level {level!r}")

@@ -8,6 +8,7 @@ Rules are data (config/rules/*.toml); see config/rules/en.toml for the format.
 """
 
 from .engine import (
+    ALL_LANGUAGES,
     DEFAULT_RULE_FILES,
     LEVELS,
     Assessment,
@@ -24,6 +25,7 @@ from .engine import (
 from .normalize import normalize
 
 __all__ = [
+    "ALL_LANGUAGES",
     "DEFAULT_RULE_FILES",
     "LEVELS",
     "Assessment",

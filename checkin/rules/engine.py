@@ -23,6 +23,7 @@ log = logging.getLogger("checkin.rules")
 LEVELS: tuple[str, ...] = ("none", "watch", "urgent", "crisis")
 _RANK = {name: i for i, name in enumerate(LEVELS)}
 SOURCES = ("sms", "voice_speech", "voice_keypad_help")
+ALL_LANGUAGES = "all"  # assess(language=ALL_LANGUAGES): every language, the highest verdict wins
 CONTEXT_KINDS = ("negation", "third_party", "past", "hypothetical")
 
 DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "config" / "rules"
@@ -774,7 +775,12 @@ def assess(
     context: AssessmentContext | None = None,
     ruleset: RuleSet | None = None,
 ) -> Assessment:
-    """Assess one message.  Never raises: an internal error yields level "urgent"."""
+    """Assess one message.  Never raises: an internal error yields level "urgent".
+
+    ``language`` selects the rules: "en", "es", None (all rules at once) or ALL_LANGUAGES, which
+    is what live texts use (see ``assess_all_languages``)."""
+    if language == ALL_LANGUAGES:
+        return assess_all_languages(text, context=context, ruleset=ruleset)
     try:
         rs = ruleset if ruleset is not None else default_ruleset()
         return _evaluate(text, language, context, rs)
