@@ -4,7 +4,9 @@ The fake answers the way ``api.twilio.com`` does for the official ``twilio``
 Python library: create/fetch/update Messages and Calls, HTTP Basic auth,
 Twilio-shaped error JSON, form parameters validated against Twilio's own
 OpenAPI description (``/work/shared/twilio-oai/twilio_api_v2010.json``), and
-signed status callbacks.
+signed status callbacks. A call it placed can be answered (``answer_call`` fetches its TwiML,
+signed, with ``AnsweredBy``) and a ``<Dial>`` in the TwiML followed (``follow_dial`` places the
+child leg and requests the Dial's ``action`` with ``DialCallStatus``).
 
 In-process use (tests)::
 
