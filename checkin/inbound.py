@@ -315,9 +315,9 @@ def _unknown_number(
     call back: it may be a member writing from a new phone."""
     spanish = word in ("AYUDA", "PARAR", "BAJA")
     try:
-        from checkin.rules import assess
+        from checkin.rules import assess, classifier
 
-        result = assess(message.body or "")
+        result = assess(message.body or "", second_opinion=classifier.enabled())
         level, spanish = result.level, spanish or any(rule.startswith("es.") for rule in result.rules)
     except Exception as exc:
         log.error(

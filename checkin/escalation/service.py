@@ -149,12 +149,17 @@ def assess_message(
         log.error("reading the reply failed for message=%s (%s)", message.id, type(exc).__name__)
         score = parse_score(message.body)
     try:
-        from checkin.rules import AssessmentContext, assess
+        from checkin.rules import AssessmentContext, assess, classifier
 
         # The history only matters to a message that carries a score (see the rules engine's step 4).
         history = _history(session, member.id, message.id) if score is not None else ()
         context = AssessmentContext(score=score, recent_scores=history, source=source)
-        result = assess(message.body or "", language=language or member.language, context=context)
+        result = assess(
+            message.body or "",
+            language=language or member.language,
+            context=context,
+            second_opinion=classifier.enabled(),
+        )
         level, rules = result.level, tuple(result.rules)
         if level not in RANK:
             raise ValueError(f"unknown level {level!r}")

@@ -620,11 +620,21 @@ def assess(
     language: str | None = None,
     context: AssessmentContext | None = None,
     ruleset: RuleSet | None = None,
+    *,
+    second_opinion: bool = False,
 ) -> Assessment:
-    """Assess one message.  Never raises: an internal error yields level "urgent"."""
+    """Assess one message.  Never raises: an internal error yields level "urgent".
+
+    ``second_opinion=True`` lets the statistical classifier (checkin.rules.classifier) raise the
+    rules' level, never lower it; callers pass its setting, ``classifier.enabled()``."""
     try:
         rs = ruleset if ruleset is not None else default_ruleset()
-        return _evaluate(text, language, context, rs)
+        result = _evaluate(text, language, context, rs)
     except Exception as exc:  # fail safe: escalate rather than drop
         log.error("risk rules engine failed (%s); escalating as urgent", type(exc).__name__)
         return Assessment("urgent", ("engine.error",), ())
+    if second_opinion:
+        from .classifier import apply_second_opinion
+
+        result = apply_second_opinion(text, result)
+    return result
