@@ -8,10 +8,10 @@ header of either ``level<TAB>text`` or ``level<TAB>construct<TAB>lang<TAB>text``
 fold seed, liblinear solver, features and floats written in a fixed order and precision, so
 running it twice writes the same bytes.
 
-Thresholds are chosen on 5-fold cross-validated (out-of-fold) probabilities, combined with what
-the rules say about each line, so that the classifier adds few alarms on harmless lines:
-  * crisis head: no harmless (none/watch) line may be raised to crisis out of fold;
-  * urgent head: raised harmless lines stay within HARMLESS_BUDGET of all harmless lines.
+Thresholds are chosen on 5-fold cross-validated (out-of-fold) probabilities of the classifier
+alone, so that it alarms few harmless lines of its own:
+  * crisis head: above every harmless (none/watch) line out of fold;
+  * urgent head: at most HARMLESS_BUDGET of the harmless lines reach it out of fold.
 scikit-learn is needed here only; the service reads the JSON with pure Python.
 """
 
@@ -114,21 +114,17 @@ def combined(rules_level: str, pu: float, pc: float, tu: float, tc: float) -> st
     return lvl if level_rank(lvl) > level_rank(rules_level) else rules_level
 
 
-def choose_thresholds(rows, rules, pu, pc) -> tuple[float, float]:
+def choose_thresholds(rows, pu, pc) -> tuple[float, float]:
+    """From out-of-fold probabilities of the classifier alone (not of what the rules said, so that
+    editing a rule does not change the shipped model): the crisis threshold sits above every
+    harmless line; the urgent one is the lowest that raises at most HARMLESS_BUDGET of them."""
     harmless = [i for i, r in enumerate(rows) if r["level"] in ("none", "watch")]
-    # Crisis: above every harmless line the rules left below crisis.
-    top = max((pc[i] for i in harmless if rules[i] != "crisis"), default=0.0)
+    top = max((pc[i] for i in harmless), default=0.0)
     tc = min(0.99, max(FLOOR, top + CRISIS_MARGIN))
-    # Urgent: the lowest threshold whose extra harmless alarms stay within budget.
     budget = int(HARMLESS_BUDGET * len(harmless))
-    cands = sorted({round(pu[i], 4) for i in harmless if level_rank(rules[i]) < 2}, reverse=True)
-    tu = 0.99
-    for t in [0.99, *[c + 1e-4 for c in cands]]:
-        extra = sum(1 for i in harmless if level_rank(rules[i]) < 2 and pu[i] >= t)
-        if extra > budget or t < FLOOR:
-            break
-        tu = t
-    return round(max(FLOOR, tu), 4), round(tc, 4)
+    ranked = sorted((pu[i] for i in harmless), reverse=True)
+    tu = ranked[budget] + 1e-4 if budget < len(ranked) else FLOOR  # lines strictly above it: <= budget
+    return round(min(0.99, max(FLOOR, tu)), 4), round(tc, 4)
 
 
 def figures(rows, levels) -> dict:
@@ -157,10 +153,10 @@ def train(paths=None, report: bool = False) -> dict:
     rows = load_training(paths or training_files())
     norms = [r["norm"] for r in rows]
     y = [LEVELS.index(r["level"]) for r in rows]
-    rules = [assess(r["text"]).level for r in rows]
     pu, pc = out_of_fold(rows)
-    tu, tc = choose_thresholds(rows, rules, pu, pc)
+    tu, tc = choose_thresholds(rows, pu, pc)
     if report:
+        rules = [assess(r["text"]).level for r in rows]
         both = [combined(rl, a, b, tu, tc) for rl, a, b in zip(rules, pu, pc)]
         print(f"{len(rows)} training lines; thresholds urgent {tu} crisis {tc}", file=sys.stderr)
         print("rules alone      (cv):", _fmt(figures(rows, rules)), file=sys.stderr)
