@@ -43,6 +43,10 @@ REASONS = {
     "classifier.urgent": "wording close to past urgent messages (statistical check, no rule matched at this level)",
 }
 
+# Below this many words the model has too little to go on (one n-gram dominates an l2-normalised
+# vector: "Voy", an RSVP, would read like "voy a matarme"); short replies are the rules' alone.
+MIN_WORDS = 4
+
 WORD_NGRAMS = (1, 2)
 CHAR_NGRAMS = (2, 5)
 
@@ -115,13 +119,20 @@ class Model:
         return _sigmoid(zu), _sigmoid(zc)
 
     def level(self, norm: str) -> str:
-        """The level this model would raise to on its own ("none" when not confident)."""
+        """The level this model would raise to on its own ("none" when not confident or when
+        the text is shorter than MIN_WORDS words)."""
+        if not long_enough(norm):
+            return "none"
         pu, pc = self.probabilities(norm)
         if pc >= self.thresholds[1]:
             return "crisis"
         if pu >= self.thresholds[0]:
             return "urgent"
         return "none"
+
+
+def long_enough(norm: str) -> bool:
+    return sum(1 for t in norm.split() if t != ",") >= MIN_WORDS
 
 
 def _sigmoid(z: float) -> float:

@@ -23,7 +23,7 @@ import json
 import sys
 from pathlib import Path
 
-from .classifier import MODEL_FORMAT, MODEL_PATH, Model, features
+from .classifier import MIN_WORDS, MODEL_FORMAT, MODEL_PATH, Model, features, long_enough
 from .engine import LEVELS, assess, level_rank
 from .normalize import normalize
 
@@ -109,8 +109,10 @@ def out_of_fold(rows) -> tuple[list[float], list[float]]:
     return pu, pc
 
 
-def combined(rules_level: str, pu: float, pc: float, tu: float, tc: float) -> str:
+def combined(rules_level: str, norm: str, pu: float, pc: float, tu: float, tc: float) -> str:
     lvl = "crisis" if pc >= tc else "urgent" if pu >= tu else "none"
+    if not long_enough(norm):
+        lvl = "none"
     return lvl if level_rank(lvl) > level_rank(rules_level) else rules_level
 
 
@@ -118,7 +120,7 @@ def choose_thresholds(rows, pu, pc) -> tuple[float, float]:
     """From out-of-fold probabilities of the classifier alone (not of what the rules said, so that
     editing a rule does not change the shipped model): the crisis threshold sits above every
     harmless line; the urgent one is the lowest that raises at most HARMLESS_BUDGET of them."""
-    harmless = [i for i, r in enumerate(rows) if r["level"] in ("none", "watch")]
+    harmless = [i for i, r in enumerate(rows) if r["level"] in ("none", "watch") and long_enough(r["norm"])]
     top = max((pc[i] for i in harmless), default=0.0)
     tc = min(0.99, max(FLOOR, top + CRISIS_MARGIN))
     budget = int(HARMLESS_BUDGET * len(harmless))
@@ -157,7 +159,7 @@ def train(paths=None, report: bool = False) -> dict:
     tu, tc = choose_thresholds(rows, pu, pc)
     if report:
         rules = [assess(r["text"]).level for r in rows]
-        both = [combined(rl, a, b, tu, tc) for rl, a, b in zip(rules, pu, pc)]
+        both = [combined(rl, n, a, b, tu, tc) for rl, n, a, b in zip(rules, norms, pu, pc)]
         print(f"{len(rows)} training lines; thresholds urgent {tu} crisis {tc}", file=sys.stderr)
         print("rules alone      (cv):", _fmt(figures(rows, rules)), file=sys.stderr)
         print("rules+classifier (cv):", _fmt(figures(rows, both)), file=sys.stderr)
@@ -174,6 +176,7 @@ def train(paths=None, report: bool = False) -> dict:
             "C": C,
             "min_df": MIN_DF,
             "harmless_budget": HARMLESS_BUDGET,
+            "min_words": MIN_WORDS,
         },
         "threshold_urgent": tu,
         "threshold_crisis": tc,
