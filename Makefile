@@ -16,7 +16,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint format bench flakes lock install clean browser
+.PHONY: run test lint format bench flakes lock install clean browser classifier
 
 $(UV): .ci/uv-requirements.txt
 	$(PYTHON) -m venv $(TOOLS)
@@ -59,6 +59,10 @@ flakes: $(STAMP) browser
 	@$(PYTHON) -c "while True: pass" & busy=$$!; trap "kill $$busy" EXIT; \
 	for run in 1 2 3; do echo "flakes: run $$run of 3, one core loaded"; \
 		$(BIN)/python -m pytest -n 2 -q -p no:randomly || exit 1; done
+
+# Retrain the risk classifier (the rules' statistical second opinion) from tests/corpus; deterministic.
+classifier: $(STAMP)
+	$(BIN)/python -m checkin.rules.train_classifier --report
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -39,7 +39,7 @@ class StubRules:
         self.contexts = []
         self.error = None
 
-    def __call__(self, text, language=None, context=None):
+    def __call__(self, text, language=None, context=None, second_opinion=False):
         self.contexts.append(context)
         if self.error:
             raise self.error

@@ -167,14 +167,19 @@ def assess_message(
         )
         return Verdict("none", (), record)
     try:
-        from checkin.rules import ALL_LANGUAGES, AssessmentContext, assess
+        from checkin.rules import ALL_LANGUAGES, AssessmentContext, assess, classifier
 
         # The history only matters to a message that carries a score (see the rules engine's step 4).
         history = _history(session, member.id, message.id) if score is not None else ()
         context = AssessmentContext(score=score, recent_scores=history, source=source)
         # Every live text is read in every configured language and the highest verdict wins: a member
         # registered as English may write to us in Spanish (or mix both) when it matters most.
-        result = assess(message.body or "", language=ALL_LANGUAGES, context=context)
+        result = assess(
+            message.body or "",
+            language=ALL_LANGUAGES,
+            context=context,
+            second_opinion=classifier.enabled(),
+        )
         level, rules = result.level, tuple(result.rules)
         if level not in RANK:
             raise ValueError(f"unknown level {level!r}")

@@ -774,19 +774,29 @@ def assess(
     language: str | None = None,
     context: AssessmentContext | None = None,
     ruleset: RuleSet | None = None,
+    *,
+    second_opinion: bool = False,
 ) -> Assessment:
     """Assess one message.  Never raises: an internal error yields level "urgent".
 
     ``language`` selects the rules: "en", "es", None (all rules at once) or ALL_LANGUAGES, which
-    is what live texts use (see ``assess_all_languages``)."""
+    is what live texts use (see ``assess_all_languages``). ``second_opinion=True`` lets the
+    statistical classifier (checkin.rules.classifier) raise the rules' level, never lower it;
+    callers pass its setting, ``classifier.enabled()``."""
     if language == ALL_LANGUAGES:
-        return assess_all_languages(text, context=context, ruleset=ruleset)
-    try:
-        rs = ruleset if ruleset is not None else default_ruleset()
-        return _evaluate(text, language, context, rs)
-    except Exception as exc:  # fail safe: escalate rather than drop
-        log.error("risk rules engine failed (%s); escalating as urgent", type(exc).__name__)
-        return Assessment("urgent", ("engine.error",), ())
+        result = assess_all_languages(text, context=context, ruleset=ruleset)
+    else:
+        try:
+            rs = ruleset if ruleset is not None else default_ruleset()
+            result = _evaluate(text, language, context, rs)
+        except Exception as exc:  # fail safe: escalate rather than drop
+            log.error("risk rules engine failed (%s); escalating as urgent", type(exc).__name__)
+            return Assessment("urgent", ("engine.error",), ())
+    if second_opinion:
+        from .classifier import apply_second_opinion
+
+        result = apply_second_opinion(text, result)
+    return result
 
 
 def assess_all_languages(

@@ -40,10 +40,11 @@ def local(when: datetime | None, tz: str | None = None, fmt: str = WHEN) -> str:
 
 @lru_cache(maxsize=1)
 def _rule_reasons() -> dict[str, str]:
-    from checkin.rules import default_ruleset
+    from checkin.rules import classifier, default_ruleset
 
     rules = default_ruleset()
-    return {r.id: r.reason for r in rules.rules} | {c.id: c.reason for c in rules.combines}
+    reasons = {r.id: r.reason for r in rules.rules} | {c.id: c.reason for c in rules.combines}
+    return reasons | classifier.REASONS
 
 
 def rule_reasons(ids: str | None) -> str:

@@ -1,0 +1,175 @@
+"""Statistical second opinion for the risk rules: it can only RAISE a level, never lower it.
+
+The rules engine is the primary judge and keeps every guarantee and every reason.  This module
+adds one more signal: a linear model over word 1-2 grams and character 2-5 grams of the rules
+engine's *normalised* text (slang, accents, look-alike digits are handled once, by
+``normalize``), English and Spanish together.  It has two heads: P(level >= urgent) and
+P(level == crisis).  When a head is confident (its probability reaches a threshold chosen on
+cross-validation so that harmless messages are rarely alarmed) and the rules gave a lower level,
+the level is raised and the assessment says so in plain words for the facilitators.
+
+The model ships as plain JSON (``checkin/rules/risk_model.json``: per n-gram its idf and one
+weight per head, plus the thresholds), read lazily once.  Inference is pure Python: no pickle,
+no numpy, nothing that can execute code from the file.  ``make classifier`` retrains it
+deterministically from the corpus (see ``checkin.rules.train_classifier``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .engine import Assessment, level_rank
+from .normalize import normalize
+
+log = logging.getLogger("checkin.rules.classifier")
+
+MODEL_PATH = Path(__file__).resolve().parent / "risk_model.json"
+MODEL_FORMAT = "checkin-risk-ngram-logreg/1"
+
+# The setting: CHECKIN_RISK_CLASSIFIER=off (or 0 / false / no) turns the second opinion off.
+SETTING = "CHECKIN_RISK_CLASSIFIER"
+_OFF = frozenset({"0", "off", "false", "no", "disabled"})
+
+# What a facilitator reads next to the rules' reasons (the rule list of the Assessment).
+REASONS = {
+    "classifier.crisis": "wording close to past crisis messages (statistical check, no rule matched at this level)",
+    "classifier.urgent": "wording close to past urgent messages (statistical check, no rule matched at this level)",
+}
+
+# Below this many words the model has too little to go on (one n-gram dominates an l2-normalised
+# vector: "Voy", an RSVP, would read like "voy a matarme"); short replies are the rules' alone.
+MIN_WORDS = 4
+
+WORD_NGRAMS = (1, 2)
+CHAR_NGRAMS = (2, 5)
+
+
+def enabled(environ=None) -> bool:
+    """Whether the second opinion is on (the default) under the CHECKIN_RISK_CLASSIFIER setting."""
+    env = os.environ if environ is None else environ
+    return (env.get(SETTING) or "on").strip().lower() not in _OFF
+
+
+def features(norm: str) -> list[str]:
+    """The n-grams of a normalised text: ``w:`` word 1-2 grams (not across a clause mark) and
+    ``c:`` character 2-5 grams inside space-padded words (scikit-learn's ``char_wb``).
+    Training passes this very function to the vectorizer, so both sides agree by construction."""
+    out: list[str] = []
+    tokens = norm.split()
+    words = [t for t in tokens if t != ","]
+    lo, hi = WORD_NGRAMS
+    for n in range(lo, hi + 1):
+        for i in range(len(tokens) - n + 1):
+            gram = tokens[i : i + n]
+            if "," not in gram:
+                out.append("w:" + " ".join(gram))
+    lo, hi = CHAR_NGRAMS
+    for w in words:
+        padded = f" {w} "
+        for n in range(lo, min(hi, len(padded)) + 1):
+            for i in range(len(padded) - n + 1):
+                out.append("c:" + padded[i : i + n])
+    return out
+
+
+@dataclass(frozen=True)
+class Model:
+    idf: dict[str, float]
+    weights: dict[str, tuple[float, float]]  # feature -> (urgent head, crisis head)
+    intercepts: tuple[float, float]
+    thresholds: tuple[float, float]  # (urgent, crisis) probabilities needed to raise
+    meta: dict
+
+    @classmethod
+    def from_json(cls, data: dict) -> Model:
+        if data.get("format") != MODEL_FORMAT:
+            raise ValueError(f"not a {MODEL_FORMAT} model: {data.get('format')!r}")
+        names = data["features"]
+        idf = data["idf"]
+        wu, wc = data["coef_urgent"], data["coef_crisis"]
+        if not (len(names) == len(idf) == len(wu) == len(wc)):
+            raise ValueError("model arrays differ in length")
+        return cls(
+            idf={f: float(v) for f, v in zip(names, idf)},
+            weights={f: (float(a), float(b)) for f, a, b in zip(names, wu, wc)},
+            intercepts=(float(data["intercept_urgent"]), float(data["intercept_crisis"])),
+            thresholds=(float(data["threshold_urgent"]), float(data["threshold_crisis"])),
+            meta=dict(data.get("meta", {})),
+        )
+
+    def probabilities(self, norm: str) -> tuple[float, float]:
+        """(P(level >= urgent), P(level == crisis)) for a normalised text."""
+        counts = Counter(f for f in features(norm) if f in self.idf)
+        # sublinear tf * idf, l2-normalised: exactly scikit-learn's TfidfVectorizer settings used.
+        vec = {f: (1.0 + math.log(c)) * self.idf[f] for f, c in counts.items()}
+        norm2 = math.sqrt(sum(v * v for v in vec.values()))
+        zu, zc = self.intercepts
+        if norm2 > 0:
+            for f, v in vec.items():
+                a, b = self.weights[f]
+                zu += a * v / norm2
+                zc += b * v / norm2
+        return _sigmoid(zu), _sigmoid(zc)
+
+    def level(self, norm: str) -> str:
+        """The level this model would raise to on its own ("none" when not confident or when
+        the text is shorter than MIN_WORDS words)."""
+        if not long_enough(norm):
+            return "none"
+        pu, pc = self.probabilities(norm)
+        if pc >= self.thresholds[1]:
+            return "crisis"
+        if pu >= self.thresholds[0]:
+            return "urgent"
+        return "none"
+
+
+def long_enough(norm: str) -> bool:
+    return sum(1 for t in norm.split() if t != ",") >= MIN_WORDS
+
+
+def _sigmoid(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+def load_model(path: str | Path = MODEL_PATH) -> Model:
+    with open(path, encoding="utf-8") as fh:
+        return Model.from_json(json.load(fh))
+
+
+@lru_cache(maxsize=1)
+def shipped_model() -> Model:
+    """The model shipped with the package, loaded once on first use."""
+    return load_model(MODEL_PATH)
+
+
+def second_opinion(text: str, model: Model | None = None) -> str:
+    """The classifier's level for a raw message: "crisis", "urgent" or "none" (not confident)."""
+    m = model if model is not None else shipped_model()
+    return m.level(normalize(text or ""))
+
+
+def apply_second_opinion(text: str, assessment: Assessment, model: Model | None = None) -> Assessment:
+    """``assessment`` raised to the classifier's level when that is higher, with the reason
+    ``classifier.<level>`` appended; otherwise ``assessment`` itself.  Never lowers a level, never
+    drops a rule or a match, never raises: if the model cannot be read the rules' verdict stands."""
+    if assessment.level == "crisis":
+        return assessment
+    try:
+        level = second_opinion(text, model)
+    except Exception as exc:
+        log.error("risk classifier failed (%s); keeping the rules' level", type(exc).__name__)
+        return assessment
+    if level_rank(level) <= level_rank(assessment.level):
+        return assessment
+    return Assessment(level, (*assessment.rules, f"classifier.{level}"), assessment.matches)

@@ -1,0 +1,133 @@
+"""The risk classifier: a second opinion that can only raise the rules' level, shipped as JSON."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from checkin.rules import LEVELS, Assessment, assess, classifier, level_rank
+from checkin.rules.classifier import MODEL_FORMAT, MODEL_PATH, Model, apply_second_opinion
+
+CORPUS = Path(__file__).parent / "corpus"
+
+
+def _lines():
+    out = []
+    for path in sorted(CORPUS.glob("*.tsv")):
+        with open(path, encoding="utf-8", newline="") as fh:
+            out += [r["text"] for r in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)]
+    return out
+
+
+def _toy(weight_crisis=9.0, weight_urgent=9.0) -> Model:
+    """A one-word model: "zebra" is crisis-like, "yak" urgent-like, everything else nothing."""
+    return Model.from_json(
+        {
+            "format": MODEL_FORMAT,
+            "features": ["w:yak", "w:zebra"],
+            "idf": [1.0, 1.0],
+            "coef_urgent": [weight_urgent, weight_urgent],
+            "coef_crisis": [0.0, weight_crisis],
+            "intercept_urgent": -5.0,
+            "intercept_crisis": -5.0,
+            "threshold_urgent": 0.9,
+            "threshold_crisis": 0.9,
+        }
+    )
+
+
+def test_the_shipped_model_loads_and_is_plain_json():
+    data = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+    assert data["format"] == MODEL_FORMAT
+    model = classifier.shipped_model()
+    assert model is classifier.shipped_model()  # loaded once
+    assert len(model.idf) > 1000
+    tu, tc = model.thresholds
+    assert 0.5 <= tu < 1 and 0.5 <= tc < 1
+
+
+def test_it_never_lowers_a_level_nor_drops_a_reason_over_the_whole_corpus():
+    model = classifier.shipped_model()
+    for text in _lines():
+        rules = assess(text)
+        both = apply_second_opinion(text, rules, model)
+        assert level_rank(both.level) >= level_rank(rules.level), text
+        assert both.rules[: len(rules.rules)] == rules.rules and both.matches == rules.matches
+        if both.level != rules.level:
+            assert both.rules[len(rules.rules) :] == (f"classifier.{both.level}",)
+        # whatever level the rules had given, the classifier cannot take it down
+        for level in LEVELS:
+            given = Assessment(level, ("r",), ("m",))
+            assert level_rank(apply_second_opinion(text, given, model).level) >= level_rank(level)
+
+
+def test_it_is_deterministic():
+    model = classifier.shipped_model()
+    again = classifier.load_model()
+    for text in _lines()[:200]:
+        assert model.probabilities(classifier.normalize(text)) == again.probabilities(
+            classifier.normalize(text)
+        )
+        assert classifier.second_opinion(text) == classifier.second_opinion(text, again)
+
+
+def test_it_raises_only_when_confident_and_says_why():
+    toy = _toy()
+    assert apply_second_opinion("there is a zebra here", Assessment("none"), toy) == Assessment(
+        "crisis", ("classifier.crisis",)
+    )
+    assert apply_second_opinion(
+        "there is a yak here", Assessment("watch", ("w.x",), ("x",)), toy
+    ) == Assessment("urgent", ("w.x", "classifier.urgent"), ("x",))
+    assert apply_second_opinion("there is a horse here", Assessment("none"), toy) == Assessment("none")
+    assert apply_second_opinion("there is a yak here", Assessment("crisis", ("c",)), toy) == Assessment(
+        "crisis", ("c",)
+    )
+    weak = _toy(weight_crisis=1.0, weight_urgent=1.0)
+    assert apply_second_opinion("there is a zebra here", Assessment("none"), weak) == Assessment("none")
+    assert set(classifier.REASONS) == {"classifier.crisis", "classifier.urgent"}
+
+
+def test_the_engine_hook_is_off_unless_asked_and_fails_safe(monkeypatch):
+    monkeypatch.setattr(classifier, "shipped_model", _toy)
+    assert assess("see you at the zebra crossing").level == "none"
+    raised = assess("see you at the zebra crossing", second_opinion=True)
+    assert raised.level == "crisis" and raised.rules[-1] == "classifier.crisis"
+
+    def broken():
+        raise OSError("no model")
+
+    monkeypatch.setattr(classifier, "shipped_model", broken)
+    assert assess("see you at the zebra crossing", second_opinion=True).level == "none"
+
+
+@pytest.mark.parametrize(
+    "value,on",
+    [(None, True), ("", True), ("on", True), ("1", True), ("off", False), ("0", False), ("False", False)],
+)
+def test_the_setting_switches_it_off(value, on):
+    env = {} if value is None else {classifier.SETTING: value}
+    assert classifier.enabled(env) is on
+
+
+def test_make_classifier_reproduces_the_shipped_file():
+    pytest.importorskip("sklearn")
+    from checkin.rules.train_classifier import dump, train
+
+    fresh = dump(train())
+    assert fresh == MODEL_PATH.read_text(encoding="utf-8"), "the corpus changed: run `make classifier`"
+
+
+def test_facilitators_read_the_reason():
+    from webhooks.console.templating import rule_reasons
+
+    assert "wording close to past crisis messages" in rule_reasons("classifier.crisis")
+
+
+@pytest.mark.parametrize(
+    "reply", ["Voy", "no voy", "sí", "yes", "2", "STOP", "AYUDA", "ok thanks", "see you"]
+)
+def test_short_replies_are_left_to_the_rules(reply):
+    # One n-gram dominates a short text ("voy" as in "voy a matarme"): below MIN_WORDS it never raises.
+    assert classifier.second_opinion(reply) == "none"
