@@ -380,11 +380,15 @@ def _unknown_number(
     the coordinators, or whoever can be reached, until someone takes it), with the number so they
     can call back: it may be a member writing from a new phone."""
     spanish = word in ("AYUDA", "PARAR", "BAJA")
+    if kind == "help":
+        # A bare HELP/AYUDA from a number we do not know is the carrier keyword: it gets the program's
+        # answer, which names 988. (From a member it is a request for help: see receive_sms.)
+        return templates.render("help", "es" if spanish else "en"), None
     level, rules = _assess_words(message)
     spanish = spanish or any(rule.startswith("es.") for rule in rules)
     lang = "es" if spanish else "en"
     if level not in escalation.PAGED:
-        return templates.render("help" if kind == "help" else "unknown", lang), None
+        return templates.render("unknown", lang), None
     esc = escalation.escalate_sender(session, message, level, rules, now or utcnow(), context)
     told = escalation.anyone_told(session, esc)
     log.warning(
