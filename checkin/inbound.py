@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -11,13 +11,13 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from checkin import answers, consent, keywords, outbox, templates
+from checkin import answers, consent, keywords, templates
 from checkin.answers import asked
 from checkin.checkins import ANSWER_WINDOW, CheckIn, open_prompt_id
 from checkin.db import utcnow
 from checkin.escalation import commands, failsafe
 from checkin.escalation import service as escalation
-from checkin.models import Member, Message, OutboxItem, StaffUser
+from checkin.models import Member, Message, StaffUser
 from checkin.rows import adopt, from_row, insert_returning_id, load_one, update_by_id
 
 log = logging.getLogger("checkin.inbound")
@@ -36,10 +36,6 @@ class Answer:
     reply: str | None  # None: answer with empty TwiML (nothing is texted back)
     message_id: int
     duplicate: bool = False
-    # Outbox rows this message created (alerts first): enqueue them once the transaction has committed.
-    outbox: tuple[OutboxItem, ...] = field(default=(), compare=False)
-    # (escalation id, when): next actions to schedule, also after the commit.
-    timers: tuple[tuple[int, datetime], ...] = ()
     level: str | None = None  # the risk assessment, for members' messages
 
 
@@ -105,13 +101,8 @@ def _receive(db, sms: InboundSms, context: escalation.Context | None, now: datet
                 return _duplicate(session, sms.sid)
             reply, level = _fail_safe(session, member, staff, message)
         _store_reply(session, message, reply)
-        # Alerts first, and texts before calls: a text is the quickest way to reach a facilitator.
-        created = sorted(
-            outbox.created_in(session),
-            key=lambda i: (i.queue != outbox.ALERT_QUEUE, i.channel != "sms", i.id),
-        )
-        timers = tuple(escalation.timers_in(session))
-    return Answer(reply, message.id, outbox=tuple(created), timers=timers, level=level)
+    # Committed: the unit of work has handed the alerts and timers this decided to its dispatcher.
+    return Answer(reply, message.id, level=level)
 
 
 def _staff(session: Session, phone: str) -> StaffUser | None:

@@ -17,7 +17,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from checkin import consent
+from checkin import consent, unit_of_work
 from checkin.db import utcnow
 from checkin.messaging import MessagingPort, OutboundCall, OutboundSms, SendError
 from checkin.models import Member, Message, OutboxItem
@@ -28,8 +28,7 @@ log = logging.getLogger("checkin.outbox")
 # Retry schedule for transient failures (seconds after each failed attempt).
 BACKOFF = (30, 120, 300, 600, 900, 900, 900)
 MAX_ATTEMPTS = len(BACKOFF) + 1
-ALERT_QUEUE, DEFAULT_QUEUE = "alerts", "outbox"
-CREATED = "checkin.outbox.created"  # session.info key: rows `add` created in this unit of work
+ALERT_QUEUE, DEFAULT_QUEUE = unit_of_work.ALERT_QUEUE, unit_of_work.DEFAULT_QUEUE
 
 # Outcome hooks, per purpose: fn(session, item, event) with event "sent" | "delivered" | "failed".
 # They run inside the transaction that records the outcome (in a savepoint: a failing hook is
@@ -87,15 +86,6 @@ def _held_until(session: Session, item: OutboxItem, now: datetime) -> datetime |
     return None
 
 
-def created_in(session: Session) -> list[OutboxItem]:
-    """The outbox rows `add` created in this session so far (to enqueue once it commits)."""
-    return list(session.info.get(CREATED, ()))
-
-
-def forget_created(session: Session) -> None:
-    session.info.pop(CREATED, None)
-
-
 def add(
     session: Session,
     key: str,
@@ -135,7 +125,7 @@ def add(
             session.flush()
     except IntegrityError:
         return session.scalars(select(OutboxItem).where(OutboxItem.idempotency_key == key)).one(), False
-    session.info.setdefault(CREATED, []).append(item)
+    unit_of_work.record_send(session, item.id, item.queue, item.channel)
     return item, True
 
 
@@ -143,8 +133,6 @@ def add(
 class Outcome:
     state: str  # sent | retry | held (rate-limited or gated) | failed | cancelled | skipped
     reason: str | None = None
-    # Rows the outcome hooks created (e.g. a fallback call): (id, queue), to enqueue now.
-    follow_up: tuple[tuple[int, str], ...] = ()
 
 
 def claim(session: Session, item_id: int, now: datetime, lease_seconds: int) -> str | None:
@@ -250,10 +238,9 @@ def deliver(
         item.last_error = None
         item.last_error_code = None
         _record_message(session, item, result.sid, result.status)
-        fire_hooks(session, item, "sent")
-        follow_up = tuple((i.id, i.queue) for i in created_in(session))
+        fire_hooks(session, item, "sent")  # what a hook writes goes out when this commits
     log.info("outbox sent id=%s sid=%s attempt=%s", item_id, result.sid, attempts)
-    return Outcome("sent", follow_up=follow_up)
+    return Outcome("sent")
 
 
 def _record_message(session: Session, item: OutboxItem, sid: str, status: str) -> None:
@@ -316,10 +303,8 @@ def _record_failure(db, item_id: int, token: str, exc: SendError, attempts: int)
             if member is not None:
                 consent.opt_out(session, member, source="carrier:21610")
         log.warning("outbox failed id=%s code=%s attempt=%s", item_id, exc.code, attempts)
-        fire_hooks(session, item, "failed")
-        return Outcome(
-            "failed", item.last_error, follow_up=tuple((i.id, i.queue) for i in created_in(session))
-        )
+        fire_hooks(session, item, "failed")  # e.g. a failed alert text falls back to a call, sent on commit
+        return Outcome("failed", item.last_error)
 
 
 def due_ids(

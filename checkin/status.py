@@ -54,11 +54,11 @@ def register_call_hook(hook) -> None:
         _call_hooks.append(hook)
 
 
-def apply(db, update: StatusUpdate, created: list | None = None) -> bool:
+def apply(db, update: StatusUpdate) -> bool:
     """Apply one callback. Returns False when nothing we know has this SID (logged, ignored).
 
     A final status (delivered, failed, undelivered) is passed to the outbox row's outcome hooks;
-    outbox rows they create are appended to `created`, for the caller to enqueue after the commit."""
+    outbox rows they create go out when this unit of work commits."""
     from checkin import outbox
 
     with db.session() as session:
@@ -110,8 +110,6 @@ def apply(db, update: StatusUpdate, created: list | None = None) -> bool:
                 outbox.fire_hooks(session, item, "delivered" if update.status == "delivered" else "failed")
         if update.call_status and message.outbox_id:
             _fire_call_hooks(session, session.get(OutboxItem, message.outbox_id), update)
-        if created is not None:
-            created.extend(outbox.created_in(session))
         log.info("status sid=%s status=%s code=%s", update.sid, update.status, update.error_code)
         return True
 

@@ -17,6 +17,7 @@ from rq import Queue
 from sqlalchemy import func, select
 
 import checkin.rules
+from checkin import unit_of_work
 from checkin.db import utcnow
 from checkin.escalation import commands, policy, service
 from checkin.escalation.models import AssessmentRecord, Escalation, EscalationEvent
@@ -124,7 +125,7 @@ def events(db, esc_id):
 def advance(db, now, ctx):
     with db.session() as s:
         count = service.advance(s, now, ctx)
-        created = service.outbox.created_in(s)
+        created = [s.get(OutboxItem, send.id) for send in unit_of_work.pending(s).sends]
     return count, created
 
 

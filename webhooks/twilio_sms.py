@@ -11,7 +11,6 @@ from twilio.twiml.messaging_response import MessagingResponse
 from checkin import inbound, status
 from checkin.phones import InvalidPhone, normalize_phone
 from webhooks.signature import twilio_signed
-from workers import escalation_jobs
 
 bp = Blueprint("twilio_sms", __name__, url_prefix="/twilio")
 
@@ -71,10 +70,8 @@ def sms():
         to_number=_field("To", max_len=32),
         body=_field("Body", required=False, max_len=MAX_BODY),
     )
+    # Committed by then, and its alerts handed to the queue (Redis down only delays them: the sweeper).
     answer = inbound.receive_sms(runtime.db, message, context=current_app.extensions["checkin.escalation"])
-    if not answer.duplicate:
-        # Committed: alerts go out now. Redis down only delays them until the sweeper runs.
-        escalation_jobs.after_commit(runtime, answer.outbox, answer.timers)
     return twiml(answer.reply)
 
 
@@ -119,7 +116,6 @@ def status_callback():
     outbox_raw = request.args.get("outbox", "")
     if outbox_raw and not outbox_raw.isdigit():
         abort(400, "outbox is not an id")
-    created: list = []
     status.apply(
         runtime.db,
         status.StatusUpdate(
@@ -131,8 +127,5 @@ def status_callback():
             call_status=call_status,
             answered_by=answered_by or None,
         ),
-        created,
     )
-    if created:
-        escalation_jobs.after_commit(runtime, created, ())
     return "", 204

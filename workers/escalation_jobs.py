@@ -13,11 +13,11 @@ from datetime import datetime
 
 from redis.exceptions import RedisError
 
+from checkin import unit_of_work
 from checkin.db import utcnow
 from checkin.escalation import service
-from checkin.outbox import ALERT_QUEUE, created_in
+from checkin.outbox import ALERT_QUEUE
 from workers import runtime
-from workers.queues import dispatch
 
 log = logging.getLogger("checkin.escalation.jobs")
 
@@ -36,13 +36,10 @@ def tick() -> int:
     ctx = context(rt)
     with rt.db.session() as session:
         count = service.advance(session, utcnow(), ctx)
-        items = created_in(session)
-        timers = service.timers_in(session)
-    if items:
-        dispatch(rt, items)
-    schedule(rt, timers)
+        alerts = len(unit_of_work.pending(session).sends)
+    # Committed: the alerts it wrote are on their way and the next wake-ups scheduled.
     if count:
-        log.info("escalation tick advanced %d escalation(s), %d alert(s)", count, len(items))
+        log.info("escalation tick advanced %d escalation(s), %d alert(s)", count, alerts)
     return count
 
 
@@ -73,13 +70,6 @@ def schedule(rt, timers: list[tuple[int, datetime]] | tuple) -> int:
     return done
 
 
-def after_commit(rt, items, timers) -> None:
-    """What a web request does once its transaction committed: send alerts now, schedule timers."""
-    if items:
-        dispatch(rt, items)
-    schedule(rt, timers)
-
-
 def digest() -> int:
     """Send each group's daily watch digest once its local hour has come (keys make reruns harmless)."""
     from checkin.escalation import digest as digest_module
@@ -87,6 +77,4 @@ def digest() -> int:
     rt = runtime.current()
     with rt.db.session() as session:
         count = digest_module.send_due(session, utcnow(), context(rt))
-        items = created_in(session)
-    dispatch(rt, items)
     return count

@@ -33,12 +33,8 @@ def deliver(item_id: int) -> str:
         _schedule_retry(rt, item_id)
     elif outcome.state == "held":  # a 429 or a send-time gate: not an attempt, so a job id of its own
         _schedule_retry(rt, item_id, suffix=f"held-{uuid.uuid4().hex[:8]}")
-    if outcome.follow_up:
-        # e.g. a failed alert SMS fell back to a call and to the next facilitator: send those now.
-        enqueued = enqueue_deliveries(rt.redis, outcome.follow_up)
-        if enqueued:
-            with rt.db.session() as session:
-                outbox.mark_enqueued(session, [i for i, _ in outcome.follow_up], utcnow())
+    # What the outcome hooks wrote (a failed alert text's fallback call, the next facilitator) went
+    # out when the outcome committed.
     return outcome.state
 
 

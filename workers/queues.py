@@ -58,3 +58,32 @@ def dispatch(runtime, items) -> int:
         with runtime.db.session() as session:
             outbox.mark_enqueued(session, [i for i, _ in pairs], utcnow())
     return enqueued
+
+
+CHUNK = 5000  # a planning tick can write a hundred thousand rows: enqueue and mark them in chunks
+
+
+class RqDispatcher:
+    """The unit of work's dispatcher for the web app, workers and cron: after a commit, enqueue
+    delivery of the outbox rows it wrote (alerts first) and wake its escalations at their next action.
+
+    Never raises: the rows are committed, so a Redis or database hiccup here only delays them until
+    the sweeper (and the escalation cron tick) find them."""
+
+    def __init__(self, runtime):
+        self.runtime = runtime
+
+    def dispatch(self, effects) -> None:
+        from checkin import outbox
+        from checkin.db import utcnow
+
+        sends = effects.ordered_sends()
+        for start in range(0, len(sends), CHUNK):
+            pairs = [(s.id, s.queue) for s in sends[start : start + CHUNK]]
+            if enqueue_deliveries(self.runtime.redis, pairs):
+                with self.runtime.db.session() as session:
+                    outbox.mark_enqueued(session, [i for i, _ in pairs], utcnow())
+        if effects.timers:
+            from workers.escalation_jobs import schedule
+
+            schedule(self.runtime, effects.timers)

@@ -27,8 +27,14 @@ class Runtime:
 
     @classmethod
     def from_settings(cls, settings: Settings, port: MessagingPort | None = None) -> Runtime:
+        from workers.queues import RqDispatcher
+
         crypto.configure(settings.encryption_keys)
-        return cls(settings=settings, db=Database(settings.database_url), port=port or build_port(settings))
+        runtime = cls(
+            settings=settings, db=Database(settings.database_url), port=port or build_port(settings)
+        )
+        runtime.db.dispatch_to(RqDispatcher(runtime))
+        return runtime
 
     @property
     def redis(self) -> Redis:

@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from checkin import answers, outbox, rota
+from checkin import answers, outbox, rota, unit_of_work
 from checkin.answers.parse import parse_score  # the one score parser
 from checkin.escalation import failsafe
 from checkin.escalation import policy as policy_module
@@ -31,7 +31,6 @@ log = logging.getLogger("checkin.escalation")
 
 RANK = {"none": 0, "watch": 1, "urgent": 2, "crisis": 3}
 PAGED = ("urgent", "crisis")
-TIMERS = "checkin.escalation.timers"  # session.info key: (escalation id, when) to schedule after commit
 ALERT_PURPOSE, INFO_PURPOSE = "alert", "alert_info"
 _KEY = re.compile(r"^alert:(\d+):(\d+):(\d+):(\d+):(sms|voice)$")
 
@@ -75,20 +74,10 @@ def current_context() -> Context:
     return _context
 
 
-def timers_in(session: Session) -> list[tuple[int, datetime]]:
-    """Escalations whose next action this session set: schedule them once it commits."""
-    return list(session.info.get(TIMERS, ()))
-
-
-def forget_timers(session: Session) -> None:
-    """Drop the timers this session set (its transaction was rolled back)."""
-    session.info.pop(TIMERS, None)
-
-
 def _set_timer(session: Session, esc: Escalation, when: datetime | None) -> None:
     esc.next_action_at = when
     if when is not None:
-        session.info.setdefault(TIMERS, []).append((esc.id, when))
+        unit_of_work.record_timer(session, esc.id, when)  # scheduled once this commits
 
 
 def _event(session: Session, esc: Escalation, kind: str, now: datetime, **fields) -> EscalationEvent:
