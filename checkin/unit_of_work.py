@@ -139,6 +139,7 @@ def _savepoint_undone(session: WorkSession, previous: SessionTransaction) -> Non
 def _committed(session: WorkSession) -> None:
     # Also called when a savepoint is released: only the outermost commit makes effects real.
     if session.in_nested_transaction():
+        session._marks.pop(session.get_nested_transaction(), None)  # kept: its parent decides
         return
     # The connection is still held here: keep the effects and hand them on once it is released.
     if session.effects:
@@ -148,8 +149,8 @@ def _committed(session: WorkSession) -> None:
 @event.listens_for(WorkSession, "after_transaction_end")
 def _ended(session: WorkSession, transaction: SessionTransaction) -> None:
     if transaction.parent is not None:
-        session._marks.pop(transaction, None)
         return  # a savepoint or a flush's subtransaction: the outermost transaction decides
+    session._marks.clear()
     committed, session._committed = session._committed, None
     if session.effects:
         session.effects = Effects()  # rolled back or closed without commit: those rows do not exist
