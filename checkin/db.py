@@ -43,6 +43,8 @@ class Base(DeclarativeBase):
 
 
 def make_engine(url: str, **kwargs) -> Engine:
+    # An error's text lands in logs: it must name the statement, never the numbers or names bound to it.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
 
@@ -57,9 +59,23 @@ def make_engine(url: str, **kwargs) -> Engine:
 
         return engine
     engine = create_engine(url, **kwargs)
+    event.listen(engine, "handle_error", _drop_error_detail)
     if not kwargs.get("pool_pre_ping"):
         _ping_after_idle(engine)
     return engine
+
+
+def _drop_error_detail(context) -> None:
+    """PostgreSQL's DETAIL line repeats the values ("Key (phone)=(+1202...) already exists"), and an
+    error's text reaches the logs: keep the message, drop the values (still in `orig.diag`)."""
+    orig = context.original_exception
+    text = str(orig)
+    if "\nDETAIL:" not in text:
+        return
+    orig.args = (text.split("\nDETAIL:")[0],)
+    wrapped = context.sqlalchemy_exception
+    if wrapped is not None:
+        wrapped.args = (f"({type(orig).__module__}.{type(orig).__name__}) {orig}",)
 
 
 # Under load a connection is reused within milliseconds (no ping); a worker that sleeps between jobs

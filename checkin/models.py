@@ -162,8 +162,9 @@ class Message(Base):
     provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
-    from_number: Mapped[str] = mapped_column(String(20))
-    to_number: Mapped[str] = mapped_column(String(20))
+    # Provider addresses: an E.164 number, or 'whatsapp:+1...', 'client:name', a SIP address.
+    from_number: Mapped[str] = mapped_column(String(128))
+    to_number: Mapped[str] = mapped_column(String(128))
     body: Mapped[str | None] = mapped_column(EncryptedText)
     # For inbound messages: the answer we gave, so a retried webhook gets the same one.
     reply_body: Mapped[str | None] = mapped_column(EncryptedText)
@@ -188,8 +189,8 @@ class OutboxItem(Base):
     channel: Mapped[str] = mapped_column(String(8), default="sms")
     purpose: Mapped[str] = mapped_column(String(24), default="notice")
     queue: Mapped[str] = mapped_column(String(16), default="outbox")
-    to_number: Mapped[str] = mapped_column(String(20))
-    from_number: Mapped[str | None] = mapped_column(String(20))
+    to_number: Mapped[str] = mapped_column(String(128))
+    from_number: Mapped[str | None] = mapped_column(String(128))
     body: Mapped[str | None] = mapped_column(EncryptedText)
     twiml_url: Mapped[str | None] = mapped_column(String(500))
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)

@@ -13,13 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from checkin import consent, unit_of_work
 from checkin.db import utcnow
-from checkin.messaging import MessagingPort, OutboundCall, OutboundSms, SendError
+from checkin.messaging import MessagingPort, OutboundCall, OutboundSms, SendError, SendResult
 from checkin.models import Member, Message, OutboxItem
 from checkin.pacing import Pacer
 
@@ -29,6 +29,9 @@ log = logging.getLogger("checkin.outbox")
 BACKOFF = (30, 120, 300, 600, 900, 900, 900)
 MAX_ATTEMPTS = len(BACKOFF) + 1
 ALERT_QUEUE, DEFAULT_QUEUE = unit_of_work.ALERT_QUEUE, unit_of_work.DEFAULT_QUEUE
+UNFINISHED = "an earlier attempt did not finish"
+# Our clock and the provider's may differ a little: look back this far before the row was written.
+CLOCK_SKEW = timedelta(minutes=2)
 
 # Outcome hooks, per purpose: fn(session, item, event) with event "sent" | "delivered" | "failed".
 # They run inside the transaction that records the outcome (in a savepoint: a failing hook is
@@ -155,6 +158,10 @@ def claim(session: Session, item_id: int, now: datetime, lease_seconds: int) -> 
             claim_token=token,
             attempts=OutboxItem.attempts + 1,
             updated_at=now,
+            # Taken over from a worker that never finished: whether its request reached the provider
+            # is unknown (no error code), so deliver() asks the provider before sending again.
+            last_error_code=case((OutboxItem.state == "sending", None), else_=OutboxItem.last_error_code),
+            last_error=case((OutboxItem.state == "sending", UNFINISHED), else_=OutboxItem.last_error),
         )
         .execution_options(synchronize_session=False)
     )
@@ -215,6 +222,25 @@ def deliver(
             )
         attempts = item.attempts
         sender, channel, urgent = item.from_number, item.channel, item.queue == ALERT_QUEUE
+        # No error code after an attempt means we never heard back (a timeout, a dead worker): the
+        # provider may have it. Ask before sending it again, so a retry never sends it twice.
+        reconcile = None
+        if _unknown_outcome(item):
+            reconcile = (item.created_at - CLOCK_SKEW, _known_sids(session, item))
+
+    if reconcile:
+        try:
+            found = port.find_sent(request, *reconcile)
+        except SendError as exc:
+            if attempts < MAX_ATTEMPTS:
+                return _record_failure(db, item_id, token, exc, attempts)
+            found = None  # the last try: a second copy is better than a lost alert
+            log.warning("outbox id=%s could not be reconciled; sending on the last attempt", item_id)
+        if found is not None:
+            log.info(
+                "outbox reconciled id=%s sid=%s: the earlier attempt reached the provider", item_id, found.sid
+            )
+            return _record_sent(db, item_id, token, found, attempts)
 
     if pacer is not None:
         pacer.wait_turn(sender, channel, urgent=urgent)
@@ -226,7 +252,28 @@ def deliver(
                 db, item_id, token, exc, pacer.hold(sender, channel) if pacer else BACKOFF[0]
             )
         return _record_failure(db, item_id, token, exc, attempts)
+    return _record_sent(db, item_id, token, result, attempts)
 
+
+def _unknown_outcome(item: OutboxItem) -> bool:
+    return item.attempts > 1 and item.last_error_code is None
+
+
+def _known_sids(session: Session, item: OutboxItem) -> frozenset[str]:
+    """SIDs already recorded for other rows to this address: a match among them is not this send."""
+    return frozenset(
+        session.scalars(
+            select(Message.provider_sid).where(
+                Message.to_number == item.to_number,
+                Message.provider_sid.is_not(None),
+                or_(Message.outbox_id.is_(None), Message.outbox_id != item.id),
+                Message.created_at >= item.created_at - CLOCK_SKEW,
+            )
+        )
+    )
+
+
+def _record_sent(db, item_id: int, token: str, result: SendResult, attempts: int) -> Outcome:
     with db.session() as session:
         item = session.get(OutboxItem, item_id)
         if item.claim_token != token:

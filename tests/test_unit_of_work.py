@@ -31,9 +31,14 @@ def test_effects_go_to_the_dispatcher_after_commit_alerts_first(db):
 
 def test_a_rollback_forgets_what_it_recorded(db):
     sent = ListDispatcher()
-    with pytest.raises(RuntimeError), _session(db, sent) as s:
-        outbox.add(s, "k:gone", to="+12025550101", body="hi")
-        raise RuntimeError("deciding failed")
+
+    def decide_and_fail():
+        with _session(db, sent) as s:
+            outbox.add(s, "k:gone", to="+12025550101", body="hi")
+            raise RuntimeError("deciding failed")
+
+    with pytest.raises(RuntimeError):
+        decide_and_fail()
     with _session(db, sent) as s:
         try:
             with s.begin_nested():

@@ -10,6 +10,11 @@ from config import Settings, load_settings
 from workers.runtime import Runtime
 
 MAX_REQUEST_BYTES = 64 * 1024  # Twilio's largest webhook is a few KB; anything bigger is not Twilio.
+# What a caller said or typed, as Twilio relays it: control bytes are stripped, not refused, since a
+# 4xx would drop the member's words (Twilio does not retry it).
+TWILIO_FREE_TEXT = frozenset(
+    {("/twilio/", "Body"), ("/twilio/", "SpeechResult"), ("/twilio/", "TranscriptionText")}
+)
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
@@ -33,6 +38,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         console_planning,
         errors,
         health,
+        params,
         twilio_sms,
         twilio_voice,
         twilio_voice_alerts,
@@ -45,13 +51,26 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     _check_answers_and_pacing()
 
     errors.register(app)
+    params.bound_route_ids(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(twilio_sms.bp)
     app.register_blueprint(twilio_voice_alerts.bp)
     app.register_blueprint(twilio_voice.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(console_planning.bp)
+    params.refuse_control_bytes(app, free_text=TWILIO_FREE_TEXT)
+    if settings.public_base_url.startswith("https://"):
+        _strict_transport(app)
     return app
+
+
+def _strict_transport(app: Flask) -> None:
+    """Served over https: browsers must never fall back to http, where the session cookie could leak."""
+
+    @app.after_request
+    def _hsts(response):
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        return response
 
 
 def _check_answers_and_pacing() -> None:

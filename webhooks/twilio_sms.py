@@ -10,12 +10,14 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from checkin import inbound, status
 from checkin.phones import InvalidPhone, normalize_phone
+from webhooks.params import optional_id, strip_controls, whole_number
 from webhooks.signature import twilio_signed
 
 bp = Blueprint("twilio_sms", __name__, url_prefix="/twilio")
 
-SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")
 MAX_BODY = 1600  # Twilio's own limit for one inbound message
+MAX_ADDRESS = 128  # 'whatsapp:+1...', 'client:alice', a SIP address: what Twilio may put in To/From
 
 
 def _field(name: str, *, required: bool = True, max_len: int = 64) -> str:
@@ -31,7 +33,7 @@ def _field(name: str, *, required: bool = True, max_len: int = 64) -> str:
 
 def _sid(name: str) -> str:
     value = _field(name)
-    if not SID.match(value):
+    if not SID.fullmatch(value):  # fullmatch: '$' would let a trailing newline through
         abort(400, f"{name} is not a Twilio SID")
     return value
 
@@ -67,8 +69,8 @@ def sms():
     message = inbound.InboundSms(
         sid=_sid("MessageSid"),
         from_number=_phone("From"),
-        to_number=_field("To", max_len=32),
-        body=_field("Body", required=False, max_len=MAX_BODY),
+        to_number=_field("To", max_len=MAX_ADDRESS),
+        body=strip_controls(_field("Body", required=False, max_len=MAX_BODY)),
     )
     # Committed by then, and its alerts handed to the queue (Redis down only delays them: the sweeper).
     answer = inbound.receive_sms(runtime.db, message, context=current_app.extensions["checkin.escalation"])
@@ -111,18 +113,17 @@ def status_callback():
         if state not in status.RANK:
             abort(400, f"MessageStatus {state!r} is not a Twilio message status")
     code_raw = request.form.get("ErrorCode") or ""
-    if code_raw and not code_raw.isdigit():
+    error_code = whole_number(code_raw) if code_raw else None
+    if code_raw and error_code is None:
         abort(400, "ErrorCode is not a number")
-    outbox_raw = request.args.get("outbox", "")
-    if outbox_raw and not outbox_raw.isdigit():
-        abort(400, "outbox is not an id")
+    outbox_id = optional_id("outbox", request.args.get("outbox"), "an outbox id")
     status.apply(
         runtime.db,
         status.StatusUpdate(
             sid=sid,
             status=state,
-            error_code=int(code_raw) if code_raw else None,
-            outbox_id=int(outbox_raw) if outbox_raw else None,
+            error_code=error_code,
+            outbox_id=outbox_id,
             from_number=request.form.get("From"),
             call_status=call_status,
             answered_by=answered_by or None,

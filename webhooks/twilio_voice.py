@@ -11,13 +11,14 @@ from flask import Blueprint, abort, current_app, request
 from checkin.db import utcnow
 from checkin.voice import calls, flow, steps
 from checkin.voice.config import load as load_config
+from webhooks.params import whole_number
 from webhooks.signature import twilio_signed
 
 bp = Blueprint("twilio_voice", __name__, url_prefix="/twilio/voice")
 # Loads and validates config/voice.toml when the app is made: a bad prompt or number stops the start, naming the key.
 bp.record_once(lambda state: load_config())
 
-CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
+CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")  # used with fullmatch: "$" lets a trailing newline in
 STATUSES = ("queued", "initiated", "ringing", "in-progress", *calls.FINAL_STATUSES)
 
 
@@ -36,7 +37,7 @@ def _checked(read, *args):
 def _run(step, *, outbound_call: dict | None = None):
     """Run one flow step on the call (its row opened once per CallSid), commit, then send what it wrote."""
     runtime = current_app.extensions["checkin"]
-    if not CALL_SID.match(request.form.get("CallSid") or ""):
+    if not CALL_SID.fullmatch(request.form.get("CallSid") or ""):
         abort(400, "CallSid is missing or not a Twilio call SID")
     inp = _checked(steps.call_input, request.form)
     with runtime.db.session() as session:
@@ -93,20 +94,21 @@ def status():
     """Status callbacks for calls to the group numbers (set as the numbers' status callback URL)."""
     runtime = current_app.extensions["checkin"]
     sid = request.form.get("CallSid") or ""
-    if not CALL_SID.match(sid):
+    if not CALL_SID.fullmatch(sid):
         abort(400, "CallSid is missing or not a Twilio call SID")
     call_status = (request.form.get("CallStatus") or "").lower()
     if call_status not in STATUSES:
         abort(400, f"CallStatus {call_status!r} is not a Twilio call status")
-    duration = request.form.get("CallDuration") or ""
-    if duration and not duration.isdigit():
-        abort(400, "CallDuration is not a number")
+    duration_raw = request.form.get("CallDuration") or ""
+    duration = whole_number(duration_raw)
+    if duration_raw and duration is None:
+        abort(400, "CallDuration is not a number of seconds")
     with runtime.db.session() as session:
         calls.record_status(
             session,
             sid,
             call_status,
             answered_by=request.form.get("AnsweredBy"),
-            duration=int(duration) if duration else None,
+            duration=duration,
         )
     return "", 204

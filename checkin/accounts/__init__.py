@@ -9,7 +9,7 @@ from redis import Redis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from checkin.accounts import passwords, throttle
+from checkin.accounts import passwords, sessions, throttle
 from checkin.accounts.models import AuditEvent
 from checkin.db import utcnow
 from checkin.models import StaffUser
@@ -75,5 +75,7 @@ def authenticate(session: Session, redis: Redis, email: str, password: str, ip: 
 
 
 def set_password(session: Session, staff: StaffUser, password: str, *, by: StaffUser | None = None) -> None:
+    """A new password ends every session signed in with the old one."""
     staff.password_hash = passwords.hash_password(password)
+    sessions.end_all(session, staff.id, "password")
     audit(session, "password_reset", by.id if by else staff.id, detail=f"staff:{staff.id}")

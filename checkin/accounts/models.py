@@ -45,3 +45,22 @@ class AuditEvent(Base):
     # Ids and reasons only: never a message body, a note or a phone number.
     detail: Mapped[str | None] = mapped_column(String(255))
     ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class StaffSession(Base):
+    """One signed-in browser. The cookie holds only a random token; this row is the session, so
+    signing out, a password reset or deactivation ends it everywhere, copies of the cookie included."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # sha256 of the token: a copy of this table signs nobody in.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_why: Mapped[str | None] = mapped_column(String(24))  # signout | password | deactivated | everywhere
+    device: Mapped[str | None] = mapped_column(String(120))  # the browser's own words, for the list
+    ip: Mapped[str | None] = mapped_column(String(64))

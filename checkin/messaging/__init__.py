@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from checkin.messaging.errors import is_transient, meaning
@@ -54,6 +55,15 @@ class MessagingPort(Protocol):
     def send_sms(self, sms: OutboundSms) -> SendResult: ...
 
     def place_call(self, call: OutboundCall) -> SendResult: ...
+
+    def find_sent(
+        self, request: OutboundSms | OutboundCall, since: datetime, exclude: frozenset[str]
+    ) -> SendResult | None:
+        """The provider's record of this send made since `since` (a SID not in `exclude`), if any.
+
+        Asked before re-sending a request whose earlier attempt's outcome is unknown (a timeout, a
+        worker that died mid-call): the provider may have it. Raises SendError when it cannot tell."""
+        ...
 
 
 def build_port(settings) -> MessagingPort:

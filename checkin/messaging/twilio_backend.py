@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
@@ -45,6 +47,36 @@ class TwilioPort:
             # An answering machine must not "acknowledge" an alert; the script can tell who answered.
             params["machine_detection"] = call.machine_detection
         return _create(self.client.calls, params)
+
+    def find_sent(
+        self, request: OutboundSms | OutboundCall, since: datetime, exclude: frozenset[str]
+    ) -> SendResult | None:
+        """Twilio's newest messages (calls) to this number from this sender, matched on the body (for a
+        call: any call) created since `since` and not already known to be another row's send."""
+        sender = request.from_ or (None if self.messaging_service_sid else self.from_number)
+        filters = {"to": request.to, **({"from_": sender} if sender else {})}
+        try:
+            if isinstance(request, OutboundCall):
+                found = self.client.calls.list(limit=RECONCILE_PAGE, **filters)
+            else:
+                found = [
+                    m
+                    for m in self.client.messages.list(limit=RECONCILE_PAGE, **filters)
+                    if m.body == request.body
+                ]
+        except TwilioRestException as exc:
+            raise SendError(exc.code, exc.msg, http_status=exc.status) from None
+        except (TwilioException, OSError) as exc:
+            raise SendError(None, type(exc).__name__) from None
+        candidates = [r for r in found if r.sid not in exclude and r.date_created and r.date_created >= since]
+        if not candidates:
+            return None
+        oldest = min(candidates, key=lambda r: r.date_created)
+        return SendResult(sid=oldest.sid, status=oldest.status or "queued")
+
+
+# Newest first: a number gets far fewer than this many messages between two attempts of one send.
+RECONCILE_PAGE = 50
 
 
 def _create(resource, params) -> SendResult:

@@ -8,6 +8,7 @@ from flask import abort, current_app, g, redirect, request, session, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from checkin.accounts import sessions as staff_sessions
 from checkin.models import Group, GroupStaff, StaffUser
 
 
@@ -24,20 +25,25 @@ def close_db(_exc=None) -> None:
         s.close()
 
 
-def _session_tag(staff: StaffUser) -> str:
-    # Part of the password hash's salt+hash: a password reset ends every session signed in before it.
-    return (staff.password_hash or "")[-16:]
-
-
 def sign_in(staff: StaffUser) -> None:
+    """Start a server-side session (committed here) and put only its token in the cookie."""
     session.clear()  # a fresh session: nothing from before sign-in carries over (fixation)
     session.permanent = True
-    session["staff_id"] = staff.id
-    session["pw"] = _session_tag(staff)
+    session["token"] = staff_sessions.start(
+        db(),
+        staff,
+        lifetime=current_app.permanent_session_lifetime,
+        device=request.user_agent.string,
+        ip=client_ip(),
+    )
+    db().commit()
     g.pop("console_staff", None)
 
 
 def sign_out() -> None:
+    """End this browser's session on the server too: a copy of the cookie signs nobody in."""
+    staff_sessions.end(db(), session.get("token"))
+    db().commit()
     session.clear()
     g.pop("console_staff", None)
 
@@ -45,13 +51,8 @@ def sign_out() -> None:
 def current_staff() -> StaffUser | None:
     """The signed-in staff user, or None."""
     if "console_staff" not in g:
-        staff = None
-        staff_id = session.get("staff_id")
-        if isinstance(staff_id, int):
-            staff = db().get(StaffUser, staff_id)
-            if staff is None or not staff.active or session.get("pw") != _session_tag(staff):
-                staff = None
-        g.console_staff = staff
+        token = session.get("token")
+        g.console_staff = staff_sessions.staff_for(db(), token) if isinstance(token, str) else None
     return g.console_staff
 
 

@@ -9,6 +9,7 @@ from checkin.accounts.models import AuditEvent
 from checkin.models import Member, StaffUser
 from webhooks.console import bp
 from webhooks.console.auth import coordinator_required, db
+from webhooks.params import optional_id
 
 LIMIT = 300
 
@@ -16,9 +17,7 @@ LIMIT = 300
 @bp.route("/audit")
 @coordinator_required
 def audit_log():
-    member_id = request.args.get("member", "")
-    if member_id and not member_id.isdigit():
-        abort(400, "member must be a member id")
+    member_id = optional_id("member", request.args.get("member"), "a member id")
     query = (
         select(AuditEvent, StaffUser.name, Member.display_name)
         .outerjoin(StaffUser, StaffUser.id == AuditEvent.staff_id)
@@ -28,7 +27,7 @@ def audit_log():
     )
     member = None
     if member_id:
-        member = db().get(Member, int(member_id))
+        member = db().get(Member, member_id)
         if member is None:
             abort(404, "no such member")
         query = query.where(AuditEvent.member_id == member.id)

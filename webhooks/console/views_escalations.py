@@ -21,6 +21,7 @@ from webhooks.console.auth import (
     visible_group_ids,
     visible_groups,
 )
+from webhooks.params import optional_id
 
 RECENT = 10  # the member's latest messages shown on an escalation
 STATE_FILTERS = ("live",) + ESCALATION_STATES + ("all",)
@@ -111,10 +112,9 @@ def escalations():
         abort(400, f"state must be one of {', '.join(STATE_FILTERS)}")
     if level and level not in LEVELS:
         abort(400, f"level must be one of {', '.join(LEVELS)}")
-    if group and not group.isdigit():
-        abort(400, "group must be a group id")
+    group_id = optional_id("group", group, "a group id")
     states = {"live": LIVE_STATES, "all": None}.get(state, (state,))
-    rows = _query(states=states, level=level or None, group_id=int(group) if group else None)
+    rows = _query(states=states, level=level or None, group_id=group_id)
     return render_template(
         "console/escalations.html",
         rows=rows,

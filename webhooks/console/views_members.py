@@ -27,6 +27,7 @@ from webhooks.console.auth import (
     visible_groups,
 )
 from webhooks.console.views_escalations import EVENT_WORDS
+from webhooks.params import optional_id, record_id
 
 IMPORT_MAX_BYTES = 5 * 1024 * 1024
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
@@ -48,9 +49,7 @@ def members():
     groups = visible_groups()
     chosen = request.args.get("group", "")
     if chosen:
-        if not chosen.isdigit():
-            abort(400, "group must be a group id")
-        groups = [group_visible(int(chosen))]
+        groups = [group_visible(optional_id("group", chosen, "a group id"))]
     rows = (
         db()
         .execute(
@@ -89,9 +88,10 @@ def member_new():
     if request.method == "POST":
         session = db()
         try:
-            if not values["group_id"].isdigit():
+            group_id = record_id(values["group_id"])
+            if group_id is None:
                 raise ValidationError("choose a group")
-            group = group_visible(int(values["group_id"]))
+            group = group_visible(group_id)
             member = add_member(
                 session,
                 group.name,

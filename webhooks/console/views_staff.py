@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -9,6 +10,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from checkin import accounts, rota
+from checkin.accounts import sessions as staff_sessions
 from checkin.accounts.passwords import generate_password, hash_password
 from checkin.db import utcnow
 from checkin.directory import ValidationError, add_staff, set_staff_phone
@@ -25,8 +27,10 @@ from webhooks.console.auth import (
     visible_groups,
 )
 from webhooks.console_planning import forms
+from webhooks.params import record_id
 
 TIERS = ("primary", "backup")
+WEEKDAY_DIGITS = frozenset("1234567")  # ISO weekdays, Monday is 1, as the rota stores them
 ENDS = ("the same day / overnight", "the next day") + tuple(
     f"{n} days later" for n in range(2, rota.MAX_SPAN_DAYS + 1)
 )
@@ -69,9 +73,49 @@ def _staff_page(*, values=None, error=None, window_form=None, window_error=None,
         ends=ENDS,
         window_form=window_form,
         window_error=window_error,
+        signed_in=_signed_in(people, now),
         no_coordinator_phone=bool(people)
         and not any(p.role == "coordinator" and p.active and p.phone for p in people),
     ), status
+
+
+@dataclass(frozen=True)
+class _Browser:
+    device_words: str
+    last_seen_at: datetime
+
+
+def _signed_in(people: list[StaffUser], now: datetime) -> dict[int, list[_Browser]]:
+    """Live sessions per staff member, each named by its browser and system ("Chrome on Android")."""
+    return {
+        p.id: [
+            _Browser(_device_words(s.device), s.last_seen_at)
+            for s in staff_sessions.live(db(), p.id, now=now)
+        ]
+        for p in people
+    }
+
+
+def _device_words(agent: str | None) -> str:
+    agent = agent or ""
+    browser = next(
+        (name for key, name in _BROWSERS if key in agent),
+        "a browser",
+    )
+    system = next((name for key, name in _SYSTEMS if key in agent), None)
+    return f"{browser} on {system}" if system else browser
+
+
+# Order matters: Edge and Chrome both say "Chrome", Chrome and Safari both say "Safari".
+_BROWSERS = (("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari"))
+_SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "Mac"),
+    ("Linux", "Linux"),
+)
 
 
 @bp.route("/staff")
@@ -80,12 +124,29 @@ def staff():
     return _staff_page()
 
 
+@bp.route("/staff/<int:staff_id>/sign-out-everywhere", methods=["POST"])
+@login_required
+def staff_sign_out_everywhere(staff_id: int):
+    """End every session of one person: a coordinator for anyone, anyone for themselves."""
+    me = current_staff()
+    if staff_id != me.id and not is_coordinator():
+        abort(403, "only a coordinator can sign someone else out")
+    person = _staff_member(staff_id)
+    ended = staff_sessions.end_all(db(), person.id, "everywhere")
+    accounts.audit(db(), "signout", me.id, detail=f"staff:{person.id} everywhere ({ended})", ip=client_ip())
+    db().commit()
+    if person.id == me.id:
+        return redirect(url_for("console.login"))
+    flash(f"{person.name} is signed out on every browser.", "ok")
+    return redirect(url_for("console.staff"))
+
+
 @bp.route("/staff/new", methods=["POST"])
 @coordinator_required
 def staff_new():
     form = request.form
     values = {k: (form.get(k) or "").strip() for k in ("name", "email", "role", "phone", "tier")}
-    group_ids = [int(g) for g in form.getlist("groups") if g.isdigit()]
+    group_ids = [g for g in map(record_id, form.getlist("groups")) if g is not None]
     session = db()
     password = generate_password()
     try:
@@ -167,6 +228,8 @@ def staff_active(staff_id: int):
         abort(400, "you cannot deactivate yourself; ask another coordinator")
     active = request.form.get("active") == "yes"
     person.active = active
+    if not active:
+        staff_sessions.end_all(db(), person.id, "deactivated")
     accounts.audit(
         db(),
         "staff_added" if active else "staff_removed",
@@ -224,7 +287,8 @@ def _flash_rota_updated(group_id: int) -> None:
 def staff_rota_add(group_id: int):
     group = group_visible(group_id)
     raw = request.form.get("staff_id") or ""
-    person = db().get(StaffUser, int(raw)) if raw.isdigit() else None
+    staff_id = record_id(raw)
+    person = db().get(StaffUser, staff_id) if staff_id is not None else None
     tier = request.form.get("tier") or "primary"
     if person is None or tier not in TIERS:
         abort(400, "choose a staff member and a tier (primary or backup)")
@@ -257,11 +321,12 @@ def staff_window_add(group_id: int):
     session = db()
     try:
         raw = form.get("staff_id") or ""
-        link = session.get(GroupStaff, (group.id, int(raw))) if raw.isdigit() else None
+        staff_id = record_id(raw)
+        link = session.get(GroupStaff, (group.id, staff_id)) if staff_id is not None else None
         if link is None:
             raise ValidationError(f"who: choose someone in {group.name}'s rota")
         if which == "weekly":
-            days = [int(d) for d in form.getlist("days") if d.isdigit()]
+            days = [int(d) for d in form.getlist("days") if d in WEEKDAY_DIGITS]
             start = forms.clock(form, "start", "from")
             end = forms.clock(form, "end", "to")
             window = rota.add_weekly(

@@ -45,7 +45,7 @@ def local_datetime(form, name: str, label: str) -> datetime:
 
 def whole(form, name: str, label: str, low: int, high: int) -> int:
     value = (form.get(name) or "").strip()
-    if not re.fullmatch(r"\d+", value) or not low <= int(value) <= high:
+    if not re.fullmatch(r"[0-9]{1,10}", value) or not low <= int(value) <= high:
         raise ValidationError(f"{label}: a whole number from {low} to {high}")
     return int(value)
 

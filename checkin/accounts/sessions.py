@@ -1,0 +1,102 @@
+"""Server-side console sessions: the cookie carries a random token, the database says who it is.
+
+Revoking is a row update, so a cookie copied before sign-out (or before a password reset or
+deactivation) signs nobody in afterwards; nothing in the cookie is derived from the password.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from checkin.accounts.models import StaffSession
+from checkin.db import utcnow
+from checkin.models import StaffUser
+
+# last_seen_at is for the "signed in on" list, not security: one write a minute per browser is enough.
+SEEN_EVERY = timedelta(minutes=1)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start(
+    session: Session,
+    staff: StaffUser,
+    *,
+    lifetime: timedelta,
+    device: str | None = None,
+    ip: str | None = None,
+    now: datetime | None = None,
+) -> str:
+    """A new session for `staff`; returns the token for the cookie (never stored)."""
+    now = now or utcnow()
+    token = secrets.token_urlsafe(32)
+    session.add(
+        StaffSession(
+            token_hash=_digest(token),
+            staff_id=staff.id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + lifetime,
+            device=(device or "")[:120] or None,
+            ip=ip,
+        )
+    )
+    return token
+
+
+def staff_for(session: Session, token: str | None, *, now: datetime | None = None) -> StaffUser | None:
+    """The active staff member whose live session this token is, or None."""
+    if not token:
+        return None
+    now = now or utcnow()
+    row = session.scalar(select(StaffSession).where(StaffSession.token_hash == _digest(token)))
+    if row is None or row.ended_at is not None or row.expires_at <= now:
+        return None
+    staff = session.get(StaffUser, row.staff_id)
+    if staff is None or not staff.active:
+        return None
+    if now - row.last_seen_at >= SEEN_EVERY:
+        row.last_seen_at = now
+    return staff
+
+
+def end(session: Session, token: str | None, why: str = "signout", *, now: datetime | None = None) -> None:
+    if token:
+        session.execute(
+            update(StaffSession)
+            .where(StaffSession.token_hash == _digest(token), StaffSession.ended_at.is_(None))
+            .values(ended_at=now or utcnow(), ended_why=why)
+        )
+
+
+def end_all(session: Session, staff_id: int, why: str, *, now: datetime | None = None) -> int:
+    """End every live session of one staff member; returns how many were live."""
+    result = session.execute(
+        update(StaffSession)
+        .where(StaffSession.staff_id == staff_id, StaffSession.ended_at.is_(None))
+        .values(ended_at=now or utcnow(), ended_why=why)
+    )
+    return result.rowcount or 0
+
+
+def live(session: Session, staff_id: int, *, now: datetime | None = None) -> list[StaffSession]:
+    """The staff member's sessions that still sign someone in, newest first."""
+    now = now or utcnow()
+    return list(
+        session.scalars(
+            select(StaffSession)
+            .where(
+                StaffSession.staff_id == staff_id,
+                StaffSession.ended_at.is_(None),
+                StaffSession.expires_at > now,
+            )
+            .order_by(StaffSession.last_seen_at.desc())
+        )
+    )

@@ -1,0 +1,80 @@
+"""What a client sends, checked before it reaches the database: ids, counts and control bytes.
+
+PostgreSQL's `integer` stops at 2^31-1 and its text refuses NUL, so an id like 99999999999 or a
+NUL in a field would otherwise be a 500 from the database rather than a 4xx from us.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask, abort, request
+from werkzeug.routing import IntegerConverter
+
+MAX_INT = 2**31 - 1
+_DIGITS = re.compile(r"[0-9]{1,10}")  # ASCII only: str.isdigit() also takes '²', which int() refuses
+# C0 controls and DEL, but tab, newline and carriage return, which typed text has.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def whole_number(raw: str | None) -> int | None:
+    """The whole number 0..2^31-1 that `raw` spells in ASCII digits, or None."""
+    if raw is None or not _DIGITS.fullmatch(raw):
+        return None
+    value = int(raw)
+    return value if value <= MAX_INT else None
+
+
+def record_id(raw: str | None) -> int | None:
+    """The row id `raw` names (1..2^31-1), or None when it cannot name one."""
+    value = whole_number(raw)
+    return value if value else None
+
+
+def optional_id(name: str, raw: str | None, what: str) -> int | None:
+    """An optional id argument: None when absent, 400 naming it when it is not an id."""
+    if not raw:
+        return None
+    value = record_id(raw)
+    if value is None:
+        abort(400, f"{name} must be {what}")
+    return value
+
+
+def strip_controls(text: str) -> str:
+    return _CONTROL.sub("", text)
+
+
+class _RowIdConverter(IntegerConverter):
+    """`<int:...>` in a route stops at 2^31-1: a longer id is a 404, never a database error."""
+
+    regex = r"[0-9]{1,10}"
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_INT)
+        super().__init__(map, *args, **kwargs)
+
+
+def bound_route_ids(app: Flask) -> None:
+    """`<int:id>` in every route stops at 2^31-1. Must run before blueprints register their routes."""
+    app.url_map.converters["int"] = _RowIdConverter
+
+
+def refuse_control_bytes(app: Flask, *, free_text: frozenset[tuple[str, str]]) -> None:
+    """Refuse control bytes in any argument or form field with a 400 naming the field.
+
+    `free_text` lists (path prefix, field) pairs whose control bytes are stripped instead (a member's
+    SMS body: refusing it would drop the message, since Twilio does not retry a 4xx).
+    Runs after the blueprints' own before-request hooks, which may raise an upload's size limit
+    before the form is read."""
+
+    @app.before_request
+    def _refuse_control_bytes():
+        for source in (request.args, request.form):
+            for key, value in source.items(multi=True):
+                if _CONTROL.search(key):
+                    abort(400, "a field name contains a control character")
+                if _CONTROL.search(value) and not any(
+                    request.path.startswith(prefix) and key == field for prefix, field in free_text
+                ):
+                    abort(400, f"{key} contains a control character")
