@@ -308,7 +308,6 @@ def deliver_due(runtime, now):
     (for scenarios set in the past, which a worker on the real clock would rightly find too late)."""
     from sqlalchemy import select
 
-    import checkin.schedules.late  # noqa: F401 - registers the quiet-hours gate, as the worker's job does
     from checkin import outbox
     from checkin.models import OutboxItem
 
@@ -320,5 +319,11 @@ def deliver_due(runtime, now):
         ).all()
     for item_id in ids:
         outbox.deliver(
-            runtime.db, item_id, runtime.port, status_callback_base=None, lease_seconds=120, now=now
+            runtime.db,
+            item_id,
+            runtime.port,
+            status_callback_base=None,
+            lease_seconds=120,
+            rules=runtime.rules,  # the worker's gates: quiet hours for every channel, the voice cap
+            now=now,
         )

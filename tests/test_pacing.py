@@ -156,7 +156,8 @@ def test_429_is_held_not_failed_and_not_counted_as_an_attempt(runtime, fake_twil
         status_callback_base=None,
         lease_seconds=120,
         now=due,
-        pacer=jobs.pacer(runtime),
+        rules=runtime.rules,
+        pacer=runtime.pacer,
     )
     assert outcome.state == "sent"
     assert len(fake_twilio.messages()) == 1
@@ -169,7 +170,13 @@ def test_many_429s_never_fail_a_message(runtime, fake_twilio):
         with runtime.db.session() as s:
             due = s.get(OutboxItem, item.id).next_attempt_at
         outcome = outbox.deliver(
-            runtime.db, item.id, runtime.port, status_callback_base=None, lease_seconds=120, now=due
+            runtime.db,
+            item.id,
+            runtime.port,
+            status_callback_base=None,
+            lease_seconds=120,
+            rules=runtime.rules,
+            now=due,
         )
         assert outcome.state == "held"
     with runtime.db.session() as s:

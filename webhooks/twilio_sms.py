@@ -128,5 +128,6 @@ def status_callback():
             call_status=call_status,
             answered_by=answered_by or None,
         ),
+        runtime.rules,
     )
     return "", 204

@@ -10,13 +10,10 @@ from flask import Blueprint, abort, current_app, request
 
 from checkin.db import utcnow
 from checkin.voice import calls, flow, steps
-from checkin.voice.config import load as load_config
 from webhooks.params import whole_number
 from webhooks.signature import twilio_signed
 
 bp = Blueprint("twilio_voice", __name__, url_prefix="/twilio/voice")
-# Loads and validates config/voice.toml when the app is made: a bad prompt or number stops the start, naming the key.
-bp.record_once(lambda state: load_config())
 
 CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")  # used with fullmatch: "$" lets a trailing newline in
 STATUSES = ("queued", "initiated", "ringing", "in-progress", *calls.FINAL_STATUSES)
@@ -45,7 +42,7 @@ def _run(step, *, outbound_call: dict | None = None):
             session,
             inp,
             step,
-            cfg=load_config(),
+            cfg=runtime.voice,
             base=runtime.settings.public_base_url + bp.url_prefix,
             ctx=current_app.extensions["checkin.escalation"],
             now=utcnow(),

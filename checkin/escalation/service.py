@@ -26,10 +26,11 @@ from checkin.escalation.models import LIVE_STATES, AssessmentRecord, Escalation,
 from checkin.escalation.policy import GroupPolicy, LevelPolicy, Policy
 from checkin.models import Group, GroupStaff, Member, Message, OutboxItem, StaffUser
 from checkin.rows import adopt, from_row, insert_returning_id
+from checkin.rules.engine import Level
 
 log = logging.getLogger("checkin.escalation")
 
-RANK = {"none": 0, "watch": 1, "urgent": 2, "crisis": 3}
+RANK = {level.value: rank for rank, level in enumerate(Level)}  # none 0, watch 1, urgent 2, crisis 3
 PAGED = ("urgent", "crisis")
 ALERT_PURPOSE, INFO_PURPOSE = "alert", "alert_info"
 _KEY = re.compile(r"^alert:(\d+):(\d+):(\d+):(\d+):(sms|voice)$")
@@ -53,25 +54,15 @@ class Context:
         return self.group_policy(session, esc).for_level(esc.level)
 
 
-_context: Context | None = None
+def context(base_url: str, policy: Policy | None = None) -> Context:
+    """The context for links under `base_url` (checkin.bootstrap builds the process's one)."""
+    return Context(base_url.rstrip("/"), policy or policy_module.load())
 
 
-def configure(base_url: str, policy: Policy | None = None) -> Context:
-    """Install the process's context (the app and the workers do this at start)."""
-    global _context
-    _context = Context(base_url.rstrip("/"), policy or policy_module.load())
-    return _context
-
-
-def current_context() -> Context:
-    global _context
-    if _context is None:
-        import os
-
-        _context = Context(
-            (os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"), policy_module.load()
-        )
-    return _context
+def _required(ctx: Context | None) -> Context:
+    if ctx is None:
+        raise TypeError("no escalation context: the composition root (checkin.bootstrap) builds it; pass it")
+    return ctx
 
 
 def _set_timer(session: Session, esc: Escalation, when: datetime | None) -> None:
@@ -466,7 +457,7 @@ def handle_verdict(
     the member's live escalation, or None for a "none" verdict (which never touches one)."""
     if verdict.level == "none":
         return None  # the everyday reply: no lookup
-    ctx = ctx or current_context()
+    ctx = _required(ctx)
     live = live_for(session, member.id)
     if verdict.level not in PAGED:
         if live is not None:  # watch
@@ -595,7 +586,7 @@ def acknowledge(
     via: str = "sms",
     ctx: Context | None = None,
 ) -> Result:
-    ctx = ctx or current_context()
+    ctx = _required(ctx)
     if not can_act(session, staff, esc):
         return Result(False, f"Escalation {esc.id} is not in one of your groups.")
     if esc.state == "resolved":
@@ -675,7 +666,7 @@ def resolve(
 def advance(session: Session, now: datetime, ctx: Context | None = None, limit: int = 500) -> int:
     """Act on every escalation whose next action is due: repeat, widen, give up, or re-alert the
     acknowledger. Idempotent: a second run finds nothing due, and equal keys dedupe in the outbox."""
-    ctx = ctx or current_context()
+    ctx = _required(ctx)
     due = session.scalars(
         select(Escalation)
         .where(
@@ -742,7 +733,7 @@ def parse_alert_key(key: str) -> tuple[int, int, int, int, str] | None:
     return int(esc_id), int(step), int(attempt), int(staff_id), channel
 
 
-def on_alert_outcome(session: Session, item: OutboxItem, event: str) -> None:
+def on_alert_outcome(session: Session, item: OutboxItem, event: str, *, ctx: Context) -> None:
     """Record sent/delivered/failed; when an alert fails, call the same facilitator and tell the next one."""
     parsed = parse_alert_key(item.idempotency_key)
     if parsed is None:
@@ -777,7 +768,6 @@ def on_alert_outcome(session: Session, item: OutboxItem, event: str) -> None:
     )
     if kind != "failed" or esc.state not in ("open", "unacknowledged"):
         return
-    ctx = current_context()
     staff = session.get(StaffUser, staff_id)
     if channel == "sms" and staff is not None and staff.phone and staff.active:
         _alert(session, esc, staff, "voice", ctx, now, step=step, attempt=attempt, why="fallback: sms failed")
@@ -816,6 +806,3 @@ def on_alert_outcome(session: Session, item: OutboxItem, event: str) -> None:
             break
     else:
         log.error("escalation %s alert outbox=%s failed and nobody else is left to tell", esc.id, item.id)
-
-
-outbox.register_hook(ALERT_PURPOSE, on_alert_outcome)
