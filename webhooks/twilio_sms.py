@@ -9,6 +9,7 @@ from flask import Blueprint, abort, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
 
 from checkin import inbound, status
+from checkin.channels import Channel
 from checkin.phones import InvalidPhone, normalize_phone
 from webhooks.params import optional_id, strip_controls, whole_number
 from webhooks.signature import twilio_signed
@@ -66,11 +67,13 @@ def twiml(reply: str | None):
 @twilio_signed
 def sms():
     runtime = current_app.extensions["checkin"]
-    message = inbound.InboundSms(
+    # Twilio's form, turned into the one neutral inbound message the domain decides on.
+    message = inbound.InboundMessage(
         sid=_sid("MessageSid"),
         from_number=_phone("From"),
         to_number=_field("To", max_len=MAX_ADDRESS),
         body=strip_controls(_field("Body", required=False, max_len=MAX_BODY)),
+        channel=Channel.SMS.value,
     )
     # Committed by then, and its alerts handed to the queue (Redis down only delays them: the sweeper).
     answer = inbound.receive_sms(runtime.db, message, context=current_app.extensions["checkin.escalation"])
