@@ -20,7 +20,7 @@ from checkin import crypto, outbox, pacing
 from checkin.db import Database
 from checkin.escalation import policy as policy_module
 from checkin.escalation import service as escalation
-from checkin.messaging import MessagingPort, build_port
+from checkin.messaging import MessagingPort
 from checkin.schedules import late
 from checkin.unit_of_work import Dispatcher
 from checkin.voice import config as voice_config
@@ -28,6 +28,17 @@ from checkin.voice import outbound as voice_outbound
 from config import Settings, load_settings
 
 log = logging.getLogger("checkin.bootstrap")
+
+
+def build_port(settings: Settings) -> MessagingPort:
+    """Twilio's REST API (checkin.adapters.twilio_rest), or the console backend in development."""
+    if settings.messaging_backend == "twilio":
+        from checkin.adapters.twilio_rest import TwilioPort
+
+        return TwilioPort(settings)
+    from checkin.messaging.console import ConsolePort
+
+    return ConsolePort()
 
 
 def send_rules(ctx: escalation.Context, voice: voice_config.VoiceConfig) -> outbox.SendRules:

@@ -110,7 +110,7 @@ def test_transient_errors_are_retried_with_backoff(runtime, fake_twilio, status,
 
 
 def test_network_failure_is_transient(runtime, settings):
-    from checkin.messaging.twilio_backend import TwilioPort
+    from checkin.adapters.twilio_rest import TwilioPort
     from config import load_settings
 
     item = write(runtime.db)
