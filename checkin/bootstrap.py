@@ -71,7 +71,7 @@ class Runtime:
         if self.escalation is None:
             self.escalation = escalation.Context(self.settings.public_base_url, policy_module.load())
         if self.voice is None:
-            self.voice = voice_config.load(self.settings.max_concurrent_calls)
+            self.voice = voice_config.load(self.settings.max_concurrent_calls, self.settings.crisis_line)
         if self.rules is None:
             self.rules = send_rules(self.escalation, self.voice)
 
@@ -82,13 +82,15 @@ class Runtime:
         *,
         port: MessagingPort | None = None,
         dispatcher: Dispatcher | None = None,
+        db: Database | None = None,
     ) -> Runtime:
         """Everything a process needs, from `settings` (the environment when None). Effects that units
-        of work commit go to `dispatcher`, RQ unless told otherwise."""
+        of work commit go to `dispatcher`, RQ unless told otherwise. `db`: an existing engine (tests
+        share one per worker process)."""
         settings = settings or load_settings()
         crypto.configure(settings.encryption_keys)
         runtime = cls(
-            settings=settings, db=Database(settings.database_url), port=port or build_port(settings)
+            settings=settings, db=db or Database(settings.database_url), port=port or build_port(settings)
         )
         if dispatcher is None:
             from checkin.adapters.rq_dispatch import RqDispatcher

@@ -92,7 +92,7 @@ def _receive(db, sms: InboundSms, context: escalation.Context | None, now: datet
         level = None
         try:
             if staff is not None:
-                reply = commands.handle(session, staff, message, now, context)
+                reply, level = _staff_message(session, staff, message, now, context)
                 log.info("inbound staff sms message=%s staff=%s", message.id, staff.id)
             else:
                 reply, level = decide(session, member, message, now=now, context=context, with_level=True)
@@ -254,16 +254,38 @@ def decide(
     return (reply, level) if with_level else reply
 
 
+# A bare HELP or AYUDA from a member asks for help (INFO only asks what the service is).
+HELP_REQUESTS = ("HELP", "AYUDA")
+
+
 def _decide(session, member, message, now, context) -> tuple[str | None, str | None]:
     kind, word = keywords.classify(message.body)
     if member is None:
-        return _unknown_number(session, message, kind, word)
+        return _unknown_number(session, message, kind, word, now, context)
     verdict = escalation.assess_message(session, member, message)
-    escalation.handle_verdict(session, member, message, verdict, now, context)
-    return _member_reply(session, member, message, kind, word, verdict.level, now), verdict.level
+    if (
+        kind == "help"
+        and word in HELP_REQUESTS
+        and escalation.RANK[verdict.level] < escalation.RANK["urgent"]
+    ):
+        verdict = _help_request(verdict)
+    esc = escalation.handle_verdict(session, member, message, verdict, now, context)
+    told = verdict.level not in escalation.PAGED or escalation.anyone_told(session, esc)
+    return _member_reply(session, member, message, kind, word, verdict.level, now, told), verdict.level
 
 
-def _member_reply(session, member, message, kind, word, level, now) -> str | None:
+def _help_request(verdict: escalation.Verdict) -> escalation.Verdict:
+    """A member's bare HELP/AYUDA: urgent, so a facilitator is paged (the carrier's HELP answer alone
+    would leave them with a program description)."""
+    rules = (*verdict.rules, "keyword.help")
+    verdict.record.level, verdict.record.rules = "urgent", list(rules)
+    log.info(
+        "help keyword from member=%s message=%s: urgent", verdict.record.member_id, verdict.record.message_id
+    )
+    return escalation.Verdict("urgent", rules, verdict.record)
+
+
+def _member_reply(session, member, message, kind, word, level, now, told=True) -> str | None:
     lang, name = member.language, member.first_name
     if kind == "opt_out":
         source = f"keyword:{word}" if word != "phrase" else "phrase"
@@ -277,9 +299,12 @@ def _member_reply(session, member, message, kind, word, level, now) -> str | Non
         # Never text an opted-out member; what they wrote is still stored (and assessed).
         return None
     if kind == "help":
-        return templates.render("help", lang)
+        # The carrier's HELP answer (program, how to stop, 988); a request for help also says a
+        # facilitator is being told, when one can be.
+        return templates.render("help_request" if word in HELP_REQUESTS and told else "help", lang)
     if level in ("crisis", "urgent"):
-        return templates.render(level, lang)
+        # Never promise a human who cannot be told: the reply keeps 988/911 and drops the promise.
+        return templates.render(level if told else f"{level}_unheard", lang)
     # RSVPs, WHEN, check-in scores: only now, so a crisis reply always wins.
     return answers.reply_for(session, member, message, kind, word, level, now) or templates.render(
         "received", lang, name=name
@@ -294,50 +319,77 @@ def _fail_safe(
     if staff is not None:
         return None, "none"
     lang = member.language if member else "en"
-    reply = None if member is not None and member.opted_out else templates.render("urgent", lang)
+    people = failsafe.recipients(session, member)
+    reply = (
+        None
+        if member is not None and member.opted_out
+        else templates.render("urgent" if people else "urgent_unheard", lang)
+    )
     who = member.first_name if member else "an unknown number"
+    if not people:
+        log.error("deciding failed for message=%s and NOBODY CAN BE PAGED (no staff phone)", message.id)
     failsafe.alert(
         session,
-        failsafe.recipients(session, member),
+        people,
         f"alert:failsafe:{message.id}",
         f"Checkin ALERT (urgent): a message from {who} could not be processed automatically. Please check the console, message {message.id}.",
     )
     return reply, "urgent"
 
 
+def _staff_message(
+    session: Session, staff: StaffUser, message: Message, now: datetime, context: escalation.Context | None
+) -> tuple[str, str | None]:
+    """A staff member's text: a command (ACK 12, LIST, ...), or else words that are assessed like
+    anyone's. A crisis from a staff number opens a case for the coordinators, as from an unknown one."""
+    if commands.is_command(message.body):
+        return commands.handle(session, staff, message, now, context), None
+    level, rules = _assess_words(message)
+    if level not in escalation.PAGED:
+        return commands.USAGE, None
+    esc = escalation.escalate_sender(session, message, level, rules, now, context)
+    told = escalation.anyone_told(session, esc)
+    lang = "es" if any(rule.startswith("es.") for rule in rules) else "en"
+    return templates.render(level if told else f"{level}_unheard", lang), level
+
+
+def _assess_words(message: Message) -> tuple[str, tuple[str, ...]]:
+    """The rules' verdict on a text from a number that is not a member's; urgent if they fail."""
+    try:
+        from checkin.rules import ALL_LANGUAGES, assess
+
+        result = assess(message.body or "", language=ALL_LANGUAGES)
+        return result.level, tuple(result.rules)
+    except Exception as exc:
+        log.error("risk assessment failed for message=%s (%s); escalating", message.id, type(exc).__name__)
+        return "urgent", ("engine.error",)
+
+
 def _unknown_number(
-    session: Session, message: Message, kind: str, word: str | None
+    session: Session,
+    message: Message,
+    kind: str,
+    word: str | None,
+    now: datetime | None = None,
+    context: escalation.Context | None = None,
 ) -> tuple[str, str | None]:
     """Say nothing about any group or member to a number we do not know. But a text that sounds
-    like a crisis is answered with 988/911 and reaches the coordinators, with the number so they can
-    call back: it may be a member writing from a new phone."""
+    like a crisis is answered with 988/911 and opens a case like a member's (in the console, paging
+    the coordinators, or whoever can be reached, until someone takes it), with the number so they
+    can call back: it may be a member writing from a new phone."""
     spanish = word in ("AYUDA", "PARAR", "BAJA")
-    try:
-        from checkin.rules import assess
-
-        result = assess(message.body or "")
-        level, spanish = result.level, spanish or any(rule.startswith("es.") for rule in result.rules)
-    except Exception as exc:
-        log.error(
-            "risk assessment failed for message=%s (%s); alerting coordinators",
-            message.id,
-            type(exc).__name__,
-        )
-        level = "urgent"
+    level, rules = _assess_words(message)
+    spanish = spanish or any(rule.startswith("es.") for rule in rules)
     lang = "es" if spanish else "en"
-    if level not in ("crisis", "urgent"):
+    if level not in escalation.PAGED:
         return templates.render("help" if kind == "help" else "unknown", lang), None
-    coordinators = session.scalars(
-        select(StaffUser).where(
-            StaffUser.active.is_(True), StaffUser.phone.is_not(None), StaffUser.role == "coordinator"
-        )
-    ).all()
-    failsafe.alert(
-        session,
-        coordinators,
-        f"alert:unknown:{message.id}",
-        f"Checkin ALERT ({level}): a text from an unknown number, {message.from_number}, sounds like {'a crisis' if level == 'crisis' else 'someone needs help'}. "
-        f"Please call them back. Message {message.id} in the console.",
+    esc = escalation.escalate_sender(session, message, level, rules, now or utcnow(), context)
+    told = escalation.anyone_told(session, esc)
+    log.warning(
+        "unknown-number message=%s assessed %s: escalation %s, %s",
+        message.id,
+        level,
+        esc.id,
+        "staff paged" if told else "NOBODY CAN BE PAGED",
     )
-    log.warning("unknown-number message=%s assessed %s; coordinators alerted", message.id, level)
-    return templates.render(level, lang), level
+    return templates.render(level if told else f"{level}_unheard", lang), level

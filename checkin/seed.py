@@ -15,7 +15,8 @@ DEMO_GROUP = "Tuesday Evening Group"
 DEMO_GROUP_NUMBER = "+15005550006"  # Twilio's magic test number: never a real phone
 DEMO_MEMBERS = (("+12025550101", "Sam Rivera", "en"), ("+12025550102", "Rosa Medina", "es"))
 DEMO_FACILITATOR = ("Alex Chen", "alex@example.org", "+12025550199")
-DEMO_COORDINATOR = ("Jordan Lee", "jordan@example.org")
+# The coordinator has a phone: the last step of every escalation (and an unknown number's crisis) pages them.
+DEMO_COORDINATOR = ("Jordan Lee", "jordan@example.org", "+12025550198")
 
 
 def seed_if_empty(session: Session) -> bool:
@@ -34,8 +35,8 @@ def seed_if_empty(session: Session) -> bool:
         add_member(session, DEMO_GROUP, phone, name, lang, consent_source="seed")
     name, email, phone = DEMO_FACILITATOR
     add_staff(session, name, email, "facilitator", phone, [DEMO_GROUP])
-    name, email = DEMO_COORDINATOR
-    add_staff(session, name, email, "coordinator")
+    name, email, phone = DEMO_COORDINATOR
+    add_staff(session, name, email, "coordinator", phone)
     return True
 
 

@@ -58,6 +58,7 @@ class Settings:
     schedule_tick_seconds: int = 60
     send_rates: Rates = field(default_factory=lambda: _default_rates())
     max_concurrent_calls: int | None = None  # None: config/voice.toml's calls.max_concurrent
+    crisis_line: str | None = None  # None: config/voice.toml's crisis_line.number (checked there)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -247,6 +248,7 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: Path 
     escalation_tick = positive_int("CHECKIN_ESCALATION_TICK_SECONDS", 15)
     schedule_tick = positive_int("CHECKIN_SCHEDULE_TICK_SECONDS", 60)
     max_calls = positive_int("CHECKIN_MAX_CONCURRENT_CALLS", 0) or None
+    crisis_line = get("CHECKIN_CRISIS_LINE")
 
     from checkin import pacing
 
@@ -281,4 +283,5 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: Path 
         schedule_tick_seconds=schedule_tick,
         send_rates=send_rates,
         max_concurrent_calls=max_calls,
+        crisis_line=crisis_line,
     )

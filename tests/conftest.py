@@ -4,6 +4,15 @@ PostgreSQL and Redis are used when TEST_DATABASE_URL / REDIS_URL are set or when
 localhost; otherwise SQLite and an embedded Valkey. With CHECKIN_REQUIRE_SERVICES=1 a missing
 PostgreSQL or Redis fails the run instead. Each run (and each xdist worker) gets its own
 database and its own Redis database number, and removes them afterwards.
+
+Isolation between tests: every test starts from empty tables and an empty Redis database. Data is
+committed for real (RQ workers, the CLI and gunicorn run as separate processes and must see it),
+and the `runtime` fixture empties only what the previous test wrote: one query finds the non-empty
+tables, a DELETE empties each (small tables: far cheaper than a TRUNCATE, which rewrites every table
+and index file and waits for the disk), and the sequences that moved restart at 1, as TRUNCATE ...
+RESTART IDENTITY did. The test database commits without waiting for the disk
+(synchronous_commit=off: only a crash of the server could lose the last commits; what every
+connection sees is unchanged). One engine per worker serves every test.
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -68,6 +78,9 @@ def database_url(tmp_path_factory):
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
+    with admin.connect() as conn:
+        # A test database need not wait for the disk at each commit (visibility is unchanged).
+        conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     url = admin.url.set(database=name).render_as_string(hide_password=False)
     upgrade(url)
     try:
@@ -94,24 +107,51 @@ def redis_url(tmp_path_factory):
         server = ValkeyServer(data_dir=tmp_path_factory.mktemp("valkey"))
         server.start()
         base = server.connection_url
-    # Claim a database number of our own so parallel runs on one server never share keys.
+    # Claim a database number of our own so parallel runs (and xdist workers) on one server never
+    # share keys. The claim is short and renewed while the run lasts, so a run that was killed frees
+    # its number within two minutes; when all 15 are taken, wait a while for one.
     control = Redis.from_url(base, db=0)
     token = uuid.uuid4().hex
-    for number in range(1, 16):
-        if control.set(f"checkin:test-db-lock:{number}", token, nx=True, ex=3600):
-            break
-    else:
-        pytest.fail("no free Redis database number (1-15) for this test run", pytrace=False)
+    number, deadline = None, time.monotonic() + REDIS_CLAIM_WAIT_SECONDS
+    while number is None:
+        number = next(
+            (n for n in range(1, 16) if control.set(_redis_lock(n), token, nx=True, ex=REDIS_LOCK_SECONDS)),
+            None,
+        )
+        if number is None:
+            if time.monotonic() > deadline:
+                pytest.fail("no free Redis database number (1-15) for this test run", pytrace=False)
+            time.sleep(1)
+    done = threading.Event()
+
+    def renew():
+        while not done.wait(REDIS_LOCK_SECONDS / 4):
+            try:
+                if control.get(_redis_lock(number)) == token.encode():
+                    control.expire(_redis_lock(number), REDIS_LOCK_SECONDS)
+            except Exception:
+                pass
+
+    threading.Thread(target=renew, daemon=True, name="redis-db-claim").start()
     url = f"{base.rstrip('/')}/{number}"
     Redis.from_url(url).flushdb()
     try:
         yield url
     finally:
+        done.set()
         Redis.from_url(url).flushdb()
-        if control.get(f"checkin:test-db-lock:{number}") == token.encode():
-            control.delete(f"checkin:test-db-lock:{number}")
+        if control.get(_redis_lock(number)) == token.encode():
+            control.delete(_redis_lock(number))
         if server is not None:
             server.stop()
+
+
+REDIS_LOCK_SECONDS = 120
+REDIS_CLAIM_WAIT_SECONDS = 300
+
+
+def _redis_lock(number: int) -> str:
+    return f"checkin:test-db-lock:{number}"
 
 
 # --- Twilio ---------------------------------------------------------------------------------
@@ -166,31 +206,91 @@ def settings(env):
     return load_settings(env)
 
 
-@pytest.fixture
-def runtime(settings):
-    from workers import runtime as rt_module
-    from workers.runtime import Runtime
+@pytest.fixture(scope="session")
+def _database(database_url):
+    """One engine (and pool) per worker for every test; each test's runtime uses it."""
+    from checkin.db import Database
 
-    runtime = Runtime.from_settings(settings)
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def runtime(settings, _database):
+    from checkin.bootstrap import Runtime
+    from workers import runtime as rt_module
+
+    # The composition root, as for every process, with the worker's engine instead of a new one per test.
+    assert settings.database_url == _database.url
+    runtime = Runtime.build(settings, db=_database)
     _clean(runtime)
     rt_module.install(runtime)
     yield runtime
     rt_module.install(None)
-    runtime.db.dispose()
+    if runtime._redis is not None:
+        runtime._redis.close()
+
+
+def _tables_in_delete_order(engine) -> list[str]:
+    """Every table the migrations made (but alembic_version), children before parents."""
+    from sqlalchemy import inspect
+
+    import checkin.accounts.models
+    import checkin.answers.models
+    import checkin.calendar_feed
+    import checkin.checkins
+    import checkin.escalation.models
+    import checkin.models
+    import checkin.schedules.models
+    import checkin.voice.models  # noqa: F401 - every model on Base.metadata, for its order
+
+    known = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    present = set(inspect(engine).get_table_names()) - {"alembic_version"}
+    # A table the models do not know (none today) goes first: nothing the models know refers to it.
+    return sorted(present - set(known)) + [t for t in known if t in present]
+
+
+_delete_order: dict[str, list[str]] = {}
 
 
 def _clean(runtime):
-    """Empty every table and this run's Redis database before a test."""
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    with runtime.db.engine.begin() as conn:
-        if runtime.db.engine.dialect.name == "postgresql":
-            conn.execute(
-                text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
-            )
-        else:
+    """Empty every table the last test wrote to, and this worker's Redis database, before a test."""
+    engine = runtime.db.engine
+    tables = _delete_order.get(runtime.db.url)
+    if tables is None:
+        tables = _delete_order[runtime.db.url] = _tables_in_delete_order(engine)
+    try:
+        _empty(engine, tables)
+    except Exception as exc:
+        from sqlalchemy.exc import DBAPIError
+
+        if not (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+            raise
+        # The last test killed the pooled connections (a database restart): once more, on a new one.
+        engine.dispose()
+        _empty(engine, tables)
+    runtime.redis.flushdb()
+
+
+def _empty(engine, tables):
+    with engine.begin() as conn:
+        if engine.dialect.name != "postgresql":
             for table in tables:
                 conn.execute(text(f'DELETE FROM "{table}"'))
-    runtime.redis.flushdb()
+            return
+        probe = " UNION ALL ".join(f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM \"{t}\")" for t in tables)
+        written = set(conn.execute(text(probe)).scalars())
+        for table in tables:
+            if table in written:
+                conn.execute(text(f'DELETE FROM "{table}"'))
+        # What RESTART IDENTITY did: ids start at 1 again (only for the sequences that moved).
+        conn.execute(
+            text(
+                "SELECT setval(format('%I.%I', schemaname, sequencename), 1, false) "
+                "FROM pg_sequences WHERE last_value IS NOT NULL AND schemaname = current_schema()"
+            )
+        )
 
 
 @pytest.fixture

@@ -4,7 +4,9 @@ The fake answers the way ``api.twilio.com`` does for the official ``twilio``
 Python library: create/fetch/update Messages and Calls, HTTP Basic auth,
 Twilio-shaped error JSON, form parameters validated against Twilio's own
 OpenAPI description (``/work/shared/twilio-oai/twilio_api_v2010.json``), and
-signed status callbacks.
+signed status callbacks. A call it placed can be answered (``answer_call`` fetches its TwiML,
+signed, with ``AnsweredBy``) and a ``<Dial>`` in the TwiML followed (``follow_dial`` places the
+child leg and requests the Dial's ``action`` with ``DialCallStatus``).
 
 In-process use (tests)::
 
@@ -68,6 +70,9 @@ __all__ = [
 ]
 
 API_VERSION = "2010-04-01"
+# How long a wait_for* waits by default. A wait returns as soon as its condition holds, so this only
+# bounds a hang; on a busy machine a worker process can take tens of seconds to start.
+WAIT_SECONDS = 60.0
 
 
 def _find_oai() -> str:
@@ -461,6 +466,8 @@ class FakeTwilio:
         self._thread: threading.Thread | None = None
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._stopping = threading.Event()
+        # The clock of the rate limit's sliding window; a test may set its own to slide it at will.
+        self.clock: Callable[[], float] = time.monotonic
         self._clear_state()
         self._apply_initial_config()
 
@@ -678,7 +685,7 @@ class FakeTwilio:
                 "responses_by_status": {str(k): v for k, v in sorted(self._status_counts.items())},
             }
 
-    def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
         """Block until ``predicate()`` is truthy (re-evaluated on every change);
         returns its last value, which is falsy on timeout."""
         deadline = time.monotonic() + timeout
@@ -690,24 +697,24 @@ class FakeTwilio:
                     return value
                 self._cond.wait(min(remaining, 0.25))
 
-    def wait_for_messages(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+    def wait_for_messages(self, n: int, timeout: float = WAIT_SECONDS) -> list[dict[str, Any]]:
         """Wait until at least ``n`` messages exist; returns them or raises TimeoutError."""
         if not self.wait_for(lambda: len(self._messages) >= n, timeout):
             raise TimeoutError(f"expected {n} messages, have {len(self._messages)} after {timeout}s")
         return self.messages()
 
-    def wait_for_calls(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+    def wait_for_calls(self, n: int, timeout: float = WAIT_SECONDS) -> list[dict[str, Any]]:
         if not self.wait_for(lambda: len(self._calls) >= n, timeout):
             raise TimeoutError(f"expected {n} calls, have {len(self._calls)} after {timeout}s")
         return self.calls()
 
-    def wait_for_callbacks(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+    def wait_for_callbacks(self, n: int, timeout: float = WAIT_SECONDS) -> list[dict[str, Any]]:
         """Wait until at least ``n`` status callbacks were sent (answered or failed)."""
         if not self.wait_for(lambda: len(self._callbacks) >= n, timeout):
             raise TimeoutError(f"expected {n} callbacks, have {len(self._callbacks)} after {timeout}s")
         return self.callbacks()
 
-    def wait_idle(self, timeout: float = 5.0) -> bool:
+    def wait_idle(self, timeout: float = WAIT_SECONDS) -> bool:
         """Wait until no automatic callbacks are pending."""
         return bool(self.wait_for(lambda: self._pending_callbacks == 0, timeout))
 
@@ -792,6 +799,119 @@ class FakeTwilio:
                 return resp.status, resp.read().decode("utf-8")
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode("utf-8", "replace")
+
+    def follow_dial(
+        self,
+        sid: str,
+        twiml: str,
+        outcome: str = "completed",
+        *,
+        duration: int = 60,
+        timeout: float = 10.0,
+    ) -> tuple[int, str, str]:
+        """The call ``sid`` (placed through this fake and answered) reached the ``<Dial>`` in
+        ``twiml``, the TwiML our server answered: place the child leg to its ``<Number>`` as Twilio
+        does (a call with ``parent_call_sid``, direction ``outbound-dial``, from the Dial's
+        ``callerId`` or else the parent's ``From``), let it end with ``outcome`` (``completed``: the
+        callee answered and talked ``duration`` seconds; ``busy``, ``no-answer``, ``failed``), then
+        request the Dial's ``action`` (signed, with ``DialCallStatus``, ``DialCallSid`` and, if
+        answered, ``DialCallDuration``) and return (HTTP status, body, child call SID).
+
+        Like Twilio, a Dial's ``timeout`` and ``timeLimit`` are honoured by the outcome given, not
+        waited out, and a Dial without ``action`` carries on with the next verb (nothing is requested:
+        the status and body are 0 and "")."""
+        import xml.etree.ElementTree as ET
+
+        from twilio.request_validator import RequestValidator
+
+        root = ET.fromstring(twiml)
+        dial = root.find("Dial")
+        if dial is None:
+            raise ValueError("the TwiML has no <Dial>")
+        number = (dial.findtext("Number") or dial.text or "").strip()
+        if outcome not in ("completed", "busy", "no-answer", "failed", "canceled"):
+            raise ValueError(f"{outcome!r} is not a DialCallStatus")
+        with self._cond:
+            parent = self._calls[sid]
+            pdata = parent["data"]
+            if pdata["status"] != "in-progress":
+                raise ValueError(f"call {sid} is {pdata['status']}, not in progress: nothing to dial from")
+            from_ = dial.get("callerId") or pdata["from"]
+            if not _valid_address(number, allow_e164=True, voice=True):
+                raise TwilioApiError(400, 21211, _format_message(21211, None, to=number))
+            now = time.time()
+            child = _sid("CA")
+            talked = outcome == "completed"
+            data = {
+                "account_sid": self.account_sid,
+                "answered_by": None,
+                "api_version": API_VERSION,
+                "date_created": _now_rfc2822(now),
+                "date_updated": _now_rfc2822(now),
+                "direction": "outbound-dial",
+                "duration": str(duration if talked else 0),
+                "end_time": _now_rfc2822(now),
+                "from": from_,
+                "from_formatted": _format_number(from_),
+                "parent_call_sid": sid,
+                "sid": child,
+                "start_time": _now_rfc2822(now) if talked else None,
+                "status": outcome,
+                "to": number,
+                "to_formatted": _format_number(number),
+                "uri": f"/2010-04-01/Accounts/{self.account_sid}/Calls/{child}.json",
+            }
+            self._calls[child] = {
+                "data": data,
+                "params": {"To": number, "From": from_, "Timeout": dial.get("timeout", "30")},
+                "created_monotonic": time.monotonic(),
+                "created_wall": now,
+                "updates": [],
+            }
+            params = {
+                "AccountSid": self.account_sid,
+                "ApiVersion": API_VERSION,
+                "CallSid": sid,
+                "CallStatus": "in-progress",
+                "Called": pdata["to"],
+                "Caller": pdata["from"],
+                "To": pdata["to"],
+                "From": pdata["from"],
+                "Direction": pdata["direction"],
+                "DialCallSid": child,
+                "DialCallStatus": outcome,
+            }
+            if talked:
+                params["DialCallDuration"] = str(duration)
+            self._cond.notify_all()
+        url = dial.get("action")
+        if not url:
+            return 0, "", child
+        method = (dial.get("method") or "POST").upper()
+        validator = RequestValidator(self.auth_token)
+        if method == "GET":
+            url = url + ("&" if "?" in url else "?") + urllib.parse.urlencode(params)
+            body, signature = None, validator.compute_signature(url, {})
+        else:
+            body, signature = (
+                urllib.parse.urlencode(params).encode(),
+                validator.compute_signature(url, params),
+            )
+        request = urllib.request.Request(
+            url,
+            data=body,
+            method=method,
+            headers={
+                "X-Twilio-Signature": signature,
+                "User-Agent": "TwilioProxy/1.1",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as resp:
+                return resp.status, resp.read().decode("utf-8"), child
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode("utf-8", "replace"), child
 
     def _prepare_status(self, sid, status, error_code, answered_by, duration):
         with self._cond:
@@ -1115,7 +1235,7 @@ class FakeTwilio:
                         rule.status, rule.code, _format_message(rule.code, rule.message, to=to, from_=from_)
                     )
             if self._rate and sender:
-                now = time.monotonic()
+                now = self.clock()
                 window = self._windows.setdefault(sender, collections.deque())
                 while window and window[0] <= now - 1.0:
                     window.popleft()
@@ -1509,7 +1629,7 @@ class RemoteFakeTwilio:
             "status_code"
         ]
 
-    def wait_for_messages(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+    def wait_for_messages(self, n: int, timeout: float = WAIT_SECONDS) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while self.stats()["messages"] < n:
             if time.monotonic() > deadline:

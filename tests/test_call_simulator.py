@@ -14,6 +14,7 @@ from checkin.voice.models import VoiceCall
 from webhooks.console_planning.call_simulator import CallInputError, run_call
 
 CRISIS_WORDS = "I am going to kill myself tonight"
+ROSA_SAVED = "Gracias, Rosa. Guardamos tu registro. Llama al 9 8 8 y marca 2, a toda hora. Adiós."
 DANA, FAY = "+12025550201", "+12025550203"
 
 
@@ -57,7 +58,7 @@ def test_the_call_starts_with_the_greeting_and_the_menu(call, member, group):
     sim = call(member, group, [])
     [start] = sim.turns
     assert said(start)[0] == "Hi Sam. This is Checkin for Tuesday Group."
-    assert said(start)[1].startswith("To check in, press 1.")
+    assert said(start)[1].startswith("If you need help now, press 9 or say help. To check in, press 1.")
     # The offer of Spanish is said in Spanish, by the Spanish voice.
     assert (start.lines[2].text, start.lines[2].language) == ("Para español, oprima 8.", "es-US")
     assert sim.listening == "dtmf speech" and sim.inputs == []
@@ -80,7 +81,7 @@ def test_menu_2_reads_the_next_meeting_then_the_menu_again(call, member, group, 
     assert meeting.given == "key:2"
     assert said(meeting)[0].startswith("Your next meeting is Thursday, ")
     assert said(meeting)[0].endswith(" at 6:30 PM. It meets at 12 Main Street.")
-    assert said(meeting)[1].startswith("To check in, press 1.") and sim.listening == "dtmf speech"
+    assert said(meeting)[1].startswith("If you need help now, press 9") and sim.listening == "dtmf speech"
 
 
 def test_a_check_in_with_a_crisis_said_shows_the_alert_and_keeps_nothing(
@@ -93,16 +94,21 @@ def test_a_check_in_with_a_crisis_said_shows_the_alert_and_keeps_nothing(
         "On a scale of 1 to 5, where 5 is very good, how are you doing? Press a number or say it."
     ]
     assert crisis.level == "crisis"
-    assert "988" in said(crisis)[0] and "911" in said(crisis)[0]
-    # Each on-call facilitator would be rung in turn (primary first); then a message and a goodbye.
-    notes = [line.text for line in crisis.lines if line.kind == "note"]
-    assert notes[:2] == [
+    # Help now: 911 first, then the crisis line offered (1, yes or silence), 3 for a facilitator.
+    assert said(crisis)[0] == "If you are in danger now, hang up and call 9 1 1."
+    assert "9 8 8 crisis line" in said(crisis)[2] and sim.listening == "dtmf speech"
+    # Silence: the crisis line would be rung (here: no answer), then each on-call facilitator in turn.
+    waited = call(member, group, ["key:1", f"say:4 {CRISIS_WORDS}", "wait"]).turns[3]
+    notes = [line.text for line in waited.lines if line.kind == "note"]
+    assert notes[:3] == [
+        "Rings the crisis line for up to 30 s (not placed here: no answer).",
         "Rings Dana Ortiz for up to 20 s (not placed here: no answer).",
         "Rings Fay Backup for up to 20 s (not placed here: no answer).",
     ]
-    assert said(crisis)[2].startswith("No facilitator could answer right now. Please leave a message")
-    assert notes[2].startswith("(the caller would now leave a recording of up to 60 s)")
-    assert crisis.lines[-1].kind == "end" and sim.listening == ""
+    assert said(waited)[1].startswith("We could not reach the crisis line.")
+    assert said(waited)[-2].startswith("No facilitator could answer right now. If you are in danger")
+    assert notes[3].startswith("(the caller would now leave a recording of up to 60 s)")
+    assert waited.lines[-1].kind == "end"
     # The first alert level goes to the primary facilitator, by text and by an alert call.
     assert [(a.to, a.channel) for a in crisis.alerts] == [("Dana Ortiz", "sms"), ("Dana Ortiz", "voice")]
     assert "(crisis): Sam, Tuesday Group" in crisis.alerts[0].body
@@ -116,8 +122,10 @@ def test_a_crisis_in_the_recordings_transcript_is_read_like_a_text(call, member,
     before = _counts(db)
     sim = call(member, group, ["key:1", "key:4"])
     assert sim.transcribable and sim.listening == ""
-    assert sim.turns[-1].alerts == () and "Thank you, Sam. Your check-in is saved. Goodbye." in said(
-        sim.turns[-1]
+    assert (
+        sim.turns[-1].alerts == ()
+        and "Thank you, Sam. Your check-in is saved. You can call or text 9 8 8 any time. Goodbye."
+        in said(sim.turns[-1])
     )
     after = call(member, group, ["key:1", "key:4", f"transcript:{CRISIS_WORDS}"])
     transcript = after.turns[-1]
@@ -126,48 +134,54 @@ def test_a_crisis_in_the_recordings_transcript_is_read_like_a_text(call, member,
     assert _counts(db) == before
 
 
-def test_help_by_key_9_is_urgent_and_alerts(call, member, group, db, facilitators):
+def test_help_by_key_9_is_a_crisis_alert_and_offers_the_crisis_line(call, member, group, db, facilitators):
     sim = call(member, group, ["key:9"])
-    assert sim.turns[1].level == "urgent"
-    assert said(sim.turns[1])[0].startswith("Thank you for telling us. A facilitator is being told now.")
-    assert [(a.to, a.channel) for a in sim.turns[1].alerts] == [("Dana Ortiz", "sms")]
-    assert "(urgent): Sam, Tuesday Group" in sim.turns[1].alerts[0].body
+    assert sim.turns[1].level == "crisis"
+    assert said(sim.turns[1])[:2] == [
+        "If you are in danger now, hang up and call 9 1 1.",
+        "We are letting the on-call facilitator know now.",
+    ]
+    assert [(a.to, a.channel) for a in sim.turns[1].alerts] == [
+        ("Dana Ortiz", "sms"),
+        ("Dana Ortiz", "voice"),
+    ]
+    assert "(crisis): Sam, Tuesday Group" in sim.turns[1].alerts[0].body
 
 
 def test_spanish_by_8_and_a_spanish_members_call(call, member, spanish_member, group):
     switched = call(member, group, ["key:8"])
-    assert said(switched.turns[1])[0].startswith("Para registrar cómo estás")
+    assert said(switched.turns[1])[0].startswith("Si necesitas ayuda ahora, oprime 9 o di ayuda.")
     assert switched.turns[1].lines[0].language == "es-US"
     rosa = call(spanish_member, group, ["key:1", "key:3"])
     assert said(rosa.turns[0])[0] == "Hola Rosa. Habla Checkin de Tuesday Group."
     # A Spanish message is heard by speech recognition, not recorded: it is typed like other speech.
     assert said(rosa.turns[-1]) == [
-        "Gracias. Si quieres, cuéntanos ahora con tus palabras cómo estás. "
+        "Gracias. Llama al 9 8 8 y marca 2, a toda hora. Si quieres, cuéntanos ahora con tus palabras cómo estás. "
         "Cuando termines, guarda silencio. Para no dejar mensaje, oprime numeral."
     ]
     assert rosa.listening == "dtmf speech" and not rosa.transcribable
     calm = call(spanish_member, group, ["key:1", "key:3", "say:Fue una semana tranquila"])
-    assert said(calm.turns[-1]) == ["Gracias, Rosa. Guardamos tu registro. Adiós."] and calm.listening == ""
+    assert said(calm.turns[-1]) == [ROSA_SAVED] and calm.listening == ""
     assert calm.turns[-1].level == "none" and calm.turns[-1].alerts == ()
     silent = call(spanish_member, group, ["key:1", "key:3", "wait"])
-    assert (
-        said(silent.turns[-1]) == ["Gracias, Rosa. Guardamos tu registro. Adiós."] and silent.listening == ""
-    )
+    assert said(silent.turns[-1]) == [ROSA_SAVED] and silent.listening == ""
 
 
 def test_a_crisis_in_a_spanish_message_is_answered_and_alerts(call, spanish_member, group, db, facilitators):
     before = _counts(db)
     sim = call(spanish_member, group, ["key:1", "key:3", "say:esta noche me voy a quitar la vida"])
     crisis = sim.turns[-1]
-    assert (
-        crisis.level == "crisis" and said(crisis)[0].startswith("Te escuchamos.") and "988" in said(crisis)[0]
-    )
+    assert crisis.level == "crisis" and said(crisis)[:2] == [
+        "Si estás en peligro ahora, cuelga y llama al 9 1 1.",
+        "Te escuchamos. Estamos avisando ahora al facilitador de turno.",
+    ]
     assert [(a.to, a.channel) for a in crisis.alerts] == [("Dana Ortiz", "sms"), ("Dana Ortiz", "voice")]
-    # Nobody is rung here: the message left for the facilitator is heard as words too.
-    assert (
-        said(crisis)[-1].startswith("Ningún facilitador pudo contestar ahora.")
-        and sim.listening == "dtmf speech"
-    )
+    # The crisis line is offered; 3 rings the facilitators (not here), then the message is heard as words too.
+    assert "línea de crisis 9 8 8" in said(crisis)[2] and sim.listening == "dtmf speech"
+    facilitator = call(
+        spanish_member, group, ["key:1", "key:3", "say:esta noche me voy a quitar la vida", "key:3"]
+    ).turns[-1]
+    assert said(facilitator)[-1].startswith("Ningún facilitador pudo contestar ahora.")
     assert _counts(db) == before
 
 
@@ -178,7 +192,11 @@ def test_waiting_and_wrong_keys_reprompt_as_on_a_real_call(call, member, group):
         said(sim.turns[0])[1],
     ]  # and the menu again
     assert said(sim.turns[2])[0] == "Sorry, I did not get that."
-    assert said(sim.turns[3])[-1] == "Thank you for calling Checkin. Goodbye." and sim.listening == ""
+    assert (
+        said(sim.turns[3])[-1]
+        == "Thank you for calling Checkin. You can call or text 9 8 8 any time. Goodbye."
+        and sim.listening == ""
+    )
 
 
 @pytest.mark.parametrize(

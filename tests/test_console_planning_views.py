@@ -557,19 +557,26 @@ def test_call_simulator_presses_keys_and_shows_the_alert_and_keeps_nothing(
     # 9: help now. The call so far (nothing yet) is posted back with the key.
     helped = coordinator.post("/console/simulator/call", data={"who": who, "history_for": who, "key": "9"})
     page = text(helped)
-    assert "Pressed 9" in page and "Thank you for telling us. A facilitator is being told now." in page
+    assert "Pressed 9" in page and "If you are in danger now, hang up and call 9 1 1." in page
+    assert "We are letting the on-call facilitator know now." in page and "9 8 8 crisis line" in page
+    assert "After pressing 9: assessed" in page and "(crisis): Sam, Tuesday Group" in page
+    assert _history(page) == ["key:9"] and 'aria-label="Press 1"' in page  # the offer waits for a key
+    # 3: a facilitator instead of the crisis line.
+    facilitator = coordinator.post(
+        "/console/simulator/call", data={"who": who, "history_for": who, "history": ["key:9"], "key": "3"}
+    )
+    page = text(facilitator)
     assert "Rings Dana Ortiz for up to 20 s (not placed here: no answer)." in page
     assert "(the caller would now leave a recording of up to 60 s)" in page and "The call ends." in page
-    assert "After pressing 9: assessed" in page and "(urgent): Sam, Tuesday Group" in page
     assert (
-        _history(page) == ["key:9"]
+        _history(page) == ["key:9", "key:3"]
         and "Transcript of the recording" in page
         and 'aria-label="Press 1"' not in page
     )
     # After the call, Twilio's transcript is read like a text: a crisis in it is escalated too.
     transcript = coordinator.post(
         "/console/simulator/call",
-        data={"who": who, "history_for": who, "history": ["key:9"], "transcript": CRISIS_TEXT},
+        data={"who": who, "history_for": who, "history": ["key:9", "key:3"], "transcript": CRISIS_TEXT},
     )
     assert transcript.status_code == 200 and "(crisis): Sam, Tuesday Group" in text(transcript)
     assert _call_counts(db) == before
@@ -583,7 +590,7 @@ def test_call_simulator_speech_and_a_new_call(coordinator, group, member, spanis
         data={"who": who, "history_for": who, "history": ["key:1"], "speech": "four, a good week"},
     )
     page = text(checked_in)
-    assert "“four, a good week”" in page and "Thank you. If you like, leave a short message" in page
+    assert "“four, a good week”" in page and "If you like, leave a short message after the tone" in page
     # Calling again (or as someone else) starts from the greeting, without the first call's keys.
     rosa = f"{group.id}:{spanish_member.id}"
     again = coordinator.post(

@@ -135,15 +135,16 @@ def advance(db, now, ctx):
 def test_crisis_text_is_answered_with_resources_and_pages_on_call_facilitators(
     twilio, db, runtime, rules, staff, member
 ):
+    before = utcnow()  # the case opens between `before` and `after`: its next step is 4-5 minutes on
     answer = replies(twilio.sms(member.phone, "CRISIS words"))
+    after = utcnow()
     assert answer == [
         "We hear you. A facilitator is being told. If you are in danger call 911. You can call or text 988 any time."
     ]
     [esc] = escalations(db)
     assert (esc.level, esc.state, esc.step, esc.attempt) == ("crisis", "open", 0, 1)
-    assert esc.next_action_at is not None and timedelta(
-        minutes=4
-    ) < esc.next_action_at - utcnow() <= timedelta(minutes=5)
+    assert esc.next_action_at is not None
+    assert before + timedelta(minutes=4) < esc.next_action_at <= after + timedelta(minutes=5)
     items = alerts(db)
     assert sent_to(items, PHONES) == [("dana", "sms"), ("dana", "voice"), ("eli", "sms"), ("eli", "voice")]
     dana_sms = next(i for i in items if i.to_number == DANA and i.channel == "sms")
@@ -172,11 +173,12 @@ def test_crisis_text_is_answered_with_resources_and_pages_on_call_facilitators(
 
 
 def test_urgent_opens_at_urgent_level_with_sms_only(twilio, db, rules, staff, member):
+    before = utcnow()  # the case opens after this
     answer = replies(twilio.sms(member.phone, "URGENT"))[0]
     assert "facilitator is being told" in answer and "988" in answer and "911" in answer
     [esc] = escalations(db)
     assert esc.level == "urgent"
-    assert esc.next_action_at - utcnow() > timedelta(minutes=59)
+    assert esc.next_action_at - before > timedelta(minutes=59)
     assert sent_to(alerts(db), PHONES) == [("dana", "sms"), ("eli", "sms")]
 
 
@@ -217,7 +219,8 @@ def test_ordinary_text_is_assessed_none(twilio, db, rules, member):
 
 
 def test_history_of_scores_is_given_to_the_rules(twilio, db, rules, staff, member):
-    for body in ("4", "3/5", "hello", "1"):
+    # Unprompted scores carry words: a bare digit nobody asked for is neither a score nor a risk.
+    for body in ("4 ok", "3/5", "hello", "1 bad"):
         twilio.sms(member.phone, body)
     scores = [(c.score, c.recent_scores) for c in rules.contexts]
     # Text without a score is judged on its words: the history is only looked up for a score.
@@ -398,8 +401,12 @@ def test_ack_without_a_number_asks_which(twilio, rules, staff):
 
 
 def test_staff_texts_are_not_assessed_as_members(twilio, db, rules, staff):
+    # A staff number's words are not a member's (no member case, no check-in), but a crisis from it
+    # still opens a case, for the coordinators (it used to reach nobody).
     twilio.sms(DANA, "CRISIS drill")
-    assert escalations(db) == []
+    [esc] = escalations(db)
+    assert esc.member_id is None and esc.level == "crisis"
+    assert {p for p, _ in sent_to(alerts(db), PHONES)} == {"cory"}
 
 
 # --- timers, with a fake clock ------------------------------------------------------------
@@ -425,18 +432,22 @@ def test_widens_each_timeout_then_gives_up_loudly(twilio, db, ctx, rules, staff,
     assert ("cory", "sms") in sent_to(created, PHONES) and len(created) == 8
     with caplog.at_level(logging.ERROR):
         _, created = advance(db, t0 + timedelta(minutes=15, seconds=3), ctx)
-    assert sent_to(created, PHONES) == [("cory", "sms")]
+    # The final alert goes to everyone the policy reached (it used to be the coordinators only, and
+    # then nothing ever again): and the policy repeats until someone takes it.
+    assert sent_to(created, PHONES) == [("cory", "sms"), ("dana", "sms"), ("eli", "sms"), ("fay", "sms")]
     assert "UNACKNOWLEDGED: nobody has taken it" in created[0].body
     [esc] = escalations(db)
-    assert esc.state == "unacknowledged" and esc.next_action_at is None
+    assert esc.state == "unacknowledged" and esc.next_action_at is not None
     assert any(
         r.levelname == "ERROR" and f"escalation {esc.id} UNACKNOWLEDGED" in r.getMessage()
         for r in caplog.records
     )
-    assert advance(db, t0 + timedelta(hours=5), ctx) == (0, [])
-    # The member writes again while nobody has it: round the circle once more.
+    _, created = advance(db, t0 + timedelta(minutes=20, seconds=4), ctx)
+    assert sent_to(created, PHONES) == [("dana", "sms"), ("dana", "voice"), ("eli", "sms"), ("eli", "voice")]
+    assert escalations(db)[0].state == "unacknowledged" and escalations(db)[0].step == 0
+    # The member writes again while nobody has it: round the circle once more, still unacknowledged.
     twilio.sms(member.phone, "CRISIS")
-    assert escalations(db)[0].state == "open" and escalations(db)[0].step == 0
+    assert escalations(db)[0].state == "unacknowledged" and escalations(db)[0].step == 0
 
 
 def test_repeats_resend_a_step_before_widening(app, twilio, db, rules, staff, member, runtime):
@@ -881,8 +892,11 @@ def test_crisis_text_from_an_unknown_number_reaches_the_coordinator(twilio, db, 
     )
     assert len(reply) == 1 and "988" in reply[0] and "911" in reply[0]
     sent = alerts(db)
-    assert sent_to(sent, PHONES) == [("cory", "sms")]
+    # A case like a member's: the crisis policy's channels (a text and a call) to the coordinator.
+    assert sent_to(sent, PHONES) == [("cory", "sms"), ("cory", "voice")]
     assert STRANGER in sent[0].body and "crisis" in sent[0].body
+    [esc] = escalations(db)
+    assert esc.member_id is None and esc.level == "crisis"
     assert "Sam" not in reply[0] and "Tuesday" not in reply[0]  # still nothing about any member or group
 
 
@@ -891,7 +905,7 @@ def test_spanish_crisis_from_an_unknown_number_is_answered_in_spanish(twilio, db
         twilio.sms(STRANGER, "ya no aguanto, me voy a suicidar").get_data(as_text=True)
     )
     assert "988" in reply[0] and "Te escuchamos" in reply[0]
-    assert sent_to(alerts(db), PHONES) == [("cory", "sms")]
+    assert sent_to(alerts(db), PHONES) == [("cory", "sms"), ("cory", "voice")]
 
 
 def test_ordinary_text_from_an_unknown_number_pages_nobody(twilio, db, staff):

@@ -24,7 +24,7 @@ def cli_env(env):
 def run(cli_env, *args):
     """The installed `checkin` command in its own process, as a coordinator runs it."""
     return subprocess.run(
-        [CHECKIN, "schedule", *args], env=cli_env, capture_output=True, text=True, timeout=60
+        [CHECKIN, "schedule", *args], env=cli_env, capture_output=True, text=True, timeout=300
     )
 
 

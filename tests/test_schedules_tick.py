@@ -141,7 +141,7 @@ def test_two_cron_processes_ticking_at_once_send_each_reminder_once(runtime, env
         )
         for _ in range(2)
     ]
-    outputs = [p.communicate(timeout=60) for p in procs]
+    outputs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [err for _, err in outputs]
     written = sorted(int(out.strip().splitlines()[-1]) for out, _ in outputs)
     assert sum(written) == 60  # split between them somehow, never doubled

@@ -160,7 +160,9 @@ def test_help(twilio, member, word):
 
 
 def test_spanish_member_is_answered_in_spanish(twilio, spanish_member):
-    assert replies(twilio.sms(spanish_member.phone, "AYUDA"))[0].startswith("Checkin: mensajes")
+    # A member's AYUDA asks for help (urgent); with no staff here nobody can be told, so the reply is
+    # the carrier's HELP answer in Spanish, with no promise of a facilitator.
+    assert replies(twilio.sms(spanish_member.phone, "AYUDA"))[0].startswith("Checkin: avisos")
     assert replies(twilio.sms(spanish_member.phone, "hola"))[0] == "Gracias, Rosa, recibimos tu mensaje."
 
 
@@ -216,7 +218,12 @@ def test_wrong_method_is_405(client):
 
 def test_healthz_reports_database_and_redis(client):
     body = client.get("/healthz").get_json()
-    assert body == {"status": "ok", "database": "ok", "redis": "ok"}
+    assert body == {
+        "status": "ok",
+        "database": "ok",
+        "redis": "ok",
+        "paging": "ok",
+    }  # no group: none unreachable
 
 
 def test_healthz_degraded_when_redis_unreachable(app, runtime):
@@ -266,3 +273,29 @@ def test_score_reply_answers_the_open_check_in_prompt(twilio, db, member):
     with db.session() as session:
         checkin = session.query(CheckIn).filter_by(prompt_key="prompt:test").one()
         assert (checkin.state, checkin.score, checkin.words) == ("answered", 4, "4 good week")
+
+
+# --- every language, every live text -------------------------------------------------------
+
+
+def test_spanish_crisis_from_english_member_is_escalated(twilio, db, member, group):
+    """Sam's language is English; a cry for help in Spanish (or mixed) must still open a crisis."""
+    from checkin.directory import add_staff
+    from checkin.escalation.models import Escalation
+    from checkin.models import OutboxItem
+
+    with db.session() as s:
+        assert s.get(Member, member.id).language == "en"
+        add_staff(s, "Dana Fox", "dana@example.org", "facilitator", "+12025550160", [group.name])
+    text = "adiós a todos, perdónenme por todo"  # only the Spanish rules see this farewell
+    from checkin.rules import assess
+
+    assert assess(text, language="en").level != "crisis"  # what the live path used to see
+    answer = replies(twilio.sms(member.phone, text))
+    assert answer and "988" in answer[0] and "911" in answer[0]
+    with db.session() as s:
+        esc = s.scalars(select(Escalation)).one()
+        alerts = s.scalars(select(OutboxItem).where(OutboxItem.purpose == "alert")).all()
+    assert esc.level == "crisis"
+    assert alerts and {a.to_number for a in alerts} == {"+12025550160"}  # the on-call facilitator
+    assert all("perdónenme" not in (a.body or "") for a in alerts)

@@ -13,7 +13,7 @@ from checkin.models import Message, OutboxItem
 from checkin.voice.models import VoiceCall
 from tests.conftest import ACCOUNT_SID, FROM_NUMBER
 from tests.rota_helpers import off_shift_now, on_shift_now
-from tests.voice_helpers import spoken_in
+from tests.voice_helpers import CRISIS_LINE, digits_only, spoken_in
 from webhooks.cli_voice import CallWalker
 
 DANA, ELI, FAY, CORA = "+12025550201", "+12025550202", "+12025550203", "+12025550209"
@@ -75,7 +75,9 @@ def test_known_caller_is_greeted_by_name_and_group_with_an_interruptible_menu(ca
     # Everything is said inside the Gather, so a key press interrupts it.
     said_inside = [s.text for s in gather.iter("Say")]
     assert said_inside == step.said
-    assert "To check in, press 1." in said_inside[1] and "press 3" in said_inside[1]
+    # Help now is offered first, by key or by voice.
+    assert said_inside[1].startswith("If you need help now, press 9 or say help. To check in, press 1.")
+    assert "press 3" in said_inside[1] and gather.get("hints").startswith("help,")
     # The offer of Spanish is said by the Spanish voice.
     switch = gather.findall("Say")[2]
     assert switch.text == "Para español, oprima 8." and switch.get("language") == "es-US"
@@ -89,10 +91,10 @@ def test_spanish_member_hears_spanish_and_can_switch_to_english(caller, spanish_
         step.find("Gather/Say").get("language") == "es-US" and step.find("Gather").get("language") == "es-US"
     )
     step = call.press("8")
-    assert step.said[0].startswith("To check in, press 1.")
+    assert step.said[0].startswith("If you need help now, press 9 or say help.")
     assert step.find("Gather").get("language") == "en-US"
     step = call.press("8")
-    assert step.said[0].startswith("Para registrar cómo estás")
+    assert step.said[0].startswith("Si necesitas ayuda ahora, oprime 9 o di ayuda. Para registrar cómo estás")
 
 
 def test_zero_repeats_the_menu_and_the_same_call_sid_is_stored_once(caller, member, db):
@@ -116,9 +118,13 @@ def test_silence_or_wrong_key_reprompts_twice_then_says_goodbye(caller, member, 
     assert step.find("Gather").get("action").endswith("tries=2")
     step = call.silence()
     assert step.hung_up
+    # Three silences end the call, with how to reach 988 (before, it was a bare goodbye).
     assert step.said[-1] == (
-        "Gracias por llamar a Checkin. Adiós." if spanish else "Thank you for calling Checkin. Goodbye."
+        "Gracias por llamar a Checkin. Si necesitas hablar con alguien, llama al 9 8 8 y marca 2, a toda hora. Adiós."
+        if spanish
+        else "Thank you for calling Checkin. You can call or text 9 8 8 any time. Goodbye."
     )
+    spoken_in(step, "es" if spanish else "en")
 
 
 def test_next_meeting_without_a_schedule_says_so_and_returns_to_the_menu(caller, member):
@@ -153,7 +159,11 @@ def test_check_in_by_keypad_with_a_recorded_message(caller, member, db):
     assert record.get("maxLength") == "60" and record.get("finishOnKey") == "#"
     assert "pound" in step.said[0] and step.find("Gather") is None
     step = call.record(recording_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1")
-    assert step.hung_up and step.said[-1] == "Thank you, Sam. Your check-in is saved. Goodbye."
+    assert (
+        step.hung_up
+        and step.said[-1]
+        == "Thank you, Sam. Your check-in is saved. You can call or text 9 8 8 any time. Goodbye."
+    )
     checkin = only(db, CheckIn)
     assert (checkin.state, checkin.score, checkin.channel) == ("answered", 4, "voice")
     assert checkin.recording_url.endswith("/Recordings/RE1") and checkin.call_sid == call.call_sid
@@ -162,10 +172,10 @@ def test_check_in_by_keypad_with_a_recorded_message(caller, member, db):
 
 # A Spanish speaker's message is heard by speech recognition (Twilio transcribes recordings in English only).
 ES_MESSAGE = (
-    "Gracias. Si quieres, cuéntanos ahora con tus palabras cómo estás. Cuando termines, guarda silencio. "
-    "Para no dejar mensaje, oprime numeral."
+    "Gracias. Llama al 9 8 8 y marca 2, a toda hora. Si quieres, cuéntanos ahora con tus palabras cómo estás. "
+    "Cuando termines, guarda silencio. Para no dejar mensaje, oprime numeral."
 )
-ES_SAVED = "Gracias, Rosa. Guardamos tu registro. Adiós."
+ES_SAVED = "Gracias, Rosa. Guardamos tu registro. Llama al 9 8 8 y marca 2, a toda hora. Adiós."
 
 
 def listens_in_spanish(step, action: str) -> None:
@@ -194,8 +204,7 @@ def test_a_spanish_check_in_message_is_heard_and_a_crisis_in_it_gets_988_911_and
     assert escalations(db) == []
     step = call.say("ya no puedo más, esta noche me voy a quitar la vida")
     assert step.said == CRISIS["es"]
-    spoken_in(step, "es")
-    assert call.dialled() == DANA  # straight to a facilitator, as for a crisis said at the menu
+    offers_the_crisis_line(step, "es")  # help now, as for a crisis said at the menu
     [esc] = escalations(db)
     assert esc.level == "crisis" and esc.member_id == who.id
     with db.session() as s:
@@ -269,14 +278,14 @@ def test_check_in_by_voice_goes_through_the_rules_engine(
     else:
         assert step.find("Record") is not None
         assert (
-            step.said[0]
-            == "Thank you. If you like, leave a short message after the tone. Press pound when done."
+            step.said[0] == "Thank you. You can call or text 9 8 8 any time. "
+            "If you like, leave a short message after the tone, then press pound."
         )
         step = call.record()
     assert step.hung_up and step.said == (
-        ["Gracias, Rosa. Guardamos tu registro. Adiós."]
+        [ES_SAVED]
         if spanish
-        else ["Thank you, Sam. Your check-in is saved. Goodbye."]
+        else ["Thank you, Sam. Your check-in is saved. You can call or text 9 8 8 any time. Goodbye."]
     )
     spoken_in(step, "es" if spanish else "en")
     with db.session() as s:
@@ -288,18 +297,45 @@ def test_check_in_by_voice_goes_through_the_rules_engine(
     assert escalations(db) == []
 
 
-CRISIS = {
-    "en": [
-        "We hear you. A facilitator is being told now. If you are in danger, call 911. "
-        "You can call or text 988 any time.",
-        "Please stay on the line. We are calling a facilitator for you.",
-    ],
-    "es": [
-        "Te escuchamos. Estamos avisando a un facilitador. Si estás en peligro, llama al 911. "
-        "Puedes llamar o escribir al 988 a toda hora.",
-        "Por favor no cuelgues. Estamos llamando a un facilitador.",
-    ],
+# Help now, for a crisis heard: 911 first (before anything asks them to stay on the line), who is being
+# told (true: the alert is going out; no call-back time promised), then the crisis line's offer, and
+# the <Dial> to it that silence falls through to.
+DANGER = {
+    "en": "If you are in danger now, hang up and call 9 1 1.",
+    "es": "Si estás en peligro ahora, cuelga y llama al 9 1 1.",
 }
+OFFER = {
+    "en": "To talk with someone at the 9 8 8 crisis line now, press 1 or say yes, or stay on the line. "
+    "To try a facilitator instead, press 3.",
+    "es": "Para hablar ahora con alguien de la línea de crisis 9 8 8, oprime 1 o di sí, o quédate en la línea. "
+    "Para llamar a un facilitador, oprime 3.",
+}
+CONNECTING_LINE = {
+    "en": "Connecting you to the crisis line now.",
+    "es": "Te comunicamos con la línea de crisis. Cuando contesten, marca 2 para español.",
+}
+TOLD = {
+    "en": "We are letting the on-call facilitator know now.",
+    "es": "Estamos avisando ahora al facilitador de turno.",
+}
+CRISIS = {
+    lang: [DANGER[lang], heard + " " + TOLD[lang], OFFER[lang], CONNECTING_LINE[lang]]
+    for lang, heard in (("en", "We hear you."), ("es", "Te escuchamos."))
+}
+HELP = {lang: [DANGER[lang], TOLD[lang], OFFER[lang], CONNECTING_LINE[lang]] for lang in ("en", "es")}
+
+
+def offers_the_crisis_line(step, lang: str) -> None:
+    """The step is help now: the offer in a Gather (1/yes, 3 for a facilitator), then the <Dial> to the
+    configured crisis line, which a caller who says nothing falls through to."""
+    verbs = [el.tag for el in step.root]
+    assert verbs == ["Say", "Say", "Gather", "Say", "Dial"], verbs
+    gather, dial = step.find("Gather"), step.find("Dial")
+    assert gather.get("input") == "dtmf speech" and gather.get("action").endswith("/twilio/voice/help")
+    assert gather.get("language") == ("es-US" if lang == "es" else "en-US")
+    assert dial.findtext("Number") == CRISIS_LINE and dial.get("action").endswith("/twilio/voice/crisisline")
+    assert dial.get("callerId") is None  # Twilio passes on the caller's own number
+    spoken_in(step, lang)
 
 
 @pytest.mark.parametrize(
@@ -319,17 +355,24 @@ def test_a_crisis_said_at_check_in_gets_988_and_911_and_is_escalated(
     call.press("1")
     step = call.say(words)
     assert step.said == CRISIS["es" if spanish else "en"]
-    spoken_in(step, "es" if spanish else "en")
-    assert call.dialled() == DANA  # straight to a facilitator
+    offers_the_crisis_line(step, "es" if spanish else "en")
     [esc] = escalations(db)
     assert esc.level == "crisis" and esc.member_id == who.id
     with db.session() as s:
         alerts = s.scalars(select(OutboxItem).where(OutboxItem.purpose == "alert")).all()
         assert {a.to_number for a in alerts} >= {DANA}
         assert s.scalar(select(Message).where(Message.channel == "voice")).body.endswith(words)
-    # Nobody answers: the message is asked for in the caller's language too.
+    # They ask for a facilitator instead (3); nobody answers: the message is asked for in their language.
+    step = call.press("3")
+    assert call.dialled() == DANA
     call.dial_result("no-answer")
     step = call.dial_result("no-answer")
+    assert step.said[0].startswith(
+        "Ningún facilitador pudo contestar ahora. Si estás en peligro, cuelga y llama al 9 1 1. Llama al 9 8 8"
+        if spanish
+        else "No facilitator could answer right now. If you are in danger, hang up and call 9 1 1. "
+        "You can call or text 9 8 8 any time. To leave a message, speak after the tone"
+    )
     if spanish:
         listens_in_spanish(step, "message")
     else:
@@ -352,7 +395,7 @@ def test_a_bug_in_a_call_step_still_gives_988_911_and_alerts_directly(
     call.start()
     call.press("1")
     step = call.say("dos, quiero matarme esta noche" if spanish else "two, I am going to kill myself tonight")
-    assert any("988" in said and "911" in said for said in step.said)
+    assert step.said[0] == DANGER["es" if spanish else "en"] and "9 8 8" in step.said[1]
     spoken_in(step, "es" if spanish else "en")
     assert step.find("Hangup") is not None
     with db.session() as s:
@@ -373,23 +416,79 @@ def test_speech_at_the_menu_is_assessed_too(caller, member, spanish_member, staf
         if spanish
         else "I don't want to be alive anymore, I have pills"
     )
-    assert "988" in step.text and call.dialled() == DANA
+    level = escalations(db)[0].level
+    assert step.said[0] == DANGER["es" if spanish else "en"] and "9 8 8" in step.text
     spoken_in(step, "es" if spanish else "en")
-    assert escalations(db)[0].level in ("urgent", "crisis")
+    # A crisis gets help now (the crisis line's offer); urgent words ring a facilitator.
+    assert (level, call.dialled()) in (("crisis", CRISIS_LINE), ("urgent", DANA))
 
 
 @pytest.mark.parametrize("how, spanish", [("key", False), ("word", False), ("key", True), ("word", True)])
-def test_help_by_key_or_word_is_urgent(caller, member, spanish_member, staff, db, how, spanish):
+def test_help_by_key_or_word_pages_as_a_crisis_and_offers_the_crisis_line(
+    caller, member, spanish_member, staff, db, how, spanish
+):
+    # Before: help was urgent (a page within the hour), "thank you for telling us", and no way to 988.
+    lang = "es" if spanish else "en"
     call = caller(spanish_member.phone if spanish else member.phone)
     call.start()
     step = call.press("9") if how == "key" else call.say("ayuda" if spanish else "help")
-    assert step.said[0].startswith("Gracias por contarnos." if spanish else "Thank you for telling us.")
-    assert "988" in step.said[0] and "911" in step.said[0] and call.dialled() == DANA
+    assert step.said == HELP[lang]
+    offers_the_crisis_line(step, lang)
     [esc] = escalations(db)
-    assert esc.level == "urgent"
+    assert esc.level == "crisis"
     with db.session() as s:
         record = s.scalar(select(AssessmentRecord))
         assert "voice.help_request" in record.rules and record.source == "voice"
+        # The on-call facilitator is paged at once, by text and by an alert call (the crisis policy).
+        alerts = s.scalars(select(OutboxItem).where(OutboxItem.purpose == "alert")).all()
+        assert {(a.to_number, a.channel) for a in alerts} >= {(DANA, "sms"), (DANA, "voice")}
+    # 1 (or yes) connects at once; the crisis line answers and the call ends when they are done.
+    step = call.press("1") if how == "key" else call.say("sí" if spanish else "yes")
+    assert step.said == [CONNECTING_LINE[lang]] and call.dialled() == CRISIS_LINE
+    step = call.dial_result("completed")
+    assert step.hung_up and step.said == []
+    assert len(escalations(db)) == 1
+
+
+@pytest.mark.parametrize("spanish", [False, True])
+def test_help_now_silence_connects_and_an_unreachable_crisis_line_rings_the_facilitators(
+    caller, member, spanish_member, staff, db, spanish
+):
+    lang = "es" if spanish else "en"
+    call = caller(spanish_member.phone if spanish else member.phone)
+    call.start()
+    call.press("9")
+    step = call.silence()  # nothing pressed: Twilio plays on to the <Dial> after the offer
+    assert step.said == [CONNECTING_LINE[lang]] and call.dialled() == CRISIS_LINE
+    step = call.dial_result("failed")
+    assert step.said == [
+        "No pudimos comunicarte con la línea de crisis. Llama tú al 9 8 8 y marca 2, a toda hora."
+        if spanish
+        else "We could not reach the crisis line. You can call or text 9 8 8 yourself, any time.",
+        "Por favor no cuelgues. Estamos llamando a un facilitador."
+        if spanish
+        else "Please stay on the line. We are calling a facilitator for you.",
+    ]
+    spoken_in(step, lang)
+    assert call.dialled() == DANA
+    call.dial_result("no-answer")
+    step = call.dial_result("no-answer")  # Fay neither: a message, after 911 and 988
+    assert "9 8 8" in step.said[0] and step.said[0].index("9 1 1") < step.said[0].index("9 8 8")
+    digits_only(step)
+    assert [e.level for e in escalations(db)] == ["crisis"]
+
+
+def test_help_now_3_or_no_rings_the_facilitators_instead(caller, member, staff, db):
+    for answer in ("3", "no, a facilitator please"):
+        with db.session() as s:  # each call its own case
+            for esc in s.scalars(select(Escalation)):
+                esc.state = "resolved"
+        call = caller(member.phone)
+        call.start()
+        call.press("9")
+        step = call.press(answer) if answer.isdigit() else call.say(answer)
+        assert step.said == ["Please stay on the line. We are calling a facilitator for you."]
+        assert call.dialled() == DANA
 
 
 @pytest.mark.parametrize("spanish", [False, True])
@@ -414,8 +513,10 @@ def test_phq9_question_when_the_group_asks_it(caller, member, spanish_member, st
     call.press("1")
     call.press("4")
     step = call.press("1")
-    assert step.said[0].startswith("Gracias por contarnos." if spanish else "Thank you for telling us.")
-    assert call.dialled() == DANA
+    assert step.said[0] == DANGER["es" if spanish else "en"]  # before "stay on the line"
+    assert step.said[1].startswith("Gracias por contarnos." if spanish else "Thank you for telling us.")
+    assert "9 8 8" in step.said[1] and call.dialled() == DANA
+    spoken_in(step, "es" if spanish else "en")
     [esc] = escalations(db)
     assert esc.level == "urgent"
     with db.session() as s:
@@ -473,7 +574,13 @@ def test_talk_to_a_facilitator_rings_each_in_order_then_takes_a_message(
         step = call.say("Necesito hablar con alguien sobre mi semana")
     else:
         step = call.record(recording_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE9")
-    assert step.hung_up and ("llamará" if spanish else "call you back") in step.said[0]
+    # What is true: the on-call facilitator is being told (not "will call you back"), and 988.
+    assert step.hung_up and step.said == [
+        "Gracias. Estamos avisando ahora al facilitador de turno. Llama al 9 8 8 y marca 2, a toda hora. Adiós."
+        if spanish
+        else "Thank you. We are letting the on-call facilitator know now. You can call or text 9 8 8 any time. "
+        "Goodbye."
+    ]
     with db.session() as s:
         note = s.scalar(select(EscalationEvent).where(EscalationEvent.kind == "note"))
         if spanish:  # the case names the message heard, whose words the facilitator reads (never in the note)
@@ -498,11 +605,9 @@ def test_a_crisis_in_a_spanish_message_left_when_nobody_answered_raises_the_case
     words = "no contestó nadie y esta noche me voy a quitar la vida"
     action = step.find("Gather").get("action")
     step = call.say(words)
-    assert step.hung_up and step.said == [
-        CRISIS["es"][0],
-        "Gracias. Avisamos a un facilitador y te llamará. "
-        "Puedes llamar o escribir al 988 a toda hora. Adiós.",
-    ]
+    # Nobody answered and the message is a crisis: help now, the crisis line offered.
+    assert step.said == CRISIS["es"]
+    offers_the_crisis_line(step, "es")
     [esc] = escalations(db)
     assert esc.level == "crisis"
     with db.session() as s:
@@ -584,11 +689,14 @@ def test_no_facilitator_on_call_takes_a_message_at_once(caller, member, db):
 def test_unknown_caller_hears_who_we_are_and_the_message_reaches_the_coordinator(caller, member, staff, db):
     call = caller(STRANGER)
     step = call.start()
-    assert "Checkin" in step.text and "988" in step.text
+    assert "Checkin" in step.text and "9 8 8" in step.text and "hang up and call 9 1 1" in step.text
+    digits_only(step)
     assert "Sam" not in step.text and "Tuesday" not in step.text
     step = call.silence() if step.find("Redirect") is not None else step
     step = call.record(recording_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE7")
-    assert step.hung_up and step.said[0] == "Thank you. Your message will be passed on. Goodbye."
+    assert step.hung_up and step.said[0] == (
+        "Thank you. Your message will be passed on. You can call or text 9 8 8 any time. Goodbye."
+    )
     with db.session() as s:
         [item] = s.scalars(select(OutboxItem)).all()
         assert item.to_number == CORA and item.body.endswith("/Recordings/RE7") and "Spanish" not in item.body
@@ -610,16 +718,18 @@ def test_unknown_caller_is_offered_spanish_first_and_leaves_a_message_in_spanish
     assert english.text.startswith("You have reached Checkin") and english.get("language") == "en-US"
     step = call.press("8")
     assert step.said == [
-        "Llamaste a Checkin, una línea de avisos para grupos de apoyo. Si estás en peligro, llama al 911. "
-        "Puedes llamar o escribir al 988 a toda hora. Para dejar un mensaje al coordinador, "
+        "Llamaste a Checkin, una línea de avisos para grupos de apoyo. Si estás en peligro, cuelga y llama al 9 1 1. "
+        "Llama al 9 8 8 y marca 2, a toda hora. Para dejar un mensaje al coordinador, "
         "habla después del tono y oprime numeral.",
-        "Gracias. Pasaremos tu mensaje. Adiós.",
+        "Gracias. Pasaremos tu mensaje. Llama al 9 8 8 y marca 2, a toda hora. Adiós.",
     ]
     record = step.find("Record")
     assert record.get("action").endswith("/twilio/voice/unknown") and record.get("transcribe") is None
     spoken_in(step, "es")
     step = call.record(recording_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE8")
-    assert step.hung_up and step.said == ["Gracias. Pasaremos tu mensaje. Adiós."]
+    assert step.hung_up and step.said == [
+        "Gracias. Pasaremos tu mensaje. Llama al 9 8 8 y marca 2, a toda hora. Adiós."
+    ]
     spoken_in(step, "es")
     with db.session() as s:
         [item] = s.scalars(select(OutboxItem)).all()
@@ -762,6 +872,6 @@ def test_every_question_reprompts_twice_then_says_goodbye(caller, member, db, gr
     goodbye = call.silence()
     assert goodbye.hung_up and goodbye.said == [
         "Sorry, I did not get that.",
-        "Thank you for calling Checkin. Goodbye.",
+        "Thank you for calling Checkin. You can call or text 9 8 8 any time. Goodbye.",
     ]
     assert escalations(db) == []

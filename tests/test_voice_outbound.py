@@ -4,6 +4,7 @@ TwiML, signed, with AnsweredBy), signed status callbacks, retries and the cap on
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -22,7 +23,7 @@ from checkin.voice import outbound
 from checkin.voice.config import load as load_config
 from checkin.voice.models import VoiceCall
 from tests.conftest import ACCOUNT_SID, FROM_NUMBER, zone_where_it_is
-from tests.voice_helpers import spoken_in
+from tests.voice_helpers import CRISIS_LINE, spoken_in
 from webhooks.cli_voice import CallWalker, http_post
 from workers.queues import dispatch
 
@@ -90,6 +91,24 @@ def row(db, model, **where):
         return s.scalars(select(model).filter_by(**where)).all()
 
 
+CONFIRM = {
+    "en": "Hello, this is Checkin with a call for {name}. {name}, please press 1 or say yes. "
+    "If {name} is not there, press 2.",
+    "es": "Hola, habla Checkin con una llamada para {name}. {name}, oprime 1 o di sí. Si {name} no está, oprime 2.",
+}
+# Nothing a family member or a machine hears names the group, the service's purpose or a crisis line.
+PRIVATE = ("Tuesday", "support group", "grupo de apoyo", "9 8 8", "988", "check in", "registr", "crisis")
+
+
+def asks_who(step, first_name: str, lang: str) -> None:
+    """Whoever picked up is asked whether they are the member, and hears nothing else."""
+    assert step.said == [CONFIRM[lang].format(name=first_name)]
+    gather = step.find("Gather")
+    assert gather.get("input") == "dtmf speech" and "confirm=0" in gather.get("action")
+    assert not any(word in step.text for word in PRIVATE), step.text
+    spoken_in(step, lang)
+
+
 def walker(rt, member, sid):
     return CallWalker(
         http_post(rt.settings, None),
@@ -122,7 +141,8 @@ def test_a_person_answers_the_check_in_call(
     status, twiml = fake_twilio.answer_call(call["sid"], "human")
     assert status == 200
     caller = walker(rt, who, call["sid"])
-    step = caller.resume(twiml)
+    asks_who(caller.resume(twiml), who.first_name, "es" if spanish else "en")
+    step = caller.say("sí, soy yo") if spanish else caller.press("1")
     if spanish:
         assert step.said == [
             "Hola Rosa, habla Checkin de Tuesday Group.",
@@ -141,9 +161,9 @@ def test_a_person_answers_the_check_in_call(
     else:
         step = caller.record(recording_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE3")
     assert step.hung_up and step.said == (
-        ["Gracias, Rosa. Guardamos tu registro. Adiós."]
+        ["Gracias, Rosa. Guardamos tu registro. Llama al 9 8 8 y marca 2, a toda hora. Adiós."]
         if spanish
-        else ["Thank you, Lee. Your check-in is saved. Goodbye."]
+        else ["Thank you, Lee. Your check-in is saved. You can call or text 9 8 8 any time. Goodbye."]
     )
     [checkin] = row(db, CheckIn)
     assert (checkin.state, checkin.score, checkin.call_sid) == ("answered", 2, call["sid"])
@@ -180,18 +200,20 @@ def test_spanish_person_gets_the_spoken_reminder_then_the_menu(
     work(rt)
     [call] = fake_twilio.wait_for_calls(1)
     status, twiml = fake_twilio.answer_call(call["sid"], "human")
-    step = walker(rt, rosa, call["sid"]).resume(twiml)
+    caller = walker(rt, rosa, call["sid"])
+    asks_who(caller.resume(twiml), "Rosa", "es")
+    step = caller.press("1")
     assert step.said[:2] == [
         "Hola Rosa, habla Checkin de Tuesday Group.",
         "Un aviso sobre la próxima reunión de tu grupo.",
     ]
-    assert step.said[2].startswith("Para registrar cómo estás, oprime 1.")
+    assert step.said[2].startswith("Si necesitas ayuda ahora, oprime 9 o di ayuda.")
     assert step.said[3] == "For English, press 8."
     assert step.find("Gather").get("language") == "es-US"
     spoken_in(step, "es")
 
 
-@pytest.mark.parametrize("answered_by", ["machine_end_beep", "fax"])
+@pytest.mark.parametrize("answered_by", ["machine_end_beep", "machine_start", "fax"])
 def test_an_answering_machine_gets_a_short_reminder_with_no_private_detail(
     live_app, fake_twilio, db, voice_member, answered_by
 ):
@@ -202,11 +224,11 @@ def test_an_answering_machine_gets_a_short_reminder_with_no_private_detail(
     status, twiml = fake_twilio.answer_call(call["sid"], answered_by)
     step = walker(rt, voice_member, call["sid"]).resume(twiml)
     assert step.hung_up and step.find("Gather") is None
+    # Before, it said "a reminder from your support group" to whoever plays the tape back.
     assert step.said == [
-        "Hello, this is Checkin with a reminder from your support group. "
-        "Please call us back at 5 0 0, 5 5 5, 0 0 0 6. Goodbye."
+        "Hello, this is Checkin calling. Please call us back at 5 0 0, 5 5 5, 0 0 0 6. Goodbye."
     ]
-    assert "Lee" not in step.text and "Tuesday" not in step.text
+    assert "Lee" not in step.text and not any(word in step.text for word in PRIVATE)
     # A machine took the message: no retry, and the check-in stays open for the member to call back.
     fake_twilio.send_status(call["sid"], "completed", answered_by=answered_by)
     work(rt)
@@ -294,10 +316,11 @@ def test_calls_in_progress_are_capped(live_app, fake_twilio, db, group, monkeypa
         two = add_member(s, group.name, "+12025550122", "Ben Two", language, zone, "voice")
     plan_call(rt, one)
     held = plan_call(rt, two)
+    before = utcnow()  # held means due later than the worker found it (not "later than now": that races)
     work(rt)
     [call] = fake_twilio.wait_for_calls(1)
     [waiting] = row(db, OutboxItem, id=held.id)
-    assert waiting.state == "pending" and waiting.attempts == 0 and waiting.next_attempt_at > utcnow()
+    assert waiting.state == "pending" and waiting.attempts == 0 and waiting.next_attempt_at > before
     # The first call ends; the held one goes out when it is due.
     fake_twilio.send_status(call["sid"], "completed")
     with db.session() as s:
@@ -308,7 +331,9 @@ def test_calls_in_progress_are_capped(live_app, fake_twilio, db, group, monkeypa
     assert calls[1]["params"]["To"] == two.phone
     # The held call, once placed, is the member's own: their name, in their language.
     status, twiml = fake_twilio.answer_call(calls[1]["sid"], "human")
-    step = walker(rt, two, calls[1]["sid"]).resume(twiml)
+    caller = walker(rt, two, calls[1]["sid"])
+    asks_who(caller.resume(twiml), "Ben", language)
+    step = caller.press("1")
     assert step.said[0] == (
         "Hola Ben, habla Checkin de Tuesday Group."
         if spanish
@@ -380,9 +405,14 @@ def test_spoken_reminder_and_change_notice_name_the_planned_meeting(
         ACCOUNT_SID,
         direction="outbound-api",
     )
-    step = caller.start(
-        f"/twilio/voice/outbound?kind={kind}&member={who.id}&occurrence={occ.key}", AnsweredBy="human"
+    asks_who(
+        caller.start(
+            f"/twilio/voice/outbound?kind={kind}&member={who.id}&occurrence={occ.key}", AnsweredBy="human"
+        ),
+        who.first_name,
+        "es" if spanish else "en",
     )
+    step = caller.press("1")
     # Read in the member's own zone (theirs differs from the group's here).
     when = spoken_when(occ.starts_at.astimezone(ZoneInfo(who.timezone)), "es" if spanish else "en")
     assert who.timezone != group.timezone
@@ -427,8 +457,14 @@ def test_a_crisis_said_on_a_check_in_call_we_placed_is_escalated_and_connected(
         f"/twilio/voice/outbound?kind=prompt&member={voice_member.id}&occurrence={OCCURRENCE}",
         AnsweredBy="human",
     )
+    caller.say("yes")
     step = caller.say("one, I am going to kill myself tonight")
-    assert step.said[0].startswith("We hear you.") and "988" in step.said[0]
+    assert step.said[:2] == [
+        "If you are in danger now, hang up and call 9 1 1.",
+        "We hear you. We are letting the on-call facilitator know now.",
+    ]
+    assert "9 8 8" in step.said[2] and caller.dialled() == CRISIS_LINE
+    step = caller.press("3")  # a facilitator instead, rung from the group's number
     dial = step.find("Dial")
     assert dial.findtext("Number") == "+12025550201" and dial.get("callerId") == FROM_NUMBER
     from checkin.escalation.models import Escalation
@@ -445,9 +481,7 @@ def test_a_spanish_answering_machine_hears_spanish(twilio, settings, db, group):
     step = _direct(twilio, settings, rosa).start(
         f"/twilio/voice/outbound?kind=reminder&member={rosa.id}&occurrence=x", AnsweredBy="machine_start"
     )
-    assert step.said == [
-        "Hola, habla Checkin con un aviso de tu grupo de apoyo. Llámanos al 5 0 0, 5 5 5, 0 0 0 6. Adiós."
-    ]
+    assert step.said == ["Hola, habla Checkin. Por favor, llámanos al 5 0 0, 5 5 5, 0 0 0 6. Adiós."]
     assert step.find("Say").get("language") == "es-US" and step.hung_up
 
 
@@ -481,3 +515,99 @@ def test_no_retry_once_the_check_in_is_answered(db, voice_member):
             s.scalar(select(OutboxItem).where(OutboxItem.idempotency_key == "prompt:answered:call1")) is None
         )
         assert s.scalar(select(CheckIn)).state == "answered"
+
+
+@pytest.mark.parametrize(
+    "answers, spanish",
+    [(["2"], False), (["no, he's at work"], False), (["-", "-"], False), (["no"], True), (["-", "7"], True)],
+)
+def test_someone_else_who_answers_learns_nothing_about_the_group(
+    twilio, settings, db, voice_member, spanish_voice_member, answers, spanish
+):
+    """A family member picks up (AnsweredBy human, or AMD unsure): asked for the member by name, they say
+    no, say nothing or press something else; they hear a neutral message and the call ends."""
+    who = spanish_voice_member if spanish else voice_member
+    lang = "es" if spanish else "en"
+    caller = _direct(twilio, settings, who)
+    step = caller.start(
+        f"/twilio/voice/outbound?kind=prompt&member={who.id}&occurrence={OCCURRENCE}",
+        AnsweredBy="unknown" if spanish else "human",
+    )
+    asks_who(step, who.first_name, lang)
+    for answer in answers:
+        step = (
+            caller.silence()
+            if answer == "-"
+            else caller.press(answer)
+            if answer.isdigit()
+            else caller.say(answer)
+        )
+    assert step.hung_up and step.said[-1] == (
+        "Gracias. Por favor, pide a Rosa que llame a Checkin al 5 0 0, 5 5 5, 0 0 0 6. Adiós."
+        if spanish
+        else "Thank you. Please ask Lee to call Checkin back at 5 0 0, 5 5 5, 0 0 0 6. Goodbye."
+    )
+    heard = " ".join(" ".join(s.said) for s in caller.heard)
+    assert not any(word in heard for word in PRIVATE), heard
+    spoken_in(step, lang)
+    # Nothing they said is kept or read as the member's words.
+    assert row(db, Message) == [] and row(db, CheckIn) == []
+
+
+@pytest.mark.parametrize("spanish", [False, True])
+def test_help_now_on_a_call_we_placed_pages_and_connects_the_crisis_line_through_twilio(
+    live_app, fake_twilio, db, group, voice_member, spanish_voice_member, spanish
+):
+    """9 on a check-in call placed through the loopback Twilio: the facilitator is paged at crisis level,
+    the TwiML <Dial>s the configured crisis line, and Twilio's child leg and Dial action are followed:
+    unreachable, then the on-call facilitator is rung; reached, the call ends."""
+    from checkin.directory import add_staff
+    from checkin.escalation.models import Escalation
+
+    with db.session() as s:
+        add_staff(s, "Dana", "dana@example.org", "facilitator", "+12025550201", [group.name])
+    who = spanish_voice_member if spanish else voice_member
+    lang = "es" if spanish else "en"
+    rt = live_app
+    plan_call(rt, who, kind="reminder")
+    work(rt)
+    [call] = fake_twilio.wait_for_calls(1)
+    status, twiml = fake_twilio.answer_call(call["sid"], "human")
+    caller = walker(rt, who, call["sid"])
+    caller.resume(twiml)
+    caller.press("1")  # it is them
+    step = caller.say("ayuda") if spanish else caller.press("9")
+    assert step.said[0] == (
+        "Si estás en peligro ahora, cuelga y llama al 9 1 1."
+        if spanish
+        else "If you are in danger now, hang up and call 9 1 1."
+    )
+    assert step.find("Dial").findtext("Number") == CRISIS_LINE
+    spoken_in(step, lang)
+    [esc] = row(db, Escalation)
+    assert esc.level == "crisis" and esc.member_id == who.id
+    with db.session() as s:
+        alerts = s.scalars(select(OutboxItem).where(OutboxItem.purpose == "alert")).all()
+        assert {(a.to_number, a.channel) for a in alerts} >= {
+            ("+12025550201", "sms"),
+            ("+12025550201", "voice"),
+        }
+    # The crisis line does not answer: Twilio posts the Dial's action; the facilitator is rung next.
+    twiml_now = ET.tostring(step.root, encoding="unicode")
+    code, body, leg = fake_twilio.follow_dial(call["sid"], twiml_now, "no-answer")
+    assert code == 200
+    child = fake_twilio.call(leg)
+    assert (child["to"], child["from"], child["parent_call_sid"], child["direction"]) == (
+        CRISIS_LINE,
+        FROM_NUMBER,  # the parent's From: our number, as Twilio passes it on a call we placed
+        call["sid"],
+        "outbound-dial",
+    )
+    step = caller.resume(body)
+    assert "9 8 8" in step.said[0] and step.find("Dial").findtext("Number") == "+12025550201"
+    spoken_in(step, lang)
+    # Had it answered: they talk, and when they are done the call ends.
+    caller.resume(twiml_now)
+    code, body, leg = fake_twilio.follow_dial(call["sid"], twiml_now, "completed", duration=600)
+    assert code == 200 and caller.resume(body).hung_up
+    assert fake_twilio.call(leg)["status"] == "completed" and fake_twilio.call(leg)["duration"] == "600"

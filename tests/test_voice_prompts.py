@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -58,12 +59,67 @@ def test_spanish_is_spoken_with_es_us_and_the_configured_voices():
     assert cfg.voices["es"] and cfg.voices["en"]
 
 
-def test_crisis_prompts_name_988_and_911_in_both_languages():
+# Prompts that end a call with nobody on the line, or come before a recording's tone: each says
+# how to reach 988 (in Spanish: call and press 2). The machine and "not there" messages do not:
+# they may be heard by someone other than the member.
+SAYS_988 = (
+    "goodbye",
+    "saved",
+    "record",
+    "urgent",
+    "nobody",
+    "callback",
+    "failsafe",
+    "crisis_line_offer",
+    "crisis_line_failed",
+    "unknown",
+    "unknown_saved",
+)
+SAYS_HANG_UP_AND_911 = ("danger", "nobody", "unknown")
+PRIVATE = ("988", "911", "support group", "grupo de apoyo", "{group}", "crisis", "help", "ayuda")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_988_and_911_are_said_digit_by_digit_wherever_a_call_can_end(language):
     cfg = load_file()
-    for language in LANGUAGES:
-        for key in ("crisis", "urgent", "unknown"):
-            text = cfg.text(key, language)
-            assert "988" in text and "911" in text, (language, key)
+    values = dict(LONGEST, when="Tuesday", where="")
+    said = {key: cfg.text(key, language, **values) for key in PROMPTS}
+    # Never as a whole number: a voice reads "988" as "nine hundred eighty-eight".
+    assert [key for key, text in said.items() if re.search(r"\b(988|911)\b", text)] == []
+    for key in SAYS_988:
+        assert "9 8 8" in said[key], key
+        if language == "es" and key != "crisis_line_offer":
+            assert "al 9 8 8 y marca 2" in said[key], key
+    for key in SAYS_HANG_UP_AND_911:
+        assert ("cuelga y llama al 9 1 1" if language == "es" else "hang up and call 9 1 1") in said[key]
+    # Nothing promises a call back that a 60-minute policy step cannot keep.
+    assert not any("call you back" in text or "te llamará" in text for text in said.values())
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_what_a_machine_or_an_unconfirmed_pickup_hears_names_no_group_and_no_help(language):
+    cfg = load_file()
+    for key in ("machine", "confirm", "not_there"):
+        raw = cfg.prompts[language][key].lower()
+        assert not any(word in raw for word in PRIVATE), (key, raw)
+
+
+def test_aloud_leaves_longer_numbers_and_times_alone():
+    assert speech.aloud("call or text 988, or 911.") == "call or text 9 8 8, or 9 1 1."
+    assert speech.aloud("llama al 988 y marca 2") == "llama al 9 8 8 y marca 2"
+    for text in ("9880 Main Street", "at 9:11", "911-5555", "$9.11", "1-800-273-8255"):
+        assert speech.aloud(text) == text
+
+
+def test_the_crisis_line_is_the_lifelines_ten_digit_number_unless_set():
+    assert load_file().crisis_line == "+18002738255"
+    assert parse(_doc(), environ={"CHECKIN_CRISIS_LINE": "+1 202 555 0142"}).crisis_line == "+12025550142"
+    doc = copy.deepcopy(_doc())
+    doc["crisis_line"]["number"] = "988"
+    with pytest.raises(
+        VoiceConfigError, match="crisis_line.number: '988' is not a phone number Twilio can dial"
+    ):
+        parse(doc, environ={})
 
 
 @pytest.mark.parametrize(
@@ -116,6 +172,8 @@ def test_max_concurrent_calls_from_the_environment():
         ("", "I want to talk to someone", "3"),
         ("", "español", "8"),
         ("", "ayuda", "9"),
+        ("", "help", "9"),
+        ("", "I need help", "9"),
         ("", "repeat that", "0"),
         ("", "", None),
         ("", "I keep thinking about the pills in the cabinet tonight", None),
@@ -157,7 +215,7 @@ def cli_env(env):
 
 
 def run(env, *args):
-    return subprocess.run([CHECKIN, *args], env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run([CHECKIN, *args], env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_simulate_call_walks_a_check_in_against_the_running_server(live_app, cli_env, member, db):
@@ -167,7 +225,10 @@ def test_simulate_call_walks_a_check_in_against_the_running_server(live_app, cli
     lines = result.stdout.splitlines()
     assert lines[0] == "  caller hears: Hi Sam. This is Checkin for Tuesday Group."
     assert "  > presses 4" in lines and "  > records a message, presses #" in lines
-    assert lines[-2:] == ["  caller hears: Thank you, Sam. Your check-in is saved. Goodbye.", "  (call ends)"]
+    assert lines[-2:] == [
+        "  caller hears: Thank you, Sam. Your check-in is saved. You can call or text 9 8 8 any time. Goodbye.",
+        "  (call ends)",
+    ]
     # Only what is heard: the goodbye after <Record> (played when nothing is recorded) is not printed early.
     assert result.stdout.count("Your check-in is saved") == 1
     from sqlalchemy import select
@@ -188,7 +249,15 @@ def test_simulate_call_with_words(live_app, cli_env, member):
         env, "simulate", "call", "--from", member.phone, "--say", "I am going to kill myself tonight"
     )
     assert result.returncode == 0, result.stderr
-    assert "caller hears: We hear you." in result.stdout and "988" in result.stdout
+    lines = result.stdout.splitlines()
+    said = lines.index("  > says: I am going to kill myself tonight")
+    # 911 first, then who is being told, then the crisis line's offer (no input left: the caller hangs up).
+    assert lines[said + 1 : said + 4] == [
+        "  caller hears: If you are in danger now, hang up and call 9 1 1.",
+        "  caller hears: We hear you. We are letting the on-call facilitator know now.",
+        "  caller hears: To talk with someone at the 9 8 8 crisis line now, press 1 or say yes, "
+        "or stay on the line. To try a facilitator instead, press 3.",
+    ]
 
 
 def test_simulate_call_bad_number_and_nothing_listening(cli_env):

@@ -133,9 +133,15 @@ class CallWalker:
         return self._go(self._action("Gather"), SpeechResult=words, Confidence="0.9")
 
     def silence(self) -> Step:
-        """Nothing pressed: Twilio carries on after the Gather, to our Redirect."""
+        """Nothing pressed: Twilio carries on with the verbs after the Gather (our Redirect, or e.g.
+        help now's <Dial> to the crisis line)."""
         self._action("Gather")
-        return self.redirect()
+        if self.current.find("Redirect") is not None:
+            return self.redirect()
+        verbs = list(self.current.root)
+        rest = ET.Element("Response")
+        rest.extend(verbs[verbs.index(self.current.find("Gather")) + 1 :])
+        return self.resume(ET.tostring(rest, encoding="unicode"), self.current.path)
 
     def redirect(self) -> Step:
         """Follow the <Redirect> that ends the current TwiML."""
@@ -207,17 +213,19 @@ def walk(
         ):
             echo("  (call ends)")
             return
-        if step.find("Dial") is not None:
-            echo(f"  (ringing a facilitator: {dial_status})")
+        # The first verb that waits for the caller or the network, in the order Twilio plays them.
+        verb = next(el.tag for el in step.root if el.tag in ("Gather", "Record", "Dial", "Redirect"))
+        if verb == "Dial":
+            echo(f"  (ringing {step.find('Dial').findtext('Number')}: {dial_status})")
             step = walker.dial_result(dial_status)
-        elif step.find("Record") is not None:
+        elif verb == "Record":
             token = pending.pop(0) if pending else None
             if token is None:
                 echo("  (no inputs left: caller hangs up)")
                 return
             echo("  > records a message, presses #")
             step = walker.record()
-        elif step.find("Gather") is not None:
+        elif verb == "Gather":
             if not pending:
                 echo("  (no inputs left: caller hangs up)")
                 return

@@ -100,6 +100,9 @@ def run_dev() -> int:
     for phone, name, lang in DEMO_MEMBERS:
         click.echo(f"  demo member: {name} {phone} ({lang})")
     click.echo(f"  demo facilitator: {DEMO_FACILITATOR[0]} {DEMO_FACILITATOR[2]}")
+    click.echo(
+        f"  demo coordinator: {DEMO_COORDINATOR[0]} {DEMO_COORDINATOR[2]} (paged last, and for unknown numbers)"
+    )
     click.echo(f"Console: {settings.public_base_url}/console/  sign in as the demo coordinator")
     click.echo(f"  email: {DEMO_COORDINATOR[1]}  password: {demo_password}")
     click.echo(f"  (the demo facilitator {DEMO_FACILITATOR[1]} has the same password)")

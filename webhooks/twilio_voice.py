@@ -76,10 +76,16 @@ def outbound():
         abort(400, f"kind must be one of {', '.join(flow.OUTBOUND_KINDS)}")
     member_id = _checked(steps.int_arg, request.args, "member", 1, 2**31)
     occurrence = request.args.get("occurrence") or None
+    # Absent when the call is answered; then the tries at "are you the member?".
+    confirm = (
+        _checked(steps.int_arg, request.args, "confirm", 0, flow.MAX_TRIES)
+        if "confirm" in request.args
+        else None
+    )
     our_number = _checked(steps.call_input, request.form).from_number
     return _run(
         lambda t: flow.outbound(
-            t, kind, occurrence, (t.group.phone_number if t.group else None) or our_number
+            t, kind, occurrence, (t.group.phone_number if t.group else None) or our_number, confirm
         ),
         outbound_call={"member": member_id, "kind": kind},
     )

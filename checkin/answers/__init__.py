@@ -28,7 +28,7 @@ _READINGS = "checkin.answers.readings"  # session.info: message id -> Reading, s
 
 @dataclass(frozen=True)
 class Reading:
-    kind: str | None  # "rsvp" | "score" | None
+    kind: str | None  # "rsvp" | "score" | "unasked" (a bare digit when nothing was asked) | None
     score: int | None = None
     rsvp: str | None = None  # yes | no
     asked: Asked | None = None  # looked up only when the text alone cannot tell
@@ -46,6 +46,15 @@ def read(session: Session, member: Member, message: Message, now: datetime | Non
         # there is a low score, whatever reminder went out today.
         answer = None
     score = parse_score(body)
+    bare = message.channel != "voice" and (body or "").strip().isdigit() and len((body or "").strip()) == 1
+    if bare:
+        # A bare digit is a score or an RSVP only when one was asked: with no open prompt and no
+        # reminder to answer it is neither (and not a risk: "1" is not "I feel at my lowest").
+        asked = asked_module.asked(session, member.id, now)
+        if asked.prompt is None and (asked.reminder is None or answer is None):
+            reading = Reading("unasked", asked=asked)
+            cache[message.id] = reading
+            return reading
     if answer is None:
         # Most messages: a score or free text; the text says which, no lookup needed.
         reading = Reading("score", score=score) if score is not None else Reading(None)
@@ -98,6 +107,8 @@ def reply_for(
         return templates.render(f"rsvp_{reading.rsvp}", lang, name=member.first_name)
     if reading.kind == "score":
         return templates.render("checkin_thanks", lang, name=member.first_name, score=reading.score)
+    if reading.kind == "unasked":
+        return templates.render("digit_unasked", lang)
     if kind is None and _clarify_once(session, member, message, reading, now):
         return templates.render("checkin_clarify", lang)
     return None

@@ -86,6 +86,8 @@ def _list(session: Session, staff: StaffUser) -> str:
         state = esc.state
         if esc.state == "acknowledged":
             state = "taken by you" if esc.acknowledged_by == staff.id else "taken"
-        parts.append(f"{esc.id} {esc.level} {member.first_name if member else 'member'} ({state})")
+        parts.append(
+            f"{esc.id} {esc.level} {member.first_name if member else 'member' if esc.member_id else 'not a member'} ({state})"
+        )
     more = " and more" if len(rows) > 5 else ""
     return "Open: " + "; ".join(parts) + more + ". Reply ACK <n> or RESOLVE <n> <note>."

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from checkin import outbox
+from checkin.escalation import service as escalation
 from checkin.models import GroupMember, GroupStaff, Member, StaffUser
 
 
@@ -21,10 +22,11 @@ def discard(session: Session) -> None:
 
 
 def recipients(session: Session, member: Member | None) -> list[StaffUser]:
-    """The member's groups' facilitators and every coordinator (only coordinators for an unknown caller)."""
+    """The member's groups' facilitators and every coordinator (only coordinators for an unknown
+    caller); if that is nobody, any facilitator with a phone."""
     group_ids = select(GroupMember.group_id).where(GroupMember.member_id == (member.id if member else -1))
     facilitators = select(GroupStaff.staff_id).where(GroupStaff.group_id.in_(group_ids))
-    return list(
+    people = list(
         session.scalars(
             select(StaffUser).where(
                 StaffUser.active.is_(True),
@@ -33,6 +35,8 @@ def recipients(session: Session, member: Member | None) -> list[StaffUser]:
             )
         ).all()
     )
+    # Nobody there (no coordinator has a phone, the member's groups have no facilitator): anyone reachable.
+    return people or escalation.reachable(session, None)
 
 
 def alert(session: Session, people, key: str, body: str) -> None:

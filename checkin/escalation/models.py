@@ -33,6 +33,9 @@ class EventKind(StrEnum):
     REASSIGNED = "reassigned"
     UNACKNOWLEDGED = "unacknowledged"
     REALERTED = "realerted"
+    NOBODY_ON_CALL = "nobody_on_call"
+    UNREACHABLE = "unreachable"
+    REPEATED = "repeated"
 
 
 ESCALATION_STATES = tuple(s.value for s in EscalationState)

@@ -119,22 +119,42 @@ def assess_message(
 ) -> Verdict:
     """Assess an inbound message with the member's history, and record the verdict. Never raises:
     if the rules engine fails in any way the message is treated as urgent. `language` is the one the
-    words are in when it is known to differ from the member's (a call switched to Spanish with 8)."""
+    words are in when it is known to differ from the member's (a call switched to Spanish with 8).
+    Every text is read in all configured languages whatever `language` says (the highest verdict
+    wins): a member may cry for help in the other language, or in both at once."""
     # The one reading of a reply's score (checkin.answers): "3/5", "tres", but not an RSVP "1".
     try:
-        score = answers.score_of(session, member, message)
+        reading = answers.read(session, member, message)
+        score = reading.score
     except SQLAlchemyError:
         raise
     except Exception as exc:
         log.error("reading the reply failed for message=%s (%s)", message.id, type(exc).__name__)
-        score = parse_score(message.body)
+        reading, score = None, parse_score(message.body)
+    if reading is not None and (
+        reading.kind == "unasked" or (reading.kind == "rsvp" and (message.body or "").strip() in ("1", "2"))
+    ):
+        # A bare "1" that answers a reminder (an RSVP), or a bare digit nobody asked for, says nothing
+        # about risk: no rules. Worded RSVPs ("can't make it") are still read by the rules.
+        record = _record(
+            session,
+            message_id=message.id,
+            member_id=member.id,
+            level="none",
+            rules=[],
+            score=None,
+            source=source,
+        )
+        return Verdict("none", (), record)
     try:
-        from checkin.rules import AssessmentContext, assess
+        from checkin.rules import ALL_LANGUAGES, AssessmentContext, assess
 
         # The history only matters to a message that carries a score (see the rules engine's step 4).
         history = _history(session, member.id, message.id) if score is not None else ()
         context = AssessmentContext(score=score, recent_scores=history, source=source)
-        result = assess(message.body or "", language=language or member.language, context=context)
+        # Every live text is read in every configured language and the highest verdict wins: a member
+        # registered as English may write to us in Spanish (or mix both) when it matters most.
+        result = assess(message.body or "", language=ALL_LANGUAGES, context=context)
         level, rules = result.level, tuple(result.rules)
         if level not in RANK:
             raise ValueError(f"unknown level {level!r}")
@@ -176,14 +196,18 @@ def assess_message(
 
 def _coordinators(session: Session, esc: Escalation) -> list[StaffUser]:
     """Coordinators linked to the group, or every coordinator if none is: on call whatever the rota says."""
+    return _coordinators_of(session, esc.group_id)
+
+
+def _coordinators_of(session: Session, group_id: int | None) -> list[StaffUser]:
     reachable = (StaffUser.active.is_(True), StaffUser.phone.is_not(None))
     linked = []
-    if esc.group_id is not None:
+    if group_id is not None:
         linked = list(
             session.scalars(
                 select(StaffUser)
                 .join(GroupStaff, GroupStaff.staff_id == StaffUser.id)
-                .where(GroupStaff.group_id == esc.group_id, StaffUser.role == "coordinator", *reachable)
+                .where(GroupStaff.group_id == group_id, StaffUser.role == "coordinator", *reachable)
                 .order_by(StaffUser.id)
             )
         )
@@ -194,13 +218,47 @@ def _coordinators(session: Session, esc: Escalation) -> list[StaffUser]:
     )
 
 
-def circles(session: Session, esc: Escalation, lp: LevelPolicy, now: datetime) -> list[list[StaffUser]]:
-    """For each policy step, everyone told at that step (each step includes the ones before): the
-    primaries and backups the rota has on call at `now`, then coordinators. An escalation never
-    reaches nobody: if the rota and the policy leave no one, every step is the coordinators."""
-    on_rota = rota.on_call_places(session, esc.group_id, now)
+def reachable(session: Session, group_id: int | None) -> list[StaffUser]:
+    """Whoever can be reached when the policy's steps reach nobody: the coordinators (linked to the
+    group, or any with a phone), else the group's facilitators with a phone (on call or not), else any
+    active facilitator with a phone. Empty only when no active staff member has a phone at all."""
+    people = _coordinators_of(session, group_id)
+    if people:
+        return people
+    reachable_staff = (StaffUser.active.is_(True), StaffUser.phone.is_not(None))
+    if group_id is not None:
+        people = list(
+            session.scalars(
+                select(StaffUser)
+                .join(GroupStaff, GroupStaff.staff_id == StaffUser.id)
+                .where(GroupStaff.group_id == group_id, *reachable_staff)
+                .order_by(GroupStaff.tier != "primary", StaffUser.id)
+            )
+        )
+    return people or list(
+        session.scalars(
+            select(StaffUser).where(StaffUser.role == "facilitator", *reachable_staff).order_by(StaffUser.id)
+        )
+    )
+
+
+def _policy_circles(
+    session: Session, esc: Escalation, lp: LevelPolicy, now: datetime
+) -> tuple[list[list[StaffUser]], bool]:
+    """(circles, whether the policy itself reached nobody and `reachable` stands in for it)."""
+    # Primaries and backups are facilitators: a coordinator linked to the group is paged at the
+    # policy's coordinator step, never in the first round.
+    if esc.member_id is None:
+        # A text from an unknown or staff number: the coordinators take it, at every step.
+        on_rota = []
+        tiers = ["coordinator" for _ in lp.levels]
+    else:
+        on_rota = [
+            p for p in rota.on_call_places(session, esc.group_id, now) if p.staff.role != "coordinator"
+        ]
+        tiers = list(lp.levels)
     out, seen, acc = [], set(), []
-    for tier in lp.levels:
+    for tier in tiers:
         people = (
             _coordinators(session, esc)
             if tier == "coordinator"
@@ -211,14 +269,44 @@ def circles(session: Session, esc: Escalation, lp: LevelPolicy, now: datetime) -
                 seen.add(staff.id)
                 acc.append(staff)
         out.append(list(acc))
-    if not acc:
-        out = [_coordinators(session, esc) for _ in lp.levels]
-    return out
+    if acc:
+        return out, False
+    fallback = reachable(session, esc.group_id)
+    return [list(fallback) for _ in lp.levels], True
 
 
-def _note_empty_rota(session: Session, esc: Escalation, now: datetime) -> None:
-    """Say in the case's audit that the rota had nobody on call, so coordinators were alerted instead."""
-    if rota.on_call(session, esc.group_id, now):
+def circles(session: Session, esc: Escalation, lp: LevelPolicy, now: datetime) -> list[list[StaffUser]]:
+    """For each policy step, everyone told at that step (each step includes the ones before): the
+    facilitators the rota has on call at `now` by tier (primary, backup), then coordinators. An
+    escalation never reaches nobody while someone has a phone: if the policy leaves no one, every
+    step is whoever `reachable` finds."""
+    return _policy_circles(session, esc, lp, now)[0]
+
+
+def _note_empty_rota(session: Session, esc: Escalation, now: datetime, *, fell_back: bool, told: int) -> None:
+    """Say in the case's audit (and loudly in the log) when the rota had nobody on call, and when
+    the policy reached nobody at all so whoever could be reached was paged instead."""
+    if fell_back:
+        _event(
+            session,
+            esc,
+            "unreachable",
+            now,
+            detail=f"the policy reaches nobody; paging {told} reachable staff instead"
+            if told
+            else "the policy reaches nobody and no staff member has a phone: NOBODY CAN BE PAGED",
+        )
+        log.error(
+            "escalation %s: POLICY REACHES NOBODY for group=%s level=%s; paging %d reachable staff instead",
+            esc.id,
+            esc.group_id,
+            esc.level,
+            told,
+        )
+        return
+    if esc.member_id is None or any(
+        p.staff.role != "coordinator" for p in rota.on_call_places(session, esc.group_id, now)
+    ):
         return
     group = session.get(Group, esc.group_id) if esc.group_id else None
     local = (
@@ -226,7 +314,6 @@ def _note_empty_rota(session: Session, esc: Escalation, now: datetime) -> None:
         if group
         else now.strftime("%a %H:%M UTC")
     )
-    told = len(_coordinators(session, esc))
     _event(
         session,
         esc,
@@ -245,7 +332,9 @@ def can_act(session: Session, staff: StaffUser, esc: Escalation) -> bool:
         return False
     if staff.role == "coordinator":
         return True
-    return esc.group_id is not None and session.get(GroupStaff, (esc.group_id, staff.id)) is not None
+    if esc.group_id is not None and session.get(GroupStaff, (esc.group_id, staff.id)) is not None:
+        return True
+    return staff.id in notified_staff(session, esc)
 
 
 # --- texts ---------------------------------------------------------------------------------
@@ -258,6 +347,18 @@ def _names(session: Session, esc: Escalation) -> tuple[str, str]:
     member = session.get(Member, esc.member_id) if esc.member_id else None
     group = session.get(Group, esc.group_id) if esc.group_id else None
     name = member.first_name if member else "a member"
+    if member is None:
+        opener = session.scalar(
+            select(Message)
+            .join(EscalationEvent, EscalationEvent.message_id == Message.id)
+            .where(EscalationEvent.escalation_id == esc.id, EscalationEvent.kind == "opened")
+            .limit(1)
+        )
+        if opener is not None and opener.staff_id is not None:
+            staff = session.get(StaffUser, opener.staff_id)
+            name = f"staff member {staff.name if staff else opener.staff_id}, {opener.from_number}"
+        elif opener is not None:
+            name = f"unknown number {opener.from_number} (please call back)"
     if member is not None and member.language in SPEAKS:
         name = f"{name} ({SPEAKS[member.language]})"
     return name, (group.name if group else "no group")
@@ -357,42 +458,64 @@ def _page(session: Session, esc: Escalation, ctx: Context, now: datetime, start:
     """Notify the circle at the first step from `start` that has someone (that adds someone, when
     widening). With nobody left to ask, give up loudly."""
     lp = ctx.level_policy(session, esc)
-    steps = circles(session, esc, lp, now)
+    steps, fell_back = _policy_circles(session, esc, lp, now)
     for s in range(start, len(steps)):
         ids = {x.id for x in steps[s]}
         before = {x.id for x in steps[s - 1]} if s > 0 else set()
         if ids and (not widen or ids - before):
             if not widen:
-                _note_empty_rota(session, esc, now)
+                _note_empty_rota(session, esc, now, fell_back=fell_back, told=len(steps[s]))
             esc.step, esc.step_attempts = s, 0
             _wave(session, esc, ctx, now, steps[s])
             return
+    if not widen and not any(steps):
+        _note_empty_rota(session, esc, now, fell_back=True, told=0)
     _give_up(session, esc, ctx, now)
 
 
 def _give_up(session: Session, esc: Escalation, ctx: Context, now: datetime) -> None:
+    """The policy's last step timed out and nobody took it: a final alert to everyone the policy
+    reaches (or whoever can be reached), the case shows as unacknowledged on every console page, and
+    the policy starts again from its first step after one more timeout, until someone takes it."""
     lp = ctx.level_policy(session, esc)
     esc.state = "unacknowledged"
     esc.step = len(lp.levels)
     esc.attempt += 1
-    _set_timer(session, esc, None)
-    coordinators = _coordinators(session, esc)
-    for staff in coordinators:
+    steps = circles(session, esc, lp, now)
+    everyone = steps[-1] if steps else []
+    for staff in everyone:
         _alert(session, esc, staff, "sms", ctx, now, text=_final_text(session, esc, ctx), why="final")
+    _set_timer(session, esc, now + timedelta(minutes=lp.timeout_minutes))
     _event(
         session,
         esc,
         "unacknowledged",
         now,
-        detail=f"nobody acknowledged; final alert to {len(coordinators)} coordinator(s)",
+        detail=f"nobody acknowledged; final alert to {len(everyone)} staff; "
+        f"the policy repeats in {lp.timeout_minutes:g} min until someone takes it",
     )
     log.error(
-        "escalation %s UNACKNOWLEDGED: nobody took it after the last policy level (level=%s group=%s coordinators=%d)",
+        "escalation %s UNACKNOWLEDGED: nobody took it after the last policy level (level=%s group=%s "
+        "told=%d attempt=%d); repeating the policy",
         esc.id,
         esc.level,
         esc.group_id,
-        len(coordinators),
+        len(everyone),
+        esc.attempt,
     )
+
+
+def _repeat(session: Session, esc: Escalation, ctx: Context, now: datetime) -> None:
+    """Go round the policy again from its first step (PagerDuty's "repeat this policy")."""
+    _event(
+        session,
+        esc,
+        "repeated",
+        now,
+        detail=f"nobody has taken it: paging again from the first step (wave {esc.attempt + 1})",
+    )
+    log.error("escalation %s still UNACKNOWLEDGED: repeating the policy from its first step", esc.id)
+    _page(session, esc, ctx, now, 0, widen=False)
 
 
 def _realert(session: Session, esc: Escalation, ctx: Context, now: datetime, *, raised: bool = False) -> None:
@@ -474,34 +597,113 @@ def handle_verdict(
         return live
     if live is None:
         group = member.groups[0] if member.groups else None
-        esc = Escalation(
-            member_id=member.id,
-            group_id=group.id if group else None,
-            level=verdict.level,
-            state="open",
-            step=0,
-            attempt=0,
-            step_attempts=0,
-            opened_at=now,
-            updated_at=now,
-        )
-        try:
-            with session.begin_nested():
-                session.add(esc)
-                session.flush()
-        except IntegrityError:
-            # Another message from this member opened one a moment ago: attach to it.
-            live = live_for(session, member.id)
-        else:
-            verdict.record.escalation_id = esc.id
-            _event(session, esc, "assessed", now, message_id=message.id, detail=",".join(verdict.rules)[:255])
-            _event(session, esc, "opened", now, message_id=message.id)
-            log.warning(
-                "escalation %s opened level=%s member=%s message=%s", esc.id, esc.level, member.id, message.id
-            )
-            _page(session, esc, ctx, now, 0, widen=False)
+        esc = _open(session, member.id, group.id if group else None, message, verdict, now, ctx)
+        if esc is not None:
             return esc
+        # Another message from this member opened one a moment ago: attach to it.
+        live = live_for(session, member.id)
     return _attach(session, live, message, verdict, now, ctx)
+
+
+def _open(
+    session: Session,
+    member_id: int | None,
+    group_id: int | None,
+    message: Message,
+    verdict: Verdict,
+    now: datetime,
+    ctx: Context,
+) -> Escalation | None:
+    """Open a case and page its first circle; None when the member's one live case was opened by
+    another message a moment ago."""
+    esc = Escalation(
+        member_id=member_id,
+        group_id=group_id,
+        level=verdict.level,
+        state="open",
+        step=0,
+        attempt=0,
+        step_attempts=0,
+        opened_at=now,
+        updated_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(esc)
+            session.flush()
+    except IntegrityError:
+        return None
+    verdict.record.escalation_id = esc.id
+    _event(session, esc, "assessed", now, message_id=message.id, detail=",".join(verdict.rules)[:255])
+    _event(session, esc, "opened", now, message_id=message.id)
+    log.warning(
+        "escalation %s opened level=%s member=%s staff=%s message=%s",
+        esc.id,
+        esc.level,
+        member_id,
+        message.staff_id,
+        message.id,
+    )
+    _page(session, esc, ctx, now, 0, widen=False)
+    return esc
+
+
+def escalate_sender(
+    session: Session,
+    message: Message,
+    level: str,
+    rules: tuple[str, ...],
+    now: datetime,
+    ctx: Context | None = None,
+) -> Escalation:
+    """A crisis or urgent text from a number that is not a member's (an unknown number, or a staff
+    member writing something other than a command): a case like any other, in the console, paging the
+    coordinators (or whoever can be reached) until someone takes it. One live case per number: a
+    second message attaches to it. The group is the one whose number was texted, if any."""
+    ctx = _required(ctx)
+    record = _record(
+        session,
+        message_id=message.id,
+        member_id=None,
+        level=level,
+        rules=list(rules),
+        score=None,
+        source="sms",
+    )
+    verdict = Verdict(level, tuple(rules), record)
+    live_id = session.scalar(
+        select(Escalation.id)
+        .join(EscalationEvent, EscalationEvent.escalation_id == Escalation.id)
+        .join(Message, Message.id == EscalationEvent.message_id)
+        .where(
+            Escalation.member_id.is_(None),
+            Escalation.state.in_(LIVE_STATES),
+            EscalationEvent.kind == "opened",
+            Message.from_number == message.from_number,
+        )
+        .order_by(Escalation.id.desc())
+        .limit(1)
+    )
+    if live_id is not None:
+        return _attach(session, session.get(Escalation, live_id), message, verdict, now, ctx)
+    group_id = session.scalar(select(Group.id).where(Group.phone_number == message.to_number))
+    return _open(session, None, group_id, message, verdict, now, ctx)
+
+
+def anyone_told(session: Session, esc: Escalation | None) -> bool:
+    """Whether the case has paged anyone (an alert written, in this transaction or before): what a
+    member is told ("a facilitator is being told") must be true."""
+    if esc is None:
+        return False
+    session.flush()
+    return (
+        session.scalar(
+            select(OutboxItem.id)
+            .where(OutboxItem.idempotency_key.like(f"alert:{esc.id}:%"), OutboxItem.purpose == ALERT_PURPOSE)
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def _attach(
@@ -525,7 +727,6 @@ def _attach(
             _realert(session, esc, ctx, now, raised=True)
         else:
             start = esc.step if esc.state == "open" else 0
-            esc.state = "open"
             _page(
                 session,
                 esc,
@@ -535,8 +736,8 @@ def _attach(
                 widen=False,
             )
     elif esc.state == "unacknowledged":
-        # Nobody took it and the member wrote again: go round the circle once more.
-        esc.state = "open"
+        # Nobody took it and the member wrote again: go round the circle once more (it stays
+        # unacknowledged, and on every console page, until someone takes it).
         _event(
             session,
             esc,
@@ -670,7 +871,7 @@ def advance(session: Session, now: datetime, ctx: Context | None = None, limit: 
     due = session.scalars(
         select(Escalation)
         .where(
-            Escalation.state.in_(("open", "acknowledged")),
+            Escalation.state.in_(("open", "acknowledged", "unacknowledged")),
             Escalation.next_action_at.is_not(None),
             Escalation.next_action_at <= now,
         )
@@ -696,6 +897,9 @@ def _advance_one(session: Session, esc: Escalation, ctx: Context, now: datetime)
         _realert(session, esc, ctx, now)
         return
     lp = ctx.level_policy(session, esc)
+    if esc.state == "unacknowledged" and esc.step >= len(lp.levels):
+        _repeat(session, esc, ctx, now)
+        return
     steps = circles(session, esc, lp, now)
     here = steps[esc.step] if esc.step < len(steps) else []
     if esc.step_attempts <= lp.repeats and here:

@@ -8,6 +8,7 @@ Rules are data (config/rules/*.toml); see config/rules/en.toml for the format.
 """
 
 from .engine import (
+    ALL_LANGUAGES,
     DEFAULT_RULE_FILES,
     LEVELS,
     Assessment,
@@ -16,6 +17,7 @@ from .engine import (
     RuleFileError,
     RuleSet,
     assess,
+    assess_all_languages,
     default_ruleset,
     level_rank,
     load_ruleset,
@@ -23,6 +25,7 @@ from .engine import (
 from .normalize import normalize
 
 __all__ = [
+    "ALL_LANGUAGES",
     "DEFAULT_RULE_FILES",
     "LEVELS",
     "Assessment",
@@ -31,6 +34,7 @@ __all__ = [
     "RuleFileError",
     "RuleSet",
     "assess",
+    "assess_all_languages",
     "default_ruleset",
     "level_rank",
     "load_ruleset",

@@ -17,7 +17,7 @@ from .evaluate import EvalFileError, evaluate, format_report
     "eval_file",
     metavar="FILE.tsv",
     default=None,
-    help="Evaluate a labelled TSV file (header 'level<TAB>text') and print the report.",
+    help="Evaluate a labelled TSV file (header 'level<TAB>text', extra columns allowed) and print the report.",
 )
 @click.option(
     "--language",

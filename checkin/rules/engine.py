@@ -12,7 +12,7 @@ import re
 import tomllib
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -34,10 +34,15 @@ class Level(StrEnum):
 LEVELS: tuple[str, ...] = tuple(level.value for level in Level)
 _RANK = {name: i for i, name in enumerate(LEVELS)}
 SOURCES = ("sms", "voice_speech", "voice_keypad_help")
+ALL_LANGUAGES = "all"  # assess(language=ALL_LANGUAGES): every language, the highest verdict wins
 CONTEXT_KINDS = ("negation", "third_party", "past", "hypothetical")
 
 DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "config" / "rules"
-DEFAULT_RULE_FILES = (DEFAULT_RULES_DIR / "en.toml", DEFAULT_RULES_DIR / "es.toml")
+DEFAULT_RULE_FILES = (
+    DEFAULT_RULES_DIR / "en.toml",
+    DEFAULT_RULES_DIR / "es.toml",
+    DEFAULT_RULES_DIR / "families.toml",  # constructs composed from parts, both languages
+)
 
 
 def level_rank(level: str) -> int:
@@ -96,6 +101,7 @@ class Rule:
     capped_level: str = "watch"  # level when third-party / past / hypothetical
     file: str = ""
     line: int | None = None
+    unless: frozenset[str] = frozenset()  # tags that explain the match away (cap it, drop its tags)
 
 
 @dataclass(frozen=True)
@@ -153,6 +159,92 @@ class RuleSet:
         return tuple(p for r in self.rules for p in getattr(r, "_phrases", ()))
 
 
+# --------------------------------------------------------------------------- prefilter
+
+_MIN_LITERAL = 3
+
+
+def _required_literals(pattern: str) -> frozenset[str] | None:
+    """Literal strings of which every match of ``pattern`` contains at least one, or None.
+
+    Worked out once at load from the parsed regex: a literal run is required by the sequence it is
+    in; an alternation requires the union of what each branch requires; a repeat that must occur at
+    least once requires what its body requires.  ``assess`` skips a rule when none of its literals
+    is in the message - a substring test, much cheaper than running the regex - and gets exactly
+    the same matches, since a rule cannot match a text that lacks all of them.
+    """
+    try:
+        from re import _parser as sre_parse  # Python 3.11+
+    except ImportError:  # pragma: no cover
+        import sre_parse  # type: ignore[no-redef]
+    from re._constants import BRANCH, IN, LITERAL, MAX_REPEAT, MIN_REPEAT, SUBPATTERN
+
+    def best(cands: list[frozenset[str]]) -> frozenset[str] | None:
+        cands = [c for c in cands if c and min(map(len, c)) >= _MIN_LITERAL]
+        if not cands:
+            return None
+        return max(cands, key=lambda c: (min(map(len, c)), -len(c)))
+
+    def seq(items) -> frozenset[str] | None:
+        cands: list[frozenset[str]] = []
+        run: list[str] = []
+
+        def flush() -> None:
+            if run:
+                cands.append(frozenset(["".join(run)]))
+                run.clear()
+
+        for op, av in items:
+            if op is LITERAL:
+                run.append(chr(av))
+                continue
+            if op is IN and len(av) == 1 and av[0][0] is LITERAL:
+                run.append(chr(av[0][1]))
+                continue
+            flush()
+            if op is SUBPATTERN:
+                r = seq(av[-1])
+            elif op is BRANCH:
+                parts = [seq(b) for b in av[1]]
+                r = None if any(x is None for x in parts) else frozenset().union(*parts)
+            elif op in (MAX_REPEAT, MIN_REPEAT) and av[0] >= 1:
+                r = seq(av[2])
+            else:
+                r = None
+            if r is not None:
+                cands.append(r)
+        flush()
+        return best(cands)
+
+    try:
+        return seq(sre_parse.parse(pattern))
+    except Exception:  # pragma: no cover - unusual syntax: no prefilter, the regex alone decides
+        return None
+
+
+def _literal_finder(literals: frozenset[str] | None):
+    """``search`` of one regex over the literals (None: the rule always runs)."""
+    if not literals:
+        return None
+    # Any one literal will do, so a literal that contains another is redundant; the rest are
+    # written as a trie ("kill(?:ing|s)?") so that the regex engine tries few branches per position.
+    kept = [x for x in literals if not any(y != x and y in x for y in literals)]
+    trie: dict = {}
+    for word in kept:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def pattern(node: dict) -> str:
+        if "" in node:  # a shorter literal ends here: it is enough
+            return ""
+        alts = [re.escape(ch) + pattern(child) for ch, child in sorted(node.items())]
+        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+
+    return re.compile(pattern(trie)).search
+
+
 # --------------------------------------------------------------------------- loading
 
 _MACRO_RE = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
@@ -173,9 +265,10 @@ _ALLOWED_RULE_KEYS = {
     "language",
     "note",
     "examples",
+    "unless",
 }
 _ALLOWED_COMBINE_KEYS = {"id", "level", "reason", "requires", "unless", "language", "note", "examples"}
-_ALLOWED_TOP_KEYS = {"language", "macros", "context", "rule", "combine", "description", "version"}
+_ALLOWED_TOP_KEYS = {"language", "macros", "context", "rule", "combine", "description", "version", "unless"}
 
 
 def _table_lines(text: str) -> dict[str, list[tuple[int, int | None]]]:
@@ -229,6 +322,7 @@ class _Loader:
         self.recent: list[str] = []
         self.vocab: set[str] = set(BASE_VOCABULARY)
         self.phrases: dict[str, tuple[str, ...]] = {}
+        self.unless: dict[str, tuple[set[str], str]] = {}  # rule id -> (tags, file): [unless] tables
 
     def load(self, path: Path) -> None:
         file = str(path)
@@ -255,6 +349,12 @@ class _Loader:
             raise RuleFileError(file, None, '[macros] must map NAME = "regex"')
         self.macros.update(macros)
         self._load_context(data.get("context", {}), file, text)
+        extra_unless = data.get("unless", {})
+        if not isinstance(extra_unless, dict):
+            raise RuleFileError(file, None, '[unless] must map "rule id" = [tags...]')
+        for rid, tags in extra_unless.items():
+            words = _str_list(tags, f"unless.{rid}", file, None)
+            self.unless.setdefault(rid, (set(), file))[0].update(words)
 
         rules = data.get("rule", [])
         if not isinstance(rules, list):
@@ -355,6 +455,7 @@ class _Loader:
                 f"rule {rid!r} has unknown context kind(s) {sorted(bad)} (expected {', '.join(CONTEXT_KINDS)})",
             )
         tags = _str_list(raw.get("tags", []), "tags", file, line)
+        unless = _str_list(raw.get("unless", []), "unless", file, line)
         mask = raw.get("mask", False)
         if not isinstance(mask, bool):
             raise RuleFileError(file, line, f"rule {rid!r}: 'mask' must be true or false")
@@ -374,8 +475,10 @@ class _Loader:
             capped_level=capped_level,
             file=file,
             line=line,
+            unless=frozenset(unless),
         )
         object.__setattr__(rule, "_phrases", tuple(norm_phrases))
+        object.__setattr__(rule, "_literals", _literal_finder(_required_literals(source)))
         self.ids[rid] = file
         self.rules.append(rule)
         for p in patterns + norm_phrases:
@@ -392,7 +495,7 @@ class _Loader:
         if "requires" not in raw:
             raise RuleFileError(file, line, f"combine {rid!r} is missing 'requires' (a list of tags)")
         requires = _str_list(raw["requires"], "requires", file, line)
-        if not requires:
+        if not requires or not all(t.strip() for r in requires for t in r.split("|")):
             raise RuleFileError(file, line, f"combine {rid!r} has an empty 'requires'")
         unless = _str_list(raw.get("unless", []), "unless", file, line)
         lang = raw.get("language", file_lang)
@@ -429,6 +532,24 @@ class _Loader:
                 raise RuleFileError(file, line, f"unknown context list {key!r}")
 
     def build(self, files: Sequence[str]) -> RuleSet:
+        # [unless] tables: another file (e.g. families.toml) may give an existing rule the tags
+        # that explain it away, without editing that rule's own file.
+        for rid, (tags, file) in self.unless.items():
+            for n, rule in enumerate(self.rules):
+                if rule.id == rid:
+                    new = replace(rule, unless=rule.unless | frozenset(tags))
+                    object.__setattr__(new, "_phrases", getattr(rule, "_phrases", ()))
+                    object.__setattr__(new, "_literals", getattr(rule, "_literals", None))
+                    self.rules[n] = new
+                    break
+            else:
+                for n, combo in enumerate(self.combines):
+                    if combo.id == rid:
+                        self.combines[n] = replace(combo, unless=tuple(dict.fromkeys((*combo.unless, *tags))))
+                        break
+                else:
+                    raise RuleFileError(file, None, f"[unless] names unknown rule {rid!r}")
+
         def rx(pats: list[str]) -> re.Pattern[str] | None:
             if not pats:
                 return None
@@ -469,6 +590,7 @@ def default_ruleset(extra_paths: Iterable[str | Path] = ()) -> RuleSet:
 
 _TOKEN_RE = re.compile(r"\S+")
 _SUBJECT_PRONOUNS = frozenset({"i", "yo"})
+_SPANISH_PARTICIPLE = re.compile(r"[a-z]+(?:ado|ido|echo|icho|isto|ierto|uelto|into)$")
 
 
 @dataclass
@@ -529,16 +651,21 @@ def _context_of(
     if "third_party" in rule.context and not (match_words & cw.first_person):
         for k in range(i - 1, clause_start - 1, -1):
             w = tokens[k][2]
-            if w in cw.first_person:
-                break
+            if w in cw.first_person or (w == "he" and _SPANISH_PARTICIPLE.match(tokens[k + 1][2])):
+                break  # Spanish "he pensado" is "I have thought", not English "he"
             if w in cw.third_person:
                 return "third_party"
     if "past" in rule.context and cw.past_markers is not None:
         lo = tokens[clause_start][0] if clause_start < len(tokens) else m_start
         hi = tokens[e - 1][1] if e - 1 >= 0 and e <= len(tokens) and e > clause_start else m_end
         clause = text[lo:hi]
-        if cw.past_markers.search(clause) and not (cw.recent_markers and cw.recent_markers.search(clause)):
-            return "past"
+        past = [(p.start(), p.end()) for p in cw.past_markers.finditer(clause)]
+        if past:
+            # A recent marker inside or right after a past marker ("5 years ago today": an
+            # anniversary) does not make the clause recent.
+            recent = cw.recent_markers.finditer(clause) if cw.recent_markers else ()
+            if not any(not any(ps <= r.start() <= pe + 1 for ps, pe in past) for r in recent):
+                return "past"
     return None
 
 
@@ -557,6 +684,9 @@ def _evaluate(
     #    at their own level and blanked out so that risk rules cannot match inside them.
     masked = norm
     for rule in masks:
+        lits = rule.__dict__.get("_literals")
+        if lits is not None and lits(masked) is None:
+            continue
         spans = [(m.start(), m.end()) for m in rule.regex.finditer(masked)]
         if not spans:
             continue
@@ -570,10 +700,16 @@ def _evaluate(
     # 2. Risk rules with context (negation, third party, past, hypothetical).
     tokens = [(m.start(), m.end(), m.group(0)) for m in _TOKEN_RE.finditer(masked)]
     starts = [t[0] for t in tokens]
+    guarded: list[tuple[int, Rule]] = []  # hits of rules with `unless`, settled once all tags are known
     for rule in risks:
+        lits = rule.__dict__.get("_literals")
+        if lits is not None and lits(masked) is None:
+            continue  # none of the words this rule needs is in the message
         for m in rule.regex.finditer(masked):
             kind = _context_of(masked, tokens, starts, m.start(), m.end(), rule, cw)
             if kind is None:
+                if rule.unless:
+                    guarded.append((len(hits), rule))
                 hits.append(_Hit(rule.id, rule.level, m.group(0), rule.tags, rule.level != "none"))
             else:
                 level = (
@@ -584,13 +720,31 @@ def _evaluate(
                 if note not in notes:
                     notes.append(note)
 
-    # 3. Combinations of tags (e.g. method + intent -> crisis).
+    # 2b. An explanation elsewhere in the message ("for deer season", "lol", "on vacation") caps a
+    #     rule that lists its tag under `unless`, and withdraws the rule's tags from combinations.
+    if guarded:
+        own = {g for g, _ in guarded}
+        present = set()
+        for n, h in enumerate(hits):
+            if n not in own:
+                present |= h.tags
+        for n, rule in guarded:
+            if rule.unless & present:
+                level = _min_level(rule.level, rule.capped_level)
+                hits[n] = _Hit(rule.id, level, hits[n].text, frozenset(), level != "none")
+                if "context.explained" not in notes:
+                    notes.append("context.explained")
+
+    # 3. Combinations of tags (e.g. method + intent -> crisis); "a|b" in `requires` means either.
     tags = set()
     for h in hits:
         tags |= h.tags
     for combo in combos:
-        if all(t in tags for t in combo.requires) and not any(t in tags for t in combo.unless):
-            frags = tuple(h.text for h in hits if h.tags & set(combo.requires))
+        if all(any(t in tags for t in req.split("|")) for req in combo.requires) and not any(
+            t in tags for t in combo.unless
+        ):
+            wanted = {t for req in combo.requires for t in req.split("|")}
+            frags = tuple(h.text for h in hits if h.tags & wanted)
             hits.append(_Hit(combo.id, combo.level, " + ".join(dict.fromkeys(frags)), frozenset(), True))
 
     # 4. Scores, history and help requests from the context.
@@ -632,10 +786,43 @@ def assess(
     context: AssessmentContext | None = None,
     ruleset: RuleSet | None = None,
 ) -> Assessment:
-    """Assess one message.  Never raises: an internal error yields level "urgent"."""
+    """Assess one message.  Never raises: an internal error yields level "urgent".
+
+    ``language`` selects the rules: "en", "es", None (all rules at once) or ALL_LANGUAGES, which
+    is what live texts use (see ``assess_all_languages``)."""
+    if language == ALL_LANGUAGES:
+        return assess_all_languages(text, context=context, ruleset=ruleset)
     try:
         rs = ruleset if ruleset is not None else default_ruleset()
         return _evaluate(text, language, context, rs)
+    except Exception as exc:  # fail safe: escalate rather than drop
+        log.error("risk rules engine failed (%s); escalating as urgent", type(exc).__name__)
+        return Assessment("urgent", ("engine.error",), ())
+
+
+def assess_all_languages(
+    text: str,
+    preferred: str | None = None,
+    context: AssessmentContext | None = None,
+    ruleset: RuleSet | None = None,
+) -> Assessment:
+    """Assess a live message in every configured language and keep the highest verdict.
+
+    Members write in the language they are in at that moment, not the one on their record, and
+    often mix two.  The text is read with all rules together, then with each language's rules
+    alone (so that a figure of speech in one language can never hide a cry for help in the
+    other); the highest level wins (ties keep the reading with all rules).  Never raises.
+    """
+    try:
+        rs = ruleset if ruleset is not None else default_ruleset()
+        langs = [None, preferred] + [lang for lang in ("en", "es") if lang != preferred]
+        best: Assessment | None = None
+        for lang in dict.fromkeys(langs):
+            a = _evaluate(text, lang, context, rs)
+            if best is None or _RANK[a.level] > _RANK[best.level]:
+                best = a
+        assert best is not None
+        return best
     except Exception as exc:  # fail safe: escalate rather than drop
         log.error("risk rules engine failed (%s); escalating as urgent", type(exc).__name__)
         return Assessment("urgent", ("engine.error",), ())

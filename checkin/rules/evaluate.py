@@ -1,4 +1,4 @@
-"""Evaluate the rules engine on a labelled TSV file (header ``level\ttext``)."""
+"""Evaluate the rules engine on a labelled TSV file (header ``level\ttext``, extra columns allowed)."""
 
 from __future__ import annotations
 
@@ -66,6 +66,18 @@ class EvalReport:
 
 
 def read_labelled(path: str | Path) -> list[tuple[str, str]]:
+    """(level, text) rows of a labelled TSV file; see ``read_labelled_rows`` for the columns."""
+    return [(row["level"], row["text"]) for row in read_labelled_rows(path)]
+
+
+def read_labelled_rows(path: str | Path) -> list[dict[str, str]]:
+    """Rows of a labelled TSV file as dicts.
+
+    The header names the columns; it must have ``level`` and ``text`` and may have others
+    (``construct``, ``lang``, ``source`` ...), in any order.  ``text`` is read as the rest of the
+    line when it is the last column, so a tab inside a message is kept.  Lines starting with
+    ``#`` are comments (e.g. where a block of lines came from).
+    """
     p = Path(path)
     try:
         raw = p.read_text(encoding="utf-8")
@@ -76,19 +88,28 @@ def read_labelled(path: str | Path) -> list[tuple[str, str]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise EvalFileError(f"{p}: cannot read ({exc.__class__.__name__})") from None
     lines = raw.splitlines()
-    if not lines or lines[0].strip().lower().split("\t") != ["level", "text"]:
-        raise EvalFileError(f"{p}:1: expected a header line 'level<TAB>text'")
+    header = [h.strip().lower() for h in lines[0].split("\t")] if lines else []
+    if "level" not in header or "text" not in header or len(set(header)) != len(header):
+        raise EvalFileError(
+            f"{p}:1: expected a header line 'level<TAB>text' (other columns may be added, e.g. "
+            "'level<TAB>construct<TAB>lang<TAB>text')"
+        )
+    text_last = header[-1] == "text"
     rows = []
     for n, line in enumerate(lines[1:], start=2):
-        if not line.strip():
+        if not line.strip() or line.startswith("#"):
             continue
-        parts = line.split("\t", 1)
-        if len(parts) != 2:
-            raise EvalFileError(f"{p}:{n}: expected 'level<TAB>text'")
-        level, text = parts[0].strip(), parts[1]
+        parts = line.split("\t", len(header) - 1) if text_last else line.split("\t")
+        if len(parts) != len(header):
+            raise EvalFileError(
+                f"{p}:{n}: expected {len(header)} tab-separated columns ({', '.join(header)})"
+            )
+        row = dict(zip(header, parts, strict=True))
+        level = row["level"].strip()
         if level not in LEVELS:
             raise EvalFileError(f"{p}:{n}: unknown level {level!r} (expected one of {', '.join(LEVELS)})")
-        rows.append((level, text))
+        row["level"] = level
+        rows.append(row)
     if not rows:
         raise EvalFileError(f"{p}: no labelled lines")
     return rows

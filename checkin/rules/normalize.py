@@ -377,6 +377,56 @@ SMS_WORDS: dict[str, str] = {
     "aora": "ahora",
     "ahorita": "ahora",
     "oy": "hoy",
+    "ntp": "no te preocupes",
+    "porfavor": "por favor",
+    "porfis": "por favor",
+    "plis": "please",
+    "tkm": "te quiero mucho",
+    "grax": "gracias",
+    "grx": "gracias",
+    "bno": "bueno",
+    "dnd": "donde",
+    "pk": "porque",
+    "xke": "porque",
+    "porke": "porque",
+    "porqe": "porque",
+    "tons": "entonces",
+    "vdd": "verdad",
+    "dsp": "despues",
+    "dsps": "despues",
+    "kmo": "como",
+    "cmo": "como",
+    "kuando": "cuando",
+    "kiere": "quiere",
+    "kieres": "quieres",
+    "nunk": "nunca",
+    "nunka": "nunca",
+    "muxo": "mucho",
+    "orita": "ahora",
+    "horita": "ahora",
+    "namas": "nomas",
+    "pos": "pues",
+    "nadien": "nadie",
+    "nadies": "nadie",
+    "taba": "estaba",
+    "tamos": "estamos",
+    "toy": "estoy",
+    "kitarme": "quitarme",
+    "qitarme": "quitarme",
+    "kitar": "quitar",
+    "suisidarme": "suicidarme",
+    "suisidio": "suicidio",
+    "suisida": "suicida",
+    "suicidarm": "suicidarme",
+    "cortarm": "cortarme",
+    "aserme": "hacerme",
+    "acerme": "hacerme",
+    "aser": "hacer",
+    "pastiyas": "pastillas",
+    "pastiya": "pastilla",
+    "cuchiyo": "cuchillo",
+    "mñn": "manana",
+    "mnn": "manana",
     "ke": "que",
     "kien": "quien",
     "qien": "quien",
@@ -429,6 +479,9 @@ SLANG_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"over ?dos(e|ed|ing)", r"overdos\1"),
     )
 )
+
+# One pass that tells whether any slang phrase can match at all (most messages have none).
+_ANY_SLANG = re.compile("|".join(f"(?:{pat.pattern})" for pat, _ in SLANG_PHRASES))
 
 # Known words used to decide how to squeeze letter runs ("diieee" -> "die").
 BASE_VOCABULARY: frozenset[str] = frozenset(
@@ -667,6 +720,8 @@ def _strip_accents(s: str) -> str:
 
 def _leet(token: str) -> str:
     """Map look-alike digits/symbols inside a word to letters."""
+    if token.isalpha():  # the common case: nothing to map
+        return token
     if token in _SMS_DIGIT_WORDS:
         return _SMS_DIGIT_WORDS[token]
     core = token.strip(".,;:!?\"()[]{}'")
@@ -752,8 +807,9 @@ def normalize(text: str, vocab: Iterable[str] | None = None) -> str:
     s = unicodedata.normalize("NFKC", s)
     s = s.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'").replace("\u00b4", "'")
     s = _strip_accents(s.lower())
-    for pat, rep in _CONTRACTIONS:
-        s = pat.sub(rep, s)
+    if "'" in s:  # every contraction has an apostrophe ("cannot" is also an SMS word)
+        for pat, rep in _CONTRACTIONS:
+            s = pat.sub(rep, s)
     s = " ".join(_leet(tok) for tok in _TOKEN_RE.findall(s))
     s = _CLAUSE_PUNCT_RE.sub(" , ", s)
     s = _OTHER_PUNCT_RE.sub(" ", s)
@@ -764,8 +820,9 @@ def normalize(text: str, vocab: Iterable[str] | None = None) -> str:
             w = SMS_WORDS.get(w, w)
         words.append(w)
     s = " ".join(words)
-    for pat, rep in SLANG_PHRASES:
-        s = pat.sub(rep, s)
+    if _ANY_SLANG.search(s):
+        for pat, rep in SLANG_PHRASES:
+            s = pat.sub(rep, s)
     s = _COMMAS_RE.sub(", ", s)
     s = _SPACES_RE.sub(" ", s).strip(" ,")
     return s

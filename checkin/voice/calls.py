@@ -255,12 +255,13 @@ def facilitators_on_call(session: Session, group_id: int | None, at: datetime) -
 
 
 def tell_coordinators(session: Session, call: VoiceCall, caller: str, url: str) -> list[OutboxItem]:
-    """An unknown caller's message reaches every coordinator by text (once per call and coordinator)."""
-    coordinators = session.scalars(
-        select(StaffUser)
-        .where(StaffUser.role == "coordinator", StaffUser.active.is_(True), StaffUser.phone.is_not(None))
-        .order_by(StaffUser.id)
-    ).all()
+    """An unknown caller's message reaches every coordinator by text (once per call and coordinator);
+    with no coordinator's phone, whoever can be reached (the group's facilitators, then any)."""
+    coordinators = escalation.reachable(session, call.group_id)
+    if not coordinators:
+        log.error(
+            "call %s: an unknown caller left a message and NOBODY CAN BE TOLD (no staff phone)", call.id
+        )
     # They chose Spanish: whoever calls back should speak it.
     in_spanish = " in Spanish" if call.language == "es" else ""
     created = []

@@ -9,11 +9,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from checkin.phones import InvalidPhone, normalize_phone
+from checkin.voice.speech import aloud
 from config import CONFIG_DIR, ConfigError
 
 LANGUAGES = ("en", "es")
 PATH = CONFIG_DIR / "voice.toml"
 MAX_CONCURRENT_ENV = "CHECKIN_MAX_CONCURRENT_CALLS"
+CRISIS_LINE_ENV = "CHECKIN_CRISIS_LINE"
+# The 988 Suicide & Crisis Lifeline's ten-digit number: it still routes to 988, and can be dialled
+# where the three-digit short code cannot (Twilio numbers, some carriers and PBXs).
+LIFELINE = "+18002738255"
 
 # Every prompt the call flow says, with the placeholders it may use.
 PROMPTS = {
@@ -26,17 +32,25 @@ PROMPTS = {
     "phq9": set(),
     "record": set(),
     "saved": {"name"},
+    "danger": set(),
     "crisis": set(),
     "urgent": set(),
+    "help_now": set(),
+    "crisis_line_offer": set(),
+    "crisis_line_connecting": set(),
+    "crisis_line_failed": set(),
     "connecting": set(),
     "nobody": set(),
     "callback": set(),
+    "failsafe": set(),
     "meeting": {"when", "where"},
     "meeting_place": {"place"},
     "meeting_dial_in": {"dial_in"},
     "no_meeting": set(),
     "unknown": set(),
     "unknown_saved": set(),
+    "confirm": {"name"},
+    "not_there": {"name", "number"},
     "machine": {"number"},
     "intro": {"name", "group"},
     "reminder": {"when", "where"},
@@ -64,9 +78,14 @@ class VoiceConfig:
     dial_timeout: int
     gather_timeout: int
     record_max: int
+    crisis_line: str = LIFELINE  # E.164, dialled by help now
+    crisis_line_timeout: int = 30
 
     def text(self, key: str, language: str, **values) -> str:
-        return self.prompts[language if language in LANGUAGES else "en"][key].format(**values)
+        """A prompt as it is said: 988 and 911 digit by digit (in the template only, so a meeting
+        place or a name given as a value is read as written)."""
+        template = self.prompts[language if language in LANGUAGES else "en"][key]
+        return aloud(template).format(**values)
 
     def say_attrs(self, language: str) -> dict[str, str]:
         """<Say> attributes for `language`: its language tag, and its voice when one is set."""
@@ -124,6 +143,18 @@ def parse(doc: dict, environ: Mapping[str, str] | None = None) -> VoiceConfig:
     retries = calls.get("retry_minutes", [15, 60])
     if not isinstance(retries, list) or len(retries) > 2:
         raise VoiceConfigError("calls.retry_minutes: must be a list of at most two numbers of minutes")
+    line = doc.get("crisis_line") or {}
+    for key in line.keys() - {"number", "dial_timeout_seconds"}:
+        raise VoiceConfigError(f"crisis_line.{key}: unknown key")
+    raw_line = (environ.get(CRISIS_LINE_ENV) or "").strip()
+    where = CRISIS_LINE_ENV if raw_line else "crisis_line.number"
+    raw_line = raw_line or line.get("number", LIFELINE)
+    try:
+        crisis_line = normalize_phone(raw_line if isinstance(raw_line, str) else "")
+    except InvalidPhone:
+        raise VoiceConfigError(
+            f"{where}: {raw_line!r} is not a phone number Twilio can dial (the Lifeline's is {LIFELINE})"
+        ) from None
     return VoiceConfig(
         prompts=prompts,
         voices=dict(voices),
@@ -133,6 +164,10 @@ def parse(doc: dict, environ: Mapping[str, str] | None = None) -> VoiceConfig:
         dial_timeout=_positive(calls.get("dial_timeout_seconds", 20), "calls.dial_timeout_seconds"),
         gather_timeout=_positive(calls.get("gather_timeout_seconds", 6), "calls.gather_timeout_seconds"),
         record_max=_positive(calls.get("record_max_seconds", 60), "calls.record_max_seconds"),
+        crisis_line=crisis_line,
+        crisis_line_timeout=_positive(
+            line.get("dial_timeout_seconds", 30), "crisis_line.dial_timeout_seconds"
+        ),
     )
 
 
@@ -146,6 +181,11 @@ def load_file(path: Path = PATH, environ: Mapping[str, str] | None = None) -> Vo
 
 
 @lru_cache(maxsize=4)
-def load(max_concurrent: int | None = None) -> VoiceConfig:
-    """config/voice.toml, with Settings.max_concurrent_calls (CHECKIN_MAX_CONCURRENT_CALLS) over it."""
-    return load_file(environ={MAX_CONCURRENT_ENV: str(max_concurrent)} if max_concurrent else {})
+def load(max_concurrent: int | None = None, crisis_line: str | None = None) -> VoiceConfig:
+    """config/voice.toml, with Settings.max_concurrent_calls (CHECKIN_MAX_CONCURRENT_CALLS) and
+    Settings.crisis_line (CHECKIN_CRISIS_LINE) over it."""
+    environ = {
+        MAX_CONCURRENT_ENV: str(max_concurrent) if max_concurrent else None,
+        CRISIS_LINE_ENV: crisis_line,
+    }
+    return load_file(environ={k: v for k, v in environ.items() if v})

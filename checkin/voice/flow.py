@@ -2,18 +2,29 @@
 
 Each step takes the stored call and Twilio's input and returns TwiML (twilio's VoiceResponse).
 Paths are relative to /twilio/voice; `tries` counts the answers we could not use at a step: after
-two re-prompts the caller hears a polite goodbye.
+two re-prompts the caller hears a polite goodbye (with 988).
 
-  start      known caller: greeting + menu (1 check in, 2 next meeting, 3 facilitator, 8 language,
-             9 help, 0 repeat); unknown caller: who we are, and a message for the coordinator
+  start      known caller: greeting + menu (9 or "help": help now, offered first; 1 check in,
+             2 next meeting, 3 facilitator, 8 language, 0 repeat); unknown caller: who we are,
+             and a message for the coordinator
   menu       the menu's answer
+  help       help now's offer: 1 / yes (or silence) the crisis line, 3 / no a facilitator
+  crisisline after ringing the crisis line: talked (the call ends), or the on-call facilitators
   score      1-5 by key or voice; then PHQ-9 item 9 (if the group asks it) and a message
   phq9       0-3 by keypad; 1 or more is urgent
   recorded   the check-in's message: recorded (English) or heard by speech recognition (Spanish)
   dial       after ringing facilitator n: the next one, or a voice message and an urgent escalation
   message    the voice message left when nobody answered (recorded, or heard in Spanish)
   unknown    an unknown caller's language choice / recorded message
-  outbound   a call we placed: a person, or an answering machine
+  outbound   a call we placed: who answered is asked whether they are the member first; a machine
+             or anyone else hears no group name and nothing about health
+
+Help now (9, "help", or a crisis heard anywhere) says "hang up and call 9 1 1" first, pages the
+on-call facilitator through the escalation path at crisis level, and offers the crisis line
+(config/voice.toml crisis_line.number, the Lifeline's ten-digit number by default): its <Dial>
+follows the offer in the same TwiML, so a caller who stays silent is connected without another
+webhook. Every way a call ends without a person on the line says how to reach 988, and 988 is said
+before any recording's tone.
 """
 
 from __future__ import annotations
@@ -36,7 +47,7 @@ MAX_TRIES = 2
 MESSAGE_PAUSE = 3  # seconds of silence that end a spoken message
 OUTBOUND_KINDS = ("reminder", "prompt", "nudge", "change")
 CONCERNING = ("urgent", "crisis")
-HELP = ("urgent", "voice.help_request")  # an explicit request for help, by key or word
+HELP = ("crisis", "voice.help_request")  # an explicit request for help, by key or word: paged as a crisis
 
 
 @dataclass
@@ -85,7 +96,7 @@ class Turn:
         hints = {"hints": speech.HINTS[self.lang]} if speech_too else {}
         return self._gather(self.url(step, tries=tries, **query), speech_too=speech_too, **hints)
 
-    def _gather(self, action: str, *, speech_too: bool, **options):
+    def _gather(self, action: str, *, speech_too: bool, then: str = "redirect", **options):
         options.update(
             input="dtmf speech" if speech_too else "dtmf",
             num_digits=1,
@@ -98,7 +109,8 @@ class Turn:
             options.update(language=self.cfg.languages[self.lang])
         gather = self.response.gather(**options)
         self.flush(into=gather)
-        self.response.redirect(action, method="POST")
+        if then == "redirect":  # silence comes back to the same step, without input
+            self.response.redirect(action, method="POST")
         return gather
 
     def take_message(self, step: str, prompt: str) -> bool:
@@ -135,6 +147,16 @@ class Turn:
         if self.member is not None and self.lang == "en":
             options.update(transcribe=True, transcribe_callback=self.url("transcribed", of=step))
         self.response.record(**options)
+
+    def connect_crisis_line(self) -> VoiceResponse:
+        """Say so, and <Dial> the configured crisis line. No callerId: Twilio passes on the caller's
+        own number on a call they made (the Lifeline routes by it and can call back), ours on one we placed."""
+        self.flush()
+        self.say("crisis_line_connecting")
+        self.response.dial(
+            action=self.url("crisisline"), method="POST", timeout=self.cfg.crisis_line_timeout
+        ).number(self.cfg.crisis_line)
+        return self.response
 
     def goodbye(self, key: str = "goodbye", **values) -> VoiceResponse:
         self.flush()
@@ -176,7 +198,7 @@ def menu_prompt(turn: Turn, tries: int) -> VoiceResponse:
 def menu(turn: Turn, tries: int) -> VoiceResponse:
     choice = speech.menu_choice(turn.inp.digits, turn.inp.speech)
     if turn.inp.speech:
-        # Whatever a member says is assessed like a text, menu word or not; "help" is urgent.
+        # Whatever a member says is assessed like a text, menu word or not; "help" is paged as a crisis.
         said = calls.heard(
             turn.session,
             turn.call,
@@ -187,6 +209,8 @@ def menu(turn: Turn, tries: int) -> VoiceResponse:
             ctx=turn.ctx,
             raise_to=HELP if choice == "9" else None,
         )
+        if choice == "9":
+            return help_now(turn, "help")
         if said.level in CONCERNING:
             return concerning(turn, said.level)
     if choice == "1":
@@ -207,7 +231,7 @@ def menu(turn: Turn, tries: int) -> VoiceResponse:
         turn.call.language = "es" if turn.lang == "en" else "en"
         return menu_prompt(turn, 0)
     if choice == "9":
-        said = calls.heard(
+        calls.heard(
             turn.session,
             turn.call,
             turn.member,
@@ -217,16 +241,61 @@ def menu(turn: Turn, tries: int) -> VoiceResponse:
             ctx=turn.ctx,
             raise_to=HELP,
         )
-        return concerning(turn, said.level)
+        return help_now(turn, "help")
     if choice == "0":
         return menu_prompt(turn, 0)
     return _retry(turn, tries, lambda t: menu_prompt(turn, t))
 
 
 def concerning(turn: Turn, level: str) -> VoiceResponse:
-    """The spoken crisis reply (988, 911), then straight to a facilitator."""
+    """What was said is concerning (the case is open, its alerts written): a crisis gets help now;
+    urgent (PHQ-9 item 9, urgent words) hears 911 first, 988, and is put through to a facilitator."""
+    if level == "crisis":
+        return help_now(turn, "crisis")
+    turn.preface.clear()  # nothing comes before the reply
+    turn.say("danger")  # before anything asks them to stay on the line
+    turn.say("urgent")
+    turn.say("connecting")
+    return dial(turn, -1)
+
+
+def help_now(turn: Turn, why: str) -> VoiceResponse:
+    """9, "help", or a crisis heard (the case is already open at crisis, its alerts written): "hang up
+    and call 9 1 1" first; the on-call facilitator is being told (true: the alert is going out, no
+    call-back time promised); then the crisis line: 1 or yes connects at once, 3 or no rings the
+    facilitators instead, and silence falls through to the <Dial> that follows the offer."""
     turn.preface.clear()  # nothing comes before the crisis reply
-    turn.say("crisis" if level == "crisis" else "urgent")
+    turn.say("danger")
+    turn.say("crisis" if why == "crisis" else "help_now")
+    gather = turn._gather(
+        turn.url("help"), speech_too=True, then="fall through", hints=speech.HELP_HINTS[turn.lang]
+    )
+    turn.say("crisis_line_offer", into=gather)
+    return turn.connect_crisis_line()
+
+
+def help_choice(turn: Turn) -> VoiceResponse:
+    """The answer to help now's offer. Words are assessed like any (they are stored with the case)."""
+    if turn.inp.speech:
+        calls.heard(
+            turn.session, turn.call, turn.member, "help-said", turn.inp.speech, now=turn.now, ctx=turn.ctx
+        )
+    wants_line = speech.yes_or_no(turn.inp.digits, turn.inp.speech, yes="1", no="3")
+    if wants_line is None and speech.menu_choice("", turn.inp.speech) == "3":
+        wants_line = False  # "facilitator", "talk to a person"
+    if wants_line is False:
+        turn.say("connecting")
+        return dial(turn, -1)
+    return turn.connect_crisis_line()  # 1, yes, or anything else: a person now
+
+
+def crisis_line(turn: Turn) -> VoiceResponse:
+    """After the crisis line rang: they talked (the call is over), or it could not be reached and
+    the on-call facilitators are rung (then a message, as for 3)."""
+    if turn.inp.dial_status == "completed":
+        turn.response.hangup()
+        return turn.response
+    turn.say("crisis_line_failed")
     turn.say("connecting")
     return dial(turn, -1)
 
@@ -380,10 +449,9 @@ def message(turn: Turn) -> VoiceResponse:
     if words:
         said = _message_words(turn, "spoken-message", words, of="message")
         calls.note_voicemail(turn.session, turn.call, turn.member, turn.now, message=said.message)
-        if (
-            said.level == "crisis"
-        ):  # the case is raised to crisis (heard() did it); the caller hears where to turn
-            turn.say("crisis")
+        if said.level == "crisis":
+            # The case is raised to crisis (heard() did it); nobody answered, so the crisis line is offered.
+            return help_now(turn, "crisis")
     return turn.goodbye("callback")
 
 
@@ -427,11 +495,25 @@ def is_machine(answered_by: str) -> bool:
     return answered_by.startswith("machine") or answered_by == "fax"
 
 
-def outbound(turn: Turn, kind: str, occurrence: str | None, number: str) -> VoiceResponse:
-    """A person hears the interactive check-in or the spoken reminder; a machine (or anyone at a
-    number that is no longer this member's) only hears who called and the number to call back."""
+def outbound(
+    turn: Turn, kind: str, occurrence: str | None, number: str, confirm: int | None = None
+) -> VoiceResponse:
+    """A call we placed. A machine (or anyone at a number that is no longer this member's) hears only
+    who called and the number to call back. A person is first asked whether they are the member
+    ("This is a call for Ben. Ben, press 1 or say yes"): a family member who answers learns nothing
+    about the group. `confirm` is None when the call is answered, then the tries at the question."""
+    spoken = speech.spoken_number(number)
     if turn.member is None or turn.member.phone != turn.inp.to_number or is_machine(turn.inp.answered_by):
-        return turn.goodbye("machine", number=speech.spoken_number(number))
+        return turn.goodbye("machine", number=spoken)
+    if confirm is None:
+        return _confirm_prompt(turn, kind, occurrence, 0)
+    answer = speech.yes_or_no(turn.inp.digits, turn.inp.speech)
+    if answer is None and confirm < 1:
+        turn.lead("not_understood")
+        return _confirm_prompt(turn, kind, occurrence, confirm + 1)
+    if not answer:  # not them, or still no answer: a neutral message, no group, no 988
+        turn.preface.clear()
+        return turn.goodbye("not_there", name=turn.member.first_name, number=spoken)
     turn.lead("intro", **_names(turn))
     if kind in ("prompt", "nudge"):
         return score_prompt(turn, 0)
@@ -442,3 +524,12 @@ def outbound(turn: Turn, kind: str, occurrence: str | None, number: str) -> Voic
         key = "cancelled" if meeting.status == "cancelled" else "change" if kind == "change" else "reminder"
         turn.lead(key, **meetings.words(turn.cfg, meeting, turn.lang, turn.member.effective_timezone))
     return menu_prompt(turn, 0)
+
+
+def _confirm_prompt(turn: Turn, kind: str, occurrence: str | None, tries: int) -> VoiceResponse:
+    query = {"kind": kind, "member": turn.member.id, "occurrence": occurrence or "", "confirm": tries}
+    gather = turn._gather(
+        turn.url("outbound", **query), speech_too=True, hints=speech.YES_NO_HINTS[turn.lang]
+    )
+    turn.say("confirm", into=gather, name=turn.member.first_name)
+    return turn.response

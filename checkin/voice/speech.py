@@ -56,9 +56,14 @@ MENU_WORDS = {
 MENU_KEYS = ("1", "2", "3", "8", "9", "0")
 # Words to listen for (Twilio's speech recognition weighs these): numbers and the menu's words.
 HINTS = {
-    "en": "one, two, three, four, five, check in, meeting, facilitator, help, Spanish, repeat",
-    "es": "uno, dos, tres, cuatro, cinco, registrar, reunión, facilitador, ayuda, inglés, repetir",
+    "en": "help, one, two, three, four, five, check in, meeting, facilitator, Spanish, repeat",
+    "es": "ayuda, uno, dos, tres, cuatro, cinco, registrar, reunión, facilitador, inglés, repetir",
 }
+# Yes / no, said by whoever picked up a call we placed ("is this Ben?") or at the crisis line's offer.
+YES_WORDS = {"yes", "yeah", "yep", "yup", "speaking", "si", "sip", "claro", "ok", "okay", "soy"}
+NO_WORDS = {"no", "nope", "not", "nadie"}
+YES_NO_HINTS = {"en": "yes, no, speaking", "es": "sí, no, soy yo"}
+HELP_HINTS = {"en": "yes, facilitator, no", "es": "sí, facilitador, no"}
 
 
 def fold(text: str | None) -> str:
@@ -90,6 +95,19 @@ def menu_choice(digits: str | None, speech: str | None) -> str | None:
             return MENU_WORDS[word]
     number = number_in(speech)
     return str(number) if number is not None and str(number) in MENU_KEYS else None
+
+
+def yes_or_no(digits: str | None, speech: str | None, yes: str = "1", no: str = "2") -> bool | None:
+    """True for the `yes` key or a yes word, False for the `no` key or a no word, None if unclear."""
+    digits = (digits or "").strip()
+    if digits:
+        return True if digits == yes else False if digits == no else None
+    words = fold(speech).split()
+    if not words or len(words) > 6:
+        return None
+    if any(word in NO_WORDS for word in words):
+        return False
+    return True if any(word in YES_WORDS for word in words) else None
 
 
 def score(digits: str | None, speech: str | None) -> int | None:
@@ -163,6 +181,17 @@ def _part_of_day(hour: int) -> str:
     if hour == 12:
         return "del mediodía"
     return "de la tarde" if 13 <= hour < 19 else "de la noche"
+
+
+# Emergency and crisis numbers, said digit by digit: a text-to-speech voice reads "988" as "nine
+# hundred eighty-eight" ("novecientos ochenta y ocho") and "911" as "nine hundred eleven"
+# ("novecientos once"), which is not what anyone dials. Not inside a longer number or a time.
+_SHORT_CODES = re.compile(r"(?<![\d.,:/-])(988|911)(?!\d|[.,:/-]\d)")
+
+
+def aloud(text: str) -> str:
+    """'call or text 988' -> 'call or text 9 8 8'; '911' -> '9 1 1'; '9880' or '9:11' unchanged."""
+    return _SHORT_CODES.sub(lambda m: " ".join(m[1]), text)
 
 
 def spoken_number(number: str | None) -> str:

@@ -14,7 +14,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
-from checkin import templates
 from checkin.escalation import failsafe
 from checkin.escalation import service as escalation
 from checkin.models import Group, Member
@@ -95,6 +94,10 @@ def named(name: str, args: Mapping[str, str]) -> Step:
         return _member_only(lambda turn: flow.dial(turn, after, asked))
     if name in ("recorded", "message"):
         return _member_only(getattr(flow, name))
+    if name == "help":
+        return _member_only(flow.help_choice)
+    if name == "crisisline":
+        return _member_only(flow.crisis_line)
     if name == "transcribed":  # Twilio's transcription callback: nothing is played
         of = args.get("of", "")
         return lambda turn: flow.transcribed(turn, of)
@@ -185,6 +188,8 @@ def fail_safe(session: Session, inp: calls.CallInput, cfg: VoiceConfig) -> Voice
         "Please call them back; the console has the number.",
     )
     response = VoiceResponse()
-    response.say(templates.render("urgent", lang), **cfg.say_attrs(lang))
+    # As help now says it: 911 first, then who is being told and 988 (digit by digit, cfg.text).
+    for key in ("danger", "failsafe"):
+        response.say(cfg.text(key, lang), **cfg.say_attrs(lang))
     response.hangup()
     return response

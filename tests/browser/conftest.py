@@ -78,6 +78,9 @@ def _browser():
         from playwright.sync_api import sync_playwright
     except ImportError:
         _missing("Playwright for Python is not installed (pip install -e '.[test]')")
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)  # as the pages' default below: bounds a hang, not a speed limit
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
         yield browser
@@ -106,7 +109,7 @@ def console_server(live_app, group):
 def anonymous_page(_browser, console_server):
     context = _browser.new_context(viewport=DESKTOP, base_url=console_server.base_url)
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(60_000)  # bounds a hang; a loaded machine renders slowly
     yield page
     context.close()
 

@@ -233,7 +233,10 @@ def test_simulator_call_presses_keys_and_a_crisis_said_shows_the_alert(
     screenshot(page, "planning-simulator-keypad")
     page.get_by_label("Say (the caller's words)").fill(f"2 {CRISIS_TEXT}")
     page.get_by_role("button", name="Say it").click()
-    expect(thread).to_contain_text("If you are in danger, call 911. You can call or text 988 any time.")
+    # Help now: 911 first, then the crisis line is offered; 3 asks for a facilitator instead.
+    expect(thread).to_contain_text("If you are in danger now, hang up and call 9 1 1.")
+    expect(thread).to_contain_text("To talk with someone at the 9 8 8 crisis line now")
+    page.get_by_role("button", name="Press 3", exact=True).click()
     expect(thread).to_contain_text("Rings Frankie Facilitator for up to 20 s (not placed here: no answer).")
     expect(thread).to_contain_text("The call ends.")
     alerts = page.locator(".alerts")

@@ -76,6 +76,33 @@ def _nav_links():
     return links
 
 
+def console_alarms() -> dict:
+    """What every console page shouts about, for the signed-in user's groups: cases nobody has taken
+    after a whole round of the policy (still paging), and groups whose policy reaches nobody now."""
+    from flask import current_app
+
+    from checkin.escalation import reach
+    from webhooks.console.auth import current_staff, db, visible_group_ids
+
+    if current_staff() is None:
+        return {"unacknowledged": [], "unreachable": []}
+    session, ids = db(), visible_group_ids()
+    try:
+        unreachable = reach.unreachable_groups(
+            session, utcnow(), current_app.extensions["checkin.escalation"].policy, ids
+        )
+        if ids is None:  # a coordinator: cases with no group too (an unknown number's)
+            waiting = reach.unacknowledged(session)
+        else:
+            waiting = reach.unacknowledged(session, ids)
+    except Exception:
+        import logging
+
+        logging.getLogger("checkin.console").exception("console alarms could not be read")
+        return {"unacknowledged": [], "unreachable": [], "failed": True}
+    return {"unacknowledged": waiting, "unreachable": unreachable}
+
+
 def register(app: Flask) -> None:
     from flask_wtf.csrf import generate_csrf
 
@@ -86,7 +113,12 @@ def register(app: Flask) -> None:
 
     @app.context_processor
     def _console_context():
-        return {"csrf_field": csrf_field, "current_staff": current_staff, "nav_links": _nav_links}
+        return {
+            "csrf_field": csrf_field,
+            "current_staff": current_staff,
+            "nav_links": _nav_links,
+            "console_alarms": console_alarms,
+        }
 
     app.add_template_filter(ago, "ago")
     app.add_template_filter(local, "local")

@@ -41,6 +41,8 @@ EVENT_WORDS = {
     "unacknowledged": "Nobody acknowledged it",
     "realerted": "Reminder sent to",
     "nobody_on_call": "Nobody on call in the rota",
+    "unreachable": "The policy reaches nobody",
+    "repeated": "Paging again from the first step",
 }
 
 
@@ -142,6 +144,17 @@ def _who_can_take(esc: Escalation) -> list[StaffUser]:
     return list(db().scalars(query))
 
 
+def _caller(session, esc: Escalation):
+    """For a case opened by a text from an unknown or staff number: the message that opened it (its
+    number, to call back), or None (the member was removed)."""
+    return session.scalar(
+        select(Message)
+        .join(EscalationEvent, EscalationEvent.message_id == Message.id)
+        .where(EscalationEvent.escalation_id == esc.id, EscalationEvent.kind == "opened")
+        .limit(1)
+    )
+
+
 @bp.route("/escalations/<int:escalation_id>")
 @login_required
 def escalation(escalation_id: int):
@@ -192,6 +205,7 @@ def escalation(escalation_id: int):
         "console/escalation.html",
         esc=esc,
         member=member,
+        caller=_caller(session, esc) if member is None else None,
         group=group,
         events=events,
         names=names,

@@ -7,7 +7,8 @@ follows its Gather, Record, Dial and Redirect), but each "webhook" runs the real
 (simulator.rolled_back), so no call, message, escalation or outbox row survives. Like the texts,
 the whole call is replayed from its start on every turn. What cannot be simulated is described:
 a recording is not made (a transcript may be typed, read as Twilio's transcription callback
-would be), and facilitators are not rung (each would-be ring counts as no answer). A Spanish
+would be), and neither facilitators nor the crisis line are rung (each would-be ring counts as no
+answer). A Spanish
 caller's message is not recorded but heard by speech recognition, so it is typed like any speech.
 Simulated CallSids start with "CAsim".
 """
@@ -248,7 +249,8 @@ def _follow(walker: CallWalker, step: Step, caller: _Caller) -> tuple[list[Line]
         if gather is not None:
             return lines, gather.get("input", "dtmf")
         if dial is not None:
-            who = caller.staff_name(dial.findtext("Number") or "")
+            number = dial.findtext("Number") or ""
+            who = "the crisis line" if number == caller.cfg.crisis_line else caller.staff_name(number)
             lines.append(
                 Line(
                     "note",

@@ -1,0 +1,71 @@
+"""Who can be paged, group by group: what `/healthz` and every console page warn about.
+
+A group's policy reaches nobody when none of its facilitators on call now (for the policy's primary
+and backup steps) and no coordinator (for its coordinator step) has a phone. Its cases are then paged
+to whoever `service.reachable` finds, but that is a fallback, not a plan: say so until it is mended.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from checkin import rota
+from checkin.escalation.models import Escalation
+from checkin.escalation.policy import Policy
+from checkin.models import Group, StaffUser
+
+
+def _coordinator_with_phone(session: Session) -> bool:
+    return (
+        session.scalar(
+            select(StaffUser.id)
+            .where(StaffUser.role == "coordinator", StaffUser.active.is_(True), StaffUser.phone.is_not(None))
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def unreachable_groups(
+    session: Session, now: datetime, policy: Policy, group_ids: set[int] | None = None
+) -> list[Group]:
+    """The groups (of `group_ids`, or all) whose escalation policy reaches nobody at `now`."""
+    coordinator = _coordinator_with_phone(session)
+    policies = [policy.default, *policy.groups.values()]
+    if coordinator and all(
+        "coordinator" in gp.crisis.levels and "coordinator" in gp.urgent.levels for gp in policies
+    ):
+        return []  # every step list ends with someone who has a phone: the common case, one query
+    query = select(Group).order_by(Group.name)
+    if group_ids is not None:
+        query = query.where(Group.id.in_(group_ids or [-1]))
+    out = []
+    for group in session.scalars(query):
+        gp = policy.for_group(group.name)
+        for lp in (gp.crisis, gp.urgent):
+            if coordinator and "coordinator" in lp.levels:
+                continue
+            tiers = set(lp.levels)
+            if not any(
+                p.staff.role != "coordinator" and p.link.tier in tiers
+                for p in rota.on_call_places(session, group.id, now)
+            ):
+                out.append(group)
+                break
+    return out
+
+
+def unacknowledged(session: Session, group_ids: set[int] | None = None, limit: int = 20) -> list[Escalation]:
+    """Cases that went round their whole policy with nobody taking them (they are still being paged)."""
+    query = (
+        select(Escalation)
+        .where(Escalation.state == "unacknowledged")
+        .order_by((Escalation.level == "crisis").desc(), Escalation.opened_at)
+        .limit(limit)
+    )
+    if group_ids is not None:
+        query = query.where(Escalation.group_id.in_(group_ids or [-1]))
+    return list(session.scalars(query))

@@ -1,0 +1,352 @@
+"""Paging never stops, and never starts, without someone knowing (issue 12, part 2).
+
+End to end: signed SMS webhooks into the app on a real port, a real RQ worker, the real twilio
+library against the loopback Twilio, and the real rules engine. The escalation timers are driven by
+`service.advance` with a clock moved forward, as the cron duty would run them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from urllib.request import urlopen
+
+import pytest
+from rq import SimpleWorker
+from sqlalchemy import select
+
+from checkin.db import utcnow
+from checkin.escalation import service
+from checkin.escalation.models import AssessmentRecord, Escalation, EscalationEvent
+from checkin.models import OutboxItem
+from tests.conftest import FROM_NUMBER
+from tests.console_helpers import Console, cheap_password_hashing, make_staff, plain_http  # noqa: F401
+from webhooks.simulate import post_sms
+
+DANA, FAY, CORY, OTTO = "+12025550201", "+12025550203", "+12025550204", "+12025550205"
+STRANGER = "+12025550177"
+CRISIS_TEXT = "I am going to kill myself tonight"
+
+
+def work(rt):
+    SimpleWorker(["alerts", "outbox"], connection=rt.redis).work(burst=True)
+
+
+def escalations(db):
+    with db.session() as s:
+        return list(s.scalars(select(Escalation).order_by(Escalation.id)))
+
+
+def events(db, esc_id):
+    with db.session() as s:
+        return list(
+            s.scalars(
+                select(EscalationEvent)
+                .where(EscalationEvent.escalation_id == esc_id)
+                .order_by(EscalationEvent.id)
+            )
+        )
+
+
+def texted(fake_twilio, to=None):
+    return [m["params"]["Body"] for m in fake_twilio.messages() if to is None or m["params"]["To"] == to]
+
+
+def called(fake_twilio):
+    return [c["params"]["To"] for c in fake_twilio.calls()]
+
+
+def advance(db, at):
+    """The escalation timers' cron duty at `at` (workers/escalation_jobs.tick on a moved clock): advance
+    what is due; the unit of work hands the alerts it wrote to the queues once committed."""
+    from workers import runtime
+
+    with db.session() as s:
+        count = service.advance(s, at, runtime.current().escalation)
+    return count
+
+
+def healthz(rt):
+    with urlopen(f"{rt.settings.public_base_url}/healthz", timeout=10) as response:
+        return response.status, json.loads(response.read())
+
+
+@pytest.fixture
+def dana(db, group):
+    """The group's on-call primary facilitator."""
+    return make_staff(db, "Dana", "dana@example.org", "facilitator", [group.name], DANA)
+
+
+@pytest.fixture
+def cory(db):
+    """A coordinator with a phone (in no group)."""
+    return make_staff(db, "Cory", "cory@example.org", "coordinator", (), CORY)
+
+
+# --- a crisis from a number we do not know --------------------------------------------------
+
+
+def test_unknown_number_crisis_pages_the_coordinator_shows_in_the_console_and_stops_on_ack(
+    live_app, fake_twilio, db, client, group, dana, cory
+):
+    rt = live_app
+    [reply] = post_sms(rt.settings, STRANGER, FROM_NUMBER, CRISIS_TEXT)
+    assert "988" in reply and "911" in reply and "facilitator is being told" in reply
+    [esc] = escalations(db)
+    assert esc.member_id is None and esc.level == "crisis" and esc.group_id == group.id
+    work(rt)
+    [text] = fake_twilio.wait_for_messages(1)
+    assert text["params"]["To"] == CORY
+    assert STRANGER in text["params"]["Body"] and f"ACK {esc.id}" in text["params"]["Body"]
+    assert fake_twilio.wait_for_calls(1)[0]["params"]["To"] == CORY
+    # It is a case in the console like a member's (it used to be a text and nothing else).
+    console = Console(client, "cory@example.org")
+    page = console.get("/console/escalations").get_data(as_text=True)
+    assert f"#{esc.id}" in page
+    page = console.get(f"/console/escalations/{esc.id}").get_data(as_text=True)
+    assert "an unknown number" in page and f'href="tel:{STRANGER}"' in page  # to call them back
+    [ack] = post_sms(rt.settings, CORY, FROM_NUMBER, f"ACK {esc.id}")
+    assert ack.startswith(f"You have escalation {esc.id}")
+    # Past every step of the policy (short of the 30-minute reminder to whoever took it): silence.
+    advance(db, utcnow() + timedelta(minutes=20))
+    work(rt)
+    assert len(fake_twilio.messages()) == 1 and len(fake_twilio.calls()) == 1  # nobody else, nothing again
+
+
+def test_unknown_number_crisis_without_coordinator_phones_reaches_the_groups_facilitator(
+    live_app, fake_twilio, db, group, dana, caplog
+):
+    rt = live_app
+    make_staff(db, "Jordan", "jordan@example.org", "coordinator")  # no phone, as the demo once seeded
+    with caplog.at_level(logging.WARNING):
+        [reply] = post_sms(rt.settings, STRANGER, FROM_NUMBER, CRISIS_TEXT)
+    assert "facilitator is being told" in reply and "988" in reply
+    [esc] = escalations(db)
+    work(rt)
+    [text] = fake_twilio.wait_for_messages(1)
+    assert text["params"]["To"] == DANA and STRANGER in text["params"]["Body"]
+    kinds = [e.kind for e in events(db, esc.id)]
+    assert "unreachable" in kinds  # said in the case: the policy (coordinators) reached nobody
+    assert any("POLICY REACHES NOBODY" in r.getMessage() for r in caplog.records)
+    assert not any(STRANGER in r.getMessage() or "kill" in r.getMessage() for r in caplog.records)
+    # Dana (not a coordinator) may take it: she was paged.
+    [ack] = post_sms(rt.settings, DANA, FROM_NUMBER, f"ACK {esc.id}")
+    assert ack.startswith(f"You have escalation {esc.id}")
+
+
+def test_unknown_number_crisis_with_nobody_to_page_promises_nobody(live_app, fake_twilio, db, group, caplog):
+    rt = live_app
+    make_staff(db, "Jordan", "jordan@example.org", "coordinator")  # no phone
+    with caplog.at_level(logging.ERROR):
+        [reply] = post_sms(rt.settings, STRANGER, FROM_NUMBER, CRISIS_TEXT)
+    # 988 and 911 stay; the promise of a human goes, since nobody can be told.
+    assert "988" in reply and "911" in reply and "facilitator" not in reply
+    [esc] = escalations(db)
+    assert "NOBODY CAN BE PAGED" in (events(db, esc.id)[2].detail or "")
+    assert any("POLICY REACHES NOBODY" in r.getMessage() for r in caplog.records)
+    status, body = healthz(rt)
+    assert status == 200 and body["status"] == "degraded" and body["paging"].startswith("nobody reachable")
+
+
+# --- a policy that reaches nobody -------------------------------------------------------------
+
+
+def test_a_policy_that_reaches_nobody_pages_whoever_can_be_reached_and_says_so(
+    live_app, fake_twilio, db, client, group, member, caplog
+):
+    rt = live_app
+    # The member's group has no facilitator; the coordinator has no phone; Otto facilitates another group.
+    from checkin.directory import add_group
+
+    with db.session() as s:
+        add_group(s, "Thursday Group", "America/Chicago", "+15005550009")
+    make_staff(db, "Jordan", "jordan@example.org", "coordinator")
+    make_staff(db, "Otto", "otto@example.org", "facilitator", ["Thursday Group"], OTTO)
+    status, body = healthz(rt)
+    assert body["status"] == "degraded" and str(group.id) in body["paging"]
+    console = Console(client, "jordan@example.org")
+    page = console.get("/console/").get_data(as_text=True)
+    assert "Nobody can be paged" in page and group.name in page
+    with caplog.at_level(logging.ERROR):
+        [reply] = post_sms(rt.settings, member.phone, FROM_NUMBER, CRISIS_TEXT)
+    assert "facilitator is being told" in reply  # true: Otto is
+    [esc] = escalations(db)
+    work(rt)
+    [text] = fake_twilio.wait_for_messages(1)
+    assert text["params"]["To"] == OTTO and f"ALERT {esc.id} (crisis)" in text["params"]["Body"]
+    assert fake_twilio.wait_for_calls(1)[0]["params"]["To"] == OTTO
+    unreachable = [e for e in events(db, esc.id) if e.kind == "unreachable"]
+    assert unreachable and "paging 1 reachable staff instead" in unreachable[0].detail
+    assert any(f"escalation {esc.id}: POLICY REACHES NOBODY" in r.getMessage() for r in caplog.records)
+    # It keeps paging Otto, round after round, until he takes it.
+    t0 = escalations(db)[0].next_action_at
+    for minutes in (1, 6, 11, 16):
+        advance(db, t0 + timedelta(minutes=minutes))
+    work(rt)
+    assert len(texted(fake_twilio, OTTO)) >= 4
+    [ack] = post_sms(rt.settings, OTTO, FROM_NUMBER, f"ACK {esc.id}")
+    assert ack.startswith(f"You have escalation {esc.id}")
+
+
+# --- repeat until acknowledged ----------------------------------------------------------------
+
+
+def test_the_policy_repeats_until_someone_acknowledges_with_a_banner_on_every_page(
+    live_app, fake_twilio, db, client, group, member, dana, cory, caplog
+):
+    rt = live_app
+    fay = make_staff(db, "Fay", "fay@example.org", "facilitator", (), FAY)
+    with db.session() as s:
+        from checkin.models import GroupStaff
+
+        s.add(GroupStaff(group_id=group.id, staff_id=fay.id, tier="backup"))
+    post_sms(rt.settings, member.phone, FROM_NUMBER, CRISIS_TEXT)
+    [esc] = escalations(db)
+    work(rt)
+    fake_twilio.wait_for_messages(1)
+    assert texted(fake_twilio, DANA) and not texted(fake_twilio, FAY) and not texted(fake_twilio, CORY)
+    t0 = escalations(db)[0].next_action_at
+    advance(db, t0 + timedelta(seconds=1))  # backups
+    advance(db, t0 + timedelta(minutes=5, seconds=2))  # coordinators
+    with caplog.at_level(logging.ERROR):
+        advance(db, t0 + timedelta(minutes=10, seconds=3))  # the last step timed out: final alert
+    work(rt)
+    finals = [b for b in texted(fake_twilio) if "UNACKNOWLEDGED" in b]
+    assert len(finals) == 3  # Dana, Fay and Cory (it used to be the coordinators, or 0 people)
+    [esc] = escalations(db)
+    assert esc.state == "unacknowledged" and esc.next_action_at is not None
+    assert any(f"escalation {esc.id} UNACKNOWLEDGED" in r.getMessage() for r in caplog.records)
+    # Every console page says so, until it is taken.
+    console = Console(client, "cory@example.org")
+    for path in ("/console/", "/console/members", "/console/staff"):
+        page = console.get(path).get_data(as_text=True)
+        assert "Unacknowledged crisis" in page and f"escalation #{esc.id}" in page, path
+    # A round later the policy starts again from its first step: Dana is paged again.
+    before = len(texted(fake_twilio, DANA))
+    advance(db, t0 + timedelta(minutes=15, seconds=4))
+    work(rt)
+    assert len(texted(fake_twilio, DANA)) == before + 1
+    assert [e.kind for e in events(db, esc.id)].count("repeated") == 1
+    # And round again after that, until Dana takes it.
+    advance(db, t0 + timedelta(minutes=20, seconds=5))
+    advance(db, t0 + timedelta(minutes=25, seconds=6))
+    advance(db, t0 + timedelta(minutes=30, seconds=7))
+    advance(db, t0 + timedelta(minutes=35, seconds=8))
+    work(rt)
+    # Widened, coordinators, final, and the third round's first step: Dana is in each.
+    assert len(texted(fake_twilio, DANA)) == before + 5
+    assert [e.kind for e in events(db, esc.id)].count("repeated") == 2
+    [ack] = post_sms(rt.settings, DANA, FROM_NUMBER, f"ACK {esc.id}")
+    assert ack.startswith(f"You have escalation {esc.id}")
+    work(rt)
+    sent = len(fake_twilio.messages()), len(fake_twilio.calls())
+    assert escalations(db)[0].state == "acknowledged"
+    page = console.get("/console/").get_data(as_text=True)
+    assert "Unacknowledged crisis" not in page
+    # Past any timeout of the policy (short of the re-alert to whoever took it): silence.
+    advance(db, t0 + timedelta(minutes=60))
+    work(rt)
+    after = len(fake_twilio.messages()), len(fake_twilio.calls())
+    assert after[1] == sent[1] and all(
+        m["params"]["To"] == DANA for m in fake_twilio.messages()[sent[0] :]
+    )  # at most the acknowledger's "still open" reminder
+
+
+# --- first-round recipients by role -------------------------------------------------------------
+
+
+def test_a_coordinator_linked_to_the_group_is_paged_at_the_coordinator_step_not_the_first(
+    live_app, fake_twilio, db, group, member, dana
+):
+    rt = live_app
+    # `checkin staff add --role coordinator --group G` links the coordinator to G as a primary.
+    make_staff(db, "Cory", "cory@example.org", "coordinator", [group.name], CORY)
+    post_sms(rt.settings, member.phone, FROM_NUMBER, CRISIS_TEXT)
+    work(rt)
+    fake_twilio.wait_for_messages(1)
+    assert {m["params"]["To"] for m in fake_twilio.messages()} == {DANA}
+    assert set(called(fake_twilio)) == {DANA}
+    t0 = escalations(db)[0].next_action_at
+    # No backups in this group: the next step that adds someone is the coordinators.
+    advance(db, t0 + timedelta(seconds=1))
+    work(rt)
+    fake_twilio.wait_for(lambda: any(m["params"]["To"] == CORY for m in fake_twilio.messages()))
+    with db.session() as s:
+        notified = s.scalars(
+            select(EscalationEvent.detail).where(
+                EscalationEvent.kind == "notified",
+                EscalationEvent.staff_id != None,  # noqa: E711
+            )
+        ).all()
+    assert any(d.startswith("coordinator tier") for d in notified)
+
+
+# --- a bare digit, and a bare HELP ---------------------------------------------------------------
+
+
+def test_a_bare_digit_with_nothing_asked_gets_a_question_not_an_alarm(
+    live_app, fake_twilio, db, member, dana
+):
+    rt = live_app
+    for body in ("1", "1", "3"):
+        [reply] = post_sms(rt.settings, member.phone, FROM_NUMBER, body)
+        assert reply.startswith("Did you mean to answer a check-in? Reply 1-5")
+    assert escalations(db) == []
+    with db.session() as s:
+        assert set(s.scalars(select(AssessmentRecord.level))) == {"none"}
+        assert s.scalar(select(OutboxItem.id).where(OutboxItem.purpose == "alert")) is None
+    # With words it is an unprompted check-in, as the question suggests.
+    [reply] = post_sms(rt.settings, member.phone, FROM_NUMBER, "4 good")
+    assert reply == "Thanks, Sam. We saved your check-in: 4 of 5."
+    work(rt)
+    assert fake_twilio.messages() == []
+
+
+def test_a_bare_1_after_a_reminder_is_an_rsvp_and_not_a_risk(live_app, fake_twilio, db, member, dana):
+    from checkin import outbox
+
+    with db.session() as s:
+        item, _ = outbox.add(
+            s,
+            f"reminder:{member.id}:20261208T2300Z:1440",
+            to=member.phone,
+            member_id=member.id,
+            purpose="reminder",
+            body="Group tomorrow 6pm. Reply 1 if you're coming, 2 if not.",
+        )
+        s.flush()
+        item.sent_at, item.state = utcnow() - timedelta(hours=1), "sent"
+    [reply] = post_sms(live_app.settings, member.phone, FROM_NUMBER, "1")
+    assert reply.startswith("Thanks, Sam. We have you down as coming")
+    with db.session() as s:
+        assert list(s.scalars(select(AssessmentRecord.level))) == ["none"]  # it used to be "watch"
+    assert escalations(db) == []
+
+
+def test_a_members_bare_help_pages_a_facilitator_and_keeps_the_carrier_help(
+    live_app, fake_twilio, db, member, spanish_member, dana
+):
+    rt = live_app
+    [reply] = post_sms(rt.settings, member.phone, FROM_NUMBER, "HELP")
+    assert "Checkin" in reply and "STOP" in reply and "988" in reply and "facilitator" in reply
+    [esc] = escalations(db)
+    assert esc.level == "urgent" and esc.member_id == member.id
+    work(rt)
+    [text] = fake_twilio.wait_for_messages(1)
+    assert text["params"]["To"] == DANA and f"ALERT {esc.id} (urgent)" in text["params"]["Body"]
+    [reply] = post_sms(rt.settings, spanish_member.phone, FROM_NUMBER, "AYUDA")
+    assert "Checkin" in reply and "STOP" in reply and "llama al 988 y marca 2" in reply.lower()
+    assert len(escalations(db)) == 2
+    # INFO only asks what this is; an unknown number's HELP is the carrier's answer, no case.
+    [reply] = post_sms(rt.settings, member.phone, FROM_NUMBER, "INFO")
+    [reply] = post_sms(rt.settings, STRANGER, FROM_NUMBER, "HELP")
+    assert reply.startswith(("This number sends reminders", "Checkin:"))
+    assert len(escalations(db)) == 2
+
+
+def test_a_members_help_when_nobody_can_be_paged_drops_the_promise(live_app, db, member):
+    [reply] = post_sms(live_app.settings, member.phone, FROM_NUMBER, "HELP")
+    assert "STOP" in reply and "988" in reply and "facilitator" not in reply
+    [reply] = post_sms(live_app.settings, member.phone, FROM_NUMBER, CRISIS_TEXT)
+    assert "988" in reply and "911" in reply and "being told" not in reply

@@ -1,0 +1,257 @@
+"""Issue 12: construct families, the blind sets folded into the corpus, and the engine pieces
+they rely on (unless-tags, either-of requires, [unless] tables, the literal prefilter)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from checkin.rules import (
+    ALL_LANGUAGES,
+    assess,
+    assess_all_languages,
+    default_ruleset,
+    level_rank,
+    load_ruleset,
+)
+from checkin.rules.engine import DEFAULT_RULE_FILES, _evaluate
+from checkin.rules.evaluate import EvalFileError, evaluate, read_labelled, read_labelled_rows
+
+CORPUS_DIR = Path(__file__).parent / "corpus"
+BLIND = CORPUS_DIR / "risk_blind_folded.tsv"
+
+
+def rank(text: str) -> int:
+    return level_rank(assess(text).level)
+
+
+# --------------------------------------------------------------------------- blind lines: targets
+
+
+def blind_rates(rows):
+    crisis = [r for r in rows if r["level"] == "crisis"]
+    urgent = [r for r in rows if r["level"] == "urgent"]
+    harmless = [r for r in rows if r["level"] in ("none", "watch")]
+    got = {id(r): rank(r["text"]) for r in rows}
+    return {
+        "crisis>=urgent": sum(got[id(r)] >= 2 for r in crisis) / len(crisis),
+        "crisis=crisis": sum(got[id(r)] == 3 for r in crisis) / len(crisis),
+        "urgent>=urgent": sum(got[id(r)] >= 2 for r in urgent) / len(urgent),
+        "harmless alarmed": sum(got[id(r)] >= 2 for r in harmless) / len(harmless),
+        "none as crisis": sum(got[id(r)] == 3 for r in harmless if r["level"] == "none"),
+    }
+
+
+def misses(rows):
+    out = []
+    for r in rows:
+        got = assess(r["text"]).level
+        g = level_rank(r["level"])
+        if (
+            (g == 3 and got != "crisis")
+            or (g == 2 and level_rank(got) < 2)
+            or (g < 2 and level_rank(got) >= 2)
+        ):
+            out.append(f"{r['level']:>6} -> {got:<6} [{r['construct']}/{r['lang']}] {r['text']}")
+    return "\n".join(out)
+
+
+def test_blind_lines_meet_the_issue_targets():
+    rows = read_labelled_rows(BLIND)
+    assert len(rows) >= 700
+    rates = blind_rates(rows)
+    why = misses(rows)
+    assert rates["crisis>=urgent"] == 1.0, why
+    assert rates["crisis=crisis"] >= 0.95, why
+    assert rates["urgent>=urgent"] >= 0.90, why
+    assert rates["harmless alarmed"] <= 0.05, why
+    assert rates["none as crisis"] == 0, why
+
+
+def test_blind_lines_hold_in_each_language_and_construct():
+    rows = read_labelled_rows(BLIND)
+    groups = defaultdict(list)
+    for r in rows:
+        groups["lang:" + r["lang"]].append(r)
+        groups[r["construct"]].append(r)
+    for name, group in groups.items():
+        crisis = [r for r in group if r["level"] == "crisis"]
+        if crisis:
+            assert all(rank(r["text"]) >= 2 for r in crisis), (name, misses(group))
+
+
+def test_blind_lines_keep_their_source():
+    rows = read_labelled_rows(BLIND)
+    assert {r["source"] for r in rows} == {"blind/set1", "blind/set1b"}
+    assert {r["lang"] for r in rows} >= {"en", "es", "mix"}
+
+
+# --------------------------------------------------------------------------- the evaluator
+
+
+def test_eval_accepts_extra_columns_and_comments(tmp_path):
+    p = tmp_path / "x.tsv"
+    p.write_text(
+        "level\tconstruct\ttext\n# a comment\ncrisis\tmeans\tbought rope today. tonight after everyone is asleep\n"
+        "none\troutine\tsee you thursday\tbring snacks\n",
+        encoding="utf-8",
+    )
+    assert read_labelled(p) == [
+        ("crisis", "bought rope today. tonight after everyone is asleep"),
+        ("none", "see you thursday\tbring snacks"),  # text is the rest of the line
+    ]
+    report = evaluate(p)
+    assert report.total == 2 and report.crisis_exact_recall == 1.0
+
+
+@pytest.mark.parametrize("header", ["level\tconstruct", "text\tlang", "level\ttext\tlevel"])
+def test_eval_header_needs_level_and_text(tmp_path, header):
+    p = tmp_path / "x.tsv"
+    p.write_text(header + "\ncrisis\tx\n", encoding="utf-8")
+    with pytest.raises(EvalFileError, match=r":1: expected a header"):
+        read_labelled(p)
+
+
+# --------------------------------------------------------------------------- families generalise
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # means x time / resolve, in words no corpus line uses
+        "got a length of chain and a padlock, doing it sunday when the house is empty",
+        "compré un cable de extensión, el domingo cuando se vayan todos lo hago",
+        "my husbands rifle is loaded in the closet and tonight is it",
+        # intake x symptom
+        "swallowed the rest of my sleeping pills, now my legs feel numb and i feel sick",
+        "me tomé todas las pastillas de mi mamá con tequila y estoy mareada",
+        # gas x closed space; blade x bath; height x edge
+        "engine running, garage door down, just sitting here",
+        "en la tina con la navaja, el agua se está poniendo roja",
+        "on the wrong side of the railing at the overpass",
+        # preparation x finality
+        "gave away my dog and my guitar, wont need them where im going",
+        "ya regalé mis cosas y le dejé el gato a mi vecina, gracias por todo",
+        # command voices toward a child, code-switched
+        "las voces me dicen que hurt the baby",
+        "abrí el gas de la estufa y cerré las ventanas",
+        "sold my car and gave my cat to my neighbor. wont be needing anything soon",
+        "tengo las pastillas guardadas desde hace meses, el sábado me las tomo",
+        "ya tengo la pistola, nomás espero que mi familia se duerma",
+    ],
+)
+def test_family_constructs_in_new_words_are_crisis(text):
+    assert assess(text).level == "crisis", assess(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "havent eaten in 5 days and cant get up",
+        "salí del psiquiátrico ayer y me siento peor, no sé qué hacer",
+        "my ex took my phone and wont let me leave the apartment",
+        "tengo miedo de hacerle daño a mi hijo, nunca lo haría",
+        "had a drink last night after 8 months sober",
+        "ran out of my lithium last week and cant sleep, thoughts racing",
+        "theyd be better off without me honestly",
+    ],
+)
+def test_family_urgent_constructs(text):
+    assert level_rank(assess(text).level) >= 2, assess(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "bought rope and a tarp for the camping trip saturday",
+        "cleaning my rifle for deer season, heading out friday",
+        "me corté el dedo cocinando jaja",
+        "on the roof cleaning the gutters, call you after",
+        "gonna kill this exam tomorrow lol",
+        "wont be here next week, on vacation!",
+        "5 years ago today i overdosed. grateful to be alive, doing well",
+        "my partner took my phone to get the screen fixed",
+        "picked up rope lights for the porch, they look amazing",
+        "left the car running for a sec to grab my coffee",
+        "estoy en el techo de mi casa viendo las estrellas con mi hija",
+        "wrote letters to my pen pal in mexico today",
+        "deleted instagram for a month, detox",
+        "bought a new belt for my interview tomorrow",
+        "took my insulin and had breakfast",
+        "my sister is taking the kids to disney this weekend!",
+    ],
+)
+def test_everyday_explanations_do_not_alarm(text):
+    assert level_rank(assess(text).level) < 2, assess(text)
+
+
+# --------------------------------------------------------------------------- engine pieces
+
+
+def write(tmp_path, text):
+    p = tmp_path / "r.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_unless_tag_caps_a_rule_and_withdraws_its_tags(tmp_path):
+    rs = load_ruleset(
+        [
+            write(
+                tmp_path,
+                """language = "any"
+[[rule]]
+id = "t.rope"
+level = "urgent"
+tags = ["m"]
+unless = ["ok"]
+phrases = ["rope"]
+[[rule]]
+id = "t.camp"
+level = "none"
+tags = ["ok"]
+phrases = ["camping"]
+[[rule]]
+id = "t.soon"
+level = "none"
+tags = ["t", "u"]
+phrases = ["tonight"]
+[[combine]]
+id = "t.combo"
+level = "crisis"
+requires = ["m", "x|t"]
+""",
+            )
+        ]
+    )
+    assert assess("rope tonight", ruleset=rs).level == "crisis"  # "x|t": either tag
+    a = assess("rope for camping tonight", ruleset=rs)
+    assert a.level == "watch" and "context.explained" in a.rules and "t.combo" not in a.rules
+
+
+def test_unless_table_names_known_rules_only(tmp_path):
+    from checkin.rules import RuleFileError
+
+    bad = write(tmp_path, 'language = "any"\n[unless]\n"no.such.rule" = ["benign"]\n')
+    with pytest.raises(RuleFileError, match="unknown rule 'no.such.rule'"):
+        load_ruleset([*DEFAULT_RULE_FILES, bad])
+
+
+def test_prefilter_gives_the_same_verdicts():
+    rs = default_ruleset()
+    texts = [t for f in sorted(CORPUS_DIR.glob("*.tsv")) for _, t in read_labelled(f)]
+    with_prefilter = [_evaluate(t, None, None, rs) for t in texts]
+    plain = load_ruleset(list(DEFAULT_RULE_FILES))
+    for rule in plain.rules:
+        object.__setattr__(rule, "_literals", None)
+    assert [_evaluate(t, None, None, plain) for t in texts] == with_prefilter
+
+
+def test_every_language_is_read_for_live_texts():
+    text = "adiós a todos, perdónenme por todo"  # only the Spanish rules see this farewell
+    assert assess(text, language="en").level != "crisis"
+    assert assess_all_languages(text, preferred="en").level == "crisis"
+    assert assess(text, language=ALL_LANGUAGES).level == "crisis"  # what the live path calls
+    assert assess_all_languages("see you thursday", preferred="es").level == "none"
