@@ -875,3 +875,54 @@ def test_every_question_reprompts_twice_then_says_goodbye(caller, member, db, gr
         "Thank you for calling Checkin. You can call or text 9 8 8 any time. Goodbye.",
     ]
     assert escalations(db) == []
+
+
+# --- nobody can be paged: no promise of a person, the crisis line instead --------------------------
+
+UNHEARD = {
+    "en": "No facilitator can be reached right now. The crisis line can help you.",
+    "es": "Ahora no podemos localizar a un facilitador. La línea de crisis te puede ayudar.",
+}
+
+
+@pytest.mark.parametrize("spanish", [False, True])
+def test_help_now_with_nobody_to_page_promises_no_facilitator_and_offers_the_crisis_line(
+    caller, member, spanish_member, db, spanish
+):
+    # No staff at all: the policy and every fallback reach nobody.
+    lang = "es" if spanish else "en"
+    call = caller(spanish_member.phone if spanish else member.phone)
+    call.start()
+    step = call.press("9")
+    assert step.said == [DANGER[lang], UNHEARD[lang], OFFER[lang], CONNECTING_LINE[lang]]
+    assert TOLD[lang] not in step.text
+    offers_the_crisis_line(step, lang)
+    assert escalations(db)[0].level == "crisis"  # the case is open for whoever signs in
+
+
+def test_urgent_words_with_nobody_to_ring_go_to_the_crisis_line_not_a_dead_dial(caller, member, db):
+    call = caller(member.phone)
+    call.start()
+    call.press("1")
+    step = call.say("two. I have been feeling hopeless and I cannot cope")
+    assert escalations(db)[0].level == "urgent"
+    assert TOLD["en"] not in step.text and UNHEARD["en"] in step.said
+    offers_the_crisis_line(step, "en")
+
+
+def test_a_bug_in_a_call_step_with_nobody_to_alert_does_not_say_anyone_is_told(
+    caller, member, db, monkeypatch
+):
+    from checkin.escalation import service as escalation_service
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("bug while escalating")
+
+    monkeypatch.setattr(escalation_service, "handle_verdict", broken)
+    call = caller(member.phone)
+    call.start()
+    call.press("1")
+    step = call.say("two, I am going to kill myself tonight")
+    assert step.said[0] == DANGER["en"]
+    assert "facilitator" not in step.text and "9 8 8" in step.text
+    assert step.find("Hangup") is not None

@@ -251,10 +251,11 @@ def test_simulate_call_with_words(live_app, cli_env, member):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     said = lines.index("  > says: I am going to kill myself tonight")
-    # 911 first, then who is being told, then the crisis line's offer (no input left: the caller hangs up).
+    # 911 first, then who is being told (here nobody: this test has no staff, so no promise), then the
+    # crisis line's offer (no input left: the caller hangs up).
     assert lines[said + 1 : said + 4] == [
         "  caller hears: If you are in danger now, hang up and call 9 1 1.",
-        "  caller hears: We hear you. We are letting the on-call facilitator know now.",
+        "  caller hears: No facilitator can be reached right now. The crisis line can help you.",
         "  caller hears: To talk with someone at the 9 8 8 crisis line now, press 1 or say yes, "
         "or stay on the line. To try a facilitator instead, press 3.",
     ]

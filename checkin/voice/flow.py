@@ -252,11 +252,21 @@ def concerning(turn: Turn, level: str) -> VoiceResponse:
     urgent (PHQ-9 item 9, urgent words) hears 911 first, 988, and is put through to a facilitator."""
     if level == "crisis":
         return help_now(turn, "crisis")
+    if not _someone_told(turn):
+        return help_now(turn, "help")  # nobody to ring: the crisis line is the person on offer
     turn.preface.clear()  # nothing comes before the reply
     turn.say("danger")  # before anything asks them to stay on the line
     turn.say("urgent")
     turn.say("connecting")
     return dial(turn, -1)
+
+
+def _someone_told(turn: Turn) -> bool:
+    """Whether the member's open case has paged anyone: "we are letting the facilitator know" must
+    be true, or not be said."""
+    if turn.member is None:
+        return False
+    return escalation.anyone_told(turn.session, escalation.live_for(turn.session, turn.member.id))
 
 
 def help_now(turn: Turn, why: str) -> VoiceResponse:
@@ -266,7 +276,10 @@ def help_now(turn: Turn, why: str) -> VoiceResponse:
     facilitators instead, and silence falls through to the <Dial> that follows the offer."""
     turn.preface.clear()  # nothing comes before the crisis reply
     turn.say("danger")
-    turn.say("crisis" if why == "crisis" else "help_now")
+    if not _someone_told(turn):
+        turn.say("unheard")
+    else:
+        turn.say("crisis" if why == "crisis" else "help_now")
     gather = turn._gather(
         turn.url("help"), speech_too=True, then="fall through", hints=speech.HELP_HINTS[turn.lang]
     )
@@ -431,7 +444,7 @@ def dial(turn: Turn, after: int, asked: int | None = None) -> VoiceResponse:
     # speaker's message is therefore heard as words (see take_message), which the facilitator reads in the case.
     if turn.take_message("message", "nobody"):
         return turn.response
-    return turn.goodbye("callback")
+    return turn.goodbye("callback" if _someone_told(turn) else "callback_unheard")
 
 
 def transcribed(turn: Turn, of: str) -> None:
@@ -452,7 +465,7 @@ def message(turn: Turn) -> VoiceResponse:
         if said.level == "crisis":
             # The case is raised to crisis (heard() did it); nobody answered, so the crisis line is offered.
             return help_now(turn, "crisis")
-    return turn.goodbye("callback")
+    return turn.goodbye("callback" if _someone_told(turn) else "callback_unheard")
 
 
 # --- unknown callers: who we are, and a message for the coordinator -----------------------------

@@ -180,16 +180,17 @@ def fail_safe(session: Session, inp: calls.CallInput, cfg: VoiceConfig) -> Voice
     member = calls.member_for(session, inp.from_number)
     lang = member.language if member is not None and member.language in cfg.languages else "en"
     who = member.first_name if member is not None else f"an unknown number, {inp.from_number or 'withheld'},"
+    people = failsafe.recipients(session, member)
     failsafe.alert(
         session,
-        failsafe.recipients(session, member),
+        people,
         f"alert:failsafe:call:{inp.call_sid}",
         f"Checkin ALERT (urgent): a phone call from {who} could not be processed automatically. "
         "Please call them back; the console has the number.",
     )
     response = VoiceResponse()
     # As help now says it: 911 first, then who is being told and 988 (digit by digit, cfg.text).
-    for key in ("danger", "failsafe"):
+    for key in ("danger", "failsafe" if people else "failsafe_unheard"):
         response.say(cfg.text(key, lang), **cfg.say_attrs(lang))
     response.hangup()
     return response
