@@ -46,6 +46,7 @@ lint: $(STAMP)
 	$(UV) lock --check --offline --python $(PYTHON) --quiet
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

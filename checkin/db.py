@@ -11,6 +11,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from checkin.unit_of_work import WorkSession
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -119,12 +121,19 @@ def unit_of_work(session: Session) -> Iterator[Session]:
 
 
 class Database:
-    """An engine and its session factory."""
+    """An engine and its session factory. Every session is a unit of work (checkin.unit_of_work): what
+    it records to send or schedule goes to `dispatcher` once it has committed."""
 
-    def __init__(self, url: str, **engine_kwargs):
+    def __init__(self, url: str, *, dispatcher=None, **engine_kwargs):
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = sessionmaker(
+            self.engine, class_=WorkSession, expire_on_commit=False, dispatcher=dispatcher
+        )
+
+    def dispatch_to(self, dispatcher) -> None:
+        """Hand this database's committed effects to `dispatcher` (the composition root sets this)."""
+        self.sessions.configure(dispatcher=dispatcher)
 
     def session(self):
         """A unit of work: commits when the block ends, rolls back if it raises."""

@@ -3,32 +3,41 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from checkin import answers, consent, keywords, outbox, templates
+from checkin import answers, consent, keywords, templates
 from checkin.answers import asked
+from checkin.channels import Channel
 from checkin.checkins import ANSWER_WINDOW, CheckIn, open_prompt_id
 from checkin.db import utcnow
 from checkin.escalation import commands, failsafe
 from checkin.escalation import service as escalation
-from checkin.models import Member, Message, OutboxItem, StaffUser
+from checkin.models import Member, Message, StaffUser
 from checkin.rows import adopt, from_row, insert_returning_id, load_one, update_by_id
 
 log = logging.getLogger("checkin.inbound")
 
 
 @dataclass(frozen=True)
-class InboundSms:
+class InboundMessage:
+    """One message in, whatever carried it: a webhook adapter turns its provider's form into this.
+    `from_number` and `to_number` are addresses on `channel` (phone numbers for SMS)."""
+
     sid: str
     from_number: str
     to_number: str
     body: str
+    channel: str = Channel.SMS.value
+
+
+InboundSms = InboundMessage  # what the SMS webhook and the simulator build
 
 
 @dataclass(frozen=True)
@@ -36,10 +45,6 @@ class Answer:
     reply: str | None  # None: answer with empty TwiML (nothing is texted back)
     message_id: int
     duplicate: bool = False
-    # Outbox rows this message created (alerts first): enqueue them once the transaction has committed.
-    outbox: tuple[OutboxItem, ...] = field(default=(), compare=False)
-    # (escalation id, when): next actions to schedule, also after the commit.
-    timers: tuple[tuple[int, datetime], ...] = ()
     level: str | None = None  # the risk assessment, for members' messages
 
 
@@ -105,13 +110,8 @@ def _receive(db, sms: InboundSms, context: escalation.Context | None, now: datet
                 return _duplicate(session, sms.sid)
             reply, level = _fail_safe(session, member, staff, message)
         _store_reply(session, message, reply)
-        # Alerts first, and texts before calls: a text is the quickest way to reach a facilitator.
-        created = sorted(
-            outbox.created_in(session),
-            key=lambda i: (i.queue != outbox.ALERT_QUEUE, i.channel != "sms", i.id),
-        )
-        timers = tuple(escalation.timers_in(session))
-    return Answer(reply, message.id, outbox=tuple(created), timers=timers, level=level)
+    # Committed: the unit of work has handed the alerts and timers this decided to its dispatcher.
+    return Answer(reply, message.id, level=level)
 
 
 def _staff(session: Session, phone: str) -> StaffUser | None:
@@ -122,7 +122,7 @@ def _message_values(sms: InboundSms, *, member_id: int | None, staff_id: int | N
     now = utcnow()
     return dict(
         direction="inbound",
-        channel="sms",
+        channel=sms.channel,
         provider_sid=sms.sid,
         member_id=member_id,
         staff_id=staff_id,
@@ -154,23 +154,20 @@ def _claim(
     )  # the reply is added to it later, as an UPDATE
 
 
-_CLAIM_AS_MEMBER = None
-
-
 def _claim_as_member(
     session: Session, sms: InboundSms, now: datetime
 ) -> tuple[Member | None, Message | None]:
     """PostgreSQL: `_claim` with member_id from the sender's number, the member's row and the id of
     their open check-in prompt, in one statement (a data-modifying CTE): two round trips fewer on
     every member's message."""
-    global _CLAIM_AS_MEMBER
-    if _CLAIM_AS_MEMBER is None:
-        _CLAIM_AS_MEMBER = _claim_as_member_statement()
     values = _message_values(sms, member_id=None, staff_id=None)
     params = {f"v_{k}": v for k, v in values.items() if k != "member_id"}
     row = (
         session.connection()
-        .execute(_CLAIM_AS_MEMBER, {"phone": sms.from_number, "prompt_since": now - ANSWER_WINDOW, **params})
+        .execute(
+            _claim_as_member_statement(),
+            {"phone": sms.from_number, "prompt_since": now - ANSWER_WINDOW, **params},
+        )
         .one()
         ._mapping
     )
@@ -184,6 +181,7 @@ def _claim_as_member(
     return member, adopt(session, Message, dict(values, id=row["message_id"]))
 
 
+@cache  # built once: an immutable statement, compiled and cached by SQLAlchemy after that
 def _claim_as_member_statement():
     from sqlalchemy import bindparam, literal, true
     from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -380,11 +378,15 @@ def _unknown_number(
     the coordinators, or whoever can be reached, until someone takes it), with the number so they
     can call back: it may be a member writing from a new phone."""
     spanish = word in ("AYUDA", "PARAR", "BAJA")
+    if kind == "help":
+        # A bare HELP/AYUDA from a number we do not know is the carrier keyword: it gets the program's
+        # answer, which names 988. (From a member it is a request for help: see receive_sms.)
+        return templates.render("help", "es" if spanish else "en"), None
     level, rules = _assess_words(message)
     spanish = spanish or any(rule.startswith("es.") for rule in rules)
     lang = "es" if spanish else "en"
     if level not in escalation.PAGED:
-        return templates.render("help" if kind == "help" else "unknown", lang), None
+        return templates.render("unknown", lang), None
     esc = escalation.escalate_sender(session, message, level, rules, now or utcnow(), context)
     told = escalation.anyone_told(session, esc)
     log.warning(

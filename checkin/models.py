@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Boolean, ForeignKey, ForeignKeyConstraint, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -12,8 +13,21 @@ from checkin.db import Base, UTCDateTime, utcnow
 
 LANGUAGES = ("en", "es")
 CHANNELS = ("sms", "voice")
-MEMBER_STATUSES = ("active", "paused", "opted_out")
-STAFF_ROLES = ("facilitator", "coordinator")
+
+
+class MemberStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    OPTED_OUT = "opted_out"
+
+
+class StaffRole(StrEnum):
+    FACILITATOR = "facilitator"
+    COORDINATOR = "coordinator"
+
+
+MEMBER_STATUSES = tuple(s.value for s in MemberStatus)
+STAFF_ROLES = tuple(r.value for r in StaffRole)
 
 
 class Group(Base):
@@ -60,7 +74,7 @@ class Member(Base):
 
     @property
     def opted_out(self) -> bool:
-        return self.status == "opted_out"
+        return self.status == MemberStatus.OPTED_OUT
 
 
 class GroupMember(Base):
@@ -120,7 +134,13 @@ class GroupStaff(Base):
     )
 
 
-WINDOW_KINDS = ("weekly", "cover", "away")
+class WindowKind(StrEnum):
+    WEEKLY = "weekly"
+    COVER = "cover"
+    AWAY = "away"
+
+
+WINDOW_KINDS = tuple(k.value for k in WindowKind)
 
 
 class OnCallWindow(Base):
@@ -211,10 +231,21 @@ class OutboxItem(Base):
 
 
 # Escalation tables (assessments, escalations, escalation_events) live beside their domain code.
-from checkin import calendar_feed as _calendar_feed_models  # noqa: E402,F401
-from checkin import checkins as _checkins  # noqa: E402,F401
-from checkin.accounts import models as _account_models  # noqa: E402,F401
-from checkin.answers import models as _answer_models  # noqa: E402,F401
-from checkin.escalation import models as _escalation_models  # noqa: E402,F401
-from checkin.schedules import models as _schedule_models  # noqa: E402,F401
-from checkin.voice import models as _voice_models  # noqa: E402,F401
+from checkin import calendar_feed as _calendar_feed_models  # noqa: E402
+from checkin import checkins as _checkins  # noqa: E402
+from checkin.accounts import models as _account_models  # noqa: E402
+from checkin.answers import models as _answer_models  # noqa: E402
+from checkin.escalation import models as _escalation_models  # noqa: E402
+from checkin.schedules import models as _schedule_models  # noqa: E402
+from checkin.voice import models as _voice_models  # noqa: E402
+
+# Every mapped table is known once this module is imported (Alembic, create_all, relationships by name).
+MODEL_MODULES = (
+    _calendar_feed_models,
+    _checkins,
+    _account_models,
+    _answer_models,
+    _escalation_models,
+    _schedule_models,
+    _voice_models,
+)

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from checkin import consent
+from checkin import consent, unit_of_work
+from checkin.channels import Channel, UnknownChannel, phone_of
 from checkin.db import utcnow
 from checkin.messaging import MessagingPort, OutboundCall, OutboundSms, SendError, SendResult
 from checkin.models import Member, Message, OutboxItem
@@ -28,28 +29,20 @@ log = logging.getLogger("checkin.outbox")
 # Retry schedule for transient failures (seconds after each failed attempt).
 BACKOFF = (30, 120, 300, 600, 900, 900, 900)
 MAX_ATTEMPTS = len(BACKOFF) + 1
-ALERT_QUEUE, DEFAULT_QUEUE = "alerts", "outbox"
+ALERT_QUEUE, DEFAULT_QUEUE = unit_of_work.ALERT_QUEUE, unit_of_work.DEFAULT_QUEUE
 UNFINISHED = "an earlier attempt did not finish"
 # Our clock and the provider's may differ a little: look back this far before the row was written.
 CLOCK_SKEW = timedelta(minutes=2)
-CREATED = "checkin.outbox.created"  # session.info key: rows `add` created in this unit of work
 
 # Outcome hooks, per purpose: fn(session, item, event) with event "sent" | "delivered" | "failed".
 # They run inside the transaction that records the outcome (in a savepoint: a failing hook is
 # logged and costs only its own writes). This is how escalation falls back to a call when an
 # alert SMS fails, without the outbox knowing what an escalation is.
 Hook = Callable[[Session, OutboxItem, str], None]
-_hooks: dict[str, list[Hook]] = {}
 
 
-def register_hook(purpose: str, hook: Hook) -> None:
-    hooks = _hooks.setdefault(purpose, [])
-    if hook not in hooks:
-        hooks.append(hook)
-
-
-def fire_hooks(session: Session, item: OutboxItem, event: str) -> None:
-    for hook in _hooks.get(item.purpose, ()):
+def fire_hooks(session: Session, item: OutboxItem, event: str, rules: SendRules) -> None:
+    for hook in rules.hooks.get(item.purpose, ()):
         try:
             with session.begin_nested():
                 hook(session, item, event)
@@ -70,33 +63,43 @@ class Cancel:
     reason: str
 
 
-# Send-time gates, per channel: fn(session, item, now) -> None to send now, when to try again (e.g. the
+# Send-time gates: fn(session, item, now) -> None to send now, when to try again (quiet hours; the
 # voice part caps member calls in progress), or a Cancel. A held row goes back to pending unchanged.
 Gate = Callable[[Session, OutboxItem, datetime], "datetime | Cancel | None"]
-_gates: dict[str, list[Gate]] = {}
+
+# How each channel's rows travel: as a message (a text; WhatsApp would be one too) or as a call.
+MESSAGE, CALL = "message", "call"
+TRANSPORTS: Mapping[str, str] = {Channel.SMS: MESSAGE, Channel.VOICE: CALL}
 
 
-def register_gate(channel: str, gate: Gate) -> None:
-    gates = _gates.setdefault(channel, [])
-    if gate not in gates:
-        gates.append(gate)
+@dataclass(frozen=True)
+class SendRules:
+    """What every send passes and sets off, built once by the composition root (checkin.bootstrap).
+
+    `gates` apply to every channel; `channel_gates` add what is particular to one. A row whose
+    channel has no transport is refused (UnknownChannel), never sent unchecked."""
+
+    gates: tuple[Gate, ...] = ()
+    channel_gates: Mapping[str, tuple[Gate, ...]] = field(default_factory=dict)
+    hooks: Mapping[str, tuple[Hook, ...]] = field(default_factory=dict)
+    call_hooks: tuple[Callable, ...] = ()
+    transports: Mapping[str, str] = field(default_factory=lambda: dict(TRANSPORTS))
+
+    def transport(self, channel: str) -> str:
+        found = self.transports.get(channel)
+        if found is None:
+            raise UnknownChannel(channel)
+        return found
+
+    def held_until(self, session: Session, item: OutboxItem, now: datetime) -> datetime | Cancel | None:
+        for gate in (*self.gates, *self.channel_gates.get(item.channel, ())):
+            later = gate(session, item, now)
+            if later is not None:
+                return later
+        return None
 
 
-def _held_until(session: Session, item: OutboxItem, now: datetime) -> datetime | Cancel | None:
-    for gate in _gates.get(item.channel, ()):
-        later = gate(session, item, now)
-        if later is not None:
-            return later
-    return None
-
-
-def created_in(session: Session) -> list[OutboxItem]:
-    """The outbox rows `add` created in this session so far (to enqueue once it commits)."""
-    return list(session.info.get(CREATED, ()))
-
-
-def forget_created(session: Session) -> None:
-    session.info.pop(CREATED, None)
+NO_RULES = SendRules()  # consent and pacing only: for a test that wants no gate in the way
 
 
 def add(
@@ -106,7 +109,7 @@ def add(
     to: str,
     body: str | None = None,
     twiml_url: str | None = None,
-    channel: str = "sms",
+    channel: str = Channel.SMS,
     purpose: str = "notice",
     queue: str = DEFAULT_QUEUE,
     member_id: int | None = None,
@@ -114,7 +117,9 @@ def add(
     from_number: str | None = None,
     not_before: datetime | None = None,
 ) -> tuple[OutboxItem, bool]:
-    """Write an outbox row unless one with this key exists. Returns (row, created)."""
+    """Write an outbox row unless one with this key exists. Returns (row, created). A channel with no
+    transport in the worker's SendRules is refused when delivered, never sent unchecked."""
+    channel = str(channel)
     existing = session.scalar(select(OutboxItem).where(OutboxItem.idempotency_key == key))
     if existing is not None:
         return existing, False
@@ -138,7 +143,7 @@ def add(
             session.flush()
     except IntegrityError:
         return session.scalars(select(OutboxItem).where(OutboxItem.idempotency_key == key)).one(), False
-    session.info.setdefault(CREATED, []).append(item)
+    unit_of_work.record_send(session, item.id, item.queue, item.channel)
     return item, True
 
 
@@ -146,8 +151,6 @@ def add(
 class Outcome:
     state: str  # sent | retry | held (rate-limited or gated) | failed | cancelled | skipped
     reason: str | None = None
-    # Rows the outcome hooks created (e.g. a fallback call): (id, queue), to enqueue now.
-    follow_up: tuple[tuple[int, str], ...] = ()
 
 
 def claim(session: Session, item_id: int, now: datetime, lease_seconds: int) -> str | None:
@@ -187,24 +190,33 @@ def deliver(
     *,
     status_callback_base: str | None,
     lease_seconds: int,
+    rules: SendRules,
     now=None,
     pacer: Pacer | None = None,
 ) -> Outcome:
     """Deliver one outbox row through `port`, in its turn on its sending number when `pacer` is given.
-    Safe to call twice, from two workers, or after a crash."""
+    Safe to call twice, from two workers, or after a crash. Consent, `rules`' gates and the pacer
+    apply whatever the row's channel; a channel `rules` has no transport for raises UnknownChannel."""
     now = now or utcnow()
     with db.session() as session:
         token = claim(session, item_id, now, lease_seconds)
         if token is None:
             return Outcome("skipped", "not due, already taken or already done")
         item = session.get(OutboxItem, item_id)
+        transport = rules.transports.get(item.channel)
+        if transport is None:  # nothing checks or carries it: refuse loudly rather than send unchecked
+            item.state, item.claim_token = "failed", None
+            item.last_error = f"unknown channel {item.channel!r}"[:255]
+            log.error("outbox failed id=%s: unknown channel %r", item.id, item.channel)
+            session.commit()  # recorded as failed (no retry can help), then raised
+            raise UnknownChannel(item.channel)
         # Consent is checked at send time, not when the row was written.
-        if consent.is_opted_out(session, item.to_number):
+        if consent.is_opted_out(session, item.channel, item.to_number, member_id=item.member_id):
             item.state = "cancelled"
             item.last_error = "recipient has opted out"
             log.info("outbox cancelled id=%s reason=opted_out", item.id)
             return Outcome("cancelled", item.last_error)
-        later = _held_until(session, item, now)
+        later = rules.held_until(session, item, now)
         if isinstance(later, Cancel):
             item.state, item.last_error, item.claim_token = "cancelled", later.reason, None
             log.info("outbox cancelled id=%s reason=%s", item.id, later.reason)
@@ -214,7 +226,7 @@ def deliver(
             item.attempts -= 1  # holding back is not a failed attempt
             return Outcome("held", "held by a send-time gate")
         callback = f"{status_callback_base}?outbox={item.id}" if status_callback_base else None
-        if item.channel == "voice":
+        if transport == CALL:
             # A member's call may reach their answering machine: wait for the beep to leave the reminder.
             request = OutboundCall(
                 to=item.to_number,
@@ -245,14 +257,14 @@ def deliver(
             found = port.find_sent(request, *reconcile)
         except SendError as exc:
             if attempts < MAX_ATTEMPTS:
-                return _record_failure(db, item_id, token, exc, attempts)
+                return _record_failure(db, item_id, token, exc, attempts, rules)
             found = None  # the last try: a second copy is better than a lost alert
             log.warning("outbox id=%s could not be reconciled; sending on the last attempt", item_id)
         if found is not None:
             log.info(
                 "outbox reconciled id=%s sid=%s: the earlier attempt reached the provider", item_id, found.sid
             )
-            return _record_sent(db, item_id, token, found, attempts)
+            return _record_sent(db, item_id, token, found, attempts, rules)
 
     if pacer is not None:
         pacer.wait_turn(sender, channel, urgent=urgent)
@@ -263,8 +275,8 @@ def deliver(
             return _record_rate_limited(
                 db, item_id, token, exc, pacer.hold(sender, channel) if pacer else BACKOFF[0]
             )
-        return _record_failure(db, item_id, token, exc, attempts)
-    return _record_sent(db, item_id, token, result, attempts)
+        return _record_failure(db, item_id, token, exc, attempts, rules)
+    return _record_sent(db, item_id, token, result, attempts, rules)
 
 
 def _unknown_outcome(item: OutboxItem) -> bool:
@@ -285,7 +297,9 @@ def _known_sids(session: Session, item: OutboxItem) -> frozenset[str]:
     )
 
 
-def _record_sent(db, item_id: int, token: str, result: SendResult, attempts: int) -> Outcome:
+def _record_sent(
+    db, item_id: int, token: str, result: SendResult, attempts: int, rules: SendRules
+) -> Outcome:
     with db.session() as session:
         item = session.get(OutboxItem, item_id)
         if item.claim_token != token:
@@ -297,10 +311,9 @@ def _record_sent(db, item_id: int, token: str, result: SendResult, attempts: int
         item.last_error = None
         item.last_error_code = None
         _record_message(session, item, result.sid, result.status)
-        fire_hooks(session, item, "sent")
-        follow_up = tuple((i.id, i.queue) for i in created_in(session))
+        fire_hooks(session, item, "sent", rules)  # what a hook writes goes out when this commits
     log.info("outbox sent id=%s sid=%s attempt=%s", item_id, result.sid, attempts)
-    return Outcome("sent", follow_up=follow_up)
+    return Outcome("sent")
 
 
 def _record_message(session: Session, item: OutboxItem, sid: str, status: str) -> None:
@@ -343,7 +356,7 @@ def _record_rate_limited(db, item_id: int, token: str, exc: SendError, delay: fl
     return Outcome("held", item.last_error)
 
 
-def _record_failure(db, item_id: int, token: str, exc: SendError, attempts: int) -> Outcome:
+def _record_failure(db, item_id: int, token: str, exc: SendError, attempts: int, rules: SendRules) -> Outcome:
     with db.session() as session:
         item = session.get(OutboxItem, item_id)
         if item.claim_token != token or item.state != "sending":
@@ -359,14 +372,15 @@ def _record_failure(db, item_id: int, token: str, exc: SendError, attempts: int)
             return Outcome("retry", item.last_error)
         item.state = "failed"
         if exc.code == 21610:
-            member = session.scalar(select(Member).where(Member.phone == item.to_number))
+            phone = phone_of(item.channel, item.to_number)
+            member = session.scalar(select(Member).where(Member.phone == phone))
             if member is not None:
                 consent.opt_out(session, member, source="carrier:21610")
         log.warning("outbox failed id=%s code=%s attempt=%s", item_id, exc.code, attempts)
-        fire_hooks(session, item, "failed")
-        return Outcome(
-            "failed", item.last_error, follow_up=tuple((i.id, i.queue) for i in created_in(session))
-        )
+        fire_hooks(
+            session, item, "failed", rules
+        )  # e.g. a failed alert text falls back to a call, sent on commit
+        return Outcome("failed", item.last_error)
 
 
 def due_ids(
@@ -401,11 +415,14 @@ def mark_enqueued(session: Session, ids: list[int], now: datetime) -> None:
         )
 
 
-def cancel_pending_for(session: Session, phone: str, reason: str) -> int:
-    """Cancel everything not yet sent to a number (after an opt-out)."""
+def cancel_pending_for(session: Session, phone: str, reason: str, member_id: int | None = None) -> int:
+    """Cancel everything not yet sent to a person, on every channel (after an opt-out)."""
+    to_them = OutboxItem.to_number == phone
+    if member_id is not None:
+        to_them = or_(to_them, OutboxItem.member_id == member_id)
     result = session.execute(
         update(OutboxItem)
-        .where(OutboxItem.to_number == phone, OutboxItem.state == "pending")
+        .where(to_them, OutboxItem.state == "pending")
         .values(state="cancelled", last_error=reason)
         .execution_options(synchronize_session=False)
     )

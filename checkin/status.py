@@ -44,21 +44,11 @@ class StatusUpdate:
     answered_by: str | None = None
 
 
-# Call progress hooks: fn(session, item, update) for every call status callback of an outbox call
-# (the voice part retries member calls nobody answered). Run like the outbox's outcome hooks.
-_call_hooks: list = []
-
-
-def register_call_hook(hook) -> None:
-    if hook not in _call_hooks:
-        _call_hooks.append(hook)
-
-
-def apply(db, update: StatusUpdate, created: list | None = None) -> bool:
+def apply(db, update: StatusUpdate, rules) -> bool:
     """Apply one callback. Returns False when nothing we know has this SID (logged, ignored).
 
     A final status (delivered, failed, undelivered) is passed to the outbox row's outcome hooks;
-    outbox rows they create are appended to `created`, for the caller to enqueue after the commit."""
+    outbox rows they create go out when this unit of work commits."""
     from checkin import outbox
 
     with db.session() as session:
@@ -107,17 +97,19 @@ def apply(db, update: StatusUpdate, created: list | None = None) -> bool:
                 if update.status in FAILED:
                     item.last_error_code = update.error_code
                     item.last_error = meaning(update.error_code, "not delivered")[:255]
-                outbox.fire_hooks(session, item, "delivered" if update.status == "delivered" else "failed")
+                outbox.fire_hooks(
+                    session, item, "delivered" if update.status == "delivered" else "failed", rules
+                )
         if update.call_status and message.outbox_id:
-            _fire_call_hooks(session, session.get(OutboxItem, message.outbox_id), update)
-        if created is not None:
-            created.extend(outbox.created_in(session))
+            _fire_call_hooks(session, session.get(OutboxItem, message.outbox_id), update, rules)
         log.info("status sid=%s status=%s code=%s", update.sid, update.status, update.error_code)
         return True
 
 
-def _fire_call_hooks(session, item: OutboxItem | None, update: StatusUpdate) -> None:
-    for hook in _call_hooks if item is not None else ():
+def _fire_call_hooks(session, item: OutboxItem | None, update: StatusUpdate, rules) -> None:
+    """Call progress hooks (`rules.call_hooks`): fn(session, item, update) for every call status callback
+    of an outbox call (the voice part retries member calls nobody answered)."""
+    for hook in rules.call_hooks if item is not None else ():
         try:
             with session.begin_nested():
                 hook(session, item, update)

@@ -12,9 +12,13 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
+
+if TYPE_CHECKING:
+    from checkin.pacing import Rates
 
 TWILIO_API_DEFAULT = "https://api.twilio.com"
 MODES = ("development", "test", "production")
@@ -50,11 +54,22 @@ class Settings:
     twilio_api_base_url: str
     outbox_lease_seconds: int = 120
     sweep_interval_seconds: int = 15
+    escalation_tick_seconds: int = 15
+    schedule_tick_seconds: int = 60
+    send_rates: Rates = field(default_factory=lambda: _default_rates())
+    max_concurrent_calls: int | None = None  # None: config/voice.toml's calls.max_concurrent
+    crisis_line: str | None = None  # None: config/voice.toml's crisis_line.number (checked there)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def embedded_redis_socket(self) -> Path:
         return self.instance_path / "valkey" / "valkey.sock"
+
+
+def _default_rates():
+    from checkin.pacing import Rates
+
+    return Rates()
 
 
 def default_instance_path() -> Path:
@@ -230,6 +245,18 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: Path 
 
     lease = positive_int("CHECKIN_OUTBOX_LEASE_SECONDS", 120)
     sweep = positive_int("CHECKIN_SWEEP_INTERVAL_SECONDS", 15)
+    escalation_tick = positive_int("CHECKIN_ESCALATION_TICK_SECONDS", 15)
+    schedule_tick = positive_int("CHECKIN_SCHEDULE_TICK_SECONDS", 60)
+    max_calls = positive_int("CHECKIN_MAX_CONCURRENT_CALLS", 0) or None
+    crisis_line = get("CHECKIN_CRISIS_LINE")
+
+    from checkin import pacing
+
+    try:
+        send_rates = pacing.load_rates(env)
+    except pacing.PacingConfigError as exc:
+        problems.append((exc.key, exc.reason))
+        send_rates = pacing.Rates()
 
     if problems:
         raise ConfigError(problems)
@@ -252,4 +279,9 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: Path 
         twilio_api_base_url=api_base,
         outbox_lease_seconds=lease,
         sweep_interval_seconds=sweep,
+        escalation_tick_seconds=escalation_tick,
+        schedule_tick_seconds=schedule_tick,
+        send_rates=send_rates,
+        max_concurrent_calls=max_calls,
+        crisis_line=crisis_line,
     )

@@ -1,11 +1,11 @@
 from alembic import context
 from sqlalchemy import pool
 
-from checkin import models  # noqa: F401  (registers the tables)
-from checkin.db import Base, make_engine
+from checkin import models
+from checkin.db import make_engine
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = models.Base.metadata  # every table: checkin.models imports the other model modules
 
 
 def run_migrations_offline() -> None:

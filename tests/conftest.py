@@ -218,15 +218,12 @@ def _database(database_url):
 
 @pytest.fixture
 def runtime(settings, _database):
-    from checkin import crypto
-    from checkin.messaging import build_port
+    from checkin.bootstrap import Runtime
     from workers import runtime as rt_module
-    from workers.runtime import Runtime
 
-    # What Runtime.from_settings does, with the worker's engine instead of a new one per test.
+    # The composition root, as for every process, with the worker's engine instead of a new one per test.
     assert settings.database_url == _database.url
-    crypto.configure(settings.encryption_keys)
-    runtime = Runtime(settings=settings, db=_database, port=build_port(settings))
+    runtime = Runtime.build(settings, db=_database)
     _clean(runtime)
     rt_module.install(runtime)
     yield runtime
@@ -411,7 +408,6 @@ def deliver_due(runtime, now):
     (for scenarios set in the past, which a worker on the real clock would rightly find too late)."""
     from sqlalchemy import select
 
-    import checkin.schedules.late  # noqa: F401 - registers the quiet-hours gate, as the worker's job does
     from checkin import outbox
     from checkin.models import OutboxItem
 
@@ -423,5 +419,11 @@ def deliver_due(runtime, now):
         ).all()
     for item_id in ids:
         outbox.deliver(
-            runtime.db, item_id, runtime.port, status_callback_base=None, lease_seconds=120, now=now
+            runtime.db,
+            item_id,
+            runtime.port,
+            status_callback_base=None,
+            lease_seconds=120,
+            rules=runtime.rules,  # the worker's gates: quiet hours for every channel, the voice cap
+            now=now,
         )

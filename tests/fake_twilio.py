@@ -14,7 +14,7 @@ In-process use (tests)::
 
     with FakeTwilio(account_sid=SID, auth_token=TOKEN) as fake:
         # any TwilioHttpClient that rewrites https://api.twilio.com to fake.base_url,
-        # e.g. checkin.messaging.twilio_http.RebasedTwilioHttpClient
+        # e.g. checkin.adapters.twilio_http.RebasedTwilioHttpClient
         client = Client(SID, TOKEN, http_client=RebasedTwilioHttpClient(fake.base_url))
         client.messages.create(to="+15558675310", from_="+15017122661", body="hi")
         assert fake.wait_for_messages(1)[0]["body"] == "hi"

@@ -375,6 +375,7 @@ def test_rsvp_to_a_reminder_the_planner_wrote(twilio, db, runtime, fake_twilio, 
         runtime.port,
         status_callback_base=None,
         lease_seconds=120,
+        rules=runtime.rules,
         now=day_before + timedelta(minutes=1),
     )
     assert outcome.state == "sent"

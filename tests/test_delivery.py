@@ -98,21 +98,29 @@ def test_transient_errors_are_retried_with_backoff(runtime, fake_twilio, status,
     assert jobs.deliver(item.id) == "skipped"  # not due yet
     later = stored.next_attempt_at + timedelta(seconds=1)
     outcome = outbox.deliver(
-        runtime.db, item.id, runtime.port, status_callback_base=None, lease_seconds=120, now=later
+        runtime.db,
+        item.id,
+        runtime.port,
+        status_callback_base=None,
+        lease_seconds=120,
+        rules=runtime.rules,
+        now=later,
     )
     assert outcome.state == "sent"
     assert len(fake_twilio.messages()) == 1
 
 
 def test_network_failure_is_transient(runtime, settings):
-    from checkin.messaging.twilio_backend import TwilioPort
+    from checkin.adapters.twilio_rest import TwilioPort
     from config import load_settings
 
     item = write(runtime.db)
     unreachable = TwilioPort(
         load_settings({**os.environ, **_env_of(settings), "TWILIO_API_BASE_URL": "http://127.0.0.1:9"})
     )
-    outcome = outbox.deliver(runtime.db, item.id, unreachable, status_callback_base=None, lease_seconds=120)
+    outcome = outbox.deliver(
+        runtime.db, item.id, unreachable, status_callback_base=None, lease_seconds=120, rules=runtime.rules
+    )
     assert outcome.state == "retry"
     assert item_state(runtime.db, item.id).state == "pending"
 

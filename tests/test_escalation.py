@@ -17,6 +17,7 @@ from rq import Queue
 from sqlalchemy import func, select
 
 import checkin.rules
+from checkin import unit_of_work
 from checkin.db import utcnow
 from checkin.escalation import commands, policy, service
 from checkin.escalation.models import AssessmentRecord, Escalation, EscalationEvent
@@ -80,7 +81,7 @@ def staff(db, group):
 
 @pytest.fixture
 def ctx(runtime):
-    return service.configure(BASE)
+    return service.context(BASE)
 
 
 def replies(response):
@@ -124,7 +125,7 @@ def events(db, esc_id):
 def advance(db, now, ctx):
     with db.session() as s:
         count = service.advance(s, now, ctx)
-        created = service.outbox.created_in(s)
+        created = [s.get(OutboxItem, send.id) for send in unit_of_work.pending(s).sends]
     return count, created
 
 
@@ -461,7 +462,8 @@ def test_repeats_resend_a_step_before_widening(app, twilio, db, rules, staff, me
             "urgent": {"levels": ["primary"], "timeout_minutes": 60, "repeats": 0, "channels": ["sms"]},
         }
     }
-    ctx = app.extensions["checkin.escalation"] = service.configure(BASE, policy.parse(data))
+    ctx = app.extensions["checkin.escalation"] = service.context(BASE, policy.parse(data))
+    runtime.reconfigure(escalation_context=ctx)
     esc = open_crisis(twilio, db, member)
     t0 = escalations(db)[0].next_action_at - timedelta(minutes=2)
     _, created = advance(db, t0 + timedelta(minutes=2), ctx)
@@ -541,7 +543,7 @@ def test_tick_job_advances_and_schedules(runtime, twilio, db, rules, staff, memb
 def test_failed_sms_alert_falls_back_to_a_call_and_to_the_next_facilitator(
     runtime, twilio, db, rules, staff, member, fake_twilio
 ):
-    service.configure(BASE)
+    runtime.reconfigure(escalation_context=service.context(BASE))
     twilio.sms(member.phone, "URGENT")
     fake_twilio.fail_always(to=DANA, status=400, code=21614, resource="messages")  # not a mobile: permanent
     dana_sms = next(i for i in alerts(db) if i.to_number == DANA)
@@ -553,7 +555,7 @@ def test_failed_sms_alert_falls_back_to_a_call_and_to_the_next_facilitator(
     assert Queue("alerts", connection=runtime.redis).count >= 2  # the fallbacks were enqueued at once
     # The same failure reported again (a status callback) adds nothing.
     with db.session() as s:
-        service.on_alert_outcome(s, s.get(OutboxItem, dana_sms.id), "failed")
+        service.on_alert_outcome(s, s.get(OutboxItem, dana_sms.id), "failed", ctx=runtime.escalation)
     assert len(alerts(db)) == 4
 
 
@@ -567,7 +569,7 @@ def test_failed_alert_after_ack_does_not_page(runtime, twilio, db, rules, staff,
     with db.session() as s:  # taken meanwhile: the row was cancelled; force the failure path anyway
         item = s.get(OutboxItem, dana_sms.id)
         item.state = "failed"
-        service.on_alert_outcome(s, item, "failed")
+        service.on_alert_outcome(s, item, "failed", ctx=runtime.escalation)
     assert len(alerts(db)) == 2
 
 

@@ -76,13 +76,13 @@ def test_crisis_sms_to_facilitator_alert_to_ack_to_silence(live_app, fake_twilio
     assert told["params"]["To"] == ELI and "taken by Dana" in told["params"]["Body"]
     # 4. Time passes beyond every widening timeout: nobody else is paged.
     with db.session() as s:
-        assert service.advance(s, utcnow() + timedelta(minutes=16)) == 0
+        assert service.advance(s, utcnow() + timedelta(minutes=16), rt.escalation) == 0
     work(rt)
     assert len(fake_twilio.messages()) == 3 and len(fake_twilio.calls()) == 2
     [resolved] = post_sms(rt.settings, DANA, FROM_NUMBER, f"RESOLVE {esc.id} talked, safe")
     assert "resolved" in resolved
     with db.session() as s:
-        assert service.advance(s, utcnow() + timedelta(hours=6)) == 0
+        assert service.advance(s, utcnow() + timedelta(hours=6), rt.escalation) == 0
     work(rt)
     assert len(fake_twilio.messages()) == 3 and len(fake_twilio.calls()) == 2
     with db.session() as s:

@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-import checkin.schedules.late  # noqa: F401 - registers the gate, as the worker's deliver job does
 from checkin import outbox
 from checkin.db import utcnow
 from checkin.directory import add_member, add_staff
@@ -81,7 +80,13 @@ def planned(
 
 def deliver(runtime, item, now):
     return outbox.deliver(
-        runtime.db, item.id, runtime.port, status_callback_base=None, lease_seconds=120, now=now
+        runtime.db,
+        item.id,
+        runtime.port,
+        status_callback_base=None,
+        lease_seconds=120,
+        rules=runtime.rules,
+        now=now,
     )
 
 

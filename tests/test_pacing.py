@@ -60,13 +60,13 @@ def test_bad_rate_is_refused_naming_the_key(env, key):
     assert error.value.key == key
 
 
-def test_app_does_not_start_with_a_bad_rate(runtime, monkeypatch):
-    from config import ConfigError
+def test_app_does_not_start_with_a_bad_rate(env):
+    from config import ConfigError, load_settings
     from webhooks import create_app
 
-    monkeypatch.setenv("CHECKIN_SEND_RATE", "fast")
+    # Settings read the rate with every other variable: the app never gets a runtime to start with.
     with pytest.raises(ConfigError) as error:
-        create_app(runtime=runtime)
+        create_app(load_settings({**env, "CHECKIN_SEND_RATE": "fast"}))
     assert "CHECKIN_SEND_RATE: must be messages per second" in str(error.value)
 
 
@@ -177,7 +177,8 @@ def test_429_is_held_not_failed_and_not_counted_as_an_attempt(runtime, fake_twil
         status_callback_base=None,
         lease_seconds=120,
         now=due,
-        pacer=jobs.pacer(runtime),
+        rules=runtime.rules,
+        pacer=runtime.pacer,
     )
     assert outcome.state == "sent"
     assert len(fake_twilio.messages()) == 1
@@ -190,7 +191,13 @@ def test_many_429s_never_fail_a_message(runtime, fake_twilio):
         with runtime.db.session() as s:
             due = s.get(OutboxItem, item.id).next_attempt_at
         outcome = outbox.deliver(
-            runtime.db, item.id, runtime.port, status_callback_base=None, lease_seconds=120, now=due
+            runtime.db,
+            item.id,
+            runtime.port,
+            status_callback_base=None,
+            lease_seconds=120,
+            rules=runtime.rules,
+            now=due,
         )
         assert outcome.state == "held"
     with runtime.db.session() as s:

@@ -59,16 +59,11 @@ def called(fake_twilio):
 
 def advance(db, at):
     """The escalation timers' cron duty at `at` (workers/escalation_jobs.tick on a moved clock): advance
-    what is due, then hand the alerts it wrote to the queues once committed."""
-    from checkin.outbox import created_in
+    what is due; the unit of work hands the alerts it wrote to the queues once committed."""
     from workers import runtime
-    from workers.queues import dispatch
 
     with db.session() as s:
-        count = service.advance(s, at)
-        items = created_in(s)
-    if items:
-        dispatch(runtime.current(), items)
+        count = service.advance(s, at, runtime.current().escalation)
     return count
 
 

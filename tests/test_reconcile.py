@@ -7,8 +7,8 @@ from datetime import timedelta
 from sqlalchemy import update
 
 from checkin import outbox
+from checkin.adapters.twilio_rest import TwilioPort
 from checkin.db import utcnow
-from checkin.messaging.twilio_backend import TwilioPort
 from checkin.models import OutboxItem
 from config import load_settings
 from tests.test_delivery import _env_of, item_state, write
@@ -28,6 +28,7 @@ def deliver(runtime, item, port, after_seconds=0):
         port,
         status_callback_base=None,
         lease_seconds=120,
+        rules=runtime.rules,
         now=utcnow() + timedelta(seconds=after_seconds),
     )
 

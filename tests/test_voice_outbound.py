@@ -306,9 +306,9 @@ def test_no_retry_into_the_members_night(db, voice_member):
 def test_calls_in_progress_are_capped(live_app, fake_twilio, db, group, monkeypatch, spanish):
     from checkin.directory import add_member
 
-    monkeypatch.setenv("CHECKIN_MAX_CONCURRENT_CALLS", "1")
-    assert load_config().max_concurrent == 1
     rt = live_app
+    rt.reconfigure(voice=load_config(1))  # Settings.max_concurrent_calls, CHECKIN_MAX_CONCURRENT_CALLS=1
+    assert rt.voice.max_concurrent == 1
     language = "es" if spanish else "en"
     with db.session() as s:
         zone = noon_zone(utcnow())

@@ -6,8 +6,8 @@ import logging
 
 from flask import Flask
 
+from checkin.bootstrap import Runtime
 from config import Settings, load_settings
-from workers.runtime import Runtime
 
 MAX_REQUEST_BYTES = 64 * 1024  # Twilio's largest webhook is a few KB; anything bigger is not Twilio.
 # What a caller said or typed, as Twilio relays it: control bytes are stripped, not refused, since a
@@ -19,7 +19,7 @@ TWILIO_FREE_TEXT = frozenset(
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
     if runtime is None:
-        runtime = Runtime.from_settings(settings or load_settings())
+        runtime = Runtime.build(settings or load_settings())
     settings = runtime.settings
     app = Flask(__name__, instance_path=str(settings.instance_path), instance_relative_config=True)
     app.config.update(
@@ -43,12 +43,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         twilio_voice,
         twilio_voice_alerts,
     )
-    from workers import escalation_jobs
 
-    # Loads and validates config/escalation.toml now: a malformed policy stops the start, naming the key.
-    app.extensions["checkin.escalation"] = escalation_jobs.context(runtime)
-    # Templates too long for two SMS segments, or a malformed send rate, stop the start too, named.
-    _check_answers_and_pacing()
+    # The runtime loaded and validated config/escalation.toml and config/voice.toml (a malformed policy
+    # or prompt stopped the start, naming the key); the settings checked the send rates.
+    app.extensions["checkin.escalation"] = runtime.escalation
+    # Templates too long for two SMS segments stop the start too, named.
+    _check_answers()
 
     errors.register(app)
     params.bound_route_ids(app)
@@ -73,15 +73,8 @@ def _strict_transport(app: Flask) -> None:
         return response
 
 
-def _check_answers_and_pacing() -> None:
-    import os
-
-    from checkin import pacing, templates
+def _check_answers() -> None:
+    from checkin import templates
     from checkin.schedules import load_config
-    from config import ConfigError
 
     templates.check_lengths(more={"plan.toml": load_config().templates})
-    try:
-        pacing.load_rates(os.environ)
-    except pacing.PacingConfigError as exc:
-        raise ConfigError([(exc.key, exc.reason)]) from None

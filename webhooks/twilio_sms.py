@@ -9,10 +9,10 @@ from flask import Blueprint, abort, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
 
 from checkin import inbound, status
+from checkin.channels import Channel
 from checkin.phones import InvalidPhone, normalize_phone
 from webhooks.params import optional_id, strip_controls, whole_number
 from webhooks.signature import twilio_signed
-from workers import escalation_jobs
 
 bp = Blueprint("twilio_sms", __name__, url_prefix="/twilio")
 
@@ -67,16 +67,16 @@ def twiml(reply: str | None):
 @twilio_signed
 def sms():
     runtime = current_app.extensions["checkin"]
-    message = inbound.InboundSms(
+    # Twilio's form, turned into the one neutral inbound message the domain decides on.
+    message = inbound.InboundMessage(
         sid=_sid("MessageSid"),
         from_number=_phone("From"),
         to_number=_field("To", max_len=MAX_ADDRESS),
         body=strip_controls(_field("Body", required=False, max_len=MAX_BODY)),
+        channel=Channel.SMS.value,
     )
+    # Committed by then, and its alerts handed to the queue (Redis down only delays them: the sweeper).
     answer = inbound.receive_sms(runtime.db, message, context=current_app.extensions["checkin.escalation"])
-    if not answer.duplicate:
-        # Committed: alerts go out now. Redis down only delays them until the sweeper runs.
-        escalation_jobs.after_commit(runtime, answer.outbox, answer.timers)
     return twiml(answer.reply)
 
 
@@ -120,7 +120,6 @@ def status_callback():
     if code_raw and error_code is None:
         abort(400, "ErrorCode is not a number")
     outbox_id = optional_id("outbox", request.args.get("outbox"), "an outbox id")
-    created: list = []
     status.apply(
         runtime.db,
         status.StatusUpdate(
@@ -132,8 +131,6 @@ def status_callback():
             call_status=call_status,
             answered_by=answered_by or None,
         ),
-        created,
+        runtime.rules,
     )
-    if created:
-        escalation_jobs.after_commit(runtime, created, ())
     return "", 204

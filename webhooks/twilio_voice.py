@@ -8,18 +8,12 @@ import re
 
 from flask import Blueprint, abort, current_app, request
 
-from checkin import outbox
 from checkin.db import utcnow
-from checkin.escalation import service as escalation
 from checkin.voice import calls, flow, steps
-from checkin.voice.config import load as load_config
 from webhooks.params import whole_number
 from webhooks.signature import twilio_signed
-from workers import escalation_jobs
 
 bp = Blueprint("twilio_voice", __name__, url_prefix="/twilio/voice")
-# Loads and validates config/voice.toml when the app is made: a bad prompt or number stops the start, naming the key.
-bp.record_once(lambda state: load_config())
 
 CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")  # used with fullmatch: "$" lets a trailing newline in
 STATUSES = ("queued", "initiated", "ringing", "in-progress", *calls.FINAL_STATUSES)
@@ -48,19 +42,13 @@ def _run(step, *, outbound_call: dict | None = None):
             session,
             inp,
             step,
-            cfg=load_config(),
+            cfg=runtime.voice,
             base=runtime.settings.public_base_url + bp.url_prefix,
             ctx=current_app.extensions["checkin.escalation"],
             now=utcnow(),
             outbound_call=outbound_call,
         )
-        # Alerts first, texts before calls, as for SMS.
-        items = sorted(
-            outbox.created_in(session),
-            key=lambda i: (i.queue != outbox.ALERT_QUEUE, i.channel != "sms", i.id),
-        )
-        timers = escalation.timers_in(session)
-    escalation_jobs.after_commit(runtime, items, timers)
+    # Committed: what the step wrote to the outbox has been handed to the queue, alerts first.
     return _twiml(response) if response is not None else ("", 204)
 
 

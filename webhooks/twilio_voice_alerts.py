@@ -16,7 +16,6 @@ from checkin.escalation.models import Escalation
 from checkin.models import StaffUser
 from checkin.phones import InvalidPhone, normalize_phone
 from webhooks.signature import twilio_signed
-from workers import escalation_jobs
 
 bp = Blueprint("twilio_voice_alerts", __name__, url_prefix="/twilio/voice/alert")
 
@@ -90,9 +89,6 @@ def ack(escalation_id: int):
             response.say("This phone was not sent this alert, so it cannot take it. Goodbye.")
             return _twiml(response)
         result = service.acknowledge(session, esc, staff, utcnow(), via="voice", ctx=ctx)
-        items = service.outbox.created_in(session)
-        timers = service.timers_in(session)
-    escalation_jobs.after_commit(runtime, items, timers)
     if result.ok:
         response.say(
             f"You have taken alert {escalation_id}. The others are being told. Details are in the console. Thank you."

@@ -4,21 +4,19 @@ Every job here is idempotent on its own, so an accidental second cron process de
 nothing and duplicates nothing.
 """
 
-import os
-
 from rq import cron
 
-from workers import escalation_jobs, jobs, schedule_jobs
+from workers import escalation_jobs, jobs, runtime, schedule_jobs
 
-cron.register(
-    jobs.sweep, queue_name="outbox", interval=int(os.environ.get("CHECKIN_SWEEP_INTERVAL_SECONDS", "15"))
-)
+settings = runtime.current().settings  # built from the environment, checked, before anything is registered
+
+cron.register(jobs.sweep, queue_name="outbox", interval=settings.sweep_interval_seconds)
 # Escalation timers: wake every due escalation (re-notify, widen, re-alert). Also scheduled per
 # escalation with enqueue_at; this tick is the guarantee that survives losing Redis.
 cron.register(
     escalation_jobs.tick,
     queue_name="alerts",
-    interval=int(os.environ.get("CHECKIN_ESCALATION_TICK_SECONDS", "15")),
+    interval=settings.escalation_tick_seconds,
 )
 # The daily watch digest: checked every 5 minutes, written once per group, day and facilitator.
 cron.register(escalation_jobs.digest, queue_name="outbox", interval=300)
@@ -26,5 +24,5 @@ cron.register(escalation_jobs.digest, queue_name="outbox", interval=300)
 cron.register(
     schedule_jobs.tick,
     queue_name="outbox",
-    interval=int(os.environ.get("CHECKIN_SCHEDULE_TICK_SECONDS", "60")),
+    interval=settings.schedule_tick_seconds,
 )

@@ -9,75 +9,31 @@ due escalation in the database, so a re-notification is delayed by at most a cro
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
-from redis.exceptions import RedisError
-
+from checkin import unit_of_work
+from checkin.adapters.rq_dispatch import schedule_timers
 from checkin.db import utcnow
 from checkin.escalation import service
-from checkin.outbox import ALERT_QUEUE, created_in
 from workers import runtime
-from workers.queues import dispatch
 
 log = logging.getLogger("checkin.escalation.jobs")
-
-
-def context(rt) -> service.Context:
-    """The escalation context for this runtime (links to its public URL, the policy from config/)."""
-    ctx = service._context
-    if ctx is None or ctx.base_url != rt.settings.public_base_url.rstrip("/"):
-        ctx = service.configure(rt.settings.public_base_url)
-    return ctx
 
 
 def tick() -> int:
     """Advance every due escalation, then send what that decided and schedule the next wake-ups."""
     rt = runtime.current()
-    ctx = context(rt)
     with rt.db.session() as session:
-        count = service.advance(session, utcnow(), ctx)
-        items = created_in(session)
-        timers = service.timers_in(session)
-    if items:
-        dispatch(rt, items)
-    schedule(rt, timers)
+        count = service.advance(session, utcnow(), rt.escalation)
+        alerts = len(unit_of_work.pending(session).sends)
+    # Committed: the alerts it wrote are on their way and the next wake-ups scheduled.
     if count:
-        log.info("escalation tick advanced %d escalation(s), %d alert(s)", count, len(items))
+        log.info("escalation tick advanced %d escalation(s), %d alert(s)", count, alerts)
     return count
 
 
-def schedule(rt, timers: list[tuple[int, datetime]] | tuple) -> int:
+def schedule(rt, timers) -> int:
     """Wake `tick` at each escalation's next action. Best effort: the cron tick is the guarantee."""
-    if not timers:
-        return 0
-    from rq import Queue
-
-    done = 0
-    try:
-        queue = Queue(ALERT_QUEUE, connection=rt.redis)
-        for esc_id, when in timers:
-            queue.enqueue_at(
-                when,
-                tick,
-                job_id=f"escalation-{esc_id}-{int(when.timestamp())}",
-                result_ttl=600,
-                failure_ttl=86400,
-            )
-            done += 1
-    except (RedisError, OSError) as exc:
-        log.warning(
-            "could not schedule %d escalation timer(s) (%s); the cron tick will catch them",
-            len(timers),
-            type(exc).__name__,
-        )
-    return done
-
-
-def after_commit(rt, items, timers) -> None:
-    """What a web request does once its transaction committed: send alerts now, schedule timers."""
-    if items:
-        dispatch(rt, items)
-    schedule(rt, timers)
+    return schedule_timers(rt.redis, timers)
 
 
 def digest() -> int:
@@ -86,7 +42,5 @@ def digest() -> int:
 
     rt = runtime.current()
     with rt.db.session() as session:
-        count = digest_module.send_due(session, utcnow(), context(rt))
-        items = created_in(session)
-    dispatch(rt, items)
+        count = digest_module.send_due(session, utcnow(), rt.escalation)
     return count

@@ -1,60 +1,12 @@
-"""Enqueueing delivery jobs. Redis being down delays a message; it never loses one."""
+"""Enqueueing delivery jobs (the RQ adapter lives in checkin.adapters.rq_dispatch)."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable
+from checkin.adapters.rq_dispatch import QUEUES, RqDispatcher, enqueue_deliveries
 
-from redis import Redis
-from redis.exceptions import RedisError
-from rq import Queue
-
-from checkin.outbox import ALERT_QUEUE, DEFAULT_QUEUE
-
-log = logging.getLogger("checkin.queues")
-QUEUES = (ALERT_QUEUE, DEFAULT_QUEUE)  # workers listen in this order: alerts first
-
-
-def enqueue_deliveries(redis: Redis, items: Iterable[tuple[int, str]]) -> int:
-    """Enqueue a delivery job per (outbox id, queue). Returns how many were enqueued.
-
-    Failure is logged, not raised: the row is already committed and the sweeper will find it.
-    """
-    from workers import jobs
-
-    items = list(items)
-    if not items:
-        return 0
-    try:
-        by_queue: dict[str, list[int]] = {}
-        for item_id, queue in items:
-            by_queue.setdefault(queue if queue in QUEUES else DEFAULT_QUEUE, []).append(item_id)
-        for name, ids in by_queue.items():
-            queue = Queue(name, connection=redis)
-            queue.enqueue_many(
-                [
-                    Queue.prepare_data(
-                        jobs.deliver, args=(i,), job_id=f"deliver-{i}", result_ttl=600, failure_ttl=86400
-                    )
-                    for i in ids
-                ]
-            )
-        return len(items)
-    except (RedisError, OSError) as exc:
-        log.warning(
-            "enqueue failed for %d outbox items (%s); the sweeper will retry", len(items), type(exc).__name__
-        )
-        return 0
+__all__ = ["QUEUES", "dispatch", "enqueue_deliveries"]
 
 
 def dispatch(runtime, items) -> int:
-    """After a commit: enqueue delivery of these outbox rows and note when, so the sweeper leaves them be."""
-    from checkin import outbox
-    from checkin.db import utcnow
-
-    pairs = [(item.id, item.queue) for item in items]
-    enqueued = enqueue_deliveries(runtime.redis, pairs)
-    if enqueued:
-        with runtime.db.session() as session:
-            outbox.mark_enqueued(session, [i for i, _ in pairs], utcnow())
-    return enqueued
+    """Enqueue delivery of outbox rows already committed and note when (tests; the sweeper's way)."""
+    return RqDispatcher(runtime).enqueue(items)

@@ -16,11 +16,9 @@ from checkin.models import GroupMember, GroupStaff, Member, StaffUser
 
 
 def discard(session: Session) -> None:
-    """Undo what the failed unit of work wrote, and forget what it meant to send or schedule after
-    committing (the outbox rows and escalation timers it noted in the session)."""
+    """Undo what the failed unit of work wrote; the rollback also forgets what it meant to send or
+    schedule after committing (checkin.unit_of_work)."""
     session.rollback()
-    outbox.forget_created(session)
-    escalation.forget_timers(session)
 
 
 def recipients(session: Session, member: Member | None) -> list[StaffUser]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -10,27 +11,37 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from checkin.crypto import EncryptedText
 from checkin.db import Base, UTCDateTime, utcnow
 
-ESCALATION_STATES = ("open", "acknowledged", "resolved", "unacknowledged")
+
+class EscalationState(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    UNACKNOWLEDGED = "unacknowledged"
+
+
+class EventKind(StrEnum):
+    ASSESSED = "assessed"
+    OPENED = "opened"
+    RAISED = "raised"
+    NOTIFIED = "notified"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    NOTE = "note"
+    REASSIGNED = "reassigned"
+    UNACKNOWLEDGED = "unacknowledged"
+    REALERTED = "realerted"
+    NOBODY_ON_CALL = "nobody_on_call"
+    UNREACHABLE = "unreachable"
+    REPEATED = "repeated"
+
+
+ESCALATION_STATES = tuple(s.value for s in EscalationState)
 # States in which an escalation is still a live case: a member has at most one of these.
-LIVE_STATES = ("open", "acknowledged", "unacknowledged")
-EVENT_KINDS = (
-    "assessed",
-    "opened",
-    "raised",
-    "notified",
-    "sent",
-    "delivered",
-    "failed",
-    "acknowledged",
-    "resolved",
-    "note",
-    "reassigned",
-    "unacknowledged",
-    "realerted",
-    "nobody_on_call",
-    "unreachable",
-    "repeated",
-)
+LIVE_STATES = tuple(s.value for s in EscalationState if s is not EscalationState.RESOLVED)
+EVENT_KINDS = tuple(k.value for k in EventKind)
 
 _LIVE_SQL = text("state IN ('open', 'acknowledged', 'unacknowledged')")
 

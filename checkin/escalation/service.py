@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from checkin import answers, outbox, rota
+from checkin import answers, outbox, rota, unit_of_work
 from checkin.answers.parse import parse_score  # the one score parser
 from checkin.escalation import failsafe
 from checkin.escalation import policy as policy_module
@@ -26,12 +26,12 @@ from checkin.escalation.models import LIVE_STATES, AssessmentRecord, Escalation,
 from checkin.escalation.policy import GroupPolicy, LevelPolicy, Policy
 from checkin.models import Group, GroupStaff, Member, Message, OutboxItem, StaffUser
 from checkin.rows import adopt, from_row, insert_returning_id
+from checkin.rules.engine import Level
 
 log = logging.getLogger("checkin.escalation")
 
-RANK = {"none": 0, "watch": 1, "urgent": 2, "crisis": 3}
+RANK = {level.value: rank for rank, level in enumerate(Level)}  # none 0, watch 1, urgent 2, crisis 3
 PAGED = ("urgent", "crisis")
-TIMERS = "checkin.escalation.timers"  # session.info key: (escalation id, when) to schedule after commit
 ALERT_PURPOSE, INFO_PURPOSE = "alert", "alert_info"
 _KEY = re.compile(r"^alert:(\d+):(\d+):(\d+):(\d+):(sms|voice)$")
 
@@ -54,41 +54,21 @@ class Context:
         return self.group_policy(session, esc).for_level(esc.level)
 
 
-_context: Context | None = None
+def context(base_url: str, policy: Policy | None = None) -> Context:
+    """The context for links under `base_url` (checkin.bootstrap builds the process's one)."""
+    return Context(base_url.rstrip("/"), policy or policy_module.load())
 
 
-def configure(base_url: str, policy: Policy | None = None) -> Context:
-    """Install the process's context (the app and the workers do this at start)."""
-    global _context
-    _context = Context(base_url.rstrip("/"), policy or policy_module.load())
-    return _context
-
-
-def current_context() -> Context:
-    global _context
-    if _context is None:
-        import os
-
-        _context = Context(
-            (os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"), policy_module.load()
-        )
-    return _context
-
-
-def timers_in(session: Session) -> list[tuple[int, datetime]]:
-    """Escalations whose next action this session set: schedule them once it commits."""
-    return list(session.info.get(TIMERS, ()))
-
-
-def forget_timers(session: Session) -> None:
-    """Drop the timers this session set (its transaction was rolled back)."""
-    session.info.pop(TIMERS, None)
+def _required(ctx: Context | None) -> Context:
+    if ctx is None:
+        raise TypeError("no escalation context: the composition root (checkin.bootstrap) builds it; pass it")
+    return ctx
 
 
 def _set_timer(session: Session, esc: Escalation, when: datetime | None) -> None:
     esc.next_action_at = when
     if when is not None:
-        session.info.setdefault(TIMERS, []).append((esc.id, when))
+        unit_of_work.record_timer(session, esc.id, when)  # scheduled once this commits
 
 
 def _event(session: Session, esc: Escalation, kind: str, now: datetime, **fields) -> EscalationEvent:
@@ -605,7 +585,7 @@ def handle_verdict(
     the member's live escalation, or None for a "none" verdict (which never touches one)."""
     if verdict.level == "none":
         return None  # the everyday reply: no lookup
-    ctx = ctx or current_context()
+    ctx = _required(ctx)
     live = live_for(session, member.id)
     if verdict.level not in PAGED:
         if live is not None:  # watch
@@ -685,7 +665,7 @@ def escalate_sender(
     member writing something other than a command): a case like any other, in the console, paging the
     coordinators (or whoever can be reached) until someone takes it. One live case per number: a
     second message attaches to it. The group is the one whose number was texted, if any."""
-    ctx = ctx or current_context()
+    ctx = _required(ctx)
     record = _record(
         session,
         message_id=message.id,
@@ -812,7 +792,7 @@ def acknowledge(
     via: str = "sms",
     ctx: Context | None = None,
 ) -> Result:
-    ctx = ctx or current_context()
+    ctx = _required(ctx)
     if not can_act(session, staff, esc):
         return Result(False, f"Escalation {esc.id} is not in one of your groups.")
     if esc.state == "resolved":
@@ -892,7 +872,7 @@ def resolve(
 def advance(session: Session, now: datetime, ctx: Context | None = None, limit: int = 500) -> int:
     """Act on every escalation whose next action is due: repeat, widen, give up, or re-alert the
     acknowledger. Idempotent: a second run finds nothing due, and equal keys dedupe in the outbox."""
-    ctx = ctx or current_context()
+    ctx = _required(ctx)
     due = session.scalars(
         select(Escalation)
         .where(
@@ -962,7 +942,7 @@ def parse_alert_key(key: str) -> tuple[int, int, int, int, str] | None:
     return int(esc_id), int(step), int(attempt), int(staff_id), channel
 
 
-def on_alert_outcome(session: Session, item: OutboxItem, event: str) -> None:
+def on_alert_outcome(session: Session, item: OutboxItem, event: str, *, ctx: Context) -> None:
     """Record sent/delivered/failed; when an alert fails, call the same facilitator and tell the next one."""
     parsed = parse_alert_key(item.idempotency_key)
     if parsed is None:
@@ -997,7 +977,6 @@ def on_alert_outcome(session: Session, item: OutboxItem, event: str) -> None:
     )
     if kind != "failed" or esc.state not in ("open", "unacknowledged"):
         return
-    ctx = current_context()
     staff = session.get(StaffUser, staff_id)
     if channel == "sms" and staff is not None and staff.phone and staff.active:
         _alert(session, esc, staff, "voice", ctx, now, step=step, attempt=attempt, why="fallback: sms failed")
@@ -1036,6 +1015,3 @@ def on_alert_outcome(session: Session, item: OutboxItem, event: str) -> None:
             break
     else:
         log.error("escalation %s alert outbox=%s failed and nobody else is left to tell", esc.id, item.id)
-
-
-outbox.register_hook(ALERT_PURPOSE, on_alert_outcome)

@@ -38,7 +38,7 @@ def reassign(
     ctx: service.Context | None = None,
 ) -> service.Result:
     """Hand a live escalation to `to`, who then has it as if they had acknowledged it, and tell them by SMS."""
-    ctx = ctx or service.current_context()
+    ctx = service._required(ctx)
     if not service.can_act(session, by, esc):
         return service.Result(False, f"Escalation {esc.id} is not in one of your groups.")
     if not service.can_act(session, to, esc):

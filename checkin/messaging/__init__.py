@@ -64,13 +64,3 @@ class MessagingPort(Protocol):
         Asked before re-sending a request whose earlier attempt's outcome is unknown (a timeout, a
         worker that died mid-call): the provider may have it. Raises SendError when it cannot tell."""
         ...
-
-
-def build_port(settings) -> MessagingPort:
-    if settings.messaging_backend == "twilio":
-        from checkin.messaging.twilio_backend import TwilioPort
-
-        return TwilioPort(settings)
-    from checkin.messaging.console import ConsolePort
-
-    return ConsolePort()

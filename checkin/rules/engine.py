@@ -13,6 +13,7 @@ import tomllib
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,7 +21,17 @@ from .normalize import BASE_VOCABULARY, _strip_accents, normalize
 
 log = logging.getLogger("checkin.rules")
 
-LEVELS: tuple[str, ...] = ("none", "watch", "urgent", "crisis")
+
+class Level(StrEnum):
+    """The engine's verdict, lowest first (stored and shown as these words)."""
+
+    NONE = "none"
+    WATCH = "watch"
+    URGENT = "urgent"
+    CRISIS = "crisis"
+
+
+LEVELS: tuple[str, ...] = tuple(level.value for level in Level)
 _RANK = {name: i for i, name in enumerate(LEVELS)}
 SOURCES = ("sms", "voice_speech", "voice_keypad_help")
 ALL_LANGUAGES = "all"  # assess(language=ALL_LANGUAGES): every language, the highest verdict wins

@@ -195,7 +195,3 @@ def _reword_for_today(
     if body is not None and body != item.body:
         item.body = body
         log.info("outbox id=%s member=%s reminder reworded for the day it goes out", item.id, item.member_id)
-
-
-outbox.register_gate("sms", send_gate)
-outbox.register_gate("voice", send_gate)

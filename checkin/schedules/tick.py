@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from checkin import unit_of_work
 from checkin.checkins import CheckIn, close_stale_prompts
 from checkin.models import OutboxItem
 from checkin.outbox import DEFAULT_QUEUE
@@ -170,6 +171,9 @@ def write_due(session: Session, now: datetime, *, base_url: str = "") -> TickRes
     for row_id, key, queue in _insert_outbox(session, rows, now) if rows else ():
         result.created.append((row_id, queue))
         created_keys.append(key)
+    unit_of_work.record_sends(
+        session, ((i, q, by_key[k].channel) for (i, q), k in zip(result.created, created_keys))
+    )
     _record_checkins(session, [by_key[k] for k in created_keys], now)
     if result.created or result.late:
         log.info(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import string
 import tomllib
 from collections.abc import Mapping
@@ -136,7 +135,7 @@ def parse(doc: dict, environ: Mapping[str, str] | None = None) -> VoiceConfig:
         if not isinstance(languages.get(lang), str) or not languages[lang].lower().startswith(lang):
             raise VoiceConfigError(f"languages.{lang}: must be a {lang} language tag such as {lang}-US")
     calls = doc.get("calls") or {}
-    environ = os.environ if environ is None else environ
+    environ = {} if environ is None else environ
     override = (environ.get(MAX_CONCURRENT_ENV) or "").strip()
     if override:
         if not override.isdigit() or int(override) <= 0:
@@ -184,12 +183,12 @@ def load_file(path: Path = PATH, environ: Mapping[str, str] | None = None) -> Vo
     return parse(doc, environ)
 
 
-def load() -> VoiceConfig:
-    """The process's voice configuration (config/voice.toml plus the environment overrides)."""
-    return _load(os.environ.get(MAX_CONCURRENT_ENV), os.environ.get(CRISIS_LINE_ENV))
-
-
 @lru_cache(maxsize=4)
-def _load(max_concurrent: str | None, crisis_line: str | None = None) -> VoiceConfig:
-    environ = {MAX_CONCURRENT_ENV: max_concurrent, CRISIS_LINE_ENV: crisis_line}
+def load(max_concurrent: int | None = None, crisis_line: str | None = None) -> VoiceConfig:
+    """config/voice.toml, with Settings.max_concurrent_calls (CHECKIN_MAX_CONCURRENT_CALLS) and
+    Settings.crisis_line (CHECKIN_CRISIS_LINE) over it."""
+    environ = {
+        MAX_CONCURRENT_ENV: str(max_concurrent) if max_concurrent else None,
+        CRISIS_LINE_ENV: crisis_line,
+    }
     return load_file(environ={k: v for k, v in environ.items() if v})

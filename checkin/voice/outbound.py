@@ -150,7 +150,3 @@ def call_gate(
         log.info("member call outbox=%s held: %d calls in progress", item.id, cfg.max_concurrent)
         return now + timedelta(seconds=60)
     return None
-
-
-status.register_call_hook(on_call_status)
-outbox.register_gate("voice", call_gate)

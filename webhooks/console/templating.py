@@ -80,15 +80,18 @@ def _nav_links():
 def console_alarms() -> dict:
     """What every console page shouts about, for the signed-in user's groups: cases nobody has taken
     after a whole round of the policy (still paging), and groups whose policy reaches nobody now."""
+    from flask import current_app
+
     from checkin.escalation import reach
-    from checkin.escalation import service as escalation
     from webhooks.console.auth import current_staff, db, visible_group_ids
 
     if current_staff() is None:
         return {"unacknowledged": [], "unreachable": []}
     session, ids = db(), visible_group_ids()
     try:
-        unreachable = reach.unreachable_groups(session, utcnow(), escalation.current_context().policy, ids)
+        unreachable = reach.unreachable_groups(
+            session, utcnow(), current_app.extensions["checkin.escalation"].policy, ids
+        )
         if ids is None:  # a coordinator: cases with no group too (an unknown number's)
             waiting = reach.unacknowledged(session)
         else:

@@ -12,7 +12,6 @@ from checkin.escalation import service, staff_actions
 from checkin.escalation.models import ESCALATION_STATES, LIVE_STATES, Escalation, EscalationEvent
 from checkin.models import Group, GroupStaff, Member, Message, StaffUser
 from webhooks.console import bp, templating, timeline
-from webhooks.console.actions import commit_and_send
 from webhooks.console.auth import (
     can_see_group,
     client_ip,
@@ -223,7 +222,7 @@ def _act(escalation_id: int, action, in_words=None) -> object:
     esc = escalation_visible(escalation_id)
     result = action(esc, current_staff(), utcnow())
     if result.ok:
-        commit_and_send()
+        db().commit()  # its notices go out and its timers are set once this commits
         reply = in_words(result.reply) if in_words else result.reply
         flash(reply if len(reply) < 160 else reply.split(". ")[0] + ".", "ok")
     else:

@@ -23,7 +23,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 from sqlalchemy import select
 
-from checkin import outbox
 from checkin.db import utcnow
 from checkin.escalation.models import AssessmentRecord
 from checkin.escalation.service import RANK
@@ -218,7 +217,7 @@ class _Caller:
                 ctx=self.context,
                 now=self.now,
             )
-            self.outbox_ids += [item.id for item in outbox.created_in(session)]
+        self.outbox_ids += self.dry.take_send_ids()
         return str(response) if response is not None else ""
 
     def collect(self) -> tuple[tuple[Send, ...], tuple[Send, ...], str | None]:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from checkin import inbound
 from checkin.db import make_engine, unit_of_work, utcnow
 from checkin.models import Group, Member, OutboxItem, StaffUser
+from checkin.unit_of_work import ListDispatcher, WorkSession
 
 SID_PREFIX = "SMsim"
 MAX_TURNS = 12
@@ -61,11 +62,23 @@ class _RolledBack:
 
     def __init__(self, connection):
         self.connection = connection
+        self.collected = ListDispatcher()  # what each unit of work would send: shown, never sent
 
     def session(self):
         return unit_of_work(
-            Session(bind=self.connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+            WorkSession(
+                bind=self.connection,
+                join_transaction_mode="create_savepoint",
+                expire_on_commit=False,
+                dispatcher=self.collected,
+            )
         )
+
+    def take_send_ids(self) -> list[int]:
+        """The outbox rows written since the last call (in the order a dispatcher gets them)."""
+        ids = [s.id for s in self.collected.sends]
+        self.collected.dispatched.clear()
+        return ids
 
 
 _sqlite_engines: dict[str, object] = {}
@@ -125,7 +138,7 @@ def run(
                 dry, inbound.InboundSms(sid(), from_number, to_number, text), context=context, now=now
             )
             with dry.session() as session:
-                alerts, other = sends(session, [item.id for item in answer.outbox])
+                alerts, other = sends(session, dry.take_send_ids())
             turns.append(Turn(text, answer.reply, answer.level, alerts, other))
     return turns
 

@@ -7,8 +7,8 @@ from datetime import datetime
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
+from checkin.adapters.twilio_http import RebasedTwilioHttpClient
 from checkin.messaging import OutboundCall, OutboundSms, SendError, SendResult
-from checkin.messaging.twilio_http import RebasedTwilioHttpClient
 from config.settings import TWILIO_API_DEFAULT
 
 

@@ -1,0 +1,107 @@
+"""The unit of work's dispatcher for the web app, workers and cron: RQ on Redis.
+
+After a commit it enqueues delivery of the outbox rows the unit of work wrote (alerts first, on
+their own queue) and wakes each escalation at its next action. It never raises: the rows are
+committed, so a Redis or database hiccup here only delays them until the sweeper (and the
+escalation cron tick) find them. Jobs are named by their import path, so nothing here imports the
+workers package (RQ imports it in the worker process).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from redis.exceptions import RedisError
+from rq import Queue
+
+from checkin.db import utcnow
+from checkin.unit_of_work import ALERT_QUEUE, DEFAULT_QUEUE, Effects, Timer
+
+log = logging.getLogger("checkin.queues")
+QUEUES = (ALERT_QUEUE, DEFAULT_QUEUE)  # workers listen in this order: alerts first
+DELIVER_JOB = "workers.jobs.deliver"
+ESCALATION_TICK_JOB = "workers.escalation_jobs.tick"
+CHUNK = 5000  # a planning tick can write a hundred thousand rows: enqueue and mark them in chunks
+
+
+def enqueue_deliveries(redis, items: Iterable[tuple[int, str]]) -> int:
+    """Enqueue a delivery job per (outbox id, queue). Returns how many were enqueued.
+
+    Failure is logged, not raised: the row is already committed and the sweeper will find it.
+    """
+    items = list(items)
+    if not items:
+        return 0
+    try:
+        by_queue: dict[str, list[int]] = {}
+        for item_id, queue in items:
+            by_queue.setdefault(queue if queue in QUEUES else DEFAULT_QUEUE, []).append(item_id)
+        for name, ids in by_queue.items():
+            queue = Queue(name, connection=redis)
+            queue.enqueue_many(
+                [
+                    Queue.prepare_data(
+                        DELIVER_JOB, args=(i,), job_id=f"deliver-{i}", result_ttl=600, failure_ttl=86400
+                    )
+                    for i in ids
+                ]
+            )
+        return len(items)
+    except (RedisError, OSError) as exc:
+        log.warning(
+            "enqueue failed for %d outbox items (%s); the sweeper will retry", len(items), type(exc).__name__
+        )
+        return 0
+
+
+def schedule_timers(redis, timers: list[Timer] | list[tuple[int, object]]) -> int:
+    """Wake the escalation tick at each escalation's next action. Best effort: the cron tick is the guarantee."""
+    if not timers:
+        return 0
+    done = 0
+    try:
+        queue = Queue(ALERT_QUEUE, connection=redis)
+        for esc_id, when in timers:
+            queue.enqueue_at(
+                when,
+                ESCALATION_TICK_JOB,
+                job_id=f"escalation-{esc_id}-{int(when.timestamp())}",
+                result_ttl=600,
+                failure_ttl=86400,
+            )
+            done += 1
+    except (RedisError, OSError) as exc:
+        log.warning(
+            "could not schedule %d escalation timer(s) (%s); the cron tick will catch them",
+            len(timers),
+            type(exc).__name__,
+        )
+    return done
+
+
+class RqDispatcher:
+    def __init__(self, runtime):
+        self.runtime = runtime  # read at each dispatch: a forked worker gets its own Redis socket
+
+    def dispatch(self, effects: Effects) -> None:
+        from checkin import outbox
+
+        sends = effects.ordered_sends()
+        for start in range(0, len(sends), CHUNK):
+            pairs = [(s.id, s.queue) for s in sends[start : start + CHUNK]]
+            if enqueue_deliveries(self.runtime.redis, pairs):
+                with self.runtime.db.session() as session:
+                    outbox.mark_enqueued(session, [i for i, _ in pairs], utcnow())
+        schedule_timers(self.runtime.redis, effects.timers)
+
+    def enqueue(self, items) -> int:
+        """Enqueue delivery of outbox rows already committed (the sweeper, tests) and note when."""
+        from checkin import outbox
+
+        pairs = [(item.id, item.queue) for item in items]
+        enqueued = enqueue_deliveries(self.runtime.redis, pairs)
+        if enqueued:
+            with self.runtime.db.session() as session:
+                outbox.mark_enqueued(session, [i for i, _ in pairs], utcnow())
+        return enqueued

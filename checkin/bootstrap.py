@@ -1,0 +1,143 @@
+"""The composition root: the one place that builds what a process works with.
+
+Web app, RQ worker, cron, CLI and tests all call `Runtime.build(settings)`: settings (every
+environment variable is read in config/settings.py, nowhere else), the database with its unit of
+work's dispatcher, Redis, the messaging port, the pacer, the escalation context, and the rules every
+send passes at send time (`send_rules`: gates and outcome hooks, listed here, explicitly). Nothing
+registers itself when imported.
+
+This module and checkin.adapters are the only parts of checkin/ allowed to know Redis, RQ or Twilio
+(see the import contract in pyproject.toml).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property, partial
+
+from checkin import crypto, outbox, pacing
+from checkin.db import Database
+from checkin.escalation import policy as policy_module
+from checkin.escalation import service as escalation
+from checkin.messaging import MessagingPort
+from checkin.schedules import late
+from checkin.unit_of_work import Dispatcher
+from checkin.voice import config as voice_config
+from checkin.voice import outbound as voice_outbound
+from config import Settings, load_settings
+
+log = logging.getLogger("checkin.bootstrap")
+
+
+def build_port(settings: Settings) -> MessagingPort:
+    """Twilio's REST API (checkin.adapters.twilio_rest), or the console backend in development."""
+    if settings.messaging_backend == "twilio":
+        from checkin.adapters.twilio_rest import TwilioPort
+
+        return TwilioPort(settings)
+    from checkin.messaging.console import ConsolePort
+
+    return ConsolePort()
+
+
+def send_rules(ctx: escalation.Context, voice: voice_config.VoiceConfig) -> outbox.SendRules:
+    """What every outbox row passes before it goes out, and what its outcome sets off.
+
+    Consent and pacing are applied by `outbox.deliver` itself, to every channel. Quiet hours (and a
+    reminder for a meeting already begun) are a gate for every channel too: a channel added later is
+    held at night without anyone remembering to say so. Only what is particular to one channel is
+    listed per channel."""
+    return outbox.SendRules(
+        gates=(late.send_gate,),
+        channel_gates={outbox.Channel.VOICE: (partial(voice_outbound.call_gate, cfg=voice),)},
+        hooks={escalation.ALERT_PURPOSE: (partial(escalation.on_alert_outcome, ctx=ctx),)},
+        call_hooks=(voice_outbound.on_call_status,),
+    )
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    port: MessagingPort
+    escalation: escalation.Context = None  # type: ignore[assignment]
+    voice: voice_config.VoiceConfig = None  # type: ignore[assignment]
+    rules: outbox.SendRules = None  # type: ignore[assignment]
+    _redis: object | None = field(default=None, repr=False)
+    _pacer: pacing.Pacer | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.escalation is None:
+            self.escalation = escalation.Context(self.settings.public_base_url, policy_module.load())
+        if self.voice is None:
+            self.voice = voice_config.load(self.settings.max_concurrent_calls, self.settings.crisis_line)
+        if self.rules is None:
+            self.rules = send_rules(self.escalation, self.voice)
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings | None = None,
+        *,
+        port: MessagingPort | None = None,
+        dispatcher: Dispatcher | None = None,
+        db: Database | None = None,
+    ) -> Runtime:
+        """Everything a process needs, from `settings` (the environment when None). Effects that units
+        of work commit go to `dispatcher`, RQ unless told otherwise. `db`: an existing engine (tests
+        share one per worker process)."""
+        settings = settings or load_settings()
+        crypto.configure(settings.encryption_keys)
+        runtime = cls(
+            settings=settings, db=db or Database(settings.database_url), port=port or build_port(settings)
+        )
+        if dispatcher is None:
+            from checkin.adapters.rq_dispatch import RqDispatcher
+
+            dispatcher = RqDispatcher(runtime)
+        runtime.db.dispatch_to(dispatcher)
+        return runtime
+
+    from_settings = build  # the name the tests and older callers use
+
+    def reconfigure(
+        self,
+        *,
+        escalation_context: escalation.Context | None = None,
+        voice: voice_config.VoiceConfig | None = None,
+    ) -> None:
+        """Use another escalation policy or voice configuration (tests), and the send rules made from them."""
+        self.escalation = escalation_context or self.escalation
+        self.voice = voice or self.voice
+        self.rules = send_rules(self.escalation, self.voice)
+
+    @property
+    def redis(self):
+        if self._redis is None:
+            from checkin.adapters.redis import connect
+
+            self._redis = connect(self.settings.redis_url)
+        return self._redis
+
+    @property
+    def pacer(self) -> pacing.Pacer:
+        """Rates from the settings, buckets in the shared Redis (every worker agrees on each number's pace).
+
+        Alerts are not paced behind reminders: they have their own queue, which every worker takes first,
+        and the pacer lets an alert go at once (it books a slot, so the reminders after it make room)."""
+        if self._pacer is None:
+            settings = self.settings
+            sender = settings.twilio_from_number or settings.twilio_messaging_service_sid or "default"
+            self._pacer = pacing.Pacer(lambda: self.redis, settings.send_rates, default_sender=sender)
+        return self._pacer
+
+    @cached_property
+    def status_callback_url(self) -> str:
+        return f"{self.settings.public_base_url}/twilio/status"
+
+    def after_fork(self) -> None:
+        """In a forked RQ work horse: keep what the parent built (settings, keys, port, policy), but never
+        share its sockets. dispose(close=False) leaves the parent's pool alone."""
+        self.db.engine.dispose(close=False)
+        self._redis = None
