@@ -102,15 +102,6 @@ def test_the_engine_hook_is_off_unless_asked_and_fails_safe(monkeypatch):
     assert assess("see you at the zebra crossing", second_opinion=True).level == "none"
 
 
-@pytest.mark.parametrize(
-    "value,on",
-    [(None, True), ("", True), ("on", True), ("1", True), ("off", False), ("0", False), ("False", False)],
-)
-def test_the_setting_switches_it_off(value, on):
-    env = {} if value is None else {classifier.SETTING: value}
-    assert classifier.enabled(env) is on
-
-
 def test_make_classifier_reproduces_the_shipped_file():
     pytest.importorskip("sklearn")
     from checkin.rules.train_classifier import dump, train

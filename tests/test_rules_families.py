@@ -255,3 +255,22 @@ def test_every_language_is_read_for_live_texts():
     assert assess_all_languages(text, preferred="en").level == "crisis"
     assert assess(text, language=ALL_LANGUAGES).level == "crisis"  # what the live path calls
     assert assess_all_languages("see you thursday", preferred="es").level == "none"
+
+
+# --------------------------------------------------------------------------- the final blind set
+
+FINAL = CORPUS_DIR / "risk_blind_final.tsv"
+# The rules alone (assess with no language, as blind_rates reads them) when the set was folded in.
+FLOOR = {"crisis>=urgent": 0.69, "crisis=crisis": 0.65, "urgent>=urgent": 0.82, "harmless alarmed": 0.07}
+
+
+def test_the_final_blind_set_holds_its_measured_floor():
+    # Never tuned on: these are the figures it was measured at, as floors (see the file's header).
+    rows = read_labelled_rows(FINAL)
+    assert len(rows) == 411
+    rates = blind_rates(rows)
+    why = misses(rows)
+    assert rates["crisis>=urgent"] >= FLOOR["crisis>=urgent"], why
+    assert rates["crisis=crisis"] >= FLOOR["crisis=crisis"], why
+    assert rates["urgent>=urgent"] >= FLOOR["urgent>=urgent"], why
+    assert rates["harmless alarmed"] <= FLOOR["harmless alarmed"], why

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -33,10 +32,6 @@ log = logging.getLogger("checkin.rules.classifier")
 MODEL_PATH = Path(__file__).resolve().parent / "risk_model.json"
 MODEL_FORMAT = "checkin-risk-ngram-logreg/1"
 
-# The setting: CHECKIN_RISK_CLASSIFIER=off (or 0 / false / no) turns the second opinion off.
-SETTING = "CHECKIN_RISK_CLASSIFIER"
-_OFF = frozenset({"0", "off", "false", "no", "disabled"})
-
 # What a facilitator reads next to the rules' reasons (the rule list of the Assessment).
 REASONS = {
     "classifier.crisis": "wording close to past crisis messages (statistical check, no rule matched at this level)",
@@ -49,12 +44,6 @@ MIN_WORDS = 4
 
 WORD_NGRAMS = (1, 2)
 CHAR_NGRAMS = (2, 5)
-
-
-def enabled(environ=None) -> bool:
-    """Whether the second opinion is on (the default) under the CHECKIN_RISK_CLASSIFIER setting."""
-    env = os.environ if environ is None else environ
-    return (env.get(SETTING) or "on").strip().lower() not in _OFF
 
 
 def features(norm: str) -> list[str]:

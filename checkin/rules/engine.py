@@ -793,7 +793,7 @@ def assess(
     ``language`` selects the rules: "en", "es", None (all rules at once) or ALL_LANGUAGES, which
     is what live texts use (see ``assess_all_languages``). ``second_opinion=True`` lets the
     statistical classifier (checkin.rules.classifier) raise the rules' level, never lower it;
-    callers pass its setting, ``classifier.enabled()``."""
+    the live callers (inbound texts, calls) always ask for it."""
     if language == ALL_LANGUAGES:
         result = assess_all_languages(text, context=context, ruleset=ruleset)
     else:
