@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from checkin.escalation.models import Escalation
@@ -45,7 +46,7 @@ def test_csv_import_with_one_bad_row_shows_the_report_and_imports_nothing(
     page.get_by_role("button", name="Check and import").click()
     page.get_by_text("Imported 3 members.").wait_for()
     page.get_by_role("link", name="See the members").click()
-    assert page.get_by_role("link", name="Ben Ode").is_visible()
+    expect(page.get_by_role("link", name="Ben Ode")).to_be_visible()
     screenshot(page, "members")
 
 
@@ -67,17 +68,17 @@ def test_acknowledge_and_resolve_an_escalation(browser_page, console_server, gro
 
     page = browser_page
     page.goto(console_server.url("/console/"))
-    assert page.get_by_role("heading", name="Open escalations (1)").is_visible()
+    expect(page.get_by_role("heading", name="Open escalations (1)")).to_be_visible()
     screenshot(page, "home")
     page.get_by_role("link", name=f"#{esc.id}").click()
-    assert page.get_by_role("heading", name=re.compile(f"Escalation #{esc.id}")).is_visible()
-    assert page.locator("#messages").get_by_text(CRISIS_TEXT).is_visible()  # the context, with our reply
-    assert page.locator("#messages").get_by_text("Our reply: We hear you.").is_visible()
+    expect(page.get_by_role("heading", name=re.compile(f"Escalation #{esc.id}"))).to_be_visible()
+    expect(page.locator("#messages").get_by_text(CRISIS_TEXT)).to_be_visible()  # the context, with our reply
+    expect(page.locator("#messages").get_by_text("Our reply: We hear you.")).to_be_visible()
     screenshot(page, "escalation-open")
 
     page.get_by_role("button", name="Acknowledge: I am on it").click()
-    assert page.get_by_role("status").filter(has_text=f"You have escalation {esc.id}").is_visible()
-    assert page.locator("dl.facts").get_by_text("Casey Coordinator").is_visible()
+    expect(page.get_by_role("status").filter(has_text=f"You have escalation {esc.id}")).to_be_visible()
+    expect(page.locator("dl.facts").get_by_text("Casey Coordinator")).to_be_visible()
 
     page.get_by_label("Resolution note").fill("Called Sam; he is safe with his sister tonight.")
     # Keyboard only: the button is reached with Tab and pressed with Enter.
@@ -85,7 +86,7 @@ def test_acknowledge_and_resolve_an_escalation(browser_page, console_server, gro
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     page.get_by_text(f"Escalation {esc.id} resolved. Thank you.").wait_for()
-    assert page.get_by_text("Called Sam; he is safe with his sister tonight.").is_visible()
+    expect(page.get_by_text("Called Sam; he is safe with his sister tonight.")).to_be_visible()
     screenshot(page, "escalation-resolved")
     with console_server.db.session() as s:
         assert s.get(Escalation, esc.id).state == "resolved"
@@ -93,16 +94,15 @@ def test_acknowledge_and_resolve_an_escalation(browser_page, console_server, gro
     page.goto(console_server.url("/console/escalations?state=all"))
     screenshot(page, "escalations")
     page.goto(console_server.url(f"/console/members/{sam.id}"))
-    assert (
-        page.locator("svg.chart").count() == 0 and page.get_by_text("No check-in answers yet.").is_visible()
-    )
+    expect(page.get_by_text("No check-in answers yet.")).to_be_visible()
+    assert page.locator("svg.chart").count() == 0
     screenshot(page, "member")
 
 
 def test_staff_page_and_facilitator_view(anonymous_page, browser_page, console_server, screenshot):
     page = browser_page
     page.goto(console_server.url("/console/staff"))
-    assert page.get_by_role("heading", name="Staff and rota").is_visible()
+    expect(page.get_by_role("heading", name="Staff and rota")).to_be_visible()
     screenshot(page, "staff")
     page.get_by_role("link", name="Audit").click()
     assert page.locator("#audit").get_by_text("signin").count() >= 1
@@ -151,8 +151,6 @@ def test_resetting_a_password_asks_first_and_no_changes_nothing(browser_page, co
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Reset the password of Frankie Facilitator").click()
     page.wait_for_url(re.compile(r".*/console/staff/\d+/password$"))
-    assert (
-        page.get_by_role("heading", name="New password for Frankie Facilitator").is_visible()
-        and password_hash() != before
-    )
+    expect(page.get_by_role("heading", name="New password for Frankie Facilitator")).to_be_visible()
+    assert password_hash() != before
     screenshot(page, "staff-password-reset")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from playwright.sync_api import expect
+
 
 def test_sign_in_shows_home_and_sign_out_ends_the_session(anonymous_page, console_server, screenshot):
     page = anonymous_page
     page.goto(console_server.url("/console/members"))
     # Not signed in: sent to the sign-in page, and back to the asked-for page afterwards.
-    assert page.get_by_role("heading", name="Sign in").is_visible()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     screenshot(page, "signin")
     page.get_by_label("Email").fill(console_server.coordinator_email)
     page.get_by_label("Password").fill("not the password")
@@ -17,9 +19,9 @@ def test_sign_in_shows_home_and_sign_out_ends_the_session(anonymous_page, consol
     page.get_by_label("Password").fill(console_server.password_by_email[console_server.coordinator_email])
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(console_server.url("/console/members"))
-    assert page.get_by_role("heading", name="Members").is_visible()
+    expect(page.get_by_role("heading", name="Members")).to_be_visible()
     assert "Casey Coordinator" in page.locator("header").inner_text()
 
     page.get_by_role("button", name="Sign out").click()
     page.goto(console_server.url("/console/"))
-    assert page.get_by_role("heading", name="Sign in").is_visible()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from checkin.escalation.models import Escalation
@@ -48,9 +49,9 @@ def test_a_facilitator_acknowledges_from_home_by_keyboard_at_phone_width(
         raise AssertionError("the home page's Acknowledge button is not reachable with Tab")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(rf".*/console/escalations/{esc.id}$"))
-    assert page.get_by_role("status").filter(has_text=f"You have escalation {esc.id}").is_visible()
-    assert page.locator("dl.facts").get_by_text("Frankie Facilitator").is_visible()
-    assert page.locator("#messages").get_by_text(CRISIS_TEXT).is_visible()  # the context comes with it
+    expect(page.get_by_role("status").filter(has_text=f"You have escalation {esc.id}")).to_be_visible()
+    expect(page.locator("dl.facts").get_by_text("Frankie Facilitator")).to_be_visible()
+    expect(page.locator("#messages").get_by_text(CRISIS_TEXT)).to_be_visible()  # the context comes with it
     screenshot(page, "facilitator-acknowledged")
     with console_server.db.session() as s:
         taken = s.get(Escalation, esc.id)
@@ -71,10 +72,10 @@ def test_a_facilitator_goes_off_call_and_back_on_at_phone_width(
     # The button is found by the words on it (as a voice-control user says them), then the group's row changes.
     page.get_by_role("button", name="Take off call").click()
     row = page.locator(f"#group-{group.id} tbody tr")
-    assert row.get_by_text("off call (switched off)").is_visible()
+    expect(row.get_by_text("off call (switched off)")).to_be_visible()
     screenshot(page, "facilitator-off-call")
     page.get_by_role("button", name="Put on call").click()
-    assert row.get_by_text("on call now").is_visible()
+    expect(row.get_by_text("on call now")).to_be_visible()
     assert (
         page.get_by_role("button", name=re.compile("Make (backup|primary)")).count() == 0
     )  # the rota itself is read-only
