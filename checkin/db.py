@@ -107,6 +107,21 @@ def _ping_after_idle(engine: Engine) -> None:
             raise DisconnectionError(f"pooled connection failed its ping ({type(exc).__name__})") from exc
 
 
+def connection_lost(exc: BaseException) -> bool:
+    """Whether `exc` says the database connection (not the statement) failed, so that running the same
+    work once more on a fresh connection may succeed: an invalidated pooled connection, an operational
+    or interface error (server gone, restarted, a terminated backend), or SQLAlchemy's own "This
+    connection is closed" / "Can't reconnect until invalid transaction is rolled back", which are
+    InvalidRequestErrors rather than DBAPIErrors."""
+    from sqlalchemy import exc as sa
+
+    if isinstance(exc, sa.DBAPIError):
+        return bool(exc.connection_invalidated) or isinstance(exc, (sa.OperationalError, sa.InterfaceError))
+    if isinstance(exc, (sa.DisconnectionError, sa.ResourceClosedError, sa.PendingRollbackError)):
+        return True
+    return isinstance(exc, sa.InvalidRequestError) and "closed" in str(exc).lower()
+
+
 @contextmanager
 def unit_of_work(session: Session) -> Iterator[Session]:
     """Commit `session` when the block ends, roll it back if the block raises, close it either way."""
