@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 
-from checkin import crypto, outbox, pacing
+from checkin import consent, crypto, outbox, pacing
 from checkin.db import Database
 from checkin.escalation import policy as policy_module
 from checkin.escalation import service as escalation
@@ -132,6 +132,11 @@ class Runtime:
             sender = settings.twilio_from_number or settings.twilio_messaging_service_sid or "default"
             self._pacer = pacing.Pacer(lambda: self.redis, settings.send_rates, default_sender=sender)
         return self._pacer
+
+    @cached_property
+    def opted_out(self) -> consent.OptedOutNumbers:
+        """Who had opted out when last read: what a text answered without the database may not ignore."""
+        return consent.OptedOutNumbers()
 
     @cached_property
     def spool(self) -> Spool:

@@ -426,7 +426,9 @@ def _unknown_number(
 SPANISH_WORDS = ("AYUDA", "PARAR", "BAJA", "ALTA", "CUANDO")
 
 
-def reply_without_storage(body: str) -> tuple[str | None, str]:
+def reply_without_storage(
+    body: str, sender: str = "", opted_out: consent.OptedOutNumbers | None = None
+) -> tuple[str | None, str]:
     """The answer to a text that could not be stored (the database is down, or storing it failed): its
     words alone decide, so a crisis reply never depends on the database. Returns (reply, level).
 
@@ -434,9 +436,17 @@ def reply_without_storage(body: str) -> tuple[str | None, str]:
     wordings) or text someone who may have opted out more than their own words call for: a crisis or
     urgent text gets 988/911, STOP its one confirmation, HELP the carrier answer (988 included); any
     other text gets no answer now (we cannot tell who sent it or whether they opted out) and is decided,
-    and paged if need be, when the spooled request is replayed."""
+    and paged if need be, when the spooled request is replayed.
+
+    `opted_out`: the numbers known (in memory, read a moment ago) to have opted out: `sender` among them
+    gets no answer at all, as when stored (a crisis from them is still escalated, on replay)."""
     kind, word = keywords.classify(body)
     level, rules = _assess_words_only(body)
+    if opted_out is not None:
+        was_out = sender in opted_out
+        opted_out.said(sender, kind)
+        if was_out:
+            return None, level
     # A keyword is the whole message, so it is never also a sentence in crisis: its own answer comes
     # first (a bare HELP/AYUDA is urgent for the rules, and the carrier answer names 988 and 911).
     if kind in ("opt_out", "help"):

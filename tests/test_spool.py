@@ -65,11 +65,17 @@ def _app(env, **overrides):
 
 
 @pytest.fixture
-def down(env, runtime):
+def down_runtime(env, runtime):
     """A second web process on the same host (the same spool) whose database does not answer."""
     app, down_runtime = _app(env, DATABASE_URL=DOWN_URL)
-    yield TwilioWebhook(app.test_client(), down_runtime.settings)
+    down_runtime.app = app
+    yield down_runtime
     down_runtime.db.dispose()
+
+
+@pytest.fixture
+def down(down_runtime):
+    return TwilioWebhook(down_runtime.app.test_client(), down_runtime.settings)
 
 
 @contextmanager
@@ -149,17 +155,32 @@ def test_while_the_database_is_down_stop_is_confirmed_and_honoured_on_replay_and
 ):
     from checkin.models import Member
 
-    assert replies(down.sms(member.phone, "STOP"))[0].startswith("You will get no more texts")
+    assert replies(down.sms(member.phone, "me voy a matar esta noche"))[0].startswith("Te escuchamos")
     # We cannot tell who wrote it or whether they opted out: an everyday text is kept, not answered yet.
     assert replies(down.sms(member.phone, "doing ok today")) == []
-    assert replies(down.sms(member.phone, "me voy a matar esta noche"))[0].startswith("Te escuchamos")
-    assert runtime.spool.count() == 3
-    assert replay(app).stored == 3
+    assert replies(down.sms(member.phone, "STOP"))[0].startswith("You will get no more texts")
+    assert replies(down.sms(member.phone, CRISIS)) == []  # they have just said STOP: not texted again
+    assert runtime.spool.count() == 4
+    assert replay(app).stored == 4
     with db.session() as s:
         assert s.get(Member, member.id).opted_out
         bodies = s.scalars(select(Message.body).order_by(Message.created_at)).all()
-    assert bodies == ["STOP", "doing ok today", "me voy a matar esta noche"]
-    assert count(db, Escalation) == 1  # opted out or not, a crisis is escalated
+    assert bodies == ["me voy a matar esta noche", "doing ok today", "STOP", CRISIS]
+    assert count(db, Escalation) == 1  # opted out or not, a crisis is escalated (one live case)
+
+
+def test_a_member_known_to_have_opted_out_gets_no_answer_without_the_database_but_is_still_paged(
+    postgres_only, twilio, down, down_runtime, app, runtime, db, member, dana
+):
+    replies(twilio.sms(member.phone, "STOP"))
+    # The process had read who opted out a moment before its database went down.
+    down_runtime.opted_out.refresh_if_due(runtime.db.session)
+    assert replies(down.sms(member.phone, CRISIS)) == []
+    assert replies(down.sms(member.phone, "STOP")) == []  # no second confirmation, as when stored
+    assert replies(down.sms(member.phone, "START")) == []  # rejoined on replay; confirmed by nobody now
+    assert replies(down.sms(member.phone, CRISIS))[0].startswith("We hear you.")  # back in, known at once
+    assert replay(app).stored == 4
+    assert count(db, Escalation) == 1 and count(db, Message) == 5
 
 
 def test_the_spool_keeps_no_words_or_numbers_in_the_clear_and_lists_ids_only(
@@ -413,3 +434,30 @@ def test_the_web_process_replays_the_spool_by_itself_once_storage_works(
     finally:
         app.extensions["checkin.replayer"].stop()
         web.db.dispose()
+
+
+# --- a facilitator's keypad -----------------------------------------------------------------------------------
+
+
+def test_a_facilitator_pressing_1_while_the_database_is_down_is_told_so_and_takes_the_alert_on_replay(
+    postgres_only, twilio, down, app, runtime, db, member, dana
+):
+    replies(twilio.sms(member.phone, CRISIS))
+    with db.session() as s:
+        esc_id = s.scalar(select(Escalation.id))
+    call = {
+        "CallSid": "CA" + "f" * 32,
+        "AccountSid": ACCOUNT_SID,
+        "From": FROM_NUMBER,
+        "To": DANA,
+        "Called": DANA,
+    }
+    script = down.post(f"/twilio/voice/alert/{esc_id}", call).get_data(as_text=True)
+    assert f"Checkin alert {esc_id}." in script and f"/twilio/voice/alert/{esc_id}/ack" in script
+    assert runtime.spool.count() == 0  # reading the script stores nothing: nothing to spool
+    said = down.post(f"/twilio/voice/alert/{esc_id}/ack", dict(call, Digits="1")).get_data(as_text=True)
+    assert "cannot be recorded as taken right now" in said and f"ACK {esc_id}" in said
+    assert replay(app).stored == 1
+    with db.session() as s:
+        esc = s.get(Escalation, esc_id)
+    assert esc.state == "acknowledged" and esc.acknowledged_by == dana.id

@@ -47,12 +47,13 @@ def replaying() -> SpooledRequest | None:
     return request.environ.get(REPLAY)
 
 
-def spooled(degraded: Degraded, *, retry: bool = True, fallback: bool = False):
+def spooled(degraded: Degraded, *, retry: bool = True, fallback: bool = False, keep: bool = True):
     """Wrap a signed webhook: what it cannot store goes to the spool, and the caller gets `degraded()`.
 
     `retry`: run the view once more when the database connection was lost (the SMS path retries inside
     the domain already). `fallback`: this is the route Twilio calls when the primary one failed, so even
-    if the spool cannot keep the request, answer (there is nowhere left for Twilio to try)."""
+    if the spool cannot keep the request, answer (there is nowhere left for Twilio to try). `keep=False`:
+    a request that only reads (an alert's script): answer `degraded()`, there is nothing to store later."""
 
     def decorate(view):
         @wraps(view)
@@ -79,6 +80,11 @@ def spooled(degraded: Degraded, *, retry: bool = True, fallback: bool = False):
                     raise
                 except Exception as exc:
                     failure = exc
+            if not keep:
+                log.error(
+                    "%s failed (%s); answered without the database", request.path, type(failure).__name__
+                )
+                return degraded()[0]
             return _spool(failure, received_at, degraded, fallback=fallback)
 
         return wrapper

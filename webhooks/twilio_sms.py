@@ -66,7 +66,13 @@ def twiml(reply: str | None):
 
 def _sms_without_storage():
     """The answer when the text cannot be stored: its words alone decide (a crisis still gets 988/911)."""
-    reply, _level = inbound.reply_without_storage(strip_controls(request.form.get("Body") or ""))
+    runtime = current_app.extensions["checkin"]
+    try:
+        sender = _e164(request.form.get("From") or "")
+    except InvalidPhone:
+        sender = ""
+    body = strip_controls(request.form.get("Body") or "")
+    reply, _level = inbound.reply_without_storage(body, sender, runtime.opted_out)
     return twiml(reply), reply
 
 
@@ -89,6 +95,8 @@ def _sms():
         context=current_app.extensions["checkin.escalation"],
         **({"replied": replay.reply} if replay else {}),
     )
+    # Who has opted out, for answering without the database should it fail (read once a minute at most).
+    runtime.opted_out.refresh_if_due(runtime.db.session)
     return twiml(answer.reply)
 
 
