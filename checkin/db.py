@@ -58,11 +58,23 @@ def make_engine(url: str, **kwargs) -> Engine:
             cur.close()
 
         return engine
+    if "connect_timeout" not in url:
+        # A database host that does not answer (not even with a refusal) must not hold a webhook past
+        # Twilio's 15 s: give up connecting after a few seconds, so the request is spooled and answered.
+        kwargs.setdefault("connect_args", {}).setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
+    # Likewise waiting for a pooled connection when all are busy (SQLAlchemy's default is 30 s).
+    if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_timeout", POOL_TIMEOUT_SECONDS)
     engine = create_engine(url, **kwargs)
     event.listen(engine, "handle_error", _drop_error_detail)
     if not kwargs.get("pool_pre_ping"):
         _ping_after_idle(engine)
     return engine
+
+
+# Twilio waits 15 s for a webhook: a connection attempt (tried twice) and a wait for the pool fit in it.
+CONNECT_TIMEOUT_SECONDS = 3
+POOL_TIMEOUT_SECONDS = 5
 
 
 def _drop_error_detail(context) -> None:

@@ -461,3 +461,29 @@ def test_a_facilitator_pressing_1_while_the_database_is_down_is_told_so_and_take
     with db.session() as s:
         esc = s.get(Escalation, esc_id)
     assert esc.state == "acknowledged" and esc.acknowledged_by == dana.id
+
+
+def test_a_database_host_that_never_answers_does_not_hold_a_crisis_text(postgres_only, env, member, runtime):
+    """A host that takes the connection and says nothing (a frozen server, a black-holed network): the
+    connection attempt gives up (CONNECT_TIMEOUT_SECONDS, twice) well before Twilio's 15 s would, and the
+    text is spooled and answered."""
+    import socket
+    import threading
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # the kernel completes the handshake; nobody ever answers
+    app, silent_runtime = _app(
+        env, DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:{silent.getsockname()[1]}/checkin"
+    )
+    out = {}
+    try:
+        webhook = TwilioWebhook(app.test_client(), silent_runtime.settings)
+        worker = threading.Thread(target=lambda: out.update(response=webhook.sms(member.phone, CRISIS)))
+        worker.start()
+        worker.join(120)  # against a hang only (without a connect timeout it waits forever)
+        assert not worker.is_alive(), "the webhook is still waiting for a database that never answers"
+        assert "988" in replies(out["response"])[0] and runtime.spool.count() == 1
+    finally:
+        silent.close()
+        silent_runtime.db.dispose()

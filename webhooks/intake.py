@@ -98,7 +98,13 @@ def _sid() -> str:
 
 def _spool(failure: Exception, received_at, degraded: Degraded, *, fallback: bool):
     runtime = current_app.extensions["checkin"]
-    response, reply = degraded()
+    try:
+        response, reply = degraded()
+    except (
+        Exception
+    ):  # a bug in the answer must not cost the request: keep it, and let Twilio try the fallback
+        log.exception("answering %s without the database failed too", request.path)
+        response, reply = ("cannot answer now\n", 500, {"Content-Type": "text/plain; charset=utf-8"}), None
     entry = SpooledRequest(
         path=request.path,
         query=request.query_string.decode("latin-1"),
