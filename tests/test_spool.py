@@ -419,10 +419,11 @@ def test_when_the_spool_fails_too_the_primary_says_503_and_the_fallback_still_an
 
 
 def test_the_web_process_replays_the_spool_by_itself_once_storage_works(
-    postgres_only, down, env, runtime, db, member, dana
+    postgres_only, down, env, runtime, db, member, dana, caplog
 ):
     down.sms(member.phone, CRISIS, sid="SM" + "e" * 32)
     assert runtime.spool.count() == 1
+    caplog.set_level("WARNING", logger="checkin.intake")
     # A web process starting (or asked for /healthz) with something in the spool replays it in the background.
     app, web = _app(env, CHECKIN_SPOOL_REPLAY_SECONDS="1")
     try:
@@ -431,6 +432,8 @@ def test_the_web_process_replays_the_spool_by_itself_once_storage_works(
             time.sleep(0.2)
         assert runtime.spool.count() == 0
         assert count(db, Message) == 1 and count(db, Escalation) == 1
+        assert "SPOOL HOLDS 1 request(s)" in caplog.text and "is stored now" in caplog.text
+        assert member.phone not in caplog.text and CRISIS not in caplog.text
     finally:
         app.extensions["checkin.replayer"].stop()
         web.db.dispose()
@@ -487,3 +490,21 @@ def test_a_database_host_that_never_answers_does_not_hold_a_crisis_text(postgres
     finally:
         silent.close()
         silent_runtime.db.dispose()
+
+
+def test_a_spooled_request_refused_on_replay_or_unreadable_is_set_aside_for_a_person(
+    postgres_only, twilio, app, runtime, db, member
+):
+    from dataclasses import replace
+
+    good = _entry_for(twilio, member.phone, "doing ok today", "SM" + "1" * 32)
+    runtime.spool.put(
+        replace(good, form=tuple((k, "not a sid" if k == "MessageSid" else v) for k, v in good.form))
+    )
+    (runtime.spool.new / "00000000000000000001-1-00000000.req").write_bytes(b"not a fernet token")
+    runtime.spool.put(good)
+    result = replay(app)
+    assert (result.stored, result.refused, result.failed) == (1, 2, 0) and runtime.spool.count() == 0
+    why = sorted(p.read_text().strip() for p in runtime.spool.rejected.glob("*.why"))
+    assert why == ["HTTP 400", "cannot be read: InvalidToken"]
+    assert count(db, Message) == 1
