@@ -253,7 +253,8 @@ class Replayer:
         if self.interval <= 0 or self._stop.is_set():
             return
         with self._lock:
-            if self._thread is None:
+            # Not alive: it ended, or it was started in a parent process before a fork (gunicorn --preload).
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="checkin-spool-replayer", daemon=True)
                 self._thread.start()
 
