@@ -84,7 +84,7 @@ def test_blind_lines_hold_in_each_language_and_construct():
 
 def test_blind_lines_keep_their_source():
     rows = read_labelled_rows(BLIND)
-    assert {r["source"] for r in rows} == {"blind/set1", "blind/set1b", "blind/set3"}
+    assert {r["source"] for r in rows} == {"blind/set1", "blind/set1b", "blind/set3", "blind/dev4"}
     assert {r["lang"] for r in rows} >= {"en", "es", "mix"}
 
 
