@@ -299,6 +299,7 @@ ROUND4_CRISIS = [
     "tied a plastic bag over my head earlier and took it off but im doing it again right now",
     "the voices say if i dont jump off the roof my kids will die",
     "las voces me dicen que si no me corto mi mama se va a morir",
+    "rope is tied to the beam. when this sends im doing it",
 ]
 
 ROUND4_URGENT = [
@@ -319,6 +320,7 @@ ROUND4_URGENT = [
     "llevo dos semanas sin tomar mis pastillas y no duermo",
     "creo que me ponen algo en la comida en el trabajo",
     "discharged from the psych unit monday and i feel like im slipping already",
+    "everyone would be better off if i was gone",
 ]
 
 ROUND4_HARMLESS = [
@@ -347,6 +349,18 @@ ROUND4_HARMLESS = [
     "would be easier if i just had a car honestly",
     "this is it, the job offer came through!!",
     "thanks for everything this year group! see you in january",
+    "take care of each other this week, im off to my daughters wedding!",
+    "traffic on the bridge, be there in a few minutes",
+    "hay trafico en el puente, llego al rato",
+    "took my meds with a glass of water, going to bed",
+    "me voy a tomar la pastilla de la presion al rato",
+    "no se si quiero seguir viviendo en esta ciudad, la renta esta carisima",
+    "sorry for the mess i left in the kitchen after group lol",
+    "mi hijo me empujo jugando futbol jaja",
+    "my son pushed me to finally sign up for the gym",
+    "we lost our lease but found a new place already, moving saturday",
+    "give me one reason not to buy these shoes lol",
+    "trying again right now to get into the zoom, link not working",
 ]
 
 
