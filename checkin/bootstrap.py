@@ -129,7 +129,9 @@ class Runtime:
         if self._pacer is None:
             settings = self.settings
             sender = settings.twilio_from_number or settings.twilio_messaging_service_sid or "default"
-            self._pacer = pacing.Pacer(lambda: self.redis, settings.send_rates, default_sender=sender)
+            from checkin.adapters.redis_pacer import RedisPacer
+
+            self._pacer = RedisPacer(lambda: self.redis, settings.send_rates, default_sender=sender)
         return self._pacer
 
     @cached_property

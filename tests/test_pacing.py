@@ -18,9 +18,11 @@ import pytest
 from sqlalchemy import select
 
 from checkin import outbox, pacing
+from checkin.adapters.redis_pacer import KEY_PREFIX
+from checkin.adapters.redis_pacer import RedisPacer as Pacer
 from checkin.db import utcnow
 from checkin.models import OutboxItem
-from checkin.pacing import Pacer, PacingConfigError, Rates, load_rates
+from checkin.pacing import PacingConfigError, Rates, load_rates
 from tests.test_delivery import _env_of
 from workers import jobs
 from workers.queues import QUEUES, dispatch
@@ -79,7 +81,7 @@ def pacer_for(runtime, default=10.0, **per_sender):
 
 def next_free_slot(runtime, pacer, sender=None, channel="sms"):
     """The number's next free slot as booked in Redis (seconds on Redis's clock)."""
-    return int(runtime.redis.get(pacing.KEY_PREFIX + pacer.key(sender, channel))) / 1_000_000
+    return int(runtime.redis.get(KEY_PREFIX + pacer.key(sender, channel))) / 1_000_000
 
 
 def test_each_send_books_the_next_slot_on_its_number(runtime):

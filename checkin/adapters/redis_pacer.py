@@ -1,4 +1,4 @@
-"""Pacing sends per sending number, shared by every worker through Redis.
+"""The pacer every worker shares, in Redis (checkin.pacing.Pacer, plugged in by checkin.bootstrap).
 
 A carrier number takes only so many messages a second: about 1 for a US long code, 3 for a
 toll-free number, 100 for a short code. Each send first reserves the next free slot of its
@@ -7,31 +7,24 @@ every worker agrees) and waits for it; then it goes. A reservation is taken only
 that is about to send, so at most one slot per worker is ever booked ahead: the backlog of a big
 fan-out waits in the queue, oldest first, not in the bucket. A facilitator alert books its slot
 but never waits for it (see `Pacer.wait_turn`). Calls are paced apart from texts, at the same rate.
-A Twilio 429 holds the number for every worker (`Pacer.hold`).
-
-Configuration (environment):
-  CHECKIN_SEND_RATE   messages per second for every number (default 1, a long code; 0 = unpaced)
-  CHECKIN_SEND_RATES  per-number overrides, e.g. "+18005550100=3,12345=100,MG...=50"
+A Twilio 429 holds the number for every worker (`Pacer.hold`). The rates come from
+checkin.pacing (CHECKIN_SEND_RATE, CHECKIN_SEND_RATES).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 from redis import Redis
 from redis.exceptions import RedisError
 
+from checkin.pacing import Rates
+
 log = logging.getLogger("checkin.pacing")
 
-DEFAULT_RATE = 1.0  # long code; toll-free 3, short code 100
 MAX_BACKOFF = 30.0  # seconds: the longest pause after Twilio's 429s
-# Twilio counts a number's sends per second as they arrive; a slot is kept on Redis's clock, and the
-# way from slot to Twilio jitters by milliseconds. Slots 3% apart beyond the rate (30 ms a second)
-# keep any one second within the limit even when one send is late and the next is on time.
-HEADROOM = 0.03
 KEY_PREFIX = "checkin:pace:"
 
 # KEYS[1] the number's next free slot (microseconds, Redis clock). ARGV[1] interval (µs).
@@ -62,49 +55,9 @@ return hold
 """
 
 
-class PacingConfigError(ValueError):
-    """A pacing setting is malformed; `key` names the environment variable."""
-
-    def __init__(self, key: str, reason: str):
-        self.key, self.reason = key, reason
-        super().__init__(f"{key}: {reason}")
-
-
-@dataclass(frozen=True)
-class Rates:
-    default: float = DEFAULT_RATE
-    per_sender: Mapping[str, float] = field(default_factory=dict)
-
-    def for_sender(self, sender: str) -> float:
-        return self.per_sender.get(sender, self.default)
-
-
-def _rate(key: str, raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value >= 0 or value == float("inf"):
-        raise PacingConfigError(key, f"must be messages per second (a number, 0 = unpaced), not {raw!r}")
-    return value
-
-
-def load_rates(environ: Mapping[str, str]) -> Rates:
-    raw = (environ.get("CHECKIN_SEND_RATE") or "").strip()
-    default = _rate("CHECKIN_SEND_RATE", raw) if raw else DEFAULT_RATE
-    per_sender: dict[str, float] = {}
-    for part in filter(None, (p.strip() for p in (environ.get("CHECKIN_SEND_RATES") or "").split(","))):
-        sender, sep, value = part.partition("=")
-        if not sep or not sender.strip():
-            raise PacingConfigError(
-                "CHECKIN_SEND_RATES", f"expected NUMBER=RATE pairs separated by commas, not {part!r}"
-            )
-        per_sender[sender.strip()] = _rate("CHECKIN_SEND_RATES", value.strip())
-    return Rates(default, per_sender)
-
-
-class Pacer:
-    """Waits for each send's turn on its number. `redis` is a callable so a forked worker gets its own socket."""
+class RedisPacer:
+    """checkin.pacing.Pacer on Redis's clock: waits for each send's turn on its number. `redis` is a
+    callable so a forked worker gets its own socket."""
 
     def __init__(
         self,
@@ -123,8 +76,7 @@ class Pacer:
         return f"{channel}:{sender or self.default_sender}"
 
     def interval(self, sender: str | None) -> float:
-        rate = self.rates.for_sender(sender or self.default_sender)
-        return (1.0 + HEADROOM) / rate if rate > 0 else 0.0
+        return self.rates.interval(sender or self.default_sender)
 
     def reserve(self, sender: str | None, channel: str = "sms") -> float:
         """Book the next slot on this number; returns the seconds to wait for it (0 when unpaced)."""
