@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 
-from checkin import crypto, outbox, pacing
+from checkin import accounts, crypto, outbox, pacing
 from checkin.db import Database
 from checkin.escalation import policy as policy_module
 from checkin.escalation import service as escalation
@@ -133,6 +133,13 @@ class Runtime:
 
             self._pacer = RedisPacer(lambda: self.redis, settings.send_rates, default_sender=sender)
         return self._pacer
+
+    @cached_property
+    def signin_throttle(self) -> accounts.SignInThrottle:
+        """The console's failed sign-in counters, in the shared Redis (every web process agrees)."""
+        from checkin.adapters.redis_throttle import RedisSignInThrottle
+
+        return RedisSignInThrottle(lambda: self.redis)
 
     @cached_property
     def status_callback_url(self) -> str:
