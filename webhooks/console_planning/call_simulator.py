@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from sqlalchemy import select
 
+from checkin.adapters import twiml
 from checkin.db import utcnow
 from checkin.escalation.models import AssessmentRecord
 from checkin.escalation.service import RANK
@@ -218,7 +219,7 @@ class _Caller:
                 now=self.now,
             )
         self.outbox_ids += self.dry.take_send_ids()
-        return str(response) if response is not None else ""
+        return twiml.render(response) if response is not None else ""
 
     def collect(self) -> tuple[tuple[Send, ...], tuple[Send, ...], str | None]:
         """What the requests since the last collect wrote: (alerts, other sends, highest level)."""
