@@ -21,7 +21,7 @@ from checkin.db import Database
 from checkin.escalation import policy as policy_module
 from checkin.escalation import service as escalation
 from checkin.messaging import MessagingPort
-from checkin.schedules import late
+from checkin.schedules import late, tick
 from checkin.unit_of_work import Dispatcher
 from checkin.voice import config as voice_config
 from checkin.voice import outbound as voice_outbound
@@ -140,6 +140,15 @@ class Runtime:
         from checkin.adapters.redis_throttle import RedisSignInThrottle
 
         return RedisSignInThrottle(lambda: self.redis)
+
+    @cached_property
+    def bulk_outbox_insert(self) -> tick.BulkInsert | None:
+        """How the planning tick writes many outbox rows: COPY on PostgreSQL, plain INSERTs elsewhere."""
+        if self.db.engine.dialect.name != "postgresql":
+            return None
+        from checkin.adapters.pg_bulk import insert_outbox
+
+        return insert_outbox
 
     @cached_property
     def status_callback_url(self) -> str:

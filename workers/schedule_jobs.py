@@ -20,7 +20,9 @@ def tick(now=None) -> int:
     rt = runtime.current()
     now = now or utcnow()
     with rt.db.session() as session:
-        result = write_due(session, now, base_url=rt.settings.public_base_url)
+        result = write_due(
+            session, now, base_url=rt.settings.public_base_url, bulk_insert=rt.bulk_outbox_insert
+        )
     # Committed: the unit of work handed the new rows to the queue (in chunks; a failed enqueue only
     # delays them, the sweeper finds the rows).
     return len(result.created)
