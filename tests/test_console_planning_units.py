@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from checkin.escalation.models import Escalation
 from checkin.models import Message, OutboxItem
-from webhooks.console_planning import recurrence, simulator
-from webhooks.console_planning.recurrence import Recurrence, RecurrenceError
+from webhooks.console import recurrence, simulator
+from webhooks.console.recurrence import Recurrence, RecurrenceError
 
 CRISIS_TEXT = "I am going to kill myself tonight"
 
@@ -166,7 +166,7 @@ def test_on_sqlite_too_the_simulation_is_rolled_back(app, laptop):
 def test_on_sqlite_too_a_simulated_call_is_rolled_back(app, laptop, settings):
     """The call's nested savepoints (its row, each answer) are undone as well."""
     from checkin.voice.models import VoiceCall
-    from webhooks.console_planning.call_simulator import run_call
+    from webhooks.console.call_simulator import run_call
 
     lite, group, member = laptop
     call = run_call(

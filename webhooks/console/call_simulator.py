@@ -31,7 +31,7 @@ from checkin.models import Group, Member, Message, StaffUser
 from checkin.voice import flow, steps
 from checkin.voice.config import load as load_config
 from webhooks.cli_voice import CallWalker, Step
-from webhooks.console_planning.simulator import Send, rolled_back, sends
+from webhooks.console.simulator import Send, rolled_back, sends
 
 SID_PREFIX = "CAsim"
 KEYS = "123456789*0#"  # in keypad order
