@@ -18,7 +18,7 @@ from checkin.escalation.models import AssessmentRecord
 from checkin.models import Member, Message
 from checkin.schedules.recurrence import occurrence_key
 from tests.conftest import ACCOUNT_SID, FROM_NUMBER, zone_where_it_is
-from webhooks.cli_voice import CallWalker
+from webhooks.call_walker import CallWalker
 from webhooks.simulate import replies_from_twiml
 from workers import jobs
 

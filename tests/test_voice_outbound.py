@@ -24,7 +24,7 @@ from checkin.voice.config import load as load_config
 from checkin.voice.models import VoiceCall
 from tests.conftest import ACCOUNT_SID, FROM_NUMBER, zone_where_it_is
 from tests.voice_helpers import CRISIS_LINE, spoken_in
-from webhooks.cli_voice import CallWalker, http_post
+from webhooks.call_walker import CallWalker, http_post
 from workers.queues import dispatch
 
 # The schedules part's occurrence key (the original UTC start) of a meeting a week ahead, so a reminder
@@ -343,7 +343,7 @@ def test_calls_in_progress_are_capped(live_app, fake_twilio, db, group, monkeypa
 
 
 def test_outbound_twiml_needs_a_signature_and_a_known_kind(twilio, voice_member):
-    from webhooks.cli_voice import call_params
+    from webhooks.call_walker import call_params
 
     params = call_params(
         "CA" + "b" * 32, FROM_NUMBER, voice_member.phone, ACCOUNT_SID, direction="outbound-api"
