@@ -47,7 +47,7 @@ SERVER = ServerSettings(workers=4, worker_class="sync")
 TARGET_P99 = 1.0
 # RQ's default forking worker spends ~0.3-0.7 s per job in each fresh fork, so alerts queue behind
 # each other; the Procfile runs SimpleWorker (no fork per job), as measured here.
-WORKER_CLASS = os.environ.get("CHECKIN_BENCH_WORKER_CLASS", "rq.worker.SimpleWorker")
+WORKER_CLASS = os.environ.get("CHECKIN_BENCH_WORKER_CLASS", "workers.worker.Worker")
 RQ = str(REPO / ".venv" / "bin" / "rq") if (REPO / ".venv" / "bin" / "rq").exists() else "rq"
 
 

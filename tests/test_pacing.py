@@ -161,7 +161,7 @@ def test_429_is_held_not_failed_and_not_counted_as_an_attempt(runtime, fake_twil
     [item] = write(runtime.db, 1)
     fake_twilio.fail_next(1, status=429)
     before = utcnow()  # the hold starts between `before` and `after`
-    assert jobs.deliver(item.id) == "held"
+    assert jobs.deliver(item.id, runtime=runtime) == "held"
     after = utcnow()
     with runtime.db.session() as s:
         held = s.get(OutboxItem, item.id)
@@ -223,7 +223,7 @@ def start_workers(runtime, fake_twilio, rate, count=2):
                 rq,
                 "worker",
                 "--worker-class",
-                "rq.SimpleWorker",
+                "workers.worker.Worker",
                 "--with-scheduler",
                 "--url",
                 runtime.settings.redis_url,

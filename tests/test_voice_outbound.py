@@ -10,7 +10,6 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
-from rq import SimpleWorker
 from sqlalchemy import select
 
 from checkin import outbox
@@ -26,6 +25,7 @@ from tests.conftest import ACCOUNT_SID, FROM_NUMBER, zone_where_it_is
 from tests.voice_helpers import CRISIS_LINE, spoken_in
 from webhooks.call_walker import CallWalker, http_post
 from workers.queues import dispatch
+from workers.worker import Worker
 
 # The schedules part's occurrence key (the original UTC start) of a meeting a week ahead, so a reminder
 # call is never for a meeting that has started (the send-time gate would cancel it).
@@ -55,7 +55,7 @@ def spanish_voice_member(db, group):
 
 
 def work(rt):
-    SimpleWorker(["alerts", "outbox"], connection=rt.redis).work(burst=True)
+    Worker(["alerts", "outbox"], connection=rt.redis, runtime=rt).work(burst=True)
 
 
 def plan_call(rt, member, kind="prompt", key=None):

@@ -78,7 +78,7 @@ def run_dev() -> int:
             str(bindir / "rq"),
             "worker",
             "--worker-class",
-            "rq.worker.SimpleWorker",
+            "workers.worker.Worker",
             "--with-scheduler",
             "--url",
             settings.redis_url,
