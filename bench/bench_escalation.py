@@ -79,8 +79,8 @@ def seed(database_url: str, key: str) -> None:
     from checkin.db import Database
     from checkin.directory import add_group, add_member, add_staff
 
-    crypto.configure([key])
     db = Database(database_url)
+    crypto.install(db.engine, [key])
     try:
         with db.session() as s:
             group = add_group(s, "Bench Group", "America/New_York", GROUP_NUMBER)

@@ -117,7 +117,8 @@ def baseline(db, rows: int) -> float:
     from checkin import crypto
 
     body = crypto.encrypt(
-        "Reminder: Group 1 meets tomorrow, Tue 8 Jan at 1:00 PM, at 12 Main St. Reply 1 if you're coming, 2 if not."
+        "Reminder: Group 1 meets tomorrow, Tue 8 Jan at 1:00 PM, at 12 Main St. Reply 1 if you're coming, 2 if not.",
+        db.engine.dialect,
     )
     cols = (
         "idempotency_key, channel, purpose, queue, to_number, from_number, body, member_id, state, attempts, "
@@ -155,7 +156,7 @@ def main() -> None:
     from checkin import crypto
     from checkin.db import Database
 
-    crypto.configure([Fernet.generate_key().decode()])
+    key = Fernet.generate_key().decode()
     with temp_database("checkin_bench_plan") as url:
         started = time.perf_counter()
         seed(url)
@@ -163,6 +164,7 @@ def main() -> None:
             f"seeded {GROUPS} groups, {MEMBERS} members in {time.perf_counter() - started:.1f} s", flush=True
         )
         db = Database(url)
+        crypto.install(db.engine, [key])
         try:
             seconds, cpu, result = tick(db)
             written = len(result.created)

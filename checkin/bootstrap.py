@@ -88,10 +88,10 @@ class Runtime:
         of work commit go to `dispatcher`, RQ unless told otherwise. `db`: an existing engine (tests
         share one per worker process)."""
         settings = settings or load_settings()
-        crypto.configure(settings.encryption_keys)
         runtime = cls(
             settings=settings, db=db or Database(settings.database_url), port=port or build_port(settings)
         )
+        crypto.install(runtime.db.engine, settings.encryption_keys)
         if dispatcher is None:
             from checkin.adapters.rq_dispatch import RqDispatcher
 

@@ -134,13 +134,16 @@ def test_a_conversation_is_replayed_so_later_texts_see_earlier_ones(app, db, gro
 @pytest.fixture
 def laptop(tmp_path):
     """A SQLite database as `make run` has it, with a group, a member and a facilitator: (db, group, member)."""
+    from checkin import crypto
     from checkin.db import Database
     from checkin.directory import add_group, add_member, add_staff
     from migrations import upgrade
+    from tests.conftest import ENCRYPTION_KEY
 
     url = f"sqlite:///{tmp_path / 'sim.sqlite3'}"
     upgrade(url)
     lite = Database(url)
+    crypto.install(lite.engine, [ENCRYPTION_KEY])  # as the composition root does
     with lite.session() as s:
         group = add_group(s, "Laptop Group", "Europe/London", "+15005550006")
         member = add_member(s, group.name, "+12025550177", "Kit Jones")

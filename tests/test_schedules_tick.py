@@ -390,6 +390,7 @@ def test_next_meeting_and_occurrences_per_contract(runtime, group):
 
 def test_the_tick_on_sqlite_as_make_run_uses_it(tmp_path, runtime):
     """`make run` keeps its data in SQLite: the tick's other write path, same outcome."""
+    from checkin import crypto
     from checkin.db import Database
     from checkin.directory import add_group
     from checkin.schedules.tick import write_due
@@ -398,6 +399,7 @@ def test_the_tick_on_sqlite_as_make_run_uses_it(tmp_path, runtime):
     url = f"sqlite:///{tmp_path / 'dev.sqlite3'}"
     upgrade(url)
     db = Database(url)
+    crypto.install(db.engine, runtime.settings.encryption_keys)  # as the composition root does
     try:
         with db.session() as s:
             local_group = add_group(s, "Dev Group", "America/New_York", "+15005550006")

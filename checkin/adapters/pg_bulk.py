@@ -20,6 +20,7 @@ from checkin.schedules.tick import OUTBOX_COLUMNS
 def insert_outbox(session: Session, rows: list[dict], now: datetime) -> list[tuple[int, str, str]]:
     """Insert outbox rows whose key is new; returns (id, key, queue) of those this call inserted."""
     tokens: dict[str, bytes] = {}  # one ciphertext per distinct text in a tick (most bodies repeat)
+    dialect = session.get_bind().dialect
     cols = ", ".join(OUTBOX_COLUMNS)
     cursor = session.connection().connection.driver_connection.cursor()
     try:
@@ -32,7 +33,7 @@ def insert_outbox(session: Session, rows: list[dict], now: datetime) -> list[tup
             for row in rows:
                 body = row["body"]
                 if body is not None:
-                    body = tokens.get(body) or tokens.setdefault(body, crypto.encrypt(body))
+                    body = tokens.get(body) or tokens.setdefault(body, crypto.encrypt(body, dialect))
                 copy.write_row(tuple(body if c == "body" else row[c] for c in OUTBOX_COLUMNS))
         cursor.execute(
             f"INSERT INTO outbox ({cols}, state, attempts, created_at, updated_at) "  # noqa: S608 - cols is our own column list, values are bound
