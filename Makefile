@@ -38,6 +38,7 @@ browser:
 	@test -x $(CHROMIUM) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
 		|| echo "make: could not install chromium; the browser tests will skip (or fail with CHECKIN_REQUIRE_SERVICES=1)"
 
+# `checkin dev` (checkin/cli/dev.py): migrate, embedded Valkey, demo data, web + worker + cron.
 run: $(STAMP)
 	$(BIN)/checkin dev
 

@@ -47,7 +47,7 @@ SERVER = ServerSettings(workers=4, worker_class="sync")
 TARGET_P99 = 1.0
 # RQ's default forking worker spends ~0.3-0.7 s per job in each fresh fork, so alerts queue behind
 # each other; the Procfile runs SimpleWorker (no fork per job), as measured here.
-WORKER_CLASS = os.environ.get("CHECKIN_BENCH_WORKER_CLASS", "rq.worker.SimpleWorker")
+WORKER_CLASS = os.environ.get("CHECKIN_BENCH_WORKER_CLASS", "workers.worker.Worker")
 RQ = str(REPO / ".venv" / "bin" / "rq") if (REPO / ".venv" / "bin" / "rq").exists() else "rq"
 
 
@@ -79,8 +79,8 @@ def seed(database_url: str, key: str) -> None:
     from checkin.db import Database
     from checkin.directory import add_group, add_member, add_staff
 
-    crypto.configure([key])
     db = Database(database_url)
+    crypto.install(db.engine, [key])
     try:
         with db.session() as s:
             group = add_group(s, "Bench Group", "America/New_York", GROUP_NUMBER)

@@ -101,8 +101,8 @@ def seed(database_url: str, encryption_key: str) -> None:
     from checkin.db import Database
     from checkin.directory import add_group, add_member
 
-    crypto.configure([encryption_key])
     db = Database(database_url)
+    crypto.install(db.engine, [encryption_key])
     try:
         with db.session() as s:
             group = add_group(s, "Bench Group", "America/New_York", GROUP_NUMBER)

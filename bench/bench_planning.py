@@ -102,11 +102,13 @@ def seed(url: str) -> None:
 
 def tick(db) -> tuple[float, float, object]:
     """(wall seconds, this process's CPU seconds, result) of one tick in one transaction."""
+    from checkin.adapters.pg_bulk import insert_outbox
     from checkin.schedules.tick import write_due
 
+    bulk = insert_outbox if db.engine.dialect.name == "postgresql" else None
     started, cpu = time.perf_counter(), time.process_time()
     with db.session() as session:
-        result = write_due(session, NOW, base_url="https://checkin.example.org")
+        result = write_due(session, NOW, base_url="https://checkin.example.org", bulk_insert=bulk)
     return time.perf_counter() - started, time.process_time() - cpu, result
 
 
@@ -115,7 +117,8 @@ def baseline(db, rows: int) -> float:
     from checkin import crypto
 
     body = crypto.encrypt(
-        "Reminder: Group 1 meets tomorrow, Tue 8 Jan at 1:00 PM, at 12 Main St. Reply 1 if you're coming, 2 if not."
+        "Reminder: Group 1 meets tomorrow, Tue 8 Jan at 1:00 PM, at 12 Main St. Reply 1 if you're coming, 2 if not.",
+        db.engine.dialect,
     )
     cols = (
         "idempotency_key, channel, purpose, queue, to_number, from_number, body, member_id, state, attempts, "
@@ -153,7 +156,7 @@ def main() -> None:
     from checkin import crypto
     from checkin.db import Database
 
-    crypto.configure([Fernet.generate_key().decode()])
+    key = Fernet.generate_key().decode()
     with temp_database("checkin_bench_plan") as url:
         started = time.perf_counter()
         seed(url)
@@ -161,6 +164,7 @@ def main() -> None:
             f"seeded {GROUPS} groups, {MEMBERS} members in {time.perf_counter() - started:.1f} s", flush=True
         )
         db = Database(url)
+        crypto.install(db.engine, [key])
         try:
             seconds, cpu, result = tick(db)
             written = len(result.created)

@@ -116,7 +116,7 @@ def run_once(label: str, runtime, fake, env: dict[str, str], log_path, rate_limi
                         "--url",
                         REDIS_URL,
                         "-w",
-                        "rq.worker.SimpleWorker",
+                        "workers.worker.Worker",
                         "--with-scheduler",
                         "--quiet",
                         "alerts",
@@ -181,9 +181,9 @@ def main() -> None:
     from redis import Redis
 
     from checkin import pacing
+    from checkin.bootstrap import Runtime
     from config import load_settings
     from tests.fake_twilio import FakeTwilio
-    from workers.runtime import Runtime
 
     key = Fernet.generate_key().decode()
     control = Redis.from_url("redis://127.0.0.1:6379/0", socket_timeout=5)

@@ -16,12 +16,12 @@ import logging
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 
-from checkin import consent, crypto, outbox, pacing
+from checkin import accounts, consent, crypto, outbox, pacing
 from checkin.db import Database
 from checkin.escalation import policy as policy_module
 from checkin.escalation import service as escalation
 from checkin.messaging import MessagingPort
-from checkin.schedules import late
+from checkin.schedules import late, tick
 from checkin.spool import Spool
 from checkin.unit_of_work import Dispatcher
 from checkin.voice import config as voice_config
@@ -89,10 +89,10 @@ class Runtime:
         of work commit go to `dispatcher`, RQ unless told otherwise. `db`: an existing engine (tests
         share one per worker process)."""
         settings = settings or load_settings()
-        crypto.configure(settings.encryption_keys)
         runtime = cls(
             settings=settings, db=db or Database(settings.database_url), port=port or build_port(settings)
         )
+        crypto.install(runtime.db.engine, settings.encryption_keys)
         if dispatcher is None:
             from checkin.adapters.rq_dispatch import RqDispatcher
 
@@ -130,7 +130,9 @@ class Runtime:
         if self._pacer is None:
             settings = self.settings
             sender = settings.twilio_from_number or settings.twilio_messaging_service_sid or "default"
-            self._pacer = pacing.Pacer(lambda: self.redis, settings.send_rates, default_sender=sender)
+            from checkin.adapters.redis_pacer import RedisPacer
+
+            self._pacer = RedisPacer(lambda: self.redis, settings.send_rates, default_sender=sender)
         return self._pacer
 
     @cached_property
@@ -144,6 +146,22 @@ class Runtime:
         from checkin.adapters.file_spool import FileSpool
 
         return FileSpool(self.settings.spool_path)
+
+    @cached_property
+    def signin_throttle(self) -> accounts.SignInThrottle:
+        """The console's failed sign-in counters, in the shared Redis (every web process agrees)."""
+        from checkin.adapters.redis_throttle import RedisSignInThrottle
+
+        return RedisSignInThrottle(lambda: self.redis)
+
+    @cached_property
+    def bulk_outbox_insert(self) -> tick.BulkInsert | None:
+        """How the planning tick writes many outbox rows: COPY on PostgreSQL, plain INSERTs elsewhere."""
+        if self.db.engine.dialect.name != "postgresql":
+            return None
+        from checkin.adapters.pg_bulk import insert_outbox
+
+        return insert_outbox
 
     @cached_property
     def status_callback_url(self) -> str:

@@ -1,33 +1,48 @@
-"""Encryption at rest for message bodies and notes (Fernet; MultiFernet for key rotation)."""
+"""Encryption at rest for message bodies and notes (Fernet; MultiFernet for key rotation).
+
+Not an adapter: a column type of the domain's models, built on a library that does no I/O. The keys
+belong to the database whose rows they encrypt: the composition root installs them on its engine
+(`install`), and the column type finds them on the dialect SQLAlchemy hands it, so there is no
+process-wide key slot and two engines in one process may use two key sets.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import LargeBinary
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.types import TypeDecorator
 
-_cipher: MultiFernet | None = None
+_ATTR = "checkin_cipher"
 
 
-def configure(keys: tuple[str, ...] | list[str]) -> None:
-    """Install the keys: the first encrypts, every one of them decrypts."""
-    global _cipher
-    _cipher = MultiFernet([Fernet(k) for k in keys])
+def install(engine: Engine, keys: Iterable[str]) -> None:
+    """Use these keys for `engine`'s encrypted columns: the first encrypts, every one of them decrypts."""
+    setattr(engine.dialect, _ATTR, MultiFernet([Fernet(k) for k in keys]))
 
 
-def cipher() -> MultiFernet:
-    if _cipher is None:
-        raise RuntimeError("encryption keys not configured (checkin.crypto.configure)")
-    return _cipher
+def share(source: Engine, target: Engine) -> None:
+    """Give `target` (a second engine on the same database) the keys installed on `source`."""
+    if target is not source:
+        setattr(target.dialect, _ATTR, getattr(source.dialect, _ATTR, None))
 
 
-def encrypt(text: str) -> bytes:
-    return cipher().encrypt(text.encode("utf-8"))
+def cipher(dialect: Dialect) -> MultiFernet:
+    found = getattr(dialect, _ATTR, None)
+    if found is None:
+        raise RuntimeError("encryption keys not installed on this database (checkin.crypto.install)")
+    return found
 
 
-def decrypt(token: bytes) -> str:
+def encrypt(text: str, dialect: Dialect) -> bytes:
+    return cipher(dialect).encrypt(text.encode("utf-8"))
+
+
+def decrypt(token: bytes, dialect: Dialect) -> str:
     try:
-        return cipher().decrypt(bytes(token)).decode("utf-8")
+        return cipher(dialect).decrypt(bytes(token)).decode("utf-8")
     except InvalidToken:
         raise RuntimeError(
             "cannot decrypt a stored value: is CHECKIN_ENCRYPTION_KEY missing an old key?"
@@ -35,18 +50,18 @@ def decrypt(token: bytes) -> str:
 
 
 class EncryptedText(TypeDecorator):
-    """A text column stored as a Fernet token."""
+    """A text column stored as a Fernet token, under the keys installed on the engine."""
 
     impl = LargeBinary
     cache_ok = True
 
     def process_bind_param(self, value, dialect):
-        return None if value is None else encrypt(value)
+        return None if value is None else encrypt(value, dialect)
 
     def process_result_value(self, value, dialect):
-        return None if value is None else decrypt(value)
+        return None if value is None else decrypt(value, dialect)
 
 
-def rotate(token: bytes) -> bytes:
+def rotate(token: bytes, dialect: Dialect) -> bytes:
     """Re-encrypt a stored token under the current first key."""
-    return cipher().rotate(bytes(token))
+    return cipher(dialect).rotate(bytes(token))

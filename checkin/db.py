@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cached_property
 
 from sqlalchemy import DateTime, create_engine, event
 from sqlalchemy.engine import Engine
@@ -172,5 +173,27 @@ class Database:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
+    @cached_property
+    def savepoint_engine(self) -> Engine:
+        """An engine on which one outer transaction can be rolled back past the savepoints released inside
+        it (the console's simulator). pysqlite's own transaction handling would commit at the first
+        RELEASE SAVEPOINT, so on SQLite (the laptop default) this is an engine of its own that issues
+        BEGIN itself, the SQLAlchemy recipe for real SQLite savepoints; elsewhere it is `engine`."""
+        if self.engine.dialect.name != "sqlite":
+            return self.engine
+        engine = make_engine(self.url)
+
+        @event.listens_for(engine, "connect")
+        def _no_pysqlite_transactions(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
+
     def dispose(self) -> None:
         self.engine.dispose()
+        if "savepoint_engine" in self.__dict__ and self.savepoint_engine is not self.engine:
+            self.savepoint_engine.dispose()

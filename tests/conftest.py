@@ -222,15 +222,13 @@ def _database(database_url):
 @pytest.fixture
 def runtime(settings, _database):
     from checkin.bootstrap import Runtime
-    from workers import runtime as rt_module
 
     # The composition root, as for every process, with the worker's engine instead of a new one per test.
+    # Jobs a test runs get this runtime as their argument (workers.worker), as a worker's jobs get its own.
     assert settings.database_url == _database.url
     runtime = Runtime.build(settings, db=_database)
     _clean(runtime)
-    rt_module.install(runtime)
     yield runtime
-    rt_module.install(None)
     if runtime._redis is not None:
         runtime._redis.close()
 
@@ -377,8 +375,8 @@ def live_app(runtime, env):
     """The app served on a real port, with PUBLIC_BASE_URL pointing at it."""
     from werkzeug.serving import make_server
 
+    from checkin.bootstrap import Runtime
     from webhooks import create_app
-    from workers.runtime import Runtime
 
     server = make_server("127.0.0.1", 0, None, threaded=True)
     base = f"http://127.0.0.1:{server.server_port}"
@@ -387,12 +385,8 @@ def live_app(runtime, env):
     server.app = create_app(runtime=live_runtime)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    from workers import runtime as rt_module
-
-    rt_module.install(live_runtime)
     yield live_runtime
     server.shutdown()
-    rt_module.install(runtime)
 
 
 REPO = Path(__file__).resolve().parent.parent

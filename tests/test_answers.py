@@ -18,7 +18,7 @@ from checkin.escalation.models import AssessmentRecord
 from checkin.models import Member, Message
 from checkin.schedules.recurrence import occurrence_key
 from tests.conftest import ACCOUNT_SID, FROM_NUMBER, zone_where_it_is
-from webhooks.cli_voice import CallWalker
+from webhooks.call_walker import CallWalker
 from webhooks.simulate import replies_from_twiml
 from workers import jobs
 
@@ -33,10 +33,11 @@ def reply(twilio, phone, body):
     return replies[0] if replies else None
 
 
-def send_reminder(db, member, occurrence=OCCURRENCE, offset="1440", sent_ago=None):
+def send_reminder(runtime, member, occurrence=OCCURRENCE, offset="1440", sent_ago=None):
     """A meeting reminder as the planner writes it, delivered by the worker job to the fake Twilio.
 
     The job runs on the real clock and holds a reminder in the member's night: they live where it is day now."""
+    db = runtime.db
     with db.session() as s:
         s.get(Member, member.id).timezone = zone_where_it_is(12, utcnow())
         item, _ = outbox.add(
@@ -47,7 +48,7 @@ def send_reminder(db, member, occurrence=OCCURRENCE, offset="1440", sent_ago=Non
             purpose="reminder",
             body="Group tomorrow 6pm. Reply 1 if you're coming, 2 if not.",
         )
-    assert jobs.deliver(item.id) == "sent"
+    assert jobs.deliver(item.id, runtime=runtime) == "sent"
     if sent_ago is not None:  # as if it went out earlier
         with db.session() as s:
             s.get(outbox.OutboxItem, item.id).sent_at = utcnow() - sent_ago
@@ -85,8 +86,10 @@ def assessed_scores(db):
 # --- RSVP -----------------------------------------------------------------------------------
 
 
-def test_reply_1_to_a_reminder_is_an_rsvp_and_is_acknowledged(twilio, db, fake_twilio, member, group):
-    send_reminder(db, member)
+def test_reply_1_to_a_reminder_is_an_rsvp_and_is_acknowledged(
+    runtime, twilio, db, fake_twilio, member, group
+):
+    send_reminder(runtime, member)
     assert (
         reply(twilio, member.phone, "1")
         == "Thanks, Sam. We have you down as coming. Reply WHEN for the time and place."
@@ -102,31 +105,31 @@ def test_reply_1_to_a_reminder_is_an_rsvp_and_is_acknowledged(twilio, db, fake_t
         assert rsvp_module.for_occurrence(s, group.id, OCCURRENCE) == {"yes": ["Sam Rivera"], "no": []}
 
 
-def test_latest_rsvp_wins_one_row_per_member_and_meeting(twilio, db, fake_twilio, member):
-    send_reminder(db, member)
+def test_latest_rsvp_wins_one_row_per_member_and_meeting(runtime, twilio, db, fake_twilio, member):
+    send_reminder(runtime, member)
     assert reply(twilio, member.phone, "2").startswith("Thanks for letting us know, Sam")
     assert reply(twilio, member.phone, "yes, I'll be there").startswith(
         "Thanks, Sam. We have you down as coming"
     )
     assert rsvps(db) == [(member.id, OCCURRENCE, "yes")]
     # The 2-hour reminder for the same meeting, after it was moved: the answer still lands on that meeting.
-    send_reminder(db, member, offset="120:v1")
+    send_reminder(runtime, member, offset="120:v1")
     reply(twilio, member.phone, "not coming")
     assert rsvps(db) == [(member.id, OCCURRENCE, "no")]
 
 
 @pytest.mark.parametrize("body, answer", [("sí", "yes"), ("Voy", "yes"), ("2", "no"), ("no voy", "no")])
-def test_spanish_rsvp_acknowledged_in_spanish(twilio, db, fake_twilio, spanish_member, body, answer):
-    send_reminder(db, spanish_member)
+def test_spanish_rsvp_acknowledged_in_spanish(runtime, twilio, db, fake_twilio, spanish_member, body, answer):
+    send_reminder(runtime, spanish_member)
     text = reply(twilio, spanish_member.phone, body)
     assert text.startswith("Gracias, Rosa. Te anotamos" if answer == "yes" else "Gracias por avisar, Rosa")
     assert rsvps(db) == [(spanish_member.id, OCCURRENCE, answer)]
 
 
 def test_bare_digit_answers_the_prompt_when_the_prompt_came_after_the_reminder(
-    twilio, db, fake_twilio, member
+    runtime, twilio, db, fake_twilio, member
 ):
-    send_reminder(db, member, sent_ago=timedelta(hours=5))
+    send_reminder(runtime, member, sent_ago=timedelta(hours=5))
     prompt = open_prompt(db, member, ago=timedelta(hours=1))
     assert reply(twilio, member.phone, "2") == "Thanks, Sam. We saved your check-in: 2 of 5."
     assert rsvps(db) == []
@@ -138,10 +141,10 @@ def test_bare_digit_answers_the_prompt_when_the_prompt_came_after_the_reminder(
 
 
 def test_bare_digit_answers_the_reminder_when_the_reminder_came_after_the_prompt(
-    twilio, db, fake_twilio, member
+    runtime, twilio, db, fake_twilio, member
 ):
     prompt = open_prompt(db, member, ago=timedelta(hours=3))
-    send_reminder(db, member)
+    send_reminder(runtime, member)
     assert reply(twilio, member.phone, "1").startswith("Thanks, Sam. We have you down as coming")
     assert rsvps(db) == [(member.id, OCCURRENCE, "yes")]
     assert checkin_row(db, prompt).state == "open"  # still waiting for its own answer
@@ -150,10 +153,10 @@ def test_bare_digit_answers_the_reminder_when_the_reminder_came_after_the_prompt
 
 
 def test_a_keypad_score_on_a_call_is_a_check_in_even_after_a_reminder(
-    twilio, db, fake_twilio, settings, member
+    runtime, twilio, db, fake_twilio, settings, member
 ):
     """The call asks "on a scale of 1 to 5"; pressing 2 there is a low score, not "not coming" to the reminder."""
-    send_reminder(db, member)
+    send_reminder(runtime, member)
     call = CallWalker(
         lambda path, params: twilio.post(path, params).get_data(as_text=True),
         settings.public_base_url,
@@ -170,16 +173,16 @@ def test_a_keypad_score_on_a_call_is_a_check_in_even_after_a_reminder(
     assert rsvps(db) == []
 
 
-def test_no_recent_reminder_means_no_rsvp(twilio, db, fake_twilio, member):
-    send_reminder(db, member, sent_ago=timedelta(days=4))  # too old to be answered
+def test_no_recent_reminder_means_no_rsvp(runtime, twilio, db, fake_twilio, member):
+    send_reminder(runtime, member, sent_ago=timedelta(days=4))  # too old to be answered
     assert reply(twilio, member.phone, "yes") == "Thanks, Sam, we got your message."
     # Nothing asked: a bare digit is not a score (it used to be, and a bare 1 raised an alert).
     assert reply(twilio, member.phone, "1").startswith("Did you mean to answer a check-in?")
     assert rsvps(db) == []
 
 
-def test_opted_out_member_rsvp_gets_no_text(twilio, db, fake_twilio, member):
-    send_reminder(db, member)
+def test_opted_out_member_rsvp_gets_no_text(runtime, twilio, db, fake_twilio, member):
+    send_reminder(runtime, member)
     reply(twilio, member.phone, "STOP")
     assert reply(twilio, member.phone, "1") is None
     assert rsvps(db) == []
@@ -267,18 +270,18 @@ def test_free_text_without_an_open_prompt_gets_the_usual_reply(twilio, db, membe
         assert s.scalar(select(Clarification)) is None
 
 
-def test_free_text_after_a_reminder_is_not_asked_for_a_score(twilio, db, fake_twilio, member):
+def test_free_text_after_a_reminder_is_not_asked_for_a_score(runtime, twilio, db, fake_twilio, member):
     open_prompt(db, member, ago=timedelta(hours=3))
-    send_reminder(db, member)  # the reminder is the last thing we asked
+    send_reminder(runtime, member)  # the reminder is the last thing we asked
     assert reply(twilio, member.phone, "running late") == "Thanks, Sam, we got your message."
 
 
-def test_crisis_reply_wins_over_a_score_and_an_rsvp(twilio, db, fake_twilio, member):
+def test_crisis_reply_wins_over_a_score_and_an_rsvp(runtime, twilio, db, fake_twilio, member):
     prompt = open_prompt(db, member)
     text = reply(twilio, member.phone, "1 - I want to kill myself")
     assert "988" in text and "911" in text
     assert checkin_row(db, prompt).score == 1  # the answer is still recorded
-    send_reminder(db, member)
+    send_reminder(runtime, member)
     assert "988" in reply(twilio, member.phone, "no, I want to die")
 
 
@@ -365,7 +368,7 @@ def test_rsvp_to_a_reminder_the_planner_wrote(twilio, db, runtime, fake_twilio, 
 
     weekly_tuesday(db, group, location="12 Main St")
     day_before = datetime(2030, 3, 11, 22, 0, 30, tzinfo=UTC)  # 6 pm EDT the day before the meeting
-    assert tick(now=day_before) >= 1
+    assert tick(now=day_before, runtime=runtime) >= 1
     with db.session() as s:
         [reminder] = s.scalars(select(outbox.OutboxItem).where(outbox.OutboxItem.purpose == "reminder")).all()
         assert reminder.idempotency_key.startswith(f"reminder:{member.id}:20300312T2200Z:")

@@ -11,7 +11,7 @@ from checkin.checkins import CheckIn
 from checkin.escalation.models import Escalation
 from checkin.models import Member, Message, OutboxItem
 from checkin.voice.models import VoiceCall
-from webhooks.console_planning.call_simulator import CallInputError, run_call
+from webhooks.console.call_simulator import CallInputError, run_call
 
 CRISIS_WORDS = "I am going to kill myself tonight"
 ROSA_SAVED = "Gracias, Rosa. Guardamos tu registro. Llama al 9 8 8 y marca 2, a toda hora. Adiós."

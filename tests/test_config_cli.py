@@ -119,7 +119,7 @@ def test_rotated_key_still_reads_old_bodies_and_writes_new_ones_under_the_new_ke
 
     twilio.sms(member.phone, "written under the old key")
     new_key = Fernet.generate_key().decode()
-    crypto.configure([new_key, old_key])  # what CHECKIN_ENCRYPTION_KEY="new,old" installs
+    crypto.install(db.engine, [new_key, old_key])  # what CHECKIN_ENCRYPTION_KEY="new,old" installs
     try:
         twilio.sms(member.phone, "written under the new key")
         with db.session() as s:
@@ -138,7 +138,7 @@ def test_rotated_key_still_reads_old_bodies_and_writes_new_ones_under_the_new_ke
         assert Fernet(new_key).decrypt(bytes(raw[1])) == b"written under the new key"
         assert Fernet(old_key).decrypt(bytes(raw[0])) == b"written under the old key"
     finally:
-        crypto.configure([old_key])
+        crypto.install(db.engine, [old_key])
 
 
 # --- the CLI, as a process ----------------------------------------------------------------------

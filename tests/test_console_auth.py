@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from checkin.accounts import throttle
 from checkin.accounts.models import AuditEvent
+from checkin.adapters import redis_throttle as throttle
 from checkin.models import StaffUser
 from tests.console_helpers import (  # noqa: F401
     PASSWORD,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from checkin.cli import cli
 from tests.console_helpers import cheap_password_hashing, make_staff, plain_http, sign_in  # noqa: F401
-from webhooks.cli import cli
 
 
 def test_set_password_asks_twice_and_then_signs_in(app, client, db):

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from checkin.escalation.models import Escalation
 from checkin.models import Message, OutboxItem
-from webhooks.console_planning import recurrence, simulator
-from webhooks.console_planning.recurrence import Recurrence, RecurrenceError
+from webhooks.console import recurrence, simulator
+from webhooks.console.recurrence import Recurrence, RecurrenceError
 
 CRISIS_TEXT = "I am going to kill myself tonight"
 
@@ -134,13 +134,16 @@ def test_a_conversation_is_replayed_so_later_texts_see_earlier_ones(app, db, gro
 @pytest.fixture
 def laptop(tmp_path):
     """A SQLite database as `make run` has it, with a group, a member and a facilitator: (db, group, member)."""
+    from checkin import crypto
     from checkin.db import Database
     from checkin.directory import add_group, add_member, add_staff
     from migrations import upgrade
+    from tests.conftest import ENCRYPTION_KEY
 
     url = f"sqlite:///{tmp_path / 'sim.sqlite3'}"
     upgrade(url)
     lite = Database(url)
+    crypto.install(lite.engine, [ENCRYPTION_KEY])  # as the composition root does
     with lite.session() as s:
         group = add_group(s, "Laptop Group", "Europe/London", "+15005550006")
         member = add_member(s, group.name, "+12025550177", "Kit Jones")
@@ -166,7 +169,7 @@ def test_on_sqlite_too_the_simulation_is_rolled_back(app, laptop):
 def test_on_sqlite_too_a_simulated_call_is_rolled_back(app, laptop, settings):
     """The call's nested savepoints (its row, each answer) are undone as well."""
     from checkin.voice.models import VoiceCall
-    from webhooks.console_planning.call_simulator import run_call
+    from webhooks.console.call_simulator import run_call
 
     lite, group, member = laptop
     call = run_call(

@@ -10,7 +10,6 @@ from datetime import timedelta
 
 import pytest
 from redis import Redis
-from rq import SimpleWorker
 from sqlalchemy import select
 
 from checkin import outbox
@@ -18,6 +17,7 @@ from checkin.db import utcnow
 from checkin.models import ConsentEvent, Member, Message, OutboxItem
 from workers import jobs
 from workers.queues import QUEUES, dispatch
+from workers.worker import Worker
 
 
 def write(
@@ -30,7 +30,7 @@ def write(
 
 
 def run_worker(runtime):
-    SimpleWorker(list(QUEUES), connection=runtime.redis).work(burst=True)
+    Worker(list(QUEUES), connection=runtime.redis, runtime=runtime).work(burst=True)
 
 
 def item_state(db, item_id):
@@ -62,7 +62,7 @@ def test_same_key_is_written_once_and_sent_once(runtime, fake_twilio):
     dispatch(runtime, [item])
     dispatch(runtime, [item])  # a duplicate job, as after a retry
     run_worker(runtime)
-    jobs.deliver(item.id)  # and a late third call
+    jobs.deliver(item.id, runtime=runtime)  # and a late third call
     assert len(fake_twilio.messages()) == 1
 
 
@@ -81,7 +81,7 @@ def test_opt_out_cancels_what_was_pending(runtime, twilio, fake_twilio, member):
     item = write(runtime.db, member_id=member.id)
     twilio.sms(member.phone, "STOP")
     assert item_state(runtime.db, item.id).state == "cancelled"
-    jobs.deliver(item.id)
+    jobs.deliver(item.id, runtime=runtime)
     assert fake_twilio.messages() == []
 
 
@@ -91,11 +91,11 @@ def test_transient_errors_are_retried_with_backoff(runtime, fake_twilio, status,
     item = write(runtime.db)
     fake_twilio.fail_next(1, status=status, code=code)
     before = utcnow()  # the backoff counts from the failure, which comes after this
-    assert jobs.deliver(item.id) == "retry"
+    assert jobs.deliver(item.id, runtime=runtime) == "retry"
     stored = item_state(runtime.db, item.id)
     assert stored.state == "pending" and stored.attempts == 1 and stored.last_error_code == code
     assert stored.next_attempt_at > before + timedelta(seconds=20)
-    assert jobs.deliver(item.id) == "skipped"  # not due yet
+    assert jobs.deliver(item.id, runtime=runtime) == "skipped"  # not due yet
     later = stored.next_attempt_at + timedelta(seconds=1)
     outcome = outbox.deliver(
         runtime.db,
@@ -148,10 +148,10 @@ def _env_of(settings):
 def test_permanent_errors_fail_with_reason(runtime, fake_twilio, member, code, words):
     item = write(runtime.db, member_id=member.id)
     fake_twilio.fail_next(1, status=400, code=code)
-    assert jobs.deliver(item.id) == "failed"
+    assert jobs.deliver(item.id, runtime=runtime) == "failed"
     stored = item_state(runtime.db, item.id)
     assert stored.state == "failed" and stored.last_error_code == code and words in stored.last_error
-    assert jobs.deliver(item.id) == "skipped"  # never retried
+    assert jobs.deliver(item.id, runtime=runtime) == "skipped"  # never retried
     with runtime.db.session() as s:
         status = s.get(Member, member.id).status
     assert status == ("opted_out" if code == 21610 else "active")
@@ -178,7 +178,7 @@ def status_params(sid, status, code=None):
 
 def sent_item(runtime, fake_twilio, member):
     item = write(runtime.db, member_id=member.id)
-    jobs.deliver(item.id)
+    jobs.deliver(item.id, runtime=runtime)
     return item, fake_twilio.messages()[0]["sid"]
 
 
@@ -250,15 +250,15 @@ def test_written_while_redis_is_down_then_delivered_when_it_returns(runtime, fak
     runtime._redis = Redis.from_url("redis://127.0.0.1:9/0", socket_connect_timeout=0.3)
     item = write(runtime.db, member_id=member.id)
     assert dispatch(runtime, [item]) == 0  # Redis is down: nothing enqueued, nothing lost
-    assert jobs.sweep() == 0
+    assert jobs.sweep(runtime=runtime) == 0
     assert item_state(runtime.db, item.id).state == "pending"
 
     runtime._redis = real_redis  # Redis is back
-    assert jobs.sweep() == 1
+    assert jobs.sweep(runtime=runtime) == 1
     run_worker(runtime)
     assert len(fake_twilio.messages()) == 1
     assert item_state(runtime.db, item.id).state == "sent"
-    assert jobs.sweep() == 0
+    assert jobs.sweep(runtime=runtime) == 0
 
 
 def _worker_process(settings_env, redis_url):
@@ -268,7 +268,7 @@ def _worker_process(settings_env, redis_url):
             os.path.join(os.path.dirname(sys.executable), "rq"),
             "worker",
             "--worker-class",
-            "rq.SimpleWorker",
+            "workers.worker.Worker",
             "--url",
             redis_url,
             *QUEUES,
@@ -332,7 +332,7 @@ def test_worker_killed_mid_delivery_sends_exactly_once(live_app, fake_twilio, me
     if accepted:
         _wait(lambda: item_state(runtime.db, item.id).state == "sent")  # reconciled by the callback
     time.sleep(lease + 0.5)
-    assert jobs.sweep() == (0 if accepted else 1)
+    assert jobs.sweep(runtime=runtime) == (0 if accepted else 1)
     run_worker(runtime)
     accepted_messages = fake_twilio.messages()
     assert len(accepted_messages) == 1

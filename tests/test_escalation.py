@@ -532,7 +532,7 @@ def test_tick_job_advances_and_schedules(runtime, twilio, db, rules, staff, memb
     from workers import escalation_jobs
 
     open_crisis(twilio, db, member)
-    assert escalation_jobs.tick() == 0  # nothing due yet
+    assert escalation_jobs.tick(runtime=runtime) == 0  # nothing due yet
     scheduled = runtime.redis.zcard("rq:scheduled:alerts")
     assert scheduled >= 1  # the webhook scheduled the first timeout with enqueue_at
 
@@ -547,7 +547,7 @@ def test_failed_sms_alert_falls_back_to_a_call_and_to_the_next_facilitator(
     twilio.sms(member.phone, "URGENT")
     fake_twilio.fail_always(to=DANA, status=400, code=21614, resource="messages")  # not a mobile: permanent
     dana_sms = next(i for i in alerts(db) if i.to_number == DANA)
-    assert jobs.deliver(dana_sms.id) == "failed"
+    assert jobs.deliver(dana_sms.id, runtime=runtime) == "failed"
     new = [i for i in alerts(db) if i.id > dana_sms.id + 1]
     assert sent_to(new, PHONES) == [("dana", "voice"), ("fay", "sms")]  # Eli was already told in this wave
     esc = escalations(db)[0]

@@ -7,7 +7,6 @@ import xml.etree.ElementTree as ET
 from datetime import timedelta
 
 import pytest
-from rq import SimpleWorker
 from sqlalchemy import select
 
 from checkin.db import utcnow
@@ -17,6 +16,7 @@ from checkin.models import OutboxItem
 from tests.conftest import FROM_NUMBER
 from tests.rota_helpers import off_shift_now, on_shift_now
 from webhooks.simulate import post_sms
+from workers.worker import Worker
 
 DANA, ELI, FAY, OTTO = "+12025550201", "+12025550202", "+12025550203", "+12025550205"
 CRISIS_TEXT = "I am going to kill myself tonight"
@@ -37,7 +37,7 @@ def staff(db, group):
 
 
 def work(rt):
-    SimpleWorker(["alerts", "outbox"], connection=rt.redis).work(burst=True)
+    Worker(["alerts", "outbox"], connection=rt.redis, runtime=rt).work(burst=True)
 
 
 def only_escalation(db):

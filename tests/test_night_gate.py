@@ -221,7 +221,16 @@ def run_rq_worker(env):
     """One real `rq worker` process, on the real clock, until the queues are empty."""
     rq = os.path.join(os.path.dirname(sys.executable), "rq")
     done = subprocess.run(
-        [rq, "worker", "--burst", "--worker-class", "rq.SimpleWorker", "--url", env["REDIS_URL"], *QUEUES],
+        [
+            rq,
+            "worker",
+            "--burst",
+            "--worker-class",
+            "workers.worker.Worker",
+            "--url",
+            env["REDIS_URL"],
+            *QUEUES,
+        ],
         env={**os.environ, **env},
         cwd=REPO,
         capture_output=True,

@@ -18,9 +18,11 @@ import pytest
 from sqlalchemy import select
 
 from checkin import outbox, pacing
+from checkin.adapters.redis_pacer import KEY_PREFIX
+from checkin.adapters.redis_pacer import RedisPacer as Pacer
 from checkin.db import utcnow
 from checkin.models import OutboxItem
-from checkin.pacing import Pacer, PacingConfigError, Rates, load_rates
+from checkin.pacing import PacingConfigError, Rates, load_rates
 from tests.test_delivery import _env_of
 from workers import jobs
 from workers.queues import QUEUES, dispatch
@@ -79,7 +81,7 @@ def pacer_for(runtime, default=10.0, **per_sender):
 
 def next_free_slot(runtime, pacer, sender=None, channel="sms"):
     """The number's next free slot as booked in Redis (seconds on Redis's clock)."""
-    return int(runtime.redis.get(pacing.KEY_PREFIX + pacer.key(sender, channel))) / 1_000_000
+    return int(runtime.redis.get(KEY_PREFIX + pacer.key(sender, channel))) / 1_000_000
 
 
 def test_each_send_books_the_next_slot_on_its_number(runtime):
@@ -159,7 +161,7 @@ def test_429_is_held_not_failed_and_not_counted_as_an_attempt(runtime, fake_twil
     [item] = write(runtime.db, 1)
     fake_twilio.fail_next(1, status=429)
     before = utcnow()  # the hold starts between `before` and `after`
-    assert jobs.deliver(item.id) == "held"
+    assert jobs.deliver(item.id, runtime=runtime) == "held"
     after = utcnow()
     with runtime.db.session() as s:
         held = s.get(OutboxItem, item.id)
@@ -221,7 +223,7 @@ def start_workers(runtime, fake_twilio, rate, count=2):
                 rq,
                 "worker",
                 "--worker-class",
-                "rq.SimpleWorker",
+                "workers.worker.Worker",
                 "--with-scheduler",
                 "--url",
                 runtime.settings.redis_url,

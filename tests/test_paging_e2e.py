@@ -13,7 +13,6 @@ from datetime import timedelta
 from urllib.request import urlopen
 
 import pytest
-from rq import SimpleWorker
 from sqlalchemy import select
 
 from checkin.db import utcnow
@@ -23,6 +22,7 @@ from checkin.models import OutboxItem
 from tests.conftest import FROM_NUMBER
 from tests.console_helpers import Console, cheap_password_hashing, make_staff, plain_http  # noqa: F401
 from webhooks.simulate import post_sms
+from workers.worker import Worker
 
 DANA, FAY, CORY, OTTO = "+12025550201", "+12025550203", "+12025550204", "+12025550205"
 STRANGER = "+12025550177"
@@ -30,7 +30,7 @@ CRISIS_TEXT = "I am going to kill myself tonight"
 
 
 def work(rt):
-    SimpleWorker(["alerts", "outbox"], connection=rt.redis).work(burst=True)
+    Worker(["alerts", "outbox"], connection=rt.redis, runtime=rt).work(burst=True)
 
 
 def escalations(db):
@@ -57,13 +57,11 @@ def called(fake_twilio):
     return [c["params"]["To"] for c in fake_twilio.calls()]
 
 
-def advance(db, at):
+def advance(rt, at):
     """The escalation timers' cron duty at `at` (workers/escalation_jobs.tick on a moved clock): advance
     what is due; the unit of work hands the alerts it wrote to the queues once committed."""
-    from workers import runtime
-
-    with db.session() as s:
-        count = service.advance(s, at, runtime.current().escalation)
+    with rt.db.session() as s:
+        count = service.advance(s, at, rt.escalation)
     return count
 
 
@@ -109,7 +107,7 @@ def test_unknown_number_crisis_pages_the_coordinator_shows_in_the_console_and_st
     [ack] = post_sms(rt.settings, CORY, FROM_NUMBER, f"ACK {esc.id}")
     assert ack.startswith(f"You have escalation {esc.id}")
     # Past every step of the policy (short of the 30-minute reminder to whoever took it): silence.
-    advance(db, utcnow() + timedelta(minutes=20))
+    advance(rt, utcnow() + timedelta(minutes=20))
     work(rt)
     assert len(fake_twilio.messages()) == 1 and len(fake_twilio.calls()) == 1  # nobody else, nothing again
 
@@ -182,7 +180,7 @@ def test_a_policy_that_reaches_nobody_pages_whoever_can_be_reached_and_says_so(
     # It keeps paging Otto, round after round, until he takes it.
     t0 = escalations(db)[0].next_action_at
     for minutes in (1, 6, 11, 16):
-        advance(db, t0 + timedelta(minutes=minutes))
+        advance(rt, t0 + timedelta(minutes=minutes))
     work(rt)
     assert len(texted(fake_twilio, OTTO)) >= 4
     [ack] = post_sms(rt.settings, OTTO, FROM_NUMBER, f"ACK {esc.id}")
@@ -207,10 +205,10 @@ def test_the_policy_repeats_until_someone_acknowledges_with_a_banner_on_every_pa
     fake_twilio.wait_for_messages(1)
     assert texted(fake_twilio, DANA) and not texted(fake_twilio, FAY) and not texted(fake_twilio, CORY)
     t0 = escalations(db)[0].next_action_at
-    advance(db, t0 + timedelta(seconds=1))  # backups
-    advance(db, t0 + timedelta(minutes=5, seconds=2))  # coordinators
+    advance(rt, t0 + timedelta(seconds=1))  # backups
+    advance(rt, t0 + timedelta(minutes=5, seconds=2))  # coordinators
     with caplog.at_level(logging.ERROR):
-        advance(db, t0 + timedelta(minutes=10, seconds=3))  # the last step timed out: final alert
+        advance(rt, t0 + timedelta(minutes=10, seconds=3))  # the last step timed out: final alert
     work(rt)
     finals = [b for b in texted(fake_twilio) if "UNACKNOWLEDGED" in b]
     assert len(finals) == 3  # Dana, Fay and Cory (it used to be the coordinators, or 0 people)
@@ -224,15 +222,15 @@ def test_the_policy_repeats_until_someone_acknowledges_with_a_banner_on_every_pa
         assert "Unacknowledged crisis" in page and f"escalation #{esc.id}" in page, path
     # A round later the policy starts again from its first step: Dana is paged again.
     before = len(texted(fake_twilio, DANA))
-    advance(db, t0 + timedelta(minutes=15, seconds=4))
+    advance(rt, t0 + timedelta(minutes=15, seconds=4))
     work(rt)
     assert len(texted(fake_twilio, DANA)) == before + 1
     assert [e.kind for e in events(db, esc.id)].count("repeated") == 1
     # And round again after that, until Dana takes it.
-    advance(db, t0 + timedelta(minutes=20, seconds=5))
-    advance(db, t0 + timedelta(minutes=25, seconds=6))
-    advance(db, t0 + timedelta(minutes=30, seconds=7))
-    advance(db, t0 + timedelta(minutes=35, seconds=8))
+    advance(rt, t0 + timedelta(minutes=20, seconds=5))
+    advance(rt, t0 + timedelta(minutes=25, seconds=6))
+    advance(rt, t0 + timedelta(minutes=30, seconds=7))
+    advance(rt, t0 + timedelta(minutes=35, seconds=8))
     work(rt)
     # Widened, coordinators, final, and the third round's first step: Dana is in each.
     assert len(texted(fake_twilio, DANA)) == before + 5
@@ -245,7 +243,7 @@ def test_the_policy_repeats_until_someone_acknowledges_with_a_banner_on_every_pa
     page = console.get("/console/").get_data(as_text=True)
     assert "Unacknowledged crisis" not in page
     # Past any timeout of the policy (short of the re-alert to whoever took it): silence.
-    advance(db, t0 + timedelta(minutes=60))
+    advance(rt, t0 + timedelta(minutes=60))
     work(rt)
     after = len(fake_twilio.messages()), len(fake_twilio.calls())
     assert after[1] == sent[1] and all(
@@ -269,7 +267,7 @@ def test_a_coordinator_linked_to_the_group_is_paged_at_the_coordinator_step_not_
     assert set(called(fake_twilio)) == {DANA}
     t0 = escalations(db)[0].next_action_at
     # No backups in this group: the next step that adds someone is the coordinators.
-    advance(db, t0 + timedelta(seconds=1))
+    advance(rt, t0 + timedelta(seconds=1))
     work(rt)
     fake_twilio.wait_for(lambda: any(m["params"]["To"] == CORY for m in fake_twilio.messages()))
     with db.session() as s:

@@ -33,7 +33,7 @@ def cli(env, monkeypatch):
     """The same command run in this process (quicker, for the many small cases)."""
     from click.testing import CliRunner
 
-    from webhooks.cli import cli as checkin
+    from checkin.cli import cli as checkin
 
     for key, value in {**env, "MESSAGING_BACKEND": "console"}.items():
         monkeypatch.setenv(key, value)

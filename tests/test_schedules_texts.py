@@ -273,7 +273,7 @@ def test_the_tick_sends_the_groups_texts(runtime, fake_twilio, groups):
     ours, _, (sam, rosa, omar) = groups
     with runtime.db.session() as s:
         set_templates(s, ours.id, {"es": {"reminder": NUESTRO}}, now=EDITED)
-    assert schedule_jobs.tick(DAY_BEFORE) == 3
+    assert schedule_jobs.tick(DAY_BEFORE, runtime=runtime) == 3
     deliver_due(runtime, DAY_BEFORE)
     assert texts_to(fake_twilio, rosa.phone) == [
         "Hola de Tuesday Group: nos vemos mañana, mar 14 ene a las 18:00, en 12 Main St. Responde 1 si vienes."
@@ -284,7 +284,7 @@ def test_the_tick_sends_the_groups_texts(runtime, fake_twilio, groups):
 
 def test_an_edit_rewords_what_is_planned_but_not_sent_and_sends_each_once(runtime, fake_twilio, groups):
     ours, _, (sam, rosa, omar) = groups
-    assert schedule_jobs.tick(DAY_BEFORE) == 3  # written; no worker has sent them yet
+    assert schedule_jobs.tick(DAY_BEFORE, runtime=runtime) == 3  # written; no worker has sent them yet
     with runtime.db.session() as s:
         set_templates(s, ours.id, {"en": {"reminder": OURS}}, now=DAY_BEFORE + timedelta(minutes=1))
     with runtime.db.session() as s:
@@ -297,7 +297,7 @@ def test_an_edit_rewords_what_is_planned_but_not_sent_and_sends_each_once(runtim
         "Reminder: Thursday"
     )
     # The next tick writes nothing again; the worker sends each member one text, Sam's in the new words.
-    assert schedule_jobs.tick(DAY_BEFORE + timedelta(minutes=2)) == 0
+    assert schedule_jobs.tick(DAY_BEFORE + timedelta(minutes=2), runtime=runtime) == 0
     deliver_due(runtime, DAY_BEFORE + timedelta(minutes=2))
     assert texts_to(fake_twilio, sam.phone) == [
         "Hi from Tuesday Group: we meet tomorrow, Tue 14 Jan at 6:00 PM, at 12 Main St. Text 1 if you come."
@@ -306,7 +306,7 @@ def test_an_edit_rewords_what_is_planned_but_not_sent_and_sends_each_once(runtim
     # What is already sent stays sent: another edit neither rewrites nor resends it.
     with runtime.db.session() as s:
         set_templates(s, ours.id, {"en": {"reminder": None}}, now=DAY_BEFORE + timedelta(minutes=3))
-    assert schedule_jobs.tick(DAY_BEFORE + timedelta(minutes=4)) == 0
+    assert schedule_jobs.tick(DAY_BEFORE + timedelta(minutes=4), runtime=runtime) == 0
     deliver_due(runtime, DAY_BEFORE + timedelta(minutes=4))
     assert len(fake_twilio.messages()) == 3
     with runtime.db.session() as s:
@@ -331,7 +331,7 @@ def test_a_day_before_reminder_held_overnight_says_today_when_it_goes_out(runtim
     # Written at 18:00 the day before ("tomorrow"), but no worker sent it before the members' night
     # began: it waits until 08:00 on the meeting day, and then "tomorrow" would be a day wrong.
     _, _, (sam, rosa, _) = groups
-    assert schedule_jobs.tick(DAY_BEFORE) == 3
+    assert schedule_jobs.tick(DAY_BEFORE, runtime=runtime) == 3
     late_evening = DAY_BEFORE + timedelta(hours=3, minutes=30)  # 21:30 New York
     deliver_due(runtime, late_evening)
     assert fake_twilio.messages() == []  # held for the night

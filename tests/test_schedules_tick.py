@@ -63,7 +63,7 @@ def prompts_only(db, group, rrule="FREQ=WEEKLY;BYDAY=TU", **plan):
 
 def tick_and_send(runtime, now):
     """A tick, then delivery of what it wrote (as the running service does within seconds)."""
-    written = schedule_jobs.tick(now)
+    written = schedule_jobs.tick(now, runtime=runtime)
     deliver_due(runtime, now)
     return written
 
@@ -91,8 +91,8 @@ def members(db, group):
 
 def test_reminders_go_out_once_and_a_restart_sends_nothing_again(runtime, fake_twilio, group, members):
     schedule(runtime.db, group)
-    assert schedule_jobs.tick(DAY_BEFORE) == 2
-    assert schedule_jobs.tick(DAY_BEFORE + timedelta(minutes=1)) == 0  # the next tick
+    assert schedule_jobs.tick(DAY_BEFORE, runtime=runtime) == 2
+    assert schedule_jobs.tick(DAY_BEFORE + timedelta(minutes=1), runtime=runtime) == 0  # the next tick
     deliver_due(runtime, DAY_BEFORE + timedelta(minutes=1))
     assert texts_to(fake_twilio, "+12025550101") == [
         "Reminder: Tuesday Group meets tomorrow, Tue 14 Jan at 6:00 PM, at 12 Main St. Reply 1 if you're coming, 2 if not."
@@ -104,7 +104,7 @@ def test_reminders_go_out_once_and_a_restart_sends_nothing_again(runtime, fake_t
     from checkin.schedules.plan import load_config
 
     load_config.cache_clear()
-    assert schedule_jobs.tick(DAY_BEFORE + timedelta(minutes=5)) == 0
+    assert schedule_jobs.tick(DAY_BEFORE + timedelta(minutes=5), runtime=runtime) == 0
     deliver_due(runtime, DAY_BEFORE + timedelta(minutes=5))
     assert len(fake_twilio.messages()) == 2
     assert [r.idempotency_key for r in outbox_rows(runtime.db)] == [
@@ -116,10 +116,11 @@ def test_reminders_go_out_once_and_a_restart_sends_nothing_again(runtime, fake_t
 TICK_SCRIPT = """
 import sys, time
 from datetime import datetime
+from checkin.bootstrap import Runtime
 from workers import schedule_jobs
 start_at, now = float(sys.argv[1]), datetime.fromisoformat(sys.argv[2])
 time.sleep(max(0.0, start_at - time.time()))
-print(schedule_jobs.tick(now))
+print(schedule_jobs.tick(now, runtime=Runtime.build()))
 """
 
 
@@ -155,7 +156,7 @@ def test_two_cron_processes_ticking_at_once_send_each_reminder_once(runtime, env
 def test_an_edit_after_some_sends_changes_only_what_is_not_yet_sent(runtime, fake_twilio, group, members):
     schedule(runtime.db, group)
     tick_and_send(runtime, DAY_BEFORE)  # the day-before reminders went out
-    schedule_jobs.tick(TWO_HOURS)  # the 2 h reminders are written, not yet delivered
+    schedule_jobs.tick(TWO_HOURS, runtime=runtime)  # the 2 h reminders are written, not yet delivered
     pending = outbox_rows(runtime.db, state="pending")
     assert len(pending) == 2
     # The coordinator moves the whole schedule to 19:00: the pending 2 h reminders for 18:00 are cancelled.
@@ -224,11 +225,11 @@ def test_a_newer_change_cancels_the_unsent_notice_of_the_older_one(runtime, grou
     schedule(runtime.db, group)
     with runtime.db.session() as s:
         move_occurrence(s, group.id, KEY, datetime(2020, 1, 15, 18, 0), now=EDITED)
-    schedule_jobs.tick(MEETING - timedelta(days=3))  # written, not delivered
+    schedule_jobs.tick(MEETING - timedelta(days=3), runtime=runtime)  # written, not delivered
     with runtime.db.session() as s:
         cancel_occurrence(s, group.id, KEY, now=MEETING - timedelta(days=3))
     assert {r.state for r in outbox_rows(runtime.db, purpose="change")} == {"cancelled"}
-    assert schedule_jobs.tick(MEETING - timedelta(days=3, minutes=-1)) == 2
+    assert schedule_jobs.tick(MEETING - timedelta(days=3, minutes=-1), runtime=runtime) == 2
     assert [r.idempotency_key.rsplit(":", 1)[1] for r in outbox_rows(runtime.db, state="pending")] == [
         "2",
         "2",
@@ -310,7 +311,7 @@ def test_a_prompt_that_was_never_sent_is_not_counted_as_missed_nor_nudged(
     prompts_only(runtime.db, group)
     sam, rosa = members
     prompt_time = PROMPT_TIME
-    assert schedule_jobs.tick(prompt_time) == 2  # written, not yet delivered...
+    assert schedule_jobs.tick(prompt_time, runtime=runtime) == 2  # written, not yet delivered...
     with runtime.db.session() as s:
         pause_member_until_resumed(s, sam.phone)  # ...when Sam is paused: his prompt is cancelled
     assert tick_and_send(runtime, prompt_time + timedelta(minutes=1)) == 0
@@ -335,7 +336,7 @@ def test_opted_out_paused_and_voice_members(runtime, group):
         s.get(Member, gone.id).status = "opted_out"
         s.get(Member, away.id).paused_until = MEETING + timedelta(days=3)
     schedule(runtime.db, group)
-    schedule_jobs.tick(DAY_BEFORE)
+    schedule_jobs.tick(DAY_BEFORE, runtime=runtime)
     rows = outbox_rows(runtime.db)
     assert [(r.member_id, r.channel, r.purpose) for r in rows] == [
         (active.id, "sms", "reminder"),
@@ -364,8 +365,10 @@ def test_a_member_texting_right_now_gets_the_prompt_when_the_exchange_is_over(ru
                 created_at=prompt_time - timedelta(minutes=4),
             )
         )
-    assert schedule_jobs.tick(prompt_time) == 1  # Rosa only
-    assert schedule_jobs.tick(prompt_time + timedelta(minutes=7)) == 1  # Sam, ten minutes after his message
+    assert schedule_jobs.tick(prompt_time, runtime=runtime) == 1  # Rosa only
+    assert (
+        schedule_jobs.tick(prompt_time + timedelta(minutes=7), runtime=runtime) == 1
+    )  # Sam, ten minutes after his message
     assert {r.member_id for r in outbox_rows(runtime.db, purpose="prompt")} == {m.id for m in members}
 
 
@@ -387,6 +390,7 @@ def test_next_meeting_and_occurrences_per_contract(runtime, group):
 
 def test_the_tick_on_sqlite_as_make_run_uses_it(tmp_path, runtime):
     """`make run` keeps its data in SQLite: the tick's other write path, same outcome."""
+    from checkin import crypto
     from checkin.db import Database
     from checkin.directory import add_group
     from checkin.schedules.tick import write_due
@@ -395,6 +399,7 @@ def test_the_tick_on_sqlite_as_make_run_uses_it(tmp_path, runtime):
     url = f"sqlite:///{tmp_path / 'dev.sqlite3'}"
     upgrade(url)
     db = Database(url)
+    crypto.install(db.engine, runtime.settings.encryption_keys)  # as the composition root does
     try:
         with db.session() as s:
             local_group = add_group(s, "Dev Group", "America/New_York", "+15005550006")
@@ -415,12 +420,12 @@ def test_the_tick_on_sqlite_as_make_run_uses_it(tmp_path, runtime):
 
 def test_a_plan_edit_cancels_pending_reminders_at_an_offset_it_dropped(runtime, group, members):
     schedule(runtime.db, group)
-    schedule_jobs.tick(DAY_BEFORE)  # written, not yet delivered
+    schedule_jobs.tick(DAY_BEFORE, runtime=runtime)  # written, not yet delivered
     with runtime.db.session() as s:
         set_plan(s, group.id, now=DAY_BEFORE + timedelta(minutes=1), reminder_offsets_minutes=[120])
     assert {(r.state, r.last_error) for r in outbox_rows(runtime.db)} == {("cancelled", "schedule changed")}
-    assert schedule_jobs.tick(DAY_BEFORE + timedelta(minutes=2)) == 0
-    assert schedule_jobs.tick(TWO_HOURS) == 2
+    assert schedule_jobs.tick(DAY_BEFORE + timedelta(minutes=2), runtime=runtime) == 0
+    assert schedule_jobs.tick(TWO_HOURS, runtime=runtime) == 2
 
 
 def test_a_send_not_delivered_in_time_waits_for_morning_or_is_dropped(runtime, group, members):
@@ -431,9 +436,9 @@ def test_a_send_not_delivered_in_time_waits_for_morning_or_is_dropped(runtime, g
         # Reminders at 20:50 the evening before (21 h 10 min ahead) and 2 h before.
         set_plan(s, group.id, now=EDITED, reminder_offsets_minutes=[1270, 120])
     evening = MEETING - timedelta(minutes=1270)  # Mon 20:50 New York
-    assert schedule_jobs.tick(evening) == 2
+    assert schedule_jobs.tick(evening, runtime=runtime) == 2
     schedule_jobs.tick(
-        evening + timedelta(minutes=15)
+        evening + timedelta(minutes=15), runtime=runtime
     )  # 21:05: quiet hours have begun, nothing was delivered
     morning = datetime(2020, 1, 14, 13, 0, tzinfo=UTC)  # Tue 08:00 New York
     assert {(r.state, r.next_attempt_at) for r in outbox_rows(runtime.db)} == {("pending", morning)}
@@ -447,7 +452,7 @@ def test_a_send_not_delivered_in_time_waits_for_morning_or_is_dropped(runtime, g
         s.rollback()
         s.close()
     # Still stuck when the meeting has started: never "meets today at 6 PM" at 7 PM.
-    schedule_jobs.tick(MEETING + timedelta(minutes=30))
+    schedule_jobs.tick(MEETING + timedelta(minutes=30), runtime=runtime)
     assert {(r.state, r.last_error) for r in outbox_rows(runtime.db)} == {
         ("cancelled", "not sent: meeting started")
     }
@@ -466,5 +471,5 @@ def test_one_groups_broken_schedule_does_not_stop_the_others(runtime, group, mem
     schedule(runtime.db, other)
     with runtime.db.session() as s:  # edited behind the app's back
         s.execute(update(Schedule).where(Schedule.group_id == other.id).values(rrule="FREQ=WEEKLY;BYDAY=XX"))
-    assert schedule_jobs.tick(DAY_BEFORE) == 2
+    assert schedule_jobs.tick(DAY_BEFORE, runtime=runtime) == 2
     assert {r.member_id for r in outbox_rows(runtime.db)} == {m.id for m in members}

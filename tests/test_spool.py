@@ -21,7 +21,7 @@ from checkin.voice.models import VoiceCall
 from config import load_settings
 from tests.conftest import ACCOUNT_SID, FROM_NUMBER, TwilioWebhook
 from tests.voice_helpers import digits_only
-from webhooks.cli_voice import CallWalker
+from webhooks.call_walker import CallWalker
 from webhooks.simulate import replies_from_twiml, sms_params
 
 DANA = "+12025550160"
@@ -192,7 +192,7 @@ def test_the_spool_keeps_no_words_or_numbers_in_the_clear_and_lists_ids_only(
     raw = (runtime.spool.new / name).read_bytes()
     assert b"secret" not in raw and member.phone.encode() not in raw and sid.encode() not in raw
     assert oct(os.stat(runtime.spool.new / name).st_mode & 0o777) == "0o600"
-    from webhooks.cli import cli
+    from checkin.cli import cli
 
     listed = app.test_cli_runner().invoke(cli, ["spool", "list"])
     assert listed.exit_code == 0, listed.output
@@ -207,7 +207,7 @@ def test_replay_waits_while_the_database_is_still_down(postgres_only, down, memb
     down.sms(member.phone, CRISIS)
     result = replay(down.client.application)
     assert result.storage_down and result.failed == 1 and runtime.spool.count() == 1
-    from webhooks.cli import cli
+    from checkin.cli import cli
 
     refused = down.client.application.test_cli_runner().invoke(cli, ["spool", "replay"])
     assert refused.exit_code == 1 and "does not answer" in refused.output

@@ -14,7 +14,7 @@ from checkin.voice.models import VoiceCall
 from tests.conftest import ACCOUNT_SID, FROM_NUMBER
 from tests.rota_helpers import off_shift_now, on_shift_now
 from tests.voice_helpers import CRISIS_LINE, digits_only, spoken_in
-from webhooks.cli_voice import CallWalker
+from webhooks.call_walker import CallWalker
 
 DANA, ELI, FAY, CORA = "+12025550201", "+12025550202", "+12025550203", "+12025550209"
 STRANGER = "+12025550999"
@@ -136,7 +136,7 @@ def test_next_meeting_without_a_schedule_says_so_and_returns_to_the_menu(caller,
 
 
 def test_a_signature_is_required(twilio, member):
-    from webhooks.cli_voice import call_params
+    from webhooks.call_walker import call_params
 
     params = call_params("CA" + "a" * 32, member.phone, FROM_NUMBER, ACCOUNT_SID)
     assert twilio.post("/twilio/voice", params, signature="").status_code == 403
@@ -747,7 +747,7 @@ def test_unknown_caller_is_offered_spanish_first_and_leaves_a_message_in_spanish
 def test_inbound_call_status_callbacks_are_recorded(caller, twilio, member, db):
     call = caller(member.phone)
     call.start()
-    from webhooks.cli_voice import call_params
+    from webhooks.call_walker import call_params
 
     params = call_params(
         call.call_sid, member.phone, FROM_NUMBER, ACCOUNT_SID, CallStatus="completed", CallDuration="42"

@@ -10,7 +10,6 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
-from rq import SimpleWorker
 from sqlalchemy import select
 
 from checkin import outbox
@@ -24,8 +23,9 @@ from checkin.voice.config import load as load_config
 from checkin.voice.models import VoiceCall
 from tests.conftest import ACCOUNT_SID, FROM_NUMBER, zone_where_it_is
 from tests.voice_helpers import CRISIS_LINE, spoken_in
-from webhooks.cli_voice import CallWalker, http_post
+from webhooks.call_walker import CallWalker, http_post
 from workers.queues import dispatch
+from workers.worker import Worker
 
 # The schedules part's occurrence key (the original UTC start) of a meeting a week ahead, so a reminder
 # call is never for a meeting that has started (the send-time gate would cancel it).
@@ -55,7 +55,7 @@ def spanish_voice_member(db, group):
 
 
 def work(rt):
-    SimpleWorker(["alerts", "outbox"], connection=rt.redis).work(burst=True)
+    Worker(["alerts", "outbox"], connection=rt.redis, runtime=rt).work(burst=True)
 
 
 def plan_call(rt, member, kind="prompt", key=None):
@@ -343,7 +343,7 @@ def test_calls_in_progress_are_capped(live_app, fake_twilio, db, group, monkeypa
 
 
 def test_outbound_twiml_needs_a_signature_and_a_known_kind(twilio, voice_member):
-    from webhooks.cli_voice import call_params
+    from webhooks.call_walker import call_params
 
     params = call_params(
         "CA" + "b" * 32, FROM_NUMBER, voice_member.phone, ACCOUNT_SID, direction="outbound-api"

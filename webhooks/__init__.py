@@ -35,7 +35,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     from webhooks import (
         console,
-        console_planning,
         errors,
         health,
         intake,
@@ -58,7 +57,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.register_blueprint(twilio_voice_alerts.bp)
     app.register_blueprint(twilio_voice.bp)
     app.register_blueprint(console.bp)
-    app.register_blueprint(console_planning.bp)
     params.refuse_control_bytes(app, free_text=TWILIO_FREE_TEXT)
     intake.install(app)  # the spool's replayer (started now if the spool holds something)
     if settings.public_base_url.startswith("https://"):

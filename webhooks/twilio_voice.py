@@ -1,6 +1,6 @@
 """Member calls: POST /twilio/voice (a call comes in), its Gather/Record/Dial actions, calls we
 place (/outbound) and call status callbacks (/status). Thin: verify, parse, hand to
-checkin.voice.flow, answer with TwiML, then send what the step wrote to the outbox."""
+checkin.voice.flow, answer with its Script rendered as TwiML (checkin.adapters.twiml), then send what the step wrote to the outbox."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import re
 from flask import Blueprint, abort, current_app, request
 from twilio.twiml.voice_response import VoiceResponse
 
+from checkin.adapters import twiml
 from checkin.db import utcnow
 from checkin.voice import calls, flow, steps
 from webhooks import intake
@@ -21,8 +22,8 @@ CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")  # used with fullmatch: "$" lets a t
 STATUSES = ("queued", "initiated", "ringing", "in-progress", *calls.FINAL_STATUSES)
 
 
-def _twiml(response):
-    return str(response), 200, {"Content-Type": "text/xml; charset=utf-8"}
+def _twiml(script):
+    return twiml.render(script), 200, {"Content-Type": twiml.CONTENT_TYPE}
 
 
 def _checked(read, *args):

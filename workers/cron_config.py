@@ -6,9 +6,12 @@ nothing and duplicates nothing.
 
 from rq import cron
 
-from workers import escalation_jobs, jobs, runtime, schedule_jobs
+from config import load_settings
+from workers import escalation_jobs, jobs, schedule_jobs
 
-settings = runtime.current().settings  # built from the environment, checked, before anything is registered
+# Read from the environment and checked before anything is registered. The jobs run in the workers,
+# each with its worker's runtime (workers.worker); this process only enqueues them on time.
+settings = load_settings()
 
 cron.register(jobs.sweep, queue_name="outbox", interval=settings.sweep_interval_seconds)
 # Escalation timers: wake every due escalation (re-notify, widen, re-alert). Also scheduled per

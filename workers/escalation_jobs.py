@@ -12,16 +12,18 @@ import logging
 
 from checkin import unit_of_work
 from checkin.adapters.rq_dispatch import schedule_timers
+from checkin.bootstrap import Runtime
 from checkin.db import utcnow
 from checkin.escalation import service
-from workers import runtime
+from workers.worker import takes_runtime
 
 log = logging.getLogger("checkin.escalation.jobs")
 
 
-def tick() -> int:
+@takes_runtime
+def tick(*, runtime: Runtime) -> int:
     """Advance every due escalation, then send what that decided and schedule the next wake-ups."""
-    rt = runtime.current()
+    rt = runtime
     with rt.db.session() as session:
         count = service.advance(session, utcnow(), rt.escalation)
         alerts = len(unit_of_work.pending(session).sends)
@@ -36,11 +38,12 @@ def schedule(rt, timers) -> int:
     return schedule_timers(rt.redis, timers)
 
 
-def digest() -> int:
+@takes_runtime
+def digest(*, runtime: Runtime) -> int:
     """Send each group's daily watch digest once its local hour has come (keys make reruns harmless)."""
     from checkin.escalation import digest as digest_module
 
-    rt = runtime.current()
+    rt = runtime
     with rt.db.session() as session:
         count = digest_module.send_due(session, utcnow(), rt.escalation)
     return count

@@ -1,4 +1,4 @@
-"""RQ jobs. Thin: each one looks up the process runtime and calls the domain."""
+"""RQ jobs. Thin: each one takes the runtime its worker hands it (workers.worker) and calls the domain."""
 
 from __future__ import annotations
 
@@ -6,15 +6,17 @@ import logging
 import uuid
 
 from checkin import outbox
+from checkin.bootstrap import Runtime
 from checkin.db import utcnow
-from workers import runtime
 from workers.queues import enqueue_deliveries
+from workers.worker import takes_runtime
 
 log = logging.getLogger("checkin.jobs")
 
 
-def deliver(item_id: int) -> str:
-    rt = runtime.current()
+@takes_runtime
+def deliver(item_id: int, *, runtime: Runtime) -> str:
+    rt = runtime
     outcome = outbox.deliver(
         rt.db,
         item_id,
@@ -46,9 +48,10 @@ def _schedule_retry(rt, item_id: int, suffix: str | None = None) -> None:
         log.warning("could not schedule retry for outbox=%s (%s)", item_id, type(exc).__name__)
 
 
-def sweep(limit: int = 1000) -> int:
+@takes_runtime
+def sweep(limit: int = 1000, *, runtime: Runtime) -> int:
     """Re-enqueue outbox rows that are due but not on their way (Redis was down, a worker died)."""
-    rt = runtime.current()
+    rt = runtime
     now = utcnow()
     with rt.db.session() as session:
         due = outbox.due_ids(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from checkin.bootstrap import Runtime
 from checkin.db import utcnow
 from checkin.schedules import load_config
 from checkin.schedules.tick import write_due
-from workers import runtime
+from workers.worker import takes_runtime
 
 log = logging.getLogger("checkin.schedules.jobs")
 
@@ -15,12 +16,15 @@ log = logging.getLogger("checkin.schedules.jobs")
 load_config()
 
 
-def tick(now=None) -> int:
+@takes_runtime
+def tick(now=None, *, runtime: Runtime) -> int:
     """Write every send due now to the outbox (once per key, however many ticks run) and enqueue them."""
-    rt = runtime.current()
+    rt = runtime
     now = now or utcnow()
     with rt.db.session() as session:
-        result = write_due(session, now, base_url=rt.settings.public_base_url)
+        result = write_due(
+            session, now, base_url=rt.settings.public_base_url, bulk_insert=rt.bulk_outbox_insert
+        )
     # Committed: the unit of work handed the new rows to the queue (in chunks; a failed enqueue only
     # delays them, the sweeper finds the rows).
     return len(result.created)

@@ -4,15 +4,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
-from redis import Redis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from checkin.accounts import passwords, sessions, throttle
+from checkin.accounts import passwords, sessions
 from checkin.accounts.models import AuditEvent
 from checkin.db import utcnow
 from checkin.models import StaffUser
+
+
+class ThrottleUnavailable(RuntimeError):
+    """The attempt counters cannot be reached: sign-in is refused for a moment rather than unthrottled."""
+
+
+class SignInThrottle(Protocol):
+    """Failed sign-in attempts counted per account and per client address (checkin.adapters.redis_throttle)."""
+
+    def blocked_for(self, email: str, ip: str) -> int:
+        """Seconds until sign-in may be tried again for this email/address; 0 if allowed now."""
+
+    def record_failure(self, email: str, ip: str) -> None: ...
+
+    def record_success(self, email: str, ip: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -47,9 +62,10 @@ def audit(
     return event
 
 
-def authenticate(session: Session, redis: Redis, email: str, password: str, ip: str) -> SignIn:
+def authenticate(session: Session, throttle: SignInThrottle, email: str, password: str, ip: str) -> SignIn:
+    """Check a staff member's password, counting failures on `throttle` (ThrottleUnavailable if it cannot count)."""
     email = (email or "").strip().lower()
-    wait = throttle.blocked_for(redis, email, ip)
+    wait = throttle.blocked_for(email, ip)
     if wait:
         minutes = (wait + 59) // 60
         return SignIn(
@@ -64,10 +80,10 @@ def authenticate(session: Session, redis: Redis, email: str, password: str, ip: 
     else:
         ok = passwords.verify_password(staff.password_hash, password)
     if not ok:
-        throttle.record_failure(redis, email, ip)
+        throttle.record_failure(email, ip)
         audit(session, "signin_failed", staff.id if staff else None, ip=ip)
         return SignIn(None, "Email or password is not right.")
-    throttle.record_success(redis, email, ip)
+    throttle.record_success(email, ip)
     if passwords.needs_rehash(staff.password_hash):
         staff.password_hash = passwords.hash_password(password)
     audit(session, "signin", staff.id, ip=ip)

@@ -10,6 +10,7 @@ transaction, and only they are returned for delivery.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -73,7 +74,7 @@ def _existing(session: Session, keys: list[str]) -> set[str]:
     return found
 
 
-_COLUMNS = (
+OUTBOX_COLUMNS = (  # the keys of an outbox row as the tick writes it (_outbox_row)
     "idempotency_key",
     "channel",
     "purpose",
@@ -102,53 +103,34 @@ def _outbox_row(send: PlannedSend, now: datetime) -> dict:
     )
 
 
-def _insert_outbox(session: Session, rows: list[dict], now: datetime) -> list[tuple[int, str, str]]:
+# Writes outbox rows whose key is new and returns (id, key, queue) of those it inserted; PostgreSQL's
+# COPY (checkin.adapters.pg_bulk) is given by the composition root, for ticks of many thousand rows.
+BulkInsert = Callable[[Session, list[dict], datetime], list[tuple[int, str, str]]]
+
+
+def _insert_outbox(
+    session: Session, rows: list[dict], now: datetime, bulk: BulkInsert | None = None
+) -> list[tuple[int, str, str]]:
     """Insert outbox rows whose key is new; returns (id, key, queue) of those this call inserted."""
-    if session.bind.dialect.name != "postgresql":
-        table = OutboxItem.__table__
-        extra = dict(state="pending", attempts=0, created_at=now, updated_at=now)
-        return _insert(
-            session,
-            table,
-            [dict(r, **extra) for r in rows],
-            "idempotency_key",
-            (table.c.id, table.c.idempotency_key, table.c.queue),
-        )
-    # PostgreSQL: COPY into a scratch table, then one INSERT ... SELECT ... ON CONFLICT DO NOTHING, in key
-    # order so two ticks inserting the same keys queue behind each other instead of deadlocking. A
-    # hundred thousand rows this way take seconds; multi-row VALUES take minutes.
-    from checkin import crypto
-
-    tokens: dict[str, bytes] = {}  # one ciphertext per distinct text in a tick (most bodies repeat)
-    cols = ", ".join(_COLUMNS)
-    cursor = session.connection().connection.driver_connection.cursor()
-    try:
-        cursor.execute(
-            "CREATE TEMP TABLE tick_outbox (idempotency_key varchar(200), channel varchar(8), purpose varchar(24), "
-            "queue varchar(16), to_number varchar(20), from_number varchar(20), body bytea, twiml_url varchar(500), "
-            "member_id integer, next_attempt_at timestamptz) ON COMMIT DROP"
-        )
-        with cursor.copy(f"COPY tick_outbox ({cols}) FROM STDIN") as copy:
-            for row in rows:
-                body = row["body"]
-                if body is not None:
-                    body = tokens.get(body) or tokens.setdefault(body, crypto.encrypt(body))
-                copy.write_row(tuple(body if c == "body" else row[c] for c in _COLUMNS))
-        cursor.execute(
-            f"INSERT INTO outbox ({cols}, state, attempts, created_at, updated_at) "  # noqa: S608 - cols is our own column list, values are bound
-            f"SELECT {cols}, 'pending', 0, %(now)s, %(now)s FROM tick_outbox ORDER BY idempotency_key "
-            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key, queue",
-            {"now": now},
-        )
-        created = cursor.fetchall()
-        cursor.execute("DROP TABLE tick_outbox")
-        return [tuple(r) for r in created]
-    finally:
-        cursor.close()
+    if bulk is not None:
+        return bulk(session, rows, now)
+    table = OutboxItem.__table__
+    extra = dict(state="pending", attempts=0, created_at=now, updated_at=now)
+    # In key order, so two ticks inserting the same keys queue behind each other instead of deadlocking.
+    return _insert(
+        session,
+        table,
+        [dict(r, **extra) for r in sorted(rows, key=lambda r: r["idempotency_key"])],
+        "idempotency_key",
+        (table.c.id, table.c.idempotency_key, table.c.queue),
+    )
 
 
-def write_due(session: Session, now: datetime, *, base_url: str = "") -> TickResult:
-    """Plan every send due at `now` and write the ones not yet written. Call inside one transaction."""
+def write_due(
+    session: Session, now: datetime, *, base_url: str = "", bulk_insert: BulkInsert | None = None
+) -> TickResult:
+    """Plan every send due at `now` and write the ones not yet written. Call inside one transaction.
+    `bulk_insert`: a faster way to write the new outbox rows (Runtime.bulk_outbox_insert)."""
     result = TickResult()
     result.closed = close_stale_prompts(session, now)
     groups, prompts = load_state(session, now)
@@ -168,7 +150,7 @@ def write_due(session: Session, now: datetime, *, base_url: str = "") -> TickRes
     # Most of a tick's window was written by earlier ticks: skip those before encrypting bodies.
     done = _existing(session, list(by_key))
     rows = [_outbox_row(s, now) for s in due if s.key not in done]
-    for row_id, key, queue in _insert_outbox(session, rows, now) if rows else ():
+    for row_id, key, queue in _insert_outbox(session, rows, now, bulk_insert) if rows else ():
         result.created.append((row_id, queue))
         created_keys.append(key)
     unit_of_work.record_sends(

@@ -1,6 +1,7 @@
 """The call flow: what the caller hears at each step and where their answer goes next.
 
-Each step takes the stored call and Twilio's input and returns TwiML (twilio's VoiceResponse).
+Each step takes the stored call and Twilio's input and returns a Script (checkin.voice.script: what
+is said and gathered), which the web app renders as TwiML (checkin.adapters.twiml).
 Paths are relative to /twilio/voice; `tries` counts the answers we could not use at a step: after
 two re-prompts the caller hears a polite goodbye (with 988).
 
@@ -34,7 +35,6 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
-from twilio.twiml.voice_response import VoiceResponse
 
 from checkin.escalation import service as escalation
 from checkin.models import Group, Member
@@ -42,6 +42,7 @@ from checkin.voice import calls, meetings, speech
 from checkin.voice.calls import CallInput
 from checkin.voice.config import VoiceConfig
 from checkin.voice.models import VoiceCall
+from checkin.voice.script import Script
 
 MAX_TRIES = 2
 MESSAGE_PAUSE = 3  # seconds of silence that end a spoken message
@@ -63,7 +64,7 @@ class Turn:
     inp: CallInput
     member: Member | None = None
     group: Group | None = None
-    response: VoiceResponse = field(default_factory=VoiceResponse)
+    response: Script = field(default_factory=Script)
     # Prompts that lead into the next question: said inside its <Gather>, so a key interrupts them.
     preface: list[tuple[str, dict]] = field(default_factory=list)
 
@@ -148,7 +149,7 @@ class Turn:
             options.update(transcribe=True, transcribe_callback=self.url("transcribed", of=step))
         self.response.record(**options)
 
-    def connect_crisis_line(self) -> VoiceResponse:
+    def connect_crisis_line(self) -> Script:
         """Say so, and <Dial> the configured crisis line. No callerId: Twilio passes on the caller's
         own number on a call they made (the Lifeline routes by it and can call back), ours on one we placed."""
         self.flush()
@@ -158,7 +159,7 @@ class Turn:
         ).number(self.cfg.crisis_line)
         return self.response
 
-    def goodbye(self, key: str = "goodbye", **values) -> VoiceResponse:
+    def goodbye(self, key: str = "goodbye", **values) -> Script:
         self.flush()
         self.say(key, **values)
         self.response.hangup()
@@ -169,7 +170,7 @@ def _names(turn: Turn) -> dict[str, str]:
     return {"name": turn.member.first_name, "group": turn.group.name if turn.group else "Checkin"}
 
 
-def _retry(turn: Turn, tries: int, again) -> VoiceResponse:
+def _retry(turn: Turn, tries: int, again) -> Script:
     """An answer we could not use: say so and ask again, at most twice, then a polite goodbye."""
     turn.lead("not_understood")
     if tries >= MAX_TRIES:
@@ -180,14 +181,14 @@ def _retry(turn: Turn, tries: int, again) -> VoiceResponse:
 # --- start and menu ------------------------------------------------------------------------------
 
 
-def start(turn: Turn) -> VoiceResponse:
+def start(turn: Turn) -> Script:
     if turn.member is None:
         return unknown_start(turn)
     turn.lead("greeting", **_names(turn))
     return menu_prompt(turn, 0)
 
 
-def menu_prompt(turn: Turn, tries: int) -> VoiceResponse:
+def menu_prompt(turn: Turn, tries: int) -> Script:
     gather = turn.gather("menu", tries)
     turn.say("menu", into=gather)
     # The offer to switch is worded in the other language, so it is said by that language's voice.
@@ -195,7 +196,7 @@ def menu_prompt(turn: Turn, tries: int) -> VoiceResponse:
     return turn.response
 
 
-def menu(turn: Turn, tries: int) -> VoiceResponse:
+def menu(turn: Turn, tries: int) -> Script:
     choice = speech.menu_choice(turn.inp.digits, turn.inp.speech)
     if turn.inp.speech:
         # Whatever a member says is assessed like a text, menu word or not; "help" is paged as a crisis.
@@ -247,7 +248,7 @@ def menu(turn: Turn, tries: int) -> VoiceResponse:
     return _retry(turn, tries, lambda t: menu_prompt(turn, t))
 
 
-def concerning(turn: Turn, level: str) -> VoiceResponse:
+def concerning(turn: Turn, level: str) -> Script:
     """What was said is concerning (the case is open, its alerts written): a crisis gets help now;
     urgent (PHQ-9 item 9, urgent words) hears 911 first, 988, and is put through to a facilitator."""
     if level == "crisis":
@@ -269,7 +270,7 @@ def _someone_told(turn: Turn) -> bool:
     return escalation.anyone_told(turn.session, escalation.live_for(turn.session, turn.member.id))
 
 
-def help_now(turn: Turn, why: str) -> VoiceResponse:
+def help_now(turn: Turn, why: str) -> Script:
     """9, "help", or a crisis heard (the case is already open at crisis, its alerts written): "hang up
     and call 9 1 1" first; the on-call facilitator is being told (true: the alert is going out, no
     call-back time promised); then the crisis line: 1 or yes connects at once, 3 or no rings the
@@ -287,7 +288,7 @@ def help_now(turn: Turn, why: str) -> VoiceResponse:
     return turn.connect_crisis_line()
 
 
-def help_choice(turn: Turn) -> VoiceResponse:
+def help_choice(turn: Turn) -> Script:
     """The answer to help now's offer. Words are assessed like any (they are stored with the case)."""
     if turn.inp.speech:
         calls.heard(
@@ -302,7 +303,7 @@ def help_choice(turn: Turn) -> VoiceResponse:
     return turn.connect_crisis_line()  # 1, yes, or anything else: a person now
 
 
-def crisis_line(turn: Turn) -> VoiceResponse:
+def crisis_line(turn: Turn) -> Script:
     """After the crisis line rang: they talked (the call is over), or it could not be reached and
     the on-call facilitators are rung (then a message, as for 3)."""
     if turn.inp.dial_status == "completed":
@@ -316,12 +317,12 @@ def crisis_line(turn: Turn) -> VoiceResponse:
 # --- check in ------------------------------------------------------------------------------------
 
 
-def score_prompt(turn: Turn, tries: int) -> VoiceResponse:
+def score_prompt(turn: Turn, tries: int) -> Script:
     turn.say("score", into=turn.gather("score", tries))
     return turn.response
 
 
-def score(turn: Turn, tries: int) -> VoiceResponse:
+def score(turn: Turn, tries: int) -> Script:
     value = speech.score(turn.inp.digits, turn.inp.speech)
     said_words = turn.inp.speech.strip()
     if value is None and not said_words:
@@ -345,12 +346,12 @@ def score(turn: Turn, tries: int) -> VoiceResponse:
     return record_prompt(turn)
 
 
-def phq9_prompt(turn: Turn, tries: int) -> VoiceResponse:
+def phq9_prompt(turn: Turn, tries: int) -> Script:
     turn.say("phq9", into=turn.gather("phq9", tries, speech_too=False))
     return turn.response
 
 
-def phq9(turn: Turn, tries: int) -> VoiceResponse:
+def phq9(turn: Turn, tries: int) -> Script:
     digits = turn.inp.digits.strip()
     if digits not in ("0", "1", "2", "3"):
         return _retry(turn, tries, lambda t: phq9_prompt(turn, t))
@@ -370,14 +371,14 @@ def phq9(turn: Turn, tries: int) -> VoiceResponse:
     return record_prompt(turn)
 
 
-def record_prompt(turn: Turn) -> VoiceResponse:
+def record_prompt(turn: Turn) -> Script:
     if turn.take_message("recorded", "record"):
         return turn.response
     # No recording (silence, or nothing before the pound key): Twilio carries on here.
     return turn.goodbye("saved", name=turn.member.first_name)
 
 
-def recorded(turn: Turn) -> VoiceResponse:
+def recorded(turn: Turn) -> Script:
     """The check-in's message: a recording (English), or the words heard (Spanish); nothing is fine too."""
     if turn.inp.recording_url:
         calls.attach_recording(turn.session, turn.call, turn.inp.recording_url)
@@ -401,7 +402,7 @@ def _message_words(turn: Turn, step: str, text: str, *, of: str) -> calls.Heard:
 # --- a facilitator, now -------------------------------------------------------------------------
 
 
-def dial(turn: Turn, after: int, asked: int | None = None) -> VoiceResponse:
+def dial(turn: Turn, after: int, asked: int | None = None) -> Script:
     """Ring the group's on-call facilitators one after another; `after` is the one who just rang.
     `asked` (epoch seconds, carried in the action URL) is when the member asked: the list is the
     rota's at that instant on every step, so a shift ending mid-ring neither skips nor repeats anyone."""
@@ -454,7 +455,7 @@ def transcribed(turn: Turn, of: str) -> None:
         _message_words(turn, f"transcript-{of}", text, of=of)
 
 
-def message(turn: Turn) -> VoiceResponse:
+def message(turn: Turn) -> Script:
     """The message left when nobody answered: a recording, or the words heard (Spanish)."""
     if turn.inp.recording_url:
         calls.note_voicemail(turn.session, turn.call, turn.member, turn.now, url=turn.inp.recording_url)
@@ -471,7 +472,7 @@ def message(turn: Turn) -> VoiceResponse:
 # --- unknown callers: who we are, and a message for the coordinator -----------------------------
 
 
-def unknown_start(turn: Turn) -> VoiceResponse:
+def unknown_start(turn: Turn) -> Script:
     gather = turn.response.gather(
         input="dtmf", num_digits=1, timeout=2, action=turn.url("unknown", choose=1), method="POST"
     )
@@ -482,7 +483,7 @@ def unknown_start(turn: Turn) -> VoiceResponse:
     return _unknown_record(turn)
 
 
-def unknown(turn: Turn, choosing: bool) -> VoiceResponse:
+def unknown(turn: Turn, choosing: bool) -> Script:
     if choosing:
         if turn.inp.digits.strip() == "8":
             turn.call.language = "es"
@@ -493,7 +494,7 @@ def unknown(turn: Turn, choosing: bool) -> VoiceResponse:
     return turn.goodbye("unknown_saved")
 
 
-def _unknown_record(turn: Turn) -> VoiceResponse:
+def _unknown_record(turn: Turn) -> Script:
     # Recorded in either language: a caller who is not a member has nobody to escalate for (only
     # members' words are assessed), and the coordinators are texted the audio to listen to.
     turn.record("unknown")
@@ -510,7 +511,7 @@ def is_machine(answered_by: str) -> bool:
 
 def outbound(
     turn: Turn, kind: str, occurrence: str | None, number: str, confirm: int | None = None
-) -> VoiceResponse:
+) -> Script:
     """A call we placed. A machine (or anyone at a number that is no longer this member's) hears only
     who called and the number to call back. A person is first asked whether they are the member
     ("This is a call for Ben. Ben, press 1 or say yes"): a family member who answers learns nothing
@@ -539,7 +540,7 @@ def outbound(
     return menu_prompt(turn, 0)
 
 
-def _confirm_prompt(turn: Turn, kind: str, occurrence: str | None, tries: int) -> VoiceResponse:
+def _confirm_prompt(turn: Turn, kind: str, occurrence: str | None, tries: int) -> Script:
     query = {"kind": kind, "member": turn.member.id, "occurrence": occurrence or "", "confirm": tries}
     gather = turn._gather(
         turn.url("outbound", **query), speech_too=True, hints=speech.YES_NO_HINTS[turn.lang]

@@ -12,7 +12,6 @@ from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
-from twilio.twiml.voice_response import VoiceResponse
 
 from checkin.escalation import failsafe
 from checkin.escalation import service as escalation
@@ -20,8 +19,9 @@ from checkin.models import Group, Member
 from checkin.phones import InvalidPhone, normalize_phone
 from checkin.voice import calls, flow
 from checkin.voice.config import VoiceConfig
+from checkin.voice.script import Script
 
-Step = Callable[[flow.Turn], "VoiceResponse | None"]
+Step = Callable[[flow.Turn], "Script | None"]
 log = logging.getLogger("checkin.voice")
 
 MAX_SPEECH = 1000
@@ -117,7 +117,7 @@ def run(
     ctx: escalation.Context,
     now: datetime,
     outbound_call: Mapping | None = None,
-) -> VoiceResponse | None:
+) -> Script | None:
     """Open the call's row (once per CallSid) and run one flow step on it, in `session`.
 
     `outbound_call` ({"member", "kind", "outbox"}) opens a call we placed; otherwise an unopened
@@ -160,7 +160,7 @@ def run(
     return step(turn)
 
 
-def run_or_fail_safe(session: Session, inp: calls.CallInput, step: Step, **kwargs) -> VoiceResponse | None:
+def run_or_fail_safe(session: Session, inp: calls.CallInput, step: Step, **kwargs) -> Script | None:
     """`run`, but a bug in the step (not the database) must not drop a caller who may be in crisis:
     whatever it wrote is undone and the call gets `fail_safe`, as a text gets inbound's."""
     try:
@@ -173,7 +173,7 @@ def run_or_fail_safe(session: Session, inp: calls.CallInput, step: Step, **kwarg
         return fail_safe(session, inp, kwargs["cfg"])
 
 
-def fail_safe(session: Session, inp: calls.CallInput, cfg: VoiceConfig) -> VoiceResponse:
+def fail_safe(session: Session, inp: calls.CallInput, cfg: VoiceConfig) -> Script:
     """A step failed (a bug, not the database): the caller still hears 988/911 and the people who
     would be alerted are, directly (checkin.escalation.failsafe), once per call. Call it on a clean
     session: whatever the failed step wrote has been rolled back."""
@@ -188,7 +188,7 @@ def fail_safe(session: Session, inp: calls.CallInput, cfg: VoiceConfig) -> Voice
         f"Checkin ALERT (urgent): a phone call from {who} could not be processed automatically. "
         "Please call them back; the console has the number.",
     )
-    response = VoiceResponse()
+    response = Script()
     # As help now says it: 911 first, then who is being told and 988 (digit by digit, cfg.text).
     for key in ("danger", "failsafe" if people else "failsafe_unheard"):
         response.say(cfg.text(key, lang), **cfg.say_attrs(lang))

@@ -1,9 +1,17 @@
-"""The staff console under /console: server-rendered pages for coordinators and facilitators.
+"""The staff console under /console: server-rendered pages for coordinators and facilitators, one blueprint.
 
-Other console blueprints (webhooks.console_planning) use what this module exports: the layout
-`console/base.html` (blocks title, content), `login_required`, `coordinator_required`,
-`current_staff()`, `group_visible(group_id)`, `db()` (the request's database session) and
-`add_nav(label, endpoint, coordinator_only=False)` for a link in the top navigation.
+By what a page is about:
+  views_home, views_members (+ imports: CSV member imports), views_escalations (+ timeline),
+  views_staff (rota), views_audit       people and cases
+  views_groups (+ recurrence: the schedule builder), views_plan (+ texts: a group's own wording),
+  views_calendar                        groups, meetings, reminder plans and their preview, calendar feed
+  views_simulator (+ simulator, call_simulator)
+                                        texts and calls played against the real service, nothing kept
+  views_auth, auth, forms, templating   sign-in, the request's staff member and session, form fields, layout
+
+Coordinators edit; a facilitator sees the groups they facilitate (read-only) and gets 404 for others.
+Every page uses the layout `console/base.html` (blocks title, content) and `login_required`,
+`coordinator_required`, `current_staff()`, `group_visible(group_id)`, `db()` (the request's database session).
 CSRF: every POST/PUT/PATCH/DELETE outside /twilio/ needs Flask-WTF's token (form field
 `csrf_token`, rendered by `{{ csrf_field() }}`); Twilio's webhooks are signed instead.
 """
@@ -15,7 +23,7 @@ from datetime import timedelta
 from flask import Blueprint, request
 from flask_wtf.csrf import CSRFProtect
 
-from webhooks.console.auth import (  # noqa: F401  (re-exported for other console blueprints)
+from webhooks.console.auth import (  # noqa: F401  (re-exported for the console's views)
     can_see_group,
     client_ip,
     close_db,
@@ -36,23 +44,20 @@ csrf = CSRFProtect()
 SESSION_HOURS = timedelta(hours=12)
 
 # (label, endpoint, coordinator_only), in the order they appear in the top navigation.
-NAV: list[tuple[str, str, bool]] = [
+NAV: tuple[tuple[str, str, bool], ...] = (
     ("Home", "console.home", False),
     ("Members", "console.members", False),
     ("Escalations", "console.escalations", False),
     ("Staff", "console.staff", False),
     ("Audit", "console.audit_log", True),
-]
+    ("Groups", "console.groups", False),
+    ("Simulator", "console.simulator", False),
+)
 
 
 # Endpoints that take a file upload bigger than the app-wide limit (which is sized for Twilio's webhooks).
 UPLOAD_LIMITS: dict[str, int] = {"console.members_import": 5 * 1024 * 1024 + 64 * 1024}
 UPLOAD_FORM_MEMORY = 2 * 64 * 1024  # two of Werkzeug's 64 KiB reads; text fields stay small
-
-
-def add_nav(label: str, endpoint: str, coordinator_only: bool = False) -> None:
-    if not any(item[1] == endpoint for item in NAV):
-        NAV.append((label, endpoint, coordinator_only))
 
 
 @bp.record_once
@@ -87,8 +92,12 @@ def _setup(state) -> None:
 from webhooks.console import (  # noqa: E402, F401
     views_audit,
     views_auth,
+    views_calendar,
     views_escalations,
+    views_groups,
     views_home,
     views_members,
+    views_plan,
+    views_simulator,
     views_staff,
 )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
-from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 
 from checkin import accounts
@@ -28,11 +27,11 @@ def login():
         return render_template("console/login.html", next=next_url)
     email = request.form.get("email", "")
     password = request.form.get("password", "")
-    redis = current_app.extensions["checkin"].redis
+    throttle = current_app.extensions["checkin"].signin_throttle
     session = db()
     try:
-        result = accounts.authenticate(session, redis, email, password, client_ip())
-    except RedisError:
+        result = accounts.authenticate(session, throttle, email, password, client_ip())
+    except accounts.ThrottleUnavailable:
         abort(
             503,
             "sign-in is unavailable for a moment (the attempt counter cannot be reached); try again shortly",

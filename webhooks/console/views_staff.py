@@ -15,7 +15,7 @@ from checkin.accounts.passwords import generate_password, hash_password
 from checkin.db import utcnow
 from checkin.directory import ValidationError, add_staff, set_staff_phone
 from checkin.models import STAFF_ROLES, Group, GroupStaff, OnCallWindow, StaffUser
-from webhooks.console import bp
+from webhooks.console import bp, forms
 from webhooks.console.auth import (
     client_ip,
     coordinator_required,
@@ -26,7 +26,6 @@ from webhooks.console.auth import (
     login_required,
     visible_groups,
 )
-from webhooks.console_planning import forms
 from webhooks.params import record_id
 
 TIERS = ("primary", "backup")

@@ -1,7 +1,7 @@
 """The simulator's phone call: a member calls the group's number and presses keys or speaks, and the
 coordinator reads what the service says and what facilitators would get, with nothing kept.
 
-The call is played as Twilio plays it (webhooks.cli_voice.CallWalker reads each TwiML answer and
+The call is played as Twilio plays it (webhooks.call_walker.CallWalker reads each TwiML answer and
 follows its Gather, Record, Dial and Redirect), but each "webhook" runs the real step
 (checkin.voice.steps, as /twilio/voice does) inside the simulator's rolled-back transaction
 (simulator.rolled_back), so no call, message, escalation or outbox row survives. Like the texts,
@@ -23,14 +23,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 from sqlalchemy import select
 
+from checkin.adapters import twiml
 from checkin.db import utcnow
 from checkin.escalation.models import AssessmentRecord
 from checkin.escalation.service import RANK
 from checkin.models import Group, Member, Message, StaffUser
 from checkin.voice import flow, steps
 from checkin.voice.config import load as load_config
-from webhooks.cli_voice import CallWalker, Step
-from webhooks.console_planning.simulator import Send, rolled_back, sends
+from webhooks.call_walker import CallWalker, Step
+from webhooks.console.simulator import Send, rolled_back, sends
 
 SID_PREFIX = "CAsim"
 KEYS = "123456789*0#"  # in keypad order
@@ -218,7 +219,7 @@ class _Caller:
                 now=self.now,
             )
         self.outbox_ids += self.dry.take_send_ids()
-        return str(response) if response is not None else ""
+        return twiml.render(response) if response is not None else ""
 
     def collect(self) -> tuple[tuple[Send, ...], tuple[Send, ...], str | None]:
         """What the requests since the last collect wrote: (alerts, other sends, highest level)."""

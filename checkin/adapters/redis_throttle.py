@@ -1,4 +1,5 @@
-"""Sign-in throttling in Redis: failed attempts counted per account and per client address.
+"""Sign-in throttling in Redis (checkin.accounts.SignInThrottle, plugged in by checkin.bootstrap):
+failed attempts counted per account and per client address.
 
 Fixed windows: after ACCOUNT_LIMIT failures for one email, or IP_LIMIT from one address, within
 WINDOW seconds, sign-in is refused (even with the right password) until the window ends.
@@ -7,8 +8,12 @@ WINDOW seconds, sign-in is refused (even with the right password) until the wind
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from redis import Redis
+from redis.exceptions import RedisError
+
+from checkin.accounts import ThrottleUnavailable
 
 WINDOW = 15 * 60
 ACCOUNT_LIMIT = 5
@@ -49,3 +54,29 @@ def record_failure(redis: Redis, email: str, ip: str) -> None:
 def record_success(redis: Redis, email: str, ip: str) -> None:
     # The account's count starts again; the address's does not (one good login must not hide guessing).
     redis.delete(_keys(email, ip)[0])
+
+
+class RedisSignInThrottle:
+    """The attempt counters every web process shares. `redis` is a callable (a forked process gets its own
+    socket); a Redis that cannot be reached is ThrottleUnavailable, so sign-in is refused, not unthrottled."""
+
+    def __init__(self, redis: Callable[[], Redis]):
+        self._redis = redis
+
+    def blocked_for(self, email: str, ip: str) -> int:
+        try:
+            return blocked_for(self._redis(), email, ip)
+        except (RedisError, OSError) as exc:
+            raise ThrottleUnavailable(type(exc).__name__) from exc
+
+    def record_failure(self, email: str, ip: str) -> None:
+        try:
+            record_failure(self._redis(), email, ip)
+        except (RedisError, OSError) as exc:
+            raise ThrottleUnavailable(type(exc).__name__) from exc
+
+    def record_success(self, email: str, ip: str) -> None:
+        try:
+            record_success(self._redis(), email, ip)
+        except (RedisError, OSError) as exc:
+            raise ThrottleUnavailable(type(exc).__name__) from exc

@@ -8,7 +8,7 @@ from flask.cli import with_appcontext
 
 def register(cli) -> None:
     """Add this module's commands to the `checkin` group."""
-    from webhooks.cli import _domain_call
+    from checkin.cli import _domain_call
 
     @cli.group("console")
     def console_group():

@@ -44,8 +44,8 @@ def run_dev() -> int:
 
     settings = load_settings()
     upgrade(settings.database_url)
-    crypto.configure(settings.encryption_keys)
     db = Database(settings.database_url)
+    crypto.install(db.engine, settings.encryption_keys)
     with db.session() as session:
         seeded = seed_if_empty(session)
         # Kept under instance/ (mode 0600) so it is the same at every start and can be printed again.
@@ -78,7 +78,7 @@ def run_dev() -> int:
             str(bindir / "rq"),
             "worker",
             "--worker-class",
-            "rq.worker.SimpleWorker",
+            "workers.worker.Worker",
             "--with-scheduler",
             "--url",
             settings.redis_url,

@@ -15,14 +15,16 @@ from checkin.directory import ValidationError, add_group, check_timezone
 from checkin.models import Group
 from checkin.phones import InvalidPhone, normalize_phone
 from webhooks.console import (
+    bp,
     coordinator_required,
     db,
+    forms,
     group_visible,
     is_coordinator,
     login_required,
+    recurrence,
     visible_groups,
 )
-from webhooks.console_planning import bp, forms, recurrence
 
 UPCOMING_WEEKS = 12
 UPCOMING_MAX = 16
@@ -41,7 +43,7 @@ def _groups_page(form=None, error=None, status=200):
         schedule = schedules.get_schedule(db(), group.id)
         rec = recurrence.parse(schedule.rrule) if schedule else None
         rows.append((group, schedule, rec, schedules.next_meeting(db(), group.id, now) if schedule else None))
-    return render_template("console_planning/groups.html", rows=rows, form=form or {}, error=error), status
+    return render_template("console/groups.html", rows=rows, form=form or {}, error=error), status
 
 
 @bp.post("/groups")
@@ -103,7 +105,7 @@ def _group_page(group: Group, *, details=None, builder=None, error=None, error_i
         ".calendar", token=token
     )
     return render_template(
-        "console_planning/group.html",
+        "console/group.html",
         group=group,
         schedule=schedule,
         current=current,

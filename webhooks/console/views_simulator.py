@@ -7,16 +7,15 @@ from flask import abort, current_app, render_template, request
 from sqlalchemy import select
 
 from checkin.models import Group, GroupMember, Member
-from webhooks.console import db, login_required, visible_group_ids
-from webhooks.console_planning import bp
-from webhooks.console_planning.call_simulator import (
+from webhooks.console import bp, db, login_required, visible_group_ids
+from webhooks.console.call_simulator import (
     KEYS,
     MAX_SPEECH,
     MAX_TRANSCRIPT,
     CallInputError,
     run_call,
 )
-from webhooks.console_planning.simulator import MAX_TEXT, run
+from webhooks.console.simulator import MAX_TEXT, run
 from webhooks.twilio_voice import bp as voice_bp
 
 
@@ -88,7 +87,7 @@ def simulate():
 
 def _page(template: str, status: int = 200, **values):
     return render_template(
-        f"console_planning/{template}",
+        f"console/{template}",
         backend=current_app.extensions["checkin"].settings.messaging_backend,
         **values,
     ), status

@@ -9,8 +9,7 @@ from flask import abort, current_app
 from checkin import calendar_feed, schedules
 from checkin.db import utcnow
 from checkin.models import Group
-from webhooks.console import db
-from webhooks.console_planning import bp
+from webhooks.console import bp, db
 
 
 @bp.get("/calendar/<token>.ics")

@@ -1,4 +1,11 @@
-"""The `checkin` command, built on Flask's CLI. Bad arguments get one line and a non-zero exit."""
+"""The `checkin` command, built on Flask's CLI. Bad arguments get one line and a non-zero exit.
+
+An entry point like the web app (`webhooks.create_app`) and the workers: it builds its Runtime
+through the web app's factory (the composition root, checkin.bootstrap), and may use webhooks,
+workers and adapters; nothing else imports it (import contract in pyproject.toml). Its parts:
+schedules (`checkin schedule ...`), voice (`simulate call`, `voice phq9`), console
+(`console set-password`), dev (`checkin dev`, the whole service on embedded defaults).
+"""
 
 from __future__ import annotations
 
@@ -218,7 +225,10 @@ cli.add_command(assess_command, "assess")
 
 # --- schedules, voice, console: each part keeps its commands in its own module -------------
 
-from webhooks import cli_console, cli_schedules, cli_spool, cli_voice  # noqa: E402
+from checkin.cli import console as cli_console  # noqa: E402
+from checkin.cli import schedules as cli_schedules  # noqa: E402
+from checkin.cli import spool as cli_spool  # noqa: E402
+from checkin.cli import voice as cli_voice  # noqa: E402
 
 for _part in (cli_schedules, cli_voice, cli_console, cli_spool):
     _part.register(cli)
@@ -230,7 +240,7 @@ for _part in (cli_schedules, cli_voice, cli_console, cli_spool):
 @cli.command("dev")
 def dev_cmd():
     """Run everything on embedded defaults: migrate, Valkey, demo data, web + worker + cron."""
-    from webhooks.dev import run_dev
+    from checkin.cli.dev import run_dev
 
     sys.exit(run_dev())
 

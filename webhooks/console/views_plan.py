@@ -16,8 +16,16 @@ from checkin import schedules
 from checkin.db import utcnow
 from checkin.directory import ValidationError
 from checkin.models import Group, Member
-from webhooks.console import coordinator_required, db, group_visible, is_coordinator, login_required
-from webhooks.console_planning import bp, forms, texts
+from webhooks.console import (
+    bp,
+    coordinator_required,
+    db,
+    forms,
+    group_visible,
+    is_coordinator,
+    login_required,
+    texts,
+)
 
 PREVIEW_DAYS = 14
 
@@ -118,7 +126,7 @@ def _plan_page(group: Group, form=None, error=None, status=200, texts_form=None,
         for key, rows in groupby(sends, key=lambda s: (s.member_id, names.get(s.member_id, s.member_name)))
     ]
     return render_template(
-        "console_planning/plan.html",
+        "console/plan.html",
         group=group,
         form=form or plan_form(schedules.get_plan(session, group.id)),
         fields=FIELDS,

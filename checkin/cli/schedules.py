@@ -34,7 +34,7 @@ def _local(value: str, what: str) -> datetime:
 
 def _in_group(fn):
     """Run fn(session, group, ...) in one transaction; a validation error becomes a one-line error."""
-    from webhooks.cli import _domain_call
+    from checkin.cli import _domain_call
 
     def call(session, group_name, *args, **kwargs):
         from checkin.directory import find_group
@@ -195,8 +195,8 @@ def register(cli) -> None:
     @with_appcontext
     def schedule_pause(phone, until, resume):
         """Pause a member's reminders, prompts and nudges through a date (replies and crisis help never pause)."""
+        from checkin.cli import _domain_call
         from checkin.schedules.service import pause_member
-        from webhooks.cli import _domain_call
 
         if resume == bool(until):
             raise click.ClickException("give either --until YYYY-MM-DD or --resume")
@@ -213,9 +213,9 @@ def register(cli) -> None:
     @with_appcontext
     def schedule_preview(group_name, days, start):
         """Every send the plan will make, per member in local time; what is held back and why."""
+        from checkin.cli import _runtime
         from checkin.db import utcnow
         from checkin.schedules import preview
-        from webhooks.cli import _runtime
 
         first = _day(start, "--from") if start else None
         base_url = _runtime().settings.public_base_url

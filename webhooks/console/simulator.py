@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from textwrap import shorten
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from checkin import inbound
-from checkin.db import make_engine, unit_of_work, utcnow
+from checkin import crypto, inbound
+from checkin.db import unit_of_work, utcnow
 from checkin.models import Group, Member, OutboxItem, StaffUser
 from checkin.unit_of_work import ListDispatcher, WorkSession
 
@@ -81,28 +81,10 @@ class _RolledBack:
         return ids
 
 
-_sqlite_engines: dict[str, object] = {}
-
-
 def _engine(db):
-    """The engine to roll back on. pysqlite's own transaction handling would commit at the first
-    RELEASE SAVEPOINT, so on SQLite (the laptop default) the simulator uses an engine of its own
-    that issues BEGIN itself, the SQLAlchemy recipe for real SQLite savepoints."""
-    if db.engine.dialect.name != "sqlite":
-        return db.engine
-    engine = _sqlite_engines.get(db.url)
-    if engine is None:
-        engine = make_engine(db.url)
-
-        @event.listens_for(engine, "connect")
-        def _no_pysqlite_transactions(dbapi_conn, _record):
-            dbapi_conn.isolation_level = None
-
-        @event.listens_for(engine, "begin")
-        def _begin(conn):
-            conn.exec_driver_sql("BEGIN")
-
-        engine = _sqlite_engines.setdefault(db.url, engine)
+    """The engine to roll back on (see Database.savepoint_engine), with the database's keys."""
+    engine = db.savepoint_engine
+    crypto.share(db.engine, engine)
     return engine
 
 
