@@ -145,7 +145,7 @@ class Runtime:
         """Where a signed request that could not be stored waits (checkin.spool; a local directory)."""
         from checkin.adapters.file_spool import FileSpool
 
-        return FileSpool(self.settings.spool_path)
+        return FileSpool(self.settings.spool_path, crypto.cipher(self.db.engine.dialect))
 
     @cached_property
     def signin_throttle(self) -> accounts.SignInThrottle:

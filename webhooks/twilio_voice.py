@@ -7,11 +7,11 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, abort, current_app, request
-from twilio.twiml.voice_response import VoiceResponse
 
 from checkin.adapters import twiml
 from checkin.db import utcnow
 from checkin.voice import calls, flow, steps
+from checkin.voice.script import Script
 from webhooks import intake
 from webhooks.params import whole_number
 from webhooks.signature import twilio_signed
@@ -37,11 +37,11 @@ def _checked(read, *args):
 def _voice_without_storage():
     """The call cannot be stored or run: whoever is on the line still hears 911 and 988 (digit by digit)."""
     cfg = current_app.extensions["checkin"].voice
-    response = VoiceResponse()
+    script = Script()
     for key in ("danger", "failsafe_unheard"):
-        response.say(cfg.text(key, "en"), **cfg.say_attrs("en"))
-    response.hangup()
-    return _twiml(response), None
+        script.say(cfg.text(key, "en"), **cfg.say_attrs("en"))
+    script.hangup()
+    return _twiml(script), None
 
 
 def _no_content():

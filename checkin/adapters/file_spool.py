@@ -27,15 +27,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from checkin import crypto
+from cryptography.fernet import MultiFernet
+
 from checkin.spool import SpooledRequest, SpoolError
 
 SUFFIX = ".req"
 
 
 class FileSpool:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, cipher: MultiFernet):
         self.path = Path(path)
+        self.cipher = cipher  # the database's keys: a spooled request is as private as a stored body
         self.new = self.path / "new"
         self.tmp = self.path / "tmp"
         self.rejected = self.path / "rejected"
@@ -48,7 +50,7 @@ class FileSpool:
         name = f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}{SUFFIX}"
         try:
             self._dirs()
-            token = crypto.cipher().encrypt(request.to_json())
+            token = self.cipher.encrypt(request.to_json())
             tmp = self.tmp / name
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
@@ -76,7 +78,7 @@ class FileSpool:
         return len(self.keys())
 
     def load(self, key: str) -> SpooledRequest:
-        raw = crypto.cipher().decrypt((self.new / _checked(key)).read_bytes())
+        raw = self.cipher.decrypt((self.new / _checked(key)).read_bytes())
         return SpooledRequest.from_json(raw, key)
 
     def __iter__(self) -> Iterator[SpooledRequest]:
