@@ -259,21 +259,32 @@ def test_every_language_is_read_for_live_texts():
 
 # --------------------------------------------------------------------------- the final blind set
 
-FINAL = CORPUS_DIR / "risk_blind_final.tsv"
-# The rules alone (assess with no language, as blind_rates reads them) when the set was folded in.
-FLOOR = {"crisis>=urgent": 0.69, "crisis=crisis": 0.65, "urgent>=urgent": 0.82, "harmless alarmed": 0.07}
+# The final blind sets, each scored once and folded in after the rules stopped changing. Floors are the
+# rules alone (assess with no language, as blind_rates reads them) when each set was folded in.
+FINALS = {
+    "risk_blind_final.tsv": (
+        411,
+        {"crisis>=urgent": 0.69, "crisis=crisis": 0.65, "urgent>=urgent": 0.82, "harmless alarmed": 0.07},
+    ),
+    "risk_blind_final4.tsv": (
+        324,
+        {"crisis>=urgent": 0.80, "crisis=crisis": 0.78, "urgent>=urgent": 0.82, "harmless alarmed": 0.05},
+    ),
+}
 
 
-def test_the_final_blind_set_holds_its_measured_floor():
+@pytest.mark.parametrize("name", sorted(FINALS))
+def test_each_final_blind_set_holds_its_measured_floor(name):
     # Never tuned on: these are the figures it was measured at, as floors (see the file's header).
-    rows = read_labelled_rows(FINAL)
-    assert len(rows) == 411
+    size, floor = FINALS[name]
+    rows = read_labelled_rows(CORPUS_DIR / name)
+    assert len(rows) == size
     rates = blind_rates(rows)
     why = misses(rows)
-    assert rates["crisis>=urgent"] >= FLOOR["crisis>=urgent"], why
-    assert rates["crisis=crisis"] >= FLOOR["crisis=crisis"], why
-    assert rates["urgent>=urgent"] >= FLOOR["urgent>=urgent"], why
-    assert rates["harmless alarmed"] <= FLOOR["harmless alarmed"], why
+    assert rates["crisis>=urgent"] >= floor["crisis>=urgent"], why
+    assert rates["crisis=crisis"] >= floor["crisis=crisis"], why
+    assert rates["urgent>=urgent"] >= floor["urgent>=urgent"], why
+    assert rates["harmless alarmed"] <= floor["harmless alarmed"], why
 
 
 # --------------------------------------------------------------------------- round 4 families
