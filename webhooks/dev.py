@@ -85,7 +85,7 @@ def run_dev() -> int:
             "alerts",
             "outbox",
         ],
-        "cron": [str(bindir / "rq"), "cron", "--url", settings.redis_url, "workers.cron_config"],
+        "cron": [str(bindir / "checkin-cron")],
     }
     procs = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
 
