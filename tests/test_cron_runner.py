@@ -1,5 +1,6 @@
-"""The cron runner (`checkin-cron`) as real processes: one active under a Redis lease, a SIGKILLed leader
-replaced by the other, and a Redis that freezes, dies and comes back without taking the runner with it.
+"""The cron runner (`checkin-cron`) as real processes: one active under a Redis lease, a frozen holder that
+steps down without a duty when it wakes, a SIGKILLed holder replaced by the other, and a Redis that
+freezes, dies and comes back without taking the runner with it.
 
 What is observed is what an operator would see: which runner holds the lease (its pid is in the token),
 which one RQ lists as a running cron scheduler, and whether the sweeper's jobs keep being enqueued
@@ -12,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -84,7 +86,20 @@ def runner_env(database_url, redis_url, tmp_path):
     )
 
 
-def test_one_runner_is_active_and_the_other_takes_over_when_it_is_killed(database_url, redis_url, tmp_path):
+def enqueued_since(log: Path, since: float) -> list[str]:
+    """The runner's "Enqueued job" log lines stamped at or after `since` (epoch seconds)."""
+    out = []
+    for line in log.read_text(errors="replace").splitlines():
+        if "Enqueued job" in line:
+            stamp = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            if stamp >= since:
+                out.append(line)
+    return out
+
+
+def test_one_runner_is_active_a_frozen_one_steps_down_and_a_killed_one_is_replaced(
+    database_url, redis_url, tmp_path
+):
     redis = Redis.from_url(redis_url)
     redis.flushdb()
     env = runner_env(database_url, redis_url, tmp_path)
@@ -101,19 +116,38 @@ def test_one_runner_is_active_and_the_other_takes_over_when_it_is_killed(databas
         assert holder_pid(redis) == first.pid
         assert [s.pid for s in CronScheduler.all(redis)] == [first.pid]
 
-        first.send_signal(signal.SIGKILL)
-        first.wait(10)
+        # The holder freezes (a stalled VM, SIGSTOP): its lease runs out and the other one takes over ...
+        first.send_signal(signal.SIGSTOP)
+        frozen_at = time.time()
+        try:
+            wait_for("the second runner takes over", lambda: holder_pid(redis) == second.pid, [second], logs)
+            wait_for(
+                "a sweep enqueued by the second runner",
+                lambda: redis.zrangebyscore(f"rq:cron_job:{SWEEP}:jobs", frozen_at, "+inf"),
+                [second],
+                logs,
+            )
+        finally:
+            first.send_signal(signal.SIGCONT)
+        woke_at = time.time()
+        # ... and when it wakes it finds the lease gone and steps down without a duty.
+        wait_for("the first runner steps down", lambda: "stepped down" in logs[0].read_text(), [first], logs)
+        assert enqueued_since(logs[0], woke_at) == []
+        assert holder_pid(redis) == second.pid
+        assert [s.pid for s in CronScheduler.all(redis, cleanup=False)] == [second.pid]
+
+        # The new holder is SIGKILLed: the first one, waiting again, takes over and the sweeps go on.
+        second.send_signal(signal.SIGKILL)
+        second.wait(10)
         killed_at = time.time()
-        wait_for("the second runner takes over", lambda: holder_pid(redis) == second.pid, [second], logs)
-        # ... and the sweeper runs again, enqueued by the new holder.
+        wait_for("the first runner takes over", lambda: holder_pid(redis) == first.pid, [first], logs)
         wait_for(
             "a sweep enqueued after the kill",
             lambda: redis.zrangebyscore(f"rq:cron_job:{SWEEP}:jobs", killed_at, "+inf"),
-            [second],
+            [first],
             logs,
         )
-        assert second.pid in [s.pid for s in CronScheduler.all(redis, cleanup=False)]
-        assert "took the lease" in logs[1].read_text()
+        assert enqueued_since(logs[0], killed_at)
     finally:
         stop(first)
         if second is not None:

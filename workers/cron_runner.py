@@ -136,7 +136,10 @@ class CronRunner:
         try:
             self.lease.reacquire()  # our token only (compare-and-set): PEXPIRE to a full lease
         except LockNotOwnedError:
+            was_active = self.state is State.LEADER
             self.step_down("the lease was no longer ours (expired, or Redis lost it)")
+            if was_active:
+                self.scheduler.register_death()  # Redis answers: RQ's list of cron schedulers drops us too
             raise
         self.valid_until = now + self.lease_seconds
         self.renew_at = now + self.lease_seconds / 3
