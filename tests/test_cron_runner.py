@@ -168,6 +168,16 @@ def test_the_runner_survives_redis_freezing_and_restarting_and_its_duties_resume
     try:
         wait_for("the runner sweeps", lambda: sweeps(redis), [runner], [log])
 
+        # A blip: Redis drops the runner's connections; it reconnects and the sweeps go on.
+        blip_at = time.time()
+        redis.client_kill_filter(_type="normal", skipme=True)
+        wait_for(
+            "sweeps after the blip",
+            lambda: redis.zrangebyscore(f"rq:cron_job:{SWEEP}:jobs", blip_at, "+inf"),
+            [runner],
+            [log],
+        )
+
         # Frozen for over a lease: every call times out, the runner steps down and keeps trying.
         os.kill(server._process.pid, signal.SIGSTOP)
         try:
@@ -198,3 +208,10 @@ def test_the_runner_survives_redis_freezing_and_restarting_and_its_duties_resume
         stop(runner)
         if server.is_running():
             server.stop()
+
+
+def test_a_cron_lease_that_could_not_be_taken_over_within_a_minute_is_refused(database_url, redis_url):
+    from config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match=r"CHECKIN_CRON_LEASE_SECONDS: must be 3 to 25 seconds, not 60"):
+        load_settings(make_env(database_url, redis_url, CHECKIN_CRON_LEASE_SECONDS="60"))
