@@ -8,7 +8,8 @@ its asyncore loop and hands a request to a thread only once the whole body is in
 For each server setup: the latency of signed webhooks (one new connection each, as Twilio makes them)
 with nobody else connected (the baseline) and with CHECKIN_BENCH_TRICKLERS (50) trickling connections
 open, as the ratio of the two; how many answered within a second; and each setup's throughput with no
-tricklers (closed loop, 2 x 4 connections), beside gunicorn gthread 2 x 4 (what `inbound` measures with).
+tricklers (closed loop, 2 x 4 connections) beside gunicorn gthread 2 x 4 (what `inbound` measures with),
+all servers up at once and measured in CHECKIN_BENCH_ROUNDS (3) interleaved rounds, as `inbound` does.
 The `procfile` setup is the Procfile's own `web:` line, run as written.
 """
 
@@ -19,8 +20,10 @@ import os
 import secrets
 import shlex
 import socket
+import statistics
 import threading
 import time
+from contextlib import ExitStack
 from urllib.parse import urlencode
 
 from bench.bench_inbound import (
@@ -53,6 +56,8 @@ PROBES = int(os.environ.get("CHECKIN_BENCH_PROBES", "20"))
 PROBE_TIMEOUT = 10.0  # seconds; a probe that waits this long counts as starved
 STARVED_AFTER = 2  # timed-out probes before a setup is declared starved (keeps the bench short)
 THROUGHPUT_SECONDS = float(os.environ.get("CHECKIN_BENCH_DURATION", "3"))
+ROUNDS = int(os.environ.get("CHECKIN_BENCH_ROUNDS", "3"))
+BASE_SETUP = "gunicorn gthread 2x4"  # the setting `inbound` measures with
 BODY_LENGTH = 4096  # what each trickler announces: under every limit, so the server must wait for it
 
 
@@ -83,7 +88,7 @@ def setups(port: int) -> list[tuple[str, list[str] | ServerSettings]]:
 
     return [
         ("gunicorn sync 2 (before)", ServerSettings(2, "sync")),
-        ("gunicorn gthread 2x4", ServerSettings(2, "gthread", 4)),
+        (BASE_SETUP, ServerSettings(2, "gthread", 4)),
         (
             "waitress 8 threads",
             [
@@ -232,14 +237,12 @@ def main() -> None:
     )
     try:
         redis.flushdb()
-        with scratch_dir() as tmp, temp_database() as database_url:
+        with scratch_dir() as tmp, temp_database() as database_url, ExitStack() as stack:
             seed(database_url, key)
-            throughput: dict[str, LoadResult] = {}
-            starved: list[str] = []
-            for label, spec in setups(0):
+            servers: dict[str, tuple[int, str]] = {}
+            for label, _ in setups(0):
                 port = free_port()
                 env = app_env(database_url, port, str(tmp / "instance"), key)
-                public_url = env["PUBLIC_BASE_URL"] + PATH
                 spec = dict(setups(port))[label]
                 srv = (
                     Gunicorn("webhooks:create_app()", port, spec, env, tmp)
@@ -247,25 +250,37 @@ def main() -> None:
                     else Command(label, spec, port, env, tmp)
                 )
                 srv.start(timeout=90)
-                try:
-                    check_webhook(port, public_url)
-                    # First, so every worker and thread has served before the latencies are taken.
-                    throughput[label] = run_load(
-                        label,
-                        port,
-                        PATH,
-                        request_builder(public_url),
-                        processes=2,
-                        threads=4,
-                        max_rps=10000,
-                        warmup=1.0,
-                        duration=THROUGHPUT_SECONDS,
+                stack.callback(srv.stop)
+                servers[label] = (port, env["PUBLIC_BASE_URL"] + PATH)
+                check_webhook(*servers[label])
+
+            # Throughput first (it also warms every worker and thread), in interleaved rounds, each round
+            # in a rotated order; the ratio to gthread 2 x 4 is the median of the per-round ratios.
+            labels = list(servers)
+            runs: dict[str, list[LoadResult]] = {label: [] for label in labels}
+            for n in range(ROUNDS):
+                for label in labels[n % len(labels) :] + labels[: n % len(labels)]:
+                    port, public_url = servers[label]
+                    runs[label].append(
+                        run_load(
+                            label,
+                            port,
+                            PATH,
+                            request_builder(public_url),
+                            processes=2,
+                            threads=4,
+                            max_rps=10000,
+                            warmup=1.0,
+                            duration=THROUGHPUT_SECONDS,
+                        )
                     )
-                    idle, idle_failed = probes(port, public_url)
-                    with Tricklers(port, TRICKLERS) as trick:
-                        slow, slow_failed = probes(port, public_url)
-                finally:
-                    srv.stop()
+
+            starved: list[str] = []
+            for label in labels:
+                port, public_url = servers[label]
+                idle, idle_failed = probes(port, public_url)
+                with Tricklers(port, TRICKLERS) as trick:
+                    slow, slow_failed = probes(port, public_url)
                 print(f"--- {label}", flush=True)
                 print("  " + describe("idle (baseline)", idle, idle_failed), flush=True)
                 print("  " + describe(f"with {TRICKLERS} tricklers", slow, slow_failed), flush=True)
@@ -279,12 +294,20 @@ def main() -> None:
                         f"  (the server closed tricklers {trick.reopened} times; they reconnected)",
                         flush=True,
                     )
-            print("throughput with no tricklers (closed loop, 2 x 4 connections):", flush=True)
-            base = throughput.get("gunicorn gthread 2x4")
-            for label, r in throughput.items():
-                ratio = f"  x{r.rps / base.rps:.2f} of gthread 2x4" if base and base.rps else ""
+
+            base = BASE_SETUP
+            print(
+                f"throughput with no tricklers (closed loop, 2 x 4 connections, {ROUNDS} rounds of "
+                f"{THROUGHPUT_SECONDS:g} s; ratio: median per-round req/s against {base}):",
+                flush=True,
+            )
+            for label in labels:
+                rps = [r.rps for r in runs[label]]
+                ratios = [a / b for a, b in zip(rps, (r.rps for r in runs[base])) if b]
+                errors = sum(r.errors for r in runs[label])
                 print(
-                    f"  {label:<32} {r.rps:6.0f} req/s  p50 {r.p(50):6.1f} ms  errors {r.errors}{ratio}",
+                    f"  {label:<32} {statistics.median(rps):6.0f} req/s (median)  errors {errors}"
+                    f"  x{statistics.median(ratios) if ratios else 0:.2f}",
                     flush=True,
                 )
             stored, _ = count_inbound(database_url)
