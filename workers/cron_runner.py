@@ -69,6 +69,8 @@ class CronRunner:
         self.lease = self.redis.lock(LEASE_KEY, timeout=self.lease_seconds, thread_local=False)
         self.scheduler = CronScheduler(connection=self.redis, name=self.name)
         self.scheduler.load_config_from_file(config)
+        for job in self.scheduler.get_jobs():  # each duty's job says which runner enqueued it
+            job.job_options["meta"] = {**job.job_options.get("meta", {}), "cron_runner": self.name}
         self.state = State.FOLLOWER
         self.valid_until = 0.0  # monotonic: our own view of the lease's end
         self.renew_at = 0.0
