@@ -45,6 +45,7 @@ from redis.backoff import EqualJitterBackoff
 from redis.exceptions import LockNotOwnedError
 from rq.cron import CronScheduler
 
+from config import ConfigError
 from workers import runtime
 
 log = logging.getLogger("checkin.cron")
@@ -225,7 +226,11 @@ def main() -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    runner = CronRunner()
+    try:
+        runner = CronRunner()
+    except ConfigError as exc:  # every bad setting in one message, as the `checkin` command prints them
+        print(f"checkin-cron: {exc}", file=sys.stderr)
+        return 2
     signal.signal(signal.SIGTERM, runner.stop)
     signal.signal(signal.SIGINT, runner.stop)
     return runner.run()
