@@ -16,12 +16,13 @@ import logging
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 
-from checkin import crypto, outbox, pacing
+from checkin import consent, crypto, outbox, pacing
 from checkin.db import Database
 from checkin.escalation import policy as policy_module
 from checkin.escalation import service as escalation
 from checkin.messaging import MessagingPort
 from checkin.schedules import late
+from checkin.spool import Spool
 from checkin.unit_of_work import Dispatcher
 from checkin.voice import config as voice_config
 from checkin.voice import outbound as voice_outbound
@@ -131,6 +132,18 @@ class Runtime:
             sender = settings.twilio_from_number or settings.twilio_messaging_service_sid or "default"
             self._pacer = pacing.Pacer(lambda: self.redis, settings.send_rates, default_sender=sender)
         return self._pacer
+
+    @cached_property
+    def opted_out(self) -> consent.OptedOutNumbers:
+        """Who had opted out when last read: what a text answered without the database may not ignore."""
+        return consent.OptedOutNumbers()
+
+    @cached_property
+    def spool(self) -> Spool:
+        """Where a signed request that could not be stored waits (checkin.spool; a local directory)."""
+        from checkin.adapters.file_spool import FileSpool
+
+        return FileSpool(self.settings.spool_path)
 
     @cached_property
     def status_callback_url(self) -> str:

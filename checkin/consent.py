@@ -39,3 +39,55 @@ def opt_in(session: Session, member: Member, *, source: str, message_id: int | N
     session.add(ConsentEvent(member_id=member.id, kind="opt_in", source=source, message_id=message_id))
     log.info("opt-in member=%s source=%s", member.id, source)
     return was_out
+
+
+class OptedOutNumbers:
+    """The numbers that had opted out when last read, kept in memory (never logged) for the one moment
+    the database cannot be asked: answering a text that could not be stored. Read again at most every
+    `max_age_seconds`, after a text was stored; a STOP or START answered without the database updates
+    it at once. It can be a minute stale and is per process: it narrows what an answer without the
+    database may text, it does not replace the send-time consent check."""
+
+    def __init__(self, max_age_seconds: float = 60.0):
+        import threading
+
+        self.max_age_seconds = max_age_seconds
+        self._numbers: set[str] = set()
+        self._read_at: float | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def known(self) -> bool:
+        """Whether it has been read at all (a process started while the database was down has not)."""
+        return self._read_at is not None
+
+    def __contains__(self, phone: str) -> bool:
+        return phone in self._numbers
+
+    def refresh_if_due(self, session_factory) -> None:
+        import time
+
+        now = time.monotonic()
+        if self._read_at is not None and now - self._read_at < self.max_age_seconds:
+            return
+        if not self._lock.acquire(blocking=False):
+            return  # another request is reading it
+        try:
+            with session_factory() as session:
+                numbers = set(
+                    session.scalars(select(Member.phone).where(Member.status == MemberStatus.OPTED_OUT.value))
+                )
+            self._numbers, self._read_at = numbers, now
+        except Exception as exc:
+            log.warning(
+                "could not read the opted-out numbers (%s); keeping the last list", type(exc).__name__
+            )
+        finally:
+            self._lock.release()
+
+    def said(self, phone: str, kind: str | None) -> None:
+        """A STOP or START answered without the database: what its replay will record, known now."""
+        if kind == "opt_out":
+            self._numbers.add(phone)
+        elif kind == "opt_in":
+            self._numbers.discard(phone)

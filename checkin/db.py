@@ -58,11 +58,23 @@ def make_engine(url: str, **kwargs) -> Engine:
             cur.close()
 
         return engine
+    if "connect_timeout" not in url:
+        # A database host that does not answer (not even with a refusal) must not hold a webhook past
+        # Twilio's 15 s: give up connecting after a few seconds, so the request is spooled and answered.
+        kwargs.setdefault("connect_args", {}).setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
+    # Likewise waiting for a pooled connection when all are busy (SQLAlchemy's default is 30 s).
+    if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_timeout", POOL_TIMEOUT_SECONDS)
     engine = create_engine(url, **kwargs)
     event.listen(engine, "handle_error", _drop_error_detail)
     if not kwargs.get("pool_pre_ping"):
         _ping_after_idle(engine)
     return engine
+
+
+# Twilio waits 15 s for a webhook: a connection attempt (tried twice) and a wait for the pool fit in it.
+CONNECT_TIMEOUT_SECONDS = 3
+POOL_TIMEOUT_SECONDS = 5
 
 
 def _drop_error_detail(context) -> None:
@@ -105,6 +117,21 @@ def _ping_after_idle(engine: Engine) -> None:
             engine.dialect.do_ping(dbapi_conn)
         except Exception as exc:
             raise DisconnectionError(f"pooled connection failed its ping ({type(exc).__name__})") from exc
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether `exc` says the database connection (not the statement) failed, so that running the same
+    work once more on a fresh connection may succeed: an invalidated pooled connection, an operational
+    or interface error (server gone, restarted, a terminated backend), or SQLAlchemy's own "This
+    connection is closed" / "Can't reconnect until invalid transaction is rolled back", which are
+    InvalidRequestErrors rather than DBAPIErrors."""
+    from sqlalchemy import exc as sa
+
+    if isinstance(exc, sa.DBAPIError):
+        return bool(exc.connection_invalidated) or isinstance(exc, (sa.OperationalError, sa.InterfaceError))
+    if isinstance(exc, (sa.DisconnectionError, sa.ResourceClosedError, sa.PendingRollbackError)):
+        return True
+    return isinstance(exc, sa.InvalidRequestError) and "closed" in str(exc).lower()
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import cache
 
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -16,7 +16,7 @@ from checkin import answers, consent, keywords, templates
 from checkin.answers import asked
 from checkin.channels import Channel
 from checkin.checkins import ANSWER_WINDOW, CheckIn, open_prompt_id
-from checkin.db import utcnow
+from checkin.db import connection_lost, utcnow
 from checkin.escalation import commands, failsafe
 from checkin.escalation import service as escalation
 from checkin.models import Member, Message, StaffUser
@@ -35,6 +35,8 @@ class InboundMessage:
     to_number: str
     body: str
     channel: str = Channel.SMS.value
+    # When it reached us, if earlier than now: a request spooled while storage failed, replayed later.
+    received_at: datetime | None = None
 
 
 InboundSms = InboundMessage  # what the SMS webhook and the simulator build
@@ -48,24 +50,43 @@ class Answer:
     level: str | None = None  # the risk assessment, for members' messages
 
 
+# `receive_sms(replied=...)` not given: store the reply decided now.
+DECIDED = object()
+
+
 def receive_sms(
-    db, sms: InboundSms, *, context: escalation.Context | None = None, now: datetime | None = None
+    db,
+    sms: InboundSms,
+    *,
+    context: escalation.Context | None = None,
+    now: datetime | None = None,
+    replied: str | object | None = DECIDED,
 ) -> Answer:
     """Store the message exactly once, decide, and return the reply. A retried webhook gets the same reply
-    (and creates nothing: its alerts were written with the first one)."""
+    (and creates nothing: its alerts were written with the first one).
+
+    `replied`: what the member was already answered (a spooled request replayed once storage works
+    again): kept with the message instead of the reply decided now, which nobody will see."""
     try:
-        return _receive(db, sms, context, now)
-    except DBAPIError as exc:
-        if not exc.connection_invalidated:
+        return _receive(db, sms, context, now, replied)
+    except SQLAlchemyError as exc:
+        if not connection_lost(exc):
             raise
-        # The pooled connection had died (a database restart): nothing was stored with it. Twilio
-        # does not retry an SMS webhook, so do it here, once, on a fresh connection; the MessageSid
-        # claim makes a second run safe even if the first one's commit did land.
-        log.warning("database connection lost while receiving; retrying once (sid=%s)", sms.sid)
-        return _receive(db, sms, context, now)
+        # The connection had died (a database restart, a terminated backend, a pool that cannot
+        # reconnect): nothing was stored with it. Twilio does not retry an SMS webhook, so do it here,
+        # once, on a fresh connection; the MessageSid claim makes a second run safe even if the first
+        # one's commit did land. If this fails too, the webhook spools the request (webhooks.intake).
+        log.warning(
+            "database connection lost while receiving (%s); retrying once (sid=%s)",
+            type(exc).__name__,
+            sms.sid,
+        )
+        return _receive(db, sms, context, now, replied)
 
 
-def _receive(db, sms: InboundSms, context: escalation.Context | None, now: datetime | None) -> Answer:
+def _receive(
+    db, sms: InboundSms, context: escalation.Context | None, now: datetime | None, replied=DECIDED
+) -> Answer:
     now = now or utcnow()
     with db.session() as session:
         if session.get_bind().dialect.name == "postgresql" and not commands.is_command(sms.body):
@@ -109,6 +130,8 @@ def _receive(db, sms: InboundSms, context: escalation.Context | None, now: datet
             if message is None:  # a retry of this MessageSid was stored meanwhile: its answer stands
                 return _duplicate(session, sms.sid)
             reply, level = _fail_safe(session, member, staff, message)
+        if replied is not DECIDED:
+            reply = replied  # what the member was told when it arrived (the spool's answer)
         _store_reply(session, message, reply)
     # Committed: the unit of work has handed the alerts and timers this decided to its dispatcher.
     return Answer(reply, message.id, level=level)
@@ -120,6 +143,7 @@ def _staff(session: Session, phone: str) -> StaffUser | None:
 
 def _message_values(sms: InboundSms, *, member_id: int | None, staff_id: int | None) -> dict:
     now = utcnow()
+    received = sms.received_at if sms.received_at is not None and sms.received_at < now else now
     return dict(
         direction="inbound",
         channel=sms.channel,
@@ -134,7 +158,7 @@ def _message_values(sms: InboundSms, *, member_id: int | None, staff_id: int | N
         error_code=None,
         error_message=None,
         outbox_id=None,
-        created_at=now,
+        created_at=received,
         updated_at=now,
     )
 
@@ -397,3 +421,49 @@ def _unknown_number(
         "staff paged" if told else "NOBODY CAN BE PAGED",
     )
     return templates.render(level if told else f"{level}_unheard", lang), level
+
+
+SPANISH_WORDS = ("AYUDA", "PARAR", "BAJA", "ALTA", "CUANDO")
+
+
+def reply_without_storage(
+    body: str, sender: str = "", opted_out: consent.OptedOutNumbers | None = None
+) -> tuple[str | None, str]:
+    """The answer to a text that could not be stored (the database is down, or storing it failed): its
+    words alone decide, so a crisis reply never depends on the database. Returns (reply, level).
+
+    Nothing here may promise a human (nobody can be paged until the text is stored: the `_unheard`
+    wordings) or text someone who may have opted out more than their own words call for: a crisis or
+    urgent text gets 988/911, STOP its one confirmation, HELP the carrier answer (988 included); any
+    other text gets no answer now (we cannot tell who sent it or whether they opted out) and is decided,
+    and paged if need be, when the spooled request is replayed.
+
+    `opted_out`: the numbers known (in memory, read a moment ago) to have opted out: `sender` among them
+    gets no answer at all, as when stored (a crisis from them is still escalated, on replay)."""
+    kind, word = keywords.classify(body)
+    level, rules = _assess_words_only(body)
+    if opted_out is not None:
+        was_out = sender in opted_out
+        opted_out.said(sender, kind)
+        if was_out:
+            return None, level
+    # A keyword is the whole message, so it is never also a sentence in crisis: its own answer comes
+    # first (a bare HELP/AYUDA is urgent for the rules, and the carrier answer names 988 and 911).
+    if kind in ("opt_out", "help"):
+        lang = "es" if word in SPANISH_WORDS else "en"
+        return templates.render("opted_out" if kind == "opt_out" else "help", lang), level
+    if level in escalation.PAGED:
+        lang = "es" if any(rule.startswith("es.") for rule in rules) else "en"
+        return templates.render(f"{level}_unheard", lang), level
+    return None, level
+
+
+def _assess_words_only(body: str) -> tuple[str, tuple[str, ...]]:
+    try:
+        from checkin.rules import ALL_LANGUAGES, assess
+
+        result = assess(body or "", language=ALL_LANGUAGES, second_opinion=True)
+        return result.level, tuple(result.rules)
+    except Exception as exc:
+        log.error("risk assessment failed without storage (%s); answering as urgent", type(exc).__name__)
+        return "urgent", ("engine.error",)

@@ -60,7 +60,15 @@ class Settings:
     send_rates: Rates = field(default_factory=lambda: _default_rates())
     max_concurrent_calls: int | None = None  # None: config/voice.toml's calls.max_concurrent
     crisis_line: str | None = None  # None: config/voice.toml's crisis_line.number (checked there)
+    spool_dir: Path | None = None  # None: instance/spool (see `spool_path`)
+    spool_replay_seconds: int = 10  # 0: no automatic replay in the web process (`checkin spool replay` only)
     extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def spool_path(self) -> Path:
+        """Where a signed request that could not be stored waits to be replayed (a local disk that outlives
+        the process: see README, *Intake that cannot lose a signed text*)."""
+        return self.spool_dir or self.instance_path / "spool"
 
     @property
     def embedded_redis_socket(self) -> Path:
@@ -256,6 +264,24 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: Path 
         cron_lease = 20
     max_calls = positive_int("CHECKIN_MAX_CONCURRENT_CALLS", 0) or None
     crisis_line = get("CHECKIN_CRISIS_LINE")
+    spool_raw = get("CHECKIN_SPOOL_DIR")
+    spool_dir = Path(spool_raw).resolve() if spool_raw else None
+    if spool_raw and not Path(spool_raw).is_absolute():
+        problems.append(
+            ("CHECKIN_SPOOL_DIR", "must be an absolute path (a local disk that survives restarts)")
+        )
+    replay_raw = get("CHECKIN_SPOOL_REPLAY_SECONDS")
+    spool_replay = 10
+    if replay_raw is not None:
+        if not replay_raw.isdigit():
+            problems.append(
+                (
+                    "CHECKIN_SPOOL_REPLAY_SECONDS",
+                    f"must be a whole number of seconds (0: never), not {replay_raw!r}",
+                )
+            )
+        else:
+            spool_replay = int(replay_raw)
 
     from checkin import pacing
 
@@ -292,4 +318,6 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: Path 
         send_rates=send_rates,
         max_concurrent_calls=max_calls,
         crisis_line=crisis_line,
+        spool_dir=spool_dir,
+        spool_replay_seconds=spool_replay,
     )

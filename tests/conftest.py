@@ -191,6 +191,9 @@ def make_env(database_url, redis_url, fake_twilio=None, **overrides):
         "TWILIO_FROM_NUMBER": FROM_NUMBER,
         "TWILIO_API_BASE_URL": fake_twilio.base_url if fake_twilio else "http://127.0.0.1:9",
         "CHECKIN_OUTBOX_LEASE_SECONDS": "120",
+        # No background replayer: a test replays its spool itself (a thread left running would replay
+        # into the next test's tables); tests/test_spool.py turns it on where it is the subject.
+        "CHECKIN_SPOOL_REPLAY_SECONDS": "0",
     }
     env.update(overrides)
     return env

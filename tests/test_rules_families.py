@@ -84,7 +84,7 @@ def test_blind_lines_hold_in_each_language_and_construct():
 
 def test_blind_lines_keep_their_source():
     rows = read_labelled_rows(BLIND)
-    assert {r["source"] for r in rows} == {"blind/set1", "blind/set1b", "blind/set3"}
+    assert {r["source"] for r in rows} == {"blind/set1", "blind/set1b", "blind/set3", "blind/dev4"}
     assert {r["lang"] for r in rows} >= {"en", "es", "mix"}
 
 
@@ -274,3 +274,108 @@ def test_the_final_blind_set_holds_its_measured_floor():
     assert rates["crisis=crisis"] >= FLOOR["crisis=crisis"], why
     assert rates["urgent>=urgent"] >= FLOOR["urgent>=urgent"], why
     assert rates["harmless alarmed"] <= FLOOR["harmless alarmed"], why
+
+
+# --------------------------------------------------------------------------- round 4 families
+# Wordings written for these tests (not lines of any blind set): each construct the fourth blind set
+# (blind/dev4) showed missing, said another way, in English, Spanish and both mixed, beside the
+# everyday messages that share its words.
+
+ROUND4_CRISIS = [
+    "please tell my mom none of this was her fault. i wont be around after tonight",
+    "sorry for the mess im about to leave. love you all. bye",
+    "no fue culpa de nadie, diganle a mi hija. ya no voy a estar aqui despues de hoy",
+    "take care of each other ok? i wont be at group anymore after this week. adios",
+    "diganle a mi mama que no fue su culpa. bye",
+    "the pills are all counted out next to my bed, i take them when my husband falls asleep",
+    "ya tengo las pastillas contadas en la mesa, me las tomo en un rato",
+    "bought antifreeze today and im going to drink it tonight",
+    "tengo el cloro aqui y me lo voy a tomar ahorita",
+    "tengo el veneno, i'm gonna drink it cuando se duerman",
+    "the gun is in my lap. give me one good reason not to",
+    "mixed all my xanax with a bottle of wine, cant feel my legs",
+    "mezcle mis pastillas con tequila y ya no siento las manos",
+    "took all my pills con una botella de vino, everything is spinning",
+    "tied a plastic bag over my head earlier and took it off but im doing it again right now",
+    "the voices say if i dont jump off the roof my kids will die",
+    "las voces me dicen que si no me corto mi mama se va a morir",
+    "rope is tied to the beam. when this sends im doing it",
+]
+
+ROUND4_URGENT = [
+    "not going to do anything drastic but the thoughts keep coming back",
+    "no voy a hacer nada pero los pensamientos no se van",
+    "everything would be easier for my family if i just wasnt here",
+    "todo seria mas facil si yo no estuviera",
+    "not sure i want to keep living honestly",
+    "my boyfriend shoved me into the wall again last night",
+    "mi pareja me volvio a golpear y no se a donde ir",
+    "mi esposo me empujo contra la pared, i dont know what to do",
+    "my daughter keeps taking my social security money and i cant stop her",
+    "relapsed last night. 200 days down the drain",
+    "volvi a usar last night, perdi mis 60 dias",
+    "back on the bottle, i know",
+    "started restricting again, barely eating",
+    "we lost our lease and will be on the streets by the 1st",
+    "llevo dos semanas sin tomar mis pastillas y no duermo",
+    "creo que me ponen algo en la comida en el trabajo",
+    "discharged from the psych unit monday and i feel like im slipping already",
+    "everyone would be better off if i was gone",
+]
+
+ROUND4_HARMLESS = [
+    "el final de la serie me mato jaja",
+    "el partido de anoche me mato, que golazo",
+    "that movie ending destroyed me, still crying",
+    "it just hit me how much i miss my dad",
+    "the loss hit me hard this week, miss her",
+    "i wont be at group anymore after this month, switching to the saturday group",
+    "sorry i wont be texting for a week, on vacation",
+    "wont be texting after tonight, phone plan runs out, will call from my sisters",
+    "take care of each other while im in the hospital for my knee, see you in 2 weeks",
+    "my meds are all lined up in my weekly organizer, feeling on top of it",
+    "took my meds with a glass of water like always",
+    "compre cloro para lavar el bano",
+    "bought rat poison for the garage and the dog cant get to it",
+    "im not suicidal, just exhausted",
+    "im not gonna do anything this weekend, just rest",
+    "no se preocupen, ya llegue bien a la casa",
+    "my cousin said it wasnt anybodys fault when her dad died",
+    "my dad died and it wasnt anybodys fault but i still feel guilty",
+    "my mom keeps coming in my room at night to check on the baby lol",
+    "my ex used to hit me, thats over now, 2 years in my own place",
+    "used my inhaler last night, asthma is bad with the smoke",
+    "back on the pills my psychiatrist prescribed and feeling better",
+    "would be easier if i just had a car honestly",
+    "this is it, the job offer came through!!",
+    "thanks for everything this year group! see you in january",
+    "take care of each other this week, im off to my daughters wedding!",
+    "traffic on the bridge, be there in a few minutes",
+    "hay trafico en el puente, llego al rato",
+    "took my meds with a glass of water, going to bed",
+    "me voy a tomar la pastilla de la presion al rato",
+    "no se si quiero seguir viviendo en esta ciudad, la renta esta carisima",
+    "sorry for the mess i left in the kitchen after group lol",
+    "mi hijo me empujo jugando futbol jaja",
+    "my son pushed me to finally sign up for the gym",
+    "we lost our lease but found a new place already, moving saturday",
+    "give me one reason not to buy these shoes lol",
+    "trying again right now to get into the zoom, link not working",
+]
+
+
+@pytest.mark.parametrize("text", ROUND4_CRISIS)
+def test_round4_crisis_constructs_are_crisis_in_other_words(text):
+    assert assess(text).level == "crisis"
+    assert assess(text, language=ALL_LANGUAGES).level == "crisis"
+
+
+@pytest.mark.parametrize("text", ROUND4_URGENT)
+def test_round4_urgent_constructs_are_at_least_urgent_in_other_words(text):
+    assert rank(text) >= 2
+    assert level_rank(assess(text, language=ALL_LANGUAGES).level) >= 2
+
+
+@pytest.mark.parametrize("text", ROUND4_HARMLESS)
+def test_round4_everyday_words_do_not_alarm(text):
+    assert level_rank(assess(text, language=ALL_LANGUAGES).level) < 2

@@ -223,7 +223,8 @@ def test_healthz_reports_database_and_redis(client):
         "database": "ok",
         "redis": "ok",
         "paging": "ok",
-    }  # no group: none unreachable
+        "spool": "ok",
+    }  # no group: none unreachable; nothing waiting in the intake spool
 
 
 def test_healthz_degraded_when_redis_unreachable(app, runtime):

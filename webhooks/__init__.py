@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         console_planning,
         errors,
         health,
+        intake,
         params,
         twilio_sms,
         twilio_voice,
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.register_blueprint(console.bp)
     app.register_blueprint(console_planning.bp)
     params.refuse_control_bytes(app, free_text=TWILIO_FREE_TEXT)
+    intake.install(app)  # the spool's replayer (started now if the spool holds something)
     if settings.public_base_url.startswith("https://"):
         _strict_transport(app)
     return app

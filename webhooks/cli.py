@@ -218,9 +218,9 @@ cli.add_command(assess_command, "assess")
 
 # --- schedules, voice, console: each part keeps its commands in its own module -------------
 
-from webhooks import cli_console, cli_schedules, cli_voice  # noqa: E402
+from webhooks import cli_console, cli_schedules, cli_spool, cli_voice  # noqa: E402
 
-for _part in (cli_schedules, cli_voice, cli_console):
+for _part in (cli_schedules, cli_voice, cli_console, cli_spool):
     _part.register(cli)
 
 

@@ -21,9 +21,11 @@ def healthz():
         checks["redis"] = f"unreachable: {type(exc).__name__}"
     if checks["database"] == "ok":
         checks["paging"] = _paging()
+    checks["spool"] = _spool()
     healthy = all(v == "ok" for v in checks.values())
-    # Redis down delays sends but loses nothing, and a group nobody can be paged for falls back to
-    # whoever has a phone: both are "degraded"; only the database makes us unhealthy.
+    # Redis down delays sends but loses nothing, a group nobody can be paged for falls back to whoever
+    # has a phone, and a spooled request is kept until it is stored: all "degraded"; only the database
+    # makes us unhealthy.
     status = 200 if checks["database"] == "ok" else 503
     return jsonify(status="ok" if healthy else "degraded", **checks), status
 
@@ -45,3 +47,17 @@ def _paging() -> str:
     ids = ",".join(str(g.id) for g in groups)
     current_app.logger.error("healthz: the escalation policy reaches nobody for group(s) %s", ids)
     return f"nobody reachable for group(s) {ids}"
+
+
+def _spool() -> str:
+    """ "ok", or how many signed requests wait in this host's spool to be stored (webhooks.intake)."""
+    from webhooks import intake
+
+    try:
+        waiting = current_app.extensions["checkin"].spool.count()
+    except Exception as exc:
+        return f"unreadable: {type(exc).__name__}"
+    if not waiting:
+        return "ok"
+    intake.replayer(current_app).wake()  # any process asked will replay (one at a time: the spool's lock)
+    return f"{waiting} request(s) waiting to be stored"

@@ -11,6 +11,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from checkin import inbound, status
 from checkin.channels import Channel
 from checkin.phones import InvalidPhone, normalize_phone
+from webhooks import intake
 from webhooks.params import optional_id, strip_controls, whole_number
 from webhooks.signature import twilio_signed
 
@@ -63,10 +64,21 @@ def twiml(reply: str | None):
     return _twiml_text(reply), 200, {"Content-Type": "text/xml; charset=utf-8"}
 
 
-@bp.post("/sms")
-@twilio_signed
-def sms():
+def _sms_without_storage():
+    """The answer when the text cannot be stored: its words alone decide (a crisis still gets 988/911)."""
     runtime = current_app.extensions["checkin"]
+    try:
+        sender = _e164(request.form.get("From") or "")
+    except InvalidPhone:
+        sender = ""
+    body = strip_controls(request.form.get("Body") or "")
+    reply, _level = inbound.reply_without_storage(body, sender, runtime.opted_out)
+    return twiml(reply), reply
+
+
+def _sms():
+    runtime = current_app.extensions["checkin"]
+    replay = intake.replaying()
     # Twilio's form, turned into the one neutral inbound message the domain decides on.
     message = inbound.InboundMessage(
         sid=_sid("MessageSid"),
@@ -74,10 +86,33 @@ def sms():
         to_number=_field("To", max_len=MAX_ADDRESS),
         body=strip_controls(_field("Body", required=False, max_len=MAX_BODY)),
         channel=Channel.SMS.value,
+        received_at=replay.received_at if replay else None,
     )
     # Committed by then, and its alerts handed to the queue (Redis down only delays them: the sweeper).
-    answer = inbound.receive_sms(runtime.db, message, context=current_app.extensions["checkin.escalation"])
+    answer = inbound.receive_sms(
+        runtime.db,
+        message,
+        context=current_app.extensions["checkin.escalation"],
+        **({"replied": replay.reply} if replay else {}),
+    )
+    # Who has opted out, for answering without the database should it fail (read once a minute at most).
+    runtime.opted_out.refresh_if_due(runtime.db.session)
     return twiml(answer.reply)
+
+
+@bp.post("/sms")
+@twilio_signed
+@intake.spooled(_sms_without_storage, retry=False)  # receive_sms retries a lost connection itself
+def sms():
+    return _sms()
+
+
+@bp.post("/sms/fallback")
+@twilio_signed
+@intake.spooled(_sms_without_storage, retry=False, fallback=True)
+def sms_fallback():
+    """Twilio's fallback URL for the number's messaging: called when /twilio/sms failed or timed out."""
+    return _sms()
 
 
 # A call's progress, in the words a message's status uses (calls are Messages with channel "voice").
@@ -94,8 +129,13 @@ CALL_STATUS = {
 }
 
 
+def _no_content():
+    return ("", 204), None
+
+
 @bp.post("/status")
 @twilio_signed
+@intake.spooled(_no_content)
 def status_callback():
     runtime = current_app.extensions["checkin"]
     call_status = answered_by = None

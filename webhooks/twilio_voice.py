@@ -7,9 +7,11 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, abort, current_app, request
+from twilio.twiml.voice_response import VoiceResponse
 
 from checkin.db import utcnow
 from checkin.voice import calls, flow, steps
+from webhooks import intake
 from webhooks.params import whole_number
 from webhooks.signature import twilio_signed
 
@@ -29,6 +31,20 @@ def _checked(read, *args):
         return read(*args)
     except ValueError as exc:
         abort(400, str(exc))
+
+
+def _voice_without_storage():
+    """The call cannot be stored or run: whoever is on the line still hears 911 and 988 (digit by digit)."""
+    cfg = current_app.extensions["checkin"].voice
+    response = VoiceResponse()
+    for key in ("danger", "failsafe_unheard"):
+        response.say(cfg.text(key, "en"), **cfg.say_attrs("en"))
+    response.hangup()
+    return _twiml(response), None
+
+
+def _no_content():
+    return ("", 204), None
 
 
 def _run(step, *, outbound_call: dict | None = None):
@@ -54,12 +70,22 @@ def _run(step, *, outbound_call: dict | None = None):
 
 @bp.post("")
 @twilio_signed
+@intake.spooled(_voice_without_storage)
 def incoming():
+    return _run(flow.start)
+
+
+@bp.post("/fallback")
+@twilio_signed
+@intake.spooled(_voice_without_storage, fallback=True)
+def fallback():
+    """Twilio's fallback URL for the number's voice: called when /twilio/voice failed or timed out."""
     return _run(flow.start)
 
 
 @bp.post("/<name>")
 @twilio_signed
+@intake.spooled(_voice_without_storage)
 def action(name: str):
     try:
         step = _checked(steps.named, name, request.args)
@@ -70,6 +96,7 @@ def action(name: str):
 
 @bp.post("/outbound")
 @twilio_signed
+@intake.spooled(_voice_without_storage)
 def outbound():
     kind = request.args.get("kind", "")
     if kind not in flow.OUTBOUND_KINDS:
@@ -93,6 +120,7 @@ def outbound():
 
 @bp.post("/status")
 @twilio_signed
+@intake.spooled(_no_content)
 def status():
     """Status callbacks for calls to the group numbers (set as the numbers' status callback URL)."""
     runtime = current_app.extensions["checkin"]

@@ -15,6 +15,7 @@ from checkin.escalation import service
 from checkin.escalation.models import Escalation
 from checkin.models import StaffUser
 from checkin.phones import InvalidPhone, normalize_phone
+from webhooks import intake
 from webhooks.signature import twilio_signed
 
 bp = Blueprint("twilio_voice_alerts", __name__, url_prefix="/twilio/voice/alert")
@@ -40,8 +41,42 @@ def _facilitator(session) -> StaffUser | None:
     return None
 
 
+def _script_without_storage():
+    """The alert cannot be read: the facilitator still hears which alert it is and can take it."""
+    escalation_id = request.view_args["escalation_id"]
+    ctx = current_app.extensions["checkin.escalation"]
+    response = VoiceResponse()
+    gather = response.gather(
+        num_digits=1,
+        action=f"{ctx.base_url}/twilio/voice/alert/{escalation_id}/ack",
+        method="POST",
+        timeout=8,
+    )
+    gather.say(
+        f"Checkin alert {escalation_id}. The details cannot be read right now; they are in the console. "
+        "Press 1 to acknowledge."
+    )
+    response.say(f"No key pressed. The alert stays open. Reply by text with ACK {escalation_id}. Goodbye.")
+    return _twiml(response), None
+
+
+def _ack_without_storage():
+    """The acknowledgement cannot be stored now: it is spooled (and applied when it can be); say so."""
+    escalation_id = request.view_args["escalation_id"]
+    response = VoiceResponse()
+    if (request.form.get("Digits") or "").strip() != "1":
+        response.say("Not acknowledged. The alert stays open. Goodbye.")
+    else:
+        response.say(
+            f"Sorry, alert {escalation_id} cannot be recorded as taken right now; it will be as soon as it can. "
+            f"To be sure, reply by text with ACK {escalation_id}. Goodbye."
+        )
+    return _twiml(response), None
+
+
 @bp.post("/<int:escalation_id>")
 @twilio_signed
+@intake.spooled(_script_without_storage, keep=False)
 def script(escalation_id: int):
     runtime = current_app.extensions["checkin"]
     ctx = current_app.extensions["checkin.escalation"]
@@ -71,6 +106,7 @@ def script(escalation_id: int):
 
 @bp.post("/<int:escalation_id>/ack")
 @twilio_signed
+@intake.spooled(_ack_without_storage)
 def ack(escalation_id: int):
     runtime = current_app.extensions["checkin"]
     ctx = current_app.extensions["checkin.escalation"]

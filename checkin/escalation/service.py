@@ -620,7 +620,9 @@ def _open(
     ctx: Context,
 ) -> Escalation | None:
     """Open a case and page its first circle; None when the member's one live case was opened by
-    another message a moment ago."""
+    another message a moment ago. The case is open since its message arrived: a text spooled while
+    storage failed and stored later keeps its received time, and is paged now."""
+    received = getattr(message, "created_at", None)
     esc = Escalation(
         member_id=member_id,
         group_id=group_id,
@@ -629,7 +631,7 @@ def _open(
         step=0,
         attempt=0,
         step_attempts=0,
-        opened_at=now,
+        opened_at=min(now, received) if received is not None else now,
         updated_at=now,
     )
     try:
