@@ -56,6 +56,7 @@ class Settings:
     sweep_interval_seconds: int = 15
     escalation_tick_seconds: int = 15
     schedule_tick_seconds: int = 60
+    cron_lease_seconds: int = 20
     send_rates: Rates = field(default_factory=lambda: _default_rates())
     max_concurrent_calls: int | None = None  # None: config/voice.toml's calls.max_concurrent
     crisis_line: str | None = None  # None: config/voice.toml's crisis_line.number (checked there)
@@ -255,6 +256,12 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: Path 
     sweep = positive_int("CHECKIN_SWEEP_INTERVAL_SECONDS", 15)
     escalation_tick = positive_int("CHECKIN_ESCALATION_TICK_SECONDS", 15)
     schedule_tick = positive_int("CHECKIN_SCHEDULE_TICK_SECONDS", 60)
+    # The cron lease: a dead holder is replaced within 2.25 leases (expiry, a follower's poll, then one
+    # lease of waiting so that the old holder's own clock has run out), so 25 s keeps that under a minute.
+    cron_lease = positive_int("CHECKIN_CRON_LEASE_SECONDS", 20)
+    if not 3 <= cron_lease <= 25:
+        problems.append(("CHECKIN_CRON_LEASE_SECONDS", f"must be 3 to 25 seconds, not {cron_lease}"))
+        cron_lease = 20
     max_calls = positive_int("CHECKIN_MAX_CONCURRENT_CALLS", 0) or None
     crisis_line = get("CHECKIN_CRISIS_LINE")
     spool_raw = get("CHECKIN_SPOOL_DIR")
@@ -307,6 +314,7 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: Path 
         sweep_interval_seconds=sweep,
         escalation_tick_seconds=escalation_tick,
         schedule_tick_seconds=schedule_tick,
+        cron_lease_seconds=cron_lease,
         send_rates=send_rates,
         max_concurrent_calls=max_calls,
         crisis_line=crisis_line,

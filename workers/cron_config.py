@@ -1,7 +1,8 @@
-"""`rq cron workers.cron_config`: run exactly one of these processes.
+"""The cron duties, loaded by RQ's CronScheduler inside `checkin-cron` (workers/cron_runner.py), which
+runs on every host and lets one at a time enqueue them, under a lease in Redis.
 
-Every job here is idempotent on its own, so an accidental second cron process delays
-nothing and duplicates nothing.
+Every job here is idempotent on its own, so even two schedulers at once (`rq cron workers.cron_config`
+started by hand beside the runners) would delay nothing and duplicate nothing.
 """
 
 from rq import cron

@@ -1,6 +1,6 @@
 """RQ jobs for escalation timers. Thin: the state is in the database, these only wake it up.
 
-`tick` runs from `rq cron` every few seconds (see cron_config) and is also scheduled with
+`tick` runs from the cron duties (`checkin-cron`) every few seconds (see cron_config) and is also scheduled with
 `enqueue_at` for each escalation's next action, so a re-notification is on time rather than up
 to a sweep late. Losing Redis loses only the scheduled wake-ups: the cron tick still finds every
 due escalation in the database, so a re-notification is delayed by at most a cron interval.

@@ -62,17 +62,16 @@ def run_dev() -> int:
     )
     bindir = Path(sys.executable).parent
     commands = {
-        "web": [
+        "web": [  # as the Procfile's web: waitress buffers each request whole before a thread sees it
             sys.executable,
             "-m",
-            "gunicorn",
-            "--bind",
-            f"{settings.host}:{settings.port}",
-            "--workers",
-            "2",
-            "--access-logfile",
-            "-",
-            "webhooks:create_app()",
+            "waitress",
+            f"--listen={settings.host}:{settings.port}",
+            "--threads=8",
+            "--channel-timeout=30",
+            "--max-request-body-size=65536",
+            "--call",
+            "webhooks:create_app",
         ],
         "worker": [
             str(bindir / "rq"),
@@ -85,7 +84,7 @@ def run_dev() -> int:
             "alerts",
             "outbox",
         ],
-        "cron": [str(bindir / "rq"), "cron", "--url", settings.redis_url, "workers.cron_config"],
+        "cron": [str(bindir / "checkin-cron")],
     }
     procs = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
 
