@@ -1,6 +1,7 @@
 """Configuration errors, the `checkin` CLI, and migrations on SQLite."""
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -258,12 +259,9 @@ def test_migrations_run_on_sqlite_and_match_the_models(tmp_path):
 
 def test_checkin_dev_serves_and_answers(tmp_path):
     """`make run` runs `checkin dev`: on empty defaults it migrates, seeds, and answers a simulated SMS."""
-    import socket
     import time
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = _free_port_nobody_else_is_handed()
     env = {
         k: v
         for k, v in os.environ.items()
@@ -279,7 +277,8 @@ def test_checkin_dev_serves_and_answers(tmp_path):
         start_new_session=True,
     )
     lines = []
-    threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
     try:
         deadline = time.monotonic() + 300  # starting four processes on a loaded machine takes a while
         result = None
@@ -298,5 +297,32 @@ def test_checkin_dev_serves_and_answers(tmp_path):
         assert result.stdout.strip() == "Thanks, Sam, we got your message."
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        try:
+            # It gives its four processes 10 s to stop, then stops Valkey: bounds a hang, on a loaded machine.
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # nothing left running into the next test
+            raise
+    reader.join(timeout=60)  # everything it printed has been read
     assert any("demo member: Sam Rivera" in line for line in lines)
+
+
+def _free_port_nobody_else_is_handed() -> int:
+    """A free port below the ephemeral range. A port from bind(("127.0.0.1", 0)), closed and handed to a
+    process that binds it seconds later, may meanwhile be given to any other socket on the machine
+    (another test's server, an outgoing connection); the kernel hands out ports from that range only."""
+    import random
+    import socket
+
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for port in random.sample(range(20000, low), 200):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise AssertionError("no free port between 20000 and the ephemeral range")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -179,7 +181,9 @@ def test_home_puts_open_escalations_first_with_level_age_and_who_is_on_it(client
     page = console.get("/console/").get_data(as_text=True)
     row = page[page.index(f">#{world.escalation.id}</a>") :]
     row = row[: row.index("</tr>")]
-    assert "crisis" in row and "acknowledged" in row and "Casey" in row and "under a minute" in row
+    assert "crisis" in row and "acknowledged" in row and "Casey" in row
+    # Its age: under a minute, unless a loaded machine took longer than that since the case opened.
+    assert re.search(r"under a minute|\b\d+ min\b", row), row
 
 
 def test_escalation_page_shows_the_members_latest_messages_for_context(client, db, twilio, world):

@@ -383,7 +383,8 @@ def test_stop_is_prompt_with_idle_keepalive_connections():
         assert r.status_code == 201
     started = time.monotonic()
     fake.stop()
-    assert time.monotonic() - started < 2
+    # Held by the idle connections, stop would wait out its 10 s join; a loaded machine takes a few seconds.
+    assert time.monotonic() - started < 8
     assert not fake.running
     fake.stop()  # idempotent
     with pytest.raises(requests.ConnectionError):
@@ -617,22 +618,25 @@ def test_standalone_process_and_remote_control():
         remote = RemoteFakeTwilio(base)
         remote.rate_limit(2)
         codes = []
-        for _ in range(4):
+        # Two a second, in a window that slides on the process's real clock (which a test cannot set from
+        # here): back to back, the third create is refused unless the machine stalled between them, so
+        # create until one is refused rather than counting on a fixed fourth being refused too.
+        while 429 not in codes and len(codes) < 100:
             try:
                 c.messages.create(to=TO, from_=FROM, body="x")
                 codes.append(201)
             except TwilioRestException as exc:
                 codes.append(exc.status)
-        assert codes == [201, 201, 429, 429]
-        assert remote.count_429() == 2
+        assert codes[:2] == [201, 201] and codes[-1] == 429
+        assert remote.count_429() == 1
         remote.fail_next(status=400, code=21610)
         remote.rate_limit(None)
         with pytest.raises(TwilioRestException) as exc:
             c.messages.create(to=TO, from_=FROM, body="x")
         assert exc.value.code == 21610
-        assert len(remote.wait_for_messages(2)) == 2
+        assert len(remote.wait_for_messages(codes.count(201))) == codes.count(201)
         remote.reset()
         assert remote.stats()["messages"] == 0
     finally:
         proc.terminate()
-        assert proc.wait(timeout=10) == 0
+        assert proc.wait(timeout=60) == 0  # bounds a hang: a loaded machine may take seconds to stop it

@@ -2,9 +2,10 @@
 retry or a race, and a failure while deciding undone whole, with the fail-safe pages in its place."""
 
 import threading
+import time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from checkin.escalation.models import AssessmentRecord, Escalation
 from checkin.models import Message, OutboxItem
@@ -56,6 +57,31 @@ def _post_in_thread(twilio, phone, body, sid):
     return thread, out
 
 
+def _until_it_waits_for_the_lock(db, thread):
+    """Until the racing request's transaction waits on a lock the held one has (seen by PostgreSQL), not
+    for a fixed second: a loaded machine may take longer than that just to get to its INSERT."""
+    deadline = time.monotonic() + 120  # bounds a hang only
+    with db.engine.connect() as conn:
+        while time.monotonic() < deadline:
+            assert thread.is_alive(), "the second request must wait for the first one's transaction"
+            waiting = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar()
+            if waiting:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the second request never reached the held row")
+
+
+def _joined(thread, out):
+    thread.join(120)  # bounds a hang: a loaded machine answers slowly
+    assert not thread.is_alive(), "the second request never finished"
+    return out["response"]
+
+
 def _hold_sid(db, member, sid, reply):
     """Insert the message with this SID in a transaction left open, as a concurrent request would."""
     session = db.sessions()
@@ -90,13 +116,11 @@ def test_same_sid_racing_in_waits_for_the_first_and_gets_its_reply(postgres_only
     holder = _hold_sid(db, member, sid, "the first request's answer")
     try:
         thread, out = _post_in_thread(twilio, member.phone, "same text", sid)
-        thread.join(1.0)
-        assert thread.is_alive(), "the second request must wait for the first one's transaction"
+        _until_it_waits_for_the_lock(db, thread)
         holder.commit()
     finally:
         holder.close()
-    thread.join(30)
-    assert replies(out["response"]) == ["the first request's answer"]
+    assert replies(_joined(thread, out)) == ["the first request's answer"]
     assert count(db, Message) == 1 and count(db, AssessmentRecord) == 0  # the first one's work, not ours
 
 
@@ -105,12 +129,11 @@ def test_same_sid_racing_in_is_stored_when_the_first_rolls_back(postgres_only, t
     holder = _hold_sid(db, member, sid, "never committed")
     try:
         thread, out = _post_in_thread(twilio, member.phone, "same text", sid)
-        thread.join(1.0)
+        _until_it_waits_for_the_lock(db, thread)
         holder.rollback()
     finally:
         holder.close()
-    thread.join(30)
-    assert replies(out["response"]) == ["Thanks, Sam, we got your message."]
+    assert replies(_joined(thread, out)) == ["Thanks, Sam, we got your message."]
     assert count(db, Message) == 1 and count(db, AssessmentRecord) == 1
 
 

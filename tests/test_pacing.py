@@ -23,7 +23,7 @@ from checkin.adapters.redis_pacer import RedisPacer as Pacer
 from checkin.db import utcnow
 from checkin.models import OutboxItem
 from checkin.pacing import PacingConfigError, Rates, load_rates
-from tests.test_delivery import _env_of
+from tests.test_delivery import _env_of, _wait
 from workers import jobs
 from workers.queues import QUEUES, dispatch
 
@@ -270,8 +270,10 @@ def test_two_workers_keep_to_the_configured_rate_send_each_once_oldest_first(run
     try:
         t0 = time.time()
         dispatch(runtime, items)
-        sent = fake_twilio.wait_for_messages(count, timeout=180)
-        time.sleep(0.3)  # anything extra would show up now
+        fake_twilio.wait_for_messages(count, timeout=180)
+        # Every row recorded as sent before the workers are stopped (stopping one mid-job would leave its
+        # row "sending"); a duplicate send would have come from a job still running, so it is in by now.
+        _wait(lambda: states(runtime.db) == {"sent": count})
         sent = fake_twilio.messages()
     finally:
         stop(workers)
@@ -291,8 +293,8 @@ def test_429s_from_twilio_back_off_and_still_send_each_once(runtime, fake_twilio
     workers = start_workers(runtime, fake_twilio, rate)
     try:
         dispatch(runtime, items)
-        sent = fake_twilio.wait_for_messages(count, timeout=180)
-        time.sleep(0.3)
+        fake_twilio.wait_for_messages(count, timeout=180)
+        _wait(lambda: states(runtime.db) == {"sent": count})  # recorded, before the workers are stopped
         sent = fake_twilio.messages()
     finally:
         stop(workers)
@@ -313,8 +315,10 @@ def test_an_alert_is_not_paced_behind_a_fan_out(runtime, fake_twilio):
         dispatch(runtime, reminders)
         fake_twilio.wait_for_messages(3, timeout=180)
         [alert] = write(runtime.db, 1, prefix="alert", queue=outbox.ALERT_QUEUE)
-        sent_before = len(fake_twilio.messages())
         dispatch(runtime, [alert])
+        # Counted once the alert is on its queue: reminders sent while this test waited to enqueue it (a
+        # loaded machine) are not "ahead of it".
+        sent_before = len(fake_twilio.messages())
         fake_twilio.wait_for_messages(count + 1, timeout=180)
         sent = fake_twilio.messages()
     finally:

@@ -64,7 +64,7 @@ def test_a_send_taken_over_from_a_dead_worker_is_looked_up_first(runtime, settin
     # A worker claimed it, Twilio got it, and the worker died before writing down the SID.
     with runtime.db.session() as s:
         assert outbox.claim(s, item.id, utcnow(), lease_seconds=120)
-    sent = impatient_port(settings, 5).send_sms(
+    sent = impatient_port(settings).send_sms(
         outbox.OutboundSms(
             to=item.to_number, body=item.body, from_=None, status_callback=None, outbox_id=item.id
         )
@@ -79,7 +79,7 @@ def test_the_same_words_sent_earlier_by_another_row_are_not_taken_for_this_one(
     runtime, settings, fake_twilio
 ):
     earlier = write(runtime.db, key="notice:earlier")
-    assert deliver(runtime, earlier, impatient_port(settings, 5)).state == "sent"
+    assert deliver(runtime, earlier, impatient_port(settings)).state == "sent"
     item = write(runtime.db, key="notice:later")  # same number, same words
     with runtime.db.session() as s:
         assert outbox.claim(s, item.id, utcnow(), lease_seconds=120)  # a dead worker, nothing sent

@@ -105,12 +105,16 @@ def test_staff_page_and_facilitator_view(anonymous_page, browser_page, console_s
     expect(page.get_by_role("heading", name="Staff and rota")).to_be_visible()
     screenshot(page, "staff")
     page.get_by_role("link", name="Audit").click()
-    assert page.locator("#audit").get_by_text("signin").count() >= 1
+    expect(page.locator("#audit").get_by_text("signin").first).to_be_visible()  # waits for the new page
     screenshot(page, "audit")
     page.get_by_role("button", name="Sign out").click()
+    # Signed out for real before the next sign-in (a goto now would cancel the sign-out's POST).
+    expect(page.get_by_role("status")).to_have_text("You are signed out.")
     console_server.sign_in(page, console_server.facilitator_email)
     page.goto(console_server.url("/console/staff"))
-    assert page.get_by_role("button", name=re.compile("Reset password")).count() == 0
+    expect(page.get_by_role("heading", name="Staff and rota")).to_be_visible()
+    # The buttons' accessible name is their aria-label, "Reset the password of <name>".
+    expect(page.get_by_role("button", name=re.compile("Reset the password"))).to_have_count(0)
     screenshot(page, "staff-facilitator")
 
 

@@ -14,14 +14,16 @@ def test_sign_in_shows_home_and_sign_out_ends_the_session(anonymous_page, consol
     page.get_by_label("Email").fill(console_server.coordinator_email)
     page.get_by_label("Password").fill("not the password")
     page.get_by_role("button", name="Sign in").click()
-    assert page.get_by_role("alert").inner_text() == "Email or password is not right."
+    expect(page.get_by_role("alert")).to_have_text("Email or password is not right.")
 
     page.get_by_label("Password").fill(console_server.password_by_email[console_server.coordinator_email])
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(console_server.url("/console/members"))
     expect(page.get_by_role("heading", name="Members")).to_be_visible()
-    assert "Casey Coordinator" in page.locator("header").inner_text()
+    expect(page.locator("header")).to_contain_text("Casey Coordinator")
 
     page.get_by_role("button", name="Sign out").click()
+    # The sign-out's answer first: a goto now would cancel its POST and the session would live on.
+    expect(page.get_by_role("status")).to_have_text("You are signed out.")
     page.goto(console_server.url("/console/"))
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()

@@ -39,10 +39,9 @@ def test_build_a_weekly_schedule_and_see_its_preview(page, console_server, group
     page.get_by_label("First meeting on or after").fill(tomorrow.isoformat())
     page.get_by_label("Address (optional)").fill("12 Main St")
     page.get_by_role("button", name="Save schedule").click()
-    status = page.get_by_role("status").inner_text()
-    assert f"Schedule saved: Every {tomorrow:%A} at 18:30" in status
+    expect(page.get_by_role("status")).to_contain_text(f"Schedule saved: Every {tomorrow:%A} at 18:30")
     meetings = page.locator("#meetings li")
-    assert meetings.count() >= 8
+    assert meetings.count() >= 8  # (the saved page is loaded: its status is showing)
     assert meetings.first.inner_text().startswith(tomorrow.strftime("%a %d %b %Y, 18:30"))
     screenshot(page, "planning-group")
 
@@ -54,25 +53,26 @@ def test_build_a_weekly_schedule_and_see_its_preview(page, console_server, group
     assert "cancelled" not in first.inner_text()
     page.once("dialog", lambda dialog: dialog.accept())
     first.get_by_role("button", name="Cancel this meeting").click()
-    assert "Meeting cancelled" in page.get_by_role("status").inner_text()
-    assert "cancelled" in page.locator("#meetings li").first.inner_text()
+    # The page before had a status too ("Schedule saved"): wait for the new one.
+    expect(page.get_by_role("status")).to_contain_text("Meeting cancelled")
+    expect(page.locator("#meetings li").first).to_contain_text("cancelled")
 
     page.get_by_role("link", name="Reminder plan, texts and preview").click()
     preview = page.locator("#preview")
     expect(preview.get_by_role("heading", name="Sam Rivera")).to_be_visible()
     expect(preview.get_by_role("heading", name="Rosa Medina")).to_be_visible()
     # The day-before reminder for tomorrow's meeting, in each member's language.
-    assert "Reminder: Tuesday Group meets tomorrow" in preview.inner_text()
-    assert "Recordatorio: Tuesday Group se reune" in preview.inner_text()
-    assert "How are you doing this week?" in preview.inner_text()
+    expect(preview).to_contain_text("Reminder: Tuesday Group meets tomorrow")
+    expect(preview).to_contain_text("Recordatorio: Tuesday Group se reune")
+    expect(preview).to_contain_text("How are you doing this week?")
     screenshot(page, "planning-plan")
 
     # Change the plan: a single 3-hour reminder. The preview follows.
     page.get_by_label("Reminders before each meeting (hours, separated by commas)").fill("3")
     page.get_by_role("button", name="Save plan").click()
-    assert "Plan saved" in page.get_by_role("status").inner_text()
-    after = page.locator("#preview").inner_text()
-    assert "Reminder: Tuesday Group meets today" in after and "meets tomorrow" not in after
+    expect(page.get_by_role("status")).to_contain_text("Plan saved")
+    expect(page.locator("#preview")).to_contain_text("Reminder: Tuesday Group meets today")
+    expect(page.locator("#preview")).not_to_contain_text("meets tomorrow")
 
 
 def test_template_counter_counts_characters_and_segments_like_the_server(page, console_server, group):
@@ -151,13 +151,11 @@ def test_edit_the_english_reminder_watch_the_counter_and_see_it_in_the_preview(
     expect(counter).to_have_text("173 characters · 2 SMS")
     screenshot(page, "planning-texts-editing")
     page.get_by_role("button", name="Save texts").click()
-    assert "Texts saved" in page.get_by_role("status").inner_text()
-    preview = page.locator("#preview").inner_text()
-    assert (
-        "Hi Tuesday Group, see you tomorrow, " in preview
-        and "at 6:30 PM, at 12 Main St. Reply 1 if you come, 2 if not." in preview
-    )
-    assert "Recordatorio: Tuesday Group se reune" in preview  # Rosa's Spanish reminder is the file's still
+    expect(page.get_by_role("status")).to_contain_text("Texts saved")
+    preview = page.locator("#preview")
+    expect(preview).to_contain_text("Hi Tuesday Group, see you tomorrow, ")
+    expect(preview).to_contain_text("at 6:30 PM, at 12 Main St. Reply 1 if you come, 2 if not.")
+    expect(preview).to_contain_text("Recordatorio: Tuesday Group se reune")  # Rosa's is the file's still
     expect(page.get_by_text("changed from the default")).to_be_visible()
     screenshot(page, "planning-texts-saved")
     # A mistake comes back in words, with the typing kept and the box marked; the saved text stands.
@@ -169,7 +167,7 @@ def test_edit_the_english_reminder_watch_the_counter_and_see_it_in_the_preview(
     )
     expect(page.locator("#t-en-reminder")).to_have_value("Hi {nombre}, see you {date}")
     expect(page.locator("#t-en-reminder")).to_have_attribute("aria-invalid", "true")
-    assert "Hi Tuesday Group, see you tomorrow, " in page.locator("#preview").inner_text()
+    expect(page.locator("#preview")).to_contain_text("Hi Tuesday Group, see you tomorrow, ")
     screenshot(page, "planning-texts-error")
 
 
@@ -179,20 +177,21 @@ def test_simulator_crisis_text_shows_the_reply_and_the_alert(page, console_serve
     page.get_by_label("Text as").select_option(label="Sam Rivera")
     page.get_by_label("Message").fill(CRISIS_TEXT)
     page.get_by_role("button", name="Send").click()
+    # The page before has an (empty) thread too: wait for the answer's.
     thread = page.locator(".thread")
-    assert CRISIS_TEXT in thread.inner_text()
-    assert "A facilitator is being told" in thread.inner_text() and "988" in thread.inner_text()
+    expect(thread).to_contain_text(CRISIS_TEXT)
+    expect(thread).to_contain_text("A facilitator is being told")
+    expect(thread).to_contain_text("988")
     alerts = page.locator(".alerts")
-    assert "crisis" in alerts.inner_text()
-    assert (
-        "Frankie Facilitator" in alerts.inner_text() and "(crisis): Sam, Tuesday Group" in alerts.inner_text()
-    )
+    expect(alerts).to_contain_text("crisis")
+    expect(alerts).to_contain_text("Frankie Facilitator")
+    expect(alerts).to_contain_text("(crisis): Sam, Tuesday Group")
     screenshot(page, "planning-simulator")
     # The conversation continues with the same member selected.
     page.get_by_label("Message").fill("HELP")
     page.get_by_role("button", name="Send").click()
-    assert page.locator(".thread .bubble.mine").count() == 2
-    assert "Reply STOP to stop" in thread.inner_text()
+    expect(page.locator(".thread .bubble.mine")).to_have_count(2)
+    expect(thread).to_contain_text("Reply STOP to stop")
 
 
 def test_calendar_address_is_shown_and_serves_the_feed(page, console_server, group):
