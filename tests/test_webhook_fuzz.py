@@ -29,7 +29,7 @@ from checkin.models import Message
 from checkin.voice.models import VoiceCall
 from tests.console_helpers import make_staff
 
-from .conftest import ACCOUNT_SID, FROM_NUMBER, REPO
+from .conftest import FROM_NUMBER, REPO
 
 SPEC = json.loads((REPO / "webhooks" / "openapi.json").read_text())
 EXAMPLES = int(os.environ.get("CHECKIN_FUZZ_EXAMPLES") or 500)
@@ -139,7 +139,9 @@ def request_for(draw, path: str, operation: dict):
             continue  # an optional field Twilio left out (or a required one: a 400 naming it)
         form[name] = part("form", name, field)
     if draw(st.integers(0, 19)) == 0:
-        form[draw(st.text(_UNICODE | _CONTROL, min_size=1, max_size=20))] = draw(NASTY)  # a field nobody reads
+        form[draw(st.text(_UNICODE | _CONTROL, min_size=1, max_size=20))] = draw(
+            NASTY
+        )  # a field nobody reads
     full = url_path + ("?" + urlencode(query) if query else "")
     return path, full, form
 
@@ -169,7 +171,11 @@ def _count(db, model, column, sid) -> int:
     max_examples=EXAMPLES,
     deadline=None,
     database=None,  # nothing written under the work tree; a failure prints its example to replay
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
 )
 @given(request=REQUESTS)
 def test_signed_malformed_webhooks_get_a_reason_or_are_stored_once(twilio, db, known, request):
