@@ -21,7 +21,9 @@ from what the loopback Twilio accepted:
   alerts due/sent       crisis texts / those whose facilitator got an alert text accepted by Twilio
   outbound due/sent/dup reminder rows due / accepted by Twilio at least once / extra copies (by outbox id,
                         and by recipient and words, so a second row for the same send counts too)
-  after STOP            reminders accepted for a member after their STOP was answered
+  after STOP/in flight  reminders a worker took after the member's STOP was answered (a broken promise) /
+                        reminders already past their consent check when the STOP came, that reached
+                        Twilio after the STOP's answer (a race no check can close: shown, not failed)
   max delay             seconds from a crisis text to its first alert, and from a reminder's due time to
                         its acceptance
 
@@ -422,12 +424,14 @@ class Row:
     outbound_due: int = 0
     outbound_sent: int = 0
     outbound_dup: int = 0
-    after_stop: int = 0
+    after_stop: int = 0  # sends taken by a worker after the member's STOP was answered
+    in_flight_at_stop: int = 0  # sends already past their consent check when the STOP came
     alert_delay: float = 0.0
     outbound_delay: float = 0.0
     seconds: float = 0.0
     pending: str | None = None
     error: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def lost(self) -> int:
@@ -502,11 +506,11 @@ def _drive(stack: Stack, fault: Fault, row: Row) -> None:
     run.readers = readers
     if fault.before:
         fault.before(run)
+    run.reminders = stack.write_reminders(readers)  # due now: the sweeper sends them within seconds
     thread = None
     if fault.during:
         thread = threading.Thread(target=fault.during, args=(run,), daemon=True, name=f"fault-{fault.name}")
         thread.start()
-    run.reminders = stack.write_reminders(readers)
     run.send_texts(run.texts)
     run.done.set()
     if thread is not None:
@@ -515,11 +519,17 @@ def _drive(stack: Stack, fault: Fault, row: Row) -> None:
         fault.after(run)
     deadline = time.monotonic() + load.settle_seconds
     while time.monotonic() < deadline:
-        _count(stack, run, row)
+        try:
+            _count(stack, run, row)
+        except Exception:
+            stack.db.engine.dispose()  # a fault ended the harness's own connections too
+            time.sleep(1)
+            continue
         if row.lost == 0:
             break
         time.sleep(1)
     time.sleep(2)  # a late duplicate has a moment to show
+    stack.db.engine.dispose()
     _count(stack, run, row)
 
 
@@ -583,12 +593,29 @@ def _count(stack: Stack, run: Run, row: Row) -> None:
     row.outbound_dup = max(
         row.outbound_dup, sum(n - 1 for (to, body), n in words.items() if body == REMINDER)
     )
-    row.after_stop = sum(
-        1
+    # When Twilio received each send (its resource is created later when Twilio is slow).
+    received = {
+        (req.get("response") or {}).get("sid"): req["received_wall"]
+        for req in stack.fake.requests()
+        if isinstance(req.get("response"), dict)
+    }
+    late = [
+        (i, received.get(r["sid"], r["created_wall"]) - run.stopped[r["params"]["To"]])
         for i in run.reminders
         for r in by_outbox.get(i, [])
-        if r["params"].get("To") in run.stopped and r["created_wall"] > run.stopped[r["params"]["To"]]
-    )
+        if r["params"].get("To") in run.stopped
+        and received.get(r["sid"], r["created_wall"]) > run.stopped[r["params"]["To"]]
+    ]
+    # A send taken by a worker after the STOP was answered (so after it was committed) broke the promise;
+    # one taken before and past its consent check was in flight when the STOP came.
+    claimed = _claimed_at(stack, [i for i, _ in late])
+    row.after_stop = sum(1 for i, _ in late if claimed.get(i, 0.0) > run.stopped[_phone_of_outbox(stack, i)])
+    row.in_flight_at_stop = len(late) - row.after_stop
+    row.notes = [
+        f"outbox {i} reached Twilio {gap * 1000:.0f} ms after the STOP was answered"
+        f" (taken by the worker {run.stopped[_phone_of_outbox(stack, i)] - claimed.get(i, 0.0):.2f} s before it)"
+        for i, gap in late
+    ]
     row.outbound_delay = max(
         (
             min(r["created_wall"] for r in by_outbox[i]) - run.reminders[i].replace(tzinfo=UTC).timestamp()
@@ -597,6 +624,16 @@ def _count(stack: Stack, run: Run, row: Row) -> None:
         ),
         default=0.0,
     )
+
+
+def _claimed_at(stack: Stack, ids: list[int]) -> dict[int, float]:
+    if not ids:
+        return {}
+    from checkin.models import OutboxItem
+
+    with stack.db.session() as s:
+        rows = s.execute(select(OutboxItem.id, OutboxItem.claimed_at).where(OutboxItem.id.in_(ids))).all()
+    return {i: when.replace(tzinfo=when.tzinfo or UTC).timestamp() for i, when in rows if when is not None}
 
 
 _outbox_phone: dict[tuple[str, int], str] = {}
@@ -772,7 +809,7 @@ COLUMNS = (
     ("5xx/timeout", 11, lambda r: f"{r.texts_5xx}/{r.texts_unanswered}"),
     ("alerts due/sent", 15, lambda r: f"{r.alerts_due}/{r.alerts_sent}"),
     ("outbound due/sent/dup", 21, lambda r: f"{r.outbound_due}/{r.outbound_sent}/{r.outbound_dup}"),
-    ("after STOP", 10, lambda r: str(r.after_stop)),
+    ("after STOP/in flight", 20, lambda r: f"{r.after_stop}/{r.in_flight_at_stop}"),
     ("max delay alert/out", 19, lambda r: f"{r.alert_delay:.1f}s/{r.outbound_delay:.1f}s"),
     ("lost", 4, lambda r: str(r.lost)),
     ("run", 5, lambda r: f"{r.seconds:.0f}s"),
@@ -786,6 +823,7 @@ def table(rows: list[Row]) -> str:
     for row in rows:
         lines.append("  ".join(get(row).ljust(width) for _, width, get in COLUMNS))
     for row in rows:
+        lines.extend(f"{row.fault}: {note}" for note in row.notes)
         if row.error:
             lines.append(f"{row.fault}: {row.error}")
         elif row.pending and not row.ok:
