@@ -18,7 +18,8 @@ from what the loopback Twilio accepted:
   texts sent/stored     signed texts posted (distinct MessageSids) / stored inbound rows for them
   5xx/timeout           texts answered with a 5xx, or not within Twilio's 15 s (the member got no reply:
                         Twilio does not retry a text)
-  alerts due/sent       crisis texts / those whose facilitator got an alert text accepted by Twilio
+  alerts due/sent/dup   crisis texts / those whose facilitator got an alert text accepted by Twilio /
+                        extra copies of an alert (text or call) by outbox id
   outbound due/sent/dup reminder rows due / accepted by Twilio at least once / extra copies (by outbox id,
                         and by recipient and words, so a second row for the same send counts too)
   after STOP/in flight  reminders a worker took after the member's STOP was answered (a broken promise) /
@@ -27,7 +28,9 @@ from what the loopback Twilio accepted:
   max delay             seconds from a crisis text to its first alert, and from a reminder's due time to
                         its acceptance
 
-A row is `lost` when anything due was not sent (or not stored) by the deadline. Faults that wait on
+A row is `lost` when anything due was not sent (or not stored) by the deadline; it fails on a loss, a
+duplicate, a 5xx to a text, or a send taken after a STOP (a text not answered within 15 s is shown, not
+failed: on a loaded machine that is the machine). Faults that wait on
 work in progress elsewhere (an intake spool for a database outage; a cron runner that survives Redis
 outages) are marked `pending`: they run only when asked for, and their losses are reported, not asserted.
 """
@@ -60,7 +63,11 @@ from sqlalchemy.engine import make_url
 REPO = Path(__file__).resolve().parents[2]
 BIN = REPO / ".venv" / "bin"
 PYTHON = str(BIN / "python") if (BIN / "python").exists() else sys.executable
-PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+PG_ADMIN_URL = re.sub(
+    r"^postgresql://",
+    "postgresql+psycopg://",
+    os.environ.get("TEST_DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+)
 ACCOUNT_SID = "AC" + "2" * 32
 AUTH_TOKEN = "faults-auth-token-" + "y" * 16
 GROUP_NUMBER = "+15005550006"
@@ -421,6 +428,7 @@ class Row:
     texts_unanswered: int = 0  # no answer within Twilio's 15 s
     alerts_due: int = 0
     alerts_sent: int = 0
+    alerts_dup: int = 0  # extra copies of an alert row at Twilio
     outbound_due: int = 0
     outbound_sent: int = 0
     outbound_dup: int = 0
@@ -443,7 +451,14 @@ class Row:
 
     @property
     def ok(self) -> bool:
-        return self.error is None and self.lost == 0 and self.outbound_dup == 0 and self.after_stop == 0
+        return (
+            self.error is None
+            and self.lost == 0
+            and self.texts_5xx == 0
+            and self.alerts_dup == 0
+            and self.outbound_dup == 0
+            and self.after_stop == 0
+        )
 
 
 class Run:
@@ -572,6 +587,7 @@ def _count(stack: Stack, run: Run, row: Row) -> None:
             when = min(r["created_wall"] for r in by_outbox[outbox_id])
             first_alert[esc_id] = min(first_alert.get(esc_id, when), when)
     row.alerts_due = len(crisis_members)
+    row.alerts_dup = sum(len(by_outbox[i]) - 1 for i, _, _ in alert_rows if i in by_outbox)
     delays = []
     for t in run.texts:
         esc_id = esc_of_phone.get(t.phone)
@@ -807,7 +823,7 @@ COLUMNS = (
     ("fault", 16, lambda r: r.fault),
     ("texts sent/stored", 17, lambda r: f"{r.texts_sent}/{r.texts_stored}"),
     ("5xx/timeout", 11, lambda r: f"{r.texts_5xx}/{r.texts_unanswered}"),
-    ("alerts due/sent", 15, lambda r: f"{r.alerts_due}/{r.alerts_sent}"),
+    ("alerts due/sent/dup", 19, lambda r: f"{r.alerts_due}/{r.alerts_sent}/{r.alerts_dup}"),
     ("outbound due/sent/dup", 21, lambda r: f"{r.outbound_due}/{r.outbound_sent}/{r.outbound_dup}"),
     ("after STOP/in flight", 20, lambda r: f"{r.after_stop}/{r.in_flight_at_stop}"),
     ("max delay alert/out", 19, lambda r: f"{r.alert_delay:.1f}s/{r.outbound_delay:.1f}s"),
