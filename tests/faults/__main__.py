@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
             fault = FAULTS[name]
             print(f"chaos: {name}: {fault.what} ...", flush=True)
             rows.append(run_fault(fault, Path(tmp) / name))
-            print(table(rows[-1:]).splitlines()[-1] if not rows[-1].error else rows[-1].error, flush=True)
+            print("\n".join(table(rows[-1:]).splitlines()[2:]), flush=True)  # the row, its notes or error
     print()
     print(table(rows))
     print(f"\n{len(rows)} faults in {time.monotonic() - started:.0f} s", flush=True)
