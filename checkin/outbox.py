@@ -244,7 +244,7 @@ def deliver(
                 status_callback=callback,
                 outbox_id=item.id,
             )
-        attempts = item.attempts
+        attempts, member_id = item.attempts, item.member_id
         sender, channel, urgent = item.from_number, item.channel, item.queue == ALERT_QUEUE
         # No error code after an attempt means we never heard back (a timeout, a dead worker): the
         # provider may have it. Ask before sending it again, so a retry never sends it twice.
@@ -268,6 +268,11 @@ def deliver(
 
     if pacer is not None:
         pacer.wait_turn(sender, channel, urgent=urgent)
+    # Asked again just before the request leaves: a STOP may have been stored while this send waited
+    # for its turn (seconds, in a fan-out at 1/s) or reconciled; the window left is one query long.
+    stopped = _cancel_if_opted_out(db, item_id, token, channel, request.to, member_id)
+    if stopped is not None:
+        return stopped
     try:
         result = port.place_call(request) if isinstance(request, OutboundCall) else port.send_sms(request)
     except SendError as exc:
@@ -277,6 +282,19 @@ def deliver(
             )
         return _record_failure(db, item_id, token, exc, attempts, rules)
     return _record_sent(db, item_id, token, result, attempts, rules)
+
+
+def _cancel_if_opted_out(db, item_id: int, token: str, channel: str, to: str, member_id: int | None):
+    with db.session() as session:
+        if not consent.is_opted_out(session, channel, to, member_id=member_id):
+            return None
+        item = session.get(OutboxItem, item_id)
+        if item.claim_token != token or item.state != "sending":
+            return Outcome("skipped", "claim lost")
+        item.state, item.claim_token = "cancelled", None
+        item.last_error = "recipient has opted out"
+        log.info("outbox cancelled id=%s reason=opted_out", item.id)
+        return Outcome("cancelled", item.last_error)
 
 
 def _unknown_outcome(item: OutboxItem) -> bool:

@@ -35,6 +35,9 @@ from config import load_settings
 from tests.fake_twilio import FakeTwilio
 from webhooks.simulate import sign, sms_params
 
+# Every log line of every test is scanned for the test phone numbers and bodies (tests/logscan.py).
+pytest_plugins = ["tests.logscan"]
+
 REQUIRE = os.environ.get("CHECKIN_REQUIRE_SERVICES") == "1"
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 ACCOUNT_SID = "AC" + "1" * 32
@@ -167,8 +170,12 @@ def _fake_twilio_server():
 
 @pytest.fixture
 def fake_twilio(_fake_twilio_server):
+    from tests.logscan import sent_body
+
     _fake_twilio_server.reset()
     yield _fake_twilio_server
+    for message in _fake_twilio_server.messages():  # what we had sent must not be in a log line either
+        sent_body(message.get("body"))
     _fake_twilio_server.reset()
 
 

@@ -338,3 +338,29 @@ def test_worker_killed_mid_delivery_sends_exactly_once(live_app, fake_twilio, me
     assert len(accepted_messages) == 1
     stored = item_state(runtime.db, item.id)
     assert stored.state == "sent" and stored.provider_sid == accepted_messages[0]["sid"]
+
+
+def test_a_stop_stored_while_a_send_waits_for_its_turn_cancels_it(runtime, fake_twilio, member):
+    """The consent check at claim time is not the last one: a fan-out at 1/s makes a send wait for its
+    slot, and a STOP stored meanwhile must still stop it (the fault table's STOP-during-fan-out row)."""
+    from checkin import consent
+
+    item = write(runtime.db, member_id=member.id)
+
+    class StopArrivesWhileWaiting:  # the pacer's slot wait, during which the member texts STOP
+        def wait_turn(self, sender, channel, urgent=False):
+            with runtime.db.session() as s:
+                consent.opt_out(s, s.get(Member, member.id), source="keyword:STOP")
+
+    outcome = outbox.deliver(
+        runtime.db,
+        item.id,
+        runtime.port,
+        status_callback_base=None,
+        lease_seconds=120,
+        rules=runtime.rules,
+        pacer=StopArrivesWhileWaiting(),
+    )
+    assert outcome.state == "cancelled"
+    assert fake_twilio.messages() == []
+    assert item_state(runtime.db, item.id).state == "cancelled"

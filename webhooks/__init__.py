@@ -61,7 +61,18 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     intake.install(app)  # the spool's replayer (started now if the spool holds something)
     if settings.public_base_url.startswith("https://"):
         _strict_transport(app)
+    _warm_rules()
     return app
+
+
+def _warm_rules() -> None:
+    """Compile the risk rules and load the classifier now, before this web worker takes a request.
+    Loaded lazily, the first text each worker got paid for it: 2 s on an idle machine, over 15 s on a
+    loaded one (the fault table's baseline), and Twilio gives up on a webhook after 15 s, so the member
+    who sent it (perhaps a crisis text) got no reply."""
+    from checkin.rules import ALL_LANGUAGES, assess
+
+    assess("warm up", language=ALL_LANGUAGES, second_opinion=True)
 
 
 def _strict_transport(app: Flask) -> None:

@@ -11,8 +11,14 @@ from webhooks.intake import REPLAY
 
 
 def public_url() -> str:
-    """The URL Twilio called: our public base plus the path and query as received."""
+    """The URL Twilio called: our public base plus the path and query as received.
+
+    Twilio signs the URL as it requested it, percent-escapes included, so the raw request line
+    (RAW_URI, which gunicorn and werkzeug set) is preferred to the decoded `request.path`."""
     settings = current_app.extensions["checkin"].settings
+    raw = request.environ.get("RAW_URI") or ""
+    if raw.startswith("/"):
+        return settings.public_base_url + raw
     query = request.query_string.decode("latin-1")
     return settings.public_base_url + request.path + (f"?{query}" if query else "")
 

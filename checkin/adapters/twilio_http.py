@@ -1,4 +1,5 @@
-"""Point the twilio library at another API host (a loopback fake in tests, a proxy in staging)."""
+"""The twilio library's HTTP client without its request log, optionally pointed at another API host
+(a loopback fake in tests, a proxy in staging)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,18 @@ from urllib.parse import urlsplit, urlunsplit
 from twilio.http.http_client import TwilioHttpClient
 
 
-class RebasedTwilioHttpClient(TwilioHttpClient):
+class QuietTwilioHttpClient(TwilioHttpClient):
+    """The library logs every request's query at INFO (`To=+1...&From=...` when listing messages to
+    reconcile a send): phone numbers in the logs. Only the method and path are logged, at DEBUG."""
+
+    def log_request(self, kwargs) -> None:
+        self.logger.debug("%s %s", kwargs.get("method"), urlsplit(kwargs.get("url") or "").path)
+
+    def log_response(self, status_code, response) -> None:
+        self.logger.debug("response %s", status_code)
+
+
+class RebasedTwilioHttpClient(QuietTwilioHttpClient):
     """Sends every request the library builds for *.twilio.com to `base_url` instead."""
 
     def __init__(self, base_url: str, **kwargs):

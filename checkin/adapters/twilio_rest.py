@@ -7,7 +7,7 @@ from datetime import datetime
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
-from checkin.adapters.twilio_http import RebasedTwilioHttpClient
+from checkin.adapters.twilio_http import QuietTwilioHttpClient, RebasedTwilioHttpClient
 from checkin.messaging import OutboundCall, OutboundSms, SendError, SendResult
 from config.settings import TWILIO_API_DEFAULT
 
@@ -20,9 +20,7 @@ class TwilioPort:
         if settings.twilio_api_base_url != TWILIO_API_DEFAULT:
             http_client = RebasedTwilioHttpClient(settings.twilio_api_base_url, timeout=timeout)
         else:
-            from twilio.http.http_client import TwilioHttpClient
-
-            http_client = TwilioHttpClient(timeout=timeout)
+            http_client = QuietTwilioHttpClient(timeout=timeout)
         self.client = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http_client)
         self.from_number = settings.twilio_from_number
         self.messaging_service_sid = settings.twilio_messaging_service_sid
