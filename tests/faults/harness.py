@@ -796,14 +796,12 @@ FAULTS: dict[str, Fault] = {
             before=_redis_stop,
             after=_redis_start,
             load=Load(settle_seconds=100),  # the sweeper re-enqueues what Redis lost after 60 s
-            pending="cron exits on a lost Redis connection until the cron lease runner lands",
         ),
         Fault(
             "database-down",
             "the database refuses connections for 5 s during the load",
             during=_database_down,
             load=Load(settle_seconds=60),
-            pending="texts that arrive while the database is down are lost until the intake spool lands",
         ),
     ]
 }
