@@ -26,8 +26,10 @@ from checkin.pacing import Pacer
 
 log = logging.getLogger("checkin.outbox")
 
-# Retry schedule for transient failures (seconds after each failed attempt).
+# Retry schedule for transient failures (seconds after each failed attempt). A facilitator's alert is
+# retried sooner: a person is waiting for it, and one alert cannot overload the provider.
 BACKOFF = (30, 120, 300, 600, 900, 900, 900)
+ALERT_BACKOFF = (5, 15, 30, 60, 120, 300, 600)
 MAX_ATTEMPTS = len(BACKOFF) + 1
 ALERT_QUEUE, DEFAULT_QUEUE = unit_of_work.ALERT_QUEUE, unit_of_work.DEFAULT_QUEUE
 UNFINISHED = "an earlier attempt did not finish"
@@ -382,7 +384,8 @@ def _record_failure(db, item_id: int, token: str, exc: SendError, attempts: int,
         item.last_error_code = exc.code
         item.last_error = exc.reason[:255]
         if exc.transient and attempts < MAX_ATTEMPTS:
-            delay = BACKOFF[min(attempts - 1, len(BACKOFF) - 1)]
+            schedule = ALERT_BACKOFF if item.queue == ALERT_QUEUE else BACKOFF
+            delay = schedule[min(attempts - 1, len(schedule) - 1)]
             item.state = "pending"
             item.next_attempt_at = utcnow() + timedelta(seconds=delay)
             item.claim_token = None

@@ -110,6 +110,19 @@ def test_transient_errors_are_retried_with_backoff(runtime, fake_twilio, status,
     assert len(fake_twilio.messages()) == 1
 
 
+def test_a_failed_alert_is_tried_again_within_seconds_not_half_a_minute(runtime, fake_twilio):
+    # A facilitator is waiting for an alert; a reminder can wait for the provider to recover.
+    alert = write(runtime.db, key="alert:1:crisis:1", body="Checkin ALERT 1 (crisis)", queue="alerts")
+    reminder = write(runtime.db, key="reminder:1:2026-12-08:24h")
+    fake_twilio.fail_next(2, status=500, code=20500)
+    before = utcnow()
+    assert jobs.deliver(alert.id, runtime=runtime) == "retry"
+    assert jobs.deliver(reminder.id, runtime=runtime) == "retry"
+    after = utcnow()
+    assert item_state(runtime.db, alert.id).next_attempt_at <= after + timedelta(seconds=5)
+    assert item_state(runtime.db, reminder.id).next_attempt_at >= before + timedelta(seconds=30)
+
+
 def test_network_failure_is_transient(runtime, settings):
     from checkin.adapters.twilio_rest import TwilioPort
     from config import load_settings

@@ -41,6 +41,7 @@ import os
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -742,6 +743,28 @@ def _stop_during_fanout(run: Run) -> None:
     run.stack.fake.delay(0)
 
 
+def _slow_clients(run: Run) -> None:
+    """50 connections that send a webhook's headers and then its body one byte a second, while the load
+    runs: a server that gives each connection a worker would leave the real texts waiting (issue 14, 6)."""
+    head = (
+        b"POST /twilio/sms HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 4000\r\n\r\n"
+    )
+    sockets = []
+    try:
+        for _ in range(50):
+            s = socket.create_connection(("127.0.0.1", run.stack.web_port), timeout=5)
+            s.sendall(head)
+            sockets.append(s)
+        while not run.done.wait(1):
+            for s in sockets:
+                with suppress(OSError):
+                    s.send(b"a")
+    finally:
+        for s in sockets:
+            s.close()
+
+
 def _database_down(run: Run) -> None:
     """No new connections to the row's database, and the open ones ended, for 5 s."""
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -797,6 +820,7 @@ FAULTS: dict[str, Fault] = {
             after=_redis_start,
             load=Load(settle_seconds=100),  # the sweeper re-enqueues what Redis lost after 60 s
         ),
+        Fault("slow-clients", "50 connections trickle a body one byte a second", during=_slow_clients),
         Fault(
             "database-down",
             "the database refuses connections for 5 s during the load",
