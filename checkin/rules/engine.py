@@ -702,7 +702,9 @@ def _evaluate(
             if kind is None:
                 hits.append(_Hit(rule.id, rule.level, norm[s:e], rule.tags, True))
             else:
-                level = rule.negated_level if kind == "negation" else _min_level(rule.level, rule.capped_level)
+                level = (
+                    rule.negated_level if kind == "negation" else _min_level(rule.level, rule.capped_level)
+                )
                 hits.append(_Hit(rule.id, level, norm[s:e], frozenset(), level != "none"))
                 if f"context.{kind}" not in notes:
                     notes.append(f"context.{kind}")
