@@ -382,7 +382,9 @@ def _assess_words(message: Message) -> tuple[str, tuple[str, ...]]:
     try:
         from checkin.rules import ALL_LANGUAGES, assess
 
-        result = assess(message.body or "", language=ALL_LANGUAGES, second_opinion=True)
+        result = assess(
+            message.body or "", language=ALL_LANGUAGES, second_opinion=not keywords.is_opt_out(message.body)
+        )
         return result.level, tuple(result.rules)
     except Exception as exc:
         log.error("risk assessment failed for message=%s (%s); escalating", message.id, type(exc).__name__)
@@ -462,7 +464,7 @@ def _assess_words_only(body: str) -> tuple[str, tuple[str, ...]]:
     try:
         from checkin.rules import ALL_LANGUAGES, assess
 
-        result = assess(body or "", language=ALL_LANGUAGES, second_opinion=True)
+        result = assess(body or "", language=ALL_LANGUAGES, second_opinion=not keywords.is_opt_out(body))
         return result.level, tuple(result.rules)
     except Exception as exc:
         log.error("risk assessment failed without storage (%s); answering as urgent", type(exc).__name__)
