@@ -452,7 +452,9 @@ def reply_without_storage(
     # A keyword is the whole message, so it is never also a sentence in crisis: its own answer comes
     # first (a bare HELP/AYUDA is urgent for the rules, and the carrier answer names 988 and 911).
     if kind in ("opt_out", "help"):
-        lang = "es" if word in SPANISH_WORDS else "en"
+        lang = (
+            "es" if word in SPANISH_WORDS or (kind == "opt_out" and keywords.spanish_opt_out(body)) else "en"
+        )
         return templates.render("opted_out" if kind == "opt_out" else "help", lang), level
     if level in escalation.PAGED:
         lang = "es" if any(rule.startswith("es.") for rule in rules) else "en"

@@ -47,8 +47,10 @@ _PLAIN_OPT_OUT = re.compile(
     rf"|^(?:i\s+)?(?:don'?t|do\s+not|no\s+longer)\s+(?:want|need)\s+(?:to\s+(?:get|receive)\s+)?(?:{_EN_WHAT}\s+)*"
     rf"(?:messages|texts|msgs|reminders|sms){_EN_TAIL}$"
     r"|^(?:unsubscribe|remove|take|opt)\s+me(?:\s+(?:off|from|out)(?:\s+(?:of\s+)?(?:the|this|your))?(?:\s+(?:list|texts|messages|mailing\s+list))?)?(?:\s+please)?$"
+)
+_PLAIN_OPT_OUT_ES = re.compile(
     # "deja de escribirme", "dejen de mandarme mensajes", "no me manden mas mensajes", "ya no me escriban"
-    rf"|^(?:por\s+favor\s+|porfa\s+|porfavor\s+|ya\s+|oigan\s+)*(?:"
+    rf"^(?:por\s+favor\s+|porfa\s+|porfavor\s+|ya\s+|oigan\s+)*(?:"
     r"(?:deja|dejen|dejad|pueden\s+dejar|puedes\s+dejar|podrian\s+dejar)\s+de\s+"
     r"(?:escribirme|enviarme|mandarme|textearme|contactarme|llamarme|escribir|enviar|mandar)"
     r"|no\s+me\s+(?:mandes|manden|envies|envien|escribas|escriban|textees|texteen|contactes|contacten|llames|llamen|"
@@ -85,7 +87,7 @@ def classify(body: str) -> tuple[str | None, str | None]:
         return "opt_in", word
     if word in HELP:
         return "help", word
-    if _PLAIN_OPT_OUT.match(folded):
+    if _PLAIN_OPT_OUT.match(folded) or _PLAIN_OPT_OUT_ES.match(folded):
         return "opt_out", "phrase"
     if word in WHEN or _PLAIN_WHEN.match(folded):
         return "when", word if word in WHEN else "phrase"
@@ -98,3 +100,12 @@ def is_opt_out(body: str | None) -> bool:
     words cannot be a crisis sentence (anything more is not an opt-out), and the model reads Spanish
     "ya no" as despair, which paged a facilitator for a member who only asked us to stop."""
     return classify(body or "")[0] == "opt_out"
+
+
+def spanish_opt_out(body: str | None) -> bool:
+    """A Spanish opt-out (PARAR, BAJA or a plain Spanish request): its confirmation is in Spanish even
+    when nothing else tells us the sender's language (the database is down)."""
+    folded = _fold(body or "")
+    return folded.replace("'", "").replace(" ", "").upper() in ("PARAR", "BAJA") or bool(
+        _PLAIN_OPT_OUT_ES.match(folded)
+    )
