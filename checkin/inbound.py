@@ -382,7 +382,9 @@ def _assess_words(message: Message) -> tuple[str, tuple[str, ...]]:
     try:
         from checkin.rules import ALL_LANGUAGES, assess
 
-        result = assess(message.body or "", language=ALL_LANGUAGES, second_opinion=True)
+        result = assess(
+            message.body or "", language=ALL_LANGUAGES, second_opinion=not keywords.is_opt_out(message.body)
+        )
         return result.level, tuple(result.rules)
     except Exception as exc:
         log.error("risk assessment failed for message=%s (%s); escalating", message.id, type(exc).__name__)
@@ -450,7 +452,9 @@ def reply_without_storage(
     # A keyword is the whole message, so it is never also a sentence in crisis: its own answer comes
     # first (a bare HELP/AYUDA is urgent for the rules, and the carrier answer names 988 and 911).
     if kind in ("opt_out", "help"):
-        lang = "es" if word in SPANISH_WORDS else "en"
+        lang = (
+            "es" if word in SPANISH_WORDS or (kind == "opt_out" and keywords.spanish_opt_out(body)) else "en"
+        )
         return templates.render("opted_out" if kind == "opt_out" else "help", lang), level
     if level in escalation.PAGED:
         lang = "es" if any(rule.startswith("es.") for rule in rules) else "en"
@@ -462,7 +466,7 @@ def _assess_words_only(body: str) -> tuple[str, tuple[str, ...]]:
     try:
         from checkin.rules import ALL_LANGUAGES, assess
 
-        result = assess(body or "", language=ALL_LANGUAGES, second_opinion=True)
+        result = assess(body or "", language=ALL_LANGUAGES, second_opinion=not keywords.is_opt_out(body))
         return result.level, tuple(result.rules)
     except Exception as exc:
         log.error("risk assessment failed without storage (%s); answering as urgent", type(exc).__name__)

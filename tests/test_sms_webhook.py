@@ -111,6 +111,10 @@ def test_body_is_encrypted_at_rest(twilio, db, member):
         "Please stop texting me!",
         "don't text me anymore",
         "unsubscribe me",
+        "please stop sending me these",
+        "Stop sending me these texts.",
+        "i don't want these messages anymore",
+        "stop sending me reminders on sunday",  # no per-day consent: we stop, the reply says how to rejoin
     ],
 )
 def test_opt_out_keywords(twilio, db, member, word):
@@ -123,7 +127,65 @@ def test_opt_out_keywords(twilio, db, member, word):
 
 
 @pytest.mark.parametrize(
-    "sentence", ["I want it all to stop", "stop by after group?", "the end of the week was hard"]
+    "body",
+    [
+        "dejen de escribirme",
+        "Deja de mandarme mensajes",
+        "no me manden mas mensajes",
+        "No me manden más mensajes, por favor",
+        "ya no me manden mensajes",
+        "ya no me escriban",
+        "ya no quiero recibir mensajes",
+    ],
+)
+def test_spanish_plain_opt_outs_opt_out_and_page_nobody(twilio, db, spanish_member, group, body):
+    """Said in plain Spanish, an opt-out is honoured like STOP: one confirmation in Spanish, the
+    consent event recorded, and no case opened (the statistical second opinion used to read "ya no
+    me manden mensajes" as despair and page a facilitator)."""
+    from checkin.directory import add_staff
+    from checkin.escalation.models import Escalation
+    from checkin.models import OutboxItem
+
+    with db.session() as s:
+        add_staff(s, "Dana Fox", "dana@example.org", "facilitator", "+12025550160", [group.name])
+    answer = replies(twilio.sms(spanish_member.phone, body))
+    assert answer and "No recibiras mas mensajes" in answer[0] and "988" in answer[0]
+    with db.session() as s:
+        assert s.get(Member, spanish_member.id).status == "opted_out"
+        event = s.scalars(select(ConsentEvent).order_by(ConsentEvent.id.desc())).first()
+        assert (event.kind, event.member_id, event.source) == ("opt_out", spanish_member.id, "phrase")
+        assert s.scalars(select(Escalation)).all() == []
+        assert s.scalars(select(OutboxItem).where(OutboxItem.purpose == "alert")).all() == []
+    assert replies(twilio.sms(spanish_member.phone, "hola?")) == []  # never texted after it
+
+
+def test_a_crisis_with_opt_out_words_still_opts_out_nothing_and_is_escalated(twilio, db, member, group):
+    """Opt-out words inside a longer message are not an opt-out: the words are a crisis, answered with
+    988/911 and escalated."""
+    from checkin.directory import add_staff
+    from checkin.escalation.models import Escalation
+
+    with db.session() as s:
+        add_staff(s, "Dana Fox", "dana@example.org", "facilitator", "+12025550160", [group.name])
+    answer = replies(
+        twilio.sms(member.phone, "dejen de escribirme, ya me tome unas pastillas y me siento mareada")
+    )
+    assert answer and "988" in answer[0] and "911" in answer[0]
+    with db.session() as s:
+        assert s.get(Member, member.id).status == "active"
+        assert s.scalars(select(Escalation)).one().level == "crisis"
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "I want it all to stop",
+        "stop by after group?",
+        "the end of the week was hard",
+        "my ex wont stop texting me",
+        "ya no quiero nada",
+        "stop sending me these thoughts",
+    ],
 )
 def test_sentences_with_stop_words_are_not_opt_outs(twilio, db, member, sentence):
     twilio.sms(member.phone, sentence)

@@ -151,7 +151,7 @@ def _entry_for(webhook, phone, body, sid):
 
 
 def test_while_the_database_is_down_stop_is_confirmed_and_honoured_on_replay_and_plain_texts_wait(
-    postgres_only, down, app, runtime, db, member
+    postgres_only, down, app, runtime, db, member, spanish_member
 ):
     from checkin.models import Member
 
@@ -160,12 +160,21 @@ def test_while_the_database_is_down_stop_is_confirmed_and_honoured_on_replay_and
     assert replies(down.sms(member.phone, "doing ok today")) == []
     assert replies(down.sms(member.phone, "STOP"))[0].startswith("You will get no more texts")
     assert replies(down.sms(member.phone, CRISIS)) == []  # they have just said STOP: not texted again
-    assert runtime.spool.count() == 4
-    assert replay(app).stored == 4
+    # A plain Spanish opt-out is confirmed in Spanish, from its words alone.
+    assert replies(down.sms(spanish_member.phone, "ya no me manden mensajes"))[0].startswith("No recibiras")
+    assert runtime.spool.count() == 5
+    assert replay(app).stored == 5
     with db.session() as s:
         assert s.get(Member, member.id).opted_out
         bodies = s.scalars(select(Message.body).order_by(Message.created_at)).all()
-    assert bodies == ["me voy a matar esta noche", "doing ok today", "STOP", CRISIS]
+        assert s.get(Member, spanish_member.id).opted_out
+    assert bodies == [
+        "me voy a matar esta noche",
+        "doing ok today",
+        "STOP",
+        CRISIS,
+        "ya no me manden mensajes",
+    ]
     assert count(db, Escalation) == 1  # opted out or not, a crisis is escalated (one live case)
 
 

@@ -443,7 +443,11 @@ class _Loader:
         lang = raw.get("language", file_lang)
         if lang not in ("any", "en", "es"):
             raise RuleFileError(file, line, f"rule {rid!r} has unknown language {lang!r}")
-        ctx = raw.get("context", list(CONTEXT_KINDS))
+        mask = raw.get("mask", False)
+        if not isinstance(mask, bool):
+            raise RuleFileError(file, line, f"rule {rid!r}: 'mask' must be true or false")
+        # A mask is read without context unless its file names one (see _evaluate, step 1).
+        ctx = raw.get("context", [] if mask else list(CONTEXT_KINDS))
         if isinstance(ctx, bool):
             ctx = list(CONTEXT_KINDS) if ctx else []
         ctx = _str_list(ctx, "context", file, line)
@@ -456,9 +460,6 @@ class _Loader:
             )
         tags = _str_list(raw.get("tags", []), "tags", file, line)
         unless = _str_list(raw.get("unless", []), "unless", file, line)
-        mask = raw.get("mask", False)
-        if not isinstance(mask, bool):
-            raise RuleFileError(file, line, f"rule {rid!r}: 'mask' must be true or false")
         reason = raw.get("reason", "")
         if not isinstance(reason, str):
             raise RuleFileError(file, line, f"rule {rid!r}: 'reason' must be a string")
@@ -690,8 +691,23 @@ def _evaluate(
         spans = [(m.start(), m.end()) for m in rule.regex.finditer(masked)]
         if not spans:
             continue
+        if rule.context:
+            # A mask that names a context is read like a risk rule ("if I am not safe tonight",
+            # "she is not safe"): its level is lowered and its tags withheld, and its words are
+            # blanked all the same, so no other mask (a safety denial) can claim them.
+            mtokens = [(m.start(), m.end(), m.group(0)) for m in _TOKEN_RE.finditer(masked)]
+            mstarts = [t[0] for t in mtokens]
         for s, e in spans:
-            hits.append(_Hit(rule.id, rule.level, norm[s:e], rule.tags, True))
+            kind = _context_of(masked, mtokens, mstarts, s, e, rule, cw) if rule.context else None
+            if kind is None:
+                hits.append(_Hit(rule.id, rule.level, norm[s:e], rule.tags, True))
+            else:
+                level = (
+                    rule.negated_level if kind == "negation" else _min_level(rule.level, rule.capped_level)
+                )
+                hits.append(_Hit(rule.id, level, norm[s:e], frozenset(), level != "none"))
+                if f"context.{kind}" not in notes:
+                    notes.append(f"context.{kind}")
         chars = list(masked)
         for s, e in spans:
             chars[s:e] = list(" ," + " " * max(0, e - s - 2)) if e - s >= 2 else [" "] * (e - s)
