@@ -180,11 +180,15 @@ def test_a_held_reminder_goes_when_the_night_ends_if_its_meeting_is_still_ahead(
 def test_a_held_reminder_gives_way_to_the_next_one_instead_of_going_with_it(runtime, fake_twilio, pat):
     # A 09:00 meeting (12:00 in the group's New York): its 2 h reminder is due at 07:00, in Pat's night, and
     # goes at 08:00. The day-before one, stuck overnight, would go at 08:00 too: it is dropped, saying why.
-    item = planned(runtime.db, pat, "reminder", la(9, 0), written=EVENING_BEFORE, due=la(2, 0), suffix=":1440")
+    item = planned(
+        runtime.db, pat, "reminder", la(9, 0), written=EVENING_BEFORE, due=la(2, 0), suffix=":1440"
+    )
     outcome = deliver(runtime, item, la(2, 0))
     assert (outcome.state, outcome.reason) == ("cancelled", "not sent: quiet hours until the next reminder")
     # Stuck in the day instead (no night in the way), it still gives way once the next one is near.
-    noon = planned(runtime.db, pat, "reminder", la(14, 0), written=EVENING_BEFORE, due=la(9, 0), suffix=":1440")
+    noon = planned(
+        runtime.db, pat, "reminder", la(14, 0), written=EVENING_BEFORE, due=la(9, 0), suffix=":1440"
+    )
     assert deliver(runtime, noon, la(10, 0)).state == "cancelled"
     assert stored(runtime.db, noon).last_error == "not sent: superseded by the next reminder"
     assert fake_twilio.messages() == []

@@ -69,7 +69,9 @@ def judge(
                 return Verdict(cancel=reason)
             if resume >= deadline:
                 return Verdict(cancel="quiet hours until the next reminder")
-    elif kind not in ("reminder", "change") and resume > written_at + timedelta(hours=plan.prompt_stale_hours):
+    elif kind not in ("reminder", "change") and resume > written_at + timedelta(
+        hours=plan.prompt_stale_hours
+    ):
         return Verdict(cancel="stale")
     return Verdict(hold_until=resume if resume > now else None)
 

@@ -113,7 +113,9 @@ class _Candidate:
 REMINDER_GAP = timedelta(hours=2)
 
 
-def reminder_deadline(nominal: datetime, following: datetime | None, meeting: datetime) -> tuple[datetime, str]:
+def reminder_deadline(
+    nominal: datetime, following: datetime | None, meeting: datetime
+) -> tuple[datetime, str]:
     """Until when a reminder due at `nominal` may go, and why not after: the meeting's start for the
     closest reminder (`following` None); else shortly before the `following` reminder's time."""
     if following is None or following >= meeting:

@@ -542,7 +542,10 @@ def load_state(
                 plan,
                 tuple(members.get(group.id, ())),
                 texts,
-                max((t for t in (schedule.updated_at, plan_edits.get(group.id)) if t is not None), default=None),
+                max(
+                    (t for t in (schedule.updated_at, plan_edits.get(group.id)) if t is not None),
+                    default=None,
+                ),
             )
         )
     from checkin.checkins import CheckIn
@@ -603,7 +606,9 @@ def preview(
 def _written_keys(session: Session, keys: list[str]) -> set[str]:
     if not keys:
         return set()
-    return set(session.scalars(select(OutboxItem.idempotency_key).where(OutboxItem.idempotency_key.in_(keys))))
+    return set(
+        session.scalars(select(OutboxItem.idempotency_key).where(OutboxItem.idempotency_key.in_(keys)))
+    )
 
 
 # --- keeping pending sends in line with edits ---------------------------------------------
