@@ -147,20 +147,50 @@ def test_a_prompt_that_would_only_go_out_stale_is_cancelled(runtime, fake_twilio
 
 
 def test_a_reminder_whose_meeting_started_while_it_was_held_is_cancelled(runtime, fake_twilio, pat):
-    nine = planned(
-        runtime.db, pat, "reminder", la(9, 0), written=EVENING_BEFORE, due=la(2, 0), suffix=":1440"
-    )
+    # The plan's closest reminder (2 h before): no later reminder of this meeting could take its place.
+    nine = planned(runtime.db, pat, "reminder", la(9, 0), written=EVENING_BEFORE, due=la(2, 0), suffix=":120")
     assert deliver(runtime, nine, la(2, 0)).state == "held"
     assert stored(runtime.db, nine).next_attempt_at == la(8, 0)
     # No worker got to it at 08:00; at 09:15 the meeting has started: never "meets at 9" at a quarter past.
     outcome = deliver(runtime, nine, la(9, 15))
     assert (outcome.state, outcome.reason) == ("cancelled", "not sent: meeting started")
     assert stored(runtime.db, nine).last_error == "not sent: meeting started"
-    # A 07:30 meeting's reminder stuck at 02:00 could only go after it started: cancelled at once.
+    # A 07:30 meeting's reminder stuck at 02:00 could only go after it started: cancelled at once, saying
+    # why (the meeting has not started yet: Pat's night lasts until it).
     early = planned(
         runtime.db, pat, "reminder", la(7, 30), written=EVENING_BEFORE, due=la(2, 0), suffix=":1440"
     )
-    assert deliver(runtime, early, la(2, 0)).state == "cancelled"
+    outcome = deliver(runtime, early, la(2, 0))
+    assert (outcome.state, outcome.reason) == ("cancelled", "not sent: quiet hours until the meeting")
+    assert fake_twilio.messages() == []
+
+
+def test_a_held_reminder_goes_when_the_night_ends_if_its_meeting_is_still_ahead(runtime, fake_twilio, pat):
+    # The day-before reminder of a 19:00 meeting, stuck since last evening: Pat's night ends at 08:00,
+    # eleven hours before the meeting and long before the 2 h reminder (17:00), so it goes then.
+    item = planned(
+        runtime.db, pat, "reminder", la(19, 0), written=EVENING_BEFORE, due=la(2, 0), suffix=":1440"
+    )
+    assert deliver(runtime, item, la(2, 0)).state == "held"
+    assert stored(runtime.db, item).next_attempt_at == la(8, 0)
+    assert deliver(runtime, item, la(8, 0)).state == "sent"
+    assert len(to(fake_twilio, pat.phone)) == 1
+
+
+def test_a_held_reminder_gives_way_to_the_next_one_instead_of_going_with_it(runtime, fake_twilio, pat):
+    # A 09:00 meeting (12:00 in the group's New York): its 2 h reminder is due at 07:00, in Pat's night, and
+    # goes at 08:00. The day-before one, stuck overnight, would go at 08:00 too: it is dropped, saying why.
+    item = planned(
+        runtime.db, pat, "reminder", la(9, 0), written=EVENING_BEFORE, due=la(2, 0), suffix=":1440"
+    )
+    outcome = deliver(runtime, item, la(2, 0))
+    assert (outcome.state, outcome.reason) == ("cancelled", "not sent: quiet hours until the next reminder")
+    # Stuck in the day instead (no night in the way), it still gives way once the next one is near.
+    noon = planned(
+        runtime.db, pat, "reminder", la(14, 0), written=EVENING_BEFORE, due=la(9, 0), suffix=":1440"
+    )
+    assert deliver(runtime, noon, la(10, 0)).state == "cancelled"
+    assert stored(runtime.db, noon).last_error == "not sent: superseded by the next reminder"
     assert fake_twilio.messages() == []
 
 

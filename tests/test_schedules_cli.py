@@ -148,6 +148,70 @@ def test_preview_is_what_the_tick_sends(runtime, cli_env, group):
     assert written == {p.key: p.send_at_utc for p in planned}
 
 
+@pytest.mark.parametrize(
+    "set_at, expected",
+    [
+        # 17:38 New York, for 19:42 the same evening: the 2 h reminder only (4 minutes later), no catch-up;
+        # nothing for Olu in Kolkata, where it is night until after the meeting (06:12 there).
+        ((22, 38), {"reminder:1:20261207T0042Z:120": (22, 42)}),
+        # 10:00: the day-before reminder caught up at once (20:30 in Kolkata: Olu gets it too), then Sam's
+        # 2 h one.
+        (
+            (15, 0),
+            {
+                "reminder:1:20261207T0042Z:1440": (15, 0),
+                "reminder:2:20261207T0042Z:1440": (15, 0),
+                "reminder:1:20261207T0042Z:120": (22, 42),
+            },
+        ),
+    ],
+)
+def test_preview_is_what_the_tick_sends_for_a_meeting_set_inside_its_reminder_window(
+    runtime, group, set_at, expected
+):
+    """The tester's case: a weekly meeting set on the day, after its day-before reminder's time."""
+    from datetime import datetime, time, timedelta
+
+    from checkin.models import OutboxItem
+    from checkin.schedules import preview, set_schedule
+    from checkin.schedules.tick import write_due
+
+    set_at = datetime(2026, 12, 6, *set_at, tzinfo=UTC)  # a Sunday
+    with runtime.db.session() as s:
+        add_member(s, group.name, "+12025550101", "Sam Rivera")
+        add_member(s, group.name, "+12025550103", "Olu Ade", timezone="Asia/Kolkata")
+        set_schedule(
+            s,
+            group.id,
+            rrule="FREQ=WEEKLY;BYDAY=SU",
+            start_local=time(19, 42),
+            duration_minutes=60,
+            starts_on=set_at.date(),
+            now=set_at,
+        )
+    seen = set_at + timedelta(seconds=20)  # the coordinator looks at the preview just after saving
+    with runtime.db.session() as s:
+        shown = preview(s, group.id, seen, 1, now=seen)
+    planned = {p.key: p.send_at_utc for p in shown if p.held_reason is None and p.kind == "reminder"}
+    assert planned == {key: datetime(2026, 12, 6, *hm, tzinfo=UTC) for key, hm in expected.items()}
+    # Olu's 2 h reminder falls in his night until the meeting, and the preview says so.
+    [olu] = [p for p in shown if p.key == "reminder:2:20261207T0042Z:120"]
+    assert olu.held_reason == "quiet hours until the meeting"
+    # Tick every 3 minutes from the edit, and at each planned moment, until after the meeting (19:42).
+    after = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)
+    grid = [set_at + timedelta(minutes=3 * i) for i in range(1, 1000)]
+    written = {}
+    for now in sorted(set(planned.values()) | {t for t in grid if t < after}):
+        with runtime.db.session() as s:
+            for key in _keys(s, write_due(s, now)):
+                written.setdefault(key, now)
+    assert written == planned
+    # Nothing for Olu was cancelled as "meeting started" two hours before the meeting.
+    with runtime.db.session() as s:
+        errors = s.scalars(select(OutboxItem.last_error).where(OutboxItem.member_id == 2)).all()
+    assert "not sent: meeting started" not in errors
+
+
 def _keys(session, result):
     from checkin.models import OutboxItem
 

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from checkin.schedules.plan import PlanError, load_config, parse_config, parse_plan
-from checkin.schedules.planning import GroupState, MemberState, OpenPrompt, plan_sends
+from checkin.schedules.planning import GroupState, MemberState, OpenPrompt, due_sends, plan_sends
 from checkin.schedules.recurrence import OverrideSpec, ScheduleSpec, expand, validate_rrule
 
 UTC = UTC
@@ -292,6 +292,117 @@ def test_a_day_before_reminder_sent_late_on_the_meeting_day_says_today_not_tomor
         if s.key.endswith(":1440")
     ]
     assert on_time.body.startswith("Reminder: Tuesday Evening Group meets tomorrow, Tue 8 Dec")
+
+
+# --- meetings planned inside a reminder window --------------------------------------------
+
+# A coordinator in New York sets, at 17:38 on Sunday 6 December 2026, a weekly meeting on Sundays at
+# 19:42, starting that very evening: the 24 h reminder's time has passed, the 2 h one is 4 minutes away.
+SET_AT = utc(2026, 12, 6, 22, 38)  # 17:38 EST
+TONIGHT = "20261207T0042Z"  # 19:42 EST
+
+
+def sunday_group(planned_since=SET_AT, **plan_keys):
+    g = group(
+        rrule="FREQ=WEEKLY;BYDAY=SU",
+        start=time(19, 42),
+        members=[person(7), person(8, zone="Asia/Kolkata")],
+        **plan_keys,
+    )
+    return replace(g, planned_since=planned_since)
+
+
+def ticks(g, first, last, step=timedelta(minutes=1)):
+    """What a tick every `step` from `first` to `last` writes (each key once, as the outbox's unique key
+    does): {key: when}, and every held reason a tick gave, with when."""
+    written, held, now = {}, [], first
+    while now <= last:
+        for send in due_sends([g], now, config=CONFIG):
+            if send.held_reason is None:
+                written.setdefault(send.key, now)
+            elif send.occurrence_key == TONIGHT:
+                held.append((now, send.key, send.held_reason))
+        now += step
+    return written, held
+
+
+def test_a_meeting_set_inside_the_day_before_window_gets_one_reminder_as_the_preview_shows():
+    g = sunday_group()
+    written, held = ticks(g, SET_AT + timedelta(minutes=1), utc(2026, 12, 7, 0, 45))
+    # One reminder, the 2 h one at 17:42; no catch-up 4 minutes before it (the tester saw both).
+    assert {k: v for k, v in written.items() if TONIGHT in k} == {
+        f"reminder:7:{TONIGHT}:120": utc(2026, 12, 6, 22, 42)
+    }
+    # The preview, seen just after the edit, shows exactly that.
+    shown = plan(g, SET_AT + timedelta(seconds=30), utc(2026, 12, 8), now=SET_AT + timedelta(seconds=30))
+    assert [(s.key, s.send_at_utc) for s in shown if s.held_reason is None and s.kind == "reminder"] == [
+        (f"reminder:7:{TONIGHT}:120", utc(2026, 12, 6, 22, 42))
+    ]
+    # Kolkata (04:12 there at 17:42 New York; the meeting is at 06:12): held by the member's night, saying
+    # so, and never "meeting started" before the meeting has.
+    [olu] = [s for s in shown if s.member_id == 8 and s.kind == "reminder"]
+    assert olu.held_reason == "quiet hours until the meeting"
+    assert {r for _, k, r in held if k == f"reminder:8:{TONIGHT}:120"} == {"quiet hours until the meeting"}
+    assert all(when >= utc(2026, 12, 7, 0, 42) for when, _, r in held if r == "meeting started")
+
+
+def test_a_meeting_set_hours_ahead_gets_one_catch_up_then_the_reminders_still_ahead():
+    # Set at 10:00 instead, with a plan that also reminds two days before: both earlier times have
+    # passed; only the closer one is caught up, at once; the 2 h reminder goes at its time.
+    ten = utc(2026, 12, 6, 15, 0)
+    g = sunday_group(planned_since=ten, reminder_offsets_minutes=(2880, 1440, 120))
+    written, _ = ticks(g, ten, utc(2026, 12, 7, 0, 45), step=timedelta(minutes=7))
+    assert {k: v for k, v in written.items() if k.startswith("reminder:7:")} == {
+        f"reminder:7:{TONIGHT}:1440": ten,
+        f"reminder:7:{TONIGHT}:120": utc(2026, 12, 6, 22, 42),
+    }
+    # Caught up when the meeting was set, worded for that day. In Kolkata it is 20:30, still their day:
+    # the catch-up is their only reminder, the 2 h one falling in their night until the meeting.
+    [catch_up] = [s for s in due_sends([g], ten, config=CONFIG) if s.key == f"reminder:7:{TONIGHT}:1440"]
+    assert catch_up.body.startswith("Reminder: Tuesday Evening Group meets today, Sun 6 Dec at 7:42 PM")
+    assert {k: v for k, v in written.items() if k.startswith("reminder:8:")} == {
+        f"reminder:8:{TONIGHT}:1440": ten
+    }
+
+
+def test_a_meeting_set_an_hour_ahead_gets_one_catch_up_at_once():
+    g = sunday_group(planned_since=utc(2026, 12, 6, 23, 40))  # 18:40, the 2 h reminder's time has passed
+    written, _ = ticks(g, utc(2026, 12, 6, 23, 40), utc(2026, 12, 7, 0, 45))
+    assert {k: v for k, v in written.items() if k.startswith("reminder:7:")} == {
+        f"reminder:7:{TONIGHT}:120": utc(2026, 12, 6, 23, 40)
+    }
+
+
+def test_a_meeting_moved_inside_the_day_before_window_gets_no_reminder_an_hour_before_the_next():
+    # Tuesday 8 December's 18:00 meeting is moved at 12:00 that day to 15:00: the 24 h reminder of the new
+    # time (Monday 15:00) has passed, the 2 h one is at 13:00. The day-before one is not sent at 12:00.
+    moved_at = utc(2026, 12, 8, 17, 0)
+    key = "20261208T2300Z"
+    move = OverrideSpec(key, "moved", datetime(2026, 12, 8, 15, 0), 1, moved_at)
+    g = group(overrides={key: move})
+    written, _ = ticks(g, moved_at, utc(2026, 12, 8, 20, 0), step=timedelta(minutes=5))
+    assert sorted(written.items()) == [
+        (f"change:7:{key}:1", moved_at),
+        (f"reminder:7:{key}:120:v1", utc(2026, 12, 8, 18, 0)),
+    ]
+
+
+def test_a_reminder_late_after_an_outage_gives_way_when_the_next_one_is_near():
+    # No tick ran from Saturday 12:00 until 17:39 Sunday: the 24 h reminder is not sent 3 minutes before
+    # the 2 h one; had the tick come back at 15:00, it would have been (2 h 42 min before).
+    g = sunday_group(planned_since=utc(2026, 11, 1))
+    late = due_sends([g], utc(2026, 12, 6, 22, 39), config=CONFIG)
+    [day_before] = [s for s in late if s.key == f"reminder:7:{TONIGHT}:1440"]
+    assert day_before.held_reason == "superseded by the next reminder"
+    earlier = due_sends([g], utc(2026, 12, 6, 20, 0), config=CONFIG)
+    assert [s.held_reason for s in earlier if s.key == f"reminder:7:{TONIGHT}:1440"] == [None]
+
+
+def test_an_edit_stamped_after_the_planners_clock_changes_nothing():
+    # A clock we cannot compare with (an edit stamped later than `now`) is not read as "set after its time".
+    g = sunday_group(planned_since=utc(2026, 12, 7))
+    late = due_sends([g], utc(2026, 12, 6, 1, 0), config=CONFIG)
+    assert [s.held_reason for s in late if s.key == f"reminder:7:{TONIGHT}:1440"] == [None]
 
 
 # --- pauses, opt-outs, live exchanges -----------------------------------------------------

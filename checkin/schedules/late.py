@@ -3,7 +3,10 @@ backoff) or in the member's night.
 
 The planner only writes a send when it is allowed, but delivery can lag. One rule, `judge`, says
 what to do with a reminder, prompt, nudge or change notice (text or call) about to go out:
-- a reminder or change notice whose meeting has started by the time it may go is cancelled;
+- a reminder or change notice whose meeting has started is cancelled ("meeting started"), and one
+  that could only go after it, the member's night lasting until then, is cancelled for that
+  ("quiet hours until the meeting"); a reminder held so long that its next reminder is near is
+  superseded by it (the planner's own `reminder_deadline`), so two never go out together;
 - a prompt or nudge older than the plan's staleness limit is cancelled;
 - anything else that would land in the member's quiet hours waits for their window to open.
 It is applied twice: each tick to the due rows still pending (`guard_late_sends`: their
@@ -28,7 +31,7 @@ from checkin.models import Group, GroupMember, Member, OutboxItem
 from checkin.schedules.models import OccurrenceOverride, ReminderPlan
 from checkin.schedules.plan import KINDS as PLANNED_KINDS
 from checkin.schedules.plan import Plan
-from checkin.schedules.planning import GroupState
+from checkin.schedules.planning import GroupState, next_reminder_at, reminder_deadline
 from checkin.schedules.recurrence import parse_key, to_utc
 from checkin.schedules.service import plan_from, planned_bodies
 
@@ -42,14 +45,33 @@ class Verdict:
 
 
 def judge(
-    kind: str, meeting: datetime | None, written_at: datetime, zone: str, plan: Plan, now: datetime
+    kind: str,
+    meeting: datetime | None,
+    written_at: datetime,
+    zone: str,
+    plan: Plan,
+    now: datetime,
+    following: datetime | None = None,
+    due: datetime | None = None,
 ) -> Verdict:
-    """The rule for a planned send of `kind`, written at `written_at`, to a member in `zone`, at `now`."""
+    """The rule for a planned send of `kind`, written at `written_at`, to a member in `zone`, at `now`.
+    For a reminder, `following` is the time of the plan's next reminder of the same meeting (None if
+    it is the last) and `due` its own time."""
     resume = quiet_hours.next_allowed(now, zone, plan.quiet_start, plan.quiet_end)
-    if kind in ("reminder", "change"):
-        if meeting is not None and resume >= meeting:
+    if kind in ("reminder", "change") and meeting is not None:
+        if now >= meeting:
             return Verdict(cancel="meeting started")
-    elif resume > written_at + timedelta(hours=plan.prompt_stale_hours):
+        if resume >= meeting:
+            return Verdict(cancel="quiet hours until the meeting")
+        if kind == "reminder" and following is not None and due is not None:
+            deadline, reason = reminder_deadline(due, following, meeting)
+            if now >= deadline:
+                return Verdict(cancel=reason)
+            if resume >= deadline:
+                return Verdict(cancel="quiet hours until the next reminder")
+    elif kind not in ("reminder", "change") and resume > written_at + timedelta(
+        hours=plan.prompt_stale_hours
+    ):
         return Verdict(cancel="stale")
     return Verdict(hold_until=resume if resume > now else None)
 
@@ -61,6 +83,22 @@ def occurrence_of(key: str) -> str | None:
         return parts[2] if parse_key(parts[2]) else None
     except (IndexError, ValueError):
         return None
+
+
+def reminder_times(
+    kind: str, key: str, meeting: datetime | None, plan: Plan, zone: str
+) -> tuple[datetime | None, datetime | None]:
+    """(its own time, the next reminder's time) of a reminder key `reminder:{member}:{occ}:{offset}...`
+    for a meeting at `meeting` in a group in `zone`; (None, None) for anything else."""
+    parts = key.split(":")
+    if kind != "reminder" or meeting is None or len(parts) < 4 or not parts[3].isdigit():
+        return None, None
+    offset = int(parts[3])
+    following = next_reminder_at(plan.reminder_offsets_minutes, offset, meeting, zone)
+    if following is None:
+        return None, None
+    local = meeting.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+    return to_utc(local - timedelta(minutes=offset), zone), following
 
 
 def meeting_start(kind: str, occ_key: str | None, override, zone: str) -> datetime | None:
@@ -102,7 +140,17 @@ def guard_late_sends(session: Session, now: datetime, groups: list[GroupState]) 
             continue
         occ_key = occurrence_of(row.idempotency_key)
         meeting = meeting_start(row.purpose, occ_key, group.overrides.get(occ_key), group.zone)
-        verdict = judge(row.purpose, meeting, row.created_at, row.timezone or group.zone, group.plan, now)
+        due, following = reminder_times(row.purpose, row.idempotency_key, meeting, group.plan, group.zone)
+        verdict = judge(
+            row.purpose,
+            meeting,
+            row.created_at,
+            row.timezone or group.zone,
+            group.plan,
+            now,
+            following=following,
+            due=due,
+        )
         if verdict.cancel:
             cancel.setdefault(verdict.cancel, []).append(row.id)
         elif verdict.hold_until:
@@ -160,13 +208,17 @@ def send_gate(session: Session, item: OutboxItem, now: datetime) -> datetime | o
     group_zone = row.group_zone or "UTC"
     override = row if row.status is not None else None
     meeting = meeting_start(item.purpose, occ_key, override, group_zone)
+    plan = plan_from(row.overrides, row.group_id)
+    due, following = reminder_times(item.purpose, item.idempotency_key, meeting, plan, group_zone)
     verdict = judge(
         item.purpose,
         meeting,
         item.created_at,
         row.member_zone or group_zone,
-        plan_from(row.overrides, row.group_id),
+        plan,
         now,
+        following=following,
+        due=due,
     )
     if verdict.cancel:
         return outbox.Cancel(f"not sent: {verdict.cancel}")

@@ -6,7 +6,11 @@ either sendable (held_reason None, at send_at_utc) or held back with the reason 
 
 Rules, in the order they apply:
 - reminders at each offset before a meeting that is not cancelled; never once it has started,
-  and a reminder whose next (closer) reminder is already due is superseded;
+  and a late reminder (a backlog, quiet hours) is superseded once its next (closer) reminder is
+  near (`reminder_deadline`), so a member never gets two about one meeting within a short time;
+- a meeting first planned (set, moved, or the plan changed) after some reminder times had passed
+  gets the reminders still ahead plus at most one catch-up: the last passed one, sent at the time of
+  the edit, and only if that is not near the next reminder (it never goes at its old, past time);
 - a prompt `prompt_days_after` the meeting's member-local date at `prompt_time` member-local;
   one nudge `nudge_after_hours` after a prompt still open; prompts and nudges held more than
   `prompt_stale_hours` are dropped; they also wait while the member is in a live exchange;
@@ -56,6 +60,8 @@ class GroupState:
     members: tuple[MemberState, ...]
     # The group's own texts, {language: {template: text}}, laid over config/plan.toml's.
     templates: dict[str, dict[str, str]] = field(default_factory=dict, compare=False)
+    # When the schedule or plan was last edited: reminder times before it were never planned (catch-up).
+    planned_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -102,12 +108,39 @@ class _Candidate:
     expired_reason: str  # why it is held once `expires` has passed
 
 
+# A late reminder gives way to the next one this long before the next one is due (at most half the
+# time between the two), so two reminders of one meeting never come within a short time of each other.
+REMINDER_GAP = timedelta(hours=2)
+
+
+def reminder_deadline(
+    nominal: datetime, following: datetime | None, meeting: datetime
+) -> tuple[datetime, str]:
+    """Until when a reminder due at `nominal` may go, and why not after: the meeting's start for the
+    closest reminder (`following` None); else shortly before the `following` reminder's time."""
+    if following is None or following >= meeting:
+        return meeting, "meeting started"
+    return following - min(REMINDER_GAP, (following - nominal) / 2), "superseded by the next reminder"
+
+
+def next_reminder_at(
+    offsets_minutes: tuple[int, ...], offset_minutes: int, meeting: datetime, zone: str
+) -> datetime | None:
+    """The time of the reminder after the one at `offset_minutes` before `meeting` (None: it is the last,
+    or the plan no longer has that offset). Offsets count back on the group's wall clock."""
+    closer = [m for m in offsets_minutes if m < offset_minutes]
+    if offset_minutes not in offsets_minutes or not closer:
+        return None
+    local = meeting.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+    return to_utc(local - timedelta(minutes=max(closer)), zone)
+
+
 def voice_url(base_url: str, kind: str, member_id: int, occurrence_key: str) -> str:
     query = urlencode({"kind": kind, "member": member_id, "occurrence": occurrence_key})
     return f"{base_url.rstrip('/')}/twilio/voice/outbound?{query}"
 
 
-def _candidates(group: GroupState, start: datetime, end: datetime) -> list[_Candidate]:
+def _candidates(group: GroupState, start: datetime, end: datetime, now: datetime) -> list[_Candidate]:
     plan = group.plan
     offsets = plan.offsets
     longest = offsets[0] if offsets else timedelta(0)
@@ -130,16 +163,25 @@ def _candidates(group: GroupState, start: datetime, end: datetime) -> list[_Cand
         # Offsets count back on the group's wall clock: "24 h before" Sunday 18:00 is Saturday 18:00,
         # even when the clocks change in between.
         times = [_before(occ, offset, group.zone) for offset in offsets] + [occ.starts_at]
+        known = _planned_since(group, occ, now)
         for index, offset in enumerate(offsets):
-            if not near(times[index], timedelta(0)):
+            nominal = times[index]
+            following = times[index + 1] if index + 1 < len(offsets) else None
+            expires, reason = reminder_deadline(nominal, following, occ.starts_at)
+            if known is not None and nominal < known:
+                # Its time had passed before this meeting was planned: only the last such reminder is a
+                # catch-up, due when the meeting was planned (and dropped if the next one is near).
+                if times[index + 1] < known:
+                    continue
+                nominal = known
+            if not near(nominal, timedelta(0)):
                 continue
-            reason = "meeting started" if index + 1 == len(offsets) else "superseded by the next reminder"
             out.append(
                 _Candidate(
                     "reminder",
                     occ,
-                    times[index],
-                    times[index + 1],
+                    nominal,
+                    expires,
                     f"{occ.key}:{int(offset.total_seconds() // 60)}{version}",
                     reason,
                 )
@@ -149,6 +191,17 @@ def _candidates(group: GroupState, start: datetime, end: datetime) -> list[_Cand
             # Nominal time and expiry depend on the member's zone: the member loop fills them in.
             out.append(_Candidate("prompt", occ, occ.starts_at, occ.starts_at, occ.key, "stale"))
     return out
+
+
+def _planned_since(group: GroupState, occ: Occurrence, now: datetime) -> datetime | None:
+    """When this occurrence got its current time and reminder plan (the schedule's or plan's last edit, or
+    its move); None if that is not known or lies after `now` (a clock we cannot compare with)."""
+    times = [group.planned_since]
+    if occ.status == "moved":
+        override = group.overrides.get(occ.key)
+        times.append(override.updated_at if override is not None else None)
+    known = max((t for t in times if t is not None), default=None)
+    return known if known is not None and known <= now else None
 
 
 def _before(occ: Occurrence, offset: timedelta, zone: str) -> datetime:
@@ -210,7 +263,7 @@ def plan_sends(
         try:
             planner = _GroupPlanner(group, config, now, base_url)
             found = planner.run(
-                _candidates(group, start, end), prompts_by_group.get(group.id, ()), start, end
+                _candidates(group, start, end, now), prompts_by_group.get(group.id, ()), start, end
             )
             if group.overrides:
                 changes = _change_candidates(group, start, end)
@@ -368,12 +421,12 @@ class _GroupPlanner:
     ) -> PlannedSend | None:
         send_at = self.effective(nominal, zone)
         held = None
-        if send_at >= expires:
+        if kind == "reminder" and nominal >= expires:
+            # A catch-up planned when its next reminder was already near: that one goes instead.
+            held, send_at = expired_reason, nominal
+        elif send_at >= expires:
             # Quiet hours last until it is too late: the send is dropped, and the preview says why.
-            held, send_at = (
-                ("quiet hours until the meeting" if kind == "reminder" else "quiet hours until stale"),
-                nominal,
-            )
+            held, send_at = (_quiet_reason(kind, expired_reason), nominal)
         if not start <= send_at < end:
             return None
         if held is None:
@@ -426,6 +479,14 @@ class _GroupPlanner:
             ):
                 return "live exchange"
         return None
+
+
+def _quiet_reason(kind: str, expired_reason: str) -> str:
+    if kind != "reminder":
+        return "quiet hours until stale"
+    if expired_reason == "meeting started":
+        return "quiet hours until the meeting"
+    return "quiet hours until the next reminder"
 
 
 def _span(occ_key: str, group: GroupState) -> tuple[datetime, datetime]:

@@ -477,10 +477,9 @@ def load_state(
     ids = [g.id for g, _ in pairs]
     if not ids:
         return [], []
-    plans = {
-        row.group_id: row.overrides
-        for row in session.scalars(select(ReminderPlan).where(ReminderPlan.group_id.in_(ids)))
-    }
+    plans, plan_edits = {}, {}
+    for row in session.scalars(select(ReminderPlan).where(ReminderPlan.group_id.in_(ids))):
+        plans[row.group_id], plan_edits[row.group_id] = row.overrides, row.updated_at
     oldest = occurrence_key(now - timedelta(days=70))
     overrides: dict[int, dict[str, OverrideSpec]] = {}
     for row in session.scalars(
@@ -543,6 +542,10 @@ def load_state(
                 plan,
                 tuple(members.get(group.id, ())),
                 texts,
+                max(
+                    (t for t in (schedule.updated_at, plan_edits.get(group.id)) if t is not None),
+                    default=None,
+                ),
             )
         )
     from checkin.checkins import CheckIn
@@ -576,11 +579,35 @@ def preview(
     now: datetime | None = None,
     base_url: str = "",
 ) -> list[PlannedSend]:
-    """Every send the plan will make for the group in [start, start + days), held ones marked."""
-    groups, prompts = load_state(session, now or utcnow(), [group_id])
+    """Every send the plan will make for the group in [start, start + days), held ones marked.
+
+    A preview from now also lists what is already due but not yet written, as the next tick will write
+    it (a catch-up reminder planned at the moment of an edit, a backlog), at the time it was due."""
+    now = now or utcnow()
+    groups, prompts = load_state(session, now, [group_id])
     end = start + timedelta(days=days)
-    return plan_sends(
-        groups, start, end, now=now or utcnow(), config=load_config(), open_prompts=prompts, base_url=base_url
+    config = load_config()
+    sends = plan_sends(groups, start, end, now=now, config=config, open_prompts=prompts, base_url=base_url)
+    if groups and start <= now < end:
+        shown = {s.key for s in sends}
+        due = [
+            s
+            for s in due_sends(groups, now, config=config, open_prompts=prompts, base_url=base_url)
+            if s.held_reason is None and s.send_at_utc < start and s.key not in shown
+        ]
+        written = _written_keys(session, [s.key for s in due])
+        sends = sorted(
+            sends + [s for s in due if s.key not in written],
+            key=lambda s: (s.send_at_utc, s.group_id, s.member_id, s.kind, s.key),
+        )
+    return sends
+
+
+def _written_keys(session: Session, keys: list[str]) -> set[str]:
+    if not keys:
+        return set()
+    return set(
+        session.scalars(select(OutboxItem.idempotency_key).where(OutboxItem.idempotency_key.in_(keys)))
     )
 
 
