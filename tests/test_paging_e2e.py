@@ -215,11 +215,12 @@ def test_the_policy_repeats_until_someone_acknowledges_with_a_banner_on_every_pa
     [esc] = escalations(db)
     assert esc.state == "unacknowledged" and esc.next_action_at is not None
     assert any(f"escalation {esc.id} UNACKNOWLEDGED" in r.getMessage() for r in caplog.records)
-    # Every console page says so, until it is taken.
+    # Every console page says so (one banner, linking the case), until it is taken.
     console = Console(client, "cory@example.org")
     for path in ("/console/", "/console/members", "/console/staff"):
         page = console.get(path).get_data(as_text=True)
-        assert "Unacknowledged crisis" in page and f"escalation #{esc.id}" in page, path
+        assert "1 crisis case waits for someone:" in page, path
+        assert f'href="/console/escalations/{esc.id}"' in page, path
     # A round later the policy starts again from its first step: Dana is paged again.
     before = len(texted(fake_twilio, DANA))
     advance(rt, t0 + timedelta(minutes=15, seconds=4))
@@ -241,7 +242,7 @@ def test_the_policy_repeats_until_someone_acknowledges_with_a_banner_on_every_pa
     sent = len(fake_twilio.messages()), len(fake_twilio.calls())
     assert escalations(db)[0].state == "acknowledged"
     page = console.get("/console/").get_data(as_text=True)
-    assert "Unacknowledged crisis" not in page
+    assert "waits for someone" not in page
     # Past any timeout of the policy (short of the re-alert to whoever took it): silence.
     advance(rt, t0 + timedelta(minutes=60))
     work(rt)
