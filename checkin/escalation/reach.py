@@ -65,7 +65,9 @@ class Waiting:
     shown: list[Escalation]
 
 
-def waiting_by_level(session: Session, group_ids: set[int] | None = None, shown: int = 12) -> dict[str, Waiting]:
+def waiting_by_level(
+    session: Session, group_ids: set[int] | None = None, shown: int = 12
+) -> dict[str, Waiting]:
     """Unacknowledged cases by level (crisis, urgent): how many, and the oldest `shown` of them."""
     query = select(Escalation.level, func.count()).where(Escalation.state == "unacknowledged")
     if group_ids is not None:

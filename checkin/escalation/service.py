@@ -587,7 +587,11 @@ def _holder_unreachable(session: Session, esc: Escalation, ctx: Context, now: da
     esc.state = "open"
     esc.acknowledged_by, esc.acknowledged_at = None, None
     _event(session, esc, "reassigned", now, detail=f"{why} (was staff {holder})")
-    log.error("escalation %s: the staff member who took it (staff=%s) cannot be reached; paging again", esc.id, holder)
+    log.error(
+        "escalation %s: the staff member who took it (staff=%s) cannot be reached; paging again",
+        esc.id,
+        holder,
+    )
     _page(session, esc, ctx, now, 0, widen=False)
 
 
@@ -599,7 +603,9 @@ def _tell_holder(
     reached, the case goes back to paging the circle."""
     staff = _reachable_holder(session, esc)
     if staff is None:
-        _holder_unreachable(session, esc, ctx, now, f"new {level} message; whoever took it has no phone now; paging again")
+        _holder_unreachable(
+            session, esc, ctx, now, f"new {level} message; whoever took it has no phone now; paging again"
+        )
         return
     esc.attempt += 1
     text = _new_message_text(session, esc, ctx, level, raised=raised, taken=True)
@@ -833,13 +839,17 @@ def _attach(
             )
         _page(session, esc, ctx, now, 0, widen=False)
     elif raised:
-        _page(session, esc, ctx, now, min(esc.step, len(ctx.level_policy(session, esc).levels) - 1), widen=False)
+        _page(
+            session, esc, ctx, now, min(esc.step, len(ctx.level_policy(session, esc).levels) - 1), widen=False
+        )
     else:
         _tell_circle(session, esc, ctx, now, verdict.level)
     told = _alerts_written(session, esc) > before
     unit_of_work.note(session, ("escalation.told", esc.id), told)
     if not told:
-        log.error("escalation %s: new %s message=%s and NOBODY CAN BE PAGED", esc.id, verdict.level, message.id)
+        log.error(
+            "escalation %s: new %s message=%s and NOBODY CAN BE PAGED", esc.id, verdict.level, message.id
+        )
     return esc
 
 
@@ -1135,7 +1145,9 @@ def _holder_alert_failed(
     )
     holder = _reachable_holder(session, esc)
     if twin is None and other == "voice" and holder is not None:
-        _alert(session, esc, holder, "voice", ctx, now, step=step, attempt=attempt, why="fallback: sms failed")
+        _alert(
+            session, esc, holder, "voice", ctx, now, step=step, attempt=attempt, why="fallback: sms failed"
+        )
         log.warning("escalation %s alert outbox=%s to its holder failed; calling them", esc.id, item.id)
         return
     twin_failed = twin is not None and (
