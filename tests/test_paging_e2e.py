@@ -616,3 +616,23 @@ def test_many_unacknowledged_cases_make_one_banner_and_the_case_page_starts_with
     # On the case page its Acknowledge button comes before everything else about the case.
     page = console.get(f"/console/escalations/{ids[0]}").get_data(as_text=True)
     assert page.index("Acknowledge: I am on it") < page.index('class="facts card"')
+
+
+def test_alerts_that_failed_before_the_ack_do_not_take_the_case_from_whoever_took_it(
+    live_app, fake_twilio, db, group, member, dana
+):
+    rt = live_app
+    post_sms(rt.settings, member.phone, FROM_NUMBER, CRISIS_TEXT)
+    [esc] = escalations(db)
+    work(rt)
+    [text] = fake_twilio.wait_for_messages(1)
+    [call] = fake_twilio.wait_for_calls(1)
+    [ack] = post_sms(rt.settings, DANA, FROM_NUMBER, f"ACK {esc.id}")
+    assert ack.startswith(f"You have escalation {esc.id}")
+    # The first page's text and call come back failed only now: Dana took it meanwhile, it stays hers.
+    assert fake_twilio.send_status(text["sid"], "undelivered", error_code=30005) == 204
+    assert fake_twilio.send_status(call["sid"], "no-answer") == 204
+    work(rt)
+    [esc] = escalations(db)
+    assert esc.state == "acknowledged" and esc.acknowledged_by == dana.id
+    assert "reassigned" not in [e.kind for e in events(db, esc.id)]

@@ -1078,7 +1078,14 @@ def on_alert_outcome(session: Session, item: OutboxItem, event: str, *, ctx: Con
         outbox_id=item.id,
         detail=(item.last_error or None) if kind == "failed" else None,
     )
-    if kind == "failed" and esc.state == "acknowledged" and staff_id == esc.acknowledged_by:
+    if (
+        kind == "failed"
+        and esc.state == "acknowledged"
+        and staff_id == esc.acknowledged_by
+        # An alert written since they took it (one that failed before says nothing about them now).
+        and esc.acknowledged_at is not None
+        and item.created_at >= esc.acknowledged_at
+    ):
         _holder_alert_failed(session, esc, item, ctx, now, step=step, attempt=attempt, staff_id=staff_id)
         return
     if kind != "failed" or esc.state not in ("open", "unacknowledged"):
