@@ -95,6 +95,9 @@ class WorkSession(Session):
         self.effects = Effects()
         self._committed: Effects | None = None
         self._marks: dict[SessionTransaction, tuple[int, int]] = {}
+        # What this unit of work decided that a later step of the same decision asks about (say, whether
+        # a message paged anyone): forgotten with the transaction, committed or not.
+        self.notes: dict = {}
 
 
 def _effects(session: Session) -> Effects:
@@ -114,6 +117,18 @@ def record_sends(session: Session, sends: Iterable[tuple[int, str, str]]) -> Non
 
 def record_timer(session: Session, escalation_id: int, at: datetime) -> None:
     _effects(session).timers.append(Timer(escalation_id, at))
+
+
+def note(session: Session, key, value) -> None:
+    """Remember a fact about this unit of work until its transaction ends (commit or rollback)."""
+    notes = getattr(session, "notes", None)
+    if notes is not None:
+        notes[key] = value
+
+
+def noted(session: Session, key, default=None):
+    """A fact `note` remembered in this unit of work, or `default`."""
+    return getattr(session, "notes", {}).get(key, default)
 
 
 def pending(session: Session) -> Effects:
@@ -151,6 +166,7 @@ def _ended(session: WorkSession, transaction: SessionTransaction) -> None:
     if transaction.parent is not None:
         return  # a savepoint or a flush's subtransaction: the outermost transaction decides
     session._marks.clear()
+    session.notes.clear()
     committed, session._committed = session._committed, None
     if session.effects:
         session.effects = Effects()  # rolled back or closed without commit: those rows do not exist

@@ -246,11 +246,13 @@ def test_new_concerning_texts_attach_and_raise_instead_of_paging_again(twilio, d
     twilio.sms(member.phone, "URGENT")
     assert len(alerts(db)) == 2
     twilio.sms(member.phone, "URGENT again")
-    assert len(alerts(db)) == 2  # attached, no new page
+    # Attached (no second case, no new wave), and the people paging it get a text about the new message.
+    assert sent_to(alerts(db)[2:], PHONES) == [("dana", "sms"), ("eli", "sms")]
+    assert "new urgent message from Sam" in alerts(db)[2].body
     twilio.sms(member.phone, "CRISIS now")
     [esc] = escalations(db)
-    assert esc.level == "crisis" and esc.attempt == 2
-    assert sent_to(alerts(db)[2:], PHONES) == [
+    assert esc.level == "crisis" and esc.attempt == 3
+    assert sent_to(alerts(db)[4:], PHONES) == [
         ("dana", "sms"),
         ("dana", "voice"),
         ("eli", "sms"),
@@ -258,7 +260,7 @@ def test_new_concerning_texts_attach_and_raise_instead_of_paging_again(twilio, d
     ]
     twilio.sms(member.phone, "CRISIS still")
     twilio.sms(member.phone, "WATCH")
-    assert len(alerts(db)) == 6
+    assert sent_to(alerts(db)[8:], PHONES) == [("dana", "sms"), ("eli", "sms")]  # the watch: nothing
     kinds = events(db, esc.id)
     assert kinds.count("assessed") == 5 and kinds.count("raised") == 1 and kinds.count("opened") == 1
 
@@ -374,7 +376,7 @@ def test_list_shows_open_escalations_of_my_groups(twilio, db, rules, staff, memb
     [reply] = replies(twilio.sms(DANA, "list"))
     assert (
         reply
-        == f"Open: {first.id} crisis Sam (taken by you); {first.id + 1} urgent Rosa (open). Reply ACK <n> or RESOLVE <n> <note>."
+        == f"Open: {first.id + 1} urgent Rosa (not taken); {first.id} crisis Sam (taken by you). Reply ACK <n> or RESOLVE <n> <note>."
     )
     assert replies(twilio.sms(OTTO, "LIST")) == ["No open alerts in your groups."]
 

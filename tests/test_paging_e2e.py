@@ -215,11 +215,12 @@ def test_the_policy_repeats_until_someone_acknowledges_with_a_banner_on_every_pa
     [esc] = escalations(db)
     assert esc.state == "unacknowledged" and esc.next_action_at is not None
     assert any(f"escalation {esc.id} UNACKNOWLEDGED" in r.getMessage() for r in caplog.records)
-    # Every console page says so, until it is taken.
+    # Every console page says so (one banner, linking the case), until it is taken.
     console = Console(client, "cory@example.org")
     for path in ("/console/", "/console/members", "/console/staff"):
         page = console.get(path).get_data(as_text=True)
-        assert "Unacknowledged crisis" in page and f"escalation #{esc.id}" in page, path
+        assert "1 crisis case waits for someone:" in page, path
+        assert f'href="/console/escalations/{esc.id}"' in page, path
     # A round later the policy starts again from its first step: Dana is paged again.
     before = len(texted(fake_twilio, DANA))
     advance(rt, t0 + timedelta(minutes=15, seconds=4))
@@ -241,7 +242,7 @@ def test_the_policy_repeats_until_someone_acknowledges_with_a_banner_on_every_pa
     sent = len(fake_twilio.messages()), len(fake_twilio.calls())
     assert escalations(db)[0].state == "acknowledged"
     page = console.get("/console/").get_data(as_text=True)
-    assert "Unacknowledged crisis" not in page
+    assert "waits for someone" not in page
     # Past any timeout of the policy (short of the re-alert to whoever took it): silence.
     advance(rt, t0 + timedelta(minutes=60))
     work(rt)
@@ -348,3 +349,290 @@ def test_a_members_help_when_nobody_can_be_paged_drops_the_promise(live_app, db,
     assert "STOP" in reply and "988" in reply and "facilitator" not in reply
     [reply] = post_sms(live_app.settings, member.phone, FROM_NUMBER, CRISIS_TEXT)
     assert "988" in reply and "911" in reply and "being told" not in reply
+
+
+# --- every new message on a live case reaches someone ---------------------------------------------
+
+ELI = "+12025550202"
+BRIDGE = "i'm on the bridge now"
+URGENT_TEXT = "please call me, I need to talk to someone"
+
+
+def calls_to(fake_twilio, to):
+    return [c for c in fake_twilio.calls() if c["params"]["To"] == to]
+
+
+def test_after_ack_every_new_crisis_or_urgent_message_reaches_whoever_took_it(
+    live_app, fake_twilio, db, group, member, dana, cory, caplog
+):
+    rt = live_app
+    post_sms(rt.settings, member.phone, FROM_NUMBER, CRISIS_TEXT)
+    [esc] = escalations(db)
+    work(rt)
+    fake_twilio.wait_for_messages(1)
+    fake_twilio.wait_for_calls(1)
+    [ack] = post_sms(rt.settings, DANA, FROM_NUMBER, f"ACK {esc.id}")
+    assert ack.startswith(f"You have escalation {esc.id}")
+    work(rt)
+    texts, calls = len(texted(fake_twilio, DANA)), len(calls_to(fake_twilio, DANA))
+    # A crisis after the ACK: Dana is texted and called, as by the first page (it used to reach nobody).
+    with caplog.at_level(logging.INFO):
+        [reply] = post_sms(rt.settings, member.phone, FROM_NUMBER, BRIDGE)
+    assert "facilitator is being told" in reply and "988" in reply
+    work(rt)
+    fake_twilio.wait_for(lambda: len(texted(fake_twilio, DANA)) == texts + 1)
+    alert = texted(fake_twilio, DANA)[-1]
+    link = f"{rt.settings.public_base_url}/console/escalations/{esc.id}"
+    assert alert == (
+        f"Checkin ALERT {esc.id} (crisis): new crisis message from Sam, Tuesday Group. "
+        f"Reply RESOLVE {esc.id} <note> when done. {link}"
+    )  # ids, first name, level and link: never the words
+    fake_twilio.wait_for(lambda: len(calls_to(fake_twilio, DANA)) == calls + 1)
+    assert calls_to(fake_twilio, DANA)[-1]["params"]["Url"].endswith(f"/twilio/voice/alert/{esc.id}")
+    logs = "\n".join(r.getMessage() for r in caplog.records)
+    assert "bridge" not in logs and member.phone not in logs
+    # An urgent one: a text to Dana, no call.
+    [reply] = post_sms(rt.settings, member.phone, FROM_NUMBER, URGENT_TEXT)
+    assert "facilitator is being told" in reply
+    work(rt)
+    fake_twilio.wait_for(lambda: len(texted(fake_twilio, DANA)) == texts + 2)
+    assert "new urgent message from Sam" in texted(fake_twilio, DANA)[-1]
+    assert len(calls_to(fake_twilio, DANA)) == calls + 1
+    # Still Dana's; nobody else was paged (Cory is the policy's last step).
+    [esc] = escalations(db)
+    assert esc.state == "acknowledged" and not texted(fake_twilio, CORY)
+
+
+def test_a_holder_who_cannot_be_reached_hands_the_new_message_back_to_the_circle(
+    live_app, fake_twilio, db, group, member, dana
+):
+    rt = live_app
+    make_staff(db, "Eli", "eli@example.org", "facilitator", [group.name], ELI)
+    post_sms(rt.settings, member.phone, FROM_NUMBER, URGENT_TEXT)
+    [esc] = escalations(db)
+    post_sms(rt.settings, DANA, FROM_NUMBER, f"ACK {esc.id}")
+    work(rt)
+    fake_twilio.wait_for(lambda: any("taken by Dana" in b for b in texted(fake_twilio, ELI)))
+    before = len(texted(fake_twilio, ELI))
+    # The new message's text to Dana is undelivered: she is called; the call is not answered either.
+    post_sms(rt.settings, member.phone, FROM_NUMBER, URGENT_TEXT)
+    work(rt)
+    fake_twilio.wait_for(lambda: any("new urgent message" in b for b in texted(fake_twilio, DANA)))
+    sms = [m for m in fake_twilio.messages() if "new urgent message" in m["params"]["Body"]][-1]
+    assert fake_twilio.send_status(sms["sid"], "undelivered", error_code=30005) == 204
+    work(rt)
+    [call] = fake_twilio.wait_for_calls(1)
+    assert call["params"]["To"] == DANA
+    assert escalations(db)[0].state == "acknowledged"  # the call may still reach her
+    assert fake_twilio.send_status(call["sid"], "no-answer") == 204
+    work(rt)
+    # Back to the circle: nobody holds it, and Eli is paged to take it.
+    fake_twilio.wait_for(lambda: len(texted(fake_twilio, ELI)) > before)
+    assert f"Reply ACK {esc.id} to take it" in texted(fake_twilio, ELI)[-1]
+    [esc] = escalations(db)
+    assert esc.state == "open" and esc.acknowledged_by is None
+    assert "reassigned" in [e.kind for e in events(db, esc.id)]
+    [ack] = post_sms(rt.settings, ELI, FROM_NUMBER, f"ACK {esc.id}")
+    assert ack.startswith(f"You have escalation {esc.id}")
+
+
+def test_a_holder_with_no_phone_now_means_the_circle_is_paged_at_once(
+    live_app, fake_twilio, db, group, member, dana
+):
+    from checkin.models import StaffUser
+
+    rt = live_app
+    make_staff(db, "Eli", "eli@example.org", "facilitator", [group.name], ELI)
+    post_sms(rt.settings, member.phone, FROM_NUMBER, CRISIS_TEXT)
+    [esc] = escalations(db)
+    post_sms(rt.settings, DANA, FROM_NUMBER, f"ACK {esc.id}")
+    with db.session() as s:
+        s.get(StaffUser, dana.id).phone = None  # a coordinator cleared it in the staff table
+    [reply] = post_sms(rt.settings, member.phone, FROM_NUMBER, BRIDGE)
+    assert "facilitator is being told" in reply  # true: Eli is
+    [esc] = escalations(db)
+    assert esc.state == "open" and esc.acknowledged_by is None
+    work(rt)
+    fake_twilio.wait_for(lambda: any(f"Reply ACK {esc.id}" in b for b in texted(fake_twilio, ELI)))
+    assert "reassigned" in [e.kind for e in events(db, esc.id)]
+
+
+# --- nobody can be paged: no promise, on every path ----------------------------------------------
+
+
+def test_a_message_on_a_live_case_that_pages_nobody_promises_nobody_in_either_language(
+    live_app, fake_twilio, db, group, member, spanish_member, dana, caplog
+):
+    from checkin.models import StaffUser
+
+    rt = live_app
+    # Two urgent cases while Dana could be paged; she takes Rosa's.
+    [reply] = post_sms(rt.settings, member.phone, FROM_NUMBER, URGENT_TEXT)
+    assert "facilitator is being told" in reply
+    [reply] = post_sms(rt.settings, spanish_member.phone, FROM_NUMBER, "necesito hablar con alguien")
+    assert "Avisamos a un facilitador" in reply
+    sam_case, rosa_case = escalations(db)
+    post_sms(rt.settings, DANA, FROM_NUMBER, f"ACK {rosa_case.id}")
+    # Now nobody has a phone: every policy step and every fallback reaches nobody.
+    with db.session() as s:
+        s.get(StaffUser, dana.id).phone = None
+    alerts_before = len(alert_rows(db))
+    # Raise (urgent -> crisis): 988 and 911, no promise (it used to promise, paging 0).
+    with caplog.at_level(logging.ERROR):
+        [reply] = post_sms(rt.settings, member.phone, FROM_NUMBER, CRISIS_TEXT)
+    assert "988" in reply and "911" in reply and "facilitator" not in reply
+    assert escalations(db)[0].level == "crisis"
+    assert any("POLICY REACHES NOBODY" in r.getMessage() for r in caplog.records)
+    # Attach to the same (now unacknowledged) case: still no promise.
+    [reply] = post_sms(rt.settings, member.phone, FROM_NUMBER, URGENT_TEXT)
+    assert "988" in reply and "facilitator" not in reply
+    # Spanish, on a case whose holder has no phone now: the Spanish wording without the promise.
+    [reply] = post_sms(rt.settings, spanish_member.phone, FROM_NUMBER, "voy a matarme esta noche")
+    assert "911" in reply and "988 y marca 2" in reply and "facilitador" not in reply
+    assert escalations(db)[1].state != "acknowledged"  # nobody holds it who can be reached
+    assert len(alert_rows(db)) == alerts_before  # and indeed nobody was paged
+
+
+def alert_rows(db):
+    with db.session() as s:
+        return s.scalars(select(OutboxItem.id).where(OutboxItem.purpose == "alert")).all()
+
+
+# --- the fallback's facilitator can act on the case they were paged for ----------------------------
+
+
+def test_a_facilitator_paged_for_another_groups_case_can_list_open_and_call_back(
+    live_app, fake_twilio, db, client, group, member
+):
+    from checkin.accounts.models import AuditEvent
+    from checkin.directory import add_group
+
+    rt = live_app
+    with db.session() as s:
+        add_group(s, "Thursday Group", "America/Chicago", "+15005550009")
+    make_staff(db, "Jordan", "jordan@example.org", "coordinator")  # no phone
+    otto = make_staff(db, "Otto", "otto@example.org", "facilitator", ["Thursday Group"], OTTO)
+    post_sms(rt.settings, member.phone, FROM_NUMBER, CRISIS_TEXT)
+    [esc] = escalations(db)
+    work(rt)
+    [text] = fake_twilio.wait_for_messages(1)
+    assert text["params"]["To"] == OTTO
+    [listed] = post_sms(rt.settings, OTTO, FROM_NUMBER, "LIST")
+    assert listed.startswith(f"Open: {esc.id} crisis Sam (not taken)")
+    [ack] = post_sms(rt.settings, OTTO, FROM_NUMBER, f"ACK {esc.id}")
+    assert ack.startswith(f"You have escalation {esc.id}")
+    [listed] = post_sms(rt.settings, OTTO, FROM_NUMBER, "LIST")
+    assert listed.startswith(f"Open: {esc.id} crisis Sam (taken by you)")  # it said "no open alerts"
+    # The link in his alert opens the case, with the member's number to call (it said Not Found).
+    console = Console(client, "otto@example.org")
+    response = console.get(f"/console/escalations/{esc.id}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert f'href="tel:{member.phone}"' in page and "Sam" in page
+    assert f'href="/console/members/{member.id}"' not in page  # that case only: not the member's pages
+    assert console.get(f"/console/members/{member.id}").status_code == 404
+    assert f"#{esc.id}" in console.get("/console/").get_data(as_text=True)
+    with db.session() as s:
+        audited = s.scalars(select(AuditEvent).where(AuditEvent.action == "view_paged_case")).all()
+        assert [(a.staff_id, a.escalation_id) for a in audited] == [(otto.id, esc.id)]
+    # A case of that group he was never paged for stays out of his reach.
+    with db.session() as s:
+        other = Escalation(member_id=None, group_id=group.id, level="urgent", state="open")
+        s.add(other)
+        s.flush()
+        other_id = other.id
+    assert console.get(f"/console/escalations/{other_id}").status_code == 404
+    [listed] = post_sms(rt.settings, OTTO, FROM_NUMBER, "LIST")
+    assert f"{other_id} urgent" not in listed
+    [refused] = post_sms(rt.settings, OTTO, FROM_NUMBER, f"ACK {other_id}")
+    assert refused.startswith(f"There is no alert {other_id} in your groups")
+
+
+# --- LIST: what needs you first ---------------------------------------------------------------------
+
+
+def test_list_puts_untaken_crisis_first_then_urgent_then_yours_and_says_how_many_more(
+    live_app, db, group, dana
+):
+    from checkin.directory import add_member
+
+    rt = live_app
+    make_staff(db, "Eli", "eli@example.org", "facilitator", [group.name], ELI)
+    with db.session() as s:
+        people = [add_member(s, group.name, f"+120255503{n:02d}", f"M{n} Member") for n in range(8)]
+    phones = [p.phone for p in people]
+
+    def text(n, body):
+        post_sms(rt.settings, phones[n], FROM_NUMBER, body)
+        return max(e.id for e in escalations(db))
+
+    taken = text(0, CRISIS_TEXT)
+    post_sms(rt.settings, DANA, FROM_NUMBER, f"ACK {taken}")
+    elis = text(1, CRISIS_TEXT)
+    post_sms(rt.settings, ELI, FROM_NUMBER, f"ACK {elis}")
+    urgent_c, crisis_d, urgent_e, crisis_f = (
+        text(2, URGENT_TEXT),
+        text(3, CRISIS_TEXT),
+        text(4, URGENT_TEXT),
+        text(5, CRISIS_TEXT),
+    )
+    [listed] = post_sms(rt.settings, DANA, FROM_NUMBER, "LIST")
+    assert listed == (
+        f"Open: {crisis_d} crisis M3 (not taken); {crisis_f} crisis M5 (not taken); "
+        f"{urgent_c} urgent M2 (not taken); {urgent_e} urgent M4 (not taken); {taken} crisis M0 (taken by you); "
+        "1 taken by others. Reply ACK <n> or RESOLVE <n> <note>."
+    )
+    crisis_g, crisis_h = text(6, CRISIS_TEXT), text(7, CRISIS_TEXT)
+    [listed] = post_sms(rt.settings, DANA, FROM_NUMBER, "LIST")
+    assert listed == (
+        f"Open: {crisis_d} crisis M3 (not taken); {crisis_f} crisis M5 (not taken); "
+        f"{crisis_g} crisis M6 (not taken); {crisis_h} crisis M7 (not taken); {urgent_c} urgent M2 (not taken); "
+        "2 more; 1 taken by others. Reply ACK <n> or RESOLVE <n> <note>."
+    )
+
+
+# --- the console: one banner, the case's own actions first -------------------------------------------
+
+
+def test_many_unacknowledged_cases_make_one_banner_and_the_case_page_starts_with_acknowledge(
+    live_app, db, client, group, cory
+):
+    with db.session() as s:
+        cases = [
+            Escalation(member_id=None, group_id=group.id, level=level, state="unacknowledged")
+            for level in ["crisis"] * 14 + ["urgent"] * 2
+        ]
+        s.add_all(cases)
+        s.flush()
+        ids = [c.id for c in cases]
+    console = Console(client, "cory@example.org")
+    for path in ("/console/", "/console/members", f"/console/escalations/{ids[0]}"):
+        page = console.get(path).get_data(as_text=True)
+        assert page.count('class="flash error alarm"') == 1, path
+        assert "14 crisis cases wait for someone:" in page and "2 urgent cases wait for someone:" in page
+        for esc_id in ids[:12] + ids[14:]:
+            assert f'href="/console/escalations/{esc_id}"' in page, (path, esc_id)
+        assert "2 more</a>" in page  # the 13th and 14th crisis: in the list the link opens
+    # On the case page its Acknowledge button comes before everything else about the case.
+    page = console.get(f"/console/escalations/{ids[0]}").get_data(as_text=True)
+    assert page.index("Acknowledge: I am on it") < page.index('class="facts card"')
+
+
+def test_alerts_that_failed_before_the_ack_do_not_take_the_case_from_whoever_took_it(
+    live_app, fake_twilio, db, group, member, dana
+):
+    rt = live_app
+    post_sms(rt.settings, member.phone, FROM_NUMBER, CRISIS_TEXT)
+    [esc] = escalations(db)
+    work(rt)
+    [text] = fake_twilio.wait_for_messages(1)
+    [call] = fake_twilio.wait_for_calls(1)
+    [ack] = post_sms(rt.settings, DANA, FROM_NUMBER, f"ACK {esc.id}")
+    assert ack.startswith(f"You have escalation {esc.id}")
+    # The first page's text and call come back failed only now: Dana took it meanwhile, it stays hers.
+    assert fake_twilio.send_status(text["sid"], "undelivered", error_code=30005) == 204
+    assert fake_twilio.send_status(call["sid"], "no-answer") == 204
+    work(rt)
+    [esc] = escalations(db)
+    assert esc.state == "acknowledged" and esc.acknowledged_by == dana.id
+    assert "reassigned" not in [e.kind for e in events(db, esc.id)]

@@ -18,6 +18,7 @@ AUDIT_ACTIONS = (
     "signout",
     "password_reset",
     "view_messages",
+    "view_paged_case",
     "member_added",
     "member_edited",
     "consent",

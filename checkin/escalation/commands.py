@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from checkin.escalation import service
@@ -72,22 +72,38 @@ def handle(
     return f"You are now {'ON' if word == 'ONCALL' else 'OFF'} call for {names}."
 
 
+LIST_SHOWN = 5
+
+
 def _list(session: Session, staff: StaffUser) -> str:
-    query = select(Escalation).where(Escalation.state.in_(LIVE_STATES)).order_by(Escalation.id)
+    """What needs this person first: cases nobody has taken, crisis before urgent (oldest first), then
+    the ones they hold; how many more there are, and how many others hold. Their groups' cases, and
+    any case they were paged for or hold outside them."""
+    query = select(Escalation).where(Escalation.state.in_(LIVE_STATES))
     if staff.role != "coordinator":
         groups = select(GroupStaff.group_id).where(GroupStaff.staff_id == staff.id)
-        query = query.where(Escalation.group_id.in_(groups))
-    rows = session.scalars(query.limit(6)).all()
-    if not rows:
+        query = query.where(or_(Escalation.group_id.in_(groups), service.paged_or_holding(staff.id)))
+    live = session.scalars(query).all()
+
+    def rank(esc: Escalation) -> int:
+        if esc.state != "acknowledged":
+            return 0 if esc.level == "crisis" else 1
+        return 2 if esc.acknowledged_by == staff.id else 3
+
+    wanted = sorted((e for e in live if rank(e) < 3), key=lambda e: (rank(e), e.opened_at, e.id))
+    others = sum(rank(e) == 3 for e in live)
+    if not wanted:
+        if others:
+            return f"No open alerts need you: {others} taken by others. Reply LIST again later."
         return "No open alerts in your groups."
     parts = []
-    for esc in rows[:5]:
+    for esc in wanted[:LIST_SHOWN]:
         member = session.get(Member, esc.member_id) if esc.member_id else None
-        state = esc.state
-        if esc.state == "acknowledged":
-            state = "taken by you" if esc.acknowledged_by == staff.id else "taken"
-        parts.append(
-            f"{esc.id} {esc.level} {member.first_name if member else 'member' if esc.member_id else 'not a member'} ({state})"
-        )
-    more = " and more" if len(rows) > 5 else ""
-    return "Open: " + "; ".join(parts) + more + ". Reply ACK <n> or RESOLVE <n> <note>."
+        who = member.first_name if member else "not a member"
+        state = "taken by you" if esc.state == "acknowledged" else "not taken"
+        parts.append(f"{esc.id} {esc.level} {who} ({state})")
+    more = len(wanted) - LIST_SHOWN
+    tail = f"; {more} more" if more > 0 else ""
+    if others:
+        tail += f"; {others} taken by others"
+    return "Open: " + "; ".join(parts) + tail + ". Reply ACK <n> or RESOLVE <n> <note>."

@@ -7,9 +7,10 @@ to whoever `service.reachable` finds, but that is a fallback, not a plan: say so
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from checkin import rota
@@ -58,14 +59,30 @@ def unreachable_groups(
     return out
 
 
-def unacknowledged(session: Session, group_ids: set[int] | None = None, limit: int = 20) -> list[Escalation]:
-    """Cases that went round their whole policy with nobody taking them (they are still being paged)."""
-    query = (
-        select(Escalation)
-        .where(Escalation.state == "unacknowledged")
-        .order_by((Escalation.level == "crisis").desc(), Escalation.opened_at)
-        .limit(limit)
-    )
+@dataclass(frozen=True)
+class Waiting:
+    count: int
+    shown: list[Escalation]
+
+
+def waiting_by_level(
+    session: Session, group_ids: set[int] | None = None, shown: int = 12
+) -> dict[str, Waiting]:
+    """Unacknowledged cases by level (crisis, urgent): how many, and the oldest `shown` of them."""
+    query = select(Escalation.level, func.count()).where(Escalation.state == "unacknowledged")
     if group_ids is not None:
         query = query.where(Escalation.group_id.in_(group_ids or [-1]))
-    return list(session.scalars(query))
+    counts = dict(session.execute(query.group_by(Escalation.level)).all())
+    out = {}
+    for level in ("crisis", "urgent"):
+        if counts.get(level):
+            cases = (
+                select(Escalation)
+                .where(Escalation.state == "unacknowledged", Escalation.level == level)
+                .order_by(Escalation.opened_at, Escalation.id)
+                .limit(shown)
+            )
+            if group_ids is not None:
+                cases = cases.where(Escalation.group_id.in_(group_ids or [-1]))
+            out[level] = Waiting(counts[level], list(session.scalars(cases)))
+    return out

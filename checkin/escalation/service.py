@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -341,7 +341,21 @@ def can_act(session: Session, staff: StaffUser, esc: Escalation) -> bool:
         return True
     if esc.group_id is not None and session.get(GroupStaff, (esc.group_id, staff.id)) is not None:
         return True
-    return staff.id in notified_staff(session, esc)
+    # Paged for it (the fallback reaches another group's facilitator) or holding it: that case only.
+    return esc.acknowledged_by == staff.id or staff.id in notified_staff(session, esc)
+
+
+def paged_or_holding(staff_id: int):
+    """A condition on Escalation: the staff member holds the case or was paged for it (whatever their
+    groups): the cases they may open and act on outside their own groups, one by one."""
+    return or_(
+        Escalation.acknowledged_by == staff_id,
+        exists().where(
+            EscalationEvent.escalation_id == Escalation.id,
+            EscalationEvent.kind == "notified",
+            EscalationEvent.staff_id == staff_id,
+        ),
+    )
 
 
 # --- texts ---------------------------------------------------------------------------------
@@ -399,6 +413,14 @@ def _reminder_text(session, esc, ctx, raised: bool) -> str:
     return f"Checkin ALERT {esc.id} ({esc.level}): {name}, {group} {what}. Reply RESOLVE {esc.id} <note> when done. {link(ctx, esc)}"
 
 
+def _new_message_text(session, esc, ctx, level: str, *, raised: bool, taken: bool) -> str:
+    """A new urgent or crisis message on a live case: ids, first name, level and the link, never its words."""
+    name, group = _names(session, esc)
+    what = f"now {esc.level}, new {level} message" if raised else f"new {level} message"
+    ask = f"Reply RESOLVE {esc.id} <note> when done." if taken else f"Reply ACK {esc.id} to take it."
+    return f"Checkin ALERT {esc.id} ({esc.level}): {what} from {name}, {group}. {ask} {link(ctx, esc)}"
+
+
 # --- alerts ----------------------------------------------------------------------------------
 
 
@@ -433,6 +455,8 @@ def _alert(
         from_number=group.phone_number if group else None,
     )
     if created:
+        key = ("escalation.alerts", esc.id)
+        unit_of_work.note(session, key, unit_of_work.noted(session, key, 0) + 1)
         # In the console's words: which tier of the policy was paged, and the how-many-th time.
         tiers = ctx.policy.for_group(group.name if group else None).for_level(esc.level).levels
         tier = tiers[step] if 0 <= step < len(tiers) else f"step {step + 1}"
@@ -550,10 +574,68 @@ def _realert(session: Session, esc: Escalation, ctx: Context, now: datetime, *, 
         )
         _set_timer(session, esc, now + timedelta(minutes=gp.realert_after_ack_minutes))
     else:
-        # Whoever took it can no longer be reached: back to the circle.
-        esc.state = "open"
-        _event(session, esc, "reassigned", now, detail="acknowledger unreachable; paging again")
-        _page(session, esc, ctx, now, 0, widen=False)
+        _holder_unreachable(session, esc, ctx, now, "acknowledger unreachable; paging again")
+
+
+def _reachable_holder(session: Session, esc: Escalation) -> StaffUser | None:
+    staff = session.get(StaffUser, esc.acknowledged_by) if esc.acknowledged_by else None
+    return staff if staff is not None and staff.phone and staff.active else None
+
+
+def _holder_unreachable(session: Session, esc: Escalation, ctx: Context, now: datetime, why: str) -> None:
+    """Whoever took the case can no longer be reached: it is nobody's again, and the circle is paged
+    from the policy's first step until someone takes it."""
+    holder = esc.acknowledged_by
+    esc.state = "open"
+    esc.acknowledged_by, esc.acknowledged_at = None, None
+    _event(session, esc, "reassigned", now, detail=f"{why} (was staff {holder})")
+    log.error(
+        "escalation %s: the staff member who took it (staff=%s) cannot be reached; paging again",
+        esc.id,
+        holder,
+    )
+    _page(session, esc, ctx, now, 0, widen=False)
+
+
+def _tell_holder(
+    session: Session, esc: Escalation, ctx: Context, now: datetime, level: str, *, raised: bool
+) -> None:
+    """A new urgent or crisis message on a taken case: whoever holds it is told as the first page told
+    them (the level's channels: a crisis is a text and a call, urgent a text); if they cannot be
+    reached, the case goes back to paging the circle."""
+    staff = _reachable_holder(session, esc)
+    if staff is None:
+        _holder_unreachable(
+            session, esc, ctx, now, f"new {level} message; whoever took it has no phone now; paging again"
+        )
+        return
+    esc.attempt += 1
+    text = _new_message_text(session, esc, ctx, level, raised=raised, taken=True)
+    for channel in ctx.group_policy(session, esc).for_level(level).channels:
+        _alert(session, esc, staff, channel, ctx, now, text=text, why=f"new {level} message")
+    _event(
+        session,
+        esc,
+        "realerted",
+        now,
+        staff_id=staff.id,
+        detail=f"new {level} message" + (f", raised to {esc.level}" if raised else ""),
+    )
+
+
+def _tell_circle(session: Session, esc: Escalation, ctx: Context, now: datetime, level: str) -> None:
+    """A new urgent or crisis message on a case nobody has taken yet, at the same level: everyone its
+    current step pages gets a text now (the policy's own waves, calls included, go on as timed)."""
+    lp = ctx.level_policy(session, esc)
+    steps = circles(session, esc, lp, now)
+    here = steps[min(esc.step, len(steps) - 1)] if steps else []
+    if not here:
+        _note_empty_rota(session, esc, now, fell_back=True, told=0)
+        return
+    esc.attempt += 1
+    text = _new_message_text(session, esc, ctx, level, raised=False, taken=False)
+    for staff in here:
+        _alert(session, esc, staff, "sms", ctx, now, text=text, why=f"new {level} message")
 
 
 # --- opening and attaching --------------------------------------------------------------------
@@ -654,6 +736,7 @@ def _open(
         message.id,
     )
     _page(session, esc, ctx, now, 0, widen=False)
+    unit_of_work.note(session, ("escalation.told", esc.id), _alerts_written(session, esc) > 0)
     return esc
 
 
@@ -700,10 +783,15 @@ def escalate_sender(
 
 
 def anyone_told(session: Session, esc: Escalation | None) -> bool:
-    """Whether the case has paged anyone (an alert written, in this transaction or before): what a
-    member is told ("a facilitator is being told") must be true."""
+    """Whether someone is being told about the case: what a member is told ("a facilitator is being
+    told") must be true. When this unit of work opened the case or added a message to it, that is
+    whether it paged anyone now (a case paged before, with nobody reachable now, does not count).
+    Otherwise (a later step of a call, say): whether the case has paged anyone at all."""
     if esc is None:
         return False
+    told = unit_of_work.noted(session, ("escalation.told", esc.id))
+    if told is not None:
+        return told
     session.flush()
     return (
         session.scalar(
@@ -718,6 +806,9 @@ def anyone_told(session: Session, esc: Escalation | None) -> bool:
 def _attach(
     session, esc: Escalation, message: Message, verdict: Verdict, now: datetime, ctx: Context
 ) -> Escalation:
+    """Another urgent or crisis message on the live case: whoever holds it, or the circle paging it, is
+    told now, every time (a raise pages the new level's policy); never dropped. Notes in the unit of
+    work whether anyone was told, for the reply (`anyone_told`)."""
     verdict.record.escalation_id = esc.id
     _event(
         session,
@@ -728,35 +819,45 @@ def _attach(
         message_id=message.id,
         detail=",".join(verdict.rules)[:255],
     )
-    if RANK[verdict.level] > RANK[esc.level]:
+    before = _alerts_written(session, esc)
+    raised = RANK[verdict.level] > RANK[esc.level]
+    if raised:
         old, esc.level = esc.level, verdict.level
         _event(session, esc, "raised", now, message_id=message.id, detail=f"{old} -> {esc.level}")
         log.warning("escalation %s raised %s -> %s message=%s", esc.id, old, esc.level, message.id)
-        if esc.state == "acknowledged":
-            _realert(session, esc, ctx, now, raised=True)
-        else:
-            start = esc.step if esc.state == "open" else 0
-            _page(
-                session,
-                esc,
-                ctx,
-                now,
-                min(start, len(ctx.level_policy(session, esc).levels) - 1),
-                widen=False,
-            )
+    if esc.state == "acknowledged":
+        _tell_holder(session, esc, ctx, now, verdict.level, raised=raised)
     elif esc.state == "unacknowledged":
         # Nobody took it and the member wrote again: go round the circle once more (it stays
         # unacknowledged, and on every console page, until someone takes it).
-        _event(
-            session,
-            esc,
-            "opened",
-            now,
-            message_id=message.id,
-            detail="reopened: new message while unacknowledged",
-        )
+        if not raised:
+            _event(
+                session,
+                esc,
+                "opened",
+                now,
+                message_id=message.id,
+                detail="reopened: new message while unacknowledged",
+            )
         _page(session, esc, ctx, now, 0, widen=False)
+    elif raised:
+        _page(
+            session, esc, ctx, now, min(esc.step, len(ctx.level_policy(session, esc).levels) - 1), widen=False
+        )
+    else:
+        _tell_circle(session, esc, ctx, now, verdict.level)
+    told = _alerts_written(session, esc) > before
+    unit_of_work.note(session, ("escalation.told", esc.id), told)
+    if not told:
+        log.error(
+            "escalation %s: new %s message=%s and NOBODY CAN BE PAGED", esc.id, verdict.level, message.id
+        )
     return esc
+
+
+def _alerts_written(session: Session, esc: Escalation) -> int:
+    """How many alerts for the case this unit of work has written so far."""
+    return unit_of_work.noted(session, ("escalation.alerts", esc.id), 0)
 
 
 # --- acknowledging and resolving ----------------------------------------------------------
@@ -979,6 +1080,16 @@ def on_alert_outcome(session: Session, item: OutboxItem, event: str, *, ctx: Con
         outbox_id=item.id,
         detail=(item.last_error or None) if kind == "failed" else None,
     )
+    if (
+        kind == "failed"
+        and esc.state == "acknowledged"
+        and staff_id == esc.acknowledged_by
+        # An alert written since they took it (one that failed before says nothing about them now).
+        and esc.acknowledged_at is not None
+        and item.created_at >= esc.acknowledged_at
+    ):
+        _holder_alert_failed(session, esc, item, ctx, now, step=step, attempt=attempt, staff_id=staff_id)
+        return
     if kind != "failed" or esc.state not in ("open", "unacknowledged"):
         return
     staff = session.get(StaffUser, staff_id)
@@ -1019,3 +1130,45 @@ def on_alert_outcome(session: Session, item: OutboxItem, event: str, *, ctx: Con
             break
     else:
         log.error("escalation %s alert outbox=%s failed and nobody else is left to tell", esc.id, item.id)
+
+
+def _holder_alert_failed(
+    session: Session,
+    esc: Escalation,
+    item: OutboxItem,
+    ctx: Context,
+    now: datetime,
+    *,
+    step: int,
+    attempt: int,
+    staff_id: int,
+) -> None:
+    """An alert to whoever holds the case failed: a failed text is followed by a call; once both the
+    text and the call of that alert failed (or the holder has no phone now), the case goes back to
+    paging the circle."""
+    other = "voice" if item.channel == "sms" else "sms"
+    twin = session.scalar(
+        select(OutboxItem).where(
+            OutboxItem.idempotency_key == f"alert:{esc.id}:{step}:{attempt}:{staff_id}:{other}"
+        )
+    )
+    holder = _reachable_holder(session, esc)
+    if twin is None and other == "voice" and holder is not None:
+        _alert(
+            session, esc, holder, "voice", ctx, now, step=step, attempt=attempt, why="fallback: sms failed"
+        )
+        log.warning("escalation %s alert outbox=%s to its holder failed; calling them", esc.id, item.id)
+        return
+    twin_failed = twin is not None and (
+        twin.state == "failed"
+        or session.scalar(
+            select(EscalationEvent.id)
+            .where(EscalationEvent.outbox_id == twin.id, EscalationEvent.kind == "failed")
+            .limit(1)
+        )
+        is not None
+    )
+    if holder is None or twin is None or twin_failed:
+        _holder_unreachable(
+            session, esc, ctx, now, f"alerts to whoever took it failed ({item.channel}); paging again"
+        )

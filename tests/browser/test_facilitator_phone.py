@@ -79,3 +79,34 @@ def test_a_facilitator_goes_off_call_and_back_on_at_phone_width(
     assert (
         page.get_by_role("button", name=re.compile("Make (backup|primary)")).count() == 0
     )  # the rota itself is read-only
+
+
+def test_twelve_waiting_crisis_cases_make_one_banner_and_the_case_can_be_taken_on_the_first_screen(
+    anonymous_page, console_server, group, screenshot
+):
+    with console_server.db.session() as s:
+        cases = [
+            Escalation(member_id=None, group_id=group.id, level="crisis", state="unacknowledged")
+            for _ in range(12)
+        ]
+        s.add_all(cases)
+        s.flush()
+        ids = [c.id for c in cases]
+    page = anonymous_page
+    page.set_viewport_size(PHONE)
+    console_server.sign_in(page, console_server.facilitator_email)
+    page.goto(console_server.url(f"/console/escalations/{ids[5]}"))
+    banner = page.locator(".alarm")
+    expect(banner).to_have_count(1)  # it was one per case: twelve
+    expect(banner).to_contain_text("12 crisis cases wait for someone:")
+    expect(banner.get_by_role("link")).to_have_count(12)
+    take = page.get_by_role("button", name="Acknowledge: I am on it")
+    expect(take).to_be_visible()
+    box = take.bounding_box()
+    # On the first screen of a phone, without scrolling (it was below 1,700 px).
+    assert box["y"] + box["height"] <= PHONE["height"], box
+    screenshot(page, "facilitator-case-with-twelve-waiting")
+    take.click()
+    page.wait_for_url(re.compile(rf".*/console/escalations/{ids[5]}$"))
+    expect(page.get_by_role("status").filter(has_text=f"You have escalation {ids[5]}")).to_be_visible()
+    expect(banner.get_by_role("link")).to_have_count(11)

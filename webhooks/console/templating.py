@@ -86,28 +86,28 @@ def console_alarms() -> dict:
     from webhooks.console.auth import current_staff, db, visible_group_ids
 
     if current_staff() is None:
-        return {"unacknowledged": [], "unreachable": []}
-    session, ids = db(), visible_group_ids()
+        return {"waiting": {}, "unreachable": []}
+    session, ids = db(), visible_group_ids()  # None for a coordinator: cases with no group too
     try:
         unreachable = reach.unreachable_groups(
             session, utcnow(), current_app.extensions["checkin.escalation"].policy, ids
         )
-        if ids is None:  # a coordinator: cases with no group too (an unknown number's)
-            waiting = reach.unacknowledged(session)
-        else:
-            waiting = reach.unacknowledged(session, ids)
+        waiting = reach.waiting_by_level(session, ids, shown=BANNER_CASES)
     except Exception:
         import logging
 
         logging.getLogger("checkin.console").exception("console alarms could not be read")
-        return {"unacknowledged": [], "unreachable": [], "failed": True}
-    return {"unacknowledged": waiting, "unreachable": unreachable}
+        return {"waiting": {}, "unreachable": [], "failed": True}
+    return {"waiting": waiting, "unreachable": unreachable}
+
+
+BANNER_CASES = 12  # case links in the one banner per level; the rest are "N more", a link to the list
 
 
 def register(app: Flask) -> None:
     from flask_wtf.csrf import generate_csrf
 
-    from webhooks.console.auth import current_staff
+    from webhooks.console.auth import can_see_group, current_staff
 
     def csrf_field() -> Markup:
         return Markup(f'<input type="hidden" name="csrf_token" value="{escape(generate_csrf())}">')  # noqa: S704 - the token is escaped
@@ -119,6 +119,7 @@ def register(app: Flask) -> None:
             "current_staff": current_staff,
             "nav_links": _nav_links,
             "console_alarms": console_alarms,
+            "can_see_group": can_see_group,
         }
 
     app.add_template_filter(ago, "ago")

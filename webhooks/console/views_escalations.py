@@ -67,7 +67,10 @@ def _query(states=None, level=None, group_id=None, limit=200) -> list:
     )
     ids = visible_group_ids()
     if ids is not None:
-        query = query.where(Escalation.group_id.in_(ids or [-1]))
+        # A facilitator's groups, and any case they were paged for or hold outside them.
+        query = query.where(
+            Escalation.group_id.in_(ids or [-1]) | service.paged_or_holding(current_staff().id)
+        )
     if states:
         query = query.where(Escalation.state.in_(states))
     if level:
@@ -97,11 +100,20 @@ def alerted_names(rows) -> dict[int, list[str]]:
 
 
 def escalation_visible(escalation_id: int) -> Escalation:
-    """The escalation, or 404 when it does not exist or is outside the user's groups."""
+    """The escalation, or 404 when it does not exist or is outside the user's groups and they were
+    neither paged for it nor hold it (that case only: its member's own pages stay theirs)."""
     esc = db().get(Escalation, escalation_id)
-    if esc is None or not can_see_group(esc.group_id):
+    if esc is None or not (can_see_group(esc.group_id) or _paged_or_holding(esc)):
         abort(404, "no such escalation")
     return esc
+
+
+def _paged_or_holding(esc: Escalation) -> bool:
+    staff = current_staff()
+    return staff is not None and (
+        db().scalar(select(Escalation.id).where(Escalation.id == esc.id, service.paged_or_holding(staff.id)))
+        is not None
+    )
 
 
 @bp.route("/escalations")
@@ -190,6 +202,19 @@ def escalation(escalation_id: int):
                 .limit(RECENT)
             )
         ]
+    outside = not can_see_group(esc.group_id)
+    if outside:
+        # Paged for (or holding) a case outside their groups: they may open it, and it is on record.
+        audit(
+            session,
+            "view_paged_case",
+            current_staff().id,
+            member_id=member.id if member else None,
+            escalation_id=esc.id,
+            detail="paged for this case outside their groups",
+            ip=client_ip(),
+        )
+        session.commit()
     if (messages or recent) and member is not None:
         audit(
             session,
@@ -213,6 +238,7 @@ def escalation(escalation_id: int):
         recent=recent,
         words=EVENT_WORDS,
         candidates=[s for s in _who_can_take(esc) if s.id != esc.acknowledged_by],
+        member_page=member is not None and not outside,
         now=utcnow(),
     )
 
