@@ -61,7 +61,9 @@ def _until_it_waits_for_the_lock(db, thread):
     """Until the racing request's transaction waits on a lock the held one has (seen by PostgreSQL), not
     for a fixed second: a loaded machine may take longer than that just to get to its INSERT."""
     deadline = time.monotonic() + 120  # bounds a hang only
-    with db.engine.connect() as conn:
+    # Autocommit: PostgreSQL keeps one snapshot of pg_stat_activity per transaction, so polling inside
+    # one transaction would never see the request arrive if it was not there at the first look.
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         while time.monotonic() < deadline:
             assert thread.is_alive(), "the second request must wait for the first one's transaction"
             waiting = conn.execute(
