@@ -76,6 +76,7 @@ BELOW_CRISIS = [
     "she swallowed everything in the medicine cabinet years ago",
     "i dont think i will wake up in time for class tomorrow and thats ok",
     "took everything in the medicine cabinet to clean it",
+    "finished the whole pack of cigarettes",
     # Spanish, own wordings
     "vacie el frasco de pastillas en la basura",
     "me acabe todas mis pastillas, mañana voy a la farmacia",
