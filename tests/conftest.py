@@ -412,7 +412,6 @@ def deliver_due(runtime, now):
     (for scenarios set in the past, which a worker on the real clock would rightly find too late)."""
     from sqlalchemy import select
 
-    from checkin import outbox
     from checkin.models import OutboxItem
 
     with runtime.db.session() as s:
@@ -422,12 +421,20 @@ def deliver_due(runtime, now):
             .order_by(OutboxItem.id)
         ).all()
     for item_id in ids:
-        outbox.deliver(
-            runtime.db,
-            item_id,
-            runtime.port,
-            status_callback_base=None,
-            lease_seconds=120,
-            rules=runtime.rules,  # the worker's gates: quiet hours for every channel, the voice cap
-            now=now,
-        )
+        deliver_item(runtime, item_id, now=now)
+
+
+def deliver_item(runtime, item_id, *, now=None, port=None, rules=None, pacer=None):
+    """One outbox row delivered as a worker would (no status callback URL), as if at `now`."""
+    from checkin import outbox
+
+    return outbox.deliver(
+        runtime.db,
+        item_id,
+        port or runtime.port,
+        status_callback_base=None,
+        lease_seconds=120,
+        rules=rules or runtime.rules,
+        now=now,
+        pacer=pacer,
+    )

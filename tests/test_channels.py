@@ -11,6 +11,7 @@ from checkin.channels import Channel, UnknownChannel
 from checkin.directory import add_member
 from checkin.messaging import SendResult
 from checkin.models import Member, OutboxItem
+from tests.conftest import deliver_item
 from tests.test_night_gate import DAY, EVENING_BEFORE, LA, la, planned
 
 PIGEON = "pigeon"  # a third channel, message-like, addressed as "pigeon:+1..."
@@ -53,16 +54,7 @@ def pat(db, group):
 
 
 def deliver(runtime, item, now, rules, port, pacer=None):
-    return outbox.deliver(
-        runtime.db,
-        item.id,
-        port,
-        status_callback_base=None,
-        lease_seconds=120,
-        rules=rules,
-        now=now,
-        pacer=pacer,
-    )
+    return deliver_item(runtime, item.id, now=now, port=port, rules=rules, pacer=pacer)
 
 
 def test_the_known_channels_are_an_enum_with_the_stored_values():

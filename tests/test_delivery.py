@@ -15,6 +15,7 @@ from sqlalchemy import select
 from checkin import outbox
 from checkin.db import utcnow
 from checkin.models import ConsentEvent, Member, Message, OutboxItem
+from tests.conftest import deliver_item
 from workers import jobs
 from workers.queues import QUEUES, dispatch
 from workers.worker import Worker
@@ -97,15 +98,7 @@ def test_transient_errors_are_retried_with_backoff(runtime, fake_twilio, status,
     assert stored.next_attempt_at > before + timedelta(seconds=20)
     assert jobs.deliver(item.id, runtime=runtime) == "skipped"  # not due yet
     later = stored.next_attempt_at + timedelta(seconds=1)
-    outcome = outbox.deliver(
-        runtime.db,
-        item.id,
-        runtime.port,
-        status_callback_base=None,
-        lease_seconds=120,
-        rules=runtime.rules,
-        now=later,
-    )
+    outcome = deliver_item(runtime, item.id, now=later)
     assert outcome.state == "sent"
     assert len(fake_twilio.messages()) == 1
 

@@ -25,7 +25,7 @@ from checkin.schedules import set_plan
 from checkin.schedules.models import OccurrenceOverride
 from checkin.schedules.planning import voice_url
 from checkin.schedules.recurrence import occurrence_key
-from tests.conftest import FROM_NUMBER, REPO, zone_where_it_is
+from tests.conftest import FROM_NUMBER, REPO, deliver_item, zone_where_it_is
 from webhooks.simulate import replies_from_twiml
 from workers.queues import QUEUES, dispatch
 
@@ -79,15 +79,7 @@ def planned(
 
 
 def deliver(runtime, item, now):
-    return outbox.deliver(
-        runtime.db,
-        item.id,
-        runtime.port,
-        status_callback_base=None,
-        lease_seconds=120,
-        rules=runtime.rules,
-        now=now,
-    )
+    return deliver_item(runtime, item.id, now=now)
 
 
 def stored(db, item):

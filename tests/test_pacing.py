@@ -23,6 +23,7 @@ from checkin.adapters.redis_pacer import RedisPacer as Pacer
 from checkin.db import utcnow
 from checkin.models import OutboxItem
 from checkin.pacing import PacingConfigError, Rates, load_rates
+from tests.conftest import deliver_item
 from tests.test_delivery import _env_of, _wait
 from workers import jobs
 from workers.queues import QUEUES, dispatch
@@ -192,15 +193,7 @@ def test_many_429s_never_fail_a_message(runtime, fake_twilio):
         fake_twilio.fail_next(1, status=429)
         with runtime.db.session() as s:
             due = s.get(OutboxItem, item.id).next_attempt_at
-        outcome = outbox.deliver(
-            runtime.db,
-            item.id,
-            runtime.port,
-            status_callback_base=None,
-            lease_seconds=120,
-            rules=runtime.rules,
-            now=due,
-        )
+        outcome = deliver_item(runtime, item.id, now=due)
         assert outcome.state == "held"
     with runtime.db.session() as s:
         assert s.get(OutboxItem, item.id).state == "pending"

@@ -11,6 +11,7 @@ from checkin.adapters.twilio_rest import TwilioPort
 from checkin.db import utcnow
 from checkin.models import OutboxItem
 from config import load_settings
+from tests.conftest import deliver_item
 from tests.test_delivery import _env_of, item_state, write
 
 
@@ -22,15 +23,7 @@ def impatient_port(settings, seconds=30.0):
 
 
 def deliver(runtime, item, port, after_seconds=0):
-    return outbox.deliver(
-        runtime.db,
-        item.id,
-        port,
-        status_callback_base=None,
-        lease_seconds=120,
-        rules=runtime.rules,
-        now=utcnow() + timedelta(seconds=after_seconds),
-    )
+    return deliver_item(runtime, item.id, port=port, now=utcnow() + timedelta(seconds=after_seconds))
 
 
 def test_a_timed_out_send_that_reached_twilio_is_not_sent_again(runtime, settings, fake_twilio):
