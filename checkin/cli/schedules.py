@@ -221,7 +221,9 @@ def register(cli) -> None:
         base_url = _runtime().settings.public_base_url
 
         def run(session, group):
-            begin = datetime.combine(first, time(0), ZoneInfo(group.timezone)) if first else utcnow()
+            zone = ZoneInfo(group.timezone)
+            # In the group's zone: at 8 pm in Chicago the UTC date is already tomorrow's.
+            begin = datetime.combine(first, time(0), zone) if first else utcnow().astimezone(zone)
             return group, begin, preview(session, group.id, begin, days, base_url=base_url)
 
         group, begin, sends = _in_group(run)(group_name)
