@@ -1276,6 +1276,8 @@ class FakeTwilio:
         raise TwilioApiError(405, 20004, "Method not allowed")
 
     def _delete(self, store: dict[str, Any], collection: str, sid: str, not_found: TwilioApiError):
+        # fail_next/fail_always(resource="recordings" | "transcriptions" | "messages" | "calls") apply.
+        self._gate(collection.lower(), None, None, None)
         with self._cond:
             if sid not in store:
                 raise not_found

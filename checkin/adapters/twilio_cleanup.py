@@ -50,11 +50,18 @@ def _gone(delete: Callable[[], object]) -> int:
 
 
 def _listed(list_: Callable[[], list]) -> list:
+    """A list of what is left; empty when its parent (a call, a recording) is gone."""
     try:
         return list_()
     except TwilioRestException as exc:
         if exc.status == 404:
             return []
         raise ProviderCleanupError(f"{exc.status} {exc.code}") from None
-    except (TwilioException, OSError) as exc:
+    except TwilioException as exc:
+        # A page the library could not fetch carries the response: "Unable to fetch page", response.
+        status = getattr(exc.args[1], "status_code", None) if len(exc.args) > 1 else None
+        if status == 404:
+            return []
+        raise ProviderCleanupError(f"{status or type(exc).__name__}") from None
+    except OSError as exc:
         raise ProviderCleanupError(type(exc).__name__) from None

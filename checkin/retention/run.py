@@ -326,9 +326,18 @@ class _Run:
                 )
             for call_id, call_sid, url, checkin_id in rows:
                 self.delete_recordings(call_id, call_sid, [url, checkin_urls.get(checkin_id)])
-        # A check-in's recording whose call row is gone (or never linked): by its own link.
-        orphans = select(CheckIn.id, CheckIn.call_sid, CheckIn.recording_url)
-        for rows in self.batches(orphans.where(*conditions["voice_recordings.checkins"][1]), CheckIn.id):
+        # A check-in's recording whose call row is gone (or never linked): by its own link. One whose call
+        # still has its link was the call's to delete (and, if that failed, waits with it).
+        orphans = select(CheckIn.id, CheckIn.call_sid, CheckIn.recording_url).where(
+            *conditions["voice_recordings.checkins"][1],
+            or_(
+                CheckIn.call_sid.is_(None),
+                CheckIn.call_sid.not_in(
+                    select(VoiceCall.call_sid).where(VoiceCall.recording_url.is_not(None))
+                ),
+            ),
+        )
+        for rows in self.batches(orphans, CheckIn.id):
             for checkin_id, call_sid, url in rows:
                 sids = [sid for sid in [recording_sid(url)] if sid]
                 if self.provider_call(lambda c=call_sid, r=sids: self.provider.delete_call_recordings(c, r)):
