@@ -18,6 +18,7 @@ from checkin.models import Message, OutboxItem
 from checkin.retention import run as retention
 from checkin.retention.models import RetainedCount, RetentionRun
 from checkin.retention.policy import Periods
+from checkin.retention.provider import ProviderCleanupError
 from checkin.voice.models import VoiceCall
 from tests.conftest import FROM_NUMBER
 
@@ -360,3 +361,35 @@ def test_the_nightly_job_runs_in_slices_on_the_outbox_queue(runtime, monkeypatch
     assert retention_jobs.run(runtime=runtime).endswith("continues")
     queued = Queue(retention_jobs.QUEUE, connection=runtime.redis).jobs
     assert [j.func_name for j in queued] == ["workers.retention_jobs.run"]
+
+
+def test_the_twilio_adapter_deletes_transcriptions_then_recordings_and_gone_is_done(settings, fake_twilio):
+    from checkin.adapters.twilio_cleanup import TwilioDataCleanup
+
+    cleanup = TwilioDataCleanup(settings)
+    call_sid = _sid("CA")
+    first = fake_twilio.add_recording(call_sid, transcription="one")
+    second = fake_twilio.add_recording(call_sid)
+    kept = fake_twilio.add_recording(_sid("CA"), transcription="another call's")
+
+    assert cleanup.delete_call_recordings(call_sid, []) == 3
+    deleted = fake_twilio.deleted()
+    assert sorted(deleted) == sorted(
+        [
+            ("Transcriptions", first["transcription_sid"]),
+            ("Recordings", first["sid"]),
+            ("Recordings", second["sid"]),
+        ]
+    )
+    # A recording's transcription goes before it (deleting a recording leaves its transcriptions).
+    assert deleted.index(("Transcriptions", first["transcription_sid"])) < deleted.index(
+        ("Recordings", first["sid"])
+    )
+    assert [r["sid"] for r in fake_twilio.recordings()] == [kept["sid"]]
+    # Already gone (404s) is done, not a failure: a run that stopped half-way is simply run again.
+    assert cleanup.delete_call_recordings(call_sid, [first["sid"]]) == 0
+    cleanup.delete_message(_sid("SM"))
+    cleanup.delete_call(call_sid)
+    fake_twilio.fail_next(status=503, resource="messages")
+    with pytest.raises(ProviderCleanupError, match="503"):
+        cleanup.delete_message(_sid("SM"))
