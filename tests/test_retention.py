@@ -119,6 +119,16 @@ def seed(db, fake_twilio, group, member, at: datetime, escalation_id: int) -> di
             created_at=at,
         )
         s.add(call)
+        s.flush()
+        # A voicemail noted on the case names the recording's link.
+        s.add(
+            EscalationEvent(
+                escalation_id=escalation_id,
+                kind="note",
+                at=at,
+                detail=f"voice message from call {call.id}: {rec['url']}",
+            )
+        )
         s.add(
             AssessmentRecord(
                 message_id=inbound.id,
@@ -202,8 +212,19 @@ def test_a_run_over_a_year_removes_exactly_what_is_older_than_each_period(
             assert (ids["call_sid"] in calls) == (at >= cutoff("call_records")), at
             if ids["call_sid"] in calls:
                 assert (calls[ids["call_sid"]].recording_url is None) == (at < cutoff("voice_recordings"))
+        # A voicemail noted on a case keeps its note, not the recording's link.
+        for e in s.scalars(
+            select(EscalationEvent).where(EscalationEvent.detail.like("voice message from call %"))
+        ):
+            if e.escalation_id != year_live_case(s, year):
+                assert ("recording deleted (retention)" in e.detail) == (e.at < cutoff("voice_recordings")), (
+                    e.at
+                )
+                assert ("https://" in e.detail) == (e.at >= cutoff("voice_recordings"))
         # Notes and the rule ids on cases' events.
-        for e in s.scalars(select(EscalationEvent).where(EscalationEvent.kind == "note")):
+        for e in s.scalars(
+            select(EscalationEvent).where(EscalationEvent.kind == "note", EscalationEvent.detail.is_(None))
+        ):
             if e.escalation_id != year_live_case(s, year):
                 assert (e.note is None) == (e.at < cutoff("notes")), e.at
         for e in s.scalars(select(EscalationEvent).where(EscalationEvent.kind == "assessed")):
@@ -286,7 +307,13 @@ def test_a_live_case_keeps_its_members_data(db, runtime, fake_twilio, year):
             == 1
         )
         live = year_live_case(s, year)
-        assert s.scalar(select(EscalationEvent.note).where(EscalationEvent.escalation_id == live))
+        assert s.scalar(
+            select(EscalationEvent.note).where(
+                EscalationEvent.escalation_id == live,
+                EscalationEvent.kind == "note",
+                EscalationEvent.detail.is_(None),
+            )
+        )
     assert year["live"]["recording"] in {r["sid"] for r in fake_twilio.recordings()}
 
 

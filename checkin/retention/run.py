@@ -278,39 +278,61 @@ class _Run:
         self.clear("message_bodies.outbox", OutboxItem.id, conditions, {"body": None})
         self.clear("message_bodies.checkin_words", CheckIn.id, conditions, {"words": None})
 
-    def delete_recordings(self, call_id: int, call_sid: str, urls: list[str | None]) -> bool:
-        """The call's recordings and transcriptions at the provider, then every link to them here."""
-        sids = [s for s in map(recording_sid, urls) if s]
-        if not self.provider_call(lambda: self.provider.delete_call_recordings(call_sid, sids)):
-            return False
+    def delete_recordings(self, calls: list[tuple[int, str, int | None, list[str | None]]]) -> set[int]:
+        """Calls' recordings and transcriptions at the provider (call id, CallSid, check-in id, recording
+        links), then, in one transaction for the batch, every link to them here. Returns the calls done."""
+        done = [
+            (call_id, call_sid, checkin_id)
+            for call_id, call_sid, checkin_id, urls in calls
+            if self.provider_call(
+                lambda c=call_sid, u=urls: self.provider.delete_call_recordings(
+                    c, [sid for sid in map(recording_sid, u) if sid]
+                )
+            )
+        ]
+        if not done:
+            return set()
+        call_ids = [c[0] for c in done]
         with self.db.session() as s:
-            call = s.get(VoiceCall, call_id)
-            if call is not None and call.recording_url is not None:
-                call.recording_url = None
-                self.report.counts["voice_recordings.calls"] += 1
-            linked = [CheckIn.call_sid == call_sid]
-            if call is not None and call.checkin_id is not None:
-                linked.append(CheckIn.id == call.checkin_id)
+            self.report.counts["voice_recordings.calls"] += (
+                s.execute(
+                    update(VoiceCall)
+                    .where(VoiceCall.id.in_(call_ids), VoiceCall.recording_url.is_not(None))
+                    .values(recording_url=None)
+                    .execution_options(synchronize_session=False)
+                ).rowcount
+                or 0
+            )
+            linked = or_(
+                CheckIn.call_sid.in_([c[1] for c in done]),
+                CheckIn.id.in_([c[2] for c in done if c[2] is not None]),
+            )
             self.report.counts["voice_recordings.checkins"] += (
                 s.execute(
                     update(CheckIn)
-                    .where(or_(*linked), CheckIn.recording_url.is_not(None))
+                    .where(linked, CheckIn.recording_url.is_not(None))
                     .values(recording_url=None)
                     .execution_options(synchronize_session=False)
                 ).rowcount
                 or 0
             )
             # A voicemail noted on a case names its recording's link: the note stays, the link goes.
-            s.execute(
-                update(EscalationEvent)
-                .where(
+            prefixes = {f"voice message from call {call_id}: " for call_id in call_ids}
+            noted = s.execute(
+                select(EscalationEvent.id, EscalationEvent.detail).where(
                     EscalationEvent.kind == "note",
-                    EscalationEvent.detail.like(f"voice message from call {call_id}: http%"),
+                    EscalationEvent.detail.like("voice message from call %: http%"),
                 )
-                .values(detail=f"voice message from call {call_id}: recording deleted (retention)")
-                .execution_options(synchronize_session=False)
-            )
-        return True
+            ).all()
+            for event_id, detail in noted:
+                prefix = detail.split(": ", 1)[0] + ": "
+                if prefix in prefixes:
+                    s.execute(
+                        update(EscalationEvent)
+                        .where(EscalationEvent.id == event_id)
+                        .values(detail=prefix + "recording deleted (retention)")
+                    )
+        return set(call_ids)
 
     def voice_recordings(self, cutoff: datetime) -> None:
         conditions = expired(cutoff)
@@ -324,8 +346,12 @@ class _Run:
                         )
                     ).all()
                 )
-            for call_id, call_sid, url, checkin_id in rows:
-                self.delete_recordings(call_id, call_sid, [url, checkin_urls.get(checkin_id)])
+            self.delete_recordings(
+                [
+                    (r.id, r.call_sid, r.checkin_id, [r.recording_url, checkin_urls.get(r.checkin_id)])
+                    for r in rows
+                ]
+            )
         # A check-in's recording whose call row is gone (or never linked): by its own link. One whose call
         # still has its link was the call's to delete (and, if that failed, waits with it).
         orphans = select(CheckIn.id, CheckIn.call_sid, CheckIn.recording_url).where(
@@ -338,12 +364,24 @@ class _Run:
             ),
         )
         for rows in self.batches(orphans, CheckIn.id):
-            for checkin_id, call_sid, url in rows:
-                sids = [sid for sid in [recording_sid(url)] if sid]
-                if self.provider_call(lambda c=call_sid, r=sids: self.provider.delete_call_recordings(c, r)):
-                    with self.db.session() as s:
-                        s.execute(update(CheckIn).where(CheckIn.id == checkin_id).values(recording_url=None))
-                    self.report.counts["voice_recordings.checkins"] += 1
+            done = [
+                checkin_id
+                for checkin_id, call_sid, url in rows
+                if self.provider_call(
+                    lambda c=call_sid, u=url: self.provider.delete_call_recordings(
+                        c, [sid for sid in [recording_sid(u)] if sid]
+                    )
+                )
+            ]
+            if done:
+                with self.db.session() as s:
+                    s.execute(
+                        update(CheckIn)
+                        .where(CheckIn.id.in_(done))
+                        .values(recording_url=None)
+                        .execution_options(synchronize_session=False)
+                    )
+                self.report.counts["voice_recordings.checkins"] += len(done)
         self.clear("voice_recordings.spoken_messages", Message.id, conditions, {"body": None})
         self.clear("voice_recordings.checkin_words", CheckIn.id, conditions, {"words": None})
 
@@ -361,12 +399,12 @@ class _Run:
             VoiceCall.created_at,
         ).where(*expired(cutoff)["call_records.calls"][1])
         for rows in self.batches(calls, VoiceCall.id):
+            # Its recordings first (even when their own period is longer): nothing would lead to them.
+            recorded = [(r.id, r.call_sid, None, [r.recording_url]) for r in rows if r.recording_url]
+            without = self.delete_recordings(recorded) if recorded else set()
             done = {}
             for row in rows:
-                # Its recordings first (even when their own period is longer): nothing would lead to them.
-                if row.recording_url and not self.delete_recordings(
-                    row.id, row.call_sid, [row.recording_url]
-                ):
+                if row.recording_url and row.id not in without:
                     continue
                 if CALL_SID.fullmatch(row.call_sid) and not self.provider_call(
                     lambda sid=row.call_sid: self.provider.delete_call(sid) or 1
@@ -519,7 +557,14 @@ def run(
         with db.session() as s:
             s.execute(update(RetentionRun).where(RetentionRun.id == run_id).values(**values))
         state = f"FAILED ({error})" if error else ("done" if report.complete else "continues")
-        log.info("retention run %s %s: %s", run_id, state, report.line())
+        # The run so far, all its slices (counts only: ids and numbers, never what was removed).
+        so_far = Report(
+            counts=Counter(values["counts"]),
+            provider_deleted=values["provider_deleted"],
+            provider_failed=values["provider_failed"],
+            audit_first_id=report.audit_first_id,
+        )
+        log.info("retention run %s %s: %s", run_id, state, so_far.line())
     return report
 
 
