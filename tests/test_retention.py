@@ -386,8 +386,12 @@ def test_the_nightly_job_runs_in_slices_on_the_outbox_queue(runtime, monkeypatch
 
     monkeypatch.setattr(retention_jobs, "SLICE_SECONDS", 0)
     assert retention_jobs.run(runtime=runtime).endswith("continues")
-    queued = Queue(retention_jobs.QUEUE, connection=runtime.redis).jobs
-    assert [j.func_name for j in queued] == ["workers.retention_jobs.run"]
+    queue = Queue(retention_jobs.QUEUE, connection=runtime.redis)
+    assert [(j.func_name, j.args) for j in queue.jobs] == [("workers.retention_jobs.run", (1, 2))]
+    # A night's run has a limit on its slices: the rest waits for the next night.
+    queue.empty()
+    assert retention_jobs.run(1, retention_jobs.MAX_SLICES, runtime=runtime).endswith("continues")
+    assert queue.jobs == []
 
 
 def test_the_twilio_adapter_deletes_transcriptions_then_recordings_and_gone_is_done(settings, fake_twilio):
@@ -420,3 +424,25 @@ def test_the_twilio_adapter_deletes_transcriptions_then_recordings_and_gone_is_d
     fake_twilio.fail_next(status=503, resource="messages")
     with pytest.raises(ProviderCleanupError, match="503"):
         cleanup.delete_message(_sid("SM"))
+
+
+def test_a_provider_that_keeps_failing_is_not_asked_again_that_night(db, runtime, fake_twilio, group, member):
+    resolved = open_case(db, member, group, "resolved")
+    for days in (40, 41, 42, 43):
+        seed(db, fake_twilio, group, member, NOW - timedelta(days=days), resolved)
+    fake_twilio.fail_always(status=503, resource="messages")
+
+    first = retention.run(db, runtime.provider_data, PERIODS, now=NOW)
+
+    assert first.complete and first.provider_failed == retention.PROVIDER_GIVE_UP
+    assert len(_delete_paths(fake_twilio, "Messages")) == retention.PROVIDER_GIVE_UP
+    with db.session() as s:
+        assert all(s.scalars(select(Message.body).where(Message.channel == "sms")))
+    assert len(fake_twilio.recordings()) == 4  # not asked either: the next run deletes them
+
+    fake_twilio.clear_failures()
+    second = retention.run(db, runtime.provider_data, PERIODS, now=NOW)
+    assert second.provider_failed == 0
+    with db.session() as s:
+        assert not any(s.scalars(select(Message.body).where(Message.channel == "sms")))
+    assert fake_twilio.recordings() == []

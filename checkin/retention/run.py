@@ -53,6 +53,9 @@ log = logging.getLogger("checkin.retention")
 
 BATCH = 500
 FINISHED_SENDS = ("sent", "failed", "cancelled")
+# A provider down (or refusing) is not asked thousands of times with a timeout each: after this many
+# failures in a row the run leaves the rest of what it holds there for the next run.
+PROVIDER_GIVE_UP = 5
 ENDED_CALLS = ("completed", "busy", "failed", "no-answer", "canceled")
 
 
@@ -205,6 +208,7 @@ class _Run:
         self.db, self.provider, self.periods, self.now, self.batch = db, provider, periods, now, batch
         self.deadline = deadline
         self.report = Report()
+        self.failures_in_a_row = 0
 
     def out_of_time(self) -> bool:
         if self.deadline is not None and time.monotonic() >= self.deadline:
@@ -243,15 +247,22 @@ class _Run:
     def provider_call(self, fn: Callable[[], int | None]) -> bool:
         """Ask the provider to delete something; False (the rows are kept) if it could not, or if the
         run's time is up (the next slice asks again)."""
-        if self.out_of_time():
+        if self.out_of_time() or self.failures_in_a_row >= PROVIDER_GIVE_UP:
             return False
         try:
             self.report.provider_deleted += fn() or 0
-            return True
         except ProviderCleanupError as exc:
             self.report.provider_failed += 1
+            self.failures_in_a_row += 1
             log.warning("retention: provider deletion failed (%s); kept for the next run", exc)
+            if self.failures_in_a_row == PROVIDER_GIVE_UP:
+                log.error(
+                    "retention: the provider failed %d times in a row; not asked again this run",
+                    PROVIDER_GIVE_UP,
+                )
             return False
+        self.failures_in_a_row = 0
+        return True
 
     # --- the kinds --------------------------------------------------------------------------------
 
