@@ -532,7 +532,6 @@ def run(
 
     With `seconds`, stop between batches once that much time has passed (`complete` False): a worker
     shares its time with alerts. `run_id` continues that run, at its own `now`, adding to its counts."""
-    deadline = None if seconds is None else time.monotonic() + seconds
     with db.session() as s:
         record = s.get(RetentionRun, run_id) if run_id is not None else None
         if record is None:
@@ -543,6 +542,7 @@ def run(
             s.flush()
         run_id, now, before = record.id, record.started_at, dict(record.counts or {})
         deleted_before, failed_before = record.provider_deleted, record.provider_failed
+    deadline = None if seconds is None else time.monotonic() + seconds
     work = _Run(db, provider, periods, now, batch, deadline)
     work.report.run_id = run_id
     error = None
