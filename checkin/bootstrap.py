@@ -21,6 +21,7 @@ from checkin.db import Database
 from checkin.escalation import policy as policy_module
 from checkin.escalation import service as escalation
 from checkin.messaging import MessagingPort
+from checkin.retention.provider import NoProviderData, ProviderData
 from checkin.schedules import late, tick
 from checkin.spool import Spool
 from checkin.unit_of_work import Dispatcher
@@ -146,6 +147,16 @@ class Runtime:
         from checkin.adapters.file_spool import FileSpool
 
         return FileSpool(self.settings.spool_path, crypto.cipher(self.db.engine.dialect))
+
+    @cached_property
+    def provider_data(self) -> ProviderData:
+        """What the messaging provider keeps of members' data, for retention to delete (Twilio's REST
+        API; nothing with the console backend)."""
+        if self.settings.messaging_backend != "twilio":
+            return NoProviderData()
+        from checkin.adapters.twilio_cleanup import TwilioDataCleanup
+
+        return TwilioDataCleanup(self.settings)
 
     @cached_property
     def signin_throttle(self) -> accounts.SignInThrottle:

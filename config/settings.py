@@ -19,6 +19,7 @@ from cryptography.fernet import Fernet
 
 if TYPE_CHECKING:
     from checkin.pacing import Rates
+    from checkin.retention.policy import Periods
 
 TWILIO_API_DEFAULT = "https://api.twilio.com"
 MODES = ("development", "test", "production")
@@ -62,6 +63,8 @@ class Settings:
     crisis_line: str | None = None  # None: config/voice.toml's crisis_line.number (checked there)
     spool_dir: Path | None = None  # None: instance/spool (see `spool_path`)
     spool_replay_seconds: int = 10  # 0: no automatic replay in the web process (`checkin spool replay` only)
+    # How long each kind of member data is kept: config/retention.toml, CHECKIN_RETENTION_<KIND>.
+    retention: Periods = field(default_factory=lambda: _default_periods())
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -79,6 +82,12 @@ def _default_rates():
     from checkin.pacing import Rates
 
     return Rates()
+
+
+def _default_periods():
+    from checkin.retention.policy import Periods
+
+    return Periods()
 
 
 def default_instance_path() -> Path:
@@ -291,6 +300,14 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: Path 
         problems.append((exc.key, exc.reason))
         send_rates = pacing.Rates()
 
+    from checkin.retention import policy as retention_policy
+
+    try:
+        retention = retention_policy.load(env)
+    except retention_policy.RetentionConfigError as exc:
+        problems.extend(exc.problems)
+        retention = retention_policy.Periods()
+
     if problems:
         raise ConfigError(problems)
     return Settings(
@@ -320,4 +337,5 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: Path 
         crisis_line=crisis_line,
         spool_dir=spool_dir,
         spool_replay_seconds=spool_replay,
+        retention=retention,
     )

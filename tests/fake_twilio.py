@@ -6,7 +6,9 @@ Twilio-shaped error JSON, form parameters validated against Twilio's own
 OpenAPI description (``/work/shared/twilio-oai/twilio_api_v2010.json``), and
 signed status callbacks. A call it placed can be answered (``answer_call`` fetches its TwiML,
 signed, with ``AnsweredBy``) and a ``<Dial>`` in the TwiML followed (``follow_dial`` places the
-child leg and requests the Dial's ``action`` with ``DialCallStatus``).
+child leg and requests the Dial's ``action`` with ``DialCallStatus``). Recordings and their
+transcriptions (``add_recording``) can be listed per call and per recording and deleted, and messages
+and calls deleted, as a data-retention job does (DELETE answers 204 with no body, 404 when unknown).
 
 In-process use (tests)::
 
@@ -97,6 +99,12 @@ CALL_PATH = "/2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json"
 _ROUTE = re.compile(
     r"^/2010-04-01/Accounts/(?P<account>[^/]+)/(?P<collection>Messages|Calls)"
     r"(?:/(?P<sid>[^/]+))?\.json$"
+)
+# Recordings and transcriptions: a call's recordings, a recording's transcriptions, and each by itself.
+_MEDIA_ROUTE = re.compile(
+    r"^/2010-04-01/Accounts/(?P<account>[^/]+)/"
+    r"(?:(?P<parent>Calls|Recordings)/(?P<parent_sid>[^/]+)/)?"
+    r"(?P<collection>Recordings|Transcriptions)(?:/(?P<sid>[^/]+))?\.json$"
 )
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _SHORT_CODE = re.compile(r"^\d{3,8}$")
@@ -542,6 +550,9 @@ class FakeTwilio:
         self._requests: list[dict[str, Any]] = []
         self._messages: dict[str, dict[str, Any]] = {}
         self._calls: dict[str, dict[str, Any]] = {}
+        self._recordings: dict[str, dict[str, Any]] = {}
+        self._transcriptions: dict[str, dict[str, Any]] = {}
+        self._deleted: list[tuple[str, str]] = []
         self._callbacks: list[dict[str, Any]] = []
         self._rules: list[_Rule] = []
         self._windows: dict[str, collections.deque] = {}
@@ -654,6 +665,63 @@ class FakeTwilio:
     def call(self, sid: str) -> dict[str, Any]:
         with self._lock:
             return self._resource_view(self._calls[sid])
+
+    def add_recording(self, call_sid: str, transcription: str | None = None) -> dict[str, Any]:
+        """A recording of call `call_sid` as Twilio keeps it after a <Record> (with its transcription when
+        `transcription` is given). Returns its JSON, with ``url`` (the RecordingUrl Twilio posts) and
+        ``transcription_sid``."""
+        now = time.time()
+        sid = _sid("RE")
+        base = f"/2010-04-01/Accounts/{self.account_sid}"
+        data = {
+            "account_sid": self.account_sid,
+            "api_version": API_VERSION,
+            "call_sid": call_sid,
+            "channels": 1,
+            "date_created": _now_rfc2822(now),
+            "date_updated": _now_rfc2822(now),
+            "duration": "8",
+            "sid": sid,
+            "source": "RecordVerb",
+            "status": "completed",
+            "uri": f"{base}/Recordings/{sid}.json",
+        }
+        transcription_sid = None
+        with self._cond:
+            self._recordings[sid] = data
+            if transcription is not None:
+                transcription_sid = _sid("TR")
+                self._transcriptions[transcription_sid] = {
+                    "account_sid": self.account_sid,
+                    "api_version": API_VERSION,
+                    "date_created": _now_rfc2822(now),
+                    "date_updated": _now_rfc2822(now),
+                    "duration": "8",
+                    "recording_sid": sid,
+                    "sid": transcription_sid,
+                    "status": "completed",
+                    "transcription_text": transcription,
+                    "type": "fast",
+                    "uri": f"{base}/Transcriptions/{transcription_sid}.json",
+                }
+            self._cond.notify_all()
+        return dict(
+            data, url=f"https://api.twilio.com{base}/Recordings/{sid}", transcription_sid=transcription_sid
+        )
+
+    def recordings(self) -> list[dict[str, Any]]:
+        """Recordings still held (not deleted)."""
+        with self._lock:
+            return [dict(r) for r in self._recordings.values()]
+
+    def transcriptions(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(t) for t in self._transcriptions.values()]
+
+    def deleted(self) -> list[tuple[str, str]]:
+        """What DELETE requests removed, in order: (collection, sid), e.g. ("Recordings", "RE...")."""
+        with self._lock:
+            return list(self._deleted)
 
     def requests(self) -> list[dict[str, Any]]:
         """Every REST request: method, path, query_string, params, headers, auth_user,
@@ -1146,9 +1214,15 @@ class FakeTwilio:
         }
         if status == 401:
             headers["WWW-Authenticate"] = 'Basic realm="Twilio API"'
-        response = Response(
-            json.dumps(body), status=status, headers=headers, content_type="application/json; charset=utf-8"
-        )
+        if status == 204:  # a DELETE: no body, as Twilio answers it
+            response = Response(b"", status=204, headers=headers)
+        else:
+            response = Response(
+                json.dumps(body),
+                status=status,
+                headers=headers,
+                content_type="application/json; charset=utf-8",
+            )
         for fn in after:
             response.call_on_close(fn)
         return response
@@ -1171,9 +1245,16 @@ class FakeTwilio:
         self._check_auth(request)
         match = _ROUTE.match(request.path)
         not_found = TwilioApiError(404, 20404, _format_message(20404, None, path=request.path))
+        media = None if match else _MEDIA_ROUTE.match(request.path)
+        if media is not None and media.group("account") == self.account_sid:
+            return self._media(request, media, not_found)
         if not match or match.group("account") != self.account_sid:
             raise not_found
         collection, sid, method = match.group("collection"), match.group("sid"), request.method
+        if sid is not None and method == "DELETE":
+            return self._delete(
+                self._messages if collection == "Messages" else self._calls, collection, sid, not_found
+            )
         if collection == "Messages":
             if sid is None and method == "POST":
                 return self._create_message(pairs, after)
@@ -1192,6 +1273,63 @@ class FakeTwilio:
                 return 200, self._fetch(self._calls, sid, not_found)
             if sid is not None and method == "POST":
                 return self._update_call(sid, pairs, not_found, after)
+        raise TwilioApiError(405, 20004, "Method not allowed")
+
+    def _delete(self, store: dict[str, Any], collection: str, sid: str, not_found: TwilioApiError):
+        # fail_next/fail_always(resource="recordings" | "transcriptions" | "messages" | "calls") apply.
+        self._gate(collection.lower(), None, None, None)
+        with self._cond:
+            if sid not in store:
+                raise not_found
+            del store[sid]
+            self._deleted.append((collection, sid))
+            self._cond.notify_all()
+        return 204, None
+
+    def _media(self, request: Request, match: re.Match, not_found: TwilioApiError):
+        """Recordings and transcriptions: list a call's recordings or a recording's transcriptions
+        (or the account's), fetch or delete one. Deleting a recording leaves its transcriptions, as on Twilio."""
+        parent, parent_sid = match.group("parent"), match.group("parent_sid")
+        collection, sid, method = match.group("collection"), match.group("sid"), request.method
+        valid_parent = {"Recordings": "Calls", "Transcriptions": "Recordings"}[collection]
+        if parent is not None and parent != valid_parent:
+            raise not_found
+        store = self._recordings if collection == "Recordings" else self._transcriptions
+        link = "call_sid" if collection == "Recordings" else "recording_sid"
+        with self._lock:
+            if sid is not None and (sid not in store or (parent_sid and store[sid][link] != parent_sid)):
+                raise not_found
+            if (
+                parent == "Calls"
+                and parent_sid not in self._calls
+                and not any(r["call_sid"] == parent_sid for r in self._recordings.values())
+            ):
+                raise not_found
+        if sid is None and method == "GET":
+            with self._lock:
+                items = [
+                    json.loads(json.dumps(r))
+                    for r in reversed(list(store.values()))
+                    if parent_sid is None or r[link] == parent_sid
+                ]
+            uri = request.full_path.rstrip("?")
+            key = collection.lower()
+            return 200, {
+                key: items,
+                "end": max(len(items) - 1, 0),
+                "first_page_uri": uri,
+                "next_page_uri": None,
+                "page": 0,
+                "page_size": len(items) or 50,
+                "previous_page_uri": None,
+                "start": 0,
+                "uri": uri,
+            }
+        if sid is not None and method == "GET":
+            with self._lock:
+                return 200, json.loads(json.dumps(store[sid]))
+        if sid is not None and method == "DELETE":
+            return self._delete(store, collection, sid, not_found)
         raise TwilioApiError(405, 20004, "Method not allowed")
 
     def _fetch(self, store: dict[str, dict[str, Any]], sid: str, not_found: TwilioApiError) -> dict[str, Any]:

@@ -8,7 +8,7 @@ started by hand beside the runners) would delay nothing and duplicate nothing.
 from rq import cron
 
 from config import load_settings
-from workers import escalation_jobs, jobs, schedule_jobs
+from workers import escalation_jobs, jobs, retention_jobs, schedule_jobs
 
 # Read from the environment and checked before anything is registered. The jobs run in the workers,
 # each with its worker's runtime (workers.worker); this process only enqueues them on time.
@@ -30,3 +30,7 @@ cron.register(
     queue_name="outbox",
     interval=settings.schedule_tick_seconds,
 )
+# Retention: every night at 03:17 (the host's local time, as RQ reads cron lines), remove what has
+# outlived config/retention.toml's periods, here and at Twilio, in short slices that re-enqueue
+# themselves. Running it twice removes nothing twice.
+cron.register(retention_jobs.run, queue_name=retention_jobs.QUEUE, cron="17 3 * * *")

@@ -12,16 +12,20 @@ from checkin.messaging import OutboundCall, OutboundSms, SendError, SendResult
 from config.settings import TWILIO_API_DEFAULT
 
 
+def make_client(settings, timeout: float = 10.0) -> Client:
+    """The twilio library's client, with our quiet HTTP client (rebased onto TWILIO_API_BASE_URL if set)."""
+    if settings.twilio_api_base_url != TWILIO_API_DEFAULT:
+        http_client = RebasedTwilioHttpClient(settings.twilio_api_base_url, timeout=timeout)
+    else:
+        http_client = QuietTwilioHttpClient(timeout=timeout)
+    return Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http_client)
+
+
 class TwilioPort:
     name = "twilio"
 
     def __init__(self, settings, timeout: float = 10.0):
-        http_client = None
-        if settings.twilio_api_base_url != TWILIO_API_DEFAULT:
-            http_client = RebasedTwilioHttpClient(settings.twilio_api_base_url, timeout=timeout)
-        else:
-            http_client = QuietTwilioHttpClient(timeout=timeout)
-        self.client = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http_client)
+        self.client = make_client(settings, timeout)
         self.from_number = settings.twilio_from_number
         self.messaging_service_sid = settings.twilio_messaging_service_sid
 
