@@ -296,3 +296,31 @@ def test_coordinators_edit_canned_replies_per_language(app, client, db, twilio, 
     assert frankie.get("/console/inbox/replies").status_code == 403
     page = frankie.get(f"/console/members/{spanish_member.id}/conversation").get_data(as_text=True)
     assert "speaks Spanish" in page and "Te llamo pronto." in page and "I will call you soon." not in page
+
+
+def test_a_coordinator_sets_the_answer_time_on_the_plan_page(client, db, twilio, world, member):
+    casey = Console(client, "casey@example.org")
+    form = {
+        "reminders": "24, 2",
+        "prompt_days_after": "2",
+        "prompt_time": "10:00",
+        "nudge_after_hours": "24",
+        "quiet_start": "08:00",
+        "quiet_end": "21:00",
+        "prompt_stale_hours": "12",
+    }
+    bad = casey.post(f"/console/groups/{world.group.id}/plan", form | {"inbox_answer_hours": "200"})
+    assert bad.status_code == 400
+    assert "A facilitator reads members&#39; texts within (hours): a number from 0 to 168" in bad.get_data(
+        as_text=True
+    )
+    assert (
+        casey.post(f"/console/groups/{world.group.id}/plan", form | {"inbox_answer_hours": "2"}).status_code
+        == 302
+    )
+    assert reply(twilio, member.phone, FREE_TEXT)[0].startswith(
+        "Thanks, Sam. A facilitator will read your message within 2 hours."
+    )
+    # A form without the field (an older page) leaves the group's answer time as it was.
+    assert casey.post(f"/console/groups/{world.group.id}/plan", form).status_code == 302
+    assert "within 2 hours" in reply(twilio, member.phone, "and one more thing")[0]

@@ -258,7 +258,13 @@ def live_stamp(member_id: int | None = None) -> str:
     """The digest a page was rendered with, so the first poll already sees a change made meanwhile."""
     from webhooks.console import thread
 
-    return thread.stamp(db(), visible_group_ids(), member_id)
+    try:
+        return thread.stamp(db(), visible_group_ids(), member_id)
+    except Exception:  # a page must still render; the first poll then refreshes it once
+        import logging
+
+        logging.getLogger("checkin.console").exception("live digest could not be read")
+        return ""
 
 
 def unread_for_nav() -> int:
