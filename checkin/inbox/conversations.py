@@ -127,8 +127,9 @@ def _open_or_join(session: Session, group_id: int, member_id: int, message: Mess
                 session.flush()
         except IntegrityError:
             found = open_for(session, member_id, group_id)
-    found.unread = (found.unread or 0) + 1
-    found.messages = (found.messages or 0) + 1
+    # Counted in SQL: two texts of one member stored at once must both count.
+    found.unread = Conversation.unread + 1
+    found.messages = Conversation.messages + 1
     found.last_message_id, found.last_message_at = message.id, now
     return found
 

@@ -182,3 +182,17 @@ def test_another_groups_facilitator_gets_404(anonymous_page, console_server, gro
     page.goto(console_server.url("/console/inbox"))
     expect(page.locator("h1")).to_have_text("Inbox")
     expect(page.locator("main")).not_to_contain_text("Sam Rivera")
+
+
+def test_a_new_crisis_appears_on_the_open_home_page_without_reload(anonymous_page, console_server, group):
+    sam = add_sam(console_server, group)
+    page = anonymous_page
+    page.set_viewport_size(PHONE)
+    console_server.sign_in(page, console_server.facilitator_email)
+    expect(page.get_by_text("No open escalations.")).to_be_visible()
+    mark_page(page)
+    assert webhook(console_server).sms(sam.phone, CRISIS_TEXT, to=FROM_NUMBER).status_code == 200
+    expect(
+        page.get_by_role("button", name=re.compile("Acknowledge: I am on it, escalation #\\d+, Sam Rivera"))
+    ).to_be_visible()
+    assert not_reloaded(page)
