@@ -47,6 +47,14 @@ class Sent:
     from_number: str | None
 
 
+# How an opt-out came, in words (ConsentEvent.source); a keyword names itself ("texted STOP").
+_STOPPED_BY = (
+    ("phrase", " (asked in words)"),
+    ("staff:", " (recorded in the console)"),
+    ("carrier:", " (their carrier reported it)"),
+)
+
+
 def refusal(session: Session, member: Member, group: Group | None) -> str | None:
     """Why nothing can be sent to `member` from `group` now, or None."""
     name = member.display_name
@@ -57,20 +65,10 @@ def refusal(session: Session, member: Member, group: Group | None) -> str | None
             .order_by(ConsentEvent.id.desc())
             .limit(1)
         )
-        how = ""
-        if stop is not None:
-            source = stop.source or ""
-            how = (
-                f" (texted {source[8:]})"
-                if source.startswith("keyword:")
-                else " (asked in words)"
-                if source == "phrase"
-                else " (recorded in the console)"
-                if source.startswith("staff:")
-                else " (their carrier reported it)"
-                if source.startswith("carrier:")
-                else ""
-            )
+        source = stop.source if stop is not None else ""
+        how = next((words for prefix, words in _STOPPED_BY if source.startswith(prefix)), "")
+        if source.startswith("keyword:"):
+            how = f" (texted {source[8:]})"
         return f"{name} has opted out{how}: nothing can be sent to them until they text START."
     if member.channel != "sms":
         return (
@@ -177,10 +175,8 @@ def _canned(where: str, raw) -> Canned:
 
 
 def _checked(where: str, label, body) -> tuple[str, str]:
-    label, body = (
-        (label or "").strip() if isinstance(label, str) else "",
-        (body or "").strip() if isinstance(body, str) else "",
-    )
+    label = label.strip() if isinstance(label, str) else ""
+    body = body.strip() if isinstance(body, str) else ""
     if not label or len(label) > 40:
         raise ValueError(f"{where}: the label must be 1-40 characters")
     if not body or len(body) > 480:

@@ -75,6 +75,7 @@ def test_free_text_appears_live_is_taken_and_a_console_reply_shows_delivered(
     assert webhook(console_server).sms(sam.phone, FREE_TEXT, to=FROM_NUMBER).status_code == 200
     row = page.locator(".inbox-list li").filter(has_text="Sam Rivera")
     expect(row).to_contain_text("waiting for someone")  # appeared by polling, no reload
+    expect(row).to_contain_text(FREE_TEXT)
     expect(page).to_have_title(re.compile(r"^\(1\) Inbox"))
     expect(page.locator("#inbox-unread")).to_contain_text("1")
     assert not_reloaded(page)

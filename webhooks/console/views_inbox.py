@@ -14,7 +14,7 @@ from checkin.db import utcnow
 from checkin.directory import ValidationError
 from checkin.inbox import conversations, replies
 from checkin.inbox.models import Conversation
-from checkin.models import LANGUAGES, Group, Member, StaffUser
+from checkin.models import LANGUAGES, Group, Member, Message, StaffUser
 from webhooks.console import bp
 from webhooks.console.auth import (
     client_ip,
@@ -56,8 +56,20 @@ def inbox():
     for c in items:
         by_group.setdefault(c.group_id, []).append(c)
     names = dict(db().execute(select(StaffUser.id, StaffUser.name)).all())
+    last_ids = {c.last_message_id for c in items if c.last_message_id}
+    last = dict(db().execute(select(Message.id, Message.body).where(Message.id.in_(last_ids or {-1}))).all())
+    if last:  # the latest words of each are on the page: a view of members' messages, audited as one
+        audit(
+            db(),
+            "view_messages",
+            current_staff().id,
+            detail=f"inbox: {len(last)} conversation(s)",
+            ip=client_ip(),
+        )
+        db().commit()
     return render_template(
         "console/inbox.html",
+        last=last,
         groups=groups,
         by_group=by_group,
         members=members,
