@@ -324,3 +324,16 @@ def test_a_coordinator_sets_the_answer_time_on_the_plan_page(client, db, twilio,
     # A form without the field (an older page) leaves the group's answer time as it was.
     assert casey.post(f"/console/groups/{world.group.id}/plan", form).status_code == 302
     assert "within 2 hours" in reply(twilio, member.phone, "and one more thing")[0]
+
+
+def test_a_coordinator_may_reply_by_sms_to_a_case_nobody_has_taken(db, twilio, world, member):
+    from checkin.models import StaffUser
+
+    with db.session() as s:
+        s.get(StaffUser, world.coordinator.id).phone = "+12025550190"
+    [answer] = reply(
+        twilio, "+12025550190", f"R {world.escalation.id} Sam, a coordinator here. Calling you now."
+    )
+    assert answer.startswith(f"Sent to Sam (alert {world.escalation.id})")
+    [row] = replies_out(db)
+    assert (row.from_number, row.to_number, row.staff_id) == (FROM_NUMBER, member.phone, world.coordinator.id)
