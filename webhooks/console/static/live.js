@@ -35,6 +35,10 @@
   }
 
   function tick() {
+    if (document.hidden) {  // a tab in the background asks nothing; it catches up when shown
+      window.setTimeout(tick, INTERVAL);
+      return;
+    }
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) {
