@@ -126,7 +126,9 @@ def _reply(session: Session, staff: StaffUser, message: Message, number: int | N
     esc = session.get(Escalation, number) if number is not None else None
     if esc is None or not service.can_act(session, staff, esc):
         return f"There is no alert {number} in your groups. Reply LIST for yours."
-    if staff.role != "coordinator" and not (esc.state == "acknowledged" and esc.acknowledged_by == staff.id):
+    # Whoever took it, while it is theirs or after they resolved it (a last word to the member).
+    holder = esc.acknowledged_by == staff.id and esc.state in ("acknowledged", "resolved")
+    if staff.role != "coordinator" and not holder:
         return f"Take alert {esc.id} first (ACK {esc.id}): only whoever holds it, or a coordinator, may text the member."
     member = session.get(Member, esc.member_id) if esc.member_id else None
     if member is None:
