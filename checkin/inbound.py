@@ -19,6 +19,7 @@ from checkin.checkins import ANSWER_WINDOW, CheckIn, open_prompt_id
 from checkin.db import connection_lost, utcnow
 from checkin.escalation import commands, failsafe
 from checkin.escalation import service as escalation
+from checkin.inbox import conversations as inbox
 from checkin.models import Member, Message, StaffUser
 from checkin.rows import adopt, from_row, insert_returning_id, load_one, update_by_id
 
@@ -330,9 +331,13 @@ def _member_reply(session, member, message, kind, word, level, now, told=True) -
         # Never promise a human who cannot be told: the reply keeps 988/911 and drops the promise.
         return templates.render(level if told else f"{level}_unheard", lang)
     # RSVPs, WHEN, check-in scores: only now, so a crisis reply always wins.
-    return answers.reply_for(session, member, message, kind, word, level, now) or templates.render(
-        "received", lang, name=name
-    )
+    special = answers.reply_for(session, member, message, kind, word, level, now)
+    if kind is None and message.channel == "sms" and answers.read(session, member, message, now).kind is None:
+        # Free text the service cannot answer: a conversation waiting for a person, and a reply that
+        # says honestly who reads it and when (a prompt's "reply with a number" still comes first).
+        waiting = inbox.receive(session, member, message, now)
+        return special or waiting
+    return special or templates.render("received", lang, name=name)
 
 
 def _fail_safe(

@@ -236,6 +236,7 @@ from checkin import checkins as _checkins  # noqa: E402
 from checkin.accounts import models as _account_models  # noqa: E402
 from checkin.answers import models as _answer_models  # noqa: E402
 from checkin.escalation import models as _escalation_models  # noqa: E402
+from checkin.inbox import models as _inbox_models  # noqa: E402
 from checkin.retention import models as _retention_models  # noqa: E402
 from checkin.schedules import models as _schedule_models  # noqa: E402
 from checkin.voice import models as _voice_models  # noqa: E402
@@ -247,6 +248,7 @@ MODEL_MODULES = (
     _account_models,
     _answer_models,
     _escalation_models,
+    _inbox_models,
     _retention_models,
     _schedule_models,
     _voice_models,

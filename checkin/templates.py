@@ -43,6 +43,7 @@ SAMPLE_VALUES = {
     "new_time": "6:30 PM",
     "address": _ADDRESS,
     "dial_in": "+12025550123",
+    "within": "24 hours",
 }
 
 

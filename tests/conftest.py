@@ -249,6 +249,7 @@ def _tables_in_delete_order(engine) -> list[str]:
     import checkin.calendar_feed
     import checkin.checkins
     import checkin.escalation.models
+    import checkin.inbox.models
     import checkin.models
     import checkin.retention.models
     import checkin.schedules.models

@@ -18,6 +18,7 @@ from checkin.escalation.models import AssessmentRecord
 from checkin.models import Member, Message
 from checkin.schedules.recurrence import occurrence_key
 from tests.conftest import ACCOUNT_SID, FROM_NUMBER, zone_where_it_is
+from tests.inbox_helpers import NOBODY_READS_SAM
 from webhooks.call_walker import CallWalker
 from webhooks.simulate import replies_from_twiml
 from workers import jobs
@@ -175,6 +176,7 @@ def test_a_keypad_score_on_a_call_is_a_check_in_even_after_a_reminder(
 
 def test_no_recent_reminder_means_no_rsvp(runtime, twilio, db, fake_twilio, member):
     send_reminder(runtime, member, sent_ago=timedelta(days=4))  # too old to be answered
+    # "yes" is a keyword (an RSVP word), not free text for the inbox: the plain acknowledgement.
     assert reply(twilio, member.phone, "yes") == "Thanks, Sam, we got your message."
     # Nothing asked: a bare digit is not a score (it used to be, and a bare 1 raised an alert).
     assert reply(twilio, member.phone, "1").startswith("Did you mean to answer a check-in?")
@@ -249,7 +251,7 @@ def test_unclear_answer_gets_one_clarifying_reply_and_is_still_assessed(twilio, 
         reply(twilio, member.phone, body)
         == "Please reply with a number from 1 to 5 (1 = very hard, 5 = very good). You can add words too."
     )
-    assert reply(twilio, member.phone, "not sure") == "Thanks, Sam, we got your message."  # never twice
+    assert reply(twilio, member.phone, "not sure") == NOBODY_READS_SAM  # never twice
     assert len(assessed_scores(db)) == 2  # both went to the rules engine
     assert checkin_row(db, prompt).state == "open"
     assert reply(twilio, member.phone, "3") == "Thanks, Sam. We saved your check-in: 3 of 5."
@@ -265,7 +267,7 @@ def test_spanish_clarifying_reply(twilio, db, spanish_member):
 
 
 def test_free_text_without_an_open_prompt_gets_the_usual_reply(twilio, db, member):
-    assert reply(twilio, member.phone, "see you tuesday") == "Thanks, Sam, we got your message."
+    assert reply(twilio, member.phone, "see you tuesday") == NOBODY_READS_SAM
     with db.session() as s:
         assert s.scalar(select(Clarification)) is None
 
@@ -273,7 +275,7 @@ def test_free_text_without_an_open_prompt_gets_the_usual_reply(twilio, db, membe
 def test_free_text_after_a_reminder_is_not_asked_for_a_score(runtime, twilio, db, fake_twilio, member):
     open_prompt(db, member, ago=timedelta(hours=3))
     send_reminder(runtime, member)  # the reminder is the last thing we asked
-    assert reply(twilio, member.phone, "running late") == "Thanks, Sam, we got your message."
+    assert reply(twilio, member.phone, "running late") == NOBODY_READS_SAM
 
 
 def test_crisis_reply_wins_over_a_score_and_an_rsvp(runtime, twilio, db, fake_twilio, member):

@@ -12,6 +12,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, inspect, select
 
 from config import ConfigError, load_settings
+from tests.inbox_helpers import NOBODY_READS_SAM
 
 CHECKIN = str(Path(sys.executable).parent / "checkin")
 
@@ -234,7 +235,7 @@ def test_simulate_sms_against_a_running_server(live_app, cli_env, member):
     env = dict(cli_env, PUBLIC_BASE_URL=live_app.settings.public_base_url)
     result = run(env, "simulate", "sms", "--from", member.phone, "hello", "there")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "Thanks, Sam, we got your message."
+    assert result.stdout.strip() == NOBODY_READS_SAM
 
 
 def test_simulate_sms_with_nothing_listening(cli_env):
@@ -294,7 +295,10 @@ def test_checkin_dev_serves_and_answers(tmp_path):
                 break
             time.sleep(0.5)
         assert result.returncode == 0, result.stderr + "".join(lines)
-        assert result.stdout.strip() == "Thanks, Sam, we got your message."
+        # `checkin dev` seeds a coordinator who can sign in: the inbox is read, and the reply says so.
+        assert result.stdout.strip() == (
+            "Thanks, Sam. A facilitator will read your message within 24 hours. In a crisis call or text 988."
+        )
     finally:
         proc.terminate()
         try:

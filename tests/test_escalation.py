@@ -23,6 +23,7 @@ from checkin.escalation import commands, policy, service
 from checkin.escalation.models import AssessmentRecord, Escalation, EscalationEvent
 from checkin.models import GroupStaff, OutboxItem
 from tests.fake_twilio import segments_for
+from tests.inbox_helpers import NOBODY_READS_SAM
 from webhooks.simulate import replies_from_twiml
 from workers import jobs
 
@@ -206,14 +207,14 @@ def test_spanish_member_gets_the_reply_in_spanish_and_the_alert_says_to_call_bac
 
 
 def test_watch_is_recorded_for_the_digest_not_paged(twilio, db, rules, staff, member):
-    assert replies(twilio.sms(member.phone, "WATCH this")) == ["Thanks, Sam, we got your message."]
+    assert replies(twilio.sms(member.phone, "WATCH this")) == [NOBODY_READS_SAM]
     assert escalations(db) == [] and alerts(db) == []
     with db.session() as s:
         assert s.scalar(select(AssessmentRecord.level)) == "watch"
 
 
 def test_ordinary_text_is_assessed_none(twilio, db, rules, member):
-    assert replies(twilio.sms(member.phone, "see you tuesday")) == ["Thanks, Sam, we got your message."]
+    assert replies(twilio.sms(member.phone, "see you tuesday")) == [NOBODY_READS_SAM]
     with db.session() as s:
         assert s.scalar(select(AssessmentRecord.level)) == "none"
 

@@ -9,6 +9,7 @@ from sqlalchemy import func, select, text
 
 from checkin.escalation.models import AssessmentRecord, Escalation
 from checkin.models import Message, OutboxItem
+from tests.inbox_helpers import NOBODY_READS_SAM
 from webhooks.simulate import replies_from_twiml
 
 
@@ -26,7 +27,7 @@ def test_retried_ordinary_reply_is_stored_and_assessed_once(twilio, db, member):
     sid = "SM" + "b" * 32
     first = replies(twilio.sms(member.phone, "doing ok today", sid=sid))
     again = replies(twilio.sms(member.phone, "doing ok today", sid=sid))
-    assert first == again == ["Thanks, Sam, we got your message."]
+    assert first == again == [NOBODY_READS_SAM]
     assert count(db, Message) == 1 and count(db, AssessmentRecord) == 1
     with db.session() as s:
         stored = s.scalar(select(Message).where(Message.provider_sid == sid))
@@ -135,7 +136,7 @@ def test_same_sid_racing_in_is_stored_when_the_first_rolls_back(postgres_only, t
         holder.rollback()
     finally:
         holder.close()
-    assert replies(_joined(thread, out)) == ["Thanks, Sam, we got your message."]
+    assert replies(_joined(thread, out)) == [NOBODY_READS_SAM]
     assert count(db, Message) == 1 and count(db, AssessmentRecord) == 1
 
 
@@ -194,7 +195,7 @@ def test_a_message_right_after_a_database_restart_is_stored(
     replies(twilio.sms(member.phone, "first"))
     _kill_pooled_connections(db)
     with caplog.at_level("WARNING", logger="checkin.inbound"):
-        assert replies(twilio.sms(member.phone, "second")) == ["Thanks, Sam, we got your message."]
+        assert replies(twilio.sms(member.phone, "second")) == [NOBODY_READS_SAM]
     assert "retrying once" in caplog.text
     with db.session() as s:
         assert s.scalars(select(Message.body).order_by(Message.id)).all() == ["first", "second"]
@@ -209,7 +210,7 @@ def test_a_connection_idle_in_the_pool_is_checked_before_use(
     _kill_pooled_connections(db)
     monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 0.0)  # as if it had sat idle for a while
     with caplog.at_level("WARNING", logger="checkin.inbound"):
-        assert replies(twilio.sms(member.phone, "second")) == ["Thanks, Sam, we got your message."]
+        assert replies(twilio.sms(member.phone, "second")) == [NOBODY_READS_SAM]
     assert "retrying once" not in caplog.text  # the ping found it dead and the pool replaced it
     assert count(db, Message) == 2
 
@@ -239,8 +240,8 @@ def test_a_facilitator_who_is_also_a_member_writes_as_a_member_unless_it_is_a_co
 
     with db.session() as s:
         add_staff(s, "Sam Rivera", "sam@example.org", "facilitator", member.phone, [group.name])
-    assert replies(twilio.sms(member.phone, "doing ok today")) == ["Thanks, Sam, we got your message."]
-    assert replies(twilio.sms(member.phone, "LIST"))[0] != "Thanks, Sam, we got your message."
+    assert replies(twilio.sms(member.phone, "doing ok today")) == [NOBODY_READS_SAM]
+    assert replies(twilio.sms(member.phone, "LIST"))[0] != NOBODY_READS_SAM
     with db.session() as s:
         rows = s.execute(select(Message.body, Message.member_id, Message.staff_id).order_by(Message.id)).all()
     assert [(r.body, r.member_id is not None, r.staff_id is not None) for r in rows] == [

@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import func, select
 
 from checkin.models import ConsentEvent, Member, Message
+from tests.inbox_helpers import NOBODY_READS_ROSA, NOBODY_READS_SAM
 from webhooks.simulate import replies_from_twiml, sign, sms_params
 
 
@@ -22,7 +23,7 @@ def count(db, model):
 
 
 def test_signed_request_is_answered(twilio, member):
-    assert replies(twilio.sms(member.phone, "hello")) == ["Thanks, Sam, we got your message."]
+    assert replies(twilio.sms(member.phone, "hello")) == [NOBODY_READS_SAM]
 
 
 def test_missing_signature_is_refused(twilio, db, member):
@@ -225,7 +226,7 @@ def test_spanish_member_is_answered_in_spanish(twilio, spanish_member):
     # A member's AYUDA asks for help (urgent); with no staff here nobody can be told, so the reply is
     # the carrier's HELP answer in Spanish, with no promise of a facilitator.
     assert replies(twilio.sms(spanish_member.phone, "AYUDA"))[0].startswith("Checkin: avisos")
-    assert replies(twilio.sms(spanish_member.phone, "hola"))[0] == "Gracias, Rosa, recibimos tu mensaje."
+    assert replies(twilio.sms(spanish_member.phone, "hola"))[0] == NOBODY_READS_ROSA
 
 
 def test_unknown_number_learns_nothing(twilio, db, member, group):

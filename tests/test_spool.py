@@ -20,6 +20,7 @@ from checkin.models import Message, OutboxItem
 from checkin.voice.models import VoiceCall
 from config import load_settings
 from tests.conftest import ACCOUNT_SID, FROM_NUMBER, TwilioWebhook
+from tests.inbox_helpers import NOBODY_READS_SAM
 from tests.voice_helpers import digits_only
 from webhooks.call_walker import CallWalker
 from webhooks.simulate import replies_from_twiml, sms_params
@@ -280,9 +281,7 @@ def test_this_connection_is_closed_is_retried_on_a_fresh_connection(
     event.listen(WorkSession, "after_begin", close_under_it)
     try:
         with caplog.at_level("WARNING", logger="checkin.inbound"):
-            assert replies(twilio.sms(member.phone, "doing ok today")) == [
-                "Thanks, Sam, we got your message."
-            ]
+            assert replies(twilio.sms(member.phone, "doing ok today")) == [NOBODY_READS_SAM]
     finally:
         event.remove(WorkSession, "after_begin", close_under_it)
     assert closed and "retrying once" in caplog.text
@@ -397,7 +396,7 @@ def test_the_sms_fallback_url_is_signed_stored_once_and_answered_alike(twilio, d
     first = replies(twilio.post("/twilio/sms", params))
     # Twilio calls the fallback when the primary timed out: same MessageSid, signed for the fallback URL.
     again = replies(twilio.post("/twilio/sms/fallback", dict(params, ErrorCode="11200")))
-    assert first == again == ["Thanks, Sam, we got your message."] and count(db, Message) == 1
+    assert first == again == [NOBODY_READS_SAM] and count(db, Message) == 1
     assert twilio.post("/twilio/sms/fallback", params, signature="bad").status_code == 403
 
 

@@ -89,3 +89,6 @@ def _check_answers() -> None:
     from checkin.schedules import load_config
 
     templates.check_lengths(more={"plan.toml": load_config().templates})
+    from checkin.inbox import replies
+
+    replies.defaults()  # config/replies.toml: a bad entry stops the start, named

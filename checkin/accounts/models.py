@@ -27,6 +27,11 @@ AUDIT_ACTIONS = (
     "staff_removed",
     "staff_edited",
     "on_call",
+    "inbox_take",
+    "inbox_done",
+    "reply",
+    "reply_refused",
+    "canned_replies",
 )
 
 

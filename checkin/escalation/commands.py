@@ -1,4 +1,4 @@
-"""Facilitators answer by SMS: ACK 12, RESOLVE 12 <note>, LIST, ONCALL, OFFCALL."""
+"""Facilitators answer by SMS: ACK 12, RESOLVE 12 <note>, R 12 <text>, LIST, ONCALL, OFFCALL."""
 
 from __future__ import annotations
 
@@ -12,13 +12,19 @@ from checkin.escalation import service
 from checkin.escalation.models import LIVE_STATES, Escalation
 from checkin.models import Group, GroupStaff, Member, Message, OnCallWindow, StaffUser
 
-USAGE = "Checkin: reply ACK 12 to take alert 12, RESOLVE 12 <note> when done, LIST for open alerts, ONCALL or OFFCALL."
+USAGE = "Checkin: reply ACK 12 to take alert 12, RESOLVE 12 <note> when done, R 12 <text> to text the member, LIST for open alerts, ONCALL or OFFCALL."
 _COMMAND = re.compile(
     r"^\s*(ack|resolve|list|on\s*call|off\s*call)(?![a-z])\s*#?\s*(\d+)?\s*[:.,-]?\s*(.*?)\s*$", re.I | re.S
 )
+# R 12 <text>: a reply to case 12's member. The case number is required, so "r u there" stays words.
+_REPLY = re.compile(r"^\s*r(?:eply)?\s*#?\s*(\d+)(?![\d])\s*[:.,-]?\s*(.*?)\s*$", re.I | re.S)
 
 
 def parse(body: str | None) -> tuple[str, int | None, str] | None:
+    reply = _REPLY.match(body or "")
+    if reply:
+        number, rest = reply.groups()
+        return "R", (int(number) if len(number) < 10 else None), rest
     match = _COMMAND.match(body or "")
     if not match:
         return None
@@ -37,6 +43,8 @@ def handle(
     if parsed is None:
         return USAGE
     word, number, rest = parsed
+    if word == "R":
+        return _reply(session, staff, message, number, rest, now)
     if word in ("ACK", "RESOLVE"):
         if number is None:
             return f"Which alert? Reply {word} and its number, e.g. {word} 12."
@@ -107,3 +115,47 @@ def _list(session: Session, staff: StaffUser) -> str:
     if others:
         tail += f"; {others} taken by others"
     return "Open: " + "; ".join(parts) + tail + ". Reply ACK <n> or RESOLVE <n> <note>."
+
+
+def _reply(session: Session, staff: StaffUser, message: Message, number: int | None, text: str, now) -> str:
+    """R 12 <text>: text case 12's member from their group's number. Only whoever holds the case (ACK)
+    or a coordinator may; the answer is a short confirmation or why not."""
+    from checkin.accounts import audit
+    from checkin.inbox import replies
+
+    esc = session.get(Escalation, number) if number is not None else None
+    if esc is None or not service.can_act(session, staff, esc):
+        return f"There is no alert {number} in your groups. Reply LIST for yours."
+    # Whoever took it, while it is theirs or after they resolved it (a last word to the member).
+    holder = esc.acknowledged_by == staff.id and esc.state in ("acknowledged", "resolved")
+    if staff.role != "coordinator" and not holder:
+        return f"Take alert {esc.id} first (ACK {esc.id}): only whoever holds it, or a coordinator, may text the member."
+    member = session.get(Member, esc.member_id) if esc.member_id else None
+    if member is None:
+        return f"Alert {esc.id} is not a member's: call the number in the alert instead."
+    if not text:
+        return f"Nothing to send. Reply R {esc.id} and your text, e.g. R {esc.id} I will call you at 6."
+    group = session.get(Group, esc.group_id) if esc.group_id else None
+    try:
+        sent = replies.send(
+            session,
+            member=member,
+            group=group,
+            staff=staff,
+            body=text,
+            key=f"reply:sms:{message.id}",
+            now=now,
+        )
+    except replies.ReplyRefused as exc:
+        audit(session, "reply_refused", staff.id, member_id=member.id, escalation_id=esc.id, detail="by sms")
+        return f"Not sent: {exc}"
+    audit(
+        session,
+        "reply",
+        staff.id,
+        member_id=member.id,
+        escalation_id=esc.id,
+        detail=f"by sms, outbox {sent.outbox_id}",
+    )
+    parts = f"{sent.segments} texts" if sent.segments != 1 else "1 text"
+    return f"Sent to {member.first_name} (alert {esc.id}) from {group.name}'s number, {parts}."

@@ -78,6 +78,9 @@ class Plan:
     prompt_stale_hours: float
     live_exchange_minutes: int
     change_notice_days: int
+    # How soon a facilitator reads a member's free text in the inbox, as the automatic reply promises;
+    # 0: nobody reads them (the reply gives the group's number and 988 instead).
+    inbox_answer_hours: float = 24
 
     @property
     def offsets(self) -> tuple[timedelta, ...]:
@@ -151,6 +154,7 @@ _PARSERS = {
     "prompt_stale_hours": lambda k, v: _number(k, v, 0.5, 72),
     "live_exchange_minutes": lambda k, v: _number(k, v, 0, 120, whole=True),
     "change_notice_days": lambda k, v: _number(k, v, 1, 60, whole=True),
+    "inbox_answer_hours": lambda k, v: _number(k, v, 0, 168),
 }
 
 

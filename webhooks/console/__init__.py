@@ -2,6 +2,7 @@
 
 By what a page is about:
   views_home, views_members (+ imports: CSV member imports), views_escalations (+ timeline),
+  views_inbox (+ thread)                the shared inbox, a member's conversation and replies, live polling
   views_staff (rota), views_audit       people and cases
   views_groups (+ recurrence: the schedule builder), views_plan (+ texts: a group's own wording),
   views_calendar                        groups, meetings, reminder plans and their preview, calendar feed
@@ -46,6 +47,7 @@ SESSION_HOURS = timedelta(hours=12)
 # (label, endpoint, coordinator_only), in the order they appear in the top navigation.
 NAV: tuple[tuple[str, str, bool], ...] = (
     ("Home", "console.home", False),
+    ("Inbox", "console.inbox", False),
     ("Members", "console.members", False),
     ("Escalations", "console.escalations", False),
     ("Staff", "console.staff", False),
@@ -96,6 +98,7 @@ from webhooks.console import (  # noqa: E402, F401
     views_escalations,
     views_groups,
     views_home,
+    views_inbox,
     views_members,
     views_plan,
     views_simulator,

@@ -108,6 +108,7 @@ def register(app: Flask) -> None:
     from flask_wtf.csrf import generate_csrf
 
     from webhooks.console.auth import can_see_group, current_staff
+    from webhooks.console.views_inbox import live_stamp, unread_for_nav
 
     def csrf_field() -> Markup:
         return Markup(f'<input type="hidden" name="csrf_token" value="{escape(generate_csrf())}">')  # noqa: S704 - the token is escaped
@@ -120,6 +121,8 @@ def register(app: Flask) -> None:
             "nav_links": _nav_links,
             "console_alarms": console_alarms,
             "can_see_group": can_see_group,
+            "inbox_unread": unread_for_nav,
+            "live_stamp": live_stamp,
         }
 
     app.add_template_filter(ago, "ago")

@@ -347,4 +347,5 @@ def member(member_id: int):
         languages=LANGUAGE_NAMES,
         channels=CHANNEL_NAMES,
         words=EVENT_WORDS,
+        live_member=member.id,
     )

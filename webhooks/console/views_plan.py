@@ -38,6 +38,7 @@ FIELDS = {
     "quiet_start": ("quiet_start", "Sending window opens at"),
     "quiet_end": ("quiet_end", "Sending window closes at"),
     "prompt_stale_hours": ("prompt_stale_hours", "Drop a held prompt after (hours)"),
+    "inbox_answer_hours": ("inbox_answer_hours", "A facilitator reads members' texts within (hours)"),
 }
 
 
@@ -54,6 +55,7 @@ def plan_form(plan) -> dict[str, str]:
         "quiet_start": plan.quiet_start.strftime("%H:%M"),
         "quiet_end": plan.quiet_end.strftime("%H:%M"),
         "prompt_stale_hours": f"{plan.prompt_stale_hours:g}",
+        "inbox_answer_hours": f"{plan.inbox_answer_hours:g}",
     }
 
 
@@ -76,7 +78,12 @@ def reminder_minutes(raw: str) -> list[int]:
 
 
 def _overrides(form) -> dict:
-    return {
+    inbox = {}
+    if "inbox_answer_hours" in form:  # a form from before the field existed leaves the group's value alone
+        inbox["inbox_answer_hours"] = forms.number(
+            form, "inbox_answer_hours", FIELDS["inbox_answer_hours"][1], 0, 168
+        )
+    return inbox | {
         "reminder_offsets_minutes": reminder_minutes(form.get("reminders", "")),
         "prompt_days_after": forms.whole(form, "prompt_days_after", FIELDS["prompt_days_after"][1], 0, 6),
         "prompt_time": forms.clock(form, "prompt_time", FIELDS["prompt_time"][1]).strftime("%H:%M"),
