@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from checkin import quiet_hours
 from checkin.schedules.plan import Plan, PlanConfig
 from checkin.schedules.recurrence import Occurrence, OverrideSpec, ScheduleSpec, expand, parse_key, to_utc
-from checkin.schedules.texts import render
+from checkin.schedules.texts import NAMED_KINDS, render
 
 log = logging.getLogger("checkin.schedules.planning")
 
@@ -323,10 +323,12 @@ class _GroupPlanner:
 
     def body(self, kind: str, member: MemberState, zone: str, occ: Occurrence, send_at: datetime) -> str:
         local_day = send_at.astimezone(ZoneInfo(zone)).date() if kind == "reminder" else None
-        key = (kind, occ.key, occ.version, member.language, zone, local_day)
+        # Prompts and nudges may say {name}: their text is the member's own, so the name is in the key.
+        name = member.name if kind in NAMED_KINDS else ""
+        key = (kind, occ.key, occ.version, member.language, zone, local_day, name)
         if key not in self._bodies:
             self._bodies[key] = render(
-                self.config, kind, member.language, zone, occ, self.group.name, send_at
+                self.config, kind, member.language, zone, occ, self.group.name, send_at, member_name=name
             )
         return self._bodies[key]
 
