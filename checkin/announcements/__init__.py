@@ -1,0 +1,27 @@
+"""Group announcements: one message to every active member, in their language, after their night."""
+
+from checkin.announcements.models import Announcement
+from checkin.announcements.service import (
+    PURPOSE,
+    AnnouncementError,
+    Preview,
+    Progress,
+    preview,
+    progress,
+    request_key_for,
+    send,
+    send_gate,
+)
+
+__all__ = [
+    "PURPOSE",
+    "Announcement",
+    "AnnouncementError",
+    "Preview",
+    "Progress",
+    "preview",
+    "progress",
+    "request_key_for",
+    "send",
+    "send_gate",
+]
