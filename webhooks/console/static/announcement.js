@@ -1,5 +1,5 @@
-/* The announcement's progress bar: polls its counts every two seconds until every send is done
-   (sent, failed or not sent), then once more a minute later for delivery reports. */
+/* The announcement's progress bar: polls its counts every two seconds while sends are going out or
+   their delivery reports are still coming in, then every half minute (a member's morning may be hours away). */
 (function () {
   "use strict";
   var box = document.getElementById("announcement-progress");
@@ -21,7 +21,8 @@
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (p) {
         if (p) { show(p); }
-        window.setTimeout(poll, p && p.percent >= 100 ? 60000 : 2000);
+        var reporting = p && p.delivered + p.failed < p.sent + p.failed;  // sent, not yet reported
+        window.setTimeout(poll, !p || p.percent < 100 ? 2000 : reporting ? 5000 : 30000);
       })
       .catch(function () { window.setTimeout(poll, 5000); });
   }
