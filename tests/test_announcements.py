@@ -199,3 +199,29 @@ def test_a_voice_member_gets_a_call_that_reads_the_announcement_in_their_languag
     with rt.db.session() as s:
         assert s.scalar(select(OutboxItem.state)) == "sent"
     assert progress(rt.db, announcement.id).percent == 100
+
+
+def test_paused_members_are_skipped_and_a_pause_after_it_was_written_cancels_it(runtime, fake_twilio, group):
+    from datetime import timedelta
+
+    from checkin.schedules.service import pause_member
+
+    night = zone_where_it_is(2, utcnow())
+    add_members(runtime.db, group, 3, language="en", zone=night)
+    with runtime.db.session() as s:
+        pause_member(s, "+12025550000", (utcnow() + timedelta(days=3)).date())  # through a date
+    with runtime.db.session() as s:
+        planned = announcements.preview(s, s.merge(group), EN, None)
+    assert planned.skipped == {"paused": 1} and len(planned.sending) == 2
+    announcement, _ = send(runtime.db, group, text_es=None)
+    assert announcement.recipients == 2
+    # Paused while it waits for their morning: it is not sent.
+    with runtime.db.session() as s:
+        pause_member(s, "+12025550001", (utcnow() + timedelta(days=3)).date())
+    with runtime.db.session() as s:
+        morning = s.scalar(select(OutboxItem.next_attempt_at).where(OutboxItem.to_number == "+12025550002"))
+    assert deliver_all(runtime, morning) == {"sent": 1}
+    assert [m["params"]["To"] for m in fake_twilio.messages()] == ["+12025550002"]
+    assert progress(runtime.db, announcement.id).as_dict() == dict(
+        total=2, waiting=0, sent=1, delivered=0, failed=0, cancelled=1, done=2, percent=100
+    )

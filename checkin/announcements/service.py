@@ -126,7 +126,13 @@ def preview(
     plan = get_plan(session, group.id)
     rows = session.execute(
         select(
-            Member.id, Member.display_name, Member.language, Member.channel, Member.timezone, Member.status
+            Member.id,
+            Member.display_name,
+            Member.language,
+            Member.channel,
+            Member.timezone,
+            Member.status,
+            Member.paused_until,
         )
         .join(GroupMember, GroupMember.member_id == Member.id)
         .where(GroupMember.group_id == group.id)
@@ -134,9 +140,11 @@ def preview(
     ).all()
     windows: dict[str, datetime] = {}  # one quiet-hours answer per zone, not per member
     recipients = []
-    for mid, name, language, channel, zone, status in rows:
+    for mid, name, language, channel, zone, status, paused_until in rows:
         zone = zone or group.timezone
         first = name.split()[0] if name and name.strip() else "member"
+        if paused_until is not None and paused_until > now and status == "active":
+            status = "paused"  # paused through a date: automated sends wait for nobody until then
         skipped = {"opted_out": "opted out", "paused": "paused"}.get(status)
         send_at = None
         if skipped is None:
