@@ -58,7 +58,12 @@ def test_announce_previews_sends_once_and_refuses_in_one_line(runtime, cli, grou
     assert lines[0].startswith(
         "Tuesday Group: 2 member(s) get it: 1 now; 1 at their morning (quiet hours; first at "
     )
-    assert lines[0].endswith("; 1 skipped (opted out)") and lines[1] == "preview only: nothing sent"
+    assert lines[0].endswith("; 1 skipped (opted out)") and lines[-1] == "preview only: nothing sent"
+    assert lines[1] == "  Ana (member 3, en, text): skipped (opted out)"
+    # Rosa lives where it is 23:00: hers is at 08:00 her time (whichever zone that is when the test runs).
+    assert lines[2].startswith("  Rosa (member 2, es, text): ") and " 08:00 " in lines[2]
+    assert lines[2].endswith(" (quiet hours)")
+    assert lines[3] == "  Sam (member 1, en, text): now"
     assert outbox_count(runtime.db) == 0
 
     args = ("--group", group.name, "Building closed tonight.", "--text-es", "Edificio cerrado hoy.")

@@ -58,6 +58,15 @@ def register(cli) -> None:
         group, planned, announcement_id, created = _domain_call(run)
         click.echo(f"{group.name}: {planned.summary()}")
         if announcement_id is None:
+            for r in planned.recipients:  # ids and first names, as the console's preview shows them
+                how = "call" if r.channel == "voice" else "text"
+                if r.skipped:
+                    when = f"skipped ({r.skipped})"
+                elif r.send_at <= planned.now:
+                    when = "now"
+                else:
+                    when = f"{r.local:%a %Y-%m-%d %H:%M %Z} (quiet hours)"
+                click.echo(f"  {r.name} (member {r.member_id}, {r.language}, {how}): {when}")
             click.echo("preview only: nothing sent")
         elif created:
             click.echo(
