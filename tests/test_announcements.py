@@ -144,6 +144,10 @@ def test_a_thousand_members_two_languages_two_zones_each_get_one_never_at_night(
 
 
 def test_spanish_speakers_need_the_spanish_text_and_bad_texts_are_refused_saying_why(runtime, group):
+    with pytest.raises(
+        AnnouncementError, match="^nobody in Tuesday Group would get it: it has no active members"
+    ):
+        send(runtime.db, group)
     add_members(runtime.db, group, 2, language="en")
     add_members(runtime.db, group, 1, start=2, language="es")
     with pytest.raises(

@@ -199,6 +199,10 @@ def send(
         return existing, False
     now = now or utcnow()
     planned = preview(session, group, text_en, text_es, now)
+    if not planned.sending:
+        raise AnnouncementError(
+            f"nobody in {group.name} would get it: it has no active members (opted-out and paused ones are skipped)"
+        )
     text_en, text_es = _texts(text_en, text_es)
     announcement = Announcement(
         request_key=request_key,
