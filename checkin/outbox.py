@@ -27,9 +27,10 @@ from checkin.pacing import Pacer
 log = logging.getLogger("checkin.outbox")
 
 # Retry schedule for transient failures (seconds after each failed attempt). A facilitator's alert is
-# retried sooner: a person is waiting for it, and one alert cannot overload the provider.
+# retried sooner: a person is waiting for it, and one alert cannot overload the provider. Three failures
+# in a row still leave an alert under 20 s late; the tail keeps trying for as long as a reminder would.
 BACKOFF = (30, 120, 300, 600, 900, 900, 900)
-ALERT_BACKOFF = (5, 15, 30, 60, 120, 300, 600)
+ALERT_BACKOFF = (2, 5, 10, 30, 120, 300, 600)
 MAX_ATTEMPTS = len(BACKOFF) + 1
 ALERT_QUEUE, DEFAULT_QUEUE = unit_of_work.ALERT_QUEUE, unit_of_work.DEFAULT_QUEUE
 UNFINISHED = "an earlier attempt did not finish"

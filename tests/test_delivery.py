@@ -116,6 +116,18 @@ def test_a_failed_alert_is_tried_again_within_seconds_not_half_a_minute(runtime,
     assert item_state(runtime.db, reminder.id).next_attempt_at >= before + timedelta(seconds=30)
 
 
+def test_an_alert_failing_three_times_in_a_row_still_goes_out_within_twenty_seconds(runtime, fake_twilio):
+    alert = write(runtime.db, key="alert:1:crisis:1", body="Checkin ALERT 1 (crisis)", queue="alerts")
+    fake_twilio.fail_next(3, status=500, code=20500)
+    start = now = utcnow()
+    for _ in range(3):
+        assert deliver_item(runtime, alert.id, now=now).state == "retry"
+        now = item_state(runtime.db, alert.id).next_attempt_at
+    assert deliver_item(runtime, alert.id, now=now).state == "sent"
+    assert now - start < timedelta(seconds=20)
+    assert len(fake_twilio.messages()) == 1
+
+
 def test_network_failure_is_transient(runtime, settings):
     from checkin.adapters.twilio_rest import TwilioPort
     from config import load_settings

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import xml.etree.ElementTree as ET
 from datetime import timedelta
 from urllib.request import urlopen
 
@@ -63,6 +64,22 @@ def advance(rt, at):
     with rt.db.session() as s:
         count = service.advance(s, at, rt.escalation)
     return count
+
+
+def answer_call(settings, url, to):
+    """The TwiML Twilio fetches when the person called picks up, signed as Twilio signs it."""
+    from urllib.parse import urlencode
+    from urllib.request import Request
+
+    from webhooks.simulate import sign
+
+    params = {"CallSid": "CA" + "e" * 32, "AccountSid": settings.twilio_account_sid, "From": FROM_NUMBER}
+    params |= {"To": to, "CallStatus": "in-progress", "Direction": "outbound-api", "ApiVersion": "2010-04-01"}
+    headers = {"X-Twilio-Signature": sign(settings.twilio_auth_token, url, params)}
+    with urlopen(
+        Request(url, data=urlencode(params).encode(), headers=headers, method="POST"), timeout=15
+    ) as r:
+        return " ".join(el.text or "" for el in ET.fromstring(r.read().decode()).iter("Say"))
 
 
 def healthz(rt):
@@ -388,7 +405,12 @@ def test_after_ack_every_new_crisis_or_urgent_message_reaches_whoever_took_it(
         f"Reply RESOLVE {esc.id} <note> when done. {link}"
     )  # ids, first name, level and link: never the words
     fake_twilio.wait_for(lambda: len(calls_to(fake_twilio, DANA)) == calls + 1)
-    assert calls_to(fake_twilio, DANA)[-1]["params"]["Url"].endswith(f"/twilio/voice/alert/{esc.id}")
+    call_url = calls_to(fake_twilio, DANA)[-1]["params"]["Url"]
+    assert call_url.endswith(f"/twilio/voice/alert/{esc.id}")
+    # What Dana hears when she picks up: that it is new, on her case; not the first page's "press 1".
+    heard = answer_call(rt.settings, call_url, DANA)
+    assert "a new message from Sam, Tuesday Group, on the case you took" in heard
+    assert "Press 1" not in heard and f"RESOLVE {esc.id}" in heard
     logs = "\n".join(r.getMessage() for r in caplog.records)
     assert "bridge" not in logs and member.phone not in logs
     # An urgent one: a text to Dana, no call.
@@ -606,15 +628,19 @@ def test_many_unacknowledged_cases_make_one_banner_and_the_case_page_starts_with
         s.flush()
         ids = [c.id for c in cases]
     console = Console(client, "cory@example.org")
-    for path in ("/console/", "/console/members", f"/console/escalations/{ids[0]}"):
+    for path in ("/console/", "/console/members"):
         page = console.get(path).get_data(as_text=True)
         assert page.count('class="flash error alarm"') == 1, path
         assert "14 crisis cases wait for someone:" in page and "2 urgent cases wait for someone:" in page
         for esc_id in ids[:12] + ids[14:]:
             assert f'href="/console/escalations/{esc_id}"' in page, (path, esc_id)
         assert "2 more</a>" in page  # the 13th and 14th crisis: in the list the link opens
-    # On the case page its Acknowledge button comes before everything else about the case.
+    # On a case's page the banner is counts and a link per level; the case's Acknowledge comes before
+    # everything else about it.
     page = console.get(f"/console/escalations/{ids[0]}").get_data(as_text=True)
+    assert page.count('class="flash error alarm"') == 1
+    assert "14 crisis cases wait for someone:" in page and "2 urgent cases wait for someone:" in page
+    assert page.count(">see them</a>") == 2 and f'href="/console/escalations/{ids[1]}"' not in page
     assert page.index("Acknowledge: I am on it") < page.index('class="facts card"')
 
 

@@ -412,3 +412,20 @@ def test_pause_a_member_until_a_date_then_resume(runtime, cli, group, member):
     assert cli("pause", "--phone", member.phone, "--resume").output == f"member {member.id} resumed\n"
     assert "give either --until" in cli("pause", "--phone", member.phone).output
     assert "no member with phone +12025550199" in cli("pause", "--phone", "+12025550199", "--resume").output
+
+
+def test_preview_from_now_starts_on_the_groups_own_date_not_utcs(runtime, cli):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from checkin.directory import add_group
+
+    # At any moment one of these is on another calendar day than UTC (UTC+14 from 10:00 UTC, UTC-11 before 11:00).
+    now = datetime.now(UTC)
+    zone = "Pacific/Kiritimati" if now.hour >= 10 else "Pacific/Pago_Pago"
+    assert now.astimezone(ZoneInfo(zone)).date() != now.date()
+    with runtime.db.session() as s:
+        add_group(s, "Island Group", zone, "+15005550009")
+    out = cli("preview", "--group", "Island Group", "--days", "3").output
+    local_today = datetime.now(ZoneInfo(zone)).date()
+    assert out.splitlines()[0] == f"Island Group: 0 send(s) from {local_today:%Y-%m-%d} for 3 day(s)"

@@ -12,7 +12,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from checkin.db import utcnow
 from checkin.escalation import service
-from checkin.escalation.models import Escalation
+from checkin.escalation.models import Escalation, EscalationState
 from checkin.models import StaffUser
 from checkin.phones import InvalidPhone, normalize_phone
 from webhooks import intake
@@ -89,6 +89,12 @@ def script(escalation_id: int):
             response.say(f"Checkin alert {esc.id} is already resolved. Thank you. Goodbye.")
             return _twiml(response)
         text = service.voice_text(session, esc)
+        taken = esc.state == EscalationState.ACKNOWLEDGED
+    if taken:  # the holder, told of a new message: nothing to press
+        response.say(text)
+        response.pause(length=1)
+        response.say(text)
+        return _twiml(response)
     gather = response.gather(
         num_digits=1,
         action=f"{ctx.base_url}/twilio/voice/alert/{escalation_id}/ack",

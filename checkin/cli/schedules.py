@@ -224,7 +224,9 @@ def register(cli) -> None:
             from checkin.answers import rsvp
             from checkin.schedules import occurrences
 
-            begin = datetime.combine(first, time(0), ZoneInfo(group.timezone)) if first else utcnow()
+            zone = ZoneInfo(group.timezone)
+            # In the group's zone: at 8 pm in Chicago the UTC date is already tomorrow's.
+            begin = datetime.combine(first, time(0), zone) if first else utcnow().astimezone(zone)
             meetings = occurrences(session, group.id, begin, begin + timedelta(days=days))
             answers = rsvp.counts(session, group.id, [occ.key for occ in meetings])
             rows = [(occ.local_start, occ.status, answers.get(occ.key, {})) for occ in meetings]

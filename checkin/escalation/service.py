@@ -22,7 +22,13 @@ from checkin import answers, keywords, outbox, rota, unit_of_work
 from checkin.answers.parse import parse_score  # the one score parser
 from checkin.escalation import failsafe
 from checkin.escalation import policy as policy_module
-from checkin.escalation.models import LIVE_STATES, AssessmentRecord, Escalation, EscalationEvent
+from checkin.escalation.models import (
+    LIVE_STATES,
+    AssessmentRecord,
+    Escalation,
+    EscalationEvent,
+    EscalationState,
+)
 from checkin.escalation.policy import GroupPolicy, LevelPolicy, Policy
 from checkin.models import Group, GroupStaff, Member, Message, OutboxItem, StaffUser
 from checkin.rows import adopt, from_row, insert_returning_id
@@ -396,6 +402,12 @@ def alert_text(session: Session, esc: Escalation, ctx: Context) -> str:
 
 def voice_text(session: Session, esc: Escalation) -> str:
     name, group = _names(session, esc)
+    if esc.state == EscalationState.ACKNOWLEDGED:
+        # Only the holder is called on a taken case: they need to hear it is new, not to take it again.
+        return (
+            f"Checkin alert {esc.id}, {esc.level}: a new message from {name}, {group}, on the case you took. "
+            f"Please reach them now. Details are in the console. Reply by text RESOLVE {esc.id} when done."
+        )
     return f"Checkin alert {esc.id}, {esc.level}, {name}, {group}. Press 1 to acknowledge."
 
 

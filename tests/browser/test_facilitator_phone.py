@@ -110,3 +110,30 @@ def test_twelve_waiting_crisis_cases_make_one_banner_and_the_case_can_be_taken_o
     page.wait_for_url(re.compile(rf".*/console/escalations/{ids[5]}$"))
     expect(page.get_by_role("status").filter(has_text=f"You have escalation {ids[5]}")).to_be_visible()
     expect(banner.get_by_role("link")).to_have_count(11)
+
+
+def test_on_the_smallest_phone_a_cases_acknowledge_is_on_the_first_screen_however_many_cases_wait(
+    anonymous_page, console_server, group, screenshot
+):
+    small = {"width": 320, "height": 568}  # an iPhone SE, the smallest screen a facilitator may carry
+    with console_server.db.session() as s:
+        cases = [
+            Escalation(member_id=None, group_id=group.id, level=level, state="unacknowledged")
+            for level in ["crisis"] * 14 + ["urgent"] * 3
+        ]
+        s.add_all(cases)
+        s.flush()
+        first = cases[0].id
+    page = anonymous_page
+    page.set_viewport_size(small)
+    console_server.sign_in(page, console_server.facilitator_email)
+    page.goto(console_server.url(f"/console/escalations/{first}"))
+    take = page.get_by_role("button", name="Acknowledge: I am on it")
+    expect(take).to_be_visible()
+    box = take.bounding_box()
+    assert box["y"] + box["height"] <= small["height"], box  # no scrolling to take the case
+    # The banner still says the others wait and leads to them.
+    alarm = page.locator("p.alarm").first
+    expect(alarm).to_contain_text("14 crisis cases wait for someone")
+    expect(alarm.get_by_role("link", name=re.compile("see them"))).to_have_count(2)
+    screenshot(page, "facilitator-case-smallest-phone")
