@@ -67,6 +67,14 @@ def test_preview_then_send_twice_sends_once_and_the_progress_counts(coordinator,
         ("+12025550101", "Tuesday Group: No meeting tonight."),
         ("+12025550102", "Tuesday Group: No hay reunion hoy."),
     ]
+    # The form sent, then changed with the browser's Back and sent again: refused, the words kept, and a
+    # new key so that previewing again sends them as a new announcement.
+    changed = coordinator.post(
+        f"/console/groups/{group.id}/announce", dict(words, text_en="Meeting at 7 instead.")
+    )
+    assert changed.status_code == 400
+    assert "this form was already sent, with other words, as announcement 1" in text(changed)
+    assert "Meeting at 7 instead.</textarea>" in text(changed) and form_key(text(changed)) != key
     status = coordinator.get(first.headers["Location"])
     assert status.status_code == 200 and 'id="announce-bar"' in text(status)
     progress = coordinator.get(first.headers["Location"] + "/progress").get_json()

@@ -4,6 +4,7 @@ from checkin.announcements.models import Announcement
 from checkin.announcements.service import (
     PURPOSE,
     AnnouncementError,
+    KeyUsed,
     Preview,
     Progress,
     preview,
@@ -17,6 +18,7 @@ __all__ = [
     "PURPOSE",
     "Announcement",
     "AnnouncementError",
+    "KeyUsed",
     "Preview",
     "Progress",
     "preview",

@@ -42,6 +42,17 @@ class AnnouncementError(ValidationError):
     """The announcement cannot be sent as asked; the message says what to change."""
 
 
+class KeyUsed(AnnouncementError):
+    """The send key already sent other words (a form sent, then changed with the browser's Back)."""
+
+    def __init__(self, announcement_id: int):
+        super().__init__(
+            f"this form was already sent, with other words, as announcement {announcement_id}: "
+            "preview again to send these words as a new announcement"
+        )
+        self.announcement_id = announcement_id
+
+
 @dataclass(frozen=True)
 class Recipient:
     member_id: int
@@ -196,6 +207,8 @@ def send(
         raise AnnouncementError("the form's send key is missing or malformed: reload the page and send again")
     existing = session.scalar(select(Announcement).where(Announcement.request_key == request_key))
     if existing is not None:
+        if (existing.text_en, existing.text_es) != _texts(text_en, text_es):
+            raise KeyUsed(existing.id)
         return existing, False
     now = now or utcnow()
     planned = preview(session, group, text_en, text_es, now)

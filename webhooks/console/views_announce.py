@@ -88,6 +88,8 @@ def announce_send(group_id: int):
         )
     except AnnouncementError as exc:
         db().rollback()
+        if isinstance(exc, announcements.KeyUsed):  # the words are kept; a new key sends them as a new one
+            form = dict(form, request_key=uuid.uuid4().hex)
         return _page(group, form, str(exc), 400)
     if announcement.group_id != group.id:  # a key reused from another group's form: not this one's
         db().rollback()
