@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 
-from checkin import accounts, consent, crypto, outbox, pacing
+from checkin import accounts, announcements, consent, crypto, outbox, pacing
 from checkin.db import Database
 from checkin.escalation import policy as policy_module
 from checkin.escalation import service as escalation
@@ -47,11 +47,11 @@ def send_rules(ctx: escalation.Context, voice: voice_config.VoiceConfig) -> outb
     """What every outbox row passes before it goes out, and what its outcome sets off.
 
     Consent and pacing are applied by `outbox.deliver` itself, to every channel. Quiet hours (and a
-    reminder for a meeting already begun) are a gate for every channel too: a channel added later is
+    reminder for a meeting already begun; an announcement's member's night) are gates for every channel too: a channel added later is
     held at night without anyone remembering to say so. Only what is particular to one channel is
     listed per channel."""
     return outbox.SendRules(
-        gates=(late.send_gate,),
+        gates=(late.send_gate, announcements.send_gate),
         channel_gates={outbox.Channel.VOICE: (partial(voice_outbound.call_gate, cfg=voice),)},
         hooks={escalation.ALERT_PURPOSE: (partial(escalation.on_alert_outcome, ctx=ctx),)},
         call_hooks=(voice_outbound.on_call_status,),

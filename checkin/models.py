@@ -234,6 +234,7 @@ class OutboxItem(Base):
 from checkin import calendar_feed as _calendar_feed_models  # noqa: E402
 from checkin import checkins as _checkins  # noqa: E402
 from checkin.accounts import models as _account_models  # noqa: E402
+from checkin.announcements import models as _announcement_models  # noqa: E402
 from checkin.answers import models as _answer_models  # noqa: E402
 from checkin.escalation import models as _escalation_models  # noqa: E402
 from checkin.inbox import models as _inbox_models  # noqa: E402
@@ -243,6 +244,7 @@ from checkin.voice import models as _voice_models  # noqa: E402
 
 # Every mapped table is known once this module is imported (Alembic, create_all, relationships by name).
 MODEL_MODULES = (
+    _announcement_models,
     _calendar_feed_models,
     _checkins,
     _account_models,

@@ -127,6 +127,27 @@ def test_spanish_rsvp_acknowledged_in_spanish(runtime, twilio, db, fake_twilio, 
     assert rsvps(db) == [(spanish_member.id, OCCURRENCE, answer)]
 
 
+@pytest.mark.parametrize(
+    "who, body, answer",
+    [
+        ("en", "sorry not coming", "no"),
+        ("en", "can't make it", "no"),
+        ("en", "count me in", "yes"),
+        ("es", "no puedo ir", "no"),
+        ("es", "allí estaré", "yes"),
+    ],
+)
+def test_rsvp_in_words_is_recorded_and_counted_for_the_meeting(
+    runtime, twilio, db, fake_twilio, member, spanish_member, group, who, body, answer
+):
+    person = member if who == "en" else spanish_member
+    send_reminder(runtime, person)
+    reply(twilio, person.phone, body)
+    assert rsvps(db) == [(person.id, OCCURRENCE, answer)]
+    with db.session() as s:
+        assert rsvp_module.counts(s, group.id, [OCCURRENCE]) == {OCCURRENCE: {answer: 1}}
+
+
 def test_bare_digit_answers_the_prompt_when_the_prompt_came_after_the_reminder(
     runtime, twilio, db, fake_twilio, member
 ):
@@ -408,11 +429,31 @@ def test_rsvp_to_a_reminder_the_planner_wrote(twilio, db, runtime, fake_twilio, 
         ("can't make it", ("no", False)),
         ("No voy", ("no", False)),
         ("no puedo ir", ("no", False)),
+        # In words, with an apology, a when or thanks around the answer.
+        ("sorry not coming", ("no", False)),
+        ("Sorry, can't make it tonight", ("no", False)),
+        ("I won't be able to make it", ("no", False)),
+        ("unfortunately I can't come", ("no", False)),
+        ("Not this time, sorry", ("no", False)),
+        ("lo siento, no puedo ir hoy", ("no", False)),
+        ("no voy a poder ir", ("no", False)),
+        ("esta vez no", ("no", False)),
+        ("count me in", ("yes", False)),
+        ("Count me in!", ("yes", False)),
+        ("see you tonight", ("yes", False)),
+        ("allí estaré", ("yes", False)),
+        ("ahí estaré, gracias", ("yes", False)),
+        ("nos vemos mañana", ("yes", False)),
         # Not RSVPs: acknowledgements, maybes, sentences.
         ("ok", (None, False)),
         ("maybe", (None, False)),
         ("there", (None, False)),
         ("no one cares", (None, False)),
+        ("ok thanks", (None, False)),
+        # It may mean much more than a meeting: left to the rules and a person, never filed as "not coming".
+        ("I'm not going to make it", (None, False)),
+        ("I can't make it anymore", (None, False)),
+        ("i cant go on", (None, False)),
     ],
 )
 def test_rsvp_words(body, expected):

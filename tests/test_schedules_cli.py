@@ -3,12 +3,13 @@
 import os
 import subprocess
 import sys
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from checkin.answers.models import Rsvp
 from checkin.directory import add_member
 from checkin.models import Member
 from checkin.schedules.models import OccurrenceOverride, Schedule
@@ -77,9 +78,27 @@ def test_set_cancel_move_and_preview(runtime, cli_env, group):
     )
     ok(cli_env, "move", "--group", group.name, "--date", "2030-01-22", "--to", "2030-01-23 18:30")
 
+    with (
+        runtime.db.session() as s
+    ):  # two answers to the first meeting's reminder ("count me in", "no puedo ir")
+        people = {m.display_name: m.id for m in s.scalars(select(Member))}
+        for name, answer in (("Sam Rivera", "yes"), ("Rosa Medina", "no")):
+            s.add(
+                Rsvp(
+                    member_id=people[name],
+                    group_id=group.id,
+                    occurrence_key="20300101T2300Z",
+                    answer=answer,
+                    answered_at=datetime(2029, 12, 31, 23, tzinfo=UTC),
+                )
+            )
     out = ok(cli_env, "preview", "--group", group.name, "--days", "14", "--from", "2029-12-31")
     lines = out.splitlines()
     assert lines[0] == "Tuesday Group: 32 send(s) from 2029-12-31 for 14 day(s)"
+    assert lines[1:3] == [
+        "meeting Tue 2030-01-01 18:00 EST: 1 coming, 1 not coming",
+        "meeting Tue 2030-01-08 18:00 EST: 0 coming, 0 not coming",
+    ]
     sam = lines[lines.index(next(line for line in lines if line.startswith("Sam ("))) :]
     assert sam[0].startswith("Sam (member ") and sam[0].endswith(", America/New_York, sms)")
     # Per member, in local time: reminders 24 h and 2 h before, the prompt two days after, each change once

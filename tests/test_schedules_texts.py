@@ -343,3 +343,31 @@ def test_a_day_before_reminder_held_overnight_says_today_when_it_goes_out(runtim
     assert texts_to(fake_twilio, rosa.phone)[0].startswith(
         "Recordatorio: Tuesday Group se reune hoy, mar 14 ene"
     )
+
+
+PROMPT_TIME = datetime(2020, 1, 16, 15, 0, tzinfo=UTC)  # Thu 10:00 New York: the prompt after the 14th
+
+
+def test_a_groups_prompt_and_nudge_greet_each_member_by_name_when_sent(runtime, fake_twilio, groups):
+    """{name} is offered by the prompt and nudge forms: it is each member's first name in what they get."""
+    ours, _, (sam, rosa, omar) = groups
+    with runtime.db.session() as s:
+        set_plan(s, ours.id, now=EDITED, reminder_offsets_minutes=[])
+        set_templates(
+            s,
+            ours.id,
+            {
+                "en": {"prompt": "Hi {name}, how was {group}? Reply 1-5", "nudge": "Still there, {name}?"},
+                "es": {"prompt": "Hola {name}, ¿como te fue en {group}? Responde 1-5"},
+            },
+            now=EDITED,
+        )
+    assert schedule_jobs.tick(PROMPT_TIME, runtime=runtime) == 3
+    deliver_due(runtime, PROMPT_TIME)
+    assert texts_to(fake_twilio, sam.phone) == ["Hi Sam, how was Tuesday Group? Reply 1-5"]
+    assert texts_to(fake_twilio, rosa.phone) == ["Hola Rosa, ¿como te fue en Tuesday Group? Responde 1-5"]
+    assert texts_to(fake_twilio, omar.phone)[0].startswith("How are you doing this week?")  # the file's
+    nudge_time = PROMPT_TIME + timedelta(hours=24)
+    schedule_jobs.tick(nudge_time, runtime=runtime)
+    deliver_due(runtime, nudge_time)
+    assert texts_to(fake_twilio, sam.phone)[1] == "Still there, Sam?"

@@ -27,6 +27,8 @@ LONGEST = {
     "place": "the community room at 1200 Main Street",
     "dial_in": "5 5 5, 2 0 2, 0 1 0 1",
     "number": "2 0 2, 5 5 5, 0 1 0 1",
+    # An announcement's words are the coordinator's, read whole however long; the prompt around them is timed.
+    "text": "No meeting tonight.",
 }
 
 

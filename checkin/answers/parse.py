@@ -55,17 +55,38 @@ def _fold(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+# An RSVP is the whole message: an answer with at most an apology or thanks before it and a when or
+# a courtesy after it ("sorry, can't make it tonight", "count me in!", "lo siento, no puedo ir hoy").
+# Anything longer is a sentence for a person (and is assessed like every text): "no one cares" is not a
+# no, and neither is "I'm not going to make it", which can mean far more than a meeting.
+_WHEN = (
+    r"(?:tonight|today|tomorrow|this time|this week|on (?:mon|tues|wednes|thurs|fri|satur|sun)day"
+    r"|hoy|manana|esta noche|esta vez|esta semana|el (?:lunes|martes|miercoles|jueves|viernes|sabado|domingo))"
+)
+_COURTESY = r"(?:thanks|thank you|thx|gracias|sorry|lo siento|perdon|see you(?: there| then)?|nos vemos)"
+_APOLOGY = r"(?:(?:so |really |very )?sorry|apologies|unfortunately|lo siento|perdon|disculpa|ugh|oh)"
+_YES_CORE = (
+    r"(?:yes|yeah|yep|yup|y|si|sure|claro)(?: (?:i'?m |i am |i'?ll |i will )?(?:coming|be there|going|voy))?"
+    r"|(?:i'?m |i am |i'?ll |i will )?(?:definitely |still )?(?:coming|going|be there|attend)"
+    r"|i'?m in|count me in|see you (?:there|then|" + _WHEN + r")|i'?ll make it|i can make it"
+    r"|(?:si )?(?:voy|ire|alli estare|ahi estare|alli nos vemos|ahi nos vemos|asistire|cuenta conmigo|cuentame)"
+    r"|(?:si )?(?:voy a ir|ire a la reunion|nos vemos (?:alli|ahi|" + _WHEN + r"))"
+)
+_NO_CORE = (
+    r"(?:no|nope|nah|n)"
+    r"|(?:no,? )?(?:i'?m not|i am not|not|can'?t|cannot|won'?t|will not|i can'?t|i cannot|i won'?t|i will not"
+    r"|i'?m unable to|i won'?t be able to|i will not be able to|won'?t be able to)"
+    r" (?:coming|going|make it|be there|come|attend|go|join|be coming)"
+    r"|(?:no )?(?:count me out|i'?ll miss (?:it|this one|the meeting)|have to miss (?:it|this one|the meeting)"
+    r"|i have to miss (?:it|this one|the meeting)|not this (?:time|week))"
+    r"|(?:no )?(?:no voy|no puedo(?: ir| asistir| llegar)?|no ire|no asistire|no podre(?: ir| asistir| llegar)?"
+    r"|no voy a (?:poder(?: ir| asistir| llegar)?|ir)|no llego|esta vez no)"
+)
 _YES = re.compile(
-    r"^(?:(?:yes|yeah|yep|yup|y|si|sure)(?: (?:i'?m |i am |i'?ll |i will )?(?:coming|be there|going|voy))?"
-    r"|(?:i'?m |i am )?(?:coming|going)|i'?m in|(?:i'?ll|i will) be there|count me in"
-    r"|(?:si )?(?:voy|ire|alli estare|ahi estare|asistire|cuenta conmigo)"
-    r")(?: (?:thanks|thank you|gracias))?$"
+    r"^(?:" + _APOLOGY + r" )?(?:" + _YES_CORE + r")(?: " + _WHEN + r")?(?: " + _COURTESY + r")*$"
 )
 _NO = re.compile(
-    r"^(?:(?:no|nope|nah|n)(?: (?:sorry|lo siento|thanks|gracias))?"
-    r"|(?:no,? )?(?:i'?m not|i am not|not|can'?t|cannot|won'?t|will not) (?:coming|going|make it|be there|come|attend)(?: sorry)?"
-    r"|(?:no )?(?:no voy|no puedo(?: ir)?|no ire|no asistire|no podre(?: ir)?)"
-    r")(?: (?:this time|this week|esta vez|esta semana|sorry|lo siento))?$"
+    r"^(?:" + _APOLOGY + r" )?(?:" + _NO_CORE + r")(?: " + _WHEN + r")?(?: " + _COURTESY + r")*$"
 )
 
 

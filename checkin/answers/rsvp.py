@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -78,4 +78,19 @@ def for_occurrence(session: Session, group_id: int, occurrence_key: str) -> dict
     out: dict[str, list[str]] = {"yes": [], "no": []}
     for row in rows:
         out[row.answer].append(row.display_name)
+    return out
+
+
+def counts(session: Session, group_id: int, occurrence_keys: list[str]) -> dict[str, dict[str, int]]:
+    """{occurrence key: {"yes": n, "no": n}} for the given meetings of a group (only answers there are)."""
+    if not occurrence_keys:
+        return {}
+    rows = session.execute(
+        select(Rsvp.occurrence_key, Rsvp.answer, func.count())
+        .where(Rsvp.group_id == group_id, Rsvp.occurrence_key.in_(occurrence_keys))
+        .group_by(Rsvp.occurrence_key, Rsvp.answer)
+    ).all()
+    out: dict[str, dict[str, int]] = {}
+    for key, answer, n in rows:
+        out.setdefault(key, {})[answer] = n
     return out

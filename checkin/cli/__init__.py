@@ -225,13 +225,14 @@ cli.add_command(assess_command, "assess")
 
 # --- schedules, voice, console: each part keeps its commands in its own module -------------
 
+from checkin.cli import announce as cli_announce  # noqa: E402
 from checkin.cli import console as cli_console  # noqa: E402
 from checkin.cli import retention as cli_retention  # noqa: E402
 from checkin.cli import schedules as cli_schedules  # noqa: E402
 from checkin.cli import spool as cli_spool  # noqa: E402
 from checkin.cli import voice as cli_voice  # noqa: E402
 
-for _part in (cli_schedules, cli_voice, cli_console, cli_spool, cli_retention):
+for _part in (cli_schedules, cli_voice, cli_console, cli_spool, cli_retention, cli_announce):
     _part.register(cli)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import click
@@ -221,18 +221,32 @@ def register(cli) -> None:
         base_url = _runtime().settings.public_base_url
 
         def run(session, group):
+            from checkin.answers import rsvp
+            from checkin.schedules import occurrences
+
             zone = ZoneInfo(group.timezone)
             # In the group's zone: at 8 pm in Chicago the UTC date is already tomorrow's.
             begin = datetime.combine(first, time(0), zone) if first else utcnow().astimezone(zone)
-            return group, begin, preview(session, group.id, begin, days, base_url=base_url)
+            meetings = occurrences(session, group.id, begin, begin + timedelta(days=days))
+            answers = rsvp.counts(session, group.id, [occ.key for occ in meetings])
+            rows = [(occ.local_start, occ.status, answers.get(occ.key, {})) for occ in meetings]
+            return group, begin, preview(session, group.id, begin, days, base_url=base_url), rows
 
-        group, begin, sends = _in_group(run)(group_name)
-        click.echo(format_preview(group.name, begin, days, sends))
+        group, begin, sends, meetings = _in_group(run)(group_name)
+        click.echo(format_preview(group.name, begin, days, sends, meetings))
 
 
-def format_preview(group_name: str, start: datetime, days: int, sends) -> str:
-    """The preview as text: one line per send, grouped by member, held ones marked."""
+def format_preview(group_name: str, start: datetime, days: int, sends, meetings=()) -> str:
+    """The preview as text: the meetings with their RSVPs so far, then one line per send, grouped by
+    member, held ones marked. `meetings`: (local start, status, {"yes": n, "no": n}) per meeting."""
     lines = [f"{group_name}: {len(sends)} send(s) from {start:%Y-%m-%d} for {days} day(s)"]
+    for local_start, status, answers in meetings:
+        said = (
+            "cancelled"
+            if status == "cancelled"
+            else (f"{answers.get('yes', 0)} coming, {answers.get('no', 0)} not coming")
+        )
+        lines.append(f"meeting {local_start:%a %Y-%m-%d %H:%M %Z}: {said}")
     by_member: dict[tuple[str, int], list] = {}
     for send in sends:
         by_member.setdefault((send.member_name, send.member_id), []).append(send)

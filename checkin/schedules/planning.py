@@ -30,7 +30,8 @@ from zoneinfo import ZoneInfo
 from checkin import quiet_hours
 from checkin.schedules.plan import Plan, PlanConfig
 from checkin.schedules.recurrence import Occurrence, OverrideSpec, ScheduleSpec, expand, parse_key, to_utc
-from checkin.schedules.texts import render
+from checkin.schedules.texts import NAMED_KINDS, render
+from checkin.templates import placeholders
 
 log = logging.getLogger("checkin.schedules.planning")
 
@@ -310,6 +311,7 @@ class _GroupPlanner:
         self.plan = group.plan
         self._effective: dict[tuple, datetime] = {}
         self._bodies: dict[tuple, str] = {}
+        self._named: dict[tuple[str, str], bool] = {}
         self._prompt_times: dict[tuple, datetime] = {}
 
     def effective(self, nominal: datetime, zone: str) -> datetime:
@@ -321,12 +323,24 @@ class _GroupPlanner:
             )
         return self._effective[key]
 
+    def _names(self, kind: str, language: str) -> bool:
+        """Whether this group's `kind` text in `language` names the member ({name})."""
+        key = (kind, language)
+        if key not in self._named:
+            self._named[key] = kind in NAMED_KINDS and "name" in placeholders(
+                self.config.template(language, kind)
+            )
+        return self._named[key]
+
     def body(self, kind: str, member: MemberState, zone: str, occ: Occurrence, send_at: datetime) -> str:
         local_day = send_at.astimezone(ZoneInfo(zone)).date() if kind == "reminder" else None
-        key = (kind, occ.key, occ.version, member.language, zone, local_day)
+        # A text that says {name} is the member's own, so the name is in the key; one that does not (the
+        # defaults) is still worded once per language, zone and day.
+        name = member.name if self._names(kind, member.language) else ""
+        key = (kind, occ.key, occ.version, member.language, zone, local_day, name)
         if key not in self._bodies:
             self._bodies[key] = render(
-                self.config, kind, member.language, zone, occ, self.group.name, send_at
+                self.config, kind, member.language, zone, occ, self.group.name, send_at, member_name=name
             )
         return self._bodies[key]
 

@@ -424,13 +424,14 @@ def _member_by_phone(session: Session, phone: str) -> Member:
 
 
 def _cancel_planned_sends(session: Session, member_id: int) -> None:
-    # What the tick already wrote but no worker has sent yet waits for nobody: cancel it.
+    # What the tick (or an announcement) already wrote but no worker has sent yet waits for nobody: cancel it.
     session.execute(
         update(OutboxItem)
         .where(
             OutboxItem.member_id == member_id,
             OutboxItem.state == "pending",
-            OutboxItem.purpose.in_(PLANNED_KINDS),
+            # An announcement is automated too (checkin.announcements.PURPOSE; named here, which it imports).
+            OutboxItem.purpose.in_((*PLANNED_KINDS, "announcement")),
         )
         .values(state="cancelled", last_error="member paused")
         .execution_options(synchronize_session=False)

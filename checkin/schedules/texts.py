@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from checkin.schedules.plan import PlanConfig
+from checkin.schedules.plan import TEMPLATE_FIELDS, PlanConfig
 from checkin.schedules.recurrence import Occurrence
 
 
@@ -28,6 +28,10 @@ def _where(config: PlanConfig, language: str, occ: Occurrence) -> str:
     return ""
 
 
+# The kinds whose text may name the member ({name}, as TEMPLATE_FIELDS offers it): rendered per member.
+NAMED_KINDS = frozenset(k for k, fields in TEMPLATE_FIELDS.items() if "name" in fields)
+
+
 def render(
     config: PlanConfig,
     kind: str,
@@ -48,6 +52,7 @@ def render(
         days = (local.date() - send_at.astimezone(tz).date()).days
         when = fmt["today"] if days == 0 else fmt["tomorrow"] if days == 1 else ""
         return config.template(language, "reminder").format(
+            name=member_name,
             group=group_name,
             when=when,
             date=_date(fmt, local),
@@ -57,6 +62,7 @@ def render(
         )
     original = occ.original_start.astimezone(tz)
     values = dict(
+        name=member_name,
         group=group_name,
         date=_date(fmt, original),
         time=_time(fmt, original),

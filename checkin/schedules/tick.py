@@ -126,6 +126,9 @@ def _insert_outbox(
     )
 
 
+insert_outbox_rows = _insert_outbox  # for other bulk writers of the outbox (announcements)
+
+
 def write_due(
     session: Session, now: datetime, *, base_url: str = "", bulk_insert: BulkInsert | None = None
 ) -> TickResult:

@@ -60,6 +60,7 @@ PROMPTS = {
     "change": {"when", "where"},
     "cancelled": {"when"},
     "reminder_plain": set(),
+    "announcement": {"group", "text"},
 }
 
 

@@ -36,6 +36,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
+from checkin.announcements.models import Announcement
 from checkin.escalation import service as escalation
 from checkin.models import Group, Member
 from checkin.voice import calls, meetings, speech
@@ -46,7 +47,7 @@ from checkin.voice.script import Script
 
 MAX_TRIES = 2
 MESSAGE_PAUSE = 3  # seconds of silence that end a spoken message
-OUTBOUND_KINDS = ("reminder", "prompt", "nudge", "change")
+OUTBOUND_KINDS = ("reminder", "prompt", "nudge", "change", "announcement")
 CONCERNING = ("urgent", "crisis")
 HELP = ("crisis", "voice.help_request")  # an explicit request for help, by key or word: paged as a crisis
 
@@ -531,6 +532,11 @@ def outbound(
     turn.lead("intro", **_names(turn))
     if kind in ("prompt", "nudge"):
         return score_prompt(turn, 0)
+    if kind == "announcement":
+        text = _announcement_text(turn, occurrence)
+        if text:
+            turn.lead("announcement", group=turn.group.name, text=text)
+        return menu_prompt(turn, 0)
     meeting = meetings.find(turn.session, turn.group, occurrence, turn.now)
     if meeting is None:
         turn.lead("reminder_plain")
@@ -538,6 +544,17 @@ def outbound(
         key = "cancelled" if meeting.status == "cancelled" else "change" if kind == "change" else "reminder"
         turn.lead(key, **meetings.words(turn.cfg, meeting, turn.lang, turn.member.effective_timezone))
     return menu_prompt(turn, 0)
+
+
+def _announcement_text(turn: Turn, announcement_id: str | None) -> str | None:
+    """The announcement's words in the call's language (English when it has no Spanish text); only
+    one of the call's own group (the id comes from the call's URL)."""
+    if turn.group is None or not (announcement_id or "").isdigit():
+        return None
+    found = turn.session.get(Announcement, int(announcement_id))
+    if found is None or found.group_id != turn.group.id:
+        return None
+    return (found.text_es if turn.lang == "es" else None) or found.text_en
 
 
 def _confirm_prompt(turn: Turn, kind: str, occurrence: str | None, tries: int) -> Script:

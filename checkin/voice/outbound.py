@@ -26,7 +26,7 @@ from checkin.voice.config import load as load_config
 
 log = logging.getLogger("checkin.voice")
 
-MEMBER_KINDS = ("reminder", "prompt", "nudge", "change")
+MEMBER_KINDS = ("reminder", "prompt", "nudge", "change", "announcement")
 UNANSWERED = ("busy", "no-answer")
 _RETRY = re.compile(r"^(?P<base>.*):call(?P<n>\d)$")
 # A call still ringing or talking after this long lost its final callback: stop counting it.

@@ -5,6 +5,7 @@ By what a page is about:
   views_inbox (+ thread)                the shared inbox, a member's conversation and replies, live polling
   views_staff (rota), views_audit       people and cases
   views_groups (+ recurrence: the schedule builder), views_plan (+ texts: a group's own wording),
+  views_announce                        group announcements: write, preview, send once, progress
   views_calendar                        groups, meetings, reminder plans and their preview, calendar feed
   views_simulator (+ simulator, call_simulator)
                                         texts and calls played against the real service, nothing kept
@@ -92,6 +93,7 @@ def _setup(state) -> None:
 
 # The views register their routes on `bp` when imported, so they come after it is defined.
 from webhooks.console import (  # noqa: E402, F401
+    views_announce,
     views_audit,
     views_auth,
     views_calendar,
