@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
+from checkin import crypto
 from checkin.channels import phone_of
 from checkin.models import ConsentEvent, Member, MemberStatus
 
@@ -18,7 +19,29 @@ def is_opted_out(session: Session, channel: str, address: str, *, member_id: int
     person's: a STOP by text holds for calls too, and for an address that is not a bare number."""
     phone = phone_of(channel, address)
     whose = Member.phone == phone if member_id is None else or_(Member.phone == phone, Member.id == member_id)
-    return bool(session.scalar(select(exists().where(whose, Member.status == MemberStatus.OPTED_OUT.value))))
+    opted_out = exists().where(whose, Member.status == MemberStatus.OPTED_OUT.value)
+    return bool(session.scalar(select(or_(opted_out, _was_erased(session, phone)))))
+
+
+def _was_erased(session: Session, phone: str):
+    """An erased member had this number (kept only as its keyed hash), and no member has it now: an
+    erasure ends consent for good, unless the person is added again as a new member."""
+    erased = Member.__table__.alias("erased")
+    current = Member.__table__.alias("current")
+    return and_(
+        exists().where(erased.c.phone_digest.in_(crypto.digests(phone, session.get_bind().dialect))),
+        ~exists().where(current.c.phone == phone),
+    )
+
+
+def erased_member(session: Session, phone: str) -> Member | None:
+    """The erased member whose number `phone` was, unless a member has that number again."""
+    if not phone or session.scalar(select(Member.id).where(Member.phone == phone)):
+        return None
+    digests = crypto.digests(phone, session.get_bind().dialect)
+    return session.scalar(
+        select(Member).where(Member.phone_digest.in_(digests)).order_by(Member.id.desc()).limit(1)
+    )
 
 
 def opt_out(session: Session, member: Member, *, source: str, message_id: int | None = None) -> bool:
@@ -53,6 +76,9 @@ class OptedOutNumbers:
 
         self.max_age_seconds = max_age_seconds
         self._numbers: set[str] = set()
+        # Erased members' numbers, as keyed hashes, and the function that hashes a number to compare.
+        self._digests: set[str] = set()
+        self._digest_of = None
         self._read_at: float | None = None
         self._lock = threading.Lock()
 
@@ -62,7 +88,9 @@ class OptedOutNumbers:
         return self._read_at is not None
 
     def __contains__(self, phone: str) -> bool:
-        return phone in self._numbers
+        if phone in self._numbers:
+            return True
+        return bool(self._digests) and any(d in self._digests for d in self._digest_of(phone))
 
     def refresh_if_due(self, session_factory) -> None:
         import time
@@ -77,7 +105,12 @@ class OptedOutNumbers:
                 numbers = set(
                     session.scalars(select(Member.phone).where(Member.status == MemberStatus.OPTED_OUT.value))
                 )
-            self._numbers, self._read_at = numbers, now
+                digests = set(
+                    session.scalars(select(Member.phone_digest).where(Member.phone_digest.is_not(None)))
+                )
+                dialect = session.get_bind().dialect
+            self._digest_of = lambda phone: crypto.digests(phone, dialect)
+            self._numbers, self._digests, self._read_at = numbers, digests, now
         except Exception as exc:
             log.warning(
                 "could not read the opted-out numbers (%s); keeping the last list", type(exc).__name__

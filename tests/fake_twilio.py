@@ -1,7 +1,8 @@
 """A loopback fake of the parts of Twilio's 2010-04-01 REST API that Checkin uses.
 
 The fake answers the way ``api.twilio.com`` does for the official ``twilio``
-Python library: create/fetch/update Messages and Calls, HTTP Basic auth,
+Python library: create/fetch/update/delete Messages and Calls, fetch/delete Recordings and
+Transcriptions (and list a recording's transcriptions; a test makes them with ``add_recording``), HTTP Basic auth,
 Twilio-shaped error JSON, form parameters validated against Twilio's own
 OpenAPI description (``/work/shared/twilio-oai/twilio_api_v2010.json``), and
 signed status callbacks. A call it placed can be answered (``answer_call`` fetches its TwiML,
@@ -90,6 +91,8 @@ DEFAULT_ACCOUNT_SID = "AC" + "0" * 31 + "1"
 DEFAULT_AUTH_TOKEN = "fake-auth-token"
 
 MESSAGES_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages.json"
+RECORDING_PATH = "/2010-04-01/Accounts/{AccountSid}/Recordings/{Sid}.json"
+TRANSCRIPTION_PATH = "/2010-04-01/Accounts/{AccountSid}/Transcriptions/{Sid}.json"
 MESSAGE_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json"
 CALLS_PATH = "/2010-04-01/Accounts/{AccountSid}/Calls.json"
 CALL_PATH = "/2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json"
@@ -97,6 +100,12 @@ CALL_PATH = "/2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json"
 _ROUTE = re.compile(
     r"^/2010-04-01/Accounts/(?P<account>[^/]+)/(?P<collection>Messages|Calls)"
     r"(?:/(?P<sid>[^/]+))?\.json$"
+)
+# Recordings and transcriptions: fetched, listed (a recording's transcriptions) and deleted, never created
+# over the API (a call makes them); a test makes them with `add_recording`.
+_MEDIA_ROUTE = re.compile(
+    r"^/2010-04-01/Accounts/(?P<account>[^/]+)/(?:Recordings/(?P<recording>[^/.]+)"
+    r"(?:/Transcriptions(?:/(?P<rec_transcription>[^/.]+))?)?|Transcriptions/(?P<transcription>[^/.]+))\.json$"
 )
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _SHORT_CODE = re.compile(r"^\d{3,8}$")
@@ -542,6 +551,10 @@ class FakeTwilio:
         self._requests: list[dict[str, Any]] = []
         self._messages: dict[str, dict[str, Any]] = {}
         self._calls: dict[str, dict[str, Any]] = {}
+        self._recordings: dict[str, dict[str, Any]] = {}
+        self._transcriptions: dict[str, dict[str, Any]] = {}
+        # (collection, sid) of every resource a DELETE removed, in order.
+        self._deleted: list[tuple[str, str]] = []
         self._callbacks: list[dict[str, Any]] = []
         self._rules: list[_Rule] = []
         self._windows: dict[str, collections.deque] = {}
@@ -569,7 +582,8 @@ class FakeTwilio:
         """Make the next ``n`` (valid) create requests fail with a Twilio error.
 
         ``to`` restricts the rule to requests for that number, ``resource`` to
-        ``"messages"`` or ``"calls"``.  ``code`` defaults to 21211 for 400, 20429
+        ``"messages"`` or ``"calls"`` (creates), or ``"deletes"`` (any DELETE: a message, call,
+        recording or transcription).  ``code`` defaults to 21211 for 400, 20429
         for 429, 20500 for 500, 20503 for 503.  ``message`` defaults to Twilio's text
         for that code.  Rules are consulted in the order they were added.
         """
@@ -655,6 +669,66 @@ class FakeTwilio:
         with self._lock:
             return self._resource_view(self._calls[sid])
 
+    def add_recording(self, call_sid: str, transcripts: Iterable[str] = ()) -> tuple[str, list[str]]:
+        """A recording of `call_sid` as a call's <Record> leaves it (with a transcription per text in
+        `transcripts`): returns the recording's SID and the transcriptions' SIDs."""
+        now = _now_rfc2822()
+        recording_sid = _sid("RE")
+        base = f"/{API_VERSION}/Accounts/{self.account_sid}"
+        with self._cond:
+            self._recordings[recording_sid] = {
+                "sid": recording_sid,
+                "account_sid": self.account_sid,
+                "call_sid": call_sid,
+                "api_version": API_VERSION,
+                "date_created": now,
+                "date_updated": now,
+                "start_time": now,
+                "duration": "12",
+                "channels": 1,
+                "source": "RecordVerb",
+                "status": "completed",
+                "uri": f"{base}/Recordings/{recording_sid}.json",
+            }
+            sids = []
+            for text in transcripts:
+                sid = _sid("TR")
+                self._transcriptions[sid] = {
+                    "sid": sid,
+                    "account_sid": self.account_sid,
+                    "recording_sid": recording_sid,
+                    "api_version": API_VERSION,
+                    "date_created": now,
+                    "date_updated": now,
+                    "duration": "12",
+                    "price": None,
+                    "price_unit": "USD",
+                    "status": "completed",
+                    "transcription_text": text,
+                    "type": "fast",
+                    "uri": f"{base}/Transcriptions/{sid}.json",
+                }
+                sids.append(sid)
+            self._cond.notify_all()
+        return recording_sid, sids
+
+    def recording_url(self, sid: str) -> str:
+        """The RecordingUrl Twilio posts for a recording (its media, without an extension)."""
+        return f"https://api.twilio.com/{API_VERSION}/Accounts/{self.account_sid}/Recordings/{sid}"
+
+    def recordings(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(r) for r in self._recordings.values()]
+
+    def transcriptions(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(t) for t in self._transcriptions.values()]
+
+    def deleted(self) -> list[tuple[str, str]]:
+        """(collection, sid) of each resource a DELETE removed: Messages, Calls, Recordings, Transcriptions."""
+        with self._lock:
+            return list(self._deleted)
+
     def requests(self) -> list[dict[str, Any]]:
         """Every REST request: method, path, query_string, params, headers, auth_user,
         received_monotonic, received_wall, status (response code), response (JSON)."""
@@ -679,6 +753,9 @@ class FakeTwilio:
                 "requests": len(self._requests),
                 "messages": len(self._messages),
                 "calls": len(self._calls),
+                "recordings": len(self._recordings),
+                "transcriptions": len(self._transcriptions),
+                "deleted": len(self._deleted),
                 "callbacks": len(self._callbacks),
                 "pending_callbacks": self._pending_callbacks,
                 "count_429": self._count_429,
@@ -1146,9 +1223,15 @@ class FakeTwilio:
         }
         if status == 401:
             headers["WWW-Authenticate"] = 'Basic realm="Twilio API"'
-        response = Response(
-            json.dumps(body), status=status, headers=headers, content_type="application/json; charset=utf-8"
-        )
+        if status == 204:  # a DELETE: Twilio answers with no body at all
+            response = Response(b"", status=204, headers=headers)
+        else:
+            response = Response(
+                json.dumps(body),
+                status=status,
+                headers=headers,
+                content_type="application/json; charset=utf-8",
+            )
         for fn in after:
             response.call_on_close(fn)
         return response
@@ -1171,9 +1254,16 @@ class FakeTwilio:
         self._check_auth(request)
         match = _ROUTE.match(request.path)
         not_found = TwilioApiError(404, 20404, _format_message(20404, None, path=request.path))
+        media = _MEDIA_ROUTE.match(request.path) if not match else None
+        if media and media.group("account") == self.account_sid:
+            return self._media(request, media, not_found)
         if not match or match.group("account") != self.account_sid:
             raise not_found
         collection, sid, method = match.group("collection"), match.group("sid"), request.method
+        if sid is not None and method == "DELETE":
+            return self._delete(
+                self._messages if collection == "Messages" else self._calls, collection, sid, not_found
+            )
         if collection == "Messages":
             if sid is None and method == "POST":
                 return self._create_message(pairs, after)
@@ -1192,6 +1282,62 @@ class FakeTwilio:
                 return 200, self._fetch(self._calls, sid, not_found)
             if sid is not None and method == "POST":
                 return self._update_call(sid, pairs, not_found, after)
+        raise TwilioApiError(405, 20004, "Method not allowed")
+
+    def _delete(self, store: dict[str, Any], collection: str, sid: str, not_found: TwilioApiError):
+        """DELETE {collection}/{Sid}: 204 and gone (a later GET is a 404), or 404 if there is no such SID."""
+        self._gate("deletes", None, None, None)
+        with self._cond:
+            if sid not in store:
+                raise not_found
+            del store[sid]
+            self._deleted.append((collection, sid))
+            self._cond.notify_all()
+        return 204, None
+
+    def _media(self, request: Request, match: re.Match, not_found: TwilioApiError):
+        recording, transcription = match.group("recording"), match.group("transcription")
+        nested = match.group("rec_transcription")
+        method = request.method
+        if transcription or nested:
+            sid = transcription or nested
+            with self._lock:
+                found = self._transcriptions.get(sid)
+                if found is None or (nested and found["recording_sid"] != recording):
+                    raise not_found
+            if method == "GET":
+                return 200, dict(found)
+            if method == "DELETE":
+                return self._delete(self._transcriptions, "Transcriptions", sid, not_found)
+        elif request.path.endswith("/Transcriptions.json"):
+            if (
+                method == "GET"
+            ):  # a recording's transcriptions (Twilio answers an empty page for an unknown one)
+                with self._lock:
+                    items = [
+                        dict(t) for t in self._transcriptions.values() if t["recording_sid"] == recording
+                    ]
+                uri = request.full_path.rstrip("?")
+                page_size = int(request.args.get("PageSize", 50))
+                return 200, {
+                    "transcriptions": items[:page_size],
+                    "end": max(len(items[:page_size]) - 1, 0),
+                    "first_page_uri": uri,
+                    "next_page_uri": None,
+                    "page": 0,
+                    "page_size": page_size,
+                    "previous_page_uri": None,
+                    "start": 0,
+                    "uri": uri,
+                }
+        else:
+            if method == "GET":
+                with self._lock:
+                    if recording not in self._recordings:
+                        raise not_found
+                    return 200, dict(self._recordings[recording])
+            if method == "DELETE":
+                return self._delete(self._recordings, "Recordings", recording, not_found)
         raise TwilioApiError(405, 20004, "Method not allowed")
 
     def _fetch(self, store: dict[str, dict[str, Any]], sid: str, not_found: TwilioApiError) -> dict[str, Any]:
@@ -1473,6 +1619,9 @@ class FakeTwilio:
                     "stats": self.stats,
                     "messages": self.messages,
                     "calls": self.calls,
+                    "recordings": self.recordings,
+                    "transcriptions": self.transcriptions,
+                    "deleted": self.deleted,
                     "requests": self.requests,
                     "callbacks": self.callbacks,
                     "failures": self.failure_rules,

@@ -27,6 +27,8 @@ AUDIT_ACTIONS = (
     "staff_removed",
     "staff_edited",
     "on_call",
+    "member_erased",
+    "member_export",
 )
 
 

@@ -226,11 +226,12 @@ cli.add_command(assess_command, "assess")
 # --- schedules, voice, console: each part keeps its commands in its own module -------------
 
 from checkin.cli import console as cli_console  # noqa: E402
+from checkin.cli import members_data as cli_members_data  # noqa: E402
 from checkin.cli import schedules as cli_schedules  # noqa: E402
 from checkin.cli import spool as cli_spool  # noqa: E402
 from checkin.cli import voice as cli_voice  # noqa: E402
 
-for _part in (cli_schedules, cli_voice, cli_console, cli_spool):
+for _part in (cli_schedules, cli_voice, cli_console, cli_spool, cli_members_data):
     _part.register(cli)
 
 
