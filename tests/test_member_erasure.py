@@ -307,3 +307,18 @@ def test_twilio_deletions_that_fail_wait_for_the_cleanup(
     cleanup = app.test_cli_runner().invoke(cli, ["members", "provider-cleanup"])
     assert "Twilio: 1 record(s) deleted" in cleanup.output, cleanup.output
     assert ("Calls", call.sid) in fake_twilio.deleted()
+
+
+def test_without_the_database_an_erased_number_still_gets_no_answer(app, runtime, db, group, people):
+    """The answer given while storage is down (the spool's) knows erased numbers too, by their hash."""
+    from checkin import consent
+    from checkin.inbound import reply_without_storage
+
+    assert _erase(app, "--phone", PHONE, "--by", "casey@example.org", "--yes").exit_code == 0
+    known = consent.OptedOutNumbers()
+    known.refresh_if_due(db.session)
+    assert PHONE in known and "+12025550124" not in known
+    assert reply_without_storage("STOP", PHONE, known) == (None, "none")
+    assert (
+        reply_without_storage("STOP", "+12025550124", known)[0] is not None
+    )  # someone else's STOP is confirmed
