@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from functools import cache
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from checkin import crypto
@@ -16,22 +17,30 @@ log = logging.getLogger("checkin.consent")
 
 def is_opted_out(session: Session, channel: str, address: str, *, member_id: int | None = None) -> bool:
     """Has the person at `address` on `channel` (or member `member_id`) said STOP? Consent is the
-    person's: a STOP by text holds for calls too, and for an address that is not a bare number."""
+    person's: a STOP by text holds for calls too, and for an address that is not a bare number.
+
+    An erased member's number counts as opted out for good (it is kept only as its keyed hash), unless
+    a member has that number again: an erasure ends consent, until the person is added anew."""
     phone = phone_of(channel, address)
-    whose = Member.phone == phone if member_id is None else or_(Member.phone == phone, Member.id == member_id)
-    opted_out = exists().where(whose, Member.status == MemberStatus.OPTED_OUT.value)
-    return bool(session.scalar(select(or_(opted_out, _was_erased(session, phone)))))
+    digests = crypto.digests(phone, session.get_bind().dialect)
+    return bool(
+        session.scalar(_opted_out_statement(), {"phone": phone, "member_id": member_id, "digests": digests})
+    )
 
 
-def _was_erased(session: Session, phone: str):
-    """An erased member had this number (kept only as its keyed hash), and no member has it now: an
-    erasure ends consent for good, unless the person is added again as a new member."""
-    erased = Member.__table__.alias("erased")
-    current = Member.__table__.alias("current")
-    return and_(
-        exists().where(erased.c.phone_digest.in_(crypto.digests(phone, session.get_bind().dialect))),
+@cache  # built once: on the send path for every outbox row, and compiled once by SQLAlchemy after that
+def _opted_out_statement():
+    members = Member.__table__
+    erased, current = members.alias("erased"), members.alias("current")
+    phone = bindparam("phone", type_=members.c.phone.type)
+    # `id = NULL` when no member id is given: never true, so the number alone decides.
+    whose = or_(members.c.phone == phone, members.c.id == bindparam("member_id", type_=members.c.id.type))
+    opted_out = exists().where(whose, members.c.status == MemberStatus.OPTED_OUT.value)
+    was_erased = and_(
+        exists().where(erased.c.phone_digest.in_(bindparam("digests", expanding=True))),
         ~exists().where(current.c.phone == phone),
     )
+    return select(or_(opted_out, was_erased))
 
 
 def erased_member(session: Session, phone: str) -> Member | None:

@@ -309,7 +309,7 @@ def _scrub_staff_texts(
     """Texts sent to staff (alerts, digests, fail-safe alerts, coordinators' notices) that name the
     member, carry their number or a recording: rewritten with the alias. The first name alone is
     replaced only in the texts about them, where it cannot be someone else's."""
-    needles = [(re.compile(re.escape(name), re.IGNORECASE), new_name)]
+    needles = [(re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.IGNORECASE), new_name)]
     if phone:
         national = phone[2:] if phone.startswith("+1") else None
         needles.append((re.compile(re.escape(phone)), NUMBER_ERASED))
