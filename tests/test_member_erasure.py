@@ -69,6 +69,8 @@ def _history(runtime, db, twilio, fake_twilio, member, group):
     )
     with db.session() as s:
         esc = s.scalar(select(Escalation).where(Escalation.member_id == member.id))
+    listed = twilio.sms(FACILITATOR_PHONE, "LIST").get_data(as_text=True)
+    assert "Zebulon" in listed  # the LIST answer (kept with the facilitator's message) names them
     assert twilio.sms(FACILITATOR_PHONE, f"RESOLVE {esc.id} {NOTE}").status_code == 200
     # A voice check-in: the call at Twilio, its recording and transcription, and our rows for them.
     call = runtime.port.place_call(
