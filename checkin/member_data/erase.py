@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import String, cast, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from checkin import crypto
@@ -121,8 +121,10 @@ def erase(
     new_name = alias(mid)
 
     theirs = _their_addresses(Message.from_number, phone) | _their_addresses(Message.to_number, phone)
-    message_ids = list(session.scalars(select(Message.id).where(or_(Message.member_id == mid, theirs))))
-    esc_ids = _their_escalations(session, mid, message_ids)
+    # A subquery, never a list of ids in Python: a member with years of texts would pass PostgreSQL's
+    # limit of 65,535 parameters. Read before any address below is rewritten.
+    their_messages = select(Message.id).where(or_(Message.member_id == mid, theirs))
+    esc_ids = _their_escalations(session, mid, their_messages)
     calls = session.execute(
         select(VoiceCall.id, VoiceCall.call_sid, VoiceCall.recording_url).where(VoiceCall.member_id == mid)
     ).all()
@@ -132,21 +134,21 @@ def erase(
 
     # Twilio's copies: their messages, their calls and recordings, and the alerts staff got about them.
     alert_keys = [f"alert:{e}:%" for e in esc_ids] + [f"alert:failsafe:escalation:{e}" for e in esc_ids]
-    alert_keys += [f"alert:failsafe:{m}" for m in message_ids]
     alert_keys += [f"alert:failsafe:call:{c.call_sid}" for c in calls]
-    alert_outbox_ids = (
-        list(
-            session.scalars(
-                select(OutboxItem.id).where(or_(*[OutboxItem.idempotency_key.like(k) for k in alert_keys]))
-            )
-        )
-        if alert_keys
-        else []
+    failsafe_keys = their_messages.with_only_columns(
+        literal("alert:failsafe:", String) + cast(Message.id, String)
     )
+    alert_rows = select(OutboxItem.id).where(
+        or_(
+            OutboxItem.idempotency_key.in_(failsafe_keys),
+            *[OutboxItem.idempotency_key.like(k) for k in alert_keys],
+        )
+    )
+    alert_outbox_ids = set(session.scalars(alert_rows))
     sids: dict[str, str] = {}
     for sid in session.scalars(
         select(Message.provider_sid).where(
-            or_(Message.id.in_(message_ids or [-1]), Message.outbox_id.in_(alert_outbox_ids or [-1]))
+            or_(Message.id.in_(their_messages), Message.outbox_id.in_(alert_rows))
         )
     ):
         if sid and MESSAGE_SID.match(sid):
@@ -169,20 +171,26 @@ def erase(
     # Staff texts about them: their full name and number anywhere, their first name in alerts about them.
     recordings = [sid for sid, kind in sids.items() if kind == "recording"]
     staff_texts = _scrub_staff_texts(
-        session, phone, name, first, new_name, set(alert_outbox_ids), recordings, esc_ids
+        session, phone, name, first, new_name, alert_outbox_ids, recordings, esc_ids
     )
 
+    session.execute(
+        update(AssessmentRecord)
+        .where(or_(AssessmentRecord.member_id == mid, AssessmentRecord.message_id.in_(their_messages)))
+        .values(rules=[])
+        .execution_options(synchronize_session=False)
+    )
     # Their own messages: no words, no number; the rows stay for the counts.
     counted = session.execute(
         update(Message)
-        .where(Message.id.in_(message_ids or [-1]))
+        .where(Message.id.in_(their_messages))
         .values(body=None, reply_body=None, error_message=None)
         .execution_options(synchronize_session=False)
     ).rowcount
     for column in (Message.from_number, Message.to_number):
         session.execute(
             update(Message)
-            .where(Message.id.in_(message_ids or [-1]), _their_addresses(column, phone))
+            .where(_their_addresses(column, phone))
             .values({column.key: ERASED_ADDRESS})
             .execution_options(synchronize_session=False)
         )
@@ -215,12 +223,6 @@ def erase(
         update(VoiceCall)
         .where(VoiceCall.member_id == mid)
         .values(recording_url=None)
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(
-        update(AssessmentRecord)
-        .where(or_(AssessmentRecord.member_id == mid, AssessmentRecord.message_id.in_(message_ids or [-1])))
-        .values(rules=[])
         .execution_options(synchronize_session=False)
     )
     events = session.execute(
@@ -284,15 +286,14 @@ def _their_addresses(column, phone: str | None):
     return or_(column == phone, column.like(f"%:{phone}"))
 
 
-def _their_escalations(session: Session, member_id: int, message_ids: list[int]) -> list[int]:
+def _their_escalations(session: Session, member_id: int, their_messages) -> list[int]:
     """Their cases, and the cases opened for their number before it was a member's."""
     ids = set(session.scalars(select(Escalation.id).where(Escalation.member_id == member_id)))
-    if message_ids:
-        ids |= set(
-            session.scalars(
-                select(EscalationEvent.escalation_id).where(EscalationEvent.message_id.in_(message_ids))
-            )
+    ids |= set(
+        session.scalars(
+            select(EscalationEvent.escalation_id).where(EscalationEvent.message_id.in_(their_messages))
         )
+    )
     return sorted(ids)
 
 

@@ -51,14 +51,14 @@ def collect(session: Session, member: Member) -> dict[str, list[dict]]:
         Message.member_id == mid, Message.from_number.in_(addresses), Message.to_number.in_(addresses)
     )
     messages = list(session.scalars(select(Message).where(theirs).order_by(Message.created_at, Message.id)))
-    message_ids = [m.id for m in messages]
+    # A subquery rather than a list of ids: years of texts would pass PostgreSQL's parameter limit.
+    message_ids = select(Message.id).where(theirs)
     esc_ids = set(session.scalars(select(Escalation.id).where(Escalation.member_id == mid)))
-    if message_ids:
-        esc_ids |= set(
-            session.scalars(
-                select(EscalationEvent.escalation_id).where(EscalationEvent.message_id.in_(message_ids))
-            )
+    esc_ids |= set(
+        session.scalars(
+            select(EscalationEvent.escalation_id).where(EscalationEvent.message_id.in_(message_ids))
         )
+    )
     escalations = list(
         session.scalars(select(Escalation).where(Escalation.id.in_(esc_ids or {-1})).order_by(Escalation.id))
     )
@@ -146,7 +146,7 @@ def collect(session: Session, member: Member) -> dict[str, list[dict]]:
                 .where(
                     or_(
                         AssessmentRecord.member_id == mid,
-                        AssessmentRecord.message_id.in_(message_ids or [-1]),
+                        AssessmentRecord.message_id.in_(message_ids),
                     )
                 )
                 .order_by(AssessmentRecord.id)
