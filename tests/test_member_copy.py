@@ -199,3 +199,19 @@ def test_facilitators_can_neither_export_nor_erase(client, db, story):
             s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action.like("member_e%")))
             == 0
         )
+
+
+def test_console_refuses_to_erase_a_member_whose_case_is_live(client, db, twilio, group, story):
+    with db.session() as s:
+        other = add_member(s, group.name, "+12025550132", "Lou Live")
+    assert twilio.sms("+12025550132", CRISIS).status_code == 200
+    response = Console(client, "casey@example.org").post(
+        f"/console/members/{other.id}/erase", {"confirm_name": "Lou Live"}
+    )
+    assert response.status_code == 400 and "has a live crisis case" in response.get_data(as_text=True)
+    with db.session() as s:
+        assert s.get(Member, other.id).phone == "+12025550132"
+        assert (
+            s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "member_erased"))
+            == 0
+        )

@@ -324,3 +324,18 @@ def test_without_the_database_an_erased_number_still_gets_no_answer(app, runtime
     assert (
         reply_without_storage("STOP", "+12025550124", known)[0] is not None
     )  # someone else's STOP is confirmed
+
+
+def test_a_member_with_a_live_case_is_not_erased_until_it_is_resolved(app, db, twilio, group, people):
+    """Staff paged for a live case would lose the name and the number to call back."""
+    member, *_ = people
+    assert twilio.sms(PHONE, CRISIS).status_code == 200
+    refused = _erase(app, "--phone", PHONE, "--by", "casey@example.org", "--yes")
+    assert (
+        refused.exit_code == 1
+        and f"member {member.id} has a live crisis case (#1): resolve it" in refused.output
+    )
+    with db.session() as s:
+        assert s.get(Member, member.id).phone == PHONE
+    assert twilio.sms(FACILITATOR_PHONE, "RESOLVE 1").status_code == 200
+    assert _erase(app, "--phone", PHONE, "--by", "casey@example.org", "--yes").exit_code == 0

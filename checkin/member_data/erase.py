@@ -29,7 +29,7 @@ from checkin.checkins import CheckIn
 from checkin.db import utcnow
 from checkin.errors import ValidationError
 from checkin.escalation import commands
-from checkin.escalation.models import AssessmentRecord, Escalation, EscalationEvent
+from checkin.escalation.models import LIVE_STATES, AssessmentRecord, Escalation, EscalationEvent
 from checkin.member_data.models import ProviderDeletion
 from checkin.models import ConsentEvent, Member, MemberStatus, Message, OutboxItem, StaffUser
 from checkin.phones import InvalidPhone, normalize_phone
@@ -115,6 +115,16 @@ def erase(
     """Erase `member` in the caller's transaction (see the module's docstring). `via`: cli | console."""
     if member.erased_at is not None:
         raise ValidationError(f"member {member.id} was erased already")
+    live = session.scalar(
+        select(Escalation)
+        .where(Escalation.member_id == member.id, Escalation.state.in_(LIVE_STATES))
+        .limit(1)
+    )
+    if live is not None:
+        # Staff paged for it would lose the name and the number to call back while it is still live.
+        raise ValidationError(
+            f"member {member.id} has a live {live.level} case (#{live.id}): resolve it before erasing them"
+        )
     now = now or utcnow()
     dialect = session.get_bind().dialect
     mid, phone, name, first = member.id, member.phone, member.display_name, member.first_name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Response, abort, current_app, flash, redirect, request, url_for
 
+from checkin.errors import ValidationError
 from checkin.member_data import erase, export, provider
 from webhooks.console import bp
 from webhooks.console.auth import client_ip, coordinator_required, current_staff, db
@@ -39,7 +40,11 @@ def member_erase(member_id: int):
         abort(
             400, f"to erase this member, type their name exactly as shown ({member.display_name}) in the box"
         )
-    done = erase.erase(db(), member, by=current_staff(), via="console", ip=client_ip())
+    try:
+        done = erase.erase(db(), member, by=current_staff(), via="console", ip=client_ip())
+    except ValidationError as exc:
+        db().rollback()
+        abort(400, str(exc))
     db().commit()
     runtime = current_app.extensions["checkin"]
     twilio = provider.run_pending(
