@@ -288,27 +288,47 @@ def test_erase_asks_before_it_erases(app, db, group, people):
 def test_twilio_deletions_that_fail_wait_for_the_cleanup(
     app, db, runtime, twilio, fake_twilio, group, people
 ):
+    """Twilio down during the erasure: the deletions stay listed (SIDs only) and the hourly duty or the
+    command deletes them once it answers."""
+    from checkin.cli import cli
+    from workers import jobs
+
     member, *_ = people
-    call = runtime.port.place_call(
-        OutboundCall(
-            to=PHONE,
-            twiml_url="https://checkin.example.org/twilio/voice/outbound",
-            from_=FROM_NUMBER,
-            status_callback=None,
-            outbox_id=0,
+    calls = [
+        runtime.port.place_call(
+            OutboundCall(
+                to=PHONE,
+                twiml_url="https://checkin.example.org/twilio/voice/outbound",
+                from_=FROM_NUMBER,
+                status_callback=None,
+                outbox_id=0,
+            )
         )
-    )
+        for _ in range(2)
+    ]
     with db.session() as s:
-        s.add(VoiceCall(call_sid=call.sid, direction="outbound", member_id=member.id, group_id=group.id))
+        for call in calls:
+            s.add(VoiceCall(call_sid=call.sid, direction="outbound", member_id=member.id, group_id=group.id))
     fake_twilio.fail_always(status=503, resource="deletes")
     result = _erase(app, "--phone", PHONE, "--by", "casey@example.org", "--yes")
-    assert result.exit_code == 0 and "1 could not be deleted yet" in result.output, result.output
+    assert result.exit_code == 0 and "2 could not be deleted yet" in result.output, result.output
+    with db.session() as s:
+        waiting = s.scalars(select(ProviderDeletion).where(ProviderDeletion.done_at.is_(None))).all()
+        assert [(d.kind, d.attempts) for d in waiting] == [("call", 1), ("call", 1)]
+        assert all("503" in d.last_error for d in waiting)
     fake_twilio.clear_failures()
-    from checkin.cli import cli
 
+    assert jobs.provider_cleanup(limit=1, runtime=runtime) == 1  # the cron duty, one at a time here
     cleanup = app.test_cli_runner().invoke(cli, ["members", "provider-cleanup"])
-    assert "Twilio: 1 record(s) deleted" in cleanup.output, cleanup.output
-    assert ("Calls", call.sid) in fake_twilio.deleted()
+    assert "Twilio: 1 record(s) deleted, 0 already gone" in cleanup.output, cleanup.output
+    assert {("Calls", c.sid) for c in calls} <= set(fake_twilio.deleted())
+    with db.session() as s:
+        assert (
+            s.scalar(
+                select(func.count()).select_from(ProviderDeletion).where(ProviderDeletion.done_at.is_(None))
+            )
+            == 0
+        )
 
 
 def test_without_the_database_an_erased_number_still_gets_no_answer(app, runtime, db, group, people):
