@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from functools import cache
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
+from checkin import crypto
 from checkin.channels import phone_of
 from checkin.models import ConsentEvent, Member, MemberStatus
 
@@ -15,10 +17,40 @@ log = logging.getLogger("checkin.consent")
 
 def is_opted_out(session: Session, channel: str, address: str, *, member_id: int | None = None) -> bool:
     """Has the person at `address` on `channel` (or member `member_id`) said STOP? Consent is the
-    person's: a STOP by text holds for calls too, and for an address that is not a bare number."""
+    person's: a STOP by text holds for calls too, and for an address that is not a bare number.
+
+    An erased member's number counts as opted out for good (it is kept only as its keyed hash), unless
+    a member has that number again: an erasure ends consent, until the person is added anew."""
     phone = phone_of(channel, address)
-    whose = Member.phone == phone if member_id is None else or_(Member.phone == phone, Member.id == member_id)
-    return bool(session.scalar(select(exists().where(whose, Member.status == MemberStatus.OPTED_OUT.value))))
+    digests = crypto.digests(phone, session.get_bind().dialect)
+    return bool(
+        session.scalar(_opted_out_statement(), {"phone": phone, "member_id": member_id, "digests": digests})
+    )
+
+
+@cache  # built once: on the send path for every outbox row, and compiled once by SQLAlchemy after that
+def _opted_out_statement():
+    members = Member.__table__
+    erased, current = members.alias("erased"), members.alias("current")
+    phone = bindparam("phone", type_=members.c.phone.type)
+    # `id = NULL` when no member id is given: never true, so the number alone decides.
+    whose = or_(members.c.phone == phone, members.c.id == bindparam("member_id", type_=members.c.id.type))
+    opted_out = exists().where(whose, members.c.status == MemberStatus.OPTED_OUT.value)
+    was_erased = and_(
+        exists().where(erased.c.phone_digest.in_(bindparam("digests", expanding=True))),
+        ~exists().where(current.c.phone == phone),
+    )
+    return select(or_(opted_out, was_erased))
+
+
+def erased_member(session: Session, phone: str) -> Member | None:
+    """The erased member whose number `phone` was, unless a member has that number again."""
+    if not phone or session.scalar(select(Member.id).where(Member.phone == phone)):
+        return None
+    digests = crypto.digests(phone, session.get_bind().dialect)
+    return session.scalar(
+        select(Member).where(Member.phone_digest.in_(digests)).order_by(Member.id.desc()).limit(1)
+    )
 
 
 def opt_out(session: Session, member: Member, *, source: str, message_id: int | None = None) -> bool:
@@ -53,6 +85,9 @@ class OptedOutNumbers:
 
         self.max_age_seconds = max_age_seconds
         self._numbers: set[str] = set()
+        # Erased members' numbers, as keyed hashes, and the function that hashes a number to compare.
+        self._digests: set[str] = set()
+        self._digest_of = None
         self._read_at: float | None = None
         self._lock = threading.Lock()
 
@@ -62,7 +97,9 @@ class OptedOutNumbers:
         return self._read_at is not None
 
     def __contains__(self, phone: str) -> bool:
-        return phone in self._numbers
+        if phone in self._numbers:
+            return True
+        return bool(self._digests) and any(d in self._digests for d in self._digest_of(phone))
 
     def refresh_if_due(self, session_factory) -> None:
         import time
@@ -77,7 +114,12 @@ class OptedOutNumbers:
                 numbers = set(
                     session.scalars(select(Member.phone).where(Member.status == MemberStatus.OPTED_OUT.value))
                 )
-            self._numbers, self._read_at = numbers, now
+                digests = set(
+                    session.scalars(select(Member.phone_digest).where(Member.phone_digest.is_not(None)))
+                )
+                dialect = session.get_bind().dialect
+            self._digest_of = lambda phone: crypto.digests(phone, dialect)
+            self._numbers, self._digests, self._read_at = numbers, digests, now
         except Exception as exc:
             log.warning(
                 "could not read the opted-out numbers (%s); keeping the last list", type(exc).__name__

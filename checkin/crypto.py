@@ -8,25 +8,53 @@ process-wide key slot and two engines in one process may use two key sets.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from collections.abc import Iterable
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import LargeBinary
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.types import TypeDecorator
 
 _ATTR = "checkin_cipher"
+_DIGEST_ATTR = "checkin_digest_keys"
+# HKDF's `info`: the digest key is derived from each encryption key, never the encryption key itself.
+_DIGEST_INFO = b"checkin phone digest v1"
 
 
 def install(engine: Engine, keys: Iterable[str]) -> None:
     """Use these keys for `engine`'s encrypted columns: the first encrypts, every one of them decrypts."""
+    keys = list(keys)
     setattr(engine.dialect, _ATTR, MultiFernet([Fernet(k) for k in keys]))
+    setattr(engine.dialect, _DIGEST_ATTR, tuple(_digest_key(k) for k in keys))
 
 
 def share(source: Engine, target: Engine) -> None:
     """Give `target` (a second engine on the same database) the keys installed on `source`."""
     if target is not source:
         setattr(target.dialect, _ATTR, getattr(source.dialect, _ATTR, None))
+        setattr(target.dialect, _DIGEST_ATTR, getattr(source.dialect, _DIGEST_ATTR, None))
+
+
+def _digest_key(fernet_key: str) -> bytes:
+    raw = base64.urlsafe_b64decode(fernet_key)
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_DIGEST_INFO).derive(raw)
+
+
+def digests(text: str, dialect: Dialect) -> list[str]:
+    """Keyed hashes (HMAC-SHA256, hex) of `text` under every installed key, the current key's first.
+
+    What an erased member's number is kept as: a number that texts again can be recognised (and is never
+    texted), while the table alone, without the keys, does not give the number back. One per key, so a
+    digest stored under an older key still matches after a new key is put first."""
+    keys = getattr(dialect, _DIGEST_ATTR, None)
+    if not keys:
+        raise RuntimeError("encryption keys not installed on this database (checkin.crypto.install)")
+    return [hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest() for key in keys]
 
 
 def cipher(dialect: Dialect) -> MultiFernet:

@@ -14,13 +14,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from checkin import answers, consent, keywords, templates
 from checkin.answers import asked
-from checkin.channels import Channel
+from checkin.channels import Channel, phone_of
 from checkin.checkins import ANSWER_WINDOW, CheckIn, open_prompt_id
 from checkin.db import connection_lost, utcnow
 from checkin.escalation import commands, failsafe
 from checkin.escalation import service as escalation
 from checkin.inbox import conversations as inbox
-from checkin.models import Member, Message, StaffUser
+from checkin.models import ConsentEvent, Member, Message, StaffUser
 from checkin.rows import adopt, from_row, insert_returning_id, load_one, update_by_id
 
 log = logging.getLogger("checkin.inbound")
@@ -286,6 +286,9 @@ HELP_REQUESTS = ("HELP", "AYUDA")
 def _decide(session, member, message, now, context) -> tuple[str | None, str | None]:
     kind, word = keywords.classify(message.body)
     if member is None:
+        erased = consent.erased_member(session, phone_of(message.channel, message.from_number))
+        if erased is not None:
+            return _from_erased(session, erased, message, kind, word, now, context)
         return _unknown_number(session, message, kind, word, now, context)
     verdict = escalation.assess_message(session, member, message)
     if (
@@ -428,6 +431,39 @@ def _unknown_number(
         "staff paged" if told else "NOBODY CAN BE PAGED",
     )
     return templates.render(level if told else f"{level}_unheard", lang), level
+
+
+def _from_erased(
+    session: Session,
+    erased: Member,
+    message: Message,
+    kind: str,
+    word: str | None,
+    now: datetime,
+    context: escalation.Context | None,
+) -> tuple[str | None, str | None]:
+    """A text from the number of a member who was erased: they opted out for good, so nothing is sent
+    back, whatever it says. A STOP is recorded in their consent history (as evidence, without the
+    number: the message keeps neither number nor words). A crisis or urgent text is still a case for
+    the coordinators, with the number to call back, as from any unknown number."""
+    level, rules = _assess_words(message)
+    if level in escalation.PAGED:
+        escalation.escalate_sender(session, message, level, rules, now, context)
+        log.warning("message=%s from an erased member's number assessed %s: escalated", message.id, level)
+        return None, level
+    if kind == "opt_out":
+        source = f"keyword:{word}" if word != "phrase" else "phrase"
+        session.add(ConsentEvent(member_id=erased.id, kind="opt_out", source=source, message_id=message.id))
+    from checkin.member_data.erase import ERASED_ADDRESS
+
+    update_by_id(
+        session,
+        Message,
+        message.id,
+        {"member_id": erased.id, "from_number": ERASED_ADDRESS, "body": None, "updated_at": utcnow()},
+    )
+    log.info("message=%s from erased member=%s: not answered (%s)", message.id, erased.id, kind or "text")
+    return None, level
 
 
 SPANISH_WORDS = ("AYUDA", "PARAR", "BAJA", "ALTA", "CUANDO")

@@ -47,7 +47,8 @@ class Member(Base):
     __tablename__ = "members"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    # None once the member is erased (checkin.member_data.erase): then only `phone_digest` is kept.
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
     display_name: Mapped[str] = mapped_column(String(80))
     language: Mapped[str] = mapped_column(String(2), default="en")
     # None means "the group's time zone".
@@ -56,6 +57,10 @@ class Member(Base):
     status: Mapped[str] = mapped_column(String(12), default="active")
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # An erased member: an anonymous row that keeps the counts. The number survives only as a keyed
+    # hash (checkin.crypto.digests), so a text from it is still known to be from someone who opted out.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    phone_digest: Mapped[str | None] = mapped_column(String(64), index=True)
 
     groups: Mapped[list[Group]] = relationship(secondary="group_members", back_populates="members")
     consent_events: Mapped[list[ConsentEvent]] = relationship(
@@ -238,6 +243,7 @@ from checkin.announcements import models as _announcement_models  # noqa: E402
 from checkin.answers import models as _answer_models  # noqa: E402
 from checkin.escalation import models as _escalation_models  # noqa: E402
 from checkin.inbox import models as _inbox_models  # noqa: E402
+from checkin.member_data import models as _member_data_models  # noqa: E402
 from checkin.retention import models as _retention_models  # noqa: E402
 from checkin.schedules import models as _schedule_models  # noqa: E402
 from checkin.voice import models as _voice_models  # noqa: E402
@@ -252,6 +258,7 @@ MODEL_MODULES = (
     _escalation_models,
     _inbox_models,
     _retention_models,
+    _member_data_models,
     _schedule_models,
     _voice_models,
 )

@@ -1,7 +1,8 @@
 """A loopback fake of the parts of Twilio's 2010-04-01 REST API that Checkin uses.
 
 The fake answers the way ``api.twilio.com`` does for the official ``twilio``
-Python library: create/fetch/update Messages and Calls, HTTP Basic auth,
+Python library: create/fetch/update/delete Messages and Calls, fetch/delete Recordings and
+Transcriptions (and list a recording's transcriptions; a test makes them with ``add_recording``), HTTP Basic auth,
 Twilio-shaped error JSON, form parameters validated against Twilio's own
 OpenAPI description (``/work/shared/twilio-oai/twilio_api_v2010.json``), and
 signed status callbacks. A call it placed can be answered (``answer_call`` fetches its TwiML,
@@ -92,6 +93,8 @@ DEFAULT_ACCOUNT_SID = "AC" + "0" * 31 + "1"
 DEFAULT_AUTH_TOKEN = "fake-auth-token"
 
 MESSAGES_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages.json"
+RECORDING_PATH = "/2010-04-01/Accounts/{AccountSid}/Recordings/{Sid}.json"
+TRANSCRIPTION_PATH = "/2010-04-01/Accounts/{AccountSid}/Transcriptions/{Sid}.json"
 MESSAGE_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json"
 CALLS_PATH = "/2010-04-01/Accounts/{AccountSid}/Calls.json"
 CALL_PATH = "/2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json"
@@ -580,7 +583,8 @@ class FakeTwilio:
         """Make the next ``n`` (valid) create requests fail with a Twilio error.
 
         ``to`` restricts the rule to requests for that number, ``resource`` to
-        ``"messages"`` or ``"calls"``.  ``code`` defaults to 21211 for 400, 20429
+        ``"messages"`` or ``"calls"`` (creates), or ``"deletes"`` (any DELETE: a message, call,
+        recording or transcription).  ``code`` defaults to 21211 for 400, 20429
         for 429, 20500 for 500, 20503 for 503.  ``message`` defaults to Twilio's text
         for that code.  Rules are consulted in the order they were added.
         """
@@ -747,6 +751,9 @@ class FakeTwilio:
                 "requests": len(self._requests),
                 "messages": len(self._messages),
                 "calls": len(self._calls),
+                "recordings": len(self._recordings),
+                "transcriptions": len(self._transcriptions),
+                "deleted": len(self._deleted),
                 "callbacks": len(self._callbacks),
                 "pending_callbacks": self._pending_callbacks,
                 "count_429": self._count_429,
@@ -1611,6 +1618,9 @@ class FakeTwilio:
                     "stats": self.stats,
                     "messages": self.messages,
                     "calls": self.calls,
+                    "recordings": self.recordings,
+                    "transcriptions": self.transcriptions,
+                    "deleted": self.deleted,
                     "requests": self.requests,
                     "callbacks": self.callbacks,
                     "failures": self.failure_rules,

@@ -640,3 +640,48 @@ def test_standalone_process_and_remote_control():
     finally:
         proc.terminate()
         assert proc.wait(timeout=60) == 0  # bounds a hang: a loaded machine may take seconds to stop it
+
+
+# --- DELETE: messages, calls, recordings, transcriptions --------------------------------------------
+
+
+def test_delete_answers_204_without_a_body_then_404_as_twilio_does(fake, client):
+    sent = client.messages.create(to=TO, from_=FROM, body="a message to delete")
+    assert client.messages(sent.sid).delete() is True
+    [request] = [r for r in fake.requests() if r["method"] == "DELETE"]
+    assert request["status"] == 204 and request["response"] is None
+    with pytest.raises(TwilioRestException) as gone:
+        client.messages(sent.sid).fetch()
+    assert (gone.value.status, gone.value.code) == (404, 20404)
+    with pytest.raises(TwilioRestException) as again:
+        client.messages(sent.sid).delete()
+    assert again.value.status == 404
+    assert fake.deleted() == [("Messages", sent.sid)]
+
+
+def test_a_recording_lists_its_transcriptions_and_each_is_deleted_on_its_own(fake, client):
+    call = client.calls.create(to=TO, from_=FROM, url="https://example.org/twiml")
+    recording = fake.add_recording(call.sid, transcription="first words")
+    first = recording["transcription_sid"]
+    listed = client.recordings(recording["sid"]).transcriptions.list()
+    assert [(t.sid, t.transcription_text) for t in listed] == [(first, "first words")]
+    assert client.recordings(recording["sid"]).fetch().call_sid == call.sid
+    assert client.recordings(recording["sid"]).delete()
+    assert [t["sid"] for t in fake.transcriptions()] == [
+        first
+    ]  # deleting a recording leaves its transcriptions
+    assert client.transcriptions(first).delete() and client.calls(call.sid).delete()
+    assert fake.deleted() == [
+        ("Recordings", recording["sid"]),
+        ("Transcriptions", first),
+        ("Calls", call.sid),
+    ]
+
+
+def test_deletes_can_be_made_to_fail(fake, client):
+    sent = client.messages.create(to=TO, from_=FROM, body="kept while Twilio is down")
+    fake.fail_next(status=503, resource="messages")
+    with pytest.raises(TwilioRestException) as failed:
+        client.messages(sent.sid).delete()
+    assert failed.value.status == 503
+    assert client.messages(sent.sid).delete() is True

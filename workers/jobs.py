@@ -69,3 +69,11 @@ def sweep(limit: int = 1000, *, runtime: Runtime) -> int:
             outbox.mark_enqueued(session, [i for i, _ in due], now)
         log.info("sweeper enqueued %d outbox items", enqueued)
     return enqueued
+
+
+@takes_runtime
+def provider_cleanup(limit: int = 500, *, runtime: Runtime) -> int:
+    """Delete at Twilio what erasures asked for and could not delete at the time (an outage)."""
+    from checkin.member_data import provider
+
+    return provider.run_pending(runtime.db, runtime.port, limit=limit).deleted

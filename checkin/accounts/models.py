@@ -32,6 +32,8 @@ AUDIT_ACTIONS = (
     "reply",
     "reply_refused",
     "canned_replies",
+    "member_erased",
+    "member_export",
 )
 
 

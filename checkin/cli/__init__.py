@@ -227,12 +227,21 @@ cli.add_command(assess_command, "assess")
 
 from checkin.cli import announce as cli_announce  # noqa: E402
 from checkin.cli import console as cli_console  # noqa: E402
+from checkin.cli import members_data as cli_members_data  # noqa: E402
 from checkin.cli import retention as cli_retention  # noqa: E402
 from checkin.cli import schedules as cli_schedules  # noqa: E402
 from checkin.cli import spool as cli_spool  # noqa: E402
 from checkin.cli import voice as cli_voice  # noqa: E402
 
-for _part in (cli_schedules, cli_voice, cli_console, cli_spool, cli_retention, cli_announce):
+for _part in (
+    cli_schedules,
+    cli_voice,
+    cli_console,
+    cli_spool,
+    cli_retention,
+    cli_announce,
+    cli_members_data,
+):
     _part.register(cli)
 
 
