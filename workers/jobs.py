@@ -76,4 +76,4 @@ def provider_cleanup(limit: int = 500, *, runtime: Runtime) -> int:
     """Delete at Twilio what erasures asked for and could not delete at the time (an outage)."""
     from checkin.member_data import provider
 
-    return provider.run_pending(runtime.db, runtime.port, limit=limit).deleted
+    return provider.run_pending(runtime.db, runtime.provider_data, limit=limit).deleted

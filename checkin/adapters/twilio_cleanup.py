@@ -1,4 +1,4 @@
-"""Twilio's side of retention (checkin.retention.provider.ProviderData): DELETE of messages, call
+"""Twilio's side of retention and erasure (checkin.retention.provider.ProviderData): DELETE of messages, call
 recordings, their transcriptions and calls through the twilio library. A 404 means already deleted."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ class TwilioDataCleanup:
     def __init__(self, settings, timeout: float = 10.0):
         self.client = make_client(settings, timeout)
 
-    def delete_message(self, sid: str) -> None:
-        _gone(lambda: self.client.messages(sid).delete())
+    def delete_message(self, sid: str) -> int:
+        return _gone(lambda: self.client.messages(sid).delete())
 
     def delete_call_recordings(self, call_sid: str | None, recording_sids: Iterable[str]) -> int:
         sids = {s for s in recording_sids if RECORDING_SID.fullmatch(s)}
@@ -32,8 +32,8 @@ class TwilioDataCleanup:
             deleted += _gone(lambda sid=sid: self.client.recordings(sid).delete())
         return deleted
 
-    def delete_call(self, sid: str) -> None:
-        _gone(lambda: self.client.calls(sid).delete())
+    def delete_call(self, sid: str) -> int:
+        return _gone(lambda: self.client.calls(sid).delete())
 
 
 def _gone(delete: Callable[[], object]) -> int:

@@ -76,36 +76,6 @@ class TwilioPort:
         oldest = min(candidates, key=lambda r: r.date_created)
         return SendResult(sid=oldest.sid, status=oldest.status or "queued")
 
-    def delete_record(self, kind: str, sid: str) -> bool:
-        """DELETE Messages/{Sid}, Calls/{Sid}, or a recording's Transcriptions/{Sid} and then
-        Recordings/{Sid} (deleting a recording leaves its transcriptions at Twilio)."""
-        try:
-            if kind == "message":
-                return _delete(self.client.messages(sid))
-            if kind == "call":
-                return _delete(self.client.calls(sid))
-            if kind == "recording":
-                for transcription in self.client.recordings(sid).transcriptions.list():
-                    _delete(self.client.transcriptions(transcription.sid))
-                return _delete(self.client.recordings(sid))
-        except TwilioRestException as exc:
-            if exc.status == 404:
-                return False  # the recording itself is gone, so its transcriptions could not be listed
-            raise SendError(exc.code, exc.msg, http_status=exc.status) from None
-        except (TwilioException, OSError) as exc:
-            raise SendError(None, type(exc).__name__) from None
-        raise ValueError(f"unknown kind of record {kind!r}")
-
-
-def _delete(context) -> bool:
-    """One DELETE; Twilio's 404 means it is gone already, which is what was asked."""
-    try:
-        return bool(context.delete())
-    except TwilioRestException as exc:
-        if exc.status == 404:
-            return False
-        raise
-
 
 # Newest first: a number gets far fewer than this many messages between two attempts of one send.
 RECONCILE_PAGE = 50

@@ -41,7 +41,9 @@ def register(cli) -> None:
         done = _domain_call(apply)
         click.echo(f"member {done.member_id} erased: now {done.alias!r}; {done.summary()}")
         runtime = _runtime()
-        click.echo(provider.run_pending(runtime.db, runtime.port, member_id=done.member_id).summary())
+        click.echo(
+            provider.run_pending(runtime.db, runtime.provider_data, member_id=done.member_id).summary()
+        )
 
     @members.command("export")
     @click.option("--phone", required=True, help="the member's phone number")
@@ -92,7 +94,7 @@ def register(cli) -> None:
         from checkin.member_data import provider
 
         runtime = _runtime()
-        click.echo(provider.run_pending(runtime.db, runtime.port).summary())
+        click.echo(provider.run_pending(runtime.db, runtime.provider_data).summary())
 
 
 def _member_and_alias(session, phone, by_email):

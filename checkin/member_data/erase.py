@@ -9,7 +9,7 @@ unchanged), their groups and language, the consent history (evidence that they o
 no number), the audit trail (which names members by id only). Pending sends to them are cancelled.
 
 Twilio's own copies (messages, calls, recordings and their transcriptions) are listed as
-ProviderDeletion rows in the same transaction and deleted through the messaging port after commit
+ProviderDeletion rows in the same transaction and deleted through the ProviderData port after commit
 (checkin.member_data.provider), so an outage at Twilio delays them but loses none.
 """
 

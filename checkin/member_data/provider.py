@@ -1,4 +1,5 @@
-"""Deleting the provider's copies an erasure listed (ProviderDeletion rows), through the messaging port.
+"""Deleting the provider's copies an erasure listed (ProviderDeletion rows), through the ProviderData port
+retention uses too.
 
 Run after the erasure has committed (the CLI and the console do it at once); a record the provider
 could not delete stays pending with its error and is tried again by the next run (`checkin members
@@ -14,7 +15,7 @@ from sqlalchemy import select
 
 from checkin.db import utcnow
 from checkin.member_data.models import ProviderDeletion
-from checkin.messaging import MessagingPort, SendError
+from checkin.retention.provider import ProviderCleanupError, ProviderData
 
 log = logging.getLogger("checkin.member_data")
 
@@ -32,7 +33,7 @@ class CleanupResult:
         return text
 
 
-def run_pending(db, port: MessagingPort, *, member_id: int | None = None, limit: int = 1000) -> CleanupResult:
+def run_pending(db, data: ProviderData, *, member_id: int | None = None, limit: int = 1000) -> CleanupResult:
     """Delete the pending records (only `member_id`'s, if given) at the provider, oldest first."""
     with db.session() as session:
         query = select(ProviderDeletion.id, ProviderDeletion.kind, ProviderDeletion.sid).where(
@@ -45,15 +46,13 @@ def run_pending(db, port: MessagingPort, *, member_id: int | None = None, limit:
     for row in pending:
         error = None
         try:
-            if port.delete_record(row.kind, row.sid):
+            if _delete(data, row.kind, row.sid):
                 deleted += 1
             else:
                 absent += 1
-        except SendError as exc:
+        except ProviderCleanupError as exc:
             error, failed = str(exc)[:255], failed + 1
-            log.warning(
-                "provider deletion id=%s kind=%s failed: %s", row.id, row.kind, exc.code or exc.http_status
-            )
+            log.warning("provider deletion id=%s kind=%s failed: %s", row.id, row.kind, exc)
         with db.session() as session:
             record = session.get(ProviderDeletion, row.id)
             record.attempts += 1
@@ -63,3 +62,14 @@ def run_pending(db, port: MessagingPort, *, member_id: int | None = None, limit:
     if pending:
         log.info("provider deletions: deleted=%s absent=%s failed=%s", deleted, absent, failed)
     return CleanupResult(deleted, absent, failed)
+
+
+def _delete(data: ProviderData, kind: str, sid: str) -> int:
+    """How many of the provider's records went now (0: it had none)."""
+    if kind == "message":
+        return data.delete_message(sid)
+    if kind == "call":
+        return data.delete_call(sid)
+    if kind == "recording":
+        return data.delete_call_recordings(None, [sid])
+    raise ValueError(f"unknown kind of record {kind!r}")

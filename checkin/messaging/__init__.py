@@ -64,13 +64,3 @@ class MessagingPort(Protocol):
         Asked before re-sending a request whose earlier attempt's outcome is unknown (a timeout, a
         worker that died mid-call): the provider may have it. Raises SendError when it cannot tell."""
         ...
-
-    def delete_record(self, kind: str, sid: str) -> bool:
-        """Delete the provider's own copy of a record (RECORD_KINDS): a message with its body and
-        numbers, a call's log, a recording with its transcriptions. True if it was deleted now, False if
-        the provider had no such record (already gone). Raises SendError when it could not delete it."""
-        ...
-
-
-# What `MessagingPort.delete_record` deletes.
-RECORD_KINDS = ("message", "call", "recording")

@@ -34,6 +34,3 @@ class ConsolePort:
             flush=True,
         )
         return SendResult(sid=sid, status="queued")
-
-    def delete_record(self, kind: str, sid: str) -> bool:
-        return False  # nothing left the machine, so no provider holds a copy

@@ -1,4 +1,4 @@
-"""The port through which retention removes what the messaging provider keeps of expired data: message
+"""The port through which retention and erasure remove what the messaging provider keeps: message
 resources (their bodies), call recordings with their transcriptions, and call records.
 
 Every method treats "already gone" as done, so a run that stopped half-way is simply run again."""
@@ -23,14 +23,18 @@ class ProviderCleanupError(Exception):
 class ProviderData(Protocol):
     name: str
 
-    def delete_message(self, sid: str) -> None: ...
+    def delete_message(self, sid: str) -> int:
+        """1 if deleted now, 0 if the provider had no such message (already gone)."""
+        ...
 
     def delete_call_recordings(self, call_sid: str | None, recording_sids: Iterable[str]) -> int:
         """Delete the call's recordings (those listed for it, and `recording_sids`), each one's
         transcriptions first. Returns how many resources were deleted."""
         ...
 
-    def delete_call(self, sid: str) -> None: ...
+    def delete_call(self, sid: str) -> int:
+        """1 if deleted now, 0 if the provider had no such call."""
+        ...
 
 
 class NoProviderData:
@@ -38,14 +42,14 @@ class NoProviderData:
 
     name = "none"
 
-    def delete_message(self, sid: str) -> None:
-        return None
+    def delete_message(self, sid: str) -> int:
+        return 0
 
     def delete_call_recordings(self, call_sid: str | None, recording_sids: Iterable[str]) -> int:
         return 0
 
-    def delete_call(self, sid: str) -> None:
-        return None
+    def delete_call(self, sid: str) -> int:
+        return 0
 
 
 def recording_sid(url: str | None) -> str | None:

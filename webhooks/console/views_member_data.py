@@ -48,7 +48,7 @@ def member_erase(member_id: int):
     db().commit()
     runtime = current_app.extensions["checkin"]
     twilio = provider.run_pending(
-        runtime.db, runtime.port, member_id=done.member_id, limit=DELETIONS_IN_REQUEST
+        runtime.db, runtime.provider_data, member_id=done.member_id, limit=DELETIONS_IN_REQUEST
     )
     flash(f"Erased: this member is now {done.alias}. {done.summary()}. {twilio.summary()}.", "ok")
     return redirect(url_for("console.member", member_id=done.member_id))
