@@ -9,8 +9,8 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from checkin.accounts import passwords, sessions
-from checkin.accounts.models import AuditEvent
+from checkin.accounts import audit_chain, passwords, sessions
+from checkin.accounts.models import AUDIT_ACTIONS, AuditEvent
 from checkin.db import utcnow
 from checkin.models import StaffUser
 
@@ -49,17 +49,23 @@ def audit(
     ip: str | None = None,
     now: datetime | None = None,
 ) -> AuditEvent:
+    """Append one row to the audit log (hash-chained, append-only) in `session`'s transaction.
+
+    Refer to people by id (member_id, `staff:12` in detail), never by phone, name or anything they
+    wrote: erasing a member must leave the log untouched and still verifying. Commit soon after: on
+    PostgreSQL appends hold a lock until the transaction ends."""
+    if action not in AUDIT_ACTIONS:
+        raise ValueError(f"unknown audit action {action!r} (add it to AUDIT_ACTIONS)")
     event = AuditEvent(
         action=action,
         staff_id=staff_id,
         member_id=member_id,
         escalation_id=escalation_id,
-        detail=detail,
+        detail=detail[:255] if detail else detail,
         ip=ip,
         at=now or utcnow(),
     )
-    session.add(event)
-    return event
+    return audit_chain.append(session, event)
 
 
 def authenticate(session: Session, throttle: SignInThrottle, email: str, password: str, ip: str) -> SignIn:

@@ -192,9 +192,8 @@ def assess_message(
             words=words if words != str(score) else None,
         )
     if level != "none":
-        log.info(
-            "assessed message=%s member=%s level=%s rules=%s", message.id, member.id, level, ",".join(rules)
-        )
+        # The message id and level only: rule ids next to a member's id would say what they wrote.
+        log.info("assessed message=%s level=%s", message.id, level)
     return Verdict(level, rules, record)
 
 
@@ -681,7 +680,6 @@ def handle_verdict(
                 now,
                 level="watch",
                 message_id=message.id,
-                detail=",".join(verdict.rules)[:255],
             )
         return live
     if live is None:
@@ -725,7 +723,7 @@ def _open(
     except IntegrityError:
         return None
     verdict.record.escalation_id = esc.id
-    _event(session, esc, "assessed", now, message_id=message.id, detail=",".join(verdict.rules)[:255])
+    _event(session, esc, "assessed", now, message_id=message.id)
     _event(session, esc, "opened", now, message_id=message.id)
     log.warning(
         "escalation %s opened level=%s member=%s staff=%s message=%s",
@@ -817,7 +815,6 @@ def _attach(
         now,
         level=verdict.level,
         message_id=message.id,
-        detail=",".join(verdict.rules)[:255],
     )
     before = _alerts_written(session, esc)
     raised = RANK[verdict.level] > RANK[esc.level]

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from checkin.checkins import CheckIn
-from checkin.escalation.models import Escalation, EscalationEvent
+from checkin.escalation.models import AssessmentRecord, Escalation, EscalationEvent
 from checkin.messaging.errors import meaning
 from checkin.models import Member, Message
 from checkin.voice.models import VoiceCall
@@ -103,6 +103,20 @@ def _calls(session: Session, member_id: int) -> list[Entry]:
     return entries
 
 
+def assessed_rules(session: Session, events) -> dict[int, str]:
+    """{message id: "rule,ids"} for the "assessed" events among `events`: the rule ids are kept (encrypted)
+    on the message's assessment, and shown to staff as the rules' reasons."""
+    ids = {e.message_id for e in events if e.kind == "assessed" and e.message_id}
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(AssessmentRecord.message_id, AssessmentRecord.rules).where(
+            AssessmentRecord.message_id.in_(ids)
+        )
+    )
+    return {message_id: ",".join(rules or ()) for message_id, rules in rows}
+
+
 @dataclass
 class MemberTimeline:
     messages: list[Message]
@@ -110,6 +124,7 @@ class MemberTimeline:
     checkins: list[CheckIn]
     escalations: list[tuple[Escalation, list[EscalationEvent]]]
     chart: Markup
+    rules: dict[int, str]
 
 
 def for_member(session: Session, member: Member) -> MemberTimeline:
@@ -148,8 +163,14 @@ def for_member(session: Session, member: Member) -> MemberTimeline:
     entries = sorted(
         [text_entry(m) for m in messages] + _calls(session, member.id), key=lambda e: e.at, reverse=True
     )
+    all_events = [e for evs in events.values() for e in evs]
     return MemberTimeline(
-        messages, entries, checkins, [(e, events.get(e.id, [])) for e in escalations], mood_chart(points)
+        messages,
+        entries,
+        checkins,
+        [(e, events.get(e.id, [])) for e in escalations],
+        mood_chart(points),
+        assessed_rules(session, all_events),
     )
 
 

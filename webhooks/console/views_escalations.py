@@ -235,6 +235,7 @@ def escalation(escalation_id: int):
         events=events,
         names=names,
         messages=messages,
+        rules=timeline.assessed_rules(session, events),
         recent=recent,
         words=EVENT_WORDS,
         candidates=[s for s in _who_can_take(esc) if s.id != esc.acknowledged_by],
