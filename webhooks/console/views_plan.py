@@ -26,6 +26,7 @@ from webhooks.console import (
     login_required,
     texts,
 )
+from webhooks.console.auth import audit_here
 
 PREVIEW_DAYS = 14
 
@@ -159,6 +160,7 @@ def save_plan(group_id: int):
     group = group_visible(group_id)
     try:
         schedules.set_plan(db(), group.id, **_overrides(request.form))
+        audit_here("setting_changed", f"group:{group.id} reminder plan saved")
         db().commit()
     except ValidationError as exc:
         db().rollback()
@@ -172,6 +174,7 @@ def save_plan(group_id: int):
 def reset_plan(group_id: int):
     group = group_visible(group_id)
     schedules.set_plan(db(), group.id, **{key: None for key, _label in FIELDS.values()})
+    audit_here("setting_changed", f"group:{group.id} reminder plan reset to the defaults")
     db().commit()
     flash("Plan back to the defaults in config/plan.toml.", "ok")
     return redirect(url_for(".plan", group_id=group_id) + "#preview")
@@ -183,6 +186,7 @@ def save_texts(group_id: int):
     group = group_visible(group_id)
     try:
         schedules.set_templates(db(), group.id, texts.changes(request.form))
+        audit_here("setting_changed", f"group:{group.id} message texts saved")
         db().commit()
     except ValidationError as exc:
         db().rollback()
