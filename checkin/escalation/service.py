@@ -683,7 +683,12 @@ def handle_verdict(
             )
         return live
     if live is None:
-        group = member.groups[0] if member.groups else None
+        # The group whose number was written to (a member of two groups who texts B's number is B's
+        # case, paged by B's rota and read by B's facilitators, as a call is), else the first.
+        to = message.to_number
+        group = next((g for g in member.groups if to and g.phone_number == to), None) or (
+            member.groups[0] if member.groups else None
+        )
         esc = _open(session, member.id, group.id if group else None, message, verdict, now, ctx)
         if esc is not None:
             return esc

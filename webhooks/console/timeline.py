@@ -96,7 +96,8 @@ class Scope:
 
 
 def scope_for(member: Member, group_ids: set[int] | None, default_number: str | None) -> Scope | None:
-    """What of `member` a reader of `group_ids` may see; None (everything) for a coordinator (None)."""
+    """What of `member` a reader of `group_ids` may see; None (everything) for a coordinator (`group_ids`
+    None) and for a reader of every group the member is in."""
     if group_ids is None:
         return None
 
@@ -108,6 +109,8 @@ def scope_for(member: Member, group_ids: set[int] | None, default_number: str | 
 
     mine = [g for g in member.groups if g.id in group_ids]
     others = [g for g in member.groups if g.id not in group_ids]
+    if not others:
+        return None  # every group of the member's is the reader's: nothing to hold back
     shared = set().union(*(numbers(g) for g in others)) if others else set()
     visible = set().union(*(numbers(g) for g in mine)) - shared if mine else set()
     return Scope(frozenset(g.id for g in mine), frozenset(visible))
@@ -178,7 +181,12 @@ def for_member(session: Session, member: Member, scope: Scope | None = None) -> 
     checkin_query = select(CheckIn).where(CheckIn.member_id == member.id)
     escalation_query = select(Escalation).where(Escalation.member_id == member.id)
     if scope is not None:
-        checkin_query = checkin_query.where(CheckIn.group_id.in_(scope.group_ids or [-1]))
+        # An answer nobody prompted has no group: it belongs where the message that carried it went.
+        seen_messages = select(Message.id).where(Message.member_id == member.id, scope.messages())
+        checkin_query = checkin_query.where(
+            CheckIn.group_id.in_(scope.group_ids or [-1])
+            | (CheckIn.group_id.is_(None) & CheckIn.message_id.in_(seen_messages))
+        )
         escalation_query = escalation_query.where(Escalation.group_id.in_(scope.group_ids or [-1]))
     checkins = list(
         session.scalars(checkin_query.order_by(CheckIn.created_at.desc(), CheckIn.id.desc()).limit(LIMIT))
