@@ -176,17 +176,43 @@ def test_every_cli_action_is_an_audit_row_without_its_arguments(runtime, cli_env
     ]
 
 
-def test_migration_chains_existing_rows_and_encrypts_assessments(tmp_path, monkeypatch):
-    """A database with audit rows and assessments from before 0014 comes out chained and encrypted."""
+@pytest.fixture(params=["sqlite", "postgresql"])
+def old_database(request, tmp_path, database_url):
+    """An empty database of either kind, to migrate step by step (PostgreSQL: on the test server)."""
+    import uuid
+
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.sqlite3'}"
+        return
+    if not database_url.startswith("postgresql"):
+        pytest.fail("the PostgreSQL case needs the suite's PostgreSQL (CHECKIN_REQUIRE_SERVICES)")
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(make_url(database_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    name = f"checkin_old_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_migration_chains_existing_rows_and_encrypts_assessments(old_database, tmp_path, monkeypatch):
+    """A database with audit rows, assessments and scores from before 0014 comes out chained and encrypted."""
     from migrations import upgrade
 
     key = Fernet.generate_key().decode()
     monkeypatch.setenv("CHECKIN_ENCRYPTION_KEY", key)
     monkeypatch.setenv("CHECKIN_INSTANCE_PATH", str(tmp_path / "instance"))
-    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    url = old_database
     upgrade(url, "0013")
     engine = create_engine(url)
-    at = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC).replace(tzinfo=None)
+    at = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    if engine.dialect.name == "sqlite":
+        at = at.replace(tzinfo=None)
     with engine.begin() as conn:
         conn.execute(
             text(
@@ -209,6 +235,13 @@ def test_migration_chains_existing_rows_and_encrypts_assessments(tmp_path, monke
             ),
             {"at": at},
         )
+        conn.execute(
+            text(
+                "INSERT INTO checkins (id, member_id, channel, state, score, created_at) "
+                "VALUES (1, 1, 'sms', 'answered', 4, :at)"
+            ),
+            {"at": at},
+        )
         for i in range(3):
             conn.execute(
                 text(
@@ -223,11 +256,15 @@ def test_migration_chains_existing_rows_and_encrypts_assessments(tmp_path, monke
         assert b"si.kill_self" not in bytes(raw.rules)
         assert Fernet(key).decrypt(bytes(raw.rules)) == b'["si.kill_self"]'
         assert Fernet(key).decrypt(bytes(raw.score)) == b"2"
-        with pytest.raises(DatabaseError, match="append-only"):
-            conn.execute(text("DELETE FROM audit_events"))
+        checkin_score = conn.execute(text("SELECT score FROM checkins")).scalar()
+        assert Fernet(key).decrypt(bytes(checkin_score)) == b"4"
+    with pytest.raises(DatabaseError, match="append-only"), engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_events"))
     from sqlalchemy.orm import Session
 
     from checkin import crypto
+    from checkin.checkins import CheckIn
+    from checkin.escalation.models import AssessmentRecord
 
     crypto.install(engine, [key])
     with Session(engine) as s:
@@ -235,8 +272,7 @@ def test_migration_chains_existing_rows_and_encrypts_assessments(tmp_path, monke
         audit(s, "view_member", None, member_id=1)
         s.commit()
         assert audit_chain.verify(s).rows == 4
-        from checkin.escalation.models import AssessmentRecord
-
         record = s.get(AssessmentRecord, 1)
         assert (record.rules, record.score) == (["si.kill_self"], 2)
+        assert s.get(CheckIn, 1).score == 4
     engine.dispose()

@@ -3,7 +3,7 @@
 - audit_events: seq, prev_hash, hash (existing rows are chained in id order); the foreign keys to
   members and staff_users go (a cascade would rewrite the log); triggers refuse UPDATE and DELETE
   (and TRUNCATE on PostgreSQL).
-- assessments.rules and assessments.score become Fernet tokens under CHECKIN_ENCRYPTION_KEY (read as
+- assessments.rules, assessments.score and checkins.score become Fernet tokens under CHECKIN_ENCRYPTION_KEY (read as
   the service reads it, only when there are rows to encrypt).
 - escalation_events of kind "assessed" no longer repeat the rule ids in clear: their detail is emptied
   (the console reads them from the assessment of the event's message).
@@ -57,27 +57,37 @@ def _chain_existing(bind) -> None:
         prev = digest
 
 
-def _encrypt_assessments(bind) -> None:
-    rows = bind.execute(sa.text("SELECT id, rules, score FROM assessments")).all()
-    if not rows:
-        return
+def _cipher():
     from cryptography.fernet import Fernet, MultiFernet
 
     from config import load_settings
 
     keys = load_settings().encryption_keys
     if not keys:
-        raise RuntimeError("CHECKIN_ENCRYPTION_KEY is needed to encrypt the stored assessments")
-    cipher = MultiFernet([Fernet(k) for k in keys])
+        raise RuntimeError("CHECKIN_ENCRYPTION_KEY is needed to encrypt the stored assessments and scores")
+    return MultiFernet([Fernet(k) for k in keys])
 
-    def seal(value):
-        return None if value is None else cipher.encrypt(json.dumps(value, separators=(",", ":")).encode())
 
+def _seal(cipher, value):
+    return None if value is None else cipher.encrypt(json.dumps(value, separators=(",", ":")).encode())
+
+
+def _encrypt_assessments(bind) -> None:
+    rows = bind.execute(sa.text("SELECT id, rules, score FROM assessments")).all()
+    scores = bind.execute(sa.text("SELECT id, score FROM checkins WHERE score IS NOT NULL")).all()
+    if not rows and not scores:
+        return
+    cipher = _cipher()
     for r in rows:
         rules = json.loads(r.rules) if isinstance(r.rules, str) else (r.rules or [])
         bind.execute(
             sa.text("UPDATE assessments SET rules_sealed = :rules, score_sealed = :score WHERE id = :id"),
-            {"rules": seal(rules), "score": seal(r.score), "id": r.id},
+            {"rules": _seal(cipher, rules), "score": _seal(cipher, r.score), "id": r.id},
+        )
+    for r in scores:
+        bind.execute(
+            sa.text("UPDATE checkins SET score_sealed = :score WHERE id = :id"),
+            {"score": _seal(cipher, r.score), "id": r.id},
         )
 
 
@@ -110,7 +120,13 @@ def upgrade() -> None:
     with op.batch_alter_table("assessments") as batch:
         batch.add_column(sa.Column("rules_sealed", sa.LargeBinary(), nullable=True))
         batch.add_column(sa.Column("score_sealed", sa.LargeBinary(), nullable=True))
+    with op.batch_alter_table("checkins") as batch:
+        batch.add_column(sa.Column("score_sealed", sa.LargeBinary(), nullable=True))
     _encrypt_assessments(bind)
+    with op.batch_alter_table("checkins") as batch:
+        batch.drop_column("score")
+    with op.batch_alter_table("checkins") as batch:
+        batch.alter_column("score_sealed", new_column_name="score", existing_type=sa.LargeBinary())
     with op.batch_alter_table("assessments") as batch:
         batch.drop_column("rules")
         batch.drop_column("score")
