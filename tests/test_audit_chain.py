@@ -114,6 +114,31 @@ def test_a_forged_row_with_its_own_hash_still_breaks_the_next_link(db):
     assert "previous-hash" in result.reason
 
 
+def test_retention_prunes_the_oldest_rows_and_the_chain_still_verifies(db, cli_env):
+    write_rows(db, 5)
+    with db.session() as s:
+        assert audit_chain.prune_through(s, 3) == 3
+    with db.session() as s:
+        assert [r.seq for r in s.scalars(select(AuditEvent).order_by(AuditEvent.seq))] == [4, 5, 6]
+        [retention] = s.scalars(select(AuditEvent).where(AuditEvent.action == "retention"))
+        assert retention.detail.startswith("audit rows pruned through seq 3 (anchor ")
+        assert audit_chain.verify(s).ok and audit_chain.verify(s).rows == 3
+    # The allowance ended with that transaction: nothing else can be deleted.
+    with pytest.raises(DatabaseError, match="append-only"), db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_events WHERE seq = 4"))
+    result = run(cli_env, "audit", "verify")
+    assert result.returncode == 0 and "3 row(s)" in result.stdout
+
+
+def test_a_prefix_deleted_without_its_retention_row_is_named(db):
+    write_rows(db, 4)
+    superuser(db, "DELETE FROM audit_events WHERE seq <= 2")
+    with db.session() as s:
+        result = audit_chain.verify(s)
+    assert (result.ok, result.broken_seq) == (False, 1)
+    assert "row seq 1 is missing" in result.reason
+
+
 def test_concurrent_writers_make_one_chain(db):
     writers, each = 6, 5
     start = threading.Barrier(writers)

@@ -105,6 +105,20 @@ class Verification:
 def verify(session: Session, *, batch: int = 5000) -> Verification:
     """Walk the chain from its first row; stop at the first row that is missing, edited or out of place."""
     expected_seq, prev_hash, rows, after = 1, GENESIS, 0, 0
+    first = session.execute(
+        select(AuditEvent.seq, AuditEvent.prev_hash).order_by(AuditEvent.seq).limit(1)
+    ).first()
+    if first is not None and first.seq > 1:
+        # Rows before it were pruned on purpose only if a "retention" row says so and names the hash
+        # the first remaining row chains onto.
+        anchored = session.scalar(
+            select(AuditEvent.id).where(
+                AuditEvent.action == "retention",
+                AuditEvent.detail == _prune_detail(first.seq - 1, first.prev_hash),
+            )
+        )
+        if anchored is not None:
+            expected_seq, prev_hash, after = first.seq, first.prev_hash, first.seq - 1
     while True:
         # Plain rows, not ORM objects: a long walk must not fill (or detach from) the caller's session.
         chunk = session.execute(
@@ -130,17 +144,57 @@ def verify(session: Session, *, batch: int = 5000) -> Verification:
         after = chunk[-1].seq
 
 
+# --- retention: the oldest rows, on purpose, anchored --------------------------------------------
+
+
+def _prune_detail(seq: int, anchor: str) -> str:
+    return f"audit rows pruned through seq {seq} (anchor {anchor})"
+
+
+def prune_through(session: Session, seq: int, *, staff_id: int | None = None) -> int:
+    """Delete the audit rows up to and including `seq` (the retention period's job), leaving a chain that
+    still verifies: a "retention" row is appended first naming the cut and the hash row `seq + 1` chains
+    onto. The database allows this DELETE only for those rows and only in this transaction. Returns
+    how many rows went."""
+    from checkin.accounts import audit  # the one way rows are written
+
+    anchor = session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == seq))
+    if anchor is None:
+        raise ValueError(f"no audit row with seq {seq} to prune through")
+    audit(session, "retention", staff_id, detail=_prune_detail(seq, anchor))
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(
+            text("SELECT set_config(:name, :value, true)"), {"name": PRUNE_SETTING, "value": str(seq)}
+        )
+    else:  # SQLite triggers read no settings: lifted and put back inside this transaction
+        for statement in drop_append_only_ddl(dialect):
+            session.execute(text(statement))
+    gone = session.execute(AuditEvent.__table__.delete().where(AuditEvent.seq <= seq)).rowcount
+    if dialect == "postgresql":
+        session.execute(text("SELECT set_config(:name, '', true)"), {"name": PRUNE_SETTING})
+    else:
+        for statement in append_only_ddl(dialect):
+            session.execute(text(statement))
+    return gone
+
+
 # --- append-only in the database ----------------------------------------------------------------
 
 _REFUSAL = "audit_events is append-only"
+PRUNE_SETTING = "checkin.audit_prune_through"
 
 
 def append_only_ddl(dialect: str) -> list[str]:
     """Statements that make the database refuse UPDATE, DELETE (and on PostgreSQL TRUNCATE) of audit rows."""
     if dialect == "postgresql":
         return [
+            # The one DELETE allowed: the oldest rows, through the seq `prune_through` names for its own
+            # transaction (and anchors in a "retention" row that `verify` checks).
             "CREATE OR REPLACE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
-            f"BEGIN RAISE EXCEPTION '{_REFUSAL}: % refused', TG_OP USING ERRCODE = 'insufficient_privilege'; END $$",
+            "BEGIN IF TG_OP = 'DELETE' THEN IF OLD.seq <= coalesce(nullif(current_setting("
+            f"'{PRUNE_SETTING}', true), '')::bigint, 0) THEN RETURN OLD; END IF; END IF; "
+            f"RAISE EXCEPTION '{_REFUSAL}: % refused', TG_OP USING ERRCODE = 'insufficient_privilege'; END $$",
             "CREATE TRIGGER audit_events_no_update_delete BEFORE UPDATE OR DELETE ON audit_events "
             "FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()",
             "CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events "
