@@ -85,13 +85,11 @@ class Scope:
 
     def messages(self):
         """A WHERE clause for Message: texts and calls to or from these groups' numbers."""
-        return (
-            or_(
-                and_(Message.direction == "inbound", Message.to_number.in_(self.numbers or [""])),
-                and_(Message.direction == "outbound", Message.from_number.in_(self.numbers or [""])),
-            )
-            if self.numbers
-            else Message.id.is_(None)
+        if not self.numbers:
+            return Message.id.is_(None)  # none of these groups' messages can be told apart: none
+        return or_(
+            and_(Message.direction == "inbound", Message.to_number.in_(self.numbers)),
+            and_(Message.direction == "outbound", Message.from_number.in_(self.numbers)),
         )
 
 
