@@ -164,9 +164,12 @@ def test_concurrent_writers_make_one_chain(db):
         assert audit_chain.verify(s).ok
 
 
-def test_an_unknown_action_is_refused(db):
-    with db.session() as s, pytest.raises(ValueError, match="unknown audit action"):
-        audit(s, "looked_around", 1)
+def test_an_action_too_long_for_its_column_is_refused_with_its_name(db):
+    with (
+        db.session() as s,
+        pytest.raises(ValueError, match="1-24 characters, not 'looked_around_the_whole_console'"),
+    ):
+        audit(s, "looked_around_the_whole_console", 1)
 
 
 def test_every_cli_action_is_an_audit_row_without_its_arguments(runtime, cli_env):
