@@ -251,10 +251,10 @@ def test_migration_chains_existing_rows_and_encrypts_assessments(old_database, t
         )
         conn.execute(
             text(
-                "INSERT INTO messages (id, direction, channel, member_id, from_number, to_number, status, "
-                "created_at, updated_at) VALUES (1, 'inbound', 'sms', 1, 'x', 'y', 'received', :at, :at)"
+                "INSERT INTO messages (id, direction, channel, member_id, from_number, to_number, body, status, "
+                "created_at, updated_at) VALUES (1, 'inbound', 'sms', 1, 'x', 'y', :body, 'received', :at, :at)"
             ),
-            {"at": at},
+            {"at": at, "body": Fernet(key).encrypt(b"hello")},
         )
         conn.execute(
             text(
@@ -278,6 +278,11 @@ def test_migration_chains_existing_rows_and_encrypts_assessments(old_database, t
                 ),
                 {"at": at, "d": f"old {i}"},
             )
+    # Run with a key that is not the one the messages were written with, it refuses and changes nothing.
+    monkeypatch.setenv("CHECKIN_ENCRYPTION_KEY", Fernet.generate_key().decode())
+    with pytest.raises(RuntimeError, match="does not decrypt the stored messages"):
+        upgrade(url)
+    monkeypatch.setenv("CHECKIN_ENCRYPTION_KEY", key)
     upgrade(url)
     with engine.connect() as conn:
         raw = conn.execute(text("SELECT rules, score FROM assessments")).one()

@@ -57,27 +57,44 @@ def _chain_existing(bind) -> None:
         prev = digest
 
 
-def _cipher():
-    from cryptography.fernet import Fernet, MultiFernet
+def _cipher(bind):
+    from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
     from config import load_settings
 
     keys = load_settings().encryption_keys
     if not keys:
         raise RuntimeError("CHECKIN_ENCRYPTION_KEY is needed to encrypt the stored assessments and scores")
-    return MultiFernet([Fernet(k) for k in keys])
+    cipher = MultiFernet([Fernet(k) for k in keys])
+    # The service's own key, not one made up for this run (a development default would be): it must
+    # read what is already encrypted.
+    sample = bind.execute(sa.text("SELECT body FROM messages WHERE body IS NOT NULL LIMIT 1")).scalar()
+    if sample is not None:
+        try:
+            cipher.decrypt(bytes(sample))
+        except InvalidToken:
+            raise RuntimeError(
+                "CHECKIN_ENCRYPTION_KEY does not decrypt the stored messages: run the upgrade with the service's key"
+            ) from None
+    return cipher
 
 
 def _seal(cipher, value):
     return None if value is None else cipher.encrypt(json.dumps(value, separators=(",", ":")).encode())
 
 
-def _encrypt_assessments(bind) -> None:
+def _needs_key(bind) -> bool:
+    return any(
+        bind.execute(sa.text(f"SELECT 1 FROM {table} LIMIT 1")).first() is not None
+        for table in ("assessments", "checkins")
+    )
+
+
+def _encrypt_assessments(bind, cipher) -> None:
     rows = bind.execute(sa.text("SELECT id, rules, score FROM assessments")).all()
     scores = bind.execute(sa.text("SELECT id, score FROM checkins WHERE score IS NOT NULL")).all()
     if not rows and not scores:
         return
-    cipher = _cipher()
     for r in rows:
         rules = json.loads(r.rules) if isinstance(r.rules, str) else (r.rules or [])
         bind.execute(
@@ -95,6 +112,10 @@ def upgrade() -> None:
     bind = op.get_bind()
     dialect = bind.dialect.name
     from checkin.accounts import audit_chain
+
+    # The key first: a wrong or missing one stops the upgrade before anything changed (SQLite's DDL
+    # is not transactional here).
+    cipher = _cipher(bind) if _needs_key(bind) else None
 
     # --- the audit chain ---
     with op.batch_alter_table("audit_events", naming_convention=FK_NAMES) as batch:
@@ -122,7 +143,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("score_sealed", sa.LargeBinary(), nullable=True))
     with op.batch_alter_table("checkins") as batch:
         batch.add_column(sa.Column("score_sealed", sa.LargeBinary(), nullable=True))
-    _encrypt_assessments(bind)
+    _encrypt_assessments(bind, cipher)
     with op.batch_alter_table("checkins") as batch:
         batch.drop_column("score")
     with op.batch_alter_table("checkins") as batch:
