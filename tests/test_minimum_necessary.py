@@ -236,3 +236,20 @@ def test_the_digest_names_first_names_only(db, group, member):
         bodies = s.scalars(select(OutboxItem.body).where(OutboxItem.purpose == "digest")).all()
     assert bodies and all("Sam" in b and "Rosa" in b for b in bodies)
     assert not any("Rivera" in b or "Medina" in b for b in bodies)
+
+
+def test_the_call_simulator_names_no_real_member_in_logs_and_is_audited(app, db, member, group, caplog):
+    make_staff(db, "Dana Ortiz", "dana@example.org", "facilitator", [group.name], "+12025550201")
+    make_staff(db, "Casey", "casey@example.org", "coordinator")
+    casey = Console(app.test_client(), "casey@example.org")
+    caplog.set_level(logging.INFO)
+    who = f"{group.id}:{member.id}"
+    assert casey.post("/console/simulator/call", data={"who": who, "call": "1"}).status_code == 200
+    helped = casey.post("/console/simulator/call", data={"who": who, "history_for": who, "key": "9"})
+    assert helped.status_code == 200 and "Dana Ortiz" in page_text(helped)  # the alert was shown
+    mentions = {int(m) for r in caplog.records for m in re.findall(r"member=(\d+)", r.getMessage())}
+    assert mentions and member.id not in mentions
+    assert [(r.member_id, r.detail) for r in rows(db, "simulate")] == [
+        (member.id, f"group:{group.id} call: 1 step(s)"),
+        (member.id, f"group:{group.id} call: 2 step(s)"),
+    ]
