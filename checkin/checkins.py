@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, Index, Integer, String, func, select, text, update
+from sqlalchemy import ForeignKey, Index, String, func, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from checkin.crypto import EncryptedText
+from checkin.crypto import EncryptedJSON, EncryptedText
 from checkin.db import Base, UTCDateTime, utcnow
 
 
@@ -41,7 +41,8 @@ class CheckIn(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # open -> answered | missed | unsent (its prompt was never sent)
     state: Mapped[str] = mapped_column(String(8), default="open")
-    score: Mapped[int | None] = mapped_column(Integer)
+    # The answer (1-5) is health data like the words: encrypted at rest (read in Python, never in SQL).
+    score: Mapped[int | None] = mapped_column(EncryptedJSON)
     words: Mapped[str | None] = mapped_column(EncryptedText)
     # Twilio's recording URL for a voice check-in's spoken message (fetching it needs our credentials).
     recording_url: Mapped[str | None] = mapped_column(String(500))

@@ -1,4 +1,4 @@
-"""Encryption at rest for message bodies and notes (Fernet; MultiFernet for key rotation).
+"""Encryption at rest for message bodies, notes and assessments (Fernet; MultiFernet for key rotation).
 
 Not an adapter: a column type of the domain's models, built on a library that does no I/O. The keys
 belong to the database whose rows they encrypt: the composition root installs them on its engine
@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from collections.abc import Iterable
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -93,3 +94,17 @@ class EncryptedText(TypeDecorator):
 def rotate(token: bytes, dialect: Dialect) -> bytes:
     """Re-encrypt a stored token under the current first key."""
     return cipher(dialect).rotate(bytes(token))
+
+
+class EncryptedJSON(TypeDecorator):
+    """A JSON value (a list of rule ids, a score) stored as a Fernet token: what a health inference
+    says about a member is as private as their words. NULL stays NULL, so `IS NULL` still works."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else encrypt(json.dumps(value, separators=(",", ":")), dialect)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else json.loads(decrypt(value, dialect))

@@ -15,6 +15,10 @@ the whole suite, cheaply:
   a hit fails the test, naming the logger and the line.
 
 The group's own sending numbers (`+1500555xxxx`) are the service's, not a person's, and may be logged.
+
+A line that names a member (`member=12`, `member_id=12`, `member 12`) must not also carry a rule id
+(`si.kill_self`, `psychosis.command`, `voice.phq9_item9`, ...): the rule ids say what the member wrote
+(issue 17). Every rule id of the default rule set and the classifier, and the ones the code adds, is looked for.
 """
 
 from __future__ import annotations
@@ -28,6 +32,45 @@ import pytest
 
 PERSON_PHONE = re.compile(r"(?<![0-9])(?:\+?1[-. ]?)?\(?202\)?[-. ]?555[-. ]?[0-9]{4}(?![0-9])")
 MIN_BODY = 8  # "hello", "1", "yes" are everywhere; a sentence is not
+MEMBER_ID = re.compile(r"\bmember(?:_id)?\s*[=:#]?\s*#?[0-9]+\b", re.IGNORECASE)
+# Rule ids the code adds beside the rule files' and the classifier's.
+CODE_RULE_IDS = (
+    "engine.error",
+    "keyword.help",
+    "history.drop",
+    "history.missed_3",
+    "history.score_1",
+    "history.two_lowest",
+    "voice.help_request",
+    "voice.no_facilitator_answered",
+    "voice.phq9_item9",
+)
+_rule_pattern: re.Pattern | None = None
+
+
+def rule_id_pattern() -> re.Pattern:
+    """One regex for every rule id, as a whole token (not part of a file name or a longer id)."""
+    global _rule_pattern
+    if _rule_pattern is None:
+        from checkin.rules import classifier, default_ruleset
+
+        rules = default_ruleset()
+        ids = {r.id for r in rules.rules} | {c.id for c in rules.combines} | set(classifier.REASONS)
+        ids |= set(CODE_RULE_IDS)
+        alternatives = "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True))
+        _rule_pattern = re.compile(rf"(?<![\w.])(?:{alternatives})(?![\w.])")
+    return _rule_pattern
+
+
+def rule_id_beside_member(text: str) -> str | None:
+    """The first line of `text` that names both a member and a rule id, or None."""
+    if not MEMBER_ID.search(text):
+        return None
+    pattern = rule_id_pattern()
+    for line in text.splitlines():
+        if MEMBER_ID.search(line) and pattern.search(line):
+            return line
+    return None
 
 
 class _Scanner(logging.Handler):
@@ -74,14 +117,21 @@ class _Scanner(logging.Handler):
         for source, text in texts:
             what = None
             match = PERSON_PHONE.search(text)
+            beside = None
             if match:
                 what = f"phone number {match.group(0)!r}"
             else:
                 body = next((b for b in bodies if b in text), None)
                 if body is not None:
                     what = f"message body {body[:40]!r}"
+                else:
+                    beside = rule_id_beside_member(text)
+                    if beside is not None:
+                        what = "a rule id next to a member id"
             if what:
-                line = next((ln for ln in text.splitlines() if (match and match.group(0) in ln)), text)
+                line = beside or next(
+                    (ln for ln in text.splitlines() if (match and match.group(0) in ln)), text
+                )
                 found.append(f"{source}: {what} in: {line[:200]}")
         return found
 
@@ -175,6 +225,7 @@ def _no_phone_numbers_or_bodies_in_logs():
     leaks = SCANNER.leaks()
     if leaks:
         pytest.fail(
-            "logs must carry ids, never phone numbers or bodies:\n  " + "\n  ".join(leaks[:10]),
+            "logs must carry ids, never phone numbers, bodies or rule ids tied to a member:\n  "
+            + "\n  ".join(leaks[:10]),
             pytrace=False,
         )

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from checkin.accounts import audit, audit_chain
 from checkin.accounts.models import AuditEvent
 from checkin.checkins import CheckIn
 from checkin.escalation.models import AssessmentRecord, Escalation, EscalationEvent
@@ -143,7 +144,7 @@ def seed(db, fake_twilio, group, member, at: datetime, escalation_id: int) -> di
             EscalationEvent(escalation_id=escalation_id, kind="note", at=at, note="spoke to them, fine now")
         )
         s.add(EscalationEvent(escalation_id=escalation_id, kind="assessed", at=at, detail="mood.low"))
-        s.add(AuditEvent(at=at, action="view_messages", member_id=member.id))
+        audit(s, "view_member", None, member_id=member.id, now=at)
     return {"call_sid": call_sid, "recording": rec["sid"], "transcription": rec["transcription_sid"]}
 
 
@@ -249,11 +250,14 @@ def test_a_run_over_a_year_removes_exactly_what_is_older_than_each_period(
         assert {c.group_id for c in s.scalars(select(RetainedCount))} == {group.id}
         # Audit: the whole oldest prefix by id, and where the chain now starts. The live member's row,
         # written last though dated earlier, is after the first kept row: it stays.
-        audit = s.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
-        assert [a.at for a in audit] == [at for at in seeded if at >= cutoff("audit")] + [
+        # The cut is itself a row (appended before it), and the chain still verifies.
+        audit_rows = s.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+        assert [a.at for a in audit_rows[:-1]] == [at for at in seeded if at >= cutoff("audit")] + [
             NOW - timedelta(days=300)
         ]
-        assert report.audit_first_id == audit[0].id
+        assert audit_rows[-1].action == "retention"
+        assert report.audit_first_id == audit_rows[0].id
+        assert audit_chain.verify(s).ok
         run_row = s.get(RetentionRun, report.run_id)
         assert run_row.finished_at is not None and run_row.counts == dict(report.counts)
 

@@ -9,10 +9,12 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from checkin.accounts import passwords, sessions
+from checkin.accounts import audit_chain, passwords, sessions
 from checkin.accounts.models import AuditEvent
 from checkin.db import utcnow
 from checkin.models import StaffUser
+
+ACTION_MAX = 24  # audit_events.action
 
 
 class ThrottleUnavailable(RuntimeError):
@@ -49,17 +51,25 @@ def audit(
     ip: str | None = None,
     now: datetime | None = None,
 ) -> AuditEvent:
+    """Append one row to the audit log (hash-chained, append-only) in `session`'s transaction.
+
+    Refer to people by id (member_id, `staff:12` in detail), never by phone, name or anything they
+    wrote: erasing a member must leave the log untouched and still verifying. Commit soon after: on
+    PostgreSQL appends hold a lock until the transaction ends."""
+    # AUDIT_ACTIONS lists the actions in use (add yours there); any short name is taken, so a feature
+    # merged with a name of its own still records rather than fails.
+    if not action or len(action) > ACTION_MAX:
+        raise ValueError(f"audit action must be 1-{ACTION_MAX} characters, not {action!r}")
     event = AuditEvent(
         action=action,
         staff_id=staff_id,
         member_id=member_id,
         escalation_id=escalation_id,
-        detail=detail,
+        detail=detail[:255] if detail else detail,
         ip=ip,
         at=now or utcnow(),
     )
-    session.add(event)
-    return event
+    return audit_chain.append(session, event)
 
 
 def authenticate(session: Session, throttle: SignInThrottle, email: str, password: str, ip: str) -> SignIn:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from checkin.db import Base, UTCDateTime, utcnow
@@ -34,25 +34,45 @@ AUDIT_ACTIONS = (
     "canned_replies",
     "member_erased",
     "member_export",
+    # Reads of a member's record, on purpose (issue 17): every one is a row.
+    "view_member",
+    "view_escalation",
+    "reveal_phone",
+    "simulate",
+    # Settings and actions outside the staff pages.
+    "setting_changed",
+    "cli",
+    # Written by the erasure, export and retention features.
+    "export",
+    "erase",
+    "retention",
 )
 
 
 class AuditEvent(Base):
-    """Who did or saw what, when: every view of a member's messages and every staff change."""
+    """Who did or saw what, when: every read of a member's record, every export, erasure, setting and
+    staff change, every CLI action. Append-only (database triggers) and hash-chained
+    (checkin.accounts.audit_chain); write rows with `checkin.accounts.audit`, never directly.
+
+    Members and staff are referred to by id only, with no foreign key: the log outlives the rows it
+    names, and a cascade (SET NULL) would have to rewrite it, which the chain forbids."""
 
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # Position in the chain: 1, 2, 3, ... with no gap (a gap is a deleted row).
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    staff_id: Mapped[int | None] = mapped_column(
-        ForeignKey("staff_users.id", ondelete="SET NULL"), index=True
-    )
+    staff_id: Mapped[int | None] = mapped_column(Integer, index=True)
     action: Mapped[str] = mapped_column(String(24))
-    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    member_id: Mapped[int | None] = mapped_column(Integer, index=True)
     escalation_id: Mapped[int | None] = mapped_column(Integer)
-    # Ids and reasons only: never a message body, a note or a phone number.
+    # Ids and reasons only: never a message body, a note, a name or a phone number.
     detail: Mapped[str | None] = mapped_column(String(255))
     ip: Mapped[str | None] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    # sha256 hex of prev_hash + the canonical row (audit_chain.canonical).
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class StaffSession(Base):

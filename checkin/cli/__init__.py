@@ -13,7 +13,7 @@ import sys
 
 import click
 from flask import current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 
 from config import ConfigError, load_settings
 
@@ -28,8 +28,84 @@ def _runtime():
     return current_app.extensions["checkin"]
 
 
+# Commands that touch no stored data (or that read the audit log itself): not audit rows.
+NOT_AUDITED = {
+    ("dev",),
+    ("db", "upgrade"),
+    ("assess",),
+    ("simulate", "sms"),
+    ("simulate", "call"),
+    ("audit", "verify"),
+}
+
+
+class AuditedGroup(FlaskGroup):
+    """Every CLI action is an audit row (action "cli"): the command's name, whether it succeeded, the
+    operating-system user, and the member it concerned when the command names one
+    (`click.get_current_context().meta["audit_member_id"]`). Never its arguments: they may hold a
+    phone number or a name."""
+
+    def invoke(self, ctx):
+        path = _command_path(ctx)
+        if path is None or path in NOT_AUDITED:
+            return super().invoke(ctx)
+        outcome = "failed"
+        try:
+            result = super().invoke(ctx)
+            outcome = "ok"
+            return result
+        except SystemExit as exc:
+            outcome = "ok" if exc.code in (0, None) else "failed"
+            raise
+        finally:
+            _audit_cli(ctx, path, outcome)
+
+
+def _command_path(ctx) -> tuple[str, ...] | None:
+    """('members', 'add') for `checkin members add --phone ...`, from the words that name commands."""
+    # Click keeps the subcommand's name apart (`protected_args`, deprecated as public in Click 8.2).
+    path, group, args = [], ctx.command, list(ctx._protected_args) + list(ctx.args)
+    while isinstance(group, click.Group) and args:
+        sub = group.get_command(ctx, args[0])
+        if sub is None:
+            return None
+        path.append(args.pop(0))
+        group = sub
+        while args and args[0].startswith("-"):
+            args.pop(0)  # options of a subgroup: not names
+    return tuple(path) or None
+
+
+def _audit_cli(ctx, path: tuple[str, ...], outcome: str) -> None:
+    import getpass
+
+    from checkin.accounts import audit
+
+    try:
+        app = ctx.ensure_object(ScriptInfo).load_app()
+    except ConfigError:
+        return  # nothing could run without a configuration; the error is the command's to report
+    member_id = ctx.meta.get("audit_member_id")
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = "unknown"
+    try:
+        with app.app_context(), _runtime().db.session() as session:
+            detail = f"checkin {' '.join(path)}: {outcome} (os user {user})"
+            audit(session, "cli", None, member_id=member_id, detail=detail)
+    except Exception as exc:
+        click.echo(
+            f"checkin: the command ran ({outcome}) but its audit row could not be written: "
+            f"{type(exc).__name__}",
+            err=True,
+        )
+        if outcome == "ok":  # a failed command already exits non-zero with its own error
+            sys.exit(1)
+
+
 @click.group(
-    cls=FlaskGroup,
+    cls=AuditedGroup,
     create_app=_create_app,
     add_default_commands=False,
     add_version_option=False,
@@ -120,6 +196,7 @@ def members_add(group_name, phone, display_name, language, tz, channel):
     member = _domain_call(
         add_member, group_name, phone, display_name, language, tz, channel, consent_source="staff:cli"
     )
+    click.get_current_context().meta["audit_member_id"] = member.id
     click.echo(f"member {member.id} added to {group_name}")
 
 
@@ -226,6 +303,7 @@ cli.add_command(assess_command, "assess")
 # --- schedules, voice, console: each part keeps its commands in its own module -------------
 
 from checkin.cli import announce as cli_announce  # noqa: E402
+from checkin.cli import audit as cli_audit  # noqa: E402
 from checkin.cli import console as cli_console  # noqa: E402
 from checkin.cli import members_data as cli_members_data  # noqa: E402
 from checkin.cli import retention as cli_retention  # noqa: E402
@@ -241,6 +319,7 @@ for _part in (
     cli_retention,
     cli_announce,
     cli_members_data,
+    cli_audit,
 ):
     _part.register(cli)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, text
+from sqlalchemy import ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from checkin.crypto import EncryptedText
+from checkin.crypto import EncryptedJSON, EncryptedText
 from checkin.db import Base, UTCDateTime, utcnow
 
 
@@ -54,10 +54,13 @@ class AssessmentRecord(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
-    level: Mapped[str] = mapped_column(String(8))  # none | watch | urgent | crisis
-    rules: Mapped[list] = mapped_column(JSON, default=list)  # rule ids that fired
+    # none | watch | urgent | crisis: in the clear, as on the escalation, for the digest and the console.
+    level: Mapped[str] = mapped_column(String(8))
+    # Rule ids that fired: they carry the meaning of the member's words, so encrypted at rest.
+    rules: Mapped[list] = mapped_column(EncryptedJSON, default=list)
     # A check-in score (1-5) read from the message, when it was one: the history for later assessments.
-    score: Mapped[int | None] = mapped_column(Integer)
+    # Encrypted (NULL when none, so the history can still find the scored ones).
+    score: Mapped[int | None] = mapped_column(EncryptedJSON)
     source: Mapped[str] = mapped_column(String(8), default="sms")
     escalation_id: Mapped[int | None] = mapped_column(
         ForeignKey("escalations.id", ondelete="SET NULL"), index=True
@@ -117,7 +120,8 @@ class EscalationEvent(Base):
     channel: Mapped[str | None] = mapped_column(String(8))
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
-    # Ids and reasons only (rule ids, step/attempt, an error in words): nothing a member wrote.
+    # Ids and reasons only (step/attempt, an error in words): nothing a member wrote, and no rule ids
+    # (an "assessed" event's rules are its message's assessment, encrypted there).
     detail: Mapped[str | None] = mapped_column(String(255))
     # Free text a facilitator wrote (RESOLVE 12 <note>): encrypted at rest.
     note: Mapped[str | None] = mapped_column(EncryptedText)

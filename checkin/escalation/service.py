@@ -198,9 +198,8 @@ def assess_message(
             words=words if words != str(score) else None,
         )
     if level != "none":
-        log.info(
-            "assessed message=%s member=%s level=%s rules=%s", message.id, member.id, level, ",".join(rules)
-        )
+        # The message id and level only: rule ids next to a member's id would say what they wrote.
+        log.info("assessed message=%s level=%s", message.id, level)
     return Verdict(level, rules, record)
 
 
@@ -693,11 +692,15 @@ def handle_verdict(
                 now,
                 level="watch",
                 message_id=message.id,
-                detail=",".join(verdict.rules)[:255],
             )
         return live
     if live is None:
-        group = member.groups[0] if member.groups else None
+        # The group whose number was written to (a member of two groups who texts B's number is B's
+        # case, paged by B's rota and read by B's facilitators, as a call is), else the first.
+        to = message.to_number
+        group = next((g for g in member.groups if to and g.phone_number == to), None) or (
+            member.groups[0] if member.groups else None
+        )
         esc = _open(session, member.id, group.id if group else None, message, verdict, now, ctx)
         if esc is not None:
             return esc
@@ -737,7 +740,7 @@ def _open(
     except IntegrityError:
         return None
     verdict.record.escalation_id = esc.id
-    _event(session, esc, "assessed", now, message_id=message.id, detail=",".join(verdict.rules)[:255])
+    _event(session, esc, "assessed", now, message_id=message.id)
     _event(session, esc, "opened", now, message_id=message.id)
     log.warning(
         "escalation %s opened level=%s member=%s staff=%s message=%s",
@@ -829,7 +832,6 @@ def _attach(
         now,
         level=verdict.level,
         message_id=message.id,
-        detail=",".join(verdict.rules)[:255],
     )
     before = _alerts_written(session, esc)
     raised = RANK[verdict.level] > RANK[esc.level]

@@ -30,9 +30,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
+from checkin.accounts.audit_chain import prune_through
 from checkin.accounts.models import AuditEvent
 from checkin.checkins import CheckIn
 from checkin.db import Database, utcnow
@@ -468,17 +469,19 @@ class _Run:
         return len(deleted)
 
     def audit(self, cutoff: datetime) -> None:
+        """Only a whole oldest prefix of the chain, through audit_chain.prune_through (the one DELETE the
+        database allows), so `checkin audit verify` still holds: rows after the first kept one stay even
+        if older (a clock step)."""
         with self.db.session() as s:
-            first_kept = s.scalar(select(func.min(AuditEvent.id)).where(AuditEvent.at >= cutoff))
-            if first_kept is None:
-                first_kept = (s.scalar(select(func.max(AuditEvent.id))) or 0) + 1
-        # Only a whole prefix by id: rows after the first kept one stay even if older (a clock step).
-        prefix = select(AuditEvent.id).where(AuditEvent.id < first_kept)
-        for rows in self.batches(prefix, AuditEvent.id):
-            with self.db.session() as s:
-                gone = s.execute(delete(AuditEvent).where(AuditEvent.id.in_([r[0] for r in rows]))).rowcount
-            self.report.counts["audit.events"] += gone or 0
-        self.report.audit_first_id = first_kept
+            first_kept = s.scalar(select(func.min(AuditEvent.seq)).where(AuditEvent.at >= cutoff))
+            through = s.scalar(
+                select(func.max(AuditEvent.seq)).where(
+                    AuditEvent.seq < first_kept if first_kept is not None else true()
+                )
+            )
+            if through is not None:
+                self.report.counts["audit.events"] += prune_through(s, through)
+            self.report.audit_first_id = s.scalar(select(func.min(AuditEvent.id)))
 
 
 def _member_groups(session: Session, member_ids: list[int | None]) -> dict[int, int]:

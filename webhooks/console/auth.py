@@ -122,3 +122,22 @@ def visible_groups() -> list[Group]:
 def client_ip() -> str:
     # remote_addr is the proxy's when behind one; deployments behind a proxy wrap the app in ProxyFix.
     return request.remote_addr or "unknown"
+
+
+def audit_here(
+    action: str, detail: str, *, member_id: int | None = None, escalation_id: int | None = None
+) -> None:
+    """An audit row for what the signed-in staff user is doing, in this request's transaction (the
+    view commits it with its change). Ids and words about the setting only, never a member's data."""
+    from checkin.accounts import audit
+
+    staff = current_staff()
+    audit(
+        db(),
+        action,
+        staff.id if staff else None,
+        member_id=member_id,
+        escalation_id=escalation_id,
+        detail=detail,
+        ip=client_ip(),
+    )

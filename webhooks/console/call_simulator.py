@@ -27,11 +27,11 @@ from checkin.adapters import twiml
 from checkin.db import utcnow
 from checkin.escalation.models import AssessmentRecord
 from checkin.escalation.service import RANK
-from checkin.models import Group, Member, Message, StaffUser
+from checkin.models import Group, Message, StaffUser
 from checkin.voice import flow, steps
 from checkin.voice.config import load as load_config
 from webhooks.call_walker import CallWalker, Step
-from webhooks.console.simulator import Send, rolled_back, sends
+from webhooks.console.simulator import Send, rolled_back, sends, stand_in
 
 SID_PREFIX = "CAsim"
 KEYS = "123456789*0#"  # in keypad order
@@ -144,7 +144,8 @@ def run_call(
     cfg = load_config()
     with rolled_back(db) as dry:
         with dry.session() as session:
-            member, group = session.get(Member, member_id), session.get(Group, group_id)
+            # Texted as a stand-in with the member's profile: nothing names the real member (simulator.py).
+            member, group = stand_in(session, member_id), session.get(Group, group_id)
             from_number, to_number = member.phone, group.phone_number or ""
         caller = _Caller(dry, base, context, cfg, now)
         walker = CallWalker(caller.post, "", from_number, to_number, call_sid=sid())

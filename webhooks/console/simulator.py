@@ -6,6 +6,12 @@ real reply and the real alert texts, but no message, escalation or outbox row su
 sweeper or escalation timer can ever deliver a simulated alert, whichever messaging backend is set,
 and the member's real record (consent, check-ins, timeline) is untouched.
 
+The texts are sent by a stand-in (`stand_in`): a member made inside the rolled-back transaction with the
+chosen member's profile (name, language, channel, zone, groups, opted-out or paused) and a number
+nobody has. So whatever the run writes, and whatever the domain logs while it runs (`member=...`),
+names the stand-in's id, which never exists outside the transaction: nothing about the real member is
+written anywhere, logs included. Each run is an audit row (action "simulate") in the console.
+
 A conversation is replayed from its first text on every turn (the page posts the earlier texts
 back), so later answers see the earlier ones, e.g. START after STOP, within the same rollback.
 Simulated MessageSids start with "SMsim" as a second mark in case one is ever logged.
@@ -25,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from checkin import crypto, inbound
 from checkin.db import unit_of_work, utcnow
-from checkin.models import Group, Member, OutboxItem, StaffUser
+from checkin.models import ConsentEvent, Group, Member, OutboxItem, StaffUser
 from checkin.unit_of_work import ListDispatcher, WorkSession
 
 SID_PREFIX = "SMsim"
@@ -92,6 +98,39 @@ def sid() -> str:
     return SID_PREFIX + uuid.uuid4().hex
 
 
+# The stand-in's number: 555-0100..0199 is set aside for fiction in the North American plan.
+STAND_IN_NUMBERS = [f"+1800555{n:04d}" for n in range(100, 200)]
+
+
+def stand_in(session: Session, member_id: int) -> Member:
+    """A member with `member_id`'s profile and a number nobody has, for a rolled-back run to text as."""
+    member = session.get(Member, member_id)
+    taken = set(session.scalars(select(Member.phone).where(Member.phone.in_(STAND_IN_NUMBERS))))
+    number = next(n for n in STAND_IN_NUMBERS if n not in taken)
+    double = Member(
+        phone=number,
+        display_name=member.display_name,
+        language=member.language,
+        timezone=member.timezone,
+        channel=member.channel,
+        status=member.status,
+        paused_until=member.paused_until,
+    )
+    double.groups = list(member.groups)
+    session.add(double)
+    session.flush()
+    # Consent as the member's stands now (the latest event), so STOP and START answer as they would.
+    latest = session.scalar(
+        select(ConsentEvent)
+        .where(ConsentEvent.member_id == member.id)
+        .order_by(ConsentEvent.id.desc())
+        .limit(1)
+    )
+    if latest is not None:
+        session.add(ConsentEvent(member_id=double.id, kind=latest.kind, source="simulator"))
+    return double
+
+
 @contextmanager
 def rolled_back(db) -> Iterator[_RolledBack]:
     """A stand-in for `db` on one connection: whatever is done through it is undone on exit."""
@@ -112,9 +151,9 @@ def run(
     turns: list[Turn] = []
     with rolled_back(db) as dry:
         with dry.session() as session:
-            member = session.get(Member, member_id)
+            double = stand_in(session, member_id)
             group = session.get(Group, group_id)
-            from_number, to_number = member.phone, group.phone_number or ""
+            from_number, to_number = double.phone, group.phone_number or ""
         for text in texts:
             answer = inbound.receive_sms(
                 dry, inbound.InboundSms(sid(), from_number, to_number, text), context=context, now=now

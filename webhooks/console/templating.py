@@ -53,6 +53,12 @@ def rule_reasons(ids: str | None) -> str:
     return "; ".join(_rule_reasons().get(rule_id, rule_id) for rule_id in (ids or "").split(",") if rule_id)
 
 
+def masked_phone(number: str | None) -> str:
+    """A member's number in a list: its last four digits, enough to tell two apart (revealed on purpose)."""
+    digits = "".join(ch for ch in (number or "") if ch.isdigit())
+    return f"••• ••• {digits[-4:]}" if len(digits) > 4 else "••••"
+
+
 def handed_to(event) -> int | None:
     """The staff id a "reassigned" escalation event hands the case to (its detail reads "to staff:12")."""
     detail = event.detail or ""
@@ -129,3 +135,4 @@ def register(app: Flask) -> None:
     app.add_template_filter(local, "local")
     app.add_template_filter(rule_reasons, "rule_reasons")
     app.add_template_filter(handed_to, "handed_to")
+    app.add_template_filter(masked_phone, "masked_phone")

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from markupsafe import Markup, escape
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from checkin.checkins import CheckIn
-from checkin.escalation.models import Escalation, EscalationEvent
+from checkin.escalation.models import AssessmentRecord, Escalation, EscalationEvent
 from checkin.messaging.errors import meaning
 from checkin.models import Member, Message
 from checkin.voice.models import VoiceCall
@@ -73,15 +73,61 @@ def text_entry(m: Message) -> Entry:
     )
 
 
-def _calls(session: Session, member_id: int) -> list[Entry]:
+@dataclass(frozen=True)
+class Scope:
+    """The part of a member's record a facilitator may see: what happened in the groups they facilitate
+    and the member shares with them, nothing from the member's other groups (minimum necessary).
+    Messages carry no group, so they are told apart by the group's number; a number the member's other
+    groups share (the service's default) is not theirs to read."""
+
+    group_ids: frozenset[int]
+    numbers: frozenset[str]
+
+    def messages(self):
+        """A WHERE clause for Message: texts and calls to or from these groups' numbers."""
+        if not self.numbers:
+            return Message.id.is_(None)  # none of these groups' messages can be told apart: none
+        return or_(
+            and_(Message.direction == "inbound", Message.to_number.in_(self.numbers)),
+            and_(Message.direction == "outbound", Message.from_number.in_(self.numbers)),
+        )
+
+
+def scope_for(member: Member, group_ids: set[int] | None, default_number: str | None) -> Scope | None:
+    """What of `member` a reader of `group_ids` may see; None (everything) for a coordinator (`group_ids`
+    None) and for a reader of every group the member is in."""
+    if group_ids is None:
+        return None
+
+    def numbers(group) -> set[str]:
+        # A group without its own number texts from the service's (an outbound row then has "").
+        return (
+            {group.phone_number} if group.phone_number else {n for n in (default_number, "") if n is not None}
+        )
+
+    mine = [g for g in member.groups if g.id in group_ids]
+    others = [g for g in member.groups if g.id not in group_ids]
+    if not others:
+        return None  # every group of the member's is the reader's: nothing to hold back
+    shared = set().union(*(numbers(g) for g in others)) if others else set()
+    visible = set().union(*(numbers(g) for g in mine)) - shared if mine else set()
+    return Scope(frozenset(g.id for g in mine), frozenset(visible))
+
+
+def recent_messages(session: Session, member: Member, scope: Scope | None, limit: int) -> list[Message]:
+    query = select(Message).where(Message.member_id == member.id)
+    if scope is not None:
+        query = query.where(scope.messages())
+    return list(session.scalars(query.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)))
+
+
+def _calls(session: Session, member_id: int, scope: Scope | None) -> list[Entry]:
     """The member's phone calls (checkin.voice)."""
     entries = []
-    for call in session.scalars(
-        select(VoiceCall)
-        .where(VoiceCall.member_id == member_id)
-        .order_by(VoiceCall.created_at.desc())
-        .limit(LIMIT)
-    ):
+    query = select(VoiceCall).where(VoiceCall.member_id == member_id)
+    if scope is not None:
+        query = query.where(VoiceCall.group_id.in_(scope.group_ids or [-1]))
+    for call in session.scalars(query.order_by(VoiceCall.created_at.desc()).limit(LIMIT)):
         detail = []
         if call.kind:
             detail.append(call.kind)
@@ -103,6 +149,20 @@ def _calls(session: Session, member_id: int) -> list[Entry]:
     return entries
 
 
+def assessed_rules(session: Session, events) -> dict[int, str]:
+    """{message id: "rule,ids"} for the "assessed" events among `events`: the rule ids are kept (encrypted)
+    on the message's assessment, and shown to staff as the rules' reasons."""
+    ids = {e.message_id for e in events if e.kind == "assessed" and e.message_id}
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(AssessmentRecord.message_id, AssessmentRecord.rules).where(
+            AssessmentRecord.message_id.in_(ids)
+        )
+    )
+    return {message_id: ",".join(rules or ()) for message_id, rules in rows}
+
+
 @dataclass
 class MemberTimeline:
     messages: list[Message]
@@ -110,30 +170,26 @@ class MemberTimeline:
     checkins: list[CheckIn]
     escalations: list[tuple[Escalation, list[EscalationEvent]]]
     chart: Markup
+    rules: dict[int, str]
 
 
-def for_member(session: Session, member: Member) -> MemberTimeline:
-    messages = list(
-        session.scalars(
-            select(Message)
-            .where(Message.member_id == member.id)
-            .order_by(Message.created_at.desc(), Message.id.desc())
-            .limit(LIMIT)
+def for_member(session: Session, member: Member, scope: Scope | None = None) -> MemberTimeline:
+    """The member's history; with a `scope`, only what happened in its groups (see Scope)."""
+    messages = recent_messages(session, member, scope, LIMIT)
+    checkin_query = select(CheckIn).where(CheckIn.member_id == member.id)
+    escalation_query = select(Escalation).where(Escalation.member_id == member.id)
+    if scope is not None:
+        # An answer nobody prompted has no group: it belongs where the message that carried it went.
+        seen_messages = select(Message.id).where(Message.member_id == member.id, scope.messages())
+        checkin_query = checkin_query.where(
+            CheckIn.group_id.in_(scope.group_ids or [-1])
+            | (CheckIn.group_id.is_(None) & CheckIn.message_id.in_(seen_messages))
         )
-    )
+        escalation_query = escalation_query.where(Escalation.group_id.in_(scope.group_ids or [-1]))
     checkins = list(
-        session.scalars(
-            select(CheckIn)
-            .where(CheckIn.member_id == member.id)
-            .order_by(CheckIn.created_at.desc(), CheckIn.id.desc())
-            .limit(LIMIT)
-        )
+        session.scalars(checkin_query.order_by(CheckIn.created_at.desc(), CheckIn.id.desc()).limit(LIMIT))
     )
-    escalations = list(
-        session.scalars(
-            select(Escalation).where(Escalation.member_id == member.id).order_by(Escalation.id.desc())
-        )
-    )
+    escalations = list(session.scalars(escalation_query.order_by(Escalation.id.desc())))
     events = {}
     if escalations:
         for event in session.scalars(
@@ -146,10 +202,18 @@ def for_member(session: Session, member: Member) -> MemberTimeline:
         (c.answered_at, c.score) for c in checkins if c.score is not None and c.answered_at is not None
     )
     entries = sorted(
-        [text_entry(m) for m in messages] + _calls(session, member.id), key=lambda e: e.at, reverse=True
+        [text_entry(m) for m in messages] + _calls(session, member.id, scope),
+        key=lambda e: e.at,
+        reverse=True,
     )
+    all_events = [e for evs in events.values() for e in evs]
     return MemberTimeline(
-        messages, entries, checkins, [(e, events.get(e.id, [])) for e in escalations], mood_chart(points)
+        messages,
+        entries,
+        checkins,
+        [(e, events.get(e.id, [])) for e in escalations],
+        mood_chart(points),
+        assessed_rules(session, all_events),
     )
 
 

@@ -17,6 +17,7 @@ from webhooks.console.auth import (
     client_ip,
     current_staff,
     db,
+    is_coordinator,
     login_required,
     visible_group_ids,
     visible_groups,
@@ -191,17 +192,15 @@ def escalation(escalation_id: int):
     message_ids = {e.message_id for e in events if e.message_id and e.kind == "assessed"}
     messages = {m.id: m for m in session.scalars(select(Message).where(Message.id.in_(message_ids or [-1])))}
     # The context a facilitator needs before calling: the member's latest texts both ways.
+    # A facilitator sees the case's group's messages only (a coordinator, everything: see timeline.Scope).
     recent = []
     if member is not None:
-        recent = [
-            timeline.text_entry(m)
-            for m in session.scalars(
-                select(Message)
-                .where(Message.member_id == member.id)
-                .order_by(Message.created_at.desc(), Message.id.desc())
-                .limit(RECENT)
-            )
-        ]
+        scope = timeline.scope_for(
+            member,
+            None if is_coordinator() else ({esc.group_id} - {None}),
+            current_app.extensions["checkin"].settings.twilio_from_number,
+        )
+        recent = [timeline.text_entry(m) for m in timeline.recent_messages(session, member, scope, RECENT)]
     outside = not can_see_group(esc.group_id)
     if outside:
         # Paged for (or holding) a case outside their groups: they may open it, and it is on record.
@@ -226,6 +225,17 @@ def escalation(escalation_id: int):
             ip=client_ip(),
         )
         session.commit()
+    else:  # a case with no messages to show is still a read of who was paged about whom
+        audit(
+            session,
+            "view_escalation",
+            current_staff().id,
+            member_id=member.id if member else None,
+            escalation_id=esc.id,
+            detail="escalation page",
+            ip=client_ip(),
+        )
+        session.commit()
     return render_template(
         "console/escalation.html",
         esc=esc,
@@ -235,6 +245,7 @@ def escalation(escalation_id: int):
         events=events,
         names=names,
         messages=messages,
+        rules=timeline.assessed_rules(session, events),
         recent=recent,
         words=EVENT_WORDS,
         candidates=[s for s in _who_can_take(esc) if s.id != esc.acknowledged_by],

@@ -25,6 +25,7 @@ from webhooks.console import (
     recurrence,
     visible_groups,
 )
+from webhooks.console.auth import audit_here
 
 UPCOMING_WEEKS = 12
 UPCOMING_MAX = 16
@@ -57,6 +58,7 @@ def create_group():
             (form.get("timezone") or "").strip(),
             (form.get("phone_number") or "").strip() or None,
         )
+        audit_here("setting_changed", f"group:{group.id} created")
         db().commit()
     except ValidationError as exc:
         db().rollback()
@@ -132,6 +134,7 @@ def edit_group(group_id: int):
     form = request.form
     try:
         _update_group(group, form)
+        audit_here("setting_changed", f"group:{group.id} name, time zone or number saved")
         db().commit()
     except ValidationError as exc:
         db().rollback()
@@ -194,6 +197,7 @@ def save_schedule(group_id: int):
             dial_in=forms.text(form, "dial_in", "Dial-in number", max_len=40),
             starts_on=first.date(),
         )
+        audit_here("setting_changed", f"group:{group.id} meeting schedule saved")
         db().commit()
     except (ValidationError, recurrence.RecurrenceError) as exc:
         db().rollback()
@@ -208,6 +212,7 @@ def cancel_meeting(group_id: int, key: str):
     group = group_visible(group_id)
     try:
         schedules.cancel_occurrence(db(), group.id, key)
+        audit_here("setting_changed", f"group:{group.id} meeting {key} cancelled")
         db().commit()
     except ValidationError as exc:
         db().rollback()
@@ -223,6 +228,7 @@ def move_meeting(group_id: int, key: str):
     try:
         new_start = forms.local_datetime(request.form, "new_start", "New date and time")
         schedules.move_occurrence(db(), group.id, key, new_start)
+        audit_here("setting_changed", f"group:{group.id} meeting {key} moved")
         db().commit()
     except ValidationError as exc:
         db().rollback()
@@ -239,6 +245,7 @@ def move_meeting(group_id: int, key: str):
 def rotate_calendar(group_id: int):
     group = group_visible(group_id)
     calendar_feed.rotate(db(), group.id)
+    audit_here("setting_changed", f"group:{group.id} calendar address renewed")
     db().commit()
     flash("New calendar address made; the old one no longer works.", "ok")
     return redirect(url_for(".group", group_id=group_id) + "#calendar")

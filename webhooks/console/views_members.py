@@ -46,8 +46,23 @@ def member_visible(member_id: int) -> Member:
 @bp.route("/members")
 @login_required
 def members():
+    return _members_page(request.args.get("group", ""))
+
+
+@bp.post("/members/<int:member_id>/phone")
+@login_required
+def member_phone(member_id: int):
+    """Show one member's number in the list, on purpose: numbers are masked there, and each reveal is audited."""
+    member = member_visible(member_id)
+    audit(
+        db(), "reveal_phone", current_staff().id, member_id=member.id, detail="members list", ip=client_ip()
+    )
+    db().commit()
+    return _members_page(request.form.get("group", ""), revealed={member.id})
+
+
+def _members_page(chosen: str, revealed: frozenset[int] | set[int] = frozenset()):
     groups = visible_groups()
-    chosen = request.args.get("group", "")
     if chosen:
         groups = [group_visible(optional_id("group", chosen, "a group id"))]
     rows = (
@@ -68,6 +83,7 @@ def members():
         groups=groups,
         by_group=by_group,
         chosen=chosen,
+        revealed=revealed,
         all_groups=visible_groups(),
         languages=LANGUAGE_NAMES,
         channels=CHANNEL_NAMES,
@@ -313,13 +329,16 @@ def member(member_id: int):
     from webhooks.console import timeline
 
     member = member_visible(member_id)
-    data = timeline.for_member(db(), member)
+    ids = visible_group_ids()
+    scope = timeline.scope_for(member, ids, current_app.extensions["checkin"].settings.twilio_from_number)
+    data = timeline.for_member(db(), member, scope)
+    shown = "all groups" if scope is None else "group:" + ",".join(str(i) for i in sorted(scope.group_ids))
     audit(
         db(),
         "view_messages",
         current_staff().id,
         member_id=member.id,
-        detail=f"timeline: {len(data.messages)} message(s)",
+        detail=f"timeline ({shown}): {len(data.messages)} message(s)",
         ip=client_ip(),
     )
     db().commit()
@@ -338,6 +357,7 @@ def member(member_id: int):
     return render_template(
         "console/member.html",
         member=member,
+        member_groups=[g for g in member.groups if ids is None or g.id in ids],
         t=data,
         consent_events=consent_events,
         paused=paused,

@@ -26,6 +26,7 @@ from webhooks.console import (
     login_required,
     texts,
 )
+from webhooks.console.auth import audit_here
 
 PREVIEW_DAYS = 14
 
@@ -166,6 +167,7 @@ def save_plan(group_id: int):
     group = group_visible(group_id)
     try:
         schedules.set_plan(db(), group.id, **_overrides(request.form))
+        audit_here("setting_changed", f"group:{group.id} reminder plan saved")
         db().commit()
     except ValidationError as exc:
         db().rollback()
@@ -179,6 +181,7 @@ def save_plan(group_id: int):
 def reset_plan(group_id: int):
     group = group_visible(group_id)
     schedules.set_plan(db(), group.id, **{key: None for key, _label in FIELDS.values()})
+    audit_here("setting_changed", f"group:{group.id} reminder plan reset to the defaults")
     db().commit()
     flash("Plan back to the defaults in config/plan.toml.", "ok")
     return redirect(url_for(".plan", group_id=group_id) + "#preview")
@@ -190,6 +193,7 @@ def save_texts(group_id: int):
     group = group_visible(group_id)
     try:
         schedules.set_templates(db(), group.id, texts.changes(request.form))
+        audit_here("setting_changed", f"group:{group.id} message texts saved")
         db().commit()
     except ValidationError as exc:
         db().rollback()

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from checkin.models import Group, GroupMember, Member
 from webhooks.console import bp, db, login_required, visible_group_ids
+from webhooks.console.auth import audit_here
 from webhooks.console.call_simulator import (
     KEYS,
     MAX_SPEECH,
@@ -82,7 +83,15 @@ def simulate():
         if history
         else []
     )
+    if turns:
+        _audit_run(member, group, f"texts: {len(turns)}")
     return _page("simulator.html", status, choices=choices, picked=(group, member), turns=turns, error=error)
+
+
+def _audit_run(member: Member, group: Group, what: str) -> None:
+    """A simulator run is a use of a member's profile: on record, with ids and counts only."""
+    audit_here("simulate", f"group:{group.id} {what}", member_id=member.id)
+    db().commit()
 
 
 def _page(template: str, status: int = 200, **values):
@@ -154,5 +163,8 @@ def simulate_call():
                 call = simulate(history)  # the input itself was wrong: show the call as it was
             except CallInputError:
                 call = None
+        if call is not None:
+            _audit_run(member, group, f"call: {len(call.turns)} step(s)")
         return _call_page(400, choices=choices, picked=(group, member), call=call, error=str(exc))
+    _audit_run(member, group, f"call: {len(call.turns)} step(s)")
     return _call_page(choices=choices, picked=(group, member), call=call)
