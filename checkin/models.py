@@ -38,6 +38,11 @@ class Group(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     phone_number: Mapped[str | None] = mapped_column(String(20), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The planner's next-due index (checkin.schedules.due_index): the earliest instant any send of this
+    # group can be due; NULL until planned, and again after anything the planner reads changes.
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # Bumped by each such change, so a tick that planned from older state does not overwrite the NULL.
+    plan_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     members: Mapped[list[Member]] = relationship(secondary="group_members", back_populates="groups")
     staff_links: Mapped[list[GroupStaff]] = relationship(back_populates="group", cascade="all, delete-orphan")

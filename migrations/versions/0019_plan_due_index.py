@@ -1,0 +1,28 @@
+"""groups.next_due_at and plan_seq: the planner's next-due index, so an idle tick reads nothing
+
+Revision ID: 0019
+Revises: 0013
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+import checkin.db
+
+revision = "0019"
+down_revision = "0013"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # NULL: not planned yet (every existing group), so the first tick after the upgrade plans them all.
+    op.add_column("groups", sa.Column("next_due_at", checkin.db.UTCDateTime(timezone=True), nullable=True))
+    op.add_column("groups", sa.Column("plan_seq", sa.Integer(), nullable=False, server_default="0"))
+    op.create_index("ix_groups_next_due_at", "groups", ["next_due_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_groups_next_due_at", table_name="groups")
+    op.drop_column("groups", "plan_seq")
+    op.drop_column("groups", "next_due_at")
