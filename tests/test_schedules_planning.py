@@ -3,6 +3,7 @@ hours at both edges, pauses, opt-outs, live exchanges, staleness, and the texts 
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -118,6 +119,40 @@ def test_a_reminder_the_day_before_a_dst_change_is_at_the_same_local_hour():
         "Reminder: Tuesday Evening Group meets tomorrow, Sun 8 Mar at 6:00 PM, at 12 Main St. "
         "Reply 1 if you're coming, 2 if not."
     )
+
+
+@pytest.mark.parametrize(
+    "zone, start, offset, expected",
+    [
+        # New York skips 02:00-03:00 on Sun 8 March 2026: 02:30 and 02:00 do not exist.
+        ("America/New_York", time(3, 30), 60, "Sun 2026-03-08 01:30 EST"),
+        ("America/New_York", time(3, 0), 60, "Sun 2026-03-08 01:00 EST"),
+        ("America/New_York", time(3, 0), 30, "Sun 2026-03-08 01:30 EST"),
+        # Lord Howe skips half an hour, 02:00-02:30, on Sun 4 October 2026.
+        ("Australia/Lord_Howe", time(2, 45), 30, "Sun 2026-10-04 01:45 +1030"),
+    ],
+)
+def test_a_reminder_whose_wall_time_is_skipped_by_spring_forward_goes_the_offset_before_in_utc(
+    zone, start, offset, expected
+):
+    # Counting back on the wall clock lands in the gap, which would fold onto the meeting's own start, and
+    # the reminder would never go: it goes the offset before the meeting in absolute time instead.
+    g = group(
+        zone=zone,
+        rrule="FREQ=WEEKLY;BYDAY=SU",
+        start=start,
+        reminder_offsets_minutes=(offset,),
+        quiet_start=time(0, 0),
+        quiet_end=time(23, 59),
+    )
+    day = utc(2026, 3, 7) if zone == "America/New_York" else utc(2026, 10, 3)
+    sends = [s for s in plan(g, day, day + timedelta(days=2)) if s.kind == "reminder"]
+    assert [(local(s), s.held_reason) for s in sends] == [(expected, None)]
+    meeting = sends[0].send_at_utc + timedelta(minutes=offset)
+    assert meeting.astimezone(ZoneInfo(zone)).time() == start
+    # The tick at that moment writes it (not held as "meeting started").
+    due = due_sends([g], sends[0].send_at_utc, config=CONFIG)
+    assert [(s.key, s.held_reason) for s in due if s.kind == "reminder"] == [(sends[0].key, None)]
 
 
 def test_november_fall_back_prompt_and_reminders_in_local_time():

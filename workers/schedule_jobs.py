@@ -59,7 +59,7 @@ def dispatch(now=None, *, runtime: Runtime) -> int:
     if not claimed:
         return 0
     shards = [claimed[i : i + SHARD_GROUPS] for i in range(0, len(claimed), SHARD_GROUPS)]
-    enqueued = enqueue_planning(rt.redis, shards, now.strftime("%Y%m%dT%H%M%S"))
+    enqueued = enqueue_planning(rt.redis, shards, now)
     log.info("schedule dispatch groups=%d jobs=%d", len(claimed), enqueued)
     return enqueued
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 
 from redis.exceptions import RedisError
 from rq import Queue
@@ -57,8 +58,9 @@ def enqueue_deliveries(redis, items: Iterable[tuple[int, str]]) -> int:
         return 0
 
 
-def enqueue_planning(redis, shards: list[list[int]], stamp: str) -> int:
-    """Enqueue one planning job per shard of group ids on the planning queue, for any worker to take.
+def enqueue_planning(redis, shards: list[list[int]], now: datetime) -> int:
+    """Enqueue one planning job per shard of group ids, planning at the tick's `now`, on the planning queue
+    for any worker to take.
     Returns how many were enqueued; failure is logged, not raised: the groups are claimed only for a
     while in the database, and the cron leader hands them out again after that."""
     if not shards:
@@ -68,8 +70,8 @@ def enqueue_planning(redis, shards: list[list[int]], stamp: str) -> int:
             [
                 Queue.prepare_data(
                     PLAN_GROUPS_JOB,
-                    args=(ids,),
-                    job_id=f"plan-{stamp}-{ids[0]}",
+                    args=(ids, now),
+                    job_id=f"plan-{now:%Y%m%dT%H%M%S}-{ids[0]}",
                     result_ttl=600,
                     failure_ttl=86400,
                 )

@@ -119,7 +119,7 @@ def replan(session: Session, group_ids: Iterable[int] = (), member_ids: Iterable
 
 # --- keeping the index true on every flush ---------------------------------------------------------
 
-_MEMBER_FIELDS = ("timezone", "paused_until", "groups")
+_MEMBER_FIELDS = ("timezone", "paused_until")
 
 
 def _changed(obj, *names: str) -> bool:
@@ -147,8 +147,9 @@ def _collect(session: Session, _flush_context, _instances) -> None:
                 back = _changed(obj, "status") and obj.status == "active"
                 if back or _changed(obj, *_MEMBER_FIELDS):
                     members.add(obj.id)
-                    history = inspect(obj).attrs.groups.history
-                    groups.update(g.id for g in history.deleted if g.id is not None)
+                # Joining or leaving a group: that group only.
+                history = inspect(obj).attrs.groups.history
+                groups.update(g.id for g in (*history.added, *history.deleted) if g.id is not None)
     if groups or members:
         found = session.info.setdefault(_PENDING, (set(), set()))
         found[0].update(groups)
