@@ -235,15 +235,15 @@ def _worker(environ: dict, now: datetime, jobs, done, ready) -> None:
     runtime = Runtime.build(load_settings(environ), dispatcher=DiscardDispatcher())
     runtime.db.ping()
     ready.put(os.getpid())
-    written = 0
+    written, cpu = 0, time.process_time()
     while (ids := jobs.get()) is not None:
         written += schedule_jobs.plan_groups(ids, now, runtime=runtime)
     runtime.db.dispose()
-    done.put(written)
+    done.put((written, time.process_time() - cpu))
 
 
-def spread_tick(db, environ: dict, now: datetime, workers: int) -> tuple[float, int, int]:
-    """(wall s, rows written, jobs) of one tick handed out as planning jobs to `workers` processes:
+def spread_tick(db, environ: dict, now: datetime, workers: int) -> tuple[float, int, int, list[float]]:
+    """(wall s, rows written, jobs, each worker's CPU s) of one tick handed out as planning jobs to `workers` processes:
     what `schedule_jobs.dispatch` does (housekeeping, claim the due groups), then the jobs."""
     from checkin.schedules import due_index
     from checkin.schedules.tick import housekeeping
@@ -267,8 +267,9 @@ def spread_tick(db, environ: dict, now: datetime, workers: int) -> tuple[float, 
             jobs.put(shard)
         for _ in procs:
             jobs.put(None)
-        written = sum(done.get(timeout=3600) for _ in procs)
-        return time.perf_counter() - started, written, len(shards)
+        results = [done.get(timeout=3600) for _ in procs]
+        wall = time.perf_counter() - started
+        return wall, sum(r[0] for r in results), len(shards), [round(r[1], 2) for r in results]
     finally:
         for proc in procs:
             proc.join(timeout=60)
@@ -297,7 +298,8 @@ def main(argv: list[str] | None = None) -> None:
     members, groups = args.members, max(1, args.members // args.per_group)
     key = Fernet.generate_key().decode()
     print(
-        f"{members} members in {groups} groups; a shared 2-core machine: read the ratios, not the seconds",
+        f"{members} members in {groups} groups; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        " (a shared machine: wall seconds include waiting for a core)",
         flush=True,
     )
     with temp_database("checkin_bench_plan") as url, tempfile.TemporaryDirectory() as instance:
@@ -355,15 +357,16 @@ def main(argv: list[str] | None = None) -> None:
             times = {}
             for n in (1, 2):
                 reset(db)
-                wall, rows, jobs = spread_tick(db, environ, NOW, n)
+                wall, rows, jobs, cpus = spread_tick(db, environ, NOW, n)
                 times[n] = wall
                 print(
                     f"{f'first tick, {n} worker(s)':<28} {wall:7.2f} s  {rows} rows  {jobs} jobs"
-                    f"  = {wall / base:.2f} x the COPY",
+                    f"  = {wall / base:.2f} x the COPY  python cpu per worker {cpus} s",
                     flush=True,
                 )
             print(
-                f"{'2 workers / 1 worker':<28} {times[2] / times[1]:7.2f}  (wall time; 0.5 would be a perfect split)",
+                f"{'2 workers / 1 worker':<28} {times[2] / times[1]:7.2f}  (wall time; 0.5 would be a perfect split)"
+                f"  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
                 flush=True,
             )
         finally:

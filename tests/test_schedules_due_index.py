@@ -170,6 +170,27 @@ def test_a_tick_that_planned_before_an_edit_committed_does_not_hide_it(runtime, 
     assert len(texts_to(fake_twilio, SAM)) == 1
 
 
+def test_storing_a_ticks_times_skips_a_group_being_edited_instead_of_waiting_for_it(runtime, two_groups):
+    from sqlalchemy import text
+
+    mine, other = two_groups
+    start = MEETING - timedelta(days=3)
+    with runtime.db.session() as s:
+        seq = due_index.seqs(s, [mine, other])
+    editing = runtime.db.sessions()  # a coordinator's edit, not yet committed, holds its group's row
+    try:
+        set_plan(editing, mine, now=start, reminder_offsets_minutes=[4260, 1440, 120])
+        editing.flush()
+        with runtime.db.session() as s:
+            s.execute(text("SET LOCAL lock_timeout = '10s'"))  # a wait would fail here, not hang
+            later = start + timedelta(hours=6)
+            assert due_index.record(s, {mine: (seq[mine], later), other: (seq[other], later)}) == 1
+        editing.commit()
+    finally:
+        editing.close()
+    assert due(runtime.db, start) == [mine]
+
+
 # --- planning jobs on the planning queue ---------------------------------------------------------
 
 

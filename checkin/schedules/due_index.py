@@ -49,9 +49,17 @@ def claim_due(session: Session, now: datetime, until: datetime) -> list[tuple[in
     """Take the groups due at `now` for one planning run: their next_due_at moves to `until`, so the next
     tick does not hand them out again while a worker plans them, and a lost job is handed out again
     then. Two leaders at once claim disjoint sets (the second's UPDATE re-checks after the first commits)."""
+    # SKIP LOCKED: a group an edit holds right now is taken at the next tick, and nothing here waits on an
+    # edit that may be waiting on it (no deadlock); a second leader skips what the first is claiming.
+    due = (
+        select(Group.id)
+        .where(or_(Group.next_due_at.is_(None), Group.next_due_at <= now))
+        .order_by(Group.id)
+        .with_for_update(skip_locked=True)
+    )
     rows = session.execute(
         update(Group)
-        .where(or_(Group.next_due_at.is_(None), Group.next_due_at <= now))
+        .where(Group.id.in_(due.scalar_subquery()))
         .values(next_due_at=until)
         .returning(Group.id, Group.plan_seq)
         .execution_options(synchronize_session=False)
@@ -68,18 +76,24 @@ def seqs(session: Session, group_ids: list[int]) -> dict[int, int]:
 
 def record(session: Session, next_due: dict[int, tuple[int, datetime]]) -> int:
     """Store {group id: (plan_seq read before planning, next due instant)}; a group whose plan_seq has
-    moved since keeps its NULL. Call in a transaction of its own, after the planning one committed, so
-    it never holds a group's row while waiting for an edit's locks (nor the other way round). Rows are
-    locked in id order, so two ticks at once queue instead of deadlocking. Returns how many were stored."""
+    moved since keeps its NULL. Call in a transaction of its own, after the planning one committed. A
+    group locked right now (an edit in progress) is skipped, not waited for: the edit resets it anyway,
+    or, rolled back, leaves it due for the next tick; so this never waits on an edit that may be
+    waiting on it. Returns how many were stored."""
     if not next_due:
         return 0
     ids = sorted(next_due)
     if session.bind.dialect.name == "postgresql":
         from sqlalchemy import text
 
-        session.execute(
-            text("SELECT id FROM groups WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"), {"ids": ids}
+        ids = list(
+            session.scalars(
+                text("SELECT id FROM groups WHERE id = ANY(:ids) ORDER BY id FOR UPDATE SKIP LOCKED"),
+                {"ids": ids},
+            )
         )
+        if not ids:
+            return 0
         result = session.execute(
             text(
                 "UPDATE groups SET next_due_at = v.due FROM unnest(:ids, :seqs, :dues) AS v(id, seq, due) "
