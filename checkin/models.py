@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, ForeignKeyConstraint, Index, Integer, String
+from sqlalchemy import Boolean, ForeignKey, ForeignKeyConstraint, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from checkin.crypto import EncryptedText
@@ -207,7 +207,16 @@ class OutboxItem(Base):
     """An outbound effect decided by the domain, delivered by a worker, at most once per key."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "state", "next_attempt_at"),
+        # The planner's tick closes the check-ins of prompts cancelled lately (checkins.close_stale_prompts).
+        Index(
+            "ix_outbox_cancelled_prompts",
+            "created_at",
+            postgresql_where=text("state = 'cancelled' AND purpose = 'prompt'"),
+            sqlite_where=text("state = 'cancelled' AND purpose = 'prompt'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
