@@ -579,3 +579,49 @@ def test_the_cron_process_refuses_a_bad_plan_file_naming_file_and_key(tmp_path):
     )
     with pytest.raises(PlanError, match=r"^plan.toml: defaults.prompt_time: must be a time of day as HH:MM"):
         load_config(bad)
+
+
+# --- the tick's plan and the next-due index ------------------------------------------------
+
+
+def test_the_ticks_plan_is_the_due_sends_and_its_next_due_is_never_after_the_next_send():
+    # A week in 37-minute steps for a group with members in other zones, on voice, paused, opted out and
+    # texting right now, a moved and a cancelled meeting: what plan_due says is due is due_sends exactly, and
+    # no send that will go lies between the tick and the next-due instant it gives the index.
+    from checkin.schedules.planning import plan_due
+
+    members = [
+        person(1),
+        person(2, zone="Asia/Kolkata"),
+        person(3, channel="voice", language="es"),
+        person(4, status="opted_out"),
+        person(5, paused_until=utc(2026, 3, 12)),
+        person(6, last_inbound_at=utc(2026, 3, 5, 15, 20)),  # texting when Thursday's prompt is due
+    ]
+    overrides = {
+        "20260310T2200Z": OverrideSpec(
+            "20260310T2200Z", "moved", datetime(2026, 3, 11, 12, 0), 1, utc(2026, 3, 6)
+        ),
+        "20260317T2200Z": OverrideSpec("20260317T2200Z", "cancelled", None, 1, utc(2026, 3, 9)),
+    }
+    g = group(members=members, overrides=overrides)
+    prompts = [OpenPrompt(1, 1, "prompt:1:20260303T2300Z", utc(2026, 3, 5, 15, 0))]
+    horizon = timedelta(days=1)
+    now, lives = utc(2026, 3, 4), 0
+    while now < utc(2026, 3, 11):
+        plan = plan_due([g], now, config=CONFIG, open_prompts=prompts, horizon=horizon)
+        expected = due_sends([g], now, config=CONFIG, open_prompts=prompts)
+        assert sorted(s.key for s in plan.sends) == sorted(s.key for s in expected)
+        assert {s.key: s for s in plan.sends} == {s.key: s for s in expected}
+        ahead = plan_sends(
+            [g], now + timedelta(microseconds=1), now + horizon, now=now, config=CONFIG, open_prompts=prompts
+        )
+        going = [s.send_at_utc for s in ahead if s.held_reason is None]
+        # A prompt held for a live exchange goes when the exchange ends.
+        exchange = timedelta(minutes=g.plan.live_exchange_minutes)
+        held = [s for s in plan.sends if s.held_reason == "live exchange"]
+        going += [members[s.member_id - 1].last_inbound_at + exchange for s in held]
+        lives += len(held)
+        assert now < plan.next_due[g.id] <= min(going, default=now + horizon), now
+        now += timedelta(minutes=37)
+    assert lives  # the sweep met a prompt held for a live exchange
