@@ -1,5 +1,10 @@
 """One planner tick: load the state, plan what is due now, write it to the outbox exactly once.
 
+Only the groups the next-due index says are due are loaded and planned (checkin.schedules.due_index);
+planning a group also gives the instant it is next due, which the caller stores after committing.
+`write_due` is a whole tick in one process; the cron leader runs `housekeeping` and hands the due
+groups to workers, each running `write_groups` on its share (workers/schedule_jobs.py).
+
 Exactly once comes from the outbox's unique idempotency key: rows are inserted with ON CONFLICT
 DO NOTHING, so a second tick, a second cron process or a restart inserts nothing already there
 (on PostgreSQL a concurrent insert of the same key waits for the first and then skips). Only
