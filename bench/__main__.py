@@ -1,4 +1,5 @@
-"""`python -m bench [name ...]`: run every bench/bench_*.py module's main(), or only the named ones.
+"""`python -m bench [name ...] [--option value ...]`: run every bench/bench_*.py module's main(), or only
+the named ones (options go to the sections that read them: `python -m bench planning --members 20000`).
 
 Each section prints its own figures beside a baseline measured in the same run. A failing section
 prints its error and the run goes on; the exit status is non-zero if any section failed.
@@ -35,12 +36,25 @@ def select(available: list[str], wanted: list[str]) -> list[str]:
     return list(dict.fromkeys(chosen))
 
 
+def names(argv: list[str]) -> list[str]:
+    """The section names in argv; `--option value` pairs are the sections' own (e.g. planning's --members)."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg.startswith("--"):
+            skip = "=" not in arg
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: list[str]) -> int:
     if any(a in ("-h", "--help") for a in argv):
         print(__doc__.strip())
         print("\navailable:", ", ".join(n.removeprefix("bench_") for n in discover()))
         return 0
-    modules = select(discover(), argv)
+    modules = select(discover(), names(argv))
     terminate_on_signals()  # a `timeout` or a closed terminal still stops servers and workers, drops databases
     failed: list[str] = []
     for name in modules:

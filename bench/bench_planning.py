@@ -1,26 +1,36 @@
-"""One planner tick for 100,000 members in 2,000 groups, on a throwaway PostgreSQL database.
+"""The planner at scale, on a throwaway PostgreSQL database (created here, dropped afterwards).
 
-    python -m bench planning
+    python -m bench planning [--members 1000000]     (groups: members / 50)
 
-Every group meets weekly, 24 hours after the tick, in one of six zones (members of some groups live in
-another zone), so the tick plans and writes a day-before reminder for nearly every member; quiet hours
-hold back the rest. Printed: the tick's seconds (load the state, plan, write outbox rows, commit) and
-rows written per second, a second tick at the same minute (plans again, writes nothing: the steady-state
-cost of a tick), and, measured in the same process on the same database, a baseline: the write floor,
-a plain COPY of as many outbox rows with the same columns straight into the table, as a ratio.
+Seeded with COPY: every group meets weekly, 24 hours after the tick, in one of six zones (one member in
+50 lives in Asia/Kolkata, in their night at tick time, so their reminder waits for the morning), so the
+first tick writes a day-before reminder for nearly every member. Printed, beside a baseline measured in
+the same run on the same database:
+- baseline: a plain COPY of as many outbox rows with the same columns into a copy of the outbox table;
+- first tick: one process plans every group (the index is empty) and writes the rows, as a ratio of the COPY;
+- idle tick, a minute later (the written rows marked sent, as workers would, and the outbox and groups
+  vacuumed and analysed, as autovacuum would): database time (summed over the statements) and this process's CPU apart, the median of 5;
+- a tick after 1% of the groups changed their plan (a 30-minute reminder added): only those are planned;
+- the first tick again (outbox emptied, index reset) as planning jobs of 200 groups taken by 1 and by 2
+  worker processes (`workers.schedule_jobs.plan_groups`, each with its own Runtime; the jobs handed out
+  through a multiprocessing queue instead of Redis), and the wall-time ratio of 2 workers to 1.
+The machine is shared (2 cores, other work running): the ratios are the figures to read.
 """
 
 from __future__ import annotations
 
+import argparse
+import multiprocessing
 import os
+import statistics
+import sys
+import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bench.common import temp_database
 
-GROUPS = int(os.environ.get("CHECKIN_BENCH_PLAN_GROUPS", "2000"))
-MEMBERS = int(os.environ.get("CHECKIN_BENCH_PLAN_MEMBERS", "100000"))
 ZONES = (
     "America/New_York",
     "America/Chicago",
@@ -29,91 +39,126 @@ ZONES = (
     "Europe/London",
     "America/Phoenix",
 )
-# Monday 7 January 2030, 18:00 UTC: daytime in every zone above; the members given Asia/Kolkata
-# (23:30 there) are in their night, so their reminders wait for the morning.
+# Monday 7 January 2030, 18:00 UTC: daytime in every zone above; Asia/Kolkata is at 23:30.
 NOW = datetime(2030, 1, 7, 18, 0, tzinfo=UTC)
-CHUNK = 5000
+BASE_URL = "https://checkin.example.org"
+DAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
 
 
-def seed(url: str) -> None:
-    from sqlalchemy import create_engine, insert
+def options(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench planning")
+    parser.add_argument(
+        "--members", type=int, default=int(os.environ.get("CHECKIN_BENCH_PLAN_MEMBERS", "1000000"))
+    )
+    parser.add_argument("--per-group", type=int, default=50)
+    args, _ = parser.parse_known_args(argv)
+    if args.members < args.per_group:
+        parser.error(f"--members must be at least {args.per_group}")
+    return args
 
-    from checkin.models import Group, GroupMember, Member
-    from checkin.schedules.models import Schedule
 
-    engine = create_engine(url)
+def _copy(cursor, table: str, cols: tuple[str, ...], rows) -> None:
+    with cursor.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def seed(db, members: int, groups: int) -> None:
+    """Groups, schedules, members and memberships by COPY (as a bulk import of a national network would)."""
     meeting = NOW + timedelta(hours=24)
-    with engine.begin() as conn:
-        groups, schedules = [], []
-        for g in range(GROUPS):
-            zone = ZONES[g % len(ZONES)]
-            local = meeting.astimezone(ZoneInfo(zone))
-            groups.append(
-                dict(
-                    id=g + 1,
-                    name=f"Group {g + 1}",
-                    timezone=zone,
-                    phone_number=f"+1500555{g:04d}",
-                    created_at=NOW,
+    per_group = members // groups
+    with db.session() as session:
+        cursor = session.connection().connection.driver_connection.cursor()
+        locals_ = [meeting.astimezone(ZoneInfo(ZONES[g % len(ZONES)])) for g in range(len(ZONES))]
+        _copy(
+            cursor,
+            "groups",
+            ("id", "name", "timezone", "phone_number", "created_at"),
+            ((g + 1, f"Group {g + 1}", ZONES[g % len(ZONES)], f"+1500{g:07d}", NOW) for g in range(groups)),
+        )
+        _copy(
+            cursor,
+            "schedules",
+            ("group_id", "rrule", "starts_on", "start_local", "duration_minutes", "location", "updated_at"),
+            (
+                (
+                    g + 1,
+                    "FREQ=WEEKLY;BYDAY=" + DAYS[locals_[g % len(ZONES)].weekday()],
+                    date(2030, 1, 1),
+                    locals_[g % len(ZONES)].time(),
+                    90,
+                    "12 Main St",
+                    NOW,
                 )
-            )
-            schedules.append(
-                dict(
-                    group_id=g + 1,
-                    rrule="FREQ=WEEKLY;BYDAY=" + ["MO", "TU", "WE", "TH", "FR", "SA", "SU"][local.weekday()],
-                    starts_on=date(2030, 1, 1),
-                    start_local=local.time(),
-                    duration_minutes=90,
-                    location="12 Main St",
-                    updated_at=NOW,
+                for g in range(groups)
+            ),
+        )
+        # One member in 50 lives elsewhere, one in 40 is Spanish-speaking, one in 25 takes calls, one in
+        # 100 has opted out.
+        _copy(
+            cursor,
+            "members",
+            ("id", "phone", "display_name", "language", "timezone", "channel", "status", "created_at"),
+            (
+                (
+                    m + 1,
+                    f"+1202{m:07d}",
+                    f"Member {m}",
+                    "es" if m % 40 == 0 else "en",
+                    "Asia/Kolkata" if m % 50 == 7 else None,
+                    "voice" if m % 25 == 3 else "sms",
+                    "opted_out" if m % 100 == 11 else "active",
+                    NOW,
                 )
-            )
-        conn.execute(insert(Group.__table__), groups)
-        conn.execute(insert(Schedule.__table__), schedules)
-        per_group = MEMBERS // GROUPS
-        for start in range(0, MEMBERS, CHUNK):
-            members, links = [], []
-            for m in range(start, min(MEMBERS, start + CHUNK)):
-                # One member in 50 lives elsewhere (in their night at tick time), one in 40 is Spanish-speaking,
-                # one in 25 takes calls, one in 100 has opted out.
-                members.append(
-                    dict(
-                        id=m + 1,
-                        phone=f"+1202{m:07d}",
-                        display_name=f"Member {m}",
-                        language="es" if m % 40 == 0 else "en",
-                        timezone="Asia/Kolkata" if m % 50 == 7 else None,
-                        channel="voice" if m % 25 == 3 else "sms",
-                        status="opted_out" if m % 100 == 11 else "active",
-                        created_at=NOW,
-                    )
-                )
-                links.append(
-                    dict(
-                        group_id=m // per_group + 1 if m // per_group < GROUPS else GROUPS,
-                        member_id=m + 1,
-                        joined_at=NOW,
-                    )
-                )
-            conn.execute(insert(Member.__table__), members)
-            conn.execute(insert(GroupMember.__table__), links)
-    engine.dispose()
+                for m in range(members)
+            ),
+        )
+        _copy(
+            cursor,
+            "group_members",
+            ("group_id", "member_id", "joined_at"),
+            ((min(m // per_group, groups - 1) + 1, m + 1, NOW) for m in range(members)),
+        )
+        cursor.execute("SELECT setval('groups_id_seq', %s), setval('members_id_seq', %s)", (groups, members))
+        cursor.execute("ANALYZE")
+        cursor.close()
 
 
-def tick(db) -> tuple[float, float, object]:
-    """(wall seconds, this process's CPU seconds, result) of one tick in one transaction."""
+class StatementClock:
+    """Seconds spent in the database driver's execute (the statements' round trips), summed."""
+
+    def __init__(self, engine):
+        from sqlalchemy import event
+
+        self.total = 0.0
+        self._started: list[float] = []
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+
+    def _before(self, *_args):
+        self._started.append(time.perf_counter())
+
+    def _after(self, *_args):
+        self.total += time.perf_counter() - self._started.pop()
+
+
+def one_tick(db, now: datetime):
+    """(wall s, CPU s, rows written, groups planned) of one whole tick in one process, as schedule_jobs.tick."""
     from checkin.adapters.pg_bulk import insert_outbox
+    from checkin.schedules import due_index
     from checkin.schedules.tick import write_due
 
-    bulk = insert_outbox if db.engine.dialect.name == "postgresql" else None
     started, cpu = time.perf_counter(), time.process_time()
     with db.session() as session:
-        result = write_due(session, NOW, base_url="https://checkin.example.org", bulk_insert=bulk)
-    return time.perf_counter() - started, time.process_time() - cpu, result
+        result = write_due(session, now, base_url=BASE_URL, bulk_insert=insert_outbox)
+    with db.session() as session:
+        due_index.record(session, result.next_due)
+    return time.perf_counter() - started, time.process_time() - cpu, len(result.created), len(result.next_due)
 
 
 def baseline(db, rows: int) -> float:
-    """The write floor: COPY `rows` outbox rows with the same columns (one encrypted body) and commit."""
+    """The write floor: COPY `rows` outbox rows with the same columns (one encrypted body) into a copy of the
+    outbox table (its indexes too) and commit."""
     from checkin import crypto
 
     body = crypto.encrypt(
@@ -121,73 +166,209 @@ def baseline(db, rows: int) -> float:
         db.engine.dialect,
     )
     cols = (
-        "idempotency_key, channel, purpose, queue, to_number, from_number, body, member_id, state, attempts, "
-        "next_attempt_at, created_at, updated_at"
+        "idempotency_key",
+        "channel",
+        "purpose",
+        "queue",
+        "to_number",
+        "from_number",
+        "body",
+        "member_id",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+        "updated_at",
     )
+    with db.session() as session:
+        session.connection().exec_driver_sql("CREATE TABLE outbox_floor (LIKE outbox INCLUDING ALL)")
     started = time.perf_counter()
     with db.session() as session:
         cursor = session.connection().connection.driver_connection.cursor()
-        with cursor.copy(f"COPY outbox ({cols}) FROM STDIN") as copy:
-            for i in range(rows):
-                copy.write_row(
-                    (
-                        f"baseline:{i}",
-                        "sms",
-                        "reminder",
-                        "outbox",
-                        f"+1202{i:07d}",
-                        "+15005550006",
-                        body,
-                        i + 1,
-                        "pending",
-                        0,
-                        NOW,
-                        NOW,
-                        NOW,
-                    )
+        _copy(
+            cursor,
+            "outbox_floor",
+            cols,
+            (
+                (
+                    f"reminder:{i + 1}:20300108T1800Z:1440",
+                    "sms",
+                    "reminder",
+                    "outbox",
+                    f"+1202{i:07d}",
+                    "+15000000006",
+                    body,
+                    i + 1,
+                    "pending",
+                    0,
+                    NOW,
+                    NOW,
+                    NOW,
                 )
+                for i in range(rows)
+            ),
+        )
         cursor.close()
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    with db.session() as session:
+        session.connection().exec_driver_sql("DROP TABLE outbox_floor")
+    return seconds
 
 
-def main() -> None:
+def _worker_env(url: str, key: str, instance: str) -> dict[str, str]:
+    return {
+        "DATABASE_URL": url,
+        "CHECKIN_ENCRYPTION_KEY": key,
+        "SECRET_KEY": "bench-" + "x" * 40,
+        "PUBLIC_BASE_URL": BASE_URL,
+        "CHECKIN_INSTANCE_PATH": instance,
+    }
+
+
+def _worker(environ: dict, now: datetime, jobs, done, ready) -> None:
+    """A worker process: its own Runtime, planning job after job until it takes None."""
+    from checkin.bootstrap import Runtime
+    from checkin.unit_of_work import DiscardDispatcher
+    from config import load_settings
+    from workers import schedule_jobs
+
+    runtime = Runtime.build(load_settings(environ), dispatcher=DiscardDispatcher())
+    runtime.db.ping()
+    ready.put(os.getpid())
+    written, cpu = 0, time.process_time()
+    while (ids := jobs.get()) is not None:
+        written += schedule_jobs.plan_groups(ids, now, runtime=runtime)
+    runtime.db.dispose()
+    done.put((written, time.process_time() - cpu))
+
+
+def spread_tick(db, environ: dict, now: datetime, workers: int) -> tuple[float, int, int, list[float]]:
+    """(wall s, rows written, jobs, each worker's CPU s) of one tick handed out as planning jobs to `workers` processes:
+    what `schedule_jobs.dispatch` does (housekeeping, claim the due groups), then the jobs."""
+    from checkin.schedules import due_index
+    from checkin.schedules.tick import housekeeping
+    from workers.schedule_jobs import CLAIM, SHARD_GROUPS
+
+    ctx = multiprocessing.get_context("spawn")
+    jobs, done, ready = ctx.Queue(), ctx.Queue(), ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(environ, now, jobs, done, ready)) for _ in range(workers)]
+    for proc in procs:
+        proc.start()
+    try:
+        for _ in procs:
+            ready.get(timeout=120)  # started and connected: not part of the tick
+        started = time.perf_counter()
+        with db.session() as session:
+            housekeeping(session, now)
+        with db.session() as session:
+            claimed = [gid for gid, _ in due_index.claim_due(session, now, now + CLAIM)]
+        shards = [claimed[i : i + SHARD_GROUPS] for i in range(0, len(claimed), SHARD_GROUPS)]
+        for shard in shards:
+            jobs.put(shard)
+        for _ in procs:
+            jobs.put(None)
+        results = [done.get(timeout=3600) for _ in procs]
+        wall = time.perf_counter() - started
+        return wall, sum(r[0] for r in results), len(shards), [round(r[1], 2) for r in results]
+    finally:
+        for proc in procs:
+            proc.join(timeout=60)
+            if proc.is_alive():
+                proc.kill()
+
+
+def reset(db) -> None:
+    """Back to before the first tick: no outbox rows or check-ins, every group unplanned."""
+    with db.session() as session:
+        session.connection().exec_driver_sql("TRUNCATE outbox, checkins CASCADE")
+        session.connection().exec_driver_sql("UPDATE groups SET next_due_at = NULL")
+        session.connection().exec_driver_sql("ANALYZE groups")
+
+
+def main(argv: list[str] | None = None) -> None:
     from cryptography.fernet import Fernet
+    from sqlalchemy import update
 
     from checkin import crypto
     from checkin.db import Database
+    from checkin.models import OutboxItem
+    from checkin.schedules import set_plan
 
+    args = options(sys.argv[1:] if argv is None else argv)
+    members, groups = args.members, max(1, args.members // args.per_group)
     key = Fernet.generate_key().decode()
-    with temp_database("checkin_bench_plan") as url:
-        started = time.perf_counter()
-        seed(url)
-        print(
-            f"seeded {GROUPS} groups, {MEMBERS} members in {time.perf_counter() - started:.1f} s", flush=True
-        )
+    print(
+        f"{members} members in {groups} groups; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        " (a shared machine: wall seconds include waiting for a core)",
+        flush=True,
+    )
+    with temp_database("checkin_bench_plan") as url, tempfile.TemporaryDirectory() as instance:
         db = Database(url)
         crypto.install(db.engine, [key])
         try:
-            seconds, cpu, result = tick(db)
-            written = len(result.created)
-            held = ", ".join(f"{reason} {count}" for reason, count in sorted(result.held.items())) or "none"
-            print(
-                f"{'tick (plan + write)':<22} {seconds:7.2f} s  {written} rows written  {written / seconds:8.0f} rows/s"
-                f"  python cpu {cpu:.2f} s  (due {result.planned}; held: {held})",
-                flush=True,
-            )
-            again, again_cpu, second = tick(db)
-            print(
-                f"{'second tick, same now':<22} {again:7.2f} s  {len(second.created)} rows written (idempotent)"
-                f"  python cpu {again_cpu:.2f} s",
-                flush=True,
-            )
+            started = time.perf_counter()
+            seed(db, members, groups)
+            print(f"{'seed (COPY)':<28} {time.perf_counter() - started:7.2f} s", flush=True)
+
+            seconds, cpu, written, planned = one_tick(db, NOW)
             base = baseline(db, written)
             print(
-                f"{'baseline COPY':<22} {base:7.2f} s  {written} rows written  {written / base:8.0f} rows/s",
+                f"{'baseline: COPY same rows':<28} {base:7.2f} s  {written} rows  {written / base:8.0f} rows/s",
                 flush=True,
             )
             print(
-                f"{'ratio (tick/baseline)':<22} {seconds / base:7.2f} x the time of a plain COPY of the same rows"
-                f"  (rows/s {written / seconds / (written / base):.2f} of the baseline's)",
+                f"{'first tick, 1 process':<28} {seconds:7.2f} s  {written} rows  {planned} groups planned"
+                f"  python cpu {cpu:.2f} s  = {seconds / base:.2f} x the COPY",
+                flush=True,
+            )
+            with db.session() as session:  # what the workers would have done by the next minute
+                session.execute(update(OutboxItem).values(state="sent"))
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                # As autovacuum would after so many updates (groups: every next_due_at was just set).
+                conn.exec_driver_sql("VACUUM ANALYZE outbox, groups")
+
+            clock = StatementClock(db.engine)
+            samples = []
+            for i in range(5):
+                clock.total = 0.0
+                wall, cpu, rows, planned = one_tick(db, NOW + timedelta(minutes=1 + i))
+                samples.append((clock.total, cpu, wall, rows, planned))
+            db_s, cpu_s, wall_s = (statistics.median(s[k] for s in samples) for k in range(3))
+            print(
+                f"{'idle tick (median of 5)':<28} {wall_s * 1000:7.1f} ms wall  database {db_s * 1000:.1f} ms"
+                f"  python cpu {cpu_s * 1000:.1f} ms  rows {sum(s[3] for s in samples)}"
+                f"  groups planned {sum(s[4] for s in samples)}",
+                flush=True,
+            )
+
+            changed = list(range(1, groups + 1, 100))  # 1% of the groups
+            edit_at = NOW + timedelta(minutes=6)
+            with db.session() as session:
+                for gid in changed:
+                    set_plan(session, gid, now=edit_at, reminder_offsets_minutes=[1440, 120, 30])
+            clock.total = 0.0
+            wall, cpu, rows, planned = one_tick(db, NOW + timedelta(minutes=7))
+            print(
+                f"{'tick after 1% changed plan':<28} {wall * 1000:7.1f} ms wall  database {clock.total * 1000:.1f} ms"
+                f"  python cpu {cpu * 1000:.1f} ms  {planned} groups planned ({len(changed)} changed)  rows {rows}",
+                flush=True,
+            )
+
+            db.dispose()
+            environ = _worker_env(url, key, instance)
+            times = {}
+            for n in (1, 2):
+                reset(db)
+                wall, rows, jobs, cpus = spread_tick(db, environ, NOW, n)
+                times[n] = wall
+                print(
+                    f"{f'first tick, {n} worker(s)':<28} {wall:7.2f} s  {rows} rows  {jobs} jobs"
+                    f"  = {wall / base:.2f} x the COPY  python cpu per worker {cpus} s",
+                    flush=True,
+                )
+            print(
+                f"{'2 workers / 1 worker':<28} {times[2] / times[1]:7.2f}  (wall time; 0.5 would be a perfect split)"
+                f"  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
                 flush=True,
             )
         finally:

@@ -77,10 +77,15 @@ def close_stale_prompts(session: Session, now: datetime) -> dict[str, int]:
     """
     from checkin.models import OutboxItem  # models imports this module
 
-    never_sent = (
-        select(OutboxItem.id)
-        .where(OutboxItem.idempotency_key == CheckIn.prompt_key, OutboxItem.state == "cancelled")
-        .exists()
+    # From the few prompt rows cancelled lately (a partial index), not from every open prompt: a tick
+    # with a million prompts open costs what was cancelled. A prompt row is written when its CheckIn
+    # opens, and an older one is closed as missed below anyway.
+    never_sent = CheckIn.prompt_key.in_(
+        select(OutboxItem.idempotency_key).where(
+            OutboxItem.state == "cancelled",
+            OutboxItem.purpose == "prompt",
+            OutboxItem.created_at >= now - ANSWER_WINDOW - timedelta(days=1),
+        )
     )
     counts = {}
     for state, condition in (("unsent", never_sent), ("missed", CheckIn.prompted_at < now - ANSWER_WINDOW)):

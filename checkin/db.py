@@ -158,6 +158,11 @@ class Database:
         self.sessions = sessionmaker(
             self.engine, class_=WorkSession, expire_on_commit=False, dispatcher=dispatcher
         )
+        # Every session keeps the planner's next-due index true: an edit that changes what the planner
+        # reads has its groups planned again at the next tick (imported here: it needs the models).
+        from checkin.schedules import due_index
+
+        due_index.watch(self.sessions)
 
     def dispatch_to(self, dispatcher) -> None:
         """Hand this database's committed effects to `dispatcher` (the composition root sets this)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, ForeignKeyConstraint, Index, Integer, String
+from sqlalchemy import Boolean, ForeignKey, ForeignKeyConstraint, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from checkin.crypto import EncryptedText
@@ -38,6 +38,11 @@ class Group(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     phone_number: Mapped[str | None] = mapped_column(String(20), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The planner's next-due index (checkin.schedules.due_index): the earliest instant any send of this
+    # group can be due; NULL until planned, and again after anything the planner reads changes.
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # Bumped by each such change, so a tick that planned from older state does not overwrite the NULL.
+    plan_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     members: Mapped[list[Member]] = relationship(secondary="group_members", back_populates="groups")
     staff_links: Mapped[list[GroupStaff]] = relationship(back_populates="group", cascade="all, delete-orphan")
@@ -207,7 +212,16 @@ class OutboxItem(Base):
     """An outbound effect decided by the domain, delivered by a worker, at most once per key."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "state", "next_attempt_at"),
+        # The planner's tick closes the check-ins of prompts cancelled lately (checkins.close_stale_prompts).
+        Index(
+            "ix_outbox_cancelled_prompts",
+            "created_at",
+            postgresql_where=text("state = 'cancelled' AND purpose = 'prompt'"),
+            sqlite_where=text("state = 'cancelled' AND purpose = 'prompt'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)

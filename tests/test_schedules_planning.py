@@ -3,6 +3,7 @@ hours at both edges, pauses, opt-outs, live exchanges, staleness, and the texts 
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -118,6 +119,40 @@ def test_a_reminder_the_day_before_a_dst_change_is_at_the_same_local_hour():
         "Reminder: Tuesday Evening Group meets tomorrow, Sun 8 Mar at 6:00 PM, at 12 Main St. "
         "Reply 1 if you're coming, 2 if not."
     )
+
+
+@pytest.mark.parametrize(
+    "zone, start, offset, expected",
+    [
+        # New York skips 02:00-03:00 on Sun 8 March 2026: 02:30 and 02:00 do not exist.
+        ("America/New_York", time(3, 30), 60, "Sun 2026-03-08 01:30 EST"),
+        ("America/New_York", time(3, 0), 60, "Sun 2026-03-08 01:00 EST"),
+        ("America/New_York", time(3, 0), 30, "Sun 2026-03-08 01:30 EST"),
+        # Lord Howe skips half an hour, 02:00-02:30, on Sun 4 October 2026.
+        ("Australia/Lord_Howe", time(2, 45), 30, "Sun 2026-10-04 01:45 +1030"),
+    ],
+)
+def test_a_reminder_whose_wall_time_is_skipped_by_spring_forward_goes_the_offset_before_in_utc(
+    zone, start, offset, expected
+):
+    # Counting back on the wall clock lands in the gap, which would fold onto the meeting's own start, and
+    # the reminder would never go: it goes the offset before the meeting in absolute time instead.
+    g = group(
+        zone=zone,
+        rrule="FREQ=WEEKLY;BYDAY=SU",
+        start=start,
+        reminder_offsets_minutes=(offset,),
+        quiet_start=time(0, 0),
+        quiet_end=time(23, 59),
+    )
+    day = utc(2026, 3, 7) if zone == "America/New_York" else utc(2026, 10, 3)
+    sends = [s for s in plan(g, day, day + timedelta(days=2)) if s.kind == "reminder"]
+    assert [(local(s), s.held_reason) for s in sends] == [(expected, None)]
+    meeting = sends[0].send_at_utc + timedelta(minutes=offset)
+    assert meeting.astimezone(ZoneInfo(zone)).time() == start
+    # The tick at that moment writes it (not held as "meeting started").
+    due = due_sends([g], sends[0].send_at_utc, config=CONFIG)
+    assert [(s.key, s.held_reason) for s in due if s.kind == "reminder"] == [(sends[0].key, None)]
 
 
 def test_november_fall_back_prompt_and_reminders_in_local_time():
@@ -544,3 +579,49 @@ def test_the_cron_process_refuses_a_bad_plan_file_naming_file_and_key(tmp_path):
     )
     with pytest.raises(PlanError, match=r"^plan.toml: defaults.prompt_time: must be a time of day as HH:MM"):
         load_config(bad)
+
+
+# --- the tick's plan and the next-due index ------------------------------------------------
+
+
+def test_the_ticks_plan_is_the_due_sends_and_its_next_due_is_never_after_the_next_send():
+    # A week in 37-minute steps for a group with members in other zones, on voice, paused, opted out and
+    # texting right now, a moved and a cancelled meeting: what plan_due says is due is due_sends exactly, and
+    # no send that will go lies between the tick and the next-due instant it gives the index.
+    from checkin.schedules.planning import plan_due
+
+    members = [
+        person(1),
+        person(2, zone="Asia/Kolkata"),
+        person(3, channel="voice", language="es"),
+        person(4, status="opted_out"),
+        person(5, paused_until=utc(2026, 3, 12)),
+        person(6, last_inbound_at=utc(2026, 3, 5, 15, 20)),  # texting when Thursday's prompt is due
+    ]
+    overrides = {
+        "20260310T2200Z": OverrideSpec(
+            "20260310T2200Z", "moved", datetime(2026, 3, 11, 12, 0), 1, utc(2026, 3, 6)
+        ),
+        "20260317T2200Z": OverrideSpec("20260317T2200Z", "cancelled", None, 1, utc(2026, 3, 9)),
+    }
+    g = group(members=members, overrides=overrides)
+    prompts = [OpenPrompt(1, 1, "prompt:1:20260303T2300Z", utc(2026, 3, 5, 15, 0))]
+    horizon = timedelta(days=1)
+    now, lives = utc(2026, 3, 4), 0
+    while now < utc(2026, 3, 11):
+        plan = plan_due([g], now, config=CONFIG, open_prompts=prompts, horizon=horizon)
+        expected = due_sends([g], now, config=CONFIG, open_prompts=prompts)
+        assert sorted(s.key for s in plan.sends) == sorted(s.key for s in expected)
+        assert {s.key: s for s in plan.sends} == {s.key: s for s in expected}
+        ahead = plan_sends(
+            [g], now + timedelta(microseconds=1), now + horizon, now=now, config=CONFIG, open_prompts=prompts
+        )
+        going = [s.send_at_utc for s in ahead if s.held_reason is None]
+        # A prompt held for a live exchange goes when the exchange ends.
+        exchange = timedelta(minutes=g.plan.live_exchange_minutes)
+        held = [s for s in plan.sends if s.held_reason == "live exchange"]
+        going += [members[s.member_id - 1].last_inbound_at + exchange for s in held]
+        lives += len(held)
+        assert now < plan.next_due[g.id] <= min(going, default=now + horizon), now
+        now += timedelta(minutes=37)
+    assert lives  # the sweep met a prompt held for a live exchange

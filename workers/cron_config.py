@@ -24,9 +24,10 @@ cron.register(
 )
 # The daily watch digest: checked every 5 minutes, written once per group, day and facilitator.
 cron.register(escalation_jobs.digest, queue_name="outbox", interval=300)
-# Meeting reminders, check-in prompts, nudges and change notices: plan what is due, write it once.
+# Meeting reminders, check-in prompts, nudges and change notices: the leader hands the groups that are
+# due (the next-due index) to the workers in shards on the planning queue; each writes what is due once.
 cron.register(
-    schedule_jobs.tick,
+    schedule_jobs.dispatch,
     queue_name="outbox",
     interval=settings.schedule_tick_seconds,
 )

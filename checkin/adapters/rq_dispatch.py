@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 
 from redis.exceptions import RedisError
 from rq import Queue
@@ -19,8 +20,10 @@ from checkin.db import utcnow
 from checkin.unit_of_work import ALERT_QUEUE, DEFAULT_QUEUE, Effects, Timer
 
 log = logging.getLogger("checkin.queues")
+PLANNING_QUEUE = "planning"  # after alerts and deliveries: planning waits, a written send does not
 QUEUES = (ALERT_QUEUE, DEFAULT_QUEUE)  # workers listen in this order: alerts first
 DELIVER_JOB = "workers.jobs.deliver"
+PLAN_GROUPS_JOB = "workers.schedule_jobs.plan_groups"
 ESCALATION_TICK_JOB = "workers.escalation_jobs.tick"
 CHUNK = 5000  # a planning tick can write a hundred thousand rows: enqueue and mark them in chunks
 
@@ -51,6 +54,36 @@ def enqueue_deliveries(redis, items: Iterable[tuple[int, str]]) -> int:
     except (RedisError, OSError) as exc:
         log.warning(
             "enqueue failed for %d outbox items (%s); the sweeper will retry", len(items), type(exc).__name__
+        )
+        return 0
+
+
+def enqueue_planning(redis, shards: list[list[int]], now: datetime) -> int:
+    """Enqueue one planning job per shard of group ids, planning at the tick's `now`, on the planning queue
+    for any worker to take.
+    Returns how many were enqueued; failure is logged, not raised: the groups are claimed only for a
+    while in the database, and the cron leader hands them out again after that."""
+    if not shards:
+        return 0
+    try:
+        Queue(PLANNING_QUEUE, connection=redis).enqueue_many(
+            [
+                Queue.prepare_data(
+                    PLAN_GROUPS_JOB,
+                    args=(ids, now),
+                    job_id=f"plan-{now:%Y%m%dT%H%M%S}-{ids[0]}",
+                    result_ttl=600,
+                    failure_ttl=86400,
+                )
+                for ids in shards
+            ]
+        )
+        return len(shards)
+    except (RedisError, OSError) as exc:
+        log.warning(
+            "enqueue failed for %d planning jobs (%s); their groups are handed out again later",
+            len(shards),
+            type(exc).__name__,
         )
         return 0
 

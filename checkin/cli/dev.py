@@ -83,6 +83,7 @@ def run_dev() -> int:
             settings.redis_url,
             "alerts",
             "outbox",
+            "planning",
         ],
         "cron": [str(bindir / "checkin-cron")],
     }

@@ -31,9 +31,9 @@ from checkin.models import Group, GroupMember, Member, OutboxItem
 from checkin.schedules.models import OccurrenceOverride, ReminderPlan
 from checkin.schedules.plan import KINDS as PLANNED_KINDS
 from checkin.schedules.plan import Plan
-from checkin.schedules.planning import GroupState, next_reminder_at, reminder_deadline
+from checkin.schedules.planning import GroupState, next_reminder_at, reminder_at, reminder_deadline
 from checkin.schedules.recurrence import parse_key, to_utc
-from checkin.schedules.service import plan_from, planned_bodies
+from checkin.schedules.service import load_state, plan_from, planned_bodies
 
 log = logging.getLogger("checkin.schedules.late")
 
@@ -97,8 +97,7 @@ def reminder_times(
     following = next_reminder_at(plan.reminder_offsets_minutes, offset, meeting, zone)
     if following is None:
         return None, None
-    local = meeting.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
-    return to_utc(local - timedelta(minutes=offset), zone), following
+    return reminder_at(meeting, timedelta(minutes=offset), zone), following
 
 
 def meeting_start(kind: str, occ_key: str | None, override, zone: str) -> datetime | None:
@@ -113,9 +112,11 @@ def meeting_start(kind: str, occ_key: str | None, override, zone: str) -> dateti
     return start
 
 
-def guard_late_sends(session: Session, now: datetime, groups: list[GroupState]) -> dict[str, int]:
-    """Cancel or hold the planner's due-but-undelivered rows that would now go out wrong. Returns counts."""
-    by_number = {g.phone_number: g for g in groups if g.phone_number}
+def guard_late_sends(
+    session: Session, now: datetime, groups: list[GroupState] | None = None
+) -> dict[str, int]:
+    """Cancel or hold the planner's due-but-undelivered rows that would now go out wrong. Returns counts.
+    `groups`: the groups the rows come from, if loaded already (else only those groups are loaded)."""
     rows = session.execute(
         select(
             OutboxItem.id,
@@ -132,6 +133,13 @@ def guard_late_sends(session: Session, now: datetime, groups: list[GroupState]) 
             OutboxItem.next_attempt_at <= now,
         )
     ).all()
+    if not rows:
+        return {}
+    if groups is None:
+        numbers = sorted({r.from_number for r in rows if r.from_number})
+        ids = session.scalars(select(Group.id).where(Group.phone_number.in_(numbers))).all()
+        groups, _ = load_state(session, now, list(ids)) if ids else ([], [])
+    by_number = {g.phone_number: g for g in groups if g.phone_number}
     cancel: dict[str, list[int]] = {}
     hold: dict[datetime, list[int]] = {}
     for row in rows:

@@ -124,6 +124,22 @@ def reminder_deadline(
     return following - min(REMINDER_GAP, (following - nominal) / 2), "superseded by the next reminder"
 
 
+def reminder_at(
+    meeting: datetime, offset: timedelta, zone: str, local_start: datetime | None = None
+) -> datetime:
+    """When the reminder `offset` before `meeting` (UTC) is due. Offsets count back on the group's wall
+    clock ("24 h before" Sunday 18:00 is Saturday 18:00, across a clock change), except when that wall
+    time does not exist (skipped by spring-forward): then it is the offset before in UTC, since the wall
+    clock would put it just after the gap, at or after a meeting that starts in the hour after it."""
+    tz = ZoneInfo(zone)
+    # `local_start`: the meeting's wall-clock start as scheduled (an occurrence's own), if known.
+    local = (local_start or meeting.astimezone(tz)).replace(tzinfo=None) - offset
+    when = to_utc(local, zone)
+    if when.astimezone(tz).replace(tzinfo=None) != local:  # in the gap
+        return meeting - offset
+    return when
+
+
 def next_reminder_at(
     offsets_minutes: tuple[int, ...], offset_minutes: int, meeting: datetime, zone: str
 ) -> datetime | None:
@@ -132,8 +148,7 @@ def next_reminder_at(
     closer = [m for m in offsets_minutes if m < offset_minutes]
     if offset_minutes not in offsets_minutes or not closer:
         return None
-    local = meeting.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
-    return to_utc(local - timedelta(minutes=max(closer)), zone)
+    return reminder_at(meeting, timedelta(minutes=max(closer)), zone)
 
 
 def voice_url(base_url: str, kind: str, member_id: int, occurrence_key: str) -> str:
@@ -206,7 +221,7 @@ def _planned_since(group: GroupState, occ: Occurrence, now: datetime) -> datetim
 
 
 def _before(occ: Occurrence, offset: timedelta, zone: str) -> datetime:
-    return to_utc(occ.local_start.replace(tzinfo=None) - offset, zone)
+    return reminder_at(occ.starts_at, offset, zone, occ.local_start)
 
 
 def _change_candidates(group: GroupState, start: datetime, end: datetime) -> list[_Candidate]:
@@ -263,21 +278,87 @@ def plan_sends(
             continue
         try:
             planner = _GroupPlanner(group, config, now, base_url)
-            found = planner.run(
-                _candidates(group, start, end, now), prompts_by_group.get(group.id, ()), start, end
-            )
-            if group.overrides:
-                changes = _change_candidates(group, start, end)
-                found += planner.run(
-                    changes, (), min([start, *(c.nominal for c in changes)]) if catch_up else start, end
-                )
-        except (ValueError, TypeError, LookupError) as exc:
+            found = _plan_group(planner, prompts_by_group.get(group.id, ()), start, end, catch_up)
+        except PLANNING_ERRORS as exc:
             # One group's broken schedule (edited outside the app) must not stop every other group's sends.
             log.error("planning skipped group=%s (%s: %s)", group.id, type(exc).__name__, exc)
             continue
         sends.extend(found)
-    sends.sort(key=lambda s: (s.send_at_utc, s.group_id, s.member_id, s.kind, s.key))
+    sends.sort(key=_order)
     return sends
+
+
+# What a group's broken data (edited outside the app) raises while it is planned.
+PLANNING_ERRORS = (ValueError, TypeError, LookupError)
+
+
+def _order(send: PlannedSend):
+    return (send.send_at_utc, send.group_id, send.member_id, send.kind, send.key)
+
+
+def _plan_group(planner: _GroupPlanner, prompts, start: datetime, end: datetime, catch_up: bool):
+    group = planner.group
+    found = planner.run(_candidates(group, start, end, planner.now), prompts, start, end)
+    if group.overrides:
+        changes = _change_candidates(group, start, end)
+        found += planner.run(
+            changes, (), min([start, *(c.nominal for c in changes)]) if catch_up else start, end
+        )
+    return found
+
+
+@dataclass
+class DuePlan:
+    """A tick's planning: what is due now (as `due_sends` gives it), and for each group planned, the
+    earliest instant a send of it can be due next (checkin.schedules.due_index)."""
+
+    sends: list[PlannedSend]
+    next_due: dict[int, datetime]
+    failed: list[int]  # groups whose planning raised: not in next_due, so the next tick tries them again
+
+
+def plan_due(
+    groups: list[GroupState],
+    now: datetime,
+    *,
+    config: PlanConfig,
+    open_prompts: list[OpenPrompt] = (),
+    base_url: str = "",
+    horizon: timedelta,
+) -> DuePlan:
+    """What a tick at `now` writes, and when each group needs its next tick (at most `horizon` ahead).
+
+    The next instant is the earliest send after `now` and before now + horizon that is not dropped for
+    lateness or quiet hours, whoever it is to: a member opted out or paused now may be back by then, so
+    their sends count too (waking a group early costs one group's planning, sending nothing twice).
+    A send due now but held for a live exchange counts at the exchange's end, and a prompt due now
+    at its nudge's time."""
+    if not groups:
+        return DuePlan([], {}, [])
+    start = now - max(g.plan.lookback for g in groups)
+    end = now + horizon
+    prompts_by_group: dict[int, list[OpenPrompt]] = {}
+    for prompt in open_prompts:
+        prompts_by_group.setdefault(prompt.group_id, []).append(prompt)
+    plan = DuePlan([], {}, [])
+    for group in groups:
+        if group.schedule is None:
+            plan.next_due[group.id] = end
+            continue
+        try:
+            planner = _GroupPlanner(group, config, now, base_url, ahead=now)
+            found = _plan_group(planner, prompts_by_group.get(group.id, ()), start, end, True)
+        except PLANNING_ERRORS as exc:
+            log.error("planning skipped group=%s (%s: %s)", group.id, type(exc).__name__, exc)
+            plan.failed.append(group.id)
+            continue
+        wake = [end, *planner.wake]
+        if group.plan.nudge_after_hours:
+            nudge = timedelta(hours=group.plan.nudge_after_hours)
+            wake += [now + nudge for s in found if s.kind == "prompt" and s.held_reason is None][:1]
+        plan.next_due[group.id] = min(wake)
+        plan.sends.extend(found)
+    return plan  # in no particular order: the tick writes by key (a million sends need no sort)
 
 
 def due_sends(
@@ -305,14 +386,25 @@ def due_sends(
 class _GroupPlanner:
     """Applies one group's candidates to each of its members; caches per zone, not per member."""
 
-    def __init__(self, group: GroupState, config: PlanConfig, now: datetime, base_url: str):
+    def __init__(
+        self,
+        group: GroupState,
+        config: PlanConfig,
+        now: datetime,
+        base_url: str,
+        ahead: datetime | None = None,
+    ):
         self.group, self.now, self.base_url = group, now, base_url
+        # With `ahead` (a tick's now), sends after it are not returned: their times go to `wake`.
+        self.ahead = ahead
+        self.wake: list[datetime] = []
         self.config = config.with_templates(group.templates)  # once per group, not per member
         self.plan = group.plan
         self._effective: dict[tuple, datetime] = {}
         self._bodies: dict[tuple, str] = {}
         self._named: dict[tuple[str, str], bool] = {}
         self._prompt_times: dict[tuple, datetime] = {}
+        self._local: dict[tuple, datetime] = {}
 
     def effective(self, nominal: datetime, zone: str) -> datetime:
         """The send time after quiet hours in `zone`."""
@@ -331,6 +423,14 @@ class _GroupPlanner:
                 self.config.template(language, kind)
             )
         return self._named[key]
+
+    def local(self, when: datetime, zone: str) -> datetime:
+        """`when` in `zone` (once per instant and zone, not per member)."""
+        key = (when, zone)
+        found = self._local.get(key)
+        if found is None:
+            found = self._local[key] = when.astimezone(ZoneInfo(zone))
+        return found
 
     def body(self, kind: str, member: MemberState, zone: str, occ: Occurrence, send_at: datetime) -> str:
         local_day = send_at.astimezone(ZoneInfo(zone)).date() if kind == "reminder" else None
@@ -443,9 +543,14 @@ class _GroupPlanner:
             held, send_at = (_quiet_reason(kind, expired_reason), nominal)
         if not start <= send_at < end:
             return None
+        if self.ahead is not None and send_at > self.ahead:
+            if held is None:  # only its time matters yet: no text, no object
+                self.wake.append(send_at)
+            return None
         if held is None:
             held = self._held(member, kind, send_at, expires, expired_reason)
-        tz = ZoneInfo(zone)
+            if held == "live exchange" and self.ahead is not None:
+                self.wake.append(member.last_inbound_at + timedelta(minutes=self.plan.live_exchange_minutes))
         voice = member.channel == "voice"
         return PlannedSend(
             member_id=member.id,
@@ -453,7 +558,7 @@ class _GroupPlanner:
             kind=kind,
             occurrence_key=occ.key,
             send_at_utc=send_at,
-            local_time=send_at.astimezone(tz),
+            local_time=self.local(send_at, zone),
             channel=member.channel,
             held_reason=held,
             # A late send (first start, or after an outage) goes out now: "today"/"tomorrow" count from now.
@@ -463,7 +568,7 @@ class _GroupPlanner:
             phone=member.phone,
             from_number=self.group.phone_number,
             twiml_url=voice_url(self.base_url, kind, member.id, occ.key) if voice else None,
-            delayed_from=nominal.astimezone(tz) if send_at != nominal else None,
+            delayed_from=self.local(nominal, zone) if send_at != nominal else None,
         )
 
     def _held(

@@ -1,5 +1,10 @@
 """One planner tick: load the state, plan what is due now, write it to the outbox exactly once.
 
+Only the groups the next-due index says are due are loaded and planned (checkin.schedules.due_index);
+planning a group also gives the instant it is next due, which the caller stores after committing.
+`write_due` is a whole tick in one process; the cron leader runs `housekeeping` and hands the due
+groups to workers, each running `write_groups` on its share (workers/schedule_jobs.py).
+
 Exactly once comes from the outbox's unique idempotency key: rows are inserted with ON CONFLICT
 DO NOTHING, so a second tick, a second cron process or a restart inserts nothing already there
 (on PostgreSQL a concurrent insert of the same key waits for the first and then skips). Only
@@ -21,9 +26,10 @@ from checkin import unit_of_work
 from checkin.checkins import CheckIn, close_stale_prompts
 from checkin.models import OutboxItem
 from checkin.outbox import DEFAULT_QUEUE
+from checkin.schedules import due_index
 from checkin.schedules.late import guard_late_sends
 from checkin.schedules.plan import load_config
-from checkin.schedules.planning import PlannedSend, due_sends
+from checkin.schedules.planning import PlannedSend, plan_due
 from checkin.schedules.service import load_state
 
 log = logging.getLogger("checkin.schedules.tick")
@@ -37,6 +43,8 @@ class TickResult:
     created: list[tuple[int, str]] = field(default_factory=list)  # (outbox id, queue) this tick inserted
     late: dict[str, int] = field(default_factory=dict)  # earlier rows cancelled or held back (see late.py)
     closed: dict[str, int] = field(default_factory=dict)  # open prompts closed: unsent | missed -> count
+    # group id -> (plan_seq read before planning, next due instant), for due_index.record
+    next_due: dict[int, tuple[int, datetime]] = field(default_factory=dict)
 
 
 def _insert(session: Session, table, rows: list[dict], key: str, returning=None):
@@ -132,17 +140,58 @@ insert_outbox_rows = _insert_outbox  # for other bulk writers of the outbox (ann
 def write_due(
     session: Session, now: datetime, *, base_url: str = "", bulk_insert: BulkInsert | None = None
 ) -> TickResult:
-    """Plan every send due at `now` and write the ones not yet written. Call inside one transaction.
+    """One whole tick in one process: the housekeeping, then every group the next-due index says is due.
+    Call inside one transaction; then store `result.next_due` (due_index.record) in a transaction of its own.
     `bulk_insert`: a faster way to write the new outbox rows (Runtime.bulk_outbox_insert)."""
+    result = housekeeping(session, now)
+    due = due_index.due_groups(session, now)
+    planned = write_groups(session, now, due, base_url=base_url, bulk_insert=bulk_insert)
+    planned.closed, planned.late = result.closed, result.late
+    return planned
+
+
+def housekeeping(session: Session, now: datetime) -> TickResult:
+    """The part of a tick that is not per group: close stale prompts, hold or cancel late sends."""
     result = TickResult()
     result.closed = close_stale_prompts(session, now)
-    groups, prompts = load_state(session, now)
+    result.late = guard_late_sends(session, now)
+    if result.late:
+        log.info("schedule tick late=%s", result.late)
+    return result
+
+
+def write_groups(
+    session: Session,
+    now: datetime,
+    groups_seq: list[tuple[int, int]],
+    *,
+    base_url: str = "",
+    bulk_insert: BulkInsert | None = None,
+) -> TickResult:
+    """Plan these groups ((id, plan_seq read before planning)) at `now` and write what is due and not yet
+    written; `result.next_due` holds each planned group's (plan_seq, next due instant) for due_index.record."""
+    result = TickResult()
+    if not groups_seq:
+        return result
+    seq = dict(groups_seq)
+    groups, prompts = load_state(session, now, sorted(seq))
+    # A group without a schedule plans nothing: look again after the horizon (a new schedule resets it).
+    result.next_due = {gid: (s, now + due_index.HORIZON) for gid, s in seq.items()}
     if not groups:
         return result
-    result.late = guard_late_sends(session, now, groups)
-    sends = due_sends(groups, now, config=load_config(), open_prompts=prompts, base_url=base_url)
+    plan = plan_due(
+        groups,
+        now,
+        config=load_config(),
+        open_prompts=prompts,
+        base_url=base_url,
+        horizon=due_index.HORIZON,
+    )
+    for gid in plan.failed:
+        del result.next_due[gid]
+    result.next_due.update((gid, (seq[gid], when)) for gid, when in plan.next_due.items())
     due = []
-    for send in sends:
+    for send in plan.sends:
         if send.held_reason is None:
             due.append(send)
         else:
@@ -160,13 +209,13 @@ def write_due(
         session, ((i, q, by_key[k].channel) for (i, q), k in zip(result.created, created_keys))
     )
     _record_checkins(session, [by_key[k] for k in created_keys], now)
-    if result.created or result.late:
+    if result.created:
         log.info(
-            "schedule tick due=%d written=%d held=%s late=%s",
+            "schedule tick groups=%d due=%d written=%d held=%s",
+            len(groups),
             result.planned,
             len(result.created),
             result.held,
-            result.late,
         )
     return result
 
