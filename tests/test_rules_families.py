@@ -270,12 +270,17 @@ FINALS = {
         324,
         {"crisis>=urgent": 0.80, "crisis=crisis": 0.78, "urgent>=urgent": 0.82, "harmless alarmed": 0.05},
     ),
+    # The development set of round 7 (see its header): tuned on, so held at the end-of-round figures.
+    "risk_blind_fresh5.tsv": (
+        336,
+        {"crisis>=urgent": 1.0, "crisis=crisis": 1.0, "urgent>=urgent": 1.0, "harmless alarmed": 0.0},
+    ),
 }
 
 
 @pytest.mark.parametrize("name", sorted(FINALS))
 def test_each_final_blind_set_holds_its_measured_floor(name):
-    # Never tuned on: these are the figures it was measured at, as floors (see the file's header).
+    # The figures each set was measured at, as floors (see each file's header).
     size, floor = FINALS[name]
     rows = read_labelled_rows(CORPUS_DIR / name)
     assert len(rows) == size

@@ -1,0 +1,226 @@
+"""Round 7 of issue 12: the construct families the blind development set fresh5 showed missing.
+
+Every wording here was written for these tests (none is a line of fresh5 or of another blind set):
+each family said another way, in English, Spanish and both mixed, beside everyday messages that
+share its words and must stay below urgent.  fresh5 itself is folded into the corpus as
+tests/corpus/risk_blind_fresh5.tsv (its floors are in test_rules_families.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from checkin.rules import ALL_LANGUAGES, assess, level_rank
+
+CRISIS = [
+    # pills taken, told vaguely ("them", "all"), with an ending or a symptom
+    "just swallowed them, its over now. dont tell my brother",
+    "i took them all",
+    "ya me las tome todas",
+    "ya me las trague, ya se acabo todo",
+    "already popped them, its done",
+    "took every one of them, its over",
+    "already took them all, im so sleepy",
+    # a household chemical swallowed, with a symptom or intent
+    "drank a cup of the laundry detergent and now im throwing up",
+    "me tome el liquido de debajo del fregadero y me arde la garganta",
+    "chugged some drain cleaner, my stomach is on fire and i feel so dizzy",
+    "swallowed the tide pods, i dont want to be here",
+    "me bebi el cloralex, me duele el estomago",
+    # the act told by the blood or the depth
+    "the blood just keeps coming and it will not stop this time",
+    "me corte bien profundo esta vez and it keeps bleeding",
+    "i went deeper than last time, cant make it stop",
+    # a place x imminence, a test of its height, or going there to look
+    "im about to step out in front of the train",
+    "about to jump in front of the train",
+    "heading to the river right now, not planning on coming back",
+    "going to the lake tonight, not coming back",
+    "been checking if the parking garage is high enough, drove by it to look again",
+    "el puente de la 10 es lo suficiente alto, ya fui a verlo",
+    "the bridge near work is high enough, i went to check it out yesterday",
+    "on my way to the overpass, tonight is the night",
+    # stockpiling x a purpose
+    "i have been hoarding my seroquel for a month, they are for when i cant take it anymore",
+    "estoy juntando mis pastillas para cuando me decida",
+    "been saving up my sleeping pills so i dont wake up",
+    "been stockpiling my xanax, they are for when i finally do it",
+    "ya tengo suficientes pastillas guardadas para no despertar",
+    # a ligature tied to an anchor x a test of weight
+    "hung the belt from the ceiling fan and made sure it takes my weight",
+    "amarre la cuerda a la viga y ya vi que aguanta mi peso",
+    "tied the cord to the rafter and it holds my weight",
+    # a weapon x a person's place x going there
+    "i found out where her boyfriend works, going over there with my knife tonight",
+    "se donde vive mi ex, voy para alla con el machete",
+    "found out where he lives and im driving over there with my gun",
+    # a means acquired or at hand x presence or the act begun
+    "sitting here with the razor, already started",
+    "estoy con el cuchillo, ya empece",
+    "tengo la pistola aqui en la mano, compre balas hoy",
+    "bought a gun yesterday, it is right here on my bed",
+    "i got a gun today and its right here next to me",
+    # calm after deciding
+    "i feel calm now, i know what i am going to do",
+    "ya me siento en paz, ya lo decidi",
+    "i feel at peace now, i have made up my mind",
+    # a letter or note x resolve or an ending
+    "left a note on my desk, after tonight its over",
+    "escribi una nota y voy a hacerlo",
+    "wrote the letter for my daughter, im doing it",
+    "wrote a letter to everyone, tonight its done",
+    # a goodbye x finality: thanks then bye, a last text with words of care
+    "thanks for everything guys. bye",
+    "gracias por todo de verdad. adios",
+    "thank u for everything. adios",
+    "this is my last message, take care of each other",
+    "ultimo mensaje de mi, cuidense mucho",
+    "last message from me. love you all",
+    # intent with a time spelled as SMS ("to nite")
+    "gonna end it all to nite",
+]
+
+URGENT = [
+    # fear of hurting one's child without intent (urgent by the issue's definition)
+    "keep picturing myself hurting my son and it scares me",
+    # passive wish, burdensomeness
+    "i hope the bus doesnt stop one of these days when i step off the curb",
+    "ojala el camion no frene cuando cruce",
+    "my family would have a better life without me honestly",
+    "mis hijos estarian mejor sin mi",
+    "i feel like such a dead weight on everyone",
+    "ya no quiero vivir la neta",
+    "honestly i dont see a reason to keep going",
+    # the high-risk windows: after an attempt, after a psychiatric discharge
+    "got home from the hospital yesterday, they pumped my stomach",
+    "me hicieron un lavado de estomago el sabado",
+    "released from the psych unit yesterday and i dont have my prescriptions",
+    "me dieron de alta del psiquiatrico ayer",
+    "3rd day back from the hospital and i am all alone",
+    "i dont trust myself right now",
+    "no confio en mi misma esta noche",
+    # assault, revenge, mania, persecution
+    "my coworker raped me at the party",
+    "me violaron cuando salia del trabajo",
+    "want to make him pay for what he did",
+    "he keeps hitting me hard when he drinks",
+    "no sleep for 4 days and i feel invincible, blew my savings on crypto",
+    "dos noches sin dormir y me siento imparable",
+    "i think someone is listening to my calls, changed my number twice",
+]
+
+HARMLESS = [
+    # figures of speech
+    "if i see that meme one more time i will die lol",
+    "rent is through the roof, my stress about the move on friday too",
+    "the loss is hitting me harder now that the holidays are here",
+    "la serie esta buenisima, me mato de la risa",
+    "about to walk into traffic court for my ticket",
+    "that comment cut deeper than i expected lol",
+    # "took them", "its done" about something else
+    "took the kids to the park, they loved it",
+    "we took them all to the vet today",
+    "we took them all home from the shelter",
+    "already took them to school, heading to work",
+    "already took them back to the store, its done",
+    "took my meds already, its done for today",
+    "ya me tome las pastillas de la presion, todo bien",
+    # a chemical or a sink without swallowing it
+    "my toddler drank some of the dish soap, poison control says she is fine",
+    "drank some water from the kitchen sink, my throat was sore",
+    # cuts and blood in everyday life
+    "cut my finger pretty deep chopping onions for dinner",
+    "went deeper into the woods on our hike",
+    # places, heights and water for their own sake
+    "the bridge is high enough for the moving truck",
+    "the lake is deep enough to swim in, going tonight with my cousins",
+    "swimming back and forth at the pool today",
+    "going to walk along the train tracks to get home",
+    "switched to night shift this week",
+    "going to night school now",
+    # keeping pills, tying things, tools
+    "saving my pain pills for after the surgery like the doctor said",
+    "tied the hammock to the tree and it holds my weight",
+    "tied the dog to the post and went inside",
+    "sitting here with my knife and fork, dinner is ready",
+    "sitting here with my gun cleaning kit, already started",
+    "consegui una pistola de agua para los ninos, la tengo aqui",
+    "compre una navaja para el campamento, la tengo aqui",
+    "i know where my brother lives, going over there with my hammer to fix his shelf",
+    "know where my sister works, going over there with the cake for her birthday",
+    # paying, getting back at, trusting oneself
+    "he is going to pay for dinner tonight",
+    "hes going to pay, we are splitting the bill",
+    "got back at my brother for the prank lol",
+    "i dont trust myself with cake in the house lol",
+    "dont trust myself with that much money lol",
+    # calm, decisions, letters, last texts, thanks
+    "i feel calm now, i know what to do about the lease",
+    "ya estoy tranquila, ya se lo que voy a hacer con el trabajo",
+    "ya me siento tranquila, ya decidi que voy a estudiar enfermeria",
+    "feeling calm, made up my mind about the apartment",
+    "wrote a letter to the landlord about the rent",
+    "i wrote a letter to my mom for her birthday",
+    "wrote a note to myself to call the dentist, its done",
+    "left the note on the counter for my roommate about the dishes",
+    "left a note for the mailman",
+    "thanks for everything today, bye!",
+    "gracias por todo hoy, nos vemos el martes, bye",
+    "thank you for everything, see you next week!",
+    "last text from me tonight, going to bed",
+    "ultimo mensaje del dia, buenas noches",
+    "my last message was wrong, meeting is at 7",
+    "ya me voy, bye, nos vemos el jueves",
+    # hospitals, sleep, phones
+    "i hope the bus stops near my house",
+    "i hope the car doesnt need new brakes",
+    "my mom got out of the hospital today, she is alone at her place",
+    "got home from the hospital after my knee surgery, all alone but fine",
+    "my grandma was discharged from the hospital yesterday",
+    "no reason to keep going to that gym, its too far",
+    "havent slept in 3 days because of the baby",
+    "someone hacked my instagram",
+    "started my new job today",
+    "ya empece la dieta",
+]
+
+
+def levels(text: str) -> tuple[int, int]:
+    """The rules' level read with all rules at once and as the live path reads it (every language)."""
+    return level_rank(assess(text).level), level_rank(assess(text, language=ALL_LANGUAGES).level)
+
+
+@pytest.mark.parametrize("text", CRISIS)
+def test_round7_crisis_families_are_crisis_in_new_words(text):
+    assert levels(text) == (3, 3)
+
+
+@pytest.mark.parametrize("text", URGENT)
+def test_round7_urgent_families_page_someone(text):
+    assert min(levels(text)) >= 2
+
+
+@pytest.mark.parametrize("text", HARMLESS)
+def test_round7_look_alikes_stay_below_urgent(text):
+    assert max(levels(text)) < 2
+
+
+def test_a_crisis_family_names_its_reason_for_facilitators():
+    a = assess("tied the cord to the rafter and it holds my weight", language=ALL_LANGUAGES)
+    assert a.level == "crisis" and "fam7.anchor_tested" in a.rules
+
+
+GUARDED = [
+    ("my roommate drank the cleaning stuff under the sink and her throat is burning", "context.third_party"),
+    ("she tied the rope to the beam to test if it holds my weight", "context.third_party"),
+    ("he said the bridge is high enough, he went to check it out", "context.third_party"),
+    ("i did not drink the laundry detergent, i just spilled it", "context.negation"),
+    ("years ago i tied the cord to the rafter and checked it holds my weight", "context.past"),
+]
+
+
+@pytest.mark.parametrize(("text", "guard"), GUARDED)
+def test_the_engine_guards_lower_a_family_part(text, guard):
+    # someone else's act, a denial, long past: the part is read and lowered, nobody is paged
+    a = assess(text, language=ALL_LANGUAGES)
+    assert level_rank(a.level) < 2 and guard in a.rules
