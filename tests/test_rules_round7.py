@@ -118,6 +118,28 @@ CRISIS = [
     "thanks for everything, you all were the best. goodbye",
     "mi ultimo mensaje, los quiero mucho",
     "last text from me, cuidense",
+    # a third wording of each family
+    "i took all of them like an hour ago and now my heart is racing",
+    "ya me tome todo el frasco, no me llamen",
+    "took everything in the cabinet, dont call anyone",
+    "tome el cloro, ya esta hecho",
+    "drank antifreeze from the garage, stomach cramping",
+    "me tome lo de abajo del fregadero, me arde todo",
+    "blood is everywhere and it wont stop",
+    "no para de salir sangre, me corte muy hondo",
+    "im on the bridge right now, about to let go",
+    "estoy en el puente, ya voy a saltar",
+    "standing on the tracks, train is coming",
+    "heading to the highway to walk into traffic tonight",
+    "i have been collecting my meds for weeks, they are for the day i finally do it",
+    "tengo mi pistola cargada aqui en la mesa",
+    "bought rope today, it is here with me now",
+    "ya tengo la soga amarrada al tubo, aguanta mi peso",
+    "i know where my stepdad works and im going there with the bat tonight",
+    "im weirdly calm now, i know what i am going to do and when",
+    "left a letter for my mom on the kitchen table, its time",
+    "gracias por todo lo que hicieron por mi, adios para siempre",
+    "last message, tell my kids i love them",
 ]
 
 URGENT = [
@@ -260,6 +282,21 @@ HARMLESS = [
     "no tengo ninguna razon para seguir en ese trabajo",
     "voy a nadar al lago con mis primos esta noche",
     "took them all to the park, the kids loved it lol",
+    # the same words on an ordinary day: outings, sports, gifts, savings
+    "took all of them to grandmas for the weekend",
+    "ya me tome el cafe, todo bien",
+    "drank the coffee too fast and my throat is burning lol",
+    "cut my hand on a can, bleeding a bit but its fine now",
+    "we walked on the bridge with the kids, so pretty",
+    "tracks meet was fun today, my son won",
+    "bought a rope for the tire swing, its here in the garage",
+    "im calm now, i know what to do about my car",
+    "left a letter for my mom on the kitchen table for mothers day",
+    "gracias por todo lo que hicieron por mi en el grupo, nos vemos el martes",
+    "last message about the meeting: its at 6",
+    "i know where my sister works, going there with the kids for lunch",
+    "the voices in the movie were creepy",
+    "saving money for when i move out",
 ]
 
 
