@@ -140,6 +140,18 @@ CRISIS = [
     "left a letter for my mom on the kitchen table, its time",
     "gracias por todo lo que hicieron por mi, adios para siempre",
     "last message, tell my kids i love them",
+    # code-switched in one sentence
+    "ya me las tome all of them, sorry",
+    "me trague todo lo del botiquin y ya me siento raro",
+    "i drank el cloro, me quema",
+    "the water in the tub is turning red y no para",
+    "me voy a tirar del overpass tonight",
+    "estoy parada en el puente, i am going to jump",
+    "tengo guardadas mis pastillas for when i decide",
+    "i bought una pistola today, la tengo aqui",
+    "estoy muy tranquila now, ya se lo que voy a hacer",
+    "deje la nota on the table, tonight its done",
+    "gracias por todo, you guys. bye",
 ]
 
 URGENT = [
@@ -297,6 +309,16 @@ HARMLESS = [
     "i know where my sister works, going there with the kids for lunch",
     "the voices in the movie were creepy",
     "saving money for when i move out",
+    # code-switched everyday twins
+    "ya me tome mis pills, all good",
+    "el agua del tub esta fria jaja",
+    "vamos al puente to take pictures con mi familia",
+    "tengo guardadas mis pastillas en el pastillero for the week",
+    "i bought una pistola de agua for the kids",
+    "estoy tranquila now, ya se lo que voy a hacer con la renta",
+    "deje la nota on the table for my roommate about the rent",
+    "gracias por todo hoy, you guys. nos vemos next week",
+    "took two tylenol for my headache, sorry",
 ]
 
 
