@@ -242,11 +242,14 @@ def test_unless_table_names_known_rules_only(tmp_path):
 def test_prefilter_gives_the_same_verdicts():
     rs = default_ruleset()
     texts = [t for f in sorted(CORPUS_DIR.glob("*.tsv")) for _, t in read_labelled(f)]
-    with_prefilter = [_evaluate(t, None, None, rs) for t in texts]
+    # The prefilter is a key-trigram set test, then a literal search; a rule without a literal
+    # finder runs its regex on every message. Every language's reading gets the same verdicts.
+    langs = (None, "en", "es")
+    with_prefilter = [_evaluate(t, lang, None, rs) for t in texts for lang in langs]
     plain = load_ruleset(list(DEFAULT_RULE_FILES))
     for rule in plain.rules:
         object.__setattr__(rule, "_literals", None)
-    assert [_evaluate(t, None, None, plain) for t in texts] == with_prefilter
+    assert [_evaluate(t, lang, None, plain) for t in texts for lang in langs] == with_prefilter
 
 
 def test_every_language_is_read_for_live_texts():
@@ -270,12 +273,17 @@ FINALS = {
         324,
         {"crisis>=urgent": 0.80, "crisis=crisis": 0.78, "urgent>=urgent": 0.82, "harmless alarmed": 0.05},
     ),
+    # The development set of round 7 (see its header): tuned on, so held at the end-of-round figures.
+    "risk_blind_fresh5.tsv": (
+        336,
+        {"crisis>=urgent": 1.0, "crisis=crisis": 1.0, "urgent>=urgent": 1.0, "harmless alarmed": 0.0},
+    ),
 }
 
 
 @pytest.mark.parametrize("name", sorted(FINALS))
 def test_each_final_blind_set_holds_its_measured_floor(name):
-    # Never tuned on: these are the figures it was measured at, as floors (see the file's header).
+    # The figures each set was measured at, as floors (see each file's header).
     size, floor = FINALS[name]
     rows = read_labelled_rows(CORPUS_DIR / name)
     assert len(rows) == size
