@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import UTC, datetime
 
 from bench.common import SEND_FROM_NUMBER as FROM_NUMBER
 from bench.common import SEND_WORKERS as WORKERS
-from bench.common import WARM_UP_NUMBER, measure_paced_sends, send_rig
+from bench.common import WARM_UP_NUMBER, measure_paced_sends, midday_zone, send_rig
 
 ENQUEUE_MEMBERS = int(os.environ.get("CHECKIN_BENCH_ANNOUNCE_MEMBERS", "10000"))
 RATE = float(os.environ.get("CHECKIN_BENCH_SEND_RATE", "10"))
@@ -25,11 +24,6 @@ RATE_MESSAGES = int(os.environ.get("CHECKIN_BENCH_ANNOUNCE_SENDS", "300"))
 # The baseline writes this many of the rows one at a time (all 10,000 take minutes); compared per send.
 BASELINE_MEMBERS = int(os.environ.get("CHECKIN_BENCH_ANNOUNCE_BASELINE", "1000"))
 TARGET = 0.05  # the send rate within 5% of the configured rate
-
-
-def midday_zone() -> str:
-    shift = (12 - datetime.now(UTC).hour + 12) % 24 - 12  # UTC+shift is midday; Etc/GMT signs are inverted
-    return "Etc/GMT" if shift == 0 else f"Etc/GMT{-shift:+d}"
 
 
 def make_group(db, name: str, number: str, count: int, first: int):

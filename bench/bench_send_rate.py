@@ -12,11 +12,10 @@ Achieved rate = (messages - 1) / (last arrival - first arrival) at the fake.
 from __future__ import annotations
 
 import os
-from datetime import UTC
 
 from bench.common import SEND_FROM_NUMBER as FROM_NUMBER
 from bench.common import SEND_WORKERS as WORKERS
-from bench.common import WARM_UP_NUMBER, measure_paced_sends, send_rig
+from bench.common import WARM_UP_NUMBER, measure_paced_sends, midday_zone, send_rig
 
 RATE = float(os.environ.get("CHECKIN_BENCH_SEND_RATE", "10"))
 MESSAGES = int(os.environ.get("CHECKIN_BENCH_SEND_MESSAGES", "300"))
@@ -26,8 +25,6 @@ TARGET = 0.05  # within 5% of the configured rate
 def write_fan_out(db, run: str, count: int = MESSAGES, from_number: str | None = None) -> list:
     """A reminder to each of `count` group members. They live where it is midday now, so the send-time
     quiet-hours gate looks each one up (its query is part of the figure) and lets it go."""
-    from datetime import datetime
-
     from sqlalchemy import select
 
     from checkin import outbox
@@ -37,12 +34,7 @@ def write_fan_out(db, run: str, count: int = MESSAGES, from_number: str | None =
     with db.session() as s:
         members = dict(s.execute(select(Member.phone, Member.id)).all())
         if not members:
-            shift = (
-                12 - datetime.now(UTC).hour + 12
-            ) % 24 - 12  # UTC+shift is midday; Etc/GMT signs are inverted
-            group = add_group(
-                s, "Bench Group", "Etc/GMT" if shift == 0 else f"Etc/GMT{-shift:+d}", FROM_NUMBER
-            )
+            group = add_group(s, "Bench Group", midday_zone(), FROM_NUMBER)
             for i in range(MESSAGES):
                 member = add_member(s, group.name, f"+1202555{i:04d}", f"Member {i}")
                 members[member.phone] = member.id

@@ -49,6 +49,14 @@ def percentile(sorted_values: Sequence[float], pct: float) -> float:
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
+def midday_zone() -> str:
+    """A fixed-offset zone where it is midday now: members there are in their day (quiet hours let sends go)."""
+    from datetime import UTC, datetime
+
+    shift = (12 - datetime.now(UTC).hour + 12) % 24 - 12  # UTC+shift is midday; Etc/GMT signs are inverted
+    return "Etc/GMT" if shift == 0 else f"Etc/GMT{-shift:+d}"
+
+
 def section(title: str) -> None:
     print(f"\n=== {title} " + "=" * max(3, 72 - len(title)), flush=True)
 
