@@ -61,6 +61,29 @@ def section(title: str) -> None:
     print(f"\n=== {title} " + "=" * max(3, 72 - len(title)), flush=True)
 
 
+def bench_env(
+    database_url: str, redis_url: str, instance: str, key: str, public_base_url: str, **settings: str
+) -> dict[str, str]:
+    """The environment of a server or worker the bench starts: this process's without any Checkin, Twilio,
+    database or Redis setting of its own, then the bench's (the keyword `settings` last)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TWILIO_", "CHECKIN_", "DATABASE_", "REDIS_"))
+    }
+    env.update(
+        CHECKIN_ENV="test",
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        SECRET_KEY="bench-secret-key-" + "s" * 32,
+        CHECKIN_ENCRYPTION_KEY=key,
+        PUBLIC_BASE_URL=public_base_url,
+        CHECKIN_INSTANCE_PATH=instance,
+        **settings,
+    )
+    return env
+
+
 # --- child processes -----------------------------------------------------------------------------
 
 try:  # Linux: prctl(PR_SET_PDEATHSIG) ties a child's life to the bench's
@@ -535,27 +558,19 @@ def send_worker_env(
     database_url: str, instance: str, key: str, twilio_base: str, rate: float
 ) -> dict[str, str]:
     """The environment of a worker sending through the loopback Twilio at CHECKIN_SEND_RATE=`rate`."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TWILIO_", "CHECKIN_", "DATABASE_", "REDIS_"))
-    }
-    env.update(
-        CHECKIN_ENV="test",
-        DATABASE_URL=database_url,
-        REDIS_URL=SEND_REDIS_URL,
-        SECRET_KEY="bench-secret-key-" + "s" * 32,
-        CHECKIN_ENCRYPTION_KEY=key,
-        PUBLIC_BASE_URL="http://127.0.0.1:9",
+    return bench_env(
+        database_url,
+        SEND_REDIS_URL,
+        instance,
+        key,
+        "http://127.0.0.1:9",
         MESSAGING_BACKEND="twilio",
         TWILIO_ACCOUNT_SID=SEND_ACCOUNT_SID,
         TWILIO_AUTH_TOKEN=SEND_AUTH_TOKEN,
         TWILIO_FROM_NUMBER=SEND_FROM_NUMBER,
         TWILIO_API_BASE_URL=twilio_base,
-        CHECKIN_INSTANCE_PATH=instance,
         CHECKIN_SEND_RATE=f"{rate:g}",
     )
-    return env
 
 
 @dataclass
