@@ -18,7 +18,7 @@ import time
 from urllib.parse import urlencode
 
 from bench.common import (
-    REPO,
+    RQ,
     ServerSettings,
     bench_env,
     foreign_redis_clients,
@@ -49,7 +49,6 @@ TARGET_P99 = 1.0
 # RQ's default forking worker spends ~0.3-0.7 s per job in each fresh fork, so alerts queue behind
 # each other; the Procfile runs SimpleWorker (no fork per job), as measured here.
 WORKER_CLASS = os.environ.get("CHECKIN_BENCH_WORKER_CLASS", "workers.worker.Worker")
-RQ = str(REPO / ".venv" / "bin" / "rq") if (REPO / ".venv" / "bin" / "rq").exists() else "rq"
 
 
 def app_env(database_url: str, port: int, instance: str, key: str, twilio_base: str) -> dict[str, str]:
