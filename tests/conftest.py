@@ -411,13 +411,17 @@ def zone_where_it_is(hour: int, now: datetime) -> str:
 
 
 def open_checkin(db, member, group, key: str, ago: timedelta = timedelta(hours=1)) -> int:
-    """An open check-in prompt to `member` in `group`, sent `ago` before now; its id."""
+    """An open check-in prompt to `member` in `group` (None: no group), sent `ago` before now; its id."""
     from checkin.checkins import CheckIn
     from checkin.db import utcnow
 
     with db.session() as s:
         checkin = CheckIn(
-            member_id=member.id, group_id=group.id, prompt_key=key, prompted_at=utcnow() - ago, state="open"
+            member_id=member.id,
+            group_id=group.id if group else None,
+            prompt_key=key,
+            prompted_at=utcnow() - ago,
+            state="open",
         )
         s.add(checkin)
         s.flush()
