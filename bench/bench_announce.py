@@ -12,24 +12,11 @@ process. Members live where it is midday, so every send is due now and passes th
 from __future__ import annotations
 
 import os
-import secrets
-import subprocess
 import time
-from collections import Counter
-from datetime import UTC, datetime
 
-from bench.bench_send_rate import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
-    FROM_NUMBER,
-    REDIS_LOCK,
-    REDIS_URL,
-    RQ,
-    WARM_UP_NUMBER,
-    WORKERS,
-    worker_env,
-)
-from bench.common import REPO, scratch_dir, temp_database
+from bench.common import SEND_FROM_NUMBER as FROM_NUMBER
+from bench.common import SEND_WORKERS as WORKERS
+from bench.common import WARM_UP_NUMBER, measure_paced_sends, midday_zone, send_rig
 
 ENQUEUE_MEMBERS = int(os.environ.get("CHECKIN_BENCH_ANNOUNCE_MEMBERS", "10000"))
 RATE = float(os.environ.get("CHECKIN_BENCH_SEND_RATE", "10"))
@@ -37,11 +24,6 @@ RATE_MESSAGES = int(os.environ.get("CHECKIN_BENCH_ANNOUNCE_SENDS", "300"))
 # The baseline writes this many of the rows one at a time (all 10,000 take minutes); compared per send.
 BASELINE_MEMBERS = int(os.environ.get("CHECKIN_BENCH_ANNOUNCE_BASELINE", "1000"))
 TARGET = 0.05  # the send rate within 5% of the configured rate
-
-
-def midday_zone() -> str:
-    shift = (12 - datetime.now(UTC).hour + 12) % 24 - 12  # UTC+shift is midday; Etc/GMT signs are inverted
-    return "Etc/GMT" if shift == 0 else f"Etc/GMT{-shift:+d}"
 
 
 def make_group(db, name: str, number: str, count: int, first: int):
@@ -145,75 +127,23 @@ def measure_enqueue(runtime) -> None:
     )
 
 
-def measure_rate(runtime, fake, env: dict[str, str], log_path) -> None:
-    from rq import Worker
-
+def measure_rate(rig) -> None:
+    runtime = rig.runtime
     warm_group = make_group(runtime.db, "Bench Warm-up", WARM_UP_NUMBER, 2 * WORKERS, 2_000_000)
     group_id = make_group(runtime.db, "Bench Rate", FROM_NUMBER, RATE_MESSAGES, 1_000_000)
-    runtime.redis.flushdb()
-    fake.reset()
-    workers = []
-    with open(log_path, "ab") as log:
-        for _ in range(WORKERS):
-            workers.append(
-                subprocess.Popen(
-                    [
-                        RQ,
-                        "worker",
-                        "--url",
-                        REDIS_URL,
-                        "-w",
-                        "workers.worker.Worker",
-                        "--with-scheduler",
-                        "--quiet",
-                    ]
-                    + ["alerts", "outbox"],
-                    cwd=REPO,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
-    try:
-        deadline = time.monotonic() + 60
-        while len(Worker.all(connection=runtime.redis)) < WORKERS:  # started: not part of the figure
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the rq workers did not start; see {log_path}")
-            time.sleep(0.1)
-        # Untimed warm-up from another number: each worker's first send pays for imports and connections.
-        warm = announce(runtime, warm_group, "bench-warm-up")
-        if not fake.wait_for(lambda: len(fake.messages()) >= warm, 60):
-            raise RuntimeError(f"the warm-up announcement did not reach Twilio; see {log_path}")
-        fake.reset()
-        fake.rate_limit(RATE)
-        total = announce(runtime, group_id, "bench-rate")
-        timeout = total / RATE * 2 + 30
-        if not fake.wait_for(lambda: len(fake.messages()) >= total, timeout):
-            raise RuntimeError(
-                f"only {len(fake.messages())} of {total} messages reached Twilio in {timeout:.0f} s"
-            )
-        time.sleep(1.0)  # a duplicate would arrive now
-        sent, count_429 = fake.messages(), fake.count_429()
-    finally:
-        for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            try:
-                worker.wait(15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait(5)
-    arrivals = sorted(m["created_wall"] for m in sent)
-    span = arrivals[-1] - arrivals[0]
-    rate = (len(sent) - 1) / span if span else float("inf")
-    duplicates = sum(n - 1 for n in Counter(m["params"]["To"] for m in sent).values())
-    ratio = rate / RATE
-    ok = abs(1 - ratio) <= TARGET and duplicates == 0 and count_429 == 0 and len(sent) == total
+    run = measure_paced_sends(
+        "announcement",
+        rig,
+        rig.env,
+        RATE,
+        warm_up=lambda: announce(runtime, warm_group, "bench-warm-up"),
+        send=lambda: announce(runtime, group_id, "bench-rate"),
+    )
+    ratio = run.rate / RATE
+    ok = abs(1 - ratio) <= TARGET and run.duplicates == 0 and run.count_429 == 0 and run.sent == RATE_MESSAGES
     print(
-        f"{f'announcement to {total} members at CHECKIN_SEND_RATE={RATE:g}':<44} {rate:7.2f} msg/s over {span:5.1f} s  "
-        f"duplicates {duplicates}  429s {count_429}",
+        f"{f'announcement to {run.sent} members at CHECKIN_SEND_RATE={RATE:g}':<44} {run.rate:7.2f} msg/s over {run.span:5.1f} s  "
+        f"duplicates {run.duplicates}  429s {run.count_429}",
         flush=True,
     )
     load = os.getloadavg()[0]
@@ -225,42 +155,13 @@ def measure_rate(runtime, fake, env: dict[str, str], log_path) -> None:
 
 
 def main() -> None:
-    from cryptography.fernet import Fernet
-    from redis import Redis
-
-    from checkin.bootstrap import Runtime
-    from config import load_settings
-    from tests.fake_twilio import FakeTwilio
-
-    key = Fernet.generate_key().decode()
-    control = Redis.from_url("redis://127.0.0.1:6379/0", socket_timeout=5)
-    token = secrets.token_hex(16)
-    if not control.set(REDIS_LOCK, token, nx=True, ex=900):
-        raise RuntimeError(
-            f"Redis database 13 is in use ({REDIS_LOCK} is held, e.g. by a test run); try again later"
+    with send_rig("checkin_bench_announce", RATE) as rig:
+        print(f"{ENQUEUE_MEMBERS:,} members (a fifth Spanish speakers), PostgreSQL + Redis")
+        measure_enqueue(rig.runtime)
+        print(
+            f"{RATE_MESSAGES} members from one number, {WORKERS} `rq worker` processes, loopback Twilio in-process"
         )
-    fake = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN)
-    runtime = None
-    try:
-        fake.start()
-        with scratch_dir() as tmp, temp_database("checkin_bench_announce") as database_url:
-            env = worker_env(database_url, str(tmp / "instance"), key, fake.base_url, RATE)
-            runtime = Runtime.from_settings(load_settings(env))
-            print(f"{ENQUEUE_MEMBERS:,} members (a fifth Spanish speakers), PostgreSQL + Redis")
-            measure_enqueue(runtime)
-            print(
-                f"{RATE_MESSAGES} members from one number, {WORKERS} `rq worker` processes, loopback Twilio in-process"
-            )
-            measure_rate(runtime, fake, env, tmp / "workers.log")
-    finally:
-        if runtime is not None:
-            runtime.db.dispose()
-        fake.stop()
-        try:
-            Redis.from_url(REDIS_URL).flushdb()
-        finally:
-            if control.get(REDIS_LOCK) == token.encode():
-                control.delete(REDIS_LOCK)
+        measure_rate(rig)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,9 @@ import time
 from urllib.parse import urlencode
 
 from bench.common import (
-    REPO,
+    RQ,
     ServerSettings,
+    bench_env,
     foreign_redis_clients,
     free_port,
     gunicorn,
@@ -48,30 +49,21 @@ TARGET_P99 = 1.0
 # RQ's default forking worker spends ~0.3-0.7 s per job in each fresh fork, so alerts queue behind
 # each other; the Procfile runs SimpleWorker (no fork per job), as measured here.
 WORKER_CLASS = os.environ.get("CHECKIN_BENCH_WORKER_CLASS", "workers.worker.Worker")
-RQ = str(REPO / ".venv" / "bin" / "rq") if (REPO / ".venv" / "bin" / "rq").exists() else "rq"
 
 
 def app_env(database_url: str, port: int, instance: str, key: str, twilio_base: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TWILIO_", "CHECKIN_", "DATABASE_", "REDIS_"))
-    }
-    env.update(
-        CHECKIN_ENV="test",
-        DATABASE_URL=database_url,
-        REDIS_URL=REDIS_URL,
-        SECRET_KEY="bench-secret-key-" + "s" * 32,
-        CHECKIN_ENCRYPTION_KEY=key,
-        PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+    return bench_env(
+        database_url,
+        REDIS_URL,
+        instance,
+        key,
+        f"http://127.0.0.1:{port}",
         MESSAGING_BACKEND="twilio",
         TWILIO_ACCOUNT_SID=ACCOUNT_SID,
         TWILIO_AUTH_TOKEN=AUTH_TOKEN,
         TWILIO_FROM_NUMBER=GROUP_NUMBER,
         TWILIO_API_BASE_URL=twilio_base,
-        CHECKIN_INSTANCE_PATH=instance,
     )
-    return env
 
 
 def seed(database_url: str, key: str) -> None:

@@ -28,6 +28,7 @@ from bench.common import (
     LoadResult,
     ServerSettings,
     backend_pids,
+    bench_env,
     cpu_seconds,
     format_result,
     free_port,
@@ -77,23 +78,15 @@ APPS = {
 
 
 def app_env(database_url: str, port: int, instance: str, encryption_key: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TWILIO_", "CHECKIN_", "DATABASE_", "REDIS_"))
-    }
-    env.update(
-        CHECKIN_ENV="test",
-        DATABASE_URL=database_url,
-        REDIS_URL=REDIS_URL,
-        SECRET_KEY="bench-secret-key-" + "s" * 32,
-        CHECKIN_ENCRYPTION_KEY=encryption_key,
-        PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+    return bench_env(
+        database_url,
+        REDIS_URL,
+        instance,
+        encryption_key,
+        f"http://127.0.0.1:{port}",
         MESSAGING_BACKEND="console",
         TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        CHECKIN_INSTANCE_PATH=instance,
     )
-    return env
 
 
 def seed(database_url: str, encryption_key: str) -> None:

@@ -19,6 +19,7 @@ import time
 import traceback
 import uuid
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = (
     str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
 )
+RQ = str(REPO / ".venv" / "bin" / "rq") if (REPO / ".venv" / "bin" / "rq").exists() else "rq"
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
@@ -48,8 +50,39 @@ def percentile(sorted_values: Sequence[float], pct: float) -> float:
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
+def midday_zone() -> str:
+    """A fixed-offset zone where it is midday now: members there are in their day (quiet hours let sends go)."""
+    from datetime import UTC, datetime
+
+    shift = (12 - datetime.now(UTC).hour + 12) % 24 - 12  # UTC+shift is midday; Etc/GMT signs are inverted
+    return "Etc/GMT" if shift == 0 else f"Etc/GMT{-shift:+d}"
+
+
 def section(title: str) -> None:
     print(f"\n=== {title} " + "=" * max(3, 72 - len(title)), flush=True)
+
+
+def bench_env(
+    database_url: str, redis_url: str, instance: str, key: str, public_base_url: str, **settings: str
+) -> dict[str, str]:
+    """The environment of a server or worker the bench starts: this process's without any Checkin, Twilio,
+    database or Redis setting of its own, then the bench's (the keyword `settings` last)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TWILIO_", "CHECKIN_", "DATABASE_", "REDIS_"))
+    }
+    env.update(
+        CHECKIN_ENV="test",
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        SECRET_KEY="bench-secret-key-" + "s" * 32,
+        CHECKIN_ENCRYPTION_KEY=key,
+        PUBLIC_BASE_URL=public_base_url,
+        CHECKIN_INSTANCE_PATH=instance,
+        **settings,
+    )
+    return env
 
 
 # --- child processes -----------------------------------------------------------------------------
@@ -505,3 +538,155 @@ def print_ratio(what: str, measured: LoadResult, baseline: LoadResult, target: f
     line += f"   p50 latency x{lat:.2f}"
     print(line, flush=True)
     return ratio
+
+
+# --- paced sends through real rq workers ---------------------------------------------------------
+
+# send_rate and announce share these: Redis database 13 under the test suite's claim, the loopback Twilio.
+SEND_REDIS_URL = "redis://127.0.0.1:6379/13"
+SEND_REDIS_LOCK = "checkin:test-db-lock:13"  # the test suite's claim on a Redis database number; honour it
+SEND_ACCOUNT_SID = "AC" + "3" * 32
+SEND_AUTH_TOKEN = "bench-auth-token-" + "r" * 16
+SEND_FROM_NUMBER = "+15005550006"
+WARM_UP_NUMBER = (
+    "+15005550009"  # its own pace and Twilio window: warming up costs the measured number nothing
+)
+SEND_WORKERS = 2
+
+
+def send_worker_env(
+    database_url: str, instance: str, key: str, twilio_base: str, rate: float
+) -> dict[str, str]:
+    """The environment of a worker sending through the loopback Twilio at CHECKIN_SEND_RATE=`rate`."""
+    return bench_env(
+        database_url,
+        SEND_REDIS_URL,
+        instance,
+        key,
+        "http://127.0.0.1:9",
+        MESSAGING_BACKEND="twilio",
+        TWILIO_ACCOUNT_SID=SEND_ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN=SEND_AUTH_TOKEN,
+        TWILIO_FROM_NUMBER=SEND_FROM_NUMBER,
+        TWILIO_API_BASE_URL=twilio_base,
+        CHECKIN_SEND_RATE=f"{rate:g}",
+    )
+
+
+@dataclass
+class SendRig:
+    runtime: object  # checkin.bootstrap.Runtime, built from `env`
+    fake: object  # tests.fake_twilio.FakeTwilio, serving in this process
+    env: dict[str, str]  # for the rq workers
+    scratch: Path
+
+
+@contextmanager
+def send_rig(db_prefix: str, rate: float) -> Iterator[SendRig]:
+    """Redis database 13 claimed under the test suite's lock, the loopback Twilio, a throwaway database
+    and a Runtime on them; all released afterwards whatever happens."""
+    from cryptography.fernet import Fernet
+    from redis import Redis
+
+    from checkin.bootstrap import Runtime
+    from config import load_settings
+    from tests.fake_twilio import FakeTwilio
+
+    key = Fernet.generate_key().decode()
+    control = Redis.from_url("redis://127.0.0.1:6379/0", socket_timeout=5)
+    token = uuid.uuid4().hex
+    if not control.set(SEND_REDIS_LOCK, token, nx=True, ex=900):
+        raise RuntimeError(
+            f"Redis database 13 is in use ({SEND_REDIS_LOCK} is held, e.g. by a test run); try again later"
+        )
+    fake = FakeTwilio(SEND_ACCOUNT_SID, SEND_AUTH_TOKEN)
+    runtime = None
+    try:
+        fake.start()
+        with scratch_dir() as tmp, temp_database(db_prefix) as database_url:
+            env = send_worker_env(database_url, str(tmp / "instance"), key, fake.base_url, rate)
+            runtime = Runtime.from_settings(load_settings(env))
+            yield SendRig(runtime, fake, env, tmp)
+    finally:
+        if runtime is not None:
+            runtime.db.dispose()
+        fake.stop()
+        try:
+            Redis.from_url(SEND_REDIS_URL).flushdb()
+        finally:
+            if control.get(SEND_REDIS_LOCK) == token.encode():
+                control.delete(SEND_REDIS_LOCK)
+
+
+@dataclass
+class PacedRun:
+    sent: int
+    rate: float  # (messages - 1) / (last arrival - first arrival) at the fake
+    span: float
+    duplicates: int  # a member texted twice
+    count_429: int
+    max_per_second: int  # the most arrivals in any one-second window
+
+
+def measure_paced_sends(
+    label: str,
+    rig: SendRig,
+    env: dict[str, str],
+    rate_limit: float | None,
+    *,
+    warm_up: Callable[[], int],
+    send: Callable[[], int],
+) -> PacedRun:
+    """The send rate SEND_WORKERS real `rq worker` processes hold draining what `send()` enqueues (it
+    returns how many), after an untimed `warm_up()` (its own number); the fake refuses more than
+    `rate_limit` per number per second with 429, as Twilio does."""
+    from rq import Worker
+
+    runtime, fake = rig.runtime, rig.fake
+    fake.reset()
+    runtime.redis.flushdb()
+    log_path = rig.scratch / "workers.log"
+    cmd = [
+        RQ,
+        "worker",
+        "--url",
+        SEND_REDIS_URL,
+        "-w",
+        "workers.worker.Worker",
+        "--with-scheduler",
+        "--quiet",
+    ]
+    workers = [spawn([*cmd, "alerts", "outbox"], env=env, log_path=log_path) for _ in range(SEND_WORKERS)]
+    try:
+        deadline = time.monotonic() + 60
+        while len(Worker.all(connection=runtime.redis)) < SEND_WORKERS:  # started: not part of the figure
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the rq workers did not start; see {log_path}")
+            time.sleep(0.1)
+        # Untimed warm-up from another number: each worker's first send pays for imports and connections.
+        warm = warm_up()
+        if not fake.wait_for(lambda: len(fake.messages()) >= warm, 60):
+            raise RuntimeError(f"{label}: the warm-up messages did not reach Twilio; see {log_path}")
+        fake.reset()
+        fake.rate_limit(rate_limit)
+        total = send()
+        timeout = total / (rate_limit or 50) * 2 + 30
+        if not fake.wait_for(lambda: len(fake.messages()) >= total, timeout):
+            raise RuntimeError(
+                f"{label}: only {len(fake.messages())} of {total} messages reached Twilio in {timeout:.0f} s"
+            )
+        time.sleep(1.0)  # a duplicate would arrive now
+        sent, count_429 = fake.messages(), fake.count_429()
+    finally:
+        for worker in workers:
+            stop_process(worker, 15)
+    arrivals = sorted(m["created_wall"] for m in sent)
+    span = arrivals[-1] - arrivals[0]
+    return PacedRun(
+        sent=len(sent),
+        rate=(len(sent) - 1) / span if span else float("inf"),
+        span=span,
+        duplicates=sum(n - 1 for n in Counter(m["params"]["To"] for m in sent).values()),
+        count_429=count_429,
+        max_per_second=max(sum(1 for b in arrivals[i:] if b - a < 1.0) for i, a in enumerate(arrivals)),
+    )

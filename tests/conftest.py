@@ -22,7 +22,8 @@ import socket
 import threading
 import time
 import uuid
-from datetime import datetime
+from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -419,9 +420,28 @@ def zone_where_it_is(hour: int, now: datetime) -> str:
     return "Etc/GMT" if shift == 0 else f"Etc/GMT{-shift:+d}"
 
 
-def deliver_due(runtime, now):
+def open_checkin(db, member, group, key: str, ago: timedelta = timedelta(hours=1)) -> int:
+    """An open check-in prompt to `member` in `group` (None: no group), sent `ago` before now; its id."""
+    from checkin.checkins import CheckIn
+    from checkin.db import utcnow
+
+    with db.session() as s:
+        checkin = CheckIn(
+            member_id=member.id,
+            group_id=group.id if group else None,
+            prompt_key=key,
+            prompted_at=utcnow() - ago,
+            state="open",
+        )
+        s.add(checkin)
+        s.flush()
+        return checkin.id
+
+
+def deliver_due(runtime, now) -> Counter:
     """Deliver every outbox row due at `now` as a worker would at that moment, send-time gates included
-    (for scenarios set in the past, which a worker on the real clock would rightly find too late)."""
+    (for scenarios set in the past, which a worker on the real clock would rightly find too late).
+    Returns how many ended in each state."""
     from sqlalchemy import select
 
     from checkin.models import OutboxItem
@@ -432,8 +452,7 @@ def deliver_due(runtime, now):
             .where(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= now)
             .order_by(OutboxItem.id)
         ).all()
-    for item_id in ids:
-        deliver_item(runtime, item_id, now=now)
+    return Counter(deliver_item(runtime, item_id, now=now).state for item_id in ids)
 
 
 def deliver_item(runtime, item_id, *, now=None, port=None, rules=None, pacer=None):

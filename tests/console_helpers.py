@@ -11,6 +11,16 @@ from checkin.accounts.passwords import hash_password
 from checkin.directory import add_staff
 
 PASSWORD = "correct-horse-battery"
+# A group's plan form as a coordinator sends it, every field valid; a test changes the ones it is about.
+PLAN_FORM = {
+    "reminders": "24",
+    "prompt_days_after": "2",
+    "prompt_time": "10:00",
+    "nudge_after_hours": "24",
+    "quiet_start": "08:00",
+    "quiet_end": "21:00",
+    "prompt_stale_hours": "12",
+}
 
 
 @pytest.fixture(autouse=True)

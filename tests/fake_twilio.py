@@ -1319,19 +1319,7 @@ class FakeTwilio:
                     for r in reversed(list(store.values()))
                     if parent_sid is None or r[link] == parent_sid
                 ]
-            uri = request.full_path.rstrip("?")
-            key = collection.lower()
-            return 200, {
-                key: items,
-                "end": max(len(items) - 1, 0),
-                "first_page_uri": uri,
-                "next_page_uri": None,
-                "page": 0,
-                "page_size": len(items) or 50,
-                "previous_page_uri": None,
-                "start": 0,
-                "uri": uri,
-            }
+            return 200, self._page(collection.lower(), items, request, len(items) or 50)
         if sid is not None and method == "GET":
             with self._lock:
                 return 200, json.loads(json.dumps(store[sid]))
@@ -1353,9 +1341,13 @@ class FakeTwilio:
         for name, field in (("To", "to"), ("From", "from"), ("Status", "status")):
             if name in args:
                 items = [i for i in items if i.get(field) == args[name]]
-        items = items[:page_size]
+        return 200, self._page(key, items[:page_size], request, page_size)
+
+    @staticmethod
+    def _page(key: str, items: list[dict[str, Any]], request: Request, page_size: int) -> dict[str, Any]:
+        """A list answer as Twilio gives it: one page holding `items` under `key`."""
         uri = request.full_path.rstrip("?")
-        return 200, {
+        return {
             key: items,
             "end": max(len(items) - 1, 0),
             "first_page_uri": uri,

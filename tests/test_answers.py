@@ -17,7 +17,7 @@ from checkin.db import utcnow
 from checkin.escalation.models import AssessmentRecord
 from checkin.models import Member, Message
 from checkin.schedules.recurrence import occurrence_key
-from tests.conftest import ACCOUNT_SID, FROM_NUMBER, zone_where_it_is
+from tests.conftest import ACCOUNT_SID, FROM_NUMBER, open_checkin, zone_where_it_is
 from tests.inbox_helpers import NOBODY_READS_SAM
 from webhooks.call_walker import CallWalker
 from webhooks.simulate import replies_from_twiml
@@ -57,16 +57,7 @@ def send_reminder(runtime, member, occurrence=OCCURRENCE, offset="1440", sent_ag
 
 
 def open_prompt(db, member, ago=timedelta(hours=1), key=None):
-    with db.session() as s:
-        checkin = CheckIn(
-            member_id=member.id,
-            prompt_key=key or f"prompt:{member.id}:{OCCURRENCE}",
-            prompted_at=utcnow() - ago,
-            state="open",
-        )
-        s.add(checkin)
-        s.flush()
-        return checkin.id
+    return open_checkin(db, member, None, key or f"prompt:{member.id}:{OCCURRENCE}", ago)
 
 
 def rsvps(db):

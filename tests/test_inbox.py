@@ -14,6 +14,7 @@ from checkin.models import Member, OutboxItem
 from tests.conftest import FROM_NUMBER, deliver_item, zone_where_it_is
 from tests.console_helpers import (  # noqa: F401
     OTHER_GROUP_NUMBER,
+    PLAN_FORM,
     Console,
     World,
     cheap_password_hashing,
@@ -300,15 +301,7 @@ def test_coordinators_edit_canned_replies_per_language(app, client, db, twilio, 
 
 def test_a_coordinator_sets_the_answer_time_on_the_plan_page(client, db, twilio, world, member):
     casey = Console(client, "casey@example.org")
-    form = {
-        "reminders": "24, 2",
-        "prompt_days_after": "2",
-        "prompt_time": "10:00",
-        "nudge_after_hours": "24",
-        "quiet_start": "08:00",
-        "quiet_end": "21:00",
-        "prompt_stale_hours": "12",
-    }
+    form = PLAN_FORM | {"reminders": "24, 2"}
     bad = casey.post(f"/console/groups/{world.group.id}/plan", form | {"inbox_answer_hours": "200"})
     assert bad.status_code == 400
     assert "A facilitator reads members&#39; texts within (hours): a number from 0 to 168" in bad.get_data(

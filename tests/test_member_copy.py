@@ -7,18 +7,16 @@ import csv
 import io
 import json
 import zipfile
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from checkin.accounts.models import AuditEvent
-from checkin.checkins import CheckIn
-from checkin.db import utcnow
 from checkin.directory import add_member
 from checkin.escalation.models import Escalation
 from checkin.member_data.export import safe_cell
 from checkin.models import Member
+from tests.conftest import open_checkin
 from tests.console_helpers import Console, cheap_password_hashing, make_staff, plain_http  # noqa: F401
 
 PHONE = "+12025550131"
@@ -33,15 +31,7 @@ def story(db, twilio, group):
     """A member with a check-in in words, a crisis text, its case resolved with a note, and one timeline view."""
     with db.session() as s:
         member = add_member(s, group.name, PHONE, NAME)
-        s.add(
-            CheckIn(
-                member_id=member.id,
-                group_id=group.id,
-                prompt_key=f"prompt:{member.id}:copy",
-                prompted_at=utcnow() - timedelta(hours=1),
-                state="open",
-            )
-        )
+    open_checkin(db, member, group, f"prompt:{member.id}:copy")
     coordinator = make_staff(db, "Casey", "casey@example.org", "coordinator")
     make_staff(db, "Frankie", "frankie@example.org", "facilitator", [group.name], FACILITATOR_PHONE)
     assert twilio.sms(PHONE, "4 tired but walking the dog daily").status_code == 200

@@ -21,7 +21,7 @@ from checkin.member_data.models import ProviderDeletion
 from checkin.messaging import OutboundCall
 from checkin.models import ConsentEvent, GroupMember, Member, Message, OutboxItem
 from checkin.voice.models import VoiceCall
-from tests.conftest import FROM_NUMBER, deliver_due, deliver_item
+from tests.conftest import FROM_NUMBER, deliver_due, deliver_item, open_checkin
 from tests.console_helpers import make_staff
 
 PHONE = "+12025550123"
@@ -47,20 +47,24 @@ def people(db, group):
     return member, bystander, coordinator, facilitator
 
 
+def _call_member(runtime):
+    """A call to the member placed at the loopback Twilio (which then holds its record)."""
+    return runtime.port.place_call(
+        OutboundCall(
+            to=PHONE,
+            twiml_url="https://checkin.example.org/twilio/voice/outbound",
+            from_=FROM_NUMBER,
+            status_callback=None,
+            outbox_id=0,
+        )
+    )
+
+
 def _history(runtime, db, twilio, fake_twilio, member, group):
     """What a member leaves behind: a crisis text and its case with alerts delivered by Twilio, a resolved
     case with a note, a check-in answered in words, a voice call with a recording and its transcription,
     and a reminder still pending."""
-    with db.session() as s:
-        s.add(
-            CheckIn(
-                member_id=member.id,
-                group_id=group.id,
-                prompt_key=f"prompt:{member.id}:test",
-                prompted_at=utcnow() - timedelta(hours=1),
-                state="open",
-            )
-        )
+    open_checkin(db, member, group, f"prompt:{member.id}:test")
     assert twilio.sms(PHONE, CHECKIN_WORDS).status_code == 200
     assert twilio.sms(PHONE, CRISIS).status_code == 200
     deliver_due(runtime, utcnow())
@@ -73,15 +77,7 @@ def _history(runtime, db, twilio, fake_twilio, member, group):
     assert "Zebulon" in listed  # the LIST answer (kept with the facilitator's message) names them
     assert twilio.sms(FACILITATOR_PHONE, f"RESOLVE {esc.id} {NOTE}").status_code == 200
     # A voice check-in: the call at Twilio, its recording and transcription, and our rows for them.
-    call = runtime.port.place_call(
-        OutboundCall(
-            to=PHONE,
-            twiml_url="https://checkin.example.org/twilio/voice/outbound",
-            from_=FROM_NUMBER,
-            status_callback=None,
-            outbox_id=0,
-        )
-    )
+    call = _call_member(runtime)
     recording = fake_twilio.add_recording(call.sid, transcription=TRANSCRIPT)
     recording_sid, transcription_sids = recording["sid"], [recording["transcription_sid"]]
     with db.session() as s:
@@ -295,18 +291,7 @@ def test_twilio_deletions_that_fail_wait_for_the_cleanup(
     from workers import jobs
 
     member, *_ = people
-    calls = [
-        runtime.port.place_call(
-            OutboundCall(
-                to=PHONE,
-                twiml_url="https://checkin.example.org/twilio/voice/outbound",
-                from_=FROM_NUMBER,
-                status_callback=None,
-                outbox_id=0,
-            )
-        )
-        for _ in range(2)
-    ]
+    calls = [_call_member(runtime) for _ in range(2)]
     with db.session() as s:
         for call in calls:
             s.add(VoiceCall(call_sid=call.sid, direction="outbound", member_id=member.id, group_id=group.id))

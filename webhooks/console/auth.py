@@ -6,10 +6,10 @@ from functools import wraps
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from checkin.accounts import sessions as staff_sessions
-from checkin.models import Group, GroupStaff, StaffUser
+from checkin.models import Group, GroupStaff, Member, StaffUser
 
 
 def db() -> Session:
@@ -109,6 +109,19 @@ def group_visible(group_id: int) -> Group:
     if group is None:
         abort(404, "no such group")
     return group
+
+
+def visible_groups_of(member: Member) -> list[Group]:
+    """The member's groups the signed-in staff user may see, by id."""
+    return [g for g in sorted(member.groups, key=lambda g: g.id) if can_see_group(g.id)]
+
+
+def member_visible(member_id: int) -> Member:
+    """The member, or 404 when they do not exist or are in none of the user's groups."""
+    member = db().get(Member, member_id, options=[selectinload(Member.groups)])
+    if member is None or (visible_group_ids() is not None and not visible_groups_of(member)):
+        abort(404, "no such member")
+    return member
 
 
 def visible_groups() -> list[Group]:

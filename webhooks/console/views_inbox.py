@@ -17,16 +17,19 @@ from checkin.inbox.models import Conversation
 from checkin.models import LANGUAGES, Group, Member, Message, StaffUser
 from webhooks.console import bp
 from webhooks.console.auth import (
+    can_see_group,
     client_ip,
     coordinator_required,
     current_staff,
     db,
     group_visible,
     login_required,
+    member_visible,
     visible_group_ids,
     visible_groups,
+    visible_groups_of,
 )
-from webhooks.console.views_members import LANGUAGE_NAMES, member_visible
+from webhooks.console.views_members import LANGUAGE_NAMES
 from webhooks.params import optional_id
 
 _TOKEN = re.compile(r"[0-9a-f]{32}")
@@ -35,8 +38,7 @@ _TOKEN = re.compile(r"[0-9a-f]{32}")
 def _conversation(conversation_id: int) -> Conversation:
     """The conversation, or 404 when it does not exist or is in a group the user does not see."""
     found = db().get(Conversation, conversation_id)
-    ids = visible_group_ids()
-    if found is None or (ids is not None and found.group_id not in ids):
+    if found is None or not can_see_group(found.group_id):
         abort(404, "no such conversation")
     return found
 
@@ -114,8 +116,7 @@ def inbox_done(conversation_id: int):
 def _reply_group(member: Member) -> Group | None:
     """The group to reply from: the one asked for (if the member is in it and the user sees it), else
     the group of the member's open conversation, else the member's first group the user sees."""
-    ids = visible_group_ids()
-    mine = [g for g in sorted(member.groups, key=lambda g: g.id) if ids is None or g.id in ids]
+    mine = visible_groups_of(member)
     wanted = optional_id("group", request.values.get("group"), "a group id")
     if wanted is not None:
         found = next((g for g in mine if g.id == wanted), None)
@@ -148,7 +149,7 @@ def _conversation_page(member: Member, group: Group | None, *, error=None, draft
         "console/conversation.html",
         member=member,
         group=group,
-        groups=[g for g in member.groups if visible_group_ids() is None or g.id in visible_group_ids()],
+        groups=visible_groups_of(member),
         lines=lines,
         tz=group.timezone if group else member.effective_timezone,
         open_conversation=open_,

@@ -7,8 +7,7 @@ from flask import Response, abort, current_app, flash, redirect, request, url_fo
 from checkin.errors import ValidationError
 from checkin.member_data import erase, export, provider
 from webhooks.console import bp
-from webhooks.console.auth import client_ip, coordinator_required, current_staff, db
-from webhooks.console.views_members import member_visible
+from webhooks.console.auth import client_ip, coordinator_required, current_staff, db, member_visible
 
 # Twilio deletions done inside the request; more (a member with years of texts) wait for the hourly duty.
 DELETIONS_IN_REQUEST = 200

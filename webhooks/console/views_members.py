@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from checkin import consent, member_import
 from checkin.accounts import audit
@@ -23,7 +22,7 @@ from webhooks.console.auth import (
     db,
     group_visible,
     login_required,
-    visible_group_ids,
+    member_visible,
     visible_groups,
 )
 from webhooks.console.views_escalations import EVENT_WORDS
@@ -32,15 +31,6 @@ from webhooks.params import optional_id, record_id
 IMPORT_MAX_BYTES = 5 * 1024 * 1024
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
 CHANNEL_NAMES = {"sms": "Text messages", "voice": "Phone calls"}
-
-
-def member_visible(member_id: int) -> Member:
-    """The member, or 404 when they do not exist or are in none of the user's groups."""
-    member = db().get(Member, member_id, options=[selectinload(Member.groups)])
-    ids = visible_group_ids()
-    if member is None or (ids is not None and not any(g.id in ids for g in member.groups)):
-        abort(404, "no such member")
-    return member
 
 
 @bp.route("/members")
