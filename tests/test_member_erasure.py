@@ -345,3 +345,15 @@ def test_a_member_with_a_live_case_is_not_erased_until_it_is_resolved(app, db, t
         assert s.get(Member, member.id).phone == PHONE
     assert twilio.sms(FACILITATOR_PHONE, "RESOLVE 1").status_code == 200
     assert _erase(app, "--phone", PHONE, "--by", "casey@example.org", "--yes").exit_code == 0
+
+
+def test_an_erased_members_waiting_conversation_leaves_the_inbox(app, db, twilio, group, people):
+    from checkin.inbox import conversations
+
+    member, *_ = people
+    assert twilio.sms(PHONE, "is there parking near the library?").status_code == 200
+    with db.session() as s:
+        assert [c.member_id for c in conversations.listing(s, None)] == [member.id]
+    assert _erase(app, "--phone", PHONE, "--by", "casey@example.org", "--yes").exit_code == 0
+    with db.session() as s:
+        assert conversations.listing(s, None) == []  # nothing there for a person to answer

@@ -30,6 +30,7 @@ from checkin.db import utcnow
 from checkin.errors import ValidationError
 from checkin.escalation import commands
 from checkin.escalation.models import LIVE_STATES, AssessmentRecord, Escalation, EscalationEvent
+from checkin.inbox.models import OPEN_STATES, Conversation, ConversationState
 from checkin.member_data.models import ProviderDeletion
 from checkin.models import ConsentEvent, Member, MemberStatus, Message, OutboxItem, StaffUser
 from checkin.phones import InvalidPhone, normalize_phone
@@ -211,6 +212,13 @@ def erase(
         .values(state="cancelled", last_error="member erased")
         .execution_options(synchronize_session=False)
     ).rowcount
+    # Nothing is left for a person to answer: their waiting conversations leave the inbox.
+    session.execute(
+        update(Conversation)
+        .where(Conversation.member_id == mid, Conversation.state.in_(OPEN_STATES))
+        .values(state=ConversationState.DONE.value, done_by=by.id, done_at=now, unread=0)
+        .execution_options(synchronize_session=False)
+    )
     session.execute(
         update(OutboxItem)
         .where(to_them)

@@ -15,7 +15,7 @@ from checkin.checkins import CheckIn
 from checkin.escalation.models import Escalation, EscalationEvent
 from checkin.inbox.models import Conversation
 from checkin.models import Member, Message, OutboxItem, StaffUser
-from webhooks.console.timeline import LIMIT, STATUS_WORDS, _calls, status_words
+from webhooks.console.timeline import LIMIT, STATUS_WORDS, Scope, _calls, recent_messages, status_words
 
 OUTBOX_WORDS = {"pending": "waiting to be sent", "sending": "being sent"}
 # Escalation steps worth a line in the conversation (the alerts to staff are on the case's page).
@@ -41,15 +41,11 @@ class Line:
     link: int | None = None  # escalation id
 
 
-def for_member(session: Session, member: Member) -> list[Line]:
+def for_member(session: Session, member: Member, scope: Scope | None = None) -> list[Line]:
+    """The thread; with a `scope` (a facilitator), only what happened in their groups, as on the timeline."""
     lines: list[Line] = []
     names = dict(session.execute(select(StaffUser.id, StaffUser.name)).all())
-    messages = session.scalars(
-        select(Message)
-        .where(Message.member_id == member.id)
-        .order_by(Message.created_at.desc(), Message.id.desc())
-        .limit(LIMIT)
-    ).all()
+    messages = recent_messages(session, member, scope, LIMIT)
     sent_outbox = set()
     for m in messages:
         inbound = m.direction == "inbound"
@@ -70,12 +66,10 @@ def for_member(session: Session, member: Member) -> list[Line]:
         if inbound and m.reply_body:
             lines.append(Line(m.created_at, "out", "automatic reply", m.reply_body, who="Checkin"))
     # Sends decided but not (yet) on the wire: a reply waiting for a worker, or one stopped at send time.
-    for item in session.scalars(
-        select(OutboxItem)
-        .where(OutboxItem.member_id == member.id, OutboxItem.channel == "sms")
-        .order_by(OutboxItem.id.desc())
-        .limit(LIMIT)
-    ):
+    outbox = select(OutboxItem).where(OutboxItem.member_id == member.id, OutboxItem.channel == "sms")
+    if scope is not None:
+        outbox = outbox.where(OutboxItem.from_number.in_(scope.numbers))
+    for item in session.scalars(outbox.order_by(OutboxItem.id.desc()).limit(LIMIT)):
         if item.id in sent_outbox or item.state == "sent":
             continue
         words = OUTBOX_WORDS.get(item.state) or f"not sent: {item.last_error or item.state}"
@@ -91,18 +85,20 @@ def for_member(session: Session, member: Member) -> list[Line]:
                 failed=item.state in ("failed", "cancelled"),
             )
         )
-    for call in _calls(session, member.id):
+    for call in _calls(session, member.id, scope):
         lines.append(
             Line(call.at, "call-in" if call.inbound else "call-out", call.status, detail=call.detail)
         )
-    for c in session.scalars(
-        select(CheckIn)
-        .where(CheckIn.member_id == member.id, CheckIn.score.is_not(None), CheckIn.answered_at.is_not(None))
-        .order_by(CheckIn.id.desc())
-        .limit(LIMIT)
-    ):
+    checkins = select(CheckIn).where(
+        CheckIn.member_id == member.id, CheckIn.score.is_not(None), CheckIn.answered_at.is_not(None)
+    )
+    cases_query = select(Escalation).where(Escalation.member_id == member.id)
+    if scope is not None:
+        checkins = checkins.where(CheckIn.group_id.in_(scope.group_ids or [-1]))
+        cases_query = cases_query.where(Escalation.group_id.in_(scope.group_ids or [-1]))
+    for c in session.scalars(checkins.order_by(CheckIn.id.desc()).limit(LIMIT)):
         lines.append(Line(c.answered_at, "checkin", detail=f"check-in score {c.score} of 5"))
-    cases = {e.id: e for e in session.scalars(select(Escalation).where(Escalation.member_id == member.id))}
+    cases = {e.id: e for e in session.scalars(cases_query)}
     if cases:
         for event in session.scalars(
             select(EscalationEvent)

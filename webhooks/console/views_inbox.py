@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from checkin.accounts import audit
@@ -130,10 +130,13 @@ def _reply_group(member: Member) -> Group | None:
 
 
 def _conversation_page(member: Member, group: Group | None, *, error=None, draft="", status=200):
-    from webhooks.console import thread
+    from webhooks.console import thread, timeline
 
     session = db()
-    lines = thread.for_member(session, member)
+    default_number = current_app.extensions["checkin"].settings.twilio_from_number
+    lines = thread.for_member(
+        session, member, timeline.scope_for(member, visible_group_ids(), default_number)
+    )
     conversations.mark_read(session, member.id, visible_group_ids())
     audit(
         session,
