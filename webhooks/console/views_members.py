@@ -23,6 +23,7 @@ from webhooks.console.auth import (
     group_visible,
     login_required,
     member_visible,
+    visible_group_ids,
     visible_groups,
 )
 from webhooks.console.views_escalations import EVENT_WORDS
