@@ -249,6 +249,21 @@ def test_prefilter_gives_the_same_verdicts():
     assert [_evaluate(t, None, None, plain) for t in texts] == with_prefilter
 
 
+def test_readings_in_every_language_share_work_without_changing_a_verdict():
+    """A live text is read with all rules, then with each language's: the readings share the
+    normalised text and each rule's matches where the masked text is the same. Corpus lines, alone
+    and joined in pairs (where one language's mask may change the text and another's not), get what
+    three separate readings give."""
+    rs = default_ruleset()
+    lines = [t for f in sorted(CORPUS_DIR.glob("*.tsv")) for _, t in read_labelled(f)]
+    texts = lines[::3] + [f"{a}, {b}" for a, b in zip(lines[1::9], reversed(lines[2::9]))]
+    order = {"none": 0, "watch": 1, "urgent": 2, "crisis": 3}
+    for text in texts:
+        separate = [_evaluate(text, lang, None, rs) for lang in (None, "en", "es")]
+        highest = max(separate, key=lambda a: order[a.level])  # ties keep the first: all rules
+        assert assess_all_languages(text) == highest, text
+
+
 def test_every_language_is_read_for_live_texts():
     text = "adiós a todos, perdónenme por todo"  # only the Spanish rules see this farewell
     assert assess(text, language="en").level != "crisis"

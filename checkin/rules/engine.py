@@ -115,6 +115,13 @@ class Combine:
     file: str = ""
     line: int | None = None
 
+    def __post_init__(self) -> None:
+        # Worked out once: each requirement's alternatives, the tags that veto, the tags it quotes.
+        needs = tuple(frozenset(req.split("|")) for req in self.requires)
+        object.__setattr__(self, "_needs", needs)
+        object.__setattr__(self, "_vetoes", frozenset(self.unless))
+        object.__setattr__(self, "_wanted", frozenset().union(*needs))
+
 
 @dataclass(frozen=True)
 class ContextWords:
@@ -151,6 +158,20 @@ class RuleSet:
             combos = tuple(c for c in self.combines if ok(c.language))
             cached = (masks, risks, combos)
             self._by_language[key] = cached
+        return cached
+
+    def indexed_risks(
+        self, language: str | None
+    ) -> tuple[tuple[tuple[int, Rule, object], ...], frozenset[int]]:
+        """``language``'s risk rules as (position among all risk rules, rule, its prefilter), and
+        those positions."""
+        key = ("indexed", language or "*")
+        cached = self._by_language.get(key)
+        if cached is None:
+            every = self.for_language(None)[1]
+            mine = {id(r) for r in self.for_language(language)[1]}
+            rules = tuple((i, r, r.__dict__.get("_literals")) for i, r in enumerate(every) if id(r) in mine)
+            cached = self._by_language[key] = (rules, frozenset(i for i, _, _ in rules))
         return cached
 
     @property
@@ -670,14 +691,91 @@ def _context_of(
     return None
 
 
+# What one rule found in one text: its hits, each with the context that changed it (or None), and
+# for a mask the spans it blanks. Hits are never changed once made, so readings may share them.
+_RuleResult = tuple[tuple[tuple[_Hit, "str | None"], ...], tuple[tuple[int, int], ...]]
+_NOTHING: _RuleResult = ((), ())
+
+
+class _Scan:
+    """The risk rules run over one masked text: each one's result by its position among all risk
+    rules, and once every rule has run (`complete`), the positions of those that hit, in order."""
+
+    __slots__ = ("hits", "results", "starts", "tokens")
+
+    def __init__(self, masked: str, rules: int):
+        self.tokens = [(m.start(), m.end(), m.group(0)) for m in _TOKEN_RE.finditer(masked)]
+        self.starts = [t[0] for t in self.tokens]
+        self.results: list[_RuleResult | None] = [None] * rules
+        self.hits: tuple[int, ...] | None = None
+
+
+@dataclass
+class _Memo:
+    """What the rules found in one message, shared by its readings in each language."""
+
+    masks: dict = field(default_factory=dict)  # (id(rule), text) -> _RuleResult
+    risks: dict = field(default_factory=dict)  # masked text -> _Scan
+
+
+def _mask_result(rule: Rule, masked: str, norm: str, cw: ContextWords) -> _RuleResult:
+    """A mask's hits in `masked` (text taken from `norm`) and the spans to blank."""
+    lits = rule.__dict__.get("_literals")
+    if lits is not None and lits(masked) is None:
+        return _NOTHING
+    spans = tuple((m.start(), m.end()) for m in rule.regex.finditer(masked))
+    if not spans:
+        return _NOTHING
+    if rule.context:
+        # A mask that names a context is read like a risk rule ("if I am not safe tonight",
+        # "she is not safe"): its level is lowered and its tags withheld, and its words are
+        # blanked all the same, so no other mask (a safety denial) can claim them.
+        mtokens = [(m.start(), m.end(), m.group(0)) for m in _TOKEN_RE.finditer(masked)]
+        mstarts = [t[0] for t in mtokens]
+    hits = []
+    for s, e in spans:
+        kind = _context_of(masked, mtokens, mstarts, s, e, rule, cw) if rule.context else None
+        if kind is None:
+            hits.append((_Hit(rule.id, rule.level, norm[s:e], rule.tags, True), None))
+        else:
+            level = rule.negated_level if kind == "negation" else _min_level(rule.level, rule.capped_level)
+            hits.append((_Hit(rule.id, level, norm[s:e], frozenset(), level != "none"), kind))
+    return tuple(hits), spans
+
+
+def _risk_result(rule: Rule, masked: str, tokens, starts, cw: ContextWords) -> _RuleResult:
+    """A risk rule's hits in `masked`, each read in its context (negation, third party, past, ...)."""
+    hits = []
+    for m in rule.regex.finditer(masked):
+        kind = _context_of(masked, tokens, starts, m.start(), m.end(), rule, cw)
+        if kind is None:
+            hits.append((_Hit(rule.id, rule.level, m.group(0), rule.tags, rule.level != "none"), None))
+        else:
+            level = rule.negated_level if kind == "negation" else _min_level(rule.level, rule.capped_level)
+            hits.append((_Hit(rule.id, level, m.group(0), frozenset(), level != "none"), kind))
+    return (tuple(hits), ()) if hits else _NOTHING
+
+
 def _evaluate(
-    text: str, language: str | None, context: AssessmentContext | None, ruleset: RuleSet
+    text: str,
+    language: str | None,
+    context: AssessmentContext | None,
+    ruleset: RuleSet,
+    *,
+    norm: str | None = None,
+    memo: _Memo | None = None,
 ) -> Assessment:
+    """One reading of `text` with `language`'s rules. `norm`: the text already normalised;
+    `memo`: what each rule found in each text, shared by the readings of one message (a rule
+    run on the same masked text finds the same hits, so a second reading need not run it)."""
     if language not in (None, "en", "es"):
         language = None
-    masks, risks, combos = ruleset.for_language(language)
+    masks, _risks, combos = ruleset.for_language(language)
     cw = ruleset.context
-    norm = normalize(text or "", ruleset.vocabulary)
+    if norm is None:
+        norm = normalize(text or "", ruleset.vocabulary)
+    if memo is None:
+        memo = _Memo()
     hits: list[_Hit] = []
     notes: list[str] = []
 
@@ -685,56 +783,57 @@ def _evaluate(
     #    at their own level and blanked out so that risk rules cannot match inside them.
     masked = norm
     for rule in masks:
-        lits = rule.__dict__.get("_literals")
-        if lits is not None and lits(masked) is None:
-            continue
-        spans = [(m.start(), m.end()) for m in rule.regex.finditer(masked)]
+        key = (id(rule), masked)
+        found = memo.masks.get(key)
+        if found is None:
+            found = memo.masks[key] = _mask_result(rule, masked, norm, cw)
+        mask_hits, spans = found
         if not spans:
             continue
-        if rule.context:
-            # A mask that names a context is read like a risk rule ("if I am not safe tonight",
-            # "she is not safe"): its level is lowered and its tags withheld, and its words are
-            # blanked all the same, so no other mask (a safety denial) can claim them.
-            mtokens = [(m.start(), m.end(), m.group(0)) for m in _TOKEN_RE.finditer(masked)]
-            mstarts = [t[0] for t in mtokens]
-        for s, e in spans:
-            kind = _context_of(masked, mtokens, mstarts, s, e, rule, cw) if rule.context else None
-            if kind is None:
-                hits.append(_Hit(rule.id, rule.level, norm[s:e], rule.tags, True))
-            else:
-                level = (
-                    rule.negated_level if kind == "negation" else _min_level(rule.level, rule.capped_level)
-                )
-                hits.append(_Hit(rule.id, level, norm[s:e], frozenset(), level != "none"))
-                if f"context.{kind}" not in notes:
-                    notes.append(f"context.{kind}")
+        for hit, kind in mask_hits:
+            hits.append(hit)
+            if kind is not None and f"context.{kind}" not in notes:
+                notes.append(f"context.{kind}")
         chars = list(masked)
         for s, e in spans:
             chars[s:e] = list(" ," + " " * max(0, e - s - 2)) if e - s >= 2 else [" "] * (e - s)
         masked = "".join(chars)
 
     # 2. Risk rules with context (negation, third party, past, hypothetical).
-    tokens = [(m.start(), m.end(), m.group(0)) for m in _TOKEN_RE.finditer(masked)]
-    starts = [t[0] for t in tokens]
+    every = ruleset.for_language(None)[1]
+    indexed, positions = ruleset.indexed_risks(language)
+    scan = memo.risks.get(masked)
+    if scan is None:
+        scan = memo.risks[masked] = _Scan(masked, len(every))
+    results = scan.results
+    if scan.hits is not None:  # every rule has run over this text: take this language's hits
+        found = [(i, results[i]) for i in scan.hits if i in positions]
+    else:
+        found = []
+        for i, rule, lits in indexed:
+            result = results[i]
+            if result is None:
+                if lits is not None and lits(masked) is None:
+                    result = _NOTHING  # none of the words this rule needs is in the message
+                else:
+                    result = _risk_result(rule, masked, scan.tokens, scan.starts, cw)
+                results[i] = result
+            if result[0]:
+                found.append((i, result))
+        if language is None:
+            scan.hits = tuple(i for i, _ in found)
     guarded: list[tuple[int, Rule]] = []  # hits of rules with `unless`, settled once all tags are known
-    for rule in risks:
-        lits = rule.__dict__.get("_literals")
-        if lits is not None and lits(masked) is None:
-            continue  # none of the words this rule needs is in the message
-        for m in rule.regex.finditer(masked):
-            kind = _context_of(masked, tokens, starts, m.start(), m.end(), rule, cw)
+    for i, result in found:
+        rule = every[i]
+        for hit, kind in result[0]:
             if kind is None:
                 if rule.unless:
                     guarded.append((len(hits), rule))
-                hits.append(_Hit(rule.id, rule.level, m.group(0), rule.tags, rule.level != "none"))
             else:
-                level = (
-                    rule.negated_level if kind == "negation" else _min_level(rule.level, rule.capped_level)
-                )
-                hits.append(_Hit(rule.id, level, m.group(0), frozenset(), level != "none"))
                 note = f"context.{kind}"
                 if note not in notes:
                     notes.append(note)
+            hits.append(hit)
 
     # 2b. An explanation elsewhere in the message ("for deer season", "lol", "on vacation") caps a
     #     rule that lists its tag under `unless`, and withdraws the rule's tags from combinations.
@@ -755,12 +854,10 @@ def _evaluate(
     tags = set()
     for h in hits:
         tags |= h.tags
-    for combo in combos:
-        if all(any(t in tags for t in req.split("|")) for req in combo.requires) and not any(
-            t in tags for t in combo.unless
-        ):
-            wanted = {t for req in combo.requires for t in req.split("|")}
-            frags = tuple(h.text for h in hits if h.tags & wanted)
+    # Every combination requires at least one tag: with none, none can fire.
+    for combo in combos if tags else ():
+        if tags.isdisjoint(combo._vetoes) and all(not tags.isdisjoint(need) for need in combo._needs):
+            frags = tuple(h.text for h in hits if h.tags & combo._wanted)
             hits.append(_Hit(combo.id, combo.level, " + ".join(dict.fromkeys(frags)), frozenset(), True))
 
     # 4. Scores, history and help requests from the context.
@@ -843,8 +940,12 @@ def assess_all_languages(
         rs = ruleset if ruleset is not None else default_ruleset()
         langs = [None, preferred] + [lang for lang in ("en", "es") if lang != preferred]
         best: Assessment | None = None
+        # The readings share the normalised text and what each rule found in it: where no mask of
+        # one language changed the text, a language's reading only picks from the first one's.
+        norm = normalize(text or "", rs.vocabulary)
+        memo = _Memo()
         for lang in dict.fromkeys(langs):
-            a = _evaluate(text, lang, context, rs)
+            a = _evaluate(text, lang, context, rs, norm=norm, memo=memo)
             if best is None or _RANK[a.level] > _RANK[best.level]:
                 best = a
         assert best is not None
