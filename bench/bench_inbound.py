@@ -22,9 +22,11 @@ import secrets
 import statistics
 import time
 from contextlib import ExitStack
+from functools import partial
 from urllib.parse import urlencode
 
 from bench.common import (
+    Gunicorn,
     LoadResult,
     ServerSettings,
     backend_pids,
@@ -36,6 +38,7 @@ from bench.common import (
     print_result,
     run_load,
     scratch_dir,
+    serve,
     temp_database,
 )
 
@@ -52,7 +55,7 @@ BODIES = [
     "better than yesterday",
     "tired but fine",
 ]
-TARGET = 0.60
+TARGET = 0.50  # webhook / floor (issue 18): half of what one durable INSERT allows
 
 # Chosen with CHECKIN_BENCH_SWEEP=1 on a 2-core machine: gthread 2 x 4 gave the webhook the best throughput
 # (in paired runs 1.4-1.7x sync with 3 workers; sync 2 and 4 and gthread 4 x 2 were lower still): the
@@ -210,8 +213,8 @@ def sweep(database_url: str, tmp, key: str) -> ServerSettings:
     for server in CANDIDATES:
         port = free_port()
         env = app_env(database_url, port, str(tmp / "instance"), key)
-        with gunicorn("webhooks:create_app()", server, env, tmp, port=port) as srv:
-            check_webhook(port, env["PUBLIC_BASE_URL"] + PATH)
+        check = partial(check_webhook, port, env["PUBLIC_BASE_URL"] + PATH)
+        with gunicorn("webhooks:create_app()", server, env, tmp, port, check=check) as srv:
             r = measure(
                 str(server), port, env["PUBLIC_BASE_URL"] + PATH, database_url, srv.pids(), duration=3.0
             )
@@ -269,11 +272,12 @@ def main() -> None:
                 for label, spec in APPS.items():
                     port = free_port()
                     env = app_env(database_url, port, str(tmp / "instance"), key)
-                    srv = stack.enter_context(gunicorn(spec, server, env, tmp, port=port))
-                    urls[label], pids[label] = (port, env["PUBLIC_BASE_URL"] + PATH), srv.pids()
-                    check_webhook(*urls[label]) if label == WEBHOOK else check_once(*urls[label])
+                    urls[label] = (port, env["PUBLIC_BASE_URL"] + PATH)
+                    check = partial(check_webhook if label == WEBHOOK else check_once, *urls[label])
+                    pids[label] = serve(stack, Gunicorn(spec, port, server, env, tmp), check=check).pids()
                 runs: dict[str, list[LoadResult]] = {label: [] for label in APPS}
                 ratios: dict[str, list[float]] = {WEBHOOK: [], FLOOR: []}
+                of_floor: list[float] = []  # webhook / floor, per round
                 labels = list(APPS)
                 for n in range(ROUNDS):
                     order = (
@@ -284,27 +288,32 @@ def main() -> None:
                         runs[label].append(r)
                     for label in ratios:
                         ratios[label].append(this[label].rps / this[BARE].rps if this[BARE].rps else 0.0)
+                    of_floor.append(this[WEBHOOK].rps / this[FLOOR].rps if this[FLOOR].rps else 0.0)
                     print(
                         f"round {n + 1}: "
                         + ", ".join(f"{label} {this[label].rps:.0f} req/s" for label in labels)
-                        + f"; webhook / bare {ratios[WEBHOOK][-1]:.3f}, floor / bare {ratios[FLOOR][-1]:.3f}"
-                        + f" (load average {os.getloadavg()[0]:.1f})",
+                        + f"; webhook / floor {of_floor[-1]:.3f}, webhook / bare {ratios[WEBHOOK][-1]:.3f}, "
+                        + f"floor / bare {ratios[FLOOR][-1]:.3f} (load average {os.getloadavg()[0]:.1f})",
                         flush=True,
                     )
             real, bare, floor = (combine(label, runs[label]) for label in (WEBHOOK, BARE, FLOOR))
             for r in (real, floor, bare):
                 print_result(r)
-            ratio = statistics.median(ratios[WEBHOOK])
-            floor_ratio = statistics.median(ratios[FLOOR])
-            slower = real.p(50) / bare.p(50) if bare.p(50) else 0.0
+            ratio = statistics.median(of_floor)
             print(
-                f"{'ratio (webhook / bare)':<22} {ratio:7.3f} req/s, median of {ROUNDS} rounds "
-                f"(target >= {TARGET:.2f}: {'met' if ratio >= TARGET else 'NOT met'}); p50 latency x{slower:.1f}",
+                f"{'ratio (webhook / floor)':<22} {ratio:7.3f} req/s, median of {ROUNDS} rounds "
+                f"(target >= {TARGET:.2f}: {'met' if ratio >= TARGET else 'NOT met'}); "
+                f"p50 {real.p(50):.1f} ms vs {floor.p(50):.1f} ms, p99 {real.p(99):.1f} ms vs {floor.p(99):.1f} ms",
                 flush=True,
             )
             print(
-                f"{'ratio (floor / bare)':<22} {floor_ratio:7.3f} req/s: the ceiling for any webhook that stores before it "
-                f"answers, on this machine now; webhook / floor {ratio / floor_ratio if floor_ratio else 0:.2f}",
+                f"{'ratio (webhook / bare)':<22} {statistics.median(ratios[WEBHOOK]):7.3f} req/s; "
+                f"p50 latency x{real.p(50) / bare.p(50) if bare.p(50) else 0.0:.1f}",
+                flush=True,
+            )
+            print(
+                f"{'ratio (floor / bare)':<22} {statistics.median(ratios[FLOOR]):7.3f} req/s: the ceiling for any webhook "
+                f"that stores before it answers, on this machine now",
                 flush=True,
             )
             stored, from_members = count_inbound(database_url)
@@ -316,7 +325,7 @@ def main() -> None:
             if not all(r.valid for r in (real, bare, floor)):
                 raise RuntimeError("invalid run: errors or exhausted requests (see above)")
             if ratio < TARGET:
-                print(f"note: ratio {ratio:.2f} is below the {TARGET:.2f} target", flush=True)
+                print(f"note: webhook / floor {ratio:.2f} is below the {TARGET:.2f} target", flush=True)
     finally:
         try:
             redis.flushdb()

@@ -24,6 +24,7 @@ import statistics
 import threading
 import time
 from contextlib import ExitStack
+from functools import partial
 from urllib.parse import urlencode
 
 from bench.bench_inbound import (
@@ -41,6 +42,7 @@ from bench.bench_inbound import (
 )
 from bench.common import (
     REPO,
+    Command,
     Gunicorn,
     LoadResult,
     ServerSettings,
@@ -48,6 +50,7 @@ from bench.common import (
     percentile,
     run_load,
     scratch_dir,
+    serve,
     temp_database,
 )
 
@@ -59,18 +62,6 @@ THROUGHPUT_SECONDS = float(os.environ.get("CHECKIN_BENCH_DURATION", "3"))
 ROUNDS = int(os.environ.get("CHECKIN_BENCH_ROUNDS", "3"))
 BASE_SETUP = "gunicorn gthread 2x4"  # the setting `inbound` measures with
 BODY_LENGTH = 4096  # what each trickler announces: under every limit, so the server must wait for it
-
-
-class Command(Gunicorn):
-    """A server started from a fixed command line (waitress, or the Procfile's line), run like a gunicorn."""
-
-    def __init__(self, label: str, argv: list[str], port: int, env: dict[str, str], log_dir):
-        super().__init__("", port, ServerSettings(), env, log_dir)
-        self.label, self.argv = label, argv
-        self.log_path = log_dir / f"server-{port}.log"
-
-    def command(self) -> list[str]:
-        return self.argv
 
 
 def procfile_web(port: int) -> list[str]:
@@ -249,10 +240,8 @@ def main() -> None:
                     if isinstance(spec, ServerSettings)
                     else Command(label, spec, port, env, tmp)
                 )
-                srv.start(timeout=90)
-                stack.callback(srv.stop)
                 servers[label] = (port, env["PUBLIC_BASE_URL"] + PATH)
-                check_webhook(*servers[label])
+                serve(stack, srv, check=partial(check_webhook, *servers[label]), timeout=90)
 
             # Throughput first (it also warms every worker and thread), in interleaved rounds, each round
             # in a rotated order; the ratio to gthread 2 x 4 is the median of the per-round ratios.

@@ -21,7 +21,7 @@ import uuid
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -254,16 +254,45 @@ class Gunicorn:
         return [self.proc.pid, *(int(p) for p in out.split())]
 
 
+class Command(Gunicorn):
+    """A server started from a fixed command line (waitress, the Procfile's line), run like a gunicorn."""
+
+    def __init__(self, label: str, argv: list[str], port: int, env: dict[str, str], log_dir: Path):
+        super().__init__("", port, ServerSettings(), env, log_dir)
+        self.label, self.argv = label, argv
+        self.log_path = Path(log_dir) / f"server-{port}.log"
+
+    def command(self) -> list[str]:
+        return self.argv
+
+
+def serve(
+    stack: ExitStack, server: Gunicorn, *, check: Callable[[], object] | None = None, timeout: float = 30.0
+) -> Gunicorn:
+    """Start `server`, stopped when `stack` closes, and wait until it is ready: it answers HTTP, and
+    `check()` passes (e.g. one signed webhook answered as expected) before anything is measured."""
+    stack.callback(server.stop)  # registered first: a server that fails its start is stopped too
+    server.start(timeout)
+    if check is not None:
+        check()
+    return server
+
+
 @contextmanager
 def gunicorn(
-    app_spec: str, server: ServerSettings, env: dict[str, str], log_dir: Path, port: int | None = None
+    app_spec: str,
+    server: ServerSettings,
+    env: dict[str, str],
+    log_dir: Path,
+    port: int | None = None,
+    *,
+    check: Callable[[], object] | None = None,
+    timeout: float = 30.0,
 ) -> Iterator[Gunicorn]:
-    port = port or free_port()
-    srv = Gunicorn(app_spec, port, server, dict(env), log_dir)
-    try:
-        yield srv.start()
-    finally:
-        srv.stop()
+    """One gunicorn serving `app_spec` for the block, ready as `serve` says."""
+    srv = Gunicorn(app_spec, port or free_port(), server, dict(env), log_dir)
+    with ExitStack() as stack:
+        yield serve(stack, srv, check=check, timeout=timeout)
 
 
 def cpu_seconds(pids: Sequence[int]) -> float:

@@ -19,6 +19,7 @@ from checkin.checkins import ANSWER_WINDOW, CheckIn, open_prompt_id
 from checkin.db import connection_lost, utcnow
 from checkin.escalation import commands, failsafe
 from checkin.escalation import service as escalation
+from checkin.escalation.models import AssessmentRecord
 from checkin.inbox import conversations as inbox
 from checkin.models import ConsentEvent, Member, Message, StaffUser
 from checkin.rows import adopt, from_row, insert_returning_id, load_one, update_by_id
@@ -111,13 +112,14 @@ def _receive(
         if message is None:
             return _duplicate(session, sms.sid)
         sender = dict(member_id=message.member_id, staff_id=message.staff_id)
-        level = None
+        level = record = None
         try:
             if staff is not None:
                 reply, level = _staff_message(session, staff, message, now, context)
                 log.info("inbound staff sms message=%s staff=%s", message.id, staff.id)
             else:
-                reply, level = decide(session, member, message, now=now, context=context, with_level=True)
+                # A plain text's assessment is written with its reply, in one statement (`_store_reply`).
+                reply, level, record = _decide(session, member, message, now, context, write=False)
                 log.info("inbound sms message=%s member=%s", message.id, member.id if member else None)
         except SQLAlchemyError:
             raise  # the database itself is failing: nothing can be stored, Twilio sees the error
@@ -131,9 +133,10 @@ def _receive(
             if message is None:  # a retry of this MessageSid was stored meanwhile: its answer stands
                 return _duplicate(session, sms.sid)
             reply, level = _fail_safe(session, member, staff, message)
+            record = None  # rolled back with the rest of what deciding wrote
         if replied is not DECIDED:
             reply = replied  # what the member was told when it arrived (the spool's answer)
-        _store_reply(session, message, reply)
+        _store_reply(session, message, reply, record)
     # Committed: the unit of work has handed the alerts and timers this decided to its dispatcher.
     return Answer(reply, message.id, level=level)
 
@@ -246,12 +249,25 @@ def _set_sender(session: Session, message: Message, *, staff_id: int) -> None:
     set_committed_value(message, "staff_id", staff_id)
 
 
-def _store_reply(session: Session, message: Message, reply: str | None) -> None:
-    """Keep the answer with the message, for a retried webhook (one Core UPDATE; none when silent)."""
+def _store_reply(
+    session: Session, message: Message, reply: str | None, record: AssessmentRecord | None = None
+) -> None:
+    """Keep the answer with the message, for a retried webhook (one Core UPDATE; none when silent),
+    and write the message's assessment if deciding left it to be written here: in the same statement
+    as the reply (one round trip for both, on every plain text)."""
+    pending = record if record is not None and record.id is None else None
     if reply is None:
+        if pending is not None:
+            escalation.store_record(session, pending)
         return
     now = utcnow()
-    update_by_id(session, Message, message.id, {"reply_body": reply, "updated_at": now})
+    values = {"reply_body": reply, "updated_at": now}
+    if pending is None:
+        update_by_id(session, Message, message.id, values)
+    else:
+        session.flush()  # whatever deciding left pending in the ORM goes first, as autoflush would
+        also = (AssessmentRecord, escalation.record_values(pending))
+        update_by_id(session, Message, message.id, values, also_insert=also)
     set_committed_value(message, "reply_body", reply)
     set_committed_value(message, "updated_at", now)
 
@@ -275,7 +291,7 @@ def decide(
 ):
     """The reply to a message (None: say nothing). Every member's message is assessed and, if it is
     urgent or a crisis, escalated, whatever else it is, opted out or not."""
-    reply, level = _decide(session, member, message, now or utcnow(), context)
+    reply, level, _record = _decide(session, member, message, now or utcnow(), context)
     return (reply, level) if with_level else reply
 
 
@@ -283,14 +299,17 @@ def decide(
 HELP_REQUESTS = ("HELP", "AYUDA")
 
 
-def _decide(session, member, message, now, context) -> tuple[str | None, str | None]:
+def _decide(
+    session, member, message, now, context, *, write: bool = True
+) -> tuple[str | None, str | None, AssessmentRecord | None]:
+    """(reply, level, the member's assessment if `write=False` left it for the caller to write)."""
     kind, word = keywords.classify(message.body)
     if member is None:
         erased = consent.erased_member(session, phone_of(message.channel, message.from_number))
         if erased is not None:
-            return _from_erased(session, erased, message, kind, word, now, context)
-        return _unknown_number(session, message, kind, word, now, context)
-    verdict = escalation.assess_message(session, member, message)
+            return (*_from_erased(session, erased, message, kind, word, now, context), None)
+        return (*_unknown_number(session, message, kind, word, now, context), None)
+    verdict = escalation.assess_message(session, member, message, write=write)
     if (
         kind == "help"
         and word in HELP_REQUESTS
@@ -299,7 +318,8 @@ def _decide(session, member, message, now, context) -> tuple[str | None, str | N
         verdict = _help_request(verdict)
     esc = escalation.handle_verdict(session, member, message, verdict, now, context)
     told = verdict.level not in escalation.PAGED or escalation.anyone_told(session, esc)
-    return _member_reply(session, member, message, kind, word, verdict.level, now, told), verdict.level
+    reply = _member_reply(session, member, message, kind, word, verdict.level, now, told)
+    return reply, verdict.level, verdict.record
 
 
 def _help_request(verdict: escalation.Verdict) -> escalation.Verdict:

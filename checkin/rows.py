@@ -20,6 +20,12 @@ def adopt(session: Session, model, values: dict):
     # As the ORM's own loading does: values land as loaded state, with no change events or history
     # (setting 15 attributes through the constructor cost more than the INSERT that wrote them).
     obj.__dict__.update(values)
+    return adopt_instance(session, obj)
+
+
+def adopt_instance(session: Session, obj):
+    """A transient `obj` whose row the caller has just written with Core (its id included), made
+    persistent in `session` as it is: its attributes become the loaded state, with no history."""
     make_transient_to_detached(obj)
     session.add(obj)
     return obj
@@ -77,8 +83,38 @@ def insert_returning_id(
     return session.connection().execute(statement, values).scalar()
 
 
-def update_by_id(session: Session, model, row_id: int, values: dict) -> None:
-    """UPDATE one `model` row by id with Core (the caller keeps any ORM instance in step)."""
+def update_by_id(
+    session: Session, model, row_id: int, values: dict, *, also_insert: tuple | None = None
+) -> None:
+    """UPDATE one `model` row by id with Core (the caller keeps any ORM instance in step).
+
+    `also_insert`: (another model, its row's values) to INSERT as well. On PostgreSQL both go in one
+    statement (the INSERT as a data-modifying CTE, which runs to completion whatever the UPDATE
+    finds): one round trip for two writes made together. Elsewhere, two statements."""
+    if also_insert is not None and session.get_bind().dialect.name == "postgresql":
+        other, other_values = also_insert
+        key = ("update+insert", model, tuple(values), other, tuple(other_values))
+        statement = _STATEMENTS.get(key)
+        if statement is None:
+            table, other_table = model.__table__, other.__table__
+            written = (
+                insert(other_table)
+                .values({k: bindparam(f"i_{k}", type_=other_table.c[k].type) for k in other_values})
+                .cte("inserted")
+            )
+            statement = _STATEMENTS[key] = (
+                update(table)
+                .where(table.c.id == bindparam("row_id"))
+                .values({k: bindparam(f"u_{k}", type_=table.c[k].type) for k in values})
+                .add_cte(written)
+            )
+        params = {"row_id": row_id}
+        params.update({f"u_{k}": v for k, v in values.items()})
+        params.update({f"i_{k}": v for k, v in other_values.items()})
+        session.connection().execute(statement, params)
+        return
+    if also_insert is not None:
+        insert_returning_id(session, *also_insert)
     key = ("update", model)
     statement = _STATEMENTS.get(key)
     if statement is None:

@@ -5,7 +5,7 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from checkin.escalation.models import AssessmentRecord, Escalation
 from checkin.models import Message, OutboxItem
@@ -32,6 +32,36 @@ def test_retried_ordinary_reply_is_stored_and_assessed_once(twilio, db, member):
     with db.session() as s:
         stored = s.scalar(select(Message).where(Message.provider_sid == sid))
         assert (stored.body, stored.reply_body, stored.member_id) == ("doing ok today", first[0], member.id)
+
+
+def test_a_plain_text_is_stored_assessed_and_answered_in_one_transaction_of_two_statements(
+    postgres_only, twilio, db, member
+):
+    """The everyday text's database cost (issue 18), so that a change adding a round trip to every
+    text is caught: one transaction, a statement that claims the MessageSid (with the member and
+    their open prompt), and one that keeps the reply with the assessment. Before: three statements."""
+    replies(twilio.sms(member.phone, "good morning"))  # first text: the opt-out list is read once
+    statements, transactions = [], []
+    on_statement = lambda _conn, _cur, sql, *_args: statements.append(sql.split(None, 1)[0])  # noqa: E731
+    on_begin = lambda _conn: transactions.append("begin")  # noqa: E731
+    on_commit = lambda _conn: transactions.append("commit")  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", on_statement)
+    event.listen(db.engine, "begin", on_begin)
+    event.listen(db.engine, "commit", on_commit)
+    try:
+        answer = replies(twilio.sms(member.phone, "doing ok today", sid="SM" + "f" * 32))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", on_statement)
+        event.remove(db.engine, "begin", on_begin)
+        event.remove(db.engine, "commit", on_commit)
+    assert answer == ["Thanks, Sam, we got your message."]
+    assert transactions == ["begin", "commit"]
+    assert len(statements) <= 2, statements
+    with db.session() as s:
+        stored = s.scalar(select(Message).where(Message.provider_sid == "SM" + "f" * 32))
+        record = s.scalar(select(AssessmentRecord).where(AssessmentRecord.message_id == stored.id))
+        assert (stored.reply_body, stored.member_id) == (answer[0], member.id)
+        assert (record.level, record.member_id, record.source) == ("none", member.id, "sms")
 
 
 def test_retried_crisis_pages_once(twilio, db, member, group):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import wraps
+from functools import lru_cache, wraps
 
 from flask import abort, current_app, request
 from twilio.request_validator import RequestValidator
@@ -23,6 +23,12 @@ def public_url() -> str:
     return settings.public_base_url + request.path + (f"?{query}" if query else "")
 
 
+@lru_cache(maxsize=4)
+def _validator(auth_token: str) -> RequestValidator:
+    """One validator per auth token (it holds nothing else), not one per request."""
+    return RequestValidator(auth_token)
+
+
 def twilio_signed(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
@@ -35,8 +41,7 @@ def twilio_signed(view):
         if not signature:
             abort(403, "missing X-Twilio-Signature")
         runtime = current_app.extensions["checkin"]
-        validator = RequestValidator(runtime.settings.twilio_auth_token)
-        if not validator.validate(public_url(), request.form, signature):
+        if not _validator(runtime.settings.twilio_auth_token).validate(public_url(), request.form, signature):
             abort(403, "X-Twilio-Signature does not match this request")
         return view(*args, **kwargs)
 

@@ -31,7 +31,7 @@ from checkin.escalation.models import (
 )
 from checkin.escalation.policy import GroupPolicy, LevelPolicy, Policy
 from checkin.models import Group, GroupStaff, Member, Message, OutboxItem, StaffUser
-from checkin.rows import adopt, from_row, insert_returning_id
+from checkin.rows import adopt, adopt_instance, from_row, insert_returning_id
 from checkin.rules.engine import Level
 
 log = logging.getLogger("checkin.escalation")
@@ -102,15 +102,39 @@ def _history(session: Session, member_id: int, before_message: int, limit: int =
     return tuple(reversed(rows))  # oldest first, as the rules engine expects
 
 
-def _record(session: Session, **values) -> AssessmentRecord:
-    """Write the assessment with one Core INSERT (every member message passes here) and return it as
-    a persistent ORM object, so escalating can still link it to a case."""
+# Every column but the id: what an assessment written later (`write=False`) carries until then.
+RECORD_FIELDS = tuple(prop.key for prop in AssessmentRecord.__mapper__.column_attrs if prop.key != "id")
+
+
+def _record(session: Session, *, write: bool = True, **values) -> AssessmentRecord:
+    """The assessment, written with one Core INSERT (every member message passes here) and returned as
+    a persistent ORM object, so escalating can still link it to a case. `write=False`: not written
+    yet (transient): the caller writes it with `store_record`, or in the statement that stores its
+    reply (checkin.inbound), before the transaction commits."""
     from checkin.db import utcnow
 
-    session.flush()  # the message it belongs to may still be pending in the ORM
     values.update(escalation_id=None, created_at=utcnow())
+    if not write:
+        record = AssessmentRecord.__mapper__.class_manager.new_instance()
+        record.__dict__.update(values)  # as `adopt` does: no change events for what is not stored yet
+        return record
+    session.flush()  # the message it belongs to may still be pending in the ORM
     record_id = insert_returning_id(session, AssessmentRecord, values)
     return adopt(session, AssessmentRecord, dict(values, id=record_id))
+
+
+def record_values(record: AssessmentRecord) -> dict:
+    """What an assessment not yet written holds, as the row to INSERT."""
+    return {name: getattr(record, name) for name in RECORD_FIELDS}
+
+
+def store_record(session: Session, record: AssessmentRecord) -> AssessmentRecord:
+    """Write an assessment made with `write=False` (one INSERT); it is persistent in `session` after."""
+    if record.id is not None:
+        return record
+    session.flush()
+    record.__dict__["id"] = insert_returning_id(session, AssessmentRecord, record_values(record))
+    return adopt_instance(session, record)
 
 
 @dataclass(frozen=True)
@@ -121,13 +145,22 @@ class Verdict:
 
 
 def assess_message(
-    session: Session, member: Member, message: Message, *, source: str = "sms", language: str | None = None
+    session: Session,
+    member: Member,
+    message: Message,
+    *,
+    source: str = "sms",
+    language: str | None = None,
+    write: bool = True,
 ) -> Verdict:
     """Assess an inbound message with the member's history, and record the verdict. Never raises:
     if the rules engine fails in any way the message is treated as urgent. `language` is the one the
     words are in when it is known to differ from the member's (a call switched to Spanish with 8).
     Every text is read in all configured languages whatever `language` says (the highest verdict
-    wins): a member may cry for help in the other language, or in both at once."""
+    wins): a member may cry for help in the other language, or in both at once.
+
+    `write=False`: the verdict's record is not written yet (see `_record`); `handle_verdict` writes
+    it before it links a case to it, and the caller writes it otherwise."""
     # The one reading of a reply's score (checkin.answers): "3/5", "tres", but not an RSVP "1".
     try:
         reading = answers.read(session, member, message)
@@ -144,6 +177,7 @@ def assess_message(
         # about risk: no rules. Worded RSVPs ("can't make it") are still read by the rules.
         record = _record(
             session,
+            write=write,
             message_id=message.id,
             member_id=member.id,
             level="none",
@@ -178,6 +212,7 @@ def assess_message(
         level, rules = "urgent", ("engine.error",)
     record = _record(
         session,
+        write=write,
         message_id=message.id,
         member_id=member.id,
         level=level,
@@ -681,6 +716,7 @@ def handle_verdict(
     if verdict.level == "none":
         return None  # the everyday reply: no lookup
     ctx = _required(ctx)
+    store_record(session, verdict.record)  # a case links to it
     live = live_for(session, member.id)
     if verdict.level not in PAGED:
         if live is not None:  # watch
