@@ -23,12 +23,13 @@ BATCH = 500
 
 
 def encrypted_columns() -> Iterator[tuple[Table, str]]:
-    """Every (table, column) stored as an EncryptedText, from the models: a new one is found by itself."""
+    """Every (table, column) stored as a Fernet token (EncryptedText, EncryptedJSON), from the models: a
+    new one is found by itself."""
     import checkin.models  # noqa: F401 - every table on Base.metadata
 
     for table in Base.metadata.sorted_tables:
         for column in table.columns:
-            if isinstance(column.type, crypto.EncryptedText):
+            if isinstance(column.type, (crypto.EncryptedText, crypto.EncryptedJSON)):
                 yield table, column.name
 
 

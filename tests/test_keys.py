@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from checkin import crypto, keys
 from checkin.checkins import CheckIn
-from checkin.escalation.models import Escalation, EscalationEvent
+from checkin.escalation.models import AssessmentRecord, Escalation, EscalationEvent
 from checkin.models import Message, OutboxItem
 from tests.conftest import ENCRYPTION_KEY as OLD_KEY
 
@@ -29,6 +29,10 @@ def stored_values(db) -> dict[str, list]:
             "outbox": s.scalars(select(OutboxItem.body).order_by(OutboxItem.id)).all(),
             "words": s.scalars(select(CheckIn.words).order_by(CheckIn.id)).all(),
             "notes": s.scalars(select(EscalationEvent.note).order_by(EscalationEvent.id)).all(),
+            "scores": s.scalars(select(CheckIn.score).order_by(CheckIn.id)).all(),
+            # What the rules read in each text (rule ids, score): as private as the words.
+            "rules": s.scalars(select(AssessmentRecord.rules).order_by(AssessmentRecord.id)).all(),
+            "verdict_scores": s.scalars(select(AssessmentRecord.score).order_by(AssessmentRecord.id)).all(),
         }
 
 
@@ -45,7 +49,7 @@ def old_data(db, member, group, twilio):
         s.flush()
         s.add(EscalationEvent(escalation_id=esc.id, kind="note", note="an old note"))
     values = stored_values(db)
-    assert all(values.values())
+    assert all(values[k] for k in values if k != "verdict_scores")  # plain texts have no score
     return values
 
 
@@ -64,7 +68,12 @@ def test_every_encrypted_column_is_found():
         "messages.reply_body",
         "outbox.body",
         "checkins.words",
+        "checkins.score",
         "escalation_events.note",
+        "assessments.rules",
+        "assessments.score",
+        "announcements.text_en",
+        "announcements.text_es",
     }
 
 

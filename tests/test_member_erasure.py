@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from checkin import outbox
+from checkin.accounts import audit_chain
 from checkin.accounts.models import AuditEvent
 from checkin.checkins import CheckIn
 from checkin.db import Base, utcnow
@@ -176,6 +177,7 @@ def test_erasure_leaves_nothing_of_them_keeps_counts_and_a_later_stop_is_honoure
     assert not [n for n in NEEDLES if n.lower() in caplog.text.lower()]
     assert _counts(db) == before
     with db.session() as s:
+        assert audit_chain.verify(s).ok  # erasure edits no audit row: the chain still verifies
         erased = s.get(Member, member.id)
         assert (erased.display_name, erased.phone, erased.status) == (
             f"Erased member #{member.id}",

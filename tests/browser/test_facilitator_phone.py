@@ -99,7 +99,7 @@ def test_twelve_waiting_crisis_cases_make_one_banner_and_the_case_can_be_taken_o
     banner = page.locator(".alarm")
     expect(banner).to_have_count(1)  # it was one per case: twelve
     expect(banner).to_contain_text("12 crisis cases wait for someone:")
-    expect(banner.get_by_role("link")).to_have_count(12)
+    expect(banner.get_by_role("link", name="see them")).to_have_count(1)  # on a case's page: one link
     take = page.get_by_role("button", name="Acknowledge: I am on it")
     expect(take).to_be_visible()
     box = take.bounding_box()
@@ -109,7 +109,7 @@ def test_twelve_waiting_crisis_cases_make_one_banner_and_the_case_can_be_taken_o
     take.click()
     page.wait_for_url(re.compile(rf".*/console/escalations/{ids[5]}$"))
     expect(page.get_by_role("status").filter(has_text=f"You have escalation {ids[5]}")).to_be_visible()
-    expect(banner.get_by_role("link")).to_have_count(11)
+    expect(banner).to_contain_text("11 crisis cases wait for someone:")
 
 
 def test_on_the_smallest_phone_a_cases_acknowledge_is_on_the_first_screen_however_many_cases_wait(
