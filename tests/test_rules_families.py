@@ -273,6 +273,10 @@ FINALS = {
         324,
         {"crisis>=urgent": 0.80, "crisis=crisis": 0.78, "urgent>=urgent": 0.82, "harmless alarmed": 0.05},
     ),
+    "risk_blind_final6.tsv": (
+        320,
+        {"crisis>=urgent": 0.87, "crisis=crisis": 0.84, "urgent>=urgent": 0.87, "harmless alarmed": 0.03},
+    ),
     # The development set of round 7 (see its header): tuned on, so held at the end-of-round figures.
     "risk_blind_fresh5.tsv": (
         336,
