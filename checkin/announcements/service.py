@@ -99,9 +99,10 @@ class Preview:
         """One line for a coordinator: how many now, how many later and from when, how many skipped why."""
         parts = [f"{len(self.sending)} member(s) get it: {self.now_count} now"]
         if self.later:
-            first = min(r.send_at for r in self.later)
+            # In the group's own time, as the rest of the page reads (members' own times are per line).
+            first = min(r.send_at for r in self.later).astimezone(ZoneInfo(self.group.timezone))
             parts.append(
-                f"{len(self.later)} at their morning (quiet hours; first at {first:%Y-%m-%d %H:%M} UTC)"
+                f"{len(self.later)} at their morning (quiet hours; first at {first:%a %d %b %H:%M %Z})"
             )
         for reason, n in sorted(self.skipped.items()):
             parts.append(f"{n} skipped ({reason})")
