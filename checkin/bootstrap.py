@@ -16,7 +16,8 @@ import logging
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 
-from checkin import accounts, announcements, consent, crypto, outbox, pacing
+from checkin import accounts, consent, crypto, outbox, pacing
+from checkin.announcements import service as announcements
 from checkin.db import Database
 from checkin.escalation import policy as policy_module
 from checkin.escalation import service as escalation

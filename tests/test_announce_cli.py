@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from checkin.announcements import Announcement
+from checkin.announcements.models import Announcement
 from checkin.db import utcnow
 from checkin.models import Member, OutboxItem
 from tests.conftest import zone_where_it_is

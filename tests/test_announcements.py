@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 from sqlalchemy import insert, select
 
-from checkin import announcements
-from checkin.announcements import AnnouncementError
+from checkin.announcements import service as announcements
+from checkin.announcements.service import AnnouncementError
 from checkin.db import utcnow
 from checkin.directory import add_group, add_member
 from checkin.models import GroupMember, Member, OutboxItem

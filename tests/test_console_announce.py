@@ -9,7 +9,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from checkin.announcements import Announcement
+from checkin.announcements.models import Announcement
 from checkin.db import utcnow
 from checkin.models import Member, OutboxItem
 from tests.conftest import zone_where_it_is

@@ -26,7 +26,7 @@ def register(cli) -> None:
     @with_appcontext
     def announce(group_name, text, text_es, preview, again):
         """One message to every active member of a group, in their language, after their night."""
-        from checkin import announcements
+        from checkin.announcements import service as announcements
         from checkin.cli import _domain_call, _runtime
         from checkin.db import utcnow
         from checkin.directory import find_group

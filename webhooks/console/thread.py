@@ -15,7 +15,7 @@ from checkin.checkins import CheckIn
 from checkin.escalation.models import Escalation, EscalationEvent
 from checkin.inbox.models import Conversation
 from checkin.models import Member, Message, OutboxItem, StaffUser
-from webhooks.console.timeline import LIMIT, STATUS_WORDS, Scope, _calls, recent_messages, status_words
+from webhooks.console.timeline import LIMIT, STATUS_WORDS, Scope, calls, recent_messages, status_words
 
 OUTBOX_WORDS = {"pending": "waiting to be sent", "sending": "being sent"}
 # Escalation steps worth a line in the conversation (the alerts to staff are on the case's page).
@@ -85,7 +85,7 @@ def for_member(session: Session, member: Member, scope: Scope | None = None) -> 
                 failed=item.state in ("failed", "cancelled"),
             )
         )
-    for call in _calls(session, member.id, scope):
+    for call in calls(session, member.id, scope):
         lines.append(
             Line(call.at, "call-in" if call.inbound else "call-out", call.status, detail=call.detail)
         )

@@ -121,7 +121,7 @@ def recent_messages(session: Session, member: Member, scope: Scope | None, limit
     return list(session.scalars(query.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)))
 
 
-def _calls(session: Session, member_id: int, scope: Scope | None) -> list[Entry]:
+def calls(session: Session, member_id: int, scope: Scope | None) -> list[Entry]:
     """The member's phone calls (checkin.voice)."""
     entries = []
     query = select(VoiceCall).where(VoiceCall.member_id == member_id)
@@ -202,7 +202,7 @@ def for_member(session: Session, member: Member, scope: Scope | None = None) -> 
         (c.answered_at, c.score) for c in checkins if c.score is not None and c.answered_at is not None
     )
     entries = sorted(
-        [text_entry(m) for m in messages] + _calls(session, member.id, scope),
+        [text_entry(m) for m in messages] + calls(session, member.id, scope),
         key=lambda e: e.at,
         reverse=True,
     )

@@ -11,9 +11,10 @@ import uuid
 from flask import abort, current_app, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from checkin import announcements
 from checkin.accounts import audit
-from checkin.announcements import Announcement, AnnouncementError
+from checkin.announcements import service as announcements
+from checkin.announcements.models import Announcement
+from checkin.announcements.service import AnnouncementError
 from checkin.db import utcnow
 from webhooks.console import (
     bp,
