@@ -70,7 +70,7 @@ def test_announce_previews_sends_once_and_refuses_in_one_line(runtime, cli, grou
     sent = cli(*args)
     assert sent.exit_code == 0, sent.output
     assert sent.output.splitlines()[1].startswith(
-        "announcement 1 sent; progress: https://checkin.example.org/console/"
+        "announcement 1 queued: the workers send it, none in a member's night; progress: https://checkin.example.org/console/"
     )
     again = cli(*args)
     assert again.output.splitlines()[1] == (
@@ -80,6 +80,6 @@ def test_announce_previews_sends_once_and_refuses_in_one_line(runtime, cli, grou
     with runtime.db.session() as s:
         rosa_row = s.scalar(select(OutboxItem).where(OutboxItem.member_id == people.id))
         assert rosa_row.body == "Tuesday Group: Edificio cerrado hoy." and rosa_row.next_attempt_at > utcnow()
-    assert cli(*args, "--again").output.splitlines()[1].startswith("announcement 2 sent")
+    assert cli(*args, "--again").output.splitlines()[1].startswith("announcement 2 queued")
     with runtime.db.session() as s:
         assert s.scalar(select(func.count()).select_from(Announcement)) == 2

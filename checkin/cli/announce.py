@@ -70,7 +70,7 @@ def register(cli) -> None:
             click.echo("preview only: nothing sent")
         elif created:
             click.echo(
-                f"announcement {announcement_id} sent; progress: "
+                f"announcement {announcement_id} queued: the workers send it, none in a member's night; progress: "
                 f"{runtime.settings.public_base_url}/console/groups/{group.id}/announcements/{announcement_id}"
             )
         else:
