@@ -83,6 +83,9 @@ def test_a_bad_week_is_a_400_that_says_how_to_write_one(client, story):
     casey = Console(client, "casey@example.org")
     response = casey.get(f"/console/reports?group={story['group'].id}&week=next-tuesday")
     assert response.status_code == 400 and "2026-11-30" in response.get_data(as_text=True)
+    response = casey.get(f"/console/reports?group={story['group'].id}&week=0001-01-01")
+    assert response.status_code == 400 and "between 2000 and 2100" in response.get_data(as_text=True)
+    assert casey.get("/console/reports?group=tuesday").status_code == 400
     response = casey.post(
         f"/console/reports/{story['group'].id}/export", {"first": "2024-01-01", "last": WEEK}
     )

@@ -6,12 +6,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from flask import Response, abort, render_template, request
-from sqlalchemy import select
 
 from checkin.db import utcnow
 from checkin.errors import ValidationError
 from checkin.member_data.export import to_csv
-from checkin.models import Group
 from checkin.reports import weekly
 from webhooks.console import bp
 from webhooks.console.auth import (
@@ -23,16 +21,21 @@ from webhooks.console.auth import (
     visible_groups,
 )
 from webhooks.console.report_charts import checkins_chart, score_chart
-from webhooks.params import record_id
+from webhooks.params import optional_id
+
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)  # weeks are counted back from the chosen one
 
 
 def _date(name: str, raw: str | None, default: date) -> date:
     if not raw:
         return default
     try:
-        return date.fromisoformat(raw.strip())
+        day = date.fromisoformat(raw.strip())
     except ValueError:
         abort(400, f"{name} must be a date written like 2026-11-30, not {raw[:40]!r}")
+    if not EARLIEST <= day <= LATEST:
+        abort(400, f"{name} must be a date between {EARLIEST.year} and {LATEST.year}, not {day.isoformat()}")
+    return day
 
 
 def duration_words(seconds: float | None) -> str:
@@ -55,9 +58,9 @@ def duration_words(seconds: float | None) -> str:
 @login_required
 def reports():
     groups = visible_groups()
-    group_id = request.args.get("group")
+    group_id = optional_id("group", request.args.get("group"), "a group's number from the list")
     if group_id:
-        group = group_visible(record_id(group_id) or 0)
+        group = group_visible(group_id)
     elif groups:
         group = groups[0]
     else:
@@ -85,9 +88,7 @@ def reports():
 @bp.route("/reports/<int:group_id>/export", methods=["POST"])
 @coordinator_required
 def reports_export(group_id: int):
-    group = db().scalar(select(Group).where(Group.id == group_id))
-    if group is None:
-        abort(404, "no such group")
+    group = group_visible(group_id)
     this_week = weekly.local_monday(group.timezone, utcnow())
     last = _date("last week", request.form.get("last"), this_week)
     first = _date("first week", request.form.get("first"), last - timedelta(weeks=weekly.TREND_WEEKS - 1))
