@@ -4,6 +4,7 @@ saving time (Sunday 1 November 2026, 02:00 CDT -> 01:00 CST)."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -27,6 +28,16 @@ def utc(month, day, hour=15, minute=0) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=UTC)
 
 
+@pytest.fixture(scope="module")
+def sqlite_template(tmp_path_factory):
+    """A migrated SQLite database, copied for each test (migrating takes longer than a test)."""
+    from migrations import upgrade
+
+    path = tmp_path_factory.mktemp("reports") / "template.sqlite3"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture(params=["postgresql", "sqlite"])
 def database(request, tmp_path):
     runtime = request.getfixturevalue("runtime")
@@ -37,11 +48,10 @@ def database(request, tmp_path):
         return
     from checkin import crypto
     from checkin.db import Database
-    from migrations import upgrade
 
-    url = f"sqlite:///{tmp_path / 'reports.sqlite3'}"
-    upgrade(url)
-    db = Database(url)
+    path = tmp_path / "reports.sqlite3"
+    shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+    db = Database(f"sqlite:///{path}")
     crypto.install(db.engine, runtime.settings.encryption_keys)
     try:
         yield db
