@@ -87,23 +87,19 @@ def seed(db) -> dict:
                 )
             )
 
-        def unprompted(member, at, score):
-            s.add(
-                CheckIn(member_id=member.id, group_id=group.id, state="answered", score=score, answered_at=at)
-            )
-
         # Week of Oct 19: two sent, one answered (3).
         prompt(ana, utc(10, 20), "answered", 3)
         prompt(cy, utc(10, 20), "missed")
-        # Week of Oct 26: three sent (Dee's was never sent), two answered (4, 2); Ana's unprompted 5 late
-        # on Sunday local time belongs here too.
+        # Week of Oct 26: five sent (Dee's first was never sent; her second at 23:45 on Sunday local time),
+        # four answered: 4 and 2 on Tuesday, Ana's 5 late on Sunday (this week's), Dee's 1 just after
+        # midnight (the next week's scores, though it answers this week's prompt).
         prompt(ana, utc(10, 27), "answered", 4)
         prompt(ben, utc(10, 27), "answered", 2)
         prompt(cy, utc(10, 27), "missed")
         prompt(dee, utc(10, 27), "unsent")
-        unprompted(ana, SUNDAY_LATE, 5)
-        # Week of Nov 2: three sent, one answered (3), Ben's still open; Ana's 1 just after midnight.
-        unprompted(ana, MONDAY_EARLY, 1)
+        prompt(ana, utc(11, 1), "answered", 5, answered_at=SUNDAY_LATE)
+        prompt(dee, utc(11, 2, 5, 45), "answered", 1, answered_at=MONDAY_EARLY)
+        # Week of Nov 2: three sent, one answered (3), Ben's still open.
         prompt(ana, utc(11, 3), "answered", 3)
         prompt(ben, utc(11, 3), "open")
         prompt(cy, utc(11, 3), "missed")
@@ -153,8 +149,7 @@ def test_each_figure_week_by_week_in_local_weeks_across_the_dst_change(database)
         0,
     )
     assert (oct_19.sent, oct_19.answered, oct_19.reply_rate, oct_19.mean_score) == (2, 1, 0.5, 3)
-    assert (oct_26.sent, oct_26.answered) == (3, 2)
-    assert oct_26.reply_rate == pytest.approx(2 / 3)
+    assert (oct_26.sent, oct_26.answered, oct_26.reply_rate) == (5, 4, 0.8)
     assert sorted(oct_26.scores) == [2, 4, 5]  # the Sunday-night 5 belongs to its local week
     assert (nov_2.sent, nov_2.answered) == (3, 1)
     assert sorted(nov_2.scores) == [1, 3]  # Monday 00:30 local starts the next week

@@ -107,7 +107,9 @@ class WeekFigures:
     week: Week
     sent: int = 0  # check-in prompts sent to the group's members that week
     answered: int = 0  # of those, answered (that week or later)
-    scores: list[int] = field(default_factory=list)  # every score given that week (prompted or not)
+    # Every score given that week in answer to this group's prompts. An answer nobody prompted has no
+    # group (a member may be in several), so it is in no group's report.
+    scores: list[int] = field(default_factory=list)
     escalations: list[LevelFigures] = field(default_factory=list)
     missed_runs: list[MissedRun] = field(default_factory=list)
 
@@ -194,6 +196,7 @@ def _bucket(column, weeks: list[Week]):
 
 
 def _within(column, weeks: list[Week]):
+    """Within the span of `weeks`, which are consecutive: every row it keeps has a bucket."""
     return (column >= weeks[0].starts_at) & (column < weeks[-1].ends_at)
 
 
