@@ -195,6 +195,7 @@ def test_csv_rows_carry_the_same_figures(database):
             s, seeded["group"], weekly.weeks_between(ZONE, OCT_26, NOV_2 + timedelta(days=6))
         )
     assert [r["week_starts"] for r in rows] == ["2026-10-26", "2026-11-02"]
+    assert rows[0]["members_3_or_more_missed_in_a_row"] == 0  # Cy had missed two by then
     last = rows[-1]
     assert last["reply_rate_percent"] == "33.3" and last["mean_score"] == "2.00"
     assert last["members_3_or_more_missed_in_a_row"] == 1 and last["those_members"] == "Cy Park (3)"
