@@ -19,6 +19,8 @@ class CheckIn(Base):
     __tablename__ = "checkins"
     __table_args__ = (
         Index("ix_checkins_member_prompted", "member_id", "prompted_at"),
+        # A group's prompts by week, for its reports (checkin.reports.weekly).
+        Index("ix_checkins_group_prompted", "group_id", "prompted_at"),
         # Open prompts are few and each cron tick looks for the expired ones among them.
         Index(
             "ix_checkins_open_prompted",

@@ -37,6 +37,9 @@ def pages(w):
         ("/console/staff", "all"),
         ("/console/audit", "coordinator"),
         (f"/console/audit?member={w.member.id}", "coordinator"),
+        ("/console/reports", "all"),
+        (f"/console/reports?group={w.group.id}", "own"),
+        (f"/console/reports?group={w.other_group.id}", "other"),
     ]
 
 

@@ -46,6 +46,8 @@ AUDIT_ACTIONS = (
     "export",
     "erase",
     "retention",
+    # A group's weekly report downloaded as CSV (checkin.reports).
+    "report_export",
 )
 
 

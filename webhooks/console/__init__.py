@@ -8,6 +8,7 @@ By what a page is about:
   views_groups (+ recurrence: the schedule builder), views_plan (+ texts: a group's own wording),
   views_announce                        group announcements: write, preview, send once, progress
   views_calendar                        groups, meetings, reminder plans and their preview, calendar feed
+  views_reports (+ report_charts)       a group's weekly report (charts and tables) and its CSV
   views_simulator (+ simulator, call_simulator)
                                         texts and calls played against the real service, nothing kept
   views_auth, auth, forms, templating   sign-in, the request's staff member and session, form fields, layout
@@ -55,6 +56,7 @@ NAV: tuple[tuple[str, str, bool], ...] = (
     ("Staff", "console.staff", False),
     ("Audit", "console.audit_log", True),
     ("Groups", "console.groups", False),
+    ("Reports", "console.reports", False),
     ("Simulator", "console.simulator", False),
 )
 
@@ -105,6 +107,7 @@ from webhooks.console import (  # noqa: E402, F401
     views_member_data,
     views_members,
     views_plan,
+    views_reports,
     views_simulator,
     views_staff,
 )
