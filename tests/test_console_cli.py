@@ -21,8 +21,11 @@ def test_set_password_asks_twice_and_then_signs_in(app, client, db):
 def test_set_password_generated_is_printed_once(app, client, db):
     make_staff(db, "Casey", "casey@example.org", "coordinator")
     result = app.test_cli_runner().invoke(cli, ["console", "set-password", "casey@example.org", "--generate"])
+    assert "to be changed at the first sign-in" in result.output
     password = result.output.strip().rsplit(": ", 1)[1]
     assert sign_in(client, "casey@example.org", password).status_code == 302
+    # Someone else read it off the terminal: the console asks for a password of Casey's own first.
+    assert client.get("/console/members").headers["Location"] == "/console/account/password"
 
 
 def test_set_password_errors_are_one_line(app, db):

@@ -44,9 +44,12 @@ def register(cli) -> None:
                     f"no staff user with email {email!r} (add one with `checkin staff add`)"
                 )
             accounts.set_password(session, staff, password)
+            # A generated password is read off a terminal by someone else: it must be changed at sign-in.
+            staff.must_change_password = generate
             return staff
 
         staff = _domain_call(apply)
         click.echo(
-            f"password set for staff {staff.id} ({staff.role})" + (f": {password}" if generate else "")
+            f"password set for staff {staff.id} ({staff.role})"
+            + (f", to be changed at the first sign-in: {password}" if generate else "")
         )

@@ -13,9 +13,9 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
+from flask import session as cookie
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -66,15 +66,15 @@ def login():
             headers,
         )
     if result.needs_code:
-        session.clear()
-        session[PENDING] = [result.staff.id, int(time.time())]
+        cookie.clear()
+        cookie[PENDING] = [result.staff.id, int(time.time())]
         return redirect(url_for("console.login_code", next=next_url))
     sign_in(result.staff)
     return redirect(_safe_next(next_url))
 
 
 def _pending_staff() -> StaffUser | None:
-    pending = session.get(PENDING)
+    pending = cookie.get(PENDING)
     if not (isinstance(pending, list) and len(pending) == 2 and all(isinstance(v, int) for v in pending)):
         return None
     staff_id, since = pending
@@ -90,7 +90,7 @@ def login_code():
     next_url = request.args.get("next")
     staff = _pending_staff()
     if staff is None:
-        session.pop(PENDING, None)
+        cookie.pop(PENDING, None)
         flash(f"Sign in again: the code must follow the password within {CODE_MINUTES} minutes.", "error")
         return redirect(url_for("console.login", next=next_url))
     if request.method == "GET":
