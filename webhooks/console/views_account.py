@@ -60,7 +60,9 @@ def account_password():
 
 def _qr_svg(uri: str) -> Markup:
     """The otpauth address as an inline SVG QR code (segno: made here, no request to anywhere)."""
-    svg = segno.make(uri, error="m").svg_inline(scale=4, dark="#000", light="#fff", omitsize=False)
+    svg = segno.make(uri, error="m").svg_inline(
+        scale=4, dark="#000", light="#fff", omitsize=False, title="QR code for your authenticator app"
+    )
     return Markup(svg)  # noqa: S704 - segno's own SVG of our own address, nothing from the request
 
 
