@@ -18,14 +18,13 @@ NEW_PASSWORD = "copper kettle meadow"
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_an_invited_facilitator_sets_a_password_and_an_authenticator_app(
-    _browser, console_server, group, screenshot, viewport
+    browser_page, console_server, group, screenshot, viewport
 ):
-    coordinator = _browser.new_context(viewport=viewport).new_page()
-    invited = _browser.new_context(viewport=viewport).new_page()
-    for page in (coordinator, invited):
-        page.set_default_timeout(60_000)
+    coordinator = browser_page  # signed in as the coordinator
+    coordinator.set_viewport_size(viewport)
+    invited = coordinator.context.browser.new_context(viewport=viewport).new_page()  # nobody's cookies
+    invited.set_default_timeout(60_000)
     try:
-        console_server.sign_in(coordinator)
         coordinator.goto(console_server.url("/console/staff"))
         form = coordinator.locator("form", has=coordinator.get_by_role("button", name="Invite", exact=True))
         form.get_by_label("Name").fill("Robin Rivera")
@@ -76,7 +75,8 @@ def test_an_invited_facilitator_sets_a_password_and_an_authenticator_app(
 
         # The coordinator's staff list now says Robin has an app, and offers to reset it.
         coordinator.goto(console_server.url("/console/staff"))
-        expect(coordinator.get_by_role("button", name="Reset the authenticator app of Robin Rivera")).to_be_visible()
+        expect(
+            coordinator.get_by_role("button", name="Reset the authenticator app of Robin Rivera")
+        ).to_be_visible()
     finally:
-        coordinator.context.close()
         invited.context.close()
