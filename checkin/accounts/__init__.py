@@ -126,7 +126,7 @@ def second_factor(
         return SignIn(
             None, f"Too many wrong codes. Try again in {minutes} minute{'s' * (minutes != 1)}.", wait
         )
-    if two_factor.check_code(staff, code, now):
+    if two_factor.check_code(session, staff, code, now):
         how = "authenticator app"
     elif two_factor.use_recovery_code(session, staff, code, now):
         how = f"recovery code ({two_factor.recovery_codes_left(session, staff.id)} left)"

@@ -14,7 +14,7 @@ import secrets
 from datetime import datetime
 
 import pyotp
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from checkin.accounts.models import RecoveryCode
@@ -58,15 +58,24 @@ def matching_step(secret: str, code: str, now: datetime) -> int | None:
     return None
 
 
-def check_code(staff: StaffUser, code: str, now: datetime | None = None) -> bool:
-    """A code from the person's app, not used before; remembers its step so it cannot sign in twice."""
+def check_code(session: Session, staff: StaffUser, code: str, now: datetime | None = None) -> bool:
+    """A code from the person's app, not used before; remembers its step (a conditional update, so two
+    requests with one code cannot both sign in)."""
     if not staff.totp_secret or staff.totp_enabled_at is None:
         return False
     step = matching_step(staff.totp_secret, code, now or utcnow())
-    if step is None or (staff.totp_last_step is not None and step <= staff.totp_last_step):
+    if step is None:
         return False
-    staff.totp_last_step = step
-    return True
+    claimed = session.execute(
+        update(StaffUser)
+        .where(
+            StaffUser.id == staff.id,
+            or_(StaffUser.totp_last_step.is_(None), StaffUser.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session="fetch")
+    ).rowcount
+    return bool(claimed)
 
 
 def enable(
