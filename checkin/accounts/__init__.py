@@ -186,13 +186,14 @@ def invite(
     session: Session,
     staff: StaffUser,
     *,
-    by: StaffUser,
+    by: StaffUser | None,
     lifetime: timedelta,
     reset: bool = False,
     ip: str | None = None,
 ) -> tuple[StaffInvitation, str]:
     """A link for `staff` to set their own password (an invitation, or a reset: then the old password
-    stops working and they are signed out everywhere). Returns the row and the token (never stored)."""
+    stops working and they are signed out everywhere). `by` None: from the CLI. Returns the row and the
+    token (never stored)."""
     row, token = invitations.issue(
         session, staff, kind=invitations.RESET if reset else invitations.INVITE, lifetime=lifetime, by=by
     )
@@ -203,7 +204,7 @@ def invite(
     audit(
         session,
         "invite_sent",
-        by.id,
+        by.id if by else None,
         detail=f"staff:{staff.id} {row.kind} link:{row.id} for {hours} h",
         ip=ip,
     )
