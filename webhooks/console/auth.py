@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import abort, current_app, flash, g, redirect, request, session, url_for
+from flask import abort, current_app, g, redirect, request, session, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -111,8 +111,7 @@ def login_required(view):
         gate = account_gate(staff)
         if gate and request.endpoint not in ACCOUNT_PAGES:
             if request.method == "GET":
-                flash(_GATE_WORDS[gate], "error")
-                return redirect(url_for(gate))
+                return redirect(url_for(gate))  # the page says why (its _gate.html)
             abort(403, _GATE_WORDS[gate])
         return view(*args, **kwargs)
 

@@ -43,6 +43,7 @@ def account_password():
         return _page("console/account_password.html")
     form = request.form
     me = current_staff()
+    was_temporary = me.must_change_password
     new = form.get("new_password", "")
     try:
         if new != form.get("new_password2", ""):
@@ -55,7 +56,7 @@ def account_password():
         return _page("console/account_password.html", 400, error=str(exc))
     db().commit()
     flash("Your password is changed. Any other browser signed in as you has been signed out.", "ok")
-    return redirect(url_for(account_gate() or "console.account"))
+    return redirect(url_for(account_gate() or ("console.home" if was_temporary else "console.account")))
 
 
 def _qr_svg(uri: str) -> Markup:
