@@ -365,3 +365,15 @@ def test_require_2fa_sends_coordinators_to_set_up_an_app_first(app, db, monkeypa
     )
     assert done.status_code == 200
     assert coordinator.get("/console/staff").status_code == 200
+
+
+def test_a_reset_link_does_not_get_round_the_authenticator_app(app, casey, db):
+    frankie = make_staff(db, "Frankie", "frankie@example.org", "facilitator")
+    secret, _ = _enrol(Console(app.test_client(), "frankie@example.org"))
+    link = _field(casey.post(f"/console/staff/{frankie.id}/password").get_data(as_text=True), "invite-link")
+    browser = app.test_client()
+    response = _set_password(browser, link[link.index("/console/") :], NEW_PASSWORD)
+    assert response.headers["Location"] == "/console/login"  # not signed in by the link alone
+    assert browser.get("/console/").status_code == 302
+    _, signed = _sign_in_with_code(app, pyotp.TOTP(secret).at(time.time() + 30), password=NEW_PASSWORD)
+    assert signed.status_code == 302
