@@ -35,6 +35,8 @@ def test_an_invited_facilitator_sets_a_password_and_an_authenticator_app(
         form.get_by_role("button", name="Invite", exact=True).click()
         expect(coordinator.get_by_role("heading", name="Invited Robin Rivera")).to_be_visible()
         expect(coordinator.get_by_role("button", name="Text the link to +12025550188")).to_be_visible()
+        if viewport == PHONE:
+            screenshot(coordinator, "staff-invited")
         link = coordinator.locator("#invite-link").inner_text().strip()
         assert link.startswith(console_server.url("/console/welcome/"))
 
