@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, ForeignKeyConstraint, Index, Integer, String, text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, ForeignKeyConstraint, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from checkin.crypto import EncryptedText
@@ -122,6 +122,13 @@ class StaffUser(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Staff accounts (checkin.accounts): a password someone else set must be changed at the next sign-in.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # The authenticator app's shared secret (base32), encrypted at rest; set at enrolment, on once confirmed.
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The last 30-second step a code was accepted for: the same code never signs in twice.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     group_links: Mapped[list[GroupStaff]] = relationship(back_populates="staff", cascade="all, delete-orphan")
 

@@ -65,6 +65,10 @@ class Settings:
     spool_replay_seconds: int = 10  # 0: no automatic replay in the web process (`checkin spool replay` only)
     # How long each kind of member data is kept: config/retention.toml, CHECKIN_RETENTION_<KIND>.
     retention: Periods = field(default_factory=lambda: _default_periods())
+    # Staff accounts: coordinators must set up an authenticator app (CHECKIN_REQUIRE_2FA=1), and how long
+    # an invitation or password-reset link works (CHECKIN_INVITE_HOURS).
+    require_2fa: bool = False
+    invite_hours: int = 72
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -292,6 +296,31 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: Path 
         else:
             spool_replay = int(replay_raw)
 
+    require_2fa = False
+    raw_2fa = get("CHECKIN_REQUIRE_2FA")
+    if raw_2fa is not None:
+        if raw_2fa.lower() in ("1", "true", "yes", "on"):
+            require_2fa = True
+        elif raw_2fa.lower() not in ("0", "false", "no", "off"):
+            problems.append(
+                (
+                    "CHECKIN_REQUIRE_2FA",
+                    f"must be 1 (coordinators must use an authenticator app to sign in) or 0, not {raw_2fa!r}",
+                )
+            )
+    invite_raw = get("CHECKIN_INVITE_HOURS")
+    invite_hours = 72
+    if invite_raw is not None:
+        if not invite_raw.isdigit() or not 1 <= int(invite_raw) <= 720:
+            problems.append(
+                (
+                    "CHECKIN_INVITE_HOURS",
+                    f"must be a whole number of hours from 1 to 720 (30 days), not {invite_raw!r}",
+                )
+            )
+        else:
+            invite_hours = int(invite_raw)
+
     from checkin import pacing
 
     try:
@@ -338,4 +367,6 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: Path 
         spool_dir=spool_dir,
         spool_replay_seconds=spool_replay,
         retention=retention,
+        require_2fa=require_2fa,
+        invite_hours=invite_hours,
     )

@@ -21,8 +21,11 @@ def test_set_password_asks_twice_and_then_signs_in(app, client, db):
 def test_set_password_generated_is_printed_once(app, client, db):
     make_staff(db, "Casey", "casey@example.org", "coordinator")
     result = app.test_cli_runner().invoke(cli, ["console", "set-password", "casey@example.org", "--generate"])
+    assert "to be changed at the first sign-in" in result.output
     password = result.output.strip().rsplit(": ", 1)[1]
     assert sign_in(client, "casey@example.org", password).status_code == 302
+    # Someone else read it off the terminal: the console asks for a password of Casey's own first.
+    assert client.get("/console/members").headers["Location"] == "/console/account/password"
 
 
 def test_set_password_errors_are_one_line(app, db):
@@ -32,3 +35,23 @@ def test_set_password_errors_are_one_line(app, db):
     assert result.exit_code == 1 and "no staff user with email 'nobody@example.org'" in result.output
     result = runner.invoke(cli, ["console", "set-password", "casey@example.org"], input="short\nshort\n")
     assert result.exit_code == 1 and "password must be at least 10 characters" in result.output
+
+
+def test_invite_prints_a_link_that_lets_the_person_choose_a_password(app, client, db):
+    make_staff(db, "Casey", "casey@example.org", "coordinator")
+    result = app.test_cli_runner().invoke(cli, ["console", "invite", "casey@example.org"])
+    assert result.exit_code == 0, result.output
+    link = result.output.strip().rsplit(": ", 1)[1]
+    path = link[link.index("/console/welcome/") :]
+    page = client.get(path).get_data(as_text=True)
+    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    chosen = {
+        "password": "my own console password",
+        "password2": "my own console password",
+        "csrf_token": token,
+    }
+    assert client.post(path, data=chosen).status_code == 302
+    assert sign_in(app.test_client(), "casey@example.org", "my own console password").status_code == 302
+    assert sign_in(app.test_client(), "casey@example.org").status_code == 401  # the old one was reset
+    missing = app.test_cli_runner().invoke(cli, ["console", "invite", "nobody@example.org"])
+    assert missing.exit_code != 0 and "no active staff user" in missing.output

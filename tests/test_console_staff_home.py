@@ -22,11 +22,20 @@ def coordinator(client, db, group):
     return Console(client, "casey@example.org")
 
 
-def temp_password(response) -> str:
-    return re.search(r'<code id="temp-password">([^<]+)</code>', response.get_data(as_text=True)).group(1)
+def invite_link(response) -> str:
+    return re.search(
+        r'<code id="invite-link" class="link">([^<]+)</code>', response.get_data(as_text=True)
+    ).group(1)
 
 
-def test_add_staff_shows_a_one_time_password_that_signs_in(app, coordinator, db, group):
+def set_password_with(link: str, client, password: str):
+    path = link[link.index("/console/welcome/") :]
+    page = client.get(path).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return client.post(path, data={"password": password, "password2": password, "csrf_token": token})
+
+
+def test_inviting_staff_shows_a_one_time_link_that_lets_them_choose_a_password(app, coordinator, db, group):
     response = coordinator.post(
         "/console/staff/new",
         {
@@ -39,7 +48,7 @@ def test_add_staff_shows_a_one_time_password_that_signs_in(app, coordinator, db,
         },
     )
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
-    password = temp_password(response)
+    url = invite_link(response)
     with db.session() as s:
         robin = s.scalar(select(StaffUser).where(StaffUser.email == "robin@example.org"))
         link = s.get(GroupStaff, (group.id, robin.id))
@@ -49,7 +58,9 @@ def test_add_staff_shows_a_one_time_password_that_signs_in(app, coordinator, db,
             "backup",
             True,
         )
-    assert sign_in(app.test_client(), "robin@example.org", password).status_code == 302
+        assert robin.password_hash is None  # no temporary password: the link is the only way in
+    assert set_password_with(url, app.test_client(), "robin chooses her own").status_code == 302
+    assert sign_in(app.test_client(), "robin@example.org", "robin chooses her own").status_code == 302
 
 
 def test_add_staff_with_a_taken_email_says_so(coordinator, db):
@@ -60,17 +71,17 @@ def test_add_staff_with_a_taken_email_says_so(coordinator, db):
     assert "a staff user with that email already exists" in response.get_data(as_text=True)
 
 
-def test_password_reset_replaces_the_password_and_ends_their_sessions(app, coordinator, db, group):
+def test_password_reset_sends_a_link_ends_the_old_password_and_their_sessions(app, coordinator, db, group):
     frankie = make_staff(db, "Frankie", "frankie@example.org", "facilitator", [group.name])
     theirs = Console(app.test_client(), "frankie@example.org")
-    new_password = temp_password(coordinator.post(f"/console/staff/{frankie.id}/password"))
+    link = invite_link(coordinator.post(f"/console/staff/{frankie.id}/password"))
     assert theirs.get("/console/").status_code == 302  # signed out by the reset
     assert sign_in(app.test_client(), "frankie@example.org").status_code == 401  # the old password is gone
-    assert sign_in(app.test_client(), "frankie@example.org", new_password).status_code == 302
+    assert set_password_with(link, app.test_client(), "frankie's new password").status_code == 302
+    assert sign_in(app.test_client(), "frankie@example.org", "frankie's new password").status_code == 302
     with db.session() as s:
-        assert (
-            s.scalar(select(AuditEvent.detail).where(AuditEvent.action == "password_reset"))
-            == f"staff:{frankie.id}"
+        assert s.scalar(select(AuditEvent.detail).where(AuditEvent.action == "invite_sent")).startswith(
+            f"staff:{frankie.id} reset link:"
         )
 
 

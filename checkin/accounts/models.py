@@ -48,6 +48,18 @@ AUDIT_ACTIONS = (
     "retention",
     # A group's weekly report downloaded as CSV (checkin.reports).
     "report_export",
+    # Staff accounts (invitations, own passwords, authenticator app).
+    "invite_sent",
+    "invite_texted",
+    "invite_revoked",
+    "invite_used",
+    "password_changed",
+    "signin_password",
+    "signin_code_failed",
+    "2fa_on",
+    "2fa_off",
+    "2fa_reset",
+    "recovery_codes_new",
 )
 
 
@@ -94,3 +106,33 @@ class StaffSession(Base):
     ended_why: Mapped[str | None] = mapped_column(String(24))  # signout | password | deactivated | everywhere
     device: Mapped[str | None] = mapped_column(String(120))  # the browser's own words, for the list
     ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class StaffInvitation(Base):
+    """A link that lets one person set their own password: an invitation for someone new, or a reset.
+    Single use, expires, revocable. Only the sha256 of its token is stored, so this table opens nothing."""
+
+    __tablename__ = "staff_invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))  # invite | reset
+    created_by: Mapped[int | None] = mapped_column(Integer)  # a staff id (no key: the person may be gone)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RecoveryCode(Base):
+    """One of a staff member's single-use codes for signing in without their authenticator app
+    (sha256 of the code: they are 80 random bits, too many to guess, so a slow hash adds nothing)."""
+
+    __tablename__ = "staff_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

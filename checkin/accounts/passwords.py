@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+from functools import lru_cache
+from importlib import resources
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -24,15 +26,39 @@ def use_cheap_hashing_for_tests(cheap: bool = True) -> None:
 
 
 def check_password_rules(password: str) -> str:
+    """Rules by length, and not one of the passwords most often found in breaches (a list shipped with
+    the project: no network call). Each refusal says why, in words a volunteer can act on."""
     if len(password or "") < MIN_LENGTH:
         raise ValidationError(f"password must be at least {MIN_LENGTH} characters")
     if len(password) > MAX_LENGTH:
         raise ValidationError(f"password must be at most {MAX_LENGTH} characters")
+    if is_common(password):
+        raise ValidationError(
+            "that password is on a list of passwords people use most often, which attackers try first; "
+            "choose another (a few unrelated words make a strong one)"
+        )
     return password
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The shipped list (checkin/accounts/common_passwords.txt: lower case, one a line, # comments)."""
+    text = resources.files("checkin.accounts").joinpath("common_passwords.txt").read_text("utf-8")
+    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
+
+
+def is_common(password: str) -> bool:
+    """Case-insensitive: "Password123" is as guessable as "password123"."""
+    return password.strip().casefold() in common_passwords()
 
 
 def hash_password(password: str) -> str:
     return _hasher.hash(check_password_rules(password))
+
+
+def rehash(password: str) -> str:
+    """A new hash of a password that just verified (its parameters changed); the rules met when it was set."""
+    return _hasher.hash(password)
 
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
@@ -57,5 +83,5 @@ def burn_time(password: str) -> None:
 
 
 def generate_password() -> str:
-    """A temporary password for a reset: 16 url-safe characters."""
+    """A random password, 16 url-safe characters (the CLI's --generate, the demo accounts)."""
     return secrets.token_urlsafe(12)

@@ -76,13 +76,14 @@ def end(session: Session, token: str | None, why: str = "signout", *, now: datet
         )
 
 
-def end_all(session: Session, staff_id: int, why: str, *, now: datetime | None = None) -> int:
-    """End every live session of one staff member; returns how many were live."""
-    result = session.execute(
-        update(StaffSession)
-        .where(StaffSession.staff_id == staff_id, StaffSession.ended_at.is_(None))
-        .values(ended_at=now or utcnow(), ended_why=why)
-    )
+def end_all(
+    session: Session, staff_id: int, why: str, *, now: datetime | None = None, except_token: str | None = None
+) -> int:
+    """End every live session of one staff member (but the one of `except_token`); returns how many."""
+    query = update(StaffSession).where(StaffSession.staff_id == staff_id, StaffSession.ended_at.is_(None))
+    if except_token:
+        query = query.where(StaffSession.token_hash != _digest(except_token))
+    result = session.execute(query.values(ended_at=now or utcnow(), ended_why=why))
     return result.rowcount or 0
 
 

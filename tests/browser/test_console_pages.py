@@ -149,12 +149,14 @@ def test_resetting_a_password_asks_first_and_no_changes_nothing(browser_page, co
     page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
     page.get_by_role("button", name="Reset the password of Frankie Facilitator").click()
     assert asked == [
-        "Reset Frankie Facilitator's password? Their current password stops working and they are signed out everywhere."
+        "Send Frankie Facilitator a link to choose a new password? "
+        "Their current password stops working now and they are signed out everywhere."
     ]
     assert page.url == console_server.url("/console/staff") and password_hash() == before
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Reset the password of Frankie Facilitator").click()
     page.wait_for_url(re.compile(r".*/console/staff/\d+/password$"))
-    expect(page.get_by_role("heading", name="New password for Frankie Facilitator")).to_be_visible()
-    assert password_hash() != before
+    expect(page.get_by_role("heading", name="Password reset link for Frankie Facilitator")).to_be_visible()
+    expect(page.locator("#invite-link")).to_contain_text("/console/welcome/")
+    assert password_hash() is None  # no temporary password: only the link lets them choose a new one
     screenshot(page, "staff-password-reset")

@@ -12,6 +12,7 @@ By what a page is about:
   views_simulator (+ simulator, call_simulator)
                                         texts and calls played against the real service, nothing kept
   views_auth, auth, forms, templating   sign-in, the request's staff member and session, form fields, layout
+  views_account                         your own password and authenticator app
 
 Coordinators edit; a facilitator sees the groups they facilitate (read-only) and gets 404 for others.
 Every page uses the layout `console/base.html` (blocks title, content) and `login_required`,
@@ -58,6 +59,7 @@ NAV: tuple[tuple[str, str, bool], ...] = (
     ("Groups", "console.groups", False),
     ("Reports", "console.reports", False),
     ("Simulator", "console.simulator", False),
+    ("Your account", "console.account", False),
 )
 
 
@@ -96,6 +98,7 @@ def _setup(state) -> None:
 
 # The views register their routes on `bp` when imported, so they come after it is defined.
 from webhooks.console import (  # noqa: E402, F401
+    views_account,
     views_announce,
     views_audit,
     views_auth,

@@ -61,16 +61,68 @@ def is_coordinator(staff: StaffUser | None = None) -> bool:
     return bool(staff) and staff.role == "coordinator"
 
 
+# What a signed-in person may reach while their account needs something first (account_gate): their
+# own account pages and signing out.
+ACCOUNT_PAGES = frozenset(
+    {
+        "console.account",
+        "console.account_password",
+        "console.account_two_factor",
+        "console.account_two_factor_off",
+        "console.account_recovery_codes",
+        "console.logout",
+    }
+)
+_GATE_WORDS = {
+    "console.account_password": "Choose your own password first: the one you signed in with was set by someone else.",
+    "console.account_two_factor": "Coordinators must set up an authenticator app before going on.",
+}
+
+
+def account_gate(staff: StaffUser | None = None) -> str | None:
+    """The account page this person must finish before any other: a password someone else set must be
+    changed; a coordinator must set up an authenticator app when CHECKIN_REQUIRE_2FA=1. None: nothing."""
+    staff = staff or current_staff()
+    if staff is None:
+        return None
+    if staff.must_change_password:
+        return "console.account_password"
+    if (
+        staff.role == "coordinator"
+        and staff.totp_enabled_at is None
+        and current_app.extensions["checkin"].settings.require_2fa
+    ):
+        return "console.account_two_factor"
+    return None
+
+
+def gate_words(endpoint: str | None) -> str | None:
+    return _GATE_WORDS.get(endpoint or "")
+
+
 def login_required(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
-        if current_staff() is None:
+        staff = current_staff()
+        if staff is None:
             if request.method == "GET":
                 return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
             abort(401, "sign in first")
+        gate = account_gate(staff)
+        if gate and request.endpoint not in ACCOUNT_PAGES:
+            if request.method == "GET":
+                return redirect(url_for(gate))  # the page says why (its _gate.html)
+            abort(403, _GATE_WORDS[gate])
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def page_staff() -> StaffUser | None:
+    """`current_staff()` as the layout sees it: nobody while an account page must come first, so the
+    navigation, alarms and live updates stay hidden until then (the account pages offer signing out)."""
+    staff = current_staff()
+    return None if staff is None or account_gate(staff) else staff
 
 
 def coordinator_required(view):

@@ -113,7 +113,7 @@ BANNER_CASES = 12  # case links in the one banner per level; the rest are "N mor
 def register(app: Flask) -> None:
     from flask_wtf.csrf import generate_csrf
 
-    from webhooks.console.auth import can_see_group, current_staff
+    from webhooks.console.auth import can_see_group, page_staff
     from webhooks.console.views_inbox import live_stamp, unread_for_nav
 
     def csrf_field() -> Markup:
@@ -123,7 +123,8 @@ def register(app: Flask) -> None:
     def _console_context():
         return {
             "csrf_field": csrf_field,
-            "current_staff": current_staff,
+            # None while the person must first change a temporary password or set up an authenticator app.
+            "current_staff": page_staff,
             "nav_links": _nav_links,
             "console_alarms": console_alarms,
             "can_see_group": can_see_group,

@@ -1,14 +1,34 @@
-"""Sign-in and sign-out; HTML error pages for the console."""
+"""Sign-in (password, then the authenticator app's code when the person has one), sign-out, the page an
+invitation or reset link opens; HTML error pages for the console."""
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+import time
+
+from flask import (
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask import session as cookie
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from checkin import accounts
+from checkin.accounts import invitations
+from checkin.errors import ValidationError
+from checkin.models import StaffUser
 from webhooks.console import bp
 from webhooks.console.auth import client_ip, current_staff, db, sign_in, sign_out
+
+# Between the password and the code: who, since when (the signed session cookie holds it, nothing else).
+PENDING = "pending_code"
+CODE_MINUTES = 5
 
 
 def _safe_next(target: str | None) -> str:
@@ -45,8 +65,84 @@ def login():
             status,
             headers,
         )
+    if result.needs_code:
+        cookie.clear()
+        cookie[PENDING] = [result.staff.id, int(time.time())]
+        return redirect(url_for("console.login_code", next=next_url))
     sign_in(result.staff)
     return redirect(_safe_next(next_url))
+
+
+def _pending_staff() -> StaffUser | None:
+    pending = cookie.get(PENDING)
+    if not (isinstance(pending, list) and len(pending) == 2 and all(isinstance(v, int) for v in pending)):
+        return None
+    staff_id, since = pending
+    if time.time() - since > CODE_MINUTES * 60:
+        return None
+    staff = db().get(StaffUser, staff_id)
+    return staff if staff is not None and staff.active and staff.totp_enabled_at is not None else None
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def login_code():
+    """The second step of signing in: the code from the authenticator app, or a recovery code."""
+    next_url = request.args.get("next")
+    staff = _pending_staff()
+    if staff is None:
+        cookie.pop(PENDING, None)
+        flash(f"Sign in again: the code must follow the password within {CODE_MINUTES} minutes.", "error")
+        return redirect(url_for("console.login", next=next_url))
+    if request.method == "GET":
+        return render_template("console/login_code.html", next=next_url)
+    throttle = current_app.extensions["checkin"].signin_throttle
+    try:
+        result = accounts.second_factor(db(), throttle, staff, request.form.get("code", ""), client_ip())
+    except accounts.ThrottleUnavailable:
+        abort(
+            503,
+            "sign-in is unavailable for a moment (the attempt counter cannot be reached); try again shortly",
+        )
+    db().commit()
+    if result.staff is None:
+        status = 429 if result.retry_after else 401
+        headers = {"Retry-After": str(result.retry_after)} if result.retry_after else {}
+        return render_template("console/login_code.html", error=result.error, next=next_url), status, headers
+    sign_in(result.staff)
+    return redirect(_safe_next(next_url))
+
+
+@bp.route("/welcome/<token>", methods=["GET", "POST"])
+def welcome(token: str):
+    """An invitation or reset link: the person sets their own password, once."""
+    opened = invitations.open_link(db(), token)
+    if opened.problem:
+        status = 404 if opened.invitation is None else 410
+        return render_template("console/welcome.html", problem=opened.problem), status
+    if request.method == "GET":
+        return render_template("console/welcome.html", person=opened.staff, kind=opened.invitation.kind)
+    password = request.form.get("password", "")
+    if password != request.form.get("password2", ""):
+        error = "the two passwords are not the same; type the new one twice"
+    else:
+        try:
+            staff = accounts.accept_invitation(db(), token, password, ip=client_ip())
+        except ValidationError as exc:
+            db().rollback()
+            error = str(exc)
+        else:
+            db().commit()
+            if staff.totp_enabled_at is not None:
+                flash(
+                    "Your new password is set. Sign in with it and a code from your authenticator app.", "ok"
+                )
+                return redirect(url_for("console.login"))
+            sign_in(staff)
+            flash("Your password is set. Next, protect your account with an authenticator app.", "ok")
+            return redirect(url_for("console.account_two_factor", welcome=1))
+    return render_template(
+        "console/welcome.html", person=opened.staff, kind=opened.invitation.kind, error=error
+    ), 400
 
 
 @bp.route("/logout", methods=["POST"])

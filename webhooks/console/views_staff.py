@@ -1,17 +1,18 @@
-"""Staff and rota: who works here, who is on call for which group and when; add staff, reset a password."""
+"""Staff and rota: who works here, who is on call for which group and when; invite staff, send a password
+reset link, cancel a link, reset someone's authenticator app."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from checkin import accounts, rota
+from checkin import accounts, outbox, rota
+from checkin.accounts import invitations
 from checkin.accounts import sessions as staff_sessions
-from checkin.accounts.passwords import generate_password, hash_password
 from checkin.db import utcnow
 from checkin.directory import ValidationError, add_staff, set_staff_phone
 from checkin.models import STAFF_ROLES, Group, GroupStaff, OnCallWindow, StaffUser
@@ -73,6 +74,8 @@ def _staff_page(*, values=None, error=None, window_form=None, window_error=None,
         window_form=window_form,
         window_error=window_error,
         signed_in=_signed_in(people, now),
+        links={p.id: invitations.latest(db(), p.id) for p in people},
+        now=now,
         no_coordinator_phone=bool(people)
         and not any(p.role == "coordinator" and p.active and p.phone for p in people),
     ), status
@@ -143,11 +146,11 @@ def staff_sign_out_everywhere(staff_id: int):
 @bp.route("/staff/new", methods=["POST"])
 @coordinator_required
 def staff_new():
+    """Invite someone: their account is made with no password, and a link lets them choose one."""
     form = request.form
     values = {k: (form.get(k) or "").strip() for k in ("name", "email", "role", "phone", "tier")}
     group_ids = [g for g in map(record_id, form.getlist("groups")) if g is not None]
     session = db()
-    password = generate_password()
     try:
         names = [group_visible(g).name for g in group_ids]
         person = add_staff(
@@ -158,7 +161,6 @@ def staff_new():
             values["phone"] or None,
             names,
             values["tier"] or "primary",
-            password_hash=hash_password(password),
         )
     except ValidationError as exc:
         session.rollback()
@@ -170,8 +172,31 @@ def staff_new():
         detail=f"staff:{person.id} role={person.role}",
         ip=client_ip(),
     )
-    session.commit()
-    return render_template("console/password_once.html", person=person, password=password, new=True)
+    return _link_page(person, reset=False)
+
+
+def _lifetime() -> timedelta:
+    return timedelta(hours=current_app.extensions["checkin"].settings.invite_hours)
+
+
+def _link_url(token: str) -> str:
+    return current_app.extensions["checkin"].settings.public_base_url + invitations.PATH + token
+
+
+def _link_page(person: StaffUser, *, reset: bool):
+    """A new link for `person` (committed), shown once; the ones before it stop working."""
+    row, token = accounts.invite(
+        db(), person, by=current_staff(), lifetime=_lifetime(), reset=reset, ip=client_ip()
+    )
+    db().commit()
+    return render_template(
+        "console/invite_once.html",
+        person=person,
+        invitation=row,
+        kind=row.kind,
+        link=_link_url(token),
+        token=token,
+    )
 
 
 def _staff_member(staff_id: int) -> StaffUser:
@@ -184,11 +209,93 @@ def _staff_member(staff_id: int) -> StaffUser:
 @bp.route("/staff/<int:staff_id>/password", methods=["POST"])
 @coordinator_required
 def staff_reset_password(staff_id: int):
+    """A reset link: the old password stops working now, and the person chooses a new one with the link."""
+    return _link_page(_staff_member(staff_id), reset=True)
+
+
+@bp.route("/staff/<int:staff_id>/invite", methods=["POST"])
+@coordinator_required
+def staff_invite(staff_id: int):
+    """A new invitation link for someone who has not set a password yet (the last one expired or was lost)."""
     person = _staff_member(staff_id)
-    password = generate_password()
-    accounts.set_password(db(), person, password, by=current_staff())
+    if not person.active:
+        abort(400, f"{person.name} is deactivated; reactivate them first")
+    return _link_page(person, reset=bool(person.password_hash))
+
+
+@bp.route("/staff/<int:staff_id>/invite/revoke", methods=["POST"])
+@coordinator_required
+def staff_invite_revoke(staff_id: int):
+    person = _staff_member(staff_id)
+    count = accounts.revoke_invitations(db(), person, by=current_staff(), ip=client_ip())
     db().commit()
-    return render_template("console/password_once.html", person=person, password=password, new=False)
+    flash(
+        f"{person.name}'s link is cancelled: it no longer works."
+        if count
+        else f"{person.name} had no link that still worked.",
+        "ok",
+    )
+    return redirect(url_for("console.staff") + "#staff-h")
+
+
+@bp.route("/staff/<int:staff_id>/invite/text", methods=["POST"])
+@coordinator_required
+def staff_invite_text(staff_id: int):
+    """Text the link just shown to the person's phone, from the service's number, through the outbox."""
+    person = _staff_member(staff_id)
+    token = request.form.get("token") or ""
+    opened = invitations.open_link(db(), token)
+    if opened.problem or opened.staff is None or opened.staff.id != person.id:
+        abort(400, f"that link no longer works for {person.name}; send a new one from the staff page")
+    if not person.phone:
+        abort(400, f"{person.name} has no phone number; add one on the staff page, or send the link yourself")
+    invitation = opened.invitation
+    until = invitation.expires_at - utcnow()
+    hours = max(1, round(until.total_seconds() / 3600))
+    body = (
+        f"Checkin: {current_staff().name} invited you to the staff console. Choose your password here "
+        f"(the link works once, for {hours} hours): {_link_url(token)}"
+        if invitation.kind == invitations.INVITE
+        else f"Checkin: to choose a new console password, open this link (it works once, for {hours} hours): "
+        f"{_link_url(token)}"
+    )
+    outbox.add(
+        db(),
+        f"staff_link:{invitation.id}",
+        to=person.phone,
+        body=body,
+        purpose="staff_link",
+        queue=outbox.ALERT_QUEUE,
+        staff_id=person.id,
+    )
+    accounts.audit(
+        db(),
+        "invite_texted",
+        current_staff().id,
+        detail=f"staff:{person.id} link:{invitation.id}",
+        ip=client_ip(),
+    )
+    db().commit()
+    flash(f"The link is on its way to {person.name}'s phone.", "ok")
+    return redirect(url_for("console.staff") + "#staff-h")
+
+
+@bp.route("/staff/<int:staff_id>/two-factor/reset", methods=["POST"])
+@coordinator_required
+def staff_two_factor_reset(staff_id: int):
+    """For someone who lost their phone and their recovery codes: they sign in with their password and
+    set up an app again (at once, if coordinators must have one)."""
+    person = _staff_member(staff_id)
+    if person.totp_enabled_at is None and not person.totp_secret:
+        flash(f"{person.name} has no authenticator app set up.", "ok")
+    else:
+        accounts.turn_off_two_factor(db(), person, by=current_staff(), ip=client_ip())
+        db().commit()
+        flash(
+            f"{person.name}'s authenticator app is reset: they sign in with their password and set it up again.",
+            "ok",
+        )
+    return redirect(url_for("console.staff") + "#staff-h")
 
 
 @bp.route("/staff/<int:staff_id>/phone", methods=["POST"])
