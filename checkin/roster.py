@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from checkin.checkins import CheckIn, missed_in_a_row
@@ -248,10 +248,17 @@ CHECKIN_COLUMNS = ("member", "member_id", "asked", "answered", "by", "state", "s
 
 def checkins(session: Session, group_id: int, since: datetime | None) -> list[tuple[CheckIn, str]]:
     """A group's check-ins (with the member's name), oldest first."""
+    # An answer nobody prompted for has no group: it counts for the groups its member is in.
+    members_of_group = select(GroupMember.member_id).where(GroupMember.group_id == group_id)
     query = (
         select(CheckIn, Member.display_name)
         .join(Member, Member.id == CheckIn.member_id)
-        .where(CheckIn.group_id == group_id)
+        .where(
+            or_(
+                CheckIn.group_id == group_id,
+                and_(CheckIn.group_id.is_(None), CheckIn.member_id.in_(members_of_group)),
+            )
+        )
         .order_by(func.coalesce(CheckIn.prompted_at, CheckIn.answered_at, CheckIn.created_at), CheckIn.id)
     )
     if since is not None:

@@ -313,6 +313,7 @@ def test_exports_are_for_coordinators_audited_and_follow_the_filters(coordinator
     frankie = Console(client.application.test_client(), "frankie@example.org")
     assert frankie.post("/console/members/export", {}).status_code == 403
     assert frankie.post("/console/members/checkins-export", {"group": group.id}).status_code == 403
+    assert frankie.get("/console/members/import/template.csv").status_code == 403
     assert "Download members" not in frankie.get("/console/members").get_data(as_text=True)
 
     everyone = coordinator.post("/console/members/export", {})
@@ -341,3 +342,43 @@ def test_exports_are_for_coordinators_audited_and_follow_the_filters(coordinator
         f"check-ins CSV group:{group.id}: 1 row(s), all time, with words",
     ]
     assert coordinator.get("/console/members?quiet=5").status_code == 400
+
+
+def test_the_members_list_costs_the_same_queries_for_3_or_30_members(coordinator, db, group):
+    from sqlalchemy import event
+
+    def statements():
+        seen = []
+        engine = db.engine
+
+        def count(*_):
+            seen.append(1)
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            page = coordinator.get("/console/members?trend=falling&quiet=14")
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert page.status_code == 200
+        return len(seen)
+
+    now = utcnow()
+
+    def add(first, last):
+        with db.session() as s:
+            for n in range(first, last):
+                m = add_member(s, group.name, f"+1202555{1000 + n}", f"Member {n}")
+                for days, score in ((20, 4), (16, 2)):
+                    s.add(
+                        CheckIn(
+                            member_id=m.id,
+                            state="answered",
+                            score=score,
+                            answered_at=now - timedelta(days=days),
+                        )
+                    )
+
+    add(0, 3)
+    few = statements()
+    add(3, 30)
+    assert statements() == few
