@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from checkin import consent
 from checkin.accounts.models import AuditEvent
 from checkin.directory import add_member
 from checkin.models import Member
@@ -23,7 +24,8 @@ def test_a_coordinator_imports_a_roster_in_update_mode_and_exports_it(
     browser_page, console_server, group, screenshot, viewport, tmp_path
 ):
     with console_server.db.session() as s:
-        add_member(s, group.name, "+12025550101", "Sam Rivera")
+        sam = add_member(s, group.name, "+12025550101", "Sam Rivera")
+        consent.opt_out(s, sam, source="keyword:STOP")
         add_member(s, group.name, "+12025550102", "Lee Park")
     page = browser_page
     page.set_viewport_size(viewport)
@@ -56,6 +58,9 @@ def test_a_coordinator_imports_a_roster_in_update_mode_and_exports_it(
     for text in ("2 to add", "1 to update", "1 unchanged", "1 with problems (skipped)"):
         expect(counts).to_contain_text(text)
     expect(page.locator("#report-errors")).to_contain_text("'555-01' is not a valid phone number")
+    expect(page.locator("#import-opted-out")).to_have_text(
+        "An import never re-subscribes anyone who opted out: 1 member in this file opted out and stays opted out."
+    )
     expect(page.locator("#report-update")).to_contain_text("Language: English → Spanish")
     expect(page.locator("#report-update")).to_contain_text("Consent source: (empty) → verbal on phone")
     with console_server.db.session() as s:
@@ -85,11 +90,11 @@ def test_a_coordinator_imports_a_roster_in_update_mode_and_exports_it(
     exported = Path(download.value.path()).read_bytes()
     assert exported.startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(io.StringIO(exported.decode("utf-8-sig"), newline="")))
-    assert {r["name"]: (r["phone"], r["language"], r["consent_source"]) for r in rows} == {
-        "Sam Rivera": ("'+12025550101", "en", ""),
-        "Lee Park": ("'+12025550102", "es", "verbal on phone"),
-        "Alex Moreno": ("'+12025550143", "en", "paper form at meeting"),
-        "Bea Quinn": ("'+12025550144", "en", "text START"),
+    assert {r["name"]: (r["phone"], r["language"], r["consent_source"], r["status"]) for r in rows} == {
+        "Sam Rivera": ("'+12025550101", "en", "", "opted_out"),
+        "Lee Park": ("'+12025550102", "es", "verbal on phone", "active"),
+        "Alex Moreno": ("'+12025550143", "en", "paper form at meeting", "active"),
+        "Bea Quinn": ("'+12025550144", "en", "text START", "active"),
     }
     with console_server.db.session() as s:
         actions = [e.action for e in s.scalars(select(AuditEvent).order_by(AuditEvent.seq))]
