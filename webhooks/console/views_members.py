@@ -8,13 +8,13 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from checkin import consent, member_import, outbox
+from checkin import consent, member_import
 from checkin.accounts import audit
 from checkin.db import utcnow
 from checkin.directory import ValidationError, add_member, check_timezone
-from checkin.models import CHANNELS, LANGUAGES, ConsentEvent, Member, StaffUser
+from checkin.models import CHANNELS, LANGUAGES, ConsentEvent, Member, OutboxItem, StaffUser
 from checkin.phones import InvalidPhone, normalize_phone
 from checkin.schedules.service import pause_member, pause_member_until_resumed
 from webhooks.console import bp, views_roster
@@ -198,10 +198,22 @@ def member_edit(member_id: int):
     before = {g.id for g in member.groups}
     after = {g.id for g in groups}
     changed += [f"group+{g}" for g in sorted(after - before)] + [f"group-{g}" for g in sorted(before - after)]
-    cancelled = 0
+    moved = 0
     if "phone" in changed:
-        # What was queued for the old number must not reach whoever has that number now.
-        cancelled = outbox.cancel_pending_for(session, member.phone, "the member's number changed", member.id)
+        # What is queued for the member goes to their new number, never to whoever has the old one now.
+        moved = (
+            session.execute(
+                update(OutboxItem)
+                .where(
+                    OutboxItem.member_id == member.id,
+                    OutboxItem.state == "pending",
+                    OutboxItem.to_number == member.phone,
+                )
+                .values(to_number=phone)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            or 0
+        )
     member.display_name, member.language, member.channel = name, values["language"], values["channel"]
     member.timezone = values["timezone"] or None
     member.phone = phone
@@ -219,7 +231,7 @@ def member_edit(member_id: int):
     session.commit()
     flash(
         "Saved."
-        + (f" {cancelled} message(s) queued for the old number were cancelled." if cancelled else ""),
+        + (f" {moved} message(s) queued for the old number will go to the new one." if moved else ""),
         "ok",
     )
     return redirect(url_for("console.member", member_id=member.id))
