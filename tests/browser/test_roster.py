@@ -19,6 +19,11 @@ from checkin.models import Member
 from tests.browser.conftest import DESKTOP, PHONE
 
 
+def fits(page) -> bool:
+    """Nothing wider than the screen: no sideways scrolling on a phone."""
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_a_coordinator_imports_a_roster_in_update_mode_and_exports_it(
     browser_page, console_server, group, screenshot, viewport, tmp_path
@@ -32,6 +37,7 @@ def test_a_coordinator_imports_a_roster_in_update_mode_and_exports_it(
     page.goto(console_server.url("/console/members"))
     page.get_by_role("link", name="Import or update from CSV").click()
 
+    assert fits(page)
     with page.expect_download() as download:
         page.get_by_role("link", name="Download the template (CSV)").click()
     template = Path(download.value.path()).read_bytes().decode("utf-8-sig").splitlines()
@@ -65,6 +71,7 @@ def test_a_coordinator_imports_a_roster_in_update_mode_and_exports_it(
     expect(page.locator("#report-update")).to_contain_text("Consent source: (empty) → verbal on phone")
     with console_server.db.session() as s:
         assert s.scalar(select(Member.id).where(Member.phone == "+12025550143")) is None  # nothing yet
+    assert fits(page)
     screenshot(page, "import-dry-run")
     page.get_by_role("button", name="Apply: add 2, update 1").click()
     expect(
@@ -83,6 +90,7 @@ def test_a_coordinator_imports_a_roster_in_update_mode_and_exports_it(
     page.get_by_label("Last check-in").select_option(label="none in 14 days")
     page.get_by_role("button", name="Find").click()
     expect(page.get_by_text("4 members found.")).to_be_visible()
+    assert fits(page)
     screenshot(page, "members-filtered")
 
     with page.expect_download() as download:
