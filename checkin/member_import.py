@@ -365,7 +365,7 @@ def apply(session: Session, plan_: Plan, *, staff_id: int) -> Applied:
     New members are recorded as opted in by this import; an updated member's status is never touched,
     so an import cannot re-subscribe someone who opted out. Each updated member gets an audit row
     naming the fields (not their values), for the history on their page."""
-    from checkin.accounts import audit
+    from checkin.accounts import audit_many
 
     source = f"import:staff:{staff_id}"[:40]
     updates = plan_.of("update")
@@ -378,6 +378,7 @@ def apply(session: Session, plan_: Plan, *, staff_id: int) -> Applied:
         )
     }
     groups = {g.id: g for g in session.scalars(select(Group))}
+    edits: list[tuple[int | None, str | None]] = []
     for row in plan_.of("add"):
         v = row.values
         member = Member(
@@ -402,8 +403,9 @@ def apply(session: Session, plan_: Plan, *, staff_id: int) -> Applied:
         if row.group_id not in {g.id for g in member.groups}:
             member.groups.append(groups[row.group_id])
         fields = [c.field if c.field != "group" else f"group+{row.group_id}" for c in row.changes]
-        audit(session, "member_edited", staff_id, member_id=member.id, detail="import:" + ",".join(fields))
+        edits.append((member.id, "import:" + ",".join(fields)))
     session.flush()
+    audit_many(session, "member_edited", staff_id, edits)
     counts = plan_.counts
     return Applied(counts["add"], counts["update"], counts["unchanged"], counts["error"])
 

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from checkin import consent, member_import, roster
+from checkin.accounts import audit_chain
 from checkin.accounts.models import AuditEvent
 from checkin.checkins import CheckIn
 from checkin.db import utcnow
@@ -79,6 +80,17 @@ def test_plan_adds_updates_lists_unchanged_and_errors_and_never_resubscribes(db,
         assert found["+12025550104"].consent_source == "text START"
         assert s.get(Member, lee.id).consent_source == "verbal on phone"
         assert "+12025550105" not in found
+        # Each updated member has a row in the audit log (fields, not values), and the chain still holds.
+        edits = s.execute(
+            select(AuditEvent.member_id, AuditEvent.detail).where(AuditEvent.action == "member_edited")
+        )
+        assert sorted(edits) == sorted(
+            [
+                (lee.id, "import:language,channel,consent_source,consent_date"),
+                (out.id, f"import:group+{other.id}"),
+            ]
+        )
+        assert audit_chain.verify(s).ok
 
 
 def test_an_exported_file_imports_back_unchanged():
