@@ -191,7 +191,8 @@ def member_edit(member_id: int):
             ("channel", member.channel, values["channel"]),
             ("timezone", member.timezone or "", values["timezone"]),
             ("phone", member.phone, phone),
-            ("consent", (member.consent_source, member.consent_date), (source, day)),
+            ("consent_source", member.consent_source, source),
+            ("consent_date", member.consent_date, day),
         )
         if old != new
     ]
