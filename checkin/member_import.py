@@ -1,28 +1,59 @@
-"""Importing members from a CSV file: every row checked by the directory's rules, all or nothing.
+"""Importing a roster from a CSV file in update mode: match by phone, add new, update changed, list the rest.
 
 Columns (header row required, any order, case-insensitive): group, phone, name, and optionally
-language (en|es), channel (sms|voice), timezone (IANA; empty = the group's). A file with any bad
-row imports nothing; the report names each bad row and every reason, so it can be fixed in one go.
+language (en|es), channel (sms|voice), timezone (IANA; empty = the group's), consent_source (where the
+member agreed: "paper form at meeting") and consent_date (2026-11-30 or 11/30/2026). The columns the
+members export adds (status, last_check_in, missed_in_a_row, mood_trend) are read and ignored, so an
+exported file imports as it is.
+
+`plan` reads the file against the members there now and decides each row, writing nothing: a new
+phone is added, a known one has its changed fields updated (and joins the row's group if not in it),
+an identical one is unchanged, a row with a problem is an error with every reason. An empty optional
+cell leaves the member's value as it is. `apply` then writes a plan in the caller's unit of work. An
+import never changes a member's status: an opted-out member stays opted out, whatever the file says.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from checkin.directory import ValidationError, check_timezone
-from checkin.models import CHANNELS, LANGUAGES, ConsentEvent, Group, Member
+from checkin.models import CHANNELS, LANGUAGES, ConsentEvent, Group, GroupMember, Member, MemberStatus
 from checkin.phones import InvalidPhone, normalize_phone
 
 REQUIRED = ("group", "phone", "name")
-OPTIONAL = ("language", "channel", "timezone")
+OPTIONAL = ("language", "channel", "timezone", "consent_source", "consent_date")
+# Written by the members export for reading only; an import skips them (it never changes a status).
+EXPORT_ONLY = ("status", "last_check_in", "missed_in_a_row", "mood_trend")
 MAX_ROWS = 20_000
 PROGRESS_EVERY = 25
+CONSENT_SOURCE_MAX = 80
+# What the template's example row and the page suggest; any words up to 80 characters are taken.
+CONSENT_SOURCES = ("paper form at meeting", "verbal on phone", "text START", "online form")
+TEMPLATE_EXAMPLE = {
+    "group": "Tuesday Group",
+    "phone": "202-555-0143",
+    "name": "Alex P.",
+    "language": "en",
+    "channel": "sms",
+    "timezone": "",
+    "consent_source": "paper form at meeting",
+    "consent_date": "2026-11-30",
+}
+# The fields an import compares and sets, in the order the report shows them.
+FIELDS = ("name", "language", "channel", "timezone", "consent_source", "consent_date")
+DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y")  # ISO, and what US spreadsheets save a date as
+# A cell the members export guarded against formula injection ('=..., '+1202...): the quote is dropped.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -31,28 +62,111 @@ class RowProblem:
     reasons: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Change:
+    field: str  # one of FIELDS, or "group" (joins the row's group)
+    old: str
+    new: str
+
+
+@dataclass
+class PlannedRow:
+    line: int
+    action: str  # add | update | unchanged | error
+    name: str = ""
+    phone: str | None = None
+    group: str = ""
+    group_id: int | None = None
+    member_id: int | None = None
+    values: dict[str, str] = field(default_factory=dict)  # add/update: the fields as they will be
+    changes: list[Change] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)  # error: why
+    opted_out: bool = False  # a known member who opted out: stays opted out
+
+
+@dataclass
+class Plan:
+    rows: list[PlannedRow]
+    total: int  # rows in the file (blank lines excluded)
+    # Members of the file's groups whom the file does not name: left as they are, listed for the record.
+    not_in_file: list[tuple[int, str]] = field(default_factory=list)
+
+    def of(self, action: str) -> list[PlannedRow]:
+        return [r for r in self.rows if r.action == action]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(("add", "update", "unchanged", "error"), 0)
+        for row in self.rows:
+            counts[row.action] += 1
+        return counts
+
+    def fingerprint(self) -> str:
+        """sha256 of what applying would write: a plan made again after the members changed differs."""
+        what = [
+            (r.line, r.action, r.member_id, r.phone, r.group_id, sorted(r.values.items()))
+            for r in self.rows
+            if r.action in ("add", "update")
+        ]
+        return hashlib.sha256(json.dumps(what, separators=(",", ":")).encode()).hexdigest()
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"rows": [asdict(r) for r in self.rows], "total": self.total, "not_in_file": self.not_in_file}
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        data = json.loads(text)
+        rows = []
+        for r in data["rows"]:
+            r["changes"] = [Change(**c) for c in r["changes"]]
+            rows.append(PlannedRow(**r))
+        return cls(rows, data["total"], [tuple(x) for x in data["not_in_file"]])
+
+
+def file_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def parse(data: bytes) -> list[dict[str, str]]:
     """The file's rows as dicts of the known columns; ValidationError for a file that is not such a CSV."""
+    if data.startswith(b"PK\x03\x04"):
+        raise ValidationError(
+            "this is an Excel workbook, not a CSV file: in your spreadsheet choose Save As, 'CSV UTF-8'"
+        )
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ValidationError("the file is UTF-16 text: save it from your spreadsheet as 'CSV UTF-8'")
+    if b"\x00" in data[:4096]:
+        raise ValidationError("this is not a text file; save it from your spreadsheet as 'CSV UTF-8'")
     try:
         text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
         raise ValidationError(
-            "the file is not UTF-8 text (save it from your spreadsheet as 'CSV UTF-8')"
+            f"the file is not UTF-8 text (line {line} has a character in another encoding): "
+            "save it from your spreadsheet as 'CSV UTF-8'"
         ) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        header = [h.strip().lower() for h in next(reader)]
+        raw_header = [h.strip() for h in next(reader)]
+        header = [h.lower().replace(" ", "_") for h in raw_header]
     except StopIteration:
         raise ValidationError("the file is empty") from None
     except csv.Error as exc:
         raise ValidationError(f"the file is not a CSV file ({exc})") from None
+    if len(header) < 2:
+        raise ValidationError(
+            "the first row is not a header of comma-separated columns: it must name "
+            f"{', '.join(REQUIRED)} (download the template)"
+        )
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise ValidationError(
             f"the header row must name the columns {', '.join(REQUIRED)} "
             f"(missing: {', '.join(missing)}); optional: {', '.join(OPTIONAL)}"
         )
-    unknown = [h for h in header if h and h not in REQUIRED + OPTIONAL]
+    unknown = [raw for raw, h in zip(raw_header, header) if h and h not in REQUIRED + OPTIONAL + EXPORT_ONLY]
     if unknown:
         raise ValidationError(
             f"unknown column(s): {', '.join(unknown)} (known: {', '.join(REQUIRED + OPTIONAL)})"
@@ -65,9 +179,9 @@ def parse(data: bytes) -> list[dict[str, str]]:
                 continue
             rows.append(
                 {
-                    name: (values[i].strip() if i < len(values) else "")
+                    name: _unguard(values[i].strip() if i < len(values) else "")
                     for i, name in enumerate(header)
-                    if name
+                    if name in REQUIRED + OPTIONAL
                 }
             )
             if len(rows) > MAX_ROWS:
@@ -79,34 +193,50 @@ def parse(data: bytes) -> list[dict[str, str]]:
     return rows
 
 
-def import_rows(
+def _unguard(cell: str) -> str:
+    if len(cell) > 1 and cell[0] == "'" and cell[1] in FORMULA_START:
+        return cell[1:]
+    return cell
+
+
+def parse_date(raw: str, today: date) -> date:
+    for fmt in DATE_FORMATS:
+        try:
+            day = datetime.strptime(raw, fmt).date()  # noqa: DTZ007 - a calendar date, no time
+        except ValueError:
+            continue
+        if day > today:
+            raise ValidationError(f"consent_date {raw!r} is in the future")
+        return day
+    raise ValidationError(f"consent_date {raw!r} is not a date like 2026-11-30 or 11/30/2026")
+
+
+def plan(
     session: Session,
     rows: list[dict[str, str]],
     *,
-    consent_source: str,
+    today: date,
     progress: Callable[[int], None] | None = None,
-) -> tuple[int, list[RowProblem]]:
-    """Check every row, then add them all in `session`; returns (members added, problems).
-
-    Nothing is added when any row has a problem. The caller commits only when there are none and
-    rolls back otherwise, so a rejected file leaves nothing behind. Rows are checked with the
-    directory's own rules, against groups and phone numbers read once (not a query per row).
-    """
+) -> Plan:
+    """Decide every row against the members there now (read in a few queries, not one per row)."""
     groups = {g.name: g for g in session.scalars(select(Group))}
+    folded = {name.casefold(): g for name, g in groups.items()}
     phones: list[str | None] = []
     for row in rows:
         try:
             phones.append(normalize_phone(row["phone"]) if row else None)
         except InvalidPhone:
             phones.append(None)
-    known = set()
+    known: dict[str, Member] = {}
     wanted = sorted({p for p in phones if p})
     for i in range(0, len(wanted), 1000):
-        known.update(session.scalars(select(Member.phone).where(Member.phone.in_(wanted[i : i + 1000]))))
+        for m in session.scalars(
+            select(Member).where(Member.phone.in_(wanted[i : i + 1000])).options(selectinload(Member.groups))
+        ):
+            known[m.phone] = m
 
     zones: dict[str, str | None] = {}
-    problems: list[RowProblem] = []
-    valid: list[tuple[dict[str, str], str, Group]] = []
+    planned: list[PlannedRow] = []
     first_line_of: dict[str, int] = {}
     for index, (row, phone) in enumerate(zip(rows, phones)):
         if progress and index % PROGRESS_EVERY == 0:
@@ -121,48 +251,83 @@ def import_rows(
                 reasons.append(f"phone: {exc}")
         elif phone in first_line_of:
             reasons.append(f"phone: the same number as line {first_line_of[phone]}")
-        elif phone in known:
-            reasons.append("phone: already a member (duplicate)")
         if phone:
             first_line_of.setdefault(phone, line)
-        group = groups.get(row["group"])
+        group = groups.get(row["group"]) or folded.get(row["group"].casefold())
         if group is None:
-            reasons.append(f"unknown group: {row['group']!r}")
-        reasons += _field_problems(row, zones)
+            reasons.append(f"unknown group: {row['group']!r}" if row["group"] else "group is empty")
+        values, field_reasons = _field_values(row, zones, today)
+        reasons += field_reasons
+        out = PlannedRow(line, "error", name=row.get("name", ""), phone=phone, group=row["group"])
         if reasons:
-            problems.append(RowProblem(line, reasons))
+            out.reasons = reasons
+            planned.append(out)
+            continue
+        out.group, out.group_id = group.name, group.id
+        member = known.get(phone)
+        if member is None:
+            out.action = "add"
+            out.values = {
+                "name": values["name"],
+                "language": values.get("language") or "en",
+                "channel": values.get("channel") or "sms",
+                "timezone": values.get("timezone", ""),
+                "consent_source": values.get("consent_source", ""),
+                "consent_date": values.get("consent_date", ""),
+            }
         else:
-            valid.append((row, phone, group))
+            out.member_id, out.opted_out = member.id, member.status == MemberStatus.OPTED_OUT
+            now = _current(member)
+            out.values = {f: (values[f] if values.get(f) else now[f]) for f in FIELDS}
+            out.changes = [Change(f, now[f], out.values[f]) for f in FIELDS if out.values[f] != now[f]]
+            names = [g.name for g in member.groups]
+            if group.id not in {g.id for g in member.groups}:
+                out.changes.append(Change("group", ", ".join(names), ", ".join([*names, group.name])))
+            out.action = "update" if out.changes else "unchanged"
+        planned.append(out)
     if progress:
         progress(len(rows))
-    if problems:
-        return 0, problems
-    for row, phone, group in valid:
-        member = Member(
-            phone=phone,
-            display_name=row["name"],
-            language=row.get("language") or "en",
-            timezone=row.get("timezone") or None,
-            channel=row.get("channel") or "sms",
-            status="active",
-        )
-        member.groups.append(group)
-        # Being imported is recorded as the member's opt-in, with who imported them.
-        member.consent_events.append(ConsentEvent(kind="opt_in", source=consent_source))
-        session.add(member)
-    session.flush()
-    return len(valid), []
+    in_file = {r.member_id for r in planned if r.member_id}
+    group_ids = {r.group_id for r in planned if r.group_id}
+    not_in_file = []
+    if group_ids:
+        not_in_file = [
+            (member_id, name)
+            for member_id, name in session.execute(
+                select(Member.id, Member.display_name)
+                .join(GroupMember, GroupMember.member_id == Member.id)
+                .where(GroupMember.group_id.in_(group_ids), Member.erased_at.is_(None))
+                .distinct()
+                .order_by(Member.display_name)
+            )
+            if member_id not in in_file
+        ]
+    return Plan(planned, sum(1 for r in rows if r), not_in_file)
 
 
-def _field_problems(row: dict[str, str], zones: dict[str, str | None]) -> list[str]:
+def _current(member: Member) -> dict[str, str]:
+    return {
+        "name": member.display_name,
+        "language": member.language,
+        "channel": member.channel,
+        "timezone": member.timezone or "",
+        "consent_source": member.consent_source or "",
+        "consent_date": member.consent_date.isoformat() if member.consent_date else "",
+    }
+
+
+def _field_values(
+    row: dict[str, str], zones: dict[str, str | None], today: date
+) -> tuple[dict[str, str], list[str]]:
     reasons = []
-    name = row.get("name", "")
-    if not name or len(name) > 80:
+    values = {"name": row.get("name", "")}
+    if not values["name"] or len(values["name"]) > 80:
         reasons.append("name must be 1-80 characters")
-    for column, allowed, default in (("language", LANGUAGES, "en"), ("channel", CHANNELS, "sms")):
-        value = row.get(column) or default
-        if value not in allowed:
-            reasons.append(f"{column} must be one of {', '.join(allowed)}, not {value!r}")
+    for column, allowed in (("language", LANGUAGES), ("channel", CHANNELS)):
+        value = (row.get(column) or "").lower()
+        if value and value not in allowed:
+            reasons.append(f"{column} must be one of {', '.join(allowed)}, not {row[column]!r}")
+        values[column] = value
     zone = row.get("timezone")
     if zone:
         if zone not in zones:  # checking a zone reads the zone database: once per distinct name
@@ -173,4 +338,83 @@ def _field_problems(row: dict[str, str], zones: dict[str, str | None]) -> list[s
                 zones[zone] = str(exc)
         if zones[zone]:
             reasons.append(zones[zone])
-    return reasons
+        values["timezone"] = zone
+    source = row.get("consent_source", "")
+    if len(source) > CONSENT_SOURCE_MAX:
+        reasons.append(f"consent_source must be at most {CONSENT_SOURCE_MAX} characters")
+    values["consent_source"] = source
+    if row.get("consent_date"):
+        try:
+            values["consent_date"] = parse_date(row["consent_date"], today).isoformat()
+        except ValidationError as exc:
+            reasons.append(str(exc))
+    return values, reasons
+
+
+@dataclass(frozen=True)
+class Applied:
+    added: int
+    updated: int
+    unchanged: int
+    skipped: int  # rows in error
+
+
+def apply(session: Session, plan_: Plan, *, staff_id: int) -> Applied:
+    """Write `plan_` in `session` (the caller commits it as one unit of work, or rolls it all back).
+
+    New members are recorded as opted in by this import; an updated member's status is never touched,
+    so an import cannot re-subscribe someone who opted out. Each updated member gets an audit row
+    naming the fields (not their values), for the history on their page."""
+    from checkin.accounts import audit_many
+
+    source = f"import:staff:{staff_id}"[:40]
+    updates = plan_.of("update")
+    members = {
+        m.id: m
+        for m in session.scalars(
+            select(Member)
+            .where(Member.id.in_([r.member_id for r in updates] or [-1]))
+            .options(selectinload(Member.groups))
+        )
+    }
+    groups = {g.id: g for g in session.scalars(select(Group))}
+    edits: list[tuple[int | None, str | None]] = []
+    for row in plan_.of("add"):
+        v = row.values
+        member = Member(
+            phone=row.phone,
+            display_name=v["name"],
+            language=v["language"],
+            channel=v["channel"],
+            timezone=v["timezone"] or None,
+            consent_source=v["consent_source"] or None,
+            consent_date=date.fromisoformat(v["consent_date"]) if v["consent_date"] else None,
+            status=MemberStatus.ACTIVE.value,
+        )
+        member.groups.append(groups[row.group_id])
+        member.consent_events.append(ConsentEvent(kind="opt_in", source=source))
+        session.add(member)
+    for row in updates:
+        member, v = members[row.member_id], row.values
+        member.display_name, member.language, member.channel = v["name"], v["language"], v["channel"]
+        member.timezone = v["timezone"] or None
+        member.consent_source = v["consent_source"] or None
+        member.consent_date = date.fromisoformat(v["consent_date"]) if v["consent_date"] else None
+        if row.group_id not in {g.id for g in member.groups}:
+            member.groups.append(groups[row.group_id])
+        fields = [c.field if c.field != "group" else f"group+{row.group_id}" for c in row.changes]
+        edits.append((member.id, "import:" + ",".join(fields)))
+    session.flush()
+    audit_many(session, "member_edited", staff_id, edits)
+    counts = plan_.counts
+    return Applied(counts["add"], counts["update"], counts["unchanged"], counts["error"])
+
+
+def template_csv() -> bytes:
+    """The template a coordinator downloads: the header and one example row."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    columns = REQUIRED + OPTIONAL
+    writer.writerow(columns)
+    writer.writerow([TEMPLATE_EXAMPLE[c] for c in columns])
+    return out.getvalue().encode("utf-8-sig")

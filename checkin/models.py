@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, ForeignKeyConstraint, Index, Integer, String, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from checkin.crypto import EncryptedText
@@ -66,6 +76,11 @@ class Member(Base):
     # hash (checkin.crypto.digests), so a text from it is still known to be from someone who opted out.
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     phone_digest: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Where and when the member agreed to be texted or called, as the coordinator recorded it
+    # ("paper form at meeting", "verbal on phone", "text START"); None: not recorded. The opt-in and
+    # opt-out events themselves are ConsentEvents.
+    consent_source: Mapped[str | None] = mapped_column(String(80))
+    consent_date: Mapped[date | None] = mapped_column(Date)
 
     groups: Mapped[list[Group]] = relationship(secondary="group_members", back_populates="members")
     consent_events: Mapped[list[ConsentEvent]] = relationship(

@@ -1,8 +1,9 @@
-"""Members in the console: add, edit, pause, consent, CSV import (all or nothing), the timeline and its audit."""
+"""Members in the console: add, edit, pause, consent, CSV import (dry run, then apply), the timeline and its audit."""
 
 from __future__ import annotations
 
 import io
+import re
 import time
 from datetime import time as clock
 from datetime import timedelta
@@ -231,10 +232,10 @@ def test_staff_opt_out_cancels_pending_sends_and_opt_in_needs_confirmation(coord
 # --- CSV import -----------------------------------------------------------------------------------
 
 
-def upload(console, text, name="members.csv"):
+def upload(console, text, name="members.csv", encoding="utf-8"):
     return console.post(
         "/console/members/import",
-        {"file": (io.BytesIO(text.encode()), name)},
+        {"file": (io.BytesIO(text.encode(encoding)), name)},
         content_type="multipart/form-data",
         headers={"Accept": "application/json"},
     )
@@ -250,38 +251,57 @@ def wait_for(console, status_url):
     raise AssertionError("import did not finish")
 
 
-def test_import_with_bad_rows_imports_nothing_and_reports_each_row(coordinator, db, group, member):
+def apply_token(console, page_url):
+    page = console.get(page_url).get_data(as_text=True)
+    match = re.search(r'name="token" value="([0-9a-f]{64})"', page)
+    assert match, "no Apply button on the report"
+    return match.group(1)
+
+
+def apply(console, page_url, token=None):
+    return console.post(page_url + "/apply", {"token": token or apply_token(console, page_url)})
+
+
+def test_import_dry_run_lists_each_bad_row_writes_nothing_and_apply_skips_them(
+    coordinator, db, group, member
+):
     csv = (
         "group,phone,name,language\n"
         f"{group.name},202-555-0161,Ana,es\n"
         f"{group.name},12ab,Ben,en\n"
         f"Nope Group,202-555-0163,Cy,en\n"
         f"{group.name},(202) 555-0161,Ana again,en\n"
-        f"{group.name},{member.phone},Sam twice,en\n"
+        f"{group.name},{member.phone},Sam Rivera,\n"
         f"{group.name},202-555-0166,Dee,fr\n"
     )
     response = upload(coordinator, csv)
     assert response.status_code == 202
     job = wait_for(coordinator, response.get_json()["status_url"])
-    assert job["state"] == "rejected"
-    report = {row["line"]: row["reasons"] for row in job["report"]}
-    assert report == {
-        3: ["phone: '12ab' is not a phone number"],
-        4: ["unknown group: 'Nope Group'"],
-        5: ["phone: the same number as line 2"],
-        6: ["phone: already a member (duplicate)"],
-        7: ["language must be one of en, es, not 'fr'"],
-    }
-    assert set(members(db)) == {member.phone}  # nothing half-imported, not even the good row
-    page = coordinator.get(response.get_json()["page"]).get_data(as_text=True)
-    assert "Nothing was imported: 5 rows of 6 need fixing." in page
+    assert job["state"] == "planned"
+    assert job["counts"] == {"add": 1, "update": 0, "unchanged": 1, "error": 4}
+    page_url = response.get_json()["page"]
+    page = coordinator.get(page_url).get_data(as_text=True)
+    assert "Dry run: nothing is saved yet" in page
+    for line, reason in (
+        (3, "phone: &#39;12ab&#39; is not a phone number"),
+        (4, "unknown group: &#39;Nope Group&#39;"),
+        (5, "phone: the same number as line 2"),
+        (7, "language must be one of en, es, not &#39;fr&#39;"),
+    ):
+        assert re.search(rf'data-label="Line">{line}</td>.*?{re.escape(reason)}', page, re.S), line
+    assert set(members(db)) == {member.phone}  # the dry run wrote nothing
+    assert apply(coordinator, page_url).status_code == 302
+    assert set(members(db)) == {member.phone, "+12025550161"}  # the good row; the bad ones skipped
+    done = coordinator.get(page_url).get_data(as_text=True)
+    assert "Applied: 1 added, 0 updated, 1 unchanged, 4 rows with problems skipped." in done
 
 
 def test_a_good_file_imports_every_row_with_an_import_opt_in(coordinator, db, group):
     rows = "".join(f"{group.name},+1202555{1000 + n},Member {n},en,sms\n" for n in range(120))
     response = upload(coordinator, "Group,Phone,Name,Language,Channel\n" + rows)
     job = wait_for(coordinator, response.get_json()["status_url"])
-    assert (job["state"], job["imported"], job["processed"], job["total"]) == ("done", 120, 120, 120)
+    assert (job["state"], job["counts"]["add"], job["processed"], job["total"]) == ("planned", 120, 120, 120)
+    assert apply(coordinator, response.get_json()["page"]).status_code == 302
     assert len(members(db)) == 120
     with db.session() as s:
         assert (
@@ -292,10 +312,8 @@ def test_a_good_file_imports_every_row_with_an_import_opt_in(coordinator, db, gr
             )
             == 120
         )
-        assert (
-            s.scalar(select(AuditEvent.detail).where(AuditEvent.action == "import"))
-            == "120 member(s) from CSV"
-        )
+        detail = s.scalar(select(AuditEvent.detail).where(AuditEvent.action == "import"))
+    assert detail.endswith("applied: 120 added, 0 updated, 0 unchanged, 0 row(s) skipped")
 
 
 @pytest.mark.parametrize(
@@ -305,10 +323,13 @@ def test_a_good_file_imports_every_row_with_an_import_opt_in(coordinator, db, gr
         ("group,phone,name,shoe size\nx,y,z,9\n", "unknown column(s): shoe size"),
         ("group,phone,name\n", "no members"),
         ("", "the file is empty"),
+        ("just some words\n", "the first row is not a header"),
+        ("group,phone,name\nTuesday Group,+12025550161,Jos\xe9\n", "the file is not UTF-8 text (line 2"),
+        ("PK\x03\x04 workbook", "this is an Excel workbook, not a CSV file"),
     ],
 )
 def test_a_file_that_is_not_a_member_csv_is_refused_at_once(coordinator, db, text, reason):
-    response = upload(coordinator, text)
+    response = upload(coordinator, text, encoding="latin-1")
     assert response.status_code == 400
     assert reason in response.get_json()["error"]
     assert members(db) == {}
@@ -322,7 +343,7 @@ def test_import_accepts_files_larger_than_the_webhook_limit(coordinator, db, gro
     text = "group,phone,name,language,channel,timezone\n" + rows
     assert len(text) > 64 * 1024
     job = wait_for(coordinator, upload(coordinator, text).get_json()["status_url"])
-    assert job["state"] == "done" and job["imported"] == 1200
+    assert job["state"] == "planned" and job["counts"]["add"] == 1200
 
 
 def test_a_file_of_3000_rows_is_accepted_wherever_its_line_breaks_fall(coordinator, db, group):
@@ -352,7 +373,7 @@ def test_a_file_of_3000_rows_is_accepted_wherever_its_line_breaks_fall(coordinat
     )
     assert response.status_code == 202, response.get_data(as_text=True)[:200]
     job = wait_for(coordinator, response.get_json()["status_url"])
-    assert (job["state"], job["imported"]) == ("done", 3000)
+    assert (job["state"], job["counts"]["add"]) == ("planned", 3000)
 
 
 def test_import_without_javascript_redirects_to_the_progress_page(coordinator, group):

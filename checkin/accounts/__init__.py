@@ -74,6 +74,34 @@ def audit(
     return audit_chain.append(session, event)
 
 
+def audit_many(
+    session: Session,
+    action: str,
+    staff_id: int | None,
+    rows: list[tuple[int | None, str | None]],
+    *,
+    ip: str | None = None,
+) -> list[AuditEvent]:
+    """One audit row per (member_id, detail) in `rows`, chained in one go (as `audit`, for many members)."""
+    if not action or len(action) > ACTION_MAX:
+        raise ValueError(f"audit action must be 1-{ACTION_MAX} characters, not {action!r}")
+    now = utcnow()
+    return audit_chain.append_many(
+        session,
+        [
+            AuditEvent(
+                action=action,
+                staff_id=staff_id,
+                member_id=member_id,
+                detail=detail[:255] if detail else detail,
+                ip=ip,
+                at=now,
+            )
+            for member_id, detail in rows
+        ],
+    )
+
+
 def authenticate(session: Session, throttle: SignInThrottle, email: str, password: str, ip: str) -> SignIn:
     """Check a staff member's password, counting failures on `throttle` (ThrottleUnavailable if it cannot count)."""
     email = (email or "").strip().lower()

@@ -74,6 +74,27 @@ def append(session: Session, event: AuditEvent) -> AuditEvent:
     return event
 
 
+def append_many(session: Session, events: list[AuditEvent]) -> list[AuditEvent]:
+    """Chain `events` in order onto the log's head with one lock and one read of the head (an import's
+    rows, say), rather than one of each per row as `append` does."""
+    if not events:
+        return events
+    _lock(session)
+    head = session.execute(
+        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
+    seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS)
+    for event in events:
+        if event.at.tzinfo is None:
+            raise ValueError("naive datetime given to an audit row")
+        seq += 1
+        event.seq, event.prev_hash, event.at = seq, prev_hash, event.at.astimezone(UTC)
+        event.hash = prev_hash = row_hash(prev_hash, event)
+    session.add_all(events)
+    session.flush()
+    return events
+
+
 COLUMNS = (
     AuditEvent.id,
     AuditEvent.seq,

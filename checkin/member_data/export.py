@@ -80,6 +80,8 @@ def collect(session: Session, member: Member) -> dict[str, list[dict]]:
                 "channel": member.channel,
                 "timezone": member.timezone,
                 "status": member.status,
+                "consent_source": member.consent_source,
+                "consent_date": member.consent_date.isoformat() if member.consent_date else None,
                 "paused_until": _at(member.paused_until),
                 "added": _at(member.created_at),
                 "erased": _at(member.erased_at),

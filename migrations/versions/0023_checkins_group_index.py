@@ -2,13 +2,13 @@
 read its members' runs of missed check-ins from this index instead of every check-in
 
 Revision ID: 0023
-Revises: 0020
+Revises: 0022
 """
 
 from alembic import op
 
 revision = "0023"
-down_revision = "0020"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 

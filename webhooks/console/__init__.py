@@ -1,7 +1,8 @@
 """The staff console under /console: server-rendered pages for coordinators and facilitators, one blueprint.
 
 By what a page is about:
-  views_home, views_members (+ imports: CSV member imports), views_member_data (a member's copy and
+  views_home, views_members, views_roster (+ imports: the members list's filters, CSV import in
+  update mode, exports), views_member_data (a member's copy and
   erasure), views_escalations (+ timeline),
   views_inbox (+ thread)                the shared inbox, a member's conversation and replies, live polling
   views_staff (rota), views_audit       people and cases
@@ -111,6 +112,7 @@ from webhooks.console import (  # noqa: E402, F401
     views_members,
     views_plan,
     views_reports,
+    views_roster,
     views_simulator,
     views_staff,
 )

@@ -1,29 +1,48 @@
-"""CSV member imports run in a background thread; their progress and report live in Redis for an hour.
+"""CSV roster imports: a dry run checked in a background thread, then applied only on that exact report.
 
-The page polls `status(job_id)` (a tiny JSON endpoint), so a coordinator on a slow phone sees the
-file being checked row by row. The import is one database transaction: committed only when every
-row passed, rolled back otherwise.
+The upload is read and planned (checkin.member_import.plan) in a thread; its progress, the report and
+the rows live in Redis for an hour, the rows and report encrypted with the database's keys (they hold
+names and numbers). Nothing is written to the database until the coordinator who uploaded the file
+presses Apply on the report: the form carries a token bound to the file's sha256 and to the plan's
+fingerprint, and the plan is made again at that moment; if the members changed since the dry run,
+nothing is written and the new report is shown instead. Apply is one unit of work, audited.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
+import hmac
 import logging
 import threading
 import uuid
+from datetime import date
 
-from checkin import member_import
+from checkin import crypto, member_import
 from checkin.accounts import audit
 
 log = logging.getLogger("checkin.console.import")
 TTL = 3600
 
 
+class ApplyRefused(Exception):
+    """The apply does not match the report shown, or the report is gone: says why, in words."""
+
+
 def _key(job_id: str) -> str:
     return f"checkin:import:{job_id}"
 
 
-def start(runtime, rows: list[dict], staff_id: int, filename: str) -> str:
+def _dialect(runtime):
+    return runtime.db.engine.dialect
+
+
+def token_for(file_sha256: str, fingerprint: str) -> str:
+    return hashlib.sha256(f"{file_sha256}:{fingerprint}".encode()).hexdigest()
+
+
+def start(runtime, data: bytes, rows: list[dict], staff_id: int, filename: str, today: date) -> str:
+    import json
+
     job_id = uuid.uuid4().hex
     runtime.redis.hset(
         _key(job_id),
@@ -33,58 +52,144 @@ def start(runtime, rows: list[dict], staff_id: int, filename: str) -> str:
             "processed": 0,
             "staff_id": staff_id,
             "filename": filename[:120],
+            "file_sha256": member_import.file_digest(data),
+            "rows": crypto.encrypt(json.dumps(rows), _dialect(runtime)),
+            "today": today.isoformat(),
         },
     )
     runtime.redis.expire(_key(job_id), TTL)
     threading.Thread(
-        target=run, args=(runtime, job_id, rows, staff_id), name=f"import-{job_id[:8]}", daemon=True
+        target=run, args=(runtime, job_id, rows, today), name=f"import-{job_id[:8]}", daemon=True
     ).start()
     return job_id
 
 
-def run(runtime, job_id: str, rows: list[dict], staff_id: int) -> None:
+def run(runtime, job_id: str, rows: list[dict], today: date) -> None:
     key = _key(job_id)
     redis = runtime.redis
     session = runtime.db.sessions()
     try:
-        added, problems = member_import.import_rows(
-            session,
-            rows,
-            consent_source=f"import:staff:{staff_id}"[:40],
-            progress=lambda n: redis.hset(key, "processed", n),
+        plan = member_import.plan(
+            session, rows, today=today, progress=lambda n: redis.hset(key, "processed", n)
         )
-        if problems:
-            session.rollback()
-            report = [{"line": p.line, "reasons": p.reasons} for p in problems]
-            redis.hset(key, mapping={"state": "rejected", "report": json.dumps(report)})
-            log.info("import %s rejected: %d bad row(s) of %d", job_id, len(problems), len(rows))
-        else:
-            audit(session, "import", staff_id, detail=f"{added} member(s) from CSV")
-            session.commit()
-            redis.hset(key, mapping={"state": "done", "imported": added})
-            log.info("import %s done: %d member(s)", job_id, added)
+        _store_plan(runtime, job_id, plan)
+        log.info("import %s checked: %s", job_id, plan.counts)
     except Exception:
-        session.rollback()
         log.exception("import %s failed", job_id)
         redis.hset(key, mapping={"state": "failed"})
     finally:
+        session.rollback()
         session.close()
 
 
+def _store_plan(runtime, job_id: str, plan) -> None:
+    runtime.redis.hset(
+        _key(job_id),
+        mapping={
+            "state": "planned",
+            "processed": plan.total,
+            "plan": crypto.encrypt(plan.to_json(), _dialect(runtime)),
+            "fingerprint": plan.fingerprint(),
+            **{f"count_{k}": v for k, v in plan.counts.items()},
+        },
+    )
+
+
 def status(runtime, job_id: str) -> dict | None:
+    """The job as the page shows it (no rows, no plan)."""
     raw = runtime.redis.hgetall(_key(job_id)) if job_id.isalnum() else {}
     if not raw:
         return None
-    data = {k.decode(): v.decode() for k, v in raw.items()}
+    data = {k.decode(): v for k, v in raw.items()}
+    text = {k: v.decode() for k, v in data.items() if k not in ("rows", "plan")}
     out = {
-        "state": data["state"],
-        "total": int(data.get("total", 0)),
-        "processed": int(data.get("processed", 0)),
-        "filename": data.get("filename", ""),
-        "staff_id": int(data.get("staff_id", 0)),
+        "state": text["state"],
+        "total": int(text.get("total", 0)),
+        "processed": int(text.get("processed", 0)),
+        "filename": text.get("filename", ""),
+        "staff_id": int(text.get("staff_id", 0)),
     }
-    if "imported" in data:
-        out["imported"] = int(data["imported"])
-    if "report" in data:
-        out["report"] = json.loads(data["report"])
+    if "fingerprint" in text:
+        out["token"] = token_for(text["file_sha256"], text["fingerprint"])
+    counts = {k[6:]: int(v) for k, v in text.items() if k.startswith("count_")}
+    if counts:
+        out["counts"] = counts
+    for name in ("added", "updated", "unchanged", "skipped"):
+        if name in text:
+            out[name] = int(text[name])
     return out
+
+
+def report(runtime, job_id: str):
+    """The dry run's plan (checkin.member_import.Plan), or None while it is being made."""
+    raw = runtime.redis.hget(_key(job_id), "plan")
+    if raw is None:
+        return None
+    return member_import.Plan.from_json(crypto.decrypt(raw, _dialect(runtime)))
+
+
+def apply(runtime, session, job_id: str, token: str, staff_id: int, ip: str | None):
+    """Apply the dry run `token` names, in `session`, and commit it; ApplyRefused when it cannot be.
+
+    Returns (Applied, None), or (None, new plan) when the members changed since the dry run (nothing is
+    written; the job now holds the new report, to be checked and applied in its turn)."""
+    import json
+
+    redis = runtime.redis
+    key = _key(job_id)
+    raw = redis.hgetall(key) if job_id.isalnum() else {}
+    if not raw:
+        raise ApplyRefused("this dry run has expired (they are kept for an hour): upload the file again")
+    data = {k.decode(): v for k, v in raw.items()}
+    state = data["state"].decode()
+    if int(data.get("staff_id", b"0")) != staff_id:
+        raise ApplyRefused("only the coordinator who uploaded the file can apply it")
+    if state == "applied":
+        raise ApplyRefused("this file was already applied")
+    if state != "planned":
+        raise ApplyRefused("the dry run is not finished yet")
+    expected = token_for(data["file_sha256"].decode(), data["fingerprint"].decode())
+    if not hmac.compare_digest(expected, token or ""):
+        raise ApplyRefused(
+            "this is not the report of the file that was checked: open the latest report and apply it there"
+        )
+    # Claimed once: a double click or a second tab cannot apply the same file twice.
+    if not redis.hsetnx(key, "applying", staff_id):
+        raise ApplyRefused("this file is being applied already")
+    try:
+        rows = json.loads(crypto.decrypt(data["rows"], _dialect(runtime)))
+        today = date.fromisoformat(data["today"].decode())
+        plan = member_import.plan(session, rows, today=today)
+        if plan.fingerprint() != data["fingerprint"].decode():
+            session.rollback()
+            _store_plan(runtime, job_id, plan)
+            return None, plan
+        applied = member_import.apply(session, plan, staff_id=staff_id)
+        audit(
+            session,
+            "import",
+            staff_id,
+            ip=ip,
+            detail=(
+                f"CSV roster file:{data['file_sha256'].decode()[:12]} applied: {applied.added} added, "
+                f"{applied.updated} updated, {applied.unchanged} unchanged, {applied.skipped} row(s) skipped"
+            ),
+        )
+        session.commit()
+        redis.hset(
+            key,
+            mapping={
+                "state": "applied",
+                "added": applied.added,
+                "updated": applied.updated,
+                "unchanged": applied.unchanged,
+                "skipped": applied.skipped,
+            },
+        )
+    except Exception:
+        session.rollback()
+        raise
+    finally:
+        redis.hdel(key, "applying")
+    log.info("import %s applied by staff %s", job_id, staff_id)
+    return applied, None

@@ -1,20 +1,23 @@
-"""Members: list per group, add, edit, pause, language and channel, consent record, CSV import."""
+"""Members: add, edit (phone and groups too, with the history on the member's page), pause, consent.
+
+The list, its filters, the CSV import and the exports are in views_roster."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import select
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import select, update
 
 from checkin import consent, member_import
 from checkin.accounts import audit
 from checkin.db import utcnow
 from checkin.directory import ValidationError, add_member, check_timezone
-from checkin.models import CHANNELS, LANGUAGES, ConsentEvent, GroupMember, Member, StaffUser
+from checkin.models import CHANNELS, LANGUAGES, ConsentEvent, Member, OutboxItem, StaffUser
+from checkin.phones import InvalidPhone, normalize_phone
 from checkin.schedules.service import pause_member, pause_member_until_resumed
-from webhooks.console import bp, imports
+from webhooks.console import bp, views_roster
 from webhooks.console.auth import (
     client_ip,
     coordinator_required,
@@ -27,17 +30,16 @@ from webhooks.console.auth import (
     visible_groups,
 )
 from webhooks.console.views_escalations import EVENT_WORDS
-from webhooks.params import optional_id, record_id
+from webhooks.params import record_id
 
-IMPORT_MAX_BYTES = 5 * 1024 * 1024
-LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
-CHANNEL_NAMES = {"sms": "Text messages", "voice": "Phone calls"}
+LANGUAGE_NAMES = views_roster.LANGUAGE_NAMES
+CHANNEL_NAMES = views_roster.CHANNEL_NAMES
 
 
 @bp.route("/members")
 @login_required
 def members():
-    return _members_page(request.args.get("group", ""))
+    return views_roster.members_page(request.args)
 
 
 @bp.post("/members/<int:member_id>/phone")
@@ -49,113 +51,100 @@ def member_phone(member_id: int):
         db(), "reveal_phone", current_staff().id, member_id=member.id, detail="members list", ip=client_ip()
     )
     db().commit()
-    return _members_page(request.form.get("group", ""), revealed={member.id})
+    # The form repeats the list's filters, so the list comes back as it was, this one number shown.
+    return views_roster.members_page(request.form, revealed={member.id})
 
 
-def _members_page(chosen: str, revealed: frozenset[int] | set[int] = frozenset()):
-    groups = visible_groups()
-    if chosen:
-        groups = [group_visible(optional_id("group", chosen, "a group id"))]
-    rows = (
-        db()
-        .execute(
-            select(GroupMember.group_id, Member)
-            .join(Member, Member.id == GroupMember.member_id)
-            .where(GroupMember.group_id.in_([g.id for g in groups] or [-1]))
-            .order_by(Member.display_name)
-        )
-        .all()
-    )
-    by_group = {g.id: [] for g in groups}
-    for group_id, member in rows:
-        by_group[group_id].append(member)
-    return render_template(
-        "console/members.html",
-        groups=groups,
-        by_group=by_group,
-        chosen=chosen,
-        revealed=revealed,
-        all_groups=visible_groups(),
-        languages=LANGUAGE_NAMES,
-        channels=CHANNEL_NAMES,
-    )
+FIELDS = ("group_id", "phone", "name", "language", "channel", "timezone", "consent_source", "consent_date")
 
 
 def _form_values(form) -> dict:
-    return {
-        k: (form.get(k) or "").strip()
-        for k in ("group_id", "phone", "name", "language", "channel", "timezone")
-    }
+    values = {k: (form.get(k) or "").strip() for k in FIELDS}
+    values["group_ids"] = [v for v in form.getlist("group_ids") if v]
+    return values
+
+
+def _form(values: dict, member: Member | None, error: str | None = None, status: int = 200):
+    return render_template(
+        "console/member_form.html",
+        values=values,
+        error=error,
+        groups=visible_groups(),
+        languages=LANGUAGE_NAMES,
+        channels=CHANNEL_NAMES,
+        sources=member_import.CONSENT_SOURCES,
+        today=utcnow().date().isoformat(),
+        member=member,
+    ), status
+
+
+def _consent(values: dict) -> tuple[str | None, date | None]:
+    """The consent source and date a form gave (both optional); ValidationError naming the field."""
+    source = values["consent_source"] or None
+    if source and len(source) > member_import.CONSENT_SOURCE_MAX:
+        raise ValidationError(f"How they agreed: at most {member_import.CONSENT_SOURCE_MAX} characters")
+    day = None
+    if values["consent_date"]:
+        try:
+            day = member_import.parse_date(values["consent_date"], utcnow().date())
+        except ValidationError as exc:
+            raise ValidationError(f"When they agreed: {exc}".replace("consent_date ", "")) from None
+    return source, day
 
 
 @bp.route("/members/new", methods=["GET", "POST"])
 @coordinator_required
 def member_new():
-    values = _form_values(request.form) if request.method == "POST" else {"language": "en", "channel": "sms"}
-    if request.method == "POST":
-        session = db()
-        try:
-            group_id = record_id(values["group_id"])
-            if group_id is None:
-                raise ValidationError("choose a group")
-            group = group_visible(group_id)
-            member = add_member(
-                session,
-                group.name,
-                values["phone"],
-                values["name"],
-                values["language"],
-                values["timezone"] or None,
-                values["channel"],
-                consent_source=f"staff:{current_staff().id}",
-            )
-        except ValidationError as exc:
-            session.rollback()
-            return render_template(
-                "console/member_form.html",
-                values=values,
-                error=str(exc),
-                groups=visible_groups(),
-                languages=LANGUAGE_NAMES,
-                channels=CHANNEL_NAMES,
-                member=None,
-            ), 400
-        audit(session, "member_added", current_staff().id, member_id=member.id, ip=client_ip())
-        session.commit()
-        flash(f"{member.display_name} added.", "ok")
-        return redirect(url_for("console.member", member_id=member.id))
-    return render_template(
-        "console/member_form.html",
-        values=values,
-        error=None,
-        groups=visible_groups(),
-        languages=LANGUAGE_NAMES,
-        channels=CHANNEL_NAMES,
-        member=None,
-    )
+    if request.method == "GET":
+        return _form({"language": "en", "channel": "sms", "group_id": request.args.get("group", "")}, None)
+    values = _form_values(request.form)
+    session = db()
+    try:
+        group_id = record_id(values["group_id"])
+        if group_id is None:
+            raise ValidationError("choose a group")
+        group = group_visible(group_id)
+        source, day = _consent(values)
+        member = add_member(
+            session,
+            group.name,
+            values["phone"],
+            values["name"],
+            values["language"],
+            values["timezone"] or None,
+            values["channel"],
+            consent_source=f"staff:{current_staff().id}",
+        )
+        member.consent_source, member.consent_date = source, day
+    except ValidationError as exc:
+        session.rollback()
+        return _form(values, None, str(exc), 400)
+    audit(session, "member_added", current_staff().id, member_id=member.id, ip=client_ip())
+    session.commit()
+    flash(f"{member.display_name} added.", "ok")
+    return redirect(url_for("console.member", member_id=member.id))
 
 
 @bp.route("/members/<int:member_id>/edit", methods=["GET", "POST"])
 @coordinator_required
 def member_edit(member_id: int):
     member = member_visible(member_id)
+    if member.erased_at:
+        abort(409, "this member was erased: there is nothing to edit")
     if request.method == "GET":
         values = {
             "name": member.display_name,
+            "phone": member.phone,
             "language": member.language,
             "channel": member.channel,
             "timezone": member.timezone or "",
+            "consent_source": member.consent_source or "",
+            "consent_date": member.consent_date.isoformat() if member.consent_date else "",
+            "group_ids": [str(g.id) for g in member.groups],
         }
-        return render_template(
-            "console/member_form.html",
-            values=values,
-            error=None,
-            member=member,
-            languages=LANGUAGE_NAMES,
-            channels=CHANNEL_NAMES,
-            groups=[],
-        )
+        return _form(values, member)
     values = _form_values(request.form)
+    session = db()
     try:
         name = values["name"]
         if not name or len(name) > 80:
@@ -166,16 +155,34 @@ def member_edit(member_id: int):
             raise ValidationError(f"channel must be one of {', '.join(CHANNELS)}")
         if values["timezone"]:
             check_timezone(values["timezone"])
+        phone = member.phone
+        if "phone" in request.form:
+            try:
+                phone = normalize_phone(values["phone"])
+            except InvalidPhone as exc:
+                raise ValidationError(f"phone: {exc}") from None
+            other = session.scalar(select(Member).where(Member.phone == phone, Member.id != member.id))
+            if other is not None:
+                raise ValidationError(
+                    f"phone: {phone} is already the number of another member, {other.display_name}; "
+                    "two members cannot share a number (replies could not tell them apart)"
+                )
+        groups = list(member.groups)
+        if "groups" in request.form:  # the form's marker that the group boxes were on it
+            wanted = {record_id(v) for v in values["group_ids"]} - {None}
+            if not wanted:
+                raise ValidationError("groups: keep the member in at least one group")
+            groups = [group_visible(g) for g in sorted(wanted)]
+        source, day = (
+            _consent(values)
+            if "consent_source" in request.form
+            else (
+                member.consent_source,
+                member.consent_date,
+            )
+        )
     except ValidationError as exc:
-        return render_template(
-            "console/member_form.html",
-            values=values,
-            error=str(exc),
-            member=member,
-            languages=LANGUAGE_NAMES,
-            channels=CHANNEL_NAMES,
-            groups=[],
-        ), 400
+        return _form(values, member, str(exc), 400)
     changed = [
         f
         for f, old, new in (
@@ -183,21 +190,51 @@ def member_edit(member_id: int):
             ("language", member.language, values["language"]),
             ("channel", member.channel, values["channel"]),
             ("timezone", member.timezone or "", values["timezone"]),
+            ("phone", member.phone, phone),
+            ("consent_source", member.consent_source, source),
+            ("consent_date", member.consent_date, day),
         )
         if old != new
     ]
+    before = {g.id for g in member.groups}
+    after = {g.id for g in groups}
+    changed += [f"group+{g}" for g in sorted(after - before)] + [f"group-{g}" for g in sorted(before - after)]
+    moved = 0
+    if "phone" in changed:
+        # What is queued for the member goes to their new number, never to whoever has the old one now.
+        moved = (
+            session.execute(
+                update(OutboxItem)
+                .where(
+                    OutboxItem.member_id == member.id,
+                    OutboxItem.state == "pending",
+                    OutboxItem.to_number == member.phone,
+                )
+                .values(to_number=phone)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            or 0
+        )
     member.display_name, member.language, member.channel = name, values["language"], values["channel"]
     member.timezone = values["timezone"] or None
+    member.phone = phone
+    member.consent_source, member.consent_date = source, day
+    if after != before:
+        member.groups = groups
     audit(
-        db(),
+        session,
         "member_edited",
         current_staff().id,
         member_id=member.id,
         detail=",".join(changed) or "no change",
         ip=client_ip(),
     )
-    db().commit()
-    flash("Saved.", "ok")
+    session.commit()
+    flash(
+        "Saved."
+        + (f" {moved} message(s) queued for the old number will go to the new one." if moved else ""),
+        "ok",
+    )
     return redirect(url_for("console.member", member_id=member.id))
 
 
@@ -259,58 +296,6 @@ def member_consent(member_id: int):
     return redirect(url_for("console.member", member_id=member.id))
 
 
-# --- CSV import ----------------------------------------------------------------------------------
-
-
-@bp.route("/members/import", methods=["GET", "POST"])
-@coordinator_required
-def members_import():
-    if request.method == "GET":
-        return render_template("console/import.html", error=None, max_mb=IMPORT_MAX_BYTES // (1024 * 1024))
-    upload = request.files.get("file")
-    error = None
-    if upload is None or not upload.filename:
-        error = "Choose a CSV file to import."
-    else:
-        try:
-            rows = member_import.parse(upload.read())
-        except ValidationError as exc:
-            error = f"{upload.filename}: {exc}"
-    if error:
-        wants_json = request.accept_mimetypes.best == "application/json"
-        if wants_json:
-            return jsonify(error=error), 400
-        return render_template(
-            "console/import.html", error=error, max_mb=IMPORT_MAX_BYTES // (1024 * 1024)
-        ), 400
-    job_id = imports.start(current_app.extensions["checkin"], rows, current_staff().id, upload.filename)
-    status_url = url_for("console.members_import_status", job_id=job_id)
-    if request.accept_mimetypes.best == "application/json":
-        return jsonify(
-            job=job_id, status_url=status_url, page=url_for("console.members_import_job", job_id=job_id)
-        ), 202
-    return redirect(url_for("console.members_import_job", job_id=job_id))
-
-
-def _job(job_id: str) -> dict:
-    job = imports.status(current_app.extensions["checkin"], job_id)
-    if job is None:
-        abort(404, "no such import (imports are kept for an hour)")
-    return job
-
-
-@bp.route("/members/import/<job_id>")
-@coordinator_required
-def members_import_job(job_id: str):
-    return render_template("console/import_job.html", job=_job(job_id), job_id=job_id)
-
-
-@bp.route("/members/import/<job_id>/status")
-@coordinator_required
-def members_import_status(job_id: str):
-    return jsonify(_job(job_id))
-
-
 # --- one member ----------------------------------------------------------------------------------
 
 
@@ -347,6 +332,7 @@ def member(member_id: int):
     )  # the earliest day a pause can run to
     return render_template(
         "console/member.html",
+        history=_history(member, staff_names),
         member=member,
         member_groups=[g for g in member.groups if ids is None or g.id in ids],
         t=data,
@@ -360,3 +346,72 @@ def member(member_id: int):
         words=EVENT_WORDS,
         live_member=member.id,
     )
+
+
+HISTORY_ACTIONS = ("member_added", "member_edited", "member_erased", "consent")
+FIELD_WORDS = {
+    "name": "name",
+    "language": "language",
+    "channel": "how to reach them",
+    "timezone": "time zone",
+    "phone": "phone",
+    "consent": "consent source",
+    "consent_source": "consent source",
+    "consent_date": "consent date",
+}
+
+
+def when_words(at: datetime, zone: str) -> str:
+    """'Dec 3, 2:14 pm': a date and a 12-hour clock, as people say them."""
+    local = at.astimezone(ZoneInfo(zone))
+    hour = local.hour % 12 or 12
+    return f"{local:%b} {local.day}, {hour}:{local:%M} {'am' if local.hour < 12 else 'pm'}"
+
+
+def _history(member: Member, staff_names: dict[int, str]) -> list[str]:
+    """The member's changes from the audit log, in words: "phone changed by Casey on Dec 3, 2:14 pm"."""
+    from checkin.accounts.models import AuditEvent
+    from checkin.models import Group
+
+    events = db().scalars(
+        select(AuditEvent)
+        .where(AuditEvent.member_id == member.id, AuditEvent.action.in_(HISTORY_ACTIONS))
+        .order_by(AuditEvent.seq.desc())
+        .limit(50)
+    )
+    group_names = dict(db().execute(select(Group.id, Group.name)).all())
+    zone = member.effective_timezone
+    lines = []
+    for e in events:
+        who = staff_names.get(e.staff_id, "staff") if e.staff_id else "the system"
+        detail = e.detail or ""
+        by_import = detail.startswith("import:")
+        detail = detail.removeprefix("import:")
+        if e.action == "member_added":
+            what = "added"
+        elif e.action == "member_erased":
+            what = "erased"
+        elif e.action == "consent":
+            what = {"opt_in": "opt-in recorded", "opt_out": "opt-out recorded"}.get(
+                detail, "consent recorded"
+            )
+        elif detail.startswith(("paused", "resumed")):
+            what = "messages " + detail
+        elif detail == "no change":
+            continue
+        else:
+            fields, moves = [], []
+            for part in detail.split(","):
+                if part.startswith(("group+", "group-")) and part[6:].isdigit():
+                    name = group_names.get(int(part[6:]), f"group #{part[6:]}")
+                    moves.append(("added to " if part[5] == "+" else "removed from ") + name)
+                elif part:
+                    fields.append(FIELD_WORDS.get(part, part.replace("_", " ")))
+            said = []
+            if fields:
+                said.append(", ".join(fields) + " changed")
+            said += moves
+            what = "; ".join(said) or "edited"
+        how = " with a CSV import" if by_import else ""
+        lines.append(f"{what[0].upper()}{what[1:]} by {who}{how} on {when_words(e.at, zone)}")
+    return lines

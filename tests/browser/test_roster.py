@@ -1,0 +1,109 @@
+"""A coordinator keeps a group's roster current in a real browser, at desktop and phone width: downloads
+the template, uploads a roster against the existing group (some members unchanged, one changed, new ones,
+one bad row), reads the dry run, applies it, finds the new members with the filters and exports them."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from checkin import consent
+from checkin.accounts.models import AuditEvent
+from checkin.directory import add_member
+from checkin.models import Member
+from tests.browser.conftest import DESKTOP, PHONE
+
+
+def fits(page) -> bool:
+    """Nothing wider than the screen: no sideways scrolling on a phone."""
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_a_coordinator_imports_a_roster_in_update_mode_and_exports_it(
+    browser_page, console_server, group, screenshot, viewport, tmp_path
+):
+    with console_server.db.session() as s:
+        sam = add_member(s, group.name, "+12025550101", "Sam Rivera")
+        consent.opt_out(s, sam, source="keyword:STOP")
+        add_member(s, group.name, "+12025550102", "Lee Park")
+    page = browser_page
+    page.set_viewport_size(viewport)
+    page.goto(console_server.url("/console/members"))
+    page.get_by_role("link", name="Import or update from CSV").click()
+
+    assert fits(page)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download the template (CSV)").click()
+    template = Path(download.value.path()).read_bytes().decode("utf-8-sig").splitlines()
+    assert template[0] == "group,phone,name,language,channel,timezone,consent_source,consent_date"
+    assert len(template) == 2  # the header and one example row
+
+    header = template[0]
+    roster = "\n".join(
+        [
+            header,
+            f"{group.name},202-555-0101,Sam Rivera,,,,,",  # unchanged
+            f"{group.name},202-555-0102,Lee Park,es,voice,,verbal on phone,11/30/2026",  # changed
+            f"{group.name},202-555-0143,Alex Moreno,en,sms,,paper form at meeting,2026-11-30",  # new
+            f"{group.name},202-555-0144,Bea Quinn,,,,text START,",  # new
+            f"{group.name},555-01,Broken Number,,,,,",  # bad
+        ]
+    )
+    page.get_by_label("CSV file").set_input_files(
+        files=[{"name": "tuesday.csv", "mimeType": "text/csv", "buffer": roster.encode()}]
+    )
+    page.get_by_role("button", name="Check the file (dry run)").click()
+    expect(page.get_by_role("heading", name="Dry run: nothing is saved yet")).to_be_visible()
+    counts = page.locator("#import-counts")
+    for text in ("2 to add", "1 to update", "1 unchanged", "1 with problems (skipped)"):
+        expect(counts).to_contain_text(text)
+    expect(page.locator("#report-errors")).to_contain_text("'555-01' is not a valid phone number")
+    expect(page.locator("#import-opted-out")).to_have_text(
+        "An import never re-subscribes anyone who opted out: 1 member in this file opted out and stays opted out."
+    )
+    expect(page.locator("#report-update")).to_contain_text("Language: English → Spanish")
+    expect(page.locator("#report-update")).to_contain_text("Consent source: (empty) → verbal on phone")
+    with console_server.db.session() as s:
+        assert s.scalar(select(Member.id).where(Member.phone == "+12025550143")) is None  # nothing yet
+    assert fits(page)
+    screenshot(page, "import-dry-run")
+    page.get_by_role("button", name="Apply: add 2, update 1").click()
+    expect(
+        page.get_by_text("Applied: 2 added, 1 updated, 1 unchanged, 1 row with problems skipped.")
+    ).to_be_visible()
+
+    page.get_by_role("link", name="See the members").click()
+    expect(page.get_by_role("link", name="Alex Moreno")).to_be_visible()
+    expect(page.get_by_role("link", name="Bea Quinn")).to_be_visible()
+    page.get_by_label("Name or phone").fill("555-0143")
+    page.get_by_role("button", name="Find").click()
+    expect(page.get_by_text("1 member found.")).to_be_visible()
+    assert "q=555-0143" in page.url  # a filtered view is a link that can be bookmarked
+    expect(page.get_by_role("link", name="Sam Rivera")).to_have_count(0)
+    page.get_by_label("Name or phone").fill("")
+    page.get_by_label("Last check-in").select_option(label="none in 14 days")
+    page.get_by_role("button", name="Find").click()
+    expect(page.get_by_text("4 members found.")).to_be_visible()
+    assert fits(page)
+    screenshot(page, "members-filtered")
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download members (CSV)").click()
+    exported = Path(download.value.path()).read_bytes()
+    assert exported.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(exported.decode("utf-8-sig"), newline="")))
+    assert {r["name"]: (r["phone"], r["language"], r["consent_source"], r["status"]) for r in rows} == {
+        "Sam Rivera": ("'+12025550101", "en", "", "opted_out"),
+        "Lee Park": ("'+12025550102", "es", "verbal on phone", "active"),
+        "Alex Moreno": ("'+12025550143", "en", "paper form at meeting", "active"),
+        "Bea Quinn": ("'+12025550144", "en", "text START", "active"),
+    }
+    with console_server.db.session() as s:
+        actions = [e.action for e in s.scalars(select(AuditEvent).order_by(AuditEvent.seq))]
+    assert "import" in actions and actions[-1] == "export"
