@@ -230,3 +230,16 @@ def test_the_preview_moment_is_chosen_and_bad_input_is_named(client, db, group):
     page = console.get(path + "?time=25:99").get_data(as_text=True)
     assert "Preview: the time must be like 02:00 or 18:30." in page
     assert "A crisis at 2:00 am Sunday" in page
+
+
+def test_the_reach_warning_reads_the_override(db, group, staff):
+    from checkin.escalation import reach
+
+    with db.session() as s:
+        for name in ("dana", "eli", "fay"):
+            s.get(GroupStaff, (group.id, staff[name].id)).on_call = False
+        s.commit()
+        assert reach.unreachable_groups(s, SUNDAY_2AM, FILE) == []  # the file ends with the coordinators
+    set_override(db, group, levels=["primary"])
+    with db.session() as s:
+        assert [g.id for g in reach.unreachable_groups(s, SUNDAY_2AM, FILE)] == [group.id]
