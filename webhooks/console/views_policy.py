@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from checkin.db import utcnow
 from checkin.escalation import effective, preview
@@ -30,6 +31,7 @@ from webhooks.console import bp
 from webhooks.console.auth import (
     audit_here,
     coordinator_required,
+    current_staff,
     db,
     group_visible,
     is_coordinator,
@@ -302,7 +304,7 @@ def save_escalation_policy(group_id: int):
         flash("Nothing changed: the policy is as it was.", "ok")
         return back
     row = effective.override_of(session, group.id)
-    staff_id = _staff_id()
+    staff_id = current_staff().id
     if parsed.policy == default:
         # The file's policy again: follow the file (and whatever it says later), not a copy of it.
         if row is not None:
@@ -317,7 +319,12 @@ def save_escalation_policy(group_id: int):
         said = "saved"
     audit_here("escalation_policy", f"group:{group.id} escalation policy: " + "; ".join(changes))
     effective.forget(session, group.id)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:  # another coordinator saved this group's first policy a moment ago
+        session.rollback()
+        flash("Someone else saved this group's policy a moment ago. Check it below and save again.", "error")
+        return back
     flash(f"Escalation policy {said}. The preview below uses it.", "ok")
     return back
 
@@ -348,10 +355,3 @@ def reset_escalation_policy(group_id: int):
 
 def _preview_args() -> dict:
     return {k: request.form[k] for k in ("level", "day", "time") if request.form.get(k)}
-
-
-def _staff_id() -> int | None:
-    from webhooks.console.auth import current_staff
-
-    staff = current_staff()
-    return staff.id if staff else None
