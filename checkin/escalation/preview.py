@@ -173,9 +173,7 @@ def describe(
             nobody = True
             why = _why_nobody(session, group, tier, t)
             if reached:
-                sentences.append(
-                    f"The {STEP_WORDS[tier]} step reaches nobody then ({why}), so it is passed over."
-                )
+                sentences.append(f"The {STEP_WORDS[tier]} step reaches nobody ({why}), so it is passed over.")
             else:  # said with the first step that reaches someone
                 skipped.append(f"the {STEP_WORDS[tier]} step reaches nobody: {why}")
             continue

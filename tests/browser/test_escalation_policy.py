@@ -28,7 +28,7 @@ def test_a_coordinator_edits_the_policy_and_a_facilitator_reads_the_words_first(
     )
     # Honest about the steps that reach nobody: no backup in this group, no coordinator with a phone.
     expect(preview).to_contain_text(
-        "The backup facilitators step reaches nobody then (the group has no backup facilitator)"
+        "The backup facilitators step reaches nobody (the group has no backup facilitator)"
     )
     expect(preview).to_contain_text("After 5 minutes, if nobody has taken it")
 
@@ -39,7 +39,7 @@ def test_a_coordinator_edits_the_policy_and_a_facilitator_reads_the_words_first(
     page.get_by_role("button", name="Save policy").click()
     expect(page.get_by_role("status").filter(has_text="Escalation policy saved")).to_be_visible()
     expect(preview).to_contain_text(
-        "The coordinators step reaches nobody then (no coordinator has a phone number), so it is passed over."
+        "The coordinators step reaches nobody (no coordinator has a phone number), so it is passed over."
     )
     expect(preview).to_contain_text("After 3 minutes, if nobody has taken it")
     expect(preview).not_to_contain_text("backup")
