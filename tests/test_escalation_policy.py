@@ -243,3 +243,20 @@ def test_the_reach_warning_reads_the_override(db, group, staff):
     set_override(db, group, levels=["primary"])
     with db.session() as s:
         assert [g.id for g in reach.unreachable_groups(s, SUNDAY_2AM, FILE)] == [group.id]
+
+
+def test_saving_the_defaults_own_values_follows_the_file_again(client, db, group):
+    make_staff(db, "Casey", "casey@example.org", "coordinator", phone="+12025550170")
+    make_staff(db, "Frankie", "frankie@example.org", "facilitator", [group.name], "+12025550177")
+    set_override(db, group, timeout_minutes=9)
+    console = Console(client, "casey@example.org")
+    path = f"/console/groups/{group.id}/escalation-policy"
+    # The running file's default for this group (config/escalation.toml): FORM's values.
+    page = console.post(path, FORM, follow_redirects=True).get_data(as_text=True)
+    assert "the same as the default, so the group follows the default again" in page
+    override, audits = policy_rows(db, group)
+    assert override is None
+    assert audits == [  # the override was made from this module's FILE, whose urgent steps differ too
+        f"group:{group.id} escalation policy: crisis wait 9 → 5 min; "
+        "urgent steps on call, coordinators → on call, backup, coordinators"
+    ]
