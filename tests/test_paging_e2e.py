@@ -635,13 +635,17 @@ def test_many_unacknowledged_cases_make_one_banner_and_the_case_page_starts_with
         for esc_id in ids[:12] + ids[14:]:
             assert f'href="/console/escalations/{esc_id}"' in page, (path, esc_id)
         assert "2 more</a>" in page  # the 13th and 14th crisis: in the list the link opens
-    # On a case's page the banner is counts and a link per level; the case's Acknowledge comes before
-    # everything else about it.
+    # On a case's page the banner is counts and a link per level; phone first, who and where come
+    # first (after what the member wrote, when there is something), then Acknowledge before the other actions.
     page = console.get(f"/console/escalations/{ids[0]}").get_data(as_text=True)
     assert page.count('class="flash error alarm"') == 1
     assert "14 crisis cases wait for someone:" in page and "2 urgent cases wait for someone:" in page
     assert page.count(">see them</a>") == 2 and f'href="/console/escalations/{ids[1]}"' not in page
-    assert page.index("Acknowledge: I am on it") < page.index('class="facts card"')
+    assert (
+        page.index('class="facts card"')
+        < page.index("Acknowledge: I am on it")
+        < page.index("Resolution note")
+    )
 
 
 def test_alerts_that_failed_before_the_ack_do_not_take_the_case_from_whoever_took_it(

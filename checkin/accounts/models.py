@@ -41,6 +41,7 @@ AUDIT_ACTIONS = (
     "simulate",
     # Settings and actions outside the staff pages.
     "setting_changed",
+    "escalation_policy",
     "cli",
     # Written by the erasure, export and retention features.
     "export",

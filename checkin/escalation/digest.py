@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from checkin import outbox, rota
 from checkin.checkins import CheckIn, missed_in_a_row
+from checkin.escalation import effective
 from checkin.escalation.models import AssessmentRecord
 from checkin.models import Group, GroupMember, Member, StaffUser
 
@@ -72,7 +73,7 @@ def send_due(session: Session, now: datetime, ctx) -> int:
     """Write today's digest for every group whose digest hour has come. Idempotent per group, day and person."""
     written = 0
     for group in session.scalars(select(Group)):
-        window = _window(now, group.timezone, ctx.policy.for_group(group.name).digest_hour)
+        window = _window(now, group.timezone, effective.group_policy(session, ctx.policy, group).digest_hour)
         if window is None:
             continue
         start, end, day = window

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from checkin.crypto import EncryptedJSON, EncryptedText
@@ -127,3 +127,21 @@ class EscalationEvent(Base):
     note: Mapped[str | None] = mapped_column(EncryptedText)
 
     escalation: Mapped[Escalation] = relationship(back_populates="events")
+
+
+class PolicyOverride(Base):
+    """A group's escalation policy as its coordinators set it in the console, over config/escalation.toml
+    (which stays the default: a group without a row follows the file; "reset to default" deletes the row).
+
+    `settings` is a complete group section in the file's own shape ({"crisis": {"levels": [...],
+    "timeout_minutes": 5, ...}, "urgent": {...}, "watch": {"digest_hour": 9},
+    "realert_after_ack_minutes": 30}), read by the same validation as the file
+    (checkin.escalation.effective)."""
+
+    __tablename__ = "escalation_policy_overrides"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
+    settings: Mapped[dict] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Who saved it (no foreign key, as the audit log: it outlives the staff row).
+    updated_by: Mapped[int | None] = mapped_column(Integer)

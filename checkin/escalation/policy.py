@@ -173,3 +173,32 @@ def load(path: Path | str = DEFAULT_PATH) -> Policy:
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{path}: not valid TOML ({exc})") from None
     return parse(data, str(path))
+
+
+def group_from_settings(raw: dict, base: GroupPolicy, source: str = "group override") -> GroupPolicy:
+    """A group section in the file's shape (a console override), over `base`, checked as the file is."""
+    try:
+        return _group(raw, "group", base)
+    except PolicyError as exc:
+        raise PolicyError(f"{source}: {exc}") from None
+
+
+def to_settings(gp: GroupPolicy) -> dict:
+    """A group's policy as a complete group section in the file's shape (what an override stores)."""
+
+    def level(lp: LevelPolicy) -> dict:
+        minutes = lp.timeout_minutes
+        return {
+            "levels": list(lp.levels),
+            "timeout_minutes": int(minutes) if float(minutes).is_integer() else minutes,
+            "repeats": lp.repeats,
+            "channels": list(lp.channels),
+        }
+
+    realert = gp.realert_after_ack_minutes
+    return {
+        "crisis": level(gp.crisis),
+        "urgent": level(gp.urgent),
+        "watch": {"channels": ["digest"], "digest_hour": gp.digest_hour},
+        "realert_after_ack_minutes": int(realert) if float(realert).is_integer() else realert,
+    }

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from checkin import rota
+from checkin.escalation import effective
 from checkin.escalation.models import Escalation
 from checkin.escalation.policy import Policy
 from checkin.models import Group, StaffUser
@@ -35,7 +36,7 @@ def unreachable_groups(
 ) -> list[Group]:
     """The groups (of `group_ids`, or all) whose escalation policy reaches nobody at `now`."""
     coordinator = _coordinator_with_phone(session)
-    policies = [policy.default, *policy.groups.values()]
+    policies = [policy.default, *policy.groups.values(), *effective.override_policies(session, policy)]
     if coordinator and all(
         "coordinator" in gp.crisis.levels and "coordinator" in gp.urgent.levels for gp in policies
     ):
@@ -45,7 +46,7 @@ def unreachable_groups(
         query = query.where(Group.id.in_(group_ids or [-1]))
     out = []
     for group in session.scalars(query):
-        gp = policy.for_group(group.name)
+        gp = effective.group_policy(session, policy, group)
         for lp in (gp.crisis, gp.urgent):
             if coordinator and "coordinator" in lp.levels:
                 continue

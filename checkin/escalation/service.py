@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from checkin import answers, keywords, outbox, rota, unit_of_work
 from checkin.answers.parse import parse_score  # the one score parser
-from checkin.escalation import failsafe
+from checkin.escalation import effective, failsafe
 from checkin.escalation import policy as policy_module
 from checkin.escalation.models import (
     LIVE_STATES,
@@ -53,8 +53,8 @@ class Context:
     policy: Policy
 
     def group_policy(self, session: Session, esc: Escalation) -> GroupPolicy:
-        group = session.get(Group, esc.group_id) if esc.group_id else None
-        return self.policy.for_group(group.name if group else None)
+        """The case's group's effective policy (its console override, else the file's): the one reading."""
+        return effective.group_policy(session, self.policy, esc.group_id)
 
     def level_policy(self, session: Session, esc: Escalation) -> LevelPolicy:
         return self.group_policy(session, esc).for_level(esc.level)
@@ -241,12 +241,8 @@ def assess_message(
 # --- who is told -------------------------------------------------------------------------
 
 
-def _coordinators(session: Session, esc: Escalation) -> list[StaffUser]:
-    """Coordinators linked to the group, or every coordinator if none is: on call whatever the rota says."""
-    return _coordinators_of(session, esc.group_id)
-
-
-def _coordinators_of(session: Session, group_id: int | None) -> list[StaffUser]:
+def coordinators_of(session: Session, group_id: int | None) -> list[StaffUser]:
+    """Coordinators with a phone linked to the group, or every one with a phone if none is: the coordinator step."""
     reachable = (StaffUser.active.is_(True), StaffUser.phone.is_not(None))
     linked = []
     if group_id is not None:
@@ -269,7 +265,7 @@ def reachable(session: Session, group_id: int | None) -> list[StaffUser]:
     """Whoever can be reached when the policy's steps reach nobody: the coordinators (linked to the
     group, or any with a phone), else the group's facilitators with a phone (on call or not), else any
     active facilitator with a phone. Empty only when no active staff member has a phone at all."""
-    people = _coordinators_of(session, group_id)
+    people = coordinators_of(session, group_id)
     if people:
         return people
     reachable_staff = (StaffUser.active.is_(True), StaffUser.phone.is_not(None))
@@ -293,21 +289,28 @@ def _policy_circles(
     session: Session, esc: Escalation, lp: LevelPolicy, now: datetime
 ) -> tuple[list[list[StaffUser]], bool]:
     """(circles, whether the policy itself reached nobody and `reachable` stands in for it)."""
+    return step_circles(session, esc.group_id, lp, now, from_member=esc.member_id is not None)
+
+
+def step_circles(
+    session: Session, group_id: int | None, lp: LevelPolicy, now: datetime, *, from_member: bool = True
+) -> tuple[list[list[StaffUser]], bool]:
+    """Who a case of the group is paged to at `now`, step by step (each step includes the ones before),
+    and whether the policy itself reached nobody so `reachable` stands in for it. The engine pages by
+    this, and the console's policy preview (checkin.escalation.preview) says it in words."""
     # Primaries and backups are facilitators: a coordinator linked to the group is paged at the
     # policy's coordinator step, never in the first round.
-    if esc.member_id is None:
+    if not from_member:
         # A text from an unknown or staff number: the coordinators take it, at every step.
         on_rota = []
         tiers = ["coordinator" for _ in lp.levels]
     else:
-        on_rota = [
-            p for p in rota.on_call_places(session, esc.group_id, now) if p.staff.role != "coordinator"
-        ]
+        on_rota = [p for p in rota.on_call_places(session, group_id, now) if p.staff.role != "coordinator"]
         tiers = list(lp.levels)
     out, seen, acc = [], set(), []
     for tier in tiers:
         people = (
-            _coordinators(session, esc)
+            coordinators_of(session, group_id)
             if tier == "coordinator"
             else [p.staff for p in on_rota if p.link.tier == tier]
         )
@@ -318,7 +321,7 @@ def _policy_circles(
         out.append(list(acc))
     if acc:
         return out, False
-    fallback = reachable(session, esc.group_id)
+    fallback = reachable(session, group_id)
     return [list(fallback) for _ in lp.levels], True
 
 
@@ -504,7 +507,7 @@ def _alert(
         key = ("escalation.alerts", esc.id)
         unit_of_work.note(session, key, unit_of_work.noted(session, key, 0) + 1)
         # In the console's words: which tier of the policy was paged, and the how-many-th time.
-        tiers = ctx.policy.for_group(group.name if group else None).for_level(esc.level).levels
+        tiers = ctx.level_policy(session, esc).levels
         tier = tiers[step] if 0 <= step < len(tiers) else f"step {step + 1}"
         _event(
             session,

@@ -111,6 +111,7 @@ from webhooks.console import (  # noqa: E402, F401
     views_member_data,
     views_members,
     views_plan,
+    views_policy,
     views_reports,
     views_roster,
     views_simulator,
