@@ -1,7 +1,8 @@
 """Importing members from a CSV file: every row checked by the directory's rules, all or nothing.
 
 Columns (header row required, any order, case-insensitive): group, phone, name, and optionally
-language (en|es), channel (sms|voice), timezone (IANA; empty = the group's). A file with any bad
+language (English, Spanish, español, en, es...), channel (sms|voice), timezone (a city such as
+Chicago, or IANA; empty = the group's). A file with any bad
 row imports nothing; the report names each bad row and every reason, so it can be fixed in one go.
 """
 
@@ -15,8 +16,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from checkin.directory import ValidationError, check_timezone
-from checkin.models import CHANNELS, LANGUAGES, ConsentEvent, Group, Member
+from checkin import languages, timezones
+from checkin.directory import ValidationError
+from checkin.models import CHANNELS, ConsentEvent, Group, Member
 from checkin.phones import InvalidPhone, normalize_phone
 
 REQUIRED = ("group", "phone", "name")
@@ -104,7 +106,7 @@ def import_rows(
     for i in range(0, len(wanted), 1000):
         known.update(session.scalars(select(Member.phone).where(Member.phone.in_(wanted[i : i + 1000]))))
 
-    zones: dict[str, str | None] = {}
+    zones: dict[str, tuple[str | None, str | None]] = {}
     problems: list[RowProblem] = []
     valid: list[tuple[dict[str, str], str, Group]] = []
     first_line_of: dict[str, int] = {}
@@ -154,23 +156,28 @@ def import_rows(
     return len(valid), []
 
 
-def _field_problems(row: dict[str, str], zones: dict[str, str | None]) -> list[str]:
+def _field_problems(row: dict[str, str], zones: dict[str, tuple[str | None, str | None]]) -> list[str]:
     reasons = []
     name = row.get("name", "")
     if not name or len(name) > 80:
         reasons.append("name must be 1-80 characters")
-    for column, allowed, default in (("language", LANGUAGES, "en"), ("channel", CHANNELS, "sms")):
-        value = row.get(column) or default
-        if value not in allowed:
-            reasons.append(f"{column} must be one of {', '.join(allowed)}, not {value!r}")
+    try:  # "Spanish", "español", "es": the row keeps the code
+        row["language"] = languages.code(row.get("language"), default="en")
+    except ValidationError as exc:
+        reasons.append(str(exc))
+    value = row.get("channel") or "sms"
+    if value not in CHANNELS:
+        reasons.append(f"channel must be one of {', '.join(CHANNELS)}, not {value!r}")
     zone = row.get("timezone")
     if zone:
-        if zone not in zones:  # checking a zone reads the zone database: once per distinct name
+        if zone not in zones:  # resolving a zone reads the zone database: once per distinct name
             try:
-                check_timezone(zone)
-                zones[zone] = None
+                zones[zone] = (timezones.resolve(zone), None)
             except ValidationError as exc:
-                zones[zone] = str(exc)
-        if zones[zone]:
-            reasons.append(zones[zone])
+                zones[zone] = (None, str(exc))
+        resolved, problem = zones[zone]
+        if problem:
+            reasons.append(problem)
+        else:
+            row["timezone"] = resolved  # "Chicago" is stored as America/Chicago
     return reasons

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 from flask import current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from checkin import calendar_feed, schedules
+from checkin import calendar_feed, schedules, timezones
 from checkin.answers import rsvp
 from checkin.db import utcnow
-from checkin.directory import ValidationError, add_group, check_timezone
+from checkin.directory import ValidationError, add_group
 from checkin.models import Group
 from checkin.phones import InvalidPhone, normalize_phone
 from webhooks.console import (
@@ -148,7 +148,7 @@ def edit_group(group_id: int):
 def _update_group(group: Group, form) -> None:
     session = db()
     name = forms.text(form, "name", "Name", max_len=120, required=True)
-    timezone = check_timezone((form.get("timezone") or "").strip())
+    timezone = timezones.resolve(form.get("timezone"))
     raw_number = (form.get("phone_number") or "").strip()
     try:
         number = normalize_phone(raw_number) if raw_number else None

@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from checkin import consent, member_import
+from checkin import consent, languages, member_import, timezones
 from checkin.accounts import audit
 from checkin.db import utcnow
-from checkin.directory import ValidationError, add_member, check_timezone
-from checkin.models import CHANNELS, LANGUAGES, ConsentEvent, GroupMember, Member, StaffUser
+from checkin.directory import ValidationError, add_member
+from checkin.models import CHANNELS, ConsentEvent, GroupMember, Member, StaffUser
 from checkin.schedules.service import pause_member, pause_member_until_resumed
 from webhooks.console import bp, imports
 from webhooks.console.auth import (
@@ -30,7 +30,7 @@ from webhooks.console.views_escalations import EVENT_WORDS
 from webhooks.params import optional_id, record_id
 
 IMPORT_MAX_BYTES = 5 * 1024 * 1024
-LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
+LANGUAGE_NAMES = languages.NAMES
 CHANNEL_NAMES = {"sms": "Text messages", "voice": "Phone calls"}
 
 
@@ -160,12 +160,11 @@ def member_edit(member_id: int):
         name = values["name"]
         if not name or len(name) > 80:
             raise ValidationError("name must be 1-80 characters")
-        if values["language"] not in LANGUAGES:
-            raise ValidationError(f"language must be one of {', '.join(LANGUAGES)}")
+        values["language"] = languages.code(values["language"])
         if values["channel"] not in CHANNELS:
             raise ValidationError(f"channel must be one of {', '.join(CHANNELS)}")
         if values["timezone"]:
-            check_timezone(values["timezone"])
+            values["timezone"] = timezones.resolve(values["timezone"])
     except ValidationError as exc:
         return render_template(
             "console/member_form.html",
