@@ -9,6 +9,7 @@ from flask import Flask, url_for
 from markupsafe import Markup, escape
 from werkzeug.routing import BuildError
 
+from checkin import languages, timezones
 from checkin.db import utcnow
 from webhooks.console import words
 
@@ -128,9 +129,12 @@ def register(app: Flask) -> None:
     app.add_template_filter(words.rule_details, "rule_details")
     app.add_template_filter(words.clock, "clock")
     app.add_template_filter(words.day, "day")
+    app.add_template_filter(words.clock_in, "clock_in")
     app.add_template_filter(words.zone_name, "zone_name")
     app.add_template_filter(words.placeholder_name, "placeholder_name")
     app.add_template_global(words.schedule_words, "schedule_words")
     app.add_template_global(words.when, "when")
+    app.add_template_global(timezones.choices, "timezone_choices")
+    app.add_template_global(languages.name, "language_name")
     app.add_template_filter(handed_to, "handed_to")
     app.add_template_filter(masked_phone, "masked_phone")

@@ -24,6 +24,7 @@ from webhooks.console import (
     login_required,
     recurrence,
     visible_groups,
+    words,
 )
 from webhooks.console.auth import audit_here
 
@@ -202,7 +203,8 @@ def save_schedule(group_id: int):
     except (ValidationError, recurrence.RecurrenceError) as exc:
         db().rollback()
         return _group_page(group, builder=form, error=str(exc), error_in="builder", status=400)
-    flash(f"Schedule saved: {rec.describe()} at {at:%H:%M}, from {first:%a %d %b %Y}.", "ok")
+    meets = words.schedule_words(rec.rrule(), at, group.timezone)
+    flash(f"Schedule saved: meets {meets}, from {words.day(first, year=True)}.", "ok")
     return redirect(url_for(".group", group_id=group_id) + "#meetings")
 
 
@@ -234,7 +236,8 @@ def move_meeting(group_id: int, key: str):
         db().rollback()
         return _group_page(group, error=str(exc), error_in="meetings", status=400)
     flash(
-        f"Meeting moved to {new_start:%a %d %b %H:%M}. Members who would have been reminded are told once.",
+        f"Meeting moved to {words.day(new_start)}, {words.clock(new_start)}. "
+        "Members who would have been reminded are told once.",
         "ok",
     )
     return redirect(url_for(".group", group_id=group_id) + "#meetings")

@@ -53,6 +53,11 @@ def when(value: datetime | None, tz: str | None = None, *, year: bool = False, z
     return f"{text} {local:%Z}" if zone else text
 
 
+def clock_in(value: datetime | None, tz: str | None = None) -> str:
+    """Only the time of an instant in a zone: '6:30 pm'."""
+    return clock(value.astimezone(ZoneInfo(tz or "UTC"))) if value is not None else "-"
+
+
 # --- schedules in words --------------------------------------------------------------------------
 
 _WEEKDAYS = {
@@ -269,6 +274,53 @@ PLACEHOLDER_NAMES = {
 
 def placeholder_name(key: str) -> str:
     return PLACEHOLDER_NAMES.get(key, key.replace("_", " ").capitalize())
+
+
+# --- texts and sends ----------------------------------------------------------------------------
+
+SEND_KINDS = {
+    "reminder": "Meeting reminder",
+    "prompt": "Check-in prompt",
+    "nudge": "Nudge (prompt not answered)",
+    "change": "Meeting cancelled or moved",
+}
+
+HELD = {
+    "opted out": "not sent: opted out",
+    "paused": "not sent: paused",
+    "live exchange": "waits: the member is texting with us right now",
+    "quiet hours until stale": "not sent: their night lasts past the time this prompt is useful",
+    "quiet hours until the meeting": "not sent: their night lasts until the meeting",
+    "quiet hours until the next reminder": "not sent: their night lasts until the next reminder",
+    "meeting started": "not sent: the meeting has started",
+}
+
+
+def held_words(reason: str | None) -> str:
+    """Why the planner holds a send, as the preview says it."""
+    if not reason:
+        return ""
+    if reason.startswith("paused through "):
+        try:
+            return f"not sent: paused through {day(date.fromisoformat(reason[15:]))}"
+        except ValueError:
+            pass
+    return HELD.get(reason, f"not sent: {reason}")
+
+
+def text_length(body: str) -> str:
+    """'1 text message long' / '3 text messages long; this text uses "á", which makes each text hold
+    70 characters instead of 160' (the same count as checkin.templates.segments and segments.js)."""
+    from checkin.templates import segments
+
+    encoding, _units, count = segments(body)
+    words = f"{count} text message{'s' if count != 1 else ''} long"
+    if encoding != "GSM-7":
+        odd = next((ch for ch in body if segments(ch)[0] != "GSM-7"), "")
+        words += (
+            f"; this text uses \u201c{odd}\u201d, which makes each text hold 70 characters instead of 160"
+        )
+    return words
 
 
 # --- audit rows ----------------------------------------------------------------------------------
