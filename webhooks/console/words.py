@@ -318,7 +318,7 @@ def text_length(body: str) -> str:
     if encoding != "GSM-7":
         odd = next((ch for ch in body if segments(ch)[0] != "GSM-7"), "")
         words += (
-            f"; this text uses \u201c{odd}\u201d, which makes each text hold 70 characters instead of 160"
+            f"; this text uses \u201c{odd}\u201d, which makes each text hold {67 if count > 1 else 70} characters instead of 160"
         )
     return words
 
