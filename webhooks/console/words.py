@@ -317,9 +317,7 @@ def text_length(body: str) -> str:
     words = f"{count} text message{'s' if count != 1 else ''} long"
     if encoding != "GSM-7":
         odd = next((ch for ch in body if segments(ch)[0] != "GSM-7"), "")
-        words += (
-            f"; this text uses \u201c{odd}\u201d, which makes each text hold {67 if count > 1 else 70} characters instead of 160"
-        )
+        words += f"; this text uses \u201c{odd}\u201d, which makes each text hold {67 if count > 1 else 70} characters instead of 160"
     return words
 
 
