@@ -428,7 +428,10 @@ def test_a_refused_text_comes_back_as_typed_with_the_reason_and_nothing_is_saved
     too_long = coordinator.post(
         f"/console/groups/{group.id}/plan/texts", data={"en.prompt": "How are you doing this week? " * 12}
     )
-    assert too_long.status_code == 400 and "English check-in prompt: 3 SMS segments" in text(too_long)
+    assert (
+        too_long.status_code == 400
+        and "English check-in prompt: 3 text messages long with sample values (at most 2)" in text(too_long)
+    )
     with db.session() as s:
         texts = schedules.get_templates(s, group.id)
     assert (

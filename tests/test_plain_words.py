@@ -167,3 +167,13 @@ def test_audit_rows_read_as_sentences():
     assert words.audit_sentence(saved, None, None, groups, staff) == (
         "Someone changed a setting for Tuesday Group: reminder plan saved"
     )
+
+
+def test_a_length_refusal_reads_in_words():
+    said = words.plain_error(
+        "Spanish nudge: 3 SMS segments (259 UCS-2 characters with sample values); at most 2 allowed"
+    )
+    assert said == (
+        "Spanish nudge: 3 text messages long with sample values (at most 2); it uses an accent or symbol that "
+        "makes each text hold 67 characters instead of 153"
+    )

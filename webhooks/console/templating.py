@@ -130,6 +130,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(words.clock, "clock")
     app.add_template_filter(words.day, "day")
     app.add_template_filter(words.clock_in, "clock_in")
+    app.add_template_filter(words.plain_error, "plain_error")
     app.add_template_filter(words.zone_name, "zone_name")
     app.add_template_filter(words.placeholder_name, "placeholder_name")
     app.add_template_global(words.schedule_words, "schedule_words")

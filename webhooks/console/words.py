@@ -321,6 +321,26 @@ def text_length(body: str) -> str:
     return words
 
 
+_SEGMENTS = re.compile(
+    r"(\d+) SMS segments \((\d+) (GSM-7|UCS-2) characters with sample values\); at most (\d+) allowed"
+)
+
+
+def plain_error(error) -> str:
+    """A refusal from the planner in a volunteer's words: '3 SMS segments (259 UCS-2 characters with
+    sample values); at most 2 allowed' -> '3 text messages long with sample values (at most 2); it
+    uses an accent or symbol that makes each text hold 70 characters instead of 160'."""
+
+    def say(m: re.Match) -> str:
+        count, _chars, encoding, limit = m.groups()
+        words = f"{count} text messages long with sample values (at most {limit})"
+        if encoding == "UCS-2":
+            words += "; it uses an accent or symbol that makes each text hold 67 characters instead of 153"
+        return words
+
+    return _SEGMENTS.sub(say, str(error))
+
+
 # --- audit rows ----------------------------------------------------------------------------------
 
 AUDIT_VERBS = {
