@@ -192,7 +192,7 @@ def test_home_shows_what_the_planner_will_send_later_today(client, db):
         r"6:00 pm <small class=\"muted\">"
         + re.escape(zone.rsplit("/", 1)[-1].replace("_", " "))
         + r" time</small></td>\s*<td data-label=\"Member\">"
-        r"<a href=\"/console/members/\d+\">Sam Rivera</a></td>\s*<td data-label=\"What\">reminder</td>",
+        r"<a href=\"/console/members/\d+\">Sam Rivera</a></td>\s*<td data-label=\"What\">Meeting reminder</td>",
         today,
     )
     assert "planned" in today

@@ -137,5 +137,6 @@ def register(app: Flask) -> None:
     app.add_template_global(words.when, "when")
     app.add_template_global(timezones.choices, "timezone_choices")
     app.add_template_global(languages.name, "language_name")
+    app.add_template_global(words.SEND_KINDS, "send_kinds")
     app.add_template_filter(handed_to, "handed_to")
     app.add_template_filter(masked_phone, "masked_phone")
