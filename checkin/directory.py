@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from checkin import languages, timezones
 from checkin.errors import ValidationError
 from checkin.models import (
     CHANNELS,
-    LANGUAGES,
     STAFF_ROLES,
     ConsentEvent,
     Group,
@@ -57,7 +57,7 @@ def add_group(session: Session, name: str, timezone: str, phone_number: str | No
     name = (name or "").strip()
     if not name or len(name) > 120:
         raise ValidationError("group name must be 1-120 characters")
-    check_timezone(timezone)
+    timezone = timezones.resolve(timezone)
     if session.scalar(select(Group.id).where(Group.name == name)):
         raise ValidationError(f"a group named {name!r} already exists")
     number = _phone(phone_number, "group phone") if phone_number else None
@@ -84,10 +84,10 @@ def add_member(
     display_name = (display_name or "").strip()
     if not display_name or len(display_name) > 80:
         raise ValidationError("name must be 1-80 characters")
-    _choice(language, LANGUAGES, "language")
+    language = languages.code(language, default="en")
     _choice(channel, CHANNELS, "channel")
     if timezone:
-        check_timezone(timezone)
+        timezone = timezones.resolve(timezone)
     if session.scalar(select(Member.id).where(Member.phone == number)):
         raise ValidationError("a member with that phone number already exists")
     member = Member(

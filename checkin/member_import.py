@@ -1,7 +1,8 @@
 """Importing a roster from a CSV file in update mode: match by phone, add new, update changed, list the rest.
 
 Columns (header row required, any order, case-insensitive): group, phone, name, and optionally
-language (en|es), channel (sms|voice), timezone (IANA; empty = the group's), consent_source (where the
+language (English, Spanish, español, en, es...), channel (sms|voice), timezone (a city such as
+Chicago, or IANA; empty = the group's), consent_source (where the
 member agreed: "paper form at meeting") and consent_date (2026-11-30 or 11/30/2026). The columns the
 members export adds (status, last_check_in, missed_in_a_row, mood_trend) are read and ignored, so an
 exported file imports as it is.
@@ -26,8 +27,9 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from checkin.directory import ValidationError, check_timezone
-from checkin.models import CHANNELS, LANGUAGES, ConsentEvent, Group, GroupMember, Member, MemberStatus
+from checkin import languages, timezones
+from checkin.directory import ValidationError
+from checkin.models import CHANNELS, ConsentEvent, Group, GroupMember, Member, MemberStatus
 from checkin.phones import InvalidPhone, normalize_phone
 
 REQUIRED = ("group", "phone", "name")
@@ -235,7 +237,7 @@ def plan(
         ):
             known[m.phone] = m
 
-    zones: dict[str, str | None] = {}
+    zones: dict[str, tuple[str | None, str | None]] = {}
     planned: list[PlannedRow] = []
     first_line_of: dict[str, int] = {}
     for index, (row, phone) in enumerate(zip(rows, phones)):
@@ -317,28 +319,32 @@ def _current(member: Member) -> dict[str, str]:
 
 
 def _field_values(
-    row: dict[str, str], zones: dict[str, str | None], today: date
+    row: dict[str, str], zones: dict[str, tuple[str | None, str | None]], today: date
 ) -> tuple[dict[str, str], list[str]]:
     reasons = []
     values = {"name": row.get("name", "")}
     if not values["name"] or len(values["name"]) > 80:
         reasons.append("name must be 1-80 characters")
-    for column, allowed in (("language", LANGUAGES), ("channel", CHANNELS)):
-        value = (row.get(column) or "").lower()
-        if value and value not in allowed:
-            reasons.append(f"{column} must be one of {', '.join(allowed)}, not {row[column]!r}")
-        values[column] = value
+    try:  # "Spanish", "español", "es": the code is kept; an empty cell leaves the member's language
+        values["language"] = languages.code(row.get("language"), default="")
+    except ValidationError as exc:
+        reasons.append(str(exc))
+        values["language"] = ""
+    value = (row.get("channel") or "").lower()
+    if value and value not in CHANNELS:
+        reasons.append(f"channel must be one of {', '.join(CHANNELS)}, not {row['channel']!r}")
+    values["channel"] = value
     zone = row.get("timezone")
     if zone:
-        if zone not in zones:  # checking a zone reads the zone database: once per distinct name
+        if zone not in zones:  # resolving a zone reads the zone database: once per distinct name
             try:
-                check_timezone(zone)
-                zones[zone] = None
+                zones[zone] = (timezones.resolve(zone), None)
             except ValidationError as exc:
-                zones[zone] = str(exc)
-        if zones[zone]:
-            reasons.append(zones[zone])
-        values["timezone"] = zone
+                zones[zone] = (None, str(exc))
+        resolved, problem = zones[zone]
+        if problem:
+            reasons.append(problem)
+        values["timezone"] = resolved or zone  # "Chicago" is stored as America/Chicago
     source = row.get("consent_source", "")
     if len(source) > CONSENT_SOURCE_MAX:
         reasons.append(f"consent_source must be at most {CONSENT_SOURCE_MAX} characters")

@@ -125,7 +125,14 @@ def on_call(
 
 
 def _clock(minute: int) -> str:
-    return f"{minute // 60:02d}:{minute % 60:02d}"
+    """The console's one English clock: 540 -> '9:00 am', 1080 -> '6:00 pm', 0 -> '12:00 am'."""
+    hour = minute // 60 % 24
+    return f"{hour % 12 or 12}:{minute % 60:02d} {'am' if hour < 12 else 'pm'}"
+
+
+def _when(instant) -> str:
+    """'Thu, Dec 24, 2026, 9:00 am' (an instant already in the group's zone)."""
+    return f"{instant:%a, %b} {instant.day}, {instant.year}, {_clock(instant.hour * 60 + instant.minute)}"
 
 
 def days_in_words(days: str) -> str:
@@ -147,9 +154,10 @@ def days_in_words(days: str) -> str:
 def describe(window: OnCallWindow, zone: ZoneInfo) -> str:
     """The window as a person reads it, times in the group's zone."""
     if window.kind != "weekly":
-        fmt = "%a %d %b %Y %H:%M"
         what = "Cover" if window.kind == "cover" else "Away"
-        return f"{what}: {window.starts_at.astimezone(zone).strftime(fmt)} to {window.ends_at.astimezone(zone).strftime(fmt)}"
+        return (
+            f"{what}: {_when(window.starts_at.astimezone(zone))} to {_when(window.ends_at.astimezone(zone))}"
+        )
     start, end, span = _clock(window.start_minute), _clock(window.end_minute), _span(window)
     if span == 0:
         return f"{days_in_words(window.days)} {start}–{end}"

@@ -51,6 +51,11 @@ def facilitator(app, client, db, group):
     return Console(client, "frankie@example.org")
 
 
+def whole_preview(coordinator, group_id: int) -> str:
+    """The plan page's preview over all its days (it shows a day a page)."""
+    return "\n".join(text(coordinator.get(f"/console/groups/{group_id}/plan?day={n}")) for n in range(15))
+
+
 def weekly(db, group_id, day=date(2027, 3, 2), at=time(18)):
     with db.session() as s:
         schedules.set_schedule(
@@ -155,7 +160,7 @@ def test_coordinator_creates_a_group_and_bad_input_is_refused_with_a_reason(coor
     bad = coordinator.post(
         "/console/groups", data={"name": "Evening", "timezone": "Mars/Olympus", "phone_number": ""}
     )
-    assert bad.status_code == 400 and "unknown time zone" in text(bad)
+    assert bad.status_code == 400 and "is not a time zone we know" in text(bad)
     assert 'value="Evening"' in text(bad)  # what was typed is still there
     ok = coordinator.post(
         "/console/groups",
@@ -312,12 +317,23 @@ def test_plan_is_saved_and_the_preview_shows_each_send_in_the_members_local_time
     page = text(coordinator.get(f"/console/groups/{group.id}/plan"))
     assert 'value="24, 3"' in page
     # Every send the planner lists is on the page, at the member's local time.
-    assert expected and all(p.local_time.strftime("%a %d %b %H:%M %Z") in page for p in expected)
+    first_day = expected[0].local_time.date() if expected else None
+    today = utcnow().astimezone(ZoneInfo(group.timezone)).date()
+    days = {(p.local_time.date() - today).days for p in expected}
+    for n in sorted(days):  # the preview shows a day a page
+        day_page = text(coordinator.get(f"/console/groups/{group.id}/plan?day={n}"))
+        on_day = [p for p in expected if (p.local_time.date() - today).days == n]
+        assert all(
+            f"{p.local_time.hour % 12 or 12}:{p.local_time:%M} {'am' if p.local_time.hour < 12 else 'pm'} {p.local_time:%Z}"
+            in day_page
+            for p in on_day
+        )
+    assert expected and first_day is not None
     prompts = [p for p in expected if p.kind == "prompt"]
     assert prompts and all(
         p.local_time.hour == 11 and p.local_time.tzinfo == ZoneInfo("America/New_York") for p in prompts
     )
-    assert "Reminder: Tuesday Group meets" in page and "segment" in page
+    assert "text message long" in whole_preview(coordinator, group.id)
     assert coordinator.post(f"/console/groups/{group.id}/plan/defaults").status_code == 302
     with db.session() as s:
         assert schedules.get_plan(s, group.id) == schedules.load_config().defaults
@@ -356,10 +372,9 @@ def test_coordinator_saves_a_groups_texts_and_the_preview_uses_them(
     # Each text is a labelled box prefilled with the file's text, with its placeholders listed.
     assert '<label for="t-en-reminder">Meeting reminder</label>' in page
     assert 'name="en.reminder"' in page and "Reminder: {group} meets {when}{date}" in page
-    assert (
-        "Placeholders: <code>{date}</code> <code>{group}</code> <code>{time}</code> <code>{weekday}</code> <code>{when}</code> <code>{where}</code>"
-        in page
-    )
+    # ... with a button per placeholder, named in words, and the raw forms in a toggle.
+    assert 'data-insert="{date}" data-target="t-en-reminder">Meeting date</button>' in page
+    assert "<code>{where}</code> Where (address or dial-in line)" in page
     assert "changed from the default" not in page
     saved = coordinator.post(
         f"/console/groups/{group.id}/plan/texts",
@@ -371,12 +386,13 @@ def test_coordinator_saves_a_groups_texts_and_the_preview_uses_them(
     assert saved.status_code == 302 and saved.headers["Location"].endswith("#preview")
     page = text(coordinator.get(f"/console/groups/{group.id}/plan"))
     assert "Texts saved" in page
-    assert "Hi from Tuesday Group: we meet tomorrow, " in page  # the English member's reminder in the preview
-    assert "Recordatorio: Tuesday Group se reune mañana" in page  # the Spanish one is the file's still
+    preview = whole_preview(coordinator, group.id)
+    assert (
+        "Hi from Tuesday Group: we meet tomorrow, " in preview
+    )  # the English member's reminder in the preview
+    assert "Recordatorio: Tuesday Group se reune mañana" in preview  # the Spanish one is the file's still
     assert page.count("changed from the default") == 1 and "1 changed for this group" in page
-    assert "Reminder: Thursday Group meets tomorrow" in text(
-        coordinator.get(f"/console/groups/{other_group.id}/plan")
-    )
+    assert "Reminder: Thursday Group meets tomorrow" in whole_preview(coordinator, other_group.id)
     # "Back to the default" wins over the text in the box.
     back = coordinator.post(
         f"/console/groups/{group.id}/plan/texts", data={"en.reminder": OUR_REMINDER, "default": "en.reminder"}
@@ -412,7 +428,10 @@ def test_a_refused_text_comes_back_as_typed_with_the_reason_and_nothing_is_saved
     too_long = coordinator.post(
         f"/console/groups/{group.id}/plan/texts", data={"en.prompt": "How are you doing this week? " * 12}
     )
-    assert too_long.status_code == 400 and "English check-in prompt: 3 SMS segments" in text(too_long)
+    assert (
+        too_long.status_code == 400
+        and "English check-in prompt: 3 text messages long with sample values (at most 2)" in text(too_long)
+    )
     with db.session() as s:
         texts = schedules.get_templates(s, group.id)
     assert (

@@ -78,9 +78,9 @@ def test_coordinator_adds_an_office_hours_shift_and_reads_it_in_words(coordinato
     )
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    assert "Times in America/New_York" in page
+    assert "Times in New York time" in page
     row = row_of(page, "Frankie")
-    assert "Mon–Fri 09:00–17:00" in row
+    assert "Mon–Fri 9:00 am–5:00 pm" in row
     on_after = in_office_hours()
     assert ("on call now" in row) in {on_before, on_after} and ("off shift" in row) is not (
         "on call now" in row
@@ -88,7 +88,7 @@ def test_coordinator_adds_an_office_hours_shift_and_reads_it_in_words(coordinato
     [window] = windows(db)
     assert (window.days, window.start_minute, window.end_minute, window.span_days) == ("12345", 540, 1020, 0)
     assert audits(db) == [
-        f"group:{group.id} staff:{frankie.id} window:{window.id} added: Mon–Fri 09:00–17:00"
+        f"group:{group.id} staff:{frankie.id} window:{window.id} added: Mon–Fri 9:00 am–5:00 pm"
     ]
 
 
@@ -98,7 +98,7 @@ def test_the_weekend_overnight_shift(coordinator, db, group, frankie):
         shift(frankie, days="5", start="18:00", end="09:00", ends="3"),
     )
     row = row_of(coordinator.get("/console/staff").get_data(as_text=True), "Frankie")
-    assert "Fri 18:00 to Mon 09:00" in row
+    assert "Fri 6:00 pm to Mon 9:00 am" in row
 
 
 @pytest.mark.parametrize(
@@ -174,7 +174,8 @@ def test_removing_a_window_puts_it_back_to_always_and_is_audited(coordinator, db
     assert "at all times" in row and "on call now" in row
     assert windows(db) == []
     assert (
-        audits(db)[-1] == f"group:{group.id} staff:{frankie.id} window:{window.id} removed: Sat 09:00–17:00"
+        audits(db)[-1]
+        == f"group:{group.id} staff:{frankie.id} window:{window.id} removed: Sat 9:00 am–5:00 pm"
     )
     assert coordinator.post(f"/console/staff/rota/{group.id}/windows/{window.id}/remove").status_code == 404
 
@@ -195,7 +196,7 @@ def test_a_facilitator_reads_their_groups_rota_but_cannot_change_it(app, coordin
         add_group(s, "Thursday Group", "America/Chicago", "+15005550009")
     theirs = Console(app.test_client(), "frankie@example.org")
     page = theirs.get("/console/staff").get_data(as_text=True)
-    assert "Mon–Fri 09:00–17:00" in row_of(page, "Frankie")
+    assert "Mon–Fri 9:00 am–5:00 pm" in row_of(page, "Frankie")
     assert "Thursday Group" not in page
     assert (
         "Add a weekly shift" not in page and "Add cover or time away" not in page and ">Remove<" not in page

@@ -200,8 +200,10 @@ def test_home_shows_what_the_planner_will_send_later_today(client, db):
     page = Console(client, "casey@example.org").get("/console/").get_data(as_text=True)
     today = page[page.index("Still to send today") : page.index('id="y-h"')]
     assert re.search(
-        r"18:00 <small class=\"muted\">" + re.escape(zone) + r"</small></td>\s*<td data-label=\"Member\">"
-        r"<a href=\"/console/members/\d+\">Sam Rivera</a></td>\s*<td data-label=\"What\">reminder</td>",
+        r"6:00 pm <small class=\"muted\">"
+        + re.escape(zone.rsplit("/", 1)[-1].replace("_", " "))
+        + r" time</small></td>\s*<td data-label=\"Member\">"
+        r"<a href=\"/console/members/\d+\">Sam Rivera</a></td>\s*<td data-label=\"What\">Meeting reminder</td>",
         today,
     )
     assert "planned" in today

@@ -74,13 +74,16 @@ def test_an_overnight_shift_across_the_spring_dst_change_is_an_hour_shorter():
 
 
 def test_windows_in_words():
-    assert rota.describe(weekly("12345", "09:00", "17:00"), NY) == "Mon–Fri 09:00–17:00"
-    assert rota.describe(weekly("5", "18:00", "09:00", span=3), NY) == "Fri 18:00 to Mon 09:00"
-    assert rota.describe(weekly("1234", "22:00", "06:00"), NY) == "Mon–Thu 22:00 to 06:00 the next day"
-    assert rota.describe(weekly("136", "08:00", "12:00"), NY) == "Mon, Wed, Sat 08:00–12:00"
-    assert rota.describe(weekly("1234567", "00:00", "00:00"), NY) == "Every day 00:00 to 00:00 the next day"
+    assert rota.describe(weekly("12345", "09:00", "17:00"), NY) == "Mon–Fri 9:00 am–5:00 pm"
+    assert rota.describe(weekly("5", "18:00", "09:00", span=3), NY) == "Fri 6:00 pm to Mon 9:00 am"
+    assert rota.describe(weekly("1234", "22:00", "06:00"), NY) == "Mon–Thu 10:00 pm to 6:00 am the next day"
+    assert rota.describe(weekly("136", "08:00", "12:00"), NY) == "Mon, Wed, Sat 8:00 am–12:00 pm"
+    assert (
+        rota.describe(weekly("1234567", "00:00", "00:00"), NY)
+        == "Every day 12:00 am to 12:00 am the next day"
+    )
     away = OnCallWindow(kind="away", starts_at=utc(2026, 12, 24, 14, 0), ends_at=utc(2026, 12, 27, 14, 0))
-    assert rota.describe(away, NY) == "Away: Thu 24 Dec 2026 09:00 to Sun 27 Dec 2026 09:00"
+    assert rota.describe(away, NY) == "Away: Thu, Dec 24, 2026, 9:00 am to Sun, Dec 27, 2026, 9:00 am"
 
 
 def place(on_call=True) -> GroupStaff:

@@ -5,6 +5,8 @@ Fixtures (shared with the planning pages' tests):
   coordinator and a facilitator who can sign in (see ConsoleServer).
 - `browser_page`: a Playwright page signed in as the coordinator; `anonymous_page`: one signed out.
 - `screenshot(page, name)`: saves tests/screenshots/<name>-phone.png and -desktop.png (git-ignored).
+- `tests.browser.plain_words.assert_plain_words(page)`: fails if the text a person sees on the page has an
+  RRULE, a config/ path, a {placeholder} or a rule id (closed <details> and form values are not read).
 `make test` installs Chromium and Playwright; without them the browser tests fail, saying what is missing.
 """
 

@@ -36,7 +36,7 @@ def test_send_an_announcement_and_watch_the_bar_reach_100(
     page.goto(console_server.url(f"/console/groups/{group.id}"))
     page.get_by_role("link", name="Announce to the group").click()
     page.get_by_label("English text").fill("No meeting tonight: the building is closed.")
-    expect(page.locator("#c-en")).to_contain_text("1 SMS")
+    expect(page.locator("#c-en")).to_contain_text("1 text message long")
     page.get_by_role("button", name="Preview").click()
     # Spanish speakers and no Spanish text: refused, saying why, with the words kept.
     expect(page.get_by_role("alert")).to_contain_text("write the Spanish text too")

@@ -100,7 +100,9 @@ def test_staff_page_and_facilitator_view(anonymous_page, browser_page, console_s
     expect(page.get_by_role("heading", name="Staff and rota")).to_be_visible()
     screenshot(page, "staff")
     page.get_by_role("link", name="Audit").click()
-    expect(page.locator("#audit").get_by_text("signin").first).to_be_visible()  # waits for the new page
+    expect(
+        page.locator("#audit").get_by_text("Casey Coordinator signed in").first
+    ).to_be_visible()  # waits for the new page
     screenshot(page, "audit")
     page.get_by_role("button", name="Sign out").click()
     # Signed out for real before the next sign-in (a goto now would cancel the sign-out's POST).

@@ -89,7 +89,7 @@ def test_free_text_appears_live_is_taken_and_a_console_reply_shows_delivered(
     expect(page.locator("#live-state")).to_contain_text("taken by Frankie Facilitator")
     expect(page.get_by_text("speaks English").first).to_be_visible()
     page.get_by_label("Your reply").fill("Hi Sam, I will call you at 6.")
-    expect(page.locator("#reply-segments")).to_contain_text("1 SMS")
+    expect(page.locator("#reply-segments")).to_contain_text("1 text message long")
     page.get_by_role("button", name="Send reply").click()
     expect(
         page.get_by_role("status").filter(has_text="Sent to Sam from Tuesday Group's number")

@@ -30,7 +30,7 @@ def test_add_a_shift_and_see_on_call_now(browser_page, console_server, group, sc
     form.get_by_label("To").press("Enter")  # keyboard submits the form
 
     expect(page.get_by_role("status")).to_have_text("Rota updated.")
-    words = f"{DAY_NAMES[start.isoweekday() - 1]} {start:%H:%M}"
+    words = f"{DAY_NAMES[start.isoweekday() - 1]} {start.hour % 12 or 12}:{start:%M} {'am' if start.hour < 12 else 'pm'}"
     row = page.locator(f"#group-{group.id} tr", has_text="Frankie Facilitator")
     expect(row).to_contain_text(words)
     expect(row).to_contain_text("on call now")

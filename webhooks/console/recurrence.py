@@ -3,7 +3,7 @@
 Coordinators pick "every week", "every other week" or "the nth weekday of the month"; dateutil.rrule
 writes the rule and finds the first meeting on or after the chosen date. Reading a stored rule back
 (to fill the form for editing) uses icalendar's RRULE parser; a rule the builder cannot express
-(written with the CLI, say) comes back as None and is shown as text instead.
+(written with the CLI, say) comes back as None and is shown in words (console.words.rule_words).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from icalendar import vRecur
 PATTERNS = {
     "weekly": "Every week",
     "biweekly": "Every other week",
-    "monthly": "Once a month, on the nth weekday",
+    "monthly": "Once a month, on a given weekday (the 2nd Tuesday, say)",
 }
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

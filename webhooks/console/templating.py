@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from flask import Flask, url_for
 from markupsafe import Markup, escape
 from werkzeug.routing import BuildError
 
+from checkin import languages, timezones
 from checkin.db import utcnow
+from webhooks.console import words
 
 
 def ago(when: datetime | None, now: datetime | None = None) -> str:
@@ -29,28 +30,19 @@ def ago(when: datetime | None, now: datetime | None = None) -> str:
     return f"{hours // 24} days"
 
 
-WHEN = "%a %d %b %H:%M %Z"  # the clock is named (EST, CET, UTC): a member may live in another zone than the reader
-
-
-def local(when: datetime | None, tz: str | None = None, fmt: str = WHEN) -> str:
+def local(when: datetime | None, tz: str | None = None, fmt: str | None = None) -> str:
+    """'Tue, Dec 8, 6:30 pm CST' (words.when): the clock is named, as a member may live in another
+    zone than the reader. `fmt` (a strftime format) is for pages not yet moved to the words filters."""
     if when is None:
         return "-"
-    return when.astimezone(ZoneInfo(tz or "UTC")).strftime(fmt)
+    if fmt:
+        return when.astimezone(ZoneInfo(tz or "UTC")).strftime(fmt)
+    return words.when(when, tz)
 
 
-@lru_cache(maxsize=1)
-def _rule_reasons() -> dict[str, str]:
-    from checkin.rules import classifier, default_ruleset
-
-    rules = default_ruleset()
-    reasons = {r.id: r.reason for r in rules.rules} | {c.id: c.reason for c in rules.combines}
-    return reasons | classifier.REASONS
-
-
-def rule_reasons(ids: str | None) -> str:
-    """'si.kill_self,combo.si_soon' (what an assessment stores) as the rules' reasons, for people who
-    do not read rule files; an id the rules no longer have is shown as it is."""
-    return "; ".join(_rule_reasons().get(rule_id, rule_id) for rule_id in (ids or "").split(",") if rule_id)
+rule_reasons = (
+    words.rule_reasons
+)  # kept under its old name: 'si.kill_self,combo.si_soon' as the rules' reasons
 
 
 def masked_phone(number: str | None) -> str:
@@ -135,5 +127,17 @@ def register(app: Flask) -> None:
     app.add_template_filter(ago, "ago")
     app.add_template_filter(local, "local")
     app.add_template_filter(rule_reasons, "rule_reasons")
+    app.add_template_filter(words.rule_details, "rule_details")
+    app.add_template_filter(words.clock, "clock")
+    app.add_template_filter(words.day, "day")
+    app.add_template_filter(words.clock_in, "clock_in")
+    app.add_template_filter(words.plain_error, "plain_error")
+    app.add_template_filter(words.zone_name, "zone_name")
+    app.add_template_filter(words.placeholder_name, "placeholder_name")
+    app.add_template_global(words.schedule_words, "schedule_words")
+    app.add_template_global(words.when, "when")
+    app.add_template_global(timezones.choices, "timezone_choices")
+    app.add_template_global(languages.name, "language_name")
+    app.add_template_global(words.SEND_KINDS, "send_kinds")
     app.add_template_filter(handed_to, "handed_to")
     app.add_template_filter(masked_phone, "masked_phone")

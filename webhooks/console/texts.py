@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from checkin.schedules.plan import LANGUAGE_NAMES, TEMPLATE_FIELDS, PlanConfig, sample_values
 from checkin.templates import segments  # noqa: F401  (the page's JS counter mirrors this function)
+from webhooks.console import words
 
 # Which texts each kind of send uses, in the order the page lists them.
 LABELS = {
@@ -14,8 +16,8 @@ LABELS = {
     "moved": "Meeting moved",
     "prompt": "Check-in prompt",
     "nudge": "Nudge (prompt not answered)",
-    "where_address": "Where: address (fills {where})",
-    "where_dial_in": "Where: dial-in (fills {where})",
+    "where_address": "Where, for a meeting at an address",
+    "where_dial_in": "Where, for a meeting by phone",
 }
 
 
@@ -30,6 +32,24 @@ class TextField:
     changed: bool  # the group's own text is in effect
     back_to_default: bool  # the "back to the default" box is ticked
     placeholders: list[str]
+    chips: list[tuple[str, str]]  # (placeholder as typed, its name): the buttons that insert it
+    example: str  # the text as a member would read it, with sample values
+
+
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def example(text: str, samples: dict) -> str:
+    """The text with sample values, as segments.js renders it: {{ and }} as braces, an unknown
+    placeholder left as typed (saving refuses it, naming it)."""
+
+    def fill(match: re.Match) -> str:
+        whole, name = match.group(0), match.group(1)
+        if whole in ("{{", "}}"):
+            return whole[0]
+        return str(samples[name]) if name in samples else whole
+
+    return _PLACEHOLDER.sub(fill, text or "")
 
 
 @dataclass(frozen=True)
@@ -50,6 +70,7 @@ def text_sets(effective: PlanConfig, defaults: PlanConfig, group_name: str, form
     reset = set(form.getlist("default")) if form is not None else set()
     out = []
     for lang, table in effective.templates.items():
+        samples = sample_values(effective, lang, group_name)[0]
         fields = []
         for key, label in LABELS.items():
             name = field_name(lang, key)
@@ -65,13 +86,11 @@ def text_sets(effective: PlanConfig, defaults: PlanConfig, group_name: str, form
                     table[key] != defaults.templates[lang][key],
                     name in reset,
                     [f"{{{p}}}" for p in sorted(TEMPLATE_FIELDS[key])],
+                    [(f"{{{p}}}", words.placeholder_name(p)) for p in sorted(TEMPLATE_FIELDS[key])],
+                    example(text.strip(), samples),
                 )
             )
-        out.append(
-            LanguageTexts(
-                lang, LANGUAGE_NAMES.get(lang, lang), sample_values(effective, lang, group_name)[0], fields
-            )
-        )
+        out.append(LanguageTexts(lang, LANGUAGE_NAMES.get(lang, lang), samples, fields))
     return out
 
 

@@ -247,17 +247,17 @@ def mood_chart(points: list[tuple[datetime, int]], width: int = 640, height: int
     line = " ".join(f"{x(t):.1f},{y(s):.1f}" for t, s in points)
     parts.append(f'<polyline points="{line}" fill="none" stroke="#1f5fbf" stroke-width="2"/>')
     for t, s in points:
-        label = escape(f"{t:%d %b %Y}: {s}")
+        label = escape(f"{t:%b} {t.day}, {t.year}: {s}")
         parts.append(
             f'<circle cx="{x(t):.1f}" cy="{y(s):.1f}" r="4" fill="{"#b00020" if s <= 2 else "#1f5fbf"}">'
             f"<title>{label}</title></circle>"
         )
     parts.append(
-        f'<text x="{left}" y="{height - 8}" font-size="12" fill="#5b6474">{points[0][0]:%d %b}</text>'
+        f'<text x="{left}" y="{height - 8}" font-size="12" fill="#5b6474">{points[0][0]:%b} {points[0][0].day}</text>'
     )
     if t1 != t0:
         parts.append(
-            f'<text x="{width - right}" y="{height - 8}" text-anchor="end" font-size="12" fill="#5b6474">{points[-1][0]:%d %b}</text>'
+            f'<text x="{width - right}" y="{height - 8}" text-anchor="end" font-size="12" fill="#5b6474">{points[-1][0]:%b} {points[-1][0].day}</text>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every value in the SVG is a number or escaped

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 from flask import current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from checkin import calendar_feed, schedules
+from checkin import calendar_feed, schedules, timezones
 from checkin.answers import rsvp
 from checkin.db import utcnow
-from checkin.directory import ValidationError, add_group, check_timezone
+from checkin.directory import ValidationError, add_group
 from checkin.models import Group
 from checkin.phones import InvalidPhone, normalize_phone
 from webhooks.console import (
@@ -24,6 +24,7 @@ from webhooks.console import (
     login_required,
     recurrence,
     visible_groups,
+    words,
 )
 from webhooks.console.auth import audit_here
 
@@ -148,7 +149,7 @@ def edit_group(group_id: int):
 def _update_group(group: Group, form) -> None:
     session = db()
     name = forms.text(form, "name", "Name", max_len=120, required=True)
-    timezone = check_timezone((form.get("timezone") or "").strip())
+    timezone = timezones.resolve(form.get("timezone"))
     raw_number = (form.get("phone_number") or "").strip()
     try:
         number = normalize_phone(raw_number) if raw_number else None
@@ -202,7 +203,8 @@ def save_schedule(group_id: int):
     except (ValidationError, recurrence.RecurrenceError) as exc:
         db().rollback()
         return _group_page(group, builder=form, error=str(exc), error_in="builder", status=400)
-    flash(f"Schedule saved: {rec.describe()} at {at:%H:%M}, from {first:%a %d %b %Y}.", "ok")
+    meets = words.schedule_words(rec.rrule(), at, group.timezone)
+    flash(f"Schedule saved: meets {meets}, from {words.day(first, year=True)}.", "ok")
     return redirect(url_for(".group", group_id=group_id) + "#meetings")
 
 
@@ -234,7 +236,8 @@ def move_meeting(group_id: int, key: str):
         db().rollback()
         return _group_page(group, error=str(exc), error_in="meetings", status=400)
     flash(
-        f"Meeting moved to {new_start:%a %d %b %H:%M}. Members who would have been reminded are told once.",
+        f"Meeting moved to {words.day(new_start)}, {words.clock(new_start)}. "
+        "Members who would have been reminded are told once.",
         "ok",
     )
     return redirect(url_for(".group", group_id=group_id) + "#meetings")

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select, update
 
-from checkin import consent, member_import
+from checkin import consent, languages, member_import, timezones
 from checkin.accounts import audit
 from checkin.db import utcnow
-from checkin.directory import ValidationError, add_member, check_timezone
-from checkin.models import CHANNELS, LANGUAGES, ConsentEvent, Member, OutboxItem, StaffUser
+from checkin.directory import ValidationError, add_member
+from checkin.models import CHANNELS, ConsentEvent, Member, OutboxItem, StaffUser
 from checkin.phones import InvalidPhone, normalize_phone
 from checkin.schedules.service import pause_member, pause_member_until_resumed
 from webhooks.console import bp, views_roster
@@ -32,7 +32,7 @@ from webhooks.console.auth import (
 from webhooks.console.views_escalations import EVENT_WORDS
 from webhooks.params import record_id
 
-LANGUAGE_NAMES = views_roster.LANGUAGE_NAMES
+LANGUAGE_NAMES = languages.NAMES
 CHANNEL_NAMES = views_roster.CHANNEL_NAMES
 
 
@@ -149,12 +149,11 @@ def member_edit(member_id: int):
         name = values["name"]
         if not name or len(name) > 80:
             raise ValidationError("name must be 1-80 characters")
-        if values["language"] not in LANGUAGES:
-            raise ValidationError(f"language must be one of {', '.join(LANGUAGES)}")
+        values["language"] = languages.code(values["language"])
         if values["channel"] not in CHANNELS:
             raise ValidationError(f"channel must be one of {', '.join(CHANNELS)}")
         if values["timezone"]:
-            check_timezone(values["timezone"])
+            values["timezone"] = timezones.resolve(values["timezone"])
         phone = member.phone
         if "phone" in request.form:
             try:

@@ -7,7 +7,8 @@ it lists (and what it marks as held back by quiet hours, pauses or opt-outs) is 
 from __future__ import annotations
 
 import re
-from itertools import groupby
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -25,6 +26,7 @@ from webhooks.console import (
     is_coordinator,
     login_required,
     texts,
+    words,
 )
 from webhooks.console.auth import audit_here
 
@@ -112,6 +114,21 @@ def plan(group_id: int):
     return _plan_page(group_visible(group_id))
 
 
+def _preview_days(sends, names, today, page_day: int):
+    """The preview one day at a time (each member's own date): [(date, count)] for the 14 days and the
+    chosen day's sends, in time order."""
+    days = [today + timedelta(days=n) for n in range(PREVIEW_DAYS + 1)]
+    by_day = {d: [] for d in days}
+    for s in sends:
+        by_day.setdefault(s.local_time.date(), []).append(s)
+    counts = [(d, len(by_day.get(d, []))) for d in days]
+    shown = sorted(
+        by_day.get(days[page_day], []),
+        key=lambda s: (s.send_at_utc, names.get(s.member_id, s.member_name), s.member_id),
+    )
+    return counts, shown
+
+
 def _plan_page(group: Group, form=None, error=None, status=200, texts_form=None, texts_error=None):
     session = db()
     now = utcnow()
@@ -128,11 +145,12 @@ def _plan_page(group: Group, form=None, error=None, status=200, texts_form=None,
             select(Member.id, Member.display_name).where(Member.id.in_({s.member_id for s in sends}))
         ).all()
     )
-    sends = sorted(sends, key=lambda s: (names.get(s.member_id, s.member_name), s.member_id, s.send_at_utc))
-    by_member = [
-        (key, list(rows))
-        for key, rows in groupby(sends, key=lambda s: (s.member_id, names.get(s.member_id, s.member_name)))
-    ]
+    try:
+        page_day = min(max(int(request.args.get("day", 0)), 0), PREVIEW_DAYS)
+    except ValueError:
+        page_day = 0
+    today = now.astimezone(ZoneInfo(group.timezone)).date()
+    day_counts, day_sends = _preview_days(sends, names, today, page_day)
     return render_template(
         "console/plan.html",
         group=group,
@@ -141,7 +159,10 @@ def _plan_page(group: Group, form=None, error=None, status=200, texts_form=None,
         error=error,
         editable=is_coordinator(),
         has_schedule=has_schedule,
-        by_member=by_member,
+        names=names,
+        day_counts=day_counts,
+        page_day=page_day,
+        day_sends=day_sends,
         days=PREVIEW_DAYS,
         count=len(sends),
         held=sum(1 for s in sends if s.held_reason),
@@ -150,7 +171,9 @@ def _plan_page(group: Group, form=None, error=None, status=200, texts_form=None,
         ),
         texts_error=texts_error,
         error_field=_error_field(texts_error),
-        segments=texts.segments,
+        length=words.text_length,
+        kinds=words.SEND_KINDS,
+        held_words=words.held_words,
     ), status
 
 
@@ -183,7 +206,7 @@ def reset_plan(group_id: int):
     schedules.set_plan(db(), group.id, **{key: None for key, _label in FIELDS.values()})
     audit_here("setting_changed", f"group:{group.id} reminder plan reset to the defaults")
     db().commit()
-    flash("Plan back to the defaults in config/plan.toml.", "ok")
+    flash("Plan back to the standard settings.", "ok")
     return redirect(url_for(".plan", group_id=group_id) + "#preview")
 
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import Response, abort, current_app, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from checkin import member_import, roster
+from checkin import languages, member_import, roster
 from checkin.accounts import audit
 from checkin.db import utcnow
 from checkin.directory import ValidationError
@@ -26,7 +26,7 @@ from webhooks.console.auth import (
 from webhooks.params import optional_id
 
 IMPORT_MAX_BYTES = 5 * 1024 * 1024
-LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
+LANGUAGE_NAMES = languages.NAMES
 CHANNEL_NAMES = {"sms": "Text messages", "voice": "Phone calls"}
 STATUS_NAMES = {"active": "active", "paused": "paused", "opted_out": "opted out"}
 FIELD_NAMES = {

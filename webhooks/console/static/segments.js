@@ -36,12 +36,21 @@
     });
   }
 
-  function describe(info, max) {
-    var words = info.units + " characters \u00b7 " + info.segments + " SMS";
+  /* In words a volunteer reads: "2 text messages long", and which character makes a text hold 70
+     characters instead of 160 (the server says the same: console.words.text_length). */
+  function describe(info, max, text) {
+    var words = info.segments + " text message" + (info.segments === 1 ? "" : "s") + " long \u00b7 " +
+      info.units + " characters";
     if (info.encoding === "UCS-2") {
-      words += " (UCS-2: " + (info.segments > 1 ? 67 : 70) + " per segment)";
+      var odd = "";
+      for (var i = 0; i < text.length && !odd; i++) {
+        if (segments(text.charAt(i)).encoding === "UCS-2") { odd = text.charAt(i); }
+      }
+      if (odd >= "\ud800" && odd <= "\udbff") { odd = text.substr(text.indexOf(odd), 2); }
+      words += " \u00b7 this text uses \u201c" + odd + "\u201d, which makes each text hold " +
+        (info.segments > 1 ? 67 : 70) + " characters instead of 160";
     }
-    if (max && info.segments > max) { words += " \u00b7 over the limit of " + max; }
+    if (max && info.segments > max) { words += " \u00b7 over the limit of " + max + " text messages"; }
     return words;
   }
 
@@ -51,8 +60,9 @@
     var holder = field.closest("[data-samples]");
     var samples = holder ? JSON.parse(holder.getAttribute("data-samples")) : null;
     function update() {
-      var info = segments(render(field.value.trim(), samples));  // the server keeps no outer space either
-      out.textContent = describe(info, max);
+      var text = render(field.value.trim(), samples);  // the server keeps no outer space either
+      var info = segments(text);
+      out.textContent = describe(info, max, text);
       out.classList.toggle("over", !!max && info.segments > max);
     }
     field.addEventListener("input", update);

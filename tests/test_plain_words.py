@@ -1,0 +1,179 @@
+"""Plain words without a database: schedules, clocks and dates, rule reasons, time zones by city,
+languages by name, audit rows as sentences (the console pages that use them: tests/browser/test_plain_words.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from types import SimpleNamespace
+
+import pytest
+
+from checkin import languages, timezones
+from checkin.errors import ValidationError
+from webhooks.console import words
+
+
+@pytest.mark.parametrize(
+    ("rule", "said"),
+    [
+        ("FREQ=WEEKLY;INTERVAL=2;BYDAY=TU", "every other Tuesday at 6:30 pm, Chicago time"),
+        ("FREQ=WEEKLY;BYDAY=TU", "every Tuesday at 6:30 pm, Chicago time"),
+        ("RRULE:FREQ=MONTHLY;BYDAY=2TH", "the second Thursday of each month at 6:30 pm, Chicago time"),
+        ("FREQ=MONTHLY;BYDAY=-1FR", "the last Friday of each month at 6:30 pm, Chicago time"),
+        # Shapes only the command line writes: as much as can be said, and saying when it is not all.
+        (
+            "FREQ=WEEKLY;BYDAY=MO,WE,FR;COUNT=10",
+            "every Monday, Wednesday and Friday at 6:30 pm, 10 times, Chicago time",
+        ),
+        ("FREQ=MONTHLY;BYMONTHDAY=15", "the 15th of each month at 6:30 pm, Chicago time"),
+        ("FREQ=DAILY", "every day at 6:30 pm, Chicago time"),
+        (
+            "FREQ=WEEKLY;BYDAY=SU;UNTIL=20270101T000000Z",
+            "every Sunday at 6:30 pm, until Fri, Jan 1, 2027, Chicago time",
+        ),
+        ("FREQ=WEEKLY;BYDAY=TU;BYSETPOS=1", "every Tuesday at 6:30 pm (and more conditions), Chicago time"),
+        ("FREQ=HOURLY", "on a custom schedule at 6:30 pm, Chicago time"),
+    ],
+)
+def test_schedules_in_words(rule, said):
+    assert words.schedule_words(rule, time(18, 30), "America/Chicago") == said
+
+
+def test_every_builder_shape_reads_in_words():
+    from webhooks.console import recurrence
+
+    for pattern in recurrence.PATTERNS:
+        for weekday in recurrence.WEEKDAYS:
+            for nth in recurrence.NTHS if pattern == "monthly" else (None,):
+                said = words.rule_words(recurrence.Recurrence(pattern, weekday, nth).rrule())
+                assert "custom" not in said and "more conditions" not in said and "=" not in said, said
+
+
+def test_one_clock_and_one_date_for_english():
+    assert [words.clock(time(h, m)) for h, m in ((0, 5), (9, 0), (12, 0), (18, 30), (23, 59))] == [
+        "12:05 am",
+        "9:00 am",
+        "12:00 pm",
+        "6:30 pm",
+        "11:59 pm",
+    ]
+    assert words.day(date(2026, 12, 8)) == "Tue, Dec 8"
+    assert words.day(date(2026, 12, 8), year=True) == "Tue, Dec 8, 2026"
+    at = datetime(2026, 12, 3, 20, 14, tzinfo=UTC)
+    assert words.when(at, "America/Chicago") == "Thu, Dec 3, 2:14 pm CST"
+    assert words.zone_name("America/Argentina/Buenos_Aires") == "Buenos Aires time"
+
+
+def test_rule_ids_become_reasons_and_stay_available_in_a_toggle():
+    said = words.rule_reasons(
+        "history.two_lowest,history.drop,voice.no_facilitator_answered,si.kill_self,gone.rule"
+    )
+    assert "scored 1 of 5 twice in a row" in said and "nobody answered" in said
+    assert "killing oneself" in said and "a rule that is no longer in use" in said
+    assert "." not in said.replace("etc.", "")  # no id
+    toggle = str(words.rule_details("si.kill_self,<b>"))
+    assert toggle.startswith('<details class="ids"><summary>Rule ids</summary>') and "&lt;b&gt;" in toggle
+
+
+@pytest.mark.parametrize(
+    ("typed", "zone"),
+    [
+        ("Chicago", "America/Chicago"),
+        ("chicago", "America/Chicago"),
+        ("america/chicago", "America/Chicago"),
+        (" New York ", "America/New_York"),
+        ("sao paulo", "America/Sao_Paulo"),
+        ("UTC", "UTC"),
+    ],
+)
+def test_a_time_zone_is_found_by_its_city(typed, zone):
+    assert timezones.resolve(typed) == zone
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("EST", "did you mean America/New_York (New York)?"),
+        ("cst", "did you mean America/Chicago (Chicago)?"),
+        ("Chicgo", "did you mean America/Chicago (Chicago)?"),
+        ("Narnia", "type the nearest large city"),
+        ("", "type a city such as Chicago"),
+    ],
+)
+def test_an_abbreviation_or_a_typo_is_refused_with_the_city_form(typed, said):
+    with pytest.raises(ValidationError, match="time zone") as refused:
+        timezones.resolve(typed)
+    assert said in str(refused.value)
+
+
+def test_the_picker_lists_places_by_city():
+    choices = dict(timezones.choices())
+    assert (
+        choices["America/Chicago"] == "Chicago" and "EST5EDT" not in choices and "US/Eastern" not in choices
+    )
+
+
+@pytest.mark.parametrize(
+    "typed", ["Spanish", "spanish", "Español", "espanol", "ES", "es", "Spanish / Español"]
+)
+def test_spanish_by_any_of_its_names(typed):
+    assert languages.code(typed) == "es"
+
+
+def test_an_unknown_language_names_the_choices():
+    assert languages.code("", default="en") == "en" and languages.code("English") == "en"
+    with pytest.raises(ValidationError, match="choose English or Spanish / Español"):
+        languages.code("fr")
+
+
+def test_import_takes_languages_and_zones_by_name(db, group):
+    from checkin import member_import
+    from checkin.models import Member
+
+    csv = (
+        "group,phone,name,language,timezone\n"
+        f"{group.name},202-555-0161,Ana Diaz,Español,chicago\n"
+        f"{group.name},202-555-0162,Ben Ode,English,\n"
+    )
+    with db.session() as s:
+        added, problems = member_import.import_rows(
+            s, member_import.parse(csv.encode()), consent_source="import:test"
+        )
+        assert (added, problems) == (2, [])
+        ana = s.query(Member).filter_by(display_name="Ana Diaz").one()
+        assert (ana.language, ana.timezone) == ("es", "America/Chicago")
+
+
+def test_audit_rows_read_as_sentences():
+    groups, staff = {2: "Tuesday Group"}, {1: "Casey Coordinator", 3: "Frankie Facilitator"}
+    row = SimpleNamespace(
+        action="on_call",
+        detail="group:2 staff:3 window:2 added: Tue 6:00 pm–9:00 pm",
+        member_id=None,
+        escalation_id=None,
+    )
+    assert words.audit_sentence(row, "Casey Coordinator", None, groups, staff) == (
+        "Casey Coordinator changed Frankie's on-call times for Tuesday Group: added: Tue 6:00 pm–9:00 pm"
+    )
+    viewed = SimpleNamespace(
+        action="view_messages", detail="timeline (all): 3 message(s)", member_id=7, escalation_id=None
+    )
+    assert words.audit_sentence(viewed, "Frankie Facilitator", "Sam Rivera", groups, staff).startswith(
+        "Frankie Facilitator read Sam Rivera's messages"
+    )
+    saved = SimpleNamespace(
+        action="setting_changed", detail="group:2 reminder plan saved", member_id=None, escalation_id=None
+    )
+    assert words.audit_sentence(saved, None, None, groups, staff) == (
+        "Someone changed a setting for Tuesday Group: reminder plan saved"
+    )
+
+
+def test_a_length_refusal_reads_in_words():
+    said = words.plain_error(
+        "Spanish nudge: 3 SMS segments (259 UCS-2 characters with sample values); at most 2 allowed"
+    )
+    assert said == (
+        "Spanish nudge: 3 text messages long with sample values (at most 2); it uses an accent or symbol that "
+        "makes each text hold 67 characters instead of 153"
+    )

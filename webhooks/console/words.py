@@ -1,0 +1,405 @@
+"""Plain words for what the console shows: one clock ("6:30 pm") and one date ("Tue, Dec 8") for
+English, time zones by city ("Chicago time"), the rules' reasons instead of their ids, placeholders by
+name, and audit rows as sentences. Ids and raw values stay available inside a <details> toggle.
+
+Every page formats times through these functions (as Jinja filters: see templating.register), so a
+page cannot mix a 24-hour and a 12-hour clock.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from markupsafe import Markup, escape
+
+from checkin import timezones
+
+# --- clocks and dates (English) ------------------------------------------------------------------
+
+
+def clock(value: time | datetime | None) -> str:
+    """'6:30 pm', '12:00 pm', '9:05 am'."""
+    if value is None:
+        return "-"
+    hour = value.hour % 12 or 12
+    return f"{hour}:{value.minute:02d} {'am' if value.hour < 12 else 'pm'}"
+
+
+def day(value: date | datetime | None, year: bool = False) -> str:
+    """'Tue, Dec 8' (with year: 'Tue, Dec 8, 2026')."""
+    if value is None:
+        return "-"
+    text = f"{value:%a}, {value:%b} {value.day}"
+    return f"{text}, {value.year}" if year else text
+
+
+def zone_name(tz: str | None) -> str:
+    """'America/Chicago' -> 'Chicago time'; 'UTC' -> 'UTC'."""
+    if not tz or tz.upper() in ("UTC", "ETC/UTC"):
+        return "UTC"
+    return f"{timezones.city(tz)} time"
+
+
+def when(value: datetime | None, tz: str | None = None, *, year: bool = False, zone: bool = True) -> str:
+    """An instant in a zone: 'Tue, Dec 8, 6:30 pm CST' (the clock is named: a member may live in
+    another zone than the reader)."""
+    if value is None:
+        return "-"
+    local = value.astimezone(ZoneInfo(tz or "UTC"))
+    text = f"{day(local, year)}, {clock(local)}"
+    return f"{text} {local:%Z}" if zone else text
+
+
+def clock_in(value: datetime | None, tz: str | None = None) -> str:
+    """Only the time of an instant in a zone: '6:30 pm'."""
+    return clock(value.astimezone(ZoneInfo(tz or "UTC"))) if value is not None else "-"
+
+
+# --- schedules in words --------------------------------------------------------------------------
+
+_WEEKDAYS = {
+    "MO": "Monday",
+    "TU": "Tuesday",
+    "WE": "Wednesday",
+    "TH": "Thursday",
+    "FR": "Friday",
+    "SA": "Saturday",
+    "SU": "Sunday",
+}
+_ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last", -2: "second to last"}
+_EVERY_NTH = {2: "every other", 3: "every third", 4: "every fourth"}
+_UNITS = {"DAILY": "day", "WEEKLY": "week", "MONTHLY": "month", "YEARLY": "year"}
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _nth(n: int) -> str:
+    if n in _ORDINALS:
+        return _ORDINALS[n]
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def rule_words(rrule: str | None, at: str = "") -> str:
+    """An RFC 5545 RRULE as a person says it: 'every other Tuesday', 'the second Thursday of each
+    month', 'every day'. Covers what the builder writes and the common shapes the CLI can write
+    (several days, a day of the month, COUNT/UNTIL); anything else ends in "(and more conditions)"
+    so nobody mistakes a partial reading for the whole rule."""
+    text = (rrule or "").strip()
+    if text.upper().startswith("RRULE:"):
+        text = text[6:]
+    parts: dict[str, str] = {}
+    for piece in text.split(";"):
+        key, _, value = piece.partition("=")
+        if key.strip():
+            parts[key.strip().upper()] = value.strip().upper()
+    freq = parts.pop("FREQ", "")
+    custom = "on a custom schedule" + at
+    if freq not in _UNITS:
+        return custom
+    try:
+        interval = int(parts.pop("INTERVAL", "1") or 1)
+    except ValueError:
+        return custom
+    parts.pop("WKST", None)
+    unit = _UNITS[freq]
+    every = "every" if interval == 1 else _EVERY_NTH.get(interval, f"every {interval}")
+    days, nths = [], []
+    for token in filter(None, parts.pop("BYDAY", "").split(",")):
+        match = re.fullmatch(r"([+-]?\d+)?(MO|TU|WE|TH|FR|SA|SU)", token)
+        if not match:
+            return custom
+        if match.group(1):
+            nths.append(f"{_nth(int(match.group(1)))} {_WEEKDAYS[match.group(2)]}")
+        else:
+            days.append(_WEEKDAYS[match.group(2)])
+    monthdays = [int(d) for d in parts.pop("BYMONTHDAY", "").split(",") if re.fullmatch(r"-?\d+", d)]
+    months = [
+        _MONTHS[int(m) - 1] for m in parts.pop("BYMONTH", "").split(",") if m.isdigit() and 0 < int(m) <= 12
+    ]
+    if freq == "WEEKLY" and days and not nths:
+        words = (
+            f"{every} {_and(days)}"
+            if interval in _EVERY_NTH or interval == 1
+            else f"{every} weeks on {_and(days)}"
+        )
+    elif freq == "MONTHLY" and nths and not days:
+        of = (
+            "each month"
+            if interval == 1
+            else f"{every} month"
+            if interval in _EVERY_NTH
+            else f"every {interval} months"
+        )
+        words = f"the {_and(nths)} of {of}"
+    elif freq == "MONTHLY" and monthdays and not (days or nths):
+        of = (
+            "each month"
+            if interval == 1
+            else f"{every} month"
+            if interval in _EVERY_NTH
+            else f"every {interval} months"
+        )
+        words = (
+            f"the {_and([_nth(d) if d > 0 else 'last' if d == -1 else _nth(d) for d in monthdays])} of {of}"
+        )
+    elif freq == "DAILY" and not (days or nths or monthdays):
+        words = (
+            "every day"
+            if interval == 1
+            else f"{every} day"
+            if interval in _EVERY_NTH
+            else f"every {interval} days"
+        )
+    elif freq == "DAILY" and days and not nths:
+        words = f"every {_and(days)}"
+    elif not (days or nths or monthdays):
+        words = f"{every} {unit}" if interval == 1 or interval in _EVERY_NTH else f"every {interval} {unit}s"
+    else:
+        return custom
+    words += at
+    if months:
+        words += f", in {_and(months)}"
+    count, until = parts.pop("COUNT", None), parts.pop("UNTIL", None)
+    if count and count.isdigit():
+        words += f", {count} times"
+    if until and re.fullmatch(r"\d{8}(T\d{6}Z?)?", until):
+        end = date(int(until[:4]), int(until[4:6]), int(until[6:8]))
+        words += f", until {day(end, year=True)}"
+    if parts:
+        words += " (and more conditions)"
+    return words
+
+
+def schedule_words(rrule: str | None, start: time | None, tz: str | None) -> str:
+    """'every other Tuesday at 6:30 pm, Chicago time'."""
+    words = rule_words(rrule, f" at {clock(start)}" if start is not None else "")
+    return f"{words}, {zone_name(tz)}"
+
+
+# --- rule reasons --------------------------------------------------------------------------------
+
+# Rules that are not in the rules files: the engine's own (scores, history, help) and the call flow's.
+EXTRA_REASONS = {
+    "history.score_1": "scored 1 of 5 on a check-in",
+    "history.two_lowest": "scored 1 of 5 twice in a row",
+    "history.drop": "a check-in score well below their recent ones",
+    "history.missed_3": "missed three check-ins in a row",
+    "help.request": "asked for help",
+    "engine.error": "the rules could not read this message, so it went to a person",
+    "voice.help_request": "asked for help during a call",
+    "voice.phq9_item9": "on a call, said they had thoughts of being better off dead or of hurting themselves",
+    "voice.no_facilitator_answered": "called to talk to a facilitator and nobody answered",
+}
+UNKNOWN_RULE = "a rule that is no longer in use"
+
+
+@lru_cache(maxsize=1)
+def _reasons() -> dict[str, str]:
+    from checkin.rules import classifier, default_ruleset
+
+    rules = default_ruleset()
+    reasons = {r.id: r.reason for r in rules.rules if r.reason} | {
+        c.id: c.reason for c in rules.combines if c.reason
+    }
+    return EXTRA_REASONS | reasons | classifier.REASONS
+
+
+def rule_ids() -> frozenset[str]:
+    """Every rule id a page could show by mistake (the browser tests search for them)."""
+    return frozenset(_reasons())
+
+
+def _ids(ids) -> list[str]:
+    if isinstance(ids, str):
+        ids = ids.split(",")
+    return [i.strip() for i in ids or () if i and i.strip()]
+
+
+def rule_reasons(ids) -> str:
+    """'si.kill_self,history.drop' (what an assessment stores) as the rules' reasons, one sentence
+    each, for people who do not read rule files."""
+    reasons = []
+    for rule_id in _ids(ids):
+        reason = _reasons().get(rule_id, UNKNOWN_RULE)
+        if reason not in reasons:
+            reasons.append(reason)
+    return "; ".join(reasons)
+
+
+def rule_details(ids) -> Markup:
+    """The ids behind the reasons, in a closed toggle, for whoever tunes the rules."""
+    shown = _ids(ids)
+    if not shown:
+        return Markup("")
+    codes = " ".join(f"<code>{escape(i)}</code>" for i in shown)
+    return Markup(f'<details class="ids"><summary>Rule ids</summary>{codes}</details>')  # noqa: S704 - escaped
+
+
+# --- placeholders --------------------------------------------------------------------------------
+
+PLACEHOLDER_NAMES = {
+    "name": "Member's first name",
+    "group": "Group name",
+    "when": "Meeting day and time",
+    "date": "Meeting date",
+    "time": "Meeting time",
+    "weekday": "Meeting weekday",
+    "where": "Where (address or dial-in line)",
+    "new_date": "New meeting date",
+    "new_time": "New meeting time",
+    "address": "Meeting address",
+    "dial_in": "Dial-in number",
+}
+
+
+def placeholder_name(key: str) -> str:
+    return PLACEHOLDER_NAMES.get(key, key.replace("_", " ").capitalize())
+
+
+# --- texts and sends ----------------------------------------------------------------------------
+
+SEND_KINDS = {
+    "reminder": "Meeting reminder",
+    "prompt": "Check-in prompt",
+    "nudge": "Nudge (prompt not answered)",
+    "change": "Meeting cancelled or moved",
+}
+
+HELD = {
+    "opted out": "not sent: opted out",
+    "paused": "not sent: paused",
+    "live exchange": "waits: the member is texting with us right now",
+    "quiet hours until stale": "not sent: their night lasts past the time this prompt is useful",
+    "quiet hours until the meeting": "not sent: their night lasts until the meeting",
+    "quiet hours until the next reminder": "not sent: their night lasts until the next reminder",
+    "meeting started": "not sent: the meeting has started",
+}
+
+
+def held_words(reason: str | None) -> str:
+    """Why the planner holds a send, as the preview says it."""
+    if not reason:
+        return ""
+    if reason.startswith("paused through "):
+        try:
+            return f"not sent: paused through {day(date.fromisoformat(reason[15:]))}"
+        except ValueError:
+            pass
+    return HELD.get(reason, f"not sent: {reason}")
+
+
+def text_length(body: str) -> str:
+    """'1 text message long' / '3 text messages long; this text uses "á", which makes each text hold
+    70 characters instead of 160' (the same count as checkin.templates.segments and segments.js)."""
+    from checkin.templates import segments
+
+    encoding, _units, count = segments(body)
+    words = f"{count} text message{'s' if count != 1 else ''} long"
+    if encoding != "GSM-7":
+        odd = next((ch for ch in body if segments(ch)[0] != "GSM-7"), "")
+        words += f"; this text uses \u201c{odd}\u201d, which makes each text hold {67 if count > 1 else 70} characters instead of 160"
+    return words
+
+
+_SEGMENTS = re.compile(
+    r"(\d+) SMS segments \((\d+) (GSM-7|UCS-2) characters with sample values\); at most (\d+) allowed"
+)
+
+
+def plain_error(error) -> str:
+    """A refusal from the planner in a volunteer's words: '3 SMS segments (259 UCS-2 characters with
+    sample values); at most 2 allowed' -> '3 text messages long with sample values (at most 2); it
+    uses an accent or symbol that makes each text hold 70 characters instead of 160'."""
+
+    def say(m: re.Match) -> str:
+        count, _chars, encoding, limit = m.groups()
+        words = f"{count} text messages long with sample values (at most {limit})"
+        if encoding == "UCS-2":
+            words += "; it uses an accent or symbol that makes each text hold 67 characters instead of 153"
+        return words
+
+    return _SEGMENTS.sub(say, str(error))
+
+
+# --- audit rows ----------------------------------------------------------------------------------
+
+AUDIT_VERBS = {
+    "signin": "signed in",
+    "signin_failed": "failed to sign in",
+    "signout": "signed out",
+    "password_reset": "reset a password",
+    "view_messages": "read {member}'s messages",
+    "view_paged_case": "opened a case they were paged for",
+    "member_added": "added {member}",
+    "member_edited": "changed {member}'s details",
+    "consent": "recorded {member}'s consent",
+    "import": "imported members",
+    "staff_added": "added or reactivated a staff account",
+    "staff_removed": "deactivated a staff account",
+    "staff_edited": "changed a staff account",
+    "on_call": "changed the on-call rota",
+    "inbox_take": "took {member}'s conversation",
+    "inbox_done": "closed {member}'s conversation",
+    "reply": "replied to {member}",
+    "reply_refused": "tried to reply to {member} (not sent)",
+    "canned_replies": "saved the canned replies",
+    "member_erased": "erased a member",
+    "member_export": "downloaded {member}'s data",
+    "view_member": "opened {member}'s page",
+    "view_escalation": "opened a case",
+    "reveal_phone": "revealed {member}'s phone number",
+    "simulate": "used the simulator",
+    "setting_changed": "changed a setting",
+    "cli": "used the checkin command",
+    "export": "exported data",
+    "erase": "erased data",
+    "retention": "removed old records as the retention rules say",
+    "announce": "sent an announcement",
+}
+_TOKEN = re.compile(r"\b(group|staff|window):(\d+)\b")
+
+
+def _first(name: str) -> str:
+    return name.split()[0] if name else name
+
+
+def audit_sentence(event, who: str | None, member: str | None, groups: dict, staff: dict) -> str:
+    """'Casey Coordinator changed Frankie's on-call times for Tuesday Group: window added: ...'.
+    `groups` and `staff` map ids to names, for the ids a detail carries ("group:2 staff:1")."""
+    actor = who or ("The checkin command" if event.action == "cli" else "Someone")
+    member_words = member or (f"member #{event.member_id}" if event.member_id else "a member")
+    verb = AUDIT_VERBS.get(event.action, event.action.replace("_", " ")).format(member=member_words)
+    detail = event.detail or ""
+    named = {kind: int(n) for kind, n in _TOKEN.findall(detail)}
+    rest = _TOKEN.sub("", detail).strip(" :,;")
+    if event.action == "on_call" and "staff" in named and "group" in named:
+        person = _first(staff.get(named["staff"], "someone"))
+        verb = f"changed {person}'s on-call times for {groups.get(named['group'], 'a group')}"
+    elif "group" in named:
+        verb += f" for {groups.get(named['group'], 'a group')}"
+    elif "staff" in named:
+        verb += f" ({staff.get(named['staff'], 'a staff member')})"
+    if event.escalation_id:
+        verb += f" (case #{event.escalation_id})"
+    rest = rest.replace("_", " ").replace("=", ": ")
+    return f"{actor} {verb}" + (f": {rest}" if rest else "")
