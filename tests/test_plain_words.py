@@ -128,7 +128,6 @@ def test_an_unknown_language_names_the_choices():
 
 def test_import_takes_languages_and_zones_by_name(db, group):
     from checkin import member_import
-    from checkin.models import Member
 
     csv = (
         "group,phone,name,language,timezone\n"
@@ -136,12 +135,11 @@ def test_import_takes_languages_and_zones_by_name(db, group):
         f"{group.name},202-555-0162,Ben Ode,English,\n"
     )
     with db.session() as s:
-        added, problems = member_import.import_rows(
-            s, member_import.parse(csv.encode()), consent_source="import:test"
-        )
-        assert (added, problems) == (2, [])
-        ana = s.query(Member).filter_by(display_name="Ana Diaz").one()
-        assert (ana.language, ana.timezone) == ("es", "America/Chicago")
+        plan = member_import.plan(s, member_import.parse(csv.encode()), today=date(2026, 12, 7))
+        assert plan.counts["add"] == 2 and plan.counts["error"] == 0
+        ana, ben = plan.of("add")
+        assert (ana.values["language"], ana.values["timezone"]) == ("es", "America/Chicago")
+        assert (ben.values["language"], ben.values["timezone"]) == ("en", "")
 
 
 def test_audit_rows_read_as_sentences():
