@@ -63,7 +63,7 @@ def test_build_a_weekly_schedule_and_see_its_preview(page, console_server, group
     expect(preview.get_by_role("heading", name="Rosa Medina")).to_be_visible()
     # The day-before reminder for tomorrow's meeting, in each member's language.
     expect(preview).to_contain_text("Reminder: Tuesday Group meets tomorrow")
-    expect(preview).to_contain_text("Recordatorio: Tuesday Group se reune")
+    expect(preview).to_contain_text("Tuesday Group: martes")
     expect(preview).to_contain_text("How are you doing this week?")
     screenshot(page, "planning-plan")
 
@@ -103,7 +103,7 @@ def test_template_counter_counts_characters_and_segments_like_the_server(page, c
         "😊" * 35,
         "😊" * 36,
         "Recordatorio: mañana a las 18:30",
-        "¿Como te va?",
+        "¿Cómo te va?",
     ]
     for text in samples:
         got = page.evaluate("t => window.checkinSegments(t)", text)
@@ -154,8 +154,8 @@ def test_edit_the_english_reminder_watch_the_counter_and_see_it_in_the_preview(
     expect(page.get_by_role("status")).to_contain_text("Texts saved")
     preview = page.locator("#preview")
     expect(preview).to_contain_text("Hi Tuesday Group, see you tomorrow, ")
-    expect(preview).to_contain_text("at 6:30 PM, at 12 Main St. Reply 1 if you come, 2 if not.")
-    expect(preview).to_contain_text("Recordatorio: Tuesday Group se reune")  # Rosa's is the file's still
+    expect(preview).to_contain_text("at 6:30 pm, at 12 Main St. Reply 1 if you come, 2 if not.")
+    expect(preview).to_contain_text("Tuesday Group: martes")  # Rosa's is the file's still
     expect(page.get_by_text("changed from the default")).to_be_visible()
     screenshot(page, "planning-texts-saved")
     # A mistake comes back in words, with the typing kept and the box marked; the saved text stands.
