@@ -20,6 +20,7 @@ from datetime import date, time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from sqlalchemy import select
 
 REPO = Path(__file__).resolve().parents[2]
@@ -155,7 +156,11 @@ def _axe(page) -> list[str]:
 
 def _check(page, url: str, who: str, problems: list[str], *, allow_refusal: bool = False) -> bool:
     """Open one page and run axe; False if this visitor may not open it (with allow_refusal)."""
-    response = page.goto(url)
+    try:
+        response = page.goto(url)
+    except PlaywrightError as exc:  # a file download ("Download is starting"), a crash
+        problems.append(f"{who} {url}: did not open as a page ({exc.message.splitlines()[0]}): NOT_PAGES?")
+        return False
     status = response.status if response else 0
     if allow_refusal and status in (401, 403, 404):
         return False
@@ -218,3 +223,23 @@ def test_every_console_page_has_no_axe_violations(anonymous_page, console_server
     assert len(seen) >= 5, f"the facilitator could open only {seen}"
 
     assert not problems, f"{len(problems)} accessibility problems:\n  " + "\n  ".join(problems)
+
+
+def test_a_console_page_the_check_cannot_fill_is_named_not_skipped():
+    from flask import Blueprint, Flask
+
+    console = Blueprint("console", __name__)
+    console.add_url_rule("/console/groups/<int:group_id>/report", "report", lambda group_id: "")
+    console.add_url_rule("/console/policies/<int:policy_id>", "policy", lambda policy_id: "")
+    console.add_url_rule(
+        "/console/staff/<int:staff_id>/invite", "invite", lambda staff_id: "", methods=["POST"]
+    )
+    app = Flask(__name__)
+    app.register_blueprint(console)
+
+    pages, unknown = _pages(app, {"group_id": 7})
+
+    assert ("console.report", "/console/groups/7/report") in pages  # a new page is checked unasked
+    assert len(unknown) == 1 and unknown[0].startswith(
+        "/console/policies/<int:policy_id> (console.policy): no seeded value for <policy_id>"
+    )
