@@ -124,8 +124,7 @@ def check_table(
             for base in samples_for(language):
                 problem = length_problem(template, {**base, **(samples or {})}, max_segments)
                 if problem:
-                    accented = " (accented values)" if base is SAMPLE_VALUES_ACCENTED else ""
-                    problems.append(f"{source} [{language}] {key}: {problem}{accented}")
+                    problems.append(f"{source} [{language}] {key}: {problem}")
                     break
     return problems
 
@@ -140,7 +139,18 @@ def length_problem(
         return f"no sample value for {{{', '.join(sorted(missing))}}}"
     encoding, chars, count = segments(template.format(**samples))
     if count > max_segments:
-        return f"{count} SMS segments ({chars} {encoding} characters with sample values); at most {max_segments} allowed"
+        problem = f"{count} SMS segments ({chars} {encoding} characters with sample values); at most {max_segments} allowed"
+        if (
+            encoding == "UCS-2"
+            and segments(template.format(**dict.fromkeys(placeholders(template), "")))[0] == "GSM-7"
+        ):
+            accented = [
+                str(v)
+                for k, v in samples.items()
+                if k in placeholders(template) and segments(str(v))[0] == "UCS-2"
+            ]
+            problem += f" (the accents in {' and '.join(repr(v) for v in accented[:2])} make it UCS-2: 70 characters a segment)"
+        return problem
     return None
 
 

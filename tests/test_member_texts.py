@@ -161,7 +161,9 @@ def test_a_spanish_text_that_fits_plain_values_but_not_accented_ones_is_caught()
     assert segments(plain)[0] == "GSM-7" and segments(plain)[2] == 2
     [problem] = check_table({"es": {"reminder": old}}, source="plan.toml")
     assert problem.startswith("plan.toml [es] reminder: 3 SMS segments (")
-    assert problem.endswith("(accented values)")
+    assert problem.endswith(
+        "(the accents in ', en Café Ñandú, Peña Blanca' make it UCS-2: 70 characters a segment)"
+    )
     assert check_table({"en": {"reminder": old}}) == []  # English texts keep the English values
 
 
