@@ -3,8 +3,8 @@
 The pages are not listed by hand: every GET route of the console blueprint in the app's url_map is
 visited, its <placeholders> filled from seeded data by the placeholder's name, so a page another
 engineer adds later is checked without anyone remembering to. A route whose placeholder has no
-seeded value, or that answers with something other than a page, fails the test by name: add it to
-FILL (and seed it) or to NOT_PAGES, with the reason.
+seeded value, or that answers with something other than a page, fails the test by name: seed a value
+for it in the `seeded` fixture (by placeholder name), or add the route to NOT_PAGES with the reason.
 
 One browser context, page after page: the coordinator sees every page, the facilitator every page
 they may open, and a handful of key pages again at 390x844. The coordinator's key pages are saved as
