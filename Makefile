@@ -16,7 +16,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint format bench flakes lock install clean browser classifier chaos fuzz
+.PHONY: run test lint format bench flakes lock install clean browser node classifier chaos fuzz
 
 $(UV): .ci/uv-requirements.txt
 	$(PYTHON) -m venv $(TOOLS)
@@ -38,6 +38,16 @@ browser:
 	@test -x $(CHROMIUM) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
 		|| echo "make: could not install chromium; the browser tests will skip (or fail with CHECKIN_REQUIRE_SERVICES=1)"
 
+# Test-only JavaScript from npm (axe-core, which tests/browser/test_accessibility.py injects into every
+# console page), exactly as package-lock.json pins it with integrity hashes; reinstalled when the lock changes.
+NODE_STAMP := node_modules/.installed
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+node: $(NODE_STAMP)
+
 # `checkin dev` (checkin/cli/dev.py): migrate, embedded Valkey, demo data, web + worker + cron.
 run: $(STAMP)
 	$(BIN)/checkin dev
@@ -53,11 +63,11 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: $(STAMP) browser lint
+test: $(STAMP) browser node lint
 	$(BIN)/python -m pytest -n 2 -q
 
 # The whole suite three times in a row with the other core busy: every test must pass every time.
-flakes: $(STAMP) browser
+flakes: $(STAMP) browser node
 	@$(PYTHON) -c "while True: pass" & busy=$$!; trap "kill $$busy" EXIT; \
 	for run in 1 2 3; do echo "flakes: run $$run of 3, one core loaded"; \
 		$(BIN)/python -m pytest -n 2 -q -p no:randomly || exit 1; done
@@ -79,4 +89,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(TOOLS) instance
+	rm -rf $(VENV) $(TOOLS) instance node_modules

@@ -162,7 +162,7 @@ def baseline(db, rows: int) -> float:
     from checkin import crypto
 
     body = crypto.encrypt(
-        "Reminder: Group 1 meets tomorrow, Tue 8 Jan at 1:00 PM, at 12 Main St. Reply 1 if you're coming, 2 if not.",
+        "Reminder: Group 1 meets tomorrow, Tue, Jan 8 at 1:00 pm, at 12 Main St. Reply 1 if you're coming, 2 if not.",
         db.engine.dialect,
     )
     cols = (

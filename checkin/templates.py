@@ -30,21 +30,53 @@ _ADDRESS = "Grace Community Church, 1250 Massachusetts Ave NW, Room 204"
 SAMPLE_VALUES = {
     "name": "Maximiliano",
     "score": 5,
-    "day": "Wed 30 Dec",
-    "time": "10:30 PM EST",
+    "day": "Wed, Dec 30",
+    "time": "10:30 pm EST",
     "place": f", at {_ADDRESS}",
     "group": "Tuesday Evening Peer Support",
     "number": "+12025550123",
     "when": "tomorrow, ",
-    "date": "Wed 30 Dec",
+    "date": "Wed, Dec 30",
     "weekday": "Wednesday",
     "where": f", at {_ADDRESS}",
-    "new_date": "Thu 31 Dec",
-    "new_time": "6:30 PM",
+    "new_date": "Thu, Dec 31",
+    "new_time": "10:30 pm",
     "address": _ADDRESS,
     "dial_in": "+12025550123",
     "within": "24 hours",
 }
+# A Spanish text is measured with Spanish dates and times (the longest checkin.schedules.texts writes:
+# "miércoles 30 de septiembre", "10:30 p. m."), and again with accented values: one á, í, ó or ú in a
+# name or a place turns the whole text into UCS-2 (70 characters a segment, 67 once split), so a
+# reminder that fits with plain values can grow to three segments for Ángela Muñoz at the Café Ñandú.
+SAMPLE_VALUES_ES = {
+    **SAMPLE_VALUES,
+    "day": "miércoles 30 de septiembre",
+    "time": "10:30 p. m. EST",
+    "place": f", en {_ADDRESS}",
+    "when": "mañana, ",
+    "date": "miércoles 30 de septiembre",
+    "weekday": "miércoles",
+    "where": f", en {_ADDRESS}",
+    "new_date": "miércoles 30 de septiembre",
+    "new_time": "10:30 p. m.",
+    "within": "24 horas",
+}
+_LUGAR = "Café Ñandú, Peña Blanca"
+SAMPLE_VALUES_ACCENTED = {
+    **SAMPLE_VALUES_ES,
+    "name": "Ángela Muñoz",
+    "place": f", en {_LUGAR}",
+    "group": "Apoyo Mutuo de los Miércoles",
+    "where": f", en {_LUGAR}",
+    "address": _LUGAR,
+}
+_SAMPLES = {"es": (SAMPLE_VALUES_ES, SAMPLE_VALUES_ACCENTED)}
+
+
+def samples_for(language: str) -> tuple[dict, ...]:
+    """Every set of sample values a template in `language` must fit with (English's for any other)."""
+    return _SAMPLES.get(language, (SAMPLE_VALUES,))
 
 
 class TemplateError(Exception):
@@ -86,13 +118,14 @@ def check_table(
     max_segments: int = MAX_SEGMENTS,
 ) -> list[str]:
     """Every template rendered with realistic values, as problems: "source [lang] key: why"."""
-    samples = {**SAMPLE_VALUES, **(samples or {})}
     problems = []
     for language, templates in table.items():
         for key, template in templates.items():
-            problem = length_problem(template, samples, max_segments)
-            if problem:
-                problems.append(f"{source} [{language}] {key}: {problem}")
+            for base in samples_for(language):
+                problem = length_problem(template, {**base, **(samples or {})}, max_segments)
+                if problem:
+                    problems.append(f"{source} [{language}] {key}: {problem}")
+                    break
     return problems
 
 
@@ -106,7 +139,18 @@ def length_problem(
         return f"no sample value for {{{', '.join(sorted(missing))}}}"
     encoding, chars, count = segments(template.format(**samples))
     if count > max_segments:
-        return f"{count} SMS segments ({chars} {encoding} characters with sample values); at most {max_segments} allowed"
+        problem = f"{count} SMS segments ({chars} {encoding} characters with sample values); at most {max_segments} allowed"
+        if (
+            encoding == "UCS-2"
+            and segments(template.format(**dict.fromkeys(placeholders(template), "")))[0] == "GSM-7"
+        ):
+            accented = [
+                str(v)
+                for k, v in samples.items()
+                if k in placeholders(template) and segments(str(v))[0] == "UCS-2"
+            ]
+            problem += f" (the accents in {' and '.join(repr(v) for v in accented[:2])} make it UCS-2: 70 characters a segment)"
+        return problem
     return None
 
 

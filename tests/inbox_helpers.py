@@ -8,6 +8,6 @@ NOBODY_READS_SAM = (
     "In a crisis call or text 988."
 )
 NOBODY_READS_ROSA = (
-    "Gracias, Rosa. Nadie lee los mensajes a este numero. Para hablar con alguien llama al +15005550006. "
+    "Gracias, Rosa. Nadie lee los mensajes de este teléfono. Para hablar, llama al +15005550006. "
     "En crisis llama al 988 y marca 2."
 )

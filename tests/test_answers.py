@@ -261,7 +261,7 @@ def test_unclear_answer_gets_one_clarifying_reply_and_is_still_assessed(twilio, 
     prompt = open_prompt(db, member)
     assert (
         reply(twilio, member.phone, body)
-        == "Please reply with a number from 1 to 5 (1 = very hard, 5 = very good). You can add words too."
+        == "Please reply with a number from 1 to 5 (1 = very bad, 5 = very good). You can add words too."
     )
     assert reply(twilio, member.phone, "not sure") == NOBODY_READS_SAM  # never twice
     assert len(assessed_scores(db)) == 2  # both went to the rules engine
@@ -274,7 +274,7 @@ def test_unclear_answer_gets_one_clarifying_reply_and_is_still_assessed(twilio, 
 def test_spanish_clarifying_reply(twilio, db, spanish_member):
     open_prompt(db, spanish_member)
     assert reply(twilio, spanish_member.phone, "más o menos").startswith(
-        "Por favor responde con un numero del 1 al 5"
+        "Por favor responde del 1 al 5 (1 = muy mal, 5 = muy bien)"
     )
 
 
@@ -329,9 +329,9 @@ def when_at(db, member, now, to=None):
 
 def test_when_over_sms_in_each_language(twilio, db, group, member, spanish_member):
     weekly_tuesday(db, group, location="12 Main St")
-    assert reply(twilio, member.phone, "WHEN").startswith("Next meeting: Tue ")
+    assert reply(twilio, member.phone, "WHEN").startswith("Next meeting: Tue, ")
     assert reply(twilio, member.phone, "when is the meeting?").endswith(", at 12 Main St.")
-    assert reply(twilio, spanish_member.phone, "¿Cuándo?").startswith("Proxima reunion: mar ")
+    assert reply(twilio, spanish_member.phone, "¿Cuándo?").startswith("Nos reunimos el martes ")
     assert rsvps(db) == []
 
 
@@ -342,13 +342,13 @@ def test_when_is_in_the_members_zone_across_dst(db, group, member):
 
     weekly_tuesday(db, group, location="12 Main St")
     before_dst = datetime(2030, 3, 7, 12, 0, tzinfo=UTC)  # US clocks go forward on Sunday 10 March 2030
-    assert when_at(db, member, before_dst) == "Next meeting: Tue 12 Mar at 6:00 PM EDT, at 12 Main St."
+    assert when_at(db, member, before_dst) == "Next meeting: Tue, Mar 12 at 6:00 pm EDT, at 12 Main St."
     with db.session() as s:
         s.get(Member, member.id).timezone = "America/Los_Angeles"
-    assert when_at(db, member, before_dst) == "Next meeting: Tue 12 Mar at 3:00 PM PDT, at 12 Main St."
+    assert when_at(db, member, before_dst) == "Next meeting: Tue, Mar 12 at 3:00 pm PDT, at 12 Main St."
     with db.session() as s:
         s.get(Member, member.id).timezone = "Europe/London"  # Britain changes on 31 March: still GMT
-    assert when_at(db, member, before_dst) == "Next meeting: Tue 12 Mar at 10:00 PM GMT, at 12 Main St."
+    assert when_at(db, member, before_dst) == "Next meeting: Tue, Mar 12 at 10:00 pm GMT, at 12 Main St."
 
 
 def test_when_skips_a_cancelled_meeting_and_says_a_moved_one(db, group, spanish_member):
@@ -363,7 +363,7 @@ def test_when_skips_a_cancelled_meeting_and_says_a_moved_one(db, group, spanish_
         move_occurrence(s, group.id, "20300319T2200Z", datetime(2030, 3, 20, 19, 30))
     assert (
         when_at(db, spanish_member, now)
-        == "Proxima reunion (cambio de fecha): mie 20 mar a las 19:30 EDT, por telefono +12025550199."
+        == "Cambio de fecha: nos reunimos el miércoles 20 de marzo, 7:30 p. m. EDT, por teléfono: +12025550199."
     )
 
 

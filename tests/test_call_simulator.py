@@ -91,7 +91,7 @@ def test_a_check_in_with_a_crisis_said_shows_the_alert_and_keeps_nothing(
     sim = call(member, group, ["key:1", f"say:4 {CRISIS_WORDS}"])
     score_prompt, crisis = sim.turns[1], sim.turns[2]
     assert said(score_prompt) == [
-        "On a scale of 1 to 5, where 5 is very good, how are you doing? Press a number or say it."
+        "On a scale of 1 to 5, where 1 is very bad and 5 is very good, how are you doing? Press a number or say it."
     ]
     assert crisis.level == "crisis"
     # Help now: 911 first, then the crisis line offered (1, yes or silence), 3 for a facilitator.

@@ -390,7 +390,7 @@ def test_coordinator_saves_a_groups_texts_and_the_preview_uses_them(
     assert (
         "Hi from Tuesday Group: we meet tomorrow, " in preview
     )  # the English member's reminder in the preview
-    assert "Recordatorio: Tuesday Group se reune mañana" in preview  # the Spanish one is the file's still
+    assert "Tuesday Group: martes" in preview  # the Spanish one is the file's still
     assert page.count("changed from the default") == 1 and "1 changed for this group" in page
     assert "Reminder: Thursday Group meets tomorrow" in whole_preview(coordinator, other_group.id)
     # "Back to the default" wins over the text in the box.

@@ -75,7 +75,7 @@ def test_the_staff_page_lists_browsers_and_signs_out_everywhere(app, people):
     frankie = Console(frankie_client, "frankie@example.org")
     casey = Console(app.test_client(), "casey@example.org")
     page = casey.get("/console/staff").get_data(as_text=True)
-    assert "Chrome on Android" in page and "Sign Frankie out everywhere" in page
+    assert "Chrome on Android" in page and "Sign out everywhere: Frankie" in page
     response = casey.post(f"/console/staff/{people[1].id}/sign-out-everywhere")
     assert response.status_code == 302
     assert not signed_in(frankie.client)

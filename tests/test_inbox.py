@@ -86,7 +86,7 @@ def test_the_groups_answer_time_is_what_the_reply_promises(db, twilio, world, me
         "Thanks, Sam. A facilitator will read your message within 4 hours. In a crisis call or text 988."
     )
     assert reply(twilio, spanish_member.phone, "no se si puedo ir el martes")[0].startswith(
-        "Gracias, Rosa. Un facilitador leera tu mensaje en 4 horas."
+        "Gracias, Rosa. Un facilitador va a leer tu mensaje en 4 horas."
     )
 
 

@@ -113,8 +113,8 @@ def test_set_cancel_move_and_preview(runtime, cli_env, group):
         "Tue 2030-01-08 18:00 EST change send",
         "Thu 2030-01-10 10:00 EST prompt send",
     ]
-    assert "Tuesday Group: Tuesday's meeting (Tue 15 Jan at 6:00 PM) is cancelled." in out
-    assert "Tuesday Group: Tuesday's meeting is moved to Wed 23 Jan at 6:30 PM, at 12 Main St." in out
+    assert "Tuesday Group: Tuesday's meeting (Tue, Jan 15 at 6:00 pm) is cancelled." in out
+    assert "Tuesday Group: Tuesday's meeting is moved to Wed, Jan 23 at 6:30 pm, at 12 Main St." in out
     # Held back, and why: the London member's 2 h reminder falls in their night until the meeting;
     # the opted-out member gets nothing.
     olu = out[out.index("Olu (") : out.index("Rosa (")]
@@ -122,7 +122,7 @@ def test_set_cancel_move_and_preview(runtime, cli_env, group):
     assert "Tue 2030-01-08 08:00 GMT  reminder send (quiet hours: due 23:00)" in olu
     ana = out[out.index("Ana (") : out.index("Olu (")]
     assert ana.count("HELD: opted out") == ana.count("\n  ") and "send " not in ana
-    assert "Recordatorio: Tuesday Group se reune mañana, mar 8 ene a las 18:00" in out
+    assert "Tuesday Group: martes 8 de enero, 6:00 p. m." in out
 
 
 def test_preview_is_what_the_tick_sends(runtime, cli_env, group):

@@ -116,7 +116,7 @@ def test_a_reminder_the_day_before_a_dst_change_is_at_the_same_local_hour():
     sends = [s for s in plan(g, utc(2026, 3, 7), utc(2026, 3, 9)) if s.kind == "reminder"]
     assert [local(s) for s in sends] == ["Sat 2026-03-07 18:00 EST", "Sun 2026-03-08 16:00 EDT"]
     assert sends[0].body == (
-        "Reminder: Tuesday Evening Group meets tomorrow, Sun 8 Mar at 6:00 PM, at 12 Main St. "
+        "Reminder: Tuesday Evening Group meets tomorrow, Sun, Mar 8 at 6:00 pm, at 12 Main St. "
         "Reply 1 if you're coming, 2 if not."
     )
 
@@ -212,7 +212,7 @@ def test_member_in_another_zone_gets_their_own_local_time():
         ("reminder", "Tue 2026-12-08 13:00 PST"),
         ("prompt", "Thu 2026-12-10 10:00 PST"),  # 10:00 where the member is, not where the group is
     ]
-    assert "Tue 8 Dec at 3:00 PM" in sends[0].body
+    assert "Tue, Dec 8 at 3:00 pm" in sends[0].body
 
 
 def test_member_far_east_is_not_reminded_in_their_night():
@@ -223,18 +223,20 @@ def test_member_far_east_is_not_reminded_in_their_night():
     [day_before, two_hours] = [s for s in sends if s.kind == "reminder"]
     assert local(day_before) == "Tue 2026-12-08 08:00 GMT" and day_before.held_reason is None
     assert day_before.delayed_from.strftime("%a %H:%M") == "Mon 23:00"
-    assert day_before.body.startswith("Reminder: Tuesday Evening Group meets today, Tue 8 Dec at 11:00 PM")
+    assert day_before.body.startswith("Reminder: Tuesday Evening Group meets today, Tue, Dec 8 at 11:00 pm")
     assert two_hours.held_reason == "quiet hours until the meeting"
 
 
-def test_spanish_member_gets_spanish_texts_in_24h_clock():
+def test_spanish_member_gets_spanish_texts_with_full_dates_and_a_12_hour_clock():
     g = group(members=[person(language="es")])
     sends = plan(g, utc(2026, 12, 7, 12), utc(2026, 12, 11))
     assert sends[0].body == (
-        "Recordatorio: Tuesday Evening Group se reune mañana, mar 8 dic a las 18:00, en 12 Main St. "
+        "Tuesday Evening Group: martes 8 de diciembre, 6:00 p. m., en 12 Main St. "
         "Responde 1 si vienes, 2 si no."
     )
-    assert sends[-1].kind == "prompt" and sends[-1].body.startswith("¿Como te va esta semana? Responde 1-5")
+    assert sends[-1].kind == "prompt" and sends[-1].body.startswith(
+        "¿Qué tal tu semana? Responde del 1 al 5 (1 = muy mal, 5 = muy bien)"
+    )
 
 
 def test_english_prompt_is_the_issue_text():
@@ -242,7 +244,7 @@ def test_english_prompt_is_the_issue_text():
     [prompt] = [s for s in plan(g, utc(2026, 12, 9), utc(2026, 12, 11)) if s.kind == "prompt"]
     assert (
         prompt.body
-        == "How are you doing this week? Reply 1-5, 1 = very hard, 5 = very good, and add words if you like"
+        == "How are you doing this week? Reply 1-5, 1 = very bad, 5 = very good, and add words if you like"
     )
     assert prompt.key == "prompt:7:20261208T2300Z"
 
@@ -319,14 +321,14 @@ def test_a_day_before_reminder_sent_late_on_the_meeting_day_says_today_not_tomor
         if s.kind == "reminder"
     ]
     assert late.held_reason is None and late.key.endswith(":1440")
-    assert late.body.startswith("Reminder: Tuesday Evening Group meets today, Tue 8 Dec at 6:00 PM")
+    assert late.body.startswith("Reminder: Tuesday Evening Group meets today, Tue, Dec 8 at 6:00 pm")
     # Planned ahead of time, the same reminder still says tomorrow.
     [on_time] = [
         s
         for s in plan(g, utc(2026, 12, 7, 12), utc(2026, 12, 8), now=utc(2026, 12, 7, 12))
         if s.key.endswith(":1440")
     ]
-    assert on_time.body.startswith("Reminder: Tuesday Evening Group meets tomorrow, Tue 8 Dec")
+    assert on_time.body.startswith("Reminder: Tuesday Evening Group meets tomorrow, Tue, Dec 8")
 
 
 # --- meetings planned inside a reminder window --------------------------------------------
@@ -394,7 +396,7 @@ def test_a_meeting_set_hours_ahead_gets_one_catch_up_then_the_reminders_still_ah
     # Caught up when the meeting was set, worded for that day. In Kolkata it is 20:30, still their day:
     # the catch-up is their only reminder, the 2 h one falling in their night until the meeting.
     [catch_up] = [s for s in due_sends([g], ten, config=CONFIG) if s.key == f"reminder:7:{TONIGHT}:1440"]
-    assert catch_up.body.startswith("Reminder: Tuesday Evening Group meets today, Sun 6 Dec at 7:42 PM")
+    assert catch_up.body.startswith("Reminder: Tuesday Evening Group meets today, Sun, Dec 6 at 7:42 pm")
     assert {k: v for k, v in written.items() if k.startswith("reminder:8:")} == {
         f"reminder:8:{TONIGHT}:1440": ten
     }
@@ -500,7 +502,7 @@ def test_cancelled_meeting_gets_a_notice_and_no_reminders_or_prompt():
     sends = plan(group(overrides=cancelled), updated, utc(2026, 12, 12))
     sends = [s for s in sends if "20261201" not in s.key]  # last week's check-in prompt
     assert [(s.kind, s.key) for s in sends] == [("change", "change:7:20261208T2300Z:1")]
-    assert sends[0].body == "Tuesday Evening Group: Tuesday's meeting (Tue 8 Dec at 6:00 PM) is cancelled."
+    assert sends[0].body == "Tuesday Evening Group: Tuesday's meeting (Tue, Dec 8 at 6:00 pm) is cancelled."
 
 
 def test_moved_meeting_gets_a_notice_and_reminders_for_the_new_time():
@@ -517,7 +519,7 @@ def test_moved_meeting_gets_a_notice_and_reminders_for_the_new_time():
     ]
     assert (
         sends[0].body
-        == "Tuesday Evening Group: Tuesday's meeting is moved to Wed 9 Dec at 6:00 PM, at 12 Main St."
+        == "Tuesday Evening Group: Tuesday's meeting is moved to Wed, Dec 9 at 6:00 pm, at 12 Main St."
     )
 
 

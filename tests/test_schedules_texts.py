@@ -29,7 +29,8 @@ from workers import schedule_jobs
 UTC = UTC
 CONFIG = load_config()
 OURS = "Hi from {group}: we meet {when}{date} at {time}{where}. Text 1 if you come."
-NUESTRO = "Hola de {group}: nos vemos {when}{date} a las {time}{where}. Responde 1 si vienes."
+# Short enough for two UCS-2 segments with an accented name and place (checkin.templates.samples_for).
+NUESTRO = "Hola de {group}: nos vemos {when}{date}, {time}{where}."
 # Tuesdays 18:00 New York; the tick at the day-before reminder, and delivery at the scenario's time,
 # as in test_schedules_tick.
 MEETING = datetime(2020, 1, 14, 23, 0, tzinfo=UTC)
@@ -143,10 +144,10 @@ def test_the_planner_uses_a_groups_own_texts_for_that_group_only():
     bodies = {s.member_id: s.body for s in sends if s.kind == "reminder"}
     assert (
         bodies[7]
-        == "Hi from Tuesday Group: we meet tomorrow, Tue 8 Dec at 6:00 PM, at 12 Main St. Text 1 if you come."
+        == "Hi from Tuesday Group: we meet tomorrow, Tue, Dec 8 at 6:00 pm, at 12 Main St. Text 1 if you come."
     )
     assert bodies[8].startswith(
-        "Recordatorio: Tuesday Group se reune mañana"
+        "Tuesday Group: martes 8 de diciembre, 6:00 p. m."
     )  # no Spanish override: the file's
     assert bodies[9].startswith("Reminder: Other Group meets tomorrow")
 
@@ -197,8 +198,8 @@ def test_group_texts_show_in_the_preview_and_blank_returns_to_the_file(db, group
         effective["en"]["reminder"] == OURS and effective["en"]["prompt"] == CONFIG.templates["en"]["prompt"]
     )
     assert reminders(db, ours.id) == {
-        "Sam": "Hi from Tuesday Group: we meet tomorrow, Tue 14 Jan at 6:00 PM, at 12 Main St. Text 1 if you come.",
-        "Rosa": "Hola de Tuesday Group: nos vemos mañana, mar 14 ene a las 18:00, en 12 Main St. Responde 1 si vienes.",
+        "Sam": "Hi from Tuesday Group: we meet tomorrow, Tue, Jan 14 at 6:00 pm, at 12 Main St. Text 1 if you come.",
+        "Rosa": "Hola de Tuesday Group: nos vemos mañana, martes 14 de enero, 6:00 p. m., en 12 Main St.",
     }
     assert reminders(db, theirs.id)["Omar"].startswith("Reminder: Thursday Group meets tomorrow")
     # Blank (as an emptied textarea) returns the English text to the file's; Spanish stays the group's.
@@ -276,7 +277,7 @@ def test_the_tick_sends_the_groups_texts(runtime, fake_twilio, groups):
     assert schedule_jobs.tick(DAY_BEFORE, runtime=runtime) == 3
     deliver_due(runtime, DAY_BEFORE)
     assert texts_to(fake_twilio, rosa.phone) == [
-        "Hola de Tuesday Group: nos vemos mañana, mar 14 ene a las 18:00, en 12 Main St. Responde 1 si vienes."
+        "Hola de Tuesday Group: nos vemos mañana, martes 14 de enero, 6:00 p. m., en 12 Main St."
     ]
     assert texts_to(fake_twilio, sam.phone)[0].startswith("Reminder: Tuesday Group meets tomorrow")
     assert texts_to(fake_twilio, omar.phone)[0].startswith("Reminder: Thursday Group meets tomorrow")
@@ -291,16 +292,16 @@ def test_an_edit_rewords_what_is_planned_but_not_sent_and_sends_each_once(runtim
         states = {r.to_number: (r.state, r.body) for r in s.scalars(select(OutboxItem))}
     assert states[sam.phone] == (
         "pending",
-        "Hi from Tuesday Group: we meet tomorrow, Tue 14 Jan at 6:00 PM, at 12 Main St. Text 1 if you come.",
+        "Hi from Tuesday Group: we meet tomorrow, Tue, Jan 14 at 6:00 pm, at 12 Main St. Text 1 if you come.",
     )
-    assert states[rosa.phone][1].startswith("Recordatorio:") and states[omar.phone][1].startswith(
-        "Reminder: Thursday"
-    )
+    assert states[rosa.phone][1].startswith("Tuesday Group: martes 14 de enero") and states[omar.phone][
+        1
+    ].startswith("Reminder: Thursday")
     # The next tick writes nothing again; the worker sends each member one text, Sam's in the new words.
     assert schedule_jobs.tick(DAY_BEFORE + timedelta(minutes=2), runtime=runtime) == 0
     deliver_due(runtime, DAY_BEFORE + timedelta(minutes=2))
     assert texts_to(fake_twilio, sam.phone) == [
-        "Hi from Tuesday Group: we meet tomorrow, Tue 14 Jan at 6:00 PM, at 12 Main St. Text 1 if you come."
+        "Hi from Tuesday Group: we meet tomorrow, Tue, Jan 14 at 6:00 pm, at 12 Main St. Text 1 if you come."
     ]
     assert len(fake_twilio.messages()) == 3
     # What is already sent stays sent: another edit neither rewrites nor resends it.
@@ -338,11 +339,12 @@ def test_a_day_before_reminder_held_overnight_says_today_when_it_goes_out(runtim
     morning = datetime(2020, 1, 14, 13, 0, tzinfo=UTC)  # 08:00 New York, the meeting day
     deliver_due(runtime, morning)
     assert texts_to(fake_twilio, sam.phone) == [
-        "Reminder: Tuesday Group meets today, Tue 14 Jan at 6:00 PM, at 12 Main St. Reply 1 if you're coming, 2 if not."
+        "Reminder: Tuesday Group meets today, Tue, Jan 14 at 6:00 pm, at 12 Main St. Reply 1 if you're coming, 2 if not."
     ]
-    assert texts_to(fake_twilio, rosa.phone)[0].startswith(
-        "Recordatorio: Tuesday Group se reune hoy, mar 14 ene"
-    )
+    # The Spanish reminder names the full date and no "mañana" that could go stale.
+    assert texts_to(fake_twilio, rosa.phone) == [
+        "Tuesday Group: martes 14 de enero, 6:00 p. m., en 12 Main St. Responde 1 si vienes, 2 si no."
+    ]
 
 
 PROMPT_TIME = datetime(2020, 1, 16, 15, 0, tzinfo=UTC)  # Thu 10:00 New York: the prompt after the 14th

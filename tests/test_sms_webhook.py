@@ -150,7 +150,7 @@ def test_spanish_plain_opt_outs_opt_out_and_page_nobody(twilio, db, spanish_memb
     with db.session() as s:
         add_staff(s, "Dana Fox", "dana@example.org", "facilitator", "+12025550160", [group.name])
     answer = replies(twilio.sms(spanish_member.phone, body))
-    assert answer and "No recibiras mas mensajes" in answer[0] and "988" in answer[0]
+    assert answer and "Te dimos de baja" in answer[0] and "ALTA" in answer[0] and "988" in answer[0]
     with db.session() as s:
         assert s.get(Member, spanish_member.id).status == "opted_out"
         event = s.scalars(select(ConsentEvent).order_by(ConsentEvent.id.desc())).first()

@@ -502,7 +502,7 @@ def test_phq9_question_when_the_group_asks_it(caller, member, spanish_member, st
     call.start()
     call.press("1")
     step = call.press("4")
-    assert step.said[0].startswith("En las últimas dos semanas" if spanish else "Over the last two weeks")
+    assert step.said[0].startswith("Durante las últimas 2 semanas" if spanish else "Over the last 2 weeks")
     assert step.find("Gather").get("input") == "dtmf"
     step = call.press("0")
     assert step.find("Gather" if spanish else "Record").get("action").endswith("/twilio/voice/recorded")

@@ -1,6 +1,6 @@
 """What a member's short reply says: a check-in score, an RSVP, or neither. Pure text, no database.
 
-The prompt says "Reply 1-5, 1 = very hard, 5 = very good, and add words if you like", so a score is a
+The prompt says "Reply 1-5, 1 = very bad, 5 = very good, and add words if you like", so a score is a
 digit or a number word (en, es) at the start, optionally "/5", optionally followed by words:
 "4", "3/5", "3 - tired", "three", "tres", "4 good week", "1 muy mal". A number that counts
 something ("1 more day", "2 pills", "3 días", "one of those days") is not a score.

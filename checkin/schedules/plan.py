@@ -10,12 +10,15 @@ import re
 import string
 import tomllib
 from dataclasses import asdict, dataclass, fields, replace
-from datetime import time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_datetime
+
 from checkin.errors import ValidationError
-from checkin.templates import SAMPLE_VALUES, length_problem
+from checkin.templates import length_problem, samples_for
 from config import CONFIG_DIR
 
 DEFAULT_PATH = CONFIG_DIR / "plan.toml"
@@ -41,14 +44,8 @@ TEMPLATE_NAMES = {  # as the console's plan page labels them
     "where_address": "address line",
     "where_dial_in": "dial-in line",
 }
-FORMAT_KEYS = {
-    "weekdays": 7,
-    "weekdays_short": 7,
-    "months_short": 12,
-    "clock": None,
-    "today": None,
-    "tomorrow": None,
-}
+# Dates and times for members: a CLDR locale (its day and month names) and CLDR patterns (Babel).
+FORMAT_KEYS = ("locale", "date", "time", "today", "tomorrow")
 
 
 class PlanError(ValueError):
@@ -288,15 +285,39 @@ def parse_group_templates(raw: dict, config: PlanConfig, group_name: str = "") -
 
 def sample_values(config: PlanConfig, language: str, group_name: str = "") -> list[dict]:
     """Realistic values to measure a group's text with (the start-up check's, and the group's own name
-    when longer): one set per place line, since {where} is whichever applies; the longer first."""
-    group = max(SAMPLE_VALUES["group"], group_name, key=len)
-    wheres = [
-        config.template(language, "where_address").format(address=SAMPLE_VALUES["address"]),
-        config.template(language, "where_dial_in").format(dial_in=SAMPLE_VALUES["dial_in"]),
-    ]
-    return [
-        {**SAMPLE_VALUES, "group": group, "where": where} for where in sorted(wheres, key=len, reverse=True)
-    ]
+    when longer): one set per place line, since {where} is whichever applies; the longer first; for
+    Spanish, the accented set too (checkin.templates.samples_for)."""
+    out = []
+    for base in samples_for(language):
+        group = max(base["group"], group_name, key=len)
+        wheres = [
+            config.template(language, "where_address").format(address=base["address"]),
+            config.template(language, "where_dial_in").format(dial_in=base["dial_in"]),
+        ]
+        out += [{**base, "group": group, "where": where} for where in sorted(wheres, key=len, reverse=True)]
+    return out
+
+
+def _parse_format(lang: str, fmt) -> dict:
+    """[format.<lang>]: a CLDR locale Babel knows and date/time patterns that render; named if not."""
+    if not isinstance(fmt, dict):
+        raise PlanError(f"format.{lang}: must be a table")
+    unknown = sorted(set(fmt) - set(FORMAT_KEYS))
+    if unknown:
+        raise PlanError(f"format.{lang}.{unknown[0]}: unknown key (expected {', '.join(FORMAT_KEYS)})")
+    for key in FORMAT_KEYS:
+        if not isinstance(fmt.get(key), str) or (key not in ("today", "tomorrow") and not fmt[key].strip()):
+            raise PlanError(f"format.{lang}.{key}: must be a string")
+    try:
+        locale = Locale.parse(fmt["locale"])
+    except (ValueError, TypeError, UnknownLocaleError):
+        raise PlanError(f"format.{lang}.locale: unknown locale {fmt['locale']!r} (e.g. en_US, es)") from None
+    for key in ("date", "time"):
+        try:
+            format_datetime(datetime(2026, 12, 8, 18, 30, tzinfo=UTC), fmt[key], tzinfo=UTC, locale=locale)
+        except (ValueError, KeyError, AttributeError) as exc:
+            raise PlanError(f"format.{lang}.{key}: not a date pattern ({exc})") from None
+    return dict(fmt)
 
 
 def parse_config(raw: dict) -> PlanConfig:
@@ -309,19 +330,7 @@ def parse_config(raw: dict) -> PlanConfig:
         fmt = raw.get("format", {}).get(lang)
         if fmt is None:
             raise PlanError(f"format.{lang}: is required")
-        for key, length in FORMAT_KEYS.items():
-            value = fmt.get(key)
-            if length is not None and (
-                not isinstance(value, list)
-                or len(value) != length
-                or not all(isinstance(v, str) for v in value)
-            ):
-                raise PlanError(f"format.{lang}.{key}: must be a list of {length} words")
-            if key == "clock" and value not in ("12h", "24h"):
-                raise PlanError(f"format.{lang}.clock: must be 12h or 24h")
-            if key in ("today", "tomorrow") and not isinstance(value, str):
-                raise PlanError(f"format.{lang}.{key}: must be a string")
-        formats[lang] = fmt
+        formats[lang] = _parse_format(lang, fmt)
         table = raw.get("templates", {}).get(lang)
         if table is None:
             raise PlanError(f"templates.{lang}: is required")

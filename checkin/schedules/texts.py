@@ -2,22 +2,47 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
 
 from checkin.schedules.plan import TEMPLATE_FIELDS, PlanConfig
 from checkin.schedules.recurrence import Occurrence
 
+# CLDR writes "6:30 p. m." and "6:30 PM" with no-break spaces (U+00A0, U+202F): outside GSM-7, one of
+# them would turn a whole SMS into UCS-2 (70 characters a segment instead of 160). A plain space reads
+# the same on every phone.
+_SPACES = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2009": " "})
+
+
+def _words(fmt: dict, local: datetime, pattern: str) -> str:
+    """`local` in a CLDR pattern (config/plan.toml's [format.<language>]), names in the member's language."""
+    return format_datetime(local, pattern, tzinfo=local.tzinfo, locale=fmt["locale"]).translate(_SPACES)
+
 
 def _date(fmt: dict, local: datetime) -> str:
-    return f"{fmt['weekdays_short'][local.weekday()]} {local.day} {fmt['months_short'][local.month - 1]}"
+    """The meeting's date as members of this language write it: "Tue, Dec 8", "martes 8 de diciembre"."""
+    return _words(fmt, local, fmt["date"])
 
 
 def _time(fmt: dict, local: datetime) -> str:
-    if fmt["clock"] == "24h":
-        return local.strftime("%H:%M")
-    hour = local.hour % 12 or 12
-    return f"{hour}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}"
+    """12-hour time in the member's words: "6:30 pm", "6:30 p. m." (RAE; US Spanish usage)."""
+    return _words(fmt, local, fmt["time"]).lower()
+
+
+def _weekday(fmt: dict, local: datetime) -> str:
+    """The full weekday name: "Tuesday", "martes"."""
+    return _words(fmt, local, "EEEE")
+
+
+# "6:30 p. m." at the end of a sentence takes no second period (RAE): "...a las 6:30 p. m." not "p. m..".
+_DOUBLE_PERIOD = re.compile(r"(?<=\b[ap]\. m\.)\.")
+
+
+def _one_period(text: str) -> str:
+    return _DOUBLE_PERIOD.sub("", text)
 
 
 def _where(config: PlanConfig, language: str, occ: Occurrence) -> str:
@@ -43,6 +68,19 @@ def render(
     member_name: str = "",
 ) -> str:
     """The text for one send. `kind` is reminder | prompt | nudge | change (cancelled or moved by occ.status)."""
+    return _one_period(_render(config, kind, language, zone, occ, group_name, send_at, member_name))
+
+
+def _render(
+    config: PlanConfig,
+    kind: str,
+    language: str,
+    zone: str,
+    occ: Occurrence,
+    group_name: str,
+    send_at: datetime,
+    member_name: str = "",
+) -> str:
     fmt = config.format(language)
     tz = ZoneInfo(zone)
     if kind in ("prompt", "nudge"):
@@ -57,7 +95,7 @@ def render(
             when=when,
             date=_date(fmt, local),
             time=_time(fmt, local),
-            weekday=fmt["weekdays"][local.weekday()],
+            weekday=_weekday(fmt, local),
             where=_where(config, language, occ),
         )
     original = occ.original_start.astimezone(tz)
@@ -66,7 +104,7 @@ def render(
         group=group_name,
         date=_date(fmt, original),
         time=_time(fmt, original),
-        weekday=fmt["weekdays"][original.weekday()],
+        weekday=_weekday(fmt, original),
     )
     if occ.status == "cancelled":
         return config.template(language, "cancelled").format(**values)

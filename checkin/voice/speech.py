@@ -6,6 +6,8 @@ import re
 import unicodedata
 from datetime import datetime
 
+from babel.dates import format_date
+
 # "una" is left out, as for texts (checkin.answers.parse): said in a sentence it is the article, and
 # "fue una semana difícil, dos" is a 2, not a 1.
 NUMBER_WORDS = {
@@ -125,52 +127,21 @@ def is_only_a_number(speech: str | None) -> bool:
 
 # --- reading aloud -------------------------------------------------------------------------------
 
-_DAYS = {
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-    "es": ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"),
-}
-_MONTHS = {
-    "en": (
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ),
-    "es": (
-        "enero",
-        "febrero",
-        "marzo",
-        "abril",
-        "mayo",
-        "junio",
-        "julio",
-        "agosto",
-        "septiembre",
-        "octubre",
-        "noviembre",
-        "diciembre",
-    ),
-}
+# Day and month names from CLDR (Babel), as the SMS texts' dates (checkin.schedules.texts).
+_LOCALES = {"en": "en_US", "es": "es"}
 
 
 def spoken_when(local: datetime, language: str) -> str:
     """'Tuesday, December 8 at 7 PM' / 'el martes 8 de diciembre a las 7 de la noche', in the meeting's zone."""
-    day, month = _DAYS[language if language in _DAYS else "en"][local.weekday()], local.month - 1
+    locale = _LOCALES.get(language, "en_US")
+    day, month = format_date(local, "EEEE", locale=locale), format_date(local, "MMMM", locale=locale)
     twelve = local.hour % 12 or 12
     clock = f"{twelve}" if local.minute == 0 else f"{twelve}:{local.minute:02d}"
     if language == "es":
         # Spoken Spanish tells the time on the twelve-hour clock with the part of the day
         # ("a las 6:30 de la tarde"); "a las 18:30" is how it is written, not said.
-        return f"el {day} {local.day} de {_MONTHS['es'][month]} a la{'' if twelve == 1 else 's'} {clock} {_part_of_day(local.hour)}"
-    return f"{day}, {_MONTHS['en'][month]} {local.day} at {clock} {'AM' if local.hour < 12 else 'PM'}"
+        return f"el {day} {local.day} de {month} a la{'' if twelve == 1 else 's'} {clock} {_part_of_day(local.hour)}"
+    return f"{day}, {month} {local.day} at {clock} {'AM' if local.hour < 12 else 'PM'}"
 
 
 def _part_of_day(hour: int) -> str:

@@ -3,6 +3,7 @@ the simulator's crisis text and alert, and the calendar feed URL."""
 
 from __future__ import annotations
 
+import re
 from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,11 @@ from checkin.db import utcnow
 from checkin.schedules import load_config, set_schedule
 from checkin.schedules.plan import sample_values
 from checkin.templates import segments
+
+# The file's Spanish reminder: full weekday and month, 12-hour clock ("martes 8 de diciembre, 6:30 p. m.").
+SPANISH_REMINDER = re.compile(
+    r"Tuesday Group: [a-záé]+ \d{1,2} de [a-z]+, \d{1,2}:\d\d [ap]\. m\., en 12 Main St\."
+)
 
 CRISIS_TEXT = "I am going to kill myself tonight"
 
@@ -74,7 +80,13 @@ def test_build_a_weekly_schedule_and_see_its_preview(page, console_server, group
     expect(page.locator("#meetings li").first).to_contain_text("cancelled")
 
     page.get_by_role("link", name="Reminder plan, texts and preview").click()
-    expect(page.locator("#preview")).to_be_visible()
+    preview = page.locator("#preview")
+    expect(preview.get_by_role("heading", name="Sam Rivera")).to_be_visible()
+    expect(preview.get_by_role("heading", name="Rosa Medina")).to_be_visible()
+    # The day-before reminder for tomorrow's meeting, in each member's language.
+    expect(preview).to_contain_text("Reminder: Tuesday Group meets tomorrow")
+    expect(preview).to_contain_text(SPANISH_REMINDER)
+    expect(preview).to_contain_text("How are you doing this week?")
     screenshot(page, "planning-plan")
     preview = whole_preview(page, console_server, group)
     assert "Sam Rivera" in preview and "Rosa Medina" in preview
@@ -121,7 +133,7 @@ def test_template_counter_counts_characters_and_segments_like_the_server(page, c
         "😊" * 35,
         "😊" * 36,
         "Recordatorio: mañana a las 18:30",
-        "¿Como te va?",
+        "¿Cómo te va?",
     ]
     for text in samples:
         got = page.evaluate("t => window.checkinSegments(t)", text)
@@ -164,12 +176,16 @@ def test_edit_the_english_reminder_watch_the_counter_and_see_it_in_the_preview(
     field.fill("Hi {group}")
     expect(counter).to_have_text("1 text message long · 31 characters")
     field.press_sequentially(", see you {when}{date}")
-    expect(counter).to_have_text("1 text message long · 61 characters")
+    expect(counter).to_have_text("1 text message long · 62 characters")
     field.press_sequentially(" at {time}{where}. Reply 1 if you come, 2 if not.")
-    expect(counter).to_have_text("2 text messages long · 173 characters")
+    expect(counter).to_have_text("2 text messages long · 174 characters")
     screenshot(page, "planning-texts-editing")
     page.get_by_role("button", name="Save texts").click()
     expect(page.get_by_role("status")).to_contain_text("Texts saved")
+    preview = page.locator("#preview")
+    expect(preview).to_contain_text("Hi Tuesday Group, see you tomorrow, ")
+    expect(preview).to_contain_text("at 6:30 pm, at 12 Main St. Reply 1 if you come, 2 if not.")
+    expect(preview).to_contain_text(SPANISH_REMINDER)  # Rosa's is the file's still
     expect(page.get_by_text("changed from the default")).to_be_visible()
     screenshot(page, "planning-texts-saved")
     preview = whole_preview(page, console_server, group)
