@@ -80,19 +80,13 @@ def test_build_a_weekly_schedule_and_see_its_preview(page, console_server, group
     expect(page.locator("#meetings li").first).to_contain_text("cancelled")
 
     page.get_by_role("link", name="Reminder plan, texts and preview").click()
-    preview = page.locator("#preview")
-    expect(preview.get_by_role("heading", name="Sam Rivera")).to_be_visible()
-    expect(preview.get_by_role("heading", name="Rosa Medina")).to_be_visible()
-    # The day-before reminder for tomorrow's meeting, in each member's language.
-    expect(preview).to_contain_text("Reminder: Tuesday Group meets tomorrow")
-    expect(preview).to_contain_text(SPANISH_REMINDER)
-    expect(preview).to_contain_text("How are you doing this week?")
+    expect(page.locator("#preview")).to_be_visible()
     screenshot(page, "planning-plan")
     preview = whole_preview(page, console_server, group)
     assert "Sam Rivera" in preview and "Rosa Medina" in preview
     # The day-before reminder for tomorrow's meeting, in each member's language.
     assert "Reminder: Tuesday Group meets tomorrow" in preview
-    assert "Recordatorio: Tuesday Group se reune" in preview
+    assert SPANISH_REMINDER.search(preview)
     assert "How are you doing this week?" in preview
 
     # Change the plan: a single 3-hour reminder. The preview follows.
@@ -182,16 +176,12 @@ def test_edit_the_english_reminder_watch_the_counter_and_see_it_in_the_preview(
     screenshot(page, "planning-texts-editing")
     page.get_by_role("button", name="Save texts").click()
     expect(page.get_by_role("status")).to_contain_text("Texts saved")
-    preview = page.locator("#preview")
-    expect(preview).to_contain_text("Hi Tuesday Group, see you tomorrow, ")
-    expect(preview).to_contain_text("at 6:30 pm, at 12 Main St. Reply 1 if you come, 2 if not.")
-    expect(preview).to_contain_text(SPANISH_REMINDER)  # Rosa's is the file's still
     expect(page.get_by_text("changed from the default")).to_be_visible()
     screenshot(page, "planning-texts-saved")
     preview = whole_preview(page, console_server, group)
     assert "Hi Tuesday Group, see you tomorrow, " in preview
-    assert "at 6:30 PM, at 12 Main St. Reply 1 if you come, 2 if not." in preview
-    assert "Recordatorio: Tuesday Group se reune" in preview  # Rosa's is the file's still
+    assert "at 6:30 pm, at 12 Main St. Reply 1 if you come, 2 if not." in preview
+    assert SPANISH_REMINDER.search(preview)  # Rosa's is the file's still
     page.goto(console_server.url(f"/console/groups/{group.id}/plan"))
     # A mistake comes back in words, with the typing kept and the box marked; the saved text stands.
     field = page.get_by_label("Meeting reminder").first
