@@ -66,6 +66,9 @@ PHOTOS = {
     "console.plan": "plan",
     "console.escalation": "escalation",
     "console.inbox": "inbox",
+    "console.members_import_job": "import-dry-run",
+    "console.escalation_policy": "escalation-policy",
+    "console.reports": "reports",
 }
 _PLACEHOLDER = re.compile(r"<(?:[^:<>]+:)?([A-Za-z_]\w*)>")
 
