@@ -84,6 +84,9 @@ def open_prompt(session: Session, member_id: int, now: datetime) -> CheckIn | No
         if known[1] is None:
             return None  # only the planner opens prompts, never a member's own text
         prompt = session.get(CheckIn, known[1])
+        # Held for the session (its identity map holds objects weakly): reading a digit and recording
+        # the answer both ask, and the second must not load the row again.
+        session.info[_KNOWN] = (member_id, known[1], prompt)
         return prompt if prompt is not None and prompt.state == "open" else None
     return session.scalar(select(CheckIn).where(CheckIn.id == open_prompt_id(member_id, now - ANSWER_WINDOW)))
 

@@ -221,7 +221,9 @@ def assess_message(
         source=source,
     )
     if score is not None:
+        from checkin.answers.asked import open_prompt
         from checkin.checkins import record_answer
+        from checkin.db import utcnow
 
         words = (message.body or "").strip()
         record_answer(
@@ -231,6 +233,8 @@ def assess_message(
             score=score,
             message_id=message.id,
             words=words if words != str(score) else None,
+            # Read with the message (PostgreSQL) or by the reading of the reply: not asked for again.
+            prompt=open_prompt(session, member.id, utcnow()),
         )
     if level != "none":
         # The message id and level only: rule ids next to a member's id would say what they wrote.
