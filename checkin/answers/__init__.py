@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from checkin import templates
@@ -21,6 +20,7 @@ from checkin.answers.models import Clarification
 from checkin.answers.parse import parse_rsvp, parse_score
 from checkin.db import utcnow
 from checkin.models import Member, Message
+from checkin.rows import insert_returning_id
 
 __all__ = ["Reading", "parse_score", "read", "reply_for", "score_of"]
 _READINGS = "checkin.answers.readings"  # session.info: message id -> Reading, so a message is read once
@@ -135,10 +135,12 @@ def _clarify_once(
         asked = Asked(asked_module.last_reminder(session, member.id, now), prompt)
     if asked.latest != "prompt":
         return False
-    try:
-        with session.begin_nested():
-            session.add(Clarification(checkin_id=asked.prompt.id, message_id=message.id, asked_at=now))
-            session.flush()
-    except IntegrityError:
-        return False  # asked already: never twice
-    return True
+    # One INSERT ... ON CONFLICT DO NOTHING (no savepoint): nothing written means asked already, or
+    # being asked by a text racing in: never twice.
+    written = insert_returning_id(
+        session,
+        Clarification,
+        {"checkin_id": asked.prompt.id, "message_id": message.id, "asked_at": now},
+        unless_exists="checkin_id",
+    )
+    return written is not None

@@ -72,10 +72,13 @@ def last_reminder(session: Session, member_id: int, now: datetime) -> Reminder |
 _KNOWN = "checkin.answers.open_prompt"  # session.info: (member id, open prompt id or None)
 
 
-def remember_open_prompt(session: Session, member_id: int, checkin_id: int | None) -> None:
-    """The inbound path read the open prompt's id with the message it stored (one round trip fewer
-    on every member's text): `open_prompt` uses it instead of asking again in this session."""
-    session.info[_KNOWN] = (member_id, checkin_id)
+def remember_open_prompt(
+    session: Session, member_id: int, checkin_id: int | None, prompt: CheckIn | None = None
+) -> None:
+    """The inbound path read the open prompt (its id, and its row when it has it) with the message it
+    stored (round trips fewer on every member's text): `open_prompt` uses it instead of asking again
+    in this session."""
+    session.info[_KNOWN] = (member_id, checkin_id, prompt)
 
 
 def open_prompt(session: Session, member_id: int, now: datetime) -> CheckIn | None:
@@ -83,9 +86,9 @@ def open_prompt(session: Session, member_id: int, now: datetime) -> CheckIn | No
     if known is not None and known[0] == member_id:
         if known[1] is None:
             return None  # only the planner opens prompts, never a member's own text
-        prompt = session.get(CheckIn, known[1])
         # Held for the session (its identity map holds objects weakly): reading a digit and recording
         # the answer both ask, and the second must not load the row again.
+        prompt = known[2] if known[2] is not None else session.get(CheckIn, known[1])
         session.info[_KNOWN] = (member_id, known[1], prompt)
         return prompt if prompt is not None and prompt.state == "open" else None
     return session.scalar(select(CheckIn).where(CheckIn.id == open_prompt_id(member_id, now - ANSWER_WINDOW)))
