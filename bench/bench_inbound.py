@@ -427,7 +427,9 @@ def main() -> None:
                     env = app_env(database_url, port, str(tmp / "instance"), key)
                     urls[label] = (port, env["PUBLIC_BASE_URL"] + PATH)
                     check = partial(check_webhook if label == WEBHOOK else check_once, *urls[label])
-                    pids[label] = serve(stack, Gunicorn(spec, port, server, env, tmp), check=check).pids()
+                    pids[label] = serve(
+                        stack, Gunicorn(spec, port, server, env, tmp), check=check, timeout=90
+                    ).pids()
                 urls[FREE_ONLY], pids[FREE_ONLY] = urls[WEBHOOK], pids[WEBHOOK]
                 labels = [*APPS, FREE_ONLY]
                 runs: dict[str, list[LoadResult]] = {label: [] for label in labels}
