@@ -19,7 +19,9 @@ order, and the ratio reported is the median of the per-round ratios. A third ser
 (bench/bare_app.py: read the form, one durable INSERT, constant TwiML), shows what storing before
 answering costs by itself on this machine.
 
-Set CHECKIN_BENCH_SWEEP=1 to first compare candidate gunicorn settings on the webhook (slower).
+Set CHECKIN_BENCH_SWEEP=1 to first compare candidate gunicorn settings on the webhook (slower), or
+CHECKIN_BENCH_SERVER=procfile to serve all three apps as production does: the Procfile's `web:` line
+(waitress, one process, 8 threads) with its app replaced.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import http.client
 import os
 import secrets
+import shlex
 import statistics
 import time
 from contextlib import ExitStack
@@ -34,6 +37,9 @@ from functools import partial
 from urllib.parse import urlencode
 
 from bench.common import (
+    PYTHON,
+    REPO,
+    Command,
     Gunicorn,
     LoadResult,
     ServerSettings,
@@ -113,6 +119,24 @@ APPS = {
     FLOOR: "bench.bare_app:create_floor_app()",
     WEBHOOK: "webhooks:create_app()",
 }
+
+
+def procfile_server(label: str, app_spec: str, port: int, env: dict[str, str], tmp) -> Command:
+    """`app_spec` ("module:factory") served by the Procfile's `web:` options, on 127.0.0.1:port."""
+    for line in (REPO / "Procfile").read_text().splitlines():
+        if line.startswith("web:"):
+            words = shlex.split(
+                line.removeprefix("web:")
+                .replace("${PORT:-5000}", str(port))
+                .replace("${WEB_THREADS:-8}", env.get("WEB_THREADS", "8"))
+                .replace("0.0.0.0", "127.0.0.1")
+            )
+            if words[0] != "waitress-serve" or words[-2] != "--call":
+                raise RuntimeError(f"the Procfile's web: line is not 'waitress-serve ... --call app': {line}")
+            return Command(
+                label, [PYTHON, "-m", "waitress", *words[1:-1], app_spec.removesuffix("()")], port, env, tmp
+            )
+    raise RuntimeError("no web: line in the Procfile")
 
 
 def app_env(database_url: str, port: int, instance: str, encryption_key: str) -> dict[str, str]:
@@ -407,8 +431,9 @@ def main() -> None:
         with scratch_dir() as tmp, temp_database() as database_url:
             seed(database_url, key, replying=True)
             server = sweep(database_url, tmp, key) if os.environ.get("CHECKIN_BENCH_SWEEP") == "1" else SERVER
+            procfile = os.environ.get("CHECKIN_BENCH_SERVER") == "procfile"
             print(
-                f"server: {server}, bind 127.0.0.1; load: 2 processes x 4 keep-alive connections, {ROUNDS} rounds of "
+                f"server: {'the Procfile web: line (waitress)' if procfile else server}, bind 127.0.0.1; load: 2 processes x 4 keep-alive connections, {ROUNDS} rounds of "
                 f"{WARMUP:g} s warm-up + {DURATION:g} s measured per server; database: PostgreSQL, "
                 f"{len(MEMBERS) + len(REPLYING)} members; {os.cpu_count()} CPUs, load average "
                 f"{os.getloadavg()[0]:.2f} before start",
@@ -427,9 +452,12 @@ def main() -> None:
                     env = app_env(database_url, port, str(tmp / "instance"), key)
                     urls[label] = (port, env["PUBLIC_BASE_URL"] + PATH)
                     check = partial(check_webhook if label == WEBHOOK else check_once, *urls[label])
-                    pids[label] = serve(
-                        stack, Gunicorn(spec, port, server, env, tmp), check=check, timeout=90
-                    ).pids()
+                    srv = (
+                        procfile_server(label, spec, port, env, tmp)
+                        if procfile
+                        else Gunicorn(spec, port, server, env, tmp)
+                    )
+                    pids[label] = serve(stack, srv, check=check, timeout=90).pids()
                 urls[FREE_ONLY], pids[FREE_ONLY] = urls[WEBHOOK], pids[WEBHOOK]
                 labels = [*APPS, FREE_ONLY]
                 runs: dict[str, list[LoadResult]] = {label: [] for label in labels}
