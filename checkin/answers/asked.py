@@ -81,6 +81,15 @@ def remember_open_prompt(
     session.info[_KNOWN] = (member_id, checkin_id, prompt)
 
 
+def known_open_prompt(session: Session, member_id: int) -> CheckIn | None:
+    """The member's open prompt if this session has its row already (read with the message, or by
+    `open_prompt`), else None (none, or not known: ask `open_prompt`)."""
+    known = session.info.get(_KNOWN)
+    if known is None or known[0] != member_id or known[2] is None:
+        return None
+    return known[2] if known[2].state == "open" else None
+
+
 def open_prompt(session: Session, member_id: int, now: datetime) -> CheckIn | None:
     known = session.info.get(_KNOWN)
     if known is not None and known[0] == member_id:
