@@ -69,7 +69,7 @@ def last_reminder(session: Session, member_id: int, now: datetime) -> Reminder |
     return Reminder(row.id, key, row.sent_at, row.from_number) if key else None
 
 
-_KNOWN = "checkin.answers.open_prompt"  # session.info: (member id, open prompt id or None)
+_KNOWN = "checkin.answers.open_prompt"  # session.info: (member id, open prompt id or None, its row or None)
 
 
 def remember_open_prompt(
