@@ -135,6 +135,9 @@ def missed_in_a_row(session: Session, member_ids: list[int], limit: int = 10) ->
     return runs
 
 
+UNKNOWN = object()  # record_answer(prompt=...) not given: look the open prompt up
+
+
 def record_answer(
     session: Session,
     member_id: int,
@@ -146,12 +149,17 @@ def record_answer(
     message_id: int | None = None,
     call_sid: str | None = None,
     now: datetime | None = None,
+    prompt: CheckIn | object | None = UNKNOWN,
 ) -> CheckIn:
-    """Record a member's check-in answer against their newest open prompt, or as an unprompted check-in."""
+    """Record a member's check-in answer against their newest open prompt, or as an unprompted check-in.
+    `prompt`: that prompt (or None: there is none) when the caller has looked it up already."""
     now = now or utcnow()
-    checkin = session.scalar(
-        select(CheckIn).where(CheckIn.id == open_prompt_id(member_id, now - ANSWER_WINDOW))
-    )
+    if prompt is UNKNOWN:
+        checkin = session.scalar(
+            select(CheckIn).where(CheckIn.id == open_prompt_id(member_id, now - ANSWER_WINDOW))
+        )
+    else:
+        checkin = prompt
     if checkin is None:
         checkin = CheckIn(member_id=member_id, channel=channel)
         session.add(checkin)

@@ -64,8 +64,9 @@ def from_row(session: Session, model, values_by_column: dict):
 def insert_returning_id(
     session: Session, model, values: dict, *, unless_exists: str | None = None
 ) -> int | None:
-    """INSERT one `model` row with Core and return its id; with `unless_exists` (a unique column), ON
-    CONFLICT DO NOTHING, returning None if such a row exists (or was being written and committed)."""
+    """INSERT one `model` row with Core and return its id (its primary key); with `unless_exists` (a
+    unique column), ON CONFLICT DO NOTHING, returning None if such a row exists (or was being written
+    and committed)."""
     dialect = session.get_bind().dialect.name
     key = ("insert", model, unless_exists, dialect)
     statement = _STATEMENTS.get(key)
@@ -79,7 +80,8 @@ def insert_returning_id(
             else:
                 from sqlalchemy.dialects.postgresql import insert as dialect_insert
             statement = dialect_insert(table).on_conflict_do_nothing(index_elements=[unless_exists])
-        statement = _STATEMENTS[key] = statement.returning(table.c.id)
+        (primary_key,) = table.primary_key.columns
+        statement = _STATEMENTS[key] = statement.returning(primary_key)
     return session.connection().execute(statement, values).scalar()
 
 

@@ -77,6 +77,55 @@ def test_free_text_waits_for_a_person_and_the_reply_says_who_reads_it_and_when(d
     )
 
 
+def test_two_free_texts_stored_at_once_share_one_conversation_and_both_count(db, twilio, world, member):
+    """The second text's transaction files it while the first's is still open: it waits for the first
+    to commit, then joins its conversation instead of failing or opening a second one."""
+    import threading
+
+    from checkin.inbox import conversations as inbox
+    from checkin.models import Message
+
+    first = reply(twilio, member.phone, "sorry, I got the day wrong")
+    assert first[0].startswith("Thanks, Sam. A facilitator will read")
+    [opened] = conversations(db)
+    with db.session() as s:
+        message = s.scalars(
+            select(Message)
+            .where(Message.member_id == member.id, Message.direction == "inbound")
+            .order_by(Message.id.desc())
+        ).first()
+    from checkin.inbox.models import ConversationState
+
+    with db.session() as s:  # done: the next texts open a new conversation, and two race to open it
+        s.get(Conversation, opened.id).state = ConversationState.DONE.value
+    results, errors = [], []
+
+    def file_one(started: threading.Event | None = None, release: threading.Event | None = None):
+        try:
+            with db.session() as s:
+                results.append(inbox.receive(s, s.get(Member, member.id), s.get(Message, message.id)))
+                if started is not None:
+                    started.set()
+                    release.wait(10)
+        except Exception as exc:  # shown by the assertion below
+            errors.append(exc)
+
+    started, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=file_one, args=(started, release))
+    holder.start()
+    assert started.wait(10)
+    second = threading.Thread(target=file_one)
+    second.start()
+    second.join(0.5)  # it waits on the first's uncommitted conversation
+    release.set()
+    holder.join(10)
+    second.join(10)
+    assert errors == [] and len(results) == 2
+    done, racing = conversations(db)
+    assert done.state == "done"
+    assert (racing.state, racing.unread, racing.messages) == ("waiting", 2, 2)
+
+
 def test_the_groups_answer_time_is_what_the_reply_promises(db, twilio, world, member, spanish_member):
     from checkin.schedules.service import set_plan
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from checkin import templates
@@ -21,6 +20,7 @@ from checkin.answers.models import Clarification
 from checkin.answers.parse import parse_rsvp, parse_score
 from checkin.db import utcnow
 from checkin.models import Member, Message
+from checkin.rows import insert_returning_id
 
 __all__ = ["Reading", "parse_score", "read", "reply_for", "score_of"]
 _READINGS = "checkin.answers.readings"  # session.info: message id -> Reading, so a message is read once
@@ -47,11 +47,18 @@ def read(session: Session, member: Member, message: Message, now: datetime | Non
         answer = None
     score = parse_score(body)
     bare = message.channel != "voice" and (body or "").strip().isdigit() and len((body or "").strip()) == 1
+    asked = None
     if bare:
         # A bare digit is a score or an RSVP only when one was asked: with no open prompt and no
         # reminder to answer it is neither (and not a risk: "1" is not "I feel at my lowest").
-        asked = asked_module.asked(session, member.id, now)
-        if asked.prompt is None and (asked.reminder is None or answer is None):
+        if answer is None:
+            # Not a 1 or 2, so never an RSVP: only an open prompt makes it an answer (no reminder
+            # lookup, on the everyday reply to a check-in).
+            unasked = asked_module.open_prompt(session, member.id, now) is None
+        else:
+            asked = asked_module.asked(session, member.id, now)
+            unasked = asked.prompt is None and asked.reminder is None
+        if unasked:
             reading = Reading("unasked", asked=asked)
             cache[message.id] = reading
             return reading
@@ -59,7 +66,7 @@ def read(session: Session, member: Member, message: Message, now: datetime | Non
         # Most messages: a score or free text; the text says which, no lookup needed.
         reading = Reading("score", score=score) if score is not None else Reading(None)
     else:
-        asked = asked_module.asked(session, member.id, now)
+        asked = asked or asked_module.asked(session, member.id, now)
         # A bare "1" or "2" is both a valid RSVP ("Reply 1 if you're coming, 2 if not") and a valid
         # score ("Reply 1-5"). It answers whichever question we asked last: the newest reminder sent
         # (in the last few days) against the newest check-in prompt still open. With neither it is
@@ -128,10 +135,12 @@ def _clarify_once(
         asked = Asked(asked_module.last_reminder(session, member.id, now), prompt)
     if asked.latest != "prompt":
         return False
-    try:
-        with session.begin_nested():
-            session.add(Clarification(checkin_id=asked.prompt.id, message_id=message.id, asked_at=now))
-            session.flush()
-    except IntegrityError:
-        return False  # asked already: never twice
-    return True
+    # One INSERT ... ON CONFLICT DO NOTHING (no savepoint): nothing written means asked already, or
+    # being asked by a text racing in: never twice.
+    written = insert_returning_id(
+        session,
+        Clarification,
+        {"checkin_id": asked.prompt.id, "message_id": message.id, "asked_at": now},
+        unless_exists="checkin_id",
+    )
+    return written is not None

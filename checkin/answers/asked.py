@@ -69,13 +69,25 @@ def last_reminder(session: Session, member_id: int, now: datetime) -> Reminder |
     return Reminder(row.id, key, row.sent_at, row.from_number) if key else None
 
 
-_KNOWN = "checkin.answers.open_prompt"  # session.info: (member id, open prompt id or None)
+_KNOWN = "checkin.answers.open_prompt"  # session.info: (member id, open prompt id or None, its row or None)
 
 
-def remember_open_prompt(session: Session, member_id: int, checkin_id: int | None) -> None:
-    """The inbound path read the open prompt's id with the message it stored (one round trip fewer
-    on every member's text): `open_prompt` uses it instead of asking again in this session."""
-    session.info[_KNOWN] = (member_id, checkin_id)
+def remember_open_prompt(
+    session: Session, member_id: int, checkin_id: int | None, prompt: CheckIn | None = None
+) -> None:
+    """The inbound path read the open prompt (its id, and its row when it has it) with the message it
+    stored (round trips fewer on every member's text): `open_prompt` uses it instead of asking again
+    in this session."""
+    session.info[_KNOWN] = (member_id, checkin_id, prompt)
+
+
+def known_open_prompt(session: Session, member_id: int) -> CheckIn | None:
+    """The member's open prompt if this session has its row already (read with the message, or by
+    `open_prompt`), else None (none, or not known: ask `open_prompt`)."""
+    known = session.info.get(_KNOWN)
+    if known is None or known[0] != member_id or known[2] is None:
+        return None
+    return known[2] if known[2].state == "open" else None
 
 
 def open_prompt(session: Session, member_id: int, now: datetime) -> CheckIn | None:
@@ -83,7 +95,10 @@ def open_prompt(session: Session, member_id: int, now: datetime) -> CheckIn | No
     if known is not None and known[0] == member_id:
         if known[1] is None:
             return None  # only the planner opens prompts, never a member's own text
-        prompt = session.get(CheckIn, known[1])
+        # Held for the session (its identity map holds objects weakly): reading a digit and recording
+        # the answer both ask, and the second must not load the row again.
+        prompt = known[2] if known[2] is not None else session.get(CheckIn, known[1])
+        session.info[_KNOWN] = (member_id, known[1], prompt)
         return prompt if prompt is not None and prompt.state == "open" else None
     return session.scalar(select(CheckIn).where(CheckIn.id == open_prompt_id(member_id, now - ANSWER_WINDOW)))
 

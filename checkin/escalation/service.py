@@ -12,11 +12,13 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from checkin import answers, keywords, outbox, rota, unit_of_work
 from checkin.answers.parse import parse_score  # the one score parser
@@ -100,6 +102,79 @@ def _history(session: Session, member_id: int, before_message: int, limit: int =
         .limit(limit)
     ).all()
     return tuple(reversed(rows))  # oldest first, as the rules engine expects
+
+
+ANSWER_FIELDS = ("state", "answered_at", "closed_at", "channel", "score", "words", "message_id", "call_sid")
+
+
+def _answer_values(message: Message, score: int, source: str) -> dict:
+    """What recording a text's answer on its prompt sets (as `record_answer` does for a text)."""
+    from checkin.db import utcnow
+
+    now = utcnow()
+    words = (message.body or "").strip()
+    return {
+        "state": "answered",
+        "answered_at": now,
+        "closed_at": now,
+        "channel": source,
+        "score": score,
+        "words": words if words != str(score) else None,
+        "message_id": message.id,
+        "call_sid": None,
+    }
+
+
+def _history_recording_answer(
+    session: Session, member: Member, message: Message, score: int, source: str
+) -> tuple[tuple[int, ...], bool]:
+    """(the member's recent scores, whether the answer is recorded already).
+
+    On PostgreSQL, when the member's open prompt is known (read with the message), the answer is
+    recorded on it in the same statement that reads the history (an UPDATE as a data-modifying CTE):
+    one round trip fewer on every reply to a check-in. Otherwise only the history is read here, and
+    the caller records the answer (`record_answer`)."""
+    from checkin.answers.asked import known_open_prompt
+
+    prompt = known_open_prompt(session, member.id)
+    if prompt is None or session.get_bind().dialect.name != "postgresql":
+        return _history(session, member.id, message.id), False
+    values = _answer_values(message, score, source)
+    rows = session.execute(
+        _history_answering_statement(),
+        # No bind parameter is named as a checkins column: Core would take it as one more value to SET.
+        {"h_member_id": member.id, "h_message_id": message.id, "prompt_id": prompt.id}
+        | {f"a_{k}": v for k, v in values.items()},
+    ).scalars()
+    history = tuple(reversed(rows.all()))  # oldest first, as the rules engine expects
+    for key, value in values.items():
+        set_committed_value(prompt, key, value)  # as stored: nothing left for the ORM to flush
+    return history, True
+
+
+@cache  # built once: an immutable statement, compiled and cached by SQLAlchemy after that
+def _history_answering_statement():
+    from checkin.checkins import CheckIn
+
+    checkins, assessments = CheckIn.__table__, AssessmentRecord.__table__
+    answered = (
+        update(checkins)
+        .where(checkins.c.id == bindparam("prompt_id"))  # by id alone, as the ORM's UPDATE was
+        .values({name: bindparam(f"a_{name}", type_=checkins.c[name].type) for name in ANSWER_FIELDS})
+        .returning(checkins.c.id)
+        .cte("answered")
+    )
+    return (
+        select(assessments.c.score)
+        .where(
+            assessments.c.member_id == bindparam("h_member_id"),
+            assessments.c.score.is_not(None),
+            assessments.c.message_id != bindparam("h_message_id"),
+        )
+        .order_by(assessments.c.id.desc())
+        .limit(5)
+        .add_cte(answered)
+    )
 
 
 # Every column but the id: what an assessment written later (`write=False`) carries until then.
@@ -190,7 +265,9 @@ def assess_message(
         from checkin.rules import ALL_LANGUAGES, AssessmentContext, assess
 
         # The history only matters to a message that carries a score (see the rules engine's step 4).
-        history = _history(session, member.id, message.id) if score is not None else ()
+        history, answered = (), False
+        if score is not None:
+            history, answered = _history_recording_answer(session, member, message, score, source)
         context = AssessmentContext(score=score, recent_scores=history, source=source)
         # Every live text is read in every configured language and the highest verdict wins: a member
         # registered as English may write to us in Spanish (or mix both) when it matters most.
@@ -220,8 +297,10 @@ def assess_message(
         score=score,
         source=source,
     )
-    if score is not None:
+    if score is not None and not answered:
+        from checkin.answers.asked import open_prompt
         from checkin.checkins import record_answer
+        from checkin.db import utcnow
 
         words = (message.body or "").strip()
         record_answer(
@@ -231,6 +310,8 @@ def assess_message(
             score=score,
             message_id=message.id,
             words=words if words != str(score) else None,
+            # Read with the message (PostgreSQL) or by the reading of the reply: not asked for again.
+            prompt=open_prompt(session, member.id, utcnow()),
         )
     if level != "none":
         # The message id and level only: rule ids next to a member's id would say what they wrote.

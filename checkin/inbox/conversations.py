@@ -11,61 +11,17 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from checkin import templates
 from checkin.db import utcnow
-from checkin.inbox.models import OPEN_STATES, Conversation, ConversationState
+from checkin.inbox.models import OPEN_SQL, OPEN_STATES, Conversation, ConversationState
 from checkin.models import Group, GroupMember, GroupStaff, Member, Message, StaffUser
 
 log = logging.getLogger("checkin.inbox")
-
-
-def group_of(session: Session, member_id: int, to_number: str | None) -> Group | None:
-    """The group a member wrote to: the one whose number they texted, else their first group."""
-    groups = list(
-        session.scalars(
-            select(Group)
-            .join(GroupMember, GroupMember.group_id == Group.id)
-            .where(GroupMember.member_id == member_id)
-            .order_by(Group.id)
-        )
-    )
-    return next((g for g in groups if to_number and g.phone_number == to_number), None) or (
-        groups[0] if groups else None
-    )
-
-
-def readers(session: Session, group_id: int) -> list[StaffUser]:
-    """Who can read the group's inbox: active staff who can sign in to the console, facilitators of
-    the group or coordinators."""
-    linked = select(GroupStaff.staff_id).where(GroupStaff.group_id == group_id)
-    return list(
-        session.scalars(
-            select(StaffUser).where(
-                StaffUser.active.is_(True),
-                StaffUser.password_hash.is_not(None),
-                or_(StaffUser.role == "coordinator", StaffUser.id.in_(linked)),
-            )
-        )
-    )
-
-
-def answer_hours(session: Session, group_id: int) -> float:
-    from checkin.schedules.service import get_plan
-
-    try:
-        return get_plan(session, group_id).inbox_answer_hours
-    except Exception as exc:  # a stored plan gone bad must not cost the member their answer
-        log.error(
-            "group=%s plan unreadable (%s); inbox answer time is the default", group_id, type(exc).__name__
-        )
-        from checkin.schedules.plan import Plan
-
-        return Plan.__dataclass_fields__["inbox_answer_hours"].default
 
 
 WITHIN = {
@@ -87,51 +43,110 @@ def within(hours: float, language: str) -> str:
 
 
 def receive(session: Session, member: Member, message: Message, now: datetime | None = None) -> str:
-    """File `message` (a member's free text) in their open conversation and return the reply."""
+    """File `message` (a member's free text) in their open conversation and return the reply.
+
+    Two statements on every free text: one reads the group, its plan's answer time and whether anyone
+    reads its inbox; one opens the conversation or joins the open one (an upsert on the index that
+    allows one open conversation per member and group, so two texts racing in share one)."""
     now = now or utcnow()
-    group = group_of(session, member.id, message.to_number)
+    found = session.execute(
+        _group_statement(), {"member_id": member.id, "to_number": message.to_number or ""}
+    ).first()
     lang, name = member.language, member.first_name
-    if group is None:  # a member of no group: nobody's inbox shows them
+    if found is None:  # a member of no group: nobody's inbox shows them
         return templates.render("received", lang, name=name)
-    conversation = _open_or_join(session, group.id, member.id, message, now)
-    hours = answer_hours(session, group.id)
-    staffed = hours > 0 and bool(readers(session, group.id))
+    group_id, phone_number, overrides, has_readers = found
+    conversation_id = _open_or_join(session, group_id, member.id, message.id, now)
+    hours = _answer_hours(group_id, overrides)
+    staffed = hours > 0 and bool(has_readers)
     log.info(
         "inbox message=%s member=%s conversation=%s group=%s%s",
         message.id,
         member.id,
-        conversation.id,
-        group.id,
+        conversation_id,
+        group_id,
         "" if staffed else " (nobody reads it)",
     )
     if not staffed:
-        return templates.render("inbox_unread", lang, name=name, number=group.phone_number or "988")
+        return templates.render("inbox_unread", lang, name=name, number=phone_number or "988")
     return templates.render("inbox_waiting", lang, name=name, within=within(hours, lang))
 
 
-def _open_or_join(session: Session, group_id: int, member_id: int, message: Message, now: datetime):
-    found = open_for(session, member_id, group_id)
-    if found is None:
-        try:
-            with session.begin_nested():  # two texts racing in: the second joins the first's
-                found = Conversation(
-                    group_id=group_id,
-                    member_id=member_id,
-                    state=ConversationState.WAITING.value,
-                    unread=0,
-                    messages=0,
-                    opened_at=now,
-                    last_message_at=now,
-                )
-                session.add(found)
-                session.flush()
-        except IntegrityError:
-            found = open_for(session, member_id, group_id)
+@cache  # an immutable statement, built once (SQLAlchemy caches its compiled form)
+def _group_statement():
+    """The group a member wrote to (as `group_of`), its stored plan overrides, and whether anyone can
+    read its inbox (as `readers`), in one statement."""
+    from checkin.schedules.models import ReminderPlan
+
+    linked = select(GroupStaff.staff_id).where(GroupStaff.group_id == Group.id)
+    reads = (
+        select(StaffUser.id)
+        .where(
+            StaffUser.active.is_(True),
+            StaffUser.password_hash.is_not(None),
+            or_(StaffUser.role == "coordinator", StaffUser.id.in_(linked)),
+        )
+        .exists()
+    )
+    return (
+        select(Group.id, Group.phone_number, ReminderPlan.overrides, reads.label("has_readers"))
+        .join(GroupMember, GroupMember.group_id == Group.id)
+        .outerjoin(ReminderPlan, ReminderPlan.group_id == Group.id)
+        .where(GroupMember.member_id == bindparam("member_id"))
+        .order_by(case((Group.phone_number == bindparam("to_number"), 0), else_=1), Group.id)
+        .limit(1)
+    )
+
+
+def _answer_hours(group_id: int, overrides: dict | None) -> float:
+    """`answer_hours` from the plan overrides read with the group (no second round trip)."""
+    from checkin.schedules.plan import Plan
+    from checkin.schedules.service import plan_timing
+
+    try:
+        return plan_timing(overrides).inbox_answer_hours
+    except Exception as exc:  # a stored plan gone bad must not cost the member their answer
+        log.error(
+            "group=%s plan unreadable (%s); inbox answer time is the default", group_id, type(exc).__name__
+        )
+        return Plan.__dataclass_fields__["inbox_answer_hours"].default
+
+
+def _open_or_join(session: Session, group_id: int, member_id: int, message_id: int, now: datetime) -> int:
+    """The id of the member's open conversation with the group, opened if there is none, with this
+    message counted: one INSERT ... ON CONFLICT DO UPDATE ... RETURNING (PostgreSQL and SQLite)."""
+    table = Conversation.__table__
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the two databases this service runs on
+        raise RuntimeError(f"no upsert for {dialect}")
+    statement = insert(table).values(
+        group_id=group_id,
+        member_id=member_id,
+        state=ConversationState.WAITING.value,
+        unread=1,
+        messages=1,
+        last_message_id=message_id,
+        opened_at=now,
+        last_message_at=now,
+        updated_at=now,
+    )
     # Counted in SQL: two texts of one member stored at once must both count.
-    found.unread = Conversation.unread + 1
-    found.messages = Conversation.messages + 1
-    found.last_message_id, found.last_message_at = message.id, now
-    return found
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.member_id, table.c.group_id],
+        index_where=OPEN_SQL,
+        set_={
+            "unread": table.c.unread + 1,
+            "messages": table.c.messages + 1,
+            "last_message_id": statement.excluded.last_message_id,
+            "last_message_at": statement.excluded.last_message_at,
+            "updated_at": statement.excluded.updated_at,
+        },
+    ).returning(table.c.id)
+    return session.execute(statement).scalar_one()
 
 
 def open_for(session: Session, member_id: int, group_id: int | None = None) -> Conversation | None:

@@ -18,7 +18,7 @@ class ConversationState(StrEnum):
 
 
 OPEN_STATES = (ConversationState.WAITING.value, ConversationState.TAKEN.value)
-_OPEN_SQL = text("state IN ('waiting', 'taken')")
+OPEN_SQL = text("state IN ('waiting', 'taken')")
 
 
 class Conversation(Base):
@@ -32,8 +32,8 @@ class Conversation(Base):
             "member_id",
             "group_id",
             unique=True,
-            postgresql_where=_OPEN_SQL,
-            sqlite_where=_OPEN_SQL,
+            postgresql_where=OPEN_SQL,
+            sqlite_where=OPEN_SQL,
         ),
         Index("ix_conversations_group_state", "group_id", "state"),
     )

@@ -163,6 +163,44 @@ class RuleSet:
             self._by_language[key] = cached
         return cached
 
+    def candidates(self, grams: frozenset[str]) -> tuple[int, ...]:
+        """Positions in ``rules`` (in order) of the rules whose key trigrams are among ``grams``, or
+        that have no key trigrams: the only rules a text with these grams can match, in any language.
+
+        Looked up once per text in an index from trigram to rules, where testing each rule's keys cost
+        a set test per rule per language pass."""
+        index = self._by_language.get("#index")
+        if index is None:
+            always: list[int] = []
+            by_gram: dict[str, list[int]] = {}
+            for pos, rule in enumerate(self.rules):
+                keys = _prefilter(rule)[2]
+                if keys is None:
+                    always.append(pos)
+                else:
+                    for gram in keys:
+                        by_gram.setdefault(gram, []).append(pos)
+            index = self._by_language["#index"] = (frozenset(always), by_gram)
+        always, by_gram = index
+        found = set(always)
+        for gram in grams:
+            hit = by_gram.get(gram)
+            if hit is not None:
+                found.update(hit)
+        return tuple(sorted(found))
+
+    def entries(self, language: str | None) -> tuple[tuple | None, ...]:
+        """Per position in ``rules``: (is a mask, prefilter entry) if the rule applies to ``language``
+        (None = all), else None."""
+        key = "#entries:" + (language or "*")
+        cached = self._by_language.get(key)
+        if cached is None:
+            cached = self._by_language[key] = tuple(
+                (r.mask, _prefilter(r)) if language is None or r.language in ("any", language) else None
+                for r in self.rules
+            )
+        return cached
+
     @property
     def phrases(self) -> tuple[str, ...]:
         """The literal phrases of all rules (used by the benchmark baseline)."""
@@ -730,24 +768,50 @@ def _context_of(
     return None
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """What every language pass over one text shares: the normalised text and the rules its trigrams
+    allow (ruleset positions, in order)."""
+
+    norm: str
+    candidates: tuple[int, ...]
+
+
+def _read(text: str, ruleset: RuleSet) -> _Reading:
+    norm = normalize(text or "", ruleset.vocabulary)
+    # Masking only removes trigrams, so the trigrams of the whole text are a superset for every step.
+    return _Reading(norm, ruleset.candidates(_grams_of(norm)))
+
+
 def _evaluate(
-    text: str, language: str | None, context: AssessmentContext | None, ruleset: RuleSet
+    text: str,
+    language: str | None,
+    context: AssessmentContext | None,
+    ruleset: RuleSet,
+    reading: _Reading | None = None,
 ) -> Assessment:
     if language not in (None, "en", "es"):
         language = None
-    masks, risks, combos = ruleset.for_language(language)
+    combos = ruleset.for_language(language)[2]
+    if reading is None:
+        reading = _read(text, ruleset)
+    entries = ruleset.entries(language)
+    masks: list[tuple] = []
+    risks: list[tuple] = []
+    for pos in reading.candidates:
+        entry = entries[pos]
+        if entry is not None:
+            (masks if entry[0] else risks).append(entry[1])
     cw = ruleset.context
-    norm = normalize(text or "", ruleset.vocabulary)
+    norm = reading.norm
     hits: list[_Hit] = []
     notes: list[str] = []
 
     # 1. Masks: figurative, media, third-party and logistics expressions are recorded
     #    at their own level and blanked out so that risk rules cannot match inside them.
+    #    Only the rules whose key trigrams are in the text are here (`RuleSet.candidates`).
     masked = norm
-    grams = _grams_of(norm)  # masking only removes trigrams: a superset for every step below
-    for rule, lits, keys in masks:
-        if keys is not None and keys.isdisjoint(grams):
-            continue
+    for rule, lits, _keys in masks:
         if lits is not None and lits(masked) is None:
             continue
         spans = [(m.start(), m.end()) for m in rule.regex.finditer(masked)]
@@ -779,9 +843,7 @@ def _evaluate(
     tokens = [(m.start(), m.end(), m.group(0)) for m in _TOKEN_RE.finditer(masked)]
     starts = [t[0] for t in tokens]
     guarded: list[tuple[int, Rule]] = []  # hits of rules with `unless`, settled once all tags are known
-    for rule, lits, keys in risks:
-        if keys is not None and keys.isdisjoint(grams):
-            continue  # none of the words this rule needs is in the message
+    for rule, lits, _keys in risks:
         if lits is not None and lits(masked) is None:
             continue  # none of the words this rule needs is in the message
         for m in rule.regex.finditer(masked):
@@ -903,8 +965,9 @@ def assess_all_languages(
         rs = ruleset if ruleset is not None else default_ruleset()
         langs = [None, preferred] + [lang for lang in ("en", "es") if lang != preferred]
         best: Assessment | None = None
+        reading = _read(text, rs)  # normalised and looked up once, for every pass
         for lang in dict.fromkeys(langs):
-            a = _evaluate(text, lang, context, rs)
+            a = _evaluate(text, lang, context, rs, reading)
             if best is None or _RANK[a.level] > _RANK[best.level]:
                 best = a
         assert best is not None

@@ -241,8 +241,14 @@ def _stored_texts(stored: dict | None) -> dict:
 
 def get_plan(session: Session, group_id: int) -> Plan:
     row = session.get(ReminderPlan, group_id)
+    return plan_timing(row.overrides if row else None)
+
+
+def plan_timing(stored: dict | None) -> Plan:
+    """The plan a group's stored ReminderPlan.overrides make, for a caller that read them already
+    (raises PlanError when they no longer parse, as `get_plan` does)."""
     defaults = load_config().defaults
-    timing = _timing(row.overrides if row else None)
+    timing = _timing(stored)
     return parse_plan(timing, base=defaults) if timing else defaults
 
 
