@@ -194,6 +194,24 @@ def test_the_facilitator_sees_their_groups_conversations_takes_one_and_marks_it_
     assert "Sam Rivera" in page and "Olive Other" in page  # a coordinator sees every group
 
 
+def test_taking_over_a_conversation_someone_holds_asks_first_and_says_from_whom(
+    app, client, db, twilio, world, member
+):
+    reply(twilio, member.phone, FREE_TEXT)
+    (mine,) = conversations(db)
+    frankie = Console(client, "frankie@example.org")
+    assert frankie.post(f"/console/inbox/{mine.id}/take").status_code == 302
+    casey = Console(app.test_client(), "casey@example.org")
+    page = casey.get("/console/inbox").get_data(as_text=True)
+    assert 'data-confirm="Frankie is answering this conversation. Take it over?' in page
+    assert ">Take over</button>" in page
+    taken = casey.post(f"/console/inbox/{mine.id}/take", follow_redirects=True).get_data(as_text=True)
+    assert "You took it over from Frankie" in taken
+    assert [c.assigned_to for c in conversations(db)] == [world.coordinator.id]
+    # Frankie's own inbox now offers the take-over the other way, with the same question.
+    assert 'data-confirm="Casey is answering' in frankie.get("/console/inbox").get_data(as_text=True)
+
+
 def test_the_live_digest_changes_when_a_text_arrives(client, db, twilio, world, member):
     frankie = Console(client, "frankie@example.org")
     before = frankie.get(f"/console/live?member={member.id}").get_json()

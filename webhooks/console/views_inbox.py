@@ -86,12 +86,19 @@ def inbox():
 def inbox_take(conversation_id: int):
     c = _conversation(conversation_id)
     staff = current_staff()
+    # Taking a conversation someone else holds is a take-over: the page asked first; say it and audit it.
+    before = c.assigned_to if c.state == "taken" and c.assigned_to != staff.id else None
     if conversations.take(db(), c, staff.id, utcnow()):
-        audit(
-            db(), "inbox_take", staff.id, member_id=c.member_id, detail=f"conversation {c.id}", ip=client_ip()
-        )
+        detail = f"staff:{before} conversation {c.id} taken over" if before else f"conversation {c.id}"
+        audit(db(), "inbox_take", staff.id, member_id=c.member_id, detail=detail, ip=client_ip())
         db().commit()
-        flash("It is yours: reply below, then mark it done.", "ok")
+        holder = db().get(StaffUser, before) if before else None
+        flash(
+            f"You took it over from {holder.name}: reply below, then mark it done."
+            if holder
+            else "It is yours: reply below, then mark it done.",
+            "ok",
+        )
     else:
         flash("That conversation is done already.", "error")
     return redirect(url_for("console.conversation", member_id=c.member_id, group=c.group_id))
