@@ -265,22 +265,28 @@ def test_every_language_is_read_for_live_texts():
 # The final blind sets, each scored once and folded in after the rules stopped changing. Floors are the
 # rules alone (assess with no language, as blind_rates reads them) when each set was folded in.
 FINALS = {
+    # Raised after round 8 (issue 12) to what the rules alone score now.
     "risk_blind_final.tsv": (
         411,
-        {"crisis>=urgent": 0.69, "crisis=crisis": 0.65, "urgent>=urgent": 0.82, "harmless alarmed": 0.07},
+        {"crisis>=urgent": 0.83, "crisis=crisis": 0.76, "urgent>=urgent": 0.93, "harmless alarmed": 0.05},
     ),
     "risk_blind_final4.tsv": (
         324,
-        {"crisis>=urgent": 0.80, "crisis=crisis": 0.78, "urgent>=urgent": 0.82, "harmless alarmed": 0.05},
+        {"crisis>=urgent": 0.84, "crisis=crisis": 0.82, "urgent>=urgent": 0.82, "harmless alarmed": 0.04},
     ),
     "risk_blind_final6.tsv": (
         320,
-        {"crisis>=urgent": 0.87, "crisis=crisis": 0.84, "urgent>=urgent": 0.87, "harmless alarmed": 0.03},
+        {"crisis>=urgent": 0.93, "crisis=crisis": 0.91, "urgent>=urgent": 0.92, "harmless alarmed": 0.02},
     ),
     # The development set of round 7 (see its header): tuned on, so held at the end-of-round figures.
     "risk_blind_fresh5.tsv": (
         336,
         {"crisis>=urgent": 1.0, "crisis=crisis": 1.0, "urgent>=urgent": 1.0, "harmless alarmed": 0.0},
+    ),
+    # Round 8's own probes, written before its rules (see the file's header), held at the end-of-round figures.
+    "risk_round8_probes.tsv": (
+        134,
+        {"crisis>=urgent": 0.96, "crisis=crisis": 0.94, "urgent>=urgent": 0.97, "harmless alarmed": 0.0},
     ),
 }
 
