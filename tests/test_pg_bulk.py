@@ -41,8 +41,7 @@ def rows(*keys, body="Reminder: the group meets tomorrow"):
 def stored(db) -> dict[str, tuple[int, str, str]]:
     with db.session() as s:
         return {
-            item.idempotency_key: (item.id, item.body, item.state)
-            for item in s.scalars(select(OutboxItem))
+            item.idempotency_key: (item.id, item.body, item.state) for item in s.scalars(select(OutboxItem))
         }
 
 
