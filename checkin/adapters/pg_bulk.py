@@ -1,48 +1,126 @@
 """The planning tick's outbox rows into PostgreSQL by COPY (psycopg's copy protocol).
 
-COPY into a scratch table, then one INSERT ... SELECT ... ON CONFLICT DO NOTHING, in key order so two
-ticks inserting the same keys queue behind each other instead of deadlocking. A hundred thousand
-rows this way take seconds; multi-row VALUES take minutes. Written against the driver (a psycopg
+Fast path: reserve the rows' ids from the outbox's sequence in one statement, then COPY the rows, ids
+included, straight into the outbox, in key order, inside a savepoint. The tick has already skipped the
+keys it found written, so this is nearly always all there is: as cheap as a plain COPY of the rows.
+A key that is there after all (another tick or process wrote it meanwhile) makes the COPY fail on the
+unique index; then the savepoint is rolled back and the rows go the safe way: COPY into a scratch table,
+then one INSERT ... SELECT ... ON CONFLICT DO NOTHING, which skips what is written. Both ways insert in
+the same (byte) order of keys, so two ticks writing the same keys queue behind each other instead of
+deadlocking; exactly once is the unique index's, either way. Written against the driver (a psycopg
 cursor, its paramstyle), so it lives here; the tick takes it as `bulk_insert`
 (checkin.schedules.tick.BulkInsert), given by the composition root on PostgreSQL.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
+from operator import itemgetter
 
+from psycopg import errors
 from sqlalchemy.orm import Session
 
 from checkin import crypto
 from checkin.schedules.tick import OUTBOX_COLUMNS
 
+log = logging.getLogger("checkin.adapters.pg_bulk")
+_COLS = ", ".join(OUTBOX_COLUMNS)
+_BODY = OUTBOX_COLUMNS.index("body")
+_KEY = OUTBOX_COLUMNS.index("idempotency_key")
+_QUEUE = OUTBOX_COLUMNS.index("queue")
+_values = itemgetter(*OUTBOX_COLUMNS)
+
 
 def insert_outbox(session: Session, rows: list[dict], now: datetime) -> list[tuple[int, str, str]]:
     """Insert outbox rows whose key is new; returns (id, key, queue) of those this call inserted."""
-    tokens: dict[str, bytes] = {}  # one ciphertext per distinct text in a tick (most bodies repeat)
-    dialect = session.get_bind().dialect
-    cols = ", ".join(OUTBOX_COLUMNS)
+    if not rows:
+        return []
+    values = _encrypted(rows, session.get_bind().dialect)
+    values.sort(key=itemgetter(_KEY))
     cursor = session.connection().connection.driver_connection.cursor()
     try:
-        cursor.execute(
-            "CREATE TEMP TABLE tick_outbox (idempotency_key varchar(200), channel varchar(8), purpose varchar(24), "
-            "queue varchar(16), to_number varchar(20), from_number varchar(20), body bytea, twiml_url varchar(500), "
-            "member_id integer, next_attempt_at timestamptz) ON COMMIT DROP"
-        )
-        with cursor.copy(f"COPY tick_outbox ({cols}) FROM STDIN") as copy:
-            for row in rows:
-                body = row["body"]
-                if body is not None:
-                    body = tokens.get(body) or tokens.setdefault(body, crypto.encrypt(body, dialect))
-                copy.write_row(tuple(body if c == "body" else row[c] for c in OUTBOX_COLUMNS))
-        cursor.execute(
-            f"INSERT INTO outbox ({cols}, state, attempts, created_at, updated_at) "  # noqa: S608 - cols is our own column list, values are bound
-            f"SELECT {cols}, 'pending', 0, %(now)s, %(now)s FROM tick_outbox ORDER BY idempotency_key "
-            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key, queue",
-            {"now": now},
-        )
-        created = cursor.fetchall()
-        cursor.execute("DROP TABLE tick_outbox")
-        return [tuple(r) for r in created]
+        created = _copy_straight(cursor, values, now)
+        if created is None:
+            log.info(
+                "outbox bulk insert: some keys were written meanwhile; skipping them (rows=%d)", len(values)
+            )
+            created = _copy_then_insert(cursor, values, now)
+        return created
     finally:
         cursor.close()
+
+
+def _encrypted(rows: list[dict], dialect) -> list[list]:
+    tokens: dict[str, bytes] = {}  # one ciphertext per distinct text in a tick (most bodies repeat)
+    out = []
+    for row in rows:
+        values = list(_values(row))
+        body = values[_BODY]
+        if body is not None:
+            values[_BODY] = tokens.get(body) or tokens.setdefault(body, crypto.encrypt(body, dialect))
+        out.append(values)
+    return out
+
+
+# The outbox's id sequence as it stands: the last id given (is_called false: none yet) and how many ids a
+# session takes at a time (1 unless someone changed it).
+_SEQUENCE = (
+    "SELECT s.last_value - CASE WHEN s.is_called THEN 0 ELSE 1 END, p.seqcache"
+    " FROM outbox_id_seq s, pg_sequence p WHERE p.seqrelid = 'outbox_id_seq'::regclass"
+)
+
+
+def _copy_straight(cursor, values: list[list], now: datetime) -> list[tuple[int, str, str]] | None:
+    """COPY the rows into the outbox; None (nothing written) if a key was there already."""
+    cursor.execute(_SEQUENCE)
+    before, cache = cursor.fetchone()
+    cursor.execute("SAVEPOINT tick_outbox_copy")
+    try:
+        with cursor.copy(
+            f"COPY outbox ({_COLS}, state, attempts, created_at, updated_at) FROM STDIN"
+        ) as copy:
+            tail = ("pending", 0, now, now)
+            for row in values:
+                copy.write_row((*row, *tail))
+    except errors.UniqueViolation:
+        cursor.execute("ROLLBACK TO SAVEPOINT tick_outbox_copy")
+        return None
+    cursor.execute("RELEASE SAVEPOINT tick_outbox_copy")
+    cursor.execute(_SEQUENCE)
+    after, _ = cursor.fetchone()
+    if cache == 1 and after - before == len(values):
+        # Nobody else took an id meanwhile: COPY gave the rows before+1 ... after, in the order it read them.
+        return [(before + 1 + i, row[_KEY], row[_QUEUE]) for i, row in enumerate(values)]
+    # Others' rows took ids among ours: ours are the rows above `before` with our keys.
+    keys = {row[_KEY] for row in values}
+    cursor.execute("SELECT id, idempotency_key, queue FROM outbox WHERE id > %(before)s", {"before": before})
+    created = [tuple(r) for r in cursor.fetchall() if r[1] in keys]
+    if len(created) != len(keys):  # a session holding cached ids (cache > 1): look them up by key
+        cursor.execute(
+            "SELECT id, idempotency_key, queue FROM outbox WHERE idempotency_key = ANY(%(keys)s)",
+            {"keys": list(keys)},
+        )
+        created = [tuple(r) for r in cursor.fetchall()]
+    return sorted(created)
+
+
+def _copy_then_insert(cursor, values: list[list], now: datetime) -> list[tuple[int, str, str]]:
+    """COPY into a scratch table, then insert what is not written yet (ON CONFLICT DO NOTHING)."""
+    cursor.execute(
+        "CREATE TEMP TABLE tick_outbox (idempotency_key varchar(200), channel varchar(8), purpose varchar(24), "
+        "queue varchar(16), to_number varchar(20), from_number varchar(20), body bytea, twiml_url varchar(500), "
+        "member_id integer, next_attempt_at timestamptz) ON COMMIT DROP"
+    )
+    with cursor.copy(f"COPY tick_outbox ({_COLS}) FROM STDIN") as copy:
+        for row in values:
+            copy.write_row(row)
+    cursor.execute(
+        f"INSERT INTO outbox ({_COLS}, state, attempts, created_at, updated_at) "  # noqa: S608 - _COLS is our own column list, values are bound
+        f"SELECT {_COLS}, 'pending', 0, %(now)s, %(now)s FROM tick_outbox ORDER BY idempotency_key COLLATE \"C\" "
+        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key, queue",
+        {"now": now},
+    )
+    created = cursor.fetchall()
+    cursor.execute("DROP TABLE tick_outbox")
+    return [tuple(r) for r in created]

@@ -151,6 +151,19 @@ def next_reminder_at(
     return reminder_at(meeting, timedelta(minutes=max(closer)), zone)
 
 
+def frozen(cls, **values):
+    """An instance of the frozen dataclass `cls` given every one of its fields, as `cls(**values)` makes it
+    but without the generated __init__'s object.__setattr__ per field: the planner makes one PlannedSend
+    per member and send, and a frozen __init__ of 15 fields cost as much as planning the send."""
+    if len(values) != len(cls.__dataclass_fields__):  # a field added later and not given here
+        raise TypeError(
+            f"{cls.__name__} needs all of {sorted(cls.__dataclass_fields__)}, got {sorted(values)}"
+        )
+    instance = object.__new__(cls)
+    instance.__dict__.update(values)
+    return instance
+
+
 def voice_url(base_url: str, kind: str, member_id: int, occurrence_key: str) -> str:
     query = urlencode({"kind": kind, "member": member_id, "occurrence": occurrence_key})
     return f"{base_url.rstrip('/')}/twilio/voice/outbound?{query}"
@@ -433,7 +446,7 @@ class _GroupPlanner:
         return found
 
     def body(self, kind: str, member: MemberState, zone: str, occ: Occurrence, send_at: datetime) -> str:
-        local_day = send_at.astimezone(ZoneInfo(zone)).date() if kind == "reminder" else None
+        local_day = self.local(send_at, zone).date() if kind == "reminder" else None
         # A text that says {name} is the member's own, so the name is in the key; one that does not (the
         # defaults) is still worded once per language, zone and day.
         name = member.name if self._names(kind, member.language) else ""
@@ -552,7 +565,8 @@ class _GroupPlanner:
             if held == "live exchange" and self.ahead is not None:
                 self.wake.append(member.last_inbound_at + timedelta(minutes=self.plan.live_exchange_minutes))
         voice = member.channel == "voice"
-        return PlannedSend(
+        return frozen(
+            PlannedSend,
             member_id=member.id,
             member_name=member.name,
             kind=kind,

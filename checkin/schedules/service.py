@@ -28,7 +28,15 @@ from checkin.schedules.plan import (
     parse_plan,
     usable_templates,
 )
-from checkin.schedules.planning import GroupState, MemberState, OpenPrompt, PlannedSend, due_sends, plan_sends
+from checkin.schedules.planning import (
+    GroupState,
+    MemberState,
+    OpenPrompt,
+    PlannedSend,
+    due_sends,
+    frozen,
+    plan_sends,
+)
 from checkin.schedules.recurrence import (
     Occurrence,
     OverrideSpec,
@@ -526,7 +534,18 @@ def load_state(
     for gid, mid, name, phone, lang, tz, channel, status, paused in rows:
         first = name.split()[0] if name and name.strip() else "member"
         members.setdefault(gid, []).append(
-            MemberState(mid, first, phone, lang, tz, channel, status, paused, recent.get(mid))
+            frozen(
+                MemberState,
+                id=mid,
+                name=first,
+                phone=phone,
+                language=lang,
+                zone=tz,
+                channel=channel,
+                status=status,
+                paused_until=paused,
+                last_inbound_at=recent.get(mid),
+            )
         )
     groups = []
     for group, schedule in pairs:

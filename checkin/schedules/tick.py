@@ -14,12 +14,14 @@ transaction, and only they are returned for delivery.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from checkin import unit_of_work
@@ -64,10 +66,17 @@ def _insert(session: Session, table, rows: list[dict], key: str, returning=None)
 def _existing(session: Session, keys: list[str]) -> set[str]:
     """Which of these outbox keys are already written (one array parameter on PostgreSQL, not thousands)."""
     if session.bind.dialect.name == "postgresql":
-        from sqlalchemy import String, any_, bindparam
-        from sqlalchemy.dialects.postgresql import ARRAY
+        from sqlalchemy import any_
 
-        param = bindparam("keys", value=keys, type_=ARRAY(String))
+        # One text split by the server: the driver would dump an array's elements one by one in Python.
+        keys_text = "\n".join(keys) if not any("\n" in key for key in keys) else None
+        if keys_text is not None:
+            param = func.string_to_array(keys_text, "\n")
+        else:
+            from sqlalchemy import String, bindparam
+            from sqlalchemy.dialects.postgresql import ARRAY
+
+            param = bindparam("keys", value=keys, type_=ARRAY(String))
         return set(
             session.scalars(
                 select(OutboxItem.idempotency_key).where(OutboxItem.idempotency_key == any_(param))
@@ -170,6 +179,31 @@ def write_groups(
 ) -> TickResult:
     """Plan these groups ((id, plan_seq read before planning)) at `now` and write what is due and not yet
     written; `result.next_due` holds each planned group's (plan_seq, next due instant) for due_index.record."""
+    with _no_cycle_collection():
+        return _write_groups(session, now, groups_seq, base_url, bulk_insert)
+
+
+@contextmanager
+def _no_cycle_collection():
+    """Planning makes a few small objects per member, none in a cycle, and keeps them until the rows are
+    written: the cycle collector would walk them again and again (a quarter of loading and planning's CPU
+    at 200,000 members) and free none of them. Reference counting frees them as before; the collector resumes afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _write_groups(
+    session: Session,
+    now: datetime,
+    groups_seq: list[tuple[int, int]],
+    base_url: str,
+    bulk_insert: BulkInsert | None,
+) -> TickResult:
     result = TickResult()
     if not groups_seq:
         return result
