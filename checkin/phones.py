@@ -1,6 +1,12 @@
 """Phone numbers: parse and normalise to E.164 with libphonenumber."""
 
+import re
+
 import phonenumbers
+
+# Digits and the punctuation people write numbers with. libphonenumber would also read letters (an
+# extension, "x", a vanity word) and drop them, and a typo then matches someone else's number.
+_WRITTEN = re.compile(r"[\d\s().+\-/]+")
 
 
 class InvalidPhone(ValueError):
@@ -12,6 +18,8 @@ def normalize_phone(raw: str, region: str = "US") -> str:
     text = (raw or "").strip()
     if not text:
         raise InvalidPhone("phone number is empty")
+    if not _WRITTEN.fullmatch(text):
+        raise InvalidPhone(f"{raw!r} is not a phone number: only digits, spaces and + - ( ) . belong in one")
     try:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:

@@ -93,6 +93,20 @@ def test_plan_adds_updates_lists_unchanged_and_errors_and_never_resubscribes(db,
         assert audit_chain.verify(s).ok
 
 
+def test_a_number_with_letters_or_an_extension_is_a_problem_not_someone_elses_number(db, group):
+    with db.session() as s:
+        add_member(s, group.name, "+12025550101", "Sam Rivera")
+    text = (
+        "group,phone,name\n"
+        f"{group.name},+12025550101x,Trailing x\n"  # a typo: libphonenumber alone would read Sam's number
+        f"{group.name},+1 202 555 0174 ext 5,An Extension\n"  # texts cannot reach an extension
+    )
+    with db.session() as s:
+        plan = member_import.plan(s, rows_of(text), today=TODAY)
+    assert plan.counts == {"add": 0, "update": 0, "unchanged": 0, "error": 2}
+    assert all("only digits, spaces and + - ( ) . belong in one" in r.reasons[0] for r in plan.rows)
+
+
 def test_an_exported_file_imports_back_unchanged():
     header = ",".join(roster.MEMBER_COLUMNS)
     data = roster.to_csv(
