@@ -289,6 +289,13 @@ def test_authenticator_app_enrolment_and_sign_in_with_a_code_or_a_recovery_code(
     assert reused.status_code == 401 and "That code was just used. Wait for the next one" in words
     assert "not right" not in words
 
+    code_page = app.test_client()
+    sign_in(code_page, "frankie@example.org", PASSWORD)
+    page = code_page.get("/console/login/code").get_data(as_text=True)
+    # The app's 6 digits on a number pad; a recovery code (letters too) in its own text field.
+    assert 'id="code" name="code" type="text" inputmode="numeric"' in page
+    assert 'id="recovery-code" name="code" type="text" inputmode="text"' in page
+
     client, response = _sign_in_with_code(app, codes[3].upper())
     assert response.status_code == 302 and client.get("/console/").status_code == 200
     _, again = _sign_in_with_code(app, codes[3])

@@ -48,6 +48,8 @@ def test_inviting_staff_shows_a_one_time_link_that_lets_them_choose_a_password(a
         },
     )
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    shown = response.get_data(as_text=True)
+    assert re.search(r"\d:\d\d [ap]m New York time", shown) and " UTC" not in shown  # the group's zone
     url = invite_link(response)
     with db.session() as s:
         robin = s.scalar(select(StaffUser).where(StaffUser.email == "robin@example.org"))
