@@ -34,9 +34,9 @@ NEW_PASSWORD = "lantern orchard velvet"
 
 
 def _field(page: str, element_id: str) -> str:
-    match = re.search(rf'id="{element_id}"[^>]*>([^<]+)<', page)
+    match = re.search(rf'id="{element_id}"[^>]*>(.*?)</(?:code|p)>', page, re.S)
     assert match, f"no #{element_id} on the page"
-    return match.group(1)
+    return re.sub(r"<[^>]+>", "", match.group(1))  # the text, without the spans that group it
 
 
 def _actions(db) -> list[str]:
@@ -252,11 +252,15 @@ def _enrol(console) -> tuple[str, list[str]]:
     secret = _field(page, "totp-secret")
     assert re.fullmatch(r"([A-Z2-7]{4} )+[A-Z2-7]{4}", secret)
     secret = secret.replace(" ", "")
-    wrong = console.post("/console/account/two-factor", {"code": "000000"})
-    assert wrong.status_code == 400 and "does not match" in wrong.get_data(as_text=True)
+    assert re.search(r'id="totp-secret" class="secret"><span>[A-Z2-7]{4}</span> <span>', page)  # groups never break
+    wrong = console.post("/console/account/two-factor?welcome=1", {"code": "000000"})
+    said = wrong.get_data(as_text=True)
+    assert wrong.status_code == 400 and "does not match" in said
+    assert "Skip for now" in said and "Back to your account" not in said  # still the welcome flow's way out
     done = console.post("/console/account/two-factor", {"code": pyotp.TOTP(secret).now()})
     codes = re.findall(r"<li><code>([a-z0-9-]+)</code></li>", done.get_data(as_text=True))
     assert done.status_code == 200 and len(codes) == 10 == len(set(codes))
+    assert 'data-copy="recovery-codes"' in done.get_data(as_text=True)  # a Copy codes button
     return secret, codes
 
 
