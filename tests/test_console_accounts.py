@@ -252,7 +252,9 @@ def _enrol(console) -> tuple[str, list[str]]:
     secret = _field(page, "totp-secret")
     assert re.fullmatch(r"([A-Z2-7]{4} )+[A-Z2-7]{4}", secret)
     secret = secret.replace(" ", "")
-    assert re.search(r'id="totp-secret" class="secret"><span>[A-Z2-7]{4}</span> <span>', page)  # groups never break
+    assert re.search(
+        r'id="totp-secret" class="secret"><span>[A-Z2-7]{4}</span> <span>', page
+    )  # groups never break
     wrong = console.post("/console/account/two-factor?welcome=1", {"code": "000000"})
     said = wrong.get_data(as_text=True)
     assert wrong.status_code == 400 and "does not match" in said

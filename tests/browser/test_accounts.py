@@ -57,7 +57,7 @@ def test_an_invited_facilitator_sets_a_password_and_an_authenticator_app(
         if viewport == PHONE:
             screenshot(invited, "account-authenticator-app")
         secret = invited.locator("#totp-secret").inner_text().replace(" ", "")
-        groups = [box["height"] for box in map(lambda g: g.bounding_box(), invited.locator("#totp-secret span").all())]
+        groups = [g.bounding_box()["height"] for g in invited.locator("#totp-secret span").all()]
         assert len(groups) == 8 and max(groups) < 1.5 * min(groups)  # no group of four broken over two lines
         key, qr = invited.locator(".by-key").bounding_box(), invited.locator("figure.qr").bounding_box()
         if viewport == PHONE:  # the phone that shows the page cannot scan it: the key comes first
@@ -66,7 +66,9 @@ def test_an_invited_facilitator_sets_a_password_and_an_authenticator_app(
         invited.get_by_label("Code from the app").fill("000000")
         invited.get_by_role("button", name="Turn on").click()
         expect(invited.get_by_role("alert")).to_contain_text("does not match")
-        expect(invited.get_by_role("link", name="Skip for now")).to_be_visible()  # still the welcome's way out
+        expect(
+            invited.get_by_role("link", name="Skip for now")
+        ).to_be_visible()  # still the welcome's way out
         invited.get_by_label("Code from the app").fill(totp.now())
         invited.get_by_role("button", name="Turn on").click()
         expect(invited.get_by_role("heading", name="Your authenticator app is on")).to_be_visible()
