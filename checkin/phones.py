@@ -29,6 +29,34 @@ def normalize_phone(raw: str, region: str = "US") -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+EXAMPLE = "312 555 0199"
+
+
+def phone_problem(raw: str, region: str = "US") -> str | None:
+    """What is wrong with a typed phone number, in a sentence a person can act on; None if it is fine."""
+    text = (raw or "").strip()
+    if not text:
+        return f"Type a phone number with its area code, e.g. {EXAMPLE}"
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return f"That is not a phone number: type the digits with the area code, e.g. {EXAMPLE}"
+    if phonenumbers.is_valid_number(parsed):
+        return None
+    reason = phonenumbers.is_possible_number_with_reason(parsed)
+    if reason in (
+        phonenumbers.ValidationResult.TOO_SHORT,
+        phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+    ):
+        return f"That phone number looks too short: include the area code, e.g. {EXAMPLE}"
+    if reason == phonenumbers.ValidationResult.TOO_LONG:
+        return f"That phone number looks too long: type 10 digits with the area code, e.g. {EXAMPLE}"
+    return (
+        f"That phone number does not exist: check the area code and digits, e.g. {EXAMPLE} "
+        "(a number in another country starts with + and its country code)"
+    )
+
+
 def masked(e164: str | None) -> str:
     """Last two digits only, for operator output where a full number would be too much."""
     if not e164:

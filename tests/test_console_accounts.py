@@ -34,9 +34,9 @@ NEW_PASSWORD = "lantern orchard velvet"
 
 
 def _field(page: str, element_id: str) -> str:
-    match = re.search(rf'id="{element_id}"[^>]*>([^<]+)<', page)
+    match = re.search(rf'id="{element_id}"[^>]*>(.*?)</(?:code|p)>', page, re.S)
     assert match, f"no #{element_id} on the page"
-    return match.group(1)
+    return re.sub(r"<[^>]+>", "", match.group(1))  # the text, without the spans that group it
 
 
 def _actions(db) -> list[str]:
@@ -252,11 +252,17 @@ def _enrol(console) -> tuple[str, list[str]]:
     secret = _field(page, "totp-secret")
     assert re.fullmatch(r"([A-Z2-7]{4} )+[A-Z2-7]{4}", secret)
     secret = secret.replace(" ", "")
-    wrong = console.post("/console/account/two-factor", {"code": "000000"})
-    assert wrong.status_code == 400 and "does not match" in wrong.get_data(as_text=True)
+    assert re.search(
+        r'id="totp-secret" class="secret"><span>[A-Z2-7]{4}</span> <span>', page
+    )  # groups never break
+    wrong = console.post("/console/account/two-factor?welcome=1", {"code": "000000"})
+    said = wrong.get_data(as_text=True)
+    assert wrong.status_code == 400 and "does not match" in said
+    assert "Skip for now" in said and "Back to your account" not in said  # still the welcome flow's way out
     done = console.post("/console/account/two-factor", {"code": pyotp.TOTP(secret).now()})
     codes = re.findall(r"<li><code>([a-z0-9-]+)</code></li>", done.get_data(as_text=True))
     assert done.status_code == 200 and len(codes) == 10 == len(set(codes))
+    assert 'data-copy="recovery-codes"' in done.get_data(as_text=True)  # a Copy codes button
     return secret, codes
 
 
@@ -285,7 +291,16 @@ def test_authenticator_app_enrolment_and_sign_in_with_a_code_or_a_recovery_code(
     assert response.status_code == 302 and client.get("/console/").status_code == 200
 
     _, reused = _sign_in_with_code(app, totp.at(time.time() + 30))  # the same code again
-    assert reused.status_code == 401 and "not right" in reused.get_data(as_text=True)
+    words = reused.get_data(as_text=True)
+    assert reused.status_code == 401 and "That code was just used. Wait for the next one" in words
+    assert "not right" not in words
+
+    code_page = app.test_client()
+    sign_in(code_page, "frankie@example.org", PASSWORD)
+    page = code_page.get("/console/login/code").get_data(as_text=True)
+    # The app's 6 digits on a number pad; a recovery code (letters too) in its own text field.
+    assert 'id="code" name="code" type="text" inputmode="numeric"' in page
+    assert 'id="recovery-code" name="code" type="text" inputmode="text"' in page
 
     client, response = _sign_in_with_code(app, codes[3].upper())
     assert response.status_code == 302 and client.get("/console/").status_code == 200

@@ -48,6 +48,8 @@ def test_inviting_staff_shows_a_one_time_link_that_lets_them_choose_a_password(a
         },
     )
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    shown = response.get_data(as_text=True)
+    assert re.search(r"\d:\d\d [ap]m New York time", shown) and " UTC" not in shown  # the group's zone
     url = invite_link(response)
     with db.session() as s:
         robin = s.scalar(select(StaffUser).where(StaffUser.email == "robin@example.org"))
@@ -68,7 +70,44 @@ def test_add_staff_with_a_taken_email_says_so(coordinator, db):
         "/console/staff/new", {"name": "Casey 2", "email": "casey@example.org", "role": "coordinator"}
     )
     assert response.status_code == 400
-    assert "a staff user with that email already exists" in response.get_data(as_text=True)
+    assert (
+        "Casey already has an account with this email. To send them a new link, use Reset password "
+        "next to their name." in response.get_data(as_text=True)
+    )
+
+
+def test_a_refused_invite_shows_the_error_at_the_form_and_keeps_every_choice(coordinator, db, group):
+    response = coordinator.post(
+        "/console/staff/new",
+        {
+            "name": "Robin",
+            "email": "robin@example.org",
+            "role": "facilitator",
+            "phone": "555 0188",
+            "groups": str(group.id),
+            "tier": "backup",
+        },
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    form = page[page.index('id="invite"') :]
+    assert 'action="/console/staff/new#invite"' in form  # the browser lands on the form, not the page top
+    assert (
+        '<p class="flash error" role="alert" id="invite-error">That phone number looks too short: '
+        "include the area code, e.g. 312 555 0199</p>" in form
+    )
+    assert '<a href="#invite">' in page[: page.index('id="invite"')]
+    assert re.search(
+        r'id="s-phone"[^>]*aria-invalid="true"[^>]*data-focus', form
+    )  # focus.js puts the cursor there
+    assert re.search(rf'name="groups" value="{group.id}" checked', form)
+    assert "<option selected>backup</option>" in form and "<option selected>facilitator</option>" in form
+    assert 'id="s-name" name="name" type="text" required maxlength="80" value="Robin"' in form
+
+    bad_email = coordinator.post("/console/staff/new", {"name": "Robin", "email": "robin.example.org"})
+    assert "it should look like name@example.org" in bad_email.get_data(as_text=True)
+    with db.session() as s:
+        assert s.scalar(select(StaffUser).where(StaffUser.name == "Robin")) is None
 
 
 def test_password_reset_sends_a_link_ends_the_old_password_and_their_sessions(app, coordinator, db, group):

@@ -108,7 +108,17 @@ def test_the_preview_uses_the_override_and_says_when_a_step_reaches_nobody(db, g
         "The backup facilitators step reaches nobody (nobody is on call as backup then), so it is passed over.",
         "After 20 minutes, coordinator Cory, with everyone before told again.",
     )
-    assert shown.reaches_nobody
+    assert not shown.reaches_nobody  # a later step passed over is a sentence, not the headline warning
+
+    with db.session() as s:
+        for name in ("dana", "eli"):
+            s.get(GroupStaff, (group.id, staff[name].id)).on_call = False
+        s.get(GroupStaff, (group.id, staff["fay"].id)).on_call = True
+        s.commit()
+    first_empty = describe(db, group)
+    assert first_empty.sentences[0].startswith("A crisis at 2:00 am Sunday texts Fay (backup).")
+    assert "the facilitators on call step reaches nobody" in first_empty.sentences[0]
+    assert first_empty.reaches_nobody  # the alert starts later than the policy says: the headline
 
 
 def test_the_preview_says_plainly_when_nobody_at_all_can_be_reached(db, group):
@@ -230,6 +240,32 @@ def test_the_preview_moment_is_chosen_and_bad_input_is_named(client, db, group):
     page = console.get(path + "?time=25:99").get_data(as_text=True)
     assert "Preview: the time must be like 02:00 or 18:30." in page
     assert "A crisis at 2:00 am Sunday" in page
+
+
+def test_show_previews_the_unsaved_changes_keeps_them_typed_and_saves_nothing(client, db, group):
+    make_staff(db, "Casey", "casey@example.org", "coordinator", phone="+12025550170")
+    make_staff(db, "Frankie", "frankie@example.org", "facilitator", [group.name], "+12025550177")
+    path = f"/console/groups/{group.id}/escalation-policy"
+    console = Console(client, "casey@example.org")
+    page = console.get(path).get_data(as_text=True)
+    assert "0 = once; 1 = one more time after the wait" in page
+    assert "At this time the first step reaches nobody" not in page  # only the backup step is empty
+
+    typed = dict(FORM, **{"crisis-timeout": "3", "crisis-step-2": "coordinator", "crisis-step-3": ""})
+    typed.update({"level": "crisis", "day": "6", "time": "02:00"})
+    response = console.post(path + "/preview", typed)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "This preview is of your changes below, not saved yet." in page
+    assert "After 3 minutes, coordinator Casey, with everyone before told again." in page
+    assert 'name="crisis-timeout" min="1" max="1440" value="3"' in page  # what they typed is kept
+    assert '<option value="coordinator" selected>Coordinators</option>' in page
+    assert policy_rows(db, group) == (None, [])  # nothing saved, nothing audited
+
+    bad = console.post(path + "/preview", dict(typed, **{"crisis-timeout": "0"}))
+    assert bad.status_code == 400 and "Crisis: the wait before the next step" in bad.get_data(as_text=True)
+    other = Console(client.application.test_client(), "frankie@example.org")
+    assert other.post(path + "/preview", typed).status_code == 403
 
 
 def test_the_reach_warning_reads_the_override(db, group, staff):

@@ -167,6 +167,31 @@ def test_audit_rows_read_as_sentences():
     )
 
 
+def test_staff_account_audit_rows_read_as_sentences_and_a_reset_says_reset():
+    staff = {1: "Casey Coordinator", 4: "Alex Chen"}
+
+    def said(action, detail=None):
+        row = SimpleNamespace(action=action, detail=detail, member_id=None, escalation_id=None)
+        return words.audit_sentence(row, "Casey Coordinator", None, {}, staff)
+
+    assert said("invite_sent", "staff:4 reset link:2 for 72 h") == (
+        "Casey Coordinator sent Alex Chen a link to choose a new password (works 72 hours)"
+    )
+    assert "invited Alex Chen" in said("invite_sent", "staff:4 invite link:1 for 72 h")
+    assert said("2fa_on", "staff:1") == "Casey Coordinator turned on the authenticator app"
+    assert said("signin_password", "code asked next") == (
+        "Casey Coordinator signed in with a password; asked for the app's code"
+    )
+    assert said("signin_code_failed") == "Casey Coordinator typed a wrong app code"
+    assert said("signin", "with recovery code (9 left)") == (
+        "Casey Coordinator signed in with a recovery code (9 left)"
+    )
+    assert (
+        said("2fa_reset", "staff:4")
+        == "Casey Coordinator reset Alex Chen's authenticator app (they set it up again)"
+    )
+
+
 def test_a_length_refusal_reads_in_words():
     said = words.plain_error(
         "Spanish nudge: 3 SMS segments (259 UCS-2 characters with sample values); at most 2 allowed"

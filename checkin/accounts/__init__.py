@@ -160,6 +160,12 @@ def second_factor(
         how = f"recovery code ({two_factor.recovery_codes_left(session, staff.id)} left)"
     else:
         throttle.record_failure(_code_key(staff.id), ip)
+        if two_factor.code_already_used(staff, code, now):
+            audit(session, "signin_code_failed", staff.id, detail="code already used", ip=ip)
+            return SignIn(
+                None,
+                "That code was just used. Wait for the next one (a new code appears every 30 seconds).",
+            )
         audit(session, "signin_code_failed", staff.id, ip=ip)
         return SignIn(
             None,

@@ -78,6 +78,15 @@ def check_code(session: Session, staff: StaffUser, code: str, now: datetime | No
     return bool(claimed)
 
 
+def code_already_used(staff: StaffUser, code: str, now: datetime | None = None) -> bool:
+    """A right code from the person's app whose step was already used to sign in (a replay, or the
+    person typing the same code twice within its 30 seconds): refused, but worth saying why."""
+    if not staff.totp_secret or staff.totp_enabled_at is None or staff.totp_last_step is None:
+        return False
+    step = matching_step(staff.totp_secret, code, now or utcnow())
+    return step is not None and step <= staff.totp_last_step
+
+
 def enable(
     session: Session, staff: StaffUser, secret: str, code: str, now: datetime | None = None
 ) -> list[str] | None:

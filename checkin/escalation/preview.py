@@ -37,7 +37,9 @@ class Preview:
     level: str
     at: datetime  # in the group's zone
     sentences: tuple[str, ...]
-    reaches_nobody: bool  # some step, or the whole policy, reaches nobody at that moment
+    # The step that would page first, or the whole policy, reaches nobody at that moment (worth a
+    # headline); an empty later step is passed over and only said in its sentence.
+    reaches_nobody: bool
 
     @property
     def text(self) -> str:
@@ -170,11 +172,11 @@ def describe(
         here = step_circles(session, group.id, lp, t)[0][index]
         new = [p for p in here if p.id not in reached]
         if not new:
-            nobody = True
             why = _why_nobody(session, group, tier, t)
             if reached:
                 sentences.append(f"The {STEP_WORDS[tier]} step reaches nobody ({why}), so it is passed over.")
-            else:  # said with the first step that reaches someone
+            else:  # said with the first step that reaches someone: the alert starts later than planned
+                nobody = True
                 skipped.append(f"the {STEP_WORDS[tier]} step reaches nobody: {why}")
             continue
         missing = _unreachable_on_call(session, group, tier, t)

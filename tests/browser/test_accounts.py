@@ -22,7 +22,9 @@ def test_an_invited_facilitator_sets_a_password_and_an_authenticator_app(
 ):
     coordinator = browser_page  # signed in as the coordinator
     coordinator.set_viewport_size(viewport)
-    invited = coordinator.context.browser.new_context(viewport=viewport).new_page()  # nobody's cookies
+    invited = coordinator.context.browser.new_context(  # nobody's cookies
+        viewport=viewport, permissions=["clipboard-read", "clipboard-write"]
+    ).new_page()
     invited.set_default_timeout(60_000)
     try:
         coordinator.goto(console_server.url("/console/staff"))
@@ -55,11 +57,32 @@ def test_an_invited_facilitator_sets_a_password_and_an_authenticator_app(
         if viewport == PHONE:
             screenshot(invited, "account-authenticator-app")
         secret = invited.locator("#totp-secret").inner_text().replace(" ", "")
+        groups = [g.bounding_box()["height"] for g in invited.locator("#totp-secret span").all()]
+        assert len(groups) == 8 and max(groups) < 1.5 * min(groups)  # no group of four broken over two lines
+        key, qr = invited.locator(".by-key").bounding_box(), invited.locator("figure.qr").bounding_box()
+        if viewport == PHONE:  # the phone that shows the page cannot scan it: the key comes first
+            assert key["y"] < qr["y"]
         totp = pyotp.TOTP(secret)
+        invited.get_by_label("Code from the app").fill("000000")
+        invited.get_by_role("button", name="Turn on").click()
+        expect(invited.get_by_role("alert")).to_contain_text("does not match")
+        expect(
+            invited.get_by_role("link", name="Skip for now")
+        ).to_be_visible()  # still the welcome's way out
         invited.get_by_label("Code from the app").fill(totp.now())
         invited.get_by_role("button", name="Turn on").click()
         expect(invited.get_by_role("heading", name="Your authenticator app is on")).to_be_visible()
         expect(invited.locator("#recovery-codes li")).to_have_count(10)
+        first = invited.locator("#recovery-codes li").first.bounding_box()
+        marker_room = invited.evaluate(
+            "parseFloat(getComputedStyle(document.getElementById('recovery-codes')).paddingLeft)"
+        )
+        assert first["x"] - marker_room >= 0 and marker_room >= 30  # room for "10." inside the screen
+        invited.get_by_role("button", name="Copy codes").click()
+        expect(invited.locator("#recovery-codes-copied")).to_contain_text("Copied")
+        assert invited.evaluate("navigator.clipboard.readText()").splitlines()[0] == (
+            invited.locator("#recovery-codes li code").first.inner_text()
+        )
         invited.get_by_role("link", name="I have saved them").click()
         expect(invited.locator("header")).to_contain_text("Robin Rivera")
 
@@ -71,7 +94,7 @@ def test_an_invited_facilitator_sets_a_password_and_an_authenticator_app(
         expect(invited.get_by_role("heading", name="Sign-in code")).to_be_visible()
         # The enrolment's code is spent; the next 30-second step's code is within the allowed drift.
         invited.get_by_label("Code from your authenticator app").fill(totp.at(time.time() + 30))
-        invited.get_by_role("button", name="Sign in").click()
+        invited.get_by_role("button", name="Sign in", exact=True).click()
         invited.wait_for_url(console_server.url("/console/"))
         expect(invited.locator("header")).to_contain_text("Robin Rivera")
 

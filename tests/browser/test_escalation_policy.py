@@ -43,6 +43,14 @@ def test_a_coordinator_edits_the_policy_and_a_facilitator_reads_the_words_first(
     )
     expect(preview).to_contain_text("After 3 minutes, if nobody has taken it")
     expect(preview).not_to_contain_text("backup")
+    # Show previews what the form says, before saving, and keeps what was typed.
+    crisis.get_by_label("Minutes before the next step").fill("4")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("#preview-unsaved")).to_contain_text("not saved yet")
+    expect(preview).to_contain_text("After 4 minutes, if nobody has taken it")
+    expect(
+        page.get_by_role("group", name="Crisis").get_by_label("Minutes before the next step")
+    ).to_have_value("4")
     # Another moment: an urgent case on a Tuesday evening.
     page.get_by_label("Level", exact=True).select_option("urgent")
     page.get_by_label("Day", exact=True).select_option(label="Tuesday")

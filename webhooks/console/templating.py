@@ -40,6 +40,37 @@ def local(when: datetime | None, tz: str | None = None, fmt: str | None = None) 
     return words.when(when, tz)
 
 
+def viewer_zone() -> str:
+    """The zone the signed-in person reads times in: their first group's, else the first group's, else UTC
+    (as the audit log does)."""
+    from flask import g
+    from sqlalchemy import select
+
+    from checkin.models import Group, GroupStaff
+    from webhooks.console.auth import current_staff, db
+
+    if "viewer_zone" not in g:
+        staff = current_staff()
+        query = select(Group.timezone).order_by(Group.id).limit(1)
+        mine = (
+            db().scalar(
+                query.join(GroupStaff, GroupStaff.group_id == Group.id).where(GroupStaff.staff_id == staff.id)
+            )
+            if staff is not None
+            else None
+        )
+        g.viewer_zone = mine or db().scalar(query) or "UTC"
+    return g.viewer_zone
+
+
+def here(when: datetime | None) -> str:
+    """An instant in the viewer's zone, the zone named by its city: 'Tue, Dec 8, 6:30 pm New York time'."""
+    if when is None:
+        return "-"
+    tz = viewer_zone()
+    return f"{words.when(when, tz, zone=False)} {words.zone_name(tz)}"
+
+
 rule_reasons = (
     words.rule_reasons
 )  # kept under its old name: 'si.kill_self,combo.si_soon' as the rules' reasons
@@ -126,6 +157,7 @@ def register(app: Flask) -> None:
 
     app.add_template_filter(ago, "ago")
     app.add_template_filter(local, "local")
+    app.add_template_filter(here, "here")
     app.add_template_filter(rule_reasons, "rule_reasons")
     app.add_template_filter(words.rule_details, "rule_details")
     app.add_template_filter(words.clock, "clock")

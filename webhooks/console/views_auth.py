@@ -107,7 +107,11 @@ def login_code():
     if result.staff is None:
         status = 429 if result.retry_after else 401
         headers = {"Retry-After": str(result.retry_after)} if result.retry_after else {}
-        return render_template("console/login_code.html", error=result.error, next=next_url), status, headers
+        recovery = request.form.get("kind") == "recovery"
+        page = render_template(
+            "console/login_code.html", error=result.error, next=next_url, recovery=recovery
+        )
+        return page, status, headers
     sign_in(result.staff)
     return redirect(_safe_next(next_url))
 

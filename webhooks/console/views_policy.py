@@ -239,14 +239,15 @@ def _moment(group: Group, args) -> tuple[dict, object, str | None]:
     return chosen, at, error
 
 
-def _page(group: Group, *, form=None, errors=None, status=200):
+def _page(group: Group, *, form=None, errors=None, status=200, unsaved: GroupPolicy | None = None):
+    """The page; `unsaved` is a policy typed in the form but not saved: the preview shows it."""
     session = db()
     ctx = _ctx()
     current = effective.group_policy(session, ctx.policy, group)
     default = effective.file_policy(ctx.policy, group)
     override = effective.override_of(session, group.id)
-    chosen, at, moment_error = _moment(group, request.args)
-    shown = preview.describe(session, ctx.policy, group, chosen["level"], at)
+    chosen, at, moment_error = _moment(group, request.form if request.method == "POST" else request.args)
+    shown = preview.describe(session, ctx.policy, group, chosen["level"], at, unsaved)
     links = session.execute(
         select(GroupStaff.tier, StaffUser)
         .join(StaffUser, StaffUser.id == GroupStaff.staff_id)
@@ -278,7 +279,19 @@ def _page(group: Group, *, form=None, errors=None, status=200):
         summary={level: _level_words(current.for_level(level)) for level in PAGED},
         editable=is_coordinator(),
         max_steps=MAX_STEPS,
+        unsaved=unsaved is not None and unsaved != current,
     ), status
+
+
+@bp.post("/groups/<int:group_id>/escalation-policy/preview")
+@coordinator_required
+def preview_escalation_policy(group_id: int):
+    """The preview of what the form says now, saved or not (nothing is saved; the typed values stay)."""
+    group = group_visible(group_id)
+    parsed = _parse(request.form, group, effective.file_policy(_ctx().policy, group))
+    if parsed.policy is None:
+        return _page(group, form=parsed.form, errors=parsed.errors, status=400)
+    return _page(group, form=parsed.form, unsaved=parsed.policy)
 
 
 @bp.get("/groups/<int:group_id>/escalation-policy")

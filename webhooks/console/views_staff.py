@@ -8,14 +8,15 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from checkin import accounts, outbox, rota
 from checkin.accounts import invitations
 from checkin.accounts import sessions as staff_sessions
 from checkin.db import utcnow
-from checkin.directory import ValidationError, add_staff, set_staff_phone
+from checkin.directory import EMAIL, ValidationError, add_staff, set_staff_phone
 from checkin.models import STAFF_ROLES, Group, GroupStaff, OnCallWindow, StaffUser
+from checkin.phones import normalize_phone, phone_problem
 from webhooks.console import bp, forms
 from webhooks.console.auth import (
     client_ip,
@@ -49,7 +50,9 @@ def _rota(
     return out
 
 
-def _staff_page(*, values=None, error=None, window_form=None, window_error=None, status=200):
+def _staff_page(
+    *, values=None, error=None, invite_error=None, window_form=None, window_error=None, status=200
+):
     """The page; `window_form` = (group id, form, which form) re-fills a window form that was refused."""
     groups = visible_groups()
     now = utcnow()
@@ -68,6 +71,7 @@ def _staff_page(*, values=None, error=None, window_form=None, window_error=None,
         tiers=TIERS,
         values=values or {},
         error=error,
+        invite_error=invite_error,
         local_now=local_now,
         day_names=rota.DAY_NAMES,
         ends=ENDS,
@@ -150,7 +154,11 @@ def staff_new():
     form = request.form
     values = {k: (form.get(k) or "").strip() for k in ("name", "email", "role", "phone", "tier")}
     group_ids = [g for g in map(record_id, form.getlist("groups")) if g is not None]
+    values["groups"] = group_ids  # ticked again if the form comes back with an error
     session = db()
+    problem = _invite_problem(values)
+    if problem:
+        return _staff_page(values=values, invite_error=problem, status=400)
     try:
         names = [group_visible(g).name for g in group_ids]
         person = add_staff(
@@ -164,7 +172,7 @@ def staff_new():
         )
     except ValidationError as exc:
         session.rollback()
-        return _staff_page(values=values, error=str(exc), status=400)
+        return _staff_page(values=values, invite_error=(None, str(exc)), status=400)
     accounts.audit(
         session,
         "staff_added",
@@ -173,6 +181,32 @@ def staff_new():
         ip=client_ip(),
     )
     return _link_page(person, reset=False)
+
+
+def _invite_problem(values: dict) -> tuple[str, str] | None:
+    """The invite form's mistakes in plain words, as (field id, sentence), before the account is made."""
+    email = values["email"].lower()
+    if not values["name"]:
+        return "s-name", "Type the person's name."
+    if not EMAIL.match(email):
+        return "s-email", f"“{values['email']}” is not an email address: it should look like name@example.org"
+    taken = db().scalar(select(StaffUser).where(func.lower(StaffUser.email) == email))
+    if taken is not None:
+        return "s-email", (
+            f"{taken.name} already has an account with this email. To send them a new link, "
+            "use Reset password next to their name."
+        )
+    if values["phone"]:
+        problem = phone_problem(values["phone"])
+        if problem:
+            return "s-phone", problem
+        holder = db().scalar(select(StaffUser).where(StaffUser.phone == normalize_phone(values["phone"])))
+        if holder is not None:
+            return (
+                "s-phone",
+                f"{holder.name} is already alerted on that phone number: each person needs their own.",
+            )
+    return None
 
 
 def _lifetime() -> timedelta:

@@ -383,10 +383,68 @@ def _first(name: str) -> str:
     return name.split()[0] if name else name
 
 
+_LINK = re.compile(r"\b(invite|reset) link:\d+(?: for (\d+) h)?")
+_LEFT = re.compile(r"recovery code \((\d+) left\)")
+
+
+def _account_sentence(action: str, detail: str, person: str | None) -> str | None:
+    """Staff-account actions as a sentence (the coded detail stays in the row's "Recorded fields")."""
+    link = _LINK.search(detail)
+    if action == "invite_sent" and link:
+        hours = f" (works {link.group(2)} hours)" if link.group(2) else ""
+        if link.group(1) == "reset":
+            return f"sent {person or 'someone'} a link to choose a new password{hours}"
+        return f"invited {person or 'someone'} to the console: a link to choose a password{hours}"
+    if action == "invite_used" and link:
+        return (
+            "chose a new password with a reset link"
+            if link.group(1) == "reset"
+            else ("accepted the invitation and chose a password")
+        )
+    if action == "signin_password":
+        return "signed in with a password; asked for the app's code"
+    if action == "signin_code_failed":
+        return (
+            "typed an app code that was already used"
+            if "already used" in detail
+            else "typed a wrong app code"
+        )
+    if action == "signin" and "authenticator app" in detail:
+        return "signed in with a password and the app's code"
+    if action == "signin" and (left := _LEFT.search(detail)):
+        return f"signed in with a recovery code ({left.group(1)} left)"
+    return None
+
+
+AUDIT_ACCOUNT_VERBS = {
+    "2fa_on": "turned on the authenticator app",
+    "2fa_off": "turned off the authenticator app",
+    "2fa_reset": "reset {person}'s authenticator app (they set it up again)",
+    "invite_sent": "sent {person} a link to choose a password",
+    "invite_used": "chose a password with a link",
+    "invite_revoked": "cancelled {person}'s link to choose a password",
+    "invite_texted": "texted {person} their link to choose a password",
+    "password_changed": "changed their own password (other browsers signed out)",
+    "password_reset": "set a password for {person}",
+    "recovery_codes_new": "made new recovery codes (the old ones stop working)",
+    "signin_password": "signed in with a password; asked for the app's code",
+    "signin_code_failed": "typed a wrong app code",
+}
+
+
 def audit_sentence(event, who: str | None, member: str | None, groups: dict, staff: dict) -> str:
     """'Casey Coordinator changed Frankie's on-call times for Tuesday Group: window added: ...'.
     `groups` and `staff` map ids to names, for the ids a detail carries ("group:2 staff:1")."""
     actor = who or ("The checkin command" if event.action == "cli" else "Someone")
+    if event.action in AUDIT_ACCOUNT_VERBS or event.action == "signin":
+        detail = event.detail or ""
+        named = {kind: int(n) for kind, n in _TOKEN.findall(detail)}
+        person = staff.get(named["staff"]) if "staff" in named else None
+        sentence = _account_sentence(event.action, detail, person)
+        if sentence is None and event.action in AUDIT_ACCOUNT_VERBS:
+            sentence = AUDIT_ACCOUNT_VERBS[event.action].format(person=person or "someone")
+        if sentence is not None:
+            return f"{actor} {sentence}"
     member_words = member or (f"member #{event.member_id}" if event.member_id else "a member")
     verb = AUDIT_VERBS.get(event.action, event.action.replace("_", " ")).format(member=member_words)
     detail = event.detail or ""
