@@ -37,6 +37,8 @@ def phone_problem(raw: str, region: str = "US") -> str | None:
     text = (raw or "").strip()
     if not text:
         return f"Type a phone number with its area code, e.g. {EXAMPLE}"
+    if not _WRITTEN.fullmatch(text):
+        return f"Only digits, spaces and + - ( ) . belong in a phone number (no extension), e.g. {EXAMPLE}"
     try:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
