@@ -342,6 +342,20 @@ def test_wrong_codes_lock_the_account_like_wrong_passwords(app, db):
     assert locked.status_code == 429 and "Too many wrong codes" in locked.get_data(as_text=True)
 
 
+def test_guessing_the_current_password_on_the_account_page_locks_like_sign_in(app, db):
+    from checkin.adapters import redis_throttle as throttle
+
+    make_staff(db, "Frankie", "frankie@example.org", "facilitator")
+    stolen = Console(app.test_client(), "frankie@example.org")  # someone holding a signed-in session
+    guess = {"current_password": "a guess 123", "new_password": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    for _ in range(throttle.ACCOUNT_LIMIT):
+        assert stolen.post("/console/account/password", guess).status_code == 400
+    locked = stolen.post("/console/account/password", dict(guess, current_password=PASSWORD))
+    assert locked.status_code == 429 and "too many wrong passwords" in locked.get_data(as_text=True)
+    assert sign_in(app.test_client(), "frankie@example.org", NEW_PASSWORD).status_code != 302  # not changed
+    assert sign_in(app.test_client(), "frankie@example.org").status_code == 429  # the same counter
+
+
 def test_a_coordinator_resets_someones_authenticator_app(app, casey, db):
     frankie = make_staff(db, "Frankie", "frankie@example.org", "facilitator")
     frankie_console = Console(app.test_client(), "frankie@example.org")

@@ -193,14 +193,25 @@ def change_own_password(
     new: str,
     *,
     keep_token: str | None,
+    throttle: SignInThrottle,
     ip: str | None = None,
 ) -> None:
     """The signed-in person's own change: the current password is asked for, the new one must meet the
     rules and differ, and every other browser signed in as them is signed out (this one stays).
-    Raises ValidationError saying what to fix."""
+    Wrong current passwords count on the sign-in throttle under the account's email, so a stolen
+    session cannot guess the password here faster than at the sign-in page (ThrottleUnavailable if
+    the counter cannot be reached). Raises ValidationError saying what to fix."""
     from checkin.errors import ValidationError
 
+    email = (staff.email or "").strip().lower()
+    wait = throttle.blocked_for(email, ip or "")
+    if wait:
+        minutes = (wait + 59) // 60
+        raise ValidationError(
+            f"too many wrong passwords; try again in {minutes} minute{'s' * (minutes != 1)}"
+        )
     if not passwords.verify_password(staff.password_hash, current):
+        throttle.record_failure(email, ip or "")
         raise ValidationError("your current password is not right")
     if current == new:
         raise ValidationError("the new password must be different from the current one")

@@ -7,7 +7,7 @@ password to replace, or, with CHECKIN_REQUIRE_2FA=1, a coordinator's authenticat
 from __future__ import annotations
 
 import segno
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from markupsafe import Markup
 
 from checkin import accounts
@@ -49,11 +49,21 @@ def account_password():
         if new != form.get("new_password2", ""):
             raise ValidationError("the two new passwords are not the same; type the new one twice")
         accounts.change_own_password(
-            db(), me, form.get("current_password", ""), new, keep_token=session.get("token"), ip=client_ip()
+            db(),
+            me,
+            form.get("current_password", ""),
+            new,
+            keep_token=session.get("token"),
+            throttle=current_app.extensions["checkin"].signin_throttle,
+            ip=client_ip(),
         )
+    except accounts.ThrottleUnavailable:
+        db().rollback()
+        abort(503, "changing a password is unavailable for a moment (the attempt counter cannot be reached)")
     except ValidationError as exc:
         db().rollback()
-        return _page("console/account_password.html", 400, error=str(exc))
+        status = 429 if str(exc).startswith("too many wrong passwords") else 400
+        return _page("console/account_password.html", status, error=str(exc))
     db().commit()
     flash("Your password is changed. Any other browser signed in as you has been signed out.", "ok")
     return redirect(url_for(account_gate() or ("console.home" if was_temporary else "console.account")))
