@@ -106,6 +106,12 @@ def test_a_refused_invite_shows_the_error_at_the_form_and_keeps_every_choice(coo
 
     bad_email = coordinator.post("/console/staff/new", {"name": "Robin", "email": "robin.example.org"})
     assert "it should look like name@example.org" in bad_email.get_data(as_text=True)
+    for groups in ("abc", "999"):  # not an id, not a group: refused, not an invite into no group
+        odd = coordinator.post(
+            "/console/staff/new",
+            {"name": "Robin", "email": "robin@example.org", "role": "facilitator", "groups": groups},
+        )
+        assert odd.status_code == 400 and "Choose the groups from the list" in odd.get_data(as_text=True)
     with db.session() as s:
         assert s.scalar(select(StaffUser).where(StaffUser.name == "Robin")) is None
 

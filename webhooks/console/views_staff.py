@@ -157,6 +157,9 @@ def staff_new():
     values["groups"] = group_ids  # ticked again if the form comes back with an error
     session = db()
     problem = _invite_problem(values)
+    known = {g.id for g in visible_groups()}
+    if not problem and (len(group_ids) != len(form.getlist("groups")) or not set(group_ids) <= known):
+        problem = (None, "Choose the groups from the list: one of those sent is not a group here.")
     if problem:
         return _staff_page(values=values, invite_error=problem, status=400)
     try:
