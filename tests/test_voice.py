@@ -369,7 +369,7 @@ def test_a_crisis_said_at_check_in_gets_988_and_911_and_is_escalated(
     call.dial_result("no-answer")
     step = call.dial_result("no-answer")
     assert step.said[0].startswith(
-        "Ningún facilitador pudo contestar ahora. Si estás en peligro, cuelga y llama al 9 1 1. Llama al 9 8 8"
+        "Ningún facilitador pudo contestar ahora. Si estás en peligro, cuelga y llama al 9 1 1. Si lo necesitas, puedes llamar al 9 8 8"
         if spanish
         else "No facilitator could answer right now. If you are in danger, hang up and call 9 1 1. "
         "You can call or text 9 8 8 any time. To leave a message, speak after the tone"

@@ -146,7 +146,7 @@ def test_a_person_answers_the_check_in_call(
     if spanish:
         assert step.said == [
             "Hola Rosa, habla Checkin de Tuesday Group.",
-            "Del 1 al 5, donde 5 es muy bien, ¿cómo estás? Oprime un número o dilo.",
+            "Del 1 al 5, donde 1 es muy mal y 5 es muy bien, ¿cómo estás? Oprime un número o dilo.",
         ]
         assert step.find("Gather").get("language") == "es-US" and "cuatro" in step.find("Gather").get("hints")
     else:
