@@ -48,7 +48,8 @@ SAMPLE_VALUES = {
 # A Spanish text is measured with Spanish dates and times (the longest checkin.schedules.texts writes:
 # "miércoles 30 de septiembre", "10:30 p. m."), and again with accented values: one á, í, ó or ú in a
 # name or a place turns the whole text into UCS-2 (70 characters a segment, 67 once split), so a
-# reminder that fits with plain values can grow to three segments for Ángela Muñoz at the Café Ñandú.
+# reminder that fits with plain values can grow to three segments for Ángela Muñoz at the Iglesia
+# San José (a church hall: where many groups meet, and longer than a café's name).
 SAMPLE_VALUES_ES = {
     **SAMPLE_VALUES,
     "day": "miércoles 30 de septiembre",
@@ -62,7 +63,7 @@ SAMPLE_VALUES_ES = {
     "new_time": "10:30 p. m.",
     "within": "24 horas",
 }
-_LUGAR = "Café Ñandú, Peña Blanca"
+_LUGAR = "Iglesia San José, Salón 3"
 SAMPLE_VALUES_ACCENTED = {
     **SAMPLE_VALUES_ES,
     "name": "Ángela Muñoz",

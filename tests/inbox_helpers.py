@@ -5,7 +5,7 @@ from __future__ import annotations
 
 NOBODY_READS_SAM = (
     "Thanks, Sam. Nobody reads texts to this number. To talk to someone call +15005550006. "
-    "In a crisis call or text 988."
+    "In a crisis, call or text 988."
 )
 NOBODY_READS_ROSA = (
     "Gracias, Rosa. Nadie lee los mensajes de este teléfono. Para hablar, llama al +15005550006. "

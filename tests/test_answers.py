@@ -114,7 +114,7 @@ def test_latest_rsvp_wins_one_row_per_member_and_meeting(runtime, twilio, db, fa
 def test_spanish_rsvp_acknowledged_in_spanish(runtime, twilio, db, fake_twilio, spanish_member, body, answer):
     send_reminder(runtime, spanish_member)
     text = reply(twilio, spanish_member.phone, body)
-    assert text.startswith("Gracias, Rosa. Te anotamos" if answer == "yes" else "Gracias por avisar, Rosa")
+    assert text.startswith("Gracias, Rosa. Ya te anotamos" if answer == "yes" else "Gracias por avisar, Rosa")
     assert rsvps(db) == [(spanish_member.id, OCCURRENCE, answer)]
 
 
@@ -363,7 +363,7 @@ def test_when_skips_a_cancelled_meeting_and_says_a_moved_one(db, group, spanish_
         move_occurrence(s, group.id, "20300319T2200Z", datetime(2030, 3, 20, 19, 30))
     assert (
         when_at(db, spanish_member, now)
-        == "Cambio de fecha: nos reunimos el miércoles 20 de marzo, 7:30 p. m. EDT, por teléfono: +12025550199."
+        == "Cambio de horario: nos reunimos el miércoles 20 de marzo, 7:30 p. m. EDT, por teléfono: +12025550199."
     )
 
 

@@ -14,7 +14,7 @@ from checkin.voice.models import VoiceCall
 from webhooks.console.call_simulator import CallInputError, run_call
 
 CRISIS_WORDS = "I am going to kill myself tonight"
-ROSA_SAVED = "Gracias, Rosa. Guardamos tu registro. Llama al 9 8 8 y marca 2, a toda hora. Adiós."
+ROSA_SAVED = "Gracias, Rosa. Guardamos tu registro. Si lo necesitas, puedes llamar al 9 8 8 y oprimir 2, a cualquier hora. Adiós."
 DANA, FAY = "+12025550201", "+12025550203"
 
 
@@ -60,7 +60,7 @@ def test_the_call_starts_with_the_greeting_and_the_menu(call, member, group):
     assert said(start)[0] == "Hi Sam. This is Checkin for Tuesday Group."
     assert said(start)[1].startswith("If you need help now, press 9 or say help. To check in, press 1.")
     # The offer of Spanish is said in Spanish, by the Spanish voice.
-    assert (start.lines[2].text, start.lines[2].language) == ("Para español, oprima 8.", "es-US")
+    assert (start.lines[2].text, start.lines[2].language) == ("Para español, oprime 8.", "es-US")
     assert sim.listening == "dtmf speech" and sim.inputs == []
 
 
@@ -156,8 +156,8 @@ def test_spanish_by_8_and_a_spanish_members_call(call, member, spanish_member, g
     assert said(rosa.turns[0])[0] == "Hola Rosa. Habla Checkin de Tuesday Group."
     # A Spanish message is heard by speech recognition, not recorded: it is typed like other speech.
     assert said(rosa.turns[-1]) == [
-        "Gracias. Llama al 9 8 8 y marca 2, a toda hora. Si quieres, cuéntanos ahora con tus palabras cómo estás. "
-        "Cuando termines, guarda silencio. Para no dejar mensaje, oprime numeral."
+        "Gracias. Si lo necesitas, puedes llamar al 9 8 8 y oprimir 2, a cualquier hora. Si quieres, cuéntanos ahora con tus palabras cómo estás. "
+        "Cuando termines, deja de hablar unos segundos. Para no dejar mensaje, oprime numeral."
     ]
     assert rosa.listening == "dtmf speech" and not rosa.transcribable
     calm = call(spanish_member, group, ["key:1", "key:3", "say:Fue una semana tranquila"])
@@ -177,7 +177,10 @@ def test_a_crisis_in_a_spanish_message_is_answered_and_alerts(call, spanish_memb
     ]
     assert [(a.to, a.channel) for a in crisis.alerts] == [("Dana Ortiz", "sms"), ("Dana Ortiz", "voice")]
     # The crisis line is offered; 3 rings the facilitators (not here), then the message is heard as words too.
-    assert "línea de crisis 9 8 8" in said(crisis)[2] and sim.listening == "dtmf speech"
+    assert (
+        "Línea 9 8 8 de Prevención del Suicidio y Crisis" in said(crisis)[2]
+        and sim.listening == "dtmf speech"
+    )
     facilitator = call(
         spanish_member, group, ["key:1", "key:3", "say:esta noche me voy a quitar la vida", "key:3"]
     ).turns[-1]

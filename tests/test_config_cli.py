@@ -297,7 +297,7 @@ def test_checkin_dev_serves_and_answers(tmp_path):
         assert result.returncode == 0, result.stderr + "".join(lines)
         # `checkin dev` seeds a coordinator who can sign in: the inbox is read, and the reply says so.
         assert result.stdout.strip() == (
-            "Thanks, Sam. A facilitator will read your message within 24 hours. In a crisis call or text 988."
+            "Thanks, Sam. A facilitator will read your message within 24 hours. In a crisis, call or text 988."
         )
     finally:
         proc.terminate()

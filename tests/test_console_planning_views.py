@@ -554,7 +554,7 @@ def test_call_simulator_presses_keys_and_shows_the_alert_and_keeps_nothing(
     start = coordinator.post("/console/simulator/call", data={"who": who, "call": "1"})
     page = text(start)
     assert start.status_code == 200 and "Hi Sam. This is Checkin for Tuesday Group." in page
-    assert '<li class="bubble theirs" lang="es-US">Para español, oprima 8.</li>' in page
+    assert '<li class="bubble theirs" lang="es-US">Para español, oprime 8.</li>' in page
     assert all(f'aria-label="Press {key}"' in page for key in "0123456789*#")
     assert _history(page) == []
     # 9: help now. The call so far (nothing yet) is posted back with the key.

@@ -64,7 +64,7 @@ def token(page: str) -> str:
 
 def test_free_text_waits_for_a_person_and_the_reply_says_who_reads_it_and_when(db, twilio, world, member):
     assert reply(twilio, member.phone, "sorry, I got the day wrong") == [
-        "Thanks, Sam. A facilitator will read your message within 24 hours. In a crisis call or text 988."
+        "Thanks, Sam. A facilitator will read your message within 24 hours. In a crisis, call or text 988."
     ]
     assert reply(twilio, member.phone, FREE_TEXT)[0].startswith("Thanks, Sam. A facilitator will read")
     [c] = conversations(db)  # the second text joins the first's conversation
@@ -132,10 +132,10 @@ def test_the_groups_answer_time_is_what_the_reply_promises(db, twilio, world, me
     with db.session() as s:
         set_plan(s, world.group.id, inbox_answer_hours=4)
     assert reply(twilio, member.phone, FREE_TEXT)[0] == (
-        "Thanks, Sam. A facilitator will read your message within 4 hours. In a crisis call or text 988."
+        "Thanks, Sam. A facilitator will read your message within 4 hours. In a crisis, call or text 988."
     )
     assert reply(twilio, spanish_member.phone, "no se si puedo ir el martes")[0].startswith(
-        "Gracias, Rosa. Un facilitador va a leer tu mensaje en 4 horas."
+        "Gracias, Rosa. Un facilitador va a leer tu mensaje dentro de 4 horas."
     )
 
 

@@ -307,7 +307,7 @@ def test_a_bare_digit_with_nothing_asked_gets_a_question_not_an_alarm(
     rt = live_app
     for body in ("1", "1", "3"):
         [reply] = post_sms(rt.settings, member.phone, FROM_NUMBER, body)
-        assert reply.startswith("Did you mean to answer a check-in? Reply 1-5")
+        assert reply.startswith("Did you mean to answer a check-in? Reply 1 to 5")
     assert escalations(db) == []
     with db.session() as s:
         assert set(s.scalars(select(AssessmentRecord.level))) == {"none"}
@@ -492,7 +492,7 @@ def test_a_message_on_a_live_case_that_pages_nobody_promises_nobody_in_either_la
     [reply] = post_sms(rt.settings, member.phone, FROM_NUMBER, URGENT_TEXT)
     assert "facilitator is being told" in reply
     [reply] = post_sms(rt.settings, spanish_member.phone, FROM_NUMBER, "necesito hablar con alguien")
-    assert "Avisamos a un facilitador" in reply
+    assert "Estamos avisando a un facilitador" in reply
     sam_case, rosa_case = escalations(db)
     post_sms(rt.settings, DANA, FROM_NUMBER, f"ACK {rosa_case.id}")
     # Now nobody has a phone: every policy step and every fallback reaches nobody.

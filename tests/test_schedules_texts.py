@@ -343,7 +343,7 @@ def test_a_day_before_reminder_held_overnight_says_today_when_it_goes_out(runtim
     ]
     # The Spanish reminder names the full date and no "mañana" that could go stale.
     assert texts_to(fake_twilio, rosa.phone) == [
-        "Tuesday Group: martes 14 de enero, 6:00 p. m., en 12 Main St. Responde 1 si vienes, 2 si no."
+        "Tuesday Group: martes 14 de enero, 6:00 p. m., en 12 Main St. Responde 1 si vas, 2 si no."
     ]
 
 

@@ -98,7 +98,7 @@ def test_reminders_go_out_once_and_a_restart_sends_nothing_again(runtime, fake_t
         "Reminder: Tuesday Group meets tomorrow, Tue, Jan 14 at 6:00 pm, at 12 Main St. Reply 1 if you're coming, 2 if not."
     ]
     assert texts_to(fake_twilio, "+12025550102") == [
-        "Tuesday Group: martes 14 de enero, 6:00 p. m., en 12 Main St. Responde 1 si vienes, 2 si no."
+        "Tuesday Group: martes 14 de enero, 6:00 p. m., en 12 Main St. Responde 1 si vas, 2 si no."
     ]
     # A restarted cron process (fresh module state) plans the same sends and writes none of them again.
     from checkin.schedules.plan import load_config
@@ -189,10 +189,10 @@ def test_cancelled_meeting_notice_once_and_no_reminder(runtime, fake_twilio, gro
         tick_and_send(runtime, MEETING + timedelta(days=2, hours=15)) == 0
     )  # and no check-in prompt after it
     assert texts_to(fake_twilio, "+12025550101") == [
-        "Tuesday Group: Tuesday's meeting (Tue, Jan 14 at 6:00 pm) is cancelled."
+        "Tuesday Group: Tuesday's meeting (Tue, Jan 14 at 6:00 pm) is canceled."
     ]
     assert texts_to(fake_twilio, "+12025550102") == [
-        "Tuesday Group: la reunión del martes 14 de enero, 6:00 p. m., se cancela."
+        "Tuesday Group: la reunión del martes 14 de enero, 6:00 p. m., queda cancelada."
     ]
 
 
@@ -254,8 +254,8 @@ def test_prompt_opens_a_checkin_then_one_nudge_then_missed_at_the_next_prompt(
     assert tick_and_send(runtime, prompt_time + timedelta(hours=24)) == 1  # Sam only: Rosa answered
     assert tick_and_send(runtime, prompt_time + timedelta(hours=30)) == 0  # one nudge, never two
     assert texts_to(fake_twilio, sam.phone) == [
-        "How are you doing this week? Reply 1-5, 1 = very bad, 5 = very good, and add words if you like",
-        "Just checking in. Reply 1-5 when you're ready (1 = very bad, 5 = very good).",
+        "How are you doing this week? Reply 1 to 5 (1 = very bad, 5 = very good). Add words if you like.",
+        "Just checking in. Reply 1 to 5 when you're ready (1 = very bad, 5 = very good).",
     ]
     assert tick_and_send(runtime, prompt_time + timedelta(days=7)) == 2  # next week's prompt
     with runtime.db.session() as s:

@@ -80,7 +80,7 @@ def test_known_caller_is_greeted_by_name_and_group_with_an_interruptible_menu(ca
     assert "press 3" in said_inside[1] and gather.get("hints").startswith("help,")
     # The offer of Spanish is said by the Spanish voice.
     switch = gather.findall("Say")[2]
-    assert switch.text == "Para español, oprima 8." and switch.get("language") == "es-US"
+    assert switch.text == "Para español, oprime 8." and switch.get("language") == "es-US"
 
 
 def test_spanish_member_hears_spanish_and_can_switch_to_english(caller, spanish_member):
@@ -120,7 +120,7 @@ def test_silence_or_wrong_key_reprompts_twice_then_says_goodbye(caller, member, 
     assert step.hung_up
     # Three silences end the call, with how to reach 988 (before, it was a bare goodbye).
     assert step.said[-1] == (
-        "Gracias por llamar a Checkin. Si necesitas hablar con alguien, llama al 9 8 8 y marca 2, a toda hora. Adiós."
+        "Gracias por llamar a Checkin. Si lo necesitas, puedes llamar al 9 8 8 y oprimir 2, a cualquier hora. Adiós."
         if spanish
         else "Thank you for calling Checkin. You can call or text 9 8 8 any time. Goodbye."
     )
@@ -172,10 +172,10 @@ def test_check_in_by_keypad_with_a_recorded_message(caller, member, db):
 
 # A Spanish speaker's message is heard by speech recognition (Twilio transcribes recordings in English only).
 ES_MESSAGE = (
-    "Gracias. Llama al 9 8 8 y marca 2, a toda hora. Si quieres, cuéntanos ahora con tus palabras cómo estás. "
-    "Cuando termines, guarda silencio. Para no dejar mensaje, oprime numeral."
+    "Gracias. Si lo necesitas, puedes llamar al 9 8 8 y oprimir 2, a cualquier hora. Si quieres, cuéntanos ahora con tus palabras cómo estás. "
+    "Cuando termines, deja de hablar unos segundos. Para no dejar mensaje, oprime numeral."
 )
-ES_SAVED = "Gracias, Rosa. Guardamos tu registro. Llama al 9 8 8 y marca 2, a toda hora. Adiós."
+ES_SAVED = "Gracias, Rosa. Guardamos tu registro. Si lo necesitas, puedes llamar al 9 8 8 y oprimir 2, a cualquier hora. Adiós."
 
 
 def listens_in_spanish(step, action: str) -> None:
@@ -307,12 +307,13 @@ DANGER = {
 OFFER = {
     "en": "To talk with someone at the 9 8 8 crisis line now, press 1 or say yes, or stay on the line. "
     "To try a facilitator instead, press 3.",
-    "es": "Para hablar ahora con alguien de la línea de crisis 9 8 8, oprime 1 o di sí, o quédate en la línea. "
+    "es": "Para hablar ahora con alguien de la Línea 9 8 8 de Prevención del Suicidio y Crisis, oprime 1 o di sí, "
+    "o espera sin colgar. "
     "Para llamar a un facilitador, oprime 3.",
 }
 CONNECTING_LINE = {
     "en": "Connecting you to the crisis line now.",
-    "es": "Te comunicamos con la línea de crisis. Cuando contesten, marca 2 para español.",
+    "es": "Te comunicamos con la línea de crisis. Cuando contesten, oprime 2 para español.",
 }
 TOLD = {
     "en": "We are letting the on-call facilitator know now.",
@@ -368,7 +369,7 @@ def test_a_crisis_said_at_check_in_gets_988_and_911_and_is_escalated(
     call.dial_result("no-answer")
     step = call.dial_result("no-answer")
     assert step.said[0].startswith(
-        "Ningún facilitador pudo contestar ahora. Si estás en peligro, cuelga y llama al 9 1 1. Llama al 9 8 8"
+        "Ningún facilitador pudo contestar ahora. Si estás en peligro, cuelga y llama al 9 1 1. Si lo necesitas, puedes llamar al 9 8 8"
         if spanish
         else "No facilitator could answer right now. If you are in danger, hang up and call 9 1 1. "
         "You can call or text 9 8 8 any time. To leave a message, speak after the tone"
@@ -462,7 +463,7 @@ def test_help_now_silence_connects_and_an_unreachable_crisis_line_rings_the_faci
     assert step.said == [CONNECTING_LINE[lang]] and call.dialled() == CRISIS_LINE
     step = call.dial_result("failed")
     assert step.said == [
-        "No pudimos comunicarte con la línea de crisis. Llama tú al 9 8 8 y marca 2, a toda hora."
+        "No pudimos comunicarte con la línea de crisis. Puedes llamar tú al 9 8 8 y oprimir 2, a cualquier hora."
         if spanish
         else "We could not reach the crisis line. You can call or text 9 8 8 yourself, any time.",
         "Por favor no cuelgues. Estamos llamando a un facilitador."
@@ -581,7 +582,7 @@ def test_talk_to_a_facilitator_rings_each_in_order_then_takes_a_message(
         step = call.record(recording_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE9")
     # What is true: the on-call facilitator is being told (not "will call you back"), and 988.
     assert step.hung_up and step.said == [
-        "Gracias. Estamos avisando ahora al facilitador de turno. Llama al 9 8 8 y marca 2, a toda hora. Adiós."
+        "Gracias. Estamos avisando ahora al facilitador de turno. Si lo necesitas, puedes llamar al 9 8 8 y oprimir 2, a cualquier hora. Adiós."
         if spanish
         else "Thank you. We are letting the on-call facilitator know now. You can call or text 9 8 8 any time. "
         "Goodbye."
@@ -716,7 +717,7 @@ def test_unknown_caller_is_offered_spanish_first_and_leaves_a_message_in_spanish
     # A Spanish speaker hears the offer before the English, and may press 8 all through it.
     offer, english = gather.findall("Say")
     assert (offer.text, offer.get("language"), offer.get("voice")) == (
-        "Para español, oprima 8.",
+        "Para español, oprime 8.",
         "es-US",
         "Polly.Lupe",
     )
@@ -724,16 +725,16 @@ def test_unknown_caller_is_offered_spanish_first_and_leaves_a_message_in_spanish
     step = call.press("8")
     assert step.said == [
         "Llamaste a Checkin, una línea de avisos para grupos de apoyo. Si estás en peligro, cuelga y llama al 9 1 1. "
-        "Llama al 9 8 8 y marca 2, a toda hora. Para dejar un mensaje al coordinador, "
+        "Puedes llamar al 9 8 8 y oprimir 2, a cualquier hora. Para dejar un mensaje al coordinador, "
         "habla después del tono y oprime numeral.",
-        "Gracias. Pasaremos tu mensaje. Llama al 9 8 8 y marca 2, a toda hora. Adiós.",
+        "Gracias. Pasaremos tu mensaje. Si lo necesitas, puedes llamar al 9 8 8 y oprimir 2, a cualquier hora. Adiós.",
     ]
     record = step.find("Record")
     assert record.get("action").endswith("/twilio/voice/unknown") and record.get("transcribe") is None
     spoken_in(step, "es")
     step = call.record(recording_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE8")
     assert step.hung_up and step.said == [
-        "Gracias. Pasaremos tu mensaje. Llama al 9 8 8 y marca 2, a toda hora. Adiós."
+        "Gracias. Pasaremos tu mensaje. Si lo necesitas, puedes llamar al 9 8 8 y oprimir 2, a cualquier hora. Adiós."
     ]
     spoken_in(step, "es")
     with db.session() as s:
@@ -886,7 +887,7 @@ def test_every_question_reprompts_twice_then_says_goodbye(caller, member, db, gr
 
 UNHEARD = {
     "en": "No facilitator can be reached right now. The crisis line can help you.",
-    "es": "Ahora no podemos localizar a un facilitador. La línea de crisis te puede ayudar.",
+    "es": "Ahora no podemos localizar a un facilitador. La Línea 9 8 8 de Prevención del Suicidio y Crisis te puede ayudar.",
 }
 
 

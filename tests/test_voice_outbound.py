@@ -146,7 +146,7 @@ def test_a_person_answers_the_check_in_call(
     if spanish:
         assert step.said == [
             "Hola Rosa, habla Checkin de Tuesday Group.",
-            "Del 1 al 5, donde 5 es muy bien, ¿cómo estás? Oprime un número o dilo.",
+            "Del 1 al 5, donde 1 es muy mal y 5 es muy bien, ¿cómo estás? Oprime un número o dilo.",
         ]
         assert step.find("Gather").get("language") == "es-US" and "cuatro" in step.find("Gather").get("hints")
     else:
@@ -161,7 +161,9 @@ def test_a_person_answers_the_check_in_call(
     else:
         step = caller.record(recording_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE3")
     assert step.hung_up and step.said == (
-        ["Gracias, Rosa. Guardamos tu registro. Llama al 9 8 8 y marca 2, a toda hora. Adiós."]
+        [
+            "Gracias, Rosa. Guardamos tu registro. Si lo necesitas, puedes llamar al 9 8 8 y oprimir 2, a cualquier hora. Adiós."
+        ]
         if spanish
         else ["Thank you, Lee. Your check-in is saved. You can call or text 9 8 8 any time. Goodbye."]
     )
@@ -420,14 +422,14 @@ def test_spoken_reminder_and_change_notice_name_the_planned_meeting(
         expected = (
             f"Un aviso: tu próxima reunión es {when}. Es en 12 Main Street."
             if kind == "reminder"
-            else f"Se canceló la reunión programada para {when}."
+            else f"La reunión programada para {when} queda cancelada."
         )
         assert step.said[:2] == ["Hola Rosa, habla Checkin de Tuesday Group.", expected]
     else:
         expected = (
             f"A reminder: your next meeting is {when}. It meets at 12 Main Street."
             if kind == "reminder"
-            else f"The meeting on {when} is cancelled."
+            else f"The meeting on {when} is canceled."
         )
         assert step.said[:2] == ["Hi Lee, this is Checkin for Tuesday Group.", expected]
     spoken_in(step, "es" if spanish else "en")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 VOICES = {"en": ("en-US", "Polly.Joanna"), "es": ("es-US", "Polly.Lupe")}  # as config/voice.toml sets them
-OFFERS = {"Para español, oprima 8.", "For English, press 8."}  # said by the other language's voice
+OFFERS = {"Para español, oprime 8.", "For English, press 8."}  # said by the other language's voice
 CRISIS_LINE = "+18002738255"  # config/voice.toml crisis_line.number: the Lifeline's ten-digit number
 WHOLE = re.compile(r"\b(988|911)\b")  # read as "nine hundred eighty-eight": never in a <Say>
 
