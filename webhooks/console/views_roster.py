@@ -222,7 +222,7 @@ def members_import():
 
 def _too_big() -> str:
     return (
-        f"The file is larger than {IMPORT_MAX_BYTES // (1024 * 1024)} MB: split it into smaller files "
+        f"This file is larger than {IMPORT_MAX_BYTES // (1024 * 1024)} MB: split it into smaller files "
         "(up to 20,000 members each)."
     )
 
