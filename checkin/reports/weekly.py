@@ -72,7 +72,9 @@ def weeks_between(timezone: str, first: date, last: date) -> list[Week]:
     """The weeks from the one holding `first` to the one holding `last`, oldest first."""
     first, last = monday_of(first), monday_of(last)
     if last < first:
-        raise ValidationError("the last week must not come before the first")
+        raise ValidationError(
+            "the last week must not come before the first: the \"To\" week comes before the \"From\" week"
+        )
     count = (last - first).days // 7 + 1
     if count > MAX_WEEKS:
         raise ValidationError(f"choose at most {MAX_WEEKS} weeks at a time (these are {count})")
