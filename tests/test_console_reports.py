@@ -94,10 +94,14 @@ def test_a_bad_week_is_a_400_that_says_how_to_write_one(client, story):
     # beside the CSV form's fields, the dates as typed.
     page = response.get_data(as_text=True)
     assert 'id="export-error"' in page and 'value="2024-01-01"' in page and f'value="{WEEK}"' in page
-    response = casey.post(f"/console/reports/{story['group'].id}/export", {"first": WEEK, "last": "2026-10-26"})
+    response = casey.post(
+        f"/console/reports/{story['group'].id}/export", {"first": WEEK, "last": "2026-10-26"}
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 400 and "comes before" in page and 'value="2026-10-26"' in page
-    response = casey.post(f"/console/reports/{story['group'].id}/export", {"first": "2026-13-40", "last": WEEK})
+    response = casey.post(
+        f"/console/reports/{story['group'].id}/export", {"first": "2026-13-40", "last": WEEK}
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 400 and "written like 2026-11-30" in page and 'value="2026-13-40"' in page
 

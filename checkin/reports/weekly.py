@@ -73,7 +73,7 @@ def weeks_between(timezone: str, first: date, last: date) -> list[Week]:
     first, last = monday_of(first), monday_of(last)
     if last < first:
         raise ValidationError(
-            "the last week must not come before the first: the \"To\" week comes before the \"From\" week"
+            'the last week must not come before the first: the "To" week comes before the "From" week'
         )
     count = (last - first).days // 7 + 1
     if count > MAX_WEEKS:

@@ -42,7 +42,10 @@ def _read_date(name: str, raw: str | None, default: date) -> tuple[date, str | N
     except ValueError:
         return default, f"{name} must be a date written like 2026-11-30, not {raw[:40]!r}"
     if not EARLIEST <= day <= LATEST:
-        return default, f"{name} must be a date between {EARLIEST.year} and {LATEST.year}, not {day.isoformat()}"
+        return (
+            default,
+            f"{name} must be a date between {EARLIEST.year} and {LATEST.year}, not {day.isoformat()}",
+        )
     return day, None
 
 
@@ -78,7 +81,9 @@ def reports():
     return _report_page(groups, group, monday, this_week)
 
 
-def _report_page(groups, group, monday: date, this_week: date, export_error: str | None = None, status: int = 200):
+def _report_page(
+    groups, group, monday: date, this_week: date, export_error: str | None = None, status: int = 200
+):
     """The report page; with `export_error`, the CSV form shows it beside its fields, the dates as typed."""
     report = weekly.weekly_report(db(), group, monday)
     return render_template(
