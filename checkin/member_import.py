@@ -370,7 +370,8 @@ def apply(session: Session, plan_: Plan, *, staff_id: int) -> Applied:
 
     New members are recorded as opted in by this import; an updated member's status is never touched,
     so an import cannot re-subscribe someone who opted out. Each updated member gets an audit row
-    naming the fields (not their values), for the history on their page."""
+    naming the fields (not their values), and each added member one saying so, for the history on
+    their page."""
     from checkin.accounts import audit_many
 
     source = f"import:staff:{staff_id}"[:40]
@@ -385,6 +386,7 @@ def apply(session: Session, plan_: Plan, *, staff_id: int) -> Applied:
     }
     groups = {g.id: g for g in session.scalars(select(Group))}
     edits: list[tuple[int | None, str | None]] = []
+    added: list[Member] = []
     for row in plan_.of("add"):
         v = row.values
         member = Member(
@@ -400,6 +402,7 @@ def apply(session: Session, plan_: Plan, *, staff_id: int) -> Applied:
         member.groups.append(groups[row.group_id])
         member.consent_events.append(ConsentEvent(kind="opt_in", source=source))
         session.add(member)
+        added.append(member)
     for row in updates:
         member, v = members[row.member_id], row.values
         member.display_name, member.language, member.channel = v["name"], v["language"], v["channel"]
@@ -411,6 +414,8 @@ def apply(session: Session, plan_: Plan, *, staff_id: int) -> Applied:
         fields = [c.field if c.field != "group" else f"group+{row.group_id}" for c in row.changes]
         edits.append((member.id, "import:" + ",".join(fields)))
     session.flush()
+    # Each added member's own history says who added them and how ("Added by Casey's CSV import").
+    audit_many(session, "member_added", staff_id, [(m.id, "import:added") for m in added])
     audit_many(session, "member_edited", staff_id, edits)
     counts = plan_.counts
     return Applied(counts["add"], counts["update"], counts["unchanged"], counts["error"])

@@ -167,6 +167,36 @@ def test_audit_rows_read_as_sentences():
     )
 
 
+def test_the_rosters_audit_rows_read_as_sentences():
+    # The walk-through read "report export for ...: weeks:2026-10-19..2026-12-07", "imported members: CSV
+    # roster file:fa6e… applied: …" and "changed Rosa's details: import:name".
+    groups = {2: "Tuesday Group"}
+
+    def said(action, detail, member=None):
+        row = SimpleNamespace(
+            action=action, detail=detail, member_id=7 if member else None, escalation_id=None
+        )
+        return words.audit_sentence(row, "Casey Coordinator", member, groups, {})
+
+    assert said("report_export", "group:2 weeks:2026-10-19..2026-12-07") == (
+        "Casey Coordinator downloaded the weekly report for Tuesday Group, weeks of Oct 19 – Dec 7"
+    )
+    assert said(
+        "import", "CSV roster file:fa6e01234567 applied: 3 added, 1 updated, 0 unchanged, 1 row(s) skipped"
+    ) == ("Casey Coordinator imported a roster: 3 added, 1 updated, 1 skipped")
+    assert said("member_edited", "import:name", "Rosa") == "Casey Coordinator changed Rosa's name (import)"
+    assert said("member_edited", "import:language,group+2", "Rosa") == (
+        "Casey Coordinator changed Rosa's language and added them to Tuesday Group (import)"
+    )
+    assert said("member_added", "import:added", "Rosa") == "Casey Coordinator added Rosa (import)"
+    assert said("export", "check-ins CSV group:2: 0 row(s), last 90 days") == (
+        "Casey Coordinator downloaded the check-ins of Tuesday Group (0 rows, last 90 days)"
+    )
+    assert said("export", "members CSV: 1 row(s); group:2, status active") == (
+        "Casey Coordinator downloaded the members list (1 row; filter: Tuesday Group, status active)"
+    )
+
+
 def test_a_length_refusal_reads_in_words():
     said = words.plain_error(
         "Spanish nudge: 3 SMS segments (259 UCS-2 characters with sample values); at most 2 allowed"

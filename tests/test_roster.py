@@ -90,6 +90,15 @@ def test_plan_adds_updates_lists_unchanged_and_errors_and_never_resubscribes(db,
                 (out.id, f"import:group+{other.id}"),
             ]
         )
+        # Each added member has one too, for the "Changes" list on their page.
+        added = set(
+            s.scalars(
+                select(AuditEvent.member_id).where(
+                    AuditEvent.action == "member_added", AuditEvent.detail == "import:added"
+                )
+            )
+        )
+        assert found["+12025550104"].id in added and len(added) == plan.counts["add"]
         assert audit_chain.verify(s).ok
 
 
@@ -245,6 +254,15 @@ def test_apply_is_bound_to_the_checked_file_and_its_report(coordinator, client, 
     assert phones == {member.phone, "+12025550162"}  # the first file was never applied
     assert len(audits) == 1 and "1 added, 0 updated, 1 unchanged, 0 row(s) skipped" in audits[0]
     assert "Ben" not in audits[0] and "0162" not in audits[0]  # ids and counts only
+    # Ben's page says who added him and how; the audit log reads as a sentence.
+    with db.session() as s:
+        ben = s.scalar(select(Member.id).where(Member.phone == "+12025550162"))
+    assert "Added by Casey&#39;s CSV import on" in coordinator.get(f"/console/members/{ben}").get_data(
+        as_text=True
+    )
+    assert "imported a roster: 1 added, 0 updated, 0 skipped" in coordinator.get("/console/audit").get_data(
+        as_text=True
+    )
 
 
 def test_the_template_and_a_too_big_file(coordinator):

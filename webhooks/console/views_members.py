@@ -411,6 +411,6 @@ def _history(member: Member, staff_names: dict[int, str]) -> list[str]:
                 said.append(", ".join(fields) + " changed")
             said += moves
             what = "; ".join(said) or "edited"
-        how = " with a CSV import" if by_import else ""
-        lines.append(f"{what[0].upper()}{what[1:]} by {who}{how} on {when_words(e.at, zone)}")
+        how = f"{who}'s CSV import" if by_import else who
+        lines.append(f"{what[0].upper()}{what[1:]} by {how} on {when_words(e.at, zone)}")
     return lines
