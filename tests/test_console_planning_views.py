@@ -374,6 +374,12 @@ def test_coordinator_saves_a_groups_texts_and_the_preview_uses_them(
     assert 'name="en.reminder"' in page and "Reminder: {group} meets {when}{date}" in page
     # ... with a button per placeholder, named in words, and the raw forms in a toggle.
     assert 'data-insert="{date}" data-target="t-en-reminder">Meeting date</button>' in page
+    # "Meeting day and time" inserts the day and the time ({when} alone was only "tomorrow, ").
+    assert (
+        'data-insert="{when}{date} at {time}" data-target="t-en-reminder">Meeting day and time</button>'
+        in page
+    )
+    assert 'data-insert="{when}" data-target="t-en-reminder">Today or tomorrow (if it is)</button>' in page
     assert "<code>{where}</code> Where (address or dial-in line)" in page
     assert "changed from the default" not in page
     saved = coordinator.post(
@@ -416,7 +422,8 @@ def test_a_refused_text_comes_back_as_typed_with_the_reason_and_nothing_is_saved
     assert response.status_code == 400
     page = text(response)
     assert (
-        "Spanish meeting reminder: unknown placeholder {nombre} (allowed: {date}, {group}, {time}, {weekday}, {when}, {where})"
+        "Spanish meeting reminder: {nombre} is not something we can fill in; use the buttons: Meeting date, "
+        "Group name, Meeting time, Meeting weekday, Today or tomorrow (if it is), Where (address or dial-in line)"
         in page
     )
     # The box that is wrong is marked and keeps what was typed; so does the other one.

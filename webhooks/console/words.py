@@ -260,7 +260,7 @@ def rule_details(ids) -> Markup:
 PLACEHOLDER_NAMES = {
     "name": "Member's first name",
     "group": "Group name",
-    "when": "Meeting day and time",
+    "when": "Today or tomorrow (if it is)",
     "date": "Meeting date",
     "time": "Meeting time",
     "weekday": "Meeting weekday",
@@ -338,7 +338,17 @@ def plain_error(error) -> str:
             words += "; it uses an accent or symbol that makes each text hold 67 characters instead of 153"
         return words
 
-    return _SEGMENTS.sub(say, str(error))
+    said = _SEGMENTS.sub(say, str(error))
+    return _UNKNOWN.sub(
+        lambda m: (
+            f"{{{m.group(1)}}} is not something we can fill in; use the buttons: "
+            + ", ".join(placeholder_name(a) for a in re.findall(r"\{(\w+)\}", m.group(2)))
+        ),
+        said,
+    )
+
+
+_UNKNOWN = re.compile(r"unknown placeholder \{(\w+)\} \(allowed: ([^)]*)\)")
 
 
 # --- audit rows ----------------------------------------------------------------------------------
