@@ -84,6 +84,7 @@ class PlannedRow:
     changes: list[Change] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)  # error: why
     opted_out: bool = False  # a known member who opted out: stays opted out
+    warnings: list[str] = field(default_factory=list)  # add/update: worth a second look, still imported
 
 
 @dataclass
@@ -157,6 +158,11 @@ def parse(data: bytes) -> list[dict[str, str]]:
         raise ValidationError("the file is empty") from None
     except csv.Error as exc:
         raise ValidationError(f"the file is not a CSV file ({exc})") from None
+    if len(header) == 1 and ";" in raw_header[0]:
+        raise ValidationError(
+            "the columns are separated by semicolons, not commas: in your spreadsheet choose Save As, "
+            "'CSV UTF-8 (comma delimited)'"
+        )
     if len(header) < 2:
         raise ValidationError(
             "the first row is not a header of comma-separated columns: it must name "
@@ -266,6 +272,7 @@ def plan(
             planned.append(out)
             continue
         out.group, out.group_id = group.name, group.id
+        out.warnings = name_warnings(values["name"])
         member = known.get(phone)
         if member is None:
             out.action = "add"
@@ -307,6 +314,13 @@ def plan(
     return Plan(planned, sum(1 for r in rows if r), not_in_file)
 
 
+def name_warnings(name: str) -> list[str]:
+    """A name a spreadsheet could take for a formula (=, +, - or @ first): taken, but worth a look."""
+    if name and name[0] in "=+-@":
+        return [f"this name starts with '{name[0]}': is that right?"]
+    return []
+
+
 def _current(member: Member) -> dict[str, str]:
     return {
         "name": member.display_name,
@@ -323,8 +337,10 @@ def _field_values(
 ) -> tuple[dict[str, str], list[str]]:
     reasons = []
     values = {"name": row.get("name", "")}
-    if not values["name"] or len(values["name"]) > 80:
-        reasons.append("name must be 1-80 characters")
+    if not values["name"]:
+        reasons.append("name is missing")
+    elif len(values["name"]) > 80:
+        reasons.append(f"name is longer than 80 characters ({len(values['name'])})")
     try:  # "Spanish", "español", "es": the code is kept; an empty cell leaves the member's language
         values["language"] = languages.code(row.get("language"), default="")
     except ValidationError as exc:
@@ -421,11 +437,12 @@ def apply(session: Session, plan_: Plan, *, staff_id: int) -> Applied:
     return Applied(counts["add"], counts["update"], counts["unchanged"], counts["error"])
 
 
-def template_csv() -> bytes:
-    """The template a coordinator downloads: the header and one example row."""
+def template_csv(group: str | None = None) -> bytes:
+    """The template a coordinator downloads: the header and one example row (in `group`, one of theirs)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     columns = REQUIRED + OPTIONAL
     writer.writerow(columns)
-    writer.writerow([TEMPLATE_EXAMPLE[c] for c in columns])
+    example = {**TEMPLATE_EXAMPLE, **({"group": group} if group else {})}
+    writer.writerow([example[c] for c in columns])
     return out.getvalue().encode("utf-8-sig")

@@ -265,11 +265,13 @@ def test_apply_is_bound_to_the_checked_file_and_its_report(coordinator, client, 
     )
 
 
-def test_the_template_and_a_too_big_file(coordinator):
+def test_the_template_and_a_too_big_file(coordinator, db, group):
+    with db.session() as s:  # the example row names the coordinator's own group, not a made-up one
+        s.get(type(group), group.id).name = "Harbor Lights"
     template = coordinator.get("/console/members/import/template.csv")
     assert template.headers["Content-Disposition"] == 'attachment; filename="members-template.csv"'
     [row] = member_import.parse(template.data)
-    assert row["consent_source"] == "paper form at meeting"
+    assert row["consent_source"] == "paper form at meeting" and row["group"] == "Harbor Lights"
     big = "group,phone,name\n" + "x" * (5 * 1024 * 1024 + 10)
     response = coordinator.post(
         "/console/members/import",
@@ -278,6 +280,45 @@ def test_the_template_and_a_too_big_file(coordinator):
     )
     assert response.status_code in (400, 413)
     assert "This file is larger than 5 MB: split it into smaller files" in response.get_data(as_text=True)
+
+
+def test_the_dry_run_flags_a_formula_like_name_lists_reasons_and_names_the_semicolon_fix(
+    coordinator, db, group
+):
+    page = coordinator.get(
+        upload(
+            coordinator,
+            "group,phone,name,channel\n"
+            f"{group.name},202-555-0171,=Rosa,sms\n"
+            f"{group.name},202-555-0172,,carrier pigeon\n",
+        )
+    ).get_data(as_text=True)
+    # Still imported, with a warning on its row; the bad row's reasons are a list, in words.
+    assert "this name starts with &#39;=&#39;: is that right?" in page
+    assert "<li>name is missing</li>" in page and "<li>channel must be one of" in page
+    assert "1-80" not in page
+    refused = coordinator.post(
+        "/console/members/import",
+        {"file": (io.BytesIO(b"group;phone;name\nTuesday Group;202-555-0173;Ana\n"), "roster.csv")},
+        content_type="multipart/form-data",
+    )
+    assert refused.status_code == 400
+    assert "separated by semicolons" in refused.get_data(as_text=True)
+    assert "CSV UTF-8 (comma delimited)" in refused.get_data(as_text=True)
+    # The add form takes such a name too, and says the same.
+    added = coordinator.post(
+        "/console/members/new",
+        {
+            "group_id": str(group.id),
+            "phone": "202-555-0174",
+            "name": "+Lee",
+            "language": "en",
+            "channel": "sms",
+        },
+    )
+    assert added.status_code == 302
+    shown = coordinator.get(added.headers["Location"]).get_data(as_text=True)
+    assert "this name starts with &#39;+&#39;: is that right?" in shown
 
 
 def test_the_web_servers_admit_a_5_mb_upload_and_the_webhooks_stay_at_64_kib(client):

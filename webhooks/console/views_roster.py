@@ -179,7 +179,8 @@ def _import_page(error: str | None, status: int = 200):
 @bp.get("/members/import/template.csv")
 @coordinator_required
 def members_import_template():
-    return _csv(member_import.template_csv(), "members-template.csv")
+    groups = visible_groups()  # the example row names one of the coordinator's own groups
+    return _csv(member_import.template_csv(groups[0].name if groups else None), "members-template.csv")
 
 
 @bp.route("/members/import", methods=["GET", "POST"])
