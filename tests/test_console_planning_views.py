@@ -236,6 +236,9 @@ def test_schedule_builder_writes_the_rrule(coordinator, group, db, form, rule, f
         )
     # The page reads the rule back into the builder for editing.
     page = text(coordinator.get(f"/console/groups/{group.id}"))
+    # The time zone is shown as one types it, by city (the server resolves "New York" back).
+    assert 'name="timezone" required list="zones" autocomplete="off" value="New York"' in page
+    assert '<option value="Chicago">' in page
     assert (
         f'<option value="{form["weekday"]}" selected>' in page
         and f'<option value="{form["repeat"]}" selected>' in page
