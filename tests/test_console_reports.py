@@ -118,7 +118,11 @@ def test_the_csv_download_is_audited_and_defuses_formulas(client, db, story):
     assert [r["week_starts"] for r in rows] == ["2026-10-26", "2026-11-02"]
     week = rows[1]
     assert (week["prompts_sent"], week["prompts_answered"], week["reply_rate_percent"]) == ("2", "1", "50.0")
-    assert week["mean_score"] == "4.00"
+    assert week["mean_score"] == "4.00" and week["time_zone"] == "New York"
+    assert (
+        'filename="report-Tuesday-Group-2026-10-26-to-2026-11-02.csv"'
+        in response.headers["Content-Disposition"]
+    )
     assert week["those_members"] == "'=HYPERLINK(1) (3)"  # a spreadsheet shows it as text, runs nothing
     with db.session() as s:
         [event] = s.scalars(select(AuditEvent).where(AuditEvent.action == "report_export")).all()

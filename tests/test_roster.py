@@ -410,7 +410,13 @@ def test_exports_are_for_coordinators_audited_and_follow_the_filters(coordinator
     assert {r[1] for r in rows[1:]} == {"'+12025550101", "'+12025550102"}
     filtered = coordinator.post("/console/members/export", {"q": "sam", "group": group.id})
     assert len(list(csv.reader(io.StringIO(filtered.data.decode("utf-8-sig"))))) == 2
+    stamp = utcnow().strftime("%Y-%m-%d")
+    assert f'filename="members-Tuesday-Group-{stamp}.csv"' in filtered.headers["Content-Disposition"]
+    assert "Phone numbers start with ' so spreadsheets keep the +" in coordinator.get(
+        "/console/members"
+    ).get_data(as_text=True)
     history = coordinator.post("/console/members/checkins-export", {"group": group.id, "period": "30"})
+    assert f'filename="checkins-Tuesday-Group-{stamp}.csv"' in history.headers["Content-Disposition"]
     [head, row] = list(csv.reader(io.StringIO(history.data.decode("utf-8-sig"))))
     assert "words" not in head and row[0] == "Sam Rivera" and row[6] == "2"
     worded = coordinator.post(

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
+from checkin import timezones
 from checkin.checkins import ANSWER_WINDOW, CheckIn
 from checkin.errors import ValidationError
 from checkin.escalation.models import Escalation
@@ -380,7 +381,7 @@ def csv_rows(session: Session, group: Group, weeks: list[Week]) -> list[dict[str
             "group": group.name,
             "week_starts": figure.week.monday.isoformat(),
             "week_ends": figure.week.sunday.isoformat(),
-            "time_zone": group.timezone,
+            "time_zone": timezones.as_typed(group.timezone),  # "New York", as the console names it
             "prompts_sent": figure.sent,
             "prompts_answered": figure.answered,
             "reply_rate_percent": _number(figure.reply_rate * 100 if figure.reply_rate is not None else None),

@@ -21,6 +21,7 @@ from webhooks.console.auth import (
     visible_groups,
 )
 from webhooks.console.report_charts import checkins_chart, score_chart
+from webhooks.console.views_roster import file_part
 from webhooks.params import optional_id
 
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)  # weeks are counted back from the chosen one
@@ -129,7 +130,9 @@ def reports_export(group_id: int):
         f"group:{group.id} weeks:{weeks[0].monday.isoformat()}..{weeks[-1].monday.isoformat()}",
     )
     db().commit()
-    name = f"report-group{group.id}-{weeks[0].monday.isoformat()}-to-{weeks[-1].monday.isoformat()}.csv"
+    name = (
+        f"report-{file_part(group.name)}-{weeks[0].monday.isoformat()}-to-{weeks[-1].monday.isoformat()}.csv"
+    )
     return Response(
         content,
         mimetype="text/csv",

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -100,6 +102,13 @@ def members_page(args, revealed=frozenset()):
 # --- exports ---------------------------------------------------------------------------------------
 
 
+def file_part(name: str) -> str:
+    """A group's name as part of a file name: "Tuesday Group" -> "Tuesday-Group" (ASCII letters and
+    digits; accents dropped, so every browser saves it as named)."""
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9]+", "-", folded).strip("-")[:60] or "group"
+
+
 def _csv(data: bytes, filename: str) -> Response:
     return Response(
         data,
@@ -128,7 +137,8 @@ def members_export():
     )
     db().commit()
     stamp = utcnow().strftime("%Y-%m-%d")
-    return _csv(data, f"members-{stamp}.csv")
+    named = f"-{file_part(groups[filters.group_id].name)}" if filters.group_id in groups else ""
+    return _csv(data, f"members{named}-{stamp}.csv")
 
 
 @bp.post("/members/checkins-export")
@@ -158,7 +168,7 @@ def checkins_export():
         ip=client_ip(),
     )
     db().commit()
-    return _csv(data, f"checkins-group-{group.id}-{utcnow().strftime('%Y-%m-%d')}.csv")
+    return _csv(data, f"checkins-{file_part(group.name)}-{utcnow().strftime('%Y-%m-%d')}.csv")
 
 
 # --- CSV import: template, upload, dry run, apply ---------------------------------------------------
