@@ -179,11 +179,19 @@ def test_filters_by_text_status_quiet_days_falling_mood_and_missed_prompts(db, g
     assert names(q="312-555") == ["Ana Ortiz"]  # digits of the number
     assert names(q="100%") == []  # LIKE's wildcards are searched for as text
     assert names(status="opted_out") == ["Ana Ortiz"]
-    assert names(quiet_days=7) == ["Ana Ortiz", "Sam Rivera"]  # never, or not in 7 days
+    # Not in 7 days: Sam; Ana opted out, so only when the status filter asks for opted-out members.
+    assert names(quiet_days=7) == ["Sam Rivera"]
+    assert names(quiet_days=7, status="opted_out") == ["Ana Ortiz"]
     assert names(falling=True) == ["Sam Rivera"]
     assert names(missed=True) == ["Ana Ortiz"]
     assert names(falling=True, quiet_days=14) == []
     assert roster.trend_of([2, 4, 4]) == "falling" and roster.trend_of([4, 2]) == "rising"
+    # Someone added today and never asked is not "no check-in in 14 days"; added 20 days ago, they are.
+    with db.session() as s:
+        add_member(s, group.name, "+12025550104", "Pat New")
+        old = add_member(s, group.name, "+12025550105", "Old Quiet")
+        old.created_at = now - timedelta(days=20)
+    assert names(quiet_days=14) == ["Old Quiet"]  # Sam answered 10 days ago; Pat was never asked
     assert roster.trend_of([3, 3, 4]) == "steady" and roster.trend_of([3]) == ""
 
 
