@@ -53,7 +53,7 @@ def facilitator(app, client, db, group):
 
 def whole_preview(coordinator, group_id: int) -> str:
     """The plan page's preview over all its days (it shows a day a page)."""
-    return "\n".join(text(coordinator.get(f"/console/groups/{group_id}/plan?day={n}")) for n in range(15))
+    return "\n".join(text(coordinator.get(f"/console/groups/{group_id}/plan?day={n}")) for n in range(14))
 
 
 def weekly(db, group_id, day=date(2027, 3, 2), at=time(18)):
@@ -322,7 +322,10 @@ def test_plan_is_saved_and_the_preview_shows_each_send_in_the_members_local_time
     # Every send the planner lists is on the page, at the member's local time.
     first_day = expected[0].local_time.date() if expected else None
     today = utcnow().astimezone(ZoneInfo(group.timezone)).date()
+    expected = [p for p in expected if (p.local_time.date() - today).days < 14]  # the 14 days shown
     days = {(p.local_time.date() - today).days for p in expected}
+    day_links = re.findall(r'href="[^"]*/plan\?day=(\d+)#preview"', page)
+    assert sorted(set(map(int, day_links))) == list(range(14))  # "The next 14 days": 14 of them, not 15
     for n in sorted(days):  # the preview shows a day a page
         day_page = text(coordinator.get(f"/console/groups/{group.id}/plan?day={n}"))
         on_day = [p for p in expected if (p.local_time.date() - today).days == n]

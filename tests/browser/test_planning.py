@@ -26,7 +26,7 @@ CRISIS_TEXT = "I am going to kill myself tonight"
 def whole_preview(page, console_server, group) -> str:
     """The preview's text over all its days (it shows one day a page)."""
     text = []
-    for n in range(15):
+    for n in range(14):
         page.goto(console_server.url(f"/console/groups/{group.id}/plan?day={n}#preview"))
         expect(page.locator("#preview-day")).to_be_visible()
         text.append(page.locator("#preview").inner_text())

@@ -117,7 +117,7 @@ def plan(group_id: int):
 def _preview_days(sends, names, today, page_day: int):
     """The preview one day at a time (each member's own date): [(date, count)] for the 14 days and the
     chosen day's sends, in time order."""
-    days = [today + timedelta(days=n) for n in range(PREVIEW_DAYS + 1)]
+    days = [today + timedelta(days=n) for n in range(PREVIEW_DAYS)]
     by_day = {d: [] for d in days}
     for s in sends:
         by_day.setdefault(s.local_time.date(), []).append(s)
@@ -146,10 +146,12 @@ def _plan_page(group: Group, form=None, error=None, status=200, texts_form=None,
         ).all()
     )
     try:
-        page_day = min(max(int(request.args.get("day", 0)), 0), PREVIEW_DAYS)
+        page_day = min(max(int(request.args.get("day", 0)), 0), PREVIEW_DAYS - 1)
     except ValueError:
         page_day = 0
     today = now.astimezone(ZoneInfo(group.timezone)).date()
+    # "The next 14 days": today and the 13 after it (the planner's 14 x 24 hours from now reach a 15th).
+    sends = [s for s in sends if s.local_time.date() < today + timedelta(days=PREVIEW_DAYS)]
     day_counts, day_sends = _preview_days(sends, names, today, page_day)
     return render_template(
         "console/plan.html",
