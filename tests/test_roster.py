@@ -265,9 +265,9 @@ def test_apply_is_bound_to_the_checked_file_and_its_report(coordinator, client, 
     # Ben's page says who added him and how; the audit log reads as a sentence.
     with db.session() as s:
         ben = s.scalar(select(Member.id).where(Member.phone == "+12025550162"))
-    assert "Added by Casey&#39;s CSV import on" in coordinator.get(f"/console/members/{ben}").get_data(
-        as_text=True
-    )
+    ben_page = coordinator.get(f"/console/members/{ben}").get_data(as_text=True)
+    assert "Added by Casey&#39;s CSV import on" in ben_page
+    assert "by Casey's CSV import" in ben_page  # the consent record names whose import opted him in
     assert "imported a roster: 1 added, 0 updated, 0 skipped" in coordinator.get("/console/audit").get_data(
         as_text=True
     )
@@ -322,11 +322,16 @@ def test_the_dry_run_flags_a_formula_like_name_lists_reasons_and_names_the_semic
             "name": "+Lee",
             "language": "en",
             "channel": "sms",
+            "consent_source": "paper form at meeting",
+            "consent_date": "2026-11-30",
         },
     )
     assert added.status_code == 302
     shown = coordinator.get(added.headers["Location"]).get_data(as_text=True)
     assert "this name starts with &#39;+&#39;: is that right?" in shown
+    # The consent record's opt-in line says what consent was given, as the Consent field does.
+    assert re.search(r"by Casey in the console\s*· consent: paper form at meeting, Mon, Nov 30, 2026", shown)
+    assert "One file with everything we hold (JSON, readable by a computer)" in shown
 
 
 def test_the_web_servers_admit_a_5_mb_upload_and_the_webhooks_stay_at_64_kib(client):
