@@ -77,6 +77,12 @@ def test_an_empty_week_says_so(client, story):
     assert "No escalations were opened this week." in page
     assert "Nobody gave a score this week." in page
     assert "Not enough weeks with scores" in page
+    # No charts, so no chart headings or legend either: just the sentences.
+    assert "No check-ins were sent in these weeks." in page and "No check-in scores in these weeks." in page
+    assert "Check-ins sent and answered" not in page and 'class="legend"' not in page
+    assert "Mean score, from 1" not in page and "The charts' numbers" not in page
+    full = casey.get(f"/console/reports?group={story['group'].id}&week={WEEK}").get_data(as_text=True)
+    assert 'id="chart-checkins"' in full and 'class="legend"' in full
 
 
 def test_a_bad_week_is_a_400_that_says_how_to_write_one(client, story):
