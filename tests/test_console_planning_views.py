@@ -671,3 +671,16 @@ def test_upcoming_meetings_show_who_said_they_are_coming(facilitator, group, mem
     items = meetings.split("<li")[1:]
     assert "1 coming</span> Sam Rivera" in items[0] and "1 not coming</span> Rosa Medina" in items[0]
     assert "coming" not in items[1]
+
+
+def test_the_preview_shows_the_words_a_voice_member_hears(coordinator, group, db):
+    # The walk-through's preview said only "spoken on the call" for a voice member.
+    from checkin.directory import add_member
+
+    with db.session() as s:
+        add_member(s, group.name, "+12025550188", "Vera Voice", channel="voice")
+    weekly(db, group.id, day=utcnow().astimezone(ZoneInfo(group.timezone)).date())
+    page = whole_preview(coordinator, group.id)
+    assert "Phone call, spoken:" in page and "spoken on the call" not in page
+    assert "Hi Vera, this is Checkin for Tuesday Group. A reminder: your next meeting is" in page
+    assert "On a scale of 1 to 5" in page  # the check-in question, as asked on the call
