@@ -84,6 +84,7 @@ class PlannedRow:
     changes: list[Change] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)  # error: why
     opted_out: bool = False  # a known member who opted out: stays opted out
+    warnings: list[str] = field(default_factory=list)  # add/update: worth a second look, still imported
 
 
 @dataclass
@@ -157,6 +158,11 @@ def parse(data: bytes) -> list[dict[str, str]]:
         raise ValidationError("the file is empty") from None
     except csv.Error as exc:
         raise ValidationError(f"the file is not a CSV file ({exc})") from None
+    if len(header) == 1 and ";" in raw_header[0]:
+        raise ValidationError(
+            "the columns are separated by semicolons, not commas: in your spreadsheet choose Save As, "
+            "'CSV UTF-8 (comma delimited)'"
+        )
     if len(header) < 2:
         raise ValidationError(
             "the first row is not a header of comma-separated columns: it must name "
@@ -266,6 +272,7 @@ def plan(
             planned.append(out)
             continue
         out.group, out.group_id = group.name, group.id
+        out.warnings = name_warnings(values["name"])
         member = known.get(phone)
         if member is None:
             out.action = "add"
@@ -307,6 +314,13 @@ def plan(
     return Plan(planned, sum(1 for r in rows if r), not_in_file)
 
 
+def name_warnings(name: str) -> list[str]:
+    """A name a spreadsheet could take for a formula (=, +, - or @ first): taken, but worth a look."""
+    if name and name[0] in "=+-@":
+        return [f"this name starts with '{name[0]}': is that right?"]
+    return []
+
+
 def _current(member: Member) -> dict[str, str]:
     return {
         "name": member.display_name,
@@ -323,8 +337,10 @@ def _field_values(
 ) -> tuple[dict[str, str], list[str]]:
     reasons = []
     values = {"name": row.get("name", "")}
-    if not values["name"] or len(values["name"]) > 80:
-        reasons.append("name must be 1-80 characters")
+    if not values["name"]:
+        reasons.append("name is missing")
+    elif len(values["name"]) > 80:
+        reasons.append(f"name is longer than 80 characters ({len(values['name'])})")
     try:  # "Spanish", "español", "es": the code is kept; an empty cell leaves the member's language
         values["language"] = languages.code(row.get("language"), default="")
     except ValidationError as exc:
@@ -370,7 +386,8 @@ def apply(session: Session, plan_: Plan, *, staff_id: int) -> Applied:
 
     New members are recorded as opted in by this import; an updated member's status is never touched,
     so an import cannot re-subscribe someone who opted out. Each updated member gets an audit row
-    naming the fields (not their values), for the history on their page."""
+    naming the fields (not their values), and each added member one saying so, for the history on
+    their page."""
     from checkin.accounts import audit_many
 
     source = f"import:staff:{staff_id}"[:40]
@@ -385,6 +402,7 @@ def apply(session: Session, plan_: Plan, *, staff_id: int) -> Applied:
     }
     groups = {g.id: g for g in session.scalars(select(Group))}
     edits: list[tuple[int | None, str | None]] = []
+    added: list[Member] = []
     for row in plan_.of("add"):
         v = row.values
         member = Member(
@@ -400,6 +418,7 @@ def apply(session: Session, plan_: Plan, *, staff_id: int) -> Applied:
         member.groups.append(groups[row.group_id])
         member.consent_events.append(ConsentEvent(kind="opt_in", source=source))
         session.add(member)
+        added.append(member)
     for row in updates:
         member, v = members[row.member_id], row.values
         member.display_name, member.language, member.channel = v["name"], v["language"], v["channel"]
@@ -411,16 +430,19 @@ def apply(session: Session, plan_: Plan, *, staff_id: int) -> Applied:
         fields = [c.field if c.field != "group" else f"group+{row.group_id}" for c in row.changes]
         edits.append((member.id, "import:" + ",".join(fields)))
     session.flush()
+    # Each added member's own history says who added them and how ("Added by Casey's CSV import").
+    audit_many(session, "member_added", staff_id, [(m.id, "import:added") for m in added])
     audit_many(session, "member_edited", staff_id, edits)
     counts = plan_.counts
     return Applied(counts["add"], counts["update"], counts["unchanged"], counts["error"])
 
 
-def template_csv() -> bytes:
-    """The template a coordinator downloads: the header and one example row."""
+def template_csv(group: str | None = None) -> bytes:
+    """The template a coordinator downloads: the header and one example row (in `group`, one of theirs)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     columns = REQUIRED + OPTIONAL
     writer.writerow(columns)
-    writer.writerow([TEMPLATE_EXAMPLE[c] for c in columns])
+    example = {**TEMPLATE_EXAMPLE, **({"group": group} if group else {})}
+    writer.writerow([example[c] for c in columns])
     return out.getvalue().encode("utf-8-sig")

@@ -24,7 +24,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from checkin.checkins import CheckIn, missed_in_a_row
-from checkin.models import MEMBER_STATUSES, Group, GroupMember, Member
+from checkin.models import MEMBER_STATUSES, Group, GroupMember, Member, MemberStatus
 
 QUIET_DAYS = (7, 14, 30)  # "no check-in in N days" choices
 MISSED_RUN = 3  # "missed prompts": this many or more in a row
@@ -111,11 +111,18 @@ def find(session: Session, group_ids: Iterable[int], filters: Filters, now: date
     last, runs, scores = _last_answers(session, ids), _missed(session, ids), _scores(session, ids)
     rows = []
     since = now - timedelta(days=filters.quiet_days) if filters.quiet_days else None
+    asked = _asked(session, ids) if since else set()
     for group_id, member in pairs:
         row = Row(
             group_id, member, last.get(member.id), runs.get(member.id, 0), trend_of(scores.get(member.id, []))
         )
         if since and row.last_answer is not None and row.last_answer >= since:
+            continue
+        # "No check-in in N days" is about members who could have answered: not someone added within
+        # those days and never asked yet, nor someone who opted out (unless the status filter asks).
+        if since and member.id not in asked and member.created_at and member.created_at >= since:
+            continue
+        if since and member.status == MemberStatus.OPTED_OUT.value and filters.status != member.status:
             continue
         if filters.falling and row.trend != "falling":
             continue
@@ -132,6 +139,14 @@ def _like(text: str) -> str:
 def _chunks(ids: list[int], size: int = 1000):
     for i in range(0, len(ids), size):
         yield ids[i : i + size]
+
+
+def _asked(session: Session, ids: list[int]) -> set[int]:
+    """The members who were ever sent a check-in."""
+    out: set[int] = set()
+    for chunk in _chunks(ids):
+        out.update(session.scalars(select(CheckIn.member_id).where(CheckIn.member_id.in_(chunk)).distinct()))
+    return out
 
 
 def _last_answers(session: Session, ids: list[int]) -> dict[int, datetime]:

@@ -65,6 +65,18 @@ def choices() -> tuple[tuple[str, str], ...]:
     return (*sorted(((z, city(z)) for z in zones), key=lambda zc: (zc[1], zc[0])), ("UTC", "UTC"))
 
 
+def as_typed(zone: str) -> str:
+    """What a person would type for `zone`, as a form shows it: its city ("New York"), or the IANA name
+    for a city that names two zones (or for text that is no zone: shown as it was typed)."""
+    if "/" not in zone:
+        return zone
+    by_name, by_city = _index()
+    if by_name.get(_fold(zone)) != zone:
+        return zone
+    name = city(zone)  # as resolve() reads it back: a zone's own name ("Singapore") comes first
+    return name if by_name.get(_fold(name), by_city.get(_fold(name))) == zone else zone
+
+
 @lru_cache(maxsize=1)
 def _index() -> tuple[dict[str, str], dict[str, str]]:
     by_name = {_fold(z): z for z in available_timezones()}
@@ -84,7 +96,7 @@ def resolve(raw: str | None, what: str = "time zone") -> str:
         zone = ABBREVIATIONS[folded]
         raise ValidationError(
             f"{what}: {text!r} is ambiguous (an abbreviation names no place, and may not follow summer "
-            f"time); did you mean {zone} ({city(zone)})? Choose a time zone by its city"
+            f"time); did you mean {as_typed(zone)}? Choose a time zone by its city"
         )
     by_name, by_city = _index()
     if folded in by_name:
@@ -96,9 +108,7 @@ def resolve(raw: str | None, what: str = "time zone") -> str:
     )
     if near:
         zone = by_city.get(near[0]) or by_name[near[0]]
-        raise ValidationError(
-            f"{what}: {text!r} is not a time zone we know; did you mean {zone} ({city(zone)})?"
-        )
+        raise ValidationError(f"{what}: {text!r} is not a time zone we know; did you mean {as_typed(zone)}?")
     raise ValidationError(
         f"{what}: {text!r} is not a time zone we know; type the nearest large city, such as Chicago or Denver"
     )

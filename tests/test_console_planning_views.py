@@ -53,7 +53,7 @@ def facilitator(app, client, db, group):
 
 def whole_preview(coordinator, group_id: int) -> str:
     """The plan page's preview over all its days (it shows a day a page)."""
-    return "\n".join(text(coordinator.get(f"/console/groups/{group_id}/plan?day={n}")) for n in range(15))
+    return "\n".join(text(coordinator.get(f"/console/groups/{group_id}/plan?day={n}")) for n in range(14))
 
 
 def weekly(db, group_id, day=date(2027, 3, 2), at=time(18)):
@@ -236,6 +236,9 @@ def test_schedule_builder_writes_the_rrule(coordinator, group, db, form, rule, f
         )
     # The page reads the rule back into the builder for editing.
     page = text(coordinator.get(f"/console/groups/{group.id}"))
+    # The time zone is shown as one types it, by city (the server resolves "New York" back).
+    assert 'name="timezone" required list="zones" autocomplete="off" value="New York"' in page
+    assert '<option value="Chicago">' in page
     assert (
         f'<option value="{form["weekday"]}" selected>' in page
         and f'<option value="{form["repeat"]}" selected>' in page
@@ -319,7 +322,10 @@ def test_plan_is_saved_and_the_preview_shows_each_send_in_the_members_local_time
     # Every send the planner lists is on the page, at the member's local time.
     first_day = expected[0].local_time.date() if expected else None
     today = utcnow().astimezone(ZoneInfo(group.timezone)).date()
+    expected = [p for p in expected if (p.local_time.date() - today).days < 14]  # the 14 days shown
     days = {(p.local_time.date() - today).days for p in expected}
+    day_links = re.findall(r'href="[^"]*/plan\?day=(\d+)#preview"', page)
+    assert sorted(set(map(int, day_links))) == list(range(14))  # "The next 14 days": 14 of them, not 15
     for n in sorted(days):  # the preview shows a day a page
         day_page = text(coordinator.get(f"/console/groups/{group.id}/plan?day={n}"))
         on_day = [p for p in expected if (p.local_time.date() - today).days == n]
@@ -374,6 +380,12 @@ def test_coordinator_saves_a_groups_texts_and_the_preview_uses_them(
     assert 'name="en.reminder"' in page and "Reminder: {group} meets {when}{date}" in page
     # ... with a button per placeholder, named in words, and the raw forms in a toggle.
     assert 'data-insert="{date}" data-target="t-en-reminder">Meeting date</button>' in page
+    # "Meeting day and time" inserts the day and the time ({when} alone was only "tomorrow, ").
+    assert (
+        'data-insert="{when}{date} at {time}" data-target="t-en-reminder">Meeting day and time</button>'
+        in page
+    )
+    assert 'data-insert="{when}" data-target="t-en-reminder">Today or tomorrow (if it is)</button>' in page
     assert "<code>{where}</code> Where (address or dial-in line)" in page
     assert "changed from the default" not in page
     saved = coordinator.post(
@@ -416,7 +428,8 @@ def test_a_refused_text_comes_back_as_typed_with_the_reason_and_nothing_is_saved
     assert response.status_code == 400
     page = text(response)
     assert (
-        "Spanish meeting reminder: unknown placeholder {nombre} (allowed: {date}, {group}, {time}, {weekday}, {when}, {where})"
+        "Spanish meeting reminder: {nombre} is not something we can fill in; use the buttons: Meeting date, "
+        "Group name, Meeting time, Meeting weekday, Today or tomorrow (if it is), Where (address or dial-in line)"
         in page
     )
     # The box that is wrong is marked and keeps what was typed; so does the other one.
@@ -658,3 +671,16 @@ def test_upcoming_meetings_show_who_said_they_are_coming(facilitator, group, mem
     items = meetings.split("<li")[1:]
     assert "1 coming</span> Sam Rivera" in items[0] and "1 not coming</span> Rosa Medina" in items[0]
     assert "coming" not in items[1]
+
+
+def test_the_preview_shows_the_words_a_voice_member_hears(coordinator, group, db):
+    # The walk-through's preview said only "spoken on the call" for a voice member.
+    from checkin.directory import add_member
+
+    with db.session() as s:
+        add_member(s, group.name, "+12025550188", "Vera Voice", channel="voice")
+    weekly(db, group.id, day=utcnow().astimezone(ZoneInfo(group.timezone)).date())
+    page = whole_preview(coordinator, group.id)
+    assert "Phone call, spoken:" in page and "spoken on the call" not in page
+    assert "Hi Vera, this is Checkin for Tuesday Group. A reminder: your next meeting is" in page
+    assert "On a scale of 1 to 5" in page  # the check-in question, as asked on the call

@@ -77,6 +77,12 @@ def test_an_empty_week_says_so(client, story):
     assert "No escalations were opened this week." in page
     assert "Nobody gave a score this week." in page
     assert "Not enough weeks with scores" in page
+    # No charts, so no chart headings or legend either: just the sentences.
+    assert "No check-ins were sent in these weeks." in page and "No check-in scores in these weeks." in page
+    assert "Check-ins sent and answered" not in page and 'class="legend"' not in page
+    assert "Mean score, from 1" not in page and "The charts' numbers" not in page
+    full = casey.get(f"/console/reports?group={story['group'].id}&week={WEEK}").get_data(as_text=True)
+    assert 'id="chart-checkins"' in full and 'class="legend"' in full
 
 
 def test_a_bad_week_is_a_400_that_says_how_to_write_one(client, story):
@@ -90,6 +96,20 @@ def test_a_bad_week_is_a_400_that_says_how_to_write_one(client, story):
         f"/console/reports/{story['group'].id}/export", {"first": "2024-01-01", "last": WEEK}
     )
     assert response.status_code == 400 and "at most 53 weeks" in response.get_data(as_text=True)
+    # The walk-through got a bare "Bad Request" page and lost the dates: now the report page, the message
+    # beside the CSV form's fields, the dates as typed.
+    page = response.get_data(as_text=True)
+    assert 'id="export-error"' in page and 'value="2024-01-01"' in page and f'value="{WEEK}"' in page
+    response = casey.post(
+        f"/console/reports/{story['group'].id}/export", {"first": WEEK, "last": "2026-10-26"}
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "comes before" in page and 'value="2026-10-26"' in page
+    response = casey.post(
+        f"/console/reports/{story['group'].id}/export", {"first": "2026-13-40", "last": WEEK}
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "written like 2026-11-30" in page and 'value="2026-13-40"' in page
 
 
 def test_the_csv_download_is_audited_and_defuses_formulas(client, db, story):
@@ -104,7 +124,11 @@ def test_the_csv_download_is_audited_and_defuses_formulas(client, db, story):
     assert [r["week_starts"] for r in rows] == ["2026-10-26", "2026-11-02"]
     week = rows[1]
     assert (week["prompts_sent"], week["prompts_answered"], week["reply_rate_percent"]) == ("2", "1", "50.0")
-    assert week["mean_score"] == "4.00"
+    assert week["mean_score"] == "4.00" and week["time_zone"] == "New York"
+    assert (
+        'filename="report-Tuesday-Group-2026-10-26-to-2026-11-02.csv"'
+        in response.headers["Content-Disposition"]
+    )
     assert week["those_members"] == "'=HYPERLINK(1) (3)"  # a spreadsheet shows it as text, runs nothing
     with db.session() as s:
         [event] = s.scalars(select(AuditEvent).where(AuditEvent.action == "report_export")).all()

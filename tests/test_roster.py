@@ -90,6 +90,15 @@ def test_plan_adds_updates_lists_unchanged_and_errors_and_never_resubscribes(db,
                 (out.id, f"import:group+{other.id}"),
             ]
         )
+        # Each added member has one too, for the "Changes" list on their page.
+        added = set(
+            s.scalars(
+                select(AuditEvent.member_id).where(
+                    AuditEvent.action == "member_added", AuditEvent.detail == "import:added"
+                )
+            )
+        )
+        assert found["+12025550104"].id in added and len(added) == plan.counts["add"]
         assert audit_chain.verify(s).ok
 
 
@@ -184,11 +193,19 @@ def test_filters_by_text_status_quiet_days_falling_mood_and_missed_prompts(db, g
     assert names(q="312-555") == ["Ana Ortiz"]  # digits of the number
     assert names(q="100%") == []  # LIKE's wildcards are searched for as text
     assert names(status="opted_out") == ["Ana Ortiz"]
-    assert names(quiet_days=7) == ["Ana Ortiz", "Sam Rivera"]  # never, or not in 7 days
+    # Not in 7 days: Sam; Ana opted out, so only when the status filter asks for opted-out members.
+    assert names(quiet_days=7) == ["Sam Rivera"]
+    assert names(quiet_days=7, status="opted_out") == ["Ana Ortiz"]
     assert names(falling=True) == ["Sam Rivera"]
     assert names(missed=True) == ["Ana Ortiz"]
     assert names(falling=True, quiet_days=14) == []
     assert roster.trend_of([2, 4, 4]) == "falling" and roster.trend_of([4, 2]) == "rising"
+    # Someone added today and never asked is not "no check-in in 14 days"; added 20 days ago, they are.
+    with db.session() as s:
+        add_member(s, group.name, "+12025550104", "Pat New")
+        old = add_member(s, group.name, "+12025550105", "Old Quiet")
+        old.created_at = now - timedelta(days=20)
+    assert names(quiet_days=14) == ["Old Quiet"]  # Sam answered 10 days ago; Pat was never asked
     assert roster.trend_of([3, 3, 4]) == "steady" and roster.trend_of([3]) == ""
 
 
@@ -259,13 +276,24 @@ def test_apply_is_bound_to_the_checked_file_and_its_report(coordinator, client, 
     assert phones == {member.phone, "+12025550162"}  # the first file was never applied
     assert len(audits) == 1 and "1 added, 0 updated, 1 unchanged, 0 row(s) skipped" in audits[0]
     assert "Ben" not in audits[0] and "0162" not in audits[0]  # ids and counts only
+    # Ben's page says who added him and how; the audit log reads as a sentence.
+    with db.session() as s:
+        ben = s.scalar(select(Member.id).where(Member.phone == "+12025550162"))
+    ben_page = coordinator.get(f"/console/members/{ben}").get_data(as_text=True)
+    assert "Added by Casey&#39;s CSV import on" in ben_page
+    assert "by Casey's CSV import" in ben_page  # the consent record names whose import opted him in
+    assert "imported a roster: 1 added, 0 updated, 0 skipped" in coordinator.get("/console/audit").get_data(
+        as_text=True
+    )
 
 
-def test_the_template_and_a_too_big_file(coordinator):
+def test_the_template_and_a_too_big_file(coordinator, db, group):
+    with db.session() as s:  # the example row names the coordinator's own group, not a made-up one
+        s.get(type(group), group.id).name = "Harbor Lights"
     template = coordinator.get("/console/members/import/template.csv")
     assert template.headers["Content-Disposition"] == 'attachment; filename="members-template.csv"'
     [row] = member_import.parse(template.data)
-    assert row["consent_source"] == "paper form at meeting"
+    assert row["consent_source"] == "paper form at meeting" and row["group"] == "Harbor Lights"
     big = "group,phone,name\n" + "x" * (5 * 1024 * 1024 + 10)
     response = coordinator.post(
         "/console/members/import",
@@ -273,7 +301,68 @@ def test_the_template_and_a_too_big_file(coordinator):
         content_type="multipart/form-data",
     )
     assert response.status_code in (400, 413)
-    assert "The file is larger than 5 MB: split it" in response.get_data(as_text=True)
+    assert "This file is larger than 5 MB: split it into smaller files" in response.get_data(as_text=True)
+
+
+def test_the_dry_run_flags_a_formula_like_name_lists_reasons_and_names_the_semicolon_fix(
+    coordinator, db, group
+):
+    page = coordinator.get(
+        upload(
+            coordinator,
+            "group,phone,name,channel\n"
+            f"{group.name},202-555-0171,=Rosa,sms\n"
+            f"{group.name},202-555-0172,,carrier pigeon\n",
+        )
+    ).get_data(as_text=True)
+    # Still imported, with a warning on its row; the bad row's reasons are a list, in words.
+    assert "this name starts with &#39;=&#39;: is that right?" in page
+    assert "<li>name is missing</li>" in page and "<li>channel must be one of" in page
+    assert "1-80" not in page
+    refused = coordinator.post(
+        "/console/members/import",
+        {"file": (io.BytesIO(b"group;phone;name\nTuesday Group;202-555-0173;Ana\n"), "roster.csv")},
+        content_type="multipart/form-data",
+    )
+    assert refused.status_code == 400
+    assert "separated by semicolons" in refused.get_data(as_text=True)
+    assert "CSV UTF-8 (comma delimited)" in refused.get_data(as_text=True)
+    # The add form takes such a name too, and says the same.
+    added = coordinator.post(
+        "/console/members/new",
+        {
+            "group_id": str(group.id),
+            "phone": "202-555-0174",
+            "name": "+Lee",
+            "language": "en",
+            "channel": "sms",
+            "consent_source": "paper form at meeting",
+            "consent_date": "2026-11-30",
+        },
+    )
+    assert added.status_code == 302
+    shown = coordinator.get(added.headers["Location"]).get_data(as_text=True)
+    assert "this name starts with &#39;+&#39;: is that right?" in shown
+    # The consent record's opt-in line says what consent was given, as the Consent field does.
+    assert re.search(r"by Casey in the console\s*· consent: paper form at meeting, Mon, Nov 30, 2026", shown)
+    assert "One file with everything we hold (JSON, readable by a computer)" in shown
+
+
+def test_the_web_servers_admit_a_5_mb_upload_and_the_webhooks_stay_at_64_kib(client):
+    # The walk-through's 67 KB roster got "The server answered 413.": waitress (Procfile and `make run`)
+    # refused any body over 64 KiB before the app saw it. Both now admit the import's limit; the app
+    # holds every other address, the Twilio webhooks included, to 64 KiB.
+    from tests.conftest import REPO
+    from webhooks import MAX_REQUEST_BYTES
+    from webhooks.console import UPLOAD_LIMITS
+
+    upload = UPLOAD_LIMITS["console.members_import"]
+    for path in ("Procfile", "checkin/cli/dev.py"):
+        [cap] = re.findall(r"--max-request-body-size=(\d+)", (REPO / path).read_text())
+        assert int(cap) >= upload + 64 * 1024, path
+    assert MAX_REQUEST_BYTES == 64 * 1024
+    response = client.post("/twilio/sms", data={"Body": "x" * (MAX_REQUEST_BYTES + 1)})
+    assert response.status_code == 413 and "too large" in response.get_data(as_text=True)
 
 
 def test_edit_phone_and_groups_keeps_the_history_and_refuses_a_taken_number(coordinator, db, group, member):
@@ -348,7 +437,13 @@ def test_exports_are_for_coordinators_audited_and_follow_the_filters(coordinator
     assert {r[1] for r in rows[1:]} == {"'+12025550101", "'+12025550102"}
     filtered = coordinator.post("/console/members/export", {"q": "sam", "group": group.id})
     assert len(list(csv.reader(io.StringIO(filtered.data.decode("utf-8-sig"))))) == 2
+    stamp = utcnow().strftime("%Y-%m-%d")
+    assert f'filename="members-Tuesday-Group-{stamp}.csv"' in filtered.headers["Content-Disposition"]
+    assert "Phone numbers start with ' so spreadsheets keep the +" in coordinator.get(
+        "/console/members"
+    ).get_data(as_text=True)
     history = coordinator.post("/console/members/checkins-export", {"group": group.id, "period": "30"})
+    assert f'filename="checkins-Tuesday-Group-{stamp}.csv"' in history.headers["Content-Disposition"]
     [head, row] = list(csv.reader(io.StringIO(history.data.decode("utf-8-sig"))))
     assert "words" not in head and row[0] == "Sam Rivera" and row[6] == "2"
     worded = coordinator.post(

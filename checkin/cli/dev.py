@@ -69,7 +69,7 @@ def run_dev() -> int:
             f"--listen={settings.host}:{settings.port}",
             "--threads=8",
             "--channel-timeout=30",
-            "--max-request-body-size=65536",
+            "--max-request-body-size=6291456",  # the roster upload (5 MB); the app holds others to 64 KiB
             "--call",
             "webhooks:create_app",
         ],

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
+from checkin import timezones
 from checkin.checkins import ANSWER_WINDOW, CheckIn
 from checkin.errors import ValidationError
 from checkin.escalation.models import Escalation
@@ -72,7 +73,9 @@ def weeks_between(timezone: str, first: date, last: date) -> list[Week]:
     """The weeks from the one holding `first` to the one holding `last`, oldest first."""
     first, last = monday_of(first), monday_of(last)
     if last < first:
-        raise ValidationError("the last week must not come before the first")
+        raise ValidationError(
+            'the last week must not come before the first: the "To" week comes before the "From" week'
+        )
     count = (last - first).days // 7 + 1
     if count > MAX_WEEKS:
         raise ValidationError(f"choose at most {MAX_WEEKS} weeks at a time (these are {count})")
@@ -378,7 +381,7 @@ def csv_rows(session: Session, group: Group, weeks: list[Week]) -> list[dict[str
             "group": group.name,
             "week_starts": figure.week.monday.isoformat(),
             "week_ends": figure.week.sunday.isoformat(),
-            "time_zone": group.timezone,
+            "time_zone": timezones.as_typed(group.timezone),  # "New York", as the console names it
             "prompts_sent": figure.sent,
             "prompts_answered": figure.answered,
             "reply_rate_percent": _number(figure.reply_rate * 100 if figure.reply_rate is not None else None),

@@ -26,7 +26,7 @@ CRISIS_TEXT = "I am going to kill myself tonight"
 def whole_preview(page, console_server, group) -> str:
     """The preview's text over all its days (it shows one day a page)."""
     text = []
-    for n in range(15):
+    for n in range(14):
         page.goto(console_server.url(f"/console/groups/{group.id}/plan?day={n}#preview"))
         expect(page.locator("#preview-day")).to_be_visible()
         text.append(page.locator("#preview").inner_text())
@@ -188,7 +188,7 @@ def test_edit_the_english_reminder_watch_the_counter_and_see_it_in_the_preview(
     field.fill("Hi {nombre}, see you {date}")
     page.get_by_role("button", name="Save texts").click()
     expect(page.locator("#texts-error")).to_contain_text(
-        "English meeting reminder: unknown placeholder {nombre}"
+        "English meeting reminder: {nombre} is not something we can fill in; use the buttons: Meeting date"
     )
     expect(page.locator("#t-en-reminder")).to_have_value("Hi {nombre}, see you {date}")
     expect(page.locator("#t-en-reminder")).to_have_attribute("aria-invalid", "true")

@@ -169,6 +169,7 @@ def register(app: Flask) -> None:
     app.add_template_global(words.schedule_words, "schedule_words")
     app.add_template_global(words.when, "when")
     app.add_template_global(timezones.choices, "timezone_choices")
+    app.add_template_filter(timezones.as_typed, "zone_as_typed")
     app.add_template_global(languages.name, "language_name")
     app.add_template_global(words.SEND_KINDS, "send_kinds")
     app.add_template_filter(handed_to, "handed_to")

@@ -60,6 +60,18 @@ class LanguageTexts:
     fields: list[TextField]
 
 
+# "Meeting day and time" inserts what it says: {when} alone is only "tomorrow, " (or nothing).
+DAY_AND_TIME = {"en": "{when}{date} at {time}", "es": "{when}{date}, {time}"}
+
+
+def chips(language: str, fields: set[str]) -> list[tuple[str, str]]:
+    """The buttons under a text: (what it inserts, its name), the whole meeting day and time first."""
+    out = []
+    if {"when", "date", "time"} <= fields:
+        out.append((DAY_AND_TIME.get(language, DAY_AND_TIME["en"]), "Meeting day and time"))
+    return out + [(f"{{{p}}}", words.placeholder_name(p)) for p in sorted(fields)]
+
+
 def field_name(language: str, key: str) -> str:
     return f"{language}.{key}"
 
@@ -86,7 +98,7 @@ def text_sets(effective: PlanConfig, defaults: PlanConfig, group_name: str, form
                     table[key] != defaults.templates[lang][key],
                     name in reset,
                     [f"{{{p}}}" for p in sorted(TEMPLATE_FIELDS[key])],
-                    [(f"{{{p}}}", words.placeholder_name(p)) for p in sorted(TEMPLATE_FIELDS[key])],
+                    chips(lang, TEMPLATE_FIELDS[key]),
                     example(text.strip(), samples),
                 )
             )

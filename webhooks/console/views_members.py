@@ -122,6 +122,8 @@ def member_new():
     audit(session, "member_added", current_staff().id, member_id=member.id, ip=client_ip())
     session.commit()
     flash(f"{member.display_name} added.", "ok")
+    for warning in member_import.name_warnings(member.display_name):
+        flash(f"Check the name: {warning}", "warning")
     return redirect(url_for("console.member", member_id=member.id))
 
 
@@ -234,6 +236,9 @@ def member_edit(member_id: int):
         + (f" {moved} message(s) queued for the old number will go to the new one." if moved else ""),
         "ok",
     )
+    if "name" in changed:
+        for warning in member_import.name_warnings(member.display_name):
+            flash(f"Check the name: {warning}", "warning")
     return redirect(url_for("console.member", member_id=member.id))
 
 
@@ -411,6 +416,6 @@ def _history(member: Member, staff_names: dict[int, str]) -> list[str]:
                 said.append(", ".join(fields) + " changed")
             said += moves
             what = "; ".join(said) or "edited"
-        how = " with a CSV import" if by_import else ""
-        lines.append(f"{what[0].upper()}{what[1:]} by {who}{how} on {when_words(e.at, zone)}")
+        how = f"{who}'s CSV import" if by_import else who
+        lines.append(f"{what[0].upper()}{what[1:]} by {how} on {when_words(e.at, zone)}")
     return lines

@@ -117,7 +117,7 @@ def plan(group_id: int):
 def _preview_days(sends, names, today, page_day: int):
     """The preview one day at a time (each member's own date): [(date, count)] for the 14 days and the
     chosen day's sends, in time order."""
-    days = [today + timedelta(days=n) for n in range(PREVIEW_DAYS + 1)]
+    days = [today + timedelta(days=n) for n in range(PREVIEW_DAYS)]
     by_day = {d: [] for d in days}
     for s in sends:
         by_day.setdefault(s.local_time.date(), []).append(s)
@@ -146,11 +146,14 @@ def _plan_page(group: Group, form=None, error=None, status=200, texts_form=None,
         ).all()
     )
     try:
-        page_day = min(max(int(request.args.get("day", 0)), 0), PREVIEW_DAYS)
+        page_day = min(max(int(request.args.get("day", 0)), 0), PREVIEW_DAYS - 1)
     except ValueError:
         page_day = 0
     today = now.astimezone(ZoneInfo(group.timezone)).date()
+    # "The next 14 days": today and the 13 after it (the planner's 14 x 24 hours from now reach a 15th).
+    sends = [s for s in sends if s.local_time.date() < today + timedelta(days=PREVIEW_DAYS)]
     day_counts, day_sends = _preview_days(sends, names, today, page_day)
+    spoken = _spoken(session, group, day_sends, now)
     return render_template(
         "console/plan.html",
         group=group,
@@ -163,6 +166,7 @@ def _plan_page(group: Group, form=None, error=None, status=200, texts_form=None,
         day_counts=day_counts,
         page_day=page_day,
         day_sends=day_sends,
+        spoken=spoken,
         days=PREVIEW_DAYS,
         count=len(sends),
         held=sum(1 for s in sends if s.held_reason),
@@ -175,6 +179,49 @@ def _plan_page(group: Group, form=None, error=None, status=200, texts_form=None,
         kinds=words.SEND_KINDS,
         held_words=words.held_words,
     ), status
+
+
+def _spoken(session, group: Group, sends, now) -> dict[str, str]:
+    """What a voice member hears once they say it is them, per send key: the call's greeting, then the
+    reminder (the meeting's day, time and place as read aloud) or the check-in question."""
+    from checkin.voice import meetings
+
+    voice = [s for s in sends if s.channel == "voice"]
+    if not voice:
+        return {}
+    cfg = current_app.extensions["checkin"].voice
+    members = {
+        m.id: m for m in session.scalars(select(Member).where(Member.id.in_({s.member_id for s in voice})))
+    }
+    found: dict[str, object] = {}
+    out = {}
+    for send in voice:
+        member = members.get(send.member_id)
+        if member is None:
+            continue
+        lang = member.language
+        said = [cfg.text("intro", lang, name=member.first_name, group=group.name)]
+        if send.kind in ("prompt", "nudge"):
+            said.append(cfg.text("score", lang))
+        else:
+            if send.occurrence_key not in found:
+                found[send.occurrence_key] = meetings.find(session, group, send.occurrence_key, now)
+            meeting = found[send.occurrence_key]
+            if meeting is None:
+                said.append(cfg.text("reminder_plain", lang))
+            else:
+                key = (
+                    "cancelled"
+                    if meeting.status == "cancelled"
+                    else "change"
+                    if send.kind == "change"
+                    else "reminder"
+                )
+                said.append(
+                    cfg.text(key, lang, **meetings.words(cfg, meeting, lang, member.effective_timezone))
+                )
+        out[send.key] = " ".join(part.strip() for part in said if part.strip())
+    return out
 
 
 def _error_field(error) -> str | None:

@@ -21,21 +21,33 @@ from webhooks.console.auth import (
     visible_groups,
 )
 from webhooks.console.report_charts import checkins_chart, score_chart
+from webhooks.console.views_roster import file_part
 from webhooks.params import optional_id
 
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)  # weeks are counted back from the chosen one
 
 
 def _date(name: str, raw: str | None, default: date) -> date:
-    if not raw:
-        return default
+    day, error = _read_date(name, raw, default)
+    if error:
+        abort(400, error)
+    return day
+
+
+def _read_date(name: str, raw: str | None, default: date) -> tuple[date, str | None]:
+    """The day written in `raw` (or `default` when blank), or the reason it is not one, in words."""
+    if not raw or not raw.strip():
+        return default, None
     try:
         day = date.fromisoformat(raw.strip())
     except ValueError:
-        abort(400, f"{name} must be a date written like 2026-11-30, not {raw[:40]!r}")
+        return default, f"{name} must be a date written like 2026-11-30, not {raw[:40]!r}"
     if not EARLIEST <= day <= LATEST:
-        abort(400, f"{name} must be a date between {EARLIEST.year} and {LATEST.year}, not {day.isoformat()}")
-    return day
+        return (
+            default,
+            f"{name} must be a date between {EARLIEST.year} and {LATEST.year}, not {day.isoformat()}",
+        )
+    return day, None
 
 
 def duration_words(seconds: float | None) -> str:
@@ -67,6 +79,13 @@ def reports():
         return render_template("console/reports.html", groups=[], group=None, report=None)
     this_week = weekly.local_monday(group.timezone, utcnow())
     monday = weekly.monday_of(_date("week", request.args.get("week"), this_week))
+    return _report_page(groups, group, monday, this_week)
+
+
+def _report_page(
+    groups, group, monday: date, this_week: date, export_error: str | None = None, status: int = 200
+):
+    """The report page; with `export_error`, the CSV form shows it beside its fields, the dates as typed."""
     report = weekly.weekly_report(db(), group, monday)
     return render_template(
         "console/reports.html",
@@ -82,7 +101,10 @@ def reports():
         duration_words=duration_words,
         first_default=monday - timedelta(weeks=weekly.TREND_WEEKS - 1),
         missed_run=weekly.MISSED_RUN,
-    )
+        export_error=export_error,
+        export_first=request.form.get("first", "") if export_error else None,
+        export_last=request.form.get("last", "") if export_error else None,
+    ), status
 
 
 @bp.route("/reports/<int:group_id>/export", methods=["POST"])
@@ -90,19 +112,27 @@ def reports():
 def reports_export(group_id: int):
     group = group_visible(group_id)
     this_week = weekly.local_monday(group.timezone, utcnow())
-    last = _date("last week", request.form.get("last"), this_week)
-    first = _date("first week", request.form.get("first"), last - timedelta(weeks=weekly.TREND_WEEKS - 1))
-    try:
-        weeks = weekly.weeks_between(group.timezone, first, last)
-    except ValidationError as exc:
-        abort(400, str(exc))
+    last, error = _read_date('"To the week of"', request.form.get("last"), this_week)
+    first, first_error = _read_date(
+        '"From the week of"', request.form.get("first"), last - timedelta(weeks=weekly.TREND_WEEKS - 1)
+    )
+    error = error or first_error
+    if not error:
+        try:
+            weeks = weekly.weeks_between(group.timezone, first, last)
+        except ValidationError as exc:
+            error = str(exc)
+    if error:  # the report page again, the message beside the fields and the dates as typed
+        return _report_page(visible_groups(), group, weekly.monday_of(this_week), this_week, error, 400)
     content = "\ufeff" + to_csv(weekly.csv_rows(db(), group, weeks))  # the BOM: Excel reads it as UTF-8
     audit_here(
         "report_export",
         f"group:{group.id} weeks:{weeks[0].monday.isoformat()}..{weeks[-1].monday.isoformat()}",
     )
     db().commit()
-    name = f"report-group{group.id}-{weeks[0].monday.isoformat()}-to-{weeks[-1].monday.isoformat()}.csv"
+    name = (
+        f"report-{file_part(group.name)}-{weeks[0].monday.isoformat()}-to-{weeks[-1].monday.isoformat()}.csv"
+    )
     return Response(
         content,
         mimetype="text/csv",

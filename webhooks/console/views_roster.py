@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -100,6 +102,13 @@ def members_page(args, revealed=frozenset()):
 # --- exports ---------------------------------------------------------------------------------------
 
 
+def file_part(name: str) -> str:
+    """A group's name as part of a file name: "Tuesday Group" -> "Tuesday-Group" (ASCII letters and
+    digits; accents dropped, so every browser saves it as named)."""
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9]+", "-", folded).strip("-")[:60] or "group"
+
+
 def _csv(data: bytes, filename: str) -> Response:
     return Response(
         data,
@@ -128,7 +137,8 @@ def members_export():
     )
     db().commit()
     stamp = utcnow().strftime("%Y-%m-%d")
-    return _csv(data, f"members-{stamp}.csv")
+    named = f"-{file_part(groups[filters.group_id].name)}" if filters.group_id in groups else ""
+    return _csv(data, f"members{named}-{stamp}.csv")
 
 
 @bp.post("/members/checkins-export")
@@ -158,7 +168,7 @@ def checkins_export():
         ip=client_ip(),
     )
     db().commit()
-    return _csv(data, f"checkins-group-{group.id}-{utcnow().strftime('%Y-%m-%d')}.csv")
+    return _csv(data, f"checkins-{file_part(group.name)}-{utcnow().strftime('%Y-%m-%d')}.csv")
 
 
 # --- CSV import: template, upload, dry run, apply ---------------------------------------------------
@@ -179,7 +189,8 @@ def _import_page(error: str | None, status: int = 200):
 @bp.get("/members/import/template.csv")
 @coordinator_required
 def members_import_template():
-    return _csv(member_import.template_csv(), "members-template.csv")
+    groups = visible_groups()  # the example row names one of the coordinator's own groups
+    return _csv(member_import.template_csv(groups[0].name if groups else None), "members-template.csv")
 
 
 @bp.route("/members/import", methods=["GET", "POST"])
@@ -222,7 +233,7 @@ def members_import():
 
 def _too_big() -> str:
     return (
-        f"The file is larger than {IMPORT_MAX_BYTES // (1024 * 1024)} MB: split it into smaller files "
+        f"This file is larger than {IMPORT_MAX_BYTES // (1024 * 1024)} MB: split it into smaller files "
         "(up to 20,000 members each)."
     )
 

@@ -260,7 +260,7 @@ def rule_details(ids) -> Markup:
 PLACEHOLDER_NAMES = {
     "name": "Member's first name",
     "group": "Group name",
-    "when": "Meeting day and time",
+    "when": "Today or tomorrow (if it is)",
     "date": "Meeting date",
     "time": "Meeting time",
     "weekday": "Meeting weekday",
@@ -338,7 +338,17 @@ def plain_error(error) -> str:
             words += "; it uses an accent or symbol that makes each text hold 67 characters instead of 153"
         return words
 
-    return _SEGMENTS.sub(say, str(error))
+    said = _SEGMENTS.sub(say, str(error))
+    return _UNKNOWN.sub(
+        lambda m: (
+            f"{{{m.group(1)}}} is not something we can fill in; use the buttons: "
+            + ", ".join(placeholder_name(a) for a in re.findall(r"\{(\w+)\}", m.group(2)))
+        ),
+        said,
+    )
+
+
+_UNKNOWN = re.compile(r"unknown placeholder \{(\w+)\} \(allowed: ([^)]*)\)")
 
 
 # --- audit rows ----------------------------------------------------------------------------------
@@ -353,7 +363,7 @@ AUDIT_VERBS = {
     "member_added": "added {member}",
     "member_edited": "changed {member}'s details",
     "consent": "recorded {member}'s consent",
-    "import": "imported members",
+    "import": "imported a roster",
     "staff_added": "added or reactivated a staff account",
     "staff_removed": "deactivated a staff account",
     "staff_edited": "changed a staff account",
@@ -432,6 +442,69 @@ AUDIT_ACCOUNT_VERBS = {
 }
 
 
+_IMPORTED = re.compile(r"(\d+) added, (\d+) updated, (\d+) unchanged, (\d+) row\(s\) skipped")
+_REPORT_WEEKS = re.compile(r"weeks:(\d{4}-\d\d-\d\d)\.\.(\d{4}-\d\d-\d\d)")
+_ROWS = re.compile(r"\b(\d+) row\(s\)")
+MEMBER_FIELDS = {
+    "name": "name",
+    "language": "language",
+    "channel": "how to reach them",
+    "timezone": "time zone",
+    "phone": "phone number",
+    "consent": "consent source",
+    "consent_source": "consent source",
+    "consent_date": "consent date",
+}
+
+
+def _rows(n: str) -> str:
+    return f"{n} row" if n == "1" else f"{n} rows"
+
+
+def _roster_sentence(event, member_words: str, groups: dict) -> str | None:
+    """The roster's rows (imports, exports, an import's edits) as sentences, or None for another row."""
+    detail = event.detail or ""
+    group = re.search(r"\bgroup:(\d+)", detail)
+    group_name = groups.get(int(group.group(1)), "a group") if group else None
+    if event.action == "import" and (counts := _IMPORTED.search(detail)):
+        added, updated, unchanged, skipped = counts.groups()
+        said = f"imported a roster: {added} added, {updated} updated, {skipped} skipped"
+        return said + (f" ({unchanged} unchanged)" if unchanged != "0" else "")
+    if event.action == "report_export" and (weeks := _REPORT_WEEKS.search(detail)):
+        first, last = (date.fromisoformat(d) for d in weeks.groups())
+
+        def short(d: date, year: bool = False) -> str:
+            return f"{d:%b} {d.day}" + (f", {d.year}" if year else "")
+
+        span = short(first) if first == last else f"{short(first, first.year != last.year)} – {short(last)}"
+        return f"downloaded the weekly report{' for ' + group_name if group_name else ''}, weeks of {span}"
+    if event.action == "export" and detail.startswith("check-ins CSV"):
+        rows = _ROWS.search(detail)
+        period = detail.rsplit("row(s), ", 1)[-1] if "row(s), " in detail else ""
+        said = f"downloaded the check-ins of {group_name or 'a group'} ({_rows(rows.group(1)) if rows else 'CSV'}"
+        return said + (f", {period})" if period else ")")
+    if event.action == "export" and detail.startswith("members CSV"):
+        rows = _ROWS.search(detail)
+        filters = detail.split(";", 1)[1].strip() if ";" in detail else ""
+        filters = re.sub(r"\bgroup:(\d+)", lambda m: groups.get(int(m.group(1)), "a group"), filters)
+        said = f"downloaded the members list ({_rows(rows.group(1)) if rows else 'CSV'}"
+        return said + (f"; filter: {filters})" if filters and filters != "no filter" else ")")
+    if event.action == "member_added" and detail.startswith("import:"):
+        return f"added {member_words} (import)"
+    if event.action == "member_edited" and detail.startswith("import:"):
+        fields, moves = [], []
+        for part in detail.removeprefix("import:").split(","):
+            if part.startswith("group+") and part[6:].isdigit():
+                moves.append("added them to " + groups.get(int(part[6:]), "a group"))
+            elif part:
+                fields.append(MEMBER_FIELDS.get(part, part.replace("_", " ")))
+        said = [f"changed {member_words}'s {_and(fields)}"] if fields else []
+        if moves:
+            said.append(moves[0] if said else f"added {member_words} to {moves[0].split(' to ', 1)[1]}")
+        return (" and ".join(said) or f"changed {member_words}'s details") + " (import)"
+    return None
+
+
 def audit_sentence(event, who: str | None, member: str | None, groups: dict, staff: dict) -> str:
     """'Casey Coordinator changed Frankie's on-call times for Tuesday Group: window added: ...'.
     `groups` and `staff` map ids to names, for the ids a detail carries ("group:2 staff:1")."""
@@ -446,6 +519,9 @@ def audit_sentence(event, who: str | None, member: str | None, groups: dict, sta
         if sentence is not None:
             return f"{actor} {sentence}"
     member_words = member or (f"member #{event.member_id}" if event.member_id else "a member")
+    said = _roster_sentence(event, member_words, groups)
+    if said is not None:
+        return f"{actor} {said}"
     verb = AUDIT_VERBS.get(event.action, event.action.replace("_", " ")).format(member=member_words)
     detail = event.detail or ""
     named = {kind: int(n) for kind, n in _TOKEN.findall(detail)}

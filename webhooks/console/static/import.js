@@ -12,7 +12,7 @@
       event.preventDefault();
       var file = document.getElementById("file").files[0];
       if (file && file.size > Number(form.dataset.maxBytes)) {
-        showError(file.name + " is too large: split it into files of at most " + Math.round(form.dataset.maxBytes / 1048576) + " MB.");
+        showError(file.name + ": this file is larger than " + Math.round(form.dataset.maxBytes / 1048576) + " MB: split it into smaller files.");
         return;
       }
       var box = document.getElementById("upload-progress"), bar = document.getElementById("upload-bar");
@@ -22,7 +22,11 @@
       xhr.upload.onprogress = function (e) { if (e.lengthComputable) { bar.value = Math.round(100 * e.loaded / e.total); } };
       xhr.onload = function () {
         var data = {};
-        try { data = JSON.parse(xhr.responseText); } catch (err) { data = {error: "The server answered " + xhr.status + "."}; }
+        try { data = JSON.parse(xhr.responseText); } catch (err) {
+          data = {error: xhr.status === 413
+            ? "This file is larger than " + Math.round(form.dataset.maxBytes / 1048576) + " MB: split it into smaller files."
+            : "The server answered " + xhr.status + "."};
+        }
         if (xhr.status === 202 && data.page) { window.location.assign(data.page); return; }
         box.hidden = true;
         showError(data.error || data.reason || ("The server answered " + xhr.status + "."));
