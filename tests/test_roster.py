@@ -463,6 +463,19 @@ def test_exports_are_for_coordinators_audited_and_follow_the_filters(coordinator
     assert coordinator.get("/console/members?quiet=5").status_code == 400
 
 
+def test_a_filter_the_list_does_not_have_is_refused_with_the_reason_not_ignored(coordinator):
+    for query, reason in (
+        ("missed=x", "Missed check-ins: the filter is 3 or more in a row"),
+        ("trend=up", "Mood: the only filter is"),
+        ("group=1&group=abc", "Group: choose one group"),
+        ("quiet=-1", "No check-in for: choose"),
+    ):
+        page = coordinator.get(f"/console/members?{query}")
+        assert page.status_code == 400 and reason in page.get_data(as_text=True), query
+    export = coordinator.post("/console/members/export", {"trend": "up"})
+    assert export.status_code == 400 and "Mood: the only filter is" in export.get_data(as_text=True)
+
+
 def test_the_members_list_costs_the_same_queries_for_3_or_30_members(coordinator, db, group):
     from sqlalchemy import event
 

@@ -54,6 +54,16 @@ def filters_from(args) -> roster.Filters:
     status = args.get("status", "")
     if status and status not in MEMBER_STATUSES:
         abort(400, f"Status must be one of {', '.join(STATUS_NAMES.values())}")
+    trend, missed = args.get("trend", ""), args.get("missed", "")
+    if trend and trend != "falling":  # a filter that is not one of the list's is refused, not ignored
+        abort(400, "Mood: the only filter is 'falling' (trend=falling)")
+    if missed and missed != str(roster.MISSED_RUN):
+        abort(
+            400,
+            f"Missed check-ins: the filter is {roster.MISSED_RUN} or more in a row (missed={roster.MISSED_RUN})",
+        )
+    if len(args.getlist("group")) > 1:
+        abort(400, "Group: choose one group")
     group_id = optional_id("group", args.get("group", ""), "a group id")
     if group_id is not None:
         group_visible(group_id)  # 404 for a group this staff member does not see
@@ -61,8 +71,8 @@ def filters_from(args) -> roster.Filters:
         q=(args.get("q") or "").strip()[:80],
         group_id=group_id,
         quiet_days=int(quiet) if quiet else None,
-        falling=args.get("trend") == "falling",
-        missed=args.get("missed") == str(roster.MISSED_RUN),
+        falling=trend == "falling",
+        missed=missed == str(roster.MISSED_RUN),
         status=status,
     )
 
@@ -154,6 +164,8 @@ def checkins_export():
     if period not in CHECKIN_PERIODS:
         abort(400, "Check-in history: choose a period")
     days = CHECKIN_PERIODS[period]
+    if request.form.get("words", "yes") != "yes":
+        abort(400, "Words: tick the box to include what members wrote, or leave it empty")
     words = request.form.get("words") == "yes"
     found = roster.checkins(db(), group.id, utcnow() - timedelta(days=days) if days else None)
     data = roster.checkins_csv(found, ZoneInfo(group.timezone), words=words)
