@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from checkin import languages, timezones
 from checkin.directory import ValidationError
+from checkin.member_data.export import FORMULA_STARTS
 from checkin.models import CHANNELS, ConsentEvent, Group, GroupMember, Member, MemberStatus
 from checkin.phones import InvalidPhone, normalize_phone
 
@@ -55,7 +56,7 @@ TEMPLATE_EXAMPLE = {
 FIELDS = ("name", "language", "channel", "timezone", "consent_source", "consent_date")
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y")  # ISO, and what US spreadsheets save a date as
 # A cell the members export guarded against formula injection ('=..., '+1202...): the quote is dropped.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = FORMULA_STARTS
 
 
 @dataclass

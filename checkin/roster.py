@@ -24,13 +24,13 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from checkin.checkins import CheckIn, missed_in_a_row
+from checkin.member_data.export import safe_cell  # one rule for every CSV the console writes
 from checkin.models import MEMBER_STATUSES, Group, GroupMember, Member, MemberStatus
 
 QUIET_DAYS = (7, 14, 30)  # "no check-in in N days" choices
 MISSED_RUN = 3  # "missed prompts": this many or more in a row
 TREND_WINDOW = 4  # the latest answer against the mean of up to this many before it (as the rules read a drop)
 FALLING_BY = 1.0
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -197,16 +197,6 @@ def _scores(session: Session, ids: list[int]) -> dict[int, list[int]]:
 
 
 # --- CSV -------------------------------------------------------------------------------------------
-
-
-def safe_cell(value: object) -> str:
-    """A cell a spreadsheet shows as text: None is empty, and a leading = + - @ tab or CR gets a quote."""
-    if value is None:
-        return ""
-    text = str(value)
-    if text.startswith(FORMULA_START):
-        return "'" + text
-    return text
 
 
 def to_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:

@@ -17,7 +17,7 @@ from checkin.directory import ValidationError, add_member
 from checkin.models import CHANNELS, ConsentEvent, Member, OutboxItem, StaffUser
 from checkin.phones import InvalidPhone, normalize_phone
 from checkin.schedules.service import pause_member, pause_member_until_resumed
-from webhooks.console import bp, views_roster
+from webhooks.console import bp, views_roster, words
 from webhooks.console.auth import (
     client_ip,
     coordinator_required,
@@ -353,16 +353,7 @@ def member(member_id: int):
 
 
 HISTORY_ACTIONS = ("member_added", "member_edited", "member_erased", "consent")
-FIELD_WORDS = {
-    "name": "name",
-    "language": "language",
-    "channel": "how to reach them",
-    "timezone": "time zone",
-    "phone": "phone",
-    "consent": "consent source",
-    "consent_source": "consent source",
-    "consent_date": "consent date",
-}
+FIELD_WORDS = words.MEMBER_FIELDS  # the audit log's wording for a member's fields, in one place
 
 
 def when_words(at: datetime, zone: str) -> str:
