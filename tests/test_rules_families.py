@@ -278,6 +278,11 @@ FINALS = {
         320,
         {"crisis>=urgent": 0.93, "crisis=crisis": 0.91, "urgent>=urgent": 0.92, "harmless alarmed": 0.02},
     ),
+    # Sealed through round 8 and scored once at its end (see its header); folded in at the rules-alone figures.
+    "risk_blind_final8.tsv": (
+        320,
+        {"crisis>=urgent": 0.81, "crisis=crisis": 0.80, "urgent>=urgent": 0.76, "harmless alarmed": 0.03},
+    ),
     # The development set of round 7 (see its header): tuned on, so held at the end-of-round figures.
     "risk_blind_fresh5.tsv": (
         336,
