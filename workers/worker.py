@@ -60,3 +60,14 @@ class Worker(SimpleWorker):
     def perform_job(self, job: Job, queue, execution) -> bool:
         job.runtime = self.runtime
         return super().perform_job(job, queue, execution)
+
+    def unsubscribe(self) -> None:
+        """RQ's, with the wait for the command thread bounded. redis-py 8's PubSubWorkerThread.stop() joins
+        the thread, and after the unsubscribe that thread sits out the rest of RQ's 60 s wait for a
+        subscription: every worker exit (a deploy's restart, each burst run in the tests) took a minute.
+        The thread is a daemon and ends by itself once its wait is over."""
+        if self.pubsub_thread:
+            self.log.info("Worker %s: unsubscribing from channel %s", self.name, self.pubsub_channel_name)
+            self.pubsub.unsubscribe()
+            self.pubsub_thread.stop(timeout=1)
+            self.pubsub.close()
