@@ -333,6 +333,15 @@ def db(runtime):
     return runtime.db
 
 
+@pytest.fixture
+def postgres_only(db):
+    """For tests of PostgreSQL's own behaviour (row-level waits, terminated backends, COPY): on the
+    SQLite fallback they fail and say why rather than skip or pass vacuously."""
+    assert db.engine.dialect.name == "postgresql", (
+        "this test needs PostgreSQL (127.0.0.1:5432 or TEST_DATABASE_URL)"
+    )
+
+
 # --- domain helpers -------------------------------------------------------------------------
 
 

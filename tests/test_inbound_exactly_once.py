@@ -4,7 +4,6 @@ retry or a race, and a failure while deciding undone whole, with the fail-safe p
 import threading
 import time
 
-import pytest
 from sqlalchemy import event, func, select, text
 
 from checkin.escalation.models import AssessmentRecord, Escalation
@@ -134,15 +133,6 @@ def _hold_sid(db, member, sid, reply):
     )
     session.flush()
     return session
-
-
-@pytest.fixture
-def postgres_only(db):
-    # These tests are about PostgreSQL's own behaviour (row-level waits, terminated backends):
-    # on the SQLite fallback they fail and say why rather than pass vacuously.
-    assert db.engine.dialect.name == "postgresql", (
-        "this test needs PostgreSQL (127.0.0.1:5432 or TEST_DATABASE_URL)"
-    )
 
 
 def test_same_sid_racing_in_waits_for_the_first_and_gets_its_reply(postgres_only, twilio, db, member):

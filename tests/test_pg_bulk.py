@@ -12,9 +12,7 @@ NOW = datetime(2030, 1, 7, 18, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def insert(db):
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("COPY is PostgreSQL's")
+def insert(postgres_only):  # COPY is PostgreSQL's
     from checkin.adapters.pg_bulk import insert_outbox
 
     return insert_outbox

@@ -42,8 +42,7 @@ def sqlite_template(tmp_path_factory):
 def database(request, tmp_path):
     runtime = request.getfixturevalue("runtime")
     if request.param == "postgresql":
-        if runtime.db.engine.dialect.name != "postgresql":
-            pytest.skip("no PostgreSQL here: the suite runs on SQLite only")
+        request.getfixturevalue("postgres_only")
         yield runtime.db
         return
     from checkin import crypto

@@ -42,11 +42,6 @@ def replies(response):
 
 
 @pytest.fixture
-def postgres_only(db):
-    assert db.engine.dialect.name == "postgresql", "this test needs PostgreSQL (127.0.0.1:5432)"
-
-
-@pytest.fixture
 def dana(db, group):
     from checkin.directory import add_staff
 
