@@ -41,8 +41,8 @@ def local(when: datetime | None, tz: str | None = None, fmt: str | None = None) 
 
 
 def viewer_zone() -> str:
-    """The zone the signed-in person reads times in: their first group's, else the first group's, else UTC
-    (as the audit log does)."""
+    """The zone the signed-in person reads times in (the audit log, links' expiry, their account): their
+    first group's, else the first group's, else UTC; read once a request."""
     from flask import g
     from sqlalchemy import select
 

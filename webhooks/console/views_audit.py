@@ -6,9 +6,10 @@ from flask import abort, render_template, request
 from sqlalchemy import select
 
 from checkin.accounts.models import AuditEvent
-from checkin.models import Group, GroupStaff, Member, StaffUser
+from checkin.models import Group, Member, StaffUser
 from webhooks.console import bp, words
-from webhooks.console.auth import coordinator_required, current_staff, db
+from webhooks.console.auth import coordinator_required, db
+from webhooks.console.templating import viewer_zone
 from webhooks.params import optional_id
 
 LIMIT = 300
@@ -34,7 +35,7 @@ def audit_log():
     rows = db().execute(query).all()
     groups = {g.id: g for g in db().scalars(select(Group))}
     staff = dict(db().execute(select(StaffUser.id, StaffUser.name)).all())
-    tz = _viewer_zone(groups)
+    tz = viewer_zone()
     group_names = {gid: g.name for gid, g in groups.items()}
     shown = [
         (
@@ -47,14 +48,3 @@ def audit_log():
     return render_template(
         "console/audit.html", rows=shown, member=member, limit=LIMIT, zone=words.zone_name(tz)
     )
-
-
-def _viewer_zone(groups: dict) -> str:
-    """The time zone the log is read in: the viewer's first group's, else the first group's, else UTC."""
-    mine = db().scalar(
-        select(GroupStaff.group_id)
-        .where(GroupStaff.staff_id == current_staff().id)
-        .order_by(GroupStaff.group_id)
-    )
-    group = groups.get(mine) if mine else next(iter(sorted(groups.items())), (None, None))[1]
-    return group.timezone if group is not None else "UTC"

@@ -213,7 +213,6 @@ def escalation(escalation_id: int):
             detail="paged for this case outside their groups",
             ip=client_ip(),
         )
-        session.commit()
     if (messages or recent) and member is not None:
         audit(
             session,
@@ -224,7 +223,6 @@ def escalation(escalation_id: int):
             detail=f"escalation page: {len(set(messages) | {e.message_id for e in recent})} message(s)",
             ip=client_ip(),
         )
-        session.commit()
     else:  # a case with no messages to show is still a read of who was paged about whom
         audit(
             session,
@@ -235,7 +233,7 @@ def escalation(escalation_id: int):
             detail="escalation page",
             ip=client_ip(),
         )
-        session.commit()
+    session.commit()  # the page's reads on record in one transaction, before it is shown
     return render_template(
         "console/escalation.html",
         esc=esc,
