@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from checkin.checkins import ANSWER_WINDOW, CheckIn, open_prompt_id
@@ -52,21 +53,29 @@ def occurrence_key(idempotency_key: str, member_id: int) -> str | None:
 
 def last_reminder(session: Session, member_id: int, now: datetime) -> Reminder | None:
     row = session.execute(
-        select(OutboxItem.id, OutboxItem.idempotency_key, OutboxItem.sent_at, OutboxItem.from_number)
-        .where(
-            OutboxItem.member_id == member_id,
-            OutboxItem.purpose == "reminder",
-            OutboxItem.idempotency_key.like(f"reminder:{member_id}:%"),
-            OutboxItem.sent_at.is_not(None),
-            OutboxItem.sent_at >= now - RSVP_WINDOW,
-        )
-        .order_by(OutboxItem.sent_at.desc())
-        .limit(1)
+        _last_reminder_statement(),
+        {"r_member_id": member_id, "r_key": f"reminder:{member_id}:%", "r_since": now - RSVP_WINDOW},
     ).first()
     if row is None:
         return None
     key = occurrence_key(row.idempotency_key, member_id)
     return Reminder(row.id, key, row.sent_at, row.from_number) if key else None
+
+
+@cache  # built once with bound parameters: a free text after a prompt asks on every text
+def _last_reminder_statement():
+    return (
+        select(OutboxItem.id, OutboxItem.idempotency_key, OutboxItem.sent_at, OutboxItem.from_number)
+        .where(
+            OutboxItem.member_id == bindparam("r_member_id"),
+            OutboxItem.purpose == "reminder",
+            OutboxItem.idempotency_key.like(bindparam("r_key")),
+            OutboxItem.sent_at.is_not(None),
+            OutboxItem.sent_at >= bindparam("r_since", type_=OutboxItem.sent_at.type),
+        )
+        .order_by(OutboxItem.sent_at.desc())
+        .limit(1)
+    )
 
 
 _KNOWN = "checkin.answers.open_prompt"  # session.info: (member id, open prompt id or None, its row or None)
