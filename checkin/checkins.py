@@ -28,6 +28,15 @@ class CheckIn(Base):
             postgresql_where=text("state = 'open'"),
             sqlite_where=text("state = 'open'"),
         ),
+        # A member's newest open prompt, read with every text they send (checkin.inbound): by prompt
+        # time alone that walked every member's open prompts newer than theirs.
+        Index(
+            "ix_checkins_open_member",
+            "member_id",
+            "prompted_at",
+            postgresql_where=text("state = 'open'"),
+            sqlite_where=text("state = 'open'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
