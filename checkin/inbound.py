@@ -187,14 +187,24 @@ def _claim_as_member(
 ) -> tuple[Member | None, Message | None]:
     """PostgreSQL: `_claim` with member_id from the sender's number, the member's row and their open
     check-in prompt's row, in one statement (a data-modifying CTE): three round trips fewer on every
-    member's answer to a prompt, two on any other message."""
+    member's answer to a prompt, two on any other message. A bare 3, 4 or 5 (never an RSVP, so the open
+    prompt's answer) is also recorded on that prompt there, with the member's recent scores read for the
+    rules: one more round trip fewer on the everyday answer to a check-in."""
     values = _message_values(sms, member_id=None, staff_id=None)
     params = {f"v_{k}": v for k, v in values.items() if k != "member_id"}
+    score = asked.certain_score(sms.body) if sms.channel == Channel.SMS.value else None
+    answer = _recorded_answer_values(score, values["updated_at"])
     row = (
         session.connection()
         .execute(
             _claim_as_member_statement(),
-            {"phone": sms.from_number, "prompt_since": now - ANSWER_WINDOW, **params},
+            {
+                "phone": sms.from_number,
+                "prompt_since": now - ANSWER_WINDOW,
+                "a_record": score is not None,
+                **params,
+                **{f"a_{k}": v for k, v in answer.items()},
+            },
         )
         .one()
         ._mapping
@@ -208,16 +218,48 @@ def _claim_as_member(
         asked.remember_open_prompt(session, member.id, row["open_checkin_id"], prompt)
     if row["message_id"] is None:
         return member, None
+    if row["answered_id"] is not None:
+        history = tuple(row["recent_scores"] or ())  # newest first in the statement's order: reversed
+        asked.remember_recorded_answer(
+            session,
+            member.id,
+            row["message_id"],
+            row["answered_id"],
+            dict(answer, message_id=row["message_id"]),
+            history[::-1],
+        )
     values["member_id"] = member.id if member else None
     return member, adopt(session, Message, dict(values, id=row["message_id"]))
 
 
+# What recording a text's answer on its prompt sets (checkin.escalation.service.ANSWER_FIELDS, as
+# `_answer_values` there sets them for a bare score), but message_id: the statement takes the new id.
+_ANSWER_FIELDS = ("state", "answered_at", "closed_at", "channel", "score", "words", "call_sid")
+
+
+def _recorded_answer_values(score: int | None, now: datetime) -> dict:
+    if score is None:
+        return dict.fromkeys(_ANSWER_FIELDS)
+    return {
+        "state": "answered",
+        "answered_at": now,
+        "closed_at": now,
+        "channel": Channel.SMS.value,
+        "score": score,
+        "words": None,  # the text is the score alone
+        "call_sid": None,
+    }
+
+
 @cache  # built once: an immutable statement, compiled and cached by SQLAlchemy after that
 def _claim_as_member_statement():
-    from sqlalchemy import bindparam, literal, true
+    from sqlalchemy import Boolean, bindparam, exists, func, literal, true, update
+    from sqlalchemy.dialects.postgresql import aggregate_order_by
     from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-    members, messages = Member.__table__, Message.__table__
+    from checkin.escalation.models import AssessmentRecord
+
+    members, messages, checkins = Member.__table__, Message.__table__, CheckIn.__table__
     sender = select(members).where(members.c.phone == bindparam("phone")).cte("sender")
     # The columns `_message_values` sets (any other column gets its default, as with `_claim`).
     names = [
@@ -237,11 +279,47 @@ def _claim_as_member_statement():
         .returning(messages.c.id)
         .cte("claimed")
     )
-    open_prompt = open_prompt_id(sender.c.id, bindparam("prompt_since", type_=CheckIn.prompted_at.type))
+    since = bindparam("prompt_since", type_=CheckIn.prompted_at.type)
+    record = bindparam("a_record", type_=Boolean)
+    # A bare 3-5 (`a_record`) stored now (not a retry) is its open prompt's answer: recorded here, as
+    # `_history_recording_answer` would after reading the text (it finds it done: `recorded_answer`).
+    answered = (
+        update(checkins)
+        .where(
+            checkins.c.id == open_prompt_id(select(sender.c.id).scalar_subquery(), since),
+            record,
+            exists(select(claimed.c.id)),
+        )
+        .values(
+            {name: bindparam(f"a_{name}", type_=checkins.c[name].type) for name in _ANSWER_FIELDS}
+            | {"message_id": select(claimed.c.id).scalar_subquery()}
+        )
+        .returning(checkins.c.id)
+        .cte("answered")
+    )
+    # The member's last five scores, for the rules (as `_history` reads them; this message has none yet).
+    assessments = AssessmentRecord.__table__
+    recent = (
+        select(assessments.c.id, assessments.c.score)
+        .where(
+            record,
+            assessments.c.member_id == select(sender.c.id).scalar_subquery(),
+            assessments.c.score.is_not(None),
+        )
+        .order_by(assessments.c.id.desc())
+        .limit(5)
+        .subquery("recent")
+    )
+    recent_scores = select(
+        func.array_agg(aggregate_order_by(recent.c.score, recent.c.id.desc()))
+    ).scalar_subquery()
+    open_prompt = open_prompt_id(sender.c.id, since)
     prompt = CheckIn.__table__.alias("prompt")
     one = select(literal(1).label("one")).subquery("one")
     return select(
         select(claimed.c.id).scalar_subquery().label("message_id"),
+        select(answered.c.id).scalar_subquery().label("answered_id"),
+        recent_scores.label("recent_scores"),
         prompt.c.id.label("open_checkin_id"),
         *sender.c,
         *[c.label(f"p_{c.name}") for c in prompt.c],

@@ -90,6 +90,36 @@ def remember_open_prompt(
     session.info[_KNOWN] = (member_id, checkin_id, prompt)
 
 
+# A check-in answer that reads the same whatever was asked: a 3, 4 or 5 alone is never an RSVP (only
+# a 1 or a 2 is), so with an open prompt it is that prompt's answer (see checkin.answers.read).
+CERTAIN_SCORES = {"3": 3, "4": 4, "5": 5}
+_RECORDED = "checkin.answers.recorded"  # session.info: the answer the inbound statement recorded
+
+
+def certain_score(body: str | None) -> int | None:
+    """The score of a text that can only be a check-in answer (a bare 3, 4 or 5), else None."""
+    return CERTAIN_SCORES.get(body or "")
+
+
+def remember_recorded_answer(
+    session: Session, member_id: int, message_id: int, prompt_id: int, values: dict, history: tuple
+) -> None:
+    """The inbound path recorded `message_id`'s answer on the open prompt `prompt_id` in the statement
+    that stored it (`values` as written), and read the member's recent scores (`history`, oldest first)
+    there too: `recorded_answer` hands both to the assessment instead of another round trip."""
+    session.info[_RECORDED] = (member_id, message_id, prompt_id, values, history)
+
+
+def recorded_answer(
+    session: Session, member_id: int, message_id: int, prompt_id: int, score: int
+) -> tuple[dict, tuple] | None:
+    """(values written, recent scores) if the inbound statement recorded this very answer, else None."""
+    found = session.info.get(_RECORDED)
+    if found is None or found[:3] != (member_id, message_id, prompt_id) or found[3]["score"] != score:
+        return None
+    return found[3], found[4]
+
+
 def known_open_prompt(session: Session, member_id: int) -> CheckIn | None:
     """The member's open prompt if this session has its row already (read with the message, or by
     `open_prompt`), else None (none, or not known: ask `open_prompt`)."""
