@@ -51,11 +51,27 @@ def occurrence_key(idempotency_key: str, member_id: int) -> str | None:
     return idempotency_key[len(prefix) :].split(":", 1)[0] or None
 
 
+_REMINDER = "checkin.answers.reminder"  # session.info: (member id, the last reminder's row or None)
+
+
+def remember_last_reminder(session: Session, member_id: int, row) -> None:
+    """The inbound path read the member's last reminder (`row`: id, idempotency_key, sent_at,
+    from_number, or None) with the message it stored: `last_reminder` uses it instead of asking again."""
+    session.info[_REMINDER] = (member_id, row)
+
+
 def last_reminder(session: Session, member_id: int, now: datetime) -> Reminder | None:
+    known = session.info.get(_REMINDER)
+    if known is not None and known[0] == member_id:
+        return _reminder(known[1], member_id)
     row = session.execute(
         _last_reminder_statement(),
         {"r_member_id": member_id, "r_key": f"reminder:{member_id}:%", "r_since": now - RSVP_WINDOW},
     ).first()
+    return _reminder(row, member_id)
+
+
+def _reminder(row, member_id: int) -> Reminder | None:
     if row is None:
         return None
     key = occurrence_key(row.idempotency_key, member_id)
