@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, Index, String, func, select, text, update
+from sqlalchemy import ForeignKey, Index, String, func, literal_column, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from checkin.crypto import EncryptedJSON, EncryptedText
@@ -24,6 +24,15 @@ class CheckIn(Base):
         # Open prompts are few and each cron tick looks for the expired ones among them.
         Index(
             "ix_checkins_open_prompted",
+            "prompted_at",
+            postgresql_where=text("state = 'open'"),
+            sqlite_where=text("state = 'open'"),
+        ),
+        # A member's newest open prompt, read with every text they send (checkin.inbound): by prompt
+        # time alone that walked every member's open prompts newer than theirs.
+        Index(
+            "ix_checkins_open_member",
+            "member_id",
             "prompted_at",
             postgresql_where=text("state = 'open'"),
             sqlite_where=text("state = 'open'"),
@@ -57,12 +66,17 @@ class CheckIn(Base):
 ANSWER_WINDOW = timedelta(days=7)
 
 
+OPEN_LITERAL = literal_column("'open'")
+
+
 def open_prompt_id(member_id, since):
     """The id of the member's newest check-in prompt still open and asked since `since` (now less
     ANSWER_WINDOW), as a scalar subquery: the prompt an answer now belongs to."""
     return (
         select(CheckIn.id)
-        .where(CheckIn.member_id == member_id, CheckIn.state == "open", CheckIn.prompted_at >= since)
+        # 'open' written into the SQL, not bound: a prepared statement's generic plan can then still use
+        # the partial indexes on open prompts (a bound state could be any state when it is planned).
+        .where(CheckIn.member_id == member_id, CheckIn.state == OPEN_LITERAL, CheckIn.prompted_at >= since)
         .order_by(CheckIn.prompted_at.desc())
         .limit(1)
         .scalar_subquery()

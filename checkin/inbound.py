@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -14,6 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from checkin import answers, consent, keywords, templates
 from checkin.answers import asked
+from checkin.answers.parse import parse_rsvp, parse_score
 from checkin.channels import Channel, phone_of
 from checkin.checkins import ANSWER_WINDOW, CheckIn, open_prompt_id
 from checkin.db import connection_lost, utcnow
@@ -21,7 +23,7 @@ from checkin.escalation import commands, failsafe
 from checkin.escalation import service as escalation
 from checkin.escalation.models import AssessmentRecord
 from checkin.inbox import conversations as inbox
-from checkin.models import ConsentEvent, Member, Message, StaffUser
+from checkin.models import ConsentEvent, Member, Message, OutboxItem, StaffUser
 from checkin.rows import adopt, from_row, insert_returning_id, load_one, update_by_id
 
 log = logging.getLogger("checkin.inbound")
@@ -187,14 +189,28 @@ def _claim_as_member(
 ) -> tuple[Member | None, Message | None]:
     """PostgreSQL: `_claim` with member_id from the sender's number, the member's row and their open
     check-in prompt's row, in one statement (a data-modifying CTE): three round trips fewer on every
-    member's answer to a prompt, two on any other message."""
+    member's answer to a prompt, two on any other message. A bare 3, 4 or 5 (never an RSVP, so the open
+    prompt's answer) is also recorded on that prompt there, with the member's recent scores read for the
+    rules: one more round trip fewer on the everyday answer to a check-in."""
     values = _message_values(sms, member_id=None, staff_id=None)
     params = {f"v_{k}": v for k, v in values.items() if k != "member_id"}
+    score = asked.certain_score(sms.body) if sms.channel == Channel.SMS.value else None
+    answer = _recorded_answer_values(score, values["updated_at"])
+    reminder = _reminder_wanted(sms.body) if score is None else None
     row = (
         session.connection()
         .execute(
             _claim_as_member_statement(),
-            {"phone": sms.from_number, "prompt_since": now - ANSWER_WINDOW, **params},
+            {
+                "phone": sms.from_number,
+                "prompt_since": now - ANSWER_WINDOW,
+                "a_record": score is not None,
+                "r_want": reminder is not None,
+                "r_rsvp": bool(reminder),
+                "r_since": now - asked.RSVP_WINDOW,
+                **params,
+                **{f"a_{k}": v for k, v in answer.items()},
+            },
         )
         .one()
         ._mapping
@@ -206,18 +222,74 @@ def _claim_as_member(
         if row["open_checkin_id"] is not None:
             prompt = from_row(session, CheckIn, {c.name: row[f"p_{c.name}"] for c in CheckIn.__table__.c})
         asked.remember_open_prompt(session, member.id, row["open_checkin_id"], prompt)
+        if reminder is not None and (reminder or row["open_checkin_id"] is not None):
+            # Read when wanted: an RSVP's words, or a text that may need "reply with a number".
+            found = (
+                None if row["r_id"] is None else _ReminderRow(*(row[f"r_{k}"] for k in _ReminderRow._fields))
+            )
+            asked.remember_last_reminder(session, member.id, found)
     if row["message_id"] is None:
         return member, None
+    if row["answered_id"] is not None:
+        history = tuple(row["recent_scores"] or ())  # newest first in the statement's order: reversed
+        asked.remember_recorded_answer(
+            session,
+            member.id,
+            row["message_id"],
+            row["answered_id"],
+            dict(answer, message_id=row["message_id"]),
+            history[::-1],
+        )
     values["member_id"] = member.id if member else None
     return member, adopt(session, Message, dict(values, id=row["message_id"]))
 
 
+class _ReminderRow(NamedTuple):
+    id: int
+    idempotency_key: str
+    sent_at: datetime
+    from_number: str | None
+
+
+def _reminder_wanted(body: str | None) -> bool | None:
+    """Whether reading this text will ask for the member's last reminder: None, it will not (a keyword,
+    or a score in words: "4 good week"); True, it will (an RSVP's words or a bare 1 or 2, which answer the
+    newest question); False, only if they have an open prompt (free text may get "reply with a number")."""
+    if keywords.classify(body)[0] is not None:
+        return None
+    if parse_rsvp(body)[0] is not None:
+        return True
+    return None if parse_score(body) is not None else False
+
+
+# What recording a text's answer on its prompt sets (checkin.escalation.service.ANSWER_FIELDS, as
+# `_answer_values` there sets them for a bare score), but message_id: the statement takes the new id.
+_ANSWER_FIELDS = ("state", "answered_at", "closed_at", "channel", "score", "words", "call_sid")
+
+
+def _recorded_answer_values(score: int | None, now: datetime) -> dict:
+    if score is None:
+        return dict.fromkeys(_ANSWER_FIELDS)
+    return {
+        "state": "answered",
+        "answered_at": now,
+        "closed_at": now,
+        "channel": Channel.SMS.value,
+        "score": score,
+        "words": None,  # the text is the score alone
+        "call_sid": None,
+    }
+
+
 @cache  # built once: an immutable statement, compiled and cached by SQLAlchemy after that
 def _claim_as_member_statement():
-    from sqlalchemy import bindparam, literal, true
+    from sqlalchemy import Boolean, bindparam, exists, func, literal, or_, true, update
+    from sqlalchemy.dialects.postgresql import aggregate_order_by
     from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-    members, messages = Member.__table__, Message.__table__
+    from checkin.escalation.models import AssessmentRecord
+
+    members, messages, checkins = Member.__table__, Message.__table__, CheckIn.__table__
     sender = select(members).where(members.c.phone == bindparam("phone")).cte("sender")
     # The columns `_message_values` sets (any other column gets its default, as with `_claim`).
     names = [
@@ -237,15 +309,74 @@ def _claim_as_member_statement():
         .returning(messages.c.id)
         .cte("claimed")
     )
-    open_prompt = open_prompt_id(sender.c.id, bindparam("prompt_since", type_=CheckIn.prompted_at.type))
+    since = bindparam("prompt_since", type_=CheckIn.prompted_at.type)
+    record = bindparam("a_record", type_=Boolean)
+    # A bare 3-5 (`a_record`) stored now (not a retry) is its open prompt's answer: recorded here, as
+    # `_history_recording_answer` would after reading the text (it finds it done: `recorded_answer`).
+    answered = (
+        update(checkins)
+        .where(
+            checkins.c.id == open_prompt_id(select(sender.c.id).scalar_subquery(), since),
+            record,
+            exists(select(claimed.c.id)),
+        )
+        .values(
+            {name: bindparam(f"a_{name}", type_=checkins.c[name].type) for name in _ANSWER_FIELDS}
+            | {"message_id": select(claimed.c.id).scalar_subquery()}
+        )
+        .returning(checkins.c.id)
+        .cte("answered")
+    )
+    # The member's last five scores, for the rules (as `_history` reads them; this message has none yet).
+    assessments = AssessmentRecord.__table__
+    recent = (
+        select(assessments.c.id, assessments.c.score)
+        .where(
+            record,
+            assessments.c.member_id == select(sender.c.id).scalar_subquery(),
+            assessments.c.score.is_not(None),
+        )
+        .order_by(assessments.c.id.desc())
+        .limit(5)
+        .subquery("recent")
+    )
+    recent_scores = select(
+        func.array_agg(aggregate_order_by(recent.c.score, recent.c.id.desc()))
+    ).scalar_subquery()
+    open_prompt = open_prompt_id(sender.c.id, since)
     prompt = CheckIn.__table__.alias("prompt")
+    # The member's last reminder, as `asked.last_reminder` reads it, when reading the text will ask
+    # (`_reminder_wanted`): an RSVP's words, or free text after a prompt.
+    outbox = OutboxItem.__table__
+    reminder = (
+        select(outbox.c.id, outbox.c.idempotency_key, outbox.c.sent_at, outbox.c.from_number)
+        .where(
+            bindparam("r_want", type_=Boolean),
+            or_(bindparam("r_rsvp", type_=Boolean), prompt.c.id.is_not(None)),
+            outbox.c.member_id == sender.c.id,
+            outbox.c.purpose == "reminder",
+            outbox.c.idempotency_key.like(func.concat("reminder:", sender.c.id, ":%")),
+            outbox.c.sent_at.is_not(None),
+            outbox.c.sent_at >= bindparam("r_since", type_=outbox.c.sent_at.type),
+        )
+        .order_by(outbox.c.sent_at.desc())
+        .limit(1)
+        .lateral("reminder")
+    )
     one = select(literal(1).label("one")).subquery("one")
     return select(
         select(claimed.c.id).scalar_subquery().label("message_id"),
+        select(answered.c.id).scalar_subquery().label("answered_id"),
+        recent_scores.label("recent_scores"),
         prompt.c.id.label("open_checkin_id"),
         *sender.c,
         *[c.label(f"p_{c.name}") for c in prompt.c],
-    ).select_from(one.outerjoin(sender, true()).outerjoin(prompt, prompt.c.id == open_prompt))
+        *[c.label(f"r_{c.name}") for c in reminder.c],
+    ).select_from(
+        one.outerjoin(sender, true())
+        .outerjoin(prompt, prompt.c.id == open_prompt)
+        .outerjoin(reminder, true())
+    )
 
 
 def _set_sender(session: Session, message: Message, *, staff_id: int) -> None:

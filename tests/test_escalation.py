@@ -233,6 +233,49 @@ def test_history_of_scores_is_given_to_the_rules(twilio, db, rules, staff, membe
     assert esc.level == "urgent"
 
 
+def test_bare_scores_answer_the_newest_open_prompt_with_their_history(twilio, db, rules, member):
+    from datetime import timedelta
+
+    from checkin.checkins import CheckIn
+    from checkin.db import utcnow
+    from checkin.models import Message
+
+    with db.session() as s:
+        for hours in range(7, 0, -1):  # seven prompts open, the newest an hour ago
+            s.add(
+                CheckIn(
+                    member_id=member.id,
+                    prompt_key=f"prompt:{hours}",
+                    prompted_at=utcnow() - timedelta(hours=hours),
+                )
+            )
+    bodies = ["5", "4", "3", "5", "4", "3"]
+    for n, body in enumerate(bodies):
+        assert replies(twilio.sms(member.phone, body, sid=f"SM{n:032d}")) == [
+            f"Thanks, Sam. We saved your check-in: {body} of 5."
+        ]
+    # Sent again by Twilio: the stored answer stands and no other prompt is answered.
+    twilio.sms(member.phone, "3", sid=f"SM{5:032d}")
+    # The rules had each score with the ones before it, oldest first, five at most.
+    assert [(c.score, c.recent_scores) for c in rules.contexts] == [
+        (5, ()),
+        (4, (5,)),
+        (3, (5, 4)),
+        (5, (5, 4, 3)),
+        (4, (5, 4, 3, 5)),
+        (3, (5, 4, 3, 5, 4)),
+    ]
+    with db.session() as s:
+        ids = {m.provider_sid: m.id for m in s.scalars(select(Message).where(Message.direction == "inbound"))}
+        prompts = s.scalars(select(CheckIn).order_by(CheckIn.prompted_at.desc())).all()
+        answered = [(p.state, p.score, p.words, p.channel, p.message_id) for p in prompts]
+        assert all(p.answered_at is not None and p.closed_at is not None for p in prompts[:6])
+    # Each answered the newest prompt still open when it came; the oldest is still open.
+    assert answered == [
+        ("answered", int(body), None, "sms", ids[f"SM{n:032d}"]) for n, body in enumerate(bodies)
+    ] + [("open", None, None, "sms", None)]
+
+
 def test_score_parsing():
     assert [
         service.parse_score(b) for b in ("1", " 5 ", "3/5", "2 - rough", "2.", "12", "1 more day", "one", "")

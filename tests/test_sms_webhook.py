@@ -57,6 +57,16 @@ def test_signature_behind_tls_proxy_uses_public_url(twilio, member):
     assert response.status_code == 403
 
 
+def test_signature_over_the_url_with_its_port_is_accepted(twilio, settings, member, db):
+    # Twilio signs some requests over https://host:443/...; either form of the URL is Twilio's.
+    assert settings.public_base_url == "https://checkin.example.org"
+    response = twilio.sms(member.phone, "hello", public_base="https://checkin.example.org:443")
+    assert response.status_code == 200
+    response = twilio.sms(member.phone, "hello", public_base="https://checkin.example.org:8443")
+    assert response.status_code == 403
+    assert count(db, Message) == 1
+
+
 def test_development_token_signs_when_no_twilio_token(database_url, redis_url, tmp_path):
     from config import load_settings
     from tests.conftest import make_env

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 
 from checkin.bootstrap import Runtime
 from config import Settings, load_settings
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
     )
+    app.session_interface = _SessionInterface()
     app.extensions["checkin"] = runtime
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
@@ -63,6 +65,22 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         _strict_transport(app)
     _warm_rules()
     return app
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's cookie sessions, with the signing serializer built once per secret key (and fallbacks)
+    instead of on every request: building it (itsdangerous tries a dump to learn its text type) cost
+    about as much as the signature check on every Twilio webhook, which has no session at all."""
+
+    def __init__(self) -> None:
+        self._serializers: dict = {}
+
+    def get_signing_serializer(self, app: Flask):
+        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        found = self._serializers.get(key)
+        if found is None:
+            found = self._serializers[key] = super().get_signing_serializer(app)
+        return found
 
 
 def _warm_rules() -> None:

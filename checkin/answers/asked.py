@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from checkin.checkins import ANSWER_WINDOW, CheckIn, open_prompt_id
@@ -50,23 +51,47 @@ def occurrence_key(idempotency_key: str, member_id: int) -> str | None:
     return idempotency_key[len(prefix) :].split(":", 1)[0] or None
 
 
+_REMINDER = "checkin.answers.reminder"  # session.info: (member id, the last reminder's row or None)
+
+
+def remember_last_reminder(session: Session, member_id: int, row) -> None:
+    """The inbound path read the member's last reminder (`row`: id, idempotency_key, sent_at,
+    from_number, or None) with the message it stored: `last_reminder` uses it instead of asking again."""
+    session.info[_REMINDER] = (member_id, row)
+
+
 def last_reminder(session: Session, member_id: int, now: datetime) -> Reminder | None:
+    known = session.info.get(_REMINDER)
+    if known is not None and known[0] == member_id:
+        return _reminder(known[1], member_id)
     row = session.execute(
-        select(OutboxItem.id, OutboxItem.idempotency_key, OutboxItem.sent_at, OutboxItem.from_number)
-        .where(
-            OutboxItem.member_id == member_id,
-            OutboxItem.purpose == "reminder",
-            OutboxItem.idempotency_key.like(f"reminder:{member_id}:%"),
-            OutboxItem.sent_at.is_not(None),
-            OutboxItem.sent_at >= now - RSVP_WINDOW,
-        )
-        .order_by(OutboxItem.sent_at.desc())
-        .limit(1)
+        _last_reminder_statement(),
+        {"r_member_id": member_id, "r_key": f"reminder:{member_id}:%", "r_since": now - RSVP_WINDOW},
     ).first()
+    return _reminder(row, member_id)
+
+
+def _reminder(row, member_id: int) -> Reminder | None:
     if row is None:
         return None
     key = occurrence_key(row.idempotency_key, member_id)
     return Reminder(row.id, key, row.sent_at, row.from_number) if key else None
+
+
+@cache  # built once with bound parameters: a free text after a prompt asks on every text
+def _last_reminder_statement():
+    return (
+        select(OutboxItem.id, OutboxItem.idempotency_key, OutboxItem.sent_at, OutboxItem.from_number)
+        .where(
+            OutboxItem.member_id == bindparam("r_member_id"),
+            OutboxItem.purpose == "reminder",
+            OutboxItem.idempotency_key.like(bindparam("r_key")),
+            OutboxItem.sent_at.is_not(None),
+            OutboxItem.sent_at >= bindparam("r_since", type_=OutboxItem.sent_at.type),
+        )
+        .order_by(OutboxItem.sent_at.desc())
+        .limit(1)
+    )
 
 
 _KNOWN = "checkin.answers.open_prompt"  # session.info: (member id, open prompt id or None, its row or None)
@@ -79,6 +104,36 @@ def remember_open_prompt(
     stored (round trips fewer on every member's text): `open_prompt` uses it instead of asking again
     in this session."""
     session.info[_KNOWN] = (member_id, checkin_id, prompt)
+
+
+# A check-in answer that reads the same whatever was asked: a 3, 4 or 5 alone is never an RSVP (only
+# a 1 or a 2 is), so with an open prompt it is that prompt's answer (see checkin.answers.read).
+CERTAIN_SCORES = {"3": 3, "4": 4, "5": 5}
+_RECORDED = "checkin.answers.recorded"  # session.info: the answer the inbound statement recorded
+
+
+def certain_score(body: str | None) -> int | None:
+    """The score of a text that can only be a check-in answer (a bare 3, 4 or 5), else None."""
+    return CERTAIN_SCORES.get(body or "")
+
+
+def remember_recorded_answer(
+    session: Session, member_id: int, message_id: int, prompt_id: int, values: dict, history: tuple
+) -> None:
+    """The inbound path recorded `message_id`'s answer on the open prompt `prompt_id` in the statement
+    that stored it (`values` as written), and read the member's recent scores (`history`, oldest first)
+    there too: `recorded_answer` hands both to the assessment instead of another round trip."""
+    session.info[_RECORDED] = (member_id, message_id, prompt_id, values, history)
+
+
+def recorded_answer(
+    session: Session, member_id: int, message_id: int, prompt_id: int, score: int
+) -> tuple[dict, tuple] | None:
+    """(values written, recent scores) if the inbound statement recorded this very answer, else None."""
+    found = session.info.get(_RECORDED)
+    if found is None or found[:3] != (member_id, message_id, prompt_id) or found[3]["score"] != score:
+        return None
+    return found[3], found[4]
 
 
 def known_open_prompt(session: Session, member_id: int) -> CheckIn | None:

@@ -134,11 +134,19 @@ def _history_recording_answer(
     recorded on it in the same statement that reads the history (an UPDATE as a data-modifying CTE):
     one round trip fewer on every reply to a check-in. Otherwise only the history is read here, and
     the caller records the answer (`record_answer`)."""
-    from checkin.answers.asked import known_open_prompt
+    from checkin.answers.asked import known_open_prompt, recorded_answer
 
     prompt = known_open_prompt(session, member.id)
     if prompt is None or session.get_bind().dialect.name != "postgresql":
         return _history(session, member.id, message.id), False
+    recorded = recorded_answer(session, member.id, message.id, prompt.id, score)
+    if recorded is not None and recorded[0]["channel"] == source:
+        # A bare 3-5 (never an RSVP) answering the open prompt read with the message: the statement that
+        # stored the message recorded the answer and read the history already (checkin.inbound).
+        values, history = recorded
+        for key, value in values.items():
+            set_committed_value(prompt, key, value)  # as stored: nothing left for the ORM to flush
+        return history, True
     values = _answer_values(message, score, source)
     rows = session.execute(
         _history_answering_statement(),

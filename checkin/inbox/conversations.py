@@ -115,27 +115,36 @@ def _answer_hours(group_id: int, overrides: dict | None) -> float:
 def _open_or_join(session: Session, group_id: int, member_id: int, message_id: int, now: datetime) -> int:
     """The id of the member's open conversation with the group, opened if there is none, with this
     message counted: one INSERT ... ON CONFLICT DO UPDATE ... RETURNING (PostgreSQL and SQLite)."""
+    statement = _open_or_join_statement(session.get_bind().dialect.name)
+    return session.execute(
+        statement,
+        {"o_group_id": group_id, "o_member_id": member_id, "o_message_id": message_id, "o_now": now},
+    ).scalar_one()
+
+
+@cache  # per dialect, built once with bound parameters (building it and its cache key cost more than running it)
+def _open_or_join_statement(dialect: str):
     table = Conversation.__table__
-    dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     else:  # pragma: no cover - the two databases this service runs on
         raise RuntimeError(f"no upsert for {dialect}")
+    now = bindparam("o_now", type_=table.c.opened_at.type)
     statement = insert(table).values(
-        group_id=group_id,
-        member_id=member_id,
+        group_id=bindparam("o_group_id", type_=table.c.group_id.type),
+        member_id=bindparam("o_member_id", type_=table.c.member_id.type),
         state=ConversationState.WAITING.value,
         unread=1,
         messages=1,
-        last_message_id=message_id,
+        last_message_id=bindparam("o_message_id", type_=table.c.last_message_id.type),
         opened_at=now,
         last_message_at=now,
         updated_at=now,
     )
     # Counted in SQL: two texts of one member stored at once must both count.
-    statement = statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=[table.c.member_id, table.c.group_id],
         index_where=OPEN_SQL,
         set_={
@@ -146,7 +155,6 @@ def _open_or_join(session: Session, group_id: int, member_id: int, message_id: i
             "updated_at": statement.excluded.updated_at,
         },
     ).returning(table.c.id)
-    return session.execute(statement).scalar_one()
 
 
 def open_for(session: Session, member_id: int, group_id: int | None = None) -> Conversation | None:

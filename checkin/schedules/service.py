@@ -101,8 +101,15 @@ def occurrences(session: Session, group_id: int, start: datetime, end: datetime)
 
 def next_meeting(session: Session, group_id: int, now: datetime) -> Occurrence | None:
     """The next meeting that is not cancelled and has not started, looking up to a year ahead."""
+    # The group, its schedule and overrides read once for both spans (a member's WHEN read them twice
+    # when nothing was in the first, and a group without a schedule twice for nothing).
+    group = _group(session, group_id)
+    schedule = get_schedule(session, group_id)
+    if schedule is None:
+        return None
+    spec, overrides = _spec(schedule, group), _overrides(session, group_id)
     for span in (timedelta(days=45), timedelta(days=366)):
-        for occ in occurrences(session, group_id, now, now + span):
+        for occ in expand(spec, overrides, now, now + span):
             if occ.status != "cancelled":
                 return occ
     return None

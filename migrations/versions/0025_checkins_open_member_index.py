@@ -1,0 +1,29 @@
+"""open check-in prompts by member: the inbound path finds the member's newest open prompt with every
+text they send (in the statement that stores it); by prompt time alone (ix_checkins_open_prompted) it
+walked every member's open prompts newer than theirs, and the answered ones' dead entries too
+
+Revision ID: 0025
+Revises: 0023
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0025"
+down_revision = "0023"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index(
+        "ix_checkins_open_member",
+        "checkins",
+        ["member_id", "prompted_at"],
+        postgresql_where=sa.text("state = 'open'"),
+        sqlite_where=sa.text("state = 'open'"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_checkins_open_member", table_name="checkins")
