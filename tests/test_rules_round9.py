@@ -2,7 +2,7 @@
 
 The outsiders' sets (tests/corpus/classifier_train_outsiders_*.tsv) told self-harm under way with its
 wound, an overdose by the whole supply and the body's signs, and gas from an unlit stove in a shut
-room; the rules missed many. The families in config/rules/families.toml ("round 9") add parts to the
+room; intent denied with the thoughts of death still there (urgent); the rules missed many. The families in config/rules/families.toml ("round 9") add parts to the
 existing compositions; here they are said in words that are not lines of the corpus, beside everyday
 messages that share their words.
 """
@@ -30,6 +30,10 @@ CRISIS = [
 URGENT = [
     ("selfharm act", "held the hot iron against my thigh"),
     ("selfharm act", "me raje el muslo con la navaja"),
+    ("thoughts denied but present", "i promise i wont do anything, i just think about dying all the time"),
+    ("thoughts denied but present", "no me voy a hacer nada pero la idea de no despertar sigue ahi"),
+    ("thoughts denied but present", "estoy bien, solo que sigo pensando en morirme"),
+    ("thoughts denied but present", "i'm ok, the thoughts are still there but i'm ok"),
 ]
 
 HARMLESS = [
@@ -44,6 +48,8 @@ HARMLESS = [
     "me rasguñe los brazos con el rosal del jardin, nada grave",
     "blood test came back fine, the nurse said my iron is good",
     "my sister burned her arm with a lighter and its oozing",
+    "ya no tengo la idea de morirme, gracias a ustedes",
+    "the thoughts are there for my essay, just need to write them",
 ]
 
 
@@ -80,6 +86,7 @@ def test_bleeding_until_it_bled_stays_urgent():
 
 GUARDED = [
     ("i did not cut myself, the towels are soaked from the shower", "context.negation"),
+    ("i used to think about dying a lot but therapy helped", "context.past"),
 ]
 
 
