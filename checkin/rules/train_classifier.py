@@ -22,6 +22,7 @@ scikit-learn is needed here only; the service reads the JSON with pure Python.
 and their near-duplicates, and score the live path (all languages + this fold's model, through
 ``apply_second_opinion``) on the set.  The rules were tuned on these sets after they were scored, so
 the rules-alone figures are optimistic; what the classifier adds on top of them is measured honestly.
+``--loso --outsiders`` does the same with the outsiders' training sets (OUTSIDER_SETS) as the folds.
 """
 
 from __future__ import annotations
@@ -42,10 +43,10 @@ HOLDOUT = CORPUS_DIR / "risk_holdout.tsv"
 
 SEED = 20260
 FOLDS = 5
-C = 4.0
+C = 10.0
 MIN_DF = 2
 HARMLESS_BUDGET = 0.02  # share of harmless training lines the classifier may push to urgent, out of fold
-JOINT_BUDGET = 0.005  # share of harmless training lines over the joint crisis threshold, out of fold
+JOINT_BUDGET = 0.01  # share of harmless training lines over the joint crisis threshold, out of fold
 CRISIS_MARGIN = 0.02  # crisis threshold sits this far above the most crisis-like harmless line
 FLOOR = 0.5  # never raise below an even chance
 DECIMALS = 6
@@ -58,6 +59,13 @@ BLIND_SETS = (
     "risk_blind_final8.tsv",
     "risk_blind_fresh5.tsv",
     "risk_blind_folded.tsv",
+)
+# Training sets written by outsiders from the level definitions and lexicons: the rules were never
+# tuned on most of their lines, so as folds they measure the rules AND the classifier on new words.
+OUTSIDER_SETS = (
+    "classifier_train_outsiders_a.tsv",
+    "classifier_train_outsiders_b.tsv",
+    "classifier_train_outsiders_c.tsv",
 )
 NEAR_DUPLICATE = 0.6  # Jaccard of character 4-gram sets at which a training line counts as a held-out line
 
@@ -312,9 +320,12 @@ def main(argv=None) -> int:
         action="store_true",
         help="leave-one-blind-set-out figures of the live path (writes nothing)",
     )
+    ap.add_argument(
+        "--outsiders", action="store_true", help="with --loso: the outsiders' training sets are the folds"
+    )
     args = ap.parse_args(argv)
     if args.loso:
-        loso()
+        loso(OUTSIDER_SETS if args.outsiders else BLIND_SETS)
         return 0
     data = train(args.files or None, report=args.report)
     Path(args.out).write_text(dump(data), encoding="utf-8")
