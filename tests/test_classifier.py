@@ -89,6 +89,30 @@ def test_it_raises_only_when_confident_and_says_why():
     assert set(classifier.REASONS) == {"classifier.crisis", "classifier.urgent"}
 
 
+def test_a_text_both_heads_find_likely_is_crisis_at_the_joint_threshold():
+    # P(crisis) of "zebra" is about 0.98: under a crisis threshold of 0.99 alone, it is crisis only
+    # when the urgent head is confident too and the joint crisis threshold is met.
+    data = {
+        "format": MODEL_FORMAT,
+        "features": ["w:yak", "w:zebra"],
+        "idf": [1.0, 1.0],
+        "coef_urgent": [9.0, 9.0],
+        "coef_crisis": [0.0, 9.0],
+        "intercept_urgent": -5.0,
+        "intercept_crisis": -5.0,
+        "threshold_urgent": 0.9,
+        "threshold_crisis": 0.99,
+    }
+    text = "there is a zebra here"
+    assert apply_second_opinion(text, Assessment("none"), Model.from_json(data)).level == "urgent"
+    joint = Model.from_json({**data, "threshold_crisis_joint": 0.6})
+    assert apply_second_opinion(text, Assessment("none"), joint) == Assessment(
+        "crisis", ("classifier.crisis",)
+    )
+    # the urgent head alone ("yak": crisis head at 0.007) stays urgent
+    assert apply_second_opinion("there is a yak here", Assessment("none"), joint).level == "urgent"
+
+
 def test_the_engine_hook_is_off_unless_asked_and_fails_safe(monkeypatch):
     monkeypatch.setattr(classifier, "shipped_model", _toy)
     assert assess("see you at the zebra crossing").level == "none"
@@ -121,3 +145,15 @@ def test_facilitators_read_the_reason():
 def test_short_replies_are_left_to_the_rules(reply):
     # One n-gram dominates a short text ("voy" as in "voy a matarme"): below MIN_WORDS it never raises.
     assert classifier.second_opinion(reply) == "none"
+
+
+def test_the_loso_yardstick_leaves_out_variations_of_the_held_out_lines():
+    from checkin.rules.train_classifier import BLIND_SETS, CORPUS_DIR, near_duplicates
+
+    rows = [
+        {"norm": "i took the whole bottle of my sleep meds and my heart is pounding"},
+        {"norm": "see you all at group on thursday , bringing snacks"},
+    ]
+    held = ["i took the whole bottle of my sleeping meds and my heart is pounding"]
+    assert near_duplicates(rows, held) == {0}
+    assert all((CORPUS_DIR / name).exists() for name in BLIND_SETS)

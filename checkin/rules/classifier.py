@@ -5,7 +5,8 @@ adds one more signal: a linear model over word 1-2 grams and character 2-5 grams
 engine's *normalised* text (slang, accents, look-alike digits are handled once, by
 ``normalize``), English and Spanish together.  It has two heads: P(level >= urgent) and
 P(level == crisis).  When a head is confident (its probability reaches a threshold chosen on
-cross-validation so that harmless messages are rarely alarmed) and the rules gave a lower level,
+cross-validation so that harmless messages are rarely alarmed; a text both heads find likely is
+crisis at a lower crisis threshold) and the rules gave a lower level,
 the level is raised and the assessment says so in plain words for the facilitators.
 
 The model ships as plain JSON (``checkin/rules/risk_model.json``: per n-gram its idf and one
@@ -30,7 +31,7 @@ from .normalize import normalize
 log = logging.getLogger("checkin.rules.classifier")
 
 MODEL_PATH = Path(__file__).resolve().parent / "risk_model.json"
-MODEL_FORMAT = "checkin-risk-ngram-logreg/1"
+MODEL_FORMAT = "checkin-risk-ngram-logreg/2"
 
 # What a facilitator reads next to the rules' reasons (the rule list of the Assessment).
 REASONS = {
@@ -75,6 +76,9 @@ class Model:
     intercepts: tuple[float, float]
     thresholds: tuple[float, float]  # (urgent, crisis) probabilities needed to raise
     meta: dict
+    # Crisis also when both heads agree: P(>= urgent) reaches its threshold and P(crisis) this lower
+    # one (a text the model finds alarming and crisis-like, not merely crisis-like); None: never.
+    joint_crisis: float | None = None
 
     @classmethod
     def from_json(cls, data: dict) -> Model:
@@ -91,6 +95,9 @@ class Model:
             intercepts=(float(data["intercept_urgent"]), float(data["intercept_crisis"])),
             thresholds=(float(data["threshold_urgent"]), float(data["threshold_crisis"])),
             meta=dict(data.get("meta", {})),
+            joint_crisis=None
+            if data.get("threshold_crisis_joint") is None
+            else float(data["threshold_crisis_joint"]),
         )
 
     def probabilities(self, norm: str) -> tuple[float, float]:
@@ -116,6 +123,8 @@ class Model:
         if pc >= self.thresholds[1]:
             return "crisis"
         if pu >= self.thresholds[0]:
+            if self.joint_crisis is not None and pc >= self.joint_crisis:
+                return "crisis"
             return "urgent"
         return "none"
 

@@ -1,6 +1,7 @@
 """Retrain the statistical second opinion (``make classifier``) and write checkin/rules/risk_model.json.
 
     python -m checkin.rules.train_classifier [--report] [--out PATH] [TRAIN.tsv ...]
+    python -m checkin.rules.train_classifier --loso     # the leave-one-set-out yardstick (writes nothing)
 
 Training data: every labelled TSV under tests/corpus/ except the hold-out (risk_holdout.tsv), with a
 header of either ``level<TAB>text`` or ``level<TAB>construct<TAB>lang<TAB>text``.  Duplicate texts
@@ -11,8 +12,17 @@ running it twice writes the same bytes.
 Thresholds are chosen on 5-fold cross-validated (out-of-fold) probabilities of the classifier
 alone, so that it alarms few harmless lines of its own:
   * crisis head: above every harmless (none/watch) line out of fold;
-  * urgent head: at most HARMLESS_BUDGET of the harmless lines reach it out of fold.
+  * urgent head: at most HARMLESS_BUDGET of the harmless lines reach it out of fold;
+  * both heads together (crisis when the urgent head is over its threshold and the crisis head over
+    a lower one): at most JOINT_BUDGET of the harmless lines reach that crisis threshold out of fold.
 scikit-learn is needed here only; the service reads the JSON with pure Python.
+
+``--loso`` is the honest yardstick for the second opinion: for each blind set written by an outsider
+(BLIND_SETS), train exactly as ``make classifier`` does on every other file, less the lines of the set
+and their near-duplicates, and score the live path (all languages + this fold's model, through
+``apply_second_opinion``) on the set.  The rules were tuned on these sets after they were scored, so
+the rules-alone figures are optimistic; what the classifier adds on top of them is measured honestly.
+``--loso --outsiders`` does the same with the outsiders' training sets (OUTSIDER_SETS) as the folds.
 """
 
 from __future__ import annotations
@@ -24,7 +34,7 @@ import sys
 from pathlib import Path
 
 from .classifier import MIN_WORDS, MODEL_FORMAT, MODEL_PATH, Model, features, long_enough
-from .engine import LEVELS, assess, level_rank
+from .engine import ALL_LANGUAGES, LEVELS, assess, level_rank
 from .normalize import normalize
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,12 +43,31 @@ HOLDOUT = CORPUS_DIR / "risk_holdout.tsv"
 
 SEED = 20260
 FOLDS = 5
-C = 4.0
+C = 10.0
 MIN_DF = 2
 HARMLESS_BUDGET = 0.02  # share of harmless training lines the classifier may push to urgent, out of fold
+JOINT_BUDGET = 0.01  # share of harmless training lines over the joint crisis threshold, out of fold
 CRISIS_MARGIN = 0.02  # crisis threshold sits this far above the most crisis-like harmless line
 FLOOR = 0.5  # never raise below an even chance
 DECIMALS = 6
+
+# Blind sets, each written by an outsider who never saw the rules or the corpus (the folds of --loso).
+BLIND_SETS = (
+    "risk_blind_final.tsv",
+    "risk_blind_final4.tsv",
+    "risk_blind_final6.tsv",
+    "risk_blind_final8.tsv",
+    "risk_blind_fresh5.tsv",
+    "risk_blind_folded.tsv",
+)
+# Training sets written by outsiders from the level definitions and lexicons: the rules were never
+# tuned on most of their lines, so as folds they measure the rules AND the classifier on new words.
+OUTSIDER_SETS = (
+    "classifier_train_outsiders_a.tsv",
+    "classifier_train_outsiders_b.tsv",
+    "classifier_train_outsiders_c.tsv",
+)
+NEAR_DUPLICATE = 0.6  # Jaccard of character 4-gram sets at which a training line counts as a held-out line
 
 
 def training_files() -> list[Path]:
@@ -109,24 +138,34 @@ def out_of_fold(rows) -> tuple[list[float], list[float]]:
     return pu, pc
 
 
-def combined(rules_level: str, norm: str, pu: float, pc: float, tu: float, tc: float) -> str:
-    lvl = "crisis" if pc >= tc else "urgent" if pu >= tu else "none"
+def combined(rules_level: str, norm: str, pu: float, pc: float, th: tuple[float, float, float]) -> str:
+    tu, tc, tj = th
+    lvl = "crisis" if pc >= tc or (pu >= tu and pc >= tj) else "urgent" if pu >= tu else "none"
     if not long_enough(norm):
         lvl = "none"
     return lvl if level_rank(lvl) > level_rank(rules_level) else rules_level
 
 
-def choose_thresholds(rows, pu, pc) -> tuple[float, float]:
+def _budget_threshold(values, budget: float) -> float:
+    """The lowest threshold that at most ``budget`` of ``values`` reach (never below FLOOR)."""
+    n = int(budget * len(values))
+    ranked = sorted(values, reverse=True)
+    t = ranked[n] + 1e-4 if n < len(ranked) else FLOOR  # lines strictly above it: <= n
+    return round(min(0.99, max(FLOOR, t)), 4)
+
+
+def choose_thresholds(rows, pu, pc) -> tuple[float, float, float]:
     """From out-of-fold probabilities of the classifier alone (not of what the rules said, so that
     editing a rule does not change the shipped model): the crisis threshold sits above every
-    harmless line; the urgent one is the lowest that raises at most HARMLESS_BUDGET of them."""
+    harmless line; the urgent one is the lowest that raises at most HARMLESS_BUDGET of them; the
+    joint crisis one (used only with the urgent head over its threshold) the lowest that at most
+    JOINT_BUDGET of them reach."""
     harmless = [i for i, r in enumerate(rows) if r["level"] in ("none", "watch") and long_enough(r["norm"])]
     top = max((pc[i] for i in harmless), default=0.0)
-    tc = min(0.99, max(FLOOR, top + CRISIS_MARGIN))
-    budget = int(HARMLESS_BUDGET * len(harmless))
-    ranked = sorted((pu[i] for i in harmless), reverse=True)
-    tu = ranked[budget] + 1e-4 if budget < len(ranked) else FLOOR  # lines strictly above it: <= budget
-    return round(min(0.99, max(FLOOR, tu)), 4), round(tc, 4)
+    tc = round(min(0.99, max(FLOOR, top + CRISIS_MARGIN)), 4)
+    tu = _budget_threshold([pu[i] for i in harmless], HARMLESS_BUDGET)
+    tj = min(tc, _budget_threshold([pc[i] for i in harmless], JOINT_BUDGET))
+    return tu, tc, tj
 
 
 def figures(rows, levels) -> dict:
@@ -151,16 +190,16 @@ def _fmt(fig: dict) -> str:
     return "  ".join(f"{k} {n}/{d} ({100 * n / d if d else 0:.1f}%)" for k, (n, d) in fig.items())
 
 
-def train(paths=None, report: bool = False) -> dict:
-    rows = load_training(paths or training_files())
+def build(rows, report: bool = False):
+    """(model JSON data, vectorizer, heads) trained on ``rows`` with thresholds chosen out of fold."""
     norms = [r["norm"] for r in rows]
     y = [LEVELS.index(r["level"]) for r in rows]
     pu, pc = out_of_fold(rows)
-    tu, tc = choose_thresholds(rows, pu, pc)
+    tu, tc, tj = th = choose_thresholds(rows, pu, pc)
     if report:
         rules = [assess(r["text"]).level for r in rows]
-        both = [combined(rl, n, a, b, tu, tc) for rl, n, a, b in zip(rules, norms, pu, pc)]
-        print(f"{len(rows)} training lines; thresholds urgent {tu} crisis {tc}", file=sys.stderr)
+        both = [combined(rl, n, a, b, th) for rl, n, a, b in zip(rules, norms, pu, pc)]
+        print(f"{len(rows)} training lines; thresholds urgent {tu} crisis {tc} joint {tj}", file=sys.stderr)
         print("rules alone      (cv):", _fmt(figures(rows, rules)), file=sys.stderr)
         print("rules+classifier (cv):", _fmt(figures(rows, both)), file=sys.stderr)
     vec, heads = _pipeline_fit(norms, [v >= 2 for v in y], [v == 3 for v in y])
@@ -176,10 +215,12 @@ def train(paths=None, report: bool = False) -> dict:
             "C": C,
             "min_df": MIN_DF,
             "harmless_budget": HARMLESS_BUDGET,
+            "joint_budget": JOINT_BUDGET,
             "min_words": MIN_WORDS,
         },
         "threshold_urgent": tu,
         "threshold_crisis": tc,
+        "threshold_crisis_joint": tj,
         "intercept_urgent": r(heads[0].intercept_[0]),
         "intercept_crisis": r(heads[1].intercept_[0]),
         "features": [names[i] for i in order],
@@ -187,8 +228,15 @@ def train(paths=None, report: bool = False) -> dict:
         "coef_urgent": [r(heads[0].coef_[0, i]) for i in order],
         "coef_crisis": [r(heads[1].coef_[0, i]) for i in order],
     }
+    return data, vec, heads
+
+
+def train(paths=None, report: bool = False) -> dict:
+    rows = load_training(paths or training_files())
+    data, vec, heads = build(rows, report)
     # The pure-Python reader must agree with scikit-learn on every training line.
     model = Model.from_json(data)
+    norms = [r["norm"] for r in rows]
     a, b = _predict(vec, heads, norms)
     worst = max(
         max(abs(p - q) for p, q in zip(model.probabilities(n), (x, z))) for n, x, z in zip(norms, a, b)
@@ -196,6 +244,64 @@ def train(paths=None, report: bool = False) -> dict:
     if worst > 1e-3:
         raise SystemExit(f"pure-Python model disagrees with scikit-learn by {worst:.2g}")
     return data
+
+
+def _shingles(norm: str) -> list[str]:
+    padded = f" {norm} "
+    return sorted({padded[i : i + 4] for i in range(len(padded) - 3)})
+
+
+def near_duplicates(rows, held_norms) -> set[int]:
+    """Indices of ``rows`` whose normalised text is a held-out text or close to one (Jaccard of
+    character 4-gram sets at least NEAR_DUPLICATE): a variation of a held-out line is not unseen."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    vec = CountVectorizer(analyzer=_shingles, binary=True, lowercase=False)
+    vec.fit([r["norm"] for r in rows] + list(held_norms))
+    a = vec.transform([r["norm"] for r in rows])
+    b = vec.transform(held_norms)
+    inter = (a @ b.T).tocoo()
+    size_a, size_b = a.sum(axis=1).A1, b.sum(axis=1).A1
+    out = set()
+    for i, j, n in zip(inter.row, inter.col, inter.data):
+        if n / (size_a[i] + size_b[j] - n) >= NEAR_DUPLICATE:
+            out.add(int(i))
+    return out
+
+
+def loso(sets=BLIND_SETS, out=sys.stdout) -> dict:
+    """Leave one blind set out: per set, the live path's figures with the rules alone and with a
+    classifier trained without the set (nor near-duplicates of its lines); then all sets pooled."""
+    from .classifier import apply_second_opinion
+
+    pooled: dict[str, dict] = {"rules": {}, "live": {}}
+    for name in sets:
+        held_path = CORPUS_DIR / name
+        held = [r for r in read_rows(held_path) if normalize(r["text"])]
+        rows = load_training(p for p in training_files() if p.name != name)
+        dup = near_duplicates(rows, [normalize(r["text"]) for r in held])
+        rows = [r for i, r in enumerate(rows) if i not in dup]
+        data, _, _ = build(rows)
+        model = Model.from_json(data)
+        rules = [assess(r["text"], language=ALL_LANGUAGES) for r in held]
+        live = [apply_second_opinion(r["text"], a, model).level for r, a in zip(held, rules)]
+        figs = {"rules": figures(held, [a.level for a in rules]), "live": figures(held, live)}
+        print(
+            f"{name}: {len(held)} lines; trained on {len(rows)} ({len(dup)} near-duplicates left out); "
+            f"thresholds urgent {data['threshold_urgent']} crisis {data['threshold_crisis']}"
+            f" joint {data['threshold_crisis_joint']}",
+            file=out,
+        )
+        for kind, label in (("rules", "  rules alone    "), ("live", "  rules+classifier")):
+            print(label, _fmt(figs[kind]), file=out)
+            for k, (n, d) in figs[kind].items():
+                a, b = pooled[kind].get(k, (0, 0))
+                pooled[kind][k] = (a + n, b + d)
+        out.flush()
+    print(f"pooled over {len(sets)} sets:", file=out)
+    print("  rules alone     ", _fmt(pooled["rules"]), file=out)
+    print("  rules+classifier", _fmt(pooled["live"]), file=out)
+    return pooled
 
 
 def dump(data: dict) -> str:
@@ -209,7 +315,18 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--out", default=str(MODEL_PATH))
     ap.add_argument("--report", action="store_true", help="print cross-validated figures to stderr")
+    ap.add_argument(
+        "--loso",
+        action="store_true",
+        help="leave-one-blind-set-out figures of the live path (writes nothing)",
+    )
+    ap.add_argument(
+        "--outsiders", action="store_true", help="with --loso: the outsiders' training sets are the folds"
+    )
     args = ap.parse_args(argv)
+    if args.loso:
+        loso(OUTSIDER_SETS if args.outsiders else BLIND_SETS)
+        return 0
     data = train(args.files or None, report=args.report)
     Path(args.out).write_text(dump(data), encoding="utf-8")
     print(f"wrote {args.out}: {len(data['features'])} features", file=sys.stderr)
