@@ -66,6 +66,12 @@ OUTSIDER_SETS = (
     "classifier_train_outsiders_a.tsv",
     "classifier_train_outsiders_b.tsv",
     "classifier_train_outsiders_c.tsv",
+    "classifier_train_outsiders_d.tsv",
+    "classifier_train_outsiders_e.tsv",
+    "classifier_train_outsiders_f.tsv",
+    "classifier_train_outsiders_g.tsv",
+    "classifier_train_outsiders_h.tsv",
+    "classifier_train_outsiders_i.tsv",
 )
 NEAR_DUPLICATE = 0.6  # Jaccard of character 4-gram sets at which a training line counts as a held-out line
 
