@@ -252,10 +252,11 @@ class _ReminderRow(NamedTuple):
 
 
 def _reminder_wanted(body: str | None) -> bool | None:
-    """Whether reading this text will ask for the member's last reminder: None, it will not (a keyword,
-    or a score in words: "4 good week"); True, it will (an RSVP's words or a bare 1 or 2, which answer the
-    newest question); False, only if they have an open prompt (free text may get "reply with a number")."""
-    if keywords.classify(body)[0] is not None:
+    """Whether reading this text will ask for the member's last reminder: None, it will not (a keyword
+    answered as such, or a score in words: "4 good week"); True, it will (an RSVP's words, a YES included,
+    or a bare 1 or 2, which answer the newest question); False, only if they have an open prompt (free
+    text may get "reply with a number")."""
+    if keywords.classify(body)[0] not in (None, "opt_in"):  # an opt-in is read as an RSVP once opted in
         return None
     if parse_rsvp(body)[0] is not None:
         return True
