@@ -75,3 +75,30 @@ def test_ids_are_right_when_the_sequence_hands_out_ids_in_blocks(db, insert):
     table = stored(db)
     assert sorted(created + first) == sorted((table[k][0], k, "outbox") for k in table)
     assert len(table) == 30
+
+
+def test_two_writers_at_once_each_report_their_own_rows_ids(db, insert):
+    # Two planning jobs on two workers COPY at the same moment: each takes its ids from the sequence first,
+    # so the ids it reports are its rows' whatever the other took meanwhile.
+    import threading
+
+    barrier = threading.Barrier(2)
+    results: dict[str, list] = {}
+
+    def job(name: str) -> None:
+        with db.session() as s:
+            barrier.wait()
+            results[name] = insert(s, rows(*(f"reminder:{name}{m}:k:60" for m in range(400))), NOW)
+
+    threads = [threading.Thread(target=job, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    table = stored(db)
+    assert len(table) == 800
+    for name in ("a", "b"):
+        assert len(results[name]) == 400
+        assert all(
+            key.startswith(f"reminder:{name}") and table[key][0] == row_id for row_id, key, _ in results[name]
+        )

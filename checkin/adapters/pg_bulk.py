@@ -1,6 +1,6 @@
 """The planning tick's outbox rows into PostgreSQL by COPY (psycopg's copy protocol).
 
-Fast path: reserve the rows' ids from the outbox's sequence in one statement, then COPY the rows, ids
+Fast path: take the rows' ids from the outbox's sequence in one statement, then COPY the rows, ids
 included, straight into the outbox, in key order, inside a savepoint. The tick has already skipped the
 keys it found written, so this is nearly always all there is: as cheap as a plain COPY of the rows.
 A key that is there after all (another tick or process wrote it meanwhile) makes the COPY fail on the
@@ -63,46 +63,32 @@ def _encrypted(rows: list[dict], dialect) -> list[list]:
     return out
 
 
-# The outbox's id sequence as it stands: the last id given (is_called false: none yet) and how many ids a
-# session takes at a time (1 unless someone changed it).
-_SEQUENCE = (
-    "SELECT s.last_value - CASE WHEN s.is_called THEN 0 ELSE 1 END, p.seqcache"
-    " FROM outbox_id_seq s, pg_sequence p WHERE p.seqrelid = 'outbox_id_seq'::regclass"
-)
+# Ids for `n` rows, taken from the outbox's sequence in one statement (as the column's default would take
+# them row by row during the COPY): an array, one value to read back however many rows.
+_IDS = "SELECT array_agg(nextval('outbox_id_seq')) FROM generate_series(1, %(n)s)"
 
 
 def _copy_straight(cursor, values: list[list], now: datetime) -> list[tuple[int, str, str]] | None:
-    """COPY the rows into the outbox; None (nothing written) if a key was there already."""
-    cursor.execute(_SEQUENCE)
-    before, cache = cursor.fetchone()
+    """COPY the rows into the outbox with ids taken beforehand; None (nothing written) if a key was there already.
+
+    The ids are ours whatever other sessions take meanwhile (a sequence never gives one twice), so nothing is
+    read back afterwards; ids left unused by a rollback are a gap in the sequence, as any rollback leaves."""
+    with cursor.connection.cursor(binary=True) as ids_cursor:
+        ids_cursor.execute(_IDS, {"n": len(values)})
+        ids = sorted(ids_cursor.fetchone()[0])
     cursor.execute("SAVEPOINT tick_outbox_copy")
     try:
         with cursor.copy(
-            f"COPY outbox ({_COLS}, state, attempts, created_at, updated_at) FROM STDIN"
+            f"COPY outbox (id, {_COLS}, state, attempts, created_at, updated_at) FROM STDIN"
         ) as copy:
             tail = ("pending", 0, now, now)
-            for row in values:
-                copy.write_row((*row, *tail))
+            for row_id, row in zip(ids, values, strict=True):
+                copy.write_row((row_id, *row, *tail))
     except errors.UniqueViolation:
         cursor.execute("ROLLBACK TO SAVEPOINT tick_outbox_copy")
         return None
     cursor.execute("RELEASE SAVEPOINT tick_outbox_copy")
-    cursor.execute(_SEQUENCE)
-    after, _ = cursor.fetchone()
-    if cache == 1 and after - before == len(values):
-        # Nobody else took an id meanwhile: COPY gave the rows before+1 ... after, in the order it read them.
-        return [(before + 1 + i, row[_KEY], row[_QUEUE]) for i, row in enumerate(values)]
-    # Others' rows took ids among ours: ours are the rows above `before` with our keys.
-    keys = {row[_KEY] for row in values}
-    cursor.execute("SELECT id, idempotency_key, queue FROM outbox WHERE id > %(before)s", {"before": before})
-    created = [tuple(r) for r in cursor.fetchall() if r[1] in keys]
-    if len(created) != len(keys):  # a session holding cached ids (cache > 1): look them up by key
-        cursor.execute(
-            "SELECT id, idempotency_key, queue FROM outbox WHERE idempotency_key = ANY(%(keys)s)",
-            {"keys": list(keys)},
-        )
-        created = [tuple(r) for r in cursor.fetchall()]
-    return sorted(created)
+    return [(row_id, row[_KEY], row[_QUEUE]) for row_id, row in zip(ids, values, strict=True)]
 
 
 def _copy_then_insert(cursor, values: list[list], now: datetime) -> list[tuple[int, str, str]]:
