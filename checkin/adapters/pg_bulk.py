@@ -29,6 +29,7 @@ _COLS = ", ".join(OUTBOX_COLUMNS)
 _BODY = OUTBOX_COLUMNS.index("body")
 _KEY = OUTBOX_COLUMNS.index("idempotency_key")
 _QUEUE = OUTBOX_COLUMNS.index("queue")
+_NEXT = OUTBOX_COLUMNS.index("next_attempt_at")
 _values = itemgetter(*OUTBOX_COLUMNS)
 
 
@@ -52,13 +53,18 @@ def insert_outbox(session: Session, rows: list[dict], now: datetime) -> list[tup
 
 
 def _encrypted(rows: list[dict], dialect) -> list[list]:
+    """The rows' values in OUTBOX_COLUMNS order, bodies encrypted, times as text (COPY's text format)."""
     tokens: dict[str, bytes] = {}  # one ciphertext per distinct text in a tick (most bodies repeat)
+    times: dict[datetime, str] = {}  # one text per instant: a tick's rows share its `now`
     out = []
     for row in rows:
         values = list(_values(row))
         body = values[_BODY]
         if body is not None:
             values[_BODY] = tokens.get(body) or tokens.setdefault(body, crypto.encrypt(body, dialect))
+        when = values[_NEXT]
+        if when is not None:
+            values[_NEXT] = times.get(when) or times.setdefault(when, when.isoformat())
         out.append(values)
     return out
 
@@ -81,7 +87,8 @@ def _copy_straight(cursor, values: list[list], now: datetime) -> list[tuple[int,
         with cursor.copy(
             f"COPY outbox (id, {_COLS}, state, attempts, created_at, updated_at) FROM STDIN"
         ) as copy:
-            tail = ("pending", 0, now, now)
+            # Times go as text, formatted once: the driver would format every row's (a third of its work per row).
+            tail = ("pending", 0, now.isoformat(), now.isoformat())
             for row_id, row in zip(ids, values, strict=True):
                 copy.write_row((row_id, *row, *tail))
     except errors.UniqueViolation:
