@@ -4,16 +4,23 @@
 
 Seeded with COPY: every group meets weekly, 24 hours after the tick, in one of six zones (one member in
 50 lives in Asia/Kolkata, in their night at tick time, so their reminder waits for the morning), so the
-first tick writes a day-before reminder for nearly every member. Printed, beside a baseline measured in
+first tick writes a day-before reminder for nearly every member. Printed, beside baselines measured in
 the same run on the same database:
-- baseline: a plain COPY of as many outbox rows with the same columns into a copy of the outbox table;
-- first tick: one process plans every group (the index is empty) and writes the rows, as a ratio of the COPY;
+- baselines: a plain COPY of as many outbox rows with the same columns, committed, into an empty table
+  that is (BASELINES) bare (the columns only), the outbox's indexes without its foreign key (the one
+  baseline before), and the outbox as it is (its indexes and its foreign keys, the per-row check of
+  `member_id` against members included);
+- first tick: one process plans every group (the index is empty) and writes the rows, as a ratio of each
+  COPY, with its Python CPU and its database server process's CPU;
 - idle tick, a minute later (the written rows marked sent, as workers would, and the outbox and groups
   vacuumed and analysed, as autovacuum would): database time (summed over the statements) and this process's CPU apart, the median of 5;
 - a tick after 1% of the groups changed their plan (a 30-minute reminder added): only those are planned;
 - the first tick again (outbox emptied, index reset) as planning jobs of 200 groups taken by 1 and by 2
   worker processes (`workers.schedule_jobs.plan_groups`, each with its own Runtime; the jobs handed out
-  through a multiprocessing queue instead of Redis), and the wall-time ratio of 2 workers to 1.
+  through a multiprocessing queue instead of Redis), and the wall-time ratio of 2 workers to 1; for
+  each, every worker's CPU and its database server process's CPU (how many cores the tick kept busy),
+  and what the database sessions were doing, sampled every half second (pg_stat_activity: CPU, or the
+  wait event; "lock not granted" if pg_locks shows the session waiting for a lock).
 The machine is shared (2 cores, other work running): the ratios are the figures to read.
 """
 
@@ -27,9 +34,10 @@ import sys
 import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bench.common import temp_database
+from bench.common import backend_pids, cpu_seconds, temp_database
 
 ZONES = (
     "America/New_York",
@@ -156,9 +164,33 @@ def one_tick(db, now: datetime):
     return time.perf_counter() - started, time.process_time() - cpu, len(result.created), len(result.next_due)
 
 
-def baseline(db, rows: int) -> float:
-    """The write floor: COPY `rows` outbox rows with the same columns (one encrypted body) into a copy of the
-    outbox table (its indexes too) and commit."""
+BASELINES = (
+    # (label, what the table is)
+    ("bare", "a table of the outbox's columns, nothing else"),
+    ("indexes", "the outbox's indexes, no foreign key (the baseline before)"),
+    ("outbox", "the outbox as it is: its indexes and foreign keys"),
+)
+
+
+def _floor_table(session, kind: str) -> str:
+    """An empty table to COPY the floor's rows into: `kind` from BASELINES."""
+    conn = session.connection()
+    name = f"outbox_floor_{kind}"
+    if kind == "bare":
+        conn.exec_driver_sql(f"CREATE TABLE {name} (LIKE outbox INCLUDING DEFAULTS)")
+        return name
+    conn.exec_driver_sql(f"CREATE TABLE {name} (LIKE outbox INCLUDING ALL)")
+    if kind == "outbox":  # LIKE copies no foreign keys: the outbox's own, as its catalogue defines them
+        for (definition,) in conn.exec_driver_sql(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'outbox'::regclass AND contype = 'f'"
+        ):
+            conn.exec_driver_sql(f"ALTER TABLE {name} ADD {definition}")
+    return name
+
+
+def baseline(db, rows: int, kind: str) -> float:
+    """The write floor: COPY `rows` outbox rows with the tick's columns (one encrypted body, one member each)
+    into an empty table shaped as `kind` says (BASELINES) and commit; the table is dropped afterwards."""
     from checkin import crypto
 
     body = crypto.encrypt(
@@ -181,13 +213,13 @@ def baseline(db, rows: int) -> float:
         "updated_at",
     )
     with db.session() as session:
-        session.connection().exec_driver_sql("CREATE TABLE outbox_floor (LIKE outbox INCLUDING ALL)")
+        table = _floor_table(session, kind)
     started = time.perf_counter()
     with db.session() as session:
         cursor = session.connection().connection.driver_connection.cursor()
         _copy(
             cursor,
-            "outbox_floor",
+            table,
             cols,
             (
                 (
@@ -211,8 +243,54 @@ def baseline(db, rows: int) -> float:
         cursor.close()
     seconds = time.perf_counter() - started
     with db.session() as session:
-        session.connection().exec_driver_sql("DROP TABLE outbox_floor")
+        session.connection().exec_driver_sql(f"DROP TABLE {table}")
     return seconds
+
+
+class WaitSampler:
+    """What the bench database's busy sessions wait on, sampled every half second in a thread of its own
+    (pg_stat_activity: CPU when no wait event, else its type and name; and whether any lock was not granted)."""
+
+    def __init__(self, url: str):
+        import threading
+
+        from sqlalchemy.engine import make_url
+
+        self.dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self.counts: dict[str, int] = {}
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            while not self._stop.wait(0.5):
+                rows = conn.execute(
+                    "SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU'),"
+                    " EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted)"
+                    " FROM pg_stat_activity a WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    " AND state = 'active' AND backend_type = 'client backend'"
+                ).fetchall()
+                self.samples += 1
+                for wait, blocked in rows:
+                    label = wait + (" (lock not granted)" if blocked else "")
+                    self.counts[label] = self.counts.get(label, 0) + 1
+
+    def summary(self) -> str:
+        busy = sorted(self.counts.items(), key=lambda kv: -kv[1])[:5]
+        return f"{self.samples} samples, active sessions: " + (
+            ", ".join(f"{k} {v}" for k, v in busy) or "none"
+        )
 
 
 def _worker_env(url: str, key: str, instance: str) -> dict[str, str]:
@@ -225,8 +303,28 @@ def _worker_env(url: str, key: str, instance: str) -> dict[str, str]:
     }
 
 
+def _ready_to_run(pids: list[int]) -> float:
+    """Seconds these processes have spent so far runnable but waiting for a core (Linux schedstat; 0 where
+    unreadable)."""
+    total = 0
+    for pid in pids:
+        try:
+            total += int(Path(f"/proc/{pid}/schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / 1e9
+
+
+def _backend(runtime) -> int:
+    """The PostgreSQL server process behind this worker's pooled connection."""
+    with runtime.db.engine.connect() as conn:
+        return conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+
+
 def _worker(environ: dict, now: datetime, jobs, done, ready) -> None:
-    """A worker process: its own Runtime, planning job after job until it takes None."""
+    """A worker process: its own Runtime, planning job after job until it takes None. Puts on `done`: rows
+    written, its CPU seconds, its database server process's CPU seconds, and the seconds the two spent
+    waiting for a core."""
     from checkin.bootstrap import Runtime
     from checkin.unit_of_work import DiscardDispatcher
     from config import load_settings
@@ -234,20 +332,31 @@ def _worker(environ: dict, now: datetime, jobs, done, ready) -> None:
 
     runtime = Runtime.build(load_settings(environ), dispatcher=DiscardDispatcher())
     runtime.db.ping()
+    # One connection, checked out and back one session at a time: the same server process throughout.
+    procs = [os.getpid(), _backend(runtime)]
+    db_cpu, waited = cpu_seconds(procs[1:]), _ready_to_run(procs)
     ready.put(os.getpid())
     written, cpu = 0, time.process_time()
     while (ids := jobs.get()) is not None:
         written += schedule_jobs.plan_groups(ids, now, runtime=runtime)
+    cpu = time.process_time() - cpu
+    if _backend(runtime) != procs[1]:
+        raise RuntimeError("the worker's connection changed: its database CPU would be wrong")
+    db_cpu, waited = cpu_seconds(procs[1:]) - db_cpu, _ready_to_run(procs) - waited
     runtime.db.dispose()
-    done.put((written, time.process_time() - cpu))
+    done.put((written, cpu, db_cpu, waited))
 
 
-def spread_tick(db, environ: dict, now: datetime, workers: int) -> tuple[float, int, int, list[float]]:
-    """(wall s, rows written, jobs, each worker's CPU s) of one tick handed out as planning jobs to `workers` processes:
-    what `schedule_jobs.dispatch` does (housekeeping, claim the due groups), then the jobs."""
+def spread_tick(
+    db, environ: dict, now: datetime, workers: int
+) -> tuple[float, int, int, list[float], list[float], list[float], str]:
+    """(wall s, rows written, jobs, each worker's CPU s, each worker's database server process's CPU s, the
+    seconds each worker and its server process waited for a core, what the database sessions were doing) of one tick
+    handed out as planning jobs to `workers` processes: what `schedule_jobs.dispatch` does (housekeeping,
+    claim the due groups, cut them into jobs), then the jobs."""
     from checkin.schedules import due_index
     from checkin.schedules.tick import housekeeping
-    from workers.schedule_jobs import CLAIM, SHARD_GROUPS
+    from workers.schedule_jobs import CLAIM, shard
 
     ctx = multiprocessing.get_context("spawn")
     jobs, done, ready = ctx.Queue(), ctx.Queue(), ctx.Queue()
@@ -257,19 +366,28 @@ def spread_tick(db, environ: dict, now: datetime, workers: int) -> tuple[float, 
     try:
         for _ in procs:
             ready.get(timeout=120)  # started and connected: not part of the tick
-        started = time.perf_counter()
-        with db.session() as session:
-            housekeeping(session, now)
-        with db.session() as session:
-            claimed = [gid for gid, _ in due_index.claim_due(session, now, now + CLAIM)]
-        shards = [claimed[i : i + SHARD_GROUPS] for i in range(0, len(claimed), SHARD_GROUPS)]
-        for shard in shards:
-            jobs.put(shard)
-        for _ in procs:
-            jobs.put(None)
-        results = [done.get(timeout=3600) for _ in procs]
-        wall = time.perf_counter() - started
-        return wall, sum(r[0] for r in results), len(shards), [round(r[1], 2) for r in results]
+        with WaitSampler(db.engine.url.render_as_string(hide_password=False)) as waits:
+            started = time.perf_counter()
+            with db.session() as session:
+                housekeeping(session, now)
+            with db.session() as session:
+                claimed = [gid for gid, _ in due_index.claim_due(session, now, now + CLAIM)]
+            shards = shard(claimed)
+            for ids in shards:
+                jobs.put(ids)
+            for _ in procs:
+                jobs.put(None)
+            results = [done.get(timeout=3600) for _ in procs]
+            wall = time.perf_counter() - started
+        return (
+            wall,
+            sum(r[0] for r in results),
+            len(shards),
+            [round(r[1], 2) for r in results],
+            [round(r[2], 2) for r in results],
+            [round(r[3], 2) for r in results],
+            waits.summary(),
+        )
     finally:
         for proc in procs:
             proc.join(timeout=60)
@@ -310,15 +428,26 @@ def main(argv: list[str] | None = None) -> None:
             seed(db, members, groups)
             print(f"{'seed (COPY)':<28} {time.perf_counter() - started:7.2f} s", flush=True)
 
+            backends = backend_pids(url)  # the pooled connection the tick will use (seeding opened it)
+            db_cpu, queued = cpu_seconds(backends), _ready_to_run([os.getpid(), *backends])
             seconds, cpu, written, planned = one_tick(db, NOW)
-            base = baseline(db, written)
-            print(
-                f"{'baseline: COPY same rows':<28} {base:7.2f} s  {written} rows  {written / base:8.0f} rows/s",
-                flush=True,
-            )
+            db_cpu, queued = cpu_seconds(backends) - db_cpu, _ready_to_run([os.getpid(), *backends]) - queued
+            bases = {}
+            for kind, what in BASELINES:
+                bases[kind] = base = baseline(db, written, kind)
+                print(
+                    f"{'baseline: COPY into ' + kind:<28} {base:7.2f} s  {written} rows  {written / base:8.0f} rows/s"
+                    f"  ({what})",
+                    flush=True,
+                )
+
+            def ratios(wall: float) -> str:
+                return "  ".join(f"{wall / bases[kind]:.2f} x COPY into {kind}" for kind, _ in BASELINES)
+
             print(
                 f"{'first tick, 1 process':<28} {seconds:7.2f} s  {written} rows  {planned} groups planned"
-                f"  python cpu {cpu:.2f} s  = {seconds / base:.2f} x the COPY",
+                f"  = {ratios(seconds)}\n{'':<28} cpu: python {cpu:.2f} s, database {db_cpu:.2f} s;"
+                f" waiting for a core {queued:.2f} s",
                 flush=True,
             )
             with db.session() as session:  # what the workers would have done by the next minute
@@ -359,11 +488,15 @@ def main(argv: list[str] | None = None) -> None:
             times = {}
             for n in (1, 2):
                 reset(db)
-                wall, rows, jobs, cpus = spread_tick(db, environ, NOW, n)
+                wall, rows, jobs, cpus, db_cpus, queued, waits = spread_tick(db, environ, NOW, n)
                 times[n] = wall
+                busy = sum(cpus) + sum(db_cpus)
                 print(
-                    f"{f'first tick, {n} worker(s)':<28} {wall:7.2f} s  {rows} rows  {jobs} jobs"
-                    f"  = {wall / base:.2f} x the COPY  python cpu per worker {cpus} s",
+                    f"{f'first tick, {n} worker(s)':<28} {wall:7.2f} s  {rows} rows  {jobs} jobs  = {ratios(wall)}"
+                    f"\n{'':<28} cpu per worker: python {cpus} s, its database process {db_cpus} s;"
+                    f" {busy:.1f} s in all = {busy / wall:.2f} cores busy on average;"
+                    f" worker and database process waiting for a core {queued} s"
+                    f"\n{'':<28} database sessions, sampled: {waits}",
                     flush=True,
                 )
             print(

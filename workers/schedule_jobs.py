@@ -58,10 +58,14 @@ def dispatch(now=None, *, runtime: Runtime) -> int:
         claimed = [gid for gid, _ in due_index.claim_due(session, now, now + CLAIM)]
     if not claimed:
         return 0
-    shards = [claimed[i : i + SHARD_GROUPS] for i in range(0, len(claimed), SHARD_GROUPS)]
-    enqueued = enqueue_planning(rt.redis, shards, now)
+    enqueued = enqueue_planning(rt.redis, shard(claimed), now)
     log.info("schedule dispatch groups=%d jobs=%d", len(claimed), enqueued)
     return enqueued
+
+
+def shard(group_ids: list[int]) -> list[list[int]]:
+    """The claimed groups cut into planning jobs, in the order they are handed out."""
+    return [group_ids[i : i + SHARD_GROUPS] for i in range(0, len(group_ids), SHARD_GROUPS)]
 
 
 class PlanningFailed(RuntimeError):
