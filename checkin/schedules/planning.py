@@ -474,7 +474,7 @@ class _GroupPlanner:
                     nominal,
                     expires,
                     cand.expired_reason,
-                    f"{cand.kind}:{member.id}:{cand.key_middle}",
+                    cand.key_middle,
                     start,
                     end,
                 )
@@ -525,7 +525,7 @@ class _GroupPlanner:
                 nominal,
                 expires,
                 "stale",
-                f"nudge:{member.id}:{occ_key}",
+                occ_key,
                 start,
                 end,
             )
@@ -542,10 +542,12 @@ class _GroupPlanner:
         nominal: datetime,
         expires: datetime,
         expired_reason: str,
-        key: str,
+        key_middle: str,
         start: datetime,
         end: datetime,
     ) -> PlannedSend | None:
+        """The send of `kind` to `member` (its outbox key "{kind}:{member id}:{key_middle}", made only for a
+        send returned), or None if it is not shown in [start, end)."""
         send_at = self.effective(nominal, zone)
         held = None
         if kind == "reminder" and nominal >= expires:
@@ -577,7 +579,7 @@ class _GroupPlanner:
             held_reason=held,
             # A late send (first start, or after an outage) goes out now: "today"/"tomorrow" count from now.
             body=None if voice else self.body(kind, member, zone, occ, max(send_at, self.now)),
-            key=key,
+            key=f"{kind}:{member.id}:{key_middle}",
             group_id=self.group.id,
             phone=member.phone,
             from_number=self.group.phone_number,
