@@ -17,7 +17,8 @@ the same run on the same database:
 - a tick after 1% of the groups changed their plan (a 30-minute reminder added): only those are planned;
 - the first tick again (outbox emptied, index reset) as planning jobs of 200 groups taken by 1 and by 2
   worker processes (`workers.schedule_jobs.plan_groups`, each with its own Runtime; the jobs handed out
-  through a multiprocessing queue instead of Redis), and the wall-time ratio of 2 workers to 1; for
+  through a multiprocessing queue instead of Redis), and the wall-time ratio of 2 workers to 1 (1 then 2,
+  `CHECKIN_BENCH_PLAN_ROUNDS` times, default 1: the load of a shared machine moves between phases); for
   each, every worker's CPU and its database server process's CPU (how many cores the tick kept busy),
   and what the database sessions were doing, sampled every half second (pg_stat_activity: CPU, or the
   wait event; "lock not granted" if pg_locks shows the session waiting for a lock).
@@ -485,25 +486,35 @@ def main(argv: list[str] | None = None) -> None:
 
             db.dispose()
             environ = _worker_env(url, key, instance)
-            times = {}
-            for n in (1, 2):
-                reset(db)
-                wall, rows, jobs, cpus, db_cpus, queued, waits = spread_tick(db, environ, NOW, n)
-                times[n] = wall
-                busy = sum(cpus) + sum(db_cpus)
+            rounds = max(1, int(os.environ.get("CHECKIN_BENCH_PLAN_ROUNDS", "1")))
+            splits = []
+            for round_ in range(rounds):
+                times = {}
+                for n in (1, 2):
+                    reset(db)
+                    wall, rows, jobs, cpus, db_cpus, queued, waits = spread_tick(db, environ, NOW, n)
+                    times[n] = wall
+                    busy = sum(cpus) + sum(db_cpus)
+                    print(
+                        f"{f'first tick, {n} worker(s)':<28} {wall:7.2f} s  {rows} rows  {jobs} jobs  = {ratios(wall)}"
+                        f"\n{'':<28} cpu per worker: python {cpus} s, its database process {db_cpus} s;"
+                        f" {busy:.1f} s in all = {busy / wall:.2f} cores busy on average;"
+                        f" worker and database process waiting for a core {queued} s"
+                        f"\n{'':<28} database sessions, sampled: {waits}",
+                        flush=True,
+                    )
+                splits.append(times[2] / times[1])
                 print(
-                    f"{f'first tick, {n} worker(s)':<28} {wall:7.2f} s  {rows} rows  {jobs} jobs  = {ratios(wall)}"
-                    f"\n{'':<28} cpu per worker: python {cpus} s, its database process {db_cpus} s;"
-                    f" {busy:.1f} s in all = {busy / wall:.2f} cores busy on average;"
-                    f" worker and database process waiting for a core {queued} s"
-                    f"\n{'':<28} database sessions, sampled: {waits}",
+                    f"{'2 workers / 1 worker':<28} {splits[-1]:7.2f}  (wall time; 0.5 would be a perfect split;"
+                    f" round {round_ + 1} of {rounds})  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
                     flush=True,
                 )
-            print(
-                f"{'2 workers / 1 worker':<28} {times[2] / times[1]:7.2f}  (wall time; 0.5 would be a perfect split)"
-                f"  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
-                flush=True,
-            )
+            if rounds > 1:
+                print(
+                    f"{'2 workers / 1 worker':<28} {statistics.median(splits):7.2f}  median of {rounds} rounds"
+                    f" {[round(x, 2) for x in splits]}",
+                    flush=True,
+                )
         finally:
             db.dispose()
 
