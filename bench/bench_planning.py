@@ -22,6 +22,9 @@ the same run on the same database:
   each, every worker's CPU and its database server process's CPU (how many cores the tick kept busy),
   and what the database sessions were doing, sampled every half second (pg_stat_activity: CPU, or the
   wait event; "lock not granted" if pg_locks shows the session waiting for a lock).
+With `CHECKIN_BENCH_MESSAGES=N` (e.g. 2000000), N messages over the year before the tick are seeded
+too (half inbound, spread over the members), and the read of who texted in the last 2 hours is timed
+by EXPLAIN ANALYZE, for a planning job of 200 groups and, as it was before, over the whole network.
 The machine is shared (2 cores, other work running): the ratios are the figures to read.
 """
 
@@ -64,6 +67,86 @@ def options(argv: list[str]) -> argparse.Namespace:
     if args.members < args.per_group:
         parser.error(f"--members must be at least {args.per_group}")
     return args
+
+
+def seed_messages(db, count: int, members: int) -> None:
+    """`count` messages over the year before NOW, every other one inbound, member by member in turn, each
+    with a body the size of an encrypted text (the table's size is what a scan of it pays)."""
+    year = 365 * 24 * 3600
+    body = "gAAAAA" + "x" * 250
+    with db.session() as session:
+        cursor = session.connection().connection.driver_connection.cursor()
+        _copy(
+            cursor,
+            "messages",
+            (
+                "direction",
+                "channel",
+                "member_id",
+                "from_number",
+                "to_number",
+                "body",
+                "status",
+                "created_at",
+                "updated_at",
+            ),
+            (
+                (
+                    "inbound" if i % 2 else "outbound",
+                    "sms",
+                    i % members + 1,
+                    "+12020000000",
+                    "+15000000000",
+                    body,
+                    "received" if i % 2 else "delivered",
+                    at,
+                    at,
+                )
+                for i in range(count)
+                for at in (NOW - timedelta(seconds=(i * 7919) % year),)
+            ),
+        )
+        cursor.execute("ANALYZE messages")
+        cursor.close()
+
+
+def recent_read(db) -> list[tuple[str, float, str]]:
+    """EXPLAIN ANALYZE of who texted in the last 2 hours: (what, milliseconds, scans of messages)."""
+
+    from sqlalchemy import func, select
+
+    from checkin.models import Message
+    from checkin.schedules.service import _recent_inbound_query
+    from workers.schedule_jobs import SHARD_GROUPS
+
+    since = NOW - timedelta(hours=2)
+    whole = (
+        select(Message.member_id, func.max(Message.created_at))
+        .where(Message.direction == "inbound", Message.member_id.is_not(None), Message.created_at >= since)
+        .group_by(Message.member_id)
+    )
+    found = []
+    with db.session() as session:
+        job = _recent_inbound_query(session, list(range(1, SHARD_GROUPS + 1)), since)
+        cursor = session.connection().connection.driver_connection.cursor()
+        for what, query in ((f"a job of {SHARD_GROUPS} groups", job), ("whole network (before)", whole)):
+            compiled = query.compile(
+                dialect=session.bind.dialect, compile_kwargs={"render_postcompile": True}
+            )
+            cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {compiled}", compiled.params)
+            plan = cursor.fetchone()[0][0]
+            scans, stack = set(), [plan["Plan"]]
+            while stack:
+                node = stack.pop()
+                if node.get("Relation Name") == "messages":
+                    scans.add(
+                        f"{node['Node Type']}"
+                        + (f" using {node['Index Name']}" if "Index Name" in node else "")
+                    )
+                stack.extend(node.get("Plans", ()))
+            found.append((what, plan["Execution Time"], ", ".join(sorted(scans))))
+        cursor.close()
+    return found
 
 
 def _copy(cursor, table: str, cols: tuple[str, ...], rows) -> None:
@@ -428,6 +511,19 @@ def main(argv: list[str] | None = None) -> None:
             started = time.perf_counter()
             seed(db, members, groups)
             print(f"{'seed (COPY)':<28} {time.perf_counter() - started:7.2f} s", flush=True)
+            messages = int(os.environ.get("CHECKIN_BENCH_MESSAGES", "0"))
+            if messages:
+                started = time.perf_counter()
+                seed_messages(db, messages, members)
+                print(
+                    f"{'seed messages (COPY)':<28} {time.perf_counter() - started:7.2f} s  {messages} over a year",
+                    flush=True,
+                )
+                for what, ms, scans in recent_read(db):
+                    print(
+                        f"{'texted in 2 h: ' + what:<28} {ms:7.1f} ms  (messages read by: {scans})",
+                        flush=True,
+                    )
 
             backends = backend_pids(url)  # the pooled connection the tick will use (seeding opened it)
             db_cpu, queued = cpu_seconds(backends), _ready_to_run([os.getpid(), *backends])

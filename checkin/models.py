@@ -212,7 +212,9 @@ class Message(Base):
     direction: Mapped[str] = mapped_column(String(8))  # inbound | outbound
     channel: Mapped[str] = mapped_column(String(8), default="sms")
     provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
-    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    # Indexed with created_at (ix_messages_member_created): a member's messages, and the planner's
+    # "texted in the last 2 hours" as one index range per member.
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
     # Provider addresses: an E.164 number, or 'whatsapp:+1...', 'client:name', a SIP address.
     from_number: Mapped[str] = mapped_column(String(128))
@@ -228,6 +230,8 @@ class Message(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     member: Mapped[Member | None] = relationship()
+
+    __table_args__ = (Index("ix_messages_member_created", "member_id", "created_at"),)
 
 
 class OutboxItem(Base):

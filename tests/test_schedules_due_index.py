@@ -13,7 +13,7 @@ from rq import Queue
 from sqlalchemy import select
 
 from checkin.directory import add_group, add_member
-from checkin.models import Group, Member, OutboxItem
+from checkin.models import Group, Member, Message, OutboxItem
 from checkin.schedules import due_index, set_plan, set_schedule
 from checkin.schedules.service import pause_member
 from checkin.schedules.tick import write_due
@@ -244,3 +244,35 @@ def test_one_group_failing_in_a_planning_job_does_not_stop_the_others(
     assert len(texts_to(fake_twilio, KIM)) == 1
     with runtime.db.session() as s:
         assert s.scalar(select(OutboxItem.id).where(OutboxItem.state != "sent")) is None
+
+
+def test_in_a_planning_job_a_member_texting_right_now_gets_the_prompt_when_the_exchange_is_over(
+    runtime, fake_twilio, two_groups
+):
+    """The job reads who texted in the last 2 hours for its own groups' members: Sam, texting 4 minutes
+    before Thursday's prompt, gets his when the exchange is over; Kim, who texted 3 hours before, on time."""
+    prompt_time = datetime(2020, 1, 16, 15, 0, tzinfo=UTC)  # Thu 10:00 New York, after the 14 January meeting
+    with runtime.db.session() as s:
+        for gid in two_groups:
+            set_plan(s, gid, now=EDITED, reminder_offsets_minutes=[])
+        group_number = {g.id: g.phone_number for g in s.scalars(select(Group))}
+        for phone, ago in ((SAM, timedelta(minutes=4)), (KIM, timedelta(hours=3))):
+            member = s.scalars(select(Member).where(Member.phone == phone)).one()
+            s.add(
+                Message(
+                    direction="inbound",
+                    member_id=member.id,
+                    from_number=phone,
+                    to_number=group_number[two_groups[phone == KIM]],
+                    body="rough day",
+                    status="received",
+                    created_at=prompt_time - ago,
+                )
+            )
+    assert schedule_jobs.plan_groups(list(two_groups), prompt_time, runtime=runtime) == 1
+    deliver_due(runtime, prompt_time)
+    assert texts_to(fake_twilio, SAM) == [] and len(texts_to(fake_twilio, KIM)) == 1
+    later = prompt_time + timedelta(minutes=7)  # ten minutes after Sam's message
+    assert schedule_jobs.plan_groups(list(two_groups), later, runtime=runtime) == 1
+    deliver_due(runtime, later)
+    assert len(texts_to(fake_twilio, SAM)) == 1

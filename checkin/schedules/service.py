@@ -533,6 +533,40 @@ def _members_query(session: Session, group_ids: list[int]):
     )
 
 
+def _recent_inbound_query(session: Session, group_ids: list[int], since: datetime):
+    """(member id, newest inbound message time since `since`) of these groups' members who texted since.
+
+    Only these groups' members: `messages` holds a year of every member's texts and has no index on
+    created_at alone, so "every member's newest since" read all of it, in every planning job. On
+    PostgreSQL each member is one range of the (member_id, created_at) index, in a LATERAL subquery (an
+    aggregate, so the planner cannot flatten it into a scan of the whole table); elsewhere a semi-join."""
+    if session.bind.dialect.name == "postgresql":
+        last = (
+            select(func.max(Message.created_at).label("at"))
+            .where(
+                Message.member_id == GroupMember.member_id,
+                Message.created_at >= since,
+                Message.direction == "inbound",
+            )
+            .lateral("last_inbound")
+        )
+        return (
+            select(GroupMember.member_id, last.c.at)
+            .select_from(GroupMember)
+            .join(last, true())
+            .where(GroupMember.group_id.in_(group_ids), last.c.at.is_not(None))
+        )
+    return (
+        select(Message.member_id, func.max(Message.created_at))
+        .where(
+            Message.member_id.in_(select(GroupMember.member_id).where(GroupMember.group_id.in_(group_ids))),
+            Message.created_at >= since,
+            Message.direction == "inbound",
+        )
+        .group_by(Message.member_id)
+    )
+
+
 def load_state(
     session: Session, now: datetime, group_ids: list[int] | None = None
 ) -> tuple[list[GroupState], list[OpenPrompt]]:
@@ -555,17 +589,7 @@ def load_state(
         )
     ):
         overrides.setdefault(row.group_id, {})[row.occurrence_key] = _override_spec(row)
-    recent = dict(
-        session.execute(
-            select(Message.member_id, func.max(Message.created_at))
-            .where(
-                Message.direction == "inbound",
-                Message.member_id.is_not(None),
-                Message.created_at >= now - timedelta(hours=2),
-            )
-            .group_by(Message.member_id)
-        ).all()
-    )
+    recent = dict(session.execute(_recent_inbound_query(session, ids, now - timedelta(hours=2))).all())
     members: dict[int, list[MemberState]] = {}
     rows = session.execute(_members_query(session, ids))
     for gid, mid, name, phone, lang, tz, channel, status, paused in rows:

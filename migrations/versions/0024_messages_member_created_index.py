@@ -1,0 +1,25 @@
+"""messages by member and time: the planner reads whether each member of a job's groups texted in the
+last 2 hours as one range of this index per member (it read every inbound message of the network, a
+year of texts, in every planning job). It replaces the index on member_id alone, a prefix of it, so
+the webhook's insert maintains no more indexes than before.
+
+Revision ID: 0024
+Revises: 0023
+"""
+
+from alembic import op
+
+revision = "0024"
+down_revision = "0023"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_messages_member_created", "messages", ["member_id", "created_at"])
+    op.drop_index("ix_messages_member_id", table_name="messages")
+
+
+def downgrade() -> None:
+    op.create_index("ix_messages_member_id", "messages", ["member_id"])
+    op.drop_index("ix_messages_member_created", table_name="messages")
