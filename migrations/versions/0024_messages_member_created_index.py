@@ -1,7 +1,8 @@
 """messages by member and time: the planner reads whether each member of a job's groups texted in the
 last 2 hours as one range of this index per member (it read every inbound message of the network, a
 year of texts, in every planning job). It replaces the index on member_id alone, a prefix of it, so
-the webhook's insert maintains no more indexes than before.
+the webhook's insert maintains no more indexes than before. Built CONCURRENTLY on PostgreSQL: a plain
+CREATE INDEX would hold every inbound text's INSERT for as long as a year of messages takes to index.
 
 Revision ID: 0024
 Revises: 0023
@@ -16,10 +17,17 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_messages_member_created", "messages", ["member_id", "created_at"])
-    op.drop_index("ix_messages_member_id", table_name="messages")
+    with op.get_context().autocommit_block():
+        op.create_index(
+            "ix_messages_member_created",
+            "messages",
+            ["member_id", "created_at"],
+            postgresql_concurrently=True,
+        )
+        op.drop_index("ix_messages_member_id", table_name="messages", postgresql_concurrently=True)
 
 
 def downgrade() -> None:
-    op.create_index("ix_messages_member_id", "messages", ["member_id"])
-    op.drop_index("ix_messages_member_created", table_name="messages")
+    with op.get_context().autocommit_block():
+        op.create_index("ix_messages_member_id", "messages", ["member_id"], postgresql_concurrently=True)
+        op.drop_index("ix_messages_member_created", table_name="messages", postgresql_concurrently=True)
