@@ -255,7 +255,10 @@ def test_unknown_number_learns_nothing(twilio, db, member, group):
     "change, reason",
     [
         ({"MessageSid": None}, "missing MessageSid"),
-        ({"MessageSid": "not-a-sid"}, "MessageSid is not a Twilio SID"),
+        ({"MessageSid": "not-a-sid"}, "MessageSid is not a Twilio message SID"),
+        # Found by an outside tester: any two capitals passed; a call's or an account's SID is no message.
+        ({"MessageSid": "XX" + "a" * 32}, "MessageSid is not a Twilio message SID"),
+        ({"MessageSid": "CA" + "a" * 32}, "MessageSid is not a Twilio message SID"),
         ({"From": None}, "missing From"),
         ({"From": "hello"}, "From is not a phone number"),
         ({"Body": "x" * 1601}, "Body is longer than 1600"),

@@ -17,7 +17,14 @@ from webhooks.signature import twilio_signed
 
 bp = Blueprint("twilio_sms", __name__, url_prefix="/twilio")
 
-SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")
+# Twilio names a message SM... (MM... for one with media) and a call CA..., each with 32 hex digits.
+SIDS = {
+    "MessageSid": (
+        re.compile(r"(SM|MM)[0-9a-fA-F]{32}"),
+        "a Twilio message SID (SM or MM and 32 hex digits)",
+    ),
+    "CallSid": (re.compile(r"CA[0-9a-fA-F]{32}"), "a Twilio call SID (CA and 32 hex digits)"),
+}
 MAX_BODY = 1600  # Twilio's own limit for one inbound message
 MAX_ADDRESS = 128  # 'whatsapp:+1...', 'client:alice', a SIP address: what Twilio may put in To/From
 
@@ -35,8 +42,9 @@ def _field(name: str, *, required: bool = True, max_len: int = 64) -> str:
 
 def _sid(name: str) -> str:
     value = _field(name)
-    if not SID.fullmatch(value):  # fullmatch: '$' would let a trailing newline through
-        abort(400, f"{name} is not a Twilio SID")
+    pattern, what = SIDS[name]
+    if not pattern.fullmatch(value):  # fullmatch: '$' would let a trailing newline through
+        abort(400, f"{name} is not {what}")
     return value
 
 
