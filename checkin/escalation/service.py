@@ -802,21 +802,29 @@ def _tell_circle(session: Session, esc: Escalation, ctx: Context, now: datetime,
 
 # --- opening and attaching --------------------------------------------------------------------
 
-_LIVE_FOR = None
+
+@cache
+def _live_for_statement(lock: bool):
+    table = Escalation.__table__
+    statement = select(table).where(
+        table.c.member_id == bindparam("member_id"), table.c.state.in_(LIVE_STATES)
+    )
+    return statement.with_for_update() if lock else statement
 
 
-def live_for(session: Session, member_id: int) -> Escalation | None:
+def live_for(session: Session, member_id: int, *, lock: bool = False) -> Escalation | None:
     """The member's live escalation, read with one prebuilt Core statement (every watch, urgent and
-    crisis message asks) and adopted into the session."""
-    global _LIVE_FOR
-    if _LIVE_FOR is None:
-        table = Escalation.__table__
-        _LIVE_FOR = select(table).where(
-            table.c.member_id == bindparam("member_id"), table.c.state.in_(LIVE_STATES)
-        )
+    crisis message asks) and adopted into the session.
+
+    `lock`: the case is about to be changed (a message attached: its round, level, alerts): its row is
+    locked (FOR UPDATE, PostgreSQL), so texts racing onto one case take turns and each reads the round
+    the one before it committed; two read together would both write the same round, and the second's
+    alerts would be the first's (same keys): nobody told, for it."""
     session.flush()  # an escalation opened a moment ago in this session counts, as with autoflush
-    row = session.connection().execute(_LIVE_FOR, {"member_id": member_id}).first()
-    return from_row(session, Escalation, dict(row._mapping)) if row is not None else None
+    row = session.connection().execute(_live_for_statement(lock), {"member_id": member_id}).first()
+    if row is None:
+        return None
+    return from_row(session, Escalation, dict(row._mapping))
 
 
 def handle_verdict(
@@ -833,7 +841,7 @@ def handle_verdict(
         return None  # the everyday reply: no lookup
     ctx = _required(ctx)
     store_record(session, verdict.record)  # a case links to it
-    live = live_for(session, member.id)
+    live = live_for(session, member.id, lock=verdict.level in PAGED)
     if verdict.level not in PAGED:
         if live is not None:  # watch
             verdict.record.escalation_id = live.id
@@ -857,7 +865,7 @@ def handle_verdict(
         if esc is not None:
             return esc
         # Another message from this member opened one a moment ago: attach to it.
-        live = live_for(session, member.id)
+        live = live_for(session, member.id, lock=True)
     return _attach(session, live, message, verdict, now, ctx)
 
 
@@ -944,7 +952,9 @@ def escalate_sender(
         .limit(1)
     )
     if live_id is not None:
-        return _attach(session, session.get(Escalation, live_id), message, verdict, now, ctx)
+        # Locked, as a member's case is (`live_for`): texts racing onto it take turns.
+        esc = session.get(Escalation, live_id, with_for_update=True, populate_existing=True)
+        return _attach(session, esc, message, verdict, now, ctx)
     group_id = session.scalar(select(Group.id).where(Group.phone_number == message.to_number))
     return _open(session, None, group_id, message, verdict, now, ctx)
 
