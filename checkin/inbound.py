@@ -17,7 +17,7 @@ from checkin import answers, consent, keywords, templates
 from checkin.answers import asked
 from checkin.answers.parse import parse_rsvp, parse_score
 from checkin.channels import Channel, phone_of
-from checkin.checkins import ANSWER_WINDOW, CheckIn, open_prompt_id
+from checkin.checkins import ANSWER_WINDOW, OPEN_LITERAL, CheckIn, open_prompt_id
 from checkin.db import connection_lost, utcnow
 from checkin.escalation import commands, failsafe
 from checkin.escalation import service as escalation
@@ -221,7 +221,21 @@ def _claim_as_member(
         prompt = None
         if row["open_checkin_id"] is not None:
             prompt = from_row(session, CheckIn, {c.name: row[f"p_{c.name}"] for c in CheckIn.__table__.c})
-        asked.remember_open_prompt(session, member.id, row["open_checkin_id"], prompt)
+        taken = (
+            score is not None
+            and row["message_id"] is not None
+            and row["open_checkin_id"] is not None
+            and row["answered_id"] is None
+        )
+        if taken:
+            # Read open, but answered by a concurrent text before this one could record its answer on
+            # it: this text finds no open prompt, as it would a moment later.
+            log.info(
+                "open prompt=%s answered concurrently; message=%s", row["open_checkin_id"], row["message_id"]
+            )
+            asked.remember_open_prompt(session, member.id, None)
+        else:
+            asked.remember_open_prompt(session, member.id, row["open_checkin_id"], prompt)
         if reminder is not None and (reminder or row["open_checkin_id"] is not None):
             # Read when wanted: an RSVP's words, or a text that may need "reply with a number".
             found = (
@@ -318,6 +332,9 @@ def _claim_as_member_statement():
         update(checkins)
         .where(
             checkins.c.id == open_prompt_id(select(sender.c.id).scalar_subquery(), since),
+            # Checked again on the row itself: a concurrent answer that took the prompt first (its
+            # commit awaited on the row's lock) leaves it answered, and this text then answers nothing.
+            checkins.c.state == OPEN_LITERAL,
             record,
             exists(select(claimed.c.id)),
         )

@@ -81,6 +81,11 @@ def read(session: Session, member: Member, message: Message, now: datetime | Non
     return reading
 
 
+def forget_reading(session: Session, message_id: int) -> None:
+    """Read the message again next time (what it answers changed: its prompt was taken meanwhile)."""
+    session.info.get(_READINGS, {}).pop(message_id, None)
+
+
 def score_of(session: Session, member: Member, message: Message) -> int | None:
     """The message's check-in score, or None (not a score, or an RSVP that looks like one)."""
     return read(session, member, message).score

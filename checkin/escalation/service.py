@@ -148,13 +148,17 @@ def _history_recording_answer(
             set_committed_value(prompt, key, value)  # as stored: nothing left for the ORM to flush
         return history, True
     values = _answer_values(message, score, source)
-    rows = session.execute(
+    row = session.execute(
         _history_answering_statement(),
         # No bind parameter is named as a checkins column: Core would take it as one more value to SET.
         {"h_member_id": member.id, "h_message_id": message.id, "prompt_id": prompt.id}
         | {f"a_{k}": v for k, v in values.items()},
-    ).scalars()
-    history = tuple(reversed(rows.all()))  # oldest first, as the rules engine expects
+    ).one()
+    history = tuple(reversed(row.scores or ()))  # oldest first, as the rules engine expects
+    if row.answered_id is None:
+        # Read open with the message, but a concurrent text answered it first (this UPDATE waited for
+        # its commit and found it answered): recorded nothing; the caller reads the text again.
+        raise PromptTaken(prompt.id)
     for key, value in values.items():
         set_committed_value(prompt, key, value)  # as stored: nothing left for the ORM to flush
     return history, True
@@ -162,18 +166,22 @@ def _history_recording_answer(
 
 @cache  # built once: an immutable statement, compiled and cached by SQLAlchemy after that
 def _history_answering_statement():
-    from checkin.checkins import CheckIn
+    from sqlalchemy import func
+    from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+    from checkin.checkins import OPEN_LITERAL, CheckIn
 
     checkins, assessments = CheckIn.__table__, AssessmentRecord.__table__
     answered = (
         update(checkins)
-        .where(checkins.c.id == bindparam("prompt_id"))  # by id alone, as the ORM's UPDATE was
+        # Still open on the row itself: a concurrent answer committed first leaves nothing to update.
+        .where(checkins.c.id == bindparam("prompt_id"), checkins.c.state == OPEN_LITERAL)
         .values({name: bindparam(f"a_{name}", type_=checkins.c[name].type) for name in ANSWER_FIELDS})
         .returning(checkins.c.id)
         .cte("answered")
     )
-    return (
-        select(assessments.c.score)
+    recent = (
+        select(assessments.c.id, assessments.c.score)
         .where(
             assessments.c.member_id == bindparam("h_member_id"),
             assessments.c.score.is_not(None),
@@ -181,8 +189,14 @@ def _history_answering_statement():
         )
         .order_by(assessments.c.id.desc())
         .limit(5)
-        .add_cte(answered)
+        .subquery("recent")
     )
+    scores = select(func.array_agg(aggregate_order_by(recent.c.score, recent.c.id.desc()))).scalar_subquery()
+    return select(select(answered.c.id).scalar_subquery().label("answered_id"), scores.label("scores"))
+
+
+class PromptTaken(Exception):
+    """The open prompt a text was read as answering was answered by a concurrent text first."""
 
 
 # Every column but the id: what an assessment written later (`write=False`) carries until then.
@@ -275,7 +289,17 @@ def assess_message(
         # The history only matters to a message that carries a score (see the rules engine's step 4).
         history, answered = (), False
         if score is not None:
-            history, answered = _history_recording_answer(session, member, message, score, source)
+            try:
+                history, answered = _history_recording_answer(session, member, message, score, source)
+            except PromptTaken as taken:
+                # As a moment later: the text is read again with no open prompt (a "did you mean to
+                # answer a check-in?", an RSVP, or an unprompted check-in), and assessed as such.
+                log.info("open prompt=%s answered concurrently; message=%s", taken.args[0], message.id)
+                from checkin.answers.asked import remember_open_prompt
+
+                remember_open_prompt(session, member.id, None)
+                answers.forget_reading(session, message.id)
+                return assess_message(session, member, message, source=source, language=language, write=write)
         context = AssessmentContext(score=score, recent_scores=history, source=source)
         # Every live text is read in every configured language and the highest verdict wins: a member
         # registered as English may write to us in Spanish (or mix both) when it matters most.
@@ -778,21 +802,29 @@ def _tell_circle(session: Session, esc: Escalation, ctx: Context, now: datetime,
 
 # --- opening and attaching --------------------------------------------------------------------
 
-_LIVE_FOR = None
+
+@cache
+def _live_for_statement(lock: bool):
+    table = Escalation.__table__
+    statement = select(table).where(
+        table.c.member_id == bindparam("member_id"), table.c.state.in_(LIVE_STATES)
+    )
+    return statement.with_for_update() if lock else statement
 
 
-def live_for(session: Session, member_id: int) -> Escalation | None:
+def live_for(session: Session, member_id: int, *, lock: bool = False) -> Escalation | None:
     """The member's live escalation, read with one prebuilt Core statement (every watch, urgent and
-    crisis message asks) and adopted into the session."""
-    global _LIVE_FOR
-    if _LIVE_FOR is None:
-        table = Escalation.__table__
-        _LIVE_FOR = select(table).where(
-            table.c.member_id == bindparam("member_id"), table.c.state.in_(LIVE_STATES)
-        )
+    crisis message asks) and adopted into the session.
+
+    `lock`: the case is about to be changed (a message attached: its round, level, alerts): its row is
+    locked (FOR UPDATE, PostgreSQL), so texts racing onto one case take turns and each reads the round
+    the one before it committed; two read together would both write the same round, and the second's
+    alerts would be the first's (same keys): nobody told, for it."""
     session.flush()  # an escalation opened a moment ago in this session counts, as with autoflush
-    row = session.connection().execute(_LIVE_FOR, {"member_id": member_id}).first()
-    return from_row(session, Escalation, dict(row._mapping)) if row is not None else None
+    row = session.connection().execute(_live_for_statement(lock), {"member_id": member_id}).first()
+    if row is None:
+        return None
+    return from_row(session, Escalation, dict(row._mapping))
 
 
 def handle_verdict(
@@ -809,7 +841,7 @@ def handle_verdict(
         return None  # the everyday reply: no lookup
     ctx = _required(ctx)
     store_record(session, verdict.record)  # a case links to it
-    live = live_for(session, member.id)
+    live = live_for(session, member.id, lock=verdict.level in PAGED)
     if verdict.level not in PAGED:
         if live is not None:  # watch
             verdict.record.escalation_id = live.id
@@ -833,7 +865,7 @@ def handle_verdict(
         if esc is not None:
             return esc
         # Another message from this member opened one a moment ago: attach to it.
-        live = live_for(session, member.id)
+        live = live_for(session, member.id, lock=True)
     return _attach(session, live, message, verdict, now, ctx)
 
 
@@ -920,7 +952,9 @@ def escalate_sender(
         .limit(1)
     )
     if live_id is not None:
-        return _attach(session, session.get(Escalation, live_id), message, verdict, now, ctx)
+        # Locked, as a member's case is (`live_for`): texts racing onto it take turns.
+        esc = session.get(Escalation, live_id, with_for_update=True, populate_existing=True)
+        return _attach(session, esc, message, verdict, now, ctx)
     group_id = session.scalar(select(Group.id).where(Group.phone_number == message.to_number))
     return _open(session, None, group_id, message, verdict, now, ctx)
 

@@ -1,0 +1,61 @@
+"""Crisis texts from one member racing in (PostgreSQL, the signed SMS webhook): a text that joins a case
+another text is adding to at that moment is a new message on a live case like any other. Its facilitator
+is told, its reply keeps the promise, and nothing logs that nobody can be paged."""
+
+import logging
+import threading
+
+from sqlalchemy import select
+
+from checkin import inbound
+from checkin.models import OutboxItem
+from tests.console_helpers import make_staff
+from tests.test_inbound_exactly_once import _joined, _post_in_thread, _until_it_waits_for_the_lock
+from webhooks.simulate import replies_from_twiml
+
+DANA = "+12025550201"
+TOLD = "A facilitator is being told."
+
+
+def _text(response):
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return replies_from_twiml(response.get_data(as_text=True))[0]
+
+
+def test_crisis_texts_racing_onto_a_new_case_each_tell_the_facilitator(
+    postgres_only, twilio, db, member, group, monkeypatch, caplog
+):
+    make_staff(db, "Dana", "dana@example.org", "facilitator", [group.name], DANA)
+    first = _text(twilio.sms(member.phone, "I want to kill myself tonight", sid="SM" + "1" * 32))
+    assert TOLD in first
+
+    # The second text decides (attaches to the case, alerts Dana) and then waits before its commit,
+    # while the third arrives: as two texts sent at the same instant.
+    store_reply, reached, release = inbound._store_reply, threading.Event(), threading.Event()
+
+    def held(session, message, *args, **kwargs):
+        if message.provider_sid == "SM" + "2" * 32:
+            reached.set()
+            assert release.wait(120)
+        return store_reply(session, message, *args, **kwargs)
+
+    monkeypatch.setattr(inbound, "_store_reply", held)
+    caplog.set_level(logging.INFO)
+    second, out2 = _post_in_thread(twilio, member.phone, "I am going to end my life", "SM" + "2" * 32)
+    try:
+        assert reached.wait(120)
+        third, out3 = _post_in_thread(
+            twilio, member.phone, "I am going to kill myself tonight", "SM" + "3" * 32
+        )
+        _until_it_waits_for_the_lock(db, third)
+    finally:
+        release.set()
+    replies = [_text(_joined(second, out2)), _text(_joined(third, out3))]
+    assert all(TOLD in reply for reply in replies), replies
+    assert "NOBODY CAN BE PAGED" not in caplog.text
+    with db.session() as s:
+        texts = s.scalars(
+            select(OutboxItem.body).where(OutboxItem.to_number == DANA, OutboxItem.channel == "sms")
+        ).all()
+    # The case's first alert, then one for each new message: none of them lost to the other's.
+    assert len(texts) == 3 and sum("new crisis message" in body for body in texts) == 2, texts
