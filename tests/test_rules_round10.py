@@ -49,6 +49,8 @@ HARMLESS = [
     ("idiom", "my teacher is gonna kill me, forgot my homework again"),
     ("idiom", "taxes can go jump off a cliff"),
     ("idiom", "me voy a matar de la risa con este video"),
+    ("idiom", "mi abuela dice que la voy a matar de un susto con la moto"),
+    ("picking someone up", "parked outside waiting for my daughter to get out of school"),
     # a wish to die told as long past, with recovery
     ("long past", "twenty years ago i wanted to die, now i run the sunday group"),
 ]
@@ -66,6 +68,7 @@ STILL_CRISIS = [
     ("errand, then intent", "picked up my pills from the pharmacy and im going to take all of them tonight"),
     ("a leisure word at a real edge", "standing on the edge of the bridge, can't do this anymore"),
     ("a rope with no everyday use", "tied the rope to the beam in the garage, tonight"),
+    ("waiting for someone to leave, with a means", "going to wait until my wife leaves for work and take the pills"),
 ]
 
 
