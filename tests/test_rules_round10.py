@@ -68,7 +68,10 @@ STILL_CRISIS = [
     ("errand, then intent", "picked up my pills from the pharmacy and im going to take all of them tonight"),
     ("a leisure word at a real edge", "standing on the edge of the bridge, can't do this anymore"),
     ("a rope with no everyday use", "tied the rope to the beam in the garage, tonight"),
-    ("waiting for someone to leave, with a means", "going to wait until my wife leaves for work and take the pills"),
+    (
+        "waiting for someone to leave, with a means",
+        "going to wait until my wife leaves for work and take the pills",
+    ),
 ]
 
 
