@@ -283,6 +283,16 @@ FINALS = {
         320,
         {"crisis>=urgent": 0.81, "crisis=crisis": 0.80, "urgent>=urgent": 0.76, "harmless alarmed": 0.03},
     ),
+    # Sealed through the classifier's outsiders' training data and rounds 9-10, scored once at the end (see
+    # their headers); folded in at the rules-alone figures.
+    "risk_blind_final9.tsv": (
+        320,
+        {"crisis>=urgent": 0.80, "crisis=crisis": 0.73, "urgent>=urgent": 0.77, "harmless alarmed": 0.03},
+    ),
+    "risk_blind_final10.tsv": (
+        320,
+        {"crisis>=urgent": 0.77, "crisis=crisis": 0.71, "urgent>=urgent": 0.75, "harmless alarmed": 0.02},
+    ),
     # The development set of round 7 (see its header): tuned on, so held at the end-of-round figures.
     "risk_blind_fresh5.tsv": (
         336,

@@ -57,6 +57,8 @@ BLIND_SETS = (
     "risk_blind_final4.tsv",
     "risk_blind_final6.tsv",
     "risk_blind_final8.tsv",
+    "risk_blind_final9.tsv",
+    "risk_blind_final10.tsv",
     "risk_blind_fresh5.tsv",
     "risk_blind_folded.tsv",
 )
