@@ -6,13 +6,17 @@ menu (which record answers), the rules engine (missed check-ins) and the console
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import ForeignKey, Index, String, func, literal_column, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
 
 from checkin.crypto import EncryptedJSON, EncryptedText
 from checkin.db import Base, UTCDateTime, utcnow
+
+log = logging.getLogger("checkin.checkins")
 
 
 class CheckIn(Base):
@@ -174,15 +178,46 @@ def record_answer(
         )
     else:
         checkin = prompt
-    if checkin is None:
-        checkin = CheckIn(member_id=member_id, channel=channel)
-        session.add(checkin)
+    values = {
+        "state": "answered",
+        "answered_at": now,
+        "closed_at": now,
+        "channel": channel,
+        "score": score,
+        "words": words,
+        "message_id": message_id,
+        "call_sid": call_sid,
+    }
+    if checkin is not None:
+        if recording_url:
+            values["recording_url"] = recording_url
+        session.flush()  # whatever the session holds goes first, as the ORM's own UPDATE would
+        table = CheckIn.__table__
+        # By id and still open on the row itself: the prompt was read open in this statement's snapshot,
+        # and a concurrent answer (a text while the caller presses a key) may have taken it since; this
+        # UPDATE then waits for its commit (PostgreSQL re-evaluates the state after the wait) and
+        # changes nothing, rather than overwriting that answer.
+        taken = session.execute(
+            update(table).where(table.c.id == checkin.id, table.c.state == OPEN_LITERAL).values(values)
+        ).rowcount
+        if taken:
+            for key, value in values.items():
+                set_committed_value(checkin, key, value)  # as stored: nothing left for the ORM to flush
+            return checkin
+        # Answered meanwhile: no open prompt, as a moment later. The answer is an unprompted check-in.
+        log.info("open prompt=%s answered concurrently; message=%s", checkin.id, message_id)
+        session.expire(checkin)
+        from checkin.answers.asked import remember_open_prompt  # asked imports this module
+
+        remember_open_prompt(session, member_id, None)
+    checkin = CheckIn(member_id=member_id, channel=channel)
+    session.add(checkin)
     checkin.state = "answered"
     checkin.answered_at = checkin.closed_at = now
     checkin.channel = channel
     checkin.score = score
     checkin.words = words
-    checkin.recording_url = recording_url or checkin.recording_url
+    checkin.recording_url = recording_url
     checkin.message_id = message_id
     checkin.call_sid = call_sid
     session.flush()

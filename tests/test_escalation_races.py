@@ -1,19 +1,23 @@
-"""Crisis texts from one member racing in (PostgreSQL, the signed SMS webhook): a text that joins a case
+"""Crisis texts from one member (or one unknown number) racing in (PostgreSQL, the signed SMS webhook): a text that joins a case
 another text is adding to at that moment is a new message on a live case like any other. Its facilitator
 is told, its reply keeps the promise, and nothing logs that nobody can be paged."""
 
 import logging
 import threading
+import time
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from checkin import inbound
-from checkin.models import OutboxItem
+from checkin.escalation.models import Escalation, EscalationEvent
+from checkin.models import Message, OutboxItem
 from tests.console_helpers import make_staff
 from tests.test_inbound_exactly_once import _joined, _post_in_thread, _until_it_waits_for_the_lock
 from webhooks.simulate import replies_from_twiml
 
 DANA = "+12025550201"
+CORY = "+12025550204"
+STRANGER = "+12025550177"
 TOLD = "A facilitator is being told."
 
 
@@ -59,3 +63,62 @@ def test_crisis_texts_racing_onto_a_new_case_each_tell_the_facilitator(
         ).all()
     # The case's first alert, then one for each new message: none of them lost to the other's.
     assert len(texts) == 3 and sum("new crisis message" in body for body in texts) == 2, texts
+
+
+def _until_it_waits_or_ends(db, thread):
+    """Until the racing request waits on a lock (seen by PostgreSQL) or has finished without one."""
+    deadline = time.monotonic() + 120  # bounds a hang only
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        while time.monotonic() < deadline and thread.is_alive():
+            waiting = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar()
+            if waiting:
+                return
+            time.sleep(0.02)
+
+
+def test_first_crisis_texts_from_an_unknown_number_at_once_open_one_case(
+    postgres_only, twilio, db, group, monkeypatch, caplog
+):
+    make_staff(db, "Cory", "cory@example.org", "coordinator", [], CORY)
+    # The first text opens the case (alerts Cory) and then waits before its commit while the second,
+    # from the same number, arrives: as two texts sent at the same instant, neither finding a case.
+    store_reply, reached, release = inbound._store_reply, threading.Event(), threading.Event()
+
+    def held(session, message, *args, **kwargs):
+        if message.provider_sid == "SM" + "1" * 32:
+            reached.set()
+            assert release.wait(120)
+        return store_reply(session, message, *args, **kwargs)
+
+    monkeypatch.setattr(inbound, "_store_reply", held)
+    caplog.set_level(logging.INFO)
+    first, out1 = _post_in_thread(twilio, STRANGER, "I want to kill myself tonight", "SM" + "1" * 32)
+    try:
+        assert reached.wait(120)
+        second, out2 = _post_in_thread(twilio, STRANGER, "I am going to end my life", "SM" + "2" * 32)
+        _until_it_waits_or_ends(db, second)
+    finally:
+        release.set()
+    replies = [_text(_joined(first, out1)), _text(_joined(second, out2))]
+    assert all(TOLD in reply for reply in replies), replies
+    assert "NOBODY CAN BE PAGED" not in caplog.text
+    with db.session() as s:
+        cases = s.scalars(select(Escalation.id)).all()
+        # One case: the second text is a new message on the first's, as it would be a moment later.
+        assert len(cases) == 1, cases
+        on_it = s.scalars(
+            select(Message.provider_sid)
+            .join(EscalationEvent, EscalationEvent.message_id == Message.id)
+            .where(EscalationEvent.escalation_id == cases[0])
+            .distinct()
+        ).all()
+        assert sorted(on_it) == ["SM" + "1" * 32, "SM" + "2" * 32]
+        texts = s.scalars(
+            select(OutboxItem.body).where(OutboxItem.to_number == CORY, OutboxItem.channel == "sms")
+        ).all()
+    assert len(texts) == 2 and sum("new crisis message" in body for body in texts) == 1, texts

@@ -8,6 +8,7 @@ webhooks, two timer ticks) never sends anything twice. Logs carry ids, never bod
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, exists, or_, select, update
+from sqlalchemy import text as sql_text  # `text` names alert texts here
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -915,6 +917,27 @@ def _open(
     return esc
 
 
+# pg_advisory_xact_lock(int4, int4) namespace for one number's cases ("ESCA" in ASCII): the two-key
+# form, a key space apart from the one-bigint locks (the voice gate, the audit chain).
+SENDER_LOCK = 0x45_53_43_41
+
+
+def _serialise_sender(session: Session, number: str | None) -> None:
+    """Take turns with any other text from this number looking for its live case, until commit.
+
+    A member's case is one by a unique index; a number's case (no member) has none to lean on: two
+    first texts from one unknown number at the same instant each found no live case and each opened
+    one. On PostgreSQL a transaction-scoped advisory lock keyed on the number's hash makes the second
+    wait for the first's commit, then find its case and join it. SQLite serialises writers already."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.sha256((number or "").encode()).digest()
+    key = int.from_bytes(digest[:4], "big", signed=True)  # int4: a collision only makes two numbers wait
+    session.execute(
+        sql_text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": SENDER_LOCK, "key": key}
+    )
+
+
 def escalate_sender(
     session: Session,
     message: Message,
@@ -938,6 +961,7 @@ def escalate_sender(
         source="sms",
     )
     verdict = Verdict(level, tuple(rules), record)
+    _serialise_sender(session, message.from_number)
     live_id = session.scalar(
         select(Escalation.id)
         .join(EscalationEvent, EscalationEvent.escalation_id == Escalation.id)

@@ -1,0 +1,64 @@
+"""A keypad answer racing a text for one open check-in prompt (PostgreSQL, signed webhooks): the text
+that took the prompt first keeps it, with its score; the caller's answer is saved as a check-in of its
+own (as a call a moment later finds no open prompt), never written over the text's."""
+
+import threading
+
+from sqlalchemy import select, update
+
+from checkin.checkins import CheckIn
+from checkin.db import utcnow
+from tests.conftest import ACCOUNT_SID, FROM_NUMBER, open_checkin
+from tests.test_inbound_exactly_once import _until_it_waits_for_the_lock
+from webhooks.call_walker import CallWalker
+
+SAVED = "Thank you, Sam. Your check-in is saved. You can call or text 9 8 8 any time. Goodbye."
+
+
+def _ok(response):
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_data(as_text=True)
+
+
+def _answered_by_text_held(db, checkin_id, score):
+    """The prompt answered by a text in a transaction left open, as a request a moment ahead would have it."""
+    session = db.sessions()
+    now = utcnow()
+    session.execute(
+        update(CheckIn)
+        .where(CheckIn.id == checkin_id)
+        .values(state="answered", score=score, answered_at=now, closed_at=now, channel="sms")
+    )
+    return session
+
+
+def test_a_keypad_answer_that_loses_the_prompt_to_a_text_does_not_overwrite_it(
+    postgres_only, twilio, settings, db, member
+):
+    checkin_id = open_checkin(db, member, None, f"prompt:{member.id}:race")
+    call = CallWalker(
+        lambda path, params: _ok(twilio.post(path, params)),
+        settings.public_base_url,
+        member.phone,
+        FROM_NUMBER,
+        ACCOUNT_SID,
+    )
+    call.start()
+    call.press("1")  # check in: asked for a score
+    holder = _answered_by_text_held(db, checkin_id, 5)
+    out = {}
+    thread = threading.Thread(target=lambda: out.setdefault("step", call.press("2")))
+    try:
+        thread.start()
+        _until_it_waits_for_the_lock(db, thread)  # the keypad answer waits on the prompt's row
+        holder.commit()
+    finally:
+        holder.close()
+    thread.join(120)
+    assert not thread.is_alive(), "the keypad answer never finished"
+    # The call goes on as after any score: its message is asked for, then the check-in is saved.
+    assert call.record().said == [SAVED]
+    with db.session() as s:
+        rows = s.scalars(select(CheckIn).where(CheckIn.member_id == member.id).order_by(CheckIn.id)).all()
+        got = [(c.id == checkin_id, c.state, c.score, c.channel, c.call_sid) for c in rows]
+    assert got == [(True, "answered", 5, "sms", None), (False, "answered", 2, "voice", call.call_sid)], got
