@@ -4,9 +4,8 @@ is told, its reply keeps the promise, and nothing logs that nobody can be paged.
 
 import logging
 import threading
-import time
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from checkin import inbound
 from checkin.escalation.models import Escalation, EscalationEvent
@@ -65,22 +64,6 @@ def test_crisis_texts_racing_onto_a_new_case_each_tell_the_facilitator(
     assert len(texts) == 3 and sum("new crisis message" in body for body in texts) == 2, texts
 
 
-def _until_it_waits_or_ends(db, thread):
-    """Until the racing request waits on a lock (seen by PostgreSQL) or has finished without one."""
-    deadline = time.monotonic() + 120  # bounds a hang only
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        while time.monotonic() < deadline and thread.is_alive():
-            waiting = conn.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-            ).scalar()
-            if waiting:
-                return
-            time.sleep(0.02)
-
-
 def test_first_crisis_texts_from_an_unknown_number_at_once_open_one_case(
     postgres_only, twilio, db, group, monkeypatch, caplog
 ):
@@ -101,7 +84,7 @@ def test_first_crisis_texts_from_an_unknown_number_at_once_open_one_case(
     try:
         assert reached.wait(120)
         second, out2 = _post_in_thread(twilio, STRANGER, "I am going to end my life", "SM" + "2" * 32)
-        _until_it_waits_or_ends(db, second)
+        _until_it_waits_for_the_lock(db, second, may_finish=True)
     finally:
         release.set()
     replies = [_text(_joined(first, out1)), _text(_joined(second, out2))]

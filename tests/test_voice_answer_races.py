@@ -4,11 +4,11 @@ own (as a call a moment later finds no open prompt), never written over the text
 
 import threading
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from checkin.checkins import CheckIn
-from checkin.db import utcnow
 from tests.conftest import ACCOUNT_SID, FROM_NUMBER, open_checkin
+from tests.test_answer_races import _answer_held
 from tests.test_inbound_exactly_once import _until_it_waits_for_the_lock
 from webhooks.call_walker import CallWalker
 
@@ -18,18 +18,6 @@ SAVED = "Thank you, Sam. Your check-in is saved. You can call or text 9 8 8 any 
 def _ok(response):
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.get_data(as_text=True)
-
-
-def _answered_by_text_held(db, checkin_id, score):
-    """The prompt answered by a text in a transaction left open, as a request a moment ahead would have it."""
-    session = db.sessions()
-    now = utcnow()
-    session.execute(
-        update(CheckIn)
-        .where(CheckIn.id == checkin_id)
-        .values(state="answered", score=score, answered_at=now, closed_at=now, channel="sms")
-    )
-    return session
 
 
 def test_a_keypad_answer_that_loses_the_prompt_to_a_text_does_not_overwrite_it(
@@ -45,7 +33,7 @@ def test_a_keypad_answer_that_loses_the_prompt_to_a_text_does_not_overwrite_it(
     )
     call.start()
     call.press("1")  # check in: asked for a score
-    holder = _answered_by_text_held(db, checkin_id, 5)
+    holder = _answer_held(db, checkin_id, 5)
     out = {}
     thread = threading.Thread(target=lambda: out.setdefault("step", call.press("2")))
     try:
