@@ -684,3 +684,51 @@ def test_the_preview_shows_the_words_a_voice_member_hears(coordinator, group, db
     assert "Phone call, spoken:" in page and "spoken on the call" not in page
     assert "Hi Vera, this is Checkin for Tuesday Group. A reminder: your next meeting is" in page
     assert "On a scale of 1 to 5" in page  # the check-in question, as asked on the call
+
+
+def test_the_preview_shows_a_prompt_waiting_while_the_member_is_texting(coordinator, group, member, db):
+    """A prompt due a few minutes ago, held because the member texted us just now, is listed as waiting
+    (it goes when the exchange ends), not left out of the preview."""
+    now = utcnow()
+    # A zone where it is not around midnight, so "five minutes ago" is today there.
+    zone = next(
+        z
+        for z in ("America/New_York", "Europe/London", "Asia/Tokyo", "Pacific/Honolulu")
+        if 1 <= now.astimezone(ZoneInfo(z)).hour <= 22
+    )
+    here = now.astimezone(ZoneInfo(zone))
+    yesterday = here.date() - timedelta(days=1)
+    with db.session() as s:
+        s.get(Group, group.id).timezone = zone
+    with db.session() as s:
+        schedules.set_schedule(
+            s,
+            group.id,
+            rrule=f"FREQ=WEEKLY;BYDAY={['MO', 'TU', 'WE', 'TH', 'FR', 'SA', 'SU'][yesterday.weekday()]}",
+            start_local=time(0, 0),
+            duration_minutes=60,
+            starts_on=yesterday,
+        )
+        schedules.set_plan(
+            s,
+            group.id,
+            reminder_offsets_minutes=[],
+            prompt_days_after=1,
+            prompt_time=f"{here - timedelta(minutes=5):%H:%M}",
+            quiet_start="00:00",
+            quiet_end="23:59",
+        )
+        s.add(
+            Message(
+                direction="inbound",
+                member_id=member.id,
+                from_number=member.phone,
+                to_number=group.phone_number,
+                body="still here",
+                status="received",
+                created_at=now - timedelta(minutes=2),
+            )
+        )
+    page = text(coordinator.get(f"/console/groups/{group.id}/plan"))
+    assert "Sam Rivera" in page
+    assert "waits: the member is texting with us right now" in page

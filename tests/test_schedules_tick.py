@@ -21,7 +21,7 @@ from checkin.checkins import CheckIn, record_answer
 from checkin.directory import add_member
 from checkin.models import Member, Message, OutboxItem
 from checkin.schedules import cancel_occurrence, move_occurrence, set_plan, set_schedule
-from checkin.schedules.service import pause_member_until_resumed
+from checkin.schedules.service import pause_member_until_resumed, preview
 from tests.conftest import REPO, deliver_due
 from workers import schedule_jobs
 
@@ -366,10 +366,58 @@ def test_a_member_texting_right_now_gets_the_prompt_when_the_exchange_is_over(ru
             )
         )
     assert schedule_jobs.tick(prompt_time, runtime=runtime) == 1  # Rosa only
+    # Meanwhile the console's preview lists Sam's prompt as held, and why; Rosa's is written already.
+    during = prompt_time + timedelta(minutes=3)
+    with runtime.db.session() as s:
+        today = [
+            p
+            for p in preview(s, group.id, during, 14, now=during)
+            if p.send_at_utc < during + timedelta(hours=12)
+        ]
+    assert [(p.member_id, p.kind, p.send_at_utc, p.held_reason) for p in today] == [
+        (sam.id, "prompt", prompt_time, "live exchange")
+    ]
     assert (
         schedule_jobs.tick(prompt_time + timedelta(minutes=7), runtime=runtime) == 1
     )  # Sam, ten minutes after his message
     assert {r.member_id for r in outbox_rows(runtime.db, purpose="prompt")} == {m.id for m in members}
+    after = prompt_time + timedelta(minutes=8)
+    with runtime.db.session() as s:
+        shown = [
+            p
+            for p in preview(s, group.id, after, 14, now=after)
+            if p.send_at_utc < after + timedelta(hours=12)
+        ]
+    assert shown == []  # written: nothing left to show for today
+
+
+def test_a_prompt_held_by_an_exchange_that_runs_into_the_night_goes_in_the_morning(
+    runtime, fake_twilio, group, members
+):
+    """Not at night, and not dropped: the exchange ends in quiet hours, so the prompt waits for the morning."""
+    prompts_only(runtime.db, group, prompt_time="20:55")
+    sam = members[0]
+    due = PROMPT_TIME + timedelta(hours=10, minutes=55)  # Thu 20:55 New York
+    with runtime.db.session() as s:
+        s.add(
+            Message(
+                direction="inbound",
+                member_id=sam.id,
+                from_number=sam.phone,
+                to_number=group.phone_number,
+                body="still here",
+                status="received",
+                created_at=due - timedelta(minutes=5),
+            )
+        )
+    assert tick_and_send(runtime, due) == 1  # Rosa; Sam is texting with us until 21:00
+    assert texts_to(fake_twilio, sam.phone) == []
+    assert tick_and_send(runtime, due + timedelta(minutes=5)) == 1  # Sam's, written when the exchange ends
+    assert texts_to(fake_twilio, sam.phone) == []  # but 21:00 is night for him
+    deliver_due(runtime, due + timedelta(hours=2))
+    assert texts_to(fake_twilio, sam.phone) == []
+    deliver_due(runtime, PROMPT_TIME + timedelta(days=1, hours=-2))  # Fri 08:00 New York
+    assert len(texts_to(fake_twilio, sam.phone)) == 1
 
 
 def test_next_meeting_and_occurrences_per_contract(runtime, group):

@@ -669,7 +669,9 @@ def preview(
     """Every send the plan will make for the group in [start, start + days), held ones marked.
 
     A preview from now also lists what is already due but not yet written, as the next tick will write
-    it (a catch-up reminder planned at the moment of an edit, a backlog), at the time it was due."""
+    it (a catch-up reminder planned at the moment of an edit, a backlog), at the time it was due, and
+    a prompt or nudge due but held while the member is texting with us ("live exchange"): it goes when
+    the exchange ends, so it is shown held, not left out."""
     now = now or utcnow()
     groups, prompts = load_state(session, now, [group_id])
     end = start + timedelta(days=days)
@@ -680,7 +682,7 @@ def preview(
         due = [
             s
             for s in due_sends(groups, now, config=config, open_prompts=prompts, base_url=base_url)
-            if s.held_reason is None and s.send_at_utc < start and s.key not in shown
+            if s.held_reason in _STILL_TO_SEND and s.send_at_utc < start and s.key not in shown
         ]
         written = _written_keys(session, [s.key for s in due])
         sends = sorted(
@@ -688,6 +690,10 @@ def preview(
             key=lambda s: (s.send_at_utc, s.group_id, s.member_id, s.kind, s.key),
         )
     return sends
+
+
+# Held reasons of a send already due that the next ticks will still write (None: nothing holds it).
+_STILL_TO_SEND = (None, "live exchange")
 
 
 def _written_keys(session: Session, keys: list[str]) -> set[str]:

@@ -1,7 +1,7 @@
 """Reminder plan and texts for a group, and a preview of the next two weeks of sends.
 
 The preview calls checkin.schedules.preview, the same planning function the cron tick uses, so what
-it lists (and what it marks as held back by quiet hours, pauses or opt-outs) is what will happen.
+it lists (and what it marks as held back by quiet hours, pauses, opt-outs or a live exchange) is what will happen.
 """
 
 from __future__ import annotations
