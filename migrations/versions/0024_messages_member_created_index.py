@@ -18,16 +18,28 @@ depends_on = None
 
 def upgrade() -> None:
     with op.get_context().autocommit_block():
+        # A CONCURRENTLY build that failed or was cancelled leaves an INVALID index of that name behind, and
+        # a run stopped between the two steps leaves both: start clean so that running it again just works.
+        op.drop_index(
+            "ix_messages_member_created", table_name="messages", if_exists=True, postgresql_concurrently=True
+        )
         op.create_index(
             "ix_messages_member_created",
             "messages",
             ["member_id", "created_at"],
             postgresql_concurrently=True,
         )
-        op.drop_index("ix_messages_member_id", table_name="messages", postgresql_concurrently=True)
+        op.drop_index(
+            "ix_messages_member_id", table_name="messages", if_exists=True, postgresql_concurrently=True
+        )
 
 
 def downgrade() -> None:
     with op.get_context().autocommit_block():
+        op.drop_index(
+            "ix_messages_member_id", table_name="messages", if_exists=True, postgresql_concurrently=True
+        )
         op.create_index("ix_messages_member_id", "messages", ["member_id"], postgresql_concurrently=True)
-        op.drop_index("ix_messages_member_created", table_name="messages", postgresql_concurrently=True)
+        op.drop_index(
+            "ix_messages_member_created", table_name="messages", if_exists=True, postgresql_concurrently=True
+        )

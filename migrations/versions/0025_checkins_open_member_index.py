@@ -18,6 +18,10 @@ depends_on = None
 
 def upgrade() -> None:
     with op.get_context().autocommit_block():
+        # A failed or cancelled CONCURRENTLY build leaves an INVALID index behind: start clean (see 0024).
+        op.drop_index(
+            "ix_checkins_open_member", table_name="checkins", if_exists=True, postgresql_concurrently=True
+        )
         op.create_index(
             "ix_checkins_open_member",
             "checkins",
@@ -30,4 +34,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.get_context().autocommit_block():
-        op.drop_index("ix_checkins_open_member", table_name="checkins", postgresql_concurrently=True)
+        op.drop_index(
+            "ix_checkins_open_member", table_name="checkins", if_exists=True, postgresql_concurrently=True
+        )
