@@ -826,7 +826,8 @@ def live_for(session: Session, member_id: int, *, lock: bool = False) -> Escalat
     row = session.connection().execute(_live_for_statement(lock), {"member_id": member_id}).first()
     if row is None:
         return None
-    return from_row(session, Escalation, dict(row._mapping))
+    # Locked, the row may be newer than an instance already in the session (its round): refresh it.
+    return from_row(session, Escalation, dict(row._mapping), refresh=lock)
 
 
 def handle_verdict(
