@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import bindparam, insert, inspect, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 
 def adopt(session: Session, model, values: dict):
@@ -49,14 +50,19 @@ def load_one(session: Session, model, column, value):
     return from_row(session, model, {col.name: row._mapping[col] for _, col in _column_attrs(model)})
 
 
-def from_row(session: Session, model, values_by_column: dict):
+def from_row(session: Session, model, values_by_column: dict, *, refresh: bool = False):
     """The `model` instance for a row read with Core ({column name: value}), adopted into `session`,
-    or the instance already there (whose state is kept, as an ORM query would)."""
+    or the instance already there (whose state is kept, as an ORM query would; with `refresh`, as
+    `populate_existing` would: its loaded state becomes the row's, for a row just locked and re-read
+    after the caller flushed)."""
     mapper = inspect(model)
     existing = session.identity_map.get(
         mapper.identity_key_from_primary_key([values_by_column[c.name] for c in mapper.primary_key])
     )
     if existing is not None:
+        if refresh:
+            for attr, col in _column_attrs(model):
+                set_committed_value(existing, attr, values_by_column[col.name])
         return existing
     return adopt(session, model, {attr: values_by_column[col.name] for attr, col in _column_attrs(model)})
 

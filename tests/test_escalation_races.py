@@ -5,7 +5,7 @@ is told, its reply keeps the promise, and nothing logs that nobody can be paged.
 import logging
 import threading
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from checkin import inbound
 from checkin.escalation.models import Escalation, EscalationEvent
@@ -105,3 +105,37 @@ def test_first_crisis_texts_from_an_unknown_number_at_once_open_one_case(
             select(OutboxItem.body).where(OutboxItem.to_number == CORY, OutboxItem.channel == "sms")
         ).all()
     assert len(texts) == 2 and sum("new crisis message" in body for body in texts) == 1, texts
+
+
+def test_crisis_text_from_an_unknown_number_while_its_case_is_resolved_opens_a_new_case(
+    postgres_only, twilio, db, group, caplog
+):
+    make_staff(db, "Cory", "cory@example.org", "coordinator", [], CORY)
+    assert TOLD in _text(twilio.sms(STRANGER, "I want to kill myself tonight", sid="SM" + "1" * 32))
+    with db.session() as s:
+        (case_id,) = s.scalars(select(Escalation.id)).all()
+    # A coordinator resolves the case while the second text arrives: the text finds the case live and
+    # waits on its row until the resolution commits.
+    caplog.set_level(logging.INFO)
+    with db.engine.begin() as conn:
+        conn.execute(update(Escalation).where(Escalation.id == case_id).values(state="resolved"))
+        second, out2 = _post_in_thread(twilio, STRANGER, "I am going to end my life", "SM" + "2" * 32)
+        _until_it_waits_for_the_lock(db, second, may_finish=True)
+    assert TOLD in _text(_joined(second, out2))
+    assert "NOBODY CAN BE PAGED" not in caplog.text
+    with db.session() as s:
+        # A new live case on the console, as a first text would open, not a message on the resolved one.
+        live = s.scalars(select(Escalation.id).where(Escalation.state != "resolved")).all()
+        assert len(live) == 1 and live != [case_id], live
+        on_it = s.scalars(
+            select(Message.provider_sid)
+            .join(EscalationEvent, EscalationEvent.message_id == Message.id)
+            .where(EscalationEvent.escalation_id == live[0])
+            .distinct()
+        ).all()
+        assert on_it == ["SM" + "2" * 32]
+        texts = s.scalars(
+            select(OutboxItem.body).where(OutboxItem.to_number == CORY, OutboxItem.channel == "sms")
+        ).all()
+    # Each case's first alert; no "new crisis message" pointing at a case nobody is paging.
+    assert len(texts) == 2 and not any("new crisis message" in body for body in texts), texts

@@ -826,7 +826,8 @@ def live_for(session: Session, member_id: int, *, lock: bool = False) -> Escalat
     row = session.connection().execute(_live_for_statement(lock), {"member_id": member_id}).first()
     if row is None:
         return None
-    return from_row(session, Escalation, dict(row._mapping))
+    # Locked, the row may be newer than an instance already in the session (its round): refresh it.
+    return from_row(session, Escalation, dict(row._mapping), refresh=lock)
 
 
 def handle_verdict(
@@ -976,9 +977,12 @@ def escalate_sender(
         .limit(1)
     )
     if live_id is not None:
-        # Locked, as a member's case is (`live_for`): texts racing onto it take turns.
+        # Locked, as a member's case is (`live_for`): texts racing onto it take turns. Unlike
+        # `live_for`'s, this lock is by id alone: a case resolved while this text waited on its row is
+        # no live case any more (attached to, its alert would page for a case nobody sees or repeats).
         esc = session.get(Escalation, live_id, with_for_update=True, populate_existing=True)
-        return _attach(session, esc, message, verdict, now, ctx)
+        if esc.state in LIVE_STATES:
+            return _attach(session, esc, message, verdict, now, ctx)
     group_id = session.scalar(select(Group.id).where(Group.phone_number == message.to_number))
     return _open(session, None, group_id, message, verdict, now, ctx)
 
