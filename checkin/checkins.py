@@ -188,9 +188,9 @@ def record_answer(
         "message_id": message_id,
         "call_sid": call_sid,
     }
-    if checkin is not None:
-        if recording_url:
-            values["recording_url"] = recording_url
+    if recording_url:
+        values["recording_url"] = recording_url
+    while checkin is not None:
         session.flush()  # whatever the session holds goes first, as the ORM's own UPDATE would
         table = CheckIn.__table__
         # By id and still open on the row itself: the prompt was read open in this statement's snapshot,
@@ -204,12 +204,13 @@ def record_answer(
             for key, value in values.items():
                 set_committed_value(checkin, key, value)  # as stored: nothing left for the ORM to flush
             return checkin
-        # Answered meanwhile: no open prompt, as a moment later. The answer is an unprompted check-in.
+        # Answered meanwhile: as a moment later, the answer goes to the open prompt left (an older one),
+        # or, with none left, is an unprompted check-in.
         log.info("open prompt=%s answered concurrently; message=%s", checkin.id, message_id)
         session.expire(checkin)
-        from checkin.answers.asked import remember_open_prompt  # asked imports this module
+        from checkin.answers.asked import open_prompt_again  # asked imports this module
 
-        remember_open_prompt(session, member_id, None)
+        checkin = open_prompt_again(session, member_id, now)
     checkin = CheckIn(member_id=member_id, channel=channel)
     session.add(checkin)
     checkin.state = "answered"

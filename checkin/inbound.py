@@ -229,11 +229,11 @@ def _claim_as_member(
         )
         if taken:
             # Read open, but answered by a concurrent text before this one could record its answer on
-            # it: this text finds no open prompt, as it would a moment later.
+            # it: this text finds the open prompt left, if any (an older one), as it would a moment later.
             log.info(
                 "open prompt=%s answered concurrently; message=%s", row["open_checkin_id"], row["message_id"]
             )
-            asked.remember_open_prompt(session, member.id, None)
+            asked.open_prompt_again(session, member.id, now)
         else:
             asked.remember_open_prompt(session, member.id, row["open_checkin_id"], prompt)
         if reminder is not None and (reminder or row["open_checkin_id"] is not None):

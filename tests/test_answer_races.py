@@ -1,9 +1,12 @@
 """Answers racing for one open check-in prompt (PostgreSQL, the signed SMS webhook): exactly one text is
 the prompt's answer and is told "saved" with its own score; a text that loses the race is answered as a
-later answer is ("did you mean to answer a check-in?"), and the prompt keeps the winner's score."""
+later answer is: by the member's older open prompt if there is one ("saved"), else "did you mean to answer a
+check-in?"; the prompt keeps the winner's score."""
 
 import threading
+from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from checkin.checkins import CheckIn
@@ -92,3 +95,27 @@ def test_answers_posted_at_once_save_exactly_one_with_its_own_score(postgres_onl
     assert all(text.startswith(LATER) for i, text in enumerate(texts) if i != saved[0]), texts
     with db.session() as s:
         assert s.scalars(select(CheckIn.id).where(CheckIn.member_id == member.id)).all() == [checkin_id]
+
+
+@pytest.mark.parametrize("body, score", [("3", 3), ("4 good", 4)])
+def test_an_answer_that_loses_the_newest_prompt_answers_the_members_older_open_prompt(
+    postgres_only, twilio, db, member, body, score
+):
+    older = open_checkin(db, member, None, f"prompt:{member.id}:older", ago=timedelta(hours=5))
+    newer = open_checkin(db, member, None, f"prompt:{member.id}:newer")
+    holder = _answer_held(db, newer, 5)
+    try:
+        thread, out = _post_in_thread(twilio, member.phone, body, "SM" + "3" * 32)
+        _until_it_waits_for_the_lock(db, thread)
+        holder.commit()
+    finally:
+        holder.close()
+    # As had it arrived a moment later: the older prompt, still open, is what the 3 answers.
+    assert _text(_joined(thread, out)) == f"{SAVED} {score} of 5."
+    assert (_prompt(db, older).state, _prompt(db, older).score) == ("answered", score)
+    assert (_prompt(db, newer).state, _prompt(db, newer).score) == ("answered", 5)
+    # Nothing open is left: the next 4 is a later answer, and no unprompted check-in was made.
+    assert _text(twilio.sms(member.phone, "4", sid="SM" + "4" * 32)).startswith(LATER)
+    with db.session() as s:
+        ids = s.scalars(select(CheckIn.id).where(CheckIn.member_id == member.id)).all()
+    assert sorted(ids) == sorted([older, newer])

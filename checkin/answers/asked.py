@@ -158,5 +158,18 @@ def open_prompt(session: Session, member_id: int, now: datetime) -> CheckIn | No
     return session.scalar(select(CheckIn).where(CheckIn.id == open_prompt_id(member_id, now - ANSWER_WINDOW)))
 
 
+def open_prompt_again(session: Session, member_id: int, now: datetime) -> CheckIn | None:
+    """After a text lost its open prompt to a concurrent answer (committed first): the member's open
+    prompt now, read again as a moment later (an older one in another group, or earlier in the window),
+    or None. Remembered for the session, so reading and recording the text answer that one."""
+    prompt = session.scalar(
+        select(CheckIn)
+        .where(CheckIn.id == open_prompt_id(member_id, now - ANSWER_WINDOW))
+        .execution_options(populate_existing=True)
+    )
+    remember_open_prompt(session, member_id, None if prompt is None else prompt.id, prompt)
+    return prompt
+
+
 def asked(session: Session, member_id: int, now: datetime) -> Asked:
     return Asked(last_reminder(session, member_id, now), open_prompt(session, member_id, now))

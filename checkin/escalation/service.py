@@ -294,12 +294,14 @@ def assess_message(
             try:
                 history, answered = _history_recording_answer(session, member, message, score, source)
             except PromptTaken as taken:
-                # As a moment later: the text is read again with no open prompt (a "did you mean to
-                # answer a check-in?", an RSVP, or an unprompted check-in), and assessed as such.
+                # As a moment later: the text is read again with the open prompt left (an older one),
+                # or with none (a "did you mean to answer a check-in?", an RSVP, or an unprompted
+                # check-in), and assessed as such.
                 log.info("open prompt=%s answered concurrently; message=%s", taken.args[0], message.id)
-                from checkin.answers.asked import remember_open_prompt
+                from checkin.answers.asked import open_prompt_again
+                from checkin.db import utcnow
 
-                remember_open_prompt(session, member.id, None)
+                open_prompt_again(session, member.id, utcnow())
                 answers.forget_reading(session, message.id)
                 return assess_message(session, member, message, source=source, language=language, write=write)
         context = AssessmentContext(score=score, recent_scores=history, source=source)
