@@ -22,10 +22,9 @@ def _ok(response):
     return response.get_data(as_text=True)
 
 
-def test_a_keypad_answer_that_loses_the_prompt_to_a_text_does_not_overwrite_it(
-    postgres_only, twilio, settings, db, member
-):
-    checkin_id = open_checkin(db, member, None, f"prompt:{member.id}:race")
+def _press_2_while_a_text_answers(db, twilio, settings, member, prompt_id):
+    """A call at the score step; a text answers `prompt_id` with 5 and holds its commit while the keypad's 2
+    waits on the prompt's row; then the text commits. Returns the call, its 2 pressed and answered."""
     call = CallWalker(
         lambda path, params: _ok(twilio.post(path, params)),
         settings.public_base_url,
@@ -35,7 +34,7 @@ def test_a_keypad_answer_that_loses_the_prompt_to_a_text_does_not_overwrite_it(
     )
     call.start()
     call.press("1")  # check in: asked for a score
-    holder = _answer_held(db, checkin_id, 5)
+    holder = _answer_held(db, prompt_id, 5)
     out = {}
     thread = threading.Thread(target=lambda: out.setdefault("step", call.press("2")))
     try:
@@ -46,6 +45,14 @@ def test_a_keypad_answer_that_loses_the_prompt_to_a_text_does_not_overwrite_it(
         holder.close()
     thread.join(120)
     assert not thread.is_alive(), "the keypad answer never finished"
+    return call
+
+
+def test_a_keypad_answer_that_loses_the_prompt_to_a_text_does_not_overwrite_it(
+    postgres_only, twilio, settings, db, member
+):
+    checkin_id = open_checkin(db, member, None, f"prompt:{member.id}:race")
+    call = _press_2_while_a_text_answers(db, twilio, settings, member, checkin_id)
     # The call goes on as after any score: its message is asked for, then the check-in is saved.
     assert call.record().said == [SAVED]
     with db.session() as s:
@@ -59,26 +66,7 @@ def test_a_keypad_answer_that_loses_the_newest_prompt_answers_the_members_older_
 ):
     older = open_checkin(db, member, None, f"prompt:{member.id}:older", ago=timedelta(hours=5))
     newer = open_checkin(db, member, None, f"prompt:{member.id}:newer")
-    call = CallWalker(
-        lambda path, params: _ok(twilio.post(path, params)),
-        settings.public_base_url,
-        member.phone,
-        FROM_NUMBER,
-        ACCOUNT_SID,
-    )
-    call.start()
-    call.press("1")  # check in: asked for a score
-    holder = _answer_held(db, newer, 5)
-    out = {}
-    thread = threading.Thread(target=lambda: out.setdefault("step", call.press("2")))
-    try:
-        thread.start()
-        _until_it_waits_for_the_lock(db, thread)  # the keypad answer waits on the newest prompt's row
-        holder.commit()
-    finally:
-        holder.close()
-    thread.join(120)
-    assert not thread.is_alive(), "the keypad answer never finished"
+    call = _press_2_while_a_text_answers(db, twilio, settings, member, newer)
     assert call.record().said == [SAVED]
     # As a call a moment later: the older prompt, still open, takes the answer; no check-in of its own.
     with db.session() as s:
