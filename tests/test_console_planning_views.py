@@ -20,6 +20,7 @@ from checkin.models import (  # first: importing checkin.directory first is circ
     OutboxItem,
 )
 from tests.console_helpers import PLAN_FORM, Console, make_staff
+from tests.test_schedules_tick import member_texted
 
 CRISIS_TEXT = "I am going to kill myself tonight"
 
@@ -718,17 +719,7 @@ def test_the_preview_shows_a_prompt_waiting_while_the_member_is_texting(coordina
             quiet_start="00:00",
             quiet_end="23:59",
         )
-        s.add(
-            Message(
-                direction="inbound",
-                member_id=member.id,
-                from_number=member.phone,
-                to_number=group.phone_number,
-                body="still here",
-                status="received",
-                created_at=now - timedelta(minutes=2),
-            )
-        )
+    member_texted(db, member, group, at=now - timedelta(minutes=2))
     page = text(coordinator.get(f"/console/groups/{group.id}/plan"))
     assert "Sam Rivera" in page
     assert "waits: the member is texting with us right now" in page

@@ -347,24 +347,29 @@ def test_opted_out_paused_and_voice_members(runtime, group):
     )
 
 
+def member_texted(db, member, group, *, at):
+    """The member texted the group at `at` (stored as the webhook stores an inbound text)."""
+    with db.session() as s:
+        s.add(
+            Message(
+                direction="inbound",
+                member_id=member.id,
+                from_number=member.phone,
+                to_number=group.phone_number,
+                body="still here",
+                status="received",
+                created_at=at,
+            )
+        )
+
+
 def test_a_member_texting_right_now_gets_the_prompt_when_the_exchange_is_over(runtime, group, members):
     schedule(runtime.db, group)
     with runtime.db.session() as s:
         set_plan(s, group.id, now=EDITED, reminder_offsets_minutes=[])
     sam = members[0]
     prompt_time = datetime(2020, 1, 16, 15, 0, tzinfo=UTC)
-    with runtime.db.session() as s:
-        s.add(
-            Message(
-                direction="inbound",
-                member_id=sam.id,
-                from_number=sam.phone,
-                to_number=group.phone_number,
-                body="rough day",
-                status="received",
-                created_at=prompt_time - timedelta(minutes=4),
-            )
-        )
+    member_texted(runtime.db, sam, group, at=prompt_time - timedelta(minutes=4))
     assert schedule_jobs.tick(prompt_time, runtime=runtime) == 1  # Rosa only
     # Meanwhile the console's preview lists Sam's prompt as held, and why; Rosa's is written already.
     during = prompt_time + timedelta(minutes=3)
@@ -398,18 +403,7 @@ def test_a_prompt_held_by_an_exchange_that_runs_into_the_night_goes_in_the_morni
     prompts_only(runtime.db, group, prompt_time="20:55")
     sam = members[0]
     due = PROMPT_TIME + timedelta(hours=10, minutes=55)  # Thu 20:55 New York
-    with runtime.db.session() as s:
-        s.add(
-            Message(
-                direction="inbound",
-                member_id=sam.id,
-                from_number=sam.phone,
-                to_number=group.phone_number,
-                body="still here",
-                status="received",
-                created_at=due - timedelta(minutes=5),
-            )
-        )
+    member_texted(runtime.db, sam, group, at=due - timedelta(minutes=5))
     assert tick_and_send(runtime, due) == 1  # Rosa; Sam is texting with us until 21:00
     assert texts_to(fake_twilio, sam.phone) == []
     assert tick_and_send(runtime, due + timedelta(minutes=5)) == 1  # Sam's, written when the exchange ends
