@@ -73,6 +73,24 @@ ANSWER_WINDOW = timedelta(days=7)
 OPEN_LITERAL = literal_column("'open'")
 
 
+# What answering a prompt sets on its row, wherever the answer is recorded (a text's statement, the
+# assessment's history statement, a call's keypad): one list, one set of values.
+ANSWER_FIELDS = ("state", "answered_at", "closed_at", "channel", "score", "words", "message_id", "call_sid")
+
+
+def answered_values(now, *, channel, score, words=None, message_id=None, call_sid=None) -> dict:
+    return {
+        "state": "answered",
+        "answered_at": now,
+        "closed_at": now,
+        "channel": channel,
+        "score": score,
+        "words": words,
+        "message_id": message_id,
+        "call_sid": call_sid,
+    }
+
+
 def open_prompt_id(member_id, since):
     """The id of the member's newest check-in prompt still open and asked since `since` (now less
     ANSWER_WINDOW), as a scalar subquery: the prompt an answer now belongs to."""
@@ -178,16 +196,9 @@ def record_answer(
         )
     else:
         checkin = prompt
-    values = {
-        "state": "answered",
-        "answered_at": now,
-        "closed_at": now,
-        "channel": channel,
-        "score": score,
-        "words": words,
-        "message_id": message_id,
-        "call_sid": call_sid,
-    }
+    values = answered_values(
+        now, channel=channel, score=score, words=words, message_id=message_id, call_sid=call_sid
+    )
     if recording_url:
         values["recording_url"] = recording_url
     while checkin is not None:

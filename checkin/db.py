@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cached_property
 
-from sqlalchemy import DateTime, create_engine, event
+from sqlalchemy import DateTime, create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -41,6 +41,16 @@ class UTCDateTime(TypeDecorator):
 
 class Base(DeclarativeBase):
     pass
+
+
+def lock_until_commit(session: Session, *key: int) -> None:
+    """Take turns with every other transaction locking `key` (one bigint, or two int4s: a key space of
+    its own), until this one ends: a PostgreSQL transaction-scoped advisory lock. SQLite serialises
+    writers already, so there it does nothing."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    args = ", ".join(f":k{i}" for i in range(len(key)))
+    session.execute(text(f"SELECT pg_advisory_xact_lock({args})"), {f"k{i}": k for i, k in enumerate(key)})
 
 
 def make_engine(url: str, **kwargs) -> Engine:

@@ -17,7 +17,14 @@ from checkin import answers, consent, keywords, templates
 from checkin.answers import asked
 from checkin.answers.parse import parse_rsvp, parse_score
 from checkin.channels import Channel, phone_of
-from checkin.checkins import ANSWER_WINDOW, OPEN_LITERAL, CheckIn, open_prompt_id
+from checkin.checkins import (
+    ANSWER_FIELDS,
+    ANSWER_WINDOW,
+    OPEN_LITERAL,
+    CheckIn,
+    answered_values,
+    open_prompt_id,
+)
 from checkin.db import connection_lost, utcnow
 from checkin.escalation import commands, failsafe
 from checkin.escalation import service as escalation
@@ -277,23 +284,17 @@ def _reminder_wanted(body: str | None) -> bool | None:
     return None if parse_score(body) is not None else False
 
 
-# What recording a text's answer on its prompt sets (checkin.escalation.service.ANSWER_FIELDS, as
-# `_answer_values` there sets them for a bare score), but message_id: the statement takes the new id.
-_ANSWER_FIELDS = ("state", "answered_at", "closed_at", "channel", "score", "words", "call_sid")
+# What recording a bare score on its prompt sets in the claiming statement (checkin.checkins'), but
+# message_id: the statement takes the new message's id.
+_ANSWER_FIELDS = tuple(name for name in ANSWER_FIELDS if name != "message_id")
 
 
 def _recorded_answer_values(score: int | None, now: datetime) -> dict:
     if score is None:
         return dict.fromkeys(_ANSWER_FIELDS)
-    return {
-        "state": "answered",
-        "answered_at": now,
-        "closed_at": now,
-        "channel": Channel.SMS.value,
-        "score": score,
-        "words": None,  # the text is the score alone
-        "call_sid": None,
-    }
+    values = answered_values(now, channel=Channel.SMS.value, score=score)  # words: the text is the score
+    del values["message_id"]
+    return values
 
 
 @cache  # built once: an immutable statement, compiled and cached by SQLAlchemy after that

@@ -23,6 +23,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from checkin.accounts.models import AuditEvent
+from checkin.db import lock_until_commit
 
 GENESIS = "0" * 64
 # pg_advisory_xact_lock key for appends to audit_events ("audit" in ASCII, as a bigint).
@@ -50,8 +51,7 @@ def row_hash(prev_hash: str, event: AuditEvent) -> str:
 
 
 def _lock(session: Session) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+    lock_until_commit(session, LOCK_KEY)
 
 
 def append(session: Session, event: AuditEvent) -> AuditEvent:

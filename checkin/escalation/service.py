@@ -17,13 +17,14 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, exists, or_, select, update
-from sqlalchemy import text as sql_text  # `text` names alert texts here
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from checkin import answers, keywords, outbox, rota, unit_of_work
 from checkin.answers.parse import parse_score  # the one score parser
+from checkin.checkins import ANSWER_FIELDS, answered_values
+from checkin.db import lock_until_commit
 from checkin.escalation import effective, failsafe
 from checkin.escalation import policy as policy_module
 from checkin.escalation.models import (
@@ -106,25 +107,18 @@ def _history(session: Session, member_id: int, before_message: int, limit: int =
     return tuple(reversed(rows))  # oldest first, as the rules engine expects
 
 
-ANSWER_FIELDS = ("state", "answered_at", "closed_at", "channel", "score", "words", "message_id", "call_sid")
-
-
 def _answer_values(message: Message, score: int, source: str) -> dict:
     """What recording a text's answer on its prompt sets (as `record_answer` does for a text)."""
     from checkin.db import utcnow
 
-    now = utcnow()
     words = (message.body or "").strip()
-    return {
-        "state": "answered",
-        "answered_at": now,
-        "closed_at": now,
-        "channel": source,
-        "score": score,
-        "words": words if words != str(score) else None,
-        "message_id": message.id,
-        "call_sid": None,
-    }
+    return answered_values(
+        utcnow(),
+        channel=source,
+        score=score,
+        words=words if words != str(score) else None,
+        message_id=message.id,
+    )
 
 
 def _history_recording_answer(
@@ -932,13 +926,9 @@ def _serialise_sender(session: Session, number: str | None) -> None:
     first texts from one unknown number at the same instant each found no live case and each opened
     one. On PostgreSQL a transaction-scoped advisory lock keyed on the number's hash makes the second
     wait for the first's commit, then find its case and join it. SQLite serialises writers already."""
-    if session.get_bind().dialect.name != "postgresql":
-        return
     digest = hashlib.sha256((number or "").encode()).digest()
     key = int.from_bytes(digest[:4], "big", signed=True)  # int4: a collision only makes two numbers wait
-    session.execute(
-        sql_text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": SENDER_LOCK, "key": key}
-    )
+    lock_until_commit(session, SENDER_LOCK, key)
 
 
 def escalate_sender(

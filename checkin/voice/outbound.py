@@ -13,12 +13,12 @@ import logging
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from checkin import outbox, quiet_hours, status
 from checkin.checkins import ANSWER_WINDOW, CheckIn, open_prompt_id
-from checkin.db import utcnow
+from checkin.db import lock_until_commit, utcnow
 from checkin.models import Member, Message, OutboxItem
 from checkin.voice import calls
 from checkin.voice.config import VoiceConfig
@@ -142,10 +142,9 @@ def call_gate(
     if not is_member_call(item):
         return None
     cfg = cfg or load_config()
-    if session.get_bind().dialect.name == "postgresql":
-        # One worker at a time counts and claims: the lock lasts until this send's claim commits,
-        # so the next worker's count includes it and the cap is exact.
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": GATE_LOCK})
+    # One worker at a time counts and claims: the lock lasts until this send's claim commits,
+    # so the next worker's count includes it and the cap is exact.
+    lock_until_commit(session, GATE_LOCK)
     if calls_in_progress(session, now, excluding=item.id) >= cfg.max_concurrent:
         log.info("member call outbox=%s held: %d calls in progress", item.id, cfg.max_concurrent)
         return now + timedelta(seconds=60)
