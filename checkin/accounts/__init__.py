@@ -102,17 +102,18 @@ def audit_many(
     )
 
 
+def _minutes(wait: int) -> str:
+    """A lockout's remaining seconds in whole minutes, rounded up: "1 minute", "15 minutes"."""
+    minutes = (wait + 59) // 60
+    return f"{minutes} minute{'s' * (minutes != 1)}"
+
+
 def authenticate(session: Session, throttle: SignInThrottle, email: str, password: str, ip: str) -> SignIn:
     """Check a staff member's password, counting failures on `throttle` (ThrottleUnavailable if it cannot count)."""
     email = (email or "").strip().lower()
     wait = throttle.blocked_for(email, ip)
     if wait:
-        minutes = (wait + 59) // 60
-        return SignIn(
-            None,
-            f"Too many failed sign-in attempts. Try again in {minutes} minute{'s' * (minutes != 1)}.",
-            wait,
-        )
+        return SignIn(None, f"Too many failed sign-in attempts. Try again in {_minutes(wait)}.", wait)
     staff = session.scalar(select(StaffUser).where(func.lower(StaffUser.email) == email))
     if staff is None or not staff.active or not staff.password_hash:
         passwords.burn_time(password)
@@ -150,10 +151,7 @@ def second_factor(
     Wrong codes are counted and locked out like wrong passwords (ThrottleUnavailable if they cannot be)."""
     wait = throttle.blocked_for(_code_key(staff.id), ip)
     if wait:
-        minutes = (wait + 59) // 60
-        return SignIn(
-            None, f"Too many wrong codes. Try again in {minutes} minute{'s' * (minutes != 1)}.", wait
-        )
+        return SignIn(None, f"Too many wrong codes. Try again in {_minutes(wait)}.", wait)
     if two_factor.check_code(session, staff, code, now):
         how = "authenticator app"
     elif two_factor.use_recovery_code(session, staff, code, now):
@@ -206,10 +204,7 @@ def change_own_password(
     email = (staff.email or "").strip().lower()
     wait = throttle.blocked_for(email, ip or "")
     if wait:
-        minutes = (wait + 59) // 60
-        raise ValidationError(
-            f"too many wrong passwords; try again in {minutes} minute{'s' * (minutes != 1)}"
-        )
+        raise ValidationError(f"too many wrong passwords; try again in {_minutes(wait)}")
     if not passwords.verify_password(staff.password_hash, current):
         throttle.record_failure(email, ip or "")
         raise ValidationError("your current password is not right")
