@@ -10,41 +10,40 @@ _WRITTEN = re.compile(r"[\d\s().+\-/]+")
 
 
 class InvalidPhone(ValueError):
-    pass
+    """Not a phone number. str() says why in a line for a log or a CLI (the number quoted); `advice` says
+    it in a sentence a person at a form can act on (phone_problem)."""
+
+    def __init__(self, message: str, advice: str) -> None:
+        super().__init__(message)
+        self.advice = advice
+
+
+EXAMPLE = "312 555 0199"
 
 
 def normalize_phone(raw: str, region: str = "US") -> str:
     """Return the E.164 form of `raw`, or raise InvalidPhone saying why."""
     text = (raw or "").strip()
     if not text:
-        raise InvalidPhone("phone number is empty")
+        raise InvalidPhone("phone number is empty", f"Type a phone number with its area code, e.g. {EXAMPLE}")
     if not _WRITTEN.fullmatch(text):
-        raise InvalidPhone(f"{raw!r} is not a phone number: only digits, spaces and + - ( ) . belong in one")
+        raise InvalidPhone(
+            f"{raw!r} is not a phone number: only digits, spaces and + - ( ) . belong in one",
+            f"Only digits, spaces and + - ( ) . belong in a phone number (no extension), e.g. {EXAMPLE}",
+        )
     try:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
-        raise InvalidPhone(f"{raw!r} is not a phone number") from None
+        raise InvalidPhone(
+            f"{raw!r} is not a phone number",
+            f"That is not a phone number: type the digits with the area code, e.g. {EXAMPLE}",
+        ) from None
     if not phonenumbers.is_valid_number(parsed):
-        raise InvalidPhone(f"{raw!r} is not a valid phone number")
+        raise InvalidPhone(f"{raw!r} is not a valid phone number", _why_not_valid(parsed))
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-EXAMPLE = "312 555 0199"
-
-
-def phone_problem(raw: str, region: str = "US") -> str | None:
-    """What is wrong with a typed phone number, in a sentence a person can act on; None if it is fine."""
-    text = (raw or "").strip()
-    if not text:
-        return f"Type a phone number with its area code, e.g. {EXAMPLE}"
-    if not _WRITTEN.fullmatch(text):
-        return f"Only digits, spaces and + - ( ) . belong in a phone number (no extension), e.g. {EXAMPLE}"
-    try:
-        parsed = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        return f"That is not a phone number: type the digits with the area code, e.g. {EXAMPLE}"
-    if phonenumbers.is_valid_number(parsed):
-        return None
+def _why_not_valid(parsed: phonenumbers.PhoneNumber) -> str:
     reason = phonenumbers.is_possible_number_with_reason(parsed)
     if reason in (
         phonenumbers.ValidationResult.TOO_SHORT,
@@ -57,6 +56,15 @@ def phone_problem(raw: str, region: str = "US") -> str | None:
         f"That phone number does not exist: check the area code and digits, e.g. {EXAMPLE} "
         "(a number in another country starts with + and its country code)"
     )
+
+
+def phone_problem(raw: str, region: str = "US") -> str | None:
+    """What is wrong with a typed phone number, in a sentence a person can act on; None if it is fine."""
+    try:
+        normalize_phone(raw, region)
+    except InvalidPhone as exc:
+        return exc.advice
+    return None
 
 
 def masked(e164: str | None) -> str:
