@@ -152,13 +152,14 @@ def second_factor(
     wait = throttle.blocked_for(_code_key(staff.id), ip)
     if wait:
         return SignIn(None, f"Too many wrong codes. Try again in {_minutes(wait)}.", wait)
-    if two_factor.check_code(session, staff, code, now):
+    app_code = two_factor.use_app_code(session, staff, code, now)
+    if app_code == "accepted":
         how = "authenticator app"
     elif two_factor.use_recovery_code(session, staff, code, now):
         how = f"recovery code ({two_factor.recovery_codes_left(session, staff.id)} left)"
     else:
         throttle.record_failure(_code_key(staff.id), ip)
-        if two_factor.code_already_used(staff, code, now):
+        if app_code == "used":
             audit(session, "signin_code_failed", staff.id, detail="code already used", ip=ip)
             return SignIn(
                 None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime
+from typing import Literal
 
 import pyotp
 from sqlalchemy import or_, select, update
@@ -58,14 +59,18 @@ def matching_step(secret: str, code: str, now: datetime) -> int | None:
     return None
 
 
-def check_code(session: Session, staff: StaffUser, code: str, now: datetime | None = None) -> bool:
-    """A code from the person's app, not used before; remembers its step (a conditional update, so two
-    requests with one code cannot both sign in)."""
+def use_app_code(
+    session: Session, staff: StaffUser, code: str, now: datetime | None = None
+) -> Literal["accepted", "used", "wrong"]:
+    """A code from the person's app, its step worked out once: "accepted" if it is theirs and not used
+    before (its step is remembered, by a conditional update, so two requests with one code cannot both
+    sign in); "used" if it is theirs but its step was already used to sign in (a replay, or the person
+    typing the same code twice within its 30 seconds: refused, but worth saying why); else "wrong"."""
     if not staff.totp_secret or staff.totp_enabled_at is None:
-        return False
+        return "wrong"
     step = matching_step(staff.totp_secret, code, now or utcnow())
     if step is None:
-        return False
+        return "wrong"
     claimed = session.execute(
         update(StaffUser)
         .where(
@@ -75,16 +80,9 @@ def check_code(session: Session, staff: StaffUser, code: str, now: datetime | No
         .values(totp_last_step=step)
         .execution_options(synchronize_session="fetch")
     ).rowcount
-    return bool(claimed)
-
-
-def code_already_used(staff: StaffUser, code: str, now: datetime | None = None) -> bool:
-    """A right code from the person's app whose step was already used to sign in (a replay, or the
-    person typing the same code twice within its 30 seconds): refused, but worth saying why."""
-    if not staff.totp_secret or staff.totp_enabled_at is None or staff.totp_last_step is None:
-        return False
-    step = matching_step(staff.totp_secret, code, now or utcnow())
-    return step is not None and step <= staff.totp_last_step
+    if claimed:
+        return "accepted"
+    return "used" if staff.totp_last_step is not None and step <= staff.totp_last_step else "wrong"
 
 
 def enable(
