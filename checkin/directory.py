@@ -33,16 +33,30 @@ def check_timezone(name: str) -> str:
     return name
 
 
+class Refused(ValidationError):
+    """A refusal that names the input at fault (`field`), so a form can mark that field and say it in
+    its own words: `holder` is the staff user who already has the email or phone number asked for,
+    `advice` what to type instead of a phone number that is not one."""
+
+    def __init__(
+        self, message: str, field: str, *, holder: StaffUser | None = None, advice: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.field = field
+        self.holder = holder
+        self.advice = advice
+
+
 def _phone(raw: str, what: str = "phone") -> str:
     try:
         return normalize_phone(raw)
     except InvalidPhone as exc:
-        raise ValidationError(f"{what}: {exc}") from None
+        raise Refused(f"{what}: {exc}", "phone", advice=exc.advice) from None
 
 
 def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:
     if value not in allowed:
-        raise ValidationError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
+        raise Refused(f"{what} must be one of {', '.join(allowed)}, not {value!r}", what)
     return value
 
 
@@ -129,19 +143,23 @@ def add_staff(
     tier: str = "primary",
     password_hash: str | None = None,
 ) -> StaffUser:
+    """A staff user. Every check comes before anything is added to the session: a refusal (Refused,
+    naming the field; ValidationError for an unknown group) leaves nothing to roll back."""
     name = (name or "").strip()
     if not name or len(name) > 80:
-        raise ValidationError("name must be 1-80 characters")
+        raise Refused("name must be 1-80 characters", "name")
     email = (email or "").strip().lower()
     if not EMAIL.match(email):
-        raise ValidationError(f"{email!r} is not an email address")
+        raise Refused(f"{email!r} is not an email address", "email")
     _choice(role, STAFF_ROLES, "role")
     _choice(tier, ("primary", "backup"), "tier")
-    if session.scalar(select(StaffUser.id).where(StaffUser.email == email)):
-        raise ValidationError("a staff user with that email already exists")
+    holder = session.scalar(select(StaffUser).where(StaffUser.email == email))
+    if holder is not None:
+        raise Refused("a staff user with that email already exists", "email", holder=holder)
     number = _phone(phone) if phone else None
-    if number and session.scalar(select(StaffUser.id).where(StaffUser.phone == number)):
-        raise ValidationError("a staff user with that phone number already exists")
+    holder = session.scalar(select(StaffUser).where(StaffUser.phone == number)) if number else None
+    if holder is not None:
+        raise Refused("a staff user with that phone number already exists", "phone", holder=holder)
     groups = [find_group(session, g) for g in group_names]
     staff = StaffUser(name=name, email=email, role=role, phone=number, password_hash=password_hash)
     session.add(staff)

@@ -116,6 +116,30 @@ def test_a_refused_invite_shows_the_error_at_the_form_and_keeps_every_choice(coo
         assert s.scalar(select(StaffUser).where(StaffUser.name == "Robin")) is None
 
 
+def test_each_refused_invite_says_what_to_fix_in_the_forms_words_at_its_field(coordinator, db, group):
+    """The checks are add_staff's own (the CLI's); the form says each in its words, at the field it is about."""
+    make_staff(db, "Frankie", "frankie@example.org", "facilitator", phone="+12025550177")
+    robin = {"name": "Robin", "email": "robin@example.org", "role": "facilitator", "tier": "primary"}
+    for changed, field, words in (
+        ({"name": "  "}, "s-name", "Type the person&#39;s name."),
+        ({"email": "robin.example.org"}, "s-email", "“robin.example.org” is not an email address"),
+        ({"email": "Frankie@Example.org"}, "s-email", "Frankie already has an account with this email."),
+        ({"phone": "202 555 0177"}, "s-phone", "Frankie is already alerted on that phone number"),
+        ({"phone": "202 555 0177 x2"}, "s-phone", "Only digits, spaces and + - ( ) . belong in a phone"),
+        ({"phone": "202 555 01777"}, "s-phone", "That phone number looks too long"),
+        ({"role": "owner"}, None, "role must be one of facilitator, coordinator, not &#39;owner&#39;"),
+    ):
+        response = coordinator.post("/console/staff/new", robin | changed)
+        assert response.status_code == 400, changed
+        form = response.get_data(as_text=True).split('id="invite"', 1)[1]
+        said = re.search(r'<p class="flash error" role="alert" id="invite-error">([^<]*)</p>', form).group(1)
+        assert words in said, (changed, said)
+        marked = re.findall(r'id="(s-[a-z]+)"[^>]*aria-invalid="true"', form)
+        assert marked == ([field] if field else []), (changed, marked)
+    with db.session() as s:
+        assert s.scalar(select(StaffUser).where(StaffUser.name == "Robin")) is None
+
+
 def test_password_reset_sends_a_link_ends_the_old_password_and_their_sessions(app, coordinator, db, group):
     frankie = make_staff(db, "Frankie", "frankie@example.org", "facilitator", [group.name])
     theirs = Console(app.test_client(), "frankie@example.org")

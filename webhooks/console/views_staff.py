@@ -8,15 +8,14 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from checkin import accounts, outbox, rota
 from checkin.accounts import invitations
 from checkin.accounts import sessions as staff_sessions
 from checkin.db import utcnow
-from checkin.directory import EMAIL, ValidationError, add_staff, set_staff_phone
+from checkin.directory import Refused, ValidationError, add_staff, set_staff_phone
 from checkin.models import STAFF_ROLES, Group, GroupStaff, OnCallWindow, StaffUser
-from checkin.phones import normalize_phone, phone_problem
 from webhooks.console import bp, forms
 from webhooks.console.auth import (
     client_ip,
@@ -156,11 +155,9 @@ def staff_new():
     group_ids = [g for g in map(record_id, form.getlist("groups")) if g is not None]
     values["groups"] = group_ids  # ticked again if the form comes back with an error
     session = db()
-    problem = _invite_problem(values)
     known = {g.id for g in visible_groups()}
-    if not problem and (len(group_ids) != len(form.getlist("groups")) or not set(group_ids) <= known):
+    if len(group_ids) != len(form.getlist("groups")) or not set(group_ids) <= known:
         problem = (None, "Choose the groups from the list: one of those sent is not a group here.")
-    if problem:
         return _staff_page(values=values, invite_error=problem, status=400)
     try:
         names = [group_visible(g).name for g in group_ids]
@@ -174,8 +171,9 @@ def staff_new():
             values["tier"] or "primary",
         )
     except ValidationError as exc:
-        session.rollback()
-        return _staff_page(values=values, invite_error=(None, str(exc)), status=400)
+        # add_staff refuses before it adds anything: nothing to roll back (a rollback would only make
+        # the page load again what the session holds, the signed-in person and the holder named).
+        return _staff_page(values=values, invite_error=_invite_problem(exc, values), status=400)
     accounts.audit(
         session,
         "staff_added",
@@ -186,30 +184,29 @@ def staff_new():
     return _link_page(person, reset=False)
 
 
-def _invite_problem(values: dict) -> tuple[str, str] | None:
-    """The invite form's mistakes in plain words, as (field id, sentence), before the account is made."""
-    email = values["email"].lower()
-    if not values["name"]:
+def _invite_problem(exc: ValidationError, values: dict) -> tuple[str | None, str]:
+    """add_staff's refusal in the invite form's words, as (field id, sentence): the field it is about
+    where the form has a sentence of its own for it, else none and the domain's words."""
+    if not isinstance(exc, Refused):
+        return None, str(exc)
+    field, holder = exc.field, exc.holder
+    if field == "name" and not values["name"]:
         return "s-name", "Type the person's name."
-    if not EMAIL.match(email):
-        return "s-email", f"“{values['email']}” is not an email address: it should look like name@example.org"
-    taken = db().scalar(select(StaffUser).where(func.lower(StaffUser.email) == email))
-    if taken is not None:
+    if field == "email" and holder is not None:
         return "s-email", (
-            f"{taken.name} already has an account with this email. To send them a new link, "
+            f"{holder.name} already has an account with this email. To send them a new link, "
             "use Reset password next to their name."
         )
-    if values["phone"]:
-        problem = phone_problem(values["phone"])
-        if problem:
-            return "s-phone", problem
-        holder = db().scalar(select(StaffUser).where(StaffUser.phone == normalize_phone(values["phone"])))
-        if holder is not None:
-            return (
-                "s-phone",
-                f"{holder.name} is already alerted on that phone number: each person needs their own.",
-            )
-    return None
+    if field == "email":
+        return "s-email", f"“{values['email']}” is not an email address: it should look like name@example.org"
+    if field == "phone" and holder is not None:
+        return (
+            "s-phone",
+            f"{holder.name} is already alerted on that phone number: each person needs their own.",
+        )
+    if field == "phone":
+        return "s-phone", exc.advice
+    return None, str(exc)
 
 
 def _lifetime() -> timedelta:
