@@ -687,6 +687,63 @@ def test_the_preview_shows_the_words_a_voice_member_hears(coordinator, group, db
     assert "On a scale of 1 to 5" in page  # the check-in question, as asked on the call
 
 
+def test_the_preview_says_what_the_call_we_place_says_once_the_member_answers(
+    app, coordinator, twilio, settings, group, db
+):
+    """The preview's words for a phone call are the call's own: each voice send it lists (a reminder of a
+    meeting with its place, a cancelled meeting, the check-in question, in English and Spanish), placed
+    and answered by the member, opens with exactly the words the preview quotes."""
+    from html import unescape
+    from urllib.parse import quote
+
+    from checkin.directory import add_member
+    from tests.conftest import ACCOUNT_SID, FROM_NUMBER
+    from webhooks.call_walker import CallWalker
+
+    with db.session() as s:
+        vera = add_member(s, group.name, "+12025550188", "Vera Voice", channel="voice")
+        rosa = add_member(s, group.name, "+12025550189", "Rosa Ruiz", language="es", channel="voice")
+    today = utcnow().astimezone(ZoneInfo(group.timezone)).date()
+    with db.session() as s:
+        schedules.set_schedule(
+            s,
+            group.id,
+            rrule="FREQ=WEEKLY;BYDAY=MO,TH",
+            start_local=time(18),
+            duration_minutes=90,
+            starts_on=today,
+            location="12 Main Street",
+        )
+        schedules.set_plan(s, group.id, quiet_start="00:00", quiet_end="23:59")
+        now = utcnow()
+        later = schedules.occurrences(s, group.id, now + timedelta(days=3), now + timedelta(days=13))
+        schedules.cancel_occurrence(s, group.id, later[0].key)
+        sends = schedules.preview(s, group.id, now, 14, now=now, base_url=settings.public_base_url)
+    page = unescape(whole_preview(coordinator, group.id))
+    cfg = app.extensions["checkin"].voice
+    calls = {(s.member_id, s.kind, s.occurrence_key) for s in sends if s.channel == "voice"}
+    assert {kind for _member, kind, _occ in calls} >= {"reminder", "change", "prompt"}
+    assert {member for member, _kind, _occ in calls} == {vera.id, rosa.id}
+    for member_id, kind, occurrence in sorted(calls, key=str):
+        member = vera if member_id == vera.id else rosa
+        caller = CallWalker(
+            lambda p, d: twilio.post(p, d).get_data(as_text=True),
+            settings.public_base_url,
+            FROM_NUMBER,
+            member.phone,
+            ACCOUNT_SID,
+            direction="outbound-api",
+        )
+        caller.start(
+            f"/twilio/voice/outbound?kind={kind}&member={member.id}&occurrence={quote(occurrence or '', safe='')}",
+            AnsweredBy="human",
+        )
+        said = caller.press("1").said  # "yes, it is me": the opening, then the menu on a reminder
+        menu = cfg.text("menu", member.language).strip()
+        opening = " ".join(said[: said.index(menu)] if menu in said else said)
+        assert f"“{opening}”" in page, (kind, opening)
+
+
 def test_the_preview_shows_a_prompt_waiting_while_the_member_is_texting(coordinator, group, member, db):
     """A prompt due a few minutes ago, held because the member texted us just now, is listed as waiting
     (it goes when the exchange ends), not left out of the preview."""

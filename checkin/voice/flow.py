@@ -30,6 +30,7 @@ before any recording's tone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlencode
@@ -168,7 +169,11 @@ class Turn:
 
 
 def _names(turn: Turn) -> dict[str, str]:
-    return {"name": turn.member.first_name, "group": turn.group.name if turn.group else "Checkin"}
+    return _names_of(turn.member, turn.group)
+
+
+def _names_of(member: Member, group: Group | None) -> dict[str, str]:
+    return {"name": member.first_name, "group": group.name if group else "Checkin"}
 
 
 def _retry(turn: Turn, tries: int, again) -> Script:
@@ -529,21 +534,48 @@ def outbound(
     if not answer:  # not them, or still no answer: a neutral message, no group, no 988
         turn.preface.clear()
         return turn.goodbye("not_there", name=turn.member.first_name, number=spoken)
-    turn.lead("intro", **_names(turn))
+    said = opening(
+        turn.cfg,
+        turn.lang,
+        turn.member,
+        turn.group,
+        kind,
+        meeting=lambda: meetings.find(turn.session, turn.group, occurrence, turn.now),
+        announcement=lambda: _announcement_text(turn, occurrence),
+    )
+    for key, values in said:
+        turn.lead(key, **values)
     if kind in ("prompt", "nudge"):
-        return score_prompt(turn, 0)
-    if kind == "announcement":
-        text = _announcement_text(turn, occurrence)
-        if text:
-            turn.lead("announcement", group=turn.group.name, text=text)
-        return menu_prompt(turn, 0)
-    meeting = meetings.find(turn.session, turn.group, occurrence, turn.now)
-    if meeting is None:
-        turn.lead("reminder_plain")
-    else:
-        key = "cancelled" if meeting.status == "cancelled" else "change" if kind == "change" else "reminder"
-        turn.lead(key, **meetings.words(turn.cfg, meeting, turn.lang, turn.member.effective_timezone))
+        turn.gather("score", 0)  # the question was led: it is said inside the gather, as score_prompt does
+        return turn.response
     return menu_prompt(turn, 0)
+
+
+def opening(
+    cfg: VoiceConfig,
+    lang: str,
+    member: Member,
+    group: Group | None,
+    kind: str,
+    *,
+    meeting: Callable[[], object | None],
+    announcement: Callable[[], str | None] = lambda: None,
+) -> list[tuple[str, dict]]:
+    """What a member hears on a call we placed once they said it is them, as (prompt key, values):
+    who is calling, then what the call is for: the check-in question, the announcement, or the meeting
+    a reminder or change notice is about (`meeting` finds it, only for those kinds; `announcement` gives
+    the announcement's words). The console's plan preview says these very words (webhooks/console/views_plan)."""
+    said = [("intro", _names_of(member, group))]
+    if kind in ("prompt", "nudge"):
+        return [*said, ("score", {})]
+    if kind == "announcement":
+        text = announcement()
+        return [*said, ("announcement", {"group": group.name, "text": text})] if text else said
+    found = meeting()
+    if found is None:
+        return [*said, ("reminder_plain", {})]
+    key = "cancelled" if found.status == "cancelled" else "change" if kind == "change" else "reminder"
+    return [*said, (key, meetings.words(cfg, found, lang, member.effective_timezone))]
 
 
 def _announcement_text(turn: Turn, announcement_id: str | None) -> str | None:

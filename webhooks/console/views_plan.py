@@ -182,9 +182,10 @@ def _plan_page(group: Group, form=None, error=None, status=200, texts_form=None,
 
 
 def _spoken(session, group: Group, sends, now) -> dict[str, str]:
-    """What a voice member hears once they say it is them, per send key: the call's greeting, then the
-    reminder (the meeting's day, time and place as read aloud) or the check-in question."""
-    from checkin.voice import meetings
+    """What a voice member hears once they say it is them, per send key: the call's own opening
+    (checkin.voice.flow.opening), the greeting then the reminder (the meeting's day, time and place as
+    read aloud) or the check-in question."""
+    from checkin.voice import flow, meetings
 
     voice = [s for s in sends if s.channel == "voice"]
     if not voice:
@@ -194,33 +195,23 @@ def _spoken(session, group: Group, sends, now) -> dict[str, str]:
         m.id: m for m in session.scalars(select(Member).where(Member.id.in_({s.member_id for s in voice})))
     }
     found: dict[str, object] = {}
+
+    def meeting(key: str):
+        if key not in found:
+            found[key] = meetings.find(session, group, key, now)
+        return found[key]
+
     out = {}
     for send in voice:
         member = members.get(send.member_id)
         if member is None:
             continue
         lang = member.language
-        said = [cfg.text("intro", lang, name=member.first_name, group=group.name)]
-        if send.kind in ("prompt", "nudge"):
-            said.append(cfg.text("score", lang))
-        else:
-            if send.occurrence_key not in found:
-                found[send.occurrence_key] = meetings.find(session, group, send.occurrence_key, now)
-            meeting = found[send.occurrence_key]
-            if meeting is None:
-                said.append(cfg.text("reminder_plain", lang))
-            else:
-                key = (
-                    "cancelled"
-                    if meeting.status == "cancelled"
-                    else "change"
-                    if send.kind == "change"
-                    else "reminder"
-                )
-                said.append(
-                    cfg.text(key, lang, **meetings.words(cfg, meeting, lang, member.effective_timezone))
-                )
-        out[send.key] = " ".join(part.strip() for part in said if part.strip())
+        said = flow.opening(
+            cfg, lang, member, group, send.kind, meeting=lambda key=send.occurrence_key: meeting(key)
+        )
+        words = (cfg.text(key, lang, **values).strip() for key, values in said)
+        out[send.key] = " ".join(part for part in words if part)
     return out
 
 
