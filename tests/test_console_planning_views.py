@@ -57,10 +57,16 @@ def whole_preview(coordinator, group_id: int) -> str:
     return "\n".join(text(coordinator.get(f"/console/groups/{group_id}/plan?day={n}")) for n in range(14))
 
 
-def weekly(db, group_id, day=date(2027, 3, 2), at=time(18)):
+def weekly(db, group_id, day=date(2027, 3, 2), at=time(18), **more):
     with db.session() as s:
         schedules.set_schedule(
-            s, group_id, rrule="FREQ=WEEKLY;BYDAY=TU", start_local=at, duration_minutes=90, starts_on=day
+            s,
+            group_id,
+            rrule="FREQ=WEEKLY;BYDAY=TU",
+            start_local=at,
+            duration_minutes=90,
+            starts_on=day,
+            **more,
         )
 
 
@@ -697,23 +703,13 @@ def test_the_preview_says_what_the_call_we_place_says_once_the_member_answers(
     from urllib.parse import quote
 
     from checkin.directory import add_member
-    from tests.conftest import ACCOUNT_SID, FROM_NUMBER
-    from webhooks.call_walker import CallWalker
+    from tests.voice_helpers import placed_call
 
     with db.session() as s:
         vera = add_member(s, group.name, "+12025550188", "Vera Voice", channel="voice")
         rosa = add_member(s, group.name, "+12025550189", "Rosa Ruiz", language="es", channel="voice")
-    today = utcnow().astimezone(ZoneInfo(group.timezone)).date()
+    weekly(db, group.id, day=utcnow().astimezone(ZoneInfo(group.timezone)).date(), location="12 Main Street")
     with db.session() as s:
-        schedules.set_schedule(
-            s,
-            group.id,
-            rrule="FREQ=WEEKLY;BYDAY=MO,TH",
-            start_local=time(18),
-            duration_minutes=90,
-            starts_on=today,
-            location="12 Main Street",
-        )
         schedules.set_plan(s, group.id, quiet_start="00:00", quiet_end="23:59")
         now = utcnow()
         later = schedules.occurrences(s, group.id, now + timedelta(days=3), now + timedelta(days=13))
@@ -726,14 +722,7 @@ def test_the_preview_says_what_the_call_we_place_says_once_the_member_answers(
     assert {member for member, _kind, _occ in calls} == {vera.id, rosa.id}
     for member_id, kind, occurrence in sorted(calls, key=str):
         member = vera if member_id == vera.id else rosa
-        caller = CallWalker(
-            lambda p, d: twilio.post(p, d).get_data(as_text=True),
-            settings.public_base_url,
-            FROM_NUMBER,
-            member.phone,
-            ACCOUNT_SID,
-            direction="outbound-api",
-        )
+        caller = placed_call(twilio, settings, member.phone)
         caller.start(
             f"/twilio/voice/outbound?kind={kind}&member={member.id}&occurrence={quote(occurrence or '', safe='')}",
             AnsweredBy="human",

@@ -22,7 +22,7 @@ from checkin.voice import outbound
 from checkin.voice.config import load as load_config
 from checkin.voice.models import VoiceCall
 from tests.conftest import ACCOUNT_SID, FROM_NUMBER, zone_where_it_is
-from tests.voice_helpers import CRISIS_LINE, spoken_in
+from tests.voice_helpers import CRISIS_LINE, placed_call, spoken_in
 from webhooks.call_walker import CallWalker, http_post
 from workers.queues import dispatch
 from workers.worker import Worker
@@ -361,14 +361,7 @@ def test_outbound_twiml_needs_a_signature_and_a_known_kind(twilio, voice_member)
 def test_a_call_answered_at_a_number_that_is_no_longer_the_members_says_nothing_private(
     twilio, settings, voice_member
 ):
-    caller = CallWalker(
-        lambda p, d: twilio.post(p, d).get_data(as_text=True),
-        settings.public_base_url,
-        FROM_NUMBER,
-        "+12025550177",
-        ACCOUNT_SID,
-        direction="outbound-api",
-    )
+    caller = placed_call(twilio, settings, "+12025550177")
     step = caller.start(
         f"/twilio/voice/outbound?kind=prompt&member={voice_member.id}&occurrence=x", AnsweredBy="human"
     )
@@ -399,14 +392,7 @@ def test_spoken_reminder_and_change_notice_name_the_planned_meeting(
         occ = next_meeting(s, group.id, utcnow())
         if kind == "change":
             cancel_occurrence(s, group.id, occ.key)
-    caller = CallWalker(
-        lambda p, d: twilio.post(p, d).get_data(as_text=True),
-        settings.public_base_url,
-        FROM_NUMBER,
-        who.phone,
-        ACCOUNT_SID,
-        direction="outbound-api",
-    )
+    caller = placed_call(twilio, settings, who.phone)
     asks_who(
         caller.start(
             f"/twilio/voice/outbound?kind={kind}&member={who.id}&occurrence={occ.key}", AnsweredBy="human"
@@ -436,17 +422,6 @@ def test_spoken_reminder_and_change_notice_name_the_planned_meeting(
     assert step.find("Gather") is not None
 
 
-def _direct(twilio, settings, member):
-    return CallWalker(
-        lambda p, d: twilio.post(p, d).get_data(as_text=True),
-        settings.public_base_url,
-        FROM_NUMBER,
-        member.phone,
-        ACCOUNT_SID,
-        direction="outbound-api",
-    )
-
-
 def test_a_crisis_said_on_a_check_in_call_we_placed_is_escalated_and_connected(
     twilio, settings, db, group, voice_member
 ):
@@ -454,7 +429,7 @@ def test_a_crisis_said_on_a_check_in_call_we_placed_is_escalated_and_connected(
 
     with db.session() as s:
         add_staff(s, "Dana", "dana@example.org", "facilitator", "+12025550201", [group.name])
-    caller = _direct(twilio, settings, voice_member)
+    caller = placed_call(twilio, settings, voice_member.phone)
     caller.start(
         f"/twilio/voice/outbound?kind=prompt&member={voice_member.id}&occurrence={OCCURRENCE}",
         AnsweredBy="human",
@@ -480,7 +455,7 @@ def test_a_spanish_answering_machine_hears_spanish(twilio, settings, db, group):
 
     with db.session() as s:
         rosa = add_member(s, group.name, "+12025550113", "Rosa Medina", "es", None, "voice")
-    step = _direct(twilio, settings, rosa).start(
+    step = placed_call(twilio, settings, rosa.phone).start(
         f"/twilio/voice/outbound?kind=reminder&member={rosa.id}&occurrence=x", AnsweredBy="machine_start"
     )
     assert step.said == ["Hola, habla Checkin. Por favor, llámanos al 5 0 0, 5 5 5, 0 0 0 6. Adiós."]
@@ -530,7 +505,7 @@ def test_someone_else_who_answers_learns_nothing_about_the_group(
     no, say nothing or press something else; they hear a neutral message and the call ends."""
     who = spanish_voice_member if spanish else voice_member
     lang = "es" if spanish else "en"
-    caller = _direct(twilio, settings, who)
+    caller = placed_call(twilio, settings, who.phone)
     step = caller.start(
         f"/twilio/voice/outbound?kind=prompt&member={who.id}&occurrence={OCCURRENCE}",
         AnsweredBy="unknown" if spanish else "human",
