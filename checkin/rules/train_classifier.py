@@ -33,7 +33,7 @@ import json
 import sys
 from pathlib import Path
 
-from .classifier import MIN_WORDS, MODEL_FORMAT, MODEL_PATH, Model, features, long_enough
+from .classifier import MIN_WORDS, MODEL_FORMAT, MODEL_PATH, WORD_NGRAMS, Model, features, long_enough
 from .engine import ALL_LANGUAGES, LEVELS, assess, level_rank
 from .normalize import normalize
 
@@ -227,6 +227,8 @@ def build(rows, report: bool = False):
             "joint_budget": JOINT_BUDGET,
             "min_words": MIN_WORDS,
         },
+        "word_ngrams": list(WORD_NGRAMS),
+        "negation": True,
         "threshold_urgent": tu,
         "threshold_crisis": tc,
         "threshold_crisis_joint": tj,
