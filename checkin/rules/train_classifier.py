@@ -45,7 +45,9 @@ SEED = 20260
 FOLDS = 5
 C = 10.0
 MIN_DF = 2
-HARMLESS_BUDGET = 0.02  # share of harmless training lines the classifier may push to urgent, out of fold
+HARMLESS_BUDGET = 0.03  # share of harmless training lines the classifier may push to urgent, out of fold
+# (0.02 -> 0.03 on --loso --outsiders: every recall figure up 1.8-2.3 points, harmless alarmed 3.4 -> 4.4%,
+# harmless as crisis unchanged; 0.04 reaches the 5% bar)
 JOINT_BUDGET = 0.01  # share of harmless training lines over the joint crisis threshold, out of fold
 CRISIS_MARGIN = 0.02  # crisis threshold sits this far above the most crisis-like harmless line
 FLOOR = 0.5  # never raise below an even chance
