@@ -22,19 +22,21 @@ def _lines():
 
 def _toy(weight_crisis=9.0, weight_urgent=9.0) -> Model:
     """A one-word model: "zebra" is crisis-like, "yak" urgent-like, everything else nothing."""
-    return Model.from_json(
-        {
-            "format": MODEL_FORMAT,
-            "features": ["w:yak", "w:zebra"],
-            "idf": [1.0, 1.0],
-            "coef_urgent": [weight_urgent, weight_urgent],
-            "coef_crisis": [0.0, weight_crisis],
-            "intercept_urgent": -5.0,
-            "intercept_crisis": -5.0,
-            "threshold_urgent": 0.9,
-            "threshold_crisis": 0.9,
-        }
-    )
+    return Model.from_json(_toy_data(weight_crisis, weight_urgent))
+
+
+def _toy_data(weight_crisis=9.0, weight_urgent=9.0) -> dict:
+    return {
+        "format": MODEL_FORMAT,
+        "features": ["w:yak", "w:zebra"],
+        "idf": [1.0, 1.0],
+        "coef_urgent": [weight_urgent, weight_urgent],
+        "coef_crisis": [0.0, weight_crisis],
+        "intercept_urgent": -5.0,
+        "intercept_crisis": -5.0,
+        "threshold_urgent": 0.9,
+        "threshold_crisis": 0.9,
+    }
 
 
 def test_the_shipped_model_loads_and_is_plain_json():
@@ -111,6 +113,18 @@ def test_a_text_both_heads_find_likely_is_crisis_at_the_joint_threshold():
     )
     # the urgent head alone ("yak": crisis head at 0.007) stays urgent
     assert apply_second_opinion("there is a yak here", Assessment("none"), joint).level == "urgent"
+
+
+def test_a_negated_word_is_read_as_negated_in_english_and_spanish():
+    # "zebra" is crisis-like; after a negator (until a clause mark) the word is another feature.
+    toy = _toy()
+    for text in ("there is no zebra here", "i never saw a zebra", "aqui no hay ninguna zebra"):
+        assert apply_second_opinion(text, Assessment("none"), toy).level == "none", text
+    for text in ("no , there is a zebra here", "there is a zebra here and no yak"):
+        assert apply_second_opinion(text, Assessment("none"), toy).level == "crisis", text
+    # a model trained without negation marking reads the word as it is, whatever the negator
+    plain = Model.from_json({**_toy_data(), "negation": False})
+    assert apply_second_opinion("there is no zebra here", Assessment("none"), plain).level == "crisis"
 
 
 def test_the_engine_hook_is_off_unless_asked_and_fails_safe(monkeypatch):

@@ -1,7 +1,7 @@
 """Statistical second opinion for the risk rules: it can only RAISE a level, never lower it.
 
 The rules engine is the primary judge and keeps every guarantee and every reason.  This module
-adds one more signal: a linear model over word 1-2 grams and character 2-5 grams of the rules
+adds one more signal: a linear model over word 1-3 grams (negation scope marked) and character 2-5 grams of the rules
 engine's *normalised* text (slang, accents, look-alike digits are handled once, by
 ``normalize``), English and Spanish together.  It has two heads: P(level >= urgent) and
 P(level == crisis).  When a head is confident (its probability reaches a threshold chosen on
@@ -31,7 +31,7 @@ from .normalize import normalize
 log = logging.getLogger("checkin.rules.classifier")
 
 MODEL_PATH = Path(__file__).resolve().parent / "risk_model.json"
-MODEL_FORMAT = "checkin-risk-ngram-logreg/2"
+MODEL_FORMAT = "checkin-risk-ngram-logreg/3"
 
 # What a facilitator reads next to the rules' reasons (the rule list of the Assessment).
 REASONS = {
@@ -43,21 +43,45 @@ REASONS = {
 # vector: "Voy", an RSVP, would read like "voy a matarme"); short replies are the rules' alone.
 MIN_WORDS = 4
 
-WORD_NGRAMS = (1, 2)
+WORD_NGRAMS = (1, 3)
 CHAR_NGRAMS = (2, 5)
+# Negation scope for the word n-grams: after a negator, the next NEGATION_SCOPE words up to a clause
+# mark are read as negated ("N_" + word, which no normalised word can spell), so "no quiero morir"
+# and "quiero morir" share their character n-grams but not their words.  English and Spanish.
+NEGATORS = frozenset(
+    ("not", "no", "never", "nunca", "ni", "nadie", "nothing", "nada", "without", "sin", "jamas", "tampoco")
+)
+NEGATION_SCOPE = 3
 
 
-def features(norm: str) -> list[str]:
-    """The n-grams of a normalised text: ``w:`` word 1-2 grams (not across a clause mark) and
-    ``c:`` character 2-5 grams inside space-padded words (scikit-learn's ``char_wb``).
-    Training passes this very function to the vectorizer, so both sides agree by construction."""
+def mark_negation(tokens: list[str]) -> list[str]:
+    out, left = [], 0
+    for t in tokens:
+        if t == ",":
+            left = 0
+            out.append(t)
+            continue
+        out.append("N_" + t if left else t)
+        if t in NEGATORS:
+            left = NEGATION_SCOPE
+        elif left:
+            left -= 1
+    return out
+
+
+def features(norm: str, word_ngrams: tuple[int, int] = WORD_NGRAMS, negation: bool = True) -> list[str]:
+    """The n-grams of a normalised text: ``w:`` word 1-3 grams (not across a clause mark; words in
+    a negation's scope marked, see ``mark_negation``) and ``c:`` character 2-5 grams inside
+    space-padded words (scikit-learn's ``char_wb``).  Training passes this very function to the
+    vectorizer with the settings it writes into the model, so both sides agree by construction."""
     out: list[str] = []
     tokens = norm.split()
     words = [t for t in tokens if t != ","]
-    lo, hi = WORD_NGRAMS
+    grams = mark_negation(tokens) if negation else tokens
+    lo, hi = word_ngrams
     for n in range(lo, hi + 1):
-        for i in range(len(tokens) - n + 1):
-            gram = tokens[i : i + n]
+        for i in range(len(grams) - n + 1):
+            gram = grams[i : i + n]
             if "," not in gram:
                 out.append("w:" + " ".join(gram))
     lo, hi = CHAR_NGRAMS
@@ -79,6 +103,9 @@ class Model:
     # Crisis also when both heads agree: P(>= urgent) reaches its threshold and P(crisis) this lower
     # one (a text the model finds alarming and crisis-like, not merely crisis-like); None: never.
     joint_crisis: float | None = None
+    # The feature settings the model was trained with (``features``' arguments).
+    word_ngrams: tuple[int, int] = WORD_NGRAMS
+    negation: bool = True
 
     @classmethod
     def from_json(cls, data: dict) -> Model:
@@ -98,11 +125,13 @@ class Model:
             joint_crisis=None
             if data.get("threshold_crisis_joint") is None
             else float(data["threshold_crisis_joint"]),
+            word_ngrams=tuple(data.get("word_ngrams", WORD_NGRAMS)),
+            negation=bool(data.get("negation", True)),
         )
 
     def probabilities(self, norm: str) -> tuple[float, float]:
         """(P(level >= urgent), P(level == crisis)) for a normalised text."""
-        counts = Counter(f for f in features(norm) if f in self.idf)
+        counts = Counter(f for f in features(norm, self.word_ngrams, self.negation) if f in self.idf)
         # sublinear tf * idf, l2-normalised: exactly scikit-learn's TfidfVectorizer settings used.
         vec = {f: (1.0 + math.log(c)) * self.idf[f] for f, c in counts.items()}
         norm2 = math.sqrt(sum(v * v for v in vec.values()))
