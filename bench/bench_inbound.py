@@ -367,9 +367,17 @@ def per_kind(database_url: str, tmp, key: str, count: int = 150) -> None:
     logging.disable(logging.WARNING)  # an urgent text logs its escalation at WARNING and above
     app = create_app()
     statements = [0]
+    # psycopg parses a statement's placeholders again on every execution once it is longer than this
+    # (its cache skips longer ones): a hot-path statement past it costs CPU on every text.
+    from psycopg import _queries
 
-    def counted(*_args):
+    cached_up_to = getattr(_queries, "MAX_CACHED_STATEMENT_LENGTH", 4096)
+    too_long: set[int] = set()
+
+    def counted(_conn, _cursor, statement, *_args):
         statements[0] += 1
+        if len(statement) > cached_up_to:
+            too_long.add(len(statement))
 
     engine = app.extensions["checkin"].db.engine
     event.listen(engine, "before_cursor_execute", counted)
@@ -405,6 +413,12 @@ def per_kind(database_url: str, tmp, key: str, count: int = 150) -> None:
             print(
                 f"  {kind:<22} {1000 * cpu / count:5.2f} ms CPU, {1000 * wall / count:5.2f} ms wall, "
                 f"{statements[0] / count:4.1f} statements per text",
+                flush=True,
+            )
+        if too_long:
+            print(
+                f"WARNING: statements of {sorted(too_long)} characters ran, longer than psycopg caches "
+                f"({cached_up_to}): each is parsed again on every execution",
                 flush=True,
             )
     finally:

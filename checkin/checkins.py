@@ -100,7 +100,7 @@ def open_prompt_id(member_id, since):
         # the partial indexes on open prompts (a bound state could be any state when it is planned).
         .where(CheckIn.member_id == member_id, CheckIn.state == OPEN_LITERAL, CheckIn.prompted_at >= since)
         .order_by(CheckIn.prompted_at.desc())
-        .limit(1)
+        .limit(literal_column("1"))
         .scalar_subquery()
     )
 

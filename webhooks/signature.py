@@ -33,9 +33,12 @@ def _validator(auth_token: str) -> RequestValidator:
 @lru_cache(maxsize=64)
 def _url_forms(url: str) -> tuple[str, str]:
     """The URL without and with its port, the two forms Twilio may have signed (as `RequestValidator.validate`
-    tries them); the same few URLs come again and again, so they are parsed once."""
+    tries them), the one that is `url` as written first: Twilio signs the URL it was given, so that form is
+    the one that matches (a base URL with a port tried the other one first, one HMAC more on every request).
+    The same few URLs come again and again, so they are parsed once."""
     parsed = urlparse(url)
-    return remove_port(parsed), add_port(parsed)
+    without, with_port = remove_port(parsed), add_port(parsed)
+    return (with_port, without) if with_port == url else (without, with_port)
 
 
 def valid_signature(auth_token: str, url: str, params, signature: str) -> bool:
