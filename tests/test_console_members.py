@@ -63,7 +63,7 @@ def test_add_member_with_a_bad_phone_says_why_and_keeps_what_was_typed(coordinat
     )
     page = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert "is not a phone number" in page and 'value="Lee Park"' in page
+    assert "Only digits, spaces and + - ( ) . belong in a phone number" in page and 'value="Lee Park"' in page
     assert len(members(db)) == 0
 
 

@@ -184,7 +184,7 @@ def test_coordinator_edits_a_group(coordinator, group, other_group, db):
             "phone_number": other_group.phone_number,
         },
     )
-    assert taken.status_code == 400 and "another group already uses it" in text(taken)
+    assert taken.status_code == 400 and "Another group already uses this phone number." in text(taken)
     ok = coordinator.post(
         f"/console/groups/{group.id}",
         data={"name": "Tuesday Night", "timezone": "America/Denver", "phone_number": "(500) 555-0011"},

@@ -93,13 +93,12 @@ def test_a_refused_invite_shows_the_error_at_the_form_and_keeps_every_choice(coo
     form = page[page.index('id="invite"') :]
     assert 'action="/console/staff/new#invite"' in form  # the browser lands on the form, not the page top
     assert (
-        '<p class="flash error" role="alert" id="invite-error">That phone number looks too short: '
+        '<p class="field-error" id="s-phone-error">That phone number looks too short: '
         "include the area code, e.g. 312 555 0199</p>" in form
     )
     assert '<a href="#invite">' in page[: page.index('id="invite"')]
-    assert re.search(
-        r'id="s-phone"[^>]*aria-invalid="true"[^>]*data-focus', form
-    )  # focus.js puts the cursor there
+    assert re.search(r'id="s-phone"[^>]*aria-invalid="true" aria-describedby="s-phone-error"', form)
+    assert re.search(r'id="error-summary"[^>]*data-focus', form)  # focus.js puts the focus on the summary
     assert re.search(rf'name="groups" value="{group.id}" checked', form)
     assert "<option selected>backup</option>" in form and "<option selected>facilitator</option>" in form
     assert 'id="s-name" name="name" type="text" required maxlength="80" value="Robin"' in form

@@ -15,9 +15,9 @@ from checkin.accounts import audit
 from checkin.db import utcnow
 from checkin.directory import ValidationError, add_member
 from checkin.models import CHANNELS, ConsentEvent, Member, OutboxItem, StaffUser
-from checkin.phones import InvalidPhone, normalize_phone
+from checkin.phones import normalize_phone, phone_problem
 from checkin.schedules.service import pause_member, pause_member_until_resumed
-from webhooks.console import bp, views_roster, words
+from webhooks.console import bp, forms, views_roster, words
 from webhooks.console.auth import (
     client_ip,
     coordinator_required,
@@ -64,11 +64,11 @@ def _form_values(form) -> dict:
     return values
 
 
-def _form(values: dict, member: Member | None, error: str | None = None, status: int = 200):
+def _form(values: dict, member: Member | None, problems: dict | None = None, status: int = 200):
     return render_template(
         "console/member_form.html",
         values=values,
-        error=error,
+        problems=problems,
         groups=visible_groups(),
         languages=LANGUAGE_NAMES,
         channels=CHANNEL_NAMES,
@@ -78,18 +78,53 @@ def _form(values: dict, member: Member | None, error: str | None = None, status:
     ), status
 
 
-def _consent(values: dict) -> tuple[str | None, date | None]:
-    """The consent source and date a form gave (both optional); ValidationError naming the field."""
+def _consent(problems, values: dict) -> tuple[str | None, date | None]:
+    """The consent source and date a form gave (both optional); a mistake is kept for its field."""
     source = values["consent_source"] or None
     if source and len(source) > member_import.CONSENT_SOURCE_MAX:
-        raise ValidationError(f"How they agreed: at most {member_import.CONSENT_SOURCE_MAX} characters")
+        problems.add(
+            "consent_source", f"How they agreed can be at most {member_import.CONSENT_SOURCE_MAX} characters."
+        )
     day = None
     if values["consent_date"]:
         try:
             day = member_import.parse_date(values["consent_date"], utcnow().date())
         except ValidationError as exc:
-            raise ValidationError(f"When they agreed: {exc}".replace("consent_date ", "")) from None
+            problems.add("consent_date", str(exc).replace("consent_date ", ""))
     return source, day
+
+
+def _read_phone(problems, raw: str, member_id: int | None) -> str | None:
+    problem = phone_problem(raw)
+    if problem:
+        problems.add("phone", problem)
+        return None
+    phone = normalize_phone(raw)
+    other = db().scalar(select(Member).where(Member.phone == phone, Member.id != (member_id or 0)))
+    if other is not None:
+        problems.add(
+            "phone",
+            f"{phone} is already the number of another member, {other.display_name}; "
+            "two members cannot share a number (replies could not tell them apart).",
+        )
+    return phone
+
+
+def _read_common(problems, values: dict) -> str | None:
+    """Name, language, channel and time zone, as the add and edit forms share them; mistakes kept."""
+    name = problems.check(
+        "name", forms.name, values["name"], max_len=80, what="the member's first name or alias"
+    )
+    language = problems.check("language", languages.code, values["language"])
+    if language:
+        values["language"] = language
+    if values["channel"] not in CHANNELS:
+        problems.add("channel", "Choose how to reach them from the list.")
+    if values["timezone"]:
+        zone = problems.check("timezone", timezones.resolve, values["timezone"])
+        if zone:
+            values["timezone"] = zone
+    return name
 
 
 @bp.route("/members/new", methods=["GET", "POST"])
@@ -98,27 +133,32 @@ def member_new():
     if request.method == "GET":
         return _form({"language": "en", "channel": "sms", "group_id": request.args.get("group", "")}, None)
     values = _form_values(request.form)
+    values["name"] = request.form.get("name") or ""  # spaces kept, to say a name can't be only spaces
     session = db()
-    try:
-        group_id = record_id(values["group_id"])
-        if group_id is None:
-            raise ValidationError("choose a group")
+    problems = forms.Problems()
+    group = None
+    group_id = record_id(values["group_id"])
+    if group_id is None or group_id not in {g.id for g in visible_groups()}:
+        problems.add("group_id", "Choose a group.")
+    else:
         group = group_visible(group_id)
-        source, day = _consent(values)
-        member = add_member(
-            session,
-            group.name,
-            values["phone"],
-            values["name"],
-            values["language"],
-            values["timezone"] or None,
-            values["channel"],
-            consent_source=f"staff:{current_staff().id}",
-        )
-        member.consent_source, member.consent_date = source, day
-    except ValidationError as exc:
-        session.rollback()
-        return _form(values, None, str(exc), 400)
+    phone = _read_phone(problems, values["phone"], None)
+    name = _read_common(problems, values)
+    source, day = _consent(problems, values)
+    if problems:
+        values["name"] = values["name"].strip() or values["name"]
+        return _form(values, None, problems.fields, 400)
+    member = add_member(
+        session,
+        group.name,
+        phone,
+        name,
+        values["language"],
+        values["timezone"] or None,
+        values["channel"],
+        consent_source=f"staff:{current_staff().id}",
+    )
+    member.consent_source, member.consent_date = source, day
     audit(session, "member_added", current_staff().id, member_id=member.id, ip=client_ip())
     session.commit()
     flash(f"{member.display_name} added.", "ok")
@@ -146,44 +186,26 @@ def member_edit(member_id: int):
         }
         return _form(values, member)
     values = _form_values(request.form)
+    values["name"] = request.form.get("name") or ""
     session = db()
-    try:
-        name = values["name"]
-        if not name or len(name) > 80:
-            raise ValidationError("name must be 1-80 characters")
-        values["language"] = languages.code(values["language"])
-        if values["channel"] not in CHANNELS:
-            raise ValidationError(f"channel must be one of {', '.join(CHANNELS)}")
-        if values["timezone"]:
-            values["timezone"] = timezones.resolve(values["timezone"])
-        phone = member.phone
-        if "phone" in request.form:
-            try:
-                phone = normalize_phone(values["phone"])
-            except InvalidPhone as exc:
-                raise ValidationError(f"phone: {exc}") from None
-            other = session.scalar(select(Member).where(Member.phone == phone, Member.id != member.id))
-            if other is not None:
-                raise ValidationError(
-                    f"phone: {phone} is already the number of another member, {other.display_name}; "
-                    "two members cannot share a number (replies could not tell them apart)"
-                )
-        groups = list(member.groups)
-        if "groups" in request.form:  # the form's marker that the group boxes were on it
-            wanted = {record_id(v) for v in values["group_ids"]} - {None}
-            if not wanted:
-                raise ValidationError("groups: keep the member in at least one group")
-            groups = [group_visible(g) for g in sorted(wanted)]
-        source, day = (
-            _consent(values)
-            if "consent_source" in request.form
-            else (
-                member.consent_source,
-                member.consent_date,
-            )
-        )
-    except ValidationError as exc:
-        return _form(values, member, str(exc), 400)
+    problems = forms.Problems()
+    phone = member.phone
+    if "phone" in request.form:
+        phone = _read_phone(problems, values["phone"], member.id)
+    name = _read_common(problems, values)
+    groups = list(member.groups)
+    if "groups" in request.form:  # the form's marker that the group boxes were on it
+        wanted = {record_id(v) for v in values["group_ids"]} - {None}
+        if not wanted:
+            problems.add("groups", "Keep the member in at least one group.")
+        groups = [group_visible(g) for g in sorted(wanted)]
+    source, day = (
+        _consent(problems, values)
+        if "consent_source" in request.form
+        else (member.consent_source, member.consent_date)
+    )
+    if problems:
+        return _form(values, member, problems.fields, 400)
     changed = [
         f
         for f, old, new in (

@@ -51,7 +51,7 @@ def _rota(
 
 
 def _staff_page(
-    *, values=None, error=None, invite_error=None, window_form=None, window_error=None, status=200
+    *, values=None, error=None, invite_problems=None, window_form=None, window_error=None, status=200
 ):
     """The page; `window_form` = (group id, form, which form) re-fills a window form that was refused."""
     groups = visible_groups()
@@ -71,7 +71,7 @@ def _staff_page(
         tiers=TIERS,
         values=values or {},
         error=error,
-        invite_error=invite_error,
+        invite_problems=invite_problems,
         local_now=local_now,
         day_names=rota.DAY_NAMES,
         ends=ENDS,
@@ -156,12 +156,12 @@ def staff_new():
     group_ids = [g for g in map(record_id, form.getlist("groups")) if g is not None]
     values["groups"] = group_ids  # ticked again if the form comes back with an error
     session = db()
-    problem = _invite_problem(values)
+    problems = _invite_problems(values)
     known = {g.id for g in visible_groups()}
-    if not problem and (len(group_ids) != len(form.getlist("groups")) or not set(group_ids) <= known):
-        problem = (None, "Choose the groups from the list: one of those sent is not a group here.")
-    if problem:
-        return _staff_page(values=values, invite_error=problem, status=400)
+    if len(group_ids) != len(form.getlist("groups")) or not set(group_ids) <= known:
+        problems.add("s-groups", "Choose the groups from the list: one of those sent is not a group here.")
+    if problems:
+        return _staff_page(values=values, invite_problems=problems.fields, status=400)
     try:
         names = [group_visible(g).name for g in group_ids]
         person = add_staff(
@@ -175,7 +175,7 @@ def staff_new():
         )
     except ValidationError as exc:
         session.rollback()
-        return _staff_page(values=values, invite_error=(None, str(exc)), status=400)
+        return _staff_page(values=values, invite_problems={"s-name": forms.sentence(str(exc))}, status=400)
     accounts.audit(
         session,
         "staff_added",
@@ -186,30 +186,40 @@ def staff_new():
     return _link_page(person, reset=False)
 
 
-def _invite_problem(values: dict) -> tuple[str, str] | None:
-    """The invite form's mistakes in plain words, as (field id, sentence), before the account is made."""
+def _invite_problems(values: dict) -> forms.Problems:
+    """The invite form's mistakes in plain words, each for its field, before the account is made."""
+    problems = forms.Problems()
+    values["name"] = (
+        problems.check("s-name", forms.name, request.form.get("name"), max_len=80, what="the person's name")
+        or values["name"].strip()
+    )
     email = values["email"].lower()
-    if not values["name"]:
-        return "s-name", "Type the person's name."
-    if not EMAIL.match(email):
-        return "s-email", f"“{values['email']}” is not an email address: it should look like name@example.org"
-    taken = db().scalar(select(StaffUser).where(func.lower(StaffUser.email) == email))
-    if taken is not None:
-        return "s-email", (
-            f"{taken.name} already has an account with this email. To send them a new link, "
-            "use Reset password next to their name."
+    if not values["email"]:
+        problems.add("s-email", "Type their email address, such as name@example.org.")
+    elif not EMAIL.match(email):
+        problems.add(
+            "s-email", f"“{values['email']}” is not an email address: it should look like name@example.org"
         )
+    else:
+        taken = db().scalar(select(StaffUser).where(func.lower(StaffUser.email) == email))
+        if taken is not None:
+            problems.add(
+                "s-email",
+                f"{taken.name} already has an account with this email. To send them a new link, "
+                "use Reset password next to their name.",
+            )
     if values["phone"]:
         problem = phone_problem(values["phone"])
         if problem:
-            return "s-phone", problem
-        holder = db().scalar(select(StaffUser).where(StaffUser.phone == normalize_phone(values["phone"])))
-        if holder is not None:
-            return (
-                "s-phone",
-                f"{holder.name} is already alerted on that phone number: each person needs their own.",
-            )
-    return None
+            problems.add("s-phone", problem)
+        else:
+            holder = db().scalar(select(StaffUser).where(StaffUser.phone == normalize_phone(values["phone"])))
+            if holder is not None:
+                problems.add(
+                    "s-phone",
+                    f"{holder.name} is already alerted on that phone number: each person needs their own.",
+                )
+    return problems
 
 
 def _lifetime() -> timedelta:
