@@ -87,7 +87,7 @@ def local_datetime(form, name: str, label: str) -> datetime:
     try:
         value = datetime.fromisoformat((form.get(name) or "").strip())
     except ValueError:
-        raise ValidationError(f"{label}: a date and time, e.g. 2026-03-10T18:30") from None
+        raise ValidationError(f"{label}: type a date and time like 10 March 2026, 6:30 pm") from None
     return value.replace(tzinfo=None, second=0, microsecond=0)
 
 
