@@ -212,7 +212,11 @@ def test_staff_opt_out_cancels_pending_sends_and_opt_in_needs_confirmation(coord
             purpose="reminder",
             not_before=utcnow() + timedelta(hours=3),
         )
+    # Not recorded without how they asked and the box ticked: the page says so.
     assert coordinator.post(f"/console/members/{member.id}/consent", {"kind": "opt_out"}).status_code == 302
+    assert members(db)[member.phone].status == "active"
+    opt_out = {"kind": "opt_out", "how": "call", "confirm": "yes"}
+    assert coordinator.post(f"/console/members/{member.id}/consent", opt_out).status_code == 302
     with db.session() as s:
         assert s.get(Member, member.id).status == "opted_out"
         assert (

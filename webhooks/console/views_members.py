@@ -33,6 +33,14 @@ from webhooks.console.views_escalations import EVENT_WORDS
 from webhooks.params import record_id
 
 LANGUAGE_NAMES = languages.NAMES
+# How a member asked a person to stop their texts (recorded with the opt-out; a choice, so no private words).
+OPT_OUT_WAYS = {
+    "text": "In a text",
+    "call": "On a phone call",
+    "in_person": "In person",
+    "writing": "In writing or by email",
+    "on_their_behalf": "Someone asked on their behalf",
+}
 CHANNEL_NAMES = views_roster.CHANNEL_NAMES
 
 
@@ -162,6 +170,12 @@ def member_new():
     audit(session, "member_added", current_staff().id, member_id=member.id, ip=client_ip())
     session.commit()
     flash(f"{member.display_name} added.", "ok")
+    if source is None and day is None:
+        flash(
+            f"How and when {member.display_name} agreed to receive texts is not recorded. "
+            "Add it with Edit (how they agreed, and when) so the record shows their consent.",
+            "warning",
+        )
     for warning in member_import.name_warnings(member.display_name):
         flash(f"Check the name: {warning}", "warning")
     return redirect(url_for("console.member", member_id=member.id))
@@ -306,9 +320,22 @@ def member_consent(member_id: int):
     kind = request.form.get("kind")
     staff = current_staff()
     source = f"staff:{staff.id}"
+    detail = kind
     if kind == "opt_out":
+        how = request.form.get("how") or ""
+        if how not in OPT_OUT_WAYS or request.form.get("confirm") != "yes":
+            flash(
+                "The opt-out was not recorded: choose how they asked to stop, and tick the box confirming "
+                "they asked.",
+                "error",
+            )
+            return redirect(url_for("console.member", member_id=member.id) + "#opt-out")
         consent.opt_out(db(), member, source=source)
-        message = f"{member.display_name} is opted out: nothing automated will be sent to them."
+        detail = f"opt_out:{how}"
+        message = (
+            f"{member.display_name} is opted out: nothing will be texted to them, staff replies included, "
+            "until they text START."
+        )
     elif kind == "opt_in":
         if request.form.get("confirm") != "yes":
             abort(400, "tick the box confirming the member asked to receive messages again")
@@ -316,7 +343,7 @@ def member_consent(member_id: int):
         message = f"{member.display_name} is opted in again."
     else:
         abort(400, "kind must be opt_in or opt_out")
-    audit(db(), "consent", staff.id, member_id=member.id, detail=kind, ip=client_ip())
+    audit(db(), "consent", staff.id, member_id=member.id, detail=detail, ip=client_ip())
     db().commit()
     flash(message, "ok")
     return redirect(url_for("console.member", member_id=member.id))
@@ -370,6 +397,7 @@ def member(member_id: int):
         languages=LANGUAGE_NAMES,
         channels=CHANNEL_NAMES,
         words=EVENT_WORDS,
+        opt_out_ways=OPT_OUT_WAYS,
         live_member=member.id,
     )
 
@@ -409,9 +437,10 @@ def _history(member: Member, staff_names: dict[int, str]) -> list[str]:
         elif e.action == "member_erased":
             what = "erased"
         elif e.action == "consent":
-            what = {"opt_in": "opt-in recorded", "opt_out": "opt-out recorded"}.get(
-                detail, "consent recorded"
-            )
+            kind, _, how = detail.partition(":")
+            what = {"opt_in": "opt-in recorded", "opt_out": "opt-out recorded"}.get(kind, "consent recorded")
+            if how in OPT_OUT_WAYS:
+                what += f" (they asked: {OPT_OUT_WAYS[how].lower()})"
         elif detail.startswith(("paused", "resumed")):
             what = "messages " + detail
         elif detail == "no change":
