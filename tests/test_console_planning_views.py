@@ -723,3 +723,18 @@ def test_the_preview_shows_a_prompt_waiting_while_the_member_is_texting(coordina
     page = text(coordinator.get(f"/console/groups/{group.id}/plan"))
     assert "Sam Rivera" in page
     assert "waits: the member is texting with us right now" in page
+
+
+def test_the_address_a_refused_form_leaves_answers_a_reload_with_its_forms_page(coordinator, group, member):
+    """A reload (a GET) of a form's POST address leads back to the form's page, not "Method Not Allowed"."""
+    for path, lands in (
+        (f"/console/groups/{group.id}/schedule", f"/console/groups/{group.id}#schedule"),
+        (f"/console/groups/{group.id}/meetings/20990101T0000Z/move", f"/console/groups/{group.id}#meetings"),
+        (f"/console/groups/{group.id}/announce/preview", f"/console/groups/{group.id}/announce"),
+        ("/console/staff/new", "/console/staff#invite"),
+        (f"/console/reports/{group.id}/export", f"/console/reports?group={group.id}"),
+        (f"/console/members/{member.id}/reply", f"/console/members/{member.id}/conversation"),
+    ):
+        response = coordinator.get(path)
+        assert response.status_code == 302, path
+        assert response.headers["Location"] == lands, path

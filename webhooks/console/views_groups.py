@@ -183,6 +183,15 @@ def _update_group(group: Group, name: str, timezone: str, number: str | None) ->
         )
 
 
+@bp.get("/groups/<int:group_id>/schedule")
+@bp.get("/groups/<int:group_id>/meetings/<key>/cancel")
+@bp.get("/groups/<int:group_id>/meetings/<key>/move")
+@login_required
+def group_form_page(group_id: int, key: str | None = None):
+    """A refused form's address, reloaded: the group's page, not "Method Not Allowed"."""
+    return redirect(url_for(".group", group_id=group_id) + ("#meetings" if key else "#schedule"))
+
+
 @bp.post("/groups/<int:group_id>/schedule")
 @coordinator_required
 def save_schedule(group_id: int):

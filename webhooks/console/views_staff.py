@@ -147,6 +147,13 @@ def staff_sign_out_everywhere(staff_id: int):
     return redirect(url_for("console.staff"))
 
 
+@bp.get("/staff/new")
+@coordinator_required
+def staff_new_page():
+    """The invite form's address, reloaded after a refusal: the form, not "Method Not Allowed"."""
+    return redirect(url_for("console.staff") + "#invite")
+
+
 @bp.route("/staff/new", methods=["POST"])
 @coordinator_required
 def staff_new():
