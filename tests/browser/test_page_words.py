@@ -1,0 +1,49 @@
+"""Words on the console's lists in a real browser: names of days and cities keep their capitals, and
+the home page's "Still to send today" says which zone its day is, and each send's time in it."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+
+from playwright.sync_api import expect
+
+from checkin import outbox
+from checkin.db import utcnow
+from checkin.directory import add_member
+from checkin.schedules import set_schedule
+
+
+def test_the_groups_list_says_when_a_group_meets_with_its_capitals(browser_page, console_server, group):
+    with console_server.db.session() as s:
+        set_schedule(
+            s,
+            group.id,
+            rrule="FREQ=WEEKLY;BYDAY=TU",
+            start_local=time(18),
+            duration_minutes=90,
+            starts_on=utcnow().date() + timedelta(days=1),
+        )
+    page = browser_page
+    page.goto(console_server.url("/console/groups"))
+    meets = page.locator('td[data-label="Meets"]').first
+    expect(meets).to_contain_text("Every Tuesday at 6:00 pm, New York time")
+
+
+def test_still_to_send_today_gives_each_time_in_the_headings_zone_too(browser_page, console_server, group):
+    with console_server.db.session() as s:
+        ana = add_member(s, group.name, "+12025550171", "Ana", timezone="America/Chicago")
+        outbox.add(
+            s,
+            "reminder:home-zones",
+            to=ana.phone,
+            body="Meeting soon",
+            member_id=ana.id,
+            purpose="reminder",
+            not_before=utcnow() + timedelta(minutes=2),
+        )
+    page = browser_page
+    page.goto(console_server.url("/console/"))
+    expect(page.locator("#today-h")).to_contain_text("until midnight New York time")
+    row = page.locator("section[aria-labelledby='today-h'] tr").filter(has_text="Ana")
+    expect(row).to_contain_text("Chicago time")
+    expect(row).to_contain_text("New York time)")  # the same send, in the heading's zone
