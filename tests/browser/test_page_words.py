@@ -47,3 +47,32 @@ def test_still_to_send_today_gives_each_time_in_the_headings_zone_too(browser_pa
     row = page.locator("section[aria-labelledby='today-h'] tr").filter(has_text="Ana")
     expect(row).to_contain_text("Chicago time")
     expect(row).to_contain_text("New York time)")  # the same send, in the heading's zone
+
+
+def test_a_reminder_time_out_of_range_is_refused_in_days_and_minutes_not_decimals(
+    browser_page, console_server, group
+):
+    page = browser_page
+    page.goto(console_server.url(f"/console/groups/{group.id}/plan"))
+    page.locator("#reminders").fill("9999")
+    page.get_by_role("button", name="Save plan").click()
+    refusal = page.get_by_role("alert").filter(has_text="Reminders")
+    expect(refusal).to_contain_text("each from 1 minute to 14 days before the meeting")
+    expect(refusal).not_to_contain_text("0.0167")
+    expect(refusal).not_to_contain_text("336")
+
+
+def test_the_audit_log_names_the_group_an_announcement_went_to(browser_page, console_server, group):
+    from sqlalchemy import select
+
+    from checkin.accounts import audit
+    from checkin.models import StaffUser
+
+    with console_server.db.session() as s:
+        casey = s.scalar(select(StaffUser.id).where(StaffUser.email == console_server.coordinator_email))
+        audit(s, "announce", casey, detail=f"announcement 1 to group {group.id}: 3 member(s)")
+    page = browser_page
+    page.goto(console_server.url("/console/audit"))
+    expect(
+        page.get_by_text("Casey Coordinator sent announcement #1 to Tuesday Group (3 members)")
+    ).to_be_visible()
