@@ -76,3 +76,16 @@ def test_the_audit_log_names_the_group_an_announcement_went_to(browser_page, con
     expect(
         page.get_by_text("Casey Coordinator sent announcement #1 to Tuesday Group (3 members)")
     ).to_be_visible()
+
+
+def test_a_group_with_no_facilitator_says_so_on_its_own_page(browser_page, console_server, group):
+    page = browser_page
+    page.goto(console_server.url(f"/console/groups/{group.id}"))
+    expect(page.locator("#no-facilitator")).to_have_count(0)  # Frankie facilitates the console's group
+    page.goto(console_server.url("/console/groups"))
+    form = page.locator("form", has=page.get_by_role("button", name="Create group"))
+    form.get_by_label("Name").fill("Thursday Group")
+    form.get_by_label("Time zone").fill("Chicago")
+    form.get_by_role("button", name="Create group").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Thursday Group")
+    expect(page.locator("#no-facilitator")).to_contain_text("Thursday Group has no facilitator yet")

@@ -6,13 +6,13 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from checkin import calendar_feed, schedules, timezones
 from checkin.answers import rsvp
 from checkin.db import utcnow
 from checkin.directory import ValidationError, add_group
-from checkin.models import Group
+from checkin.models import Group, GroupStaff, StaffUser
 from checkin.phones import normalize_phone, phone_problem
 from webhooks.console import (
     bp,
@@ -121,6 +121,13 @@ def _group_page(
             "location": (schedule.location or "") if schedule else "",
             "dial_in": (schedule.dial_in or "") if schedule else "",
         }
+    # A group nobody facilitates: its alerts reach coordinators only, so its own page says so.
+    facilitators = session.scalar(
+        select(func.count())
+        .select_from(GroupStaff)
+        .join(StaffUser, StaffUser.id == GroupStaff.staff_id)
+        .where(GroupStaff.group_id == group.id, StaffUser.role == "facilitator", StaffUser.active.is_(True))
+    )
     token = calendar_feed.token_for(session, group.id)
     session.commit()  # the token, made on first view
     feed_url = current_app.extensions["checkin"].settings.public_base_url.rstrip("/") + url_for(
@@ -142,6 +149,7 @@ def _group_page(
         error=error,
         error_in=error_in,
         problems=problems,
+        no_facilitator=not facilitators,
         feed_url=feed_url,
         editable=is_coordinator(),
         today=now.astimezone(zone).date(),
