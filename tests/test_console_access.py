@@ -170,7 +170,7 @@ def actions(w):
         ),
         (f"/console/members/{m}/edit", {"name": "Changed", "language": "en", "channel": "sms"}),
         (f"/console/members/{m}/pause", {"action": "pause"}),
-        (f"/console/members/{m}/consent", {"kind": "opt_out"}),
+        (f"/console/members/{m}/consent", {"kind": "opt_out", "how": "call", "confirm": "yes"}),
         ("/console/staff/new", {"name": "X", "email": "x@example.org", "role": "coordinator"}),
         (f"/console/staff/{w.facilitator.id}/password", {}),
         (f"/console/staff/rota/{w.group.id}/{w.facilitator.id}", {"action": "tier", "tier": "backup"}),
