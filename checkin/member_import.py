@@ -151,9 +151,11 @@ def parse(data: bytes) -> list[dict[str, str]]:
             f"the file is not UTF-8 text (line {line} has a character in another encoding): "
             "save it from your spreadsheet as 'CSV UTF-8'"
         ) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # One physical line is one row: a roster's cells never hold a line break, so a quote left open
+    # is that line's problem alone (read strictly), not a cell that swallows the lines after it.
+    lines = iter(io.StringIO(text, newline=""))
     try:
-        raw_header = [h.strip() for h in next(reader)]
+        raw_header = [h.strip() for h in next(csv.reader([next(lines)], strict=True))]
         header = [h.lower().replace(" ", "_") for h in raw_header]
     except StopIteration:
         raise ValidationError("the file is empty") from None
@@ -181,25 +183,49 @@ def parse(data: bytes) -> list[dict[str, str]]:
             f"unknown column(s): {', '.join(unknown)} (known: {', '.join(REQUIRED + OPTIONAL)})"
         )
     rows = []
-    try:
-        for values in reader:
-            if not any(v.strip() for v in values):
-                rows.append({})  # a blank line: kept so line numbers stay right, skipped on import
-                continue
-            rows.append(
-                {
-                    name: _unguard(values[i].strip() if i < len(values) else "")
-                    for i, name in enumerate(header)
-                    if name in REQUIRED + OPTIONAL
-                }
-            )
-            if len(rows) > MAX_ROWS:
-                raise ValidationError(f"the file has more than {MAX_ROWS} rows; split it")
-    except csv.Error as exc:
-        raise ValidationError(f"line {reader.line_num}: {exc}") from None
+    for line in lines:
+        try:
+            values = next(csv.reader([line], strict=True), [])
+        except csv.Error as exc:
+            rows.append(_broken_row(line, header, exc))
+            continue
+        if not any(v.strip() for v in values):
+            rows.append({})  # a blank line: kept so line numbers stay right, skipped on import
+            continue
+        rows.append(
+            {
+                name: _unguard(values[i].strip() if i < len(values) else "")
+                for i, name in enumerate(header)
+                if name in REQUIRED + OPTIONAL
+            }
+        )
+        if len(rows) > MAX_ROWS:
+            raise ValidationError(f"the file has more than {MAX_ROWS} rows; split it")
     if not any(rows):
         raise ValidationError("the file has a header row but no members")
     return rows
+
+
+PROBLEM = "_problem"  # a row the file's own CSV could not be read from: why, in words
+
+
+def _broken_row(line: str, header: list[str], exc: csv.Error) -> dict[str, str]:
+    """A line whose quotes do not pair up: kept as a row with problems, its name and group as typed."""
+    if line.count('"') % 2:
+        why = (
+            'a quote mark (") is opened and never closed on this line: remove it, or put one at the end '
+            "of the cell it starts"
+        )
+    else:
+        why = f'a quote mark (") sits inside a cell: a cell with quotes must start and end with one ({exc})'
+    cells = line.rstrip("\r\n").replace('"', "").split(",")
+    row = {
+        name: (cells[i].strip() if i < len(cells) else "")
+        for i, name in enumerate(header)
+        if name in REQUIRED + OPTIONAL
+    }
+    row[PROBLEM] = why
+    return row
 
 
 def _unguard(cell: str) -> str:
@@ -253,6 +279,17 @@ def plan(
         if not row:
             continue
         line, reasons = index + 2, []
+        if PROBLEM in row:
+            planned.append(
+                PlannedRow(
+                    line,
+                    "error",
+                    name=row.get("name", ""),
+                    group=row.get("group", ""),
+                    reasons=[row[PROBLEM]],
+                )
+            )
+            continue
         if phone is None:
             try:
                 normalize_phone(row["phone"])

@@ -110,7 +110,10 @@ def test_facilitator_cannot_change_members_or_staff(client, db, world):
 
 def test_coordinator_reaching_another_groups_member_edits_it(client, db, world):
     console = Console(client, "casey@example.org")
-    response = console.post(f"/console/members/{world.other_member.id}/consent", {"kind": "opt_out"})
+    response = console.post(
+        f"/console/members/{world.other_member.id}/consent",
+        {"kind": "opt_out", "how": "text", "confirm": "yes"},
+    )
     assert response.status_code == 302
     with db.session() as s:
         assert s.get(Member, world.other_member.id).status == "opted_out"
@@ -167,7 +170,7 @@ def actions(w):
         ),
         (f"/console/members/{m}/edit", {"name": "Changed", "language": "en", "channel": "sms"}),
         (f"/console/members/{m}/pause", {"action": "pause"}),
-        (f"/console/members/{m}/consent", {"kind": "opt_out"}),
+        (f"/console/members/{m}/consent", {"kind": "opt_out", "how": "call", "confirm": "yes"}),
         ("/console/staff/new", {"name": "X", "email": "x@example.org", "role": "coordinator"}),
         (f"/console/staff/{w.facilitator.id}/password", {}),
         (f"/console/staff/rota/{w.group.id}/{w.facilitator.id}", {"action": "tier", "tier": "backup"}),

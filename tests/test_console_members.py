@@ -63,7 +63,7 @@ def test_add_member_with_a_bad_phone_says_why_and_keeps_what_was_typed(coordinat
     )
     page = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert "is not a phone number" in page and 'value="Lee Park"' in page
+    assert "Only digits, spaces and + - ( ) . belong in a phone number" in page and 'value="Lee Park"' in page
     assert len(members(db)) == 0
 
 
@@ -212,7 +212,11 @@ def test_staff_opt_out_cancels_pending_sends_and_opt_in_needs_confirmation(coord
             purpose="reminder",
             not_before=utcnow() + timedelta(hours=3),
         )
+    # Not recorded without how they asked and the box ticked: the page says so.
     assert coordinator.post(f"/console/members/{member.id}/consent", {"kind": "opt_out"}).status_code == 302
+    assert members(db)[member.phone].status == "active"
+    opt_out = {"kind": "opt_out", "how": "call", "confirm": "yes"}
+    assert coordinator.post(f"/console/members/{member.id}/consent", opt_out).status_code == 302
     with db.session() as s:
         assert s.get(Member, member.id).status == "opted_out"
         assert (

@@ -190,7 +190,7 @@ def test_coordinator_edits_a_group(coordinator, group, other_group, db):
             "phone_number": other_group.phone_number,
         },
     )
-    assert taken.status_code == 400 and "another group already uses it" in text(taken)
+    assert taken.status_code == 400 and "Another group already uses this phone number." in text(taken)
     ok = coordinator.post(
         f"/console/groups/{group.id}",
         data={"name": "Tuesday Night", "timezone": "America/Denver", "phone_number": "(500) 555-0011"},
@@ -290,7 +290,7 @@ def test_upcoming_meetings_can_be_cancelled_or_moved(coordinator, group, db):
     past = coordinator.post(
         f"/console/groups/{group.id}/meetings/{keys[3]}/move", data={"new_start": "2020-01-01T10:00"}
     )
-    assert past.status_code == 400 and "in the past" in text(past)
+    assert past.status_code == 400 and "The new time has already passed" in text(past)
     unknown = coordinator.post(f"/console/groups/{group.id}/meetings/20990101T0000Z/cancel")
     assert unknown.status_code == 400 and "has no meeting" in text(unknown)
 
@@ -769,3 +769,18 @@ def test_the_preview_shows_a_prompt_waiting_while_the_member_is_texting(coordina
     page = text(coordinator.get(f"/console/groups/{group.id}/plan"))
     assert "Sam Rivera" in page
     assert "waits: the member is texting with us right now" in page
+
+
+def test_the_address_a_refused_form_leaves_answers_a_reload_with_its_forms_page(coordinator, group, member):
+    """A reload (a GET) of a form's POST address leads back to the form's page, not "Method Not Allowed"."""
+    for path, lands in (
+        (f"/console/groups/{group.id}/schedule", f"/console/groups/{group.id}#schedule"),
+        (f"/console/groups/{group.id}/meetings/20990101T0000Z/move", f"/console/groups/{group.id}#meetings"),
+        (f"/console/groups/{group.id}/announce/preview", f"/console/groups/{group.id}/announce"),
+        ("/console/staff/new", "/console/staff#invite"),
+        (f"/console/reports/{group.id}/export", f"/console/reports?group={group.id}"),
+        (f"/console/members/{member.id}/reply", f"/console/members/{member.id}/conversation"),
+    ):
+        response = coordinator.get(path)
+        assert response.status_code == 302, path
+        assert response.headers["Location"] == lands, path

@@ -101,8 +101,11 @@ class Preview:
         if self.later:
             # In the group's own time, as the rest of the page reads (members' own times are per line).
             first = min(r.send_at for r in self.later).astimezone(ZoneInfo(self.group.timezone))
+            # As the console writes a time elsewhere: "Mon, Dec 7, 8:00 am CST".
+            clock = f"{first.hour % 12 or 12}:{first:%M} {'am' if first.hour < 12 else 'pm'}"
             parts.append(
-                f"{len(self.later)} at their morning (quiet hours; first at {first:%a %d %b %H:%M %Z})"
+                f"{len(self.later)} at their morning (quiet hours; first at "
+                f"{first:%a}, {first:%b} {first.day}, {clock} {first:%Z})"
             )
         for reason, n in sorted(self.skipped.items()):
             parts.append(f"{n} skipped ({reason})")

@@ -237,8 +237,17 @@ def move_occurrence(
     now = now or utcnow()
     group, _, row = _override_for(session, group_id, occurrence_key_)
     new_start_local = new_start_local.replace(tzinfo=None, second=0, microsecond=0)
-    if new_start_local.replace(tzinfo=ZoneInfo(group.timezone)) <= now:
-        raise ValidationError("the new start is in the past")
+    zone = ZoneInfo(group.timezone)
+    if row is not None and row.status == "moved":
+        current = row.new_start_local
+    elif row is None or row.status != "cancelled":
+        current = parse_key(occurrence_key_).astimezone(zone).replace(tzinfo=None)
+    else:
+        current = None  # a cancelled meeting moved to any time is held again: a change members hear of
+    if current is not None and new_start_local == current:
+        raise ValidationError("That is already the meeting's time; nothing changed.")
+    if new_start_local.replace(tzinfo=zone) <= now:
+        raise ValidationError("The new time has already passed: choose a time still to come.")
     return _save_override(session, group_id, occurrence_key_, row, "moved", new_start_local, now)
 
 

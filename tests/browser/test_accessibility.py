@@ -41,6 +41,12 @@ NOT_PAGES = {
     "console.members_import_status": "JSON polled by the import page",
     "console.live": "JSON polled by the inbox for new messages",
     "console.members_import_template": "the roster template, a CSV download",
+    # A refused form's POST address, reloaded: a redirect to the form's page (checked as that page).
+    "console.group_form_page": "a redirect to the group's page",
+    "console.member_reply_page": "a redirect to the conversation",
+    "console.staff_new_page": "a redirect to the invite form",
+    "console.reports_export_page": "a redirect to the group's report",
+    "console.announce_preview_page": "a redirect to the announcement form",
 }
 # The pages a signed-out visitor sees.
 SIGNED_OUT = {"console.login", "console.welcome"}

@@ -197,3 +197,28 @@ def test_a_new_crisis_appears_on_the_open_home_page_without_reload(anonymous_pag
         page.get_by_role("button", name=re.compile("Acknowledge: I am on it, escalation #\\d+, Sam Rivera"))
     ).to_be_visible()
     assert not_reloaded(page)
+
+
+def test_after_a_refused_reply_a_reload_shows_the_conversation_and_it_keeps_updating(
+    anonymous_page, console_server, group, fake_twilio
+):
+    sam = add_sam(console_server, group)
+    hook = webhook(console_server)
+    assert hook.sms(sam.phone, FREE_TEXT, to=FROM_NUMBER).status_code == 200
+    assert hook.sms(sam.phone, "STOP", to=FROM_NUMBER).status_code == 200
+    page = anonymous_page
+    console_server.sign_in(page, console_server.facilitator_email)
+    page.goto(console_server.url(f"/console/members/{sam.id}/conversation"))
+    page.get_by_label("Your reply").fill("Are you ok?")
+    page.get_by_role("button", name="Send reply").click()
+    expect(page.get_by_role("alert").filter(has_text="Not sent")).to_be_visible()
+    # The re-rendered page keeps live-updating: a new text from Sam shows without a reload.
+    mark_page(page)
+    assert hook.sms(sam.phone, "I am fine, thanks", to=FROM_NUMBER).status_code == 200
+    expect(page.locator("#thread")).to_contain_text("I am fine, thanks")
+    assert not_reloaded(page)
+    # Reloading the address the refusal left in the bar shows the conversation, not "Method Not Allowed".
+    response = page.goto(page.url)
+    assert response.status == 200
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Sam Rivera")
+    expect(page.locator("#thread")).to_contain_text("I am fine, thanks")

@@ -115,3 +115,37 @@ def test_a_coordinator_imports_a_roster_in_update_mode_and_exports_it(
     with console_server.db.session() as s:
         actions = [e.action for e in s.scalars(select(AuditEvent).order_by(AuditEvent.seq))]
     assert "import" in actions and actions[-1] == "export"
+
+
+def test_a_row_with_an_unclosed_quote_is_a_row_with_problems_and_the_next_rows_are_read(
+    browser_page, console_server, group
+):
+    roster = "\n".join(
+        [
+            "group,phone,name,language,channel,timezone,consent_source,consent_date",
+            f'{group.name},202-555-0151,"Unclosed quote,en,sms,,,',  # the quote never closes
+            f"{group.name},202-555-0152,Dana Lee,en,sms,,,",
+            f'{group.name},202-555-0153,"Quoted, Fine",en,sms,,,',
+        ]
+    )
+    page = browser_page
+    page.goto(console_server.url("/console/members/import"))
+    page.get_by_label("CSV file").set_input_files(
+        files=[{"name": "quotes.csv", "mimeType": "text/csv", "buffer": roster.encode()}]
+    )
+    page.get_by_role("button", name="Check the file (dry run)").click()
+    counts = page.locator("#import-counts")
+    expect(counts).to_contain_text("2 to add")
+    expect(counts).to_contain_text("1 with problems (skipped)")
+    errors = page.locator("#report-errors")
+    expect(errors).to_contain_text("Unclosed quote")
+    expect(errors).to_contain_text("is opened and never closed on this line")
+    adds = page.locator("#report-add")
+    expect(adds).to_contain_text("Dana Lee")
+    expect(adds).to_contain_text("Quoted, Fine")
+    expect(adds).not_to_contain_text("Unclosed")
+    page.get_by_role("button", name="Apply: add 2").click()
+    expect(page.get_by_text("Applied: 2 added")).to_be_visible()
+    with console_server.db.session() as s:
+        names = set(s.scalars(select(Member.display_name)))
+    assert names == {"Dana Lee", "Quoted, Fine"}  # nothing of the broken row half-imported

@@ -8,6 +8,54 @@ from datetime import date, datetime, time
 from checkin.directory import ValidationError
 
 
+def sentence(message: str) -> str:
+    """A domain message as a sentence shown next to its field: a short leading "field: " label (the
+    field is named by where the message sits) dropped, and a capital first letter."""
+    text = message.strip()
+    head, sep, rest = text.partition(": ")
+    if sep and rest and len(head.split()) <= 4 and "'" not in head and '"' not in head:
+        text = rest
+    return text[:1].upper() + text[1:]
+
+
+class Problems:
+    """All of a form's mistakes at once, each kept for its field (the input's id): the page shows a
+    summary at the top and each sentence next to its field, rather than the first mistake only."""
+
+    def __init__(self) -> None:
+        self.fields: dict[str, str] = {}
+
+    def add(self, field: str, message: str) -> None:
+        self.fields.setdefault(field, sentence(message))
+
+    def check(self, field: str, read, *args, **kwargs):
+        """read(*args, **kwargs), or None with its ValidationError kept for `field`."""
+        try:
+            return read(*args, **kwargs)
+        except ValidationError as exc:
+            self.add(field, str(exc))
+            return None
+
+    def __bool__(self) -> bool:
+        return bool(self.fields)
+
+    def __str__(self) -> str:
+        return " ".join(self.fields.values())
+
+
+def name(value: str | None, *, max_len: int, what: str = "a name") -> str:
+    """A person's or group's name: typed, not only spaces, and not too long."""
+    raw = value or ""
+    text = raw.strip()
+    if not text:
+        if raw:
+            raise ValidationError(f"The name can't be only spaces: type {what}.")
+        raise ValidationError(f"Type {what}.")
+    if len(text) > max_len:
+        raise ValidationError(f"The name can be at most {max_len} characters (this one has {len(text)}).")
+    return text
+
+
 def text(form, name: str, label: str, *, max_len: int, required: bool = False) -> str | None:
     value = (form.get(name) or "").strip()
     if not value:
@@ -39,7 +87,7 @@ def local_datetime(form, name: str, label: str) -> datetime:
     try:
         value = datetime.fromisoformat((form.get(name) or "").strip())
     except ValueError:
-        raise ValidationError(f"{label}: a date and time, e.g. 2026-03-10T18:30") from None
+        raise ValidationError(f"{label}: type a date and time like 10 March 2026, 6:30 pm") from None
     return value.replace(tzinfo=None, second=0, microsecond=0)
 
 

@@ -30,6 +30,13 @@ def ago(when: datetime | None, now: datetime | None = None) -> str:
     return f"{hours // 24} days"
 
 
+def first_upper(text: str | None) -> str:
+    """A capital first letter and the rest as written ("every Tuesday at 6:00 pm, New York time"
+    -> "Every Tuesday ..."); Jinja's capitalize lowercases the rest, names of days and cities too."""
+    text = text or ""
+    return text[:1].upper() + text[1:]
+
+
 def local(when: datetime | None, tz: str | None = None, fmt: str | None = None) -> str:
     """'Tue, Dec 8, 6:30 pm CST' (words.when): the clock is named, as a member may live in another
     zone than the reader. `fmt` (a strftime format) is for pages not yet moved to the words filters."""
@@ -156,6 +163,7 @@ def register(app: Flask) -> None:
         }
 
     app.add_template_filter(ago, "ago")
+    app.add_template_filter(first_upper, "first_upper")
     app.add_template_filter(local, "local")
     app.add_template_filter(here, "here")
     app.add_template_filter(rule_reasons, "rule_reasons")

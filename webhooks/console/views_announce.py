@@ -57,6 +57,13 @@ def announce(group_id: int):
     return _page(group_visible(group_id))
 
 
+@bp.get("/groups/<int:group_id>/announce/preview")
+@coordinator_required
+def announce_preview_page(group_id: int):
+    """The preview's address, reloaded: the announcement form, not "Method Not Allowed"."""
+    return redirect(url_for("console.announce", group_id=group_id))
+
+
 @bp.post("/groups/<int:group_id>/announce/preview")
 @coordinator_required
 def announce_preview(group_id: int):

@@ -6,14 +6,14 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from checkin import calendar_feed, schedules, timezones
 from checkin.answers import rsvp
 from checkin.db import utcnow
 from checkin.directory import ValidationError, add_group
-from checkin.models import Group
-from checkin.phones import InvalidPhone, normalize_phone
+from checkin.models import Group, GroupStaff, StaffUser
+from checkin.phones import normalize_phone, phone_problem
 from webhooks.console import (
     bp,
     coordinator_required,
@@ -38,34 +38,51 @@ def groups():
     return _groups_page()
 
 
-def _groups_page(form=None, error=None, status=200):
+def _groups_page(form=None, problems=None, status=200):
     now = utcnow()
     rows = []
     for group in visible_groups():
         schedule = schedules.get_schedule(db(), group.id)
         rec = recurrence.parse(schedule.rrule) if schedule else None
         rows.append((group, schedule, rec, schedules.next_meeting(db(), group.id, now) if schedule else None))
-    return render_template("console/groups.html", rows=rows, form=form or {}, error=error), status
+    return render_template("console/groups.html", rows=rows, form=form or {}, problems=problems), status
 
 
 @bp.post("/groups")
 @coordinator_required
 def create_group():
     form = request.form
-    try:
-        group = add_group(
-            db(),
-            form.get("name", ""),
-            (form.get("timezone") or "").strip(),
-            (form.get("phone_number") or "").strip() or None,
-        )
-        audit_here("setting_changed", f"group:{group.id} created")
-        db().commit()
-    except ValidationError as exc:
-        db().rollback()
-        return _groups_page(form, str(exc), 400)
+    problems, name, timezone, number = _read_group(form, None)
+    if problems:
+        return _groups_page(form, problems.fields, 400)
+    group = add_group(db(), name, timezone, number)
+    audit_here("setting_changed", f"group:{group.id} created")
+    db().commit()
     flash(f"Group {group.name} created. Now give it a meeting schedule.", "ok")
     return redirect(url_for(".group", group_id=group.id))
+
+
+def _read_group(form, group_id: int | None):
+    """The group form's name, time zone and number, with every mistake in it (not just the first)."""
+    session = db()
+    problems = forms.Problems()
+    name = problems.check("name", forms.name, form.get("name"), max_len=120, what="the group's name")
+    if name and session.scalar(select(Group.id).where(Group.name == name, Group.id != (group_id or 0))):
+        problems.add("name", f"A group named {name} already exists: choose another name.")
+    timezone = problems.check("timezone", timezones.resolve, form.get("timezone"))
+    raw_number = (form.get("phone_number") or "").strip()
+    number = None
+    if raw_number:
+        problem = phone_problem(raw_number)
+        if problem:
+            problems.add("phone_number", problem)
+        else:
+            number = normalize_phone(raw_number)
+            if session.scalar(
+                select(Group.id).where(Group.phone_number == number, Group.id != (group_id or 0))
+            ):
+                problems.add("phone_number", "Another group already uses this phone number.")
+    return problems, name, timezone, number
 
 
 @bp.get("/groups/<int:group_id>")
@@ -74,7 +91,9 @@ def group(group_id: int):
     return _group_page(group_visible(group_id))
 
 
-def _group_page(group: Group, *, details=None, builder=None, error=None, error_in=None, status=200):
+def _group_page(
+    group: Group, *, details=None, builder=None, error=None, error_in=None, problems=None, status=200
+):
     session = db()
     zone = ZoneInfo(group.timezone)
     schedule = schedules.get_schedule(session, group.id)
@@ -102,6 +121,13 @@ def _group_page(group: Group, *, details=None, builder=None, error=None, error_i
             "location": (schedule.location or "") if schedule else "",
             "dial_in": (schedule.dial_in or "") if schedule else "",
         }
+    # A group nobody facilitates: its alerts reach coordinators only, so its own page says so.
+    facilitators = session.scalar(
+        select(func.count())
+        .select_from(GroupStaff)
+        .join(StaffUser, StaffUser.id == GroupStaff.staff_id)
+        .where(GroupStaff.group_id == group.id, StaffUser.role == "facilitator", StaffUser.active.is_(True))
+    )
     token = calendar_feed.token_for(session, group.id)
     session.commit()  # the token, made on first view
     feed_url = current_app.extensions["checkin"].settings.public_base_url.rstrip("/") + url_for(
@@ -122,6 +148,8 @@ def _group_page(group: Group, *, details=None, builder=None, error=None, error_i
         nths=recurrence.NTHS,
         error=error,
         error_in=error_in,
+        problems=problems,
+        no_facilitator=not facilitators,
         feed_url=feed_url,
         editable=is_coordinator(),
         today=now.astimezone(zone).date(),
@@ -133,32 +161,18 @@ def _group_page(group: Group, *, details=None, builder=None, error=None, error_i
 def edit_group(group_id: int):
     group = group_visible(group_id)
     form = request.form
-    try:
-        _update_group(group, form)
-        audit_here("setting_changed", f"group:{group.id} name, time zone or number saved")
-        db().commit()
-    except ValidationError as exc:
-        db().rollback()
-        return _group_page(
-            db().get(Group, group_id), details=form, error=str(exc), error_in="details", status=400
-        )
+    problems, name, timezone, number = _read_group(form, group.id)
+    if problems:
+        return _group_page(group, details=form, problems=problems.fields, status=400)
+    _update_group(group, name, timezone, number)
+    audit_here("setting_changed", f"group:{group.id} name, time zone or number saved")
+    db().commit()
     flash("Group saved.", "ok")
     return redirect(url_for(".group", group_id=group_id))
 
 
-def _update_group(group: Group, form) -> None:
+def _update_group(group: Group, name: str, timezone: str, number: str | None) -> None:
     session = db()
-    name = forms.text(form, "name", "Name", max_len=120, required=True)
-    timezone = timezones.resolve(form.get("timezone"))
-    raw_number = (form.get("phone_number") or "").strip()
-    try:
-        number = normalize_phone(raw_number) if raw_number else None
-    except InvalidPhone as exc:
-        raise ValidationError(f"Group phone number: {exc}") from None
-    if session.scalar(select(Group.id).where(Group.name == name, Group.id != group.id)):
-        raise ValidationError(f"Name: a group named {name!r} already exists")
-    if number and session.scalar(select(Group.id).where(Group.phone_number == number, Group.id != group.id)):
-        raise ValidationError("Group phone number: another group already uses it")
     zone_changed = timezone != group.timezone
     group.name, group.timezone, group.phone_number = name, timezone, number
     session.flush()
@@ -175,6 +189,15 @@ def _update_group(group: Group, form) -> None:
             dial_in=schedule.dial_in,
             starts_on=schedule.starts_on,
         )
+
+
+@bp.get("/groups/<int:group_id>/schedule")
+@bp.get("/groups/<int:group_id>/meetings/<key>/cancel")
+@bp.get("/groups/<int:group_id>/meetings/<key>/move")
+@login_required
+def group_form_page(group_id: int, key: str | None = None):
+    """A refused form's address, reloaded: the group's page, not "Method Not Allowed"."""
+    return redirect(url_for(".group", group_id=group_id) + ("#meetings" if key else "#schedule"))
 
 
 @bp.post("/groups/<int:group_id>/schedule")

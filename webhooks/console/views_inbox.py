@@ -182,6 +182,14 @@ def conversation(member_id: int):
     return _conversation_page(member, _reply_group(member))
 
 
+@bp.get("/members/<int:member_id>/reply")
+@login_required
+def member_reply_page(member_id: int):
+    """The address a refused reply leaves in the bar: reloading it (or live.js polling it) gets the
+    conversation, not "Method Not Allowed"."""
+    return redirect(url_for("console.conversation", member_id=member_id, group=request.args.get("group")))
+
+
 @bp.route("/members/<int:member_id>/reply", methods=["POST"])
 @login_required
 def member_reply(member_id: int):

@@ -15,9 +15,9 @@ from checkin.accounts import audit
 from checkin.db import utcnow
 from checkin.directory import ValidationError, add_member
 from checkin.models import CHANNELS, ConsentEvent, Member, OutboxItem, StaffUser
-from checkin.phones import InvalidPhone, normalize_phone
+from checkin.phones import normalize_phone, phone_problem
 from checkin.schedules.service import pause_member, pause_member_until_resumed
-from webhooks.console import bp, views_roster, words
+from webhooks.console import bp, forms, views_roster, words
 from webhooks.console.auth import (
     client_ip,
     coordinator_required,
@@ -33,6 +33,14 @@ from webhooks.console.views_escalations import EVENT_WORDS
 from webhooks.params import record_id
 
 LANGUAGE_NAMES = languages.NAMES
+# How a member asked a person to stop their texts (recorded with the opt-out; a choice, so no private words).
+OPT_OUT_WAYS = {
+    "text": "In a text",
+    "call": "On a phone call",
+    "in_person": "In person",
+    "writing": "In writing or by email",
+    "on_their_behalf": "Someone asked on their behalf",
+}
 CHANNEL_NAMES = views_roster.CHANNEL_NAMES
 
 
@@ -64,11 +72,11 @@ def _form_values(form) -> dict:
     return values
 
 
-def _form(values: dict, member: Member | None, error: str | None = None, status: int = 200):
+def _form(values: dict, member: Member | None, problems: dict | None = None, status: int = 200):
     return render_template(
         "console/member_form.html",
         values=values,
-        error=error,
+        problems=problems,
         groups=visible_groups(),
         languages=LANGUAGE_NAMES,
         channels=CHANNEL_NAMES,
@@ -78,18 +86,53 @@ def _form(values: dict, member: Member | None, error: str | None = None, status:
     ), status
 
 
-def _consent(values: dict) -> tuple[str | None, date | None]:
-    """The consent source and date a form gave (both optional); ValidationError naming the field."""
+def _consent(problems, values: dict) -> tuple[str | None, date | None]:
+    """The consent source and date a form gave (both optional); a mistake is kept for its field."""
     source = values["consent_source"] or None
     if source and len(source) > member_import.CONSENT_SOURCE_MAX:
-        raise ValidationError(f"How they agreed: at most {member_import.CONSENT_SOURCE_MAX} characters")
+        problems.add(
+            "consent_source", f"How they agreed can be at most {member_import.CONSENT_SOURCE_MAX} characters."
+        )
     day = None
     if values["consent_date"]:
         try:
             day = member_import.parse_date(values["consent_date"], utcnow().date())
         except ValidationError as exc:
-            raise ValidationError(f"When they agreed: {exc}".replace("consent_date ", "")) from None
+            problems.add("consent_date", str(exc).replace("consent_date ", ""))
     return source, day
+
+
+def _read_phone(problems, raw: str, member_id: int | None) -> str | None:
+    problem = phone_problem(raw)
+    if problem:
+        problems.add("phone", problem)
+        return None
+    phone = normalize_phone(raw)
+    other = db().scalar(select(Member).where(Member.phone == phone, Member.id != (member_id or 0)))
+    if other is not None:
+        problems.add(
+            "phone",
+            f"{phone} is already the number of another member, {other.display_name}; "
+            "two members cannot share a number (replies could not tell them apart).",
+        )
+    return phone
+
+
+def _read_common(problems, values: dict) -> str | None:
+    """Name, language, channel and time zone, as the add and edit forms share them; mistakes kept."""
+    name = problems.check(
+        "name", forms.name, values["name"], max_len=80, what="the member's first name or alias"
+    )
+    language = problems.check("language", languages.code, values["language"])
+    if language:
+        values["language"] = language
+    if values["channel"] not in CHANNELS:
+        problems.add("channel", "Choose how to reach them from the list.")
+    if values["timezone"]:
+        zone = problems.check("timezone", timezones.resolve, values["timezone"])
+        if zone:
+            values["timezone"] = zone
+    return name
 
 
 @bp.route("/members/new", methods=["GET", "POST"])
@@ -98,30 +141,41 @@ def member_new():
     if request.method == "GET":
         return _form({"language": "en", "channel": "sms", "group_id": request.args.get("group", "")}, None)
     values = _form_values(request.form)
+    values["name"] = request.form.get("name") or ""  # spaces kept, to say a name can't be only spaces
     session = db()
-    try:
-        group_id = record_id(values["group_id"])
-        if group_id is None:
-            raise ValidationError("choose a group")
+    problems = forms.Problems()
+    group = None
+    group_id = record_id(values["group_id"])
+    if group_id is None or group_id not in {g.id for g in visible_groups()}:
+        problems.add("group_id", "Choose a group.")
+    else:
         group = group_visible(group_id)
-        source, day = _consent(values)
-        member = add_member(
-            session,
-            group.name,
-            values["phone"],
-            values["name"],
-            values["language"],
-            values["timezone"] or None,
-            values["channel"],
-            consent_source=f"staff:{current_staff().id}",
-        )
-        member.consent_source, member.consent_date = source, day
-    except ValidationError as exc:
-        session.rollback()
-        return _form(values, None, str(exc), 400)
+    phone = _read_phone(problems, values["phone"], None)
+    name = _read_common(problems, values)
+    source, day = _consent(problems, values)
+    if problems:
+        values["name"] = values["name"].strip() or values["name"]
+        return _form(values, None, problems.fields, 400)
+    member = add_member(
+        session,
+        group.name,
+        phone,
+        name,
+        values["language"],
+        values["timezone"] or None,
+        values["channel"],
+        consent_source=f"staff:{current_staff().id}",
+    )
+    member.consent_source, member.consent_date = source, day
     audit(session, "member_added", current_staff().id, member_id=member.id, ip=client_ip())
     session.commit()
     flash(f"{member.display_name} added.", "ok")
+    if source is None and day is None:
+        flash(
+            f"How and when {member.display_name} agreed to receive texts is not recorded. "
+            "Add it with Edit (how they agreed, and when) so the record shows their consent.",
+            "warning",
+        )
     for warning in member_import.name_warnings(member.display_name):
         flash(f"Check the name: {warning}", "warning")
     return redirect(url_for("console.member", member_id=member.id))
@@ -146,44 +200,26 @@ def member_edit(member_id: int):
         }
         return _form(values, member)
     values = _form_values(request.form)
+    values["name"] = request.form.get("name") or ""
     session = db()
-    try:
-        name = values["name"]
-        if not name or len(name) > 80:
-            raise ValidationError("name must be 1-80 characters")
-        values["language"] = languages.code(values["language"])
-        if values["channel"] not in CHANNELS:
-            raise ValidationError(f"channel must be one of {', '.join(CHANNELS)}")
-        if values["timezone"]:
-            values["timezone"] = timezones.resolve(values["timezone"])
-        phone = member.phone
-        if "phone" in request.form:
-            try:
-                phone = normalize_phone(values["phone"])
-            except InvalidPhone as exc:
-                raise ValidationError(f"phone: {exc}") from None
-            other = session.scalar(select(Member).where(Member.phone == phone, Member.id != member.id))
-            if other is not None:
-                raise ValidationError(
-                    f"phone: {phone} is already the number of another member, {other.display_name}; "
-                    "two members cannot share a number (replies could not tell them apart)"
-                )
-        groups = list(member.groups)
-        if "groups" in request.form:  # the form's marker that the group boxes were on it
-            wanted = {record_id(v) for v in values["group_ids"]} - {None}
-            if not wanted:
-                raise ValidationError("groups: keep the member in at least one group")
-            groups = [group_visible(g) for g in sorted(wanted)]
-        source, day = (
-            _consent(values)
-            if "consent_source" in request.form
-            else (
-                member.consent_source,
-                member.consent_date,
-            )
-        )
-    except ValidationError as exc:
-        return _form(values, member, str(exc), 400)
+    problems = forms.Problems()
+    phone = member.phone
+    if "phone" in request.form:
+        phone = _read_phone(problems, values["phone"], member.id)
+    name = _read_common(problems, values)
+    groups = list(member.groups)
+    if "groups" in request.form:  # the form's marker that the group boxes were on it
+        wanted = {record_id(v) for v in values["group_ids"]} - {None}
+        if not wanted:
+            problems.add("groups", "Keep the member in at least one group.")
+        groups = [group_visible(g) for g in sorted(wanted)]
+    source, day = (
+        _consent(problems, values)
+        if "consent_source" in request.form
+        else (member.consent_source, member.consent_date)
+    )
+    if problems:
+        return _form(values, member, problems.fields, 400)
     changed = [
         f
         for f, old, new in (
@@ -284,9 +320,22 @@ def member_consent(member_id: int):
     kind = request.form.get("kind")
     staff = current_staff()
     source = f"staff:{staff.id}"
+    detail = kind
     if kind == "opt_out":
+        how = request.form.get("how") or ""
+        if how not in OPT_OUT_WAYS or request.form.get("confirm") != "yes":
+            flash(
+                "The opt-out was not recorded: choose how they asked to stop, and tick the box confirming "
+                "they asked.",
+                "error",
+            )
+            return redirect(url_for("console.member", member_id=member.id) + "#opt-out")
         consent.opt_out(db(), member, source=source)
-        message = f"{member.display_name} is opted out: nothing automated will be sent to them."
+        detail = f"opt_out:{how}"
+        message = (
+            f"{member.display_name} is opted out: nothing will be texted to them, staff replies included, "
+            "until they text START."
+        )
     elif kind == "opt_in":
         if request.form.get("confirm") != "yes":
             abort(400, "tick the box confirming the member asked to receive messages again")
@@ -294,7 +343,7 @@ def member_consent(member_id: int):
         message = f"{member.display_name} is opted in again."
     else:
         abort(400, "kind must be opt_in or opt_out")
-    audit(db(), "consent", staff.id, member_id=member.id, detail=kind, ip=client_ip())
+    audit(db(), "consent", staff.id, member_id=member.id, detail=detail, ip=client_ip())
     db().commit()
     flash(message, "ok")
     return redirect(url_for("console.member", member_id=member.id))
@@ -348,6 +397,7 @@ def member(member_id: int):
         languages=LANGUAGE_NAMES,
         channels=CHANNEL_NAMES,
         words=EVENT_WORDS,
+        opt_out_ways=OPT_OUT_WAYS,
         live_member=member.id,
     )
 
@@ -387,9 +437,10 @@ def _history(member: Member, staff_names: dict[int, str]) -> list[str]:
         elif e.action == "member_erased":
             what = "erased"
         elif e.action == "consent":
-            what = {"opt_in": "opt-in recorded", "opt_out": "opt-out recorded"}.get(
-                detail, "consent recorded"
-            )
+            kind, _, how = detail.partition(":")
+            what = {"opt_in": "opt-in recorded", "opt_out": "opt-out recorded"}.get(kind, "consent recorded")
+            if how in OPT_OUT_WAYS:
+                what += f" (they asked: {OPT_OUT_WAYS[how].lower()})"
         elif detail.startswith(("paused", "resumed")):
             what = "messages " + detail
         elif detail == "no change":

@@ -75,7 +75,9 @@ def reminder_minutes(raw: str) -> list[int]:
                 f"{label}: hours before the meeting separated by commas, e.g. 24, 2"
             ) from None
         if not 0 < hours <= 14 * 24 or hours * 60 != int(hours * 60):
-            raise ValidationError(f"{label}: each from 1 minute (0.0167) to 336 hours, in whole minutes")
+            raise ValidationError(
+                f"{label}: each from 1 minute to 14 days before the meeting, typed in hours, such as 24, 2"
+            )
         minutes.append(int(hours * 60))
     return minutes
 

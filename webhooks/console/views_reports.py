@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import Response, abort, render_template, request
+from flask import Response, abort, redirect, render_template, request, url_for
 
 from checkin.db import utcnow
 from checkin.errors import ValidationError
@@ -105,6 +105,13 @@ def _report_page(
         export_first=request.form.get("first", "") if export_error else None,
         export_last=request.form.get("last", "") if export_error else None,
     ), status
+
+
+@bp.get("/reports/<int:group_id>/export")
+@login_required
+def reports_export_page(group_id: int):
+    """The export's address, reloaded after a refusal: the group's report, not "Method Not Allowed"."""
+    return redirect(url_for("console.reports", group=group_id))
 
 
 @bp.route("/reports/<int:group_id>/export", methods=["POST"])

@@ -8,14 +8,15 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from checkin import accounts, outbox, rota
 from checkin.accounts import invitations
 from checkin.accounts import sessions as staff_sessions
 from checkin.db import utcnow
-from checkin.directory import Refused, ValidationError, add_staff, set_staff_phone
+from checkin.directory import EMAIL, Refused, ValidationError, add_staff, set_staff_phone
 from checkin.models import STAFF_ROLES, Group, GroupStaff, OnCallWindow, StaffUser
+from checkin.phones import normalize_phone, phone_problem
 from webhooks.console import bp, forms
 from webhooks.console.auth import (
     client_ip,
@@ -50,7 +51,7 @@ def _rota(
 
 
 def _staff_page(
-    *, values=None, error=None, invite_error=None, window_form=None, window_error=None, status=200
+    *, values=None, error=None, invite_problems=None, window_form=None, window_error=None, status=200
 ):
     """The page; `window_form` = (group id, form, which form) re-fills a window form that was refused."""
     groups = visible_groups()
@@ -70,7 +71,7 @@ def _staff_page(
         tiers=TIERS,
         values=values or {},
         error=error,
-        invite_error=invite_error,
+        invite_problems=invite_problems,
         local_now=local_now,
         day_names=rota.DAY_NAMES,
         ends=ENDS,
@@ -146,6 +147,16 @@ def staff_sign_out_everywhere(staff_id: int):
     return redirect(url_for("console.staff"))
 
 
+INVITE_FIELDS = ("name", "email", "phone", "role", "tier")  # the invite form's fields a refusal can name
+
+
+@bp.get("/staff/new")
+@coordinator_required
+def staff_new_page():
+    """The invite form's address, reloaded after a refusal: the form, not "Method Not Allowed"."""
+    return redirect(url_for("console.staff") + "#invite")
+
+
 @bp.route("/staff/new", methods=["POST"])
 @coordinator_required
 def staff_new():
@@ -155,10 +166,12 @@ def staff_new():
     group_ids = [g for g in map(record_id, form.getlist("groups")) if g is not None]
     values["groups"] = group_ids  # ticked again if the form comes back with an error
     session = db()
+    problems = _invite_problems(values)
     known = {g.id for g in visible_groups()}
     if len(group_ids) != len(form.getlist("groups")) or not set(group_ids) <= known:
-        problem = (None, "Choose the groups from the list: one of those sent is not a group here.")
-        return _staff_page(values=values, invite_error=problem, status=400)
+        problems.add("s-groups", "Choose the groups from the list: one of those sent is not a group here.")
+    if problems:
+        return _staff_page(values=values, invite_problems=problems.fields, status=400)
     try:
         names = [group_visible(g).name for g in group_ids]
         person = add_staff(
@@ -170,10 +183,14 @@ def staff_new():
             names,
             values["tier"] or "primary",
         )
-    except ValidationError as exc:
-        # add_staff refuses before it adds anything: nothing to roll back (a rollback would only make
-        # the page load again what the session holds, the signed-in person and the holder named).
-        return _staff_page(values=values, invite_error=_invite_problem(exc, values), status=400)
+    except (
+        ValidationError
+    ) as exc:  # what the form's own checks cannot see (a race, a role or tier sent by hand)
+        session.rollback()
+        field = exc.field if isinstance(exc, Refused) and exc.field in INVITE_FIELDS else "name"
+        return _staff_page(
+            values=values, invite_problems={f"s-{field}": forms.sentence(str(exc))}, status=400
+        )
     accounts.audit(
         session,
         "staff_added",
@@ -184,29 +201,40 @@ def staff_new():
     return _link_page(person, reset=False)
 
 
-def _invite_problem(exc: ValidationError, values: dict) -> tuple[str | None, str]:
-    """add_staff's refusal in the invite form's words, as (field id, sentence): the field it is about
-    where the form has a sentence of its own for it, else none and the domain's words."""
-    if not isinstance(exc, Refused):
-        return None, str(exc)
-    field, holder = exc.field, exc.holder
-    if field == "name" and not values["name"]:
-        return "s-name", "Type the person's name."
-    if field == "email" and holder is not None:
-        return "s-email", (
-            f"{holder.name} already has an account with this email. To send them a new link, "
-            "use Reset password next to their name."
+def _invite_problems(values: dict) -> forms.Problems:
+    """The invite form's mistakes in plain words, each for its field, before the account is made."""
+    problems = forms.Problems()
+    values["name"] = (
+        problems.check("s-name", forms.name, request.form.get("name"), max_len=80, what="the person's name")
+        or values["name"].strip()
+    )
+    email = values["email"].lower()
+    if not values["email"]:
+        problems.add("s-email", "Type their email address, such as name@example.org.")
+    elif not EMAIL.match(email):
+        problems.add(
+            "s-email", f"“{values['email']}” is not an email address: it should look like name@example.org"
         )
-    if field == "email":
-        return "s-email", f"“{values['email']}” is not an email address: it should look like name@example.org"
-    if field == "phone" and holder is not None:
-        return (
-            "s-phone",
-            f"{holder.name} is already alerted on that phone number: each person needs their own.",
-        )
-    if field == "phone":
-        return "s-phone", exc.advice
-    return None, str(exc)
+    else:
+        taken = db().scalar(select(StaffUser).where(func.lower(StaffUser.email) == email))
+        if taken is not None:
+            problems.add(
+                "s-email",
+                f"{taken.name} already has an account with this email. To send them a new link, "
+                "use Reset password next to their name.",
+            )
+    if values["phone"]:
+        problem = phone_problem(values["phone"])
+        if problem:
+            problems.add("s-phone", problem)
+        else:
+            holder = db().scalar(select(StaffUser).where(StaffUser.phone == normalize_phone(values["phone"])))
+            if holder is not None:
+                problems.add(
+                    "s-phone",
+                    f"{holder.name} is already alerted on that phone number: each person needs their own.",
+                )
+    return problems
 
 
 def _lifetime() -> timedelta:

@@ -445,6 +445,7 @@ AUDIT_ACCOUNT_VERBS = {
 _IMPORTED = re.compile(r"(\d+) added, (\d+) updated, (\d+) unchanged, (\d+) row\(s\) skipped")
 _REPORT_WEEKS = re.compile(r"weeks:(\d{4}-\d\d-\d\d)\.\.(\d{4}-\d\d-\d\d)")
 _ROWS = re.compile(r"\b(\d+) row\(s\)")
+_ANNOUNCED = re.compile(r"announcement (\d+) to group (\d+): (\d+) member\(s\)")
 MEMBER_FIELDS = {
     "name": "name",
     "language": "language",
@@ -489,6 +490,12 @@ def _roster_sentence(event, member_words: str, groups: dict) -> str | None:
         filters = re.sub(r"\bgroup:(\d+)", lambda m: groups.get(int(m.group(1)), "a group"), filters)
         said = f"downloaded the members list ({_rows(rows.group(1)) if rows else 'CSV'}"
         return said + (f"; filter: {filters})" if filters and filters != "no filter" else ")")
+    if event.action == "announce" and (sent := _ANNOUNCED.match(detail)):
+        number, group_id, members = sent.groups()
+        return (
+            f"sent announcement #{number} to {groups.get(int(group_id), 'a group')} "
+            f"({members} member{'' if members == '1' else 's'})"
+        )
     if event.action == "member_added" and detail.startswith("import:"):
         return f"added {member_words} (import)"
     if event.action == "member_edited" and detail.startswith("import:"):

@@ -1,0 +1,97 @@
+"""A refused form in a real browser: every mistake at once, each next to its field and marked invalid for a
+screen reader, a summary at the top that takes the focus, sentences a person reads (no "phone:" prefixes);
+and the address a refused form leaves in the bar still works when the page is reloaded."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+
+def _problems(page):
+    summary = page.locator("#error-summary")
+    expect(summary).to_be_visible()
+    return summary
+
+
+def test_the_group_form_shows_every_mistake_at_its_field_and_focuses_the_summary(
+    browser_page, console_server
+):
+    page = browser_page
+    page.goto(console_server.url("/console/groups"))
+    form = page.locator("form", has=page.get_by_role("button", name="Create group"))
+    form.get_by_label("Name").fill("   ")
+    form.get_by_label("Time zone").fill("Mars Base")
+    form.get_by_label("Group phone number").fill("555-01")
+    form.get_by_role("button", name="Create group").click()
+
+    summary = _problems(page)
+    expect(summary).to_contain_text("There are 3 problems to fix")
+    expect(page.locator(":focus")).to_have_id("error-summary")  # not the page's body
+    for field in ("name", "timezone", "phone_number"):
+        box = page.locator(f"#{field}")
+        expect(box).to_have_attribute("aria-invalid", "true")
+        described = box.get_attribute("aria-describedby").split()
+        message = page.locator(f"#{described[0]}")
+        expect(message).to_be_visible()
+        # next to its field: the message is just above the box, not far up the page
+        gap = box.bounding_box()["y"] - message.bounding_box()["y"]
+        assert 0 < gap < 80, (field, gap)
+        text = message.inner_text()
+        assert text.lstrip("'\"“")[0].isupper() and not text.lower().startswith(
+            ("phone:", "name:", "time zone:")
+        ), text
+    expect(page.locator("#name-error")).to_have_text("The name can't be only spaces: type the group's name.")
+    expect(page.locator("#timezone-error")).to_contain_text("'Mars Base' is not a time zone we know")
+    expect(page.locator("#phone_number-error")).to_contain_text("That phone number looks too short")
+    # each line of the summary leads to its field
+    summary.get_by_role("link", name="That phone number looks too short", exact=False).click()
+    expect(page.locator(":focus")).to_have_id("phone_number")
+
+
+def test_the_member_form_shows_every_mistake_and_a_spaces_only_name_is_named(
+    browser_page, console_server, group
+):
+    page = browser_page
+    page.goto(console_server.url("/console/members/new"))
+    page.get_by_label("Phone number").fill("12ab")
+    page.get_by_label("Name (first name or alias is enough)").fill("   ")
+    page.get_by_label("Time zone (leave empty for the group's)").fill("EST")
+    page.get_by_role("button", name="Add member").click()
+
+    summary = _problems(page)
+    expect(summary).to_contain_text("There are 3 problems to fix")
+    expect(page.locator(":focus")).to_have_id("error-summary")
+    expect(page.locator("#name-error")).to_have_text(
+        "The name can't be only spaces: type the member's first name or alias."
+    )
+    expect(page.locator("#phone-error")).to_contain_text("Only digits, spaces and + - ( ) . belong")
+    expect(page.locator("#timezone-error")).to_contain_text("ambiguous")
+    for field in ("phone", "name", "timezone"):
+        expect(page.locator(f"#{field}")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#phone")).to_have_attribute("aria-describedby", "phone-error phone-help")
+    expect(page.locator("#consent_source")).not_to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#phone")).to_have_value("12ab")  # what was typed is kept
+
+
+def test_the_invite_form_shows_every_mistake_at_once(browser_page, console_server):
+    page = browser_page
+    page.goto(console_server.url("/console/staff"))
+    form = page.locator("form", has=page.get_by_role("button", name="Invite"))
+    form.get_by_label("Name").fill(" ")
+    form.get_by_label("Email").fill("robin-at-example")
+    form.get_by_label("Phone for alerts (facilitators)").fill("555 0188")
+    form.get_by_role("button", name="Invite").click()
+
+    expect(_problems(page)).to_contain_text("There are 3 problems to fix")
+    expect(page.locator(":focus")).to_have_id("error-summary")
+    for field in ("s-name", "s-email", "s-phone"):
+        expect(page.locator(f"#{field}")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#s-name-error")).to_contain_text("can't be only spaces")
+
+
+def test_the_add_button_sits_below_the_consent_date_not_beside_it(browser_page, console_server, group):
+    page = browser_page
+    page.goto(console_server.url("/console/members/new"))
+    date_box = page.get_by_label("When they agreed").bounding_box()
+    button = page.get_by_role("button", name="Add member").bounding_box()
+    assert button["y"] >= date_box["y"] + date_box["height"], (date_box, button)

@@ -1,0 +1,53 @@
+"""A member's consent in a real browser: an opt-out asks how the member asked and for a confirmation, and
+says staff texts stop too; adding a member without their consent recorded is flagged; the consent record
+reads in plain words."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from checkin import consent
+from checkin.models import Member
+
+
+def test_an_opt_out_asks_how_they_asked_and_for_a_confirmation(browser_page, console_server, member):
+    page = browser_page
+    page.goto(console_server.url(f"/console/members/{member.id}"))
+    page.get_by_text("Record an opt-out…").click()
+    expect(page.locator("#opt-out-effect")).to_contain_text("no texts from staff either")
+    expect(page.locator("#opt-out-effect")).to_contain_text("until they text START")
+    record = page.get_by_role("button", name="Record opt-out")
+    record.click()  # nothing chosen, nothing ticked: the browser holds the form back
+    with console_server.db.session() as s:
+        assert s.get(Member, member.id).status == "active"
+    page.get_by_label("How did they ask to stop?").select_option(label="On a phone call")
+    page.get_by_label("Sam Rivera asked to stop receiving messages").check()
+    record.click()
+    expect(page.get_by_role("status").filter(has_text="is opted out")).to_contain_text(
+        "staff replies included, until they text START"
+    )
+    with console_server.db.session() as s:
+        assert s.get(Member, member.id).status == "opted_out"
+    expect(page.get_by_text("Opt-out recorded (they asked: on a phone call)", exact=False)).to_be_visible()
+
+
+def test_the_consent_record_names_a_plain_language_opt_out_in_words(browser_page, console_server, member):
+    with console_server.db.session() as s:
+        consent.opt_out(s, s.get(Member, member.id), source="phrase")
+    page = browser_page
+    page.goto(console_server.url(f"/console/members/{member.id}"))
+    record = page.locator("h2:has-text('Consent record') + ul")
+    expect(record).to_contain_text("asked in their own words by text")
+    expect(record).not_to_contain_text("phrase")
+
+
+def test_adding_a_member_without_their_consent_recorded_is_flagged(browser_page, console_server, group):
+    page = browser_page
+    page.goto(console_server.url("/console/members/new"))
+    page.get_by_label("Phone number").fill("202-555-0161")
+    page.get_by_label("Name (first name or alias is enough)").fill("Ari")
+    page.get_by_role("button", name="Add member").click()
+    expect(page.get_by_text("How and when Ari agreed to receive texts is not recorded")).to_be_visible()
+    with console_server.db.session() as s:
+        assert s.scalar(select(Member.display_name)) == "Ari"

@@ -1,0 +1,91 @@
+"""Words on the console's lists in a real browser: names of days and cities keep their capitals, and
+the home page's "Still to send today" says which zone its day is, and each send's time in it."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+
+from playwright.sync_api import expect
+
+from checkin import outbox
+from checkin.db import utcnow
+from checkin.directory import add_member
+from checkin.schedules import set_schedule
+
+
+def test_the_groups_list_says_when_a_group_meets_with_its_capitals(browser_page, console_server, group):
+    with console_server.db.session() as s:
+        set_schedule(
+            s,
+            group.id,
+            rrule="FREQ=WEEKLY;BYDAY=TU",
+            start_local=time(18),
+            duration_minutes=90,
+            starts_on=utcnow().date() + timedelta(days=1),
+        )
+    page = browser_page
+    page.goto(console_server.url("/console/groups"))
+    meets = page.locator('td[data-label="Meets"]').first
+    expect(meets).to_contain_text("Every Tuesday at 6:00 pm, New York time")
+
+
+def test_still_to_send_today_gives_each_time_in_the_headings_zone_too(browser_page, console_server, group):
+    with console_server.db.session() as s:
+        ana = add_member(s, group.name, "+12025550171", "Ana", timezone="America/Chicago")
+        outbox.add(
+            s,
+            "reminder:home-zones",
+            to=ana.phone,
+            body="Meeting soon",
+            member_id=ana.id,
+            purpose="reminder",
+            not_before=utcnow() + timedelta(minutes=2),
+        )
+    page = browser_page
+    page.goto(console_server.url("/console/"))
+    expect(page.locator("#today-h")).to_contain_text("until midnight New York time")
+    row = page.locator("section[aria-labelledby='today-h'] tr").filter(has_text="Ana")
+    expect(row).to_contain_text("Chicago time")
+    expect(row).to_contain_text("New York time)")  # the same send, in the heading's zone
+
+
+def test_a_reminder_time_out_of_range_is_refused_in_days_and_minutes_not_decimals(
+    browser_page, console_server, group
+):
+    page = browser_page
+    page.goto(console_server.url(f"/console/groups/{group.id}/plan"))
+    page.locator("#reminders").fill("9999")
+    page.get_by_role("button", name="Save plan").click()
+    refusal = page.get_by_role("alert").filter(has_text="Reminders")
+    expect(refusal).to_contain_text("each from 1 minute to 14 days before the meeting")
+    expect(refusal).not_to_contain_text("0.0167")
+    expect(refusal).not_to_contain_text("336")
+
+
+def test_the_audit_log_names_the_group_an_announcement_went_to(browser_page, console_server, group):
+    from sqlalchemy import select
+
+    from checkin.accounts import audit
+    from checkin.models import StaffUser
+
+    with console_server.db.session() as s:
+        casey = s.scalar(select(StaffUser.id).where(StaffUser.email == console_server.coordinator_email))
+        audit(s, "announce", casey, detail=f"announcement 1 to group {group.id}: 3 member(s)")
+    page = browser_page
+    page.goto(console_server.url("/console/audit"))
+    expect(
+        page.get_by_text("Casey Coordinator sent announcement #1 to Tuesday Group (3 members)")
+    ).to_be_visible()
+
+
+def test_a_group_with_no_facilitator_says_so_on_its_own_page(browser_page, console_server, group):
+    page = browser_page
+    page.goto(console_server.url(f"/console/groups/{group.id}"))
+    expect(page.locator("#no-facilitator")).to_have_count(0)  # Frankie facilitates the console's group
+    page.goto(console_server.url("/console/groups"))
+    form = page.locator("form", has=page.get_by_role("button", name="Create group"))
+    form.get_by_label("Name").fill("Thursday Group")
+    form.get_by_label("Time zone").fill("Chicago")
+    form.get_by_role("button", name="Create group").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Thursday Group")
+    expect(page.locator("#no-facilitator")).to_contain_text("Thursday Group has no facilitator yet")
