@@ -196,7 +196,7 @@ def test_the_facilitator_sees_their_groups_conversations_takes_one_and_marks_it_
     frankie = Console(client, "frankie@example.org")
     page = frankie.get("/console/inbox").get_data(as_text=True)
     assert "Sam Rivera" in page and "Olive Other" not in page
-    assert "<title>(1) Inbox" in page and 'id="inbox-unread"><span class="n">1</span>' in page
+    assert "(1) Inbox · Checkin</title>" in page and 'id="inbox-unread"><span class="n">1</span>' in page
     assert frankie.get("/console/live").get_json()["unread"] == 1
     mine, other = conversations(db)
     assert frankie.post(f"/console/inbox/{other.id}/take").status_code == 404  # another group's
