@@ -169,6 +169,8 @@ def register(app: Flask) -> None:
     app.add_template_filter(here, "here")
     app.add_template_filter(rule_reasons, "rule_reasons")
     app.add_template_filter(words.rule_details, "rule_details")
+    app.add_template_filter(words.rule_why, "rule_why")
+    app.add_template_filter(words.event_detail, "event_detail")
     app.add_template_filter(words.clock, "clock")
     app.add_template_filter(words.day, "day")
     app.add_template_filter(words.clock_in, "clock_in")

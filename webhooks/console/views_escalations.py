@@ -34,7 +34,7 @@ EVENT_WORDS = {
     "raised": "Level raised",
     "notified": "Alert sent to",
     "sent": "Alert sent out",
-    "delivered": "Alert delivered",
+    "delivered": "Alert delivered to",
     "failed": "Alert failed",
     "acknowledged": "Acknowledged by",
     "resolved": "Resolved by",
@@ -183,6 +183,9 @@ def escalation(escalation_id: int):
             .order_by(EscalationEvent.at, EscalationEvent.id)
         )
     )
+    # One line per alert: "sent" (the provider took it) repeats the "notified" line of the same outbox row.
+    notified = {e.outbox_id for e in events if e.kind == "notified" and e.outbox_id}
+    events = [e for e in events if not (e.kind == "sent" and e.outbox_id in notified)]
     handed = {templating.handed_to(e) for e in events}
     staff_ids = (
         {e.staff_id for e in events if e.staff_id} | handed | {esc.acknowledged_by, esc.resolved_by} - {None}
