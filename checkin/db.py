@@ -193,7 +193,12 @@ class Database:
         """An engine on which one outer transaction can be rolled back past the savepoints released inside
         it (the console's simulator). pysqlite's own transaction handling would commit at the first
         RELEASE SAVEPOINT, so on SQLite (the laptop default) this is an engine of its own that issues
-        BEGIN itself, the SQLAlchemy recipe for real SQLite savepoints; elsewhere it is `engine`."""
+        BEGIN itself, the SQLAlchemy recipe for real SQLite savepoints; elsewhere it is `engine`.
+
+        Its transactions begin IMMEDIATE, taking SQLite's write lock at once: they read, then write. A
+        plain (deferred) BEGIN would read first and then have to upgrade to a writer, and SQLite refuses
+        an upgrade at once ("database is locked", no busy wait) whenever the worker or cron process is
+        writing or has written since the read; BEGIN IMMEDIATE waits its turn (busy_timeout) instead."""
         if self.engine.dialect.name != "sqlite":
             return self.engine
         engine = make_engine(self.url)
@@ -204,7 +209,7 @@ class Database:
 
         @event.listens_for(engine, "begin")
         def _begin(conn):
-            conn.exec_driver_sql("BEGIN")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
 

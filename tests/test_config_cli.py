@@ -277,8 +277,16 @@ def test_checkin_dev_serves_and_answers(tmp_path):
         text=True,
         start_new_session=True,
     )
-    lines = []
-    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    lines, answered_when_said = [], []
+
+    def read():
+        for line in proc.stdout:
+            if line.startswith("Checkin is running at"):
+                # What it says is true when it says it: the address accepts a connection now.
+                answered_when_said.append(_accepts(port))
+            lines.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
         deadline = time.monotonic() + 300  # starting four processes on a loaded machine takes a while
@@ -309,6 +317,17 @@ def test_checkin_dev_serves_and_answers(tmp_path):
             raise
     reader.join(timeout=60)  # everything it printed has been read
     assert any("demo member: Sam Rivera" in line for line in lines)
+    assert answered_when_said == [True], "said it was running before the web server accepted connections"
+
+
+def _accepts(port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            return True
+    except OSError:
+        return False
 
 
 def _free_port_nobody_else_is_handed() -> int:

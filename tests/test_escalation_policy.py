@@ -105,7 +105,7 @@ def test_the_preview_uses_the_override_and_says_when_a_step_reaches_nobody(db, g
     assert shown.sentences[0].startswith("A crisis at 2:00 am Sunday texts Dana and Eli (on call).")
     assert "each step is sent again every 10 minutes, 1 more time" in shown.sentences[0]
     assert shown.sentences[1:3] == (
-        "The backup facilitators step reaches nobody (nobody is on call as backup then), so it is passed over.",
+        "The backup facilitators step reaches nobody (no backup facilitator is on call at that time), so it is passed over.",
         "After 20 minutes, coordinator Cory, with everyone before told again.",
     )
     assert not shown.reaches_nobody  # a later step passed over is a sentence, not the headline warning

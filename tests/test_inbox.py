@@ -66,8 +66,8 @@ def test_free_text_waits_for_a_person_and_the_reply_says_who_reads_it_and_when(d
     assert reply(twilio, member.phone, "sorry, I got the day wrong") == [
         "Thanks, Sam. A facilitator will read your message within 24 hours. In a crisis, call or text 988."
     ]
-    assert reply(twilio, member.phone, FREE_TEXT)[0].startswith("Thanks, Sam. A facilitator will read")
-    [c] = conversations(db)  # the second text joins the first's conversation
+    assert reply(twilio, member.phone, FREE_TEXT) == []  # said once: the second text joins the conversation
+    [c] = conversations(db)
     assert (c.group_id, c.member_id, c.state, c.unread, c.messages) == (
         world.group.id,
         member.id,
@@ -75,6 +75,32 @@ def test_free_text_waits_for_a_person_and_the_reply_says_who_reads_it_and_when(d
         2,
         2,
     )
+
+
+def test_the_automatic_answer_is_sent_once_a_conversation_and_never_once_a_person_has_it(
+    client, db, twilio, world, member, runtime, fake_twilio
+):
+    """Through the signed webhook, as the member sees it: four texts, one promise; none after a person
+    took it and answered; a new promise only once the conversation was closed."""
+    promise = (
+        "Thanks, Sam. A facilitator will read your message within 24 hours. In a crisis, call or text 988."
+    )
+    assert reply(twilio, member.phone, "sorry, I got the day wrong") == [promise]
+    assert reply(twilio, member.phone, FREE_TEXT) == []
+    frankie = Console(client, "frankie@example.org")
+    [c] = conversations(db)
+    assert frankie.post(f"/console/inbox/{c.id}/take").status_code == 302
+    assert reply(twilio, member.phone, "are you there?") == []  # taken: a person has it
+    page = frankie.get(f"/console/members/{member.id}/conversation").get_data(as_text=True)
+    form = {"body": "Hi Sam, no problem, see you next week.", "token": token(page), "group": world.group.id}
+    assert frankie.post(f"/console/members/{member.id}/reply", form).status_code == 302
+    assert reply(twilio, member.phone, "thanks!") == []  # answered
+    with db.session() as s:  # nothing else went out to Sam but the person's answer
+        bodies = [o.body for o in s.scalars(select(OutboxItem).where(OutboxItem.member_id == member.id))]
+    assert bodies == ["Hi Sam, no problem, see you next week."]
+    assert frankie.post(f"/console/inbox/{c.id}/done").status_code == 302
+    assert reply(twilio, member.phone, "one more question") == [promise]  # a new conversation
+    assert [c.messages for c in conversations(db)] == [4, 1]
 
 
 def test_two_free_texts_stored_at_once_share_one_conversation_and_both_count(db, twilio, world, member):
@@ -170,7 +196,7 @@ def test_the_facilitator_sees_their_groups_conversations_takes_one_and_marks_it_
     frankie = Console(client, "frankie@example.org")
     page = frankie.get("/console/inbox").get_data(as_text=True)
     assert "Sam Rivera" in page and "Olive Other" not in page
-    assert "<title>(1) Inbox" in page and 'id="inbox-unread"><span class="n">1</span>' in page
+    assert "(1) Inbox · Checkin</title>" in page and 'id="inbox-unread"><span class="n">1</span>' in page
     assert frankie.get("/console/live").get_json()["unread"] == 1
     mine, other = conversations(db)
     assert frankie.post(f"/console/inbox/{other.id}/take").status_code == 404  # another group's
@@ -383,6 +409,9 @@ def test_a_coordinator_sets_the_answer_time_on_the_plan_page(client, db, twilio,
     )
     # A form without the field (an older page) leaves the group's answer time as it was.
     assert casey.post(f"/console/groups/{world.group.id}/plan", form).status_code == 302
+    with db.session() as s:  # closed: the next text opens a new conversation, with its own answer
+        for c in s.scalars(select(Conversation)):
+            c.state = "done"
     assert "within 2 hours" in reply(twilio, member.phone, "and one more thing")[0]
 
 

@@ -51,8 +51,11 @@ def start(
     return token
 
 
-def staff_for(session: Session, token: str | None, *, now: datetime | None = None) -> StaffUser | None:
-    """The active staff member whose live session this token is, or None."""
+def live_session(
+    session: Session, token: str | None, *, now: datetime | None = None
+) -> tuple[StaffSession, StaffUser] | None:
+    """The live session this token is and its (active) staff member, or None. Reads only: `seen` records
+    the use, in a transaction of its own (see there)."""
     if not token:
         return None
     now = now or utcnow()
@@ -62,9 +65,21 @@ def staff_for(session: Session, token: str | None, *, now: datetime | None = Non
     staff = session.get(StaffUser, row.staff_id)
     if staff is None or not staff.active:
         return None
-    if now - row.last_seen_at >= SEEN_EVERY:
-        row.last_seen_at = now
-    return staff
+    return row, staff
+
+
+def seen_due(row: StaffSession, *, now: datetime | None = None) -> bool:
+    """Whether this session's last use is old enough to be written again (see SEEN_EVERY)."""
+    return (now or utcnow()) - row.last_seen_at >= SEEN_EVERY
+
+
+def seen(session: Session, session_id: int, *, now: datetime | None = None) -> None:
+    """Record that a session was used now. Its own short transaction, committed at once by the caller:
+    a console request's session must not hold a write (on SQLite, the whole file's write lock) for the
+    rest of the request while another unit of work, or another process, needs to write."""
+    session.execute(
+        update(StaffSession).where(StaffSession.id == session_id).values(last_seen_at=now or utcnow())
+    )
 
 
 def end(session: Session, token: str | None, why: str = "signout", *, now: datetime | None = None) -> None:

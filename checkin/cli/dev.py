@@ -32,10 +32,6 @@ def run_dev() -> int:
     from checkin.accounts.passwords import generate_password
     from checkin.db import Database
     from checkin.seed import (
-        DEMO_COORDINATOR,
-        DEMO_FACILITATOR,
-        DEMO_GROUP_NUMBER,
-        DEMO_MEMBERS,
         seed_if_empty,
         set_demo_passwords,
     )
@@ -89,6 +85,40 @@ def run_dev() -> int:
     }
     procs = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
 
+    stopping = False
+
+    def _stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    code = 0
+    try:
+        # "Running" is said only once the web server accepts connections (importing the app and its
+        # first connection take a while on a busy laptop): a link followed before then would fail.
+        click.echo(f"Starting web, worker and cron; waiting for the web server on port {settings.port}...")
+        while not stopping and not _accepts(settings.host, settings.port):
+            if procs["web"].poll() is not None:
+                click.echo(f"checkin dev: web exited with {procs['web'].returncode}; stopping", err=True)
+                return 1
+            time.sleep(0.2)
+        if not stopping:
+            _say_running(settings, valkey, seeded, demo_password)
+        while not stopping:
+            for name, proc in procs.items():
+                if proc.poll() is not None:
+                    click.echo(f"checkin dev: {name} exited with {proc.returncode}; stopping", err=True)
+                    stopping, code = True, 1
+            time.sleep(0.5)
+    finally:
+        _stop_all(procs, valkey)
+    return code
+
+
+def _say_running(settings, valkey, seeded: bool, demo_password: str) -> None:
+    from checkin.seed import DEMO_COORDINATOR, DEMO_FACILITATOR, DEMO_GROUP_NUMBER, DEMO_MEMBERS
+
     click.echo("")
     click.echo(
         f"Checkin is running at {settings.public_base_url}  (health: {settings.public_base_url}/healthz)"
@@ -109,32 +139,29 @@ def run_dev() -> int:
     click.echo(f'Try: .venv/bin/checkin simulate sms --from {DEMO_MEMBERS[0][0]} "hi"')
     click.echo("Ctrl-C stops everything.\n")
 
-    stopping = False
 
-    def _stop(signum, frame):
-        nonlocal stopping
-        stopping = True
+def _accepts(host: str, port: int) -> bool:
+    """Whether a server accepts a TCP connection on (host, port); a wildcard host is tried on loopback."""
+    import socket
 
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    code = 0
+    wildcard = host in ("", "0.0.0.0", "::")  # noqa: S104 (read, not bound: where to knock)
+    target = ("::1" if ":" in host else "127.0.0.1") if wildcard else host
     try:
-        while not stopping:
-            for name, proc in procs.items():
-                if proc.poll() is not None:
-                    click.echo(f"checkin dev: {name} exited with {proc.returncode}; stopping", err=True)
-                    stopping, code = True, 1
-            time.sleep(0.5)
-    finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.time() + 10
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        if valkey is not None:
-            valkey.stop()
-    return code
+        with socket.create_connection((target, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _stop_all(procs: dict, valkey) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.time() + 10
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    if valkey is not None:
+        valkey.stop()

@@ -25,6 +25,7 @@ from checkin.models import Group, StaffUser
 
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 TIER_WORDS = {"primary": "on call", "backup": "backup", "coordinator": "coordinator"}
+FACILITATOR_WORDS = {"primary": "facilitator", "backup": "backup facilitator"}
 STEP_WORDS = {
     "primary": "facilitators on call",
     "backup": "backup facilitators",
@@ -87,9 +88,14 @@ def _why_nobody(session: Session, group: Group, tier: str, at: datetime) -> str:
     if not mine:
         return "the group has no facilitator" if tier == "primary" else "the group has no backup facilitator"
     on_call = [p for p in mine if p.on_call]
-    if not on_call:
-        return f"nobody is on call as {TIER_WORDS[tier]} then"
-    return f"{_and([p.staff.name for p in on_call])} {'is' if len(on_call) == 1 else 'are'} on call as {TIER_WORDS[tier]} but {'has' if len(on_call) == 1 else 'have'} no phone number"
+    if not on_call:  # shifts that do not cover the moment, or an absence
+        return f"no {FACILITATOR_WORDS[tier]} is on call at that time"
+    one = len(on_call) == 1
+    as_ = " as backup" if tier == "backup" else ""
+    return (
+        f"{_and([p.staff.name for p in on_call])} {'is' if one else 'are'} on call{as_} but "
+        f"{'has' if one else 'have'} no phone number"
+    )
 
 
 def _unreachable_on_call(session: Session, group: Group, tier: str, at: datetime) -> list[str]:

@@ -66,11 +66,18 @@ class Waiting:
     shown: list[Escalation]
 
 
+# A crisis or urgent case nobody has taken: from the first minute (open, paging its first steps) and
+# after a whole round of the policy (unacknowledged, still paging). Every console page says so.
+WAITING_STATES = ("open", "unacknowledged")
+
+
 def waiting_by_level(
     session: Session, group_ids: set[int] | None = None, shown: int = 12
 ) -> dict[str, Waiting]:
-    """Unacknowledged cases by level (crisis, urgent): how many, and the oldest `shown` of them."""
-    query = select(Escalation.level, func.count()).where(Escalation.state == "unacknowledged")
+    """Cases nobody has taken (WAITING_STATES) by level (crisis, urgent): how many, and the oldest
+    `shown` of them."""
+    waiting = Escalation.state.in_(WAITING_STATES)
+    query = select(Escalation.level, func.count()).where(waiting)
     if group_ids is not None:
         query = query.where(Escalation.group_id.in_(group_ids or [-1]))
     counts = dict(session.execute(query.group_by(Escalation.level)).all())
@@ -79,7 +86,7 @@ def waiting_by_level(
         if counts.get(level):
             cases = (
                 select(Escalation)
-                .where(Escalation.state == "unacknowledged", Escalation.level == level)
+                .where(waiting, Escalation.level == level)
                 .order_by(Escalation.opened_at, Escalation.id)
                 .limit(shown)
             )
@@ -87,3 +94,9 @@ def waiting_by_level(
                 cases = cases.where(Escalation.group_id.in_(group_ids or [-1]))
             out[level] = Waiting(counts[level], list(session.scalars(cases)))
     return out
+
+
+def waiting_words(waiting: dict[str, Waiting]) -> str:
+    """The tab title's alarm: "1 crisis waiting", "2 crisis and 1 urgent waiting"; "" when none."""
+    parts = [f"{w.count} {level}" for level, w in waiting.items() if w.count]
+    return f"{' and '.join(parts)} waiting" if parts else ""

@@ -42,8 +42,9 @@ def within(hours: float, language: str) -> str:
     return hours_.format(n=f"{hours:g}")
 
 
-def receive(session: Session, member: Member, message: Message, now: datetime | None = None) -> str:
-    """File `message` (a member's free text) in their open conversation and return the reply.
+def receive(session: Session, member: Member, message: Message, now: datetime | None = None) -> str | None:
+    """File `message` (a member's free text) in their open conversation and return the reply: the
+    automatic one when this text opened the conversation, None when it joined an open one.
 
     Two statements on every free text: one reads the group, its plan's answer time and whether anyone
     reads its inbox; one opens the conversation or joins the open one (an upsert on the index that
@@ -56,7 +57,7 @@ def receive(session: Session, member: Member, message: Message, now: datetime | 
     if found is None:  # a member of no group: nobody's inbox shows them
         return templates.render("received", lang, name=name)
     group_id, phone_number, overrides, has_readers = found
-    conversation_id = _open_or_join(session, group_id, member.id, message.id, now)
+    conversation_id, messages, state = _open_or_join(session, group_id, member.id, message.id, now)
     hours = _answer_hours(group_id, overrides)
     staffed = hours > 0 and bool(has_readers)
     log.info(
@@ -67,6 +68,10 @@ def receive(session: Session, member: Member, message: Message, now: datetime | 
         group_id,
         "" if staffed else " (nobody reads it)",
     )
+    if messages > 1 or state != ConversationState.WAITING:
+        # Said once, when the conversation opened: a text that joins it gets no second promise, nor one
+        # once a person has taken or answered it, until it is closed and the next text opens a new one.
+        return None
     if not staffed:
         return templates.render("inbox_unread", lang, name=name, number=phone_number or "988")
     return templates.render("inbox_waiting", lang, name=name, within=within(hours, lang))
@@ -112,14 +117,18 @@ def _answer_hours(group_id: int, overrides: dict | None) -> float:
         return Plan.__dataclass_fields__["inbox_answer_hours"].default
 
 
-def _open_or_join(session: Session, group_id: int, member_id: int, message_id: int, now: datetime) -> int:
+def _open_or_join(
+    session: Session, group_id: int, member_id: int, message_id: int, now: datetime
+) -> tuple[int, int, str]:
     """The id of the member's open conversation with the group, opened if there is none, with this
-    message counted: one INSERT ... ON CONFLICT DO UPDATE ... RETURNING (PostgreSQL and SQLite)."""
+    message counted; its count of messages now (1: this one opened it) and its state: one INSERT ...
+    ON CONFLICT DO UPDATE ... RETURNING (PostgreSQL and SQLite)."""
     statement = _open_or_join_statement(session.get_bind().dialect.name)
-    return session.execute(
+    conversation_id, messages, state = session.execute(
         statement,
         {"o_group_id": group_id, "o_member_id": member_id, "o_message_id": message_id, "o_now": now},
-    ).scalar_one()
+    ).one()
+    return conversation_id, messages, state
 
 
 @cache  # per dialect, built once with bound parameters (building it and its cache key cost more than running it)
@@ -154,7 +163,7 @@ def _open_or_join_statement(dialect: str):
             "last_message_at": statement.excluded.last_message_at,
             "updated_at": statement.excluded.updated_at,
         },
-    ).returning(table.c.id)
+    ).returning(table.c.id, table.c.messages, table.c.state)
 
 
 def open_for(session: Session, member_id: int, group_id: int | None = None) -> Conversation | None:

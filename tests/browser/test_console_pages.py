@@ -65,7 +65,7 @@ def test_acknowledge_and_resolve_an_escalation(browser_page, console_server, gro
     page.goto(console_server.url("/console/"))
     expect(page.get_by_role("heading", name="Open escalations (1)")).to_be_visible()
     screenshot(page, "home")
-    page.get_by_role("link", name=f"#{esc.id}").click()
+    page.locator("#live-home").get_by_role("link", name=f"#{esc.id}").click()  # the banner links it too
     expect(page.get_by_role("heading", name=re.compile(f"Escalation #{esc.id}"))).to_be_visible()
     expect(page.locator("#messages").get_by_text(CRISIS_TEXT)).to_be_visible()  # the context, with our reply
     expect(page.locator("#messages").get_by_text("Our reply: We hear you.")).to_be_visible()

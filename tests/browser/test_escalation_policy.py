@@ -87,3 +87,24 @@ def test_a_coordinator_edits_the_policy_and_a_facilitator_reads_the_words_first(
     assert not any(rule in page.inner_text("body") for rule in ids)
     page.locator("#said summary").first.click()
     expect(page.locator("#said details code").first).to_contain_text(ids[0])
+
+
+def test_a_facilitator_off_shift_at_the_moment_shown_is_said_in_plain_words(
+    browser_page, console_server, group
+):
+    """Frankie works Monday to Friday, 9 to 5: at 2:00 am Sunday the first step reaches nobody, and the
+    page says why as a sentence (it read "nobody is on call as on call then")."""
+    from datetime import time
+
+    from checkin import rota
+    from checkin.models import GroupStaff, StaffUser
+
+    with console_server.db.session() as s:
+        frankie = s.scalar(select(StaffUser).where(StaffUser.email == console_server.facilitator_email))
+        rota.add_weekly(s, s.get(GroupStaff, (group.id, frankie.id)), [1, 2, 3, 4, 5], time(9), time(17))
+    page = browser_page
+    page.goto(console_server.url(f"/console/groups/{group.id}/escalation-policy"))
+    preview = page.locator(".policy-preview")
+    expect(preview).to_contain_text("no facilitator is on call at that time")
+    expect(preview).not_to_contain_text("as on call")
+    expect(preview).not_to_contain_text(" then")

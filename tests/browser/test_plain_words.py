@@ -96,6 +96,8 @@ def test_every_console_page_reads_in_plain_words(
     expect(page.get_by_text("RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=TU")).to_be_visible()
 
     page.goto(console_server.url(f"/console/escalations/{esc_id}"))
+    expect(page.locator("#said")).to_contain_text("more signs")  # one reason, the others on request
+    page.locator("#said summary").first.click()
     expect(page.get_by_text("scored 1 of 5 twice in a row").first).to_be_visible()
     screenshot(page, "plain-escalation")
 

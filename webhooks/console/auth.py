@@ -52,7 +52,14 @@ def current_staff() -> StaffUser | None:
     """The signed-in staff user, or None."""
     if "console_staff" not in g:
         token = session.get("token")
-        g.console_staff = staff_sessions.staff_for(db(), token) if isinstance(token, str) else None
+        found = staff_sessions.live_session(db(), token) if isinstance(token, str) else None
+        if found is not None and staff_sessions.seen_due(found[0]):
+            # In a unit of work of its own, committed now: were it flushed in the request's session,
+            # that would hold SQLite's write lock until the request ends, and anything else the request
+            # writes on another connection (the simulator's rolled-back run) would find it locked.
+            with current_app.extensions["checkin"].db.session() as own:
+                staff_sessions.seen(own, found[0].id)
+        g.console_staff = found[1] if found else None
     return g.console_staff
 
 

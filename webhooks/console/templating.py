@@ -114,15 +114,18 @@ def _nav_links():
 
 
 def console_alarms() -> dict:
-    """What every console page shouts about, for the signed-in user's groups: cases nobody has taken
-    after a whole round of the policy (still paging), and groups whose policy reaches nobody now."""
-    from flask import current_app
+    """What every console page shouts about (banner, the Escalations link's count, the tab title), for
+    the signed-in user's groups: crisis and urgent cases nobody has taken, from the minute they open
+    (still paging), and groups whose policy reaches nobody now. Read once per request."""
+    from flask import current_app, g
 
     from checkin.escalation import reach
     from webhooks.console.auth import current_staff, db, visible_group_ids
 
+    if "console_alarms" in g:
+        return g.console_alarms
     if current_staff() is None:
-        return {"waiting": {}, "unreachable": []}
+        return {"waiting": {}, "unreachable": [], "count": 0, "words": ""}
     session, ids = db(), visible_group_ids()  # None for a coordinator: cases with no group too
     try:
         unreachable = reach.unreachable_groups(
@@ -133,8 +136,14 @@ def console_alarms() -> dict:
         import logging
 
         logging.getLogger("checkin.console").exception("console alarms could not be read")
-        return {"waiting": {}, "unreachable": [], "failed": True}
-    return {"waiting": waiting, "unreachable": unreachable}
+        return {"waiting": {}, "unreachable": [], "failed": True, "count": 0, "words": ""}
+    g.console_alarms = {
+        "waiting": waiting,
+        "unreachable": unreachable,
+        "count": sum(w.count for w in waiting.values()),
+        "words": reach.waiting_words(waiting),
+    }
+    return g.console_alarms
 
 
 BANNER_CASES = 12  # case links in the one banner per level; the rest are "N more", a link to the list
@@ -168,6 +177,8 @@ def register(app: Flask) -> None:
     app.add_template_filter(here, "here")
     app.add_template_filter(rule_reasons, "rule_reasons")
     app.add_template_filter(words.rule_details, "rule_details")
+    app.add_template_filter(words.rule_why, "rule_why")
+    app.add_template_filter(words.event_detail, "event_detail")
     app.add_template_filter(words.clock, "clock")
     app.add_template_filter(words.day, "day")
     app.add_template_filter(words.clock_in, "clock_in")

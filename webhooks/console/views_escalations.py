@@ -8,7 +8,7 @@ from sqlalchemy.orm import aliased
 
 from checkin.accounts import audit
 from checkin.db import utcnow
-from checkin.escalation import service, staff_actions
+from checkin.escalation import reach, service, staff_actions
 from checkin.escalation.models import ESCALATION_STATES, LIVE_STATES, Escalation, EscalationEvent
 from checkin.models import Group, GroupStaff, Member, Message, StaffUser
 from webhooks.console import bp, templating, timeline
@@ -25,7 +25,8 @@ from webhooks.console.auth import (
 from webhooks.params import optional_id
 
 RECENT = 10  # the member's latest messages shown on an escalation
-STATE_FILTERS = ("live",) + ESCALATION_STATES + ("all",)
+# "waiting": nobody has taken it yet (open or unacknowledged), what every page's banner links to.
+STATE_FILTERS = ("live", "waiting") + ESCALATION_STATES + ("all",)
 LEVELS = ("urgent", "crisis")
 EVENT_WORDS = {
     "assessed": "Message assessed",
@@ -33,7 +34,7 @@ EVENT_WORDS = {
     "raised": "Level raised",
     "notified": "Alert sent to",
     "sent": "Alert sent out",
-    "delivered": "Alert delivered",
+    "delivered": "Alert delivered to",
     "failed": "Alert failed",
     "acknowledged": "Acknowledged by",
     "resolved": "Resolved by",
@@ -128,7 +129,7 @@ def escalations():
     if level and level not in LEVELS:
         abort(400, f"level must be one of {', '.join(LEVELS)}")
     group_id = optional_id("group", group, "a group id")
-    states = {"live": LIVE_STATES, "all": None}.get(state, (state,))
+    states = {"live": LIVE_STATES, "waiting": reach.WAITING_STATES, "all": None}.get(state, (state,))
     rows = _query(states=states, level=level or None, group_id=group_id)
     return render_template(
         "console/escalations.html",
@@ -182,6 +183,9 @@ def escalation(escalation_id: int):
             .order_by(EscalationEvent.at, EscalationEvent.id)
         )
     )
+    # One line per alert: "sent" (the provider took it) repeats the "notified" line of the same outbox row.
+    notified = {e.outbox_id for e in events if e.kind == "notified" and e.outbox_id}
+    events = [e for e in events if not (e.kind == "sent" and e.outbox_id in notified)]
     handed = {templating.handed_to(e) for e in events}
     staff_ids = (
         {e.staff_id for e in events if e.staff_id} | handed | {esc.acknowledged_by, esc.resolved_by} - {None}

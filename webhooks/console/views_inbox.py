@@ -12,6 +12,7 @@ from sqlalchemy import select
 from checkin.accounts import audit
 from checkin.db import utcnow
 from checkin.directory import ValidationError
+from checkin.escalation import reach
 from checkin.inbox import conversations, replies
 from checkin.inbox.models import Conversation
 from checkin.models import LANGUAGES, Group, Member, Message, StaffUser
@@ -280,8 +281,13 @@ def live():
     if member_id is not None:
         member_visible(member_id)
     session = db()
+    waiting = reach.waiting_by_level(session, ids, shown=0)
     return jsonify(
-        unread=conversations.unread_count(session, ids), stamp=thread.stamp(session, ids, member_id)
+        unread=conversations.unread_count(session, ids),
+        stamp=thread.stamp(session, ids, member_id),
+        # Crisis and urgent cases nobody has taken: the Escalations link's count and the tab title.
+        waiting=sum(w.count for w in waiting.values()),
+        alarm=reach.waiting_words(waiting),
     )
 
 

@@ -3,6 +3,8 @@ kept or sent (see simulator.py and call_simulator.py for how)."""
 
 from __future__ import annotations
 
+import logging
+
 from flask import abort, current_app, render_template, request
 from sqlalchemy import select
 
@@ -18,6 +20,8 @@ from webhooks.console.call_simulator import (
 )
 from webhooks.console.simulator import MAX_TEXT, run
 from webhooks.twilio_voice import bp as voice_bp
+
+log = logging.getLogger("checkin.console")
 
 
 def _choices() -> list[tuple[Group, list[Member]]]:
@@ -62,30 +66,59 @@ def simulate():
     group, member = _pick(choices, request.form.get("who", ""))
     # The earlier texts are replayed only for the member they were typed as.
     same_member = request.form.get("history_for") == request.form.get("who")
-    history = [t for t in request.form.getlist("history") if t.strip()] if same_member else []
+    earlier = [t for t in request.form.getlist("history") if t.strip()] if same_member else []
     text = (request.form.get("text") or "").strip()
-    error = None
+    error, draft, status = None, "", 200
     if not text:
         error, status = "Message: type something to send", 400
     elif len(text) > MAX_TEXT:
-        error, status = f"Message: at most {MAX_TEXT} characters, as Twilio allows", 400
-    else:
-        history.append(text)
-        status = 200
-    turns = (
-        run(
-            current_app.extensions["checkin"].db,
-            member.id,
-            group.id,
-            history,
-            context=current_app.extensions["checkin.escalation"],
-        )
-        if history
-        else []
-    )
+        error, draft, status = f"Message: at most {MAX_TEXT} characters, as Twilio allows", text, 400
+    history = earlier + ([text] if status == 200 else [])
+    turns = []
+    if history:
+        try:
+            turns = run(
+                current_app.extensions["checkin"].db,
+                member.id,
+                group.id,
+                history,
+                context=current_app.extensions["checkin.escalation"],
+            )
+        except Exception as exc:  # nothing was kept (rolled back): say so, and give the text back
+            error, draft, status = _failure_words(exc, "text"), text, 503
+            log.exception("simulator: the run failed (member=%s group=%s)", member.id, group.id)
     if turns:
         _audit_run(member, group, f"texts: {len(turns)}")
-    return _page("simulator.html", status, choices=choices, picked=(group, member), turns=turns, error=error)
+    return _page(
+        "simulator.html",
+        status,
+        choices=choices,
+        picked=(group, member),
+        turns=turns,
+        # The conversation so far goes back with the form even when this run failed, so Send again replays it.
+        history=[t.text for t in turns] if turns else earlier,
+        draft=draft,
+        error=error,
+    )
+
+
+def _failure_words(exc: Exception, what: str) -> str:
+    """Why a simulation failed, in words: the database busy for too long, or something else (logged)."""
+    from sqlalchemy.exc import OperationalError
+
+    kept = "Nothing was sent or kept. " + (
+        "Your message is still in the box: press Send to try again."
+        if what == "text"
+        else "Press Call to start the call again."
+    )
+    if isinstance(exc, OperationalError) and "locked" in str(exc.orig).lower():
+        return (
+            "The database stayed busy with the service's other work (sending, planning) for longer than we "
+            f"wait, so this {what} was not simulated. {kept}"
+        )
+    return (
+        f"Something went wrong on our side while simulating this {what} (it is in the service's log). {kept}"
+    )
 
 
 def _audit_run(member: Member, group: Group, what: str) -> None:
@@ -166,5 +199,10 @@ def simulate_call():
         if call is not None:
             _audit_run(member, group, f"call: {len(call.turns)} step(s)")
         return _call_page(400, choices=choices, picked=(group, member), call=call, error=str(exc))
+    except Exception as exc:  # rolled back, nothing kept: say so rather than a bare error page
+        log.exception("simulator: the call failed (member=%s group=%s)", member.id, group.id)
+        return _call_page(
+            503, choices=choices, picked=(group, member), call=None, error=_failure_words(exc, "call")
+        )
     _audit_run(member, group, f"call: {len(call.turns)} step(s)")
     return _call_page(choices=choices, picked=(group, member), call=call)

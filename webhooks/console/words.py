@@ -238,12 +238,81 @@ def _ids(ids) -> list[str]:
 def rule_reasons(ids) -> str:
     """'si.kill_self,history.drop' (what an assessment stores) as the rules' reasons, one sentence
     each, for people who do not read rule files."""
+    return "; ".join(_reason_list(ids))
+
+
+def _reason_list(ids) -> list[str]:
     reasons = []
     for rule_id in _ids(ids):
         reason = _reasons().get(rule_id, UNKNOWN_RULE)
         if reason not in reasons:
             reasons.append(reason)
-    return "; ".join(reasons)
+    return reasons
+
+
+_RANK = {"crisis": 3, "urgent": 2, "watch": 1}
+
+
+@lru_cache(maxsize=1)
+def _rule_facts() -> dict[str, tuple[str, str]]:
+    """Each rule's (language, level): "any", "en" or "es"; what it raises the message to."""
+    from checkin.rules import default_ruleset
+
+    rules = default_ruleset()
+    return {r.id: (r.language, r.level) for r in [*rules.rules, *rules.combines]}
+
+
+def rule_why(ids, language: str = "en") -> str:
+    """One concise why for a case: the most serious of the reasons, in `language` (the staff's, the
+    console's English) when a rule of that language or of any fired, else in the message's own (a
+    Spanish text read by Spanish rules only); never a mixture. "(and 2 more signs)" counts the other
+    reasons, deduplicated; all of them are under Rule ids (rule_details)."""
+    facts, reasons = _rule_facts(), _reasons()
+    found = []
+    for order, rule_id in enumerate(_ids(ids)):
+        lang, level = facts.get(rule_id, ("any", None))
+        found.append((-_RANK.get(level, 0), order, lang, reasons.get(rule_id, UNKNOWN_RULE)))
+    if not found:
+        return ""
+    own = [f for f in found if f[2] in ("any", language)]
+    chosen = []
+    for _rank, _order, _lang, reason in sorted(own or found):
+        if reason not in chosen:
+            chosen.append(reason)
+    more = len(chosen) - 1
+    return chosen[0] + (f" (and {more} more sign{'s' if more != 1 else ''})" if more else "")
+
+
+_TIER_AS = {
+    "primary": "as the facilitator on call",
+    "backup": "as a backup",
+    "coordinator": "as a coordinator",
+}
+
+
+def event_detail(detail: str | None) -> str:
+    """An escalation event's stored detail in plain words ("coordinator tier, round 1" was the engine's)."""
+    text = detail or ""
+    paged = re.fullmatch(r"(\w+) tier, round (\d+)(?: \((.*)\))?", text)
+    if paged:
+        tier, round_, why = paged.group(1), int(paged.group(2)), paged.group(3)
+        words = "paged " + _TIER_AS.get(tier, tier)
+        if round_ > 1:
+            words += f", again (round {round_} of paging)"
+        return words + (f" ({why})" if why else "")
+    nobody = re.fullmatch(
+        r"nobody on call in the rota at (.*); alerting (\d+) coordinator\(s\) instead", text
+    )
+    if nobody:
+        n = int(nobody.group(2))
+        who = "a coordinator was" if n == 1 else f"{n} coordinators were"
+        return f"Nobody was on call at {nobody.group(1)}, so {who} alerted instead."
+    reach = re.fullmatch(r"the policy reaches nobody; paging (\d+) reachable staff instead", text)
+    if reach:
+        n = int(reach.group(1))
+        who = "the one staff member who can be" if n == 1 else f"the {n} staff members who can be"
+        return f"Nobody the policy names can be reached now, so {who} reached is paged instead."
+    return text
 
 
 def rule_details(ids) -> Markup:
@@ -252,7 +321,10 @@ def rule_details(ids) -> Markup:
     if not shown:
         return Markup("")
     codes = " ".join(f"<code>{escape(i)}</code>" for i in shown)
-    return Markup(f'<details class="ids"><summary>Rule ids</summary>{codes}</details>')  # noqa: S704 - escaped
+    # Every sign behind the one reason a case page says (rule_why), deduplicated, with the ids.
+    signs = "".join(f"<li>{escape(r)}</li>" for r in _reason_list(shown))
+    html = f'<details class="ids"><summary>Rule ids</summary>{codes}<ul class="signs">{signs}</ul></details>'
+    return Markup(html)  # noqa: S704 - escaped
 
 
 # --- placeholders --------------------------------------------------------------------------------

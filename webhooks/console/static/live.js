@@ -1,5 +1,6 @@
 /* Live console pages by short polling (works behind any WSGI server, waitress included): every few
-   seconds ask /console/live for the unread count (navigation badge, page title) and a digest of what
+   seconds ask /console/live for the unread count and the cases nobody has taken (navigation badges,
+   page title) and a digest of what
    the page shows; when the digest changes, fetch this page again and swap in its [data-live] parts
    (by id), leaving forms being typed in alone. */
 (function () {
@@ -9,15 +10,21 @@
   var url = meta.getAttribute("content");
   var stamp = meta.getAttribute("data-stamp");
   var INTERVAL = 3000;
-  var title = document.title.replace(/^\(\d+\) /, "");
+  var title = meta.getAttribute("data-title") || document.title;
 
-  function showUnread(n) {
-    document.title = (n ? "(" + n + ") " : "") + title;
-    var badge = document.getElementById("inbox-unread");
+  function showCount(id, n) {
+    var badge = document.getElementById(id);
     if (badge) {
       badge.querySelector(".n").textContent = String(n);
       badge.hidden = !n;
     }
+  }
+
+  function show(data) {
+    // Cases nobody has taken come first in the tab title ("1 crisis waiting · ..."), then unread texts.
+    document.title = (data.alarm ? data.alarm + " · " : "") + (data.unread ? "(" + data.unread + ") " : "") + title;
+    showCount("inbox-unread", data.unread);
+    showCount("escalations-waiting", data.waiting || 0);
   }
 
   function refresh() {
@@ -43,7 +50,7 @@
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) {
         if (!data) { return; }
-        showUnread(data.unread);
+        show(data);
         if (data.stamp !== stamp) {
           stamp = data.stamp;
           return refresh();
