@@ -115,7 +115,7 @@ def test_the_weekend_overnight_shift(coordinator, db, group, frankie):
         ),
         (
             {"form": "dated", "kind": "away", "starts": "tomorrow", "ends_at": "2030-01-01T09:00"},
-            "from: a date and time",
+            "from: type a date and time like 10 March 2026, 6:30 pm",
         ),
         (
             {"form": "dated", "kind": "holiday", "starts": "2030-01-01T09:00", "ends_at": "2030-01-02T09:00"},
