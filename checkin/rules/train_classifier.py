@@ -74,6 +74,11 @@ OUTSIDER_SETS = (
     "classifier_train_outsiders_g.tsv",
     "classifier_train_outsiders_h.tsv",
     "classifier_train_outsiders_i.tsv",
+    "classifier_train_outsiders_j.tsv",
+    "classifier_train_outsiders_k.tsv",
+    "classifier_train_outsiders_l.tsv",
+    "classifier_train_outsiders_m.tsv",
+    "classifier_train_outsiders_n.tsv",
 )
 NEAR_DUPLICATE = 0.6  # Jaccard of character 4-gram sets at which a training line counts as a held-out line
 
