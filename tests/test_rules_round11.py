@@ -1,17 +1,13 @@
-"""Round 11 of issue 12: precision guards, each harmless look-alike beside the dangerous sentence it resembles.
+"""Round 11 of issue 12: rule families that compose parts, checked on sentences that are not in the corpus.
 
-The outsiders' sets j..n (written by people who never saw the rules) showed harmless messages that the rules
-alone assessed as crisis or urgent: a goodbye with an ordinary reason or a return, "todo en orden" as
-all-is-well, an attempt or an overdose anchored years back, figurative effort ("killing myself at the gym"),
-a harm-to-others phrase about a trivial grievance, the cause of someone else's death, reassurance about an
-earlier message, "how we're gonna do it" about money, a bridge named as a landmark, an old means thrown
-away, media that depicts a suicide, everyday injuries, a pet's medicine, routine medication, a resolved
-eviction, a hunting season, an outing with the kids.  The section "round 11" of config/rules/families.toml
-adds a guard for each (a mask over its own words, or a tag the [unless] table gives the rule family).
-
-Every sentence here was written for this test (none is in the corpus or the outsiders' sets).  Each row is a
-harmless message that the guard keeps below urgent, and the real crisis or urgent message that shares its
-words and must keep its level.
+The last sealed blind sets (now tests/corpus/risk_blind_final9.tsv and final10.tsv) and the outsiders'
+training sets j..n showed crisis messages the rules put at urgent or lower (self-harm under way, an
+overdose told by quantity or after the fact, a ligature tied, preparations with "I'm ready", a child at
+risk with a call for someone to come, a place chosen where nobody will stop it, command voices, a weapon
+while waiting for someone), urgent ones at none (psychiatric medication stopped or not obtainable, wanting
+to go be with someone who died), and harmless ones at crisis (a bridge game, "voy a matar a mi hermano, se
+comió mi pastel", a goodbye before a trip).  The section "round 11" of config/rules/families.toml adds the
+parts and guards; here each construct is said in new words, beside a look-alike that must not alarm.
 """
 
 from __future__ import annotations
@@ -26,229 +22,113 @@ def live_rules(text: str) -> str:
     return assess(text, language=ALL_LANGUAGES).level
 
 
-# (construct, harmless look-alike, the dangerous sentence it resembles, that sentence's level)
-PAIRS = [
-    # a goodbye with an ordinary reason or a return
-    (
-        "goodbye x a trip to family",
-        "bye group for a few days, flying out to see my grandkids in ohio",
-        "bye everyone, im going to see my mom in heaven tonight",
-        "crisis",
-    ),
-    (
-        "goodbye x moving in with family",
-        "me despido, me voy a vivir con mi hermana a Tijuana. fue un placer",
-        "me despido de todos, me voy con mi mama al cielo",
-        "crisis",
-    ),
-    (
-        "goodbye x a new job (mixed)",
-        "adios grupo, empiezo un trabajo nuevo en Houston el lunes",
-        "adios a todos para siempre, ya no voy a volver",
-        "crisis",
-    ),
-    (
-        "going with a relative to a place",
-        "el domingo me voy con mi tio al rancho",
-        "me voy con mi papa, ya no aguanto mas. adios a todos",
-        "crisis",
-    ),
-    # all is well
-    (
-        "todo en orden after a checkup",
-        "me sacaron sangre en la clinica, todo en orden",
-        "le di mi perro a mi vecina. todo en orden.",
-        "crisis",
-    ),
-    # an attempt or an overdose anchored years back
-    (
-        "an anniversary of an attempt",
-        "today marks 3 years since my attempt, proud of myself",
-        "3 days since my attempt and im going to try again tonight",
-        "crisis",
-    ),
-    (
-        "an anniversary of an attempt (es)",
-        "hoy se cumplen cuatro años de mi intento, sigo aqui y agradecida",
-        "hoy hace un año de mi intento y quiero volver a intentarlo",
-        "urgent",
-    ),
-    (
-        "an overdose anchored by a year",
-        "my nurse from when i overdosed in 2019 said hi to me today",
-        "i overdosed an hour ago and i feel weird",
-        "crisis",
-    ),
-    # figurative effort
-    (
-        "killing myself at the gym",
-        "been killing myself at the gym this week, legs are jelly",
-        "im killing myself at work tonight, i have the rope in my car",
-        "crisis",
-    ),
-    # harm-to-others wording about a trivial grievance
-    (
-        "a trivial grievance and a laugh (es)",
-        "voy a matar a mi hermana, se acabo mi helado jaja",
-        "voy a matar a mi primo, ya tengo la pistola lista",
-        "crisis",
-    ),
-    (
-        "a trivial grievance (en)",
-        "i swear im going to kill my roommate, she ate my cake",
-        "gonna kill my brother, he ate my food and he keeps hitting me",
-        "crisis",
-    ),
-    (
-        "a partner's joke about chores",
-        "my husband says if i leave the dishes again hes gonna kill me",
-        "my husband says if i leave him hes going to kill me",
-        "urgent",
-    ),
-    # someone else's death
-    (
-        "the cause of a relative's death",
-        "my brother's wake is tomorrow. overdose. i don't know what to say to my mom",
-        "my cousin's funeral is tomorrow. i want to overdose after",
-        "crisis",
-    ),
-    (
-        "the cause of a relative's death (es)",
-        "el velorio de mi tio es hoy. sobredosis. no lo puedo creer",
-        "despues del velorio de mi tio me voy a tomar todas las pastillas",
-        "crisis",
-    ),
-    # reassurance about an earlier message
-    (
-        "my last message, then reassurance",
-        "i know my last text sounded bad, im ok, just venting",
-        "this is my last text. love you all",
-        "crisis",
-    ),
-    (
-        "my last message, then reassurance (es)",
-        "se que mi ultimo mensaje sono feo, estoy bien, solo estaba triste",
-        "este es mi ultimo mensaje, los quiero",
-        "crisis",
-    ),
-    # everyday strain and figures of speech
-    (
-        "how we'll pay",
-        "the car broke down and i dont know how we're gonna pay for it",
-        "i know how im going to do it. tonight",
-        "crisis",
-    ),
-    (
-        "tired of the week (mixed)",
-        "apenas es martes y ya me canse de esta semana, i'm so done",
-        "im so done. tonight is the night",
-        "crisis",
-    ),
-    (
-        "a bridge as a landmark",
-        "lets meet at the cafe by the bridge tomorrow",
-        "im at the bridge. tonight i jump",
-        "crisis",
-    ),
-    (
-        "an old means thrown away",
-        "found my old razors while cleaning today, threw them out. weird feeling",
-        "got my razor blades out. tonight",
-        "crisis",
-    ),
-    (
-        "media that depicts a suicide",
-        "la serie que estoy viendo tiene una escena de suicidio, fuerte pero bien",
-        "watched a movie about suicide and now i want to do it",
-        "crisis",
-    ),
-    (
-        "nobody got hurt",
-        "choque el carro pero nadie salio lastimado",
-        "me lastime otra vez, me corte los brazos",
-        "urgent",
-    ),
-    (
-        "a sunburn",
-        "me queme con el sol, parezco tomate",
-        "me queme el brazo con un cigarro a proposito",
-        "urgent",
-    ),
-    (
-        "all eyes on a performer",
-        "everyone was watching me at the recital, so nervous but i did it",
-        "everyone is watching me through the walls, they want to hurt me",
-        "urgent",
-    ),
-    (
-        "a pet's pills",
-        "gave the dog his pills in peanut butter",
-        "gave my dog to my sister, wont need him anymore",
-        "crisis",
-    ),
-    (
-        "routine medication with breakfast",
-        "ya me tome las pastillas de la manana y desayune",
-        "ya me tome todas las pastillas, adios",
-        "crisis",
-    ),
-    (
-        "an eviction worked out",
-        "got an eviction notice but we worked out a payment plan",
-        "got an eviction notice, we have nowhere to sleep tonight",
-        "urgent",
-    ),
-    (
-        "a hunting season",
-        "cleaned the rifle today, season opens tomorrow, taking my son",
-        "cleaned my rifle. season starts tomorrow but i wont be here to see it",
-        "crisis",
-    ),
-    (
-        "an outing with the kids",
-        "took the kids to the splash pad, they ran til they dropped",
-        "she took the kids and i cant go on without them",
-        "urgent",
-    ),
-    (
-        "back after a quiet week",
-        "i was gone all week, sorry for not answering, back now",
-        "havent eaten or slept in 4 days, cant get up",
-        "urgent",
-    ),
+CRISIS = [
+    # self-harm act x now / still going / a serious wound
+    ("self-harm x still going", "burned my leg with the lighter three times and i'm still going"),
+    ("self-harm x now", "me estoy cortando el brazo ahorita, no me puedo parar"),
+    ("self-harm x wound", "carved into my thigh with a razor, it's deep and won't close"),
+    ("self-harm x now (mixed)", "burning mi pierna con el encendedor right now"),
+    # intake x body / alcohol / told after
+    ("intake x body", "took way too many of my sleeping pills, can't keep my eyes open"),
+    ("intake x alcohol", "swallowed a handful of xanax with tequila"),
+    ("intake by quantity", "ya me tomé todo lo que había en el botiquín"),
+    ("intake x told after", "took them all about an hour ago, don't tell my sister"),
+    # ligature x vigil, rehearsal x next time
+    ("ligature x vigil", "tied the belt to the closet rod. sitting here staring at it"),
+    ("rehearsal x next time", "practiced with the rope on saturday, next time i won't stop"),
+    # stockpile x use; discharge x means
+    ("stockpile x use", "I have 40 of my seroquel saved up and I'm going to use them"),
+    ("discharge x decided", "got discharged today, went and got enough, i have decided"),
+    # preparation x ready / ending
+    ("prep x ready", "gave my records and my guitar away. i'm ready"),
+    ("prep x ending (mixed)", "cancelé mi plan de teléfono y regalé mi perro. nothing left to take care of"),
+    # implicit finality
+    ("join the dead x ending", "made my peace. going to go be with my mom now, she passed last year"),
+    ("won't be a problem x time", "after this weekend i won't be anyone's problem anymore"),
+    # place chosen x nobody there; into traffic; jumping said plainly
+    ("place chosen x nobody there", "already picked which overpass. nobody walks there at night"),
+    ("walking into traffic", "walking out into the freeway now"),
+    ("jump intent (mixed)", "ya no puedo, voy a brincar del puente de la 5"),
+    # a child: fear x a call for someone to come, at the end of one's rope
+    ("child fear x call", "scared of what i'll do to my son. somebody please come get him"),
+    ("child fear x limit", "el bebé no para de llorar y tengo miedo de lo que le voy a hacer"),
+    # command voices x a harmful command
+    ("command voices", "the voices keep saying push my brother down the stairs"),
+    ("command voices (es)", "la voz me dice que tengo que matarlo, no se calla"),
+    # a weapon while waiting for someone
+    ("weapon x lying in wait", "sitting outside his work with my knife"),
+    # last words x apology; gas x windows shut
+    ("last words x apology", "estos son mis últimos mensajes. perdón por todo"),
+    ("gas x windows shut", "left the burners on without lighting them and closed all the windows"),
 ]
 
 
-@pytest.mark.parametrize(("construct", "harmless", "danger", "level"), PAIRS, ids=[p[0] for p in PAIRS])
-def test_round11_guard_lowers_the_look_alike_and_keeps_the_danger(construct, harmless, danger, level):
-    assert level_rank(live_rules(harmless)) < 2, f"{construct}: harmless look-alike alarmed"
-    assert live_rules(danger) == level, f"{construct}: the dangerous sentence changed level"
+@pytest.mark.parametrize(("family", "text"), CRISIS)
+def test_round11_crisis_families(family, text):
+    assert live_rules(text) == "crisis", (family, assess(text, language=ALL_LANGUAGES))
 
 
-# ------------------------------------------------ a guard never explains away what comes after it
-STILL_DANGEROUS = [
-    ("an anniversary, then a new attempt", "5 years since my attempt and tonight i finish it", "crisis"),
-    (
-        "an old means thrown away by someone else",
-        "my mom found my razors and tossed them out. im furious and kind of relieved",
-        "urgent",
-    ),
-    (
-        "medication flushed, not a means thrown away",
-        "flushed all my meds down the toilet, done with them",
-        "crisis",
-    ),
-    ("a goodbye for a week, then for ever", "goodbye everyone for a week. then forever", "crisis"),
-    ("a last message, not a reassurance", "this is my last message. i am fine with it. goodbye", "crisis"),
-    ("all in order, with preparation", "ya deje todo en orden, adios", "crisis"),
-    (
-        "effort words with a means and a time",
-        "im killing myself at work tonight, i have the rope in my car",
-        "crisis",
-    ),
+URGENT = [
+    # medication stopped, thrown out or not obtainable
+    ("meds thrown out", "flushed my lithium down the toilet, i don't need it"),
+    ("meds stopped (es)", "ya no me tomo mis pastillas desde el lunes"),
+    ("meds not obtainable", "the clinic has no risperidone this month and i can't pay for it"),
+    ("discharge without meds (es)", "me dieron de alta pero sin receta ni cita"),
+    # wanting to go be with someone who died
+    ("join the dead", "my dad died in march and i just want to go be with him"),
+    # the act alone stays urgent (recent self-harm), not crisis
+    ("self-harm act", "burned myself with a cigarette last night"),
 ]
 
 
-@pytest.mark.parametrize(("why", "text", "level"), STILL_DANGEROUS, ids=[s[0] for s in STILL_DANGEROUS])
-def test_round11_guards_never_hide_a_real_crisis(why, text, level):
-    assert live_rules(text) == level, why
+@pytest.mark.parametrize(("family", "text"), URGENT)
+def test_round11_urgent_constructs(family, text):
+    assert live_rules(text) == "urgent", (family, assess(text, language=ALL_LANGUAGES))
+
+
+HARMLESS = [
+    # the everyday bridge
+    ("bridge game", "bridge night at my aunt's, we play every thursday"),
+    ("bridge landmark", "pick me up at the gas station by the bridge"),
+    # a kin "kill" over something trivial
+    ("kin joke", "voy a matar a mi hermana, se acabó mi helado otra vez"),
+    ("kin joke (en)", "i am going to kill my roommate, he ate my leftovers again"),
+    # a goodbye before a trip or a move
+    ("trip goodbye", "bye everyone, for a week i'm going to see my grandkids"),
+    ("move goodbye", "me despido, me voy a vivir con mi hijo a Tijuana, fue un gusto"),
+    # cooking and grooming accidents
+    ("cooking accident", "burned my hand on the pan making breakfast, ice helped"),
+    ("shaving accident", "me corté afeitándome, nada grave"),
+    # a routine dose
+    ("routine dose", "ya me tomé las pastillas de la mañana y desayuné"),
+    # a season opening, a show, karaoke
+    ("hunting season", "cleaned the rifle, season opens saturday with my uncle"),
+    ("a show", "watched an episode with a suicide in it, turned it off, i'm fine"),
+    # affairs in order for a terminal illness, everything fine after a checkup
+    ("terminal", "hospice says it's time, my affairs are in order and i'm calm"),
+    ("checkup", "fui a mi chequeo, todo en orden"),
+    # a grief anniversary, a past overdose
+    ("anniversary", "today is 3 years since my attempt and i'm grateful to be here"),
+    # a dog with a relative while away
+    ("pet sitter", "dejé al perro con mi hermana mientras voy al trabajo"),
+]
+
+
+@pytest.mark.parametrize(("guard", "text"), HARMLESS)
+def test_round11_guards_keep_everyday_messages_below_urgent(guard, text):
+    level = live_rules(text)
+    assert level_rank(level) < level_rank("urgent"), (guard, assess(text, language=ALL_LANGUAGES))
+
+
+NEGATED_OR_OTHERS = [
+    # the same parts, negated, someone else's, or long past, stay below crisis
+    ("negated", "i'm not going to walk into traffic, i'm just tired"),
+    ("third party", "my sister said she took too many of her pills, she's at the er with mom"),
+    ("past", "years ago i tied a rope in the closet, today i lead the group"),
+    ("hypothetical", "if the voices told me to hurt someone i would call my doctor"),
+]
+
+
+@pytest.mark.parametrize(("why", "text"), NEGATED_OR_OTHERS)
+def test_round11_parts_keep_the_context_guards(why, text):
+    assert live_rules(text) != "crisis", (why, assess(text, language=ALL_LANGUAGES))
