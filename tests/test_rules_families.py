@@ -293,6 +293,16 @@ FINALS = {
         320,
         {"crisis>=urgent": 0.77, "crisis=crisis": 0.71, "urgent>=urgent": 0.75, "harmless alarmed": 0.02},
     ),
+    # Sealed through outsiders j..n and rules round 11, scored once at the end (see their headers); folded in
+    # at the rules-alone figures.
+    "risk_blind_final11.tsv": (
+        320,
+        {"crisis>=urgent": 0.87, "crisis=crisis": 0.81, "urgent>=urgent": 0.81, "harmless alarmed": 0.06},
+    ),
+    "risk_blind_final12.tsv": (
+        320,
+        {"crisis>=urgent": 0.75, "crisis=crisis": 0.63, "urgent>=urgent": 0.68, "harmless alarmed": 0.04},
+    ),
     # The development set of round 7 (see its header): tuned on, so held at the end-of-round figures.
     "risk_blind_fresh5.tsv": (
         336,

@@ -59,6 +59,8 @@ BLIND_SETS = (
     "risk_blind_final8.tsv",
     "risk_blind_final9.tsv",
     "risk_blind_final10.tsv",
+    "risk_blind_final11.tsv",
+    "risk_blind_final12.tsv",
     "risk_blind_fresh5.tsv",
     "risk_blind_folded.tsv",
 )
