@@ -68,12 +68,12 @@ def receive(session: Session, member: Member, message: Message, now: datetime | 
         group_id,
         "" if staffed else " (nobody reads it)",
     )
+    if not staffed:  # every text: nobody will read it, so the member must not think somebody does
+        return templates.render("inbox_unread", lang, name=name, number=phone_number or "988")
     if messages > 1 or state != ConversationState.WAITING:
         # Said once, when the conversation opened: a text that joins it gets no second promise, nor one
         # once a person has taken or answered it, until it is closed and the next text opens a new one.
         return None
-    if not staffed:
-        return templates.render("inbox_unread", lang, name=name, number=phone_number or "988")
     return templates.render("inbox_waiting", lang, name=name, within=within(hours, lang))
 
 

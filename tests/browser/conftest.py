@@ -138,3 +138,23 @@ def screenshot():
         return paths
 
     return take
+
+
+def crisis_text_from_a_member(console_server, group):
+    """Sam Rivera joins the group and texts a crisis through a signed webhook to the live server's app; returns the case."""
+    from sqlalchemy import select
+
+    from checkin.directory import add_member
+    from checkin.escalation.models import Escalation
+    from tests.conftest import FROM_NUMBER, TwilioWebhook
+    from tests.console_helpers import CRISIS_TEXT
+    from webhooks import create_app
+
+    with console_server.db.session() as s:
+        sam = add_member(s, group.name, "+12025550101", "Sam Rivera")
+    webhook = TwilioWebhook(
+        create_app(runtime=console_server.runtime).test_client(), console_server.runtime.settings
+    )
+    assert webhook.sms(sam.phone, CRISIS_TEXT, to=FROM_NUMBER).status_code == 200
+    with console_server.db.session() as s:
+        return s.scalar(select(Escalation).where(Escalation.member_id == sam.id))

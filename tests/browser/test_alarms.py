@@ -7,25 +7,8 @@ from __future__ import annotations
 import re
 
 from playwright.sync_api import expect
-from sqlalchemy import select
 
-from checkin.escalation.models import Escalation
-from tests.console_helpers import CRISIS_TEXT
-
-
-def _crisis_from(console_server, group):
-    from checkin.directory import add_member
-    from tests.conftest import FROM_NUMBER, TwilioWebhook
-    from webhooks import create_app
-
-    with console_server.db.session() as s:
-        sam = add_member(s, group.name, "+12025550101", "Sam Rivera")
-    webhook = TwilioWebhook(
-        create_app(runtime=console_server.runtime).test_client(), console_server.runtime.settings
-    )
-    assert webhook.sms(sam.phone, CRISIS_TEXT, to=FROM_NUMBER).status_code == 200
-    with console_server.db.session() as s:
-        return s.scalar(select(Escalation).where(Escalation.member_id == sam.id))
+from tests.browser.conftest import crisis_text_from_a_member
 
 
 def test_a_new_crisis_shows_on_every_page_at_once_and_on_a_page_already_open(
@@ -37,7 +20,7 @@ def test_a_new_crisis_shows_on_every_page_at_once_and_on_a_page_already_open(
     expect(badge).to_be_hidden()
     expect(page.locator(".alarm")).to_have_count(0)
 
-    esc = _crisis_from(console_server, group)
+    esc = crisis_text_from_a_member(console_server, group)
     assert esc.state == "open"  # its first minute: nobody has had time to take it
     # The page already open says so by itself (live), then every page the coordinator opens.
     banner = page.locator("p.alarm")

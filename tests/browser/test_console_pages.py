@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from checkin.escalation.models import Escalation
 from checkin.models import Member
+from tests.browser.conftest import crisis_text_from_a_member
 from tests.console_helpers import CRISIS_TEXT
 
 
@@ -46,20 +47,7 @@ def test_csv_import_with_one_bad_row_shows_the_dry_run_and_writes_nothing_until_
 
 
 def test_acknowledge_and_resolve_an_escalation(browser_page, console_server, group, screenshot):
-    from checkin.directory import add_member
-    from tests.conftest import FROM_NUMBER, TwilioWebhook
-
-    with console_server.db.session() as s:
-        sam = add_member(s, group.name, "+12025550101", "Sam Rivera")
-    # The member's text arrives the real way: a signed webhook to the live server's app.
-    from webhooks import create_app
-
-    webhook = TwilioWebhook(
-        create_app(runtime=console_server.runtime).test_client(), console_server.runtime.settings
-    )
-    assert webhook.sms(sam.phone, CRISIS_TEXT, to=FROM_NUMBER).status_code == 200
-    with console_server.db.session() as s:
-        esc = s.scalar(select(Escalation).where(Escalation.member_id == sam.id))
+    esc = crisis_text_from_a_member(console_server, group)  # the member's text arrives the real way
 
     page = browser_page
     page.goto(console_server.url("/console/"))
@@ -88,7 +76,7 @@ def test_acknowledge_and_resolve_an_escalation(browser_page, console_server, gro
 
     page.goto(console_server.url("/console/escalations?state=all"))
     screenshot(page, "escalations")
-    page.goto(console_server.url(f"/console/members/{sam.id}"))
+    page.goto(console_server.url(f"/console/members/{esc.member_id}"))
     expect(page.get_by_text("No check-in answers yet.")).to_be_visible()
     assert page.locator("svg.chart").count() == 0
     screenshot(page, "member")

@@ -5,26 +5,10 @@ from __future__ import annotations
 import re
 
 from playwright.sync_api import expect
-from sqlalchemy import select
 
 from checkin.escalation.models import Escalation
-from tests.browser.conftest import PHONE
+from tests.browser.conftest import PHONE, crisis_text_from_a_member
 from tests.console_helpers import CRISIS_TEXT
-
-
-def crisis_text_from_a_member(console_server, group):
-    from checkin.directory import add_member
-    from tests.conftest import FROM_NUMBER, TwilioWebhook
-    from webhooks import create_app
-
-    with console_server.db.session() as s:
-        sam = add_member(s, group.name, "+12025550101", "Sam Rivera")
-    webhook = TwilioWebhook(
-        create_app(runtime=console_server.runtime).test_client(), console_server.runtime.settings
-    )
-    assert webhook.sms(sam.phone, CRISIS_TEXT, to=FROM_NUMBER).status_code == 200
-    with console_server.db.session() as s:
-        return s.scalar(select(Escalation).where(Escalation.member_id == sam.id))
 
 
 def test_a_facilitator_acknowledges_from_home_by_keyboard_at_phone_width(

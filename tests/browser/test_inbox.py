@@ -138,13 +138,19 @@ def test_a_reply_by_sms_command_shows_delivered_in_the_open_conversation(
     assert not_reloaded(page)
 
 
-def test_a_reply_to_an_opted_out_member_is_refused_with_the_reason(
-    anonymous_page, console_server, group, fake_twilio
-):
+def texted_then_opted_out(console_server, group):
+    """Sam texts the group, then texts STOP: a conversation with a member nobody may text."""
     sam = add_sam(console_server, group)
     hook = webhook(console_server)
     assert hook.sms(sam.phone, FREE_TEXT, to=FROM_NUMBER).status_code == 200
     assert hook.sms(sam.phone, "STOP", to=FROM_NUMBER).status_code == 200
+    return sam
+
+
+def test_a_reply_to_an_opted_out_member_is_refused_with_the_reason(
+    anonymous_page, console_server, group, fake_twilio
+):
+    sam = texted_then_opted_out(console_server, group)
     page = anonymous_page
     page.set_viewport_size(PHONE)
     console_server.sign_in(page, console_server.facilitator_email)
@@ -202,10 +208,7 @@ def test_a_new_crisis_appears_on_the_open_home_page_without_reload(anonymous_pag
 def test_after_a_refused_reply_a_reload_shows_the_conversation_and_it_keeps_updating(
     anonymous_page, console_server, group, fake_twilio
 ):
-    sam = add_sam(console_server, group)
-    hook = webhook(console_server)
-    assert hook.sms(sam.phone, FREE_TEXT, to=FROM_NUMBER).status_code == 200
-    assert hook.sms(sam.phone, "STOP", to=FROM_NUMBER).status_code == 200
+    sam = texted_then_opted_out(console_server, group)
     page = anonymous_page
     console_server.sign_in(page, console_server.facilitator_email)
     page.goto(console_server.url(f"/console/members/{sam.id}/conversation"))
@@ -214,7 +217,7 @@ def test_after_a_refused_reply_a_reload_shows_the_conversation_and_it_keeps_upda
     expect(page.get_by_role("alert").filter(has_text="Not sent")).to_be_visible()
     # The re-rendered page keeps live-updating: a new text from Sam shows without a reload.
     mark_page(page)
-    assert hook.sms(sam.phone, "I am fine, thanks", to=FROM_NUMBER).status_code == 200
+    assert webhook(console_server).sms(sam.phone, "I am fine, thanks", to=FROM_NUMBER).status_code == 200
     expect(page.locator("#thread")).to_contain_text("I am fine, thanks")
     assert not_reloaded(page)
     # Reloading the address the refusal left in the bar shows the conversation, not "Method Not Allowed".
