@@ -11,7 +11,7 @@ _WRITTEN = re.compile(r"[\d\s().+\-/]+")
 
 class InvalidPhone(ValueError):
     """Not a phone number. str() says why in a line for a log or a CLI (the number quoted); `advice` says
-    it in a sentence a person at a form can act on (phone_problem)."""
+    it in a sentence a person at a form can act on."""
 
     def __init__(self, message: str, advice: str) -> None:
         super().__init__(message)
@@ -56,15 +56,6 @@ def _why_not_valid(parsed: phonenumbers.PhoneNumber) -> str:
         f"That phone number does not exist: check the area code and digits, e.g. {EXAMPLE} "
         "(a number in another country starts with + and its country code)"
     )
-
-
-def phone_problem(raw: str, region: str = "US") -> str | None:
-    """What is wrong with a typed phone number, in a sentence a person can act on; None if it is fine."""
-    try:
-        normalize_phone(raw, region)
-    except InvalidPhone as exc:
-        return exc.advice
-    return None
 
 
 def masked(e164: str | None) -> str:

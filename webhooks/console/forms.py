@@ -6,6 +6,7 @@ import re
 from datetime import date, datetime, time
 
 from checkin.directory import ValidationError
+from checkin.phones import InvalidPhone, normalize_phone
 
 
 def sentence(message: str) -> str:
@@ -34,6 +35,14 @@ class Problems:
             return read(*args, **kwargs)
         except ValidationError as exc:
             self.add(field, str(exc))
+            return None
+
+    def phone(self, field: str, raw: str) -> str | None:
+        """The E.164 form of a typed number (parsed once), or None with its advice kept for `field`."""
+        try:
+            return normalize_phone(raw)
+        except InvalidPhone as exc:
+            self.add(field, exc.advice)
             return None
 
     def __bool__(self) -> bool:

@@ -13,7 +13,6 @@ from checkin.answers import rsvp
 from checkin.db import utcnow
 from checkin.directory import ValidationError, add_group
 from checkin.models import Group, GroupStaff, StaffUser
-from checkin.phones import normalize_phone, phone_problem
 from webhooks.console import (
     bp,
     coordinator_required,
@@ -73,15 +72,11 @@ def _read_group(form, group_id: int | None):
     raw_number = (form.get("phone_number") or "").strip()
     number = None
     if raw_number:
-        problem = phone_problem(raw_number)
-        if problem:
-            problems.add("phone_number", problem)
-        else:
-            number = normalize_phone(raw_number)
-            if session.scalar(
-                select(Group.id).where(Group.phone_number == number, Group.id != (group_id or 0))
-            ):
-                problems.add("phone_number", "Another group already uses this phone number.")
+        number = problems.phone("phone_number", raw_number)
+        if number is not None and session.scalar(
+            select(Group.id).where(Group.phone_number == number, Group.id != (group_id or 0))
+        ):
+            problems.add("phone_number", "Another group already uses this phone number.")
     return problems, name, timezone, number
 
 

@@ -15,7 +15,6 @@ from checkin.accounts import audit
 from checkin.db import utcnow
 from checkin.directory import ValidationError, add_member
 from checkin.models import CHANNELS, ConsentEvent, Member, OutboxItem, StaffUser
-from checkin.phones import normalize_phone, phone_problem
 from checkin.schedules.service import pause_member, pause_member_until_resumed
 from webhooks.console import bp, forms, views_roster, words
 from webhooks.console.auth import (
@@ -103,11 +102,9 @@ def _consent(problems, values: dict) -> tuple[str | None, date | None]:
 
 
 def _read_phone(problems, raw: str, member_id: int | None) -> str | None:
-    problem = phone_problem(raw)
-    if problem:
-        problems.add("phone", problem)
+    phone = problems.phone("phone", raw)
+    if phone is None:
         return None
-    phone = normalize_phone(raw)
     other = db().scalar(select(Member).where(Member.phone == phone, Member.id != (member_id or 0)))
     if other is not None:
         problems.add(

@@ -16,7 +16,6 @@ from checkin.accounts import sessions as staff_sessions
 from checkin.db import utcnow
 from checkin.directory import EMAIL, Refused, ValidationError, add_staff, set_staff_phone
 from checkin.models import STAFF_ROLES, Group, GroupStaff, OnCallWindow, StaffUser
-from checkin.phones import normalize_phone, phone_problem
 from webhooks.console import bp, forms
 from webhooks.console.auth import (
     client_ip,
@@ -224,11 +223,9 @@ def _invite_problems(values: dict) -> forms.Problems:
                 "use Reset password next to their name.",
             )
     if values["phone"]:
-        problem = phone_problem(values["phone"])
-        if problem:
-            problems.add("s-phone", problem)
-        else:
-            holder = db().scalar(select(StaffUser).where(StaffUser.phone == normalize_phone(values["phone"])))
+        phone = problems.phone("s-phone", values["phone"])
+        if phone is not None:
+            holder = db().scalar(select(StaffUser).where(StaffUser.phone == phone))
             if holder is not None:
                 problems.add(
                     "s-phone",
