@@ -18,7 +18,11 @@ TWILIO_FREE_TEXT = frozenset(
 )
 
 
-def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
+def create_app(
+    settings: Settings | None = None, runtime: Runtime | None = None, *, warm_rules: bool = True
+) -> Flask:
+    """The web app. ``warm_rules=False`` is for the CLI, which serves no webhook: it skips compiling the
+    risk rules up front (about 2 s per command on an idle machine; a command that assesses loads them)."""
     if runtime is None:
         runtime = Runtime.build(settings or load_settings())
     settings = runtime.settings
@@ -63,7 +67,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     intake.install(app)  # the spool's replayer (started now if the spool holds something)
     if settings.public_base_url.startswith("https://"):
         _strict_transport(app)
-    _warm_rules()
+    if warm_rules:
+        _warm_rules()
     return app
 
 

@@ -21,7 +21,7 @@ from config import ConfigError, load_settings
 def _create_app():
     from webhooks import create_app
 
-    return create_app()
+    return create_app(warm_rules=False)  # no webhook is served here
 
 
 def _runtime():
