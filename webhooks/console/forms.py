@@ -9,12 +9,13 @@ from checkin.directory import ValidationError
 from checkin.phones import InvalidPhone, normalize_phone
 
 
-def sentence(message: str) -> str:
-    """A domain message as a sentence shown next to its field: a short leading "field: " label (the
-    field is named by where the message sits) dropped, and a capital first letter."""
+def sentence(message: str, label: str | None = None) -> str:
+    """A domain message as a sentence shown next to its field: a leading "field: " label (the field is
+    named by where the message sits) dropped, the field's own `label` whatever its length or a short one,
+    and a capital first letter."""
     text = message.strip()
     head, sep, rest = text.partition(": ")
-    if sep and rest and len(head.split()) <= 4 and "'" not in head and '"' not in head:
+    if sep and rest and (head == label or (len(head.split()) <= 4 and "'" not in head and '"' not in head)):
         text = rest
     return text[:1].upper() + text[1:]
 
@@ -23,11 +24,12 @@ class Problems:
     """All of a form's mistakes at once, each kept for its field (the input's id): the page shows a
     summary at the top and each sentence next to its field, rather than the first mistake only."""
 
-    def __init__(self) -> None:
+    def __init__(self, labels: dict[str, str] | None = None) -> None:
         self.fields: dict[str, str] = {}
+        self.labels = labels or {}  # field -> the label its messages start with ("Time: ..."), dropped
 
     def add(self, field: str, message: str) -> None:
-        self.fields.setdefault(field, sentence(message))
+        self.fields.setdefault(field, sentence(message, self.labels.get(field)))
 
     def check(self, field: str, read, *args, **kwargs):
         """read(*args, **kwargs), or None with its ValidationError kept for `field`."""
