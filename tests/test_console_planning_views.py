@@ -271,11 +271,12 @@ def test_schedule_builder_refuses_every_mistake_at_once_next_to_its_field(coordi
     assert response.status_code == 400  # shown in place, not redirected: a reload sends it again
     page = text(response)
     assert field_errors(page) == {
-        "starts_on": "A date as YYYY-MM-DD",
         "time": "A time of day as HH:MM, e.g. 18:30",
         "duration": "A whole number from 5 to 1440",
+        "starts_on": "A date as YYYY-MM-DD",
         "dial_in": "At most 40 characters",
     }
+    assert list(field_errors(page)) == ["time", "duration", "starts_on", "dial_in"]  # as the page lists them
     assert "There are 4 problems to fix" in page
     assert re.search(
         r'<input type="time" id="time" name="time" required value="25:00" aria-invalid="true"', page

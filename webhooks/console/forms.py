@@ -80,6 +80,8 @@ def text(form, name: str, label: str, *, max_len: int, required: bool = False) -
 
 def clock(form, name: str, label: str) -> time:
     value = (form.get(name) or "").strip()
+    if not value:
+        raise ValidationError(f"{label}: choose a time of day")
     match = re.fullmatch(r"(\d{1,2}):(\d{2})", value)
     if not match or int(match[1]) > 23 or int(match[2]) > 59:
         raise ValidationError(f"{label}: a time of day as HH:MM, e.g. 18:30")
@@ -87,8 +89,11 @@ def clock(form, name: str, label: str) -> time:
 
 
 def day(form, name: str, label: str) -> date:
+    value = (form.get(name) or "").strip()
+    if not value:
+        raise ValidationError(f"{label}: choose a date")
     try:
-        return date.fromisoformat((form.get(name) or "").strip())
+        return date.fromisoformat(value)
     except ValueError:
         raise ValidationError(f"{label}: a date as YYYY-MM-DD") from None
 

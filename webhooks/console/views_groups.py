@@ -221,18 +221,19 @@ _SCHEDULE_KEYS = {"duration": "duration", "address": "location", "dial-in": "dia
 
 
 def _read_schedule(form):
-    """The builder's schedule, with every mistake in it kept for its field (not just the first)."""
+    """The builder's schedule, with every mistake in it kept for its field (not just the first), in the
+    page's order so the summary lists them as the form does."""
     problems = forms.Problems(SCHEDULE_LABELS)
     rec = None
     try:
         rec = recurrence.from_form(form)
     except recurrence.RecurrenceError as exc:
         problems.add(exc.field, str(exc))
-    starts_from = problems.check("starts_on", forms.day, form, "starts_on", SCHEDULE_LABELS["starts_on"])
     at = problems.check("time", forms.clock, form, "time", SCHEDULE_LABELS["time"])
     duration = problems.check(
         "duration", forms.whole, form, "duration", SCHEDULE_LABELS["duration"], 5, 24 * 60
     )
+    starts_from = problems.check("starts_on", forms.day, form, "starts_on", SCHEDULE_LABELS["starts_on"])
     location = problems.check("location", forms.text, form, "location", "Address", max_len=200)
     dial_in = problems.check("dial_in", forms.text, form, "dial_in", "Dial-in number", max_len=40)
     return problems, rec, starts_from, at, duration, location, dial_in
