@@ -656,6 +656,62 @@ def test_call_simulator_speech_and_a_new_call(coordinator, group, member, spanis
     assert "Hola Rosa." in page and _history(page) == ["key:8"] and "To check in, press 1." in page
 
 
+def test_a_call_step_that_fails_keeps_the_call_so_far_on_the_phone(coordinator, group, member, monkeypatch):
+    from webhooks.console import views_simulator
+
+    real = views_simulator.run_call
+
+    def fails_on_the_second_key(db, member_id, group_id, inputs, **kw):
+        if len(inputs) >= 2:
+            raise RuntimeError("the flow broke")  # a bug in one step, say
+        return real(db, member_id, group_id, inputs, **kw)
+
+    monkeypatch.setattr(views_simulator, "run_call", fails_on_the_second_key)
+    who = f"{group.id}:{member.id}"
+    failed = coordinator.post(
+        "/console/simulator/call", data={"who": who, "history_for": who, "history": ["key:1"], "key": "4"}
+    )
+    page = text(failed)
+    assert failed.status_code == 503 and "went wrong on our side" in page
+    # The greeting and the step before stay shown, and the keypad carries them to try the key again.
+    assert "Hi Sam. This is Checkin for Tuesday Group." in page and "Pressed 1" in page
+    assert _history(page) == ["key:1"] and 'aria-label="Press 4"' in page
+    assert "The call so far is shown: give your last answer again" in page
+
+    def always_fails(*args, **kw):
+        raise RuntimeError("the database is gone")
+
+    monkeypatch.setattr(views_simulator, "run_call", always_fails)
+    failed = coordinator.post(
+        "/console/simulator/call", data={"who": who, "history_for": who, "history": ["key:1"], "key": "4"}
+    )
+    # Even when the call cannot be replayed, what the caller did is still listed.
+    assert failed.status_code == 503 and '<li class="bubble mine">Pressed 1</li>' in text(failed)
+
+
+def test_a_text_that_fails_keeps_the_conversation_so_far_with_its_replies(
+    coordinator, group, member, monkeypatch
+):
+    from webhooks.console import views_simulator
+
+    real = views_simulator.run
+
+    def fails_on_the_second_text(db, member_id, group_id, texts, **kw):
+        if len(texts) >= 2:
+            raise RuntimeError("the flow broke")
+        return real(db, member_id, group_id, texts, **kw)
+
+    monkeypatch.setattr(views_simulator, "run", fails_on_the_second_text)
+    who = f"{group.id}:{member.id}"
+    failed = coordinator.post(
+        "/console/simulator", data={"who": who, "history_for": who, "history": ["WHEN"], "text": "4 good"}
+    )
+    page = text(failed)
+    assert failed.status_code == 503 and "went wrong on our side" in page
+    assert "WHEN" in page and "No meeting is scheduled yet" in page  # the earlier text and its reply
+    assert "4 good</textarea>" in page or 'value="4 good"' in page  # the failed text is given back
+
+
 @pytest.mark.parametrize(
     "data, reason",
     [
