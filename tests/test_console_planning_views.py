@@ -478,6 +478,14 @@ def test_a_refused_text_comes_back_as_typed_with_the_reason_and_nothing_is_saved
         page,
     )
     assert "Still there? Reply 1-5.</textarea>" in page
+    # Every refused text at once, each at its box, in the page's order (English first).
+    both = coordinator.post(
+        f"/console/groups/{group.id}/plan/texts",
+        data={"es.reminder": typed, "en.prompt": "How are you doing this week? " * 12},
+    )
+    assert both.status_code == 400 and "There are 2 problems to fix" in text(both)
+    assert list(field_errors(text(both))) == ["t-en-prompt", "t-es-reminder"]
+    assert field_errors(text(both))["t-en-prompt"].startswith("English check-in prompt: 3 text messages long")
     too_long = coordinator.post(
         f"/console/groups/{group.id}/plan/texts", data={"en.prompt": "How are you doing this week? " * 12}
     )
@@ -497,7 +505,8 @@ def test_a_facilitator_sees_the_texts_but_cannot_save_them(facilitator, group, d
     page = text(facilitator.get(f"/console/groups/{group.id}/plan"))
     assert 'name="en.reminder"' in page and "Save texts" not in page
     assert re.search(
-        r'action="/console/groups/\d+/plan/texts" class="stack">\s*<input[^>]*>\s*<fieldset disabled>', page
+        r'action="/console/groups/\d+/plan/texts#texts" class="stack" novalidate>\s*<input[^>]*>\s*<fieldset disabled>',
+        page,
     )
     assert (
         facilitator.post(

@@ -28,8 +28,15 @@ class Problems:
         self.fields: dict[str, str] = {}
         self.labels = labels or {}  # field -> the label its messages start with ("Time: ..."), dropped
 
-    def add(self, field: str, message: str) -> None:
-        self.fields.setdefault(field, sentence(message, self.labels.get(field)))
+    def add(self, field: str, message: str, *, named: bool = False) -> None:
+        """Keep `message` for `field` (the first one given); `named`: it names what it is about in its
+        own words ("Spanish meeting reminder: ..."), which the summary needs, so it is kept whole."""
+        text = (
+            message.strip()[:1].upper() + message.strip()[1:]
+            if named
+            else sentence(message, self.labels.get(field))
+        )
+        self.fields.setdefault(field, text)
 
     def check(self, field: str, read, *args, **kwargs):
         """read(*args, **kwargs), or None with its ValidationError kept for `field`."""

@@ -17,6 +17,7 @@ from checkin import schedules
 from checkin.db import utcnow
 from checkin.directory import ValidationError
 from checkin.models import Group, Member
+from checkin.schedules.plan import LANGUAGE_NAMES
 from webhooks.console import (
     bp,
     coordinator_required,
@@ -143,7 +144,7 @@ def _preview_days(sends, names, today, page_day: int):
     return counts, shown
 
 
-def _plan_page(group: Group, form=None, problems=None, status=200, texts_form=None, texts_error=None):
+def _plan_page(group: Group, form=None, problems=None, status=200, texts_form=None, text_problems=None):
     session = db()
     now = utcnow()
     settings = current_app.extensions["checkin"].settings
@@ -187,8 +188,7 @@ def _plan_page(group: Group, form=None, problems=None, status=200, texts_form=No
         text_sets=texts.text_sets(
             schedules.group_config(session, group.id), schedules.load_config(), group.name, texts_form
         ),
-        texts_error=texts_error,
-        error_field=_error_field(texts_error),
+        text_problems=text_problems,
         length=words.text_length,
         kinds=words.SEND_KINDS,
         held_words=words.held_words,
@@ -229,10 +229,10 @@ def _spoken(session, group: Group, sends, now) -> dict[str, str]:
     return out
 
 
-def _error_field(error) -> str | None:
-    """The form field a refused text names (the domain's error keeps which language and template)."""
+def _text_of(error) -> tuple[str, str] | None:
+    """(language, template) of the text a refusal names (the domain's error keeps them), if any."""
     if getattr(error, "language", None) and getattr(error, "key", None):
-        return texts.field_name(error.language, error.key)
+        return error.language, error.key
     return None
 
 
@@ -277,6 +277,17 @@ def save_texts(group_id: int):
         db().commit()
     except ValidationError as exc:
         db().rollback()
-        return _plan_page(group, texts_form=request.form, texts_error=exc, status=400)
+        # Every text refused at once, each at its box, in the page's order; as typed.
+        order = {
+            (lang, key): n
+            for n, (lang, key) in enumerate((lg, k) for lg in LANGUAGE_NAMES for k in texts.LABELS)
+        }
+        refused = sorted(getattr(exc, "all", [exc]), key=lambda e: order.get(_text_of(e), len(order)))
+        problems = forms.Problems()
+        for error in refused:
+            which = _text_of(error)
+            field = f"t-{texts.field_id(*which)}" if which else "texts"
+            problems.add(field, words.plain_error(error), named=True)
+        return _plan_page(group, texts_form=request.form, text_problems=problems.fields, status=400)
     flash("Texts saved. The preview below uses them.", "ok")
     return redirect(url_for(".plan", group_id=group_id) + "#preview")
