@@ -6,6 +6,20 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
+from tests.browser.test_accessibility import AXE, _axe
+
+
+def _with_axe(page):
+    """axe-core in every page this one opens (as test_accessibility loads it: an init script, which
+    the console's Content-Security-Policy allows)."""
+    page.add_init_script(path=str(AXE))
+    return page
+
+
+def _no_axe_violations(page):
+    """The refused form as a screen reader meets it: WCAG 2.1 A/AA, as every console page is checked."""
+    assert _axe(page) == []
+
 
 def _problems(page):
     summary = page.locator("#error-summary")
@@ -110,7 +124,7 @@ def _next_to_its_field(page, field: str, words: str):
 def test_the_schedule_form_shows_every_mistake_at_its_field_and_a_reload_keeps_them(
     browser_page, console_server, group, screenshot
 ):
-    page = browser_page
+    page = _with_axe(browser_page)
     page.goto(console_server.url(f"/console/groups/{group.id}"))
     page.locator("#duration").fill("2")
     page.locator("#starts_on").fill("")
@@ -128,6 +142,7 @@ def test_the_schedule_form_shows_every_mistake_at_its_field_and_a_reload_keeps_t
     _next_to_its_field(page, "duration", "A whole number from 5 to 1440")
     _next_to_its_field(page, "starts_on", "Choose a date")
     expect(page.locator("#location")).to_have_value("Community Hall, Room 4")  # kept as typed
+    _no_axe_violations(page)
     screenshot(page, "refused-schedule")
     # The refusal is the POST's own page (no redirect): a reload sends the same form again.
     assert page.url.endswith(f"/console/groups/{group.id}/schedule#schedule"), page.url
@@ -140,7 +155,7 @@ def test_the_schedule_form_shows_every_mistake_at_its_field_and_a_reload_keeps_t
 
 
 def test_the_plan_form_shows_every_mistake_at_its_field(browser_page, console_server, group, screenshot):
-    page = browser_page
+    page = _with_axe(browser_page)
     page.goto(console_server.url(f"/console/groups/{group.id}/plan"))
     page.locator("#reminders").fill("a day")
     page.locator("#prompt_days_after").fill("9")
@@ -154,4 +169,5 @@ def test_the_plan_form_shows_every_mistake_at_its_field(browser_page, console_se
     _next_to_its_field(page, "prompt_days_after", "A whole number from 0 to 6")
     _next_to_its_field(page, "nudge_after_hours", "A number from 0 to 144")
     expect(page.locator("#reminders")).to_have_value("a day")
+    _no_axe_violations(page)
     screenshot(page, "refused-plan")
