@@ -171,3 +171,21 @@ def test_the_plan_form_shows_every_mistake_at_its_field(browser_page, console_se
     expect(page.locator("#reminders")).to_have_value("a day")
     _no_axe_violations(page)
     screenshot(page, "refused-plan")
+
+
+def test_the_on_call_shift_form_shows_every_mistake_at_its_field(
+    browser_page, console_server, group, screenshot
+):
+    page = _with_axe(browser_page)
+    page.goto(console_server.url("/console/staff"))
+    page.get_by_text(f"Add a weekly shift in {group.name}").click()
+    page.locator(f"#shift-start-{group.id}").fill("")
+    page.get_by_role("button", name="Add shift").click()
+
+    expect(_problems(page)).to_contain_text("There are 2 problems to fix")  # no day ticked, no start
+    expect(page.locator(":focus")).to_have_id("error-summary")
+    expect(page.locator(f"#shift-days-{group.id}-error")).to_have_text("Tick at least one day.")
+    _next_to_its_field(page, f"shift-start-{group.id}", "Choose a time of day")
+    expect(page.locator(f"#shift-end-{group.id}")).to_have_value("17:00")  # the rest as it was
+    _no_axe_violations(page)
+    screenshot(page, "refused-shift")
