@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 
-from checkin import accounts, consent, crypto, outbox, pacing
+from checkin import accounts, consent, crypto, outbox, pacing, welcome
 from checkin.announcements import service as announcements
 from checkin.db import Database
 from checkin.escalation import policy as policy_module
@@ -52,7 +52,7 @@ def send_rules(ctx: escalation.Context, voice: voice_config.VoiceConfig) -> outb
     held at night without anyone remembering to say so. Only what is particular to one channel is
     listed per channel."""
     return outbox.SendRules(
-        gates=(late.send_gate, announcements.send_gate),
+        gates=(late.send_gate, announcements.send_gate, welcome.send_gate),
         channel_gates={outbox.Channel.VOICE: (partial(voice_outbound.call_gate, cfg=voice),)},
         hooks={escalation.ALERT_PURPOSE: (partial(escalation.on_alert_outcome, ctx=ctx),)},
         call_hooks=(voice_outbound.on_call_status,),

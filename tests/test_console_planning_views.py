@@ -252,18 +252,36 @@ def test_schedule_builder_writes_the_rrule(coordinator, group, db, form, rule, f
     )
 
 
-def test_schedule_builder_refuses_bad_input_naming_the_field(coordinator, group, db):
-    response = coordinator.post(
-        f"/console/groups/{group.id}/schedule",
-        data={
-            "repeat": "weekly",
-            "weekday": "TU",
-            "time": "25:00",
-            "duration": "90",
-            "starts_on": "2027-03-01",
-        },
+def field_errors(page: str) -> dict[str, str]:
+    """A refused form's sentences by the field they sit next to (forms.Problems, _problems.html)."""
+    return dict(re.findall(r'<p class="field-error" id="([\w-]+)-error">(.*?)</p>', page))
+
+
+def test_schedule_builder_refuses_every_mistake_at_once_next_to_its_field(coordinator, group, db):
+    typed = {
+        "repeat": "weekly",
+        "weekday": "TU",
+        "time": "25:00",
+        "duration": "2",
+        "starts_on": "next tuesday",
+        "location": "Community Hall, Room 4",
+        "dial_in": "+1 202 555 0199 " * 4,
+    }
+    response = coordinator.post(f"/console/groups/{group.id}/schedule", data=typed)
+    assert response.status_code == 400  # shown in place, not redirected: a reload sends it again
+    page = text(response)
+    assert field_errors(page) == {
+        "time": "A time of day as HH:MM, e.g. 18:30",
+        "duration": "A whole number from 5 to 1440",
+        "starts_on": "A date as YYYY-MM-DD",
+        "dial_in": "At most 40 characters",
+    }
+    assert list(field_errors(page)) == ["time", "duration", "starts_on", "dial_in"]  # as the page lists them
+    assert "There are 4 problems to fix" in page
+    assert re.search(
+        r'<input type="time" id="time" name="time" required value="25:00" aria-invalid="true"', page
     )
-    assert response.status_code == 400 and "Time: a time of day" in text(response)
+    assert 'value="Community Hall, Room 4"' in page and 'value="next tuesday"' in page  # as typed
     with db.session() as s:
         assert schedules.get_schedule(s, group.id) is None
 
@@ -290,7 +308,15 @@ def test_upcoming_meetings_can_be_cancelled_or_moved(coordinator, group, db):
     past = coordinator.post(
         f"/console/groups/{group.id}/meetings/{keys[3]}/move", data={"new_start": "2020-01-01T10:00"}
     )
-    assert past.status_code == 400 and "The new time has already passed" in text(past)
+    assert past.status_code == 400
+    # Next to that meeting's box, which keeps what was typed and stays open.
+    assert field_errors(text(past)) == {
+        f"move-{keys[3]}": "The new time has already passed: choose a time still to come."
+    }
+    assert re.search(
+        rf'<input type="datetime-local" id="move-{keys[3]}" name="new_start" required value="2020-01-01T10:00" aria-invalid',
+        text(past),
+    )
     unknown = coordinator.post(f"/console/groups/{group.id}/meetings/20990101T0000Z/cancel")
     assert unknown.status_code == 400 and "has no meeting" in text(unknown)
 
@@ -358,14 +384,21 @@ def test_bad_plan_values_are_refused_in_the_forms_words(coordinator, group, db):
         data=PLAN_FORM | {"quiet_start": "21:00", "quiet_end": "08:00"},
     )
     assert response.status_code == 400
-    error = re.search(r'<p class="flash error" role="alert">(.*?)</p>', text(response)).group(1)
-    # Both fields in the form's words: the coordinator never sees a config key such as quiet_start.
-    assert error == "Sending window closes at: must be later than &#34;Sending window opens at&#34; (21:00)"
-    bad_hours = coordinator.post(
+    # Next to the field, the other one in the form's words: never a config key such as quiet_start.
+    assert field_errors(text(response)) == {
+        "quiet_end": "Must be later than &#34;Sending window opens at&#34; (21:00)"
+    }
+    bad = coordinator.post(
         f"/console/groups/{group.id}/plan",
-        data=PLAN_FORM | {"reminders": "a day"},
+        data=PLAN_FORM | {"reminders": "a day", "prompt_time": "10am", "nudge_after_hours": "-1"},
     )
-    assert bad_hours.status_code == 400 and "Reminders before each meeting: hours" in text(bad_hours)
+    assert bad.status_code == 400  # every mistake at once, each at its field, as typed
+    assert field_errors(text(bad)) == {
+        "reminders": "Hours before the meeting separated by commas, e.g. 24, 2",
+        "prompt_time": "A time of day as HH:MM, e.g. 18:30",
+        "nudge_after_hours": "A number from 0 to 144",
+    }
+    assert 'value="a day"' in text(bad) and 'value="10am"' in text(bad)
     with db.session() as s:
         assert schedules.get_plan(s, group.id) == schedules.load_config().defaults
 
@@ -445,6 +478,14 @@ def test_a_refused_text_comes_back_as_typed_with_the_reason_and_nothing_is_saved
         page,
     )
     assert "Still there? Reply 1-5.</textarea>" in page
+    # Every refused text at once, each at its box, in the page's order (English first).
+    both = coordinator.post(
+        f"/console/groups/{group.id}/plan/texts",
+        data={"es.reminder": typed, "en.prompt": "How are you doing this week? " * 12},
+    )
+    assert both.status_code == 400 and "There are 2 problems to fix" in text(both)
+    assert list(field_errors(text(both))) == ["t-en-prompt", "t-es-reminder"]
+    assert field_errors(text(both))["t-en-prompt"].startswith("English check-in prompt: 3 text messages long")
     too_long = coordinator.post(
         f"/console/groups/{group.id}/plan/texts", data={"en.prompt": "How are you doing this week? " * 12}
     )
@@ -464,7 +505,8 @@ def test_a_facilitator_sees_the_texts_but_cannot_save_them(facilitator, group, d
     page = text(facilitator.get(f"/console/groups/{group.id}/plan"))
     assert 'name="en.reminder"' in page and "Save texts" not in page
     assert re.search(
-        r'action="/console/groups/\d+/plan/texts" class="stack">\s*<input[^>]*>\s*<fieldset disabled>', page
+        r'action="/console/groups/\d+/plan/texts#texts" class="stack" novalidate>\s*<input[^>]*>\s*<fieldset disabled>',
+        page,
     )
     assert (
         facilitator.post(
@@ -621,6 +663,62 @@ def test_call_simulator_speech_and_a_new_call(coordinator, group, member, spanis
     )
     page = text(again)
     assert "Hola Rosa." in page and _history(page) == ["key:8"] and "To check in, press 1." in page
+
+
+def test_a_call_step_that_fails_keeps_the_call_so_far_on_the_phone(coordinator, group, member, monkeypatch):
+    from webhooks.console import views_simulator
+
+    real = views_simulator.run_call
+
+    def fails_on_the_second_key(db, member_id, group_id, inputs, **kw):
+        if len(inputs) >= 2:
+            raise RuntimeError("the flow broke")  # a bug in one step, say
+        return real(db, member_id, group_id, inputs, **kw)
+
+    monkeypatch.setattr(views_simulator, "run_call", fails_on_the_second_key)
+    who = f"{group.id}:{member.id}"
+    failed = coordinator.post(
+        "/console/simulator/call", data={"who": who, "history_for": who, "history": ["key:1"], "key": "4"}
+    )
+    page = text(failed)
+    assert failed.status_code == 503 and "went wrong on our side" in page
+    # The greeting and the step before stay shown, and the keypad carries them to try the key again.
+    assert "Hi Sam. This is Checkin for Tuesday Group." in page and "Pressed 1" in page
+    assert _history(page) == ["key:1"] and 'aria-label="Press 4"' in page
+    assert "The call so far is shown: give your last answer again" in page
+
+    def always_fails(*args, **kw):
+        raise RuntimeError("the database is gone")
+
+    monkeypatch.setattr(views_simulator, "run_call", always_fails)
+    failed = coordinator.post(
+        "/console/simulator/call", data={"who": who, "history_for": who, "history": ["key:1"], "key": "4"}
+    )
+    # Even when the call cannot be replayed, what the caller did is still listed.
+    assert failed.status_code == 503 and '<li class="bubble mine">Pressed 1</li>' in text(failed)
+
+
+def test_a_text_that_fails_keeps_the_conversation_so_far_with_its_replies(
+    coordinator, group, member, monkeypatch
+):
+    from webhooks.console import views_simulator
+
+    real = views_simulator.run
+
+    def fails_on_the_second_text(db, member_id, group_id, texts, **kw):
+        if len(texts) >= 2:
+            raise RuntimeError("the flow broke")
+        return real(db, member_id, group_id, texts, **kw)
+
+    monkeypatch.setattr(views_simulator, "run", fails_on_the_second_text)
+    who = f"{group.id}:{member.id}"
+    failed = coordinator.post(
+        "/console/simulator", data={"who": who, "history_for": who, "history": ["WHEN"], "text": "4 good"}
+    )
+    page = text(failed)
+    assert failed.status_code == 503 and "went wrong on our side" in page
+    assert "WHEN" in page and "No meeting is scheduled yet" in page  # the earlier text and its reply
+    assert "4 good</textarea>" in page or 'value="4 good"' in page  # the failed text is given back
 
 
 @pytest.mark.parametrize(

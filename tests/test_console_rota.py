@@ -102,34 +102,43 @@ def test_the_weekend_overnight_shift(coordinator, db, group, frankie):
 
 
 @pytest.mark.parametrize(
-    "change, error",
+    "change, errors",
     [
-        ({"days": []}, "starts on: tick at least one day"),
-        ({"start": "25:00"}, "from: a time of day as HH:MM"),
-        ({"end": ""}, "to: a time of day as HH:MM"),
-        ({"ends": "9"}, "ends: a whole number from 0 to 6"),
-        ({"staff_id": "99999"}, "who: choose someone in Tuesday Group&#39;s rota"),
+        ({"days": []}, {"shift-days": "Tick at least one day."}),
+        ({"start": "25:00"}, {"shift-start": "A time of day as HH:MM, e.g. 18:30"}),
+        ({"end": ""}, {"shift-end": "Choose a time of day"}),
+        ({"ends": "9"}, {"shift-ends": "A whole number from 0 to 6"}),
+        ({"staff_id": "99999"}, {"shift-who": "Choose someone in Tuesday Group&#39;s rota."}),
+        (  # every mistake at once, each at its field
+            {"days": [], "start": "", "ends": "9"},
+            {
+                "shift-days": "Tick at least one day.",
+                "shift-start": "Choose a time of day",
+                "shift-ends": "A whole number from 0 to 6",
+            },
+        ),
         (
             {"form": "dated", "kind": "away", "starts": "2030-01-02T09:00", "ends_at": "2030-01-01T09:00"},
-            "to: must be after from",
+            {"dated-to": "Must be after from"},
         ),
         (
             {"form": "dated", "kind": "away", "starts": "tomorrow", "ends_at": "2030-01-01T09:00"},
-            "from: type a date and time like 10 March 2026, 6:30 pm",
+            {"dated-from": "Type a date and time like 10 March 2026, 6:30 pm"},
         ),
         (
             {"form": "dated", "kind": "holiday", "starts": "2030-01-01T09:00", "ends_at": "2030-01-02T09:00"},
-            "kind: choose cover",
+            {"dated-kind": "Choose cover (on call) or away (not on call)."},
         ),
     ],
 )
 def test_a_bad_window_is_refused_naming_the_field_and_nothing_is_saved(
-    coordinator, db, group, frankie, change, error
+    coordinator, db, group, frankie, change, errors
 ):
     response = coordinator.post(f"/console/staff/rota/{group.id}/windows", shift(frankie, **change))
-    assert response.status_code == 400
+    assert response.status_code == 400  # shown in place, not redirected: a reload sends it again
     page = response.get_data(as_text=True)
-    assert error in page
+    shown = dict(re.findall(r'<p class="field-error" id="([\w-]+)-error">(.*?)</p>', page))
+    assert shown == {f"{field}-{group.id}": words for field, words in errors.items()}
     # The refused form is open again with what was typed.
     which = "Add cover or time away" if change.get("form") == "dated" else "Add a weekly shift"
     assert re.search(r"<details open>\s*<summary>" + which, page)

@@ -193,10 +193,27 @@ def test_a_spanish_time_at_the_end_of_a_sentence_takes_one_period():
     )
     args = ("America/New_York", meeting, "Grupo Martes", start - timedelta(days=1))
     moved = render(load_config(), "change", "es", *args)
-    assert moved == "Grupo Martes: nuevo horario. Nos reunimos el martes 8 de diciembre, 6:30 p. m."
+    assert moved == "Grupo Martes, nuevo horario: martes 8 de diciembre, 6:30 p. m. BAJA para parar."
     assert render(load_config(), "reminder", "es", *args).startswith(
-        "Grupo Martes: martes 8 de diciembre, 6:30 p. m. Responde 1 si vas"
+        "Grupo Martes: martes 8 de diciembre, 6:30 p. m. 1 voy, 2 no voy"
     )
     assert render(load_config(), "reminder", "en", *args).startswith(
         "Reminder: Grupo Martes meets tomorrow, Tue, Dec 8 at 6:30 pm. Reply 1"
     )
+
+
+def test_every_automated_text_says_how_to_stop_and_still_fits():
+    """Carriers ask it of every automated text, and a member who wants no more should not have to guess:
+    each planned text names STOP (in Spanish BAJA, which the service honours as STOP), and still fits two
+    segments with Ángela's accented group and place."""
+    stop = {"en": re.compile(r"\bSTOP to stop\b"), "es": re.compile(r"\bBAJA(?: para|:) parar\b")}
+    plan = load_config().templates
+    for language, pattern in stop.items():
+        for key in ("reminder", "cancelled", "moved", "prompt", "nudge"):
+            assert pattern.search(plan[language][key]), (language, key)
+    assert keywords.classify("BAJA")[0] == "opt_out" and keywords.classify("STOP")[0] == "opt_out"
+    assert check_table(plan, source="plan.toml") == []
+    # Prompts and nudges stay one segment, as before.
+    for language in stop:
+        for key in ("prompt", "nudge"):
+            assert segments(plan[language][key])[2] == 1, (language, key)

@@ -113,8 +113,11 @@ def test_set_cancel_move_and_preview(runtime, cli_env, group):
         "Tue 2030-01-08 18:00 EST change send",
         "Thu 2030-01-10 10:00 EST prompt send",
     ]
-    assert "Tuesday Group: Tuesday's meeting (Tue, Jan 15 at 6:00 pm) is canceled." in out
-    assert "Tuesday Group: Tuesday's meeting is moved to Wed, Jan 23 at 6:30 pm, at 12 Main St." in out
+    assert "Tuesday Group: Tuesday's meeting (Tue, Jan 15 at 6:00 pm) is canceled. Reply STOP to stop." in out
+    assert (
+        "Tuesday Group: Tuesday's meeting is moved to Wed, Jan 23 at 6:30 pm, at 12 Main St. Reply STOP to stop."
+        in out
+    )
     # Held back, and why: the London member's 2 h reminder falls in their night until the meeting;
     # the opted-out member gets nothing.
     olu = out[out.index("Olu (") : out.index("Rosa (")]

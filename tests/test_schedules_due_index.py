@@ -101,7 +101,7 @@ def test_a_plan_edit_replans_only_its_group_and_its_new_reminder_goes_at_its_tim
     assert tick(runtime, start + timedelta(hours=1)) == (1, [mine])
     deliver_due(runtime, start + timedelta(hours=1))
     assert texts_to(fake_twilio, SAM) == [
-        "Reminder: Tuesday Group meets Tue, Jan 14 at 6:00 pm, at 12 Main St. Reply 1 if you're coming, 2 if not."
+        "Reminder: Tuesday Group meets Tue, Jan 14 at 6:00 pm, at 12 Main St. Reply 1 if you're coming, 2 if not. Reply STOP to stop."
     ]
     assert texts_to(fake_twilio, KIM) == []
 

@@ -117,7 +117,7 @@ def test_a_reminder_the_day_before_a_dst_change_is_at_the_same_local_hour():
     assert [local(s) for s in sends] == ["Sat 2026-03-07 18:00 EST", "Sun 2026-03-08 16:00 EDT"]
     assert sends[0].body == (
         "Reminder: Tuesday Evening Group meets tomorrow, Sun, Mar 8 at 6:00 pm, at 12 Main St. "
-        "Reply 1 if you're coming, 2 if not."
+        "Reply 1 if you're coming, 2 if not. Reply STOP to stop."
     )
 
 
@@ -231,7 +231,7 @@ def test_spanish_member_gets_spanish_texts_with_full_dates_and_a_12_hour_clock()
     g = group(members=[person(language="es")])
     sends = plan(g, utc(2026, 12, 7, 12), utc(2026, 12, 11))
     assert sends[0].body == (
-        "Tuesday Evening Group: martes 8 de diciembre, 6:00 p. m., en 12 Main St. Responde 1 si vas, 2 si no."
+        "Tuesday Evening Group: martes 8 de diciembre, 6:00 p. m., en 12 Main St. 1 voy, 2 no voy. BAJA: parar"
     )
     assert sends[-1].kind == "prompt" and sends[-1].body.startswith(
         "¿Qué tal tu semana? Responde del 1 al 5 (1 = muy mal, 5 = muy bien)"
@@ -243,7 +243,7 @@ def test_english_prompt_is_the_issue_text():
     [prompt] = [s for s in plan(g, utc(2026, 12, 9), utc(2026, 12, 11)) if s.kind == "prompt"]
     assert (
         prompt.body
-        == "How are you doing this week? Reply 1 to 5 (1 = very bad, 5 = very good). Add words if you like."
+        == "How are you doing this week? Reply 1 to 5 (1 = very bad, 5 = very good). Add words if you like. Reply STOP to stop."
     )
     assert prompt.key == "prompt:7:20261208T2300Z"
 
@@ -501,7 +501,10 @@ def test_cancelled_meeting_gets_a_notice_and_no_reminders_or_prompt():
     sends = plan(group(overrides=cancelled), updated, utc(2026, 12, 12))
     sends = [s for s in sends if "20261201" not in s.key]  # last week's check-in prompt
     assert [(s.kind, s.key) for s in sends] == [("change", "change:7:20261208T2300Z:1")]
-    assert sends[0].body == "Tuesday Evening Group: Tuesday's meeting (Tue, Dec 8 at 6:00 pm) is canceled."
+    assert (
+        sends[0].body
+        == "Tuesday Evening Group: Tuesday's meeting (Tue, Dec 8 at 6:00 pm) is canceled. Reply STOP to stop."
+    )
 
 
 def test_moved_meeting_gets_a_notice_and_reminders_for_the_new_time():
@@ -518,7 +521,7 @@ def test_moved_meeting_gets_a_notice_and_reminders_for_the_new_time():
     ]
     assert (
         sends[0].body
-        == "Tuesday Evening Group: Tuesday's meeting is moved to Wed, Dec 9 at 6:00 pm, at 12 Main St."
+        == "Tuesday Evening Group: Tuesday's meeting is moved to Wed, Dec 9 at 6:00 pm, at 12 Main St. Reply STOP to stop."
     )
 
 

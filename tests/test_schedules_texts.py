@@ -339,11 +339,11 @@ def test_a_day_before_reminder_held_overnight_says_today_when_it_goes_out(runtim
     morning = datetime(2020, 1, 14, 13, 0, tzinfo=UTC)  # 08:00 New York, the meeting day
     deliver_due(runtime, morning)
     assert texts_to(fake_twilio, sam.phone) == [
-        "Reminder: Tuesday Group meets today, Tue, Jan 14 at 6:00 pm, at 12 Main St. Reply 1 if you're coming, 2 if not."
+        "Reminder: Tuesday Group meets today, Tue, Jan 14 at 6:00 pm, at 12 Main St. Reply 1 if you're coming, 2 if not. Reply STOP to stop."
     ]
     # The Spanish reminder names the full date and no "mañana" that could go stale.
     assert texts_to(fake_twilio, rosa.phone) == [
-        "Tuesday Group: martes 14 de enero, 6:00 p. m., en 12 Main St. Responde 1 si vas, 2 si no."
+        "Tuesday Group: martes 14 de enero, 6:00 p. m., en 12 Main St. 1 voy, 2 no voy. BAJA: parar"
     ]
 
 

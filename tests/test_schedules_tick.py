@@ -95,10 +95,10 @@ def test_reminders_go_out_once_and_a_restart_sends_nothing_again(runtime, fake_t
     assert schedule_jobs.tick(DAY_BEFORE + timedelta(minutes=1), runtime=runtime) == 0  # the next tick
     deliver_due(runtime, DAY_BEFORE + timedelta(minutes=1))
     assert texts_to(fake_twilio, "+12025550101") == [
-        "Reminder: Tuesday Group meets tomorrow, Tue, Jan 14 at 6:00 pm, at 12 Main St. Reply 1 if you're coming, 2 if not."
+        "Reminder: Tuesday Group meets tomorrow, Tue, Jan 14 at 6:00 pm, at 12 Main St. Reply 1 if you're coming, 2 if not. Reply STOP to stop."
     ]
     assert texts_to(fake_twilio, "+12025550102") == [
-        "Tuesday Group: martes 14 de enero, 6:00 p. m., en 12 Main St. Responde 1 si vas, 2 si no."
+        "Tuesday Group: martes 14 de enero, 6:00 p. m., en 12 Main St. 1 voy, 2 no voy. BAJA: parar"
     ]
     # A restarted cron process (fresh module state) plans the same sends and writes none of them again.
     from checkin.schedules.plan import load_config
@@ -171,8 +171,8 @@ def test_an_edit_after_some_sends_changes_only_what_is_not_yet_sent(runtime, fak
     # The next tick reminds of 19:00 at 17:00 local (the new day-before reminder is superseded, not sent late).
     assert tick_and_send(runtime, MEETING - timedelta(hours=1)) == 2
     assert texts_to(fake_twilio, "+12025550101") == [
-        "Reminder: Tuesday Group meets tomorrow, Tue, Jan 14 at 6:00 pm, at 12 Main St. Reply 1 if you're coming, 2 if not.",
-        "Reminder: Tuesday Group meets today, Tue, Jan 14 at 7:00 pm, at 12 Main St. Reply 1 if you're coming, 2 if not.",
+        "Reminder: Tuesday Group meets tomorrow, Tue, Jan 14 at 6:00 pm, at 12 Main St. Reply 1 if you're coming, 2 if not. Reply STOP to stop.",
+        "Reminder: Tuesday Group meets today, Tue, Jan 14 at 7:00 pm, at 12 Main St. Reply 1 if you're coming, 2 if not. Reply STOP to stop.",
     ]
 
 
@@ -189,10 +189,10 @@ def test_cancelled_meeting_notice_once_and_no_reminder(runtime, fake_twilio, gro
         tick_and_send(runtime, MEETING + timedelta(days=2, hours=15)) == 0
     )  # and no check-in prompt after it
     assert texts_to(fake_twilio, "+12025550101") == [
-        "Tuesday Group: Tuesday's meeting (Tue, Jan 14 at 6:00 pm) is canceled."
+        "Tuesday Group: Tuesday's meeting (Tue, Jan 14 at 6:00 pm) is canceled. Reply STOP to stop."
     ]
     assert texts_to(fake_twilio, "+12025550102") == [
-        "Tuesday Group: la reunión del martes 14 de enero, 6:00 p. m., queda cancelada."
+        "Tuesday Group: la reunión del martes 14 de enero, 6:00 p. m., queda cancelada. BAJA para parar."
     ]
 
 
@@ -214,10 +214,10 @@ def test_moved_meeting_notice_once_per_change_and_reminders_for_the_new_time(
     tick_and_send(runtime, datetime(2020, 1, 15, 23, 30, tzinfo=UTC))  # 24 h before the new time
     tick_and_send(runtime, datetime(2020, 1, 16, 21, 30, tzinfo=UTC))  # 2 h before the new time
     assert texts_to(fake_twilio, sam.phone) == [
-        "Tuesday Group: Tuesday's meeting is moved to Wed, Jan 15 at 6:00 pm, at 12 Main St.",
-        "Tuesday Group: Tuesday's meeting is moved to Thu, Jan 16 at 6:30 pm, at 12 Main St.",
-        "Reminder: Tuesday Group meets tomorrow, Thu, Jan 16 at 6:30 pm, at 12 Main St. Reply 1 if you're coming, 2 if not.",
-        "Reminder: Tuesday Group meets today, Thu, Jan 16 at 6:30 pm, at 12 Main St. Reply 1 if you're coming, 2 if not.",
+        "Tuesday Group: Tuesday's meeting is moved to Wed, Jan 15 at 6:00 pm, at 12 Main St. Reply STOP to stop.",
+        "Tuesday Group: Tuesday's meeting is moved to Thu, Jan 16 at 6:30 pm, at 12 Main St. Reply STOP to stop.",
+        "Reminder: Tuesday Group meets tomorrow, Thu, Jan 16 at 6:30 pm, at 12 Main St. Reply 1 if you're coming, 2 if not. Reply STOP to stop.",
+        "Reminder: Tuesday Group meets today, Thu, Jan 16 at 6:30 pm, at 12 Main St. Reply 1 if you're coming, 2 if not. Reply STOP to stop.",
     ]
 
 
@@ -254,8 +254,8 @@ def test_prompt_opens_a_checkin_then_one_nudge_then_missed_at_the_next_prompt(
     assert tick_and_send(runtime, prompt_time + timedelta(hours=24)) == 1  # Sam only: Rosa answered
     assert tick_and_send(runtime, prompt_time + timedelta(hours=30)) == 0  # one nudge, never two
     assert texts_to(fake_twilio, sam.phone) == [
-        "How are you doing this week? Reply 1 to 5 (1 = very bad, 5 = very good). Add words if you like.",
-        "Just checking in. Reply 1 to 5 when you're ready (1 = very bad, 5 = very good).",
+        "How are you doing this week? Reply 1 to 5 (1 = very bad, 5 = very good). Add words if you like. Reply STOP to stop.",
+        "Just checking in. Reply 1 to 5 when you're ready (1 = very bad, 5 = very good), or STOP to stop.",
     ]
     assert tick_and_send(runtime, prompt_time + timedelta(days=7)) == 2  # next week's prompt
     with runtime.db.session() as s:

@@ -347,6 +347,12 @@ def send_gate(session: Session, item: OutboxItem, now: datetime) -> datetime | C
     """Outbox gate: an announcement still goes only in the member's sending window (the group's plan)."""
     if item.purpose != PURPOSE or item.member_id is None:
         return None
+    return night_hold(session, item, now)
+
+
+def night_hold(session: Session, item: OutboxItem, now: datetime) -> datetime | None:
+    """When a text to a member that is not a reply (an announcement, a welcome) may go: None for now,
+    else the start of their sending window (their zone, the window of the group whose number sends it)."""
     from checkin.schedules.models import ReminderPlan
 
     row = session.execute(
@@ -363,6 +369,6 @@ def send_gate(session: Session, item: OutboxItem, now: datetime) -> datetime | C
     zone = member_zone or group_zone or "UTC"
     resume = quiet_hours.next_allowed(now, zone, plan.quiet_start, plan.quiet_end)
     if resume > now:
-        log.info("outbox id=%s member=%s announcement held for quiet hours", item.id, item.member_id)
+        log.info("outbox id=%s member=%s %s held for quiet hours", item.id, item.member_id, item.purpose)
         return resume
     return None

@@ -58,6 +58,7 @@ class TemplateTextError(PlanError, ValidationError):
     def __init__(self, language: str, key: str, reason: str):
         super().__init__(f"{template_name(language, key)}: {reason}")
         self.language, self.key = language, key
+        self.all: list[TemplateTextError] = [self]  # with parse_group_templates: every text refused
 
 
 def template_name(language: str, key: str) -> str:
@@ -256,9 +257,11 @@ def usable_templates(raw) -> dict[str, dict[str, str]]:
 def parse_group_templates(raw: dict, config: PlanConfig, group_name: str = "") -> dict[str, dict[str, str]]:
     """A group's own texts, validated: known placeholders only, and at most two SMS segments once
     rendered with the start-up check's realistic values (and the group's own name, if longer).
-    Raises TemplateTextError naming the language and template in words."""
+    Raises TemplateTextError naming the language and template in words; its `all` lists every text
+    that is not acceptable (the first is the error itself), so a form can mark each one at once."""
     if not isinstance(raw, dict):
         raise PlanError("templates: must be a table of languages")
+    problems: dict[tuple[str, str], TemplateTextError] = {}
     for lang, table in raw.items():
         if not isinstance(table, dict):
             raise PlanError(f"templates.{lang}: must be a table of texts")
@@ -266,20 +269,29 @@ def parse_group_templates(raw: dict, config: PlanConfig, group_name: str = "") -
             check_template_name(lang, key)
             problem = _template_problem(text, TEMPLATE_FIELDS[key])
             if problem:
-                raise TemplateTextError(lang, key, problem)
-    effective = config.with_templates(raw)
-    for lang, table in raw.items():
+                problems[lang, key] = TemplateTextError(lang, key, problem)
+    # The lengths of the texts that render (one that cannot is measured as the file's, or not at all).
+    renders = {
+        lang: {k: t for k, t in table.items() if (lang, k) not in problems} for lang, table in raw.items()
+    }
+    effective = config.with_templates(renders)
+    for lang, table in renders.items():
         # A new place line lengthens the texts that include it, even those left as the file has them.
         keys = set(table) | (
             {k for k, f in TEMPLATE_FIELDS.items() if "where" in f}
             if {"where_address", "where_dial_in"} & set(table)
             else set()
         )
-        for key in (k for k in TEMPLATE_FIELDS if k in keys):
+        for key in (k for k in TEMPLATE_FIELDS if k in keys and (lang, k) not in problems):
             for samples in sample_values(effective, lang, group_name):
                 problem = length_problem(effective.template(lang, key), samples)
                 if problem:
-                    raise TemplateTextError(lang, key, problem)
+                    problems[lang, key] = TemplateTextError(lang, key, problem)
+                    break
+    if problems:
+        first, *_ = problems.values()
+        first.all = list(problems.values())
+        raise first
     return {lang: dict(table) for lang, table in raw.items() if table}
 
 

@@ -6,6 +6,20 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
+from tests.browser.test_accessibility import AXE, _axe
+
+
+def _with_axe(page):
+    """axe-core in every page this one opens (as test_accessibility loads it: an init script, which
+    the console's Content-Security-Policy allows)."""
+    page.add_init_script(path=str(AXE))
+    return page
+
+
+def _no_axe_violations(page):
+    """The refused form as a screen reader meets it: WCAG 2.1 A/AA, as every console page is checked."""
+    assert _axe(page) == []
+
 
 def _problems(page):
     summary = page.locator("#error-summary")
@@ -95,3 +109,83 @@ def test_the_add_button_sits_below_the_consent_date_not_beside_it(browser_page, 
     date_box = page.get_by_label("When they agreed").bounding_box()
     button = page.get_by_role("button", name="Add member").bounding_box()
     assert button["y"] >= date_box["y"] + date_box["height"], (date_box, button)
+
+
+def _next_to_its_field(page, field: str, words: str):
+    """The sentence sits just above its box, and the box is marked invalid and described by it."""
+    box, message = page.locator(f"#{field}"), page.locator(f"#{field}-error")
+    expect(message).to_contain_text(words)
+    expect(box).to_have_attribute("aria-invalid", "true")
+    expect(box).to_have_attribute("aria-describedby", f"{field}-error")
+    gap = box.bounding_box()["y"] - message.bounding_box()["y"]
+    assert 0 < gap < 80, (field, gap)
+
+
+def test_the_schedule_form_shows_every_mistake_at_its_field_and_a_reload_keeps_them(
+    browser_page, console_server, group, screenshot
+):
+    page = _with_axe(browser_page)
+    page.goto(console_server.url(f"/console/groups/{group.id}"))
+    page.locator("#duration").fill("2")
+    page.locator("#starts_on").fill("")
+    page.locator("#time").fill("")
+    page.locator("#location").fill("Community Hall, Room 4")
+    page.get_by_role("button", name="Save schedule").click()
+
+    summary = _problems(page)
+    expect(summary).to_contain_text("There are 3 problems to fix")
+    expect(page.locator(":focus")).to_have_id("error-summary")
+    expect(summary.locator("li")).to_have_text(
+        ["Choose a time of day", "A whole number from 5 to 1440", "Choose a date"]  # in the page's order
+    )
+    _next_to_its_field(page, "time", "Choose a time of day")
+    _next_to_its_field(page, "duration", "A whole number from 5 to 1440")
+    _next_to_its_field(page, "starts_on", "Choose a date")
+    expect(page.locator("#location")).to_have_value("Community Hall, Room 4")  # kept as typed
+    _no_axe_violations(page)
+    screenshot(page, "refused-schedule")
+    # The refusal is the POST's own page (no redirect): a reload sends the same form again.
+    assert page.url.endswith(f"/console/groups/{group.id}/schedule#schedule"), page.url
+    with page.expect_response(lambda r: r.url.split("#")[0].endswith("/schedule")) as reload:
+        page.reload()
+    assert (reload.value.request.method, reload.value.status) == ("POST", 400)
+    expect(page.locator("#duration")).to_have_value("2")
+    expect(page.locator("#location")).to_have_value("Community Hall, Room 4")
+    expect(_problems(page)).to_contain_text("There are 3 problems to fix")
+
+
+def test_the_plan_form_shows_every_mistake_at_its_field(browser_page, console_server, group, screenshot):
+    page = _with_axe(browser_page)
+    page.goto(console_server.url(f"/console/groups/{group.id}/plan"))
+    page.locator("#reminders").fill("a day")
+    page.locator("#prompt_days_after").fill("9")
+    page.locator("#nudge_after_hours").fill("-1")
+    page.get_by_role("button", name="Save plan").click()
+
+    expect(_problems(page)).to_contain_text("There are 3 problems to fix")
+    expect(page.locator(":focus")).to_have_id("error-summary")
+    expect(page.locator("#reminders-error")).to_contain_text("Hours before the meeting separated by commas")
+    expect(page.locator("#reminders")).to_have_attribute("aria-describedby", "reminders-error reminders-help")
+    _next_to_its_field(page, "prompt_days_after", "A whole number from 0 to 6")
+    _next_to_its_field(page, "nudge_after_hours", "A number from 0 to 144")
+    expect(page.locator("#reminders")).to_have_value("a day")
+    _no_axe_violations(page)
+    screenshot(page, "refused-plan")
+
+
+def test_the_on_call_shift_form_shows_every_mistake_at_its_field(
+    browser_page, console_server, group, screenshot
+):
+    page = _with_axe(browser_page)
+    page.goto(console_server.url("/console/staff"))
+    page.get_by_text(f"Add a weekly shift in {group.name}").click()
+    page.locator(f"#shift-start-{group.id}").fill("")
+    page.get_by_role("button", name="Add shift").click()
+
+    expect(_problems(page)).to_contain_text("There are 2 problems to fix")  # no day ticked, no start
+    expect(page.locator(":focus")).to_have_id("error-summary")
+    expect(page.locator(f"#shift-days-{group.id}-error")).to_have_text("Tick at least one day.")
+    _next_to_its_field(page, f"shift-start-{group.id}", "Choose a time of day")
+    expect(page.locator(f"#shift-end-{group.id}")).to_have_value("17:00")  # the rest as it was
+    _no_axe_violations(page)
+    screenshot(page, "refused-shift")

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from checkin.db import utcnow
 from checkin.schedules import set_schedule
 from checkin.schedules.models import OccurrenceOverride
+from tests.browser.test_form_errors import _no_axe_violations, _with_axe
 
 
 def _weekly(console_server, group):
@@ -55,3 +56,23 @@ def test_a_move_to_a_time_already_gone_says_so_in_plain_words(browser_page, cons
     meeting.locator('input[type="datetime-local"]').fill("2020-01-07T18:30")
     meeting.get_by_role("button", name="Move").click()
     expect(page.get_by_role("alert")).to_contain_text("The new time has already passed")
+
+
+def test_a_refused_move_keeps_the_typed_time_next_to_its_meeting(
+    browser_page, console_server, group, screenshot
+):
+    _weekly(console_server, group)
+    page = _with_axe(browser_page)
+    page.goto(console_server.url(f"/console/groups/{group.id}"))
+    meeting = _first_move_form(page)
+    box = meeting.locator('input[type="datetime-local"]')
+    field = box.get_attribute("id")
+    box.fill("2020-01-07T18:30")
+    meeting.get_by_role("button", name="Move").click()
+    message = page.locator(f"#{field}-error")
+    expect(message).to_have_text("The new time has already passed: choose a time still to come.")
+    expect(message).to_be_visible()  # its meeting's box is open
+    expect(page.locator(f"#{field}")).to_have_value("2020-01-07T18:30")
+    expect(page.locator(f"#{field}")).to_have_attribute("aria-invalid", "true")
+    _no_axe_violations(page)
+    screenshot(page, "refused-move")

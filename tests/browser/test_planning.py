@@ -187,7 +187,7 @@ def test_edit_the_english_reminder_watch_the_counter_and_see_it_in_the_preview(
     field = page.get_by_label("Meeting reminder").first
     field.fill("Hi {nombre}, see you {date}")
     page.get_by_role("button", name="Save texts").click()
-    expect(page.locator("#texts-error")).to_contain_text(
+    expect(page.locator("#t-en-reminder-error")).to_contain_text(  # next to its box
         "English meeting reminder: {nombre} is not something we can fill in; use the buttons: Meeting date"
     )
     expect(page.locator("#t-en-reminder")).to_have_value("Hi {nombre}, see you {date}")

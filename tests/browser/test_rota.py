@@ -41,5 +41,6 @@ def test_add_a_shift_and_see_on_call_now(browser_page, console_server, group, sc
     form = page.locator("details", has_text="Add a weekly shift in Tuesday Group")
     form.get_by_text("Add a weekly shift in Tuesday Group").click()
     form.get_by_role("button", name="Add shift").click()
-    expect(page.get_by_role("alert")).to_contain_text("starts on: tick at least one day")
+    expect(page.get_by_role("alert")).to_contain_text("Tick at least one day.")
+    expect(page.locator("fieldset", has_text="Starts on")).to_contain_text("Tick at least one day.")  # at it
     screenshot(page, "rota-refused")

@@ -9,12 +9,13 @@ from checkin.directory import ValidationError
 from checkin.phones import InvalidPhone, normalize_phone
 
 
-def sentence(message: str) -> str:
-    """A domain message as a sentence shown next to its field: a short leading "field: " label (the
-    field is named by where the message sits) dropped, and a capital first letter."""
+def sentence(message: str, label: str | None = None) -> str:
+    """A domain message as a sentence shown next to its field: a leading "field: " label (the field is
+    named by where the message sits) dropped, the field's own `label` whatever its length or a short one,
+    and a capital first letter."""
     text = message.strip()
     head, sep, rest = text.partition(": ")
-    if sep and rest and len(head.split()) <= 4 and "'" not in head and '"' not in head:
+    if sep and rest and (head == label or (len(head.split()) <= 4 and "'" not in head and '"' not in head)):
         text = rest
     return text[:1].upper() + text[1:]
 
@@ -23,11 +24,19 @@ class Problems:
     """All of a form's mistakes at once, each kept for its field (the input's id): the page shows a
     summary at the top and each sentence next to its field, rather than the first mistake only."""
 
-    def __init__(self) -> None:
+    def __init__(self, labels: dict[str, str] | None = None) -> None:
         self.fields: dict[str, str] = {}
+        self.labels = labels or {}  # field -> the label its messages start with ("Time: ..."), dropped
 
-    def add(self, field: str, message: str) -> None:
-        self.fields.setdefault(field, sentence(message))
+    def add(self, field: str, message: str, *, named: bool = False) -> None:
+        """Keep `message` for `field` (the first one given); `named`: it names what it is about in its
+        own words ("Spanish meeting reminder: ..."), which the summary needs, so it is kept whole."""
+        text = (
+            message.strip()[:1].upper() + message.strip()[1:]
+            if named
+            else sentence(message, self.labels.get(field))
+        )
+        self.fields.setdefault(field, text)
 
     def check(self, field: str, read, *args, **kwargs):
         """read(*args, **kwargs), or None with its ValidationError kept for `field`."""
@@ -78,6 +87,8 @@ def text(form, name: str, label: str, *, max_len: int, required: bool = False) -
 
 def clock(form, name: str, label: str) -> time:
     value = (form.get(name) or "").strip()
+    if not value:
+        raise ValidationError(f"{label}: choose a time of day")
     match = re.fullmatch(r"(\d{1,2}):(\d{2})", value)
     if not match or int(match[1]) > 23 or int(match[2]) > 59:
         raise ValidationError(f"{label}: a time of day as HH:MM, e.g. 18:30")
@@ -85,8 +96,11 @@ def clock(form, name: str, label: str) -> time:
 
 
 def day(form, name: str, label: str) -> date:
+    value = (form.get(name) or "").strip()
+    if not value:
+        raise ValidationError(f"{label}: choose a date")
     try:
-        return date.fromisoformat((form.get(name) or "").strip())
+        return date.fromisoformat(value)
     except ValueError:
         raise ValidationError(f"{label}: a date as YYYY-MM-DD") from None
 

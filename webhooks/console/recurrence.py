@@ -25,7 +25,13 @@ NTHS = {1: "1st", 2: "2nd", 3: "3rd", 4: "4th", -1: "last"}
 
 
 class RecurrenceError(ValueError):
-    """The builder's input does not make a schedule; the message names the field."""
+    """The builder's input does not make a schedule; the message names the field, and `field` is the
+    builder's input it is about (repeat, weekday or nth)."""
+
+    @property
+    def field(self) -> str:
+        head = str(self).partition(":")[0]
+        return {"weekday": "weekday", "week of the month": "nth"}.get(head, "repeat")
 
 
 @dataclass(frozen=True)

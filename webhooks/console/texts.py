@@ -76,6 +76,11 @@ def field_name(language: str, key: str) -> str:
     return f"{language}.{key}"
 
 
+def field_id(language: str, key: str) -> str:
+    """The text's id on the page ("en-reminder"; its box is "t-en-reminder")."""
+    return f"{language}-{key}"
+
+
 def text_sets(effective: PlanConfig, defaults: PlanConfig, group_name: str, form=None) -> list[LanguageTexts]:
     """Every editable text, per language, prefilled with the text in effect (or the coordinator's own
     typing from `form`, when a save was refused)."""
@@ -90,7 +95,7 @@ def text_sets(effective: PlanConfig, defaults: PlanConfig, group_name: str, form
             fields.append(
                 TextField(
                     name,
-                    f"{lang}-{key}",
+                    field_id(lang, key),
                     key,
                     label,
                     text,

@@ -87,8 +87,19 @@ def group(group_id: int):
 
 
 def _group_page(
-    group: Group, *, details=None, builder=None, error=None, error_in=None, problems=None, status=200
+    group: Group,
+    *,
+    details=None,
+    builder=None,
+    error=None,
+    error_in=None,
+    problems=None,
+    problems_in="details",
+    moving=None,
+    status=200,
 ):
+    """The group's page; a refused form's `problems` (field -> sentence) are shown in the form named by
+    `problems_in` (details, builder or meetings), and `moving` keeps a refused move's typed time by meeting."""
     session = db()
     zone = ZoneInfo(group.timezone)
     schedule = schedules.get_schedule(session, group.id)
@@ -144,6 +155,8 @@ def _group_page(
         error=error,
         error_in=error_in,
         problems=problems,
+        problems_in=problems_in,
+        moving=moving or {},
         no_facilitator=not facilitators,
         feed_url=feed_url,
         editable=is_coordinator(),
@@ -195,32 +208,65 @@ def group_form_page(group_id: int, key: str | None = None):
     return redirect(url_for(".group", group_id=group_id) + ("#meetings" if key else "#schedule"))
 
 
+# The builder's fields and the labels its messages start with ("Time: a time of day as HH:MM").
+SCHEDULE_LABELS = {
+    "starts_on": "First meeting on or after",
+    "time": "Time",
+    "duration": "Length in minutes",
+    "location": "Address",
+    "dial_in": "Dial-in number",
+}
+# What set_schedule names in a refusal -> the builder's field.
+_SCHEDULE_KEYS = {"duration": "duration", "address": "location", "dial-in": "dial_in", "rrule": "repeat"}
+
+
+def _read_schedule(form):
+    """The builder's schedule, with every mistake in it kept for its field (not just the first), in the
+    page's order so the summary lists them as the form does."""
+    problems = forms.Problems(SCHEDULE_LABELS)
+    rec = None
+    try:
+        rec = recurrence.from_form(form)
+    except recurrence.RecurrenceError as exc:
+        problems.add(exc.field, str(exc))
+    at = problems.check("time", forms.clock, form, "time", SCHEDULE_LABELS["time"])
+    duration = problems.check(
+        "duration", forms.whole, form, "duration", SCHEDULE_LABELS["duration"], 5, 24 * 60
+    )
+    starts_from = problems.check("starts_on", forms.day, form, "starts_on", SCHEDULE_LABELS["starts_on"])
+    location = problems.check("location", forms.text, form, "location", "Address", max_len=200)
+    dial_in = problems.check("dial_in", forms.text, form, "dial_in", "Dial-in number", max_len=40)
+    return problems, rec, starts_from, at, duration, location, dial_in
+
+
 @bp.post("/groups/<int:group_id>/schedule")
 @coordinator_required
 def save_schedule(group_id: int):
     group = group_visible(group_id)
     form = request.form
-    try:
-        rec = recurrence.from_form(form)
-        starts_from = forms.day(form, "starts_on", "First meeting on or after")
-        at = forms.clock(form, "time", "Time")
-        duration = forms.whole(form, "duration", "Length in minutes", 5, 24 * 60)
-        first = rec.first_on_or_after(starts_from, at)
-        schedules.set_schedule(
-            db(),
-            group.id,
-            rrule=rec.rrule(),
-            start_local=at,
-            duration_minutes=duration,
-            location=forms.text(form, "location", "Address", max_len=200),
-            dial_in=forms.text(form, "dial_in", "Dial-in number", max_len=40),
-            starts_on=first.date(),
-        )
-        audit_here("setting_changed", f"group:{group.id} meeting schedule saved")
-        db().commit()
-    except (ValidationError, recurrence.RecurrenceError) as exc:
-        db().rollback()
-        return _group_page(group, builder=form, error=str(exc), error_in="builder", status=400)
+    problems, rec, starts_from, at, duration, location, dial_in = _read_schedule(form)
+    if not problems:
+        try:
+            first = rec.first_on_or_after(starts_from, at)
+            schedules.set_schedule(
+                db(),
+                group.id,
+                rrule=rec.rrule(),
+                start_local=at,
+                duration_minutes=duration,
+                location=location,
+                dial_in=dial_in,
+                starts_on=first.date(),
+            )
+            audit_here("setting_changed", f"group:{group.id} meeting schedule saved")
+            db().commit()
+        except (ValidationError, recurrence.RecurrenceError) as exc:
+            db().rollback()
+            head = str(exc).partition(":")[0].partition(" ")[0]
+            problems.add(_SCHEDULE_KEYS.get(head, "repeat"), str(exc))
+    if problems:
+        # Rendered here, not redirected: the page keeps what was typed, and a reload sends it again.
+        return _group_page(group, builder=form, problems=problems.fields, problems_in="builder", status=400)
     meets = words.schedule_words(rec.rrule(), at, group.timezone)
     flash(f"Schedule saved: meets {meets}, from {words.day(first, year=True)}.", "ok")
     return redirect(url_for(".group", group_id=group_id) + "#meetings")
@@ -245,6 +291,8 @@ def cancel_meeting(group_id: int, key: str):
 @coordinator_required
 def move_meeting(group_id: int, key: str):
     group = group_visible(group_id)
+    field = f"move-{key}"  # the meeting's own box: one form per upcoming meeting
+    problems = forms.Problems({field: "New date and time"})
     try:
         new_start = forms.local_datetime(request.form, "new_start", "New date and time")
         schedules.move_occurrence(db(), group.id, key, new_start)
@@ -252,7 +300,14 @@ def move_meeting(group_id: int, key: str):
         db().commit()
     except ValidationError as exc:
         db().rollback()
-        return _group_page(group, error=str(exc), error_in="meetings", status=400)
+        problems.add(field, str(exc))
+        return _group_page(
+            group,
+            problems=problems.fields,
+            problems_in="meetings",
+            moving={key: request.form.get("new_start", "")},
+            status=400,
+        )
     flash(
         f"Meeting moved to {words.day(new_start)}, {words.clock(new_start)}. "
         "Members who would have been reminded are told once.",

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select, update
 
-from checkin import consent, languages, member_import, timezones
+from checkin import consent, languages, member_import, timezones, welcome
 from checkin.accounts import audit
 from checkin.db import utcnow
 from checkin.directory import ValidationError, add_member
@@ -136,9 +136,13 @@ def _read_common(problems, values: dict) -> str | None:
 @coordinator_required
 def member_new():
     if request.method == "GET":
-        return _form({"language": "en", "channel": "sms", "group_id": request.args.get("group", "")}, None)
+        return _form(
+            {"language": "en", "channel": "sms", "group_id": request.args.get("group", ""), "welcome": True},
+            None,
+        )
     values = _form_values(request.form)
     values["name"] = request.form.get("name") or ""  # spaces kept, to say a name can't be only spaces
+    values["welcome"] = bool(request.form.get("welcome"))
     session = db()
     problems = forms.Problems()
     group = None
@@ -165,8 +169,13 @@ def member_new():
     )
     member.consent_source, member.consent_date = source, day
     audit(session, "member_added", current_staff().id, member_id=member.id, ip=client_ip())
+    welcomed = values["welcome"] and welcome.queue(session, member, group, utcnow()) is not None
     session.commit()
-    flash(f"{member.display_name} added.", "ok")
+    flash(
+        f"{member.display_name} added."
+        + (" A welcome text goes to them in their daytime." if welcomed else ""),
+        "ok",
+    )
     if source is None and day is None:
         flash(
             f"How and when {member.display_name} agreed to receive texts is not recorded. "

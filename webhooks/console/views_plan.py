@@ -17,6 +17,7 @@ from checkin import schedules
 from checkin.db import utcnow
 from checkin.directory import ValidationError
 from checkin.models import Group, Member
+from checkin.schedules.plan import LANGUAGE_NAMES
 from webhooks.console import (
     bp,
     coordinator_required,
@@ -82,23 +83,29 @@ def reminder_minutes(raw: str) -> list[int]:
     return minutes
 
 
-def _overrides(form) -> dict:
-    inbox = {}
-    if "inbox_answer_hours" in form:  # a form from before the field existed leaves the group's value alone
-        inbox["inbox_answer_hours"] = forms.number(
-            form, "inbox_answer_hours", FIELDS["inbox_answer_hours"][1], 0, 168
-        )
-    return inbox | {
-        "reminder_offsets_minutes": reminder_minutes(form.get("reminders", "")),
-        "prompt_days_after": forms.whole(form, "prompt_days_after", FIELDS["prompt_days_after"][1], 0, 6),
-        "prompt_time": forms.clock(form, "prompt_time", FIELDS["prompt_time"][1]).strftime("%H:%M"),
-        "nudge_after_hours": forms.number(form, "nudge_after_hours", FIELDS["nudge_after_hours"][1], 0, 144),
-        "quiet_start": forms.clock(form, "quiet_start", FIELDS["quiet_start"][1]).strftime("%H:%M"),
-        "quiet_end": forms.clock(form, "quiet_end", FIELDS["quiet_end"][1]).strftime("%H:%M"),
-        "prompt_stale_hours": forms.number(
-            form, "prompt_stale_hours", FIELDS["prompt_stale_hours"][1], 0.5, 72
-        ),
+def _overrides(form) -> tuple[forms.Problems, dict]:
+    """The plan form's values for checkin.schedules.set_plan, with every mistake in it kept for its
+    field (not just the first)."""
+    problems = forms.Problems({field: label for field, (_key, label) in FIELDS.items()})
+
+    def read(field, reader, *args):
+        return problems.check(field, reader, form, field, FIELDS[field][1], *args)
+
+    values = {
+        "reminder_offsets_minutes": problems.check("reminders", reminder_minutes, form.get("reminders", "")),
+        "prompt_days_after": read("prompt_days_after", forms.whole, 0, 6),
+        "prompt_time": read("prompt_time", forms.clock),
+        "nudge_after_hours": read("nudge_after_hours", forms.number, 0, 144),
+        "quiet_start": read("quiet_start", forms.clock),
+        "quiet_end": read("quiet_end", forms.clock),
+        "prompt_stale_hours": read("prompt_stale_hours", forms.number, 0.5, 72),
     }
+    if "inbox_answer_hours" in form:  # a form from before the field existed leaves the group's value alone
+        values["inbox_answer_hours"] = read("inbox_answer_hours", forms.number, 0, 168)
+    for key in ("prompt_time", "quiet_start", "quiet_end"):
+        if values[key] is not None:
+            values[key] = values[key].strftime("%H:%M")
+    return problems, values
 
 
 def _in_words(error: str) -> str:
@@ -108,6 +115,12 @@ def _in_words(error: str) -> str:
             error = label + error[len(key) :]
         error = re.sub(rf"\b{key}\b", f'"{label}"', error)
     return error
+
+
+def _plan_field(error: str) -> str:
+    """The form field a planner's refusal is about ("quiet_end: ..."), the first one if it names none."""
+    key = error.partition(":")[0]
+    return next((field for field, (k, _label) in FIELDS.items() if k == key), "reminders")
 
 
 @bp.get("/groups/<int:group_id>/plan")
@@ -131,7 +144,7 @@ def _preview_days(sends, names, today, page_day: int):
     return counts, shown
 
 
-def _plan_page(group: Group, form=None, error=None, status=200, texts_form=None, texts_error=None):
+def _plan_page(group: Group, form=None, problems=None, status=200, texts_form=None, text_problems=None):
     session = db()
     now = utcnow()
     settings = current_app.extensions["checkin"].settings
@@ -161,7 +174,7 @@ def _plan_page(group: Group, form=None, error=None, status=200, texts_form=None,
         group=group,
         form=form or plan_form(schedules.get_plan(session, group.id)),
         fields=FIELDS,
-        error=error,
+        problems=problems,
         editable=is_coordinator(),
         has_schedule=has_schedule,
         names=names,
@@ -175,8 +188,7 @@ def _plan_page(group: Group, form=None, error=None, status=200, texts_form=None,
         text_sets=texts.text_sets(
             schedules.group_config(session, group.id), schedules.load_config(), group.name, texts_form
         ),
-        texts_error=texts_error,
-        error_field=_error_field(texts_error),
+        text_problems=text_problems,
         length=words.text_length,
         kinds=words.SEND_KINDS,
         held_words=words.held_words,
@@ -217,10 +229,10 @@ def _spoken(session, group: Group, sends, now) -> dict[str, str]:
     return out
 
 
-def _error_field(error) -> str | None:
-    """The form field a refused text names (the domain's error keeps which language and template)."""
+def _text_of(error) -> tuple[str, str] | None:
+    """(language, template) of the text a refusal names (the domain's error keeps them), if any."""
     if getattr(error, "language", None) and getattr(error, "key", None):
-        return texts.field_name(error.language, error.key)
+        return error.language, error.key
     return None
 
 
@@ -228,13 +240,18 @@ def _error_field(error) -> str | None:
 @coordinator_required
 def save_plan(group_id: int):
     group = group_visible(group_id)
-    try:
-        schedules.set_plan(db(), group.id, **_overrides(request.form))
-        audit_here("setting_changed", f"group:{group.id} reminder plan saved")
-        db().commit()
-    except ValidationError as exc:
-        db().rollback()
-        return _plan_page(group, request.form, _in_words(str(exc)), 400)
+    problems, values = _overrides(request.form)
+    if not problems:
+        try:
+            schedules.set_plan(db(), group.id, **values)
+            audit_here("setting_changed", f"group:{group.id} reminder plan saved")
+            db().commit()
+        except ValidationError as exc:
+            db().rollback()
+            problems.add(_plan_field(str(exc)), _in_words(str(exc)))
+    if problems:
+        # Rendered here, not redirected: the page keeps what was typed, and a reload sends it again.
+        return _plan_page(group, request.form, problems.fields, 400)
     flash("Plan saved. The preview below shows what it will send.", "ok")
     return redirect(url_for(".plan", group_id=group_id) + "#preview")
 
@@ -260,6 +277,17 @@ def save_texts(group_id: int):
         db().commit()
     except ValidationError as exc:
         db().rollback()
-        return _plan_page(group, texts_form=request.form, texts_error=exc, status=400)
+        # Every text refused at once, each at its box, in the page's order; as typed.
+        order = {
+            (lang, key): n
+            for n, (lang, key) in enumerate((lg, k) for lg in LANGUAGE_NAMES for k in texts.LABELS)
+        }
+        refused = sorted(getattr(exc, "all", [exc]), key=lambda e: order.get(_text_of(e), len(order)))
+        problems = forms.Problems()
+        for error in refused:
+            which = _text_of(error)
+            field = f"t-{texts.field_id(*which)}" if which else "texts"
+            problems.add(field, words.plain_error(error), named=True)
+        return _plan_page(group, texts_form=request.form, text_problems=problems.fields, status=400)
     flash("Texts saved. The preview below uses them.", "ok")
     return redirect(url_for(".plan", group_id=group_id) + "#preview")

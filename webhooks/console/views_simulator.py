@@ -16,6 +16,7 @@ from webhooks.console.call_simulator import (
     MAX_SPEECH,
     MAX_TRANSCRIPT,
     CallInputError,
+    CallTurn,
     run_call,
 )
 from webhooks.console.simulator import MAX_TEXT, run
@@ -87,6 +88,8 @@ def simulate():
         except Exception as exc:  # nothing was kept (rolled back): say so, and give the text back
             error, draft, status = _failure_words(exc, "text"), text, 503
             log.exception("simulator: the run failed (member=%s group=%s)", member.id, group.id)
+            # The conversation so far stays on the phone, with its replies: replayed without this text.
+            turns = _replay(member, group, earlier) if earlier and status == 503 and text else []
     if turns:
         _audit_run(member, group, f"texts: {len(turns)}")
     return _page(
@@ -102,13 +105,31 @@ def simulate():
     )
 
 
-def _failure_words(exc: Exception, what: str) -> str:
-    """Why a simulation failed, in words: the database busy for too long, or something else (logged)."""
+def _replay(member: Member, group: Group, texts: list[str]) -> list:
+    """The conversation before a text that failed, or [] if it fails too (its texts are still listed)."""
+    try:
+        return run(
+            current_app.extensions["checkin"].db,
+            member.id,
+            group.id,
+            texts,
+            context=current_app.extensions["checkin.escalation"],
+        )
+    except Exception:
+        log.exception("simulator: replaying the texts so far failed (member=%s)", member.id)
+        return []
+
+
+def _failure_words(exc: Exception, what: str, *, call_shown: bool = False) -> str:
+    """Why a simulation failed, in words: the database busy for too long, or something else (logged).
+    `call_shown`: the call so far is still on the phone, so its last step can be given again."""
     from sqlalchemy.exc import OperationalError
 
     kept = "Nothing was sent or kept. " + (
         "Your message is still in the box: press Send to try again."
         if what == "text"
+        else "The call so far is shown: give your last answer again, or press Call to start over."
+        if call_shown
         else "Press Call to start the call again."
     )
     if isinstance(exc, OperationalError) and "locked" in str(exc.orig).lower():
@@ -201,8 +222,22 @@ def simulate_call():
         return _call_page(400, choices=choices, picked=(group, member), call=call, error=str(exc))
     except Exception as exc:  # rolled back, nothing kept: say so rather than a bare error page
         log.exception("simulator: the call failed (member=%s group=%s)", member.id, group.id)
+        # The call so far stays on the phone: replayed without the input that failed, so that input can
+        # be given again; if even that fails, the caller's earlier inputs are still listed.
+        call = None
+        if token is not None and history:
+            try:
+                call = simulate(history)
+            except Exception:
+                log.exception("simulator: replaying the call so far failed (member=%s)", member.id)
+        earlier = [] if call is not None else [CallTurn(given, (), None).shown for given in history]
         return _call_page(
-            503, choices=choices, picked=(group, member), call=None, error=_failure_words(exc, "call")
+            503,
+            choices=choices,
+            picked=(group, member),
+            call=call,
+            earlier=earlier,
+            error=_failure_words(exc, "call", call_shown=call is not None),
         )
     _audit_run(member, group, f"call: {len(call.turns)} step(s)")
     return _call_page(choices=choices, picked=(group, member), call=call)

@@ -50,9 +50,10 @@ def _rota(
 
 
 def _staff_page(
-    *, values=None, error=None, invite_problems=None, window_form=None, window_error=None, status=200
+    *, values=None, error=None, invite_problems=None, window_form=None, window_problems=None, status=200
 ):
-    """The page; `window_form` = (group id, form, which form) re-fills a window form that was refused."""
+    """The page; `window_form` = (group id, form, which form) re-fills a window form that was refused,
+    and `window_problems` (field -> sentence) marks its mistakes."""
     groups = visible_groups()
     now = utcnow()
     people = (
@@ -75,7 +76,7 @@ def _staff_page(
         day_names=rota.DAY_NAMES,
         ends=ENDS,
         window_form=window_form,
-        window_error=window_error,
+        window_problems=window_problems,
         signed_in=_signed_in(people, now),
         links={p.id: invitations.latest(db(), p.id) for p in people},
         now=now,
@@ -484,30 +485,11 @@ def staff_window_add(group_id: int):
     form = request.form
     which = "dated" if form.get("form") == "dated" else "weekly"
     session = db()
-    try:
-        raw = form.get("staff_id") or ""
-        staff_id = record_id(raw)
-        link = session.get(GroupStaff, (group.id, staff_id)) if staff_id is not None else None
-        if link is None:
-            raise ValidationError(f"who: choose someone in {group.name}'s rota")
-        if which == "weekly":
-            days = [int(d) for d in form.getlist("days") if d in WEEKDAY_DIGITS]
-            start = forms.clock(form, "start", "from")
-            end = forms.clock(form, "end", "to")
-            window = rota.add_weekly(
-                session, link, days, start, end, forms.whole(form, "ends", "ends", 0, rota.MAX_SPAN_DAYS)
-            )
-        else:
-            kind = form.get("kind")
-            if kind not in ("cover", "away"):
-                raise ValidationError("kind: choose cover (on call) or away (not on call)")
-            starts = forms.local_datetime(form, "starts", "from")
-            ends = forms.local_datetime(form, "ends_at", "to")
-            window = rota.add_dated(session, link, kind, starts, ends, ZoneInfo(group.timezone))
-        session.flush()
-    except ValidationError as exc:
+    problems, window, link = _read_window(session, group, form, which)
+    if problems:
         session.rollback()
-        return _staff_page(window_form=(group.id, form, which), window_error=str(exc), status=400)
+        # Rendered here, not redirected: the form is open again with what was typed, every mistake at its field.
+        return _staff_page(window_form=(group.id, form, which), window_problems=problems.fields, status=400)
     words = rota.describe(window, ZoneInfo(group.timezone))
     accounts.audit(
         session,
@@ -519,6 +501,44 @@ def staff_window_add(group_id: int):
     session.commit()
     _flash_rota_updated(group.id)
     return redirect(url_for("console.staff") + f"#group-{group.id}")
+
+
+def _read_window(session, group, form, which: str):
+    """The window a form adds (weekly shift or dated cover/absence), with every mistake in it kept for
+    its field ("shift-start-3"), not just the first; the window is added to the session if none."""
+    prefix = "dated" if which == "dated" else "shift"
+
+    def field(name: str) -> str:
+        return f"{prefix}-{name}-{group.id}"
+
+    problems = forms.Problems()
+    staff_id = record_id(form.get("staff_id") or "")
+    link = session.get(GroupStaff, (group.id, staff_id)) if staff_id is not None else None
+    if link is None:
+        problems.add(field("who"), f"Choose someone in {group.name}'s rota.")
+    window = None
+    if which == "weekly":
+        days = [int(d) for d in form.getlist("days") if d in WEEKDAY_DIGITS]
+        if not days:
+            problems.add(field("days"), "Tick at least one day.")
+        start = problems.check(field("start"), forms.clock, form, "start", "from")
+        end = problems.check(field("end"), forms.clock, form, "end", "to")
+        span = problems.check(field("ends"), forms.whole, form, "ends", "ends", 0, rota.MAX_SPAN_DAYS)
+        if not problems:
+            window = problems.check(field("ends"), rota.add_weekly, session, link, days, start, end, span)
+    else:
+        kind = form.get("kind")
+        if kind not in ("cover", "away"):
+            problems.add(field("kind"), "Choose cover (on call) or away (not on call).")
+        starts = problems.check(field("from"), forms.local_datetime, form, "starts", "from")
+        ends = problems.check(field("to"), forms.local_datetime, form, "ends_at", "to")
+        if not problems:
+            window = problems.check(
+                field("to"), rota.add_dated, session, link, kind, starts, ends, ZoneInfo(group.timezone)
+            )
+    if not problems:
+        session.flush()
+    return problems, window, link
 
 
 @bp.route("/staff/rota/<int:group_id>/windows/<int:window_id>/remove", methods=["POST"])

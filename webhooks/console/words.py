@@ -355,6 +355,7 @@ SEND_KINDS = {
     "prompt": "Check-in prompt",
     "nudge": "Nudge (prompt not answered)",
     "change": "Meeting cancelled or moved",
+    "welcome": "Welcome text",
 }
 
 HELD = {
