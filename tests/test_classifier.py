@@ -115,6 +115,23 @@ def test_a_text_both_heads_find_likely_is_crisis_at_the_joint_threshold():
     assert apply_second_opinion("there is a yak here", Assessment("none"), joint).level == "urgent"
 
 
+def test_a_crisis_word_still_counts_in_a_long_message():
+    # Word and character n-grams are normalised each on its own: the many character n-grams of a
+    # long message do not drown the one word the model knows ("zebra": crisis-like).
+    grams = ["c: l", "c:lo", "c:on", "c:ng", "c:g ", "c: w", "c:wo", "c:or", "c:rd", "c:ds", "c:s "]
+    data = {
+        **_toy_data(),
+        "features": ["w:yak", "w:zebra", *grams],
+        "idf": [1.0, 1.0, *[1.0] * len(grams)],
+        "coef_urgent": [9.0, 9.0, *[0.0] * len(grams)],
+        "coef_crisis": [0.0, 9.0, *[0.0] * len(grams)],
+    }
+    text = "zebra " + " ".join(["long", "words"] * 20)
+    assert apply_second_opinion(text, Assessment("none"), Model.from_json(data)).level == "none"
+    blocks = Model.from_json({**data, "block_weights": {"w": 1.0, "c": 1.0}})
+    assert apply_second_opinion(text, Assessment("none"), blocks).level == "crisis"
+
+
 def test_a_negated_word_is_read_as_negated_in_english_and_spanish():
     # "zebra" is crisis-like; after a negator (until a clause mark) the word is another feature.
     toy = _toy()

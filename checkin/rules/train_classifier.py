@@ -50,6 +50,8 @@ JOINT_BUDGET = 0.01  # share of harmless training lines over the joint crisis th
 CRISIS_MARGIN = 0.02  # crisis threshold sits this far above the most crisis-like harmless line
 FLOOR = 0.5  # never raise below an even chance
 DECIMALS = 6
+# Word and character n-grams are normalised each on its own (format /4) and weighted so.
+BLOCK_WEIGHTS = {"w": 1.0, "c": 1.0}
 
 # Blind sets, each written by an outsider who never saw the rules or the corpus (the folds of --loso).
 BLIND_SETS = (
@@ -115,17 +117,79 @@ def load_training(paths) -> list[dict]:
     return [seen[k] for k in sorted(seen)]
 
 
+class _Block:
+    """The n-grams of one kind (``w`` words, ``c`` characters) of ``features``: an analyzer that
+    pickles (a module-level class, not a lambda) and memoises, since every fold reads the same texts."""
+
+    def __init__(self, kind: str, cache: dict):
+        self.kind, self.cache = kind, cache
+
+    def __call__(self, norm: str) -> list[str]:
+        out = self.cache.get(norm)
+        if out is None:
+            out = self.cache[norm] = features(norm)
+        return [f for f in out if f[0] == self.kind]
+
+
+class BlockVectorizer:
+    """scikit-learn's ``FeatureUnion`` of two ``TfidfVectorizer`` (sublinear tf, smooth idf, l2 norm):
+    word n-grams and character n-grams, each normalised on its own and weighted by BLOCK_WEIGHTS,
+    side by side; the pure-Python reader (format /4) does the same."""
+
+    def __init__(self):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        cache: dict = {}
+        self.parts = [
+            (
+                kind,
+                weight,
+                TfidfVectorizer(
+                    analyzer=_Block(kind, cache),
+                    sublinear_tf=True,
+                    min_df=MIN_DF,
+                    norm="l2",
+                    smooth_idf=True,
+                    lowercase=False,
+                ),
+            )
+            for kind, weight in BLOCK_WEIGHTS.items()
+        ]
+
+    def fit_transform(self, norms):
+        import scipy.sparse as sp
+
+        return sp.hstack([w * v.fit_transform(norms) for _, w, v in self.parts]).tocsr()
+
+    def transform(self, norms):
+        import scipy.sparse as sp
+
+        return sp.hstack([w * v.transform(norms) for _, w, v in self.parts]).tocsr()
+
+    def get_feature_names_out(self):
+        import numpy as np
+
+        return np.concatenate([v.get_feature_names_out() for _, _, v in self.parts])
+
+    @property
+    def idf_(self):
+        import numpy as np
+
+        return np.concatenate([v.idf_ for _, _, v in self.parts])
+
+
 def _pipeline_fit(norms, y_urgent, y_crisis):
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    vec = TfidfVectorizer(
-        analyzer=features, sublinear_tf=True, min_df=MIN_DF, norm="l2", smooth_idf=True, lowercase=False
-    )
+    vec = BlockVectorizer()
     X = vec.fit_transform(norms)
     heads = []
     for y in (y_urgent, y_crisis):
-        clf = LogisticRegression(C=C, class_weight="balanced", solver="liblinear", random_state=SEED)
+        # liblinear's dual solver: the same L2-regularised logistic regression as the primal one (to
+        # about 1e-3 in the weights), about seven times faster with far more n-grams than lines.
+        clf = LogisticRegression(
+            C=C, class_weight="balanced", solver="liblinear", dual=True, random_state=SEED
+        )
         clf.fit(X, y)
         heads.append(clf)
     return vec, heads
@@ -233,6 +297,7 @@ def build(rows, report: bool = False):
             "joint_budget": JOINT_BUDGET,
             "min_words": MIN_WORDS,
         },
+        "block_weights": BLOCK_WEIGHTS,
         "threshold_urgent": tu,
         "threshold_crisis": tc,
         "threshold_crisis_joint": tj,
