@@ -8,6 +8,7 @@ import pytest
 
 from checkin.rules import LEVELS, Assessment, assess, classifier, level_rank
 from checkin.rules.classifier import MODEL_FORMAT, MODEL_PATH, Model, apply_second_opinion
+from checkin.rules.engine import ALL_LANGUAGES
 
 CORPUS = Path(__file__).parent / "corpus"
 
@@ -188,3 +189,43 @@ def test_the_loso_yardstick_leaves_out_variations_of_the_held_out_lines():
     held = ["i took the whole bottle of my sleeping meds and my heart is pounding"]
     assert near_duplicates(rows, held) == {0}
     assert all((CORPUS_DIR / name).exists() for name in BLIND_SETS)
+
+
+# Lines in the style of the outsiders' sets, written for this test and in no corpus file: the second
+# opinion on its own (whatever the rules say) raises each at least to its level, in both languages.
+UNSEEN_ALARMING = [
+    (
+        "finished the notes for my two girls tonight and put them in the drawer where they will look first",
+        "crisis",
+    ),
+    ("ya no aguanto mas, esta noche me tomo todas las pastillas que me quedan", "crisis"),
+    ("les escribi una carta a mis hijos para que la lean cuando ya no este", "crisis"),
+    ("i keep cutting my arms again and the bleeding wont stop this time", "crisis"),
+    ("stopped taking my meds two weeks ago and haven't slept in four days, thoughts are racing", "urgent"),
+    ("i drank again after 9 months sober, threw it all away last night", "urgent"),
+    ("he took my phone and my keys and won't let me leave the apartment", "urgent"),
+    ("the landlord changed the locks on us and the baby and me are sleeping in the car tonight", "urgent"),
+]
+# Harmless look-alikes (a death word as a figure of speech, a letter, giving things away, sobriety
+# kept): neither the classifier nor the live path alarms them.
+UNSEEN_HARMLESS = [
+    "this homework is killing me lol but i'll get it done before group",
+    "dying to see the new movie with my kids this weekend, save me a seat",
+    "cleaning out the garage this weekend and giving old clothes to the church",
+    "wrote a letter to my grandma for her birthday, she's turning 90",
+    "my sponsor says one day at a time, today makes 200 days sober",
+    "mañana voy al doctor para mi chequeo, nos vemos el jueves en el grupo",
+]
+
+
+@pytest.mark.parametrize("text,level", UNSEEN_ALARMING)
+def test_unseen_style_cries_for_help_are_raised_even_where_the_rules_miss_them(text, level):
+    assert level_rank(classifier.second_opinion(text)) >= level_rank(level)
+    live = assess(text, language=ALL_LANGUAGES, second_opinion=True)
+    assert level_rank(live.level) >= level_rank(level), live
+
+
+@pytest.mark.parametrize("text", UNSEEN_HARMLESS)
+def test_unseen_style_harmless_lines_are_not_alarmed(text):
+    assert classifier.second_opinion(text) == "none"
+    assert level_rank(assess(text, language=ALL_LANGUAGES, second_opinion=True).level) < level_rank("urgent")

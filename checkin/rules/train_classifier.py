@@ -46,7 +46,10 @@ FOLDS = 5
 C = 10.0
 MIN_DF = 2
 HARMLESS_BUDGET = 0.02  # share of harmless training lines the classifier may push to urgent, out of fold
-JOINT_BUDGET = 0.01  # share of harmless training lines over the joint crisis threshold, out of fold
+JOINT_BUDGET = (
+    0.0075  # share of harmless training lines over the joint crisis threshold, out of fold (0.01 until
+)
+# this session: with the union of word and character n-grams 0.0075 keeps harmless lines at crisis where they were)
 CRISIS_MARGIN = 0.02  # crisis threshold sits this far above the most crisis-like harmless line
 FLOOR = 0.5  # never raise below an even chance
 DECIMALS = 6
