@@ -180,7 +180,7 @@ def test_short_replies_are_left_to_the_rules(reply):
 
 
 def test_the_loso_yardstick_leaves_out_variations_of_the_held_out_lines():
-    from checkin.rules.train_classifier import BLIND_SETS, CORPUS_DIR, near_duplicates
+    from checkin.rules.train_classifier import BLIND_SETS, CORPUS_DIR, OUTSIDER_SETS, near_duplicates
 
     rows = [
         {"norm": "i took the whole bottle of my sleep meds and my heart is pounding"},
@@ -189,6 +189,9 @@ def test_the_loso_yardstick_leaves_out_variations_of_the_held_out_lines():
     held = ["i took the whole bottle of my sleeping meds and my heart is pounding"]
     assert near_duplicates(rows, held) == {0}
     assert all((CORPUS_DIR / name).exists() for name in BLIND_SETS)
+    # every outsider's training set is a fold of `--loso --outsiders`, a new one included
+    assert set(OUTSIDER_SETS) == {p.name for p in CORPUS_DIR.glob("classifier_train_outsiders_*.tsv")}
+    assert len(OUTSIDER_SETS) >= 14
 
 
 # Lines in the style of the outsiders' sets, written for this test and in no corpus file: the second
