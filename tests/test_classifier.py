@@ -8,6 +8,7 @@ import pytest
 
 from checkin.rules import LEVELS, Assessment, assess, classifier, level_rank
 from checkin.rules.classifier import MODEL_FORMAT, MODEL_PATH, Model, apply_second_opinion
+from checkin.rules.engine import ALL_LANGUAGES
 
 CORPUS = Path(__file__).parent / "corpus"
 
@@ -115,6 +116,23 @@ def test_a_text_both_heads_find_likely_is_crisis_at_the_joint_threshold():
     assert apply_second_opinion("there is a yak here", Assessment("none"), joint).level == "urgent"
 
 
+def test_a_crisis_word_still_counts_in_a_long_message():
+    # Word and character n-grams are normalised each on its own: the many character n-grams of a
+    # long message do not drown the one word the model knows ("zebra": crisis-like).
+    grams = ["c: l", "c:lo", "c:on", "c:ng", "c:g ", "c: w", "c:wo", "c:or", "c:rd", "c:ds", "c:s "]
+    data = {
+        **_toy_data(),
+        "features": ["w:yak", "w:zebra", *grams],
+        "idf": [1.0, 1.0, *[1.0] * len(grams)],
+        "coef_urgent": [9.0, 9.0, *[0.0] * len(grams)],
+        "coef_crisis": [0.0, 9.0, *[0.0] * len(grams)],
+    }
+    text = "zebra " + " ".join(["long", "words"] * 20)
+    assert apply_second_opinion(text, Assessment("none"), Model.from_json(data)).level == "none"
+    blocks = Model.from_json({**data, "block_weights": {"w": 1.0, "c": 1.0}})
+    assert apply_second_opinion(text, Assessment("none"), blocks).level == "crisis"
+
+
 def test_a_negated_word_is_read_as_negated_in_english_and_spanish():
     # "zebra" is crisis-like; after a negator (until a clause mark) the word is another feature.
     toy = _toy()
@@ -162,7 +180,7 @@ def test_short_replies_are_left_to_the_rules(reply):
 
 
 def test_the_loso_yardstick_leaves_out_variations_of_the_held_out_lines():
-    from checkin.rules.train_classifier import BLIND_SETS, CORPUS_DIR, near_duplicates
+    from checkin.rules.train_classifier import BLIND_SETS, CORPUS_DIR, OUTSIDER_SETS, near_duplicates
 
     rows = [
         {"norm": "i took the whole bottle of my sleep meds and my heart is pounding"},
@@ -171,3 +189,46 @@ def test_the_loso_yardstick_leaves_out_variations_of_the_held_out_lines():
     held = ["i took the whole bottle of my sleeping meds and my heart is pounding"]
     assert near_duplicates(rows, held) == {0}
     assert all((CORPUS_DIR / name).exists() for name in BLIND_SETS)
+    # every outsider's training set is a fold of `--loso --outsiders`, a new one included
+    assert set(OUTSIDER_SETS) == {p.name for p in CORPUS_DIR.glob("classifier_train_outsiders_*.tsv")}
+    assert len(OUTSIDER_SETS) >= 14
+
+
+# Lines in the style of the outsiders' sets, written for this test and in no corpus file: the second
+# opinion on its own (whatever the rules say) raises each at least to its level, in both languages.
+UNSEEN_ALARMING = [
+    (
+        "finished the notes for my two girls tonight and put them in the drawer where they will look first",
+        "crisis",
+    ),
+    ("ya no aguanto mas, esta noche me tomo todas las pastillas que me quedan", "crisis"),
+    ("les escribi una carta a mis hijos para que la lean cuando ya no este", "crisis"),
+    ("i keep cutting my arms again and the bleeding wont stop this time", "crisis"),
+    ("stopped taking my meds two weeks ago and haven't slept in four days, thoughts are racing", "urgent"),
+    ("i drank again after 9 months sober, threw it all away last night", "urgent"),
+    ("he took my phone and my keys and won't let me leave the apartment", "urgent"),
+    ("the landlord changed the locks on us and the baby and me are sleeping in the car tonight", "urgent"),
+]
+# Harmless look-alikes (a death word as a figure of speech, a letter, giving things away, sobriety
+# kept): neither the classifier nor the live path alarms them.
+UNSEEN_HARMLESS = [
+    "this homework is killing me lol but i'll get it done before group",
+    "dying to see the new movie with my kids this weekend, save me a seat",
+    "cleaning out the garage this weekend and giving old clothes to the church",
+    "wrote a letter to my grandma for her birthday, she's turning 90",
+    "my sponsor says one day at a time, today makes 200 days sober",
+    "mañana voy al doctor para mi chequeo, nos vemos el jueves en el grupo",
+]
+
+
+@pytest.mark.parametrize("text,level", UNSEEN_ALARMING)
+def test_unseen_style_cries_for_help_are_raised_even_where_the_rules_miss_them(text, level):
+    assert level_rank(classifier.second_opinion(text)) >= level_rank(level)
+    live = assess(text, language=ALL_LANGUAGES, second_opinion=True)
+    assert level_rank(live.level) >= level_rank(level), live
+
+
+@pytest.mark.parametrize("text", UNSEEN_HARMLESS)
+def test_unseen_style_harmless_lines_are_not_alarmed(text):
+    assert classifier.second_opinion(text) == "none"
+    assert level_rank(assess(text, language=ALL_LANGUAGES, second_opinion=True).level) < level_rank("urgent")

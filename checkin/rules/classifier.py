@@ -3,7 +3,8 @@
 The rules engine is the primary judge and keeps every guarantee and every reason.  This module
 adds one more signal: a linear model over word 1-3 grams (negation scope marked) and character 2-5 grams of the rules
 engine's *normalised* text (slang, accents, look-alike digits are handled once, by
-``normalize``), English and Spanish together.  It has two heads: P(level >= urgent) and
+``normalize``), English and Spanish together; the two kinds of n-gram are tf-idf weighted and
+l2-normalised each on its own, side by side (a union of two vectorizers).  It has two heads: P(level >= urgent) and
 P(level == crisis).  When a head is confident (its probability reaches a threshold chosen on
 cross-validation so that harmless messages are rarely alarmed; a text both heads find likely is
 crisis at a lower crisis threshold) and the rules gave a lower level,
@@ -31,7 +32,10 @@ from .normalize import normalize
 log = logging.getLogger("checkin.rules.classifier")
 
 MODEL_PATH = Path(__file__).resolve().parent / "risk_model.json"
-MODEL_FORMAT = "checkin-risk-ngram-logreg/3"
+MODEL_FORMAT = "checkin-risk-ngram-logreg/4"
+# /4 (was /3: one l2 norm over all n-grams): with ``block_weights``, the word ("w:") and character
+# ("c:") n-grams are l2-normalised each on its own block and weighted so, and the many character
+# n-grams of a text no longer drown its few words; without it, one norm over all.
 
 # What a facilitator reads next to the rules' reasons (the rule list of the Assessment).
 REASONS = {
@@ -106,11 +110,15 @@ class Model:
     # The feature settings the model was trained with (``features``' arguments).
     word_ngrams: tuple[int, int] = WORD_NGRAMS
     negation: bool = True
+    # Per-block normalisation: block ("w" or "c", a feature's first letter) -> weight; None: one
+    # norm over all features.
+    block_weights: dict[str, float] | None = None
 
     @classmethod
     def from_json(cls, data: dict) -> Model:
         if data.get("format") != MODEL_FORMAT:
             raise ValueError(f"not a {MODEL_FORMAT} model: {data.get('format')!r}")
+        blocks = data.get("block_weights")
         names = data["features"]
         idf = data["idf"]
         wu, wc = data["coef_urgent"], data["coef_crisis"]
@@ -127,20 +135,30 @@ class Model:
             else float(data["threshold_crisis_joint"]),
             word_ngrams=tuple(data.get("word_ngrams", WORD_NGRAMS)),
             negation=bool(data.get("negation", True)),
+            block_weights=None if blocks is None else {str(k): float(v) for k, v in blocks.items()},
         )
 
     def probabilities(self, norm: str) -> tuple[float, float]:
         """(P(level >= urgent), P(level == crisis)) for a normalised text."""
         counts = Counter(f for f in features(norm, self.word_ngrams, self.negation) if f in self.idf)
-        # sublinear tf * idf, l2-normalised: exactly scikit-learn's TfidfVectorizer settings used.
+        # sublinear tf * idf, l2-normalised: exactly scikit-learn's TfidfVectorizer settings used
+        # (per block and weighted, for a /4 model: the trainer's union of two vectorizers).
         vec = {f: (1.0 + math.log(c)) * self.idf[f] for f, c in counts.items()}
-        norm2 = math.sqrt(sum(v * v for v in vec.values()))
+        blocks = self.block_weights
+        scale: dict[str, float] = {}
+        for f, v in vec.items():
+            key = f[0] if blocks is not None else ""
+            scale[key] = scale.get(key, 0.0) + v * v
+        for key, sq in scale.items():
+            scale[key] = (
+                (blocks.get(key, 1.0) if blocks is not None else 1.0) / math.sqrt(sq) if sq > 0 else 0.0
+            )
         zu, zc = self.intercepts
-        if norm2 > 0:
-            for f, v in vec.items():
-                a, b = self.weights[f]
-                zu += a * v / norm2
-                zc += b * v / norm2
+        for f, v in vec.items():
+            a, b = self.weights[f]
+            x = v * scale[f[0] if blocks is not None else ""]
+            zu += a * x
+            zc += b * x
         return _sigmoid(zu), _sigmoid(zc)
 
     def level(self, norm: str) -> str:
