@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -261,6 +262,29 @@ def _fmt(fig: dict) -> str:
     return "  ".join(f"{k} {n}/{d} ({100 * n / d if d else 0:.1f}%)" for k, (n, d) in fig.items())
 
 
+def settings(rows) -> dict:
+    return {
+        "trained_on": sorted({row["src"] for row in rows}),
+        "lines": len(rows),
+        "seed": SEED,
+        "C": C,
+        "min_df": MIN_DF,
+        "harmless_budget": HARMLESS_BUDGET,
+        "joint_budget": JOINT_BUDGET,
+        "min_words": MIN_WORDS,
+    }
+
+
+def training_digest(rows) -> str:
+    """SHA-256 of what a training run reads: every line's normalised text and level, in order, with the
+    settings and block weights. The shipped model records it, so a test can tell in a second that the
+    corpus or a setting changed since `make classifier` ran (a retrain takes minutes)."""
+    h = hashlib.sha256(json.dumps([MODEL_FORMAT, settings(rows), BLOCK_WEIGHTS], sort_keys=True).encode())
+    for row in rows:
+        h.update(f"{row['level']}\t{row['norm']}\n".encode())
+    return h.hexdigest()
+
+
 def build(rows, report: bool = False):
     """(model JSON data, vectorizer, heads) trained on ``rows`` with thresholds chosen out of fold."""
     norms = [r["norm"] for r in rows]
@@ -279,16 +303,7 @@ def build(rows, report: bool = False):
     r = lambda x: round(float(x), DECIMALS)  # noqa: E731
     data = {
         "format": MODEL_FORMAT,
-        "meta": {
-            "trained_on": sorted({row["src"] for row in rows}),
-            "lines": len(rows),
-            "seed": SEED,
-            "C": C,
-            "min_df": MIN_DF,
-            "harmless_budget": HARMLESS_BUDGET,
-            "joint_budget": JOINT_BUDGET,
-            "min_words": MIN_WORDS,
-        },
+        "meta": {**settings(rows), "training_digest": training_digest(rows)},
         "block_weights": BLOCK_WEIGHTS,
         "threshold_urgent": tu,
         "threshold_crisis": tc,
@@ -304,7 +319,10 @@ def build(rows, report: bool = False):
 
 
 def train(paths=None, report: bool = False) -> dict:
-    rows = load_training(paths or training_files())
+    return train_rows(load_training(paths or training_files()), report)
+
+
+def train_rows(rows, report: bool = False) -> dict:
     data, vec, heads = build(rows, report)
     # The pure-Python reader must agree with scikit-learn on every training line.
     model = Model.from_json(data)
