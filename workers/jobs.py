@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from checkin import outbox
+from checkin import intake, outbox
 from checkin.bootstrap import Runtime
 from checkin.db import utcnow
 from workers.queues import enqueue_deliveries
@@ -77,3 +77,15 @@ def provider_cleanup(limit: int = 500, *, runtime: Runtime) -> int:
     from checkin.member_data import provider
 
     return provider.run_pending(runtime.db, runtime.provider_data, limit=limit).deleted
+
+
+@takes_runtime
+def decide_text(message_id: int, *, runtime: Runtime):
+    """Decide a routine text the SMS webhook stored (checkin.intake); its reply goes out on commit."""
+    return intake.decide_stored(runtime.db, message_id, context=runtime.escalation)
+
+
+@takes_runtime
+def sweep_undecided(limit: int = 500, *, runtime: Runtime) -> int:
+    """Decide routine texts left undecided after their grace (a worker died, Redis was down)."""
+    return intake.sweep(runtime.db, context=runtime.escalation, limit=limit)

@@ -20,6 +20,8 @@ from checkin.db import utcnow
 from checkin.unit_of_work import ALERT_QUEUE, DEFAULT_QUEUE, Effects, Timer
 
 log = logging.getLogger("checkin.queues")
+INBOUND_QUEUE = "inbound"  # routine texts to decide: after alerts, before deliveries (a member waits)
+DECIDE_TEXT_JOB = "workers.jobs.decide_text"
 PLANNING_QUEUE = "planning"  # after alerts and deliveries: planning waits, a written send does not
 QUEUES = (ALERT_QUEUE, DEFAULT_QUEUE)  # workers listen in this order: alerts first
 DELIVER_JOB = "workers.jobs.deliver"
@@ -111,6 +113,37 @@ def schedule_timers(redis, timers: list[Timer] | list[tuple[int, object]]) -> in
             type(exc).__name__,
         )
     return done
+
+
+def enqueue_decision(redis, message_id: int) -> bool:
+    """Ask a worker to decide a routine text the webhook stored (checkin.intake). Best effort: a text
+    whose job is never enqueued (Redis down) is decided by the cron sweeper after its grace."""
+    try:
+        Queue(INBOUND_QUEUE, connection=redis).enqueue(
+            DECIDE_TEXT_JOB,
+            args=(message_id,),
+            job_id=f"decide-{message_id}",
+            result_ttl=0,
+            failure_ttl=86400,
+        )
+        return True
+    except (RedisError, OSError) as exc:
+        log.warning(
+            "enqueue failed for stored message=%s (%s); the sweeper will decide it",
+            message_id,
+            type(exc).__name__,
+        )
+        return False
+
+
+class RqDecider:
+    """The webhook's `decide_later` in production: one RQ job per stored routine text."""
+
+    def __init__(self, runtime):
+        self.runtime = runtime
+
+    def __call__(self, message_id: int) -> None:
+        enqueue_decision(self.runtime.redis, message_id)
 
 
 class RqDispatcher:
