@@ -192,10 +192,18 @@ def _hold_open_prompt(session, member_id: int, now: datetime) -> None:
 
 
 def _take(session, message_id: int) -> Message | None:
-    """The undecided message, now this transaction's to decide (one winner, waits out a concurrent one)."""
+    """The undecided message, now this transaction's to decide: one winner; a row another transaction is
+    deciding right now is skipped (SKIP LOCKED on PostgreSQL: it has it, and if it fails the row stays
+    undecided for the next look or the sweeper)."""
+    mine = (
+        select(Message.id)
+        .where(Message.id == message_id, Message.status == UNDECIDED)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
     taken = session.execute(
         update(Message)
-        .where(Message.id == message_id, Message.status == UNDECIDED)
+        .where(Message.id == mine)
         .values(status="received")
         .execution_options(synchronize_session=False)
     ).rowcount

@@ -246,7 +246,8 @@ def runtime(settings, _database):
 
 
 def decide_now(runtime, message_id: int) -> None:
-    """What the RQ job `workers.jobs.decide_text` does, in the test's own process."""
+    """What a worker does for a text the webhook rang for (`workers.jobs.decide_waiting` decides every
+    undecided one; this one, by `workers.jobs.decide_text`), in the test's own process."""
     from checkin import intake
 
     intake.decide_stored(runtime.db, message_id, context=runtime.escalation)

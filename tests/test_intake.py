@@ -160,3 +160,30 @@ def test_a_failure_while_a_worker_decides_pages_by_the_fail_safe(
         alerts = s.scalars(select(OutboxItem).where(OutboxItem.purpose == "alert")).all()
         assert s.scalar(select(Message.status).where(Message.id == no_worker[0])) == "received"
     assert "988" in reply.body and [a.to_number for a in alerts] == ["+12025550160"]
+
+
+def test_texts_ring_once_for_a_job_that_decides_them_all_and_a_later_text_rings_again(
+    twilio, db, runtime, member, fake_twilio
+):
+    """Production's way (checkin.adapters.rq_dispatch.ring): one Redis SET NX per text, one RQ job while
+    none has yet looked; the job clears the bell before it looks, so nothing stored is left waiting."""
+    from rq import Queue
+
+    from checkin.adapters.rq_dispatch import INBOUND_QUEUE, RqDecider
+    from workers.worker import Worker
+
+    runtime.decide_later = RqDecider(runtime)
+    queue = Queue(INBOUND_QUEUE, connection=runtime.redis)
+    for n, body in enumerate(("doing ok today", "tired but fine", "better than yesterday")):
+        assert twiml(twilio.sms(member.phone, body, sid=f"SM{n:032d}")) == []
+    assert queue.count == 1
+    Worker([INBOUND_QUEUE, "alerts"], connection=runtime.redis, runtime=runtime).work(burst=True)
+    with db.session() as s:
+        assert s.scalar(select(func.count()).where(Message.status == intake.UNDECIDED)) == 0
+        replies = s.scalars(select(OutboxItem.body).where(OutboxItem.purpose == intake.REPLY_PURPOSE)).all()
+    assert len(replies) == 3
+    assert texts_to(fake_twilio, member.phone)  # the first answer (the inbox promises a reader once)
+    assert twiml(twilio.sms(member.phone, "one more thing", sid="SM" + "9" * 32)) == []
+    assert queue.count == 1  # the bell rang again
+    Worker([INBOUND_QUEUE], connection=runtime.redis, runtime=runtime).work(burst=True)
+    assert inbound(db, "SM" + "9" * 32).status == "received"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 
 from checkin import intake, outbox
 from checkin.bootstrap import Runtime
@@ -83,6 +84,24 @@ def provider_cleanup(limit: int = 500, *, runtime: Runtime) -> int:
 def decide_text(message_id: int, *, runtime: Runtime):
     """Decide a routine text the SMS webhook stored (checkin.intake); its reply goes out on commit."""
     return intake.decide_stored(runtime.db, message_id, context=runtime.escalation)
+
+
+@takes_runtime
+def decide_waiting(*, runtime: Runtime, batch: int = 200) -> int:
+    """Decide every routine text stored undecided, oldest first, until none is left (the webhook rings
+    for this job: checkin.adapters.rq_dispatch.ring). Returns how many it decided."""
+    from checkin.adapters.rq_dispatch import answer_door
+
+    done = 0
+    while True:
+        answer_door(runtime.redis)  # before looking: a text stored after this look rings again
+        with runtime.db.session() as session:
+            ids = intake.undecided_ids(session, utcnow(), grace=timedelta(0), limit=batch)
+        if not ids:
+            return done
+        for message_id in ids:
+            if intake.decide_stored(runtime.db, message_id, context=runtime.escalation) is not False:
+                done += 1
 
 
 @takes_runtime
