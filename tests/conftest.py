@@ -468,6 +468,7 @@ def live_app(runtime, env):
     base = f"http://127.0.0.1:{server.server_port}"
     live_settings = load_settings(dict(env, PUBLIC_BASE_URL=base))
     live_runtime = Runtime(settings=live_settings, db=runtime.db, port=runtime.port)
+    live_runtime.decide_later = partial(decide_now, live_runtime)  # as the runtime fixture's
     server.app = create_app(runtime=live_runtime)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
