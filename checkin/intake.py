@@ -121,6 +121,14 @@ def answered_before(db, sid: str) -> str | None:
         return None if by_rest is not None else row.reply_body
 
 
+def answer_for(session, sid: str) -> str | None:
+    """The words sent (or on their way) by REST in answer to the inbound text `sid`, once decided."""
+    message_id = session.scalar(select(Message.id).where(Message.provider_sid == sid))
+    if message_id is None:
+        return None
+    return session.scalar(select(OutboxItem.body).where(OutboxItem.idempotency_key == f"answer:{message_id}"))
+
+
 def _insert(db, statement, values) -> int | None:
     with db.autocommit.connect() as conn:
         return conn.execute(statement, values).scalar()

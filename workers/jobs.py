@@ -97,11 +97,16 @@ def decide_waiting(*, runtime: Runtime, batch: int = 200) -> int:
         answer_door(runtime.redis)  # before looking: a text stored after this look rings again
         with runtime.db.session() as session:
             ids = intake.undecided_ids(session, utcnow(), grace=timedelta(0), limit=batch)
-        if not ids:
-            return done
+        taken = 0
         for message_id in ids:
-            if intake.decide_stored(runtime.db, message_id, context=runtime.escalation) is not False:
-                done += 1
+            try:
+                if intake.decide_stored(runtime.db, message_id, context=runtime.escalation) is not False:
+                    taken += 1
+            except Exception:  # this one stays undecided for the sweeper; the others go on
+                log.exception("deciding stored message=%s failed; left for the sweeper", message_id)
+        done += taken
+        if not taken:  # none left, or all being decided by another job (it has them; else the sweeper)
+            return done
 
 
 @takes_runtime
