@@ -245,13 +245,24 @@ def main() -> None:
             public_url = env["PUBLIC_BASE_URL"] + "/twilio/sms"
             tmp_log.append(tmp / "worker.log")
             worker = spawn(
-                [RQ, "worker", "--url", REDIS_URL, "--quiet", "-w", WORKER_CLASS, "alerts", "outbox"],
+                [
+                    RQ,
+                    "worker",
+                    "--url",
+                    REDIS_URL,
+                    "--quiet",
+                    "-w",
+                    WORKER_CLASS,
+                    "alerts",
+                    "inbound",
+                    "outbox",
+                ],
                 env=env,
                 log_path=tmp / "worker.log",
             )
             with gunicorn("webhooks:create_app()", SERVER, env, tmp, port=port):
                 print(
-                    f"app: {SERVER} on PostgreSQL; one `rq worker -w {WORKER_CLASS} alerts outbox`; loopback Twilio in-process"
+                    f"app: {SERVER} on PostgreSQL; one `rq worker -w {WORKER_CLASS} alerts inbound outbox`; loopback Twilio in-process"
                 )
                 print(
                     f"{CRISIS_PER_RUN} crisis SMS per run, {CRISIS_INTERVAL * 1000:.0f} ms apart; 2 on-call facilitators "

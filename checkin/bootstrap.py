@@ -13,10 +13,11 @@ This module and checkin.adapters are the only parts of checkin/ allowed to know 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 
-from checkin import accounts, consent, crypto, outbox, pacing, welcome
+from checkin import accounts, consent, crypto, intake, outbox, pacing, welcome
 from checkin.announcements import service as announcements
 from checkin.db import Database
 from checkin.escalation import policy as policy_module
@@ -52,7 +53,7 @@ def send_rules(ctx: escalation.Context, voice: voice_config.VoiceConfig) -> outb
     held at night without anyone remembering to say so. Only what is particular to one channel is
     listed per channel."""
     return outbox.SendRules(
-        gates=(late.send_gate, announcements.send_gate, welcome.send_gate),
+        gates=(late.send_gate, announcements.send_gate, welcome.send_gate, intake.reply_gate),
         channel_gates={outbox.Channel.VOICE: (partial(voice_outbound.call_gate, cfg=voice),)},
         hooks={escalation.ALERT_PURPOSE: (partial(escalation.on_alert_outcome, ctx=ctx),)},
         call_hooks=(voice_outbound.on_call_status,),
@@ -67,6 +68,9 @@ class Runtime:
     escalation: escalation.Context = None  # type: ignore[assignment]
     voice: voice_config.VoiceConfig = None  # type: ignore[assignment]
     rules: outbox.SendRules = None  # type: ignore[assignment]
+    # Asks for a decision on a routine text the SMS webhook stored undecided (checkin.intake): an RQ
+    # job in production; tests decide (and deliver the reply) in process.
+    decide_later: Callable[[int], None] = None  # type: ignore[assignment]
     _redis: object | None = field(default=None, repr=False)
     _pacer: pacing.Pacer | None = field(default=None, repr=False)
 
@@ -77,6 +81,10 @@ class Runtime:
             self.voice = voice_config.load(self.settings.max_concurrent_calls, self.settings.crisis_line)
         if self.rules is None:
             self.rules = send_rules(self.escalation, self.voice)
+        if self.decide_later is None:
+            from checkin.adapters.rq_dispatch import RqDecider
+
+            self.decide_later = RqDecider(self)
 
     @classmethod
     def build(
@@ -86,6 +94,7 @@ class Runtime:
         port: MessagingPort | None = None,
         dispatcher: Dispatcher | None = None,
         db: Database | None = None,
+        decide_later: Callable[[int], None] | None = None,
     ) -> Runtime:
         """Everything a process needs, from `settings` (the environment when None). Effects that units
         of work commit go to `dispatcher`, RQ unless told otherwise. `db`: an existing engine (tests
@@ -100,6 +109,8 @@ class Runtime:
 
             dispatcher = RqDispatcher(runtime)
         runtime.db.dispatch_to(dispatcher)
+        if decide_later is not None:
+            runtime.decide_later = decide_later
         return runtime
 
     from_settings = build  # the name the tests and older callers use

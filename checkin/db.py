@@ -189,6 +189,12 @@ class Database:
             conn.execute(text("SELECT 1"))
 
     @cached_property
+    def autocommit(self) -> Engine:
+        """The same engine and pool, each statement committed on its own (no BEGIN, no COMMIT round
+        trips): for a lone write that is its own transaction (the intake's INSERT of a routine text)."""
+        return self.engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    @cached_property
     def savepoint_engine(self) -> Engine:
         """An engine on which one outer transaction can be rolled back past the savepoints released inside
         it (the console's simulator). pysqlite's own transaction handling would commit at the first

@@ -231,7 +231,16 @@ class Message(Base):
 
     member: Mapped[Member | None] = relationship()
 
-    __table_args__ = (Index("ix_messages_member_created", "member_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_messages_member_created", "member_id", "created_at"),
+        # Routine texts stored and not yet decided (checkin.intake): what the cron sweeper looks for.
+        Index(
+            "ix_messages_undecided",
+            "created_at",
+            postgresql_where=text("status = 'undecided'"),
+            sqlite_where=text("status = 'undecided'"),
+        ),
+    )
 
 
 class OutboxItem(Base):

@@ -81,7 +81,8 @@ def apply(db, update: StatusUpdate, rules) -> bool:
             log.info("status for unknown sid=%s ignored", update.sid)
             return False
         previous = message.status
-        if RANK.get(update.status, 0) >= RANK.get(message.status, 0):
+        # A text stored undecided keeps that mark until a worker decides it (checkin.intake).
+        if RANK.get(update.status, 0) >= RANK.get(message.status, 0) and message.status != "undecided":
             message.status = update.status
         if update.status in FAILED and update.error_code:
             message.error_code = update.error_code

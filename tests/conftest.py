@@ -24,6 +24,7 @@ import time
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -235,10 +236,21 @@ def runtime(settings, _database):
     # Jobs a test runs get this runtime as their argument (workers.worker), as a worker's jobs get its own.
     assert settings.database_url == _database.url
     runtime = Runtime.build(settings, db=_database)
+    # A routine text the webhook stores undecided (checkin.intake) is decided at once, in process, as a
+    # worker would a moment later: its reply is then a pending outbox row (see TwilioWebhook.sms).
+    runtime.decide_later = partial(decide_now, runtime)
     _clean(runtime)
     yield runtime
     if runtime._redis is not None:
         runtime._redis.close()
+
+
+def decide_now(runtime, message_id: int) -> None:
+    """What a worker does for a text the webhook rang for (`workers.jobs.decide_waiting` decides every
+    undecided one; this one, by `workers.jobs.decide_text`), in the test's own process."""
+    from checkin import intake
+
+    intake.decide_stored(runtime.db, message_id, context=runtime.escalation)
 
 
 def _tables_in_delete_order(engine) -> list[str]:
@@ -388,7 +400,52 @@ class TwilioWebhook:
         return self.client.post(path, data=params, headers=all_headers)
 
     def sms(self, from_, body, *, sid=None, to=FROM_NUMBER, **kw):
-        return self.post("/twilio/sms", sms_params(from_, to, body, sid=sid, account_sid=ACCOUNT_SID), **kw)
+        """The response, with `texted()`: the replies to this text written to the outbox as it was decided
+        (a routine text is answered by REST a moment later, not in the TwiML: checkin.intake). Read
+        when asked, so a test counting this request's statements counts only the webhook's."""
+        params = sms_params(from_, to, body, sid=sid, account_sid=ACCOUNT_SID)
+        response = self.post("/twilio/sms", params, **kw)
+        response.texted = partial(texted_replies, self.client.application, params["MessageSid"])
+        return response
+
+
+def texted_replies(app, sid: str) -> list[str]:
+    """The reply bodies the outbox holds for the inbound text `sid` (decided after the webhook answered)."""
+
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        return _texted_replies(app, sid)
+    except OperationalError:  # the test's app has no database (it is down): nothing was decided
+        return []
+
+
+def _texted_replies(app, sid: str) -> list[str]:
+    from sqlalchemy import select
+
+    from checkin import intake
+    from checkin.models import Message, OutboxItem
+
+    with app.extensions["checkin"].db.session() as s:
+        message_id = s.scalar(select(Message.id).where(Message.provider_sid == sid))
+        if message_id is None:
+            return []
+        return list(
+            s.scalars(
+                select(OutboxItem.body).where(
+                    OutboxItem.idempotency_key == f"answer:{message_id}",
+                    OutboxItem.purpose == intake.REPLY_PURPOSE,
+                )
+            )
+        )
+
+
+def said(response) -> list[str]:
+    """Everything the member was answered: in the webhook's TwiML, then by REST (`TwilioWebhook.sms`)."""
+    from webhooks.simulate import replies_from_twiml
+
+    texted = getattr(response, "texted", None)
+    return replies_from_twiml(response.get_data(as_text=True)) + (texted() if texted else [])
 
 
 @pytest.fixture
@@ -411,6 +468,7 @@ def live_app(runtime, env):
     base = f"http://127.0.0.1:{server.server_port}"
     live_settings = load_settings(dict(env, PUBLIC_BASE_URL=base))
     live_runtime = Runtime(settings=live_settings, db=runtime.db, port=runtime.port)
+    live_runtime.decide_later = partial(decide_now, live_runtime)  # as the runtime fixture's
     server.app = create_app(runtime=live_runtime)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

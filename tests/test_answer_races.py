@@ -11,9 +11,8 @@ from sqlalchemy import select, update
 
 from checkin.checkins import CheckIn
 from checkin.db import utcnow
-from tests.conftest import open_checkin
+from tests.conftest import open_checkin, said
 from tests.test_inbound_exactly_once import _joined, _post_in_thread, _until_it_waits_for_the_lock
-from webhooks.simulate import replies_from_twiml
 
 SAVED = "Thanks, Sam. We saved your check-in:"
 LATER = "Did you mean to answer a check-in?"
@@ -21,7 +20,7 @@ LATER = "Did you mean to answer a check-in?"
 
 def _text(response):
     assert response.status_code == 200, response.get_data(as_text=True)
-    return replies_from_twiml(response.get_data(as_text=True))[0]
+    return said(response)[0]
 
 
 def _prompt(db, checkin_id):

@@ -17,10 +17,9 @@ from checkin.db import utcnow
 from checkin.escalation.models import AssessmentRecord
 from checkin.models import Member, Message
 from checkin.schedules.recurrence import occurrence_key
-from tests.conftest import ACCOUNT_SID, FROM_NUMBER, open_checkin, zone_where_it_is
+from tests.conftest import ACCOUNT_SID, FROM_NUMBER, open_checkin, said, zone_where_it_is
 from tests.inbox_helpers import NOBODY_READS_SAM
 from webhooks.call_walker import CallWalker
-from webhooks.simulate import replies_from_twiml
 from workers import jobs
 
 # As checkin.schedules keys an occurrence: a meeting a week ahead, so its reminder is never for one that started.
@@ -30,7 +29,7 @@ OCCURRENCE = occurrence_key((utcnow() + timedelta(days=7)).replace(minute=0, sec
 def reply(twilio, phone, body):
     response = twilio.sms(phone, body)
     assert response.status_code == 200, response.get_data(as_text=True)
-    replies = replies_from_twiml(response.get_data(as_text=True))
+    replies = said(response)
     return replies[0] if replies else None
 
 

@@ -10,9 +10,9 @@ from sqlalchemy import select, update
 from checkin import inbound
 from checkin.escalation.models import Escalation, EscalationEvent
 from checkin.models import Message, OutboxItem
+from tests.conftest import said
 from tests.console_helpers import make_staff
 from tests.test_inbound_exactly_once import _joined, _post_in_thread, _until_it_waits_for_the_lock
-from webhooks.simulate import replies_from_twiml
 
 DANA = "+12025550201"
 CORY = "+12025550204"
@@ -22,7 +22,7 @@ TOLD = "A facilitator is being told."
 
 def _text(response):
     assert response.status_code == 200, response.get_data(as_text=True)
-    return replies_from_twiml(response.get_data(as_text=True))[0]
+    return said(response)[0]
 
 
 def test_crisis_texts_racing_onto_a_new_case_each_tell_the_facilitator(

@@ -11,7 +11,7 @@ from checkin.accounts.models import AuditEvent
 from checkin.db import utcnow
 from checkin.inbox.models import CannedReply, Conversation
 from checkin.models import Member, OutboxItem
-from tests.conftest import FROM_NUMBER, deliver_item, zone_where_it_is
+from tests.conftest import FROM_NUMBER, deliver_item, said, zone_where_it_is
 from tests.console_helpers import (  # noqa: F401
     OTHER_GROUP_NUMBER,
     PLAN_FORM,
@@ -20,7 +20,6 @@ from tests.console_helpers import (  # noqa: F401
     cheap_password_hashing,
     plain_http,
 )
-from webhooks.simulate import replies_from_twiml
 
 FREE_TEXT = "I moved to a new apartment, same phone number"
 
@@ -33,7 +32,7 @@ def world(db, twilio, group, member):
 def reply(twilio, phone, body, to=FROM_NUMBER):
     response = twilio.sms(phone, body, to=to)
     assert response.status_code == 200, response.get_data(as_text=True)
-    return replies_from_twiml(response.get_data(as_text=True))
+    return said(response)
 
 
 def conversations(db):
@@ -95,9 +94,14 @@ def test_the_automatic_answer_is_sent_once_a_conversation_and_never_once_a_perso
     form = {"body": "Hi Sam, no problem, see you next week.", "token": token(page), "group": world.group.id}
     assert frankie.post(f"/console/members/{member.id}/reply", form).status_code == 302
     assert reply(twilio, member.phone, "thanks!") == []  # answered
-    with db.session() as s:  # nothing else went out to Sam but the person's answer
-        bodies = [o.body for o in s.scalars(select(OutboxItem).where(OutboxItem.member_id == member.id))]
-    assert bodies == ["Hi Sam, no problem, see you next week."]
+    with db.session() as s:  # nothing else went out to Sam but the one promise (by REST) and the answer
+        bodies = [
+            o.body
+            for o in s.scalars(
+                select(OutboxItem).where(OutboxItem.member_id == member.id).order_by(OutboxItem.id)
+            )
+        ]
+    assert bodies == [promise, "Hi Sam, no problem, see you next week."]
     assert frankie.post(f"/console/inbox/{c.id}/done").status_code == 302
     assert reply(twilio, member.phone, "one more question") == [promise]  # a new conversation
     assert [c.messages for c in conversations(db)] == [4, 1]

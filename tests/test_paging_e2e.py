@@ -31,7 +31,7 @@ CRISIS_TEXT = "I am going to kill myself tonight"
 
 
 def work(rt):
-    Worker(["alerts", "outbox"], connection=rt.redis, runtime=rt).work(burst=True)
+    Worker(["alerts", "inbound", "outbox"], connection=rt.redis, runtime=rt).work(burst=True)
 
 
 def escalations(db):
@@ -306,17 +306,21 @@ def test_a_bare_digit_with_nothing_asked_gets_a_question_not_an_alarm(
 ):
     rt = live_app
     for body in ("1", "1", "3"):
-        [reply] = post_sms(rt.settings, member.phone, FROM_NUMBER, body)
-        assert reply.startswith("Did you mean to answer a check-in? Reply 1 to 5")
+        # A routine text: empty TwiML; a worker decides it and its answer comes by REST.
+        assert post_sms(rt.settings, member.phone, FROM_NUMBER, body) == []
+    work(rt)
+    replies = texted(fake_twilio, member.phone)
+    assert len(replies) == 3, replies
+    assert all(r.startswith("Did you mean to answer a check-in? Reply 1 to 5") for r in replies)
     assert escalations(db) == []
     with db.session() as s:
         assert set(s.scalars(select(AssessmentRecord.level))) == {"none"}
         assert s.scalar(select(OutboxItem.id).where(OutboxItem.purpose == "alert")) is None
     # With words it is an unprompted check-in, as the question suggests.
-    [reply] = post_sms(rt.settings, member.phone, FROM_NUMBER, "4 good")
-    assert reply == "Thanks, Sam. We saved your check-in: 4 of 5."
+    assert post_sms(rt.settings, member.phone, FROM_NUMBER, "4 good") == []
     work(rt)
-    assert fake_twilio.messages() == []
+    assert texted(fake_twilio, member.phone)[3:] == ["Thanks, Sam. We saved your check-in: 4 of 5."]
+    assert len(fake_twilio.messages()) == 4  # the member's four answers, nothing to anyone else
 
 
 def test_a_bare_1_after_a_reminder_is_an_rsvp_and_not_a_risk(live_app, fake_twilio, db, member, dana):
@@ -333,7 +337,9 @@ def test_a_bare_1_after_a_reminder_is_an_rsvp_and_not_a_risk(live_app, fake_twil
         )
         s.flush()
         item.sent_at, item.state = utcnow() - timedelta(hours=1), "sent"
-    [reply] = post_sms(live_app.settings, member.phone, FROM_NUMBER, "1")
+    assert post_sms(live_app.settings, member.phone, FROM_NUMBER, "1") == []  # answered by REST
+    work(live_app)
+    [reply] = texted(fake_twilio, member.phone)
     assert reply.startswith("Thanks, Sam. We have you down as coming")
     with db.session() as s:
         assert list(s.scalars(select(AssessmentRecord.level))) == ["none"]  # it used to be "watch"

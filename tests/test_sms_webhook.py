@@ -4,14 +4,15 @@ import pytest
 from sqlalchemy import func, select
 
 from checkin.models import ConsentEvent, Member, Message
+from tests.conftest import said
 from tests.inbox_helpers import NOBODY_READS_ROSA, NOBODY_READS_SAM
-from webhooks.simulate import replies_from_twiml, sign, sms_params
+from webhooks.simulate import sign, sms_params
 
 
 def replies(response):
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.content_type.startswith("text/xml")
-    return replies_from_twiml(response.get_data(as_text=True))
+    return said(response)  # in the TwiML, or by REST once decided (checkin.intake)
 
 
 def count(db, model):

@@ -19,11 +19,11 @@ from checkin.escalation.models import Escalation
 from checkin.models import Message, OutboxItem
 from checkin.voice.models import VoiceCall
 from config import load_settings
-from tests.conftest import ACCOUNT_SID, FROM_NUMBER, TwilioWebhook
+from tests.conftest import ACCOUNT_SID, FROM_NUMBER, TwilioWebhook, said, texted_replies
 from tests.inbox_helpers import NOBODY_READS_SAM
 from tests.voice_helpers import digits_only
 from webhooks.call_walker import CallWalker
-from webhooks.simulate import replies_from_twiml, sms_params
+from webhooks.simulate import sms_params
 
 DANA = "+12025550160"
 CRISIS = "i am going to kill myself tonight"
@@ -38,7 +38,7 @@ def count(db, model, *where):
 
 def replies(response):
     assert response.status_code == 200, response.get_data(as_text=True)
-    return replies_from_twiml(response.get_data(as_text=True))
+    return said(response)  # in the TwiML, or by REST once decided (checkin.intake)
 
 
 @pytest.fixture
@@ -278,9 +278,33 @@ def test_this_connection_is_closed_is_retried_on_a_fresh_connection(
     event.listen(WorkSession, "after_begin", close_under_it)
     try:
         with caplog.at_level("WARNING", logger="checkin.inbound"):
-            assert replies(twilio.sms(member.phone, "doing ok today")) == [NOBODY_READS_SAM]
+            # Decided in the webhook (a keyword), in a unit of work: the one whose connection is closed.
+            [answer] = replies(twilio.sms(member.phone, "STOP"))
     finally:
         event.remove(WorkSession, "after_begin", close_under_it)
+    assert closed and "retrying once" in caplog.text and "no more texts" in answer
+    assert count(db, Message) == 1
+
+
+def test_a_routine_text_whose_connection_is_closed_is_stored_on_a_fresh_one(
+    twilio, db, member, caplog, monkeypatch
+):
+    """The webhook's one INSERT of a routine text (checkin.intake) is retried like the unit of work."""
+    from sqlalchemy.exc import ResourceClosedError
+
+    from checkin import intake
+
+    real, closed = intake._insert, []
+
+    def closed_once(*args):
+        if not closed:
+            closed.append(True)
+            raise ResourceClosedError("This Connection is closed")
+        return real(*args)
+
+    monkeypatch.setattr(intake, "_insert", closed_once)
+    with caplog.at_level("WARNING", logger="checkin.intake"):
+        assert replies(twilio.sms(member.phone, "doing ok today")) == [NOBODY_READS_SAM]
     assert closed and "retrying once" in caplog.text
     assert count(db, Message) == 1
 
@@ -393,7 +417,9 @@ def test_the_sms_fallback_url_is_signed_stored_once_and_answered_alike(twilio, d
     first = replies(twilio.post("/twilio/sms", params))
     # Twilio calls the fallback when the primary timed out: same MessageSid, signed for the fallback URL.
     again = replies(twilio.post("/twilio/sms/fallback", dict(params, ErrorCode="11200")))
-    assert first == again == [NOBODY_READS_SAM] and count(db, Message) == 1
+    # A routine text: the TwiML says nothing either time, and its one reply goes by REST (checkin.intake).
+    assert first == again == [] and count(db, Message) == 1
+    assert texted_replies(twilio.client.application, params["MessageSid"]) == [NOBODY_READS_SAM]
     assert twilio.post("/twilio/sms/fallback", params, signature="bad").status_code == 403
 
 

@@ -39,12 +39,19 @@ def replies_from_twiml(xml: str) -> list[str]:
 
 
 def post_sms(
-    settings, from_: str, to: str, body: str, server_url: str | None = None, timeout: float = 15
+    settings,
+    from_: str,
+    to: str,
+    body: str,
+    server_url: str | None = None,
+    timeout: float = 15,
+    sid: str | None = None,
 ) -> list[str]:
-    """POST a signed inbound SMS to the running service and return the texts of its reply."""
+    """POST a signed inbound SMS to the running service and return the texts of its reply (in the TwiML:
+    a routine text's reply comes by REST a moment later, see checkin.intake)."""
     path = "/twilio/sms"
     public = settings.public_base_url + path
-    params = sms_params(from_, to, body, account_sid=settings.twilio_account_sid)
+    params = sms_params(from_, to, body, sid=sid, account_sid=settings.twilio_account_sid)
     request = Request(
         (server_url.rstrip("/") + path) if server_url else public,
         data=urlencode(params).encode(),

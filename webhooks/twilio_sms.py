@@ -9,6 +9,7 @@ from flask import Blueprint, abort, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
 
 from checkin import inbound, status
+from checkin import intake as courier
 from checkin.channels import Channel
 from checkin.phones import InvalidPhone, normalize_phone
 from webhooks import intake
@@ -96,6 +97,16 @@ def _sms():
         channel=Channel.SMS.value,
         received_at=replay.received_at if replay else None,
     )
+    if replay is None and not courier.answers_now(message.body)[0]:
+        # A routine text (issue 18): stored undecided in one autocommitted INSERT with its MessageSid
+        # claim, decided by a worker a moment later; its reply comes by REST. A retry stores nothing.
+        stored = courier.store(runtime.db, message)
+        runtime.opted_out.refresh_if_due(runtime.db.session)
+        if stored is None:  # a retry: the first one's answer stands
+            return twiml(courier.answered_before(runtime.db, message.sid))
+        runtime.decide_later(stored)
+        return twiml(None)
+    # A crisis, urgent, STOP/START/HELP text, a command, a replay: decided and answered now, as always.
     # Committed by then, and its alerts handed to the queue (Redis down only delays them: the sweeper).
     answer = inbound.receive_sms(
         runtime.db,

@@ -15,6 +15,8 @@ from workers import escalation_jobs, jobs, retention_jobs, schedule_jobs
 settings = load_settings()
 
 cron.register(jobs.sweep, queue_name="outbox", interval=settings.sweep_interval_seconds)
+# Routine texts the SMS webhook stored and no job decided (a dead worker, Redis down): decided here.
+cron.register(jobs.sweep_undecided, queue_name="inbound", interval=settings.sweep_interval_seconds)
 # Escalation timers: wake every due escalation (re-notify, widen, re-alert). Also scheduled per
 # escalation with enqueue_at; this tick is the guarantee that survives losing Redis.
 cron.register(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 
-from checkin import outbox
+from checkin import intake, outbox
 from checkin.bootstrap import Runtime
 from checkin.db import utcnow
 from workers.queues import enqueue_deliveries
@@ -77,3 +78,38 @@ def provider_cleanup(limit: int = 500, *, runtime: Runtime) -> int:
     from checkin.member_data import provider
 
     return provider.run_pending(runtime.db, runtime.provider_data, limit=limit).deleted
+
+
+@takes_runtime
+def decide_text(message_id: int, *, runtime: Runtime):
+    """Decide a routine text the SMS webhook stored (checkin.intake); its reply goes out on commit."""
+    return intake.decide_stored(runtime.db, message_id, context=runtime.escalation)
+
+
+@takes_runtime
+def decide_waiting(*, runtime: Runtime, batch: int = 200) -> int:
+    """Decide every routine text stored undecided, oldest first, until none is left (the webhook rings
+    for this job: checkin.adapters.rq_dispatch.ring). Returns how many it decided."""
+    from checkin.adapters.rq_dispatch import answer_door
+
+    done = 0
+    while True:
+        answer_door(runtime.redis)  # before looking: a text stored after this look rings again
+        with runtime.db.session() as session:
+            ids = intake.undecided_ids(session, utcnow(), grace=timedelta(0), limit=batch)
+        taken = 0
+        for message_id in ids:
+            try:
+                if intake.decide_stored(runtime.db, message_id, context=runtime.escalation) is not False:
+                    taken += 1
+            except Exception:  # this one stays undecided for the sweeper; the others go on
+                log.exception("deciding stored message=%s failed; left for the sweeper", message_id)
+        done += taken
+        if not taken:  # none left, or all being decided by another job (it has them; else the sweeper)
+            return done
+
+
+@takes_runtime
+def sweep_undecided(limit: int = 500, *, runtime: Runtime) -> int:
+    """Decide routine texts left undecided after their grace (a worker died, Redis was down)."""
+    return intake.sweep(runtime.db, context=runtime.escalation, limit=limit)

@@ -1,4 +1,4 @@
-"""The RQ worker: `rq worker --worker-class workers.worker.Worker --with-scheduler alerts outbox planning`.
+"""The RQ worker: `rq worker --worker-class workers.worker.Worker --with-scheduler alerts inbound outbox planning`.
 
 Each worker owns one Runtime, built by the composition root (checkin.bootstrap) from the environment
 the first time a job needs it, or handed in (`Worker(queues, connection=..., runtime=rt)`, as tests

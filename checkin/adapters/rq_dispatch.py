@@ -20,6 +20,8 @@ from checkin.db import utcnow
 from checkin.unit_of_work import ALERT_QUEUE, DEFAULT_QUEUE, Effects, Timer
 
 log = logging.getLogger("checkin.queues")
+INBOUND_QUEUE = "inbound"  # routine texts to decide: after alerts, before deliveries (a member waits)
+DECIDE_WAITING_JOB = "workers.jobs.decide_waiting"
 PLANNING_QUEUE = "planning"  # after alerts and deliveries: planning waits, a written send does not
 QUEUES = (ALERT_QUEUE, DEFAULT_QUEUE)  # workers listen in this order: alerts first
 DELIVER_JOB = "workers.jobs.deliver"
@@ -111,6 +113,45 @@ def schedule_timers(redis, timers: list[Timer] | list[tuple[int, object]]) -> in
             type(exc).__name__,
         )
     return done
+
+
+# The intake's doorbell: set (NX) by the webhook after it stores a routine text; whoever sets it enqueues
+# one `decide_waiting` job, which clears it before each look for undecided texts. So a text stored while
+# it is set is seen by a job yet to look, and one stored after a job's last look sets it again. One Redis
+# round trip per text instead of an RQ enqueue (a job hash, a queue push: half the webhook's CPU).
+DOORBELL = "checkin:intake:doorbell"
+DOORBELL_SECONDS = 60  # a job lost with its worker: the bell rings again after this (the sweeper meanwhile)
+
+
+def ring(redis) -> bool:
+    """Ask for a worker to decide the texts stored undecided (checkin.intake). Best effort: a text whose
+    job is never enqueued (Redis down) is decided by the cron sweeper after its grace."""
+    try:
+        if not redis.set(DOORBELL, b"1", nx=True, ex=DOORBELL_SECONDS):
+            return False  # a job is queued and has yet to look: it will find this text
+        Queue(INBOUND_QUEUE, connection=redis).enqueue(DECIDE_WAITING_JOB, result_ttl=0, failure_ttl=86400)
+        return True
+    except (RedisError, OSError) as exc:
+        log.warning("could not ring the intake's doorbell (%s); the sweeper will decide", type(exc).__name__)
+        return False
+
+
+def answer_door(redis) -> None:
+    """The job, before it looks for undecided texts: a text stored from now on rings again."""
+    try:
+        redis.delete(DOORBELL)
+    except (RedisError, OSError) as exc:  # it expires by itself; the sweeper covers the gap
+        log.warning("could not clear the intake's doorbell (%s)", type(exc).__name__)
+
+
+class RqDecider:
+    """The webhook's `decide_later` in production: rings the intake's doorbell (see `ring`)."""
+
+    def __init__(self, runtime):
+        self.runtime = runtime
+
+    def __call__(self, message_id: int) -> None:
+        ring(self.runtime.redis)
 
 
 class RqDispatcher:

@@ -10,6 +10,7 @@ schedules (`checkin schedule ...`), voice (`simulate call`, `voice phq9`), conso
 from __future__ import annotations
 
 import sys
+import uuid
 
 import click
 from flask import current_app
@@ -279,18 +280,37 @@ def simulate_sms(from_, to, url, text):
         from_ = normalize_phone(from_)
     except InvalidPhone as exc:
         raise click.BadParameter(str(exc), param_hint="--from") from None
+    sid = "SM" + uuid.uuid4().hex
     try:
         replies = post_sms(
-            settings, from_, to or settings.twilio_from_number or "+15005550006", " ".join(text), url
+            settings, from_, to or settings.twilio_from_number or "+15005550006", " ".join(text), url, sid=sid
         )
     except OSError as exc:
         raise click.ClickException(
             f"cannot reach the service at {url or settings.public_base_url}: {exc}"
         ) from None
+    if not replies:  # a routine text: a worker decides it and its reply goes by REST (checkin.intake)
+        replies = _answer_by_rest(sid)
     for reply in replies:
         click.echo(reply)
     if not replies:
         click.echo("(no reply)")
+
+
+def _answer_by_rest(sid: str, wait_seconds: float = 10.0) -> list[str]:
+    """The reply a worker decided for the text `sid`, waited for a few seconds (none: no worker runs)."""
+    import time
+
+    from checkin import intake
+
+    runtime = _runtime()
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        with runtime.db.session() as session:
+            found = intake.answer_for(session, sid)
+        if found is not None or time.monotonic() > deadline:
+            return [found] if found is not None else []
+        time.sleep(0.2)
 
 
 # --- rules ----------------------------------------------------------------------------------

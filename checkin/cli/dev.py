@@ -78,6 +78,7 @@ def run_dev() -> int:
             "--url",
             settings.redis_url,
             "alerts",
+            "inbound",
             "outbox",
             "planning",
         ],

@@ -17,6 +17,7 @@ from checkin.voice.models import VoiceCall
 
 STATUS_WORDS = {
     "received": "received",
+    "undecided": "received, its answer on the way",
     "accepted": "accepted by Twilio",
     "queued": "waiting at Twilio",
     "sending": "being sent",

@@ -1,0 +1,189 @@
+"""Courier-style intake (issue 18): a routine text is stored in one statement and answered with empty
+TwiML; a worker decides it once, and its reply reaches the member by REST. A crisis, urgent, STOP or
+HELP text is still answered and escalated in the webhook itself, whatever the queue is doing."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from checkin import intake
+from checkin.db import utcnow
+from checkin.escalation.models import Escalation
+from checkin.models import Member, Message, OutboxItem
+from tests.conftest import deliver_item, zone_where_it_is
+from tests.inbox_helpers import NOBODY_READS_SAM
+from webhooks.simulate import replies_from_twiml
+from workers import jobs
+
+CRISIS = "I am going to kill myself tonight"
+
+
+@pytest.fixture
+def no_worker(runtime):
+    """No worker takes the decisions the webhook asks for (as while every worker is down)."""
+    asked = []
+    runtime.decide_later = asked.append
+    return asked
+
+
+def twiml(response):
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return replies_from_twiml(response.get_data(as_text=True))
+
+
+def inbound(db, sid):
+    with db.session() as s:
+        return s.scalar(select(Message).where(Message.provider_sid == sid))
+
+
+def texts_to(fake_twilio, phone):
+    return [m["params"]["Body"] for m in fake_twilio.messages() if m["params"]["To"] == phone]
+
+
+def test_a_routine_text_is_stored_answered_empty_and_its_reply_sent_once_by_rest(
+    twilio, db, runtime, member, fake_twilio, no_worker
+):
+    sid = "SM" + "1" * 32
+    assert twiml(twilio.sms(member.phone, "doing ok today", sid=sid)) == []
+    stored = inbound(db, sid)
+    assert (stored.status, stored.member_id, stored.body) == (intake.UNDECIDED, member.id, "doing ok today")
+    assert no_worker == [stored.id]
+    # The job a worker runs, twice (a retried job, or the sweeper at the same moment): decided once.
+    item_id = jobs.decide_text(stored.id, runtime=runtime)
+    assert jobs.decide_text(stored.id, runtime=runtime) is False
+    assert deliver_item(runtime, item_id).state == "sent"
+    assert texts_to(fake_twilio, member.phone) == [NOBODY_READS_SAM]
+    assert inbound(db, sid).status == "received" and inbound(db, sid).reply_body == NOBODY_READS_SAM
+    # Twilio retrying the webhook stores nothing and answers nothing more.
+    assert twiml(twilio.sms(member.phone, "doing ok today", sid=sid)) == []
+    assert no_worker == [stored.id]
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(OutboxItem)) == 1
+
+
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        (CRISIS, "988"),
+        ("STOP", "no more texts"),
+        ("PARAR", "no more texts"),  # Sam's language is English
+        ("HELP", "988"),
+    ],
+)
+def test_a_crisis_stop_or_help_is_answered_in_the_webhook_with_no_worker(
+    twilio, db, member, group, no_worker, body, words
+):
+    from checkin.directory import add_staff
+
+    with db.session() as s:
+        add_staff(s, "Dana Fox", "dana@example.org", "facilitator", "+12025550160", [group.name])
+    [answer] = twiml(twilio.sms(member.phone, body))
+    assert words in answer
+    assert no_worker == []  # nothing waits for a worker
+    with db.session() as s:
+        assert s.scalar(select(func.count()).where(Message.status == intake.UNDECIDED)) == 0
+        if body in (CRISIS, "HELP"):
+            assert s.scalars(select(Escalation)).one()
+            alerts = s.scalars(select(OutboxItem).where(OutboxItem.purpose == "alert")).all()
+            assert {a.to_number for a in alerts} == {"+12025550160"}
+        if body in ("STOP", "PARAR"):
+            assert s.get(Member, member.id).opted_out
+
+
+def test_with_redis_down_the_text_is_kept_and_the_sweeper_decides_it_after_its_grace(
+    database_url, tmp_path, db, member, fake_twilio, runtime
+):
+    from checkin.bootstrap import Runtime
+    from config import load_settings
+    from tests.conftest import TwilioWebhook, make_env
+    from webhooks import create_app
+
+    env = make_env(
+        database_url,
+        "redis://127.0.0.1:9/0",  # nothing listens there
+        fake_twilio,
+        CHECKIN_INSTANCE_PATH=str(tmp_path / "i"),
+    )
+    down = Runtime.build(load_settings(env), db=runtime.db)
+    webhook = TwilioWebhook(create_app(runtime=down).test_client(), down.settings)
+    sid = "SM" + "2" * 32
+    assert twiml(webhook.sms(member.phone, "doing ok today", sid=sid)) == []
+    assert inbound(db, sid).status == intake.UNDECIDED
+    # Within its grace the sweeper leaves it to its job; after it, the sweeper decides it.
+    assert jobs.sweep_undecided(runtime=runtime) == 0
+    assert intake.sweep(db, utcnow() + intake.GRACE + timedelta(seconds=1)) == 1
+    assert intake.sweep(db, utcnow() + intake.GRACE + timedelta(seconds=1)) == 0
+    with db.session() as s:
+        [item] = s.scalars(select(OutboxItem).where(OutboxItem.purpose == intake.REPLY_PURPOSE)).all()
+    assert deliver_item(runtime, item.id).state == "sent"
+    assert texts_to(fake_twilio, member.phone) == [NOBODY_READS_SAM]
+
+
+def test_a_reply_to_a_text_in_the_members_night_goes_at_once_but_a_late_one_waits_for_morning(
+    twilio, db, runtime, member, fake_twilio, no_worker
+):
+    now = utcnow()
+    with db.session() as s:
+        s.get(Member, member.id).timezone = zone_where_it_is(3, now)
+    twilio.sms(member.phone, "can't sleep, just saying hi", sid="SM" + "3" * 32)
+    fresh = jobs.decide_text(no_worker[0], runtime=runtime)
+    assert deliver_item(runtime, fresh).state == "sent"  # the answer to her own text, at once
+    twilio.sms(member.phone, "still up", sid="SM" + "4" * 32)
+    late = jobs.decide_text(no_worker[1], runtime=runtime)
+    # Decided and sent long after the text (an outage): no longer an answer she waits for at 3 a.m.
+    later = utcnow() + intake.FRESH_REPLY + timedelta(minutes=1)
+    assert deliver_item(runtime, late, now=later).state == "held"
+    assert len(texts_to(fake_twilio, member.phone)) == 1
+    with db.session() as s:
+        held = s.get(OutboxItem, late)
+    assert held.state == "pending" and held.next_attempt_at > now + timedelta(hours=3)
+
+
+def test_a_failure_while_a_worker_decides_pages_by_the_fail_safe(
+    twilio, db, runtime, member, group, monkeypatch, no_worker
+):
+    from checkin.directory import add_staff
+    from checkin.escalation import service
+
+    with db.session() as s:
+        add_staff(s, "Dana Fox", "dana@example.org", "facilitator", "+12025550160", [group.name])
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("bug in escalation")
+
+    monkeypatch.setattr(service, "handle_verdict", broken)
+    assert twiml(twilio.sms(member.phone, "a quiet week", sid="SM" + "5" * 32)) == []
+    item_id = jobs.decide_text(no_worker[0], runtime=runtime)
+    with db.session() as s:
+        reply = s.get(OutboxItem, item_id)
+        alerts = s.scalars(select(OutboxItem).where(OutboxItem.purpose == "alert")).all()
+        assert s.scalar(select(Message.status).where(Message.id == no_worker[0])) == "received"
+    assert "988" in reply.body and [a.to_number for a in alerts] == ["+12025550160"]
+
+
+def test_texts_ring_once_for_a_job_that_decides_them_all_and_a_later_text_rings_again(
+    twilio, db, runtime, member, fake_twilio
+):
+    """Production's way (checkin.adapters.rq_dispatch.ring): one Redis SET NX per text, one RQ job while
+    none has yet looked; the job clears the bell before it looks, so nothing stored is left waiting."""
+    from rq import Queue
+
+    from checkin.adapters.rq_dispatch import INBOUND_QUEUE, RqDecider
+    from workers.worker import Worker
+
+    runtime.decide_later = RqDecider(runtime)
+    queue = Queue(INBOUND_QUEUE, connection=runtime.redis)
+    for n, body in enumerate(("doing ok today", "tired but fine", "better than yesterday")):
+        assert twiml(twilio.sms(member.phone, body, sid=f"SM{n:032d}")) == []
+    assert queue.count == 1
+    Worker([INBOUND_QUEUE, "alerts"], connection=runtime.redis, runtime=runtime).work(burst=True)
+    with db.session() as s:
+        assert s.scalar(select(func.count()).where(Message.status == intake.UNDECIDED)) == 0
+        replies = s.scalars(select(OutboxItem.body).where(OutboxItem.purpose == intake.REPLY_PURPOSE)).all()
+    assert len(replies) == 3
+    assert texts_to(fake_twilio, member.phone)  # the first answer (the inbox promises a reader once)
+    assert twiml(twilio.sms(member.phone, "one more thing", sid="SM" + "9" * 32)) == []
+    assert queue.count == 1  # the bell rang again
+    Worker([INBOUND_QUEUE], connection=runtime.redis, runtime=runtime).work(burst=True)
+    assert inbound(db, "SM" + "9" * 32).status == "received"
