@@ -24,7 +24,11 @@ def live_rules(text: str) -> str:
 
 CASES = [
     # means got or set up x tried out
-    ("means x tested", "picked up a rope at the hardware store. already tested it on the beam downstairs", "crisis"),
+    (
+        "means x tested",
+        "picked up a rope at the hardware store. already tested it on the beam downstairs",
+        "crisis",
+    ),
     ("anchor x tested", "el cinturon ya esta puesto en la viga del garaje, ya lo probe", "crisis"),
     ("use x tested (mixed)", "ill use the belt, ya tested it on the closet rod", "crisis"),
     ("anchor x time", "the cord is tied to the ceiling fan. tonight when everyone is asleep", "crisis"),
@@ -38,13 +42,21 @@ CASES = [
     ("loaded gun (en)", "loaded my pistol and it's sitting on the nightstand", "crisis"),
     # a height or the water x no way down
     ("height x no way down", "estoy en la azotea del trabajo y ya no voy a bajar", "crisis"),
-    ("edge x last time (mixed)", "sitting on the railing of the puente, mirando el agua one last time", "crisis"),
+    (
+        "edge x last time (mixed)",
+        "sitting on the railing of the puente, mirando el agua one last time",
+        "crisis",
+    ),
     ("water x time", "going to walk into the lake tonight, i never learned to swim", "crisis"),
     # sealed room x gas source
     ("sealed x engine", "sealed the windows of the garage, engine running", "crisis"),
     ("sealed x gas (es)", "cerre todas las ventanas y abri el gas de la estufa", "crisis"),
     # handover x forever; note x where it lies; no answer x love
-    ("handover x forever", "asked my neighbor to take care of my cats. its forever but she doesn't know", "crisis"),
+    (
+        "handover x forever",
+        "asked my neighbor to take care of my cats. its forever but she doesn't know",
+        "crisis",
+    ),
     ("handover x ending (es)", "que mi prima se quede con mis perros. hoy termino", "crisis"),
     ("note x place", "my letter is under my pillow, make sure my mom gets it", "crisis"),
     ("note x now", "writing my goodbye note now", "crisis"),
@@ -52,11 +64,19 @@ CASES = [
     # a baby x the act begun; self-harm going on; cutting something out of the body
     ("baby urge x act begun", "tengo ganas de sacudir a mi bebe, casi lo hago hace rato", "crisis"),
     ("self-harm x going on", "me corte el brazo con la navaja y no quiero parar", "crisis"),
-    ("self-harm x going on (mixed)", "ando con la navaja en el cuarto, ya van varias and they're deep", "crisis"),
+    (
+        "self-harm x going on (mixed)",
+        "ando con la navaja en el cuarto, ya van varias and they're deep",
+        "crisis",
+    ),
     ("cutting out x now", "the chip is in my hand, cutting it out with scissors right now", "crisis"),
     # a recent attempt x more; a poison x drinking it
     ("attempt x more", "took the pills last night and threw them up. got more", "crisis"),
-    ("attempt x elsewhere (es)", "ayer me avente al rio y me sacaron. hoy voy a otro lado donde nadie me vea", "crisis"),
+    (
+        "attempt x elsewhere (es)",
+        "ayer me avente al rio y me sacaron. hoy voy a otro lado donde nadie me vea",
+        "crisis",
+    ),
     ("poison x drink", "tengo el herbicida en mi troca, me lo voy a tomar esta noche", "crisis"),
     ("poison drunk x ending", "ya me tome el veneno para ratas. perdon a todos", "crisis"),
     # a day chosen x alone; ending it x decided; pictured method
@@ -78,8 +98,16 @@ CASES = [
     ("mania (es)", "tengo la mente a mil, no he dormido en 3 dias y voy a ser famosa", "urgent"),
     ("eating disorder", "purged again after dinner, heart racing", "urgent"),
     ("eating disorder (es)", "tomo laxantes a escondidas y me estoy saltando comidas otra vez", "urgent"),
-    ("suicide exposure x ideation", "my uncle took his own life in may and sometimes i think he had the right idea", "urgent"),
-    ("suicide exposure x ideation (es)", "desde que mi vecino se quito la vida pienso que yo podria ser el siguiente", "urgent"),
+    (
+        "suicide exposure x ideation",
+        "my uncle took his own life in may and sometimes i think he had the right idea",
+        "urgent",
+    ),
+    (
+        "suicide exposure x ideation (es)",
+        "desde que mi vecino se quito la vida pienso que yo podria ser el siguiente",
+        "urgent",
+    ),
     ("meds ran out", "ran out of my lithium and the pharmacy is closed till monday", "urgent"),
     ("meds thrown (es)", "tire mi seroquel a la basura, ya no lo quiero", "urgent"),
     ("denied but present (es)", "no voy a hacer nada, pero pienso mucho en morirme", "urgent"),

@@ -65,7 +65,11 @@ STILL_ALARMED = [
     # the ordinary reason is in another clause, or the message has a danger sign
     ("reason in another clause", "goodbye everyone, i will not be here for the holidays", "crisis"),
     ("a trip with no return", "goodbye for a week, going to see my mom. then i'm not coming back", "crisis"),
-    ("a grievance with a gun (es)", "voy a matar a mi hermano, se comio mi pastel, ya tengo la pistola lista", "crisis"),
+    (
+        "a grievance with a gun (es)",
+        "voy a matar a mi hermano, se comio mi pastel, ya tengo la pistola lista",
+        "crisis",
+    ),
     ("a landmark with a jump", "meet me at the cafe by the bridge, i am going to jump", "crisis"),
     ("a boat's rope with a test", "bought rope for the boat. already tested it on the beam", "crisis"),
     # fam8.benign_b: 'no me queda' as nothing left, with things given away
