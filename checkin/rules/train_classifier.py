@@ -81,6 +81,8 @@ OUTSIDER_SETS = (
     "classifier_train_outsiders_l.tsv",
     "classifier_train_outsiders_m.tsv",
     "classifier_train_outsiders_n.tsv",
+    "classifier_train_outsiders_o.tsv",
+    "classifier_train_outsiders_p.tsv",
 )
 NEAR_DUPLICATE = 0.6  # Jaccard of character 4-gram sets at which a training line counts as a held-out line
 
