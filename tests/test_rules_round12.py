@@ -118,6 +118,51 @@ CASES = [
     ("hopeless (es)", "dios se olvido de mi, mi vida no tiene remedio", "urgent"),
     ("passive wish", "if i got run over on the way home i wouldn't even mind", "urgent"),
     ("worthless (es)", "a veces siento que sobro en este mundo", "urgent"),
+    # from the outsiders' sets o and p, said anew
+    ("threat x trapped", "he took my phone and locked me in the basement, says he'll kill me", "crisis"),
+    ("armed x outside (es)", "mi ex esta afuera con un machete y los ninos lloran", "crisis"),
+    ("gas x shut space", "the car has been running in the garage with the door shut a while now", "crisis"),
+    ("gas x shut space (es)", "prendi el carro con el garaje cerrado, gracias por todo", "crisis"),
+    ("place scouted x time", "picked out a tree behind the church, saturday", "crisis"),
+    ("place scouted x height (es)", "ya se desde donde, fui otra vez al puente", "crisis"),
+    (
+        "note for when found (es)",
+        "ya escribi mi carta para cuando me encuentren, que no culpen a nadie",
+        "crisis",
+    ),
+    (
+        "preparations x farewell",
+        "bills are paid and i've taken care of everything. thanks for trying",
+        "crisis",
+    ),
+    (
+        "overdose planned x home",
+        "got the whole bottle of my dad's oxy, gonna take all of it when i get home",
+        "crisis",
+    ),
+    (
+        "overdose planned x stores",
+        "bought 4 bottles of advil at different stores so they wouldn't ask. tonight",
+        "crisis",
+    ),
+    ("pills taken x ending (es)", "ya me tome las pastillas, pronto voy a descansar", "crisis"),
+    ("mania x sleep x spending", "maxed out my card on studio gear and barely sleeping", "urgent"),
+    ("mania x sleep (es)", "sin dormir otra vez y con la mente a mil", "urgent"),
+    ("exposure x same (es)", "mi vecino se ahorco en marzo y no dejo de pensar en hacer lo mismo", "urgent"),
+    ("exposure x same (mixed)", "my coworker shot himself y la verdad I understand why", "urgent"),
+    ("hopeless (mixed)", "no hay point en seguir, nunca voy a salir de esto", "urgent"),
+    ("purging (es)", "otra vez a vomitar despues de comer, no puedo parar", "urgent"),
+    (
+        "meds unaffordable (es)",
+        "no me alcanzo el dinero para la medicina, ando sin nada desde el lunes",
+        "urgent",
+    ),
+    ("meds lost", "lost my bag with my meds at the bus station, no refill until the 30th", "urgent"),
+    ("relapse (mixed)", "me volvi a meter cristal last night, i feel like garbage", "urgent"),
+    ("housing lost", "lost the apartment, everything i own is in trash bags in my car", "urgent"),
+    ("a parent finds cuts", "found cuts on my son's arms, he says it was the cat", "urgent"),
+    ("voices back", "the whispering started again last night when the tv was off", "urgent"),
+    ("thoughts back though denied", "no plan, but i've been having those thoughts again", "urgent"),
 ]
 
 

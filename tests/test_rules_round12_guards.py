@@ -32,6 +32,11 @@ BELOW_URGENT = [
     ("a boat's rope", "bought a new rope for the boat, taking it out saturday"),
     ("farm work (es)", "fumigamos la milpa hoy con el pesticida, con guantes y mascarilla"),
     ("farm work", "sprayed weed killer on the back field this morning"),
+    # a bare goodbye takes its reason from the clause next to it across a comma
+    ("bare goodbye x next clause", "bye all, for two weeks i'm at my daughter's in Reno"),
+    ("bare goodbye x return day (es)", "ya me voy, adios a todos, nos vemos el jueves"),
+    # a note to a housemate
+    ("a note about the rent", "left the note on the fridge for my roommate about the wifi bill"),
     # fam8.benign_b: clothes that don't fit
     ("clothes that don't fit (es)", "regale unos pantalones que ya no me quedan"),
     ("clothes that don't fit", "gave away my old jeans, they don't fit anymore"),

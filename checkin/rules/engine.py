@@ -782,10 +782,13 @@ def _context_of(
 
 
 def _clause_span(
-    tokens: list[tuple[int, int, str]], starts: list[int], at: int, breaks: frozenset[str]
+    tokens: list[tuple[int, int, str]], starts: list[int], at: int, breaks: frozenset[str], size: int = 0
 ) -> tuple[int, int]:
-    """(start, end) in the text of the clause holding position ``at``: between the nearest
-    ``breaks`` tokens (commas, which stand for all sentence punctuation, and conjunctions)."""
+    """(start, end) in the text of the clause holding the match at ``at`` (``size`` characters long):
+    between the nearest ``breaks`` tokens (commas, which stand for all sentence punctuation, and
+    conjunctions).  A clause that is the bare match ("bye everyone", "adios a todos") takes in the clauses
+    next to it across a comma - "bye everyone, for a week i'm at my sister's" - but not across a
+    conjunction ("goodbye, but for a week...")."""
     i = bisect_left(starts, at)
     k = i - 1
     while k >= 0 and tokens[k][2] not in breaks:
@@ -793,6 +796,16 @@ def _clause_span(
     e = i
     while e < len(tokens) and tokens[e][2] not in breaks:
         e += 1
+    inside = bisect_left(starts, at + size) - i  # tokens of the match
+    if size and (e - k - 1) - inside <= 2:  # the clause is the match and at most two more words ("a todos")
+        if k >= 0 and tokens[k][2] == ",":
+            k -= 1
+            while k >= 0 and tokens[k][2] not in breaks:
+                k -= 1
+        if e < len(tokens) and tokens[e][2] == ",":
+            e += 1
+            while e < len(tokens) and tokens[e][2] not in breaks:
+                e += 1
     lo = tokens[k][1] if k >= 0 else 0
     hi = tokens[e][0] if e < len(tokens) else 1 << 30
     return lo, hi
@@ -916,7 +929,7 @@ def _evaluate(
             kinds = rule.__dict__.get("_ordinary", frozenset())
             explained = bool((rule.unless - kinds) & present)
             if not explained and reasons and kinds:
-                lo, hi = _clause_span(tokens, starts, hits[n].start, cw.reason_breaks)
+                lo, hi = _clause_span(tokens, starts, hits[n].start, cw.reason_breaks, len(hits[n].text))
                 explained = any(lo <= at < hi and not kinds.isdisjoint(t) for at, t in reasons)
             if explained:
                 level = _min_level(rule.level, rule.capped_level)
