@@ -162,6 +162,17 @@ CASES = [
     ("housing lost", "lost the apartment, everything i own is in trash bags in my car", "urgent"),
     ("a parent finds cuts", "found cuts on my son's arms, he says it was the cat", "urgent"),
     ("voices back", "the whispering started again last night when the tv was off", "urgent"),
+    (
+        "locked in x phone taken (es)",
+        "me encerro en el bano y me quito el telefono, le escribo desde el de mi hija",
+        "crisis",
+    ),
+    ("given away x the end", "gave away my guitar, my car and my cat. feels like the end", "crisis"),
+    ("method decided x ready", "decided on the method. got everything i need in the closet", "crisis"),
+    ("doing it x in secret", "the stuff i ordered came. doing it tonight before anyone wakes up", "crisis"),
+    ("attempt x hidden (mixed)", "intente matarme el domingo y nadie sabe, still feel awful", "crisis"),
+    ("someone close x again", "my son cut his wrists last night and he says he'll do it again", "crisis"),
+    ("rat poison x at hand (es)", "me voy a tomar el liquido para matar ratas, ya lo tengo aqui", "crisis"),
     ("thoughts back though denied", "no plan, but i've been having those thoughts again", "urgent"),
 ]
 

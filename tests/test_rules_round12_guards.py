@@ -56,6 +56,12 @@ BELOW_URGENT = [
     ("a figurative threat (es)", "mi jefa me va a matar si llego tarde otra vez jaja"),
     ("a closet purge", "purged my closet and donated two bags"),
     # a date picked for a party
+    ("a course of antibiotics", "took my last pill of the amoxicillin, finally done"),
+    ("watching trains", "the kids love watching the trains by the tracks on saturdays"),
+    ("a video game", "me mato el boss final otra vez, que juego tan dificil"),
+    ("fabric cut (es)", "corte la tela para la cortina de la sala"),
+    ("overdoses at work", "en la clinica tuvimos dos sobredosis hoy, turno largo pero yo bien"),
+    ("an attempt long ago (es)", "hace muchos años intente matarme, hoy doy gracias de estar aqui"),
     ("a date for a party", "picked the date for the quinceañera, el 14 de junio"),
 ]
 
