@@ -36,6 +36,12 @@ _RANK = {name: i for i, name in enumerate(LEVELS)}
 SOURCES = ("sms", "voice_speech", "voice_keypad_help")
 ALL_LANGUAGES = "all"  # assess(language=ALL_LANGUAGES): every language, the highest verdict wins
 CONTEXT_KINDS = ("negation", "third_party", "past", "hypothetical")
+# The clause-level "ordinary reason" tags (see `_evaluate`, step 2b): a rule that lists ORDINARY (any
+# ordinary reason) or "ordinary.<kind>" (that kind only) under `unless` is lowered by a hit tagged
+# ORDINARY and that tag only when the hit is in the same clause (`reason_breaks` split clauses), and
+# never when any hit in the message is tagged DANGER ("danger.<kind>": not by "ordinary.<kind>").
+ORDINARY = "ordinary"
+DANGER = "danger"
 
 DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "config" / "rules"
 DEFAULT_RULE_FILES = (
@@ -127,6 +133,7 @@ class ContextWords:
     third_person: frozenset[str] = frozenset()
     past_markers: re.Pattern[str] | None = None
     recent_markers: re.Pattern[str] | None = None
+    reason_breaks: frozenset[str] = frozenset({","})  # words that end a clause for an ordinary reason
 
 
 @dataclass(frozen=True)
@@ -654,9 +661,14 @@ class _Loader:
                 return None
             return re.compile(r"(?<![a-z0-9])(?:" + "|".join(f"(?:{p})" for p in pats) + r")(?![a-z0-9])")
 
+        for rule in self.rules:  # the clause-level kinds of `unless` ("ordinary", "ordinary.<kind>")
+            kinds = frozenset(t for t in rule.unless if t == ORDINARY or t.startswith(ORDINARY + "."))
+            object.__setattr__(rule, "_ordinary", kinds)
+
         words = {k: frozenset(v) for k, v in self.ctx.items()}
         words.setdefault("clause_breaks", frozenset())
         words["clause_breaks"] = words["clause_breaks"] | {","}
+        words["reason_breaks"] = words.get("reason_breaks", frozenset()) | {","}
         ctx = ContextWords(past_markers=rx(self.past), recent_markers=rx(self.recent), **words)
         return RuleSet(
             rules=tuple(self.rules),
@@ -699,6 +711,7 @@ class _Hit:
     text: str
     tags: frozenset[str]
     listed: bool
+    start: int = -1  # where in the (masked) text; -1: not a text match
 
 
 def _context_of(
@@ -768,6 +781,36 @@ def _context_of(
     return None
 
 
+def _clause_span(
+    tokens: list[tuple[int, int, str]], starts: list[int], at: int, breaks: frozenset[str], size: int = 0
+) -> tuple[int, int]:
+    """(start, end) in the text of the clause holding the match at ``at`` (``size`` characters long):
+    between the nearest ``breaks`` tokens (commas, which stand for all sentence punctuation, and
+    conjunctions).  A clause that is the bare match ("bye everyone", "adios a todos") takes in the clauses
+    next to it across a comma - "bye everyone, for a week i'm at my sister's" - but not across a
+    conjunction ("goodbye, but for a week...")."""
+    i = bisect_left(starts, at)
+    k = i - 1
+    while k >= 0 and tokens[k][2] not in breaks:
+        k -= 1
+    e = i
+    while e < len(tokens) and tokens[e][2] not in breaks:
+        e += 1
+    inside = bisect_left(starts, at + size) - i  # tokens of the match
+    if size and (e - k - 1) - inside <= 2:  # the clause is the match and at most two more words ("a todos")
+        if k >= 0 and tokens[k][2] == ",":
+            k -= 1
+            while k >= 0 and tokens[k][2] not in breaks:
+                k -= 1
+        if e < len(tokens) and tokens[e][2] == ",":
+            e += 1
+            while e < len(tokens) and tokens[e][2] not in breaks:
+                e += 1
+    lo = tokens[k][1] if k >= 0 else 0
+    hi = tokens[e][0] if e < len(tokens) else 1 << 30
+    return lo, hi
+
+
 @dataclass(frozen=True)
 class _Reading:
     """What every language pass over one text shares: the normalised text and the rules its trigrams
@@ -826,7 +869,7 @@ def _evaluate(
         for s, e in spans:
             kind = _context_of(masked, mtokens, mstarts, s, e, rule, cw) if rule.context else None
             if kind is None:
-                hits.append(_Hit(rule.id, rule.level, norm[s:e], rule.tags, True))
+                hits.append(_Hit(rule.id, rule.level, norm[s:e], rule.tags, True, s))
             else:
                 level = (
                     rule.negated_level if kind == "negation" else _min_level(rule.level, rule.capped_level)
@@ -851,7 +894,7 @@ def _evaluate(
             if kind is None:
                 if rule.unless:
                     guarded.append((len(hits), rule))
-                hits.append(_Hit(rule.id, rule.level, m.group(0), rule.tags, rule.level != "none"))
+                hits.append(_Hit(rule.id, rule.level, m.group(0), rule.tags, rule.level != "none", m.start()))
             else:
                 level = (
                     rule.negated_level if kind == "negation" else _min_level(rule.level, rule.capped_level)
@@ -863,14 +906,32 @@ def _evaluate(
 
     # 2b. An explanation elsewhere in the message ("for deer season", "lol", "on vacation") caps a
     #     rule that lists its tag under `unless`, and withdraws the rule's tags from combinations.
+    #     ORDINARY is read per clause: an ordinary purpose (a destination, an errand, an event, a time of
+    #     return, a pet's or a job's object) lowers a match only in its own clause, and not at all when
+    #     the message also has a danger sign (no return, a means with intent, a time with a method).
     if guarded:
         own = {g for g, _ in guarded}
         present = set()
         for n, h in enumerate(hits):
             if n not in own:
                 present |= h.tags
+        reasons: list[tuple[int, frozenset[str]]] = []
+        if ORDINARY in present and DANGER not in present:
+            # "danger.<kind>" blocks only the reasons of "ordinary.<kind>" (kids or voices beside a
+            # trivial grievance, a jump beside a landmark).
+            blocked = {ORDINARY + t[len(DANGER) :] for t in present if t.startswith(DANGER + ".")}
+            reasons = [
+                (h.start, h.tags)
+                for n, h in enumerate(hits)
+                if n not in own and ORDINARY in h.tags and h.start >= 0 and blocked.isdisjoint(h.tags)
+            ]
         for n, rule in guarded:
-            if rule.unless & present:
+            kinds = rule.__dict__.get("_ordinary", frozenset())
+            explained = bool((rule.unless - kinds) & present)
+            if not explained and reasons and kinds:
+                lo, hi = _clause_span(tokens, starts, hits[n].start, cw.reason_breaks, len(hits[n].text))
+                explained = any(lo <= at < hi and not kinds.isdisjoint(t) for at, t in reasons)
+            if explained:
                 level = _min_level(rule.level, rule.capped_level)
                 hits[n] = _Hit(rule.id, level, hits[n].text, frozenset(), level != "none")
                 if "context.explained" not in notes:
