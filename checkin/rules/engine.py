@@ -938,11 +938,18 @@ def _evaluate(
                     notes.append("context.explained")
 
     # 3. Combinations of tags (e.g. method + intent -> crisis); "a|b" in `requires` means either.
+    #    An ordinary reason excuses a combination only as it excuses a rule: never beside a danger sign
+    #    ("going to see my buddies tonight, don't look for me"), and "danger.<kind>" voids "ordinary.<kind>".
     tags: set[str] = set()
     for h in hits:
         tags |= h.tags
+    excuses = tags
+    if DANGER in tags:
+        excuses = {t for t in tags if t != ORDINARY and not t.startswith(ORDINARY + ".")}
+    elif any(t.startswith(DANGER + ".") for t in tags):
+        excuses = tags - {ORDINARY + t[len(DANGER) :] for t in tags if t.startswith(DANGER + ".")}
     for combo, requires, unless, wanted in combos if tags else ():  # no tag, no combination
-        if all(not tags.isdisjoint(req) for req in requires) and tags.isdisjoint(unless):
+        if all(not tags.isdisjoint(req) for req in requires) and excuses.isdisjoint(unless):
             frags = tuple(h.text for h in hits if h.tags & wanted)
             hits.append(_Hit(combo.id, combo.level, " + ".join(dict.fromkeys(frags)), frozenset(), True))
 
