@@ -286,6 +286,27 @@ def test_schedule_builder_refuses_every_mistake_at_once_next_to_its_field(coordi
         assert schedules.get_schedule(s, group.id) is None
 
 
+def test_a_dial_in_that_is_not_a_phone_number_is_refused_at_its_field(coordinator, group, db):
+    typed = {
+        "repeat": "weekly",
+        "weekday": "TU",
+        "time": "18:30",
+        "duration": "90",
+        "starts_on": "2030-01-01",
+        "dial_in": "call me",
+    }
+    response = coordinator.post(f"/console/groups/{group.id}/schedule", data=typed)
+    assert response.status_code == 400
+    assert field_errors(text(response)) == {
+        "dial_in": "Only digits, spaces and + - ( ) . belong in a phone number (no extension), e.g. 312 555 0199"
+    }
+    assert 'value="call me"' in text(response)  # kept as typed
+    typed["dial_in"] = "(202) 555-0123"
+    assert coordinator.post(f"/console/groups/{group.id}/schedule", data=typed).status_code == 302
+    with db.session() as s:
+        assert schedules.get_schedule(s, group.id).dial_in == "+12025550123"  # as members can dial it
+
+
 def test_upcoming_meetings_can_be_cancelled_or_moved(coordinator, group, db):
     now = utcnow()
     weekly(db, group.id, day=now.date())

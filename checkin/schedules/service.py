@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from checkin.db import utcnow
 from checkin.directory import ValidationError, check_timezone
 from checkin.models import Group, GroupMember, Member, Message, OutboxItem
+from checkin.phones import InvalidPhone, normalize_phone
 from checkin.schedules.models import OccurrenceOverride, ReminderPlan, Schedule
 from checkin.schedules.plan import (
     Plan,
@@ -153,8 +154,12 @@ def set_schedule(
         raise ValidationError("duration must be 5 to 1440 minutes")
     if location and len(location) > 200:
         raise ValidationError("address must be at most 200 characters")
-    if dial_in and len(dial_in) > 40:
-        raise ValidationError("dial-in must be at most 40 characters")
+    if dial_in:
+        # A number members can call: "call me" or a typo would reach nobody (checkin.phones).
+        try:
+            dial_in = normalize_phone(dial_in)
+        except InvalidPhone as exc:
+            raise ValidationError(f"dial-in: {exc.advice}") from None
     schedule = get_schedule(session, group_id)
     starts_on = starts_on or (
         schedule.starts_on if schedule else now.astimezone(ZoneInfo(group.timezone)).date()
