@@ -307,7 +307,7 @@ def test_a_bare_digit_with_nothing_asked_gets_a_question_not_an_alarm(
     rt = live_app
     for body in ("1", "1", "3"):
         [reply] = post_sms(rt.settings, member.phone, FROM_NUMBER, body)
-        assert reply.startswith("Did you mean to answer a check-in? Reply 1 to 5")
+        assert reply.startswith("Thanks. There is nothing to answer right now. When a meeting reminder comes")
     assert escalations(db) == []
     with db.session() as s:
         assert set(s.scalars(select(AssessmentRecord.level))) == {"none"}
