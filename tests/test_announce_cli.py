@@ -46,7 +46,7 @@ def test_announce_previews_sends_once_and_refuses_in_one_line(runtime, cli, grou
     refused = cli("--group", group.name, "Building closed tonight.")
     assert refused.exit_code == 1
     assert refused.output == (
-        "Error: Tuesday Group has 1 Spanish-speaking member(s): write the Spanish text too\n"
+        "Error: Tuesday Group has 1 Spanish-speaking member: write the Spanish text too\n"
     )
     assert cli("--group", "Nope", "Hi", "--text-es", "Hola").output == "Error: no group named 'Nope'\n"
 
