@@ -16,13 +16,13 @@ from checkin.announcements import service as announcements
 from checkin.announcements.models import Announcement
 from checkin.announcements.service import AnnouncementError
 from checkin.db import utcnow
-from webhooks.console import forms
 from webhooks.console import (
     bp,
     client_ip,
     coordinator_required,
     current_staff,
     db,
+    forms,
     group_visible,
     login_required,
 )
