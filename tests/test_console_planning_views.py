@@ -181,6 +181,18 @@ def test_coordinator_creates_a_group_and_bad_input_is_refused_with_a_reason(coor
     assert duplicate.status_code == 400 and "already exists" in text(duplicate)
 
 
+def test_an_emptied_time_zone_stays_empty_next_to_its_error(coordinator):
+    assert 'id="timezone" name="timezone" required list="zones" autocomplete="off" value="New York"' in text(
+        coordinator.get("/console/groups")
+    )  # a new form suggests New York
+    bad = coordinator.post("/console/groups", data={"name": "Evening", "timezone": "", "phone_number": ""})
+    assert bad.status_code == 400
+    page = text(bad)
+    assert re.search(r'id="timezone" name="timezone" required list="zones" autocomplete="off" value=""', page)
+    box = re.search(r'<input[^>]*id="timezone"[^>]*>', page).group(0)
+    assert "New York" not in box and 'aria-invalid="true"' in box, box
+
+
 def test_coordinator_edits_a_group(coordinator, group, other_group, db):
     taken = coordinator.post(
         f"/console/groups/{group.id}",
