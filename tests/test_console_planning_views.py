@@ -915,3 +915,38 @@ def test_the_address_a_refused_form_leaves_answers_a_reload_with_its_forms_page(
         response = coordinator.get(path)
         assert response.status_code == 302, path
         assert response.headers["Location"] == lands, path
+
+
+def test_the_preview_says_sent_for_what_already_went_out_today(coordinator, group, member, db, runtime):
+    """A meeting moved this morning: its notice went out at once, and the preview says "sent" for it, not
+    "will send"."""
+    from sqlalchemy import update
+
+    from checkin.models import Member, OutboxItem
+    from workers import schedule_jobs
+
+    now = utcnow()
+    zone = next(
+        z
+        for z in ("America/New_York", "Europe/London", "Asia/Tokyo", "Pacific/Honolulu")
+        if 9 <= now.astimezone(ZoneInfo(z)).hour <= 19
+    )
+    here = now.astimezone(ZoneInfo(zone))
+    with db.session() as s:
+        s.get(Group, group.id).timezone = zone
+        s.get(Member, member.id).timezone = zone
+    weekly(db, group.id, day=here.date())
+    with db.session() as s:
+        first = schedules.occurrences(s, group.id, now, now + timedelta(weeks=2))[0]
+        schedules.move_occurrence(
+            s, group.id, first.key, first.local_start.replace(tzinfo=None) + timedelta(days=1)
+        )
+    assert schedule_jobs.tick(utcnow() + timedelta(seconds=1), runtime=runtime)
+    with db.session() as s:
+        assert s.execute(
+            update(OutboxItem).where(OutboxItem.idempotency_key.like("change:%")).values(state="sent")
+        ).rowcount
+    page = text(coordinator.get(f"/console/groups/{group.id}/plan"))
+    row = re.search(r"<tr[^>]*>(?:(?!</tr>).)*is moved to(?:(?!</tr>).)*</tr>", page, re.S)
+    assert row, page[page.find('id="preview"') :][:3000]
+    assert ">sent</span>" in row.group(0) and "will send" not in row.group(0)
