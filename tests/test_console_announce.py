@@ -50,7 +50,7 @@ def test_preview_then_send_twice_sends_once_and_the_progress_counts(coordinator,
     preview = coordinator.post(f"/console/groups/{group.id}/announce/preview", words)
     assert preview.status_code == 200
     body = text(preview)
-    assert "2 member(s) get it: 1 now; 1 at their morning (quiet hours; first at " in body
+    assert "2 members get it: 1 now; 1 at their morning (quiet hours; first at " in body
     # written as the console writes times elsewhere: "Mon, Dec 7, 8:00 am CST"
     assert re.search(r"first at [A-Z][a-z]{2}, [A-Z][a-z]{2} \d{1,2}, \d{1,2}:\d\d [ap]m \S+\)", body)
     assert " UTC" not in body  # one clock on the page: the group's and each member's own

@@ -598,6 +598,7 @@ def test_simulator_shows_the_reply_and_the_alert_and_sends_nothing(
     assert response.status_code == 200
     assert "If you are in danger call 911" in page  # the crisis reply on the phone
     assert "Dana Ortiz" in page and "ALERT" in page and "(crisis): Sam, Tuesday Group" in page
+    assert "/console/escalations/" not in page  # no link to a case that was undone
     assert _counts(db) == before
     assert fake_twilio.messages() == [] and fake_twilio.calls() == []
     # The conversation goes on: the earlier text is posted back and replayed.

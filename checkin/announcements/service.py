@@ -104,7 +104,8 @@ class Preview:
 
     def summary(self) -> str:
         """One line for a coordinator: how many now, how many later and from when, how many skipped why."""
-        parts = [f"{len(self.sending)} member(s) get it: {self.now_count} now"]
+        n = len(self.sending)
+        parts = [f"{n} {'member gets' if n == 1 else 'members get'} it: {self.now_count} now"]
         if self.later:
             # In the group's own time, as the rest of the page reads (members' own times are per line).
             first = min(r.send_at for r in self.later).astimezone(ZoneInfo(self.group.timezone))

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from checkin.escalation.models import Escalation
 from checkin.models import OutboxItem
+from tests.browser.plain_words import assert_plain_words
 
 PILLS = "i took all my pills"
 
@@ -76,8 +77,15 @@ def test_an_open_crisis_case_says_what_to_do_now_and_the_members_language(
     expect(page.locator("dl.facts")).to_contain_text("speaks Spanish")
     screenshot(page, "case-next-steps")
 
+    page.goto(console_server.url("/console/"))  # the crisis banner names her, not only the case number
+    expect(page.locator("p.alarm").get_by_role("link", name=f"Rosa (#{esc.id})")).to_be_visible()
+    page.get_by_role("link", name=f"Rosa (#{esc.id})").click()
     page.get_by_role("button", name="Acknowledge: I am on it").click()
     expect(page.get_by_role("region", name="What to do now")).not_to_contain_text("Press Acknowledge first")
+    timeline = page.locator("ol.timeline").last
+    expect(timeline).to_contain_text("Acknowledged by")
+    expect(timeline).to_contain_text("on the website")
+    assert_plain_words(page)  # no "cancelled 0 pending alert(s)", no "by the console"
     page.get_by_label("Resolution note").fill("Called her, she is safe with her sister.")
     page.get_by_role("button", name="Resolve").click()
     expect(page.get_by_role("region", name="What to do now")).to_have_count(0)  # done: no steps left
