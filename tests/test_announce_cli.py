@@ -46,7 +46,7 @@ def test_announce_previews_sends_once_and_refuses_in_one_line(runtime, cli, grou
     refused = cli("--group", group.name, "Building closed tonight.")
     assert refused.exit_code == 1
     assert refused.output == (
-        "Error: Tuesday Group has 1 Spanish-speaking member(s): write the Spanish text too\n"
+        "Error: Tuesday Group has 1 Spanish-speaking member: write the Spanish text too\n"
     )
     assert cli("--group", "Nope", "Hi", "--text-es", "Hola").output == "Error: no group named 'Nope'\n"
 
@@ -56,7 +56,7 @@ def test_announce_previews_sends_once_and_refuses_in_one_line(runtime, cli, grou
     assert shown.exit_code == 0, shown.output
     lines = shown.output.splitlines()
     assert lines[0].startswith(
-        "Tuesday Group: 2 member(s) get it: 1 now; 1 at their morning (quiet hours; first at "
+        "Tuesday Group: 2 members get it: 1 now; 1 at their morning (quiet hours; first at "
     )
     assert lines[0].endswith("; 1 skipped (opted out)") and lines[-1] == "preview only: nothing sent"
     assert lines[1] == "  Ana (member 3, en, text): skipped (opted out)"

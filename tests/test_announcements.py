@@ -141,7 +141,7 @@ def test_spanish_speakers_need_the_spanish_text_and_bad_texts_are_refused_saying
     add_members(runtime.db, group, 2, language="en")
     add_members(runtime.db, group, 1, start=2, language="es")
     with pytest.raises(
-        AnnouncementError, match="Tuesday Group has 1 Spanish-speaking member\\(s\\): write the Spanish"
+        AnnouncementError, match="Tuesday Group has 1 Spanish-speaking member: write the Spanish"
     ):
         send(runtime.db, group, text_es="  ")
     with pytest.raises(AnnouncementError, match="announcement text is empty"):

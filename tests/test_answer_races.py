@@ -1,7 +1,7 @@
 """Answers racing for one open check-in prompt (PostgreSQL, the signed SMS webhook): exactly one text is
 the prompt's answer and is told "saved" with its own score; a text that loses the race is answered as a
-later answer is: by the member's older open prompt if there is one ("saved"), else "did you mean to answer a
-check-in?"; the prompt keeps the winner's score."""
+later answer is: by the member's older open prompt if there is one ("saved"), else "there is nothing to answer right now";
+the prompt keeps the winner's score."""
 
 import threading
 from datetime import timedelta
@@ -15,7 +15,7 @@ from tests.conftest import open_checkin, said
 from tests.test_inbound_exactly_once import _joined, _post_in_thread, _until_it_waits_for_the_lock
 
 SAVED = "Thanks, Sam. We saved your check-in:"
-LATER = "Did you mean to answer a check-in?"
+LATER = "Thanks. There is nothing to answer right now."
 
 
 def _text(response):

@@ -190,7 +190,7 @@ def test_no_recent_reminder_means_no_rsvp(runtime, twilio, db, fake_twilio, memb
     # "yes" is a keyword (an RSVP word), not free text for the inbox: the plain acknowledgement.
     assert reply(twilio, member.phone, "yes") == "Thanks, Sam, we got your message."
     # Nothing asked: a bare digit is not a score (it used to be, and a bare 1 raised an alert).
-    assert reply(twilio, member.phone, "1").startswith("Did you mean to answer a check-in?")
+    assert reply(twilio, member.phone, "1").startswith("Thanks. There is nothing to answer right now.")
     assert rsvps(db) == []
 
 

@@ -238,6 +238,18 @@ def test_simulate_sms_against_a_running_server(live_app, cli_env, member):
     assert result.stdout.strip() == NOBODY_READS_SAM
 
 
+def test_simulate_sms_signed_for_another_address_says_why_it_was_refused(live_app, cli_env, member):
+    # The server checks signatures over the public base URL it was started with, not the address dialled.
+    env = dict(cli_env, PUBLIC_BASE_URL="https://checkin.example.org")
+    result = run(
+        env, "simulate", "sms", "--url", live_app.settings.public_base_url, "--from", member.phone, "hi"
+    )
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert "refused the signature (403)" in line and "signed for https://checkin.example.org" in line, line
+    assert "PUBLIC_BASE_URL" in line and "FORBIDDEN" not in line
+
+
 def test_simulate_sms_with_nothing_listening(cli_env):
     result = run(
         dict(cli_env, PUBLIC_BASE_URL="http://127.0.0.1:9"), "simulate", "sms", "--from", "+12025550101", "hi"

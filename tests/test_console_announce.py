@@ -50,7 +50,7 @@ def test_preview_then_send_twice_sends_once_and_the_progress_counts(coordinator,
     preview = coordinator.post(f"/console/groups/{group.id}/announce/preview", words)
     assert preview.status_code == 200
     body = text(preview)
-    assert "2 member(s) get it: 1 now; 1 at their morning (quiet hours; first at " in body
+    assert "2 members get it: 1 now; 1 at their morning (quiet hours; first at " in body
     # written as the console writes times elsewhere: "Mon, Dec 7, 8:00 am CST"
     assert re.search(r"first at [A-Z][a-z]{2}, [A-Z][a-z]{2} \d{1,2}, \d{1,2}:\d\d [ap]m \S+\)", body)
     assert " UTC" not in body  # one clock on the page: the group's and each member's own
@@ -89,11 +89,29 @@ def test_a_refused_announcement_says_why_and_keeps_the_words(coordinator, db, gr
     for path in ("/announce/preview", "/announce"):
         response = coordinator.post(f"/console/groups/{group.id}{path}", words)
         assert response.status_code == 400
-        assert "Tuesday Group has 1 Spanish-speaking member(s): write the Spanish text too" in text(response)
+        assert "Tuesday Group has 1 Spanish-speaking member: write the Spanish text too" in text(response)
         assert "No meeting tonight.</textarea>" in text(response)
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(Announcement)) == 0
         assert s.scalar(select(func.count()).select_from(OutboxItem)) == 0
+
+
+def test_each_refused_text_is_marked_at_its_own_box_all_at_once(coordinator, group, people):
+    import re
+
+    words = {"text_en": "x" * 601, "text_es": "", "request_key": "k" * 32}
+    page = text(coordinator.post(f"/console/groups/{group.id}/announce/preview", words))
+    errors = dict(re.findall(r'<p class="field-error" id="([\w-]+)-error">(.*?)</p>', page))
+    assert errors == {
+        "text_en": "The English text is 601 characters; at most 600",
+        "text_es": "Tuesday Group has 1 Spanish-speaking member: write the Spanish text too",
+    }
+    assert "There are 2 problems to fix" in page
+    assert re.search(r'id="text_es"[^>]*aria-invalid="true" aria-describedby="text_es-error c-es"', page)
+    words["text_en"] = "No meeting tonight."
+    page = text(coordinator.post(f"/console/groups/{group.id}/announce/preview", words))
+    assert 'id="text_es-error"' in page and "text_en-error" not in page  # the filled box is not marked
+    assert not re.search(r'id="text_en"[^>]*aria-invalid', page)
 
 
 def test_facilitators_cannot_announce_and_other_groups_are_404(app, client, db, group, people, coordinator):

@@ -181,6 +181,18 @@ def test_coordinator_creates_a_group_and_bad_input_is_refused_with_a_reason(coor
     assert duplicate.status_code == 400 and "already exists" in text(duplicate)
 
 
+def test_an_emptied_time_zone_stays_empty_next_to_its_error(coordinator):
+    assert 'id="timezone" name="timezone" required list="zones" autocomplete="off" value="New York"' in text(
+        coordinator.get("/console/groups")
+    )  # a new form suggests New York
+    bad = coordinator.post("/console/groups", data={"name": "Evening", "timezone": "", "phone_number": ""})
+    assert bad.status_code == 400
+    page = text(bad)
+    assert re.search(r'id="timezone" name="timezone" required list="zones" autocomplete="off" value=""', page)
+    box = re.search(r'<input[^>]*id="timezone"[^>]*>', page).group(0)
+    assert "New York" not in box and 'aria-invalid="true"' in box, box
+
+
 def test_coordinator_edits_a_group(coordinator, group, other_group, db):
     taken = coordinator.post(
         f"/console/groups/{group.id}",
@@ -284,6 +296,27 @@ def test_schedule_builder_refuses_every_mistake_at_once_next_to_its_field(coordi
     assert 'value="Community Hall, Room 4"' in page and 'value="next tuesday"' in page  # as typed
     with db.session() as s:
         assert schedules.get_schedule(s, group.id) is None
+
+
+def test_a_dial_in_that_is_not_a_phone_number_is_refused_at_its_field(coordinator, group, db):
+    typed = {
+        "repeat": "weekly",
+        "weekday": "TU",
+        "time": "18:30",
+        "duration": "90",
+        "starts_on": "2030-01-01",
+        "dial_in": "call me",
+    }
+    response = coordinator.post(f"/console/groups/{group.id}/schedule", data=typed)
+    assert response.status_code == 400
+    assert field_errors(text(response)) == {
+        "dial_in": "Only digits, spaces and + - ( ) . belong in a phone number (no extension), e.g. 312 555 0199"
+    }
+    assert 'value="call me"' in text(response)  # kept as typed
+    typed["dial_in"] = "(202) 555-0123"
+    assert coordinator.post(f"/console/groups/{group.id}/schedule", data=typed).status_code == 302
+    with db.session() as s:
+        assert schedules.get_schedule(s, group.id).dial_in == "+12025550123"  # as members can dial it
 
 
 def test_upcoming_meetings_can_be_cancelled_or_moved(coordinator, group, db):
@@ -565,6 +598,7 @@ def test_simulator_shows_the_reply_and_the_alert_and_sends_nothing(
     assert response.status_code == 200
     assert "If you are in danger call 911" in page  # the crisis reply on the phone
     assert "Dana Ortiz" in page and "ALERT" in page and "(crisis): Sam, Tuesday Group" in page
+    assert "/console/escalations/" not in page  # no link to a case that was undone
     assert _counts(db) == before
     assert fake_twilio.messages() == [] and fake_twilio.calls() == []
     # The conversation goes on: the earlier text is posted back and replayed.
@@ -882,3 +916,38 @@ def test_the_address_a_refused_form_leaves_answers_a_reload_with_its_forms_page(
         response = coordinator.get(path)
         assert response.status_code == 302, path
         assert response.headers["Location"] == lands, path
+
+
+def test_the_preview_says_sent_for_what_already_went_out_today(coordinator, group, member, db, runtime):
+    """A meeting moved this morning: its notice went out at once, and the preview says "sent" for it, not
+    "will send"."""
+    from sqlalchemy import update
+
+    from checkin.models import Member, OutboxItem
+    from workers import schedule_jobs
+
+    now = utcnow()
+    zone = next(
+        z
+        for z in ("America/New_York", "Europe/London", "Asia/Tokyo", "Pacific/Honolulu")
+        if 9 <= now.astimezone(ZoneInfo(z)).hour <= 19
+    )
+    here = now.astimezone(ZoneInfo(zone))
+    with db.session() as s:
+        s.get(Group, group.id).timezone = zone
+        s.get(Member, member.id).timezone = zone
+    weekly(db, group.id, day=here.date())
+    with db.session() as s:
+        first = schedules.occurrences(s, group.id, now, now + timedelta(weeks=2))[0]
+        schedules.move_occurrence(
+            s, group.id, first.key, first.local_start.replace(tzinfo=None) + timedelta(days=1)
+        )
+    assert schedule_jobs.tick(utcnow() + timedelta(seconds=1), runtime=runtime)
+    with db.session() as s:
+        assert s.execute(
+            update(OutboxItem).where(OutboxItem.idempotency_key.like("change:%")).values(state="sent")
+        ).rowcount
+    page = text(coordinator.get(f"/console/groups/{group.id}/plan"))
+    row = re.search(r"<tr[^>]*>(?:(?!</tr>).)*is moved to(?:(?!</tr>).)*</tr>", page, re.S)
+    assert row, page[page.find('id="preview"') :][:3000]
+    assert ">sent</span>" in row.group(0) and "will send" not in row.group(0)

@@ -708,7 +708,11 @@ def test_watch_messages_reach_on_call_facilitators_in_one_daily_digest(twilio, d
         assert digest.send_due(s, (at + timedelta(minutes=30)).astimezone(UTC), ctx) == 0  # once a day
     items = alerts(db, purpose="digest")
     assert sent_to(items, PHONES) == [("dana", "sms"), ("eli", "sms")]  # on call, not backups or other groups
-    assert "1 member(s)" in items[0].body and "Sam" in items[0].body and "low" not in items[0].body
+    assert (
+        "1 member may be struggling" in items[0].body
+        and "Sam" in items[0].body
+        and "low" not in items[0].body
+    )
 
 
 def _prompts(db, member, states, now):

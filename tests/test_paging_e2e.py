@@ -311,7 +311,10 @@ def test_a_bare_digit_with_nothing_asked_gets_a_question_not_an_alarm(
     work(rt)
     replies = texted(fake_twilio, member.phone)
     assert len(replies) == 3, replies
-    assert all(r.startswith("Did you mean to answer a check-in? Reply 1 to 5") for r in replies)
+    assert all(
+        r.startswith("Thanks. There is nothing to answer right now. When a meeting reminder comes")
+        for r in replies
+    )
     assert escalations(db) == []
     with db.session() as s:
         assert set(s.scalars(select(AssessmentRecord.level))) == {"none"}

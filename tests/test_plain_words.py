@@ -170,6 +170,15 @@ def test_audit_rows_read_as_sentences():
     assert words.audit_sentence(viewed, "Frankie Facilitator", "Sam Rivera", groups, staff).startswith(
         "Frankie Facilitator read Sam Rivera's messages"
     )
+    assert words.audit_sentence(viewed, "Frankie Facilitator", "Sam Rivera", groups, staff).endswith(
+        ": 3 messages"
+    )  # not "3 message(s)"
+    assert words.plurals("1 message(s), 0 check-in(s)") == "1 message, 0 check-ins"
+    assert words.event_detail("cancelled 0 pending alert(s)") == ""  # a zero is not news
+    assert (
+        words.event_detail("cancelled 2 pending alert(s)") == "2 alerts still waiting to go out were stopped"
+    )
+    assert words.channel_words("console") == "on the website"
     saved = SimpleNamespace(
         action="setting_changed", detail="group:2 reminder plan saved", member_id=None, escalation_id=None
     )

@@ -108,15 +108,47 @@ def test_an_ordinary_reason_lowers_only_its_own_clause():
 EXACTLY = [
     ("kept in, phone taken (es)", "mi pareja no me deja salir de la casa y me esconde el celular", "urgent"),
     ("kept in, keys taken", "he hides my car keys and wont let me leave the house", "urgent"),
-    ("relapse x sponsor not answering", "used again last night, 6 months gone, and my sponsor isnt picking up", "urgent"),
-    ("meds out x doctor not answering (mixed)", "se me acabaron las pastillas y el doctor no contesta, idk what to do", "urgent"),
+    (
+        "relapse x sponsor not answering",
+        "used again last night, 6 months gone, and my sponsor isnt picking up",
+        "urgent",
+    ),
+    (
+        "meds out x doctor not answering (mixed)",
+        "se me acabaron las pastillas y el doctor no contesta, idk what to do",
+        "urgent",
+    ),
     ("passive x a time", "lowkey dont care if i live or die today", "urgent"),
-    ("a visit x don't look for me", "heading out to see my old unit buddies tonight. dont look for me", "crisis"),
-    ("a goodbye letter x not answering", "my son left a goodbye letter on his desk and hes not answering his phone", "crisis"),
-    ("a goodbye audio x not answering (es)", "mi hermana mando un audio despidiendose y ya no contesta", "crisis"),
-    ("locked in x says she will cut (es)", "mi hija se encerro en su cuarto y dice que se va a cortar", "crisis"),
-    ("car running x shut garage", "my dad is in the garage with the truck running and the garage door shut", "crisis"),
-    ("car running x muffler", "my husband is in the garage with the car running, fixing the muffler again", "watch"),
+    (
+        "a visit x don't look for me",
+        "heading out to see my old unit buddies tonight. dont look for me",
+        "crisis",
+    ),
+    (
+        "a goodbye letter x not answering",
+        "my son left a goodbye letter on his desk and hes not answering his phone",
+        "crisis",
+    ),
+    (
+        "a goodbye audio x not answering (es)",
+        "mi hermana mando un audio despidiendose y ya no contesta",
+        "crisis",
+    ),
+    (
+        "locked in x says she will cut (es)",
+        "mi hija se encerro en su cuarto y dice que se va a cortar",
+        "crisis",
+    ),
+    (
+        "car running x shut garage",
+        "my dad is in the garage with the truck running and the garage door shut",
+        "crisis",
+    ),
+    (
+        "car running x muffler",
+        "my husband is in the garage with the car running, fixing the muffler again",
+        "watch",
+    ),
 ]
 
 

@@ -373,3 +373,79 @@ def test_a_groups_prompt_and_nudge_greet_each_member_by_name_when_sent(runtime, 
     schedule_jobs.tick(nudge_time, runtime=runtime)
     deliver_due(runtime, nudge_time)
     assert texts_to(fake_twilio, sam.phone)[1] == "Still there, Sam?"
+
+
+# --- the dial-in number -------------------------------------------------------------------------
+
+
+def _meets_at(db, group, **place):
+    with db.session() as s:
+        set_schedule(
+            s,
+            group.id,
+            rrule="FREQ=WEEKLY;BYDAY=TU",
+            start_local=time(18),
+            duration_minutes=90,
+            starts_on=date(2020, 1, 7),
+            now=EDITED,
+            **place,
+        )
+
+
+def test_a_reminder_gives_the_address_and_the_dial_in_number(db, groups):
+    ours, _, _ = groups
+    _meets_at(db, ours, location="12 Main St", dial_in="(202) 555-0123")
+    sent = reminders(db, ours.id)
+    assert sent["Sam"] == (
+        "Reminder: Tuesday Group meets tomorrow, Tue, Jan 14 at 6:00 pm, at 12 Main St, dial-in +12025550123. "
+        "Reply 1 if you're coming, 2 if not. Reply STOP to stop."
+    )
+    assert sent["Rosa"] == (
+        "Tuesday Group: martes 14 de enero, 6:00 p. m., en 12 Main St, por teléfono: +12025550123. "
+        "1 voy, 2 no voy. BAJA: parar"
+    )
+
+
+def test_a_moved_meeting_and_when_give_the_dial_in_number_too(db, groups):
+    from checkin.answers import when
+    from checkin.models import Member
+    from checkin.schedules import move_occurrence
+
+    ours, _, (sam, rosa, _) = groups
+    _meets_at(db, ours, location="12 Main St", dial_in="202 555 0123")
+    with db.session() as s:
+        move_occurrence(s, ours.id, "20200114T2300Z", datetime(2020, 1, 15, 19, 0), now=EDITED)
+    with db.session() as s:
+        moved = {
+            p.member_name: p.body for p in preview(s, ours.id, EDITED, 14, now=EDITED) if p.kind == "change"
+        }
+        assert moved["Sam"].endswith(
+            "moved to Wed, Jan 15 at 7:00 pm, at 12 Main St, dial-in +12025550123. Reply STOP to stop."
+        )
+        assert ", en 12 Main St, por teléfono: +12025550123." in moved["Rosa"]
+        assert when.reply(s, s.get(Member, sam.id), ours.phone_number, EDITED).endswith(
+            ", at 12 Main St, dial-in +12025550123."
+        )
+
+
+def test_with_no_room_for_both_a_spanish_reminder_keeps_the_address_in_two_texts(db, groups):
+    from checkin.templates import segments
+
+    ours, _, _ = groups
+    with db.session() as s:
+        from checkin.models import Group
+
+        s.get(Group, ours.id).name = "Apoyo Mutuo de los Miércoles"
+    _meets_at(db, ours, location="Iglesia San José, Salón 3", dial_in="202 555 0123")
+    rosa = reminders(db, ours.id)["Rosa"]
+    assert ", en Iglesia San José, Salón 3. 1 voy" in rosa and "teléfono" not in rosa
+    assert segments(rosa)[2] == 2
+
+
+@pytest.mark.parametrize("typed", ["call me", "555", "+1 202 555 0123 x 44"])
+def test_a_dial_in_that_is_not_a_phone_number_is_refused(db, groups, typed):
+    ours, _, _ = groups
+    with db.session() as s, pytest.raises(ValidationError, match="^dial-in: "):
+        set_schedule(
+            s, ours.id, rrule="FREQ=WEEKLY;BYDAY=TU", start_local=time(18), duration_minutes=90, dial_in=typed
+        )

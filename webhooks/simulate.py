@@ -63,3 +63,20 @@ def post_sms(
     )
     with urlopen(request, timeout=timeout) as response:
         return replies_from_twiml(response.read().decode())
+
+
+def refusal(exc: Exception, settings) -> str | None:
+    """One line for a request the service refused (an HTTP error status), or None for any other failure.
+    A 403 is the signature: it was made over this command's public URL, and the server checks it over
+    the public base URL it was started with (and its auth token)."""
+    from urllib.error import HTTPError
+
+    if not isinstance(exc, HTTPError):
+        return None
+    if exc.code == 403:
+        return (
+            f"the service refused the signature (403): this command signed for {settings.public_base_url}, "
+            "and the server checks the public base URL it was started with: "
+            "give this command the server's PUBLIC_BASE_URL (and TWILIO_AUTH_TOKEN); --url only says where to send"
+        )
+    return f"the service answered {exc.code} {exc.reason}"

@@ -39,7 +39,14 @@ MAX_CHARS = 600
 
 
 class AnnouncementError(ValidationError):
-    """The announcement cannot be sent as asked; the message says what to change."""
+    """The announcement cannot be sent as asked; the message says what to change. `field` is the text it
+    is about ("text_en" | "text_es", None for the whole form); `all`, every such problem at once (the
+    first is the error itself), so a form can mark each text."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+        self.all: list[AnnouncementError] = [self]
 
 
 class KeyUsed(AnnouncementError):
@@ -97,7 +104,8 @@ class Preview:
 
     def summary(self) -> str:
         """One line for a coordinator: how many now, how many later and from when, how many skipped why."""
-        parts = [f"{len(self.sending)} member(s) get it: {self.now_count} now"]
+        n = len(self.sending)
+        parts = [f"{n} {'member gets' if n == 1 else 'members get'} it: {self.now_count} now"]
         if self.later:
             # In the group's own time, as the rest of the page reads (members' own times are per line).
             first = min(r.send_at for r in self.later).astimezone(ZoneInfo(self.group.timezone))
@@ -112,22 +120,43 @@ class Preview:
         return "; ".join(parts)
 
 
-def _texts(text_en: str | None, text_es: str | None) -> tuple[str, str | None]:
-    text_en = (text_en or "").strip()
-    text_es = (text_es or "").strip() or None
-    if not text_en:
-        raise AnnouncementError("the announcement text is empty: write what the members should read")
-    for label, text in (("English", text_en), ("Spanish", text_es)):
-        if text is None:
+def _text_problems(text_en: str | None, text_es: str | None) -> list[AnnouncementError]:
+    """Every way the two texts are not acceptable, each for its text."""
+    problems = []
+    if not (text_en or "").strip():
+        problems.append(
+            AnnouncementError("the announcement text is empty: write what the members should read", "text_en")
+        )
+    for label, field, text in (("English", "text_en", text_en), ("Spanish", "text_es", text_es)):
+        text = (text or "").strip()
+        if not text:
             continue
         if len(text) > MAX_CHARS:
-            raise AnnouncementError(f"the {label} text is {len(text)} characters; at most {MAX_CHARS}")
+            problems.append(
+                AnnouncementError(f"the {label} text is {len(text)} characters; at most {MAX_CHARS}", field)
+            )
+            continue
         encoding, chars, count = segments(text)
         if count > MAX_SEGMENTS:
-            raise AnnouncementError(
-                f"the {label} text is {count} SMS segments ({chars} {encoding} characters); at most {MAX_SEGMENTS}"
+            problems.append(
+                AnnouncementError(
+                    f"the {label} text is {count} SMS segments ({chars} {encoding} characters); at most {MAX_SEGMENTS}",
+                    field,
+                )
             )
-    return text_en, text_es
+    return problems
+
+
+def _refuse(problems: list[AnnouncementError]) -> None:
+    if problems:
+        first = problems[0]
+        first.all = list(problems)
+        raise first
+
+
+def _texts(text_en: str | None, text_es: str | None) -> tuple[str, str | None]:
+    _refuse(_text_problems(text_en, text_es))
+    return (text_en or "").strip(), (text_es or "").strip() or None
 
 
 def preview(
@@ -137,7 +166,7 @@ def preview(
     Refuses (AnnouncementError) an empty or too long text, and a group with Spanish speakers but no
     Spanish text."""
     now = now or utcnow()
-    text_en, text_es = _texts(text_en, text_es)
+    problems = _text_problems(text_en, text_es)  # refused below, with the Spanish one: all at once
     plan = get_plan(session, group.id)
     rows = session.execute(
         select(
@@ -169,10 +198,15 @@ def preview(
         recipients.append(Recipient(mid, first, language, channel, zone, send_at, skipped))
     result = Preview(group, recipients, now)
     spanish = result.languages.get("es", 0)
-    if spanish and text_es is None:
-        raise AnnouncementError(
-            f"{group.name} has {spanish} Spanish-speaking member(s): write the Spanish text too"
+    if spanish and not (text_es or "").strip():
+        members = "member" if spanish == 1 else "members"
+        problems.append(
+            AnnouncementError(
+                f"{group.name} has {spanish} Spanish-speaking {members}: write the Spanish text too",
+                "text_es",
+            )
         )
+    _refuse(problems)
     return result
 
 

@@ -18,7 +18,7 @@ def reply(session: Session, member: Member, to_number: str | None, now: datetime
     from checkin.schedules.service import group_config
 
     # The same date and time words as the reminders (config/plan.toml), so WHEN and a reminder agree.
-    from checkin.schedules.texts import _date, _time
+    from checkin.schedules.texts import _date, _time, fitting, places
 
     groups = session.execute(
         select(Group.id, Group.phone_number)
@@ -37,15 +37,13 @@ def reply(session: Session, member: Member, to_number: str | None, now: datetime
     config = group_config(session, group.id)  # the place line in the group's own words, as in its reminders
     fmt = config.format(lang)
     local = occ.starts_at.astimezone(ZoneInfo(member.effective_timezone))
-    place = ""
-    if occ.location:
-        place = config.template(lang, "where_address").format(address=occ.location)
-    elif occ.dial_in:
-        place = config.template(lang, "where_dial_in").format(dial_in=occ.dial_in)
-    return templates.render(
-        "when_moved" if occ.status == "moved" else "when_next",
-        lang,
-        day=_date(fmt, local),
-        time=f"{_time(fmt, local)} {local.tzname()}",
-        place=place,
+    return fitting(
+        lambda place: templates.render(
+            "when_moved" if occ.status == "moved" else "when_next",
+            lang,
+            day=_date(fmt, local),
+            time=f"{_time(fmt, local)} {local.tzname()}",
+            place=place,
+        ),
+        places(config, lang, occ.location, occ.dial_in),
     )

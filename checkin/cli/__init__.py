@@ -273,7 +273,7 @@ def simulate_group():
 def simulate_sms(from_, to, url, text):
     """Text TEXT to the service from NUMBER and print the reply."""
     from checkin.phones import InvalidPhone, normalize_phone
-    from webhooks.simulate import post_sms
+    from webhooks.simulate import post_sms, refusal
 
     settings = load_settings()
     try:
@@ -285,9 +285,9 @@ def simulate_sms(from_, to, url, text):
         replies = post_sms(
             settings, from_, to or settings.twilio_from_number or "+15005550006", " ".join(text), url, sid=sid
         )
-    except OSError as exc:
+    except OSError as exc:  # an HTTP error status too (urllib's HTTPError): the service answered, and refused
         raise click.ClickException(
-            f"cannot reach the service at {url or settings.public_base_url}: {exc}"
+            refusal(exc, settings) or f"cannot reach the service at {url or settings.public_base_url}: {exc}"
         ) from None
     if not replies:  # a routine text: a worker decides it and its reply goes by REST (checkin.intake)
         replies = _answer_by_rest(sid)

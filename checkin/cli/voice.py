@@ -61,9 +61,12 @@ def register(cli) -> None:
         try:
             walk(walker, inputs, dial_status, click.echo)
             walker.hang_up()  # else the member's timeline shows the call as still in progress
-        except OSError as exc:
+        except OSError as exc:  # an HTTP error status too: the service answered, and refused
+            from webhooks.simulate import refusal
+
             raise click.ClickException(
-                f"cannot reach the service at {url or settings.public_base_url}: {exc}"
+                refusal(exc, settings)
+                or f"cannot reach the service at {url or settings.public_base_url}: {exc}"
             ) from None
         except ET.ParseError:
             raise click.ClickException("the service did not answer with TwiML") from None

@@ -95,7 +95,8 @@ def send_due(session: Session, now: datetime, ctx) -> int:
         parts = []
         if names:
             first_names = sorted({n.split()[0] for n in names})
-            parts.append(f"{len(first_names)} member(s) may be struggling (watch): {', '.join(first_names)}.")
+            many = "1 member" if len(first_names) == 1 else f"{len(first_names)} members"
+            parts.append(f"{many} may be struggling (watch): {', '.join(first_names)}.")
         if silent:
             parts.append(f"Not answering check-ins: {', '.join(sorted({n.split()[0] for n in silent}))}.")
         body = f"Checkin digest, {group.name}: {' '.join(parts)} {ctx.base_url}/console"

@@ -289,7 +289,7 @@ def assess_message(
                 history, answered = _history_recording_answer(session, member, message, score, source)
             except PromptTaken as taken:
                 # As a moment later: the text is read again with the open prompt left (an older one),
-                # or with none (a "did you mean to answer a check-in?", an RSVP, or an unprompted
+                # or with none (a "nothing to answer right now", an RSVP, or an unprompted
                 # check-in), and assessed as such.
                 log.info("open prompt=%s answered concurrently; message=%s", taken.args[0], message.id)
                 from checkin.answers.asked import open_prompt_again

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from checkin.db import utcnow
 from checkin.directory import ValidationError, check_timezone
 from checkin.models import Group, GroupMember, Member, Message, OutboxItem
+from checkin.phones import InvalidPhone, normalize_phone
 from checkin.schedules.models import OccurrenceOverride, ReminderPlan, Schedule
 from checkin.schedules.plan import (
     Plan,
@@ -153,8 +154,12 @@ def set_schedule(
         raise ValidationError("duration must be 5 to 1440 minutes")
     if location and len(location) > 200:
         raise ValidationError("address must be at most 200 characters")
-    if dial_in and len(dial_in) > 40:
-        raise ValidationError("dial-in must be at most 40 characters")
+    if dial_in:
+        # A number members can call: "call me" or a typo would reach nobody (checkin.phones).
+        try:
+            dial_in = normalize_phone(dial_in)
+        except InvalidPhone as exc:
+            raise ValidationError(f"dial-in: {exc.advice}") from None
     schedule = get_schedule(session, group_id)
     starts_on = starts_on or (
         schedule.starts_on if schedule else now.astimezone(ZoneInfo(group.timezone)).date()
@@ -674,8 +679,11 @@ def preview(
     *,
     now: datetime | None = None,
     base_url: str = "",
+    written: bool = False,
 ) -> list[PlannedSend]:
     """Every send the plan will make for the group in [start, start + days), held ones marked.
+    `written`: also the ones already due and written to the outbox (sent or on their way), for a page
+    that says which went out.
 
     A preview from now also lists what is already due but not yet written, as the next tick will write
     it (a catch-up reminder planned at the moment of an edit, a backlog), at the time it was due, and
@@ -693,9 +701,9 @@ def preview(
             for s in due_sends(groups, now, config=config, open_prompts=prompts, base_url=base_url)
             if s.held_reason in _STILL_TO_SEND and s.send_at_utc < start and s.key not in shown
         ]
-        written = _written_keys(session, [s.key for s in due])
+        done = set() if written else _written_keys(session, [s.key for s in due])
         sends = sorted(
-            sends + [s for s in due if s.key not in written],
+            sends + [s for s in due if s.key not in done],
             key=lambda s: (s.send_at_utc, s.group_id, s.member_id, s.kind, s.key),
         )
     return sends

@@ -10,6 +10,7 @@ from babel.dates import format_datetime
 
 from checkin.schedules.plan import TEMPLATE_FIELDS, PlanConfig
 from checkin.schedules.recurrence import Occurrence
+from checkin.templates import MAX_SEGMENTS, segments
 
 # CLDR writes "6:30 p. m." and "6:30 PM" with no-break spaces (U+00A0, U+202F): outside GSM-7, one of
 # them would turn a whole SMS into UCS-2 (70 characters a segment instead of 160). A plain space reads
@@ -67,12 +68,25 @@ def _one_period(text: str) -> str:
     return _DOUBLE_PERIOD.sub("", text)
 
 
-def _where(config: PlanConfig, language: str, occ: Occurrence) -> str:
-    if occ.location:
-        return config.template(language, "where_address").format(address=occ.location)
-    if occ.dial_in:
-        return config.template(language, "where_dial_in").format(dial_in=occ.dial_in)
-    return ""
+def places(config: PlanConfig, language: str, location: str | None, dial_in: str | None) -> list[str]:
+    """The {where} lines for a meeting, the fullest first: with an address and a dial-in, both (members
+    who come in person need the one, members who join by phone the other), then the address alone for
+    a text that has no room for both; with one of them, that one; with neither, nothing."""
+    address = config.template(language, "where_address").format(address=location) if location else ""
+    phone = config.template(language, "where_dial_in").format(dial_in=dial_in) if dial_in else ""
+    if address and phone:
+        return [address + phone, address]
+    return [address or phone]
+
+
+def fitting(fill, lines: list[str]) -> str:
+    """fill(line) with the first of `lines` whose text fits MAX_SEGMENTS (the last one if none does):
+    the dial-in goes in wherever the text has room for it, and never makes a reminder three texts."""
+    for line in lines[:-1]:
+        text = fill(line)
+        if segments(text)[2] <= MAX_SEGMENTS:
+            return text
+    return fill(lines[-1])
 
 
 # The kinds whose text may name the member ({name}, as TEMPLATE_FIELDS offers it): rendered per member.
@@ -111,14 +125,18 @@ def _render(
         local = occ.starts_at.astimezone(tz)
         days = (local.date() - send_at.astimezone(tz).date()).days
         when = fmt["today"] if days == 0 else fmt["tomorrow"] if days == 1 else ""
-        return config.template(language, "reminder").format(
+        template = config.template(language, "reminder")
+        values = dict(
             name=member_name,
             group=group_name,
             when=when,
             date=_date(fmt, local),
             time=_time(fmt, local),
             weekday=_weekday(fmt, local),
-            where=_where(config, language, occ),
+        )
+        return fitting(
+            lambda where: _one_period(template.format(**values, where=where)),
+            places(config, language, occ.location, occ.dial_in),
         )
     original = occ.original_start.astimezone(tz)
     values = dict(
@@ -131,6 +149,9 @@ def _render(
     if occ.status == "cancelled":
         return config.template(language, "cancelled").format(**values)
     new = occ.starts_at.astimezone(tz)
-    return config.template(language, "moved").format(
-        **values, new_date=_date(fmt, new), new_time=_time(fmt, new), where=_where(config, language, occ)
+    template = config.template(language, "moved")
+    values.update(new_date=_date(fmt, new), new_time=_time(fmt, new))
+    return fitting(
+        lambda where: _one_period(template.format(**values, where=where)),
+        places(config, language, occ.location, occ.dial_in),
     )

@@ -41,11 +41,17 @@ def test_send_an_announcement_and_watch_the_bar_reach_100(
     # Spanish speakers and no Spanish text: refused, saying why, with the words kept.
     expect(page.get_by_role("alert")).to_contain_text("write the Spanish text too")
     expect(page.get_by_label("English text")).to_have_value("No meeting tonight: the building is closed.")
+    # ...marked at the empty Spanish box, not at the English one that is filled in.
+    expect(page.get_by_label("Spanish text")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("English text")).not_to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#text_es-error")).to_have_text(
+        "Tuesday Group has 1 Spanish-speaking member: write the Spanish text too"
+    )
+    if viewport is PHONE:
+        screenshot(page, "announce-refused")
     page.get_by_label("Spanish text").fill("No hay reunion esta noche: el edificio esta cerrado.")
     page.get_by_role("button", name="Preview").click()
-    expect(page.locator("#announce-summary")).to_have_text(
-        "3 member(s) get it: 3 now; 1 skipped (opted out)."
-    )
+    expect(page.locator("#announce-summary")).to_have_text("3 members get it: 3 now; 1 skipped (opted out).")
     expect(page.get_by_text("skipped: opted out")).to_be_visible()
     if viewport is PHONE:  # (screenshot takes both sizes)
         screenshot(page, "announce-preview")

@@ -62,6 +62,21 @@ def test_the_group_form_shows_every_mistake_at_its_field_and_focuses_the_summary
     expect(page.locator(":focus")).to_have_id("phone_number")
 
 
+def test_an_emptied_time_zone_is_not_refilled_with_new_york(browser_page, console_server, screenshot):
+    page = browser_page
+    page.goto(console_server.url("/console/groups"))
+    form = page.locator("form", has=page.get_by_role("button", name="Create group"))
+    expect(form.get_by_label("Time zone")).to_have_value("New York")  # the suggestion on a new form
+    form.get_by_label("Name").fill("Evening")
+    form.get_by_label("Time zone").fill("")
+    # `required` would stop the browser from sending it: as a browser that does not check it would
+    page.eval_on_selector("#timezone", "el => el.removeAttribute('required')")
+    form.get_by_role("button", name="Create group").click()
+    expect(page.locator("#timezone-error")).to_be_visible()
+    expect(page.get_by_label("Time zone")).to_have_value("")  # as typed, as its error asks for a city
+    screenshot(page, "newgroup-empty-zone")
+
+
 def test_the_member_form_shows_every_mistake_and_a_spaces_only_name_is_named(
     browser_page, console_server, group
 ):

@@ -172,7 +172,11 @@ def run_call(
                 transcribable = False
                 take(
                     token,
-                    [Line("note", "Twilio's transcript arrives after the call and is read like a text.")],
+                    [
+                        Line(
+                            "note", "The message is written out in words after the call and read like a text."
+                        )
+                    ],
                 )
                 continue
             if not listening:

@@ -19,6 +19,7 @@ Simulated MessageSids start with "SMsim" as a second mark in case one is ever lo
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -164,6 +165,10 @@ def run(
     return turns
 
 
+# An alert's link to its case (checkin.escalation.service.link), left out of a simulated alert.
+_CASE_LINK = re.compile(r"\s*\S*/console/escalations/\d+")
+
+
 def sends(session: Session, ids: list[int]) -> tuple[tuple[Send, ...], tuple[Send, ...]]:
     """The outbox rows `ids` as (alerts to staff, everything else), in the order they were written."""
     alerts, other = [], []
@@ -178,6 +183,9 @@ def sends(session: Session, ids: list[int]) -> tuple[tuple[Send, ...], tuple[Sen
         else []
     )
     for item, staff_name in rows:
-        send = Send(staff_name or "the member", item.channel, item.purpose, item.body)
+        body = item.body
+        if item.staff_id is not None and body:  # the case was undone: no link to a case that is not there
+            body = _CASE_LINK.sub("", body).rstrip()
+        send = Send(staff_name or "the member", item.channel, item.purpose, body)
         (alerts if item.staff_id is not None else other).append(send)
     return tuple(alerts), tuple(other)

@@ -118,8 +118,10 @@ def console_alarms() -> dict:
     the signed-in user's groups: crisis and urgent cases nobody has taken, from the minute they open
     (still paging), and groups whose policy reaches nobody now. Read once per request."""
     from flask import current_app, g
+    from sqlalchemy import select
 
     from checkin.escalation import reach
+    from checkin.models import Member
     from webhooks.console.auth import current_staff, db, visible_group_ids
 
     if "console_alarms" in g:
@@ -137,7 +139,21 @@ def console_alarms() -> dict:
 
         logging.getLogger("checkin.console").exception("console alarms could not be read")
         return {"waiting": {}, "unreachable": [], "failed": True, "count": 0, "words": ""}
+    # The banner names each member (first name), not only the case number: "Dana (#1)".
+    member_ids = {e.member_id for w in waiting.values() for e in w.shown if e.member_id}
+    first = (
+        dict(session.execute(select(Member.id, Member.display_name).where(Member.id.in_(member_ids))).all())
+        if member_ids
+        else {}
+    )
+    names = {
+        e.id: (first.get(e.member_id) or "").split(" ")[0]
+        for w in waiting.values()
+        for e in w.shown
+        if (first.get(e.member_id) or "").strip()
+    }
     g.console_alarms = {
+        "names": names,
         "waiting": waiting,
         "unreachable": unreachable,
         "count": sum(w.count for w in waiting.values()),
@@ -177,6 +193,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(here, "here")
     app.add_template_filter(rule_reasons, "rule_reasons")
     app.add_template_filter(words.rule_details, "rule_details")
+    app.add_template_filter(words.channel_words, "channel_words")
     app.add_template_filter(words.rule_why, "rule_why")
     app.add_template_filter(words.event_detail, "event_detail")
     app.add_template_filter(words.clock, "clock")

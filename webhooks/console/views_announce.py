@@ -22,6 +22,7 @@ from webhooks.console import (
     coordinator_required,
     current_staff,
     db,
+    forms,
     group_visible,
     login_required,
 )
@@ -38,7 +39,18 @@ def _form() -> dict:
     }
 
 
-def _page(group, form=None, error=None, status=200):
+def _refused(group, form, exc: AnnouncementError):
+    """The form again with what was typed: each text's mistakes at that text (forms.Problems, all at
+    once); a mistake about the whole form (its send key, nobody to send to) above it."""
+    problems = forms.Problems()
+    for each in exc.all:
+        if each.field:
+            problems.add(each.field, str(each), named=True)
+    general = next((str(e) for e in exc.all if not e.field), None)
+    return _page(group, form, general, 400, problems=problems.fields)
+
+
+def _page(group, form=None, error=None, status=200, problems=None):
     form = form or {"text_en": "", "text_es": "", "request_key": uuid.uuid4().hex}
     past = db().scalars(
         select(Announcement)
@@ -47,7 +59,7 @@ def _page(group, form=None, error=None, status=200):
         .limit(10)
     )
     return render_template(
-        "console/announce.html", group=group, form=form, error=error, past=list(past)
+        "console/announce.html", group=group, form=form, error=error, problems=problems or {}, past=list(past)
     ), status
 
 
@@ -71,7 +83,7 @@ def announce_preview(group_id: int):
     try:
         planned = announcements.preview(db(), group, form["text_en"], form["text_es"])
     except AnnouncementError as exc:
-        return _page(group, form, str(exc), 400)
+        return _refused(group, form, exc)
     return render_template(
         "console/announce_preview.html", group=group, form=form, planned=planned, shown=PREVIEW_ROWS
     )
@@ -98,7 +110,7 @@ def announce_send(group_id: int):
         db().rollback()
         if isinstance(exc, announcements.KeyUsed):  # the words are kept; a new key sends them as a new one
             form = dict(form, request_key=uuid.uuid4().hex)
-        return _page(group, form, str(exc), 400)
+        return _refused(group, form, exc)
     if announcement.group_id != group.id:  # a key reused from another group's form: not this one's
         db().rollback()
         abort(400, "this send key belongs to another announcement: reload the page and send again")

@@ -252,6 +252,8 @@ def escalation(escalation_id: int):
         words=EVENT_WORDS,
         candidates=[s for s in _who_can_take(esc) if s.id != esc.acknowledged_by],
         member_page=member is not None and not outside,
+        # Whoever calls back must know to speak the member's language, as the alert says.
+        speaks=service.SPEAKS.get(member.language) if member is not None else None,
         now=utcnow(),
     )
 

@@ -236,6 +236,8 @@ def _read_schedule(form):
     starts_from = problems.check("starts_on", forms.day, form, "starts_on", SCHEDULE_LABELS["starts_on"])
     location = problems.check("location", forms.text, form, "location", "Address", max_len=200)
     dial_in = problems.check("dial_in", forms.text, form, "dial_in", "Dial-in number", max_len=40)
+    if dial_in:  # a number members can call, as every phone field reads one
+        dial_in = problems.phone("dial_in", dial_in)
     return problems, rec, starts_from, at, duration, location, dial_in
 
 

@@ -275,7 +275,11 @@ def member_edit(member_id: int):
     session.commit()
     flash(
         "Saved."
-        + (f" {moved} message(s) queued for the old number will go to the new one." if moved else ""),
+        + (
+            f" {moved} {'message' if moved == 1 else 'messages'} queued for the old number will go to the new one."
+            if moved
+            else ""
+        ),
         "ok",
     )
     if "name" in changed:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from checkin import schedules
 from checkin.db import utcnow
 from checkin.directory import ValidationError
-from checkin.models import Group, Member
+from checkin.models import Group, Member, OutboxItem
 from checkin.schedules.plan import LANGUAGE_NAMES
 from webhooks.console import (
     bp,
@@ -150,7 +150,9 @@ def _plan_page(group: Group, form=None, problems=None, status=200, texts_form=No
     settings = current_app.extensions["checkin"].settings
     has_schedule = schedules.get_schedule(session, group.id) is not None
     sends = (
-        schedules.preview(session, group.id, now, PREVIEW_DAYS, now=now, base_url=settings.public_base_url)
+        schedules.preview(
+            session, group.id, now, PREVIEW_DAYS, now=now, base_url=settings.public_base_url, written=True
+        )
         if has_schedule
         else []
     )
@@ -169,6 +171,14 @@ def _plan_page(group: Group, form=None, problems=None, status=200, texts_form=No
     sends = [s for s in sends if s.local_time.date() < today + timedelta(days=PREVIEW_DAYS)]
     day_counts, day_sends = _preview_days(sends, names, today, page_day)
     spoken = _spoken(session, group, day_sends, now)
+    # What already went out (or is going) says so: "sent", not "will send" (its outbox row, by key).
+    written = dict(
+        session.execute(
+            select(OutboxItem.idempotency_key, OutboxItem.state).where(
+                OutboxItem.idempotency_key.in_([s.key for s in day_sends if s.key] or [""])
+            )
+        ).all()
+    )
     return render_template(
         "console/plan.html",
         group=group,
@@ -182,6 +192,7 @@ def _plan_page(group: Group, form=None, problems=None, status=200, texts_form=No
         page_day=page_day,
         day_sends=day_sends,
         spoken=spoken,
+        written=written,
         days=PREVIEW_DAYS,
         count=len(sends),
         held=sum(1 for s in sends if s.held_reason),

@@ -312,7 +312,25 @@ def event_detail(detail: str | None) -> str:
         n = int(reach.group(1))
         who = "the one staff member who can be" if n == 1 else f"the {n} staff members who can be"
         return f"Nobody the policy names can be reached now, so {who} reached is paged instead."
+    cancelled = re.fullmatch(r"cancelled (\d+) pending alert\(s\)", text)
+    if cancelled:  # on taking a case: the alerts not yet gone out are stopped
+        n = int(cancelled.group(1))
+        if n == 0:
+            return ""  # nothing was waiting: nothing to say
+        return (
+            "1 alert still waiting to go out was stopped"
+            if n == 1
+            else f"{n} alerts still waiting to go out were stopped"
+        )
     return text
+
+
+# How a staff member acted on a case (EscalationEvent.channel), as its timeline says it.
+_CHANNEL_WORDS = {"sms": "by text", "voice": "by phone call", "console": "on the website"}
+
+
+def channel_words(channel: str | None) -> str:
+    return _CHANNEL_WORDS.get(channel or "", f"by {channel}" if channel else "")
 
 
 def rule_details(ids) -> Markup:
@@ -615,5 +633,13 @@ def audit_sentence(event, who: str | None, member: str | None, groups: dict, sta
         verb += f" ({staff.get(named['staff'], 'a staff member')})"
     if event.escalation_id:
         verb += f" (case #{event.escalation_id})"
-    rest = rest.replace("_", " ").replace("=", ": ")
+    rest = plurals(rest.replace("_", " ").replace("=", ": "))
     return f"{actor} {verb}" + (f": {rest}" if rest else "")
+
+
+_COUNTED = re.compile(r"\b(\d+) ([a-z-]+)\(s\)")
+
+
+def plurals(text: str) -> str:
+    """A stored detail's "1 message(s)" / "3 line(s)" as a person writes it: "1 message", "3 lines"."""
+    return _COUNTED.sub(lambda m: f"{m.group(1)} {m.group(2)}{'' if m.group(1) == '1' else 's'}", text)
