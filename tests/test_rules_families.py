@@ -241,9 +241,9 @@ def test_unless_table_names_known_rules_only(tmp_path):
 
 def test_prefilter_gives_the_same_verdicts():
     rs = default_ruleset()
-    # Every eighth line of every file (the files are written construct by construct, so a stride keeps
+    # Every twelfth line of every file (the files are written construct by construct, so a stride keeps
     # every construct): without the prefilter every rule's regex runs on every text, minutes for the whole corpus.
-    texts = [t for f in sorted(CORPUS_DIR.glob("*.tsv")) for _, t in read_labelled(f)[::8]]
+    texts = [t for f in sorted(CORPUS_DIR.glob("*.tsv")) for _, t in read_labelled(f)[::12]]
     # The prefilter is a key-trigram set test, then a literal search; a rule without a literal
     # finder runs its regex on every message. Every language's reading gets the same verdicts.
     langs = (None, "en", "es")
@@ -304,6 +304,16 @@ FINALS = {
     "risk_blind_final12.tsv": (
         320,
         {"crisis>=urgent": 0.75, "crisis=crisis": 0.63, "urgent>=urgent": 0.68, "harmless alarmed": 0.04},
+    ),
+    # Sealed through outsiders o..r, rules round 12 and the classifier's second pass, scored once at the end (see
+    # their headers); folded in at the rules-alone figures.
+    "risk_blind_final13.tsv": (
+        320,
+        {"crisis>=urgent": 0.81, "crisis=crisis": 0.76, "urgent>=urgent": 0.75, "harmless alarmed": 0.04},
+    ),
+    "risk_blind_final14.tsv": (
+        320,
+        {"crisis>=urgent": 0.80, "crisis=crisis": 0.72, "urgent>=urgent": 0.78, "harmless alarmed": 0.01},
     ),
     # The development set of round 7 (see its header): tuned on, so held at the end-of-round figures.
     "risk_blind_fresh5.tsv": (

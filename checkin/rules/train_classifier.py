@@ -70,6 +70,8 @@ BLIND_SETS = (
     "risk_blind_final10.tsv",
     "risk_blind_final11.tsv",
     "risk_blind_final12.tsv",
+    "risk_blind_final13.tsv",
+    "risk_blind_final14.tsv",
     "risk_blind_fresh5.tsv",
     "risk_blind_folded.tsv",
 )
