@@ -32,6 +32,7 @@ from checkin.checkins import ANSWER_WINDOW, OPEN_LITERAL, CheckIn, open_prompt_i
 from checkin.db import connection_lost, utcnow
 from checkin.escalation import commands, failsafe
 from checkin.escalation import service as escalation
+from checkin.escalation.models import EscalationEvent
 from checkin.models import Member, Message, OutboxItem
 from checkin.rows import load_one
 
@@ -83,13 +84,15 @@ def store(db, sms) -> int | None:
     INSERT ... ON CONFLICT DO NOTHING (one round trip). Returns its id, or None for a retry.
     A lost connection is retried once (Twilio does not retry an SMS webhook); the claim makes that safe."""
     now = utcnow()
+    # A spooled text replayed later keeps the time it arrived (a late answer keeps quiet hours).
+    received = sms.received_at if sms.received_at is not None and sms.received_at < now else now
     values = dict(
         channel=sms.channel,
         provider_sid=sms.sid,
         from_number=sms.from_number,
         to_number=sms.to_number,
         body=sms.body,
-        created_at=now,
+        created_at=received,
         updated_at=now,
         phone=sms.from_number,
     )
@@ -276,6 +279,16 @@ def reply_gate(session, item: OutboxItem, now: datetime) -> datetime | None:
     if item.purpose != REPLY_PURPOSE or item.member_id is None:
         return None
     message_id = int(item.idempotency_key.rsplit(":", 1)[1])
+    # A later text from the member opened or joined an escalation: its crisis reply has gone, and a
+    # routine answer ("thanks for your check-in") must not arrive after it.
+    later_alarm = session.scalar(
+        select(EscalationEvent.id)
+        .join(Message, Message.id == EscalationEvent.message_id)
+        .where(Message.member_id == item.member_id, Message.direction == "inbound", Message.id > message_id)
+        .limit(1)
+    )
+    if later_alarm is not None:
+        return outbox.Cancel("a later text from the member was answered as a crisis or urgent one")
     written = session.scalar(select(Message.created_at).where(Message.id == message_id))
     if written is None or now - written <= FRESH_REPLY:
         return None

@@ -401,9 +401,8 @@ def test_a_coordinator_sets_the_answer_time_on_the_plan_page(client, db, twilio,
     form = PLAN_FORM | {"reminders": "24, 2"}
     bad = casey.post(f"/console/groups/{world.group.id}/plan", form | {"inbox_answer_hours": "200"})
     assert bad.status_code == 400
-    assert "A facilitator reads members&#39; texts within (hours): a number from 0 to 168" in bad.get_data(
-        as_text=True
-    )
+    # The mistake is said next to its box (and listed at the top of the form).
+    assert 'id="inbox_answer_hours-error">A number from 0 to 168' in bad.get_data(as_text=True)
     assert (
         casey.post(f"/console/groups/{world.group.id}/plan", form | {"inbox_answer_hours": "2"}).status_code
         == 302

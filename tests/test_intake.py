@@ -187,3 +187,20 @@ def test_texts_ring_once_for_a_job_that_decides_them_all_and_a_later_text_rings_
     assert queue.count == 1  # the bell rang again
     Worker([INBOUND_QUEUE], connection=runtime.redis, runtime=runtime).work(burst=True)
     assert inbound(db, "SM" + "9" * 32).status == "received"
+
+
+def test_a_routine_answer_still_waiting_is_dropped_once_a_later_text_was_a_crisis(
+    twilio, db, runtime, member, group, fake_twilio, no_worker
+):
+    from checkin.directory import add_staff
+
+    with db.session() as s:
+        add_staff(s, "Dana Fox", "dana@example.org", "facilitator", "+12025550160", [group.name])
+    assert twiml(twilio.sms(member.phone, "3", sid="SM" + "7" * 32)) == []  # waits for a worker
+    [crisis_reply] = twiml(twilio.sms(member.phone, CRISIS, sid="SM" + "8" * 32))
+    assert "988" in crisis_reply
+    # The worker comes back: "thanks for your check-in" must not follow the crisis reply.
+    [stored] = no_worker
+    item_id = jobs.decide_text(stored, runtime=runtime)
+    assert deliver_item(runtime, item_id).state == "cancelled"
+    assert texts_to(fake_twilio, member.phone) == []

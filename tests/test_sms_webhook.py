@@ -34,10 +34,16 @@ def test_missing_signature_is_refused(twilio, db, member):
     assert count(db, Message) == 0
 
 
-def test_signature_with_wrong_token_is_refused(twilio, db, member):
-    response = twilio.sms(member.phone, "hello", token="not-the-token")
+def test_signature_with_wrong_token_is_refused_and_said_in_the_log(twilio, db, member, caplog):
+    import logging
+
+    with caplog.at_level(logging.ERROR):
+        response = twilio.sms(member.phone, "I am going to kill myself tonight", token="not-the-token")
     assert response.status_code == 403
     assert count(db, Message) == 0
+    # A wrong auth token or base URL refuses every text: the log says so (ids only, never the words).
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused POST /twilio/sms")]
+    assert "does not match" in line and "PUBLIC_BASE_URL" in line and "kill" not in line
 
 
 def test_signature_over_other_params_is_refused(twilio, settings, member, db):
@@ -293,13 +299,24 @@ def test_wrong_method_is_405(client):
 # --- health -------------------------------------------------------------------------------
 
 
-def test_healthz_reports_database_and_redis(client):
+def test_healthz_reports_database_redis_and_a_worker_taking_alerts(client, runtime):
+    from rq import Queue, Worker
+
+    # No worker: alerts would wait, so the service is degraded and says why.
     body = client.get("/healthz").get_json()
+    assert body["status"] == "degraded" and body["workers"] == "no worker is taking alerts"
+    worker = Worker([Queue("alerts", connection=runtime.redis)], connection=runtime.redis)
+    worker.register_birth()
+    try:
+        body = client.get("/healthz").get_json()
+    finally:
+        worker.register_death()
     assert body == {
         "status": "ok",
         "database": "ok",
         "redis": "ok",
         "paging": "ok",
+        "workers": "ok",
         "spool": "ok",
     }  # no group: none unreachable; nothing waiting in the intake spool
 

@@ -539,3 +539,19 @@ def test_a_spooled_request_refused_on_replay_or_unreadable_is_set_aside_for_a_pe
     why = sorted(p.read_text().strip() for p in runtime.spool.rejected.glob("*.why"))
     assert why == ["HTTP 400", "cannot be read: InvalidToken"]
     assert count(db, Message) == 1
+
+
+def test_a_routine_text_while_the_database_is_down_is_answered_by_rest_once_replayed(
+    postgres_only, down, app, runtime, db, member
+):
+    from tests.conftest import texted_replies
+
+    sid = "SM" + "e" * 32
+    # Nothing can tell who wrote it while the database is down: no answer then, the answer on replay.
+    assert replies(down.sms(member.phone, "doing ok today", sid=sid)) == []
+    assert replay(app).stored == 1
+    assert texted_replies(app, sid) == [NOBODY_READS_SAM]
+    with db.session() as s:
+        message = s.scalar(select(Message).where(Message.provider_sid == sid))
+        assert message.status == "received" and message.reply_body == NOBODY_READS_SAM
+    assert replay(app).stored == 0 and texted_replies(app, sid) == [NOBODY_READS_SAM]

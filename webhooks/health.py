@@ -1,4 +1,5 @@
-"""GET /healthz: is the database reachable, is Redis reachable, can every group's alerts reach someone."""
+"""GET /healthz: is the database reachable, is Redis reachable, can every group's alerts reach someone,
+is a worker taking alerts."""
 
 from flask import Blueprint, current_app, jsonify
 
@@ -21,6 +22,8 @@ def healthz():
         checks["redis"] = f"unreachable: {type(exc).__name__}"
     if checks["database"] == "ok":
         checks["paging"] = _paging()
+    if checks["redis"] == "ok":
+        checks["workers"] = _workers(runtime.redis)
     checks["spool"] = _spool()
     healthy = all(v == "ok" for v in checks.values())
     # Redis down delays sends but loses nothing, a group nobody can be paged for falls back to whoever
@@ -47,6 +50,23 @@ def _paging() -> str:
     ids = ",".join(str(g.id) for g in groups)
     current_app.logger.error("healthz: the escalation policy reaches nobody for group(s) %s", ids)
     return f"nobody reachable for group(s) {ids}"
+
+
+def _workers(redis) -> str:
+    """ "ok", or that no RQ worker listens to the alerts queue: every facilitator's alert (and every
+    routine text's answer) waits until one starts, while members are told a facilitator is being told."""
+    from rq import Worker
+
+    from checkin.unit_of_work import ALERT_QUEUE
+
+    try:
+        taking = [w for w in Worker.all(connection=redis) if ALERT_QUEUE in w.queue_names()]
+    except Exception as exc:
+        return f"unknown: {type(exc).__name__}"
+    if taking:
+        return "ok"
+    current_app.logger.error("healthz: NO WORKER IS TAKING ALERTS: alerts and answers wait until one starts")
+    return "no worker is taking alerts"
 
 
 def _spool() -> str:

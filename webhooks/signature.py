@@ -50,6 +50,20 @@ def valid_signature(auth_token: str, url: str, params, signature: str) -> bool:
     return any(compare(validator.compute_signature(form, params), signature) for form in _url_forms(url))
 
 
+def _refused(reason: str):
+    """403, and a log line: a wrong PUBLIC_BASE_URL or a rotated auth token refuses every text (a crisis
+    among them), so the refusals must show in the log, not only in Twilio's debugger. Ids only."""
+    sid = (request.form.get("MessageSid") or request.form.get("CallSid") or "")[:64]
+    current_app.logger.error(
+        "refused %s %s: %s (sid=%s; check PUBLIC_BASE_URL and TWILIO_AUTH_TOKEN)",
+        request.method,
+        request.path,
+        reason,
+        sid or "none",
+    )
+    abort(403, reason)
+
+
 def twilio_signed(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
@@ -60,10 +74,10 @@ def twilio_signed(view):
             return view(*args, **kwargs)
         signature = request.headers.get("X-Twilio-Signature")
         if not signature:
-            abort(403, "missing X-Twilio-Signature")
+            _refused("missing X-Twilio-Signature")
         runtime = current_app.extensions["checkin"]
         if not valid_signature(runtime.settings.twilio_auth_token, public_url(), request.form, signature):
-            abort(403, "X-Twilio-Signature does not match this request")
+            _refused("X-Twilio-Signature does not match this request")
         return view(*args, **kwargs)
 
     return wrapper

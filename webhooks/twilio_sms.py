@@ -97,9 +97,11 @@ def _sms():
         channel=Channel.SMS.value,
         received_at=replay.received_at if replay else None,
     )
-    if replay is None and not courier.answers_now(message.body)[0]:
+    if (replay is None or replay.reply is None) and not courier.answers_now(message.body)[0]:
         # A routine text (issue 18): stored undecided in one autocommitted INSERT with its MessageSid
         # claim, decided by a worker a moment later; its reply comes by REST. A retry stores nothing.
+        # A spooled one replayed too: the member was answered nothing then, so the worker's REST reply
+        # is the answer (decided inline, it would go into the TwiML of a replay nobody reads).
         stored = courier.store(runtime.db, message)
         runtime.opted_out.refresh_if_due(runtime.db.session)
         if stored is None:  # a retry: the first one's answer stands

@@ -57,6 +57,16 @@ class Worker(SimpleWorker):
             self._runtime = Runtime.build()
         return self._runtime
 
+    def work(self, *args, **kwargs):
+        burst = kwargs.get("burst", args[0] if args else False)
+        if not burst:
+            # Compile the risk rules and load the classifier before the first job, not in it: the first
+            # text a fresh worker decided waited 4-6 s, and every reply queued behind it.
+            from checkin.rules import ALL_LANGUAGES, assess
+
+            assess("warm up", language=ALL_LANGUAGES, second_opinion=True)
+        return super().work(*args, **kwargs)
+
     def perform_job(self, job: Job, queue, execution) -> bool:
         job.runtime = self.runtime
         return super().perform_job(job, queue, execution)
