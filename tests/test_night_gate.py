@@ -284,12 +284,14 @@ def test_a_real_worker_sends_nothing_planned_into_a_members_night_but_answers_an
     # Nina texts in her night: a question is answered, a cry for help gets crisis resources and reaches Dana.
     [answer] = said(twilio.sms(nina.phone, "WHEN"))
     assert answer
+    run_rq_worker(env)
+    # Her question's answer reaches her by REST now (a reply, never held); her reminder does not.
+    assert [m["params"]["Body"] for m in to(fake_twilio, nina.phone)] == [answer]
     [crisis] = replies_from_twiml(
         twilio.sms(nina.phone, "I am going to kill myself tonight").get_data(as_text=True)
     )
     assert "988" in crisis
     run_rq_worker(env)
-    # Her question's answer reaches her by REST now (a reply, never held); her reminder does not.
     assert [m["params"]["Body"] for m in to(fake_twilio, nina.phone)] == [answer]
     assert [c for c in fake_twilio.calls() if c["params"]["To"] == noel.phone] == []
     assert [m["params"]["Body"] for m in to(fake_twilio, dora.phone)] == ["A reminder from Tuesday Group"]
