@@ -121,33 +121,48 @@ def _receive(
         if message is None:
             return _duplicate(session, sms.sid)
         sender = dict(member_id=message.member_id, staff_id=message.staff_id)
-        level = record = None
-        try:
-            if staff is not None:
-                reply, level = _staff_message(session, staff, message, now, context)
-                log.info("inbound staff sms message=%s staff=%s", message.id, staff.id)
-            else:
-                # A plain text's assessment is written with its reply, in one statement (`_store_reply`).
-                reply, level, record = _decide(session, member, message, now, context, write=False)
-                log.info("inbound sms message=%s member=%s", message.id, member.id if member else None)
-        except SQLAlchemyError:
-            raise  # the database itself is failing: nothing can be stored, Twilio sees the error
-        except Exception:
-            # A bug in deciding must not drop a cry for help: keep the message, answer with crisis
-            # resources, and page people directly. Whatever deciding wrote is undone with the whole
-            # transaction (cheaper on every request than a savepoint), so the message is stored again.
-            log.exception("deciding failed for message=%s; treated as urgent", message.id)
-            failsafe.discard(session)
-            message = _claim(session, sms, **sender)
-            if message is None:  # a retry of this MessageSid was stored meanwhile: its answer stands
-                return _duplicate(session, sms.sid)
-            reply, level = _fail_safe(session, member, staff, message)
-            record = None  # rolled back with the rest of what deciding wrote
+        # Failing, the message is stored again (a retry of this MessageSid stored meanwhile: its answer stands).
+        decided = decide_or_fail_safe(
+            session, member, staff, message, now, context, lambda: _claim(session, sms, **sender)
+        )
+        if decided is None:
+            return _duplicate(session, sms.sid)
+        message, reply, level, record = decided
+        if staff is not None:
+            log.info("inbound staff sms message=%s staff=%s", message.id, staff.id)
+        else:
+            log.info("inbound sms message=%s member=%s", message.id, member.id if member else None)
         if replied is not DECIDED:
             reply = replied  # what the member was told when it arrived (the spool's answer)
         _store_reply(session, message, reply, record)
     # Committed: the unit of work has handed the alerts and timers this decided to its dispatcher.
     return Answer(reply, message.id, level=level)
+
+
+def decide_or_fail_safe(session, member, staff, message, now, context, store_again):
+    """Decide a stored text: a facilitator's command, or a member's (or a stranger's) words, whose
+    assessment is written with the reply in one statement (`_store_reply`). Returns (message, reply,
+    level, assessment record), or None when `store_again` finds the text taken meanwhile.
+
+    A bug in deciding must not drop a cry for help: the message is kept (`store_again`, since whatever
+    deciding wrote is undone with the whole transaction, cheaper on every request than a savepoint),
+    answered with crisis resources, and people are paged directly. A failing database is raised: nothing
+    can be stored (the webhook's caller sees the error; a stored text stays for the sweeper)."""
+    try:
+        if staff is not None:
+            reply, level = _staff_message(session, staff, message, now, context)
+            return message, reply, level, None
+        return (message, *_decide(session, member, message, now, context, write=False))
+    except SQLAlchemyError:
+        raise
+    except Exception:
+        log.exception("deciding failed for message=%s; treated as urgent", message.id)
+        failsafe.discard(session)
+        message = store_again()
+        if message is None:
+            return None
+        reply, level = _fail_safe(session, member, staff, message)
+        return message, reply, level, None
 
 
 def _staff(session: Session, phone: str) -> StaffUser | None:

@@ -30,7 +30,7 @@ from checkin import keywords, outbox, quiet_hours
 from checkin.answers import asked
 from checkin.checkins import ANSWER_WINDOW, OPEN_LITERAL, CheckIn, open_prompt_id
 from checkin.db import connection_lost, utcnow
-from checkin.escalation import commands, failsafe
+from checkin.escalation import commands
 from checkin.escalation import service as escalation
 from checkin.escalation.models import EscalationEvent
 from checkin.models import Member, Message, OutboxItem
@@ -108,6 +108,11 @@ def store(db, sms) -> int | None:
         return _insert(db, statement, values)
 
 
+def answer_key(message_id: int) -> str:
+    """The outbox idempotency key of the answer to an inbound text: one answer per text."""
+    return f"answer:{message_id}"
+
+
 def answered_before(db, sid: str) -> str | None:
     """What a retried webhook for a text stored already answers in its TwiML: the reply given inline
     the first time (a text answered at once, or a spooled one replayed), never one the outbox sends
@@ -119,7 +124,7 @@ def answered_before(db, sid: str) -> str | None:
         if row is None or row.status == UNDECIDED or row.reply_body is None:
             return None
         by_rest = session.scalar(
-            select(OutboxItem.id).where(OutboxItem.idempotency_key == f"answer:{row.id}")
+            select(OutboxItem.id).where(OutboxItem.idempotency_key == answer_key(row.id))
         )
         return None if by_rest is not None else row.reply_body
 
@@ -129,7 +134,7 @@ def answer_for(session, sid: str) -> str | None:
     message_id = session.scalar(select(Message.id).where(Message.provider_sid == sid))
     if message_id is None:
         return None
-    return session.scalar(select(OutboxItem.body).where(OutboxItem.idempotency_key == f"answer:{message_id}"))
+    return session.scalar(select(OutboxItem.body).where(OutboxItem.idempotency_key == answer_key(message_id)))
 
 
 def _insert(db, statement, values) -> int | None:
@@ -158,22 +163,12 @@ def decide_stored(
         staff = inbound._staff(session, message.from_number) if member is None else None
         if staff is not None:
             inbound._set_sender(session, message, staff_id=staff.id)
-        record = None
-        try:
-            if staff is not None:
-                reply, level = inbound._staff_message(session, staff, message, now, context)
-            else:
-                reply, level, record = inbound._decide(session, member, message, now, context, write=False)
-        except SQLAlchemyError:
-            raise  # the database is failing: the row stays undecided, the sweeper tries again
-        except Exception:
-            log.exception("deciding failed for message=%s; treated as urgent", message_id)
-            failsafe.discard(session)
-            message = _take(session, message_id)
-            if message is None:
-                return False
-            reply, level = inbound._fail_safe(session, member, staff, message)
-            record = None
+        decided = inbound.decide_or_fail_safe(
+            session, member, staff, message, now, context, lambda: _take(session, message_id)
+        )
+        if decided is None:
+            return False
+        message, reply, level, record = decided
         inbound._store_reply(session, message, reply, record)
         item_id = _reply(session, message, member, staff, reply, now) if reply else None
         log.info(
@@ -226,7 +221,7 @@ def _take(session, message_id: int) -> Message | None:
 def _reply(session, message: Message, member, staff, reply: str, now: datetime) -> int:
     item, _created = outbox.add(
         session,
-        f"answer:{message.id}",
+        answer_key(message.id),
         to=message.from_number,
         body=reply,
         channel=message.channel,

@@ -421,23 +421,11 @@ def texted_replies(app, sid: str) -> list[str]:
 
 
 def _texted_replies(app, sid: str) -> list[str]:
-    from sqlalchemy import select
-
     from checkin import intake
-    from checkin.models import Message, OutboxItem
 
     with app.extensions["checkin"].db.session() as s:
-        message_id = s.scalar(select(Message.id).where(Message.provider_sid == sid))
-        if message_id is None:
-            return []
-        return list(
-            s.scalars(
-                select(OutboxItem.body).where(
-                    OutboxItem.idempotency_key == f"answer:{message_id}",
-                    OutboxItem.purpose == intake.REPLY_PURPOSE,
-                )
-            )
-        )
+        answer = intake.answer_for(s, sid)
+    return [] if answer is None else [answer]
 
 
 def said(response) -> list[str]:

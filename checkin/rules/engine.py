@@ -826,6 +826,14 @@ def _read(text: str, ruleset: RuleSet) -> _Reading:
     return _Reading(norm, ruleset.candidates(_grams_of(norm)))
 
 
+def _voided_reasons(tags) -> set[str]:
+    """The ordinary-reason tags a danger sign voids: every one beside `danger`, only `ordinary.<kind>`
+    beside `danger.<kind>`."""
+    if DANGER in tags:
+        return {t for t in tags if t == ORDINARY or t.startswith(ORDINARY + ".")}
+    return {ORDINARY + t[len(DANGER) :] for t in tags if t.startswith(DANGER + ".")}
+
+
 def _evaluate(
     text: str,
     language: str | None,
@@ -919,7 +927,7 @@ def _evaluate(
         if ORDINARY in present and DANGER not in present:
             # "danger.<kind>" blocks only the reasons of "ordinary.<kind>" (kids or voices beside a
             # trivial grievance, a jump beside a landmark).
-            blocked = {ORDINARY + t[len(DANGER) :] for t in present if t.startswith(DANGER + ".")}
+            blocked = _voided_reasons(present)
             reasons = [
                 (h.start, h.tags)
                 for n, h in enumerate(hits)
@@ -943,11 +951,7 @@ def _evaluate(
     tags: set[str] = set()
     for h in hits:
         tags |= h.tags
-    excuses = tags
-    if DANGER in tags:
-        excuses = {t for t in tags if t != ORDINARY and not t.startswith(ORDINARY + ".")}
-    elif any(t.startswith(DANGER + ".") for t in tags):
-        excuses = tags - {ORDINARY + t[len(DANGER) :] for t in tags if t.startswith(DANGER + ".")}
+    excuses = tags - _voided_reasons(tags)
     for combo, requires, unless, wanted in combos if tags else ():  # no tag, no combination
         if all(not tags.isdisjoint(req) for req in requires) and excuses.isdisjoint(unless):
             frags = tuple(h.text for h in hits if h.tags & wanted)
