@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 import xml.etree.ElementTree as ET
 from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
 from twilio.request_validator import RequestValidator
+
+# A Twilio message SID as the SMS webhook takes it (webhooks.twilio_sms.SIDS): SM..., or MM... with media.
+MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
 
 
 def sms_params(
