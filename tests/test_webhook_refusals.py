@@ -5,13 +5,15 @@ import base64
 import hashlib
 import hmac
 import logging
+from functools import partial
 from urllib.parse import quote_from_bytes
 
 import pytest
 from sqlalchemy import func, select
 
 from checkin.models import Message
-from tests.conftest import ACCOUNT_SID, FROM_NUMBER
+from tests.conftest import ACCOUNT_SID, FROM_NUMBER, TwilioWebhook, decide_now, said
+from tests.inbox_helpers import NOBODY_READS_SAM
 from webhooks.call_walker import call_params
 from webhooks.simulate import sms_params
 
@@ -78,3 +80,101 @@ def test_a_call_step_that_is_not_utf8_is_a_400_that_says_so(twilio, db, member, 
     assert stored(db) == 0
     [line] = refusals(caplog, "/twilio/voice")
     assert f"sid={sid}" in line and "Jos" not in line
+
+
+# --- a text to a number that is not ours ---------------------------------------------------------------
+
+NOT_OURS = "+15005550199"
+SERVICE = "MG" + "5" * 32
+
+
+def test_a_text_to_a_number_that_is_not_ours_is_refused_and_logged(twilio, db, member, caplog):
+    sid = "SM" + "f" * 32
+    with caplog.at_level(logging.ERROR):
+        response = twilio.sms(member.phone, "I want to kill myself", sid=sid, to=NOT_OURS)
+    assert response.status_code == 404
+    assert "To is not a number of this service" in response.get_data(as_text=True)
+    assert stored(db) == 0 and response.texted() == []  # nothing stored, nothing texted back
+    [line] = refusals(caplog, "/twilio/sms")
+    assert f"sid={sid}" in line and NOT_OURS not in line and "5550199" not in line and "kill" not in line
+    # The signature comes first: an unsigned request learns only that it is unsigned.
+    assert twilio.sms(member.phone, "hi", to=NOT_OURS, signature="x").status_code == 403
+
+
+def test_a_text_with_no_to_is_refused_and_logged(twilio, db, member, caplog):
+    params = sms_params(member.phone, FROM_NUMBER, "hello", "SM" + "0" * 32, ACCOUNT_SID)
+    del params["To"]
+    with caplog.at_level(logging.ERROR):
+        response = twilio.post("/twilio/sms", params)
+    assert response.status_code == 400 and "missing To" in response.get_data(as_text=True)
+    assert stored(db) == 0
+    [line] = refusals(caplog, "/twilio/sms")
+    assert "missing To" in line and "sid=SM" + "0" * 32 in line
+
+
+def test_a_group_number_given_while_the_service_runs_is_ours_at_once(twilio, db, member):
+    from checkin.directory import add_group, add_member
+
+    assert twilio.sms(member.phone, "hello", to=NOT_OURS).status_code == 404
+    with db.session() as s:
+        add_group(s, "Thursday Group", "America/Chicago", NOT_OURS)
+        add_member(s, "Thursday Group", "+12025550188", "Lee Park")
+    response = twilio.sms("+12025550188", "STOP", to=NOT_OURS)
+    assert response.status_code == 200 and "no more texts" in said(response)[0]
+
+
+@pytest.fixture
+def via_service(env, runtime):
+    """The web app of a service that sends through a Messaging Service, with no TWILIO_FROM_NUMBER."""
+    from checkin.bootstrap import Runtime
+    from config import load_settings
+    from webhooks import create_app
+
+    settings = load_settings(dict(env, TWILIO_FROM_NUMBER="", TWILIO_MESSAGING_SERVICE_SID=SERVICE))
+    served = Runtime(settings=settings, db=runtime.db, port=runtime.port)
+    served.decide_later = partial(decide_now, served)
+    app = create_app(runtime=served)
+    return TwilioWebhook(app.test_client(), settings)
+
+
+def test_a_text_through_our_messaging_service_is_ours_whatever_number_of_its_pool(via_service, db, member):
+    # A Messaging Service's inbound webhook: To is one of its pool's numbers, which only Twilio knows.
+    params = dict(sms_params(member.phone, NOT_OURS, "hello", None, ACCOUNT_SID), MessagingServiceSid=SERVICE)
+    response = via_service.post("/twilio/sms", params)
+    assert response.status_code == 200
+    with db.session() as s:
+        assert s.scalar(select(Message.to_number)) == NOT_OURS
+    response.texted = partial(texted, via_service, params["MessageSid"])
+    assert said(response) == [NOBODY_READS_SAM]
+    # Another account's service (or none) and a number that is not ours: refused.
+    other = dict(
+        sms_params(member.phone, NOT_OURS, "hi", None, ACCOUNT_SID), MessagingServiceSid="MG" + "6" * 32
+    )
+    assert via_service.post("/twilio/sms", other).status_code == 404
+    alone = sms_params(member.phone, NOT_OURS, "hi", None, ACCOUNT_SID)
+    assert via_service.post("/twilio/sms", alone).status_code == 404
+    assert stored(db) == 1
+
+
+def texted(webhook, sid):
+    from tests.conftest import texted_replies
+
+    return texted_replies(webhook.client.application, sid)
+
+
+# --- WhatsApp -------------------------------------------------------------------------------------------
+
+
+def test_a_whatsapp_message_is_refused_with_the_reason_and_logged(twilio, db, member, caplog):
+    # What Twilio sends for a WhatsApp sender whose webhook points here: both addresses carry the channel.
+    sid = "SM" + "7" * 32
+    params = sms_params("whatsapp:" + member.phone, "whatsapp:" + FROM_NUMBER, "hola", sid, ACCOUNT_SID)
+    with caplog.at_level(logging.ERROR):
+        response = twilio.post("/twilio/sms", params)
+    assert response.status_code == 400
+    reason = response.get_data(as_text=True)
+    assert "From is a whatsapp address: this webhook takes SMS only" in reason
+    assert "whatsapp is not a Checkin channel yet" in reason
+    assert stored(db) == 0
+    [line] = refusals(caplog, "/twilio/sms")
+    assert "whatsapp address" in line and f"sid={sid}" in line and "2025550101" not in line
