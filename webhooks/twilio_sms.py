@@ -28,6 +28,7 @@ SIDS = {
     "CallSid": (re.compile(r"CA[0-9a-fA-F]{32}"), "a Twilio call SID (CA and 32 hex digits)"),
 }
 MAX_BODY = 1600  # Twilio's own limit for one inbound message
+MAX_MEDIA = 10  # Twilio's own limit of files on one message
 MAX_ADDRESS = 128  # 'whatsapp:+1...', 'client:alice', a SIP address: what Twilio may put in To/From
 
 
@@ -78,6 +79,11 @@ def _phone(name: str) -> str:
     except InvalidPhone:
         _not_sms(name, value)
         abort(400, f"{name} is not a phone number")
+
+
+def _media_count() -> int:
+    """NumMedia: pictures or files with the text. Not a reason to refuse a member's words if malformed."""
+    return min(whole_number(request.form.get("NumMedia") or "0") or 0, MAX_MEDIA)
 
 
 def _addressed_to() -> str:
@@ -135,6 +141,7 @@ def _sms():
         body=strip_controls(_field("Body", required=False, max_len=MAX_BODY)),
         channel=Channel.SMS.value,
         received_at=replay.received_at if replay else None,
+        media=_media_count(),
     )
     if (replay is None or replay.reply is None) and not courier.answers_now(message.body)[0]:
         # A routine text (issue 18): stored undecided in one autocommitted INSERT with its MessageSid
