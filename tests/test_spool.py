@@ -558,7 +558,7 @@ def test_a_routine_text_while_the_database_is_down_is_answered_by_rest_once_repl
 
 
 def test_a_spooled_request_is_one_error_line_and_the_traceback_is_logged_once_per_outage(
-    postgres_only, down, app, runtime, member, caplog
+    postgres_only, down, app, runtime, member, caplog, monkeypatch
 ):
     # An outside tester counted about 230 lines of chained tracebacks per text while the database was down.
     caplog.set_level("INFO")
@@ -584,7 +584,18 @@ def test_a_spooled_request_is_one_error_line_and_the_traceback_is_logged_once_pe
         text = "\n".join(caplog.handler.format(r) for r in caplog.records)
         assert len(text.splitlines()) <= 3, text  # the retry's WARNING and the ERROR; no traceback
 
+    # Another kind of failure in the same outage is another fault: its traceback is logged, once.
+    from checkin import intake as courier
+
+    def broken(db, message):
+        raise RuntimeError("a bug in storing")
+
+    monkeypatch.setattr(courier, "store", broken)
+    errors, in_full = spool_one("SM" + "5" * 32, "doing ok today")
+    assert "STORING FAILED (RuntimeError: a bug in storing)" in errors[0] and in_full == 1
+    monkeypatch.undo()
+
     # Storage back, the spool emptied: the next failure is a new outage and is logged in full again.
-    assert replay(app).stored == 3 and replay(down.client.application).failed == 0
+    assert replay(app).stored == 4 and replay(down.client.application).failed == 0
     _errors, in_full = spool_one("SM" + "4" * 32, "doing ok today")
     assert in_full == 1

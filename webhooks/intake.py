@@ -109,9 +109,10 @@ def brief(exc: BaseException, limit: int = 160) -> str:
 
 def _traceback_once(failure: Exception) -> None:
     """A failure to store is one ERROR line per request (`brief`); its traceback, often 200 lines of
-    chained database errors, goes to the log once per outage (the first failure since the spool was
-    last empty, in this process) and at DEBUG after that."""
-    level = logging.ERROR if replayer(current_app).first_failure() else logging.DEBUG
+    chained database errors, goes to the log once per outage and kind of failure (the first of its
+    exception type since the spool was last empty, in this process: another kind in the same outage is
+    another fault) and at DEBUG after that."""
+    level = logging.ERROR if replayer(current_app).first_failure(type(failure).__name__) else logging.DEBUG
     log.log(level, "the failure to store %s, in full (once per outage)", request.path, exc_info=failure)
 
 
@@ -270,17 +271,18 @@ class Replayer:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._failing = False  # a failure to store was logged in full since the spool was last empty
+        self._failing: set[str] = set()  # failures to store logged in full since the spool was last empty
 
-    def first_failure(self) -> bool:
-        """Whether this failure to store is the first of an outage (then its traceback is logged)."""
+    def first_failure(self, kind: str) -> bool:
+        """Whether this failure to store is the first of its kind in an outage (its traceback is logged)."""
         with self._lock:
-            first, self._failing = not self._failing, True
+            first = kind not in self._failing
+            self._failing.add(kind)
             return first
 
     def outage_over(self) -> None:
         """The spool was found empty, or a replay pass left nothing: the next failure is a new outage."""
-        self._failing = False
+        self._failing = set()
 
     def wake(self) -> None:
         if self.interval <= 0 or self._stop.is_set():
@@ -307,7 +309,7 @@ class Replayer:
                     waiting = 0
                 if waiting == 0:
                     self._thread = None
-                    self._failing = False
+                    self._failing = set()
                     return
             oldest = spool.keys()[:1]
             since = (time.time_ns() - int(oldest[0].split("-", 1)[0])) / 1e9 if oldest else 0.0
