@@ -262,6 +262,14 @@ def test_simulate_sms_with_a_sid_reproduces_a_duplicate_delivery(live_app, cli_e
         assert len(s.scalars(select(OutboxItem.id).where(OutboxItem.purpose == "answer")).all()) == 1
 
 
+def test_simulate_sms_to_a_number_that_is_not_ours_says_why(live_app, cli_env, member):
+    env = dict(cli_env, PUBLIC_BASE_URL=live_app.settings.public_base_url)
+    result = run(env, "simulate", "sms", "--from", member.phone, "--to", "+15005550199", "hi")
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert "404" in line and "To is not a number of this service" in line, line
+
+
 def test_simulate_sms_signed_for_another_address_says_why_it_was_refused(live_app, cli_env, member):
     # The server checks signatures over the public base URL it was started with, not the address dialled.
     env = dict(cli_env, PUBLIC_BASE_URL="https://checkin.example.org")

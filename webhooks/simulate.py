@@ -83,4 +83,8 @@ def refusal(exc: Exception, settings) -> str | None:
             "and the server checks the public base URL it was started with: "
             "give this command the server's PUBLIC_BASE_URL (and TWILIO_AUTH_TOKEN); --url only says where to send"
         )
-    return f"the service answered {exc.code} {exc.reason}"
+    try:  # the reason the service gave, in one line (a 4xx says which field and why)
+        said = exc.read().decode("utf-8", "replace").strip().splitlines()
+    except OSError:
+        said = []
+    return f"the service answered {exc.code} {exc.reason}" + (f": {said[0][:300]}" if said else "")
