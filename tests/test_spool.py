@@ -587,7 +587,7 @@ def test_a_spooled_request_is_one_error_line_and_the_traceback_is_logged_once_pe
     # Another kind of failure in the same outage is another fault: its traceback is logged, once.
     from checkin import intake as courier
 
-    def broken(db, message):
+    def broken(*_args, **_kwargs):  # whatever store is given
         raise RuntimeError("a bug in storing")
 
     monkeypatch.setattr(courier, "store", broken)
