@@ -67,6 +67,11 @@ def find_group(session: Session, name: str) -> Group:
     return group
 
 
+def is_group_number(session: Session, number: str) -> bool:
+    """Whether `number` (E.164) is a group's own number."""
+    return session.scalar(select(Group.id).where(Group.phone_number == number)) is not None
+
+
 def add_group(session: Session, name: str, timezone: str, phone_number: str | None = None) -> Group:
     name = (name or "").strip()
     if not name or len(name) > 120:

@@ -48,6 +48,7 @@ class InboundMessage:
     channel: str = Channel.SMS.value
     # When it reached us, if earlier than now: a request spooled while storage failed, replayed later.
     received_at: datetime | None = None
+    media: int = 0  # pictures or other files it carried (read by its words; alone, see _member_reply)
 
 
 InboundSms = InboundMessage  # what the SMS webhook and the simulator build
@@ -181,6 +182,7 @@ def _message_values(sms: InboundSms, *, member_id: int | None, staff_id: int | N
         from_number=sms.from_number,
         to_number=sms.to_number,
         body=sms.body,
+        media_count=sms.media or None,  # None when 0: left out of the claiming statement (_CLAIMED_COLUMNS)
         reply_body=None,
         status="received",
         error_code=None,
@@ -531,6 +533,12 @@ def _member_reply(session, member, message, kind, word, level, now, told=True) -
     if level in ("crisis", "urgent"):
         # Never promise a human who cannot be told: the reply keeps 988/911 and drops the promise.
         return templates.render(level if told else f"{level}_unheard", lang)
+    if not (message.body or "").strip():
+        # No words: nothing to read as an answer, a keyword or consent, and nothing for a person to read
+        # in the inbox. Said plainly in their language: a picture cannot be read; an empty text may be
+        # words the carrier lost, and silence would let them think they were heard.
+        log.info("message=%s member=%s has no words (media=%s)", message.id, member.id, message.media_count)
+        return templates.render("picture_only" if message.media_count else "empty", lang, name=name)
     # RSVPs, WHEN, check-in scores: only now, so a crisis reply always wins.
     special = answers.reply_for(session, member, message, kind, word, level, now)
     if kind is None and message.channel == "sms" and answers.read(session, member, message, now).kind is None:

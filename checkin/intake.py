@@ -67,7 +67,16 @@ def _store_statement(dialect: str):
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     messages, members = Message.__table__, Member.__table__
     sender = select(members.c.id).where(members.c.phone == bindparam("phone")).scalar_subquery()
-    names = ("channel", "provider_sid", "from_number", "to_number", "body", "created_at", "updated_at")
+    names = (
+        "channel",
+        "provider_sid",
+        "from_number",
+        "to_number",
+        "body",
+        "media_count",
+        "created_at",
+        "updated_at",
+    )
     return (
         dialect_insert(messages)
         .values(
@@ -92,6 +101,7 @@ def store(db, sms) -> int | None:
         from_number=sms.from_number,
         to_number=sms.to_number,
         body=sms.body,
+        media_count=sms.media or None,
         created_at=received,
         updated_at=now,
         phone=sms.from_number,

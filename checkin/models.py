@@ -222,6 +222,10 @@ class Message(Base):
     body: Mapped[str | None] = mapped_column(EncryptedText)
     # For inbound messages: the answer we gave, so a retried webhook gets the same one.
     reply_body: Mapped[str | None] = mapped_column(EncryptedText)
+    # Pictures or other files an inbound text carried (Twilio's NumMedia; the files stay with Twilio): what
+    # tells a picture sent alone from an empty text. NULL: none, or not kept (a text decided in the
+    # webhook's one claiming statement on PostgreSQL: a crisis, STOP; every text without words is kept).
+    media_count: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
     error_code: Mapped[int | None] = mapped_column(Integer)
     error_message: Mapped[str | None] = mapped_column(String(255))

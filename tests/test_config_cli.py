@@ -213,6 +213,14 @@ def test_cli_adds_group_member_staff_and_lists_outbox(runtime, cli_env):
             "Invalid value for '--role'",
         ),
         (["simulate", "sms", "--from", "hello", "hi"], "'hello' is not a phone number"),
+        (
+            ["simulate", "sms", "--from", "+12025550101", "--sid", "SM123", "hi"],
+            "'SM123' is not a Twilio message SID (SM or MM and 32 hex digits)",
+        ),
+        (
+            ["simulate", "sms", "--from", "+12025550101", "--sid", "XX" + "a" * 32, "hi"],
+            "is not a Twilio message SID",
+        ),
     ],
 )
 def test_bad_arguments_get_one_line_and_nonzero_exit(runtime, cli_env, args, message):
@@ -236,6 +244,30 @@ def test_simulate_sms_against_a_running_server(live_app, cli_env, member):
     result = run(env, "simulate", "sms", "--from", member.phone, "hello", "there")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == NOBODY_READS_SAM
+
+
+def test_simulate_sms_with_a_sid_reproduces_a_duplicate_delivery(live_app, cli_env, member):
+    # Twilio may deliver one text twice (same MessageSid): the second is stored nowhere and gets the
+    # first one's answer, and a coordinator can now play that with --sid.
+    from checkin.models import Message, OutboxItem
+
+    env = dict(cli_env, PUBLIC_BASE_URL=live_app.settings.public_base_url)
+    sid = "SM" + "d" * 32
+    first = run(env, "simulate", "sms", "--from", member.phone, "--sid", sid, "hello", "there")
+    again = run(env, "simulate", "sms", "--from", member.phone, "--sid", sid, "hello", "there")
+    assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
+    assert first.stdout.strip() == again.stdout.strip() == NOBODY_READS_SAM
+    with live_app.db.session() as s:
+        assert s.scalars(select(Message.provider_sid).where(Message.direction == "inbound")).all() == [sid]
+        assert len(s.scalars(select(OutboxItem.id).where(OutboxItem.purpose == "answer")).all()) == 1
+
+
+def test_simulate_sms_to_a_number_that_is_not_ours_says_why(live_app, cli_env, member):
+    env = dict(cli_env, PUBLIC_BASE_URL=live_app.settings.public_base_url)
+    result = run(env, "simulate", "sms", "--from", member.phone, "--to", "+15005550199", "hi")
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert "404" in line and "To is not a number of this service" in line, line
 
 
 def test_simulate_sms_signed_for_another_address_says_why_it_was_refused(live_app, cli_env, member):

@@ -555,3 +555,47 @@ def test_a_routine_text_while_the_database_is_down_is_answered_by_rest_once_repl
         message = s.scalar(select(Message).where(Message.provider_sid == sid))
         assert message.status == "received" and message.reply_body == NOBODY_READS_SAM
     assert replay(app).stored == 0 and texted_replies(app, sid) == [NOBODY_READS_SAM]
+
+
+def test_a_spooled_request_is_one_error_line_and_the_traceback_is_logged_once_per_outage(
+    postgres_only, down, app, runtime, member, caplog, monkeypatch
+):
+    # An outside tester counted about 230 lines of chained tracebacks per text while the database was down.
+    caplog.set_level("INFO")
+
+    def spool_one(sid: str, body: str) -> tuple[list[str], int]:
+        caplog.clear()
+        assert down.sms(member.phone, body, sid=sid).status_code == 200
+        errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+        in_full = sum(1 for r in caplog.records if r.exc_info and r.levelno >= 20)
+        return errors, in_full
+
+    first, in_full = spool_one("SM" + "1" * 32, "doing ok today")
+    assert len(first) == 2, first  # the line, and the traceback once
+    line = first[0]
+    # Ids, the exception's type and the driver's own short words: enough to know the database is down.
+    assert "STORING FAILED (OperationalError: connection failed" in line and "sid=SM" + "1" * 32 in line
+    assert member.phone not in caplog.text and "doing ok" not in caplog.text
+    assert in_full == 1  # the traceback, this once
+
+    for sid, body in (("SM" + "2" * 32, "doing ok today"), ("SM" + "3" * 32, CRISIS)):
+        errors, in_full = spool_one(sid, body)
+        assert len(errors) == 1 and f"sid={sid}" in errors[0] and in_full == 0, errors
+        text = "\n".join(caplog.handler.format(r) for r in caplog.records)
+        assert len(text.splitlines()) <= 3, text  # the retry's WARNING and the ERROR; no traceback
+
+    # Another kind of failure in the same outage is another fault: its traceback is logged, once.
+    from checkin import intake as courier
+
+    def broken(*_args, **_kwargs):  # whatever store is given
+        raise RuntimeError("a bug in storing")
+
+    monkeypatch.setattr(courier, "store", broken)
+    errors, in_full = spool_one("SM" + "5" * 32, "doing ok today")
+    assert "STORING FAILED (RuntimeError: a bug in storing)" in errors[0] and in_full == 1
+    monkeypatch.undo()
+
+    # Storage back, the spool emptied: the next failure is a new outage and is logged in full again.
+    assert replay(app).stored == 4 and replay(down.client.application).failed == 0
+    _errors, in_full = spool_one("SM" + "4" * 32, "doing ok today")
+    assert in_full == 1

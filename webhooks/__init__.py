@@ -63,6 +63,7 @@ def create_app(
     app.register_blueprint(twilio_voice_alerts.bp)
     app.register_blueprint(twilio_voice.bp)
     app.register_blueprint(console.bp)
+    params.refuse_undecodable_forms(app, prefix="/twilio/")  # first: before anything parses the form
     params.refuse_control_bytes(app, free_text=TWILIO_FREE_TEXT)
     intake.install(app)  # the spool's replayer (started now if the spool holds something)
     if settings.public_base_url.startswith("https://"):

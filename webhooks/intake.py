@@ -96,6 +96,26 @@ def _sid() -> str:
     return request.form.get("MessageSid") or request.form.get("CallSid") or ""
 
 
+def brief(exc: BaseException, limit: int = 160) -> str:
+    """The exception's type and the first line of its message, for one log line: a database error's own
+    (the driver's) message, without SQLAlchemy's statement and link lines. Bound values are not in it:
+    the engine hides them and drops PostgreSQL's DETAIL line (checkin.db)."""
+    inner = getattr(exc, "orig", None) or exc
+    words = next((line.strip() for line in str(inner).splitlines() if line.strip()), "")
+    if len(words) > limit:
+        words = words[: limit - 3] + "..."
+    return f"{type(exc).__name__}: {words}" if words else type(exc).__name__
+
+
+def _traceback_once(failure: Exception) -> None:
+    """A failure to store is one ERROR line per request (`brief`); its traceback, often 200 lines of
+    chained database errors, goes to the log once per outage and kind of failure (the first of its
+    exception type since the spool was last empty, in this process: another kind in the same outage is
+    another fault) and at DEBUG after that."""
+    level = logging.ERROR if replayer(current_app).first_failure(type(failure).__name__) else logging.DEBUG
+    log.log(level, "the failure to store %s, in full (once per outage)", request.path, exc_info=failure)
+
+
 def _spool(failure: Exception, received_at, degraded: Degraded, *, fallback: bool):
     runtime = current_app.extensions["checkin"]
     try:
@@ -119,27 +139,27 @@ def _spool(failure: Exception, received_at, degraded: Degraded, *, fallback: boo
     except Exception as exc:
         log.critical(
             "STORING FAILED (%s) AND THE SPOOL FAILED (%s): %s sid=%s IS NOT KEPT; %s",
-            type(failure).__name__,
-            type(exc).__name__,
+            brief(failure),
+            brief(exc),
             request.path,
             entry.sid,
             "answered anyway (this is the fallback URL)"
             if fallback
             else "503, so Twilio tries the fallback URL",
-            exc_info=failure,
         )
+        _traceback_once(failure)
         if fallback:
             return response
         return "storage and spool unavailable\n", 503, {"Content-Type": "text/plain; charset=utf-8"}
     log.error(
         "STORING FAILED (%s) for %s sid=%s: the request is spooled as %s and will be stored when storage "
         "works again; answered without the database",
-        type(failure).__name__,
+        brief(failure),
         request.path,
         entry.sid,
         key,
-        exc_info=failure,
     )
+    _traceback_once(failure)
     replayer(current_app).wake()
     return response
 
@@ -171,6 +191,7 @@ def replay(app: Flask) -> ReplayResult:
             return result
         keys = spool.keys()
         if not keys:
+            replayer(app).outage_over()
             return result
         try:
             runtime.db.ping()
@@ -185,6 +206,8 @@ def replay(app: Flask) -> ReplayResult:
         client = app.test_client()
         for key in keys:
             _replay_one(spool, client, key, result)
+    if result.failed == 0:
+        replayer(app).outage_over()
     return result
 
 
@@ -248,6 +271,18 @@ class Replayer:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._failing: set[str] = set()  # failures to store logged in full since the spool was last empty
+
+    def first_failure(self, kind: str) -> bool:
+        """Whether this failure to store is the first of its kind in an outage (its traceback is logged)."""
+        with self._lock:
+            first = kind not in self._failing
+            self._failing.add(kind)
+            return first
+
+    def outage_over(self) -> None:
+        """The spool was found empty, or a replay pass left nothing: the next failure is a new outage."""
+        self._failing = set()
 
     def wake(self) -> None:
         if self.interval <= 0 or self._stop.is_set():
@@ -274,6 +309,7 @@ class Replayer:
                     waiting = 0
                 if waiting == 0:
                     self._thread = None
+                    self._failing = set()
                     return
             oldest = spool.keys()[:1]
             since = (time.time_ns() - int(oldest[0].split("-", 1)[0])) / 1e9 if oldest else 0.0

@@ -7,14 +7,17 @@ NUL in a field would otherwise be a 500 from the database rather than a 4xx from
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote_to_bytes
 
-from flask import Flask, abort, request
+from flask import Flask, abort, current_app, request
 from werkzeug.routing import IntegerConverter
 
 MAX_INT = 2**31 - 1
 _DIGITS = re.compile(r"[0-9]{1,10}")  # ASCII only: str.isdigit() also takes '²', which int() refuses
 # C0 controls and DEL, but tab, newline and carriage return, which typed text has.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# The one id a refusal may log from a body it cannot read: a Twilio message or call SID.
+_SID_IN_FORM = re.compile(rb"(?:^|&)(?:MessageSid|CallSid)=((?:SM|MM|CA)[0-9a-fA-F]{32})(?:&|$)")
 
 
 def whole_number(raw: str | None) -> int | None:
@@ -58,6 +61,44 @@ class _RowIdConverter(IntegerConverter):
 def bound_route_ids(app: Flask) -> None:
     """`<int:id>` in every route stops at 2^31-1. Must run before blueprints register their routes."""
     app.url_map.converters["int"] = _RowIdConverter
+
+
+def utf8_error_at(form: bytes) -> int | None:
+    """Where the url-encoded `form` stops being UTF-8 once its %-escapes are decoded (a byte offset into
+    the decoded form), or None when all of it is UTF-8. Raw bytes and escaped ones alike."""
+    try:
+        unquote_to_bytes(form).decode("utf-8")  # '+' (a space) and '&', '=' are ASCII: no need to split
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return None
+
+
+def refuse_undecodable_forms(app: Flask, *, prefix: str) -> None:
+    """A url-encoded form under `prefix` that is not UTF-8 is a 400 that says so, before anything reads it.
+
+    Werkzeug would read raw non-UTF-8 bytes as an empty form, and keep a bad escape (%E9) as its three
+    characters: either way the signature check then refused it as "does not match", which sends an
+    operator after PUBLIC_BASE_URL and the auth token. Twilio sends UTF-8 only, so such a body is not one
+    Twilio signed, and saying so first tells a caller nothing about us. Nothing is stored; the log line
+    has the SID, never the body. Must be registered before any hook that reads the form."""
+
+    @app.before_request
+    def _refuse_undecodable_form():
+        if not request.path.startswith(prefix) or request.mimetype != "application/x-www-form-urlencoded":
+            return
+        raw = request.get_data(cache=True)  # kept: the form is parsed from it next
+        at = utf8_error_at(raw)
+        if at is None:
+            return
+        found = _SID_IN_FORM.search(raw)
+        current_app.logger.error(
+            "refused %s %s: the body is not valid UTF-8 (byte %d of the decoded form; sid=%s); nothing stored",
+            request.method,
+            request.path,
+            at,
+            found.group(1).decode() if found else "none",
+        )
+        abort(400, f"the request body is not valid UTF-8 (byte {at}); Twilio sends UTF-8; nothing was stored")
 
 
 def refuse_control_bytes(app: Flask, *, free_text: frozenset[tuple[str, str]]) -> None:

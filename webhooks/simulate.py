@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 import xml.etree.ElementTree as ET
 from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
 from twilio.request_validator import RequestValidator
+
+# A Twilio message SID as the SMS webhook takes it (webhooks.twilio_sms.SIDS): SM..., or MM... with media.
+MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
 
 
 def sms_params(
@@ -79,4 +83,8 @@ def refusal(exc: Exception, settings) -> str | None:
             "and the server checks the public base URL it was started with: "
             "give this command the server's PUBLIC_BASE_URL (and TWILIO_AUTH_TOKEN); --url only says where to send"
         )
-    return f"the service answered {exc.code} {exc.reason}"
+    try:  # the reason the service gave, in one line (a 4xx says which field and why)
+        said = exc.read().decode("utf-8", "replace").strip().splitlines()
+    except OSError:
+        said = []
+    return f"the service answered {exc.code} {exc.reason}" + (f": {said[0][:300]}" if said else "")

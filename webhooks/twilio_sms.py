@@ -12,8 +12,9 @@ from checkin import inbound, status
 from checkin import intake as courier
 from checkin.channels import Channel
 from checkin.phones import InvalidPhone, normalize_phone
-from webhooks import intake
+from webhooks import intake, our_numbers
 from webhooks.params import optional_id, strip_controls, whole_number
+from webhooks.refusals import refuse
 from webhooks.signature import twilio_signed
 
 bp = Blueprint("twilio_sms", __name__, url_prefix="/twilio")
@@ -27,6 +28,7 @@ SIDS = {
     "CallSid": (re.compile(r"CA[0-9a-fA-F]{32}"), "a Twilio call SID (CA and 32 hex digits)"),
 }
 MAX_BODY = 1600  # Twilio's own limit for one inbound message
+MAX_MEDIA = 10  # Twilio's own limit of files on one message
 MAX_ADDRESS = 128  # 'whatsapp:+1...', 'client:alice', a SIP address: what Twilio may put in To/From
 
 
@@ -54,11 +56,54 @@ def _sid(name: str) -> str:
 _e164 = lru_cache(maxsize=4096)(normalize_phone)
 
 
+# A channel's address: 'whatsapp:+1...', 'messenger:...', 'rcs:...' (Twilio carries them on the Messages API).
+_CHANNEL_ADDRESS = re.compile(r"([a-z]{2,16}):")
+
+
+def _not_sms(name: str, value: str) -> None:
+    """A WhatsApp (or other channel's) address is refused with that reason, loudly: a WhatsApp sender
+    pointed at this webhook loses every message sent to it until someone notices."""
+    channel = _CHANNEL_ADDRESS.match(value)
+    if channel:
+        refuse(
+            400,
+            f"{name} is a {channel.group(1)} address: this webhook takes SMS only "
+            f"({channel.group(1)} is not a Checkin channel yet)",
+        )
+
+
 def _phone(name: str) -> str:
+    value = _field(name, max_len=MAX_ADDRESS)
     try:
-        return _e164(_field(name, max_len=32))
+        return _e164(value)
     except InvalidPhone:
+        _not_sms(name, value)
         abort(400, f"{name} is not a phone number")
+
+
+def _media_count() -> int:
+    """NumMedia: pictures or files with the text. Not a reason to refuse a member's words if malformed."""
+    return min(whole_number(request.form.get("NumMedia") or "0") or 0, MAX_MEDIA)
+
+
+def _addressed_to() -> str:
+    """The group number (or the Messaging Service's) the text was sent to; any other is refused."""
+    raw = request.form.get("To")
+    if not raw:
+        refuse(400, "missing To: no number the text was sent to")
+    try:
+        to = _e164(raw[:MAX_ADDRESS])
+    except InvalidPhone:
+        _not_sms("To", raw)
+        to = None
+    service = request.form.get("MessagingServiceSid")
+    if to is None or not our_numbers.of(current_app).owns(to, service):
+        refuse(
+            404,
+            "To is not a number of this service (not TWILIO_FROM_NUMBER, no group's number, and not sent "
+            "through TWILIO_MESSAGING_SERVICE_SID)",
+        )
+    return to
 
 
 @lru_cache(maxsize=1024)
@@ -92,10 +137,11 @@ def _sms():
     message = inbound.InboundMessage(
         sid=_sid("MessageSid"),
         from_number=_phone("From"),
-        to_number=_field("To", max_len=MAX_ADDRESS),
+        to_number=_addressed_to(),
         body=strip_controls(_field("Body", required=False, max_len=MAX_BODY)),
         channel=Channel.SMS.value,
         received_at=replay.received_at if replay else None,
+        media=_media_count(),
     )
     if (replay is None or replay.reply is None) and not courier.answers_now(message.body)[0]:
         # A routine text (issue 18): stored undecided in one autocommitted INSERT with its MessageSid

@@ -269,18 +269,29 @@ def simulate_group():
     "--to", "to", default=None, help="the number texted (default: TWILIO_FROM_NUMBER or the demo number)"
 )
 @click.option("--url", default=None, help="server address if not PUBLIC_BASE_URL (e.g. behind a proxy)")
+@click.option(
+    "--sid",
+    default=None,
+    help="the MessageSid (SM or MM and 32 hex digits; default: a new one): give one already used to "
+    "replay a duplicate delivery",
+)
 @click.argument("text", nargs=-1, required=True)
-def simulate_sms(from_, to, url, text):
+def simulate_sms(from_, to, url, sid, text):
     """Text TEXT to the service from NUMBER and print the reply."""
     from checkin.phones import InvalidPhone, normalize_phone
-    from webhooks.simulate import post_sms, refusal
+    from webhooks.simulate import MESSAGE_SID, post_sms, refusal
 
     settings = load_settings()
     try:
         from_ = normalize_phone(from_)
     except InvalidPhone as exc:
         raise click.BadParameter(str(exc), param_hint="--from") from None
-    sid = "SM" + uuid.uuid4().hex
+    if sid is not None and not MESSAGE_SID.fullmatch(sid):
+        # Checked here, not only by the service: a typo would otherwise be a 400 that reads like a bug.
+        raise click.BadParameter(
+            f"{sid!r} is not a Twilio message SID (SM or MM and 32 hex digits)", param_hint="--sid"
+        )
+    sid = sid or "SM" + uuid.uuid4().hex
     try:
         replies = post_sms(
             settings, from_, to or settings.twilio_from_number or "+15005550006", " ".join(text), url, sid=sid
