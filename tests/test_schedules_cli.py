@@ -365,17 +365,25 @@ def test_plan_sets_a_groups_own_text_and_a_blank_one_returns_to_the_file(runtime
         "--group",
         group.name,
         "--template",
-        "es.reminder=Hola: {group} se reune {when}{date} a las {time}{where}.",
+        "es.reminder=Hola: {group} se reune {when}{date} a las {time}{where}. BAJA",
         "quiet_start=09:00",
     )
-    assert result.exit_code == 0
+    assert result.exit_code == 0, result.output
     assert "quiet_start = 09:00" in result.output
-    assert "template es.reminder = Hola: {group} se reune {when}{date} a las {time}{where}." in result.output
+    assert (
+        "template es.reminder = Hola: {group} se reune {when}{date} a las {time}{where}. BAJA"
+        in result.output
+    )
     with runtime.db.session() as s:
         assert get_templates(s, group.id)["es"]["reminder"].startswith("Hola: {group}")
     # A refused text saves nothing, not even the plan key given with it.
     refused = cli(
-        "plan", "--group", group.name, "--template", "en.prompt=" + "How are you? " * 30, "quiet_start=10:00"
+        "plan",
+        "--group",
+        group.name,
+        "--template",
+        "en.prompt=" + "How are you? " * 30 + "STOP",
+        "quiet_start=10:00",
     )
     assert refused.exit_code != 0 and "English check-in prompt: 3 SMS segments" in refused.output
     assert "template es.reminder" in cli("plan", "--group", group.name).output

@@ -36,7 +36,9 @@ def _seed(console_server, group, member, spanish_member):
             duration_minutes=90,
             starts_on=utcnow().date(),
         )
-        schedules.set_templates(s, group.id, {"en": {"prompt": "Hi {name}, how was {group}? Reply 1-5."}})
+        schedules.set_templates(
+            s, group.id, {"en": {"prompt": "Hi {name}, how was {group}? Reply 1-5, or STOP to stop."}}
+        )
     webhook = TwilioWebhook(
         create_app(runtime=console_server.runtime).test_client(), console_server.runtime.settings
     )
