@@ -327,7 +327,12 @@ def test_a_good_file_imports_every_row_with_an_import_opt_in(coordinator, db, gr
             == 120
         )
         detail = s.scalar(select(AuditEvent.detail).where(AuditEvent.action == "import"))
-    assert detail.endswith("applied: 120 added, 0 updated, 0 unchanged, 0 row(s) skipped")
+    assert detail.endswith(
+        "applied: 120 added, 0 updated, 0 unchanged, 0 row(s) skipped, 120 welcome text(s) planned"
+    )
+    # No welcome column: each new member is welcomed, as the member form's ticked box does, and told so.
+    done = coordinator.get(response.get_json()["page"]).get_data(as_text=True)
+    assert "120 welcome texts go out in each member's daytime." in done
 
 
 @pytest.mark.parametrize(
