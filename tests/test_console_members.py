@@ -457,6 +457,54 @@ def test_timeline_shows_messages_status_in_words_checkins_chart_and_escalation(
     assert audits == [(world.facilitator.id, member.id)]
 
 
+def test_the_member_page_folds_repeated_alert_rows_into_one_line_with_a_count(
+    db, client, twilio, group, member
+):
+    from checkin.escalation.models import EscalationEvent
+
+    world = World(db, twilio, group, member)
+    first = utcnow().replace(microsecond=0) - timedelta(hours=2)
+    with db.session() as s:
+        # Paging Frankie by text three rounds over, each delivered; the provider's "sent" for the one
+        # alert the page already lists as sent to Frankie.
+        notified = s.scalar(
+            select(EscalationEvent).where(
+                EscalationEvent.escalation_id == world.escalation.id, EscalationEvent.kind == "notified"
+            )
+        )
+        s.add(
+            EscalationEvent(
+                escalation_id=world.escalation.id,
+                kind="sent",
+                at=first,
+                staff_id=notified.staff_id,
+                channel=notified.channel,
+                outbox_id=notified.outbox_id,
+            )
+        )
+        for minutes in (0, 5, 10):
+            s.add(
+                EscalationEvent(
+                    escalation_id=world.escalation.id,
+                    kind="delivered",
+                    at=first + timedelta(minutes=minutes),
+                    staff_id=world.facilitator.id,
+                    channel="sms",
+                )
+            )
+    page = Console(client, "frankie@example.org").get(f"/console/members/{member.id}").get_data(as_text=True)
+    lines = [
+        re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", li)).strip()
+        for li in re.findall(r'<li class="esc">(.*?)</li>', page, re.S)
+    ]
+    delivered = [line for line in lines if line.startswith("Alert delivered to")]
+    last = (first + timedelta(minutes=10)).astimezone(ZoneInfo(member.effective_timezone))
+    clock = f"{last.hour % 12 or 12}:{last:%M} {'am' if last.hour < 12 else 'pm'}"
+    assert len(delivered) == 1 and "Frankie" in delivered[0], lines
+    assert "3 times, last" in delivered[0] and clock in delivered[0], delivered
+    assert not [line for line in lines if line.startswith("Alert sent out")], lines
+
+
 def app_client(client):
     return client.application.test_client()
 
