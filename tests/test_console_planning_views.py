@@ -265,6 +265,40 @@ def test_schedule_builder_writes_the_rrule(coordinator, group, db, form, rule, f
     )
 
 
+def test_a_start_date_that_has_passed_says_which_meeting_comes_next(coordinator, group, db):
+    zone = ZoneInfo(group.timezone)
+    today = utcnow().astimezone(zone).date()
+    # Every other Wednesday, counted from a Wednesday five weeks ago (the coordinator's "we began then").
+    began = today - timedelta(days=(today.weekday() - 2) % 7 + 35)
+    response = coordinator.post(
+        f"/console/groups/{group.id}/schedule",
+        data={
+            "repeat": "biweekly",
+            "weekday": "WE",
+            "time": "18:30",
+            "duration": "90",
+            "starts_on": str(began),
+        },
+    )
+    assert response.status_code == 302
+    with db.session() as s:
+        assert schedules.get_schedule(s, group.id).starts_on == began  # kept: the fortnights count from it
+    # The next meeting is a whole number of fortnights after it, and on or after today (or tonight's).
+    after = [began + timedelta(weeks=2 * n) for n in range(1, 8)]
+    nxt = next(
+        d for d in after if d > today or (d == today and utcnow().astimezone(zone).time() < time(18, 30))
+    )
+    said = f"{nxt:%a}, {nxt:%b} {nxt.day}, {nxt.year}"
+    passed = f"{began:%a}, {began:%b} {began.day}, {began.year} has passed: counting from it, the next meeting is {said}."
+    page = text(coordinator.get(f"/console/groups/{group.id}"))
+    assert f"Schedule saved: meets every other Wednesday at 6:30 pm, New York time. {passed}" in page
+    # ... and at the date's own box, for as long as it shows a date that has passed.
+    assert f'<small class="hint" id="starts_on-passed">{passed}</small>' in page
+    assert re.search(
+        r'id="starts_on" name="starts_on" required value="[0-9-]+" aria-describedby="starts_on-passed"', page
+    )
+
+
 def field_errors(page: str) -> dict[str, str]:
     """A refused form's sentences by the field they sit next to (forms.Problems, _problems.html)."""
     return dict(re.findall(r'<p class="field-error" id="([\w-]+)-error">(.*?)</p>', page))

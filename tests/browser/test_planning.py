@@ -15,9 +15,10 @@ from checkin.schedules import load_config, set_schedule
 from checkin.schedules.plan import sample_values
 from checkin.templates import segments
 
-# The file's Spanish reminder: full weekday and month, 12-hour clock ("martes 8 de diciembre, 6:30 p. m.").
+# The file's Spanish reminder: 12-hour clock, the full weekday and month ("martes 8 de diciembre, 6:30 p. m."),
+# or "hoy"/"mañana" as the English says today/tomorrow ("mañana, 8 de diciembre, 6:30 p. m.").
 SPANISH_REMINDER = re.compile(
-    r"Tuesday Group: [a-záé]+ \d{1,2} de [a-z]+, \d{1,2}:\d\d [ap]\. m\., en 12 Main St\."
+    r"Tuesday Group: (?:[a-záé]+|hoy,|mañana,) \d{1,2} de [a-z]+, \d{1,2}:\d\d [ap]\. m\., en 12 Main St\."
 )
 
 CRISIS_TEXT = "I am going to kill myself tonight"
