@@ -115,7 +115,7 @@ def test_every_console_page_reads_in_plain_words(
     page.goto(console_server.url(f"/console/groups/{group.id}/plan"))
     prompt = page.locator("#t-en-prompt")
     expect(page.locator("#e-en-prompt")).to_have_text(
-        "Hi Maximiliano, how was Tuesday Evening Peer Support? Reply 1-5."
+        "Hi Maximiliano, how was Tuesday Evening Peer Support? Reply 1-5, or STOP to stop."
     )
     prompt.fill("Hello ")
     page.get_by_role("group", name="Insert into Check-in prompt").get_by_role(
