@@ -514,6 +514,7 @@ def test_every_view_of_a_members_messages_is_audited(db, client, twilio, group, 
     console = Console(client, "casey@example.org")
     console.get(f"/console/members/{member.id}")
     console.get(f"/console/escalations/{world.escalation.id}")  # shows the message that opened it
+    console.get(f"/console/escalations/{world.escalation.id}")  # the case page again: the same read
     console.get("/console/members")  # a list shows no messages
     with db.session() as s:
         rows = s.execute(
