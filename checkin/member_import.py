@@ -3,7 +3,8 @@
 Columns (header row required, any order, case-insensitive): group, phone, name, and optionally
 language (English, Spanish, español, en, es...), channel (sms|voice), timezone (a city such as
 Chicago, or IANA; empty = the group's), consent_source (where the
-member agreed: "paper form at meeting") and consent_date (2026-11-30 or 11/30/2026). The columns the
+member agreed: "paper form at meeting"), consent_date (2026-11-30 or 11/30/2026) and welcome (yes or no:
+send a new member the welcome text, as the console's add form does; empty = yes). The columns the
 members export adds (status, last_check_in, missed_in_a_row, mood_trend) are read and ignored, so an
 exported file imports as it is.
 
@@ -34,7 +35,10 @@ from checkin.models import CHANNELS, ConsentEvent, Group, GroupMember, Member, M
 from checkin.phones import InvalidPhone, normalize_phone
 
 REQUIRED = ("group", "phone", "name")
-OPTIONAL = ("language", "channel", "timezone", "consent_source", "consent_date")
+OPTIONAL = ("language", "channel", "timezone", "consent_source", "consent_date", "welcome")
+# The welcome column: a new member gets the welcome text unless the cell says no (the console's add
+# form is ticked the same way); a member already there is never welcomed again.
+YES, NO = ("yes", "y", "1", "true", "x", "sí", "si"), ("no", "n", "0", "false")
 # Written by the members export for reading only; an import skips them (it never changes a status).
 EXPORT_ONLY = ("status", "last_check_in", "missed_in_a_row", "mood_trend")
 MAX_ROWS = 20_000
@@ -51,6 +55,7 @@ TEMPLATE_EXAMPLE = {
     "timezone": "",
     "consent_source": "paper form at meeting",
     "consent_date": "2026-11-30",
+    "welcome": "yes",
 }
 # The fields an import compares and sets, in the order the report shows them.
 FIELDS = ("name", "language", "channel", "timezone", "consent_source", "consent_date")
@@ -321,6 +326,7 @@ def plan(
                 "timezone": values.get("timezone", ""),
                 "consent_source": values.get("consent_source", ""),
                 "consent_date": values.get("consent_date", ""),
+                "welcome": values.get("welcome") or "yes",
             }
         else:
             out.member_id, out.opted_out = member.id, member.status == MemberStatus.OPTED_OUT
@@ -408,6 +414,11 @@ def _field_values(
             values["consent_date"] = parse_date(row["consent_date"], today).isoformat()
         except ValidationError as exc:
             reasons.append(str(exc))
+    welcome = (row.get("welcome") or "").strip().lower()
+    if welcome in YES or welcome in NO:
+        values["welcome"] = "yes" if welcome in YES else "no"
+    elif welcome:
+        reasons.append(f"welcome must be yes or no (empty: yes), not {row['welcome']!r}")
     return values, reasons
 
 
@@ -417,6 +428,7 @@ class Applied:
     updated: int
     unchanged: int
     skipped: int  # rows in error
+    welcomed: int = 0  # welcome texts planned (checkin.welcome: by text, not after a STOP, in their day)
 
 
 def apply(session: Session, plan_: Plan, *, staff_id: int) -> Applied:
@@ -468,11 +480,27 @@ def apply(session: Session, plan_: Plan, *, staff_id: int) -> Applied:
         fields = [c.field if c.field != "group" else f"group+{row.group_id}" for c in row.changes]
         edits.append((member.id, "import:" + ",".join(fields)))
     session.flush()
+    welcomed = _welcome(session, plan_.of("add"), added, groups)
     # Each added member's own history says who added them and how ("Added by Casey's CSV import").
     audit_many(session, "member_added", staff_id, [(m.id, "import:added") for m in added])
     audit_many(session, "member_edited", staff_id, edits)
     counts = plan_.counts
-    return Applied(counts["add"], counts["update"], counts["unchanged"], counts["error"])
+    return Applied(counts["add"], counts["update"], counts["unchanged"], counts["error"], welcomed)
+
+
+def _welcome(session: Session, rows: list[PlannedRow], added: list[Member], groups: dict[int, Group]) -> int:
+    """The welcome text to each added member whose row did not say no, by the console's own rules
+    (checkin.welcome.queue: none by phone call or after a STOP, sent in their daytime)."""
+    from checkin import welcome
+    from checkin.db import utcnow
+
+    now = utcnow()
+    return sum(
+        1
+        for row, member in zip(rows, added, strict=True)
+        if row.values.get("welcome", "no") == "yes"
+        and welcome.queue(session, member, groups[row.group_id], now) is not None
+    )
 
 
 def template_csv(group: str | None = None) -> bytes:

@@ -91,11 +91,18 @@ class Member(Base):
     def first_name(self) -> str:
         return self.display_name.split()[0] if self.display_name.strip() else "member"
 
-    @property
-    def effective_timezone(self) -> str:
+    def zone_in(self, group: Group | None = None) -> str:
+        """The one place a member's time zone is decided: their own, else that of `group` (the group
+        texting them), else their first group's, else UTC."""
         if self.timezone:
             return self.timezone
+        if group is not None:
+            return group.timezone
         return self.groups[0].timezone if self.groups else "UTC"
+
+    @property
+    def effective_timezone(self) -> str:
+        return self.zone_in()
 
     @property
     def opted_out(self) -> bool:

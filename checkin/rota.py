@@ -197,15 +197,27 @@ def add_weekly(
 
 
 def add_dated(
-    session: Session, link: GroupStaff, kind: str, starts: datetime, ends: datetime, zone: ZoneInfo
+    session: Session,
+    link: GroupStaff,
+    kind: str,
+    starts: datetime,
+    ends: datetime,
+    zone: ZoneInfo,
+    now: datetime | None = None,
 ) -> OnCallWindow:
-    """A one-off cover (on call) or absence (away) between two wall-clock times in the group's zone."""
+    """A one-off cover (on call) or absence (away) between two wall-clock times in the group's zone.
+    With `now`, one that is already over is refused (it would change nobody's rota); one that began
+    earlier and is still running is taken (it counts from now)."""
     if kind not in ("cover", "away"):
         raise ValidationError("kind: cover or away")
     starts_at = starts.replace(tzinfo=zone).astimezone(UTC)
     ends_at = ends.replace(tzinfo=zone).astimezone(UTC)
     if ends_at <= starts_at:
         raise ValidationError("to: must be after from")
+    if now is not None and ends_at <= now:
+        raise ValidationError(
+            "to: that time has passed, so this would change nothing: choose an end still to come"
+        )
     window = OnCallWindow(
         group_id=link.group_id, staff_id=link.staff_id, kind=kind, starts_at=starts_at, ends_at=ends_at
     )

@@ -55,7 +55,10 @@ SAMPLE_VALUES_ES = {
     "day": "miércoles 30 de septiembre",
     "time": "10:30 p. m. EST",
     "place": f", en {_ADDRESS}",
-    "when": "mañana, ",
+    # Spanish says "mañana, " only before the shorter date without the weekday (config/plan.toml
+    # [format.es] near_date), so the longest {when}{date} is the full date alone; the planner's texts
+    # are measured both ways (checkin.schedules.plan.sample_values).
+    "when": "",
     "date": "miércoles 30 de septiembre",
     "weekday": "miércoles",
     "where": f", en {_ADDRESS}",

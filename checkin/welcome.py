@@ -30,7 +30,7 @@ def queue(session: Session, member: Member, group: Group, now: datetime) -> Outb
     if member.channel != "sms" or consent.is_opted_out(session, "sms", member.phone, member_id=member.id):
         return None
     plan = get_plan(session, group.id)
-    zone = member.timezone or group.timezone
+    zone = member.zone_in(group)
     at = quiet_hours.next_allowed(now, zone, plan.quiet_start, plan.quiet_end)
     item, _created = outbox.add(
         session,

@@ -69,6 +69,9 @@ class Settings:
     # an invitation or password-reset link works (CHECKIN_INVITE_HOURS).
     require_2fa: bool = False
     invite_hours: int = 72
+    # The organisation's time zone (CHECKIN_TIMEZONE, a city or IANA name): the console's times for a
+    # staff member in no group (the audit log, a coordinator's pages); None: the first group's, else UTC.
+    timezone: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -321,6 +324,17 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: Path 
         else:
             invite_hours = int(invite_raw)
 
+    zone_raw = get("CHECKIN_TIMEZONE")
+    org_zone = None
+    if zone_raw:
+        from checkin import timezones
+        from checkin.errors import ValidationError
+
+        try:
+            org_zone = timezones.resolve(zone_raw)
+        except ValidationError as exc:
+            problems.append(("CHECKIN_TIMEZONE", str(exc).partition(": ")[2] or str(exc)))
+
     from checkin import pacing
 
     try:
@@ -369,4 +383,5 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: Path 
         retention=retention,
         require_2fa=require_2fa,
         invite_hours=invite_hours,
+        timezone=org_zone,
     )

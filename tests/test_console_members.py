@@ -327,7 +327,12 @@ def test_a_good_file_imports_every_row_with_an_import_opt_in(coordinator, db, gr
             == 120
         )
         detail = s.scalar(select(AuditEvent.detail).where(AuditEvent.action == "import"))
-    assert detail.endswith("applied: 120 added, 0 updated, 0 unchanged, 0 row(s) skipped")
+    assert detail.endswith(
+        "applied: 120 added, 0 updated, 0 unchanged, 0 row(s) skipped, 120 welcome text(s) planned"
+    )
+    # No welcome column: each new member is welcomed, as the member form's ticked box does, and told so.
+    done = coordinator.get(response.get_json()["page"]).get_data(as_text=True)
+    assert "120 welcome texts go out in each member's daytime." in done
 
 
 @pytest.mark.parametrize(
@@ -452,6 +457,54 @@ def test_timeline_shows_messages_status_in_words_checkins_chart_and_escalation(
     assert audits == [(world.facilitator.id, member.id)]
 
 
+def test_the_member_page_folds_repeated_alert_rows_into_one_line_with_a_count(
+    db, client, twilio, group, member
+):
+    from checkin.escalation.models import EscalationEvent
+
+    world = World(db, twilio, group, member)
+    first = utcnow().replace(microsecond=0) - timedelta(hours=2)
+    with db.session() as s:
+        # Paging Frankie by text three rounds over, each delivered; the provider's "sent" for the one
+        # alert the page already lists as sent to Frankie.
+        notified = s.scalar(
+            select(EscalationEvent).where(
+                EscalationEvent.escalation_id == world.escalation.id, EscalationEvent.kind == "notified"
+            )
+        )
+        s.add(
+            EscalationEvent(
+                escalation_id=world.escalation.id,
+                kind="sent",
+                at=first,
+                staff_id=notified.staff_id,
+                channel=notified.channel,
+                outbox_id=notified.outbox_id,
+            )
+        )
+        for minutes in (0, 5, 10):
+            s.add(
+                EscalationEvent(
+                    escalation_id=world.escalation.id,
+                    kind="delivered",
+                    at=first + timedelta(minutes=minutes),
+                    staff_id=world.facilitator.id,
+                    channel="sms",
+                )
+            )
+    page = Console(client, "frankie@example.org").get(f"/console/members/{member.id}").get_data(as_text=True)
+    lines = [
+        re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", li)).strip()
+        for li in re.findall(r'<li class="esc">(.*?)</li>', page, re.S)
+    ]
+    delivered = [line for line in lines if line.startswith("Alert delivered to")]
+    last = (first + timedelta(minutes=10)).astimezone(ZoneInfo(member.effective_timezone))
+    clock = f"{last.hour % 12 or 12}:{last:%M} {'am' if last.hour < 12 else 'pm'}"
+    assert len(delivered) == 1 and "Frankie" in delivered[0], lines
+    assert "3 times, last" in delivered[0] and clock in delivered[0], delivered
+    assert not [line for line in lines if line.startswith("Alert sent out")], lines
+
+
 def app_client(client):
     return client.application.test_client()
 
@@ -460,8 +513,8 @@ def test_every_view_of_a_members_messages_is_audited(db, client, twilio, group, 
     world = World(db, twilio, group, member)
     console = Console(client, "casey@example.org")
     console.get(f"/console/members/{member.id}")
-    console.get(f"/console/members/{member.id}")
     console.get(f"/console/escalations/{world.escalation.id}")  # shows the message that opened it
+    console.get(f"/console/escalations/{world.escalation.id}")  # the case page again: the same read
     console.get("/console/members")  # a list shows no messages
     with db.session() as s:
         rows = s.execute(
@@ -469,12 +522,54 @@ def test_every_view_of_a_members_messages_is_audited(db, client, twilio, group, 
             .where(AuditEvent.action == "view_messages")
             .order_by(AuditEvent.id)
         ).all()
-    assert rows == [(member.id, None), (member.id, None), (member.id, world.escalation.id)]
+    assert rows == [(member.id, None), (member.id, world.escalation.id)]
     log = console.get(f"/console/audit?member={member.id}").get_data(as_text=True)
-    assert log.count("Casey read Sam Rivera&#39;s messages") == 3  # a sentence per view, with names
+    assert log.count("Casey read Sam Rivera&#39;s messages") == 2  # a sentence per view, with names
     assert "Audit" not in Console(app_client(client), "frankie@example.org").get("/console/").get_data(
         as_text=True
     )
+
+
+def test_reloading_a_page_adds_no_row_but_a_new_message_on_it_and_another_reader_do(
+    db, client, twilio, group, member
+):
+    World(db, twilio, group, member)
+    casey = Console(client, "casey@example.org")
+    for _ in range(5):  # a coordinator keeping the page open and reloading it
+        casey.get(f"/console/members/{member.id}")
+
+    def reads():
+        with db.session() as s:
+            return s.execute(
+                select(AuditEvent.staff_id, AuditEvent.detail)
+                .where(AuditEvent.action == "view_messages", AuditEvent.member_id == member.id)
+                .order_by(AuditEvent.id)
+            ).all()
+
+    [first] = reads()
+    with db.session() as s:
+        texted = s.scalar(select(func.max(Message.id)).where(Message.member_id == member.id))
+    assert first.detail == f"timeline (all groups): 1 message(s), newest message #{texted}"
+    # The member texts again (a crisis text): the next view shows it, and that is on record.
+    assert twilio.sms(member.phone, "i cant do this anymore, tonight i end it").status_code == 200
+    casey.get(f"/console/members/{member.id}")
+    casey.get(f"/console/members/{member.id}")
+    with db.session() as s:
+        newest = s.scalar(select(func.max(Message.id)).where(Message.member_id == member.id))
+    assert newest != texted
+    assert [r.detail for r in reads()][1:] == [
+        f"timeline (all groups): 2 message(s), newest message #{newest}"
+    ]
+    # Another person's view is theirs, however recent Casey's.
+    Console(app_client(client), "frankie@example.org").get(f"/console/members/{member.id}")
+    assert len({r.staff_id for r in reads()}) == 2 and len(reads()) == 3
+    # The log says who saw it and names the zone of every time.
+    log = casey.get(f"/console/audit?member={member.id}").get_data(as_text=True)
+    assert log.count("Casey read Sam Rivera&#39;s messages") == 2
+    assert re.search(
+        r'<time datetime="[0-9T:-]+Z">\w{3}, \w{3} \d+, \d+:\d\d [ap]m New York time</time>', log
+    )
+    assert "is not written again" in log
 
 
 def test_timeline_lists_calls_with_their_outcome(db, client, group, member):
@@ -505,3 +600,26 @@ def test_timeline_lists_calls_with_their_outcome(db, client, group, member):
     assert 'call · <span class="status">no answer</span>' in page
     assert 'call · <span class="status">answered and finished</span>' in page
     assert "1 min 15 s, left a recorded message" in page
+
+
+def test_the_audit_log_is_in_the_organisations_zone_when_set_and_names_it(db, client, twilio, group, member):
+    from dataclasses import replace
+
+    from config import load_settings
+
+    World(db, twilio, group, member)
+    runtime = client.application.extensions["checkin"]
+    runtime.settings = replace(runtime.settings, timezone="Europe/Madrid")  # CHECKIN_TIMEZONE=Madrid
+    casey = Console(client, "casey@example.org")  # a coordinator in no group
+    casey.get(f"/console/members/{member.id}")
+    log = casey.get("/console/audit").get_data(as_text=True)
+    assert "times in Madrid time" in log and "New York time" not in log
+    with db.session() as s:
+        at = s.scalar(select(func.max(AuditEvent.at)).where(AuditEvent.action == "view_messages"))
+    local = at.astimezone(ZoneInfo("Europe/Madrid"))
+    assert f"{local.hour % 12 or 12}:{local:%M} {'am' if local.hour < 12 else 'pm'} Madrid time</time>" in log
+    # The setting takes a city as the console's forms do, and refuses an abbreviation.
+    assert load_settings({"CHECKIN_TIMEZONE": "madrid"}).timezone == "Europe/Madrid"
+    with pytest.raises(Exception, match="CHECKIN_TIMEZONE") as refused:
+        load_settings({"CHECKIN_TIMEZONE": "EST"})
+    assert "ambiguous" in str(refused.value) and "New York" in str(refused.value)

@@ -19,6 +19,7 @@ from checkin.models import (  # first: importing checkin.directory first is circ
     Message,
     OutboxItem,
 )
+from checkin.schedules.models import ReminderPlan
 from tests.console_helpers import PLAN_FORM, Console, make_staff
 from tests.test_schedules_tick import member_texted
 
@@ -264,6 +265,40 @@ def test_schedule_builder_writes_the_rrule(coordinator, group, db, form, rule, f
     )
 
 
+def test_a_start_date_that_has_passed_says_which_meeting_comes_next(coordinator, group, db):
+    zone = ZoneInfo(group.timezone)
+    today = utcnow().astimezone(zone).date()
+    # Every other Wednesday, counted from a Wednesday five weeks ago (the coordinator's "we began then").
+    began = today - timedelta(days=(today.weekday() - 2) % 7 + 35)
+    response = coordinator.post(
+        f"/console/groups/{group.id}/schedule",
+        data={
+            "repeat": "biweekly",
+            "weekday": "WE",
+            "time": "18:30",
+            "duration": "90",
+            "starts_on": str(began),
+        },
+    )
+    assert response.status_code == 302
+    with db.session() as s:
+        assert schedules.get_schedule(s, group.id).starts_on == began  # kept: the fortnights count from it
+    # The next meeting is a whole number of fortnights after it, and on or after today (or tonight's).
+    after = [began + timedelta(weeks=2 * n) for n in range(1, 8)]
+    nxt = next(
+        d for d in after if d > today or (d == today and utcnow().astimezone(zone).time() < time(18, 30))
+    )
+    said = f"{nxt:%a}, {nxt:%b} {nxt.day}, {nxt.year}"
+    passed = f"{began:%a}, {began:%b} {began.day}, {began.year} has passed: counting from it, the next meeting is {said}."
+    page = text(coordinator.get(f"/console/groups/{group.id}"))
+    assert f"Schedule saved: meets every other Wednesday at 6:30 pm, New York time. {passed}" in page
+    # ... and at the date's own box, for as long as it shows a date that has passed.
+    assert f'<small class="hint" id="starts_on-passed">{passed}</small>' in page
+    assert re.search(
+        r'id="starts_on" name="starts_on" required value="[0-9-]+" aria-describedby="starts_on-passed"', page
+    )
+
+
 def field_errors(page: str) -> dict[str, str]:
     """A refused form's sentences by the field they sit next to (forms.Problems, _problems.html)."""
     return dict(re.findall(r'<p class="field-error" id="([\w-]+)-error">(.*?)</p>', page))
@@ -438,7 +473,9 @@ def test_bad_plan_values_are_refused_in_the_forms_words(coordinator, group, db):
 
 # --- texts ----------------------------------------------------------------------------------
 
-OUR_REMINDER = "Hi from {group}: we meet {when}{date} at {time}{where}. Text 1 if you come."
+OUR_REMINDER = (
+    "Hi from {group}: we meet {when}{date} at {time}{where}. Text 1 if you come. Reply STOP to stop."
+)
 
 
 def test_coordinator_saves_a_groups_texts_and_the_preview_uses_them(
@@ -475,7 +512,7 @@ def test_coordinator_saves_a_groups_texts_and_the_preview_uses_them(
     assert (
         "Hi from Tuesday Group: we meet tomorrow, " in preview
     )  # the English member's reminder in the preview
-    assert "Tuesday Group: martes" in preview  # the Spanish one is the file's still
+    assert "Tuesday Group: mañana, " in preview  # the Spanish one is the file's still
     assert page.count("changed from the default") == 1 and "1 changed for this group" in page
     assert "Reminder: Thursday Group meets tomorrow" in whole_preview(coordinator, other_group.id)
     # "Back to the default" wins over the text in the box.
@@ -492,11 +529,11 @@ def test_a_refused_text_comes_back_as_typed_with_the_reason_and_nothing_is_saved
 ):
     weekly(db, group.id)
     with db.session() as s:
-        schedules.set_templates(s, group.id, {"en": {"nudge": "Still there, {name}? Reply 1-5."}})
+        schedules.set_templates(s, group.id, {"en": {"nudge": "Still there, {name}? Reply 1-5 or STOP."}})
     typed = "Hola {nombre}, {group} se reune {date}"
     response = coordinator.post(
         f"/console/groups/{group.id}/plan/texts",
-        data={"en.nudge": "Still there? Reply 1-5.", "es.reminder": typed},
+        data={"en.nudge": "Still there? Reply 1-5 or STOP.", "es.reminder": typed},
     )
     assert response.status_code == 400
     page = text(response)
@@ -510,17 +547,21 @@ def test_a_refused_text_comes_back_as_typed_with_the_reason_and_nothing_is_saved
         r'<textarea id="t-es-reminder" name="es.reminder"[^>]*aria-invalid="true"[^>]*>' + re.escape(typed),
         page,
     )
-    assert "Still there? Reply 1-5.</textarea>" in page
+    assert "Still there? Reply 1-5 or STOP.</textarea>" in page
     # Every refused text at once, each at its box, in the page's order (English first).
     both = coordinator.post(
         f"/console/groups/{group.id}/plan/texts",
-        data={"es.reminder": typed, "en.prompt": "How are you doing this week? " * 12},
+        data={
+            "es.reminder": typed,
+            "en.prompt": "How are you doing this week? " * 12 + "Reply STOP to stop.",
+        },
     )
     assert both.status_code == 400 and "There are 2 problems to fix" in text(both)
     assert list(field_errors(text(both))) == ["t-en-prompt", "t-es-reminder"]
     assert field_errors(text(both))["t-en-prompt"].startswith("English check-in prompt: 3 text messages long")
     too_long = coordinator.post(
-        f"/console/groups/{group.id}/plan/texts", data={"en.prompt": "How are you doing this week? " * 12}
+        f"/console/groups/{group.id}/plan/texts",
+        data={"en.prompt": "How are you doing this week? " * 12 + "Reply STOP to stop."},
     )
     assert (
         too_long.status_code == 400
@@ -529,9 +570,55 @@ def test_a_refused_text_comes_back_as_typed_with_the_reason_and_nothing_is_saved
     with db.session() as s:
         texts = schedules.get_templates(s, group.id)
     assert (
-        texts["en"]["nudge"] == "Still there, {name}? Reply 1-5."
+        texts["en"]["nudge"] == "Still there, {name}? Reply 1-5 or STOP."
         and texts["es"] == schedules.load_config().templates["es"]
     )
+
+
+def test_a_text_that_does_not_say_how_to_stop_is_refused_at_its_box(coordinator, group, member, db):
+    weekly(db, group.id)
+    response = coordinator.post(
+        f"/console/groups/{group.id}/plan/texts",
+        data={
+            "en.nudge": "Still there, {name}? Reply 1-5.",
+            "es.prompt": "¿Qué tal tu semana? Responde del 1 al 5.",
+        },
+    )
+    assert response.status_code == 400
+    errors = field_errors(text(response))
+    assert errors == {
+        "t-en-nudge": "English nudge: must say how to stop the texts: add “Reply STOP to stop.”",
+        "t-es-prompt": "Spanish check-in prompt: must say how to stop the texts: add “BAJA para parar.”",
+    }
+    with db.session() as s:
+        assert schedules.get_templates(s, group.id) == schedules.load_config().templates
+
+
+def test_a_stored_text_without_stop_is_shown_at_its_box_and_members_get_the_standard_text(
+    coordinator, group, spanish_member, db
+):
+    tomorrow = utcnow().astimezone(ZoneInfo(group.timezone)).date() + timedelta(days=1)
+    weekly(db, group.id, day=tomorrow, at=time(18))
+    saved_before_the_rule = "Hola de {group}: nos vemos {when}{date}, {time}{where}."
+    with db.session() as s:  # as a text saved before the rule was, or edited outside the app
+        s.merge(
+            ReminderPlan(
+                group_id=group.id, overrides={"templates": {"es": {"reminder": saved_before_the_rule}}}
+            )
+        )
+        s.commit()
+    page = text(coordinator.get(f"/console/groups/{group.id}/plan"))
+    assert field_errors(page) == {
+        "t-es-reminder": "Spanish meeting reminder: must say how to stop the texts: add “BAJA para parar.” "
+        "Until it does, members get the standard text."
+    }
+    assert re.search(
+        r'<textarea id="t-es-reminder" name="es.reminder"[^>]*aria-invalid="true"[^>]*>'
+        + re.escape(saved_before_the_rule),
+        page,
+    )
+    preview = whole_preview(coordinator, group.id)
+    assert "Hola de Tuesday Group" not in preview and "1 voy, 2 no voy. BAJA: parar" in preview
 
 
 def test_a_facilitator_sees_the_texts_but_cannot_save_them(facilitator, group, db):

@@ -121,6 +121,10 @@ def test_the_weekend_overnight_shift(coordinator, db, group, frankie):
             {"form": "dated", "kind": "away", "starts": "2030-01-02T09:00", "ends_at": "2030-01-01T09:00"},
             {"dated-to": "Must be after from"},
         ),
+        (  # a cover that is already over would change nobody's rota: refused, and says why
+            {"form": "dated", "kind": "cover", "starts": "2021-03-01T09:00", "ends_at": "2021-03-02T09:00"},
+            {"dated-to": "That time has passed, so this would change nothing: choose an end still to come"},
+        ),
         (
             {"form": "dated", "kind": "away", "starts": "tomorrow", "ends_at": "2030-01-01T09:00"},
             {"dated-from": "Type a date and time like 10 March 2026, 6:30 pm"},

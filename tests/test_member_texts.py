@@ -13,8 +13,9 @@ import pytest
 
 from checkin import keywords, templates
 from checkin.schedules import load_config
+from checkin.schedules.plan import sample_values
 from checkin.schedules.texts import _date, _time, _weekday
-from checkin.templates import GSM7_BASIC, GSM7_EXTENDED, check_table, segments
+from checkin.templates import GSM7_BASIC, GSM7_EXTENDED, check_table, length_problem, segments
 from config import CONFIG_DIR
 
 # 3GPP TS 23.038 section 6.2.1, the GSM 7-bit default alphabet by position (0x00-0x7F, eight rows
@@ -175,6 +176,12 @@ def test_the_shipped_spanish_texts_fit_with_angela_at_the_cafe():
     assert values["name"] == "Ángela Muñoz" and values["address"] == "Iglesia San José, Salón 3"
     assert check_table(templates.load(), source="messages.toml") == []
     assert check_table(load_config().templates, source="plan.toml") == []
+    # ... and each way the planner can word them ("mañana, 30 de septiembre" as well as the full date)
+    config = load_config()
+    for language, table in config.templates.items():
+        for key, text in table.items():
+            for values in sample_values(config, language):
+                assert length_problem(text, values) is None, (language, key, values["when"])
     # The crisis replies carry no name and stay one GSM-7 segment in Spanish too.
     for key in ("crisis", "urgent", "crisis_unheard", "urgent_unheard", "help_request"):
         encoding, _, count = segments(templates.render(key, "es"))
@@ -195,11 +202,40 @@ def test_a_spanish_time_at_the_end_of_a_sentence_takes_one_period():
     moved = render(load_config(), "change", "es", *args)
     assert moved == "Grupo Martes, nuevo horario: martes 8 de diciembre, 6:30 p. m. BAJA para parar."
     assert render(load_config(), "reminder", "es", *args).startswith(
-        "Grupo Martes: martes 8 de diciembre, 6:30 p. m. 1 voy, 2 no voy"
+        "Grupo Martes: mañana, 8 de diciembre, 6:30 p. m. 1 voy, 2 no voy"
     )
     assert render(load_config(), "reminder", "en", *args).startswith(
         "Reminder: Grupo Martes meets tomorrow, Tue, Dec 8 at 6:30 pm. Reply 1"
     )
+
+
+def test_the_spanish_reminder_says_hoy_and_manana_where_the_english_says_today_and_tomorrow():
+    from datetime import UTC, timedelta
+
+    from checkin.schedules.recurrence import Occurrence
+    from checkin.schedules.texts import render
+
+    start = datetime(2026, 12, 8, 23, 30, tzinfo=UTC)  # Tuesday 6:30 pm in New York
+    meeting = Occurrence(1, start, start + timedelta(hours=1), start, "scheduled", start, None, None, "k")
+
+    def reminder(language: str, sent: datetime) -> str:
+        return render(load_config(), "reminder", language, "America/New_York", meeting, "Grupo Martes", sent)
+
+    same_day, day_before, week_before = (
+        start - timedelta(hours=2),
+        start - timedelta(days=1),
+        start - timedelta(days=7),
+    )
+    assert reminder("en", same_day).startswith("Reminder: Grupo Martes meets today, Tue, Dec 8 at 6:30 pm.")
+    assert (
+        reminder("es", same_day)
+        == "Grupo Martes: hoy, 8 de diciembre, 6:30 p. m. 1 voy, 2 no voy. BAJA: parar"
+    )
+    assert reminder("en", day_before).startswith("Reminder: Grupo Martes meets tomorrow, Tue, Dec 8")
+    assert reminder("es", day_before).startswith("Grupo Martes: mañana, 8 de diciembre, 6:30 p. m.")
+    # A week ahead neither says a near day, and the Spanish names the weekday in full.
+    assert reminder("en", week_before).startswith("Reminder: Grupo Martes meets Tue, Dec 8 at 6:30 pm.")
+    assert reminder("es", week_before).startswith("Grupo Martes: martes 8 de diciembre, 6:30 p. m.")
 
 
 def test_every_automated_text_says_how_to_stop_and_still_fits():

@@ -125,7 +125,8 @@ def test_set_cancel_move_and_preview(runtime, cli_env, group):
     assert "Tue 2030-01-08 08:00 GMT  reminder send (quiet hours: due 23:00)" in olu
     ana = out[out.index("Ana (") : out.index("Olu (")]
     assert ana.count("HELD: opted out") == ana.count("\n  ") and "send " not in ana
-    assert "Tuesday Group: martes 8 de enero, 6:00 p. m." in out
+    assert "Tuesday Group: mañana, 8 de enero, 6:00 p. m." in out  # the day before
+    assert "Tuesday Group: hoy, 8 de enero, 6:00 p. m." in out  # two hours before
 
 
 def test_preview_is_what_the_tick_sends(runtime, cli_env, group):
@@ -365,17 +366,25 @@ def test_plan_sets_a_groups_own_text_and_a_blank_one_returns_to_the_file(runtime
         "--group",
         group.name,
         "--template",
-        "es.reminder=Hola: {group} se reune {when}{date} a las {time}{where}.",
+        "es.reminder=Hola: {group} se reune {when}{date} a las {time}{where}. BAJA",
         "quiet_start=09:00",
     )
-    assert result.exit_code == 0
+    assert result.exit_code == 0, result.output
     assert "quiet_start = 09:00" in result.output
-    assert "template es.reminder = Hola: {group} se reune {when}{date} a las {time}{where}." in result.output
+    assert (
+        "template es.reminder = Hola: {group} se reune {when}{date} a las {time}{where}. BAJA"
+        in result.output
+    )
     with runtime.db.session() as s:
         assert get_templates(s, group.id)["es"]["reminder"].startswith("Hola: {group}")
     # A refused text saves nothing, not even the plan key given with it.
     refused = cli(
-        "plan", "--group", group.name, "--template", "en.prompt=" + "How are you? " * 30, "quiet_start=10:00"
+        "plan",
+        "--group",
+        group.name,
+        "--template",
+        "en.prompt=" + "How are you? " * 30 + "STOP",
+        "quiet_start=10:00",
     )
     assert refused.exit_code != 0 and "English check-in prompt: 3 SMS segments" in refused.output
     assert "template es.reminder" in cli("plan", "--group", group.name).output
@@ -432,3 +441,23 @@ def test_preview_from_now_starts_on_the_groups_own_date_not_utcs(runtime, cli):
     out = cli("preview", "--group", "Island Group", "--days", "3").output
     local_today = datetime.now(ZoneInfo(zone)).date()
     assert out.splitlines()[0] == f"Island Group: 0 send(s) from {local_today:%Y-%m-%d} for 3 day(s)"
+
+
+def test_a_from_date_that_has_passed_is_kept_and_the_next_meeting_is_named(cli, group):
+    from datetime import timedelta
+
+    from checkin.db import utcnow
+
+    today = utcnow().date()
+    monday = today - timedelta(days=today.weekday() + 21)  # a Monday three weeks ago
+    result = cli(
+        "set", "--group", group.name, "--rrule", "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO", "--start", "23:59",
+        "--duration", "30", "--from", str(monday),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    # Every other Monday counted from the Monday three (and some days) weeks ago: the next is its fourth week.
+    assert f"; next Mon {monday + timedelta(weeks=4)} 23:59" in result.output
+    assert (
+        f"(--from {monday} has passed: the rule counts from it, and that is the next meeting)"
+        in result.output
+    )

@@ -231,7 +231,7 @@ def test_spanish_member_gets_spanish_texts_with_full_dates_and_a_12_hour_clock()
     g = group(members=[person(language="es")])
     sends = plan(g, utc(2026, 12, 7, 12), utc(2026, 12, 11))
     assert sends[0].body == (
-        "Tuesday Evening Group: martes 8 de diciembre, 6:00 p. m., en 12 Main St. 1 voy, 2 no voy. BAJA: parar"
+        "Tuesday Evening Group: mañana, 8 de diciembre, 6:00 p. m., en 12 Main St. 1 voy, 2 no voy. BAJA: parar"
     )
     assert sends[-1].kind == "prompt" and sends[-1].body.startswith(
         "¿Qué tal tu semana? Responde del 1 al 5 (1 = muy mal, 5 = muy bien)"

@@ -18,6 +18,7 @@ from checkin.schedules import (
     set_plan,
     set_schedule,
     set_templates,
+    stored_text_problems,
 )
 from checkin.schedules.models import ReminderPlan
 from checkin.schedules.plan import PlanError, TemplateTextError, parse_group_templates
@@ -28,9 +29,9 @@ from workers import schedule_jobs
 
 UTC = UTC
 CONFIG = load_config()
-OURS = "Hi from {group}: we meet {when}{date} at {time}{where}. Text 1 if you come."
+OURS = "Hi from {group}: we meet {when}{date} at {time}{where}. Text 1 if you come. Reply STOP to stop."
 # Short enough for two UCS-2 segments with an accented name and place (checkin.templates.samples_for).
-NUESTRO = "Hola de {group}: nos vemos {when}{date}, {time}{where}."
+NUESTRO = "Hola, {group}: nos vemos {when}{date}, {time}{where}. BAJA: parar"
 # Tuesdays 18:00 New York; the tick at the day-before reminder, and delivery at the scenario's time,
 # as in test_schedules_tick.
 MEETING = datetime(2020, 1, 14, 23, 0, tzinfo=UTC)
@@ -65,7 +66,7 @@ def test_a_text_over_two_segments_with_realistic_values_is_refused():
     # 217 characters as typed (two segments); with a long group name and an address filled in, three.
     long = (
         "Reminder: {group} meets {when}{date} at {time}{where}. Please reply 1 if you are coming and 2 if you "
-        "cannot make it this time. We look forward to seeing you there, and remember that you can always text HELP to us all."
+        "cannot make it this time. We look forward to seeing you there; you can always text HELP to us. Reply STOP to stop."
     )
     with pytest.raises(
         TemplateTextError,
@@ -74,11 +75,14 @@ def test_a_text_over_two_segments_with_realistic_values_is_refused():
         parse_group_templates({"en": {"reminder": long}}, CONFIG)
     # One emoji makes it UCS-2: 67 characters a segment.
     with pytest.raises(TemplateTextError, match=r"^Spanish nudge: 3 SMS segments \(\d+ UCS-2 characters"):
-        parse_group_templates({"es": {"nudge": "🙂 " + "Solo queremos saber de ti, {name}. " * 4}}, CONFIG)
+        parse_group_templates(
+            {"es": {"nudge": "🙂 " + "Solo queremos saber de ti, {name}. " * 4 + "BAJA"}}, CONFIG
+        )
     # The group's own name counts when it is longer than the sample's.
     fits = (
         "{group}: how are you this week? Reply 1-5 (1 = very hard, 5 = very good)."
-        + " Words are welcome too." * 8
+        + " Words are welcome too." * 7
+        + " Reply STOP to stop."
     )
     assert parse_group_templates({"en": {"prompt": fits}}, CONFIG, "Tuesday Group")
     with pytest.raises(TemplateTextError, match="^English check-in prompt: 3 SMS segments"):
@@ -144,10 +148,10 @@ def test_the_planner_uses_a_groups_own_texts_for_that_group_only():
     bodies = {s.member_id: s.body for s in sends if s.kind == "reminder"}
     assert (
         bodies[7]
-        == "Hi from Tuesday Group: we meet tomorrow, Tue, Dec 8 at 6:00 pm, at 12 Main St. Text 1 if you come."
+        == "Hi from Tuesday Group: we meet tomorrow, Tue, Dec 8 at 6:00 pm, at 12 Main St. Text 1 if you come. Reply STOP to stop."
     )
     assert bodies[8].startswith(
-        "Tuesday Group: martes 8 de diciembre, 6:00 p. m."
+        "Tuesday Group: mañana, 8 de diciembre, 6:00 p. m."
     )  # no Spanish override: the file's
     assert bodies[9].startswith("Reminder: Other Group meets tomorrow")
 
@@ -198,8 +202,8 @@ def test_group_texts_show_in_the_preview_and_blank_returns_to_the_file(db, group
         effective["en"]["reminder"] == OURS and effective["en"]["prompt"] == CONFIG.templates["en"]["prompt"]
     )
     assert reminders(db, ours.id) == {
-        "Sam": "Hi from Tuesday Group: we meet tomorrow, Tue, Jan 14 at 6:00 pm, at 12 Main St. Text 1 if you come.",
-        "Rosa": "Hola de Tuesday Group: nos vemos mañana, martes 14 de enero, 6:00 p. m., en 12 Main St.",
+        "Sam": "Hi from Tuesday Group: we meet tomorrow, Tue, Jan 14 at 6:00 pm, at 12 Main St. Text 1 if you come. Reply STOP to stop.",
+        "Rosa": "Hola, Tuesday Group: nos vemos mañana, 14 de enero, 6:00 p. m., en 12 Main St. BAJA: parar",
     }
     assert reminders(db, theirs.id)["Omar"].startswith("Reminder: Thursday Group meets tomorrow")
     # Blank (as an emptied textarea) returns the English text to the file's; Spanish stays the group's.
@@ -217,16 +221,16 @@ def test_texts_and_plan_keys_are_kept_apart(db, groups):
     ours, _, _ = groups
     with db.session() as s:
         set_plan(s, ours.id, now=EDITED, reminder_offsets_minutes=[1440])
-        set_templates(s, ours.id, {"en": {"nudge": "Still there, {name}? Reply 1-5."}}, now=EDITED)
+        set_templates(s, ours.id, {"en": {"nudge": "Still there, {name}? Reply 1-5 or STOP."}}, now=EDITED)
         set_plan(s, ours.id, now=EDITED, prompt_time="11:00")
     with db.session() as s:
         plan = get_plan(s, ours.id)
         assert plan.reminder_offsets_minutes == (1440,) and plan.prompt_time == time(11)
-        assert get_templates(s, ours.id)["en"]["nudge"] == "Still there, {name}? Reply 1-5."
+        assert get_templates(s, ours.id)["en"]["nudge"] == "Still there, {name}? Reply 1-5 or STOP."
         # The file's own text (after tidying) is not stored as an override.
         set_templates(s, ours.id, {"en": {"prompt": CONFIG.templates["en"]["prompt"] + "\r\n"}}, now=EDITED)
         assert s.get(ReminderPlan, ours.id).overrides["templates"] == {
-            "en": {"nudge": "Still there, {name}? Reply 1-5."}
+            "en": {"nudge": "Still there, {name}? Reply 1-5 or STOP."}
         }
 
 
@@ -236,11 +240,14 @@ def test_a_refused_text_stores_nothing(db, groups):
         set_templates(s, ours.id, {"en": {"reminder": OURS}}, now=EDITED)
     with db.session() as s:
         with pytest.raises(
-            ValidationError, match=r"^Spanish check-in prompt: 4 SMS segments \(259 UCS-2 characters"
+            ValidationError, match=r"^Spanish check-in prompt: 4 SMS segments \(264 UCS-2 characters"
         ):
             # The first change is fine, the second is not: neither is kept.
             set_templates(
-                s, ours.id, {"en": {"reminder": None}, "es": {"prompt": "¿Cómo estás? " * 20}}, now=EDITED
+                s,
+                ours.id,
+                {"en": {"reminder": None}, "es": {"prompt": "¿Cómo estás? " * 20 + "BAJA"}},
+                now=EDITED,
             )
         with pytest.raises(
             ValidationError, match=r"^English meeting reminder: unknown placeholder \{place\}"
@@ -263,7 +270,15 @@ def test_a_stored_text_that_cannot_be_rendered_falls_back_to_the_files(db, group
         )
     assert reminders(db, ours.id)["Sam"].startswith("Reminder: Tuesday Group meets tomorrow")
     with db.session() as s:
-        assert get_templates(s, ours.id)["en"]["nudge"] == "Hey"
+        # "Hey" says no way to stop: the file's nudge goes instead, and the page is told why.
+        assert get_templates(s, ours.id)["en"]["nudge"] == CONFIG.templates["en"]["nudge"]
+        refused, problems = stored_text_problems(s, ours.id)
+    assert refused == {"en": {"reminder": "Hi {nobody}", "nudge": "Hey"}}
+    assert [str(p) for p in problems] == [
+        "English meeting reminder: unknown placeholder {nobody} (allowed: {date}, {group}, {time}, {weekday}, "
+        "{when}, {where})",
+        "English nudge: must say how to stop the texts: add “Reply STOP to stop.”",
+    ]
 
 
 def texts_to(fake_twilio, phone):
@@ -277,7 +292,7 @@ def test_the_tick_sends_the_groups_texts(runtime, fake_twilio, groups):
     assert schedule_jobs.tick(DAY_BEFORE, runtime=runtime) == 3
     deliver_due(runtime, DAY_BEFORE)
     assert texts_to(fake_twilio, rosa.phone) == [
-        "Hola de Tuesday Group: nos vemos mañana, martes 14 de enero, 6:00 p. m., en 12 Main St."
+        "Hola, Tuesday Group: nos vemos mañana, 14 de enero, 6:00 p. m., en 12 Main St. BAJA: parar"
     ]
     assert texts_to(fake_twilio, sam.phone)[0].startswith("Reminder: Tuesday Group meets tomorrow")
     assert texts_to(fake_twilio, omar.phone)[0].startswith("Reminder: Thursday Group meets tomorrow")
@@ -292,16 +307,16 @@ def test_an_edit_rewords_what_is_planned_but_not_sent_and_sends_each_once(runtim
         states = {r.to_number: (r.state, r.body) for r in s.scalars(select(OutboxItem))}
     assert states[sam.phone] == (
         "pending",
-        "Hi from Tuesday Group: we meet tomorrow, Tue, Jan 14 at 6:00 pm, at 12 Main St. Text 1 if you come.",
+        "Hi from Tuesday Group: we meet tomorrow, Tue, Jan 14 at 6:00 pm, at 12 Main St. Text 1 if you come. Reply STOP to stop.",
     )
-    assert states[rosa.phone][1].startswith("Tuesday Group: martes 14 de enero") and states[omar.phone][
+    assert states[rosa.phone][1].startswith("Tuesday Group: mañana, 14 de enero") and states[omar.phone][
         1
     ].startswith("Reminder: Thursday")
     # The next tick writes nothing again; the worker sends each member one text, Sam's in the new words.
     assert schedule_jobs.tick(DAY_BEFORE + timedelta(minutes=2), runtime=runtime) == 0
     deliver_due(runtime, DAY_BEFORE + timedelta(minutes=2))
     assert texts_to(fake_twilio, sam.phone) == [
-        "Hi from Tuesday Group: we meet tomorrow, Tue, Jan 14 at 6:00 pm, at 12 Main St. Text 1 if you come."
+        "Hi from Tuesday Group: we meet tomorrow, Tue, Jan 14 at 6:00 pm, at 12 Main St. Text 1 if you come. Reply STOP to stop."
     ]
     assert len(fake_twilio.messages()) == 3
     # What is already sent stays sent: another edit neither rewrites nor resends it.
@@ -341,9 +356,9 @@ def test_a_day_before_reminder_held_overnight_says_today_when_it_goes_out(runtim
     assert texts_to(fake_twilio, sam.phone) == [
         "Reminder: Tuesday Group meets today, Tue, Jan 14 at 6:00 pm, at 12 Main St. Reply 1 if you're coming, 2 if not. Reply STOP to stop."
     ]
-    # The Spanish reminder names the full date and no "mañana" that could go stale.
+    # The Spanish one says "hoy" where the English says "today", reworded for the day it goes out too.
     assert texts_to(fake_twilio, rosa.phone) == [
-        "Tuesday Group: martes 14 de enero, 6:00 p. m., en 12 Main St. 1 voy, 2 no voy. BAJA: parar"
+        "Tuesday Group: hoy, 14 de enero, 6:00 p. m., en 12 Main St. 1 voy, 2 no voy. BAJA: parar"
     ]
 
 
@@ -359,20 +374,25 @@ def test_a_groups_prompt_and_nudge_greet_each_member_by_name_when_sent(runtime, 
             s,
             ours.id,
             {
-                "en": {"prompt": "Hi {name}, how was {group}? Reply 1-5", "nudge": "Still there, {name}?"},
-                "es": {"prompt": "Hola {name}, ¿como te fue en {group}? Responde 1-5"},
+                "en": {
+                    "prompt": "Hi {name}, how was {group}? Reply 1-5 or STOP",
+                    "nudge": "Still there, {name}? STOP to stop",
+                },
+                "es": {"prompt": "Hola {name}, ¿como te fue en {group}? Responde 1-5 o BAJA"},
             },
             now=EDITED,
         )
     assert schedule_jobs.tick(PROMPT_TIME, runtime=runtime) == 3
     deliver_due(runtime, PROMPT_TIME)
-    assert texts_to(fake_twilio, sam.phone) == ["Hi Sam, how was Tuesday Group? Reply 1-5"]
-    assert texts_to(fake_twilio, rosa.phone) == ["Hola Rosa, ¿como te fue en Tuesday Group? Responde 1-5"]
+    assert texts_to(fake_twilio, sam.phone) == ["Hi Sam, how was Tuesday Group? Reply 1-5 or STOP"]
+    assert texts_to(fake_twilio, rosa.phone) == [
+        "Hola Rosa, ¿como te fue en Tuesday Group? Responde 1-5 o BAJA"
+    ]
     assert texts_to(fake_twilio, omar.phone)[0].startswith("How are you doing this week?")  # the file's
     nudge_time = PROMPT_TIME + timedelta(hours=24)
     schedule_jobs.tick(nudge_time, runtime=runtime)
     deliver_due(runtime, nudge_time)
-    assert texts_to(fake_twilio, sam.phone)[1] == "Still there, Sam?"
+    assert texts_to(fake_twilio, sam.phone)[1] == "Still there, Sam? STOP to stop"
 
 
 # --- the dial-in number -------------------------------------------------------------------------
@@ -401,7 +421,7 @@ def test_a_reminder_gives_the_address_and_the_dial_in_number(db, groups):
         "Reply 1 if you're coming, 2 if not. Reply STOP to stop."
     )
     assert sent["Rosa"] == (
-        "Tuesday Group: martes 14 de enero, 6:00 p. m., en 12 Main St, por teléfono: +12025550123. "
+        "Tuesday Group: mañana, 14 de enero, 6:00 p. m., en 12 Main St, por teléfono: +12025550123. "
         "1 voy, 2 no voy. BAJA: parar"
     )
 

@@ -98,7 +98,7 @@ def test_reminders_go_out_once_and_a_restart_sends_nothing_again(runtime, fake_t
         "Reminder: Tuesday Group meets tomorrow, Tue, Jan 14 at 6:00 pm, at 12 Main St. Reply 1 if you're coming, 2 if not. Reply STOP to stop."
     ]
     assert texts_to(fake_twilio, "+12025550102") == [
-        "Tuesday Group: martes 14 de enero, 6:00 p. m., en 12 Main St. 1 voy, 2 no voy. BAJA: parar"
+        "Tuesday Group: mañana, 14 de enero, 6:00 p. m., en 12 Main St. 1 voy, 2 no voy. BAJA: parar"
     ]
     # A restarted cron process (fresh module state) plans the same sends and writes none of them again.
     from checkin.schedules.plan import load_config

@@ -74,6 +74,57 @@ def audit(
     return audit_chain.append(session, event)
 
 
+# A page read again within this long by the same person, showing the same thing, is not a new row.
+READ_AGAIN = timedelta(hours=1)
+
+
+def audit_read(
+    session: Session,
+    action: str,
+    staff_id: int | None,
+    *,
+    member_id: int | None = None,
+    escalation_id: int | None = None,
+    detail: str | None = None,
+    ip: str | None = None,
+    now: datetime | None = None,
+) -> AuditEvent | None:
+    """`audit` for a read of a page of a member's record, at most once an hour per person for what they
+    saw: None (no row) when the same staff user already has a row for this page with the same `detail`
+    in the last hour. So `detail` must name what was shown (how many messages and the newest one's id):
+    a new message on the page (a crisis text, say) makes a new detail and a new row, and who saw it
+    stays known; a reload of the same page does not add a row each time."""
+    now = now or utcnow()
+    same = (
+        select(AuditEvent.id)
+        .where(
+            AuditEvent.staff_id == staff_id if staff_id is not None else AuditEvent.staff_id.is_(None),
+            AuditEvent.action == action,
+            AuditEvent.member_id == member_id if member_id is not None else AuditEvent.member_id.is_(None),
+            AuditEvent.escalation_id == escalation_id
+            if escalation_id is not None
+            else AuditEvent.escalation_id.is_(None),
+            AuditEvent.detail == (detail[:255] if detail else detail)
+            if detail
+            else AuditEvent.detail.is_(None),
+            AuditEvent.at > now - READ_AGAIN,
+        )
+        .limit(1)
+    )
+    if session.scalar(same) is not None:
+        return None
+    return audit(
+        session,
+        action,
+        staff_id,
+        member_id=member_id,
+        escalation_id=escalation_id,
+        detail=detail,
+        ip=ip,
+        now=now,
+    )
+
+
 def audit_many(
     session: Session,
     action: str,

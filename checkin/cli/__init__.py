@@ -190,15 +190,39 @@ def members_group():
 @click.option("--language", type=click.Choice(["en", "es"]), default="en", show_default=True)
 @click.option("--timezone", "tz", default=None, help="defaults to the group's")
 @click.option("--channel", type=click.Choice(["sms", "voice"]), default="sms", show_default=True)
+@click.option(
+    "--welcome/--no-welcome",
+    default=True,
+    show_default=True,
+    help="text them the welcome (who is texting, HELP, STOP, 988) in their daytime, as the console's add "
+    "form does; never to a member reached by phone call or whose number has said STOP",
+)
 @with_appcontext
-def members_add(group_name, phone, display_name, language, tz, channel):
+def members_add(group_name, phone, display_name, language, tz, channel, welcome):
     from checkin.directory import add_member
 
-    member = _domain_call(
-        add_member, group_name, phone, display_name, language, tz, channel, consent_source="staff:cli"
-    )
-    click.get_current_context().meta["audit_member_id"] = member.id
-    click.echo(f"member {member.id} added to {group_name}")
+    def add(session):
+        from zoneinfo import ZoneInfo
+
+        from checkin import welcome as welcome_text
+        from checkin.db import utcnow
+        from checkin.directory import find_group
+
+        member = add_member(
+            session, group_name, phone, display_name, language, tz, channel, consent_source="staff:cli"
+        )
+        group = find_group(session, group_name)
+        item = welcome_text.queue(session, member, group, utcnow()) if welcome else None
+        zone = member.zone_in(group)
+        return member.id, group.name, item.next_attempt_at.astimezone(ZoneInfo(zone)) if item else None
+
+    member_id, name, welcome_at = _domain_call(add)
+    click.get_current_context().meta["audit_member_id"] = member_id
+    click.echo(f"member {member_id} added to {name}")
+    if welcome_at is not None:
+        click.echo(f"welcome text planned for {welcome_at:%a %Y-%m-%d %H:%M %Z} (their daytime)")
+    elif welcome:
+        click.echo("no welcome text: they are reached by phone call, or their number has said STOP")
 
 
 @cli.group("staff")

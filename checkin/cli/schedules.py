@@ -95,6 +95,11 @@ def register(cli) -> None:
 
         group, upcoming = _in_group(run)(group_name)
         nxt = f"; next {upcoming.local_start:%a %Y-%m-%d %H:%M %Z}" if upcoming else "; no upcoming meeting"
+        from checkin.db import utcnow
+
+        if first is not None and first < utcnow().astimezone(ZoneInfo(group.timezone)).date():
+            # Kept (the rule counts from it: every other week keeps its weeks); the next date is the one used.
+            nxt += f" (--from {first} has passed: the rule counts from it, and that is the next meeting)"
         click.echo(f"schedule set for {group.name}{nxt}")
 
     @schedule_group.command("cancel")

@@ -29,6 +29,7 @@ _EXPORTS = {
     "set_plan": "service",
     "set_schedule": "service",
     "get_templates": "service",
+    "stored_text_problems": "service",
     "set_templates": "service",
     "group_config": "service",
 }

@@ -46,6 +46,9 @@ TEMPLATE_NAMES = {  # as the console's plan page labels them
 }
 # Dates and times for members: a CLDR locale (its day and month names) and CLDR patterns (Babel).
 FORMAT_KEYS = ("locale", "date", "time", "today", "tomorrow")
+# Optional: the date after {when} ("today, " / "tomorrow, ") where the full one would not fit, such as
+# Spanish "mañana, 8 de diciembre" for "martes 8 de diciembre" (the weekday said by "mañana" already).
+NEAR_DATE = "near_date"
 
 
 class PlanError(ValueError):
@@ -222,6 +225,29 @@ def _template_problem(text, allowed: set[str]) -> str | None:
     return None
 
 
+# Every planned text says how to stop, in words the keywords honour (checkin/keywords.py): the
+# fragments {where} is made of are part of another text and need not.
+STOP_WORDS = {"en": ("STOP",), "es": ("BAJA", "STOP")}
+STOP_EXAMPLE = {"en": "Reply STOP to stop.", "es": "BAJA para parar."}
+FRAGMENTS = frozenset({"where_address", "where_dial_in"})
+
+
+def stop_problem(language: str, key: str, text) -> str | None:
+    """Why a group's text breaks the rule that it says how to stop, or None."""
+    if key in FRAGMENTS or not isinstance(text, str):
+        return None
+    words = STOP_WORDS.get(language, STOP_WORDS["en"])
+    if any(re.search(rf"\b{w}\b", text) for w in words):
+        return None
+    example = STOP_EXAMPLE.get(language, STOP_EXAMPLE["en"])
+    return f"must say how to stop the texts: add “{example}”"
+
+
+def text_problem(language: str, key: str, text) -> str | None:
+    """Why a group's own text cannot be sent (a placeholder, or no way to stop), or None."""
+    return _template_problem(text, TEMPLATE_FIELDS[key]) or stop_problem(language, key, text)
+
+
 def _check_template(key: str, text, allowed: set[str]) -> str:
     problem = _template_problem(text, allowed)
     if problem:
@@ -240,22 +266,38 @@ def check_template_name(language, key) -> None:
 
 
 def usable_templates(raw) -> dict[str, dict[str, str]]:
-    """The stored group texts the planner can render safely (placeholders only; see parse_group_templates)."""
+    """The stored group texts the planner can send (placeholders it knows, a way to stop; see
+    parse_group_templates): a text stored before a rule, or edited outside the app, that breaks one is
+    left out, so its members get the file's text instead."""
     if not isinstance(raw, dict):
         return {}
     return {
         lang: {
             key: text
             for key, text in table.items()
-            if key in TEMPLATE_FIELDS and _template_problem(text, TEMPLATE_FIELDS[key]) is None
+            if key in TEMPLATE_FIELDS and text_problem(lang, key, text) is None
         }
         for lang, table in raw.items()
         if lang in LANGUAGES and isinstance(table, dict)
     }
 
 
+def stored_problems(raw) -> list[TemplateTextError]:
+    """Each stored group text the planner leaves out (usable_templates), with why: for the page that
+    shows the texts, which marks each at its box."""
+    if not isinstance(raw, dict):
+        return []
+    return [
+        TemplateTextError(lang, key, problem)
+        for lang, table in raw.items()
+        if lang in LANGUAGES and isinstance(table, dict)
+        for key, text in table.items()
+        if key in TEMPLATE_FIELDS and (problem := text_problem(lang, key, text))
+    ]
+
+
 def parse_group_templates(raw: dict, config: PlanConfig, group_name: str = "") -> dict[str, dict[str, str]]:
-    """A group's own texts, validated: known placeholders only, and at most two SMS segments once
+    """A group's own texts, validated: known placeholders only, a way to stop, and at most two SMS segments once
     rendered with the start-up check's realistic values (and the group's own name, if longer).
     Raises TemplateTextError naming the language and template in words; its `all` lists every text
     that is not acceptable (the first is the error itself), so a form can mark each one at once."""
@@ -267,7 +309,7 @@ def parse_group_templates(raw: dict, config: PlanConfig, group_name: str = "") -
             raise PlanError(f"templates.{lang}: must be a table of texts")
         for key, text in table.items():
             check_template_name(lang, key)
-            problem = _template_problem(text, TEMPLATE_FIELDS[key])
+            problem = text_problem(lang, key, text)
             if problem:
                 problems[lang, key] = TemplateTextError(lang, key, problem)
     # The lengths of the texts that render (one that cannot is measured as the file's, or not at all).
@@ -300,23 +342,48 @@ def sample_values(config: PlanConfig, language: str, group_name: str = "") -> li
     when longer): one set per place line, since {where} is whichever applies; the longer first; for
     Spanish, the accented set too (checkin.templates.samples_for)."""
     out = []
+    near = config.format(language).get(NEAR_DATE)
     for base in samples_for(language):
         group = max(base["group"], group_name, key=len)
         wheres = [
             config.template(language, "where_address").format(address=base["address"]),
             config.template(language, "where_dial_in").format(dial_in=base["dial_in"]),
         ]
-        out += [{**base, "group": group, "where": where} for where in sorted(wheres, key=len, reverse=True)]
+        # "tomorrow, " in the language's own words, before the full date, or (with a near date) before
+        # the near date, the full one then going alone: measure each way a reminder can be worded.
+        tomorrow = config.format(language)["tomorrow"]
+        dated = (
+            [{**base, "when": ""}, {**base, "when": tomorrow, "date": _near_sample(config, language, near)}]
+            if near
+            else [{**base, "when": tomorrow}]
+        )
+        out += [
+            {**values, "group": group, "where": where}
+            for values in dated
+            for where in sorted(wheres, key=len, reverse=True)
+        ]
     return out
+
+
+# The day the sample values name ("miércoles 30 de septiembre": a two-digit day, the longest month).
+_SAMPLE_DAY = datetime(2026, 9, 30, 22, 30, tzinfo=UTC)
+
+
+def _near_sample(config: PlanConfig, language: str, pattern: str) -> str:
+    return format_datetime(_SAMPLE_DAY, pattern, tzinfo=UTC, locale=config.format(language)["locale"])
 
 
 def _parse_format(lang: str, fmt) -> dict:
     """[format.<lang>]: a CLDR locale Babel knows and date/time patterns that render; named if not."""
     if not isinstance(fmt, dict):
         raise PlanError(f"format.{lang}: must be a table")
-    unknown = sorted(set(fmt) - set(FORMAT_KEYS))
+    unknown = sorted(set(fmt) - {*FORMAT_KEYS, NEAR_DATE})
     if unknown:
-        raise PlanError(f"format.{lang}.{unknown[0]}: unknown key (expected {', '.join(FORMAT_KEYS)})")
+        raise PlanError(
+            f"format.{lang}.{unknown[0]}: unknown key (expected {', '.join(FORMAT_KEYS)}, or {NEAR_DATE})"
+        )
+    if NEAR_DATE in fmt and (not isinstance(fmt[NEAR_DATE], str) or not fmt[NEAR_DATE].strip()):
+        raise PlanError(f"format.{lang}.{NEAR_DATE}: must be a date pattern")
     for key in FORMAT_KEYS:
         if not isinstance(fmt.get(key), str) or (key not in ("today", "tomorrow") and not fmt[key].strip()):
             raise PlanError(f"format.{lang}.{key}: must be a string")
@@ -324,7 +391,9 @@ def _parse_format(lang: str, fmt) -> dict:
         locale = Locale.parse(fmt["locale"])
     except (ValueError, TypeError, UnknownLocaleError):
         raise PlanError(f"format.{lang}.locale: unknown locale {fmt['locale']!r} (e.g. en_US, es)") from None
-    for key in ("date", "time"):
+    for key in ("date", "time", NEAR_DATE):
+        if key not in fmt:
+            continue
         try:
             format_datetime(datetime(2026, 12, 8, 18, 30, tzinfo=UTC), fmt[key], tzinfo=UTC, locale=locale)
         except (ValueError, KeyError, AttributeError) as exc:

@@ -27,6 +27,7 @@ from checkin.schedules.plan import (
     load_config,
     parse_group_templates,
     parse_plan,
+    stored_problems,
     usable_templates,
 )
 from checkin.schedules.planning import (
@@ -339,6 +340,23 @@ def group_config(session: Session, group_id: int) -> PlanConfig:
     _group(session, group_id)
     row = session.get(ReminderPlan, group_id)
     return load_config().with_templates(usable_templates(_stored_texts(row.overrides if row else None)))
+
+
+def stored_text_problems(session: Session, group_id: int) -> tuple[dict[str, dict[str, str]], list]:
+    """The group's stored texts that are not sent (the file's go instead), {language: {template: text}},
+    and a TemplateTextError for each saying why: a text saved before a rule it breaks, or edited outside
+    the app."""
+    row = session.get(ReminderPlan, group_id)
+    stored = _stored_texts(row.overrides if row else None)
+    problems = stored_problems(stored)
+    return _refused(stored, problems), problems
+
+
+def _refused(stored: dict, problems: list) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for p in problems:
+        out.setdefault(p.language, {})[p.key] = stored[p.language][p.key]
+    return out
 
 
 def get_templates(session: Session, group_id: int) -> dict[str, dict[str, str]]:

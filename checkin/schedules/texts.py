@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 
-from checkin.schedules.plan import TEMPLATE_FIELDS, PlanConfig
+from checkin.schedules.plan import NEAR_DATE, TEMPLATE_FIELDS, PlanConfig
 from checkin.schedules.recurrence import Occurrence
 from checkin.templates import MAX_SEGMENTS, segments
 
@@ -126,11 +126,12 @@ def _render(
         days = (local.date() - send_at.astimezone(tz).date()).days
         when = fmt["today"] if days == 0 else fmt["tomorrow"] if days == 1 else ""
         template = config.template(language, "reminder")
+        near = fmt.get(NEAR_DATE) if when else None  # "mañana, 8 de diciembre": the weekday goes unsaid
         values = dict(
             name=member_name,
             group=group_name,
             when=when,
-            date=_date(fmt, local),
+            date=_words(fmt, local, near) if near else _date(fmt, local),
             time=_time(fmt, local),
             weekday=_weekday(fmt, local),
         )

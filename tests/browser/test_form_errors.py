@@ -44,6 +44,8 @@ def test_the_group_form_shows_every_mistake_at_its_field_and_focuses_the_summary
     for field in ("name", "timezone", "phone_number"):
         box = page.locator(f"#{field}")
         expect(box).to_have_attribute("aria-invalid", "true")
+        # marked red like every refused box (a text box's own grey border once won over the red)
+        expect(box).to_have_css("border-top-color", "rgb(176, 0, 32)")
         described = box.get_attribute("aria-describedby").split()
         message = page.locator(f"#{described[0]}")
         expect(message).to_be_visible()

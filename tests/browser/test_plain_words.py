@@ -36,7 +36,9 @@ def _seed(console_server, group, member, spanish_member):
             duration_minutes=90,
             starts_on=utcnow().date(),
         )
-        schedules.set_templates(s, group.id, {"en": {"prompt": "Hi {name}, how was {group}? Reply 1-5."}})
+        schedules.set_templates(
+            s, group.id, {"en": {"prompt": "Hi {name}, how was {group}? Reply 1-5, or STOP to stop."}}
+        )
     webhook = TwilioWebhook(
         create_app(runtime=console_server.runtime).test_client(), console_server.runtime.settings
     )
@@ -113,7 +115,7 @@ def test_every_console_page_reads_in_plain_words(
     page.goto(console_server.url(f"/console/groups/{group.id}/plan"))
     prompt = page.locator("#t-en-prompt")
     expect(page.locator("#e-en-prompt")).to_have_text(
-        "Hi Maximiliano, how was Tuesday Evening Peer Support? Reply 1-5."
+        "Hi Maximiliano, how was Tuesday Evening Peer Support? Reply 1-5, or STOP to stop."
     )
     prompt.fill("Hello ")
     page.get_by_role("group", name="Insert into Check-in prompt").get_by_role(

@@ -15,9 +15,10 @@ from checkin.schedules import load_config, set_schedule
 from checkin.schedules.plan import sample_values
 from checkin.templates import segments
 
-# The file's Spanish reminder: full weekday and month, 12-hour clock ("martes 8 de diciembre, 6:30 p. m.").
+# The file's Spanish reminder: 12-hour clock, the full weekday and month ("martes 8 de diciembre, 6:30 p. m."),
+# or "hoy"/"mañana" as the English says today/tomorrow ("mañana, 8 de diciembre, 6:30 p. m.").
 SPANISH_REMINDER = re.compile(
-    r"Tuesday Group: [a-záé]+ \d{1,2} de [a-z]+, \d{1,2}:\d\d [ap]\. m\., en 12 Main St\."
+    r"Tuesday Group: (?:[a-záé]+|hoy,|mañana,) \d{1,2} de [a-z]+, \d{1,2}:\d\d [ap]\. m\., en 12 Main St\."
 )
 
 CRISIS_TEXT = "I am going to kill myself tonight"
@@ -174,13 +175,23 @@ def test_edit_the_english_reminder_watch_the_counter_and_see_it_in_the_preview(
     field.press_sequentially(" at {time}{where}. Reply 1 if you come, 2 if not.")
     expect(counter).to_have_text("2 text messages long · 174 characters")
     screenshot(page, "planning-texts-editing")
+    # A text that does not say how to stop is refused at its box, with what to add, the typing kept.
+    page.get_by_role("button", name="Save texts").click()
+    expect(page.locator("#t-en-reminder-error")).to_have_text(
+        "English meeting reminder: must say how to stop the texts: add “Reply STOP to stop.”"
+    )
+    expect(page.locator("#t-en-reminder")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#t-en-reminder")).to_have_css("border-top-color", "rgb(176, 0, 32)")
+    field = page.locator("#t-en-reminder")
+    field.press("End")
+    field.press_sequentially(" Reply STOP to stop.")
     page.get_by_role("button", name="Save texts").click()
     expect(page.get_by_role("status")).to_contain_text("Texts saved")
     expect(page.get_by_text("changed from the default")).to_be_visible()
     screenshot(page, "planning-texts-saved")
     preview = whole_preview(page, console_server, group)
     assert "Hi Tuesday Group, see you tomorrow, " in preview
-    assert "at 6:30 pm, at 12 Main St. Reply 1 if you come, 2 if not." in preview
+    assert "at 6:30 pm, at 12 Main St. Reply 1 if you come, 2 if not. Reply STOP to stop." in preview
     assert SPANISH_REMINDER.search(preview)  # Rosa's is the file's still
     page.goto(console_server.url(f"/console/groups/{group.id}/plan"))
     # A mistake comes back in words, with the typing kept and the box marked; the saved text stands.

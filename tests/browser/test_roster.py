@@ -43,7 +43,7 @@ def test_a_coordinator_imports_a_roster_in_update_mode_and_exports_it(
     with page.expect_download() as download:
         page.get_by_role("link", name="Download the template (CSV)").click()
     template = Path(download.value.path()).read_bytes().decode("utf-8-sig").splitlines()
-    assert template[0] == "group,phone,name,language,channel,timezone,consent_source,consent_date"
+    assert template[0] == "group,phone,name,language,channel,timezone,consent_source,consent_date,welcome"
     assert len(template) == 2  # the header and one example row
 
     header = template[0]
@@ -53,7 +53,7 @@ def test_a_coordinator_imports_a_roster_in_update_mode_and_exports_it(
             f"{group.name},202-555-0101,Sam Rivera,,,,,",  # unchanged
             f"{group.name},202-555-0102,Lee Park,es,voice,,verbal on phone,11/30/2026",  # changed
             f"{group.name},202-555-0143,Alex Moreno,en,sms,,paper form at meeting,2026-11-30",  # new
-            f"{group.name},202-555-0144,Bea Quinn,,,,text START,",  # new
+            f"{group.name},202-555-0144,Bea Quinn,,,,text START,,no",  # new, and no welcome text
             f"{group.name},555-01,Broken Number,,,,,",  # bad
         ]
     )
@@ -69,6 +69,11 @@ def test_a_coordinator_imports_a_roster_in_update_mode_and_exports_it(
     expect(page.locator("#import-opted-out")).to_have_text(
         "An import never re-subscribes anyone who opted out: 1 member in this file opted out and stays opted out."
     )
+    # A new member gets the welcome text unless the row's welcome cell says no (Alex's is empty).
+    expect(page.locator("#report-add tr", has_text="Alex Moreno")).to_contain_text("Yes, in their daytime")
+    expect(
+        page.locator("#report-add tr", has_text="Bea Quinn").locator('td[data-label="Welcome text"]')
+    ).to_have_text("No")
     expect(page.locator("#report-update")).to_contain_text("Language: English → Spanish")
     expect(page.locator("#report-update")).to_contain_text("Consent source: (empty) → verbal on phone")
     with console_server.db.session() as s:
@@ -79,6 +84,7 @@ def test_a_coordinator_imports_a_roster_in_update_mode_and_exports_it(
     expect(
         page.get_by_text("Applied: 2 added, 1 updated, 1 unchanged, 1 row with problems skipped.")
     ).to_be_visible()
+    expect(page.get_by_text("1 welcome text goes out in each member's daytime.")).to_be_visible()
 
     page.get_by_role("link", name="See the members").click()
     expect(page.get_by_role("link", name="Alex Moreno")).to_be_visible()

@@ -114,7 +114,7 @@ def status(runtime, job_id: str) -> dict | None:
     counts = {k[6:]: int(v) for k, v in text.items() if k.startswith("count_")}
     if counts:
         out["counts"] = counts
-    for name in ("added", "updated", "unchanged", "skipped"):
+    for name in ("added", "updated", "unchanged", "skipped", "welcomed"):
         if name in text:
             out[name] = int(text[name])
     return out
@@ -172,7 +172,8 @@ def apply(runtime, session, job_id: str, token: str, staff_id: int, ip: str | No
             ip=ip,
             detail=(
                 f"CSV roster file:{data['file_sha256'].decode()[:12]} applied: {applied.added} added, "
-                f"{applied.updated} updated, {applied.unchanged} unchanged, {applied.skipped} row(s) skipped"
+                f"{applied.updated} updated, {applied.unchanged} unchanged, {applied.skipped} row(s) skipped, "
+                f"{applied.welcomed} welcome text(s) planned"
             ),
         )
         session.commit()
@@ -184,6 +185,7 @@ def apply(runtime, session, job_id: str, token: str, staff_id: int, ip: str | No
                 "updated": applied.updated,
                 "unchanged": applied.unchanged,
                 "skipped": applied.skipped,
+                "welcomed": applied.welcomed,
             },
         )
     except Exception:

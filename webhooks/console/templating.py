@@ -49,8 +49,9 @@ def local(when: datetime | None, tz: str | None = None, fmt: str | None = None) 
 
 def viewer_zone() -> str:
     """The zone the signed-in person reads times in (the audit log, links' expiry, their account): their
-    first group's, else the first group's, else UTC; read once a request."""
-    from flask import g
+    first group's, else the organisation's (CHECKIN_TIMEZONE), else the first group's, else UTC; read
+    once a request. Pages that show it name it ("New York time")."""
+    from flask import current_app, g
     from sqlalchemy import select
 
     from checkin.models import Group, GroupStaff
@@ -66,7 +67,8 @@ def viewer_zone() -> str:
             if staff is not None
             else None
         )
-        g.viewer_zone = mine or db().scalar(query) or "UTC"
+        org = current_app.extensions["checkin"].settings.timezone
+        g.viewer_zone = mine or org or db().scalar(query) or "UTC"
     return g.viewer_zone
 
 

@@ -164,12 +164,46 @@ def assessed_rules(session: Session, events) -> dict[int, str]:
     return {message_id: ",".join(rules or ()) for message_id, rules in rows}
 
 
+# The alert rows an escalation repeats (each round of paging, each channel): on the member's page, the
+# same alert to the same person by the same channel is one line with how many times and the last time.
+ALERT_KINDS = frozenset({"notified", "sent", "delivered", "failed", "realerted"})
+
+
+@dataclass
+class EventLine:
+    event: EscalationEvent  # the first of its kind; `last_at` is the latest
+    count: int = 1
+    last_at: datetime | None = None
+
+
+def event_lines(events: list[EscalationEvent]) -> list[EventLine]:
+    """`events` in their order, the repeated alert rows folded into their first (see ALERT_KINDS); a
+    "sent" (the provider took it) says again what the "notified" line of the same alert says, so is left out."""
+    notified = {e.outbox_id for e in events if e.kind == "notified" and e.outbox_id}
+    lines: list[EventLine] = []
+    seen: dict[tuple, EventLine] = {}
+    for event in events:
+        if event.kind == "sent" and event.outbox_id in notified:
+            continue
+        key = (event.kind, event.staff_id, event.channel, event.detail)
+        line = seen.get(key) if event.kind in ALERT_KINDS and not event.note else None
+        if line is None:
+            line = EventLine(event, 1, event.at)
+            lines.append(line)
+            if event.kind in ALERT_KINDS and not event.note:
+                seen[key] = line
+        else:
+            line.count += 1
+            line.last_at = max(line.last_at, event.at)
+    return lines
+
+
 @dataclass
 class MemberTimeline:
     messages: list[Message]
     entries: list[Entry]
     checkins: list[CheckIn]
-    escalations: list[tuple[Escalation, list[EscalationEvent]]]
+    escalations: list[tuple[Escalation, list[EventLine]]]
     chart: Markup
     rules: dict[int, str]
 
@@ -212,7 +246,7 @@ def for_member(session: Session, member: Member, scope: Scope | None = None) -> 
         messages,
         entries,
         checkins,
-        [(e, events.get(e.id, [])) for e in escalations],
+        [(e, event_lines(events.get(e.id, []))) for e in escalations],
         mood_chart(points),
         assessed_rules(session, all_events),
     )

@@ -41,7 +41,7 @@ def audit_log():
         (
             e,
             words.audit_sentence(e, staff_name, member_name, group_names, staff),
-            words.when(e.at, tz, zone=False),
+            f"{words.when(e.at, tz, zone=False)} {words.zone_name(tz)}",  # each row says its zone
         )
         for e, staff_name, member_name in rows
     ]

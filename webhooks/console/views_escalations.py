@@ -6,7 +6,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from checkin.accounts import audit
+from checkin.accounts import audit_read
 from checkin.db import utcnow
 from checkin.escalation import reach, service, staff_actions
 from checkin.escalation.models import ESCALATION_STATES, LIVE_STATES, Escalation, EscalationEvent
@@ -206,9 +206,11 @@ def escalation(escalation_id: int):
         )
         recent = [timeline.text_entry(m) for m in timeline.recent_messages(session, member, scope, RECENT)]
     outside = not can_see_group(esc.group_id)
+    # Each read is on record once an hour per person for what it showed (accounts.audit_read): a reload
+    # adds no row, a new message on the page does.
     if outside:
         # Paged for (or holding) a case outside their groups: they may open it, and it is on record.
-        audit(
+        audit_read(
             session,
             "view_paged_case",
             current_staff().id,
@@ -218,17 +220,18 @@ def escalation(escalation_id: int):
             ip=client_ip(),
         )
     if (messages or recent) and member is not None:
-        audit(
+        shown = set(messages) | {e.message_id for e in recent}
+        audit_read(
             session,
             "view_messages",
             current_staff().id,
             member_id=member.id,
             escalation_id=esc.id,
-            detail=f"escalation page: {len(set(messages) | {e.message_id for e in recent})} message(s)",
+            detail=f"escalation page: {len(shown)} message(s), newest message #{max(shown)}",
             ip=client_ip(),
         )
     else:  # a case with no messages to show is still a read of who was paged about whom
-        audit(
+        audit_read(
             session,
             "view_escalation",
             current_staff().id,

@@ -116,6 +116,9 @@ def _group_page(
         for occ in upcoming
         if occ.status != "cancelled"
     }
+    passed = None
+    if builder is None and schedule is not None and schedule.starts_on < now.astimezone(zone).date():
+        passed = _passed_start(session, group, schedule.starts_on, now)
     if builder is None:
         builder = {
             "repeat": current.pattern if current else "weekly",
@@ -161,7 +164,20 @@ def _group_page(
         feed_url=feed_url,
         editable=is_coordinator(),
         today=now.astimezone(zone).date(),
+        passed=passed,
     ), status
+
+
+def _passed_start(session, group: Group, starts_on, now) -> str:
+    """What the builder says at its date when that date has passed: the rule still counts from it (so
+    "every other week" keeps its weeks), and the meeting it gives next is the one that happens."""
+    upcoming = schedules.next_meeting(session, group.id, now)
+    after = (
+        f"counting from it, the next meeting is {words.day(upcoming.local_start, year=True)}"
+        if upcoming
+        else "there is no meeting to come"
+    )
+    return f"{words.day(starts_on, year=True)} has passed: {after}."
 
 
 @bp.post("/groups/<int:group_id>")
@@ -270,7 +286,12 @@ def save_schedule(group_id: int):
         # Rendered here, not redirected: the page keeps what was typed, and a reload sends it again.
         return _group_page(group, builder=form, problems=problems.fields, problems_in="builder", status=400)
     meets = words.schedule_words(rec.rrule(), at, group.timezone)
-    flash(f"Schedule saved: meets {meets}, from {words.day(first, year=True)}.", "ok")
+    now = utcnow()
+    if first.date() < now.astimezone(ZoneInfo(group.timezone)).date():
+        # A start that has passed is kept (the rule counts from it); what happens next is said plainly.
+        flash(f"Schedule saved: meets {meets}. {_passed_start(db(), group, first.date(), now)}", "ok")
+    else:
+        flash(f"Schedule saved: meets {meets}, from {words.day(first, year=True)}.", "ok")
     return redirect(url_for(".group", group_id=group_id) + "#meetings")
 
 

@@ -7,9 +7,9 @@ import re
 import uuid
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from checkin.accounts import audit
+from checkin.accounts import audit, audit_read
 from checkin.db import utcnow
 from checkin.directory import ValidationError
 from checkin.escalation import reach
@@ -62,11 +62,11 @@ def inbox():
     last_ids = {c.last_message_id for c in items if c.last_message_id}
     last = dict(db().execute(select(Message.id, Message.body).where(Message.id.in_(last_ids or {-1}))).all())
     if last:  # the latest words of each are on the page: a view of members' messages, audited as one
-        audit(
+        audit_read(  # once an hour per person for what it showed: a newer text is a new row
             db(),
             "view_messages",
             current_staff().id,
-            detail=f"inbox: {len(last)} conversation(s)",
+            detail=f"inbox: {len(last)} conversation(s), newest message #{max(last)}",
             ip=client_ip(),
         )
         db().commit()
@@ -146,12 +146,13 @@ def _conversation_page(member: Member, group: Group | None, *, error=None, draft
         session, member, timeline.scope_for(member, visible_group_ids(), default_number)
     )
     conversations.mark_read(session, member.id, visible_group_ids())
-    audit(
+    newest = session.scalar(select(func.max(Message.id)).where(Message.member_id == member.id))
+    audit_read(  # once an hour per person for what it showed: a new message is a new row
         session,
         "view_messages",
         current_staff().id,
         member_id=member.id,
-        detail=f"conversation: {len(lines)} line(s)",
+        detail=f"conversation: {len(lines)} line(s)" + (f", newest message #{newest}" if newest else ""),
         ip=client_ip(),
     )
     session.commit()

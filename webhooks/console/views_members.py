@@ -11,7 +11,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from sqlalchemy import select, update
 
 from checkin import consent, languages, member_import, timezones, welcome
-from checkin.accounts import audit
+from checkin.accounts import audit, audit_read
 from checkin.db import utcnow
 from checkin.directory import ValidationError, add_member
 from checkin.models import CHANNELS, ConsentEvent, Member, OutboxItem, StaffUser
@@ -372,12 +372,14 @@ def member(member_id: int):
     scope = timeline.scope_for(member, ids, current_app.extensions["checkin"].settings.twilio_from_number)
     data = timeline.for_member(db(), member, scope)
     shown = "all groups" if scope is None else "group:" + ",".join(str(i) for i in sorted(scope.group_ids))
-    audit(
+    newest = max((m.id for m in data.messages), default=None)
+    audit_read(  # once an hour per person for what the page showed: a new message is a new row
         db(),
         "view_messages",
         current_staff().id,
         member_id=member.id,
-        detail=f"timeline ({shown}): {len(data.messages)} message(s)",
+        detail=f"timeline ({shown}): {len(data.messages)} message(s)"
+        + (f", newest message #{newest}" if newest else ""),
         ip=client_ip(),
     )
     db().commit()

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from checkin import schedules
 from checkin.db import utcnow
@@ -147,6 +148,8 @@ def _preview_days(sends, names, today, page_day: int):
 def _plan_page(group: Group, form=None, problems=None, status=200, texts_form=None, text_problems=None):
     session = db()
     now = utcnow()
+    if texts_form is None:
+        texts_form, text_problems = _stored_refusals(session, group)
     settings = current_app.extensions["checkin"].settings
     has_schedule = schedules.get_schedule(session, group.id) is not None
     sends = (
@@ -204,6 +207,25 @@ def _plan_page(group: Group, form=None, problems=None, status=200, texts_form=No
         kinds=words.SEND_KINDS,
         held_words=words.held_words,
     ), status
+
+
+def _stored_refusals(session, group: Group):
+    """A text saved for the group that is not sent (saved before a rule it breaks, such as saying how to
+    stop): shown as saved in its box, with why at the box, since its members get the standard text."""
+    stored, refused = schedules.stored_text_problems(session, group.id)
+    if not refused:
+        return None, None
+    problems = forms.Problems()
+    for error in refused:
+        problems.add(
+            f"t-{texts.field_id(error.language, error.key)}",
+            f"{words.plain_error(error)} Until it does, members get the standard text.",
+            named=True,
+        )
+    boxes = MultiDict(
+        {texts.field_name(lang, key): text for lang, table in stored.items() for key, text in table.items()}
+    )
+    return boxes, problems.fields
 
 
 def _spoken(session, group: Group, sends, now) -> dict[str, str]:

@@ -534,7 +534,15 @@ def _read_window(session, group, form, which: str):
         ends = problems.check(field("to"), forms.local_datetime, form, "ends_at", "to")
         if not problems:
             window = problems.check(
-                field("to"), rota.add_dated, session, link, kind, starts, ends, ZoneInfo(group.timezone)
+                field("to"),
+                rota.add_dated,
+                session,
+                link,
+                kind,
+                starts,
+                ends,
+                ZoneInfo(group.timezone),
+                utcnow(),
             )
     if not problems:
         session.flush()
