@@ -20,6 +20,7 @@ the member is waiting for, and `reply_gate` holds it to the morning if it is the
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import cache
 
@@ -60,7 +61,8 @@ def answers_now(body: str) -> tuple[bool, str]:
 
 
 @cache
-def _store_statement(dialect: str):
+def store_statement(dialect: str):
+    """The INSERT that stores a routine text (see `store`): also what a driver-level insert compiles."""
     if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
     else:
@@ -79,7 +81,12 @@ def _store_statement(dialect: str):
     )
 
 
-def store(db, sms) -> int | None:
+# How `store` runs its INSERT: (db, values) -> the new id or None. The composition root gives the webhook
+# a driver-level one on PostgreSQL (checkin.adapters.pg_intake); by default, SQLAlchemy Core.
+Insert = Callable[[object, dict], "int | None"]
+
+
+def store(db, sms, *, insert: Insert | None = None) -> int | None:
     """Keep a routine text, undecided, unless its MessageSid is stored already: one autocommitted
     INSERT ... ON CONFLICT DO NOTHING (one round trip). Returns its id, or None for a retry.
     A lost connection is retried once (Twilio does not retry an SMS webhook); the claim makes that safe."""
@@ -96,16 +103,15 @@ def store(db, sms) -> int | None:
         updated_at=now,
         phone=sms.from_number,
     )
-    statement = _store_statement(db.engine.dialect.name)
     try:
-        return _insert(db, statement, values)
+        return _insert(db, values, insert)
     except SQLAlchemyError as exc:
         if not connection_lost(exc):
             raise
         log.warning(
             "database connection lost while storing (%s); retrying once (sid=%s)", type(exc).__name__, sms.sid
         )
-        return _insert(db, statement, values)
+        return _insert(db, values, insert)
 
 
 def answer_key(message_id: int) -> str:
@@ -137,9 +143,11 @@ def answer_for(session, sid: str) -> str | None:
     return session.scalar(select(OutboxItem.body).where(OutboxItem.idempotency_key == answer_key(message_id)))
 
 
-def _insert(db, statement, values) -> int | None:
+def _insert(db, values: dict, insert: Insert | None = None) -> int | None:
+    if insert is not None:
+        return insert(db, values)
     with db.autocommit.connect() as conn:
-        return conn.execute(statement, values).scalar()
+        return conn.execute(store_statement(db.engine.dialect.name), values).scalar()
 
 
 def decide_stored(
