@@ -82,9 +82,9 @@ class Runtime:
         if self.rules is None:
             self.rules = send_rules(self.escalation, self.voice)
         if self.decide_later is None:
-            from checkin.adapters.rq_dispatch import RqDecider
+            from checkin.adapters.rq_dispatch import CoalescedDecider
 
-            self.decide_later = RqDecider(self)
+            self.decide_later = CoalescedDecider(self)
 
     @classmethod
     def build(
