@@ -20,6 +20,7 @@ the member is waiting for, and `reply_gate` holds it to the morning if it is the
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import cache
@@ -52,12 +53,35 @@ def answers_now(body: str) -> tuple[bool, str]:
     Inline: STOP/START/HELP in any of their forms (consent and the carrier's HELP answer are never
     late), a facilitator's command, and whatever the rules call urgent or a crisis on the words alone
     (a failing rules engine says urgent). Everything else is routine."""
+    bare = _BARE.fullmatch(body) and (body.strip().isdigit() or body.strip().upper() in _KEYWORDS)
+    found = _bare_verdicts.get(body) if bare else None
+    if found is not None:
+        return found
+    verdict, failed = _answers_now(body)
+    if bare and not failed and len(_bare_verdicts) < 512:  # a failing engine is asked again next time
+        _bare_verdicts[body] = verdict
+    return verdict
+
+
+# A bare score or a keyword alone ("4", "WHEN", "info"): most texts. The rules are compiled once per
+# process and give the same verdict on the same words, so these few texts are worked out once and looked
+# up after; nothing longer is kept (no sentence a member wrote stays in memory), and every other text is
+# read by the rules each time.
+_BARE = re.compile(r"\s*(?:\d{1,2}|[A-Za-z]{2,12})\s*")
+_KEYWORDS = frozenset(keywords.OPT_OUT | keywords.OPT_IN | keywords.HELP | keywords.WHEN)
+
+
+_bare_verdicts: dict[str, tuple[bool, str]] = {}
+
+
+def _answers_now(body: str) -> tuple[tuple[bool, str], bool]:
+    """(answers_now's verdict, whether the rules engine failed on it)."""
     from checkin.inbound import _assess_words_only
 
     if keywords.classify(body)[0] in INLINE_KINDS or commands.is_command(body):
-        return True, "none"
-    level, _rules = _assess_words_only(body)
-    return level in escalation.PAGED, level
+        return (True, "none"), False
+    level, rules = _assess_words_only(body)
+    return (level in escalation.PAGED, level), "engine.error" in rules
 
 
 @cache

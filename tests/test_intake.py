@@ -189,6 +189,32 @@ def test_texts_ring_once_for_a_job_that_decides_them_all_and_a_later_text_rings_
     assert inbound(db, "SM" + "9" * 32).status == "received"
 
 
+def test_the_rules_read_every_free_text_and_a_bare_score_or_keyword_once(monkeypatch):
+    """The webhook's first look at a text (intake.answers_now) keeps the rules' verdict only for a bare
+    score or keyword, the same words every time; a sentence is read by the rules whenever it comes."""
+    from checkin import inbound
+
+    read = []
+    real = inbound._assess_words_only
+
+    def counted(body):
+        read.append(body)
+        return real(body)
+
+    monkeypatch.setattr(inbound, "_assess_words_only", counted)
+    monkeypatch.setattr(intake, "_bare_verdicts", {})
+    for _ in range(3):
+        assert intake.answers_now("4") == (False, "none")
+        assert intake.answers_now("WHEN") == (False, "none")
+        assert intake.answers_now("tired but fine") == (False, "none")
+        assert intake.answers_now(CRISIS) == (True, "crisis")
+    assert read.count("4") == 1 and read.count("WHEN") == 1
+    assert read.count("tired but fine") == 3 and read.count(CRISIS) == 3
+    # A word that is not a keyword is a sentence like any other: read each time.
+    assert [intake.answers_now("hopeless")[1] for _ in range(2)] == [real("hopeless")[0]] * 2
+    assert read.count("hopeless") == 2
+
+
 def test_the_web_process_rings_once_for_the_texts_of_a_moment_and_again_for_a_later_one(
     twilio, db, runtime, member, fake_twilio
 ):
