@@ -82,9 +82,9 @@ class Runtime:
         if self.rules is None:
             self.rules = send_rules(self.escalation, self.voice)
         if self.decide_later is None:
-            from checkin.adapters.rq_dispatch import RqDecider
+            from checkin.adapters.rq_dispatch import CoalescedDecider
 
-            self.decide_later = RqDecider(self)
+            self.decide_later = CoalescedDecider(self)
 
     @classmethod
     def build(
@@ -187,11 +187,20 @@ class Runtime:
         return insert_outbox
 
     @cached_property
+    def intake_insert(self) -> intake.Insert | None:
+        """How the SMS webhook stores a routine text: through the driver on PostgreSQL, Core elsewhere."""
+        if self.db.engine.dialect.name != "postgresql":
+            return None
+        from checkin.adapters.pg_intake import insert_text
+
+        return insert_text
+
+    @cached_property
     def status_callback_url(self) -> str:
         return f"{self.settings.public_base_url}/twilio/status"
 
     def after_fork(self) -> None:
         """In a forked RQ work horse: keep what the parent built (settings, keys, port, policy), but never
         share its sockets. dispose(close=False) leaves the parent's pool alone."""
-        self.db.engine.dispose(close=False)
+        self.db.forget_connections()
         self._redis = None

@@ -89,14 +89,16 @@ POOL_TIMEOUT_SECONDS = 5
 
 
 def _drop_error_detail(context) -> None:
+    drop_error_detail(context.original_exception, context.sqlalchemy_exception)
+
+
+def drop_error_detail(orig: BaseException, wrapped: BaseException | None = None) -> None:
     """PostgreSQL's DETAIL line repeats the values ("Key (phone)=(+1202...) already exists"), and an
     error's text reaches the logs: keep the message, drop the values (still in `orig.diag`)."""
-    orig = context.original_exception
     text = str(orig)
     if "\nDETAIL:" not in text:
         return
     orig.args = (text.split("\nDETAIL:")[0],)
-    wrapped = context.sqlalchemy_exception
     if wrapped is not None:
         wrapped.args = (f"({type(orig).__module__}.{type(orig).__name__}) {orig}",)
 
@@ -190,9 +192,33 @@ class Database:
 
     @cached_property
     def autocommit(self) -> Engine:
-        """The same engine and pool, each statement committed on its own (no BEGIN, no COMMIT round
-        trips): for a lone write that is its own transaction (the intake's INSERT of a routine text)."""
-        return self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        """Each statement committed on its own (no BEGIN, no COMMIT round trips): for a lone write that is
+        its own transaction (the intake's INSERT of a routine text). On PostgreSQL a small pool of its own
+        whose connections are autocommit from the start: taken from the shared pool, each connection was
+        switched to autocommit and back, and rolled back on return, at every use, which cost the webhook
+        about as much CPU as its INSERT (issue 18). Nothing on it opens a transaction, so nothing is reset
+        on return. Elsewhere (SQLite) the same engine, switched per connection."""
+        if self.engine.dialect.name != "postgresql":
+            return self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        from checkin import crypto
+
+        engine = make_engine(self.url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
+        crypto.share(self.engine, engine)
+        return engine
+
+    def connections_lost(self) -> None:
+        """A connection was found dead (the server restarted, or dropped us): the others made before it
+        likely are too, so neither pool hands them out again (SQLAlchemy does this for its own pool when
+        a statement it runs finds the connection gone; this is for one run outside it)."""
+        self.engine.dispose()
+        if "autocommit" in self.__dict__ and self.autocommit.pool is not self.engine.pool:
+            self.autocommit.dispose()
+
+    def forget_connections(self) -> None:
+        """In a forked process: never use the parent's sockets (dispose(close=False) leaves them to it)."""
+        self.engine.dispose(close=False)
+        if "autocommit" in self.__dict__ and self.autocommit.pool is not self.engine.pool:
+            self.autocommit.dispose(close=False)
 
     @cached_property
     def savepoint_engine(self) -> Engine:
@@ -221,5 +247,7 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if "autocommit" in self.__dict__ and self.autocommit.pool is not self.engine.pool:
+            self.autocommit.dispose()
         if "savepoint_engine" in self.__dict__ and self.savepoint_engine is not self.engine:
             self.savepoint_engine.dispose()

@@ -20,6 +20,8 @@ the member is waiting for, and `reply_gate` holds it to the morning if it is the
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import cache
 
@@ -51,16 +53,40 @@ def answers_now(body: str) -> tuple[bool, str]:
     Inline: STOP/START/HELP in any of their forms (consent and the carrier's HELP answer are never
     late), a facilitator's command, and whatever the rules call urgent or a crisis on the words alone
     (a failing rules engine says urgent). Everything else is routine."""
+    bare = _BARE.fullmatch(body) and (body.strip().isdigit() or body.strip().upper() in _KEYWORDS)
+    found = _bare_verdicts.get(body) if bare else None
+    if found is not None:
+        return found
+    verdict, failed = _answers_now(body)
+    if bare and not failed and len(_bare_verdicts) < 512:  # a failing engine is asked again next time
+        _bare_verdicts[body] = verdict
+    return verdict
+
+
+# A bare score or a keyword alone ("4", "WHEN", "info"): most texts. The rules are compiled once per
+# process and give the same verdict on the same words, so these few texts are worked out once and looked
+# up after; nothing longer is kept (no sentence a member wrote stays in memory), and every other text is
+# read by the rules each time.
+_BARE = re.compile(r"\s*(?:\d{1,2}|[A-Za-z]{2,12})\s*")
+_KEYWORDS = frozenset(keywords.OPT_OUT | keywords.OPT_IN | keywords.HELP | keywords.WHEN)
+
+
+_bare_verdicts: dict[str, tuple[bool, str]] = {}
+
+
+def _answers_now(body: str) -> tuple[tuple[bool, str], bool]:
+    """(answers_now's verdict, whether the rules engine failed on it)."""
     from checkin.inbound import _assess_words_only
 
     if keywords.classify(body)[0] in INLINE_KINDS or commands.is_command(body):
-        return True, "none"
-    level, _rules = _assess_words_only(body)
-    return level in escalation.PAGED, level
+        return (True, "none"), False
+    level, rules = _assess_words_only(body)
+    return (level in escalation.PAGED, level), "engine.error" in rules
 
 
 @cache
-def _store_statement(dialect: str):
+def store_statement(dialect: str):
+    """The INSERT that stores a routine text (see `store`): also what a driver-level insert compiles."""
     if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
     else:
@@ -88,7 +114,12 @@ def _store_statement(dialect: str):
     )
 
 
-def store(db, sms) -> int | None:
+# How `store` runs its INSERT: (db, values) -> the new id or None. The composition root gives the webhook
+# a driver-level one on PostgreSQL (checkin.adapters.pg_intake); by default, SQLAlchemy Core.
+Insert = Callable[[object, dict], "int | None"]
+
+
+def store(db, sms, *, insert: Insert | None = None) -> int | None:
     """Keep a routine text, undecided, unless its MessageSid is stored already: one autocommitted
     INSERT ... ON CONFLICT DO NOTHING (one round trip). Returns its id, or None for a retry.
     A lost connection is retried once (Twilio does not retry an SMS webhook); the claim makes that safe."""
@@ -106,16 +137,15 @@ def store(db, sms) -> int | None:
         updated_at=now,
         phone=sms.from_number,
     )
-    statement = _store_statement(db.engine.dialect.name)
     try:
-        return _insert(db, statement, values)
+        return _insert(db, values, insert)
     except SQLAlchemyError as exc:
         if not connection_lost(exc):
             raise
         log.warning(
             "database connection lost while storing (%s); retrying once (sid=%s)", type(exc).__name__, sms.sid
         )
-        return _insert(db, statement, values)
+        return _insert(db, values, insert)
 
 
 def answer_key(message_id: int) -> str:
@@ -147,9 +177,11 @@ def answer_for(session, sid: str) -> str | None:
     return session.scalar(select(OutboxItem.body).where(OutboxItem.idempotency_key == answer_key(message_id)))
 
 
-def _insert(db, statement, values) -> int | None:
+def _insert(db, values: dict, insert: Insert | None = None) -> int | None:
+    if insert is not None:
+        return insert(db, values)
     with db.autocommit.connect() as conn:
-        return conn.execute(statement, values).scalar()
+        return conn.execute(store_statement(db.engine.dialect.name), values).scalar()
 
 
 def decide_stored(
@@ -217,15 +249,14 @@ def _take(session, message_id: int) -> Message | None:
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
-    taken = session.execute(
+    # The row comes back with the UPDATE that takes it (RETURNING): one round trip, not a second SELECT.
+    return session.scalars(
         update(Message)
         .where(Message.id == mine)
         .values(status="received")
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not taken:
-        return None
-    return session.get(Message, message_id, populate_existing=True)
+        .returning(Message)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).one_or_none()
 
 
 def _reply(session, message: Message, member, staff, reply: str, now: datetime) -> int:

@@ -189,6 +189,69 @@ def test_texts_ring_once_for_a_job_that_decides_them_all_and_a_later_text_rings_
     assert inbound(db, "SM" + "9" * 32).status == "received"
 
 
+def test_the_rules_read_every_free_text_and_a_bare_score_or_keyword_once(monkeypatch):
+    """The webhook's first look at a text (intake.answers_now) keeps the rules' verdict only for a bare
+    score or keyword, the same words every time; a sentence is read by the rules whenever it comes."""
+    from checkin import inbound
+
+    read = []
+    real = inbound._assess_words_only
+
+    def counted(body):
+        read.append(body)
+        return real(body)
+
+    monkeypatch.setattr(inbound, "_assess_words_only", counted)
+    monkeypatch.setattr(intake, "_bare_verdicts", {})
+    for _ in range(3):
+        assert intake.answers_now("4") == (False, "none")
+        assert intake.answers_now("WHEN") == (False, "none")
+        assert intake.answers_now("tired but fine") == (False, "none")
+        assert intake.answers_now(CRISIS) == (True, "crisis")
+    assert read.count("4") == 1 and read.count("WHEN") == 1
+    assert read.count("tired but fine") == 3 and read.count(CRISIS) == 3
+    # A word that is not a keyword is a sentence like any other: read each time.
+    assert [intake.answers_now("hopeless")[1] for _ in range(2)] == [real("hopeless")[0]] * 2
+    assert read.count("hopeless") == 2
+
+
+def test_the_web_process_rings_once_for_the_texts_of_a_moment_and_again_for_a_later_one(
+    twilio, db, runtime, member, fake_twilio
+):
+    """Production's decider (checkin.adapters.rq_dispatch.CoalescedDecider): the webhook only raises a
+    flag; a thread rings after the texts were stored, once for those of the same moment, so a job finds
+    them all; a text after that rings again."""
+    import time
+
+    from rq import Queue
+
+    from checkin.adapters.rq_dispatch import DOORBELL, INBOUND_QUEUE, CoalescedDecider
+    from workers.worker import Worker
+
+    runtime.decide_later = decider = CoalescedDecider(runtime, every=1.0)
+    queue = Queue(INBOUND_QUEUE, connection=runtime.redis)
+
+    def rung(count):
+        deadline = time.monotonic() + 10
+        while queue.count < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return queue.count
+
+    for n, body in enumerate(("doing ok today", "tired but fine", "better than yesterday")):
+        assert twiml(twilio.sms(member.phone, body, sid=f"SM{n:032d}")) == []
+    assert queue.count == 0  # nobody rang in the requests: the thread does, a moment later
+    assert rung(1) == 1 and runtime.redis.exists(DOORBELL)
+    Worker([INBOUND_QUEUE, "alerts"], connection=runtime.redis, runtime=runtime).work(burst=True)
+    with db.session() as s:
+        assert s.scalar(select(func.count()).where(Message.status == intake.UNDECIDED)) == 0
+    assert twiml(twilio.sms(member.phone, "one more thing", sid="SM" + "9" * 32)) == []
+    assert rung(1) == 1  # the job answered the door: this text rang again
+    decider.flush()  # nothing waiting: no second ring
+    assert queue.count == 1
+    Worker([INBOUND_QUEUE], connection=runtime.redis, runtime=runtime).work(burst=True)
+    assert inbound(db, "SM" + "9" * 32).status == "received"
+
+
 def test_a_routine_answer_still_waiting_is_dropped_once_a_later_text_was_a_crisis(
     twilio, db, runtime, member, group, fake_twilio, no_worker
 ):

@@ -148,7 +148,7 @@ def _sms():
         # claim, decided by a worker a moment later; its reply comes by REST. A retry stores nothing.
         # A spooled one replayed too: the member was answered nothing then, so the worker's REST reply
         # is the answer (decided inline, it would go into the TwiML of a replay nobody reads).
-        stored = courier.store(runtime.db, message)
+        stored = courier.store(runtime.db, message, insert=runtime.intake_insert)
         runtime.opted_out.refresh_if_due(runtime.db.session)
         if stored is None:  # a retry: the first one's answer stands
             return twiml(courier.answered_before(runtime.db, message.sid))
