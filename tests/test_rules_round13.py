@@ -109,6 +109,12 @@ HARMLESS = [
         "report of getting help",
         "my son told me hes been cutting. we saw his therapist today and he has a plan",
     ),
+    ("goodbye before a flight", "my aunt said goodbye at the airport and wont answer until she lands"),
+    ("a game's last mission", "last mission of the campaign tonight, gonna finally beat it"),
+    ("a game's valhalla", "going to valhalla in the new game tonight with my cousins"),
+    ("last day at a job", "hoy es mi ultimo dia en la fabrica, gracias por todo companeros"),
+    ("a dose in milligrams", "took 150 mg of my sertraline this morning"),
+    ("affairs in order in hospice", "hospice started this week. my affairs are in order and i am at peace"),
 ]
 
 
