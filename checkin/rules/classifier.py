@@ -7,7 +7,8 @@ engine's *normalised* text (slang, accents, look-alike digits are handled once, 
 l2-normalised each on its own, side by side (a union of two vectorizers).  It has two heads: P(level >= urgent) and
 P(level == crisis).  When a head is confident (its probability reaches a threshold chosen on
 cross-validation so that harmless messages are rarely alarmed; a text both heads find likely is
-crisis at a lower crisis threshold) and the rules gave a lower level,
+crisis at a lower crisis threshold; a text the rules already call urgent is crisis at a lower one
+still, since two judges agree) and the rules gave a lower level,
 the level is raised and the assessment says so in plain words for the facilitators.
 
 The model ships as plain JSON (``checkin/rules/risk_model.json``: per n-gram its idf and one
@@ -32,10 +33,12 @@ from .normalize import normalize
 log = logging.getLogger("checkin.rules.classifier")
 
 MODEL_PATH = Path(__file__).resolve().parent / "risk_model.json"
-MODEL_FORMAT = "checkin-risk-ngram-logreg/4"
+MODEL_FORMAT = "checkin-risk-ngram-logreg/5"
 # /4 (was /3: one l2 norm over all n-grams): with ``block_weights``, the word ("w:") and character
 # ("c:") n-grams are l2-normalised each on its own block and weighted so, and the many character
 # n-grams of a text no longer drown its few words; without it, one norm over all.
+# /5: the level also depends on the rules' level (``threshold_crisis_agree``) and the joint crisis
+# test has its own urgent threshold (``threshold_urgent_joint``); a /4 reader would ignore both.
 
 # What a facilitator reads next to the rules' reasons (the rule list of the Assessment).
 REASONS = {
@@ -113,6 +116,14 @@ class Model:
     # Per-block normalisation: block ("w" or "c", a feature's first letter) -> weight; None: one
     # norm over all features.
     block_weights: dict[str, float] | None = None
+    # The urgent head's threshold in the joint crisis test (stricter than the one that raises to
+    # urgent, so that spending more of the harmless budget on urgent does not let more harmless
+    # lines up to crisis); None: the urgent threshold.
+    joint_urgent: float | None = None
+    # Crisis when the rules already say urgent, the urgent head agrees and P(crisis) reaches this:
+    # on outsiders' sets this raised crisis lines the rules held at urgent and no harmless line;
+    # None: no such path.
+    agree_crisis: float | None = None
 
     @classmethod
     def from_json(cls, data: dict) -> Model:
@@ -130,12 +141,12 @@ class Model:
             intercepts=(float(data["intercept_urgent"]), float(data["intercept_crisis"])),
             thresholds=(float(data["threshold_urgent"]), float(data["threshold_crisis"])),
             meta=dict(data.get("meta", {})),
-            joint_crisis=None
-            if data.get("threshold_crisis_joint") is None
-            else float(data["threshold_crisis_joint"]),
+            joint_crisis=_optional(data, "threshold_crisis_joint"),
             word_ngrams=tuple(data.get("word_ngrams", WORD_NGRAMS)),
             negation=bool(data.get("negation", True)),
             block_weights=None if blocks is None else {str(k): float(v) for k, v in blocks.items()},
+            joint_urgent=_optional(data, "threshold_urgent_joint"),
+            agree_crisis=_optional(data, "threshold_crisis_agree"),
         )
 
     def probabilities(self, norm: str) -> tuple[float, float]:
@@ -161,19 +172,28 @@ class Model:
             zc += b * x
         return _sigmoid(zu), _sigmoid(zc)
 
-    def level(self, norm: str) -> str:
-        """The level this model would raise to on its own ("none" when not confident or when
-        the text is shorter than MIN_WORDS words)."""
+    def level(self, norm: str, rules_level: str = "none") -> str:
+        """The level this model would raise to beside the rules' ``rules_level`` ("none" when not
+        confident or when the text is shorter than MIN_WORDS words)."""
         if not long_enough(norm):
             return "none"
-        pu, pc = self.probabilities(norm)
-        if pc >= self.thresholds[1]:
+        return self.decide(*self.probabilities(norm), rules_level)
+
+    def decide(self, pu: float, pc: float, rules_level: str = "none") -> str:
+        """The level for the heads' probabilities beside the rules' level (the thresholds alone)."""
+        tu, tc = self.thresholds
+        if pc >= tc:
             return "crisis"
-        if pu >= self.thresholds[0]:
-            if self.joint_crisis is not None and pc >= self.joint_crisis:
-                return "crisis"
-            return "urgent"
-        return "none"
+        if self.agree_crisis is not None and rules_level == "urgent" and pu >= tu and pc >= self.agree_crisis:
+            return "crisis"
+        joint_urgent = tu if self.joint_urgent is None else self.joint_urgent
+        if self.joint_crisis is not None and pc >= self.joint_crisis and pu >= joint_urgent:
+            return "crisis"
+        return "urgent" if pu >= tu else "none"
+
+
+def _optional(data: dict, key: str) -> float | None:
+    return None if data.get(key) is None else float(data[key])
 
 
 def long_enough(norm: str) -> bool:
@@ -198,10 +218,11 @@ def shipped_model() -> Model:
     return load_model(MODEL_PATH)
 
 
-def second_opinion(text: str, model: Model | None = None) -> str:
-    """The classifier's level for a raw message: "crisis", "urgent" or "none" (not confident)."""
+def second_opinion(text: str, model: Model | None = None, rules_level: str = "none") -> str:
+    """The classifier's level for a raw message beside the rules' level: "crisis", "urgent" or
+    "none" (not confident)."""
     m = model if model is not None else shipped_model()
-    return m.level(normalize(text or ""))
+    return m.level(normalize(text or ""), rules_level)
 
 
 def apply_second_opinion(text: str, assessment: Assessment, model: Model | None = None) -> Assessment:
@@ -211,7 +232,7 @@ def apply_second_opinion(text: str, assessment: Assessment, model: Model | None 
     if assessment.level == "crisis":
         return assessment
     try:
-        level = second_opinion(text, model)
+        level = second_opinion(text, model, assessment.level)
     except Exception as exc:
         log.error("risk classifier failed (%s); keeping the rules' level", type(exc).__name__)
         return assessment
