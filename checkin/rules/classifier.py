@@ -91,13 +91,20 @@ def features(norm: str, word_ngrams: tuple[int, int] = WORD_NGRAMS, negation: bo
             gram = grams[i : i + n]
             if "," not in gram:
                 out.append("w:" + " ".join(gram))
-    lo, hi = CHAR_NGRAMS
     for w in words:
-        padded = f" {w} "
-        for n in range(lo, min(hi, len(padded)) + 1):
-            for i in range(len(padded) - n + 1):
-                out.append("c:" + padded[i : i + n])
+        out.extend(_char_grams(w, *CHAR_NGRAMS))
     return out
+
+
+@lru_cache(maxsize=1 << 16)
+def _char_grams(word: str, lo: int, hi: int) -> tuple[str, ...]:
+    """A word's character n-grams (memoised: members' words repeat from text to text)."""
+    padded = f" {word} "
+    return tuple(
+        "c:" + padded[i : i + n]
+        for n in range(lo, min(hi, len(padded)) + 1)
+        for i in range(len(padded) - n + 1)
+    )
 
 
 @dataclass(frozen=True)
@@ -149,27 +156,36 @@ class Model:
             agree_crisis=_optional(data, "threshold_crisis_agree"),
         )
 
+    def __post_init__(self):
+        # One look-up per n-gram (idf and both weights together): a 1,600-character text has
+        # thousands of n-grams, and three dict look-ups each was most of its cost.
+        table = {f: (idf, *self.weights[f]) for f, idf in self.idf.items()}
+        object.__setattr__(self, "_table", table)
+
     def probabilities(self, norm: str) -> tuple[float, float]:
         """(P(level >= urgent), P(level == crisis)) for a normalised text."""
-        counts = Counter(f for f in features(norm, self.word_ngrams, self.negation) if f in self.idf)
+        table = self._table
+        counts = Counter(f for f in features(norm, self.word_ngrams, self.negation) if f in table)
         # sublinear tf * idf, l2-normalised: exactly scikit-learn's TfidfVectorizer settings used
-        # (per block and weighted, for a /4 model: the trainer's union of two vectorizers).
-        vec = {f: (1.0 + math.log(c)) * self.idf[f] for f, c in counts.items()}
+        # (per block and weighted, for a /4 model: the trainer's union of two vectorizers).  Per
+        # block: the squared norm and both heads' dot products, scaled once at the end.
         blocks = self.block_weights
-        scale: dict[str, float] = {}
-        for f, v in vec.items():
-            key = f[0] if blocks is not None else ""
-            scale[key] = scale.get(key, 0.0) + v * v
-        for key, sq in scale.items():
-            scale[key] = (
-                (blocks.get(key, 1.0) if blocks is not None else 1.0) / math.sqrt(sq) if sq > 0 else 0.0
-            )
+        sums: dict[str, list[float]] = {}
+        for f, c in counts.items():
+            idf, a, b = table[f]
+            v = (1.0 + math.log(c)) * idf
+            acc = sums.get(f[0] if blocks is not None else "")
+            if acc is None:
+                acc = sums[f[0] if blocks is not None else ""] = [0.0, 0.0, 0.0]
+            acc[0] += v * v
+            acc[1] += a * v
+            acc[2] += b * v
         zu, zc = self.intercepts
-        for f, v in vec.items():
-            a, b = self.weights[f]
-            x = v * scale[f[0] if blocks is not None else ""]
-            zu += a * x
-            zc += b * x
+        for key, (sq, du, dc) in sums.items():
+            if sq > 0:
+                k = (blocks.get(key, 1.0) if blocks is not None else 1.0) / math.sqrt(sq)
+                zu += k * du
+                zc += k * dc
         return _sigmoid(zu), _sigmoid(zc)
 
     def level(self, norm: str, rules_level: str = "none") -> str:
