@@ -62,9 +62,10 @@ JOINT_URGENT_BUDGET = 0.02
 # joint crisis (the rules below urgent): 0.0075 until this session; each harmless line let up to
 # crisis here buys 5 to 10 crisis lines, but the bar for harmless lines at crisis is zero
 JOINT_BUDGET = 0.005
-# crisis beside the rules' urgent: on outsiders' sets no harmless line the rules called urgent went
-# up to crisis at this budget, while crisis lines held at urgent did
-AGREE_BUDGET = 0.03
+# crisis beside the rules' urgent (and the urgent head's): on outsiders' sets no harmless line the
+# rules called urgent went up to crisis at 1%, while 15 crisis lines held at urgent did (at 3%: 28, and
+# one harmless line; guard lines such as "the roads are not safe tonight" sit near 0.55-0.65)
+AGREE_BUDGET = 0.01
 CRISIS_MARGIN = 0.02  # crisis threshold sits this far above the most crisis-like harmless line
 FLOOR = 0.5  # never raise below an even chance
 DECIMALS = 6
