@@ -174,9 +174,10 @@ class Model:
         for f, c in counts.items():
             idf, a, b = table[f]
             v = (1.0 + math.log(c)) * idf
-            acc = sums.get(f[0] if blocks is not None else "")
+            key = f[0] if blocks is not None else ""
+            acc = sums.get(key)
             if acc is None:
-                acc = sums[f[0] if blocks is not None else ""] = [0.0, 0.0, 0.0]
+                acc = sums[key] = [0.0, 0.0, 0.0]
             acc[0] += v * v
             acc[1] += a * v
             acc[2] += b * v
