@@ -116,6 +116,35 @@ def test_a_text_both_heads_find_likely_is_crisis_at_the_joint_threshold():
     assert apply_second_opinion("there is a yak here", Assessment("none"), joint).level == "urgent"
 
 
+def test_crisis_beside_the_rules_urgent_needs_less_certainty_and_the_urgent_head_too():
+    # "zebra": P(crisis) about 0.98 and P(>= urgent) about 0.98, under a crisis threshold of 0.99.
+    data = {**_toy_data(), "threshold_crisis": 0.99, "threshold_crisis_agree": 0.6}
+    agree = Model.from_json(data)
+    text = "there is a zebra here"
+    # the rules already say urgent: two judges agree, crisis
+    assert apply_second_opinion(text, Assessment("urgent", ("u.x",), ("x",)), agree) == Assessment(
+        "crisis", ("u.x", "classifier.crisis"), ("x",)
+    )
+    # the rules say less: the same certainty is only urgent
+    assert apply_second_opinion(text, Assessment("watch", ("w.x",), ("x",)), agree).level == "urgent"
+    assert apply_second_opinion(text, Assessment("none"), agree).level == "urgent"
+    # crisis-like but not alarming to the urgent head: the rules' urgent stands
+    doubtful = Model.from_json({**data, "coef_urgent": [0.0, 0.0]})
+    assert apply_second_opinion(text, Assessment("urgent", ("u.x",)), doubtful) == Assessment(
+        "urgent", ("u.x",)
+    )
+
+
+def test_the_joint_crisis_test_has_its_own_urgent_threshold():
+    # P(>= urgent) of "zebra" is about 0.98: over the urgent threshold (0.9) but under a joint one of
+    # 0.99, so a larger urgent budget does not let the text up to crisis by the joint test.
+    data = {**_toy_data(), "threshold_crisis": 0.99, "threshold_crisis_joint": 0.6}
+    text = "there is a zebra here"
+    assert apply_second_opinion(text, Assessment("none"), Model.from_json(data)).level == "crisis"
+    strict = Model.from_json({**data, "threshold_urgent_joint": 0.99})
+    assert apply_second_opinion(text, Assessment("none"), strict).level == "urgent"
+
+
 def test_a_crisis_word_still_counts_in_a_long_message():
     # Word and character n-grams are normalised each on its own: the many character n-grams of a
     # long message do not drown the one word the model knows ("zebra": crisis-like).

@@ -7,7 +7,8 @@ engine's *normalised* text (slang, accents, look-alike digits are handled once, 
 l2-normalised each on its own, side by side (a union of two vectorizers).  It has two heads: P(level >= urgent) and
 P(level == crisis).  When a head is confident (its probability reaches a threshold chosen on
 cross-validation so that harmless messages are rarely alarmed; a text both heads find likely is
-crisis at a lower crisis threshold) and the rules gave a lower level,
+crisis at a lower crisis threshold; a text the rules already call urgent is crisis at a lower one
+still, since two judges agree) and the rules gave a lower level,
 the level is raised and the assessment says so in plain words for the facilitators.
 
 The model ships as plain JSON (``checkin/rules/risk_model.json``: per n-gram its idf and one
@@ -32,10 +33,12 @@ from .normalize import normalize
 log = logging.getLogger("checkin.rules.classifier")
 
 MODEL_PATH = Path(__file__).resolve().parent / "risk_model.json"
-MODEL_FORMAT = "checkin-risk-ngram-logreg/4"
+MODEL_FORMAT = "checkin-risk-ngram-logreg/5"
 # /4 (was /3: one l2 norm over all n-grams): with ``block_weights``, the word ("w:") and character
 # ("c:") n-grams are l2-normalised each on its own block and weighted so, and the many character
 # n-grams of a text no longer drown its few words; without it, one norm over all.
+# /5: the level also depends on the rules' level (``threshold_crisis_agree``) and the joint crisis
+# test has its own urgent threshold (``threshold_urgent_joint``); a /4 reader would ignore both.
 
 # What a facilitator reads next to the rules' reasons (the rule list of the Assessment).
 REASONS = {
@@ -88,13 +91,20 @@ def features(norm: str, word_ngrams: tuple[int, int] = WORD_NGRAMS, negation: bo
             gram = grams[i : i + n]
             if "," not in gram:
                 out.append("w:" + " ".join(gram))
-    lo, hi = CHAR_NGRAMS
     for w in words:
-        padded = f" {w} "
-        for n in range(lo, min(hi, len(padded)) + 1):
-            for i in range(len(padded) - n + 1):
-                out.append("c:" + padded[i : i + n])
+        out.extend(_char_grams(w, *CHAR_NGRAMS))
     return out
+
+
+@lru_cache(maxsize=1 << 16)
+def _char_grams(word: str, lo: int, hi: int) -> tuple[str, ...]:
+    """A word's character n-grams (memoised: members' words repeat from text to text)."""
+    padded = f" {word} "
+    return tuple(
+        "c:" + padded[i : i + n]
+        for n in range(lo, min(hi, len(padded)) + 1)
+        for i in range(len(padded) - n + 1)
+    )
 
 
 @dataclass(frozen=True)
@@ -113,6 +123,14 @@ class Model:
     # Per-block normalisation: block ("w" or "c", a feature's first letter) -> weight; None: one
     # norm over all features.
     block_weights: dict[str, float] | None = None
+    # The urgent head's threshold in the joint crisis test (stricter than the one that raises to
+    # urgent, so that spending more of the harmless budget on urgent does not let more harmless
+    # lines up to crisis); None: the urgent threshold.
+    joint_urgent: float | None = None
+    # Crisis when the rules already say urgent, the urgent head agrees and P(crisis) reaches this:
+    # on outsiders' sets this raised crisis lines the rules held at urgent and no harmless line;
+    # None: no such path.
+    agree_crisis: float | None = None
 
     @classmethod
     def from_json(cls, data: dict) -> Model:
@@ -130,50 +148,69 @@ class Model:
             intercepts=(float(data["intercept_urgent"]), float(data["intercept_crisis"])),
             thresholds=(float(data["threshold_urgent"]), float(data["threshold_crisis"])),
             meta=dict(data.get("meta", {})),
-            joint_crisis=None
-            if data.get("threshold_crisis_joint") is None
-            else float(data["threshold_crisis_joint"]),
+            joint_crisis=_optional(data, "threshold_crisis_joint"),
             word_ngrams=tuple(data.get("word_ngrams", WORD_NGRAMS)),
             negation=bool(data.get("negation", True)),
             block_weights=None if blocks is None else {str(k): float(v) for k, v in blocks.items()},
+            joint_urgent=_optional(data, "threshold_urgent_joint"),
+            agree_crisis=_optional(data, "threshold_crisis_agree"),
         )
+
+    def __post_init__(self):
+        # One look-up per n-gram (idf and both weights together): a 1,600-character text has
+        # thousands of n-grams, and three dict look-ups each was most of its cost.
+        table = {f: (idf, *self.weights[f]) for f, idf in self.idf.items()}
+        object.__setattr__(self, "_table", table)
 
     def probabilities(self, norm: str) -> tuple[float, float]:
         """(P(level >= urgent), P(level == crisis)) for a normalised text."""
-        counts = Counter(f for f in features(norm, self.word_ngrams, self.negation) if f in self.idf)
+        table = self._table
+        counts = Counter(f for f in features(norm, self.word_ngrams, self.negation) if f in table)
         # sublinear tf * idf, l2-normalised: exactly scikit-learn's TfidfVectorizer settings used
-        # (per block and weighted, for a /4 model: the trainer's union of two vectorizers).
-        vec = {f: (1.0 + math.log(c)) * self.idf[f] for f, c in counts.items()}
+        # (per block and weighted, for a /4 model: the trainer's union of two vectorizers).  Per
+        # block: the squared norm and both heads' dot products, scaled once at the end.
         blocks = self.block_weights
-        scale: dict[str, float] = {}
-        for f, v in vec.items():
+        sums: dict[str, list[float]] = {}
+        for f, c in counts.items():
+            idf, a, b = table[f]
+            v = (1.0 + math.log(c)) * idf
             key = f[0] if blocks is not None else ""
-            scale[key] = scale.get(key, 0.0) + v * v
-        for key, sq in scale.items():
-            scale[key] = (
-                (blocks.get(key, 1.0) if blocks is not None else 1.0) / math.sqrt(sq) if sq > 0 else 0.0
-            )
+            acc = sums.get(key)
+            if acc is None:
+                acc = sums[key] = [0.0, 0.0, 0.0]
+            acc[0] += v * v
+            acc[1] += a * v
+            acc[2] += b * v
         zu, zc = self.intercepts
-        for f, v in vec.items():
-            a, b = self.weights[f]
-            x = v * scale[f[0] if blocks is not None else ""]
-            zu += a * x
-            zc += b * x
+        for key, (sq, du, dc) in sums.items():
+            if sq > 0:
+                k = (blocks.get(key, 1.0) if blocks is not None else 1.0) / math.sqrt(sq)
+                zu += k * du
+                zc += k * dc
         return _sigmoid(zu), _sigmoid(zc)
 
-    def level(self, norm: str) -> str:
-        """The level this model would raise to on its own ("none" when not confident or when
-        the text is shorter than MIN_WORDS words)."""
+    def level(self, norm: str, rules_level: str = "none") -> str:
+        """The level this model would raise to beside the rules' ``rules_level`` ("none" when not
+        confident or when the text is shorter than MIN_WORDS words)."""
         if not long_enough(norm):
             return "none"
-        pu, pc = self.probabilities(norm)
-        if pc >= self.thresholds[1]:
+        return self.decide(*self.probabilities(norm), rules_level)
+
+    def decide(self, pu: float, pc: float, rules_level: str = "none") -> str:
+        """The level for the heads' probabilities beside the rules' level (the thresholds alone)."""
+        tu, tc = self.thresholds
+        if pc >= tc:
             return "crisis"
-        if pu >= self.thresholds[0]:
-            if self.joint_crisis is not None and pc >= self.joint_crisis:
-                return "crisis"
-            return "urgent"
-        return "none"
+        if self.agree_crisis is not None and rules_level == "urgent" and pu >= tu and pc >= self.agree_crisis:
+            return "crisis"
+        joint_urgent = tu if self.joint_urgent is None else self.joint_urgent
+        if self.joint_crisis is not None and pc >= self.joint_crisis and pu >= joint_urgent:
+            return "crisis"
+        return "urgent" if pu >= tu else "none"
+
+
+def _optional(data: dict, key: str) -> float | None:
+    return None if data.get(key) is None else float(data[key])
 
 
 def long_enough(norm: str) -> bool:
@@ -198,10 +235,11 @@ def shipped_model() -> Model:
     return load_model(MODEL_PATH)
 
 
-def second_opinion(text: str, model: Model | None = None) -> str:
-    """The classifier's level for a raw message: "crisis", "urgent" or "none" (not confident)."""
+def second_opinion(text: str, model: Model | None = None, rules_level: str = "none") -> str:
+    """The classifier's level for a raw message beside the rules' level: "crisis", "urgent" or
+    "none" (not confident)."""
     m = model if model is not None else shipped_model()
-    return m.level(normalize(text or ""))
+    return m.level(normalize(text or ""), rules_level)
 
 
 def apply_second_opinion(text: str, assessment: Assessment, model: Model | None = None) -> Assessment:
@@ -211,7 +249,7 @@ def apply_second_opinion(text: str, assessment: Assessment, model: Model | None 
     if assessment.level == "crisis":
         return assessment
     try:
-        level = second_opinion(text, model)
+        level = second_opinion(text, model, assessment.level)
     except Exception as exc:
         log.error("risk classifier failed (%s); keeping the rules' level", type(exc).__name__)
         return assessment
