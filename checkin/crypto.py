@@ -21,24 +21,42 @@ from sqlalchemy import LargeBinary
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.types import TypeDecorator
 
-_ATTR = "checkin_cipher"
-_DIGEST_ATTR = "checkin_digest_keys"
+_ATTR = "checkin_keys"
 # HKDF's `info`: the digest key is derived from each encryption key, never the encryption key itself.
 _DIGEST_INFO = b"checkin phone digest v1"
 
 
+class _KeyRing:
+    """The keys of one database, held once and shared by every engine on it (see `share`), so keys
+    installed later (a rotation) reach an engine made earlier, such as the intake's autocommit pool."""
+
+    def __init__(self) -> None:
+        self.cipher: MultiFernet | None = None
+        self.digest_keys: tuple[bytes, ...] | None = None
+
+
+def _ring(dialect: Dialect) -> _KeyRing:
+    ring = getattr(dialect, _ATTR, None)
+    if ring is None:
+        ring = _KeyRing()
+        setattr(dialect, _ATTR, ring)
+    return ring
+
+
 def install(engine: Engine, keys: Iterable[str]) -> None:
-    """Use these keys for `engine`'s encrypted columns: the first encrypts, every one of them decrypts."""
+    """Use these keys for `engine`'s encrypted columns (and every engine sharing its keys): the first
+    encrypts, every one of them decrypts."""
     keys = list(keys)
-    setattr(engine.dialect, _ATTR, MultiFernet([Fernet(k) for k in keys]))
-    setattr(engine.dialect, _DIGEST_ATTR, tuple(_digest_key(k) for k in keys))
+    ring = _ring(engine.dialect)
+    ring.cipher = MultiFernet([Fernet(k) for k in keys])
+    ring.digest_keys = tuple(_digest_key(k) for k in keys)
 
 
 def share(source: Engine, target: Engine) -> None:
-    """Give `target` (a second engine on the same database) the keys installed on `source`."""
+    """Give `target` (a second engine on the same database) the keys of `source`, now and after any
+    later `install` on either."""
     if target is not source:
-        setattr(target.dialect, _ATTR, getattr(source.dialect, _ATTR, None))
-        setattr(target.dialect, _DIGEST_ATTR, getattr(source.dialect, _DIGEST_ATTR, None))
+        setattr(target.dialect, _ATTR, _ring(source.dialect))
 
 
 def _digest_key(fernet_key: str) -> bytes:
@@ -52,14 +70,14 @@ def digests(text: str, dialect: Dialect) -> list[str]:
     What an erased member's number is kept as: a number that texts again can be recognised (and is never
     texted), while the table alone, without the keys, does not give the number back. One per key, so a
     digest stored under an older key still matches after a new key is put first."""
-    keys = getattr(dialect, _DIGEST_ATTR, None)
+    keys = _ring(dialect).digest_keys
     if not keys:
         raise RuntimeError("encryption keys not installed on this database (checkin.crypto.install)")
     return [hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest() for key in keys]
 
 
 def cipher(dialect: Dialect) -> MultiFernet:
-    found = getattr(dialect, _ATTR, None)
+    found = _ring(dialect).cipher
     if found is None:
         raise RuntimeError("encryption keys not installed on this database (checkin.crypto.install)")
     return found
