@@ -67,6 +67,10 @@ HARMLESS = [
 ]
 
 CRISIS = [
+    # danger signs the look-aheads must see: never coming down, being found, liking it
+    "sitting on the roof fixing the gutters, not coming down ever",
+    "staying with my sister tonight, i have it all planned, she will find me in the morning",
+    "cut my arm on the fence fixing it, lots of blood but ok now. i think i liked it",
     "cut my arm on purpose, lots of blood and i want to do it again",
     "me corte el brazo a proposito, mucha sangre y no quiero parar",
     "sitting on the roof, not coming down, i want to jump",
