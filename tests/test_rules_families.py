@@ -316,6 +316,20 @@ FINALS = {
         320,
         {"crisis>=urgent": 0.98, "crisis=crisis": 0.98, "urgent>=urgent": 0.88, "harmless alarmed": 0.01},
     ),
+    # Sealed through rules rounds 13-14, outsiders s..u and the classifier's third pass, scored once at the end
+    # (see their headers); folded in at the rules-alone figures.
+    "risk_blind_final15.tsv": (
+        320,
+        {"crisis>=urgent": 0.90, "crisis=crisis": 0.85, "urgent>=urgent": 0.88, "harmless alarmed": 0.01},
+    ),
+    "risk_blind_final16.tsv": (
+        320,
+        {"crisis>=urgent": 0.90, "crisis=crisis": 0.83, "urgent>=urgent": 0.78, "harmless alarmed": 0.04},
+    ),
+    "risk_blind_final17.tsv": (
+        320,
+        {"crisis>=urgent": 0.88, "crisis=crisis": 0.84, "urgent>=urgent": 0.71, "harmless alarmed": 0.03},
+    ),
     # The development set of round 7 (see its header): tuned on, so held at the end-of-round figures.
     "risk_blind_fresh5.tsv": (
         336,

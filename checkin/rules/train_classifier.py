@@ -84,6 +84,9 @@ BLIND_SETS = (
     "risk_blind_final12.tsv",
     "risk_blind_final13.tsv",
     "risk_blind_final14.tsv",
+    "risk_blind_final15.tsv",
+    "risk_blind_final16.tsv",
+    "risk_blind_final17.tsv",
     "risk_blind_fresh5.tsv",
     "risk_blind_folded.tsv",
 )
