@@ -59,8 +59,13 @@
     var max = parseInt(field.getAttribute("data-max-segments") || "0", 10);
     var holder = field.closest("[data-samples]");
     var samples = holder ? JSON.parse(holder.getAttribute("data-samples")) : null;
+    // Words the server adds around the typed text (an announcement's group name and stop wording).
+    var prefix = field.getAttribute("data-prefix") || "", suffix = field.getAttribute("data-suffix") || "";
     function update() {
-      var text = render(field.value.trim(), samples);  // the server keeps no outer space either
+      var typed = field.value.trim();  // the server keeps no outer space either
+      var unless = field.getAttribute("data-suffix-unless");  // the text says it already
+      var tail = unless && new RegExp(unless).test(typed) ? "" : suffix;
+      var text = typed ? prefix + render(typed, samples) + tail : "";
       var info = segments(text);
       out.textContent = describe(info, max, text);
       out.classList.toggle("over", !!max && info.segments > max);
