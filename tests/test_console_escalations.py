@@ -110,6 +110,18 @@ def test_resolve_needs_a_note_and_keeps_it_in_the_timeline(client, db, world):
     assert f"Escalation {esc.id} is already resolved." in again.get_data(as_text=True)
 
 
+def test_taking_and_resolving_a_case_are_in_the_audit_log(app, client, db, world, twilio):
+    esc = world.escalation
+    twilio.sms("+12025550177", f"ACK {esc.id}")  # Frankie takes it by text...
+    frankie = Console(client, "frankie@example.org")  # ...and closes it in the console
+    frankie.post(f"/console/escalations/{esc.id}/resolve", {"note": "Called Sam; safe with his sister."})
+    assert state(db, esc.id)[0].state == "resolved"
+    log = Console(app.test_client(), "casey@example.org").get("/console/audit").get_data(as_text=True)
+    assert f"Frankie took Sam Rivera&#39;s case (case #{esc.id}): by text" in log
+    assert f"Frankie resolved Sam Rivera&#39;s case (case #{esc.id}): in the console" in log
+    assert "safe with his sister" not in log  # the note may quote the member: not in the log
+
+
 def test_notes_are_added_to_the_trail(client, db, world):
     esc = world.escalation
     console = Console(client, "frankie@example.org")

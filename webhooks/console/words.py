@@ -468,6 +468,8 @@ AUDIT_VERBS = {
     "member_export": "downloaded {member}'s data",
     "view_member": "opened {member}'s page",
     "view_escalation": "opened a case",
+    "case_taken": "took {member}'s case",
+    "case_resolved": "resolved {member}'s case",
     "reveal_phone": "revealed {member}'s phone number",
     "simulate": "used the simulator",
     "setting_changed": "changed a setting",
