@@ -137,8 +137,19 @@ def _say_running(settings, valkey, seeded: bool, demo_password: str) -> None:
     click.echo(f"Console: {settings.public_base_url}/console/  sign in as the demo coordinator")
     click.echo(f"  email: {DEMO_COORDINATOR[1]}  password: {demo_password}")
     click.echo(f"  (the demo facilitator {DEMO_FACILITATOR[1]} has the same password)")
-    click.echo(f'Try: .venv/bin/checkin simulate sms --from {DEMO_MEMBERS[0][0]} "hi"')
+    click.echo(f"Try: {simulate_hint(settings, DEMO_MEMBERS[0][0])}")
     click.echo("Ctrl-C stops everything.\n")
+
+
+def simulate_hint(settings, phone: str, environ=None) -> str:
+    """The simulate command for this server, to paste in another shell. That shell has none of this
+    one's PORT or PUBLIC_BASE_URL: without them the command would post to port 5000 and sign for it,
+    and the service checks the signature over its own PUBLIC_BASE_URL, so the command carries it."""
+    environ = os.environ if environ is None else environ
+    command = f'.venv/bin/checkin simulate sms --from {phone} "hi"'
+    if "PORT" in environ or "PUBLIC_BASE_URL" in environ or "HOST" in environ:
+        command = f"PUBLIC_BASE_URL={settings.public_base_url} {command}"
+    return command
 
 
 def _accepts(host: str, port: int) -> bool:
