@@ -87,10 +87,17 @@ def test_acknowledge_from_the_console_stops_alerts_and_tells_the_others(client, 
 def test_resolve_needs_a_note_and_keeps_it_in_the_timeline(client, db, world):
     esc = world.escalation
     console = Console(client, "frankie@example.org")
-    page = console.post(
-        f"/console/escalations/{esc.id}/resolve", {"note": "  "}, follow_redirects=True
-    ).get_data(as_text=True)
-    assert "Write a short note" in page
+    refused = console.post(f"/console/escalations/{esc.id}/resolve", {"note": "  "})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    # At the note's box, which is marked, as well as in the summary above the form.
+    assert (
+        '<p class="field-error" id="resolve-note-error">Write a short note saying how it was resolved.</p>'
+        in page
+    )
+    assert re.search(
+        r'<textarea id="resolve-note"[^>]*aria-invalid="true" aria-describedby="resolve-note-error"', page
+    )
     assert state(db, esc.id)[0].state == "open"
     console.post(
         f"/console/escalations/{esc.id}/resolve", {"note": "Called Sam; safe with his sister tonight."}
