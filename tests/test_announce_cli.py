@@ -79,7 +79,10 @@ def test_announce_previews_sends_once_and_refuses_in_one_line(runtime, cli, grou
     assert outbox_count(runtime.db) == 2
     with runtime.db.session() as s:
         rosa_row = s.scalar(select(OutboxItem).where(OutboxItem.member_id == people.id))
-        assert rosa_row.body == "Tuesday Group: Edificio cerrado hoy." and rosa_row.next_attempt_at > utcnow()
+        assert (
+            rosa_row.body == "Tuesday Group: Edificio cerrado hoy. BAJA para parar."
+            and rosa_row.next_attempt_at > utcnow()
+        )
     assert cli(*args, "--again").output.splitlines()[1].startswith("announcement 2 queued")
     with runtime.db.session() as s:
         assert s.scalar(select(func.count()).select_from(Announcement)) == 2

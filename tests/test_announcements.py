@@ -109,8 +109,9 @@ def test_a_thousand_members_two_languages_two_zones_each_get_one_never_at_night(
     assert set(per_number).isdisjoint(opted_out)
     assert {m["params"]["From"] for m in messages} == {FROM_NUMBER}
     bodies = {m["params"]["To"]: m["params"]["Body"] for m in messages}
-    assert bodies["+12025550000"] == f"Tuesday Group: {EN}"
-    assert bodies["+12025550250"] == bodies["+12025550750"] == f"Tuesday Group: {ES}"
+    # Every automated text says how to stop, in the member's language.
+    assert bodies["+12025550000"] == f"Tuesday Group: {EN} Reply STOP to stop."
+    assert bodies["+12025550250"] == bodies["+12025550750"] == f"Tuesday Group: {ES} BAJA para parar."
 
     # Two status callbacks: one delivered, one undelivered; the bar counts them.
     with runtime.db.session() as s:
@@ -146,7 +147,7 @@ def test_spanish_speakers_need_the_spanish_text_and_bad_texts_are_refused_saying
         send(runtime.db, group, text_es="  ")
     with pytest.raises(AnnouncementError, match="announcement text is empty"):
         send(runtime.db, group, text_en=" ")
-    with pytest.raises(AnnouncementError, match="the English text is 6 SMS segments \\(399 UCS-2"):
+    with pytest.raises(AnnouncementError, match="the English text is 7 SMS segments \\(434 UCS-2"):
         send(runtime.db, group, text_en="✓ " * 200)
     with pytest.raises(AnnouncementError, match="the Spanish text is 601 characters; at most 600"):
         send(runtime.db, group, text_es="x" * 601)
@@ -157,6 +158,21 @@ def test_spanish_speakers_need_the_spanish_text_and_bad_texts_are_refused_saying
         s.get(Member, 3).language = "en"
     announcement, created = send(runtime.db, group, text_es=None)
     assert created and announcement.recipients == 3
+
+
+def test_the_stop_wording_counts_toward_the_length_and_is_not_added_twice(runtime, group):
+    add_members(runtime.db, group, 1, language="es")
+    # 4 segments of 153 as typed with the group's name (612 - 15), but a fifth with the stop wording.
+    long_en = "x" * (4 * 153 - len("Tuesday Group: ") - 5)
+    with pytest.raises(
+        AnnouncementError, match="the English text is 5 SMS segments .*with the group's name and how"
+    ):
+        send(runtime.db, group, text_en=long_en, text_es="Hola.")
+    announcements_bodies = announcements.bodies_for("Tuesday Group", "Text STOP to end these.", "Manda BAJA.")
+    assert announcements_bodies == {
+        "en": "Tuesday Group: Text STOP to end these.",
+        "es": "Tuesday Group: Manda BAJA.",
+    }
 
 
 def test_a_voice_member_gets_a_call_that_reads_the_announcement_in_their_language(live_app, fake_twilio):

@@ -282,6 +282,37 @@ def test_simulate_sms_signed_for_another_address_says_why_it_was_refused(live_ap
     assert "PUBLIC_BASE_URL" in line and "FORBIDDEN" not in line
 
 
+def test_simulate_sms_with_only_url_signs_for_that_address(live_app, cli_env, member):
+    # `PORT=5088 make run`, then in another shell (no PORT, no PUBLIC_BASE_URL): --url alone works.
+    env = {k: v for k, v in cli_env.items() if k not in ("PUBLIC_BASE_URL", "PORT")}
+    result = run(
+        env,
+        "simulate",
+        "sms",
+        "--url",
+        live_app.settings.public_base_url,
+        "--from",
+        member.phone,
+        "hello",
+        "there",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == NOBODY_READS_SAM
+
+
+def test_make_run_prints_a_simulate_command_for_the_port_in_use():
+    from checkin.cli.dev import simulate_hint
+    from config import load_settings
+
+    moved = load_settings({"PORT": "5088"})
+    assert simulate_hint(moved, "+12025550101", {"PORT": "5088"}) == (
+        'PUBLIC_BASE_URL=http://127.0.0.1:5088 .venv/bin/checkin simulate sms --from +12025550101 "hi"'
+    )
+    assert simulate_hint(load_settings({}), "+12025550101", {}) == (
+        '.venv/bin/checkin simulate sms --from +12025550101 "hi"'
+    )
+
+
 def test_simulate_sms_with_nothing_listening(cli_env):
     result = run(
         dict(cli_env, PUBLIC_BASE_URL="http://127.0.0.1:9"), "simulate", "sms", "--from", "+12025550101", "hi"

@@ -406,3 +406,19 @@ def test_a_reset_link_does_not_get_round_the_authenticator_app(app, casey, db):
     assert browser.get("/console/").status_code == 302
     _, signed = _sign_in_with_code(app, pyotp.TOTP(secret).at(time.time() + 30), password=NEW_PASSWORD)
     assert signed.status_code == 302
+
+
+def test_an_invited_facilitator_who_has_not_accepted_is_said_so_on_the_rota_and_the_paging_preview(
+    app, casey, db, group
+):
+    path, _ = _invite(casey, group)
+    waiting = "Robin (has not accepted the invitation yet)"
+    staff_page = casey.get("/console/staff").get_data(as_text=True)
+    assert "has not accepted the invitation yet: still paged by text and call, cannot sign in" in staff_page
+    preview = casey.get(f"/console/groups/{group.id}/escalation-policy").get_data(as_text=True)
+    assert waiting in preview  # paged (by phone), but nobody counts on them without knowing
+    assert _set_password(app.test_client(), path, NEW_PASSWORD).status_code == 302
+    assert "has not accepted" not in casey.get("/console/staff").get_data(as_text=True)
+    preview = casey.get(f"/console/groups/{group.id}/escalation-policy").get_data(as_text=True)
+    assert "Robin (on call)" in preview or "Robin and" in preview or "and Robin" in preview
+    assert waiting not in preview

@@ -56,6 +56,9 @@ def test_preview_then_send_twice_sends_once_and_the_progress_counts(coordinator,
     assert " UTC" not in body  # one clock on the page: the group's and each member's own
     assert "1 skipped (opted out)" in body and "skipped: opted out" in body
     assert "Send to 2 members" in body and form_key(body) == key
+    # What each member reads, stop wording included, in each language.
+    assert '<dd class="body" id="body-en">Tuesday Group: No meeting tonight. Reply STOP to stop.</dd>' in body
+    assert '<dd class="body" id="body-es">Tuesday Group: No hay reunion hoy. BAJA para parar.</dd>' in body
     with db.session() as s:  # a preview writes nothing
         assert s.scalar(select(func.count()).select_from(OutboxItem)) == 0
 
@@ -67,8 +70,8 @@ def test_preview_then_send_twice_sends_once_and_the_progress_counts(coordinator,
         assert s.scalar(select(func.count()).select_from(Announcement)) == 1
         rows = s.execute(select(OutboxItem.to_number, OutboxItem.body).order_by(OutboxItem.to_number)).all()
     assert rows == [
-        ("+12025550101", "Tuesday Group: No meeting tonight."),
-        ("+12025550102", "Tuesday Group: No hay reunion hoy."),
+        ("+12025550101", "Tuesday Group: No meeting tonight. Reply STOP to stop."),
+        ("+12025550102", "Tuesday Group: No hay reunion hoy. BAJA para parar."),
     ]
     # The form sent, then changed with the browser's Back and sent again: refused, the words kept, and a
     # new key so that previewing again sends them as a new announcement.
@@ -80,6 +83,7 @@ def test_preview_then_send_twice_sends_once_and_the_progress_counts(coordinator,
     assert "Meeting at 7 instead.</textarea>" in text(changed) and form_key(text(changed)) != key
     status = coordinator.get(first.headers["Location"])
     assert status.status_code == 200 and 'id="announce-bar"' in text(status)
+    assert "Tuesday Group: No hay reunion hoy. BAJA para parar.</dd>" in text(status)
     progress = coordinator.get(first.headers["Location"] + "/progress").get_json()
     assert progress == dict(total=2, waiting=2, sent=0, delivered=0, failed=0, cancelled=0, done=0, percent=0)
 

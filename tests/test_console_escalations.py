@@ -87,10 +87,17 @@ def test_acknowledge_from_the_console_stops_alerts_and_tells_the_others(client, 
 def test_resolve_needs_a_note_and_keeps_it_in_the_timeline(client, db, world):
     esc = world.escalation
     console = Console(client, "frankie@example.org")
-    page = console.post(
-        f"/console/escalations/{esc.id}/resolve", {"note": "  "}, follow_redirects=True
-    ).get_data(as_text=True)
-    assert "Write a short note" in page
+    refused = console.post(f"/console/escalations/{esc.id}/resolve", {"note": "  "})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    # At the note's box, which is marked, as well as in the summary above the form.
+    assert (
+        '<p class="field-error" id="resolve-note-error">Write a short note saying how it was resolved.</p>'
+        in page
+    )
+    assert re.search(
+        r'<textarea id="resolve-note"[^>]*aria-invalid="true" aria-describedby="resolve-note-error"', page
+    )
     assert state(db, esc.id)[0].state == "open"
     console.post(
         f"/console/escalations/{esc.id}/resolve", {"note": "Called Sam; safe with his sister tonight."}
@@ -108,6 +115,18 @@ def test_resolve_needs_a_note_and_keeps_it_in_the_timeline(client, db, world):
     assert "Acknowledge: I am on it" not in page  # no actions on a resolved case
     again = console.post(f"/console/escalations/{esc.id}/resolve", {"note": "again"}, follow_redirects=True)
     assert f"Escalation {esc.id} is already resolved." in again.get_data(as_text=True)
+
+
+def test_taking_and_resolving_a_case_are_in_the_audit_log(app, client, db, world, twilio):
+    esc = world.escalation
+    twilio.sms("+12025550177", f"ACK {esc.id}")  # Frankie takes it by text...
+    frankie = Console(client, "frankie@example.org")  # ...and closes it in the console
+    frankie.post(f"/console/escalations/{esc.id}/resolve", {"note": "Called Sam; safe with his sister."})
+    assert state(db, esc.id)[0].state == "resolved"
+    log = Console(app.test_client(), "casey@example.org").get("/console/audit").get_data(as_text=True)
+    assert f"Frankie took Sam Rivera&#39;s case (case #{esc.id}): by text" in log
+    assert f"Frankie resolved Sam Rivera&#39;s case (case #{esc.id}): in the console" in log
+    assert "safe with his sister" not in log  # the note may quote the member: not in the log
 
 
 def test_notes_are_added_to_the_trail(client, db, world):
@@ -201,7 +220,7 @@ def test_escalation_page_shows_the_members_latest_messages_for_context(client, d
     assert "Our reply: We hear you." in recent
     # Why the text was escalated, in the rules' words rather than their ids, said once with what they wrote.
     said = page[page.index('id="said"') : page.index("Sam's latest messages")]
-    assert "active suicidal ideation: killing oneself" in said
+    assert "active suicidal ideation" in said and "ideation: killing oneself" not in said  # no examples
     assert "active suicidal ideation" not in page[page.index("<h2>Timeline</h2>") :]
     assert "si.kill_self" not in re.sub(r'<details class="ids">.*?</details>', "", page, flags=re.S)
     assert '<details class="ids"><summary>Rule ids</summary><code>si.kill_self</code>' in said  # on request
@@ -215,3 +234,30 @@ def test_escalation_page_lets_the_facilitator_call_the_member_with_one_tap(clien
     )
     facts = page[page.index('<dl class="facts card">') : page.index("</dl>")]
     assert f'<a href="tel:{world.member.phone}">{world.member.phone}</a>' in facts
+
+
+def test_reasons_say_what_the_rules_recognised_never_their_example_wording(client, db, twilio, group, member):
+    """A rule's reason ends with examples of wording it matches ("pills saved up on purpose: 60 saved up,
+    been stashing my meds"): next to a member's case they read as the member's words, so they are not shown."""
+    from checkin.rules import default_ruleset
+
+    stash = "I have been saving up my pills for a while, I have 60 now"
+    assert twilio.sms(member.phone, stash).status_code == 200
+    make_staff(db, "Casey", "casey@example.org", "coordinator")
+    with db.session() as s:
+        esc = s.scalar(select(Escalation).where(Escalation.member_id == member.id))
+    rules = default_ruleset()
+    examples = [
+        r.reason.split(": ", 1)[1]
+        for r in [*rules.rules, *rules.combines]
+        if r.reason and r.id in ("fam11.stockpile", "fam7.stock") and ": " in r.reason
+    ]
+    assert examples  # the rules this text fires do carry examples
+    console = Console(client, "casey@example.org")
+    member_page = console.get(f"/console/members/{member.id}").get_data(as_text=True)
+    case_page = console.get(f"/console/escalations/{esc.id}").get_data(as_text=True)
+    assert "what the rules recognised: " in member_page
+    for page in (member_page, case_page):
+        assert not [e for e in examples if e in page]
+        assert "stashing my meds" not in page
+    assert stash in case_page  # the member's own words, shown as theirs

@@ -442,7 +442,9 @@ def test_timeline_shows_messages_status_in_words_checkins_chart_and_escalation(
     assert "not delivered: the handset is unreachable (switched off or out of coverage)" in page
     assert '<svg class="chart"' in page and "3 check-in score(s)" in page and page.count("<circle") == 3
     assert f"Escalation #{world.escalation.id}" in page
-    assert "active suicidal ideation: killing oneself" in page  # why, in words; the ids only in a toggle
+    # Why, as what the rule recognised (not its example wording); the ids only in a toggle.
+    assert "what the rules recognised: " in page and "active suicidal ideation" in page
+    assert "ideation: killing oneself" not in page
     assert "si.kill_self" not in re.sub(r'<details class="ids">.*?</details>', "", page, flags=re.S)
     zone = ZoneInfo(member.effective_timezone)
     asked = (now - timedelta(days=2, hours=1)).astimezone(zone)

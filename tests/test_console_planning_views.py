@@ -594,6 +594,36 @@ def test_a_text_that_does_not_say_how_to_stop_is_refused_at_its_box(coordinator,
         assert schedules.get_templates(s, group.id) == schedules.load_config().templates
 
 
+def test_every_mistake_of_a_text_is_said_at_once_and_the_example_fills_only_what_it_can_use(
+    coordinator, group, member, db
+):
+    import html
+    import json
+
+    from checkin.templates import segments
+
+    weekly(db, group.id)
+    typed = "Hi {name}, {group} meets {when}{date} at {time}{where}."  # a reminder cannot say {name}
+    page = text(coordinator.post(f"/console/groups/{group.id}/plan/texts", data={"en.reminder": typed}))
+    said = field_errors(page)["t-en-reminder"]
+    # Both mistakes together: fixing the one does not reveal the other.
+    assert "{name} is not something we can fill in" in said and "add “Reply STOP to stop.”" in said
+    example = re.search(r'<span id="e-en-reminder" aria-live="polite">(.*?)</span>', page).group(1)
+    assert html.unescape(example).startswith("Hi {name}, Tuesday")  # left as typed, not "Hi Maximiliano"
+    assert 'data-allowed="date group time weekday when where"' in page
+    # The counter is given every set of values the save measures with (it shows the longest), so the
+    # Spanish one counts the accented names as the save does.
+    sets = [
+        json.loads(html.unescape(raw)) for raw in re.findall(r'<details[^>]* data-samples="([^"]*)"', page)
+    ]
+    spanish = sets[1]
+    assert isinstance(spanish, list) and any(v["name"] == "Ángela Muñoz" for v in spanish)
+    es_example = re.search(r'<span id="e-es-reminder" aria-live="polite">(.*?)</span>', page).group(1)
+    default = schedules.load_config().templates["es"]["reminder"]
+    longest = max(segments(default.format(**values))[1:][::-1] for values in spanish)
+    assert segments(html.unescape(es_example))[1:][::-1] == longest  # as long as the save measures it
+
+
 def test_a_stored_text_without_stop_is_shown_at_its_box_and_members_get_the_standard_text(
     coordinator, group, spanish_member, db
 ):

@@ -191,6 +191,23 @@ def test_coordinators_edit_with_specific_errors_nothing_half_saved_and_every_cha
     assert "Crisis: choose text, call or both: a crisis must reach someone." in page
     assert "Urgent: choose at least one step (who is paged first)." in page
     assert 'name="crisis-timeout" min="1" max="1440" value="0"' in page  # what they typed is kept
+    # Each mistake at its own field (marked and described), not only in a list at the top.
+    import re
+
+    at = dict(re.findall(r'<p class="field-error" id="([\w-]+)-error">(.*?)</p>', page))
+    assert at["crisis-timeout"].startswith("Crisis: the wait before the next step must be a whole number")
+    assert at["crisis-channels"] == "Crisis: choose text, call or both: a crisis must reach someone."
+    assert at["urgent-repeats"] == "Urgent: repeats must be a whole number from 0 to 10."
+    assert at["urgent-step-1"] == "Urgent: choose at least one step (who is paged first)."
+    assert re.search(
+        r'id="crisis-timeout"[^>]*aria-invalid="true" aria-describedby="crisis-timeout-error"', page
+    )
+    assert "There are 4 problems to fix" in page
+    # An empty first step before chosen later ones is named, not skipped; a negative reminder too.
+    page = console.post(path, dict(FORM, **{"crisis-step-1": "", "realert": "-5"})).get_data(as_text=True)
+    at = dict(re.findall(r'<p class="field-error" id="([\w-]+)-error">(.*?)</p>', page))
+    assert at["crisis-step-1"] == "Crisis, first step: choose who is paged first."
+    assert at["realert"].startswith("Reminder after someone takes it: a whole number of minutes")
     # A call needs someone on the step with a phone: the group has no backup facilitator.
     page = console.post(
         path, dict(FORM, **{"crisis-step-1": "backup", "crisis-step-2": "", "crisis-step-3": ""})

@@ -429,3 +429,25 @@ def test_a_coordinator_may_reply_by_sms_to_a_case_nobody_has_taken(db, twilio, w
     assert answer.startswith(f"Sent to Sam (alert {world.escalation.id})")
     [row] = replies_out(db)
     assert (row.from_number, row.to_number, row.staff_id) == (FROM_NUMBER, member.phone, world.coordinator.id)
+
+
+def test_the_automatic_reply_is_shown_once_with_its_delivery_state(
+    client, db, twilio, world, member, runtime, fake_twilio
+):
+    """One text went out: the conversation and the member page show it once, as the automatic reply,
+    with what the carrier said, and not a second time under the member's text."""
+    promise = (
+        "Thanks, Sam. A facilitator will read your message within 24 hours. In a crisis, call or text 988."
+    )
+    assert reply(twilio, member.phone, "sorry, I got the day wrong") == [promise]
+    with db.session() as s:
+        row = s.scalar(select(OutboxItem).where(OutboxItem.member_id == member.id))
+    frankie = Console(client, "frankie@example.org")
+    waiting = frankie.get(f"/console/members/{member.id}/conversation").get_data(as_text=True)
+    assert waiting.count("A facilitator will read your message") == 1
+    assert "automatic reply, waiting to be sent" in waiting
+    assert deliver_item(runtime, row.id).state == "sent"
+    for path in (f"/console/members/{member.id}/conversation", f"/console/members/{member.id}"):
+        page = frankie.get(path).get_data(as_text=True)
+        assert page.count("A facilitator will read your message") == 1, path
+        assert "automatic reply, waiting at Twilio" in page, path  # as sent, until Twilio reports

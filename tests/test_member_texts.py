@@ -195,8 +195,11 @@ def test_a_spanish_time_at_the_end_of_a_sentence_takes_one_period():
     from checkin.schedules.texts import render
 
     start = datetime(2026, 12, 8, 23, 30, tzinfo=UTC)  # 6:30 pm in New York
+    from zoneinfo import ZoneInfo
+
+    there = start.astimezone(ZoneInfo("America/New_York"))  # the group's clock
     meeting = Occurrence(
-        1, start, start + timedelta(hours=1), start, "moved", start - timedelta(days=1), None, None, "k"
+        1, start, start + timedelta(hours=1), there, "moved", start - timedelta(days=1), None, None, "k"
     )
     args = ("America/New_York", meeting, "Grupo Martes", start - timedelta(days=1))
     moved = render(load_config(), "change", "es", *args)
@@ -216,7 +219,10 @@ def test_the_spanish_reminder_says_hoy_and_manana_where_the_english_says_today_a
     from checkin.schedules.texts import render
 
     start = datetime(2026, 12, 8, 23, 30, tzinfo=UTC)  # Tuesday 6:30 pm in New York
-    meeting = Occurrence(1, start, start + timedelta(hours=1), start, "scheduled", start, None, None, "k")
+    from zoneinfo import ZoneInfo
+
+    there = start.astimezone(ZoneInfo("America/New_York"))  # the group's clock
+    meeting = Occurrence(1, start, start + timedelta(hours=1), there, "scheduled", start, None, None, "k")
 
     def reminder(language: str, sent: datetime) -> str:
         return render(load_config(), "reminder", language, "America/New_York", meeting, "Grupo Martes", sent)

@@ -69,7 +69,8 @@ def test_rule_ids_become_reasons_and_stay_available_in_a_toggle():
         "history.two_lowest,history.drop,voice.no_facilitator_answered,si.kill_self,gone.rule"
     )
     assert "scored 1 of 5 twice in a row" in said and "nobody answered" in said
-    assert "killing oneself" in said and "a rule that is no longer in use" in said
+    assert "active suicidal ideation" in said and "a rule that is no longer in use" in said
+    assert "killing oneself" not in said  # the rule's example wording, never shown as the member's
     assert "." not in said.replace("etc.", "")  # no id
     toggle = str(words.rule_details("si.kill_self,<b>"))
     assert toggle.startswith('<details class="ids"><summary>Rule ids</summary>') and "&lt;b&gt;" in toggle

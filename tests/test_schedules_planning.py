@@ -204,7 +204,7 @@ def test_bad_rules_are_refused_saying_why(rule, words):
 # --- members in other zones, languages, channels ------------------------------------------
 
 
-def test_member_in_another_zone_gets_their_own_local_time():
+def test_member_in_another_zone_is_sent_at_their_time_and_reads_the_meetings_clock_named():
     g = group(members=[person(zone="America/Los_Angeles")])
     sends = plan(g, utc(2026, 12, 6), utc(2026, 12, 11))
     assert [(s.kind, local(s)) for s in sends] == [
@@ -212,7 +212,37 @@ def test_member_in_another_zone_gets_their_own_local_time():
         ("reminder", "Tue 2026-12-08 13:00 PST"),
         ("prompt", "Thu 2026-12-10 10:00 PST"),  # 10:00 where the member is, not where the group is
     ]
-    assert "Tue, Dec 8 at 3:00 pm" in sends[0].body
+    # The meeting is in a room in New York: its clock, named, not an unnamed 3:00 pm.
+    assert "Tue, Dec 8 at 6:00 pm New York time, at 12 Main St." in sends[0].body
+
+
+def test_a_chicago_meeting_reads_6_30_chicago_time_to_members_elsewhere_in_both_languages():
+    from checkin.templates import segments
+
+    members = [
+        person(1, zone="America/New_York"),
+        person(2, zone="America/New_York", language="es"),
+        person(3),  # the group's own zone: the time alone, as before
+    ]
+    g = group(zone="America/Chicago", start=time(18, 30), members=members)
+    reminders = [s for s in plan(g, utc(2026, 12, 6), utc(2026, 12, 9)) if s.kind == "reminder"]
+    day_before = {s.member_id: s.body for s in reversed(reminders)}  # each member's first
+    assert "Tue, Dec 8 at 6:30 pm Chicago time, at 12 Main St." in day_before[1]
+    assert "7:30" not in day_before[1]  # never the member's clock unnamed
+    assert day_before[2].startswith(
+        "Tuesday Evening Group: mañana, 8 de diciembre, 6:30 p. m. hora de Chicago, en"
+    )
+    assert "Tue, Dec 8 at 6:30 pm, at 12 Main St." in day_before[3] and "time," not in day_before[3]
+    assert all(segments(body)[2] <= 2 for body in day_before.values())
+
+
+def test_a_meeting_joined_only_by_phone_reads_the_members_own_clock_named():
+    g = group(
+        zone="America/Chicago", start=time(18, 30), location=None, members=[person(zone="America/New_York")]
+    )
+    g = replace(g, schedule=replace(g.schedule, dial_in="+1 312 555 0100"))
+    [first, *_] = [s for s in plan(g, utc(2026, 12, 6), utc(2026, 12, 9)) if s.kind == "reminder"]
+    assert "Tue, Dec 8 at 7:30 pm New York time" in first.body
 
 
 def test_member_far_east_is_not_reminded_in_their_night():
@@ -223,7 +253,9 @@ def test_member_far_east_is_not_reminded_in_their_night():
     [day_before, two_hours] = [s for s in sends if s.kind == "reminder"]
     assert local(day_before) == "Tue 2026-12-08 08:00 GMT" and day_before.held_reason is None
     assert day_before.delayed_from.strftime("%a %H:%M") == "Mon 23:00"
-    assert day_before.body.startswith("Reminder: Tuesday Evening Group meets today, Tue, Dec 8 at 11:00 pm")
+    assert day_before.body.startswith(
+        "Reminder: Tuesday Evening Group meets today, Tue, Dec 8 at 6:00 pm New York time"
+    )
     assert two_hours.held_reason == "quiet hours until the meeting"
 
 

@@ -276,7 +276,7 @@ def test_a_stored_text_that_cannot_be_rendered_falls_back_to_the_files(db, group
     assert refused == {"en": {"reminder": "Hi {nobody}", "nudge": "Hey"}}
     assert [str(p) for p in problems] == [
         "English meeting reminder: unknown placeholder {nobody} (allowed: {date}, {group}, {time}, {weekday}, "
-        "{when}, {where})",
+        "{when}, {where}); and it must say how to stop the texts: add “Reply STOP to stop.”",  # both at once
         "English nudge: must say how to stop the texts: add “Reply STOP to stop.”",
     ]
 

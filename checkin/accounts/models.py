@@ -19,6 +19,8 @@ AUDIT_ACTIONS = (
     "password_reset",
     "view_messages",
     "view_paged_case",
+    "case_taken",
+    "case_resolved",
     "member_added",
     "member_edited",
     "consent",

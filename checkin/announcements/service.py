@@ -27,6 +27,7 @@ from checkin.db import utcnow
 from checkin.errors import ValidationError
 from checkin.models import Group, GroupMember, Member, Message, OutboxItem
 from checkin.outbox import DEFAULT_QUEUE, Cancel
+from checkin.schedules.plan import STOP_EXAMPLE, stop_problem
 from checkin.schedules.service import get_plan, plan_from
 from checkin.schedules.tick import BulkInsert, insert_outbox_rows
 from checkin.templates import segments
@@ -120,8 +121,9 @@ class Preview:
         return "; ".join(parts)
 
 
-def _text_problems(text_en: str | None, text_es: str | None) -> list[AnnouncementError]:
-    """Every way the two texts are not acceptable, each for its text."""
+def _text_problems(text_en: str | None, text_es: str | None, group_name: str = "") -> list[AnnouncementError]:
+    """Every way the two texts are not acceptable, each for its text. The length counted is the text
+    as sent: the group's name before it and the stop wording after it (body_for)."""
     problems = []
     if not (text_en or "").strip():
         problems.append(
@@ -136,11 +138,12 @@ def _text_problems(text_en: str | None, text_es: str | None) -> list[Announcemen
                 AnnouncementError(f"the {label} text is {len(text)} characters; at most {MAX_CHARS}", field)
             )
             continue
-        encoding, chars, count = segments(text)
+        encoding, chars, count = segments(body_for(group_name, text, field[-2:]))
         if count > MAX_SEGMENTS:
             problems.append(
                 AnnouncementError(
-                    f"the {label} text is {count} SMS segments ({chars} {encoding} characters); at most {MAX_SEGMENTS}",
+                    f"the {label} text is {count} SMS segments ({chars} {encoding} characters, with the "
+                    f"group's name and how to stop); at most {MAX_SEGMENTS}",
                     field,
                 )
             )
@@ -154,8 +157,8 @@ def _refuse(problems: list[AnnouncementError]) -> None:
         raise first
 
 
-def _texts(text_en: str | None, text_es: str | None) -> tuple[str, str | None]:
-    _refuse(_text_problems(text_en, text_es))
+def _texts(text_en: str | None, text_es: str | None, group_name: str = "") -> tuple[str, str | None]:
+    _refuse(_text_problems(text_en, text_es, group_name))
     return (text_en or "").strip(), (text_es or "").strip() or None
 
 
@@ -166,7 +169,9 @@ def preview(
     Refuses (AnnouncementError) an empty or too long text, and a group with Spanish speakers but no
     Spanish text."""
     now = now or utcnow()
-    problems = _text_problems(text_en, text_es)  # refused below, with the Spanish one: all at once
+    problems = _text_problems(
+        text_en, text_es, group.name
+    )  # refused below, with the Spanish one: all at once
     plan = get_plan(session, group.id)
     rows = session.execute(
         select(
@@ -221,9 +226,20 @@ def voice_url(base_url: str, member_id: int, announcement_id: int) -> str:
     return f"{base_url.rstrip('/')}/twilio/voice/outbound?{query}"
 
 
-def body_for(group_name: str, text: str) -> str:
-    """What the member reads: the group's name first, since the same number may serve several groups."""
-    return f"{group_name}: {text}"
+def body_for(group_name: str, text: str, language: str = "en") -> str:
+    """What the member reads: the group's name first, since the same number may serve several groups, and
+    how to stop last, as every automated text says (the planned texts' own words, STOP_EXAMPLE), unless
+    the coordinator's words already say it. `language` is the language the text is written in."""
+    stop = "" if stop_problem(language, "announcement", text) is None else f" {STOP_EXAMPLE[language]}"
+    return f"{group_name}: {text}{stop}"
+
+
+def bodies_for(group_name: str, text_en: str | None, text_es: str | None) -> dict[str, str]:
+    """The texts members read, by their language (English words to a Spanish speaker when there is no
+    Spanish text: the preview refuses that when the group has Spanish speakers)."""
+    text_en, text_es = (text_en or "").strip(), (text_es or "").strip()
+    english = body_for(group_name, text_en, "en")
+    return {"en": english, "es": body_for(group_name, text_es, "es") if text_es else english}
 
 
 def send(
@@ -245,7 +261,7 @@ def send(
         raise AnnouncementError("the form's send key is missing or malformed: reload the page and send again")
     existing = session.scalar(select(Announcement).where(Announcement.request_key == request_key))
     if existing is not None:
-        if (existing.text_en, existing.text_es) != _texts(text_en, text_es):
+        if (existing.text_en, existing.text_es) != _texts(text_en, text_es, group.name):
             raise KeyUsed(existing.id)
         return existing, False
     now = now or utcnow()
@@ -254,7 +270,7 @@ def send(
         raise AnnouncementError(
             f"nobody in {group.name} would get it: it has no active members (opted-out and paused ones are skipped)"
         )
-    text_en, text_es = _texts(text_en, text_es)
+    text_en, text_es = _texts(text_en, text_es, group.name)
     announcement = Announcement(
         request_key=request_key,
         group_id=group.id,
@@ -278,7 +294,7 @@ def send(
             select(Member.id, Member.phone).where(Member.id.in_([r.member_id for r in planned.sending]))
         ).all()
     )
-    bodies = {"en": body_for(group.name, text_en), "es": body_for(group.name, text_es or text_en)}
+    bodies = bodies_for(group.name, text_en, text_es)
     rows = []
     for r in planned.sending:
         voice = r.channel == "voice"

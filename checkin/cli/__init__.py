@@ -9,6 +9,8 @@ schedules (`checkin schedule ...`), voice (`simulate call`, `voice phq9`), conso
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import sys
 import uuid
 
@@ -292,7 +294,12 @@ def simulate_group():
 @click.option(
     "--to", "to", default=None, help="the number texted (default: TWILIO_FROM_NUMBER or the demo number)"
 )
-@click.option("--url", default=None, help="server address if not PUBLIC_BASE_URL (e.g. behind a proxy)")
+@click.option(
+    "--url",
+    default=None,
+    help="server address if not PUBLIC_BASE_URL; signed for it too unless PUBLIC_BASE_URL is set "
+    "(behind a proxy, set PUBLIC_BASE_URL to the address Twilio calls)",
+)
 @click.option(
     "--sid",
     default=None,
@@ -306,6 +313,10 @@ def simulate_sms(from_, to, url, sid, text):
     from webhooks.simulate import MESSAGE_SID, post_sms, refusal
 
     settings = load_settings()
+    if url and not os.environ.get("PUBLIC_BASE_URL", "").strip():
+        # No PUBLIC_BASE_URL here: the service's is most likely its own address (the default), so sign
+        # for the address given (`checkin dev` with PORT=5088, then `--url http://127.0.0.1:5088`).
+        settings = dataclasses.replace(settings, public_base_url=url.rstrip("/"))
     try:
         from_ = normalize_phone(from_)
     except InvalidPhone as exc:

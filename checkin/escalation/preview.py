@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from checkin import rota
@@ -108,8 +109,29 @@ def _unreachable_on_call(session: Session, group: Group, tier: str, at: datetime
     ]
 
 
-def _people(tier: str, people: list[StaffUser]) -> str:
-    names = [p.name for p in people]
+def not_accepted(session: Session, people) -> set[int]:
+    """The ids of those invited to the console who have not accepted (no password, an invitation unused).
+    They are still paged: a page goes to their phone, which needs no console password, and they can take
+    the case by text; skipping them could leave a crisis with nobody. But a coordinator counting on
+    them should know they have not said yes (the number may not even be theirs)."""
+    from checkin.accounts.models import StaffInvitation  # here: accounts reaches the inbound path, and us
+
+    ids = [p.id for p in people if not p.password_hash]
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            select(StaffInvitation.staff_id).where(
+                StaffInvitation.staff_id.in_(ids),
+                StaffInvitation.kind == "invite",
+                StaffInvitation.used_at.is_(None),
+            )
+        )
+    )
+
+
+def _people(tier: str, people: list[StaffUser], waiting: set[int] = frozenset()) -> str:
+    names = [f"{p.name} (has not accepted the invitation yet)" if p.id in waiting else p.name for p in people]
     if tier == "coordinator":
         return f"{'coordinator' if len(names) == 1 else 'coordinators'} {_and(names)}"
     return f"{_and(names)} ({TIER_WORDS[tier]})"
@@ -194,10 +216,12 @@ def describe(
         )
         if not reached:
             passed = f" ({'; '.join(skipped)}.)" if skipped else ""
-            sentences.append(f"{article} {level} at {when} {how} {_people(tier, new)}.{passed}{note}{again}")
+            sentences.append(
+                f"{article} {level} at {when} {how} {_people(tier, new, not_accepted(session, new))}.{passed}{note}{again}"
+            )
         else:
             sentences.append(
-                f"After {_minutes(elapsed)}, {_people(tier, new)}, with everyone before told again.{note}"
+                f"After {_minutes(elapsed)}, {_people(tier, new, not_accepted(session, new))}, with everyone before told again.{note}"
             )
         reached |= {p.id for p in here}
         elapsed += lp.timeout_minutes * (lp.repeats + 1)

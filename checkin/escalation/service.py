@@ -1084,6 +1084,15 @@ class Result:
     reply: str
 
 
+def _audit(session: Session, action: str, staff: StaffUser, esc: Escalation, via: str, now: datetime) -> None:
+    """Taking and closing a case are in the audit log as every other staff action is: who, which case,
+    when, and how (console or SMS); never the note, which may quote the member."""
+    from checkin.accounts import audit  # here: the accounts package reaches the inbound path, and us
+
+    how = {"sms": "by text", "console": "in the console", "voice": "by phone"}.get(via, f"via {via}")
+    audit(session, action, staff.id, member_id=esc.member_id, escalation_id=esc.id, detail=how, now=now)
+
+
 def acknowledge(
     session: Session,
     esc: Escalation,
@@ -1123,6 +1132,7 @@ def acknowledge(
         detail=f"cancelled {cancelled} pending alert(s)",
     )
     log.info("escalation %s acknowledged by staff=%s via=%s", esc.id, staff.id, via)
+    _audit(session, "case_taken", staff, esc, via, now)
     for other_id in notified_staff(session, esc):
         other = session.get(StaffUser, other_id)
         if other is None or other.id == staff.id or not other.phone:
@@ -1164,6 +1174,7 @@ def resolve(
     _cancel_pending_alerts(session, esc)
     _event(session, esc, "resolved", now, staff_id=staff.id, channel=via, note=(note or "").strip() or None)
     log.info("escalation %s resolved by staff=%s", esc.id, staff.id)
+    _audit(session, "case_resolved", staff, esc, via, now)
     return Result(True, f"Escalation {esc.id} resolved. Thank you.")
 
 

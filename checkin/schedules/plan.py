@@ -244,8 +244,13 @@ def stop_problem(language: str, key: str, text) -> str | None:
 
 
 def text_problem(language: str, key: str, text) -> str | None:
-    """Why a group's own text cannot be sent (a placeholder, or no way to stop), or None."""
-    return _template_problem(text, TEMPLATE_FIELDS[key]) or stop_problem(language, key, text)
+    """Why a group's own text cannot be sent (a placeholder, no way to stop: every reason at once, so
+    that fixing one does not reveal the next), or None."""
+    shape = _template_problem(text, TEMPLATE_FIELDS[key])
+    if not isinstance(text, str) or not text.strip():
+        return shape  # an empty text: that alone
+    found = [p for p in (shape, stop_problem(language, key, text)) if p]
+    return "; and it ".join(found) if found else None
 
 
 def _check_template(key: str, text, allowed: set[str]) -> str:

@@ -1,4 +1,5 @@
-"""Reminder, prompt, nudge and change texts, in the member's language and the member's local time."""
+"""Reminder, prompt, nudge and change texts, in the member's language and the meeting's local time (its
+zone named when the member's is another: ZONE_TIME)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_datetime, get_timezone_location
 
 from checkin.schedules.plan import NEAR_DATE, TEMPLATE_FIELDS, PlanConfig
 from checkin.schedules.recurrence import Occurrence
-from checkin.templates import MAX_SEGMENTS, segments
+from checkin.templates import GSM7_BASIC, MAX_SEGMENTS, segments
+from checkin.timezones import city
 
 # CLDR writes "6:30 p. m." and "6:30 PM" with no-break spaces (U+00A0, U+202F): outside GSM-7, one of
 # them would turn a whole SMS into UCS-2 (70 characters a segment instead of 160). A plain space reads
@@ -58,6 +60,27 @@ def _time(fmt: dict, local: datetime) -> str:
 def _weekday(fmt: dict, local: datetime) -> str:
     """The full weekday name: "Tuesday", "martes"."""
     return _words(fmt, local, "EEEE")
+
+
+# A member whose zone is not the meeting's reads a clock with its place named: "6:30 pm Chicago time" is
+# right wherever they are, while "7:30 pm" (their clock, unnamed) sends someone who travelled, or set the
+# wrong zone, to a room an hour early or late.
+ZONE_TIME = {"en": "{time} {city} time", "es": "{time} hora de {city}"}
+
+
+def zone_city(zone: str, language: str) -> str:
+    """The zone's city as the member's language names it ("Nueva York"), or its plain name when that
+    would take a character outside GSM-7 (one accent would make the whole text UCS-2)."""
+    name = get_timezone_location(zone, "es" if language == "es" else "en_US", return_city=True)
+    return name if all(c in GSM7_BASIC for c in name) else city(zone)
+
+
+def labelled(language: str, time: str, zone: str) -> str:
+    return ZONE_TIME.get(language, ZONE_TIME["en"]).format(time=time, city=zone_city(zone, language))
+
+
+def meeting_zone(occ: Occurrence) -> str:
+    return str(occ.local_start.tzinfo)
 
 
 # "6:30 p. m." at the end of a sentence takes no second period (RAE): "...a las 6:30 p. m." not "p. m..".
@@ -118,9 +141,18 @@ def _render(
     member_name: str = "",
 ) -> str:
     fmt = config.format(language)
-    tz = ZoneInfo(zone)
     if kind in ("prompt", "nudge"):
         return config.template(language, kind).format(name=member_name, group=group_name)
+    # Named when the member's zone is not the meeting's (ZONE_TIME): a meeting in a room by the room's
+    # clock; one joined only by phone by the member's own, since that is where they will be.
+    there = meeting_zone(occ) if occ.location else zone
+    tz = ZoneInfo(there)
+
+    def clock(local: datetime) -> str:
+        if zone == meeting_zone(occ):
+            return _time(fmt, local)
+        return labelled(language, _time(fmt, local), there)
+
     if kind == "reminder":
         local = occ.starts_at.astimezone(tz)
         days = (local.date() - send_at.astimezone(tz).date()).days
@@ -132,7 +164,7 @@ def _render(
             group=group_name,
             when=when,
             date=_words(fmt, local, near) if near else _date(fmt, local),
-            time=_time(fmt, local),
+            time=clock(local),
             weekday=_weekday(fmt, local),
         )
         return fitting(
@@ -144,14 +176,14 @@ def _render(
         name=member_name,
         group=group_name,
         date=_date(fmt, original),
-        time=_time(fmt, original),
+        time=clock(original),
         weekday=_weekday(fmt, original),
     )
     if occ.status == "cancelled":
         return config.template(language, "cancelled").format(**values)
     new = occ.starts_at.astimezone(tz)
     template = config.template(language, "moved")
-    values.update(new_date=_date(fmt, new), new_time=_time(fmt, new))
+    values.update(new_date=_date(fmt, new), new_time=clock(new))
     return fitting(
         lambda where: _one_period(template.format(**values, where=where)),
         places(config, language, occ.location, occ.dial_in),

@@ -108,11 +108,18 @@ def test_template_counter_counts_characters_and_segments_like_the_server(page, c
     expect(counter).to_have_text("2 text messages long · 161 characters")
     field.fill("a" * 307)
     expect(counter).to_have_text("3 text messages long · 307 characters · over the limit of 2 text messages")
-    # Placeholders count as sent, with the server's sample values: "Hola Maximiliano 😊".
+    # Placeholders count as sent, with the server's sample values: "Hola Tuesday Evening Peer Support 😊".
+    field.fill("Hola {group} 😊")
+    expect(counter).to_have_text(
+        "1 text message long · 36 characters · this text uses “😊”, which makes each text hold 70 characters instead of 160"
+    )
+    # A reminder cannot name the member: {name} stays as typed in the count and the example (saving
+    # refuses it, naming it), never "Hola Maximiliano" as if it worked.
     field.fill("Hola {name} 😊")
     expect(counter).to_have_text(
-        "1 text message long · 19 characters · this text uses “😊”, which makes each text hold 70 characters instead of 160"
+        "1 text message long · 14 characters · this text uses “😊”, which makes each text hold 70 characters instead of 160"
     )
+    expect(page.locator("#e-en-reminder")).to_have_text("Hola {name} 😊")
     # The page's counter and checkin.templates.segments agree on the edges of both encodings.
     samples = [
         "",

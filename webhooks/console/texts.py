@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from checkin.schedules.plan import LANGUAGE_NAMES, TEMPLATE_FIELDS, PlanConfig, sample_values
-from checkin.templates import segments  # noqa: F401  (the page's JS counter mirrors this function)
+from checkin.templates import segments
 from webhooks.console import words
 
 # Which texts each kind of send uses, in the order the page lists them.
@@ -33,30 +33,40 @@ class TextField:
     back_to_default: bool  # the "back to the default" box is ticked
     placeholders: list[str]
     chips: list[tuple[str, str]]  # (placeholder as typed, its name): the buttons that insert it
-    example: str  # the text as a member would read it, with sample values
+    example: str  # the text as a member would read it, with the sample values that make it longest
+    allowed: str  # the placeholders it may use, space-separated (the page fills only those)
 
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def example(text: str, samples: dict) -> str:
-    """The text with sample values, as segments.js renders it: {{ and }} as braces, an unknown
-    placeholder left as typed (saving refuses it, naming it)."""
+def example(text: str, samples: dict, allowed: set[str] | None = None) -> str:
+    """The text with sample values, as segments.js renders it: {{ and }} as braces, a placeholder the
+    text cannot use (not in `allowed`) left as typed: saving refuses it, naming it, and a filled-in
+    example would show it working."""
 
     def fill(match: re.Match) -> str:
         whole, name = match.group(0), match.group(1)
         if whole in ("{{", "}}"):
             return whole[0]
-        return str(samples[name]) if name in samples else whole
+        usable = name in samples and (allowed is None or name in allowed)
+        return str(samples[name]) if usable else whole
 
     return _PLACEHOLDER.sub(fill, text or "")
+
+
+def longest_example(text: str, sets: list[dict], allowed: set[str]) -> str:
+    """The example with whichever set of sample values makes it longest, as the save check measures
+    every set and the page's counter shows the longest (segments.js)."""
+    filled = [example(text, values, allowed) for values in sets] or [text]
+    return max(filled, key=lambda out: (segments(out)[2], segments(out)[1]))
 
 
 @dataclass(frozen=True)
 class LanguageTexts:
     language: str
     name: str
-    samples: dict  # what the page's counter fills placeholders with, as the server measures them
+    samples: list[dict]  # every set the server measures with; the page's counter shows the longest
     fields: list[TextField]
 
 
@@ -87,7 +97,7 @@ def text_sets(effective: PlanConfig, defaults: PlanConfig, group_name: str, form
     reset = set(form.getlist("default")) if form is not None else set()
     out = []
     for lang, table in effective.templates.items():
-        samples = sample_values(effective, lang, group_name)[0]
+        samples = sample_values(effective, lang, group_name)
         fields = []
         for key, label in LABELS.items():
             name = field_name(lang, key)
@@ -104,7 +114,8 @@ def text_sets(effective: PlanConfig, defaults: PlanConfig, group_name: str, form
                     name in reset,
                     [f"{{{p}}}" for p in sorted(TEMPLATE_FIELDS[key])],
                     chips(lang, TEMPLATE_FIELDS[key]),
-                    example(text.strip(), samples),
+                    longest_example(text.strip(), samples, TEMPLATE_FIELDS[key]),
+                    " ".join(sorted(TEMPLATE_FIELDS[key])),
                 )
             )
         out.append(LanguageTexts(lang, LANGUAGE_NAMES.get(lang, lang), samples, fields))

@@ -15,7 +15,15 @@ from checkin.checkins import CheckIn
 from checkin.escalation.models import Escalation, EscalationEvent
 from checkin.inbox.models import Conversation
 from checkin.models import Member, Message, OutboxItem, StaffUser
-from webhooks.console.timeline import LIMIT, STATUS_WORDS, Scope, calls, recent_messages, status_words
+from webhooks.console.timeline import (
+    LIMIT,
+    STATUS_WORDS,
+    Scope,
+    automatic_answers,
+    calls,
+    recent_messages,
+    status_words,
+)
 
 OUTBOX_WORDS = {"pending": "waiting to be sent", "sending": "being sent"}
 # Escalation steps worth a line in the conversation (the alerts to staff are on the case's page).
@@ -46,6 +54,8 @@ def for_member(session: Session, member: Member, scope: Scope | None = None) -> 
     lines: list[Line] = []
     names = dict(session.execute(select(StaffUser.id, StaffUser.name)).all())
     messages = recent_messages(session, member, scope, LIMIT)
+    # An automatic reply written as an outbox row is one text: shown once, as sent, with its state.
+    answers = automatic_answers(session, messages)
     sent_outbox = set()
     for m in messages:
         inbound = m.direction == "inbound"
@@ -53,17 +63,18 @@ def for_member(session: Session, member: Member, scope: Scope | None = None) -> 
             sent_outbox.add(m.outbox_id)
         if m.channel == "voice":
             continue  # calls come from the call records, with their length and outcome
+        automatic = not inbound and m.outbox_id in answers
         lines.append(
             Line(
                 m.created_at,
                 "in" if inbound else "out",
-                status_words(m),
+                f"automatic reply, {status_words(m)}" if automatic else status_words(m),
                 m.body,
-                who=None if inbound else names.get(m.staff_id),
+                who="Checkin" if automatic else None if inbound else names.get(m.staff_id),
                 failed=m.status in ("failed", "undelivered"),
             )
         )
-        if inbound and m.reply_body:
+        if inbound and m.reply_body and m.id not in answers.values():
             lines.append(Line(m.created_at, "out", "automatic reply", m.reply_body, who="Checkin"))
     # Sends decided but not (yet) on the wire: a reply waiting for a worker, or one stopped at send time.
     outbox = select(OutboxItem).where(OutboxItem.member_id == member.id, OutboxItem.channel == "sms")
@@ -75,13 +86,14 @@ def for_member(session: Session, member: Member, scope: Scope | None = None) -> 
         words = OUTBOX_WORDS.get(item.state) or f"not sent: {item.last_error or item.state}"
         if item.state == "pending" and item.last_error:
             words += f" (last try: {item.last_error})"
+        automatic = item.id in answers
         lines.append(
             Line(
                 item.created_at,
                 "out",
-                words,
+                f"automatic reply, {words}" if automatic else words,
                 item.body,
-                who=names.get(item.staff_id) if item.purpose == "reply" else None,
+                who="Checkin" if automatic else names.get(item.staff_id) if item.purpose == "reply" else None,
                 failed=item.state in ("failed", "cancelled"),
             )
         )

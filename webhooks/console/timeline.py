@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from checkin.checkins import CheckIn
 from checkin.escalation.models import AssessmentRecord, Escalation, EscalationEvent
 from checkin.messaging.errors import meaning
-from checkin.models import Member, Message
+from checkin.models import Member, Message, OutboxItem
 from checkin.voice.models import VoiceCall
 
 STATUS_WORDS = {
@@ -62,16 +62,32 @@ class Entry:
     message_id: int | None = None
 
 
-def text_entry(m: Message) -> Entry:
+def text_entry(m: Message, answers: dict[int, int] | None = None) -> Entry:
+    """One text; with `answers` (automatic_answers), an automatic reply that went out as a text of its
+    own is that text, with its delivery state, and not a second "Our reply" under the member's."""
+    answers = answers or {}
+    automatic = m.direction == "outbound" and m.outbox_id in answers
     return Entry(
         m.created_at,
         m.direction == "inbound",
         "call" if m.channel == "voice" else "text",
-        status_words(m),
+        f"automatic reply, {status_words(m)}" if automatic else status_words(m),
         m.body,
-        m.reply_body,
+        None if m.id in answers.values() else m.reply_body,
         message_id=m.id,
     )
+
+
+def automatic_answers(session: Session, messages) -> dict[int, int]:
+    """{outbox id: inbound message id} for the automatic replies to these messages that were written as
+    outbox rows (`answer:{message id}`, checkin.intake): each is one text, shown once, as sent."""
+    keys = {f"answer:{m.id}": m.id for m in messages if m.direction == "inbound" and m.reply_body}
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(OutboxItem.id, OutboxItem.idempotency_key).where(OutboxItem.idempotency_key.in_(keys))
+    ).all()
+    return {outbox_id: keys[key] for outbox_id, key in rows}
 
 
 @dataclass(frozen=True)
@@ -236,8 +252,9 @@ def for_member(session: Session, member: Member, scope: Scope | None = None) -> 
     points = sorted(
         (c.answered_at, c.score) for c in checkins if c.score is not None and c.answered_at is not None
     )
+    answers = automatic_answers(session, messages)
     entries = sorted(
-        [text_entry(m) for m in messages] + calls(session, member.id, scope),
+        [text_entry(m, answers) for m in messages] + calls(session, member.id, scope),
         key=lambda e: e.at,
         reverse=True,
     )

@@ -59,7 +59,13 @@ def _page(group, form=None, error=None, status=200, problems=None):
         .limit(10)
     )
     return render_template(
-        "console/announce.html", group=group, form=form, error=error, problems=problems or {}, past=list(past)
+        "console/announce.html",
+        group=group,
+        form=form,
+        error=error,
+        problems=problems or {},
+        past=list(past),
+        stop=announcements.STOP_EXAMPLE,
     ), status
 
 
@@ -85,7 +91,12 @@ def announce_preview(group_id: int):
     except AnnouncementError as exc:
         return _refused(group, form, exc)
     return render_template(
-        "console/announce_preview.html", group=group, form=form, planned=planned, shown=PREVIEW_ROWS
+        "console/announce_preview.html",
+        group=group,
+        form=form,
+        planned=planned,
+        shown=PREVIEW_ROWS,
+        bodies=announcements.bodies_for(group.name, form["text_en"], form["text_es"]),
     )
 
 
@@ -140,7 +151,10 @@ def _announcement(group_id: int, announcement_id: int) -> tuple:
 def announcement(group_id: int, announcement_id: int):
     group, found = _announcement(group_id, announcement_id)
     done = announcements.progress(db(), found.id)
-    return render_template("console/announcement.html", group=group, announcement=found, progress=done)
+    bodies = announcements.bodies_for(group.name, found.text_en, found.text_es)
+    return render_template(
+        "console/announcement.html", group=group, announcement=found, progress=done, bodies=bodies
+    )
 
 
 @bp.get("/groups/<int:group_id>/announcements/<int:announcement_id>/progress")

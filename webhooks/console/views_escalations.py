@@ -172,6 +172,11 @@ def _caller(session, esc: Escalation):
 @bp.route("/escalations/<int:escalation_id>")
 @login_required
 def escalation(escalation_id: int):
+    return _case_page(escalation_id)
+
+
+def _case_page(escalation_id: int, problems: dict | None = None, status: int = 200):
+    """The case page; `problems` ({field id: sentence}) marks a refused form's fields where they are."""
     session = db()
     esc = escalation_visible(escalation_id)
     member = session.get(Member, esc.member_id) if esc.member_id else None
@@ -258,7 +263,8 @@ def escalation(escalation_id: int):
         # Whoever calls back must know to speak the member's language, as the alert says.
         speaks=service.SPEAKS.get(member.language) if member is not None else None,
         now=utcnow(),
-    )
+        problems=problems or {},
+    ), status
 
 
 def _act(escalation_id: int, action, in_words=None) -> object:
@@ -298,10 +304,10 @@ def _without_sms_instructions(reply: str) -> str:
 @login_required
 def escalation_resolve(escalation_id: int):
     note = (request.form.get("note") or "").strip()
-    if not note:
-        escalation_visible(escalation_id)
-        flash("Write a short note saying how it was resolved.", "error")
-        return redirect(url_for("console.escalation", escalation_id=escalation_id))
+    if not note:  # said at the note's box (and in the summary above the form), not only at the top
+        return _case_page(
+            escalation_id, {"resolve-note": "Write a short note saying how it was resolved."}, 400
+        )
     if len(note) > staff_actions.NOTE_MAX:
         abort(400, f"a note can be at most {staff_actions.NOTE_MAX} characters")
     return _act(

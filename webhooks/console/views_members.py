@@ -28,6 +28,7 @@ from webhooks.console.auth import (
     visible_group_ids,
     visible_groups,
 )
+from webhooks.console.templating import masked_phone
 from webhooks.console.views_escalations import EVENT_WORDS
 from webhooks.params import record_id
 
@@ -107,9 +108,11 @@ def _read_phone(problems, raw: str, member_id: int | None) -> str | None:
         return None
     other = db().scalar(select(Member).where(Member.phone == phone, Member.id != (member_id or 0)))
     if other is not None:
+        # Masked and unnamed, as numbers are everywhere else in the console: whoever types a number
+        # must not learn whose it is, nor see it whole.
         problems.add(
             "phone",
-            f"{phone} is already the number of another member, {other.display_name}; "
+            f"The number {masked_phone(phone)} already belongs to another member; "
             "two members cannot share a number (replies could not tell them apart).",
         )
     return phone

@@ -104,6 +104,9 @@ def _parse(form_in, group: Group, base: GroupPolicy) -> Parsed:
             value = form_in.get(key) or ""
             form[key] = value
             if not value:
+                if i == 0 and any(form_in.get(f"{level}-step-{j + 1}") for j in range(1, MAX_STEPS)):
+                    # Later steps but no first one: who is paged first must be said, not guessed.
+                    errors[key] = f"{name}, first step: choose who is paged first."
                 continue
             if value not in STEP_WORDS:
                 errors[key] = f"{name}, step {i + 1}: choose one of the listed steps."
@@ -264,6 +267,7 @@ def _page(group: Group, *, form=None, errors=None, status=200, unsaved: GroupPol
         group=group,
         form=form or _form_of(current),
         errors=errors or {},
+        field_errors={k: v for k, v in (errors or {}).items() if k != "form"},
         current=current,
         default=default,
         override=override,

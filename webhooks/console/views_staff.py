@@ -15,6 +15,7 @@ from checkin.accounts import invitations
 from checkin.accounts import sessions as staff_sessions
 from checkin.db import utcnow
 from checkin.directory import EMAIL, Refused, ValidationError, add_staff, set_staff_phone
+from checkin.escalation import preview
 from checkin.models import STAFF_ROLES, Group, GroupStaff, OnCallWindow, StaffUser
 from webhooks.console import bp, forms
 from webhooks.console.auth import (
@@ -62,10 +63,13 @@ def _staff_page(
         else []
     )
     local_now = {g.id: now.astimezone(ZoneInfo(g.timezone)) for g in groups}
+    on_rota = _rota(groups, now)
     return render_template(
         "console/staff.html",
         groups=groups,
-        rota=_rota(groups, now),
+        rota=on_rota,
+        # Invited, not accepted: said on the rota, as on the paging preview (checkin.escalation.preview).
+        not_accepted=preview.not_accepted(db(), [p.staff for places in on_rota.values() for p, _ in places]),
         people=people,
         roles=STAFF_ROLES,
         tiers=TIERS,

@@ -221,7 +221,22 @@ def _reasons() -> dict[str, str]:
     reasons = {r.id: r.reason for r in rules.rules if r.reason} | {
         c.id: c.reason for c in rules.combines if c.reason
     }
-    return EXTRA_REASONS | reasons | classifier.REASONS
+    return {k: what_it_recognised(v) for k, v in (EXTRA_REASONS | reasons | classifier.REASONS).items()}
+
+
+# "pills saved up on purpose: 60 saved up, been stashing my meds": a rule's reason names what it
+# recognises, then examples of wording it matches. Shown next to a member's case, the examples read as
+# the member's own words (they may never have written them): only the part before them is shown.
+_EXAMPLES = re.compile(r":\s(?![^()]*\))")
+_QUOTED = re.compile(r"\s*\([^()]*['\"‘“][^()]*\)")  # "venganza ('va a pagar', 'make him pay')"
+
+
+def what_it_recognised(reason: str) -> str:
+    """A rule's reason without its example wording (a colon inside brackets is part of the name:
+    "no reason to keep going (C-SSRS: wish to be dead)"), nor quoted examples in brackets."""
+    said = _QUOTED.sub("", _EXAMPLES.split(reason, maxsplit=1)[0]).strip()
+    # A reason that is only quoted wording ("'last text from me'") says it is the rule's, not theirs.
+    return f"wording like {said}" if said[:1] in "'\"‘“" else said
 
 
 def rule_ids() -> frozenset[str]:
@@ -468,6 +483,8 @@ AUDIT_VERBS = {
     "member_export": "downloaded {member}'s data",
     "view_member": "opened {member}'s page",
     "view_escalation": "opened a case",
+    "case_taken": "took {member}'s case",
+    "case_resolved": "resolved {member}'s case",
     "reveal_phone": "revealed {member}'s phone number",
     "simulate": "used the simulator",
     "setting_changed": "changed a setting",

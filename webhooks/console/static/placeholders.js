@@ -13,7 +13,8 @@
     var out = document.getElementById(field.getAttribute("data-example"));
     if (!out || !window.checkinRender) { return; }
     var samples = samplesFor(field);
-    function update() { out.textContent = window.checkinRender(field.value.trim(), samples); }
+    var allowed = field.hasAttribute("data-allowed") ? field.getAttribute("data-allowed").split(" ") : null;
+    function update() { out.textContent = window.checkinRender(field.value.trim(), samples, allowed); }
     field.addEventListener("input", update);
     update();
   }

@@ -27,13 +27,29 @@
   /* The text as sent: placeholders filled with the sample values the server measures with (the
      nearest element with data-samples), {{ and }} as single braces. An unknown placeholder is left
      as typed: the server refuses it, naming it. */
-  function render(text, samples) {
+  function render(text, samples, allowed) {
     if (!samples) { return text; }
+    if (Array.isArray(samples)) { return longest(text, samples, allowed); }
     return text.replace(/\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}/g, function (whole, name) {
       if (whole === "{{") { return "{"; }
       if (whole === "}}") { return "}"; }
+      // A placeholder this text cannot use stays as typed, as the server's example leaves it.
+      if (allowed && allowed.indexOf(name) < 0) { return whole; }
       return Object.prototype.hasOwnProperty.call(samples, name) ? String(samples[name]) : whole;
     });
+  }
+
+  /* The server measures a text with every set of sample values (plain and accented Spanish, with and
+     without "tomorrow", each place line) and refuses it if any is too long: the counter shows the
+     longest, so that it and the save agree (checkin.schedules.plan.sample_values). */
+  function longest(text, sets, allowed) {
+    var best = null, bestInfo = null;
+    for (var i = 0; i < sets.length; i++) {
+      var out = render(text, sets[i], allowed), info = segments(out);
+      if (!bestInfo || info.segments > bestInfo.segments ||
+          (info.segments === bestInfo.segments && info.units > bestInfo.units)) { best = out; bestInfo = info; }
+    }
+    return best === null ? text : best;
   }
 
   /* In words a volunteer reads: "2 text messages long", and which character makes a text hold 70
@@ -59,8 +75,14 @@
     var max = parseInt(field.getAttribute("data-max-segments") || "0", 10);
     var holder = field.closest("[data-samples]");
     var samples = holder ? JSON.parse(holder.getAttribute("data-samples")) : null;
+    var allowed = field.hasAttribute("data-allowed") ? field.getAttribute("data-allowed").split(" ") : null;
+    // Words the server adds around the typed text (an announcement's group name and stop wording).
+    var prefix = field.getAttribute("data-prefix") || "", suffix = field.getAttribute("data-suffix") || "";
     function update() {
-      var text = render(field.value.trim(), samples);  // the server keeps no outer space either
+      var typed = field.value.trim();  // the server keeps no outer space either
+      var unless = field.getAttribute("data-suffix-unless");  // the text says it already
+      var tail = unless && new RegExp(unless).test(typed) ? "" : suffix;
+      var text = typed ? prefix + render(typed, samples, allowed) + tail : "";
       var info = segments(text);
       out.textContent = describe(info, max, text);
       out.classList.toggle("over", !!max && info.segments > max);
