@@ -427,6 +427,19 @@ def due_ids(
     return [(row.id, row.queue) for row in rows]
 
 
+def oldest_waiting_alert(session: Session, now: datetime) -> float | None:
+    """Seconds the longest-due alert has waited unsent (pending, or claimed by a worker that may be
+    gone), or None. An alert that has waited a minute means nobody is being paged, whatever else says."""
+    due = session.scalar(
+        select(OutboxItem.next_attempt_at)
+        .where(OutboxItem.queue == ALERT_QUEUE, OutboxItem.state.in_(("pending", "sending")))
+        .where(OutboxItem.next_attempt_at <= now)
+        .order_by(OutboxItem.next_attempt_at)
+        .limit(1)
+    )
+    return None if due is None else (now - due).total_seconds()
+
+
 def mark_enqueued(session: Session, ids: list[int], now: datetime) -> None:
     if ids:
         session.execute(
