@@ -6,6 +6,7 @@ import logging
 from functools import cache
 
 from sqlalchemy import and_, bindparam, exists, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from checkin import crypto
@@ -81,8 +82,11 @@ def remember_number_opt_out(
     digests = crypto.digests(phone, session.get_bind().dialect)
     if session.scalar(select(NumberOptOut.id).where(NumberOptOut.phone_digest.in_(digests))):
         return False
-    session.add(NumberOptOut(phone_digest=digests[0], source=source, message_id=message_id))
-    session.flush()
+    try:
+        with session.begin_nested():  # two STOPs from the number at once: the second finds the first
+            session.add(NumberOptOut(phone_digest=digests[0], source=source, message_id=message_id))
+    except IntegrityError:
+        return False
     log.info("opt-out by a number that is no member's source=%s", source)
     return True
 
