@@ -20,6 +20,7 @@ from typing import TypeVar
 
 import redis.exceptions
 from rq import SimpleWorker
+from rq.exceptions import StopRequested
 from rq.job import Job
 
 from checkin.bootstrap import Runtime
@@ -133,6 +134,25 @@ class Worker(SimpleWorker):
         # its next maintenance, up to 10 minutes on, and jobs scheduled for later (retries) wait till then.
         if self.scheduler and (not self.scheduler._process or not self.scheduler._process.is_alive()):
             self.scheduler.acquire_locks(auto_start=True)
+
+    def _shutdown(self) -> None:
+        """RQ's, for a SIGTERM during an outage: it asks Redis whether a job is running and, unanswered,
+        raised out of the signal handler. No job can be running while Redis is away: stop now."""
+        try:
+            super()._shutdown()
+        except REDIS_DOWN:
+            raise StopRequested() from None
+
+    def teardown(self) -> None:
+        try:
+            super().teardown()
+        except REDIS_DOWN as exc:
+            self.log.warning(
+                "Worker %s: stopped without unregistering (Redis unreachable, %s); its registration expires "
+                "by itself",
+                self.name,
+                type(exc).__name__,
+            )
 
     def _pubsub_exception_handler(self, exc, pubsub, pubsub_thread) -> None:
         """RQ's, without an ERROR line every 2 s: the commands channel (`rq` kill/stop commands) goes down

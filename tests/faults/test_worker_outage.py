@@ -64,3 +64,17 @@ def test_healthz_says_degraded_within_a_minute_of_the_worker_being_killed(databa
         _wait(lambda: workers() != "ok", 90, "/healthz said the worker is gone")
         assert time.monotonic() - killed_at <= 75
         assert "DEGRADED: workers" in stack.process("web").log()
+
+
+def test_a_worker_stopped_during_a_redis_outage_exits_cleanly(database_url, tmp_path):
+    """A deploy restarting workers while Redis is away: SIGTERM ends the worker at once, exit code 0."""
+    import signal
+
+    assert database_url.startswith("postgresql"), "the fault harness needs PostgreSQL (127.0.0.1:5432)"
+    with Stack(tmp_path) as stack:
+        worker = stack.process("worker")
+        stack.valkey.stop()
+        _wait(lambda: "REDIS UNREACHABLE" in worker.log(), 30, "the worker noticed the outage")
+        worker.kill(signal.SIGTERM)
+        assert worker.proc.wait(20) == 0, worker.log()[-3000:]
+        assert "found an unhandled exception" not in worker.log()
