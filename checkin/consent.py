@@ -6,11 +6,12 @@ import logging
 from functools import cache
 
 from sqlalchemy import and_, bindparam, exists, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from checkin import crypto
 from checkin.channels import phone_of
-from checkin.models import ConsentEvent, Member, MemberStatus
+from checkin.models import ConsentEvent, Member, MemberStatus, NumberOptOut
 
 log = logging.getLogger("checkin.consent")
 
@@ -71,6 +72,48 @@ def opt_in(session: Session, member: Member, *, source: str, message_id: int | N
     session.add(ConsentEvent(member_id=member.id, kind="opt_in", source=source, message_id=message_id))
     log.info("opt-in member=%s source=%s", member.id, source)
     return was_out
+
+
+def remember_number_opt_out(
+    session: Session, phone: str, *, source: str, message_id: int | None = None
+) -> bool:
+    """A STOP from a number that is no member's: kept (as its keyed hash) until the number is added.
+    Returns False if that number had already said so."""
+    digests = crypto.digests(phone, session.get_bind().dialect)
+    if session.scalar(select(NumberOptOut.id).where(NumberOptOut.phone_digest.in_(digests))):
+        return False
+    try:
+        with session.begin_nested():  # two STOPs from the number at once: the second finds the first
+            session.add(NumberOptOut(phone_digest=digests[0], source=source, message_id=message_id))
+    except IntegrityError:
+        return False
+    log.info("opt-out by a number that is no member's source=%s", source)
+    return True
+
+
+def forget_number_opt_out(session: Session, phone: str) -> bool:
+    """START from that number: its earlier STOP no longer holds."""
+    digests = crypto.digests(phone, session.get_bind().dialect)
+    gone = session.execute(NumberOptOut.__table__.delete().where(NumberOptOut.phone_digest.in_(digests)))
+    return bool(gone.rowcount)
+
+
+def apply_number_opt_out(session: Session, member: Member) -> bool:
+    """A member just added whose number said STOP before: they are opted out from the start (the STOP was
+    confirmed to them), recorded in their consent history. Returns True if so, for the adder to be told."""
+    digests = crypto.digests(member.phone, session.get_bind().dialect)
+    earlier = session.scalar(select(NumberOptOut).where(NumberOptOut.phone_digest.in_(digests)))
+    if earlier is None:
+        return False
+    member.status = MemberStatus.OPTED_OUT.value
+    source = f"before-added:{earlier.source}"[:40]
+    session.add(
+        ConsentEvent(member_id=member.id, kind="opt_out", source=source, message_id=earlier.message_id)
+    )
+    session.delete(earlier)
+    session.flush()
+    log.info("member=%s added opted out: their number said STOP before they were added", member.id)
+    return True
 
 
 class OptedOutNumbers:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from checkin import languages, timezones
+from checkin import consent, languages, timezones
 from checkin.errors import ValidationError
 from checkin.models import (
     CHANNELS,
@@ -122,6 +122,9 @@ def add_member(
     session.flush()
     # Adding someone is recorded as their opt-in, with who added them.
     session.add(ConsentEvent(member_id=member.id, kind="opt_in", source=consent_source))
+    session.flush()
+    # Their number said STOP before they were a member: added opted out (`member.opted_out` tells the adder).
+    consent.apply_number_opt_out(session, member)
     return member
 
 

@@ -622,6 +622,16 @@ def _unknown_number(
         # A bare HELP/AYUDA from a number we do not know is the carrier keyword: it gets the program's
         # answer, which names 988. (From a member it is a request for help: see receive_sms.)
         return templates.render("help", "es" if spanish else "en"), None
+    if kind == "opt_out":
+        # Remembered (as the number's keyed hash) so that the number is added opted out if it becomes a
+        # member's; confirmed once, as carriers require, like a member's STOP.
+        source = f"keyword:{word}" if word != "phrase" else "phrase"
+        phone = phone_of(message.channel, message.from_number)
+        first = consent.remember_number_opt_out(session, phone, source=source, message_id=message.id)
+        lang = "es" if spanish or keywords.spanish_opt_out(message.body or "") else "en"
+        return (templates.render("opted_out", lang) if first else None), None
+    if kind == "opt_in":
+        consent.forget_number_opt_out(session, phone_of(message.channel, message.from_number))
     level, rules = _assess_words(message)
     spanish = spanish or any(rule.startswith("es.") for rule in rules)
     lang = "es" if spanish else "en"

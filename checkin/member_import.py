@@ -28,7 +28,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from checkin import languages, timezones
+from checkin import consent, languages, timezones
 from checkin.directory import ValidationError
 from checkin.member_data.export import FORMULA_STARTS
 from checkin.models import CHANNELS, ConsentEvent, Group, GroupMember, Member, MemberStatus
@@ -429,6 +429,7 @@ class Applied:
     unchanged: int
     skipped: int  # rows in error
     welcomed: int = 0  # welcome texts planned (checkin.welcome: by text, not after a STOP, in their day)
+    opted_out: int = 0  # added opted out: their number had texted STOP before (checkin.consent)
 
 
 def apply(session: Session, plan_: Plan, *, staff_id: int) -> Applied:
@@ -480,12 +481,13 @@ def apply(session: Session, plan_: Plan, *, staff_id: int) -> Applied:
         fields = [c.field if c.field != "group" else f"group+{row.group_id}" for c in row.changes]
         edits.append((member.id, "import:" + ",".join(fields)))
     session.flush()
+    opted_out = sum(consent.apply_number_opt_out(session, m) for m in added)
     welcomed = _welcome(session, plan_.of("add"), added, groups)
     # Each added member's own history says who added them and how ("Added by Casey's CSV import").
     audit_many(session, "member_added", staff_id, [(m.id, "import:added") for m in added])
     audit_many(session, "member_edited", staff_id, edits)
     counts = plan_.counts
-    return Applied(counts["add"], counts["update"], counts["unchanged"], counts["error"], welcomed)
+    return Applied(counts["add"], counts["update"], counts["unchanged"], counts["error"], welcomed, opted_out)
 
 
 def _welcome(session: Session, rows: list[PlannedRow], added: list[Member], groups: dict[int, Group]) -> int:

@@ -133,6 +133,20 @@ class ConsentEvent(Base):
     member: Mapped[Member] = relationship(back_populates="consent_events")
 
 
+class NumberOptOut(Base):
+    """A STOP from a number that is not a member's, kept as the number's keyed hash (checkin.crypto.digests)
+    so that the number, if it is added as a member later, is added opted out: the STOP was confirmed, and
+    a reminder 14 s after adding them broke that promise. Removed when the number is added, or texts START."""
+
+    __tablename__ = "number_opt_outs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(String(40))  # keyword:STOP, phrase
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class StaffUser(Base):
     __tablename__ = "staff_users"
 

@@ -213,21 +213,14 @@ def deliver(
             log.error("outbox failed id=%s: unknown channel %r", item.id, item.channel)
             session.commit()  # recorded as failed (no retry can help), then raised
             raise UnknownChannel(item.channel)
-        # Consent is checked at send time, not when the row was written.
-        if consent.is_opted_out(session, item.channel, item.to_number, member_id=item.member_id):
-            item.state = "cancelled"
-            item.last_error = "recipient has opted out"
-            log.info("outbox cancelled id=%s reason=opted_out", item.id)
-            return Outcome("cancelled", item.last_error)
-        later = rules.held_until(session, item, now)
-        if isinstance(later, Cancel):
-            item.state, item.last_error, item.claim_token = "cancelled", later.reason, None
-            log.info("outbox cancelled id=%s reason=%s", item.id, later.reason)
-            return Outcome("cancelled", later.reason)
-        if later is not None:
-            item.state, item.next_attempt_at, item.claim_token = "pending", later, None
-            item.attempts -= 1  # holding back is not a failed attempt
-            return Outcome("held", "held by a send-time gate")
+        # No error code after an attempt means we never heard back (a timeout, a dead worker): the
+        # provider may have it. Then look for its copy before anything else: consent or a gate checked
+        # first would record a message Twilio accepted as 'cancelled', without its SID.
+        unknown = _unknown_outcome(item)
+        if not unknown:
+            gated = _send_time_gates(session, item, now, rules)
+            if gated is not None:
+                return gated
         callback = f"{status_callback_base}?outbox={item.id}" if status_callback_base else None
         if transport == CALL:
             # A member's call may reach their answering machine: wait for the beep to leave the reminder.
@@ -249,11 +242,8 @@ def deliver(
             )
         attempts, member_id = item.attempts, item.member_id
         sender, channel, urgent = item.from_number, item.channel, item.queue == ALERT_QUEUE
-        # No error code after an attempt means we never heard back (a timeout, a dead worker): the
-        # provider may have it. Ask before sending it again, so a retry never sends it twice.
-        reconcile = None
-        if _unknown_outcome(item):
-            reconcile = (item.created_at - CLOCK_SKEW, _known_sids(session, item))
+        # Ask before sending it again, so a retry never sends it twice.
+        reconcile = (item.created_at - CLOCK_SKEW, _known_sids(session, item)) if unknown else None
 
     if reconcile:
         try:
@@ -268,6 +258,14 @@ def deliver(
                 "outbox reconciled id=%s sid=%s: the earlier attempt reached the provider", item_id, found.sid
             )
             return _record_sent(db, item_id, token, found, attempts, rules)
+        # Not at the provider: the send-time checks now, as for a first attempt.
+        with db.session() as session:
+            item = session.get(OutboxItem, item_id)
+            if item.claim_token != token or item.state != "sending":
+                return Outcome("skipped", "claim lost")
+            gated = _send_time_gates(session, item, now, rules)
+            if gated is not None:
+                return gated
 
     if pacer is not None:
         pacer.wait_turn(sender, channel, urgent=urgent)
@@ -285,6 +283,26 @@ def deliver(
             )
         return _record_failure(db, item_id, token, exc, attempts, rules)
     return _record_sent(db, item_id, token, result, attempts, rules)
+
+
+def _send_time_gates(session: Session, item: OutboxItem, now: datetime, rules: SendRules) -> Outcome | None:
+    """Consent (checked at send time, not when the row was written) and `rules`' gates: an Outcome if
+    the row is not to be sent now, else None."""
+    if consent.is_opted_out(session, item.channel, item.to_number, member_id=item.member_id):
+        item.state = "cancelled"
+        item.last_error = "recipient has opted out"
+        log.info("outbox cancelled id=%s reason=opted_out", item.id)
+        return Outcome("cancelled", item.last_error)
+    later = rules.held_until(session, item, now)
+    if isinstance(later, Cancel):
+        item.state, item.last_error, item.claim_token = "cancelled", later.reason, None
+        log.info("outbox cancelled id=%s reason=%s", item.id, later.reason)
+        return Outcome("cancelled", later.reason)
+    if later is not None:
+        item.state, item.next_attempt_at, item.claim_token = "pending", later, None
+        item.attempts -= 1  # holding back is not a failed attempt
+        return Outcome("held", "held by a send-time gate")
+    return None
 
 
 def _cancel_if_opted_out(db, item_id: int, token: str, channel: str, to: str, member_id: int | None):
@@ -425,6 +443,19 @@ def due_ids(
         .limit(limit)
     ).all()
     return [(row.id, row.queue) for row in rows]
+
+
+def oldest_waiting_alert(session: Session, now: datetime) -> float | None:
+    """Seconds the longest-due alert has waited unsent (pending, or claimed by a worker that may be
+    gone), or None. An alert that has waited a minute means nobody is being paged, whatever else says."""
+    due = session.scalar(
+        select(OutboxItem.next_attempt_at)
+        .where(OutboxItem.queue == ALERT_QUEUE, OutboxItem.state.in_(("pending", "sending")))
+        .where(OutboxItem.next_attempt_at <= now)
+        .order_by(OutboxItem.next_attempt_at)
+        .limit(1)
+    )
+    return None if due is None else (now - due).total_seconds()
 
 
 def mark_enqueued(session: Session, ids: list[int], now: datetime) -> None:

@@ -68,6 +68,47 @@ def test_a_send_taken_over_from_a_dead_worker_is_looked_up_first(runtime, settin
     assert item_state(runtime.db, item.id).provider_sid == sent.sid
 
 
+def test_a_send_taken_over_after_twilio_took_it_is_recorded_sent_even_if_the_member_stopped_since(
+    runtime, settings, fake_twilio, member
+):
+    """Twilio accepted it, the database died before the SID was written, the member said STOP meanwhile:
+    the worker taking it over finds Twilio's copy first, so the record says what happened (sent, with its
+    SID), not 'cancelled: recipient has opted out'. Nothing goes a second time."""
+    from checkin import consent
+    from checkin.models import Member
+
+    item = write(runtime.db, member_id=member.id)
+    with runtime.db.session() as s:
+        assert outbox.claim(s, item.id, utcnow(), lease_seconds=120)
+    sent = impatient_port(settings).send_sms(
+        outbox.OutboundSms(
+            to=item.to_number, body=item.body, from_=None, status_callback=None, outbox_id=item.id
+        )
+    )
+    with runtime.db.session() as s:
+        consent.opt_out(s, s.get(Member, member.id), source="keyword:STOP")
+    outcome = deliver(runtime, item, impatient_port(settings), after_seconds=121)  # the lease ran out
+    assert outcome.state == "sent"
+    row = item_state(runtime.db, item.id)
+    assert row.state == "sent" and row.provider_sid == sent.sid
+    assert len(fake_twilio.messages()) == 1
+
+
+def test_a_send_taken_over_that_never_reached_twilio_is_cancelled_if_the_member_stopped_since(
+    runtime, settings, fake_twilio, member
+):
+    from checkin import consent
+    from checkin.models import Member
+
+    item = write(runtime.db, member_id=member.id)
+    with runtime.db.session() as s:
+        assert outbox.claim(s, item.id, utcnow(), lease_seconds=120)  # the worker died before sending
+        consent.opt_out(s, s.get(Member, member.id), source="keyword:STOP")
+    outcome = deliver(runtime, item, impatient_port(settings), after_seconds=121)
+    assert outcome.state == "cancelled" and outcome.reason == "recipient has opted out"
+    assert fake_twilio.messages() == []
+
+
 def test_the_same_words_sent_earlier_by_another_row_are_not_taken_for_this_one(
     runtime, settings, fake_twilio
 ):

@@ -317,8 +317,56 @@ def test_healthz_reports_database_redis_and_a_worker_taking_alerts(client, runti
         "redis": "ok",
         "paging": "ok",
         "workers": "ok",
+        "alerts": "ok",
         "spool": "ok",
     }  # no group: none unreachable; nothing waiting in the intake spool
+
+
+def test_healthz_is_degraded_within_a_minute_of_the_last_worker_heartbeat(client, runtime, caplog):
+    """A SIGKILLed worker leaves its RQ registration behind for minutes: only its heartbeat tells."""
+    from datetime import UTC, datetime, timedelta
+
+    from rq import Queue, Worker
+
+    worker = Worker([Queue("alerts", connection=runtime.redis)], connection=runtime.redis)
+    worker.register_birth()
+    try:
+        assert client.get("/healthz").get_json()["workers"] == "ok"
+        # Killed 61 s ago: registered still, silent since.
+        runtime.redis.hset(
+            worker.key,
+            "last_heartbeat",
+            (datetime.now(UTC) - timedelta(seconds=61)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        )
+        with caplog.at_level("ERROR"):
+            first = client.get("/healthz").get_json()
+            second = client.get("/healthz").get_json()
+    finally:
+        worker.register_death()
+    assert first["status"] == "degraded"
+    assert first["workers"] == "no worker is taking alerts: no heartbeat for over 60 s" == second["workers"]
+    # Said loudly when it turned, not on every probe.
+    assert [r.getMessage() for r in caplog.records].count(
+        "healthz: DEGRADED: workers: no worker is taking alerts: no heartbeat for over 60 s: "
+        "nobody may be paged until it is fixed"
+    ) == 1
+
+
+def test_healthz_is_degraded_when_an_alert_has_waited_over_a_minute(client, runtime, db):
+    from datetime import timedelta
+
+    from checkin import outbox
+    from checkin.db import utcnow
+
+    with db.session() as s:
+        item, _ = outbox.add(s, "alert:health:1", to="+12025550150", body="alert", queue=outbox.ALERT_QUEUE)
+        item.next_attempt_at = utcnow() - timedelta(seconds=30)
+    assert client.get("/healthz").get_json()["alerts"] == "ok"  # being sent: retries, a slow Twilio
+    with db.session() as s:
+        s.get(type(item), item.id).next_attempt_at = utcnow() - timedelta(seconds=95)
+    body = client.get("/healthz").get_json()
+    assert body["status"] == "degraded"
+    assert body["alerts"].startswith("an alert has waited 9") and body["alerts"].endswith(" s unsent")
 
 
 def test_healthz_degraded_when_redis_unreachable(app, runtime):

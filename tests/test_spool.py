@@ -557,6 +557,43 @@ def test_a_routine_text_while_the_database_is_down_is_answered_by_rest_once_repl
     assert replay(app).stored == 0 and texted_replies(app, sid) == [NOBODY_READS_SAM]
 
 
+def test_a_stop_spooled_after_a_text_is_recorded_before_that_text_can_be_answered(
+    postgres_only, down, app, runtime, db, member
+):
+    """With the database down a member texts "4" then STOP; the STOP is confirmed at once. On replay no
+    answer to the "4" may reach them: the opt-out is recorded before anything of theirs is answered."""
+    from checkin.models import Member
+    from tests.conftest import texted_replies
+
+    sid_4, sid_stop = "SM" + "4" * 32, "SM" + "5" * 32
+    assert replies(down.sms(member.phone, "4", sid=sid_4)) == []
+    assert replies(down.sms(member.phone, "STOP", sid=sid_stop))[0].startswith("You will get no more texts")
+    assert replay(app).stored == 2
+    with db.session() as s:
+        assert s.get(Member, member.id).opted_out
+        stored = dict(s.execute(select(Message.provider_sid, Message.id)).all())
+        answers = s.execute(select(OutboxItem.state).where(OutboxItem.member_id == member.id)).scalars().all()
+    assert stored[sid_stop] < stored[sid_4]  # the STOP was stored first...
+    assert texted_replies(app, sid_4) == [] and answers == []  # ...so the "4" finds them opted out
+
+
+def test_stop_then_start_spooled_are_replayed_in_their_order_and_the_member_is_texted_again(
+    postgres_only, down, app, runtime, db, member
+):
+    from checkin.models import Member
+
+    assert replies(down.sms(member.phone, "doing ok today")) == []
+    assert replies(down.sms(member.phone, "STOP"))[0].startswith("You will get no more texts")
+    replies(down.sms(member.phone, "START"))
+    assert replay(app).stored == 3
+    with db.session() as s:
+        assert not s.get(Member, member.id).opted_out
+        bodies = s.scalars(select(Message.body).order_by(Message.id)).all()
+        arrived = s.scalars(select(Message.body).order_by(Message.created_at)).all()
+    assert bodies == ["STOP", "START", "doing ok today"]  # consent first, in order
+    assert arrived == ["doing ok today", "STOP", "START"]  # the record still reads as they came
+
+
 def test_a_spooled_request_is_one_error_line_and_the_traceback_is_logged_once_per_outage(
     postgres_only, down, app, runtime, member, caplog, monkeypatch
 ):

@@ -119,3 +119,28 @@ def test_a_picture_with_words_is_read_by_its_words(twilio, db, member):
     crisis, _sid = text(twilio, member.phone, "I am going to kill myself tonight", pictures=1)
     assert len(crisis) == 1 and "988" in crisis[0] and "911" in crisis[0]
     assert count(db, Escalation) == 1
+
+
+@pytest.mark.parametrize(
+    ("num_media", "why"),
+    [
+        ("abc", "NumMedia is not a whole number"),
+        ("-1", "NumMedia is not a whole number"),
+        ("11", "NumMedia is out of range: Twilio allows at most 10 files"),
+        ("99999999999", "NumMedia is out of range: Twilio allows at most 10 files"),
+    ],
+)
+def test_a_num_media_twilio_would_never_send_is_refused_with_the_reason(twilio, db, member, num_media, why):
+    """Read as 0, a picture with NumMedia=99999999999 was answered "your text reached us empty"."""
+    sid = "MM" + uuid.uuid4().hex
+    params = sms_params(member.phone, FROM_NUMBER, "", sid, ACCOUNT_SID)
+    params["NumMedia"] = num_media
+    response = twilio.post("/twilio/sms", params)
+    assert response.status_code == 400
+    assert why in response.get_data(as_text=True)
+    assert message(db, sid) is None  # nothing stored, nothing answered
+
+
+def test_ten_pictures_the_most_twilio_sends_are_taken(twilio, db, member):
+    answer, sid = text(twilio, member.phone, "", pictures=10)
+    assert answer == [PICTURE_EN] and message(db, sid).media_count == 10

@@ -1,9 +1,18 @@
 """GET /healthz: is the database reachable, is Redis reachable, can every group's alerts reach someone,
-is a worker taking alerts."""
+is a worker taking alerts, has any alert waited too long."""
+
+from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, jsonify
 
 bp = Blueprint("health", __name__)
+
+# A worker counts as alive only by a recent heartbeat. The Procfile runs workers with --worker-ttl 30, so
+# an idle one beats every 15 s and a job runs at most Twilio's 10 s timeout; RQ's own registration lives
+# on for minutes after a SIGKILL (monitoring said "ok" for 8 minutes while an alert waited).
+HEARTBEAT_STALE_SECONDS = 60
+# An alert due this long and not sent: the most direct sign that nobody is being paged.
+ALERT_WAIT_LIMIT_SECONDS = 60
 
 
 @bp.get("/healthz")
@@ -22,9 +31,12 @@ def healthz():
         checks["redis"] = f"unreachable: {type(exc).__name__}"
     if checks["database"] == "ok":
         checks["paging"] = _paging()
+        checks["alerts"] = _alerts(runtime)
     if checks["redis"] == "ok":
         checks["workers"] = _workers(runtime.redis)
     checks["spool"] = _spool()
+    for name in ("workers", "alerts"):
+        _log_change(name, checks.get(name))
     healthy = all(v == "ok" for v in checks.values())
     # Redis down delays sends but loses nothing, a group nobody can be paged for falls back to whoever
     # has a phone, and a spooled request is kept until it is stored: all "degraded"; only the database
@@ -53,20 +65,61 @@ def _paging() -> str:
 
 
 def _workers(redis) -> str:
-    """ "ok", or that no RQ worker listens to the alerts queue: every facilitator's alert (and every
-    routine text's answer) waits until one starts, while members are told a facilitator is being told."""
+    """ "ok", or that no RQ worker with a recent heartbeat listens to the alerts queue: every facilitator's
+    alert (and every routine text's answer) waits until one starts, while members are told a facilitator
+    is being told."""
     from rq import Worker
 
     from checkin.unit_of_work import ALERT_QUEUE
 
+    now = datetime.now(UTC)
     try:
-        taking = [w for w in Worker.all(connection=redis) if ALERT_QUEUE in w.queue_names()]
+        listening = [w for w in Worker.all(connection=redis) if ALERT_QUEUE in w.queue_names()]
     except Exception as exc:
         return f"unknown: {type(exc).__name__}"
-    if taking:
+    alive = [w for w in listening if _seconds_since(w.last_heartbeat, now) <= HEARTBEAT_STALE_SECONDS]
+    if alive:
         return "ok"
-    current_app.logger.error("healthz: NO WORKER IS TAKING ALERTS: alerts and answers wait until one starts")
+    if listening:
+        return f"no worker is taking alerts: no heartbeat for over {HEARTBEAT_STALE_SECONDS} s"
     return "no worker is taking alerts"
+
+
+def _seconds_since(when: datetime | None, now: datetime) -> float:
+    if when is None:
+        return float("inf")
+    if when.tzinfo is None:  # RQ stores UTC without a zone
+        when = when.replace(tzinfo=UTC)
+    return (now - when).total_seconds()
+
+
+def _alerts(runtime) -> str:
+    """ "ok", or how long the oldest due alert has waited unsent, once that is over the limit."""
+    from checkin import outbox
+    from checkin.db import utcnow
+
+    try:
+        with runtime.db.session() as session:
+            waited = outbox.oldest_waiting_alert(session, utcnow())
+    except Exception as exc:
+        return f"unknown: {type(exc).__name__}"
+    if waited is None or waited <= ALERT_WAIT_LIMIT_SECONDS:
+        return "ok"
+    return f"an alert has waited {int(waited)} s unsent"
+
+
+def _log_change(name: str, value: str | None) -> None:
+    """An ERROR when a check turns bad (once per web process, not per probe), a line when it is ok again."""
+    seen = current_app.extensions.setdefault("checkin.health_seen", {})
+    before, seen[name] = seen.get(name), value
+    if value is None or value == before:
+        return
+    if value != "ok" and not value.startswith("unknown"):
+        current_app.logger.error(
+            "healthz: DEGRADED: %s: %s: nobody may be paged until it is fixed", name, value
+        )
+    elif value == "ok" and before not in (None, "ok"):
+        current_app.logger.warning("healthz: %s ok again", name)
 
 
 def _spool() -> str:

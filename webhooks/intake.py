@@ -204,11 +204,30 @@ def replay(app: Flask) -> ReplayResult:
             result.storage_down, result.failed = True, len(keys)
             return result
         client = app.test_client()
-        for key in keys:
+        for key in _consent_first(spool, keys):
             _replay_one(spool, client, key, result)
     if result.failed == 0:
         replayer(app).outage_over()
     return result
+
+
+def _consent_first(spool, keys: list[str]) -> list[str]:
+    """The spooled texts that are STOP or START (and their plain-language kin) first, in the order they
+    came, then everything else in order. A member who texted "4" then STOP was confirmed at once; replayed
+    in plain order, the answer to "4" went out 45 ms before the STOP was recorded. Recorded first, the
+    STOP is there when any answer to an earlier text of theirs is sent (the send checks consent), and
+    STOP then START still ends opted in. Each text keeps the time it arrived, so the record reads in order."""
+    from checkin.keywords import classify
+
+    consent, rest = [], []
+    for key in keys:
+        try:
+            body = dict(spool.load(key).form).get("Body")
+        except Exception:  # unreadable: _replay_one sets it aside, in its turn
+            body = None
+        is_consent = body is not None and classify(body)[0] in ("opt_out", "opt_in")
+        (consent if is_consent else rest).append(key)
+    return consent + rest
 
 
 def _replay_one(spool, client, key: str, result: ReplayResult) -> None:

@@ -81,9 +81,21 @@ def _phone(name: str) -> str:
         abort(400, f"{name} is not a phone number")
 
 
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+
+
 def _media_count() -> int:
-    """NumMedia: pictures or files with the text. Not a reason to refuse a member's words if malformed."""
-    return min(whole_number(request.form.get("NumMedia") or "0") or 0, MAX_MEDIA)
+    """NumMedia: how many pictures or files came with the text, 0 to 10 from Twilio. Anything else is not
+    what Twilio sends, and is refused with the reason: read as 0, a picture with NumMedia=99999999999 was
+    answered "your text reached us empty"."""
+    raw = request.form.get("NumMedia")
+    if raw is None or raw == "":
+        return 0
+    if not _ASCII_DIGITS.fullmatch(raw):
+        refuse(400, "NumMedia is not a whole number (Twilio sends how many files came, 0 to 10)")
+    if int(raw) > MAX_MEDIA:
+        refuse(400, f"NumMedia is out of range: Twilio allows at most {MAX_MEDIA} files on one message")
+    return int(raw)
 
 
 def _addressed_to() -> str:

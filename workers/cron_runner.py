@@ -23,8 +23,9 @@ So a dead holder is replaced within about 2.25 L (expiry + a poll of L/4 + L): 4
 Every duty is idempotent (outbox keys, escalation levels), so even the one case no lease without
 fencing can exclude (a command sent to a frozen Redis, run when it thaws) duplicates no send.
 
-Redis errors never end the process: it logs each failed attempt at ERROR (ids only: the runner's
-name and the error's class), backs off with jitter up to 5 s, and when Redis answers again either
+Redis errors never end the process: it logs the outage once at ERROR, then a reminder a minute at
+most, and once when it ends (workers.outage; ids only: the runner's name and the error's class), backs
+off with jitter up to 5 s, and when Redis answers again either
 keeps its lease (the token still there: nobody else can have held it) or competes for it anew.
 The runner never touches the database: the jobs it enqueues do, in the workers.
 """
@@ -47,6 +48,7 @@ from rq.cron import CronScheduler
 
 from checkin.bootstrap import Runtime
 from config import ConfigError
+from workers.outage import OutageLog
 
 log = logging.getLogger("checkin.cron")
 
@@ -79,7 +81,7 @@ class CronRunner:
         self.stopping = threading.Event()
         self.backoff = EqualJitterBackoff(cap=BACKOFF_CAP_SECONDS, base=0.5)
         self.failures = 0
-        self.outage_since: float | None = None
+        self.outage = OutageLog(log, f"cron {self.name}")
 
     # --- the loop -----------------------------------------------------------------------------
 
@@ -162,32 +164,17 @@ class CronRunner:
             return 0.0  # not an outage: stepped down already; compete for the lease again at once
         self.step_down("Redis could not be reached to keep the lease")
         self.failures += 1
-        now = time.monotonic()
-        if self.outage_since is None:
-            self.outage_since = now
         pause = self.backoff.compute(self.failures)
-        log.error(
-            "cron %s: CRON DUTIES STOPPED on this host: Redis unreachable (%s, attempt %d, for %.0f s); "
-            "retrying in %.1f s",
-            self.name,
-            type(exc).__name__,
-            self.failures,
-            now - self.outage_since,
-            pause,
-            exc_info=not _is_connection_error(exc),  # a bug, not an outage: show where
-        )
+        if _is_connection_error(exc):
+            # Once when it starts, a reminder a minute, once when it ends: not a line per attempt.
+            self.outage.failed(exc, "CRON DUTIES STOPPED on this host")
+        else:  # a bug, not an outage: every time, and where
+            log.error("cron %s: a cron turn failed (%s)", self.name, type(exc).__name__, exc_info=exc)
         return pause
 
     def recovered(self) -> None:
-        if self.outage_since is not None:
-            log.warning(
-                "cron %s: Redis answers again after %.0f s (%d failed attempts); state %s",
-                self.name,
-                time.monotonic() - self.outage_since,
-                self.failures,
-                self.state.value,
-            )
-        self.failures, self.outage_since = 0, None
+        self.outage.recovered(f"state {self.state.value}")
+        self.failures = 0
 
     def step_down(self, why: str) -> None:
         if self.state is State.FOLLOWER:

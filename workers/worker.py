@@ -13,14 +13,22 @@ its own process, so the runtime's sockets are never shared with a forked child.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import TypeVar
 
+import redis.exceptions
 from rq import SimpleWorker
+from rq.exceptions import StopRequested
 from rq.job import Job
 
 from checkin.bootstrap import Runtime
+from workers.outage import OutageLog
+
+# What Redis going away looks like to redis-py; anything else is a bug and RQ's own handling applies.
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+BACKOFF_START, BACKOFF_CAP = 0.5, 15.0  # seconds between tries to reach Redis again
 
 F = TypeVar("F", bound=Callable)
 
@@ -50,6 +58,7 @@ class Worker(SimpleWorker):
         # `rq worker` passes its default job class; ours is the one that hands jobs the runtime.
         self.job_class = RuntimeJob
         self._runtime = runtime
+        self._outage: OutageLog | None = None
 
     @property
     def runtime(self) -> Runtime:
@@ -66,6 +75,95 @@ class Worker(SimpleWorker):
 
             assess("warm up", language=ALL_LANGUAGES, second_opinion=True)
         return super().work(*args, **kwargs)
+
+    # --- riding out a Redis outage -------------------------------------------------------------------
+    # RQ's loop retries only its blocking pop; a Redis error anywhere else in it (a job's bookkeeping
+    # after the job ran, the heartbeat after a job, the registries' cleanup) ends the process with "found
+    # an unhandled exception, quitting...", and a crisis alert then waited for a human to restart it.
+    # These overrides catch those errors where RQ's loop would see them, wait for Redis with backoff, and
+    # let the loop carry on. A job whose bookkeeping was cut short is still in the outbox (the database
+    # is the record): the sweeper enqueues it again and its outbox key keeps it from going twice.
+
+    def execute_job(self, job: Job, queue) -> None:
+        try:
+            super().execute_job(job, queue)
+        except REDIS_DOWN as exc:
+            self._ride_out(exc, f"job {job.id} ran; its result could not be recorded")
+
+    def heartbeat(self, timeout: int | None = None, pipeline=None):
+        if pipeline is not None:  # only queued on a pipeline: no round trip to fail here
+            return super().heartbeat(timeout, pipeline=pipeline)
+        try:
+            return super().heartbeat(timeout)
+        except REDIS_DOWN as exc:
+            self._ride_out(exc, "taking no jobs")
+            return super().heartbeat(timeout)
+
+    def run_maintenance_tasks(self):
+        try:
+            return super().run_maintenance_tasks()
+        except REDIS_DOWN as exc:
+            self._ride_out(exc, "registries not cleaned")
+
+    def check_for_suspension(self, burst: bool):
+        try:
+            return super().check_for_suspension(burst)
+        except REDIS_DOWN as exc:
+            self._ride_out(exc, "taking no jobs")
+
+    def _ride_out(self, exc: BaseException, doing: str) -> None:
+        """Block until Redis answers (backoff, logged once), then make sure RQ still lists this worker."""
+        outage = self._outage or OutageLog(self.log, f"Worker {self.name}")
+        self._outage = outage
+        outage.failed(exc, doing)
+        pause = BACKOFF_START
+        while True:
+            time.sleep(pause)  # a SIGTERM meanwhile raises StopRequested out of here, as RQ's own wait does
+            try:
+                self.connection.ping()
+                # Away longer than its registration lived (or Redis restarted empty): register again, so
+                # /healthz and `rq info` see this worker, and so are the queues' keys.
+                if not self.connection.exists(self.key):
+                    self.register_birth()
+                break
+            except REDIS_DOWN as again:
+                outage.failed(again, doing)
+                pause = min(pause * 2, BACKOFF_CAP)
+        outage.recovered("taking jobs again")
+        # RQ's scheduler process (--with-scheduler) died of the same outage; RQ would restart it only at
+        # its next maintenance, up to 10 minutes on, and jobs scheduled for later (retries) wait till then.
+        if self.scheduler and (not self.scheduler._process or not self.scheduler._process.is_alive()):
+            self.scheduler.acquire_locks(auto_start=True)
+
+    def _shutdown(self) -> None:
+        """RQ's, for a SIGTERM during an outage: it asks Redis whether a job is running and, unanswered,
+        raised out of the signal handler. No job can be running while Redis is away: stop now."""
+        try:
+            super()._shutdown()
+        except REDIS_DOWN:
+            raise StopRequested() from None
+
+    def teardown(self) -> None:
+        try:
+            super().teardown()
+        except REDIS_DOWN as exc:
+            self.log.warning(
+                "Worker %s: stopped without unregistering (Redis unreachable, %s); its registration expires "
+                "by itself",
+                self.name,
+                type(exc).__name__,
+            )
+
+    def _pubsub_exception_handler(self, exc, pubsub, pubsub_thread) -> None:
+        """RQ's, without an ERROR line every 2 s: the commands channel (`rq` kill/stop commands) goes down
+        with Redis and redis-py resubscribes when it is back; the main loop reports the outage once."""
+        if isinstance(exc, redis.exceptions.ConnectionError):
+            self.log.debug(
+                "Worker %s: commands channel: Redis unreachable (%s)", self.name, type(exc).__name__
+            )
+            time.sleep(2.0)
+            return
+        super()._pubsub_exception_handler(exc, pubsub, pubsub_thread)
 
     def perform_job(self, job: Job, queue, execution) -> bool:
         job.runtime = self.runtime

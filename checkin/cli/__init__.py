@@ -216,11 +216,17 @@ def members_add(group_name, phone, display_name, language, tz, channel, welcome)
         group = find_group(session, group_name)
         item = welcome_text.queue(session, member, group, utcnow()) if welcome else None
         zone = member.zone_in(group)
-        return member.id, group.name, item.next_attempt_at.astimezone(ZoneInfo(zone)) if item else None
+        when = item.next_attempt_at.astimezone(ZoneInfo(zone)) if item else None
+        return member.id, group.name, when, member.opted_out
 
-    member_id, name, welcome_at = _domain_call(add)
+    member_id, name, welcome_at, opted_out = _domain_call(add)
     click.get_current_context().meta["audit_member_id"] = member_id
     click.echo(f"member {member_id} added to {name}")
+    if opted_out:
+        click.echo(
+            "added OPTED OUT: this number texted STOP before it was a member's; nothing is texted to it "
+            "until it texts START"
+        )
     if welcome_at is not None:
         click.echo(f"welcome text planned for {welcome_at:%a %Y-%m-%d %H:%M %Z} (their daytime)")
     elif welcome:
