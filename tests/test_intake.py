@@ -189,6 +189,40 @@ def test_texts_ring_once_for_a_job_that_decides_them_all_and_a_later_text_rings_
     assert inbound(db, "SM" + "9" * 32).status == "received"
 
 
+def test_a_crisis_alert_is_not_held_behind_routine_texts_still_waiting(
+    twilio, db, runtime, member, group, fake_twilio, monkeypatch
+):
+    """A worker takes alerts first, but only between jobs: the job deciding routine texts hands what is
+    still waiting to a new job after its turn, so a crisis that arrives meanwhile is paged before the
+    rest are decided. (It used to decide "until none is left": under a steady flood of texts the job
+    never ended, and `bench escalation` saw no alert within a minute.)"""
+    from checkin.adapters.rq_dispatch import INBOUND_QUEUE, RqDecider
+    from checkin.directory import add_staff
+    from checkin.unit_of_work import ALERT_QUEUE
+    from workers.worker import Worker
+
+    with db.session() as s:
+        add_staff(s, "Dana Fox", "dana@example.org", "facilitator", "+12025550160", [group.name])
+    runtime.decide_later = RqDecider(runtime)
+    for n in range(4):
+        assert twiml(twilio.sms(member.phone, f"doing ok, day {n}", sid=f"SM{n:032d}")) == []
+    monkeypatch.setattr(jobs, "DECIDE_TURN_SECONDS", 0.0)  # a turn of one text
+    decide, seen = intake.decide_stored, []
+
+    def decide_and_watch(db_, message_id, **kw):
+        if not seen:  # a crisis arrives while the first text is being decided
+            assert twiml(twilio.sms(member.phone, CRISIS, sid="SM" + "c" * 32))
+        seen.append(any(m["params"]["To"] == "+12025550160" for m in fake_twilio.messages()))
+        return decide(db_, message_id, **kw)
+
+    monkeypatch.setattr(intake, "decide_stored", decide_and_watch)
+    Worker([ALERT_QUEUE, INBOUND_QUEUE], connection=runtime.redis, runtime=runtime).work(burst=True)
+    assert len(seen) == 4  # every routine text decided, each once
+    assert seen[0] is False and all(seen[1:]), seen  # the facilitator was alerted before text 2 was decided
+    with db.session() as s:
+        assert s.scalar(select(func.count()).where(Message.status == intake.UNDECIDED)) == 0
+
+
 def test_the_rules_read_every_free_text_and_a_bare_score_or_keyword_once(monkeypatch):
     """The webhook's first look at a text (intake.answers_now) keeps the rules' verdict only for a bare
     score or keyword, the same words every time; a sentence is read by the rules whenever it comes."""
