@@ -90,8 +90,8 @@ def decide_text(message_id: int, *, runtime: Runtime):
 # How long one `decide_waiting` job decides before it hands the rest to a new job. A worker listens to its
 # queues in order, alerts first, but only between jobs: a job that decided "until none is left" never ended
 # under a steady flood of routine texts, and a crisis alert queued behind it waited for minutes (bench
-# escalation, 100 texts a second). A turn of a quarter second keeps an alert's wait under that.
-DECIDE_TURN_SECONDS = 0.25
+# escalation, 100 texts a second). A turn of a tenth of a second keeps an alert's wait near that.
+DECIDE_TURN_SECONDS = 0.1
 
 
 @takes_runtime
