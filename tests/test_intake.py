@@ -169,10 +169,10 @@ def test_texts_ring_once_for_a_job_that_decides_them_all_and_a_later_text_rings_
     none has yet looked; the job clears the bell before it looks, so nothing stored is left waiting."""
     from rq import Queue
 
-    from checkin.adapters.rq_dispatch import INBOUND_QUEUE, RqDecider
+    from checkin.adapters.rq_dispatch import INBOUND_QUEUE, ring
     from workers.worker import Worker
 
-    runtime.decide_later = RqDecider(runtime)
+    runtime.decide_later = lambda _message_id: ring(runtime.redis)  # a ring per text
     queue = Queue(INBOUND_QUEUE, connection=runtime.redis)
     for n, body in enumerate(("doing ok today", "tired but fine", "better than yesterday")):
         assert twiml(twilio.sms(member.phone, body, sid=f"SM{n:032d}")) == []
@@ -196,14 +196,14 @@ def test_a_crisis_alert_is_not_held_behind_routine_texts_still_waiting(
     still waiting to a new job after its turn, so a crisis that arrives meanwhile is paged before the
     rest are decided. (It used to decide "until none is left": under a steady flood of texts the job
     never ended, and `bench escalation` saw no alert within a minute.)"""
-    from checkin.adapters.rq_dispatch import INBOUND_QUEUE, RqDecider
+    from checkin.adapters.rq_dispatch import INBOUND_QUEUE, ring
     from checkin.directory import add_staff
     from checkin.unit_of_work import ALERT_QUEUE
     from workers.worker import Worker
 
     with db.session() as s:
         add_staff(s, "Dana Fox", "dana@example.org", "facilitator", "+12025550160", [group.name])
-    runtime.decide_later = RqDecider(runtime)
+    runtime.decide_later = lambda _message_id: ring(runtime.redis)  # a ring per text
     for n in range(4):
         assert twiml(twilio.sms(member.phone, f"doing ok, day {n}", sid=f"SM{n:032d}")) == []
     monkeypatch.setattr(jobs, "DECIDE_TURN_SECONDS", 0.0)  # a turn of one text

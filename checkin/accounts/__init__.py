@@ -74,6 +74,11 @@ def audit(
     return audit_chain.append(session, event)
 
 
+def _is(column, value):
+    """`column` equals `value`, where None matches NULL (as `audit` stores it)."""
+    return column.is_(None) if value is None else column == value
+
+
 # A page read again within this long by the same person, showing the same thing, is not a new row.
 READ_AGAIN = timedelta(hours=1)
 
@@ -98,15 +103,11 @@ def audit_read(
     same = (
         select(AuditEvent.id)
         .where(
-            AuditEvent.staff_id == staff_id if staff_id is not None else AuditEvent.staff_id.is_(None),
+            _is(AuditEvent.staff_id, staff_id),
             AuditEvent.action == action,
-            AuditEvent.member_id == member_id if member_id is not None else AuditEvent.member_id.is_(None),
-            AuditEvent.escalation_id == escalation_id
-            if escalation_id is not None
-            else AuditEvent.escalation_id.is_(None),
-            AuditEvent.detail == (detail[:255] if detail else detail)
-            if detail
-            else AuditEvent.detail.is_(None),
+            _is(AuditEvent.member_id, member_id),
+            _is(AuditEvent.escalation_id, escalation_id),
+            _is(AuditEvent.detail, detail[:255] if detail else None),
             AuditEvent.at > now - READ_AGAIN,
         )
         .limit(1)

@@ -148,16 +148,6 @@ def answer_door(redis) -> None:
         log.warning("could not clear the intake's doorbell (%s)", type(exc).__name__)
 
 
-class RqDecider:
-    """The webhook's `decide_later` in production: rings the intake's doorbell (see `ring`)."""
-
-    def __init__(self, runtime):
-        self.runtime = runtime
-
-    def __call__(self, message_id: int) -> None:
-        ring(self.runtime.redis)
-
-
 class CoalescedDecider:
     """The webhook's `decide_later` in production: the doorbell (see `ring`) rung from a thread of the web
     process, once for all the texts it stored in the last `every` seconds, instead of by every request.
