@@ -352,7 +352,7 @@ def test_healthz_is_degraded_within_a_minute_of_the_last_worker_heartbeat(client
     ) == 1
 
 
-def test_healthz_is_degraded_when_an_alert_has_waited_over_a_minute(client, runtime, db):
+def test_healthz_is_degraded_when_an_alert_has_waited_over_a_minute(client, runtime, db, caplog):
     from datetime import timedelta
 
     from checkin import outbox
@@ -362,11 +362,18 @@ def test_healthz_is_degraded_when_an_alert_has_waited_over_a_minute(client, runt
         item, _ = outbox.add(s, "alert:health:1", to="+12025550150", body="alert", queue=outbox.ALERT_QUEUE)
         item.next_attempt_at = utcnow() - timedelta(seconds=30)
     assert client.get("/healthz").get_json()["alerts"] == "ok"  # being sent: retries, a slow Twilio
+    caplog.set_level("ERROR")
     with db.session() as s:
         s.get(type(item), item.id).next_attempt_at = utcnow() - timedelta(seconds=95)
     body = client.get("/healthz").get_json()
     assert body["status"] == "degraded"
     assert body["alerts"].startswith("an alert has waited 9") and body["alerts"].endswith(" s unsent")
+    # Still waiting, longer: the words change, the state does not; said loudly once, not at every probe.
+    with db.session() as s:
+        s.get(type(item), item.id).next_attempt_at = utcnow() - timedelta(seconds=125)
+    later = client.get("/healthz").get_json()
+    assert later["alerts"].startswith("an alert has waited 12")
+    assert len([r for r in caplog.records if "DEGRADED: alerts" in r.getMessage()]) == 1
 
 
 def test_healthz_degraded_when_redis_unreachable(app, runtime):

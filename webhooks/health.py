@@ -109,17 +109,22 @@ def _alerts(runtime) -> str:
 
 
 def _log_change(name: str, value: str | None) -> None:
-    """An ERROR when a check turns bad (once per web process, not per probe), a line when it is ok again."""
+    """An ERROR when a check turns bad (once per web process, not per probe, though its words change
+    from probe to probe: "waited 70 s", "80 s"), a line when it is ok again."""
     seen = current_app.extensions.setdefault("checkin.health_seen", {})
     before, seen[name] = seen.get(name), value
-    if value is None or value == before:
+    if value is None:
         return
-    if value != "ok" and not value.startswith("unknown"):
+    if _bad(value) and not _bad(before):
         current_app.logger.error(
             "healthz: DEGRADED: %s: %s: nobody may be paged until it is fixed", name, value
         )
     elif value == "ok" and before not in (None, "ok"):
         current_app.logger.warning("healthz: %s ok again", name)
+
+
+def _bad(value: str | None) -> bool:
+    return value is not None and value != "ok" and not value.startswith("unknown")
 
 
 def _spool() -> str:
