@@ -236,13 +236,13 @@ class StatementClock:
 
 def one_tick(db, now: datetime):
     """(wall s, CPU s, rows written, groups planned) of one whole tick in one process, as schedule_jobs.tick."""
-    from checkin.adapters.pg_bulk import insert_outbox
+    from checkin.adapters.pg_bulk import start_insert_outbox
     from checkin.schedules import due_index
     from checkin.schedules.tick import write_due
 
     started, cpu = time.perf_counter(), time.process_time()
     with db.session() as session:
-        result = write_due(session, now, base_url=BASE_URL, bulk_insert=insert_outbox)
+        result = write_due(session, now, base_url=BASE_URL, bulk_insert=start_insert_outbox)
     with db.session() as session:
         due_index.record(session, result.next_due)
     return time.perf_counter() - started, time.process_time() - cpu, len(result.created), len(result.next_due)

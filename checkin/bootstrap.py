@@ -182,9 +182,9 @@ class Runtime:
         """How the planning tick writes many outbox rows: COPY on PostgreSQL, plain INSERTs elsewhere."""
         if self.db.engine.dialect.name != "postgresql":
             return None
-        from checkin.adapters.pg_bulk import insert_outbox
+        from checkin.adapters.pg_bulk import start_insert_outbox
 
-        return insert_outbox
+        return start_insert_outbox
 
     @cached_property
     def intake_insert(self) -> intake.Insert | None:

@@ -515,3 +515,29 @@ def test_one_groups_broken_schedule_does_not_stop_the_others(runtime, group, mem
         s.execute(update(Schedule).where(Schedule.group_id == other.id).values(rrule="FREQ=WEEKLY;BYDAY=XX"))
     assert schedule_jobs.tick(DAY_BEFORE, runtime=runtime) == 2
     assert {r.member_id for r in outbox_rows(runtime.db)} == {m.id for m in members}
+
+
+def test_a_tick_planned_in_parts_sends_each_prompt_once_and_opens_each_checkin(
+    runtime, fake_twilio, group, members, monkeypatch
+):
+    from checkin.directory import add_group
+    from checkin.schedules import tick as tick_module
+
+    # One group a part (a part's rows are written while the next is planned): what a big tick does.
+    monkeypatch.setattr(tick_module, "PART_MEMBERS", 1)
+    with runtime.db.session() as s:
+        other = add_group(s, "Other Group", "America/New_York", "+15005550007")
+        kim = add_member(s, other.name, "+12025550109", "Kim Lee")
+    prompts_only(runtime.db, group)
+    prompts_only(runtime.db, other)
+    assert tick_and_send(runtime, PROMPT_TIME) == 3
+    assert tick_and_send(runtime, PROMPT_TIME + timedelta(minutes=1)) == 0
+    for phone in (members[0].phone, members[1].phone, kim.phone):
+        assert len(texts_to(fake_twilio, phone)) == 1
+    with runtime.db.session() as s:
+        opened = s.execute(select(CheckIn.member_id, CheckIn.group_id, CheckIn.state)).all()
+        sent = {(r.member_id, r.idempotency_key, r.state) for r in s.scalars(select(OutboxItem))}
+    assert sorted(opened) == sorted(
+        [(members[0].id, group.id, "open"), (members[1].id, group.id, "open"), (kim.id, other.id, "open")]
+    )
+    assert sent == {(m.id, f"prompt:{m.id}:{KEY}", "sent") for m in (*members, kim)}

@@ -8,13 +8,16 @@ unique index; then the savepoint is rolled back and the rows go the safe way: CO
 then one INSERT ... SELECT ... ON CONFLICT DO NOTHING, which skips what is written. Both ways insert in
 the same (byte) order of keys, so two ticks writing the same keys queue behind each other instead of
 deadlocking; exactly once is the unique index's, either way. Written against the driver (a psycopg
-cursor, its paramstyle), so it lives here; the tick takes it as `bulk_insert`
-(checkin.schedules.tick.BulkInsert), given by the composition root on PostgreSQL.
+cursor, its paramstyle), so it lives here; the tick takes `start_insert_outbox` as `bulk_insert`
+(checkin.schedules.tick.BulkInsert), given by the composition root on PostgreSQL: it writes in a thread
+of its own, so the tick plans its next part while PostgreSQL writes, checks and indexes this one's rows.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from datetime import datetime
 from operator import itemgetter
 
@@ -35,11 +38,44 @@ _values = itemgetter(*OUTBOX_COLUMNS)
 
 def insert_outbox(session: Session, rows: list[dict], now: datetime) -> list[tuple[int, str, str]]:
     """Insert outbox rows whose key is new; returns (id, key, queue) of those this call inserted."""
+    return _insert(session.connection().connection.driver_connection, session.get_bind().dialect, rows, now)
+
+
+def start_insert_outbox(
+    session: Session, rows: list[dict], now: datetime
+) -> Callable[[], list[tuple[int, str, str]]]:
+    """`insert_outbox` started in a thread; returns a function that waits for it and gives what it returns.
+
+    Until then the connection is the thread's, and the caller makes no statement on it. The thread mostly
+    waits for the server (the COPY's rows, their index entries, the foreign-key checks at its end), with the
+    interpreter free, so the caller's Python and PostgreSQL work at once instead of taking turns."""
+    args = (session.connection().connection.driver_connection, session.get_bind().dialect, rows, now)
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["rows"] = _insert(*args)
+        except BaseException as exc:  # handed to the caller, who waits for it
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="outbox-copy", daemon=True)
+    thread.start()
+
+    def written() -> list[tuple[int, str, str]]:
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["rows"]
+
+    return written
+
+
+def _insert(connection, dialect, rows: list[dict], now: datetime) -> list[tuple[int, str, str]]:
     if not rows:
         return []
-    values = _encrypted(rows, session.get_bind().dialect)
+    values = _encrypted(rows, dialect)
     values.sort(key=itemgetter(_KEY))
-    cursor = session.connection().connection.driver_connection.cursor()
+    cursor = connection.cursor()
     try:
         created = _copy_straight(cursor, values, now)
         if created is None:

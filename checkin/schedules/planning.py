@@ -338,6 +338,7 @@ def plan_due(
     open_prompts: list[OpenPrompt] = (),
     base_url: str = "",
     horizon: timedelta,
+    lookback: timedelta | None = None,
 ) -> DuePlan:
     """What a tick at `now` writes, and when each group needs its next tick (at most `horizon` ahead).
 
@@ -345,10 +346,12 @@ def plan_due(
     lateness or quiet hours, whoever it is to: a member opted out or paused now may be back by then, so
     their sends count too (waking a group early costs one group's planning, sending nothing twice).
     A send due now but held for a live exchange counts at the exchange's end, and a prompt due now
-    at its nudge's time."""
+    at its nudge's time.
+    `lookback`: how far back the window starts (default: the longest of these groups' plans); a tick that
+    plans its groups in parts gives the whole tick's, so each part plans what planning all at once would."""
     if not groups:
         return DuePlan([], {}, [])
-    start = now - max(g.plan.lookback for g in groups)
+    start = now - (lookback if lookback is not None else max(g.plan.lookback for g in groups))
     end = now + horizon
     prompts_by_group: dict[int, list[OpenPrompt]] = {}
     for prompt in open_prompts:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -31,7 +31,7 @@ from checkin.outbox import DEFAULT_QUEUE
 from checkin.schedules import due_index
 from checkin.schedules.late import guard_late_sends
 from checkin.schedules.plan import load_config
-from checkin.schedules.planning import PlannedSend, plan_due
+from checkin.schedules.planning import GroupState, PlannedSend, plan_due
 from checkin.schedules.service import load_state
 
 log = logging.getLogger("checkin.schedules.tick")
@@ -120,9 +120,12 @@ def _outbox_row(send: PlannedSend, now: datetime) -> dict:
     )
 
 
-# Writes outbox rows whose key is new and returns (id, key, queue) of those it inserted; PostgreSQL's
-# COPY (checkin.adapters.pg_bulk) is given by the composition root, for ticks of many thousand rows.
-BulkInsert = Callable[[Session, list[dict], datetime], list[tuple[int, str, str]]]
+# Starts writing outbox rows whose key is new and returns a function that waits for the write and gives
+# (id, key, queue) of those it inserted. Until that is called the session's connection is the writer's: the
+# caller makes no statement, and plans its next rows meanwhile. PostgreSQL's COPY (checkin.adapters.pg_bulk)
+# is given by the composition root, for ticks of many thousand rows.
+Written = Callable[[], list[tuple[int, str, str]]]
+BulkInsert = Callable[[Session, list[dict], datetime], Written]
 
 
 def _insert_outbox(
@@ -130,7 +133,7 @@ def _insert_outbox(
 ) -> list[tuple[int, str, str]]:
     """Insert outbox rows whose key is new; returns (id, key, queue) of those this call inserted."""
     if bulk is not None:
-        return bulk(session, rows, now)
+        return bulk(session, rows, now)()
     table = OutboxItem.__table__
     extra = dict(state="pending", attempts=0, created_at=now, updated_at=now)
     # In key order, so two ticks inserting the same keys queue behind each other instead of deadlocking.
@@ -213,32 +216,52 @@ def _write_groups(
     result.next_due = {gid: (s, now + due_index.HORIZON) for gid, s in seq.items()}
     if not groups:
         return result
-    plan = plan_due(
-        groups,
-        now,
-        config=load_config(),
-        open_prompts=prompts,
-        base_url=base_url,
-        horizon=due_index.HORIZON,
-    )
-    for gid in plan.failed:
-        del result.next_due[gid]
-    result.next_due.update((gid, (seq[gid], when)) for gid, when in plan.next_due.items())
-    due = []
-    for send in plan.sends:
-        if send.held_reason is None:
-            due.append(send)
-        else:
-            result.held[send.held_reason] = result.held.get(send.held_reason, 0) + 1
-    result.planned = len(due)
-    by_key = {s.key: s for s in due}
+    config, lookback = load_config(), max(g.plan.lookback for g in groups)  # one window for every part
+    prompts_by_group: dict[int, list] = {}
+    for prompt in prompts:
+        prompts_by_group.setdefault(prompt.group_id, []).append(prompt)
+    by_key: dict[str, PlannedSend] = {}
     created_keys: list[str] = []
-    # Most of a tick's window was written by earlier ticks: skip those before encrypting bodies.
-    done = _existing(session, list(by_key))
-    rows = [_outbox_row(s, now) for s in due if s.key not in done]
-    for row_id, key, queue in _insert_outbox(session, rows, now, bulk_insert) if rows else ():
-        result.created.append((row_id, queue))
-        created_keys.append(key)
+    pending = None  # the write of the part before: PostgreSQL works on it while this part is planned
+    try:
+        for part in _parts(groups, PART_MEMBERS):
+            plan = plan_due(
+                part,
+                now,
+                config=config,
+                open_prompts=[p for g in part for p in prompts_by_group.get(g.id, ())],
+                base_url=base_url,
+                horizon=due_index.HORIZON,
+                lookback=lookback,
+            )
+            for gid in plan.failed:
+                del result.next_due[gid]
+            result.next_due.update((gid, (seq[gid], when)) for gid, when in plan.next_due.items())
+            due = []
+            for send in plan.sends:
+                if send.held_reason is None:
+                    due.append(send)
+                else:
+                    result.held[send.held_reason] = result.held.get(send.held_reason, 0) + 1
+            result.planned += len(due)
+            part_keys = {s.key: s for s in due}
+            for key, send in part_keys.items():  # a key planned in an earlier part is written by that part
+                by_key.setdefault(key, send)
+            if pending is not None:
+                _created(pending(), result, created_keys)
+                pending = None
+            # Most of a tick's window was written by earlier ticks: skip those before encrypting bodies.
+            done = _existing(session, list(part_keys))
+            rows = [_outbox_row(s, now) for s in due if s.key not in done]
+            if rows:
+                pending = _start_insert(session, rows, now, bulk_insert)
+        if pending is not None:
+            _created(pending(), result, created_keys)
+            pending = None
+    finally:
+        if pending is not None:  # planning failed: the write still holds the connection, wait for it
+            with suppress(Exception):
+                pending()
     unit_of_work.record_sends(
         session, ((i, q, by_key[k].channel) for (i, q), k in zip(result.created, created_keys))
     )
@@ -252,6 +275,39 @@ def _write_groups(
             result.held,
         )
     return result
+
+
+# Members per part of a tick. The rows of a part are written (a COPY in flight, on PostgreSQL) while the next
+# part is planned, so Python and the database work at once instead of taking turns; a planning job (about
+# 10,000 members) has a few parts, and a part's few statements are little beside its rows. The parts of the
+# same groups are always the same, so two writers of them still write their keys in the same order.
+PART_MEMBERS = 2500
+
+
+def _parts(groups: list[GroupState], size: int):
+    part: list[GroupState] = []
+    count = 0
+    for group in groups:
+        part.append(group)
+        count += len(group.members)
+        if count >= size:
+            yield part
+            part, count = [], 0
+    if part:
+        yield part
+
+
+def _start_insert(session: Session, rows: list[dict], now: datetime, bulk: BulkInsert | None) -> Written:
+    if bulk is not None:
+        return bulk(session, rows, now)
+    created = _insert_outbox(session, rows, now)
+    return lambda: created
+
+
+def _created(rows: list[tuple[int, str, str]], result: TickResult, created_keys: list[str]) -> None:
+    for row_id, key, queue in rows:
+        result.created.append((row_id, queue))
+        created_keys.append(key)
 
 
 def _record_checkins(session: Session, created: list[PlannedSend], now: datetime) -> None:
