@@ -164,6 +164,36 @@ def frozen(cls, **values):
     return instance
 
 
+_PLANNED_FIELDS = frozenset(PlannedSend.__dataclass_fields__)
+
+
+def _planned(values: dict) -> PlannedSend:
+    """`frozen(PlannedSend, **values)` without copying the values again: the planner's per member and send."""
+    if values.keys() != _PLANNED_FIELDS:
+        raise TypeError(f"PlannedSend needs all of {sorted(_PLANNED_FIELDS)}, got {sorted(values)}")
+    instance = object.__new__(PlannedSend)
+    object.__setattr__(instance, "__dict__", values)
+    return instance
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """A send of one candidate to every member in one zone, before each member's state and words."""
+
+    kind: str
+    occ: Occurrence
+    nominal: datetime
+    expires: datetime
+    expired_reason: str
+    send_at: datetime
+    held: str | None  # held whoever the member is (quiet hours or lateness), or None
+    key_tail: str  # the outbox key after "{kind}:{member id}"
+    shared: dict  # PlannedSend's fields that are the same for every member
+    voice: tuple[str, str]  # a call's twiml_url before and after the member id (voice_url's)
+    zone: str
+    bodies: dict  # (language, name if the text says it) -> the text, filled as members need them
+
+
 def voice_url(base_url: str, kind: str, member_id: int, occurrence_key: str) -> str:
     query = urlencode({"kind": kind, "member": member_id, "occurrence": occurrence_key})
     return f"{base_url.rstrip('/')}/twilio/voice/outbound?{query}"
@@ -462,30 +492,35 @@ class _GroupPlanner:
 
     def run(self, candidates: list[_Candidate], prompts, start: datetime, end: datetime) -> list[PlannedSend]:
         out: list[PlannedSend] = []
+        # Whether a candidate is shown, when and whether quiet hours or lateness drop it depend on the zone,
+        # not the member: worked out once per zone, so a member costs only what is theirs.
+        slots_by_zone: dict[str, list[_Slot]] = {}
         for member in self.group.members:
             zone = member.zone or self.group.zone
-            for cand in candidates:
-                nominal, expires = cand.nominal, cand.expires
-                if cand.kind == "prompt":
-                    nominal = self._prompt_time(cand.occ, zone)
-                    expires = nominal + timedelta(hours=self.plan.prompt_stale_hours)
-                send = self._one(
-                    member,
-                    zone,
-                    cand.kind,
-                    cand.occ,
-                    nominal,
-                    expires,
-                    cand.expired_reason,
-                    cand.key_middle,
-                    start,
-                    end,
-                )
-                if send is not None:
-                    out.append(send)
+            slots = slots_by_zone.get(zone)
+            if slots is None:
+                slots = slots_by_zone[zone] = self._zone_slots(candidates, zone, start, end)
+            for slot in slots:
+                out.append(self._send(member, slot))
         if prompts:
             out.extend(self._nudges(prompts, start, end))
         return out
+
+    def _zone_slots(
+        self, candidates: list[_Candidate], zone: str, start: datetime, end: datetime
+    ) -> list[_Slot]:
+        slots = []
+        for cand in candidates:
+            nominal, expires = cand.nominal, cand.expires
+            if cand.kind == "prompt":
+                nominal = self._prompt_time(cand.occ, zone)
+                expires = nominal + timedelta(hours=self.plan.prompt_stale_hours)
+            slot = self._slot(
+                zone, cand.kind, cand.occ, nominal, expires, cand.expired_reason, cand.key_middle, start, end
+            )
+            if slot is not None:
+                slots.append(slot)
+        return slots
 
     def _prompt_time(self, occ: Occurrence, zone: str) -> datetime:
         key = (occ.key, occ.version, zone)
@@ -551,6 +586,22 @@ class _GroupPlanner:
     ) -> PlannedSend | None:
         """The send of `kind` to `member` (its outbox key "{kind}:{member id}:{key_middle}", made only for a
         send returned), or None if it is not shown in [start, end)."""
+        slot = self._slot(zone, kind, occ, nominal, expires, expired_reason, key_middle, start, end)
+        return None if slot is None else self._send(member, slot)
+
+    def _slot(
+        self,
+        zone: str,
+        kind: str,
+        occ: Occurrence,
+        nominal: datetime,
+        expires: datetime,
+        expired_reason: str,
+        key_middle: str,
+        start: datetime,
+        end: datetime,
+    ) -> _Slot | None:
+        """What a send of `kind` to any member in `zone` is (None if it is not shown in [start, end))."""
         send_at = self.effective(nominal, zone)
         held = None
         if kind == "reminder" and nominal >= expires:
@@ -565,30 +616,59 @@ class _GroupPlanner:
             if held is None:  # only its time matters yet: no text, no object
                 self.wake.append(send_at)
             return None
+        voice_head = f"{self.base_url.rstrip('/')}/twilio/voice/outbound?{urlencode({'kind': kind})}&member="
+        return _Slot(
+            kind,
+            occ,
+            nominal,
+            expires,
+            expired_reason,
+            send_at,
+            held,
+            f":{key_middle}",
+            dict(
+                kind=kind,
+                occurrence_key=occ.key,
+                send_at_utc=send_at,
+                local_time=self.local(send_at, zone),
+                group_id=self.group.id,
+                from_number=self.group.phone_number,
+                delayed_from=self.local(nominal, zone) if send_at != nominal else None,
+            ),
+            (voice_head, f"&{urlencode({'occurrence': occ.key})}"),
+            zone,
+            {},
+        )
+
+    def _send(self, member: MemberState, slot: _Slot) -> PlannedSend:
+        """The slot's send to `member`: held if the member's state says so, worded for them."""
+        held = slot.held
         if held is None:
-            held = self._held(member, kind, send_at, expires, expired_reason)
+            held = self._held(member, slot.kind, slot.send_at, slot.expires, slot.expired_reason)
             if held == "live exchange" and self.ahead is not None:
                 self.wake.append(member.last_inbound_at + timedelta(minutes=self.plan.live_exchange_minutes))
-        voice = member.channel == "voice"
-        return frozen(
-            PlannedSend,
-            member_id=member.id,
-            member_name=member.name,
-            kind=kind,
-            occurrence_key=occ.key,
-            send_at_utc=send_at,
-            local_time=self.local(send_at, zone),
-            channel=member.channel,
-            held_reason=held,
+        values = slot.shared.copy()
+        values["member_id"] = member.id
+        values["member_name"] = member.name
+        values["channel"] = member.channel
+        values["held_reason"] = held
+        values["key"] = f"{slot.kind}:{member.id}{slot.key_tail}"
+        values["phone"] = member.phone
+        if member.channel == "voice":
+            values["body"] = None
+            values["twiml_url"] = f"{slot.voice[0]}{member.id}{slot.voice[1]}"  # voice_url's, per member
+        else:
             # A late send (first start, or after an outage) goes out now: "today"/"tomorrow" count from now.
-            body=None if voice else self.body(kind, member, zone, occ, max(send_at, self.now)),
-            key=f"{kind}:{member.id}:{key_middle}",
-            group_id=self.group.id,
-            phone=member.phone,
-            from_number=self.group.phone_number,
-            twiml_url=voice_url(self.base_url, kind, member.id, occ.key) if voice else None,
-            delayed_from=self.local(nominal, zone) if send_at != nominal else None,
-        )
+            language = member.language
+            name = member.name if self._names(slot.kind, language) else ""
+            body = slot.bodies.get((language, name))
+            if body is None:
+                body = slot.bodies[language, name] = self.body(
+                    slot.kind, member, slot.zone, slot.occ, max(slot.send_at, self.now)
+                )
+            values["body"] = body
+            values["twiml_url"] = None
+        return _planned(values)
 
     def _held(
         self, member: MemberState, kind: str, send_at: datetime, expires: datetime, expired_reason: str
