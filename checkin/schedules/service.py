@@ -623,10 +623,15 @@ def load_state(
         overrides.setdefault(row.group_id, {})[row.occurrence_key] = _override_spec(row)
     recent = dict(session.execute(_recent_inbound_query(session, ids, now - timedelta(hours=2))).all())
     members: dict[int, list[MemberState]] = {}
-    rows = session.execute(_members_query(session, ids))
+    # Plain rows through the session's connection, fetched at once: the ORM's result handling and a fetch
+    # per row were half of reading a million members, and these are columns, not entities.
+    rows = session.connection().execute(_members_query(session, ids)).all()
     for gid, mid, name, phone, lang, tz, channel, status, paused in rows:
         first = name.split()[0] if name and name.strip() else "member"
-        members.setdefault(gid, []).append(
+        found = members.get(gid)
+        if found is None:
+            found = members[gid] = []
+        found.append(
             frozen(
                 MemberState,
                 id=mid,
