@@ -164,16 +164,10 @@ def frozen(cls, **values):
     return instance
 
 
-_PLANNED_FIELDS = frozenset(PlannedSend.__dataclass_fields__)
-
-
-def _planned(values: dict) -> PlannedSend:
-    """`frozen(PlannedSend, **values)` without copying the values again: the planner's per member and send."""
-    if values.keys() != _PLANNED_FIELDS:
-        raise TypeError(f"PlannedSend needs all of {sorted(_PLANNED_FIELDS)}, got {sorted(values)}")
-    instance = object.__new__(PlannedSend)
-    object.__setattr__(instance, "__dict__", values)
-    return instance
+# PlannedSend's fields that differ from member to member (_GroupPlanner._send sets them; the slot the rest).
+_MEMBER_FIELDS = frozenset(
+    ("member_id", "member_name", "channel", "held_reason", "key", "phone", "body", "twiml_url")
+)
 
 
 @dataclass(frozen=True)
@@ -191,7 +185,14 @@ class _Slot:
     shared: dict  # PlannedSend's fields that are the same for every member
     voice: tuple[str, str]  # a call's twiml_url before and after the member id (voice_url's)
     zone: str
-    bodies: dict  # (language, name if the text says it) -> the text, filled as members need them
+    bodies: dict  # language, or (language, name) if the text says {name} -> the text, filled as needed
+    named: dict  # language -> whether the text says {name}
+
+    def __post_init__(self):
+        if self.shared.keys() | _MEMBER_FIELDS != PlannedSend.__dataclass_fields__.keys():  # a field added
+            raise TypeError(
+                f"PlannedSend's fields are not all set: {sorted(self.shared.keys() | _MEMBER_FIELDS)}"
+            )
 
 
 def voice_url(base_url: str, kind: str, member_id: int, occurrence_key: str) -> str:
@@ -638,6 +639,7 @@ class _GroupPlanner:
             (voice_head, f"&{urlencode({'occurrence': occ.key})}"),
             zone,
             {},
+            {},
         )
 
     def _send(self, member: MemberState, slot: _Slot) -> PlannedSend:
@@ -647,28 +649,34 @@ class _GroupPlanner:
             held = self._held(member, slot.kind, slot.send_at, slot.expires, slot.expired_reason)
             if held == "live exchange" and self.ahead is not None:
                 self.wake.append(member.last_inbound_at + timedelta(minutes=self.plan.live_exchange_minutes))
-        values = slot.shared.copy()
-        values["member_id"] = member.id
+        values = slot.shared.copy()  # with the member's fields below, every field (checked in _slot)
+        values["member_id"] = member_id = member.id
         values["member_name"] = member.name
         values["channel"] = member.channel
         values["held_reason"] = held
-        values["key"] = f"{slot.kind}:{member.id}{slot.key_tail}"
+        values["key"] = f"{slot.kind}:{member_id}{slot.key_tail}"
         values["phone"] = member.phone
         if member.channel == "voice":
             values["body"] = None
-            values["twiml_url"] = f"{slot.voice[0]}{member.id}{slot.voice[1]}"  # voice_url's, per member
+            values["twiml_url"] = f"{slot.voice[0]}{member_id}{slot.voice[1]}"  # voice_url's, per member
         else:
-            # A late send (first start, or after an outage) goes out now: "today"/"tomorrow" count from now.
+            # A text that says {name} is the member's own; one that does not is the same for a language.
             language = member.language
-            name = member.name if self._names(slot.kind, language) else ""
-            body = slot.bodies.get((language, name))
+            named = slot.named.get(language)
+            if named is None:
+                named = slot.named[language] = self._names(slot.kind, language)
+            words = (language, member.name) if named else language
+            body = slot.bodies.get(words)
             if body is None:
-                body = slot.bodies[language, name] = self.body(
+                # A late send (first start, or after an outage) goes out now: "today"/"tomorrow" count from now.
+                body = slot.bodies[words] = self.body(
                     slot.kind, member, slot.zone, slot.occ, max(slot.send_at, self.now)
                 )
             values["body"] = body
             values["twiml_url"] = None
-        return _planned(values)
+        send = object.__new__(PlannedSend)
+        object.__setattr__(send, "__dict__", values)
+        return send
 
     def _held(
         self, member: MemberState, kind: str, send_at: datetime, expires: datetime, expired_reason: str
