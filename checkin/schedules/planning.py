@@ -537,6 +537,7 @@ class _GroupPlanner:
             return []
         members = {m.id: m for m in self.group.members}
         occs: dict[str, Occurrence] = {}
+        slots: dict[tuple, _Slot | None] = {}
         out = []
         for prompt in prompts:
             member = members.get(prompt.member_id)
@@ -555,40 +556,17 @@ class _GroupPlanner:
                 continue
             zone = member.zone or self.group.zone
             nominal = prompt.prompted_at + timedelta(hours=self.plan.nudge_after_hours)
-            expires = nominal + timedelta(hours=self.plan.prompt_stale_hours)
-            send = self._one(
-                member,
-                zone,
-                "nudge",
-                occ,
-                nominal,
-                expires,
-                "stale",
-                occ_key,
-                start,
-                end,
-            )
-            if send is not None:
-                out.append(send)
+            # Prompts of one meeting mostly went out at one time: one slot for all their nudges in a zone.
+            slot_key = (zone, occ_key, nominal)
+            if slot_key not in slots:
+                expires = nominal + timedelta(hours=self.plan.prompt_stale_hours)
+                slots[slot_key] = self._slot(
+                    zone, "nudge", occ, nominal, expires, "stale", occ_key, start, end
+                )
+            slot = slots[slot_key]
+            if slot is not None:
+                out.append(self._send(member, slot))
         return out
-
-    def _one(
-        self,
-        member: MemberState,
-        zone: str,
-        kind: str,
-        occ: Occurrence,
-        nominal: datetime,
-        expires: datetime,
-        expired_reason: str,
-        key_middle: str,
-        start: datetime,
-        end: datetime,
-    ) -> PlannedSend | None:
-        """The send of `kind` to `member` (its outbox key "{kind}:{member id}:{key_middle}", made only for a
-        send returned), or None if it is not shown in [start, end)."""
-        slot = self._slot(zone, kind, occ, nominal, expires, expired_reason, key_middle, start, end)
-        return None if slot is None else self._send(member, slot)
 
     def _slot(
         self,
@@ -602,7 +580,8 @@ class _GroupPlanner:
         start: datetime,
         end: datetime,
     ) -> _Slot | None:
-        """What a send of `kind` to any member in `zone` is (None if it is not shown in [start, end))."""
+        """What a send of `kind` to any member in `zone` is (None if it is not shown in [start, end)); each
+        member's is made from it by `_send`, its outbox key "{kind}:{member id}:{key_middle}"."""
         send_at = self.effective(nominal, zone)
         held = None
         if kind == "reminder" and nominal >= expires:
