@@ -544,7 +544,7 @@ def _member_reply(session, member, message, kind, word, level, now, told=True) -
     if kind is None and message.channel == "sms" and answers.read(session, member, message, now).kind is None:
         # Free text the service cannot answer: a conversation waiting for a person, and a reply that
         # says honestly who reads it and when (a prompt's "reply with a number" still comes first).
-        waiting = inbox.receive(session, member, message, now)
+        waiting = inbox.receive(session, member, message, now, answer=special is None)
         return special or waiting
     return special or templates.render("received", lang, name=name)
 
