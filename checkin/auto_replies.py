@@ -13,6 +13,27 @@ STOP, START or HELP, an RSVP, a score and WHEN are answered every time: they nev
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, update
+from sqlalchemy.orm import Session
+
+from checkin.models import Member
 
 REPEAT_AFTER = timedelta(hours=4)
+
+
+def wordless_reply_due(session: Session, member_id: int, now: datetime) -> bool:
+    """Whether to answer this member's text with no words (and note that we do): one UPDATE that only
+    one of two such texts decided at once can win."""
+    won = session.execute(
+        update(Member)
+        .where(
+            Member.id == member_id,
+            or_(Member.wordless_replied_at.is_(None), Member.wordless_replied_at <= now - REPEAT_AFTER),
+        )
+        .values(wordless_replied_at=now)
+        .returning(Member.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    return won is not None

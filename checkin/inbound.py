@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from checkin import answers, consent, keywords, templates
+from checkin import answers, auto_replies, consent, keywords, templates
 from checkin.answers import asked
 from checkin.answers.parse import parse_rsvp, parse_score
 from checkin.channels import Channel, phone_of
@@ -537,6 +537,10 @@ def _member_reply(session, member, message, kind, word, level, now, told=True) -
         # No words: nothing to read as an answer, a keyword or consent, and nothing for a person to read
         # in the inbox. Said plainly in their language: a picture cannot be read; an empty text may be
         # words the carrier lost, and silence would let them think they were heard.
+        if not auto_replies.wordless_reply_due(session, member.id, now):
+            # Said a moment ago: an auto-responder sending us blanks must not ping-pong with it.
+            log.info("message=%s member=%s has no words; answered lately, not again", message.id, member.id)
+            return None
         log.info("message=%s member=%s has no words (media=%s)", message.id, member.id, message.media_count)
         return templates.render("picture_only" if message.media_count else "empty", lang, name=name)
     # RSVPs, WHEN, check-in scores: only now, so a crisis reply always wins.

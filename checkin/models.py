@@ -71,6 +71,9 @@ class Member(Base):
     channel: Mapped[str] = mapped_column(String(8), default="sms")
     status: Mapped[str] = mapped_column(String(12), default="active")
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When a text with no words was last answered ("reached us empty"): repeated at most once per
+    # checkin.auto_replies.REPEAT_AFTER, so two auto-responders cannot ping-pong.
+    wordless_replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # An erased member: an anonymous row that keeps the counts. The number survives only as a keyed
     # hash (checkin.crypto.digests), so a text from it is still known to be from someone who opted out.
