@@ -182,7 +182,7 @@ def _message_values(sms: InboundSms, *, member_id: int | None, staff_id: int | N
         from_number=sms.from_number,
         to_number=sms.to_number,
         body=sms.body,
-        media_count=sms.media or None,  # None when 0: left out of the claiming statement (_CLAIMED_COLUMNS)
+        media_count=sms.media or None,  # None when 0 (no files): the column says how many came, if any
         reply_body=None,
         status="received",
         error_code=None,
@@ -285,10 +285,15 @@ def _claim_as_member(
 # What the claiming statement binds of `_message_values`: member_id comes from the sender's row, and the
 # columns it always leaves None (staff_id, reply_body, error_code, ...) are left out, NULL as none has a
 # default. Fewer and shorter: psycopg caches its parse of a statement only up to 4096 characters.
-_CLAIMED_COLUMNS = tuple(
-    k
-    for k, v in _message_values(InboundSms("SM", "", "", ""), member_id=None, staff_id=None).items()
-    if k != "member_id" and v is not None
+_CLAIMED_COLUMNS = (
+    *(
+        k
+        for k, v in _message_values(InboundSms("SM", "", "", ""), member_id=None, staff_id=None).items()
+        if k != "member_id" and v is not None
+    ),
+    # None for a text without files, so the line above left it out, and a crisis, STOP or HELP sent
+    # with a picture (answered here, never stored undecided) lost how many files it carried.
+    "media_count",
 )
 
 

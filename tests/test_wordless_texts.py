@@ -167,3 +167,13 @@ def test_a_text_with_no_words_is_answered_again_only_once_the_period_has_passed(
     with db.session() as s:
         s.execute(update(Member).values(wordless_replied_at=utcnow() - REPEAT_AFTER))
     assert text(twilio, member.phone, "", pictures=1)[0] == [PICTURE_EN]
+
+
+@pytest.mark.parametrize("body", ["I want to end it all tonight", "STOP", "HELP"])
+def test_how_many_files_a_text_answered_at_once_carried_is_kept_too(twilio, db, member, body):
+    """A crisis, STOP or HELP is answered in the webhook's one claiming statement (PostgreSQL), which left
+    out how many files came with it: a picture with "I want to die" was stored as a text without one."""
+    answer, sid = text(twilio, member.phone, body, pictures=2)
+    assert answer  # answered at once, as without the picture
+    assert message(db, sid).media_count == 2
+    assert message(db, text(twilio, member.phone, body)[1]).media_count is None  # none: NULL, as before
