@@ -147,6 +147,29 @@ def connection_lost(exc: BaseException) -> bool:
     return isinstance(exc, sa.InvalidRequestError) and "closed" in str(exc).lower()
 
 
+def unreachable(exc: BaseException) -> bool:
+    """Whether `exc` says the database cannot be reached (refused, gone, shutting down, a terminated
+    backend), rather than that one statement failed: what a loop over rows should stop at (the next row
+    fails the same way) and what a worker logs once per outage. A deadlock, a serialization failure or a
+    statement timeout are OperationalErrors too, but the database answered: those are not outages."""
+    if not connection_lost(exc):
+        return False
+    orig = getattr(exc, "orig", None)
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return state is None or state.startswith(("08", "57P"))
+
+
+def brief(exc: BaseException, limit: int = 160) -> str:
+    """The exception's type and the first line of its message, for one log line: a database error's own
+    (the driver's) message, without SQLAlchemy's statement and link lines. Bound values are not in it:
+    the engine hides them and drops PostgreSQL's DETAIL line (drop_error_detail, above)."""
+    inner = getattr(exc, "orig", None) or exc
+    words = next((line.strip() for line in str(inner).splitlines() if line.strip()), "")
+    if len(words) > limit:
+        words = words[: limit - 3] + "..."
+    return f"{type(exc).__name__}: {words}" if words else type(exc).__name__
+
+
 @contextmanager
 def unit_of_work(session: Session) -> Iterator[Session]:
     """Commit `session` when the block ends, roll it back if the block raises, close it either way."""

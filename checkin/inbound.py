@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from checkin import answers, consent, keywords, templates
+from checkin import answers, auto_replies, consent, keywords, templates
 from checkin.answers import asked
 from checkin.answers.parse import parse_rsvp, parse_score
 from checkin.channels import Channel, phone_of
@@ -182,7 +182,7 @@ def _message_values(sms: InboundSms, *, member_id: int | None, staff_id: int | N
         from_number=sms.from_number,
         to_number=sms.to_number,
         body=sms.body,
-        media_count=sms.media or None,  # None when 0: left out of the claiming statement (_CLAIMED_COLUMNS)
+        media_count=sms.media or None,  # None when 0 (no files): the column says how many came, if any
         reply_body=None,
         status="received",
         error_code=None,
@@ -285,10 +285,15 @@ def _claim_as_member(
 # What the claiming statement binds of `_message_values`: member_id comes from the sender's row, and the
 # columns it always leaves None (staff_id, reply_body, error_code, ...) are left out, NULL as none has a
 # default. Fewer and shorter: psycopg caches its parse of a statement only up to 4096 characters.
-_CLAIMED_COLUMNS = tuple(
-    k
-    for k, v in _message_values(InboundSms("SM", "", "", ""), member_id=None, staff_id=None).items()
-    if k != "member_id" and v is not None
+_CLAIMED_COLUMNS = (
+    *(
+        k
+        for k, v in _message_values(InboundSms("SM", "", "", ""), member_id=None, staff_id=None).items()
+        if k != "member_id" and v is not None
+    ),
+    # None for a text without files, so the line above left it out, and a crisis, STOP or HELP sent
+    # with a picture (answered here, never stored undecided) lost how many files it carried.
+    "media_count",
 )
 
 
@@ -537,6 +542,10 @@ def _member_reply(session, member, message, kind, word, level, now, told=True) -
         # No words: nothing to read as an answer, a keyword or consent, and nothing for a person to read
         # in the inbox. Said plainly in their language: a picture cannot be read; an empty text may be
         # words the carrier lost, and silence would let them think they were heard.
+        if not auto_replies.wordless_reply_due(session, member.id, now):
+            # Said a moment ago: an auto-responder sending us blanks must not ping-pong with it.
+            log.info("message=%s member=%s has no words; answered lately, not again", message.id, member.id)
+            return None
         log.info("message=%s member=%s has no words (media=%s)", message.id, member.id, message.media_count)
         return templates.render("picture_only" if message.media_count else "empty", lang, name=name)
     # RSVPs, WHEN, check-in scores: only now, so a crisis reply always wins.
@@ -544,7 +553,7 @@ def _member_reply(session, member, message, kind, word, level, now, told=True) -
     if kind is None and message.channel == "sms" and answers.read(session, member, message, now).kind is None:
         # Free text the service cannot answer: a conversation waiting for a person, and a reply that
         # says honestly who reads it and when (a prompt's "reply with a number" still comes first).
-        waiting = inbox.receive(session, member, message, now)
+        waiting = inbox.receive(session, member, message, now, answer=special is None)
         return special or waiting
     return special or templates.render("received", lang, name=name)
 

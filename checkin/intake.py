@@ -31,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from checkin import keywords, outbox, quiet_hours
 from checkin.answers import asked
 from checkin.checkins import ANSWER_WINDOW, OPEN_LITERAL, CheckIn, open_prompt_id
-from checkin.db import connection_lost, utcnow
+from checkin.db import connection_lost, unreachable, utcnow
 from checkin.escalation import commands
 from checkin.escalation import service as escalation
 from checkin.escalation.models import EscalationEvent
@@ -302,7 +302,9 @@ def sweep(
         try:
             if decide_stored(db, message_id, context=context) is not False:
                 done += 1
-        except Exception:
+        except Exception as exc:
+            if unreachable(exc):  # the rest would fail the same way, each with its traceback
+                raise
             log.exception("deciding stored message=%s failed; left for the next sweep", message_id)
     if ids:
         log.warning("intake sweeper decided %d of %d text(s) left undecided", done, len(ids))

@@ -71,6 +71,9 @@ class Member(Base):
     channel: Mapped[str] = mapped_column(String(8), default="sms")
     status: Mapped[str] = mapped_column(String(12), default="active")
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When a text with no words was last answered ("reached us empty"): repeated at most once per
+    # checkin.auto_replies.REPEAT_AFTER, so two auto-responders cannot ping-pong.
+    wordless_replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # An erased member: an anonymous row that keeps the counts. The number survives only as a keyed
     # hash (checkin.crypto.digests), so a text from it is still known to be from someone who opted out.
@@ -244,8 +247,8 @@ class Message(Base):
     # For inbound messages: the answer we gave, so a retried webhook gets the same one.
     reply_body: Mapped[str | None] = mapped_column(EncryptedText)
     # Pictures or other files an inbound text carried (Twilio's NumMedia; the files stay with Twilio): what
-    # tells a picture sent alone from an empty text. NULL: none, or not kept (a text decided in the
-    # webhook's one claiming statement on PostgreSQL: a crisis, STOP; every text without words is kept).
+    # tells a picture sent alone from an empty text. NULL: none. Kept for every inbound text, those
+    # answered in the webhook (a crisis, STOP, HELP) as those stored for a worker.
     media_count: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
     error_code: Mapped[int | None] = mapped_column(Integer)

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from checkin import consent
 from checkin.db import utcnow
@@ -52,31 +53,21 @@ def apply(db, update: StatusUpdate, rules) -> bool:
     from checkin import outbox
 
     with db.session() as session:
-        message = session.scalar(select(Message).where(Message.provider_sid == update.sid))
+        # Locked: two callbacks for one message (Twilio sends "sent" and "delivered" within
+        # milliseconds) are applied one after the other, so a later stage is never overwritten by an
+        # earlier one and a final status fires its hooks once.
+        message = _locked_message(session, update.sid)
         item = session.get(OutboxItem, update.outbox_id) if update.outbox_id else None
         if item is not None and item.provider_sid not in (None, update.sid):
             item = None  # the callback's outbox id does not match the SID we recorded: trust the SID
         if message is None and item is not None:
-            # The worker died after Twilio accepted the message but before it recorded the SID:
-            # the callback tells us it was sent, so the sweeper must not send it again.
-            if item.state in ("sending", "pending"):
-                item.state = "sent"
-                item.sent_at = utcnow()
-            item.provider_sid = update.sid
-            message = Message(
-                direction="outbound",
-                channel=item.channel,
-                provider_sid=update.sid,
-                member_id=item.member_id,
-                staff_id=item.staff_id,
-                from_number=update.from_number or item.from_number or "",
-                to_number=item.to_number,
-                body=item.body,
-                status="queued",
-                outbox_id=item.id,
-            )
-            session.add(message)
-            log.warning("status reconciled outbox=%s sid=%s", item.id, update.sid)
+            # The worker died after Twilio accepted the message but before it recorded the SID: the
+            # callback tells us it was sent. Another callback for it may be recording it right now:
+            # wait for it on the outbox row, then look again.
+            session.refresh(item, with_for_update=True)
+            message = _locked_message(session, update.sid)
+            if message is None and item.provider_sid in (None, update.sid):
+                message = _reconcile(session, item, update)
         if message is None:
             log.info("status for unknown sid=%s ignored", update.sid)
             return False
@@ -105,6 +96,42 @@ def apply(db, update: StatusUpdate, rules) -> bool:
             _fire_call_hooks(session, session.get(OutboxItem, message.outbox_id), update, rules)
         log.info("status sid=%s status=%s code=%s", update.sid, update.status, update.error_code)
         return True
+
+
+def _locked_message(session, sid: str) -> Message | None:
+    return session.scalar(select(Message).where(Message.provider_sid == sid).with_for_update())
+
+
+def _reconcile(session, item: OutboxItem, update: StatusUpdate) -> Message:
+    """Record the send a callback tells us of, so that the sweeper does not send it again."""
+    if item.state in ("sending", "pending"):
+        item.state = "sent"
+        item.sent_at = utcnow()
+    item.provider_sid = update.sid
+    message = Message(
+        direction="outbound",
+        channel=item.channel,
+        provider_sid=update.sid,
+        member_id=item.member_id,
+        staff_id=item.staff_id,
+        from_number=update.from_number or item.from_number or "",
+        to_number=item.to_number,
+        body=item.body,
+        status="queued",
+        outbox_id=item.id,
+    )
+    try:
+        with session.begin_nested():
+            session.add(message)
+    except IntegrityError:
+        # The worker that sent it recorded it meanwhile (it does not wait on the outbox row's lock):
+        # that row is the message.
+        found = _locked_message(session, update.sid)
+        if found is None:
+            raise
+        return found
+    log.warning("status reconciled outbox=%s sid=%s", item.id, update.sid)
+    return message
 
 
 def _fire_call_hooks(session, item: OutboxItem | None, update: StatusUpdate, rules) -> None:

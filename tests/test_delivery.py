@@ -382,3 +382,50 @@ def test_a_stop_stored_while_a_send_waits_for_its_turn_cancels_it(runtime, fake_
     assert outcome.state == "cancelled"
     assert fake_twilio.messages() == []
     assert item_state(runtime.db, item.id).state == "cancelled"
+
+
+def test_two_callbacks_at_once_for_an_unrecorded_send_record_it_once(
+    postgres_only, runtime, member, monkeypatch
+):
+    """Twilio's "sent" and "delivered" for a send the worker died before recording, arriving together:
+    each looked for the message, found none, and wrote one; the second raised IntegrityError (a 500, and
+    its status was lost). Now the second waits for the first and applies its status to the same row."""
+    import threading
+
+    from checkin import status
+
+    item = write(runtime.db, member_id=member.id)
+    with runtime.db.session() as s:
+        assert outbox.claim(s, item.id, utcnow(), 120)
+    sid = "SM" + "d" * 32
+    # Hold each callback just after it decided to record the message, until the other got there too
+    # (or 2 s: with the fix, the second waits for the first's commit instead and never gets there).
+    both_there = threading.Barrier(2, timeout=2)
+    warning = status.log.warning
+
+    def wait_for_the_other(*args):
+        try:
+            both_there.wait()
+        except threading.BrokenBarrierError:
+            pass
+        warning(*args)
+
+    monkeypatch.setattr(status.log, "warning", wait_for_the_other)
+    errors = []
+
+    def callback(state):
+        try:
+            status.apply(runtime.db, status.StatusUpdate(sid, state, outbox_id=item.id), runtime.rules)
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=callback, args=(state,)) for state in ("sent", "delivered")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    with runtime.db.session() as s:
+        [message] = s.scalars(select(Message).where(Message.provider_sid == sid)).all()
+        assert message.status == "delivered" and message.outbox_id == item.id
+    assert item_state(runtime.db, item.id).state == "sent"

@@ -217,13 +217,13 @@ def test_a_message_right_after_a_database_restart_is_stored(
     from checkin import db as db_module
 
     monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 3600.0)  # used a moment ago: no ping
-    replies(twilio.sms(member.phone, "first"))
+    replies(twilio.sms(member.phone, "WHEN"))  # not free text: the inbox's answer is still to come
     _kill_pooled_connections(db)
     with caplog.at_level("WARNING", logger="checkin.inbound"):
         assert replies(twilio.sms(member.phone, "second")) == [NOBODY_READS_SAM]
     assert "retrying once" in caplog.text
     with db.session() as s:
-        assert s.scalars(select(Message.body).order_by(Message.id)).all() == ["first", "second"]
+        assert s.scalars(select(Message.body).order_by(Message.id)).all() == ["WHEN", "second"]
 
 
 def test_a_connection_idle_in_the_pool_is_checked_before_use(
@@ -231,7 +231,7 @@ def test_a_connection_idle_in_the_pool_is_checked_before_use(
 ):
     from checkin import db as db_module
 
-    replies(twilio.sms(member.phone, "first"))
+    replies(twilio.sms(member.phone, "WHEN"))  # not free text: the inbox's answer is still to come
     _kill_pooled_connections(db)
     monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 0.0)  # as if it had sat idle for a while
     with caplog.at_level("WARNING", logger="checkin.inbound"):

@@ -451,3 +451,33 @@ def test_the_automatic_reply_is_shown_once_with_its_delivery_state(
         page = frankie.get(path).get_data(as_text=True)
         assert page.count("A facilitator will read your message") == 1, path
         assert "automatic reply, waiting at Twilio" in page, path  # as sent, until Twilio reports
+
+
+@pytest.mark.parametrize("reads", [True, False], ids=["staffed", "nobody-reads"])
+def test_the_automatic_answer_is_repeated_to_a_later_text_at_most_once_per_period(
+    db, twilio, world, member, reads
+):
+    """A member writing again later is answered again (the answer used to be said once per conversation:
+    days of silence while nobody closed it), but not a moment later (an auto-responder at the other end
+    would ping-pong with "Nobody reads texts to this number" for as long as both run). A crisis is
+    answered every time."""
+    from sqlalchemy import update
+
+    from checkin.auto_replies import REPEAT_AFTER
+    from checkin.schedules.service import set_plan
+
+    if not reads:
+        with db.session() as s:
+            set_plan(s, world.group.id, inbox_answer_hours=0)
+    words = "A facilitator will read" if reads else "Nobody reads texts"
+    [first] = reply(twilio, member.phone, "sorry, I got the day wrong")
+    assert words in first
+    assert reply(twilio, member.phone, "I'm driving, I'll text you back later") == []  # a loop stops here
+    [crisis] = reply(twilio, member.phone, "I want to end it all tonight")
+    assert "988" in crisis and words not in crisis
+    with db.session() as s:  # the member was told longer ago than the period
+        s.execute(update(Conversation).values(replied_at=utcnow() - REPEAT_AFTER))
+    assert reply(twilio, member.phone, "me again about the tuesday meeting") == [first]
+    assert reply(twilio, member.phone, "and about the room") == []
+    [c] = conversations(db)
+    assert c.messages == 4  # every text filed for a person all the same

@@ -2,10 +2,12 @@
 TwiML; a worker decides it once, and its reply reaches the member by REST. A crisis, urgent, STOP or
 HELP text is still answered and escalated in the webhook itself, whatever the queue is doing."""
 
+import logging
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from checkin import intake
 from checkin.db import utcnow
@@ -129,7 +131,7 @@ def test_a_reply_to_a_text_in_the_members_night_goes_at_once_but_a_late_one_wait
     twilio.sms(member.phone, "can't sleep, just saying hi", sid="SM" + "3" * 32)
     fresh = jobs.decide_text(no_worker[0], runtime=runtime)
     assert deliver_item(runtime, fresh).state == "sent"  # the answer to her own text, at once
-    twilio.sms(member.phone, "still up", sid="SM" + "4" * 32)
+    twilio.sms(member.phone, "WHEN", sid="SM" + "4" * 32)  # answered every time (free text: once a while)
     late = jobs.decide_text(no_worker[1], runtime=runtime)
     # Decided and sent long after the text (an outage): no longer an answer she waits for at 3 a.m.
     later = utcnow() + intake.FRESH_REPLY + timedelta(minutes=1)
@@ -181,8 +183,8 @@ def test_texts_ring_once_for_a_job_that_decides_them_all_and_a_later_text_rings_
     with db.session() as s:
         assert s.scalar(select(func.count()).where(Message.status == intake.UNDECIDED)) == 0
         replies = s.scalars(select(OutboxItem.body).where(OutboxItem.purpose == intake.REPLY_PURPOSE)).all()
-    assert len(replies) == 3
-    assert texts_to(fake_twilio, member.phone)  # the first answer (the inbox promises a reader once)
+    assert len(replies) == 1  # the inbox's answer, said to the first; the next two were told a moment ago
+    assert texts_to(fake_twilio, member.phone)
     assert twiml(twilio.sms(member.phone, "one more thing", sid="SM" + "9" * 32)) == []
     assert queue.count == 1  # the bell rang again
     Worker([INBOUND_QUEUE], connection=runtime.redis, runtime=runtime).work(burst=True)
@@ -301,3 +303,71 @@ def test_a_routine_answer_still_waiting_is_dropped_once_a_later_text_was_a_crisi
     item_id = jobs.decide_text(stored, runtime=runtime)
     assert deliver_item(runtime, item_id).state == "cancelled"
     assert texts_to(fake_twilio, member.phone) == []
+
+
+def _database_gone():
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    return OperationalError("SELECT", {}, psycopg.OperationalError("connection failed: server closed"))
+
+
+def test_a_database_outage_stops_the_deciding_loops_at_the_first_text_not_a_traceback_per_text(
+    twilio, db, runtime, member, no_worker, monkeypatch, caplog
+):
+    """Deciding stored texts one by one, a text's own failure is logged and the others go on; but with
+    the database gone each next text fails the same way, and the worker logged ~135 lines of traceback
+    per text. The loop stops at the first, and the job fails once (the worker logs that once)."""
+    for n in range(3):
+        assert twiml(twilio.sms(member.phone, f"doing ok, day {n}", sid=f"SM{n:032d}")) == []
+    tried = []
+
+    def gone(_db, message_id, **_kw):
+        tried.append(message_id)
+        raise _database_gone()
+
+    monkeypatch.setattr(intake, "decide_stored", gone)
+    caplog.set_level(logging.INFO)
+    with pytest.raises(OperationalError):
+        jobs.decide_waiting(runtime=runtime, turn=60)
+    with pytest.raises(OperationalError):
+        intake.sweep(db, utcnow() + intake.GRACE + timedelta(seconds=1))
+    assert len(tried) == 2, tried  # one text each, not all three each
+    assert "deciding stored message" not in caplog.text
+    # A text's own bug still costs only that text.
+    tried.clear()
+    monkeypatch.setattr(intake, "decide_stored", lambda _db, mid, **_kw: tried.append(mid) or 1 / 0)
+    assert jobs.decide_waiting(runtime=runtime, turn=60) == 0
+    assert len(tried) == 3 and caplog.text.count("deciding stored message") == 3
+
+
+def test_a_worker_logs_a_database_outage_once_then_a_line_per_failed_job_and_once_when_it_is_back(
+    db, runtime, monkeypatch, caplog
+):
+    """Every cron duty fails while the database is away (the sweeps every 2 s, the escalation tick), and
+    RQ logged each with its traceback: ~770 lines in a 21 s outage. Now: the first with its traceback, a
+    line per job after it, a line when a job runs again."""
+    from rq import Queue
+
+    from checkin.adapters.rq_dispatch import INBOUND_QUEUE
+    from workers.worker import Worker
+
+    real, calls = intake.undecided_ids, []
+
+    def down_three_times(*args, **kwargs):
+        calls.append(1)
+        if len(calls) <= 3:
+            raise _database_gone()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(intake, "undecided_ids", down_three_times)
+    queue = Queue(INBOUND_QUEUE, connection=runtime.redis)
+    for _ in range(4):
+        queue.enqueue(jobs.sweep_undecided)
+    caplog.set_level(logging.INFO)
+    Worker([queue], connection=runtime.redis, runtime=runtime).work(burst=True)
+    assert len(calls) == 4
+    assert caplog.text.count("Traceback") == 1, caplog.text
+    assert sum("DATABASE UNREACHABLE" in r.getMessage() for r in caplog.records) == 1
+    assert sum("database is still unreachable" in r.getMessage() for r in caplog.records) == 2
+    assert sum("database answers again" in r.getMessage() for r in caplog.records) == 1

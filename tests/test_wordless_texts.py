@@ -80,8 +80,14 @@ def test_a_picture_alone_is_kept_and_answered_that_only_words_can_be_read(twilio
     assert count(db, Conversation) == 0 and count(db, Escalation) == 0
 
 
-def test_a_spanish_member_is_answered_in_spanish(twilio, spanish_member):
+def test_a_spanish_member_is_answered_in_spanish(twilio, db, spanish_member):
+    from sqlalchemy import update
+
+    from checkin.models import Member
+
     assert text(twilio, spanish_member.phone, "")[0] == [EMPTY_ES]
+    with db.session() as s:  # answered again only after a while (the next test): as if it had passed
+        s.execute(update(Member).values(wordless_replied_at=None))
     assert text(twilio, spanish_member.phone, "", pictures=1)[0] == [PICTURE_ES]
 
 
@@ -144,3 +150,30 @@ def test_a_num_media_twilio_would_never_send_is_refused_with_the_reason(twilio, 
 def test_ten_pictures_the_most_twilio_sends_are_taken(twilio, db, member):
     answer, sid = text(twilio, member.phone, "", pictures=10)
     assert answer == [PICTURE_EN] and message(db, sid).media_count == 10
+
+
+def test_a_text_with_no_words_is_answered_again_only_once_the_period_has_passed(twilio, db, member):
+    """Two auto-responders (or a phone that sends blanks) must not ping-pong with "your text reached us
+    empty"; a person sending a blank again later is answered again, and a crisis every time."""
+    from sqlalchemy import update
+
+    from checkin.auto_replies import REPEAT_AFTER
+    from checkin.models import Member
+
+    assert text(twilio, member.phone, "")[0] == [EMPTY_EN]
+    assert text(twilio, member.phone, "")[0] == []
+    assert text(twilio, member.phone, "", pictures=1)[0] == []  # the same loop, a picture this time
+    assert "988" in text(twilio, member.phone, "I want to end it all tonight")[0][0]
+    with db.session() as s:
+        s.execute(update(Member).values(wordless_replied_at=utcnow() - REPEAT_AFTER))
+    assert text(twilio, member.phone, "", pictures=1)[0] == [PICTURE_EN]
+
+
+@pytest.mark.parametrize("body", ["I want to end it all tonight", "STOP", "HELP"])
+def test_how_many_files_a_text_answered_at_once_carried_is_kept_too(twilio, db, member, body):
+    """A crisis, STOP or HELP is answered in the webhook's one claiming statement (PostgreSQL), which left
+    out how many files came with it: a picture with "I want to die" was stored as a text without one."""
+    answer, sid = text(twilio, member.phone, body, pictures=2)
+    assert answer  # answered at once, as without the picture
+    assert message(db, sid).media_count == 2
+    assert message(db, text(twilio, member.phone, body)[1]).media_count is None  # none: NULL, as before

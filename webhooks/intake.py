@@ -30,7 +30,7 @@ from flask import Flask, current_app, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
-from checkin.db import connection_lost, utcnow
+from checkin.db import brief, connection_lost, utcnow
 from checkin.spool import SpooledRequest
 
 log = logging.getLogger("checkin.intake")
@@ -94,17 +94,6 @@ def spooled(degraded: Degraded, *, retry: bool = True, fallback: bool = False, k
 
 def _sid() -> str:
     return request.form.get("MessageSid") or request.form.get("CallSid") or ""
-
-
-def brief(exc: BaseException, limit: int = 160) -> str:
-    """The exception's type and the first line of its message, for one log line: a database error's own
-    (the driver's) message, without SQLAlchemy's statement and link lines. Bound values are not in it:
-    the engine hides them and drops PostgreSQL's DETAIL line (checkin.db)."""
-    inner = getattr(exc, "orig", None) or exc
-    words = next((line.strip() for line in str(inner).splitlines() if line.strip()), "")
-    if len(words) > limit:
-        words = words[: limit - 3] + "..."
-    return f"{type(exc).__name__}: {words}" if words else type(exc).__name__
 
 
 def _traceback_once(failure: Exception) -> None:

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from checkin import intake, outbox
 from checkin.bootstrap import Runtime
-from checkin.db import utcnow
+from checkin.db import unreachable, utcnow
 from workers.queues import enqueue_deliveries
 from workers.worker import takes_runtime
 
@@ -116,7 +116,9 @@ def decide_waiting(*, runtime: Runtime, batch: int = 200, turn: float | None = N
             try:
                 if intake.decide_stored(runtime.db, message_id, context=runtime.escalation) is not False:
                     taken += 1
-            except Exception:  # this one stays undecided for the sweeper; the others go on
+            except Exception as exc:  # this one stays undecided for the sweeper; the others go on
+                if unreachable(exc):  # ...unless the database is gone: the next would fail the same way
+                    raise
                 log.exception("deciding stored message=%s failed; left for the sweeper", message_id)
         done += taken
         if not taken:  # none left, or all being decided by another job (it has them; else the sweeper)

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from checkin.adapters.rq_dispatch import enqueue_planning
 from checkin.bootstrap import Runtime
-from checkin.db import utcnow
+from checkin.db import unreachable, utcnow
 from checkin.schedules import due_index, load_config
 from checkin.schedules.tick import TickResult, housekeeping, write_due, write_groups
 from workers.worker import takes_runtime
@@ -89,7 +89,7 @@ def plan_groups(group_ids: list[int], now=None, *, runtime: Runtime) -> int:
         with rt.db.session() as session:
             results.append(write_groups(session, now, sorted(seq.items()), **kwargs))
     except Exception as exc:
-        if len(seq) <= 1:
+        if len(seq) <= 1 or unreachable(exc):  # the database gone: one by one would fail each, loudly
             raise
         log.warning(
             "planning job of %d groups failed (%s); planning them one by one", len(seq), type(exc).__name__
@@ -98,7 +98,9 @@ def plan_groups(group_ids: list[int], now=None, *, runtime: Runtime) -> int:
             try:
                 with rt.db.session() as session:
                     results.append(write_groups(session, now, [(gid, seq[gid])], **kwargs))
-            except Exception:
+            except Exception as exc:
+                if unreachable(exc):
+                    raise
                 log.exception("planning failed group=%s", gid)
                 failed.append(gid)
     with rt.db.session() as session:

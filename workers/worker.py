@@ -20,10 +20,12 @@ from typing import TypeVar
 
 import redis.exceptions
 from rq import SimpleWorker
-from rq.exceptions import StopRequested
+from rq.exceptions import DeserializationError, StopRequested
 from rq.job import Job
+from rq.job_lifecycle import call_exception_handlers
 
 from checkin.bootstrap import Runtime
+from checkin.db import brief, unreachable
 from workers.outage import OutageLog
 
 # What Redis going away looks like to redis-py; anything else is a bug and RQ's own handling applies.
@@ -59,6 +61,7 @@ class Worker(SimpleWorker):
         self.job_class = RuntimeJob
         self._runtime = runtime
         self._outage: OutageLog | None = None
+        self._db_outage: OutageLog | None = None
 
     @property
     def runtime(self) -> Runtime:
@@ -167,7 +170,35 @@ class Worker(SimpleWorker):
 
     def perform_job(self, job: Job, queue, execution) -> bool:
         job.runtime = self.runtime
-        return super().perform_job(job, queue, execution)
+        ok = super().perform_job(job, queue, execution)
+        if ok and self._db_outage is not None:
+            self._db_outage.recovered(f"job {job.id} ran")
+        return ok
+
+    # --- a database outage ---------------------------------------------------------------------------
+    # Every cron duty (sweeps every 2 s, the escalation tick, planning) fails while the database is away,
+    # and RQ logs each failed job with its traceback: ~135 lines of chained connection errors a job, ~800
+    # lines in a 20 s outage. The first such failure is logged as RQ would (traceback included), once;
+    # the next are a line each; a job that runs again ends it with one line. Each job is still failed as
+    # RQ fails it (the failed registry keeps its traceback); the cron duties run again at their interval.
+
+    def handle_exception(self, job: Job, *exc_info):
+        exc = exc_info[1]
+        if exc is None or not unreachable(exc):
+            super().handle_exception(job, *exc_info)
+            return
+        outage = self._db_outage or OutageLog(self.log, f"Worker {self.name}", dependency="database")
+        self._db_outage = outage
+        doing = f"job {job.id} ({_func_name(job)}) failed; jobs that need it fail until it answers"
+        if not outage.failed(exc, doing, reason=brief(exc), traceback=True):
+            self.log.warning(
+                "Worker %s: job %s (%s) failed: the database is still unreachable (%s)",
+                self.name,
+                job.id,
+                _func_name(job),
+                type(exc).__name__,
+            )
+        call_exception_handlers(self._exc_handlers, job, *exc_info)
 
     def unsubscribe(self) -> None:
         """RQ's, with the wait for the command thread bounded. redis-py 8's PubSubWorkerThread.stop() joins
@@ -179,3 +210,10 @@ class Worker(SimpleWorker):
             self.pubsub.unsubscribe()
             self.pubsub_thread.stop(timeout=1)
             self.pubsub.close()
+
+
+def _func_name(job: Job) -> str:
+    try:
+        return job.func_name
+    except DeserializationError:
+        return "<DeserializationError>"

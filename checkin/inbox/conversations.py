@@ -4,7 +4,7 @@
 for a member's text that is not a keyword, a score, an RSVP or WHEN, and not urgent or crisis (those
 keep their escalation path). It files the text in the member's open conversation with the group they
 wrote to and returns the honest automatic reply: who reads it and when, or, when nobody can, the
-group's number and 988.
+group's number and 988, repeated to a later text at most once per auto_replies.REPEAT_AFTER.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from checkin import templates
+from checkin.auto_replies import REPEAT_AFTER
 from checkin.db import utcnow
 from checkin.inbox.models import OPEN_SQL, OPEN_STATES, Conversation, ConversationState
 from checkin.models import Group, GroupMember, GroupStaff, Member, Message, StaffUser
@@ -42,9 +43,13 @@ def within(hours: float, language: str) -> str:
     return hours_.format(n=f"{hours:g}")
 
 
-def receive(session: Session, member: Member, message: Message, now: datetime | None = None) -> str | None:
+def receive(
+    session: Session, member: Member, message: Message, now: datetime | None = None, *, answer: bool = True
+) -> str | None:
     """File `message` (a member's free text) in their open conversation and return the reply: the
-    automatic one when this text opened the conversation, None when it joined an open one.
+    automatic one when this text opened the conversation or when it was last given REPEAT_AFTER ago
+    or more, None otherwise (checkin.auto_replies). `answer=False`: the member gets another answer to
+    this text (a prompt's "reply with a number"); the text is filed, and the inbox's answer is still due.
 
     Two statements on every free text: one reads the group, its plan's answer time and whether anyone
     reads its inbox; one opens the conversation or joins the open one (an upsert on the index that
@@ -57,23 +62,25 @@ def receive(session: Session, member: Member, message: Message, now: datetime | 
     if found is None:  # a member of no group: nobody's inbox shows them
         return templates.render("received", lang, name=name)
     group_id, phone_number, overrides, has_readers = found
-    conversation_id, messages, state = _open_or_join(session, group_id, member.id, message.id, now)
+    conversation_id, reply_due = _open_or_join(session, group_id, member.id, message.id, now, answer)
     hours = _answer_hours(group_id, overrides)
     staffed = hours > 0 and bool(has_readers)
     log.info(
-        "inbox message=%s member=%s conversation=%s group=%s%s",
+        "inbox message=%s member=%s conversation=%s group=%s%s%s",
         message.id,
         member.id,
         conversation_id,
         group_id,
         "" if staffed else " (nobody reads it)",
+        "" if reply_due else " (answered lately: no repeat)",
     )
-    if not staffed:  # every text: nobody will read it, so the member must not think somebody does
-        return templates.render("inbox_unread", lang, name=name, number=phone_number or "988")
-    if messages > 1 or state != ConversationState.WAITING:
-        # Said once, when the conversation opened: a text that joins it gets no second promise, nor one
-        # once a person has taken or answered it, until it is closed and the next text opens a new one.
+    if not reply_due:
+        # Told a moment ago (checkin.auto_replies): said again only once REPEAT_AFTER has passed, so an
+        # auto-responder at the other end cannot ping-pong with it, and a person writing again later
+        # hears it again rather than silence for as long as the conversation stays open.
         return None
+    if not staffed:  # nobody will read it, so the member must not think somebody does
+        return templates.render("inbox_unread", lang, name=name, number=phone_number or "988")
     return templates.render("inbox_waiting", lang, name=name, within=within(hours, lang))
 
 
@@ -118,17 +125,26 @@ def _answer_hours(group_id: int, overrides: dict | None) -> float:
 
 
 def _open_or_join(
-    session: Session, group_id: int, member_id: int, message_id: int, now: datetime
-) -> tuple[int, int, str]:
+    session: Session, group_id: int, member_id: int, message_id: int, now: datetime, answer: bool = True
+) -> tuple[int, bool]:
     """The id of the member's open conversation with the group, opened if there is none, with this
-    message counted; its count of messages now (1: this one opened it) and its state: one INSERT ...
-    ON CONFLICT DO UPDATE ... RETURNING (PostgreSQL and SQLite)."""
+    message counted; and whether the automatic answer is due (the conversation is new, or it was last
+    given REPEAT_AFTER ago or more, and is noted as given now): one INSERT ... ON CONFLICT DO UPDATE ...
+    RETURNING (PostgreSQL and SQLite), so of two texts decided at once only one repeats it. `answer`
+    False: the text is counted, and the answer is neither given nor noted."""
     statement = _open_or_join_statement(session.get_bind().dialect.name)
-    conversation_id, messages, state = session.execute(
+    conversation_id, reply_due = session.execute(
         statement,
-        {"o_group_id": group_id, "o_member_id": member_id, "o_message_id": message_id, "o_now": now},
+        {
+            "o_group_id": group_id,
+            "o_member_id": member_id,
+            "o_message_id": message_id,
+            "o_now": now,
+            "o_replied_at": now if answer else None,
+            "o_repeat_from": now - REPEAT_AFTER,
+        },
     ).one()
-    return conversation_id, messages, state
+    return conversation_id, bool(reply_due)
 
 
 @cache  # per dialect, built once with bound parameters (building it and its cache key cost more than running it)
@@ -141,6 +157,7 @@ def _open_or_join_statement(dialect: str):
     else:  # pragma: no cover - the two databases this service runs on
         raise RuntimeError(f"no upsert for {dialect}")
     now = bindparam("o_now", type_=table.c.opened_at.type)
+    repeat_from = bindparam("o_repeat_from", type_=table.c.replied_at.type)
     statement = insert(table).values(
         group_id=bindparam("o_group_id", type_=table.c.group_id.type),
         member_id=bindparam("o_member_id", type_=table.c.member_id.type),
@@ -151,6 +168,7 @@ def _open_or_join_statement(dialect: str):
         opened_at=now,
         last_message_at=now,
         updated_at=now,
+        replied_at=bindparam("o_replied_at", type_=table.c.replied_at.type),
     )
     # Counted in SQL: two texts of one member stored at once must both count.
     return statement.on_conflict_do_update(
@@ -162,8 +180,16 @@ def _open_or_join_statement(dialect: str):
             "last_message_id": statement.excluded.last_message_id,
             "last_message_at": statement.excluded.last_message_at,
             "updated_at": statement.excluded.updated_at,
+            "replied_at": case(
+                (
+                    statement.excluded.replied_at.is_not(None)
+                    & or_(table.c.replied_at.is_(None), table.c.replied_at <= repeat_from),
+                    statement.excluded.replied_at,
+                ),
+                else_=table.c.replied_at,
+            ),
         },
-    ).returning(table.c.id, table.c.messages, table.c.state)
+    ).returning(table.c.id, (table.c.replied_at == now).label("reply_due"))
 
 
 def open_for(session: Session, member_id: int, group_id: int | None = None) -> Conversation | None:

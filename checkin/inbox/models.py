@@ -49,6 +49,9 @@ class Conversation(Base):
     last_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_message_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the member was last sent the automatic answer (who reads this, or that nobody does): said
+    # again to a later text at most once per checkin.auto_replies.REPEAT_AFTER.
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     done_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
