@@ -239,6 +239,11 @@ def _unguard(cell: str) -> str:
     return cell
 
 
+# No member can have agreed to texts from this service before it could text them: a year such as 1890 is
+# a typo (or a birth date in the wrong column), and a consent record that says it proves nothing.
+EARLIEST_CONSENT = date(2000, 1, 1)
+
+
 def parse_date(raw: str, today: date) -> date:
     for fmt in DATE_FORMATS:
         try:
@@ -247,6 +252,10 @@ def parse_date(raw: str, today: date) -> date:
             continue
         if day > today:
             raise ValidationError(f"consent_date {raw!r} is in the future")
+        if day < EARLIEST_CONSENT:
+            raise ValidationError(
+                f"consent_date {raw!r} is before {EARLIEST_CONSENT.year}: type the day they agreed to texts"
+            )
         return day
     raise ValidationError(f"consent_date {raw!r} is not a date like 2026-11-30 or 11/30/2026")
 

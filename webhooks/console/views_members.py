@@ -82,6 +82,7 @@ def _form(values: dict, member: Member | None, problems: dict | None = None, sta
         channels=CHANNEL_NAMES,
         sources=member_import.CONSENT_SOURCES,
         today=utcnow().date().isoformat(),
+        earliest=member_import.EARLIEST_CONSENT.isoformat(),
         member=member,
     ), status
 
@@ -98,7 +99,10 @@ def _consent(problems, values: dict) -> tuple[str | None, date | None]:
         try:
             day = member_import.parse_date(values["consent_date"], utcnow().date())
         except ValidationError as exc:
-            problems.add("consent_date", str(exc).replace("consent_date ", ""))
+            # Named in the summary too, as the field's label says it ("When they agreed: '1890-05-01' ...").
+            problems.add(
+                "consent_date", "When they agreed: " + str(exc).replace("consent_date ", ""), named=True
+            )
     return source, day
 
 
