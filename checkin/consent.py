@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from functools import cache
 
 from sqlalchemy import and_, bindparam, exists, or_, select
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from checkin import crypto
 from checkin.channels import phone_of
-from checkin.models import ConsentEvent, Member, MemberStatus, NumberOptOut
+from checkin.models import ConsentEvent, Member, MemberStatus, Message, NumberOptOut
 
 log = logging.getLogger("checkin.consent")
 
@@ -106,7 +107,7 @@ def apply_number_opt_out(session: Session, member: Member) -> bool:
     if earlier is None:
         return False
     member.status = MemberStatus.OPTED_OUT.value
-    source = f"before-added:{earlier.source}"[:40]
+    source = f"{BEFORE_ADDED}{earlier.source}"[:40]
     session.add(
         ConsentEvent(member_id=member.id, kind="opt_out", source=source, message_id=earlier.message_id)
     )
@@ -114,6 +115,29 @@ def apply_number_opt_out(session: Session, member: Member) -> bool:
     session.flush()
     log.info("member=%s added opted out: their number said STOP before they were added", member.id)
     return True
+
+
+BEFORE_ADDED = "before-added:"
+
+
+def added_opted_out(session: Session, member: Member) -> tuple[str, datetime | None] | None:
+    """Why `member` was added opted out, if their number had said STOP before they were added: how it
+    said so (the earlier opt-out's source, "keyword:STOP") and when (its text's time; None once the text
+    is gone). None if they were not added so."""
+    event = session.scalar(
+        select(ConsentEvent)
+        .where(ConsentEvent.member_id == member.id, ConsentEvent.source.startswith(BEFORE_ADDED))
+        .order_by(ConsentEvent.id.desc())
+        .limit(1)
+    )
+    if event is None:
+        return None
+    said_at = (
+        session.scalar(select(Message.created_at).where(Message.id == event.message_id))
+        if event.message_id
+        else None
+    )
+    return event.source.removeprefix(BEFORE_ADDED), said_at
 
 
 class OptedOutNumbers:

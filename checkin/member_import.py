@@ -18,6 +18,7 @@ import never changes a member's status: an opted-out member stays opted out, wha
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import io
 import json
@@ -177,15 +178,21 @@ def parse(data: bytes) -> list[dict[str, str]]:
             f"{', '.join(REQUIRED)} (download the template)"
         )
     missing = [c for c in REQUIRED if c not in header]
+    unknown = [
+        _unknown_column(n, raw, h, header)
+        for n, (raw, h) in enumerate(zip(raw_header, header), start=1)
+        if h and h not in REQUIRED + OPTIONAL + EXPORT_ONLY
+    ]
     if missing:
         raise ValidationError(
             f"the header row must name the columns {', '.join(REQUIRED)} "
-            f"(missing: {', '.join(missing)}); optional: {', '.join(OPTIONAL)}"
+            f"(missing: {', '.join(missing)})"
+            + (f"; unknown: {'; '.join(unknown)}" if unknown else "")
+            + f"; optional: {', '.join(OPTIONAL)}"
         )
-    unknown = [raw for raw, h in zip(raw_header, header) if h and h not in REQUIRED + OPTIONAL + EXPORT_ONLY]
     if unknown:
         raise ValidationError(
-            f"unknown column(s): {', '.join(unknown)} (known: {', '.join(REQUIRED + OPTIONAL)})"
+            f"unknown column(s): {'; '.join(unknown)} (known: {', '.join(REQUIRED + OPTIONAL)})"
         )
     rows = []
     for line in lines:
@@ -214,6 +221,38 @@ def parse(data: bytes) -> list[dict[str, str]]:
 PROBLEM = "_problem"  # a row the file's own CSV could not be read from: why, in words
 
 
+# What spreadsheets call our columns: a near spelling is caught by difflib, these by what they mean.
+_COLUMN_WORDS = {
+    "mobile": "phone",
+    "cell": "phone",
+    "number": "phone",
+    "tel": "phone",
+    "tz": "timezone",
+    "zone": "timezone",
+    "lang": "language",
+    "first": "name",
+    "alias": "name",
+    "consent": "consent_source",
+}
+
+
+def _unknown_column(number: int, raw: str, folded: str, header: list[str]) -> str:
+    """ "column 2 of line 1, 'phone_number' (did you mean phone?)": where the header names a column we do
+    not know, and the known one it is nearest to (and the file does not already have)."""
+    where = f"column {number} of line 1, {raw!r}"
+    free = [c for c in REQUIRED + OPTIONAL if c not in header]
+    squeezed = {c.replace("_", ""): c for c in free}
+    bare = folded.replace("_", "").replace("-", "")
+    guess = squeezed.get(bare)
+    if guess is None:
+        near = difflib.get_close_matches(bare, list(squeezed), n=1, cutoff=0.75)
+        guess = squeezed[near[0]] if near else None
+    if guess is None:  # "phone_number", "Mobile phone", "tz": a word of it names one
+        parts = [p for p in folded.replace("-", "_").split("_") if p]
+        guess = next((c for p in parts for c in free if p == c or _COLUMN_WORDS.get(p) == c), None)
+    return f"{where} (did you mean {guess}?)" if guess else where
+
+
 def _broken_row(line: str, header: list[str], exc: csv.Error) -> dict[str, str]:
     """A line whose quotes do not pair up: kept as a row with problems, its name and group as typed."""
     if line.count('"') % 2:
@@ -239,6 +278,11 @@ def _unguard(cell: str) -> str:
     return cell
 
 
+# No member can have agreed to texts from this service before it could text them: a year such as 1890 is
+# a typo (or a birth date in the wrong column), and a consent record that says it proves nothing.
+EARLIEST_CONSENT = date(2000, 1, 1)
+
+
 def parse_date(raw: str, today: date) -> date:
     for fmt in DATE_FORMATS:
         try:
@@ -247,6 +291,10 @@ def parse_date(raw: str, today: date) -> date:
             continue
         if day > today:
             raise ValidationError(f"consent_date {raw!r} is in the future")
+        if day < EARLIEST_CONSENT:
+            raise ValidationError(
+                f"consent_date {raw!r} is before {EARLIEST_CONSENT.year}: type the day they agreed to texts"
+            )
         return day
     raise ValidationError(f"consent_date {raw!r} is not a date like 2026-11-30 or 11/30/2026")
 

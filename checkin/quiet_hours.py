@@ -32,3 +32,13 @@ def next_allowed(when: datetime, tz: str, start: time = DEFAULT_START, end: time
     candidate = datetime.combine(day, start, tzinfo=zone)
     # A start time inside a spring-forward gap does not exist; fold it to the real instant after it.
     return candidate.astimezone(ZoneInfo("UTC")).astimezone(when.tzinfo or ZoneInfo("UTC"))
+
+
+def wait_for_window(at: time, start: time = DEFAULT_START, end: time = DEFAULT_END) -> timedelta | None:
+    """How long a send due at wall-clock `at` waits for the window to open (as next_allowed moves it, on
+    an ordinary day), or None if `at` is inside the window: what a plan form tells a coordinator who
+    picks a time in members' night."""
+    if start <= at < end:
+        return None
+    minutes = (start.hour * 60 + start.minute) - (at.hour * 60 + at.minute)
+    return timedelta(minutes=minutes if minutes > 0 else minutes + 24 * 60)

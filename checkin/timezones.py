@@ -17,7 +17,8 @@ from checkin.errors import ValidationError
 
 REGIONS = ("Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific")
 
-# What people type for a US clock, and the city form that keeps daylight saving right.
+# What people type for a US clock, and the city form that keeps daylight saving right. The region words
+# (REGION_WORDS) are not abbreviations, and are not called so: they name a band of zones, not a place.
 ABBREVIATIONS = {
     "est": "America/New_York",
     "edt": "America/New_York",
@@ -44,6 +45,7 @@ ABBREVIATIONS = {
     "hst": "Pacific/Honolulu",
     "ast": "America/Puerto_Rico",
 }
+REGION_WORDS = frozenset({"eastern", "central", "mountain", "pacific"})
 
 
 def _fold(text: str) -> str:
@@ -94,9 +96,13 @@ def resolve(raw: str | None, what: str = "time zone") -> str:
     folded = _fold(text)
     if folded in ABBREVIATIONS:
         zone = ABBREVIATIONS[folded]
+        why = (
+            "it names a band of time zones, not a place, and places in it differ on summer time"
+            if folded in REGION_WORDS
+            else "an abbreviation names no place, and may not follow summer time"
+        )
         raise ValidationError(
-            f"{what}: {text!r} is ambiguous (an abbreviation names no place, and may not follow summer "
-            f"time); did you mean {as_typed(zone)}? Choose a time zone by its city"
+            f"{what}: {text!r} is ambiguous ({why}); did you mean {as_typed(zone)}? Choose a time zone by its city"
         )
     by_name, by_city = _index()
     if folded in by_name:

@@ -339,7 +339,15 @@ def test_a_good_file_imports_every_row_with_an_import_opt_in(coordinator, db, gr
     "text, reason",
     [
         ("phone,name\n+12025550161,Ana\n", "missing: group"),
-        ("group,phone,name,shoe size\nx,y,z,9\n", "unknown column(s): shoe size"),
+        (
+            "group,phone,name,shoe size\nx,y,z,9\n",
+            "unknown column(s): column 4 of line 1, 'shoe size' (known:",
+        ),
+        ("group,phone,name,Time Zone\nx,y,z,9\n", "column 4 of line 1, 'Time Zone' (did you mean timezone?)"),
+        (
+            "group,mobile,name\nx,y,z\n",
+            "(missing: phone); unknown: column 2 of line 1, 'mobile' (did you mean phone?)",
+        ),
         ("group,phone,name\n", "no members"),
         ("", "the file is empty"),
         ("just some words\n", "the first row is not a header"),

@@ -471,6 +471,39 @@ def test_bad_plan_values_are_refused_in_the_forms_words(coordinator, group, db):
         assert schedules.get_plan(s, group.id) == schedules.load_config().defaults
 
 
+def test_a_prompt_time_in_members_night_that_would_never_be_sent_is_refused_at_its_field(
+    coordinator, group, db
+):
+    # 22:00 waits 10 hours for 08:00, longer than a 6-hour limit for a held prompt: the planner would drop
+    # every prompt, so the plan is refused rather than saved to ask nobody.
+    refused = coordinator.post(
+        f"/console/groups/{group.id}/plan",
+        data=PLAN_FORM | {"prompt_time": "22:00", "prompt_stale_hours": "6"},
+    )
+    assert refused.status_code == 400
+    said = field_errors(text(refused))["prompt_time"]
+    assert "10:00 pm is in members&#39; night" in said and "no check-in prompt would ever be sent" in said
+    assert 'value="22:00"' in text(refused)
+    with db.session() as s:
+        assert schedules.get_plan(s, group.id) == schedules.load_config().defaults
+
+
+def test_a_prompt_time_before_the_window_is_saved_saying_it_moves_to_the_windows_start(
+    coordinator, group, db
+):
+    saved = coordinator.post(f"/console/groups/{group.id}/plan", data=PLAN_FORM | {"prompt_time": "06:30"})
+    assert saved.status_code == 302
+    page = text(coordinator.get(saved.headers["Location"]))
+    assert (
+        "Check-in prompt time: 6:30 am is in members&#39; night (before the sending window, 8:00 am to "
+        "9:00 pm), and no automated message goes out then: check-in prompts go out 8:00 am instead"
+    ) in page
+    assert 'id="prompt-night"' in page  # and at the field, whenever the page is opened
+    assert 'id="prompt-night"' not in text(
+        coordinator.post(f"/console/groups/{group.id}/plan", data=PLAN_FORM, follow_redirects=True)
+    )
+
+
 # --- texts ----------------------------------------------------------------------------------
 
 OUR_REMINDER = (

@@ -85,3 +85,37 @@ def test_a_csv_import_adds_a_number_that_said_stop_opted_out_and_says_how_many(t
     with db.session() as s:
         status = dict(s.execute(select(Member.phone, Member.status)).all())
     assert status == {STRANGER: "opted_out", "+12025550178": "active"}
+
+
+def test_the_console_says_why_a_member_is_added_opted_out_and_when(twilio, db, group, client):
+    from checkin.models import Member, Message
+    from tests.console_helpers import Console, make_staff
+    from webhooks.console import words
+
+    said(twilio.sms(STRANGER, "STOP"))
+    with db.session() as s:
+        stop_at = s.scalar(select(Message.created_at).where(Message.from_number == STRANGER))
+    on = words.when(stop_at, group.timezone, year=True, zone=False)
+    make_staff(db, "Casey", "casey@example.org", "coordinator")
+    console = Console(client, "casey@example.org")
+    added = console.post(
+        "/console/members/new",
+        {
+            "group_id": group.id,
+            "phone": STRANGER,
+            "name": "Robin",
+            "language": "en",
+            "channel": "sms",
+            "timezone": "",
+            "welcome": "1",
+        },
+    )
+    assert added.status_code == 302
+    with db.session() as s:
+        assert s.scalar(select(Member.status).where(Member.phone == STRANGER)) == "opted_out"
+    page = client.get(added.headers["Location"]).get_data(as_text=True)
+    assert (
+        f"Robin was added opted out: their number texted STOP on {on}, before they were added. "
+        "Nothing automated is sent to them (no welcome text) until they text START."
+    ) in page
+    assert f"Their number texted STOP on {on}, before they were added: nothing automated" in page

@@ -97,6 +97,7 @@ def test_a_time_zone_is_found_by_its_city(typed, zone):
         ("EST", "did you mean New York?"),
         ("cst", "did you mean Chicago?"),
         ("Chicgo", "did you mean Chicago?"),
+        ("Pacific", "a band of time zones, not a place"),
         ("Narnia", "type the nearest large city"),
         ("", "type a city such as Chicago"),
     ],

@@ -23,3 +23,15 @@ def test_daytime_is_left_alone():
     noon = datetime(2026, 7, 1, 16, 0, tzinfo=UTC)  # 12:00 in New York, 09:00 in Los Angeles
     assert next_allowed(noon, "America/Los_Angeles") == noon
     assert not allowed(datetime(2026, 7, 1, 14, 0, tzinfo=UTC), "America/Los_Angeles")  # 07:00
+
+
+def test_a_time_in_the_night_waits_for_the_window_to_open():
+    from datetime import time as clock
+    from datetime import timedelta
+
+    from checkin.quiet_hours import wait_for_window
+
+    assert wait_for_window(clock(6, 30)) == timedelta(hours=1, minutes=30)  # the same morning
+    assert wait_for_window(clock(22, 0)) == timedelta(hours=10)  # the next morning
+    assert wait_for_window(clock(21, 0)) == timedelta(hours=11)  # the window's end is outside it
+    assert wait_for_window(clock(8, 0)) is None and wait_for_window(clock(20, 59)) is None

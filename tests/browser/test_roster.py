@@ -155,3 +155,21 @@ def test_a_row_with_an_unclosed_quote_is_a_row_with_problems_and_the_next_rows_a
     with console_server.db.session() as s:
         names = set(s.scalars(select(Member.display_name)))
     assert names == {"Dana Lee", "Quoted, Fine"}  # nothing of the broken row half-imported
+
+
+def test_a_misnamed_column_is_named_by_line_and_column_with_the_one_it_is_nearest(
+    browser_page, console_server, group, screenshot
+):
+    roster = f"group,phone_number,name,time_zone\n{group.name},202-555-0151,Dana,Chicago\n"
+    page = browser_page
+    page.goto(console_server.url("/console/members/import"))
+    page.get_by_label("CSV file").set_input_files(
+        files=[{"name": "misnamed.csv", "mimeType": "text/csv", "buffer": roster.encode()}]
+    )
+    page.get_by_role("button", name="Check the file (dry run)").click()
+    error = page.locator("#import-error")
+    expect(error).to_contain_text("column 2 of line 1, 'phone_number' (did you mean phone?)")
+    expect(error).to_contain_text("column 4 of line 1, 'time_zone' (did you mean timezone?)")
+    screenshot(page, "import-misnamed-columns")
+    with console_server.db.session() as s:
+        assert s.scalars(select(Member)).all() == []

@@ -82,6 +82,7 @@ def _form(values: dict, member: Member | None, problems: dict | None = None, sta
         channels=CHANNEL_NAMES,
         sources=member_import.CONSENT_SOURCES,
         today=utcnow().date().isoformat(),
+        earliest=member_import.EARLIEST_CONSENT.isoformat(),
         member=member,
     ), status
 
@@ -98,7 +99,10 @@ def _consent(problems, values: dict) -> tuple[str | None, date | None]:
         try:
             day = member_import.parse_date(values["consent_date"], utcnow().date())
         except ValidationError as exc:
-            problems.add("consent_date", str(exc).replace("consent_date ", ""))
+            # Named in the summary too, as the field's label says it ("When they agreed: '1890-05-01' ...").
+            problems.add(
+                "consent_date", "When they agreed: " + str(exc).replace("consent_date ", ""), named=True
+            )
     return source, day
 
 
@@ -173,12 +177,20 @@ def member_new():
     member.consent_source, member.consent_date = source, day
     audit(session, "member_added", current_staff().id, member_id=member.id, ip=client_ip())
     welcomed = values["welcome"] and welcome.queue(session, member, group, utcnow()) is not None
+    stopped = consent.added_opted_out(session, member)
     session.commit()
     flash(
         f"{member.display_name} added."
         + (" A welcome text goes to them in their daytime." if welcomed else ""),
         "ok",
     )
+    if stopped:
+        flash(
+            f"{member.display_name} was added opted out: "
+            + words.earlier_stop(*stopped, member.effective_timezone)
+            + ". Nothing automated is sent to them (no welcome text) until they text START.",
+            "warning",
+        )
     if source is None and day is None:
         flash(
             f"How and when {member.display_name} agreed to receive texts is not recorded. "
@@ -392,6 +404,7 @@ def member(member_id: int):
         )
     )
     staff_names = dict(db().execute(select(StaffUser.id, StaffUser.name)).all())
+    stopped = consent.added_opted_out(db(), member)
     paused = member.status == "paused" or (member.paused_until is not None and member.paused_until > utcnow())
     # paused_until is the first moment sends resume; people think in the last paused day.
     paused_through = (member.paused_until - timedelta(microseconds=1)) if member.paused_until else None
@@ -405,6 +418,7 @@ def member(member_id: int):
         member_groups=[g for g in member.groups if ids is None or g.id in ids],
         t=data,
         consent_events=consent_events,
+        stopped_before=words.earlier_stop(*stopped, member.effective_timezone) if stopped else None,
         paused=paused,
         paused_through=paused_through,
         today=today,

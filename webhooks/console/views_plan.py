@@ -14,7 +14,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from checkin import schedules
+from checkin import quiet_hours, schedules
 from checkin.db import utcnow
 from checkin.directory import ValidationError
 from checkin.models import Group, Member, OutboxItem
@@ -103,10 +103,44 @@ def _overrides(form) -> tuple[forms.Problems, dict]:
     }
     if "inbox_answer_hours" in form:  # a form from before the field existed leaves the group's value alone
         values["inbox_answer_hours"] = read("inbox_answer_hours", forms.number, 0, 168)
+    clocks = (values["prompt_time"], values["quiet_start"], values["quiet_end"])
+    if values["prompt_days_after"] and None not in clocks and values["prompt_stale_hours"] is not None:
+        night = night_prompt(*clocks, values["prompt_stale_hours"])
+        if night and night[1]:  # a plan that would never ask anyone is refused, not saved to do nothing
+            problems.add("prompt_time", night[0], named=True)
     for key in ("prompt_time", "quiet_start", "quiet_end"):
         if values[key] is not None:
             values[key] = values[key].strftime("%H:%M")
     return problems, values
+
+
+def night_prompt(prompt_time, quiet_start, quiet_end, stale_hours: float) -> tuple[str, bool] | None:
+    """What the planner does with check-in prompts due in members' night, in words, and whether that
+    means none is ever sent; None when the prompt time is inside the sending window. The planner moves a
+    send to the window's start (checkin.quiet_hours.next_allowed) and drops a prompt held longer than
+    the limit, so both are said, as it does them."""
+    wait = quiet_hours.wait_for_window(prompt_time, quiet_start, quiet_end)
+    if wait is None:
+        return None
+    side = "before" if prompt_time < quiet_start else "after"
+    night = (
+        f"{words.clock(prompt_time)} is in members' night ({side} the sending window, {words.clock(quiet_start)} to "
+        f"{words.clock(quiet_end)}), and no automated message goes out then"
+    )
+    hours = wait.total_seconds() / 3600
+    if hours >= stale_hours:
+        return (
+            f"{night}: a prompt would wait {hours:g} hours for {words.clock(quiet_start)}, longer than the "
+            f"{stale_hours:g}-hour limit for a held prompt, so no check-in prompt would ever be sent. "
+            "Choose a time inside the sending window.",
+            True,
+        )
+    when = "the next morning at " if prompt_time >= quiet_end else ""
+    return (
+        f"{night}: check-in prompts go out {when}{words.clock(quiet_start)} instead, when the window opens "
+        "(each member's own time).",
+        False,
+    )
 
 
 def _in_words(error: str) -> str:
@@ -182,9 +216,14 @@ def _plan_page(group: Group, form=None, problems=None, status=200, texts_form=No
             )
         ).all()
     )
+    shown = schedules.get_plan(session, group.id)
+    night = shown.prompt_days_after and night_prompt(
+        shown.prompt_time, shown.quiet_start, shown.quiet_end, shown.prompt_stale_hours
+    )
     return render_template(
         "console/plan.html",
         group=group,
+        night=night[0] if night and not problems else None,
         form=form or plan_form(schedules.get_plan(session, group.id)),
         fields=FIELDS,
         problems=problems,
@@ -200,7 +239,11 @@ def _plan_page(group: Group, form=None, problems=None, status=200, texts_form=No
         count=len(sends),
         held=sum(1 for s in sends if s.held_reason),
         text_sets=texts.text_sets(
-            schedules.group_config(session, group.id), schedules.load_config(), group.name, texts_form
+            schedules.group_config(session, group.id),
+            schedules.load_config(),
+            group.name,
+            texts_form,
+            zone=group.timezone,
         ),
         text_problems=text_problems,
         length=words.text_length,
@@ -286,6 +329,12 @@ def save_plan(group_id: int):
         # Rendered here, not redirected: the page keeps what was typed, and a reload sends it again.
         return _plan_page(group, request.form, problems.fields, 400)
     flash("Plan saved. The preview below shows what it will send.", "ok")
+    saved = schedules.get_plan(db(), group.id)
+    night = saved.prompt_days_after and night_prompt(
+        saved.prompt_time, saved.quiet_start, saved.quiet_end, saved.prompt_stale_hours
+    )
+    if night:
+        flash(f"Check-in prompt time: {night[0]}", "warning")
     return redirect(url_for(".plan", group_id=group_id) + "#preview")
 
 

@@ -53,6 +53,21 @@ def when(value: datetime | None, tz: str | None = None, *, year: bool = False, z
     return f"{text} {local:%Z}" if zone else text
 
 
+def earlier_stop(source: str, at: datetime | None, tz: str | None) -> str:
+    """Why a member was added opted out, from the earlier opt-out's source and time (checkin.consent.
+    added_opted_out): 'their number texted STOP on Thu, Dec 3, 2026, before they were added'."""
+    if source.startswith("keyword:"):
+        how = f"texted {source.removeprefix('keyword:')}"
+    elif source == "phrase":
+        how = 'asked by text to get no more texts (such as "stop texting me")'
+    elif source.startswith("carrier:"):
+        how = "was reported by its phone company as blocking our texts"
+    else:
+        how = "said STOP"
+    said = f" on {when(at, tz, year=True, zone=False)}" if at is not None else ""
+    return f"their number {how}{said}, before they were added"
+
+
 def clock_in(value: datetime | None, tz: str | None = None) -> str:
     """Only the time of an instant in a zone: '6:30 pm'."""
     return clock(value.astimezone(ZoneInfo(tz or "UTC"))) if value is not None else "-"

@@ -1,0 +1,49 @@
+"""A check-in prompt time in members' night (06:30, before an 08:00 window): the plan form says so when it is
+saved and what the planner does with it (the prompt goes when the window opens), at the field whenever the
+page is opened, and the preview shows each prompt at 8:00 am, moved from 6:30 am."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+from zoneinfo import ZoneInfo
+
+from playwright.sync_api import expect
+
+from checkin.db import utcnow
+from checkin.schedules import set_schedule
+
+
+def test_a_prompt_at_6_30_is_said_to_move_to_8_at_save_and_in_the_preview(
+    browser_page, console_server, group, member, screenshot
+):
+    yesterday = (utcnow().astimezone(ZoneInfo(group.timezone)) - timedelta(days=1)).date()
+    with console_server.db.session() as s:
+        # every day, so a prompt (the day after a meeting) is in the preview's first days
+        set_schedule(
+            s,
+            group.id,
+            rrule="FREQ=DAILY",
+            start_local=time(18, 30),
+            duration_minutes=60,
+            starts_on=yesterday,
+        )
+        s.commit()
+    page = browser_page
+    page.goto(console_server.url(f"/console/groups/{group.id}/plan"))
+    page.get_by_label("Check-in prompt, days after each meeting").fill("1")
+    page.get_by_label("Check-in prompt time").fill("06:30")
+    page.get_by_role("button", name="Save plan").click()
+
+    warning = page.locator(".flash.warning", has_text="Check-in prompt time")
+    expect(warning).to_contain_text(
+        "6:30 am is in members' night (before the sending window, 8:00 am to 9:00 pm)"
+    )
+    expect(warning).to_contain_text("check-in prompts go out 8:00 am instead, when the window opens")
+    expect(page.locator("#prompt-night")).to_contain_text("go out 8:00 am instead")
+    expect(page.get_by_label("Check-in prompt time")).to_have_attribute("aria-describedby", "prompt-night")
+
+    page.goto(console_server.url(f"/console/groups/{group.id}/plan?day=1#preview"))
+    prompt = page.locator("#preview tr", has_text="Check-in prompt")
+    expect(prompt.first).to_contain_text("8:00 am")
+    expect(prompt.first).to_contain_text("moved from 6:30 am: their night")
+    screenshot(page, "plan-night-prompt")

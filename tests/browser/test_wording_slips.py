@@ -1,0 +1,53 @@
+"""Words a coordinator met that were wrong: a Chicago group's example text named New York's winter clock
+("EST"), "Pacific" was called an abbreviation, and a consent date of 1890 was taken."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+
+def test_a_chicago_groups_example_texts_name_no_eastern_clock(
+    browser_page, console_server, group, screenshot
+):
+    from checkin.models import Group
+
+    with console_server.db.session() as s:
+        s.get(Group, group.id).timezone = "America/Chicago"
+        s.commit()
+    page = browser_page
+    page.goto(console_server.url(f"/console/groups/{group.id}/plan"))
+    example = page.locator("#e-en-reminder")
+    # the longest a member reads it: one in another zone is told the group's clock by its city
+    expect(example).to_contain_text("at 10:30 pm Chicago time")
+    expect(example).not_to_contain_text("EST")
+    expect(page.locator("#texts")).not_to_contain_text("EST")
+    page.locator("#t-en-reminder").fill("{group} meets at {time}. Reply STOP to stop.")
+    expect(example).to_contain_text("at 10:30 pm Chicago time.")  # the live example (JS) agrees
+    screenshot(page, "plan-chicago-example")
+
+
+def test_pacific_is_called_a_band_of_zones_not_an_abbreviation(browser_page, console_server):
+    page = browser_page
+    page.goto(console_server.url("/console/groups"))
+    form = page.locator("form", has=page.get_by_role("button", name="Create group"))
+    form.get_by_label("Name").fill("Evening")
+    form.get_by_label("Time zone").fill("Pacific")
+    form.get_by_role("button", name="Create group").click()
+    error = page.locator("#timezone-error")
+    expect(error).to_contain_text("names a band of time zones, not a place")
+    expect(error).to_contain_text("did you mean Los Angeles?")
+    expect(error).not_to_contain_text("abbreviation")
+    expect(page.get_by_label("Time zone")).to_have_value("Pacific")  # as typed
+
+
+def test_a_consent_date_of_1890_is_refused_naming_the_field(browser_page, console_server, group, screenshot):
+    page = browser_page
+    page.goto(console_server.url("/console/members/new"))
+    page.get_by_label("Phone number").fill("202-555-0144")
+    page.get_by_label("Name (first name or alias is enough)").fill("Lee")
+    page.get_by_label("When they agreed").fill("1890-05-01")
+    page.get_by_role("button", name="Add member").click()
+    expect(page.locator("#error-summary")).to_contain_text("When they agreed: '1890-05-01' is before 2000")
+    expect(page.locator("#consent_date-error")).to_contain_text("is before 2000")
+    expect(page.get_by_label("When they agreed")).to_have_value("1890-05-01")
+    screenshot(page, "member-consent-1890")
