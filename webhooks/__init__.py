@@ -76,10 +76,16 @@ def create_app(
 class _SessionInterface(SecureCookieSessionInterface):
     """Flask's cookie sessions, with the signing serializer built once per secret key (and fallbacks)
     instead of on every request: building it (itsdangerous tries a dump to learn its text type) cost
-    about as much as the signature check on every Twilio webhook, which has no session at all."""
+    about as much as the signature check on every Twilio webhook, which has no session at all.
+    Twilio's webhooks get Flask's null session: no cookie read, nothing saved, and a write would fail."""
 
     def __init__(self) -> None:
         self._serializers: dict = {}
+
+    def open_session(self, app: Flask, request):
+        if request.path.startswith("/twilio/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
     def get_signing_serializer(self, app: Flask):
         key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
