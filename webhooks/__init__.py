@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from functools import cached_property
+from types import FunctionType
 
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
@@ -26,7 +28,7 @@ def create_app(
     if runtime is None:
         runtime = Runtime.build(settings or load_settings())
     settings = runtime.settings
-    app = Flask(__name__, instance_path=str(settings.instance_path), instance_relative_config=True)
+    app = _App(__name__, instance_path=str(settings.instance_path), instance_relative_config=True)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
@@ -71,6 +73,25 @@ def create_app(
     if warm_rules:
         _warm_rules()
     return app
+
+
+class _App(Flask):
+    """Flask, with each view's and hook's sync form worked out once: Flask asks `inspect` whether it is a
+    coroutine function on every call (seven times per Twilio webhook). At most 512 are kept."""
+
+    def ensure_sync(self, func):
+        found = self._sync.get(func)
+        if found is None:
+            found = super().ensure_sync(func)
+            # Functions only (a class view's bound method is new on every request), and a cap, should a
+            # closure be made per call (copy_current_request_context).
+            if isinstance(func, FunctionType) and len(self._sync) < 512:
+                self._sync[func] = found
+        return found
+
+    @cached_property
+    def _sync(self) -> dict:
+        return {}
 
 
 class _SessionInterface(SecureCookieSessionInterface):
