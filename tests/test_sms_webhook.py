@@ -1,6 +1,9 @@
 """Inbound SMS as Twilio sends it: signed, stored once, answered with TwiML."""
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from checkin.models import ConsentEvent, Member, Message
@@ -72,6 +75,31 @@ def test_signature_over_the_url_with_its_port_is_accepted(twilio, settings, memb
     response = twilio.sms(member.phone, "hello", public_base="https://checkin.example.org:8443")
     assert response.status_code == 403
     assert count(db, Message) == 1
+
+
+_FIELD = st.sampled_from(["Body", "From", "To", "MediaUrl0", "NumMedia", "Extra", "b", "B", "\u00e9"])
+
+
+@examples(max_examples=300, deadline=None)
+@given(
+    fields=st.lists(
+        st.tuples(_FIELD, st.text(st.characters(exclude_categories=("Cs",)), max_size=12)), max_size=8
+    ),
+    url=st.sampled_from(["https://checkin.example.org/twilio/sms", "http://127.0.0.1:8000/twilio/sms?x=%20"]),
+)
+def test_the_signature_check_takes_what_twilio_signs_and_nothing_else(fields, url):
+    # Whatever Twilio sends (repeated fields, the same value twice, any script), the webhook's own HMAC is
+    # the one twilio's validator computes: a text Twilio signed is never refused; changed, it is.
+    from twilio.request_validator import RequestValidator
+    from werkzeug.datastructures import MultiDict
+
+    from webhooks.signature import valid_signature
+
+    form = MultiDict(fields)
+    theirs = RequestValidator("token-1").compute_signature(url, form)
+    assert valid_signature("token-1", url, form, theirs)
+    assert not valid_signature("token-2", url, form, theirs)
+    assert not valid_signature("token-1", url, MultiDict([*fields, ("Body", "x" * 13)]), theirs)
 
 
 def test_development_token_signs_when_no_twilio_token(database_url, redis_url, tmp_path):

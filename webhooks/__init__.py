@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from functools import cached_property
+from types import FunctionType
 
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
@@ -26,7 +28,7 @@ def create_app(
     if runtime is None:
         runtime = Runtime.build(settings or load_settings())
     settings = runtime.settings
-    app = Flask(__name__, instance_path=str(settings.instance_path), instance_relative_config=True)
+    app = _App(__name__, instance_path=str(settings.instance_path), instance_relative_config=True)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
@@ -73,13 +75,38 @@ def create_app(
     return app
 
 
+class _App(Flask):
+    """Flask, with each view's and hook's sync form worked out once: Flask asks `inspect` whether it is a
+    coroutine function on every call (seven times per Twilio webhook). At most 512 are kept."""
+
+    def ensure_sync(self, func):
+        found = self._sync.get(func)
+        if found is None:
+            found = super().ensure_sync(func)
+            # Functions only (a class view's bound method is new on every request), and a cap, should a
+            # closure be made per call (copy_current_request_context).
+            if isinstance(func, FunctionType) and len(self._sync) < 512:
+                self._sync[func] = found
+        return found
+
+    @cached_property
+    def _sync(self) -> dict:
+        return {}
+
+
 class _SessionInterface(SecureCookieSessionInterface):
     """Flask's cookie sessions, with the signing serializer built once per secret key (and fallbacks)
     instead of on every request: building it (itsdangerous tries a dump to learn its text type) cost
-    about as much as the signature check on every Twilio webhook, which has no session at all."""
+    about as much as the signature check on every Twilio webhook, which has no session at all.
+    Twilio's webhooks get Flask's null session: no cookie read, nothing saved, and a write would fail."""
 
     def __init__(self) -> None:
         self._serializers: dict = {}
+
+    def open_session(self, app: Flask, request):
+        if request.path.startswith("/twilio/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
     def get_signing_serializer(self, app: Flask):
         key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))

@@ -16,6 +16,9 @@ MAX_INT = 2**31 - 1
 _DIGITS = re.compile(r"[0-9]{1,10}")  # ASCII only: str.isdigit() also takes '²', which int() refuses
 # C0 controls and DEL, but tab, newline and carriage return, which typed text has.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# An escape that decodes to a byte past ASCII: only a form with one (or a raw byte past ASCII) can fail
+# to be UTF-8.
+_HIGH_ESCAPE = re.compile(rb"%[89a-fA-F]")
 # The one id a refusal may log from a body it cannot read: a Twilio message or call SID.
 _SID_IN_FORM = re.compile(rb"(?:^|&)(?:MessageSid|CallSid)=((?:SM|MM|CA)[0-9a-fA-F]{32})(?:&|$)")
 
@@ -87,6 +90,8 @@ def refuse_undecodable_forms(app: Flask, *, prefix: str) -> None:
         if not request.path.startswith(prefix) or request.mimetype != "application/x-www-form-urlencoded":
             return
         raw = request.get_data(cache=True)  # kept: the form is parsed from it next
+        if raw.isascii() and not _HIGH_ESCAPE.search(raw):
+            return  # every byte and every escape is ASCII: UTF-8 (the everyday text, an English one)
         at = utf8_error_at(raw)
         if at is None:
             return
@@ -111,11 +116,17 @@ def refuse_control_bytes(app: Flask, *, free_text: frozenset[tuple[str, str]]) -
 
     @app.before_request
     def _refuse_control_bytes():
-        for source in (request.args, request.form):
-            for key, value in source.items(multi=True):
+        req = request._get_current_object()  # once: each `request.` goes through a context-local proxy
+        for source in (req.args, req.form):
+            if not source:
+                continue
+            items = list(source.items(multi=True))
+            if not _CONTROL.search("".join(key + value for key, value in items)):
+                continue  # the everyday form: one search over all of it, none per field
+            for key, value in items:
                 if _CONTROL.search(key):
                     abort(400, "a field name contains a control character")
                 if _CONTROL.search(value) and not any(
-                    request.path.startswith(prefix) and key == field for prefix, field in free_text
+                    req.path.startswith(prefix) and key == field for prefix, field in free_text
                 ):
                     abort(400, f"{key} contains a control character")

@@ -167,7 +167,10 @@ class CoalescedDecider:
         self._pid: int | None = None
 
     def __call__(self, message_id: int) -> None:
-        self._wanted.set()
+        # Set already: the thread has not lowered it yet, so its next ring starts after this text was
+        # stored. Event.set() takes a lock and notifies even then.
+        if not self._wanted.is_set():
+            self._wanted.set()
         thread = self._thread
         if thread is None or self._pid != os.getpid() or not thread.is_alive():
             self._start()
