@@ -89,7 +89,8 @@ _FIELD = st.sampled_from(["Body", "From", "To", "MediaUrl0", "NumMedia", "Extra"
 )
 def test_the_signature_check_takes_what_twilio_signs_and_nothing_else(fields, url):
     # Whatever Twilio sends (repeated fields, the same value twice, any script), the webhook's own HMAC is
-    # the one twilio's validator computes: a text Twilio signed is never refused; changed, it is.
+    # the one twilio's validator computes (the webhook gives it the form through an adapter): a text Twilio
+    # signed is never refused; changed, it is.
     from twilio.request_validator import RequestValidator
     from werkzeug.datastructures import MultiDict
 
