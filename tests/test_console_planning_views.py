@@ -504,6 +504,19 @@ def test_a_prompt_time_before_the_window_is_saved_saying_it_moves_to_the_windows
     )
 
 
+def test_a_saved_plan_is_audited_with_what_changed_old_to_new(coordinator, group, db):
+    from checkin.accounts.models import AuditEvent
+
+    form = PLAN_FORM | {"prompt_time": "11:00", "reminders": "24"}
+    assert coordinator.post(f"/console/groups/{group.id}/plan", data=form).status_code == 302
+    with db.session() as s:
+        detail = s.scalar(select(AuditEvent.detail).where(AuditEvent.action == "setting_changed"))
+    assert detail == (
+        f"group:{group.id} reminder plan saved: reminders before each meeting: 24, 2 → 24; "
+        "check-in prompt time: 10:00 → 11:00"
+    )
+
+
 # --- texts ----------------------------------------------------------------------------------
 
 OUR_REMINDER = (

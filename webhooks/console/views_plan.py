@@ -319,8 +319,16 @@ def save_plan(group_id: int):
     problems, values = _overrides(request.form)
     if not problems:
         try:
+            before = plan_form(schedules.get_plan(db(), group.id))
             schedules.set_plan(db(), group.id, **values)
-            audit_here("setting_changed", f"group:{group.id} reminder plan saved")
+            after = plan_form(schedules.get_plan(db(), group.id))
+            changed = words.changes(
+                {FIELDS[f][1].lower(): v for f, v in before.items()},
+                {FIELDS[f][1].lower(): v for f, v in after.items()},
+            )
+            audit_here(
+                "setting_changed", f"group:{group.id} reminder plan saved: " + (changed or "unchanged")
+            )
             db().commit()
         except ValidationError as exc:
             db().rollback()
