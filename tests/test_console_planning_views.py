@@ -182,6 +182,32 @@ def test_coordinator_creates_a_group_and_bad_input_is_refused_with_a_reason(coor
     assert duplicate.status_code == 400 and "already exists" in text(duplicate)
 
 
+@pytest.mark.parametrize(
+    ("typed", "zone"),
+    [
+        ("Chicago", "America/Chicago"),
+        ("new york", "America/New_York"),
+        ("Seattle, WA", "America/Los_Angeles"),
+    ],
+)
+def test_a_group_is_created_with_the_us_city_a_coordinator_types(coordinator, db, typed, zone):
+    ok = coordinator.post("/console/groups", data={"name": "Evening", "timezone": typed, "phone_number": ""})
+    assert ok.status_code == 302
+    with db.session() as s:
+        assert s.scalar(select(Group.timezone).where(Group.name == "Evening")) == zone
+
+
+def test_a_near_miss_city_is_refused_with_the_city_meant_and_kept_as_typed(coordinator, db):
+    bad = coordinator.post(
+        "/console/groups", data={"name": "Evening", "timezone": "Sacremento", "phone_number": ""}
+    )
+    assert bad.status_code == 400
+    assert "&#39;Sacremento&#39; is not a time zone we know; did you mean Sacramento?" in text(bad)
+    assert 'value="Sacremento"' in text(bad)
+    with db.session() as s:
+        assert s.scalar(select(Group.id).where(Group.name == "Evening")) is None
+
+
 def test_an_emptied_time_zone_stays_empty_next_to_its_error(coordinator):
     assert 'id="timezone" name="timezone" required list="zones" autocomplete="off" value="New York"' in text(
         coordinator.get("/console/groups")
