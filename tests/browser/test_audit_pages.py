@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
+from tests.browser.test_accessibility import AXE, _axe
+
 
 def test_a_group_change_says_what_changed_and_the_log_pages_back_to_the_first_row(
     browser_page, console_server, group, screenshot
@@ -16,6 +18,7 @@ def test_a_group_change_says_what_changed_and_the_log_pages_back_to_the_first_ro
             audit(s, "cli", None, detail=f"row {n:03d}")
         s.commit()
     page = browser_page
+    page.add_init_script(path=str(AXE))  # axe-core in every page it opens, as test_accessibility
     page.goto(console_server.url(f"/console/groups/{group.id}"))
     details = page.locator("form", has=page.get_by_role("button", name="Save group"))
     details.get_by_label("Name").fill("Evening Group")
@@ -31,6 +34,7 @@ def test_a_group_change_says_what_changed_and_the_log_pages_back_to_the_first_ro
     expect(page.locator("#audit > li")).to_have_count(100)
     expect(page.get_by_role("link", name="Newer")).to_have_count(0)  # the newest page
     screenshot(page, "audit-group-change")
+    assert _axe(page) == []  # the new parts pass WCAG 2.1 A/AA too
 
     top = page.get_by_role("navigation", name="Audit log pages", exact=True)
     top.get_by_role("link", name="Older").click()
