@@ -239,11 +239,7 @@ def _plan_page(group: Group, form=None, problems=None, status=200, texts_form=No
         count=len(sends),
         held=sum(1 for s in sends if s.held_reason),
         text_sets=texts.text_sets(
-            schedules.group_config(session, group.id),
-            schedules.load_config(),
-            group.name,
-            texts_form,
-            zone=group.timezone,
+            schedules.group_config(session, group.id), schedules.load_config(), group.name, texts_form
         ),
         text_problems=text_problems,
         length=words.text_length,
