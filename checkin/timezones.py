@@ -9,6 +9,7 @@ city form instead. A name that matches nothing gets the nearest one or two as a 
 from __future__ import annotations
 
 import difflib
+import re
 import unicodedata
 from functools import lru_cache
 from zoneinfo import available_timezones
@@ -47,6 +48,60 @@ ABBREVIATIONS = {
 }
 REGION_WORDS = frozenset({"eastern", "central", "mountain", "pacific"})
 
+# Large US cities that name no IANA zone (IANA names one city per zone), with the zone they keep. A city that
+# two states share with different clocks (Portland, Birmingham, Washington the state or the capital) is
+# left out: a guess there would be silently an hour or three off. "San Juan" is Puerto Rico's, not
+# Argentina's San Juan, for a service whose numbers are American.
+_EASTERN = (
+    "atlanta", "baltimore", "boston", "brooklyn", "buffalo", "charlotte", "cincinnati", "cleveland",
+    "columbus", "hartford", "jacksonville", "miami", "new york city", "newark", "nyc", "orlando",
+    "philadelphia", "pittsburgh", "providence", "raleigh", "richmond", "tampa", "washington dc",
+    "washington d c", "virginia beach",
+)  # fmt: skip
+_CENTRAL = (
+    "austin", "dallas", "fort worth", "houston", "kansas city", "little rock", "madison", "memphis",
+    "milwaukee", "minneapolis", "nashville", "new orleans", "oklahoma city", "omaha", "saint louis",
+    "saint paul", "san antonio", "st louis", "st. louis", "st paul", "st. paul", "tulsa", "des moines",
+)  # fmt: skip
+_MOUNTAIN = ("albuquerque", "colorado springs", "el paso", "salt lake city")
+_ARIZONA = ("mesa", "scottsdale", "tempe", "tucson")
+_PACIFIC = (
+    "fresno", "las vegas", "oakland", "sacramento", "san diego", "san francisco", "san jose", "seattle",
+    "spokane", "tacoma",
+)  # fmt: skip
+US_CITIES = {
+    **dict.fromkeys(_EASTERN, "America/New_York"),
+    **dict.fromkeys(_CENTRAL, "America/Chicago"),
+    **dict.fromkeys(_MOUNTAIN, "America/Denver"),
+    **dict.fromkeys(_ARIZONA, "America/Phoenix"),
+    **dict.fromkeys(_PACIFIC, "America/Los_Angeles"),
+    "san juan": "America/Puerto_Rico",
+    "portland or": "America/Los_Angeles",
+    "portland oregon": "America/Los_Angeles",
+    "portland me": "America/New_York",
+    "portland maine": "America/New_York",
+}
+# A name two places share on different clocks: refused, naming both, rather than guessed.
+TWO_PLACES = {
+    "washington": "Washington, DC keeps New York time and Washington state Los Angeles time: "
+    "type Washington DC, or Seattle",
+    "portland": "Portland, Oregon keeps Los Angeles time and Portland, Maine New York time: "
+    "type Portland OR, or Portland ME",
+}
+# "Chicago, IL", "Denver CO", "Phoenix, Arizona": the state after the city is read past.
+_STATES = ["al", "ak", "az", "ar", "ca", "co", "ct", "de", "dc", "fl", "ga", "hi", "id", "il", "in", "ia", "ks", "ky", "la", "me", "md", "ma", "mi", "mn", "ms", "mo", "mt", "ne", "nv", "nh", "nj", "nm", "ny", "nc", "nd", "oh", "ok", "or", "pa", "pr", "ri", "sc", "sd", "tn", "tx", "ut", "vt", "va", "wa", "wv", "wi", "wy", "usa", "us"] + [
+    "alabama", "alaska", "arizona", "arkansas", "california", "colorado", "connecticut", "delaware",
+    "florida", "georgia", "hawaii", "idaho", "illinois", "indiana", "iowa", "kansas", "kentucky",
+    "louisiana", "maine", "maryland", "massachusetts", "michigan", "minnesota", "mississippi", "missouri",
+    "montana", "nebraska", "nevada", "new hampshire", "new jersey", "new mexico", "new york",
+    "north carolina", "north dakota", "ohio", "oklahoma", "oregon", "pennsylvania", "puerto rico",
+    "rhode island", "south carolina", "south dakota", "tennessee", "texas", "utah", "vermont", "virginia",
+    "washington", "west virginia", "wisconsin", "wyoming",
+]  # fmt: skip
+_STATE_AFTER = re.compile(
+    rf"^(.+?)[\s,]+(?:{'|'.join(sorted(map(re.escape, _STATES), key=len, reverse=True))})$"
+)
+
 
 def _fold(text: str) -> str:
     """Lower case, no accents, spaces for underscores: "São_Paulo" and "sao paulo" fold alike."""
@@ -76,6 +131,8 @@ def as_typed(zone: str) -> str:
     if by_name.get(_fold(zone)) != zone:
         return zone
     name = city(zone)  # as resolve() reads it back: a zone's own name ("Singapore") comes first
+    if _fold(name) in US_CITIES:  # Argentina's San Juan: "San Juan" is Puerto Rico's
+        return zone
     return name if by_name.get(_fold(name), by_city.get(_fold(name))) == zone else zone
 
 
@@ -86,6 +143,14 @@ def _index() -> tuple[dict[str, str], dict[str, str]]:
     for zone, name in choices():
         by_city.setdefault(_fold(name), zone)  # a city in two regions (rare) resolves to the first
     return by_name, by_city
+
+
+def _known(folded: str) -> str | None:
+    """The zone a folded name is: an IANA name, a zone's city, or a large US city that names no zone."""
+    by_name, by_city = _index()
+    if folded in US_CITIES and folded not in by_name:
+        return US_CITIES[folded]
+    return by_name.get(folded) or by_city.get(folded)
 
 
 def resolve(raw: str | None, what: str = "time zone") -> str:
@@ -104,17 +169,25 @@ def resolve(raw: str | None, what: str = "time zone") -> str:
         raise ValidationError(
             f"{what}: {text!r} is ambiguous ({why}); did you mean {as_typed(zone)}? Choose a time zone by its city"
         )
+    plain = " ".join(folded.replace(",", " ").split())
+    found = _known(folded) or _known(plain)
+    if found is None and (state := _STATE_AFTER.match(plain)):
+        found = _known(state.group(1))  # "Chicago, IL" is Chicago
+    if found is not None:
+        return found
+    if plain in TWO_PLACES:
+        raise ValidationError(f"{what}: {text!r} is two places: {TWO_PLACES[plain]}")
     by_name, by_city = _index()
-    if folded in by_name:
-        return by_name[folded]
-    if folded in by_city:
-        return by_city[folded]
-    near = difflib.get_close_matches(folded, list(by_city), n=1, cutoff=0.75) or difflib.get_close_matches(
-        folded, list(by_name), n=1, cutoff=0.75
+    near = difflib.get_close_matches(folded, [*by_city, *US_CITIES], n=1, cutoff=0.75) or (
+        difflib.get_close_matches(folded, list(by_name), n=1, cutoff=0.75)
     )
     if near:
-        zone = by_city.get(near[0]) or by_name[near[0]]
-        raise ValidationError(f"{what}: {text!r} is not a time zone we know; did you mean {as_typed(zone)}?")
+        said = (
+            near[0].title().replace(" Dc", " DC").replace(" Or", " OR").replace(" Me", " ME")
+            if near[0] in US_CITIES
+            else as_typed(by_city.get(near[0]) or by_name[near[0]])
+        )
+        raise ValidationError(f"{what}: {text!r} is not a time zone we know; did you mean {said}?")
     raise ValidationError(
         f"{what}: {text!r} is not a time zone we know; type the nearest large city, such as Chicago or Denver"
     )

@@ -182,6 +182,32 @@ def test_coordinator_creates_a_group_and_bad_input_is_refused_with_a_reason(coor
     assert duplicate.status_code == 400 and "already exists" in text(duplicate)
 
 
+@pytest.mark.parametrize(
+    ("typed", "zone"),
+    [
+        ("Chicago", "America/Chicago"),
+        ("new york", "America/New_York"),
+        ("Seattle, WA", "America/Los_Angeles"),
+    ],
+)
+def test_a_group_is_created_with_the_us_city_a_coordinator_types(coordinator, db, typed, zone):
+    ok = coordinator.post("/console/groups", data={"name": "Evening", "timezone": typed, "phone_number": ""})
+    assert ok.status_code == 302
+    with db.session() as s:
+        assert s.scalar(select(Group.timezone).where(Group.name == "Evening")) == zone
+
+
+def test_a_near_miss_city_is_refused_with_the_city_meant_and_kept_as_typed(coordinator, db):
+    bad = coordinator.post(
+        "/console/groups", data={"name": "Evening", "timezone": "Sacremento", "phone_number": ""}
+    )
+    assert bad.status_code == 400
+    assert "&#39;Sacremento&#39; is not a time zone we know; did you mean Sacramento?" in text(bad)
+    assert 'value="Sacremento"' in text(bad)
+    with db.session() as s:
+        assert s.scalar(select(Group.id).where(Group.name == "Evening")) is None
+
+
 def test_an_emptied_time_zone_stays_empty_next_to_its_error(coordinator):
     assert 'id="timezone" name="timezone" required list="zones" autocomplete="off" value="New York"' in text(
         coordinator.get("/console/groups")
@@ -501,6 +527,19 @@ def test_a_prompt_time_before_the_window_is_saved_saying_it_moves_to_the_windows
     assert 'id="prompt-night"' in page  # and at the field, whenever the page is opened
     assert 'id="prompt-night"' not in text(
         coordinator.post(f"/console/groups/{group.id}/plan", data=PLAN_FORM, follow_redirects=True)
+    )
+
+
+def test_a_saved_plan_is_audited_with_what_changed_old_to_new(coordinator, group, db):
+    from checkin.accounts.models import AuditEvent
+
+    form = PLAN_FORM | {"prompt_time": "11:00", "reminders": "24"}
+    assert coordinator.post(f"/console/groups/{group.id}/plan", data=form).status_code == 302
+    with db.session() as s:
+        detail = s.scalar(select(AuditEvent.detail).where(AuditEvent.action == "setting_changed"))
+    assert detail == (
+        f"group:{group.id} reminder plan saved: reminders before each meeting: 24, 2 → 24; "
+        "check-in prompt time: 10:00 → 11:00"
     )
 
 

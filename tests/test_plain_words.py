@@ -85,6 +85,18 @@ def test_rule_ids_become_reasons_and_stay_available_in_a_toggle():
         (" New York ", "America/New_York"),
         ("sao paulo", "America/Sao_Paulo"),
         ("UTC", "UTC"),
+        # the US cities coordinators type: an IANA zone's city, or a large city that names no zone
+        ("puerto rico", "America/Puerto_Rico"),
+        ("Phoenix", "America/Phoenix"),
+        ("Los Angeles", "America/Los_Angeles"),
+        ("Chicago, IL", "America/Chicago"),
+        ("Denver CO", "America/Denver"),
+        ("Seattle", "America/Los_Angeles"),
+        ("St. Louis, Missouri", "America/Chicago"),
+        ("Tucson", "America/Phoenix"),  # Arizona keeps no summer time
+        ("El Paso", "America/Denver"),  # Texas, but Mountain time
+        ("San Juan", "America/Puerto_Rico"),
+        ("Portland, OR", "America/Los_Angeles"),
     ],
 )
 def test_a_time_zone_is_found_by_its_city(typed, zone):
@@ -97,6 +109,9 @@ def test_a_time_zone_is_found_by_its_city(typed, zone):
         ("EST", "did you mean New York?"),
         ("cst", "did you mean Chicago?"),
         ("Chicgo", "did you mean Chicago?"),
+        ("America/Chicgo", "did you mean Chicago?"),
+        ("San Fransisco", "did you mean San Francisco?"),
+        ("Portland", "Portland, Oregon keeps Los Angeles time and Portland, Maine New York time"),
         ("Pacific", "a band of time zones, not a place"),
         ("Narnia", "type the nearest large city"),
         ("", "type a city such as Chicago"),

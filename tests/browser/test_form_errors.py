@@ -206,3 +206,23 @@ def test_the_on_call_shift_form_shows_every_mistake_at_its_field(
     expect(page.locator(f"#shift-end-{group.id}")).to_have_value("17:00")  # the rest as it was
     _no_axe_violations(page)
     screenshot(page, "refused-shift")
+
+
+def test_a_us_city_is_taken_and_a_near_miss_is_offered_the_city_meant(
+    browser_page, console_server, screenshot
+):
+    page = browser_page
+    page.goto(console_server.url("/console/groups"))
+    form = page.locator("form", has=page.get_by_role("button", name="Create group"))
+    form.get_by_label("Name").fill("Evening")
+    form.get_by_label("Time zone").fill("Sacremento")
+    form.get_by_role("button", name="Create group").click()
+    expect(page.locator("#timezone-error")).to_have_text(
+        "'Sacremento' is not a time zone we know; did you mean Sacramento?"
+    )
+    expect(page.get_by_label("Time zone")).to_have_value("Sacremento")  # as typed
+    screenshot(page, "newgroup-near-miss-city")
+    page.get_by_label("Time zone").fill("Seattle, WA")
+    page.get_by_role("button", name="Create group").click()
+    expect(page.get_by_text("Group Evening created.")).to_be_visible()  # the new group's page
+    expect(page.get_by_label("Time zone")).to_have_value("Los Angeles")  # Seattle keeps Los Angeles time

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from checkin.db import utcnow
 from checkin.schedules import set_schedule
+from tests.browser.test_accessibility import AXE, _axe
 
 
 def test_a_prompt_at_6_30_is_said_to_move_to_8_at_save_and_in_the_preview(
@@ -29,6 +30,7 @@ def test_a_prompt_at_6_30_is_said_to_move_to_8_at_save_and_in_the_preview(
         )
         s.commit()
     page = browser_page
+    page.add_init_script(path=str(AXE))  # axe-core in every page it opens, as test_accessibility
     page.goto(console_server.url(f"/console/groups/{group.id}/plan"))
     page.get_by_label("Check-in prompt, days after each meeting").fill("1")
     page.get_by_label("Check-in prompt time").fill("06:30")
@@ -47,3 +49,4 @@ def test_a_prompt_at_6_30_is_said_to_move_to_8_at_save_and_in_the_preview(
     expect(prompt.first).to_contain_text("8:00 am")
     expect(prompt.first).to_contain_text("moved from 6:30 am: their night")
     screenshot(page, "plan-night-prompt")
+    assert _axe(page) == []  # the new parts pass WCAG 2.1 A/AA too

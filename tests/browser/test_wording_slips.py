@@ -1,29 +1,9 @@
-"""Words a coordinator met that were wrong: a Chicago group's example text named New York's winter clock
-("EST"), "Pacific" was called an abbreviation, and a consent date of 1890 was taken."""
+"""Words a coordinator met that were wrong: "Pacific" was called an abbreviation, and a consent date of 1890
+was taken."""
 
 from __future__ import annotations
 
 from playwright.sync_api import expect
-
-
-def test_a_chicago_groups_example_texts_name_no_eastern_clock(
-    browser_page, console_server, group, screenshot
-):
-    from checkin.models import Group
-
-    with console_server.db.session() as s:
-        s.get(Group, group.id).timezone = "America/Chicago"
-        s.commit()
-    page = browser_page
-    page.goto(console_server.url(f"/console/groups/{group.id}/plan"))
-    example = page.locator("#e-en-reminder")
-    # the longest a member reads it: one in another zone is told the group's clock by its city
-    expect(example).to_contain_text("at 10:30 pm Chicago time")
-    expect(example).not_to_contain_text("EST")
-    expect(page.locator("#texts")).not_to_contain_text("EST")
-    page.locator("#t-en-reminder").fill("{group} meets at {time}. Reply STOP to stop.")
-    expect(example).to_contain_text("at 10:30 pm Chicago time.")  # the live example (JS) agrees
-    screenshot(page, "plan-chicago-example")
 
 
 def test_pacific_is_called_a_band_of_zones_not_an_abbreviation(browser_page, console_server):

@@ -6,7 +6,6 @@ import re
 from dataclasses import dataclass
 
 from checkin.schedules.plan import LANGUAGE_NAMES, TEMPLATE_FIELDS, PlanConfig, sample_values
-from checkin.schedules.texts import labelled
 from checkin.templates import segments
 from webhooks.console import words
 
@@ -92,32 +91,13 @@ def field_id(language: str, key: str) -> str:
     return f"{language}-{key}"
 
 
-def _group_clock(samples: list[dict], language: str, zone: str | None) -> list[dict]:
-    """The sample meeting time as this group's members can read it: the measuring samples name a clock
-    by abbreviation ("10:30 pm EST"), which is wrong for a Chicago group and is never sent; a member in
-    another zone reads the group's city ("10:30 pm Chicago time", checkin.schedules.texts.labelled),
-    the longest form, so the example and its count show that."""
-    if not zone:
-        return samples
-    out = []
-    for values in samples:
-        values = dict(values)
-        for key in ("time", "new_time"):
-            bare = str(values.get(key, "")).removesuffix(" EST")
-            values[key] = labelled(language, bare, zone)
-        out.append(values)
-    return out
-
-
-def text_sets(
-    effective: PlanConfig, defaults: PlanConfig, group_name: str, form=None, zone: str | None = None
-) -> list[LanguageTexts]:
+def text_sets(effective: PlanConfig, defaults: PlanConfig, group_name: str, form=None) -> list[LanguageTexts]:
     """Every editable text, per language, prefilled with the text in effect (or the coordinator's own
-    typing from `form`, when a save was refused); sample times in the group's `zone`."""
+    typing from `form`, when a save was refused)."""
     reset = set(form.getlist("default")) if form is not None else set()
     out = []
     for lang, table in effective.templates.items():
-        samples = _group_clock(sample_values(effective, lang, group_name), lang, zone)
+        samples = sample_values(effective, lang, group_name)
         fields = []
         for key, label in LABELS.items():
             name = field_name(lang, key)

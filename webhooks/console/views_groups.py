@@ -188,11 +188,25 @@ def edit_group(group_id: int):
     problems, name, timezone, number = _read_group(form, group.id)
     if problems:
         return _group_page(group, details=form, problems=problems.fields, status=400)
+    before = _details(group)
     _update_group(group, name, timezone, number)
-    audit_here("setting_changed", f"group:{group.id} name, time zone or number saved")
+    audit_here(
+        "setting_changed",
+        f"group:{group.id} " + (words.changes(before, _details(group)) or "saved unchanged"),
+    )
     db().commit()
     flash("Group saved.", "ok")
     return redirect(url_for(".group", group_id=group_id))
+
+
+def _details(group: Group) -> dict[str, str]:
+    """The group's details as the audit row names them (the group's own number is the service's, not a
+    person's)."""
+    return {
+        "name": group.name,
+        "time zone": timezones.as_typed(group.timezone),
+        "number": group.phone_number or "none",
+    }
 
 
 def _update_group(group: Group, name: str, timezone: str, number: str | None) -> None:

@@ -239,11 +239,7 @@ def _plan_page(group: Group, form=None, problems=None, status=200, texts_form=No
         count=len(sends),
         held=sum(1 for s in sends if s.held_reason),
         text_sets=texts.text_sets(
-            schedules.group_config(session, group.id),
-            schedules.load_config(),
-            group.name,
-            texts_form,
-            zone=group.timezone,
+            schedules.group_config(session, group.id), schedules.load_config(), group.name, texts_form
         ),
         text_problems=text_problems,
         length=words.text_length,
@@ -319,8 +315,16 @@ def save_plan(group_id: int):
     problems, values = _overrides(request.form)
     if not problems:
         try:
+            before = plan_form(schedules.get_plan(db(), group.id))
             schedules.set_plan(db(), group.id, **values)
-            audit_here("setting_changed", f"group:{group.id} reminder plan saved")
+            after = plan_form(schedules.get_plan(db(), group.id))
+            changed = words.changes(
+                {FIELDS[f][1].lower(): v for f, v in before.items()},
+                {FIELDS[f][1].lower(): v for f, v in after.items()},
+            )
+            audit_here(
+                "setting_changed", f"group:{group.id} reminder plan saved: " + (changed or "unchanged")
+            )
             db().commit()
         except ValidationError as exc:
             db().rollback()

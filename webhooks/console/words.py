@@ -474,6 +474,15 @@ _UNKNOWN = re.compile(r"unknown placeholder \{(\w+)\} \(allowed: ([^)]*)\)")
 
 # --- audit rows ----------------------------------------------------------------------------------
 
+
+def changes(before: dict[str, str], after: dict[str, str]) -> str:
+    """What an edit changed, for its audit row: "name: Tuesday → Wednesday; time zone: New York → Chicago"
+    (fields in `before`'s order; "" if nothing changed)."""
+    return "; ".join(
+        f"{field}: {before[field]} → {after[field]}" for field in before if before[field] != after[field]
+    )
+
+
 AUDIT_VERBS = {
     "signin": "signed in",
     "signin_failed": "failed to sign in",
