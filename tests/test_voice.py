@@ -709,6 +709,27 @@ def test_unknown_caller_hears_who_we_are_and_the_message_reaches_the_coordinator
         assert s.scalars(select(Message).where(Message.channel == "voice")).all() == []
 
 
+@pytest.mark.parametrize("to", ["+12025550777", "client:alice"], ids=["another-number", "not-a-number"])
+def test_a_call_to_a_number_that_is_not_ours_is_told_so_with_911_and_988_and_nothing_is_stored(
+    caller, member, staff, db, caplog, to
+):
+    """The SMS webhook refuses a text to a number that is none of ours; a call to one ran the member's menu
+    as if it were their group's line. Now the caller is told, in English and Spanish, and hung up on."""
+    call = caller(member.phone, to=to)
+    step = call.start()
+    assert step.hung_up and step.find("Gather") is None
+    assert step.said[0].startswith("This number is not set up for Checkin.")
+    assert step.said[1].startswith("Este número no está configurado para Checkin.")
+    assert "hang up and call 9 1 1" in step.said[0] and "9 8 8" in step.said[0]
+    digits_only(step)
+    assert "Sam" not in step.text
+    [line] = [r.getMessage() for r in caplog.records if "not one of this service's" in r.getMessage()]
+    assert call.call_sid in line and member.phone not in line and to not in line
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(VoiceCall)) == 0
+        assert s.scalar(select(func.count()).select_from(OutboxItem)) == 0
+
+
 def test_unknown_caller_is_offered_spanish_first_and_leaves_a_message_in_spanish(caller, staff, db):
     call = caller(STRANGER)
     step = call.start()

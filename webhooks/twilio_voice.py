@@ -10,9 +10,10 @@ from flask import Blueprint, abort, current_app, request
 
 from checkin.adapters import twiml
 from checkin.db import utcnow
+from checkin.phones import InvalidPhone, normalize_phone
 from checkin.voice import calls, flow, steps
 from checkin.voice.script import Script
-from webhooks import intake
+from webhooks import intake, our_numbers
 from webhooks.params import whole_number
 from webhooks.signature import twilio_signed
 
@@ -69,11 +70,37 @@ def _run(step, *, outbound_call: dict | None = None):
     return _twiml(response) if response is not None else ("", 204)
 
 
+def _to_someone_else():
+    """A call to a number that is none of ours (a number pointed at this service by mistake, or another
+    account's): the SMS webhook refuses such a text with a 404, but a caller would hear only Twilio's
+    "an application error has occurred". Said plainly instead, in English and Spanish, with 911 and 988,
+    then hung up; one ERROR line for the operator with the CallSid (never the numbers). None: it is ours."""
+    if not CALL_SID.fullmatch(request.form.get("CallSid") or ""):
+        abort(400, "CallSid is missing or not a Twilio call SID")  # as `_run` says it: malformed first
+    try:
+        to = normalize_phone((request.form.get("To") or "")[:128])
+    except InvalidPhone:
+        to = None
+    if to is not None and our_numbers.of(current_app).owns(to):
+        return None
+    current_app.logger.error(
+        "voice call to a number that is not one of this service's (not TWILIO_FROM_NUMBER, no group's "
+        "number): told so, with 911 and 988, and hung up (sid=%s)",
+        request.form["CallSid"],
+    )
+    cfg = current_app.extensions["checkin"].voice
+    script = Script()
+    for lang in ("en", "es"):
+        script.say(cfg.text("not_our_number", lang), **cfg.say_attrs(lang))
+    script.hangup()
+    return _twiml(script)
+
+
 @bp.post("")
 @twilio_signed
 @intake.spooled(_voice_without_storage)
 def incoming():
-    return _run(flow.start)
+    return _to_someone_else() or _run(flow.start)
 
 
 @bp.post("/fallback")
@@ -81,7 +108,7 @@ def incoming():
 @intake.spooled(_voice_without_storage, fallback=True)
 def fallback():
     """Twilio's fallback URL for the number's voice: called when /twilio/voice failed or timed out."""
-    return _run(flow.start)
+    return _to_someone_else() or _run(flow.start)
 
 
 @bp.post("/<name>")

@@ -13,6 +13,7 @@ its own process, so the runtime's sockets are never shared with a forked child.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from functools import partial
@@ -23,6 +24,7 @@ from rq import SimpleWorker
 from rq.exceptions import DeserializationError, StopRequested
 from rq.job import Job
 from rq.job_lifecycle import call_exception_handlers
+from rq.scheduler import RQScheduler
 
 from checkin.bootstrap import Runtime
 from checkin.db import brief, unreachable
@@ -52,6 +54,33 @@ class RuntimeJob(Job):
         if self.runtime is not None and getattr(func, "takes_runtime", False):
             return partial(func, runtime=self.runtime)
         return func
+
+
+class Scheduler(RQScheduler):
+    """RQ's scheduler process (`--with-scheduler`), which ends when the worker that forked it does.
+
+    RQ forks it and stops it only from the worker's own shutdown: a worker SIGKILLed (the OOM killer, a
+    platform's hard stop) left it running as an orphan, heartbeating the scheduler locks so that the
+    worker started in its place could not take them, one more process per kill. RQ offers no parent-death
+    check, so it is here: at each turn (a second), a parent that is no longer the worker (re-parented to
+    init or a subreaper) means the worker is gone; the scheduler then stops as on SIGTERM, giving the
+    locks back, and exits."""
+
+    _parent: int | None = None
+
+    def work(self):
+        self._parent = os.getppid()  # in the forked process: the worker
+        return super().work()
+
+    def heartbeat(self):
+        if self._parent is not None and os.getppid() != self._parent and not self._stop_requested:
+            self.log.warning(
+                "Scheduler %s: its worker (pid %s) is gone; stopping and giving its locks back",
+                self.name,
+                self._parent,
+            )
+            self.request_stop()
+        return super().heartbeat()
 
 
 class Worker(SimpleWorker):
@@ -86,6 +115,16 @@ class Worker(SimpleWorker):
     # These overrides catch those errors where RQ's loop would see them, wait for Redis with backoff, and
     # let the loop carry on. A job whose bookkeeping was cut short is still in the outbox (the database
     # is the record): the sweeper enqueues it again and its outbox key keeps it from going twice.
+
+    def _start_scheduler(self, burst=False, logging_level="INFO", *args, **kwargs):
+        """RQ's, with `Scheduler` (above) in place of RQScheduler: RQ names its class here, no setting."""
+        import rq.worker.base as rq_worker
+
+        rq_worker.RQScheduler, original = Scheduler, rq_worker.RQScheduler
+        try:
+            return super()._start_scheduler(burst, logging_level, *args, **kwargs)
+        finally:
+            rq_worker.RQScheduler = original
 
     def execute_job(self, job: Job, queue) -> None:
         try:

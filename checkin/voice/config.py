@@ -52,6 +52,7 @@ PROMPTS = {
     "no_meeting": set(),
     "unknown": set(),
     "unknown_saved": set(),
+    "not_our_number": set(),
     "confirm": {"name"},
     "not_there": {"name", "number"},
     "machine": {"number"},

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from contextlib import suppress
 
 import requests
 
@@ -78,3 +79,49 @@ def test_a_worker_stopped_during_a_redis_outage_exits_cleanly(database_url, tmp_
         worker.kill(signal.SIGTERM)
         assert worker.proc.wait(20) == 0, worker.log()[-3000:]
         assert "found an unhandled exception" not in worker.log()
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    from pathlib import Path
+
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_the_scheduler_process_ends_when_its_worker_is_sigkilled(database_url, tmp_path):
+    """RQ forks a scheduler process per worker (--with-scheduler) and stops it only from the worker's own
+    shutdown: the worker SIGKILLed alone (the OOM killer) left it running, holding the scheduler locks."""
+    import os
+    import signal
+
+    assert database_url.startswith("postgresql"), "the fault harness needs PostgreSQL (127.0.0.1:5432)"
+    with Stack(tmp_path) as stack:
+        worker = stack.process("worker")
+        _wait(lambda: _children(worker.proc.pid), 30, "the worker forked its scheduler")
+        [scheduler] = _children(worker.proc.pid)
+        try:
+            os.kill(worker.proc.pid, signal.SIGKILL)  # the worker alone, not its process group
+            worker.proc.wait(10)
+
+            def gone() -> bool:
+                try:
+                    os.kill(scheduler, 0)
+                except ProcessLookupError:
+                    return True
+                # Exited but not yet reaped by whoever adopted it: gone too.
+                with open(f"/proc/{scheduler}/stat") as f:
+                    return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+
+            _wait(gone, 15, "the orphaned scheduler process exited")
+        finally:
+            with suppress(ProcessLookupError):
+                os.kill(scheduler, signal.SIGKILL)
+        assert "is gone; stopping and giving its locks back" in worker.log()
