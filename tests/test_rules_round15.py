@@ -1,4 +1,4 @@
-"""Round 15 of issue 12: the sealed sets final15-17 and the outsiders' set v, fixed by construct.
+"""Round 15 of issue 12: the sealed sets final15-17 and the outsiders' sets v and w, fixed by construct.
 
 The harmless lines the rules put at crisis or urgent were a past, a course or an ordinary task told with a means
 word ("3 years clean today from the overdose that almost got me", "im narcan certified now", "end of my rope was
@@ -8,7 +8,7 @@ below).  Recall: a goodbye masked by reassurance (don't worry, I'm fine beside t
 farewell to the group, a decision, debts paid), an intent to hurt oneself with a time, something taken "working",
 an act "done" with blood or an apology, "nobody will find me in time"; urgent: relapse in slang, the same feelings
 back after an attempt or a discharge, a family member reporting warning signs.  The sealed lines come first in
-each table, then neighbours written for this test in English, Spanish and both mixed (paraphrases, the other
+each table, then neighbours of set v's and set w's constructs, then neighbours written for this test in English, Spanish and both mixed (paraphrases, the other
 language, the negated, past or third-party guard pair).
 """
 
@@ -82,6 +82,28 @@ HARMLESS = [
     "discharged from the hospital yesterday after knee surgery, feeling good",
     "the kids are doing better, i think its working, the new routine",
     "did it! passed my driving test",
+    # neighbours of the outsiders' set w: a pet's pills, a mower's blade, a rope on the boat; a poison to
+    # drink, an interrupted attempt, a note, goodbyes said, the only way out, a lethal dose, passive wishes
+    "teaching my grandson to tie knots with a rope on the boat saturday",
+    "got poison ivy from pulling weeds in the yard, itchy all week",
+    "gotta give the cat her flea pills tonight",
+    "le di al perro su desparasitante hoy en la mañana",
+    "changed the blade on the mower myself today, proud of me",
+    "threw out my old pills, dont need them anymore, the doctor switched me",
+    "its time for group, bye see you there",
+    "thank you for everything today, see you tuesday",
+    "me compre veneno pa las cucarachas, lo puse debajo del fregadero",
+    "my friend said bye and went to sleep, she answers in the morning",
+    "on the roof fixing the antenna, thinking about letting go of my old job lol",
+    "counted my tips, 62 bucks, thats enough for groceries",
+    "my dad is going to join my mom at the funeral home to plan the service",
+    "got what i needed at the pharmacy and feel calm now, the new meds help",
+    "took all my meds like the doctor said, feeling sleepy, going to bed",
+    "cut the rope on the boat, it was tangled",
+    "wish i could sleep till noon tomorrow lol",
+    # goodbyes said with no ending beside them
+    "she left. 9 yrs. said goodbye and took the dog",
+    "said goodbye to my kids at the school gate and went to work",
 ]
 
 # Crisis: the sealed goodbye and its twins, then neighbours of each construct.
@@ -117,6 +139,32 @@ CRISIS = [
     "gave my guitar to my nephew, i wont need it where im going",
     "no voy el martes, ni ningun otro martes. gracias por aguantarme",
     "took my whole month of seroquel at once",
+    # neighbours of the outsiders' set w: a pet's pills, a mower's blade, a rope on the boat; a poison to
+    # drink, an interrupted attempt, a note, goodbyes said, the only way out, a lethal dose, passive wishes
+    "counted them again, 48. is that enough",
+    "me compré el veneno pa las ratas y me lo voy a tomar hoy",
+    "bought rat poison, gonna drink it tonight",
+    "my friend sent me a pic from the bridge saying goodbye and now she wont answer",
+    "mi prima dice que se va a matar y no contesta el telefono",
+    "the only way out is the window, 10th floor",
+    "la unica salida es saltar por la ventana",
+    "my brother cut me down last night, ill try again tomorrow",
+    "mi hermana me encontro con la soga, pero ya consegui otra",
+    "on the bridge thinking about letting go",
+    "took all my blood pressure pills and the sleeping ones, feeling really heavy, sorry for everything",
+    "me tome todas las pastillas de mi mama, me siento bien mareada",
+    "left a note saying they are better off without me",
+    "deje una carta diciendo que van a estar mejor sin mi",
+    "already said goodbye to my kids, they are better off without me",
+    "wont be around by friday, sorted out all my stuff",
+    "after the funeral im going to join him, already picked my grave next to his",
+    "got what i needed from the hardware store and im just waiting now",
+    "tested the rope, it holds",
+    "not planning on waking up tomorrow",
+    "no pienso despertar mañana",
+    "thank u for everything, dont worry about me no more. bye",
+    "the voices tell me to get the knife and do it tonight",
+    "took my whole month of lithium at once",
 ]
 
 # At least urgent: relapse, feelings back after an attempt or a discharge, a family member reporting signs.
@@ -143,6 +191,15 @@ URGENT = [
     "para qué vivir así",
     "me van a desalojar el lunes y no tengo a donde ir",
     "keep picturing making him pay for what he did",
+    # neighbours of the outsiders' set w: a pet's pills, a mower's blade, a rope on the boat; a poison to
+    # drink, an interrupted attempt, a note, goodbyes said, the only way out, a lethal dose, passive wishes
+    "wish i could just sleep forever",
+    "i pray every night that god takes me in my sleep",
+    "no le veo salida a nada",
+    "everyone would just be fine without me",
+    "the voices are coming back since i stopped the pills",
+    "my roommate is putting something in my food",
+    "mi hija esta en su grupo, no come y dice que quiere morirse",
 ]
 
 
