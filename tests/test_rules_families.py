@@ -268,29 +268,29 @@ def test_every_language_is_read_for_live_texts():
 # rules alone (assess with no language, as blind_rates reads them) when each set was folded in, all raised
 # after rules round 13 (issue 12) to what the rules alone score now.
 FINALS = {
-    # Raised after round 8 (issue 12) to what the rules alone score now.
+    # Raised after round 8 (issue 12) to what the rules alone score now; raised again where round 15 improved them.
     "risk_blind_final.tsv": (
         411,
-        {"crisis>=urgent": 0.86, "crisis=crisis": 0.79, "urgent>=urgent": 0.93, "harmless alarmed": 0.04},
+        {"crisis>=urgent": 0.87, "crisis=crisis": 0.80, "urgent>=urgent": 0.93, "harmless alarmed": 0.04},
     ),
     "risk_blind_final4.tsv": (
         324,
-        {"crisis>=urgent": 0.88, "crisis=crisis": 0.84, "urgent>=urgent": 0.85, "harmless alarmed": 0.04},
+        {"crisis>=urgent": 0.88, "crisis=crisis": 0.84, "urgent>=urgent": 0.86, "harmless alarmed": 0.04},
     ),
     "risk_blind_final6.tsv": (
         320,
-        {"crisis>=urgent": 0.94, "crisis=crisis": 0.92, "urgent>=urgent": 0.93, "harmless alarmed": 0.02},
+        {"crisis>=urgent": 0.94, "crisis=crisis": 0.92, "urgent>=urgent": 0.93, "harmless alarmed": 0.01},
     ),
     # Sealed through round 8 and scored once at its end (see its header); folded in at the rules-alone figures.
     "risk_blind_final8.tsv": (
         320,
-        {"crisis>=urgent": 0.82, "crisis=crisis": 0.81, "urgent>=urgent": 0.78, "harmless alarmed": 0.02},
+        {"crisis>=urgent": 0.83, "crisis=crisis": 0.82, "urgent>=urgent": 0.81, "harmless alarmed": 0.02},
     ),
     # Sealed through the classifier's outsiders' training data and rounds 9-10, scored once at the end (see
     # their headers); folded in at the rules-alone figures.
     "risk_blind_final9.tsv": (
         320,
-        {"crisis>=urgent": 0.94, "crisis=crisis": 0.93, "urgent>=urgent": 0.81, "harmless alarmed": 0.02},
+        {"crisis>=urgent": 0.94, "crisis=crisis": 0.93, "urgent>=urgent": 0.83, "harmless alarmed": 0.02},
     ),
     "risk_blind_final10.tsv": (
         320,
@@ -320,15 +320,15 @@ FINALS = {
     # (see their headers); folded in at the rules-alone figures.
     "risk_blind_final15.tsv": (
         320,
-        {"crisis>=urgent": 0.90, "crisis=crisis": 0.85, "urgent>=urgent": 0.88, "harmless alarmed": 0.01},
+        {"crisis>=urgent": 0.91, "crisis=crisis": 0.86, "urgent>=urgent": 0.90, "harmless alarmed": 0.01},
     ),
     "risk_blind_final16.tsv": (
         320,
-        {"crisis>=urgent": 0.90, "crisis=crisis": 0.83, "urgent>=urgent": 0.78, "harmless alarmed": 0.04},
+        {"crisis>=urgent": 0.90, "crisis=crisis": 0.84, "urgent>=urgent": 0.81, "harmless alarmed": 0.01},
     ),
     "risk_blind_final17.tsv": (
         320,
-        {"crisis>=urgent": 0.88, "crisis=crisis": 0.84, "urgent>=urgent": 0.71, "harmless alarmed": 0.03},
+        {"crisis>=urgent": 0.90, "crisis=crisis": 0.86, "urgent>=urgent": 0.76, "harmless alarmed": 0.0},
     ),
     # The development set of round 7 (see its header): tuned on, so held at the end-of-round figures.
     "risk_blind_fresh5.tsv": (
