@@ -145,6 +145,24 @@ def test_the_joint_crisis_test_has_its_own_urgent_threshold():
     assert apply_second_opinion(text, Assessment("none"), strict).level == "urgent"
 
 
+def test_beside_an_ordinary_reading_of_the_rules_the_joint_crisis_test_asks_for_more():
+    # "zebra": P(crisis) about 0.98, between the joint threshold (0.6) and the one beside a rules'
+    # note of an ordinary reading (0.99): a past event, someone else, an "if", an ordinary reason.
+    data = {**_toy_data(), "threshold_crisis": 0.99, "threshold_crisis_joint": 0.6}
+    model = Model.from_json({**data, "threshold_crisis_joint_ordinary": 0.99})
+    text = "there is a zebra here"
+    assert apply_second_opinion(text, Assessment("none"), model).level == "crisis"
+    for note in ("context.past", "context.third_party", "context.hypothetical", "context.explained"):
+        rules = Assessment("watch", ("w.x", note), ("x",))
+        assert apply_second_opinion(text, rules, model) == Assessment(
+            "urgent", ("w.x", note, "classifier.urgent"), ("x",)
+        ), note
+    # a negated match is no ordinary reason ("i can't go on")
+    assert (
+        apply_second_opinion(text, Assessment("watch", ("w.x", "context.negation")), model).level == "crisis"
+    )
+
+
 def test_a_crisis_word_still_counts_in_a_long_message():
     # Word and character n-grams are normalised each on its own: the many character n-grams of a
     # long message do not drown the one word the model knows ("zebra": crisis-like).

@@ -8,7 +8,8 @@ l2-normalised each on its own, side by side (a union of two vectorizers).  It ha
 P(level == crisis).  When a head is confident (its probability reaches a threshold chosen on
 cross-validation so that harmless messages are rarely alarmed; a text both heads find likely is
 crisis at a lower crisis threshold; a text the rules already call urgent is crisis at a lower one
-still, since two judges agree) and the rules gave a lower level,
+still, since two judges agree; beside a match the rules read as past, someone else's, hypothetical or
+explained by an ordinary reason the joint test asks for more) and the rules gave a lower level,
 the level is raised and the assessment says so in plain words for the facilitators.
 
 The model ships as plain JSON (``checkin/rules/risk_model.json``: per n-gram its idf and one
@@ -33,12 +34,14 @@ from .normalize import normalize
 log = logging.getLogger("checkin.rules.classifier")
 
 MODEL_PATH = Path(__file__).resolve().parent / "risk_model.json"
-MODEL_FORMAT = "checkin-risk-ngram-logreg/5"
+MODEL_FORMAT = "checkin-risk-ngram-logreg/6"
 # /4 (was /3: one l2 norm over all n-grams): with ``block_weights``, the word ("w:") and character
 # ("c:") n-grams are l2-normalised each on its own block and weighted so, and the many character
 # n-grams of a text no longer drown its few words; without it, one norm over all.
 # /5: the level also depends on the rules' level (``threshold_crisis_agree``) and the joint crisis
 # test has its own urgent threshold (``threshold_urgent_joint``); a /4 reader would ignore both.
+# /6: the joint crisis test has a stricter crisis threshold (``threshold_crisis_joint_ordinary``) when
+# the rules read a match as past, third-party, hypothetical or explained by an ordinary reason.
 
 # What a facilitator reads next to the rules' reasons (the rule list of the Assessment).
 REASONS = {
@@ -59,6 +62,19 @@ NEGATORS = frozenset(
     ("not", "no", "never", "nunca", "ni", "nadie", "nothing", "nada", "without", "sin", "jamas", "tampoco")
 )
 NEGATION_SCOPE = 3
+
+# The rules' notes that a match they found has an ordinary reading (`engine._evaluate`): a past event,
+# someone else, a hypothetical, an ordinary reason in the clause ("for deer season").  Beside one, the
+# joint crisis test asks for more certainty (``Model.ordinary_joint``).  Negation is not among them:
+# "I can't go on" is read as negated and is no ordinary reason.
+ORDINARY_NOTES = frozenset(
+    ("context.past", "context.third_party", "context.hypothetical", "context.explained")
+)
+
+
+def ordinary_reading(assessment: Assessment) -> bool:
+    """Whether the rules noted an ordinary reading of something they matched in the message."""
+    return not ORDINARY_NOTES.isdisjoint(assessment.rules)
 
 
 def mark_negation(tokens: list[str]) -> list[str]:
@@ -131,6 +147,10 @@ class Model:
     # on outsiders' sets this raised crisis lines the rules held at urgent and no harmless line;
     # None: no such path.
     agree_crisis: float | None = None
+    # The joint test's crisis threshold when the rules noted an ordinary reading (ORDINARY_NOTES): on
+    # outsiders' sets most harmless lines the joint test let up to crisis carried such a note, and few
+    # crisis lines; None: the joint threshold.
+    ordinary_joint: float | None = None
 
     @classmethod
     def from_json(cls, data: dict) -> Model:
@@ -154,6 +174,7 @@ class Model:
             block_weights=None if blocks is None else {str(k): float(v) for k, v in blocks.items()},
             joint_urgent=_optional(data, "threshold_urgent_joint"),
             agree_crisis=_optional(data, "threshold_crisis_agree"),
+            ordinary_joint=_optional(data, "threshold_crisis_joint_ordinary"),
         )
 
     def __post_init__(self):
@@ -189,14 +210,15 @@ class Model:
                 zc += k * dc
         return _sigmoid(zu), _sigmoid(zc)
 
-    def level(self, norm: str, rules_level: str = "none") -> str:
+    def level(self, norm: str, rules_level: str = "none", ordinary: bool = False) -> str:
         """The level this model would raise to beside the rules' ``rules_level`` ("none" when not
-        confident or when the text is shorter than MIN_WORDS words)."""
+        confident or when the text is shorter than MIN_WORDS words); ``ordinary``: the rules noted an
+        ordinary reading (``ordinary_reading``)."""
         if not long_enough(norm):
             return "none"
-        return self.decide(*self.probabilities(norm), rules_level)
+        return self.decide(*self.probabilities(norm), rules_level, ordinary)
 
-    def decide(self, pu: float, pc: float, rules_level: str = "none") -> str:
+    def decide(self, pu: float, pc: float, rules_level: str = "none", ordinary: bool = False) -> str:
         """The level for the heads' probabilities beside the rules' level (the thresholds alone)."""
         tu, tc = self.thresholds
         if pc >= tc:
@@ -204,7 +226,8 @@ class Model:
         if self.agree_crisis is not None and rules_level == "urgent" and pu >= tu and pc >= self.agree_crisis:
             return "crisis"
         joint_urgent = tu if self.joint_urgent is None else self.joint_urgent
-        if self.joint_crisis is not None and pc >= self.joint_crisis and pu >= joint_urgent:
+        joint = self.ordinary_joint if ordinary and self.ordinary_joint is not None else self.joint_crisis
+        if joint is not None and pc >= joint and pu >= joint_urgent:
             return "crisis"
         return "urgent" if pu >= tu else "none"
 
@@ -235,11 +258,13 @@ def shipped_model() -> Model:
     return load_model(MODEL_PATH)
 
 
-def second_opinion(text: str, model: Model | None = None, rules_level: str = "none") -> str:
+def second_opinion(
+    text: str, model: Model | None = None, rules_level: str = "none", ordinary: bool = False
+) -> str:
     """The classifier's level for a raw message beside the rules' level: "crisis", "urgent" or
     "none" (not confident)."""
     m = model if model is not None else shipped_model()
-    return m.level(normalize(text or ""), rules_level)
+    return m.level(normalize(text or ""), rules_level, ordinary)
 
 
 def apply_second_opinion(text: str, assessment: Assessment, model: Model | None = None) -> Assessment:
@@ -249,7 +274,7 @@ def apply_second_opinion(text: str, assessment: Assessment, model: Model | None 
     if assessment.level == "crisis":
         return assessment
     try:
-        level = second_opinion(text, model, assessment.level)
+        level = second_opinion(text, model, assessment.level, ordinary_reading(assessment))
     except Exception as exc:
         log.error("risk classifier failed (%s); keeping the rules' level", type(exc).__name__)
         return assessment

@@ -19,7 +19,9 @@ alone, so that it alarms few harmless lines of its own:
   * both heads together (crisis when the urgent head is over a stricter threshold, JOINT_URGENT_BUDGET,
     and the crisis head over a lower one): at most JOINT_BUDGET of the harmless lines reach that
     crisis threshold out of fold;
-  * agreement (crisis when the rules already say urgent): AGREE_BUDGET of them reach it.
+  * agreement (crisis when the rules already say urgent): AGREE_BUDGET of them reach it;
+  * the joint test beside the rules' note of an ordinary reading (past, third party, hypothetical,
+    explained): ORDINARY_JOINT_BUDGET of them reach its crisis threshold.
 scikit-learn is needed here only; the service reads the JSON with pure Python.
 
 ``--loso`` is the honest yardstick for the second opinion: for each blind set written by an outsider
@@ -39,7 +41,7 @@ import json
 import sys
 from pathlib import Path
 
-from .classifier import MIN_WORDS, MODEL_FORMAT, MODEL_PATH, Model, features, long_enough
+from .classifier import MIN_WORDS, MODEL_FORMAT, MODEL_PATH, Model, features, long_enough, ordinary_reading
 from .engine import ALL_LANGUAGES, LEVELS, assess, level_rank
 from .normalize import normalize
 
@@ -64,8 +66,13 @@ JOINT_URGENT_BUDGET = 0.02
 JOINT_BUDGET = 0.005
 # crisis beside the rules' urgent (and the urgent head's): on outsiders' sets no harmless line the
 # rules called urgent went up to crisis at 1%, while 15 crisis lines held at urgent did (at 3%: 28, and
-# one harmless line; guard lines such as "the roads are not safe tonight" sit near 0.55-0.65)
-AGREE_BUDGET = 0.01
+# one harmless line; guard lines such as "the roads are not safe tonight" sit near 0.55-0.65); 1.5%
+# (fourth pass) raised 9 more crisis lines over 21 sets and still no harmless one
+AGREE_BUDGET = 0.015
+# the joint crisis test beside a rules' note of an ordinary reading (classifier.ORDINARY_NOTES): 8 of
+# the 13 harmless lines the classifier alone put at crisis on 21 outsiders' sets carried one; at 0.1%
+# 5 of them stay below crisis for 9 crisis lines (0%: 7 for 24)
+ORDINARY_JOINT_BUDGET = 0.001
 CRISIS_MARGIN = 0.02  # crisis threshold sits this far above the most crisis-like harmless line
 FLOOR = 0.5  # never raise below an even chance
 DECIMALS = 6
@@ -227,15 +234,15 @@ def out_of_fold(rows) -> tuple[list[float], list[float]]:
     return pu, pc
 
 
-def combined(rules_level: str, norm: str, pu: float, pc: float, th: dict) -> str:
-    """The live path's level from the rules' level and the heads' probabilities (out of fold)."""
+def combined(rules, norm: str, pu: float, pc: float, th: dict) -> str:
+    """The live path's level from the rules' assessment and the heads' probabilities (out of fold)."""
     model = Model.from_json(
         {"format": MODEL_FORMAT, "features": [], "idf": [], "coef_urgent": [], "coef_crisis": []}
         | {"intercept_urgent": 0, "intercept_crisis": 0}
         | th
     )
-    lvl = model.decide(pu, pc, rules_level) if long_enough(norm) else "none"
-    return lvl if level_rank(lvl) > level_rank(rules_level) else rules_level
+    lvl = model.decide(pu, pc, rules.level, ordinary_reading(rules)) if long_enough(norm) else "none"
+    return lvl if level_rank(lvl) > level_rank(rules.level) else rules.level
 
 
 def _budget_threshold(values, budget: float) -> float:
@@ -250,8 +257,9 @@ def choose_thresholds(rows, pu, pc) -> dict[str, float]:
     """From out-of-fold probabilities of the classifier alone (not of what the rules said, so that
     editing a rule does not change the shipped model), each threshold the lowest that at most a
     budget of the harmless lines reach: urgent HARMLESS_BUDGET; crisis above every one of them;
-    joint crisis (with the urgent head over its JOINT_URGENT_BUDGET threshold) JOINT_BUDGET; crisis
-    beside a rules' urgent AGREE_BUDGET."""
+    joint crisis (with the urgent head over its JOINT_URGENT_BUDGET threshold) JOINT_BUDGET, or
+    ORDINARY_JOINT_BUDGET beside the rules' note of an ordinary reading; crisis beside a rules'
+    urgent AGREE_BUDGET."""
     harmless = [i for i, r in enumerate(rows) if r["level"] in ("none", "watch") and long_enough(r["norm"])]
     top = max((pc[i] for i in harmless), default=0.0)
     tc = round(min(0.99, max(FLOOR, top + CRISIS_MARGIN)), 4)
@@ -263,6 +271,7 @@ def choose_thresholds(rows, pu, pc) -> dict[str, float]:
         "threshold_urgent_joint": _budget_threshold(urgent, JOINT_URGENT_BUDGET),
         "threshold_crisis_joint": min(tc, _budget_threshold(crisis, JOINT_BUDGET)),
         "threshold_crisis_agree": min(tc, _budget_threshold(crisis, AGREE_BUDGET)),
+        "threshold_crisis_joint_ordinary": min(tc, _budget_threshold(crisis, ORDINARY_JOINT_BUDGET)),
     }
 
 
@@ -285,7 +294,7 @@ def figures(rows, levels) -> dict:
 
 
 def _fmt_thresholds(data: dict) -> str:
-    names = ("urgent", "crisis", "urgent_joint", "crisis_joint", "crisis_agree")
+    names = ("urgent", "crisis", "urgent_joint", "crisis_joint", "crisis_agree", "crisis_joint_ordinary")
     return "thresholds " + " ".join(f"{n} {data[f'threshold_{n}']}" for n in names)
 
 
@@ -304,6 +313,7 @@ def settings(rows) -> dict:
         "joint_budget": JOINT_BUDGET,
         "joint_urgent_budget": JOINT_URGENT_BUDGET,
         "agree_budget": AGREE_BUDGET,
+        "ordinary_joint_budget": ORDINARY_JOINT_BUDGET,
         "min_words": MIN_WORDS,
     }
 
@@ -325,10 +335,10 @@ def build(rows, report: bool = False):
     pu, pc = out_of_fold(rows)
     th = choose_thresholds(rows, pu, pc)
     if report:
-        rules = [assess(r["text"]).level for r in rows]
+        rules = [assess(r["text"]) for r in rows]
         both = [combined(rl, n, a, b, th) for rl, n, a, b in zip(rules, norms, pu, pc)]
         print(f"{len(rows)} training lines; {_fmt_thresholds(th)}", file=sys.stderr)
-        print("rules alone      (cv):", _fmt(figures(rows, rules)), file=sys.stderr)
+        print("rules alone      (cv):", _fmt(figures(rows, [a.level for a in rules])), file=sys.stderr)
         print("rules+classifier (cv):", _fmt(figures(rows, both)), file=sys.stderr)
     vec, heads = _pipeline_fit(norms, [v >= 2 for v in y], [v == 3 for v in y])
     names = vec.get_feature_names_out().tolist()
