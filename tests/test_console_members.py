@@ -366,11 +366,35 @@ def test_a_good_file_imports_every_row_with_an_import_opt_in(coordinator, db, gr
         )
         detail = s.scalar(select(AuditEvent.detail).where(AuditEvent.action == "import"))
     assert detail.endswith(
-        "applied: 120 added, 0 updated, 0 unchanged, 0 row(s) skipped, 120 welcome text(s) planned"
+        "applied: 120 added, 0 updated, 0 unchanged, 0 row(s) skipped, 120 welcome text(s) planned, "
+        "0 added opted out (their STOP)"
     )
     # No welcome column: each new member is welcomed, as the member form's ticked box does, and told so.
     done = coordinator.get(response.get_json()["page"]).get_data(as_text=True)
     assert "120 welcome texts go out in each member's daytime." in done
+
+
+def test_import_names_a_row_whose_number_texted_stop_and_sends_it_no_welcome(coordinator, db, group, twilio):
+    from tests.conftest import said
+
+    assert said(twilio.sms("+12025550189", "STOP"))
+    csv = f"group,phone,name\n{group.name},202-555-0188,Ana\n{group.name},202-555-0189,Bo\n"
+    response = upload(coordinator, csv)
+    wait_for(coordinator, response.get_json()["status_url"])
+    page_url = response.get_json()["page"]
+    page = coordinator.get(page_url).get_data(as_text=True)
+    assert (
+        "1 row will be added opted out, because the number texted STOP. No welcome text will be sent" in page
+    )
+    assert "<li>Line 3: Bo</li>" in page and "Line 2: Ana</li>" not in page
+    assert apply(coordinator, page_url).status_code == 302
+    done = coordinator.get(page_url).get_data(as_text=True)
+    assert "1 welcome text goes out" in done
+    assert "Added opted out, because their number had texted STOP: line 3. No welcome text was sent" in done
+    assert {m.display_name: m.status for m in members(db).values()} == {"Ana": "active", "Bo": "opted_out"}
+    with db.session() as s:
+        welcomes = s.scalars(select(OutboxItem.to_number).where(OutboxItem.purpose == "welcome")).all()
+    assert welcomes == ["+12025550188"]
 
 
 @pytest.mark.parametrize(
