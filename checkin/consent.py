@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from functools import cache
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -73,6 +75,80 @@ def opt_in(session: Session, member: Member, *, source: str, message_id: int | N
     session.add(ConsentEvent(member_id=member.id, kind="opt_in", source=source, message_id=message_id))
     log.info("opt-in member=%s source=%s", member.id, source)
     return was_out
+
+
+STAFF = "staff:"
+
+
+@dataclass(frozen=True)
+class OwnStop:
+    """An opt-out the member made themselves: how ("keyword:STOP", "phrase", "carrier:21610", or the same
+    behind "before-added:") and when (their text's time when it is kept, else when it was recorded)."""
+
+    source: str
+    at: datetime
+
+
+def own_stop(session: Session, member: Member) -> OwnStop | None:
+    """The member's own opt-out still in force, if any: a STOP (or carrier block) since their last opt-in,
+    or a STOP from their number not yet applied. Carriers and Twilio refuse texts to that number until it
+    texts START (error 21610), and the rule here is the same: only their START lifts it, never staff."""
+    if member.phone:
+        digests = crypto.digests(member.phone, session.get_bind().dialect)
+        row = session.scalar(select(NumberOptOut).where(NumberOptOut.phone_digest.in_(digests)))
+        if row is not None:
+            return OwnStop(row.source, _said_at(session, row.message_id) or row.created_at)
+    events = session.scalars(
+        select(ConsentEvent).where(ConsentEvent.member_id == member.id).order_by(ConsentEvent.id.desc())
+    )
+    for event in events:
+        if event.kind == "opt_in":
+            return None
+        if not event.source.startswith(STAFF):
+            return OwnStop(event.source, _said_at(session, event.message_id) or event.created_at)
+    return None
+
+
+def _said_at(session: Session, message_id: int | None) -> datetime | None:
+    if not message_id:
+        return None
+    return session.scalar(select(Message.created_at).where(Message.id == message_id))
+
+
+class OptInRefused(ValueError):
+    """A staff opt-in that must not be recorded; the message says why, in words for staff."""
+
+
+def staff_opt_in(
+    session: Session, member: Member, *, source: str, how: str, asked_on: date, today: date
+) -> None:
+    """Record that the member asked staff to receive messages again, `how` (in words, for the consent
+    record) on `asked_on`. Only for an opt-out staff recorded (a paper request, a call): the member's own
+    STOP is lifted by their START alone (own_stop). `today` is in the member's zone."""
+    if not member.opted_out:
+        raise OptInRefused("they have not opted out")
+    if own_stop(session, member) is not None:
+        raise OptInRefused("they texted STOP; only they can undo that, by texting START")
+    if not how.strip():
+        raise OptInRefused("say how they asked to receive messages again")
+    last_out = session.scalar(
+        select(ConsentEvent.created_at)
+        .where(ConsentEvent.member_id == member.id, ConsentEvent.kind == "opt_out")
+        .order_by(ConsentEvent.id.desc())
+        .limit(1)
+    )
+    if last_out is not None:
+        out_on = last_out.astimezone(ZoneInfo(member.effective_timezone)).date()
+        if asked_on < out_on:
+            raise OptInRefused(
+                f"the date they asked again cannot be before their opt-out ({out_on:%Y-%m-%d})"
+            )
+    if asked_on > today:
+        raise OptInRefused("the date they asked again cannot be in the future")
+    opt_in(session, member, source=source)
+    # The consent on file is this request, not the one their opt-out ended.
+    member.consent_source = how.strip()[:80]
+    member.consent_date = asked_on
 
 
 def remember_number_opt_out(

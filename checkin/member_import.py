@@ -29,10 +29,10 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from checkin import consent, languages, timezones
+from checkin import consent, crypto, languages, timezones
 from checkin.directory import ValidationError
 from checkin.member_data.export import FORMULA_STARTS
-from checkin.models import CHANNELS, ConsentEvent, Group, GroupMember, Member, MemberStatus
+from checkin.models import CHANNELS, ConsentEvent, Group, GroupMember, Member, MemberStatus, NumberOptOut
 from checkin.phones import InvalidPhone, normalize_phone
 
 REQUIRED = ("group", "phone", "name")
@@ -91,6 +91,7 @@ class PlannedRow:
     changes: list[Change] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)  # error: why
     opted_out: bool = False  # a known member who opted out: stays opted out
+    stopped: bool = False  # add: the number texted STOP before, so added opted out, no welcome text
     warnings: list[str] = field(default_factory=list)  # add/update: worth a second look, still imported
 
 
@@ -114,7 +115,7 @@ class Plan:
     def fingerprint(self) -> str:
         """sha256 of what applying would write: a plan made again after the members changed differs."""
         what = [
-            (r.line, r.action, r.member_id, r.phone, r.group_id, sorted(r.values.items()))
+            (r.line, r.action, r.member_id, r.phone, r.group_id, sorted(r.values.items()), r.stopped)
             for r in self.rows
             if r.action in ("add", "update")
         ]
@@ -388,6 +389,7 @@ def plan(
         planned.append(out)
     if progress:
         progress(len(rows))
+    _mark_stopped(session, [r for r in planned if r.action == "add"])
     in_file = {r.member_id for r in planned if r.member_id}
     group_ids = {r.group_id for r in planned if r.group_id}
     not_in_file = []
@@ -470,6 +472,23 @@ def _field_values(
     return values, reasons
 
 
+def _mark_stopped(session: Session, adds: list[PlannedRow]) -> None:
+    """Flag the rows to add whose number texted STOP before (checkin.consent.remember_number_opt_out):
+    they are added opted out, with no welcome text, and the dry run says so."""
+    dialect = session.get_bind().dialect
+    digests = {row.line: crypto.digests(row.phone, dialect) for row in adds}
+    wanted = sorted({d for ds in digests.values() for d in ds})
+    stopped: set[str] = set()
+    for i in range(0, len(wanted), 1000):
+        stopped.update(
+            session.scalars(
+                select(NumberOptOut.phone_digest).where(NumberOptOut.phone_digest.in_(wanted[i : i + 1000]))
+            )
+        )
+    for row in adds:
+        row.stopped = any(d in stopped for d in digests[row.line])
+
+
 @dataclass(frozen=True)
 class Applied:
     added: int
@@ -478,6 +497,7 @@ class Applied:
     skipped: int  # rows in error
     welcomed: int = 0  # welcome texts planned (checkin.welcome: by text, not after a STOP, in their day)
     opted_out: int = 0  # added opted out: their number had texted STOP before (checkin.consent)
+    stopped_lines: list[int] = field(default_factory=list)  # the file's lines of those members
 
 
 def apply(session: Session, plan_: Plan, *, staff_id: int) -> Applied:
@@ -529,13 +549,25 @@ def apply(session: Session, plan_: Plan, *, staff_id: int) -> Applied:
         fields = [c.field if c.field != "group" else f"group+{row.group_id}" for c in row.changes]
         edits.append((member.id, "import:" + ",".join(fields)))
     session.flush()
-    opted_out = sum(consent.apply_number_opt_out(session, m) for m in added)
+    stopped_lines = [
+        row.line
+        for row, m in zip(plan_.of("add"), added, strict=True)
+        if consent.apply_number_opt_out(session, m)
+    ]
     welcomed = _welcome(session, plan_.of("add"), added, groups)
     # Each added member's own history says who added them and how ("Added by Casey's CSV import").
     audit_many(session, "member_added", staff_id, [(m.id, "import:added") for m in added])
     audit_many(session, "member_edited", staff_id, edits)
     counts = plan_.counts
-    return Applied(counts["add"], counts["update"], counts["unchanged"], counts["error"], welcomed, opted_out)
+    return Applied(
+        counts["add"],
+        counts["update"],
+        counts["unchanged"],
+        counts["error"],
+        welcomed,
+        len(stopped_lines),
+        stopped_lines,
+    )
 
 
 def _welcome(session: Session, rows: list[PlannedRow], added: list[Member], groups: dict[int, Group]) -> int:

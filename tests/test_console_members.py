@@ -199,7 +199,7 @@ def test_a_paused_member_is_held_in_the_planners_preview(coordinator, db, group,
     assert sends and all(p.held_reason == "paused through 2099-12-31" for p in sends)
 
 
-def test_staff_opt_out_cancels_pending_sends_and_opt_in_needs_confirmation(coordinator, db, member):
+def test_staff_opt_out_cancels_pending_sends_and_opt_in_needs_confirmation(coordinator, db, group, member):
     from checkin import outbox
 
     with db.session() as s:
@@ -225,12 +225,16 @@ def test_staff_opt_out_cancels_pending_sends_and_opt_in_needs_confirmation(coord
         )
     assert coordinator.post(f"/console/members/{member.id}/consent", {"kind": "opt_in"}).status_code == 400
     assert members(db)[member.phone].status == "opted_out"
-    assert (
-        coordinator.post(
-            f"/console/members/{member.id}/consent", {"kind": "opt_in", "confirm": "yes"}
-        ).status_code
-        == 302
-    )
+    today = utcnow().astimezone(ZoneInfo(group.timezone)).date()
+    opt_in = {"kind": "opt_in", "how": "in_person", "asked_on": today.isoformat(), "confirm": "yes"}
+    # How and when they asked are required; the date cannot be before the opt-out.
+    for missing in ("how", "asked_on"):
+        bare = {k: v for k, v in opt_in.items() if k != missing}
+        assert coordinator.post(f"/console/members/{member.id}/consent", bare).status_code == 400
+    early = dict(opt_in, asked_on=(today - timedelta(days=2)).isoformat())
+    assert coordinator.post(f"/console/members/{member.id}/consent", early).status_code == 400
+    assert members(db)[member.phone].status == "opted_out"
+    assert coordinator.post(f"/console/members/{member.id}/consent", opt_in).status_code == 302
     with db.session() as s:
         kinds = s.execute(
             select(ConsentEvent.kind, ConsentEvent.source)
@@ -241,6 +245,40 @@ def test_staff_opt_out_cancels_pending_sends_and_opt_in_needs_confirmation(coord
     assert kinds[1][1].startswith("staff:") and kinds[2][1].startswith("staff:")
     page = coordinator.get(f"/console/members/{member.id}").get_data(as_text=True)
     assert page.count("by Casey in the console") == 2
+    assert f"consent: Asked again in person, {today:%a}, {today:%b} {today.day}, {today.year}" in page
+    with db.session() as s:
+        details = s.scalars(select(AuditEvent.detail).where(AuditEvent.action == "consent")).all()
+    assert details[-1] == f"opt_in:in_person:{today.isoformat()}"
+
+
+@pytest.mark.parametrize("stop", ["after_added", "before_added"])
+def test_staff_cannot_opt_in_a_member_who_texted_stop(coordinator, db, group, twilio, stop):
+    """Only the member's START lifts their STOP: a forced POST is refused and nothing changes."""
+    from checkin.directory import add_member
+    from tests.conftest import said
+
+    phone = "+12025550188"
+    if stop == "before_added":
+        assert said(twilio.sms(phone, "STOP"))
+    with db.session() as s:
+        member_id = add_member(s, group.name, phone, "Jo").id
+    if stop == "after_added":
+        assert said(twilio.sms(phone, "STOP"))
+    with db.session() as s:
+        before = s.scalar(select(func.count(ConsentEvent.id)))
+        audits = s.scalar(select(func.count(AuditEvent.seq)))
+    today = utcnow().astimezone(ZoneInfo(group.timezone)).date().isoformat()
+    forced = {"kind": "opt_in", "how": "call", "asked_on": today, "confirm": "yes"}
+    response = coordinator.post(f"/console/members/{member_id}/consent", forced)
+    assert response.status_code == 409
+    assert "only they can undo that" in response.get_data(as_text=True)
+    with db.session() as s:
+        assert s.get(Member, member_id).status == "opted_out"
+        assert s.scalar(select(func.count(ConsentEvent.id))) == before
+        assert s.scalar(select(func.count(AuditEvent.seq))) == audits
+    page = coordinator.get(f"/console/members/{member_id}").get_data(as_text=True)
+    assert "Only they can undo that: ask them to text START to" in page
+    assert "Record opt-in" not in page
 
 
 # --- CSV import -----------------------------------------------------------------------------------
@@ -328,11 +366,35 @@ def test_a_good_file_imports_every_row_with_an_import_opt_in(coordinator, db, gr
         )
         detail = s.scalar(select(AuditEvent.detail).where(AuditEvent.action == "import"))
     assert detail.endswith(
-        "applied: 120 added, 0 updated, 0 unchanged, 0 row(s) skipped, 120 welcome text(s) planned"
+        "applied: 120 added, 0 updated, 0 unchanged, 0 row(s) skipped, 120 welcome text(s) planned, "
+        "0 added opted out (their STOP)"
     )
     # No welcome column: each new member is welcomed, as the member form's ticked box does, and told so.
     done = coordinator.get(response.get_json()["page"]).get_data(as_text=True)
     assert "120 welcome texts go out in each member's daytime." in done
+
+
+def test_import_names_a_row_whose_number_texted_stop_and_sends_it_no_welcome(coordinator, db, group, twilio):
+    from tests.conftest import said
+
+    assert said(twilio.sms("+12025550189", "STOP"))
+    csv = f"group,phone,name\n{group.name},202-555-0188,Ana\n{group.name},202-555-0189,Bo\n"
+    response = upload(coordinator, csv)
+    wait_for(coordinator, response.get_json()["status_url"])
+    page_url = response.get_json()["page"]
+    page = coordinator.get(page_url).get_data(as_text=True)
+    assert (
+        "1 row will be added opted out, because the number texted STOP. No welcome text will be sent" in page
+    )
+    assert "<li>Line 3: Bo</li>" in page and "Line 2: Ana</li>" not in page
+    assert apply(coordinator, page_url).status_code == 302
+    done = coordinator.get(page_url).get_data(as_text=True)
+    assert "1 welcome text goes out" in done
+    assert "Added opted out, because their number had texted STOP: line 3. No welcome text was sent" in done
+    assert {m.display_name: m.status for m in members(db).values()} == {"Ana": "active", "Bo": "opted_out"}
+    with db.session() as s:
+        welcomes = s.scalars(select(OutboxItem.to_number).where(OutboxItem.purpose == "welcome")).all()
+    assert welcomes == ["+12025550188"]
 
 
 @pytest.mark.parametrize(

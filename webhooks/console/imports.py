@@ -117,6 +117,8 @@ def status(runtime, job_id: str) -> dict | None:
     for name in ("added", "updated", "unchanged", "skipped", "welcomed"):
         if name in text:
             out[name] = int(text[name])
+    if text.get("stopped_lines"):
+        out["stopped_lines"] = [int(n) for n in text["stopped_lines"].split(",")]
     return out
 
 
@@ -173,7 +175,7 @@ def apply(runtime, session, job_id: str, token: str, staff_id: int, ip: str | No
             detail=(
                 f"CSV roster file:{data['file_sha256'].decode()[:12]} applied: {applied.added} added, "
                 f"{applied.updated} updated, {applied.unchanged} unchanged, {applied.skipped} row(s) skipped, "
-                f"{applied.welcomed} welcome text(s) planned"
+                f"{applied.welcomed} welcome text(s) planned, {applied.opted_out} added opted out (their STOP)"
             ),
         )
         session.commit()
@@ -186,6 +188,7 @@ def apply(runtime, session, job_id: str, token: str, staff_id: int, ip: str | No
                 "unchanged": applied.unchanged,
                 "skipped": applied.skipped,
                 "welcomed": applied.welcomed,
+                "stopped_lines": ",".join(str(n) for n in applied.stopped_lines),
             },
         )
     except Exception:

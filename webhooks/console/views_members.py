@@ -41,6 +41,8 @@ OPT_OUT_WAYS = {
     "writing": "In writing or by email",
     "on_their_behalf": "Someone asked on their behalf",
 }
+# How a member can ask staff to receive messages again: only after an opt-out staff recorded (consent.own_stop).
+OPT_IN_WAYS = {k: v for k, v in OPT_OUT_WAYS.items() if k != "on_their_behalf"}
 CHANNEL_NAMES = views_roster.CHANNEL_NAMES
 
 
@@ -362,9 +364,29 @@ def member_consent(member_id: int):
             "until they text START."
         )
     elif kind == "opt_in":
-        if request.form.get("confirm") != "yes":
-            abort(400, "tick the box confirming the member asked to receive messages again")
-        consent.opt_in(db(), member, source=source)
+        if consent.own_stop(db(), member) is not None:  # only their START lifts their STOP
+            abort(409, "They texted STOP: only they can undo that, by texting START. Nothing was recorded.")
+        how = request.form.get("how") or ""
+        asked = (request.form.get("asked_on") or "").strip()
+        if how not in OPT_IN_WAYS or not asked or request.form.get("confirm") != "yes":
+            abort(400, "say how and when the member asked to receive messages again, and tick the box")
+        try:
+            asked_on = datetime.strptime(asked, "%Y-%m-%d").date()  # noqa: DTZ007 - only the date is kept
+        except ValueError:
+            abort(400, "When did they ask: must be a date like 2026-03-31")
+        today = utcnow().astimezone(ZoneInfo(member.effective_timezone)).date()
+        try:
+            consent.staff_opt_in(
+                db(),
+                member,
+                source=source,
+                how=f"Asked again {OPT_IN_WAYS[how].lower()}",
+                asked_on=asked_on,
+                today=today,
+            )
+        except consent.OptInRefused as refused:
+            abort(400, f"The opt-in was not recorded: {refused}.")
+        detail = f"opt_in:{how}:{asked_on.isoformat()}"
         message = f"{member.display_name} is opted in again."
     else:
         abort(400, "kind must be opt_in or opt_out")
@@ -419,6 +441,17 @@ def member(member_id: int):
         t=data,
         consent_events=consent_events,
         stopped_before=words.earlier_stop(*stopped, member.effective_timezone) if stopped else None,
+        own_stop=consent.own_stop(db(), member) if member.opted_out else None,
+        group_number=_group_number(member),
+        opt_in_ways=OPT_IN_WAYS,
+        opted_out_on=next(
+            (
+                e.created_at.astimezone(ZoneInfo(member.effective_timezone)).date()
+                for e in reversed(consent_events)
+                if e.kind == "opt_out"
+            ),
+            None,
+        ),
         paused=paused,
         paused_through=paused_through,
         today=today,
@@ -429,6 +462,12 @@ def member(member_id: int):
         opt_out_ways=OPT_OUT_WAYS,
         live_member=member.id,
     )
+
+
+def _group_number(member: Member) -> str:
+    """The number the member texts START to: their group's own, else the service's."""
+    own = next((g.phone_number for g in member.groups if g.phone_number), None)
+    return own or current_app.extensions["checkin"].settings.twilio_from_number or "the group's number"
 
 
 HISTORY_ACTIONS = ("member_added", "member_edited", "member_erased", "consent")
@@ -468,8 +507,9 @@ def _history(member: Member, staff_names: dict[int, str]) -> list[str]:
         elif e.action == "consent":
             kind, _, how = detail.partition(":")
             what = {"opt_in": "opt-in recorded", "opt_out": "opt-out recorded"}.get(kind, "consent recorded")
+            how, _, on = how.partition(":")
             if how in OPT_OUT_WAYS:
-                what += f" (they asked: {OPT_OUT_WAYS[how].lower()})"
+                what += f" (they asked: {OPT_OUT_WAYS[how].lower()}" + (f", on {on})" if on else ")")
         elif detail.startswith(("paused", "resumed")):
             what = "messages " + detail
         elif detail == "no change":
