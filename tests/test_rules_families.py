@@ -18,7 +18,7 @@ from checkin.rules import (
 )
 from checkin.rules.engine import DEFAULT_RULE_FILES, _evaluate
 from checkin.rules.evaluate import EvalFileError, evaluate, read_labelled, read_labelled_rows
-from checkin.rules.prefilter import PatternFacts
+from checkin.rules.literals import PatternFacts
 
 CORPUS_DIR = Path(__file__).parent / "corpus"
 BLIND = CORPUS_DIR / "risk_blind_folded.tsv"

@@ -59,6 +59,7 @@ NEGATORS = frozenset(
     ("not", "no", "never", "nunca", "ni", "nadie", "nothing", "nada", "without", "sin", "jamas", "tampoco")
 )
 NEGATION_SCOPE = 3
+_MAX_KNOWN_WORDS = 1 << 16  # words whose known character n-grams are kept (then the memo starts again)
 
 
 def mark_negation(tokens: list[str]) -> list[str]:
@@ -157,24 +158,53 @@ class Model:
         )
 
     def __post_init__(self):
-        # One look-up per n-gram (idf and both weights together): a 1,600-character text has
-        # thousands of n-grams, and three dict look-ups each was most of its cost.
-        table = {f: (idf, *self.weights[f]) for f, idf in self.idf.items()}
+        # One look-up per n-gram (idf, both weights and its block together): a 1,600-character text
+        # has thousands of n-grams, and three dict look-ups each was most of its cost.
+        blocks = self.block_weights is not None
+        table = {f: (idf, *self.weights[f], f[0] if blocks else "") for f, idf in self.idf.items()}
         object.__setattr__(self, "_table", table)
+        # Per word seen, its character n-grams that the model knows (members' words repeat).
+        object.__setattr__(self, "_known_char_grams", {})
+
+    def known_features(self, norm: str) -> list[str]:
+        """``features(norm)`` (with this model's settings) less the n-grams the model does not know,
+        in the same order."""
+        table = self._table
+        tokens = norm.split()
+        grams = mark_negation(tokens) if self.negation else tokens
+        out: list[str] = []
+        lo, hi = self.word_ngrams
+        for n in range(lo, hi + 1):
+            for i in range(len(grams) - n + 1):
+                gram = grams[i : i + n]
+                if "," not in gram:
+                    f = "w:" + " ".join(gram)
+                    if f in table:
+                        out.append(f)
+        known = self._known_char_grams
+        for w in tokens:
+            if w == ",":
+                continue
+            fs = known.get(w)
+            if fs is None:
+                if len(known) >= _MAX_KNOWN_WORDS:
+                    known.clear()
+                fs = known[w] = tuple(f for f in _char_grams(w, *CHAR_NGRAMS) if f in table)
+            out.extend(fs)
+        return out
 
     def probabilities(self, norm: str) -> tuple[float, float]:
         """(P(level >= urgent), P(level == crisis)) for a normalised text."""
         table = self._table
-        counts = Counter(f for f in features(norm, self.word_ngrams, self.negation) if f in table)
+        counts = Counter(self.known_features(norm))
         # sublinear tf * idf, l2-normalised: exactly scikit-learn's TfidfVectorizer settings used
         # (per block and weighted, for a /4 model: the trainer's union of two vectorizers).  Per
         # block: the squared norm and both heads' dot products, scaled once at the end.
         blocks = self.block_weights
         sums: dict[str, list[float]] = {}
         for f, c in counts.items():
-            idf, a, b = table[f]
+            idf, a, b, key = table[f]
             v = (1.0 + math.log(c)) * idf
-            key = f[0] if blocks is not None else ""
             acc = sums.get(key)
             if acc is None:
                 acc = sums[key] = [0.0, 0.0, 0.0]

@@ -17,8 +17,9 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
+from .literals import PatternFacts, read_pattern
 from .normalize import BASE_VOCABULARY, _strip_accents, normalize
-from .prefilter import PatternFacts, Prefilter, read_pattern
+from .prefilter import Prefilter
 
 log = logging.getLogger("checkin.rules")
 
