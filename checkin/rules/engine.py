@@ -591,7 +591,7 @@ _SUBJECT_PRONOUNS = frozenset({"i", "yo"})
 _SPANISH_PARTICIPLE = re.compile(r"[a-z]+(?:ado|ido|echo|icho|isto|ierto|uelto|into)$")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Hit:
     rule_id: str
     level: str
@@ -705,11 +705,12 @@ class _Reading:
     a masked form of it); per text, its candidate rules (`Prefilter.candidates`) and tokens, and per
     (text, rule), the rule's matches with their context are worked out once, by whichever pass is first."""
 
-    __slots__ = ("_candidates", "_matches", "_ruleset", "_tokens", "norm")
+    __slots__ = ("_candidates", "_finders", "_matches", "_ruleset", "_tokens", "norm")
 
     def __init__(self, norm: str, ruleset: RuleSet):
         self.norm = norm
         self._ruleset = ruleset
+        self._finders = ruleset.finders
         self._candidates: dict[str, tuple[int, ...]] = {}
         self._tokens: dict[str, tuple[list[tuple[int, int, str]], list[int]]] = {}
         self._matches: dict[tuple[str, int], list[tuple[int, int, str, str | None]]] = {}
@@ -735,7 +736,7 @@ class _Reading:
         found = self._matches.get(key)
         if found is None:
             rule = self._ruleset.rules[pos]
-            spans = [(m.start(), m.end(), m.group(0)) for m in self._ruleset.finders[pos](text)]
+            spans = [(m.start(), m.end(), m.group(0)) for m in self._finders[pos](text)]
             if spans and rule.context:
                 tokens, starts = self.tokens(text)
                 cw = self._ruleset.context

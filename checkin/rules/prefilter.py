@@ -17,6 +17,7 @@ from .literals import Clause
 from .normalize import BASE_VOCABULARY
 
 _WORDISH = re.compile(r"[a-z0-9]+")
+_MAX_WORDS = 1 << 16  # words whose filed literals are kept (then the memo starts again)
 
 
 def _common_grams() -> dict[str, int]:
@@ -78,23 +79,32 @@ class Prefilter:
         self._by_literal = {lit: tuple(ps) for lit, ps in by_literal.items()}
         self._always = frozenset(pos for pos, clauses in enumerate(requirements) if not clauses)
         self._needs = [sum(1 << clause_ids[c] for c in set(clauses)) for clauses in requirements]
+        self._in_word: dict[str, tuple[str, ...]] = {}
 
     def literals_in(self, text: str) -> set[str]:
         """The rules' literals that occur in ``text``."""
         found: set[str] = set()
+        memo = self._in_word
+        # Every key gram is letters and digits, so it lies inside one word of any text that holds it.
+        for word in set(text.split()):
+            lits = memo.get(word)
+            if lits is None:
+                lits = self._filed_in(word)
+            for lit in lits:
+                if lit in text:
+                    found.add(lit)
+        return found
+
+    def _filed_in(self, word: str) -> tuple[str, ...]:
+        """The literals filed under a gram of ``word`` (kept: members' words repeat from text to text)."""
         by_trigram, by_bigram = self._by_trigram, self._by_bigram
-        # A loop over the text's slices, each looked up: cheaper than building its set of grams.
-        for i in range(len(text) - 1):
-            lits = by_trigram.get(text[i : i + 3])
-            if lits is not None:
-                for lit in lits:
-                    if lit in text:
-                        found.add(lit)
-            lits = by_bigram.get(text[i : i + 2])
-            if lits is not None:
-                for lit in lits:
-                    if lit in text:
-                        found.add(lit)
+        lits: dict[str, None] = {}
+        for i in range(len(word) - 1):
+            lits.update(dict.fromkeys(by_trigram.get(word[i : i + 3], ())))
+            lits.update(dict.fromkeys(by_bigram.get(word[i : i + 2], ())))
+        if len(self._in_word) >= _MAX_WORDS:
+            self._in_word.clear()
+        found = self._in_word[word] = tuple(lits)
         return found
 
     def candidates(self, text: str) -> tuple[int, ...]:
