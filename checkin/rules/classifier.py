@@ -62,6 +62,7 @@ NEGATORS = frozenset(
     ("not", "no", "never", "nunca", "ni", "nadie", "nothing", "nada", "without", "sin", "jamas", "tampoco")
 )
 NEGATION_SCOPE = 3
+_MAX_KNOWN_WORDS = 1 << 16  # words whose known character n-grams are kept (then the memo starts again)
 
 # The rules' notes that a match they found has an ordinary reading (`engine._evaluate`): a past event,
 # someone else, a hypothetical, an ordinary reason in the clause ("for deer season").  Beside one, the
@@ -178,32 +179,62 @@ class Model:
         )
 
     def __post_init__(self):
-        # One look-up per n-gram (idf and both weights together): a 1,600-character text has
-        # thousands of n-grams, and three dict look-ups each was most of its cost.
-        table = {f: (idf, *self.weights[f]) for f, idf in self.idf.items()}
+        # One look-up per n-gram (idf, both weights and its block together): a 1,600-character text
+        # has thousands of n-grams, and three dict look-ups each was most of its cost.
+        blocks = self.block_weights is not None
+        table = {f: (idf, *self.weights[f], f[0] if blocks else "") for f, idf in self.idf.items()}
         object.__setattr__(self, "_table", table)
+        # Per word seen, its character n-grams that the model knows (members' words repeat).
+        object.__setattr__(self, "_known_char_grams", {})
+
+    def known_features(self, norm: str) -> tuple[list[str], list[str]]:
+        """``features(norm)`` (with this model's settings) less the n-grams the model does not know, in
+        the same order: (the word n-grams, the character n-grams)."""
+        table = self._table
+        tokens = norm.split()
+        grams = mark_negation(tokens) if self.negation else tokens
+        words: list[str] = []
+        lo, hi = self.word_ngrams
+        for n in range(lo, hi + 1):
+            for i in range(len(grams) - n + 1):
+                gram = grams[i : i + n]
+                if "," not in gram:
+                    f = "w:" + " ".join(gram)
+                    if f in table:
+                        words.append(f)
+        chars: list[str] = []
+        known = self._known_char_grams
+        for w in tokens:
+            if w == ",":
+                continue
+            fs = known.get(w)
+            if fs is None:
+                if len(known) >= _MAX_KNOWN_WORDS:
+                    known.clear()
+                fs = known[w] = tuple(f for f in _char_grams(w, *CHAR_NGRAMS) if f in table)
+            chars.extend(fs)
+        return words, chars
 
     def probabilities(self, norm: str) -> tuple[float, float]:
         """(P(level >= urgent), P(level == crisis)) for a normalised text."""
         table = self._table
-        counts = Counter(f for f in features(norm, self.word_ngrams, self.negation) if f in table)
+        blocks = self.block_weights
+        words, chars = self.known_features(norm)
         # sublinear tf * idf, l2-normalised: exactly scikit-learn's TfidfVectorizer settings used
         # (per block and weighted, for a /4 model: the trainer's union of two vectorizers).  Per
-        # block: the squared norm and both heads' dot products, scaled once at the end.
-        blocks = self.block_weights
-        sums: dict[str, list[float]] = {}
-        for f, c in counts.items():
-            idf, a, b = table[f]
-            v = (1.0 + math.log(c)) * idf
-            key = f[0] if blocks is not None else ""
-            acc = sums.get(key)
-            if acc is None:
-                acc = sums[key] = [0.0, 0.0, 0.0]
-            acc[0] += v * v
-            acc[1] += a * v
-            acc[2] += b * v
+        # block: the squared norm and both heads' dot products, scaled once at the end.  The word
+        # block comes first, then the characters, and each n-gram in the order of ``features``: the
+        # sums are added in one order, so the probabilities are the same floats every time.
         zu, zc = self.intercepts
-        for key, (sq, du, dc) in sums.items():
+        for feats in (words, chars) if blocks is not None else (words + chars,):
+            sq = du = dc = 0.0
+            key = ""
+            for f, c in Counter(feats).items():
+                idf, a, b, key = table[f]
+                v = idf if c == 1 else (1.0 + math.log(c)) * idf  # log(1) = 0: (1 + 0) * idf is idf
+                sq += v * v
+                du += a * v
+                dc += b * v
             if sq > 0:
                 k = (blocks.get(key, 1.0) if blocks is not None else 1.0) / math.sqrt(sq)
                 zu += k * du

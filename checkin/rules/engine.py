@@ -17,7 +17,9 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
+from .literals import PatternFacts, read_pattern
 from .normalize import BASE_VOCABULARY, _strip_accents, normalize
+from .prefilter import Prefilter
 
 log = logging.getLogger("checkin.rules")
 
@@ -145,68 +147,29 @@ class RuleSet:
     files: tuple[str, ...] = ()
     _by_language: dict = field(default_factory=dict, compare=False, repr=False)
 
-    def for_language(self, language: str | None) -> tuple[tuple, tuple, tuple]:
-        """(masks, risks, combines) that apply to ``language`` (None = all), ready to run.
-
-        Masks and risks are (rule, literal finder, key trigrams; None: no such test); combines are (combine, required tag
-        sets, unless tags, every tag it names), worked out once here rather than per message."""
+    def for_language(self, language: str | None) -> _Plan:
+        """What applies to ``language`` (None = all), worked out once here rather than per message."""
         key = language or "*"
-        cached = self._by_language.get(key)
-        if cached is None:
-            ok = (lambda lang: True) if language is None else (lambda lang: lang in ("any", language))
-            masks = tuple(_prefilter(r) for r in self.rules if r.mask and ok(r.language))
-            risks = tuple(_prefilter(r) for r in self.rules if not r.mask and ok(r.language))
-            combos = tuple(
-                (
-                    c,
-                    tuple(frozenset(req.split("|")) for req in c.requires),
-                    frozenset(c.unless),
-                    frozenset(t for req in c.requires for t in req.split("|")),
-                )
-                for c in self.combines
-                if ok(c.language)
-            )
-            cached = (masks, risks, combos)
-            self._by_language[key] = cached
-        return cached
+        plan = self._by_language.get(key)
+        if plan is None:
+            plan = self._by_language[key] = _Plan(self, language)
+        return plan
 
-    def candidates(self, grams: frozenset[str]) -> tuple[int, ...]:
-        """Positions in ``rules`` (in order) of the rules whose key trigrams are among ``grams``, or
-        that have no key trigrams: the only rules a text with these grams can match, in any language.
+    @property
+    def prefilter(self) -> Prefilter:
+        """The rules' required literals, indexed once (see checkin/rules/prefilter.py)."""
+        pre = self._by_language.get("#prefilter")
+        if pre is None:
+            pre = self._by_language["#prefilter"] = Prefilter([_facts(r).requires for r in self.rules])
+        return pre
 
-        Looked up once per text in an index from trigram to rules, where testing each rule's keys cost
-        a set test per rule per language pass."""
-        index = self._by_language.get("#index")
-        if index is None:
-            always: list[int] = []
-            by_gram: dict[str, list[int]] = {}
-            for pos, rule in enumerate(self.rules):
-                keys = _prefilter(rule)[2]
-                if keys is None:
-                    always.append(pos)
-                else:
-                    for gram in keys:
-                        by_gram.setdefault(gram, []).append(pos)
-            index = self._by_language["#index"] = (frozenset(always), by_gram)
-        always, by_gram = index
-        found = set(always)
-        for gram in grams:
-            hit = by_gram.get(gram)
-            if hit is not None:
-                found.update(hit)
-        return tuple(sorted(found))
-
-    def entries(self, language: str | None) -> tuple[tuple | None, ...]:
-        """Per position in ``rules``: (is a mask, prefilter entry) if the rule applies to ``language``
-        (None = all), else None."""
-        key = "#entries:" + (language or "*")
-        cached = self._by_language.get(key)
-        if cached is None:
-            cached = self._by_language[key] = tuple(
-                (r.mask, _prefilter(r)) if language is None or r.language in ("any", language) else None
-                for r in self.rules
-            )
-        return cached
+    @property
+    def finders(self) -> tuple:
+        """Per rule position, a function from a text to the rule's matches."""
+        found = self._by_language.get("#finders")
+        if found is None:
+            found = self._by_language["#finders"] = tuple(_finder(r) for r in self.rules)
+        return found
 
     @property
     def phrases(self) -> tuple[str, ...]:
@@ -217,134 +180,56 @@ class RuleSet:
 # --------------------------------------------------------------------------- prefilter
 
 
-def _prefilter(rule: Rule) -> tuple:
-    """(rule, literal finder, key trigrams): without a finder there is no prefilter at all."""
-    lits = rule.__dict__.get("_literals")
-    return rule, lits, rule.__dict__.get("_grams") if lits is not None else None
+class _Plan:
+    """Per rule position, whether it runs as a mask or a risk rule in one language; that language's
+    combinations as (combine, required tag sets, unless tags, every tag it names), and, per tag, the
+    combinations whose first requirement it meets (a combination none of whose first tags fired
+    cannot fire, so only these are tested)."""
+
+    def __init__(self, ruleset: RuleSet, language: str | None):
+        def ok(lang: str) -> bool:
+            return language is None or lang in ("any", language)
+
+        self.masks = tuple(r.mask and ok(r.language) for r in ruleset.rules)
+        self.risks = tuple(not r.mask and ok(r.language) for r in ruleset.rules)
+        self.combos = tuple(
+            (
+                c,
+                tuple(frozenset(req.split("|")) for req in c.requires),
+                frozenset(c.unless),
+                frozenset(t for req in c.requires for t in req.split("|")),
+            )
+            for c in ruleset.combines
+            if ok(c.language)
+        )
+        by_tag: dict[str, list[int]] = {}
+        for n, (_c, requires, _u, _w) in enumerate(self.combos):
+            for tag in requires[0]:
+                by_tag.setdefault(tag, []).append(n)
+        self.combos_by_tag = {tag: tuple(ns) for tag, ns in by_tag.items()}
 
 
-_MIN_LITERAL = 3
+def _facts(rule: Rule) -> PatternFacts:
+    """What the rule's regex requires of a text (see prefilter.py).  Worked out when a rule set is
+    first used, not at load (a rule file being checked is never run)."""
+    found = rule.__dict__.get("_facts")
+    if found is None:
+        found = read_pattern(rule.regex.pattern)
+        object.__setattr__(rule, "_facts", found)
+    return found
 
 
-def _required_literals(pattern: str) -> frozenset[str] | None:
-    """Literal strings of which every match of ``pattern`` contains at least one, or None.
+def _finder(rule: Rule):
+    """The rule's ``finditer``, or for a rule anchored at the start of the text, one ``match``."""
+    regex = rule.regex
+    if not _facts(rule).anchored:
+        return regex.finditer
 
-    Worked out once at load from the parsed regex: a literal run is required by the sequence it is
-    in; an alternation requires the union of what each branch requires; a repeat that must occur at
-    least once requires what its body requires.  ``assess`` skips a rule when none of its literals
-    is in the message - a substring test, much cheaper than running the regex - and gets exactly
-    the same matches, since a rule cannot match a text that lacks all of them.
-    """
-    try:
-        from re import _parser as sre_parse  # Python 3.11+
-    except ImportError:  # pragma: no cover
-        import sre_parse  # type: ignore[no-redef]
-    from re._constants import BRANCH, IN, LITERAL, MAX_REPEAT, MIN_REPEAT, SUBPATTERN
+    def match_at_start(text: str) -> tuple[re.Match[str], ...]:
+        m = regex.match(text)
+        return () if m is None else (m,)
 
-    def best(cands: list[frozenset[str]]) -> frozenset[str] | None:
-        cands = [c for c in cands if c and min(map(len, c)) >= _MIN_LITERAL]
-        if not cands:
-            return None
-        return max(cands, key=lambda c: (min(map(len, c)), -len(c)))
-
-    def seq(items) -> frozenset[str] | None:
-        cands: list[frozenset[str]] = []
-        run: list[str] = []
-
-        def flush() -> None:
-            if run:
-                cands.append(frozenset(["".join(run)]))
-                run.clear()
-
-        for op, av in items:
-            if op is LITERAL:
-                run.append(chr(av))
-                continue
-            if op is IN and len(av) == 1 and av[0][0] is LITERAL:
-                run.append(chr(av[0][1]))
-                continue
-            flush()
-            if op is SUBPATTERN:
-                r = seq(av[-1])
-            elif op is BRANCH:
-                parts = [seq(b) for b in av[1]]
-                r = None if any(x is None for x in parts) else frozenset().union(*parts)
-            elif op in (MAX_REPEAT, MIN_REPEAT) and av[0] >= 1:
-                r = seq(av[2])
-            else:
-                r = None
-            if r is not None:
-                cands.append(r)
-        flush()
-        return best(cands)
-
-    try:
-        return seq(sre_parse.parse(pattern))
-    except Exception:  # pragma: no cover - unusual syntax: no prefilter, the regex alone decides
-        return None
-
-
-def _literal_finder(literals: frozenset[str] | None):
-    """``search`` of one regex over the literals (None: the rule always runs)."""
-    if not literals:
-        return None
-    # Any one literal will do, so a literal that contains another is redundant; the rest are
-    # written as a trie ("kill(?:ing|s)?") so that the regex engine tries few branches per position.
-    kept = [x for x in literals if not any(y != x and y in x for y in literals)]
-    trie: dict = {}
-    for word in kept:
-        node = trie
-        for ch in word:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def pattern(node: dict) -> str:
-        if "" in node:  # a shorter literal ends here: it is enough
-            return ""
-        alts = [re.escape(ch) + pattern(child) for ch, child in sorted(node.items())]
-        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-
-    return re.compile(pattern(trie)).search
-
-
-_GRAM_RE = re.compile(r"(?=([a-z0-9]{3}))")
-_BIGRAM_RE = re.compile(r"(?=([a-z0-9]{2}))")
-
-
-def _common_grams() -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for word in BASE_VOCABULARY:
-        for g in _GRAM_RE.findall(word) + _BIGRAM_RE.findall(word):
-            counts[g] = counts.get(g, 0) + 1
-    return counts
-
-
-_GRAM_COUNTS = _common_grams()
-
-
-def _key_grams(literals: frozenset[str] | None) -> frozenset[str] | None:
-    """One letter trigram of each literal (its rarest in everyday words; a bigram if it has none), or None.
-
-    A message holds a literal only if it holds each of its trigrams, so a rule none of whose key
-    trigrams is among the message's can be skipped before its literal search: a set test per rule
-    where a regex search per rule cost most of ``assess``.  Letters and digits only, because
-    masking blanks words into spaces and commas and so never makes such a trigram; a literal
-    without even a bigram ("a i") leaves the rule to its literal search.
-    """
-    if not literals:
-        return None
-    kept = [x for x in literals if not any(y != x and y in x for y in literals)]
-    keys = set()
-    for lit in kept:
-        grams = _GRAM_RE.findall(lit) or _BIGRAM_RE.findall(lit)
-        if not grams:
-            return None
-        keys.add(min(grams, key=lambda g: (_GRAM_COUNTS.get(g, 0), g)))
-    return frozenset(keys)
-
-
-def _grams_of(text: str) -> frozenset[str]:
-    return frozenset(_GRAM_RE.findall(text) + _BIGRAM_RE.findall(text))
+    return match_at_start
 
 
 # --------------------------------------------------------------------------- loading
@@ -581,9 +466,6 @@ class _Loader:
             unless=frozenset(unless),
         )
         object.__setattr__(rule, "_phrases", tuple(norm_phrases))
-        literals = _required_literals(source)
-        object.__setattr__(rule, "_literals", _literal_finder(literals))
-        object.__setattr__(rule, "_grams", _key_grams(literals))
         self.ids[rid] = file
         self.rules.append(rule)
         for p in patterns + norm_phrases:
@@ -643,9 +525,12 @@ class _Loader:
             for n, rule in enumerate(self.rules):
                 if rule.id == rid:
                     new = replace(rule, unless=rule.unless | frozenset(tags))
-                    object.__setattr__(new, "_phrases", getattr(rule, "_phrases", ()))
-                    object.__setattr__(new, "_literals", getattr(rule, "_literals", None))
-                    object.__setattr__(new, "_grams", getattr(rule, "_grams", None))
+                    for (
+                        key,
+                        value,
+                    ) in rule.__dict__.items():  # what the loader worked out (_phrases, _requires)
+                        if key.startswith("_"):
+                            object.__setattr__(new, key, value)
                     self.rules[n] = new
                     break
             else:
@@ -689,7 +574,9 @@ def load_ruleset(paths: Sequence[str | Path]) -> RuleSet:
 
 @lru_cache(maxsize=16)
 def _default_ruleset(extra: tuple[str, ...]) -> RuleSet:
-    return load_ruleset([*DEFAULT_RULE_FILES, *extra])
+    rs = load_ruleset([*DEFAULT_RULE_FILES, *extra])
+    rs.prefilter, rs.finders  # noqa: B018 - built now, with the rules, rather than on the first message
+    return rs
 
 
 def default_ruleset(extra_paths: Iterable[str | Path] = ()) -> RuleSet:
@@ -704,7 +591,7 @@ _SUBJECT_PRONOUNS = frozenset({"i", "yo"})
 _SPANISH_PARTICIPLE = re.compile(r"[a-z]+(?:ado|ido|echo|icho|isto|ierto|uelto|into)$")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Hit:
     rule_id: str
     level: str
@@ -811,19 +698,57 @@ def _clause_span(
     return lo, hi
 
 
-@dataclass(frozen=True)
 class _Reading:
-    """What every language pass over one text shares: the normalised text and the rules its trigrams
-    allow (ruleset positions, in order)."""
+    """One message as every language pass reads it: the normalised text, and the work the passes share.
 
-    norm: str
-    candidates: tuple[int, ...]
+    A pass blanks the masks of its language, so passes may read different texts (the normalised text or
+    a masked form of it); per text, its candidate rules (`Prefilter.candidates`) and tokens, and per
+    (text, rule), the rule's matches with their context are worked out once, by whichever pass is first."""
+
+    __slots__ = ("_candidates", "_finders", "_matches", "_ruleset", "_tokens", "norm")
+
+    def __init__(self, norm: str, ruleset: RuleSet):
+        self.norm = norm
+        self._ruleset = ruleset
+        self._finders = ruleset.finders
+        self._candidates: dict[str, tuple[int, ...]] = {}
+        self._tokens: dict[str, tuple[list[tuple[int, int, str]], list[int]]] = {}
+        self._matches: dict[tuple[str, int], list[tuple[int, int, str, str | None]]] = {}
+
+    def candidates(self, text: str) -> tuple[int, ...]:
+        """Positions in the ruleset (in order) of the rules that may match ``text``."""
+        found = self._candidates.get(text)
+        if found is None:
+            found = self._candidates[text] = self._ruleset.prefilter.candidates(text)
+        return found
+
+    def tokens(self, text: str) -> tuple[list[tuple[int, int, str]], list[int]]:
+        """(tokens as (start, end, word), their starts) of ``text``."""
+        found = self._tokens.get(text)
+        if found is None:
+            tokens = [(m.start(), m.end(), m.group(0)) for m in _TOKEN_RE.finditer(text)]
+            found = self._tokens[text] = (tokens, [t[0] for t in tokens])
+        return found
+
+    def matches(self, text: str, pos: int) -> list[tuple[int, int, str, str | None]]:
+        """The matches in ``text`` of the rule at ``pos``: (start, end, matched text, context or None)."""
+        key = (text, pos)
+        found = self._matches.get(key)
+        if found is None:
+            rule = self._ruleset.rules[pos]
+            spans = [(m.start(), m.end(), m.group(0)) for m in self._finders[pos](text)]
+            if spans and rule.context:
+                tokens, starts = self.tokens(text)
+                cw = self._ruleset.context
+                found = [(s, e, g, _context_of(text, tokens, starts, s, e, rule, cw)) for s, e, g in spans]
+            else:
+                found = [(s, e, g, None) for s, e, g in spans]
+            self._matches[key] = found
+        return found
 
 
 def _read(text: str, ruleset: RuleSet) -> _Reading:
-    norm = normalize(text or "", ruleset.vocabulary)
-    # Masking only removes trigrams, so the trigrams of the whole text are a superset for every step.
-    return _Reading(norm, ruleset.candidates(_grams_of(norm)))
+    return _Reading(normalize(text or "", ruleset.vocabulary), ruleset)
 
 
 def _voided_reasons(tags) -> set[str]:
@@ -843,16 +768,10 @@ def _evaluate(
 ) -> Assessment:
     if language not in (None, "en", "es"):
         language = None
-    combos = ruleset.for_language(language)[2]
+    plan = ruleset.for_language(language)
     if reading is None:
         reading = _read(text, ruleset)
-    entries = ruleset.entries(language)
-    masks: list[tuple] = []
-    risks: list[tuple] = []
-    for pos in reading.candidates:
-        entry = entries[pos]
-        if entry is not None:
-            (masks if entry[0] else risks).append(entry[1])
+    rules = ruleset.rules
     cw = ruleset.context
     norm = reading.norm
     hits: list[_Hit] = []
@@ -860,22 +779,22 @@ def _evaluate(
 
     # 1. Masks: figurative, media, third-party and logistics expressions are recorded
     #    at their own level and blanked out so that risk rules cannot match inside them.
-    #    Only the rules whose key trigrams are in the text are here (`RuleSet.candidates`).
+    #    Only the rules that may match the text are run (`Prefilter.candidates`).
     masked = norm
-    for rule, lits, _keys in masks:
-        if lits is not None and lits(masked) is None:
+    is_mask = plan.masks
+    todo = [pos for pos in reading.candidates(masked) if is_mask[pos]]
+    k = 0
+    while k < len(todo):
+        pos = todo[k]
+        k += 1
+        found = reading.matches(masked, pos)
+        if not found:
             continue
-        spans = [(m.start(), m.end()) for m in rule.regex.finditer(masked)]
-        if not spans:
-            continue
-        if rule.context:
-            # A mask that names a context is read like a risk rule ("if I am not safe tonight",
-            # "she is not safe"): its level is lowered and its tags withheld, and its words are
-            # blanked all the same, so no other mask (a safety denial) can claim them.
-            mtokens = [(m.start(), m.end(), m.group(0)) for m in _TOKEN_RE.finditer(masked)]
-            mstarts = [t[0] for t in mtokens]
-        for s, e in spans:
-            kind = _context_of(masked, mtokens, mstarts, s, e, rule, cw) if rule.context else None
+        rule = rules[pos]
+        # A mask that names a context is read like a risk rule ("if I am not safe tonight", "she is
+        # not safe"): its level is lowered and its tags withheld, and its words are blanked all the
+        # same, so no other mask (a safety denial) can claim them.
+        for s, e, _matched, kind in found:
             if kind is None:
                 hits.append(_Hit(rule.id, rule.level, norm[s:e], rule.tags, True, s))
             else:
@@ -886,28 +805,30 @@ def _evaluate(
                 if f"context.{kind}" not in notes:
                     notes.append(f"context.{kind}")
         chars = list(masked)
-        for s, e in spans:
+        for s, e, _matched, _kind in found:
             chars[s:e] = list(" ," + " " * max(0, e - s - 2)) if e - s >= 2 else [" "] * (e - s)
         masked = "".join(chars)
+        # The later masks run on the blanked text: those that may match it.
+        todo = [p for p in reading.candidates(masked) if p > pos and is_mask[p]]
+        k = 0
 
     # 2. Risk rules with context (negation, third party, past, hypothetical).
-    tokens = [(m.start(), m.end(), m.group(0)) for m in _TOKEN_RE.finditer(masked)]
-    starts = [t[0] for t in tokens]
+    is_risk = plan.risks
     guarded: list[tuple[int, Rule]] = []  # hits of rules with `unless`, settled once all tags are known
-    for rule, lits, _keys in risks:
-        if lits is not None and lits(masked) is None:
-            continue  # none of the words this rule needs is in the message
-        for m in rule.regex.finditer(masked):
-            kind = _context_of(masked, tokens, starts, m.start(), m.end(), rule, cw)
+    for pos in reading.candidates(masked):
+        if not is_risk[pos]:
+            continue
+        rule = rules[pos]
+        for s, _e, matched, kind in reading.matches(masked, pos):
             if kind is None:
                 if rule.unless:
                     guarded.append((len(hits), rule))
-                hits.append(_Hit(rule.id, rule.level, m.group(0), rule.tags, rule.level != "none", m.start()))
+                hits.append(_Hit(rule.id, rule.level, matched, rule.tags, rule.level != "none", s))
             else:
                 level = (
                     rule.negated_level if kind == "negation" else _min_level(rule.level, rule.capped_level)
                 )
-                hits.append(_Hit(rule.id, level, m.group(0), frozenset(), level != "none"))
+                hits.append(_Hit(rule.id, level, matched, frozenset(), level != "none"))
                 note = f"context.{kind}"
                 if note not in notes:
                     notes.append(note)
@@ -937,6 +858,7 @@ def _evaluate(
             kinds = rule.__dict__.get("_ordinary", frozenset())
             explained = bool((rule.unless - kinds) & present)
             if not explained and reasons and kinds:
+                tokens, starts = reading.tokens(masked)
                 lo, hi = _clause_span(tokens, starts, hits[n].start, cw.reason_breaks, len(hits[n].text))
                 explained = any(lo <= at < hi and not kinds.isdisjoint(t) for at, t in reasons)
             if explained:
@@ -951,11 +873,16 @@ def _evaluate(
     tags: set[str] = set()
     for h in hits:
         tags |= h.tags
-    excuses = tags - _voided_reasons(tags)
-    for combo, requires, unless, wanted in combos if tags else ():  # no tag, no combination
-        if all(not tags.isdisjoint(req) for req in requires) and excuses.isdisjoint(unless):
-            frags = tuple(h.text for h in hits if h.tags & wanted)
-            hits.append(_Hit(combo.id, combo.level, " + ".join(dict.fromkeys(frags)), frozenset(), True))
+    if tags:  # no tag, no combination
+        excuses = tags - _voided_reasons(tags)
+        maybe: set[int] = set()  # the combinations whose first requirement is met
+        for tag in tags:
+            maybe.update(plan.combos_by_tag.get(tag, ()))
+        for n in sorted(maybe):
+            combo, requires, unless, wanted = plan.combos[n]
+            if all(not tags.isdisjoint(req) for req in requires) and excuses.isdisjoint(unless):
+                frags = tuple(h.text for h in hits if h.tags & wanted)
+                hits.append(_Hit(combo.id, combo.level, " + ".join(dict.fromkeys(frags)), frozenset(), True))
 
     # 4. Scores, history and help requests from the context.
     ctx = context or AssessmentContext()
@@ -1037,11 +964,13 @@ def assess_all_languages(
         rs = ruleset if ruleset is not None else default_ruleset()
         langs = [None, preferred] + [lang for lang in ("en", "es") if lang != preferred]
         best: Assessment | None = None
-        reading = _read(text, rs)  # normalised and looked up once, for every pass
+        reading = _read(text, rs)  # normalised once; matches shared by the passes
         for lang in dict.fromkeys(langs):
             a = _evaluate(text, lang, context, rs, reading)
             if best is None or _RANK[a.level] > _RANK[best.level]:
                 best = a
+            if best.level == Level.CRISIS:  # no later reading can be higher, and ties keep this one
+                break
         assert best is not None
         return best
     except Exception as exc:  # fail safe: escalate rather than drop

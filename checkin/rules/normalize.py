@@ -30,6 +30,8 @@ from collections.abc import Iterable
 from functools import lru_cache
 from itertools import product
 
+from .literals import literal_search, read_pattern
+
 __all__ = ["BASE_VOCABULARY", "normalize", "squeeze_word"]
 
 # 1. Emoji -> words.  Variation selectors / ZWJ are removed first.
@@ -460,38 +462,43 @@ SMS_WORDS: dict[str, str] = {
 }
 
 # Multi-word slang (applied on the word-joined string).
+_SLANG: tuple[tuple[str, str], ...] = (
+    (r"sewer ?slide|sewer ?side|sewer ?slid", "suicide"),
+    (r"self ?delete|self ?deleting", "kill myself"),
+    (r"un ?alive", "kill"),
+    (r"(?<![0-9] )(?<![0-9])kms", "kill myself"),
+    # "ill kill myself" / "ill be gone": apostrophe-less "I'll" before a verb
+    (
+        r"^ill(?= (?:just |probably |never |prob |def |really )?(?:kill|hurt|do|be|go|end|take|jump|die|call|try|see|make|overdose|cut|shoot|hang|never|just|miss|leave|stop|text)(?![a-z]))",
+        "i will",
+    ),
+    (
+        r"(?<=[a-z] )ill(?= (?:just |probably |never |prob |def |really )?(?:kill|hurt|do|be|go|end|take|jump|die|call|try|see|make|overdose|cut|shoot|hang|never|just|miss|leave|stop|text)(?![a-z]))",
+        "i will",
+    ),
+    (r"s ?u ?i ?c ?i ?d ?e", "suicide"),
+    (r"kill my ?self|kill me self", "kill myself"),
+    (r"my ?self", "myself"),
+    (r"self ?harm(ing|ed)?", "self harm"),
+    (r"self ?injur(y|e|ing|ed)", "self harm"),
+    (r"no ?one|no1", "no one"),
+    (r"any ?more", "anymore"),
+    (r"good ?bye", "goodbye"),
+    (r"every ?one|every ?body", "everyone"),
+    (r"some ?one|some ?body", "someone"),
+    (r"over ?dos(e|ed|ing)", r"overdos\1"),
+)
 SLANG_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(r"(?<![a-z])" + p + r"(?![a-z])"), r)
-    for p, r in (
-        (r"sewer ?slide|sewer ?side|sewer ?slid", "suicide"),
-        (r"self ?delete|self ?deleting", "kill myself"),
-        (r"un ?alive", "kill"),
-        (r"(?<![0-9] )(?<![0-9])kms", "kill myself"),
-        # "ill kill myself" / "ill be gone": apostrophe-less "I'll" before a verb
-        (
-            r"^ill(?= (?:just |probably |never |prob |def |really )?(?:kill|hurt|do|be|go|end|take|jump|die|call|try|see|make|overdose|cut|shoot|hang|never|just|miss|leave|stop|text)(?![a-z]))",
-            "i will",
-        ),
-        (
-            r"(?<=[a-z] )ill(?= (?:just |probably |never |prob |def |really )?(?:kill|hurt|do|be|go|end|take|jump|die|call|try|see|make|overdose|cut|shoot|hang|never|just|miss|leave|stop|text)(?![a-z]))",
-            "i will",
-        ),
-        (r"s ?u ?i ?c ?i ?d ?e", "suicide"),
-        (r"kill my ?self|kill me self", "kill myself"),
-        (r"my ?self", "myself"),
-        (r"self ?harm(ing|ed)?", "self harm"),
-        (r"self ?injur(y|e|ing|ed)", "self harm"),
-        (r"no ?one|no1", "no one"),
-        (r"any ?more", "anymore"),
-        (r"good ?bye", "goodbye"),
-        (r"every ?one|every ?body", "everyone"),
-        (r"some ?one|some ?body", "someone"),
-        (r"over ?dos(e|ed|ing)", r"overdos\1"),
-    )
+    (re.compile(r"(?<![a-z])" + p + r"(?![a-z])"), r) for p, r in _SLANG
 )
 
-# One pass that tells whether any slang phrase can match at all (most messages have none).
-_ANY_SLANG = re.compile("|".join(f"(?:{pat.pattern})" for pat, _ in SLANG_PHRASES))
+# Per phrase, a search for the literals one of which its every match holds (see literals.py), or
+# None: a phrase is substituted only in a text that holds one, so most messages (which hold none)
+# cost a literal search per phrase rather than a scan of every phrase's lookbehind at every position.
+_SLANG_GATES = tuple(
+    literal_search(facts.requires[0]) if facts.requires else None
+    for facts in (read_pattern(pat.pattern) for pat, _ in SLANG_PHRASES)
+)
 
 # Known words used to decide how to squeeze letter runs ("diieee" -> "die").
 BASE_VOCABULARY: frozenset[str] = frozenset(
@@ -812,11 +819,14 @@ def normalize(text: str, vocab: Iterable[str] | None = None) -> str:
     vocab_set = (
         BASE_VOCABULARY if vocab is None else (vocab if isinstance(vocab, frozenset) else frozenset(vocab))
     )
-    s = _INVISIBLE_RE.sub("", text)
-    s = _EMOJI_RE.sub(lambda m: EMOJI_WORDS[m.group(0)], s)
-    s = unicodedata.normalize("NFKC", s)
-    s = s.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'").replace("\u00b4", "'")
-    s = _strip_accents(s.lower())
+    if text.isascii():  # most texts: no emoji, invisible marks, compatibility forms or accents
+        s = text.replace("`", "'").lower()
+    else:
+        s = _INVISIBLE_RE.sub("", text)
+        s = _EMOJI_RE.sub(lambda m: EMOJI_WORDS[m.group(0)], s)
+        s = unicodedata.normalize("NFKC", s)
+        s = s.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'").replace("\u00b4", "'")
+        s = _strip_accents(s.lower())
     if "'" in s:  # every contraction has an apostrophe ("cannot" is also an SMS word)
         for pat, rep in _CONTRACTIONS:
             s = pat.sub(rep, s)
@@ -830,8 +840,8 @@ def normalize(text: str, vocab: Iterable[str] | None = None) -> str:
             w = SMS_WORDS.get(w, w)
         words.append(w)
     s = " ".join(words)
-    if _ANY_SLANG.search(s):
-        for pat, rep in SLANG_PHRASES:
+    for (pat, rep), gate in zip(SLANG_PHRASES, _SLANG_GATES):
+        if gate is None or gate(s) is not None:
             s = pat.sub(rep, s)
     s = _COMMAS_RE.sub(", ", s)
     s = _SPACES_RE.sub(" ", s).strip(" ,")
