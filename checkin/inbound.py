@@ -727,6 +727,16 @@ def reply_without_storage(
     return None, level
 
 
+def reply_to_a_number_not_ours(body: str) -> tuple[str | None, str]:
+    """The answer to a text sent to a number that is not this service's (misconfigured: it is not
+    stored): nothing, unless its words are a crisis or urgent, then 988/911 in English and Spanish
+    (nobody can be paged, so no human is promised). Returns (reply, level)."""
+    level, _rules = _assess_words_only(body)
+    if level in escalation.PAGED:
+        return text_language.both(f"{level}_unheard"), level
+    return None, level
+
+
 def _assess_words_only(body: str) -> tuple[str, tuple[str, ...]]:
     try:
         from checkin.rules import ALL_LANGUAGES, assess

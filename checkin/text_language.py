@@ -54,4 +54,9 @@ def render(key: str, text: str, **values) -> str:
     language = detect(text)
     if language is not None:
         return templates.render(key, language, **values)
+    return both(key, **values)
+
+
+def both(key: str, **values) -> str:
+    """The template `key` in English, then in Spanish, in one text."""
     return templates.render(key, "en", **values) + "\n\n" + templates.render(key, "es", **values)
