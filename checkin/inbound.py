@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from checkin import answers, auto_replies, consent, keywords, templates
+from checkin import answers, auto_replies, consent, keywords, templates, text_language
 from checkin.answers import asked
 from checkin.answers.parse import parse_rsvp, parse_score
 from checkin.channels import Channel, phone_of
@@ -565,13 +565,12 @@ def _fail_safe(
     facilitators and every coordinator, written straight to the outbox."""
     if staff is not None:
         return None, "none"
-    lang = member.language if member else "en"
     people = failsafe.recipients(session, member)
-    reply = (
-        None
-        if member is not None and member.opted_out
-        else templates.render("urgent" if people else "urgent_unheard", lang)
-    )
+    key = "urgent" if people else "urgent_unheard"
+    if member is None:
+        reply = text_language.render(key, message.body or "")
+    else:
+        reply = None if member.opted_out else templates.render(key, member.language)
     who = member.first_name if member else "an unknown number"
     if not people:
         log.error("deciding failed for message=%s and NOBODY CAN BE PAGED (no staff phone)", message.id)
@@ -596,8 +595,8 @@ def _staff_message(
         return commands.USAGE, None
     esc = escalation.escalate_sender(session, message, level, rules, now, context)
     told = escalation.anyone_told(session, esc)
-    lang = "es" if any(rule.startswith("es.") for rule in rules) else "en"
-    return templates.render(level if told else f"{level}_unheard", lang), level
+    # The language of the words, not of the rule that matched (see checkin/text_language.py).
+    return text_language.render(level if told else f"{level}_unheard", message.body or ""), level
 
 
 def _assess_words(message: Message) -> tuple[str, tuple[str, ...]]:
@@ -642,9 +641,8 @@ def _unknown_number(
     if kind == "opt_in":
         consent.forget_number_opt_out(session, phone_of(message.channel, message.from_number))
     level, rules = _assess_words(message)
-    spanish = spanish or any(rule.startswith("es.") for rule in rules)
-    lang = "es" if spanish else "en"
     if level not in escalation.PAGED:
+        lang = "es" if spanish else text_language.detect(message.body or "") or "en"
         return templates.render("unknown", lang), None
     esc = escalation.escalate_sender(session, message, level, rules, now or utcnow(), context)
     told = escalation.anyone_told(session, esc)
@@ -655,7 +653,9 @@ def _unknown_number(
         esc.id,
         "staff paged" if told else "NOBODY CAN BE PAGED",
     )
-    return templates.render(level if told else f"{level}_unheard", lang), level
+    # Nobody knows this sender's language: the words say it, not the rule that matched (a Spanish rule
+    # matched "I took all my pills"); both languages when they do not say clearly.
+    return text_language.render(level if told else f"{level}_unheard", message.body or ""), level
 
 
 def _from_erased(
@@ -709,7 +709,7 @@ def reply_without_storage(
     `opted_out`: the numbers known (in memory, read a moment ago) to have opted out: `sender` among them
     gets no answer at all, as when stored (a crisis from them is still escalated, on replay)."""
     kind, word = keywords.classify(body)
-    level, rules = _assess_words_only(body)
+    level, _rules = _assess_words_only(body)
     if opted_out is not None:
         was_out = sender in opted_out
         opted_out.said(sender, kind)
@@ -723,8 +723,17 @@ def reply_without_storage(
         )
         return templates.render("opted_out" if kind == "opt_out" else "help", lang), level
     if level in escalation.PAGED:
-        lang = "es" if any(rule.startswith("es.") for rule in rules) else "en"
-        return templates.render(f"{level}_unheard", lang), level
+        return text_language.render(f"{level}_unheard", body), level
+    return None, level
+
+
+def reply_to_a_number_not_ours(body: str) -> tuple[str | None, str]:
+    """The answer to a text sent to a number that is not this service's (misconfigured: it is not
+    stored): nothing, unless its words are a crisis or urgent, then 988/911 in English and Spanish
+    (nobody can be paged, so no human is promised). Returns (reply, level)."""
+    level, _rules = _assess_words_only(body)
+    if level in escalation.PAGED:
+        return text_language.both(f"{level}_unheard"), level
     return None, level
 
 

@@ -958,6 +958,38 @@ def test_spanish_crisis_from_an_unknown_number_is_answered_in_spanish(twilio, db
     assert sent_to(alerts(db), PHONES) == [("cory", "sms"), ("cory", "voice")]
 
 
+# Found by an outside tester: a Spanish rule matched these English overdose texts, and the reply
+# followed the rule, so an English speaker in crisis was answered in Spanish.
+@pytest.mark.parametrize(
+    "body",
+    [
+        "I took all my pills",
+        "took all the pills",
+        "i swallowed all my pills",
+        "I took all my meds",
+        "i just took 40 pills",
+    ],
+)
+def test_english_overdose_from_an_unknown_number_is_answered_in_english(twilio, db, staff, body):
+    [reply] = replies_from_twiml(twilio.sms(STRANGER, body).get_data(as_text=True))
+    assert reply.startswith(("We hear you", "Thank you for telling us")) and "988" in reply
+    assert "Te escuchamos" not in reply and "Gracias" not in reply
+    assert escalations(db)  # still a case for the coordinator
+
+
+def test_spanish_overdose_from_an_unknown_number_is_answered_in_spanish(twilio, db, staff):
+    [reply] = replies_from_twiml(twilio.sms(STRANGER, "me tomé todas las pastillas").get_data(as_text=True))
+    assert reply.startswith(("Te escuchamos", "Gracias por contarnos")) and "We hear you" not in reply
+
+
+def test_crisis_words_that_do_not_say_their_language_are_answered_in_both(twilio, db, staff):
+    # One word, in neither language's common words: English first, then Spanish.
+    [reply] = replies_from_twiml(twilio.sms(STRANGER, "suicide").get_data(as_text=True))
+    english, spanish = reply.split("\n\n")
+    assert english.startswith(("We hear you", "Thank you for telling us")) and "988" in english
+    assert spanish.startswith(("Te escuchamos", "Gracias por contarnos")) and "988" in spanish
+
+
 def test_ordinary_text_from_an_unknown_number_pages_nobody(twilio, db, staff):
     reply = replies(twilio.sms(STRANGER, "who is this? this heat is killing me"))
     assert reply and "support service" in reply[0]

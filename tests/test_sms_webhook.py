@@ -478,3 +478,30 @@ def test_spanish_crisis_from_english_member_is_escalated(twilio, db, member, gro
     assert esc.level == "crisis"
     assert alerts and {a.to_number for a in alerts} == {"+12025550160"}  # the on-call facilitator
     assert all("perdónenme" not in (a.body or "") for a in alerts)
+
+
+def test_healthz_answers_promptly_when_redis_accepts_and_never_answers(app, runtime):
+    # Found by an outside tester: with Redis frozen (SIGSTOP) the first /healthz took over 30 s. A
+    # listening socket that never replies is such a Redis: the probe must give up within seconds.
+    # The shared client waits 30 s here: /healthz must not depend on its timeouts (or retries).
+    import socket
+    import threading
+
+    from redis import Redis
+
+    frozen = socket.create_server(("127.0.0.1", 0))
+    runtime._redis = Redis.from_url(
+        f"redis://127.0.0.1:{frozen.getsockname()[1]}/0", socket_timeout=30, socket_connect_timeout=30
+    )
+    answer = {}
+    asking = threading.Thread(
+        target=lambda: answer.setdefault("r", app.test_client().get("/healthz")), daemon=True
+    )
+    try:
+        asking.start()
+        asking.join(10)
+        assert "r" in answer, "/healthz did not answer within 10 s"
+        assert answer["r"].get_json()["status"] == "degraded"
+        assert answer["r"].get_json()["redis"].startswith("unreachable")
+    finally:
+        frozen.close()

@@ -91,12 +91,12 @@ SERVICE = "MG" + "5" * 32
 def test_a_text_to_a_number_that_is_not_ours_is_refused_and_logged(twilio, db, member, caplog):
     sid = "SM" + "f" * 32
     with caplog.at_level(logging.ERROR):
-        response = twilio.sms(member.phone, "I want to kill myself", sid=sid, to=NOT_OURS)
+        response = twilio.sms(member.phone, "are we still meeting on Tuesday", sid=sid, to=NOT_OURS)
     assert response.status_code == 404
     assert "To is not a number of this service" in response.get_data(as_text=True)
     assert stored(db) == 0 and response.texted() == []  # nothing stored, nothing texted back
     [line] = refusals(caplog, "/twilio/sms")
-    assert f"sid={sid}" in line and NOT_OURS not in line and "5550199" not in line and "kill" not in line
+    assert f"sid={sid}" in line and NOT_OURS not in line and "5550199" not in line and "Tuesday" not in line
     # The signature comes first: an unsigned request learns only that it is unsigned.
     assert twilio.sms(member.phone, "hi", to=NOT_OURS, signature="x").status_code == 403
 
@@ -121,6 +121,25 @@ def test_a_group_number_given_while_the_service_runs_is_ours_at_once(twilio, db,
         add_member(s, "Thursday Group", "+12025550188", "Lee Park")
     response = twilio.sms("+12025550188", "STOP", to=NOT_OURS)
     assert response.status_code == 200 and "no more texts" in said(response)[0]
+
+
+# Found by an outside tester: a crisis text to a number that is not ours got a 404, so the sender heard
+# nothing. Still not stored (the number is misconfigured), but answered with 988/911 in both languages.
+@pytest.mark.parametrize("body", ["i am going to kill myself tonight", "me tomé todas las pastillas"])
+def test_a_crisis_to_a_number_not_ours_is_answered_with_988_and_not_stored(twilio, db, caplog, body):
+    stranger, sid = "+12025550177", "SM" + "e" * 32
+    with caplog.at_level(logging.ERROR):
+        response = twilio.sms(stranger, body, sid=sid, to=NOT_OURS)
+    assert response.status_code == 200
+    [reply] = said(response)
+    english, spanish = reply.split("\n\n")
+    assert "988" in english and "911" in english and "988" in spanish and "911" in spanish
+    assert "Te escuchamos" in spanish or "Gracias por contarnos" in spanish
+    assert "facilitator" not in reply and "facilitador" not in reply  # nobody can be paged
+    assert stored(db) == 0
+    [line] = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert f"sid={sid}" in line
+    assert stranger not in line and NOT_OURS not in line and "pastillas" not in line and "kill" not in line
 
 
 @pytest.fixture

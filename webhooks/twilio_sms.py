@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, abort, current_app, make_response, request
 from twilio.twiml.messaging_response import MessagingResponse
 
 from checkin import inbound, status
@@ -110,12 +110,30 @@ def _addressed_to() -> str:
         to = None
     service = request.form.get("MessagingServiceSid")
     if to is None or not our_numbers.of(current_app).owns(to, service):
+        _answer_danger_to_a_number_not_ours()
         refuse(
             404,
             "To is not a number of this service (not TWILIO_FROM_NUMBER, no group's number, and not sent "
             "through TWILIO_MESSAGING_SERVICE_SID)",
         )
     return to
+
+
+def _answer_danger_to_a_number_not_ours() -> None:
+    """A crisis or urgent text to a number that is not ours is still not stored (the number is
+    misconfigured), but its sender is not left in silence: 988/911 in both languages, and one ERROR
+    line for the operator (the SID; never words or numbers). Any other text falls through to the 404."""
+    body = strip_controls((request.form.get("Body") or "")[:MAX_BODY])
+    reply, level = inbound.reply_to_a_number_not_ours(body)
+    if reply is None:
+        return
+    sid = (request.form.get("MessageSid") or "")[:64]
+    current_app.logger.error(
+        "%s text to a number that is not this service's, not stored; answered with 988/911 (sid=%s)",
+        level,
+        sid or "none",
+    )
+    abort(make_response(twiml(reply)))
 
 
 @lru_cache(maxsize=1024)

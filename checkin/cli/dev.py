@@ -93,7 +93,8 @@ def run_dev() -> int:
         ],
         "cron": [str(bindir / "checkin-cron")],
     }
-    procs = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
+    supervisor = Supervisor(commands, env)
+    procs = supervisor.procs
 
     stopping = False
 
@@ -103,7 +104,6 @@ def run_dev() -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    code = 0
     try:
         # "Running" is said only once the web server accepts connections (importing the app and its
         # first connection take a while on a busy laptop): a link followed before then would fail.
@@ -116,14 +116,58 @@ def run_dev() -> int:
         if not stopping:
             _say_running(settings, valkey, seeded, demo_password)
         while not stopping:
-            for name, proc in procs.items():
-                if proc.poll() is not None:
-                    click.echo(f"checkin dev: {name} exited with {proc.returncode}; stopping", err=True)
-                    stopping, code = True, 1
+            supervisor.restart_the_dead()
             time.sleep(0.5)
     finally:
         _stop_all(procs, valkey)
-    return code
+    return 0
+
+
+class Supervisor:
+    """Runs each child and starts it again when it dies, as a process supervisor would: a killed worker
+    must not leave crisis alerts waiting for someone to notice and restart `checkin dev`. One line names
+    each restart; a child that keeps dying at once is started again after a growing pause (at most
+    MAX_PAUSE s), not in a tight loop."""
+
+    STEADY = 10.0  # a child that lived this long is restarted at once
+    MAX_PAUSE = 30.0
+
+    def __init__(self, commands: dict[str, list[str]], env: dict, *, clock=time.monotonic, echo=None):
+        self.commands, self.env, self.clock = commands, env, clock
+        self.echo = echo or (lambda line: click.echo(line, err=True))
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.started: dict[str, float] = {}
+        self.pause: dict[str, float] = {}
+        self.due: dict[str, float] = {}
+        for name in commands:
+            self._start(name)
+
+    def _start(self, name: str) -> None:
+        self.procs[name] = subprocess.Popen(self.commands[name], env=self.env)
+        self.started[name] = self.clock()
+        self.due.pop(name, None)
+
+    def restart_the_dead(self) -> list[str]:
+        """Start again every child that has exited (once its pause is over); the names started."""
+        now, restarted = self.clock(), []
+        for name, proc in list(self.procs.items()):
+            if proc.poll() is None:
+                continue
+            if name not in self.due:
+                lived = now - self.started[name]
+                pause = (
+                    0.0
+                    if lived >= self.STEADY
+                    else min(self.MAX_PAUSE, max(1.0, 2 * self.pause.get(name, 0)))
+                )
+                self.pause[name], self.due[name] = pause, now + pause
+                self.echo(
+                    f"checkin dev: {name} exited with {proc.returncode}; restarting it in {pause:.0f} s"
+                )
+            if now >= self.due[name]:
+                self._start(name)
+                restarted.append(name)
+        return restarted
 
 
 def _say_running(settings, valkey, seeded: bool, demo_password: str) -> None:
