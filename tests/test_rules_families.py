@@ -332,6 +332,16 @@ FINALS = {
         320,
         {"crisis>=urgent": 0.90, "crisis=crisis": 0.86, "urgent>=urgent": 0.76, "harmless alarmed": 0.0},
     ),
+    # Sealed through rules round 15 and the classifier's fourth pass, scored once (see their headers); folded in
+    # after round 16, which was built from their crisis misses, at the rules-alone figures after it.
+    "risk_blind_final18.tsv": (
+        320,
+        {"crisis>=urgent": 0.83, "crisis=crisis": 0.82, "urgent>=urgent": 0.83, "harmless alarmed": 0.03},
+    ),
+    "risk_blind_final19.tsv": (
+        320,
+        {"crisis>=urgent": 0.82, "crisis=crisis": 0.77, "urgent>=urgent": 0.80, "harmless alarmed": 0.02},
+    ),
     # The development set of round 7 (see its header): tuned on, so held at the end-of-round figures.
     "risk_blind_fresh5.tsv": (
         336,
