@@ -163,6 +163,8 @@ def known(db, member, twilio):
 
 
 def _count(db, model, column, sid) -> int:
+    if "\x00" in sid:  # PostgreSQL text cannot hold a NUL: no stored row has it, and the query would fail
+        return 0
     with db.session() as s:
         return s.scalar(select(func.count()).select_from(model).where(column == sid))
 
