@@ -208,12 +208,7 @@ def added_opted_out(session: Session, member: Member) -> tuple[str, datetime | N
     )
     if event is None:
         return None
-    said_at = (
-        session.scalar(select(Message.created_at).where(Message.id == event.message_id))
-        if event.message_id
-        else None
-    )
-    return event.source.removeprefix(BEFORE_ADDED), said_at
+    return event.source.removeprefix(BEFORE_ADDED), _said_at(session, event.message_id)
 
 
 class OptedOutNumbers:

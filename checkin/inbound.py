@@ -518,11 +518,15 @@ def _help_request(verdict: escalation.Verdict) -> escalation.Verdict:
     return escalation.Verdict("urgent", rules, verdict.record)
 
 
+def _opt_out_source(word: str) -> str:
+    """How a text opted out, for the consent record: the keyword itself, or "phrase" for plain words."""
+    return "phrase" if word == "phrase" else f"keyword:{word}"
+
+
 def _member_reply(session, member, message, kind, word, level, now, told=True) -> str | None:
     lang, name = member.language, member.first_name
     if kind == "opt_out":
-        source = f"keyword:{word}" if word != "phrase" else "phrase"
-        first_time = consent.opt_out(session, member, source=source, message_id=message.id)
+        first_time = consent.opt_out(session, member, source=_opt_out_source(word), message_id=message.id)
         # One confirmation, as carriers require; a repeated STOP gets silence.
         return templates.render("opted_out", lang) if first_time else None
     if kind == "opt_in" and member.opted_out:
@@ -633,9 +637,10 @@ def _unknown_number(
     if kind == "opt_out":
         # Remembered (as the number's keyed hash) so that the number is added opted out if it becomes a
         # member's; confirmed once, as carriers require, like a member's STOP.
-        source = f"keyword:{word}" if word != "phrase" else "phrase"
         phone = phone_of(message.channel, message.from_number)
-        first = consent.remember_number_opt_out(session, phone, source=source, message_id=message.id)
+        first = consent.remember_number_opt_out(
+            session, phone, source=_opt_out_source(word), message_id=message.id
+        )
         lang = "es" if spanish or keywords.spanish_opt_out(message.body or "") else "en"
         return (templates.render("opted_out", lang) if first else None), None
     if kind == "opt_in":
@@ -677,8 +682,11 @@ def _from_erased(
         log.warning("message=%s from an erased member's number assessed %s: escalated", message.id, level)
         return None, level
     if kind == "opt_out":
-        source = f"keyword:{word}" if word != "phrase" else "phrase"
-        session.add(ConsentEvent(member_id=erased.id, kind="opt_out", source=source, message_id=message.id))
+        session.add(
+            ConsentEvent(
+                member_id=erased.id, kind="opt_out", source=_opt_out_source(word), message_id=message.id
+            )
+        )
     from checkin.member_data.erase import ERASED_ADDRESS
 
     update_by_id(

@@ -496,8 +496,12 @@ class Applied:
     unchanged: int
     skipped: int  # rows in error
     welcomed: int = 0  # welcome texts planned (checkin.welcome: by text, not after a STOP, in their day)
-    opted_out: int = 0  # added opted out: their number had texted STOP before (checkin.consent)
-    stopped_lines: list[int] = field(default_factory=list)  # the file's lines of those members
+    # The file's lines of the members added opted out: their number had texted STOP before (checkin.consent).
+    stopped_lines: list[int] = field(default_factory=list)
+
+    @property
+    def opted_out(self) -> int:
+        return len(self.stopped_lines)
 
 
 def apply(session: Session, plan_: Plan, *, staff_id: int) -> Applied:
@@ -565,7 +569,6 @@ def apply(session: Session, plan_: Plan, *, staff_id: int) -> Applied:
         counts["unchanged"],
         counts["error"],
         welcomed,
-        len(stopped_lines),
         stopped_lines,
     )
 

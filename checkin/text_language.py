@@ -11,6 +11,7 @@ import re
 import unicodedata
 
 from checkin import templates
+from checkin.rules.normalize import _strip_accents
 
 # Common words of one language that are not also words of the other ("me", "no", "a", "de" are both,
 # so they are left out). Accents are folded away before matching: texts are often typed without them.
@@ -32,8 +33,9 @@ _WORD = re.compile(r"[a-z']+")
 
 
 def _words(text: str) -> list[str]:
-    folded = unicodedata.normalize("NFKD", (text or "").lower().replace("\u2019", "'"))
-    return _WORD.findall("".join(ch for ch in folded if not unicodedata.combining(ch)))
+    return _WORD.findall(
+        _strip_accents(unicodedata.normalize("NFKD", (text or "").lower().replace("\u2019", "'")))
+    )
 
 
 def detect(text: str) -> str | None:

@@ -528,7 +528,7 @@ class _Loader:
                     for (
                         key,
                         value,
-                    ) in rule.__dict__.items():  # what the loader worked out (_phrases, _requires)
+                    ) in rule.__dict__.items():  # what the loader worked out (_phrases, _ordinary, _facts)
                         if key.startswith("_"):
                             object.__setattr__(new, key, value)
                     self.rules[n] = new
