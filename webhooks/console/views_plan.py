@@ -217,14 +217,12 @@ def _plan_page(group: Group, form=None, problems=None, status=200, texts_form=No
         ).all()
     )
     shown = schedules.get_plan(session, group.id)
-    night = shown.prompt_days_after and night_prompt(
-        shown.prompt_time, shown.quiet_start, shown.quiet_end, shown.prompt_stale_hours
-    )
+    night = _night(shown)
     return render_template(
         "console/plan.html",
         group=group,
         night=night[0] if night and not problems else None,
-        form=form or plan_form(schedules.get_plan(session, group.id)),
+        form=form or plan_form(shown),
         fields=FIELDS,
         problems=problems,
         editable=is_coordinator(),
@@ -301,6 +299,13 @@ def _spoken(session, group: Group, sends, now) -> dict[str, str]:
     return out
 
 
+def _night(plan):
+    """What night_prompt says of the plan's check-in prompt time, when the plan sends check-in prompts."""
+    return plan.prompt_days_after and night_prompt(
+        plan.prompt_time, plan.quiet_start, plan.quiet_end, plan.prompt_stale_hours
+    )
+
+
 def _text_of(error) -> tuple[str, str] | None:
     """(language, template) of the text a refusal names (the domain's error keeps them), if any."""
     if getattr(error, "language", None) and getattr(error, "key", None):
@@ -317,7 +322,8 @@ def save_plan(group_id: int):
         try:
             before = plan_form(schedules.get_plan(db(), group.id))
             schedules.set_plan(db(), group.id, **values)
-            after = plan_form(schedules.get_plan(db(), group.id))
+            saved = schedules.get_plan(db(), group.id)
+            after = plan_form(saved)
             changed = words.changes(
                 {FIELDS[f][1].lower(): v for f, v in before.items()},
                 {FIELDS[f][1].lower(): v for f, v in after.items()},
@@ -333,10 +339,7 @@ def save_plan(group_id: int):
         # Rendered here, not redirected: the page keeps what was typed, and a reload sends it again.
         return _plan_page(group, request.form, problems.fields, 400)
     flash("Plan saved. The preview below shows what it will send.", "ok")
-    saved = schedules.get_plan(db(), group.id)
-    night = saved.prompt_days_after and night_prompt(
-        saved.prompt_time, saved.quiet_start, saved.quiet_end, saved.prompt_stale_hours
-    )
+    night = _night(saved)
     if night:
         flash(f"Check-in prompt time: {night[0]}", "warning")
     return redirect(url_for(".plan", group_id=group_id) + "#preview")
