@@ -24,6 +24,7 @@ import json
 import logging
 import math
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -98,19 +99,23 @@ def features(norm: str, word_ngrams: tuple[int, int] = WORD_NGRAMS, negation: bo
     a negation's scope marked, see ``mark_negation``) and ``c:`` character 2-5 grams inside
     space-padded words (scikit-learn's ``char_wb``).  Training passes this very function to the
     vectorizer with the settings it writes into the model, so both sides agree by construction."""
-    out: list[str] = []
     tokens = norm.split()
-    words = [t for t in tokens if t != ","]
+    out = list(_word_grams(tokens, word_ngrams, negation))
+    for w in tokens:
+        if w != ",":
+            out.extend(_char_grams(w, *CHAR_NGRAMS))
+    return out
+
+
+def _word_grams(tokens: list[str], word_ngrams: tuple[int, int], negation: bool) -> Iterator[str]:
+    """The ``w:`` word n-grams of a text's tokens, in order (none across a clause mark)."""
     grams = mark_negation(tokens) if negation else tokens
     lo, hi = word_ngrams
     for n in range(lo, hi + 1):
         for i in range(len(grams) - n + 1):
             gram = grams[i : i + n]
             if "," not in gram:
-                out.append("w:" + " ".join(gram))
-    for w in words:
-        out.extend(_char_grams(w, *CHAR_NGRAMS))
-    return out
+                yield "w:" + " ".join(gram)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -192,16 +197,7 @@ class Model:
         the same order: (the word n-grams, the character n-grams)."""
         table = self._table
         tokens = norm.split()
-        grams = mark_negation(tokens) if self.negation else tokens
-        words: list[str] = []
-        lo, hi = self.word_ngrams
-        for n in range(lo, hi + 1):
-            for i in range(len(grams) - n + 1):
-                gram = grams[i : i + n]
-                if "," not in gram:
-                    f = "w:" + " ".join(gram)
-                    if f in table:
-                        words.append(f)
+        words = [f for f in _word_grams(tokens, self.word_ngrams, self.negation) if f in table]
         chars: list[str] = []
         known = self._known_char_grams
         for w in tokens:
