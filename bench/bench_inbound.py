@@ -131,11 +131,11 @@ def procfile_server(label: str, app_spec: str, port: int, env: dict[str, str], t
                 .replace("${WEB_THREADS:-8}", env.get("WEB_THREADS", "8"))
                 .replace("0.0.0.0", "127.0.0.1")
             )
-            if words[0] != "waitress-serve" or words[-2] != "--call":
-                raise RuntimeError(f"the Procfile's web: line is not 'waitress-serve ... --call app': {line}")
-            return Command(
-                label, [PYTHON, "-m", "waitress", *words[1:-1], app_spec.removesuffix("()")], port, env, tmp
-            )
+            if words[:3] != ["python", "-m", "webhooks.server"] or words[-2] != "--call":
+                raise RuntimeError(
+                    f"the Procfile's web: line is not 'python -m webhooks.server ... --call app': {line}"
+                )
+            return Command(label, [PYTHON, *words[1:-1], app_spec.removesuffix("()")], port, env, tmp)
     raise RuntimeError("no web: line in the Procfile")
 
 

@@ -70,7 +70,7 @@ def run_dev() -> int:
         "web": [  # as the Procfile's web: waitress buffers each request whole before a thread sees it
             sys.executable,
             "-m",
-            "waitress",
+            "webhooks.server",  # waitress-serve whose 413 reaches a client still sending its body
             f"--listen={settings.host}:{settings.port}",
             "--threads=8",
             "--channel-timeout=30",
