@@ -405,6 +405,39 @@ def test_healthz_is_degraded_when_an_alert_has_waited_over_a_minute(client, runt
     assert len([r for r in caplog.records if "DEGRADED: alerts" in r.getMessage()]) == 1
 
 
+def test_healthz_says_once_that_a_group_reaches_nobody_not_at_every_probe(client, runtime, db, group, caplog):
+    # Found by an outside tester: with a group nobody can be paged for, every probe logged an ERROR (a
+    # load balancer probing every few seconds flooded the log). The page still says it every time.
+    from checkin.directory import add_group, add_staff
+
+    caplog.set_level("WARNING")
+    bodies = [client.get("/healthz").get_json() for _ in range(3)]
+    assert [b["paging"] for b in bodies] == [f"nobody reachable for group(s) {group.id}"] * 3
+    assert {b["status"] for b in bodies} == {"degraded"}
+    said = [r for r in caplog.records if "paging" in r.getMessage()]
+    assert [r.getMessage() for r in said] == [
+        f"healthz: DEGRADED: paging: nobody reachable for group(s) {group.id}: nobody may be paged until it is fixed"
+    ]
+    assert [r.levelname for r in said] == ["ERROR"]
+    # Another group reaching nobody is news: said once more.
+    with db.session() as s:
+        other = add_group(s, "Thursday Group", "America/Chicago")
+    caplog.clear()
+    for _ in range(2):
+        client.get("/healthz")
+    assert [r.getMessage() for r in caplog.records if "paging" in r.getMessage()] == [
+        f"healthz: DEGRADED: paging: nobody reachable for group(s) {other.id},{group.id}: "
+        "nobody may be paged until it is fixed"
+    ]
+    with db.session() as s:
+        add_staff(s, "Dana Fox", "dana@example.org", "facilitator", "+12025550160", [group.name, other.name])
+    caplog.clear()
+    assert [client.get("/healthz").get_json()["paging"] for _ in range(2)] == ["ok", "ok"]
+    assert [r.getMessage() for r in caplog.records if "healthz" in r.getMessage()] == [
+        "healthz: paging ok again"
+    ]
+
+
 def test_healthz_degraded_when_redis_unreachable(app, runtime):
     from redis import Redis
 

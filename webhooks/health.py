@@ -38,7 +38,7 @@ def healthz():
     if checks["redis"] == "ok":
         checks["workers"] = _workers(redis)
     checks["spool"] = _spool()
-    for name in ("workers", "alerts"):
+    for name in ("paging", "workers", "alerts"):
         _log_change(name, checks.get(name))
     healthy = all(v == "ok" for v in checks.values())
     # Redis down delays sends but loses nothing, a group nobody can be paged for falls back to whoever
@@ -84,9 +84,7 @@ def _paging() -> str:
         return f"unknown: {type(exc).__name__}"
     if not groups:
         return "ok"
-    ids = ",".join(str(g.id) for g in groups)
-    current_app.logger.error("healthz: the escalation policy reaches nobody for group(s) %s", ids)
-    return f"nobody reachable for group(s) {ids}"
+    return f"nobody reachable for group(s) {','.join(str(g.id) for g in groups)}"
 
 
 def _workers(redis) -> str:
@@ -133,14 +131,19 @@ def _alerts(runtime) -> str:
     return f"an alert has waited {int(waited)} s unsent"
 
 
+# Checks whose words name what is wrong (which groups), not how long: a change of words is news.
+_LOG_NEW_WORDS = frozenset({"paging"})
+
+
 def _log_change(name: str, value: str | None) -> None:
-    """An ERROR when a check turns bad (once per web process, not per probe, though its words change
-    from probe to probe: "waited 70 s", "80 s"), a line when it is ok again."""
+    """An ERROR when a check turns bad (once per web process, not per probe: a load balancer probes every
+    few seconds, and the alerts' words change at each: "waited 70 s", "80 s"; paging's only when other
+    groups reach nobody), a line when it is ok again."""
     seen = current_app.extensions.setdefault("checkin.health_seen", {})
     before, seen[name] = seen.get(name), value
     if value is None:
         return
-    if _bad(value) and not _bad(before):
+    if _bad(value) and (not _bad(before) or (name in _LOG_NEW_WORDS and value != before)):
         current_app.logger.error(
             "healthz: DEGRADED: %s: %s: nobody may be paged until it is fixed", name, value
         )
