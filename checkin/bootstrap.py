@@ -72,6 +72,7 @@ class Runtime:
     # job in production; tests decide (and deliver the reply) in process.
     decide_later: Callable[[int], None] = None  # type: ignore[assignment]
     _redis: object | None = field(default=None, repr=False)
+    _health_redis: object | None = field(default=None, repr=False)
     _pacer: pacing.Pacer | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -133,6 +134,16 @@ class Runtime:
 
             self._redis = connect(self.settings.redis_url)
         return self._redis
+
+    @property
+    def health_redis(self):
+        """The same Redis for the health page only (checkin.adapters.redis.connect_probe): its own short
+        timeouts and no retries, so a frozen Redis reads as unreachable within seconds."""
+        if self._health_redis is None:
+            from checkin.adapters.redis import connect_probe
+
+            self._health_redis = connect_probe(self.settings.redis_url)
+        return self._health_redis
 
     @property
     def pacer(self) -> pacing.Pacer:
@@ -203,4 +214,4 @@ class Runtime:
         """In a forked RQ work horse: keep what the parent built (settings, keys, port, policy), but never
         share its sockets. dispose(close=False) leaves the parent's pool alone."""
         self.db.forget_connections()
-        self._redis = None
+        self._redis = self._health_redis = None

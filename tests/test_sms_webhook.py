@@ -438,13 +438,36 @@ def test_healthz_says_once_that_a_group_reaches_nobody_not_at_every_probe(client
     ]
 
 
-def test_healthz_degraded_when_redis_unreachable(app, runtime):
-    from redis import Redis
+def app_on_redis(runtime, url: str):
+    """The web app as a process whose REDIS_URL is `url` builds it (through the composition root)."""
+    from dataclasses import replace
 
-    runtime._redis = Redis.from_url("redis://127.0.0.1:9/0", socket_connect_timeout=0.5)
-    response = app.test_client().get("/healthz")
+    from checkin.bootstrap import Runtime
+    from webhooks import create_app
+
+    other = Runtime.build(replace(runtime.settings, redis_url=url), db=runtime.db)
+    return create_app(runtime=other)
+
+
+def test_healthz_degraded_when_redis_unreachable(runtime):
+    response = app_on_redis(runtime, "redis://127.0.0.1:9/0").test_client().get("/healthz")
     assert response.status_code == 200
     assert response.get_json()["redis"].startswith("unreachable")
+
+
+def test_the_composition_root_builds_the_health_probe_client(runtime):
+    # The probe's client was made lazily inside the web adapter; it is the composition root's now, as
+    # every other adapter is: its own short timeouts and no retries, and a forked process makes its own.
+    from checkin.adapters.redis import PROBE_SECONDS
+
+    probe = runtime.health_redis
+    assert probe is runtime.health_redis and probe is not runtime.redis
+    kwargs = probe.connection_pool.connection_kwargs
+    assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (PROBE_SECONDS, PROBE_SECONDS)
+    assert kwargs["retry"].get_retries() == 0
+    assert probe.ping()
+    runtime.after_fork()
+    assert runtime.health_redis is not probe
 
 
 # --- fail safe ------------------------------------------------------------------------------
@@ -513,19 +536,14 @@ def test_spanish_crisis_from_english_member_is_escalated(twilio, db, member, gro
     assert all("perdónenme" not in (a.body or "") for a in alerts)
 
 
-def test_healthz_answers_promptly_when_redis_accepts_and_never_answers(app, runtime):
+def test_healthz_answers_promptly_when_redis_accepts_and_never_answers(runtime):
     # Found by an outside tester: with Redis frozen (SIGSTOP) the first /healthz took over 30 s. A
     # listening socket that never replies is such a Redis: the probe must give up within seconds.
-    # The shared client waits 30 s here: /healthz must not depend on its timeouts (or retries).
     import socket
     import threading
 
-    from redis import Redis
-
     frozen = socket.create_server(("127.0.0.1", 0))
-    runtime._redis = Redis.from_url(
-        f"redis://127.0.0.1:{frozen.getsockname()[1]}/0", socket_timeout=30, socket_connect_timeout=30
-    )
+    app = app_on_redis(runtime, f"redis://127.0.0.1:{frozen.getsockname()[1]}/0")
     answer = {}
     asking = threading.Thread(
         target=lambda: answer.setdefault("r", app.test_client().get("/healthz")), daemon=True
