@@ -35,14 +35,15 @@ log = logging.getLogger("checkin.bootstrap")
 
 
 def build_port(settings: Settings) -> MessagingPort:
-    """Twilio's REST API (checkin.adapters.twilio_rest), or the console backend in development."""
+    """Twilio's REST API (checkin.adapters.twilio_rest), or the console backend in development (a file of
+    its own in the instance folder: never the process's output, so never a service log)."""
     if settings.messaging_backend == "twilio":
         from checkin.adapters.twilio_rest import TwilioPort
 
         return TwilioPort(settings)
-    from checkin.messaging.console import ConsolePort
+    from checkin.messaging.console import FILE_NAME, ConsolePort
 
-    return ConsolePort()
+    return ConsolePort(settings.instance_path / FILE_NAME)
 
 
 def send_rules(ctx: escalation.Context, voice: voice_config.VoiceConfig) -> outbox.SendRules:

@@ -115,12 +115,43 @@ def run_dev() -> int:
             time.sleep(0.2)
         if not stopping:
             _say_running(settings, valkey, seeded, demo_password)
+        follow = ConsoleMessages(settings) if settings.messaging_backend == "console" else None
         while not stopping:
             supervisor.restart_the_dead()
+            if follow:
+                follow.show()
             time.sleep(0.5)
     finally:
         _stop_all(procs, valkey)
     return 0
+
+
+class ConsoleMessages:
+    """Shows in this terminal what the console messaging backend writes to its own file (the worker
+    writes it there, never to its output, so a service log never carries a body or a number), from
+    the lines written after `checkin dev` started."""
+
+    def __init__(self, settings, *, echo=None):
+        from checkin.messaging.console import FILE_NAME
+
+        self.path = settings.instance_path / FILE_NAME
+        self.echo = echo or click.echo
+        self.offset = self.path.stat().st_size if self.path.exists() else 0
+
+    def show(self) -> None:
+        try:
+            with open(self.path, "rb") as f:
+                if f.seek(0, os.SEEK_END) < self.offset:
+                    self.offset = 0  # removed or emptied meanwhile: start again from its top
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return
+        whole = data[: data.rfind(b"\n") + 1]  # a line still being written waits for the next look
+        self.offset += len(whole)
+        for line in whole.decode("utf-8", "replace").splitlines():
+            if not line.startswith("#"):
+                self.echo(f"[dev only, not sent] {line}")
 
 
 class Supervisor:
@@ -180,6 +211,10 @@ def _say_running(settings, valkey, seeded: bool, demo_password: str) -> None:
     click.echo(f"  database: {settings.database_url}")
     click.echo(f"  redis:    {settings.redis_url}{' (embedded Valkey)' if valkey else ''}")
     click.echo(f"  messaging backend: {settings.messaging_backend}")
+    if settings.messaging_backend == "console":
+        from checkin.messaging.console import FILE_NAME
+
+        click.echo(f"    (nothing is sent: messages show here and in {settings.instance_path / FILE_NAME})")
     click.echo(f"  demo group number: {DEMO_GROUP_NUMBER}{'  (seeded now)' if seeded else ''}")
     for phone, name, lang in DEMO_MEMBERS:
         click.echo(f"  demo member: {name} {phone} ({lang})")
