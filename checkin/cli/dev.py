@@ -93,6 +93,8 @@ def run_dev() -> int:
         ],
         "cron": [str(bindir / "checkin-cron")],
     }
+    # From before the children start: the first reminders can go out before the web server is up.
+    follow = ConsoleMessages(settings) if settings.messaging_backend == "console" else None
     supervisor = Supervisor(commands, env)
     procs = supervisor.procs
 
@@ -115,7 +117,6 @@ def run_dev() -> int:
             time.sleep(0.2)
         if not stopping:
             _say_running(settings, valkey, seeded, demo_password)
-        follow = ConsoleMessages(settings) if settings.messaging_backend == "console" else None
         while not stopping:
             supervisor.restart_the_dead()
             if follow:
