@@ -304,6 +304,31 @@ def test_the_template_and_a_too_big_file(coordinator, db, group):
     assert "This file is larger than 5 MB: split it into smaller files" in response.get_data(as_text=True)
 
 
+def test_an_import_while_redis_is_down_says_so_in_words_not_a_500(coordinator, runtime, group, caplog):
+    # Found with Redis stopped mid-run: the upload answered "500 Internal Server Error" (the dry run is
+    # kept in Redis: webhooks.console.imports). Now a 503 that says why and that nothing was imported.
+    from redis import Redis
+
+    runtime._redis = Redis.from_url("redis://127.0.0.1:9/0", socket_connect_timeout=0.3)
+    csv_file = f"group,phone,name\n{group.name},202-555-0175,Lee Park\n".encode()
+    page = coordinator.post(
+        "/console/members/import",
+        {"file": (io.BytesIO(csv_file), "roster.csv")},
+        content_type="multipart/form-data",
+    )
+    assert page.status_code == 503
+    said = "Redis, which is not answering right now: nothing was imported. Try again in a minute."
+    assert said in page.get_data(as_text=True)
+    as_json = coordinator.post(
+        "/console/members/import",
+        {"file": (io.BytesIO(csv_file), "roster.csv")},
+        content_type="multipart/form-data",
+        headers={"Accept": "application/json"},
+    )
+    assert as_json.status_code == 503 and said in as_json.get_json()["error"]
+    assert "Redis unreachable (ConnectionError)" in caplog.text
+
+
 def test_the_dry_run_flags_a_formula_like_name_lists_reasons_and_names_the_semicolon_fix(
     coordinator, db, group
 ):

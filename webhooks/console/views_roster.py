@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Response, abort, current_app, jsonify, redirect, render_template, request, url_for
-from werkzeug.exceptions import RequestEntityTooLarge
+from redis.exceptions import RedisError
+from werkzeug.exceptions import RequestEntityTooLarge, ServiceUnavailable
 
 from checkin import languages, member_import, roster
 from checkin.accounts import audit
@@ -26,6 +28,8 @@ from webhooks.console.auth import (
     visible_groups,
 )
 from webhooks.params import optional_id
+
+log = logging.getLogger("checkin.console.roster")
 
 IMPORT_MAX_BYTES = 5 * 1024 * 1024
 LANGUAGE_NAMES = languages.NAMES
@@ -260,6 +264,27 @@ def _upload_too_large(exc):
     if request.accept_mimetypes.best == "application/json":
         return jsonify(error=_too_big()), 413
     return _import_page(_too_big(), 413)
+
+
+@bp.errorhandler(RedisError)
+def _redis_unreachable(exc):
+    """Redis not answering: an import keeps its dry run there (webhooks.console.imports), so the upload,
+    its report and Apply say so in words (503), not "Internal Server Error"; any other console page
+    that needs Redis too. Logged with the page and the error's class only."""
+    log.error("console %s: Redis unreachable (%s)", request.endpoint, type(exc).__name__)
+    if not (request.endpoint or "").startswith("console.members_import"):
+        from webhooks.console.views_auth import error_page
+
+        return error_page(
+            ServiceUnavailable("This needs Redis, which is not answering right now. Try again in a minute.")
+        )
+    reason = (
+        "Imports keep their dry run in Redis, which is not answering right now: nothing was imported. "
+        "Try again in a minute."
+    )
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(error=reason), 503
+    return _import_page(reason, 503)
 
 
 def _job(job_id: str) -> dict:
