@@ -273,3 +273,37 @@ def test_a_console_address_no_page_answers_gets_the_console_error_page(client, w
     signed_out = client.application.test_client().get("/console/nothing-here")
     assert signed_out.status_code == 404 and "Back to the console home" in signed_out.get_data(as_text=True)
     assert client.get("/healthz/nothing").is_json  # outside the console errors stay JSON
+
+
+def test_console_pages_while_the_database_is_down_say_so_in_words(client, runtime, db, caplog):
+    # Found with PostgreSQL refusing connections: a signed-in page answered waitress's bare "Internal
+    # Server Error", since the 500 page's layout asked the database again who is signed in, and each
+    # request logged two chained tracebacks. The same browser, signed in before the outage:
+    from dataclasses import replace
+
+    from checkin.bootstrap import Runtime
+    from tests.console_helpers import make_staff
+    from webhooks import create_app
+
+    make_staff(db, "Casey", "casey@example.org", "coordinator")
+    console = Console(client, "casey@example.org")
+    down = Runtime.build(replace(runtime.settings, database_url="postgresql://postgres@127.0.0.1:9/checkin"))
+    try:
+        browser = create_app(runtime=down).test_client()
+        browser.set_cookie("session", client.get_cookie("session").value)
+        for path in ("/console/", "/console/members"):
+            page = browser.get(path)
+            assert page.status_code == 503, path
+            text = page.get_data(as_text=True)
+            assert (
+                "The database is not answering, so this page cannot be shown and nothing was changed." in text
+            )
+        signing_in = browser.post(
+            "/console/login",
+            data={"email": "casey@example.org", "password": "x", "csrf_token": console.token},
+        )
+        assert signing_in.status_code == 503
+    finally:
+        down.db.dispose()
+    assert "console console.members: DATABASE UNREACHABLE (OperationalError)" in caplog.text
+    assert "Traceback" not in caplog.text

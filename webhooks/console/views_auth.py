@@ -3,12 +3,14 @@ invitation or reset link opens; HTML error pages for the console."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 from flask import (
     abort,
     current_app,
     flash,
+    g,
     make_response,
     redirect,
     render_template,
@@ -17,6 +19,8 @@ from flask import (
 )
 from flask import session as cookie
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from checkin import accounts
@@ -25,6 +29,8 @@ from checkin.errors import ValidationError
 from checkin.models import StaffUser
 from webhooks.console import bp
 from webhooks.console.auth import client_ip, current_staff, db, sign_in, sign_out
+
+log = logging.getLogger("checkin.console")
 
 # Between the password and the code: who, since when (the signed session cookie holds it, nothing else).
 PENDING = "pending_code"
@@ -164,6 +170,21 @@ def logout():
 def _csrf_error(exc: CSRFError):
     reason = f"The form had expired or was not sent from this console ({exc.description}). Go back, reload and try again."
     return render_template("console/error.html", code=400, name="Form not accepted", reason=reason), 400
+
+
+@bp.errorhandler(OperationalError)
+@bp.errorhandler(PoolTimeout)
+def _database_unreachable(exc: Exception):
+    """The database not answering: a page in words (503), not waitress's bare "Internal Server Error",
+    which is what a signed-in page gave, since the 500 page's layout asks the database who is signed
+    in and failed again; one line in the log per request, not two chained tracebacks."""
+    log.error("console %s: DATABASE UNREACHABLE (%s)", request.endpoint, type(exc).__name__)
+    g.console_staff = None  # the layout must not ask the database again who is signed in
+    reason = (
+        "The database is not answering, so this page cannot be shown and nothing was changed. "
+        "Members' texts are still answered and kept until it is back. Try again in a minute."
+    )
+    return render_template("console/error.html", code=503, name="Database unavailable", reason=reason), 503
 
 
 @bp.errorhandler(HTTPException)
