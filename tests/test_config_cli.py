@@ -164,6 +164,18 @@ def test_config_error_is_one_clear_message_not_a_traceback(cli_env):
     assert "PORT: must be a port number" in result.stderr and "CHECKIN_ENCRYPTION_KEY" in result.stderr
 
 
+def test_a_database_that_refuses_connections_is_one_clear_message_not_a_traceback(cli_env):
+    # Found with PostgreSQL refusing connections: every command printed ~160 lines of traceback.
+    result = run(dict(cli_env, DATABASE_URL="postgresql://postgres@127.0.0.1:9/checkin"), "outbox")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    [said] = [line for line in result.stderr.splitlines() if "the database cannot be reached" in line]
+    assert said.startswith("checkin: the database cannot be reached (OperationalError: connection ")
+    assert said.endswith("port 9 failed: Connection refused); is it running, and is DATABASE_URL right?")
+    # The audit trail's gap is said too (its row needs the database): two lines in all.
+    assert len(result.stderr.splitlines()) == 2 and "audit row could not be written" in result.stderr
+
+
 def test_cli_adds_group_member_staff_and_lists_outbox(runtime, cli_env):
     assert run(cli_env, "groups", "add", "Thursday Group", "--timezone", "America/Chicago").returncode == 0
     result = run(

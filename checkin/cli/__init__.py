@@ -17,6 +17,7 @@ import uuid
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
+from sqlalchemy.exc import OperationalError
 
 from config import ConfigError, load_settings
 
@@ -413,3 +414,13 @@ def main(argv=None):
     except ConfigError as exc:
         click.echo(f"checkin: {exc}", err=True)
         sys.exit(2)
+    except OperationalError as exc:
+        # The database down or unreachable: one line that says so (the driver's own words name the host
+        # and port, never a password), not ~160 lines of chained traceback.
+        said = str(exc.orig or exc).strip().splitlines()[0]
+        click.echo(
+            f"checkin: the database cannot be reached ({type(exc).__name__}: {said}); "
+            "is it running, and is DATABASE_URL right?",
+            err=True,
+        )
+        sys.exit(1)
