@@ -668,6 +668,12 @@ def audit_sentence(event, who: str | None, member: str | None, groups: dict, sta
     if event.action == "on_call" and "staff" in named and "group" in named:
         person = _first(staff.get(named["staff"], "someone"))
         verb = f"changed {person}'s on-call times for {groups.get(named['group'], 'a group')}"
+    elif "group" in named and event.action == "setting_changed" and rest.startswith("created"):
+        # "created Evening Group: name: Evening Group; time zone: Chicago; number: none"
+        verb, rest = (
+            f"created {groups.get(named['group'], 'a group')}",
+            rest.removeprefix("created").strip(" :"),
+        )
     elif "group" in named:
         verb += f" for {groups.get(named['group'], 'a group')}"
     elif "staff" in named:
