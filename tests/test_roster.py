@@ -62,7 +62,8 @@ def test_plan_adds_updates_lists_unchanged_and_errors_and_never_resubscribes(db,
             ("group", "Tuesday Group, Thursday Group")
         ]
         assert by_line[5].action == "add" and by_line[5].values["language"] == "en"
-        assert by_line[6].reasons == ["consent_date '2027-01-01' is in the future"]
+        assert by_line[6].reasons[0].startswith("consent_date '2027-01-01' is after today (")
+        assert "type the day they agreed to texts, today or earlier" in by_line[6].reasons[0]
         assert (
             s.scalar(select(Member.id).where(Member.phone == "+12025550104")) is None
         )  # a plan writes nothing
