@@ -27,7 +27,7 @@ KINDS = {
     "exports": ("Exports and downloads", ("member_export", "export", "report_export")),
     "cases": ("Cases, inbox and replies", ("case_taken", "case_resolved", "inbox_take", "inbox_done", "reply",
               "reply_refused", "canned_replies")),
-    "settings": ("Groups, plans, texts and who is paged", ("setting_changed", "escalation_policy")),
+    "settings": ("Groups, plans and texts", ("setting_changed", "escalation_policy")),
     "staff": ("Staff and rota", ("staff_added", "staff_removed", "staff_edited", "on_call", "invite_sent",
               "invite_texted", "invite_revoked")),
     "signins": ("Sign-ins and accounts", ("signin", "signin_failed", "signout", "password_reset",
