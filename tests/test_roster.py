@@ -401,7 +401,7 @@ def test_edit_phone_and_groups_keeps_the_history_and_refuses_a_taken_number(coor
         assert (queued.state, queued.to_number) == ("pending", "+12025550177")  # never to the old number
     page = coordinator.get(f"/console/members/{member.id}").get_data(as_text=True)
     assert re.search(
-        r"Phone number, consent source, consent date changed; added to Thursday Group; removed from Tuesday Group by Casey on \w{3} \d+, \d+:\d\d [ap]m",
+        r"Phone number, consent source, consent date changed; added to Thursday Group; removed from Tuesday Group by Casey on \w{3} \d+, \d+:\d\d [ap]m Chicago time",  # the member's zone now (Thursday Group's)
         page,
     )
     assert "paper form at meeting, Nov 30, 2026" in page

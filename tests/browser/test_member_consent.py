@@ -4,6 +4,8 @@ reads in plain words."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -30,6 +32,11 @@ def test_an_opt_out_asks_how_they_asked_and_for_a_confirmation(browser_page, con
     with console_server.db.session() as s:
         assert s.get(Member, member.id).status == "opted_out"
     expect(page.get_by_text("Opt-out recorded (they asked: on a phone call)", exact=False)).to_be_visible()
+    # when, in the member's zone, named: the reader may be elsewhere
+    expect(page.locator("#member-history li").first).to_contain_text(
+        "Opt-out recorded (they asked: on a phone call) by Casey Coordinator on"
+    )
+    expect(page.locator("#member-history li").first).to_have_text(re.compile(r"\d:\d\d [ap]m New York time$"))
 
 
 def test_the_consent_record_names_a_plain_language_opt_out_in_words(browser_page, console_server, member):

@@ -489,7 +489,8 @@ def when_words(at: datetime, zone: str) -> str:
 
 
 def _history(member: Member, staff_names: dict[int, str]) -> list[str]:
-    """The member's changes from the audit log, in words: "phone changed by Casey on Dec 3, 2:14 pm"."""
+    """The member's changes from the audit log, in words: "phone changed by Casey on Dec 3, 2:14 pm New
+    York time"."""
     from checkin.accounts.models import AuditEvent
     from checkin.models import Group
 
@@ -535,5 +536,8 @@ def _history(member: Member, staff_names: dict[int, str]) -> list[str]:
             said += moves
             what = "; ".join(said) or "edited"
         how = f"{who}'s CSV import" if by_import else who
-        lines.append(f"{what[0].upper()}{what[1:]} by {how} on {when_words(e.at, zone)}")
+        # The zone is named: the member's, which need not be the reader's ("opted out ... New York time").
+        lines.append(
+            f"{what[0].upper()}{what[1:]} by {how} on {when_words(e.at, zone)} {words.zone_name(zone)}"
+        )
     return lines
