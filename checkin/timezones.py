@@ -4,9 +4,9 @@
 Abbreviations such as EST, CST or ACT are refused: they name no place and hide daylight saving (EST is
 always UTC-5, so a group set to it would meet an hour off all summer), so the error suggests the IANA
 name ("America/New_York") and its city instead. So are IANA's old aliases without a region (CET, NZ,
-Japan): they are kept in the database only for old software. An alias with a region typed in full
-("Australia/ACT", "US/Eastern") is stored as the zone it stands for ("Australia/Sydney"), so every place
-in the service names one zone one way. A name that matches nothing gets the nearest one as a suggestion.
+Japan): they are kept in the database only for old software. Such an alias typed in full ("Australia/ACT",
+"US/Eastern") is stored as the zone it stands for ("Australia/Sydney"); an alias that is a place's name
+("Europe/Oslo", an alias of Berlin's zone) stays that place's. A name that matches nothing gets the nearest one as a suggestion.
 """
 
 from __future__ import annotations
@@ -142,19 +142,40 @@ def links() -> dict[str, str]:
     return found
 
 
+# Old names of regions, not places: "Australia/North" is Darwin's zone only by IANA's history.
+_NOT_PLACES = frozenset({"north", "south", "east", "west"})
+
+
+def _abbreviated(name: str) -> bool:
+    return re.fullmatch(r"[A-Z]{2,5}", name) is not None
+
+
+def _names_a_place(zone: str) -> bool:
+    """Whether an IANA name is a place's under its region: "Europe/Oslo" and "Asia/Calcutta" are (aliases
+    of Berlin's and Kolkata's zones, yet what people there call their time), "Australia/ACT", "US/Eastern",
+    "Australia/North" and "CET" are not."""
+    region, _, last = zone.rpartition("/")
+    return region.split("/", 1)[0] in REGIONS and not _abbreviated(last) and _fold(last) not in _NOT_PLACES
+
+
 def canonical(zone: str) -> str:
-    """The zone an alias stands for ("Australia/ACT" -> "Australia/Sydney"); UTC stays "UTC"."""
-    target = links().get(zone, zone)
+    """The zone an alias that names no place stands for ("Australia/ACT" -> "Australia/Sydney", "US/Eastern"
+    -> "America/New_York"); a place's name stays ("Europe/Oslo"), and so does UTC."""
+    target = links().get(zone)
+    if target is None or _names_a_place(zone) or zone == "UTC":
+        return zone
     return "UTC" if target == "Etc/UTC" else target
 
 
 @lru_cache(maxsize=1)
 def choices() -> tuple[tuple[str, str], ...]:
-    """(IANA name, city) for the picker: the zones of places (no aliases such as Australia/ACT or
-    US/Eastern, nor legacy names such as EST5EDT), by city, with UTC last."""
+    """(IANA name, city) for the picker: the zones of places (no aliases that name none, such as
+    Australia/ACT or US/Eastern, nor legacy names such as EST5EDT), by city, with UTC last."""
     aliases = links()
     zones = [
-        z for z in available_timezones() if z.split("/", 1)[0] in REGIONS and "/" in z and z not in aliases
+        z
+        for z in available_timezones()
+        if "/" in z and (_names_a_place(z) if z in aliases else z.split("/", 1)[0] in REGIONS)
     ]
     return (*sorted(((z, city(z)) for z in zones), key=lambda zc: (zc[1], zc[0])), ("UTC", "UTC"))
 
@@ -192,41 +213,26 @@ def _known(folded: str) -> str | None:
     zone = by_name.get(folded)
     if zone is not None and ("/" in zone or zone == "UTC"):
         return canonical(zone)
-    return by_city.get(folded) or _alias_index()[0].get(folded)
-
-
-# Old names of regions, not places: "Australia/North" is Darwin's zone only by IANA's history.
-_NOT_PLACES = frozenset({"north", "south", "east", "west"})
-
-
-def _abbreviated(name: str) -> bool:
-    return re.fullmatch(r"[A-Z]{2,5}", name) is not None
+    return by_city.get(folded)
 
 
 @lru_cache(maxsize=1)
-def _alias_index() -> tuple[dict[str, str], dict[str, str]]:
-    """IANA's aliases, folded -> the zone each stands for, in two kinds: a place's old name under its
-    region ("kiev" for Europe/Kiev, "canberra"), taken like a city; and the abbreviations and regionless
-    names ("act" for Australia/ACT, "nsw", "cet", "nz", "japan"), which name no place and are refused."""
+def _alias_index() -> dict[str, str]:
+    """IANA's aliases that name no place, folded -> the zone each stands for: the abbreviations and
+    regionless names ("act" for Australia/ACT, "nsw", "cet", "nz", "japan"), refused when typed alone."""
     by_city = _index()[1]
-    old_cities: dict[str, str] = {}
     refused: dict[str, str] = {}
     for name, target in links().items():
-        region, _, last = name.rpartition("/")
-        key = _fold(last)
-        if key in by_city or key == "utc":
-            continue
-        if region.split("/", 1)[0] in REGIONS and not _abbreviated(last) and key not in _NOT_PLACES:
-            old_cities.setdefault(key, canonical(target))
-        elif not region or _abbreviated(last):
+        key = _fold(name.rpartition("/")[2])
+        if key not in by_city and key != "utc" and not _names_a_place(name):
             refused.setdefault(key, canonical(target))
-    return old_cities, refused
+    return refused
 
 
 def _alias(text: str, folded: str) -> str | None:
     """Why `text` is refused when it is an abbreviation or an old alias (ACT, CET, Japan, AEST), naming
     the zone it stands for when IANA says so; None when it is neither."""
-    target = _alias_index()[1].get(folded)
+    target = _alias_index().get(folded)
     if target is None and not _abbreviated(text):
         return None
     if target is None or "/" not in target:
