@@ -12,7 +12,7 @@ from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from checkin import crypto
+from checkin import crypto, timezones
 from checkin.channels import phone_of
 from checkin.models import ConsentEvent, Member, MemberStatus, Message, NumberOptOut
 
@@ -137,14 +137,21 @@ def staff_opt_in(
         .order_by(ConsentEvent.id.desc())
         .limit(1)
     )
+    zone = member.effective_timezone
+    # Days are the member's (the form says so): the zone is named, as the coordinator may live elsewhere.
+    where = "UTC" if zone == "UTC" else f"{timezones.city(zone)} time, the member's time zone"
     if last_out is not None:
-        out_on = last_out.astimezone(ZoneInfo(member.effective_timezone)).date()
+        out_on = last_out.astimezone(ZoneInfo(zone)).date()
         if asked_on < out_on:
             raise OptInRefused(
-                f"the date they asked again cannot be before their opt-out ({out_on:%Y-%m-%d})"
+                f"they asked again on {_day(asked_on)}, before they opted out on {_day(out_on)} ({where}): "
+                f"choose {_day(out_on)} or a later day"
             )
     if asked_on > today:
-        raise OptInRefused("the date they asked again cannot be in the future")
+        raise OptInRefused(
+            f"they cannot have asked on {_day(asked_on)}, after today ({_day(today)}, {where}): choose the "
+            "day they asked, today or earlier"
+        )
     opt_in(session, member, source=source)
     # The consent on file is this request, not the one their opt-out ended.
     member.consent_source = how.strip()[:80]
@@ -271,3 +278,8 @@ class OptedOutNumbers:
             self._numbers.add(phone)
         elif kind == "opt_in":
             self._numbers.discard(phone)
+
+
+def _day(value: date) -> str:
+    """'Mon, Dec 7, 2026', as the console writes a day."""
+    return f"{value:%a}, {value:%b} {value.day}, {value.year}"

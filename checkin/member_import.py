@@ -284,14 +284,19 @@ def _unguard(cell: str) -> str:
 EARLIEST_CONSENT = date(2000, 1, 1)
 
 
-def parse_date(raw: str, today: date) -> date:
+def parse_date(raw: str, today: date, where: str = "") -> date:
+    """A consent date as typed, from 2000 to `today` (the date `where` names, such as "New York time")."""
     for fmt in DATE_FORMATS:
         try:
             day = datetime.strptime(raw, fmt).date()  # noqa: DTZ007 - a calendar date, no time
         except ValueError:
             continue
         if day > today:
-            raise ValidationError(f"consent_date {raw!r} is in the future")
+            said = f"{today:%a, %b} {today.day}, {today.year}" + (f", {where}" if where else "")
+            raise ValidationError(
+                f"consent_date {raw!r} is after today ({said}): type the day they agreed to texts, today or "
+                "earlier; leave it empty if you do not know it"
+            )
         if day < EARLIEST_CONSENT:
             raise ValidationError(
                 f"consent_date {raw!r} is before {EARLIEST_CONSENT.year}: type the day they agreed to texts"

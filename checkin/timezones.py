@@ -1,18 +1,23 @@
 """Time zones as people name them: a city ("Chicago", "new york", "São Paulo") or the IANA name
 ("America/Chicago"), resolved to the IANA name the service stores.
 
-Abbreviations such as EST or CST are refused: they name no place and hide daylight saving (EST is
-always UTC-5, so a group set to it would meet an hour off all summer), so the error suggests the
-city form instead. A name that matches nothing gets the nearest one or two as a suggestion.
+Abbreviations such as EST, CST or ACT are refused: they name no place and hide daylight saving (EST is
+always UTC-5, so a group set to it would meet an hour off all summer), so the error suggests the IANA
+name ("America/New_York") and its city instead. So are IANA's old aliases without a region (CET, NZ,
+Japan): they are kept in the database only for old software. Such an alias typed in full ("Australia/ACT",
+"US/Eastern") is stored as the zone it stands for ("Australia/Sydney"); an alias that is a place's name
+("Europe/Oslo", an alias of Berlin's zone) stays that place's. A name that matches nothing gets the nearest one as a suggestion.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib.resources
 import re
 import unicodedata
 from functools import lru_cache
-from zoneinfo import available_timezones
+from pathlib import Path
+from zoneinfo import TZPATH, available_timezones
 
 from checkin.errors import ValidationError
 
@@ -114,11 +119,64 @@ def city(zone: str) -> str:
     return zone.rsplit("/", 1)[-1].replace("_", " ")
 
 
+def _tzdata_text() -> str:
+    """The time zone database's source (tzdata.zi: its zones and links), from the tzdata package when
+    installed (icalendar requires it) or the system's copy, where zoneinfo finds the zones themselves."""
+    try:
+        return importlib.resources.files("tzdata").joinpath("zoneinfo/tzdata.zi").read_text("utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        for base in TZPATH:
+            if (path := Path(base) / "tzdata.zi").is_file():
+                return path.read_text("utf-8")
+    return ""
+
+
+@lru_cache(maxsize=1)
+def links() -> dict[str, str]:
+    """IANA's aliases ("Australia/ACT", "US/Eastern", "CET") -> the zone each stands for."""
+    found = {}
+    for line in _tzdata_text().splitlines():
+        if line.startswith("L "):
+            _l, target, name = line.split()[:3]
+            found[name] = target
+    return found
+
+
+# Old names of regions, not places: "Australia/North" is Darwin's zone only by IANA's history.
+_NOT_PLACES = frozenset({"north", "south", "east", "west"})
+
+
+def _abbreviated(name: str) -> bool:
+    return re.fullmatch(r"[A-Z]{2,5}", name) is not None
+
+
+def _names_a_place(zone: str) -> bool:
+    """Whether an IANA name is a place's under its region: "Europe/Oslo" and "Asia/Calcutta" are (aliases
+    of Berlin's and Kolkata's zones, yet what people there call their time), "Australia/ACT", "US/Eastern",
+    "Australia/North" and "CET" are not."""
+    region, _, last = zone.rpartition("/")
+    return region.split("/", 1)[0] in REGIONS and not _abbreviated(last) and _fold(last) not in _NOT_PLACES
+
+
+def canonical(zone: str) -> str:
+    """The zone an alias that names no place stands for ("Australia/ACT" -> "Australia/Sydney", "US/Eastern"
+    -> "America/New_York"); a place's name stays ("Europe/Oslo"), and so does UTC."""
+    target = links().get(zone)
+    if target is None or _names_a_place(zone) or zone == "UTC":
+        return zone
+    return "UTC" if target == "Etc/UTC" else target
+
+
 @lru_cache(maxsize=1)
 def choices() -> tuple[tuple[str, str], ...]:
-    """(IANA name, city) for the picker: the zones of places (no links such as US/Eastern or
-    legacy names such as EST5EDT), by city, with UTC last."""
-    zones = [z for z in available_timezones() if z.split("/", 1)[0] in REGIONS and "/" in z]
+    """(IANA name, city) for the picker: the zones of places (no aliases that name none, such as
+    Australia/ACT or US/Eastern, nor legacy names such as EST5EDT), by city, with UTC last."""
+    aliases = links()
+    zones = [
+        z
+        for z in available_timezones()
+        if "/" in z and (_names_a_place(z) if z in aliases else z.split("/", 1)[0] in REGIONS)
+    ]
     return (*sorted(((z, city(z)) for z in zones), key=lambda zc: (zc[1], zc[0])), ("UTC", "UTC"))
 
 
@@ -146,11 +204,46 @@ def _index() -> tuple[dict[str, str], dict[str, str]]:
 
 
 def _known(folded: str) -> str | None:
-    """The zone a folded name is: an IANA name, a zone's city, or a large US city that names no zone."""
+    """The zone a folded name is: an IANA name with its region (an alias as the zone it stands for), a
+    zone's city, or a large US city that names no zone. A name without a region (CET, NZ, Japan) is an
+    old alias, not a place: see _alias."""
     by_name, by_city = _index()
     if folded in US_CITIES and folded not in by_name:
         return US_CITIES[folded]
-    return by_name.get(folded) or by_city.get(folded)
+    zone = by_name.get(folded)
+    if zone is not None and ("/" in zone or zone == "UTC"):
+        return canonical(zone)
+    return by_city.get(folded)
+
+
+@lru_cache(maxsize=1)
+def _alias_index() -> dict[str, str]:
+    """IANA's aliases that name no place, folded -> the zone each stands for: the abbreviations and
+    regionless names ("act" for Australia/ACT, "nsw", "cet", "nz", "japan"), refused when typed alone."""
+    by_city = _index()[1]
+    refused: dict[str, str] = {}
+    for name, target in links().items():
+        key = _fold(name.rpartition("/")[2])
+        if key not in by_city and key != "utc" and not _names_a_place(name):
+            refused.setdefault(key, canonical(target))
+    return refused
+
+
+def _alias(text: str, folded: str) -> str | None:
+    """Why `text` is refused when it is an abbreviation or an old alias (ACT, CET, Japan, AEST), naming
+    the zone it stands for when IANA says so; None when it is neither."""
+    target = _alias_index().get(folded)
+    if target is None and not _abbreviated(text):
+        return None
+    if target is None or "/" not in target:
+        return (
+            f"{text!r} is an abbreviation, not a place, and may not follow summer time: type an IANA name "
+            "such as America/New_York, or a city such as New York"
+        )
+    return (
+        f"{text!r} is an abbreviation or an old alias, not a place: type the IANA name {target} (the zone "
+        f"{text} stands for) or its city, {city(target)}. IANA names look like America/New_York"
+    )
 
 
 def resolve(raw: str | None, what: str = "time zone") -> str:
@@ -167,7 +260,8 @@ def resolve(raw: str | None, what: str = "time zone") -> str:
             else "an abbreviation names no place, and may not follow summer time"
         )
         raise ValidationError(
-            f"{what}: {text!r} is ambiguous ({why}); did you mean {as_typed(zone)}? Choose a time zone by its city"
+            f"{what}: {text!r} is ambiguous ({why}); did you mean {as_typed(zone)} ({zone})? Type an IANA "
+            "name such as America/New_York, or a city such as New York"
         )
     plain = " ".join(folded.replace(",", " ").split())
     found = _known(folded) or _known(plain)
@@ -177,6 +271,8 @@ def resolve(raw: str | None, what: str = "time zone") -> str:
         return found
     if plain in TWO_PLACES:
         raise ValidationError(f"{what}: {text!r} is two places: {TWO_PLACES[plain]}")
+    if (why := _alias(text, folded)) is not None:
+        raise ValidationError(f"{what}: {why}")
     by_name, by_city = _index()
     near = difflib.get_close_matches(folded, [*by_city, *US_CITIES], n=1, cutoff=0.75) or (
         difflib.get_close_matches(folded, list(by_name), n=1, cutoff=0.75)

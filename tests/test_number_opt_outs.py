@@ -95,7 +95,7 @@ def test_the_console_says_why_a_member_is_added_opted_out_and_when(twilio, db, g
     said(twilio.sms(STRANGER, "STOP"))
     with db.session() as s:
         stop_at = s.scalar(select(Message.created_at).where(Message.from_number == STRANGER))
-    on = words.when(stop_at, group.timezone, year=True, zone=False)
+    on = words.when(stop_at, group.timezone, year=True, zone=False) + " New York time"  # its zone named
     make_staff(db, "Casey", "casey@example.org", "coordinator")
     console = Console(client, "casey@example.org")
     added = console.post(

@@ -106,8 +106,17 @@ def test_a_time_zone_is_found_by_its_city(typed, zone):
 @pytest.mark.parametrize(
     ("typed", "said"),
     [
-        ("EST", "did you mean New York?"),
-        ("cst", "did you mean Chicago?"),
+        ("EST", "did you mean New York (America/New_York)?"),
+        ("cst", "did you mean Chicago (America/Chicago)?"),
+        # Australia/ACT is an IANA alias, but "ACT" names no place: the zone it stands for is suggested.
+        ("ACT", "'ACT' is an abbreviation or an old alias, not a place: type the IANA name Australia/Sydney"),
+        ("NZ", "type the IANA name Pacific/Auckland"),
+        ("CET", "is an abbreviation or an old alias"),
+        ("Japan", "type the IANA name Asia/Tokyo"),
+        (
+            "AEST",
+            "'AEST' is an abbreviation, not a place, and may not follow summer time: type an IANA name such as America/New_York",
+        ),
         ("Chicgo", "did you mean Chicago?"),
         ("America/Chicgo", "did you mean Chicago?"),
         ("San Fransisco", "did you mean San Francisco?"),
@@ -121,6 +130,30 @@ def test_an_abbreviation_or_a_typo_is_refused_with_the_city_form(typed, said):
     with pytest.raises(ValidationError, match="time zone") as refused:
         timezones.resolve(typed)
     assert said in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("typed", "zone"),
+    [
+        ("Australia/ACT", "Australia/Sydney"),  # an alias typed in full is stored as the zone it stands for
+        ("US/Eastern", "America/New_York"),
+        # An alias that is a place's name stays it: Oslo is not "Berlin time" to people in Oslo.
+        ("Europe/Oslo", "Europe/Oslo"),
+        ("Oslo", "Europe/Oslo"),
+        ("Canberra", "Australia/Canberra"),
+        ("Singapore", "Asia/Singapore"),  # a city, though IANA also has a regionless alias of that name
+        ("UTC", "UTC"),
+    ],
+)
+def test_an_iana_alias_is_stored_as_the_zone_it_stands_for(typed, zone):
+    assert timezones.resolve(typed) == zone
+
+
+def test_the_picker_offers_no_alias():
+    offered = {zone for zone, _city in timezones.choices()}
+    assert "Australia/Sydney" in offered and "America/New_York" in offered
+    assert "Europe/Oslo" in offered
+    assert not offered & {"Australia/ACT", "Australia/NSW", "Australia/North", "US/Eastern"}
 
 
 def test_a_zone_is_written_as_its_city_where_the_city_names_it():

@@ -62,7 +62,8 @@ def test_plan_adds_updates_lists_unchanged_and_errors_and_never_resubscribes(db,
             ("group", "Tuesday Group, Thursday Group")
         ]
         assert by_line[5].action == "add" and by_line[5].values["language"] == "en"
-        assert by_line[6].reasons == ["consent_date '2027-01-01' is in the future"]
+        assert by_line[6].reasons[0].startswith("consent_date '2027-01-01' is after today (")
+        assert "type the day they agreed to texts, today or earlier" in by_line[6].reasons[0]
         assert (
             s.scalar(select(Member.id).where(Member.phone == "+12025550104")) is None
         )  # a plan writes nothing
@@ -425,7 +426,7 @@ def test_edit_phone_and_groups_keeps_the_history_and_refuses_a_taken_number(coor
         assert (queued.state, queued.to_number) == ("pending", "+12025550177")  # never to the old number
     page = coordinator.get(f"/console/members/{member.id}").get_data(as_text=True)
     assert re.search(
-        r"Phone number, consent source, consent date changed; added to Thursday Group; removed from Tuesday Group by Casey on \w{3} \d+, \d+:\d\d [ap]m",
+        r"Phone number, consent source, consent date changed; added to Thursday Group; removed from Tuesday Group by Casey on \w{3} \d+, \d+:\d\d [ap]m Chicago time",  # the member's zone now (Thursday Group's)
         page,
     )
     assert "paper form at meeting, Nov 30, 2026" in page

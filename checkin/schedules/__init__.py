@@ -26,6 +26,7 @@ _EXPORTS = {
     "next_meeting": "service",
     "occurrences": "service",
     "preview": "service",
+    "night_sends": "service",
     "set_plan": "service",
     "set_schedule": "service",
     "get_templates": "service",

@@ -811,3 +811,12 @@ def _still_wanted(group: GroupState, key: str) -> bool:
     if kind == "nudge":
         return group.plan.nudge_after_hours > 0
     return True
+
+
+def night_sends(session: Session, group_id: int, now: datetime | None = None) -> list:
+    """The group's plan's sends that fall in members' night (checkin.schedules.night), in its zone."""
+    from checkin.schedules import night
+
+    now = now or utcnow()
+    groups, _prompts = load_state(session, now, [group_id])
+    return night.night_sends(groups[0], now, load_config()) if groups else []

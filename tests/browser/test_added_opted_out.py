@@ -22,7 +22,7 @@ def test_adding_a_number_that_said_stop_says_why_it_is_opted_out_and_when(
         stop_at = s.scalar(select(Message.created_at).where(Message.from_number == STRANGER))
     from webhooks.console import words
 
-    on = words.when(stop_at, group.timezone, year=True, zone=False)
+    on = words.when(stop_at, group.timezone, year=True, zone=False) + " New York time"  # its zone named
 
     page = browser_page
     page.goto(console_server.url(f"/console/members/new?group={group.id}"))

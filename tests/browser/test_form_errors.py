@@ -64,6 +64,39 @@ def test_the_group_form_shows_every_mistake_at_its_field_and_focuses_the_summary
     expect(page.locator(":focus")).to_have_id("phone_number")
 
 
+def test_an_abbreviated_time_zone_is_refused_naming_the_iana_zone(browser_page, console_server):
+    """ "ACT" is the last part of an IANA alias (Australia/ACT): taken as a city it once made an Australian
+    group of a typo. Refused at its field with the IANA name to type; nothing is created."""
+    from sqlalchemy import select
+
+    from checkin.models import Group
+
+    page = _with_axe(browser_page)
+    page.goto(console_server.url("/console/groups"))
+    form = page.locator("form", has=page.get_by_role("button", name="Create group"))
+    form.get_by_label("Name").fill("Canberra Evening")
+    form.get_by_label("Time zone").fill("ACT")
+    form.get_by_role("button", name="Create group").click()
+    _problems(page)
+    error = page.locator("#timezone-error")
+    expect(error).to_contain_text("'ACT' is an abbreviation or an old alias, not a place")
+    expect(error).to_contain_text("type the IANA name Australia/Sydney")
+    expect(error).to_contain_text("America/New_York")
+    expect(page.locator("#timezone")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#timezone")).to_have_value("ACT")
+    _no_axe_violations(page)
+    with console_server.db.session() as session:
+        assert session.scalar(select(Group).where(Group.name == "Canberra Evening")) is None
+
+    form = page.locator("form", has=page.get_by_role("button", name="Create group"))
+    form.get_by_label("Time zone").fill("Australia/ACT")  # the alias in full: the zone it stands for
+    form.get_by_role("button", name="Create group").click()
+    page.wait_for_url("**/console/groups/*")
+    with console_server.db.session() as session:
+        made = session.scalar(select(Group).where(Group.name == "Canberra Evening"))
+        assert made.timezone == "Australia/Sydney"
+
+
 def test_an_emptied_time_zone_is_not_refilled_with_new_york(browser_page, console_server, screenshot):
     page = browser_page
     page.goto(console_server.url("/console/groups"))

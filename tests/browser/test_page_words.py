@@ -40,7 +40,7 @@ def _later_today(now: datetime, zone: str) -> datetime:
 
 
 def test_still_to_send_today_gives_each_time_in_the_headings_zone_too(browser_page, console_server, group):
-    assert group.timezone == "America/New_York"  # the heading's zone: the first visible group's
+    assert group.timezone == "America/New_York"  # the heading's zone: the zone of every visible group
     with console_server.db.session() as s:
         ana = add_member(s, group.name, "+12025550171", "Ana", timezone="America/Chicago")
         outbox.add(
@@ -58,6 +58,42 @@ def test_still_to_send_today_gives_each_time_in_the_headings_zone_too(browser_pa
     row = page.locator("section[aria-labelledby='today-h'] tr").filter(has_text="Ana")
     expect(row).to_contain_text("Chicago time")
     expect(row).to_contain_text("New York time)")  # the same send, in the heading's zone
+
+
+def test_home_of_groups_in_several_zones_counts_each_members_own_day_never_the_first_groups(
+    browser_page, console_server, group, screenshot
+):
+    """A coordinator of a New York group and an Auckland one (first by name) with no organisation's zone:
+    "today" is each member's own, each time names its zone, and no time is given in Auckland's zone
+    because Auckland sorts first."""
+    from checkin.directory import add_group
+
+    with console_server.db.session() as s:
+        auckland = add_group(s, "Auckland Night Owls", "Pacific/Auckland", "+15005550009")
+        kiri = add_member(s, auckland.name, "+12025550172", "Kiri")
+        ana = add_member(s, group.name, "+12025550171", "Ana")
+        for person, zone in ((kiri, auckland.timezone), (ana, group.timezone)):
+            outbox.add(
+                s,
+                f"reminder:home-{person.id}",
+                to=person.phone,
+                body="Meeting soon",
+                member_id=person.id,
+                purpose="reminder",
+                not_before=_later_today(utcnow(), zone),
+            )
+    page = browser_page
+    page.goto(console_server.url("/console/"))
+    heading = page.locator("#today-h")
+    expect(heading).to_contain_text("until midnight in each member's own time")
+    expect(heading).to_contain_text("Auckland time")
+    expect(heading).to_contain_text("New York time")
+    rows = page.locator("section[aria-labelledby='today-h'] tbody tr")
+    expect(rows.filter(has_text="Ana")).to_contain_text("New York time")
+    expect(rows.filter(has_text="Kiri")).to_contain_text("Auckland time")
+    expect(rows.filter(has_text="Ana")).not_to_contain_text("Auckland")
+    expect(page.locator("#y-h")).to_contain_text("each member's own day")
+    screenshot(page, "home-two-zones")
 
 
 def test_a_reminder_time_out_of_range_is_refused_in_days_and_minutes_not_decimals(

@@ -15,7 +15,7 @@ def test_pacific_is_called_a_band_of_zones_not_an_abbreviation(browser_page, con
     form.get_by_role("button", name="Create group").click()
     error = page.locator("#timezone-error")
     expect(error).to_contain_text("names a band of time zones, not a place")
-    expect(error).to_contain_text("did you mean Los Angeles?")
+    expect(error).to_contain_text("did you mean Los Angeles (America/Los_Angeles)?")
     expect(error).not_to_contain_text("abbreviation")
     expect(page.get_by_label("Time zone")).to_have_value("Pacific")  # as typed
 

@@ -55,7 +55,9 @@ def create_group():
     if problems:
         return _groups_page(form, problems.fields, 400)
     group = add_group(db(), name, timezone, number)
-    audit_here("setting_changed", f"group:{group.id} created")
+    # What it was made as, as an edit's row names the fields, so a later "name: A → B" has its start.
+    made = "; ".join(f"{field}: {value}" for field, value in _details(group).items())
+    audit_here("setting_changed", f"group:{group.id} created: {made}")
     db().commit()
     flash(f"Group {group.name} created. Now give it a meeting schedule.", "ok")
     return redirect(url_for(".group", group_id=group.id))

@@ -1,13 +1,17 @@
-"""Home: what needs a person now, what goes out today, how yesterday went."""
+"""Home: what needs a person now, what goes out today, how yesterday went.
+
+"Today" and "yesterday" are read in one zone when there is one to read them in (every group the viewer
+sees shares it, or the organisation has one, CHECKIN_TIMEZONE), else in each member's own zone; every
+time shown names its zone."""
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import render_template
+from flask import current_app, render_template
 from sqlalchemy import select
 
 from checkin import schedules
@@ -22,10 +26,26 @@ log = logging.getLogger("checkin.console")
 FAILED = ("failed", "undelivered")
 
 
-def _day(zone: ZoneInfo, now: datetime, offset: int = 0) -> tuple[datetime, datetime]:
-    day = now.astimezone(zone).date() + timedelta(days=offset)
-    start = datetime.combine(day, time(0), zone)
-    return start, datetime.combine(day + timedelta(days=1), time(0), zone)
+def home_zone(groups) -> str | None:
+    """The one zone the home page's days are read in: the zone every visible group shares, else the
+    organisation's (CHECKIN_TIMEZONE); None when the groups' zones differ and there is none, so each
+    member's own day counts (never whichever group sorts first)."""
+    zones = {g.timezone for g in groups}
+    if len(zones) == 1:
+        return zones.pop()
+    return current_app.extensions["checkin"].settings.timezone or (None if zones else "UTC")
+
+
+def _local_day(at: datetime, tz: str) -> date:
+    return at.astimezone(ZoneInfo(tz)).date()
+
+
+def _days(zones, now: datetime, offset: int = 0) -> list[tuple[date, list[str]]]:
+    """The date today (+offset) is in each zone, and the zones on it: [(Tue Dec 8, [Auckland]), ...]."""
+    by_day: dict[date, list[str]] = {}
+    for tz in sorted(zones):
+        by_day.setdefault(_local_day(now, tz) + timedelta(days=offset), []).append(tz)
+    return sorted(by_day.items())
 
 
 def _visible_members(query, column):
@@ -35,8 +55,15 @@ def _visible_members(query, column):
     return query.where(column.in_(select(GroupMember.member_id).where(GroupMember.group_id.in_(ids or [-1]))))
 
 
-def _planned_today(now: datetime, end: datetime) -> list[dict]:
-    """Sends still to come today: queued outbox rows, plus what the planner will queue later today."""
+def _planned_today(now: datetime, zone: str | None) -> list[dict]:
+    """Sends still to come today (in `zone`, else in each member's own zone): queued outbox rows, plus
+    what the planner will queue later today."""
+    end = now + timedelta(days=1)  # the latest midnight of any zone is less than a day away
+
+    def today(at: datetime, member: Member) -> bool:
+        tz = zone or member.effective_timezone
+        return _local_day(at, tz) == _local_day(now, tz)
+
     rows = (
         db()
         .execute(
@@ -61,6 +88,7 @@ def _planned_today(now: datetime, end: datetime) -> list[dict]:
             "tz": member.effective_timezone,
         }
         for item, member in rows
+        if today(item.next_attempt_at, member)
     ]
     sends = [s for s in _preview_today(now, end) if s.held_reason is None]
     keys = [s.key for s in sends if s.key]
@@ -74,7 +102,11 @@ def _planned_today(now: datetime, end: datetime) -> list[dict]:
         for m in db().scalars(select(Member).where(Member.id.in_({s.member_id for s in sends} or {-1})))
     }
     for send in sends:
-        if send.key not in queued and send.member_id in members:
+        if (
+            send.key not in queued
+            and send.member_id in members
+            and today(send.send_at_utc, members[send.member_id])
+        ):
             member = members[send.member_id]
             planned.append(
                 {
@@ -102,7 +134,14 @@ def _preview_today(now: datetime, end: datetime) -> list:
     return sends
 
 
-def _yesterday(start: datetime, end: datetime) -> dict:
+def _yesterday(now: datetime, zone: str | None) -> dict:
+    """Yesterday's sends and replies: the day before today in `zone`, else in each member's own zone."""
+
+    def yesterday(at: datetime, member: Member) -> bool:
+        tz = zone or member.effective_timezone
+        return _local_day(at, tz) == _local_day(now, tz) - timedelta(days=1)
+
+    start, end = now - timedelta(days=2), now  # holds yesterday in every zone
     rows = (
         db()
         .execute(
@@ -116,6 +155,7 @@ def _yesterday(start: datetime, end: datetime) -> dict:
         )
         .all()
     )
+    rows = [(m, member) for m, member in rows if yesterday(m.created_at, member)]
     out = [(m, member) for m, member in rows if m.direction == "outbound"]
     counts = Counter(
         "delivered" if m.status == "delivered" else "failed" if m.status in FAILED else "sent" for m, _ in out
@@ -139,18 +179,17 @@ def _yesterday(start: datetime, end: datetime) -> dict:
 def home():
     now = utcnow()
     groups = visible_groups()
-    zone = ZoneInfo(groups[0].timezone if groups else "UTC")
-    today_start, today_end = _day(zone, now)
-    y_start, y_end = _day(zone, now, -1)
+    zone = home_zone(groups)
+    zones = [zone] if zone else {g.timezone for g in groups}
     escalations = live_escalations()
     return render_template(
         "console/home.html",
         escalations=escalations,
         alerted=alerted_names(escalations),
         now=now,
-        zone=zone.key,
-        planned=_planned_today(now, today_end),
-        yesterday=_yesterday(y_start, y_end),
-        today=today_start,
-        yesterday_date=y_start,
+        zone=zone,
+        planned=_planned_today(now, zone),
+        yesterday=_yesterday(now, zone),
+        today_days=_days(zones, now),
+        yesterday_days=_days(zones, now, -1),
     )

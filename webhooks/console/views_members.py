@@ -83,14 +83,17 @@ def _form(values: dict, member: Member | None, problems: dict | None = None, sta
         languages=LANGUAGE_NAMES,
         channels=CHANNEL_NAMES,
         sources=member_import.CONSENT_SOURCES,
-        today=utcnow().date().isoformat(),
+        # The picker's last day: today where it is latest (UTC+14); the member's own today is checked on save.
+        today=(utcnow() + timedelta(hours=14)).date().isoformat(),
         earliest=member_import.EARLIEST_CONSENT.isoformat(),
         member=member,
     ), status
 
 
-def _consent(problems, values: dict) -> tuple[str | None, date | None]:
-    """The consent source and date a form gave (both optional); a mistake is kept for its field."""
+def _consent(problems, values: dict, fallback_zone: str) -> tuple[str | None, date | None]:
+    """The consent source and date a form gave (both optional); a mistake is kept for its field. The
+    date may be today where the member lives (their zone as typed, else `fallback_zone`, the group's):
+    today in UTC is tomorrow for an evening in Hawaii's and yesterday for a morning in Auckland."""
     source = values["consent_source"] or None
     if source and len(source) > member_import.CONSENT_SOURCE_MAX:
         problems.add(
@@ -99,7 +102,11 @@ def _consent(problems, values: dict) -> tuple[str | None, date | None]:
     day = None
     if values["consent_date"]:
         try:
-            day = member_import.parse_date(values["consent_date"], utcnow().date())
+            zone = values["timezone"] if "timezone" not in problems.fields and values["timezone"] else None
+            zone = zone or fallback_zone
+            day = member_import.parse_date(
+                values["consent_date"], utcnow().astimezone(ZoneInfo(zone)).date(), words.zone_name(zone)
+            )
         except ValidationError as exc:
             # Named in the summary too, as the field's label says it ("When they agreed: '1890-05-01' ...").
             problems.add(
@@ -162,7 +169,7 @@ def member_new():
         group = group_visible(group_id)
     phone = _read_phone(problems, values["phone"], None)
     name = _read_common(problems, values)
-    source, day = _consent(problems, values)
+    source, day = _consent(problems, values, group.timezone if group else "UTC")
     if problems:
         values["name"] = values["name"].strip() or values["name"]
         return _form(values, None, problems.fields, 400)
@@ -237,7 +244,7 @@ def member_edit(member_id: int):
             problems.add("groups", "Keep the member in at least one group.")
         groups = [group_visible(g) for g in sorted(wanted)]
     source, day = (
-        _consent(problems, values)
+        _consent(problems, values, member.zone_in(groups[0] if groups else None))
         if "consent_source" in request.form
         else (member.consent_source, member.consent_date)
     )
@@ -482,7 +489,8 @@ def when_words(at: datetime, zone: str) -> str:
 
 
 def _history(member: Member, staff_names: dict[int, str]) -> list[str]:
-    """The member's changes from the audit log, in words: "phone changed by Casey on Dec 3, 2:14 pm"."""
+    """The member's changes from the audit log, in words: "phone changed by Casey on Dec 3, 2:14 pm New
+    York time"."""
     from checkin.accounts.models import AuditEvent
     from checkin.models import Group
 
@@ -528,5 +536,8 @@ def _history(member: Member, staff_names: dict[int, str]) -> list[str]:
             said += moves
             what = "; ".join(said) or "edited"
         how = f"{who}'s CSV import" if by_import else who
-        lines.append(f"{what[0].upper()}{what[1:]} by {how} on {when_words(e.at, zone)}")
+        # The zone is named: the member's, which need not be the reader's ("opted out ... New York time").
+        lines.append(
+            f"{what[0].upper()}{what[1:]} by {how} on {when_words(e.at, zone)} {words.zone_name(zone)}"
+        )
     return lines

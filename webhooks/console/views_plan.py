@@ -143,6 +143,49 @@ def night_prompt(prompt_time, quiet_start, quiet_end, stale_hours: float) -> tup
     )
 
 
+def _before(minutes: int) -> str:
+    """A reminder's offset as people say it: "12-hour", "90-minute", "2-day"."""
+    if minutes % (24 * 60) == 0:
+        return f"{minutes // (24 * 60)}-day"
+    if minutes % 60 == 0:
+        return f"{minutes // 60}-hour"
+    return f"{minutes}-minute"
+
+
+_DROPPED = {
+    "quiet hours until the meeting": "it is not sent, since the window opens only after the meeting starts",
+    "quiet hours until the next reminder": "it is not sent, since by the time the window opens the next "
+    "reminder is due",
+    "quiet hours until stale": "it is not sent, since it would wait longer than the limit for a held prompt",
+}
+
+
+def night_lines(nights, quiet_start, quiet_end) -> list[str]:
+    """The plan's reminders and nudges that land in members' night (checkin.schedules.night), a sentence
+    each saying what the planner does with it. The check-in prompt has its own warning at its field."""
+    window = f"the sending window, {words.clock(quiet_start)} to {words.clock(quiet_end)}"
+    lines = []
+    for night in nights:
+        if night.kind == "reminder":
+            what = (
+                f"The {_before(night.offset_minutes)} reminder before a {words.clock(night.meeting)} meeting"
+            )
+        elif night.kind == "nudge":
+            what = "The nudge after an unanswered check-in prompt"
+        else:
+            continue
+        side = "before" if night.due < quiet_start else "after"
+        outcome = (
+            f"it is held until {words.clock(night.moved_to)}"
+            + (" the next morning" if side == "after" else "")
+            + ", when the window opens"
+            if night.moved_to is not None
+            else _DROPPED.get(night.dropped or "", "it is not sent")
+        )
+        lines.append(f"{what} is due at {words.clock(night.due)}, {side} {window}: {outcome}.")
+    return lines
+
+
 def _in_words(error: str) -> str:
     """The planner names its config keys ("quiet_end: must be later than quiet_start"); say them with the form's labels."""
     for _field, (key, label) in FIELDS.items():
@@ -218,10 +261,16 @@ def _plan_page(group: Group, form=None, problems=None, status=200, texts_form=No
     )
     shown = schedules.get_plan(session, group.id)
     night = _night(shown)
+    nights = (
+        night_lines(schedules.night_sends(session, group.id, now), shown.quiet_start, shown.quiet_end)
+        if has_schedule
+        else []
+    )
     return render_template(
         "console/plan.html",
         group=group,
         night=night[0] if night and not problems else None,
+        nights=nights if not problems else [],
         form=form or plan_form(shown),
         fields=FIELDS,
         problems=problems,
@@ -342,6 +391,13 @@ def save_plan(group_id: int):
     night = _night(saved)
     if night:
         flash(f"Check-in prompt time: {night[0]}", "warning")
+    nights = night_lines(schedules.night_sends(db(), group.id), saved.quiet_start, saved.quiet_end)
+    if nights:
+        flash(
+            f"Sends of this plan that land in members' night: {len(nights)}. The planner holds them, as "
+            "listed under the reminders.",
+            "warning",
+        )
     return redirect(url_for(".plan", group_id=group_id) + "#preview")
 
 

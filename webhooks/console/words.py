@@ -55,7 +55,8 @@ def when(value: datetime | None, tz: str | None = None, *, year: bool = False, z
 
 def earlier_stop(source: str, at: datetime | None, tz: str | None) -> str:
     """Why a member was added opted out, from the earlier opt-out's source and time (checkin.consent.
-    added_opted_out): 'their number texted STOP on Thu, Dec 3, 2026, before they were added'."""
+    added_opted_out): 'their number texted STOP on Thu, Dec 3, 2026, 6:09 pm New York time, before they
+    were added'."""
     if source.startswith("keyword:"):
         how = f"texted {source.removeprefix('keyword:')}"
     elif source == "phrase":
@@ -64,7 +65,8 @@ def earlier_stop(source: str, at: datetime | None, tz: str | None) -> str:
         how = "was reported by its phone company as blocking our texts"
     else:
         how = "said STOP"
-    said = f" on {when(at, tz, year=True, zone=False)}" if at is not None else ""
+    # The zone is named: a coordinator elsewhere reads "6:09 pm" as their own clock otherwise.
+    said = f" on {when(at, tz, year=True, zone=False)} {zone_name(tz)}" if at is not None else ""
     return f"their number {how}{said}, before they were added"
 
 
@@ -668,6 +670,12 @@ def audit_sentence(event, who: str | None, member: str | None, groups: dict, sta
     if event.action == "on_call" and "staff" in named and "group" in named:
         person = _first(staff.get(named["staff"], "someone"))
         verb = f"changed {person}'s on-call times for {groups.get(named['group'], 'a group')}"
+    elif "group" in named and event.action == "setting_changed" and rest.startswith("created"):
+        # "created Evening Group: name: Evening Group; time zone: Chicago; number: none"
+        verb, rest = (
+            f"created {groups.get(named['group'], 'a group')}",
+            rest.removeprefix("created").strip(" :"),
+        )
     elif "group" in named:
         verb += f" for {groups.get(named['group'], 'a group')}"
     elif "staff" in named:
