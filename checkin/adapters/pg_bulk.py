@@ -30,8 +30,6 @@ from checkin.schedules.tick import OUTBOX_COLUMNS
 log = logging.getLogger("checkin.adapters.pg_bulk")
 _COLS = ", ".join(OUTBOX_COLUMNS)
 _BODY = OUTBOX_COLUMNS.index("body")
-_KEY = OUTBOX_COLUMNS.index("idempotency_key")
-_QUEUE = OUTBOX_COLUMNS.index("queue")
 _NEXT = OUTBOX_COLUMNS.index("next_attempt_at")
 _values = itemgetter(*OUTBOX_COLUMNS)
 
