@@ -13,9 +13,9 @@ NOW = datetime(2030, 1, 7, 18, 0, tzinfo=UTC)
 
 @pytest.fixture
 def insert(postgres_only):  # COPY is PostgreSQL's
-    from checkin.adapters.pg_bulk import insert_outbox
+    from checkin.adapters.pg_bulk import start_insert_outbox
 
-    return insert_outbox
+    return lambda session, rows, now: start_insert_outbox(session, rows, now)()
 
 
 def rows(*keys, body="Reminder: the group meets tomorrow"):
@@ -102,3 +102,26 @@ def test_two_writers_at_once_each_report_their_own_rows_ids(db, insert):
         assert all(
             key.startswith(f"reminder:{name}") and table[key][0] == row_id for row_id, key, _ in results[name]
         )
+
+
+def test_values_that_copy_text_must_escape_are_stored_as_given(db, insert):
+    # COPY's text format gives a backslash, tab, newline and carriage return a meaning: they are escaped,
+    # so a value holding them is stored as it was planned, and a missing one as NULL.
+    key = "prompt:1:odd\\key\twith\nbreaks\r"
+    odd = rows(key)
+    odd[0].update(
+        body="Line one\nline two\ttab \\ backslash", twiml_url="https://x.example/\\call", from_number=None
+    )
+    with db.session() as s:
+        created = insert(s, odd, NOW)
+    assert [k for _, k, _ in created] == [key]
+    with db.session() as s:
+        item = s.scalars(select(OutboxItem)).one()
+        assert (item.idempotency_key, item.body, item.twiml_url, item.from_number, item.member_id) == (
+            key,
+            "Line one\nline two\ttab \\ backslash",
+            "https://x.example/\\call",
+            None,
+            None,
+        )
+        assert item.next_attempt_at == NOW and item.state == "pending"

@@ -132,18 +132,7 @@ def _insert_outbox(
     session: Session, rows: list[dict], now: datetime, bulk: BulkInsert | None = None
 ) -> list[tuple[int, str, str]]:
     """Insert outbox rows whose key is new; returns (id, key, queue) of those this call inserted."""
-    if bulk is not None:
-        return bulk(session, rows, now)()
-    table = OutboxItem.__table__
-    extra = dict(state="pending", attempts=0, created_at=now, updated_at=now)
-    # In key order, so two ticks inserting the same keys queue behind each other instead of deadlocking.
-    return _insert(
-        session,
-        table,
-        [dict(r, **extra) for r in sorted(rows, key=lambda r: r["idempotency_key"])],
-        "idempotency_key",
-        (table.c.id, table.c.idempotency_key, table.c.queue),
-    )
+    return _start_insert(session, rows, now, bulk)()
 
 
 insert_outbox_rows = _insert_outbox  # for other bulk writers of the outbox (announcements)
@@ -298,9 +287,19 @@ def _parts(groups: list[GroupState], size: int):
 
 
 def _start_insert(session: Session, rows: list[dict], now: datetime, bulk: BulkInsert | None) -> Written:
+    """Start writing outbox rows: by `bulk` if given, else by plain INSERTs, written before this returns."""
     if bulk is not None:
         return bulk(session, rows, now)
-    created = _insert_outbox(session, rows, now)
+    table = OutboxItem.__table__
+    extra = dict(state="pending", attempts=0, created_at=now, updated_at=now)
+    # In key order, so two ticks inserting the same keys queue behind each other instead of deadlocking.
+    created = _insert(
+        session,
+        table,
+        [dict(r, **extra) for r in sorted(rows, key=lambda r: r["idempotency_key"])],
+        "idempotency_key",
+        (table.c.id, table.c.idempotency_key, table.c.queue),
+    )
     return lambda: created
 
 
