@@ -66,6 +66,26 @@ CRISIS = [
     "my roommate wont wake up and there are pill bottles all over the floor",
     # told plainly enough on their own
     "the voices say the only way out is a bullet",
+    "got enough this time that it wont be an accident",
+    # a stockpile x a time; a means known x a time; all of it, on purpose
+    "been saving my sleeping pills since june, there's enough now. tonight",
+    "i have 3 pens of insulin and i know exactly what all of them would do. after work",
+    "me las voy a poner todas, las plumas de insulina",
+    # a ligature set up; into the sea tonight; the last birthday
+    "the extension cord is already over the closet door",
+    "me voy a meter al rio esta noche, ya no puedo",
+    "my bday is friday and i decided it will be the last one",
+    # commands; deeper than last time; this time I won't stop
+    "the voices keep telling me to use the razor on myself",
+    "dios me dice que la casa tiene que quemarse",
+    "gonna cut deeper than last time tonight",
+    "tengo la navaja y esta vez no me voy a parar",
+    # a weapon x everyone asleep; stowed x then done; a hose and tape
+    "the kids are asleep and the rifle is on my lap",
+    "already got what i need in the trunk. after the wedding then im done",
+    "took the garden hose and duct tape, driving to the woods",
+    # a note found
+    "her sister found a note saying sorry for everything and she is not answering",
 ]
 
 URGENT = [
@@ -107,6 +127,12 @@ HARMLESS = [
     "i trust myself more these days",
     "my mom said goodbye at the airport, she is flying home",
     "bought gas for the mower",
+    "there is enough food now for tonight's potluck",
+    "me voy a meter al mar esta noche con mis primos",
+    "decided this birthday will be the last one i spend alone, throwing a party",
+    "the tv says the only way to beat the heat is a pool",
+    "the kids are asleep, finally cleaning my rifle for deer season",
+    "found a note saying sorry i missed you, from the mailman",
 ]
 
 
