@@ -286,22 +286,29 @@ def shipped_model() -> Model:
 
 
 def second_opinion(
-    text: str, model: Model | None = None, rules_level: str = "none", ordinary: bool = False
+    text: str,
+    model: Model | None = None,
+    rules_level: str = "none",
+    ordinary: bool = False,
+    norm: str | None = None,
 ) -> str:
     """The classifier's level for a raw message beside the rules' level: "crisis", "urgent" or
-    "none" (not confident)."""
+    "none" (not confident).  ``norm``: ``normalize(text)``, when the caller has it already."""
     m = model if model is not None else shipped_model()
-    return m.level(normalize(text or ""), rules_level, ordinary)
+    return m.level(normalize(text or "") if norm is None else norm, rules_level, ordinary)
 
 
-def apply_second_opinion(text: str, assessment: Assessment, model: Model | None = None) -> Assessment:
+def apply_second_opinion(
+    text: str, assessment: Assessment, model: Model | None = None, norm: str | None = None
+) -> Assessment:
     """``assessment`` raised to the classifier's level when that is higher, with the reason
     ``classifier.<level>`` appended; otherwise ``assessment`` itself.  Never lowers a level, never
-    drops a rule or a match, never raises: if the model cannot be read the rules' verdict stands."""
+    drops a rule or a match, never raises: if the model cannot be read the rules' verdict stands.
+    ``norm``: ``normalize(text)`` (base vocabulary), when the rules made it alongside their own."""
     if assessment.level == "crisis":
         return assessment
     try:
-        level = second_opinion(text, model, assessment.level, ordinary_reading(assessment))
+        level = second_opinion(text, model, assessment.level, ordinary_reading(assessment), norm)
     except Exception as exc:
         log.error("risk classifier failed (%s); keeping the rules' level", type(exc).__name__)
         return assessment

@@ -9,17 +9,23 @@ every regex on every text; only the work differs.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import ahocorasick
 
 from .literals import Clause
 
+# A literal without two letters or digits in a row ("i ", " s") is in nearly every text: a clause that
+# holds one tells nothing and is not tested (its rule is then tested on its other clauses).
+_TELLING = re.compile(r"[a-z0-9]{2}")
+
 
 class Prefilter:
     """The candidate rules of a text, in rule order, from the rules' required literals."""
 
     def __init__(self, requirements: Sequence[tuple[Clause, ...]]):
+        requirements = [tuple(c for c in clauses if all(map(_TELLING.search, c))) for clauses in requirements]
         clause_ids: dict[Clause, int] = {}
         for clauses in requirements:
             for clause in clauses:
