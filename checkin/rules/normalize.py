@@ -495,7 +495,6 @@ SLANG_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 )
 
 
-
 def _slang_gates() -> tuple[ahocorasick.Automaton, frozenset[int]]:
     """Per phrase, the literals one of which its every match holds (see literals.py), in one automaton
     (literal -> the phrases it admits), and the phrases without such literals.  A phrase is substituted
@@ -525,6 +524,7 @@ def _slang_admitted(s: str) -> set[int]:
     for _end, ns in _SLANG_GATES.iter(s):
         found |= ns
     return found
+
 
 # Known words used to decide how to squeeze letter runs ("diieee" -> "die").
 BASE_VOCABULARY: frozenset[str] = frozenset(

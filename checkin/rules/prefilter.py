@@ -41,10 +41,9 @@ class Prefilter:
         for pos, clauses in enumerate(requirements):
             for lit in clauses[0] if clauses else ():
                 admits.setdefault(lit, []).append(pos)
-        self._literals = tuple((meets[lit], tuple(admits.get(lit, ()))) for lit in sorted(meets))
-        self._automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
-        for n, lit in enumerate(sorted(meets)):
-            self._automaton.add_word(lit, n)
+        self._automaton = ahocorasick.Automaton()
+        for lit, mask in meets.items():
+            self._automaton.add_word(lit, (mask, tuple(admits.get(lit, ()))))
         if meets:
             self._automaton.make_automaton()
         self._always = frozenset(pos for pos, clauses in enumerate(requirements) if not clauses)
@@ -55,10 +54,8 @@ class Prefilter:
         literal in it, and those that require nothing known."""
         met = 0  # the clauses the text meets
         found = set(self._always)
-        literals = self._literals
-        if self._literals:
-            for n in {n for _end, n in self._automaton.iter(text)}:
-                meets, admits = literals[n]
+        if self._automaton.kind == ahocorasick.AHOCORASICK:  # some literal to look for
+            for _end, (meets, admits) in self._automaton.iter(text):  # every occurrence (few repeat)
                 met |= meets
                 found.update(admits)
         needs = self._needs
