@@ -156,6 +156,18 @@ def test_normalize(raw, expected):
 
 
 @pytest.mark.parametrize(
+    "raw", ["i feel abbbandoned tonight", "quiero tomar pastiiiillas", "sewer slide, un alive my self", ""]
+)
+def test_one_normalisation_serves_the_rules_and_the_classifier(raw):
+    # The live path normalises once for both; a letter run read against the rules' vocabulary
+    # ("abbbandoned" -> "abandoned") may read otherwise with the base vocabulary the classifier uses.
+    from checkin.rules.normalize import normalize_pair
+
+    vocab = default_ruleset().vocabulary
+    assert normalize_pair(raw, vocab) == (normalize(raw, vocab), normalize(raw))
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "im gonna k1ll myself",

@@ -187,7 +187,18 @@ class Model:
         # One look-up per n-gram (idf, both weights and its block together): a 1,600-character text
         # has thousands of n-grams, and three dict look-ups each was most of its cost.
         blocks = self.block_weights is not None
-        table = {f: (idf, *self.weights[f], f[0] if blocks else "") for f, idf in self.idf.items()}
+        # For an n-gram seen once (most), its terms of the sums are worked out here: the same floats.
+        table = {
+            f: (
+                idf,
+                *self.weights[f],
+                f[0] if blocks else "",
+                idf * idf,
+                self.weights[f][0] * idf,
+                self.weights[f][1] * idf,
+            )
+            for f, idf in self.idf.items()
+        }
         object.__setattr__(self, "_table", table)
         # Per word seen, its character n-grams that the model knows (members' words repeat).
         object.__setattr__(self, "_known_char_grams", {})
@@ -226,11 +237,16 @@ class Model:
             sq = du = dc = 0.0
             key = ""
             for f, c in Counter(feats).items():
-                idf, a, b, key = table[f]
-                v = idf if c == 1 else (1.0 + math.log(c)) * idf  # log(1) = 0: (1 + 0) * idf is idf
-                sq += v * v
-                du += a * v
-                dc += b * v
+                idf, a, b, key, vv, av, bv = table[f]
+                if c == 1:  # log(1) = 0: v = (1 + 0) * idf is idf
+                    sq += vv
+                    du += av
+                    dc += bv
+                else:
+                    v = (1.0 + math.log(c)) * idf
+                    sq += v * v
+                    du += a * v
+                    dc += b * v
             if sq > 0:
                 k = (blocks.get(key, 1.0) if blocks is not None else 1.0) / math.sqrt(sq)
                 zu += k * du
@@ -286,22 +302,29 @@ def shipped_model() -> Model:
 
 
 def second_opinion(
-    text: str, model: Model | None = None, rules_level: str = "none", ordinary: bool = False
+    text: str,
+    model: Model | None = None,
+    rules_level: str = "none",
+    ordinary: bool = False,
+    norm: str | None = None,
 ) -> str:
     """The classifier's level for a raw message beside the rules' level: "crisis", "urgent" or
-    "none" (not confident)."""
+    "none" (not confident).  ``norm``: ``normalize(text)``, when the caller has it already."""
     m = model if model is not None else shipped_model()
-    return m.level(normalize(text or ""), rules_level, ordinary)
+    return m.level(normalize(text or "") if norm is None else norm, rules_level, ordinary)
 
 
-def apply_second_opinion(text: str, assessment: Assessment, model: Model | None = None) -> Assessment:
+def apply_second_opinion(
+    text: str, assessment: Assessment, model: Model | None = None, norm: str | None = None
+) -> Assessment:
     """``assessment`` raised to the classifier's level when that is higher, with the reason
     ``classifier.<level>`` appended; otherwise ``assessment`` itself.  Never lowers a level, never
-    drops a rule or a match, never raises: if the model cannot be read the rules' verdict stands."""
+    drops a rule or a match, never raises: if the model cannot be read the rules' verdict stands.
+    ``norm``: ``normalize(text)`` (base vocabulary), when the rules made it alongside their own."""
     if assessment.level == "crisis":
         return assessment
     try:
-        level = second_opinion(text, model, assessment.level, ordinary_reading(assessment))
+        level = second_opinion(text, model, assessment.level, ordinary_reading(assessment), norm)
     except Exception as exc:
         log.error("risk classifier failed (%s); keeping the rules' level", type(exc).__name__)
         return assessment

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .literals import PatternFacts, read_pattern
-from .normalize import BASE_VOCABULARY, _strip_accents, normalize
+from .normalize import BASE_VOCABULARY, _strip_accents, normalize, normalize_pair
 from .prefilter import Prefilter
 
 log = logging.getLogger("checkin.rules")
@@ -705,10 +705,11 @@ class _Reading:
     a masked form of it); per text, its candidate rules (`Prefilter.candidates`) and tokens, and per
     (text, rule), the rule's matches with their context are worked out once, by whichever pass is first."""
 
-    __slots__ = ("_candidates", "_finders", "_matches", "_ruleset", "_tokens", "norm")
+    __slots__ = ("_candidates", "_finders", "_matches", "_ruleset", "_tokens", "norm", "plain")
 
-    def __init__(self, norm: str, ruleset: RuleSet):
+    def __init__(self, norm: str, ruleset: RuleSet, plain: str | None = None):
         self.norm = norm
+        self.plain = plain  # the text normalised with the base vocabulary (the classifier's), if asked
         self._ruleset = ruleset
         self._finders = ruleset.finders
         self._candidates: dict[str, tuple[int, ...]] = {}
@@ -747,7 +748,11 @@ class _Reading:
         return found
 
 
-def _read(text: str, ruleset: RuleSet) -> _Reading:
+def _read(text: str, ruleset: RuleSet, plain: bool = False) -> _Reading:
+    """``plain``: also the classifier's normalisation (with the base vocabulary), made alongside."""
+    if plain:
+        norm, base = normalize_pair(text or "", ruleset.vocabulary)
+        return _Reading(norm, ruleset, base)
     return _Reading(normalize(text or "", ruleset.vocabulary), ruleset)
 
 
@@ -931,8 +936,9 @@ def assess(
     is what live texts use (see ``assess_all_languages``). ``second_opinion=True`` lets the
     statistical classifier (checkin.rules.classifier) raise the rules' level, never lower it;
     the live callers (inbound texts, calls) always ask for it."""
+    plain = None  # the classifier's normalisation, when the rules made it alongside theirs
     if language == ALL_LANGUAGES:
-        result = assess_all_languages(text, context=context, ruleset=ruleset)
+        result, plain = _all_languages(text, None, context, ruleset, second_opinion)
     else:
         try:
             rs = ruleset if ruleset is not None else default_ruleset()
@@ -943,7 +949,7 @@ def assess(
     if second_opinion:
         from .classifier import apply_second_opinion
 
-        result = apply_second_opinion(text, result)
+        result = apply_second_opinion(text, result, norm=plain)
     return result
 
 
@@ -960,11 +966,23 @@ def assess_all_languages(
     alone (so that a figure of speech in one language can never hide a cry for help in the
     other); the highest level wins (ties keep the reading with all rules).  Never raises.
     """
+    return _all_languages(text, preferred, context, ruleset)[0]
+
+
+def _all_languages(
+    text: str,
+    preferred: str | None,
+    context: AssessmentContext | None,
+    ruleset: RuleSet | None,
+    plain: bool = False,
+) -> tuple[Assessment, str | None]:
+    """``assess_all_languages`` and, if ``plain``, the classifier's normalisation of the text (None if
+    the engine failed)."""
     try:
         rs = ruleset if ruleset is not None else default_ruleset()
         langs = [None, preferred] + [lang for lang in ("en", "es") if lang != preferred]
         best: Assessment | None = None
-        reading = _read(text, rs)  # normalised once; matches shared by the passes
+        reading = _read(text, rs, plain)  # normalised once; matches shared by the passes
         for lang in dict.fromkeys(langs):
             a = _evaluate(text, lang, context, rs, reading)
             if best is None or _RANK[a.level] > _RANK[best.level]:
@@ -972,7 +990,7 @@ def assess_all_languages(
             if best.level == Level.CRISIS:  # no later reading can be higher, and ties keep this one
                 break
         assert best is not None
-        return best
+        return best, reading.plain
     except Exception as exc:  # fail safe: escalate rather than drop
         log.error("risk rules engine failed (%s); escalating as urgent", type(exc).__name__)
-        return Assessment("urgent", ("engine.error",), ())
+        return Assessment("urgent", ("engine.error",), ()), None

@@ -191,23 +191,3 @@ def _anchored(items) -> bool:
             return all(_anchored(branch) for branch in av[1])
         return False
     return False
-
-
-def literal_search(clause: Clause):
-    """``search`` of one regex over the literals of a clause: a match means one of them is in the text.
-    Written as a trie ("kill(?:ing|s)?" for kill, killing, kills) so that few branches are tried per
-    position."""
-    trie: dict = {}
-    for word in clause:
-        node = trie
-        for ch in word:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def pattern(node: dict) -> str:
-        if "" in node:  # a shorter literal ends here: it is enough
-            return ""
-        alts = [re.escape(ch) + pattern(child) for ch, child in sorted(node.items())]
-        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-
-    return re.compile(pattern(trie)).search

@@ -30,9 +30,11 @@ from collections.abc import Iterable
 from functools import lru_cache
 from itertools import product
 
-from .literals import literal_search, read_pattern
+import ahocorasick
 
-__all__ = ["BASE_VOCABULARY", "normalize", "squeeze_word"]
+from .literals import read_pattern
+
+__all__ = ["BASE_VOCABULARY", "normalize", "normalize_pair", "squeeze_word"]
 
 # 1. Emoji -> words.  Variation selectors / ZWJ are removed first.
 EMOJI_WORDS: dict[str, str] = {
@@ -492,13 +494,37 @@ SLANG_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(r"(?<![a-z])" + p + r"(?![a-z])"), r) for p, r in _SLANG
 )
 
-# Per phrase, a search for the literals one of which its every match holds (see literals.py), or
-# None: a phrase is substituted only in a text that holds one, so most messages (which hold none)
-# cost a literal search per phrase rather than a scan of every phrase's lookbehind at every position.
-_SLANG_GATES = tuple(
-    literal_search(facts.requires[0]) if facts.requires else None
-    for facts in (read_pattern(pat.pattern) for pat, _ in SLANG_PHRASES)
-)
+
+def _slang_gates() -> tuple[ahocorasick.Automaton, frozenset[int]]:
+    """Per phrase, the literals one of which its every match holds (see literals.py), in one automaton
+    (literal -> the phrases it admits), and the phrases without such literals.  A phrase is substituted
+    only in a text that holds one, so most messages (which hold none) cost one pass over the text rather
+    than a scan of every phrase's lookbehind at every position."""
+    admits: dict[str, set[int]] = {}
+    always = set()
+    for n, (pat, _) in enumerate(SLANG_PHRASES):
+        facts = read_pattern(pat.pattern)
+        if not facts.requires:
+            always.add(n)
+        for lit in facts.requires[0] if facts.requires else ():
+            admits.setdefault(lit, set()).add(n)
+    automaton = ahocorasick.Automaton()
+    for lit, ns in admits.items():
+        automaton.add_word(lit, frozenset(ns))
+    automaton.make_automaton()
+    return automaton, frozenset(always)
+
+
+_SLANG_GATES, _SLANG_UNGATED = _slang_gates()
+
+
+def _slang_admitted(s: str) -> set[int]:
+    """The slang phrases that may match ``s``."""
+    found = set(_SLANG_UNGATED)
+    for _end, ns in _SLANG_GATES.iter(s):
+        found |= ns
+    return found
+
 
 # Known words used to decide how to squeeze letter runs ("diieee" -> "die").
 BASE_VOCABULARY: frozenset[str] = frozenset(
@@ -819,6 +845,23 @@ def normalize(text: str, vocab: Iterable[str] | None = None) -> str:
     vocab_set = (
         BASE_VOCABULARY if vocab is None else (vocab if isinstance(vocab, frozenset) else frozenset(vocab))
     )
+    return _finish(_squeezed(_words(text), vocab_set))
+
+
+def normalize_pair(text: str, vocab: frozenset[str]) -> tuple[str, str]:
+    """(``normalize(text, vocab)``, ``normalize(text)``), the shared steps done once: the two differ
+    only where a letter run is resolved against the vocabulary ("diieee"), which few texts have."""
+    if not text:
+        return "", ""
+    words = _words(text)
+    own = _squeezed(words, vocab)
+    base = own if vocab is BASE_VOCABULARY else _squeezed(words, BASE_VOCABULARY)
+    done = _finish(own)
+    return done, done if base == own else _finish(base)
+
+
+def _words(text: str) -> list[str]:
+    """Steps 1-5: the text's words and clause marks, before letter runs are resolved."""
     if text.isascii():  # most texts: no emoji, invisible marks, compatibility forms or accents
         s = text.replace("`", "'").lower()
     else:
@@ -833,16 +876,30 @@ def normalize(text: str, vocab: Iterable[str] | None = None) -> str:
     s = " ".join(_leet(tok) for tok in _TOKEN_RE.findall(s))
     s = _CLAUSE_PUNCT_RE.sub(" , ", s)
     s = _OTHER_PUNCT_RE.sub(" ", s)
-    words = []
-    for w in s.split():
+    return s.split()
+
+
+def _squeezed(words: list[str], vocab: frozenset[str]) -> list[str]:
+    """Steps 6 and the word part of 7: letter runs resolved, SMS spellings expanded."""
+    out = []
+    for w in words:
         if w != ",":
-            w = squeeze_word(w, vocab_set)
+            w = squeeze_word(w, vocab)
             w = SMS_WORDS.get(w, w)
-        words.append(w)
+        out.append(w)
+    return out
+
+
+def _finish(words: list[str]) -> str:
+    """The rest of step 7 (slang phrases) and the final spacing."""
     s = " ".join(words)
-    for (pat, rep), gate in zip(SLANG_PHRASES, _SLANG_GATES):
-        if gate is None or gate(s) is not None:
-            s = pat.sub(rep, s)
+    admitted = _slang_admitted(s)
+    for n, (pat, rep) in enumerate(SLANG_PHRASES):
+        if n in admitted:
+            new = pat.sub(rep, s)
+            if new != s:  # later phrases are gated on the text as it is now
+                s = new
+                admitted = _slang_admitted(s)
     s = _COMMAS_RE.sub(", ", s)
     s = _SPACES_RE.sub(" ", s).strip(" ,")
     return s
