@@ -19,7 +19,9 @@ def _alerts_to_staff(stack: Stack) -> list[dict]:
 
 def test_a_worker_rides_out_a_redis_outage_and_the_alert_texted_meanwhile_goes_out(database_url, tmp_path):
     assert database_url.startswith("postgresql"), "the fault harness needs PostgreSQL (127.0.0.1:5432)"
-    with Stack(tmp_path) as stack:
+    # The alert texted during the outage is enqueued by the cron's sweep, which after the outage waits one
+    # cron lease before its duties resume (20 s by default): a short lease here, the same wait.
+    with Stack(tmp_path, extra_env={"CHECKIN_CRON_LEASE_SECONDS": "6"}) as stack:
         stack.add_members(0, 2)
         worker = stack.process("worker")
         # Redis goes while the worker is mid-send (Twilio slow to accept): the job's bookkeeping after the
