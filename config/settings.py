@@ -58,6 +58,9 @@ class Settings:
     escalation_tick_seconds: int = 15
     schedule_tick_seconds: int = 60
     cron_lease_seconds: int = 20
+    # The Procfile's `rq worker --worker-ttl` (an idle worker beats every ttl - 15 s); /healthz counts a
+    # worker gone after two of these without a beat. Both read CHECKIN_WORKER_TTL, so they cannot disagree.
+    worker_ttl_seconds: int = 30
     send_rates: Rates = field(default_factory=lambda: _default_rates())
     max_concurrent_calls: int | None = None  # None: config/voice.toml's calls.max_concurrent
     crisis_line: str | None = None  # None: config/voice.toml's crisis_line.number (checked there)
@@ -278,6 +281,7 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: Path 
     if not 3 <= cron_lease <= 25:
         problems.append(("CHECKIN_CRON_LEASE_SECONDS", f"must be 3 to 25 seconds, not {cron_lease}"))
         cron_lease = 20
+    worker_ttl = positive_int("CHECKIN_WORKER_TTL", 30)
     max_calls = positive_int("CHECKIN_MAX_CONCURRENT_CALLS", 0) or None
     crisis_line = get("CHECKIN_CRISIS_LINE")
     spool_raw = get("CHECKIN_SPOOL_DIR")
@@ -375,6 +379,7 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: Path 
         escalation_tick_seconds=escalation_tick,
         schedule_tick_seconds=schedule_tick,
         cron_lease_seconds=cron_lease,
+        worker_ttl_seconds=worker_ttl,
         send_rates=send_rates,
         max_concurrent_calls=max_calls,
         crisis_line=crisis_line,

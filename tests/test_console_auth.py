@@ -52,6 +52,22 @@ def test_real_hashing_uses_argon2id_with_rfc9106_low_memory_parameters():
     assert not passwords.verify_password(stored, "a long enough passworD")
 
 
+def test_an_unknown_email_costs_one_argon2_run_in_the_real_parameters():
+    """The hash verified for an unknown email (so it takes as long as a wrong password) is written out, not
+    computed: it must carry the live parameters, change with them, and match no password."""
+    from argon2 import extract_parameters
+
+    from checkin.accounts import passwords
+
+    for cheap in (False, True):
+        passwords.use_cheap_hashing_for_tests(cheap)
+        real = passwords.hash_password("a long enough password")
+        assert extract_parameters(passwords._DUMMY_HASH) == extract_parameters(real)
+        assert not passwords.verify_password(passwords._DUMMY_HASH, "a long enough password")
+        assert passwords._DUMMY_HASH.split("$")[-2:] != real.split("$")[-2:]
+    passwords.burn_time("")  # an empty password still costs the run, and raises nothing
+
+
 def test_short_passwords_are_refused():
     from checkin.accounts import passwords
     from checkin.directory import ValidationError

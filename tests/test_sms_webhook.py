@@ -381,6 +381,32 @@ def test_healthz_is_degraded_within_a_minute_of_the_last_worker_heartbeat(client
     ) == 1
 
 
+def test_healthz_counts_a_worker_gone_after_two_of_its_ttls(client, runtime, env, monkeypatch):
+    """CHECKIN_WORKER_TTL sets the Procfile's --worker-ttl and /healthz's patience alike (30 s: a minute)."""
+    import dataclasses
+    import re
+    from datetime import UTC, datetime, timedelta
+    from pathlib import Path
+
+    from rq import Queue, Worker
+
+    from config import load_settings
+
+    procfile = (Path(__file__).parents[1] / "Procfile").read_text()
+    assert re.search(r"^worker: .*--worker-ttl \$\{CHECKIN_WORKER_TTL:-30\} ", procfile, re.M)
+    assert load_settings({**env, "CHECKIN_WORKER_TTL": "10"}).worker_ttl_seconds == 10
+    monkeypatch.setattr(runtime, "settings", dataclasses.replace(runtime.settings, worker_ttl_seconds=10))
+    worker = Worker([Queue("alerts", connection=runtime.redis)], connection=runtime.redis)
+    worker.register_birth()
+    try:
+        for age, said in ((19, "ok"), (21, "no worker is taking alerts: no heartbeat for over 20 s")):
+            beat = (datetime.now(UTC) - timedelta(seconds=age)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            runtime.redis.hset(worker.key, "last_heartbeat", beat)
+            assert client.get("/healthz").get_json()["workers"] == said
+    finally:
+        worker.register_death()
+
+
 def test_healthz_is_degraded_when_an_alert_has_waited_over_a_minute(client, runtime, db, caplog):
     from datetime import timedelta
 

@@ -7,10 +7,11 @@ from flask import Blueprint, current_app, jsonify
 
 bp = Blueprint("health", __name__)
 
-# A worker counts as alive only by a recent heartbeat. The Procfile runs workers with --worker-ttl 30, so
-# an idle one beats every 15 s and a job runs at most Twilio's 10 s timeout; RQ's own registration lives
-# on for minutes after a SIGKILL (monitoring said "ok" for 8 minutes while an alert waited).
-HEARTBEAT_STALE_SECONDS = 60
+# A worker counts as alive only by a recent heartbeat: within two of its --worker-ttl (CHECKIN_WORKER_TTL,
+# 30 s: an idle one beats every 15 s, and a job runs at most Twilio's 10 s timeout), so 60 s by default.
+# RQ's own registration lives on for minutes after a SIGKILL (monitoring said "ok" for 8 minutes while an
+# alert waited).
+HEARTBEATS_MISSED = 2
 # An alert due this long and not sent: the most direct sign that nobody is being paged.
 ALERT_WAIT_LIMIT_SECONDS = 60
 
@@ -34,7 +35,7 @@ def healthz():
         checks["paging"] = _paging()
         checks["alerts"] = _alerts(runtime)
     if checks["redis"] == "ok":
-        checks["workers"] = _workers(redis)
+        checks["workers"] = _workers(redis, HEARTBEATS_MISSED * runtime.settings.worker_ttl_seconds)
     checks["spool"] = _spool()
     for name in ("paging", "workers", "alerts"):
         _log_change(name, checks.get(name))
@@ -63,7 +64,7 @@ def _paging() -> str:
     return f"nobody reachable for group(s) {','.join(str(g.id) for g in groups)}"
 
 
-def _workers(redis) -> str:
+def _workers(redis, stale_seconds: int) -> str:
     """ "ok", or that no RQ worker with a recent heartbeat listens to the alerts queue: every facilitator's
     alert (and every routine text's answer) waits until one starts, while members are told a facilitator
     is being told."""
@@ -76,11 +77,11 @@ def _workers(redis) -> str:
         listening = [w for w in Worker.all(connection=redis) if ALERT_QUEUE in w.queue_names()]
     except Exception as exc:
         return f"unknown: {type(exc).__name__}"
-    alive = [w for w in listening if _seconds_since(w.last_heartbeat, now) <= HEARTBEAT_STALE_SECONDS]
+    alive = [w for w in listening if _seconds_since(w.last_heartbeat, now) <= stale_seconds]
     if alive:
         return "ok"
     if listening:
-        return f"no worker is taking alerts: no heartbeat for over {HEARTBEAT_STALE_SECONDS} s"
+        return f"no worker is taking alerts: no heartbeat for over {stale_seconds} s"
     return "no worker is taking alerts"
 
 

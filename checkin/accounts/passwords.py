@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 from functools import lru_cache
 from importlib import resources
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.low_level import ARGON2_VERSION
 
 from checkin.errors import ValidationError
 
@@ -22,7 +24,7 @@ def use_cheap_hashing_for_tests(cheap: bool = True) -> None:
     """Tests sign in hundreds of times; the real cost would take minutes there and prove nothing more."""
     global _hasher, _DUMMY_HASH
     _hasher = PasswordHasher.from_parameters(profiles.CHEAPEST) if cheap else PasswordHasher()
-    _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+    _DUMMY_HASH = _dummy_hash(_hasher)
 
 
 def check_password_rules(password: str) -> str:
@@ -74,8 +76,24 @@ def needs_rehash(stored_hash: str) -> bool:
     return _hasher.check_needs_rehash(stored_hash)
 
 
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """A hash in `hasher`'s parameters that no password matches (random salt and digest), written out rather
+    than computed: verifying against it costs one argon2 run with those parameters, as a real hash does,
+    while hashing for it cost every process that imports this module (each CLI command, web and worker
+    start) a third of a second."""
+
+    def b64(n: int) -> str:
+        return base64.b64encode(secrets.token_bytes(n)).decode().rstrip("=")
+
+    return (
+        f"$argon2{hasher.type.name.lower()}$v={ARGON2_VERSION}"
+        f"$m={hasher.memory_cost},t={hasher.time_cost},p={hasher.parallelism}"
+        f"${b64(hasher.salt_len)}${b64(hasher.hash_len)}"
+    )
+
+
 # Spent on unknown emails too, so a wrong email takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+_DUMMY_HASH = _dummy_hash(_hasher)
 
 
 def burn_time(password: str) -> None:

@@ -84,6 +84,8 @@ def run_dev() -> int:
             "--worker-class",
             "workers.worker.Worker",
             "--with-scheduler",
+            "--worker-ttl",  # the Procfile's: /healthz counts heartbeats by it
+            str(settings.worker_ttl_seconds),
             "--url",
             settings.redis_url,
             "alerts",
