@@ -342,6 +342,16 @@ FINALS = {
         320,
         {"crisis>=urgent": 0.82, "crisis=crisis": 0.77, "urgent>=urgent": 0.80, "harmless alarmed": 0.02},
     ),
+    # Sealed through rules round 17, scored once (see their headers); folded in before round 18, which was built
+    # from their live misses, at the rules-alone figures at the fold.
+    "risk_blind_final20.tsv": (
+        320,
+        {"crisis>=urgent": 0.80, "crisis=crisis": 0.72, "urgent>=urgent": 0.63, "harmless alarmed": 0.05},
+    ),
+    "risk_blind_final21.tsv": (
+        320,
+        {"crisis>=urgent": 0.85, "crisis=crisis": 0.83, "urgent>=urgent": 0.81, "harmless alarmed": 0.02},
+    ),
     # The development set of round 7 (see its header): tuned on, so held at the end-of-round figures.
     "risk_blind_fresh5.tsv": (
         336,
