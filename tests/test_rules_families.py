@@ -330,13 +330,14 @@ FINALS = {
     ),
     "risk_blind_final17.tsv": (
         320,
-        {"crisis>=urgent": 0.90, "crisis=crisis": 0.86, "urgent>=urgent": 0.76, "harmless alarmed": 0.0},
+        {"crisis>=urgent": 0.90, "crisis=crisis": 0.86, "urgent>=urgent": 0.77, "harmless alarmed": 0.0},
     ),
     # Sealed through rules round 15 and the classifier's fourth pass, scored once (see their headers); folded in
     # after round 16, which was built from their crisis misses, at the rules-alone figures after it.
+    # final18's crisis floors raised after round 18 to what the rules score now (round 17 moved them).
     "risk_blind_final18.tsv": (
         320,
-        {"crisis>=urgent": 0.83, "crisis=crisis": 0.82, "urgent>=urgent": 0.83, "harmless alarmed": 0.03},
+        {"crisis>=urgent": 0.85, "crisis=crisis": 0.83, "urgent>=urgent": 0.83, "harmless alarmed": 0.03},
     ),
     "risk_blind_final19.tsv": (
         320,
