@@ -334,17 +334,29 @@ FINALS = {
     ),
     "risk_blind_final17.tsv": (
         320,
-        {"crisis>=urgent": 0.90, "crisis=crisis": 0.86, "urgent>=urgent": 0.76, "harmless alarmed": 0.0},
+        {"crisis>=urgent": 0.90, "crisis=crisis": 0.86, "urgent>=urgent": 0.77, "harmless alarmed": 0.0},
     ),
     # Sealed through rules round 15 and the classifier's fourth pass, scored once (see their headers); folded in
     # after round 16, which was built from their crisis misses, at the rules-alone figures after it.
+    # final18's crisis floors raised after round 18 to what the rules score now (round 17 moved them).
     "risk_blind_final18.tsv": (
         320,
-        {"crisis>=urgent": 0.83, "crisis=crisis": 0.82, "urgent>=urgent": 0.83, "harmless alarmed": 0.03},
+        {"crisis>=urgent": 0.85, "crisis=crisis": 0.83, "urgent>=urgent": 0.83, "harmless alarmed": 0.03},
     ),
     "risk_blind_final19.tsv": (
         320,
         {"crisis>=urgent": 0.82, "crisis=crisis": 0.77, "urgent>=urgent": 0.80, "harmless alarmed": 0.02},
+    ),
+    # Sealed through rules round 17, scored once (see their headers); folded in before round 18, which was built
+    # from their live misses, at the rules-alone figures after it (at the fold: 0.80 / 0.72 / 0.63, 0.05 and
+    # 0.85 / 0.83 / 0.81, 0.02).
+    "risk_blind_final20.tsv": (
+        320,
+        {"crisis>=urgent": 0.85, "crisis=crisis": 0.77, "urgent>=urgent": 0.68, "harmless alarmed": 0.02},
+    ),
+    "risk_blind_final21.tsv": (
+        320,
+        {"crisis>=urgent": 0.86, "crisis=crisis": 0.84, "urgent>=urgent": 0.82, "harmless alarmed": 0.02},
     ),
     # The development set of round 7 (see its header): tuned on, so held at the end-of-round figures.
     "risk_blind_fresh5.tsv": (

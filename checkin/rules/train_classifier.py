@@ -96,6 +96,8 @@ BLIND_SETS = (
     "risk_blind_final17.tsv",
     "risk_blind_final18.tsv",
     "risk_blind_final19.tsv",
+    "risk_blind_final20.tsv",
+    "risk_blind_final21.tsv",
     "risk_blind_fresh5.tsv",
     "risk_blind_folded.tsv",
 )
