@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import http.client
 import os
-import signal
-import subprocess
 
 import pytest
 
-from tests.test_slow_clients import HANG, free_port, procfile_web, wait_ready
+from tests.test_slow_clients import HANG, free_port, procfile_web, stop_web, wait_ready
 
 SEVEN_MB = 7_000_000  # over the Procfile's --max-request-body-size (6 MiB), as the tester sent
 
@@ -39,12 +37,7 @@ def web(env, tmp_path):
         wait_ready(port, proc, log_path)
         yield port
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_web(proc)
 
 
 def test_a_7_mb_body_gets_413_with_the_limit_not_a_reset(web):

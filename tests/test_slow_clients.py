@@ -45,6 +45,16 @@ def procfile_web(env: dict[str, str], log) -> subprocess.Popen:
     )
 
 
+def stop_web(proc: subprocess.Popen) -> None:
+    """SIGTERM, as a process manager stops it; killed if it has not gone in 10 s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
 def wait_ready(port: int, proc: subprocess.Popen, log_path) -> None:
     deadline = time.monotonic() + HANG
     while time.monotonic() < deadline:
@@ -133,9 +143,4 @@ def test_a_signed_crisis_text_is_answered_and_stored_while_50_slow_clients_trick
     finally:
         if tricklers is not None:
             tricklers.close()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_web(proc)
