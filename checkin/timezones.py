@@ -241,9 +241,16 @@ def _alias(text: str, folded: str) -> str | None:
             "such as America/New_York, or a city such as New York"
         )
     return (
-        f"{text!r} is an abbreviation or an old alias, not a place: type the IANA name {target} (the zone "
-        f"{text} stands for) or its city, {city(target)}. IANA names look like America/New_York"
+        f"{text!r} is an abbreviation or an old alias, not a place, and may mean another zone than IANA's "
+        f"alias for it: if you meant {city(target)}, type the IANA name {target} or the city. IANA names look "
+        "like America/New_York"
     )
+
+
+# "GMT+5", "UTC-03:00", "Etc/GMT+5", "+05": a fixed offset names no place and never follows summer time,
+# and the Etc/ names count the other way (Etc/GMT+5 is five hours BEHIND Greenwich), so none is taken.
+_OFFSET = re.compile(r"^(?:etc/)?(?:gmt|utc|z)?\s*[+-]\s*\d{1,2}(?::?\d{2})?$")
+_SHOWN = 60  # what a message echoes of the typed text
 
 
 def resolve(raw: str | None, what: str = "time zone") -> str:
@@ -252,6 +259,13 @@ def resolve(raw: str | None, what: str = "time zone") -> str:
     if not text:
         raise ValidationError(f"{what}: type a city such as Chicago, or a name such as America/Chicago")
     folded = _fold(text)
+    if len(text) > _SHOWN:
+        text = text[: _SHOWN - 1] + "…"  # echoed below; no zone name is this long
+    if _OFFSET.match(folded.replace(" ", "")):
+        raise ValidationError(
+            f"{what}: {text!r} is a fixed offset from UTC, which names no place and never follows summer "
+            "time; type the nearest large city, such as Chicago, or an IANA name such as America/Chicago"
+        )
     if folded in ABBREVIATIONS:
         zone = ABBREVIATIONS[folded]
         why = (

@@ -108,8 +108,15 @@ def test_a_time_zone_is_found_by_its_city(typed, zone):
     [
         ("EST", "did you mean New York (America/New_York)?"),
         ("cst", "did you mean Chicago (America/Chicago)?"),
-        # Australia/ACT is an IANA alias, but "ACT" names no place: the zone it stands for is suggested.
-        ("ACT", "'ACT' is an abbreviation or an old alias, not a place: type the IANA name Australia/Sydney"),
+        # Australia/ACT is an IANA alias, but "ACT" names no place (and is also Acre or Australian Central
+        # time): the zone IANA's alias stands for is suggested, as a question.
+        ("ACT", "'ACT' is an abbreviation or an old alias, not a place, and may mean another zone"),
+        ("ACT", "if you meant Sydney, type the IANA name Australia/Sydney"),
+        # A fixed offset names no place, and Etc/GMT+5 is five hours BEHIND Greenwich: never taken.
+        ("GMT+5", "'GMT+5' is a fixed offset from UTC, which names no place"),
+        ("UTC-03:00", "is a fixed offset from UTC"),
+        ("Etc/GMT+5", "type the nearest large city"),
+        ("x" * 500, "'" + "x" * 59 + "…' is not a time zone we know"),
         ("NZ", "type the IANA name Pacific/Auckland"),
         ("CET", "is an abbreviation or an old alias"),
         ("Japan", "type the IANA name Asia/Tokyo"),
