@@ -30,11 +30,18 @@ def test_signed_request_is_answered(twilio, member):
     assert replies(twilio.sms(member.phone, "hello")) == [NOBODY_READS_SAM]
 
 
-def test_missing_signature_is_refused(twilio, db, member):
-    response = twilio.sms(member.phone, "hello", signature="")
+def test_missing_signature_is_refused(twilio, db, member, caplog):
+    import logging
+
+    with caplog.at_level(logging.WARNING):
+        response = twilio.sms(member.phone, "hello", signature="")
     assert response.status_code == 403
     assert "missing X-Twilio-Signature" in response.get_data(as_text=True)
     assert count(db, Message) == 0
+    # Not Twilio's at all (a scanner, a probe): logged, but as a warning, so a flood of them cannot bury
+    # the errors a wrong token or base URL gives (below).
+    [record] = [r for r in caplog.records if r.getMessage().startswith("refused POST /twilio/sms")]
+    assert record.levelno == logging.WARNING
 
 
 def test_signature_with_wrong_token_is_refused_and_said_in_the_log(twilio, db, member, caplog):
@@ -45,7 +52,9 @@ def test_signature_with_wrong_token_is_refused_and_said_in_the_log(twilio, db, m
     assert response.status_code == 403
     assert count(db, Message) == 0
     # A wrong auth token or base URL refuses every text: the log says so (ids only, never the words).
-    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused POST /twilio/sms")]
+    [record] = [r for r in caplog.records if r.getMessage().startswith("refused POST /twilio/sms")]
+    line = record.getMessage()
+    assert record.levelno == logging.ERROR
     assert "does not match" in line and "PUBLIC_BASE_URL" in line and "kill" not in line
 
 

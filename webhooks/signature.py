@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 from functools import lru_cache, wraps
 from urllib.parse import urlparse
 
@@ -75,9 +76,13 @@ def valid_signature(auth_token: str, url: str, params, signature: str) -> bool:
 
 def _refused(reason: str):
     """403, and a log line: a wrong PUBLIC_BASE_URL or a rotated auth token refuses every text (a crisis
-    among them), so the refusals must show in the log, not only in Twilio's debugger. Ids only."""
+    among them), so the refusals must show in the log, not only in Twilio's debugger. Ids only. A request
+    with no signature at all is not Twilio's (a scanner, a probe): a warning, so such noise cannot bury the
+    errors that mean misconfiguration."""
     sid = (request.form.get("MessageSid") or request.form.get("CallSid") or "")[:64]
-    current_app.logger.error(
+    signed = bool(request.headers.get("X-Twilio-Signature"))
+    current_app.logger.log(
+        logging.ERROR if signed else logging.WARNING,
         "refused %s %s: %s (sid=%s; check PUBLIC_BASE_URL and TWILIO_AUTH_TOKEN)",
         request.method,
         request.path,
