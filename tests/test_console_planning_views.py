@@ -491,9 +491,8 @@ def test_plan_is_saved_and_the_preview_shows_each_send_in_the_members_local_time
             for p in on_day
         )
     assert expected and first_day is not None
-    if (
-        at == EVENING
-    ):  # the 24-hour reminder's time had passed when the plan was saved: it goes then, not later
+    # At 18:25 the 24-hour reminder's time had passed when the plan was saved: it goes then, not later.
+    if at == EVENING:
         assert [p.local_time.strftime("%H:%M") for p in expected if p.kind == "reminder"][:1] == ["18:25"]
     prompts = [p for p in expected if p.kind == "prompt"]
     assert prompts and all(
