@@ -32,6 +32,14 @@ def _plain_http(app):
 
 
 @pytest.fixture
+def at(request, time_machine):
+    """The clock (the test's and the app's: one process) from `request.param` on, ticking; asked for first,
+    so that signing in and every row are at that time too."""
+    time_machine.move_to(request.param)
+    return request.param
+
+
+@pytest.fixture
 def other_group(db):
     from checkin.directory import add_group, add_member
 
@@ -418,11 +426,29 @@ def test_upcoming_meetings_can_be_cancelled_or_moved(coordinator, group, db):
 # --- plan and preview -----------------------------------------------------------------------
 
 
+# Monday 7 December 2026 in New York: 18:25, when the 24-hour reminder of Tuesday's 18:00 meeting is already
+# past (it goes at once, a catch-up), and 21:00, when the planner's 14 x 24 hours reach a 15th local day.
+EVENING = datetime(2026, 12, 7, 18, 25, tzinfo=ZoneInfo("America/New_York"))
+NIGHT = datetime(2026, 12, 7, 21, 0, tzinfo=ZoneInfo("America/New_York"))
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        datetime(2026, 12, 7, 0, 30, tzinfo=ZoneInfo("America/New_York")),
+        datetime(2026, 12, 7, 12, 0, tzinfo=ZoneInfo("America/New_York")),
+        EVENING,
+        datetime(2026, 12, 7, 23, 30, tzinfo=ZoneInfo("America/New_York")),
+        # Saturday before the clocks go back (1 November 2026): the 14 days span the change.
+        datetime(2026, 10, 31, 18, 25, tzinfo=ZoneInfo("America/New_York")),
+    ],
+    ids=lambda at: f"{at:%Y-%m-%dT%H:%M}",
+    indirect=True,
+)
 def test_plan_is_saved_and_the_preview_shows_each_send_in_the_members_local_time(
-    coordinator, group, member, db
+    at, coordinator, group, member, db
 ):
-    now = utcnow()
-    weekly(db, group.id, day=now.date() + timedelta(days=1), at=time(18))
+    weekly(db, group.id, day=at.date() + timedelta(days=1), at=time(18))
     response = coordinator.post(
         f"/console/groups/{group.id}/plan",
         data={
@@ -436,6 +462,9 @@ def test_plan_is_saved_and_the_preview_shows_each_send_in_the_members_local_time
         },
     )
     assert response.status_code == 302
+    # The planner as of after the edit, as the page asks it: a reminder whose time had passed before the
+    # meeting was planned goes at the edit (a catch-up), which a `now` from before the edit cannot know.
+    now = utcnow()
     with db.session() as s:
         plan = schedules.get_plan(s, group.id)
         assert (
@@ -462,6 +491,9 @@ def test_plan_is_saved_and_the_preview_shows_each_send_in_the_members_local_time
             for p in on_day
         )
     assert expected and first_day is not None
+    # At 18:25 the 24-hour reminder's time had passed when the plan was saved: it goes then, not later.
+    if at == EVENING:
+        assert [p.local_time.strftime("%H:%M") for p in expected if p.kind == "reminder"][:1] == ["18:25"]
     prompts = [p for p in expected if p.kind == "prompt"]
     assert prompts and all(
         p.local_time.hour == 11 and p.local_time.tzinfo == ZoneInfo("America/New_York") for p in prompts
@@ -1014,6 +1046,7 @@ def test_the_preview_shows_the_words_a_voice_member_hears(coordinator, group, db
     assert "On a scale of 1 to 5" in page  # the check-in question, as asked on the call
 
 
+@pytest.mark.time_machine(NIGHT)
 def test_the_preview_says_what_the_call_we_place_says_once_the_member_answers(
     app, coordinator, twilio, settings, group, db
 ):
@@ -1038,6 +1071,9 @@ def test_the_preview_says_what_the_call_we_place_says_once_the_member_answers(
         sends = schedules.preview(s, group.id, now, 14, now=now, base_url=settings.public_base_url)
     page = unescape(whole_preview(coordinator, group.id))
     cfg = app.extensions["checkin"].voice
+    # The page shows today and the 13 days after it; the planner's 14 x 24 hours from 21:00 reach a 15th day.
+    last = now.astimezone(ZoneInfo(group.timezone)).date() + timedelta(days=13)
+    sends = [s for s in sends if s.local_time.date() <= last]
     calls = {(s.member_id, s.kind, s.occurrence_key) for s in sends if s.channel == "voice"}
     assert {kind for _member, kind, _occ in calls} >= {"reminder", "change", "prompt"}
     assert {member for member, _kind, _occ in calls} == {vera.id, rosa.id}
