@@ -114,8 +114,14 @@ def _fold(text: str) -> str:
     return " ".join("".join(ch for ch in text if not unicodedata.combining(ch)).lower().split())
 
 
+_ETC_OFFSET = re.compile(r"^Etc/GMT([+-])(\d{1,2})$")
+
+
 def city(zone: str) -> str:
-    """'America/Argentina/Buenos_Aires' -> 'Buenos Aires'; 'UTC' stays 'UTC'."""
+    """'America/Argentina/Buenos_Aires' -> 'Buenos Aires'; 'UTC' stays 'UTC'; 'Etc/GMT+5' -> 'UTC-5' (the
+    POSIX sign of the Etc names is the reverse of the offset people mean)."""
+    if fixed := _ETC_OFFSET.match(zone):
+        return f"UTC{'-' if fixed.group(1) == '+' else '+'}{fixed.group(2)}"
     return zone.rsplit("/", 1)[-1].replace("_", " ")
 
 
@@ -247,9 +253,10 @@ def _alias(text: str, folded: str) -> str | None:
     )
 
 
-# "GMT+5", "UTC-03:00", "Etc/GMT+5", "+05": a fixed offset names no place and never follows summer time,
-# and the Etc/ names count the other way (Etc/GMT+5 is five hours BEHIND Greenwich), so none is taken.
-_OFFSET = re.compile(r"^(?:etc/)?(?:gmt|utc|z)?\s*[+-]\s*\d{1,2}(?::?\d{2})?$")
+# "GMT+5", "UTC-03:00", "+05": a fixed offset names no place and never follows summer time, and people
+# mean the opposite sign of tz's Etc/GMT+5 (five hours BEHIND Greenwich), so none is guessed. The IANA
+# names Etc/GMT+5 etc., typed in full, are taken as written and shown as "UTC-5" (city()).
+_OFFSET = re.compile(r"^(?:gmt|utc|z)?\s*[+-]\s*\d{1,2}(?::?\d{2})?$")
 _SHOWN = 60  # what a message echoes of the typed text
 
 

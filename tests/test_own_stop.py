@@ -48,7 +48,7 @@ def test_after_a_staff_opt_out_staff_opt_in_records_how_and_when(db, member):
         consent.opt_out(s, m, source="staff:1")
         s.commit()
         assert consent.own_stop(s, m) is None
-        with pytest.raises(consent.OptInRefused, match="before their opt-out"):
+        with pytest.raises(consent.OptInRefused, match="before they opted out on"):
             _staff_opt_in(s, m, today - timedelta(days=3))
         assert m.status == "opted_out"
         _staff_opt_in(s, m, today - timedelta(days=0))

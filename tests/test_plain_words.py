@@ -115,7 +115,7 @@ def test_a_time_zone_is_found_by_its_city(typed, zone):
         # A fixed offset names no place, and Etc/GMT+5 is five hours BEHIND Greenwich: never taken.
         ("GMT+5", "'GMT+5' is a fixed offset from UTC, which names no place"),
         ("UTC-03:00", "is a fixed offset from UTC"),
-        ("Etc/GMT+5", "type the nearest large city"),
+        ("+05:00", "type the nearest large city"),
         ("x" * 500, "'" + "x" * 59 + "…' is not a time zone we know"),
         ("NZ", "type the IANA name Pacific/Auckland"),
         ("CET", "is an abbreviation or an old alias"),
@@ -307,3 +307,9 @@ def test_a_length_refusal_reads_in_words():
         "Spanish nudge: 3 text messages long with sample values (at most 2); it uses an accent or symbol that "
         "makes each text hold 67 characters instead of 153"
     )
+
+
+def test_a_fixed_offset_zone_typed_in_full_is_shown_with_the_sign_people_mean():
+    # tz's Etc/GMT+5 is five hours BEHIND Greenwich: a page that called it "GMT+5 time" said the opposite.
+    assert timezones.resolve("Etc/GMT+5") == "Etc/GMT+5"
+    assert (timezones.city("Etc/GMT+5"), timezones.city("Etc/GMT-14")) == ("UTC-5", "UTC+14")
