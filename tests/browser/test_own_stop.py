@@ -25,7 +25,7 @@ def test_a_member_who_texted_stop_has_no_opt_in_box_and_is_told_to_text_start(
     page.goto(console_server.url(f"/console/members/{member.id}"))
     with console_server.db.session() as s:
         zone = s.get(Member, member.id).effective_timezone
-    on = words.when(stop_at, zone, year=True)
+    on = f"{words.when(stop_at, zone, year=True, zone=False)} {words.zone_name(zone)}"  # "... New York time"
     expect(page.locator("#own-stop")).to_have_text(
         f"They texted STOP on {on}. Only they can undo that: ask them to text START to "
         f"{settings.twilio_from_number}."
