@@ -10,7 +10,8 @@ import os
 
 import pytest
 
-from tests.test_slow_clients import HANG, free_port, procfile_web, stop_web, wait_ready
+from tests.test_cron_runner import stop
+from tests.test_slow_clients import HANG, free_port, procfile_web, wait_ready
 
 SEVEN_MB = 7_000_000  # over the Procfile's --max-request-body-size (6 MiB), as the tester sent
 
@@ -37,7 +38,7 @@ def web(env, tmp_path):
         wait_ready(port, proc, log_path)
         yield port
     finally:
-        stop_web(proc)
+        stop(proc)
 
 
 def test_a_7_mb_body_gets_413_with_the_limit_not_a_reset(web):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import http.client
 import os
 import shlex
-import signal
 import socket
 import subprocess
 import threading
@@ -19,6 +18,7 @@ from sqlalchemy import select
 
 from checkin.models import Message
 from tests.conftest import AUTH_TOKEN, FROM_NUMBER, REPO
+from tests.test_cron_runner import stop
 from webhooks.simulate import replies_from_twiml, sign, sms_params
 
 TRICKLERS = 50
@@ -43,16 +43,6 @@ def procfile_web(env: dict[str, str], log) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-
-
-def stop_web(proc: subprocess.Popen) -> None:
-    """SIGTERM, as a process manager stops it; killed if it has not gone in 10 s."""
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
 
 
 def wait_ready(port: int, proc: subprocess.Popen, log_path) -> None:
@@ -143,4 +133,4 @@ def test_a_signed_crisis_text_is_answered_and_stored_while_50_slow_clients_trick
     finally:
         if tricklers is not None:
             tricklers.close()
-        stop_web(proc)
+        stop(proc)
